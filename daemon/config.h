@@ -1,0 +1,160 @@
+/* daemon/config.h: leakprofd's configuration: the schema, defaults, and the YAML/JSON loader.
+ *
+ * One struct config holds everything the daemon, collector, detector, web server and alerting read. It is loaded
+ * whole and validated whole: a reload builds a new struct and swaps it in only when it is valid. Every error names
+ * the file, the line and the key. Durations are seconds (accepting "30s", "5m", "2h", "1d" and plain integer
+ * seconds in the file), sizes are bytes (accepting "64MiB", "512KiB", "1GiB", "10MB" and plain integers). */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum scrape_format {
+	SCRAPE_FORMAT_PROTO = 0,        /* "proto": debug=0, the default */
+	SCRAPE_FORMAT_DEBUG1,           /* "debug=1" */
+	SCRAPE_FORMAT_DEBUG2,           /* "debug=2" */
+};
+
+struct config_kv {
+	char *key;
+	char *value;
+};
+
+struct config_tls {
+	char *ca_file;                  /* NULL: system CAs */
+	char *cert_file;                /* client certificate, NULL: none */
+	char *key_file;
+	bool insecure_skip_verify;
+};
+
+struct config_basic_auth {
+	char *username;                 /* NULL: no basic auth */
+	char *password_file;
+};
+
+struct config_service {
+	char *name;
+	char **targets;                 /* base URLs, "http://127.0.0.1:6060" */
+	size_t ntargets;
+	char *profile;                  /* "goroutine" (default) | "goroutineleak" */
+	char *path;                     /* default "/debug/pprof/<profile>" */
+	enum scrape_format format;      /* default proto */
+	unsigned detail_every;          /* default 10; 0 = never fetch debug=2 detail */
+	uint64_t detail_max_goroutines; /* default 10000 */
+	struct config_kv *labels;
+	size_t nlabels;
+	struct config_kv *headers;
+	size_t nheaders;
+	char *bearer_token_file;        /* NULL: none */
+	struct config_basic_auth basic_auth;
+	struct config_tls tls;
+};
+
+/* An ignore rule: every field that is set must match (AND); unset fields (NULL) match anything. */
+struct config_ignore {
+	char *function;                 /* exact name of the attributed (top user) frame's function */
+	char *any_function;             /* exact name of a function anywhere in the stack */
+	char *file;                     /* fnmatch(3) glob on the attributed frame's file */
+	char *service;                  /* exact service name */
+};
+
+struct config_detector {
+	uint64_t window;                /* seconds, default 6h */
+	unsigned min_scrapes;           /* default 4: growth seen over at least this many scrapes */
+	uint64_t min_count;             /* default 10: at least this many goroutines in one instance */
+	struct config_ignore *ignore;
+	size_t nignore;
+};
+
+struct config_web {
+	char *bearer_token_file;        /* web.auth.bearer_token_file; NULL: none */
+	struct config_basic_auth basic_auth;    /* web.auth.basic_auth */
+	char *tls_cert_file;            /* web.tls.cert_file; NULL: plain HTTP */
+	char *tls_key_file;
+	unsigned max_connections;       /* default 64 */
+	uint64_t request_timeout;       /* seconds, default 30 */
+};
+
+enum webhook_format {
+	WEBHOOK_FORMAT_JSON = 0,
+	WEBHOOK_FORMAT_SLACK,
+	WEBHOOK_FORMAT_ALERTMANAGER,
+};
+
+struct config_webhook {
+	char *name;
+	char *url;                      /* url or url_file (read at load time into url) */
+	char *url_file;
+	enum webhook_format format;     /* default json */
+	char *secret_file;              /* HMAC-SHA256 key; NULL: unsigned */
+	char **services;                /* NULL/0: all services */
+	size_t nservices;
+	uint64_t timeout;               /* seconds, default 10 */
+};
+
+struct config_alerting {
+	double min_score;               /* default 0.8 */
+	uint64_t min_count;             /* default 100 */
+	uint64_t for_duration;          /* key "for", seconds, default 10m */
+	uint64_t repeat_interval;       /* seconds, default 24h */
+	uint64_t max_age;               /* seconds, default 24h: undelivered notifications are dropped after this */
+	struct config_webhook *webhooks;
+	size_t nwebhooks;
+};
+
+struct config {
+	char *source;                   /* file the config came from, "(default)" for the embedded one */
+	char *listen;                   /* default "127.0.0.1:8080" */
+	char *database;                 /* default "/var/lib/leakprofd/leakprofd.db" in files, "./leakprofd.db" embedded */
+	char *log_level;                /* "debug" | "info" (default) | "notice" | "warning" | "error" */
+	char *external_url;             /* base URL of the dashboard for links in alerts; NULL: derived from listen */
+	uint64_t scrape_interval;       /* seconds, default 60 */
+	uint64_t scrape_timeout;        /* seconds, default 10 */
+	uint64_t max_body_bytes;        /* default 64 MiB */
+	unsigned max_concurrent_scrapes;        /* default 64 */
+	uint64_t retention_raw;         /* seconds, default 48h */
+	uint64_t retention_rollup;      /* seconds, default 30d */
+	struct config_service *services;
+	size_t nservices;
+	char **target_files;            /* globs of Prometheus file_sd files */
+	size_t ntarget_files;
+	unsigned shard_index;           /* default 0 */
+	unsigned shard_count;           /* default 1 */
+	struct config_detector detector;
+	struct config_web web;
+	struct config_alerting alerting;
+};
+
+/* Every error found while loading, in file order: "FILE:LINE: KEY: message". */
+struct config_errors {
+	char **msgs;
+	size_t n;
+};
+
+/* The embedded default: listen loopback, database ./leakprofd.db, no services. Caller owns; NULL on ENOMEM. */
+struct config *config_default(void);
+
+/* Load and validate 'path' (YAML, or JSON, detected from content). On success returns a config the caller owns;
+ * on failure NULL with every problem appended to 'errs' (never stops at the first). */
+struct config *config_load(const char *path, struct config_errors *errs);
+
+/* Same from memory; 'name' is used in error messages in place of the file name. */
+struct config *config_load_buffer(const char *name, const char *buf, size_t len, struct config_errors *errs);
+
+/* Add a service "cli" with target 'url' (the `run --target URL` flag). 0, or -1 on a bad URL (message in errs). */
+int config_add_target(struct config *cfg, const char *url, struct config_errors *errs)
+	__attribute__((warn_unused_result));
+
+void config_free(struct config *cfg);
+void config_errors_release(struct config_errors *errs);
+
+/* "30s" → 30 etc. 0, or -1 when 's' is not a valid duration/size. Exposed for the CLI's --window flags. */
+int config_parse_duration(const char *s, uint64_t *seconds) __attribute__((warn_unused_result));
+int config_parse_size(const char *s, uint64_t *bytes) __attribute__((warn_unused_result));
+
+/* "proto" | "debug=1" | "debug=2" */
+const char *config_scrape_format_name(enum scrape_format f);
+
+#endif

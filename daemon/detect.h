@@ -1,0 +1,21 @@
+/* daemon/detect.h: the leak detector: ranks (service, location, op) by the evidence that its blocked count keeps
+ * growing (robust slope inside process lifetimes, monotonicity, fit, spread over instances, size, age, and
+ * goroutineleak confirmation). Reads storage through its query functions; writes the ranking back to it. */
+#ifndef DETECT_H
+#define DETECT_H
+
+#include <stdint.h>
+
+#include "daemon/config.h"
+#include "storage/store.h"
+
+/* Compute the ranking over the window [now - window_seconds, now] from 'st', for 'service' (NULL: all), honouring
+ * cfg->detector (minimums, ignore rules). Fills 'out' (caller releases with ranking_release). 0, or -1 (logged). */
+int detect_rank(struct store *st, const struct config *cfg, const char *service, uint64_t window_seconds,
+    int64_t now_ms, struct ranking *out) __attribute__((warn_unused_result));
+
+/* Rank every service over cfg->detector.window and store the result (store_ranking_save). The daemon calls this
+ * after each scrape round. 0, or -1 (logged). */
+int detect_run(struct store *st, const struct config *cfg, int64_t now_ms) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,146 @@
+-- storage/schema.sql: leakprofd's SQLite schema, migration 1 (PRAGMA user_version = 1).
+-- Compiled into the binary. Times are Unix milliseconds (INTEGER). Later schema changes are new migrations in
+-- store.c, never edits of this file once released.
+
+CREATE TABLE services (
+	id      INTEGER PRIMARY KEY,
+	name    TEXT NOT NULL UNIQUE,
+	labels  TEXT NOT NULL DEFAULT '{}'              -- JSON object from the config
+);
+
+CREATE TABLE targets (
+	id                   INTEGER PRIMARY KEY,
+	service_id           INTEGER NOT NULL REFERENCES services(id),
+	url                  TEXT NOT NULL,             -- base URL as configured
+	first_seen           INTEGER NOT NULL,
+	active               INTEGER NOT NULL DEFAULT 1, -- in the current config (targets are never deleted)
+	last_scrape          INTEGER,                   -- start of the last attempt
+	last_success         INTEGER,
+	last_duration_ms     INTEGER,
+	last_bytes           INTEGER,
+	last_status          TEXT,                      -- 'ok', 'timeout', 'connect refused', 'http 404', 'parse error: ...'
+	last_goroutines      INTEGER,
+	consecutive_failures INTEGER NOT NULL DEFAULT 0,
+	UNIQUE (service_id, url)
+);
+
+CREATE TABLE scrapes (
+	id               INTEGER PRIMARY KEY,
+	target_id        INTEGER NOT NULL REFERENCES targets(id),
+	ts               INTEGER NOT NULL,              -- start of the scrape
+	duration_ms      INTEGER NOT NULL,
+	bytes            INTEGER NOT NULL,
+	status           TEXT NOT NULL,
+	format           TEXT,                          -- 'proto' | 'debug=1' | 'debug=2', NULL when not parsed
+	kind             TEXT,                          -- 'goroutine' | 'goroutineleak'
+	detail           INTEGER NOT NULL DEFAULT 0,    -- 1: a debug=2 detail scrape (wait ages), not a count sample
+	total_goroutines INTEGER                        -- NULL unless status = 'ok'
+);
+CREATE INDEX scrapes_target_ts ON scrapes (target_id, ts);
+CREATE INDEX scrapes_ts ON scrapes (ts);
+
+CREATE TABLE stacks (
+	id     INTEGER PRIMARY KEY,
+	hash   INTEGER NOT NULL UNIQUE,                 -- 64-bit hash of the frames
+	frames TEXT NOT NULL                            -- JSON [{"function":..,"file":..,"line":N}, ...], leaf first
+);
+
+CREATE TABLE locations (
+	id         INTEGER PRIMARY KEY,
+	function   TEXT NOT NULL,
+	file       TEXT NOT NULL,
+	line       INTEGER NOT NULL,
+	op         TEXT NOT NULL,
+	stack_id   INTEGER REFERENCES stacks(id),       -- a representative stack (the latest seen)
+	first_seen INTEGER NOT NULL,
+	last_seen  INTEGER NOT NULL,
+	UNIQUE (function, file, line, op)
+);
+
+-- Raw per-scrape counts; a location absent from a successful scrape had 0 goroutines.
+CREATE TABLE samples (
+	scrape_id   INTEGER NOT NULL REFERENCES scrapes(id) ON DELETE CASCADE,
+	location_id INTEGER NOT NULL REFERENCES locations(id),
+	count       INTEGER NOT NULL,
+	leaked      INTEGER NOT NULL DEFAULT 0,
+	max_wait    INTEGER,                            -- minutes, NULL unknown
+	min_wait    INTEGER,
+	median_wait INTEGER,
+	PRIMARY KEY (scrape_id, location_id)
+) WITHOUT ROWID;
+CREATE INDEX samples_location ON samples (location_id, scrape_id);
+
+-- Hourly rollups of raw samples older than retention.raw: per service, location and hour.
+CREATE TABLE rollups (
+	service_id  INTEGER NOT NULL REFERENCES services(id),
+	location_id INTEGER NOT NULL REFERENCES locations(id),
+	hour        INTEGER NOT NULL,                   -- start of the hour
+	max_count   INTEGER NOT NULL,                   -- max over instances and scrapes
+	mean_count  REAL NOT NULL,                      -- mean per instance per scrape
+	instances   INTEGER NOT NULL,                   -- instances seen with this location in the hour
+	PRIMARY KEY (service_id, location_id, hour)
+) WITHOUT ROWID;
+
+-- The detector's latest rankings (one row per run; older runs are pruned).
+CREATE TABLE rankings (
+	id             INTEGER PRIMARY KEY,
+	generated_at   INTEGER NOT NULL,
+	window_seconds INTEGER NOT NULL,
+	duration_ms    INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE suspects (
+	ranking_id          INTEGER NOT NULL REFERENCES rankings(id) ON DELETE CASCADE,
+	rank                INTEGER NOT NULL,
+	service_id          INTEGER NOT NULL REFERENCES services(id),
+	location_id         INTEGER NOT NULL REFERENCES locations(id),
+	score               REAL NOT NULL,
+	confirmed           INTEGER NOT NULL,
+	current_count       INTEGER NOT NULL,
+	max_instance_count  INTEGER NOT NULL,
+	instances_growing   INTEGER NOT NULL,
+	instances_total     INTEGER NOT NULL,
+	growth_per_hour     REAL NOT NULL,
+	monotonicity        REAL NOT NULL,
+	fit                 REAL NOT NULL,
+	oldest_wait_minutes INTEGER,                    -- NULL unknown
+	median_wait_minutes INTEGER,
+	first_seen          INTEGER NOT NULL,
+	explanation         TEXT NOT NULL,
+	sparkline           TEXT NOT NULL DEFAULT '[]', -- JSON array of service-total counts over the window
+	PRIMARY KEY (ranking_id, rank)
+) WITHOUT ROWID;
+
+-- Alert state per (service, location); the location carries the op.
+CREATE TABLE alerts (
+	service_id    INTEGER NOT NULL REFERENCES services(id),
+	location_id   INTEGER NOT NULL REFERENCES locations(id),
+	state         TEXT NOT NULL CHECK (state IN ('pending', 'firing', 'resolved')),
+	pending_since INTEGER,
+	firing_since  INTEGER,
+	resolved_at   INTEGER,
+	last_notified INTEGER,
+	last_score    REAL,
+	last_count    INTEGER,
+	updated       INTEGER NOT NULL,
+	PRIMARY KEY (service_id, location_id)
+) WITHOUT ROWID;
+
+-- Notifications to deliver, at least once, in order per webhook.
+CREATE TABLE outbox (
+	id           INTEGER PRIMARY KEY,               -- delivery order
+	event_id     TEXT NOT NULL,                     -- stable across retries and restarts
+	webhook      TEXT NOT NULL,                     -- config name of the webhook
+	status       TEXT NOT NULL,                     -- 'firing' | 'resolved'
+	service_id   INTEGER NOT NULL,
+	location_id  INTEGER NOT NULL,
+	payload      TEXT NOT NULL,                     -- the json-format event; other formats are rendered from it
+	created      INTEGER NOT NULL,
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	next_attempt INTEGER NOT NULL,
+	last_error   TEXT,
+	state        TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dropped')),
+	delivered_at INTEGER,
+	UNIQUE (event_id, webhook)
+);
+CREATE INDEX outbox_pending ON outbox (state, webhook, id);
