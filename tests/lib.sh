@@ -1,0 +1,73 @@
+# tests/lib.sh: helpers for the shell integration and browser tests. Source it: . "$(dirname "$0")/../lib.sh"
+# Environment (set by the Makefile): LEAKPROFD_BIN, LEAKPROFD_GO_BIN, LEAKPROFD_TEST_OUT, TEST_TMP.
+# Every server a test starts listens on 127.0.0.1 only, and is killed on exit.
+set -eu
+: "${LEAKPROFD_BIN:=$(pwd)/build/leakprofd}"
+: "${LEAKPROFD_GO_BIN:=$(pwd)/build/go}"
+: "${LEAKPROFD_TEST_OUT:=$(pwd)/build/test-output}"
+: "${TEST_TMP:=$(mktemp -d)}"
+export LEAKPROFD_BIN LEAKPROFD_GO_BIN LEAKPROFD_TEST_OUT TEST_TMP
+_bg_pids=""
+
+# Kill everything bg started, on any exit.
+cleanup_bg() {
+	for p in $_bg_pids; do kill "$p" 2>/dev/null || true; done
+	for p in $_bg_pids; do wait "$p" 2>/dev/null || true; done
+	_bg_pids=""
+}
+trap cleanup_bg EXIT INT TERM
+
+# bg CMD...: start CMD in the background, remember its pid in $BG_PID.
+bg() {
+	"$@" &
+	BG_PID=$!
+	_bg_pids="$_bg_pids $BG_PID"
+}
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+skip() {
+	echo "skipped: $*"
+	exit 77
+}
+
+# free_port: print a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+	while :; do
+		p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000 ))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+}
+
+# wait_port PORT [SECONDS]: wait until something accepts on 127.0.0.1:PORT.
+wait_port() {
+	i=0
+	while ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt $(( ${2:-20} * 10 )) ] || fail "nothing listens on 127.0.0.1:$1 after ${2:-20} s"
+		sleep 0.1
+	done
+}
+
+# wait_for SECONDS CMD...: retry CMD every 0.2 s until it succeeds.
+wait_for() {
+	_secs=$1
+	shift
+	i=0
+	until "$@" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -lt $(( _secs * 5 )) ] || fail "timed out after $_secs s waiting for: $*"
+		sleep 0.2
+	done
+}
+
+# assert_eq WHAT GOT WANT
+assert_eq() {
+	[ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
+}
