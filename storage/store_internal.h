@@ -1,0 +1,50 @@
+/* storage/store_internal.h: what the other storage files (query.c, alertstore.c) share with store.c.
+ *
+ * Not for use outside storage/. A struct store wraps one SQLite connection (one thread); these helpers give other
+ * storage modules that connection, a cache of prepared statements keyed by their SQL text, transactions and the
+ * house error message format, so that every storage file prepares each statement once and names the database
+ * path and SQLite's message when something fails. */
+#ifndef STORE_INTERNAL_H
+#define STORE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "storage/store.h"
+
+/* The connection. Borrowed: valid until store_free(). */
+sqlite3 *store_db(struct store *st);
+/* The database path as given to store_open(). Borrowed. */
+const char *store_path(const struct store *st);
+/* True when opened with STORE_READONLY. */
+bool store_readonly(const struct store *st);
+
+/* A prepared statement for 'sql', compiled on first use and cached in 'st' for its lifetime (the cache is keyed by
+ * the text, so pass the same string constant each time). The statement comes back reset with its bindings
+ * cleared; after stepping it, call store_stmt_done() (or sqlite3_reset()) so that it releases its read snapshot.
+ * Never finalize it. Borrowed. NULL on error (logged: path, SQL's first words and SQLite's message). */
+sqlite3_stmt *store_prepare(struct store *st, const char *sql);
+/* Reset 'stmt' (NULL is fine) and clear its bindings. */
+void store_stmt_done(sqlite3_stmt *stmt);
+
+/* Transactions. store_begin() starts BEGIN IMMEDIATE (a writer takes the lock up front, so that busy_timeout
+ * applies there and never half-way through); store_begin_read() a deferred one for consistent multi-statement
+ * reads. store_commit() commits (on failure it rolls back and returns -1); store_rollback() is safe to call when
+ * no transaction is open. Nested calls are not supported. 0, or -1 (logged). */
+int store_begin(struct store *st) __attribute__((warn_unused_result));
+int store_begin_read(struct store *st) __attribute__((warn_unused_result));
+int store_commit(struct store *st) __attribute__((warn_unused_result));
+void store_rollback(struct store *st);
+
+/* Log "store: '<path>': <what>: <sqlite message>" for the connection's last error, at error level. */
+void store_log_sqlite(struct store *st, const char *what);
+
+/* A TEXT column as a new string (NULL column: NULL unless 'empty_for_null', then ""). Aborts on out of memory. */
+char *store_column_strdup(sqlite3_stmt *stmt, int col, bool empty_for_null);
+
+/* Look up ids without creating anything: 0 found (*id set), 1 no such row, -1 error. */
+int store_service_id(struct store *st, const char *service, int64_t *id);
+
+#endif
