@@ -68,7 +68,8 @@ func main() {
 	http.HandleFunc("/expected", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]interface{}{
-			"pid": os.Getpid(), "go_version": runtime.Version(), "fixed": *fixed,
+			"pid": os.Getpid(), "go_version": runtime.Version(), "goroot": runtime.GOROOT(),
+			"fixed":   *fixed,
 			"settled": atomic.LoadInt32(&settled) == 1, "app_addr": appAddr, "locations": snapshot()})
 	})
 	go http.Serve(ln, nil)

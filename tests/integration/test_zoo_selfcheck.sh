@@ -1,0 +1,55 @@
+#!/bin/sh
+# test_zoo_selfcheck.sh: the zoo's /expected must match what Go itself prints. Every leak pattern (distinct
+# counts) and the fixed-size benign groups run in one zoo; its debug=2 and debug=1 goroutine dumps are reduced with
+# awk to counts per (wait reason, first frame outside GOROOT) and compared with /expected, which every other
+# test trusts as ground truth. Independent of leakprofd.
+. "$(dirname "$0")/../lib.sh"
+zoo=$LEAKPROFD_GO_BIN/zoo
+[ -x "$zoo" ] || fail "$zoo is missing: run 'make go'"
+command -v jq >/dev/null || fail "jq is missing"
+
+counts=early_return=3,timeout=5,ncast=7,range_unclosed=9,nil_send=11,nil_recv=13,select_forever=15
+counts=$counts,waitgroup=17,mutex=19,rwmutex=21,cond=23
+bg "$zoo" -portfile "$TEST_TMP/port" -leak "$counts" -benign pool,sleep -pool-size 29 -sleepers 27 \
+	-sleep-interval 1h
+wait_for 20 test -s "$TEST_TMP/port"
+base=http://127.0.0.1:$(cat "$TEST_TMP/port")
+wait_for 20 sh -c "curl -sf '$base/expected' | jq -e .settled"
+curl -sf "$base/expected" >"$TEST_TMP/expected.json" || fail "GET /expected"
+curl -sf "$base/debug/pprof/goroutine?debug=2" >"$TEST_TMP/d2.txt" || fail "GET debug=2"
+curl -sf "$base/debug/pprof/goroutine?debug=1" >"$TEST_TMP/d1.txt" || fail "GET debug=1"
+curl -sf "$base/expected" >"$TEST_TMP/expected2.json" || fail "GET /expected"
+cmp -s "$TEST_TMP/expected.json" "$TEST_TMP/expected2.json" || fail "/expected changed while profiling"
+
+goroot=$(jq -r .goroot "$TEST_TMP/expected.json")
+# "wait_reason<TAB>function<TAB>file:line<TAB>count" for every exact location of /expected.
+jq -r '.locations[] | select(.exact) | "\(.wait_reason)\t\(.function)\t\(.file):\(.line)\t\(.count)"' \
+	"$TEST_TMP/expected.json" | sort >"$TEST_TMP/want2"
+[ "$(wc -l <"$TEST_TMP/want2")" -eq 13 ] || fail "expected 13 exact locations, got: $(cat "$TEST_TMP/want2")"
+
+# debug=2: per record, the header's reason and the first frame whose file is outside GOROOT.
+awk -v goroot="$goroot/" '
+/^goroutine [0-9]+ \[/ { s = $0; sub(/^goroutine [0-9]+ \[/, "", s); sub(/\]:$/, "", s);
+	n = split(s, parts, ", "); reason = parts[1]; fn = ""; found = 0; next }
+/^\t/ { if (!found && fn != "" && index($1, goroot) != 1) { loc = $1; sub(/ \+0x[0-9a-f]+$/, "", loc);
+	key = reason "\t" fn "\t" loc; cnt[key]++; found = 1 } next }
+/^created by / { next }
+/./ { f = $0; sub(/\([^(]*\)$/, "", f); fn = f }
+END { for (k in cnt) print k "\t" cnt[k] }' "$TEST_TMP/d2.txt" | sort >"$TEST_TMP/got2.all"
+while IFS="$(printf '\t')" read -r reason fn loc count; do
+	got=$(awk -F '\t' -v r="$reason" -v f="$fn" -v l="$loc" '$1 == r && $2 == f && $3 == l { print $4 }' \
+		"$TEST_TMP/got2.all")
+	assert_eq "debug=2 [$reason] $fn $loc" "${got:-0}" "$count"
+done <"$TEST_TMP/want2"
+
+# debug=1: per record, the first frame outside GOROOT, weighted by the record's count.
+awk -v goroot="$goroot/" '
+/^[0-9]+ @ / { n = $1; found = 0; next }
+/^#\t0x/ { if (!found && NF >= 4 && index($4, goroot) != 1) { f = $3; sub(/\+0x[0-9a-f]+$/, "", f);
+	cnt[f "\t" $4] += n; found = 1 } next }
+END { for (k in cnt) print k "\t" cnt[k] }' "$TEST_TMP/d1.txt" | sort >"$TEST_TMP/got1.all"
+while IFS="$(printf '\t')" read -r reason fn loc count; do
+	got=$(awk -F '\t' -v f="$fn" -v l="$loc" '$1 == f && $2 == l { print $3 }' "$TEST_TMP/got1.all")
+	assert_eq "debug=1 $fn $loc" "${got:-0}" "$count"
+done <"$TEST_TMP/want2"
+echo "zoo /expected matches Go's own debug=2 and debug=1 dumps at 13 locations"
