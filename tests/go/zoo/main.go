@@ -148,7 +148,9 @@ func main() {
 		time.Sleep(*exitAfter)
 		os.Exit(0)
 	}
-	select {}
+	for {
+		time.Sleep(time.Hour)
+	}
 }
 
 // drive runs one request of p every 1/rate seconds, the first one now.
