@@ -1,0 +1,370 @@
+/* storage/alertstore.c: alert state and the notification outbox in SQLite. See alertstore.h. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/alertstore.h"
+#include "storage/store_internal.h"
+
+static void
+bind_ms_or_null(sqlite3_stmt *stmt, int idx, int64_t ms)
+{
+	if (ms > 0)
+		sqlite3_bind_int64(stmt, idx, ms);
+	else
+		sqlite3_bind_null(stmt, idx);
+}
+
+static void
+row_from_stmt(sqlite3_stmt *stmt, struct alert_row *out)
+{
+	const unsigned char *state;
+
+	memset(out, 0, sizeof(*out));
+	out->service_id = sqlite3_column_int64(stmt, 0);
+	out->location_id = sqlite3_column_int64(stmt, 1);
+	state = sqlite3_column_text(stmt, 2);
+	if (state != NULL)
+		snprintf(out->state, sizeof(out->state), "%s", (const char *)state);
+	out->pending_since = sqlite3_column_int64(stmt, 3);
+	out->firing_since = sqlite3_column_int64(stmt, 4);
+	out->resolved_at = sqlite3_column_int64(stmt, 5);
+	out->last_notified = sqlite3_column_int64(stmt, 6);
+	out->last_score = sqlite3_column_double(stmt, 7);
+	out->last_count = sqlite3_column_int64(stmt, 8);
+}
+
+#define ALERT_COLUMNS "service_id, location_id, state, pending_since, firing_since, resolved_at, " \
+		      "last_notified, last_score, last_count"
+
+int
+alertstore_get(struct store *st, int64_t service_id, int64_t location_id, struct alert_row *out)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	stmt = store_prepare(st, "SELECT " ALERT_COLUMNS " FROM alerts WHERE service_id = ?1 AND location_id = ?2");
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, service_id);
+	sqlite3_bind_int64(stmt, 2, location_id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		row_from_stmt(stmt, out);
+		store_stmt_done(stmt);
+		return 0;
+	}
+	store_stmt_done(stmt);
+	if (rc == SQLITE_DONE)
+		return 1;
+	store_log_sqlite(st, "reading alert state");
+	return -1;
+}
+
+int
+alertstore_each_active(struct store *st, int (*cb)(const struct alert_row *row, void *arg), void *arg)
+{
+	struct alert_row *rows = NULL, *grown;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *stmt;
+	int rc, ret = 0;
+
+	/* Collect first, then call back: the callback may write (and a statement must not stay open meanwhile). */
+	stmt = store_prepare(st, "SELECT " ALERT_COLUMNS " FROM alerts WHERE state IN ('pending', 'firing') "
+	    "ORDER BY service_id, location_id");
+	if (stmt == NULL)
+		return -1;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			grown = realloc(rows, cap * sizeof(*rows));
+			if (grown == NULL) {
+				store_stmt_done(stmt);
+				free(rows);
+				return -1;
+			}
+			rows = grown;
+		}
+		row_from_stmt(stmt, &rows[n++]);
+	}
+	store_stmt_done(stmt);
+	if (rc != SQLITE_DONE) {
+		store_log_sqlite(st, "listing active alerts");
+		free(rows);
+		return -1;
+	}
+	for (size_t i = 0; i < n && ret == 0; i++)
+		ret = cb(&rows[i], arg);
+	free(rows);
+	return ret;
+}
+
+int
+alertstore_update(struct store *st, const struct alert_row *row, const struct outbox_new *out, size_t nout,
+    int64_t now)
+{
+	sqlite3_stmt *stmt;
+
+	if (store_begin(st) != 0)
+		return -1;
+	stmt = store_prepare(st, "INSERT OR REPLACE INTO alerts (" ALERT_COLUMNS ", updated) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+	if (stmt == NULL)
+		goto out_rollback;
+	sqlite3_bind_int64(stmt, 1, row->service_id);
+	sqlite3_bind_int64(stmt, 2, row->location_id);
+	sqlite3_bind_text(stmt, 3, row->state, -1, SQLITE_STATIC);
+	bind_ms_or_null(stmt, 4, row->pending_since);
+	bind_ms_or_null(stmt, 5, row->firing_since);
+	bind_ms_or_null(stmt, 6, row->resolved_at);
+	bind_ms_or_null(stmt, 7, row->last_notified);
+	sqlite3_bind_double(stmt, 8, row->last_score);
+	sqlite3_bind_int64(stmt, 9, row->last_count);
+	sqlite3_bind_int64(stmt, 10, now);
+	if (sqlite3_step(stmt) != SQLITE_DONE) {
+		store_log_sqlite(st, "writing alert state");
+		store_stmt_done(stmt);
+		goto out_rollback;
+	}
+	store_stmt_done(stmt);
+	for (size_t i = 0; i < nout; i++) {
+		stmt = store_prepare(st, "INSERT OR IGNORE INTO outbox (event_id, webhook, status, service_id, "
+		    "location_id, payload, created, next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)");
+		if (stmt == NULL)
+			goto out_rollback;
+		sqlite3_bind_text(stmt, 1, out[i].event_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 2, out[i].webhook, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 3, out[i].status, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 4, row->service_id);
+		sqlite3_bind_int64(stmt, 5, row->location_id);
+		sqlite3_bind_text(stmt, 6, out[i].payload, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 7, now);
+		if (sqlite3_step(stmt) != SQLITE_DONE) {
+			store_log_sqlite(st, "queueing a notification");
+			store_stmt_done(stmt);
+			goto out_rollback;
+		}
+		store_stmt_done(stmt);
+	}
+	return store_commit(st);
+
+out_rollback:
+	store_rollback(st);
+	return -1;
+}
+
+/* Run one write statement with up to three parameters, ?1 and ?2 (integers) and ?3 (text or NULL); binding a
+ * parameter the statement does not use is harmless (SQLITE_RANGE, ignored). */
+static int
+exec_write(struct store *st, const char *sql, const char *what, int64_t a, int64_t b, const char *text)
+{
+	sqlite3_stmt *stmt = store_prepare(st, sql);
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, a);
+	sqlite3_bind_int64(stmt, 2, b);
+	if (text != NULL)
+		sqlite3_bind_text(stmt, 3, text, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(stmt, 3);
+	rc = sqlite3_step(stmt);
+	store_stmt_done(stmt);
+	if (rc != SQLITE_DONE) {
+		store_log_sqlite(st, what);
+		return -1;
+	}
+	return 0;
+}
+
+int
+alertstore_delete(struct store *st, int64_t service_id, int64_t location_id)
+{
+	return exec_write(st, "DELETE FROM alerts WHERE service_id = ?1 AND location_id = ?2",
+	    "forgetting an alert", service_id, location_id, NULL);
+}
+
+#define OUTBOX_COLUMNS "id, event_id, webhook, status, service_id, location_id, payload, created, " \
+		       "next_attempt, attempts, last_error, state, delivered_at"
+
+static void
+outbox_from_stmt(sqlite3_stmt *stmt, struct outbox_row *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = sqlite3_column_int64(stmt, 0);
+	out->event_id = store_column_strdup(stmt, 1, true);
+	out->webhook = store_column_strdup(stmt, 2, true);
+	out->status = store_column_strdup(stmt, 3, true);
+	out->service_id = sqlite3_column_int64(stmt, 4);
+	out->location_id = sqlite3_column_int64(stmt, 5);
+	out->payload = store_column_strdup(stmt, 6, true);
+	out->created = sqlite3_column_int64(stmt, 7);
+	out->next_attempt = sqlite3_column_int64(stmt, 8);
+	out->attempts = sqlite3_column_int(stmt, 9);
+	out->last_error = store_column_strdup(stmt, 10, false);
+	out->state = store_column_strdup(stmt, 11, true);
+	out->delivered_at = sqlite3_column_int64(stmt, 12);
+}
+
+int
+alertstore_outbox_head(struct store *st, const char *webhook, struct outbox_row *out)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	stmt = store_prepare(st, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state = 'pending' AND webhook = ?1 "
+	    "ORDER BY id LIMIT 1");
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_text(stmt, 1, webhook, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		outbox_from_stmt(stmt, out);
+		store_stmt_done(stmt);
+		return 0;
+	}
+	store_stmt_done(stmt);
+	if (rc == SQLITE_DONE)
+		return 1;
+	store_log_sqlite(st, "reading the outbox");
+	return -1;
+}
+
+int
+alertstore_outbox_delivered(struct store *st, int64_t id, int64_t now)
+{
+	return exec_write(st, "UPDATE outbox SET state = 'delivered', delivered_at = ?2, attempts = attempts + 1, "
+	    "last_error = ?3 WHERE id = ?1", "marking a notification delivered", id, now, NULL);
+}
+
+int
+alertstore_outbox_retry(struct store *st, int64_t id, int64_t next_attempt, const char *error)
+{
+	return exec_write(st, "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2, last_error = ?3 "
+	    "WHERE id = ?1", "scheduling a notification retry", id, next_attempt, error);
+}
+
+int
+alertstore_outbox_drop(struct store *st, int64_t id, const char *error)
+{
+	return exec_write(st, "UPDATE outbox SET state = 'dropped', last_error = coalesce(?3, last_error) "
+	    "WHERE id = ?1", "dropping a notification", id, 0, error);
+}
+
+int
+alertstore_outbox_expire(struct store *st, int64_t cutoff, void (*cb)(const struct outbox_row *row, void *arg),
+    void *arg)
+{
+	sqlite3_stmt *stmt;
+	struct outbox_row row;
+	int dropped = 0, rc;
+
+	for (;;) {
+		stmt = store_prepare(st, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state = 'pending' AND "
+		    "created < ?1 ORDER BY id LIMIT 1");
+		if (stmt == NULL)
+			return -1;
+		sqlite3_bind_int64(stmt, 1, cutoff);
+		rc = sqlite3_step(stmt);
+		if (rc != SQLITE_ROW) {
+			store_stmt_done(stmt);
+			if (rc == SQLITE_DONE)
+				return dropped;
+			store_log_sqlite(st, "expiring notifications");
+			return -1;
+		}
+		outbox_from_stmt(stmt, &row);
+		store_stmt_done(stmt);
+		if (cb != NULL)
+			cb(&row, arg);
+		rc = alertstore_outbox_drop(st, row.id, "expired: not delivered within alerting.max_age");
+		outbox_row_release(&row);
+		if (rc != 0)
+			return -1;
+		dropped++;
+	}
+}
+
+int
+alertstore_outbox_list(struct store *st, size_t limit, struct outbox_row **out, size_t *n)
+{
+	struct outbox_row *rows;
+	sqlite3_stmt *stmt;
+	size_t i = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (limit == 0)
+		return 0;
+	rows = calloc(limit, sizeof(*rows));
+	if (rows == NULL)
+		return -1;
+	stmt = store_prepare(st, "SELECT " OUTBOX_COLUMNS " FROM outbox "
+	    "ORDER BY state = 'pending' DESC, id DESC LIMIT ?1");
+	if (stmt == NULL) {
+		free(rows);
+		return -1;
+	}
+	sqlite3_bind_int64(stmt, 1, (int64_t)limit);
+	while (i < limit && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		outbox_from_stmt(stmt, &rows[i++]);
+	store_stmt_done(stmt);
+	if (i < limit && rc != SQLITE_DONE) {
+		store_log_sqlite(st, "listing the outbox");
+		outbox_rows_free(rows, i);
+		return -1;
+	}
+	*out = rows;
+	*n = i;
+	return 0;
+}
+
+void
+outbox_row_release(struct outbox_row *row)
+{
+	if (row == NULL)
+		return;
+	free(row->event_id);
+	free(row->webhook);
+	free(row->status);
+	free(row->payload);
+	free(row->last_error);
+	free(row->state);
+	memset(row, 0, sizeof(*row));
+}
+
+void
+outbox_rows_free(struct outbox_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		outbox_row_release(&rows[i]);
+	free(rows);
+}
+
+int
+alertstore_last_firing_payload(struct store *st, int64_t service_id, int64_t location_id, char **payload)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	*payload = NULL;
+	stmt = store_prepare(st, "SELECT payload FROM outbox WHERE service_id = ?1 AND location_id = ?2 AND "
+	    "status = 'firing' ORDER BY id DESC LIMIT 1");
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, service_id);
+	sqlite3_bind_int64(stmt, 2, location_id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*payload = store_column_strdup(stmt, 0, true);
+	store_stmt_done(stmt);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return 1;
+	store_log_sqlite(st, "reading the last notification");
+	return -1;
+}
