@@ -173,6 +173,8 @@ func selectForever(fixed bool) {
 
 var closedQuit = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
+func init() { selectForeverSite.unreachedWhenFixed = true }
+
 // --- WaitGroup.Wait with a missing Done on an error path.
 
 func waitgroupRequest(fixed bool) {
@@ -239,24 +241,38 @@ func rwmutexReader() {
 // --- sync.Cond.Wait with no Signal.
 
 type condState struct {
-	c     *sync.Cond
-	ready bool
+	c       *sync.Cond
+	ready   bool
+	waiting bool
 }
 
 func condRequest(fixed bool) {
 	st := &condState{c: sync.NewCond(new(sync.Mutex))}
 	go condWaiter(st)
 	if fixed {
+		go condSignaler(st)
+	}
+}
+
+// condSignaler is the fix: once the waiter waits, set the condition and wake it.
+func condSignaler(st *condState) {
+	for {
 		st.c.L.Lock()
-		st.ready = true
+		if st.waiting {
+			st.ready = true
+			st.c.L.Unlock()
+			st.c.Broadcast()
+			return
+		}
 		st.c.L.Unlock()
-		st.c.Broadcast()
+		time.Sleep(time.Millisecond)
 	}
 }
 
 func condWaiter(st *condState) {
 	st.c.L.Lock()
 	for !st.ready {
+		st.waiting = true
 		condSite.arrive()
 		st.c.Wait()
 		condSite.leave()

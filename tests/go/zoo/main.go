@@ -132,7 +132,7 @@ func main() {
 
 	// Every enabled site with traffic locates itself on its first arrival: wait for that (bounded) so
 	// /expected is complete by the time the port file exists.
-	for i := 0; i < 500 && !allLocated(); i++ {
+	for i := 0; i < 500 && !allLocated(*fixed); i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
 	go settle(leaks, *fixed, benign, *poolSize, *sleepers, *startupSize)
