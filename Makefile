@@ -63,6 +63,9 @@ $(BUILD)/obj/%.o: %.c | $(GEN)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
+# Each tests/check_<name>.c exports <name>_suite(), declared only by the generated runner list.
+$(BUILD)/obj/tests/%.o: CFLAGS += -Wno-missing-prototypes
+
 # A file as a C string literal: #include "storage/schema.sql.inc" inside an initializer.
 $(BUILD)/gen/%.inc: %
 	@mkdir -p $(@D)
