@@ -128,7 +128,10 @@ syntax_err(struct loader *L, const yaml_parser_t *p, const char *buf, size_t len
 		    p->problem_offset);
 		return;
 	}
-	if (p->context != NULL)
+	if (p->context != NULL && p->context_mark.line != p->problem_mark.line)
+		lerr_at(L, line, NULL, "syntax error: %s (%s started at line %zu)", p->problem ? p->problem : "?",
+		    p->context, p->context_mark.line + 1);
+	else if (p->context != NULL)
 		lerr_at(L, line, NULL, "syntax error: %s (%s)", p->problem ? p->problem : "?", p->context);
 	else
 		lerr_at(L, line, NULL, "syntax error: %s", p->problem ? p->problem : "?");
@@ -710,6 +713,7 @@ load_field(struct loader *L, const yaml_node_t *n, const char *path, const struc
 	char sh[256];
 	const char *v, *why;
 	uint64_t u;
+	size_t before;
 
 	switch (f->type) {
 	case F_STR:
@@ -908,8 +912,10 @@ load_field(struct loader *L, const yaml_node_t *n, const char *path, const struc
 			lerr(L, n, path, "expected a mapping, got %s", is_null(n) ? "nothing" : node_kind(n));
 			return;
 		}
+		before = L->nfailed;
 		load_map(L, n, path, f->sub, dst);
-		if (f->check != NULL)
+		/* Rules between the keys of a section only make sense once each key is valid. */
+		if (f->check != NULL && L->nfailed == before)
 			f->check(L, n, path, dst);
 		return;
 	case F_LIST:
@@ -1115,8 +1121,10 @@ load_services(struct loader *L, const yaml_node_t *n, const char *path, void *ob
 		L->svc_nodes[cfg->nservices] = it;
 		cfg->nservices++;
 		load_map(L, it, ip, service_fields, s);
-		if (s->name == NULL) {
+		if (!map_has(L, it, "name")) {
 			lerr(L, it, ip, "name is required");
+		} else if (s->name == NULL) {
+			;	/* reported as invalid already */
 		} else {
 			for (size_t j = 0; j + 1 < cfg->nservices; j++) {
 				if (cfg->services[j].name != NULL && strcmp(cfg->services[j].name, s->name) == 0) {
@@ -1268,8 +1276,10 @@ load_webhooks(struct loader *L, const yaml_node_t *n, const char *path, void *ob
 		*w = (struct config_webhook){ .format = WEBHOOK_FORMAT_JSON, .timeout = 10 };
 		a->nwebhooks++;
 		load_map(L, it, ip, webhook_fields, w);
-		if (w->name == NULL) {
+		if (!map_has(L, it, "name")) {
 			lerr(L, it, ip, "name is required");
+		} else if (w->name == NULL) {
+			;	/* reported as invalid already */
 		} else {
 			for (size_t j = 0; j + 1 < a->nwebhooks; j++) {
 				if (a->webhooks[j].name != NULL && strcmp(a->webhooks[j].name, w->name) == 0) {
@@ -1278,10 +1288,10 @@ load_webhooks(struct loader *L, const yaml_node_t *n, const char *path, void *ob
 				}
 			}
 		}
-		had_url = w->url != NULL;
-		if (had_url && w->url_file != NULL)
+		had_url = map_has(L, it, "url");
+		if (had_url && map_has(L, it, "url_file"))
 			lerr(L, it, ip, "url and url_file are mutually exclusive");
-		else if (!had_url && w->url_file != NULL)
+		else if (!had_url && w->url_file != NULL && w->url == NULL)
 			webhook_read_url(L, it, ip, w);
 		else if (!had_url && !map_has(L, it, "url_file"))
 			lerr(L, it, ip, "url or url_file is required");
@@ -1509,8 +1519,10 @@ loader_finish(struct loader *L, struct config_errors *errs)
 {
 	char **msgs;
 
-	qsort(L->errs, L->nerrs, sizeof(*L->errs), cerr_cmp);
-	if (errs == NULL)
+	if (L->nerrs > 1)
+		qsort(L->errs, L->nerrs, sizeof(*L->errs), cerr_cmp);
+	/* Nothing to hand out: leave errs untouched, so a caller that loaded fine owes no release. */
+	if (errs == NULL || (L->nerrs == 0 && L->nfailed == 0 && !L->oom))
 		goto out_free;
 	msgs = realloc(errs->msgs, (errs->n + L->nerrs + 2) * sizeof(*msgs));
 	if (msgs == NULL)
