@@ -126,6 +126,7 @@ targets_profile_url(const char *base, const char *path, int debug)
 {
 	const char *hoststart, *rest, *q, *end;
 	size_t hostlen, pathlen, qlen, cap, pos = 0;
+	bool have_query = false;
 	const char *p;
 	char *out;
 
@@ -170,19 +171,18 @@ targets_profile_url(const char *base, const char *path, int debug)
 			if ((size_t)(end - p) < n)
 				n = (size_t)(end - p);
 			if (n > 0 && !(debug >= 0 && is_debug_param(p, n))) {
-				out[pos++] = strchr(out, '?') ? '&' : '?';
+				out[pos++] = have_query ? '&' : '?';
+				have_query = true;
 				memcpy(out + pos, p, n);
 				pos += n;
-				out[pos] = '\0';
 			}
 			p += n;
 			if (p < end && *p == '&')
 				p++;
 		}
 	}
-	out[pos] = '\0';
 	if (debug >= 0) {
-		out[pos++] = strchr(out, '?') ? '&' : '?';
+		out[pos++] = have_query ? '&' : '?';
 		memcpy(out + pos, "debug=", 6);
 		pos += 6;
 		out[pos++] = (char)('0' + debug);
@@ -476,7 +476,7 @@ parse_json(struct doc *d, const char *buf, size_t len)
 				group_add_label(d, &g, 0, key, json_string_value(val));
 			}
 		}
-		if (group_finish_labels(d, &g, 0, gi) != 0) {
+		if (json_array_size(targets) > 0 && group_finish_labels(d, &g, 0, gi) != 0) {
 			group_release(&g);
 			continue;
 		}
@@ -566,7 +566,9 @@ parse_yaml_group(struct doc *d, yaml_document_t *doc, yaml_node_t *grp, size_t g
 			group_add_label(d, &g, yline(k), yscalar(k), yscalar(v));
 		}
 	}
-	if (group_finish_labels(d, &g, yline(grp), gi) != 0) {
+	/* A group without targets needs no service (Prometheus accepts empty groups). */
+	if (targets->data.sequence.items.top > targets->data.sequence.items.start &&
+	    group_finish_labels(d, &g, yline(grp), gi) != 0) {
 		group_release(&g);
 		return;
 	}
