@@ -1,8 +1,9 @@
 #!/bin/sh
 # test_zoo_selfcheck.sh: the zoo's /expected must match what Go itself prints. Every leak pattern (distinct
-# counts) and the fixed-size benign groups run in one zoo; its debug=2 and debug=1 goroutine dumps are reduced with
-# awk to counts per (wait reason, first frame outside GOROOT) and compared with /expected, which every other
-# test trusts as ground truth. Independent of leakprofd.
+# counts) and the fixed-size benign groups run in one zoo; its debug=2 and debug=1 goroutine dumps, and its debug=0
+# profile as decoded by `go tool pprof -raw`, are reduced with awk to counts per first frame outside GOROOT (and
+# wait reason, for debug=2) and compared with /expected, which every other test trusts as ground truth.
+# Independent of leakprofd.
 . "$(dirname "$0")/../lib.sh"
 zoo=$LEAKPROFD_GO_BIN/zoo
 [ -x "$zoo" ] || fail "$zoo is missing: run 'make go'"
@@ -18,6 +19,7 @@ wait_for 20 sh -c "curl -sf '$base/expected' | jq -e .settled"
 curl -sf "$base/expected" >"$TEST_TMP/expected.json" || fail "GET /expected"
 curl -sf "$base/debug/pprof/goroutine?debug=2" >"$TEST_TMP/d2.txt" || fail "GET debug=2"
 curl -sf "$base/debug/pprof/goroutine?debug=1" >"$TEST_TMP/d1.txt" || fail "GET debug=1"
+curl -sf "$base/debug/pprof/goroutine?debug=0" >"$TEST_TMP/d0.pb.gz" || fail "GET debug=0"
 curl -sf "$base/expected" >"$TEST_TMP/expected2.json" || fail "GET /expected"
 cmp -s "$TEST_TMP/expected.json" "$TEST_TMP/expected2.json" || fail "/expected changed while profiling"
 
@@ -52,4 +54,25 @@ while IFS="$(printf '\t')" read -r reason fn loc count; do
 	got=$(awk -F '\t' -v f="$fn" -v l="$loc" '$1 == f && $2 == l { print $3 }' "$TEST_TMP/got1.all")
 	assert_eq "debug=1 $fn $loc" "${got:-0}" "$count"
 done <"$TEST_TMP/want2"
-echo "zoo /expected matches Go's own debug=2 and debug=1 dumps at 13 locations"
+
+# debug=0: `go tool pprof -raw` lists samples ("COUNT: LOCID ...", leaf first), then locations ("ID: 0xPC M=1
+# FUNC FILE:LINE s=0" and one more "FUNC FILE:LINE s=0" line per inlined caller, innermost first).
+command -v go >/dev/null || fail "go is missing (golang-go): needed to decode the proto profile independently"
+HOME=$TEST_TMP go tool pprof -raw "$TEST_TMP/d0.pb.gz" >"$TEST_TMP/d0.raw" 2>"$TEST_TMP/d0.err" ||
+	fail "go tool pprof -raw: $(cat "$TEST_TMP/d0.err")"
+awk -v goroot="$goroot/" '
+/^Samples:/ { sec = "s"; next }
+/^Locations/ { sec = "l"; next }
+/^Mappings/ { sec = "" }
+sec == "s" && /^ *[0-9]+: / { ns++; scount[ns] = $1 + 0; sids[ns] = ""; for (i = 2; i <= NF; i++) sids[ns] = sids[ns] " " $i; next }
+sec == "l" && /^ *[0-9]+: 0x/ { id = $1; sub(/:$/, "", id); f = $4; l = $5; take(id, f, l); next }
+sec == "l" && NF == 3 { take(id, $1, $2); next }
+function take(id, f, l) { if (!(id in first) && index(l, goroot) != 1) first[id] = f "\t" l }
+END { for (s = 1; s <= ns; s++) { n = split(sids[s], ids, " ");
+	for (i = 1; i <= n; i++) if (ids[i] in first) { cnt[first[ids[i]]] += scount[s]; break } }
+	for (k in cnt) print k "\t" cnt[k] }' "$TEST_TMP/d0.raw" | sort >"$TEST_TMP/got0.all"
+while IFS="$(printf '\t')" read -r reason fn loc count; do
+	got=$(awk -F '\t' -v f="$fn" -v l="$loc" '$1 == f && $2 == l { print $3 }' "$TEST_TMP/got0.all")
+	assert_eq "debug=0 $fn $loc" "${got:-0}" "$count"
+done <"$TEST_TMP/want2"
+echo "zoo /expected matches Go's own debug=2, debug=1 and debug=0 profiles at 13 locations"
