@@ -1,0 +1,1718 @@
+/* storage/store.c: blocked-goroutine counts over time, in SQLite (WAL). See store.h.
+ *
+ * One connection per struct store. The schema is compiled in (storage/schema.sql is migration 1) and migrated with
+ * PRAGMA user_version. Every statement is prepared once and cached in the struct; locations and stacks are
+ * interned through small in-memory caches so that a scrape of an unchanged service costs one INSERT per location
+ * and no lookups. A scrape is one transaction: on any failure it is rolled back whole and the caches, which may
+ * hold ids from the rolled-back transaction, are dropped. Scraped strings are untrusted: they are cut at a fixed
+ * length and made valid UTF-8 before they reach the database, so every reader can put them into JSON as they are. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "daemon/log.h"
+#include "storage/store.h"
+#include "storage/store_internal.h"
+
+static const char schema_sql[] =
+#include "storage/schema.sql.inc"
+;
+
+/* Migrations, in order: entry i brings a database from user_version i to i + 1. Never edit a released one. */
+static const char *const migrations[] = {
+	schema_sql,
+};
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+#define STMT_CACHE_MAX  128             /* distinct statements per connection */
+#define CACHE_MAX       (1u << 17)      /* interned locations / stacks remembered per connection */
+#define TEXT_CAP        2048            /* bytes kept of a scraped function or file name */
+#define OP_CAP          128             /* bytes kept of an op name */
+#define STATUS_CAP      512             /* bytes kept of a scrape status */
+#define STACK_FRAMES    128             /* frames kept of a representative stack */
+#define SEEN_SLACK_MS   30000           /* locations.last_seen is rewritten at most this often */
+#define BUSY_TIMEOUT_MS 5000
+#define RANKINGS_KEEP   50
+#define HOUR_MS         3600000
+
+struct stmt_slot {
+	const char *sql;
+	sqlite3_stmt *stmt;
+};
+
+/* An interned location (or, with key NULL, a stack keyed by its hash alone). */
+struct intern {
+	uint64_t hash;
+	char *key;                      /* function \0 file \0 line \0 op; NULL: empty slot (locations) */
+	size_t keylen;
+	int64_t id;
+	int64_t stack_id;
+	int64_t first_seen;
+	int64_t last_seen;
+	bool used;
+};
+
+struct intern_table {
+	struct intern *slots;
+	size_t cap;                     /* power of two, or 0 */
+	size_t n;
+};
+
+struct store {
+	sqlite3 *db;
+	bool in_write;                  /* inside store_begin(): a rollback drops the intern caches */
+	char *path;
+	unsigned flags;
+	struct stmt_slot stmts[STMT_CACHE_MAX];
+	size_t nstmts;
+	struct intern_table locs;
+	struct intern_table stacks;
+	char errbuf[512];               /* the message of the last failure, kept across the rollback */
+	char fn_buf[TEXT_CAP + 1];
+	char file_buf[TEXT_CAP + 1];
+	char op_buf[OP_CAP + 1];
+	char status_buf[STATUS_CAP + 1];
+};
+
+static void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n, size);
+
+	if (p == NULL) {
+		log_err("store: out of memory");
+		abort();
+	}
+	return p;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL) {
+		log_err("store: out of memory");
+		abort();
+	}
+	return p;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- Errors ---- */
+
+static void
+save_error(struct store *st)
+{
+	snprintf(st->errbuf, sizeof(st->errbuf), "%s", sqlite3_errmsg(st->db));
+}
+
+void
+store_log_sqlite(struct store *st, const char *what)
+{
+	save_error(st);
+	log_err("store: '%s': %s: %s", st->path, what, st->errbuf);
+}
+
+const char *
+store_errmsg(struct store *st)
+{
+	if (st == NULL)
+		return "no store";
+	if (st->errbuf[0] != '\0')
+		return st->errbuf;
+	return sqlite3_errmsg(st->db);
+}
+
+/* ---- Small accessors for the other storage files ---- */
+
+sqlite3 *
+store_db(struct store *st)
+{
+	return st->db;
+}
+
+const char *
+store_path(const struct store *st)
+{
+	return st->path;
+}
+
+bool
+store_readonly(const struct store *st)
+{
+	return (st->flags & STORE_READONLY) != 0;
+}
+
+char *
+store_column_strdup(sqlite3_stmt *stmt, int col, bool empty_for_null)
+{
+	const unsigned char *s = sqlite3_column_text(stmt, col);
+
+	if (s == NULL)
+		return empty_for_null ? xstrdup("") : NULL;
+	return xstrdup((const char *)s);
+}
+
+/* ---- Statement cache ---- */
+
+sqlite3_stmt *
+store_prepare(struct store *st, const char *sql)
+{
+	sqlite3_stmt *stmt;
+	size_t i;
+
+	for (i = 0; i < st->nstmts; i++) {
+		if (st->stmts[i].sql == sql) {
+			stmt = st->stmts[i].stmt;
+			sqlite3_reset(stmt);
+			sqlite3_clear_bindings(stmt);
+			return stmt;
+		}
+	}
+	if (st->nstmts == STMT_CACHE_MAX) {
+		snprintf(st->errbuf, sizeof(st->errbuf), "statement cache full (%d statements)", STMT_CACHE_MAX);
+		log_err("store: '%s': %s", st->path, st->errbuf);
+		return NULL;
+	}
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
+		save_error(st);
+		log_err("store: '%s': preparing '%.40s...': %s", st->path, sql, st->errbuf);
+		return NULL;
+	}
+	st->stmts[st->nstmts].sql = sql;
+	st->stmts[st->nstmts].stmt = stmt;
+	st->nstmts++;
+	return stmt;
+}
+
+void
+store_stmt_done(sqlite3_stmt *stmt)
+{
+	if (stmt == NULL)
+		return;
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+}
+
+/* ---- Transactions ---- */
+
+static void intern_clear(struct intern_table *t);
+
+static int
+exec_simple(struct store *st, const char *sql, const char *what)
+{
+	sqlite3_stmt *stmt = store_prepare(st, sql);
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		store_log_sqlite(st, what);
+		store_stmt_done(stmt);
+		return -1;
+	}
+	store_stmt_done(stmt);
+	return 0;
+}
+
+int
+store_begin(struct store *st)
+{
+	if (exec_simple(st, "BEGIN IMMEDIATE", "starting a write transaction") < 0)
+		return -1;
+	st->in_write = true;
+	return 0;
+}
+
+int
+store_begin_read(struct store *st)
+{
+	return exec_simple(st, "BEGIN", "starting a read transaction");
+}
+
+int
+store_commit(struct store *st)
+{
+	if (exec_simple(st, "COMMIT", "committing") < 0) {
+		store_rollback(st);
+		return -1;
+	}
+	st->in_write = false;
+	return 0;
+}
+
+void
+store_rollback(struct store *st)
+{
+	size_t i;
+
+	/* A statement still stepping would keep its read snapshot (and fail the rollback of reads). */
+	for (i = 0; i < st->nstmts; i++)
+		sqlite3_reset(st->stmts[i].stmt);
+	if (!sqlite3_get_autocommit(st->db)) {
+		if (sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+			log_err("store: '%s': rolling back: %s", st->path, sqlite3_errmsg(st->db));
+	}
+	/* Ids interned inside a rolled-back write transaction no longer exist. */
+	if (st->in_write) {
+		intern_clear(&st->locs);
+		intern_clear(&st->stacks);
+		st->in_write = false;
+	}
+}
+
+/* ---- Hashing and the intern caches ---- */
+
+static uint64_t
+hash_bytes(uint64_t h, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static uint64_t
+hash_finish(uint64_t h)
+{
+	/* splitmix64's finalizer: FNV-1a alone mixes the high bits poorly. */
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebull;
+	h ^= h >> 31;
+	return h;
+}
+
+#define HASH_INIT 0xcbf29ce484222325ull
+
+static void
+intern_clear(struct intern_table *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->cap; i++)
+		free(t->slots[i].key);
+	free(t->slots);
+	t->slots = NULL;
+	t->cap = 0;
+	t->n = 0;
+}
+
+static struct intern *
+intern_find(struct intern_table *t, uint64_t hash, const char *key, size_t keylen)
+{
+	size_t i;
+
+	if (t->cap == 0)
+		return NULL;
+	for (i = hash & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+		struct intern *e = &t->slots[i];
+
+		if (!e->used)
+			return NULL;
+		if (e->hash == hash && e->keylen == keylen && (keylen == 0 || memcmp(e->key, key, keylen) == 0))
+			return e;
+	}
+}
+
+/* Add an entry (not present). Forgets everything when the table is at its cap: it is only a cache. */
+static struct intern *
+intern_add(struct intern_table *t, uint64_t hash, const char *key, size_t keylen)
+{
+	struct intern *e;
+	size_t i;
+
+	if (t->n >= CACHE_MAX)
+		intern_clear(t);
+	if ((t->n + 1) * 4 > t->cap * 3) {
+		struct intern_table bigger = { .cap = t->cap ? t->cap * 2 : 256 };
+
+		bigger.slots = xcalloc(bigger.cap, sizeof(*bigger.slots));
+		for (i = 0; i < t->cap; i++) {
+			size_t j;
+
+			if (!t->slots[i].used)
+				continue;
+			for (j = t->slots[i].hash & (bigger.cap - 1); bigger.slots[j].used; j = (j + 1) & (bigger.cap - 1))
+				;
+			bigger.slots[j] = t->slots[i];
+		}
+		bigger.n = t->n;
+		free(t->slots);
+		*t = bigger;
+	}
+	for (i = hash & (t->cap - 1); t->slots[i].used; i = (i + 1) & (t->cap - 1))
+		;
+	e = &t->slots[i];
+	memset(e, 0, sizeof(*e));
+	e->used = true;
+	e->hash = hash;
+	e->keylen = keylen;
+	if (keylen > 0) {
+		e->key = malloc(keylen);
+		if (e->key == NULL) {
+			log_err("store: out of memory");
+			abort();
+		}
+		memcpy(e->key, key, keylen);
+	}
+	t->n++;
+	return e;
+}
+
+/* ---- Untrusted text ---- */
+
+/* Length of the valid UTF-8 sequence at s (at most 'avail' bytes), or 0 when invalid. */
+static size_t
+utf8_seq(const unsigned char *s, size_t avail)
+{
+	size_t n, i;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (n > avail)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* 's' cut to at most 'cap' bytes on a character boundary, invalid UTF-8 and control bytes replaced by '?'.
+ * Returns 's' itself when it needs no change, else 'buf' (cap + 1 bytes). NULL reads as "". */
+static const char *
+clean_text(const char *s, size_t cap, char *buf)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t i = 0, o = 0, len = strlen((const char *)p);
+	bool changed = len > cap;
+
+	for (i = 0; i < len && !changed; ) {
+		size_t n = utf8_seq(p + i, len - i);
+
+		if (n == 0 || p[i] < 0x20 || p[i] == 0x7f)
+			changed = true;
+		i += n ? n : 1;
+	}
+	if (!changed)
+		return (const char *)p;
+	for (i = 0; i < len; ) {
+		size_t n = utf8_seq(p + i, len - i);
+
+		if (n == 0 || (n == 1 && (p[i] < 0x20 || p[i] == 0x7f))) {
+			if (o + 1 > cap)
+				break;
+			buf[o++] = '?';
+			i++;
+			continue;
+		}
+		if (o + n > cap)
+			break;
+		memcpy(buf + o, p + i, n);
+		o += n;
+		i += n;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* ---- Open and migrate ---- */
+
+static int
+migrate(struct store *st)
+{
+	sqlite3_stmt *stmt;
+	int version, v;
+	char pragma[64];
+
+	if (store_begin(st) < 0)
+		return -1;
+	stmt = store_prepare(st, "PRAGMA user_version");
+	if (stmt == NULL)
+		goto out_rollback;
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		store_log_sqlite(st, "reading the schema version");
+		store_stmt_done(stmt);
+		goto out_rollback;
+	}
+	version = sqlite3_column_int(stmt, 0);
+	store_stmt_done(stmt);
+	if (version > SCHEMA_VERSION) {
+		snprintf(st->errbuf, sizeof(st->errbuf),
+		    "database schema version %d is newer than this leakprofd supports (%d): upgrade leakprofd",
+		    version, SCHEMA_VERSION);
+		log_err("store: '%s': %s", st->path, st->errbuf);
+		goto out_rollback;
+	}
+	for (v = version; v < SCHEMA_VERSION; v++) {
+		if (sqlite3_exec(st->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK) {
+			snprintf(pragma, sizeof(pragma), "applying schema migration %d", v + 1);
+			store_log_sqlite(st, pragma);
+			goto out_rollback;
+		}
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
+		if (sqlite3_exec(st->db, pragma, NULL, NULL, NULL) != SQLITE_OK) {
+			store_log_sqlite(st, "setting the schema version");
+			goto out_rollback;
+		}
+	}
+	if (store_commit(st) < 0)
+		return -1;
+	if (version < SCHEMA_VERSION)
+		log_info("store: '%s': schema migrated from version %d to %d", st->path, version, SCHEMA_VERSION);
+	return 0;
+
+out_rollback:
+	store_rollback(st);
+	return -1;
+}
+
+static int
+check_version_readonly(struct store *st)
+{
+	sqlite3_stmt *stmt = store_prepare(st, "PRAGMA user_version");
+	int version;
+
+	if (stmt == NULL)
+		return -1;
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		store_log_sqlite(st, "reading the schema version");
+		store_stmt_done(stmt);
+		return -1;
+	}
+	version = sqlite3_column_int(stmt, 0);
+	store_stmt_done(stmt);
+	if (version == SCHEMA_VERSION)
+		return 0;
+	if (version == 0)
+		snprintf(st->errbuf, sizeof(st->errbuf), "not a leakprofd database (no schema)");
+	else if (version > SCHEMA_VERSION)
+		snprintf(st->errbuf, sizeof(st->errbuf),
+		    "database schema version %d is newer than this leakprofd supports (%d): upgrade leakprofd",
+		    version, SCHEMA_VERSION);
+	else
+		snprintf(st->errbuf, sizeof(st->errbuf),
+		    "database schema version %d is older than %d: run 'leakprofd run' once to migrate it",
+		    version, SCHEMA_VERSION);
+	log_err("store: '%s': %s", st->path, st->errbuf);
+	return -1;
+}
+
+/* A hint for SQLite's terse "unable to open database file". */
+static void
+log_open_error(const char *path, const char *msg, bool readonly)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+
+	if (readonly && access(path, F_OK) != 0) {
+		log_err("store: '%s': cannot open read-only: %s", path, strerror(errno));
+		return;
+	}
+	if (!readonly) {
+		if (slash == NULL)
+			snprintf(dir, sizeof(dir), ".");
+		else if (slash == path)
+			snprintf(dir, sizeof(dir), "/");
+		else
+			snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+		if (access(dir, W_OK) != 0) {
+			log_err("store: '%s': cannot open: %s (directory '%s': %s)", path, msg, dir, strerror(errno));
+			return;
+		}
+	}
+	log_err("store: '%s': cannot open: %s", path, msg);
+}
+
+static int
+apply_pragmas(struct store *st)
+{
+	static const char *const rw_pragmas[] = {
+		"PRAGMA journal_mode = WAL",
+		"PRAGMA synchronous = NORMAL",
+		"PRAGMA foreign_keys = ON",
+		"PRAGMA journal_size_limit = 67108864",
+	};
+	size_t i;
+
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	if (store_readonly(st)) {
+		if (sqlite3_exec(st->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK) {
+			store_log_sqlite(st, "cannot open");
+			return -1;
+		}
+		return 0;
+	}
+	for (i = 0; i < sizeof(rw_pragmas) / sizeof(rw_pragmas[0]); i++) {
+		if (sqlite3_exec(st->db, rw_pragmas[i], NULL, NULL, NULL) != SQLITE_OK) {
+			store_log_sqlite(st, "cannot open");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct store *
+store_open(const char *path, unsigned flags)
+{
+	struct store *st;
+	int oflags, rc;
+
+	if ((flags & STORE_READONLY) != 0)
+		oflags = SQLITE_OPEN_READONLY;
+	else
+		oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	oflags |= SQLITE_OPEN_NOMUTEX;
+
+	st = xcalloc(1, sizeof(*st));
+	st->path = xstrdup(path);
+	st->flags = flags;
+	rc = sqlite3_open_v2(path, &st->db, oflags, NULL);
+	if (rc != SQLITE_OK) {
+		log_open_error(path, st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc), store_readonly(st));
+		goto out_free;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	if (apply_pragmas(st) < 0)
+		goto out_free;
+	if (store_readonly(st)) {
+		if (check_version_readonly(st) < 0)
+			goto out_free;
+	} else if (migrate(st) < 0) {
+		goto out_free;
+	}
+	st->errbuf[0] = '\0';
+	return st;
+
+out_free:
+	store_free(st);
+	return NULL;
+}
+
+void
+store_free(struct store *st)
+{
+	size_t i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < st->nstmts; i++)
+		sqlite3_finalize(st->stmts[i].stmt);
+	if (st->db != NULL) {
+		if (!store_readonly(st))
+			sqlite3_exec(st->db, "PRAGMA optimize", NULL, NULL, NULL);
+		if (sqlite3_close(st->db) != SQLITE_OK)
+			log_err("store: '%s': closing: %s", st->path, sqlite3_errmsg(st->db));
+	}
+	intern_clear(&st->locs);
+	intern_clear(&st->stacks);
+	free(st->path);
+	free(st);
+}
+
+int64_t
+store_db_size(struct store *st)
+{
+	static const char page_count[] = "PRAGMA page_count";
+	static const char page_size[] = "PRAGMA page_size";
+	const char *sqls[2] = { page_count, page_size };
+	int64_t v[2];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		sqlite3_stmt *stmt = store_prepare(st, sqls[i]);
+
+		if (stmt == NULL)
+			return -1;
+		if (sqlite3_step(stmt) != SQLITE_ROW) {
+			store_log_sqlite(st, "reading the database size");
+			store_stmt_done(stmt);
+			return -1;
+		}
+		v[i] = sqlite3_column_int64(stmt, 0);
+		store_stmt_done(stmt);
+	}
+	return v[0] * v[1];
+}
+
+/* ---- Services and targets ---- */
+
+int
+store_service_id(struct store *st, const char *service, int64_t *id)
+{
+	sqlite3_stmt *stmt = store_prepare(st, "SELECT id FROM services WHERE name = ?1");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_text(stmt, 1, service, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(stmt, 0);
+		store_stmt_done(stmt);
+		return 0;
+	}
+	if (rc != SQLITE_DONE) {
+		store_log_sqlite(st, "looking up a service");
+		store_stmt_done(stmt);
+		return -1;
+	}
+	store_stmt_done(stmt);
+	return 1;
+}
+
+/* Step a statement that returns one id row (RETURNING id). */
+static int64_t
+step_id(struct store *st, sqlite3_stmt *stmt, const char *what)
+{
+	int64_t id = -1;
+
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		id = sqlite3_column_int64(stmt, 0);
+	else
+		store_log_sqlite(st, what);
+	store_stmt_done(stmt);
+	return id;
+}
+
+int64_t
+store_target_upsert(struct store *st, const char *service, const char *labels_json, const char *url)
+{
+	sqlite3_stmt *stmt;
+	int64_t service_id, target_id;
+	char what[256];
+
+	if (store_begin(st) < 0)
+		return -1;
+	stmt = store_prepare(st,
+	    "INSERT INTO services (name, labels) VALUES (?1, coalesce(?2, '{}'))"
+	    " ON CONFLICT (name) DO UPDATE SET labels = excluded.labels RETURNING id");
+	if (stmt == NULL)
+		goto out_rollback;
+	sqlite3_bind_text(stmt, 1, service, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, labels_json, -1, SQLITE_STATIC);
+	snprintf(what, sizeof(what), "registering service '%.100s'", service);
+	service_id = step_id(st, stmt, what);
+	if (service_id < 0)
+		goto out_rollback;
+
+	stmt = store_prepare(st,
+	    "INSERT INTO targets (service_id, url, first_seen) VALUES (?1, ?2, ?3)"
+	    " ON CONFLICT (service_id, url) DO UPDATE SET active = 1 RETURNING id");
+	if (stmt == NULL)
+		goto out_rollback;
+	sqlite3_bind_int64(stmt, 1, service_id);
+	sqlite3_bind_text(stmt, 2, url, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, now_ms());
+	snprintf(what, sizeof(what), "registering target '%.200s'", url);
+	target_id = step_id(st, stmt, what);
+	if (target_id < 0)
+		goto out_rollback;
+	if (store_commit(st) < 0)
+		return -1;
+	return target_id;
+
+out_rollback:
+	store_rollback(st);
+	return -1;
+}
+
+int
+store_targets_set_active(struct store *st, const int64_t *ids, size_t n)
+{
+	sqlite3_stmt *stmt;
+	size_t i;
+
+	if (store_begin(st) < 0)
+		return -1;
+	if (exec_simple(st, "UPDATE targets SET active = 0 WHERE active != 0", "deactivating targets") < 0)
+		goto out_rollback;
+	for (i = 0; i < n; i++) {
+		stmt = store_prepare(st, "UPDATE targets SET active = 1 WHERE id = ?1");
+		if (stmt == NULL)
+			goto out_rollback;
+		sqlite3_bind_int64(stmt, 1, ids[i]);
+		if (sqlite3_step(stmt) != SQLITE_DONE) {
+			store_log_sqlite(st, "activating a target");
+			store_stmt_done(stmt);
+			goto out_rollback;
+		}
+		store_stmt_done(stmt);
+	}
+	return store_commit(st);
+
+out_rollback:
+	store_rollback(st);
+	return -1;
+}
+
+/* ---- Ingest ---- */
+
+/* The stack's id, inserting it when new. 0 when the stack is empty, -1 on error. */
+static int64_t
+intern_stack(struct store *st, const struct frame *stack, size_t nstack)
+{
+	struct intern *e;
+	sqlite3_stmt *stmt;
+	uint64_t h = HASH_INIT;
+	json_t *arr;
+	char *text;
+	int64_t id;
+	size_t i;
+
+	if (nstack == 0 || stack == NULL)
+		return 0;
+	if (nstack > STACK_FRAMES)
+		nstack = STACK_FRAMES;
+	for (i = 0; i < nstack; i++) {
+		const char *fn = stack[i].function ? stack[i].function : "";
+		const char *file = stack[i].file ? stack[i].file : "";
+
+		h = hash_bytes(h, fn, strlen(fn) + 1);
+		h = hash_bytes(h, file, strlen(file) + 1);
+		h = hash_bytes(h, &stack[i].line, sizeof(stack[i].line));
+	}
+	h = hash_finish(h);
+	e = intern_find(&st->stacks, h, NULL, 0);
+	if (e != NULL)
+		return e->id;
+
+	stmt = store_prepare(st, "SELECT id FROM stacks WHERE hash = ?1");
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, (int64_t)h);
+	switch (sqlite3_step(stmt)) {
+	case SQLITE_ROW:
+		id = sqlite3_column_int64(stmt, 0);
+		store_stmt_done(stmt);
+		goto out_cache;
+	case SQLITE_DONE:
+		store_stmt_done(stmt);
+		break;
+	default:
+		store_log_sqlite(st, "looking up a stack");
+		store_stmt_done(stmt);
+		return -1;
+	}
+
+	arr = json_array();
+	if (arr == NULL)
+		abort();
+	for (i = 0; i < nstack; i++) {
+		json_t *f = json_object();
+
+		if (f == NULL)
+			abort();
+		json_object_set_new(f, "function", json_string(clean_text(stack[i].function, TEXT_CAP, st->fn_buf)));
+		json_object_set_new(f, "file", json_string(clean_text(stack[i].file, TEXT_CAP, st->file_buf)));
+		json_object_set_new(f, "line", json_integer(stack[i].line));
+		json_array_append_new(arr, f);
+	}
+	text = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	if (text == NULL) {
+		log_err("store: '%s': encoding a stack as JSON failed", st->path);
+		return -1;
+	}
+	stmt = store_prepare(st, "INSERT INTO stacks (hash, frames) VALUES (?1, ?2) RETURNING id");
+	if (stmt == NULL) {
+		free(text);
+		return -1;
+	}
+	sqlite3_bind_int64(stmt, 1, (int64_t)h);
+	sqlite3_bind_text(stmt, 2, text, -1, SQLITE_STATIC);
+	id = step_id(st, stmt, "storing a stack");
+	free(text);
+	if (id < 0)
+		return -1;
+out_cache:
+	e = intern_add(&st->stacks, h, NULL, 0);
+	e->id = id;
+	return id;
+}
+
+/* The location's id, inserting it or refreshing its last_seen and stack when due. -1 on error. */
+static int64_t
+intern_location(struct store *st, const struct prof_location *pl, int64_t stack_id, int64_t ts)
+{
+	const char *fn = clean_text(pl->loc.function, TEXT_CAP, st->fn_buf);
+	const char *file = clean_text(pl->loc.file, TEXT_CAP, st->file_buf);
+	const char *op = clean_text(pl->op, OP_CAP, st->op_buf);
+	size_t fnlen = strlen(fn), filelen = strlen(file), oplen = strlen(op);
+	char key[TEXT_CAP * 2 + OP_CAP + 16];
+	struct intern *e;
+	sqlite3_stmt *stmt;
+	size_t keylen;
+	uint64_t h;
+	int n;
+
+	memcpy(key, fn, fnlen + 1);
+	memcpy(key + fnlen + 1, file, filelen + 1);
+	keylen = fnlen + 1 + filelen + 1;
+	n = snprintf(key + keylen, sizeof(key) - keylen, "%" PRIu32, pl->loc.line);
+	keylen += (size_t)n + 1;
+	memcpy(key + keylen, op, oplen);
+	keylen += oplen;
+	h = hash_finish(hash_bytes(HASH_INIT, key, keylen));
+
+	e = intern_find(&st->locs, h, key, keylen);
+	if (e != NULL) {
+		bool stack_changed = stack_id > 0 && stack_id != e->stack_id;
+
+		if (!stack_changed && ts < e->last_seen + SEEN_SLACK_MS && ts >= e->first_seen)
+			return e->id;
+		stmt = store_prepare(st,
+		    "UPDATE locations SET last_seen = max(last_seen, ?2), first_seen = min(first_seen, ?2),"
+		    " stack_id = coalesce(?3, stack_id) WHERE id = ?1");
+		if (stmt == NULL)
+			return -1;
+		sqlite3_bind_int64(stmt, 1, e->id);
+		sqlite3_bind_int64(stmt, 2, ts);
+		if (stack_id > 0)
+			sqlite3_bind_int64(stmt, 3, stack_id);
+		if (sqlite3_step(stmt) != SQLITE_DONE) {
+			store_log_sqlite(st, "updating a location");
+			store_stmt_done(stmt);
+			return -1;
+		}
+		store_stmt_done(stmt);
+		if (stack_id > 0)
+			e->stack_id = stack_id;
+		if (ts > e->last_seen)
+			e->last_seen = ts;
+		if (ts < e->first_seen)
+			e->first_seen = ts;
+		return e->id;
+	}
+
+	stmt = store_prepare(st,
+	    "INSERT INTO locations (function, file, line, op, stack_id, first_seen, last_seen)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"
+	    " ON CONFLICT (function, file, line, op) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen),"
+	    " first_seen = min(first_seen, excluded.first_seen), stack_id = coalesce(excluded.stack_id, stack_id)"
+	    " RETURNING id, stack_id, first_seen, last_seen");
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_text(stmt, 1, fn, (int)fnlen, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, file, (int)filelen, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, pl->loc.line);
+	sqlite3_bind_text(stmt, 4, op, (int)oplen, SQLITE_STATIC);
+	if (stack_id > 0)
+		sqlite3_bind_int64(stmt, 5, stack_id);
+	sqlite3_bind_int64(stmt, 6, ts);
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		store_log_sqlite(st, "storing a location");
+		store_stmt_done(stmt);
+		return -1;
+	}
+	e = intern_add(&st->locs, h, key, keylen);
+	e->id = sqlite3_column_int64(stmt, 0);
+	e->stack_id = sqlite3_column_int64(stmt, 1);
+	e->first_seen = sqlite3_column_int64(stmt, 2);
+	e->last_seen = sqlite3_column_int64(stmt, 3);
+	store_stmt_done(stmt);
+	return e->id;
+}
+
+/* As profile_format_name(); kept here so that storage links without the parsers. */
+static const char *
+format_name(enum profile_format f)
+{
+	switch (f) {
+	case PROFILE_FORMAT_DEBUG2:
+		return "debug=2";
+	case PROFILE_FORMAT_DEBUG1:
+		return "debug=1";
+	case PROFILE_FORMAT_PROTO:
+		return "proto";
+	case PROFILE_FORMAT_UNKNOWN:
+		break;
+	}
+	return "unknown";
+}
+
+static void
+bind_wait(sqlite3_stmt *stmt, int col, int32_t minutes)
+{
+	if (minutes >= 0)
+		sqlite3_bind_int(stmt, col, minutes);
+	else
+		sqlite3_bind_null(stmt, col);
+}
+
+int
+store_add_scrape(struct store *st, const struct scrape_record *rec)
+{
+	const struct profile *p;
+	sqlite3_stmt *stmt;
+	int64_t scrape_id;
+	const char *status;
+	bool ok;
+	size_t i;
+	char what[128];
+
+	status = clean_text(rec->status ? rec->status : "unknown", STATUS_CAP, st->status_buf);
+	ok = strcmp(status, "ok") == 0;
+	p = ok ? rec->profile : NULL;
+	if (ok && p == NULL) {
+		snprintf(st->errbuf, sizeof(st->errbuf), "scrape with status ok has no profile");
+		log_err("store: '%s': target %" PRId64 ": %s", st->path, rec->target_id, st->errbuf);
+		return -1;
+	}
+	snprintf(what, sizeof(what), "recording a scrape of target %" PRId64, rec->target_id);
+	if (store_begin(st) < 0)
+		return -1;
+
+	stmt = store_prepare(st,
+	    "INSERT INTO scrapes (target_id, ts, duration_ms, bytes, status, format, kind, detail, total_goroutines)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+	if (stmt == NULL)
+		goto out_rollback;
+	sqlite3_bind_int64(stmt, 1, rec->target_id);
+	sqlite3_bind_int64(stmt, 2, rec->ts);
+	sqlite3_bind_int64(stmt, 3, rec->duration_ms);
+	sqlite3_bind_int64(stmt, 4, rec->bytes > INT64_MAX ? INT64_MAX : (int64_t)rec->bytes);
+	sqlite3_bind_text(stmt, 5, status, -1, SQLITE_STATIC);
+	if (p != NULL) {
+		sqlite3_bind_text(stmt, 6, format_name(p->format), -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 7, p->kind == PROFILE_KIND_GOROUTINELEAK ? "goroutineleak" : "goroutine", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 9, p->total_goroutines > INT64_MAX ? INT64_MAX : (int64_t)p->total_goroutines);
+	}
+	sqlite3_bind_int(stmt, 8, rec->detail ? 1 : 0);
+	if (sqlite3_step(stmt) != SQLITE_DONE) {
+		store_log_sqlite(st, what);
+		store_stmt_done(stmt);
+		goto out_rollback;
+	}
+	store_stmt_done(stmt);
+	scrape_id = sqlite3_last_insert_rowid(st->db);
+
+	for (i = 0; p != NULL && i < p->nlocations; i++) {
+		const struct prof_location *pl = &p->locations[i];
+		int64_t stack_id, location_id;
+
+		stack_id = intern_stack(st, pl->stack, pl->nstack);
+		if (stack_id < 0)
+			goto out_rollback;
+		location_id = intern_location(st, pl, stack_id, rec->ts);
+		if (location_id < 0)
+			goto out_rollback;
+		stmt = store_prepare(st,
+		    "INSERT INTO samples (scrape_id, location_id, count, leaked, max_wait, min_wait, median_wait)"
+		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+		    " ON CONFLICT (scrape_id, location_id) DO UPDATE SET count = count + excluded.count,"
+		    " leaked = leaked + excluded.leaked, max_wait = max(max_wait, excluded.max_wait),"
+		    " min_wait = min(min_wait, excluded.min_wait)");
+		if (stmt == NULL)
+			goto out_rollback;
+		sqlite3_bind_int64(stmt, 1, scrape_id);
+		sqlite3_bind_int64(stmt, 2, location_id);
+		sqlite3_bind_int64(stmt, 3, pl->count > INT64_MAX ? INT64_MAX : (int64_t)pl->count);
+		sqlite3_bind_int64(stmt, 4, pl->leaked > INT64_MAX ? INT64_MAX : (int64_t)pl->leaked);
+		bind_wait(stmt, 5, pl->max_wait_minutes);
+		bind_wait(stmt, 6, pl->min_wait_minutes);
+		bind_wait(stmt, 7, pl->median_wait_minutes);
+		if (sqlite3_step(stmt) != SQLITE_DONE) {
+			store_log_sqlite(st, what);
+			store_stmt_done(stmt);
+			goto out_rollback;
+		}
+		store_stmt_done(stmt);
+	}
+
+	stmt = store_prepare(st,
+	    "UPDATE targets SET last_scrape = ?2, last_duration_ms = ?3, last_bytes = ?4, last_status = ?5,"
+	    " consecutive_failures = ?6,"
+	    " last_success = CASE WHEN ?7 THEN ?2 ELSE last_success END,"
+	    " last_goroutines = CASE WHEN ?7 THEN ?8 ELSE last_goroutines END"
+	    " WHERE id = ?1");
+	if (stmt == NULL)
+		goto out_rollback;
+	sqlite3_bind_int64(stmt, 1, rec->target_id);
+	sqlite3_bind_int64(stmt, 2, rec->ts);
+	sqlite3_bind_int64(stmt, 3, rec->duration_ms);
+	sqlite3_bind_int64(stmt, 4, rec->bytes > INT64_MAX ? INT64_MAX : (int64_t)rec->bytes);
+	sqlite3_bind_text(stmt, 5, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 6, rec->consecutive_failures);
+	sqlite3_bind_int(stmt, 7, ok ? 1 : 0);
+	if (p != NULL)
+		sqlite3_bind_int64(stmt, 8, p->total_goroutines > INT64_MAX ? INT64_MAX : (int64_t)p->total_goroutines);
+	if (sqlite3_step(stmt) != SQLITE_DONE) {
+		store_log_sqlite(st, what);
+		store_stmt_done(stmt);
+		goto out_rollback;
+	}
+	store_stmt_done(stmt);
+	if (sqlite3_changes(st->db) != 1) {
+		snprintf(st->errbuf, sizeof(st->errbuf), "no target with id %" PRId64, rec->target_id);
+		log_err("store: '%s': %s: %s", st->path, what, st->errbuf);
+		goto out_rollback;
+	}
+	if (store_commit(st) < 0)
+		return -1;
+	return 0;
+
+out_rollback:
+	store_rollback(st);
+	return -1;
+}
+
+/* ---- Detector queries ---- */
+
+int
+store_each_scrape(struct store *st, const char *service, int64_t since,
+    int (*cb)(const struct store_scrape *s, void *arg), void *arg)
+{
+	/* CROSS JOIN fixes the join order: from the service's targets into the (target_id, ts) index, so that the
+	 * rows come out in the wanted order without a sort and no scrape outside the window is read. */
+	static const char by_service[] =
+	    "SELECT s.id, s.target_id, t.service_id, sv.name, t.url, s.ts, s.total_goroutines, s.kind"
+	    " FROM services sv CROSS JOIN targets t CROSS JOIN scrapes s"
+	    " WHERE sv.name = ?1 AND t.service_id = sv.id AND s.target_id = t.id AND s.ts >= ?2"
+	    " AND s.status = 'ok' AND s.detail = 0"
+	    " ORDER BY t.url, s.ts";
+	static const char all[] =
+	    "SELECT s.id, s.target_id, t.service_id, sv.name, t.url, s.ts, s.total_goroutines, s.kind"
+	    " FROM services sv CROSS JOIN targets t CROSS JOIN scrapes s"
+	    " WHERE t.service_id = sv.id AND s.target_id = t.id AND s.ts >= ?2"
+	    " AND s.status = 'ok' AND s.detail = 0"
+	    " ORDER BY sv.name, t.url, s.ts";
+	sqlite3_stmt *stmt = store_prepare(st, service ? by_service : all);
+	int rc, ret = 0;
+
+	if (stmt == NULL)
+		return -1;
+	if (service != NULL)
+		sqlite3_bind_text(stmt, 1, service, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, since);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *kind = (const char *)sqlite3_column_text(stmt, 7);
+		struct store_scrape s = {
+			.scrape_id = sqlite3_column_int64(stmt, 0),
+			.target_id = sqlite3_column_int64(stmt, 1),
+			.service_id = sqlite3_column_int64(stmt, 2),
+			.service = (const char *)sqlite3_column_text(stmt, 3),
+			.target = (const char *)sqlite3_column_text(stmt, 4),
+			.ts = sqlite3_column_int64(stmt, 5),
+			.total_goroutines = (uint64_t)sqlite3_column_int64(stmt, 6),
+			.goroutineleak = kind != NULL && strcmp(kind, "goroutineleak") == 0,
+		};
+
+		ret = cb(&s, arg);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE) {
+		store_log_sqlite(st, "reading scrapes");
+		ret = -1;
+	}
+	store_stmt_done(stmt);
+	return ret;
+}
+
+int
+store_each_sample(struct store *st, const char *service, int64_t since,
+    int (*cb)(const struct store_sample *s, void *arg), void *arg)
+{
+	/* Rows are found through the scrapes in the window (services -> targets -> scrapes(target_id, ts) ->
+	 * samples' primary key), then sorted by location: reading samples by location instead would walk every
+	 * stored sample of the location, in and out of the window and of other services. */
+	static const char by_service[] =
+	    "SELECT x.scrape_id, s.target_id, t.service_id, x.location_id, s.ts, s.detail, x.count, x.leaked,"
+	    " x.max_wait, x.median_wait"
+	    " FROM services sv CROSS JOIN targets t CROSS JOIN scrapes s CROSS JOIN samples x"
+	    " WHERE sv.name = ?1 AND t.service_id = sv.id AND s.target_id = t.id AND s.ts >= ?2"
+	    " AND s.status = 'ok' AND x.scrape_id = s.id"
+	    " ORDER BY x.location_id, t.url, s.ts, s.id";
+	static const char all[] =
+	    "SELECT x.scrape_id, s.target_id, t.service_id, x.location_id, s.ts, s.detail, x.count, x.leaked,"
+	    " x.max_wait, x.median_wait"
+	    " FROM services sv CROSS JOIN targets t CROSS JOIN scrapes s CROSS JOIN samples x"
+	    " WHERE t.service_id = sv.id AND s.target_id = t.id AND s.ts >= ?2"
+	    " AND s.status = 'ok' AND x.scrape_id = s.id"
+	    " ORDER BY sv.name, x.location_id, t.url, s.ts, s.id";
+	sqlite3_stmt *stmt = store_prepare(st, service ? by_service : all);
+	int rc, ret = 0;
+
+	if (stmt == NULL)
+		return -1;
+	if (service != NULL)
+		sqlite3_bind_text(stmt, 1, service, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, since);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct store_sample s = {
+			.scrape_id = sqlite3_column_int64(stmt, 0),
+			.target_id = sqlite3_column_int64(stmt, 1),
+			.service_id = sqlite3_column_int64(stmt, 2),
+			.location_id = sqlite3_column_int64(stmt, 3),
+			.ts = sqlite3_column_int64(stmt, 4),
+			.detail = sqlite3_column_int(stmt, 5) != 0,
+			.count = (uint64_t)sqlite3_column_int64(stmt, 6),
+			.leaked = (uint64_t)sqlite3_column_int64(stmt, 7),
+			.max_wait = sqlite3_column_type(stmt, 8) == SQLITE_NULL ? -1 : sqlite3_column_int(stmt, 8),
+			.median_wait = sqlite3_column_type(stmt, 9) == SQLITE_NULL ? -1 : sqlite3_column_int(stmt, 9),
+		};
+
+		ret = cb(&s, arg);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE) {
+		store_log_sqlite(st, "reading samples");
+		ret = -1;
+	}
+	store_stmt_done(stmt);
+	return ret;
+}
+
+int
+store_location_get(struct store *st, int64_t id, struct store_location *out)
+{
+	sqlite3_stmt *stmt = store_prepare(st,
+	    "SELECT l.function, l.file, l.line, l.op, coalesce(k.frames, '[]'), l.first_seen, l.last_seen"
+	    " FROM locations l LEFT JOIN stacks k ON k.id = l.stack_id WHERE l.id = ?1");
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_DONE) {
+		store_stmt_done(stmt);
+		return 1;
+	}
+	if (rc != SQLITE_ROW) {
+		store_log_sqlite(st, "reading a location");
+		store_stmt_done(stmt);
+		return -1;
+	}
+	out->id = id;
+	out->function = store_column_strdup(stmt, 0, true);
+	out->file = store_column_strdup(stmt, 1, true);
+	out->line = (uint32_t)sqlite3_column_int64(stmt, 2);
+	out->op = store_column_strdup(stmt, 3, true);
+	out->stack_json = store_column_strdup(stmt, 4, true);
+	out->first_seen = sqlite3_column_int64(stmt, 5);
+	out->last_seen = sqlite3_column_int64(stmt, 6);
+	store_stmt_done(stmt);
+	return 0;
+}
+
+void
+store_location_release(struct store_location *loc)
+{
+	if (loc == NULL)
+		return;
+	free(loc->function);
+	free(loc->file);
+	free(loc->op);
+	free(loc->stack_json);
+	memset(loc, 0, sizeof(*loc));
+}
+
+/* ---- Rankings ---- */
+
+int
+store_ranking_save(struct store *st, const struct ranking *r)
+{
+	sqlite3_stmt *stmt;
+	int64_t ranking_id;
+	size_t i;
+
+	if (store_begin(st) < 0)
+		return -1;
+	stmt = store_prepare(st,
+	    "INSERT INTO rankings (generated_at, window_seconds, duration_ms) VALUES (?1, ?2, ?3) RETURNING id");
+	if (stmt == NULL)
+		goto out_rollback;
+	sqlite3_bind_int64(stmt, 1, r->generated_at);
+	sqlite3_bind_int64(stmt, 2, r->window_seconds > INT64_MAX ? INT64_MAX : (int64_t)r->window_seconds);
+	sqlite3_bind_int64(stmt, 3, r->duration_ms);
+	ranking_id = step_id(st, stmt, "saving a ranking");
+	if (ranking_id < 0)
+		goto out_rollback;
+
+	for (i = 0; i < r->n; i++) {
+		const struct suspect *s = &r->suspects[i];
+
+		stmt = store_prepare(st,
+		    "INSERT INTO suspects (ranking_id, rank, service_id, location_id, score, confirmed,"
+		    " current_count, max_instance_count, instances_growing, instances_total, growth_per_hour,"
+		    " monotonicity, fit, oldest_wait_minutes, median_wait_minutes, first_seen, explanation, sparkline)"
+		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+		    " coalesce(?18, '[]'))");
+		if (stmt == NULL)
+			goto out_rollback;
+		sqlite3_bind_int64(stmt, 1, ranking_id);
+		sqlite3_bind_int(stmt, 2, s->rank);
+		sqlite3_bind_int64(stmt, 3, s->service_id);
+		sqlite3_bind_int64(stmt, 4, s->location_id);
+		sqlite3_bind_double(stmt, 5, s->score);
+		sqlite3_bind_int(stmt, 6, s->confirmed ? 1 : 0);
+		sqlite3_bind_int64(stmt, 7, s->current_count > INT64_MAX ? INT64_MAX : (int64_t)s->current_count);
+		sqlite3_bind_int64(stmt, 8,
+		    s->max_instance_count > INT64_MAX ? INT64_MAX : (int64_t)s->max_instance_count);
+		sqlite3_bind_int64(stmt, 9, s->instances_growing);
+		sqlite3_bind_int64(stmt, 10, s->instances_total);
+		sqlite3_bind_double(stmt, 11, s->growth_per_hour);
+		sqlite3_bind_double(stmt, 12, s->monotonicity);
+		sqlite3_bind_double(stmt, 13, s->fit);
+		bind_wait(stmt, 14, s->oldest_wait_minutes);
+		bind_wait(stmt, 15, s->median_wait_minutes);
+		sqlite3_bind_int64(stmt, 16, s->first_seen);
+		sqlite3_bind_text(stmt, 17, s->explanation ? s->explanation : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 18, s->sparkline_json, -1, SQLITE_STATIC);
+		if (sqlite3_step(stmt) != SQLITE_DONE) {
+			store_log_sqlite(st, "saving a suspect");
+			store_stmt_done(stmt);
+			goto out_rollback;
+		}
+		store_stmt_done(stmt);
+	}
+
+	stmt = store_prepare(st,
+	    "DELETE FROM rankings WHERE id <= ?1 - ?2");
+	if (stmt == NULL)
+		goto out_rollback;
+	sqlite3_bind_int64(stmt, 1, ranking_id);
+	sqlite3_bind_int(stmt, 2, RANKINGS_KEEP);
+	if (sqlite3_step(stmt) != SQLITE_DONE) {
+		store_log_sqlite(st, "pruning old rankings");
+		store_stmt_done(stmt);
+		goto out_rollback;
+	}
+	store_stmt_done(stmt);
+	return store_commit(st);
+
+out_rollback:
+	store_rollback(st);
+	return -1;
+}
+
+void
+suspect_release(struct suspect *s)
+{
+	if (s == NULL)
+		return;
+	free(s->service);
+	free(s->function);
+	free(s->file);
+	free(s->op);
+	free(s->explanation);
+	free(s->stack_json);
+	free(s->sparkline_json);
+	memset(s, 0, sizeof(*s));
+}
+
+void
+ranking_release(struct ranking *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->n; i++)
+		suspect_release(&r->suspects[i]);
+	free(r->suspects);
+	memset(r, 0, sizeof(*r));
+}
+
+int
+store_ranking_load(struct store *st, const char *service, size_t limit, struct ranking *r)
+{
+	static const char suspects_sql[] =
+	    "SELECT su.rank, su.service_id, su.location_id, sv.name, l.function, l.file, l.line, l.op, su.score,"
+	    " su.confirmed, su.current_count, su.max_instance_count, su.instances_growing, su.instances_total,"
+	    " su.growth_per_hour, su.monotonicity, su.fit, su.oldest_wait_minutes, su.median_wait_minutes,"
+	    " su.first_seen, su.explanation, coalesce(k.frames, '[]'), su.sparkline"
+	    " FROM suspects su JOIN services sv ON sv.id = su.service_id JOIN locations l ON l.id = su.location_id"
+	    " LEFT JOIN stacks k ON k.id = l.stack_id"
+	    " WHERE su.ranking_id = ?1 AND (?2 IS NULL OR sv.name = ?2) ORDER BY su.rank LIMIT ?3";
+	sqlite3_stmt *stmt;
+	size_t cap = 0;
+	int64_t ranking_id;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (store_begin_read(st) < 0)
+		return -1;
+	stmt = store_prepare(st,
+	    "SELECT id, generated_at, window_seconds, duration_ms FROM rankings ORDER BY id DESC LIMIT 1");
+	if (stmt == NULL)
+		goto out_rollback;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_DONE) {
+		store_stmt_done(stmt);
+		store_rollback(st);
+		return 1;
+	}
+	if (rc != SQLITE_ROW) {
+		store_log_sqlite(st, "loading the ranking");
+		store_stmt_done(stmt);
+		goto out_rollback;
+	}
+	ranking_id = sqlite3_column_int64(stmt, 0);
+	r->generated_at = sqlite3_column_int64(stmt, 1);
+	r->window_seconds = (uint64_t)sqlite3_column_int64(stmt, 2);
+	r->duration_ms = (uint32_t)sqlite3_column_int64(stmt, 3);
+	store_stmt_done(stmt);
+
+	stmt = store_prepare(st, suspects_sql);
+	if (stmt == NULL)
+		goto out_rollback;
+	sqlite3_bind_int64(stmt, 1, ranking_id);
+	if (service != NULL)
+		sqlite3_bind_text(stmt, 2, service, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct suspect *s;
+
+		if (r->n == cap) {
+			struct suspect *grown;
+
+			cap = cap ? cap * 2 : 16;
+			grown = realloc(r->suspects, cap * sizeof(*grown));
+			if (grown == NULL) {
+				log_err("store: out of memory");
+				abort();
+			}
+			r->suspects = grown;
+		}
+		s = &r->suspects[r->n++];
+		memset(s, 0, sizeof(*s));
+		s->rank = sqlite3_column_int(stmt, 0);
+		s->service_id = sqlite3_column_int64(stmt, 1);
+		s->location_id = sqlite3_column_int64(stmt, 2);
+		s->service = store_column_strdup(stmt, 3, true);
+		s->function = store_column_strdup(stmt, 4, true);
+		s->file = store_column_strdup(stmt, 5, true);
+		s->line = (uint32_t)sqlite3_column_int64(stmt, 6);
+		s->op = store_column_strdup(stmt, 7, true);
+		s->score = sqlite3_column_double(stmt, 8);
+		s->confirmed = sqlite3_column_int(stmt, 9) != 0;
+		s->current_count = (uint64_t)sqlite3_column_int64(stmt, 10);
+		s->max_instance_count = (uint64_t)sqlite3_column_int64(stmt, 11);
+		s->instances_growing = (uint32_t)sqlite3_column_int64(stmt, 12);
+		s->instances_total = (uint32_t)sqlite3_column_int64(stmt, 13);
+		s->growth_per_hour = sqlite3_column_double(stmt, 14);
+		s->monotonicity = sqlite3_column_double(stmt, 15);
+		s->fit = sqlite3_column_double(stmt, 16);
+		s->oldest_wait_minutes = sqlite3_column_type(stmt, 17) == SQLITE_NULL ? -1 : sqlite3_column_int(stmt, 17);
+		s->median_wait_minutes = sqlite3_column_type(stmt, 18) == SQLITE_NULL ? -1 : sqlite3_column_int(stmt, 18);
+		s->first_seen = sqlite3_column_int64(stmt, 19);
+		s->explanation = store_column_strdup(stmt, 20, true);
+		s->stack_json = store_column_strdup(stmt, 21, true);
+		s->sparkline_json = store_column_strdup(stmt, 22, true);
+	}
+	if (rc != SQLITE_DONE) {
+		store_log_sqlite(st, "loading the ranking's suspects");
+		store_stmt_done(stmt);
+		goto out_release;
+	}
+	store_stmt_done(stmt);
+	store_rollback(st);
+	return 0;
+
+out_release:
+	ranking_release(r);
+out_rollback:
+	store_rollback(st);
+	return -1;
+}
+
+/* ---- Target health ---- */
+
+int
+store_target_health(struct store *st, struct target_health **out, size_t *n)
+{
+	sqlite3_stmt *stmt = store_prepare(st,
+	    "SELECT t.id, sv.name, t.url, t.active, t.last_scrape, t.last_success, t.last_duration_ms, t.last_bytes,"
+	    " t.last_status, t.last_goroutines, t.consecutive_failures"
+	    " FROM targets t JOIN services sv ON sv.id = t.service_id"
+	    " ORDER BY t.active DESC, t.consecutive_failures > 0 DESC, sv.name, t.url");
+	struct target_health *h = NULL;
+	size_t cap = 0, count = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (stmt == NULL)
+		return -1;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct target_health *e;
+
+		if (count == cap) {
+			struct target_health *grown;
+
+			cap = cap ? cap * 2 : 16;
+			grown = realloc(h, cap * sizeof(*grown));
+			if (grown == NULL) {
+				log_err("store: out of memory");
+				abort();
+			}
+			h = grown;
+		}
+		e = &h[count++];
+		e->target_id = sqlite3_column_int64(stmt, 0);
+		e->service = store_column_strdup(stmt, 1, true);
+		e->url = store_column_strdup(stmt, 2, true);
+		e->active = sqlite3_column_int(stmt, 3) != 0;
+		e->last_scrape = sqlite3_column_int64(stmt, 4);
+		e->last_success = sqlite3_column_int64(stmt, 5);
+		e->last_duration_ms = (uint32_t)sqlite3_column_int64(stmt, 6);
+		e->last_bytes = (uint64_t)sqlite3_column_int64(stmt, 7);
+		e->last_status = store_column_strdup(stmt, 8, false);
+		e->last_goroutines = sqlite3_column_type(stmt, 9) == SQLITE_NULL ? -1 : sqlite3_column_int64(stmt, 9);
+		e->consecutive_failures = (uint32_t)sqlite3_column_int64(stmt, 10);
+	}
+	if (rc != SQLITE_DONE) {
+		store_log_sqlite(st, "reading target health");
+		store_stmt_done(stmt);
+		target_health_free(h, count);
+		return -1;
+	}
+	store_stmt_done(stmt);
+	*out = h;
+	*n = count;
+	return 0;
+}
+
+void
+target_health_free(struct target_health *h, size_t n)
+{
+	size_t i;
+
+	if (h == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		free(h[i].service);
+		free(h[i].url);
+		free(h[i].last_status);
+	}
+	free(h);
+}
+
+/* ---- Retention ---- */
+
+/* Roll up and delete the raw scrapes of one target in one hour. Adds the number of scrapes to *done. */
+static int
+retention_target_hour(struct store *st, int64_t target_id, int64_t hour, unsigned *done)
+{
+	sqlite3_stmt *stmt;
+	int64_t nscrapes;
+
+	/* The count scrapes of this instance in the hour: the denominator of its mean (absent counts are 0). */
+	stmt = store_prepare(st,
+	    "SELECT count(*) FROM scrapes WHERE target_id = ?1 AND ts >= ?2 AND ts < ?2 + 3600000"
+	    " AND status = 'ok' AND detail = 0");
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, target_id);
+	sqlite3_bind_int64(stmt, 2, hour);
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		store_log_sqlite(st, "retention: counting scrapes");
+		store_stmt_done(stmt);
+		return -1;
+	}
+	nscrapes = sqlite3_column_int64(stmt, 0);
+	store_stmt_done(stmt);
+
+	if (nscrapes > 0) {
+		stmt = store_prepare(st,
+		    "INSERT INTO rollups (service_id, location_id, hour, max_count, mean_count, instances, scrapes)"
+		    " SELECT t.service_id, x.location_id, ?2, max(x.count), CAST(sum(x.count) AS REAL) / ?3, 1, ?3"
+		    " FROM targets t CROSS JOIN scrapes s CROSS JOIN samples x"
+		    " WHERE t.id = ?1 AND s.target_id = t.id AND s.ts >= ?2 AND s.ts < ?2 + 3600000"
+		    " AND s.status = 'ok' AND s.detail = 0 AND x.scrape_id = s.id"
+		    " GROUP BY t.service_id, x.location_id"
+		    " ON CONFLICT (service_id, location_id, hour) DO UPDATE SET"
+		    " max_count = max(max_count, excluded.max_count),"
+		    " mean_count = (mean_count * scrapes + excluded.mean_count * excluded.scrapes)"
+		    " / (scrapes + excluded.scrapes),"
+		    " instances = instances + excluded.instances, scrapes = scrapes + excluded.scrapes");
+		if (stmt == NULL)
+			return -1;
+		sqlite3_bind_int64(stmt, 1, target_id);
+		sqlite3_bind_int64(stmt, 2, hour);
+		sqlite3_bind_int64(stmt, 3, nscrapes);
+		if (sqlite3_step(stmt) != SQLITE_DONE) {
+			store_log_sqlite(st, "retention: rolling up samples");
+			store_stmt_done(stmt);
+			return -1;
+		}
+		store_stmt_done(stmt);
+	}
+
+	stmt = store_prepare(st,
+	    "DELETE FROM samples WHERE scrape_id IN"
+	    " (SELECT id FROM scrapes WHERE target_id = ?1 AND ts >= ?2 AND ts < ?2 + 3600000)");
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, target_id);
+	sqlite3_bind_int64(stmt, 2, hour);
+	if (sqlite3_step(stmt) != SQLITE_DONE) {
+		store_log_sqlite(st, "retention: deleting samples");
+		store_stmt_done(stmt);
+		return -1;
+	}
+	store_stmt_done(stmt);
+
+	stmt = store_prepare(st, "DELETE FROM scrapes WHERE target_id = ?1 AND ts >= ?2 AND ts < ?2 + 3600000");
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, target_id);
+	sqlite3_bind_int64(stmt, 2, hour);
+	if (sqlite3_step(stmt) != SQLITE_DONE) {
+		store_log_sqlite(st, "retention: deleting scrapes");
+		store_stmt_done(stmt);
+		return -1;
+	}
+	store_stmt_done(stmt);
+	*done += (unsigned)sqlite3_changes(st->db);
+	return 0;
+}
+
+/* Delete up to 'limit' rows chosen by 'sql' (bound ?1 = cutoff, ?2 = limit). Returns rows deleted or -1. */
+static int
+retention_delete(struct store *st, const char *sql, int64_t cutoff, unsigned limit, const char *what)
+{
+	sqlite3_stmt *stmt = store_prepare(st, sql);
+	int n;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, cutoff);
+	sqlite3_bind_int64(stmt, 2, limit);
+	if (sqlite3_step(stmt) != SQLITE_DONE) {
+		store_log_sqlite(st, what);
+		store_stmt_done(stmt);
+		return -1;
+	}
+	store_stmt_done(stmt);
+	n = sqlite3_changes(st->db);
+	return n;
+}
+
+int
+store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t rollup_ms, unsigned budget)
+{
+	static const char oldest_sql[] = "SELECT target_id, ts FROM scrapes ORDER BY ts LIMIT 1";
+	int64_t raw_cutoff = now - raw_ms, rollup_cutoff = now - rollup_ms;
+	unsigned done = 0, row_budget;
+	bool more = false;
+	int n;
+
+	if (budget == 0)
+		budget = 1;
+	row_budget = budget * 64;
+	if (store_begin(st) < 0)
+		return -1;
+
+	/* Whole hours only, one (target, hour) at a time: an instance's contribution to an hour's rollup is then
+	 * added exactly once, so instances and means stay exact across batches. */
+	while (done < budget) {
+		sqlite3_stmt *stmt = store_prepare(st, oldest_sql);
+		int64_t target_id, ts, hour;
+		int rc;
+
+		if (stmt == NULL)
+			goto out_rollback;
+		rc = sqlite3_step(stmt);
+		if (rc == SQLITE_DONE) {
+			store_stmt_done(stmt);
+			break;
+		}
+		if (rc != SQLITE_ROW) {
+			store_log_sqlite(st, "retention: finding the oldest scrape");
+			store_stmt_done(stmt);
+			goto out_rollback;
+		}
+		target_id = sqlite3_column_int64(stmt, 0);
+		ts = sqlite3_column_int64(stmt, 1);
+		store_stmt_done(stmt);
+		hour = ts - ((ts % HOUR_MS) + HOUR_MS) % HOUR_MS;
+		if (hour + HOUR_MS > raw_cutoff)
+			break;
+		if (retention_target_hour(st, target_id, hour, &done) < 0)
+			goto out_rollback;
+		more = true;
+	}
+	if (done >= budget)
+		more = true;
+	else
+		more = false;
+
+	n = retention_delete(st,
+	    "DELETE FROM rollups WHERE (service_id, location_id, hour) IN"
+	    " (SELECT service_id, location_id, hour FROM rollups WHERE hour < ?1 LIMIT ?2)",
+	    rollup_cutoff, row_budget, "retention: deleting old rollups");
+	if (n < 0)
+		goto out_rollback;
+	if ((unsigned)n >= row_budget)
+		more = true;
+
+	n = retention_delete(st,
+	    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state IN ('delivered', 'dropped')"
+	    " AND coalesce(delivered_at, created) < ?1 LIMIT ?2)",
+	    raw_cutoff, row_budget, "retention: deleting old outbox rows");
+	if (n < 0)
+		goto out_rollback;
+	if ((unsigned)n >= row_budget)
+		more = true;
+
+	n = retention_delete(st,
+	    "DELETE FROM rankings WHERE id IN (SELECT id FROM rankings WHERE ?1 = ?1"
+	    " AND id < (SELECT id FROM rankings ORDER BY id DESC LIMIT 1 OFFSET 49) LIMIT ?2)",
+	    raw_cutoff, row_budget, "retention: deleting old rankings");
+	if (n < 0)
+		goto out_rollback;
+	if (store_commit(st) < 0)
+		return -1;
+	return more ? 1 : 0;
+
+out_rollback:
+	store_rollback(st);
+	return -1;
+}

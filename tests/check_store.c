@@ -1,0 +1,1059 @@
+/* tests/check_store.c: the SQLite store on real temp-file databases (and :memory:): migrations, interning, the
+ * one-transaction-per-scrape guarantee under injected failures and a full disk, read-only opens, the detector's
+ * walks, retention rollup arithmetic, rankings and target health. Profiles are built as the parsers build them
+ * (struct profile is public), with the op names Go prints. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "collector/profile.h"
+#include "storage/store.h"
+#include "storage/store_internal.h"
+
+#define MIN 60000LL
+#define HOUR 3600000LL
+#define T0 1789999200000LL              /* a fixed time on an hour boundary (ms) */
+
+static char tmpdir[256];
+static char dbpath[300];
+
+static void
+setup(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/leakprofd-store-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	snprintf(dbpath, sizeof(dbpath), "%s/test.db", tmpdir);
+}
+
+static void
+teardown(void)
+{
+	DIR *d = opendir(tmpdir);
+	struct dirent *e;
+	char p[600];
+
+	if (d == NULL)
+		return;
+	chmod(tmpdir, 0700);
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", tmpdir, e->d_name);
+		unlink(p);
+	}
+	closedir(d);
+	rmdir(tmpdir);
+}
+
+/* ---- helpers ---- */
+
+static const struct frame stack_a[] = {
+	{ "runtime.gopark", "/usr/lib/go/src/runtime/proc.go", 363 },
+	{ "runtime.chansend", "/usr/lib/go/src/runtime/chan.go", 259 },
+	{ "main.leakSend", "/src/app/leak.go", 42 },
+	{ "main.handler.func1", "/src/app/handler.go", 17 },
+};
+static const struct frame stack_b[] = {
+	{ "runtime.gopark", "/usr/lib/go/src/runtime/proc.go", 363 },
+	{ "main.pool.worker", "/src/app/pool.go", 88 },
+};
+
+static struct prof_location
+loc(const char *fn, const char *file, uint32_t line, const char *op, uint64_t count, const struct frame *stack,
+    size_t nstack)
+{
+	struct prof_location l = {
+		.loc = { .function = fn, .file = file, .line = line },
+		.op = op,
+		.op_class = OP_CLASS_CHAN,
+		.count = count,
+		.max_wait_minutes = -1,
+		.min_wait_minutes = -1,
+		.median_wait_minutes = -1,
+		.stack = stack,
+		.nstack = nstack,
+	};
+	return l;
+}
+
+static struct profile
+prof(struct prof_location *locs, size_t n)
+{
+	struct profile p = { .format = PROFILE_FORMAT_PROTO, .kind = PROFILE_KIND_GOROUTINE, .locations = locs,
+		.nlocations = n };
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p.total_goroutines += locs[i].count;
+	p.total_goroutines += 5;        /* running, GC workers: not in any blocked location */
+	return p;
+}
+
+static void
+add(struct store *st, int64_t target, int64_t ts, const struct profile *p)
+{
+	struct scrape_record rec = { .target_id = target, .ts = ts, .duration_ms = 12, .bytes = 3456,
+		.status = "ok", .profile = p };
+
+	ck_assert_int_eq(store_add_scrape(st, &rec), 0);
+}
+
+static int64_t
+count_rows(struct store *st, const char *sql)
+{
+	sqlite3_stmt *stmt;
+	int64_t n;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(store_db(st), sql, -1, &stmt, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(stmt), SQLITE_ROW);
+	n = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return n;
+}
+
+static void
+exec_ok(struct store *st, const char *sql)
+{
+	char *err = NULL;
+
+	ck_assert_msg(sqlite3_exec(store_db(st), sql, NULL, NULL, &err) == SQLITE_OK, "%s: %s", sql, err);
+}
+
+/* Run 'fn' in a child with stderr captured to 'errfile'; returns its exit status. */
+static int
+run_captured(void (*fn)(void), const char *errfile, bool drop_root)
+{
+	pid_t pid = fork();
+	int status;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+
+		if (fd < 0 || dup2(fd, 2) < 0)
+			_exit(90);
+		if (drop_root && geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+			_exit(91);
+		fn();
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static char *
+slurp(const char *path)
+{
+	static char buf[8192];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	ck_assert_ptr_nonnull(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* ---- open and migrate ---- */
+
+START_TEST(test_open_migrates)
+{
+	struct store *st = store_open(dbpath, 0);
+	int64_t t;
+
+	ck_assert_ptr_nonnull(st);
+	ck_assert_int_eq(count_rows(st, "PRAGMA user_version"), 1);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM sqlite_schema WHERE name IN ('services', 'targets',"
+	    " 'scrapes', 'samples', 'locations', 'stacks', 'rollups', 'rankings', 'suspects', 'alerts', 'outbox')"), 11);
+	ck_assert_int_eq(count_rows(st, "PRAGMA foreign_keys"), 1);
+	ck_assert_int_eq(count_rows(st, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
+	ck_assert_int_eq(count_rows(st, "PRAGMA synchronous"), 1);  /* NORMAL */
+	t = store_target_upsert(st, "payments", "{\"team\":\"pay\"}", "http://127.0.0.1:6060");
+	ck_assert_int_gt(t, 0);
+	ck_assert_int_gt(store_db_size(st), 0);
+	store_free(st);
+
+	/* Reopening an up-to-date database changes nothing. */
+	st = store_open(dbpath, 0);
+	ck_assert_ptr_nonnull(st);
+	ck_assert_int_eq(store_target_upsert(st, "payments", "{\"team\":\"pay\"}", "http://127.0.0.1:6060"), t);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM targets"), 1);
+	ck_assert_int_eq(count_rows(st, "SELECT labels = '{\"team\":\"pay\"}' FROM services"), 1);
+	store_free(st);
+	store_free(NULL);
+}
+END_TEST
+
+START_TEST(test_memory)
+{
+	struct store *st = store_open(":memory:", 0);
+	struct prof_location l[] = { loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2) };
+	struct profile p = prof(l, 1);
+	int64_t t;
+
+	ck_assert_ptr_nonnull(st);
+	t = store_target_upsert(st, "s", NULL, "http://x");
+	ck_assert_int_gt(t, 0);
+	add(st, t, T0, &p);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), 1);
+	store_free(st);
+}
+END_TEST
+
+static void
+open_newer_child(void)
+{
+	struct store *st = store_open(dbpath, 0);
+
+	_exit(st == NULL ? 0 : 1);
+}
+
+static void
+open_newer_ro_child(void)
+{
+	struct store *st = store_open(dbpath, STORE_READONLY);
+
+	_exit(st == NULL ? 0 : 1);
+}
+
+START_TEST(test_newer_version_refused)
+{
+	struct store *st = store_open(dbpath, 0);
+	char errfile[400];
+
+	ck_assert_ptr_nonnull(st);
+	exec_ok(st, "PRAGMA user_version = 7");
+	store_free(st);
+	snprintf(errfile, sizeof(errfile), "%s/err", tmpdir);
+	ck_assert_int_eq(run_captured(open_newer_child, errfile, false), 0);
+	ck_assert_ptr_nonnull(strstr(slurp(errfile), "schema version 7 is newer than this leakprofd supports"));
+	ck_assert_ptr_nonnull(strstr(slurp(errfile), dbpath));
+	ck_assert_int_eq(run_captured(open_newer_ro_child, errfile, false), 0);
+	ck_assert_ptr_nonnull(strstr(slurp(errfile), "newer"));
+}
+END_TEST
+
+START_TEST(test_not_a_database)
+{
+	FILE *f = fopen(dbpath, "w");
+	char errfile[400];
+
+	ck_assert_ptr_nonnull(f);
+	fputs("this is not an SQLite database, it is a text file that is long enough to have a header......\n", f);
+	fclose(f);
+	snprintf(errfile, sizeof(errfile), "%s/err", tmpdir);
+	ck_assert_int_eq(run_captured(open_newer_child, errfile, false), 0);
+	ck_assert_ptr_nonnull(strstr(slurp(errfile), "file is not a database"));
+	ck_assert_ptr_nonnull(strstr(slurp(errfile), dbpath));
+}
+END_TEST
+
+/* ---- read-only ---- */
+
+START_TEST(test_readonly)
+{
+	struct prof_location l[] = { loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2) };
+	struct profile p = prof(l, 1);
+	struct store *rw, *ro;
+	struct target_health *h;
+	char errfile[400];
+	size_t n;
+	int64_t t;
+
+	/* Missing file: a clear error, and nothing is created. */
+	snprintf(errfile, sizeof(errfile), "%s/err", tmpdir);
+	ck_assert_int_eq(run_captured(open_newer_ro_child, errfile, false), 0);
+	ck_assert_ptr_nonnull(strstr(slurp(errfile), "cannot open read-only"));
+	ck_assert_int_ne(access(dbpath, F_OK), 0);
+
+	rw = store_open(dbpath, 0);
+	ck_assert_ptr_nonnull(rw);
+	t = store_target_upsert(rw, "s", NULL, "http://x");
+	add(rw, t, T0, &p);
+
+	ro = store_open(dbpath, STORE_READONLY);
+	ck_assert_ptr_nonnull(ro);
+	ck_assert(store_readonly(ro));
+	ck_assert_int_eq(store_target_health(ro, &h, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(h[0].last_status, "ok");
+	target_health_free(h, n);
+	/* Writes fail with SQLite's reason; the connection stays usable. */
+	ck_assert_int_eq(store_target_upsert(ro, "s", NULL, "http://y"), -1);
+	ck_assert_ptr_nonnull(strstr(store_errmsg(ro), "readonly"));
+	/* The writer keeps going while a reader is open (WAL). */
+	add(rw, t, T0 + MIN, &p);
+	ck_assert_int_eq(count_rows(ro, "SELECT count(*) FROM scrapes"), 2);
+	store_free(ro);
+	store_free(rw);
+}
+END_TEST
+
+static void
+open_rw_child(void)
+{
+	struct store *st = store_open(dbpath, 0);
+
+	_exit(st == NULL ? 0 : 1);
+}
+
+START_TEST(test_readonly_directory)
+{
+	char errfile[400];
+
+	/* A database that cannot be created: the directory is read-only (checked as an unprivileged user, root
+	 * writes anywhere). */
+	ck_assert_int_eq(chmod(tmpdir, 0555), 0);
+	snprintf(errfile, sizeof(errfile), "/tmp/leakprofd-store-err-%d", (int)getpid());
+	ck_assert_int_eq(run_captured(open_rw_child, errfile, true), 0);
+	ck_assert_ptr_nonnull(strstr(slurp(errfile), dbpath));
+	ck_assert_ptr_nonnull(strstr(slurp(errfile), "unable to open database file"));
+	ck_assert_ptr_nonnull(strstr(slurp(errfile), "Permission denied"));
+	unlink(errfile);
+	chmod(tmpdir, 0700);
+}
+END_TEST
+
+/* ---- ingest ---- */
+
+START_TEST(test_interning)
+{
+	struct prof_location l1[] = {
+		loc("main.leakSend", "/src/app/leak.go", 42, "chan send", 10, stack_a, 4),
+		loc("main.pool.worker", "/src/app/pool.go", 88, "chan receive", 100, stack_b, 2),
+	};
+	struct prof_location l2[] = {
+		loc("main.leakSend", "/src/app/leak.go", 42, "chan send", 11, stack_a, 4),
+		loc("main.pool.worker", "/src/app/pool.go", 88, "chan receive", 100, stack_b, 2),
+		/* same function and line, another op: its own location, sharing the stack */
+		loc("main.pool.worker", "/src/app/pool.go", 88, "select", 1, stack_b, 2),
+	};
+	struct profile p1 = prof(l1, 2), p2 = prof(l2, 3);
+	struct store *st = store_open(dbpath, 0);
+	struct store_location sl;
+	int64_t a, b, id;
+	json_t *frames;
+
+	ck_assert_ptr_nonnull(st);
+	a = store_target_upsert(st, "payments", NULL, "http://10.0.0.1:6060");
+	b = store_target_upsert(st, "payments", NULL, "http://10.0.0.2:6060");
+	ck_assert_int_ne(a, b);
+	add(st, a, T0, &p1);
+	add(st, b, T0 + 1000, &p2);
+	add(st, a, T0 + MIN, &p2);
+	store_free(st);
+
+	/* A fresh connection (empty caches) finds the same rows. */
+	st = store_open(dbpath, 0);
+	add(st, b, T0 + MIN + 1000, &p2);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations"), 3);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 2);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), 2 + 3 + 3 + 3);
+	ck_assert_int_eq(count_rows(st, "SELECT sum(count) FROM samples"), 110 + 3 * 112);
+	ck_assert_int_eq(count_rows(st, "SELECT total_goroutines FROM scrapes ORDER BY id LIMIT 1"), 115);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE format = 'proto' AND kind = 'goroutine'"),
+	    4);
+
+	id = count_rows(st, "SELECT id FROM locations WHERE function = 'main.leakSend'");
+	ck_assert_int_eq(store_location_get(st, id, &sl), 0);
+	ck_assert_str_eq(sl.function, "main.leakSend");
+	ck_assert_str_eq(sl.file, "/src/app/leak.go");
+	ck_assert_uint_eq(sl.line, 42);
+	ck_assert_str_eq(sl.op, "chan send");
+	ck_assert_int_eq(sl.first_seen, T0);
+	ck_assert_int_eq(sl.last_seen, T0 + MIN + 1000);
+	frames = json_loads(sl.stack_json, 0, NULL);
+	ck_assert_ptr_nonnull(frames);
+	ck_assert_uint_eq(json_array_size(frames), 4);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(frames, 2), "function")), "main.leakSend");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(frames, 2), "line")), 42);
+	json_decref(frames);
+	store_location_release(&sl);
+	ck_assert_int_eq(store_location_get(st, 9999, &sl), 1);
+	store_free(st);
+}
+END_TEST
+
+START_TEST(test_untrusted_text)
+{
+	static const struct frame bad_stack[] = {
+		{ "main.\xff\xfe\"quoted\"\n", "/src/\xc3(bad.go", 7 },
+	};
+	char longname[5000];
+	struct prof_location l[2];
+	struct profile p;
+	struct store *st = store_open(dbpath, 0);
+	struct store_location sl;
+	json_t *frames;
+	int64_t t, id;
+
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	l[0] = loc("main.\xff\xfe\"quoted\"\n", "/src/\xc3(bad.go", 7, "chan send", 2, bad_stack, 1);
+	l[1] = loc(longname, "/x.go", 1, "chan send", 2, NULL, 0);
+	p = prof(l, 2);
+	ck_assert_ptr_nonnull(st);
+	t = store_target_upsert(st, "s", NULL, "http://x");
+	add(st, t, T0, &p);
+
+	id = count_rows(st, "SELECT id FROM locations WHERE line = 7");
+	ck_assert_int_eq(store_location_get(st, id, &sl), 0);
+	ck_assert_str_eq(sl.function, "main.??\"quoted\"?");
+	ck_assert_str_eq(sl.file, "/src/?(bad.go");
+	frames = json_loads(sl.stack_json, 0, NULL);
+	ck_assert_ptr_nonnull(frames);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(frames, 0), "function")),
+	    "main.??\"quoted\"?");
+	json_decref(frames);
+	store_location_release(&sl);
+	ck_assert_int_eq(count_rows(st, "SELECT length(function) FROM locations WHERE line = 1"), 2048);
+	/* No stack: "[]". */
+	id = count_rows(st, "SELECT id FROM locations WHERE line = 1");
+	ck_assert_int_eq(store_location_get(st, id, &sl), 0);
+	ck_assert_str_eq(sl.stack_json, "[]");
+	store_location_release(&sl);
+	store_free(st);
+}
+END_TEST
+
+START_TEST(test_failed_scrapes_and_detail)
+{
+	struct prof_location l[] = { loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2) };
+	struct prof_location ld[] = { loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2) };
+	struct profile p = prof(l, 1), pd;
+	struct store *st = store_open(dbpath, 0);
+	struct scrape_record rec = { .duration_ms = 10000, .status = "timeout", .consecutive_failures = 1 };
+	int64_t t;
+
+	ld[0].max_wait_minutes = 30;
+	ld[0].median_wait_minutes = 12;
+	ld[0].min_wait_minutes = 2;
+	pd = prof(ld, 1);
+	pd.format = PROFILE_FORMAT_DEBUG2;
+	ck_assert_ptr_nonnull(st);
+	t = store_target_upsert(st, "s", NULL, "http://x");
+	rec.target_id = t;
+	rec.ts = T0;
+	ck_assert_int_eq(store_add_scrape(st, &rec), 0);
+	add(st, t, T0 + MIN, &p);
+	rec.ts = T0 + 2 * MIN;
+	rec.status = "ok";
+	rec.detail = true;
+	rec.profile = &pd;
+	rec.consecutive_failures = 0;
+	ck_assert_int_eq(store_add_scrape(st, &rec), 0);
+	/* "ok" without a profile is a caller bug, refused. */
+	rec.profile = NULL;
+	ck_assert_int_eq(store_add_scrape(st, &rec), -1);
+
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 3);
+	ck_assert_int_eq(count_rows(st, "SELECT total_goroutines IS NULL AND format IS NULL FROM scrapes"
+	    " WHERE status = 'timeout'"), 1);
+	ck_assert_int_eq(count_rows(st, "SELECT max_wait * 10000 + median_wait * 100 + min_wait FROM samples"
+	    " JOIN scrapes ON scrapes.id = scrape_id WHERE detail = 1"), 301202);
+	ck_assert_int_eq(count_rows(st, "SELECT max_wait IS NULL FROM samples JOIN scrapes ON scrapes.id = scrape_id"
+	    " WHERE detail = 0"), 1);
+	store_free(st);
+}
+END_TEST
+
+/* ---- one transaction per scrape ---- */
+
+START_TEST(test_scrape_atomic)
+{
+	struct prof_location l1[] = { loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2) };
+	struct prof_location l2[] = {
+		loc("main.a", "/a.go", 1, "chan receive", 4, stack_b, 2),
+		loc("main.new1", "/n.go", 10, "chan send", 5, stack_a, 4),
+		loc("main.new2", "/n.go", 20, "chan send", 666, stack_a, 3),    /* the trigger rejects this one */
+		loc("main.new3", "/n.go", 30, "chan send", 7, NULL, 0),
+	};
+	struct profile p1 = prof(l1, 1), p2 = prof(l2, 4);
+	struct store *st = store_open(dbpath, 0);
+	struct scrape_record rec;
+	struct target_health *h;
+	size_t n;
+	int64_t t;
+
+	ck_assert_ptr_nonnull(st);
+	t = store_target_upsert(st, "s", NULL, "http://x");
+	add(st, t, T0, &p1);
+	exec_ok(st, "CREATE TEMP TRIGGER inject BEFORE INSERT ON samples WHEN NEW.count = 666"
+	    " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+	rec = (struct scrape_record){ .target_id = t, .ts = T0 + MIN, .duration_ms = 99, .bytes = 1,
+		.status = "ok", .profile = &p2 };
+	ck_assert_int_eq(store_add_scrape(st, &rec), -1);
+	ck_assert_ptr_nonnull(strstr(store_errmsg(st), "injected failure"));
+
+	/* Nothing of the failed scrape: no scrape row, no samples, no new locations or stacks, health unchanged. */
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 1);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), 1);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations"), 1);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 1);
+	ck_assert_int_eq(store_target_health(st, &h, &n), 0);
+	ck_assert_int_eq(h[0].last_scrape, T0);
+	ck_assert_uint_eq(h[0].last_duration_ms, 12);
+	target_health_free(h, n);
+
+	/* The store stays usable, and the retry stores everything (ids from the failed attempt are not reused). */
+	exec_ok(st, "DROP TRIGGER inject");
+	ck_assert_int_eq(store_add_scrape(st, &rec), 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), 5);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations"), 4);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples s LEFT JOIN locations l ON l.id ="
+	    " s.location_id WHERE l.id IS NULL"), 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations l LEFT JOIN stacks k ON k.id = l.stack_id"
+	    " WHERE l.stack_id IS NOT NULL AND k.id IS NULL"), 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	store_free(st);
+}
+END_TEST
+
+START_TEST(test_unknown_target)
+{
+	struct prof_location l[] = { loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2) };
+	struct profile p = prof(l, 1);
+	struct store *st = store_open(dbpath, 0);
+	struct scrape_record rec = { .target_id = 42, .ts = T0, .status = "ok", .profile = &p };
+
+	ck_assert_ptr_nonnull(st);
+	ck_assert_int_eq(store_add_scrape(st, &rec), -1);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations"), 0);
+	store_free(st);
+}
+END_TEST
+
+START_TEST(test_full_disk)
+{
+	static struct frame big[64];
+	static char names[64][256];
+	struct prof_location l[40];
+	struct profile p;
+	struct store *st = store_open(dbpath, 0);
+	int64_t t, scrapes, samples, pages;
+	int i, j, rc = 0;
+
+	ck_assert_ptr_nonnull(st);
+	t = store_target_upsert(st, "s", NULL, "http://x");
+	for (i = 0; i < 64; i++) {
+		snprintf(names[i], sizeof(names[i]), "example.com/some/long/package/path.(*Type%d).Method%0150d", i, i);
+		big[i] = (struct frame){ names[i], "/src/example.com/some/long/package/path/file.go", (uint32_t)i + 1 };
+	}
+	for (i = 0; i < 40; i++)
+		l[i] = loc(names[i], "/src/x.go", (uint32_t)i + 1, "chan send", (uint64_t)i + 1, big, 64);
+	p = prof(l, 40);
+	add(st, t, T0, &p);
+	scrapes = count_rows(st, "SELECT count(*) FROM scrapes");
+	samples = count_rows(st, "SELECT count(*) FROM samples");
+
+	/* The disk is full: no page can be added beyond the current size. */
+	pages = count_rows(st, "PRAGMA page_count");
+	{
+		char sql[64];
+
+		snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld", (long long)pages);
+		exec_ok(st, sql);
+	}
+	/* New locations with new stacks need new pages. */
+	for (j = 0; j < 20 && rc == 0; j++) {
+		struct scrape_record rec = { .target_id = t, .ts = T0 + (j + 1) * MIN, .status = "ok", .profile = &p };
+
+		for (i = 0; i < 40; i++)
+			l[i].loc.line = (uint32_t)(1000 * (j + 1) + i);
+		big[0].line = (uint32_t)(1000 * (j + 1));
+		rc = store_add_scrape(st, &rec);
+		if (rc == 0) {
+			scrapes++;
+			samples += 40;
+		}
+	}
+	ck_assert_int_eq(rc, -1);
+	ck_assert_ptr_nonnull(strstr(store_errmsg(st), "database or disk is full"));
+	/* Everything committed before is intact, nothing partial of the failed scrape. */
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), scrapes);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), samples);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples s LEFT JOIN locations l ON l.id ="
+	    " s.location_id WHERE l.id IS NULL"), 0);
+
+	/* Space comes back: the next scrape is stored. */
+	exec_ok(st, "PRAGMA max_page_count = 1073741823");
+	add(st, t, T0 + 100 * MIN, &p);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), scrapes + 1);
+	store_free(st);
+
+	st = store_open(dbpath, 0);
+	ck_assert_ptr_nonnull(st);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), scrapes + 1);
+	ck_assert_int_eq(count_rows(st, "SELECT integrity_check = 'ok' FROM pragma_integrity_check"), 1);
+	store_free(st);
+}
+END_TEST
+
+/* ---- detector walks ---- */
+
+struct walk {
+	char log[64][96];
+	int n;
+	int stop_at;
+};
+
+static int
+on_scrape(const struct store_scrape *s, void *arg)
+{
+	struct walk *w = arg;
+
+	ck_assert_int_lt(w->n, 64);
+	snprintf(w->log[w->n++], sizeof(w->log[0]), "%s %s %lld %llu%s", s->service, s->target,
+	    (long long)((s->ts - T0) / MIN), (unsigned long long)s->total_goroutines, s->goroutineleak ? " leak" : "");
+	return w->n == w->stop_at ? 7 : 0;
+}
+
+static int
+on_sample(const struct store_sample *s, void *arg)
+{
+	struct walk *w = arg;
+
+	ck_assert_int_lt(w->n, 64);
+	snprintf(w->log[w->n++], sizeof(w->log[0]), "%lld %lld %lld %lld %llu%s", (long long)s->service_id,
+	    (long long)s->location_id, (long long)s->target_id, (long long)((s->ts - T0) / MIN),
+	    (unsigned long long)s->count, s->detail ? " d" : "");
+	return 0;
+}
+
+START_TEST(test_walks)
+{
+	struct prof_location la[] = {
+		loc("main.b", "/b.go", 2, "chan send", 7, stack_a, 4),
+		loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2),
+	};
+	struct prof_location lb[] = { loc("main.a", "/a.go", 1, "chan receive", 9, stack_b, 2) };
+	struct profile pa = prof(la, 2), pb = prof(lb, 1), pl = prof(lb, 1);
+	struct store *st = store_open(dbpath, 0);
+	struct scrape_record fail = { .ts = T0 + 2 * MIN, .status = "connect refused" };
+	struct walk w = { .n = 0 };
+	int64_t zeta1, zeta2, alpha, a_id, b_id;
+	char expect[96];
+
+	ck_assert_ptr_nonnull(st);
+	pl.kind = PROFILE_KIND_GOROUTINELEAK;
+	/* Registered out of order: the walks order by service name and URL, not by id. */
+	zeta2 = store_target_upsert(st, "zeta", NULL, "http://z2");
+	zeta1 = store_target_upsert(st, "zeta", NULL, "http://z1");
+	alpha = store_target_upsert(st, "alpha", NULL, "http://a1");
+	add(st, zeta2, T0 + 1 * MIN, &pa);      /* a location id for main.b first */
+	add(st, zeta1, T0 + 1 * MIN, &pb);
+	add(st, alpha, T0 + 1 * MIN, &pl);
+	add(st, zeta1, T0 + 0 * MIN, &pa);      /* too old below */
+	add(st, zeta1, T0 + 3 * MIN, &pa);
+	add(st, zeta2, T0 + 2 * MIN, &pb);
+	fail.target_id = zeta1;
+	ck_assert_int_eq(store_add_scrape(st, &fail), 0);
+	b_id = count_rows(st, "SELECT id FROM locations WHERE function = 'main.b'");
+	a_id = count_rows(st, "SELECT id FROM locations WHERE function = 'main.a'");
+	ck_assert_int_lt(b_id, a_id);
+
+	ck_assert_int_eq(store_each_scrape(st, NULL, T0 + MIN, on_scrape, &w), 0);
+	ck_assert_int_eq(w.n, 5);
+	ck_assert_str_eq(w.log[0], "alpha http://a1 1 14 leak");
+	ck_assert_str_eq(w.log[1], "zeta http://z1 1 14");
+	ck_assert_str_eq(w.log[2], "zeta http://z1 3 15");
+	ck_assert_str_eq(w.log[3], "zeta http://z2 1 15");
+	ck_assert_str_eq(w.log[4], "zeta http://z2 2 14");
+
+	w = (struct walk){ .stop_at = 2 };
+	ck_assert_int_eq(store_each_scrape(st, "zeta", T0 + MIN, on_scrape, &w), 7);
+	ck_assert_int_eq(w.n, 2);
+	ck_assert_str_eq(w.log[1], "zeta http://z1 3 15");
+	w = (struct walk){ .n = 0 };
+	ck_assert_int_eq(store_each_scrape(st, "nosuch", 0, on_scrape, &w), 0);
+	ck_assert_int_eq(w.n, 0);
+
+	/* Samples: by service name, location, target URL, time. */
+	w = (struct walk){ .n = 0 };
+	ck_assert_int_eq(store_each_sample(st, "zeta", T0 + MIN, on_sample, &w), 0);
+	ck_assert_int_eq(w.n, 6);
+	snprintf(expect, sizeof(expect), "1 %lld %lld 3 7", (long long)b_id, (long long)zeta1);
+	ck_assert_str_eq(w.log[0], expect);
+	snprintf(expect, sizeof(expect), "1 %lld %lld 1 7", (long long)b_id, (long long)zeta2);
+	ck_assert_str_eq(w.log[1], expect);
+	snprintf(expect, sizeof(expect), "1 %lld %lld 1 9", (long long)a_id, (long long)zeta1);
+	ck_assert_str_eq(w.log[2], expect);
+	snprintf(expect, sizeof(expect), "1 %lld %lld 3 3", (long long)a_id, (long long)zeta1);
+	ck_assert_str_eq(w.log[3], expect);
+	snprintf(expect, sizeof(expect), "1 %lld %lld 1 3", (long long)a_id, (long long)zeta2);
+	ck_assert_str_eq(w.log[4], expect);
+	snprintf(expect, sizeof(expect), "1 %lld %lld 2 9", (long long)a_id, (long long)zeta2);
+	ck_assert_str_eq(w.log[5], expect);
+
+	w = (struct walk){ .n = 0 };
+	ck_assert_int_eq(store_each_sample(st, NULL, T0 + MIN, on_sample, &w), 0);
+	ck_assert_int_eq(w.n, 7);
+	snprintf(expect, sizeof(expect), "2 %lld %lld 1 9", (long long)a_id, (long long)alpha);
+	ck_assert_str_eq(w.log[0], expect);
+	store_free(st);
+}
+END_TEST
+
+/* The walks must use the indexes: no full scan of scrapes or samples whatever the data. */
+START_TEST(test_query_plans)
+{
+	struct store *st = store_open(dbpath, 0);
+	static const char *const queries[] = {
+		"EXPLAIN QUERY PLAN SELECT x.scrape_id FROM services sv CROSS JOIN targets t CROSS JOIN scrapes s"
+		" CROSS JOIN samples x WHERE sv.name = 'a' AND t.service_id = sv.id AND s.target_id = t.id"
+		" AND s.ts >= 5 AND s.status = 'ok' AND x.scrape_id = s.id ORDER BY x.location_id, t.url, s.ts, s.id",
+	};
+	sqlite3_stmt *stmt;
+	size_t i;
+
+	ck_assert_ptr_nonnull(st);
+	for (i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+		ck_assert_int_eq(sqlite3_prepare_v2(store_db(st), queries[i], -1, &stmt, NULL), SQLITE_OK);
+		while (sqlite3_step(stmt) == SQLITE_ROW) {
+			const char *detail = (const char *)sqlite3_column_text(stmt, 3);
+
+			ck_assert_msg(strncmp(detail, "SCAN s", 6) != 0 && strncmp(detail, "SCAN x", 6) != 0 &&
+			    strncmp(detail, "SCAN t", 6) != 0, "full scan: %s", detail);
+		}
+		sqlite3_finalize(stmt);
+	}
+	store_free(st);
+}
+END_TEST
+
+/* ---- rankings ---- */
+
+START_TEST(test_ranking_roundtrip)
+{
+	struct prof_location l[] = {
+		loc("main.leakSend", "/src/app/leak.go", 42, "chan send", 10, stack_a, 4),
+		loc("main.pool.worker", "/src/app/pool.go", 88, "chan receive", 100, stack_b, 2),
+	};
+	struct profile p = prof(l, 2);
+	struct store *st = store_open(dbpath, 0);
+	struct suspect s[3];
+	struct ranking r = { 0 }, out;
+	int64_t ta, tb, sa, sb, l1, l2;
+	int i;
+
+	ck_assert_ptr_nonnull(st);
+	ta = store_target_upsert(st, "payments", NULL, "http://a");
+	tb = store_target_upsert(st, "search", NULL, "http://b");
+	add(st, ta, T0, &p);
+	add(st, tb, T0, &p);
+	ck_assert_int_eq(store_ranking_load(st, NULL, 0, &out), 1);
+	ck_assert_int_eq(store_service_id(st, "payments", &sa), 0);
+	ck_assert_int_eq(store_service_id(st, "search", &sb), 0);
+	ck_assert_int_eq(store_service_id(st, "nosuch", &sb), 1);
+	ck_assert_int_eq(store_service_id(st, "search", &sb), 0);
+	l1 = count_rows(st, "SELECT id FROM locations WHERE function = 'main.leakSend'");
+	l2 = count_rows(st, "SELECT id FROM locations WHERE function = 'main.pool.worker'");
+
+	memset(s, 0, sizeof(s));
+	s[0] = (struct suspect){ .rank = 1, .service_id = sa, .location_id = l1, .score = 0.93, .confirmed = true,
+		.current_count = 48210, .max_instance_count = 4000, .instances_growing = 14, .instances_total = 16,
+		.growth_per_hour = 8000.5, .monotonicity = 0.99, .fit = 0.97, .oldest_wait_minutes = 340,
+		.median_wait_minutes = 120, .first_seen = T0 - HOUR, .explanation = (char *)"grew 12 → 48,210 in 6 h",
+		.sparkline_json = (char *)"[1,2,3]" };
+	s[1] = (struct suspect){ .rank = 2, .service_id = sb, .location_id = l1, .score = 0.5,
+		.oldest_wait_minutes = -1, .median_wait_minutes = -1, .explanation = (char *)"second" };
+	s[2] = (struct suspect){ .rank = 3, .service_id = sa, .location_id = l2, .score = 0.2,
+		.oldest_wait_minutes = -1, .median_wait_minutes = -1, .explanation = NULL };
+	r = (struct ranking){ .generated_at = T0, .window_seconds = 21600, .duration_ms = 42, .suspects = s, .n = 3 };
+	ck_assert_int_eq(store_ranking_save(st, &r), 0);
+
+	ck_assert_int_eq(store_ranking_load(st, NULL, 0, &out), 0);
+	ck_assert_int_eq(out.generated_at, T0);
+	ck_assert_uint_eq(out.window_seconds, 21600);
+	ck_assert_uint_eq(out.duration_ms, 42);
+	ck_assert_uint_eq(out.n, 3);
+	ck_assert_int_eq(out.suspects[0].rank, 1);
+	ck_assert_str_eq(out.suspects[0].service, "payments");
+	ck_assert_str_eq(out.suspects[0].function, "main.leakSend");
+	ck_assert_str_eq(out.suspects[0].file, "/src/app/leak.go");
+	ck_assert_uint_eq(out.suspects[0].line, 42);
+	ck_assert_str_eq(out.suspects[0].op, "chan send");
+	ck_assert_double_eq(out.suspects[0].score, 0.93);
+	ck_assert(out.suspects[0].confirmed);
+	ck_assert_uint_eq(out.suspects[0].current_count, 48210);
+	ck_assert_uint_eq(out.suspects[0].max_instance_count, 4000);
+	ck_assert_uint_eq(out.suspects[0].instances_growing, 14);
+	ck_assert_uint_eq(out.suspects[0].instances_total, 16);
+	ck_assert_double_eq(out.suspects[0].growth_per_hour, 8000.5);
+	ck_assert_double_eq(out.suspects[0].monotonicity, 0.99);
+	ck_assert_double_eq(out.suspects[0].fit, 0.97);
+	ck_assert_int_eq(out.suspects[0].oldest_wait_minutes, 340);
+	ck_assert_int_eq(out.suspects[0].median_wait_minutes, 120);
+	ck_assert_int_eq(out.suspects[0].first_seen, T0 - HOUR);
+	ck_assert_str_eq(out.suspects[0].explanation, "grew 12 → 48,210 in 6 h");
+	ck_assert_str_eq(out.suspects[0].sparkline_json, "[1,2,3]");
+	ck_assert_ptr_nonnull(strstr(out.suspects[0].stack_json, "\"main.handler.func1\""));
+	ck_assert_str_eq(out.suspects[1].service, "search");
+	ck_assert_int_eq(out.suspects[1].oldest_wait_minutes, -1);
+	ck_assert(!out.suspects[1].confirmed);
+	ck_assert_str_eq(out.suspects[2].explanation, "");
+	ck_assert_str_eq(out.suspects[2].sparkline_json, "[]");
+	ck_assert_str_eq(out.suspects[2].function, "main.pool.worker");
+	ranking_release(&out);
+	ck_assert_uint_eq(out.n, 0);
+
+	/* One service, ranks as stored; a limit. */
+	ck_assert_int_eq(store_ranking_load(st, "payments", 0, &out), 0);
+	ck_assert_uint_eq(out.n, 2);
+	ck_assert_int_eq(out.suspects[0].rank, 1);
+	ck_assert_int_eq(out.suspects[1].rank, 3);
+	ranking_release(&out);
+	ck_assert_int_eq(store_ranking_load(st, NULL, 1, &out), 0);
+	ck_assert_uint_eq(out.n, 1);
+	ranking_release(&out);
+	ck_assert_int_eq(store_ranking_load(st, "nosuch", 0, &out), 0);
+	ck_assert_uint_eq(out.n, 0);
+	ranking_release(&out);
+
+	/* A bad suspect (unknown location) fails the whole save; the previous ranking stays the latest. */
+	s[1].location_id = 9999;
+	r.generated_at = T0 + MIN;
+	ck_assert_int_eq(store_ranking_save(st, &r), -1);
+	ck_assert_int_eq(store_ranking_load(st, NULL, 0, &out), 0);
+	ck_assert_int_eq(out.generated_at, T0);
+	ck_assert_uint_eq(out.n, 3);
+	ranking_release(&out);
+	s[1].location_id = l1;
+
+	/* A bounded history. */
+	for (i = 0; i < 70; i++) {
+		r.generated_at = T0 + (i + 2) * MIN;
+		r.n = (size_t)(i % 4);
+		ck_assert_int_eq(store_ranking_save(st, &r), 0);
+	}
+	ck_assert_int_le(count_rows(st, "SELECT count(*) FROM rankings"), 50);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM suspects WHERE ranking_id NOT IN"
+	    " (SELECT id FROM rankings)"), 0);
+	ck_assert_int_eq(store_ranking_load(st, NULL, 0, &out), 0);
+	ck_assert_int_eq(out.generated_at, T0 + 71 * MIN);
+	ck_assert_uint_eq(out.n, 69 % 4);
+	ranking_release(&out);
+	store_free(st);
+}
+END_TEST
+
+/* ---- target health ---- */
+
+START_TEST(test_target_health)
+{
+	struct prof_location l[] = { loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2) };
+	struct profile p = prof(l, 1);
+	struct store *st = store_open(dbpath, 0);
+	struct scrape_record fail = { .duration_ms = 10000, .status = "timeout", .consecutive_failures = 3 };
+	struct target_health *h;
+	int64_t ok1, ok2, bad, gone, never, keep[4];
+	size_t n;
+
+	ck_assert_ptr_nonnull(st);
+	ok2 = store_target_upsert(st, "b", NULL, "http://ok2");
+	gone = store_target_upsert(st, "a", NULL, "http://gone");
+	ok1 = store_target_upsert(st, "a", NULL, "http://ok1");
+	bad = store_target_upsert(st, "b", NULL, "http://bad");
+	never = store_target_upsert(st, "c", NULL, "http://never");
+	add(st, ok1, T0, &p);
+	add(st, ok2, T0, &p);
+	add(st, bad, T0, &p);
+	fail.target_id = bad;
+	fail.ts = T0 + MIN;
+	ck_assert_int_eq(store_add_scrape(st, &fail), 0);
+	fail.target_id = gone;
+	ck_assert_int_eq(store_add_scrape(st, &fail), 0);
+	keep[0] = ok1;
+	keep[1] = ok2;
+	keep[2] = bad;
+	keep[3] = never;
+	ck_assert_int_eq(store_targets_set_active(st, keep, 4), 0);
+
+	ck_assert_int_eq(store_target_health(st, &h, &n), 0);
+	ck_assert_uint_eq(n, 5);
+	/* Active first, failing first among them, then service and URL. */
+	ck_assert_int_eq(h[0].target_id, bad);
+	ck_assert_str_eq(h[0].last_status, "timeout");
+	ck_assert_uint_eq(h[0].consecutive_failures, 3);
+	ck_assert_int_eq(h[0].last_scrape, T0 + MIN);
+	ck_assert_int_eq(h[0].last_success, T0);
+	ck_assert_int_eq(h[0].last_goroutines, 8);
+	ck_assert_uint_eq(h[0].last_duration_ms, 10000);
+	ck_assert_int_eq(h[1].target_id, ok1);
+	ck_assert_str_eq(h[1].service, "a");
+	ck_assert_str_eq(h[1].url, "http://ok1");
+	ck_assert_uint_eq(h[1].last_bytes, 3456);
+	ck_assert_int_eq(h[2].target_id, ok2);
+	ck_assert_int_eq(h[3].target_id, never);
+	ck_assert_ptr_null(h[3].last_status);
+	ck_assert_int_eq(h[3].last_scrape, 0);
+	ck_assert_int_eq(h[3].last_goroutines, -1);
+	ck_assert(h[3].active);
+	ck_assert_int_eq(h[4].target_id, gone);
+	ck_assert(!h[4].active);
+	target_health_free(h, n);
+
+	/* Re-registering reactivates. */
+	ck_assert_int_eq(store_target_upsert(st, "a", NULL, "http://gone"), gone);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM targets WHERE active = 1"), 5);
+	target_health_free(NULL, 0);
+	store_free(st);
+}
+END_TEST
+
+/* ---- retention ---- */
+
+START_TEST(test_retention_rollup)
+{
+	struct prof_location l10[] = { loc("main.L", "/l.go", 1, "chan send", 10, stack_a, 4),
+		loc("main.M", "/m.go", 2, "select", 4, NULL, 0) };
+	struct prof_location l20[] = { loc("main.L", "/l.go", 1, "chan send", 20, stack_a, 4) };
+	struct prof_location l30[] = { loc("main.L", "/l.go", 1, "chan send", 30, stack_a, 4) };
+	struct prof_location l5[] = { loc("main.L", "/l.go", 1, "chan send", 5, stack_a, 4) };
+	struct prof_location l999[] = { loc("main.L", "/l.go", 1, "chan send", 999, stack_a, 4) };
+	struct prof_location lnone[] = { loc("main.Other", "/o.go", 3, "chan receive", 1, NULL, 0) };
+	struct profile p10 = prof(l10, 2), p20 = prof(l20, 1), p30 = prof(l30, 1), p5 = prof(l5, 1),
+		p999 = prof(l999, 1), pnone = prof(lnone, 1);
+	struct store *st = store_open(dbpath, 0);
+	struct scrape_record rec;
+	int64_t a, b, c, now = T0 + 50 * HOUR + 10 * MIN, raw = 48 * HOUR, rollup = 30 * 24 * HOUR;
+	int calls = 0, rc;
+
+	ck_assert_ptr_nonnull(st);
+	a = store_target_upsert(st, "svc", NULL, "http://a");
+	b = store_target_upsert(st, "svc", NULL, "http://b");
+	c = store_target_upsert(st, "other", NULL, "http://c");
+	/* Hour T0 (fully older than now - 48 h = T0 + 2 h 10 min): */
+	add(st, a, T0 + 0 * MIN, &p10);
+	add(st, a, T0 + 20 * MIN, &p20);
+	add(st, a, T0 + 40 * MIN, &p30);
+	add(st, b, T0 + 10 * MIN, &p5);
+	add(st, b, T0 + 30 * MIN, &pnone);     /* L absent: counts as 0 in b's mean */
+	rec = (struct scrape_record){ .target_id = b, .ts = T0 + 50 * MIN, .status = "ok", .detail = true,
+		.profile = &p999 };             /* a detail scrape: deleted, never rolled up */
+	ck_assert_int_eq(store_add_scrape(st, &rec), 0);
+	rec = (struct scrape_record){ .target_id = b, .ts = T0 + 55 * MIN, .status = "timeout" };
+	ck_assert_int_eq(store_add_scrape(st, &rec), 0);
+	add(st, c, T0 + 5 * MIN, &p30);
+	/* Hour T0 + 1 h: */
+	add(st, a, T0 + HOUR + 5 * MIN, &p5);
+	/* Hour T0 + 2 h straddles the cutoff: kept raw. */
+	add(st, a, T0 + 2 * HOUR + 5 * MIN, &p5);
+	add(st, a, T0 + 2 * HOUR + 15 * MIN, &p5);
+	/* Recent. */
+	add(st, a, now - MIN, &p5);
+	/* An old rollup and old outbox rows. */
+	exec_ok(st, "INSERT INTO rollups VALUES (1, 1, 0, 1, 1.0, 1, 1)");
+	exec_ok(st, "INSERT INTO outbox (event_id, webhook, status, service_id, location_id, payload, created,"
+	    " next_attempt, state, delivered_at) VALUES ('e1', 'w', 'firing', 1, 1, '{}', 0, 0, 'delivered', 0),"
+	    " ('e2', 'w', 'firing', 1, 1, '{}', 0, 0, 'pending', NULL),"
+	    " ('e3', 'w', 'firing', 1, 1, '{}', 0, 0, 'dropped', NULL)");
+
+	/* A budget of one scrape: one (target, hour) per call. */
+	while ((rc = store_retention_step(st, now, raw, rollup, 1)) == 1)
+		ck_assert_int_lt(++calls, 20);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_ge(calls, 4);
+
+	/* svc, L, hour T0: a saw 10, 20, 30 (3 scrapes), b saw 5 and then nothing (2 count scrapes). */
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rollups r JOIN locations l ON l.id = r.location_id"
+	    " JOIN services s ON s.id = r.service_id WHERE s.name = 'svc' AND l.function = 'main.L'"
+	    " AND r.hour = 1789999200000 AND r.max_count = 30 AND r.instances = 2 AND r.scrapes = 5"
+	    " AND abs(r.mean_count - 13.0) < 1e-9"), 1);
+	/* svc, M, hour T0: only a, once (4), over a's 3 scrapes. */
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rollups r JOIN locations l ON l.id = r.location_id"
+	    " WHERE l.function = 'main.M' AND r.max_count = 4 AND r.instances = 1 AND r.scrapes = 3"
+	    " AND abs(r.mean_count - 4.0 / 3) < 1e-9"), 1);
+	/* other, L: its own row. */
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rollups r JOIN services s ON s.id = r.service_id"
+	    " WHERE s.name = 'other' AND r.max_count = 30 AND r.instances = 1 AND r.mean_count = 30"), 1);
+	/* svc, L, hour T0 + 1 h. */
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rollups WHERE hour = 1790002800000 AND max_count = 5"),
+	    1);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rollups WHERE max_count = 999"), 0);
+	/* The old rollup is gone (older than 30 d), raw rows of rolled hours are gone, the rest kept. */
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rollups WHERE hour = 0"), 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 3);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), 3);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE ts < 1790006400000"), 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM outbox"), 1);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM outbox WHERE state = 'pending'"), 1);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+
+	/* Nothing left to do; then ingest still works. */
+	ck_assert_int_eq(store_retention_step(st, now, raw, rollup, 100), 0);
+	add(st, a, now, &p5);
+	store_free(st);
+}
+END_TEST
+
+START_TEST(test_statement_cache)
+{
+	static const char sql[] = "SELECT count(*) FROM targets";
+	struct store *st = store_open(dbpath, 0);
+	sqlite3_stmt *s1, *s2;
+
+	ck_assert_ptr_nonnull(st);
+	ck_assert_str_eq(store_path(st), dbpath);
+	ck_assert(!store_readonly(st));
+	s1 = store_prepare(st, sql);
+	ck_assert_ptr_nonnull(s1);
+	ck_assert_int_eq(sqlite3_step(s1), SQLITE_ROW);
+	s2 = store_prepare(st, sql);
+	ck_assert_ptr_eq(s1, s2);
+	ck_assert_int_eq(sqlite3_step(s2), SQLITE_ROW);     /* reset by store_prepare */
+	store_stmt_done(s2);
+	ck_assert_ptr_null(store_prepare(st, "SELECT nosuchcolumn FROM targets"));
+	ck_assert_ptr_nonnull(strstr(store_errmsg(st), "nosuchcolumn"));
+	ck_assert_int_eq(store_begin(st), 0);
+	ck_assert_int_eq(store_target_upsert(st, "x", NULL, "u"), -1);  /* nested: refused */
+	store_rollback(st);
+	store_rollback(st);                                     /* no transaction: harmless */
+	ck_assert_int_eq(store_begin_read(st), 0);
+	ck_assert_int_eq(store_commit(st), 0);
+	store_free(st);
+}
+END_TEST
+
+Suite *
+store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("store");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_open_migrates);
+	tcase_add_test(tc, test_memory);
+	tcase_add_test(tc, test_newer_version_refused);
+	tcase_add_test(tc, test_not_a_database);
+	tcase_add_test(tc, test_readonly);
+	tcase_add_test(tc, test_readonly_directory);
+	tcase_add_test(tc, test_interning);
+	tcase_add_test(tc, test_untrusted_text);
+	tcase_add_test(tc, test_failed_scrapes_and_detail);
+	tcase_add_test(tc, test_scrape_atomic);
+	tcase_add_test(tc, test_unknown_target);
+	tcase_add_test(tc, test_full_disk);
+	tcase_add_test(tc, test_walks);
+	tcase_add_test(tc, test_query_plans);
+	tcase_add_test(tc, test_ranking_roundtrip);
+	tcase_add_test(tc, test_target_health);
+	tcase_add_test(tc, test_retention_rollup);
+	tcase_add_test(tc, test_statement_cache);
+	suite_add_tcase(s, tc);
+	return s;
+}
