@@ -26,7 +26,9 @@ var errNotFound = errors.New("not found")
 func handleLookup(w http.ResponseWriter, r *http.Request) {
 	key := r.URL.Query().Get("key")
 	answer := make(chan string)
-	go lookupBackend(key, answer)
+	go func() {
+		answer <- lookupBackend(key)
+	}()
 	if len(key) < 4 {
 		http.Error(w, "invalid key", http.StatusBadRequest)
 		return
@@ -34,9 +36,9 @@ func handleLookup(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, <-answer+"\n")
 }
 
-func lookupBackend(key string, answer chan<- string) {
+func lookupBackend(key string) string {
 	time.Sleep(time.Millisecond)
-	answer <- "value of " + key
+	return "value of " + key
 }
 
 // /fetch: gives up after 5 ms; the worker answers later and blocks forever on its send (fix: a buffer of 1).
@@ -53,7 +55,9 @@ func fetchWithTimeout(ctx context.Context, d time.Duration) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	done := make(chan []byte)
-	go fetchWorker(done)
+	go func() {
+		done <- fetchBackend()
+	}()
 	select {
 	case b := <-done:
 		return b, nil
@@ -62,9 +66,9 @@ func fetchWithTimeout(ctx context.Context, d time.Duration) ([]byte, error) {
 	}
 }
 
-func fetchWorker(done chan<- []byte) {
+func fetchBackend() []byte {
 	time.Sleep(50 * time.Millisecond) // a slow backend
-	done <- []byte("fetched\n")
+	return []byte("fetched\n")
 }
 
 // A healthy pool: 64 workers waiting for jobs, one job a second.
@@ -114,7 +118,7 @@ func main() {
 			http.NotFound(w, r)
 			return
 		}
-		io.WriteString(w, "leakprofd demo: leaks in main.lookupBackend (~1/3 s) and main.fetchWorker (~1/10 s); "+
+		io.WriteString(w, "leakprofd demo: leaks in main.handleLookup.func1 (~1/3 s) and main.fetchWithTimeout.func1 (~1/10 s); "+
 			"profiles at /debug/pprof/goroutine\n")
 	})
 	http.HandleFunc("/lookup", handleLookup)
