@@ -1,0 +1,547 @@
+/* storage/query.c: read queries for the web server and /metrics (see query.h). Plain SQL on the store's
+ * connection with bound parameters; aggregation into buckets happens here in C, in one pass per instance. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "storage/query.h"
+#include "storage/store_internal.h"
+
+/* The gap allowed between a scrape's start time and its id order (scrapes run in parallel and are stored when
+ * they end), when an id bound is used to narrow a time range. */
+#define QUERY_ID_SLACK_MS       (15 * 60 * 1000)
+
+static char *
+col_dup(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return strdup(t ? (const char *)t : "");
+}
+
+static char *
+col_dup_null(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return t ? strdup((const char *)t) : NULL;
+}
+
+static int
+prepare(struct store *st, const char *sql, sqlite3_stmt **out)
+{
+	/* Cached per connection by the store; logged there on error. */
+	*out = store_prepare(st, sql);
+	return *out ? 0 : -1;
+}
+
+/* The lowest scrape id that may have ts >= 'from' (ids follow time up to QUERY_ID_SLACK_MS), 0 when none. */
+static int
+first_scrape_id(struct store *st, int64_t from, int64_t *id)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (prepare(st, "SELECT id FROM scrapes WHERE ts >= ?1 ORDER BY ts LIMIT 1", &s) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, from - QUERY_ID_SLACK_MS);
+	rc = sqlite3_step(s);
+	*id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : INT64_MAX;
+	store_stmt_done(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+void
+query_series_release(struct query_series *q)
+{
+	for (size_t i = 0; i < q->ninst; i++) {
+		free(q->inst[i].service);
+		free(q->inst[i].target);
+		free(q->inst[i].values);
+	}
+	free(q->inst);
+	free(q->total);
+	free(q->restarts);
+	*q = (struct query_series){ 0 };
+}
+
+static int
+series_add_restart(struct query_series *q, size_t *cap, int64_t target_id, int64_t ts)
+{
+	if (q->nrestarts == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		struct query_restart *nr;
+
+		if (ncap > QUERY_MAX_BUCKETS)
+			return 0;       /* enough markers to see; drop the rest */
+		nr = realloc(q->restarts, ncap * sizeof(*nr));
+		if (!nr)
+			return -1;
+		q->restarts = nr;
+		*cap = ncap;
+	}
+	q->restarts[q->nrestarts++] = (struct query_restart){ .target_id = target_id, .ts = ts };
+	return 0;
+}
+
+/* Fill one instance's buckets from its scrapes in the range. */
+static int
+series_fill_instance(struct query_series *q, sqlite3_stmt *s, struct query_instance_series *in, size_t *rcap)
+{
+	int64_t prev_total = -1;
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t ts = sqlite3_column_int64(s, 0);
+		double count = (double)sqlite3_column_int64(s, 1);
+		int64_t total = sqlite3_column_type(s, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 2);
+		size_t b;
+
+		if (ts < q->from)
+			continue;
+		b = (size_t)((ts - q->from) / q->step);
+		if (b >= q->nbuckets)
+			continue;
+		if (isnan(in->values[b]) || count > in->values[b])
+			in->values[b] = count;
+		in->latest = (uint64_t)count;
+		/* A process restart shows as the instance's goroutine total collapsing between two scrapes (its pools are
+		 * rebuilt, so the total rarely falls below half; 40% catches restarts and rarely a burst draining). */
+		if (prev_total >= 20 && total >= 0 && total * 10 < prev_total * 6 &&
+		    series_add_restart(q, rcap, in->target_id, ts) < 0)
+			return -1;
+		if (total >= 0)
+			prev_total = total;
+	}
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+query_location_series(struct store *st, int64_t location_id, const char *service, int64_t from, int64_t to,
+    int64_t step, int64_t lookback, struct query_series *out)
+{
+	sqlite3_stmt *ts_stmt = NULL, *sc_stmt = NULL;
+	size_t icap = 0, rcap = 0;
+	int64_t min_id;
+	int rc;
+
+	*out = (struct query_series){ 0 };
+	if (step <= 0 || to <= from || (uint64_t)((to - from + step - 1) / step) > QUERY_MAX_BUCKETS) {
+		errno = EINVAL;
+		return -1;
+	}
+	out->from = from;
+	out->step = step;
+	out->nbuckets = (size_t)((to - from + step - 1) / step);
+	out->total = malloc(out->nbuckets * sizeof(double));
+	if (!out->total)
+		goto out_fail;
+	if (first_scrape_id(st, from, &min_id) < 0)
+		goto out_fail;
+
+	/* Instances where the location appears in the range. */
+	if (prepare(st,
+	    "SELECT t.id, sv.name, t.url FROM targets t JOIN services sv ON sv.id = t.service_id "
+	    "WHERE (?4 IS NULL OR sv.name = ?4) AND t.id IN (SELECT DISTINCT sc.target_id FROM samples sa "
+	    "JOIN scrapes sc ON sc.id = sa.scrape_id WHERE sa.location_id = ?1 AND sa.scrape_id >= ?5 "
+	    "AND sc.ts >= ?2 AND sc.ts < ?3 AND sc.detail = 0) ORDER BY sv.name, t.url", &ts_stmt) < 0)
+		goto out_fail;
+	sqlite3_bind_int64(ts_stmt, 1, location_id);
+	sqlite3_bind_int64(ts_stmt, 2, from);
+	sqlite3_bind_int64(ts_stmt, 3, to);
+	if (service)
+		sqlite3_bind_text(ts_stmt, 4, service, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(ts_stmt, 4);
+	sqlite3_bind_int64(ts_stmt, 5, min_id);
+	if (prepare(st,
+	    "SELECT sc.ts, COALESCE(sa.count, 0), sc.total_goroutines FROM scrapes sc "
+	    "LEFT JOIN samples sa ON sa.scrape_id = sc.id AND sa.location_id = ?1 "
+	    "WHERE sc.target_id = ?2 AND sc.ts >= ?3 AND sc.ts < ?4 AND sc.status = 'ok' AND sc.detail = 0 "
+	    "ORDER BY sc.ts", &sc_stmt) < 0)
+		goto out_fail;
+
+	while ((rc = sqlite3_step(ts_stmt)) == SQLITE_ROW) {
+		struct query_instance_series *in;
+
+		if (out->ninst == QUERY_MAX_INSTANCES) {
+			out->truncated = true;
+			break;
+		}
+		if (out->ninst == icap) {
+			size_t ncap = icap ? icap * 2 : 8;
+			struct query_instance_series *ni = realloc(out->inst, ncap * sizeof(*ni));
+
+			if (!ni)
+				goto out_fail;
+			out->inst = ni;
+			icap = ncap;
+		}
+		in = &out->inst[out->ninst];
+		*in = (struct query_instance_series){ .target_id = sqlite3_column_int64(ts_stmt, 0) };
+		out->ninst++;
+		in->service = col_dup(ts_stmt, 1);
+		in->target = col_dup(ts_stmt, 2);
+		in->values = malloc(out->nbuckets * sizeof(double));
+		if (!in->service || !in->target || !in->values)
+			goto out_fail;
+		for (size_t b = 0; b < out->nbuckets; b++)
+			in->values[b] = NAN;
+		sqlite3_reset(sc_stmt);
+		sqlite3_bind_int64(sc_stmt, 1, location_id);
+		sqlite3_bind_int64(sc_stmt, 2, in->target_id);
+		sqlite3_bind_int64(sc_stmt, 3, from);
+		sqlite3_bind_int64(sc_stmt, 4, to);
+		if (series_fill_instance(out, sc_stmt, in, &rcap) < 0)
+			goto out_fail;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto out_fail;
+	for (size_t b = 0; b < out->nbuckets; b++)
+		out->total[b] = NAN;
+	for (size_t i = 0; i < out->ninst; i++) {
+		double last = NAN;
+		size_t last_b = 0;
+
+		for (size_t b = 0; b < out->nbuckets; b++) {
+			double v = out->inst[i].values[b];
+
+			if (!isnan(v)) {
+				last = v;
+				last_b = b;
+			} else if (!isnan(last) && (int64_t)(b - last_b) * step <= lookback) {
+				v = last;
+			}
+			if (!isnan(v))
+				out->total[b] = isnan(out->total[b]) ? v : out->total[b] + v;
+		}
+	}
+	store_stmt_done(ts_stmt);
+	store_stmt_done(sc_stmt);
+	return 0;
+
+out_fail:
+	store_stmt_done(ts_stmt);
+	store_stmt_done(sc_stmt);
+	query_series_release(out);
+	return -1;
+}
+
+void
+query_instances_free(struct query_instance *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].service);
+		free(v[i].target);
+	}
+	free(v);
+}
+
+int
+query_location_instances(struct store *st, int64_t location_id, struct query_instance **out, size_t *n)
+{
+	sqlite3_stmt *s;
+	struct query_instance *v = NULL;
+	size_t cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (prepare(st,
+	    "SELECT t.id, sv.name, t.url, sc.ts, sa.count, sa.leaked, sc.total_goroutines FROM targets t "
+	    "JOIN services sv ON sv.id = t.service_id "
+	    "JOIN scrapes sc ON sc.id = (SELECT x.id FROM scrapes x WHERE x.target_id = t.id AND x.status = 'ok' "
+	    "AND x.detail = 0 ORDER BY x.ts DESC LIMIT 1) "
+	    "JOIN samples sa ON sa.scrape_id = sc.id AND sa.location_id = ?1 "
+	    "WHERE t.active = 1 ORDER BY sa.count DESC, sv.name, t.url LIMIT ?2", &s) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, location_id);
+	sqlite3_bind_int(s, 2, QUERY_MAX_INSTANCES);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct query_instance *q;
+
+		if (*n == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			struct query_instance *nv = realloc(v, ncap * sizeof(*nv));
+
+			if (!nv)
+				goto out_fail;
+			v = nv;
+			cap = ncap;
+		}
+		q = &v[(*n)++];
+		*q = (struct query_instance){
+			.target_id = sqlite3_column_int64(s, 0),
+			.service = col_dup(s, 1),
+			.target = col_dup(s, 2),
+			.ts = sqlite3_column_int64(s, 3),
+			.count = (uint64_t)sqlite3_column_int64(s, 4),
+			.leaked = (uint64_t)sqlite3_column_int64(s, 5),
+			.total_goroutines = sqlite3_column_type(s, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 6),
+		};
+		if (!q->service || !q->target)
+			goto out_fail;
+	}
+	if (rc != SQLITE_DONE)
+		goto out_fail;
+	store_stmt_done(s);
+	*out = v;
+	return 0;
+
+out_fail:
+	store_stmt_done(s);
+	query_instances_free(v, *n);
+	*n = 0;
+	return -1;
+}
+
+int
+query_location_ages(struct store *st, int64_t location_id, int32_t *max_wait, int32_t *median_wait)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*max_wait = -1;
+	*median_wait = -1;
+	/* The newest detail scrape that saw the location carries the freshest ages. */
+	if (prepare(st,
+	    "SELECT sa.max_wait, sa.median_wait FROM samples sa JOIN scrapes sc ON sc.id = sa.scrape_id "
+	    "WHERE sa.location_id = ?1 AND sc.detail = 1 ORDER BY sa.scrape_id DESC LIMIT 1", &s) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, location_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_type(s, 0) != SQLITE_NULL)
+			*max_wait = sqlite3_column_int(s, 0);
+		if (sqlite3_column_type(s, 1) != SQLITE_NULL)
+			*median_wait = sqlite3_column_int(s, 1);
+	}
+	store_stmt_done(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+void
+query_services_free(struct query_service *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].labels_json);
+	}
+	free(v);
+}
+
+int
+query_services(struct store *st, struct query_service **out, size_t *n)
+{
+	sqlite3_stmt *s;
+	struct query_service *v = NULL;
+	size_t cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (prepare(st,
+	    "SELECT sv.id, sv.name, sv.labels, SUM(t.active), SUM(t.active AND t.last_status = 'ok'), "
+	    "MAX(t.last_scrape), SUM(CASE WHEN t.active THEN t.last_goroutines END) "
+	    "FROM services sv JOIN targets t ON t.service_id = sv.id GROUP BY sv.id ORDER BY sv.name", &s) < 0)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct query_service *q;
+
+		if (*n == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			struct query_service *nv = realloc(v, ncap * sizeof(*nv));
+
+			if (!nv)
+				goto out_fail;
+			v = nv;
+			cap = ncap;
+		}
+		q = &v[(*n)++];
+		*q = (struct query_service){
+			.id = sqlite3_column_int64(s, 0),
+			.name = col_dup(s, 1),
+			.labels_json = col_dup(s, 2),
+			.targets = (uint32_t)sqlite3_column_int64(s, 3),
+			.targets_up = (uint32_t)sqlite3_column_int64(s, 4),
+			.last_scrape = sqlite3_column_int64(s, 5),
+			.goroutines = sqlite3_column_type(s, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 6),
+		};
+		if (!q->name || !q->labels_json)
+			goto out_fail;
+	}
+	if (rc != SQLITE_DONE)
+		goto out_fail;
+	store_stmt_done(s);
+	*out = v;
+	return 0;
+
+out_fail:
+	store_stmt_done(s);
+	query_services_free(v, *n);
+	*n = 0;
+	return -1;
+}
+
+int
+query_scrape_counts(struct store *st, int64_t after_id, int64_t *max_id,
+    void (*cb)(const char *service, bool ok, uint64_t count, uint64_t duration_ms_sum, void *arg), void *arg)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (prepare(st,
+	    "SELECT sv.name, sc.status = 'ok', COUNT(*), TOTAL(sc.duration_ms), MAX(sc.id) FROM scrapes sc "
+	    "JOIN targets t ON t.id = sc.target_id JOIN services sv ON sv.id = t.service_id "
+	    "WHERE sc.id > ?1 GROUP BY sv.name, sc.status = 'ok'", &s) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, after_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(s, 4);
+
+		cb((const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1) != 0,
+		    (uint64_t)sqlite3_column_int64(s, 2), (uint64_t)sqlite3_column_double(s, 3), arg);
+		if (id > *max_id)
+			*max_id = id;
+	}
+	store_stmt_done(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+query_alerts(struct store *st, int64_t now, int64_t resolved_within, struct query_alert **out, size_t *n)
+{
+	sqlite3_stmt *s;
+	struct query_alert *v = NULL;
+	size_t cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (prepare(st,
+	    "SELECT service_id, location_id, state, CASE state WHEN 'pending' THEN pending_since "
+	    "WHEN 'firing' THEN firing_since ELSE resolved_at END, last_notified FROM alerts "
+	    "WHERE state <> 'resolved' OR resolved_at >= ?1", &s) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, now - resolved_within);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const unsigned char *state = sqlite3_column_text(s, 2);
+		struct query_alert *q;
+
+		if (*n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct query_alert *nv = realloc(v, ncap * sizeof(*nv));
+
+			if (!nv)
+				goto out_fail;
+			v = nv;
+			cap = ncap;
+		}
+		q = &v[(*n)++];
+		*q = (struct query_alert){
+			.service_id = sqlite3_column_int64(s, 0),
+			.location_id = sqlite3_column_int64(s, 1),
+			.since = sqlite3_column_int64(s, 3),
+			.last_notified = sqlite3_column_int64(s, 4),
+		};
+		snprintf(q->state, sizeof(q->state), "%s", state ? (const char *)state : "");
+	}
+	if (rc != SQLITE_DONE)
+		goto out_fail;
+	store_stmt_done(s);
+	*out = v;
+	return 0;
+
+out_fail:
+	store_stmt_done(s);
+	free(v);
+	*n = 0;
+	return -1;
+}
+
+void
+query_outbox_free(struct query_outbox *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].event_id);
+		free(v[i].webhook);
+		free(v[i].status);
+		free(v[i].service);
+		free(v[i].function);
+		free(v[i].state);
+		free(v[i].last_error);
+	}
+	free(v);
+}
+
+int
+query_outbox(struct store *st, size_t limit, struct query_outbox **out, size_t *n)
+{
+	sqlite3_stmt *s;
+	struct query_outbox *v = NULL;
+	size_t cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (prepare(st,
+	    "SELECT * FROM (SELECT o.id, o.event_id, o.webhook, o.status, sv.name, l.function, o.state, o.created, "
+	    "o.attempts, o.next_attempt, o.last_error FROM outbox o LEFT JOIN services sv ON sv.id = o.service_id "
+	    "LEFT JOIN locations l ON l.id = o.location_id WHERE o.state = 'pending' ORDER BY o.id LIMIT ?1) "
+	    "UNION ALL SELECT * FROM (SELECT o.id, o.event_id, o.webhook, o.status, sv.name, l.function, o.state, "
+	    "o.created, o.attempts, o.next_attempt, o.last_error FROM outbox o "
+	    "LEFT JOIN services sv ON sv.id = o.service_id LEFT JOIN locations l ON l.id = o.location_id "
+	    "WHERE o.state = 'dropped' ORDER BY o.id DESC LIMIT ?1)", &s) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct query_outbox *q;
+
+		if (*n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct query_outbox *nv = realloc(v, ncap * sizeof(*nv));
+
+			if (!nv)
+				goto out_fail;
+			v = nv;
+			cap = ncap;
+		}
+		q = &v[(*n)++];
+		*q = (struct query_outbox){
+			.id = sqlite3_column_int64(s, 0),
+			.event_id = col_dup(s, 1),
+			.webhook = col_dup(s, 2),
+			.status = col_dup(s, 3),
+			.service = col_dup(s, 4),
+			.function = col_dup(s, 5),
+			.state = col_dup(s, 6),
+			.created = sqlite3_column_int64(s, 7),
+			.attempts = (uint32_t)sqlite3_column_int64(s, 8),
+			.next_attempt = sqlite3_column_int64(s, 9),
+			.last_error = col_dup_null(s, 10),
+		};
+		if (!q->event_id || !q->webhook || !q->status || !q->service || !q->function || !q->state)
+			goto out_fail;
+	}
+	if (rc != SQLITE_DONE)
+		goto out_fail;
+	store_stmt_done(s);
+	*out = v;
+	return 0;
+
+out_fail:
+	store_stmt_done(s);
+	query_outbox_free(v, *n);
+	*n = 0;
+	return -1;
+}
+
+int
+query_service_id(struct store *st, const char *name, int64_t *id)
+{
+	return store_service_id(st, name, id);
+}

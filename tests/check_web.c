@@ -1,0 +1,276 @@
+/* tests/check_web.c: the web server's pure helpers: escaping for each output context, the capped buffer,
+ * parameter parsing, base64 and secret comparison, sparklines and count formatting. */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "web/api.h"
+#include "web/pages.h"
+#include "web/web.h"
+
+static char *
+html(const char *s)
+{
+	struct sbuf b = { 0 };
+	size_t n;
+
+	sbuf_html(&b, s);
+	sbuf_add(&b, "", 0);
+	return sbuf_steal(&b, &n);
+}
+
+START_TEST(test_html_escapes_markup)
+{
+	char *s = html("<script>alert(1)</script>");
+
+	ck_assert_str_eq(s, "&lt;script&gt;alert(1)&lt;/script&gt;");
+	free(s);
+	s = html("a\"b'c&d");
+	ck_assert_str_eq(s, "a&quot;b&#39;c&amp;d");
+	free(s);
+	s = html("\" onmouseover=\"x");
+	ck_assert_ptr_null(strchr(s, '"'));
+	free(s);
+}
+END_TEST
+
+START_TEST(test_html_replaces_invalid_utf8_and_controls)
+{
+	char *s = html("ok \xc3\xa9 \xff bad \x01 ctl \xe2\x82 cut");
+
+	/* é is kept; a stray byte, a control character and a truncated sequence become U+FFFD. */
+	ck_assert_str_eq(s, "ok \xc3\xa9 \xef\xbf\xbd bad \xef\xbf\xbd ctl \xef\xbf\xbd\xef\xbf\xbd cut");
+	free(s);
+	s = html("tab\tnl\n");
+	ck_assert_str_eq(s, "tab\tnl\n");
+	free(s);
+	s = html(NULL);
+	ck_assert_str_eq(s, "");
+	free(s);
+}
+END_TEST
+
+START_TEST(test_url_encodes_reserved)
+{
+	struct sbuf b = { 0 };
+
+	sbuf_url(&b, "a b&c=d/é<");
+	ck_assert_str_eq(b.p, "a%20b%26c%3Dd%2F%C3%A9%3C");
+	sbuf_release(&b);
+}
+END_TEST
+
+START_TEST(test_prom_label_escaping)
+{
+	struct sbuf b = { 0 };
+
+	sbuf_prom(&b, "a\"b\\c\nd");
+	ck_assert_str_eq(b.p, "a\\\"b\\\\c\\nd");
+	sbuf_release(&b);
+}
+END_TEST
+
+START_TEST(test_json_string_survives_invalid_utf8)
+{
+	json_t *j = api_string("f\xff<script>\"");
+	char *t = json_dumps(j, JSON_ENCODE_ANY);
+
+	ck_assert_ptr_nonnull(t);
+	ck_assert_str_eq(t, "\"f\xef\xbf\xbd<script>\\\"\"");
+	free(t);
+	json_decref(j);
+}
+END_TEST
+
+START_TEST(test_sbuf_cap)
+{
+	struct sbuf b = { .max = 16 };
+	size_t n;
+
+	sbuf_puts(&b, "0123456789");
+	ck_assert(!b.failed);
+	sbuf_puts(&b, "0123456789");
+	ck_assert(b.failed);
+	sbuf_puts(&b, "x");
+	ck_assert_ptr_null(sbuf_steal(&b, &n));
+	ck_assert_uint_eq(n, 0);
+
+	struct sbuf g = { 0 };
+
+	for (int i = 0; i < 10000; i++)
+		sbuf_addf(&g, "%d,", i);
+	ck_assert(!g.failed);
+	ck_assert_uint_eq(strlen(g.p), g.len);
+	ck_assert(strncmp(g.p + g.len - 5, "9999,", 5) == 0);
+	sbuf_release(&g);
+}
+END_TEST
+
+START_TEST(test_parse_duration)
+{
+	uint64_t v = 0;
+
+	ck_assert_int_eq(web_parse_duration("6h", 86400, &v), 0);
+	ck_assert_uint_eq(v, 21600);
+	ck_assert_int_eq(web_parse_duration("90", 86400, &v), 0);
+	ck_assert_uint_eq(v, 90);
+	ck_assert_int_eq(web_parse_duration("2d", 30 * 86400, &v), 0);
+	ck_assert_uint_eq(v, 172800);
+	ck_assert_int_eq(web_parse_duration("0", 86400, &v), -1);
+	ck_assert_int_eq(web_parse_duration("2d", 86400, &v), -1);
+	ck_assert_int_eq(web_parse_duration("6hours", 86400, &v), -1);
+	ck_assert_int_eq(web_parse_duration("-1h", 86400, &v), -1);
+	ck_assert_int_eq(web_parse_duration("h", 86400, &v), -1);
+	ck_assert_int_eq(web_parse_duration("99999999999999999999999d", UINT64_MAX, &v), -1);
+	ck_assert_int_eq(web_parse_duration("18446744073709551615d", UINT64_MAX, &v), -1);
+}
+END_TEST
+
+START_TEST(test_parse_uint)
+{
+	uint64_t v = 0;
+
+	ck_assert_int_eq(web_parse_uint("50", 100, &v), 0);
+	ck_assert_uint_eq(v, 50);
+	ck_assert_int_eq(web_parse_uint("101", 100, &v), -1);
+	ck_assert_int_eq(web_parse_uint("5x", 100, &v), -1);
+	ck_assert_int_eq(web_parse_uint(" 5", 100, &v), -1);
+	ck_assert_int_eq(web_parse_uint("", 100, &v), -1);
+}
+END_TEST
+
+START_TEST(test_base64_and_secrets)
+{
+	char out[64];
+
+	ck_assert_int_eq(web_base64_decode("YWRtaW46czNjcjN0", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "admin:s3cr3t");
+	ck_assert_int_eq(web_base64_decode("YQ==", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "a");
+	ck_assert_int_eq(web_base64_decode("Y", out, sizeof(out)), -1);
+	ck_assert_int_eq(web_base64_decode("YW*k", out, sizeof(out)), -1);
+	ck_assert_int_eq(web_base64_decode("YWRtaW46czNjcjN0", out, 4), -1);
+	ck_assert(web_secret_equal("abc", 3, "abc", 3));
+	ck_assert(!web_secret_equal("abc", 3, "abd", 3));
+	ck_assert(!web_secret_equal("abc", 3, "abcd", 4));
+	ck_assert(!web_secret_equal("", 0, "a", 1));
+}
+END_TEST
+
+START_TEST(test_format_helpers)
+{
+	char buf[32];
+
+	web_fmt_time(1795816913000LL, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "2026-11-27T22:01:53Z");
+	web_fmt_time(0, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "never");
+	web_fmt_duration(21600, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "6h");
+	web_fmt_duration(172800, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "2d");
+	web_fmt_duration(90, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "90s");
+	pages_fmt_count(48210, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "48.2k");
+	pages_fmt_count(12, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "12");
+	pages_fmt_count(NAN, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "—");
+}
+END_TEST
+
+START_TEST(test_sparkline)
+{
+	double v[8];
+	size_t n = pages_parse_numbers("[0, 10, null, 20, \"x\"]", v, 8);
+	struct sbuf b = { 0 };
+
+	ck_assert_uint_eq(n, 5);
+	ck_assert(isnan(v[2]) && isnan(v[4]));
+	pages_sparkline(&b, v, n, 100, 20);
+	/* Two runs around the gap: a move, a line, then a new move. */
+	ck_assert_ptr_nonnull(strstr(b.p, "<path d=\"M1.0 18.0L25.5 10.0M74.5 2.0\"/>"));
+	sbuf_release(&b);
+	ck_assert_uint_eq(pages_parse_numbers("not json", v, 8), 0);
+	ck_assert_uint_eq(pages_parse_numbers(NULL, v, 8), 0);
+	ck_assert_uint_eq(pages_parse_numbers("[1,2,3]", v, 2), 2);
+	pages_sparkline(&b, v, 0, 100, 20);
+	ck_assert_ptr_null(strstr(b.p, "<path"));
+	sbuf_release(&b);
+}
+END_TEST
+
+static const char *
+fake_arg(void *cls, const char *name)
+{
+	const char *const *kv = cls;
+
+	for (; kv[0]; kv += 2) {
+		if (strcmp(kv[0], name) == 0)
+			return kv[1];
+	}
+	return NULL;
+}
+
+START_TEST(test_ranking_parameters_rejected_by_name)
+{
+	static const char *const bad_window[] = { "window", "6 hours", NULL };
+	static const char *const bad_limit[] = { "limit", "0", NULL };
+	struct config cfg = { .detector = { .window = 21600 } };
+	struct web_ctx c = { .cfg = &cfg, .arg = fake_arg, .path = "/api/v1/suspects" };
+	struct ranking rk;
+	uint64_t w;
+	char err[200];
+
+	c.arg_cls = (void *)bad_window;
+	ck_assert_uint_eq(api_load_ranking(&c, &rk, &w, err, sizeof(err)), 400);
+	ck_assert(strncmp(err, "window:", 7) == 0);
+	c.arg_cls = (void *)bad_limit;
+	ck_assert_uint_eq(api_load_ranking(&c, &rk, &w, err, sizeof(err)), 400);
+	ck_assert(strncmp(err, "limit:", 6) == 0);
+}
+END_TEST
+
+START_TEST(test_api_error_is_json)
+{
+	struct web_reply r = { 0 };
+	json_t *j;
+
+	api_error(&r, 400, "service: no service named '%s'", "<x\"\xff>");
+	ck_assert_uint_eq(r.status, 400);
+	ck_assert_str_eq(r.content_type, "application/json");
+	j = json_loadb(r.body, r.len, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "error")),
+	    "service: no service named '<x\"\xef\xbf\xbd>'");
+	json_decref(j);
+	web_reply_release(&r);
+}
+END_TEST
+
+Suite *web_suite(void);
+
+Suite *
+web_suite(void)
+{
+	Suite *s = suite_create("web");
+	TCase *tc = tcase_create("helpers");
+
+	tcase_add_test(tc, test_html_escapes_markup);
+	tcase_add_test(tc, test_html_replaces_invalid_utf8_and_controls);
+	tcase_add_test(tc, test_url_encodes_reserved);
+	tcase_add_test(tc, test_prom_label_escaping);
+	tcase_add_test(tc, test_json_string_survives_invalid_utf8);
+	tcase_add_test(tc, test_sbuf_cap);
+	tcase_add_test(tc, test_parse_duration);
+	tcase_add_test(tc, test_parse_uint);
+	tcase_add_test(tc, test_base64_and_secrets);
+	tcase_add_test(tc, test_format_helpers);
+	tcase_add_test(tc, test_sparkline);
+	tcase_add_test(tc, test_ranking_parameters_rejected_by_name);
+	tcase_add_test(tc, test_api_error_is_json);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,499 @@
+/* web/api.c: the JSON API. Each handler reads through a read-only store connection, builds one jansson tree and
+ * serialises it once. Parameters are validated before any query, and a bad one is named in the 400 reply. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/detect.h"
+#include "daemon/log.h"
+#include "storage/query.h"
+#include "web/api.h"
+
+#define API_MAX_LIMIT   100000
+
+void
+api_error(struct web_reply *r, unsigned status, const char *fmt, ...)
+{
+	char msg[512];
+	struct sbuf b = { 0 };
+	json_t *o;
+	char *text;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	sbuf_utf8(&b, msg);
+	o = json_pack("{s:s?}", "error", b.p ? b.p : "");
+	sbuf_release(&b);
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	web_reply_release(r);
+	r->status = status;
+	r->content_type = "application/json";
+	r->body = text ? text : strdup("{\"error\":\"out of memory\"}");
+	r->len = r->body ? strlen(r->body) : 0;
+}
+
+json_t *
+api_string(const char *s)
+{
+	json_t *j = json_string(s ? s : "");
+	struct sbuf b = { 0 };
+
+	if (j)
+		return j;
+	sbuf_utf8(&b, s);
+	j = json_string(b.p ? b.p : "");
+	sbuf_release(&b);
+	return j;
+}
+
+json_t *
+api_time(int64_t ms)
+{
+	char buf[32];
+
+	if (ms <= 0)
+		return json_null();
+	web_fmt_time(ms, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+static json_t *
+api_parse_json(const char *text, json_t *fallback)
+{
+	json_t *j = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+
+	if (!j)
+		return fallback;
+	json_decref(fallback);
+	return j;
+}
+
+json_t *
+api_suspect_json(const struct suspect *s)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "rank", json_integer(s->rank));
+	json_object_set_new(o, "location_id", json_integer(s->location_id));
+	json_object_set_new(o, "service", api_string(s->service));
+	json_object_set_new(o, "function", api_string(s->function));
+	json_object_set_new(o, "file", api_string(s->file));
+	json_object_set_new(o, "line", json_integer(s->line));
+	json_object_set_new(o, "op", api_string(s->op));
+	json_object_set_new(o, "score", json_real(s->score));
+	json_object_set_new(o, "confirmed", json_boolean(s->confirmed));
+	json_object_set_new(o, "current_count", json_integer((json_int_t)s->current_count));
+	json_object_set_new(o, "max_instance_count", json_integer((json_int_t)s->max_instance_count));
+	json_object_set_new(o, "instances_growing", json_integer(s->instances_growing));
+	json_object_set_new(o, "instances_total", json_integer(s->instances_total));
+	json_object_set_new(o, "growth_per_hour", json_real(isfinite(s->growth_per_hour) ? s->growth_per_hour : 0));
+	json_object_set_new(o, "monotonicity", json_real(s->monotonicity));
+	json_object_set_new(o, "oldest_wait_minutes",
+	    s->oldest_wait_minutes >= 0 ? json_integer(s->oldest_wait_minutes) : json_null());
+	json_object_set_new(o, "first_seen", api_time(s->first_seen));
+	json_object_set_new(o, "explanation", api_string(s->explanation));
+	json_object_set_new(o, "stack", api_parse_json(s->stack_json, json_array()));
+	return o;
+}
+
+static bool
+service_known(struct store *st, const char *name)
+{
+	int64_t id;
+
+	return query_service_id(st, name, &id) != 1;
+}
+
+unsigned
+api_load_ranking(const struct web_ctx *c, struct ranking *out, uint64_t *window_out, char *err, size_t errsz)
+{
+	const char *service = web_arg(c, "service");
+	const char *wtext = web_arg(c, "window");
+	const char *ltext = web_arg(c, "limit");
+	uint64_t window = 0, limit = 0;
+	int rc;
+
+	*out = (struct ranking){ 0 };
+	*window_out = 0;
+	if (wtext && web_parse_duration(wtext, API_MAX_WINDOW, &window) < 0) {
+		snprintf(err, errsz, "window: expected a duration like 30m, 6h or 2d, at most 30d");
+		return 400;
+	}
+	if (ltext && (web_parse_uint(ltext, API_MAX_LIMIT, &limit) < 0 || limit == 0)) {
+		snprintf(err, errsz, "limit: expected an integer from 1 to %d", API_MAX_LIMIT);
+		return 400;
+	}
+	if (service && !service_known(c->st, service)) {
+		snprintf(err, errsz, "service: no service named '%.200s'", service);
+		return 404;
+	}
+	*window_out = window;
+	if (window) {
+		if (detect_rank(c->st, c->cfg, service, window, c->now_ms, out) < 0) {
+			snprintf(err, errsz, "ranking over the window failed (see the daemon log)");
+			return 500;
+		}
+		if (limit && out->n > limit) {
+			for (size_t i = (size_t)limit; i < out->n; i++)
+				suspect_release(&out->suspects[i]);
+			out->n = (size_t)limit;
+		}
+		return 200;
+	}
+	rc = store_ranking_load(c->st, service, (size_t)limit, out);
+	if (rc < 0) {
+		log_err("web: loading the stored ranking: %s", store_errmsg(c->st));
+		snprintf(err, errsz, "loading the ranking failed (see the daemon log)");
+		return 500;
+	}
+	if (rc == 1) {
+		*out = (struct ranking){ .window_seconds = c->cfg->detector.window };
+	}
+	return 200;
+}
+
+/* Serialise 'o' (stolen) into a 200 reply. */
+static void
+reply_json(struct web_reply *r, json_t *o)
+{
+	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+
+	json_decref(o);
+	if (!text) {
+		api_error(r, 500, "out of memory");
+		return;
+	}
+	web_reply_release(r);
+	r->status = 200;
+	r->content_type = "application/json";
+	r->body = text;
+	r->len = strlen(text);
+}
+
+static void
+api_suspects(const struct web_ctx *c, struct web_reply *r)
+{
+	struct ranking rk;
+	uint64_t window;
+	char err[300];
+	unsigned status = api_load_ranking(c, &rk, &window, err, sizeof(err));
+	json_t *o, *arr;
+
+	if (status != 200) {
+		api_error(r, status, "%s", err);
+		return;
+	}
+	o = json_object();
+	arr = json_array();
+	if (!o || !arr) {
+		json_decref(o);
+		json_decref(arr);
+		ranking_release(&rk);
+		api_error(r, 500, "out of memory");
+		return;
+	}
+	json_object_set_new(o, "generated_at", api_time(rk.generated_at));
+	json_object_set_new(o, "window_seconds", json_integer((json_int_t)rk.window_seconds));
+	for (size_t i = 0; i < rk.n; i++)
+		json_array_append_new(arr, api_suspect_json(&rk.suspects[i]));
+	json_object_set_new(o, "suspects", arr);
+	ranking_release(&rk);
+	reply_json(r, o);
+}
+
+/* Parse the decimal id in 'p' up to '/' or the end; the rest is returned in *rest. */
+static int
+parse_id(const char *p, int64_t *id, const char **rest)
+{
+	char *end;
+	long long v;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(p, &end, 10);
+	if (errno || v <= 0 || (*end && *end != '/'))
+		return -1;
+	*id = v;
+	*rest = end;
+	return 0;
+}
+
+static void
+api_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
+{
+	struct store_location loc;
+	struct query_instance *inst = NULL;
+	size_t ninst = 0;
+	struct ranking rk = { 0 };
+	int32_t max_wait, median_wait;
+	json_t *o, *arr;
+	int rc = store_location_get(c->st, id, &loc);
+
+	if (rc == 1) {
+		api_error(r, 404, "location %lld not found", (long long)id);
+		return;
+	}
+	if (rc < 0 || query_location_instances(c->st, id, &inst, &ninst) < 0 ||
+	    query_location_ages(c->st, id, &max_wait, &median_wait) < 0 ||
+	    store_ranking_load(c->st, NULL, 0, &rk) < 0) {
+		log_err("web: location %lld: %s", (long long)id, store_errmsg(c->st));
+		if (rc == 0)
+			store_location_release(&loc);
+		query_instances_free(inst, ninst);
+		api_error(r, 500, "reading location %lld failed (see the daemon log)", (long long)id);
+		return;
+	}
+	o = json_object();
+	json_object_set_new(o, "id", json_integer(loc.id));
+	json_object_set_new(o, "function", api_string(loc.function));
+	json_object_set_new(o, "file", api_string(loc.file));
+	json_object_set_new(o, "line", json_integer(loc.line));
+	json_object_set_new(o, "op", api_string(loc.op));
+	json_object_set_new(o, "first_seen", api_time(loc.first_seen));
+	json_object_set_new(o, "last_seen", api_time(loc.last_seen));
+	json_object_set_new(o, "oldest_wait_minutes", max_wait >= 0 ? json_integer(max_wait) : json_null());
+	json_object_set_new(o, "median_wait_minutes", median_wait >= 0 ? json_integer(median_wait) : json_null());
+	json_object_set_new(o, "stack", api_parse_json(loc.stack_json, json_array()));
+	arr = json_array();
+	for (size_t i = 0; i < ninst; i++) {
+		json_t *e = json_object();
+
+		json_object_set_new(e, "service", api_string(inst[i].service));
+		json_object_set_new(e, "target", api_string(inst[i].target));
+		json_object_set_new(e, "count", json_integer((json_int_t)inst[i].count));
+		json_object_set_new(e, "leaked", json_integer((json_int_t)inst[i].leaked));
+		json_object_set_new(e, "total_goroutines",
+		    inst[i].total_goroutines >= 0 ? json_integer(inst[i].total_goroutines) : json_null());
+		json_object_set_new(e, "scraped_at", api_time(inst[i].ts));
+		json_array_append_new(arr, e);
+	}
+	json_object_set_new(o, "instances", arr);
+	arr = json_array();
+	for (size_t i = 0; i < rk.n; i++) {
+		if (rk.suspects[i].location_id == id)
+			json_array_append_new(arr, api_suspect_json(&rk.suspects[i]));
+	}
+	json_object_set_new(o, "suspects", arr);
+	ranking_release(&rk);
+	query_instances_free(inst, ninst);
+	store_location_release(&loc);
+	reply_json(r, o);
+}
+
+static json_t *
+json_number_or_null(double v)
+{
+	return isnan(v) ? json_null() : json_integer((json_int_t)v);
+}
+
+static void
+api_series(const struct web_ctx *c, int64_t id, struct web_reply *r)
+{
+	const char *service = web_arg(c, "service");
+	struct store_location loc;
+	struct query_series q;
+	uint64_t window = c->cfg->detector.window, step = 0;
+	int64_t from, to, lookback;
+	json_t *o, *arr;
+	int rc;
+
+	if (web_arg(c, "window") && web_parse_duration(web_arg(c, "window"), API_MAX_WINDOW, &window) < 0) {
+		api_error(r, 400, "window: expected a duration like 30m, 6h or 2d, at most 30d");
+		return;
+	}
+	if (web_arg(c, "step") && web_parse_duration(web_arg(c, "step"), API_MAX_WINDOW, &step) < 0) {
+		api_error(r, 400, "step: expected a duration like 10s, 1m or 1h");
+		return;
+	}
+	if (step && window / step > QUERY_MAX_BUCKETS) {
+		api_error(r, 400, "step: too small for the window (at most %d points)", QUERY_MAX_BUCKETS);
+		return;
+	}
+	rc = store_location_get(c->st, id, &loc);
+	if (rc == 1) {
+		api_error(r, 404, "location %lld not found", (long long)id);
+		return;
+	}
+	if (rc < 0) {
+		log_err("web: location %lld: %s", (long long)id, store_errmsg(c->st));
+		api_error(r, 500, "reading location %lld failed (see the daemon log)", (long long)id);
+		return;
+	}
+	store_location_release(&loc);
+	api_series_range(c->cfg, window, &step, c->now_ms, &from, &to, &lookback);
+	if (query_location_series(c->st, id, service, from, to, (int64_t)step * 1000, lookback, &q) < 0) {
+		log_err("web: series of location %lld: %s", (long long)id, store_errmsg(c->st));
+		api_error(r, 500, "reading the series failed (see the daemon log)");
+		return;
+	}
+	o = json_object();
+	json_object_set_new(o, "location_id", json_integer(id));
+	json_object_set_new(o, "from", api_time(from));
+	json_object_set_new(o, "to", api_time(to));
+	json_object_set_new(o, "step_seconds", json_integer((json_int_t)step));
+	arr = json_array();
+	for (size_t b = 0; b < q.nbuckets; b++)
+		json_array_append_new(arr, json_integer(from + (int64_t)b * q.step));
+	json_object_set_new(o, "timestamps", arr);
+	arr = json_array();
+	for (size_t b = 0; b < q.nbuckets; b++)
+		json_array_append_new(arr, json_number_or_null(q.total[b]));
+	json_object_set_new(o, "total", arr);
+	arr = json_array();
+	for (size_t i = 0; i < q.ninst; i++) {
+		json_t *e = json_object(), *vals = json_array();
+
+		json_object_set_new(e, "service", api_string(q.inst[i].service));
+		json_object_set_new(e, "target", api_string(q.inst[i].target));
+		for (size_t b = 0; b < q.nbuckets; b++)
+			json_array_append_new(vals, json_number_or_null(q.inst[i].values[b]));
+		json_object_set_new(e, "values", vals);
+		json_array_append_new(arr, e);
+	}
+	json_object_set_new(o, "instances", arr);
+	json_object_set_new(o, "instances_truncated", json_boolean(q.truncated));
+	arr = json_array();
+	for (size_t i = 0; i < q.nrestarts; i++) {
+		const char *target = "";
+
+		for (size_t j = 0; j < q.ninst; j++) {
+			if (q.inst[j].target_id == q.restarts[i].target_id)
+				target = q.inst[j].target;
+		}
+		json_array_append_new(arr, json_pack("{s:o,s:I}", "target", api_string(target), "ts",
+		    (json_int_t)q.restarts[i].ts));
+	}
+	json_object_set_new(o, "restarts", arr);
+	query_series_release(&q);
+	reply_json(r, o);
+}
+
+static void
+api_services(const struct web_ctx *c, struct web_reply *r)
+{
+	struct query_service *v;
+	size_t n;
+	json_t *o, *arr;
+
+	if (query_services(c->st, &v, &n) < 0) {
+		log_err("web: services: %s", store_errmsg(c->st));
+		api_error(r, 500, "reading services failed (see the daemon log)");
+		return;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_object();
+
+		json_object_set_new(e, "name", api_string(v[i].name));
+		json_object_set_new(e, "labels", api_parse_json(v[i].labels_json, json_object()));
+		json_object_set_new(e, "targets", json_integer(v[i].targets));
+		json_object_set_new(e, "targets_up", json_integer(v[i].targets_up));
+		json_object_set_new(e, "last_scrape", api_time(v[i].last_scrape));
+		json_object_set_new(e, "goroutines", v[i].goroutines >= 0 ? json_integer(v[i].goroutines) : json_null());
+		json_array_append_new(arr, e);
+	}
+	query_services_free(v, n);
+	o = json_object();
+	json_object_set_new(o, "services", arr);
+	reply_json(r, o);
+}
+
+static void
+api_targets(const struct web_ctx *c, struct web_reply *r)
+{
+	struct target_health *h;
+	size_t n;
+	json_t *o, *arr;
+
+	if (store_target_health(c->st, &h, &n) < 0) {
+		log_err("web: targets: %s", store_errmsg(c->st));
+		api_error(r, 500, "reading targets failed (see the daemon log)");
+		return;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_object();
+		bool up = h[i].last_status && strcmp(h[i].last_status, "ok") == 0;
+
+		json_object_set_new(e, "service", api_string(h[i].service));
+		json_object_set_new(e, "url", api_string(h[i].url));
+		json_object_set_new(e, "active", json_boolean(h[i].active));
+		json_object_set_new(e, "up", json_boolean(up));
+		json_object_set_new(e, "status", h[i].last_status ? api_string(h[i].last_status) : json_null());
+		json_object_set_new(e, "error", h[i].last_status && !up ? api_string(h[i].last_status) : json_null());
+		json_object_set_new(e, "last_scrape", api_time(h[i].last_scrape));
+		json_object_set_new(e, "last_success", api_time(h[i].last_success));
+		json_object_set_new(e, "duration_ms", json_integer(h[i].last_duration_ms));
+		json_object_set_new(e, "bytes", json_integer((json_int_t)h[i].last_bytes));
+		json_object_set_new(e, "goroutines",
+		    h[i].last_goroutines >= 0 ? json_integer(h[i].last_goroutines) : json_null());
+		json_object_set_new(e, "consecutive_failures", json_integer(h[i].consecutive_failures));
+		json_array_append_new(arr, e);
+	}
+	target_health_free(h, n);
+	o = json_object();
+	json_object_set_new(o, "targets", arr);
+	reply_json(r, o);
+}
+
+void
+api_handle(const struct web_ctx *c, struct web_reply *r)
+{
+	const char *p = c->path + strlen("/api/v1/");
+	const char *rest;
+	int64_t id;
+
+	if (strcmp(p, "suspects") == 0) {
+		api_suspects(c, r);
+	} else if (strcmp(p, "services") == 0) {
+		api_services(c, r);
+	} else if (strcmp(p, "targets") == 0) {
+		api_targets(c, r);
+	} else if (strncmp(p, "locations/", 10) == 0) {
+		if (parse_id(p + 10, &id, &rest) < 0)
+			api_error(r, 404, "no such location: expected /api/v1/locations/{id} with a positive integer id");
+		else if (*rest == '\0')
+			api_location(c, id, r);
+		else if (strcmp(rest, "/series") == 0)
+			api_series(c, id, r);
+		else
+			api_error(r, 404, "not found");
+	} else {
+		api_error(r, 404, "not found: see /api/v1/suspects, /api/v1/locations/{id}, "
+		    "/api/v1/locations/{id}/series, /api/v1/services, /api/v1/targets");
+	}
+}
+
+void
+api_series_range(const struct config *cfg, uint64_t window, uint64_t *step, int64_t now_ms, int64_t *from,
+    int64_t *to, int64_t *lookback_ms)
+{
+	uint64_t interval = cfg->scrape_interval ? cfg->scrape_interval : 60;
+	int64_t s;
+
+	if (!*step) {
+		*step = window / 240;
+		if (*step < interval)
+			*step = interval;
+		if (*step < 1)
+			*step = 1;
+	}
+	s = (int64_t)*step * 1000;
+	*to = (now_ms / s + 1) * s;
+	*from = *to - (int64_t)(window / *step) * s;
+	if (*from == *to)
+		*from = *to - s;
+	/* An instance missing from a bucket still counts in the total for up to three scrape intervals. */
+	*lookback_ms = 3 * (int64_t)interval * 1000;
+	if (*lookback_ms < s)
+		*lookback_ms = s;
+}

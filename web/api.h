@@ -1,0 +1,41 @@
+/* web/api.h: the JSON API under /api/v1/ (jansson), and the data loaders the HTML pages share with it. */
+#ifndef API_H
+#define API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "storage/store.h"
+#include "web/web.h"
+
+/* Longest window a request may ask for. */
+#define API_MAX_WINDOW  (30u * 86400)
+
+/* Answer a request whose path starts with "/api/v1/": every reply is JSON, errors {"error": "..."}. */
+void api_handle(const struct web_ctx *c, struct web_reply *r);
+
+/* Fill 'r' with {"error": msg} and 'status'. */
+void api_error(struct web_reply *r, unsigned status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The ranking a request asks for through ?service=, ?window= (recomputed over that window with detect_rank;
+ * absent: the stored ranking) and ?limit=. Returns an HTTP status: 200 with 'out' filled (caller releases with
+ * ranking_release; out->generated_at is 0 when nothing was ranked yet), else 400/404/500 with 'err' set.
+ * *window_out is the window asked for, 0 for the stored ranking. */
+unsigned api_load_ranking(const struct web_ctx *c, struct ranking *out, uint64_t *window_out, char *err,
+    size_t errsz);
+
+/* The buckets of a location chart over 'window' seconds ending now: 'step' (0: about 240 points, never finer than
+ * the scrape interval) aligned on whole steps so refreshes do not shift them; *lookback_ms for query_location_series. */
+void api_series_range(const struct config *cfg, uint64_t window, uint64_t *step, int64_t now_ms, int64_t *from,
+    int64_t *to, int64_t *lookback_ms);
+
+/* A suspect as in `leakprofd suspects --json`, plus "location_id". New reference. */
+json_t *api_suspect_json(const struct suspect *s);
+/* A string as JSON, invalid UTF-8 replaced; never NULL unless out of memory. New reference. */
+json_t *api_string(const char *s);
+/* Unix ms as an ISO 8601 UTC string, or JSON null for 0. New reference. */
+json_t *api_time(int64_t ms);
+
+#endif

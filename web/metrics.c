@@ -1,0 +1,229 @@
+/* web/metrics.c: GET /metrics in the Prometheus text format. Suspects and target health come from the database
+ * on every request; scrape counters are kept here, advanced by the scrapes stored since the previous request,
+ * so they stay monotonic while retention deletes old scrapes (they restart from the stored history when the
+ * daemon restarts, which Prometheus' rate() handles as a counter reset). */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/log.h"
+#include "storage/query.h"
+#include "web/metrics.h"
+
+#define METRICS_MAX_SERVICES    10000
+
+struct svc_counter {
+	char *service;
+	uint64_t ok;
+	uint64_t failed;
+	uint64_t duration_ms;
+};
+
+struct metrics {
+	pthread_mutex_t lock;
+	int64_t last_scrape_id;
+	struct svc_counter *svc;
+	size_t nsvc;
+	size_t cap;
+	_Atomic uint64_t http[6];       /* by status class: 1xx..5xx, index 0 unused */
+};
+
+struct metrics *
+metrics_new(void)
+{
+	struct metrics *m = calloc(1, sizeof(*m));
+
+	if (m)
+		pthread_mutex_init(&m->lock, NULL);
+	return m;
+}
+
+void
+metrics_free(struct metrics *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->nsvc; i++)
+		free(m->svc[i].service);
+	free(m->svc);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+void
+metrics_count_request(struct metrics *m, unsigned status)
+{
+	if (m && status >= 100 && status < 600)
+		m->http[status / 100]++;
+}
+
+/* query_scrape_counts callback, with m->lock held. */
+static void
+add_counts(const char *service, bool ok, uint64_t count, uint64_t duration_ms, void *arg)
+{
+	struct metrics *m = arg;
+	struct svc_counter *c = NULL;
+
+	for (size_t i = 0; i < m->nsvc && !c; i++) {
+		if (strcmp(m->svc[i].service, service ? service : "") == 0)
+			c = &m->svc[i];
+	}
+	if (!c) {
+		if (m->nsvc == m->cap) {
+			size_t ncap = m->cap ? m->cap * 2 : 16;
+			struct svc_counter *nv;
+
+			if (ncap > METRICS_MAX_SERVICES)
+				return;
+			nv = realloc(m->svc, ncap * sizeof(*nv));
+			if (!nv)
+				return;
+			m->svc = nv;
+			m->cap = ncap;
+		}
+		c = &m->svc[m->nsvc];
+		*c = (struct svc_counter){ .service = strdup(service ? service : "") };
+		if (!c->service)
+			return;
+		m->nsvc++;
+	}
+	if (ok)
+		c->ok += count;
+	else
+		c->failed += count;
+	c->duration_ms += duration_ms;
+}
+
+static void
+help(struct sbuf *b, const char *name, const char *type, const char *text)
+{
+	sbuf_addf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+static void
+suspect_labels(struct sbuf *b, const struct suspect *s)
+{
+	sbuf_puts(b, "{service=\"");
+	sbuf_prom(b, s->service);
+	sbuf_puts(b, "\",function=\"");
+	sbuf_prom(b, s->function);
+	sbuf_puts(b, "\",file=\"");
+	sbuf_prom(b, s->file);
+	sbuf_addf(b, "\",line=\"%u\",op=\"", s->line);
+	sbuf_prom(b, s->op);
+	sbuf_puts(b, "\"}");
+}
+
+void
+metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
+{
+	struct sbuf b = { 0 };
+	struct ranking rk = { 0 };
+	struct target_health *h = NULL;
+	struct query_service *sv = NULL;
+	size_t nh = 0, nsv = 0;
+	int64_t size;
+	int rc;
+
+	rc = store_ranking_load(c->st, NULL, 0, &rk);
+	if (rc < 0 || store_target_health(c->st, &h, &nh) < 0 || query_services(c->st, &sv, &nsv) < 0) {
+		log_err("web: /metrics: %s", store_errmsg(c->st));
+		ranking_release(&rk);
+		target_health_free(h, nh);
+		web_reply_text(r, 500, "reading the database failed (see the daemon log)\n");
+		return;
+	}
+
+	help(&b, "leakprofd_blocked_goroutines", "gauge",
+	    "Goroutines blocked at a suspect location, summed over the service's instances (latest scrapes).");
+	for (size_t i = 0; i < rk.n; i++) {
+		sbuf_puts(&b, "leakprofd_blocked_goroutines");
+		suspect_labels(&b, &rk.suspects[i]);
+		sbuf_addf(&b, " %llu\n", (unsigned long long)rk.suspects[i].current_count);
+	}
+	help(&b, "leakprofd_suspect_score", "gauge", "Leak score of a suspect location, 0 to 1.");
+	for (size_t i = 0; i < rk.n; i++) {
+		sbuf_puts(&b, "leakprofd_suspect_score");
+		suspect_labels(&b, &rk.suspects[i]);
+		sbuf_addf(&b, " %.4f\n", rk.suspects[i].score);
+	}
+	help(&b, "leakprofd_suspect_growth_per_hour", "gauge",
+	    "Growth of a suspect location's blocked goroutines, per hour, over the ranking window.");
+	for (size_t i = 0; i < rk.n; i++) {
+		sbuf_puts(&b, "leakprofd_suspect_growth_per_hour");
+		suspect_labels(&b, &rk.suspects[i]);
+		sbuf_addf(&b, " %.3f\n", rk.suspects[i].growth_per_hour);
+	}
+	help(&b, "leakprofd_suspects", "gauge", "Locations in the current ranking.");
+	sbuf_addf(&b, "leakprofd_suspects %zu\n", rk.n);
+	help(&b, "leakprofd_ranking_duration_seconds", "gauge", "Time the detector took for the latest ranking.");
+	sbuf_addf(&b, "leakprofd_ranking_duration_seconds %.3f\n", rk.duration_ms / 1000.0);
+	help(&b, "leakprofd_ranking_timestamp_seconds", "gauge", "When the latest ranking was computed (0: never).");
+	sbuf_addf(&b, "leakprofd_ranking_timestamp_seconds %.3f\n", rk.generated_at / 1000.0);
+	ranking_release(&rk);
+
+	/* Scrape counters: advance by what was stored since the last request. */
+	pthread_mutex_lock(&m->lock);
+	if (query_scrape_counts(c->st, m->last_scrape_id, &m->last_scrape_id, add_counts, m) < 0)
+		log_warn("web: /metrics: scrape counters: %s", store_errmsg(c->st));
+	help(&b, "leakprofd_scrapes_total", "counter", "Scrape attempts per service and result.");
+	for (size_t i = 0; i < m->nsvc; i++) {
+		sbuf_puts(&b, "leakprofd_scrapes_total{service=\"");
+		sbuf_prom(&b, m->svc[i].service);
+		sbuf_addf(&b, "\",result=\"success\"} %llu\n", (unsigned long long)m->svc[i].ok);
+		sbuf_puts(&b, "leakprofd_scrapes_total{service=\"");
+		sbuf_prom(&b, m->svc[i].service);
+		sbuf_addf(&b, "\",result=\"failure\"} %llu\n", (unsigned long long)m->svc[i].failed);
+	}
+	help(&b, "leakprofd_scrape_duration_seconds", "summary", "Duration of scrape attempts per service.");
+	for (size_t i = 0; i < m->nsvc; i++) {
+		sbuf_puts(&b, "leakprofd_scrape_duration_seconds_sum{service=\"");
+		sbuf_prom(&b, m->svc[i].service);
+		sbuf_addf(&b, "\"} %.3f\n", m->svc[i].duration_ms / 1000.0);
+		sbuf_puts(&b, "leakprofd_scrape_duration_seconds_count{service=\"");
+		sbuf_prom(&b, m->svc[i].service);
+		sbuf_addf(&b, "\"} %llu\n", (unsigned long long)(m->svc[i].ok + m->svc[i].failed));
+	}
+	pthread_mutex_unlock(&m->lock);
+
+	help(&b, "leakprofd_targets", "gauge", "Active targets per service by the result of their last scrape.");
+	for (size_t i = 0; i < nsv; i++) {
+		sbuf_puts(&b, "leakprofd_targets{service=\"");
+		sbuf_prom(&b, sv[i].name);
+		sbuf_addf(&b, "\",state=\"up\"} %u\n", sv[i].targets_up);
+		sbuf_puts(&b, "leakprofd_targets{service=\"");
+		sbuf_prom(&b, sv[i].name);
+		sbuf_addf(&b, "\",state=\"down\"} %u\n", sv[i].targets - sv[i].targets_up);
+	}
+	help(&b, "leakprofd_target_up", "gauge", "1 when the target's last scrape succeeded.");
+	for (size_t i = 0; i < nh; i++) {
+		if (!h[i].active)
+			continue;
+		sbuf_puts(&b, "leakprofd_target_up{service=\"");
+		sbuf_prom(&b, h[i].service);
+		sbuf_puts(&b, "\",target=\"");
+		sbuf_prom(&b, h[i].url);
+		sbuf_addf(&b, "\"} %d\n", h[i].last_status && strcmp(h[i].last_status, "ok") == 0);
+	}
+	help(&b, "leakprofd_target_scrape_duration_seconds", "gauge", "Duration of the target's last scrape.");
+	for (size_t i = 0; i < nh; i++) {
+		if (!h[i].active || !h[i].last_scrape)
+			continue;
+		sbuf_puts(&b, "leakprofd_target_scrape_duration_seconds{service=\"");
+		sbuf_prom(&b, h[i].service);
+		sbuf_puts(&b, "\",target=\"");
+		sbuf_prom(&b, h[i].url);
+		sbuf_addf(&b, "\"} %.3f\n", h[i].last_duration_ms / 1000.0);
+	}
+	target_health_free(h, nh);
+	query_services_free(sv, nsv);
+
+	size = store_db_size(c->st);
+	help(&b, "leakprofd_database_size_bytes", "gauge", "Size of the SQLite database (pages in use).");
+	sbuf_addf(&b, "leakprofd_database_size_bytes %lld\n", (long long)(size < 0 ? 0 : size));
+	help(&b, "leakprofd_http_requests_total", "counter", "Requests answered by the web server, by status class.");
+	for (unsigned k = 1; k < 6; k++)
+		sbuf_addf(&b, "leakprofd_http_requests_total{code=\"%uxx\"} %llu\n", k, (unsigned long long)m->http[k]);
+	web_reply_take(r, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
+}

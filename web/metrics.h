@@ -1,0 +1,17 @@
+/* web/metrics.h: GET /metrics in the Prometheus text exposition format (version 0.0.4). */
+#ifndef METRICS_H
+#define METRICS_H
+
+#include "web/web.h"
+
+struct metrics;                                 /* opaque: counters kept across scrapes of /metrics */
+
+/* NULL on ENOMEM. Caller owns; free with metrics_free (NULL: no-op). */
+struct metrics *metrics_new(void);
+void metrics_free(struct metrics *m);
+/* Count one answered HTTP request by status code (any thread). */
+void metrics_count_request(struct metrics *m, unsigned status);
+/* Render every metric. Thread-safe. */
+void metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r);
+
+#endif

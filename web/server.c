@@ -1,0 +1,708 @@
+/* web/server.c: the HTTP side of the dashboard: libmicrohttpd with its own thread pool, routing, GET/HEAD only,
+ * optional bearer or basic auth, optional TLS, bounded connections and request timeouts, security headers.
+ *
+ * Each request borrows a read-only SQLite connection from a small pool (at most one per server thread), so the
+ * web never holds the collector's connection and never writes: with WAL, readers do not block the writer. A
+ * SQLite progress handler enforces the request timeout on slow queries. The config is borrowed from the daemon
+ * under a read-write lock: requests hold it shared, web_reload swaps it exclusively, so once web_reload returns
+ * no request still reads the old one (the contract in server.h lets the caller free it then). */
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <sqlite3.h>
+
+#include "daemon/log.h"
+#include "storage/store_internal.h"
+#include "web/api.h"
+#include "web/metrics.h"
+#include "web/pages.h"
+#include "web/server.h"
+
+#define WEB_SECRET_MAX          4096            /* bytes of a token or password file */
+#define WEB_TLS_FILE_MAX        (1u << 20)
+#define WEB_MIN_FREE_BYTES      (16u << 20)     /* /healthz: less free space than this is "full" */
+#define WEB_POOL_MAX            64
+
+static const char csp[] =
+	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+static const char app_css[] =
+#include "web/static/app.css.inc"
+	;
+static const char app_js[] =
+#include "web/static/app.js.inc"
+	;
+static const char favicon_svg[] =
+#include "web/static/favicon.svg.inc"
+	;
+
+static const struct {
+	const char *path;
+	const char *type;
+	const char *body;
+	size_t len;
+} statics[] = {
+	{ "/static/app.css", "text/css; charset=utf-8", app_css, sizeof(app_css) - 1 },
+	{ "/static/app.js", "text/javascript; charset=utf-8", app_js, sizeof(app_js) - 1 },
+	{ "/static/favicon.svg", "image/svg+xml", favicon_svg, sizeof(favicon_svg) - 1 },
+};
+
+/* A pooled read-only connection with the deadline its progress handler enforces. */
+struct conn {
+	struct store *st;
+	_Atomic int64_t deadline_ms;
+};
+
+struct web {
+	struct MHD_Daemon *mhd;
+	char *database;
+	char *listen;
+	char *tls_key;
+	char *tls_cert;
+
+	pthread_rwlock_t cfg_lock;      /* guards everything below up to the pool */
+	const struct config *cfg;
+	char *token;                    /* bearer token, NULL: none */
+	char *basic_user;               /* NULL: no basic auth */
+	char *basic_pass;
+	char *base_url;
+
+	pthread_mutex_t pool_lock;
+	struct conn *pool[WEB_POOL_MAX];
+	size_t npool;
+
+	_Atomic int64_t heartbeat_ms;
+	struct metrics *metrics;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read a whole small file into a NUL-terminated string (caller frees). NULL on error (logged). */
+static char *
+read_small_file(const char *path, size_t max, const char *what)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	size_t n;
+
+	if (!f) {
+		log_err("web: %s '%s': %s", what, path, strerror(errno));
+		return NULL;
+	}
+	buf = malloc(max + 1);
+	if (!buf) {
+		fclose(f);
+		log_err("web: %s '%s': out of memory", what, path);
+		return NULL;
+	}
+	n = fread(buf, 1, max + 1, f);
+	if (ferror(f) || n > max) {
+		log_err("web: %s '%s': %s", what, path, ferror(f) ? strerror(errno) : "file too large");
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* A secret file's content without the trailing newline or spaces. */
+static char *
+read_secret(const char *path, const char *what)
+{
+	char *s = read_small_file(path, WEB_SECRET_MAX, what);
+	size_t n;
+
+	if (!s)
+		return NULL;
+	n = strlen(s);
+	while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+		s[--n] = '\0';
+	if (n == 0) {
+		log_err("web: %s '%s' is empty", what, path);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* The auth settings and base URL of 'cfg', loaded into 'w' (the lock held or not started yet). */
+struct auth {
+	char *token;
+	char *basic_user;
+	char *basic_pass;
+	char *base_url;
+};
+
+static void
+auth_release(struct auth *a)
+{
+	free(a->token);
+	free(a->basic_user);
+	free(a->basic_pass);
+	free(a->base_url);
+}
+
+static int
+auth_load(const struct config *cfg, struct auth *a)
+{
+	*a = (struct auth){ 0 };
+	if (cfg->web.bearer_token_file) {
+		a->token = read_secret(cfg->web.bearer_token_file, "bearer token file");
+		if (!a->token)
+			goto out_fail;
+	}
+	if (cfg->web.basic_auth.username) {
+		if (!cfg->web.basic_auth.password_file) {
+			log_err("web: basic_auth for '%s' has no password_file", cfg->web.basic_auth.username);
+			goto out_fail;
+		}
+		a->basic_user = strdup(cfg->web.basic_auth.username);
+		a->basic_pass = read_secret(cfg->web.basic_auth.password_file, "basic auth password file");
+		if (!a->basic_user || !a->basic_pass)
+			goto out_fail;
+	}
+	if (cfg->external_url) {
+		size_t n = strlen(cfg->external_url);
+
+		while (n && cfg->external_url[n - 1] == '/')
+			n--;
+		a->base_url = strndup(cfg->external_url, n);
+	} else {
+		size_t n = strlen("https://") + strlen(cfg->listen) + 1;
+
+		a->base_url = malloc(n);
+		if (a->base_url)
+			snprintf(a->base_url, n, "%s://%s", cfg->web.tls_cert_file ? "https" : "http", cfg->listen);
+	}
+	if (!a->base_url)
+		goto out_fail;
+	return 0;
+
+out_fail:
+	auth_release(a);
+	return -1;
+}
+
+static void
+auth_install(struct web *w, struct auth *a)
+{
+	free(w->token);
+	free(w->basic_user);
+	free(w->basic_pass);
+	free(w->base_url);
+	w->token = a->token;
+	w->basic_user = a->basic_user;
+	w->basic_pass = a->basic_pass;
+	w->base_url = a->base_url;
+	*a = (struct auth){ 0 };
+}
+
+/* ---- the connection pool ---- */
+
+static int
+conn_progress(void *arg)
+{
+	struct conn *c = arg;
+
+	return now_ms() > c->deadline_ms;
+}
+
+static struct conn *
+pool_get(struct web *w, int64_t deadline)
+{
+	struct conn *c = NULL;
+
+	pthread_mutex_lock(&w->pool_lock);
+	if (w->npool)
+		c = w->pool[--w->npool];
+	pthread_mutex_unlock(&w->pool_lock);
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return NULL;
+		c->st = store_open(w->database, STORE_READONLY);
+		if (!c->st) {
+			free(c);
+			return NULL;
+		}
+		sqlite3_progress_handler(store_db(c->st), 10000, conn_progress, c);
+	}
+	c->deadline_ms = deadline;
+	return c;
+}
+
+static void
+pool_put(struct web *w, struct conn *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&w->pool_lock);
+	if (w->npool < WEB_POOL_MAX) {
+		w->pool[w->npool++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&w->pool_lock);
+	if (c) {
+		store_free(c->st);
+		free(c);
+	}
+}
+
+/* ---- requests ---- */
+
+static const char *
+mhd_arg(void *cls, const char *name)
+{
+	return MHD_lookup_connection_value(cls, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static bool
+is_api(const char *url)
+{
+	return strncmp(url, "/api/", 5) == 0;
+}
+
+/* An error reply in the form the path expects: JSON under /api/, text elsewhere. */
+static void
+reply_error(struct web_reply *r, const char *url, unsigned status, const char *msg)
+{
+	if (is_api(url)) {
+		api_error(r, status, "%s", msg);
+	} else {
+		char text[300];
+
+		snprintf(text, sizeof(text), "%s\n", msg);
+		web_reply_text(r, status, text);
+	}
+}
+
+/* true when the request carries valid credentials, or none are configured. Call with cfg_lock held. */
+static bool
+auth_ok(struct web *w, struct MHD_Connection *conn)
+{
+	const char *h;
+	char decoded[2 * WEB_SECRET_MAX + 2];
+	const char *colon;
+
+	if (!w->token && !w->basic_user)
+		return true;
+	h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (!h)
+		return false;
+	if (w->token && strncasecmp(h, "Bearer ", 7) == 0) {
+		const char *t = h + 7;
+
+		while (*t == ' ')
+			t++;
+		return web_secret_equal(t, strlen(t), w->token, strlen(w->token));
+	}
+	if (w->basic_user && strncasecmp(h, "Basic ", 6) == 0) {
+		const char *t = h + 6;
+		size_t ulen;
+		bool user_ok, pass_ok;
+
+		while (*t == ' ')
+			t++;
+		if (web_base64_decode(t, decoded, sizeof(decoded)) < 0)
+			return false;
+		colon = strchr(decoded, ':');
+		if (!colon)
+			return false;
+		ulen = (size_t)(colon - decoded);
+		user_ok = web_secret_equal(decoded, ulen, w->basic_user, strlen(w->basic_user));
+		pass_ok = web_secret_equal(colon + 1, strlen(colon + 1), w->basic_pass, strlen(w->basic_pass));
+		return user_ok && pass_ok;
+	}
+	return false;
+}
+
+/* /healthz: the database is writable (file and directory writable, at least WEB_MIN_FREE_BYTES free on its file
+ * system, and readable through a connection) and the collector loop called web_heartbeat within 3 intervals. */
+static void
+healthz(struct web *w, const struct config *cfg, struct store *st, struct web_reply *r)
+{
+	char dir[PATH_MAX];
+	const char *slash;
+	struct statvfs vfs;
+	struct sbuf b = { 0 };
+	const char *db_error = NULL;
+	char db_buf[200];
+	int64_t now = now_ms(), age = now - w->heartbeat_ms;
+	int64_t limit = 3 * (int64_t)(cfg->scrape_interval ? cfg->scrape_interval : 60) * 1000;
+	unsigned long long free_bytes = 0;
+	bool collector_ok = age <= limit;
+
+	slash = strrchr(w->database, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash == w->database ? 1 : slash - w->database), w->database);
+	if (access(w->database, W_OK) != 0) {
+		snprintf(db_buf, sizeof(db_buf), "database file not writable: %s", strerror(errno));
+		db_error = db_buf;
+	} else if (access(dir, W_OK) != 0) {
+		snprintf(db_buf, sizeof(db_buf), "database directory not writable: %s", strerror(errno));
+		db_error = db_buf;
+	} else if (statvfs(dir, &vfs) != 0) {
+		snprintf(db_buf, sizeof(db_buf), "statvfs: %s", strerror(errno));
+		db_error = db_buf;
+	} else if ((free_bytes = (unsigned long long)vfs.f_bavail * vfs.f_frsize) < WEB_MIN_FREE_BYTES) {
+		snprintf(db_buf, sizeof(db_buf), "file system full: %llu bytes free", free_bytes);
+		db_error = db_buf;
+	} else if (!st || store_db_size(st) < 0) {
+		snprintf(db_buf, sizeof(db_buf), "database not readable: %s", st ? store_errmsg(st) : "cannot open");
+		db_error = db_buf;
+	}
+	sbuf_addf(&b, "{\"status\":\"%s\",\"database\":{\"ok\":%s,\"free_bytes\":%llu,\"error\":",
+	    !db_error && collector_ok ? "ok" : "unhealthy", db_error ? "false" : "true", free_bytes);
+	if (db_error) {
+		json_t *e = api_string(db_error);
+		char *t = e ? json_dumps(e, JSON_ENCODE_ANY) : NULL;
+
+		sbuf_puts(&b, t ? t : "\"?\"");
+		free(t);
+		json_decref(e);
+	} else {
+		sbuf_puts(&b, "null");
+	}
+	sbuf_addf(&b, "},\"collector\":{\"ok\":%s,\"last_heartbeat_age_ms\":%lld,\"limit_ms\":%lld}}\n",
+	    collector_ok ? "true" : "false", (long long)age, (long long)limit);
+	web_reply_take(r, !db_error && collector_ok ? 200 : 503, "application/json", &b);
+}
+
+static enum MHD_Result
+send_reply(struct MHD_Connection *conn, struct web_reply *r, bool auth_challenge, const struct web *w)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		web_reply_release(r);
+		return MHD_NO;
+	}
+	r->body = NULL;         /* the response owns it now */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+	MHD_add_response_header(resp, "Content-Security-Policy", csp);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, r->cacheable ? "max-age=300" : "no-store");
+	if (r->allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (auth_challenge) {
+		if (w->token)
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"leakprofd\"");
+		if (w->basic_user)
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+			    "Basic realm=\"leakprofd\", charset=\"UTF-8\"");
+	}
+	ret = MHD_queue_response(conn, r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method, const char *version,
+    const char *upload_data, size_t *upload_data_size, void **req_cls)
+{
+	struct web *w = cls;
+	struct web_reply r = { 0 };
+	struct conn *c = NULL;
+	bool challenge = false;
+	enum MHD_Result ret;
+	int64_t now = now_ms();
+
+	(void)version;
+	(void)upload_data;
+	/* Answer on the second call, once the request is complete: a reply queued earlier makes libmicrohttpd
+	 * close the connection instead of keeping it alive. Other methods are refused at once (and closed). */
+	if (*req_cls == NULL &&
+	    (strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)) {
+		*req_cls = w;
+		return MHD_YES;
+	}
+	if (*upload_data_size != 0) {
+		*upload_data_size = 0;  /* a GET with a body: ignore the body */
+		return MHD_YES;
+	}
+	pthread_rwlock_rdlock(&w->cfg_lock);
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+		reply_error(&r, url, 405, "method not allowed: use GET or HEAD");
+		r.allow = "GET, HEAD";
+		goto out_send;
+	}
+	if (strcmp(url, "/healthz") == 0) {
+		c = pool_get(w, now + 5000);
+		healthz(w, w->cfg, c ? c->st : NULL, &r);
+		goto out_send;
+	}
+	if (!auth_ok(w, conn)) {
+		reply_error(&r, url, 401, "authentication required");
+		challenge = true;
+		goto out_send;
+	}
+	for (size_t i = 0; i < sizeof(statics) / sizeof(statics[0]); i++) {
+		if (strcmp(url, statics[i].path) == 0) {
+			r.status = 200;
+			r.content_type = statics[i].type;
+			r.body = malloc(statics[i].len ? statics[i].len : 1);
+			r.len = statics[i].len;
+			r.cacheable = true;
+			if (r.body)
+				memcpy(r.body, statics[i].body, statics[i].len);
+			else
+				web_reply_text(&r, 500, "out of memory\n");
+			goto out_send;
+		}
+	}
+	c = pool_get(w, now + (int64_t)(w->cfg->web.request_timeout ? w->cfg->web.request_timeout : 30) * 1000);
+	if (!c) {
+		reply_error(&r, url, 503, "database not available (see the daemon log)");
+		goto out_send;
+	}
+	{
+		struct web_ctx ctx = {
+			.st = c->st,
+			.cfg = w->cfg,
+			.now_ms = now,
+			.base_url = w->base_url,
+			.path = url,
+			.arg = mhd_arg,
+			.arg_cls = conn,
+		};
+
+		if (strcmp(url, "/metrics") == 0)
+			metrics_handle(&ctx, w->metrics, &r);
+		else if (strncmp(url, "/api/v1/", 8) == 0)
+			api_handle(&ctx, &r);
+		else if (is_api(url))
+			api_error(&r, 404, "not found: the API is under /api/v1/");
+		else
+			pages_handle(&ctx, &r);
+	}
+	/* A query stopped by the deadline leaves a 500 behind: say what happened. */
+	if (r.status == 500 && now_ms() > c->deadline_ms)
+		reply_error(&r, url, 503, "request timed out");
+
+out_send:
+	metrics_count_request(w->metrics, r.status);
+	ret = send_reply(conn, &r, challenge, w);
+	pthread_rwlock_unlock(&w->cfg_lock);
+	pool_put(w, c);
+	web_reply_release(&r);
+	return ret;
+}
+
+static void
+mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_warn("web: %s", msg);
+}
+
+/* "host:port", "[v6]:port" or ":port" → a socket address. 0, or -1 (logged). */
+static int
+parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[256], port[16];
+	const char *colon = strrchr(listen, ':');
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *res;
+	size_t hlen;
+	int rc;
+
+	if (!colon || strlen(colon + 1) == 0 || strlen(colon + 1) >= sizeof(port)) {
+		log_err("web: listen '%s': expected host:port", listen);
+		return -1;
+	}
+	hlen = (size_t)(colon - listen);
+	if (hlen >= 2 && listen[0] == '[' && listen[hlen - 1] == ']') {
+		listen++;
+		hlen -= 2;
+	}
+	if (hlen >= sizeof(host)) {
+		log_err("web: listen '%s': host name too long", listen);
+		return -1;
+	}
+	memcpy(host, listen, hlen);
+	host[hlen] = '\0';
+	snprintf(port, sizeof(port), "%s", colon + 1);
+	rc = getaddrinfo(hlen ? host : NULL, port, &hints, &res);
+	if (rc != 0) {
+		log_err("web: listen '%s': %s", listen, gai_strerror(rc));
+		return -1;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static void
+web_free(struct web *w)
+{
+	struct auth a = { 0 };
+
+	if (!w)
+		return;
+	auth_install(w, &a);
+	for (size_t i = 0; i < w->npool; i++) {
+		store_free(w->pool[i]->st);
+		free(w->pool[i]);
+	}
+	metrics_free(w->metrics);
+	pthread_rwlock_destroy(&w->cfg_lock);
+	pthread_mutex_destroy(&w->pool_lock);
+	free(w->database);
+	free(w->listen);
+	free(w->tls_key);
+	free(w->tls_cert);
+	free(w);
+}
+
+struct web *
+web_start(const struct config *cfg)
+{
+	struct web *w = calloc(1, sizeof(*w));
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	struct auth a;
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned threads = ncpu > 0 ? (unsigned)ncpu * 2 : 4;
+	const union MHD_DaemonInfo *info;
+
+	if (!w) {
+		log_err("web: out of memory");
+		return NULL;
+	}
+	pthread_rwlock_init(&w->cfg_lock, NULL);
+	pthread_mutex_init(&w->pool_lock, NULL);
+	w->cfg = cfg;
+	w->heartbeat_ms = now_ms();
+	w->database = strdup(cfg->database);
+	w->listen = strdup(cfg->listen);
+	w->metrics = metrics_new();
+	if (!w->database || !w->listen || !w->metrics) {
+		log_err("web: out of memory");
+		goto out_free;
+	}
+	if (auth_load(cfg, &a) < 0)
+		goto out_free;
+	auth_install(w, &a);
+	if (parse_listen(cfg->listen, &ss, &sslen) < 0)
+		goto out_free;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	if (cfg->web.tls_cert_file || cfg->web.tls_key_file) {
+		if (!cfg->web.tls_cert_file || !cfg->web.tls_key_file) {
+			log_err("web: tls needs both cert_file and key_file");
+			goto out_free;
+		}
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			log_err("web: tls: this libmicrohttpd was built without TLS support");
+			goto out_free;
+		}
+		w->tls_cert = read_small_file(cfg->web.tls_cert_file, WEB_TLS_FILE_MAX, "tls cert_file");
+		w->tls_key = read_small_file(cfg->web.tls_key_file, WEB_TLS_FILE_MAX, "tls key_file");
+		if (!w->tls_cert || !w->tls_key)
+			goto out_free;
+		flags |= MHD_USE_TLS;
+	}
+	if (threads < 4)
+		threads = 4;
+	if (threads > 16)
+		threads = 16;
+	w->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, w,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_THREAD_POOL_SIZE, threads,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->web.max_connections ? cfg->web.max_connections : 64),
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->web.request_timeout ? cfg->web.request_timeout : 30),
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+	    w->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, w->tls_cert,
+	    MHD_OPTION_HTTPS_MEM_KEY, w->tls_key,
+	    MHD_OPTION_END);
+	if (!w->mhd) {
+		log_err("web: cannot listen on '%s' (address in use, no permission, or bad TLS files)", cfg->listen);
+		goto out_free;
+	}
+	info = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	log_info("web: listening on '%s' (port %u, %s, %u threads, at most %u connections)", cfg->listen,
+	    info ? (unsigned)info->port : 0, w->tls_cert ? "https" : "http", threads,
+	    cfg->web.max_connections ? cfg->web.max_connections : 64);
+	return w;
+
+out_free:
+	web_free(w);
+	return NULL;
+}
+
+void
+web_reload(struct web *w, const struct config *cfg)
+{
+	struct auth a;
+	int rc;
+
+	if (!w)
+		return;
+	rc = auth_load(cfg, &a);
+	pthread_rwlock_wrlock(&w->cfg_lock);
+	if (strcmp(cfg->listen, w->listen) != 0 || strcmp(cfg->database, w->database) != 0)
+		log_warn("web: a new listen address or database takes effect after a restart");
+	w->cfg = cfg;
+	if (rc == 0)
+		auth_install(w, &a);
+	pthread_rwlock_unlock(&w->cfg_lock);
+	if (rc < 0)
+		log_err("web: reload: keeping the previous authentication settings");
+}
+
+void
+web_heartbeat(struct web *w, int64_t now)
+{
+	if (w)
+		w->heartbeat_ms = now;
+}
+
+void
+web_stop(struct web *w)
+{
+	if (!w)
+		return;
+	MHD_stop_daemon(w->mhd);
+	web_free(w);
+}
