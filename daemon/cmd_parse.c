@@ -1,13 +1,157 @@
-/* daemon/cmd_parse.c: PLACEHOLDER during development; replaced by the real implementation of 'parse'. */
+/* daemon/cmd_parse.c: `leakprofd parse [--json] [--all] FILE|-`: read one saved goroutine profile (any format,
+ * auto-detected), reduce it to blocked counts per source location and print them. Exit 0 parsed, 1 input
+ * error (message on stderr), 2 usage. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "collector/profile.h"
 #include "daemon/cmd.h"
+#include "daemon/output.h"
+
+/* The largest file read: the biggest debug=2 dump Go writes is 64 MiB; leave room for hand-made inputs. */
+#define PARSE_MAX_INPUT ((size_t)1 << 30)
+
+static void
+parse_usage(FILE *f)
+{
+	fprintf(f, "usage: leakprofd parse [--json] [--all] FILE|-\n"
+	    "  --json  print JSON instead of a table\n"
+	    "  --all   include goroutines that cannot leak (running, IO wait, sleep, ...)\n");
+}
+
+/* Read all of 'fd' into a new buffer, at most PARSE_MAX_INPUT bytes. 0, or -1 with errno (EFBIG: too big). */
+static int
+read_all(int fd, char **out, size_t *outlen)
+{
+	struct stat st;
+	size_t cap = 1 << 16, len = 0;
+	char *buf;
+
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+		if ((uint64_t)st.st_size > PARSE_MAX_INPUT) {
+			errno = EFBIG;
+			return -1;
+		}
+		cap = (size_t)st.st_size + 1;
+	}
+	buf = malloc(cap);
+	if (buf == NULL)
+		return -1;
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			size_t ncap = cap * 2;
+			char *nb;
+
+			if (cap > PARSE_MAX_INPUT) {
+				free(buf);
+				errno = EFBIG;
+				return -1;
+			}
+			if (ncap > PARSE_MAX_INPUT + 1)
+				ncap = PARSE_MAX_INPUT + 1;
+			nb = realloc(buf, ncap);
+			if (nb == NULL) {
+				free(buf);
+				return -1;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(buf);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > PARSE_MAX_INPUT) {
+		free(buf);
+		errno = EFBIG;
+		return -1;
+	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
 
 int
 cmd_parse(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "leakprofd: 'parse' is not built yet\n");
-	return 1;
+	enum output_flags flags = 0;
+	const char *path = NULL;
+	struct profile prof;
+	struct parse_error perr = { .msg = "" };
+	char *buf = NULL;
+	size_t len = 0;
+	int fd, i, ret = 1;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			flags |= OUTPUT_JSON;
+		} else if (strcmp(argv[i], "--all") == 0) {
+			flags |= OUTPUT_ALL;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			parse_usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--") == 0 && i + 1 < argc && path == NULL) {
+			path = argv[++i];
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			fprintf(stderr, "leakprofd parse: unknown option '%s'\n", argv[i]);
+			parse_usage(stderr);
+			return 2;
+		} else if (path == NULL) {
+			path = argv[i];
+		} else {
+			fprintf(stderr, "leakprofd parse: more than one input ('%s')\n", argv[i]);
+			parse_usage(stderr);
+			return 2;
+		}
+	}
+	if (path == NULL) {
+		fprintf(stderr, "leakprofd parse: no input file (use - for standard input)\n");
+		parse_usage(stderr);
+		return 2;
+	}
+	if (strcmp(path, "-") == 0) {
+		fd = STDIN_FILENO;
+	} else {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			fprintf(stderr, "leakprofd parse: '%s': %s\n", path, strerror(errno));
+			return 1;
+		}
+	}
+	if (read_all(fd, &buf, &len) < 0) {
+		if (errno == EFBIG)
+			fprintf(stderr, "leakprofd parse: '%s': larger than %zu MiB\n", path, PARSE_MAX_INPUT >> 20);
+		else
+			fprintf(stderr, "leakprofd parse: '%s': %s\n", path, strerror(errno));
+		goto out_close;
+	}
+	if (profile_parse(buf, len, &prof, &perr) < 0) {
+		fprintf(stderr, "leakprofd parse: '%s': %s\n", path, perr.msg);
+		goto out_free;
+	}
+	if (output_profile(stdout, &prof, flags) < 0)
+		fprintf(stderr, "leakprofd parse: writing the output: %s\n", strerror(errno));
+	else
+		ret = 0;
+	profile_release(&prof);
+out_free:
+	free(buf);
+out_close:
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return ret;
 }
