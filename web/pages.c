@@ -106,9 +106,9 @@ page_begin(struct sbuf *b, const char *title, const char *nav)
 	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
 	    "<meta name=\"color-scheme\" content=\"light dark\"><title>");
 	sbuf_html(b, title);
-	sbuf_puts(b, " · leakprofd</title><link rel=\"stylesheet\" href=\"/static/app.css\">"
+	sbuf_puts(b, " · leakprofd</title><link rel=\"stylesheet\" href=\"/static/app.css?v=" LEAKPROFD_VERSION "\">"
 	    "<link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\">"
-	    "<script src=\"/static/app.js\" defer></script></head>\n<body><header class=\"top\">"
+	    "<script src=\"/static/app.js?v=" LEAKPROFD_VERSION "\" defer></script></head>\n<body><header class=\"top\">"
 	    "<a class=\"brand\" href=\"/\"><img src=\"/static/favicon.svg\" alt=\"\" width=\"20\" height=\"20\">"
 	    "leakprofd</a><nav>");
 	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
@@ -486,7 +486,7 @@ page_suspects(const struct web_ctx *c, struct web_reply *r)
 		else
 			sbuf_puts(&b, "<td class=\"num muted\" data-v=\"-1\">—</td>");
 		sbuf_puts(&b, "<td>");
-		pages_sparkline(&b, spark, nspark, 120, 30);
+		pages_sparkline(&b, spark, nspark, 100, 28);
 		sbuf_puts(&b, "</td><td class=\"why\">");
 		sbuf_html(&b, s->explanation);
 		sbuf_puts(&b, "</td></tr>\n");
