@@ -143,14 +143,15 @@ targets_profile_url(const char *base, const char *path, int debug)
 	rest = hoststart + strcspn(hoststart, "/?#");
 	if (rest == hoststart)
 		return NULL;            /* no host */
-	hostlen = (size_t)(rest - base);
 	end = rest + strcspn(rest, "#");
 	q = rest + strcspn(rest, "?#");
 	pathlen = (size_t)(q - rest);
 	if (pathlen == 0 || (pathlen == 1 && rest[0] == '/')) {
+		/* A base URL: append the profile path. */
 		rest = path ? path : "/debug/pprof/goroutine";
 		pathlen = strlen(rest);
 	}
+	hostlen = (size_t)(hoststart + strcspn(hoststart, "/?#") - base);
 	qlen = *q == '?' ? (size_t)(end - q - 1) : 0;
 	cap = hostlen + 1 + pathlen + 1 + qlen + 1 + sizeof("debug=N") + 1;
 	out = malloc(cap);

@@ -70,11 +70,12 @@ void targets_entries_free(struct targets_entry *entries, size_t n);
 uint64_t targets_hash(const char *s);
 bool targets_shard_keep(const char *base_url, unsigned index, unsigned count);
 
-/* The profile URL of a target: when 'base' already has a path other than "/" it is taken as the profile URL,
- * else 'path' (e.g. "/debug/pprof/goroutine") is appended. Then the query gets "debug=N": an existing debug
- * value is replaced, other query parameters are kept. 'debug' is 0, 1 or 2, or -1 to leave the query as it
- * is (no debug parameter added). Returns a new string (caller frees), or NULL when 'base' is not an http or
- * https URL (or on ENOMEM). */
+/* The profile URL of a target. A base URL ("http://host:port" or with the path "/") gets 'path' appended
+ * (e.g. "/debug/pprof/goroutine"; NULL: that one); a URL with any other path is taken as the profile URL
+ * as written (a service behind a path prefix sets its full path through the config's 'path' key instead).
+ * Then the query gets "debug=N": an existing debug value is replaced, other query parameters are kept, a
+ * fragment is dropped. 'debug' is 0, 1 or 2, or -1 to leave the query as it is (no debug parameter added).
+ * Returns a new string (caller frees), or NULL when 'base' is not an http or https URL (or on ENOMEM). */
 char *targets_profile_url(const char *base, const char *path, int debug);
 
 #endif

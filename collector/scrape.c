@@ -1,0 +1,1216 @@
+/* collector/scrape.c: the scraper: one libcurl multi handle, scheduled per target, driven by the caller.
+ *
+ * Targets live in a min-heap keyed by their next due time (monotonic ms); a target is out of the heap while
+ * its one transfer is in flight, which is what keeps two scrapes of one target from overlapping. Slots are
+ * laid on the wall clock (phase + k × interval) so a restarted daemon keeps every target's place in the
+ * interval, and converted to monotonic time for waiting. Bodies grow in a buffer capped at max_body_bytes
+ * (after content decoding, so a gzip bomb stops at the cap), are parsed in the loop thread, and are freed
+ * as soon as the result is delivered. */
+#include "collector/scrape.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define DEFAULT_MAX_CONCURRENT  64
+#define MAX_REDIRECTS           3
+#define BODY_INITIAL            (64u << 10)
+#define JITTER_CAP_MS           5000u
+#define IN_HEAP_NONE            SIZE_MAX
+
+/* A target's settings, deep-copied: every string lives in 'strings' (one block). */
+struct target_cfg {
+	struct scrape_target t;
+	struct scrape_header *headers;
+	char *strings;
+};
+
+struct transfer;
+
+struct target {
+	struct target_cfg cfg;
+	/* schedule */
+	size_t heap_idx;                /* IN_HEAP_NONE while running */
+	uint64_t due_ms;                /* monotonic */
+	int64_t slot_wall_ms;           /* the wall-clock slot of the next (or running) regular scrape */
+	bool next_is_detail;
+	struct transfer *xfer;
+	/* health */
+	bool scraped;
+	bool up;
+	char status[SCRAPE_STATUS_MAX];
+	int64_t last_start_ms;
+	uint64_t last_duration_ms;
+	uint64_t last_bytes;
+	uint64_t last_total;
+	bool have_total;
+	unsigned failures;
+	uint64_t scrapes;
+	uint64_t detail_scrapes;
+	bool mark;                      /* scrape_set_targets(): kept in the new set */
+};
+
+struct transfer {
+	struct scraper *sc;
+	struct target *t;
+	CURL *easy;
+	struct curl_slist *hdrs;
+	char *service;                  /* copies: a reload may replace the target's settings meanwhile */
+	char *url;
+	bool detail;
+	char *buf;
+	size_t len;
+	size_t cap;
+	uint64_t max;
+	bool toobig;
+	uint64_t start_mono_ms;
+	int64_t start_wall_ms;
+	uint64_t lag_ms;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct scraper {
+	CURLM *multi;
+	struct scrape_options opt;
+	char *user_agent;
+	struct target **targets;        /* in the order given to scrape_set_targets() */
+	size_t ntargets;
+	struct target **heap;           /* min-heap on due_ms */
+	size_t nheap;
+	unsigned running;
+	uint64_t rng;
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_FAILED_INIT;
+
+static void
+global_init_once(void)
+{
+	global_rc = curl_global_init(CURL_GLOBAL_ALL);
+}
+
+int
+scrape_global_init(void)
+{
+	pthread_once(&global_once, global_init_once);
+	return global_rc == CURLE_OK ? 0 : -1;
+}
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+fmt(char *dst, size_t cap, const char *f, ...) __attribute__((format(printf, 3, 4)));
+
+/* snprintf that always terminates and never reports truncation as an error: statuses are cut to fit. */
+static void
+fmt(char *dst, size_t cap, const char *f, ...)
+{
+	va_list ap;
+
+	if (cap == 0)
+		return;
+	va_start(ap, f);
+	if (vsnprintf(dst, cap, f, ap) < 0)
+		dst[0] = '\0';
+	va_end(ap);
+}
+
+/* xorshift64*: jitter only, no security role. */
+static uint64_t
+rng_next(struct scraper *sc)
+{
+	uint64_t x = sc->rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	sc->rng = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}
+
+static uint64_t
+fnv1a(uint64_t h, const char *s)
+{
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+uint64_t
+scrape_phase_ms(const char *service, const char *url, uint64_t interval_ms)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	if (interval_ms == 0)
+		return 0;
+	h = fnv1a(h, service ? service : "");
+	h = fnv1a(h, "\n");
+	h = fnv1a(h, url ? url : "");
+	return h % interval_ms;
+}
+
+uint64_t
+scrape_backoff_ms(uint64_t interval_ms, unsigned failures)
+{
+	unsigned mult = 1;
+
+	if (failures >= 4)
+		mult = 8;
+	else if (failures >= 2)
+		mult = 1u << (failures - 1);
+	if (interval_ms > UINT64_MAX / mult)
+		return UINT64_MAX;
+	return interval_ms * mult;
+}
+
+uint64_t
+scrape_jitter_max_ms(uint64_t interval_ms)
+{
+	uint64_t j = interval_ms / 20;
+
+	return j < JITTER_CAP_MS ? j : JITTER_CAP_MS;
+}
+
+/* --- the heap ------------------------------------------------------------------------------------- */
+
+static void
+heap_swap(struct scraper *sc, size_t a, size_t b)
+{
+	struct target *t = sc->heap[a];
+
+	sc->heap[a] = sc->heap[b];
+	sc->heap[b] = t;
+	sc->heap[a]->heap_idx = a;
+	sc->heap[b]->heap_idx = b;
+}
+
+static void
+heap_up(struct scraper *sc, size_t i)
+{
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+
+		if (sc->heap[p]->due_ms <= sc->heap[i]->due_ms)
+			break;
+		heap_swap(sc, p, i);
+		i = p;
+	}
+}
+
+static void
+heap_down(struct scraper *sc, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < sc->nheap && sc->heap[l]->due_ms < sc->heap[m]->due_ms)
+			m = l;
+		if (r < sc->nheap && sc->heap[r]->due_ms < sc->heap[m]->due_ms)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(sc, i, m);
+		i = m;
+	}
+}
+
+/* The heap array is sized to hold every target (see scrape_set_targets), so pushing cannot fail. */
+static void
+heap_push(struct scraper *sc, struct target *t)
+{
+	t->heap_idx = sc->nheap;
+	sc->heap[sc->nheap++] = t;
+	heap_up(sc, t->heap_idx);
+}
+
+static void
+heap_remove(struct scraper *sc, struct target *t)
+{
+	size_t i = t->heap_idx;
+
+	if (i == IN_HEAP_NONE)
+		return;
+	t->heap_idx = IN_HEAP_NONE;
+	sc->nheap--;
+	if (i == sc->nheap)
+		return;
+	sc->heap[i] = sc->heap[sc->nheap];
+	sc->heap[i]->heap_idx = i;
+	heap_down(sc, i);
+	heap_up(sc, i);
+}
+
+static void
+heap_update(struct scraper *sc, struct target *t)
+{
+	heap_down(sc, t->heap_idx);
+	heap_up(sc, t->heap_idx);
+}
+
+/* --- schedule ------------------------------------------------------------------------------------- */
+
+/* The first slot strictly after 'after' that lies on the target's grid phase + k × interval (wall clock). */
+static int64_t
+slot_after(const struct target *t, int64_t after)
+{
+	int64_t iv = (int64_t)t->cfg.t.interval_ms;
+	int64_t phase = (int64_t)scrape_phase_ms(t->cfg.t.service, t->cfg.t.url, t->cfg.t.interval_ms);
+	int64_t k;
+
+	if (after < phase)
+		return phase;
+	k = (after - phase) / iv + 1;
+	return phase + k * iv;
+}
+
+/* Put 't' in the heap for its next regular scrape: the first slot at least 'gap' after its previous slot and
+ * in the future, plus jitter. */
+static void
+schedule_regular(struct scraper *sc, struct target *t, uint64_t now_mono, int64_t now_wall, uint64_t gap)
+{
+	int64_t earliest = t->slot_wall_ms + (int64_t)gap - 1;
+	int64_t slot;
+	uint64_t jmax = scrape_jitter_max_ms(t->cfg.t.interval_ms);
+	uint64_t jitter = jmax ? rng_next(sc) % (jmax + 1) : 0;
+
+	if (t->slot_wall_ms == 0 || earliest < now_wall)
+		earliest = now_wall;
+	slot = slot_after(t, earliest);
+	t->slot_wall_ms = slot;
+	t->due_ms = now_mono + (uint64_t)(slot - now_wall) + jitter;
+	t->next_is_detail = false;
+	heap_push(sc, t);
+}
+
+/* --- target settings ------------------------------------------------------------------------------ */
+
+static size_t
+opt_len(const char *s)
+{
+	return s ? strlen(s) + 1 : 0;
+}
+
+static const char *
+opt_copy(char **pos, const char *s)
+{
+	size_t n;
+	char *d;
+
+	if (!s)
+		return NULL;
+	n = strlen(s) + 1;
+	d = *pos;
+	memcpy(d, s, n);
+	*pos += n;
+	return d;
+}
+
+static void
+cfg_release(struct target_cfg *c)
+{
+	free(c->headers);
+	free(c->strings);
+	memset(c, 0, sizeof(*c));
+}
+
+static int
+cfg_copy(struct target_cfg *dst, const struct scrape_target *src)
+{
+	size_t total = 0, i;
+	char *pos;
+
+	memset(dst, 0, sizeof(*dst));
+	total += opt_len(src->service) + opt_len(src->url) + opt_len(src->detail_url);
+	total += opt_len(src->bearer_token) + opt_len(src->basic_user) + opt_len(src->basic_password);
+	total += opt_len(src->tls_ca_file) + opt_len(src->tls_cert_file) + opt_len(src->tls_key_file);
+	total += opt_len(src->proxy);
+	for (i = 0; i < src->nheaders; i++)
+		total += opt_len(src->headers[i].name) + opt_len(src->headers[i].value);
+	dst->strings = malloc(total ? total : 1);
+	if (!dst->strings)
+		return -1;
+	if (src->nheaders) {
+		dst->headers = calloc(src->nheaders, sizeof(*dst->headers));
+		if (!dst->headers) {
+			free(dst->strings);
+			dst->strings = NULL;
+			return -1;
+		}
+	}
+	dst->t = *src;
+	pos = dst->strings;
+	dst->t.service = opt_copy(&pos, src->service);
+	dst->t.url = opt_copy(&pos, src->url);
+	dst->t.detail_url = opt_copy(&pos, src->detail_url);
+	dst->t.bearer_token = opt_copy(&pos, src->bearer_token);
+	dst->t.basic_user = opt_copy(&pos, src->basic_user);
+	dst->t.basic_password = opt_copy(&pos, src->basic_password);
+	dst->t.tls_ca_file = opt_copy(&pos, src->tls_ca_file);
+	dst->t.tls_cert_file = opt_copy(&pos, src->tls_cert_file);
+	dst->t.tls_key_file = opt_copy(&pos, src->tls_key_file);
+	dst->t.proxy = opt_copy(&pos, src->proxy);
+	for (i = 0; i < src->nheaders; i++) {
+		dst->headers[i].name = opt_copy(&pos, src->headers[i].name);
+		dst->headers[i].value = opt_copy(&pos, src->headers[i].value);
+	}
+	dst->t.headers = dst->headers;
+	return 0;
+}
+
+static bool
+is_http_url(const char *u)
+{
+	return u && (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) &&
+	       !strpbrk(u, "\r\n\t ");
+}
+
+/* A header name is a token; a value has no line breaks (no header injection from a config or file_sd). */
+static bool
+header_ok(const struct scrape_header *h)
+{
+	const char *p;
+
+	if (!h->name || !h->value || !h->name[0])
+		return false;
+	for (p = h->name; *p; p++)
+		if (*p <= ' ' || *p >= 127 || *p == ':')
+			return false;
+	return !strpbrk(h->value, "\r\n");
+}
+
+static int
+target_validate(const struct scrape_target *t, char *err, size_t errlen)
+{
+	size_t i;
+
+	if (!t->service || !t->service[0]) {
+		fmt(err, errlen, "scrape: target '%s': no service name", t->url ? t->url : "(null)");
+		return -1;
+	}
+	if (!is_http_url(t->url)) {
+		fmt(err, errlen, "scrape: target '%s': not an http or https URL", t->url ? t->url : "(null)");
+		return -1;
+	}
+	if (t->detail_url && !is_http_url(t->detail_url)) {
+		fmt(err, errlen, "scrape: target '%s': detail URL '%s' is not an http or https URL", t->url,
+		    t->detail_url);
+		return -1;
+	}
+	if (t->interval_ms == 0 || t->timeout_ms == 0 || t->max_body_bytes == 0) {
+		fmt(err, errlen, "scrape: target '%s': interval, timeout and max body bytes must be > 0", t->url);
+		return -1;
+	}
+	if (t->bearer_token && t->basic_user) {
+		fmt(err, errlen, "scrape: target '%s': both a bearer token and basic auth", t->url);
+		return -1;
+	}
+	if ((t->bearer_token && strpbrk(t->bearer_token, "\r\n")) ||
+	    (t->basic_user && strchr(t->basic_user, ':'))) {
+		fmt(err, errlen, "scrape: target '%s': bad credentials (line break in token or ':' in user)",
+		    t->url);
+		return -1;
+	}
+	for (i = 0; i < t->nheaders; i++) {
+		if (!header_ok(&t->headers[i])) {
+			fmt(err, errlen, "scrape: target '%s': bad header '%s'", t->url,
+			    t->headers[i].name ? t->headers[i].name : "(null)");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* --- transfers ------------------------------------------------------------------------------------ */
+
+static size_t
+on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct transfer *x = arg;
+	size_t n = size * nmemb;
+
+	if (n == 0)
+		return 0;
+	if ((uint64_t)x->len + n > x->max) {
+		x->toobig = true;
+		return 0;               /* CURLE_WRITE_ERROR ends the transfer */
+	}
+	if (x->len + n + 1 > x->cap) {
+		size_t cap = x->cap ? x->cap : BODY_INITIAL;
+		char *nb;
+
+		while (cap < x->len + n + 1)
+			cap *= 2;
+		if ((uint64_t)cap > x->max + 1)
+			cap = (size_t)x->max + 1;
+		nb = realloc(x->buf, cap);
+		if (!nb)
+			return 0;
+		x->buf = nb;
+		x->cap = cap;
+	}
+	memcpy(x->buf + x->len, data, n);
+	x->len += n;
+	return n;
+}
+
+static void
+transfer_free(struct transfer *x)
+{
+	if (!x)
+		return;
+	if (x->easy) {
+		if (x->sc)
+			curl_multi_remove_handle(x->sc->multi, x->easy);
+		curl_easy_cleanup(x->easy);
+	}
+	curl_slist_free_all(x->hdrs);
+	free(x->service);
+	free(x->url);
+	free(x->buf);
+	free(x);
+}
+
+#define SETOPT(x, opt, val)                                                                                \
+	do {                                                                                               \
+		if (curl_easy_setopt((x)->easy, opt, val) != CURLE_OK)                                     \
+			goto out_fail;                                                                     \
+	} while (0)
+
+/* A ready-to-add easy handle for target settings 'c'; NULL on failure. */
+static struct transfer *
+transfer_new(const struct target_cfg *c, bool detail, const char *user_agent)
+{
+	const struct scrape_target *t = &c->t;
+	struct transfer *x = calloc(1, sizeof(*x));
+	uint64_t timeout = detail && t->detail_timeout_ms ? t->detail_timeout_ms : t->timeout_ms;
+	size_t i;
+
+	if (!x)
+		return NULL;
+	x->detail = detail;
+	x->max = t->max_body_bytes;
+	x->service = strdup(t->service);
+	x->url = strdup(detail ? t->detail_url : t->url);
+	x->easy = curl_easy_init();
+	if (!x->service || !x->url || !x->easy)
+		goto out_fail;
+	for (i = 0; i < t->nheaders; i++) {
+		size_t n = strlen(t->headers[i].name) + strlen(t->headers[i].value) + 3;
+		char *line = malloc(n);
+		struct curl_slist *l;
+
+		if (!line)
+			goto out_fail;
+		fmt(line, n, "%s: %s", t->headers[i].name, t->headers[i].value);
+		l = curl_slist_append(x->hdrs, line);
+		free(line);
+		if (!l)
+			goto out_fail;
+		x->hdrs = l;
+	}
+	SETOPT(x, CURLOPT_URL, x->url);
+	SETOPT(x, CURLOPT_PRIVATE, x);
+	SETOPT(x, CURLOPT_WRITEFUNCTION, on_body);
+	SETOPT(x, CURLOPT_WRITEDATA, x);
+	SETOPT(x, CURLOPT_ERRORBUFFER, x->errbuf);
+	SETOPT(x, CURLOPT_NOSIGNAL, 1L);
+	SETOPT(x, CURLOPT_TIMEOUT_MS, (long)(timeout > LONG_MAX ? LONG_MAX : timeout));
+	SETOPT(x, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout > LONG_MAX ? LONG_MAX : timeout));
+	SETOPT(x, CURLOPT_PROTOCOLS_STR, "http,https");
+	SETOPT(x, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	SETOPT(x, CURLOPT_FOLLOWLOCATION, 1L);
+	SETOPT(x, CURLOPT_MAXREDIRS, (long)MAX_REDIRECTS);
+	SETOPT(x, CURLOPT_UNRESTRICTED_AUTH, 0L);
+	SETOPT(x, CURLOPT_FAILONERROR, 1L);
+	SETOPT(x, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->max_body_bytes);
+	SETOPT(x, CURLOPT_USERAGENT, user_agent);
+	/* debug=0 bodies are gzip-compressed protobuf already; compressing text saves the fleet's bandwidth.
+	 * A detail scrape is debug=2 text whatever the regular format. */
+	if (detail || t->format != PROFILE_FORMAT_PROTO)
+		SETOPT(x, CURLOPT_ACCEPT_ENCODING, "gzip, deflate");
+	if (x->hdrs)
+		SETOPT(x, CURLOPT_HTTPHEADER, x->hdrs);
+	if (t->bearer_token) {
+		SETOPT(x, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+		SETOPT(x, CURLOPT_XOAUTH2_BEARER, t->bearer_token);
+	} else if (t->basic_user) {
+		SETOPT(x, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		SETOPT(x, CURLOPT_USERNAME, t->basic_user);
+		SETOPT(x, CURLOPT_PASSWORD, t->basic_password ? t->basic_password : "");
+	}
+	if (t->tls_ca_file)
+		SETOPT(x, CURLOPT_CAINFO, t->tls_ca_file);
+	if (t->tls_cert_file)
+		SETOPT(x, CURLOPT_SSLCERT, t->tls_cert_file);
+	if (t->tls_key_file)
+		SETOPT(x, CURLOPT_SSLKEY, t->tls_key_file);
+	if (t->tls_insecure) {
+		SETOPT(x, CURLOPT_SSL_VERIFYPEER, 0L);
+		SETOPT(x, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (t->proxy)
+		SETOPT(x, CURLOPT_PROXY, t->proxy);
+	return x;
+
+out_fail:
+	transfer_free(x);
+	return NULL;
+}
+
+/* The status text of a finished transfer. */
+static void
+transfer_status(struct transfer *x, CURLcode rc, long code, char *out, size_t cap)
+{
+	long oserr = 0;
+	const char *msg = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+
+	curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &oserr);
+	switch (rc) {
+	case CURLE_OK:
+		if (code != 200)
+			fmt(out, cap, "http %ld", code);
+		else
+			fmt(out, cap, "ok");
+		return;
+	case CURLE_HTTP_RETURNED_ERROR:
+		fmt(out, cap, "http %ld", code);
+		return;
+	case CURLE_OPERATION_TIMEDOUT:
+		fmt(out, cap, "timeout");
+		return;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		fmt(out, cap, "dns error");
+		return;
+	case CURLE_COULDNT_CONNECT:
+		if (oserr == ECONNREFUSED || oserr == 0)
+			fmt(out, cap, "connect refused");
+		else
+			fmt(out, cap, "connect failed: %s", strerror((int)oserr));
+		return;
+	case CURLE_FILESIZE_EXCEEDED:
+		fmt(out, cap, "body too large");
+		return;
+	case CURLE_WRITE_ERROR:
+		fmt(out, cap, x->toobig ? "body too large" : "error: out of memory for the body");
+		return;
+	case CURLE_OUT_OF_MEMORY:
+		fmt(out, cap, "error: out of memory");
+		return;
+	case CURLE_TOO_MANY_REDIRECTS:
+		fmt(out, cap, "too many redirects");
+		return;
+	case CURLE_GOT_NOTHING:
+		fmt(out, cap, "empty reply");
+		return;
+	case CURLE_PARTIAL_FILE:
+		fmt(out, cap, "truncated body");
+		return;
+	case CURLE_BAD_CONTENT_ENCODING:
+		fmt(out, cap, "bad content encoding: %s", msg);
+		return;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_CLIENTCERT:
+		fmt(out, cap, "tls error: %s", msg);
+		return;
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+		if (oserr == ECONNRESET || strstr(msg, "reset"))
+			fmt(out, cap, "connection reset");
+		else
+			fmt(out, cap, "error: %s", msg);
+		return;
+	default:
+		fmt(out, cap, "error: %s", msg);
+		return;
+	}
+}
+
+/* Fill 'res' from a finished transfer (status, timing, parsed profile). */
+static void
+transfer_result(struct transfer *x, CURLcode rc, struct scrape_result *res)
+{
+	long code = 0;
+	struct parse_error perr;
+
+	memset(res, 0, sizeof(*res));
+	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+	res->service = x->service;
+	res->url = x->url;
+	res->detail = x->detail;
+	res->http_code = code;
+	res->start_ms = x->start_wall_ms;
+	res->duration_ms = mono_ms() - x->start_mono_ms;
+	res->lag_ms = x->lag_ms;
+	res->bytes = x->len;
+	transfer_status(x, rc, code, res->status, sizeof(res->status));
+	if (strcmp(res->status, "ok") != 0)
+		return;
+	memset(&perr, 0, sizeof(perr));
+	if (profile_parse(x->buf ? x->buf : "", x->len, &res->profile, &perr) != 0) {
+		fmt(res->status, sizeof(res->status), "parse error: %s", perr.msg[0] ? perr.msg : "unknown");
+		memset(&res->profile, 0, sizeof(res->profile));
+		return;
+	}
+	res->ok = true;
+	/* The body is not needed past the parse: free it now rather than after the callback. */
+	free(x->buf);
+	x->buf = NULL;
+	x->cap = 0;
+}
+
+/* --- the scraper ---------------------------------------------------------------------------------- */
+
+struct scraper *
+scrape_new(const struct scrape_options *opt)
+{
+	struct scraper *sc;
+	uint64_t seed = 0;
+
+	if (!opt || !opt->done || scrape_global_init() != 0)
+		return NULL;
+	sc = calloc(1, sizeof(*sc));
+	if (!sc)
+		return NULL;
+	sc->opt = *opt;
+	if (sc->opt.max_concurrent == 0)
+		sc->opt.max_concurrent = DEFAULT_MAX_CONCURRENT;
+	sc->user_agent = strdup(opt->user_agent ? opt->user_agent : "leakprofd");
+	sc->multi = curl_multi_init();
+	if (!sc->user_agent || !sc->multi)
+		goto out_free;
+	sc->opt.user_agent = sc->user_agent;
+	curl_multi_setopt(sc->multi, CURLMOPT_MAXCONNECTS, (long)sc->opt.max_concurrent);
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+		seed = (uint64_t)wall_ms() ^ (uint64_t)(uintptr_t)sc;
+	sc->rng = seed ? seed : 0x9E3779B97F4A7C15ULL;
+	return sc;
+
+out_free:
+	if (sc->multi)
+		curl_multi_cleanup(sc->multi);
+	free(sc->user_agent);
+	free(sc);
+	return NULL;
+}
+
+static void
+target_free(struct scraper *sc, struct target *t)
+{
+	if (!t)
+		return;
+	heap_remove(sc, t);
+	if (t->xfer) {
+		transfer_free(t->xfer);
+		sc->running--;
+		t->xfer = NULL;
+	}
+	cfg_release(&t->cfg);
+	free(t);
+}
+
+void
+scrape_free(struct scraper *sc)
+{
+	size_t i;
+
+	if (!sc)
+		return;
+	for (i = 0; i < sc->ntargets; i++)
+		target_free(sc, sc->targets[i]);
+	free(sc->targets);
+	free(sc->heap);
+	curl_multi_cleanup(sc->multi);
+	free(sc->user_agent);
+	free(sc);
+}
+
+static int
+key_cmp(const struct scrape_target *a, const struct scrape_target *b)
+{
+	int c = strcmp(a->service, b->service);
+
+	return c ? c : strcmp(a->url, b->url);
+}
+
+static int
+target_ptr_cmp(const void *a, const void *b)
+{
+	const struct target *x = *(struct target *const *)a;
+	const struct target *y = *(struct target *const *)b;
+
+	return key_cmp(&x->cfg.t, &y->cfg.t);
+}
+
+static int
+spec_ptr_cmp(const void *a, const void *b)
+{
+	return key_cmp(*(const struct scrape_target *const *)a, *(const struct scrape_target *const *)b);
+}
+
+static struct target *
+find_sorted(struct target **sorted, size_t n, const struct scrape_target *k)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = key_cmp(k, &sorted[mid]->cfg.t);
+
+		if (c == 0)
+			return sorted[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+int
+scrape_set_targets(struct scraper *sc, const struct scrape_target *targets, size_t n, char *err, size_t errlen)
+{
+	struct target **nt = NULL, **fresh = NULL, **heap = NULL, **old_sorted = NULL;
+	const struct scrape_target **spec_sorted = NULL;
+	struct target_cfg *cfgs = NULL;
+	size_t i, ncfg = 0, cap = n ? n : 1;
+	uint64_t now_mono = mono_ms();
+	int64_t now_wall = wall_ms();
+
+	if (err && errlen)
+		err[0] = '\0';
+	for (i = 0; i < n; i++)
+		if (target_validate(&targets[i], err, errlen) != 0)
+			return -1;
+	spec_sorted = calloc(cap, sizeof(*spec_sorted));
+	if (!spec_sorted)
+		goto out_nomem;
+	for (i = 0; i < n; i++)
+		spec_sorted[i] = &targets[i];
+	qsort(spec_sorted, n, sizeof(*spec_sorted), spec_ptr_cmp);
+	for (i = 1; i < n; i++) {
+		if (key_cmp(spec_sorted[i - 1], spec_sorted[i]) == 0) {
+			fmt(err, errlen, "scrape: target '%s' of service '%s' listed twice", spec_sorted[i]->url,
+			    spec_sorted[i]->service);
+			goto out_free;
+		}
+	}
+	/* Allocate everything first: past this block nothing can fail, so a failure leaves the old set. */
+	nt = calloc(cap, sizeof(*nt));
+	fresh = calloc(cap, sizeof(*fresh));
+	heap = calloc(cap, sizeof(*heap));
+	old_sorted = calloc(sc->ntargets ? sc->ntargets : 1, sizeof(*old_sorted));
+	cfgs = calloc(cap, sizeof(*cfgs));
+	if (!nt || !fresh || !heap || !old_sorted || !cfgs)
+		goto out_nomem;
+	for (ncfg = 0; ncfg < n; ncfg++)
+		if (cfg_copy(&cfgs[ncfg], &targets[ncfg]) != 0)
+			goto out_nomem;
+	for (i = 0; i < n; i++) {
+		fresh[i] = calloc(1, sizeof(**fresh));
+		if (!fresh[i])
+			goto out_nomem;
+	}
+	if (sc->ntargets)
+		memcpy(old_sorted, sc->targets, sc->ntargets * sizeof(*old_sorted));
+	qsort(old_sorted, sc->ntargets, sizeof(*old_sorted), target_ptr_cmp);
+
+	/* Commit. A kept target keeps its struct (a transfer in flight points to it) and takes the new
+	 * settings; a new one gets a fresh struct. */
+	for (i = 0; i < sc->ntargets; i++)
+		sc->targets[i]->mark = false;
+	for (i = 0; i < n; i++) {
+		struct target *t = find_sorted(old_sorted, sc->ntargets, &targets[i]);
+
+		if (t) {
+			bool regrid = t->cfg.t.interval_ms != cfgs[i].t.interval_ms;
+
+			t->mark = true;
+			cfg_release(&t->cfg);
+			t->cfg = cfgs[i];
+			free(fresh[i]);
+			/* A new interval puts the target on a new grid; an idle one is rescheduled below. */
+			if (regrid)
+				t->slot_wall_ms = 0;
+		} else {
+			t = fresh[i];
+			t->cfg = cfgs[i];
+			t->heap_idx = IN_HEAP_NONE;
+		}
+		fresh[i] = NULL;
+		nt[i] = t;
+	}
+	for (i = 0; i < sc->ntargets; i++)
+		if (!sc->targets[i]->mark)
+			target_free(sc, sc->targets[i]);
+	/* Only kept targets remain in the old heap; their positions stay valid in the larger array. */
+	if (sc->nheap)
+		memcpy(heap, sc->heap, sc->nheap * sizeof(*heap));
+	free(sc->heap);
+	sc->heap = heap;
+	free(sc->targets);
+	sc->targets = nt;
+	sc->ntargets = n;
+	for (i = 0; i < n; i++) {
+		struct target *t = nt[i];
+
+		if (t->xfer)
+			continue;
+		if (t->heap_idx != IN_HEAP_NONE && t->slot_wall_ms != 0)
+			continue;
+		heap_remove(sc, t);
+		schedule_regular(sc, t, now_mono, now_wall, 0);
+	}
+	curl_multi_setopt(sc->multi, CURLMOPT_MAXCONNECTS,
+			  (long)(n > sc->opt.max_concurrent ? (n < 1024 ? n : 1024) : sc->opt.max_concurrent));
+	free(fresh);
+	free(old_sorted);
+	free(cfgs);
+	free(spec_sorted);
+	return 0;
+
+out_nomem:
+	fmt(err, errlen, "scrape: out of memory setting %zu targets", n);
+out_free:
+	for (i = 0; fresh && i < n; i++)
+		free(fresh[i]);
+	for (i = 0; i < ncfg; i++)
+		cfg_release(&cfgs[i]);
+	free(nt);
+	free(fresh);
+	free(heap);
+	free(old_sorted);
+	free(cfgs);
+	free(spec_sorted);
+	return -1;
+}
+
+/* Record a finished scrape in its target's health and schedule what comes next. */
+static void
+target_finish(struct scraper *sc, struct target *t, struct scrape_result *res, uint64_t now_mono)
+{
+	int64_t now_wall = wall_ms();
+	const struct scrape_target *c = &t->cfg.t;
+
+	if (res->detail) {
+		t->detail_scrapes++;
+		res->consecutive_failures = t->failures;
+		schedule_regular(sc, t, now_mono, now_wall, scrape_backoff_ms(c->interval_ms, t->failures));
+		return;
+	}
+	t->scraped = true;
+	t->up = res->ok;
+	memcpy(t->status, res->status, sizeof(t->status));
+	t->last_start_ms = res->start_ms;
+	t->last_duration_ms = res->duration_ms;
+	t->last_bytes = res->bytes;
+	t->scrapes++;
+	if (res->ok) {
+		t->failures = 0;
+		t->last_total = res->profile.total_goroutines;
+		t->have_total = true;
+	} else if (t->failures < UINT_MAX) {
+		t->failures++;
+	}
+	res->consecutive_failures = t->failures;
+	if (res->ok && c->detail_url && c->detail_every > 0 && t->scrapes % c->detail_every == 0 &&
+	    t->last_total <= c->detail_max_goroutines) {
+		/* Right after the regular scrape, before the next one: the two never overlap. */
+		t->next_is_detail = true;
+		t->due_ms = now_mono;
+		heap_push(sc, t);
+		return;
+	}
+	schedule_regular(sc, t, now_mono, now_wall, scrape_backoff_ms(c->interval_ms, t->failures));
+}
+
+/* Start one scrape of 't' (out of the heap). On a setup failure the scrape finishes at once as failed. */
+static void
+target_start(struct scraper *sc, struct target *t, uint64_t now_mono, int *delivered)
+{
+	bool detail = t->next_is_detail;
+	struct transfer *x = transfer_new(&t->cfg, detail, sc->user_agent);
+	struct scrape_result res;
+
+	if (x) {
+		x->sc = sc;
+		x->t = t;
+		x->start_mono_ms = now_mono;
+		x->start_wall_ms = wall_ms();
+		x->lag_ms = now_mono > t->due_ms ? now_mono - t->due_ms : 0;
+		if (curl_multi_add_handle(sc->multi, x->easy) == CURLM_OK) {
+			t->xfer = x;
+			sc->running++;
+			return;
+		}
+		x->sc = NULL;           /* not in the multi handle: nothing to remove */
+		transfer_free(x);
+	}
+	memset(&res, 0, sizeof(res));
+	res.id = t->cfg.t.id;
+	res.service = t->cfg.t.service;
+	res.url = detail ? t->cfg.t.detail_url : t->cfg.t.url;
+	res.detail = detail;
+	res.start_ms = wall_ms();
+	fmt(res.status, sizeof(res.status), "error: cannot set up the transfer (out of memory)");
+	target_finish(sc, t, &res, now_mono);
+	sc->opt.done(sc->opt.done_arg, &res);
+	(*delivered)++;
+}
+
+static void
+start_due(struct scraper *sc, int *delivered)
+{
+	uint64_t now = mono_ms();
+
+	while (sc->running < sc->opt.max_concurrent && sc->nheap > 0 && sc->heap[0]->due_ms <= now) {
+		struct target *t = sc->heap[0];
+
+		heap_remove(sc, t);
+		target_start(sc, t, now, delivered);
+	}
+}
+
+/* Finish every transfer curl reports done: result, health, schedule, callback. */
+static void
+collect_done(struct scraper *sc, int *delivered)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(sc->multi, &left)) != NULL) {
+		struct transfer *x = NULL;
+		struct scrape_result res;
+		struct target *t;
+		CURLcode rc;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		rc = m->data.result;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		if (!x)
+			continue;
+		t = x->t;
+		transfer_result(x, rc, &res);
+		res.id = t->cfg.t.id;
+		t->xfer = NULL;
+		sc->running--;
+		target_finish(sc, t, &res, mono_ms());
+		/* The callback may replace the target set: nothing below touches 't'. Strings in 'res' belong
+		 * to the transfer, which is freed after the callback. */
+		sc->opt.done(sc->opt.done_arg, &res);
+		profile_release(&res.profile);
+		transfer_free(x);
+		(*delivered)++;
+	}
+}
+
+int
+scrape_poll(struct scraper *sc, const int *extra_fds, size_t nextra, int timeout_ms, char *err, size_t errlen)
+{
+	struct curl_waitfd fds[8];
+	int delivered = 0, still = 0, nfds = 0;
+	CURLMcode mc;
+	uint64_t now;
+	size_t i;
+
+	if (timeout_ms < 0)
+		timeout_ms = 0;
+	if (nextra > sizeof(fds) / sizeof(fds[0])) {
+		fmt(err, errlen, "scrape: at most %zu extra descriptors", sizeof(fds) / sizeof(fds[0]));
+		return -1;
+	}
+	for (i = 0; i < nextra; i++)
+		fds[i] = (struct curl_waitfd){ .fd = extra_fds[i], .events = CURL_WAIT_POLLIN };
+
+	start_due(sc, &delivered);
+	mc = curl_multi_perform(sc->multi, &still);
+	if (mc != CURLM_OK)
+		goto out_mc;
+	collect_done(sc, &delivered);
+	start_due(sc, &delivered);
+	if (delivered > 0)
+		timeout_ms = 0;         /* let the caller see the results; it calls again at once */
+	now = mono_ms();
+	if (sc->running < sc->opt.max_concurrent && sc->nheap > 0) {
+		uint64_t until = sc->heap[0]->due_ms > now ? sc->heap[0]->due_ms - now : 0;
+
+		if (until < (uint64_t)timeout_ms)
+			timeout_ms = (int)until;
+	}
+	mc = curl_multi_poll(sc->multi, nextra ? fds : NULL, (unsigned)nextra, timeout_ms, &nfds);
+	if (mc != CURLM_OK)
+		goto out_mc;
+	mc = curl_multi_perform(sc->multi, &still);
+	if (mc != CURLM_OK)
+		goto out_mc;
+	collect_done(sc, &delivered);
+	start_due(sc, &delivered);
+	return delivered;
+
+out_mc:
+	fmt(err, errlen, "scrape: curl multi: %s", curl_multi_strerror(mc));
+	return -1;
+}
+
+void
+scrape_wakeup(struct scraper *sc)
+{
+	if (sc)
+		curl_multi_wakeup(sc->multi);
+}
+
+void
+scrape_trigger_all(struct scraper *sc)
+{
+	uint64_t now = mono_ms();
+	size_t i;
+
+	for (i = 0; i < sc->ntargets; i++) {
+		struct target *t = sc->targets[i];
+
+		if (t->heap_idx == IN_HEAP_NONE || t->due_ms <= now)
+			continue;
+		t->due_ms = now;
+		heap_update(sc, t);
+	}
+}
+
+size_t
+scrape_count(const struct scraper *sc)
+{
+	return sc->ntargets;
+}
+
+void
+scrape_get_health(const struct scraper *sc, size_t index, struct scrape_health *out)
+{
+	const struct target *t = sc->targets[index];
+	uint64_t now = mono_ms();
+
+	memset(out, 0, sizeof(*out));
+	out->id = t->cfg.t.id;
+	out->service = t->cfg.t.service;
+	out->url = t->cfg.t.url;
+	out->scraped = t->scraped;
+	out->up = t->scraped && t->up;
+	out->in_flight = t->xfer != NULL;
+	memcpy(out->status, t->status, sizeof(out->status));
+	out->last_start_ms = t->last_start_ms;
+	out->last_duration_ms = t->last_duration_ms;
+	out->last_bytes = t->last_bytes;
+	out->last_total_goroutines = t->last_total;
+	out->consecutive_failures = t->failures;
+	out->scrapes = t->scrapes;
+	out->detail_scrapes = t->detail_scrapes;
+	out->next_in_ms = t->heap_idx != IN_HEAP_NONE && t->due_ms > now ? t->due_ms - now : 0;
+}
+
+void
+scrape_count_up(const struct scraper *sc, size_t *up, size_t *down)
+{
+	size_t i, u = 0, d = 0;
+
+	for (i = 0; i < sc->ntargets; i++) {
+		if (!sc->targets[i]->scraped)
+			continue;
+		if (sc->targets[i]->up)
+			u++;
+		else
+			d++;
+	}
+	*up = u;
+	*down = d;
+}
+
+unsigned
+scrape_in_flight(const struct scraper *sc)
+{
+	return sc->running;
+}
+
+struct once_ctx {
+	struct scrape_result *res;
+	bool got;
+};
+
+static void
+once_done(void *arg, struct scrape_result *res)
+{
+	struct once_ctx *ctx = arg;
+
+	*ctx->res = *res;
+	memset(&res->profile, 0, sizeof(res->profile));        /* stolen */
+	ctx->got = true;
+}
+
+int
+scrape_once(const struct scrape_target *t, struct scrape_result *res)
+{
+	struct once_ctx ctx = { .res = res };
+	struct scrape_options opt = { .max_concurrent = 1, .done = once_done, .done_arg = &ctx };
+	struct scraper *sc;
+	char err[256];
+
+	memset(res, 0, sizeof(*res));
+	res->service = t->service;
+	res->url = t->url;
+	sc = scrape_new(&opt);
+	if (!sc) {
+		fmt(res->status, sizeof(res->status), "error: cannot initialise libcurl");
+		return -1;
+	}
+	if (scrape_set_targets(sc, t, 1, err, sizeof(err)) != 0) {
+		fmt(res->status, sizeof(res->status), "error: %s", err);
+		goto out_free;
+	}
+	scrape_trigger_all(sc);
+	while (!ctx.got) {
+		if (scrape_poll(sc, NULL, 0, 1000, err, sizeof(err)) < 0) {
+			fmt(res->status, sizeof(res->status), "error: %s", err);
+			goto out_free;
+		}
+	}
+	/* The result's strings belonged to the transfer, freed by now: point them at the caller's. */
+	res->service = t->service;
+	res->url = t->url;
+out_free:
+	scrape_free(sc);
+	return res->ok ? 0 : -1;
+}

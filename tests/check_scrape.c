@@ -1,0 +1,936 @@
+/* tests/check_scrape.c: the scraper against a real HTTP server (libmicrohttpd, in process, on 127.0.0.1 with
+ * an ephemeral port): statuses, body caps, gzip, timeouts, auth and redirects, concurrency bound, schedule
+ * and backoff, detail scrapes, target-set replacement, connection reuse and wakeups. */
+#include <check.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "collector/scrape.h"
+
+/* The first records of a real Go 1.19 debug=1 goroutine profile (tests/go/zoo with early_return=3, mutex=2
+ * and sleepers), the total adjusted to the records kept. */
+static const char PROFILE1[] =
+	"goroutine profile: total 9\n"
+	"4 @ 0x439976 0x466755 0x6b2f2f 0x4697a1\n"
+	"#\t0x466754\ttime.Sleep+0x134\t/usr/lib/go-1.19/src/runtime/time.go:195\n"
+	"#\t0x6b2f2e\tmain.sleeper+0x2e\t/work/main/tests/go/zoo/benign.go:58\n"
+	"\n"
+	"3 @ 0x439976 0x40576c 0x40531d 0x6b4665 0x4697a1\n"
+	"#\t0x6b4664\tmain.earlyReturnChild+0x44\t/work/main/tests/go/zoo/leaks.go:60\n"
+	"\n"
+	"2 @ 0x439976 0x44a83e 0x44a815 0x465aa5 0x46fce5 0x6b56f5 0x6b56d0 0x4697a1\n"
+	"#\t0x465aa4\tsync.runtime_SemacquireMutex+0x24\t/usr/lib/go-1.19/src/runtime/sema.go:77\n"
+	"#\t0x46fce4\tsync.(*Mutex).lockSlow+0x164\t\t/usr/lib/go-1.19/src/sync/mutex.go:171\n"
+	"#\t0x6b56f4\tsync.(*Mutex).Lock+0x54\t\t\t/usr/lib/go-1.19/src/sync/mutex.go:90\n"
+	"#\t0x6b56cf\tmain.mutexLocker+0x2f\t\t\t/work/main/tests/go/zoo/leaks.go:212\n"
+	"\n";
+
+/* --- the test server ------------------------------------------------------------------------------ */
+
+struct srv {
+	struct MHD_Daemon *d;
+	unsigned port;
+	atomic_bool stopping;
+	atomic_int inflight;
+	atomic_int max_inflight;
+	atomic_int requests;
+	atomic_int connections;
+	pthread_mutex_t mu;
+	char last_auth[256];            /* Authorization of the last request, per path below */
+	char auth_path[64];
+	char last_accept_enc[128];
+	char last_scope[64];
+	char *gz;                       /* PROFILE1 gzip-compressed */
+	size_t gzlen;
+	char *bomb;                     /* 64 MiB of zeros, gzip-compressed */
+	size_t bomblen;
+};
+
+static struct srv S;
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static char *
+gzip_buf(const char *in, size_t len, size_t repeat, size_t *outlen)
+{
+	z_stream z;
+	size_t cap = len * repeat / 100 + 65536, i;
+	char *out = malloc(cap);
+
+	ck_assert_ptr_nonnull(out);
+	memset(&z, 0, sizeof(z));
+	ck_assert_int_eq(deflateInit2(&z, 9, Z_DEFLATED, 31, 9, Z_DEFAULT_STRATEGY), Z_OK);
+	z.next_out = (Bytef *)out;
+	z.avail_out = (uInt)cap;
+	for (i = 0; i < repeat; i++) {
+		z.next_in = (Bytef *)(uintptr_t)in;
+		z.avail_in = (uInt)len;
+		ck_assert_int_eq(deflate(&z, i + 1 == repeat ? Z_FINISH : Z_NO_FLUSH) >= 0, 1);
+		ck_assert_uint_eq(z.avail_in, 0);
+	}
+	ck_assert_int_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+	*outlen = z.total_out;
+	deflateEnd(&z);
+	return out;
+}
+
+static long
+query_num(struct MHD_Connection *c, const char *key, long def)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+	char *end;
+	long n;
+
+	if (!v)
+		return def;
+	n = strtol(v, &end, 10);
+	return *end ? def : n;
+}
+
+static enum MHD_Result
+reply(struct MHD_Connection *c, unsigned code, const void *body, size_t len, const char *enc)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
+								  MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result ret;
+
+	if (enc)
+		MHD_add_response_header(r, "Content-Encoding", enc);
+	MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+	ret = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* Streams 'n' bytes of profile-like text, with or without a Content-Length. */
+static ssize_t
+big_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	uint64_t total = (uint64_t)(uintptr_t)cls;
+	size_t i, n;
+
+	if (pos >= total)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	n = total - pos < max ? (size_t)(total - pos) : max;
+	for (i = 0; i < n; i++)
+		buf[i] = "1 @ 0x439976 0x466755\n"[(pos + i) % 22];
+	return (ssize_t)n;
+}
+
+static void
+sleep_unless_stopping(long ms)
+{
+	uint64_t end = now_ms() + (uint64_t)ms;
+
+	while (now_ms() < end && !atomic_load(&S.stopping))
+		usleep(5000);
+}
+
+static void
+copy_header(struct MHD_Connection *c, const char *name, char *dst, size_t cap)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+
+	snprintf(dst, cap, "%s", v ? v : "");
+}
+
+static enum MHD_Result
+handler(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version,
+	const char *upload, size_t *upload_size, void **con_cls)
+{
+	enum MHD_Result ret;
+	int in, m;
+
+	(void)cls;
+	(void)method;
+	(void)version;
+	(void)upload;
+	(void)upload_size;
+	if (*con_cls == NULL) {         /* first call: headers only */
+		*con_cls = (void *)1;
+		return MHD_YES;
+	}
+	atomic_fetch_add(&S.requests, 1);
+	in = atomic_fetch_add(&S.inflight, 1) + 1;
+	m = atomic_load(&S.max_inflight);
+	while (in > m && !atomic_compare_exchange_weak(&S.max_inflight, &m, in))
+		;
+	pthread_mutex_lock(&S.mu);
+	copy_header(c, "Accept-Encoding", S.last_accept_enc, sizeof(S.last_accept_enc));
+	if (!S.auth_path[0] || strcmp(S.auth_path, url) == 0)
+		copy_header(c, "Authorization", S.last_auth, sizeof(S.last_auth));
+	copy_header(c, "X-Scope", S.last_scope, sizeof(S.last_scope));
+	pthread_mutex_unlock(&S.mu);
+
+	if (strcmp(url, "/ok") == 0 || strcmp(url, "/auth") == 0) {
+		ret = reply(c, 200, PROFILE1, strlen(PROFILE1), NULL);
+	} else if (strcmp(url, "/500") == 0) {
+		ret = reply(c, 500, "boom\n", 5, NULL);
+	} else if (strcmp(url, "/slow") == 0 || strcmp(url, "/count") == 0) {
+		sleep_unless_stopping(query_num(c, "ms", 200));
+		ret = reply(c, 200, PROFILE1, strlen(PROFILE1), NULL);
+	} else if (strcmp(url, "/gzip") == 0) {
+		ret = reply(c, 200, S.gz, S.gzlen, "gzip");
+	} else if (strcmp(url, "/bomb") == 0) {
+		ret = reply(c, 200, S.bomb, S.bomblen, "gzip");
+	} else if (strcmp(url, "/garbage") == 0) {
+		static const char g[] = "\x01\x02\xff garbage \x00 more";
+
+		ret = reply(c, 200, g, sizeof(g), NULL);
+	} else if (strcmp(url, "/html") == 0) {
+		static const char h[] = "<html><body>Service Unavailable</body></html>\n";
+
+		ret = reply(c, 200, h, strlen(h), NULL);
+	} else if (strcmp(url, "/big") == 0 || strcmp(url, "/biglen") == 0) {
+		uint64_t n = (uint64_t)query_num(c, "n", 1 << 20);
+		struct MHD_Response *r = MHD_create_response_from_callback(
+			strcmp(url, "/big") == 0 ? MHD_SIZE_UNKNOWN : n, 32 * 1024, big_reader,
+			(void *)(uintptr_t)n, NULL);
+
+		ret = MHD_queue_response(c, 200, r);
+		MHD_destroy_response(r);
+	} else if (strncmp(url, "/redirect", 9) == 0) {
+		char loc[128];
+		struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+
+		/* "localhost" is another host name than "127.0.0.1" for curl's credential rules */
+		if (strcmp(url, "/redirect-other") == 0)
+			snprintf(loc, sizeof(loc), "http://localhost:%u/auth", S.port);
+		else if (strcmp(url, "/redirect-loop") == 0)
+			snprintf(loc, sizeof(loc), "/redirect-loop");
+		else
+			snprintf(loc, sizeof(loc), "/auth");
+		MHD_add_response_header(r, "Location", loc);
+		ret = MHD_queue_response(c, 302, r);
+		MHD_destroy_response(r);
+	} else {
+		ret = reply(c, 404, "404 page not found\n", 19, NULL);
+	}
+	atomic_fetch_sub(&S.inflight, 1);
+	return ret;
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *c, void **socket_context, enum MHD_ConnectionNotificationCode t)
+{
+	(void)cls;
+	(void)c;
+	(void)socket_context;
+	if (t == MHD_CONNECTION_NOTIFY_STARTED)
+		atomic_fetch_add(&S.connections, 1);
+}
+
+static void
+srv_start(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
+	const union MHD_DaemonInfo *info;
+
+	memset(&S, 0, sizeof(S));
+	pthread_mutex_init(&S.mu, NULL);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	S.gz = gzip_buf(PROFILE1, strlen(PROFILE1), 1, &S.gzlen);
+	S.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL,
+			       handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+			       MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+			       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+	ck_assert_ptr_nonnull(S.d);
+	info = MHD_get_daemon_info(S.d, MHD_DAEMON_INFO_BIND_PORT);
+	ck_assert_ptr_nonnull(info);
+	S.port = info->port;
+	ck_assert_uint_ne(S.port, 0);
+}
+
+static void
+srv_stop(void)
+{
+	atomic_store(&S.stopping, true);
+	MHD_stop_daemon(S.d);
+	free(S.gz);
+	free(S.bomb);
+	pthread_mutex_destroy(&S.mu);
+}
+
+static char *
+url_of(const char *path)
+{
+	static char bufs[8][256];
+	static int next;
+	char *b = bufs[next++ % 8];
+
+	snprintf(b, 256, "http://127.0.0.1:%u%s", S.port, path);
+	return b;
+}
+
+static struct scrape_target
+target(const char *service, const char *path)
+{
+	return (struct scrape_target){
+		.service = service,
+		.url = url_of(path),
+		.format = PROFILE_FORMAT_DEBUG1,
+		.interval_ms = 60000,
+		.timeout_ms = 5000,
+		.max_body_bytes = 1 << 20,
+	};
+}
+
+/* --- collecting results --------------------------------------------------------------------------- */
+
+#define MAXRES 256
+
+struct rec {
+	char service[32];
+	char url[256];
+	char status[SCRAPE_STATUS_MAX];
+	bool ok;
+	bool detail;
+	uint64_t at_ms;                 /* monotonic, at delivery */
+	int64_t start_ms;
+	uint64_t duration_ms;
+	uint64_t bytes;
+	uint64_t total;
+	unsigned failures;
+};
+
+struct recs {
+	struct rec r[MAXRES];
+	int n;
+};
+
+static void
+on_done(void *arg, struct scrape_result *res)
+{
+	struct recs *rs = arg;
+	struct rec *r;
+
+	ck_assert_int_lt(rs->n, MAXRES);
+	r = &rs->r[rs->n++];
+	snprintf(r->service, sizeof(r->service), "%s", res->service);
+	snprintf(r->url, sizeof(r->url), "%s", res->url);
+	snprintf(r->status, sizeof(r->status), "%s", res->status);
+	r->ok = res->ok;
+	r->detail = res->detail;
+	r->at_ms = now_ms();
+	r->start_ms = res->start_ms;
+	r->duration_ms = res->duration_ms;
+	r->bytes = res->bytes;
+	r->total = res->ok ? res->profile.total_goroutines : 0;
+	r->failures = res->consecutive_failures;
+	if (res->ok)
+		ck_assert_uint_gt(res->profile.nlocations, 0);
+}
+
+/* Poll until 'want' results arrived or 'max_ms' passed. */
+static void
+run_until(struct scraper *sc, struct recs *rs, int want, uint64_t max_ms)
+{
+	uint64_t end = now_ms() + max_ms;
+	char err[256];
+
+	while (rs->n < want && now_ms() < end)
+		ck_assert_int_ge(scrape_poll(sc, NULL, 0, 50, err, sizeof(err)), 0);
+}
+
+static struct rec *
+find(struct recs *rs, const char *service)
+{
+	int i;
+
+	for (i = 0; i < rs->n; i++)
+		if (strcmp(rs->r[i].service, service) == 0)
+			return &rs->r[i];
+	return NULL;
+}
+
+static struct scraper *
+new_scraper(struct recs *rs, unsigned max_concurrent)
+{
+	struct scrape_options opt = { .max_concurrent = max_concurrent, .done = on_done, .done_arg = rs };
+	struct scraper *sc = scrape_new(&opt);
+
+	ck_assert_ptr_nonnull(sc);
+	memset(rs, 0, sizeof(*rs));
+	return sc;
+}
+
+static void
+set_targets(struct scraper *sc, const struct scrape_target *t, size_t n)
+{
+	char err[256];
+
+	ck_assert_msg(scrape_set_targets(sc, t, n, err, sizeof(err)) == 0, "set_targets: %s", err);
+}
+
+/* A port on 127.0.0.1 that nothing listens on: bind, read the port, close. */
+static unsigned
+dead_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+/* --- tests ---------------------------------------------------------------------------------------- */
+
+START_TEST(test_once_ok)
+{
+	struct scrape_target t = target("svc", "/ok");
+	struct scrape_result res;
+
+	ck_assert_int_eq(scrape_once(&t, &res), 0);
+	ck_assert_str_eq(res.status, "ok");
+	ck_assert(res.ok);
+	ck_assert_int_eq(res.http_code, 200);
+	ck_assert_uint_eq(res.bytes, strlen(PROFILE1));
+	ck_assert_uint_eq(res.profile.total_goroutines, 9);
+	ck_assert_uint_eq(res.profile.nlocations, 3);
+	ck_assert_str_eq(res.service, "svc");
+	ck_assert_ptr_eq(res.url, t.url);
+	ck_assert_int_gt(res.start_ms, 1600000000000LL);
+	profile_release(&res.profile);
+}
+END_TEST
+
+static void
+assert_once_status(struct scrape_target t, const char *want)
+{
+	struct scrape_result res;
+
+	ck_assert_int_eq(scrape_once(&t, &res), -1);
+	ck_assert(!res.ok);
+	ck_assert_msg(strncmp(res.status, want, strlen(want)) == 0, "%s: want '%s', got '%s'", t.url, want,
+		      res.status);
+	ck_assert_uint_eq(res.profile.nlocations, 0);
+	profile_release(&res.profile);
+}
+
+START_TEST(test_statuses)
+{
+	struct scrape_target t;
+	char url[128];
+
+	assert_once_status(target("s", "/nope"), "http 404");
+	assert_once_status(target("s", "/500"), "http 500");
+	assert_once_status(target("s", "/garbage"), "parse error: ");
+	assert_once_status(target("s", "/html"), "parse error: ");
+	assert_once_status(target("s", "/redirect-loop"), "too many redirects");
+	t = target("s", "/ok");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/ok", dead_port());
+	t.url = url;
+	assert_once_status(t, "connect refused");
+	t.url = "http://nonexistent.invalid:6060/debug/pprof/goroutine?debug=1";
+	assert_once_status(t, "dns error");
+}
+END_TEST
+
+START_TEST(test_timeout)
+{
+	struct scrape_target t = target("s", "/slow?ms=4000");
+	struct scrape_result res;
+	uint64_t t0 = now_ms();
+
+	t.timeout_ms = 300;
+	ck_assert_int_eq(scrape_once(&t, &res), -1);
+	ck_assert_str_eq(res.status, "timeout");
+	ck_assert_uint_lt(now_ms() - t0, 1500);
+	ck_assert_uint_ge(res.duration_ms, 290);
+}
+END_TEST
+
+START_TEST(test_body_cap)
+{
+	struct scrape_target t = target("s", "/big?n=5000000");
+	struct scrape_result res;
+
+	t.max_body_bytes = 1 << 20;
+	ck_assert_int_eq(scrape_once(&t, &res), -1);
+	ck_assert_str_eq(res.status, "body too large");
+	ck_assert_uint_le(res.bytes, 1 << 20);
+	/* with a Content-Length, curl refuses before reading */
+	t.url = url_of("/biglen?n=5000000");
+	ck_assert_int_eq(scrape_once(&t, &res), -1);
+	ck_assert_str_eq(res.status, "body too large");
+	/* a gzip bomb stops at the cap after decoding: 64 MiB of zeros from a ~64 KiB body */
+	{
+		static char zeros[1 << 20];
+
+		S.bomb = gzip_buf(zeros, sizeof(zeros), 64, &S.bomblen);
+	}
+	t.url = url_of("/bomb");
+	ck_assert_uint_lt(S.bomblen, 1 << 20);
+	ck_assert_int_eq(scrape_once(&t, &res), -1);
+	ck_assert_str_eq(res.status, "body too large");
+	ck_assert_uint_le(res.bytes, 1 << 20);
+	/* exactly at the cap is fine (then a parse error, as it is not a profile) */
+	t.url = url_of("/big?n=1048576");
+	ck_assert_int_eq(scrape_once(&t, &res), -1);
+	ck_assert_str_ne(res.status, "body too large");
+	ck_assert_uint_eq(res.bytes, 1 << 20);
+}
+END_TEST
+
+START_TEST(test_gzip)
+{
+	struct scrape_target t = target("s", "/gzip");
+	struct scrape_result res;
+
+	ck_assert_int_eq(scrape_once(&t, &res), 0);
+	ck_assert_uint_eq(res.bytes, strlen(PROFILE1));         /* decoded */
+	ck_assert_uint_eq(res.profile.total_goroutines, 9);
+	ck_assert(strstr(S.last_accept_enc, "gzip") != NULL);
+	profile_release(&res.profile);
+	/* debug=0 bodies are gzip already: no Accept-Encoding, nothing decoded twice */
+	t = target("s", "/ok");
+	t.format = PROFILE_FORMAT_PROTO;
+	ck_assert_int_eq(scrape_once(&t, &res), 0);
+	ck_assert_str_eq(S.last_accept_enc, "");
+	profile_release(&res.profile);
+}
+END_TEST
+
+START_TEST(test_auth_and_redirects)
+{
+	struct scrape_header h[] = { { "X-Scope", "payments" } };
+	struct scrape_target t = target("s", "/auth");
+	struct scrape_result res;
+
+	t.headers = h;
+	t.nheaders = 1;
+	t.bearer_token = "s3cret";
+	ck_assert_int_eq(scrape_once(&t, &res), 0);
+	profile_release(&res.profile);
+	ck_assert_str_eq(S.last_auth, "Bearer s3cret");
+	ck_assert_str_eq(S.last_scope, "payments");
+
+	t.bearer_token = NULL;
+	t.basic_user = "u";
+	t.basic_password = "p";
+	ck_assert_int_eq(scrape_once(&t, &res), 0);
+	profile_release(&res.profile);
+	ck_assert_str_eq(S.last_auth, "Basic dTpw");
+
+	/* a redirect on the same host keeps the credentials; one to another host never gets them */
+	snprintf(S.auth_path, sizeof(S.auth_path), "/auth");
+	t.basic_user = NULL;
+	t.bearer_token = "s3cret";
+	t.url = url_of("/redirect-same");
+	ck_assert_int_eq(scrape_once(&t, &res), 0);
+	profile_release(&res.profile);
+	ck_assert_str_eq(S.last_auth, "Bearer s3cret");
+	t.url = url_of("/redirect-other");
+	ck_assert_int_eq(scrape_once(&t, &res), 0);
+	profile_release(&res.profile);
+	ck_assert_str_eq(S.last_auth, "");
+}
+END_TEST
+
+START_TEST(test_invalid_targets)
+{
+	struct recs *rs = calloc(1, sizeof(*rs));
+	struct scraper *sc = new_scraper(rs, 4);
+	struct scrape_target t[2] = { target("a", "/ok"), target("a", "/ok") };
+	struct scrape_header bad[] = { { "X-Evil", "a\r\nInjected: 1" } };
+	char err[256];
+
+	ck_assert_int_eq(scrape_set_targets(sc, t, 2, err, sizeof(err)), -1);
+	ck_assert(strstr(err, "listed twice") != NULL);
+	ck_assert_uint_eq(scrape_count(sc), 0);
+	t[1].url = "gopher://x";
+	ck_assert_int_eq(scrape_set_targets(sc, t, 2, err, sizeof(err)), -1);
+	ck_assert(strstr(err, "not an http or https URL") != NULL);
+	t[1] = target("b", "/ok");
+	t[1].headers = bad;
+	t[1].nheaders = 1;
+	ck_assert_int_eq(scrape_set_targets(sc, t, 2, err, sizeof(err)), -1);
+	ck_assert(strstr(err, "bad header 'X-Evil'") != NULL);
+	t[1].nheaders = 0;
+	t[1].interval_ms = 0;
+	ck_assert_int_eq(scrape_set_targets(sc, t, 2, err, sizeof(err)), -1);
+	t[1].interval_ms = 1000;
+	ck_assert_int_eq(scrape_set_targets(sc, t, 2, err, sizeof(err)), 0);
+	ck_assert_uint_eq(scrape_count(sc), 2);
+	/* a failed replacement leaves the old set */
+	t[1].service = "";
+	ck_assert_int_eq(scrape_set_targets(sc, t, 2, err, sizeof(err)), -1);
+	ck_assert_uint_eq(scrape_count(sc), 2);
+	scrape_free(sc);
+	scrape_free(NULL);
+	free(rs);
+}
+END_TEST
+
+START_TEST(test_concurrency_bound)
+{
+	struct recs *rs = calloc(1, sizeof(*rs));
+	struct scraper *sc = new_scraper(rs, 3);
+	struct scrape_target t[10];
+	char names[10][16];
+	unsigned maxfl = 0;
+	uint64_t end;
+	int i;
+
+	for (i = 0; i < 10; i++) {
+		snprintf(names[i], sizeof(names[i]), "c%d", i);
+		t[i] = target(names[i], "/count?ms=150");
+	}
+	set_targets(sc, t, 10);
+	scrape_trigger_all(sc);
+	end = now_ms() + 5000;
+	while (rs->n < 10 && now_ms() < end) {
+		char err[128];
+
+		ck_assert_int_ge(scrape_poll(sc, NULL, 0, 20, err, sizeof(err)), 0);
+		if (scrape_in_flight(sc) > maxfl)
+			maxfl = scrape_in_flight(sc);
+	}
+	ck_assert_int_eq(rs->n, 10);
+	for (i = 0; i < 10; i++)
+		ck_assert_str_eq(rs->r[i].status, "ok");
+	ck_assert_uint_le(maxfl, 3);
+	ck_assert_int_le(atomic_load(&S.max_inflight), 3);
+	ck_assert_int_ge(atomic_load(&S.max_inflight), 2);     /* and it does run them side by side */
+	scrape_free(sc);
+	free(rs);
+}
+END_TEST
+
+/* A target that never answers holds one slot until its timeout; the others go through the remaining slot. */
+START_TEST(test_slow_target_does_not_stall_others)
+{
+	struct recs *rs = calloc(1, sizeof(*rs));
+	struct scraper *sc = new_scraper(rs, 2);
+	struct scrape_target t[6];
+	char names[6][16];
+	uint64_t t0;
+	int i;
+
+	t[0] = target("slow", "/slow?ms=10000");
+	t[0].timeout_ms = 3000;
+	for (i = 1; i < 6; i++) {
+		snprintf(names[i], sizeof(names[i]), "f%d", i);
+		t[i] = target(names[i], "/ok");
+	}
+	set_targets(sc, t, 6);
+	scrape_trigger_all(sc);
+	t0 = now_ms();
+	run_until(sc, rs, 5, 2500);
+	ck_assert_int_eq(rs->n, 5);
+	for (i = 0; i < 5; i++) {
+		ck_assert_str_ne(rs->r[i].service, "slow");
+		ck_assert_str_eq(rs->r[i].status, "ok");
+	}
+	ck_assert_uint_lt(now_ms() - t0, 1500);
+	run_until(sc, rs, 6, 4000);
+	ck_assert_str_eq(find(rs, "slow")->status, "timeout");
+	scrape_free(sc);
+	free(rs);
+}
+END_TEST
+
+START_TEST(test_schedule_maths)
+{
+	unsigned buckets[10] = { 0 };
+	char url[64];
+	int i;
+
+	ck_assert_uint_eq(scrape_backoff_ms(60000, 0), 60000);
+	ck_assert_uint_eq(scrape_backoff_ms(60000, 1), 60000);
+	ck_assert_uint_eq(scrape_backoff_ms(60000, 2), 120000);
+	ck_assert_uint_eq(scrape_backoff_ms(60000, 3), 240000);
+	ck_assert_uint_eq(scrape_backoff_ms(60000, 4), 480000);
+	ck_assert_uint_eq(scrape_backoff_ms(60000, 1000), 480000);     /* capped at interval × 8 */
+	ck_assert_uint_eq(scrape_jitter_max_ms(60000), 3000);
+	ck_assert_uint_eq(scrape_jitter_max_ms(600000), 5000);
+	ck_assert_uint_eq(scrape_jitter_max_ms(1000), 50);
+	/* phases: stable, inside the interval, spread evenly over it */
+	for (i = 0; i < 5000; i++) {
+		uint64_t p;
+
+		snprintf(url, sizeof(url), "http://10.1.%d.%d:6060/debug/pprof/goroutine?debug=0", i / 200,
+			 i % 200);
+		p = scrape_phase_ms("svc", url, 60000);
+		ck_assert_uint_lt(p, 60000);
+		ck_assert_uint_eq(p, scrape_phase_ms("svc", url, 60000));
+		buckets[p / 6000]++;
+	}
+	for (i = 0; i < 10; i++)
+		ck_assert_msg(buckets[i] > 400 && buckets[i] < 600, "bucket %d: %u of 5000", i, buckets[i]);
+	ck_assert_uint_ne(scrape_phase_ms("a", "http://x/", 60000), scrape_phase_ms("b", "http://x/", 60000));
+}
+END_TEST
+
+/* A live schedule: the first scrape lands within one interval, the next ones one interval apart. */
+START_TEST(test_schedule_live)
+{
+	struct recs *rs = calloc(1, sizeof(*rs));
+	struct scraper *sc = new_scraper(rs, 4);
+	struct scrape_target t = target("sched", "/ok");
+	struct scrape_health h;
+	uint64_t t0 = now_ms();
+	int i;
+
+	t.interval_ms = 300;
+	set_targets(sc, &t, 1);
+	scrape_get_health(sc, 0, &h);
+	ck_assert(!h.scraped);
+	ck_assert_uint_le(h.next_in_ms, 300 + scrape_jitter_max_ms(300));
+	run_until(sc, rs, 4, 3000);
+	ck_assert_int_eq(rs->n, 4);
+	ck_assert_uint_le(rs->r[0].at_ms - t0, 300 + 15 + 100);
+	for (i = 1; i < 4; i++) {
+		int64_t gap = rs->r[i].start_ms - rs->r[i - 1].start_ms;
+
+		ck_assert_msg(gap >= 300 - 15 - 5 && gap <= 300 + 15 + 60, "gap %d: %lld ms", i, (long long)gap);
+	}
+	scrape_get_health(sc, 0, &h);
+	ck_assert(h.scraped && h.up);
+	ck_assert_str_eq(h.status, "ok");
+	ck_assert_uint_eq(h.scrapes, 4);
+	ck_assert_uint_eq(h.last_bytes, strlen(PROFILE1));
+	ck_assert_uint_eq(h.last_total_goroutines, 9);
+	scrape_free(sc);
+	free(rs);
+}
+END_TEST
+
+/* A failing target backs off: gaps of 1, 2, 4 intervals; recovery resets the count. */
+START_TEST(test_backoff_live)
+{
+	struct recs *rs = calloc(1, sizeof(*rs));
+	struct scraper *sc = new_scraper(rs, 4);
+	struct scrape_target t = target("bo", "/nope");
+	static const int64_t want[] = { 200, 400, 800 };
+	struct scrape_health h;
+	size_t up, down;
+	int i;
+
+	t.interval_ms = 200;
+	set_targets(sc, &t, 1);
+	run_until(sc, rs, 4, 3000);
+	ck_assert_int_eq(rs->n, 4);
+	for (i = 0; i < 4; i++) {
+		ck_assert_str_eq(rs->r[i].status, "http 404");
+		ck_assert_uint_eq(rs->r[i].failures, (unsigned)i + 1);
+	}
+	for (i = 1; i < 4; i++) {
+		int64_t gap = rs->r[i].start_ms - rs->r[i - 1].start_ms;
+
+		ck_assert_msg(gap >= want[i - 1] - 15 && gap <= want[i - 1] + 60, "gap %d: %lld ms, want %lld", i,
+			      (long long)gap, (long long)want[i - 1]);
+	}
+	scrape_get_health(sc, 0, &h);
+	ck_assert(!h.up);
+	ck_assert_uint_eq(h.consecutive_failures, 4);
+	ck_assert_uint_ge(h.next_in_ms, 1000);          /* 8 intervals from the last slot */
+	scrape_count_up(sc, &up, &down);
+	ck_assert_uint_eq(up, 0);
+	ck_assert_uint_eq(down, 1);
+	scrape_free(sc);
+	free(rs);
+}
+END_TEST
+
+START_TEST(test_detail_scrapes)
+{
+	struct recs *rs = calloc(1, sizeof(*rs));
+	struct scraper *sc = new_scraper(rs, 4);
+	struct scrape_target t = target("d", "/count?ms=50");
+	struct scrape_health h;
+	int i;
+
+	t.interval_ms = 150;
+	t.detail_url = url_of("/count?ms=50&debug=2");
+	t.detail_every = 2;
+	t.detail_max_goroutines = 100;
+	set_targets(sc, &t, 1);
+	run_until(sc, rs, 6, 4000);
+	ck_assert_int_eq(rs->n, 6);
+	/* regular, regular, detail, regular, regular, detail */
+	for (i = 0; i < 6; i++) {
+		ck_assert_str_eq(rs->r[i].status, "ok");
+		ck_assert_int_eq(rs->r[i].detail, i == 2 || i == 5);
+		ck_assert(strstr(rs->r[i].url, "debug=2") ? rs->r[i].detail : !rs->r[i].detail);
+	}
+	/* one target never has two transfers at once */
+	ck_assert_int_eq(atomic_load(&S.max_inflight), 1);
+	scrape_get_health(sc, 0, &h);
+	ck_assert_uint_eq(h.scrapes, 4);
+	ck_assert_uint_eq(h.detail_scrapes, 2);
+	scrape_free(sc);
+
+	/* more goroutines than detail_max_goroutines (9 > 5): no detail scrape */
+	sc = new_scraper(rs, 4);
+	t.detail_max_goroutines = 5;
+	set_targets(sc, &t, 1);
+	run_until(sc, rs, 4, 3000);
+	ck_assert_int_eq(rs->n, 4);
+	for (i = 0; i < 4; i++)
+		ck_assert(!rs->r[i].detail);
+	scrape_free(sc);
+	free(rs);
+}
+END_TEST
+
+START_TEST(test_replace_targets)
+{
+	struct recs *rs = calloc(1, sizeof(*rs));
+	struct scraper *sc = new_scraper(rs, 4);
+	struct scrape_target t[3] = { target("a", "/ok"), target("b", "/ok"), target("slow", "/slow?ms=5000") };
+	struct scrape_target t2[2];
+	struct scrape_health h;
+	int before;
+
+	set_targets(sc, t, 3);
+	scrape_trigger_all(sc);
+	run_until(sc, rs, 2, 2000);
+	ck_assert_int_eq(rs->n, 2);
+	ck_assert_ptr_null(find(rs, "slow"));
+	ck_assert_uint_eq(scrape_in_flight(sc), 1);     /* "slow" still running */
+	/* keep b (with a new header), drop a and the running slow one, add c */
+	t2[0] = target("c", "/ok");
+	t2[1] = target("b", "/ok");
+	t2[1].timeout_ms = 1234;
+	set_targets(sc, t2, 2);
+	ck_assert_uint_eq(scrape_count(sc), 2);
+	ck_assert_uint_eq(scrape_in_flight(sc), 0);     /* slow aborted, without a callback */
+	scrape_get_health(sc, 1, &h);
+	ck_assert_str_eq(h.service, "b");
+	ck_assert(h.scraped && h.up);
+	ck_assert_uint_eq(h.scrapes, 1);                /* b kept its health */
+	ck_assert(h.next_in_ms > 50000);                /* and its schedule (60 s interval, just scraped) */
+	scrape_get_health(sc, 0, &h);
+	ck_assert_str_eq(h.service, "c");
+	ck_assert(!h.scraped);
+	before = rs->n;
+	scrape_trigger_all(sc);
+	run_until(sc, rs, before + 2, 2000);
+	ck_assert_int_eq(rs->n, before + 2);
+	ck_assert_ptr_null(find(rs, "slow"));
+	ck_assert_ptr_nonnull(find(rs, "c"));
+	/* replace the set while a kept target's transfer is in flight: its result still arrives */
+	t2[1] = target("b", "/slow?ms=300");
+	set_targets(sc, t2, 2);
+	before = rs->n;
+	scrape_trigger_all(sc);
+	{
+		char err[128];
+
+		ck_assert_int_ge(scrape_poll(sc, NULL, 0, 50, err, sizeof(err)), 0);
+	}
+	ck_assert_uint_ge(scrape_in_flight(sc), 1);
+	set_targets(sc, t2, 2);
+	run_until(sc, rs, before + 2, 3000);
+	ck_assert_int_eq(rs->n, before + 2);
+	/* and to nothing */
+	set_targets(sc, NULL, 0);
+	ck_assert_uint_eq(scrape_count(sc), 0);
+	scrape_free(sc);
+	free(rs);
+}
+END_TEST
+
+START_TEST(test_connection_reuse)
+{
+	struct recs *rs = calloc(1, sizeof(*rs));
+	struct scraper *sc = new_scraper(rs, 4);
+	struct scrape_target t = target("r", "/ok");
+
+	t.interval_ms = 100;
+	set_targets(sc, &t, 1);
+	run_until(sc, rs, 4, 3000);
+	ck_assert_int_eq(rs->n, 4);
+	ck_assert_int_eq(atomic_load(&S.requests), 4);
+	ck_assert_int_eq(atomic_load(&S.connections), 1);
+	scrape_free(sc);
+	free(rs);
+}
+END_TEST
+
+static void *
+wake_later(void *arg)
+{
+	usleep(150 * 1000);
+	scrape_wakeup(arg);
+	return NULL;
+}
+
+START_TEST(test_wakeup_and_extra_fds)
+{
+	struct recs *rs = calloc(1, sizeof(*rs));
+	struct scraper *sc = new_scraper(rs, 4);
+	char err[128];
+	pthread_t th;
+	uint64_t t0;
+	int p[2];
+
+	t0 = now_ms();
+	ck_assert_int_eq(pthread_create(&th, NULL, wake_later, sc), 0);
+	ck_assert_int_eq(scrape_poll(sc, NULL, 0, 5000, err, sizeof(err)), 0);
+	ck_assert_uint_lt(now_ms() - t0, 2000);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	/* a readable extra descriptor (a signalfd in the daemon) ends the wait */
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(write(p[1], "x", 1), 1);
+	t0 = now_ms();
+	ck_assert_int_eq(scrape_poll(sc, &p[0], 1, 5000, err, sizeof(err)), 0);
+	ck_assert_uint_lt(now_ms() - t0, 1000);
+	close(p[0]);
+	close(p[1]);
+	scrape_free(sc);
+	free(rs);
+}
+END_TEST
+
+Suite *scrape_suite(void);
+
+Suite *
+scrape_suite(void)
+{
+	Suite *s = suite_create("scrape");
+	TCase *tc = tcase_create("scrape");
+
+	tcase_add_checked_fixture(tc, srv_start, srv_stop);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_once_ok);
+	tcase_add_test(tc, test_statuses);
+	tcase_add_test(tc, test_timeout);
+	tcase_add_test(tc, test_body_cap);
+	tcase_add_test(tc, test_gzip);
+	tcase_add_test(tc, test_auth_and_redirects);
+	tcase_add_test(tc, test_invalid_targets);
+	tcase_add_test(tc, test_concurrency_bound);
+	tcase_add_test(tc, test_slow_target_does_not_stall_others);
+	tcase_add_test(tc, test_schedule_maths);
+	tcase_add_test(tc, test_schedule_live);
+	tcase_add_test(tc, test_backoff_live);
+	tcase_add_test(tc, test_detail_scrapes);
+	tcase_add_test(tc, test_replace_targets);
+	tcase_add_test(tc, test_connection_reuse);
+	tcase_add_test(tc, test_wakeup_and_extra_fds);
+	suite_add_tcase(s, tc);
+	return s;
+}
