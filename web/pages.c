@@ -172,7 +172,8 @@ pages_parse_numbers(const char *json, double *out, size_t max)
 	return n;
 }
 
-/* Append an SVG path "d" for values v[0..n) mapped into the box; NaN breaks the line. */
+/* Append an SVG path "d" for values v[0..n) mapped into the box. NaN (no scrape in that bucket) is skipped and
+ * the line bridges it: a target scraped less often than the bucket step still draws one line. */
 static void
 svg_path_d(struct sbuf *b, const double *v, size_t n, double x0, double y0, double w, double h, double vmax)
 {
@@ -181,10 +182,8 @@ svg_path_d(struct sbuf *b, const double *v, size_t n, double x0, double y0, doub
 	for (size_t i = 0; i < n; i++) {
 		double x, y;
 
-		if (isnan(v[i])) {
-			pen = false;
+		if (isnan(v[i]))
 			continue;
-		}
 		x = x0 + (n > 1 ? w * (double)i / (double)(n - 1) : w / 2);
 		y = y0 + h - (vmax > 0 ? h * v[i] / vmax : 0);
 		sbuf_addf(b, "%c%.1f %.1f", pen ? 'L' : 'M', x, y);

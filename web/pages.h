@@ -10,7 +10,7 @@
 /* Answer a page request: "/", "/locations/{id}", "/targets", "/alerts"; 404 page otherwise. */
 void pages_handle(const struct web_ctx *c, struct web_reply *r);
 
-/* An inline SVG sparkline (polyline) of 'n' values scaled into w × h; NaN values are gaps. */
+/* An inline SVG sparkline (a path) of 'n' values scaled into w × h; NaN values are skipped. */
 void pages_sparkline(struct sbuf *b, const double *v, size_t n, unsigned w, unsigned h);
 /* Parse a JSON array of numbers (a suspect's sparkline_json) into at most 'max' doubles; returns the count. */
 size_t pages_parse_numbers(const char *json, double *out, size_t max);

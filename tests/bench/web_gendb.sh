@@ -27,9 +27,9 @@ WITH RECURSIVE t(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM t WHERE i < $target
 INSERT INTO targets (id, service_id, url, first_seen, active, last_scrape, last_success, last_duration_ms,
 	last_bytes, last_status, last_goroutines, consecutive_failures)
 SELECT i, (i - 1) / $per + 1, printf('http://10.%d.%d.%d:6060', i / 65536, (i / 256) % 256, i % 256),
-	$now - $hours * 3600000, 1, $now - 5000, CASE WHEN i % 97 = 0 THEN $now - 3600000 ELSE $now - 5000 END,
-	20 + i % 30, 40000, CASE WHEN i % 97 = 0 THEN 'connect refused' ELSE 'ok' END, 1300,
-	CASE WHEN i % 97 = 0 THEN 60 ELSE 0 END FROM t;
+	$now - $hours * 3600000, 1, $now - 5000, CASE WHEN i % 37 = 0 THEN $now - 3600000 ELSE $now - 5000 END,
+	20 + i % 30, 40000, CASE WHEN i % 37 = 0 THEN 'connect refused' ELSE 'ok' END, 1300,
+	CASE WHEN i % 37 = 0 THEN 60 ELSE 0 END FROM t;
 INSERT INTO stacks (id, hash, frames) VALUES
 	(1, 1, '[{"function":"runtime.gopark","file":"/usr/lib/go/src/runtime/proc.go","line":364},{"function":"main.leakyWorker","file":"/src/app/worker.go","line":42},{"function":"main.handle","file":"/src/app/server.go","line":88}]'),
 	(2, 2, '[{"function":"runtime.gopark","file":"/usr/lib/go/src/runtime/proc.go","line":364},{"function":"<script>alert(1)</script>","file":"/src/app/\"><img src=x onerror=alert(2)>.go","line":7}]');
@@ -49,7 +49,7 @@ WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < $steps 
 	t(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM t WHERE j < $targets)
 INSERT INTO scrapes (id, target_id, ts, duration_ms, bytes, status, format, kind, detail, total_goroutines)
 SELECT i * $targets + j, j, $now - ($steps - i) * $interval * 1000 + j * 7, 20 + j % 30, 40000,
-	CASE WHEN j % 97 = 0 AND i > $steps - 60 THEN 'connect refused' ELSE 'ok' END, 'proto', 'goroutine', 0,
+	CASE WHEN j % 37 = 0 AND i > $steps - 60 THEN 'connect refused' ELSE 'ok' END, 'proto', 'goroutine', 0,
 	1054 + (i % 720) * 2 FROM k, t ORDER BY 1;
 INSERT INTO samples (scrape_id, location_id, count, leaked)
 SELECT sc.id, ((sc.target_id - 1) / $per) * 4 + l.n,
