@@ -231,6 +231,16 @@ d2_header(struct text_parser *P, const struct line *ln, struct agg_record *rec, 
 		return bad_line(P->err, &P->L, ln, "a 'goroutine N [status]:' header");
 	br++;
 	end = s + ln->n - 2;
+	{
+		/* Go 1.27 tracebacklabels: 'labels:{...}' last in the brackets; its values may hold ", ". */
+		const char *lab = memmem(br, (size_t)(end - br), "labels:", 7);
+
+		if (lab != NULL) {
+			end = lab;
+			while (end > br && (end[-1] == ' ' || end[-1] == ','))
+				end--;
+		}
+	}
 	comma = memmem(br, (size_t)(end - br), ", ", 2);
 	stlen = (size_t)((comma ? comma : end) - br);
 	*leaked = false;

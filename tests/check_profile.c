@@ -1,0 +1,818 @@
+/* tests/check_profile.c: the goroutine profile parsers against real Go 1.19 profiles (tests/fixtures/go1.19,
+ * captured from tests/go/fixturegen), hand-written profiles of newer Go versions (tests/fixtures/handwritten),
+ * protobufs built here, and malformed or hostile input. Runs with cwd = tests/. */
+#include <check.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "collector/classify.h"
+#include "collector/profile.h"
+#include "daemon/output.h"
+
+/* ---- helpers ---- */
+
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	ck_assert_msg(f != NULL, "cannot open fixture '%s'", path);
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	ck_assert_int_ge(n, 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+static void
+parse_ok(const char *buf, size_t len, struct profile *p)
+{
+	struct parse_error err = { .msg = "" };
+
+	ck_assert_msg(profile_parse(buf, len, p, &err) == 0, "parse failed: %s", err.msg);
+}
+
+static void
+parse_fixture(const char *path, struct profile *p)
+{
+	size_t len;
+	char *buf = slurp(path, &len);
+
+	parse_ok(buf, len, p);
+	free(buf);      /* the profile owns copies of everything */
+}
+
+/* The parse error message of 'buf' (parse must fail). */
+static const char *
+parse_fail(const char *buf, size_t len)
+{
+	static struct parse_error err;
+	struct profile p;
+
+	memset(&err, 0, sizeof(err));
+	ck_assert_msg(profile_parse(buf, len, &p, &err) == -1, "parse of bad input succeeded");
+	ck_assert_ptr_null(p.arena);
+	ck_assert_uint_eq(p.nlocations, 0);
+	ck_assert_msg(err.msg[0] != '\0', "empty error message");
+	return err.msg;
+}
+
+static const struct prof_location *
+find(const struct profile *p, const char *fn, const char *op)
+{
+	for (size_t i = 0; i < p->nlocations; i++) {
+		if (strcmp(p->locations[i].loc.function, fn) == 0 && (op == NULL || strcmp(p->locations[i].op, op) == 0))
+			return &p->locations[i];
+	}
+	return NULL;
+}
+
+static const char *
+base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+/* Check every line of tests/fixtures/go1.19/expected.txt against 'p'; 'fmt' picks the op naming. */
+static void
+check_expected(const struct profile *p, enum profile_format fmt)
+{
+	size_t len, checked = 0;
+	char *buf = slurp("fixtures/go1.19/expected.txt", &len);
+	char *line, *next;
+	uint64_t sum = 0;
+
+	buf[len] = '\0';
+	for (line = buf; *line != '\0'; line = next) {
+		char op[64], fn[128], fileline[128], want_op[64];
+		const struct prof_location *l;
+		unsigned long long count;
+		char *colon;
+
+		next = strchr(line, '\n');
+		if (next == NULL)
+			next = line + strlen(line);
+		else
+			*next++ = '\0';
+		ck_assert_int_eq(sscanf(line, "%llu\t%63[^\t]\t%127[^\t]\t%127s", &count, op, fn, fileline), 4);
+		snprintf(want_op, sizeof(want_op), "%s", op);
+		if (fmt == PROFILE_FORMAT_DEBUG1 && profile_op_class(op) == OP_CLASS_CHAN)
+			snprintf(want_op, sizeof(want_op), "unknown");      /* debug=1 hides channel ops */
+		if (fmt == PROFILE_FORMAT_PROTO && strcmp(op, "chan send (nil chan)") == 0)
+			snprintf(want_op, sizeof(want_op), "chan send");    /* same frames as a non-nil send */
+		if (fmt == PROFILE_FORMAT_PROTO && strcmp(op, "chan receive (nil chan)") == 0)
+			snprintf(want_op, sizeof(want_op), "chan receive");
+		l = find(p, fn, want_op);
+		ck_assert_msg(l != NULL, "%s: no location %s op '%s'", profile_format_name(fmt), fn, want_op);
+		ck_assert_msg(l->count == count, "%s: %s '%s': count %llu, want %llu", profile_format_name(fmt), fn,
+		    want_op, (unsigned long long)l->count, count);
+		colon = strrchr(fileline, ':');
+		ck_assert_ptr_nonnull(colon);
+		*colon = '\0';
+		if (strtoul(colon + 1, NULL, 10) != 0) {
+			ck_assert_uint_eq(l->loc.line, strtoul(colon + 1, NULL, 10));
+			ck_assert_str_eq(base_name(l->loc.file), fileline);
+		}
+		ck_assert_int_eq(l->op_class, profile_op_class(want_op));
+		ck_assert_uint_eq(l->leaked, 0);
+		ck_assert_uint_ge(l->nstack, 1);
+		sum += count;
+		checked++;
+	}
+	ck_assert_uint_ge(checked, 16);
+	/* plus main (sleeping in the profile write) and the goroutine writing the profile */
+	ck_assert_uint_eq(p->total_goroutines, sum + 1);
+	free(buf);
+}
+
+static void
+check_sorted(const struct profile *p)
+{
+	for (size_t i = 1; i < p->nlocations; i++) {
+		const struct prof_location *a = &p->locations[i - 1], *b = &p->locations[i];
+
+		ck_assert_uint_ge(a->count, b->count);
+		if (a->count == b->count)
+			ck_assert_int_le(strcmp(a->loc.function, b->loc.function), 0);
+	}
+}
+
+/* ---- real Go 1.19 profiles ---- */
+
+START_TEST(test_go119_debug2)
+{
+	struct profile p;
+	const struct prof_location *l;
+
+	parse_fixture("fixtures/go1.19/goroutine.debug2.txt", &p);
+	ck_assert_int_eq(p.format, PROFILE_FORMAT_DEBUG2);
+	ck_assert_int_eq(p.kind, PROFILE_KIND_GOROUTINE);
+	check_expected(&p, PROFILE_FORMAT_DEBUG2);
+	check_sorted(&p);
+	/* 150 recursions: Go 1.19 prints 100 frames, then "...additional frames elided..." */
+	l = find(&p, "main.deep", NULL);
+	ck_assert_uint_ge(l->nstack, 90);
+	ck_assert_str_eq(l->stack[0].function, "main.deep");
+	/* the representative stack keeps the runtime and sync frames, leaf first */
+	l = find(&p, "main.wgWait", NULL);
+	ck_assert_str_eq(l->stack[0].function, "sync.runtime_Semacquire");
+	ck_assert_str_eq(l->stack[1].function, "sync.(*WaitGroup).Wait");
+	ck_assert_str_eq(l->stack[2].function, "main.wgWait");
+	ck_assert_int_eq(l->max_wait_minutes, -1);
+	l = find(&p, "runtime/pprof.writeGoroutineStacks", "running");
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(l->op_class, OP_CLASS_BENIGN);
+	profile_release(&p);
+	profile_release(&p);    /* a released profile is zeroed: releasing again does nothing */
+}
+END_TEST
+
+START_TEST(test_go119_debug1)
+{
+	struct profile p;
+	const struct prof_location *l;
+
+	parse_fixture("fixtures/go1.19/goroutine.debug1.txt", &p);
+	ck_assert_int_eq(p.format, PROFILE_FORMAT_DEBUG1);
+	check_expected(&p, PROFILE_FORMAT_DEBUG1);
+	check_sorted(&p);
+	l = find(&p, "main.chanSend", NULL);
+	ck_assert_str_eq(l->op, "unknown");
+	ck_assert_int_eq(l->op_class, OP_CLASS_UNKNOWN);
+	ck_assert(profile_op_may_leak(l->op));
+	profile_release(&p);
+}
+END_TEST
+
+START_TEST(test_go119_proto)
+{
+	struct profile p;
+	const struct prof_location *l;
+
+	parse_fixture("fixtures/go1.19/goroutine.debug0.pb.gz", &p);
+	ck_assert_int_eq(p.format, PROFILE_FORMAT_PROTO);
+	check_expected(&p, PROFILE_FORMAT_PROTO);
+	check_sorted(&p);
+	l = find(&p, "main.chanSend", NULL);
+	ck_assert_str_eq(l->stack[0].function, "runtime.gopark");
+	ck_assert_str_eq(l->stack[1].function, "runtime.chansend");
+	l = find(&p, "main.mutexLock", NULL);
+	ck_assert_str_eq(l->op, "sync.Mutex.Lock");
+	/* sync.(*Mutex).Lock is inlined: a Line of its own inside the caller's Location */
+	ck_assert_ptr_nonnull(find(&p, "main.rwLock", "sync.RWMutex.Lock"));
+	profile_release(&p);
+}
+END_TEST
+
+/* Every prefix of a real proto: truncated gzip is an error naming the byte, never a crash. */
+START_TEST(test_go119_proto_truncated)
+{
+	size_t len;
+	char *buf = slurp("fixtures/go1.19/goroutine.debug0.pb.gz", &len);
+
+	for (size_t n = 0; n < len; n++) {
+		struct profile p;
+		struct parse_error err;
+
+		if (profile_parse(buf, n, &p, &err) == 0)
+			profile_release(&p);
+		else if (n > 20)
+			ck_assert_msg(strstr(err.msg, "truncated gzip stream at byte") != NULL, "cut at %zu: %s", n,
+			    err.msg);
+	}
+	free(buf);
+}
+END_TEST
+
+/* A dump cut anywhere (Go cuts runtime.Stack at 64 MiB) still parses up to the cut. */
+START_TEST(test_debug2_truncated)
+{
+	size_t len;
+	char *buf = slurp("fixtures/handwritten/go1.26-goroutineleak.debug2.txt", &len);
+
+	for (size_t n = 11; n <= len; n++) {
+		struct profile p;
+		struct parse_error err;
+
+		ck_assert_msg(profile_parse(buf, n, &p, &err) == 0, "cut at %zu: %s", n, err.msg);
+		ck_assert_uint_le(p.total_goroutines, 8);
+		profile_release(&p);
+	}
+	free(buf);
+}
+END_TEST
+
+/* ---- newer Go versions (hand-written) ---- */
+
+START_TEST(test_go121_created_in_goroutine)
+{
+	struct profile p;
+	const struct prof_location *l;
+
+	parse_fixture("fixtures/handwritten/go1.21-created-in-goroutine.debug2.txt", &p);
+	ck_assert_uint_eq(p.total_goroutines, 5);
+	l = find(&p, "main.produce", "chan send");
+	ck_assert_uint_eq(l->count, 3);
+	ck_assert_uint_eq(l->loc.line, 41);
+	ck_assert_str_eq(l->loc.file, "/src/app/work.go");
+	ck_assert_int_eq(l->max_wait_minutes, 7);
+	ck_assert_int_eq(l->min_wait_minutes, 0);       /* one waited under a minute */
+	ck_assert_int_eq(l->median_wait_minutes, 3);
+	ck_assert_uint_eq(l->nstack, 1);                /* "created by" is not a frame */
+	l = find(&p, "main.recurse", "select");
+	ck_assert_uint_eq(l->loc.line, 9);
+	ck_assert_uint_eq(l->nstack, 4);                /* "...96 frames elided..." skipped */
+	ck_assert_str_eq(l->stack[3].function, "main.startDeep.func1");
+	profile_release(&p);
+}
+END_TEST
+
+START_TEST(test_go125_sync)
+{
+	struct profile p;
+	const struct prof_location *l;
+
+	parse_fixture("fixtures/handwritten/go1.25-waitgroup-mutex.debug2.txt", &p);
+	l = find(&p, "main.waiter", "sync.WaitGroup.Wait");
+	ck_assert_uint_eq(l->loc.line, 12);
+	ck_assert_int_eq(l->max_wait_minutes, 12);
+	ck_assert_int_eq(l->min_wait_minutes, 12);
+	l = find(&p, "main.locker", "sync.Mutex.Lock");
+	ck_assert_uint_eq(l->loc.line, 8);              /* past internal/sync.* and sync.(*Mutex).Lock */
+	ck_assert_uint_eq(l->nstack, 5);
+	profile_release(&p);
+
+	parse_fixture("fixtures/handwritten/go1.25-waitgroup-mutex.debug1.txt", &p);
+	ck_assert_uint_eq(p.total_goroutines, 5);
+	l = find(&p, "main.waiter", "sync.WaitGroup.Wait");
+	ck_assert_uint_eq(l->count, 3);
+	ck_assert_int_eq(l->max_wait_minutes, -1);
+	l = find(&p, "main.locker", "sync.Mutex.Lock");
+	ck_assert_uint_eq(l->count, 2);
+	profile_release(&p);
+}
+END_TEST
+
+START_TEST(test_go126_goroutineleak_debug2)
+{
+	struct profile p;
+	const struct prof_location *l;
+
+	parse_fixture("fixtures/handwritten/go1.26-goroutineleak.debug2.txt", &p);
+	ck_assert_int_eq(p.kind, PROFILE_KIND_GOROUTINELEAK);
+	ck_assert_uint_eq(p.total_goroutines, 8);
+	l = find(&p, "main.leakySend", "chan send");
+	ck_assert_uint_eq(l->count, 3);
+	ck_assert_uint_eq(l->leaked, 3);
+	ck_assert_int_eq(l->max_wait_minutes, 9);
+	ck_assert_int_eq(l->median_wait_minutes, 4);
+	l = find(&p, "main.forever", "select (no cases)");
+	ck_assert_uint_eq(l->leaked, 1);
+	ck_assert_int_eq(l->max_wait_minutes, 2);
+	/* "(durable)" is a marker: the same op as its plain form, so both goroutines merge */
+	l = find(&p, "main.bubbled", "chan receive");
+	ck_assert_uint_eq(l->count, 2);
+	ck_assert_uint_eq(l->leaked, 0);
+	l = find(&p, "net.(*netFD).accept", "IO wait");
+	ck_assert_int_eq(l->op_class, OP_CLASS_BENIGN);
+	ck_assert_int_eq(l->max_wait_minutes, 45);
+	profile_release(&p);
+}
+END_TEST
+
+START_TEST(test_go126_goroutineleak_debug1)
+{
+	struct profile p;
+	const struct prof_location *l;
+
+	parse_fixture("fixtures/handwritten/go1.26-goroutineleak.debug1.txt", &p);
+	ck_assert_int_eq(p.kind, PROFILE_KIND_GOROUTINELEAK);
+	ck_assert_uint_eq(p.total_goroutines, 4);
+	l = find(&p, "main.leakySend", "unknown");
+	ck_assert_uint_eq(l->leaked, 3);
+	l = find(&p, "main.forever", "unknown");
+	ck_assert_uint_eq(l->leaked, 1);
+	profile_release(&p);
+}
+END_TEST
+
+START_TEST(test_go127_tracebacklabels)
+{
+	struct profile p;
+	const struct prof_location *l;
+
+	parse_fixture("fixtures/handwritten/go1.27-tracebacklabels.debug2.txt", &p);
+	l = find(&p, "main.consume", "chan receive");
+	ck_assert_uint_eq(l->count, 2);
+	ck_assert_int_eq(l->max_wait_minutes, 6);       /* not the "5 minutes" inside a label value */
+	profile_release(&p);
+}
+END_TEST
+
+/* ---- protobufs built here ---- */
+
+struct pbuf {
+	unsigned char b[8192];
+	size_t n;
+};
+
+static void
+pb_varint(struct pbuf *pb, uint64_t v)
+{
+	do {
+		ck_assert_uint_lt(pb->n, sizeof(pb->b));
+		pb->b[pb->n++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v != 0);
+}
+
+static void
+pb_uint(struct pbuf *pb, unsigned field, uint64_t v)
+{
+	pb_varint(pb, (uint64_t)field << 3);
+	pb_varint(pb, v);
+}
+
+static void
+pb_bytes(struct pbuf *pb, unsigned field, const void *p, size_t n)
+{
+	pb_varint(pb, (uint64_t)field << 3 | 2);
+	pb_varint(pb, n);
+	ck_assert_uint_le(pb->n + n, sizeof(pb->b));
+	memcpy(pb->b + pb->n, p, n);
+	pb->n += n;
+}
+
+static void
+pb_msg(struct pbuf *pb, unsigned field, const struct pbuf *sub)
+{
+	pb_bytes(pb, field, sub->b, sub->n);
+}
+
+static size_t
+gzip_buf(const void *in, size_t n, unsigned char *out, size_t cap)
+{
+	z_stream zs = { 0 };
+
+	ck_assert_int_eq(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	zs.next_in = (Bytef *)(uintptr_t)in;
+	zs.avail_in = (uInt)n;
+	zs.next_out = out;
+	zs.avail_out = (uInt)cap;
+	ck_assert_int_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
+	n = zs.total_out;
+	deflateEnd(&zs);
+	return n;
+}
+
+/* A goroutine(leak) profile as Go writes it: string table last, sample value unpacked, location ids packed;
+ * location 3 holds two Lines (runtime.chansend inlined into runtime.chansend1, innermost first). */
+static void
+build_proto(struct pbuf *pb, const char *type, const char *unit)
+{
+	const char *strs[] = { "", type, unit, "main.leak", "/src/leak.go", "runtime.gopark", "/rt/proc.go",
+		"runtime.chansend1", "/rt/chan.go", "runtime.chansend", "main.idle", "time.Sleep", "/rt/time.go" };
+	struct pbuf vt = { .n = 0 }, s = { .n = 0 }, loc = { .n = 0 }, ln = { .n = 0 }, fn = { .n = 0 },
+		    ids = { .n = 0 };
+
+	pb->n = 0;
+	pb_uint(&vt, 1, 1);
+	pb_uint(&vt, 2, 2);
+	pb_msg(pb, 11, &vt);
+	pb_uint(pb, 12, 1);
+	pb_msg(pb, 1, &vt);
+	/* sample 1: 5 goroutines at main.leak:7 in chan send; ids packed */
+	pb_varint(&ids, 2);
+	pb_varint(&ids, 3);
+	pb_varint(&ids, 1);
+	pb_bytes(&s, 1, ids.b, ids.n);
+	pb_uint(&s, 2, 5);
+	pb_msg(pb, 2, &s);
+	/* sample 2: 2 goroutines at main.idle:3 in time.Sleep; ids unpacked */
+	s.n = 0;
+	pb_uint(&s, 1, 2);
+	pb_uint(&s, 1, 4);
+	pb_uint(&s, 1, 5);
+	pb_uint(&s, 2, 2);
+	pb_msg(pb, 2, &s);
+	for (unsigned id = 1; id <= 5; id++) {
+		static const unsigned fns[][2] = { { 0, 0 }, { 2, 0 }, { 1, 0 }, { 3, 5 }, { 4, 0 }, { 6, 0 } };
+		static const unsigned lines[] = { 0, 7, 300, 20, 90, 3 };
+
+		loc.n = 0;
+		pb_uint(&loc, 1, id);
+		pb_uint(&loc, 3, 0x401000 + id);
+		if (fns[id][1] != 0) {
+			ln.n = 0;
+			pb_uint(&ln, 1, fns[id][1]);
+			pb_uint(&ln, 2, 100);
+			pb_msg(&loc, 4, &ln);
+		}
+		ln.n = 0;
+		pb_uint(&ln, 1, fns[id][0]);
+		pb_uint(&ln, 2, lines[id]);
+		pb_msg(&loc, 4, &ln);
+		pb_msg(pb, 4, &loc);
+	}
+	for (unsigned id = 1; id <= 6; id++) {
+		static const unsigned names[][2] = { { 0, 0 }, { 5, 6 }, { 3, 4 }, { 7, 8 }, { 11, 12 }, { 9, 8 },
+			{ 10, 4 } };
+
+		fn.n = 0;
+		pb_uint(&fn, 1, id);
+		pb_uint(&fn, 2, names[id][0]);
+		pb_uint(&fn, 3, names[id][0]);
+		pb_uint(&fn, 4, names[id][1]);
+		pb_msg(pb, 5, &fn);
+	}
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		pb_bytes(pb, 6, strs[i], strlen(strs[i]));
+}
+
+START_TEST(test_proto_goroutineleak)
+{
+	struct pbuf pb;
+	unsigned char gz[16384];
+	size_t n;
+	struct profile p;
+	const struct prof_location *l;
+
+	build_proto(&pb, "goroutineleak", "count");
+	n = gzip_buf(pb.b, pb.n, gz, sizeof(gz));
+	parse_ok((const char *)gz, n, &p);
+	ck_assert_int_eq(p.format, PROFILE_FORMAT_PROTO);
+	ck_assert_int_eq(p.kind, PROFILE_KIND_GOROUTINELEAK);
+	ck_assert_uint_eq(p.total_goroutines, 7);
+	l = find(&p, "main.leak", "chan send");
+	ck_assert_uint_eq(l->count, 5);
+	ck_assert_uint_eq(l->leaked, 5);
+	ck_assert_uint_eq(l->loc.line, 7);
+	ck_assert_uint_eq(l->nstack, 4);
+	ck_assert_str_eq(l->stack[0].function, "runtime.gopark");
+	ck_assert_str_eq(l->stack[1].function, "runtime.chansend");     /* inlined: innermost first */
+	ck_assert_str_eq(l->stack[2].function, "runtime.chansend1");
+	ck_assert_str_eq(l->stack[3].function, "main.leak");
+	l = find(&p, "main.idle", "sleep");
+	ck_assert_uint_eq(l->count, 2);
+	ck_assert_uint_eq(l->leaked, 2);
+	profile_release(&p);
+
+	/* uncompressed profile.proto goes through profile_parse_proto() directly */
+	ck_assert_int_eq(profile_parse_proto((const char *)pb.b, pb.n, &p, NULL), 0);
+	ck_assert_uint_eq(p.total_goroutines, 7);
+	profile_release(&p);
+}
+END_TEST
+
+START_TEST(test_proto_heap_rejected)
+{
+	struct pbuf pb;
+	unsigned char gz[16384];
+	size_t n;
+
+	build_proto(&pb, "inuse_space", "bytes");
+	n = gzip_buf(pb.b, pb.n, gz, sizeof(gz));
+	ck_assert_str_eq(parse_fail((const char *)gz, n),
+	    "proto: sample_type is 'inuse_space/bytes', not a goroutine profile (a heap profile?)");
+}
+END_TEST
+
+START_TEST(test_proto_malformed)
+{
+	static const unsigned char badvarint[] = { 0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0x01 };
+	unsigned char gz[256], junk[64];
+	struct pbuf pb;
+	size_t n;
+
+	n = gzip_buf(badvarint, sizeof(badvarint), gz, sizeof(gz));
+	ck_assert_str_eq(parse_fail((const char *)gz, n), "bad varint at byte 11 of the inflated profile");
+	/* a length past the end of the message */
+	pb.n = 0;
+	pb_varint(&pb, 2 << 3 | 2);
+	pb_varint(&pb, 1000);
+	n = gzip_buf(pb.b, pb.n, gz, sizeof(gz));
+	ck_assert_ptr_nonnull(strstr(parse_fail((const char *)gz, n), "past the end of its message"));
+	/* a sample naming a location that does not exist */
+	build_proto(&pb, "goroutine", "count");
+	pb_bytes(&pb, 2, "\x08\x63\x10\x01", 4);
+	n = gzip_buf(pb.b, pb.n, gz, sizeof(gz));
+	ck_assert_str_eq(parse_fail((const char *)gz, n), "proto: a sample refers to missing location 99");
+	/* corrupt deflate data after a valid gzip header */
+	memcpy(junk, "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", 10);
+	memset(junk + 10, 0xff, sizeof(junk) - 10);
+	ck_assert_ptr_nonnull(strstr(parse_fail((const char *)junk, sizeof(junk)), "corrupt gzip stream at byte"));
+	/* an empty but valid gzip */
+	n = gzip_buf("", 0, gz, sizeof(gz));
+	ck_assert_str_eq(parse_fail((const char *)gz, n), "proto: empty profile");
+}
+END_TEST
+
+/* ---- hostile text ---- */
+
+START_TEST(test_detect_errors)
+{
+	static const char html[] = "<!DOCTYPE html>\n<html><body>502 Bad Gateway</body></html>\n";
+	static const char heap[] = "heap profile: 1: 2 [3: 4] @ heap/1048576\n";
+
+	ck_assert_str_eq(parse_fail(html, sizeof(html) - 1),
+	    "expected a goroutine profile (debug=0 gzip protobuf, debug=1 or debug=2 text), found an HTML page "
+	    "at byte 0");
+	ck_assert_ptr_nonnull(strstr(parse_fail("", 0), "found empty input"));
+	ck_assert_ptr_nonnull(strstr(parse_fail(heap, sizeof(heap) - 1), "another profile type 'heap profile:"));
+	ck_assert_ptr_nonnull(strstr(parse_fail("{\"a\":1}", 7), "found JSON"));
+	ck_assert_ptr_nonnull(strstr(parse_fail("\x00\x01\x02garbage", 10), "found binary data"));
+	ck_assert_int_eq(profile_detect("goroutine 1 [running]:\n", 23), PROFILE_FORMAT_DEBUG2);
+	ck_assert_int_eq(profile_detect("goroutine profile: total 1\n", 27), PROFILE_FORMAT_DEBUG1);
+	ck_assert_int_eq(profile_detect("goroutineleak profile: total 1\n", 31), PROFILE_FORMAT_DEBUG1);
+	ck_assert_int_eq(profile_detect("\x1f\x8b", 2), PROFILE_FORMAT_PROTO);
+	ck_assert_int_eq(profile_detect("goroutine x", 11), PROFILE_FORMAT_UNKNOWN);
+}
+END_TEST
+
+START_TEST(test_text_errors)
+{
+	static const char badhdr[] = "goroutine 1 [running]:\nmain.main()\n\t/a.go:1 +0x1\n\ngoroutine x\n";
+	static const char nofile[] = "goroutine 1 [chan send]:\nmain.f()\nmain.g()\n\t/a.go:1\n";
+	static const char badframe[] = "goroutine 1 [chan send]:\nthis is not a frame\n\t/a.go:1\n";
+	static const char nul[] = "goroutine 1 [chan send]:\nmain.f\0x()\n\t/a.go:1\n";
+	static const char d1bad[] = "goroutine profile: total 1\n1 @ 0x1\n#\t0x1\tmain.f+0x1\t/a.go\n";
+	static const char d1count[] = "goroutine profile: total 1\nxyz @ 0x1\n";
+	const char *m;
+
+	m = parse_fail(badhdr, sizeof(badhdr) - 1);
+	ck_assert_str_eq(m, "line 5: expected a 'goroutine N [status]:' header, found 'goroutine x' (byte 50)");
+	m = parse_fail(nofile, sizeof(nofile) - 1);
+	ck_assert_ptr_nonnull(strstr(m, "line 3: expected '\\tFILE:LINE' after a function line"));
+	m = parse_fail(badframe, sizeof(badframe) - 1);
+	ck_assert_ptr_nonnull(strstr(m, "line 2: expected a function line"));
+	m = parse_fail(nul, sizeof(nul) - 1);
+	ck_assert_ptr_nonnull(strstr(m, "NUL byte"));
+	m = parse_fail(d1bad, sizeof(d1bad) - 1);
+	ck_assert_ptr_nonnull(strstr(m, "line 3: expected a '#\\t0xPC"));
+	m = parse_fail(d1count, sizeof(d1count) - 1);
+	ck_assert_ptr_nonnull(strstr(m, "line 2: expected a 'COUNT @ 0xPC ...' line"));
+}
+END_TEST
+
+START_TEST(test_huge_line)
+{
+	size_t n = PROFILE_MAX_LINE + 100;
+	char *buf = malloc(n);
+	const char *m;
+
+	ck_assert_ptr_nonnull(buf);
+	memcpy(buf, "goroutine 1 [chan send]:\n", 25);
+	memset(buf + 25, 'a', n - 25);
+	m = parse_fail(buf, n);
+	ck_assert_str_eq(m, "line 2 is longer than 1048576 bytes (byte 25)");
+	free(buf);
+}
+END_TEST
+
+/* 10^6 goroutines in one debug=2 dump: counts, waits and the median stay exact. */
+START_TEST(test_million_goroutines)
+{
+	static const char rec[] = "goroutine %u [chan receive, %u minutes]:\nmain.w()\n\t/w.go:5 +0x1\n\n";
+	size_t cap = 80u * 1000000u, len = 0;
+	char *buf = malloc(cap);
+	struct profile p;
+
+	ck_assert_ptr_nonnull(buf);
+	for (unsigned i = 0; i < 1000000; i++) {
+		int n = snprintf(buf + len, cap - len, rec, i + 1, i % 101 + 1);
+
+		ck_assert_int_gt(n, 0);
+		len += (size_t)n;
+	}
+	parse_ok(buf, len, &p);
+	ck_assert_uint_eq(p.total_goroutines, 1000000);
+	ck_assert_uint_eq(p.nlocations, 1);
+	ck_assert_uint_eq(p.locations[0].count, 1000000);
+	ck_assert_int_eq(p.locations[0].max_wait_minutes, 101);
+	ck_assert_int_eq(p.locations[0].min_wait_minutes, 1);
+	ck_assert_int_eq(p.locations[0].median_wait_minutes, 51);
+	profile_release(&p);
+	free(buf);
+}
+END_TEST
+
+/* HTML and quotes in function names survive into JSON escaped, and read back identical. */
+START_TEST(test_json_escapes_html)
+{
+	static const char dump[] = "goroutine 5 [chan send, 2 minutes]:\n"
+				   "main.<script>alert(\"x\")</script>(0x1)\n\t/src/a\"b.go:3 +0x1\n";
+	struct profile p;
+	json_t *root, *back;
+	json_error_t jerr;
+	char *text;
+	FILE *mem;
+	size_t memlen;
+	char *membuf;
+
+	parse_ok(dump, sizeof(dump) - 1, &p);
+	root = output_profile_json(&p, OUTPUT_JSON);
+	ck_assert_ptr_nonnull(root);
+	text = json_dumps(root, JSON_INDENT(0));
+	back = json_loads(text, 0, &jerr);
+	ck_assert_ptr_nonnull(back);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(back, "locations"), 0),
+			     "function")),
+	    "main.<script>alert(\"x\")</script>");
+	ck_assert_ptr_nonnull(strstr(text, "alert(\\\"x\\\")"));
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(json_object_get(back, "locations"), 0),
+			     "max_wait_minutes")),
+	    2);
+	free(text);
+	json_decref(back);
+	json_decref(root);
+
+	/* the exact key order of `leakprofd parse --json` */
+	mem = open_memstream(&membuf, &memlen);
+	ck_assert_int_eq(output_profile(mem, &p, OUTPUT_JSON), 0);
+	fclose(mem);
+	ck_assert_ptr_nonnull(strstr(membuf, "{\"format\": \"debug=2\", \"profile\": \"goroutine\", "
+					     "\"total_goroutines\": 1, \"locations\": [{\"function\": "));
+	ck_assert_ptr_nonnull(strstr(membuf, "\"op\": \"chan send\", \"count\": 1, \"leaked\": 0, "
+					     "\"max_wait_minutes\": 2, \"stack\": [{"));
+	free(membuf);
+
+	/* the table escapes nothing printable but keeps control bytes out of the terminal */
+	mem = open_memstream(&membuf, &memlen);
+	ck_assert_int_eq(output_profile(mem, &p, 0), 0);
+	fclose(mem);
+	ck_assert_ptr_nonnull(strstr(membuf, "main.<script>"));
+	free(membuf);
+	profile_release(&p);
+}
+END_TEST
+
+START_TEST(test_output_filters_benign)
+{
+	struct profile p;
+	json_t *root;
+
+	parse_fixture("fixtures/handwritten/go1.26-goroutineleak.debug2.txt", &p);
+	root = output_profile_json(&p, OUTPUT_JSON);
+	ck_assert_uint_eq(json_array_size(json_object_get(root, "locations")), 3);
+	json_decref(root);
+	root = output_profile_json(&p, OUTPUT_JSON | OUTPUT_ALL);
+	ck_assert_uint_eq(json_array_size(json_object_get(root, "locations")), 5);
+	ck_assert(json_is_null(json_object_get(json_array_get(json_object_get(root, "locations"), 1),
+	    "max_wait_minutes")));
+	json_decref(root);
+	profile_release(&p);
+}
+END_TEST
+
+/* ---- classification ---- */
+
+static struct raw_frame
+rf(const char *fn)
+{
+	return (struct raw_frame){ .fn = fn, .fnlen = (uint32_t)strlen(fn), .file = "", .line = 1 };
+}
+
+START_TEST(test_classify)
+{
+	struct raw_frame fr[4];
+	bool leaked = false, found;
+	const char *s;
+
+	s = "chan send (leaked)";
+	ck_assert_uint_eq(classify_strip_markers(s, strlen(s), &leaked), 9);
+	ck_assert(leaked);
+	leaked = false;
+	s = "select (no cases)";
+	ck_assert_uint_eq(classify_strip_markers(s, strlen(s), &leaked), strlen(s));
+	s = "chan receive (nil chan) (scan)";
+	ck_assert_uint_eq(classify_strip_markers(s, strlen(s), &leaked), 23);
+	s = "force gc (idle)";
+	ck_assert_uint_eq(classify_strip_markers(s, strlen(s), &leaked), strlen(s));
+	s = "sync.WaitGroup.Wait (durable)";
+	ck_assert_uint_eq(classify_strip_markers(s, strlen(s), &leaked), 19);
+	ck_assert(!leaked);
+
+	ck_assert(classify_internal("runtime.gopark", 14));
+	ck_assert(!classify_internal("runtime/pprof.Do", 16));
+	ck_assert(classify_internal("internal/poll.(*FD).Read", 24));
+	ck_assert(!classify_internal("net.(*netFD).Read", 17));
+	ck_assert(!classify_internal("sync.(*Map).Load", 16));
+
+	fr[0] = rf("runtime.gopark");
+	fr[1] = rf("runtime.selectgo");
+	fr[2] = rf("main.loop");
+	ck_assert_str_eq(classify_infer_op(fr, 3), "select");
+	ck_assert_uint_eq(classify_location(fr, 3, &found), 2);
+	ck_assert(found);
+	fr[1] = rf("runtime.block");
+	ck_assert_str_eq(classify_infer_op(fr, 3), "select (no cases)");
+	fr[0] = rf("main.spin");
+	ck_assert_str_eq(classify_infer_op(fr, 1), "unknown");          /* never guess */
+	fr[0] = rf("sync.runtime_SemacquireMutex");
+	fr[1] = rf("sync.(*RWMutex).RLock");
+	fr[2] = rf("main.read");
+	ck_assert_str_eq(classify_infer_op(fr, 3), "sync.RWMutex.RLock");
+	fr[1] = rf("main.custom");
+	ck_assert_str_eq(classify_infer_op(fr, 2), "semacquire");
+	fr[0] = rf("sync.runtime_notifyListWait");
+	ck_assert_str_eq(classify_infer_op(fr, 1), "sync.Cond.Wait");
+	fr[0] = rf("runtime.gopark");
+	fr[1] = rf("runtime.forcegchelper");
+	ck_assert_str_eq(classify_infer_op(fr, 2), "waiting");
+	ck_assert_uint_eq(classify_location(fr, 2, &found), 1);           /* all internal: the outermost */
+	ck_assert(!found);
+
+	ck_assert_int_eq(profile_op_class("chan receive (nil chan)"), OP_CLASS_CHAN);
+	ck_assert_int_eq(profile_op_class("semacquire"), OP_CLASS_SYNC);
+	ck_assert_int_eq(profile_op_class("IO wait"), OP_CLASS_BENIGN);
+	ck_assert_int_eq(profile_op_class("synctest.Wait"), OP_CLASS_BENIGN);
+	ck_assert_int_eq(profile_op_class("unknown"), OP_CLASS_UNKNOWN);
+	ck_assert(!profile_op_may_leak("sleep"));
+	ck_assert_str_eq(profile_format_name(PROFILE_FORMAT_PROTO), "proto");
+	ck_assert_str_eq(profile_kind_name(PROFILE_KIND_GOROUTINELEAK), "goroutineleak");
+}
+END_TEST
+
+Suite *
+profile_suite(void)
+{
+	Suite *s = suite_create("profile");
+	TCase *tc = tcase_create("parse");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_go119_debug2);
+	tcase_add_test(tc, test_go119_debug1);
+	tcase_add_test(tc, test_go119_proto);
+	tcase_add_test(tc, test_go119_proto_truncated);
+	tcase_add_test(tc, test_debug2_truncated);
+	tcase_add_test(tc, test_go121_created_in_goroutine);
+	tcase_add_test(tc, test_go125_sync);
+	tcase_add_test(tc, test_go126_goroutineleak_debug2);
+	tcase_add_test(tc, test_go126_goroutineleak_debug1);
+	tcase_add_test(tc, test_go127_tracebacklabels);
+	tcase_add_test(tc, test_proto_goroutineleak);
+	tcase_add_test(tc, test_proto_heap_rejected);
+	tcase_add_test(tc, test_proto_malformed);
+	tcase_add_test(tc, test_detect_errors);
+	tcase_add_test(tc, test_text_errors);
+	tcase_add_test(tc, test_huge_line);
+	tcase_add_test(tc, test_million_goroutines);
+	tcase_add_test(tc, test_json_escapes_html);
+	tcase_add_test(tc, test_output_filters_benign);
+	tcase_add_test(tc, test_classify);
+	suite_add_tcase(s, tc);
+	return s;
+}
