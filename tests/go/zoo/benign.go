@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -193,7 +195,8 @@ func startHTTPIdle(base string, n int) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		keep(tr)
-		httpIdleSite.again()
+		httpIdleSite.again() // the server end
+		httpIdleSite.again() // the client end (its read loop)
 	}
 }
 
@@ -238,17 +241,62 @@ func itoa(n int) string {
 	return string(b[i:])
 }
 
-// locateHTTPIdle: the server side of an idle HTTP/1.1 keep-alive connection waits (IO wait) deep inside
-// net/http, under net/http.(*conn).serve (Go 1.19: in readRequest). That location is shared with every other
-// idle connection of the process, so it is reported inexactly: function and file of (*conn).serve, line 0,
-// and count = the idle connections the zoo holds (a lower bound).
+// locateHTTPIdle finds where the server end of an idle keep-alive connection waits, the way leakprofd
+// attributes it: the first frame, outside runtime.* and internal/poll.*, of a goroutine in IO wait under
+// net/http.(*conn).serve (Go 1.19: net.(*netFD).Read in net/fd_posix.go). The location is shared with every
+// other connection reading in the process (both ends of the zoo's own idle connections wait there), so the
+// entry is inexact: its count is the zoo's idle connections times two (server and client end), a lower bound.
+// Called once the connections are idle; retries briefly while they settle.
 func locateHTTPIdle() {
 	s := httpIdleSite
+	fn, file, line := "net/http.(*conn).serve", runtime.GOROOT()+"/src/net/http/server.go", 0
+	for try := 0; try < 50; try++ {
+		if f, fl, l, ok := findIdleFrame(); ok {
+			fn, file, line = f, fl, l
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	s.mu.Lock()
-	s.function = "net/http.(*conn).serve"
-	s.file = runtime.GOROOT() + "/src/net/http/server.go"
-	s.line = 0
-	s.exact = false
+	s.function, s.file, s.line, s.exact = fn, file, line, false
 	atomic.StoreInt32(&s.located, 1)
 	s.mu.Unlock()
+}
+
+func findIdleFrame() (string, string, int, bool) {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	for _, rec := range strings.Split(string(buf), "\n\n") {
+		if !strings.Contains(rec, " [IO wait") || !strings.Contains(rec, "\nnet/http.(*conn).serve(") {
+			continue
+		}
+		lines := strings.Split(rec, "\n")
+		for i := 1; i+1 < len(lines); i += 2 {
+			fn := lines[i]
+			if j := strings.LastIndexByte(fn, '('); j > 0 {
+				fn = fn[:j]
+			}
+			if strings.HasPrefix(fn, "runtime.") || strings.HasPrefix(fn, "internal/poll.") {
+				continue
+			}
+			loc := strings.TrimPrefix(lines[i+1], "\t")
+			if j := strings.LastIndex(loc, " +0x"); j > 0 {
+				loc = loc[:j]
+			}
+			k := strings.LastIndexByte(loc, ':')
+			line, err := strconv.Atoi(loc[k+1:])
+			if k < 0 || err != nil {
+				return "", "", 0, false
+			}
+			return fn, loc[:k], line, true
+		}
+	}
+	return "", "", 0, false
 }

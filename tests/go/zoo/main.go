@@ -125,9 +125,9 @@ func main() {
 		go startStartupPool(*startupSize, *startupRamp)
 	}
 	if benign["http_idle"] {
+		startHTTPIdle("http://"+appAddr, *httpIdle)
 		locateHTTPIdle()
 		httpIdleSite.enable()
-		startHTTPIdle("http://"+appAddr, *httpIdle)
 	}
 
 	// Every enabled site with traffic locates itself on its first arrival: wait for that (bounded) so
