@@ -302,6 +302,10 @@ schedule_regular(struct scraper *sc, struct target *t, uint64_t now_mono, int64_
 	if (t->slot_wall_ms == 0 || earliest < now_wall)
 		earliest = now_wall;
 	slot = slot_after(t, earliest);
+	/* The wall clock stepped back: do not wait out the step, take the next slot from now. */
+	if (slot > now_wall && (uint64_t)(slot - now_wall) > gap &&
+	    (uint64_t)(slot - now_wall) - gap > t->cfg.t.interval_ms)
+		slot = slot_after(t, now_wall);
 	t->slot_wall_ms = slot;
 	t->due_ms = now_mono + (uint64_t)(slot - now_wall) + jitter;
 	t->next_is_detail = false;
@@ -964,7 +968,8 @@ target_finish(struct scraper *sc, struct target *t, struct scrape_result *res, u
 static void
 target_start(struct scraper *sc, struct target *t, uint64_t now_mono, int *delivered)
 {
-	bool detail = t->next_is_detail;
+	/* A reload may have dropped the detail URL since the detail scrape was queued. */
+	bool detail = t->next_is_detail && t->cfg.t.detail_url;
 	struct transfer *x = transfer_new(&t->cfg, detail, sc->user_agent);
 	struct scrape_result res;
 

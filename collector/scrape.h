@@ -120,9 +120,11 @@ int scrape_set_targets(struct scraper *sc, const struct scrape_target *targets, 
 		       size_t errlen) __attribute__((warn_unused_result));
 
 /* Run the loop once: start due scrapes, wait up to 'timeout_ms' for network activity, a wakeup or one of
- * 'extra_fds' (polled for input, e.g. a signalfd; may be NULL), then finish transfers and call the completion
- * callback for each. Never waits past the next due scrape. Returns the number of results delivered (>= 0),
- * or -1 on a curl multi failure (message in 'err'). */
+ * 'extra_fds' (at most 8, polled for input, e.g. a signalfd; may be NULL), then finish transfers and call the
+ * completion callback for each. Never waits past the next due scrape, and does not wait at all when it has
+ * results to deliver. Returns the number of results delivered (>= 0), or -1 on a curl multi failure (message
+ * in 'err'). The callback may call scrape_set_targets(), scrape_get_health() and the like, but not
+ * scrape_poll() or scrape_free(). */
 int scrape_poll(struct scraper *sc, const int *extra_fds, size_t nextra, int timeout_ms, char *err,
 		size_t errlen) __attribute__((warn_unused_result));
 

@@ -444,6 +444,10 @@ START_TEST(test_statuses)
 	assert_once_status(t, "connect refused");
 	t.url = "http://nonexistent.invalid:6060/debug/pprof/goroutine?debug=1";
 	assert_once_status(t, "dns error");
+	/* TLS to a plain HTTP server: the handshake fails */
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/ok", S.port);
+	t.url = url;
+	assert_once_status(t, "tls error: ");
 }
 END_TEST
 
