@@ -1,0 +1,1042 @@
+/* daemon/detect.c: the leak detector. It walks the stored samples of a window once, ordered by service, location,
+ * target and time, and judges each (service, location, op) by the evidence that its blocked count keeps growing:
+ * a robust slope inside each process lifetime, the share of steps that do not go down, how well a rising trend
+ * explains the series, whether the rise is kept (a burst falls back, a leak does not), the spread over instances,
+ * the size, the wait ages of debug=2 detail scrapes, and goroutineleak confirmation. Memory is bounded by the
+ * per-target scrape lists of the window plus one location's series at a time.
+ *
+ * The score, in [0, 1], is documented at detect_score() below. */
+#include <errno.h>
+#include <fnmatch.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "collector/profile.h"
+#include "daemon/detect.h"
+#include "daemon/log.h"
+
+#define DETECT_MAX_POINTS       48      /* Theil-Sen and Kendall's tau on at most this many points per lifetime */
+#define DETECT_SPARK_POINTS     30      /* sparkline buckets over the window */
+#define DETECT_MAX_SUSPECTS     1000    /* a ranking longer than this helps nobody */
+#define DETECT_MIN_SCORE        0.25    /* below this a location that passed the minimums is still not listed */
+#define DETECT_RESTART_MIN_DROP 10      /* goroutines: a restart collapses the total by more than half and this */
+#define DETECT_GAP_FACTOR       4       /* a silence this many median intervals long, with a drop, is a restart */
+#define DETECT_MIN_FIT          0.5     /* Kendall's tau below this is not a rising trend */
+#define DETECT_MIN_MONO         0.6     /* share of steps not going down */
+#define DETECT_MIN_RETAINED     0.5     /* share of a lifetime's rise still there at its end */
+
+/* One successful count scrape of a target, in the window. */
+struct pt {
+	int64_t scrape_id;
+	int64_t ts;
+	uint64_t total;
+	uint32_t life;                  /* process lifetime index within the target */
+};
+
+struct tgt {
+	int64_t target_id;
+	int64_t service_id;
+	size_t first;                   /* index of its first pt */
+	size_t n;
+	uint32_t nlives;
+};
+
+struct svc {
+	int64_t service_id;
+	char *name;
+	uint32_t instances;             /* targets with at least two scrapes in the window */
+	int64_t first_ts, last_ts;
+};
+
+/* What one lifetime of one (location, target) series shows. */
+struct life_stats {
+	size_t n;                       /* scrapes in the lifetime (the rest describes the judged segment) */
+	size_t steps, ups, downs;
+	size_t first_up, last_up;       /* indexes of the first and last up-step (valid when ups > 0) */
+	uint64_t first, last, peak;
+	double slope;                   /* Theil-Sen, goroutines per hour */
+	double tau;                     /* Kendall's tau-b of count against time, [-1, 1] */
+	double retained;                /* (last - first) / (peak - first), 0 when it never rose */
+	int64_t t0, t1;
+	bool growing;
+};
+
+/* Evidence for one (service, location), summed over its targets. */
+struct loc_acc {
+	int64_t service_id;
+	int64_t location_id;
+	struct svc *svc;
+	uint32_t seen;                  /* targets where it was ever non-zero */
+	uint32_t growing;               /* targets judged growing */
+	double w, fit_w, mono_w, ret_w; /* step-weighted sums over growing targets */
+	double all_w, all_fit_w, all_mono_w;    /* the same over every judgeable lifetime (for confirmed ones) */
+	double growth_per_hour;         /* sum of growing targets' slopes */
+	uint64_t current_sum;           /* latest count of each target */
+	uint64_t max_instance_count;    /* largest count in one instance in the window */
+	uint64_t max_current;           /* largest latest count */
+	double max_share;               /* largest latest share of its instance's goroutines */
+	uint64_t leaked_max;
+	bool confirmed;
+	uint64_t from_sum, to_sum;      /* growing targets: start and end of their latest growing lifetime */
+	int64_t grow_ms;                /* longest latest growing lifetime */
+	uint32_t grow_lives;            /* growing lifetimes over growing targets */
+	int32_t oldest_wait, median_wait;
+	double spark[DETECT_SPARK_POINTS];
+	bool valid;
+	bool counted;                   /* it has count samples (not only debug=2 detail ones) */
+	bool orphan;                    /* detail samples only: ages for the counted location at the same place */
+	bool dropped;
+	struct store_location loc;      /* looked up after the walk, for candidates */
+};
+
+/* The current (location, target) series being read. */
+struct series {
+	struct tgt *t;                  /* NULL: no target yet */
+	uint64_t *count;                /* aligned with the target's pts; absent = 0 */
+	size_t cap;
+	size_t cursor;                  /* merge position in the target's pts */
+	bool any;                       /* a non-zero count sample was seen */
+	uint64_t leaked;
+	int64_t detail_ts;              /* latest detail sample */
+	int32_t detail_max, detail_median;
+};
+
+struct detect_ctx {
+	const struct config *cfg;
+	int64_t since, now;
+	unsigned min_scrapes;
+	uint64_t min_count;
+	struct pt *pts;
+	size_t npts, cappts;
+	struct tgt *tgts;
+	size_t ntgts, captgts;
+	struct svc *svcs;
+	size_t nsvcs, capsvcs;
+	size_t last_svc;
+	struct loc_acc cur;
+	struct series ser;
+	struct loc_acc *cands;          /* locations that passed the minimums */
+	size_t ncands, capcands;
+	double *pairs;                  /* scratch for Theil-Sen */
+	int err;
+};
+
+static void *
+grow_array(void *p, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap;
+	void *np;
+
+	if (need <= *cap)
+		return p;
+	ncap = *cap ? *cap * 2 : 64;
+	while (ncap < need)
+		ncap *= 2;
+	if (ncap > SIZE_MAX / elem)
+		return NULL;
+	np = realloc(p, ncap * elem);
+	if (np)
+		*cap = ncap;
+	return np;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int
+cmp_tgt(const void *a, const void *b)
+{
+	const struct tgt *x = a, *y = b;
+
+	return (x->target_id > y->target_id) - (x->target_id < y->target_id);
+}
+
+static struct tgt *
+find_tgt(struct detect_ctx *c, int64_t target_id)
+{
+	struct tgt key = { .target_id = target_id };
+
+	return bsearch(&key, c->tgts, c->ntgts, sizeof(*c->tgts), cmp_tgt);
+}
+
+/* Rows arrive grouped by service, so the last one found is almost always the one wanted. */
+static struct svc *
+find_svc(struct detect_ctx *c, int64_t service_id)
+{
+	if (c->last_svc < c->nsvcs && c->svcs[c->last_svc].service_id == service_id)
+		return &c->svcs[c->last_svc];
+	for (size_t i = 0; i < c->nsvcs; i++) {
+		if (c->svcs[i].service_id == service_id) {
+			c->last_svc = i;
+			return &c->svcs[i];
+		}
+	}
+	return NULL;
+}
+
+/* ---- pass 1: the scrapes of the window, per target ---- */
+
+static int
+on_scrape(const struct store_scrape *s, void *arg)
+{
+	struct detect_ctx *c = arg;
+	struct tgt *t;
+	void *p;
+
+	if (s->ts > c->now)
+		return 0;
+	t = c->ntgts ? &c->tgts[c->ntgts - 1] : NULL;
+	if (!t || t->target_id != s->target_id) {
+		p = grow_array(c->tgts, &c->captgts, c->ntgts + 1, sizeof(*c->tgts));
+		if (!p)
+			return -1;
+		c->tgts = p;
+		t = &c->tgts[c->ntgts++];
+		*t = (struct tgt){ .target_id = s->target_id, .service_id = s->service_id, .first = c->npts };
+		if (!find_svc(c, s->service_id)) {
+			p = grow_array(c->svcs, &c->capsvcs, c->nsvcs + 1, sizeof(*c->svcs));
+			if (!p)
+				return -1;
+			c->svcs = p;
+			c->svcs[c->nsvcs] = (struct svc){ .service_id = s->service_id, .name = strdup(s->service),
+				.first_ts = s->ts, .last_ts = s->ts };
+			if (!c->svcs[c->nsvcs].name)
+				return -1;
+			c->nsvcs++;
+		}
+	}
+	p = grow_array(c->pts, &c->cappts, c->npts + 1, sizeof(*c->pts));
+	if (!p)
+		return -1;
+	c->pts = p;
+	c->pts[c->npts++] = (struct pt){ .scrape_id = s->scrape_id, .ts = s->ts, .total = s->total_goroutines };
+	t->n++;
+	return 0;
+}
+
+/* Split each target's scrapes into process lifetimes. A restart shows as the instance's total goroutines
+ * collapsing (down by more than half and by at least DETECT_RESTART_MIN_DROP), or as a silence much longer than
+ * the usual interval followed by fewer goroutines (the process was down and came back smaller). */
+static void
+split_lifetimes(struct detect_ctx *c)
+{
+	double *dts = NULL;
+	size_t capdts = 0;
+
+	for (size_t i = 0; i < c->ntgts; i++) {
+		struct tgt *t = &c->tgts[i];
+		struct pt *p = &c->pts[t->first];
+		struct svc *s = find_svc(c, t->service_id);
+		double med = 0;
+		uint32_t life = 0;
+
+		if (t->n >= 2 && s)
+			s->instances++;
+		if (s) {
+			if (p[0].ts < s->first_ts)
+				s->first_ts = p[0].ts;
+			if (t->n && p[t->n - 1].ts > s->last_ts)
+				s->last_ts = p[t->n - 1].ts;
+		}
+		if (t->n >= 3) {
+			void *np = grow_array(dts, &capdts, t->n, sizeof(*dts));
+
+			if (np) {
+				dts = np;
+				for (size_t j = 1; j < t->n; j++)
+					dts[j - 1] = (double)(p[j].ts - p[j - 1].ts);
+				qsort(dts, t->n - 1, sizeof(*dts), cmp_double);
+				med = dts[(t->n - 1) / 2];
+			}
+		}
+		for (size_t j = 0; j < t->n; j++) {
+			if (j > 0) {
+				uint64_t a = p[j - 1].total, b = p[j].total;
+				bool collapse = b * 2 < a && a - b >= DETECT_RESTART_MIN_DROP;
+				bool gap = med > 0 && (double)(p[j].ts - p[j - 1].ts) > DETECT_GAP_FACTOR * med &&
+				    b < a;
+
+				if (collapse || gap)
+					life++;
+			}
+			p[j].life = life;
+		}
+		t->nlives = t->n ? life + 1 : 0;
+	}
+	free(dts);
+}
+
+/* ---- statistics of one lifetime ---- */
+
+/* Theil-Sen slope (median of pairwise slopes, per hour) and Kendall's tau-b on at most DETECT_MAX_POINTS points,
+ * subsampled evenly so the cost per lifetime is bounded whatever the window.
+ *
+ * Fit is Kendall's tau rather than R² of a line: leaks grow with traffic, which is not constant over a day, so the
+ * rise is monotone but not linear; a rank correlation rewards "keeps going up" without punishing a curve, and a
+ * single outlier scrape cannot dominate it the way it dominates squared residuals. */
+static void
+trend(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n, double *slope, double *tau)
+{
+	size_t idx[DETECT_MAX_POINTS];
+	size_t m = n < DETECT_MAX_POINTS ? n : DETECT_MAX_POINTS;
+	size_t np = 0;
+	long conc = 0, disc = 0, tied = 0, pairs = 0;
+
+	for (size_t i = 0; i < m; i++)
+		idx[i] = m > 1 ? i * (n - 1) / (m - 1) : 0;
+	for (size_t i = 0; i < m; i++) {
+		for (size_t j = i + 1; j < m; j++) {
+			double dv = (double)v[idx[j]] - (double)v[idx[i]];
+			double dt = (double)(p[idx[j]].ts - p[idx[i]].ts);
+
+			pairs++;
+			if (dv > 0)
+				conc++;
+			else if (dv < 0)
+				disc++;
+			else
+				tied++;
+			if (dt > 0)
+				c->pairs[np++] = dv / dt * 3600000.0;
+		}
+	}
+	*slope = 0;
+	if (np) {
+		qsort(c->pairs, np, sizeof(*c->pairs), cmp_double);
+		*slope = np % 2 ? c->pairs[np / 2] : (c->pairs[np / 2 - 1] + c->pairs[np / 2]) / 2;
+	}
+	/* Time has no ties, so tau-b = (C - D) / sqrt(pairs * (pairs - ties in count)). */
+	*tau = pairs > tied ? (double)(conc - disc) / sqrt((double)pairs * (double)(pairs - tied)) : 0;
+}
+
+static void
+life_judge(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n, struct life_stats *ls)
+{
+	size_t s0 = 0;
+	uint64_t runmax = 0, fellback = 0;
+
+	memset(ls, 0, sizeof(*ls));
+	ls->n = n;
+	if (n == 0)
+		return;
+	/* The segment judged is the stretch since the lifetime's last minimum: a leak that starts mid-lifetime
+	 * after a long flat stretch is judged on its rise, not drowned in the flat pairs. What came before it only
+	 * says whether this location already rose and fell back in this lifetime (a burst does, a leak cannot). */
+	for (size_t i = 1; i < n; i++)
+		if (v[i] <= v[s0])
+			s0 = i;
+	for (size_t i = 0; i <= s0; i++) {
+		if (v[i] > runmax)
+			runmax = v[i];
+		if (runmax - v[i] > fellback)
+			fellback = runmax - v[i];
+	}
+	p += s0;
+	v += s0;
+	n -= s0;
+	/* A rise after a flat stretch (at least min_scrapes long, and longer than the rise so far) has the shape of a
+	 * burst as much as of a leak that started late: it must persist twice as long before it counts. */
+	bool late = s0 >= c->min_scrapes && s0 >= n;
+	ls->first = v[0];
+	ls->last = v[n - 1];
+	ls->peak = v[0];
+	ls->t0 = p[0].ts;
+	ls->t1 = p[n - 1].ts;
+	for (size_t i = 1; i < n; i++) {
+		ls->steps++;
+		if (v[i] > v[i - 1]) {
+			if (!ls->ups)
+				ls->first_up = i;
+			ls->last_up = i;
+			ls->ups++;
+		} else if (v[i] < v[i - 1]) {
+			ls->downs++;
+		}
+		if (v[i] > ls->peak)
+			ls->peak = v[i];
+	}
+	if (ls->peak > ls->first && ls->last > ls->first)
+		ls->retained = (double)(ls->last - ls->first) / (double)(ls->peak - ls->first);
+	if (n < 2 || ls->ups == 0)
+		return;
+	trend(c, p, v, n, &ls->slope, &ls->tau);
+
+	/* Growth over at least min_scrapes scrapes: the up-steps must spread over that many scrapes (a burst that
+	 * arrives in one scrape is one step, however tall), and it must not have stalled: a flat stretch after the
+	 * last rise three times longer than the stretch that rose means the growth stopped (a start-up pool); a leak
+	 * that pauses overnight after growing all day is still growing. A rise no taller than twice what already
+	 * fell back earlier in the lifetime is the next burst, not a leak. */
+	size_t span = ls->last_up - ls->first_up + 2;
+	size_t since_up = n - 1 - ls->last_up;
+	bool stalled = since_up > c->min_scrapes && since_up > 3 * (ls->last_up - ls->first_up + 1);
+	bool burst = fellback >= 2 && (double)fellback * 2 >= (double)(ls->last - ls->first);
+	double mono = (double)(ls->steps - ls->downs) / (double)ls->steps;
+
+	ls->growing = ls->ups >= 2 && span >= (late ? 2 * c->min_scrapes : c->min_scrapes) &&
+	    ls->last > ls->first && ls->slope > 0 &&
+	    ls->tau >= DETECT_MIN_FIT && mono >= DETECT_MIN_MONO && ls->retained >= DETECT_MIN_RETAINED &&
+	    !stalled && !burst;
+}
+
+/* ---- pass 2: samples, one (location, target) series at a time ---- */
+
+static void
+spark_add(struct detect_ctx *c, const struct tgt *t)
+{
+	const struct pt *p = &c->pts[t->first];
+	struct svc *s = c->cur.svc;
+	double last = 0;
+	size_t j = 0;
+
+	if (!s || s->last_ts <= s->first_ts)
+		return;
+	/* Each bucket holds the target's count at the end of the bucket; service total = sum over targets. */
+	for (size_t b = 0; b < DETECT_SPARK_POINTS; b++) {
+		int64_t end = s->first_ts + (int64_t)((double)(s->last_ts - s->first_ts) * (double)(b + 1) /
+		    DETECT_SPARK_POINTS);
+		bool any = false;
+
+		while (j < t->n && p[j].ts <= end) {
+			last = (double)c->ser.count[j];
+			any = true;
+			j++;
+		}
+		if (any || j > 0)
+			c->cur.spark[b] += last;
+	}
+}
+
+static void
+series_finish(struct detect_ctx *c)
+{
+	struct tgt *t = c->ser.t;
+	struct loc_acc *a = &c->cur;
+	const struct pt *p;
+	const uint64_t *v;
+	struct life_stats ls, latest_growing = { 0 };
+	size_t start = 0;
+	double w = 0, fit = 0, mono = 0, ret = 0, slope = 0, grow_w = 0, judged_w = 0;
+	bool latest_judged_grows = false;
+	uint32_t lives_growing = 0;
+
+	if (!t)
+		return;
+	c->ser.t = NULL;
+	if (!c->ser.any && !c->ser.leaked && !c->ser.detail_ts)
+		return;
+	p = &c->pts[t->first];
+	v = c->ser.count;
+	a->seen++;
+	if (c->ser.any)
+		a->counted = true;
+	if (c->ser.leaked) {
+		a->confirmed = true;
+		if (c->ser.leaked > a->leaked_max)
+			a->leaked_max = c->ser.leaked;
+	}
+	if (t->n) {
+		uint64_t cur = v[t->n - 1];
+
+		a->current_sum += cur;
+		if (cur > a->max_current)
+			a->max_current = cur;
+		if (p[t->n - 1].total && (double)cur / (double)p[t->n - 1].total > a->max_share)
+			a->max_share = (double)cur / (double)p[t->n - 1].total;
+	}
+	for (size_t i = 0; i < t->n; i++)
+		if (v[i] > a->max_instance_count)
+			a->max_instance_count = v[i];
+	spark_add(c, t);
+
+	/* Judge each lifetime; a lifetime too short to judge (the one that just started) gives no evidence. */
+	while (start < t->n) {
+		size_t end = start;
+
+		while (end < t->n && p[end].life == p[start].life)
+			end++;
+		life_judge(c, p + start, v + start, end - start, &ls);
+		if (ls.n >= c->min_scrapes) {
+			double lw = (double)(ls.n - 1);
+			double lm = ls.steps ? (double)(ls.steps - ls.downs) / (double)ls.steps : 1;
+			double lt = ls.tau > 0 ? ls.tau : 0;
+
+			judged_w += lw;
+			a->all_w += lw;
+			a->all_fit_w += lw * lt;
+			a->all_mono_w += lw * lm;
+			latest_judged_grows = ls.growing;
+			if (ls.growing) {
+				grow_w += lw;
+				w += lw;
+				fit += lw * lt;
+				mono += lw * lm;
+				ret += lw * ls.retained;
+				slope += lw * ls.slope;
+				latest_growing = ls;
+				lives_growing++;
+			}
+		}
+		start = end;
+	}
+	/* Growth must survive restarts: the latest judgeable lifetime grows, and so do most of the judged ones. */
+	if (latest_judged_grows && grow_w * 2 >= judged_w && w > 0) {
+		a->growing++;
+		a->w += w;
+		a->fit_w += fit;
+		a->mono_w += mono;
+		a->ret_w += ret;
+		a->growth_per_hour += slope / w;
+		a->from_sum += latest_growing.first;
+		a->to_sum += latest_growing.last;
+		if (latest_growing.t1 - latest_growing.t0 > a->grow_ms)
+			a->grow_ms = latest_growing.t1 - latest_growing.t0;
+		a->grow_lives += lives_growing;
+	}
+	/* Ages from the latest detail scrape, if it belongs to the current lifetime. */
+	if (c->ser.detail_ts && t->n) {
+		size_t k = t->n - 1;
+
+		while (k > 0 && p[k - 1].life == p[t->n - 1].life)
+			k--;
+		if (c->ser.detail_ts >= p[k].ts) {
+			if (c->ser.detail_max > a->oldest_wait)
+				a->oldest_wait = c->ser.detail_max;
+			if (c->ser.detail_median > a->median_wait)
+				a->median_wait = c->ser.detail_median;
+		}
+	}
+}
+
+static double detect_score(const struct loc_acc *a, double fit, double mono, double retained);
+
+static int
+location_finish(struct detect_ctx *c)
+{
+	struct loc_acc *a = &c->cur;
+	double fit, mono, ret;
+	void *p;
+
+	series_finish(c);
+	if (!a->valid)
+		return 0;
+	a->valid = false;
+	/* Only debug=2 detail samples here: the count scrapes (proto, debug=1) name the op differently (unknown, or
+	 * chan send for chan send (nil chan)), so its ages and (leaked) tags belong to the counted location at the
+	 * same function, file and line; matched after the walk. */
+	if (!a->counted) {
+		if (a->oldest_wait < 0 && a->leaked_max == 0)
+			return 0;
+		a->orphan = true;
+		p = grow_array(c->cands, &c->capcands, c->ncands + 1, sizeof(*c->cands));
+		if (!p)
+			return -1;
+		c->cands = p;
+		c->cands[c->ncands++] = *a;
+		return 0;
+	}
+	if (a->max_instance_count < c->min_count && a->leaked_max < c->min_count)
+		return 0;
+	if (!a->growing && !a->confirmed)
+		return 0;
+	if (a->growing) {
+		fit = a->fit_w / a->w;
+		mono = a->mono_w / a->w;
+		ret = a->ret_w / a->w;
+	} else {
+		fit = a->all_w > 0 ? a->all_fit_w / a->all_w : 0;
+		mono = a->all_w > 0 ? a->all_mono_w / a->all_w : 0;
+		ret = 0;
+	}
+	if (detect_score(a, fit, mono, ret) < DETECT_MIN_SCORE)
+		return 0;
+	p = grow_array(c->cands, &c->capcands, c->ncands + 1, sizeof(*c->cands));
+	if (!p)
+		return -1;
+	c->cands = p;
+	c->cands[c->ncands++] = *a;
+	return 0;
+}
+
+static int
+on_sample(const struct store_sample *s, void *arg)
+{
+	struct detect_ctx *c = arg;
+	struct series *ser = &c->ser;
+	struct tgt *t;
+
+	if (s->ts > c->now)
+		return 0;
+	if (!c->cur.valid || c->cur.location_id != s->location_id || c->cur.service_id != s->service_id) {
+		if (location_finish(c) < 0)
+			return -1;
+		memset(&c->cur, 0, sizeof(c->cur));
+		c->cur.valid = true;
+		c->cur.service_id = s->service_id;
+		c->cur.location_id = s->location_id;
+		c->cur.svc = find_svc(c, s->service_id);
+		c->cur.oldest_wait = -1;
+		c->cur.median_wait = -1;
+	}
+	if (!ser->t || ser->t->target_id != s->target_id) {
+		series_finish(c);
+		t = find_tgt(c, s->target_id);
+		if (!t)
+			return 0;       /* a target with no successful count scrape in the window */
+		if (t->n > ser->cap) {
+			uint64_t *n = realloc(ser->count, t->n * sizeof(*n));
+
+			if (!n)
+				return -1;
+			ser->count = n;
+			ser->cap = t->n;
+		}
+		memset(ser->count, 0, t->n * sizeof(*ser->count));
+		ser->t = t;
+		ser->cursor = 0;
+		ser->any = false;
+		ser->leaked = 0;
+		ser->detail_ts = 0;
+		ser->detail_max = -1;
+		ser->detail_median = -1;
+	}
+	t = ser->t;
+	if (s->leaked > ser->leaked)
+		ser->leaked = s->leaked;
+	if (s->detail) {
+		if (s->ts >= ser->detail_ts) {
+			ser->detail_ts = s->ts;
+			ser->detail_max = s->max_wait;
+			ser->detail_median = s->median_wait;
+		}
+		return 0;
+	}
+	{
+		const struct pt *p = &c->pts[t->first];
+		size_t j = ser->cursor;
+
+		while (j < t->n && p[j].ts < s->ts)
+			j++;
+		ser->cursor = j;
+		for (; j < t->n && p[j].ts == s->ts; j++) {
+			if (p[j].scrape_id == s->scrape_id) {
+				ser->count[j] = s->count;
+				if (s->count)
+					ser->any = true;
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+/* The score, in [0, 1], monotone in every piece of evidence:
+ *
+ *   growth    = fit × monotonicity × retained       (each in [0, 1]: 0 for a flat or falling series)
+ *   magnitude = ½·min(1, log10(1 + max instance count) / 4) + ½·min(1, log10(1 + growth per hour) / 4)
+ *   age       = min(1, oldest wait minutes / 60)     (0 when no detail scrape says)
+ *   spread    = instances growing / instances
+ *   unconfirmed: score = 0.95 × growth × (0.70 + 0.15·spread + 0.10·magnitude + 0.05·age)
+ *   confirmed:   score = 0.95 + 0.05 × min(1, log10(1 + leaked goroutines) / 4)
+ *
+ * Growth multiplies everything else, so size alone never scores: a flat pool of 5,000 has fit 0 (every pair of
+ * scrapes tied) and scores 0. Confirmed leaks score at least 0.95, unconfirmed at most 0.95, and ranking sorts
+ * confirmed first anyway. Locations below DETECT_MIN_SCORE are not listed even when they pass the minimums. */
+static double
+detect_score(const struct loc_acc *a, double fit, double mono, double retained)
+{
+	double growth, mag, age, spread;
+
+	if (a->confirmed)
+		return 0.95 + 0.05 * fmin(1.0, log10(1.0 + (double)a->leaked_max) / 4);
+	growth = fmax(0, fit) * fmax(0, mono) * fmax(0, retained);
+	mag = 0.5 * fmin(1.0, log10(1.0 + (double)a->max_instance_count) / 4) +
+	    0.5 * fmin(1.0, log10(1.0 + fmax(0, a->growth_per_hour)) / 4);
+	age = a->oldest_wait > 0 ? fmin(1.0, a->oldest_wait / 60.0) : 0;
+	spread = a->svc && a->svc->instances ? fmin(1.0, (double)a->growing / a->svc->instances) : 0;
+	return 0.95 * growth * (0.70 + 0.15 * spread + 0.10 * mag + 0.05 * age);
+}
+
+/* ---- explanation ---- */
+
+/* 48210 -> "48,210" */
+static void
+fmt_count(char *buf, size_t len, uint64_t v)
+{
+	char tmp[32];
+	int n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v);
+	size_t o = 0;
+
+	for (int i = 0; i < n && o + 1 < len; i++) {
+		if (i > 0 && (n - i) % 3 == 0 && o + 2 < len)
+			buf[o++] = ',';
+		buf[o++] = tmp[i];
+	}
+	buf[o] = '\0';
+}
+
+/* 8012.3 -> "8.0k", 120 -> "120", 0.4 -> "0.4" */
+static void
+fmt_rate(char *buf, size_t len, double v)
+{
+	double a = fabs(v);
+
+	if (a >= 1e6)
+		snprintf(buf, len, "%.1fM", v / 1e6);
+	else if (a >= 1e4)
+		snprintf(buf, len, "%.0fk", v / 1e3);
+	else if (a >= 1e3)
+		snprintf(buf, len, "%.1fk", v / 1e3);
+	else if (a >= 10)
+		snprintf(buf, len, "%.0f", v);
+	else
+		snprintf(buf, len, "%.1f", v);
+}
+
+static void
+fmt_duration(char *buf, size_t len, int64_t ms)
+{
+	double s = (double)ms / 1000.0;
+
+	if (s < 120)
+		snprintf(buf, len, "%.0f s", s);
+	else if (s < 7200)
+		snprintf(buf, len, "%.0f min", s / 60);
+	else if (s < 172800)
+		snprintf(buf, len, "%.0f h", s / 3600);
+	else
+		snprintf(buf, len, "%.0f d", s / 86400);
+}
+
+static char *
+explain(const struct loc_acc *a, const struct suspect *s)
+{
+	char out[512], from[32], to[32], rate[32], dur[32], cnt[32];
+	size_t o = 0;
+	uint32_t total = a->svc ? a->svc->instances : 0;
+
+	if (total < a->growing)
+		total = a->growing;
+	out[0] = '\0';
+	if (a->confirmed) {
+		fmt_count(cnt, sizeof(cnt), a->leaked_max);
+		o += (size_t)snprintf(out + o, sizeof(out) - o, "confirmed leak: %s goroutine%s proven leaked%s",
+		    cnt, a->leaked_max == 1 ? "" : "s", a->growing ? "; " : "");
+	}
+	if (a->growing && o < sizeof(out)) {
+		fmt_count(from, sizeof(from), a->from_sum);
+		fmt_count(to, sizeof(to), a->to_sum);
+		fmt_rate(rate, sizeof(rate), s->growth_per_hour);
+		fmt_duration(dur, sizeof(dur), a->grow_ms);
+		o += (size_t)snprintf(out + o, sizeof(out) - o,
+		    "grew %s → %s in %s on %u/%u instance%s (+%s/h, %.0f%% of steps not down)", from, to, dur,
+		    a->growing, total, total == 1 ? "" : "s", rate, s->monotonicity * 100);
+		if (a->grow_lives > a->growing && o < sizeof(out))
+			o += (size_t)snprintf(out + o, sizeof(out) - o, ", again after each of %u restarts",
+			    a->grow_lives - a->growing);
+	} else if (o < sizeof(out)) {
+		fmt_count(cnt, sizeof(cnt), s->current_count);
+		o += (size_t)snprintf(out + o, sizeof(out) - o, " (%s now on %u/%u instances)", cnt, a->seen,
+		    total);
+	}
+	if (a->oldest_wait > 0 && o < sizeof(out))
+		snprintf(out + o, sizeof(out) - o, ", oldest blocked %d min", a->oldest_wait);
+	return strdup(out);
+}
+
+/* ---- ignore rules ---- */
+
+static bool
+stack_has_function(const char *stack_json, const char *fn)
+{
+	json_t *root, *fr;
+	size_t i;
+	bool hit = false;
+
+	if (!stack_json)
+		return false;
+	root = json_loads(stack_json, 0, NULL);
+	if (!json_is_array(root)) {
+		json_decref(root);
+		return false;
+	}
+	json_array_foreach(root, i, fr) {
+		const char *f = json_string_value(json_object_get(fr, "function"));
+
+		if (f && strcmp(f, fn) == 0) {
+			hit = true;
+			break;
+		}
+	}
+	json_decref(root);
+	return hit;
+}
+
+static bool
+ignored(const struct config *cfg, const char *service, const struct store_location *loc)
+{
+	for (size_t i = 0; cfg && i < cfg->detector.nignore; i++) {
+		const struct config_ignore *r = &cfg->detector.ignore[i];
+
+		if (!r->function && !r->any_function && !r->file && !r->service)
+			continue;
+		if (r->service && strcmp(r->service, service) != 0)
+			continue;
+		if (r->function && strcmp(r->function, loc->function) != 0)
+			continue;
+		if (r->file && fnmatch(r->file, loc->file, 0) != 0)
+			continue;
+		if (r->any_function && strcmp(r->any_function, loc->function) != 0 &&
+		    !stack_has_function(loc->stack_json, r->any_function))
+			continue;
+		return true;
+	}
+	return false;
+}
+
+/* ---- ranking ---- */
+
+static char *
+spark_json(const struct loc_acc *a)
+{
+	char buf[DETECT_SPARK_POINTS * 24 + 4];
+	size_t o = 0;
+
+	buf[o++] = '[';
+	for (size_t i = 0; i < DETECT_SPARK_POINTS; i++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%.0f", i ? "," : "", a->spark[i]);
+	snprintf(buf + o, sizeof(buf) - o, "]");
+	return strdup(buf);
+}
+
+static int
+cmp_suspect(const void *x, const void *y)
+{
+	const struct suspect *a = x, *b = y;
+
+	if (a->confirmed != b->confirmed)
+		return a->confirmed ? -1 : 1;
+	if (a->score != b->score)
+		return a->score > b->score ? -1 : 1;
+	if (a->current_count != b->current_count)
+		return a->current_count > b->current_count ? -1 : 1;
+	if (a->service_id != b->service_id)
+		return a->service_id < b->service_id ? -1 : 1;
+	return (a->location_id > b->location_id) - (a->location_id < b->location_id);
+}
+
+/* Look up every candidate's location, then fold detail-only (orphan) entries into the counted location at the
+ * same function, file and line of the same service. An orphan left over counts on its own only when it holds
+ * proven leaks. 0, or -1 on a storage error (logged). */
+static int
+merge_orphans(struct detect_ctx *c, struct store *st)
+{
+	for (size_t i = 0; i < c->ncands; i++) {
+		struct loc_acc *a = &c->cands[i];
+		int rc = store_location_get(st, a->location_id, &a->loc);
+
+		if (rc < 0) {
+			log_err("detect: location %lld: %s", (long long)a->location_id, store_errmsg(st));
+			return -1;
+		}
+		a->dropped = rc > 0;
+	}
+	for (size_t j = 0; j < c->ncands; j++) {
+		struct loc_acc *o = &c->cands[j];
+
+		if (!o->orphan || o->dropped)
+			continue;
+		for (size_t i = 0; i < c->ncands; i++) {
+			struct loc_acc *a = &c->cands[i];
+
+			if (a->orphan || a->dropped || a->service_id != o->service_id || a->loc.line != o->loc.line ||
+			    strcmp(a->loc.function, o->loc.function) != 0 || strcmp(a->loc.file, o->loc.file) != 0)
+				continue;
+			if (o->oldest_wait > a->oldest_wait)
+				a->oldest_wait = o->oldest_wait;
+			if (o->median_wait > a->median_wait)
+				a->median_wait = o->median_wait;
+			if (o->leaked_max) {
+				a->confirmed = true;
+				if (o->leaked_max > a->leaked_max)
+					a->leaked_max = o->leaked_max;
+			}
+			o->dropped = true;
+			break;
+		}
+		if (!o->dropped && (!o->confirmed || o->leaked_max < c->min_count))
+			o->dropped = true;
+	}
+	return 0;
+}
+
+static int
+build_suspect(struct detect_ctx *c, struct loc_acc *a, struct suspect *s, bool *keep)
+{
+	struct store_location *loc = &a->loc;
+	double fit, mono, ret;
+
+	*keep = false;
+	if (a->dropped || !profile_op_may_leak(loc->op) || ignored(c->cfg, a->svc ? a->svc->name : "", loc))
+		return 0;
+	if (a->growing) {
+		fit = a->fit_w / a->w;
+		mono = a->mono_w / a->w;
+		ret = a->ret_w / a->w;
+	} else {
+		fit = a->all_w > 0 ? a->all_fit_w / a->all_w : 0;
+		mono = a->all_w > 0 ? a->all_mono_w / a->all_w : 0;
+		ret = 0;
+	}
+	memset(s, 0, sizeof(*s));
+	s->service_id = a->service_id;
+	s->location_id = a->location_id;
+	s->service = strdup(a->svc ? a->svc->name : "");
+	s->function = loc->function;
+	s->file = loc->file;
+	s->op = loc->op;
+	s->stack_json = loc->stack_json;
+	s->line = loc->line;
+	s->first_seen = loc->first_seen;
+	loc->function = loc->file = loc->op = loc->stack_json = NULL;
+	s->score = fmin(1.0, fmax(0.0, detect_score(a, fit, mono, ret)));
+	s->confirmed = a->confirmed;
+	s->current_count = a->current_sum;
+	s->max_instance_count = a->max_instance_count;
+	s->instances_growing = a->growing;
+	s->instances_total = a->svc ? a->svc->instances : 0;
+	if (s->instances_total < a->growing)
+		s->instances_total = a->growing;
+	s->growth_per_hour = a->growth_per_hour;
+	s->monotonicity = fmin(1, fmax(0, mono));
+	s->fit = fmin(1, fmax(0, fit));
+	if (a->orphan) {
+		s->current_count = a->leaked_max;
+		s->max_instance_count = a->leaked_max;
+	}
+	s->oldest_wait_minutes = a->oldest_wait;
+	s->median_wait_minutes = a->median_wait;
+	s->sparkline_json = spark_json(a);
+	s->explanation = explain(a, s);
+	if (!s->service || !s->sparkline_json || !s->explanation || !s->function || !s->file || !s->op) {
+		suspect_release(s);
+		return -1;
+	}
+	if (!s->stack_json) {
+		s->stack_json = strdup("[]");
+		if (!s->stack_json) {
+			suspect_release(s);
+			return -1;
+		}
+	}
+	*keep = true;
+	return 0;
+}
+
+static void
+ctx_release(struct detect_ctx *c)
+{
+	for (size_t i = 0; i < c->nsvcs; i++)
+		free(c->svcs[i].name);
+	free(c->svcs);
+	free(c->pts);
+	free(c->tgts);
+	for (size_t i = 0; i < c->ncands; i++)
+		store_location_release(&c->cands[i].loc);
+	free(c->cands);
+	free(c->ser.count);
+	free(c->pairs);
+}
+
+int
+detect_rank(struct store *st, const struct config *cfg, const char *service, uint64_t window_seconds,
+    int64_t now_ms, struct ranking *out)
+{
+	struct detect_ctx c = { .cfg = cfg, .now = now_ms };
+	struct timespec t0, t1;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	c.since = window_seconds >= (uint64_t)(now_ms / 1000) ? 0 : now_ms - (int64_t)window_seconds * 1000;
+	c.min_scrapes = cfg && cfg->detector.min_scrapes ? cfg->detector.min_scrapes : 4;
+	if (c.min_scrapes < 2)
+		c.min_scrapes = 2;
+	c.min_count = cfg ? cfg->detector.min_count : 10;
+	c.pairs = malloc(sizeof(*c.pairs) * DETECT_MAX_POINTS * DETECT_MAX_POINTS / 2);
+	if (!c.pairs)
+		goto out_nomem;
+	if (store_each_scrape(st, service, c.since, on_scrape, &c) != 0) {
+		log_err("detect: reading scrapes: %s", store_errmsg(st));
+		goto out_release;
+	}
+	qsort(c.tgts, c.ntgts, sizeof(*c.tgts), cmp_tgt);
+	split_lifetimes(&c);
+	if (store_each_sample(st, service, c.since, on_sample, &c) != 0 || location_finish(&c) < 0) {
+		log_err("detect: reading samples: %s", store_errmsg(st));
+		goto out_release;
+	}
+	if (merge_orphans(&c, st) < 0)
+		goto out_release;
+	out->suspects = calloc(c.ncands ? c.ncands : 1, sizeof(*out->suspects));
+	if (!out->suspects)
+		goto out_nomem;
+	for (size_t i = 0; i < c.ncands; i++) {
+		bool keep;
+
+		if (build_suspect(&c, &c.cands[i], &out->suspects[out->n], &keep) < 0)
+			goto out_ranking;
+		if (keep)
+			out->n++;
+	}
+	qsort(out->suspects, out->n, sizeof(*out->suspects), cmp_suspect);
+	if (out->n > DETECT_MAX_SUSPECTS) {
+		for (size_t i = DETECT_MAX_SUSPECTS; i < out->n; i++)
+			suspect_release(&out->suspects[i]);
+		out->n = DETECT_MAX_SUSPECTS;
+	}
+	for (size_t i = 0; i < out->n; i++)
+		out->suspects[i].rank = (int)i + 1;
+	out->generated_at = now_ms;
+	out->window_seconds = window_seconds;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	out->duration_ms = (uint32_t)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+	rc = 0;
+	goto out_release;
+out_nomem:
+	log_err("detect: out of memory");
+	goto out_release;
+out_ranking:
+	ranking_release(out);
+	memset(out, 0, sizeof(*out));
+out_release:
+	ctx_release(&c);
+	return rc;
+}
+
+int
+detect_run(struct store *st, const struct config *cfg, int64_t now_ms)
+{
+	struct ranking r;
+	uint64_t window = cfg && cfg->detector.window ? cfg->detector.window : 6 * 3600;
+	int rc;
+
+	if (detect_rank(st, cfg, NULL, window, now_ms, &r) < 0)
+		return -1;
+	rc = store_ranking_save(st, &r);
+	if (rc < 0)
+		log_err("detect: saving the ranking: %s", store_errmsg(st));
+	else
+		log_debug("detect: ranked %zu suspects in %u ms", r.n, r.duration_ms);
+	ranking_release(&r);
+	return rc < 0 ? -1 : 0;
+}

@@ -1,0 +1,679 @@
+/* tests/check_detect.c: the leak detector on synthetic but realistic histories. Each test writes goroutine
+ * profiles as Go prints them (debug=1 grouped stacks for large counts, debug=2 records where the op, the (leaked)
+ * tag or wait ages matter), parses them with the real parser, stores them through the real store API in a temp
+ * SQLite file with increasing scrape times, and ranks with detect_rank() as of chosen times. */
+#include <check.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collector/profile.h"
+#include "daemon/config.h"
+#include "daemon/detect.h"
+#include "storage/store.h"
+
+#define MIN 60000LL                     /* ms */
+#define T0 1790000000000LL              /* a fixed start time, ms */
+
+/* What a simulated location is blocked in; decides the frames Go prints. */
+enum gen_kind { G_CHAN_SEND, G_CHAN_RECV, G_IO, G_SLEEP, G_MUTEX };
+
+struct gen_loc {
+	const char *function;           /* the attributed frame */
+	const char *file;
+	int line;
+	enum gen_kind kind;
+	const char *caller;             /* a frame below it (for any_function rules), or NULL */
+	uint64_t count;
+	int minutes;                    /* debug=2: blocked minutes, 0 = none printed */
+	bool leaked;                    /* debug=2: tagged (leaked) */
+};
+
+/* ---- a bounded growing text buffer ---- */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+static void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		ck_assert_int_ge(n, 0);
+		if (b->p && b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		ck_assert_msg(b->cap < (64u << 20), "test profile text over 64 MiB");
+		b->cap = b->cap ? b->cap * 2 : 4096;
+		b->p = realloc(b->p, b->cap);
+		ck_assert_ptr_nonnull(b->p);
+	}
+}
+
+static void
+frame1(struct buf *b, unsigned pc, const char *fn, const char *file, int line)
+{
+	buf_printf(b, "#\t0x%x\t%s+0x24\t%s:%d\n", pc, fn, file, line);
+}
+
+/* debug=1: one record per location. Channel ops are invisible in this format (the op is "unknown"). */
+static char *
+gen_debug1(const struct gen_loc *locs, size_t n, bool leakprofile, size_t *len)
+{
+	struct buf b = { 0 };
+	uint64_t total = 2;
+
+	for (size_t i = 0; i < n; i++)
+		total += locs[i].count;
+	buf_printf(&b, "%s profile: total %llu\n", leakprofile ? "goroutineleak" : "goroutine",
+	    (unsigned long long)total);
+	if (!leakprofile) {
+		buf_printf(&b, "1 @ 0x43b296 0x46b281\n");
+		frame1(&b, 0x43b295, "runtime/pprof.writeGoroutineStacks", "/usr/lib/go-1.19/src/runtime/pprof/pprof.go",
+		    692);
+		buf_printf(&b, "\n1 @ 0x43b297 0x46b282\n");
+		frame1(&b, 0x43b296, "main.main", "/src/app/main.go", 30);
+		buf_printf(&b, "\n");
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct gen_loc *l = &locs[i];
+		unsigned pc = 0x600000 + (unsigned)i * 0x100;
+
+		if (!l->count)
+			continue;
+		buf_printf(&b, "%llu @ 0x43b296 0x%x 0x%x 0x46b281\n", (unsigned long long)l->count, pc, pc + 8);
+		switch (l->kind) {
+		case G_IO:
+			frame1(&b, 0x4e1000, "internal/poll.runtime_pollWait", "/usr/lib/go-1.19/src/runtime/netpoll.go",
+			    305);
+			frame1(&b, 0x4e2000, "internal/poll.(*pollDesc).wait",
+			    "/usr/lib/go-1.19/src/internal/poll/fd_poll_runtime.go", 84);
+			break;
+		case G_SLEEP:
+			frame1(&b, 0x44c0f0, "time.Sleep", "/usr/lib/go-1.19/src/runtime/time.go", 195);
+			break;
+		case G_MUTEX:
+			frame1(&b, 0x466000, "sync.runtime_SemacquireMutex", "/usr/lib/go-1.19/src/runtime/sema.go", 77);
+			frame1(&b, 0x467000, "sync.(*Mutex).lockSlow", "/usr/lib/go-1.19/src/sync/mutex.go", 171);
+			frame1(&b, 0x468000, "sync.(*Mutex).Lock", "/usr/lib/go-1.19/src/sync/mutex.go", 90);
+			break;
+		default:
+			break;
+		}
+		frame1(&b, pc, l->function, l->file, l->line);
+		if (l->caller)
+			frame1(&b, pc + 7, l->caller, "/src/app/handler.go", 77);
+		buf_printf(&b, "\n");
+	}
+	*len = b.len;
+	return b.p;
+}
+
+/* debug=2: one record per goroutine, with the wait reason, ages and the (leaked) tag. */
+static char *
+gen_debug2(const struct gen_loc *locs, size_t n, size_t *len)
+{
+	struct buf b = { 0 };
+	unsigned long long id = 1;
+
+	buf_printf(&b, "goroutine %llu [running]:\nmain.main()\n\t/src/app/main.go:30 +0x1d\n", id++);
+	for (size_t i = 0; i < n; i++) {
+		const struct gen_loc *l = &locs[i];
+		const char *op = l->kind == G_CHAN_SEND ? "chan send" : l->kind == G_CHAN_RECV ? "chan receive" :
+		    l->kind == G_IO ? "IO wait" : l->kind == G_SLEEP ? "sleep" : "sync.Mutex.Lock";
+
+		for (uint64_t k = 0; k < l->count; k++) {
+			buf_printf(&b, "\ngoroutine %llu [%s%s", id++, op, l->leaked ? " (leaked)" : "");
+			if (l->minutes)
+				buf_printf(&b, ", %d minutes", l->minutes);
+			buf_printf(&b, "]:\n");
+			if (l->kind == G_IO)
+				buf_printf(&b, "internal/poll.runtime_pollWait(0x7f, 0x72)\n"
+				    "\t/usr/lib/go-1.19/src/runtime/netpoll.go:305 +0x89\n");
+			else if (l->kind == G_SLEEP)
+				buf_printf(&b, "time.Sleep(0x3b9aca00)\n\t/usr/lib/go-1.19/src/runtime/time.go:195 +0x135\n");
+			else if (l->kind == G_MUTEX)
+				buf_printf(&b, "sync.runtime_SemacquireMutex(0x0?, 0x0?, 0x0?)\n"
+				    "\t/usr/lib/go-1.19/src/runtime/sema.go:77 +0x25\n"
+				    "sync.(*Mutex).lockSlow(0xc0000140a8)\n\t/usr/lib/go-1.19/src/sync/mutex.go:171 +0x165\n"
+				    "sync.(*Mutex).Lock(...)\n\t/usr/lib/go-1.19/src/sync/mutex.go:90\n");
+			buf_printf(&b, "%s(0xc000010000)\n\t%s:%d +0x1d\n", l->function, l->file, l->line);
+			if (l->caller)
+				buf_printf(&b, "%s(...)\n\t/src/app/handler.go:77\n", l->caller);
+			buf_printf(&b, "created by main.main\n\t/src/app/main.go:20 +0x20\n");
+		}
+	}
+	*len = b.len;
+	return b.p;
+}
+
+/* ---- the store ---- */
+
+static char db_path[64];
+
+static struct store *
+db_new(void)
+{
+	struct store *st;
+	int fd;
+
+	snprintf(db_path, sizeof(db_path), "/tmp/check_detect.XXXXXX");
+	fd = mkstemp(db_path);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	unlink(db_path);
+	st = store_open(db_path, 0);
+	ck_assert_ptr_nonnull(st);
+	return st;
+}
+
+static void
+db_free(struct store *st)
+{
+	char p[80];
+
+	store_free(st);
+	unlink(db_path);
+	snprintf(p, sizeof(p), "%s-wal", db_path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", db_path);
+	unlink(p);
+}
+
+static int64_t
+target(struct store *st, const char *service, const char *url)
+{
+	int64_t id = store_target_upsert(st, service, NULL, url);
+
+	ck_assert_int_gt(id, 0);
+	return id;
+}
+
+enum { FMT_D1, FMT_D2, FMT_LEAK1 };
+
+/* Store one successful scrape of 'tid' at 'ts' holding 'locs'; the parse must see every location. */
+static void
+scrape(struct store *st, int64_t tid, int64_t ts, const struct gen_loc *locs, size_t n, int fmt, bool detail)
+{
+	struct profile p;
+	struct parse_error e;
+	size_t len;
+	char *text = fmt == FMT_D2 ? gen_debug2(locs, n, &len) : gen_debug1(locs, n, fmt == FMT_LEAK1, &len);
+	struct scrape_record rec = { .target_id = tid, .ts = ts, .duration_ms = 5, .bytes = len, .status = "ok",
+		.detail = detail };
+
+	ck_assert_msg(profile_parse(text, len, &p, &e) == 0, "parse: line %zu: %s", e.line, e.msg);
+	for (size_t i = 0; i < n; i++) {
+		/* Where IO wait and sleep are attributed is the parser's business; the op class is what matters. */
+		bool benign = locs[i].kind == G_IO || locs[i].kind == G_SLEEP;
+		bool found = locs[i].count == 0;
+
+		for (size_t j = 0; j < p.nlocations && !found; j++)
+			found = benign ? p.locations[j].count == locs[i].count && !profile_op_may_leak(p.locations[j].op) :
+			    strcmp(p.locations[j].loc.function, locs[i].function) == 0 &&
+			    p.locations[j].count == locs[i].count;
+		ck_assert_msg(found, "the parser did not see %llu goroutines at %s",
+		    (unsigned long long)locs[i].count, locs[i].function);
+	}
+	rec.profile = &p;
+	ck_assert_int_eq(store_add_scrape(st, &rec), 0);
+	profile_release(&p);
+	free(text);
+}
+
+static struct config *
+cfg_new(uint64_t window, unsigned min_scrapes, uint64_t min_count)
+{
+	struct config *cfg = config_default();
+
+	ck_assert_ptr_nonnull(cfg);
+	cfg->detector.window = window;
+	cfg->detector.min_scrapes = min_scrapes;
+	cfg->detector.min_count = min_count;
+	return cfg;
+}
+
+static void
+rank(struct store *st, const struct config *cfg, const char *service, int64_t now, struct ranking *r)
+{
+	ck_assert_int_eq(detect_rank(st, cfg, service, cfg->detector.window, now, r), 0);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct suspect *s = &r->suspects[i];
+
+		ck_assert_int_eq(s->rank, (int)i + 1);
+		ck_assert_msg(s->score >= 0 && s->score <= 1, "score %f of %s outside [0, 1]", s->score, s->function);
+		ck_assert(s->monotonicity >= 0 && s->monotonicity <= 1);
+		ck_assert(s->fit >= 0 && s->fit <= 1);
+		ck_assert_ptr_nonnull(s->explanation);
+		ck_assert_ptr_nonnull(s->sparkline_json);
+		ck_assert_ptr_nonnull(s->stack_json);
+		ck_assert_int_le(s->instances_growing, s->instances_total);
+	}
+}
+
+/* Rank of 'function' (1-based), 0 when it is not a suspect. */
+static int
+rank_of(const struct ranking *r, const char *function)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->suspects[i].function, function) == 0)
+			return r->suspects[i].rank;
+	return 0;
+}
+
+static const struct suspect *
+find(const struct ranking *r, const char *function)
+{
+	int k = rank_of(r, function);
+
+	ck_assert_msg(k > 0, "%s is not a suspect", function);
+	return &r->suspects[k - 1];
+}
+
+/* ---- tests ---- */
+
+/* One service with a steady leak among look-alikes: a flat pool of 5,000, a start-up pool that ramps then stays
+ * flat, a burst that rises over three scrapes and falls back every ten, and IO wait and sleep counts that grow.
+ * At every scrape from the third on only the leak may be a suspect; at the end it is #1. */
+START_TEST(test_steady_leak_ranks_first_benign_never)
+{
+	struct store *st = db_new();
+	struct config *cfg = cfg_new(6 * 3600, 4, 10);
+	int64_t tid = target(st, "shop", "http://10.0.0.1:6060");
+	struct gen_loc locs[] = {
+		{ "main.leakyHandler", "/src/shop/leak.go", 42, G_CHAN_SEND, NULL, 0, 0, false },
+		{ "main.poolWorker", "/src/shop/pool.go", 17, G_CHAN_RECV, NULL, 5000, 0, false },
+		{ "main.startupWorker", "/src/shop/pool.go", 60, G_CHAN_RECV, NULL, 0, 0, false },
+		{ "main.burstHandler", "/src/shop/burst.go", 12, G_CHAN_RECV, NULL, 0, 0, false },
+		{ "main.reader", "/src/shop/io.go", 9, G_IO, NULL, 0, 0, false },
+		{ "main.sleeper", "/src/shop/sleep.go", 5, G_SLEEP, NULL, 0, 0, false },
+	};
+	struct ranking r;
+	int first_rank1 = -1;
+
+	for (int i = 0; i < 40; i++) {
+		locs[0].count = 3 + 25 * (uint64_t)i + (uint64_t)(i % 3);    /* traffic is not perfectly even */
+		locs[2].count = i == 0 ? 100 : 200;
+		locs[3].count = (i % 10) < 3 ? 300 * (uint64_t)((i % 10) + 1) : 0;
+		locs[4].count = 10 + 30 * (uint64_t)i;
+		locs[5].count = 20 + 7 * (uint64_t)i;
+		scrape(st, tid, T0 + i * MIN, locs, 6, FMT_D1, false);
+		if (i < 2)
+			continue;
+		rank(st, cfg, NULL, T0 + i * MIN + 1000, &r);
+		for (size_t k = 0; k < r.n; k++)
+			ck_assert_msg(strcmp(r.suspects[k].function, "main.leakyHandler") == 0,
+			    "scrape %d: %s (%s) is a suspect: %s", i, r.suspects[k].function, r.suspects[k].op,
+			    r.suspects[k].explanation);
+		if (first_rank1 < 0 && rank_of(&r, "main.leakyHandler") == 1)
+			first_rank1 = i;
+		ranking_release(&r);
+	}
+	ck_assert_msg(first_rank1 >= 0 && first_rank1 <= 5, "the leak first ranked #1 at scrape %d", first_rank1);
+	rank(st, cfg, "shop", T0 + 39 * MIN + 1000, &r);
+	ck_assert_int_eq(r.n, 1);
+	ck_assert_str_eq(r.suspects[0].op, "unknown");
+	ck_assert_str_eq(r.suspects[0].service, "shop");
+	ck_assert_int_eq(r.suspects[0].line, 42);
+	ck_assert(r.suspects[0].score >= 0.5);
+	ck_assert(!r.suspects[0].confirmed);
+	ck_assert_int_eq(r.suspects[0].current_count, 3 + 25 * 39);
+	ck_assert_int_eq(r.suspects[0].instances_growing, 1);
+	ck_assert_int_eq(r.suspects[0].instances_total, 1);
+	ck_assert(r.suspects[0].growth_per_hour > 1400 && r.suspects[0].growth_per_hour < 1600);
+	ck_assert(r.suspects[0].monotonicity > 0.9);
+	ck_assert_int_eq(r.suspects[0].first_seen, T0);
+	ranking_release(&r);
+	config_free(cfg);
+	db_free(st);
+}
+END_TEST
+
+/* A flat pool of 5,000 scores below the minimum even with the loosest minimums. */
+START_TEST(test_flat_pool_never)
+{
+	struct store *st = db_new();
+	struct config *cfg = cfg_new(6 * 3600, 2, 0);
+	int64_t tid = target(st, "pool", "http://10.0.0.1:6060");
+	struct gen_loc l = { "main.poolWorker", "/src/p/pool.go", 17, G_CHAN_RECV, NULL, 5000, 0, false };
+	struct ranking r;
+
+	for (int i = 0; i < 30; i++) {
+		l.count = 5000 - (uint64_t)(i % 2);     /* one worker busy now and then */
+		scrape(st, tid, T0 + i * MIN, &l, 1, FMT_D1, false);
+	}
+	rank(st, cfg, NULL, T0 + 30 * MIN, &r);
+	ck_assert_int_eq(r.n, 0);
+	ranking_release(&r);
+	config_free(cfg);
+	db_free(st);
+}
+END_TEST
+
+/* A burst that rises and falls back (slowly, over five scrapes each way) is never a suspect once it has fallen,
+ * and a ramp that rises once at start-up and stays flat stops being one. */
+START_TEST(test_burst_and_startup_never)
+{
+	struct store *st = db_new();
+	struct config *cfg = cfg_new(6 * 3600, 4, 10);
+	int64_t tid = target(st, "web", "http://10.0.0.1:6060");
+	struct gen_loc locs[] = {
+		{ "main.burstHandler", "/src/w/burst.go", 12, G_CHAN_RECV, NULL, 0, 0, false },
+		{ "main.other", "/src/w/o.go", 3, G_CHAN_RECV, NULL, 400, 0, false },
+	};
+	static const uint64_t shape[] = { 0, 0, 0, 50, 120, 180, 260, 300, 200, 120, 40, 0, 0, 0, 0, 0 };
+	struct ranking r;
+
+	for (int i = 0; i < 64; i++) {
+		locs[0].count = shape[i % 16];
+		scrape(st, tid, T0 + i * MIN, locs, 2, FMT_D1, false);
+		rank(st, cfg, NULL, T0 + i * MIN + 1000, &r);
+		/* The very first rise is indistinguishable from a leak; after it fell back once, never again. */
+		if (i >= 11)
+			ck_assert_msg(r.n == 0, "scrape %d: %s is a suspect: %s", i, r.n ? r.suspects[0].function : "",
+			    r.n ? r.suspects[0].explanation : "");
+		ranking_release(&r);
+	}
+	config_free(cfg);
+	db_free(st);
+}
+END_TEST
+
+/* One a minute, scraped every minute: not a suspect while under the minimums, a suspect once past them. */
+START_TEST(test_slow_leak)
+{
+	struct store *st = db_new();
+	struct config *cfg = cfg_new(6 * 3600, 4, 10);
+	int64_t tid = target(st, "slow", "http://10.0.0.1:6060");
+	struct gen_loc locs[] = {
+		{ "main.slowLeak", "/src/s/leak.go", 8, G_CHAN_SEND, NULL, 0, 0, false },
+		{ "main.poolWorker", "/src/s/pool.go", 17, G_CHAN_RECV, NULL, 64, 0, false },
+	};
+	struct ranking r;
+
+	for (int i = 0; i < 30; i++) {
+		locs[0].count = (uint64_t)i + 1;
+		scrape(st, tid, T0 + i * MIN, locs, 2, FMT_D1, false);
+		rank(st, cfg, NULL, T0 + i * MIN + 1000, &r);
+		if (locs[0].count < 10)
+			ck_assert_msg(r.n == 0, "count %llu: ranked before min_count", (unsigned long long)locs[0].count);
+		else
+			ck_assert_msg(rank_of(&r, "main.slowLeak") == 1, "count %llu: not #1",
+			    (unsigned long long)locs[0].count);
+		ranking_release(&r);
+	}
+	rank(st, cfg, NULL, T0 + 29 * MIN + 1000, &r);
+	ck_assert(fabs(r.suspects[0].growth_per_hour - 60) < 1);
+	ck_assert_ptr_nonnull(strstr(r.suspects[0].explanation, "grew 1 → 30 in 29 min on 1/1 instance (+60/h"));
+	ranking_release(&r);
+	config_free(cfg);
+	db_free(st);
+}
+END_TEST
+
+/* A service restarted every six scrapes while leaking: growth inside each lifetime survives the restarts. Once
+ * with the total collapsing (a small service), once with a big pool that keeps the total up but a scrape gap. */
+START_TEST(test_restarts)
+{
+	struct store *st = db_new();
+	struct config *cfg = cfg_new(6 * 3600, 4, 10);
+	int64_t a = target(st, "restarting", "http://10.0.0.1:6060");
+	int64_t b = target(st, "restarting-pool", "http://10.0.0.2:6060");
+	struct gen_loc la[] = { { "main.leakA", "/src/r/a.go", 8, G_CHAN_SEND, NULL, 0, 0, false } };
+	struct gen_loc lb[] = {
+		{ "main.leakB", "/src/r/b.go", 8, G_CHAN_SEND, NULL, 0, 0, false },
+		{ "main.poolWorker", "/src/r/pool.go", 17, G_CHAN_RECV, NULL, 2000, 0, false },
+	};
+	struct ranking r;
+	int64_t ts = T0;
+
+	for (int i = 0; i < 36; i++) {
+		int life = i / 6, k = i % 6;
+
+		la[0].count = 1 + 8 * (uint64_t)k;
+		lb[0].count = 2 + 9 * (uint64_t)k;
+		if (k == 0 && life > 0)
+			ts += 4 * MIN;  /* b's restarts take a few minutes: the scrapes in between failed */
+		scrape(st, a, T0 + i * MIN, la, 1, FMT_D1, false);
+		scrape(st, b, ts, lb, 2, FMT_D1, false);
+		ts += MIN;
+		if (i < 12)
+			continue;
+		rank(st, cfg, NULL, ts, &r);
+		ck_assert_msg(rank_of(&r, "main.leakA") > 0, "scrape %d: the leak in the small service is lost", i);
+		ck_assert_msg(rank_of(&r, "main.leakB") > 0, "scrape %d: the leak next to the pool is lost", i);
+		ck_assert_int_eq(rank_of(&r, "main.poolWorker"), 0);
+		ranking_release(&r);
+	}
+	rank(st, cfg, "restarting", ts, &r);
+	ck_assert_int_eq(r.n, 1);
+	ck_assert_ptr_nonnull(strstr(r.suspects[0].explanation, "restarts"));
+	ranking_release(&r);
+	config_free(cfg);
+	db_free(st);
+}
+END_TEST
+
+/* Proven leaks rank above every unconfirmed suspect, whatever the evidence of the others: (leaked) goroutines in
+ * a debug=2 profile, and a goroutineleak profile. IO wait and sleep never rank, even growing. */
+START_TEST(test_confirmed_first)
+{
+	struct store *st = db_new();
+	struct config *cfg = cfg_new(6 * 3600, 4, 10);
+	int64_t a = target(st, "api", "http://10.0.0.1:6060");
+	int64_t b = target(st, "api", "http://10.0.0.1:6061");
+	int64_t c = target(st, "jobs", "http://10.0.0.2:6060");
+	struct gen_loc la[] = {
+		{ "main.bigLeak", "/src/api/big.go", 8, G_CHAN_SEND, NULL, 0, 0, false },
+		{ "main.provenLeak", "/src/api/proven.go", 9, G_CHAN_SEND, NULL, 12, 0, true },
+		{ "main.reader", "/src/api/io.go", 9, G_IO, NULL, 0, 0, false },
+		{ "main.sleeper", "/src/api/sleep.go", 5, G_SLEEP, NULL, 0, 0, false },
+		{ "main.lockLeak", "/src/api/lock.go", 21, G_MUTEX, NULL, 0, 0, false },
+	};
+	struct gen_loc lc[] = { { "main.jobLeak", "/src/jobs/job.go", 30, G_CHAN_RECV, NULL, 15, 0, false } };
+	struct ranking r;
+
+	for (int i = 0; i < 12; i++) {
+		la[0].count = 10 + 40 * (uint64_t)i;
+		la[2].count = 10 + 30 * (uint64_t)i;
+		la[3].count = 10 + 30 * (uint64_t)i;
+		la[4].count = 10 + 15 * (uint64_t)i;
+		scrape(st, a, T0 + i * MIN, la, 5, FMT_D2, false);
+		scrape(st, b, T0 + i * MIN + 500, la, 1, FMT_D2, false);
+		scrape(st, c, T0 + i * MIN, lc, 1, FMT_LEAK1, false);
+	}
+	rank(st, cfg, NULL, T0 + 12 * MIN, &r);
+	ck_assert_int_eq(r.n, 4);
+	ck_assert(r.suspects[0].confirmed && r.suspects[1].confirmed && !r.suspects[2].confirmed);
+	ck_assert(!r.suspects[3].confirmed);
+	ck_assert_str_eq(find(&r, "main.bigLeak")->op, "chan send");
+	ck_assert_int_eq(find(&r, "main.bigLeak")->instances_growing, 2);
+	ck_assert_int_eq(find(&r, "main.bigLeak")->instances_total, 2);
+	/* sync waits are reported on the same evidence */
+	ck_assert_str_eq(find(&r, "main.lockLeak")->op, "sync.Mutex.Lock");
+	ck_assert_int_eq(find(&r, "main.lockLeak")->instances_growing, 1);
+	ck_assert(r.suspects[1].score >= r.suspects[2].score);
+	ck_assert_int_gt(rank_of(&r, "main.provenLeak"), 0);
+	ck_assert_int_gt(rank_of(&r, "main.jobLeak"), 0);
+	ck_assert_ptr_nonnull(strstr(find(&r, "main.provenLeak")->explanation, "confirmed leak: 12 goroutines"));
+	ck_assert_int_eq(rank_of(&r, "main.reader"), 0);
+	ck_assert_int_eq(rank_of(&r, "main.sleeper"), 0);
+	ranking_release(&r);
+	config_free(cfg);
+	db_free(st);
+}
+END_TEST
+
+/* Each kind of ignore rule removes its location and nothing else. */
+START_TEST(test_ignore_rules)
+{
+	static const char yaml[] =
+	    "detector:\n"
+	    "  min_scrapes: 4\n"
+	    "  min_count: 10\n"
+	    "  ignore:\n"
+	    "    - function: main.ignoredByName\n"
+	    "    - any_function: main.knownHandler\n"
+	    "    - file: \"*/vendor/*\"\n"
+	    "    - service: legacy\n"
+	    "    - function: main.kept\n"
+	    "      service: elsewhere\n";
+	struct config_errors errs = { 0 };
+	struct config *cfg = config_load_buffer("ignore.yaml", yaml, sizeof(yaml) - 1, &errs);
+	struct store *st = db_new();
+	int64_t a, b;
+	struct gen_loc la[] = {
+		{ "main.ignoredByName", "/src/a/x.go", 1, G_CHAN_SEND, NULL, 0, 0, false },
+		{ "main.deepInStack", "/src/a/y.go", 2, G_CHAN_SEND, "main.knownHandler", 0, 0, false },
+		{ "lib.vendored", "/src/a/vendor/lib/z.go", 3, G_CHAN_SEND, NULL, 0, 0, false },
+		{ "main.kept", "/src/a/k.go", 4, G_CHAN_SEND, NULL, 0, 0, false },
+	};
+	struct gen_loc lb[] = { { "main.legacyLeak", "/src/l/l.go", 5, G_CHAN_SEND, NULL, 0, 0, false } };
+	struct ranking r;
+
+	ck_assert_msg(cfg != NULL, "config: %s", errs.n ? errs.msgs[0] : "?");
+	config_errors_release(&errs);
+	a = target(st, "app", "http://10.0.0.1:6060");
+	b = target(st, "legacy", "http://10.0.0.2:6060");
+	for (int i = 0; i < 10; i++) {
+		for (size_t k = 0; k < 4; k++)
+			la[k].count = 5 + 20 * (uint64_t)i + k;
+		lb[0].count = 5 + 20 * (uint64_t)i;
+		scrape(st, a, T0 + i * MIN, la, 4, FMT_D2, false);
+		scrape(st, b, T0 + i * MIN, lb, 1, FMT_D1, false);
+	}
+	rank(st, cfg, NULL, T0 + 10 * MIN, &r);
+	ck_assert_int_eq(r.n, 1);
+	ck_assert_str_eq(r.suspects[0].function, "main.kept");
+	ranking_release(&r);
+	config_free(cfg);
+	db_free(st);
+}
+END_TEST
+
+/* Only the window counts: growth long ago is out of a short window; minimums hold (min_scrapes, min_count). */
+START_TEST(test_window_and_minimums)
+{
+	struct store *st = db_new();
+	struct config *cfg = cfg_new(6 * 3600, 4, 10);
+	int64_t tid = target(st, "win", "http://10.0.0.1:6060");
+	struct gen_loc locs[] = {
+		{ "main.grewEarly", "/src/w/e.go", 1, G_CHAN_SEND, NULL, 0, 0, false },
+		{ "main.small", "/src/w/s.go", 2, G_CHAN_SEND, NULL, 0, 0, false },
+		{ "main.late", "/src/w/l.go", 3, G_CHAN_SEND, NULL, 0, 0, false },
+	};
+	struct ranking r;
+
+	for (int i = 0; i < 60; i++) {
+		locs[0].count = i < 30 ? 10 + 5 * (uint64_t)i : 10 + 5 * 29;
+		locs[1].count = 1 + (uint64_t)i / 8;                /* 1 .. 8: always under min_count 10 */
+		locs[2].count = i < 50 ? 0 : 20 * (uint64_t)(i - 49);  /* 0 for 50 scrapes, then grows over 10 */
+		scrape(st, tid, T0 + i * MIN, locs, 3, FMT_D1, false);
+	}
+	/* 6 h window: the early growth is still there (and the flat stretch is shorter than 3x the rise). */
+	rank(st, cfg, NULL, T0 + 60 * MIN, &r);
+	ck_assert_int_gt(rank_of(&r, "main.grewEarly"), 0);
+	ck_assert_int_eq(rank_of(&r, "main.small"), 0);
+	ck_assert_int_gt(rank_of(&r, "main.late"), 0);
+	ranking_release(&r);
+	/* 20 min window: only the flat part of grewEarly is inside. */
+	cfg->detector.window = 20 * 60;
+	rank(st, cfg, NULL, T0 + 60 * MIN, &r);
+	ck_assert_int_eq(rank_of(&r, "main.grewEarly"), 0);
+	ck_assert_int_gt(rank_of(&r, "main.late"), 0);
+	ranking_release(&r);
+	/* min_scrapes 6: ten scrapes of growth after 50 flat ones are not enough (a rise after a flat stretch must
+	 * last 2 x min_scrapes); min_count 5 lets the small one in. */
+	cfg->detector.window = 6 * 3600;
+	cfg->detector.min_scrapes = 6;
+	cfg->detector.min_count = 5;
+	rank(st, cfg, NULL, T0 + 60 * MIN, &r);
+	ck_assert_int_eq(rank_of(&r, "main.late"), 0);
+	ck_assert_int_gt(rank_of(&r, "main.small"), 0);
+	ranking_release(&r);
+	config_free(cfg);
+	db_free(st);
+}
+END_TEST
+
+/* Two of three instances grow from 6 and 6 to 24,105 each: the explanation says so in a service owner's words,
+ * with the ages of the latest debug=2 detail scrape; detect_run stores the same ranking. */
+START_TEST(test_explanation_spread_ages)
+{
+	struct store *st = db_new();
+	struct config *cfg = cfg_new(6 * 3600, 4, 10);
+	int64_t t[3];
+	struct gen_loc l = { "main.fanout", "/src/f/f.go", 77, G_CHAN_SEND, NULL, 0, 0, false };
+	struct gen_loc d = { "main.fanout", "/src/f/f.go", 77, G_CHAN_SEND, NULL, 3, 340, false };
+	struct ranking r, saved;
+	const struct suspect *s;
+
+	for (int k = 0; k < 3; k++) {
+		char url[64];
+
+		snprintf(url, sizeof(url), "http://10.0.0.%d:6060", k + 1);
+		t[k] = target(st, "fan", url);
+	}
+	for (int i = 0; i <= 360; i += 5) {
+		for (int k = 0; k < 3; k++) {
+			l.count = k == 2 ? 40 : 6 + (uint64_t)(24099.0 * i / 360);
+			scrape(st, t[k], T0 + i * MIN, &l, 1, FMT_D1, false);
+		}
+	}
+	scrape(st, t[0], T0 + 355 * MIN + 2000, &d, 1, FMT_D2, true);
+	rank(st, cfg, NULL, T0 + 360 * MIN, &r);
+	ck_assert_int_eq(r.n, 1);
+	s = &r.suspects[0];
+	ck_assert_int_eq(s->instances_growing, 2);
+	ck_assert_int_eq(s->instances_total, 3);
+	ck_assert_int_eq(s->current_count, 2 * 24105 + 40);
+	ck_assert_int_eq(s->max_instance_count, 24105);
+	ck_assert_int_eq(s->oldest_wait_minutes, 340);
+	ck_assert_msg(strcmp(s->explanation, "grew 12 → 48,210 in 6 h on 2/3 instances (+8.0k/h, 100% of steps "
+	    "not down), oldest blocked 340 min") == 0, "explanation: %s", s->explanation);
+	ck_assert_int_eq(s->sparkline_json[0], '[');
+	ranking_release(&r);
+
+	ck_assert_int_eq(detect_run(st, cfg, T0 + 360 * MIN), 0);
+	ck_assert_int_eq(store_ranking_load(st, NULL, 0, &saved), 0);
+	ck_assert_int_eq(saved.n, 1);
+	ck_assert_str_eq(saved.suspects[0].function, "main.fanout");
+	ck_assert_int_eq(saved.window_seconds, 6 * 3600);
+	ranking_release(&saved);
+	config_free(cfg);
+	db_free(st);
+}
+END_TEST
+
+Suite *detect_suite(void);
+
+Suite *
+detect_suite(void)
+{
+	Suite *s = suite_create("detect");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_steady_leak_ranks_first_benign_never);
+	tcase_add_test(tc, test_flat_pool_never);
+	tcase_add_test(tc, test_burst_and_startup_never);
+	tcase_add_test(tc, test_slow_leak);
+	tcase_add_test(tc, test_restarts);
+	tcase_add_test(tc, test_confirmed_first);
+	tcase_add_test(tc, test_ignore_rules);
+	tcase_add_test(tc, test_window_and_minimums);
+	tcase_add_test(tc, test_explanation_spread_ages);
+	suite_add_tcase(s, tc);
+	return s;
+}
