@@ -791,7 +791,7 @@ out_rollback:
 
 /* The stack's id, inserting it when new. 0 when the stack is empty, -1 on error. */
 static int64_t
-intern_stack(struct store *st, const struct frame *stack, size_t nstack)
+intern_stack(struct store *st, const struct frame *stack, size_t nstack, const char *what)
 {
 	struct intern *e;
 	sqlite3_stmt *stmt;
@@ -799,6 +799,7 @@ intern_stack(struct store *st, const struct frame *stack, size_t nstack)
 	json_t *arr;
 	char *text;
 	int64_t id;
+	char msg[256];
 	size_t i;
 
 	if (nstack == 0 || stack == NULL)
@@ -831,7 +832,8 @@ intern_stack(struct store *st, const struct frame *stack, size_t nstack)
 		store_stmt_done(stmt);
 		break;
 	default:
-		store_log_sqlite(st, "looking up a stack");
+		snprintf(msg, sizeof(msg), "%s: looking up a stack", what);
+		store_log_sqlite(st, msg);
 		store_stmt_done(stmt);
 		return -1;
 	}
@@ -862,7 +864,8 @@ intern_stack(struct store *st, const struct frame *stack, size_t nstack)
 	}
 	sqlite3_bind_int64(stmt, 1, (int64_t)h);
 	sqlite3_bind_text(stmt, 2, text, -1, SQLITE_STATIC);
-	id = step_id(st, stmt, "storing a stack");
+	snprintf(msg, sizeof(msg), "%s: storing a stack", what);
+	id = step_id(st, stmt, msg);
 	free(text);
 	if (id < 0)
 		return -1;
@@ -874,7 +877,8 @@ out_cache:
 
 /* The location's id, inserting it or refreshing its last_seen and stack when due. -1 on error. */
 static int64_t
-intern_location(struct store *st, const struct prof_location *pl, int64_t stack_id, int64_t ts)
+intern_location(struct store *st, const struct prof_location *pl, int64_t stack_id, int64_t ts,
+    const char *what)
 {
 	const char *fn = clean_text(pl->loc.function, TEXT_CAP, st->fn_buf);
 	const char *file = clean_text(pl->loc.file, TEXT_CAP, st->file_buf);
@@ -884,6 +888,7 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t stack_
 	struct intern *e;
 	sqlite3_stmt *stmt;
 	size_t keylen;
+	char msg[256];
 	uint64_t h;
 	int n;
 
@@ -912,7 +917,8 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t stack_
 		if (stack_id > 0)
 			sqlite3_bind_int64(stmt, 3, stack_id);
 		if (sqlite3_step(stmt) != SQLITE_DONE) {
-			store_log_sqlite(st, "updating a location");
+			snprintf(msg, sizeof(msg), "%s: updating a location", what);
+			store_log_sqlite(st, msg);
 			store_stmt_done(stmt);
 			return -1;
 		}
@@ -942,7 +948,8 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t stack_
 		sqlite3_bind_int64(stmt, 5, stack_id);
 	sqlite3_bind_int64(stmt, 6, ts);
 	if (sqlite3_step(stmt) != SQLITE_ROW) {
-		store_log_sqlite(st, "storing a location");
+		snprintf(msg, sizeof(msg), "%s: storing a location", what);
+		store_log_sqlite(st, msg);
 		store_stmt_done(stmt);
 		return -1;
 	}
@@ -953,23 +960,6 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t stack_
 	e->last_seen = sqlite3_column_int64(stmt, 3);
 	store_stmt_done(stmt);
 	return e->id;
-}
-
-/* As profile_format_name(); kept here so that storage links without the parsers. */
-static const char *
-format_name(enum profile_format f)
-{
-	switch (f) {
-	case PROFILE_FORMAT_DEBUG2:
-		return "debug=2";
-	case PROFILE_FORMAT_DEBUG1:
-		return "debug=1";
-	case PROFILE_FORMAT_PROTO:
-		return "proto";
-	case PROFILE_FORMAT_UNKNOWN:
-		break;
-	}
-	return "unknown";
 }
 
 static void
@@ -1015,8 +1005,8 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	sqlite3_bind_int64(stmt, 4, rec->bytes > INT64_MAX ? INT64_MAX : (int64_t)rec->bytes);
 	sqlite3_bind_text(stmt, 5, status, -1, SQLITE_STATIC);
 	if (p != NULL) {
-		sqlite3_bind_text(stmt, 6, format_name(p->format), -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 7, p->kind == PROFILE_KIND_GOROUTINELEAK ? "goroutineleak" : "goroutine", -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 6, profile_format_name(p->format), -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 7, profile_kind_name(p->kind), -1, SQLITE_STATIC);
 		sqlite3_bind_int64(stmt, 9, p->total_goroutines > INT64_MAX ? INT64_MAX : (int64_t)p->total_goroutines);
 	}
 	sqlite3_bind_int(stmt, 8, rec->detail ? 1 : 0);
@@ -1032,10 +1022,10 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		const struct prof_location *pl = &p->locations[i];
 		int64_t stack_id, location_id;
 
-		stack_id = intern_stack(st, pl->stack, pl->nstack);
+		stack_id = intern_stack(st, pl->stack, pl->nstack, what);
 		if (stack_id < 0)
 			goto out_rollback;
-		location_id = intern_location(st, pl, stack_id, rec->ts);
+		location_id = intern_location(st, pl, stack_id, rec->ts, what);
 		if (location_id < 0)
 			goto out_rollback;
 		stmt = store_prepare(st,

@@ -1028,6 +1028,126 @@ START_TEST(test_statement_cache)
 }
 END_TEST
 
+/* ---- real profiles, through the real parsers ---- */
+
+static char *
+read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	ck_assert_int_gt(n, 0);
+	rewind(f);
+	buf = malloc((size_t)n);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+/* Every parsed location is stored exactly, as one sample of the scrape. */
+static void
+check_stored(struct store *st, int64_t ts, const struct profile *p)
+{
+	sqlite3_stmt *stmt;
+	uint64_t sum = 0;
+	size_t i;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(store_db(st),
+	    "SELECT count(*), coalesce(sum(x.count), 0), s.total_goroutines FROM scrapes s"
+	    " LEFT JOIN samples x ON x.scrape_id = s.id WHERE s.ts = ?1", -1, &stmt, NULL), SQLITE_OK);
+	sqlite3_bind_int64(stmt, 1, ts);
+	ck_assert_int_eq(sqlite3_step(stmt), SQLITE_ROW);
+	for (i = 0; i < p->nlocations; i++)
+		sum += p->locations[i].count;
+	ck_assert_int_eq(sqlite3_column_int64(stmt, 0), (int64_t)p->nlocations);
+	ck_assert_int_eq(sqlite3_column_int64(stmt, 1), (int64_t)sum);
+	ck_assert_int_eq(sqlite3_column_int64(stmt, 2), (int64_t)p->total_goroutines);
+	sqlite3_finalize(stmt);
+
+	ck_assert_int_eq(sqlite3_prepare_v2(store_db(st),
+	    "SELECT x.count, x.leaked, l.id FROM scrapes s JOIN samples x ON x.scrape_id = s.id"
+	    " JOIN locations l ON l.id = x.location_id"
+	    " WHERE s.ts = ?1 AND l.function = ?2 AND l.file = ?3 AND l.line = ?4 AND l.op = ?5", -1, &stmt, NULL),
+	    SQLITE_OK);
+	for (i = 0; i < p->nlocations; i++) {
+		const struct prof_location *pl = &p->locations[i];
+		struct store_location sl;
+		json_t *frames;
+
+		sqlite3_reset(stmt);
+		sqlite3_bind_int64(stmt, 1, ts);
+		sqlite3_bind_text(stmt, 2, pl->loc.function, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 3, pl->loc.file, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 4, pl->loc.line);
+		sqlite3_bind_text(stmt, 5, pl->op, -1, SQLITE_STATIC);
+		ck_assert_msg(sqlite3_step(stmt) == SQLITE_ROW, "location %s %s:%u %s not stored", pl->loc.function,
+		    pl->loc.file, pl->loc.line, pl->op);
+		ck_assert_int_eq(sqlite3_column_int64(stmt, 0), (int64_t)pl->count);
+		ck_assert_int_eq(sqlite3_column_int64(stmt, 1), (int64_t)pl->leaked);
+		ck_assert_int_eq(store_location_get(st, sqlite3_column_int64(stmt, 2), &sl), 0);
+		frames = json_loads(sl.stack_json, 0, NULL);
+		ck_assert_ptr_nonnull(frames);
+		ck_assert_uint_eq(json_array_size(frames), pl->nstack < 128 ? pl->nstack : 128);
+		json_decref(frames);
+		store_location_release(&sl);
+	}
+	sqlite3_finalize(stmt);
+}
+
+START_TEST(test_real_profiles)
+{
+	static const char *const fixtures[] = {
+		"fixtures/go1.19/goroutine.debug2.txt",
+		"fixtures/go1.19/goroutine.debug1.txt",
+		"fixtures/go1.19/goroutine.debug0.pb.gz",
+	};
+	static const char debug1[] =
+	    "goroutine profile: total 7\n"
+	    "5 @ 0x438b76 0x40651b 0x406018 0x4eeb90 0x465121\n"
+	    "#\t0x4eeb8f\tmain.leakSend+0x2f\t/src/app/leak.go:42\n"
+	    "#\t0x4ef089\tmain.main.func1+0x29\t/src/app/main.go:17\n"
+	    "\n"
+	    "2 @ 0x438b76 0x40651b 0x4eeb90 0x465121\n"
+	    "#\t0x4eeb8f\tmain.pool.worker+0x2f\t/src/app/pool.go:88\n"
+	    "\n";
+	struct store *st = store_open(dbpath, 0);
+	struct parse_error perr;
+	struct profile p;
+	size_t i, len;
+	int64_t t;
+
+	ck_assert_ptr_nonnull(st);
+	t = store_target_upsert(st, "fixtures", NULL, "http://127.0.0.1:6060");
+	ck_assert_msg(profile_parse(debug1, sizeof(debug1) - 1, &p, &perr) == 0, "%s", perr.msg);
+	ck_assert_uint_eq(p.nlocations, 2);
+	add(st, t, T0, &p);
+	check_stored(st, T0, &p);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations WHERE function = 'main.leakSend'"
+	    " AND file = '/src/app/leak.go' AND line = 42"), 1);
+	ck_assert_int_eq(count_rows(st, "SELECT format = 'debug=1' FROM scrapes WHERE ts = 1789999200000"), 1);
+	profile_release(&p);
+
+	for (i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++) {
+		char *buf = read_file(fixtures[i], &len);
+
+		ck_assert_msg(profile_parse(buf, len, &p, &perr) == 0, "%s: %s", fixtures[i], perr.msg);
+		ck_assert_uint_gt(p.nlocations, 3);
+		add(st, t, T0 + (int64_t)(i + 1) * MIN, &p);
+		check_stored(st, T0 + (int64_t)(i + 1) * MIN, &p);
+		profile_release(&p);
+		free(buf);
+	}
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	store_free(st);
+}
+END_TEST
+
 Suite *
 store_suite(void)
 {
@@ -1054,6 +1174,7 @@ store_suite(void)
 	tcase_add_test(tc, test_target_health);
 	tcase_add_test(tc, test_retention_rollup);
 	tcase_add_test(tc, test_statement_cache);
+	tcase_add_test(tc, test_real_profiles);
 	suite_add_tcase(s, tc);
 	return s;
 }

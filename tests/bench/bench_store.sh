@@ -1,0 +1,18 @@
+#!/bin/sh
+# tests/bench/bench_store.sh: database bytes per target per day at the default settings (60 s interval, raw
+# retention 48 h, rollups 30 d), ingest speed and the detector's 6 h walks, measured through the real store API
+# on a simulated fleet (see bench_store.c for the profile model). Simulated time: runs in well under a minute.
+#   sh tests/bench/bench_store.sh [bench_store options: --targets N --per-service N --days N --interval S]
+set -eu
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+out=$BUILD/bench
+mkdir -p "$out"
+make -s "$BUILD/gen/storage/schema.sql.inc"
+cc -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -I. -I"$BUILD/gen" \
+	-o "$out/bench_store" tests/bench/bench_store.c storage/store.c daemon/log.c \
+	collector/profile.c collector/parse_text.c collector/parse_proto.c collector/classify.c -lz \
+	$(pkg-config --cflags --libs jansson sqlite3) -lm
+db=$(mktemp -d "${TMPDIR:-/tmp}/leakprofd-bench-store.XXXXXX")
+trap 'rm -rf "$db"' EXIT
+"$out/bench_store" --db "$db/bench.db" "$@"
