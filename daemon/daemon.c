@@ -34,9 +34,6 @@
 #include "storage/store.h"
 #include "web/server.h"
 
-/* The detector lands separately; until daemon/detect.c is in the tree the daemon runs without ranking. */
-#pragma weak detect_run
-
 #define SECRET_MAX_BYTES        65536   /* a bearer token or password file larger than this is refused */
 #define PENDING_MAX             1024    /* finished scrapes kept in memory while the database refuses writes */
 #define STORE_RETRY_MS          5000    /* retry a refused write this often */
@@ -622,7 +619,7 @@ detector_main(void *arg)
 		atomic_fetch_add(&cfg->refs, 1);
 		pthread_mutex_unlock(&d->mu);
 
-		r = detect_run != NULL ? detect_run(d->st, cfg->cfg, wall_ms()) : -1;
+		r = detect_run(d->st, cfg->cfg, wall_ms());
 		if (r == 0)
 			alert_kick(d->alert);
 		cfgref_put(cfg);
