@@ -1548,6 +1548,60 @@ out_free:
 	L->nerrs = 0;
 }
 
+/* The line where flow collections ([ and {) nest deeper than CONFIG_MAX_FLOW_DEPTH, or 0. libyaml's scanner is
+ * quadratic in that depth (200,000 nested brackets take minutes), and the schema never nests more than a few
+ * levels, so a deeper file is refused before parsing. Quoted strings and comments are skipped; brackets inside
+ * plain scalars count, which only matters for absurd values. */
+#define CONFIG_MAX_FLOW_DEPTH 64
+
+static size_t
+flow_too_deep(const char *buf, size_t len)
+{
+	size_t depth = 0, line = 1;
+	char quote = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = buf[i];
+
+		if (c == '\n')
+			line++;
+		if (quote != 0) {
+			if (quote == '"' && c == '\\' && i + 1 < len)
+				i++;
+			else if (c == quote)
+				quote = 0;
+			continue;
+		}
+		switch (c) {
+		case '"':
+		case '\'':
+			/* A quote opens a string only where a scalar can start, not inside a plain word like it's. */
+			if (i == 0 || strchr(" \t\n[{,:", buf[i - 1]) != NULL)
+				quote = c;
+			break;
+		case '#':
+			if (i == 0 || buf[i - 1] == ' ' || buf[i - 1] == '\t' || buf[i - 1] == '\n') {
+				while (i + 1 < len && buf[i + 1] != '\n')
+					i++;
+			}
+			break;
+		case '[':
+		case '{':
+			if (++depth > CONFIG_MAX_FLOW_DEPTH)
+				return line;
+			break;
+		case ']':
+		case '}':
+			if (depth > 0)
+				depth--;
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
 struct config *
 config_load_buffer(const char *name, const char *buf, size_t len, struct config_errors *errs)
 {
@@ -1556,6 +1610,7 @@ config_load_buffer(const char *name, const char *buf, size_t len, struct config_
 	yaml_document_t doc, extra;
 	const yaml_node_t *root;
 	struct config *cfg;
+	size_t deep;
 
 	cfg = config_new(name, "/var/lib/leakprofd/leakprofd.db");
 	if (cfg == NULL) {
@@ -1563,6 +1618,11 @@ config_load_buffer(const char *name, const char *buf, size_t len, struct config_
 		L.nfailed++;
 		loader_finish(&L, errs);
 		return NULL;
+	}
+	deep = flow_too_deep(buf, len);
+	if (deep > 0) {
+		lerr_at(&L, deep, NULL, "lists and mappings nested more than %d deep", CONFIG_MAX_FLOW_DEPTH);
+		goto out_free_cfg;
 	}
 	if (!yaml_parser_initialize(&parser)) {
 		oom(&L, NULL, NULL);
@@ -1625,7 +1685,7 @@ config_load(const char *path, struct config_errors *errs)
 		if (len == cap) {
 			char *nb;
 
-			if (cap > CONFIG_MAX_FILE_BYTES) {
+			if (cap >= CONFIG_MAX_FILE_BYTES) {
 				lerr(&L, NULL, NULL, "larger than %u bytes", CONFIG_MAX_FILE_BYTES);
 				goto out_close;
 			}

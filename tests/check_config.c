@@ -755,6 +755,25 @@ START_TEST(test_example_config)
 }
 END_TEST
 
+START_TEST(test_nesting_limit)
+{
+	char buf[256];
+	int n;
+
+	/* Deep flow nesting is refused before libyaml, whose scanner is quadratic in it. */
+	n = snprintf(buf, sizeof(buf), "listen: 127.0.0.1:1\nx: %.*s\n", 65,
+	    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[");
+	ck_assert_int_gt(n, 0);
+	expect_error(buf, "t.yaml:2: lists and mappings nested more than 64 deep");
+	/* Brackets in quoted strings and comments do not count. */
+	n = snprintf(buf, sizeof(buf), "services: [{name: \"%.*s\", targets: ['http://h:1']}] # %.*s\n", 70,
+	    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", 70,
+	    "{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{");
+	ck_assert_int_gt(n, 0);
+	config_free(expect_ok(buf));
+}
+END_TEST
+
 Suite *config_suite(void);
 
 Suite *
@@ -781,6 +800,7 @@ config_suite(void)
 	tcase_add_test(tc, test_errors_syntax_and_file);
 	tcase_add_test(tc, test_errors_small);
 	tcase_add_test(tc, test_errors_accumulate_and_cap);
+	tcase_add_test(tc, test_nesting_limit);
 	tcase_add_test(tc, test_add_target);
 	tcase_add_test(tc, test_example_config);
 	suite_add_tcase(s, tc);
