@@ -1090,31 +1090,66 @@ out_rollback:
 
 /* ---- Detector queries ---- */
 
-int
-store_each_scrape(struct store *st, const char *service, int64_t since,
+/* Every service name, sorted. Caller frees each and the array. 0, or -1 (logged). */
+static int
+service_names(struct store *st, char ***out, size_t *n)
+{
+	sqlite3_stmt *stmt = store_prepare(st, "SELECT name FROM services ORDER BY name");
+	char **names = NULL;
+	size_t cap = 0, count = 0, i;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (stmt == NULL)
+		return -1;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (count == cap) {
+			char **grown;
+
+			cap = cap ? cap * 2 : 16;
+			grown = realloc(names, cap * sizeof(*grown));
+			if (grown == NULL) {
+				log_err("store: out of memory");
+				abort();
+			}
+			names = grown;
+		}
+		names[count++] = store_column_strdup(stmt, 0, true);
+	}
+	if (rc != SQLITE_DONE) {
+		store_log_sqlite(st, "listing services");
+		store_stmt_done(stmt);
+		for (i = 0; i < count; i++)
+			free(names[i]);
+		free(names);
+		return -1;
+	}
+	store_stmt_done(stmt);
+	*out = names;
+	*n = count;
+	return 0;
+}
+
+static int
+each_scrape_service(struct store *st, const char *service, int64_t since,
     int (*cb)(const struct store_scrape *s, void *arg), void *arg)
 {
-	/* CROSS JOIN fixes the join order: from the service's targets into the (target_id, ts) index, so that the
-	 * rows come out in the wanted order without a sort and no scrape outside the window is read. */
-	static const char by_service[] =
+	/* CROSS JOIN fixes the join order: from the service's targets (in URL order, by their unique index) into the
+	 * (target_id, ts) index, so that rows come out in the wanted order without a sort and no scrape outside the
+	 * window is read. */
+	static const char sql[] =
 	    "SELECT s.id, s.target_id, t.service_id, sv.name, t.url, s.ts, s.total_goroutines, s.kind"
 	    " FROM services sv CROSS JOIN targets t CROSS JOIN scrapes s"
 	    " WHERE sv.name = ?1 AND t.service_id = sv.id AND s.target_id = t.id AND s.ts >= ?2"
 	    " AND s.status = 'ok' AND s.detail = 0"
 	    " ORDER BY t.url, s.ts";
-	static const char all[] =
-	    "SELECT s.id, s.target_id, t.service_id, sv.name, t.url, s.ts, s.total_goroutines, s.kind"
-	    " FROM services sv CROSS JOIN targets t CROSS JOIN scrapes s"
-	    " WHERE t.service_id = sv.id AND s.target_id = t.id AND s.ts >= ?2"
-	    " AND s.status = 'ok' AND s.detail = 0"
-	    " ORDER BY sv.name, t.url, s.ts";
-	sqlite3_stmt *stmt = store_prepare(st, service ? by_service : all);
+	sqlite3_stmt *stmt = store_prepare(st, sql);
 	int rc, ret = 0;
 
 	if (stmt == NULL)
 		return -1;
-	if (service != NULL)
-		sqlite3_bind_text(stmt, 1, service, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 1, service, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, since);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		const char *kind = (const char *)sqlite3_column_text(stmt, 7);
@@ -1141,34 +1176,26 @@ store_each_scrape(struct store *st, const char *service, int64_t since,
 	return ret;
 }
 
-int
-store_each_sample(struct store *st, const char *service, int64_t since,
+static int
+each_sample_service(struct store *st, const char *service, int64_t since,
     int (*cb)(const struct store_sample *s, void *arg), void *arg)
 {
 	/* Rows are found through the scrapes in the window (services -> targets -> scrapes(target_id, ts) ->
 	 * samples' primary key), then sorted by location: reading samples by location instead would walk every
 	 * stored sample of the location, in and out of the window and of other services. */
-	static const char by_service[] =
+	static const char sql[] =
 	    "SELECT x.scrape_id, s.target_id, t.service_id, x.location_id, s.ts, s.detail, x.count, x.leaked,"
 	    " x.max_wait, x.median_wait"
 	    " FROM services sv CROSS JOIN targets t CROSS JOIN scrapes s CROSS JOIN samples x"
 	    " WHERE sv.name = ?1 AND t.service_id = sv.id AND s.target_id = t.id AND s.ts >= ?2"
 	    " AND s.status = 'ok' AND x.scrape_id = s.id"
 	    " ORDER BY x.location_id, t.url, s.ts, s.id";
-	static const char all[] =
-	    "SELECT x.scrape_id, s.target_id, t.service_id, x.location_id, s.ts, s.detail, x.count, x.leaked,"
-	    " x.max_wait, x.median_wait"
-	    " FROM services sv CROSS JOIN targets t CROSS JOIN scrapes s CROSS JOIN samples x"
-	    " WHERE t.service_id = sv.id AND s.target_id = t.id AND s.ts >= ?2"
-	    " AND s.status = 'ok' AND x.scrape_id = s.id"
-	    " ORDER BY sv.name, x.location_id, t.url, s.ts, s.id";
-	sqlite3_stmt *stmt = store_prepare(st, service ? by_service : all);
+	sqlite3_stmt *stmt = store_prepare(st, sql);
 	int rc, ret = 0;
 
 	if (stmt == NULL)
 		return -1;
-	if (service != NULL)
-		sqlite3_bind_text(stmt, 1, service, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 1, service, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, since);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct store_sample s = {
@@ -1193,6 +1220,48 @@ store_each_sample(struct store *st, const char *service, int64_t since,
 		ret = -1;
 	}
 	store_stmt_done(stmt);
+	return ret;
+}
+
+/* All services are walked one at a time, in name order: the same order as one query sorting everything, but each
+ * sort holds one service's window instead of the whole fleet's. */
+int
+store_each_scrape(struct store *st, const char *service, int64_t since,
+    int (*cb)(const struct store_scrape *s, void *arg), void *arg)
+{
+	char **names;
+	size_t n, i;
+	int ret = 0;
+
+	if (service != NULL)
+		return each_scrape_service(st, service, since, cb, arg);
+	if (service_names(st, &names, &n) < 0)
+		return -1;
+	for (i = 0; i < n && ret == 0; i++)
+		ret = each_scrape_service(st, names[i], since, cb, arg);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return ret;
+}
+
+int
+store_each_sample(struct store *st, const char *service, int64_t since,
+    int (*cb)(const struct store_sample *s, void *arg), void *arg)
+{
+	char **names;
+	size_t n, i;
+	int ret = 0;
+
+	if (service != NULL)
+		return each_sample_service(st, service, since, cb, arg);
+	if (service_names(st, &names, &n) < 0)
+		return -1;
+	for (i = 0; i < n && ret == 0; i++)
+		ret = each_sample_service(st, names[i], since, cb, arg);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
 	return ret;
 }
 
