@@ -180,7 +180,7 @@ print_json(const struct ranking *r)
 		if (stack && !json_is_array(stack))
 			json_decref(stack);
 	}
-	if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII) == 0 && fputc('\n', stdout) != EOF)
+	if (json_dumpf(root, stdout, JSON_INDENT(2)) == 0 && fputc('\n', stdout) != EOF)
 		rc = 0;
 out:
 	json_decref(root);
@@ -197,6 +197,24 @@ text_width(const char *s)
 		if (((unsigned char)*s & 0xC0) != 0x80)
 			w++;
 	return w;
+}
+
+/* 10799.7 -> "+11k", 120.4 -> "+120", 0.42 -> "+0.4" */
+static void
+fmt_rate(char *buf, size_t len, double v)
+{
+	double a = v < 0 ? -v : v;
+
+	if (a >= 1e6)
+		snprintf(buf, len, "%+.1fM", v / 1e6);
+	else if (a >= 1e4)
+		snprintf(buf, len, "%+.0fk", v / 1e3);
+	else if (a >= 1e3)
+		snprintf(buf, len, "%+.1fk", v / 1e3);
+	else if (a >= 10)
+		snprintf(buf, len, "%+.0f", v);
+	else
+		snprintf(buf, len, "%+.1f", v);
 }
 
 static const char *
@@ -238,7 +256,7 @@ print_table(const struct ranking *r, bool stored)
 			snprintf(cell[2], sizeof(cell[2]), "%s", s->service ? s->service : "");
 			snprintf(cell[3], sizeof(cell[3]), "%s", s->op ? s->op : "");
 			snprintf(cell[4], sizeof(cell[4]), "%llu", (unsigned long long)s->current_count);
-			snprintf(cell[5], sizeof(cell[5]), "%+.1f", s->growth_per_hour);
+			fmt_rate(cell[5], sizeof(cell[5]), s->growth_per_hour);
 			snprintf(cell[6], sizeof(cell[6]), "%u/%u", s->instances_growing, s->instances_total);
 			snprintf(cell[7], sizeof(cell[7]), "%s (%s:%u)", s->function ? s->function : "",
 			    base_name(s->file ? s->file : ""), s->line);
