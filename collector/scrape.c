@@ -24,6 +24,7 @@
 #define BODY_INITIAL            (64u << 10)
 #define JITTER_CAP_MS           5000u
 #define IN_HEAP_NONE            SIZE_MAX
+#define MAX_CACHED_CONNECTIONS  256
 
 /* A target's settings, deep-copied: every string lives in 'strings' (one block). */
 struct target_cfg {
@@ -901,8 +902,11 @@ scrape_set_targets(struct scraper *sc, const struct scrape_target *targets, size
 		heap_remove(sc, t);
 		schedule_regular(sc, t, now_mono, now_wall, 0);
 	}
+	/* Targets are scraped round-robin, so an LRU connection cache smaller than the fleet never hits: keep a
+	 * connection per target for small fleets, and for large ones only what is in flight (file descriptors
+	 * are the scarcer resource there). */
 	curl_multi_setopt(sc->multi, CURLMOPT_MAXCONNECTS,
-			  (long)(n > sc->opt.max_concurrent ? (n < 1024 ? n : 1024) : sc->opt.max_concurrent));
+			  (long)(n > sc->opt.max_concurrent && n <= MAX_CACHED_CONNECTIONS ? n : sc->opt.max_concurrent));
 	free(fresh);
 	free(old_sorted);
 	free(cfgs);
