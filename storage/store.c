@@ -640,8 +640,10 @@ store_free(struct store *st)
 	for (i = 0; i < st->nstmts; i++)
 		sqlite3_finalize(st->stmts[i].stmt);
 	if (st->db != NULL) {
+		/* Fresh planner statistics for the web's queries; analysis_limit bounds the work on a large database, so
+		 * that a shutdown never waits for a full ANALYZE. */
 		if (!store_readonly(st))
-			sqlite3_exec(st->db, "PRAGMA optimize", NULL, NULL, NULL);
+			sqlite3_exec(st->db, "PRAGMA analysis_limit = 1000; PRAGMA optimize", NULL, NULL, NULL);
 		if (sqlite3_close(st->db) != SQLITE_OK)
 			log_err("store: '%s': closing: %s", st->path, sqlite3_errmsg(st->db));
 	}
