@@ -61,7 +61,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/leakprofd $(DESTDIR)$(UNITDIR)/leakprofd.service \
 		$(DESTDIR)$(SYSUSERSDIR)/leakprofd.conf $(DESTDIR)$(MANDIR)/man8/leakprofd.8 \
 		$(DESTDIR)$(MANDIR)/man5/leakprofd.yaml.5 $(DESTDIR)$(DOCDIR)/leakprofd.yaml.example
-	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 	@echo "uninstall: kept $(DESTDIR)$(SYSCONFDIR)/leakprofd/ and /var/lib/leakprofd/ (configuration and" \
 		"database) and the user leakprofd"
@@ -82,6 +82,6 @@ deb: $(BUILD)/leakprofd
 	size=$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1) && \
 	sed -e 's|@VERSION@|$(DEB_VERSION)|' -e 's|@ARCH@|$(DEB_ARCH)|' -e "s|@DEPENDS@|$$depends|" \
 		-e "s|@SIZE@|$$size|" deploy/debian/control.in > $(DEB_ROOT)/DEBIAN/control
-	@mkdir -p build
+	@mkdir -p build && rm -f build/leakprofd_*.deb
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(DEB_FILE)
 	@echo "deb: $(DEB_FILE)"
