@@ -19,8 +19,9 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 SYSCONFDIR  ?= /etc
 INSTALL     ?= install
 
-# Debian versions must start with a digit: an untagged tree becomes 0.1.0+git<hash>[.dirty].
-DEB_VERSION ?= $(shell echo '$(VERSION)' | sed -e 's/-/+/g' -e 's/^\([^0-9]\)/0.1.0+git\1/')
+# Debian versions must start with a digit: a tag v1.2 or 1.2 gives 1.2[+N+g<hash>], an untagged tree (a bare
+# hash, which may start with a digit too) 0.1.0+git<hash>[+dirty].
+DEB_VERSION ?= $(shell echo '$(VERSION)' | sed -e 's/^v\([0-9]\)/\1/' -e 's/-/+/g' -e '/^[0-9][0-9]*\./!s/^/0.1.0+git/')
 DEB_ARCH    ?= $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 DEB_FILE     = build/leakprofd_$(DEB_VERSION)_$(DEB_ARCH).deb
 DEB_ROOT     = $(BUILD)/deb/root
