@@ -51,20 +51,25 @@ func gzipBomb() []byte {
 	return bomb
 }
 
-// plausibleChunk: debug=1 profile text, repeated to fill the huge stream.
+// plausibleChunk: whole debug=1 profile records (about 64 KiB), repeated after one header line to fill the
+// huge stream, so the text stays valid until the stream is cut at its exact length.
 func plausibleChunk() []byte {
 	var b bytes.Buffer
-	b.WriteString("goroutine profile: total 1000000\n")
 	for i := 0; b.Len() < chunkBytes; i++ {
 		fmt.Fprintf(&b, "%d @ 0x439976 0x40657b 0x4060b8 0x%x 0x4697a1\n", 1+i%7, 0x6b2dc5+i*16)
-		fmt.Fprintf(&b, "#\t0x%x\tmain.worker%d+0x84\t/src/app/worker%d.go:%d\n\n", 0x6b2dc4+i*16, i, i%13, 10+i%400)
+		fmt.Fprintf(&b, "#\t0x%x\tmain.worker%d+0x84\t/src/app/worker%d.go:%d\n\n", 0x6b2dc4+i*16, i, i%13,
+			10+i%400)
 	}
-	return b.Bytes()[:chunkBytes]
+	return b.Bytes()
 }
 
 func stream(w http.ResponseWriter, total int) {
+	header := []byte("goroutine profile: total 1000000000\n")
+	if _, err := w.Write(header); err != nil {
+		return
+	}
 	chunk := plausibleChunk()
-	for sent := 0; sent < total; {
+	for sent := len(header); sent < total; {
 		n := total - sent
 		if n > len(chunk) {
 			n = len(chunk)
