@@ -578,19 +578,27 @@ apply_pragmas(struct store *st)
 
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
 	if (store_readonly(st)) {
-		if (sqlite3_exec(st->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK) {
-			store_log_sqlite(st, "cannot open");
-			return -1;
-		}
+		if (sqlite3_exec(st->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK)
+			goto out_error;
 		return 0;
 	}
+	/* SQLite quietly opens a write-protected file read-only; say so now rather than at the first scrape. */
+	if (sqlite3_db_readonly(st->db, "main") == 1) {
+		snprintf(st->errbuf, sizeof(st->errbuf), "the database file is read-only (%s)",
+		    access(st->path, W_OK) != 0 ? strerror(errno) : "opened read-only");
+		log_err("store: '%s': cannot open for writing: %s", st->path, st->errbuf);
+		return -1;
+	}
 	for (i = 0; i < sizeof(rw_pragmas) / sizeof(rw_pragmas[0]); i++) {
-		if (sqlite3_exec(st->db, rw_pragmas[i], NULL, NULL, NULL) != SQLITE_OK) {
-			store_log_sqlite(st, "cannot open");
-			return -1;
-		}
+		if (sqlite3_exec(st->db, rw_pragmas[i], NULL, NULL, NULL) != SQLITE_OK)
+			goto out_error;
 	}
 	return 0;
+
+out_error:
+	save_error(st);
+	log_open_error(st->path, st->errbuf, store_readonly(st));
+	return -1;
 }
 
 struct store *

@@ -326,6 +326,31 @@ START_TEST(test_readonly_directory)
 }
 END_TEST
 
+START_TEST(test_readonly_file)
+{
+	struct store *st = store_open(dbpath, 0);
+	char errfile[400];
+
+	ck_assert_ptr_nonnull(st);
+	store_free(st);
+	/* An existing database in a directory where its WAL cannot be created, then a write-protected file. */
+	ck_assert_int_eq(chmod(tmpdir, 0555), 0);
+	ck_assert_int_eq(chmod(dbpath, 0666), 0);
+	snprintf(errfile, sizeof(errfile), "/tmp/leakprofd-store-err-%d", (int)getpid());
+	ck_assert_int_eq(run_captured(open_rw_child, errfile, true), 0);
+	ck_assert_ptr_nonnull(strstr(slurp(errfile), dbpath));
+	ck_assert_msg(strstr(slurp(errfile), "directory") != NULL, "%s", slurp(errfile));
+	ck_assert_int_eq(chmod(tmpdir, 0777), 0);
+	ck_assert_int_eq(chmod(dbpath, 0444), 0);
+	ck_assert_int_eq(run_captured(open_rw_child, errfile, true), 0);
+	ck_assert_msg(strstr(slurp(errfile), "the database file is read-only (Permission denied)") != NULL, "%s",
+	    slurp(errfile));
+	unlink(errfile);
+	chmod(tmpdir, 0700);
+	chmod(dbpath, 0600);
+}
+END_TEST
+
 /* ---- ingest ---- */
 
 START_TEST(test_interning)
@@ -1197,6 +1222,7 @@ store_suite(void)
 	tcase_add_test(tc, test_not_a_database);
 	tcase_add_test(tc, test_readonly);
 	tcase_add_test(tc, test_readonly_directory);
+	tcase_add_test(tc, test_readonly_file);
 	tcase_add_test(tc, test_interning);
 	tcase_add_test(tc, test_untrusted_text);
 	tcase_add_test(tc, test_failed_scrapes_and_detail);

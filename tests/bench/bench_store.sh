@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/bench/bench_store.sh: database bytes per target per day at the default settings (60 s interval, raw
 # retention 48 h, rollups 30 d), ingest speed and the detector's 6 h walks, measured through the real store API
-# on a simulated fleet (see bench_store.c for the profile model). Simulated time: runs in well under a minute.
+# on a simulated fleet (see bench_store.c for the profile model). Simulated time: 3 days take one to two minutes.
 #   sh tests/bench/bench_store.sh [bench_store options: --targets N --per-service N --days N --interval S]
 set -eu
 cd "$(dirname "$0")/../.."
