@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -721,6 +722,50 @@ START_TEST(test_schedule_live)
 }
 END_TEST
 
+/* New targets start at their phase within the interval (wall-clock grid) plus a random jitter of at most
+ * scrape_jitter_max_ms(): never all at once, never all at the same offset. */
+START_TEST(test_schedule_jitter)
+{
+	struct recs *rs = calloc(1, sizeof(*rs));
+	struct scraper *sc = new_scraper(rs, 4);
+	struct scrape_target t[100];
+	char urls[100][64];
+	int64_t jmin = INT64_MAX, jmax = INT64_MIN, iv = 60000, now;
+	struct timespec ts;
+	size_t i;
+
+	for (i = 0; i < 100; i++) {
+		snprintf(urls[i], sizeof(urls[i]), "http://10.9.0.%zu:6060/debug/pprof/goroutine", i);
+		t[i] = target("j", "/ok");
+		t[i].url = urls[i];
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	set_targets(sc, t, 100);
+	for (i = 0; i < 100; i++) {
+		struct scrape_health h;
+		int64_t phase = (int64_t)scrape_phase_ms("j", urls[i], (uint64_t)iv);
+		int64_t base = ((phase - now) % iv + iv) % iv;
+		int64_t jitter;
+
+		scrape_get_health(sc, i, &h);
+		if (base == 0)
+			base = iv;
+		jitter = (int64_t)h.next_in_ms - base;
+		/* 'now' was read a little before the schedule was made: allow a few ms either way */
+		ck_assert_msg(jitter >= -30 && jitter <= (int64_t)scrape_jitter_max_ms((uint64_t)iv) + 30,
+			      "target %zu: jitter %lld ms", i, (long long)jitter);
+		if (jitter < jmin)
+			jmin = jitter;
+		if (jitter > jmax)
+			jmax = jitter;
+	}
+	ck_assert_msg(jmax - jmin > 1000, "jitters spread over %lld ms only", (long long)(jmax - jmin));
+	scrape_free(sc);
+	free(rs);
+}
+END_TEST
+
 /* A failing target backs off: gaps of 1, 2, 4 intervals; recovery resets the count. */
 START_TEST(test_backoff_live)
 {
@@ -930,6 +975,7 @@ scrape_suite(void)
 	tcase_add_test(tc, test_slow_target_does_not_stall_others);
 	tcase_add_test(tc, test_schedule_maths);
 	tcase_add_test(tc, test_schedule_live);
+	tcase_add_test(tc, test_schedule_jitter);
 	tcase_add_test(tc, test_backoff_live);
 	tcase_add_test(tc, test_detail_scrapes);
 	tcase_add_test(tc, test_replace_targets);

@@ -91,10 +91,17 @@ START_TEST(test_profile_url)
 	/* a full profile URL keeps its path; the debug value is replaced, other parameters stay */
 	assert_url("http://h:1/x/debug/pprof/goroutine?debug=1", "/ignored", 2,
 		   "http://h:1/x/debug/pprof/goroutine?debug=2");
-	assert_url("http://h:1/p?a=1&debug=1&b=2#frag", NULL, 0, "http://h:1/p?a=1&b=2&debug=0");
-	assert_url("http://h:1/p?debug=2", NULL, -1, "http://h:1/p?debug=2");
-	assert_url("http://h:1/p", NULL, -1, "http://h:1/p");
+	assert_url("http://h:1/debug/pprof/goroutine?a=1&debug=1&b=2#frag", NULL, 0,
+		   "http://h:1/debug/pprof/goroutine?a=1&b=2&debug=0");
+	assert_url("http://h:1/debug/pprof/goroutineleak?debug=2", NULL, -1,
+		   "http://h:1/debug/pprof/goroutineleak?debug=2");
+	assert_url("http://h:1/debug/pprof/goroutine", NULL, -1, "http://h:1/debug/pprof/goroutine");
+	/* any other path is a profile URL as written */
+	assert_url("http://gw:80/payments/goroutines", "/debug/pprof/goroutine", 1,
+		   "http://gw:80/payments/goroutines?debug=1");
+	assert_url("http://gw:80/p?x=y#f", NULL, -1, "http://gw:80/p?x=y");
 	assert_url("http://h:1?x=y", "/debug/pprof/goroutine", 1, "http://h:1/debug/pprof/goroutine?x=y&debug=1");
+	assert_url("http://h:1", "debug/pprof/goroutine", 1, "http://h:1/debug/pprof/goroutine?debug=1");
 	assert_url("ftp://h:1", NULL, 1, NULL);
 	assert_url("http://", NULL, 1, NULL);
 	assert_url("127.0.0.1:6060", NULL, 1, NULL);
