@@ -51,7 +51,7 @@ struct stmt_slot {
 /* An interned location (or, with key NULL, a stack keyed by its hash alone). */
 struct intern {
 	uint64_t hash;
-	char *key;                      /* function \0 file \0 line \0 op; NULL: empty slot (locations) */
+	char *key;                      /* locations: function \0 file \0 line \0 op; stacks: NULL (the hash is the key) */
 	size_t keylen;
 	int64_t id;
 	int64_t stack_id;
@@ -573,6 +573,7 @@ apply_pragmas(struct store *st)
 		"PRAGMA synchronous = NORMAL",
 		"PRAGMA foreign_keys = ON",
 		"PRAGMA journal_size_limit = 67108864",
+		"PRAGMA cache_size = -32768",           /* 32 MiB: the hot index pages of a large fleet */
 	};
 	size_t i;
 
@@ -1683,7 +1684,7 @@ retention_target_hour(struct store *st, int64_t target_id, int64_t hour, unsigne
 	return 0;
 }
 
-/* Delete up to 'limit' rows chosen by 'sql' (bound ?1 = cutoff, ?2 = limit). Returns rows deleted or -1. */
+/* Delete up to 'limit' rows chosen by 'sql' (bound ?1 = cutoff or count, ?2 = limit). Rows deleted, or -1. */
 static int
 retention_delete(struct store *st, const char *sql, int64_t cutoff, unsigned limit, const char *what)
 {
@@ -1772,9 +1773,9 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 		more = true;
 
 	n = retention_delete(st,
-	    "DELETE FROM rankings WHERE id IN (SELECT id FROM rankings WHERE ?1 = ?1"
-	    " AND id < (SELECT id FROM rankings ORDER BY id DESC LIMIT 1 OFFSET 49) LIMIT ?2)",
-	    raw_cutoff, row_budget, "retention: deleting old rankings");
+	    "DELETE FROM rankings WHERE id IN (SELECT id FROM rankings"
+	    " WHERE id < (SELECT id FROM rankings ORDER BY id DESC LIMIT 1 OFFSET ?1) LIMIT ?2)",
+	    RANKINGS_KEEP - 1, row_budget, "retention: deleting old rankings");
 	if (n < 0)
 		goto out_rollback;
 	if (store_commit(st) < 0)

@@ -1022,6 +1022,9 @@ START_TEST(test_retention_rollup)
 	    " ('e2', 'w', 'firing', 1, 1, '{}', 0, 0, 'pending', NULL),"
 	    " ('e3', 'w', 'firing', 1, 1, '{}', 0, 0, 'dropped', NULL)");
 
+	exec_ok(st, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60)"
+	    " INSERT INTO rankings (generated_at, window_seconds) SELECT i, 21600 FROM n");
+
 	/* A budget of one scrape: one (target, hour) per call. */
 	while ((rc = store_retention_step(st, now, raw, rollup, 1)) == 1)
 		ck_assert_int_lt(++calls, 20);
@@ -1051,6 +1054,8 @@ START_TEST(test_retention_rollup)
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE ts < 1790006400000"), 0);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM outbox"), 1);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM outbox WHERE state = 'pending'"), 1);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rankings"), 50);
+	ck_assert_int_eq(count_rows(st, "SELECT min(generated_at) FROM rankings"), 11);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
 
 	/* Nothing left to do; then ingest still works. */

@@ -258,7 +258,7 @@ int
 main(int argc, char **argv)
 {
 	const char *path = "bench_store.db";
-	long targets = 10, per_service = 10, days = 3, interval = 60;
+	long targets = 10, per_service = 10, days = 3, interval = 60, hours = 0;
 	int64_t raw_ms = 48 * HOUR_MS, rollup_ms = 30 * DAY_MS, t, end, last_ret = 0, day_mark = T_START + DAY_MS;
 	int64_t size_day[16] = { 0 };
 	int64_t *ids;
@@ -279,11 +279,13 @@ main(int argc, char **argv)
 			per_service = arg_long(argv[++a]);
 		else if (strcmp(argv[a], "--days") == 0 && a + 1 < argc)
 			days = arg_long(argv[++a]);
+		else if (strcmp(argv[a], "--hours") == 0 && a + 1 < argc)
+			hours = arg_long(argv[++a]);
 		else if (strcmp(argv[a], "--interval") == 0 && a + 1 < argc)
 			interval = arg_long(argv[++a]);
 		else {
 			fprintf(stderr, "usage: bench_store [--db FILE] [--targets N] [--per-service N] [--days N]"
-			    " [--interval S]\n");
+			    " [--hours N] [--interval S]\n");
 			return 2;
 		}
 	}
@@ -310,7 +312,7 @@ main(int argc, char **argv)
 			return 1;
 	}
 
-	end = T_START + days * DAY_MS;
+	end = T_START + (hours > 0 ? hours * HOUR_MS : days * DAY_MS);
 	for (t = T_START; t < end; t += interval * 1000) {
 		wall0 = now_s();
 		cpu0 = cpu_s();
