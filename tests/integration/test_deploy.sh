@@ -153,7 +153,28 @@ if dpkg -s leakprofd > /dev/null 2>&1; then
 	echo "note: leakprofd was installed before this test (an earlier interrupted run?): purging it"
 	purge_pkg
 fi
-trap 'purge_pkg; cleanup_bg' EXIT INT TERM
+# A `make install` without DESTDIR on this machine leaves an unpackaged /etc/leakprofd (and maybe a database):
+# dpkg would stop at a conffile prompt, and purge would delete them. Move them aside and put them back after.
+saved=/var/tmp/leakprofd-test-deploy-saved.$$
+restore_saved() {
+	for d in etc/leakprofd var/lib/leakprofd; do
+		[ -e "$saved/$d" ] || continue
+		if [ -e "/$d" ]; then
+			echo "note: /$d exists again; the saved copy stays in $saved/$d" >&2
+		else
+			mv "$saved/$d" "/$d"
+		fi
+	done
+	rmdir "$saved/etc" "$saved/var/lib" "$saved/var" "$saved" 2>/dev/null || true
+}
+for d in etc/leakprofd var/lib/leakprofd; do
+	if [ -e "/$d" ]; then
+		echo "note: moving the unpackaged /$d aside to $saved/$d for the package test"
+		mkdir -p "$saved/$(dirname "$d")"
+		mv "/$d" "$saved/$d"
+	fi
+done
+trap 'purge_pkg; restore_saved; cleanup_bg' EXIT INT TERM
 
 export DEBIAN_FRONTEND=noninteractive
 dpkg -i "$deb" < /dev/null || fail "dpkg -i"
