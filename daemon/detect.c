@@ -78,6 +78,7 @@ struct loc_acc {
 	double growth_per_hour;         /* sum of growing targets' slopes */
 	uint64_t current_sum;           /* latest count of each target */
 	uint64_t max_instance_count;    /* largest count in one instance in the window */
+	uint64_t max_growing_count;     /* largest count in one growing instance: what min_count is held against */
 	uint64_t max_current;           /* largest latest count */
 	double max_share;               /* largest latest share of its instance's goroutines */
 	uint64_t leaked_max;
@@ -397,9 +398,11 @@ spark_add(struct detect_ctx *c, const struct tgt *t)
 	struct svc *s = c->cur.svc;
 	double last = 0;
 	size_t j = 0;
+	int64_t width;
 
 	if (!s || s->last_ts <= s->first_ts)
 		return;
+	width = (s->last_ts - s->first_ts) / DETECT_SPARK_POINTS + 1;
 	/* Each bucket holds the target's count at the end of the bucket; service total = sum over targets. */
 	for (size_t b = 0; b < DETECT_SPARK_POINTS; b++) {
 		int64_t end = s->first_ts + (int64_t)((double)(s->last_ts - s->first_ts) * (double)(b + 1) /
@@ -411,7 +414,8 @@ spark_add(struct detect_ctx *c, const struct tgt *t)
 			any = true;
 			j++;
 		}
-		if (any || j > 0)
+		/* carried over buckets without a scrape, but not past the target's last scrape (it went away) */
+		if (any || (j > 0 && (j < t->n || end - p[t->n - 1].ts <= width)))
 			c->cur.spark[b] += last;
 	}
 }
@@ -496,6 +500,9 @@ series_finish(struct detect_ctx *c)
 		a->mono_w += mono;
 		a->ret_w += ret;
 		a->growth_per_hour += slope / w;
+		for (size_t i = 0; i < t->n; i++)
+			if (v[i] > a->max_growing_count)
+				a->max_growing_count = v[i];
 		a->from_sum += latest_growing.first;
 		a->to_sum += latest_growing.last;
 		if (latest_growing.t1 - latest_growing.t0 > a->grow_ms)
@@ -544,9 +551,10 @@ location_finish(struct detect_ctx *c)
 		c->cands[c->ncands++] = *a;
 		return 0;
 	}
-	if (a->max_instance_count < c->min_count && a->leaked_max < c->min_count)
-		return 0;
-	if (!a->growing && !a->confirmed)
+	/* The minimums: growth (judged over min_scrapes) with min_count goroutines in a growing instance, or
+	 * min_count proven leaks. */
+	if (!(a->growing && a->max_growing_count >= c->min_count) &&
+	    !(a->confirmed && a->leaked_max >= c->min_count))
 		return 0;
 	if (a->growing) {
 		fit = a->fit_w / a->w;
@@ -642,7 +650,8 @@ on_sample(const struct store_sample *s, void *arg)
 /* The score, in [0, 1], monotone in every piece of evidence:
  *
  *   growth    = fit × monotonicity × retained       (each in [0, 1]: 0 for a flat or falling series)
- *   magnitude = ½·min(1, log10(1 + max instance count) / 4) + ½·min(1, log10(1 + growth per hour) / 4)
+ *   magnitude = ⅓·min(1, log10(1 + max instance count) / 4) + ⅓·min(1, log10(1 + growth per hour) / 4)
+ *             + ⅓·(largest share of an instance's goroutines at this location, latest scrape)
  *   age       = min(1, oldest wait minutes / 60)     (0 when no detail scrape says)
  *   spread    = instances growing / instances
  *   unconfirmed: score = 0.95 × growth × (0.70 + 0.15·spread + 0.10·magnitude + 0.05·age)
@@ -659,8 +668,8 @@ detect_score(const struct loc_acc *a, double fit, double mono, double retained)
 	if (a->confirmed)
 		return 0.95 + 0.05 * fmin(1.0, log10(1.0 + (double)a->leaked_max) / 4);
 	growth = fmax(0, fit) * fmax(0, mono) * fmax(0, retained);
-	mag = 0.5 * fmin(1.0, log10(1.0 + (double)a->max_instance_count) / 4) +
-	    0.5 * fmin(1.0, log10(1.0 + fmax(0, a->growth_per_hour)) / 4);
+	mag = (fmin(1.0, log10(1.0 + (double)a->max_instance_count) / 4) +
+	    fmin(1.0, log10(1.0 + fmax(0, a->growth_per_hour)) / 4) + fmin(1.0, a->max_share)) / 3;
 	age = a->oldest_wait > 0 ? fmin(1.0, a->oldest_wait / 60.0) : 0;
 	spread = a->svc && a->svc->instances ? fmin(1.0, (double)a->growing / a->svc->instances) : 0;
 	return 0.95 * growth * (0.70 + 0.15 * spread + 0.10 * mag + 0.05 * age);
