@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/config.h"
 
@@ -755,6 +756,73 @@ START_TEST(test_example_config)
 }
 END_TEST
 
+/* A temporary file of 'len' bytes of 'c'; its path in 'path' (PATH_MAX). */
+static void
+make_file(char *path, size_t len, char c)
+{
+	char chunk[4096];
+	FILE *f;
+	int fd;
+
+	snprintf(path, 64, "/tmp/check_config.XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(f);
+	memset(chunk, c, sizeof(chunk));
+	for (size_t done = 0; done < len; done += sizeof(chunk))
+		ck_assert_uint_eq(fwrite(chunk, 1, len - done < sizeof(chunk) ? len - done : sizeof(chunk), f),
+		    len - done < sizeof(chunk) ? len - done : sizeof(chunk));
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+START_TEST(test_errors_limits)
+{
+	struct config_errors errs = { 0 };
+	char path[64], text[512], want[512], name[200];
+
+	/* A config file over 16 MiB is refused unread. */
+	make_file(path, (16u << 20) + 1, ' ');
+	ck_assert_ptr_null(config_load(path, &errs));
+	ck_assert_uint_eq(errs.n, 1);
+	snprintf(want, sizeof(want), "%s: larger than 16777216 bytes", path);
+	ck_assert_str_eq(errs.msgs[0], want);
+	config_errors_release(&errs);
+	unlink(path);
+
+	/* url_file holds one URL: over 8 KiB, or with a NUL byte, it is refused without echoing it. */
+	make_file(path, 8193, 'a');
+	snprintf(text, sizeof(text), "alerting:\n  webhooks:\n    - {name: a, url_file: %s}\n", path);
+	snprintf(want, sizeof(want), "t.yaml:3: alerting.webhooks[0]: url_file '%s': larger than 8192 bytes", path);
+	expect_error(text, want);
+	unlink(path);
+	expect_error("alerting:\n  webhooks:\n    - {name: a, url_file: " FIX "files/nul.url}\n",
+	    "t.yaml:3: alerting.webhooks[0]: url_file '" FIX "files/nul.url' contains a NUL byte");
+
+	/* Names are bounded. */
+	memset(name, 'n', 129);
+	name[129] = '\0';
+	snprintf(text, sizeof(text), "services: [{name: %s, targets: [http://h:1]}]\n", name);
+	expect_error(text, "t.yaml:1: services[0].name: name longer than 128 bytes");
+	name[128] = '\0';
+	snprintf(text, sizeof(text), "services: [{name: %s, targets: [http://h:1]}]\n", name);
+	config_free(expect_ok(text));
+}
+END_TEST
+
+START_TEST(test_errors_syntax_forms)
+{
+	/* Bytes that are not UTF-8: the line is counted up to the offset libyaml reports. */
+	expect_error("listen: 127.0.0.1:1\ndatabase: \"\xff\"\n",
+	    "t.yaml:2: syntax error: invalid leading UTF-8 octet (byte 31)");
+	expect_error("a: b: c\n", "t.yaml:1: syntax error: mapping values are not allowed in this context");
+	expect_error("listen: [\n", "t.yaml:2: syntax error: did not find expected node content (while parsing a "
+	    "flow node)");
+	expect_error("a:\n  - b\n c: 1\n", "t.yaml:3: syntax error: did not find expected key (while parsing a "
+	    "block mapping started at line 1)");
+}
+END_TEST
+
 START_TEST(test_nesting_limit)
 {
 	char buf[256];
@@ -801,6 +869,8 @@ config_suite(void)
 	tcase_add_test(tc, test_errors_small);
 	tcase_add_test(tc, test_errors_accumulate_and_cap);
 	tcase_add_test(tc, test_nesting_limit);
+	tcase_add_test(tc, test_errors_limits);
+	tcase_add_test(tc, test_errors_syntax_forms);
 	tcase_add_test(tc, test_add_target);
 	tcase_add_test(tc, test_example_config);
 	suite_add_tcase(s, tc);
