@@ -452,6 +452,84 @@ START_TEST(test_statuses)
 }
 END_TEST
 
+/* A raw TCP peer for what an HTTP server library will not do: reset the connection, close without a
+ * word, or cut the body short. Serves one connection, then exits. */
+enum raw_mode { RAW_RESET, RAW_CLOSE, RAW_TRUNCATE };
+
+struct raw_peer {
+	int lfd;
+	unsigned port;
+	enum raw_mode mode;
+	pthread_t th;
+};
+
+static void *
+raw_serve(void *arg)
+{
+	struct raw_peer *rp = arg;
+	static const char partial[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n"
+				      "goroutine profile: total 9\n";
+	char buf[4096];
+	int fd = accept(rp->lfd, NULL, NULL);
+
+	if (fd < 0)
+		return NULL;
+	if (read(fd, buf, sizeof(buf)) <= 0) {
+		close(fd);
+		return NULL;
+	}
+	if (rp->mode == RAW_RESET) {
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));        /* close sends RST */
+	} else if (rp->mode == RAW_TRUNCATE) {
+		if (write(fd, partial, sizeof(partial) - 1) < 0)
+			perror("raw peer write");
+	}
+	close(fd);
+	return NULL;
+}
+
+static void
+raw_start(struct raw_peer *rp, enum raw_mode mode)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+
+	rp->mode = mode;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	rp->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(rp->lfd, 0);
+	ck_assert_int_eq(bind(rp->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(rp->lfd, 4), 0);
+	ck_assert_int_eq(getsockname(rp->lfd, (struct sockaddr *)&sa, &len), 0);
+	rp->port = ntohs(sa.sin_port);
+	ck_assert_int_eq(pthread_create(&rp->th, NULL, raw_serve, rp), 0);
+}
+
+static void
+raw_check(enum raw_mode mode, const char *want)
+{
+	struct scrape_target t = target("raw", "/");
+	struct raw_peer rp;
+	char url[128];
+
+	raw_start(&rp, mode);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/debug/pprof/goroutine?debug=1", rp.port);
+	t.url = url;
+	assert_once_status(t, want);
+	ck_assert_int_eq(pthread_join(rp.th, NULL), 0);
+	close(rp.lfd);
+}
+
+START_TEST(test_hostile_peers)
+{
+	raw_check(RAW_RESET, "connection reset");
+	raw_check(RAW_CLOSE, "empty reply");
+	raw_check(RAW_TRUNCATE, "truncated body");
+}
+END_TEST
+
 START_TEST(test_timeout)
 {
 	struct scrape_target t = target("s", "/slow?ms=4000");
@@ -966,6 +1044,7 @@ scrape_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_once_ok);
 	tcase_add_test(tc, test_statuses);
+	tcase_add_test(tc, test_hostile_peers);
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_body_cap);
 	tcase_add_test(tc, test_gzip);
