@@ -13,7 +13,7 @@
 
 /* The gap allowed between a scrape's start time and its id order (scrapes run in parallel and are stored when
  * they end), when an id bound is used to narrow a time range. */
-#define QUERY_ID_SLACK_MS       (15 * 60 * 1000)
+#define QUERY_ID_SLACK_MS       (2 * 60 * 1000)
 
 static char *
 col_dup(sqlite3_stmt *s, int i)
@@ -242,18 +242,23 @@ query_instances_free(struct query_instance *v, size_t n)
 }
 
 int
-query_location_instances(struct store *st, int64_t location_id, struct query_instance **out, size_t *n)
+query_location_instances(struct store *st, int64_t location_id, int64_t since, struct query_instance **out,
+    size_t *n)
 {
 	sqlite3_stmt *s;
 	struct query_instance *v = NULL;
 	size_t cap = 0;
+	int64_t min_id;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
+	if (first_scrape_id(st, since, &min_id) < 0)
+		return -1;
 	if (prepare(st,
-	    "SELECT t.id, sv.name, t.url, sc.ts, sa.count, sa.leaked, sc.total_goroutines FROM targets t "
-	    "JOIN services sv ON sv.id = t.service_id "
+	    "SELECT t.id, sv.name, t.url, sc.ts, sa.count, sa.leaked, sc.total_goroutines FROM (SELECT DISTINCT "
+	    "x.target_id AS tid FROM samples s2 JOIN scrapes x ON x.id = s2.scrape_id WHERE s2.location_id = ?1 "
+	    "AND s2.scrape_id >= ?3) recent JOIN targets t ON t.id = recent.tid JOIN services sv ON sv.id = t.service_id "
 	    "JOIN scrapes sc ON sc.id = (SELECT x.id FROM scrapes x WHERE x.target_id = t.id AND x.status = 'ok' "
 	    "AND x.detail = 0 ORDER BY x.ts DESC LIMIT 1) "
 	    "JOIN samples sa ON sa.scrape_id = sc.id AND sa.location_id = ?1 "
@@ -261,6 +266,7 @@ query_location_instances(struct store *st, int64_t location_id, struct query_ins
 		return -1;
 	sqlite3_bind_int64(s, 1, location_id);
 	sqlite3_bind_int(s, 2, QUERY_MAX_INSTANCES);
+	sqlite3_bind_int64(s, 3, min_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct query_instance *q;
 
@@ -300,19 +306,23 @@ out_fail:
 }
 
 int
-query_location_ages(struct store *st, int64_t location_id, int32_t *max_wait, int32_t *median_wait)
+query_location_ages(struct store *st, int64_t location_id, int64_t since, int32_t *max_wait, int32_t *median_wait)
 {
 	sqlite3_stmt *s;
+	int64_t min_id;
 	int rc;
 
 	*max_wait = -1;
 	*median_wait = -1;
+	if (first_scrape_id(st, since, &min_id) < 0)
+		return -1;
 	/* The newest detail scrape that saw the location carries the freshest ages. */
 	if (prepare(st,
 	    "SELECT sa.max_wait, sa.median_wait FROM samples sa JOIN scrapes sc ON sc.id = sa.scrape_id "
-	    "WHERE sa.location_id = ?1 AND sc.detail = 1 ORDER BY sa.scrape_id DESC LIMIT 1", &s) < 0)
+	    "WHERE sa.location_id = ?1 AND sa.scrape_id >= ?2 AND sc.detail = 1 ORDER BY sa.scrape_id DESC LIMIT 1", &s) < 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, location_id);
+	sqlite3_bind_int64(s, 2, min_id);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		if (sqlite3_column_type(s, 0) != SQLITE_NULL)
@@ -394,9 +404,11 @@ query_scrape_counts(struct store *st, int64_t after_id, int64_t *max_id,
 	sqlite3_stmt *s;
 	int rc;
 
+	/* CROSS JOIN keeps scrapes as the outer loop, walked by id from after_id: the planner would otherwise scan
+	 * every scrape through the (target_id, ts) index. */
 	if (prepare(st,
 	    "SELECT sv.name, sc.status = 'ok', COUNT(*), TOTAL(sc.duration_ms), MAX(sc.id) FROM scrapes sc "
-	    "JOIN targets t ON t.id = sc.target_id JOIN services sv ON sv.id = t.service_id "
+	    "CROSS JOIN targets t ON t.id = sc.target_id CROSS JOIN services sv ON sv.id = t.service_id "
 	    "WHERE sc.id > ?1 GROUP BY sv.name, sc.status = 'ok'", &s) < 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, after_id);
@@ -544,4 +556,47 @@ int
 query_service_id(struct store *st, const char *name, int64_t *id)
 {
 	return store_service_id(st, name, id);
+}
+
+int
+query_last_scrape_id(struct store *st, int64_t *id)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (prepare(st, "SELECT COALESCE(MAX(id), 0) FROM scrapes", &s) < 0)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(s, 0);
+	store_stmt_done(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int
+query_latest_ranking_id(struct store *st, int64_t *id)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (prepare(st, "SELECT COALESCE(MAX(id), 0) FROM rankings", &s) < 0)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(s, 0);
+	store_stmt_done(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int
+query_reader_setup(struct store *st, int (*interrupt)(void *arg), void *arg)
+{
+	sqlite3 *db = store_db(st);
+
+	/* Reads through a shared memory map skip a read(2) and a copy per page: the web's connections all scan the
+	 * same hot index pages. */
+	if (sqlite3_exec(db, "PRAGMA mmap_size = 268435456", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_progress_handler(db, 10000, interrupt, arg);
+	return 0;
 }

@@ -60,14 +60,18 @@ struct query_instance {
 	uint64_t leaked;
 	int64_t total_goroutines;       /* -1 unknown */
 };
-/* Instances whose latest successful scrape has 'location_id', largest count first, at most QUERY_MAX_INSTANCES.
- * 0, or -1. Caller releases with query_instances_free. */
-int query_location_instances(struct store *st, int64_t location_id, struct query_instance **out, size_t *n)
+/* Instances that had 'location_id' in a scrape since 'since' (ms) and still have it in their latest successful
+ * scrape, largest count first, at most QUERY_MAX_INSTANCES. The bound keeps the scan to recent samples: pass the
+ * location's last_seen minus a few scrape intervals. 0, or -1. Caller releases with query_instances_free. */
+int query_location_instances(struct store *st, int64_t location_id, int64_t since, struct query_instance **out,
+    size_t *n)
 	__attribute__((warn_unused_result));
 void query_instances_free(struct query_instance *v, size_t n);
 
-/* The latest known wait ages of a location from debug=2 detail scrapes (-1: unknown). 0, or -1. */
-int query_location_ages(struct store *st, int64_t location_id, int32_t *max_wait, int32_t *median_wait)
+/* The wait ages of a location in the newest debug=2 detail scrape since 'since' (ms) that saw it (-1: unknown).
+ * 0, or -1. */
+int query_location_ages(struct store *st, int64_t location_id, int64_t since, int32_t *max_wait,
+    int32_t *median_wait)
 	__attribute__((warn_unused_result));
 
 /* 0 when a service named 'name' exists (*id set), 1 when not, -1 on error. */
@@ -93,6 +97,16 @@ void query_services_free(struct query_service *v, size_t n);
 int query_scrape_counts(struct store *st, int64_t after_id, int64_t *max_id,
     void (*cb)(const char *service, bool ok, uint64_t count, uint64_t duration_ms_sum, void *arg), void *arg)
 	__attribute__((warn_unused_result));
+
+/* The highest scrape id stored (0: none). 0, or -1. */
+int query_last_scrape_id(struct store *st, int64_t *id) __attribute__((warn_unused_result));
+
+/* The id of the latest stored ranking (0: none yet); it changes whenever the detector stores a new one. */
+int query_latest_ranking_id(struct store *st, int64_t *id) __attribute__((warn_unused_result));
+
+/* Prepare a read-only connection for serving: memory-mapped reads, and 'interrupt' called every few thousand
+ * virtual machine steps: a non-zero return aborts the running statement (request deadlines). 0, or -1. */
+int query_reader_setup(struct store *st, int (*interrupt)(void *arg), void *arg) __attribute__((warn_unused_result));
 
 /* Alert state of one (service, location), as stored by alerting. */
 struct query_alert {

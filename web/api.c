@@ -2,6 +2,7 @@
  * serialises it once. Parameters are validated before any query, and a bad one is named in the 400 reply. */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,21 @@
 #include "web/api.h"
 
 #define API_MAX_LIMIT   100000
+#define API_CACHE_MAX   64
+
+struct api_cache_entry {
+	char *key;
+	char *body;
+	size_t len;
+};
+
+struct api_cache {
+	pthread_mutex_t lock;
+	int64_t ranking_id;             /* the ranking every entry was built from */
+	struct api_cache_entry e[API_CACHE_MAX];
+	size_t n;
+	size_t next;                    /* the entry to replace when full */
+};
 
 void
 api_error(struct web_reply *r, unsigned status, const char *fmt, ...)
@@ -104,6 +120,9 @@ api_suspect_json(const struct suspect *s)
 	return o;
 }
 
+static bool cache_get(struct api_cache *cache, int64_t id, const char *key, struct web_reply *r);
+static void cache_put(struct api_cache *cache, int64_t id, const char *key, const struct web_reply *r);
+
 static bool
 service_known(struct store *st, const char *name)
 {
@@ -183,10 +202,24 @@ api_suspects(const struct web_ctx *c, struct web_reply *r)
 {
 	struct ranking rk;
 	uint64_t window;
-	char err[300];
-	unsigned status = api_load_ranking(c, &rk, &window, err, sizeof(err));
+	char err[300], key[600];
+	unsigned status;
 	json_t *o, *arr;
+	int64_t ranking_id = 0;
+	bool cacheable = c->cache && !web_arg(c, "window");
 
+	/* The stored ranking's answers are cached until the detector stores the next one. */
+	if (cacheable) {
+		const char *service = web_arg(c, "service"), *limit = web_arg(c, "limit");
+
+		snprintf(key, sizeof(key), "%zu:%s|%s", service ? strlen(service) : 0, service ? service : "",
+		    limit ? limit : "");
+		cacheable = (!service || strlen(service) <= 256) && (!limit || strlen(limit) <= 32) &&
+		    query_latest_ranking_id(c->st, &ranking_id) == 0;
+		if (cacheable && cache_get(c->cache, ranking_id, key, r))
+			return;
+	}
+	status = api_load_ranking(c, &rk, &window, err, sizeof(err));
 	if (status != 200) {
 		api_error(r, status, "%s", err);
 		return;
@@ -207,6 +240,8 @@ api_suspects(const struct web_ctx *c, struct web_reply *r)
 	json_object_set_new(o, "suspects", arr);
 	ranking_release(&rk);
 	reply_json(r, o);
+	if (cacheable && r->status == 200)
+		cache_put(c->cache, ranking_id, key, r);
 }
 
 /* Parse the decimal id in 'p' up to '/' or the end; the rest is returned in *rest. */
@@ -242,8 +277,8 @@ api_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 		api_error(r, 404, "location %lld not found", (long long)id);
 		return;
 	}
-	if (rc < 0 || query_location_instances(c->st, id, &inst, &ninst) < 0 ||
-	    query_location_ages(c->st, id, &max_wait, &median_wait) < 0 ||
+	if (rc < 0 || query_location_instances(c->st, id, api_recent(c->cfg, loc.last_seen), &inst, &ninst) < 0 ||
+	    query_location_ages(c->st, id, loc.last_seen - 3600 * 1000, &max_wait, &median_wait) < 0 ||
 	    store_ranking_load(c->st, NULL, 0, &rk) < 0) {
 		log_err("web: location %lld: %s", (long long)id, store_errmsg(c->st));
 		if (rc == 0)
@@ -496,4 +531,104 @@ api_series_range(const struct config *cfg, uint64_t window, uint64_t *step, int6
 	*lookback_ms = 3 * (int64_t)interval * 1000;
 	if (*lookback_ms < s)
 		*lookback_ms = s;
+}
+
+struct api_cache *
+api_cache_new(void)
+{
+	struct api_cache *cache = calloc(1, sizeof(*cache));
+
+	if (cache)
+		pthread_mutex_init(&cache->lock, NULL);
+	return cache;
+}
+
+/* With the lock held. */
+static void
+cache_clear(struct api_cache *cache)
+{
+	for (size_t i = 0; i < cache->n; i++) {
+		free(cache->e[i].key);
+		free(cache->e[i].body);
+	}
+	cache->n = 0;
+	cache->next = 0;
+}
+
+void
+api_cache_free(struct api_cache *cache)
+{
+	if (!cache)
+		return;
+	cache_clear(cache);
+	pthread_mutex_destroy(&cache->lock);
+	free(cache);
+}
+
+/* A copy of the cached body for 'key' built from ranking 'id' into 'r'; false when there is none. */
+static bool
+cache_get(struct api_cache *cache, int64_t id, const char *key, struct web_reply *r)
+{
+	bool hit = false;
+
+	pthread_mutex_lock(&cache->lock);
+	if (cache->ranking_id != id)
+		cache_clear(cache);
+	cache->ranking_id = id;
+	for (size_t i = 0; i < cache->n && !hit; i++) {
+		char *body;
+
+		if (strcmp(cache->e[i].key, key) != 0)
+			continue;
+		body = malloc(cache->e[i].len + 1);
+		if (!body)
+			break;
+		memcpy(body, cache->e[i].body, cache->e[i].len + 1);
+		web_reply_release(r);
+		*r = (struct web_reply){ .status = 200, .content_type = "application/json", .body = body,
+			.len = cache->e[i].len };
+		hit = true;
+	}
+	pthread_mutex_unlock(&cache->lock);
+	return hit;
+}
+
+static void
+cache_put(struct api_cache *cache, int64_t id, const char *key, const struct web_reply *r)
+{
+	struct api_cache_entry e = { .key = strdup(key), .body = malloc(r->len + 1), .len = r->len };
+
+	if (!e.key || !e.body) {
+		free(e.key);
+		free(e.body);
+		return;
+	}
+	memcpy(e.body, r->body, r->len);
+	e.body[r->len] = '\0';
+	pthread_mutex_lock(&cache->lock);
+	if (cache->ranking_id == id) {
+		struct api_cache_entry *slot;
+
+		if (cache->n < API_CACHE_MAX) {
+			slot = &cache->e[cache->n++];
+		} else {
+			slot = &cache->e[cache->next];
+			cache->next = (cache->next + 1) % API_CACHE_MAX;
+			free(slot->key);
+			free(slot->body);
+		}
+		*slot = e;
+		e = (struct api_cache_entry){ 0 };
+	}
+	pthread_mutex_unlock(&cache->lock);
+	free(e.key);
+	free(e.body);
+}
+
+int64_t
+api_recent(const struct config *cfg, int64_t last_seen)
+{
+	int64_t span = 10 * (int64_t)(cfg->scrape_interval ? cfg->scrape_interval : 60);
+
+	return last_seen - (span < 60 ? 60 : span) * 1000;
 }

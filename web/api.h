@@ -13,6 +13,13 @@
 /* Longest window a request may ask for. */
 #define API_MAX_WINDOW  (30u * 86400)
 
+/* Serialised answers of /api/v1/suspects for the stored ranking, keyed by their parameters and dropped as soon
+ * as the detector stores a new ranking: under load every client asks for the same few, and rebuilding the JSON
+ * per request would cost the CPU the collector needs. Thread-safe. NULL on ENOMEM; api_cache_free(NULL) is a
+ * no-op. */
+struct api_cache *api_cache_new(void);
+void api_cache_free(struct api_cache *cache);
+
 /* Answer a request whose path starts with "/api/v1/": every reply is JSON, errors {"error": "..."}. */
 void api_handle(const struct web_ctx *c, struct web_reply *r);
 
@@ -30,6 +37,9 @@ unsigned api_load_ranking(const struct web_ctx *c, struct ranking *out, uint64_t
  * the scrape interval) aligned on whole steps so refreshes do not shift them; *lookback_ms for query_location_series. */
 void api_series_range(const struct config *cfg, uint64_t window, uint64_t *step, int64_t now_ms, int64_t *from,
     int64_t *to, int64_t *lookback_ms);
+
+/* The start of "recently" for a location last seen at 'last_seen': ten scrape intervals (at least a minute) before. */
+int64_t api_recent(const struct config *cfg, int64_t last_seen);
 
 /* A suspect as in `leakprofd suspects --json`, plus "location_id". New reference. */
 json_t *api_suspect_json(const struct suspect *s);

@@ -1,7 +1,7 @@
 /* web/metrics.c: GET /metrics in the Prometheus text format. Suspects and target health come from the database
- * on every request; scrape counters are kept here, advanced by the scrapes stored since the previous request,
- * so they stay monotonic while retention deletes old scrapes (they restart from the stored history when the
- * daemon restarts, which Prometheus' rate() handles as a counter reset). */
+ * on every request. Scrape counters are kept here: they start at zero at the first request for /metrics (a counter
+ * reset, which rate() handles) and advance by the scrapes stored since the previous request, walked by id, so
+ * they stay monotonic while retention deletes old scrapes and never rescan the history. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -22,6 +22,7 @@ struct svc_counter {
 
 struct metrics {
 	pthread_mutex_t lock;
+	bool started;
 	int64_t last_scrape_id;
 	struct svc_counter *svc;
 	size_t nsvc;
@@ -165,7 +166,11 @@ metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 
 	/* Scrape counters: advance by what was stored since the last request. */
 	pthread_mutex_lock(&m->lock);
-	if (query_scrape_counts(c->st, m->last_scrape_id, &m->last_scrape_id, add_counts, m) < 0)
+	if (!m->started && query_last_scrape_id(c->st, &m->last_scrape_id) == 0)
+		m->started = true;
+	for (size_t i = 0; i < nsv; i++)
+		add_counts(sv[i].name, true, 0, 0, m);   /* every service has its series, even at 0 */
+	if (m->started && query_scrape_counts(c->st, m->last_scrape_id, &m->last_scrape_id, add_counts, m) < 0)
 		log_warn("web: /metrics: scrape counters: %s", store_errmsg(c->st));
 	help(&b, "leakprofd_scrapes_total", "counter", "Scrape attempts per service and result.");
 	for (size_t i = 0; i < m->nsvc; i++) {

@@ -574,8 +574,8 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	}
 	step = 0;
 	api_series_range(c->cfg, window, &step, c->now_ms, &from, &to, &lookback);
-	if (rc < 0 || query_location_instances(c->st, id, &inst, &ninst) < 0 ||
-	    query_location_ages(c->st, id, &max_wait, &median_wait) < 0 ||
+	if (rc < 0 || query_location_instances(c->st, id, api_recent(c->cfg, loc.last_seen), &inst, &ninst) < 0 ||
+	    query_location_ages(c->st, id, loc.last_seen - 3600 * 1000, &max_wait, &median_wait) < 0 ||
 	    store_ranking_load(c->st, NULL, 0, &rk) < 0 ||
 	    query_location_series(c->st, id, service, from, to, (int64_t)step * 1000, lookback, &q) < 0) {
 		if (rc == 0)

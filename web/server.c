@@ -23,10 +23,8 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
-#include <sqlite3.h>
-
 #include "daemon/log.h"
-#include "storage/store_internal.h"
+#include "storage/query.h"
 #include "web/api.h"
 #include "web/metrics.h"
 #include "web/pages.h"
@@ -88,6 +86,7 @@ struct web {
 
 	_Atomic int64_t heartbeat_ms;
 	struct metrics *metrics;
+	struct api_cache *cache;
 };
 
 static int64_t
@@ -249,7 +248,12 @@ pool_get(struct web *w, int64_t deadline)
 			free(c);
 			return NULL;
 		}
-		sqlite3_progress_handler(store_db(c->st), 10000, conn_progress, c);
+		if (query_reader_setup(c->st, conn_progress, c) < 0) {
+			log_err("web: '%s': preparing a read connection: %s", w->database, store_errmsg(c->st));
+			store_free(c->st);
+			free(c);
+			return NULL;
+		}
 	}
 	c->deadline_ms = deadline;
 	return c;
@@ -491,6 +495,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 			.cfg = w->cfg,
 			.now_ms = now,
 			.base_url = w->base_url,
+			.cache = w->cache,
 			.path = url,
 			.arg = mhd_arg,
 			.arg_cls = conn,
@@ -584,6 +589,7 @@ web_free(struct web *w)
 		free(w->pool[i]);
 	}
 	metrics_free(w->metrics);
+	api_cache_free(w->cache);
 	pthread_rwlock_destroy(&w->cfg_lock);
 	pthread_mutex_destroy(&w->pool_lock);
 	free(w->database);
@@ -602,7 +608,7 @@ web_start(const struct config *cfg)
 	struct auth a;
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned threads = ncpu > 0 ? (unsigned)ncpu * 2 : 4;
+	unsigned threads = ncpu > 0 ? (unsigned)ncpu * 4 : 8;
 	const union MHD_DaemonInfo *info;
 
 	if (!w) {
@@ -616,7 +622,8 @@ web_start(const struct config *cfg)
 	w->database = strdup(cfg->database);
 	w->listen = strdup(cfg->listen);
 	w->metrics = metrics_new();
-	if (!w->database || !w->listen || !w->metrics) {
+	w->cache = api_cache_new();
+	if (!w->database || !w->listen || !w->metrics || !w->cache) {
 		log_err("web: out of memory");
 		goto out_free;
 	}
@@ -644,8 +651,8 @@ web_start(const struct config *cfg)
 	}
 	if (threads < 4)
 		threads = 4;
-	if (threads > 16)
-		threads = 16;
+	if (threads > 32)
+		threads = 32;
 	w->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, w,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,

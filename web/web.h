@@ -44,6 +44,8 @@ void sbuf_release(struct sbuf *b);
 
 /* A finished reply: status, content type (static string), body (owned, free()), optional Allow and
  * WWW-Authenticate values (static strings), and whether it may be cached (static assets). */
+struct api_cache;
+
 struct web_reply {
 	unsigned status;
 	const char *content_type;
@@ -60,6 +62,7 @@ struct web_ctx {
 	int64_t now_ms;
 	const char *base_url;           /* the dashboard's external URL, no trailing slash */
 	const char *path;               /* URL path, already %-decoded by the server */
+	struct api_cache *cache;        /* replies cached per stored ranking, NULL: none */
 	const char *(*arg)(void *cls, const char *name);        /* query argument or NULL */
 	void *arg_cls;
 };
