@@ -35,10 +35,12 @@
 #include "web/server.h"
 
 #define SECRET_MAX_BYTES        65536   /* a bearer token or password file larger than this is refused */
-#define PENDING_MAX             1024    /* finished scrapes kept in memory while the database refuses writes */
+#define PENDING_MAX             2048    /* finished scrapes waiting to be stored, at most */
 #define STORE_RETRY_MS          5000    /* retry a refused write this often */
-#define RETENTION_BUDGET        20      /* scrapes rolled up per retention step */
+#define RETENTION_BUDGET        20      /* scrapes rolled up per retention step, at least */
+#define RETENTION_BUDGET_MAX    2000    /* and at most */
 #define RETENTION_PAUSE_MS      60000   /* between retention passes */
+#define RETENTION_BUSY_MS       1000    /* a busy loop still takes a retention step this often */
 #define TARGET_FILES_CHECK_MS   5000    /* re-read changed target files this often */
 #define POLL_MAX_MS             1000    /* the loop wakes at least this often (heartbeat, status) */
 
@@ -165,7 +167,6 @@ struct dtarget {
 	char *service;
 	char *base_url;
 	char *labels_json;              /* the service's labels as a JSON object text */
-	int64_t store_id;               /* -1: not registered in the database yet */
 	bool in_set;                    /* in the scraper's current target set */
 	bool rounded;                   /* a regular scrape finished since the last ranking */
 	unsigned failures;              /* consecutive failures, as last reported */
@@ -234,7 +235,7 @@ reg_get(struct registry *r, const char *service, const char *url)
 		r->v = v;
 		r->cap = cap;
 	}
-	r->v[r->n] = (struct dtarget){ .service = xstrdup(service), .base_url = xstrdup(url), .store_id = -1 };
+	r->v[r->n] = (struct dtarget){ .service = xstrdup(service), .base_url = xstrdup(url) };
 	r->slot[s] = (uint32_t)r->n + 1;
 	return r->n++;
 }
@@ -547,20 +548,6 @@ tset_build(struct tset *ts, struct registry *reg, const struct config *cfg, cons
 	return ret;
 }
 
-/* ---- Finished scrapes waiting to be stored ---- */
-
-struct pending {
-	size_t reg;                     /* registry slot */
-	int64_t ts;
-	uint32_t duration_ms;
-	uint64_t bytes;
-	char *status;
-	bool detail;
-	uint32_t consecutive_failures;
-	bool has_profile;
-	struct profile profile;
-};
-
 /* ---- The detector thread ---- */
 
 /* A config shared between the main loop and the detector thread: freed by whoever drops the last reference. */
@@ -654,6 +641,326 @@ detector_set_config(struct detector *d, struct cfgref *cfg)
 	cfgref_put(old);
 }
 
+/* ---- The ingest thread: stores finished scrapes in order, so a slow disk never delays a scrape ----
+ *
+ * The main loop queues jobs (target registrations, the active set, finished scrapes, ranking marks); this thread
+ * owns the read-write connection and runs them in order. A job the database refuses stays at the head and is
+ * retried every few seconds, so nothing is stored out of order; finished scrapes queue up meanwhile, at most
+ * PENDING_MAX of them (then new ones are dropped, logged). When the queue is empty it prunes old data in small
+ * steps; under load it still takes a step every second, sized to what was stored since the previous one. */
+
+enum job_kind {
+	JOB_REGISTER,                   /* store_target_upsert() for registry slot 'slot' */
+	JOB_ACTIVE,                     /* store_targets_set_active() for 'slots' */
+	JOB_SCRAPE,                     /* store_add_scrape() */
+	JOB_RANK,                       /* everything before it is stored: wake the detector */
+};
+
+struct job {
+	struct job *next;
+	enum job_kind kind;
+	size_t slot;
+	char *service, *base_url, *labels_json;         /* JOB_REGISTER */
+	size_t *slots;                                  /* JOB_ACTIVE */
+	size_t nslots;
+	int64_t ts;                                     /* JOB_SCRAPE */
+	uint32_t duration_ms;
+	uint64_t bytes;
+	char *status;
+	bool detail;
+	uint32_t consecutive_failures;
+	bool has_profile;
+	struct profile profile;
+};
+
+struct ingest {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *head, *tail;        /* guarded by mu; the thread works on head without unlinking it */
+	size_t nscrapes;                /* JOB_SCRAPE jobs queued */
+	uint64_t dropped;               /* scrapes dropped since the database last took writes */
+	bool stop;
+	atomic_bool failing;            /* the database refuses writes (for STATUS=) */
+	_Atomic int64_t raw_ms, rollup_ms;      /* retention, from the current config */
+
+	/* owned by the thread */
+	struct store *st;
+	char *db_path;
+	struct detector *det;
+	int64_t *ids;                   /* database id per registry slot, 0: not registered */
+	size_t nids;
+	bool retention_more;
+	int64_t retention_next_ms, retention_step_ms;
+	uint64_t stored_since_step;
+};
+
+static void
+job_free(struct job *j)
+{
+	if (j == NULL)
+		return;
+	free(j->service);
+	free(j->base_url);
+	free(j->labels_json);
+	free(j->slots);
+	free(j->status);
+	if (j->has_profile)
+		profile_release(&j->profile);
+	free(j);
+}
+
+/* Queue 'j' (steals it). A scrape is dropped when PENDING_MAX are already waiting. */
+static void
+ingest_push(struct ingest *in, struct job *j)
+{
+	pthread_mutex_lock(&in->mu);
+	if (j->kind == JOB_SCRAPE) {
+		if (in->nscrapes >= PENDING_MAX) {
+			if (in->dropped++ == 0)
+				log_err("daemon: %d scrapes wait to be stored in '%s': dropping new ones until the "
+				    "database takes writes again", PENDING_MAX, in->db_path);
+			pthread_mutex_unlock(&in->mu);
+			job_free(j);
+			return;
+		}
+		in->nscrapes++;
+	}
+	j->next = NULL;
+	if (in->tail)
+		in->tail->next = j;
+	else
+		in->head = j;
+	in->tail = j;
+	pthread_cond_signal(&in->cv);
+	pthread_mutex_unlock(&in->mu);
+}
+
+static int64_t *
+ingest_id(struct ingest *in, size_t slot)
+{
+	if (slot >= in->nids) {
+		size_t n = in->nids ? in->nids : 64;
+		int64_t *v;
+
+		while (n <= slot)
+			n *= 2;
+		v = realloc(in->ids, n * sizeof(*v));
+		if (v == NULL) {
+			log_err("daemon: out of memory");
+			abort();
+		}
+		memset(v + in->nids, 0, (n - in->nids) * sizeof(*v));
+		in->ids = v;
+		in->nids = n;
+	}
+	return &in->ids[slot];
+}
+
+/* Run one job. 0 done (or dropped for good), -1 the database refused it: retry later. */
+static int
+ingest_run(struct ingest *in, struct job *j)
+{
+	int64_t id, *ids;
+	int r = 0;
+
+	switch (j->kind) {
+	case JOB_REGISTER:
+		id = store_target_upsert(in->st, j->service, j->labels_json, j->base_url);
+		if (id <= 0)
+			return -1;
+		*ingest_id(in, j->slot) = id;
+		return 0;
+	case JOB_ACTIVE:
+		ids = xcalloc(j->nslots, sizeof(*ids));
+		for (size_t i = 0; i < j->nslots; i++)
+			ids[i] = *ingest_id(in, j->slots[i]);
+		r = store_targets_set_active(in->st, ids, j->nslots);
+		free(ids);
+		return r;
+	case JOB_SCRAPE:
+		id = *ingest_id(in, j->slot);
+		if (id <= 0) {
+			log_err("daemon: a scrape of an unregistered target (slot %zu) was not stored", j->slot);
+			return 0;
+		}
+		r = store_add_scrape(in->st, &(struct scrape_record){
+			.target_id = id,
+			.ts = j->ts,
+			.duration_ms = j->duration_ms,
+			.bytes = j->bytes,
+			.status = j->status,
+			.detail = j->detail,
+			.consecutive_failures = j->consecutive_failures,
+			.profile = j->has_profile ? &j->profile : NULL,
+		});
+		if (r == 0)
+			in->stored_since_step++;
+		return r;
+	case JOB_RANK:
+		detector_kick(in->det);
+		return 0;
+	}
+	return 0;
+}
+
+/* One retention step, when due: idle, or busy and a second has passed since the last one. */
+static void
+ingest_retention(struct ingest *in, bool idle)
+{
+	int64_t now = mono_ms();
+	uint64_t budget = in->stored_since_step * 2;
+	int r;
+
+	if (!in->retention_more && now < in->retention_next_ms)
+		return;
+	if (!idle && now - in->retention_step_ms < RETENTION_BUSY_MS)
+		return;
+	if (budget < RETENTION_BUDGET)
+		budget = RETENTION_BUDGET;
+	if (budget > RETENTION_BUDGET_MAX)
+		budget = RETENTION_BUDGET_MAX;
+	r = store_retention_step(in->st, wall_ms(), atomic_load(&in->raw_ms), atomic_load(&in->rollup_ms),
+	    (unsigned)budget);
+	in->retention_step_ms = mono_ms();
+	in->stored_since_step = 0;
+	in->retention_more = r == 1;
+	if (r != 1)
+		in->retention_next_ms = in->retention_step_ms + RETENTION_PAUSE_MS;
+}
+
+static void
+timespec_in(struct timespec *ts, int64_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+static void *
+ingest_main(void *arg)
+{
+	struct ingest *in = arg;
+	struct timespec until;
+	uint64_t stored_while_failing = 0;
+
+	pthread_mutex_lock(&in->mu);
+	for (;;) {
+		struct job *j;
+		bool failing = atomic_load(&in->failing);
+		int r;
+
+		if (in->head == NULL) {
+			if (in->stop)
+				break;
+			if (failing) {
+				/* nothing left to retry: the database took everything */
+				atomic_store(&in->failing, false);
+				continue;
+			}
+			pthread_mutex_unlock(&in->mu);
+			ingest_retention(in, true);
+			pthread_mutex_lock(&in->mu);
+			if (in->head == NULL && !in->stop) {
+				timespec_in(&until, in->retention_more ? 0 : POLL_MAX_MS);
+				pthread_cond_timedwait(&in->cv, &in->mu, &until);
+			}
+			continue;
+		}
+		j = in->head;
+		pthread_mutex_unlock(&in->mu);
+		r = ingest_run(in, j);
+		if (r == 0 && !failing)
+			ingest_retention(in, false);
+		pthread_mutex_lock(&in->mu);
+		if (r == 0) {
+			in->head = j->next;
+			if (in->head == NULL)
+				in->tail = NULL;
+			if (j->kind == JOB_SCRAPE) {
+				in->nscrapes--;
+				if (failing)
+					stored_while_failing++;
+			}
+			job_free(j);
+			if (failing && in->head == NULL) {
+				log_notice("daemon: database '%s' takes writes again: stored %llu delayed scrapes%s",
+				    in->db_path, (unsigned long long)stored_while_failing,
+				    in->dropped ? ", some were dropped while it refused" : "");
+				atomic_store(&in->failing, false);
+				in->dropped = 0;
+				stored_while_failing = 0;
+			}
+			continue;
+		}
+		if (!failing) {
+			log_err("daemon: cannot write to database '%s': %s; scraping goes on, finished scrapes wait in "
+			    "memory (at most %d), retrying every %d s", in->db_path, store_errmsg(in->st), PENDING_MAX,
+			    STORE_RETRY_MS / 1000);
+			atomic_store(&in->failing, true);
+			stored_while_failing = 0;
+		}
+		if (in->stop) {
+			log_err("daemon: stopping with %zu scrapes not stored in '%s'", in->nscrapes, in->db_path);
+			break;
+		}
+		timespec_in(&until, STORE_RETRY_MS);
+		while (!in->stop && pthread_cond_timedwait(&in->cv, &in->mu, &until) == 0)
+			;
+	}
+	pthread_mutex_unlock(&in->mu);
+	return NULL;
+}
+
+static int
+ingest_start(struct ingest *in, struct store *st, const char *db_path, struct detector *det)
+{
+	pthread_condattr_t ca;
+	int r;
+
+	in->st = st;
+	in->db_path = xstrdup(db_path);
+	in->det = det;
+	atomic_init(&in->failing, false);
+	pthread_mutex_init(&in->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&in->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	r = pthread_create(&in->thread, NULL, ingest_main, in);
+	if (r != 0) {
+		log_err("daemon: cannot start the ingest thread: %s", strerror(r));
+		return -1;
+	}
+	return 0;
+}
+
+/* Store what is queued (giving up if the database refuses), join, free the queue. */
+static void
+ingest_stop(struct ingest *in)
+{
+	struct job *j;
+
+	pthread_mutex_lock(&in->mu);
+	in->stop = true;
+	pthread_cond_signal(&in->cv);
+	pthread_mutex_unlock(&in->mu);
+	pthread_join(in->thread, NULL);
+	while ((j = in->head) != NULL) {
+		in->head = j->next;
+		job_free(j);
+	}
+	in->tail = NULL;
+	free(in->ids);
+	free(in->db_path);
+	pthread_cond_destroy(&in->cv);
+	pthread_mutex_destroy(&in->mu);
+}
+
 /* ---- The daemon ---- */
 
 struct daemon {
@@ -666,129 +973,18 @@ struct daemon {
 	struct web *web;
 	struct alerter *alert;
 	struct detector det;
-	bool det_started;
+	struct ingest in;
 	int sigfd;
 
 	/* the current target set (registry slots), for rounds and the active list */
 	size_t *set_reg;
 	size_t nset;
 	size_t rounded;                 /* targets of the set with a regular scrape since the last ranking */
-	bool new_data;                  /* an ok scrape stored since the last ranking */
+	bool new_data;                  /* an ok scrape since the last ranking */
 	int64_t last_rank_ms;           /* monotonic */
-
-	struct pending *pending;        /* FIFO ring of PENDING_MAX */
-	size_t phead, pcount;
-	uint64_t dropped;               /* scrapes dropped because the queue was full */
-	bool store_failing;
-	int64_t store_retry_ms;         /* monotonic: next retry while failing */
-	bool active_dirty;              /* store_targets_set_active() still to do */
-
-	bool retention_more;
-	int64_t retention_next_ms;
 	int64_t sd_next_ms;
-	uint64_t max_lag_ms;            /* worst scrape lag since the last status line */
+	uint64_t max_lag_ms;            /* worst scrape lag of the round */
 };
-
-static void
-pending_release(struct pending *p)
-{
-	free(p->status);
-	if (p->has_profile)
-		profile_release(&p->profile);
-	*p = (struct pending){ 0 };
-}
-
-/* Register target 'slot' in the database if it is not yet. 0, or -1. */
-static int
-target_register(struct daemon *d, size_t slot)
-{
-	struct dtarget *t = &d->reg.v[slot];
-	int64_t id;
-
-	if (t->store_id > 0)
-		return 0;
-	id = store_target_upsert(d->st, t->service, t->labels_json, t->base_url);
-	if (id <= 0)
-		return -1;
-	t->store_id = id;
-	return 0;
-}
-
-/* Mark the targets of the current set active in the database and every other one inactive, once all of them
- * are registered. 0, or -1 when the database refused. */
-static int
-active_update(struct daemon *d)
-{
-	int64_t *ids;
-	size_t n = 0;
-	int ret = -1;
-
-	if (!d->active_dirty)
-		return 0;
-	ids = xcalloc(d->nset, sizeof(*ids));
-	for (size_t i = 0; i < d->nset; i++) {
-		if (target_register(d, d->set_reg[i]) != 0)
-			goto out_free;
-		ids[n++] = d->reg.v[d->set_reg[i]].store_id;
-	}
-	if (store_targets_set_active(d->st, ids, n) == 0) {
-		d->active_dirty = false;
-		ret = 0;
-	}
-out_free:
-	free(ids);
-	return ret;
-}
-
-/* Store queued scrapes in order until the queue is empty or the database refuses one. */
-static void
-pending_flush(struct daemon *d, bool force)
-{
-	size_t stored = 0;
-
-	if (d->store_failing && !force && mono_ms() < d->store_retry_ms)
-		return;
-	while (d->pcount > 0) {
-		struct pending *p = &d->pending[d->phead];
-		struct scrape_record rec;
-
-		if (target_register(d, p->reg) != 0)
-			goto out_fail;
-		rec = (struct scrape_record){
-			.target_id = d->reg.v[p->reg].store_id,
-			.ts = p->ts,
-			.duration_ms = p->duration_ms,
-			.bytes = p->bytes,
-			.status = p->status,
-			.detail = p->detail,
-			.consecutive_failures = p->consecutive_failures,
-			.profile = p->has_profile ? &p->profile : NULL,
-		};
-		if (store_add_scrape(d->st, &rec) != 0)
-			goto out_fail;
-		pending_release(p);
-		d->phead = (d->phead + 1) % PENDING_MAX;
-		d->pcount--;
-		stored++;
-	}
-	if (active_update(d) != 0)
-		goto out_fail;
-	if (d->store_failing) {
-		log_notice("daemon: database '%s' takes writes again: stored %zu delayed scrapes%s",
-		    d->cfg->cfg->database, stored, d->dropped ? " (some were dropped while it refused)" : "");
-		d->store_failing = false;
-		d->dropped = 0;
-	}
-	return;
-out_fail:
-	if (!d->store_failing) {
-		log_err("daemon: cannot write to database '%s': %s; scraping goes on, %zu scrapes wait in memory "
-		    "(at most %d), retrying every %d s", d->cfg->cfg->database, store_errmsg(d->st), d->pcount,
-		    PENDING_MAX, STORE_RETRY_MS / 1000);
-		d->store_failing = true;
-	}
-	d->store_retry_ms = mono_ms() + STORE_RETRY_MS;
-}
 
 static void
 on_scrape(void *arg, struct scrape_result *res)
@@ -796,7 +992,7 @@ on_scrape(void *arg, struct scrape_result *res)
 	struct daemon *d = arg;
 	size_t slot = (size_t)res->id - 1;
 	struct dtarget *t;
-	struct pending *p;
+	struct job *j;
 
 	if (res->id <= 0 || slot >= d->reg.n)
 		return;
@@ -822,18 +1018,10 @@ on_scrape(void *arg, struct scrape_result *res)
 	if (res->ok)
 		d->new_data = true;
 
-	if (d->pcount == PENDING_MAX) {
-		/* the database has refused writes for a long time: keep the newest */
-		pending_release(&d->pending[d->phead]);
-		d->phead = (d->phead + 1) % PENDING_MAX;
-		d->pcount--;
-		if (d->dropped++ == 0)
-			log_err("daemon: database '%s' still refuses writes: dropping the oldest unstored scrapes",
-			    d->cfg->cfg->database);
-	}
-	p = &d->pending[(d->phead + d->pcount) % PENDING_MAX];
-	*p = (struct pending){
-		.reg = slot,
+	j = xcalloc(1, sizeof(*j));
+	*j = (struct job){
+		.kind = JOB_SCRAPE,
+		.slot = slot,
 		.ts = res->start_ms,
 		.duration_ms = res->duration_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)res->duration_ms,
 		.bytes = res->bytes,
@@ -842,12 +1030,11 @@ on_scrape(void *arg, struct scrape_result *res)
 		.consecutive_failures = res->consecutive_failures,
 	};
 	if (res->ok) {
-		p->profile = res->profile;
-		p->has_profile = true;
+		j->profile = res->profile;
+		j->has_profile = true;
 		res->profile = (struct profile){ 0 };
 	}
-	d->pcount++;
-	pending_flush(d, false);
+	ingest_push(&d->in, j);
 }
 
 /* ---- Configuration ---- */
@@ -967,17 +1154,25 @@ set_targets(struct daemon *d, struct tset *ts)
 
 		d->set_reg[i] = ts->reg[i];
 		t->in_set = true;
-		/* new labels must reach the database: register again */
+		/* new targets and new labels reach the database before any scrape of them (one queue) */
 		if (t->labels_json == NULL || strcmp(t->labels_json, ts->labels[i]) != 0) {
+			struct job *j = xcalloc(1, sizeof(*j));
+
 			free(t->labels_json);
 			t->labels_json = ts->labels[i];
 			ts->labels[i] = NULL;
-			t->store_id = -1;
+			*j = (struct job){ .kind = JOB_REGISTER, .slot = ts->reg[i], .service = xstrdup(t->service),
+				.base_url = xstrdup(t->base_url), .labels_json = xstrdup(t->labels_json) };
+			ingest_push(&d->in, j);
 		}
 	}
-	for (size_t i = 0; i < d->nset; i++)
-		(void)target_register(d, d->set_reg[i]);
-	d->active_dirty = true;
+	{
+		struct job *j = xcalloc(1, sizeof(*j));
+
+		*j = (struct job){ .kind = JOB_ACTIVE, .slots = xcalloc(d->nset, sizeof(size_t)), .nslots = d->nset };
+		memcpy(j->slots, d->set_reg, d->nset * sizeof(size_t));
+		ingest_push(&d->in, j);
+	}
 	return 0;
 }
 
@@ -1022,9 +1217,10 @@ reload(struct daemon *d)
 	web_reload(d->web, ncfg);
 	alert_reload(d->alert, ncfg);
 	detector_set_config(&d->det, ref);
+	atomic_store(&d->in.raw_ms, (int64_t)ncfg->retention_raw * 1000);
+	atomic_store(&d->in.rollup_ms, (int64_t)ncfg->retention_rollup * 1000);
 	cfgref_put(d->cfg);
 	d->cfg = ref;
-	pending_flush(d, true);
 	log_notice("daemon: configuration '%s' loaded: %zu targets, every %llu s", ncfg->source, d->nset,
 	    (unsigned long long)ncfg->scrape_interval);
 	sdnotify_reloaded();
@@ -1111,7 +1307,7 @@ update_status(struct daemon *d)
 
 	scrape_count_up(d->sc, &up, &down);
 	snprintf(buf, sizeof(buf), "%zu targets: %zu up, %zu down%s", d->nset, up, down,
-	    d->store_failing ? "; database refuses writes" : "");
+	    atomic_load(&d->in.failing) ? "; database refuses writes" : "");
 	sdnotify_status(buf);
 }
 
@@ -1132,22 +1328,9 @@ maybe_rank(struct daemon *d, int64_t now)
 	if (d->max_lag_ms > 0)
 		log_debug("daemon: scrape round done, worst lag %llu ms", (unsigned long long)d->max_lag_ms);
 	d->max_lag_ms = 0;
-	detector_kick(&d->det);
-}
-
-static void
-maybe_retention(struct daemon *d, int64_t now)
-{
-	const struct config *cfg = d->cfg->cfg;
-	int r;
-
-	if (d->store_failing || (!d->retention_more && now < d->retention_next_ms))
-		return;
-	r = store_retention_step(d->st, wall_ms(), (int64_t)cfg->retention_raw * 1000,
-	    (int64_t)cfg->retention_rollup * 1000, RETENTION_BUDGET);
-	d->retention_more = r == 1;
-	if (r != 1)
-		d->retention_next_ms = now + RETENTION_PAUSE_MS;
+	/* the ranking starts once the ingest thread has stored everything of the round */
+	ingest_push(&d->in, memcpy(xcalloc(1, sizeof(struct job)), &(struct job){ .kind = JOB_RANK },
+	    sizeof(struct job)));
 }
 
 static int
@@ -1157,7 +1340,7 @@ main_loop(struct daemon *d)
 
 	for (;;) {
 		int64_t now = mono_ms();
-		int timeout = d->retention_more ? 0 : POLL_MAX_MS;
+		int timeout = POLL_MAX_MS;
 		int64_t wd = sdnotify_watchdog_interval_ms();
 		int n, sig;
 
@@ -1176,14 +1359,11 @@ main_loop(struct daemon *d)
 		if (sig & 1)
 			reload(d);
 		now = mono_ms();
-		pending_flush(d, false);
 		if (d->sd && now >= d->sd_next_ms) {
 			sd_check(d);
 			d->sd_next_ms = now + TARGET_FILES_CHECK_MS;
 		}
 		maybe_rank(d, now);
-		if (n == 0)
-			maybe_retention(d, now);
 		update_status(d);
 	}
 }
@@ -1235,7 +1415,7 @@ cmd_run(int argc, char **argv)
 	struct config *cfg;
 	struct tset ts;
 	sigset_t set;
-	bool sd_failed;
+	bool sd_failed, ingest_running = false;
 	int r, ret = 1;
 
 	o.targets = xcalloc((size_t)argc, sizeof(*o.targets));
@@ -1274,14 +1454,22 @@ cmd_run(int argc, char **argv)
 		log_err("daemon: cannot open a second connection to database '%s': exiting", cfg->database);
 		goto out_close_store;
 	}
-	d.pending = xcalloc(PENDING_MAX, sizeof(*d.pending));
+	pthread_mutex_init(&d.det.mu, NULL);
+	pthread_cond_init(&d.det.cv, NULL);
+	d.det.cfg = d.cfg;
+	atomic_fetch_add(&d.cfg->refs, 1);
+	atomic_init(&d.in.raw_ms, (int64_t)cfg->retention_raw * 1000);
+	atomic_init(&d.in.rollup_ms, (int64_t)cfg->retention_rollup * 1000);
+	if (ingest_start(&d.in, d.st, cfg->database, &d.det) != 0)
+		goto out_free_det;
+	ingest_running = true;
 	d.sc = scrape_new(&(struct scrape_options){
 		.max_concurrent = cfg->max_concurrent_scrapes, .done = on_scrape, .done_arg = &d,
 		.user_agent = "leakprofd/" LEAKPROFD_VERSION,
 	});
 	if (d.sc == NULL) {
 		log_err("daemon: cannot set up the scraper (libcurl)");
-		goto out_close_store;
+		goto out_stop_ingest;
 	}
 	if (tset_build(&ts, &d.reg, cfg, d.sd) != 0)
 		goto out_free_scraper;
@@ -1289,7 +1477,6 @@ cmd_run(int argc, char **argv)
 	tset_release(&ts);
 	if (r != 0)
 		goto out_free_scraper;
-	pending_flush(&d, true);
 
 	d.web = web_start(cfg);
 	if (d.web == NULL) {
@@ -1301,18 +1488,12 @@ cmd_run(int argc, char **argv)
 		log_err("daemon: cannot start alerting (see above): exiting");
 		goto out_stop_web;
 	}
-	pthread_mutex_init(&d.det.mu, NULL);
-	pthread_cond_init(&d.det.cv, NULL);
 	d.det.alert = d.alert;
-	d.det.cfg = d.cfg;
-	atomic_fetch_add(&d.cfg->refs, 1);
 	r = pthread_create(&d.det.thread, NULL, detector_main, &d.det);
 	if (r != 0) {
 		log_err("daemon: cannot start the detector thread: %s", strerror(r));
-		cfgref_put(d.det.cfg);
 		goto out_stop_alert;
 	}
-	d.det_started = true;
 	d.last_rank_ms = mono_ms();
 
 	log_notice("daemon: leakprofd %s running: %zu targets every %llu s, database '%s', dashboard http://%s/",
@@ -1331,28 +1512,26 @@ cmd_run(int argc, char **argv)
 	/* abandon the transfers in flight (their results are simply not stored), store what already finished */
 	scrape_free(d.sc);
 	d.sc = NULL;
-	pending_flush(&d, true);
-	if (d.pcount > 0)
-		log_err("daemon: %zu scrapes could not be stored in '%s' before stopping", d.pcount,
-		    d.cfg->cfg->database);
+	ingest_stop(&d.in);
+	ingest_running = false;
 	pthread_mutex_lock(&d.det.mu);
 	d.det.stop = true;
 	pthread_cond_signal(&d.det.cv);
 	pthread_mutex_unlock(&d.det.mu);
 	pthread_join(d.det.thread, NULL);
-	cfgref_put(d.det.cfg);
 out_stop_alert:
 	alert_stop(d.alert);
 out_stop_web:
 	web_stop(d.web);
 out_free_scraper:
 	scrape_free(d.sc);
-	while (d.pcount > 0) {
-		pending_release(&d.pending[d.phead]);
-		d.phead = (d.phead + 1) % PENDING_MAX;
-		d.pcount--;
-	}
-	free(d.pending);
+out_stop_ingest:
+	if (ingest_running)
+		ingest_stop(&d.in);
+out_free_det:
+	cfgref_put(d.det.cfg);
+	pthread_cond_destroy(&d.det.cv);
+	pthread_mutex_destroy(&d.det.mu);
 out_close_store:
 	store_free(d.det.st);
 	store_free(d.st);
