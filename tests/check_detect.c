@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "collector/profile.h"
 #include "daemon/config.h"
 #include "daemon/detect.h"
@@ -642,7 +644,15 @@ START_TEST(test_explanation_spread_ages)
 	ck_assert_int_eq(s->oldest_wait_minutes, 340);
 	ck_assert_msg(strcmp(s->explanation, "grew 12 → 48,210 in 6 h on 2/3 instances (+8.0k/h, 100% of steps "
 	    "not down), oldest blocked 340 min") == 0, "explanation: %s", s->explanation);
-	ck_assert_int_eq(s->sparkline_json[0], '[');
+	{
+		json_t *sp = json_loads(s->sparkline_json, 0, NULL);
+
+		ck_assert(json_is_array(sp));
+		ck_assert_int_eq(json_array_size(sp), 30);
+		ck_assert_int_eq(json_number_value(json_array_get(sp, 29)), 2 * 24105 + 40);
+		ck_assert(json_number_value(json_array_get(sp, 0)) < json_number_value(json_array_get(sp, 15)));
+		json_decref(sp);
+	}
 	ranking_release(&r);
 
 	ck_assert_int_eq(detect_run(st, cfg, T0 + 360 * MIN), 0);
@@ -651,6 +661,45 @@ START_TEST(test_explanation_spread_ages)
 	ck_assert_str_eq(saved.suspects[0].function, "main.fanout");
 	ck_assert_int_eq(saved.window_seconds, 6 * 3600);
 	ranking_release(&saved);
+	config_free(cfg);
+	db_free(st);
+}
+END_TEST
+
+/* More evidence never lowers the score: the same leak on more instances, or growing faster, scores higher. */
+START_TEST(test_score_monotone)
+{
+	struct store *st = db_new();
+	struct config *cfg = cfg_new(6 * 3600, 4, 10);
+	int64_t t[3];
+	struct gen_loc l[] = {
+		{ "main.wide", "/src/m/w.go", 1, G_CHAN_SEND, NULL, 0, 0, false },
+		{ "main.narrow", "/src/m/n.go", 2, G_CHAN_SEND, NULL, 0, 0, false },
+		{ "main.fast", "/src/m/f.go", 3, G_CHAN_SEND, NULL, 0, 0, false },
+	};
+	struct ranking r;
+
+	for (int k = 0; k < 3; k++) {
+		char url[64];
+
+		snprintf(url, sizeof(url), "http://10.0.0.%d:6060", k + 1);
+		t[k] = target(st, "mono", url);
+	}
+	for (int i = 0; i < 20; i++) {
+		for (int k = 0; k < 3; k++) {
+			l[0].count = 10 + 10 * (uint64_t)i;
+			l[1].count = k == 0 ? 10 + 10 * (uint64_t)i : 50;
+			l[2].count = k == 0 ? 10 + 1000 * (uint64_t)i : 50;
+			scrape(st, t[k], T0 + i * MIN, l, 3, FMT_D1, false);
+		}
+	}
+	rank(st, cfg, NULL, T0 + 20 * MIN, &r);
+	ck_assert_int_eq(r.n, 3);
+	ck_assert(find(&r, "main.wide")->score > find(&r, "main.narrow")->score);
+	ck_assert(find(&r, "main.fast")->score > find(&r, "main.narrow")->score);
+	ck_assert_int_eq(find(&r, "main.narrow")->instances_growing, 1);
+	ck_assert_int_eq(find(&r, "main.wide")->instances_growing, 3);
+	ranking_release(&r);
 	config_free(cfg);
 	db_free(st);
 }
@@ -674,6 +723,7 @@ detect_suite(void)
 	tcase_add_test(tc, test_ignore_rules);
 	tcase_add_test(tc, test_window_and_minimums);
 	tcase_add_test(tc, test_explanation_spread_ages);
+	tcase_add_test(tc, test_score_monotone);
 	suite_add_tcase(s, tc);
 	return s;
 }
