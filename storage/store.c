@@ -76,8 +76,10 @@ struct store {
 	struct intern_table locs;
 	struct intern_table stacks;
 	char errbuf[512];               /* the message of the last failure, kept across the rollback */
-	char fn_buf[TEXT_CAP + 1];
+	char fn_buf[TEXT_CAP + 1];             /* cleaned location strings */
 	char file_buf[TEXT_CAP + 1];
+	char frame_fn_buf[TEXT_CAP + 1];       /* cleaned stack frame strings (copied by jansson at once) */
+	char frame_file_buf[TEXT_CAP + 1];
 	char op_buf[OP_CAP + 1];
 	char status_buf[STATUS_CAP + 1];
 };
@@ -857,8 +859,8 @@ intern_stack(struct store *st, const struct frame *stack, size_t nstack, const c
 
 		if (f == NULL)
 			abort();
-		json_object_set_new(f, "function", json_string(clean_text(stack[i].function, TEXT_CAP, st->fn_buf)));
-		json_object_set_new(f, "file", json_string(clean_text(stack[i].file, TEXT_CAP, st->file_buf)));
+		json_object_set_new(f, "function", json_string(clean_text(stack[i].function, TEXT_CAP, st->frame_fn_buf)));
+		json_object_set_new(f, "file", json_string(clean_text(stack[i].file, TEXT_CAP, st->frame_file_buf)));
 		json_object_set_new(f, "line", json_integer(stack[i].line));
 		json_array_append_new(arr, f);
 	}
@@ -886,10 +888,9 @@ out_cache:
 	return id;
 }
 
-/* The location's id, inserting it or refreshing its last_seen and stack when due. -1 on error. */
+/* The location's id, inserting it (and its stack) or refreshing its last_seen and stack when due. -1 on error. */
 static int64_t
-intern_location(struct store *st, const struct prof_location *pl, int64_t stack_id, int64_t ts,
-    const char *what)
+intern_location(struct store *st, const struct prof_location *pl, int64_t ts, const char *what)
 {
 	const char *fn = clean_text(pl->loc.function, TEXT_CAP, st->fn_buf);
 	const char *file = clean_text(pl->loc.file, TEXT_CAP, st->file_buf);
@@ -898,6 +899,7 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t stack_
 	char key[TEXT_CAP * 2 + OP_CAP + 16];
 	struct intern *e;
 	sqlite3_stmt *stmt;
+	int64_t stack_id;
 	size_t keylen;
 	char msg[256];
 	uint64_t h;
@@ -912,12 +914,16 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t stack_
 	keylen += oplen;
 	h = hash_finish(hash_bytes(HASH_INIT, key, keylen));
 
+	/* A known location is rewritten only when its last_seen is due (or it has no stack yet): every instance of a
+	 * service reports it each interval, and its representative stack (any recent one) need not follow each. */
 	e = intern_find(&st->locs, h, key, keylen);
+	if (e != NULL && ts < e->last_seen + SEEN_SLACK_MS && ts >= e->first_seen &&
+	    (e->stack_id > 0 || pl->nstack == 0))
+		return e->id;
+	stack_id = intern_stack(st, pl->stack, pl->nstack, what);
+	if (stack_id < 0)
+		return -1;
 	if (e != NULL) {
-		bool stack_changed = stack_id > 0 && stack_id != e->stack_id;
-
-		if (!stack_changed && ts < e->last_seen + SEEN_SLACK_MS && ts >= e->first_seen)
-			return e->id;
 		stmt = store_prepare(st,
 		    "UPDATE locations SET last_seen = max(last_seen, ?2), first_seen = min(first_seen, ?2),"
 		    " stack_id = coalesce(?3, stack_id) WHERE id = ?1");
@@ -1031,12 +1037,9 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 
 	for (i = 0; p != NULL && i < p->nlocations; i++) {
 		const struct prof_location *pl = &p->locations[i];
-		int64_t stack_id, location_id;
+		int64_t location_id;
 
-		stack_id = intern_stack(st, pl->stack, pl->nstack, what);
-		if (stack_id < 0)
-			goto out_rollback;
-		location_id = intern_location(st, pl, stack_id, rec->ts, what);
+		location_id = intern_location(st, pl, rec->ts, what);
 		if (location_id < 0)
 			goto out_rollback;
 		stmt = store_prepare(st,

@@ -414,7 +414,9 @@ END_TEST
 START_TEST(test_untrusted_text)
 {
 	static const struct frame bad_stack[] = {
+		{ "runtime.\xffgopark", "/go/src/\x01runtime/proc.go", 363 },
 		{ "main.\xff\xfe\"quoted\"\n", "/src/\xc3(bad.go", 7 },
+		{ "main.\xff" "caller", "/src/\x02" "caller.go", 9 },
 	};
 	char longname[5000];
 	struct prof_location l[2];
@@ -426,7 +428,7 @@ START_TEST(test_untrusted_text)
 
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
-	l[0] = loc("main.\xff\xfe\"quoted\"\n", "/src/\xc3(bad.go", 7, "chan send", 2, bad_stack, 1);
+	l[0] = loc("main.\xff\xfe\"quoted\"\n", "/src/\xc3(bad.go", 7, "chan send", 2, bad_stack, 3);
 	l[1] = loc(longname, "/x.go", 1, "chan send", 2, NULL, 0);
 	p = prof(l, 2);
 	ck_assert_ptr_nonnull(st);
@@ -439,8 +441,12 @@ START_TEST(test_untrusted_text)
 	ck_assert_str_eq(sl.file, "/src/?(bad.go");
 	frames = json_loads(sl.stack_json, 0, NULL);
 	ck_assert_ptr_nonnull(frames);
-	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(frames, 0), "function")),
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(frames, 0), "function")), "runtime.?gopark");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(frames, 0), "file")),
+	    "/go/src/?runtime/proc.go");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(frames, 1), "function")),
 	    "main.??\"quoted\"?");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(frames, 2), "file")), "/src/?caller.go");
 	json_decref(frames);
 	store_location_release(&sl);
 	ck_assert_int_eq(count_rows(st, "SELECT length(function) FROM locations WHERE line = 1"), 2048);
