@@ -51,7 +51,7 @@ GO_BINS  := $(GO_PROGS:%=build/go/%)
 GOENV     = GO111MODULE=off GOFLAGS= GOCACHE=$(abspath build/gocache) GOPATH=$(abspath build/gopath) \
             CGO_ENABLED=0
 
-.SECONDARY:
+.PRECIOUS: $(BUILD)/gen/%.inc
 .PHONY: all deps run check unit integration browser valgrind fuzz bench eval install uninstall deb clean go \
         format
 all: $(BUILD)/leakprofd
@@ -62,6 +62,14 @@ $(BUILD)/leakprofd: $(BUILD)/obj/daemon/main.o $(LIB_OBJS)
 $(BUILD)/obj/%.o: %.c | $(GEN)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+# The version is compiled into the files that name it; they are rebuilt when it changes (a commit), others not.
+VERSION_USERS := $(shell grep -l LEAKPROFD_VERSION $(SRCS) 2>/dev/null)
+$(VERSION_USERS:%.c=$(BUILD)/obj/%.o): $(BUILD)/gen/version.stamp
+$(BUILD)/gen/version.stamp: FORCE
+	@mkdir -p $(@D)
+	@echo '$(VERSION)' > $@.tmp; if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+FORCE:
 
 # Each tests/check_<name>.c exports <name>_suite(), declared only by the generated runner list.
 $(BUILD)/obj/tests/%.o: CFLAGS += -Wno-missing-prototypes
