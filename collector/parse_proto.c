@@ -644,6 +644,10 @@ inflate_all(const char *buf, size_t len, uint8_t **out, size_t *outlen, struct p
 	if (len >= 18)
 		hint = (size_t)((const uint8_t *)buf)[len - 4] | (size_t)((const uint8_t *)buf)[len - 3] << 8 |
 		       (size_t)((const uint8_t *)buf)[len - 2] << 16 | (size_t)((const uint8_t *)buf)[len - 1] << 24;
+	if (hint / 1032 > len)
+		hint = len * 1032;      /* deflate never exceeds 1032:1 */
+	if (hint > (64u << 20))
+		hint = 64u << 20;
 	cap = hint + 64 > 4 * len ? hint + 64 : 4 * len;
 	if (cap < 4096)
 		cap = 4096;
