@@ -1,11 +1,12 @@
-/* collector/scrape.c: the scraper: one libcurl multi handle, scheduled per target, driven by the caller.
+/* collector/scrape.c: the scraper: one libcurl multi handle, scheduled per target, driven by the
+ * caller.
  *
- * Targets live in a min-heap keyed by their next due time (monotonic ms); a target is out of the heap while
- * its one transfer is in flight, which is what keeps two scrapes of one target from overlapping. Slots are
- * laid on the wall clock (phase + k × interval) so a restarted daemon keeps every target's place in the
- * interval, and converted to monotonic time for waiting. Bodies grow in a buffer capped at max_body_bytes
- * (after content decoding, so a gzip bomb stops at the cap), are parsed in the loop thread, and are freed
- * as soon as the result is delivered. */
+ * Targets live in a min-heap keyed by their next due time (monotonic ms); a target is out of the
+ * heap while its one transfer is in flight, which is what keeps two scrapes of one target from
+ * overlapping. Slots are laid on the wall clock (phase + k × interval) so a restarted daemon keeps
+ * every target's place in the interval, and converted to monotonic time for waiting. Bodies grow in
+ * a buffer capped at max_body_bytes (after content decoding, so a gzip bomb stops at the cap), are
+ * parsed in the loop thread, and are freed as soon as the result is delivered. */
 #include "collector/scrape.h"
 
 #include <curl/curl.h>
@@ -19,12 +20,12 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define DEFAULT_MAX_CONCURRENT  64
-#define MAX_REDIRECTS           3
-#define BODY_INITIAL            (64u << 10)
-#define JITTER_CAP_MS           5000u
-#define IN_HEAP_NONE            SIZE_MAX
-#define MAX_CACHED_CONNECTIONS  256
+#define DEFAULT_MAX_CONCURRENT 64
+#define MAX_REDIRECTS 3
+#define BODY_INITIAL (64u << 10)
+#define JITTER_CAP_MS 5000u
+#define IN_HEAP_NONE SIZE_MAX
+#define MAX_CACHED_CONNECTIONS 256
 
 /* A target's settings, deep-copied: every string lives in 'strings' (one block). */
 struct target_cfg {
@@ -38,9 +39,9 @@ struct transfer;
 struct target {
 	struct target_cfg cfg;
 	/* schedule */
-	size_t heap_idx;                /* IN_HEAP_NONE while running */
-	uint64_t due_ms;                /* monotonic */
-	int64_t slot_wall_ms;           /* the wall-clock slot of the next (or running) regular scrape */
+	size_t heap_idx;      /* IN_HEAP_NONE while running */
+	uint64_t due_ms;      /* monotonic */
+	int64_t slot_wall_ms; /* the wall-clock slot of the next (or running) regular scrape */
 	bool next_is_detail;
 	struct transfer *xfer;
 	/* health */
@@ -55,7 +56,7 @@ struct target {
 	unsigned failures;
 	uint64_t scrapes;
 	uint64_t detail_scrapes;
-	bool mark;                      /* scrape_set_targets(): kept in the new set */
+	bool mark; /* scrape_set_targets(): kept in the new set */
 };
 
 struct transfer {
@@ -63,7 +64,7 @@ struct transfer {
 	struct target *t;
 	CURL *easy;
 	struct curl_slist *hdrs;
-	char *service;                  /* copies: a reload may replace the target's settings meanwhile */
+	char *service; /* copies: a reload may replace the target's settings meanwhile */
 	char *url;
 	bool detail;
 	char *buf;
@@ -81,9 +82,9 @@ struct scraper {
 	CURLM *multi;
 	struct scrape_options opt;
 	char *user_agent;
-	struct target **targets;        /* in the order given to scrape_set_targets() */
+	struct target **targets; /* in the order given to scrape_set_targets() */
 	size_t ntargets;
-	struct target **heap;           /* min-heap on due_ms */
+	struct target **heap; /* min-heap on due_ms */
 	size_t nheap;
 	unsigned running;
 	uint64_t rng;
@@ -123,10 +124,10 @@ wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-fmt(char *dst, size_t cap, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static void fmt(char *dst, size_t cap, const char *f, ...) __attribute__((format(printf, 3, 4)));
 
-/* snprintf that always terminates and never reports truncation as an error: statuses are cut to fit. */
+/* snprintf that always terminates and never reports truncation as an error: statuses are cut to
+ * fit. */
 static void
 fmt(char *dst, size_t cap, const char *f, ...)
 {
@@ -198,7 +199,7 @@ scrape_jitter_max_ms(uint64_t interval_ms)
 	return j < JITTER_CAP_MS ? j : JITTER_CAP_MS;
 }
 
-/* --- the heap ------------------------------------------------------------------------------------- */
+/* --- the heap --------------------------------------------------------------------------------- */
 
 static void
 heap_swap(struct scraper *sc, size_t a, size_t b)
@@ -274,14 +275,16 @@ heap_update(struct scraper *sc, struct target *t)
 	heap_up(sc, t->heap_idx);
 }
 
-/* --- schedule ------------------------------------------------------------------------------------- */
+/* --- schedule --------------------------------------------------------------------------------- */
 
-/* The first slot strictly after 'after' that lies on the target's grid phase + k × interval (wall clock). */
+/* The first slot strictly after 'after' that lies on the target's grid phase + k × interval (wall
+ * clock). */
 static int64_t
 slot_after(const struct target *t, int64_t after)
 {
 	int64_t iv = (int64_t)t->cfg.t.interval_ms;
-	int64_t phase = (int64_t)scrape_phase_ms(t->cfg.t.service, t->cfg.t.url, t->cfg.t.interval_ms);
+	int64_t phase =
+	    (int64_t)scrape_phase_ms(t->cfg.t.service, t->cfg.t.url, t->cfg.t.interval_ms);
 	int64_t k;
 
 	if (after < phase)
@@ -290,10 +293,11 @@ slot_after(const struct target *t, int64_t after)
 	return phase + k * iv;
 }
 
-/* Put 't' in the heap for its next regular scrape: the first slot at least 'gap' after its previous slot and
- * in the future, plus jitter. */
+/* Put 't' in the heap for its next regular scrape: the first slot at least 'gap' after its previous
+ * slot and in the future, plus jitter. */
 static void
-schedule_regular(struct scraper *sc, struct target *t, uint64_t now_mono, int64_t now_wall, uint64_t gap)
+schedule_regular(struct scraper *sc, struct target *t, uint64_t now_mono, int64_t now_wall,
+                 uint64_t gap)
 {
 	int64_t earliest = t->slot_wall_ms + (int64_t)gap - 1;
 	int64_t slot;
@@ -313,7 +317,7 @@ schedule_regular(struct scraper *sc, struct target *t, uint64_t now_mono, int64_
 	heap_push(sc, t);
 }
 
-/* --- target settings ------------------------------------------------------------------------------ */
+/* --- target settings -------------------------------------------------------------------------- */
 
 static size_t
 opt_len(const char *s)
@@ -352,8 +356,10 @@ cfg_copy(struct target_cfg *dst, const struct scrape_target *src)
 
 	memset(dst, 0, sizeof(*dst));
 	total += opt_len(src->service) + opt_len(src->url) + opt_len(src->detail_url);
-	total += opt_len(src->bearer_token) + opt_len(src->basic_user) + opt_len(src->basic_password);
-	total += opt_len(src->tls_ca_file) + opt_len(src->tls_cert_file) + opt_len(src->tls_key_file);
+	total +=
+	    opt_len(src->bearer_token) + opt_len(src->basic_user) + opt_len(src->basic_password);
+	total +=
+	    opt_len(src->tls_ca_file) + opt_len(src->tls_cert_file) + opt_len(src->tls_key_file);
 	total += opt_len(src->proxy);
 	for (i = 0; i < src->nheaders; i++)
 		total += opt_len(src->headers[i].name) + opt_len(src->headers[i].value);
@@ -395,7 +401,8 @@ is_http_url(const char *u)
 	       !strpbrk(u, "\r\n\t ");
 }
 
-/* A header name is a token; a value has no line breaks (no header injection from a config or file_sd). */
+/* A header name is a token; a value has no line breaks (no header injection from a config or
+ * file_sd). */
 static bool
 header_ok(const struct scrape_header *h)
 {
@@ -415,20 +422,24 @@ target_validate(const struct scrape_target *t, char *err, size_t errlen)
 	size_t i;
 
 	if (!t->service || !t->service[0]) {
-		fmt(err, errlen, "scrape: target '%s': no service name", t->url ? t->url : "(null)");
+		fmt(err, errlen, "scrape: target '%s': no service name",
+		    t->url ? t->url : "(null)");
 		return -1;
 	}
 	if (!is_http_url(t->url)) {
-		fmt(err, errlen, "scrape: target '%s': not an http or https URL", t->url ? t->url : "(null)");
+		fmt(err, errlen, "scrape: target '%s': not an http or https URL",
+		    t->url ? t->url : "(null)");
 		return -1;
 	}
 	if (t->detail_url && !is_http_url(t->detail_url)) {
-		fmt(err, errlen, "scrape: target '%s': detail URL '%s' is not an http or https URL", t->url,
-		    t->detail_url);
+		fmt(err, errlen, "scrape: target '%s': detail URL '%s' is not an http or https URL",
+		    t->url, t->detail_url);
 		return -1;
 	}
 	if (t->interval_ms == 0 || t->timeout_ms == 0 || t->max_body_bytes == 0) {
-		fmt(err, errlen, "scrape: target '%s': interval, timeout and max body bytes must be > 0", t->url);
+		fmt(err, errlen,
+		    "scrape: target '%s': interval, timeout and max body bytes must be > 0",
+		    t->url);
 		return -1;
 	}
 	if (t->bearer_token && t->basic_user) {
@@ -437,7 +448,8 @@ target_validate(const struct scrape_target *t, char *err, size_t errlen)
 	}
 	if ((t->bearer_token && strpbrk(t->bearer_token, "\r\n")) ||
 	    (t->basic_user && strchr(t->basic_user, ':'))) {
-		fmt(err, errlen, "scrape: target '%s': bad credentials (line break in token or ':' in user)",
+		fmt(err, errlen,
+		    "scrape: target '%s': bad credentials (line break in token or ':' in user)",
 		    t->url);
 		return -1;
 	}
@@ -451,7 +463,7 @@ target_validate(const struct scrape_target *t, char *err, size_t errlen)
 	return 0;
 }
 
-/* --- transfers ------------------------------------------------------------------------------------ */
+/* --- transfers -------------------------------------------------------------------------------- */
 
 static size_t
 on_body(char *data, size_t size, size_t nmemb, void *arg)
@@ -463,7 +475,7 @@ on_body(char *data, size_t size, size_t nmemb, void *arg)
 		return 0;
 	if ((uint64_t)x->len + n > x->max) {
 		x->toobig = true;
-		return 0;               /* CURLE_WRITE_ERROR ends the transfer */
+		return 0; /* CURLE_WRITE_ERROR ends the transfer */
 	}
 	if (x->len + n + 1 > x->cap) {
 		size_t cap = x->cap ? x->cap : BODY_INITIAL;
@@ -501,10 +513,10 @@ transfer_free(struct transfer *x)
 	free(x);
 }
 
-#define SETOPT(x, opt, val)                                                                                \
-	do {                                                                                               \
-		if (curl_easy_setopt((x)->easy, opt, val) != CURLE_OK)                                     \
-			goto out_fail;                                                                     \
+#define SETOPT(x, opt, val)                                                                        \
+	do {                                                                                       \
+		if (curl_easy_setopt((x)->easy, opt, val) != CURLE_OK)                             \
+			goto out_fail;                                                             \
 	} while (0)
 
 /* A ready-to-add easy handle for target settings 'c'; NULL on failure. */
@@ -555,8 +567,8 @@ transfer_new(const struct target_cfg *c, bool detail, const char *user_agent)
 	SETOPT(x, CURLOPT_FAILONERROR, 1L);
 	SETOPT(x, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->max_body_bytes);
 	SETOPT(x, CURLOPT_USERAGENT, user_agent);
-	/* debug=0 bodies are gzip-compressed protobuf already; compressing text saves the fleet's bandwidth.
-	 * A detail scrape is debug=2 text whatever the regular format. */
+	/* debug=0 bodies are gzip-compressed protobuf already; compressing text saves the fleet's
+	 * bandwidth. A detail scrape is debug=2 text whatever the regular format. */
 	if (detail || t->format != PROFILE_FORMAT_PROTO)
 		SETOPT(x, CURLOPT_ACCEPT_ENCODING, "gzip, deflate");
 	if (x->hdrs)
@@ -689,7 +701,8 @@ transfer_result(struct transfer *x, CURLcode rc, struct scrape_result *res)
 		return;
 	memset(&perr, 0, sizeof(perr));
 	if (profile_parse(x->buf ? x->buf : "", x->len, &res->profile, &perr) != 0) {
-		fmt(res->status, sizeof(res->status), "parse error: %s", perr.msg[0] ? perr.msg : "unknown");
+		fmt(res->status, sizeof(res->status), "parse error: %s",
+		    perr.msg[0] ? perr.msg : "unknown");
 		memset(&res->profile, 0, sizeof(res->profile));
 		return;
 	}
@@ -700,7 +713,7 @@ transfer_result(struct transfer *x, CURLcode rc, struct scrape_result *res)
 	x->cap = 0;
 }
 
-/* --- the scraper ---------------------------------------------------------------------------------- */
+/* --- the scraper ------------------------------------------------------------------------------ */
 
 struct scraper *
 scrape_new(const struct scrape_options *opt)
@@ -786,7 +799,8 @@ target_ptr_cmp(const void *a, const void *b)
 static int
 spec_ptr_cmp(const void *a, const void *b)
 {
-	return key_cmp(*(const struct scrape_target *const *)a, *(const struct scrape_target *const *)b);
+	return key_cmp(*(const struct scrape_target *const *)a,
+	               *(const struct scrape_target *const *)b);
 }
 
 static struct target *
@@ -809,7 +823,8 @@ find_sorted(struct target **sorted, size_t n, const struct scrape_target *k)
 }
 
 int
-scrape_set_targets(struct scraper *sc, const struct scrape_target *targets, size_t n, char *err, size_t errlen)
+scrape_set_targets(struct scraper *sc, const struct scrape_target *targets, size_t n, char *err,
+                   size_t errlen)
 {
 	struct target **nt = NULL, **fresh = NULL, **heap = NULL, **old_sorted = NULL;
 	const struct scrape_target **spec_sorted = NULL;
@@ -831,12 +846,13 @@ scrape_set_targets(struct scraper *sc, const struct scrape_target *targets, size
 	qsort(spec_sorted, n, sizeof(*spec_sorted), spec_ptr_cmp);
 	for (i = 1; i < n; i++) {
 		if (key_cmp(spec_sorted[i - 1], spec_sorted[i]) == 0) {
-			fmt(err, errlen, "scrape: target '%s' of service '%s' listed twice", spec_sorted[i]->url,
-			    spec_sorted[i]->service);
+			fmt(err, errlen, "scrape: target '%s' of service '%s' listed twice",
+			    spec_sorted[i]->url, spec_sorted[i]->service);
 			goto out_free;
 		}
 	}
-	/* Allocate everything first: past this block nothing can fail, so a failure leaves the old set. */
+	/* Allocate everything first: past this block nothing can fail, so a failure leaves the old
+	 * set. */
 	nt = calloc(cap, sizeof(*nt));
 	fresh = calloc(cap, sizeof(*fresh));
 	heap = calloc(cap, sizeof(*heap));
@@ -856,8 +872,8 @@ scrape_set_targets(struct scraper *sc, const struct scrape_target *targets, size
 		memcpy(old_sorted, sc->targets, sc->ntargets * sizeof(*old_sorted));
 	qsort(old_sorted, sc->ntargets, sizeof(*old_sorted), target_ptr_cmp);
 
-	/* Commit. A kept target keeps its struct (a transfer in flight points to it) and takes the new
-	 * settings; a new one gets a fresh struct. */
+	/* Commit. A kept target keeps its struct (a transfer in flight points to it) and takes the
+	 * new settings; a new one gets a fresh struct. */
 	for (i = 0; i < sc->ntargets; i++)
 		sc->targets[i]->mark = false;
 	for (i = 0; i < n; i++) {
@@ -870,7 +886,8 @@ scrape_set_targets(struct scraper *sc, const struct scrape_target *targets, size
 			cfg_release(&t->cfg);
 			t->cfg = cfgs[i];
 			free(fresh[i]);
-			/* A new interval puts the target on a new grid; an idle one is rescheduled below. */
+			/* A new interval puts the target on a new grid; an idle one is rescheduled
+			 * below. */
 			if (regrid)
 				t->slot_wall_ms = 0;
 		} else {
@@ -884,7 +901,7 @@ scrape_set_targets(struct scraper *sc, const struct scrape_target *targets, size
 	for (i = 0; i < sc->ntargets; i++)
 		if (!sc->targets[i]->mark)
 			target_free(sc, sc->targets[i]);
-	/* Only kept targets remain in the old heap; their positions stay valid in the larger array. */
+	/* Only kept targets remain in the old heap; their positions stay valid in the new array. */
 	if (sc->nheap)
 		memcpy(heap, sc->heap, sc->nheap * sizeof(*heap));
 	free(sc->heap);
@@ -902,11 +919,13 @@ scrape_set_targets(struct scraper *sc, const struct scrape_target *targets, size
 		heap_remove(sc, t);
 		schedule_regular(sc, t, now_mono, now_wall, 0);
 	}
-	/* Targets are scraped round-robin, so an LRU connection cache smaller than the fleet never hits: keep a
-	 * connection per target for small fleets, and for large ones only what is in flight (file descriptors
-	 * are the scarcer resource there). */
+	/* Targets are scraped round-robin, so an LRU connection cache smaller than the fleet never
+	 * hits: keep a connection per target for small fleets, and for large ones only what is in
+	 * flight (file descriptors are the scarcer resource there). */
 	curl_multi_setopt(sc->multi, CURLMOPT_MAXCONNECTS,
-			  (long)(n > sc->opt.max_concurrent && n <= MAX_CACHED_CONNECTIONS ? n : sc->opt.max_concurrent));
+	                  (long)(n > sc->opt.max_concurrent && n <= MAX_CACHED_CONNECTIONS
+	                             ? n
+	                             : sc->opt.max_concurrent));
 	free(fresh);
 	free(old_sorted);
 	free(cfgs);
@@ -939,7 +958,8 @@ target_finish(struct scraper *sc, struct target *t, struct scrape_result *res, u
 	if (res->detail) {
 		t->detail_scrapes++;
 		res->consecutive_failures = t->failures;
-		schedule_regular(sc, t, now_mono, now_wall, scrape_backoff_ms(c->interval_ms, t->failures));
+		schedule_regular(sc, t, now_mono, now_wall,
+		                 scrape_backoff_ms(c->interval_ms, t->failures));
 		return;
 	}
 	t->scraped = true;
@@ -968,7 +988,8 @@ target_finish(struct scraper *sc, struct target *t, struct scrape_result *res, u
 	schedule_regular(sc, t, now_mono, now_wall, scrape_backoff_ms(c->interval_ms, t->failures));
 }
 
-/* Start one scrape of 't' (out of the heap). On a setup failure the scrape finishes at once as failed. */
+/* Start one scrape of 't' (out of the heap). On a setup failure the scrape finishes at once as
+ * failed. */
 static void
 target_start(struct scraper *sc, struct target *t, uint64_t now_mono, int *delivered)
 {
@@ -988,7 +1009,7 @@ target_start(struct scraper *sc, struct target *t, uint64_t now_mono, int *deliv
 			sc->running++;
 			return;
 		}
-		x->sc = NULL;           /* not in the multi handle: nothing to remove */
+		x->sc = NULL; /* not in the multi handle: nothing to remove */
 		transfer_free(x);
 	}
 	memset(&res, 0, sizeof(res));
@@ -1008,7 +1029,8 @@ start_due(struct scraper *sc, int *delivered)
 {
 	uint64_t now = mono_ms();
 
-	while (sc->running < sc->opt.max_concurrent && sc->nheap > 0 && sc->heap[0]->due_ms <= now) {
+	while (sc->running < sc->opt.max_concurrent && sc->nheap > 0 &&
+	       sc->heap[0]->due_ms <= now) {
 		struct target *t = sc->heap[0];
 
 		heap_remove(sc, t);
@@ -1041,8 +1063,8 @@ collect_done(struct scraper *sc, int *delivered)
 		t->xfer = NULL;
 		sc->running--;
 		target_finish(sc, t, &res, mono_ms());
-		/* The callback may replace the target set: nothing below touches 't'. Strings in 'res' belong
-		 * to the transfer, which is freed after the callback. */
+		/* The callback may replace the target set: nothing below touches 't'. Strings in
+		 * 'res' belong to the transfer, which is freed after the callback. */
 		sc->opt.done(sc->opt.done_arg, &res);
 		profile_release(&res.profile);
 		transfer_free(x);
@@ -1051,7 +1073,8 @@ collect_done(struct scraper *sc, int *delivered)
 }
 
 int
-scrape_poll(struct scraper *sc, const int *extra_fds, size_t nextra, int timeout_ms, char *err, size_t errlen)
+scrape_poll(struct scraper *sc, const int *extra_fds, size_t nextra, int timeout_ms, char *err,
+            size_t errlen)
 {
 	struct curl_waitfd fds[8];
 	int delivered = 0, still = 0, nfds = 0;
@@ -1062,11 +1085,12 @@ scrape_poll(struct scraper *sc, const int *extra_fds, size_t nextra, int timeout
 	if (timeout_ms < 0)
 		timeout_ms = 0;
 	if (nextra > sizeof(fds) / sizeof(fds[0])) {
-		fmt(err, errlen, "scrape: at most %zu extra descriptors", sizeof(fds) / sizeof(fds[0]));
+		fmt(err, errlen, "scrape: at most %zu extra descriptors",
+		    sizeof(fds) / sizeof(fds[0]));
 		return -1;
 	}
 	for (i = 0; i < nextra; i++)
-		fds[i] = (struct curl_waitfd){ .fd = extra_fds[i], .events = CURL_WAIT_POLLIN };
+		fds[i] = (struct curl_waitfd){.fd = extra_fds[i], .events = CURL_WAIT_POLLIN};
 
 	start_due(sc, &delivered);
 	mc = curl_multi_perform(sc->multi, &still);
@@ -1075,7 +1099,7 @@ scrape_poll(struct scraper *sc, const int *extra_fds, size_t nextra, int timeout
 	collect_done(sc, &delivered);
 	start_due(sc, &delivered);
 	if (delivered > 0)
-		timeout_ms = 0;         /* let the caller see the results; it calls again at once */
+		timeout_ms = 0; /* let the caller see the results; it calls again at once */
 	now = mono_ms();
 	if (sc->running < sc->opt.max_concurrent && sc->nheap > 0) {
 		uint64_t until = sc->heap[0]->due_ms > now ? sc->heap[0]->due_ms - now : 0;
@@ -1185,15 +1209,15 @@ once_done(void *arg, struct scrape_result *res)
 	struct once_ctx *ctx = arg;
 
 	*ctx->res = *res;
-	memset(&res->profile, 0, sizeof(res->profile));        /* stolen */
+	memset(&res->profile, 0, sizeof(res->profile)); /* stolen */
 	ctx->got = true;
 }
 
 int
 scrape_once(const struct scrape_target *t, struct scrape_result *res)
 {
-	struct once_ctx ctx = { .res = res };
-	struct scrape_options opt = { .max_concurrent = 1, .done = once_done, .done_arg = &ctx };
+	struct once_ctx ctx = {.res = res};
+	struct scrape_options opt = {.max_concurrent = 1, .done = once_done, .done_arg = &ctx};
 	struct scraper *sc;
 	char err[256];
 
@@ -1216,7 +1240,7 @@ scrape_once(const struct scrape_target *t, struct scrape_result *res)
 			goto out_free;
 		}
 	}
-	/* The result's strings belonged to the transfer, freed by now: point them at the caller's. */
+	/* The result's strings belonged to the freed transfer: point them at the caller's. */
 	res->service = t->service;
 	res->url = t->url;
 out_free:

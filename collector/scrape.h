@@ -1,14 +1,16 @@
-/* collector/scrape.h: the scraper: one libcurl multi handle fetching goroutine profiles from many targets.
+/* collector/scrape.h: the scraper: one libcurl multi handle fetching goroutine profiles from many
+ * targets.
  *
- * The caller (the daemon's main loop, or `leakprofd scrape`) owns the loop: it calls scrape_poll() repeatedly
- * with a bounded timeout; scrape_poll() starts due scrapes (at most max_concurrent at once), drives the
- * transfers, parses finished bodies with profile_parse() and hands each result to the completion callback,
- * all in the calling thread. Each target has its own schedule: a stable per-target phase inside the interval
- * (FNV-1a hash of service and URL, so a fleet is spread evenly and restarts keep the spread) plus a small
- * random jitter per scrape, so targets never start in one herd. Failing targets back off exponentially
- * (see scrape_backoff_ms()). A target never has two transfers in flight: its debug=2 detail scrape runs
- * after its regular scrape finished. Nothing here logs or includes daemon headers: a collector module reports
- * through results and return values; the daemon maps its config onto struct scrape_target.
+ * The caller (the daemon's main loop, or `leakprofd scrape`) owns the loop: it calls scrape_poll()
+ * repeatedly with a bounded timeout; scrape_poll() starts due scrapes (at most max_concurrent at
+ * once), drives the transfers, parses finished bodies with profile_parse() and hands each result to
+ * the completion callback, all in the calling thread. Each target has its own schedule: a stable
+ * per-target phase inside the interval (FNV-1a hash of service and URL, so a fleet is spread evenly
+ * and restarts keep the spread) plus a small random jitter per scrape, so targets never start in
+ * one herd. Failing targets back off exponentially (see scrape_backoff_ms()). A target never has
+ * two transfers in flight: its debug=2 detail scrape runs after its regular scrape finished.
+ * Nothing here logs or includes daemon headers: a collector module reports through results and
+ * return values; the daemon maps its config onto struct scrape_target.
  *
  * Threads: one thread drives a scraper; only scrape_wakeup() may be called from another thread. */
 #ifndef SCRAPE_H
@@ -20,61 +22,67 @@
 
 #include "collector/profile.h"
 
-struct scraper;                         /* opaque */
+struct scraper; /* opaque */
 
-/* Status text of a scrape: "ok", "timeout", "connect refused", "dns error", "http 404", "body too large",
- * "parse error: <parser message>", "tls error: <curl message>", "connection reset", "empty reply",
- * "truncated body", "too many redirects", "error: <curl message>". Always NUL-terminated, cut to fit. */
+/* Status text of a scrape: "ok", "timeout", "connect refused", "dns error", "http 404", "body too
+ * large", "parse error: <parser message>", "tls error: <curl message>", "connection reset", "empty
+ * reply", "truncated body", "too many redirects", "error: <curl message>". Always NUL-terminated,
+ * cut to fit. */
 #define SCRAPE_STATUS_MAX 320
 
 struct scrape_header {
-	const char *name;               /* "X-Scope" */
-	const char *value;              /* "payments" */
+	const char *name;  /* "X-Scope" */
+	const char *value; /* "payments" */
 };
 
-/* One target: everything needed to fetch one profile URL. All pointers are borrowed by scrape_set_targets(),
- * which copies what it keeps; NULL strings mean "none". */
+/* One target: everything needed to fetch one profile URL. All pointers are borrowed by
+ * scrape_set_targets(), which copies what it keeps; NULL strings mean "none". */
 struct scrape_target {
-	int64_t id;                     /* caller's tag (e.g. a database id), copied into every result */
-	const char *service;            /* service name; with 'url' the identity of a target across reloads */
-	const char *url;                /* full profile URL including the query, e.g. ".../goroutine?debug=1" */
-	enum profile_format format;     /* what 'url' serves: PROTO bodies are gzip already (no Accept-Encoding) */
-	const char *detail_url;         /* the same profile at debug=2, for detail scrapes; NULL: never */
-	unsigned detail_every;          /* fetch detail_url after every Nth regular scrape; 0: never */
-	uint64_t detail_max_goroutines; /* skip the detail scrape when the last profile had more goroutines */
+	int64_t id;          /* caller's tag (e.g. a database id), copied into every result */
+	const char *service; /* service name; with 'url' the identity of a target across reloads */
+	const char *url; /* full profile URL including the query, e.g. ".../goroutine?debug=1" */
+	enum profile_format
+	    format; /* what 'url' serves: PROTO bodies are gzip already (no Accept-Encoding) */
+	const char *detail_url; /* the same profile at debug=2, for detail scrapes; NULL: never */
+	unsigned detail_every;  /* fetch detail_url after every Nth regular scrape; 0: never */
+	uint64_t detail_max_goroutines; /* skip the detail scrape when the last profile had more
+	                                   goroutines */
 	uint64_t detail_timeout_ms;     /* timeout of a detail scrape; 0: timeout_ms */
-	const struct scrape_header *headers;    /* extra request headers */
+	const struct scrape_header *headers; /* extra request headers */
 	size_t nheaders;
-	const char *bearer_token;       /* the token itself (the daemon reads the file); sent as auth, so curl
-	                                 * never forwards it to another host on a redirect */
-	const char *basic_user;         /* basic auth; NULL: none */
+	const char *bearer_token; /* the token itself (the daemon reads the file); sent as auth, so
+	                           * curl never forwards it to another host on a redirect */
+	const char *basic_user;   /* basic auth; NULL: none */
 	const char *basic_password;
-	const char *tls_ca_file;        /* NULL: system CAs */
-	const char *tls_cert_file;      /* client certificate; NULL: none */
+	const char *tls_ca_file;   /* NULL: system CAs */
+	const char *tls_cert_file; /* client certificate; NULL: none */
 	const char *tls_key_file;
-	bool tls_insecure;              /* skip peer and host verification */
-	const char *proxy;              /* NULL: curl's default (http_proxy/no_proxy environment); "": no proxy */
-	uint64_t interval_ms;           /* time between regular scrapes; > 0 */
-	uint64_t timeout_ms;            /* whole transfer, connect included; > 0 */
-	uint64_t max_body_bytes;        /* body cap after content decoding; > 0 */
+	bool tls_insecure; /* skip peer and host verification */
+	const char
+	    *proxy; /* NULL: curl's default (http_proxy/no_proxy environment); "": no proxy */
+	uint64_t interval_ms;    /* time between regular scrapes; > 0 */
+	uint64_t timeout_ms;     /* whole transfer, connect included; > 0 */
+	uint64_t max_body_bytes; /* body cap after content decoding; > 0 */
 };
 
-/* One finished scrape, handed to the completion callback. Strings are borrowed and valid during the callback
- * only. On success 'profile' holds the parsed profile; the callback may steal it (move the struct and zero
- * res->profile), otherwise it is released after the callback returns. On failure 'profile' is empty. */
+/* One finished scrape, handed to the completion callback. Strings are borrowed and valid during the
+ * callback only. On success 'profile' holds the parsed profile; the callback may steal it (move the
+ * struct and zero res->profile), otherwise it is released after the callback returns. On failure
+ * 'profile' is empty. */
 struct scrape_result {
-	int64_t id;                     /* scrape_target.id */
+	int64_t id; /* scrape_target.id */
 	const char *service;
-	const char *url;                /* the URL fetched (detail_url for a detail scrape) */
-	bool detail;                    /* a debug=2 detail scrape */
-	bool ok;                        /* status is "ok" and 'profile' is parsed */
+	const char *url; /* the URL fetched (detail_url for a detail scrape) */
+	bool detail;     /* a debug=2 detail scrape */
+	bool ok;         /* status is "ok" and 'profile' is parsed */
 	char status[SCRAPE_STATUS_MAX];
-	long http_code;                 /* 0 when no response */
-	int64_t start_ms;               /* wall clock, ms since the epoch */
+	long http_code;   /* 0 when no response */
+	int64_t start_ms; /* wall clock, ms since the epoch */
 	uint64_t duration_ms;
-	uint64_t lag_ms;                /* how late the scrape started against its schedule */
-	uint64_t bytes;                 /* body bytes received (after content decoding) */
-	unsigned consecutive_failures;  /* after this scrape (0 when ok); detail scrapes do not count */
+	uint64_t lag_ms; /* how late the scrape started against its schedule */
+	uint64_t bytes;  /* body bytes received (after content decoding) */
+	unsigned
+	    consecutive_failures; /* after this scrape (0 when ok); detail scrapes do not count */
 	struct profile profile;
 };
 
@@ -83,10 +91,11 @@ typedef void scrape_done_fn(void *arg, struct scrape_result *res);
 /* Per-target health, as of the last finished regular scrape. */
 struct scrape_health {
 	int64_t id;
-	const char *service;            /* borrowed: valid until the next scrape_set_targets() or scrape_free() */
+	const char
+	    *service; /* borrowed: valid until the next scrape_set_targets() or scrape_free() */
 	const char *url;
-	bool scraped;                   /* at least one regular scrape finished */
-	bool up;                        /* the last regular scrape was ok */
+	bool scraped; /* at least one regular scrape finished */
+	bool up;      /* the last regular scrape was ok */
 	bool in_flight;
 	char status[SCRAPE_STATUS_MAX]; /* "" before the first scrape */
 	int64_t last_start_ms;          /* wall clock */
@@ -94,16 +103,16 @@ struct scrape_health {
 	uint64_t last_bytes;
 	uint64_t last_total_goroutines; /* of the last ok profile */
 	unsigned consecutive_failures;
-	uint64_t scrapes;               /* regular scrapes finished */
-	uint64_t detail_scrapes;        /* detail scrapes finished */
-	uint64_t next_in_ms;            /* until the next scheduled start (0: due or running) */
+	uint64_t scrapes;        /* regular scrapes finished */
+	uint64_t detail_scrapes; /* detail scrapes finished */
+	uint64_t next_in_ms;     /* until the next scheduled start (0: due or running) */
 };
 
 struct scrape_options {
-	unsigned max_concurrent;        /* transfers in flight at most; 0: 64 */
-	scrape_done_fn *done;           /* completion callback, called from scrape_poll(); required */
+	unsigned max_concurrent; /* transfers in flight at most; 0: 64 */
+	scrape_done_fn *done;    /* completion callback, called from scrape_poll(); required */
 	void *done_arg;
-	const char *user_agent;         /* NULL: "leakprofd" */
+	const char *user_agent; /* NULL: "leakprofd" */
 };
 
 /* Create a scraper with no targets. NULL on failure (curl could not be set up). Caller owns. */
@@ -111,29 +120,29 @@ struct scraper *scrape_new(const struct scrape_options *opt);
 /* Abort every transfer (no callbacks) and free everything; scrape_free(NULL) does nothing. */
 void scrape_free(struct scraper *sc);
 
-/* Replace the target set. Targets that stay (same service and URL) keep their health, schedule and any
- * transfer in flight, and take the new settings from their next scrape on; new targets are scheduled at
- * their phase within the interval from now; removed targets' transfers are aborted without a callback.
- * Copies everything it keeps. 0, or -1 with a message in 'err' (e.g. a duplicate or an invalid target), in
- * which case the old set is unchanged. */
+/* Replace the target set. Targets that stay (same service and URL) keep their health, schedule and
+ * any transfer in flight, and take the new settings from their next scrape on; new targets are
+ * scheduled at their phase within the interval from now; removed targets' transfers are aborted
+ * without a callback. Copies everything it keeps. 0, or -1 with a message in 'err' (e.g. a
+ * duplicate or an invalid target), in which case the old set is unchanged. */
 int scrape_set_targets(struct scraper *sc, const struct scrape_target *targets, size_t n, char *err,
-		       size_t errlen) __attribute__((warn_unused_result));
+                       size_t errlen) __attribute__((warn_unused_result));
 
-/* Run the loop once: start due scrapes, wait up to 'timeout_ms' for network activity, a wakeup or one of
- * 'extra_fds' (at most 8, polled for input, e.g. a signalfd; may be NULL), then finish transfers and call the
- * completion callback for each. Never waits past the next due scrape, and does not wait at all when it has
- * results to deliver. Returns the number of results delivered (>= 0), or -1 on a curl multi failure (message
- * in 'err'). The callback may call scrape_set_targets(), scrape_get_health() and the like, but not
- * scrape_poll() or scrape_free(). */
+/* Run the loop once: start due scrapes, wait up to 'timeout_ms' for network activity, a wakeup or
+ * one of 'extra_fds' (at most 8, polled for input, e.g. a signalfd; may be NULL), then finish
+ * transfers and call the completion callback for each. Never waits past the next due scrape, and
+ * does not wait at all when it has results to deliver. Returns the number of results delivered (>=
+ * 0), or -1 on a curl multi failure (message in 'err'). The callback may call scrape_set_targets(),
+ * scrape_get_health() and the like, but not scrape_poll() or scrape_free(). */
 int scrape_poll(struct scraper *sc, const int *extra_fds, size_t nextra, int timeout_ms, char *err,
-		size_t errlen) __attribute__((warn_unused_result));
+                size_t errlen) __attribute__((warn_unused_result));
 
-/* Make a scrape_poll() in progress (or the next one) return early. Safe from any thread, and from a signal
- * handler's perspective it is a write to a pipe (curl_multi_wakeup). */
+/* Make a scrape_poll() in progress (or the next one) return early. Safe from any thread, and from a
+ * signal handler's perspective it is a write to a pipe (curl_multi_wakeup). */
 void scrape_wakeup(struct scraper *sc);
 
-/* Start every target's next regular scrape as soon as a slot is free (ignores schedule and backoff). For
- * one-shot use and tests. */
+/* Start every target's next regular scrape as soon as a slot is free (ignores schedule and
+ * backoff). For one-shot use and tests. */
 void scrape_trigger_all(struct scraper *sc);
 
 /* Targets in the current set, and a copy of one's health (index < scrape_count()). */
@@ -144,25 +153,24 @@ void scrape_count_up(const struct scraper *sc, size_t *up, size_t *down);
 /* Transfers in flight now. */
 unsigned scrape_in_flight(const struct scraper *sc);
 
-/* The schedule maths, exposed for tests and documentation.
- * scrape_phase_ms: the stable start offset of a target inside its interval: FNV-1a 64 of "service\nurl"
- * modulo interval_ms.
- * scrape_backoff_ms: the gap before the next regular scrape after 'failures' consecutive failures:
- * interval × min(2^(failures-1), 8) for failures >= 1 (the first failure keeps the normal cadence, then
- * 2×, 4×, 8×), interval for 0.
- * scrape_jitter_max_ms: the bound of the random jitter added to each start: interval / 20, at most 5 s. */
+/* The schedule maths, exposed for tests and documentation. */
+/* The stable start offset of a target inside its interval: FNV-1a 64 of "service\nurl" modulo
+ * interval_ms. */
 uint64_t scrape_phase_ms(const char *service, const char *url, uint64_t interval_ms);
+/* The gap before the next regular scrape after 'failures' consecutive failures: the interval for 0
+ * or 1 (one failure keeps the cadence), then 2, 4 and at most 8 intervals. */
 uint64_t scrape_backoff_ms(uint64_t interval_ms, unsigned failures);
+/* The bound of the random jitter added to each start: interval / 20, at most 5 s. */
 uint64_t scrape_jitter_max_ms(uint64_t interval_ms);
 
-/* Fetch one URL synchronously (its own multi loop, no schedule): for `leakprofd scrape`. 'res' is filled
- * as for the callback (res->service and res->url borrow from 't'), and the caller owns res->profile
- * (profile_release()). Returns 0 when res->ok, else
- * -1 (status in res->status). */
-int scrape_once(const struct scrape_target *t, struct scrape_result *res) __attribute__((warn_unused_result));
+/* Fetch one URL synchronously (its own multi loop, no schedule): for `leakprofd scrape`. 'res' is
+ * filled as for the callback (res->service and res->url borrow from 't'), and the caller owns
+ * res->profile (profile_release()). Returns 0 when res->ok, else -1 (status in res->status). */
+int scrape_once(const struct scrape_target *t, struct scrape_result *res)
+    __attribute__((warn_unused_result));
 
-/* curl_global_init once per process, before any thread starts; 0 or -1. scrape_new() calls it too, but the
- * daemon should call it first thing in main while single-threaded. */
+/* curl_global_init once per process, before any thread starts; 0 or -1. scrape_new() calls it too,
+ * but the daemon should call it first thing in main while single-threaded. */
 int scrape_global_init(void) __attribute__((warn_unused_result));
 
 #endif

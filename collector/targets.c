@@ -1,9 +1,10 @@
 /* collector/targets.c: Prometheus file_sd discovery, profile URLs and sharding.
  *
- * Each watched file remembers the identity (device, inode, size, mtime) of its last read and the targets of its
- * last good read, so an unchanged file costs one stat(2) per refresh, and a half-written or broken file never
- * empties a fleet: its old targets stay until a good version appears. The merged list is compared through a
- * content hash to tell the caller whether anything changed. */
+ * Each watched file remembers the identity (device, inode, size, mtime) of its last read and the
+ * targets of its last good read, so an unchanged file costs one stat(2) per refresh, and a
+ * half-written or broken file never empties a fleet: its old targets stay until a good version
+ * appears. The merged list is compared through a content hash to tell the caller whether anything
+ * changed. */
 #include "collector/targets.h"
 
 #include <ctype.h>
@@ -19,9 +20,9 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#define MAX_FILE_BYTES  (16u << 20)     /* a file_sd file larger than this is an error */
-#define MAX_LABELS      64              /* per group */
-#define MAX_STRING      4096            /* one target address or label value */
+#define MAX_FILE_BYTES (16u << 20) /* a file_sd file larger than this is an error */
+#define MAX_LABELS 64              /* per group */
+#define MAX_STRING 4096            /* one target address or label value */
 
 struct sd_file {
 	char *path;
@@ -29,26 +30,27 @@ struct sd_file {
 	ino_t ino;
 	off_t size;
 	struct timespec mtime;
-	bool stat_known;                /* identity above is of the last read (good or broken) */
-	int open_errno;                 /* of the last failed open, reported once */
-	struct targets_entry *entries;  /* of the last good read */
+	bool stat_known;               /* identity above is of the last read (good or broken) */
+	int open_errno;                /* of the last failed open, reported once */
+	struct targets_entry *entries; /* of the last good read */
 	size_t n;
 };
 
 struct targets_sd {
 	char **globs;
 	size_t nglobs;
-	struct sd_file *files;          /* glob order, then name order */
+	struct sd_file *files; /* glob order, then name order */
 	size_t nfiles;
-	struct targets_entry *list;     /* merged, deduplicated; shallow copies of the files' entries */
+	struct targets_entry *list; /* merged, deduplicated; shallow copies of the files' entries */
 	size_t nlist;
 	uint64_t list_hash;
-	bool listed;                    /* a refresh has run */
+	bool listed; /* a refresh has run */
 };
 
-/* --- errors --------------------------------------------------------------------------------------- */
+/* --- errors ----------------------------------------------------------------------------------- */
 
-static void errs_add(struct targets_errors *errs, const char *f, ...) __attribute__((format(printf, 2, 3)));
+static void errs_add(struct targets_errors *errs, const char *f, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 errs_add(struct targets_errors *errs, const char *f, ...)
@@ -86,10 +88,10 @@ targets_errors_release(struct targets_errors *errs)
 	errs->n = 0;
 }
 
-/* --- hashing, sharding, URLs ---------------------------------------------------------------------- */
+/* --- hashing, sharding, URLs ------------------------------------------------------------------ */
 
 #define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME  0x100000001b3ULL
+#define FNV_PRIME 0x100000001b3ULL
 
 static uint64_t
 fnv_add(uint64_t h, const char *s)
@@ -142,7 +144,7 @@ targets_profile_url(const char *base, const char *path, int debug)
 		return NULL;
 	rest = hoststart + strcspn(hoststart, "/?#");
 	if (rest == hoststart)
-		return NULL;            /* no host */
+		return NULL; /* no host */
 	end = rest + strcspn(rest, "#");
 	q = rest + strcspn(rest, "?#");
 	pathlen = (size_t)(q - rest);
@@ -192,7 +194,7 @@ targets_profile_url(const char *base, const char *path, int debug)
 	return out;
 }
 
-/* --- parsing one document ------------------------------------------------------------------------- */
+/* --- parsing one document --------------------------------------------------------------------- */
 
 static void
 entry_release(struct targets_entry *e)
@@ -222,7 +224,7 @@ targets_entries_free(struct targets_entry *entries, size_t n)
 struct group {
 	struct targets_label labels[MAX_LABELS];
 	size_t nlabels;
-	char *scheme;                   /* __scheme__, borrowed from labels or NULL */
+	char *scheme; /* __scheme__, borrowed from labels or NULL */
 	const char *service;
 };
 
@@ -235,7 +237,8 @@ struct doc {
 	size_t capout;
 };
 
-static void doc_err(struct doc *d, size_t line, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static void doc_err(struct doc *d, size_t line, const char *f, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 doc_err(struct doc *d, size_t line, const char *f, ...)
@@ -344,8 +347,9 @@ group_finish_labels(struct doc *d, struct group *g, size_t line, size_t gi)
 		return -1;
 	}
 	if (g->scheme && strcmp(g->scheme, "http") != 0 && strcmp(g->scheme, "https") != 0) {
-		doc_err(d, line, "group %zu: label '__scheme__': '%.32s' is neither 'http' nor 'https'", gi + 1,
-			g->scheme);
+		doc_err(d, line,
+		        "group %zu: label '__scheme__': '%.32s' is neither 'http' nor 'https'",
+		        gi + 1, g->scheme);
 		return -1;
 	}
 	return 0;
@@ -422,7 +426,7 @@ out_nomem:
 	doc_err(d, line, "out of memory");
 }
 
-/* JSON ----------------------------------------------------------------------------------------------- */
+/* JSON ----------------------------------------------------------------------------------------- */
 
 static void
 parse_json(struct doc *d, const char *buf, size_t len)
@@ -440,7 +444,8 @@ parse_json(struct doc *d, const char *buf, size_t len)
 		doc_err(d, 0, "expected a JSON array of target groups");
 		goto out_decref;
 	}
-	json_array_foreach(root, gi, grp) {
+	json_array_foreach(root, gi, grp)
+	{
 		struct group g;
 		const char *key;
 		json_t *val, *targets = NULL, *labels = NULL;
@@ -452,7 +457,8 @@ parse_json(struct doc *d, const char *buf, size_t len)
 			doc_err(d, 0, "group %zu: expected an object", gi + 1);
 			continue;
 		}
-		json_object_foreach(grp, key, val) {
+		json_object_foreach(grp, key, val)
+		{
 			if (strcmp(key, "targets") == 0)
 				targets = val;
 			else if (strcmp(key, "labels") == 0)
@@ -466,12 +472,15 @@ parse_json(struct doc *d, const char *buf, size_t len)
 		}
 		if (labels && !json_is_null(labels)) {
 			if (!json_is_object(labels)) {
-				doc_err(d, 0, "group %zu: 'labels' must be an object of strings", gi + 1);
+				doc_err(d, 0, "group %zu: 'labels' must be an object of strings",
+				        gi + 1);
 				continue;
 			}
-			json_object_foreach(labels, key, val) {
+			json_object_foreach(labels, key, val)
+			{
 				if (!json_is_string(val)) {
-					doc_err(d, 0, "group %zu: label '%.64s' must be a string", gi + 1, key);
+					doc_err(d, 0, "group %zu: label '%.64s' must be a string",
+					        gi + 1, key);
 					continue;
 				}
 				group_add_label(d, &g, 0, key, json_string_value(val));
@@ -481,9 +490,11 @@ parse_json(struct doc *d, const char *buf, size_t len)
 			group_release(&g);
 			continue;
 		}
-		json_array_foreach(targets, ti, tv) {
+		json_array_foreach(targets, ti, tv)
+		{
 			if (!json_is_string(tv))
-				doc_err(d, 0, "group %zu: target %zu must be a string", gi + 1, ti + 1);
+				doc_err(d, 0, "group %zu: target %zu must be a string", gi + 1,
+				        ti + 1);
 			else
 				group_add_target(d, &g, 0, json_string_value(tv));
 		}
@@ -493,7 +504,7 @@ out_decref:
 	json_decref(root);
 }
 
-/* YAML ----------------------------------------------------------------------------------------------- */
+/* YAML ----------------------------------------------------------------------------------------- */
 
 static size_t
 yline(const yaml_node_t *n)
@@ -515,7 +526,7 @@ ynull(yaml_node_t *n)
 
 	return s && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
 	       (!s[0] || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
-		strcmp(s, "NULL") == 0);
+	        strcmp(s, "NULL") == 0);
 }
 
 static void
@@ -528,7 +539,8 @@ parse_yaml_group(struct doc *d, yaml_document_t *doc, yaml_node_t *grp, size_t g
 
 	memset(&g, 0, sizeof(g));
 	if (grp->type != YAML_MAPPING_NODE) {
-		doc_err(d, yline(grp), "group %zu: expected a mapping with 'targets' and 'labels'", gi + 1);
+		doc_err(d, yline(grp), "group %zu: expected a mapping with 'targets' and 'labels'",
+		        gi + 1);
 		return;
 	}
 	for (pair = grp->data.mapping.pairs.start; pair < grp->data.mapping.pairs.top; pair++) {
@@ -547,21 +559,24 @@ parse_yaml_group(struct doc *d, yaml_document_t *doc, yaml_node_t *grp, size_t g
 		}
 	}
 	if (!targets || targets->type != YAML_SEQUENCE_NODE) {
-		doc_err(d, targets ? yline(targets) : yline(grp), "group %zu: 'targets' must be a list of strings",
-			gi + 1);
+		doc_err(d, targets ? yline(targets) : yline(grp),
+		        "group %zu: 'targets' must be a list of strings", gi + 1);
 		return;
 	}
 	if (labels && !ynull(labels)) {
 		if (labels->type != YAML_MAPPING_NODE) {
-			doc_err(d, yline(labels), "group %zu: 'labels' must be a mapping of strings", gi + 1);
+			doc_err(d, yline(labels),
+			        "group %zu: 'labels' must be a mapping of strings", gi + 1);
 			return;
 		}
-		for (pair = labels->data.mapping.pairs.start; pair < labels->data.mapping.pairs.top; pair++) {
+		for (pair = labels->data.mapping.pairs.start; pair < labels->data.mapping.pairs.top;
+		     pair++) {
 			yaml_node_t *k = yaml_document_get_node(doc, pair->key);
 			yaml_node_t *v = yaml_document_get_node(doc, pair->value);
 
 			if (!yscalar(k) || !yscalar(v)) {
-				doc_err(d, k ? yline(k) : yline(labels), "group %zu: labels must be strings", gi + 1);
+				doc_err(d, k ? yline(k) : yline(labels),
+				        "group %zu: labels must be strings", gi + 1);
 				continue;
 			}
 			group_add_label(d, &g, yline(k), yscalar(k), yscalar(v));
@@ -577,7 +592,8 @@ parse_yaml_group(struct doc *d, yaml_document_t *doc, yaml_node_t *grp, size_t g
 		yaml_node_t *t = yaml_document_get_node(doc, *it);
 
 		if (!yscalar(t))
-			doc_err(d, t ? yline(t) : yline(targets), "group %zu: targets must be strings", gi + 1);
+			doc_err(d, t ? yline(t) : yline(targets),
+			        "group %zu: targets must be strings", gi + 1);
 		else
 			group_add_target(d, &g, yline(t), yscalar(t));
 	}
@@ -600,14 +616,14 @@ parse_yaml(struct doc *d, const char *buf, size_t len)
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	if (!yaml_parser_load(&parser, &doc)) {
 		doc_err(d, parser.problem_mark.line + 1, "invalid YAML: %s%s%s",
-			parser.problem ? parser.problem : "syntax error", parser.context ? " " : "",
-			parser.context ? parser.context : "");
+		        parser.problem ? parser.problem : "syntax error", parser.context ? " " : "",
+		        parser.context ? parser.context : "");
 		yaml_parser_delete(&parser);
 		return;
 	}
 	root = yaml_document_get_root_node(&doc);
 	if (!root || ynull(root))
-		goto out_delete;        /* an empty file: no targets */
+		goto out_delete; /* an empty file: no targets */
 	if (root->type != YAML_SEQUENCE_NODE) {
 		doc_err(d, yline(root), "expected a list of target groups");
 		goto out_delete;
@@ -633,9 +649,9 @@ ends_with(const char *s, const char *suffix)
 
 int
 targets_parse_file_sd(const char *name, const char *buf, size_t len, struct targets_entry **out,
-		      size_t *nout, struct targets_errors *errs)
+                      size_t *nout, struct targets_errors *errs)
 {
-	struct doc d = { .name = name, .errs = errs };
+	struct doc d = {.name = name, .errs = errs};
 	size_t i = 0;
 	bool json;
 
@@ -652,7 +668,7 @@ targets_parse_file_sd(const char *name, const char *buf, size_t len, struct targ
 	else
 		json = i < len && (buf[i] == '[' || buf[i] == '{');
 	if (json && i == len)
-		json = false;           /* an empty .json file: no targets, as for YAML */
+		json = false; /* an empty .json file: no targets, as for YAML */
 	if (json)
 		parse_json(&d, buf, len);
 	else
@@ -677,7 +693,7 @@ targets_parse_file_sd(const char *name, const char *buf, size_t len, struct targ
 	return 0;
 }
 
-/* --- the watcher ---------------------------------------------------------------------------------- */
+/* --- the watcher ------------------------------------------------------------------------------ */
 
 struct targets_sd *
 targets_sd_new(const char *const *globs, size_t nglobs)
@@ -739,7 +755,8 @@ file_refresh(struct sd_file *f, struct targets_errors *errs)
 
 	fd = open(f->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		/* Reported once per distinct failure, not at every refresh; the old targets stay. */
+		/* Reported once per distinct failure, not at every refresh; the old targets stay.
+		 */
 		if (errno != f->open_errno)
 			errs_add(errs, "%s: cannot open: %s", f->path, strerror(errno));
 		f->open_errno = errno;
@@ -782,7 +799,8 @@ file_refresh(struct sd_file *f, struct targets_errors *errs)
 			goto out_free;
 		}
 		if (r == 0)
-			break;          /* truncated under us: parse what there is; a rewrite changes mtime */
+			break; /* truncated under us: parse what there is; a rewrite changes mtime
+			        */
 		len += (size_t)r;
 	}
 	buf[len] = '\0';
@@ -846,7 +864,7 @@ rebuild_list(struct targets_sd *sd)
 	}
 	for (i = 0; i < sd->nfiles; i++)
 		for (j = 0; j < sd->files[i].n; j++, k++)
-			keys[k] = (struct idx_key){ .e = &sd->files[i].entries[j], .pos = k };
+			keys[k] = (struct idx_key){.e = &sd->files[i].entries[j], .pos = k};
 	qsort(keys, total, sizeof(*keys), idx_cmp);
 	for (i = 1; i < total; i++)
 		if (strcmp(keys[i].e->service, keys[i - 1].e->service) == 0 &&
@@ -864,8 +882,9 @@ rebuild_list(struct targets_sd *sd)
 			all[j++] = *e;
 			h = fnv_add(fnv_add(fnv_add(h, e->service), "\n"), e->base_url);
 			for (l = 0; l < e->nlabels; l++)
-				h = fnv_add(fnv_add(fnv_add(fnv_add(h, "\n"), e->labels[l].name), "="),
-					    e->labels[l].value);
+				h = fnv_add(
+				    fnv_add(fnv_add(fnv_add(h, "\n"), e->labels[l].name), "="),
+				    e->labels[l].value);
 			h = fnv_add(h, "\n\n");
 		}
 	}
@@ -902,7 +921,7 @@ targets_sd_refresh(struct targets_sd *sd, bool *changed, struct targets_errors *
 		}
 		if (rc != 0) {
 			errs_add(errs, "%s: cannot expand: %s", sd->globs[i],
-				 rc == GLOB_NOSPACE ? "out of memory" : "read error");
+			         rc == GLOB_NOSPACE ? "out of memory" : "read error");
 			problems++;
 			globfree(&g);
 			continue;
@@ -931,7 +950,8 @@ targets_sd_refresh(struct targets_sd *sd, bool *changed, struct targets_errors *
 			}
 			/* Take over the old state of this path, if it was watched before. */
 			for (k = 0; k < sd->nfiles; k++) {
-				if (sd->files[k].path && strcmp(sd->files[k].path, g.gl_pathv[j]) == 0) {
+				if (sd->files[k].path &&
+				    strcmp(sd->files[k].path, g.gl_pathv[j]) == 0) {
 					files[nfiles] = sd->files[k];
 					memset(&sd->files[k], 0, sizeof(sd->files[k]));
 					slot = &files[nfiles];

@@ -1,16 +1,20 @@
-/* collector/targets.h: where targets come from: Prometheus file_sd files, profile URLs, and sharding.
+/* collector/targets.h: where targets come from: Prometheus file_sd files, profile URLs, and
+ * sharding.
  *
  * A file_sd file is a JSON array or a YAML list of target groups:
- *     [{"targets": ["10.0.0.5:6060", "10.0.0.6:6060"], "labels": {"service": "payments", "team": "pay"}}]
- * The label "service" names the service of a group's targets; without it, the label "job" does (as
- * Prometheus names scrape jobs); a group with neither is an error. The label "__scheme__" ("http" default,
- * or "https") builds the base URL "scheme://host:port"; a target written as a URL ("http://h:p/x") is taken
- * as is. Other labels starting with "__" are dropped, the rest are kept in file order.
  *
- * A struct targets_sd watches a list of globs: targets_sd_refresh() re-expands them and re-reads a file only
- * when its inode, size or mtime changed (or it is new); a broken file is reported (file and problem) and
- * keeps the targets it had at its last good read; a vanished file drops its targets. Pure of the daemon:
- * errors are returned, not logged. */
+ *     [{"targets": ["10.0.0.5:6060", "10.0.0.6:6060"], "labels": {"service": "payments"}}]
+ *
+ * The label "service" names the service of a group's targets; without it, the label "job" does (as
+ * Prometheus names scrape jobs); a group with neither is an error. The label "__scheme__" ("http"
+ * default, or "https") builds the base URL "scheme://host:port"; a target written as a URL
+ * ("http://h:p/x") is taken as is. Other labels starting with "__" are dropped, the rest are kept
+ * in file order.
+ *
+ * A struct targets_sd watches a list of globs: targets_sd_refresh() re-expands them and re-reads a
+ * file only when its inode, size or mtime changed (or it is new); a broken file is reported (file
+ * and problem) and keeps the targets it had at its last good read; a vanished file drops its
+ * targets. Pure of the daemon: errors are returned, not logged. */
 #ifndef TARGETS_H
 #define TARGETS_H
 
@@ -25,57 +29,62 @@ struct targets_label {
 
 /* One discovered target. */
 struct targets_entry {
-	char *service;                  /* from the "service" label, else "job" */
-	char *base_url;                 /* "http://10.0.0.5:6060" (scheme from __scheme__), or the URL as written */
-	struct targets_label *labels;   /* every label of its group except "__*" ones, including service/job */
+	char *service;  /* from the "service" label, else "job" */
+	char *base_url; /* "http://10.0.0.5:6060" (scheme from __scheme__), or the URL as written */
+	struct targets_label
+	    *labels; /* every label of its group except "__*" ones, including service/job */
 	size_t nlabels;
-	const char *file;               /* the file it came from; borrowed from the targets_sd */
+	const char *file; /* the file it came from; borrowed from the targets_sd */
 };
 
-/* Problems found by a refresh, one message each: "FILE: problem" (with ":LINE" for YAML/JSON syntax). */
+/* Problems found by a refresh, one message each: "FILE: problem" (with ":LINE" for YAML/JSON
+ * syntax). */
 struct targets_errors {
 	char **msgs;
 	size_t n;
 };
 void targets_errors_release(struct targets_errors *errs);
 
-struct targets_sd;                      /* opaque */
+struct targets_sd; /* opaque */
 
-/* Watch the files matching 'globs' (glob(3) patterns; copied). No file is read until the first refresh.
- * NULL on ENOMEM. Caller owns. */
+/* Watch the files matching 'globs' (glob(3) patterns; copied). No file is read until the first
+ * refresh. NULL on ENOMEM. Caller owns. */
 struct targets_sd *targets_sd_new(const char *const *globs, size_t nglobs);
 void targets_sd_free(struct targets_sd *sd);
 
-/* Re-expand the globs and re-read new or changed files. Sets *changed when the target list differs from the
- * last refresh. Problems (unreadable or broken files, bad groups) are appended to 'errs' and the file keeps
- * its previous targets. Returns 0 when there was no problem, -1 when 'errs' got at least one message (the
- * target list is still valid and usable). */
+/* Re-expand the globs and re-read new or changed files. Sets *changed when the target list differs
+ * from the last refresh. Problems (unreadable or broken files, bad groups) are appended to 'errs'
+ * and the file keeps its previous targets. Returns 0 when there was no problem, -1 when 'errs' got
+ * at least one message (the target list is still valid and usable). */
 int targets_sd_refresh(struct targets_sd *sd, bool *changed, struct targets_errors *errs)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
-/* The current targets of every file, in glob order, then file name order, then file order; duplicates (same
- * service and base URL) are kept once. Borrowed: valid until the next refresh or free. */
+/* The current targets of every file, in glob order, then file name order, then file order;
+ * duplicates (same service and base URL) are kept once. Borrowed: valid until the next refresh or
+ * free. */
 const struct targets_entry *targets_sd_list(const struct targets_sd *sd, size_t *n);
 
 /* Parse one file_sd document from memory ('name' appears in messages). Appends the targets to *out
- * (caller owns; release with targets_entries_free()) and returns 0, or returns -1 with messages in 'errs'
- * and *out unchanged. Each entry's 'file' is 'name' (borrowed: keep 'name' alive). */
+ * (caller owns; release with targets_entries_free()) and returns 0, or returns -1 with messages in
+ * 'errs' and *out unchanged. Each entry's 'file' is 'name' (borrowed: keep 'name' alive). */
 int targets_parse_file_sd(const char *name, const char *buf, size_t len, struct targets_entry **out,
-			  size_t *nout, struct targets_errors *errs) __attribute__((warn_unused_result));
+                          size_t *nout, struct targets_errors *errs)
+    __attribute__((warn_unused_result));
 void targets_entries_free(struct targets_entry *entries, size_t n);
 
-/* Sharding: N daemons split one fleet by the target's base URL. targets_hash() is FNV-1a 64 (offset basis
- * 0xcbf29ce484222325, prime 0x100000001b3) over the bytes of 's'; a target belongs to shard
+/* Sharding: N daemons split one fleet by the target's base URL. targets_hash() is FNV-1a 64 (offset
+ * basis 0xcbf29ce484222325, prime 0x100000001b3) over the bytes of 's'; a target belongs to shard
  * hash(base_url) % count. count 0 or 1 keeps everything. */
 uint64_t targets_hash(const char *s);
 bool targets_shard_keep(const char *base_url, unsigned index, unsigned count);
 
-/* The profile URL of a target. A base URL ("http://host:port" or with the path "/") gets 'path' appended
- * (e.g. "/debug/pprof/goroutine"; NULL: that one); a URL with any other path is taken as the profile URL
- * as written (a service behind a path prefix sets its full path through the config's 'path' key instead).
- * Then the query gets "debug=N": an existing debug value is replaced, other query parameters are kept, a
- * fragment is dropped. 'debug' is 0, 1 or 2, or -1 to leave the query as it is (no debug parameter added).
- * Returns a new string (caller frees), or NULL when 'base' is not an http or https URL (or on ENOMEM). */
+/* The profile URL of a target. A base URL ("http://host:port" or with the path "/") gets 'path'
+ * appended (e.g. "/debug/pprof/goroutine"; NULL: that one); a URL with any other path is taken as
+ * the profile URL as written (a service behind a path prefix sets its full path through the
+ * config's 'path' key instead). Then the query gets "debug=N": an existing debug value is replaced,
+ * other query parameters are kept, a fragment is dropped. 'debug' is 0, 1 or 2, or -1 to leave the
+ * query as it is (no debug parameter added). Returns a new string (caller frees), or NULL when
+ * 'base' is not an http or https URL (or on ENOMEM). */
 char *targets_profile_url(const char *base, const char *path, int debug);
 
 #endif

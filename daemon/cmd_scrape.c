@@ -1,7 +1,9 @@
-/* daemon/cmd_scrape.c: `leakprofd scrape`: fetch one goroutine profile over HTTP and print it as `parse` does.
+/* daemon/cmd_scrape.c: `leakprofd scrape`: fetch one goroutine profile over HTTP and print it as
+ * `parse` does.
  *
- * The fetch goes through the daemon's own scraper (collector/scrape.h), so the one-shot command shows exactly
- * what the daemon would record for a target: the same status words, caps, timeouts and decoding. */
+ * The fetch goes through the daemon's own scraper (collector/scrape.h), so the one-shot command
+ * shows exactly what the daemon would record for a target: the same status words, caps, timeouts
+ * and decoding. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,23 +17,24 @@
 #include "daemon/config.h"
 #include "daemon/output.h"
 
-#define MAX_HEADERS     32
+#define MAX_HEADERS 32
 #define MAX_TOKEN_BYTES 65536
 
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-		"usage: leakprofd scrape [--json] [--all] [--timeout DUR] [--max-body SIZE]\n"
-		"                        [--format proto|debug=1|debug=2] [--profile goroutine|goroutineleak]\n"
-		"                        [--header 'Name: value']... [--bearer-token-file FILE]\n"
-		"                        [--ca-file FILE] [--insecure] URL\n"
-		"\n"
-		"Fetch one goroutine profile and print its blocked locations as `leakprofd parse` does.\n"
-		"URL is a base URL (http://host:port: /debug/pprof/<profile>?debug=N is appended) or, with any\n"
-		"other path, the profile URL (kept as written unless --format is given). Defaults: --timeout 10s,\n"
-		"--max-body 64MiB, --format proto (debug=0, cheap on the target). Exit status: 0 printed, 1 the scrape or the parse\n"
-		"failed (the status on stderr), 2 usage.\n");
+	fputs("usage: leakprofd scrape [--json] [--all] [--timeout DUR] [--max-body SIZE]\n"
+	      "         [--format proto|debug=1|debug=2] [--profile goroutine|goroutineleak]\n"
+	      "         [--header 'Name: value']... [--bearer-token-file FILE]\n"
+	      "         [--ca-file FILE] [--insecure] URL\n"
+	      "\n"
+	      "Fetch one goroutine profile and print its blocked locations as `leakprofd parse`\n"
+	      "does. URL is a base URL (http://host:port, then /debug/pprof/<profile>?debug=N is\n"
+	      "appended) or, with any other path, the profile URL (kept as written unless\n"
+	      "--format is given). Defaults: --timeout 10s, --max-body 64MiB, --format proto\n"
+	      "(debug=0, cheap on the target). Exit status: 0 printed, 1 the scrape or the parse\n"
+	      "failed (the status on stderr), 2 usage.\n",
+	      f);
 }
 
 /* "500ms" or anything config_parse_duration() takes ("10s", "1m", "30"). */
@@ -58,7 +61,8 @@ parse_timeout_ms(const char *s, uint64_t *ms)
 	return 0;
 }
 
-/* The token file's content without trailing line breaks. Caller frees; NULL on error (message printed). */
+/* The token file's content without trailing line breaks. Caller frees; NULL on error (message
+ * printed). */
 static char *
 read_token(const char *path)
 {
@@ -72,7 +76,8 @@ read_token(const char *path)
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		fprintf(stderr, "leakprofd: scrape: bearer token file '%s': %s\n", path, strerror(errno));
+		fprintf(stderr, "leakprofd: scrape: bearer token file '%s': %s\n", path,
+		        strerror(errno));
 		goto out_free;
 	}
 	for (;;) {
@@ -81,15 +86,17 @@ read_token(const char *path)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			fprintf(stderr, "leakprofd: scrape: bearer token file '%s': %s\n", path, strerror(errno));
+			fprintf(stderr, "leakprofd: scrape: bearer token file '%s': %s\n", path,
+			        strerror(errno));
 			goto out_close;
 		}
 		if (r == 0)
 			break;
 		len += (size_t)r;
 		if (len > MAX_TOKEN_BYTES) {
-			fprintf(stderr, "leakprofd: scrape: bearer token file '%s': larger than %d bytes\n", path,
-				MAX_TOKEN_BYTES);
+			fprintf(stderr,
+			        "leakprofd: scrape: bearer token file '%s': larger than %d bytes\n",
+			        path, MAX_TOKEN_BYTES);
 			goto out_close;
 		}
 	}
@@ -98,7 +105,8 @@ read_token(const char *path)
 		len--;
 	buf[len] = '\0';
 	if (len == 0 || memchr(buf, '\n', len) || memchr(buf, '\r', len) || strlen(buf) != len) {
-		fprintf(stderr, "leakprofd: scrape: bearer token file '%s': empty or not one line\n", path);
+		fprintf(stderr,
+		        "leakprofd: scrape: bearer token file '%s': empty or not one line\n", path);
 		goto out_free;
 	}
 	return buf;
@@ -146,11 +154,11 @@ cmd_scrape(int argc, char **argv)
 {
 	struct scrape_header headers[MAX_HEADERS];
 	struct scrape_target t = {
-		.service = "scrape",
-		.format = PROFILE_FORMAT_PROTO,
-		.timeout_ms = 10000,
-		.max_body_bytes = 64u << 20,
-		.interval_ms = 60000,
+	    .service = "scrape",
+	    .format = PROFILE_FORMAT_PROTO,
+	    .timeout_ms = 10000,
+	    .max_body_bytes = 64u << 20,
+	    .interval_ms = 60000,
 	};
 	struct scrape_result res;
 	const char *url = NULL, *token_file = NULL, *profile = "goroutine";
@@ -165,7 +173,8 @@ cmd_scrape(int argc, char **argv)
 
 		if (opts_done || a[0] != '-' || strcmp(a, "-") == 0) {
 			if (url) {
-				fprintf(stderr, "leakprofd: scrape: one URL only ('%s' and '%s')\n", url, a);
+				fprintf(stderr, "leakprofd: scrape: one URL only ('%s' and '%s')\n",
+				        url, a);
 				return 2;
 			}
 			url = a;
@@ -186,14 +195,19 @@ cmd_scrape(int argc, char **argv)
 			return 2;
 		} else if (strcmp(a, "--timeout") == 0) {
 			if (parse_timeout_ms(v, &t.timeout_ms) != 0) {
-				fprintf(stderr, "leakprofd: scrape: --timeout: '%s' is not a duration like 10s or 500ms\n",
-					v);
+				fprintf(stderr,
+				        "leakprofd: scrape: --timeout: '%s' is not a duration like "
+				        "10s or 500ms\n",
+				        v);
 				return 2;
 			}
 			i++;
 		} else if (strcmp(a, "--max-body") == 0) {
 			if (config_parse_size(v, &t.max_body_bytes) != 0 || t.max_body_bytes == 0) {
-				fprintf(stderr, "leakprofd: scrape: --max-body: '%s' is not a size like 64MiB\n", v);
+				fprintf(stderr,
+				        "leakprofd: scrape: --max-body: '%s' is not a size like "
+				        "64MiB\n",
+				        v);
 				return 2;
 			}
 			i++;
@@ -208,23 +222,30 @@ cmd_scrape(int argc, char **argv)
 				debug = 2;
 				t.format = PROFILE_FORMAT_DEBUG2;
 			} else {
-				fprintf(stderr, "leakprofd: scrape: --format: '%s' is not proto, debug=1 or debug=2\n",
-					v);
+				fprintf(stderr,
+				        "leakprofd: scrape: --format: '%s' is not proto, debug=1 "
+				        "or debug=2\n",
+				        v);
 				return 2;
 			}
 			i++;
 		} else if (strcmp(a, "--profile") == 0) {
 			if (strcmp(v, "goroutine") != 0 && strcmp(v, "goroutineleak") != 0) {
-				fprintf(stderr, "leakprofd: scrape: --profile: '%s' is not goroutine or goroutineleak\n",
-					v);
+				fprintf(stderr,
+				        "leakprofd: scrape: --profile: '%s' is not goroutine or "
+				        "goroutineleak\n",
+				        v);
 				return 2;
 			}
 			profile = v;
 			i++;
 		} else if (strcmp(a, "--header") == 0) {
-			if (t.nheaders == MAX_HEADERS || split_header(argv[i + 1], &headers[t.nheaders]) != 0) {
-				fprintf(stderr, "leakprofd: scrape: --header: '%s' is not 'Name: value' (at most %d)\n",
-					v, MAX_HEADERS);
+			if (t.nheaders == MAX_HEADERS ||
+			    split_header(argv[i + 1], &headers[t.nheaders]) != 0) {
+				fprintf(stderr,
+				        "leakprofd: scrape: --header: '%s' is not 'Name: value' "
+				        "(at most %d)\n",
+				        v, MAX_HEADERS);
 				return 2;
 			}
 			t.nheaders++;
@@ -245,8 +266,8 @@ cmd_scrape(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	/* A base URL gets the profile path and a debug parameter (proto by default); a URL with a path is
-	 * the profile URL, kept as written unless --format is given. */
+	/* A base URL gets the profile path and a debug parameter (proto by default); a URL with a
+	 * path is the profile URL, kept as written unless --format is given. */
 	if (debug == -2)
 		debug = has_path(url) ? -1 : 0;
 	snprintf(path, sizeof(path), "/debug/pprof/%s", profile);
@@ -260,7 +281,7 @@ cmd_scrape(int argc, char **argv)
 	else if (debug == 2)
 		t.format = PROFILE_FORMAT_DEBUG2;
 	else if (debug == -1 && strstr(profile_url, "debug=2"))
-		t.format = PROFILE_FORMAT_DEBUG2;       /* text: ask for compression */
+		t.format = PROFILE_FORMAT_DEBUG2; /* text: ask for compression */
 	else if (debug == -1 && strstr(profile_url, "debug=1"))
 		t.format = PROFILE_FORMAT_DEBUG1;
 	t.url = profile_url;
@@ -273,11 +294,12 @@ cmd_scrape(int argc, char **argv)
 	}
 	if (scrape_once(&t, &res) != 0) {
 		if (strcmp(res.status, "timeout") == 0)
-			fprintf(stderr, "leakprofd: scrape: '%s': timeout after %llu ms\n", profile_url,
-				(unsigned long long)t.timeout_ms);
+			fprintf(stderr, "leakprofd: scrape: '%s': timeout after %llu ms\n",
+			        profile_url, (unsigned long long)t.timeout_ms);
 		else if (strcmp(res.status, "body too large") == 0)
-			fprintf(stderr, "leakprofd: scrape: '%s': body too large (more than %llu bytes)\n",
-				profile_url, (unsigned long long)t.max_body_bytes);
+			fprintf(stderr,
+			        "leakprofd: scrape: '%s': body too large (more than %llu bytes)\n",
+			        profile_url, (unsigned long long)t.max_body_bytes);
 		else
 			fprintf(stderr, "leakprofd: scrape: '%s': %s\n", profile_url, res.status);
 		goto out_free;

@@ -1,6 +1,7 @@
-/* tests/check_scrape.c: the scraper against a real HTTP server (libmicrohttpd, in process, on 127.0.0.1 with
- * an ephemeral port): statuses, body caps, gzip, timeouts, auth and redirects, concurrency bound, schedule
- * and backoff, detail scrapes, target-set replacement, connection reuse and wakeups. */
+/* tests/check_scrape.c: the scraper against a real HTTP server (libmicrohttpd, in process, on
+ * 127.0.0.1 with an ephemeral port): statuses, body caps, gzip, timeouts, auth and redirects,
+ * concurrency bound, schedule and backoff, detail scrapes, target-set replacement, connection reuse
+ * and wakeups. */
 #include <check.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -17,25 +18,25 @@
 
 #include "collector/scrape.h"
 
-/* The first records of a real Go 1.19 debug=1 goroutine profile (tests/go/zoo with early_return=3, mutex=2
- * and sleepers), the total adjusted to the records kept. */
+/* The first records of a real Go 1.19 debug=1 goroutine profile (tests/go/zoo with early_return=3,
+ * mutex=2 and sleepers), the total adjusted to the records kept. */
 static const char PROFILE1[] =
-	"goroutine profile: total 9\n"
-	"4 @ 0x439976 0x466755 0x6b2f2f 0x4697a1\n"
-	"#\t0x466754\ttime.Sleep+0x134\t/usr/lib/go-1.19/src/runtime/time.go:195\n"
-	"#\t0x6b2f2e\tmain.sleeper+0x2e\t/work/main/tests/go/zoo/benign.go:58\n"
-	"\n"
-	"3 @ 0x439976 0x40576c 0x40531d 0x6b4665 0x4697a1\n"
-	"#\t0x6b4664\tmain.earlyReturnChild+0x44\t/work/main/tests/go/zoo/leaks.go:60\n"
-	"\n"
-	"2 @ 0x439976 0x44a83e 0x44a815 0x465aa5 0x46fce5 0x6b56f5 0x6b56d0 0x4697a1\n"
-	"#\t0x465aa4\tsync.runtime_SemacquireMutex+0x24\t/usr/lib/go-1.19/src/runtime/sema.go:77\n"
-	"#\t0x46fce4\tsync.(*Mutex).lockSlow+0x164\t\t/usr/lib/go-1.19/src/sync/mutex.go:171\n"
-	"#\t0x6b56f4\tsync.(*Mutex).Lock+0x54\t\t\t/usr/lib/go-1.19/src/sync/mutex.go:90\n"
-	"#\t0x6b56cf\tmain.mutexLocker+0x2f\t\t\t/work/main/tests/go/zoo/leaks.go:212\n"
-	"\n";
+    "goroutine profile: total 9\n"
+    "4 @ 0x439976 0x466755 0x6b2f2f 0x4697a1\n"
+    "#\t0x466754\ttime.Sleep+0x134\t/usr/lib/go-1.19/src/runtime/time.go:195\n"
+    "#\t0x6b2f2e\tmain.sleeper+0x2e\t/work/main/tests/go/zoo/benign.go:58\n"
+    "\n"
+    "3 @ 0x439976 0x40576c 0x40531d 0x6b4665 0x4697a1\n"
+    "#\t0x6b4664\tmain.earlyReturnChild+0x44\t/work/main/tests/go/zoo/leaks.go:60\n"
+    "\n"
+    "2 @ 0x439976 0x44a83e 0x44a815 0x465aa5 0x46fce5 0x6b56f5 0x6b56d0 0x4697a1\n"
+    "#\t0x465aa4\tsync.runtime_SemacquireMutex+0x24\t/usr/lib/go-1.19/src/runtime/sema.go:77\n"
+    "#\t0x46fce4\tsync.(*Mutex).lockSlow+0x164\t\t/usr/lib/go-1.19/src/sync/mutex.go:171\n"
+    "#\t0x6b56f4\tsync.(*Mutex).Lock+0x54\t\t\t/usr/lib/go-1.19/src/sync/mutex.go:90\n"
+    "#\t0x6b56cf\tmain.mutexLocker+0x2f\t\t\t/work/main/tests/go/zoo/leaks.go:212\n"
+    "\n";
 
-/* --- the test server ------------------------------------------------------------------------------ */
+/* --- the test server -------------------------------------------------------------------------- */
 
 struct srv {
 	struct MHD_Daemon *d;
@@ -46,13 +47,13 @@ struct srv {
 	atomic_int requests;
 	atomic_int connections;
 	pthread_mutex_t mu;
-	char last_auth[256];            /* Authorization of the last request, per path below */
+	char last_auth[256]; /* Authorization of the last request, per path below */
 	char auth_path[64];
 	char last_accept_enc[128];
 	char last_scope[64];
-	char *gz;                       /* PROFILE1 gzip-compressed */
+	char *gz; /* PROFILE1 gzip-compressed */
 	size_t gzlen;
-	char *bomb;                     /* 64 MiB of zeros, gzip-compressed */
+	char *bomb; /* 64 MiB of zeros, gzip-compressed */
 	size_t bomblen;
 };
 
@@ -107,8 +108,8 @@ query_num(struct MHD_Connection *c, const char *key, long def)
 static enum MHD_Result
 reply(struct MHD_Connection *c, unsigned code, const void *body, size_t len, const char *enc)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
-								  MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result ret;
 
 	if (enc)
@@ -152,8 +153,8 @@ copy_header(struct MHD_Connection *c, const char *name, char *dst, size_t cap)
 }
 
 static enum MHD_Result
-handler(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version,
-	const char *upload, size_t *upload_size, void **con_cls)
+handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+        const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
 	enum MHD_Result ret;
 	int in, m;
@@ -163,7 +164,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url, const char *method
 	(void)version;
 	(void)upload;
 	(void)upload_size;
-	if (*con_cls == NULL) {         /* first call: headers only */
+	if (*con_cls == NULL) { /* first call: headers only */
 		*con_cls = (void *)1;
 		return MHD_YES;
 	}
@@ -201,14 +202,15 @@ handler(void *cls, struct MHD_Connection *c, const char *url, const char *method
 	} else if (strcmp(url, "/big") == 0 || strcmp(url, "/biglen") == 0) {
 		uint64_t n = (uint64_t)query_num(c, "n", 1 << 20);
 		struct MHD_Response *r = MHD_create_response_from_callback(
-			strcmp(url, "/big") == 0 ? MHD_SIZE_UNKNOWN : n, 32 * 1024, big_reader,
-			(void *)(uintptr_t)n, NULL);
+		    strcmp(url, "/big") == 0 ? MHD_SIZE_UNKNOWN : n, 32 * 1024, big_reader,
+		    (void *)(uintptr_t)n, NULL);
 
 		ret = MHD_queue_response(c, 200, r);
 		MHD_destroy_response(r);
 	} else if (strncmp(url, "/redirect", 9) == 0) {
 		char loc[128];
-		struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		struct MHD_Response *r =
+		    MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 
 		/* "localhost" is another host name than "127.0.0.1" for curl's credential rules */
 		if (strcmp(url, "/redirect-other") == 0)
@@ -228,7 +230,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url, const char *method
 }
 
 static void
-on_connection(void *cls, struct MHD_Connection *c, void **socket_context, enum MHD_ConnectionNotificationCode t)
+on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+              enum MHD_ConnectionNotificationCode t)
 {
 	(void)cls;
 	(void)c;
@@ -240,17 +243,17 @@ on_connection(void *cls, struct MHD_Connection *c, void **socket_context, enum M
 static void
 srv_start(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
 	const union MHD_DaemonInfo *info;
 
 	memset(&S, 0, sizeof(S));
 	pthread_mutex_init(&S.mu, NULL);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	S.gz = gzip_buf(PROFILE1, strlen(PROFILE1), 1, &S.gzlen);
-	S.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL,
-			       handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-			       MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
-			       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+	S.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
+	                       NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR,
+	                       (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+	                       NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
 	ck_assert_ptr_nonnull(S.d);
 	info = MHD_get_daemon_info(S.d, MHD_DAEMON_INFO_BIND_PORT);
 	ck_assert_ptr_nonnull(info);
@@ -283,16 +286,16 @@ static struct scrape_target
 target(const char *service, const char *path)
 {
 	return (struct scrape_target){
-		.service = service,
-		.url = url_of(path),
-		.format = PROFILE_FORMAT_DEBUG1,
-		.interval_ms = 60000,
-		.timeout_ms = 5000,
-		.max_body_bytes = 1 << 20,
+	    .service = service,
+	    .url = url_of(path),
+	    .format = PROFILE_FORMAT_DEBUG1,
+	    .interval_ms = 60000,
+	    .timeout_ms = 5000,
+	    .max_body_bytes = 1 << 20,
 	};
 }
 
-/* --- collecting results --------------------------------------------------------------------------- */
+/* --- collecting results ----------------------------------------------------------------------- */
 
 #define MAXRES 256
 
@@ -302,7 +305,7 @@ struct rec {
 	char status[SCRAPE_STATUS_MAX];
 	bool ok;
 	bool detail;
-	uint64_t at_ms;                 /* monotonic, at delivery */
+	uint64_t at_ms; /* monotonic, at delivery */
 	int64_t start_ms;
 	uint64_t duration_ms;
 	uint64_t bytes;
@@ -340,12 +343,13 @@ on_done(void *arg, struct scrape_result *res)
 		ck_assert_uint_gt(res->profile.nlocations, 0);
 }
 
-/* The gap between the scheduled starts of results i-1 and i (start minus lag): the scheduler's decision,
- * independent of how busy the machine running the test is. */
+/* The gap between the scheduled starts of results i-1 and i (start minus lag): the scheduler's
+ * decision, independent of how busy the machine running the test is. */
 static int64_t
 due_gap(const struct recs *rs, int i)
 {
-	return (rs->r[i].start_ms - (int64_t)rs->r[i].lag_ms) - (rs->r[i - 1].start_ms - (int64_t)rs->r[i - 1].lag_ms);
+	return (rs->r[i].start_ms - (int64_t)rs->r[i].lag_ms) -
+	       (rs->r[i - 1].start_ms - (int64_t)rs->r[i - 1].lag_ms);
 }
 
 /* Poll until 'want' results arrived or 'max_ms' passed. */
@@ -373,7 +377,8 @@ find(struct recs *rs, const char *service)
 static struct scraper *
 new_scraper(struct recs *rs, unsigned max_concurrent)
 {
-	struct scrape_options opt = { .max_concurrent = max_concurrent, .done = on_done, .done_arg = rs };
+	struct scrape_options opt = {
+	    .max_concurrent = max_concurrent, .done = on_done, .done_arg = rs};
 	struct scraper *sc = scrape_new(&opt);
 
 	ck_assert_ptr_nonnull(sc);
@@ -393,7 +398,7 @@ set_targets(struct scraper *sc, const struct scrape_target *t, size_t n)
 static unsigned
 dead_port(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t len = sizeof(sa);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -405,7 +410,7 @@ dead_port(void)
 	return ntohs(sa.sin_port);
 }
 
-/* --- tests ---------------------------------------------------------------------------------------- */
+/* --- tests ------------------------------------------------------------------------------------ */
 
 START_TEST(test_once_ok)
 {
@@ -433,8 +438,8 @@ assert_once_status(struct scrape_target t, const char *want)
 
 	ck_assert_int_eq(scrape_once(&t, &res), -1);
 	ck_assert(!res.ok);
-	ck_assert_msg(strncmp(res.status, want, strlen(want)) == 0, "%s: want '%s', got '%s'", t.url, want,
-		      res.status);
+	ck_assert_msg(strncmp(res.status, want, strlen(want)) == 0, "%s: want '%s', got '%s'",
+	              t.url, want, res.status);
 	ck_assert_uint_eq(res.profile.nlocations, 0);
 	profile_release(&res.profile);
 }
@@ -477,8 +482,9 @@ static void *
 raw_serve(void *arg)
 {
 	struct raw_peer *rp = arg;
-	static const char partial[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n"
-				      "goroutine profile: total 9\n";
+	static const char partial[] =
+	    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n"
+	    "goroutine profile: total 9\n";
 	char buf[4096];
 	int fd = accept(rp->lfd, NULL, NULL);
 
@@ -489,9 +495,9 @@ raw_serve(void *arg)
 		return NULL;
 	}
 	if (rp->mode == RAW_RESET) {
-		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
 
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));        /* close sends RST */
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)); /* close sends RST */
 	} else if (rp->mode == RAW_TRUNCATE) {
 		if (write(fd, partial, sizeof(partial) - 1) < 0)
 			perror("raw peer write");
@@ -503,7 +509,7 @@ raw_serve(void *arg)
 static void
 raw_start(struct raw_peer *rp, enum raw_mode mode)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t len = sizeof(sa);
 
 	rp->mode = mode;
@@ -592,7 +598,7 @@ START_TEST(test_gzip)
 	struct scrape_result res;
 
 	ck_assert_int_eq(scrape_once(&t, &res), 0);
-	ck_assert_uint_eq(res.bytes, strlen(PROFILE1));         /* decoded */
+	ck_assert_uint_eq(res.bytes, strlen(PROFILE1)); /* decoded */
 	ck_assert_uint_eq(res.profile.total_goroutines, 9);
 	ck_assert(strstr(S.last_accept_enc, "gzip") != NULL);
 	profile_release(&res.profile);
@@ -607,7 +613,7 @@ END_TEST
 
 START_TEST(test_auth_and_redirects)
 {
-	struct scrape_header h[] = { { "X-Scope", "payments" } };
+	struct scrape_header h[] = {{"X-Scope", "payments"}};
 	struct scrape_target t = target("s", "/auth");
 	struct scrape_result res;
 
@@ -645,8 +651,8 @@ START_TEST(test_invalid_targets)
 {
 	struct recs *rs = calloc(1, sizeof(*rs));
 	struct scraper *sc = new_scraper(rs, 4);
-	struct scrape_target t[2] = { target("a", "/ok"), target("a", "/ok") };
-	struct scrape_header bad[] = { { "X-Evil", "a\r\nInjected: 1" } };
+	struct scrape_target t[2] = {target("a", "/ok"), target("a", "/ok")};
+	struct scrape_header bad[] = {{"X-Evil", "a\r\nInjected: 1"}};
 	char err[256];
 
 	ck_assert_int_eq(scrape_set_targets(sc, t, 2, err, sizeof(err)), -1);
@@ -705,13 +711,14 @@ START_TEST(test_concurrency_bound)
 		ck_assert_str_eq(rs->r[i].status, "ok");
 	ck_assert_uint_le(maxfl, 3);
 	ck_assert_int_le(atomic_load(&S.max_inflight), 3);
-	ck_assert_int_ge(atomic_load(&S.max_inflight), 2);     /* and it does run them side by side */
+	ck_assert_int_ge(atomic_load(&S.max_inflight), 2); /* and it does run them side by side */
 	scrape_free(sc);
 	free(rs);
 }
 END_TEST
 
-/* A target that never answers holds one slot until its timeout; the others go through the remaining slot. */
+/* A target that never answers holds one slot until its timeout; the others go through the remaining
+ * slot. */
 START_TEST(test_slow_target_does_not_stall_others)
 {
 	struct recs *rs = calloc(1, sizeof(*rs));
@@ -747,7 +754,7 @@ END_TEST
 
 START_TEST(test_schedule_maths)
 {
-	unsigned buckets[10] = { 0 };
+	unsigned buckets[10] = {0};
 	char url[64];
 	int i;
 
@@ -756,7 +763,7 @@ START_TEST(test_schedule_maths)
 	ck_assert_uint_eq(scrape_backoff_ms(60000, 2), 120000);
 	ck_assert_uint_eq(scrape_backoff_ms(60000, 3), 240000);
 	ck_assert_uint_eq(scrape_backoff_ms(60000, 4), 480000);
-	ck_assert_uint_eq(scrape_backoff_ms(60000, 1000), 480000);     /* capped at interval × 8 */
+	ck_assert_uint_eq(scrape_backoff_ms(60000, 1000), 480000); /* capped at interval × 8 */
 	ck_assert_uint_eq(scrape_jitter_max_ms(60000), 3000);
 	ck_assert_uint_eq(scrape_jitter_max_ms(600000), 5000);
 	ck_assert_uint_eq(scrape_jitter_max_ms(1000), 50);
@@ -764,16 +771,18 @@ START_TEST(test_schedule_maths)
 	for (i = 0; i < 5000; i++) {
 		uint64_t p;
 
-		snprintf(url, sizeof(url), "http://10.1.%d.%d:6060/debug/pprof/goroutine?debug=0", i / 200,
-			 i % 200);
+		snprintf(url, sizeof(url), "http://10.1.%d.%d:6060/debug/pprof/goroutine?debug=0",
+		         i / 200, i % 200);
 		p = scrape_phase_ms("svc", url, 60000);
 		ck_assert_uint_lt(p, 60000);
 		ck_assert_uint_eq(p, scrape_phase_ms("svc", url, 60000));
 		buckets[p / 6000]++;
 	}
 	for (i = 0; i < 10; i++)
-		ck_assert_msg(buckets[i] > 400 && buckets[i] < 600, "bucket %d: %u of 5000", i, buckets[i]);
-	ck_assert_uint_ne(scrape_phase_ms("a", "http://x/", 60000), scrape_phase_ms("b", "http://x/", 60000));
+		ck_assert_msg(buckets[i] > 400 && buckets[i] < 600, "bucket %d: %u of 5000", i,
+		              buckets[i]);
+	ck_assert_uint_ne(scrape_phase_ms("a", "http://x/", 60000),
+	                  scrape_phase_ms("b", "http://x/", 60000));
 }
 END_TEST
 
@@ -798,8 +807,10 @@ START_TEST(test_schedule_live)
 	for (i = 1; i < 4; i++) {
 		int64_t gap = due_gap(rs, i);
 
-		/* one interval, give or take the two starts' jitters (at most 15 ms each) and ms rounding */
-		ck_assert_msg(gap >= 300 - 15 - 3 && gap <= 300 + 15 + 3, "gap %d: %lld ms", i, (long long)gap);
+		/* one interval, give or take the two starts' jitters (at most 15 ms each) and ms
+		 * rounding */
+		ck_assert_msg(gap >= 300 - 15 - 3 && gap <= 300 + 15 + 3, "gap %d: %lld ms", i,
+		              (long long)gap);
 		ck_assert_uint_lt(rs->r[i].lag_ms, 500);
 	}
 	scrape_get_health(sc, 0, &h);
@@ -813,8 +824,8 @@ START_TEST(test_schedule_live)
 }
 END_TEST
 
-/* New targets start at their phase within the interval (wall-clock grid) plus a random jitter of at most
- * scrape_jitter_max_ms(): never all at once, never all at the same offset. */
+/* New targets start at their phase within the interval (wall-clock grid) plus a random jitter of at
+ * most scrape_jitter_max_ms(): never all at once, never all at the same offset. */
 START_TEST(test_schedule_jitter)
 {
 	struct recs *rs = calloc(1, sizeof(*rs));
@@ -826,7 +837,8 @@ START_TEST(test_schedule_jitter)
 	size_t i;
 
 	for (i = 0; i < 100; i++) {
-		snprintf(urls[i], sizeof(urls[i]), "http://10.9.0.%zu:6060/debug/pprof/goroutine", i);
+		snprintf(urls[i], sizeof(urls[i]), "http://10.9.0.%zu:6060/debug/pprof/goroutine",
+		         i);
 		t[i] = target("j", "/ok");
 		t[i].url = urls[i];
 	}
@@ -843,15 +855,17 @@ START_TEST(test_schedule_jitter)
 		if (base == 0)
 			base = iv;
 		jitter = (int64_t)h.next_in_ms - base;
-		/* 'now' was read a little before the schedule was made: allow a few ms either way */
-		ck_assert_msg(jitter >= -30 && jitter <= (int64_t)scrape_jitter_max_ms((uint64_t)iv) + 30,
-			      "target %zu: jitter %lld ms", i, (long long)jitter);
+		/* 'now' was read a little before the schedule was made: allow a few ms */
+		ck_assert_msg(jitter >= -30 &&
+		                  jitter <= (int64_t)scrape_jitter_max_ms((uint64_t)iv) + 30,
+		              "target %zu: jitter %lld ms", i, (long long)jitter);
 		if (jitter < jmin)
 			jmin = jitter;
 		if (jitter > jmax)
 			jmax = jitter;
 	}
-	ck_assert_msg(jmax - jmin > 1000, "jitters spread over %lld ms only", (long long)(jmax - jmin));
+	ck_assert_msg(jmax - jmin > 1000, "jitters spread over %lld ms only",
+	              (long long)(jmax - jmin));
 	scrape_free(sc);
 	free(rs);
 }
@@ -863,7 +877,7 @@ START_TEST(test_backoff_live)
 	struct recs *rs = calloc(1, sizeof(*rs));
 	struct scraper *sc = new_scraper(rs, 4);
 	struct scrape_target t = target("bo", "/nope");
-	static const int64_t want[] = { 200, 400, 800 };
+	static const int64_t want[] = {200, 400, 800};
 	struct scrape_health h;
 	size_t up, down;
 	int i;
@@ -879,13 +893,14 @@ START_TEST(test_backoff_live)
 	for (i = 1; i < 4; i++) {
 		int64_t gap = due_gap(rs, i);
 
-		ck_assert_msg(gap >= want[i - 1] - 10 - 3 && gap <= want[i - 1] + 10 + 3, "gap %d: %lld ms, want %lld",
-			      i, (long long)gap, (long long)want[i - 1]);
+		ck_assert_msg(gap >= want[i - 1] - 10 - 3 && gap <= want[i - 1] + 10 + 3,
+		              "gap %d: %lld ms, want %lld", i, (long long)gap,
+		              (long long)want[i - 1]);
 	}
 	scrape_get_health(sc, 0, &h);
 	ck_assert(!h.up);
 	ck_assert_uint_eq(h.consecutive_failures, 4);
-	ck_assert_uint_ge(h.next_in_ms, 1000);          /* 8 intervals from the last slot */
+	ck_assert_uint_ge(h.next_in_ms, 1000); /* 8 intervals from the last slot */
 	scrape_count_up(sc, &up, &down);
 	ck_assert_uint_eq(up, 0);
 	ck_assert_uint_eq(down, 1);
@@ -939,7 +954,8 @@ START_TEST(test_replace_targets)
 {
 	struct recs *rs = calloc(1, sizeof(*rs));
 	struct scraper *sc = new_scraper(rs, 4);
-	struct scrape_target t[3] = { target("a", "/ok"), target("b", "/ok"), target("slow", "/slow?ms=5000") };
+	struct scrape_target t[3] = {target("a", "/ok"), target("b", "/ok"),
+	                             target("slow", "/slow?ms=5000")};
 	struct scrape_target t2[2];
 	struct scrape_health h;
 	int before;
@@ -949,19 +965,19 @@ START_TEST(test_replace_targets)
 	run_until(sc, rs, 2, 2000);
 	ck_assert_int_eq(rs->n, 2);
 	ck_assert_ptr_null(find(rs, "slow"));
-	ck_assert_uint_eq(scrape_in_flight(sc), 1);     /* "slow" still running */
+	ck_assert_uint_eq(scrape_in_flight(sc), 1); /* "slow" still running */
 	/* keep b (with a new header), drop a and the running slow one, add c */
 	t2[0] = target("c", "/ok");
 	t2[1] = target("b", "/ok");
 	t2[1].timeout_ms = 1234;
 	set_targets(sc, t2, 2);
 	ck_assert_uint_eq(scrape_count(sc), 2);
-	ck_assert_uint_eq(scrape_in_flight(sc), 0);     /* slow aborted, without a callback */
+	ck_assert_uint_eq(scrape_in_flight(sc), 0); /* slow aborted, without a callback */
 	scrape_get_health(sc, 1, &h);
 	ck_assert_str_eq(h.service, "b");
 	ck_assert(h.scraped && h.up);
-	ck_assert_uint_eq(h.scrapes, 1);                /* b kept its health */
-	ck_assert(h.next_in_ms > 50000);                /* and its schedule (60 s interval, just scraped) */
+	ck_assert_uint_eq(h.scrapes, 1); /* b kept its health */
+	ck_assert(h.next_in_ms > 50000); /* and its schedule (60 s interval, just scraped) */
 	scrape_get_health(sc, 0, &h);
 	ck_assert_str_eq(h.service, "c");
 	ck_assert(!h.scraped);

@@ -1,5 +1,5 @@
-/* tests/check_targets.c: file_sd discovery (JSON and YAML), change detection, broken files, sharding and
- * profile URL building, against real files in a temporary directory. */
+/* tests/check_targets.c: file_sd discovery (JSON and YAML), change detection, broken files,
+ * sharding and profile URL building, against real files in a temporary directory. */
 #include <check.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -84,24 +84,27 @@ assert_url(const char *base, const char *path, int debug, const char *want)
 START_TEST(test_profile_url)
 {
 	assert_url("http://127.0.0.1:6060", "/debug/pprof/goroutine", 1,
-		   "http://127.0.0.1:6060/debug/pprof/goroutine?debug=1");
+	           "http://127.0.0.1:6060/debug/pprof/goroutine?debug=1");
 	assert_url("http://127.0.0.1:6060/", "/debug/pprof/goroutineleak", 0,
-		   "http://127.0.0.1:6060/debug/pprof/goroutineleak?debug=0");
+	           "http://127.0.0.1:6060/debug/pprof/goroutineleak?debug=0");
 	assert_url("https://h:1", NULL, 2, "https://h:1/debug/pprof/goroutine?debug=2");
 	/* a full profile URL keeps its path; the debug value is replaced, other parameters stay */
 	assert_url("http://h:1/x/debug/pprof/goroutine?debug=1", "/ignored", 2,
-		   "http://h:1/x/debug/pprof/goroutine?debug=2");
+	           "http://h:1/x/debug/pprof/goroutine?debug=2");
 	assert_url("http://h:1/debug/pprof/goroutine?a=1&debug=1&b=2#frag", NULL, 0,
-		   "http://h:1/debug/pprof/goroutine?a=1&b=2&debug=0");
+	           "http://h:1/debug/pprof/goroutine?a=1&b=2&debug=0");
 	assert_url("http://h:1/debug/pprof/goroutineleak?debug=2", NULL, -1,
-		   "http://h:1/debug/pprof/goroutineleak?debug=2");
-	assert_url("http://h:1/debug/pprof/goroutine", NULL, -1, "http://h:1/debug/pprof/goroutine");
+	           "http://h:1/debug/pprof/goroutineleak?debug=2");
+	assert_url("http://h:1/debug/pprof/goroutine", NULL, -1,
+	           "http://h:1/debug/pprof/goroutine");
 	/* any other path is a profile URL as written */
 	assert_url("http://gw:80/payments/goroutines", "/debug/pprof/goroutine", 1,
-		   "http://gw:80/payments/goroutines?debug=1");
+	           "http://gw:80/payments/goroutines?debug=1");
 	assert_url("http://gw:80/p?x=y#f", NULL, -1, "http://gw:80/p?x=y");
-	assert_url("http://h:1?x=y", "/debug/pprof/goroutine", 1, "http://h:1/debug/pprof/goroutine?x=y&debug=1");
-	assert_url("http://h:1", "debug/pprof/goroutine", 1, "http://h:1/debug/pprof/goroutine?debug=1");
+	assert_url("http://h:1?x=y", "/debug/pprof/goroutine", 1,
+	           "http://h:1/debug/pprof/goroutine?x=y&debug=1");
+	assert_url("http://h:1", "debug/pprof/goroutine", 1,
+	           "http://h:1/debug/pprof/goroutine?debug=1");
 	assert_url("ftp://h:1", NULL, 1, NULL);
 	assert_url("http://", NULL, 1, NULL);
 	assert_url("127.0.0.1:6060", NULL, 1, NULL);
@@ -112,7 +115,7 @@ END_TEST
 
 START_TEST(test_hash_and_shards)
 {
-	unsigned counts[3] = { 0 };
+	unsigned counts[3] = {0};
 	char url[64];
 	unsigned i, s;
 
@@ -130,26 +133,30 @@ START_TEST(test_hash_and_shards)
 				counts[s]++;
 			}
 		}
-		ck_assert_uint_eq(owners, 1);   /* every target in exactly one shard */
+		ck_assert_uint_eq(owners, 1); /* every target in exactly one shard */
 		ck_assert(targets_shard_keep(url, 0, 1));
 		ck_assert(targets_shard_keep(url, 0, 0));
 	}
 	for (s = 0; s < 3; s++)
-		ck_assert_msg(counts[s] > 850 && counts[s] < 1150, "shard %u has %u of 3000", s, counts[s]);
+		ck_assert_msg(counts[s] > 850 && counts[s] < 1150, "shard %u has %u of 3000", s,
+		              counts[s]);
 }
 END_TEST
 
 START_TEST(test_parse_json)
 {
-	const char *doc = "[\n"
-			  " {\"targets\": [\"10.0.0.5:6060\", \"10.0.0.6:6060\"],\n"
-			  "  \"labels\": {\"service\": \"payments\", \"team\": \"pay\", \"__meta_x\": \"y\"}},\n"
-			  " {\"targets\": [\"h:443\"], \"labels\": {\"job\": \"search\", \"__scheme__\": \"https\"}},\n"
-			  " {\"targets\": [\"http://u:1/custom/path\"], \"labels\": {\"service\": \"s\", \"job\": \"j\"}},\n"
-			  " {\"targets\": []}\n"
-			  "]\n";
+	const char *doc =
+	    "[\n"
+	    " {\"targets\": [\"10.0.0.5:6060\", \"10.0.0.6:6060\"],\n"
+	    "  \"labels\": {\"service\": \"payments\", \"team\": \"pay\", \"__meta_x\": \"y\"}},\n"
+	    " {\"targets\": [\"h:443\"], \"labels\": {\"job\": \"search\", \"__scheme__\": "
+	    "\"https\"}},\n"
+	    " {\"targets\": [\"http://u:1/custom/path\"], \"labels\": {\"service\": \"s\", "
+	    "\"job\": \"j\"}},\n"
+	    " {\"targets\": []}\n"
+	    "]\n";
 	struct targets_entry *e = NULL;
-	struct targets_errors errs = { 0 };
+	struct targets_errors errs = {0};
 	size_t n = 0;
 
 	ck_assert_int_eq(targets_parse_file_sd("fleet.json", doc, strlen(doc), &e, &n, &errs), 0);
@@ -161,10 +168,10 @@ START_TEST(test_parse_json)
 	ck_assert_str_eq(label(&e[0], "team"), "pay");
 	ck_assert_ptr_null(label(&e[0], "__meta_x"));
 	ck_assert_str_eq(e[0].file, "fleet.json");
-	ck_assert_str_eq(e[2].service, "search");               /* job when there is no service label */
-	ck_assert_str_eq(e[2].base_url, "https://h:443");       /* __scheme__ */
+	ck_assert_str_eq(e[2].service, "search");         /* job when there is no service label */
+	ck_assert_str_eq(e[2].base_url, "https://h:443"); /* __scheme__ */
 	ck_assert_ptr_null(label(&e[2], "__scheme__"));
-	ck_assert_str_eq(e[3].service, "s");                    /* service wins over job */
+	ck_assert_str_eq(e[3].service, "s"); /* service wins over job */
 	ck_assert_str_eq(e[3].base_url, "http://u:1/custom/path");
 	targets_entries_free(e, n);
 }
@@ -173,15 +180,15 @@ END_TEST
 START_TEST(test_parse_yaml)
 {
 	const char *doc = "# fleet\n"
-			  "- targets: ['10.0.0.5:6060', 10.0.0.6:6060]\n"
-			  "  labels:\n"
-			  "    service: payments\n"
-			  "    env: prod\n"
-			  "- targets:\n"
-			  "    - search-1:6060\n"
-			  "  labels: {job: search}\n";
+	                  "- targets: ['10.0.0.5:6060', 10.0.0.6:6060]\n"
+	                  "  labels:\n"
+	                  "    service: payments\n"
+	                  "    env: prod\n"
+	                  "- targets:\n"
+	                  "    - search-1:6060\n"
+	                  "  labels: {job: search}\n";
 	struct targets_entry *e = NULL;
-	struct targets_errors errs = { 0 };
+	struct targets_errors errs = {0};
 	size_t n = 0;
 
 	ck_assert_int_eq(targets_parse_file_sd("fleet.yml", doc, strlen(doc), &e, &n, &errs), 0);
@@ -201,7 +208,8 @@ START_TEST(test_parse_yaml)
 }
 END_TEST
 
-/* Each broken document gives -1, leaves the output untouched, and names the file (and line for YAML). */
+/* Each broken document gives -1, leaves the output untouched, and names the file (and line for
+ * YAML). */
 START_TEST(test_parse_errors)
 {
 	static const struct {
@@ -209,38 +217,48 @@ START_TEST(test_parse_errors)
 		const char *doc;
 		const char *want;
 	} cases[] = {
-		{ "a.json", "[{\"targets\": [\"h:1\"]}]", "a.json: group 1: has neither a 'service' nor a 'job' label" },
-		{ "b.json", "[{\"targets\": [\"h:1\"], \"labels\": {\"service\": \"x\"}},\n {\"targets\": 5}]",
-		  "b.json: group 2: 'targets' must be an array of strings" },
-		{ "c.json", "[{\"targets\": [\"h:1\"],\n \"lables\": {}}]", "c.json: group 1: unknown key 'lables'" },
-		{ "d.json", "[{\"targets\": [\"h:1\"],\n", "d.json:2: invalid JSON" },
-		{ "e.json", "{\"targets\": []}", "e.json: expected a JSON array of target groups" },
-		{ "f.json", "[{\"targets\": [\"h 1\"], \"labels\": {\"service\": \"x\"}}]", "invalid target 'h 1'" },
-		{ "g.json", "[{\"targets\": [\"ftp://h:1\"], \"labels\": {\"service\": \"x\"}}]",
-		  "not an http or https URL" },
-		{ "h.json", "[{\"targets\": [\"h:1\"], \"labels\": {\"service\": \"x\", \"bad-name\": \"v\"}}]",
-		  "invalid label name 'bad-name'" },
-		{ "i.json", "[{\"targets\": [\"h:1\"], \"labels\": {\"service\": 5}}]", "label 'service' must be a string" },
-		{ "j.yml", "- targets: [h:1]\n  labels:\n    service: [x]\n", "j.yml:3: group 1: labels must be strings" },
-		{ "k.yml", "- targets: [h:1\n  labels: {service: x}\n", "k.yml:" },
-		{ "l.yml", "targets: [h:1]\n", "l.yml:1: expected a list of target groups" },
-		{ "m.yml", "- targets: [h:1]\n  labels: {service: x, __scheme__: gopher}\n",
-		  "'__scheme__': 'gopher' is neither" },
-		{ "n.yml", "- targets: [h:1]\n  labels: {service: x, service: y}\n", "label 'service' given twice" },
+	    {"a.json", "[{\"targets\": [\"h:1\"]}]",
+	     "a.json: group 1: has neither a 'service' nor a 'job' label"},
+	    {"b.json",
+	     "[{\"targets\": [\"h:1\"], \"labels\": {\"service\": \"x\"}},\n {\"targets\": 5}]",
+	     "b.json: group 2: 'targets' must be an array of strings"},
+	    {"c.json", "[{\"targets\": [\"h:1\"],\n \"lables\": {}}]",
+	     "c.json: group 1: unknown key 'lables'"},
+	    {"d.json", "[{\"targets\": [\"h:1\"],\n", "d.json:2: invalid JSON"},
+	    {"e.json", "{\"targets\": []}", "e.json: expected a JSON array of target groups"},
+	    {"f.json", "[{\"targets\": [\"h 1\"], \"labels\": {\"service\": \"x\"}}]",
+	     "invalid target 'h 1'"},
+	    {"g.json", "[{\"targets\": [\"ftp://h:1\"], \"labels\": {\"service\": \"x\"}}]",
+	     "not an http or https URL"},
+	    {"h.json",
+	     "[{\"targets\": [\"h:1\"], \"labels\": {\"service\": \"x\", \"bad-name\": \"v\"}}]",
+	     "invalid label name 'bad-name'"},
+	    {"i.json", "[{\"targets\": [\"h:1\"], \"labels\": {\"service\": 5}}]",
+	     "label 'service' must be a string"},
+	    {"j.yml", "- targets: [h:1]\n  labels:\n    service: [x]\n",
+	     "j.yml:3: group 1: labels must be strings"},
+	    {"k.yml", "- targets: [h:1\n  labels: {service: x}\n", "k.yml:"},
+	    {"l.yml", "targets: [h:1]\n", "l.yml:1: expected a list of target groups"},
+	    {"m.yml", "- targets: [h:1]\n  labels: {service: x, __scheme__: gopher}\n",
+	     "'__scheme__': 'gopher' is neither"},
+	    {"n.yml", "- targets: [h:1]\n  labels: {service: x, service: y}\n",
+	     "label 'service' given twice"},
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct targets_entry *e = (struct targets_entry *)0x1;  /* must stay untouched */
-		struct targets_errors errs = { 0 };
+		struct targets_entry *e = (struct targets_entry *)0x1; /* must stay untouched */
+		struct targets_errors errs = {0};
 		size_t n = 7;
 
-		ck_assert_int_eq(targets_parse_file_sd(cases[i].name, cases[i].doc, strlen(cases[i].doc), &e, &n,
-						       &errs), -1);
+		ck_assert_int_eq(targets_parse_file_sd(cases[i].name, cases[i].doc,
+		                                       strlen(cases[i].doc), &e, &n, &errs),
+		                 -1);
 		ck_assert_ptr_eq(e, (struct targets_entry *)0x1);
 		ck_assert_uint_eq(n, 7);
-		ck_assert_msg(errs.n > 0 && errs_contain(&errs, cases[i].want), "%s: want '%s', got '%s'",
-			      cases[i].name, cases[i].want, errs.n ? errs.msgs[0] : "(none)");
+		ck_assert_msg(errs.n > 0 && errs_contain(&errs, cases[i].want),
+		              "%s: want '%s', got '%s'", cases[i].name, cases[i].want,
+		              errs.n ? errs.msgs[0] : "(none)");
 		targets_errors_release(&errs);
 	}
 }
@@ -258,8 +276,8 @@ list_count(struct targets_sd *sd)
 START_TEST(test_sd_watch)
 {
 	char glob1[128], glob2[128];
-	const char *globs[2] = { glob1, glob2 };
-	struct targets_errors errs = { 0 };
+	const char *globs[2] = {glob1, glob2};
+	struct targets_errors errs = {0};
 	const struct targets_entry *l;
 	struct targets_sd *sd;
 	bool changed;
@@ -273,7 +291,8 @@ START_TEST(test_sd_watch)
 	ck_assert(!changed);
 	ck_assert_uint_eq(list_count(sd), 0);
 
-	write_file("b.json", "[{\"targets\": [\"b1:1\", \"b2:1\"], \"labels\": {\"service\": \"B\"}}]");
+	write_file("b.json",
+	           "[{\"targets\": [\"b1:1\", \"b2:1\"], \"labels\": {\"service\": \"B\"}}]");
 	write_file("a.json", "[{\"targets\": [\"a1:1\"], \"labels\": {\"service\": \"A\"}}]");
 	write_file("c.yaml", "- targets: [c1:1, a1:1]\n  labels: {service: A}\n");
 	ck_assert_int_eq(targets_sd_refresh(sd, &changed, &errs), 0);
@@ -292,19 +311,22 @@ START_TEST(test_sd_watch)
 	ck_assert(!changed);
 
 	/* a label change alone is a change */
-	write_file("a.json", "[{\"targets\": [\"a1:1\"], \"labels\": {\"service\": \"A\", \"x\": \"1\"}}]");
+	write_file("a.json",
+	           "[{\"targets\": [\"a1:1\"], \"labels\": {\"service\": \"A\", \"x\": \"1\"}}]");
 	ck_assert_int_eq(targets_sd_refresh(sd, &changed, &errs), 0);
 	ck_assert(changed);
 
 	/* same size, new content (new inode through rename) */
-	write_file("a.json", "[{\"targets\": [\"a9:1\"], \"labels\": {\"service\": \"A\", \"x\": \"1\"}}]");
+	write_file("a.json",
+	           "[{\"targets\": [\"a9:1\"], \"labels\": {\"service\": \"A\", \"x\": \"1\"}}]");
 	ck_assert_int_eq(targets_sd_refresh(sd, &changed, &errs), 0);
 	ck_assert(changed);
 	l = targets_sd_list(sd, &n);
 	ck_assert_str_eq(l[0].base_url, "http://a9:1");
 
 	/* a broken file: an error naming it, its old targets stay */
-	write_file("b.json", "[{\"targets\": [\"b1:1\", \"b2:1\"], \"labels\": {\"service\": \"B\"}");
+	write_file("b.json",
+	           "[{\"targets\": [\"b1:1\", \"b2:1\"], \"labels\": {\"service\": \"B\"}");
 	ck_assert_int_eq(targets_sd_refresh(sd, &changed, &errs), -1);
 	ck_assert(!changed);
 	ck_assert(errs_contain(&errs, "b.json"));
@@ -345,8 +367,8 @@ END_TEST
 START_TEST(test_sd_inplace_rewrite)
 {
 	char glob1[128], path[256];
-	const char *globs[1] = { glob1 };
-	struct targets_errors errs = { 0 };
+	const char *globs[1] = {glob1};
+	struct targets_errors errs = {0};
 	const struct targets_entry *l;
 	struct targets_sd *sd;
 	struct timespec ts[2];
@@ -363,7 +385,8 @@ START_TEST(test_sd_inplace_rewrite)
 	ck_assert(changed);
 	f = fopen(path, "r+");
 	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fputs("[{\"targets\": [\"p2:1\"], \"labels\": {\"service\": \"P\"}}]", f) >= 0, 1);
+	ck_assert_int_eq(
+	    fputs("[{\"targets\": [\"p2:1\"], \"labels\": {\"service\": \"P\"}}]", f) >= 0, 1);
 	ck_assert_int_eq(fclose(f), 0);
 	/* force a distinct mtime even on coarse-grained file systems */
 	ts[0].tv_sec = ts[1].tv_sec = time(NULL) + 10;
