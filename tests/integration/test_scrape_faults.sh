@@ -63,6 +63,23 @@ done
 assert_eq "scrape --json format" "$(jq -r .format "$out")" proto
 [ "$(jq -r .total_goroutines "$out")" -ge 2 ] || fail "scrape --json: total_goroutines < 2"
 
+# Credentials and headers reach the target (hookrecv records what it gets; its answer is no profile).
+hr=$LEAKPROFD_GO_BIN/hookrecv
+if [ -x "$hr" ]; then
+	bg "$hr" -addr 127.0.0.1:0 -portfile "$TEST_TMP/hport" -out "$TEST_TMP/hooks.jsonl"
+	wait_for 20 test -s "$TEST_TMP/hport"
+	printf 's3cret-token\n' >"$TEST_TMP/token"
+	if "$bin" scrape --bearer-token-file "$TEST_TMP/token" --header 'X-Scope: payments' \
+		"http://127.0.0.1:$(cat "$TEST_TMP/hport")" >"$out" 2>"$err"; then rc=0; else rc=$?; fi
+	assert_eq "scrape of a non-profile" "$rc" 1
+	grep -q "parse error: " "$err" || { cat "$err" >&2; fail "hookrecv answer: no parse error"; }
+	assert_eq "path asked" "$(jq -r .path "$TEST_TMP/hooks.jsonl")" /debug/pprof/goroutine
+	assert_eq "bearer token sent" "$(jq -r .headers.Authorization "$TEST_TMP/hooks.jsonl")" \
+		"Bearer s3cret-token"
+	assert_eq "header sent" "$(jq -r '.headers["X-Scope"]' "$TEST_TMP/hooks.jsonl")" payments
+	echo "ok: bearer token and header sent"
+fi
+
 # Usage errors exit 2.
 if "$bin" scrape >/dev/null 2>&1; then rc=0; else rc=$?; fi
 assert_eq "scrape without URL" "$rc" 2
@@ -70,4 +87,7 @@ if "$bin" scrape --timeout soon "$base/" >/dev/null 2>&1; then rc=0; else rc=$?;
 assert_eq "scrape --timeout soon" "$rc" 2
 if "$bin" scrape "ftp://127.0.0.1:$port/" >/dev/null 2>&1; then rc=0; else rc=$?; fi
 assert_eq "scrape ftp://" "$rc" 2
+if "$bin" scrape --bearer-token-file "$TEST_TMP/missing" "$base/" >/dev/null 2>"$err"; then rc=0; else rc=$?; fi
+assert_eq "scrape with a missing token file" "$rc" 1
+grep -q "bearer token file '$TEST_TMP/missing': No such file" "$err" || fail "missing token file message"
 echo "all scrape faults behave"
