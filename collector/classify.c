@@ -1,6 +1,7 @@
-/* collector/classify.c: location attribution and op inference from frame names. The tables name the runtime
- * and standard-library functions of Go 1.19 through 1.27 that sit between a blocked goroutine's own code and
- * the scheduler (see ../shared/docs/goroutine-profile-formats.md, "Leaf frames that name the blocking op"). */
+/* collector/classify.c: location attribution and op inference from frame names. The tables name the
+ * runtime and standard-library functions of Go 1.19 through 1.27 that sit between a blocked
+ * goroutine's own code and the scheduler (see ../shared/docs/goroutine-profile-formats.md, "Leaf
+ * frames that name the blocking op"). */
 #include <string.h>
 
 #include "collector/classify.h"
@@ -30,14 +31,9 @@ static const struct {
 	const char *s;
 	size_t len;
 } sync_blocking[] = {
-	{ LIT("sync.(*WaitGroup).Wait") },
-	{ LIT("sync.(*Mutex).Lock") },
-	{ LIT("sync.(*Mutex).lockSlow") },
-	{ LIT("sync.(*RWMutex).RLock") },
-	{ LIT("sync.(*RWMutex).Lock") },
-	{ LIT("sync.(*Cond).Wait") },
-	{ LIT("sync.(*Once).Do") },
-	{ LIT("sync.(*Once).doSlow") },
+    {LIT("sync.(*WaitGroup).Wait")}, {LIT("sync.(*Mutex).Lock")},   {LIT("sync.(*Mutex).lockSlow")},
+    {LIT("sync.(*RWMutex).RLock")},  {LIT("sync.(*RWMutex).Lock")}, {LIT("sync.(*Cond).Wait")},
+    {LIT("sync.(*Once).Do")},        {LIT("sync.(*Once).doSlow")},
 };
 
 bool
@@ -50,7 +46,8 @@ classify_internal(const char *fn, size_t len)
 		/* package runtime only: runtime/pprof, runtime/trace are ordinary code */
 		return prefix(fn, len, LIT("runtime."));
 	case 'i':
-		return prefix(fn, len, LIT("internal/poll.")) || prefix(fn, len, LIT("internal/sync."));
+		return prefix(fn, len, LIT("internal/poll.")) ||
+		       prefix(fn, len, LIT("internal/sync."));
 	case 't':
 		return eq(fn, len, LIT("time.Sleep"));
 	case 's':
@@ -84,8 +81,8 @@ classify_location(const struct raw_frame *frames, size_t n, bool *found)
 const char *
 classify_refine_semacquire(const struct raw_frame *frames, size_t n)
 {
-	/* The innermost sync caller decides, as the runtime does from Go 1.20 on: an RWMutex.Lock waiting
-	 * on its inner mutex is a sync.Mutex.Lock wait. */
+	/* The innermost sync caller decides, as the runtime does from Go 1.20 on: an RWMutex.Lock
+	 * waiting on its inner mutex is a sync.Mutex.Lock wait. */
 	for (size_t i = 0; i < n; i++) {
 		const char *fn = frames[i].fn;
 		size_t len = frames[i].fnlen;
@@ -96,11 +93,13 @@ classify_refine_semacquire(const struct raw_frame *frames, size_t n)
 			return "sync.RWMutex.RLock";
 		if (len >= 25 && memcmp(fn + len - 25, "runtime_SemacquireRWMutex", 25) == 0)
 			return "sync.RWMutex.Lock";
-		if (prefix(fn, len, LIT("runtime.")) || contains(fn, len, LIT("runtime_Semacquire")))
+		if (prefix(fn, len, LIT("runtime.")) ||
+		    contains(fn, len, LIT("runtime_Semacquire")))
 			continue;
 		if (eq(fn, len, LIT("sync.(*WaitGroup).Wait")))
 			return "sync.WaitGroup.Wait";
-		if (eq(fn, len, LIT("sync.(*Mutex).lockSlow")) || eq(fn, len, LIT("sync.(*Mutex).Lock")) ||
+		if (eq(fn, len, LIT("sync.(*Mutex).lockSlow")) ||
+		    eq(fn, len, LIT("sync.(*Mutex).Lock")) ||
 		    eq(fn, len, LIT("internal/sync.(*Mutex).lockSlow")) ||
 		    eq(fn, len, LIT("internal/sync.(*Mutex).Lock")))
 			return "sync.Mutex.Lock";
@@ -121,26 +120,26 @@ runtime_op(const char *fn, size_t len)
 		size_t len;
 		const char *op;
 	} tab[] = {
-		{ LIT("runtime.chansend1"), "chan send" },
-		{ LIT("runtime.chansend"), "chan send" },
-		{ LIT("runtime.chanrecv1"), "chan receive" },
-		{ LIT("runtime.chanrecv2"), "chan receive" },
-		{ LIT("runtime.chanrecv"), "chan receive" },
-		{ LIT("runtime.selectgo"), "select" },
-		{ LIT("runtime.block"), "select (no cases)" },
-		{ LIT("runtime.Gosched"), "runnable" },
-		{ LIT("runtime.goschedguarded"), "runnable" },
-		{ LIT("runtime.goschedIfBusy"), "runnable" },
-		{ LIT("runtime.gopreempt_m"), "runnable" },
-		{ LIT("runtime.asyncPreempt"), "runnable" },
-		{ LIT("runtime.asyncPreempt2"), "runnable" },
-		{ LIT("runtime.notetsleepg"), "syscall" },
-		{ LIT("runtime.Stack"), "running" },
-		{ LIT("runtime.GoroutineProfile"), "running" },
-		{ LIT("runtime.goroutineProfileWithLabels"), "running" },
-		{ LIT("runtime.goroutineProfileWithLabelsConcurrent"), "running" },
-		{ LIT("runtime.goroutineProfileWithLabelsSync"), "running" },
-		{ LIT("runtime.goroutineLeakProfileWithLabels"), "running" },
+	    {LIT("runtime.chansend1"), "chan send"},
+	    {LIT("runtime.chansend"), "chan send"},
+	    {LIT("runtime.chanrecv1"), "chan receive"},
+	    {LIT("runtime.chanrecv2"), "chan receive"},
+	    {LIT("runtime.chanrecv"), "chan receive"},
+	    {LIT("runtime.selectgo"), "select"},
+	    {LIT("runtime.block"), "select (no cases)"},
+	    {LIT("runtime.Gosched"), "runnable"},
+	    {LIT("runtime.goschedguarded"), "runnable"},
+	    {LIT("runtime.goschedIfBusy"), "runnable"},
+	    {LIT("runtime.gopreempt_m"), "runnable"},
+	    {LIT("runtime.asyncPreempt"), "runnable"},
+	    {LIT("runtime.asyncPreempt2"), "runnable"},
+	    {LIT("runtime.notetsleepg"), "syscall"},
+	    {LIT("runtime.Stack"), "running"},
+	    {LIT("runtime.GoroutineProfile"), "running"},
+	    {LIT("runtime.goroutineProfileWithLabels"), "running"},
+	    {LIT("runtime.goroutineProfileWithLabelsConcurrent"), "running"},
+	    {LIT("runtime.goroutineProfileWithLabelsSync"), "running"},
+	    {LIT("runtime.goroutineLeakProfileWithLabels"), "running"},
 	};
 
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
@@ -162,7 +161,7 @@ classify_infer_op(const struct raw_frame *frames, size_t n)
 			op = runtime_op(fn, len);
 			if (op != NULL)
 				return op;
-			continue;       /* gopark, semacquire1, netpollblock, ...: look further */
+			continue; /* gopark, semacquire1, netpollblock, ...: look further */
 		}
 		if ((prefix(fn, len, LIT("sync.")) || prefix(fn, len, LIT("internal/sync."))) &&
 		    contains(fn, len, LIT(".runtime_Semacquire")))
@@ -175,8 +174,10 @@ classify_infer_op(const struct raw_frame *frames, size_t n)
 			return "sleep";
 		if (prefix(fn, len, LIT("runtime/pprof.")))
 			return "running";
-		if (prefix(fn, len, LIT("syscall.Syscall")) || prefix(fn, len, LIT("syscall.RawSyscall")) ||
-		    prefix(fn, len, LIT("runtime/internal/syscall.")) || prefix(fn, len, LIT("internal/runtime/syscall.")))
+		if (prefix(fn, len, LIT("syscall.Syscall")) ||
+		    prefix(fn, len, LIT("syscall.RawSyscall")) ||
+		    prefix(fn, len, LIT("runtime/internal/syscall.")) ||
+		    prefix(fn, len, LIT("internal/runtime/syscall.")))
 			return "syscall";
 		return "unknown";
 	}
@@ -186,8 +187,8 @@ classify_infer_op(const struct raw_frame *frames, size_t n)
 
 /* Wait reasons that end in a parenthesised word of their own. */
 static const char *const paren_reasons[] = {
-	"select (no cases)", "force gc (idle)", "timer goroutine (idle)", "GC worker (idle)",
-	"GC worker (active)", "GOMAXPROCS updater (idle)", "trace reader (blocked)",
+    "select (no cases)",  "force gc (idle)",           "timer goroutine (idle)", "GC worker (idle)",
+    "GC worker (active)", "GOMAXPROCS updater (idle)", "trace reader (blocked)",
 };
 
 size_t
@@ -200,7 +201,8 @@ classify_strip_markers(const char *s, size_t len, bool *leaked)
 		if (len < 4 || s[len - 1] != ')')
 			return len;
 		for (i = 0; i < sizeof(paren_reasons) / sizeof(paren_reasons[0]); i++) {
-			if (strlen(paren_reasons[i]) == len && memcmp(paren_reasons[i], s, len) == 0)
+			if (strlen(paren_reasons[i]) == len &&
+			    memcmp(paren_reasons[i], s, len) == 0)
 				known = true;
 		}
 		if (known)
@@ -211,7 +213,7 @@ classify_strip_markers(const char *s, size_t len, bool *leaked)
 				break;
 			}
 			if (s[i] == ' ' || s[i] == ')')
-				return len;     /* "(nil chan)": not a one-word marker */
+				return len; /* "(nil chan)": not a one-word marker */
 		}
 		if (open < 1 || s[open - 1] != ' ' || open + 2 >= len)
 			return len;

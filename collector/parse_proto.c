@@ -1,10 +1,12 @@
-/* collector/parse_proto.c: debug=0 goroutine profiles: gzip-compressed pprof profile.proto, decoded by hand.
+/* collector/parse_proto.c: debug=0 goroutine profiles: gzip-compressed pprof profile.proto, decoded
+ * by hand.
  *
- * The gzip stream is inflated with zlib into one buffer capped at PROFILE_MAX_INFLATED (a gzip bomb is an
- * error, not an allocation). Go writes the string table last, so the message is read twice: the first pass
- * collects sample types, locations, functions and strings; the second walks the samples and aggregates them.
- * Repeated numbers are accepted packed (wire type 2) and unpacked (wire type 0) as protobuf requires; inlined
- * calls are several Lines in one Location, innermost first. Field numbers: profile.proto (see
+ * The gzip stream is inflated with zlib into one buffer capped at PROFILE_MAX_INFLATED (a gzip bomb
+ * is an error, not an allocation). Go writes the string table last, so the message is read twice:
+ * the first pass collects sample types, locations, functions and strings; the second walks the
+ * samples and aggregates them. Repeated numbers are accepted packed (wire type 2) and unpacked
+ * (wire type 0) as protobuf requires; inlined calls are several Lines in one Location, innermost
+ * first. Field numbers: profile.proto (see
  * ../shared/docs/goroutine-profile-formats.md) and Go's runtime/pprof/protobuf.go. */
 #include <stdlib.h>
 #include <string.h>
@@ -21,23 +23,23 @@ struct pstr {
 
 struct pfunc {
 	uint64_t id;
-	uint64_t name, file;            /* string indices */
+	uint64_t name, file; /* string indices */
 };
 
 struct pline {
-	uint64_t func_id;               /* resolved to a function index after pass 1 */
+	uint64_t func_id; /* resolved to a function index after pass 1 */
 	int64_t line;
 };
 
 struct ploc {
 	uint64_t id;
-	size_t first, n;                /* into lines */
+	size_t first, n; /* into lines */
 };
 
 /* uint64 id -> index, open addressing. */
 struct idmap {
 	uint64_t *keys;
-	uint32_t *vals;                 /* index + 1; 0 = empty */
+	uint32_t *vals; /* index + 1; 0 = empty */
 	size_t mask;
 };
 
@@ -108,8 +110,8 @@ rd_varint(struct proto *P, struct rd *r, uint64_t *v)
 			return 0;
 		}
 	}
-	return perr(P->err, (size_t)(r->p - P->base), 0, "bad varint at byte %zu of the inflated profile",
-	    (size_t)(r->p - P->base));
+	return perr(P->err, (size_t)(r->p - P->base), 0,
+	            "bad varint at byte %zu of the inflated profile", (size_t)(r->p - P->base));
 }
 
 /* Next field: number, wire type, and its value (varint/fixed) or payload (length-delimited). */
@@ -124,8 +126,8 @@ rd_field(struct proto *P, struct rd *r, uint32_t *field, uint32_t *wt, uint64_t 
 	*field = (uint32_t)(key >> 3);
 	*wt = (uint32_t)(key & 7);
 	if (key >> 3 == 0 || key >> 3 > 0x1fffffff)
-		return perr(P->err, off, 0, "proto: bad field number %llu at byte %zu", (unsigned long long)(key >> 3),
-		    off);
+		return perr(P->err, off, 0, "proto: bad field number %llu at byte %zu",
+		            (unsigned long long)(key >> 3), off);
 	switch (*wt) {
 	case 0:
 		return rd_varint(P, r, v);
@@ -133,9 +135,11 @@ rd_field(struct proto *P, struct rd *r, uint32_t *field, uint32_t *wt, uint64_t 
 	case 5:
 		n = *wt == 1 ? 8 : 4;
 		if ((size_t)(r->end - r->p) < n)
-			return perr(P->err, off, 0, "proto: truncated fixed%u field at byte %zu", (unsigned)n * 8, off);
+			return perr(P->err, off, 0, "proto: truncated fixed%u field at byte %zu",
+			            (unsigned)n * 8, off);
 		*v = 0;
-		memcpy(v, r->p, n);     /* little-endian hosts only; values of these fields are not used */
+		memcpy(v, r->p,
+		       n); /* little-endian hosts only; values of these fields are not used */
 		r->p += n;
 		return 0;
 	case 2:
@@ -143,15 +147,17 @@ rd_field(struct proto *P, struct rd *r, uint32_t *field, uint32_t *wt, uint64_t 
 			return -1;
 		if (n > (uint64_t)(r->end - r->p))
 			return perr(P->err, off, 0,
-			    "proto: field %u at byte %zu is %llu bytes long, past the end of its message", *field, off,
-			    (unsigned long long)n);
+			            "proto: field %u at byte %zu is %llu bytes long, past the end "
+			            "of its message",
+			            *field, off, (unsigned long long)n);
 		sub->p = r->p;
 		sub->end = r->p + n;
 		r->p += n;
 		return 0;
 	default:
-		return perr(P->err, off, 0, "proto: unsupported wire type %u of field %u at byte %zu", *wt, *field,
-		    off);
+		return perr(P->err, off, 0,
+		            "proto: unsupported wire type %u of field %u at byte %zu", *wt, *field,
+		            off);
 	}
 }
 
@@ -162,8 +168,9 @@ want_wt(struct proto *P, struct rd *r, uint32_t field, uint32_t wt, uint32_t wan
 
 	if (wt == want)
 		return 0;
-	return perr(P->err, off, 0, "proto: %s (field %u) has wire type %u, expected %u, near byte %zu", what, field,
-	    wt, want, off);
+	return perr(P->err, off, 0,
+	            "proto: %s (field %u) has wire type %u, expected %u, near byte %zu", what,
+	            field, wt, want, off);
 }
 
 /* ---- id maps ---- */
@@ -248,7 +255,7 @@ decode_value_type(struct proto *P, struct rd *r, uint64_t out[2])
 static int
 decode_function(struct proto *P, struct rd *r)
 {
-	struct pfunc fn = { 0 };
+	struct pfunc fn = {0};
 	uint32_t f, wt;
 	uint64_t v;
 	struct rd sub;
@@ -274,7 +281,7 @@ decode_function(struct proto *P, struct rd *r)
 static int
 decode_location(struct proto *P, struct rd *r)
 {
-	struct ploc loc = { .first = P->nlines };
+	struct ploc loc = {.first = P->nlines};
 	uint32_t f, wt;
 	uint64_t v;
 	struct rd sub;
@@ -287,7 +294,7 @@ decode_location(struct proto *P, struct rd *r)
 				return -1;
 			loc.id = v;
 		} else if (f == 4) {
-			struct pline ln = { 0 };
+			struct pline ln = {0};
 			uint32_t f2, wt2;
 			struct rd sub2;
 
@@ -296,14 +303,16 @@ decode_location(struct proto *P, struct rd *r)
 			while (sub.p < sub.end) {
 				if (rd_field(P, &sub, &f2, &wt2, &v, &sub2) < 0)
 					return -1;
-				if ((f2 == 1 || f2 == 2) && want_wt(P, &sub, f2, wt2, 0, "Line field") < 0)
+				if ((f2 == 1 || f2 == 2) &&
+				    want_wt(P, &sub, f2, wt2, 0, "Line field") < 0)
 					return -1;
 				if (f2 == 1)
 					ln.func_id = v;
 				else if (f2 == 2)
 					ln.line = (int64_t)v;
 			}
-			if (grow((void **)&P->lines, &P->caplines, P->nlines, sizeof(*P->lines)) < 0)
+			if (grow((void **)&P->lines, &P->caplines, P->nlines, sizeof(*P->lines)) <
+			    0)
 				return oom(P);
 			P->lines[P->nlines++] = ln;
 		}
@@ -318,7 +327,7 @@ decode_location(struct proto *P, struct rd *r)
 static int
 pass1(struct proto *P)
 {
-	struct rd r = { P->base, P->base + P->len }, sub;
+	struct rd r = {P->base, P->base + P->len}, sub;
 	uint32_t f, wt;
 	uint64_t v;
 
@@ -345,11 +354,13 @@ pass1(struct proto *P)
 				return -1;
 			break;
 		case 4:
-			if (want_wt(P, &r, f, wt, 2, "location") < 0 || decode_location(P, &sub) < 0)
+			if (want_wt(P, &r, f, wt, 2, "location") < 0 ||
+			    decode_location(P, &sub) < 0)
 				return -1;
 			break;
 		case 5:
-			if (want_wt(P, &r, f, wt, 2, "function") < 0 || decode_function(P, &sub) < 0)
+			if (want_wt(P, &r, f, wt, 2, "function") < 0 ||
+			    decode_function(P, &sub) < 0)
 				return -1;
 			break;
 		case 6:
@@ -359,7 +370,8 @@ pass1(struct proto *P)
 				return perr(P->err, 0, 0, "proto: string too long");
 			if (grow((void **)&P->strs, &P->capstrs, P->nstrs, sizeof(*P->strs)) < 0)
 				return oom(P);
-			P->strs[P->nstrs++] = (struct pstr){ (const char *)sub.p, (uint32_t)(sub.end - sub.p) };
+			P->strs[P->nstrs++] =
+			    (struct pstr){(const char *)sub.p, (uint32_t)(sub.end - sub.p)};
 			break;
 		default:
 			break;
@@ -386,34 +398,41 @@ resolve(struct proto *P)
 	size_t i;
 
 	if (P->nstrs == 0 || P->strs[0].len != 0)
-		return perr(P->err, 0, 0, "proto: string table %s", P->nstrs ? "does not start with \"\"" : "is missing");
+		return perr(P->err, 0, 0, "proto: string table %s",
+		            P->nstrs ? "does not start with \"\"" : "is missing");
 	if (idmap_init(&P->fmap, P->nfuncs) < 0 || idmap_init(&P->lmap, P->nlocs) < 0)
 		return oom(P);
 	for (i = 0; i < P->nfuncs; i++) {
 		if (P->funcs[i].name >= P->nstrs || P->funcs[i].file >= P->nstrs)
-			return perr(P->err, 0, 0, "proto: function %llu refers to string %llu of %zu",
+			return perr(
+			    P->err, 0, 0, "proto: function %llu refers to string %llu of %zu",
 			    (unsigned long long)P->funcs[i].id,
-			    (unsigned long long)(P->funcs[i].name >= P->nstrs ? P->funcs[i].name : P->funcs[i].file),
+			    (unsigned long long)(P->funcs[i].name >= P->nstrs ? P->funcs[i].name
+			                                                      : P->funcs[i].file),
 			    P->nstrs);
 		if (P->funcs[i].id == 0 || !idmap_put(&P->fmap, P->funcs[i].id, (uint32_t)i))
 			return perr(P->err, 0, 0, "proto: function id %llu is zero or not unique",
-			    (unsigned long long)P->funcs[i].id);
-		if (memchr(P->strs[P->funcs[i].name].s, '\0', P->strs[P->funcs[i].name].len) != NULL ||
-		    memchr(P->strs[P->funcs[i].file].s, '\0', P->strs[P->funcs[i].file].len) != NULL)
-			return perr(P->err, 0, 0, "proto: NUL byte in the name or file of function %llu",
-			    (unsigned long long)P->funcs[i].id);
+			            (unsigned long long)P->funcs[i].id);
+		if (memchr(P->strs[P->funcs[i].name].s, '\0', P->strs[P->funcs[i].name].len) !=
+		        NULL ||
+		    memchr(P->strs[P->funcs[i].file].s, '\0', P->strs[P->funcs[i].file].len) !=
+		        NULL)
+			return perr(P->err, 0, 0,
+			            "proto: NUL byte in the name or file of function %llu",
+			            (unsigned long long)P->funcs[i].id);
 	}
 	for (i = 0; i < P->nlocs; i++) {
 		if (P->locs[i].id == 0 || !idmap_put(&P->lmap, P->locs[i].id, (uint32_t)i))
 			return perr(P->err, 0, 0, "proto: location id %llu is zero or not unique",
-			    (unsigned long long)P->locs[i].id);
+			            (unsigned long long)P->locs[i].id);
 	}
 	for (i = 0; i < P->nlines; i++) {
 		uint32_t fi;
 
 		if (!idmap_get(&P->fmap, P->lines[i].func_id, &fi))
-			return perr(P->err, 0, 0, "proto: a location refers to missing function %llu",
-			    (unsigned long long)P->lines[i].func_id);
+			return perr(P->err, 0, 0,
+			            "proto: a location refers to missing function %llu",
+			            (unsigned long long)P->lines[i].func_id);
 		P->lines[i].func_id = fi;
 	}
 	return 0;
@@ -443,9 +462,10 @@ check_type(struct proto *P, size_t *vidx, enum profile_kind *kind)
 		if (P->has_ptype) {
 			t = str_at(P, P->ptype[0], &tl);
 			if (t != NULL && ((tl == 9 && memcmp(t, "goroutine", 9) == 0) ||
-			    (tl == 13 && memcmp(t, "goroutineleak", 13) == 0))) {
+			                  (tl == 13 && memcmp(t, "goroutineleak", 13) == 0))) {
 				*vidx = 0;
-				*kind = tl == 9 ? PROFILE_KIND_GOROUTINE : PROFILE_KIND_GOROUTINELEAK;
+				*kind =
+				    tl == 9 ? PROFILE_KIND_GOROUTINE : PROFILE_KIND_GOROUTINELEAK;
 				return 0;
 			}
 		}
@@ -467,7 +487,9 @@ check_type(struct proto *P, size_t *vidx, enum profile_kind *kind)
 			hint = " (a block or mutex profile?)";
 		else if (strcmp(qt, "threadcreate") == 0)
 			hint = " (a threadcreate profile?)";
-		return perr(P->err, 0, 0, "proto: sample_type is '%s/%s', not a goroutine profile%s", qt, qu, hint);
+		return perr(P->err, 0, 0,
+		            "proto: sample_type is '%s/%s', not a goroutine profile%s", qt, qu,
+		            hint);
 	}
 }
 
@@ -475,12 +497,13 @@ check_type(struct proto *P, size_t *vidx, enum profile_kind *kind)
 
 struct sampler {
 	struct proto *P;
-	uint64_t *ids;          /* location ids of the current sample, leaf first */
+	uint64_t *ids; /* location ids of the current sample, leaf first */
 	size_t nids;
 	struct raw_frame *fr;
 };
 
-/* Expand locations into frames; with !all stop after the first non-internal one. -1: missing location. */
+/* Expand locations into frames; with !all stop after the first non-internal one. -1: missing
+ * location. */
 static long
 sample_frames(struct sampler *S, bool all, bool *found)
 {
@@ -494,10 +517,10 @@ sample_frames(struct sampler *S, bool all, bool *found)
 
 		if (!idmap_get(&P->lmap, S->ids[i], &li))
 			return perr(P->err, 0, 0, "proto: a sample refers to missing location %llu",
-			    (unsigned long long)S->ids[i]);
+			            (unsigned long long)S->ids[i]);
 		loc = &P->locs[li];
 		if (loc->n == 0) {
-			S->fr[n++] = (struct raw_frame){ .fn = "", .file = "" };
+			S->fr[n++] = (struct raw_frame){.fn = "", .file = ""};
 			if (!all) {
 				*found = true;
 				return (long)n;
@@ -540,7 +563,7 @@ decode_sample(struct sampler *S, struct rd *r, size_t vidx, int64_t *value)
 		if (rd_field(P, r, &f, &wt, &v, &sub) < 0)
 			return -1;
 		if (f != 1 && f != 2)
-			continue;       /* labels */
+			continue; /* labels */
 		if (wt == 2) {
 			while (sub.p < sub.end) {
 				if (rd_varint(P, &sub, &v) < 0)
@@ -556,7 +579,8 @@ decode_sample(struct sampler *S, struct rd *r, size_t vidx, int64_t *value)
 			else if (f == 2 && nvals++ == vidx)
 				*value = (int64_t)v;
 		} else {
-			return want_wt(P, r, f, wt, 2, f == 1 ? "Sample.location_id" : "Sample.value");
+			return want_wt(P, r, f, wt, 2,
+			               f == 1 ? "Sample.location_id" : "Sample.value");
 		}
 	}
 	return 0;
@@ -565,8 +589,8 @@ decode_sample(struct sampler *S, struct rd *r, size_t vidx, int64_t *value)
 static int
 pass2(struct proto *P, struct agg *g, size_t vidx, enum profile_kind kind, uint64_t *total)
 {
-	struct rd r = { P->base, P->base + P->len }, sub;
-	struct sampler S = { .P = P };
+	struct rd r = {P->base, P->base + P->len}, sub;
+	struct sampler S = {.P = P};
 	uint32_t f, wt;
 	uint64_t v;
 	int ret = -1;
@@ -579,7 +603,7 @@ pass2(struct proto *P, struct agg *g, size_t vidx, enum profile_kind kind, uint6
 	}
 	*total = 0;
 	while (r.p < r.end) {
-		struct agg_record rec = { .wait_minutes = -1 };
+		struct agg_record rec = {.wait_minutes = -1};
 		size_t off = (size_t)(r.p - P->base);
 		int64_t value;
 		bool found;
@@ -593,8 +617,9 @@ pass2(struct proto *P, struct agg *g, size_t vidx, enum profile_kind kind, uint6
 		if (decode_sample(&S, &sub, vidx, &value) < 0)
 			goto out_free;
 		if (value < 0) {
-			perr(P->err, off, 0, "proto: negative goroutine count %lld in the sample at byte %zu",
-			    (long long)value, off);
+			perr(P->err, off, 0,
+			     "proto: negative goroutine count %lld in the sample at byte %zu",
+			     (long long)value, off);
 			goto out_free;
 		}
 		if (value == 0)
@@ -635,17 +660,19 @@ out_free:
 static int
 inflate_all(const char *buf, size_t len, uint8_t **out, size_t *outlen, struct parse_error *err)
 {
-	z_stream zs = { 0 };
+	z_stream zs = {0};
 	uint8_t *dst = NULL;
 	size_t cap, hint = 0;
 	int zr, ret = -1;
 
 	/* ISIZE (the size mod 2^32) as a first guess; pages never written are never resident. */
 	if (len >= 18)
-		hint = (size_t)((const uint8_t *)buf)[len - 4] | (size_t)((const uint8_t *)buf)[len - 3] << 8 |
-		       (size_t)((const uint8_t *)buf)[len - 2] << 16 | (size_t)((const uint8_t *)buf)[len - 1] << 24;
+		hint = (size_t)((const uint8_t *)buf)[len - 4] |
+		       (size_t)((const uint8_t *)buf)[len - 3] << 8 |
+		       (size_t)((const uint8_t *)buf)[len - 2] << 16 |
+		       (size_t)((const uint8_t *)buf)[len - 1] << 24;
 	if (hint / 1032 > len)
-		hint = len * 1032;      /* deflate never exceeds 1032:1 */
+		hint = len * 1032; /* deflate never exceeds 1032:1 */
 	if (hint > (64u << 20))
 		hint = 64u << 20;
 	cap = hint + 64 > 4 * len ? hint + 64 : 4 * len;
@@ -672,8 +699,10 @@ inflate_all(const char *buf, size_t len, uint8_t **out, size_t *outlen, struct p
 
 			if (cap > PROFILE_MAX_INFLATED) {
 				perr(err, (size_t)((const char *)zs.next_in - buf), 0,
-				    "gzip stream inflates to more than %u MiB at byte %zu (a gzip bomb?)",
-				    PROFILE_MAX_INFLATED >> 20, (size_t)((const char *)zs.next_in - buf));
+				     "gzip stream inflates to more than %u MiB at byte %zu (a gzip "
+				     "bomb?)",
+				     PROFILE_MAX_INFLATED >> 20,
+				     (size_t)((const char *)zs.next_in - buf));
 				goto out_end;
 			}
 			if (ncap > PROFILE_MAX_INFLATED + 1)
@@ -693,13 +722,16 @@ inflate_all(const char *buf, size_t len, uint8_t **out, size_t *outlen, struct p
 		if (zr == Z_STREAM_END) {
 			size_t pos = (size_t)((const char *)zs.next_in - buf);
 
-			if (pos + 2 <= len && (uint8_t)buf[pos] == 0x1f && (uint8_t)buf[pos + 1] == 0x8b) {
-				inflateReset(&zs);      /* another gzip member */
+			if (pos + 2 <= len && (uint8_t)buf[pos] == 0x1f &&
+			    (uint8_t)buf[pos + 1] == 0x8b) {
+				inflateReset(&zs); /* another gzip member */
 				continue;
 			}
 			for (; pos < len; pos++) {
 				if (buf[pos] != '\0') {
-					perr(err, pos, 0, "trailing garbage after the gzip stream at byte %zu", pos);
+					perr(err, pos, 0,
+					     "trailing garbage after the gzip stream at byte %zu",
+					     pos);
 					goto out_end;
 				}
 			}
@@ -713,12 +745,14 @@ inflate_all(const char *buf, size_t len, uint8_t **out, size_t *outlen, struct p
 		}
 		if (zr == Z_BUF_ERROR)
 			continue;
-		perr(err, (size_t)((const char *)zs.next_in - buf), 0, "corrupt gzip stream at byte %zu: %s",
-		    (size_t)((const char *)zs.next_in - buf), zs.msg ? zs.msg : "inflate error");
+		perr(err, (size_t)((const char *)zs.next_in - buf), 0,
+		     "corrupt gzip stream at byte %zu: %s",
+		     (size_t)((const char *)zs.next_in - buf), zs.msg ? zs.msg : "inflate error");
 		goto out_end;
 	}
 	if ((size_t)(zs.next_out - dst) > PROFILE_MAX_INFLATED) {
-		perr(err, len, 0, "gzip stream inflates to more than %u MiB (a gzip bomb?)", PROFILE_MAX_INFLATED >> 20);
+		perr(err, len, 0, "gzip stream inflates to more than %u MiB (a gzip bomb?)",
+		     PROFILE_MAX_INFLATED >> 20);
 		goto out_end;
 	}
 	*out = dst;
@@ -734,7 +768,7 @@ out_end:
 int
 profile_parse_proto(const char *buf, size_t len, struct profile *out, struct parse_error *err)
 {
-	struct proto P = { .err = err };
+	struct proto P = {.err = err};
 	struct profile_arena *arena = NULL;
 	struct agg *g = NULL;
 	uint8_t *raw = NULL;
@@ -743,13 +777,13 @@ profile_parse_proto(const char *buf, size_t len, struct profile *out, struct par
 	size_t vidx = 0;
 	int ret = -1;
 
-	*out = (struct profile){ 0 };
+	*out = (struct profile){0};
 	if (len >= 2 && (uint8_t)buf[0] == 0x1f && (uint8_t)buf[1] == 0x8b) {
 		if (inflate_all(buf, len, &raw, &P.len, err) < 0)
 			return -1;
 		P.base = raw;
 	} else {
-		P.base = (const uint8_t *)buf;      /* an uncompressed profile.proto */
+		P.base = (const uint8_t *)buf; /* an uncompressed profile.proto */
 		P.len = len;
 	}
 	if (P.len == 0) {

@@ -1,11 +1,13 @@
-/* collector/parse_text.c: the text goroutine profiles: debug=2 (one record per goroutine, as runtime.Stack
- * prints them) and debug=1 (stacks grouped with counts), including the goroutineleak variants of Go 1.26+.
- * Grammar: ../shared/docs/goroutine-profile-formats.md; Go's runtime/traceback.go and runtime/pprof/pprof.go.
+/* collector/parse_text.c: the text goroutine profiles: debug=2 (one record per goroutine, as
+ * runtime.Stack prints them) and debug=1 (stacks grouped with counts), including the goroutineleak
+ * variants of Go 1.26+. Grammar: ../shared/docs/goroutine-profile-formats.md; Go's
+ * runtime/traceback.go and runtime/pprof/pprof.go.
  *
- * Lines are found with memchr. A record's frames are parsed only up to the attributed location (usually the
- * first one to three frames); the rest of the record is skipped with a one-byte check per line and parsed in
- * full only when its (location, op) bucket is new and needs a representative stack. A dump cut off by Go's
- * 64 MiB runtime.Stack buffer ends in a partial record: its incomplete last line is ignored. */
+ * Lines are found with memchr. A record's frames are parsed only up to the attributed location
+ * (usually the first one to three frames); the rest of the record is skipped with a one-byte check
+ * per line and parsed in full only when its (location, op) bucket is new and needs a representative
+ * stack. A dump cut off by Go's 64 MiB runtime.Stack buffer ends in a partial record: its
+ * incomplete last line is ignored. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,18 +16,18 @@
 struct lines {
 	const char *buf;
 	size_t len;
-	size_t pos;             /* start of the next line */
-	size_t lineno;          /* number of the line last returned (1-based) */
+	size_t pos;    /* start of the next line */
+	size_t lineno; /* number of the line last returned (1-based) */
 };
 
 struct line {
 	const char *s;
-	size_t n;               /* without the '\n' */
-	size_t off;             /* byte offset of s */
+	size_t n;   /* without the '\n' */
+	size_t off; /* byte offset of s */
 };
 
-/* Next complete line. 1: got one; 0: end of input (an unterminated last line is ignored: a cut-off dump);
- * -1: a line over PROFILE_MAX_LINE. */
+/* Next complete line. 1: got one; 0: end of input (an unterminated last line is ignored: a cut-off
+ * dump); -1: a line over PROFILE_MAX_LINE. */
 static int
 next_line(struct lines *L, struct line *ln, struct parse_error *err)
 {
@@ -37,8 +39,9 @@ next_line(struct lines *L, struct line *ln, struct parse_error *err)
 	nl = memchr(s, '\n', left > PROFILE_MAX_LINE + 1 ? PROFILE_MAX_LINE + 1 : left);
 	if (nl == NULL) {
 		if (left > PROFILE_MAX_LINE)
-			return perr(err, L->pos, L->lineno + 1, "line %zu is longer than %u bytes (byte %zu)",
-			    L->lineno + 1, PROFILE_MAX_LINE, L->pos);
+			return perr(err, L->pos, L->lineno + 1,
+			            "line %zu is longer than %u bytes (byte %zu)", L->lineno + 1,
+			            PROFILE_MAX_LINE, L->pos);
 		return 0;
 	}
 	ln->s = s;
@@ -56,13 +59,14 @@ has_prefix(const struct line *ln, const char *lit, size_t n)
 }
 
 static int
-bad_line(struct parse_error *err, const struct lines *L, const struct line *ln, const char *expected)
+bad_line(struct parse_error *err, const struct lines *L, const struct line *ln,
+         const char *expected)
 {
 	char q[200];
 
 	perr_quote(q, sizeof(q), ln->s, ln->n);
-	return perr(err, ln->off, L->lineno, "line %zu: expected %s, found '%s' (byte %zu)", L->lineno, expected, q,
-	    ln->off);
+	return perr(err, ln->off, L->lineno, "line %zu: expected %s, found '%s' (byte %zu)",
+	            L->lineno, expected, q, ln->off);
 }
 
 /* Decimal digits to uint64; false on overflow or no digits. */
@@ -84,8 +88,8 @@ parse_u64(const char *s, size_t n, uint64_t *out)
 	return true;
 }
 
-/* "FILE:LINE", maybe followed by " +0x1d" and crash-dump " fp=... sp=... pc=...": the last ':' followed by
- * digits and then the end or a space. */
+/* "FILE:LINE", maybe followed by " +0x1d" and crash-dump " fp=... sp=... pc=...": the last ':'
+ * followed by digits and then the end or a space. */
 static bool
 parse_file_line(const char *s, size_t n, struct raw_frame *f)
 {
@@ -101,8 +105,8 @@ parse_file_line(const char *s, size_t n, struct raw_frame *f)
 		i = (size_t)(c - s);
 		for (j = i + 1; j < n && s[j] >= '0' && s[j] <= '9'; j++)
 			;
-		if (j > i + 1 && (j == n || s[j] == ' ') && parse_u64(s + i + 1, j - i - 1, &line) &&
-		    line <= UINT32_MAX) {
+		if (j > i + 1 && (j == n || s[j] == ' ') &&
+		    parse_u64(s + i + 1, j - i - 1, &line) && line <= UINT32_MAX) {
 			f->file = s;
 			f->filelen = (uint32_t)i;
 			f->line = (uint32_t)line;
@@ -117,7 +121,7 @@ struct text_parser {
 	struct lines L;
 	struct profile_arena *arena;
 	struct agg *agg;
-	struct raw_frame *fr;           /* PROFILE_MAX_FRAMES scratch frames */
+	struct raw_frame *fr; /* PROFILE_MAX_FRAMES scratch frames */
 	struct parse_error *err;
 };
 
@@ -125,7 +129,8 @@ static bool
 frames_have_nul(const struct raw_frame *fr, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (memchr(fr[i].fn, '\0', fr[i].fnlen) != NULL || memchr(fr[i].file, '\0', fr[i].filelen) != NULL)
+		if (memchr(fr[i].fn, '\0', fr[i].fnlen) != NULL ||
+		    memchr(fr[i].file, '\0', fr[i].filelen) != NULL)
 			return true;
 	}
 	return false;
@@ -134,14 +139,15 @@ frames_have_nul(const struct raw_frame *fr, size_t n)
 /* ---- debug=2 ---- */
 
 enum d2_state {
-	D2_FRAME,               /* expecting a function line (or the record's end) */
-	D2_FILE,                /* expecting the file line of a stack frame */
-	D2_SKIPFILE,            /* expecting the file line of a "created by" or ancestor frame */
+	D2_FRAME,    /* expecting a function line (or the record's end) */
+	D2_FILE,     /* expecting the file line of a stack frame */
+	D2_SKIPFILE, /* expecting the file line of a "created by" or ancestor frame */
 };
 
-/* Parse one record's frame lines from L until its empty line or the end. With 'all', collect every frame
- * (up to PROFILE_MAX_FRAMES); else stop collecting after the first non-internal frame. Returns the number of
- * frames collected, or -1 on a syntax error. '*found' tells whether a non-internal frame was collected. */
+/* Parse one record's frame lines from L until its empty line or the end. With 'all', collect every
+ * frame (up to PROFILE_MAX_FRAMES); else stop collecting after the first non-internal frame.
+ * Returns the number of frames collected, or -1 on a syntax error. '*found' tells whether a
+ * non-internal frame was collected. */
 static long
 d2_frames(struct text_parser *P, bool all, bool *found, bool *any_line)
 {
@@ -163,7 +169,9 @@ d2_frames(struct text_parser *P, bool all, bool *found, bool *any_line)
 					struct raw_frame *f = &P->fr[n];
 
 					if (!parse_file_line(ln.s + 1, ln.n - 1, f))
-						return bad_line(P->err, &P->L, &ln, "'\\tFILE:LINE' after a function line");
+						return bad_line(
+						    P->err, &P->L, &ln,
+						    "'\\tFILE:LINE' after a function line");
 					n++;
 					if (!all && !classify_internal(f->fn, f->fnlen)) {
 						*found = true;
@@ -172,8 +180,10 @@ d2_frames(struct text_parser *P, bool all, bool *found, bool *any_line)
 					if (n == PROFILE_MAX_FRAMES)
 						collect = false;
 				}
-			} else if (st == D2_FRAME && !has_prefix(&ln, "\tgoroutine running on other thread", 34)) {
-				return bad_line(P->err, &P->L, &ln, "a function line before '\\tFILE:LINE'");
+			} else if (st == D2_FRAME &&
+			           !has_prefix(&ln, "\tgoroutine running on other thread", 34)) {
+				return bad_line(P->err, &P->L, &ln,
+				                "a function line before '\\tFILE:LINE'");
 			}
 			st = D2_FRAME;
 			continue;
@@ -181,7 +191,7 @@ d2_frames(struct text_parser *P, bool all, bool *found, bool *any_line)
 		if (st != D2_FRAME)
 			return bad_line(P->err, &P->L, &ln, "'\\tFILE:LINE' after a function line");
 		if (ln.s[0] == '.' && has_prefix(&ln, "...", 3))
-			continue;       /* "...additional frames elided..." / "...N frames elided..." */
+			continue; /* "...additional frames elided..." / "...N frames elided..." */
 		if (ln.s[0] == 'c' && has_prefix(&ln, "created by ", 11)) {
 			st = D2_SKIPFILE;
 			continue;
@@ -198,7 +208,7 @@ d2_frames(struct text_parser *P, bool all, bool *found, bool *any_line)
 
 			if (p == NULL || p == ln.s)
 				return bad_line(P->err, &P->L, &ln, "a function line 'FUNC(ARGS)'");
-			P->fr[n] = (struct raw_frame){ .fn = ln.s, .fnlen = (uint32_t)(p - ln.s) };
+			P->fr[n] = (struct raw_frame){.fn = ln.s, .fnlen = (uint32_t)(p - ln.s)};
 			st = D2_FILE;
 		} else {
 			st = D2_SKIPFILE;
@@ -215,7 +225,8 @@ d2_frames(struct text_parser *P, bool all, bool *found, bool *any_line)
 	return (long)n;
 }
 
-/* "goroutine N [status, M minutes, locked to thread]:" (crash dumps may add " gp=... m=..." before '['). */
+/* "goroutine N [status, M minutes, locked to thread]:" (crash dumps may add " gp=... m=..." before
+ * '['). */
 static int
 d2_header(struct text_parser *P, const struct line *ln, struct agg_record *rec, bool *leaked)
 {
@@ -232,7 +243,8 @@ d2_header(struct text_parser *P, const struct line *ln, struct agg_record *rec, 
 	br++;
 	end = s + ln->n - 2;
 	{
-		/* Go 1.27 tracebacklabels: 'labels:{...}' last in the brackets; its values may hold ", ". */
+		/* Go 1.27 tracebacklabels: 'labels:{...}' last in the brackets; its values may hold
+		 * ", ". */
 		const char *lab = memmem(br, (size_t)(end - br), "labels:", 7);
 
 		if (lab != NULL) {
@@ -259,8 +271,8 @@ d2_header(struct text_parser *P, const struct line *ln, struct agg_record *rec, 
 		pend = comma ? comma : end;
 		for (d = 0; part + d < pend && part[d] >= '0' && part[d] <= '9'; d++)
 			;
-		if (d > 0 && (size_t)(pend - part) == d + 8 && memcmp(part + d, " minutes", 8) == 0 &&
-		    parse_u64(part, d, &m)) {
+		if (d > 0 && (size_t)(pend - part) == d + 8 &&
+		    memcmp(part + d, " minutes", 8) == 0 && parse_u64(part, d, &m)) {
 			rec->wait_minutes = m > INT32_MAX ? INT32_MAX : (int32_t)m;
 			break;
 		}
@@ -271,13 +283,13 @@ d2_header(struct text_parser *P, const struct line *ln, struct agg_record *rec, 
 int
 profile_parse_debug2(const char *buf, size_t len, struct profile *out, struct parse_error *err)
 {
-	struct text_parser P = { .L = { .buf = buf, .len = len }, .err = err };
+	struct text_parser P = {.L = {.buf = buf, .len = len}, .err = err};
 	uint64_t total = 0;
 	bool any_leaked = false;
 	struct line ln;
 	int r, ret = -1;
 
-	*out = (struct profile){ 0 };
+	*out = (struct profile){0};
 	P.arena = arena_new();
 	P.agg = agg_new(P.arena, PROFILE_FORMAT_DEBUG2, PROFILE_KIND_GOROUTINE);
 	P.fr = malloc(PROFILE_MAX_FRAMES * sizeof(*P.fr));
@@ -286,7 +298,7 @@ profile_parse_debug2(const char *buf, size_t len, struct profile *out, struct pa
 		goto out_free;
 	}
 	while ((r = next_line(&P.L, &ln, err)) > 0) {
-		struct agg_record rec = { .count = 1 };
+		struct agg_record rec = {.count = 1};
 		size_t rec_pos, rec_line;
 		bool found, any, leaked;
 		long n;
@@ -302,7 +314,7 @@ profile_parse_debug2(const char *buf, size_t len, struct profile *out, struct pa
 		if (n < 0)
 			goto out_free;
 		if (n == 0 && P.L.pos == len && (len == 0 || buf[len - 1] != '\n' || !any))
-			break;          /* a record cut off at the end of a truncated dump */
+			break; /* a record cut off at the end of a truncated dump */
 		rec.frames = P.fr;
 		rec.nframes = (size_t)n;
 		rec.leaked = leaked ? 1 : 0;
@@ -322,8 +334,9 @@ profile_parse_debug2(const char *buf, size_t len, struct profile *out, struct pa
 			if (n < 0)
 				goto out_free;
 			if (frames_have_nul(P.fr, (size_t)n)) {
-				perr(err, rec_pos, rec_line, "line %zu: NUL byte in a frame of the goroutine (byte %zu)",
-				    rec_line + 1, rec_pos);
+				perr(err, rec_pos, rec_line,
+				     "line %zu: NUL byte in a frame of the goroutine (byte %zu)",
+				     rec_line + 1, rec_pos);
 				goto out_free;
 			}
 			agg_set_stack(P.agg, P.fr, (size_t)n);
@@ -355,7 +368,7 @@ d1_frame(const struct line *ln, struct raw_frame *f)
 {
 	const char *s = ln->s + 2, *end = ln->s + ln->n, *t, *plus;
 
-	*f = (struct raw_frame){ .fn = "", .file = "" };
+	*f = (struct raw_frame){.fn = "", .file = ""};
 	t = memchr(s, '\t', (size_t)(end - s));
 	if (t == NULL)
 		return s < end && s[0] == '0';
@@ -389,13 +402,15 @@ d1_frames(struct text_parser *P, bool all, bool *found)
 		if (ln.n == 0)
 			break;
 		if (ln.s[0] != '#')
-			return bad_line(P->err, &P->L, &ln, "a '#\\t0xPC\\tFUNC+0xOFF\\tFILE:LINE' frame line");
+			return bad_line(P->err, &P->L, &ln,
+			                "a '#\\t0xPC\\tFUNC+0xOFF\\tFILE:LINE' frame line");
 		if (ln.n < 2 || ln.s[1] != '\t')
-			continue;       /* "# labels: {...}" */
+			continue; /* "# labels: {...}" */
 		if (!collect)
 			continue;
 		if (!d1_frame(&ln, &P->fr[n]))
-			return bad_line(P->err, &P->L, &ln, "a '#\\t0xPC\\tFUNC+0xOFF\\tFILE:LINE' frame line");
+			return bad_line(P->err, &P->L, &ln,
+			                "a '#\\t0xPC\\tFUNC+0xOFF\\tFILE:LINE' frame line");
 		n++;
 		if (!all && !classify_internal(P->fr[n - 1].fn, P->fr[n - 1].fnlen)) {
 			*found = true;
@@ -412,14 +427,14 @@ d1_frames(struct text_parser *P, bool all, bool *found)
 int
 profile_parse_debug1(const char *buf, size_t len, struct profile *out, struct parse_error *err)
 {
-	struct text_parser P = { .L = { .buf = buf, .len = len }, .err = err };
+	struct text_parser P = {.L = {.buf = buf, .len = len}, .err = err};
 	enum profile_kind kind;
 	uint64_t total = 0;
 	struct line ln;
 	size_t hl;
 	int r, ret = -1;
 
-	*out = (struct profile){ 0 };
+	*out = (struct profile){0};
 	P.arena = arena_new();
 	P.fr = malloc(PROFILE_MAX_FRAMES * sizeof(*P.fr));
 	if (P.fr == NULL) {
@@ -436,7 +451,7 @@ profile_parse_debug1(const char *buf, size_t len, struct profile *out, struct pa
 		kind = PROFILE_KIND_GOROUTINELEAK;
 		hl = 29;
 	} else {
-		struct line whole = { .s = buf, .n = len < 80 ? len : 80 };
+		struct line whole = {.s = buf, .n = len < 80 ? len : 80};
 
 		if (r > 0)
 			whole = ln;
@@ -454,7 +469,7 @@ profile_parse_debug1(const char *buf, size_t len, struct profile *out, struct pa
 		goto out_free;
 	}
 	while ((r = next_line(&P.L, &ln, err)) > 0) {
-		struct agg_record rec = { .wait_minutes = -1 };
+		struct agg_record rec = {.wait_minutes = -1};
 		const char *at;
 		size_t rec_pos, rec_line;
 		bool found;
@@ -474,7 +489,7 @@ profile_parse_debug1(const char *buf, size_t len, struct profile *out, struct pa
 		if (n < 0)
 			goto out_free;
 		if (n == 0 && P.L.pos == len)
-			break;          /* a group cut off at the end */
+			break; /* a group cut off at the end */
 		if (rec.count == 0)
 			continue;
 		rec.frames = P.fr;
@@ -494,8 +509,9 @@ profile_parse_debug1(const char *buf, size_t len, struct profile *out, struct pa
 			if (n < 0)
 				goto out_free;
 			if (frames_have_nul(P.fr, (size_t)n)) {
-				perr(err, rec_pos, rec_line + 1, "line %zu: NUL byte in a frame (byte %zu)", rec_line + 1,
-				    rec_pos);
+				perr(err, rec_pos, rec_line + 1,
+				     "line %zu: NUL byte in a frame (byte %zu)", rec_line + 1,
+				     rec_pos);
 				goto out_free;
 			}
 			agg_set_stack(P.agg, P.fr, (size_t)n);

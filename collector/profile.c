@@ -1,10 +1,11 @@
-/* collector/profile.c: the profile model: its arena, the (location, op) aggregator every parser feeds,
- * format detection and dispatch, and the op class tables.
+/* collector/profile.c: the profile model: its arena, the (location, op) aggregator every parser
+ * feeds, format detection and dispatch, and the op class tables.
  *
- * Speed and memory come from doing per-goroutine work only on borrowed bytes: a record is hashed by its
- * attributed location and op and merged into an open-addressing table; strings are interned into the arena
- * and the representative stack copied only when a (location, op) bucket is first seen. Wait minutes are kept
- * as one (bucket, minutes) pair per goroutine that shows them, sorted once at the end for the medians. */
+ * Speed and memory come from doing per-goroutine work only on borrowed bytes: a record is hashed by
+ * its attributed location and op and merged into an open-addressing table; strings are interned
+ * into the arena and the representative stack copied only when a (location, op) bucket is first
+ * seen. Wait minutes are kept as one (bucket, minutes) pair per goroutine that shows them, sorted
+ * once at the end for the medians. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@ struct profile_arena {
 	struct arena_chunk *head;
 	char *cur;
 	size_t left;
-	size_t chunk;           /* size of the next chunk; doubles up to ARENA_MAX_CHUNK */
+	size_t chunk; /* size of the next chunk; doubles up to ARENA_MAX_CHUNK */
 };
 
 #define ARENA_MIN_CHUNK (64u << 10)
@@ -46,7 +47,7 @@ arena_new(void)
 {
 	struct profile_arena *a = xmalloc(sizeof(*a));
 
-	*a = (struct profile_arena){ .chunk = ARENA_MIN_CHUNK };
+	*a = (struct profile_arena){.chunk = ARENA_MIN_CHUNK};
 	return a;
 }
 
@@ -125,7 +126,7 @@ struct istr {
 
 struct intern {
 	struct istr *slots;
-	size_t mask;            /* nslots - 1 */
+	size_t mask; /* nslots - 1 */
 	size_t used;
 };
 
@@ -148,7 +149,8 @@ intern_str(struct intern *in, struct profile_arena *a, const char *s, size_t len
 
 			if (in->slots[i].s == NULL)
 				continue;
-			for (j = in->slots[i].hash & (nslots - 1); ns[j].s != NULL; j = (j + 1) & (nslots - 1))
+			for (j = in->slots[i].hash & (nslots - 1); ns[j].s != NULL;
+			     j = (j + 1) & (nslots - 1))
 				;
 			ns[j] = in->slots[i];
 		}
@@ -157,13 +159,14 @@ intern_str(struct intern *in, struct profile_arena *a, const char *s, size_t len
 		in->mask = nslots - 1;
 	}
 	for (i = h & in->mask; in->slots[i].s != NULL; i = (i + 1) & in->mask) {
-		if (in->slots[i].hash == h && in->slots[i].len == len && memcmp(in->slots[i].s, s, len) == 0)
+		if (in->slots[i].hash == h && in->slots[i].len == len &&
+		    memcmp(in->slots[i].s, s, len) == 0)
 			return in->slots[i].s;
 	}
 	copy = arena_alloc(a, len + 1);
 	memcpy(copy, s, len);
 	copy[len] = '\0';
-	in->slots[i] = (struct istr){ .hash = h, .s = copy, .len = len };
+	in->slots[i] = (struct istr){.hash = h, .s = copy, .len = len};
 	in->used++;
 	return copy;
 }
@@ -172,10 +175,10 @@ intern_str(struct intern *in, struct profile_arena *a, const char *s, size_t len
 
 struct bucket {
 	uint64_t hash;
-	const char *fn, *file, *op;     /* interned (op may be a static string) */
+	const char *fn, *file, *op; /* interned (op may be a static string) */
 	uint32_t fnlen, filelen, oplen, line;
 	uint64_t count, leaked;
-	uint64_t nwait;                 /* goroutines that showed "N minutes" */
+	uint64_t nwait; /* goroutines that showed "N minutes" */
 	int32_t max_wait, min_wait;
 	struct frame *stack;
 	size_t nstack;
@@ -193,11 +196,11 @@ struct agg {
 	struct intern in;
 	struct bucket *b;
 	size_t nb, capb;
-	uint32_t *slots;                /* bucket index + 1; 0 = empty */
+	uint32_t *slots; /* bucket index + 1; 0 = empty */
 	size_t mask;
 	struct wait_pair *waits;
 	size_t nwaits, capwaits;
-	size_t pending;                 /* bucket awaiting agg_set_stack(), or SIZE_MAX */
+	size_t pending; /* bucket awaiting agg_set_stack(), or SIZE_MAX */
 };
 
 struct agg *
@@ -267,7 +270,7 @@ agg_add_wait(struct agg *g, size_t bucket, int32_t minutes)
 		g->waits = nw;
 		g->capwaits = cap;
 	}
-	g->waits[g->nwaits++] = (struct wait_pair){ .bucket = (uint32_t)bucket, .minutes = minutes };
+	g->waits[g->nwaits++] = (struct wait_pair){.bucket = (uint32_t)bucket, .minutes = minutes};
 	if (b->nwait == 0 || minutes > b->max_wait)
 		b->max_wait = minutes;
 	if (b->nwait == 0 || minutes < b->min_wait)
@@ -279,7 +282,7 @@ agg_add_wait(struct agg *g, size_t bucket, int32_t minutes)
 int
 agg_add(struct agg *g, const struct agg_record *r)
 {
-	static const struct raw_frame none = { .fn = "", .file = "" };
+	static const struct raw_frame none = {.fn = "", .file = ""};
 	const struct raw_frame *loc;
 	const char *op;
 	size_t oplen, i;
@@ -309,8 +312,9 @@ agg_add(struct agg *g, const struct agg_record *r)
 		if (s == 0)
 			break;
 		b = &g->b[s - 1];
-		if (b->hash == h && b->line == loc->line && b->fnlen == loc->fnlen && b->filelen == loc->filelen &&
-		    b->oplen == oplen && memcmp(b->fn, loc->fn, loc->fnlen) == 0 &&
+		if (b->hash == h && b->line == loc->line && b->fnlen == loc->fnlen &&
+		    b->filelen == loc->filelen && b->oplen == oplen &&
+		    memcmp(b->fn, loc->fn, loc->fnlen) == 0 &&
 		    memcmp(b->file, loc->file, loc->filelen) == 0 && memcmp(b->op, op, oplen) == 0)
 			goto merge;
 	}
@@ -327,16 +331,16 @@ agg_add(struct agg *g, const struct agg_record *r)
 	}
 	b = &g->b[g->nb];
 	*b = (struct bucket){
-		.hash = h,
-		.fn = intern_str(&g->in, g->arena, loc->fn, loc->fnlen),
-		.fnlen = loc->fnlen,
-		.file = intern_str(&g->in, g->arena, loc->file, loc->filelen),
-		.filelen = loc->filelen,
-		.op = intern_str(&g->in, g->arena, op, oplen),
-		.oplen = (uint32_t)oplen,
-		.line = loc->line,
-		.max_wait = -1,
-		.min_wait = -1,
+	    .hash = h,
+	    .fn = intern_str(&g->in, g->arena, loc->fn, loc->fnlen),
+	    .fnlen = loc->fnlen,
+	    .file = intern_str(&g->in, g->arena, loc->file, loc->filelen),
+	    .filelen = loc->filelen,
+	    .op = intern_str(&g->in, g->arena, op, oplen),
+	    .oplen = (uint32_t)oplen,
+	    .line = loc->line,
+	    .max_wait = -1,
+	    .min_wait = -1,
 	};
 	g->slots[i] = (uint32_t)(g->nb + 1);
 	g->pending = g->nb;
@@ -367,9 +371,9 @@ agg_set_stack(struct agg *g, const struct raw_frame *frames, size_t n)
 	b->stack = arena_alloc(g->arena, (n ? n : 1) * sizeof(*b->stack));
 	for (size_t i = 0; i < n; i++) {
 		b->stack[i] = (struct frame){
-			.function = intern_str(&g->in, g->arena, frames[i].fn, frames[i].fnlen),
-			.file = intern_str(&g->in, g->arena, frames[i].file, frames[i].filelen),
-			.line = frames[i].line,
+		    .function = intern_str(&g->in, g->arena, frames[i].fn, frames[i].fnlen),
+		    .file = intern_str(&g->in, g->arena, frames[i].file, frames[i].filelen),
+		    .line = frames[i].line,
 		};
 	}
 	b->nstack = n;
@@ -423,16 +427,16 @@ agg_finish(struct agg *g, struct profile *out, uint64_t total)
 		struct prof_location *l = &locs[i];
 
 		*l = (struct prof_location){
-			.loc = { .function = b->fn, .file = b->file, .line = b->line },
-			.op = b->op,
-			.op_class = profile_op_class(b->op),
-			.count = b->count,
-			.leaked = b->leaked,
-			.max_wait_minutes = -1,
-			.min_wait_minutes = -1,
-			.median_wait_minutes = -1,
-			.stack = b->stack,
-			.nstack = b->nstack,
+		    .loc = {.function = b->fn, .file = b->file, .line = b->line},
+		    .op = b->op,
+		    .op_class = profile_op_class(b->op),
+		    .count = b->count,
+		    .leaked = b->leaked,
+		    .max_wait_minutes = -1,
+		    .min_wait_minutes = -1,
+		    .median_wait_minutes = -1,
+		    .stack = b->stack,
+		    .nstack = b->nstack,
 		};
 		if (b->stack == NULL) {
 			l->stack = arena_alloc(g->arena, sizeof(*l->stack));
@@ -453,12 +457,12 @@ agg_finish(struct agg *g, struct profile *out, uint64_t total)
 	if (g->nb > 1)
 		qsort(locs, g->nb, sizeof(*locs), cmp_location);
 	*out = (struct profile){
-		.format = g->format,
-		.kind = g->kind,
-		.total_goroutines = total,
-		.locations = locs,
-		.nlocations = g->nb,
-		.arena = g->arena,
+	    .format = g->format,
+	    .kind = g->kind,
+	    .total_goroutines = total,
+	    .locations = locs,
+	    .nlocations = g->nb,
+	    .arena = g->arena,
 	};
 	g->arena = NULL;
 	return 0;
@@ -548,13 +552,15 @@ describe(const char *buf, size_t len, char *dst, size_t dstlen)
 	size_t head = len < 512 ? len : 512, i, eol;
 	char q[200];
 
-	for (i = 0; i < head && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'); i++)
+	for (i = 0;
+	     i < head && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'); i++)
 		;
 	if (len == 0) {
 		snprintf(dst, dstlen, "empty input");
 		return;
 	}
-	if (i < head && buf[i] == '<' && (has_ci(buf, head, "<html") || has_ci(buf, head, "<!doctype"))) {
+	if (i < head && buf[i] == '<' &&
+	    (has_ci(buf, head, "<html") || has_ci(buf, head, "<!doctype"))) {
 		snprintf(dst, dstlen, "an HTML page");
 		return;
 	}
@@ -581,7 +587,7 @@ profile_parse(const char *buf, size_t len, struct profile *out, struct parse_err
 {
 	char what[256];
 
-	*out = (struct profile){ 0 };
+	*out = (struct profile){0};
 	switch (profile_detect(buf, len)) {
 	case PROFILE_FORMAT_PROTO:
 		return profile_parse_proto(buf, len, out, err);
@@ -594,8 +600,9 @@ profile_parse(const char *buf, size_t len, struct profile *out, struct parse_err
 	}
 	describe(buf, len, what, sizeof(what));
 	return perr(err, 0, len > 0 ? 1 : 0,
-	    "expected a goroutine profile (debug=0 gzip protobuf, debug=1 or debug=2 text), found %s at byte 0",
-	    what);
+	            "expected a goroutine profile (debug=0 gzip protobuf, debug=1 or debug=2 "
+	            "text), found %s at byte 0",
+	            what);
 }
 
 void
@@ -604,7 +611,7 @@ profile_release(struct profile *p)
 	if (p == NULL)
 		return;
 	arena_free(p->arena);
-	*p = (struct profile){ 0 };
+	*p = (struct profile){0};
 }
 
 const char *
@@ -635,12 +642,18 @@ enum op_class
 profile_op_class(const char *op)
 {
 	static const char *const chan[] = {
-		"chan send", "chan receive", "select", "select (no cases)", "chan send (nil chan)",
-		"chan receive (nil chan)", "chan send (durable)", "chan receive (durable)", "select (durable)",
+	    "chan send",           "chan receive",           "select",
+	    "select (no cases)",   "chan send (nil chan)",   "chan receive (nil chan)",
+	    "chan send (durable)", "chan receive (durable)", "select (durable)",
 	};
 	static const char *const sync[] = {
-		"sync.Mutex.Lock", "sync.RWMutex.RLock", "sync.RWMutex.Lock", "sync.WaitGroup.Wait",
-		"sync.Cond.Wait", "semacquire", "sync.WaitGroup.Wait (durable)",
+	    "sync.Mutex.Lock",
+	    "sync.RWMutex.RLock",
+	    "sync.RWMutex.Lock",
+	    "sync.WaitGroup.Wait",
+	    "sync.Cond.Wait",
+	    "semacquire",
+	    "sync.WaitGroup.Wait (durable)",
 	};
 	size_t i;
 
@@ -656,7 +669,8 @@ profile_op_class(const char *op)
 		if (strcmp(op, sync[i]) == 0)
 			return OP_CLASS_SYNC;
 	}
-	/* Reasons of future Go versions: by family, so a new channel or sync wait is not taken as benign. */
+	/* Reasons of future Go versions: by family, so a new channel or sync wait is not taken as
+	 * benign. */
 	if (strncmp(op, "chan ", 5) == 0 || strncmp(op, "select ", 7) == 0)
 		return OP_CLASS_CHAN;
 	if (strncmp(op, "sync.", 5) == 0 && strncmp(op, "synctest", 8) != 0)

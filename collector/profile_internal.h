@@ -1,10 +1,11 @@
-/* collector/profile_internal.h: what the format parsers share with profile.c and classify.c: the arena, the
- * string interner and the (location, op) aggregator. Not part of the collector's public contract.
+/* collector/profile_internal.h: what the format parsers share with profile.c and classify.c: the
+ * arena, the string interner and the (location, op) aggregator. Not part of the collector's public
+ * contract.
  *
- * A parser feeds one record at a time (a goroutine, a debug=1 group, a proto sample) as frames borrowed from its
- * input; the aggregator classifies it, merges it into its (location, op) bucket, and copies strings and the
- * representative stack into the profile's arena only when a bucket is new, so memory grows with the number of
- * distinct locations, not with the number of goroutines. */
+ * A parser feeds one record at a time (a goroutine, a debug=1 group, a proto sample) as frames
+ * borrowed from its input; the aggregator classifies it, merges it into its (location, op) bucket,
+ * and copies strings and the representative stack into the profile's arena only when a bucket is
+ * new, so memory grows with the number of distinct locations, not with the number of goroutines. */
 #ifndef PROFILE_INTERNAL_H
 #define PROFILE_INTERNAL_H
 
@@ -16,31 +17,35 @@
 #include "collector/classify.h"
 #include "collector/profile.h"
 
-/* Bump allocator; freed at once. Aborts on out-of-memory (allocation failures of bounded sizes are fatal). */
+/* Bump allocator; freed at once. Aborts on out-of-memory (allocation failures of bounded sizes are
+ * fatal). */
 void *arena_alloc(struct profile_arena *a, size_t n);
 struct profile_arena *arena_new(void);
 void arena_free(struct profile_arena *a);
 
-struct agg;                             /* opaque aggregator */
+struct agg; /* opaque aggregator */
 
 /* New aggregator writing into 'arena' (borrowed). NULL on out-of-memory. */
-struct agg *agg_new(struct profile_arena *arena, enum profile_format format, enum profile_kind kind);
+struct agg *agg_new(struct profile_arena *arena, enum profile_format format,
+                    enum profile_kind kind);
 void agg_free(struct agg *g);
 
 /* How a record's op is known. */
 struct agg_record {
-	const struct raw_frame *frames; /* leaf first; at least up to the first non-internal frame, or all */
+	const struct raw_frame
+	    *frames; /* leaf first; at least up to the first non-internal frame, or all */
 	size_t nframes;
-	bool complete;                  /* frames holds the whole stack (else the caller can supply it later) */
-	const char *op;                 /* debug=2 header op (markers stripped), or NULL: infer from frames */
+	bool complete;  /* frames holds the whole stack (else the caller can supply it later) */
+	const char *op; /* debug=2 header op (markers stripped), or NULL: infer from frames */
 	size_t oplen;
 	uint64_t count;
 	uint64_t leaked;
-	int32_t wait_minutes;           /* -1: not shown */
+	int32_t wait_minutes; /* -1: not shown */
 };
 
-/* Merge one record. Returns 1 when the (location, op) bucket is new and needs its representative stack
- * (call agg_set_stack() with the full stack before the next agg_add()), 0 when merged, -1 on out-of-memory. */
+/* Merge one record. Returns 1 when the (location, op) bucket is new and needs its representative
+ * stack (call agg_set_stack() with the full stack before the next agg_add()), 0 when merged, -1 on
+ * out-of-memory. */
 int agg_add(struct agg *g, const struct agg_record *r) __attribute__((warn_unused_result));
 /* The full stack (leaf first) of the bucket agg_add() just created; copied into the arena. */
 void agg_set_stack(struct agg *g, const struct raw_frame *frames, size_t n);
@@ -49,11 +54,12 @@ void agg_set_stack(struct agg *g, const struct raw_frame *frames, size_t n);
 void agg_set_kind(struct agg *g, enum profile_kind kind);
 
 /* Move the aggregate into 'out' (sorted, arena handed over). 0, or -1 on out-of-memory. */
-int agg_finish(struct agg *g, struct profile *out, uint64_t total) __attribute__((warn_unused_result));
+int agg_finish(struct agg *g, struct profile *out, uint64_t total)
+    __attribute__((warn_unused_result));
 
 /* Fill 'err' (printf-style) with 'offset' and 'line'. Always returns -1. */
 int perr(struct parse_error *err, size_t offset, size_t line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Quote at most 40 bytes of 's' into 'dst' for an error message, escaping non-printable bytes. */
 void perr_quote(char *dst, size_t dstlen, const char *s, size_t len);
 

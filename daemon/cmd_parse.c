@@ -1,6 +1,6 @@
-/* daemon/cmd_parse.c: `leakprofd parse [--json] [--all] FILE|-`: read one saved goroutine profile (any format,
- * auto-detected), reduce it to blocked counts per source location and print them. Exit 0 parsed, 1 input
- * error (message on stderr), 2 usage. */
+/* daemon/cmd_parse.c: `leakprofd parse [--json] [--all] FILE|-`: read one saved goroutine profile
+ * (any format, auto-detected), reduce it to blocked counts per source location and print them. Exit
+ * 0 parsed, 1 input error (message on stderr), 2 usage. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,18 +13,21 @@
 #include "daemon/cmd.h"
 #include "daemon/output.h"
 
-/* The largest file read: the biggest debug=2 dump Go writes is 64 MiB; leave room for hand-made inputs. */
+/* The largest file read: the biggest debug=2 dump Go writes is 64 MiB; leave room for hand-made
+ * inputs. */
 #define PARSE_MAX_INPUT ((size_t)1 << 30)
 
 static void
 parse_usage(FILE *f)
 {
-	fprintf(f, "usage: leakprofd parse [--json] [--all] FILE|-\n"
-	    "  --json  print JSON instead of a table\n"
-	    "  --all   include goroutines that cannot leak (running, IO wait, sleep, ...)\n");
+	fprintf(f,
+	        "usage: leakprofd parse [--json] [--all] FILE|-\n"
+	        "  --json  print JSON instead of a table\n"
+	        "  --all   include goroutines that cannot leak (running, IO wait, sleep, ...)\n");
 }
 
-/* Read all of 'fd' into a new buffer, at most PARSE_MAX_INPUT bytes. 0, or -1 with errno (EFBIG: too big). */
+/* Read all of 'fd' into a new buffer, at most PARSE_MAX_INPUT bytes. 0, or -1 with errno (EFBIG:
+ * too big). */
 static int
 read_all(int fd, char **out, size_t *outlen)
 {
@@ -91,7 +94,7 @@ cmd_parse(int argc, char **argv)
 	enum output_flags flags = 0;
 	const char *path = NULL;
 	struct profile prof;
-	struct parse_error perr = { .msg = "" };
+	struct parse_error perr = {.msg = ""};
 	char *buf = NULL;
 	size_t len = 0;
 	int fd, i, ret = 1;
@@ -134,7 +137,8 @@ cmd_parse(int argc, char **argv)
 	}
 	if (read_all(fd, &buf, &len) < 0) {
 		if (errno == EFBIG)
-			fprintf(stderr, "leakprofd parse: '%s': larger than %zu MiB\n", path, PARSE_MAX_INPUT >> 20);
+			fprintf(stderr, "leakprofd parse: '%s': larger than %zu MiB\n", path,
+			        PARSE_MAX_INPUT >> 20);
 		else
 			fprintf(stderr, "leakprofd parse: '%s': %s\n", path, strerror(errno));
 		goto out_close;

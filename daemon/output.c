@@ -1,6 +1,7 @@
-/* daemon/output.c: printing a struct profile for people (an aligned table) and for programs (JSON). Function
- * and file names come from scraped profiles, so they are escaped: jansson escapes JSON; the table replaces
- * control bytes and backslashes with \xNN so a hostile name cannot drive the terminal. */
+/* daemon/output.c: printing a struct profile for people (an aligned table) and for programs (JSON).
+ * Function and file names come from scraped profiles, so they are escaped: jansson escapes JSON;
+ * the table replaces control bytes and backslashes with \xNN so a hostile name cannot drive the
+ * terminal. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,8 @@ location_json(const struct prof_location *l)
 	    json_object_set_new(o, "count", json_integer((json_int_t)l->count)) < 0 ||
 	    json_object_set_new(o, "leaked", json_integer((json_int_t)l->leaked)) < 0 ||
 	    json_object_set_new(o, "max_wait_minutes",
-		l->max_wait_minutes < 0 ? json_null() : json_integer(l->max_wait_minutes)) < 0)
+	                        l->max_wait_minutes < 0 ? json_null()
+	                                                : json_integer(l->max_wait_minutes)) < 0)
 		goto out_fail;
 	for (size_t i = 0; i < l->nstack; i++) {
 		if (json_array_append_new(stack, frame_json(&l->stack[i])) < 0)
@@ -66,7 +68,8 @@ output_profile_json(const struct profile *p, enum output_flags flags)
 		goto out_fail;
 	if (json_object_set_new(root, "format", json_string(profile_format_name(p->format))) < 0 ||
 	    json_object_set_new(root, "profile", json_string(profile_kind_name(p->kind))) < 0 ||
-	    json_object_set_new(root, "total_goroutines", json_integer((json_int_t)p->total_goroutines)) < 0)
+	    json_object_set_new(root, "total_goroutines",
+	                        json_integer((json_int_t)p->total_goroutines)) < 0)
 		goto out_fail;
 	for (size_t i = 0; i < p->nlocations; i++) {
 		json_t *l;
@@ -159,14 +162,15 @@ output_table(FILE *f, const struct profile *p, enum output_flags flags)
 		if (n > wloc)
 			wloc = n;
 	}
-	if (fprintf(f, "%s profile (%s): %llu goroutines, %zu locations%s\n", profile_kind_name(p->kind),
-	    profile_format_name(p->format), (unsigned long long)p->total_goroutines, rows,
-	    (flags & OUTPUT_ALL) ? "" : " that may leak") < 0)
+	if (fprintf(f, "%s profile (%s): %llu goroutines, %zu locations%s\n",
+	            profile_kind_name(p->kind), profile_format_name(p->format),
+	            (unsigned long long)p->total_goroutines, rows,
+	            (flags & OUTPUT_ALL) ? "" : " that may leak") < 0)
 		return -1;
 	if (rows == 0)
 		return 0;
-	if (fprintf(f, "%*s  %-*s  %-*s  %-*s  %s\n", (int)wcount, "COUNT", (int)wop, "OP", (int)wfn, "FUNCTION",
-	    (int)wloc, "FILE:LINE", "MAX WAIT") < 0)
+	if (fprintf(f, "%*s  %-*s  %-*s  %-*s  %s\n", (int)wcount, "COUNT", (int)wop, "OP",
+	            (int)wfn, "FUNCTION", (int)wloc, "FILE:LINE", "MAX WAIT") < 0)
 		return -1;
 	for (i = 0; i < p->nlocations; i++) {
 		const struct prof_location *l = &p->locations[i];
@@ -186,7 +190,8 @@ output_table(FILE *f, const struct profile *p, enum output_flags flags)
 			snprintf(num, sizeof(num), "%d min", l->max_wait_minutes);
 		else
 			snprintf(num, sizeof(num), "-");
-		if (l->leaked > 0 && fprintf(f, "%s  (%llu leaked)\n", num, (unsigned long long)l->leaked) < 0)
+		if (l->leaked > 0 &&
+		    fprintf(f, "%s  (%llu leaked)\n", num, (unsigned long long)l->leaked) < 0)
 			return -1;
 		if (l->leaked == 0 && fprintf(f, "%s\n", num) < 0)
 			return -1;
@@ -204,7 +209,8 @@ output_profile(FILE *f, const struct profile *p, enum output_flags flags)
 
 		if (root == NULL)
 			return -1;
-		if (json_dumpf(root, f, JSON_INDENT(0) | JSON_PRESERVE_ORDER) == 0 && putc('\n', f) != EOF)
+		if (json_dumpf(root, f, JSON_INDENT(0) | JSON_PRESERVE_ORDER) == 0 &&
+		    putc('\n', f) != EOF)
 			ret = 0;
 		json_decref(root);
 	} else {

@@ -1,6 +1,7 @@
-/* tests/check_profile.c: the goroutine profile parsers against real Go 1.19 profiles (tests/fixtures/go1.19,
- * captured from tests/go/fixturegen), hand-written profiles of newer Go versions (tests/fixtures/handwritten),
- * protobufs built here, and malformed or hostile input. Runs with cwd = tests/. */
+/* tests/check_profile.c: the goroutine profile parsers against real Go 1.19 profiles
+ * (tests/fixtures/go1.19, captured from tests/go/fixturegen), hand-written profiles of newer Go
+ * versions (tests/fixtures/handwritten), protobufs built here, and malformed or hostile input. Runs
+ * with cwd = tests/. */
 #include <check.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -37,7 +38,7 @@ slurp(const char *path, size_t *len)
 static void
 parse_ok(const char *buf, size_t len, struct profile *p)
 {
-	struct parse_error err = { .msg = "" };
+	struct parse_error err = {.msg = ""};
 
 	ck_assert_msg(profile_parse(buf, len, p, &err) == 0, "parse failed: %s", err.msg);
 }
@@ -49,7 +50,7 @@ parse_fixture(const char *path, struct profile *p)
 	char *buf = slurp(path, &len);
 
 	parse_ok(buf, len, p);
-	free(buf);      /* the profile owns copies of everything */
+	free(buf); /* the profile owns copies of everything */
 }
 
 /* The parse error message of 'buf' (parse must fail). */
@@ -71,7 +72,8 @@ static const struct prof_location *
 find(const struct profile *p, const char *fn, const char *op)
 {
 	for (size_t i = 0; i < p->nlocations; i++) {
-		if (strcmp(p->locations[i].loc.function, fn) == 0 && (op == NULL || strcmp(p->locations[i].op, op) == 0))
+		if (strcmp(p->locations[i].loc.function, fn) == 0 &&
+		    (op == NULL || strcmp(p->locations[i].op, op) == 0))
 			return &p->locations[i];
 	}
 	return NULL;
@@ -106,18 +108,23 @@ check_expected(const struct profile *p, enum profile_format fmt)
 			next = line + strlen(line);
 		else
 			*next++ = '\0';
-		ck_assert_int_eq(sscanf(line, "%llu\t%63[^\t]\t%127[^\t]\t%127s", &count, op, fn, fileline), 4);
+		ck_assert_int_eq(
+		    sscanf(line, "%llu\t%63[^\t]\t%127[^\t]\t%127s", &count, op, fn, fileline), 4);
 		snprintf(want_op, sizeof(want_op), "%s", op);
 		if (fmt == PROFILE_FORMAT_DEBUG1 && profile_op_class(op) == OP_CLASS_CHAN)
-			snprintf(want_op, sizeof(want_op), "unknown");      /* debug=1 hides channel ops */
+			snprintf(want_op, sizeof(want_op),
+			         "unknown"); /* debug=1 hides channel ops */
 		if (fmt == PROFILE_FORMAT_PROTO && strcmp(op, "chan send (nil chan)") == 0)
-			snprintf(want_op, sizeof(want_op), "chan send");    /* same frames as a non-nil send */
+			snprintf(want_op, sizeof(want_op),
+			         "chan send"); /* same frames as a non-nil send */
 		if (fmt == PROFILE_FORMAT_PROTO && strcmp(op, "chan receive (nil chan)") == 0)
 			snprintf(want_op, sizeof(want_op), "chan receive");
 		l = find(p, fn, want_op);
-		ck_assert_msg(l != NULL, "%s: no location %s op '%s'", profile_format_name(fmt), fn, want_op);
-		ck_assert_msg(l->count == count, "%s: %s '%s': count %llu, want %llu", profile_format_name(fmt), fn,
-		    want_op, (unsigned long long)l->count, count);
+		ck_assert_msg(l != NULL, "%s: no location %s op '%s'", profile_format_name(fmt), fn,
+		              want_op);
+		ck_assert_msg(l->count == count, "%s: %s '%s': count %llu, want %llu",
+		              profile_format_name(fmt), fn, want_op, (unsigned long long)l->count,
+		              count);
 		colon = strrchr(fileline, ':');
 		ck_assert_ptr_nonnull(colon);
 		*colon = '\0';
@@ -175,7 +182,7 @@ START_TEST(test_go119_debug2)
 	ck_assert_ptr_nonnull(l);
 	ck_assert_int_eq(l->op_class, OP_CLASS_BENIGN);
 	profile_release(&p);
-	profile_release(&p);    /* a released profile is zeroed: releasing again does nothing */
+	profile_release(&p); /* a released profile is zeroed: releasing again does nothing */
 }
 END_TEST
 
@@ -229,8 +236,8 @@ START_TEST(test_go119_proto_truncated)
 		if (profile_parse(buf, n, &p, &err) == 0)
 			profile_release(&p);
 		else if (n > 20)
-			ck_assert_msg(strstr(err.msg, "truncated gzip stream at byte") != NULL, "cut at %zu: %s", n,
-			    err.msg);
+			ck_assert_msg(strstr(err.msg, "truncated gzip stream at byte") != NULL,
+			              "cut at %zu: %s", n, err.msg);
 	}
 	free(buf);
 }
@@ -268,12 +275,12 @@ START_TEST(test_go121_created_in_goroutine)
 	ck_assert_uint_eq(l->loc.line, 41);
 	ck_assert_str_eq(l->loc.file, "/src/app/work.go");
 	ck_assert_int_eq(l->max_wait_minutes, 7);
-	ck_assert_int_eq(l->min_wait_minutes, 0);       /* one waited under a minute */
+	ck_assert_int_eq(l->min_wait_minutes, 0); /* one waited under a minute */
 	ck_assert_int_eq(l->median_wait_minutes, 3);
-	ck_assert_uint_eq(l->nstack, 1);                /* "created by" is not a frame */
+	ck_assert_uint_eq(l->nstack, 1); /* "created by" is not a frame */
 	l = find(&p, "main.recurse", "select");
 	ck_assert_uint_eq(l->loc.line, 9);
-	ck_assert_uint_eq(l->nstack, 4);                /* "...96 frames elided..." skipped */
+	ck_assert_uint_eq(l->nstack, 4); /* "...96 frames elided..." skipped */
 	ck_assert_str_eq(l->stack[3].function, "main.startDeep.func1");
 	profile_release(&p);
 }
@@ -290,7 +297,7 @@ START_TEST(test_go125_sync)
 	ck_assert_int_eq(l->max_wait_minutes, 12);
 	ck_assert_int_eq(l->min_wait_minutes, 12);
 	l = find(&p, "main.locker", "sync.Mutex.Lock");
-	ck_assert_uint_eq(l->loc.line, 8);              /* past internal/sync.* and sync.(*Mutex).Lock */
+	ck_assert_uint_eq(l->loc.line, 8); /* past internal/sync.* and sync.(*Mutex).Lock */
 	ck_assert_uint_eq(l->nstack, 5);
 	profile_release(&p);
 
@@ -356,7 +363,7 @@ START_TEST(test_go127_tracebacklabels)
 	parse_fixture("fixtures/handwritten/go1.27-tracebacklabels.debug2.txt", &p);
 	l = find(&p, "main.consume", "chan receive");
 	ck_assert_uint_eq(l->count, 2);
-	ck_assert_int_eq(l->max_wait_minutes, 6);       /* not the "5 minutes" inside a label value */
+	ck_assert_int_eq(l->max_wait_minutes, 6); /* not the "5 minutes" inside a label value */
 	profile_release(&p);
 }
 END_TEST
@@ -404,9 +411,10 @@ pb_msg(struct pbuf *pb, unsigned field, const struct pbuf *sub)
 static size_t
 gzip_buf(const void *in, size_t n, unsigned char *out, size_t cap)
 {
-	z_stream zs = { 0 };
+	z_stream zs = {0};
 
-	ck_assert_int_eq(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	ck_assert_int_eq(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
+	                 Z_OK);
 	zs.next_in = (Bytef *)(uintptr_t)in;
 	zs.avail_in = (uInt)n;
 	zs.next_out = out;
@@ -417,15 +425,27 @@ gzip_buf(const void *in, size_t n, unsigned char *out, size_t cap)
 	return n;
 }
 
-/* A goroutine(leak) profile as Go writes it: string table last, sample value unpacked, location ids packed;
- * location 3 holds two Lines (runtime.chansend inlined into runtime.chansend1, innermost first). */
+/* A goroutine(leak) profile as Go writes it: string table last, sample value unpacked, location ids
+ * packed; location 3 holds two Lines (runtime.chansend inlined into runtime.chansend1, innermost
+ * first). */
 static void
 build_proto(struct pbuf *pb, const char *type, const char *unit)
 {
-	const char *strs[] = { "", type, unit, "main.leak", "/src/leak.go", "runtime.gopark", "/rt/proc.go",
-		"runtime.chansend1", "/rt/chan.go", "runtime.chansend", "main.idle", "time.Sleep", "/rt/time.go" };
-	struct pbuf vt = { .n = 0 }, s = { .n = 0 }, loc = { .n = 0 }, ln = { .n = 0 }, fn = { .n = 0 },
-		    ids = { .n = 0 };
+	const char *strs[] = {"",
+	                      type,
+	                      unit,
+	                      "main.leak",
+	                      "/src/leak.go",
+	                      "runtime.gopark",
+	                      "/rt/proc.go",
+	                      "runtime.chansend1",
+	                      "/rt/chan.go",
+	                      "runtime.chansend",
+	                      "main.idle",
+	                      "time.Sleep",
+	                      "/rt/time.go"};
+	struct pbuf vt = {.n = 0}, s = {.n = 0}, loc = {.n = 0}, ln = {.n = 0}, fn = {.n = 0},
+	            ids = {.n = 0};
 
 	pb->n = 0;
 	pb_uint(&vt, 1, 1);
@@ -448,8 +468,8 @@ build_proto(struct pbuf *pb, const char *type, const char *unit)
 	pb_uint(&s, 2, 2);
 	pb_msg(pb, 2, &s);
 	for (unsigned id = 1; id <= 5; id++) {
-		static const unsigned fns[][2] = { { 0, 0 }, { 2, 0 }, { 1, 0 }, { 3, 5 }, { 4, 0 }, { 6, 0 } };
-		static const unsigned lines[] = { 0, 7, 300, 20, 90, 3 };
+		static const unsigned fns[][2] = {{0, 0}, {2, 0}, {1, 0}, {3, 5}, {4, 0}, {6, 0}};
+		static const unsigned lines[] = {0, 7, 300, 20, 90, 3};
 
 		loc.n = 0;
 		pb_uint(&loc, 1, id);
@@ -467,8 +487,8 @@ build_proto(struct pbuf *pb, const char *type, const char *unit)
 		pb_msg(pb, 4, &loc);
 	}
 	for (unsigned id = 1; id <= 6; id++) {
-		static const unsigned names[][2] = { { 0, 0 }, { 5, 6 }, { 3, 4 }, { 7, 8 }, { 11, 12 }, { 9, 8 },
-			{ 10, 4 } };
+		static const unsigned names[][2] = {{0, 0},   {5, 6}, {3, 4}, {7, 8},
+		                                    {11, 12}, {9, 8}, {10, 4}};
 
 		fn.n = 0;
 		pb_uint(&fn, 1, id);
@@ -501,7 +521,7 @@ START_TEST(test_proto_goroutineleak)
 	ck_assert_uint_eq(l->loc.line, 7);
 	ck_assert_uint_eq(l->nstack, 4);
 	ck_assert_str_eq(l->stack[0].function, "runtime.gopark");
-	ck_assert_str_eq(l->stack[1].function, "runtime.chansend");     /* inlined: innermost first */
+	ck_assert_str_eq(l->stack[1].function, "runtime.chansend"); /* inlined: innermost first */
 	ck_assert_str_eq(l->stack[2].function, "runtime.chansend1");
 	ck_assert_str_eq(l->stack[3].function, "main.leak");
 	l = find(&p, "main.idle", "sleep");
@@ -524,36 +544,41 @@ START_TEST(test_proto_heap_rejected)
 
 	build_proto(&pb, "inuse_space", "bytes");
 	n = gzip_buf(pb.b, pb.n, gz, sizeof(gz));
-	ck_assert_str_eq(parse_fail((const char *)gz, n),
+	ck_assert_str_eq(
+	    parse_fail((const char *)gz, n),
 	    "proto: sample_type is 'inuse_space/bytes', not a goroutine profile (a heap profile?)");
 }
 END_TEST
 
 START_TEST(test_proto_malformed)
 {
-	static const unsigned char badvarint[] = { 0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-		0x01 };
+	static const unsigned char badvarint[] = {0x0a, 0xff, 0xff, 0xff, 0xff, 0xff,
+	                                          0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
 	unsigned char gz[256], junk[64];
 	struct pbuf pb;
 	size_t n;
 
 	n = gzip_buf(badvarint, sizeof(badvarint), gz, sizeof(gz));
-	ck_assert_str_eq(parse_fail((const char *)gz, n), "bad varint at byte 11 of the inflated profile");
+	ck_assert_str_eq(parse_fail((const char *)gz, n),
+	                 "bad varint at byte 11 of the inflated profile");
 	/* a length past the end of the message */
 	pb.n = 0;
 	pb_varint(&pb, 2 << 3 | 2);
 	pb_varint(&pb, 1000);
 	n = gzip_buf(pb.b, pb.n, gz, sizeof(gz));
-	ck_assert_ptr_nonnull(strstr(parse_fail((const char *)gz, n), "past the end of its message"));
+	ck_assert_ptr_nonnull(
+	    strstr(parse_fail((const char *)gz, n), "past the end of its message"));
 	/* a sample naming a location that does not exist */
 	build_proto(&pb, "goroutine", "count");
 	pb_bytes(&pb, 2, "\x08\x63\x10\x01", 4);
 	n = gzip_buf(pb.b, pb.n, gz, sizeof(gz));
-	ck_assert_str_eq(parse_fail((const char *)gz, n), "proto: a sample refers to missing location 99");
+	ck_assert_str_eq(parse_fail((const char *)gz, n),
+	                 "proto: a sample refers to missing location 99");
 	/* corrupt deflate data after a valid gzip header */
 	memcpy(junk, "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", 10);
 	memset(junk + 10, 0xff, sizeof(junk) - 10);
-	ck_assert_ptr_nonnull(strstr(parse_fail((const char *)junk, sizeof(junk)), "corrupt gzip stream at byte"));
+	ck_assert_ptr_nonnull(
+	    strstr(parse_fail((const char *)junk, sizeof(junk)), "corrupt gzip stream at byte"));
 	/* an empty but valid gzip */
 	n = gzip_buf("", 0, gz, sizeof(gz));
 	ck_assert_str_eq(parse_fail((const char *)gz, n), "proto: empty profile");
@@ -568,15 +593,18 @@ START_TEST(test_detect_errors)
 	static const char heap[] = "heap profile: 1: 2 [3: 4] @ heap/1048576\n";
 
 	ck_assert_str_eq(parse_fail(html, sizeof(html) - 1),
-	    "expected a goroutine profile (debug=0 gzip protobuf, debug=1 or debug=2 text), found an HTML page "
-	    "at byte 0");
+	                 "expected a goroutine profile (debug=0 gzip protobuf, debug=1 or debug=2 "
+	                 "text), found an HTML page "
+	                 "at byte 0");
 	ck_assert_ptr_nonnull(strstr(parse_fail("", 0), "found empty input"));
-	ck_assert_ptr_nonnull(strstr(parse_fail(heap, sizeof(heap) - 1), "another profile type 'heap profile:"));
+	ck_assert_ptr_nonnull(
+	    strstr(parse_fail(heap, sizeof(heap) - 1), "another profile type 'heap profile:"));
 	ck_assert_ptr_nonnull(strstr(parse_fail("{\"a\":1}", 7), "found JSON"));
 	ck_assert_ptr_nonnull(strstr(parse_fail("\x00\x01\x02garbage", 10), "found binary data"));
 	ck_assert_int_eq(profile_detect("goroutine 1 [running]:\n", 23), PROFILE_FORMAT_DEBUG2);
 	ck_assert_int_eq(profile_detect("goroutine profile: total 1\n", 27), PROFILE_FORMAT_DEBUG1);
-	ck_assert_int_eq(profile_detect("goroutineleak profile: total 1\n", 31), PROFILE_FORMAT_DEBUG1);
+	ck_assert_int_eq(profile_detect("goroutineleak profile: total 1\n", 31),
+	                 PROFILE_FORMAT_DEBUG1);
 	ck_assert_int_eq(profile_detect("\x1f\x8b", 2), PROFILE_FORMAT_PROTO);
 	ck_assert_int_eq(profile_detect("goroutine x", 11), PROFILE_FORMAT_UNKNOWN);
 }
@@ -584,16 +612,19 @@ END_TEST
 
 START_TEST(test_text_errors)
 {
-	static const char badhdr[] = "goroutine 1 [running]:\nmain.main()\n\t/a.go:1 +0x1\n\ngoroutine x\n";
+	static const char badhdr[] =
+	    "goroutine 1 [running]:\nmain.main()\n\t/a.go:1 +0x1\n\ngoroutine x\n";
 	static const char nofile[] = "goroutine 1 [chan send]:\nmain.f()\nmain.g()\n\t/a.go:1\n";
 	static const char badframe[] = "goroutine 1 [chan send]:\nthis is not a frame\n\t/a.go:1\n";
 	static const char nul[] = "goroutine 1 [chan send]:\nmain.f\0x()\n\t/a.go:1\n";
-	static const char d1bad[] = "goroutine profile: total 1\n1 @ 0x1\n#\t0x1\tmain.f+0x1\t/a.go\n";
+	static const char d1bad[] =
+	    "goroutine profile: total 1\n1 @ 0x1\n#\t0x1\tmain.f+0x1\t/a.go\n";
 	static const char d1count[] = "goroutine profile: total 1\nxyz @ 0x1\n";
 	const char *m;
 
 	m = parse_fail(badhdr, sizeof(badhdr) - 1);
-	ck_assert_str_eq(m, "line 5: expected a 'goroutine N [status]:' header, found 'goroutine x' (byte 50)");
+	ck_assert_str_eq(
+	    m, "line 5: expected a 'goroutine N [status]:' header, found 'goroutine x' (byte 50)");
 	m = parse_fail(nofile, sizeof(nofile) - 1);
 	ck_assert_ptr_nonnull(strstr(m, "line 3: expected '\\tFILE:LINE' after a function line"));
 	m = parse_fail(badframe, sizeof(badframe) - 1);
@@ -625,7 +656,8 @@ END_TEST
 /* 10^6 goroutines in one debug=2 dump: counts, waits and the median stay exact. */
 START_TEST(test_million_goroutines)
 {
-	static const char rec[] = "goroutine %u [chan receive, %u minutes]:\nmain.w()\n\t/w.go:5 +0x1\n\n";
+	static const char rec[] =
+	    "goroutine %u [chan receive, %u minutes]:\nmain.w()\n\t/w.go:5 +0x1\n\n";
 	size_t cap = 80u * 1000000u, len = 0;
 	char *buf = malloc(cap);
 	struct profile p;
@@ -652,8 +684,9 @@ END_TEST
 /* HTML and quotes in function names survive into JSON escaped, and read back identical. */
 START_TEST(test_json_escapes_html)
 {
-	static const char dump[] = "goroutine 5 [chan send, 2 minutes]:\n"
-				   "main.<script>alert(\"x\")</script>(0x1)\n\t/src/a\"b.go:3 +0x1\n";
+	static const char dump[] =
+	    "goroutine 5 [chan send, 2 minutes]:\n"
+	    "main.<script>alert(\"x\")</script>(0x1)\n\t/src/a\"b.go:3 +0x1\n";
 	struct profile p;
 	json_t *root, *back;
 	json_error_t jerr;
@@ -668,12 +701,13 @@ START_TEST(test_json_escapes_html)
 	text = json_dumps(root, JSON_INDENT(0));
 	back = json_loads(text, 0, &jerr);
 	ck_assert_ptr_nonnull(back);
-	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(back, "locations"), 0),
-			     "function")),
-	    "main.<script>alert(\"x\")</script>");
+	ck_assert_str_eq(json_string_value(json_object_get(
+	                     json_array_get(json_object_get(back, "locations"), 0), "function")),
+	                 "main.<script>alert(\"x\")</script>");
 	ck_assert_ptr_nonnull(strstr(text, "alert(\\\"x\\\")"));
-	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(json_object_get(back, "locations"), 0),
-			     "max_wait_minutes")),
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(
+	        json_array_get(json_object_get(back, "locations"), 0), "max_wait_minutes")),
 	    2);
 	free(text);
 	json_decref(back);
@@ -683,10 +717,11 @@ START_TEST(test_json_escapes_html)
 	mem = open_memstream(&membuf, &memlen);
 	ck_assert_int_eq(output_profile(mem, &p, OUTPUT_JSON), 0);
 	fclose(mem);
-	ck_assert_ptr_nonnull(strstr(membuf, "{\"format\": \"debug=2\", \"profile\": \"goroutine\", "
-					     "\"total_goroutines\": 1, \"locations\": [{\"function\": "));
+	ck_assert_ptr_nonnull(strstr(membuf,
+	                             "{\"format\": \"debug=2\", \"profile\": \"goroutine\", "
+	                             "\"total_goroutines\": 1, \"locations\": [{\"function\": "));
 	ck_assert_ptr_nonnull(strstr(membuf, "\"op\": \"chan send\", \"count\": 1, \"leaked\": 0, "
-					     "\"max_wait_minutes\": 2, \"stack\": [{"));
+	                                     "\"max_wait_minutes\": 2, \"stack\": [{"));
 	free(membuf);
 
 	/* the table escapes nothing printable but keeps control bytes out of the terminal */
@@ -710,8 +745,8 @@ START_TEST(test_output_filters_benign)
 	json_decref(root);
 	root = output_profile_json(&p, OUTPUT_JSON | OUTPUT_ALL);
 	ck_assert_uint_eq(json_array_size(json_object_get(root, "locations")), 5);
-	ck_assert(json_is_null(json_object_get(json_array_get(json_object_get(root, "locations"), 1),
-	    "max_wait_minutes")));
+	ck_assert(json_is_null(json_object_get(
+	    json_array_get(json_object_get(root, "locations"), 1), "max_wait_minutes")));
 	json_decref(root);
 	profile_release(&p);
 }
@@ -722,7 +757,7 @@ END_TEST
 static struct raw_frame
 rf(const char *fn)
 {
-	return (struct raw_frame){ .fn = fn, .fnlen = (uint32_t)strlen(fn), .file = "", .line = 1 };
+	return (struct raw_frame){.fn = fn, .fnlen = (uint32_t)strlen(fn), .file = "", .line = 1};
 }
 
 START_TEST(test_classify)
@@ -760,7 +795,7 @@ START_TEST(test_classify)
 	fr[1] = rf("runtime.block");
 	ck_assert_str_eq(classify_infer_op(fr, 3), "select (no cases)");
 	fr[0] = rf("main.spin");
-	ck_assert_str_eq(classify_infer_op(fr, 1), "unknown");          /* never guess */
+	ck_assert_str_eq(classify_infer_op(fr, 1), "unknown"); /* never guess */
 	fr[0] = rf("sync.runtime_SemacquireMutex");
 	fr[1] = rf("sync.(*RWMutex).RLock");
 	fr[2] = rf("main.read");
@@ -772,7 +807,7 @@ START_TEST(test_classify)
 	fr[0] = rf("runtime.gopark");
 	fr[1] = rf("runtime.forcegchelper");
 	ck_assert_str_eq(classify_infer_op(fr, 2), "waiting");
-	ck_assert_uint_eq(classify_location(fr, 2, &found), 1);           /* all internal: the outermost */
+	ck_assert_uint_eq(classify_location(fr, 2, &found), 1); /* all internal: the outermost */
 	ck_assert(!found);
 
 	ck_assert_int_eq(profile_op_class("chan receive (nil chan)"), OP_CLASS_CHAN);

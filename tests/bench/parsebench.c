@@ -1,9 +1,11 @@
-/* tests/bench/parsebench.c: time profile_parse() (parse + aggregate) on one file, for tests/bench/bench_parse.sh.
+/* tests/bench/parsebench.c: time profile_parse() (parse + aggregate) on one file, for
+ * tests/bench/bench_parse.sh.
  *
  *   parsebench FILE [RUNS]   prints "bytes goroutines best_seconds peak_rss_kb"
  *
- * The file is read once; the best of RUNS parses is reported (the first run warms the caches). Peak RSS is the
- * whole process's (the input buffer included), so run it with RUNS=1 in a fresh process to measure memory. */
+ * The file is read once; the best of RUNS parses is reported (the first run warms the caches). Peak
+ * RSS is the whole process's (the input buffer included), so run it with RUNS=1 in a fresh process
+ * to measure memory. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

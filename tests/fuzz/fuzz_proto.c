@@ -1,5 +1,5 @@
-/* tests/fuzz/fuzz_proto.c: libFuzzer target for the protobuf decoder. Inputs are fed both raw (the wire format
- * itself) and, to reach the zlib path, as given when they start with the gzip magic. */
+/* tests/fuzz/fuzz_proto.c: libFuzzer target for the protobuf decoder. Inputs are fed both raw (the
+ * wire format itself) and, to reach the zlib path, as given when they start with the gzip magic. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,7 +18,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint64_t sum = 0;
 
 		for (size_t i = 0; i < p.nlocations; i++) {
-			if (p.locations[i].leaked > p.locations[i].count || p.locations[i].nstack > PROFILE_MAX_FRAMES)
+			if (p.locations[i].leaked > p.locations[i].count ||
+			    p.locations[i].nstack > PROFILE_MAX_FRAMES)
 				abort();
 			sum += p.locations[i].count;
 		}

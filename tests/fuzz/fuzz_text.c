@@ -1,5 +1,6 @@
-/* tests/fuzz/fuzz_text.c: libFuzzer target for the text parsers (debug=2, debug=1, format detection).
- * Every input must parse or fail with a message; a parsed profile must be consistent. */
+/* tests/fuzz/fuzz_text.c: libFuzzer target for the text parsers (debug=2, debug=1, format
+ * detection). Every input must parse or fail with a message; a parsed profile must be consistent.
+ */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,9 +18,9 @@ check(const struct profile *p)
 	for (size_t i = 0; i < p->nlocations; i++) {
 		const struct prof_location *l = &p->locations[i];
 
-		if (l->op == NULL || l->loc.function == NULL || l->loc.file == NULL || l->leaked > l->count ||
-		    (i > 0 && p->locations[i - 1].count < l->count) || l->nstack > PROFILE_MAX_FRAMES ||
-		    l->min_wait_minutes > l->max_wait_minutes)
+		if (l->op == NULL || l->loc.function == NULL || l->loc.file == NULL ||
+		    l->leaked > l->count || (i > 0 && p->locations[i - 1].count < l->count) ||
+		    l->nstack > PROFILE_MAX_FRAMES || l->min_wait_minutes > l->max_wait_minutes)
 			abort();
 		for (size_t k = 0; k < l->nstack; k++) {
 			if (strlen(l->stack[k].function) > PROFILE_MAX_LINE)
