@@ -12,13 +12,17 @@ static const struct {
 	const char *name;
 	int (*fn)(int, char **);
 	const char *usage;
+	const char *what;
 } commands[] = {
-	{ "run", cmd_run, "run [--config FILE] [--target URL]... [--log-level LEVEL]   scrape targets, store, rank, serve" },
-	{ "parse", cmd_parse, "parse [--json] [--all] FILE|-                              print a profile's blocked locations" },
-	{ "scrape", cmd_scrape, "scrape [--json] [--all] URL                                fetch one profile and print it" },
-	{ "suspects", cmd_suspects, "suspects [--config FILE | --db FILE] [--service S] [--window 6h] [--json] [--limit N]" },
-	{ "check-config", cmd_check_config, "check-config FILE                                         validate a configuration" },
-	{ "test-webhook", cmd_test_webhook, "test-webhook [--config FILE] NAME                         send a sample notification" },
+	{ "run", cmd_run, "run [--config FILE] [--target URL]... [--log-level LEVEL] [--interval DUR] [--listen ADDR]\n"
+	    "      [--database FILE]", "scrape, store, rank, serve and alert, in the foreground" },
+	{ "parse", cmd_parse, "parse [--json] [--all] FILE|-", "print the blocked locations of a goroutine profile" },
+	{ "scrape", cmd_scrape, "scrape [--json] [--all] [--timeout DUR] [--format F] [--header 'K: V']... URL",
+	    "fetch one profile and print it as parse does" },
+	{ "suspects", cmd_suspects, "suspects [--config FILE | --db FILE] [--service S] [--window 6h] [--json] "
+	    "[--limit N]", "the leak suspects, best first" },
+	{ "check-config", cmd_check_config, "check-config FILE|-", "validate a configuration" },
+	{ "test-webhook", cmd_test_webhook, "test-webhook [--config FILE] NAME", "send a sample notification" },
 };
 
 static void
@@ -29,8 +33,9 @@ usage(FILE *f)
 	    "counts per source location over time, and ranks the locations whose counts keep growing.\n\n"
 	    "commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  leakprofd %s\n", commands[i].usage);
-	fprintf(f, "\n  leakprofd --help | --version\n\nSee leakprofd(8) and leakprofd.yaml(5).\n");
+		fprintf(f, "  leakprofd %s\n      %s\n", commands[i].usage, commands[i].what);
+	fprintf(f, "\n  leakprofd COMMAND --help      the command's own options\n"
+	    "  leakprofd --help | --version\n\nSee leakprofd(8) and leakprofd.yaml(5).\n");
 }
 
 int
