@@ -916,11 +916,11 @@ ingest_main(void *arg)
 	return NULL;
 }
 
-static int
-ingest_start(struct ingest *in, struct store *st, const char *db_path, struct detector *det)
+/* Set up the queue on 'st' (the read-write connection, owned by the thread once it runs). */
+static void
+ingest_init(struct ingest *in, struct store *st, const char *db_path, struct detector *det)
 {
 	pthread_condattr_t ca;
-	int r;
 
 	in->st = st;
 	in->db_path = xstrdup(db_path);
@@ -931,7 +931,13 @@ ingest_start(struct ingest *in, struct store *st, const char *db_path, struct de
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&in->cv, &ca);
 	pthread_condattr_destroy(&ca);
-	r = pthread_create(&in->thread, NULL, ingest_main, in);
+}
+
+static int
+ingest_start(struct ingest *in)
+{
+	int r = pthread_create(&in->thread, NULL, ingest_main, in);
+
 	if (r != 0) {
 		log_err("daemon: cannot start the ingest thread: %s", strerror(r));
 		return -1;
@@ -939,24 +945,54 @@ ingest_start(struct ingest *in, struct store *st, const char *db_path, struct de
 	return 0;
 }
 
-/* Store what is queued (giving up if the database refuses), join, free the queue. */
+/* Before the thread starts: run the queued jobs (the first target registrations) in this thread, so that a
+ * large fleet is registered before its first scrapes queue up behind it. Stops at the first refusal (logged);
+ * the thread retries from there. */
 static void
-ingest_stop(struct ingest *in)
+ingest_run_queued(struct ingest *in)
 {
 	struct job *j;
 
-	pthread_mutex_lock(&in->mu);
-	in->stop = true;
-	pthread_cond_signal(&in->cv);
-	pthread_mutex_unlock(&in->mu);
-	pthread_join(in->thread, NULL);
+	while ((j = in->head) != NULL) {
+		if (ingest_run(in, j) != 0) {
+			log_err("daemon: cannot write to database '%s': %s; retrying every %d s", in->db_path,
+			    store_errmsg(in->st), STORE_RETRY_MS / 1000);
+			return;
+		}
+		in->head = j->next;
+		if (in->head == NULL)
+			in->tail = NULL;
+		if (j->kind == JOB_SCRAPE)
+			in->nscrapes--;
+		job_free(j);
+	}
+}
+
+/* Store what is queued (giving up if the database refuses), join the thread when 'running', free the queue.
+ * Idempotent. */
+static void
+ingest_stop(struct ingest *in, bool running)
+{
+	struct job *j;
+
+	if (in->db_path == NULL)
+		return;         /* never set up, or already stopped */
+	if (running) {
+		pthread_mutex_lock(&in->mu);
+		in->stop = true;
+		pthread_cond_signal(&in->cv);
+		pthread_mutex_unlock(&in->mu);
+		pthread_join(in->thread, NULL);
+	}
 	while ((j = in->head) != NULL) {
 		in->head = j->next;
 		job_free(j);
 	}
 	in->tail = NULL;
 	free(in->ids);
+	in->ids = NULL;
 	free(in->db_path);
+	in->db_path = NULL;
 	pthread_cond_destroy(&in->cv);
 	pthread_mutex_destroy(&in->mu);
 }
@@ -1460,9 +1496,7 @@ cmd_run(int argc, char **argv)
 	atomic_fetch_add(&d.cfg->refs, 1);
 	atomic_init(&d.in.raw_ms, (int64_t)cfg->retention_raw * 1000);
 	atomic_init(&d.in.rollup_ms, (int64_t)cfg->retention_rollup * 1000);
-	if (ingest_start(&d.in, d.st, cfg->database, &d.det) != 0)
-		goto out_free_det;
-	ingest_running = true;
+	ingest_init(&d.in, d.st, cfg->database, &d.det);
 	d.sc = scrape_new(&(struct scrape_options){
 		.max_concurrent = cfg->max_concurrent_scrapes, .done = on_scrape, .done_arg = &d,
 		.user_agent = "leakprofd/" LEAKPROFD_VERSION,
@@ -1477,6 +1511,10 @@ cmd_run(int argc, char **argv)
 	tset_release(&ts);
 	if (r != 0)
 		goto out_free_scraper;
+	ingest_run_queued(&d.in);
+	if (ingest_start(&d.in) != 0)
+		goto out_free_scraper;
+	ingest_running = true;
 
 	d.web = web_start(cfg);
 	if (d.web == NULL) {
@@ -1512,7 +1550,7 @@ cmd_run(int argc, char **argv)
 	/* abandon the transfers in flight (their results are simply not stored), store what already finished */
 	scrape_free(d.sc);
 	d.sc = NULL;
-	ingest_stop(&d.in);
+	ingest_stop(&d.in, true);
 	ingest_running = false;
 	pthread_mutex_lock(&d.det.mu);
 	d.det.stop = true;
@@ -1526,9 +1564,7 @@ out_stop_web:
 out_free_scraper:
 	scrape_free(d.sc);
 out_stop_ingest:
-	if (ingest_running)
-		ingest_stop(&d.in);
-out_free_det:
+	ingest_stop(&d.in, ingest_running);
 	cfgref_put(d.det.cfg);
 	pthread_cond_destroy(&d.det.cv);
 	pthread_mutex_destroy(&d.det.mu);
