@@ -49,6 +49,8 @@ next_line(struct lines *L, struct line *ln, struct parse_error *err)
 	ln->off = L->pos;
 	L->pos += ln->n + 1;
 	L->lineno++;
+	if (ln->n > 0 && s[ln->n - 1] == '\r')
+		ln->n--; /* a profile saved with CRLF line ends */
 	return 1;
 }
 

@@ -638,6 +638,22 @@ START_TEST(test_text_errors)
 }
 END_TEST
 
+START_TEST(test_crlf)
+{
+	static const char dump[] =
+	    "goroutine 5 [chan send, 2 minutes]:\r\nmain.f(0x1)\r\n\t/src/a.go:3 +0x1\r\n\r\n"
+	    "goroutine 6 [chan send]:\r\nmain.f(0x1)\r\n\t/src/a.go:3 +0x1\r\n";
+	struct profile p;
+
+	parse_ok(dump, sizeof(dump) - 1, &p);
+	ck_assert_uint_eq(p.nlocations, 1);
+	ck_assert_uint_eq(p.locations[0].count, 2);
+	ck_assert_str_eq(p.locations[0].loc.file, "/src/a.go");
+	ck_assert_int_eq(p.locations[0].max_wait_minutes, 2);
+	profile_release(&p);
+}
+END_TEST
+
 START_TEST(test_huge_line)
 {
 	size_t n = PROFILE_MAX_LINE + 100;
@@ -843,6 +859,7 @@ profile_suite(void)
 	tcase_add_test(tc, test_proto_malformed);
 	tcase_add_test(tc, test_detect_errors);
 	tcase_add_test(tc, test_text_errors);
+	tcase_add_test(tc, test_crlf);
 	tcase_add_test(tc, test_huge_line);
 	tcase_add_test(tc, test_million_goroutines);
 	tcase_add_test(tc, test_json_escapes_html);
