@@ -1,7 +1,8 @@
-/* daemon/cmd_suspects.c: `leakprofd suspects`: print the leak ranking, best first, as an aligned table with the
- * explanation of each suspect, or as JSON. Without --window it prints the ranking the running daemon stored if
- * it is recent, else it computes one over the configured window; with --window (or --at) it computes one. The
- * database is opened read-only: this command never writes, so it is safe next to a running daemon. */
+/* daemon/cmd_suspects.c: `leakprofd suspects`: print the leak ranking, best first, as an aligned
+ * table with the explanation of each suspect, or as JSON. Without --window it prints the ranking
+ * the running daemon stored if it is recent, else it computes one over the configured window; with
+ * --window (or --at) it computes one. The database is opened read-only: this command never writes,
+ * so it is safe next to a running daemon. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,8 @@
 #include "daemon/log.h"
 #include "storage/store.h"
 
-#define SUSPECTS_MIN_FRESH 120          /* seconds: a stored ranking at most this old (or 3 intervals) is recent */
+#define SUSPECTS_MIN_FRESH                                                                         \
+	120 /* seconds: a stored ranking at most this old (or 3 intervals) is recent */
 
 struct suspects_opts {
 	const char *config;
@@ -25,25 +27,29 @@ struct suspects_opts {
 	const char *window;
 	bool json;
 	bool have_at;
-	int64_t at;                     /* Unix ms, with --at */
+	int64_t at; /* Unix ms, with --at */
 	size_t limit;
 };
 
 static void
 suspects_usage(FILE *f)
 {
-	fprintf(f, "usage: leakprofd suspects [--config FILE | --db FILE] [--service S] [--window 6h] [--json] "
-	    "[--limit N]\n\n"
-	    "Print the locations whose blocked goroutine counts keep growing, best first.\n"
-	    "  --config FILE  use the database and detector settings of this configuration\n"
-	    "  --db FILE      use this database with default detector settings (default ./leakprofd.db)\n"
-	    "  --service S    only this service (ranks are then within the service)\n"
-	    "  --window DUR   compute the ranking now over this window (e.g. 30m, 6h) instead of printing the\n"
-	    "                 ranking the daemon stored\n"
-	    "  --at MS        compute the ranking as it was at this Unix time in milliseconds (for evaluations)\n"
-	    "  --json         print JSON\n"
-	    "  --limit N      print at most N suspects\n"
-	    "Exit status: 0 success (with or without suspects), 1 error, 2 usage.\n");
+	fprintf(f, "usage: leakprofd suspects [--config FILE | --db FILE] [--service S] [--window "
+	           "6h] [--json] "
+	           "[--limit N]\n\n"
+	           "Print the locations whose blocked goroutine counts keep growing, best first.\n"
+	           "  --config FILE  use the database and detector settings of this configuration\n"
+	           "  --db FILE      use this database with default detector settings (default "
+	           "./leakprofd.db)\n"
+	           "  --service S    only this service (ranks are then within the service)\n"
+	           "  --window DUR   compute the ranking now over this window (e.g. 30m, 6h) "
+	           "instead of printing the\n"
+	           "                 ranking the daemon stored\n"
+	           "  --at MS        compute the ranking as it was at this Unix time in "
+	           "milliseconds (for evaluations)\n"
+	           "  --json         print JSON\n"
+	           "  --limit N      print at most N suspects\n"
+	           "Exit status: 0 success (with or without suspects), 1 error, 2 usage.\n");
 }
 
 static int
@@ -76,8 +82,9 @@ suspects_parse_args(int argc, char **argv, struct suspects_opts *o)
 			suspects_usage(stdout);
 			exit(0);
 		}
-		if (strcmp(a, "--config") != 0 && strcmp(a, "--db") != 0 && strcmp(a, "--service") != 0 &&
-		    strcmp(a, "--window") != 0 && strcmp(a, "--limit") != 0 && strcmp(a, "--at") != 0) {
+		if (strcmp(a, "--config") != 0 && strcmp(a, "--db") != 0 &&
+		    strcmp(a, "--service") != 0 && strcmp(a, "--window") != 0 &&
+		    strcmp(a, "--limit") != 0 && strcmp(a, "--at") != 0) {
 			fprintf(stderr, "leakprofd suspects: unknown option '%s'\n", a);
 			return -1;
 		}
@@ -96,13 +103,16 @@ suspects_parse_args(int argc, char **argv, struct suspects_opts *o)
 			o->window = v;
 		} else if (strcmp(a, "--limit") == 0) {
 			if (parse_u64(v, &n) < 0 || n > 1000000) {
-				fprintf(stderr, "leakprofd suspects: --limit: '%s' is not a count\n", v);
+				fprintf(stderr,
+				        "leakprofd suspects: --limit: '%s' is not a count\n", v);
 				return -1;
 			}
 			o->limit = (size_t)n;
 		} else {
 			if (parse_u64(v, &n) < 0 || n > (unsigned long long)INT64_MAX) {
-				fprintf(stderr, "leakprofd suspects: --at: '%s' is not a Unix time in ms\n", v);
+				fprintf(stderr,
+				        "leakprofd suspects: --at: '%s' is not a Unix time in ms\n",
+				        v);
 				return -1;
 			}
 			o->have_at = true;
@@ -165,16 +175,20 @@ print_json(const struct ranking *r)
 		json_object_set_new(o, "score", json_real(s->score));
 		json_object_set_new(o, "confirmed", json_boolean(s->confirmed));
 		json_object_set_new(o, "current_count", json_integer((json_int_t)s->current_count));
-		json_object_set_new(o, "max_instance_count", json_integer((json_int_t)s->max_instance_count));
+		json_object_set_new(o, "max_instance_count",
+		                    json_integer((json_int_t)s->max_instance_count));
 		json_object_set_new(o, "instances_growing", json_integer(s->instances_growing));
 		json_object_set_new(o, "instances_total", json_integer(s->instances_total));
 		json_object_set_new(o, "growth_per_hour", json_real(s->growth_per_hour));
 		json_object_set_new(o, "monotonicity", json_real(s->monotonicity));
 		json_object_set_new(o, "oldest_wait_minutes",
-		    s->oldest_wait_minutes >= 0 ? json_integer(s->oldest_wait_minutes) : json_null());
+		                    s->oldest_wait_minutes >= 0
+		                        ? json_integer(s->oldest_wait_minutes)
+		                        : json_null());
 		iso_time(when, sizeof(when), s->first_seen);
 		json_object_set_new(o, "first_seen", json_string(when));
-		json_object_set_new(o, "explanation", json_string(s->explanation ? s->explanation : ""));
+		json_object_set_new(o, "explanation",
+		                    json_string(s->explanation ? s->explanation : ""));
 		stack = s->stack_json ? json_loads(s->stack_json, 0, NULL) : NULL;
 		json_object_set_new(o, "stack", json_is_array(stack) ? stack : json_array());
 		if (stack && !json_is_array(stack))
@@ -229,14 +243,14 @@ static void
 print_table(const struct ranking *r, bool stored)
 {
 	enum { NCOL = 8 };
-	static const char *const head[NCOL] = { "RANK", "SCORE", "SERVICE", "OP", "COUNT", "GROWTH/H", "INSTANCES",
-		"LOCATION" };
+	static const char *const head[NCOL] = {"RANK",  "SCORE",    "SERVICE",   "OP",
+	                                       "COUNT", "GROWTH/H", "INSTANCES", "LOCATION"};
 	size_t width[NCOL];
 	char when[40], cell[NCOL][512];
 
 	iso_time(when, sizeof(when), r->generated_at);
-	printf("%s ranking of %s over %llu s: %zu suspect%s\n", stored ? "stored" : "computed", when,
-	    (unsigned long long)r->window_seconds, r->n, r->n == 1 ? "" : "s");
+	printf("%s ranking of %s over %llu s: %zu suspect%s\n", stored ? "stored" : "computed",
+	       when, (unsigned long long)r->window_seconds, r->n, r->n == 1 ? "" : "s");
 	if (r->n == 0)
 		return;
 	for (int c = 0; c < NCOL; c++)
@@ -245,21 +259,26 @@ print_table(const struct ranking *r, bool stored)
 	for (int pass = 0; pass < 2; pass++) {
 		if (pass == 1) {
 			for (int c = 0; c < NCOL; c++)
-				printf("%s%-*s", c ? "  " : "", c == NCOL - 1 ? 0 : (int)width[c], head[c]);
+				printf("%s%-*s", c ? "  " : "", c == NCOL - 1 ? 0 : (int)width[c],
+				       head[c]);
 			printf("\n");
 		}
 		for (size_t i = 0; i < r->n; i++) {
 			const struct suspect *s = &r->suspects[i];
 
 			snprintf(cell[0], sizeof(cell[0]), "%d", s->rank);
-			snprintf(cell[1], sizeof(cell[1]), "%.2f%s", s->score, s->confirmed ? "!" : "");
+			snprintf(cell[1], sizeof(cell[1]), "%.2f%s", s->score,
+			         s->confirmed ? "!" : "");
 			snprintf(cell[2], sizeof(cell[2]), "%s", s->service ? s->service : "");
 			snprintf(cell[3], sizeof(cell[3]), "%s", s->op ? s->op : "");
-			snprintf(cell[4], sizeof(cell[4]), "%llu", (unsigned long long)s->current_count);
+			snprintf(cell[4], sizeof(cell[4]), "%llu",
+			         (unsigned long long)s->current_count);
 			fmt_rate(cell[5], sizeof(cell[5]), s->growth_per_hour);
-			snprintf(cell[6], sizeof(cell[6]), "%u/%u", s->instances_growing, s->instances_total);
-			snprintf(cell[7], sizeof(cell[7]), "%s (%s:%u)", s->function ? s->function : "",
-			    base_name(s->file ? s->file : ""), s->line);
+			snprintf(cell[6], sizeof(cell[6]), "%u/%u", s->instances_growing,
+			         s->instances_total);
+			snprintf(cell[7], sizeof(cell[7]), "%s (%s:%u)",
+			         s->function ? s->function : "", base_name(s->file ? s->file : ""),
+			         s->line);
 			if (pass == 0) {
 				for (int c = 0; c < NCOL; c++)
 					if (text_width(cell[c]) > width[c])
@@ -271,11 +290,13 @@ print_table(const struct ranking *r, bool stored)
 
 				printf("%s%s%*s", c ? "  " : "", cell[c], (int)pad, "");
 			}
-			printf("\n%*s%s\n", (int)width[0] + 2, "", s->explanation ? s->explanation : "");
+			printf("\n%*s%s\n", (int)width[0] + 2, "",
+			       s->explanation ? s->explanation : "");
 		}
 	}
 	if (r->n && r->suspects[0].confirmed)
-		printf("(! = confirmed by the Go runtime: goroutineleak profile or (leaked) goroutines)\n");
+		printf("(! = confirmed by the Go runtime: goroutineleak profile or (leaked) "
+		       "goroutines)\n");
 }
 
 /* Keep only 'service' (renumbering ranks within it) and at most 'limit' entries. */
@@ -285,8 +306,9 @@ filter_ranking(struct ranking *r, const char *service, size_t limit)
 	size_t k = 0;
 
 	for (size_t i = 0; i < r->n; i++) {
-		bool keep = (!service || (r->suspects[i].service && strcmp(r->suspects[i].service, service) == 0)) &&
-		    (limit == 0 || k < limit);
+		bool keep = (!service || (r->suspects[i].service &&
+		                          strcmp(r->suspects[i].service, service) == 0)) &&
+		            (limit == 0 || k < limit);
 
 		if (!keep) {
 			suspect_release(&r->suspects[i]);
@@ -304,11 +326,11 @@ filter_ranking(struct ranking *r, const char *service, size_t limit)
 int
 cmd_suspects(int argc, char **argv)
 {
-	struct suspects_opts o = { 0 };
-	struct config_errors errs = { 0 };
+	struct suspects_opts o = {0};
+	struct config_errors errs = {0};
 	struct config *cfg;
 	struct store *st;
-	struct ranking r = { 0 };
+	struct ranking r = {0};
 	uint64_t window = 0;
 	bool stored = false;
 	int rc = 1, lrc;
@@ -318,7 +340,9 @@ cmd_suspects(int argc, char **argv)
 		return 2;
 	}
 	if (o.window && (config_parse_duration(o.window, &window) < 0 || window == 0)) {
-		fprintf(stderr, "leakprofd suspects: --window: '%s' is not a duration (e.g. 30m, 6h)\n", o.window);
+		fprintf(stderr,
+		        "leakprofd suspects: --window: '%s' is not a duration (e.g. 30m, 6h)\n",
+		        o.window);
 		return 2;
 	}
 	if (o.config) {
@@ -341,12 +365,13 @@ cmd_suspects(int argc, char **argv)
 		window = cfg->detector.window ? cfg->detector.window : 6 * 3600;
 	st = store_open(o.db ? o.db : o.config ? cfg->database : "./leakprofd.db", STORE_READONLY);
 	if (!st)
-		goto out_config;        /* store_open logged why */
+		goto out_config; /* store_open logged why */
 
 	if (!o.window && !o.have_at) {
 		lrc = store_ranking_load(st, NULL, 0, &r);
 		if (lrc < 0) {
-			fprintf(stderr, "leakprofd suspects: loading the stored ranking: %s\n", store_errmsg(st));
+			fprintf(stderr, "leakprofd suspects: loading the stored ranking: %s\n",
+			        store_errmsg(st));
 			goto out_store;
 		}
 		if (lrc == 0) {
@@ -362,7 +387,8 @@ cmd_suspects(int argc, char **argv)
 			}
 		}
 	}
-	if (!stored && detect_rank(st, cfg, o.service, window, o.have_at ? o.at : now_ms(), &r) < 0) {
+	if (!stored &&
+	    detect_rank(st, cfg, o.service, window, o.have_at ? o.at : now_ms(), &r) < 0) {
 		fprintf(stderr, "leakprofd suspects: computing the ranking failed\n");
 		goto out_store;
 	}

@@ -1,9 +1,24 @@
-/* daemon/detect.c: the leak detector. It walks the stored samples of a window once, ordered by service, location,
- * target and time, and judges each (service, location, op) by the evidence that its blocked count keeps growing:
- * a robust slope inside each process lifetime, the share of steps that do not go down, how well a rising trend
- * explains the series, whether the rise is kept (a burst falls back, a leak does not), the spread over instances,
- * the size, the wait ages of debug=2 detail scrapes, and goroutineleak confirmation. Memory is bounded by the
- * per-target scrape lists of the window plus one location's series at a time.
+/* daemon/detect.c: the leak detector. It walks the stored samples of a window once, ordered by
+ * service, location, target and time, and judges each (service, location, op) by the evidence that
+ * its blocked count keeps growing: a robust slope inside each process lifetime, the share of steps
+ * that do not go down, how well a rising trend explains the series, whether the rise is kept (a
+ * burst falls back, a leak does not), the spread over instances, the size, the wait ages of debug=2
+ * detail scrapes, and goroutineleak confirmation. Memory is bounded by the per-target scrape lists
+ * of the window plus one location's series at a time.
+ *
+ * How one (location, instance) series is judged:
+ * - It is cut into process lifetimes at restarts (the instance's total collapses, or a long
+ *   silence ends with fewer goroutines); absent from a successful scrape means 0.
+ * - In each lifetime the segment since the count's last minimum is judged: growing when it rose
+ *   in at least two steps spread over min_scrapes scrapes (2 x min_scrapes when it follows a flat
+ *   stretch, the shape of a burst as much as of a late leak), its Theil-Sen slope is positive,
+ *   Kendall's tau >= 0.5, >= 60% of steps do not go down, it kept >= half its rise, it has not
+ *   stalled (flat after the last rise for 3x as long as it rose), and it did not already rise and
+ *   fall back by half as much earlier in the lifetime (a burst).
+ * - The instance is growing when its latest judgeable lifetime grows and so do most of its
+ *   judged lifetimes, so growth survives restarts and a fix deployed by a restart ends it.
+ * - A location ranks when it grows in an instance holding min_count there, or holds min_count
+ *   proven leaks.
  *
  * The score, in [0, 1], is documented at detect_score() below. */
 #include <errno.h>
@@ -20,28 +35,37 @@
 #include "daemon/detect.h"
 #include "daemon/log.h"
 
-#define DETECT_MAX_POINTS       48      /* Theil-Sen and Kendall's tau on at most this many points per lifetime */
-#define DETECT_SPARK_POINTS     30      /* sparkline buckets over the window */
-#define DETECT_MAX_SUSPECTS     1000    /* a ranking longer than this helps nobody */
-#define DETECT_MIN_SCORE        0.25    /* below this a location that passed the minimums is still not listed */
-#define DETECT_RESTART_MIN_DROP 10      /* goroutines: a restart collapses the total by more than half and this */
-#define DETECT_GAP_FACTOR       4       /* a silence this many median intervals long, with a drop, is a restart */
-#define DETECT_MIN_FIT          0.5     /* Kendall's tau below this is not a rising trend */
-#define DETECT_MIN_MONO         0.6     /* share of steps not going down */
-#define DETECT_MIN_RETAINED     0.5     /* share of a lifetime's rise still there at its end */
+/* Theil-Sen and Kendall's tau use at most this many points per lifetime. */
+#define DETECT_MAX_POINTS 48
+/* Sparkline buckets over the window. */
+#define DETECT_SPARK_POINTS 30
+/* A ranking longer than this helps nobody. */
+#define DETECT_MAX_SUSPECTS 1000
+/* Below this a location that passed the minimums is still not listed. */
+#define DETECT_MIN_SCORE 0.25
+/* Goroutines: a restart collapses the total by more than half and by at least this. */
+#define DETECT_RESTART_MIN_DROP 10
+/* A silence this many median intervals long, ending with fewer goroutines, is a restart. */
+#define DETECT_GAP_FACTOR 4
+/* Kendall's tau below this is not a rising trend. */
+#define DETECT_MIN_FIT 0.5
+/* Share of steps not going down. */
+#define DETECT_MIN_MONO 0.6
+/* Share of a lifetime's rise still there at its end. */
+#define DETECT_MIN_RETAINED 0.5
 
 /* One successful count scrape of a target, in the window. */
 struct pt {
 	int64_t scrape_id;
 	int64_t ts;
 	uint64_t total;
-	uint32_t life;                  /* process lifetime index within the target */
+	uint32_t life; /* process lifetime index within the target */
 };
 
 struct tgt {
 	int64_t target_id;
 	int64_t service_id;
-	size_t first;                   /* index of its first pt */
+	size_t first; /* index of its first pt */
 	size_t n;
 	uint32_t nlives;
 };
@@ -49,19 +73,19 @@ struct tgt {
 struct svc {
 	int64_t service_id;
 	char *name;
-	uint32_t instances;             /* targets with at least two scrapes in the window */
+	uint32_t instances; /* targets with at least two scrapes in the window */
 	int64_t first_ts, last_ts;
 };
 
 /* What one lifetime of one (location, target) series shows. */
 struct life_stats {
-	size_t n;                       /* scrapes in the lifetime (the rest describes the judged segment) */
+	size_t n; /* scrapes in the lifetime (the rest describes the judged segment) */
 	size_t steps, ups, downs;
-	size_t first_up, last_up;       /* indexes of the first and last up-step (valid when ups > 0) */
+	size_t first_up, last_up; /* indexes of the first and last up-step (valid when ups > 0) */
 	uint64_t first, last, peak;
-	double slope;                   /* Theil-Sen, goroutines per hour */
-	double tau;                     /* Kendall's tau-b of count against time, [-1, 1] */
-	double retained;                /* (last - first) / (peak - first), 0 when it never rose */
+	double slope;    /* Theil-Sen, goroutines per hour */
+	double tau;      /* Kendall's tau-b of count against time, [-1, 1] */
+	double retained; /* (last - first) / (peak - first), 0 when it never rose */
 	int64_t t0, t1;
 	bool growing;
 };
@@ -74,36 +98,38 @@ struct loc_acc {
 	uint32_t seen;                  /* targets where it was ever non-zero */
 	uint32_t growing;               /* targets judged growing */
 	double w, fit_w, mono_w, ret_w; /* step-weighted sums over growing targets */
-	double all_w, all_fit_w, all_mono_w;    /* the same over every judgeable lifetime (for confirmed ones) */
-	double growth_per_hour;         /* sum of growing targets' slopes */
-	uint64_t current_sum;           /* latest count of each target */
-	uint64_t max_instance_count;    /* largest count in one instance in the window */
-	uint64_t max_growing_count;     /* largest count in one growing instance: what min_count is held against */
-	uint64_t max_current;           /* largest latest count */
-	double max_share;               /* largest latest share of its instance's goroutines */
+	double all_w, all_fit_w,
+	    all_mono_w;         /* the same over every judgeable lifetime (for confirmed ones) */
+	double growth_per_hour; /* sum of growing targets' slopes */
+	uint64_t current_sum;   /* latest count of each target */
+	uint64_t max_instance_count; /* largest count in one instance in the window */
+	uint64_t max_growing_count; /* largest count in one growing instance: what min_count is held
+	                               against */
+	double max_share;           /* largest latest share of its instance's goroutines */
 	uint64_t leaked_max;
 	bool confirmed;
-	uint64_t from_sum, to_sum;      /* growing targets: start and end of their latest growing lifetime */
-	int64_t grow_ms;                /* longest latest growing lifetime */
-	uint32_t grow_lives;            /* growing lifetimes over growing targets */
+	uint64_t from_sum,
+	    to_sum;          /* growing targets: start and end of their latest growing lifetime */
+	int64_t grow_ms;     /* longest latest growing lifetime */
+	uint32_t grow_lives; /* growing lifetimes over growing targets */
 	int32_t oldest_wait, median_wait;
 	double spark[DETECT_SPARK_POINTS];
 	bool valid;
-	bool counted;                   /* it has count samples (not only debug=2 detail ones) */
-	bool orphan;                    /* detail samples only: ages for the counted location at the same place */
+	bool counted; /* it has count samples (not only debug=2 detail ones) */
+	bool orphan;  /* detail samples only: ages for the counted location at the same place */
 	bool dropped;
-	struct store_location loc;      /* looked up after the walk, for candidates */
+	struct store_location loc; /* looked up after the walk, for candidates */
 };
 
 /* The current (location, target) series being read. */
 struct series {
-	struct tgt *t;                  /* NULL: no target yet */
-	uint64_t *count;                /* aligned with the target's pts; absent = 0 */
+	struct tgt *t;   /* NULL: no target yet */
+	uint64_t *count; /* aligned with the target's pts; absent = 0 */
 	size_t cap;
-	size_t cursor;                  /* merge position in the target's pts */
-	bool any;                       /* a non-zero count sample was seen */
+	size_t cursor; /* merge position in the target's pts */
+	bool any;      /* a non-zero count sample was seen */
 	uint64_t leaked;
-	int64_t detail_ts;              /* latest detail sample */
+	int64_t detail_ts; /* latest detail sample */
 	int32_t detail_max, detail_median;
 };
 
@@ -121,9 +147,9 @@ struct detect_ctx {
 	size_t last_svc;
 	struct loc_acc cur;
 	struct series ser;
-	struct loc_acc *cands;          /* locations that passed the minimums */
+	struct loc_acc *cands; /* locations that passed the minimums */
 	size_t ncands, capcands;
-	double *pairs;                  /* scratch for Theil-Sen */
+	double *pairs; /* scratch for Theil-Sen */
 	int err;
 };
 
@@ -165,7 +191,7 @@ cmp_tgt(const void *a, const void *b)
 static struct tgt *
 find_tgt(struct detect_ctx *c, int64_t target_id)
 {
-	struct tgt key = { .target_id = target_id };
+	struct tgt key = {.target_id = target_id};
 
 	return bsearch(&key, c->tgts, c->ntgts, sizeof(*c->tgts), cmp_tgt);
 }
@@ -203,14 +229,17 @@ on_scrape(const struct store_scrape *s, void *arg)
 			return -1;
 		c->tgts = p;
 		t = &c->tgts[c->ntgts++];
-		*t = (struct tgt){ .target_id = s->target_id, .service_id = s->service_id, .first = c->npts };
+		*t = (struct tgt){
+		    .target_id = s->target_id, .service_id = s->service_id, .first = c->npts};
 		if (!find_svc(c, s->service_id)) {
 			p = grow_array(c->svcs, &c->capsvcs, c->nsvcs + 1, sizeof(*c->svcs));
 			if (!p)
 				return -1;
 			c->svcs = p;
-			c->svcs[c->nsvcs] = (struct svc){ .service_id = s->service_id, .name = strdup(s->service),
-				.first_ts = s->ts, .last_ts = s->ts };
+			c->svcs[c->nsvcs] = (struct svc){.service_id = s->service_id,
+			                                 .name = strdup(s->service),
+			                                 .first_ts = s->ts,
+			                                 .last_ts = s->ts};
 			if (!c->svcs[c->nsvcs].name)
 				return -1;
 			c->nsvcs++;
@@ -220,14 +249,16 @@ on_scrape(const struct store_scrape *s, void *arg)
 	if (!p)
 		return -1;
 	c->pts = p;
-	c->pts[c->npts++] = (struct pt){ .scrape_id = s->scrape_id, .ts = s->ts, .total = s->total_goroutines };
+	c->pts[c->npts++] =
+	    (struct pt){.scrape_id = s->scrape_id, .ts = s->ts, .total = s->total_goroutines};
 	t->n++;
 	return 0;
 }
 
-/* Split each target's scrapes into process lifetimes. A restart shows as the instance's total goroutines
- * collapsing (down by more than half and by at least DETECT_RESTART_MIN_DROP), or as a silence much longer than
- * the usual interval followed by fewer goroutines (the process was down and came back smaller). */
+/* Split each target's scrapes into process lifetimes. A restart shows as the instance's total
+ * goroutines collapsing (down by more than half and by at least DETECT_RESTART_MIN_DROP), or as a
+ * silence much longer than the usual interval followed by fewer goroutines (the process was down
+ * and came back smaller). */
 static void
 split_lifetimes(struct detect_ctx *c)
 {
@@ -264,7 +295,9 @@ split_lifetimes(struct detect_ctx *c)
 			if (j > 0) {
 				uint64_t a = p[j - 1].total, b = p[j].total;
 				bool collapse = b * 2 < a && a - b >= DETECT_RESTART_MIN_DROP;
-				bool gap = med > 0 && (double)(p[j].ts - p[j - 1].ts) > DETECT_GAP_FACTOR * med &&
+				bool gap =
+				    med > 0 &&
+				    (double)(p[j].ts - p[j - 1].ts) > DETECT_GAP_FACTOR * med &&
 				    b < a;
 
 				if (collapse || gap)
@@ -279,14 +312,17 @@ split_lifetimes(struct detect_ctx *c)
 
 /* ---- statistics of one lifetime ---- */
 
-/* Theil-Sen slope (median of pairwise slopes, per hour) and Kendall's tau-b on at most DETECT_MAX_POINTS points,
- * subsampled evenly so the cost per lifetime is bounded whatever the window.
+/* Theil-Sen slope (median of pairwise slopes, per hour) and Kendall's tau-b on at most
+ * DETECT_MAX_POINTS points, subsampled evenly so the cost per lifetime is bounded whatever the
+ * window.
  *
- * Fit is Kendall's tau rather than R² of a line: leaks grow with traffic, which is not constant over a day, so the
- * rise is monotone but not linear; a rank correlation rewards "keeps going up" without punishing a curve, and a
- * single outlier scrape cannot dominate it the way it dominates squared residuals. */
+ * Fit is Kendall's tau rather than R² of a line: leaks grow with traffic, which is not constant
+ * over a day, so the rise is monotone but not linear; a rank correlation rewards "keeps going up"
+ * without punishing a curve, and a single outlier scrape cannot dominate it the way it dominates
+ * squared residuals. */
 static void
-trend(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n, double *slope, double *tau)
+trend(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n, double *slope,
+      double *tau)
 {
 	size_t idx[DETECT_MAX_POINTS];
 	size_t m = n < DETECT_MAX_POINTS ? n : DETECT_MAX_POINTS;
@@ -317,11 +353,13 @@ trend(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n, dou
 		*slope = np % 2 ? c->pairs[np / 2] : (c->pairs[np / 2 - 1] + c->pairs[np / 2]) / 2;
 	}
 	/* Time has no ties, so tau-b = (C - D) / sqrt(pairs * (pairs - ties in count)). */
-	*tau = pairs > tied ? (double)(conc - disc) / sqrt((double)pairs * (double)(pairs - tied)) : 0;
+	*tau =
+	    pairs > tied ? (double)(conc - disc) / sqrt((double)pairs * (double)(pairs - tied)) : 0;
 }
 
 static void
-life_judge(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n, struct life_stats *ls)
+life_judge(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n,
+           struct life_stats *ls)
 {
 	size_t s0 = 0;
 	uint64_t runmax = 0, fellback = 0;
@@ -330,9 +368,10 @@ life_judge(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n
 	ls->n = n;
 	if (n == 0)
 		return;
-	/* The segment judged is the stretch since the lifetime's last minimum: a leak that starts mid-lifetime
-	 * after a long flat stretch is judged on its rise, not drowned in the flat pairs. What came before it only
-	 * says whether this location already rose and fell back in this lifetime (a burst does, a leak cannot). */
+	/* The segment judged is the stretch since the lifetime's last minimum: a leak that starts
+	 * mid-lifetime after a long flat stretch is judged on its rise, not drowned in the flat
+	 * pairs. What came before it only says whether this location already rose and fell back in
+	 * this lifetime (a burst does, a leak cannot). */
 	for (size_t i = 1; i < n; i++)
 		if (v[i] <= v[s0])
 			s0 = i;
@@ -345,8 +384,9 @@ life_judge(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n
 	p += s0;
 	v += s0;
 	n -= s0;
-	/* A rise after a flat stretch (at least min_scrapes long, and longer than the rise so far) has the shape of a
-	 * burst as much as of a leak that started late: it must persist twice as long before it counts. */
+	/* A rise after a flat stretch (at least min_scrapes long, and longer than the rise so far)
+	 * has the shape of a burst as much as of a leak that started late: it must persist twice as
+	 * long before it counts. */
 	bool late = s0 >= c->min_scrapes && s0 >= n;
 	ls->first = v[0];
 	ls->last = v[n - 1];
@@ -372,11 +412,12 @@ life_judge(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n
 		return;
 	trend(c, p, v, n, &ls->slope, &ls->tau);
 
-	/* Growth over at least min_scrapes scrapes: the up-steps must spread over that many scrapes (a burst that
-	 * arrives in one scrape is one step, however tall), and it must not have stalled: a flat stretch after the
-	 * last rise three times longer than the stretch that rose means the growth stopped (a start-up pool); a leak
-	 * that pauses overnight after growing all day is still growing. A rise no taller than twice what already
-	 * fell back earlier in the lifetime is the next burst, not a leak. */
+	/* Growth over at least min_scrapes scrapes: the up-steps must spread over that many scrapes
+	 * (a burst that arrives in one scrape is one step, however tall), and it must not have
+	 * stalled: a flat stretch after the last rise three times longer than the stretch that rose
+	 * means the growth stopped (a start-up pool); a leak that pauses overnight after growing
+	 * all day is still growing. A rise no taller than twice what already fell back earlier in
+	 * the lifetime is the next burst, not a leak. */
 	size_t span = ls->last_up - ls->first_up + 2;
 	size_t since_up = n - 1 - ls->last_up;
 	bool stalled = since_up > c->min_scrapes && since_up > 3 * (ls->last_up - ls->first_up + 1);
@@ -384,9 +425,9 @@ life_judge(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n
 	double mono = (double)(ls->steps - ls->downs) / (double)ls->steps;
 
 	ls->growing = ls->ups >= 2 && span >= (late ? 2 * c->min_scrapes : c->min_scrapes) &&
-	    ls->last > ls->first && ls->slope > 0 &&
-	    ls->tau >= DETECT_MIN_FIT && mono >= DETECT_MIN_MONO && ls->retained >= DETECT_MIN_RETAINED &&
-	    !stalled && !burst;
+	              ls->last > ls->first && ls->slope > 0 && ls->tau >= DETECT_MIN_FIT &&
+	              mono >= DETECT_MIN_MONO && ls->retained >= DETECT_MIN_RETAINED && !stalled &&
+	              !burst;
 }
 
 /* ---- pass 2: samples, one (location, target) series at a time ---- */
@@ -403,10 +444,11 @@ spark_add(struct detect_ctx *c, const struct tgt *t)
 	if (!s || s->last_ts <= s->first_ts)
 		return;
 	width = (s->last_ts - s->first_ts) / DETECT_SPARK_POINTS + 1;
-	/* Each bucket holds the target's count at the end of the bucket; service total = sum over targets. */
+	/* Each bucket holds the target's count at the end of the bucket; service total = sum over
+	 * targets. */
 	for (size_t b = 0; b < DETECT_SPARK_POINTS; b++) {
-		int64_t end = s->first_ts + (int64_t)((double)(s->last_ts - s->first_ts) * (double)(b + 1) /
-		    DETECT_SPARK_POINTS);
+		int64_t end = s->first_ts + (int64_t)((double)(s->last_ts - s->first_ts) *
+		                                      (double)(b + 1) / DETECT_SPARK_POINTS);
 		bool any = false;
 
 		while (j < t->n && p[j].ts <= end) {
@@ -414,7 +456,8 @@ spark_add(struct detect_ctx *c, const struct tgt *t)
 			any = true;
 			j++;
 		}
-		/* carried over buckets without a scrape, but not past the target's last scrape (it went away) */
+		/* carried over buckets without a scrape, but not past the target's last scrape (it
+		 * went away) */
 		if (any || (j > 0 && (j < t->n || end - p[t->n - 1].ts <= width)))
 			c->cur.spark[b] += last;
 	}
@@ -427,7 +470,7 @@ series_finish(struct detect_ctx *c)
 	struct loc_acc *a = &c->cur;
 	const struct pt *p;
 	const uint64_t *v;
-	struct life_stats ls, latest_growing = { 0 };
+	struct life_stats ls, latest_growing = {0};
 	size_t start = 0;
 	double w = 0, fit = 0, mono = 0, ret = 0, slope = 0, grow_w = 0, judged_w = 0;
 	bool latest_judged_grows = false;
@@ -452,8 +495,6 @@ series_finish(struct detect_ctx *c)
 		uint64_t cur = v[t->n - 1];
 
 		a->current_sum += cur;
-		if (cur > a->max_current)
-			a->max_current = cur;
 		if (p[t->n - 1].total && (double)cur / (double)p[t->n - 1].total > a->max_share)
 			a->max_share = (double)cur / (double)p[t->n - 1].total;
 	}
@@ -462,7 +503,8 @@ series_finish(struct detect_ctx *c)
 			a->max_instance_count = v[i];
 	spark_add(c, t);
 
-	/* Judge each lifetime; a lifetime too short to judge (the one that just started) gives no evidence. */
+	/* Judge each lifetime; a lifetime too short to judge (the one that just started) gives no
+	 * evidence. */
 	while (start < t->n) {
 		size_t end = start;
 
@@ -492,7 +534,8 @@ series_finish(struct detect_ctx *c)
 		}
 		start = end;
 	}
-	/* Growth must survive restarts: the latest judgeable lifetime grows, and so do most of the judged ones. */
+	/* Growth must survive restarts: the latest judgeable lifetime grows, and so do most of the
+	 * judged ones. */
 	if (latest_judged_grows && grow_w * 2 >= judged_w && w > 0) {
 		a->growing++;
 		a->w += w;
@@ -537,9 +580,10 @@ location_finish(struct detect_ctx *c)
 	if (!a->valid)
 		return 0;
 	a->valid = false;
-	/* Only debug=2 detail samples here: the count scrapes (proto, debug=1) name the op differently (unknown, or
-	 * chan send for chan send (nil chan)), so its ages and (leaked) tags belong to the counted location at the
-	 * same function, file and line; matched after the walk. */
+	/* Only debug=2 detail samples here: the count scrapes (proto, debug=1) name the op
+	 * differently (unknown, or chan send for chan send (nil chan)), so its ages and (leaked)
+	 * tags belong to the counted location at the same function, file and line; matched after
+	 * the walk. */
 	if (!a->counted) {
 		if (a->oldest_wait < 0 && a->leaked_max == 0)
 			return 0;
@@ -551,8 +595,8 @@ location_finish(struct detect_ctx *c)
 		c->cands[c->ncands++] = *a;
 		return 0;
 	}
-	/* The minimums: growth (judged over min_scrapes) with min_count goroutines in a growing instance, or
-	 * min_count proven leaks. */
+	/* The minimums: growth (judged over min_scrapes) with min_count goroutines in a growing
+	 * instance, or min_count proven leaks. */
 	if (!(a->growing && a->max_growing_count >= c->min_count) &&
 	    !(a->confirmed && a->leaked_max >= c->min_count))
 		return 0;
@@ -584,7 +628,8 @@ on_sample(const struct store_sample *s, void *arg)
 
 	if (s->ts > c->now)
 		return 0;
-	if (!c->cur.valid || c->cur.location_id != s->location_id || c->cur.service_id != s->service_id) {
+	if (!c->cur.valid || c->cur.location_id != s->location_id ||
+	    c->cur.service_id != s->service_id) {
 		if (location_finish(c) < 0)
 			return -1;
 		memset(&c->cur, 0, sizeof(c->cur));
@@ -599,7 +644,7 @@ on_sample(const struct store_sample *s, void *arg)
 		series_finish(c);
 		t = find_tgt(c, s->target_id);
 		if (!t)
-			return 0;       /* a target with no successful count scrape in the window */
+			return 0; /* a target with no successful count scrape in the window */
 		if (t->n > ser->cap) {
 			uint64_t *n = realloc(ser->count, t->n * sizeof(*n));
 
@@ -649,17 +694,19 @@ on_sample(const struct store_sample *s, void *arg)
 
 /* The score, in [0, 1], monotone in every piece of evidence:
  *
- *   growth    = fit × monotonicity × retained       (each in [0, 1]: 0 for a flat or falling series)
- *   magnitude = ⅓·min(1, log10(1 + max instance count) / 4) + ⅓·min(1, log10(1 + growth per hour) / 4)
+ *   growth    = fit × monotonicity × retained   (each in [0, 1]; 0 for a flat or falling series)
+ *   magnitude = ⅓·min(1, log10(1 + max instance count) / 4)
+ *             + ⅓·min(1, log10(1 + growth per hour) / 4)
  *             + ⅓·(largest share of an instance's goroutines at this location, latest scrape)
  *   age       = min(1, oldest wait minutes / 60)     (0 when no detail scrape says)
  *   spread    = instances growing / instances
  *   unconfirmed: score = 0.95 × growth × (0.70 + 0.15·spread + 0.10·magnitude + 0.05·age)
  *   confirmed:   score = 0.95 + 0.05 × min(1, log10(1 + leaked goroutines) / 4)
  *
- * Growth multiplies everything else, so size alone never scores: a flat pool of 5,000 has fit 0 (every pair of
- * scrapes tied) and scores 0. Confirmed leaks score at least 0.95, unconfirmed at most 0.95, and ranking sorts
- * confirmed first anyway. Locations below DETECT_MIN_SCORE are not listed even when they pass the minimums. */
+ * Growth multiplies everything else, so size alone never scores: a flat pool of 5,000 has fit 0
+ * (every pair of scrapes tied) and scores 0. Confirmed leaks score at least 0.95, unconfirmed at
+ * most 0.95, and ranking sorts confirmed first anyway. Locations below DETECT_MIN_SCORE are not
+ * listed even when they pass the minimums. */
 static double
 detect_score(const struct loc_acc *a, double fit, double mono, double retained)
 {
@@ -669,9 +716,11 @@ detect_score(const struct loc_acc *a, double fit, double mono, double retained)
 		return 0.95 + 0.05 * fmin(1.0, log10(1.0 + (double)a->leaked_max) / 4);
 	growth = fmax(0, fit) * fmax(0, mono) * fmax(0, retained);
 	mag = (fmin(1.0, log10(1.0 + (double)a->max_instance_count) / 4) +
-	    fmin(1.0, log10(1.0 + fmax(0, a->growth_per_hour)) / 4) + fmin(1.0, a->max_share)) / 3;
+	       fmin(1.0, log10(1.0 + fmax(0, a->growth_per_hour)) / 4) + fmin(1.0, a->max_share)) /
+	      3;
 	age = a->oldest_wait > 0 ? fmin(1.0, a->oldest_wait / 60.0) : 0;
-	spread = a->svc && a->svc->instances ? fmin(1.0, (double)a->growing / a->svc->instances) : 0;
+	spread =
+	    a->svc && a->svc->instances ? fmin(1.0, (double)a->growing / a->svc->instances) : 0;
 	return 0.95 * growth * (0.70 + 0.15 * spread + 0.10 * mag + 0.05 * age);
 }
 
@@ -738,24 +787,28 @@ explain(const struct loc_acc *a, const struct suspect *s)
 	out[0] = '\0';
 	if (a->confirmed) {
 		fmt_count(cnt, sizeof(cnt), a->leaked_max);
-		o += (size_t)snprintf(out + o, sizeof(out) - o, "confirmed leak: %s goroutine%s proven leaked%s",
-		    cnt, a->leaked_max == 1 ? "" : "s", a->growing ? "; " : "");
+		o += (size_t)snprintf(out + o, sizeof(out) - o,
+		                      "confirmed leak: %s goroutine%s proven leaked%s", cnt,
+		                      a->leaked_max == 1 ? "" : "s", a->growing ? "; " : "");
 	}
 	if (a->growing && o < sizeof(out)) {
 		fmt_count(from, sizeof(from), a->from_sum);
 		fmt_count(to, sizeof(to), a->to_sum);
 		fmt_rate(rate, sizeof(rate), s->growth_per_hour);
 		fmt_duration(dur, sizeof(dur), a->grow_ms);
-		o += (size_t)snprintf(out + o, sizeof(out) - o,
-		    "grew %s → %s in %s on %u/%u instance%s (+%s/h, %.0f%% of steps not down)", from, to, dur,
-		    a->growing, total, total == 1 ? "" : "s", rate, s->monotonicity * 100);
+		o += (size_t)snprintf(
+		    out + o, sizeof(out) - o,
+		    "grew %s → %s in %s on %u/%u instance%s (+%s/h, %.0f%% of steps not down)",
+		    from, to, dur, a->growing, total, total == 1 ? "" : "s", rate,
+		    s->monotonicity * 100);
 		if (a->grow_lives > a->growing && o < sizeof(out))
-			o += (size_t)snprintf(out + o, sizeof(out) - o, ", again after each of %u restarts",
-			    a->grow_lives - a->growing);
+			o += (size_t)snprintf(out + o, sizeof(out) - o,
+			                      ", again after each of %u restarts",
+			                      a->grow_lives - a->growing);
 	} else if (o < sizeof(out)) {
 		fmt_count(cnt, sizeof(cnt), s->current_count);
-		o += (size_t)snprintf(out + o, sizeof(out) - o, " (%s now on %u/%u instances)", cnt, a->seen,
-		    total);
+		o += (size_t)snprintf(out + o, sizeof(out) - o, " (%s now on %u/%u instances)", cnt,
+		                      a->seen, total);
 	}
 	if (a->oldest_wait > 0 && o < sizeof(out))
 		snprintf(out + o, sizeof(out) - o, ", oldest blocked %d min", a->oldest_wait);
@@ -778,7 +831,8 @@ stack_has_function(const char *stack_json, const char *fn)
 		json_decref(root);
 		return false;
 	}
-	json_array_foreach(root, i, fr) {
+	json_array_foreach(root, i, fr)
+	{
 		const char *f = json_string_value(json_object_get(fr, "function"));
 
 		if (f && strcmp(f, fn) == 0) {
@@ -822,7 +876,8 @@ spark_json(const struct loc_acc *a)
 
 	buf[o++] = '[';
 	for (size_t i = 0; i < DETECT_SPARK_POINTS; i++)
-		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%.0f", i ? "," : "", a->spark[i]);
+		o +=
+		    (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%.0f", i ? "," : "", a->spark[i]);
 	snprintf(buf + o, sizeof(buf) - o, "]");
 	return strdup(buf);
 }
@@ -843,9 +898,9 @@ cmp_suspect(const void *x, const void *y)
 	return (a->location_id > b->location_id) - (a->location_id < b->location_id);
 }
 
-/* Look up every candidate's location, then fold detail-only (orphan) entries into the counted location at the
- * same function, file and line of the same service. An orphan left over counts on its own only when it holds
- * proven leaks. 0, or -1 on a storage error (logged). */
+/* Look up every candidate's location, then fold detail-only (orphan) entries into the counted
+ * location at the same function, file and line of the same service. An orphan left over counts on
+ * its own only when it holds proven leaks. 0, or -1 on a storage error (logged). */
 static int
 merge_orphans(struct detect_ctx *c, struct store *st)
 {
@@ -854,7 +909,8 @@ merge_orphans(struct detect_ctx *c, struct store *st)
 		int rc = store_location_get(st, a->location_id, &a->loc);
 
 		if (rc < 0) {
-			log_err("detect: location %lld: %s", (long long)a->location_id, store_errmsg(st));
+			log_err("detect: location %lld: %s", (long long)a->location_id,
+			        store_errmsg(st));
 			return -1;
 		}
 		a->dropped = rc > 0;
@@ -867,8 +923,10 @@ merge_orphans(struct detect_ctx *c, struct store *st)
 		for (size_t i = 0; i < c->ncands; i++) {
 			struct loc_acc *a = &c->cands[i];
 
-			if (a->orphan || a->dropped || a->service_id != o->service_id || a->loc.line != o->loc.line ||
-			    strcmp(a->loc.function, o->loc.function) != 0 || strcmp(a->loc.file, o->loc.file) != 0)
+			if (a->orphan || a->dropped || a->service_id != o->service_id ||
+			    a->loc.line != o->loc.line ||
+			    strcmp(a->loc.function, o->loc.function) != 0 ||
+			    strcmp(a->loc.file, o->loc.file) != 0)
 				continue;
 			if (o->oldest_wait > a->oldest_wait)
 				a->oldest_wait = o->oldest_wait;
@@ -895,7 +953,8 @@ build_suspect(struct detect_ctx *c, struct loc_acc *a, struct suspect *s, bool *
 	double fit, mono, ret;
 
 	*keep = false;
-	if (a->dropped || !profile_op_may_leak(loc->op) || ignored(c->cfg, a->svc ? a->svc->name : "", loc))
+	if (a->dropped || !profile_op_may_leak(loc->op) ||
+	    ignored(c->cfg, a->svc ? a->svc->name : "", loc))
 		return 0;
 	if (a->growing) {
 		fit = a->fit_w / a->w;
@@ -936,7 +995,8 @@ build_suspect(struct detect_ctx *c, struct loc_acc *a, struct suspect *s, bool *
 	s->median_wait_minutes = a->median_wait;
 	s->sparkline_json = spark_json(a);
 	s->explanation = explain(a, s);
-	if (!s->service || !s->sparkline_json || !s->explanation || !s->function || !s->file || !s->op) {
+	if (!s->service || !s->sparkline_json || !s->explanation || !s->function || !s->file ||
+	    !s->op) {
 		suspect_release(s);
 		return -1;
 	}
@@ -967,16 +1027,18 @@ ctx_release(struct detect_ctx *c)
 }
 
 int
-detect_rank(struct store *st, const struct config *cfg, const char *service, uint64_t window_seconds,
-    int64_t now_ms, struct ranking *out)
+detect_rank(struct store *st, const struct config *cfg, const char *service,
+            uint64_t window_seconds, int64_t now_ms, struct ranking *out)
 {
-	struct detect_ctx c = { .cfg = cfg, .now = now_ms };
+	struct detect_ctx c = {.cfg = cfg, .now = now_ms};
 	struct timespec t0, t1;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	c.since = window_seconds >= (uint64_t)(now_ms / 1000) ? 0 : now_ms - (int64_t)window_seconds * 1000;
+	c.since = window_seconds >= (uint64_t)(now_ms / 1000)
+	              ? 0
+	              : now_ms - (int64_t)window_seconds * 1000;
 	c.min_scrapes = cfg && cfg->detector.min_scrapes ? cfg->detector.min_scrapes : 4;
 	if (c.min_scrapes < 2)
 		c.min_scrapes = 2;
@@ -990,7 +1052,8 @@ detect_rank(struct store *st, const struct config *cfg, const char *service, uin
 	}
 	qsort(c.tgts, c.ntgts, sizeof(*c.tgts), cmp_tgt);
 	split_lifetimes(&c);
-	if (store_each_sample(st, service, c.since, on_sample, &c) != 0 || location_finish(&c) < 0) {
+	if (store_each_sample(st, service, c.since, on_sample, &c) != 0 ||
+	    location_finish(&c) < 0) {
 		log_err("detect: reading samples: %s", store_errmsg(st));
 		goto out_release;
 	}
@@ -1018,7 +1081,8 @@ detect_rank(struct store *st, const struct config *cfg, const char *service, uin
 	out->generated_at = now_ms;
 	out->window_seconds = window_seconds;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	out->duration_ms = (uint32_t)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+	out->duration_ms =
+	    (uint32_t)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
 	rc = 0;
 	goto out_release;
 out_nomem:

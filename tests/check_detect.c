@@ -1,7 +1,8 @@
-/* tests/check_detect.c: the leak detector on synthetic but realistic histories. Each test writes goroutine
- * profiles as Go prints them (debug=1 grouped stacks for large counts, debug=2 records where the op, the (leaked)
- * tag or wait ages matter), parses them with the real parser, stores them through the real store API in a temp
- * SQLite file with increasing scrape times, and ranks with detect_rank() as of chosen times. */
+/* tests/check_detect.c: the leak detector on synthetic but realistic histories. Each test writes
+ * goroutine profiles as Go prints them (debug=1 grouped stacks for large counts, debug=2 records
+ * where the op, the (leaked) tag or wait ages matter), parses them with the real parser, stores
+ * them through the real store API in a temp SQLite file with increasing scrape times, and ranks
+ * with detect_rank() as of chosen times. */
 #include <check.h>
 #include <math.h>
 #include <stdarg.h>
@@ -17,21 +18,21 @@
 #include "daemon/detect.h"
 #include "storage/store.h"
 
-#define MIN 60000LL                     /* ms */
-#define T0 1790000000000LL              /* a fixed start time, ms */
+#define MIN 60000LL        /* ms */
+#define T0 1790000000000LL /* a fixed start time, ms */
 
 /* What a simulated location is blocked in; decides the frames Go prints. */
 enum gen_kind { G_CHAN_SEND, G_CHAN_RECV, G_IO, G_SLEEP, G_MUTEX };
 
 struct gen_loc {
-	const char *function;           /* the attributed frame */
+	const char *function; /* the attributed frame */
 	const char *file;
 	int line;
 	enum gen_kind kind;
-	const char *caller;             /* a frame below it (for any_function rules), or NULL */
+	const char *caller; /* a frame below it (for any_function rules), or NULL */
 	uint64_t count;
-	int minutes;                    /* debug=2: blocked minutes, 0 = none printed */
-	bool leaked;                    /* debug=2: tagged (leaked) */
+	int minutes; /* debug=2: blocked minutes, 0 = none printed */
+	bool leaked; /* debug=2: tagged (leaked) */
 };
 
 /* ---- a bounded growing text buffer ---- */
@@ -69,21 +70,21 @@ frame1(struct buf *b, unsigned pc, const char *fn, const char *file, int line)
 	buf_printf(b, "#\t0x%x\t%s+0x24\t%s:%d\n", pc, fn, file, line);
 }
 
-/* debug=1: one record per location. Channel ops are invisible in this format (the op is "unknown"). */
+/* debug=1: one record per location. Channel ops are invisible here (the op is "unknown"). */
 static char *
 gen_debug1(const struct gen_loc *locs, size_t n, bool leakprofile, size_t *len)
 {
-	struct buf b = { 0 };
+	struct buf b = {0};
 	uint64_t total = 2;
 
 	for (size_t i = 0; i < n; i++)
 		total += locs[i].count;
 	buf_printf(&b, "%s profile: total %llu\n", leakprofile ? "goroutineleak" : "goroutine",
-	    (unsigned long long)total);
+	           (unsigned long long)total);
 	if (!leakprofile) {
 		buf_printf(&b, "1 @ 0x43b296 0x46b281\n");
-		frame1(&b, 0x43b295, "runtime/pprof.writeGoroutineStacks", "/usr/lib/go-1.19/src/runtime/pprof/pprof.go",
-		    692);
+		frame1(&b, 0x43b295, "runtime/pprof.writeGoroutineStacks",
+		       "/usr/lib/go-1.19/src/runtime/pprof/pprof.go", 692);
 		buf_printf(&b, "\n1 @ 0x43b297 0x46b282\n");
 		frame1(&b, 0x43b296, "main.main", "/src/app/main.go", 30);
 		buf_printf(&b, "\n");
@@ -94,21 +95,26 @@ gen_debug1(const struct gen_loc *locs, size_t n, bool leakprofile, size_t *len)
 
 		if (!l->count)
 			continue;
-		buf_printf(&b, "%llu @ 0x43b296 0x%x 0x%x 0x46b281\n", (unsigned long long)l->count, pc, pc + 8);
+		buf_printf(&b, "%llu @ 0x43b296 0x%x 0x%x 0x46b281\n", (unsigned long long)l->count,
+		           pc, pc + 8);
 		switch (l->kind) {
 		case G_IO:
-			frame1(&b, 0x4e1000, "internal/poll.runtime_pollWait", "/usr/lib/go-1.19/src/runtime/netpoll.go",
-			    305);
+			frame1(&b, 0x4e1000, "internal/poll.runtime_pollWait",
+			       "/usr/lib/go-1.19/src/runtime/netpoll.go", 305);
 			frame1(&b, 0x4e2000, "internal/poll.(*pollDesc).wait",
-			    "/usr/lib/go-1.19/src/internal/poll/fd_poll_runtime.go", 84);
+			       "/usr/lib/go-1.19/src/internal/poll/fd_poll_runtime.go", 84);
 			break;
 		case G_SLEEP:
-			frame1(&b, 0x44c0f0, "time.Sleep", "/usr/lib/go-1.19/src/runtime/time.go", 195);
+			frame1(&b, 0x44c0f0, "time.Sleep", "/usr/lib/go-1.19/src/runtime/time.go",
+			       195);
 			break;
 		case G_MUTEX:
-			frame1(&b, 0x466000, "sync.runtime_SemacquireMutex", "/usr/lib/go-1.19/src/runtime/sema.go", 77);
-			frame1(&b, 0x467000, "sync.(*Mutex).lockSlow", "/usr/lib/go-1.19/src/sync/mutex.go", 171);
-			frame1(&b, 0x468000, "sync.(*Mutex).Lock", "/usr/lib/go-1.19/src/sync/mutex.go", 90);
+			frame1(&b, 0x466000, "sync.runtime_SemacquireMutex",
+			       "/usr/lib/go-1.19/src/runtime/sema.go", 77);
+			frame1(&b, 0x467000, "sync.(*Mutex).lockSlow",
+			       "/usr/lib/go-1.19/src/sync/mutex.go", 171);
+			frame1(&b, 0x468000, "sync.(*Mutex).Lock",
+			       "/usr/lib/go-1.19/src/sync/mutex.go", 90);
 			break;
 		default:
 			break;
@@ -126,31 +132,41 @@ gen_debug1(const struct gen_loc *locs, size_t n, bool leakprofile, size_t *len)
 static char *
 gen_debug2(const struct gen_loc *locs, size_t n, size_t *len)
 {
-	struct buf b = { 0 };
+	struct buf b = {0};
 	unsigned long long id = 1;
 
-	buf_printf(&b, "goroutine %llu [running]:\nmain.main()\n\t/src/app/main.go:30 +0x1d\n", id++);
+	buf_printf(&b, "goroutine %llu [running]:\nmain.main()\n\t/src/app/main.go:30 +0x1d\n",
+	           id++);
 	for (size_t i = 0; i < n; i++) {
 		const struct gen_loc *l = &locs[i];
-		const char *op = l->kind == G_CHAN_SEND ? "chan send" : l->kind == G_CHAN_RECV ? "chan receive" :
-		    l->kind == G_IO ? "IO wait" : l->kind == G_SLEEP ? "sleep" : "sync.Mutex.Lock";
+		const char *op = l->kind == G_CHAN_SEND   ? "chan send"
+		                 : l->kind == G_CHAN_RECV ? "chan receive"
+		                 : l->kind == G_IO        ? "IO wait"
+		                 : l->kind == G_SLEEP     ? "sleep"
+		                                          : "sync.Mutex.Lock";
 
 		for (uint64_t k = 0; k < l->count; k++) {
-			buf_printf(&b, "\ngoroutine %llu [%s%s", id++, op, l->leaked ? " (leaked)" : "");
+			buf_printf(&b, "\ngoroutine %llu [%s%s", id++, op,
+			           l->leaked ? " (leaked)" : "");
 			if (l->minutes)
 				buf_printf(&b, ", %d minutes", l->minutes);
 			buf_printf(&b, "]:\n");
 			if (l->kind == G_IO)
-				buf_printf(&b, "internal/poll.runtime_pollWait(0x7f, 0x72)\n"
-				    "\t/usr/lib/go-1.19/src/runtime/netpoll.go:305 +0x89\n");
+				buf_printf(&b,
+				           "internal/poll.runtime_pollWait(0x7f, 0x72)\n"
+				           "\t/usr/lib/go-1.19/src/runtime/netpoll.go:305 +0x89\n");
 			else if (l->kind == G_SLEEP)
-				buf_printf(&b, "time.Sleep(0x3b9aca00)\n\t/usr/lib/go-1.19/src/runtime/time.go:195 +0x135\n");
+				buf_printf(&b, "time.Sleep(0x3b9aca00)\n\t/usr/lib/go-1.19/src/"
+				               "runtime/time.go:195 +0x135\n");
 			else if (l->kind == G_MUTEX)
 				buf_printf(&b, "sync.runtime_SemacquireMutex(0x0?, 0x0?, 0x0?)\n"
-				    "\t/usr/lib/go-1.19/src/runtime/sema.go:77 +0x25\n"
-				    "sync.(*Mutex).lockSlow(0xc0000140a8)\n\t/usr/lib/go-1.19/src/sync/mutex.go:171 +0x165\n"
-				    "sync.(*Mutex).Lock(...)\n\t/usr/lib/go-1.19/src/sync/mutex.go:90\n");
-			buf_printf(&b, "%s(0xc000010000)\n\t%s:%d +0x1d\n", l->function, l->file, l->line);
+				               "\t/usr/lib/go-1.19/src/runtime/sema.go:77 +0x25\n"
+				               "sync.(*Mutex).lockSlow(0xc0000140a8)\n\t/usr/lib/"
+				               "go-1.19/src/sync/mutex.go:171 +0x165\n"
+				               "sync.(*Mutex).Lock(...)\n\t/usr/lib/go-1.19/src/"
+				               "sync/mutex.go:90\n");
+			buf_printf(&b, "%s(0xc000010000)\n\t%s:%d +0x1d\n", l->function, l->file,
+			           l->line);
 			if (l->caller)
 				buf_printf(&b, "%s(...)\n\t/src/app/handler.go:77\n", l->caller);
 			buf_printf(&b, "created by main.main\n\t/src/app/main.go:20 +0x20\n");
@@ -204,29 +220,38 @@ target(struct store *st, const char *service, const char *url)
 
 enum { FMT_D1, FMT_D2, FMT_LEAK1 };
 
-/* Store one successful scrape of 'tid' at 'ts' holding 'locs'; the parse must see every location. */
+/* Store one successful scrape of 'tid' at 'ts' holding 'locs'; the parse must see each one. */
 static void
-scrape(struct store *st, int64_t tid, int64_t ts, const struct gen_loc *locs, size_t n, int fmt, bool detail)
+scrape(struct store *st, int64_t tid, int64_t ts, const struct gen_loc *locs, size_t n, int fmt,
+       bool detail)
 {
 	struct profile p;
 	struct parse_error e;
 	size_t len;
-	char *text = fmt == FMT_D2 ? gen_debug2(locs, n, &len) : gen_debug1(locs, n, fmt == FMT_LEAK1, &len);
-	struct scrape_record rec = { .target_id = tid, .ts = ts, .duration_ms = 5, .bytes = len, .status = "ok",
-		.detail = detail };
+	char *text =
+	    fmt == FMT_D2 ? gen_debug2(locs, n, &len) : gen_debug1(locs, n, fmt == FMT_LEAK1, &len);
+	struct scrape_record rec = {.target_id = tid,
+	                            .ts = ts,
+	                            .duration_ms = 5,
+	                            .bytes = len,
+	                            .status = "ok",
+	                            .detail = detail};
 
 	ck_assert_msg(profile_parse(text, len, &p, &e) == 0, "parse: line %zu: %s", e.line, e.msg);
 	for (size_t i = 0; i < n; i++) {
-		/* Where IO wait and sleep are attributed is the parser's business; the op class is what matters. */
+		/* Where IO wait and sleep are attributed is the parser's business; the op class is
+		 * what matters. */
 		bool benign = locs[i].kind == G_IO || locs[i].kind == G_SLEEP;
 		bool found = locs[i].count == 0;
 
 		for (size_t j = 0; j < p.nlocations && !found; j++)
-			found = benign ? p.locations[j].count == locs[i].count && !profile_op_may_leak(p.locations[j].op) :
-			    strcmp(p.locations[j].loc.function, locs[i].function) == 0 &&
-			    p.locations[j].count == locs[i].count;
+			found = benign
+			            ? p.locations[j].count == locs[i].count &&
+			                  !profile_op_may_leak(p.locations[j].op)
+			            : strcmp(p.locations[j].loc.function, locs[i].function) == 0 &&
+			                  p.locations[j].count == locs[i].count;
 		ck_assert_msg(found, "the parser did not see %llu goroutines at %s",
-		    (unsigned long long)locs[i].count, locs[i].function);
+		              (unsigned long long)locs[i].count, locs[i].function);
 	}
 	rec.profile = &p;
 	ck_assert_int_eq(store_add_scrape(st, &rec), 0);
@@ -247,14 +272,16 @@ cfg_new(uint64_t window, unsigned min_scrapes, uint64_t min_count)
 }
 
 static void
-rank(struct store *st, const struct config *cfg, const char *service, int64_t now, struct ranking *r)
+rank(struct store *st, const struct config *cfg, const char *service, int64_t now,
+     struct ranking *r)
 {
 	ck_assert_int_eq(detect_rank(st, cfg, service, cfg->detector.window, now, r), 0);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct suspect *s = &r->suspects[i];
 
 		ck_assert_int_eq(s->rank, (int)i + 1);
-		ck_assert_msg(s->score >= 0 && s->score <= 1, "score %f of %s outside [0, 1]", s->score, s->function);
+		ck_assert_msg(s->score >= 0 && s->score <= 1, "score %f of %s outside [0, 1]",
+		              s->score, s->function);
 		ck_assert(s->monotonicity >= 0 && s->monotonicity <= 1);
 		ck_assert(s->fit >= 0 && s->fit <= 1);
 		ck_assert_ptr_nonnull(s->explanation);
@@ -285,27 +312,29 @@ find(const struct ranking *r, const char *function)
 
 /* ---- tests ---- */
 
-/* One service with a steady leak among look-alikes: a flat pool of 5,000, a start-up pool that ramps then stays
- * flat, a burst that rises over three scrapes and falls back every ten, and IO wait and sleep counts that grow.
- * At every scrape from the third on only the leak may be a suspect; at the end it is #1. */
+/* One service with a steady leak among look-alikes: a flat pool of 5,000, a start-up pool that
+ * ramps then stays flat, a burst that rises over three scrapes and falls back every ten, and IO
+ * wait and sleep counts that grow. At every scrape from the third on only the leak may be a
+ * suspect; at the end it is #1. */
 START_TEST(test_steady_leak_ranks_first_benign_never)
 {
 	struct store *st = db_new();
 	struct config *cfg = cfg_new(6 * 3600, 4, 10);
 	int64_t tid = target(st, "shop", "http://10.0.0.1:6060");
 	struct gen_loc locs[] = {
-		{ "main.leakyHandler", "/src/shop/leak.go", 42, G_CHAN_SEND, NULL, 0, 0, false },
-		{ "main.poolWorker", "/src/shop/pool.go", 17, G_CHAN_RECV, NULL, 5000, 0, false },
-		{ "main.startupWorker", "/src/shop/pool.go", 60, G_CHAN_RECV, NULL, 0, 0, false },
-		{ "main.burstHandler", "/src/shop/burst.go", 12, G_CHAN_RECV, NULL, 0, 0, false },
-		{ "main.reader", "/src/shop/io.go", 9, G_IO, NULL, 0, 0, false },
-		{ "main.sleeper", "/src/shop/sleep.go", 5, G_SLEEP, NULL, 0, 0, false },
+	    {"main.leakyHandler", "/src/shop/leak.go", 42, G_CHAN_SEND, NULL, 0, 0, false},
+	    {"main.poolWorker", "/src/shop/pool.go", 17, G_CHAN_RECV, NULL, 5000, 0, false},
+	    {"main.startupWorker", "/src/shop/pool.go", 60, G_CHAN_RECV, NULL, 0, 0, false},
+	    {"main.burstHandler", "/src/shop/burst.go", 12, G_CHAN_RECV, NULL, 0, 0, false},
+	    {"main.reader", "/src/shop/io.go", 9, G_IO, NULL, 0, 0, false},
+	    {"main.sleeper", "/src/shop/sleep.go", 5, G_SLEEP, NULL, 0, 0, false},
 	};
 	struct ranking r;
 	int first_rank1 = -1;
 
 	for (int i = 0; i < 40; i++) {
-		locs[0].count = 3 + 25 * (uint64_t)i + (uint64_t)(i % 3);    /* traffic is not perfectly even */
+		locs[0].count =
+		    3 + 25 * (uint64_t)i + (uint64_t)(i % 3); /* traffic is not perfectly even */
 		locs[2].count = i == 0 ? 100 : 200;
 		locs[3].count = (i % 10) < 3 ? 300 * (uint64_t)((i % 10) + 1) : 0;
 		locs[4].count = 10 + 30 * (uint64_t)i;
@@ -316,13 +345,15 @@ START_TEST(test_steady_leak_ranks_first_benign_never)
 		rank(st, cfg, NULL, T0 + i * MIN + 1000, &r);
 		for (size_t k = 0; k < r.n; k++)
 			ck_assert_msg(strcmp(r.suspects[k].function, "main.leakyHandler") == 0,
-			    "scrape %d: %s (%s) is a suspect: %s", i, r.suspects[k].function, r.suspects[k].op,
-			    r.suspects[k].explanation);
+			              "scrape %d: %s (%s) is a suspect: %s", i,
+			              r.suspects[k].function, r.suspects[k].op,
+			              r.suspects[k].explanation);
 		if (first_rank1 < 0 && rank_of(&r, "main.leakyHandler") == 1)
 			first_rank1 = i;
 		ranking_release(&r);
 	}
-	ck_assert_msg(first_rank1 >= 0 && first_rank1 <= 5, "the leak first ranked #1 at scrape %d", first_rank1);
+	ck_assert_msg(first_rank1 >= 0 && first_rank1 <= 5, "the leak first ranked #1 at scrape %d",
+	              first_rank1);
 	rank(st, cfg, "shop", T0 + 39 * MIN + 1000, &r);
 	ck_assert_int_eq(r.n, 1);
 	ck_assert_str_eq(r.suspects[0].op, "unknown");
@@ -348,11 +379,12 @@ START_TEST(test_flat_pool_never)
 	struct store *st = db_new();
 	struct config *cfg = cfg_new(6 * 3600, 2, 0);
 	int64_t tid = target(st, "pool", "http://10.0.0.1:6060");
-	struct gen_loc l = { "main.poolWorker", "/src/p/pool.go", 17, G_CHAN_RECV, NULL, 5000, 0, false };
+	struct gen_loc l = {
+	    "main.poolWorker", "/src/p/pool.go", 17, G_CHAN_RECV, NULL, 5000, 0, false};
 	struct ranking r;
 
 	for (int i = 0; i < 30; i++) {
-		l.count = 5000 - (uint64_t)(i % 2);     /* one worker busy now and then */
+		l.count = 5000 - (uint64_t)(i % 2); /* one worker busy now and then */
 		scrape(st, tid, T0 + i * MIN, &l, 1, FMT_D1, false);
 	}
 	rank(st, cfg, NULL, T0 + 30 * MIN, &r);
@@ -363,28 +395,31 @@ START_TEST(test_flat_pool_never)
 }
 END_TEST
 
-/* A burst that rises and falls back (slowly, over five scrapes each way) is never a suspect once it has fallen,
- * and a ramp that rises once at start-up and stays flat stops being one. */
+/* A burst that rises and falls back (slowly, over five scrapes each way) is never a suspect once it
+ * has fallen, and a ramp that rises once at start-up and stays flat stops being one. */
 START_TEST(test_burst_and_startup_never)
 {
 	struct store *st = db_new();
 	struct config *cfg = cfg_new(6 * 3600, 4, 10);
 	int64_t tid = target(st, "web", "http://10.0.0.1:6060");
 	struct gen_loc locs[] = {
-		{ "main.burstHandler", "/src/w/burst.go", 12, G_CHAN_RECV, NULL, 0, 0, false },
-		{ "main.other", "/src/w/o.go", 3, G_CHAN_RECV, NULL, 400, 0, false },
+	    {"main.burstHandler", "/src/w/burst.go", 12, G_CHAN_RECV, NULL, 0, 0, false},
+	    {"main.other", "/src/w/o.go", 3, G_CHAN_RECV, NULL, 400, 0, false},
 	};
-	static const uint64_t shape[] = { 0, 0, 0, 50, 120, 180, 260, 300, 200, 120, 40, 0, 0, 0, 0, 0 };
+	static const uint64_t shape[] = {0,   0,   0,  50, 120, 180, 260, 300,
+	                                 200, 120, 40, 0,  0,   0,   0,   0};
 	struct ranking r;
 
 	for (int i = 0; i < 64; i++) {
 		locs[0].count = shape[i % 16];
 		scrape(st, tid, T0 + i * MIN, locs, 2, FMT_D1, false);
 		rank(st, cfg, NULL, T0 + i * MIN + 1000, &r);
-		/* The very first rise is indistinguishable from a leak; after it fell back once, never again. */
+		/* The very first rise is indistinguishable from a leak; after it fell back once,
+		 * never again. */
 		if (i >= 11)
-			ck_assert_msg(r.n == 0, "scrape %d: %s is a suspect: %s", i, r.n ? r.suspects[0].function : "",
-			    r.n ? r.suspects[0].explanation : "");
+			ck_assert_msg(r.n == 0, "scrape %d: %s is a suspect: %s", i,
+			              r.n ? r.suspects[0].function : "",
+			              r.n ? r.suspects[0].explanation : "");
 		ranking_release(&r);
 	}
 	config_free(cfg);
@@ -392,15 +427,16 @@ START_TEST(test_burst_and_startup_never)
 }
 END_TEST
 
-/* One a minute, scraped every minute: not a suspect while under the minimums, a suspect once past them. */
+/* One a minute, scraped every minute: not a suspect while under the minimums, a suspect once past
+ * them. */
 START_TEST(test_slow_leak)
 {
 	struct store *st = db_new();
 	struct config *cfg = cfg_new(6 * 3600, 4, 10);
 	int64_t tid = target(st, "slow", "http://10.0.0.1:6060");
 	struct gen_loc locs[] = {
-		{ "main.slowLeak", "/src/s/leak.go", 8, G_CHAN_SEND, NULL, 0, 0, false },
-		{ "main.poolWorker", "/src/s/pool.go", 17, G_CHAN_RECV, NULL, 64, 0, false },
+	    {"main.slowLeak", "/src/s/leak.go", 8, G_CHAN_SEND, NULL, 0, 0, false},
+	    {"main.poolWorker", "/src/s/pool.go", 17, G_CHAN_RECV, NULL, 64, 0, false},
 	};
 	struct ranking r;
 
@@ -409,33 +445,36 @@ START_TEST(test_slow_leak)
 		scrape(st, tid, T0 + i * MIN, locs, 2, FMT_D1, false);
 		rank(st, cfg, NULL, T0 + i * MIN + 1000, &r);
 		if (locs[0].count < 10)
-			ck_assert_msg(r.n == 0, "count %llu: ranked before min_count", (unsigned long long)locs[0].count);
+			ck_assert_msg(r.n == 0, "count %llu: ranked before min_count",
+			              (unsigned long long)locs[0].count);
 		else
 			ck_assert_msg(rank_of(&r, "main.slowLeak") == 1, "count %llu: not #1",
-			    (unsigned long long)locs[0].count);
+			              (unsigned long long)locs[0].count);
 		ranking_release(&r);
 	}
 	rank(st, cfg, NULL, T0 + 29 * MIN + 1000, &r);
 	ck_assert(fabs(r.suspects[0].growth_per_hour - 60) < 1);
-	ck_assert_ptr_nonnull(strstr(r.suspects[0].explanation, "grew 1 → 30 in 29 min on 1/1 instance (+60/h"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.suspects[0].explanation, "grew 1 → 30 in 29 min on 1/1 instance (+60/h"));
 	ranking_release(&r);
 	config_free(cfg);
 	db_free(st);
 }
 END_TEST
 
-/* A service restarted every six scrapes while leaking: growth inside each lifetime survives the restarts. Once
- * with the total collapsing (a small service), once with a big pool that keeps the total up but a scrape gap. */
+/* A service restarted every six scrapes while leaking: growth inside each lifetime survives the
+ * restarts. Once with the total collapsing (a small service), once with a big pool that keeps the
+ * total up but a scrape gap. */
 START_TEST(test_restarts)
 {
 	struct store *st = db_new();
 	struct config *cfg = cfg_new(6 * 3600, 4, 10);
 	int64_t a = target(st, "restarting", "http://10.0.0.1:6060");
 	int64_t b = target(st, "restarting-pool", "http://10.0.0.2:6060");
-	struct gen_loc la[] = { { "main.leakA", "/src/r/a.go", 8, G_CHAN_SEND, NULL, 0, 0, false } };
+	struct gen_loc la[] = {{"main.leakA", "/src/r/a.go", 8, G_CHAN_SEND, NULL, 0, 0, false}};
 	struct gen_loc lb[] = {
-		{ "main.leakB", "/src/r/b.go", 8, G_CHAN_SEND, NULL, 0, 0, false },
-		{ "main.poolWorker", "/src/r/pool.go", 17, G_CHAN_RECV, NULL, 2000, 0, false },
+	    {"main.leakB", "/src/r/b.go", 8, G_CHAN_SEND, NULL, 0, 0, false},
+	    {"main.poolWorker", "/src/r/pool.go", 17, G_CHAN_RECV, NULL, 2000, 0, false},
 	};
 	struct ranking r;
 	int64_t ts = T0;
@@ -446,15 +485,18 @@ START_TEST(test_restarts)
 		la[0].count = 1 + 8 * (uint64_t)k;
 		lb[0].count = 2 + 9 * (uint64_t)k;
 		if (k == 0 && life > 0)
-			ts += 4 * MIN;  /* b's restarts take a few minutes: the scrapes in between failed */
+			ts += 4 * MIN; /* b's restarts take a few minutes: the scrapes in between
+			                  failed */
 		scrape(st, a, T0 + i * MIN, la, 1, FMT_D1, false);
 		scrape(st, b, ts, lb, 2, FMT_D1, false);
 		ts += MIN;
 		if (i < 12)
 			continue;
 		rank(st, cfg, NULL, ts, &r);
-		ck_assert_msg(rank_of(&r, "main.leakA") > 0, "scrape %d: the leak in the small service is lost", i);
-		ck_assert_msg(rank_of(&r, "main.leakB") > 0, "scrape %d: the leak next to the pool is lost", i);
+		ck_assert_msg(rank_of(&r, "main.leakA") > 0,
+		              "scrape %d: the leak in the small service is lost", i);
+		ck_assert_msg(rank_of(&r, "main.leakB") > 0,
+		              "scrape %d: the leak next to the pool is lost", i);
 		ck_assert_int_eq(rank_of(&r, "main.poolWorker"), 0);
 		ranking_release(&r);
 	}
@@ -467,8 +509,9 @@ START_TEST(test_restarts)
 }
 END_TEST
 
-/* Proven leaks rank above every unconfirmed suspect, whatever the evidence of the others: (leaked) goroutines in
- * a debug=2 profile, and a goroutineleak profile. IO wait and sleep never rank, even growing. */
+/* Proven leaks rank above every unconfirmed suspect, whatever the evidence of the others: (leaked)
+ * goroutines in a debug=2 profile, and a goroutineleak profile. IO wait and sleep never rank, even
+ * growing. */
 START_TEST(test_confirmed_first)
 {
 	struct store *st = db_new();
@@ -477,13 +520,14 @@ START_TEST(test_confirmed_first)
 	int64_t b = target(st, "api", "http://10.0.0.1:6061");
 	int64_t c = target(st, "jobs", "http://10.0.0.2:6060");
 	struct gen_loc la[] = {
-		{ "main.bigLeak", "/src/api/big.go", 8, G_CHAN_SEND, NULL, 0, 0, false },
-		{ "main.provenLeak", "/src/api/proven.go", 9, G_CHAN_SEND, NULL, 12, 0, true },
-		{ "main.reader", "/src/api/io.go", 9, G_IO, NULL, 0, 0, false },
-		{ "main.sleeper", "/src/api/sleep.go", 5, G_SLEEP, NULL, 0, 0, false },
-		{ "main.lockLeak", "/src/api/lock.go", 21, G_MUTEX, NULL, 0, 0, false },
+	    {"main.bigLeak", "/src/api/big.go", 8, G_CHAN_SEND, NULL, 0, 0, false},
+	    {"main.provenLeak", "/src/api/proven.go", 9, G_CHAN_SEND, NULL, 12, 0, true},
+	    {"main.reader", "/src/api/io.go", 9, G_IO, NULL, 0, 0, false},
+	    {"main.sleeper", "/src/api/sleep.go", 5, G_SLEEP, NULL, 0, 0, false},
+	    {"main.lockLeak", "/src/api/lock.go", 21, G_MUTEX, NULL, 0, 0, false},
 	};
-	struct gen_loc lc[] = { { "main.jobLeak", "/src/jobs/job.go", 30, G_CHAN_RECV, NULL, 15, 0, false } };
+	struct gen_loc lc[] = {
+	    {"main.jobLeak", "/src/jobs/job.go", 30, G_CHAN_RECV, NULL, 15, 0, false}};
 	struct ranking r;
 
 	for (int i = 0; i < 12; i++) {
@@ -508,7 +552,8 @@ START_TEST(test_confirmed_first)
 	ck_assert(r.suspects[1].score >= r.suspects[2].score);
 	ck_assert_int_gt(rank_of(&r, "main.provenLeak"), 0);
 	ck_assert_int_gt(rank_of(&r, "main.jobLeak"), 0);
-	ck_assert_ptr_nonnull(strstr(find(&r, "main.provenLeak")->explanation, "confirmed leak: 12 goroutines"));
+	ck_assert_ptr_nonnull(
+	    strstr(find(&r, "main.provenLeak")->explanation, "confirmed leak: 12 goroutines"));
 	ck_assert_int_eq(rank_of(&r, "main.reader"), 0);
 	ck_assert_int_eq(rank_of(&r, "main.sleeper"), 0);
 	ranking_release(&r);
@@ -520,28 +565,28 @@ END_TEST
 /* Each kind of ignore rule removes its location and nothing else. */
 START_TEST(test_ignore_rules)
 {
-	static const char yaml[] =
-	    "detector:\n"
-	    "  min_scrapes: 4\n"
-	    "  min_count: 10\n"
-	    "  ignore:\n"
-	    "    - function: main.ignoredByName\n"
-	    "    - any_function: main.knownHandler\n"
-	    "    - file: \"*/vendor/*\"\n"
-	    "    - service: legacy\n"
-	    "    - function: main.kept\n"
-	    "      service: elsewhere\n";
-	struct config_errors errs = { 0 };
+	static const char yaml[] = "detector:\n"
+	                           "  min_scrapes: 4\n"
+	                           "  min_count: 10\n"
+	                           "  ignore:\n"
+	                           "    - function: main.ignoredByName\n"
+	                           "    - any_function: main.knownHandler\n"
+	                           "    - file: \"*/vendor/*\"\n"
+	                           "    - service: legacy\n"
+	                           "    - function: main.kept\n"
+	                           "      service: elsewhere\n";
+	struct config_errors errs = {0};
 	struct config *cfg = config_load_buffer("ignore.yaml", yaml, sizeof(yaml) - 1, &errs);
 	struct store *st = db_new();
 	int64_t a, b;
 	struct gen_loc la[] = {
-		{ "main.ignoredByName", "/src/a/x.go", 1, G_CHAN_SEND, NULL, 0, 0, false },
-		{ "main.deepInStack", "/src/a/y.go", 2, G_CHAN_SEND, "main.knownHandler", 0, 0, false },
-		{ "lib.vendored", "/src/a/vendor/lib/z.go", 3, G_CHAN_SEND, NULL, 0, 0, false },
-		{ "main.kept", "/src/a/k.go", 4, G_CHAN_SEND, NULL, 0, 0, false },
+	    {"main.ignoredByName", "/src/a/x.go", 1, G_CHAN_SEND, NULL, 0, 0, false},
+	    {"main.deepInStack", "/src/a/y.go", 2, G_CHAN_SEND, "main.knownHandler", 0, 0, false},
+	    {"lib.vendored", "/src/a/vendor/lib/z.go", 3, G_CHAN_SEND, NULL, 0, 0, false},
+	    {"main.kept", "/src/a/k.go", 4, G_CHAN_SEND, NULL, 0, 0, false},
 	};
-	struct gen_loc lb[] = { { "main.legacyLeak", "/src/l/l.go", 5, G_CHAN_SEND, NULL, 0, 0, false } };
+	struct gen_loc lb[] = {
+	    {"main.legacyLeak", "/src/l/l.go", 5, G_CHAN_SEND, NULL, 0, 0, false}};
 	struct ranking r;
 
 	ck_assert_msg(cfg != NULL, "config: %s", errs.n ? errs.msgs[0] : "?");
@@ -564,26 +609,29 @@ START_TEST(test_ignore_rules)
 }
 END_TEST
 
-/* Only the window counts: growth long ago is out of a short window; minimums hold (min_scrapes, min_count). */
+/* Only the window counts: growth long ago is out of a short window; minimums hold (min_scrapes,
+ * min_count). */
 START_TEST(test_window_and_minimums)
 {
 	struct store *st = db_new();
 	struct config *cfg = cfg_new(6 * 3600, 4, 10);
 	int64_t tid = target(st, "win", "http://10.0.0.1:6060");
 	struct gen_loc locs[] = {
-		{ "main.grewEarly", "/src/w/e.go", 1, G_CHAN_SEND, NULL, 0, 0, false },
-		{ "main.small", "/src/w/s.go", 2, G_CHAN_SEND, NULL, 0, 0, false },
-		{ "main.late", "/src/w/l.go", 3, G_CHAN_SEND, NULL, 0, 0, false },
+	    {"main.grewEarly", "/src/w/e.go", 1, G_CHAN_SEND, NULL, 0, 0, false},
+	    {"main.small", "/src/w/s.go", 2, G_CHAN_SEND, NULL, 0, 0, false},
+	    {"main.late", "/src/w/l.go", 3, G_CHAN_SEND, NULL, 0, 0, false},
 	};
 	struct ranking r;
 
 	for (int i = 0; i < 60; i++) {
 		locs[0].count = i < 30 ? 10 + 5 * (uint64_t)i : 10 + 5 * 29;
-		locs[1].count = 1 + (uint64_t)i / 8;                /* 1 .. 8: always under min_count 10 */
-		locs[2].count = i < 50 ? 0 : 20 * (uint64_t)(i - 49);  /* 0 for 50 scrapes, then grows over 10 */
+		locs[1].count = 1 + (uint64_t)i / 8; /* 1 .. 8: always under min_count 10 */
+		locs[2].count =
+		    i < 50 ? 0 : 20 * (uint64_t)(i - 49); /* 0 for 50 scrapes, then grows over 10 */
 		scrape(st, tid, T0 + i * MIN, locs, 3, FMT_D1, false);
 	}
-	/* 6 h window: the early growth is still there (and the flat stretch is shorter than 3x the rise). */
+	/* 6 h window: the early growth is still there (and the flat stretch is shorter than 3x the
+	 * rise). */
 	rank(st, cfg, NULL, T0 + 60 * MIN, &r);
 	ck_assert_int_gt(rank_of(&r, "main.grewEarly"), 0);
 	ck_assert_int_eq(rank_of(&r, "main.small"), 0);
@@ -595,8 +643,8 @@ START_TEST(test_window_and_minimums)
 	ck_assert_int_eq(rank_of(&r, "main.grewEarly"), 0);
 	ck_assert_int_gt(rank_of(&r, "main.late"), 0);
 	ranking_release(&r);
-	/* min_scrapes 6: ten scrapes of growth after 50 flat ones are not enough (a rise after a flat stretch must
-	 * last 2 x min_scrapes); min_count 5 lets the small one in. */
+	/* min_scrapes 6: ten scrapes of growth after 50 flat ones are not enough (a rise after a
+	 * flat stretch must last 2 x min_scrapes); min_count 5 lets the small one in. */
 	cfg->detector.window = 6 * 3600;
 	cfg->detector.min_scrapes = 6;
 	cfg->detector.min_count = 5;
@@ -609,15 +657,16 @@ START_TEST(test_window_and_minimums)
 }
 END_TEST
 
-/* Two of three instances grow from 6 and 6 to 24,105 each: the explanation says so in a service owner's words,
- * with the ages of the latest debug=2 detail scrape; detect_run stores the same ranking. */
+/* Two of three instances grow from 6 and 6 to 24,105 each: the explanation says so in a service
+ * owner's words, with the ages of the latest debug=2 detail scrape; detect_run stores the same
+ * ranking. */
 START_TEST(test_explanation_spread_ages)
 {
 	struct store *st = db_new();
 	struct config *cfg = cfg_new(6 * 3600, 4, 10);
 	int64_t t[3];
-	struct gen_loc l = { "main.fanout", "/src/f/f.go", 77, G_CHAN_SEND, NULL, 0, 0, false };
-	struct gen_loc d = { "main.fanout", "/src/f/f.go", 77, G_CHAN_SEND, NULL, 3, 340, false };
+	struct gen_loc l = {"main.fanout", "/src/f/f.go", 77, G_CHAN_SEND, NULL, 0, 0, false};
+	struct gen_loc d = {"main.fanout", "/src/f/f.go", 77, G_CHAN_SEND, NULL, 3, 340, false};
 	struct ranking r, saved;
 	const struct suspect *s;
 
@@ -642,15 +691,18 @@ START_TEST(test_explanation_spread_ages)
 	ck_assert_int_eq(s->current_count, 2 * 24105 + 40);
 	ck_assert_int_eq(s->max_instance_count, 24105);
 	ck_assert_int_eq(s->oldest_wait_minutes, 340);
-	ck_assert_msg(strcmp(s->explanation, "grew 12 → 48,210 in 6 h on 2/3 instances (+8.0k/h, 100% of steps "
-	    "not down), oldest blocked 340 min") == 0, "explanation: %s", s->explanation);
+	ck_assert_msg(strcmp(s->explanation,
+	                     "grew 12 → 48,210 in 6 h on 2/3 instances (+8.0k/h, 100% of steps "
+	                     "not down), oldest blocked 340 min") == 0,
+	              "explanation: %s", s->explanation);
 	{
 		json_t *sp = json_loads(s->sparkline_json, 0, NULL);
 
 		ck_assert(json_is_array(sp));
 		ck_assert_int_eq(json_array_size(sp), 30);
 		ck_assert_int_eq(json_number_value(json_array_get(sp, 29)), 2 * 24105 + 40);
-		ck_assert(json_number_value(json_array_get(sp, 0)) < json_number_value(json_array_get(sp, 15)));
+		ck_assert(json_number_value(json_array_get(sp, 0)) <
+		          json_number_value(json_array_get(sp, 15)));
 		json_decref(sp);
 	}
 	ranking_release(&r);
@@ -666,16 +718,17 @@ START_TEST(test_explanation_spread_ages)
 }
 END_TEST
 
-/* More evidence never lowers the score: the same leak on more instances, or growing faster, scores higher. */
+/* More evidence never lowers the score: the same leak on more instances, or growing faster, scores
+ * higher. */
 START_TEST(test_score_monotone)
 {
 	struct store *st = db_new();
 	struct config *cfg = cfg_new(6 * 3600, 4, 10);
 	int64_t t[3];
 	struct gen_loc l[] = {
-		{ "main.wide", "/src/m/w.go", 1, G_CHAN_SEND, NULL, 0, 0, false },
-		{ "main.narrow", "/src/m/n.go", 2, G_CHAN_SEND, NULL, 0, 0, false },
-		{ "main.fast", "/src/m/f.go", 3, G_CHAN_SEND, NULL, 0, 0, false },
+	    {"main.wide", "/src/m/w.go", 1, G_CHAN_SEND, NULL, 0, 0, false},
+	    {"main.narrow", "/src/m/n.go", 2, G_CHAN_SEND, NULL, 0, 0, false},
+	    {"main.fast", "/src/m/f.go", 3, G_CHAN_SEND, NULL, 0, 0, false},
 	};
 	struct ranking r;
 
