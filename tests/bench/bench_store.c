@@ -353,8 +353,8 @@ main(int argc, char **argv)
 		}
 	}
 
-	printf("bench_store: %ld targets (%ld services of %ld), %ld s interval, %ld simulated days,"
-	    " raw 48 h, rollups 30 d\n", targets, nsvc, per_service, interval, days);
+	printf("bench_store: %ld targets (%ld services of %ld), %ld s interval, %lld simulated hours,"
+	    " raw 48 h, rollups 30 d\n", targets, nsvc, per_service, interval, (long long)((end - T_START) / HOUR_MS));
 	printf("ingest: %" PRIu64 " scrapes, %" PRIu64 " samples (%.1f per scrape): %.0f scrapes/s wall,"
 	    " %.3f ms CPU per scrape; retention %.1f s wall in total, longest step (budget 1000 scrapes) %.0f ms\n",
 	    nscrapes, nsamples,
@@ -363,7 +363,12 @@ main(int argc, char **argv)
 	for (a = 0; a < day; a++)
 		printf("day %d: %.2f MiB in use, %.0f bytes per target\n", a + 1, size_day[a] / 1048576.0,
 		    (double)size_day[a] / (double)targets);
-	printf("BYTES_PER_TARGET_PER_DAY_RAW %.0f\n", (double)size_day[0] / (double)targets);
+	if (day == 0)
+		printf("after %lld h: %.2f MiB in use, %.0f bytes per target per day (extrapolated)\n",
+		    (long long)((end - T_START) / HOUR_MS), used_bytes(st) / 1048576.0,
+		    (double)used_bytes(st) / (double)targets * (double)DAY_MS / (double)(end - T_START));
+	else
+		printf("BYTES_PER_TARGET_PER_DAY_RAW %.0f\n", (double)size_day[0] / (double)targets);
 	if (day >= 3) {
 		/* Day 3 onwards: raw stays at 48 h; what still grows is the rollups. */
 		printf("STEADY_BYTES_PER_TARGET_48H %.0f\n", (double)size_day[day - 1] / (double)targets);
