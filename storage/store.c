@@ -487,6 +487,25 @@ migrate(struct store *st)
 		log_err("store: '%s': %s", st->path, st->errbuf);
 		goto out_rollback;
 	}
+	if (version == 0) {
+		/* Never write our tables into another program's database. */
+		stmt = store_prepare(st, "SELECT count(*) FROM sqlite_schema");
+		if (stmt == NULL)
+			goto out_rollback;
+		if (sqlite3_step(stmt) != SQLITE_ROW) {
+			store_log_sqlite(st, "reading the schema");
+			store_stmt_done(stmt);
+			goto out_rollback;
+		}
+		if (sqlite3_column_int64(stmt, 0) > 0) {
+			store_stmt_done(stmt);
+			snprintf(st->errbuf, sizeof(st->errbuf),
+			    "not a leakprofd database (it has tables but no leakprofd schema version)");
+			log_err("store: '%s': %s", st->path, st->errbuf);
+			goto out_rollback;
+		}
+		store_stmt_done(stmt);
+	}
 	for (v = version; v < SCHEMA_VERSION; v++) {
 		if (sqlite3_exec(st->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK) {
 			snprintf(pragma, sizeof(pragma), "applying schema migration %d", v + 1);

@@ -228,6 +228,14 @@ open_newer_ro_child(void)
 	_exit(st == NULL ? 0 : 1);
 }
 
+static void
+open_rw_child(void)
+{
+	struct store *st = store_open(dbpath, 0);
+
+	_exit(st == NULL ? 0 : 1);
+}
+
 START_TEST(test_newer_version_refused)
 {
 	struct store *st = store_open(dbpath, 0);
@@ -278,6 +286,21 @@ START_TEST(test_readonly)
 	ck_assert_ptr_nonnull(strstr(slurp(errfile), "cannot open read-only"));
 	ck_assert_int_ne(access(dbpath, F_OK), 0);
 
+	/* An SQLite file without leakprofd's schema is not migrated by a read-only open. */
+	{
+		sqlite3 *db;
+
+		ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_exec(db, "CREATE TABLE other (x)", NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(db);
+		ck_assert_int_eq(run_captured(open_newer_ro_child, errfile, false), 0);
+		ck_assert_ptr_nonnull(strstr(slurp(errfile), "not a leakprofd database (no schema)"));
+		/* nor by a read-write one: it is someone else's database */
+		ck_assert_int_eq(run_captured(open_rw_child, errfile, false), 0);
+		ck_assert_ptr_nonnull(strstr(slurp(errfile), "not a leakprofd database (it has tables"));
+		unlink(dbpath);
+	}
+
 	rw = store_open(dbpath, 0);
 	ck_assert_ptr_nonnull(rw);
 	t = store_target_upsert(rw, "s", NULL, "http://x");
@@ -300,14 +323,6 @@ START_TEST(test_readonly)
 	store_free(rw);
 }
 END_TEST
-
-static void
-open_rw_child(void)
-{
-	struct store *st = store_open(dbpath, 0);
-
-	_exit(st == NULL ? 0 : 1);
-}
 
 START_TEST(test_readonly_directory)
 {
