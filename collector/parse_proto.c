@@ -1,12 +1,13 @@
 /* collector/parse_proto.c: debug=0 goroutine profiles: gzip-compressed pprof profile.proto, decoded
  * by hand.
  *
- * The gzip stream is inflated with zlib into one buffer capped at PROFILE_MAX_INFLATED (a gzip bomb
- * is an error, not an allocation). Go writes the string table last, so the message is read twice:
- * the first pass collects sample types, locations, functions and strings; the second walks the
- * samples and aggregates them. Repeated numbers are accepted packed (wire type 2) and unpacked
- * (wire type 0) as protobuf requires; inlined calls are several Lines in one Location, innermost
- * first. Field numbers: profile.proto (see
+ * The gzip stream is inflated with zlib through a small window, never whole: memory follows the
+ * largest top-level field and the tables, not the profile, and a gzip bomb costs CPU up to
+ * PROFILE_MAX_INFLATED inflated bytes, then an error. Go writes the string table last, so the
+ * stream is read twice: the first pass collects sample types, locations, functions and strings
+ * (copied); the second inflates again, walks the samples and aggregates them. Repeated numbers are
+ * accepted packed (wire type 2) and unpacked (wire type 0) as protobuf requires; inlined calls are
+ * several Lines in one Location, innermost first. Field numbers: profile.proto (see
  * ../shared/docs/goroutine-profile-formats.md) and Go's runtime/pprof/protobuf.go. */
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,8 @@
 #define MAX_SAMPLE_TYPES 16
 
 struct pstr {
-	const char *s;
+	const char *s; /* set once pass 1 is done; until then 'off' into strbuf */
+	size_t off;
 	uint32_t len;
 };
 
@@ -44,8 +46,21 @@ struct idmap {
 };
 
 struct proto {
-	const uint8_t *base;
-	size_t len;
+	/* the (inflated) stream, read through a window */
+	const uint8_t *in; /* the input, gzip or raw profile.proto */
+	size_t inlen;
+	bool gz;
+	bool zinit;
+	z_stream zs;
+	uint8_t *buf; /* window storage (gzip only) */
+	size_t cap;
+	const uint8_t *win; /* stream byte win_off is at win[0] */
+	size_t win_off;
+	const uint8_t *p, *end; /* unread bytes of the window */
+	bool eof;
+	size_t total_out;
+	char *strbuf; /* string table bytes, copied out of the window */
+	size_t nstrbuf, capstrbuf;
 	struct parse_error *err;
 	struct pstr *strs;
 	size_t nstrs, capstrs;
@@ -91,6 +106,13 @@ struct rd {
 	const uint8_t *p, *end;
 };
 
+/* Stream offset of a pointer into the window. */
+static size_t
+at(const struct proto *P, const uint8_t *p)
+{
+	return P->win_off + (size_t)(p - P->win);
+}
+
 static int
 rd_varint(struct proto *P, struct rd *r, uint64_t *v)
 {
@@ -110,8 +132,8 @@ rd_varint(struct proto *P, struct rd *r, uint64_t *v)
 			return 0;
 		}
 	}
-	return perr(P->err, (size_t)(r->p - P->base), 0,
-	            "bad varint at byte %zu of the inflated profile", (size_t)(r->p - P->base));
+	return perr(P->err, at(P, r->p), 0, "bad varint at byte %zu of the inflated profile",
+	            at(P, r->p));
 }
 
 /* Next field: number, wire type, and its value (varint/fixed) or payload (length-delimited). */
@@ -119,7 +141,7 @@ static int
 rd_field(struct proto *P, struct rd *r, uint32_t *field, uint32_t *wt, uint64_t *v, struct rd *sub)
 {
 	uint64_t key, n;
-	size_t off = (size_t)(r->p - P->base);
+	size_t off = at(P, r->p);
 
 	if (rd_varint(P, r, &key) < 0)
 		return -1;
@@ -164,7 +186,7 @@ rd_field(struct proto *P, struct rd *r, uint32_t *field, uint32_t *wt, uint64_t 
 static int
 want_wt(struct proto *P, struct rd *r, uint32_t field, uint32_t wt, uint32_t want, const char *what)
 {
-	size_t off = (size_t)(r->p - P->base);
+	size_t off = at(P, r->p);
 
 	if (wt == want)
 		return 0;
@@ -229,6 +251,164 @@ idmap_free(struct idmap *m)
 {
 	free(m->keys);
 	free(m->vals);
+}
+
+/* ---- the stream ---- */
+
+#define WINDOW_MIN (64u << 10)
+
+/* (Re)start reading the stream from its first byte. */
+static int
+src_start(struct proto *P)
+{
+	P->win_off = 0;
+	P->total_out = 0;
+	if (!P->gz) {
+		P->win = P->p = P->in;
+		P->end = P->in + P->inlen;
+		P->eof = true;
+		return 0;
+	}
+	if (P->buf == NULL) {
+		P->cap = WINDOW_MIN;
+		P->buf = malloc(P->cap);
+		if (P->buf == NULL)
+			return oom(P);
+	}
+	if (!P->zinit) {
+		if (inflateInit2(&P->zs, 16 + MAX_WBITS) != Z_OK)
+			return perr(P->err, 0, 0, "zlib: cannot initialize inflate");
+		P->zinit = true;
+	} else if (inflateReset(&P->zs) != Z_OK) {
+		return perr(P->err, 0, 0, "zlib: cannot reset inflate");
+	}
+	P->zs.next_in = (Bytef *)(uintptr_t)P->in;
+	P->win = P->p = P->end = P->buf;
+	P->eof = false;
+	return 0;
+}
+
+/* Make at least 'n' unread bytes available in the window, unless the stream ends first. Moves
+ * the window: pointers into it are invalid afterwards. */
+static int
+src_need(struct proto *P, size_t n)
+{
+	while ((size_t)(P->end - P->p) < n && !P->eof) {
+		size_t in_pos = (size_t)((const uint8_t *)P->zs.next_in - P->in), produced;
+		int zr;
+
+		if (P->p != P->buf) { /* slide the unread bytes to the start */
+			size_t avail = (size_t)(P->end - P->p);
+
+			memmove(P->buf, P->p, avail);
+			P->win_off += (size_t)(P->p - P->buf);
+			P->p = P->win = P->buf;
+			P->end = P->buf + avail;
+		}
+		if (P->end == P->buf + P->cap) {
+			size_t ncap = P->cap * 2, avail = (size_t)(P->end - P->p);
+			uint8_t *nb;
+
+			if (ncap > PROFILE_MAX_INFLATED + 1)
+				ncap = PROFILE_MAX_INFLATED + 1;
+			if (ncap <= P->cap)
+				return perr(P->err, in_pos, 0,
+				            "proto: a field longer than %u MiB at byte %zu",
+				            PROFILE_MAX_INFLATED >> 20, P->win_off);
+			nb = realloc(P->buf, ncap);
+			if (nb == NULL)
+				return oom(P);
+			P->buf = nb;
+			P->cap = ncap;
+			P->p = P->win = nb;
+			P->end = nb + avail;
+		}
+		P->zs.next_out = (Bytef *)(uintptr_t)P->end;
+		P->zs.avail_out = (uInt)(P->buf + P->cap - P->end);
+		P->zs.avail_in =
+		    P->inlen - in_pos > UINT32_MAX ? UINT32_MAX : (uInt)(P->inlen - in_pos);
+		zr = inflate(&P->zs, Z_NO_FLUSH);
+		produced = (size_t)(P->zs.next_out - P->end);
+		P->end += produced;
+		P->total_out += produced;
+		in_pos = (size_t)((const uint8_t *)P->zs.next_in - P->in);
+		if (P->total_out > PROFILE_MAX_INFLATED)
+			return perr(
+			    P->err, in_pos, 0,
+			    "gzip stream inflates to more than %u MiB at byte %zu (a gzip bomb?)",
+			    PROFILE_MAX_INFLATED >> 20, in_pos);
+		if (zr == Z_STREAM_END) {
+			if (in_pos + 2 <= P->inlen && P->in[in_pos] == 0x1f &&
+			    P->in[in_pos + 1] == 0x8b) {
+				inflateReset(&P->zs); /* another gzip member */
+				P->zs.next_in = (Bytef *)(uintptr_t)(P->in + in_pos);
+				continue;
+			}
+			for (; in_pos < P->inlen; in_pos++) {
+				if (P->in[in_pos] != 0)
+					return perr(
+					    P->err, in_pos, 0,
+					    "trailing garbage after the gzip stream at byte %zu",
+					    in_pos);
+			}
+			P->eof = true;
+		} else if (zr == Z_BUF_ERROR && in_pos == P->inlen) {
+			return perr(P->err, P->inlen, 0, "truncated gzip stream at byte %zu",
+			            P->inlen);
+		} else if (zr != Z_OK && zr != Z_BUF_ERROR) {
+			return perr(P->err, in_pos, 0, "corrupt gzip stream at byte %zu: %s",
+			            in_pos, P->zs.msg ? P->zs.msg : "inflate error");
+		}
+	}
+	return 0;
+}
+
+/* The next top-level field of the Profile message; a length-delimited payload is whole in the
+ * window until the next call. 1: a field; 0: the end; -1: error. */
+static int
+next_top(struct proto *P, uint32_t *field, uint32_t *wt, uint64_t *v, struct rd *sub)
+{
+	struct rd r;
+	uint64_t n;
+	size_t hdr, off;
+
+	if (src_need(P, 22) < 0)
+		return -1;
+	if (P->p == P->end)
+		return 0;
+	r = (struct rd){P->p, P->end};
+	off = at(P, r.p);
+	if (*(r.p) >> 3 == 0 && (*r.p & 0x80) == 0)
+		return perr(P->err, off, 0, "proto: bad field number 0 at byte %zu", off);
+	if ((r.p[0] & 7) != 2) { /* fits in the 22 bytes */
+		if (rd_field(P, &r, field, wt, v, sub) < 0)
+			return -1;
+		P->p = r.p;
+		return 1;
+	}
+	if (rd_varint(P, &r, v) < 0 || rd_varint(P, &r, &n) < 0)
+		return -1;
+	*field = (uint32_t)(*v >> 3);
+	*wt = 2;
+	if (*v >> 3 == 0 || *v >> 3 > 0x1fffffff)
+		return perr(P->err, off, 0, "proto: bad field number at byte %zu", off);
+	hdr = (size_t)(r.p - P->p);
+	if (n > PROFILE_MAX_INFLATED)
+		return perr(
+		    P->err, off, 0,
+		    "proto: field %u at byte %zu is %llu bytes long, past the end of its message",
+		    *field, off, (unsigned long long)n);
+	if (src_need(P, hdr + (size_t)n) < 0)
+		return -1;
+	if ((size_t)(P->end - P->p) < hdr + n)
+		return perr(
+		    P->err, off, 0,
+		    "proto: field %u at byte %zu is %llu bytes long, past the end of its message",
+		    *field, off, (unsigned long long)n);
+	sub->p = P->p + hdr;
+	sub->end = sub->p + n;
+	P->p = sub->end;
+	return 1;
 }
 
 /* ---- pass 1: tables ---- */
@@ -324,16 +504,42 @@ decode_location(struct proto *P, struct rd *r)
 	return 0;
 }
 
+/* Copy one string table entry out of the window. */
+static int
+add_string(struct proto *P, const struct rd *sub)
+{
+	size_t n = (size_t)(sub->end - sub->p);
+
+	while (P->nstrbuf + n + 1 > P->capstrbuf) {
+		size_t ncap = P->capstrbuf ? 2 * P->capstrbuf : 4096;
+		char *nb = realloc(P->strbuf, ncap);
+
+		if (nb == NULL)
+			return oom(P);
+		P->strbuf = nb;
+		P->capstrbuf = ncap;
+	}
+	memcpy(P->strbuf + P->nstrbuf, sub->p, n);
+	P->strbuf[P->nstrbuf + n] = '\0';
+	P->strs[P->nstrs++] = (struct pstr){.off = P->nstrbuf, .len = (uint32_t)n};
+	P->nstrbuf += n + 1;
+	return 0;
+}
+
 static int
 pass1(struct proto *P)
 {
-	struct rd r = {P->base, P->base + P->len}, sub;
+	struct rd r = {NULL, NULL}, sub;
 	uint32_t f, wt;
 	uint64_t v;
+	int got;
 
-	while (r.p < r.end) {
-		if (rd_field(P, &r, &f, &wt, &v, &sub) < 0)
-			return -1;
+	if (src_start(P) < 0)
+		return -1;
+	while ((got = next_top(P, &f, &wt, &v, &sub)) > 0) {
+		r.p = r.end = sub.end; /* for error offsets */
+		if (wt != 2)
+			r.p = r.end = P->p;
 		switch (f) {
 		case 1:
 		case 11:
@@ -370,13 +576,17 @@ pass1(struct proto *P)
 				return perr(P->err, 0, 0, "proto: string too long");
 			if (grow((void **)&P->strs, &P->capstrs, P->nstrs, sizeof(*P->strs)) < 0)
 				return oom(P);
-			P->strs[P->nstrs++] =
-			    (struct pstr){(const char *)sub.p, (uint32_t)(sub.end - sub.p)};
+			if (add_string(P, &sub) < 0)
+				return -1;
 			break;
 		default:
 			break;
 		}
 	}
+	if (got < 0)
+		return -1;
+	for (size_t i = 0; i < P->nstrs; i++)
+		P->strs[i].s = P->strbuf + P->strs[i].off;
 	return 0;
 }
 
@@ -589,11 +799,11 @@ decode_sample(struct sampler *S, struct rd *r, size_t vidx, int64_t *value)
 static int
 pass2(struct proto *P, struct agg *g, size_t vidx, enum profile_kind kind, uint64_t *total)
 {
-	struct rd r = {P->base, P->base + P->len}, sub;
+	struct rd sub;
 	struct sampler S = {.P = P};
 	uint32_t f, wt;
 	uint64_t v;
-	int ret = -1;
+	int got, ret = -1;
 
 	S.ids = malloc(PROFILE_MAX_FRAMES * sizeof(*S.ids));
 	S.fr = malloc(PROFILE_MAX_FRAMES * sizeof(*S.fr));
@@ -602,18 +812,19 @@ pass2(struct proto *P, struct agg *g, size_t vidx, enum profile_kind kind, uint6
 		goto out_free;
 	}
 	*total = 0;
-	while (r.p < r.end) {
+	if (src_start(P) < 0)
+		goto out_free;
+	while ((got = next_top(P, &f, &wt, &v, &sub)) > 0) {
 		struct agg_record rec = {.wait_minutes = -1};
-		size_t off = (size_t)(r.p - P->base);
+		size_t off;
 		int64_t value;
 		bool found;
 		long n;
 		int added;
 
-		if (rd_field(P, &r, &f, &wt, &v, &sub) < 0)
-			goto out_free;
-		if (f != 2)
+		if (f != 2 || wt != 2)
 			continue;
+		off = at(P, sub.p);
 		if (decode_sample(&S, &sub, vidx, &value) < 0)
 			goto out_free;
 		if (value < 0) {
@@ -648,120 +859,11 @@ pass2(struct proto *P, struct agg *g, size_t vidx, enum profile_kind kind, uint6
 			agg_set_stack(g, S.fr, (size_t)n);
 		}
 	}
-	ret = 0;
+	if (got == 0)
+		ret = 0;
 out_free:
 	free(S.ids);
 	free(S.fr);
-	return ret;
-}
-
-/* ---- gzip ---- */
-
-static int
-inflate_all(const char *buf, size_t len, uint8_t **out, size_t *outlen, struct parse_error *err)
-{
-	z_stream zs = {0};
-	uint8_t *dst = NULL;
-	size_t cap, hint = 0;
-	int zr, ret = -1;
-
-	/* ISIZE (the size mod 2^32) as a first guess; pages never written are never resident. */
-	if (len >= 18)
-		hint = (size_t)((const uint8_t *)buf)[len - 4] |
-		       (size_t)((const uint8_t *)buf)[len - 3] << 8 |
-		       (size_t)((const uint8_t *)buf)[len - 2] << 16 |
-		       (size_t)((const uint8_t *)buf)[len - 1] << 24;
-	if (hint / 1032 > len)
-		hint = len * 1032; /* deflate never exceeds 1032:1 */
-	if (hint > (64u << 20))
-		hint = 64u << 20;
-	cap = hint + 64 > 4 * len ? hint + 64 : 4 * len;
-	if (cap < 4096)
-		cap = 4096;
-	if (cap > PROFILE_MAX_INFLATED + 1)
-		cap = PROFILE_MAX_INFLATED + 1;
-	dst = malloc(cap);
-	if (dst == NULL)
-		return perr(err, 0, 0, "out of memory inflating the profile");
-	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
-		free(dst);
-		return perr(err, 0, 0, "zlib: cannot initialize inflate");
-	}
-	zs.next_in = (Bytef *)(uintptr_t)buf;
-	zs.next_out = dst;
-	for (;;) {
-		size_t in_left = len - (size_t)((const char *)zs.next_in - buf);
-		size_t done = (size_t)(zs.next_out - dst);
-
-		if (done == cap) {
-			size_t ncap = cap * 2;
-			uint8_t *nd;
-
-			if (cap > PROFILE_MAX_INFLATED) {
-				perr(err, (size_t)((const char *)zs.next_in - buf), 0,
-				     "gzip stream inflates to more than %u MiB at byte %zu (a gzip "
-				     "bomb?)",
-				     PROFILE_MAX_INFLATED >> 20,
-				     (size_t)((const char *)zs.next_in - buf));
-				goto out_end;
-			}
-			if (ncap > PROFILE_MAX_INFLATED + 1)
-				ncap = PROFILE_MAX_INFLATED + 1;
-			nd = realloc(dst, ncap);
-			if (nd == NULL) {
-				perr(err, 0, 0, "out of memory inflating the profile");
-				goto out_end;
-			}
-			dst = nd;
-			cap = ncap;
-			zs.next_out = dst + done;
-		}
-		zs.avail_in = in_left > UINT32_MAX ? UINT32_MAX : (uInt)in_left;
-		zs.avail_out = cap - done > UINT32_MAX ? UINT32_MAX : (uInt)(cap - done);
-		zr = inflate(&zs, Z_NO_FLUSH);
-		if (zr == Z_STREAM_END) {
-			size_t pos = (size_t)((const char *)zs.next_in - buf);
-
-			if (pos + 2 <= len && (uint8_t)buf[pos] == 0x1f &&
-			    (uint8_t)buf[pos + 1] == 0x8b) {
-				inflateReset(&zs); /* another gzip member */
-				continue;
-			}
-			for (; pos < len; pos++) {
-				if (buf[pos] != '\0') {
-					perr(err, pos, 0,
-					     "trailing garbage after the gzip stream at byte %zu",
-					     pos);
-					goto out_end;
-				}
-			}
-			break;
-		}
-		if (zr == Z_OK)
-			continue;
-		if (zr == Z_BUF_ERROR && zs.avail_out > 0) {
-			perr(err, len, 0, "truncated gzip stream at byte %zu", len);
-			goto out_end;
-		}
-		if (zr == Z_BUF_ERROR)
-			continue;
-		perr(err, (size_t)((const char *)zs.next_in - buf), 0,
-		     "corrupt gzip stream at byte %zu: %s",
-		     (size_t)((const char *)zs.next_in - buf), zs.msg ? zs.msg : "inflate error");
-		goto out_end;
-	}
-	if ((size_t)(zs.next_out - dst) > PROFILE_MAX_INFLATED) {
-		perr(err, len, 0, "gzip stream inflates to more than %u MiB (a gzip bomb?)",
-		     PROFILE_MAX_INFLATED >> 20);
-		goto out_end;
-	}
-	*out = dst;
-	*outlen = (size_t)(zs.next_out - dst);
-	dst = NULL;
-	ret = 0;
-out_end:
-	inflateEnd(&zs);
-	free(dst);
 	return ret;
 }
 
@@ -771,26 +873,23 @@ profile_parse_proto(const char *buf, size_t len, struct profile *out, struct par
 	struct proto P = {.err = err};
 	struct profile_arena *arena = NULL;
 	struct agg *g = NULL;
-	uint8_t *raw = NULL;
 	enum profile_kind kind = PROFILE_KIND_GOROUTINE;
 	uint64_t total = 0;
 	size_t vidx = 0;
 	int ret = -1;
 
 	*out = (struct profile){0};
-	if (len >= 2 && (uint8_t)buf[0] == 0x1f && (uint8_t)buf[1] == 0x8b) {
-		if (inflate_all(buf, len, &raw, &P.len, err) < 0)
-			return -1;
-		P.base = raw;
-	} else {
-		P.base = (const uint8_t *)buf; /* an uncompressed profile.proto */
-		P.len = len;
-	}
-	if (P.len == 0) {
+	P.in = (const uint8_t *)buf;
+	P.inlen = len;
+	/* gzip as Go serves it, else an uncompressed profile.proto */
+	P.gz = len >= 2 && (uint8_t)buf[0] == 0x1f && (uint8_t)buf[1] == 0x8b;
+	if (pass1(&P) < 0)
+		goto out_free;
+	if (P.win_off + (size_t)(P.p - P.win) == 0) {
 		perr(err, 0, 0, "proto: empty profile");
 		goto out_free;
 	}
-	if (pass1(&P) < 0 || resolve(&P) < 0 || check_type(&P, &vidx, &kind) < 0)
+	if (resolve(&P) < 0 || check_type(&P, &vidx, &kind) < 0)
 		goto out_free;
 	arena = arena_new();
 	g = agg_new(arena, PROFILE_FORMAT_PROTO, kind);
@@ -815,6 +914,9 @@ out_free:
 	free(P.funcs);
 	free(P.locs);
 	free(P.lines);
-	free(raw);
+	free(P.strbuf);
+	free(P.buf);
+	if (P.zinit)
+		inflateEnd(&P.zs);
 	return ret;
 }
