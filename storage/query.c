@@ -262,7 +262,7 @@ query_location_instances(struct store *st, int64_t location_id, int64_t since, s
 	    "JOIN scrapes sc ON sc.id = (SELECT x.id FROM scrapes x WHERE x.target_id = t.id AND x.status = 'ok' "
 	    "AND x.detail = 0 ORDER BY x.ts DESC LIMIT 1) "
 	    "JOIN samples sa ON sa.scrape_id = sc.id AND sa.location_id = ?1 "
-	    "WHERE t.active = 1 ORDER BY sa.count DESC, sv.name, t.url LIMIT ?2", &s) < 0)
+	    "ORDER BY sa.count DESC, sv.name, t.url LIMIT ?2", &s) < 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, location_id);
 	sqlite3_bind_int(s, 2, QUERY_MAX_INSTANCES);

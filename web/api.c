@@ -15,6 +15,8 @@
 
 #define API_MAX_LIMIT   100000
 #define API_CACHE_MAX   64
+#define API_CACHE_FRESH_MS      250     /* a new ranking shows this late, or one refresh later */
+#define API_CACHE_REFRESH_MS    2000    /* a refresh taking longer than this lets another request try */
 
 struct api_cache_entry {
 	char *key;
@@ -25,6 +27,8 @@ struct api_cache_entry {
 struct api_cache {
 	pthread_mutex_t lock;
 	int64_t ranking_id;             /* the ranking every entry was built from */
+	int64_t checked_ms;             /* when ranking_id was last read from the database */
+	int64_t refresh_ms;             /* when a request went to read it again (0: none is) */
 	struct api_cache_entry e[API_CACHE_MAX];
 	size_t n;
 	size_t next;                    /* the entry to replace when full */
@@ -120,8 +124,30 @@ api_suspect_json(const struct suspect *s)
 	return o;
 }
 
-static bool cache_get(struct api_cache *cache, int64_t id, const char *key, struct web_reply *r);
+static bool cache_get(struct api_cache *cache, int64_t id, int64_t now, const char *key, struct web_reply *r);
+static bool cache_get_fresh(struct api_cache *cache, int64_t now, const char *key, struct web_reply *r);
 static void cache_put(struct api_cache *cache, int64_t id, const char *key, const struct web_reply *r);
+
+/* The cache key of a stored-ranking request; false when it is not cacheable (a window, or huge parameters). */
+static bool
+cache_key(const struct web_ctx *c, char *key, size_t n)
+{
+	const char *service = web_arg(c, "service"), *limit = web_arg(c, "limit");
+
+	if (web_arg(c, "window") || (service && strlen(service) > 256) || (limit && strlen(limit) > 32))
+		return false;
+	snprintf(key, n, "%zu:%s|%s", service ? strlen(service) : 0, service ? service : "", limit ? limit : "");
+	return true;
+}
+
+bool
+api_cached(const struct web_ctx *c, struct web_reply *r)
+{
+	char key[600];
+
+	return c->cache && strcmp(c->path, "/api/v1/suspects") == 0 && cache_key(c, key, sizeof(key)) &&
+	    cache_get_fresh(c->cache, c->now_ms, key, r);
+}
 
 static bool
 service_known(struct store *st, const char *name)
@@ -210,13 +236,8 @@ api_suspects(const struct web_ctx *c, struct web_reply *r)
 
 	/* The stored ranking's answers are cached until the detector stores the next one. */
 	if (cacheable) {
-		const char *service = web_arg(c, "service"), *limit = web_arg(c, "limit");
-
-		snprintf(key, sizeof(key), "%zu:%s|%s", service ? strlen(service) : 0, service ? service : "",
-		    limit ? limit : "");
-		cacheable = (!service || strlen(service) <= 256) && (!limit || strlen(limit) <= 32) &&
-		    query_latest_ranking_id(c->st, &ranking_id) == 0;
-		if (cacheable && cache_get(c->cache, ranking_id, key, r))
+		cacheable = cache_key(c, key, sizeof(key)) && query_latest_ranking_id(c->st, &ranking_id) == 0;
+		if (cacheable && cache_get(c->cache, ranking_id, c->now_ms, key, r))
 			return;
 	}
 	status = api_load_ranking(c, &rk, &window, err, sizeof(err));
@@ -565,29 +586,61 @@ api_cache_free(struct api_cache *cache)
 	free(cache);
 }
 
-/* A copy of the cached body for 'key' built from ranking 'id' into 'r'; false when there is none. */
+/* With the lock held: a copy of the body cached for 'key' into 'r', false when there is none. */
 static bool
-cache_get(struct api_cache *cache, int64_t id, const char *key, struct web_reply *r)
+cache_copy(struct api_cache *cache, const char *key, struct web_reply *r)
 {
-	bool hit = false;
-
-	pthread_mutex_lock(&cache->lock);
-	if (cache->ranking_id != id)
-		cache_clear(cache);
-	cache->ranking_id = id;
-	for (size_t i = 0; i < cache->n && !hit; i++) {
+	for (size_t i = 0; i < cache->n; i++) {
 		char *body;
 
 		if (strcmp(cache->e[i].key, key) != 0)
 			continue;
 		body = malloc(cache->e[i].len + 1);
 		if (!body)
-			break;
+			return false;
 		memcpy(body, cache->e[i].body, cache->e[i].len + 1);
 		web_reply_release(r);
 		*r = (struct web_reply){ .status = 200, .content_type = "application/json", .body = body,
 			.len = cache->e[i].len };
-		hit = true;
+		return true;
+	}
+	return false;
+}
+
+/* The body cached for 'key' built from ranking 'id' (just read from the database at 'now'). */
+static bool
+cache_get(struct api_cache *cache, int64_t id, int64_t now, const char *key, struct web_reply *r)
+{
+	bool hit;
+
+	pthread_mutex_lock(&cache->lock);
+	if (cache->ranking_id != id)
+		cache_clear(cache);
+	cache->ranking_id = id;
+	cache->checked_ms = now;
+	cache->refresh_ms = 0;
+	hit = cache_copy(cache, key, r);
+	pthread_mutex_unlock(&cache->lock);
+	return hit;
+}
+
+/* The body cached for 'key' when the ranking id was confirmed less than API_CACHE_FRESH_MS ago, answered
+ * without touching the database, so a busy database never delays the most common request. Once that is older,
+ * one request at a time goes to read the ranking id again while the others keep getting the cached body. */
+static bool
+cache_get_fresh(struct api_cache *cache, int64_t now, const char *key, struct web_reply *r)
+{
+	int64_t age;
+	bool hit = false;
+
+	pthread_mutex_lock(&cache->lock);
+	age = now - cache->checked_ms;
+	if (age >= 0 && age < API_CACHE_FRESH_MS) {
+		hit = cache_copy(cache, key, r);
+	} else if (cache->refresh_ms && now - cache->refresh_ms < API_CACHE_REFRESH_MS) {
+		hit = cache_copy(cache, key, r);        /* another request is refreshing it */
+	} else {
+		cache->refresh_ms = now;                /* this one will */
 	}
 	pthread_mutex_unlock(&cache->lock);
 	return hit;

@@ -18,6 +18,9 @@
  * per request would cost the CPU the collector needs. Thread-safe. NULL on ENOMEM; api_cache_free(NULL) is a
  * no-op. */
 struct api_cache *api_cache_new(void);
+/* Answer /api/v1/suspects from the cache alone when its ranking was confirmed current a moment ago (no database
+ * connection needed). false: answer it normally. */
+bool api_cached(const struct web_ctx *c, struct web_reply *r);
 void api_cache_free(struct api_cache *cache);
 
 /* Answer a request whose path starts with "/api/v1/": every reply is JSON, errors {"error": "..."}. */

@@ -33,7 +33,8 @@
 #define WEB_SECRET_MAX          4096            /* bytes of a token or password file */
 #define WEB_TLS_FILE_MAX        (1u << 20)
 #define WEB_MIN_FREE_BYTES      (16u << 20)     /* /healthz: less free space than this is "full" */
-#define WEB_POOL_MAX            64
+#define WEB_POOL_MAX            32              /* read connections at most (requests using the database at once) */
+#define WEB_POOL_RESERVED       2               /* of which kept for priority requests */
 
 static const char csp[] =
 	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -81,8 +82,11 @@ struct web {
 	char *base_url;
 
 	pthread_mutex_t pool_lock;
+	pthread_cond_t pool_free;
 	struct conn *pool[WEB_POOL_MAX];
-	size_t npool;
+	size_t npool;                   /* idle connections in pool[] */
+	size_t in_use;                  /* connections lent to requests */
+	size_t slots;                   /* at most this many lent at once */
 
 	_Atomic int64_t heartbeat_ms;
 	struct metrics *metrics;
@@ -230,33 +234,52 @@ conn_progress(void *arg)
 	return now_ms() > c->deadline_ms;
 }
 
+/* Borrow a connection, waiting until 'deadline' for one when all 'slots' are lent: the number of requests
+ * working in SQLite at once is bounded (CPU and memory), while a connection thread with a fast request is not
+ * queued behind a slow one. NULL on timeout or error (logged). */
 static struct conn *
-pool_get(struct web *w, int64_t deadline)
+pool_get(struct web *w, int64_t deadline, bool priority)
 {
 	struct conn *c = NULL;
+	struct timespec until = { .tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000 };
 
 	pthread_mutex_lock(&w->pool_lock);
+	/* WEB_POOL_RESERVED connections are kept for cheap priority requests (/healthz, the stored ranking), so
+	 * that slow ones filling the pool do not queue them. */
+	while (w->in_use >= (priority ? w->slots : w->slots - WEB_POOL_RESERVED)) {
+		if (pthread_cond_timedwait(&w->pool_free, &w->pool_lock, &until) == ETIMEDOUT) {
+			pthread_mutex_unlock(&w->pool_lock);
+			return NULL;
+		}
+	}
+	w->in_use++;
 	if (w->npool)
 		c = w->pool[--w->npool];
 	pthread_mutex_unlock(&w->pool_lock);
 	if (!c) {
 		c = calloc(1, sizeof(*c));
 		if (!c)
-			return NULL;
+			goto out_release;
 		c->st = store_open(w->database, STORE_READONLY);
-		if (!c->st) {
-			free(c);
-			return NULL;
-		}
+		if (!c->st)
+			goto out_free;
 		if (query_reader_setup(c->st, conn_progress, c) < 0) {
 			log_err("web: '%s': preparing a read connection: %s", w->database, store_errmsg(c->st));
 			store_free(c->st);
-			free(c);
-			return NULL;
+			goto out_free;
 		}
 	}
 	c->deadline_ms = deadline;
 	return c;
+
+out_free:
+	free(c);
+out_release:
+	pthread_mutex_lock(&w->pool_lock);
+	w->in_use--;
+	pthread_cond_signal(&w->pool_free);
+	pthread_mutex_unlock(&w->pool_lock);
+	return NULL;
 }
 
 static void
@@ -265,15 +288,10 @@ pool_put(struct web *w, struct conn *c)
 	if (!c)
 		return;
 	pthread_mutex_lock(&w->pool_lock);
-	if (w->npool < WEB_POOL_MAX) {
-		w->pool[w->npool++] = c;
-		c = NULL;
-	}
+	w->in_use--;
+	w->pool[w->npool++] = c;        /* never more than slots <= WEB_POOL_MAX exist */
+	pthread_cond_signal(&w->pool_free);
 	pthread_mutex_unlock(&w->pool_lock);
-	if (c) {
-		store_free(c->st);
-		free(c);
-	}
 }
 
 /* ---- requests ---- */
@@ -437,7 +455,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	struct web *w = cls;
 	struct web_reply r = { 0 };
 	struct conn *c = NULL;
-	bool challenge = false;
+	bool challenge = false, priority;
 	enum MHD_Result ret;
 	int64_t now = now_ms();
 
@@ -461,7 +479,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		goto out_send;
 	}
 	if (strcmp(url, "/healthz") == 0) {
-		c = pool_get(w, now + 5000);
+		c = pool_get(w, now + 5000, true);
 		healthz(w, w->cfg, c ? c->st : NULL, &r);
 		goto out_send;
 	}
@@ -484,7 +502,17 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 			goto out_send;
 		}
 	}
-	c = pool_get(w, now + (int64_t)(w->cfg->web.request_timeout ? w->cfg->web.request_timeout : 30) * 1000);
+	{
+		struct web_ctx quick = { .cfg = w->cfg, .now_ms = now, .path = url, .arg = mhd_arg, .arg_cls = conn,
+			.cache = w->cache };
+
+		if (api_cached(&quick, &r))
+			goto out_send;
+	}
+	priority = strcmp(url, "/api/v1/suspects") == 0 &&
+	    !MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "window");
+	c = pool_get(w, now + (int64_t)(w->cfg->web.request_timeout ? w->cfg->web.request_timeout : 30) * 1000,
+	    priority);
 	if (!c) {
 		reply_error(&r, url, 503, "database not available (see the daemon log)");
 		goto out_send;
@@ -592,6 +620,7 @@ web_free(struct web *w)
 	api_cache_free(w->cache);
 	pthread_rwlock_destroy(&w->cfg_lock);
 	pthread_mutex_destroy(&w->pool_lock);
+	pthread_cond_destroy(&w->pool_free);
 	free(w->database);
 	free(w->listen);
 	free(w->tls_key);
@@ -606,7 +635,10 @@ web_start(const struct config *cfg)
 	struct sockaddr_storage ss;
 	socklen_t sslen;
 	struct auth a;
-	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	/* A thread per connection (bounded by max_connections): a slow request (a week-long series, a recomputed
+	 * ranking) delays only its own client, and the database work is bounded by the connection pool. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO |
+	    MHD_USE_ERROR_LOG;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned threads = ncpu > 0 ? (unsigned)ncpu * 4 : 8;
 	const union MHD_DaemonInfo *info;
@@ -617,6 +649,7 @@ web_start(const struct config *cfg)
 	}
 	pthread_rwlock_init(&w->cfg_lock, NULL);
 	pthread_mutex_init(&w->pool_lock, NULL);
+	pthread_cond_init(&w->pool_free, NULL);
 	w->cfg = cfg;
 	w->heartbeat_ms = now_ms();
 	w->database = strdup(cfg->database);
@@ -649,14 +682,14 @@ web_start(const struct config *cfg)
 			goto out_free;
 		flags |= MHD_USE_TLS;
 	}
-	if (threads < 4)
-		threads = 4;
-	if (threads > 32)
-		threads = 32;
+	if (threads < 8)
+		threads = 8;
+	if (threads > WEB_POOL_MAX)
+		threads = WEB_POOL_MAX;
+	w->slots = threads;
 	w->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, w,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_THREAD_POOL_SIZE, threads,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->web.max_connections ? cfg->web.max_connections : 64),
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->web.request_timeout ? cfg->web.request_timeout : 30),
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
@@ -668,7 +701,7 @@ web_start(const struct config *cfg)
 		goto out_free;
 	}
 	info = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_BIND_PORT);
-	log_info("web: listening on '%s' (port %u, %s, %u threads, at most %u connections)", cfg->listen,
+	log_info("web: listening on '%s' (port %u, %s, %u database connections, at most %u connections)", cfg->listen,
 	    info ? (unsigned)info->port : 0, w->tls_cert ? "https" : "http", threads,
 	    cfg->web.max_connections ? cfg->web.max_connections : 64);
 	return w;

@@ -85,7 +85,7 @@ grep -q '<option value="1h" selected' "$TEST_TMP/suspects-zoo.html" || fail "the
 browse suspects-dark / --force-dark-mode --blink-settings=preferredColorScheme=0
 
 echo "== location pages"
-browse location "/locations/$zid?service=zoo&window=1h"
+browse location "/locations/$zid?service=zoo&window=5m"
 grep -q '<svg class="chart"' "$TEST_TMP/location.html" || fail "no chart on the location page"
 grep -Eq '<path class="total" d="M[0-9.]+ [0-9.]+(L[0-9.]+ [0-9.]+){3,}' "$TEST_TMP/location.html" ||
 	fail "the chart's total line is not drawn"
