@@ -51,7 +51,7 @@ CREATE TABLE locations (
 	file       TEXT NOT NULL,
 	line       INTEGER NOT NULL,
 	op         TEXT NOT NULL,
-	stack_id   INTEGER REFERENCES stacks(id),       -- a representative stack (the latest seen)
+	stack_id   INTEGER REFERENCES stacks(id),       -- a representative stack (the first seen)
 	first_seen INTEGER NOT NULL,
 	last_seen  INTEGER NOT NULL,
 	UNIQUE (function, file, line, op)

@@ -934,18 +934,50 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, co
 	h = hash_finish(hash_bytes(HASH_INIT, key, keylen));
 
 	/* A known location is rewritten only when its last_seen is due (or it has no stack yet): every instance of a
-	 * service reports it each interval, and its representative stack (any recent one) need not follow each. */
+	 * service reports it each interval. Its representative stack is the first one seen: following later ones
+	 * would leave stacks that no location refers to, growing with every variant. */
 	e = intern_find(&st->locs, h, key, keylen);
+	if (e == NULL) {
+		/* Not cached (a new connection, or the cache was dropped): the row may exist all the same. */
+		stmt = store_prepare(st, "SELECT id, stack_id, first_seen, last_seen FROM locations"
+		    " WHERE function = ?1 AND file = ?2 AND line = ?3 AND op = ?4");
+		if (stmt == NULL)
+			return -1;
+		sqlite3_bind_text(stmt, 1, fn, (int)fnlen, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 2, file, (int)filelen, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 3, pl->loc.line);
+		sqlite3_bind_text(stmt, 4, op, (int)oplen, SQLITE_STATIC);
+		switch (sqlite3_step(stmt)) {
+		case SQLITE_ROW:
+			e = intern_add(&st->locs, h, key, keylen);
+			e->id = sqlite3_column_int64(stmt, 0);
+			e->stack_id = sqlite3_column_int64(stmt, 1);
+			e->first_seen = sqlite3_column_int64(stmt, 2);
+			e->last_seen = sqlite3_column_int64(stmt, 3);
+			break;
+		case SQLITE_DONE:
+			break;
+		default:
+			snprintf(msg, sizeof(msg), "%s: looking up a location", what);
+			store_log_sqlite(st, msg);
+			store_stmt_done(stmt);
+			return -1;
+		}
+		store_stmt_done(stmt);
+	}
 	if (e != NULL && ts < e->last_seen + SEEN_SLACK_MS && ts >= e->first_seen &&
 	    (e->stack_id > 0 || pl->nstack == 0))
 		return e->id;
-	stack_id = intern_stack(st, pl->stack, pl->nstack, what);
-	if (stack_id < 0)
-		return -1;
+	stack_id = 0;
+	if (e == NULL || e->stack_id == 0) {
+		stack_id = intern_stack(st, pl->stack, pl->nstack, what);
+		if (stack_id < 0)
+			return -1;
+	}
 	if (e != NULL) {
 		stmt = store_prepare(st,
 		    "UPDATE locations SET last_seen = max(last_seen, ?2), first_seen = min(first_seen, ?2),"
-		    " stack_id = coalesce(?3, stack_id) WHERE id = ?1");
+		    " stack_id = coalesce(stack_id, ?3) WHERE id = ?1");
 		if (stmt == NULL)
 			return -1;
 		sqlite3_bind_int64(stmt, 1, e->id);
@@ -972,7 +1004,7 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, co
 	    "INSERT INTO locations (function, file, line, op, stack_id, first_seen, last_seen)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"
 	    " ON CONFLICT (function, file, line, op) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen),"
-	    " first_seen = min(first_seen, excluded.first_seen), stack_id = coalesce(excluded.stack_id, stack_id)"
+	    " first_seen = min(first_seen, excluded.first_seen), stack_id = coalesce(stack_id, excluded.stack_id)"
 	    " RETURNING id, stack_id, first_seen, last_seen");
 	if (stmt == NULL)
 		return -1;
