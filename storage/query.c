@@ -1,5 +1,6 @@
-/* storage/query.c: read queries for the web server and /metrics (see query.h). Plain SQL on the store's
- * connection with bound parameters; aggregation into buckets happens here in C, in one pass per instance. */
+/* storage/query.c: read queries for the web server and /metrics (see query.h). Plain SQL on the
+ * store's connection with bound parameters; aggregation into buckets happens here in C, in one pass
+ * per instance. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,9 +12,9 @@
 #include "storage/query.h"
 #include "storage/store_internal.h"
 
-/* The gap allowed between a scrape's start time and its id order (scrapes run in parallel and are stored when
- * they end), when an id bound is used to narrow a time range. */
-#define QUERY_ID_SLACK_MS       (2 * 60 * 1000)
+/* The gap allowed between a scrape's start time and its id order (scrapes run in parallel and are
+ * stored when they end), when an id bound is used to narrow a time range. */
+#define QUERY_ID_SLACK_MS (2 * 60 * 1000)
 
 static char *
 col_dup(sqlite3_stmt *s, int i)
@@ -39,7 +40,8 @@ prepare(struct store *st, const char *sql, sqlite3_stmt **out)
 	return *out ? 0 : -1;
 }
 
-/* The lowest scrape id that may have ts >= 'from' (ids follow time up to QUERY_ID_SLACK_MS), 0 when none. */
+/* The lowest scrape id that may have ts >= 'from' (ids follow time up to QUERY_ID_SLACK_MS), 0 when
+ * none. */
 static int
 first_scrape_id(struct store *st, int64_t from, int64_t *id)
 {
@@ -66,7 +68,7 @@ query_series_release(struct query_series *q)
 	free(q->inst);
 	free(q->total);
 	free(q->restarts);
-	*q = (struct query_series){ 0 };
+	*q = (struct query_series){0};
 }
 
 static int
@@ -77,20 +79,21 @@ series_add_restart(struct query_series *q, size_t *cap, int64_t target_id, int64
 		struct query_restart *nr;
 
 		if (ncap > QUERY_MAX_BUCKETS)
-			return 0;       /* enough markers to see; drop the rest */
+			return 0; /* enough markers to see; drop the rest */
 		nr = realloc(q->restarts, ncap * sizeof(*nr));
 		if (!nr)
 			return -1;
 		q->restarts = nr;
 		*cap = ncap;
 	}
-	q->restarts[q->nrestarts++] = (struct query_restart){ .target_id = target_id, .ts = ts };
+	q->restarts[q->nrestarts++] = (struct query_restart){.target_id = target_id, .ts = ts};
 	return 0;
 }
 
 /* Fill one instance's buckets from its scrapes in the range. */
 static int
-series_fill_instance(struct query_series *q, sqlite3_stmt *s, struct query_instance_series *in, size_t *rcap)
+series_fill_instance(struct query_series *q, sqlite3_stmt *s, struct query_instance_series *in,
+                     size_t *rcap)
 {
 	int64_t prev_total = -1;
 	int rc;
@@ -98,7 +101,8 @@ series_fill_instance(struct query_series *q, sqlite3_stmt *s, struct query_insta
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		int64_t ts = sqlite3_column_int64(s, 0);
 		double count = (double)sqlite3_column_int64(s, 1);
-		int64_t total = sqlite3_column_type(s, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 2);
+		int64_t total =
+		    sqlite3_column_type(s, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 2);
 		size_t b;
 
 		if (ts < q->from)
@@ -109,8 +113,9 @@ series_fill_instance(struct query_series *q, sqlite3_stmt *s, struct query_insta
 		if (isnan(in->values[b]) || count > in->values[b])
 			in->values[b] = count;
 		in->latest = (uint64_t)count;
-		/* A process restart shows as the instance's goroutine total collapsing between two scrapes (its pools are
-		 * rebuilt, so the total rarely falls below half; 40% catches restarts and rarely a burst draining). */
+		/* A process restart shows as the instance's goroutine total collapsing between two
+		 * scrapes (its pools are rebuilt, so the total rarely falls below half; 40% catches
+		 * restarts and rarely a burst draining). */
 		if (prev_total >= 20 && total >= 0 && total * 10 < prev_total * 6 &&
 		    series_add_restart(q, rcap, in->target_id, ts) < 0)
 			return -1;
@@ -121,16 +126,17 @@ series_fill_instance(struct query_series *q, sqlite3_stmt *s, struct query_insta
 }
 
 int
-query_location_series(struct store *st, int64_t location_id, const char *service, int64_t from, int64_t to,
-    int64_t step, int64_t lookback, struct query_series *out)
+query_location_series(struct store *st, int64_t location_id, const char *service, int64_t from,
+                      int64_t to, int64_t step, int64_t lookback, struct query_series *out)
 {
 	sqlite3_stmt *ts_stmt = NULL, *sc_stmt = NULL;
 	size_t icap = 0, rcap = 0;
 	int64_t min_id;
 	int rc;
 
-	*out = (struct query_series){ 0 };
-	if (step <= 0 || to <= from || (uint64_t)((to - from + step - 1) / step) > QUERY_MAX_BUCKETS) {
+	*out = (struct query_series){0};
+	if (step <= 0 || to <= from ||
+	    (uint64_t)((to - from + step - 1) / step) > QUERY_MAX_BUCKETS) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -145,10 +151,14 @@ query_location_series(struct store *st, int64_t location_id, const char *service
 
 	/* Instances where the location appears in the range. */
 	if (prepare(st,
-	    "SELECT t.id, sv.name, t.url FROM targets t JOIN services sv ON sv.id = t.service_id "
-	    "WHERE (?4 IS NULL OR sv.name = ?4) AND t.id IN (SELECT DISTINCT sc.target_id FROM samples sa "
-	    "JOIN scrapes sc ON sc.id = sa.scrape_id WHERE sa.location_id = ?1 AND sa.scrape_id >= ?5 "
-	    "AND sc.ts >= ?2 AND sc.ts < ?3 AND sc.detail = 0) ORDER BY sv.name, t.url", &ts_stmt) < 0)
+	            "SELECT t.id, sv.name, t.url FROM targets t JOIN services sv ON sv.id = "
+	            "t.service_id "
+	            "WHERE (?4 IS NULL OR sv.name = ?4) AND t.id IN (SELECT DISTINCT sc.target_id "
+	            "FROM samples sa "
+	            "JOIN scrapes sc ON sc.id = sa.scrape_id WHERE sa.location_id = ?1 AND "
+	            "sa.scrape_id >= ?5 "
+	            "AND sc.ts >= ?2 AND sc.ts < ?3 AND sc.detail = 0) ORDER BY sv.name, t.url",
+	            &ts_stmt) < 0)
 		goto out_fail;
 	sqlite3_bind_int64(ts_stmt, 1, location_id);
 	sqlite3_bind_int64(ts_stmt, 2, from);
@@ -159,10 +169,12 @@ query_location_series(struct store *st, int64_t location_id, const char *service
 		sqlite3_bind_null(ts_stmt, 4);
 	sqlite3_bind_int64(ts_stmt, 5, min_id);
 	if (prepare(st,
-	    "SELECT sc.ts, COALESCE(sa.count, 0), sc.total_goroutines FROM scrapes sc "
-	    "LEFT JOIN samples sa ON sa.scrape_id = sc.id AND sa.location_id = ?1 "
-	    "WHERE sc.target_id = ?2 AND sc.ts >= ?3 AND sc.ts < ?4 AND sc.status = 'ok' AND sc.detail = 0 "
-	    "ORDER BY sc.ts", &sc_stmt) < 0)
+	            "SELECT sc.ts, COALESCE(sa.count, 0), sc.total_goroutines FROM scrapes sc "
+	            "LEFT JOIN samples sa ON sa.scrape_id = sc.id AND sa.location_id = ?1 "
+	            "WHERE sc.target_id = ?2 AND sc.ts >= ?3 AND sc.ts < ?4 AND sc.status = 'ok' "
+	            "AND sc.detail = 0 "
+	            "ORDER BY sc.ts",
+	            &sc_stmt) < 0)
 		goto out_fail;
 
 	while ((rc = sqlite3_step(ts_stmt)) == SQLITE_ROW) {
@@ -182,7 +194,7 @@ query_location_series(struct store *st, int64_t location_id, const char *service
 			icap = ncap;
 		}
 		in = &out->inst[out->ninst];
-		*in = (struct query_instance_series){ .target_id = sqlite3_column_int64(ts_stmt, 0) };
+		*in = (struct query_instance_series){.target_id = sqlite3_column_int64(ts_stmt, 0)};
 		out->ninst++;
 		in->service = col_dup(ts_stmt, 1);
 		in->target = col_dup(ts_stmt, 2);
@@ -242,8 +254,8 @@ query_instances_free(struct query_instance *v, size_t n)
 }
 
 int
-query_location_instances(struct store *st, int64_t location_id, int64_t since, struct query_instance **out,
-    size_t *n)
+query_location_instances(struct store *st, int64_t location_id, int64_t since,
+                         struct query_instance **out, size_t *n)
 {
 	sqlite3_stmt *s;
 	struct query_instance *v = NULL;
@@ -256,13 +268,18 @@ query_location_instances(struct store *st, int64_t location_id, int64_t since, s
 	if (first_scrape_id(st, since, &min_id) < 0)
 		return -1;
 	if (prepare(st,
-	    "SELECT t.id, sv.name, t.url, sc.ts, sa.count, sa.leaked, sc.total_goroutines FROM (SELECT DISTINCT "
-	    "x.target_id AS tid FROM samples s2 JOIN scrapes x ON x.id = s2.scrape_id WHERE s2.location_id = ?1 "
-	    "AND s2.scrape_id >= ?3) recent JOIN targets t ON t.id = recent.tid JOIN services sv ON sv.id = t.service_id "
-	    "JOIN scrapes sc ON sc.id = (SELECT x.id FROM scrapes x WHERE x.target_id = t.id AND x.status = 'ok' "
-	    "AND x.detail = 0 ORDER BY x.ts DESC LIMIT 1) "
-	    "JOIN samples sa ON sa.scrape_id = sc.id AND sa.location_id = ?1 "
-	    "ORDER BY sa.count DESC, sv.name, t.url LIMIT ?2", &s) < 0)
+	            "SELECT t.id, sv.name, t.url, sc.ts, sa.count, sa.leaked, sc.total_goroutines "
+	            "FROM (SELECT DISTINCT "
+	            "x.target_id AS tid FROM samples s2 JOIN scrapes x ON x.id = s2.scrape_id "
+	            "WHERE s2.location_id = ?1 "
+	            "AND s2.scrape_id >= ?3) recent JOIN targets t ON t.id = recent.tid JOIN "
+	            "services sv ON sv.id = t.service_id "
+	            "JOIN scrapes sc ON sc.id = (SELECT x.id FROM scrapes x WHERE x.target_id = "
+	            "t.id AND x.status = 'ok' "
+	            "AND x.detail = 0 ORDER BY x.ts DESC LIMIT 1) "
+	            "JOIN samples sa ON sa.scrape_id = sc.id AND sa.location_id = ?1 "
+	            "ORDER BY sa.count DESC, sv.name, t.url LIMIT ?2",
+	            &s) < 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, location_id);
 	sqlite3_bind_int(s, 2, QUERY_MAX_INSTANCES);
@@ -281,13 +298,14 @@ query_location_instances(struct store *st, int64_t location_id, int64_t since, s
 		}
 		q = &v[(*n)++];
 		*q = (struct query_instance){
-			.target_id = sqlite3_column_int64(s, 0),
-			.service = col_dup(s, 1),
-			.target = col_dup(s, 2),
-			.ts = sqlite3_column_int64(s, 3),
-			.count = (uint64_t)sqlite3_column_int64(s, 4),
-			.leaked = (uint64_t)sqlite3_column_int64(s, 5),
-			.total_goroutines = sqlite3_column_type(s, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 6),
+		    .target_id = sqlite3_column_int64(s, 0),
+		    .service = col_dup(s, 1),
+		    .target = col_dup(s, 2),
+		    .ts = sqlite3_column_int64(s, 3),
+		    .count = (uint64_t)sqlite3_column_int64(s, 4),
+		    .leaked = (uint64_t)sqlite3_column_int64(s, 5),
+		    .total_goroutines =
+		        sqlite3_column_type(s, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 6),
 		};
 		if (!q->service || !q->target)
 			goto out_fail;
@@ -306,7 +324,8 @@ out_fail:
 }
 
 int
-query_location_ages(struct store *st, int64_t location_id, int64_t since, int32_t *max_wait, int32_t *median_wait)
+query_location_ages(struct store *st, int64_t location_id, int64_t since, int32_t *max_wait,
+                    int32_t *median_wait)
 {
 	sqlite3_stmt *s;
 	int64_t min_id;
@@ -318,8 +337,11 @@ query_location_ages(struct store *st, int64_t location_id, int64_t since, int32_
 		return -1;
 	/* The newest detail scrape that saw the location carries the freshest ages. */
 	if (prepare(st,
-	    "SELECT sa.max_wait, sa.median_wait FROM samples sa JOIN scrapes sc ON sc.id = sa.scrape_id "
-	    "WHERE sa.location_id = ?1 AND sa.scrape_id >= ?2 AND sc.detail = 1 ORDER BY sa.scrape_id DESC LIMIT 1", &s) < 0)
+	            "SELECT sa.max_wait, sa.median_wait FROM samples sa JOIN scrapes sc ON sc.id = "
+	            "sa.scrape_id "
+	            "WHERE sa.location_id = ?1 AND sa.scrape_id >= ?2 AND sc.detail = 1 ORDER BY "
+	            "sa.scrape_id DESC LIMIT 1",
+	            &s) < 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, location_id);
 	sqlite3_bind_int64(s, 2, min_id);
@@ -355,9 +377,12 @@ query_services(struct store *st, struct query_service **out, size_t *n)
 	*out = NULL;
 	*n = 0;
 	if (prepare(st,
-	    "SELECT sv.id, sv.name, sv.labels, SUM(t.active), SUM(t.active AND t.last_status = 'ok'), "
-	    "MAX(t.last_scrape), SUM(CASE WHEN t.active THEN t.last_goroutines END) "
-	    "FROM services sv JOIN targets t ON t.service_id = sv.id GROUP BY sv.id ORDER BY sv.name", &s) < 0)
+	            "SELECT sv.id, sv.name, sv.labels, SUM(t.active), SUM(t.active AND "
+	            "t.last_status = 'ok'), "
+	            "MAX(t.last_scrape), SUM(CASE WHEN t.active THEN t.last_goroutines END) "
+	            "FROM services sv JOIN targets t ON t.service_id = sv.id GROUP BY sv.id ORDER "
+	            "BY sv.name",
+	            &s) < 0)
 		return -1;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct query_service *q;
@@ -373,13 +398,14 @@ query_services(struct store *st, struct query_service **out, size_t *n)
 		}
 		q = &v[(*n)++];
 		*q = (struct query_service){
-			.id = sqlite3_column_int64(s, 0),
-			.name = col_dup(s, 1),
-			.labels_json = col_dup(s, 2),
-			.targets = (uint32_t)sqlite3_column_int64(s, 3),
-			.targets_up = (uint32_t)sqlite3_column_int64(s, 4),
-			.last_scrape = sqlite3_column_int64(s, 5),
-			.goroutines = sqlite3_column_type(s, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 6),
+		    .id = sqlite3_column_int64(s, 0),
+		    .name = col_dup(s, 1),
+		    .labels_json = col_dup(s, 2),
+		    .targets = (uint32_t)sqlite3_column_int64(s, 3),
+		    .targets_up = (uint32_t)sqlite3_column_int64(s, 4),
+		    .last_scrape = sqlite3_column_int64(s, 5),
+		    .goroutines =
+		        sqlite3_column_type(s, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 6),
 		};
 		if (!q->name || !q->labels_json)
 			goto out_fail;
@@ -399,24 +425,30 @@ out_fail:
 
 int
 query_scrape_counts(struct store *st, int64_t after_id, int64_t *max_id,
-    void (*cb)(const char *service, bool ok, uint64_t count, uint64_t duration_ms_sum, void *arg), void *arg)
+                    void (*cb)(const char *service, bool ok, uint64_t count,
+                               uint64_t duration_ms_sum, void *arg),
+                    void *arg)
 {
 	sqlite3_stmt *s;
 	int rc;
 
-	/* CROSS JOIN keeps scrapes as the outer loop, walked by id from after_id: the planner would otherwise scan
-	 * every scrape through the (target_id, ts) index. */
+	/* CROSS JOIN keeps scrapes as the outer loop, walked by id from after_id: the planner would
+	 * otherwise scan every scrape through the (target_id, ts) index. */
 	if (prepare(st,
-	    "SELECT sv.name, sc.status = 'ok', COUNT(*), TOTAL(sc.duration_ms), MAX(sc.id) FROM scrapes sc "
-	    "CROSS JOIN targets t ON t.id = sc.target_id CROSS JOIN services sv ON sv.id = t.service_id "
-	    "WHERE sc.id > ?1 GROUP BY sv.name, sc.status = 'ok'", &s) < 0)
+	            "SELECT sv.name, sc.status = 'ok', COUNT(*), TOTAL(sc.duration_ms), MAX(sc.id) "
+	            "FROM scrapes sc "
+	            "CROSS JOIN targets t ON t.id = sc.target_id CROSS JOIN services sv ON sv.id = "
+	            "t.service_id "
+	            "WHERE sc.id > ?1 GROUP BY sv.name, sc.status = 'ok'",
+	            &s) < 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, after_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(s, 4);
 
 		cb((const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1) != 0,
-		    (uint64_t)sqlite3_column_int64(s, 2), (uint64_t)sqlite3_column_double(s, 3), arg);
+		   (uint64_t)sqlite3_column_int64(s, 2), (uint64_t)sqlite3_column_double(s, 3),
+		   arg);
 		if (id > *max_id)
 			*max_id = id;
 	}
@@ -425,7 +457,8 @@ query_scrape_counts(struct store *st, int64_t after_id, int64_t *max_id,
 }
 
 int
-query_alerts(struct store *st, int64_t now, int64_t resolved_within, struct query_alert **out, size_t *n)
+query_alerts(struct store *st, int64_t now, int64_t resolved_within, struct query_alert **out,
+             size_t *n)
 {
 	sqlite3_stmt *s;
 	struct query_alert *v = NULL;
@@ -434,10 +467,13 @@ query_alerts(struct store *st, int64_t now, int64_t resolved_within, struct quer
 
 	*out = NULL;
 	*n = 0;
-	if (prepare(st,
-	    "SELECT service_id, location_id, state, CASE state WHEN 'pending' THEN pending_since "
-	    "WHEN 'firing' THEN firing_since ELSE resolved_at END, last_notified FROM alerts "
-	    "WHERE state <> 'resolved' OR resolved_at >= ?1", &s) < 0)
+	if (prepare(
+	        st,
+	        "SELECT service_id, location_id, state, CASE state WHEN 'pending' THEN "
+	        "pending_since "
+	        "WHEN 'firing' THEN firing_since ELSE resolved_at END, last_notified FROM alerts "
+	        "WHERE state <> 'resolved' OR resolved_at >= ?1",
+	        &s) < 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, now - resolved_within);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -455,10 +491,10 @@ query_alerts(struct store *st, int64_t now, int64_t resolved_within, struct quer
 		}
 		q = &v[(*n)++];
 		*q = (struct query_alert){
-			.service_id = sqlite3_column_int64(s, 0),
-			.location_id = sqlite3_column_int64(s, 1),
-			.since = sqlite3_column_int64(s, 3),
-			.last_notified = sqlite3_column_int64(s, 4),
+		    .service_id = sqlite3_column_int64(s, 0),
+		    .location_id = sqlite3_column_int64(s, 1),
+		    .since = sqlite3_column_int64(s, 3),
+		    .last_notified = sqlite3_column_int64(s, 4),
 		};
 		snprintf(q->state, sizeof(q->state), "%s", state ? (const char *)state : "");
 	}
@@ -501,13 +537,19 @@ query_outbox(struct store *st, size_t limit, struct query_outbox **out, size_t *
 	*out = NULL;
 	*n = 0;
 	if (prepare(st,
-	    "SELECT * FROM (SELECT o.id, o.event_id, o.webhook, o.status, sv.name, l.function, o.state, o.created, "
-	    "o.attempts, o.next_attempt, o.last_error FROM outbox o LEFT JOIN services sv ON sv.id = o.service_id "
-	    "LEFT JOIN locations l ON l.id = o.location_id WHERE o.state = 'pending' ORDER BY o.id LIMIT ?1) "
-	    "UNION ALL SELECT * FROM (SELECT o.id, o.event_id, o.webhook, o.status, sv.name, l.function, o.state, "
-	    "o.created, o.attempts, o.next_attempt, o.last_error FROM outbox o "
-	    "LEFT JOIN services sv ON sv.id = o.service_id LEFT JOIN locations l ON l.id = o.location_id "
-	    "WHERE o.state = 'dropped' ORDER BY o.id DESC LIMIT ?1)", &s) < 0)
+	            "SELECT * FROM (SELECT o.id, o.event_id, o.webhook, o.status, sv.name, "
+	            "l.function, o.state, o.created, "
+	            "o.attempts, o.next_attempt, o.last_error FROM outbox o LEFT JOIN services sv "
+	            "ON sv.id = o.service_id "
+	            "LEFT JOIN locations l ON l.id = o.location_id WHERE o.state = 'pending' ORDER "
+	            "BY o.id LIMIT ?1) "
+	            "UNION ALL SELECT * FROM (SELECT o.id, o.event_id, o.webhook, o.status, "
+	            "sv.name, l.function, o.state, "
+	            "o.created, o.attempts, o.next_attempt, o.last_error FROM outbox o "
+	            "LEFT JOIN services sv ON sv.id = o.service_id LEFT JOIN locations l ON l.id = "
+	            "o.location_id "
+	            "WHERE o.state = 'dropped' ORDER BY o.id DESC LIMIT ?1)",
+	            &s) < 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)limit);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -524,19 +566,20 @@ query_outbox(struct store *st, size_t limit, struct query_outbox **out, size_t *
 		}
 		q = &v[(*n)++];
 		*q = (struct query_outbox){
-			.id = sqlite3_column_int64(s, 0),
-			.event_id = col_dup(s, 1),
-			.webhook = col_dup(s, 2),
-			.status = col_dup(s, 3),
-			.service = col_dup(s, 4),
-			.function = col_dup(s, 5),
-			.state = col_dup(s, 6),
-			.created = sqlite3_column_int64(s, 7),
-			.attempts = (uint32_t)sqlite3_column_int64(s, 8),
-			.next_attempt = sqlite3_column_int64(s, 9),
-			.last_error = col_dup_null(s, 10),
+		    .id = sqlite3_column_int64(s, 0),
+		    .event_id = col_dup(s, 1),
+		    .webhook = col_dup(s, 2),
+		    .status = col_dup(s, 3),
+		    .service = col_dup(s, 4),
+		    .function = col_dup(s, 5),
+		    .state = col_dup(s, 6),
+		    .created = sqlite3_column_int64(s, 7),
+		    .attempts = (uint32_t)sqlite3_column_int64(s, 8),
+		    .next_attempt = sqlite3_column_int64(s, 9),
+		    .last_error = col_dup_null(s, 10),
 		};
-		if (!q->event_id || !q->webhook || !q->status || !q->service || !q->function || !q->state)
+		if (!q->event_id || !q->webhook || !q->status || !q->service || !q->function ||
+		    !q->state)
 			goto out_fail;
 	}
 	if (rc != SQLITE_DONE)
@@ -593,8 +636,8 @@ query_reader_setup(struct store *st, int (*interrupt)(void *arg), void *arg)
 {
 	sqlite3 *db = store_db(st);
 
-	/* Reads through a shared memory map skip a read(2) and a copy per page: the web's connections all scan the
-	 * same hot index pages. */
+	/* Reads through a shared memory map skip a read(2) and a copy per page: the web's
+	 * connections all scan the same hot index pages. */
 	if (sqlite3_exec(db, "PRAGMA mmap_size = 268435456", NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_progress_handler(db, 10000, interrupt, arg);

@@ -1,6 +1,7 @@
-/* storage/query.h: the read queries the dashboard, the JSON API and /metrics need beyond store.h: a location's
- * counts over time per instance, its latest count per instance, per-service health, scrape counters, and the
- * alert and outbox tables written by alerting. Read-only; every statement uses bound parameters. */
+/* storage/query.h: the read queries the dashboard, the JSON API and /metrics need beyond store.h: a
+ * location's counts over time per instance, its latest count per instance, per-service health,
+ * scrape counters, and the alert and outbox tables written by alerting. Read-only; every statement
+ * uses bound parameters. */
 #ifndef QUERY_H
 #define QUERY_H
 
@@ -11,16 +12,17 @@
 #include "storage/store.h"
 
 /* At most this many buckets in a series (window / step) and instances in one answer. */
-#define QUERY_MAX_BUCKETS       5000
-#define QUERY_MAX_INSTANCES     2000
+#define QUERY_MAX_BUCKETS 5000
+#define QUERY_MAX_INSTANCES 2000
 
-/* One instance's series: per bucket the highest count seen in it, NaN where the instance had no scrape. */
+/* One instance's series: per bucket the highest count seen in it, NaN where the instance had no
+ * scrape. */
 struct query_instance_series {
 	int64_t target_id;
 	char *service;
-	char *target;                   /* url */
-	double *values;                 /* nbuckets */
-	uint64_t latest;                /* count at the instance's last scrape in the window */
+	char *target;    /* url */
+	double *values;  /* nbuckets */
+	uint64_t latest; /* count at the instance's last scrape in the window */
 };
 
 /* A restart of one instance, seen as a collapse of its total goroutines between two scrapes. */
@@ -30,27 +32,29 @@ struct query_restart {
 };
 
 struct query_series {
-	int64_t from;                   /* ms, start of bucket 0 */
-	int64_t step;                   /* ms */
+	int64_t from; /* ms, start of bucket 0 */
+	int64_t step; /* ms */
 	size_t nbuckets;
-	double *total;                  /* nbuckets: sum over instances of each one's bucket value; NaN: no data */
+	double *total; /* nbuckets: sum over instances of each one's bucket value; NaN: no data */
 	struct query_instance_series *inst;
 	size_t ninst;
-	bool truncated;                 /* more instances than QUERY_MAX_INSTANCES had the location */
+	bool truncated; /* more instances than QUERY_MAX_INSTANCES had the location */
 	struct query_restart *restarts;
 	size_t nrestarts;
 };
 
-/* The counts of 'location_id' in [from, to) in buckets of 'step' ms, per instance of the services where it
- * appeared in that range (only 'service' when not NULL). A successful scrape without the location counts 0. The total
- * carries each instance's last value forward into empty buckets for up to 'lookback' ms, so instances scraped at
- * different moments add up without a sawtooth.
- * 0, or -1 (message in store_errmsg, or ENOMEM). Caller releases with query_series_release. */
-int query_location_series(struct store *st, int64_t location_id, const char *service, int64_t from, int64_t to,
-    int64_t step, int64_t lookback, struct query_series *out) __attribute__((warn_unused_result));
+/* The counts of 'location_id' in [from, to) in buckets of 'step' ms, per instance of the services
+ * where it appeared in that range (only 'service' when not NULL). A successful scrape without the
+ * location counts 0. The total carries each instance's last value forward into empty buckets for up
+ * to 'lookback' ms, so instances scraped at different moments add up without a sawtooth. 0, or -1
+ * (message in store_errmsg, or ENOMEM). Caller releases with query_series_release. */
+int query_location_series(struct store *st, int64_t location_id, const char *service, int64_t from,
+                          int64_t to, int64_t step, int64_t lookback, struct query_series *out)
+    __attribute__((warn_unused_result));
 void query_series_release(struct query_series *s);
 
-/* A location's count in each instance's latest successful scrape (instances where it is present). */
+/* A location's count in each instance's latest successful scrape (instances where it is present).
+ */
 struct query_instance {
 	int64_t target_id;
 	char *service;
@@ -58,85 +62,93 @@ struct query_instance {
 	int64_t ts;
 	uint64_t count;
 	uint64_t leaked;
-	int64_t total_goroutines;       /* -1 unknown */
+	int64_t total_goroutines; /* -1 unknown */
 };
-/* Instances that had 'location_id' in a scrape since 'since' (ms) and still have it in their latest successful
- * scrape, largest count first, at most QUERY_MAX_INSTANCES. The bound keeps the scan to recent samples: pass the
- * location's last_seen minus a few scrape intervals. 0, or -1. Caller releases with query_instances_free. */
-int query_location_instances(struct store *st, int64_t location_id, int64_t since, struct query_instance **out,
-    size_t *n)
-	__attribute__((warn_unused_result));
+/* Instances that had 'location_id' in a scrape since 'since' (ms) and still have it in their latest
+ * successful scrape, largest count first, at most QUERY_MAX_INSTANCES. The bound keeps the scan to
+ * recent samples: pass the location's last_seen minus a few scrape intervals. 0, or -1. Caller
+ * releases with query_instances_free. */
+int query_location_instances(struct store *st, int64_t location_id, int64_t since,
+                             struct query_instance **out, size_t *n)
+    __attribute__((warn_unused_result));
 void query_instances_free(struct query_instance *v, size_t n);
 
-/* The wait ages of a location in the newest debug=2 detail scrape since 'since' (ms) that saw it (-1: unknown).
- * 0, or -1. */
+/* The wait ages of a location in the newest debug=2 detail scrape since 'since' (ms) that saw it
+ * (-1: unknown). 0, or -1. */
 int query_location_ages(struct store *st, int64_t location_id, int64_t since, int32_t *max_wait,
-    int32_t *median_wait)
-	__attribute__((warn_unused_result));
+                        int32_t *median_wait) __attribute__((warn_unused_result));
 
 /* 0 when a service named 'name' exists (*id set), 1 when not, -1 on error. */
-int query_service_id(struct store *st, const char *name, int64_t *id) __attribute__((warn_unused_result));
+int query_service_id(struct store *st, const char *name, int64_t *id)
+    __attribute__((warn_unused_result));
 
 /* Per-service health. */
 struct query_service {
 	int64_t id;
 	char *name;
-	char *labels_json;              /* JSON object text */
-	uint32_t targets;               /* active targets */
-	uint32_t targets_up;            /* active targets whose last scrape succeeded */
-	int64_t last_scrape;            /* ms, 0: never */
-	int64_t goroutines;             /* sum of the active targets' last goroutine totals, -1 unknown */
+	char *labels_json;   /* JSON object text */
+	uint32_t targets;    /* active targets */
+	uint32_t targets_up; /* active targets whose last scrape succeeded */
+	int64_t last_scrape; /* ms, 0: never */
+	int64_t goroutines;  /* sum of the active targets' last goroutine totals, -1 unknown */
 };
-/* Every service with at least one target, by name. 0, or -1. Caller releases with query_services_free. */
-int query_services(struct store *st, struct query_service **out, size_t *n) __attribute__((warn_unused_result));
+/* Every service with at least one target, by name. 0, or -1. Caller releases with
+ * query_services_free. */
+int query_services(struct store *st, struct query_service **out, size_t *n)
+    __attribute__((warn_unused_result));
 void query_services_free(struct query_service *v, size_t n);
 
-/* Scrape attempts per service and outcome with id > 'after_id' (ids only grow): calls 'cb' per (service, ok)
- * group with the count and summed duration, and sets *max_id to the highest id seen (unchanged when none).
- * Lets /metrics keep monotonic counters across retention. 0, or -1. */
+/* Scrape attempts per service and outcome with id > 'after_id' (ids only grow): calls 'cb' per
+ * (service, ok) group with the count and summed duration, and sets *max_id to the highest id seen
+ * (unchanged when none). Lets /metrics keep monotonic counters across retention. 0, or -1. */
 int query_scrape_counts(struct store *st, int64_t after_id, int64_t *max_id,
-    void (*cb)(const char *service, bool ok, uint64_t count, uint64_t duration_ms_sum, void *arg), void *arg)
-	__attribute__((warn_unused_result));
+                        void (*cb)(const char *service, bool ok, uint64_t count,
+                                   uint64_t duration_ms_sum, void *arg),
+                        void *arg) __attribute__((warn_unused_result));
 
 /* The highest scrape id stored (0: none). 0, or -1. */
 int query_last_scrape_id(struct store *st, int64_t *id) __attribute__((warn_unused_result));
 
-/* The id of the latest stored ranking (0: none yet); it changes whenever the detector stores a new one. */
+/* The id of the latest stored ranking (0: none yet); it changes whenever the detector stores a new
+ * one. */
 int query_latest_ranking_id(struct store *st, int64_t *id) __attribute__((warn_unused_result));
 
-/* Prepare a read-only connection for serving: memory-mapped reads, and 'interrupt' called every few thousand
- * virtual machine steps: a non-zero return aborts the running statement (request deadlines). 0, or -1. */
-int query_reader_setup(struct store *st, int (*interrupt)(void *arg), void *arg) __attribute__((warn_unused_result));
+/* Prepare a read-only connection for serving: memory-mapped reads, and 'interrupt' called every few
+ * thousand virtual machine steps: a non-zero return aborts the running statement (request
+ * deadlines). 0, or -1. */
+int query_reader_setup(struct store *st, int (*interrupt)(void *arg), void *arg)
+    __attribute__((warn_unused_result));
 
 /* Alert state of one (service, location), as stored by alerting. */
 struct query_alert {
 	int64_t service_id;
 	int64_t location_id;
-	char state[12];                 /* "pending" | "firing" | "resolved" */
-	int64_t since;                  /* ms: pending_since, firing_since or resolved_at by state */
-	int64_t last_notified;          /* 0: never */
+	char state[12];        /* "pending" | "firing" | "resolved" */
+	int64_t since;         /* ms: pending_since, firing_since or resolved_at by state */
+	int64_t last_notified; /* 0: never */
 };
-/* Every alert not resolved for longer than 'resolved_within' ms before 'now'. 0, or -1. Caller frees *out. */
-int query_alerts(struct store *st, int64_t now, int64_t resolved_within, struct query_alert **out, size_t *n)
-	__attribute__((warn_unused_result));
+/* Every alert not resolved for longer than 'resolved_within' ms before 'now'. 0, or -1. Caller
+ * frees *out. */
+int query_alerts(struct store *st, int64_t now, int64_t resolved_within, struct query_alert **out,
+                 size_t *n) __attribute__((warn_unused_result));
 
 /* Undelivered or dropped outbox rows, oldest first. */
 struct query_outbox {
 	int64_t id;
 	char *event_id;
 	char *webhook;
-	char *status;                   /* firing | resolved */
+	char *status; /* firing | resolved */
 	char *service;
 	char *function;
-	char *state;                    /* pending | dropped */
+	char *state; /* pending | dropped */
 	int64_t created;
 	uint32_t attempts;
 	int64_t next_attempt;
-	char *last_error;               /* NULL: none */
+	char *last_error; /* NULL: none */
 };
 /* At most 'limit' pending rows, then at most 'limit' dropped ones. 0, or -1. */
 int query_outbox(struct store *st, size_t limit, struct query_outbox **out, size_t *n)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 void query_outbox_free(struct query_outbox *v, size_t n);
 
 #endif

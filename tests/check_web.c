@@ -1,5 +1,5 @@
-/* tests/check_web.c: the web server's pure helpers: escaping for each output context, the capped buffer,
- * parameter parsing, base64 and secret comparison, sparklines and count formatting. */
+/* tests/check_web.c: the web server's pure helpers: escaping for each output context, the capped
+ * buffer, parameter parsing, base64 and secret comparison, sparklines and count formatting. */
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 static char *
 html(const char *s)
 {
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 	size_t n;
 
 	sbuf_html(&b, s);
@@ -40,7 +40,8 @@ START_TEST(test_html_replaces_invalid_utf8_and_controls)
 	char *s = html("ok \xc3\xa9 \xff bad \x01 ctl \xe2\x82 cut");
 
 	/* é is kept; a stray byte, a control character and a truncated sequence become U+FFFD. */
-	ck_assert_str_eq(s, "ok \xc3\xa9 \xef\xbf\xbd bad \xef\xbf\xbd ctl \xef\xbf\xbd\xef\xbf\xbd cut");
+	ck_assert_str_eq(
+	    s, "ok \xc3\xa9 \xef\xbf\xbd bad \xef\xbf\xbd ctl \xef\xbf\xbd\xef\xbf\xbd cut");
 	free(s);
 	s = html("tab\tnl\n");
 	ck_assert_str_eq(s, "tab\tnl\n");
@@ -53,7 +54,7 @@ END_TEST
 
 START_TEST(test_url_encodes_reserved)
 {
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 
 	sbuf_url(&b, "a b&c=d/é<");
 	ck_assert_str_eq(b.p, "a%20b%26c%3Dd%2F%C3%A9%3C");
@@ -63,7 +64,7 @@ END_TEST
 
 START_TEST(test_prom_label_escaping)
 {
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 
 	sbuf_prom(&b, "a\"b\\c\nd");
 	ck_assert_str_eq(b.p, "a\\\"b\\\\c\\nd");
@@ -85,7 +86,7 @@ END_TEST
 
 START_TEST(test_sbuf_cap)
 {
-	struct sbuf b = { .max = 16 };
+	struct sbuf b = {.max = 16};
 	size_t n;
 
 	sbuf_puts(&b, "0123456789");
@@ -96,7 +97,7 @@ START_TEST(test_sbuf_cap)
 	ck_assert_ptr_null(sbuf_steal(&b, &n));
 	ck_assert_uint_eq(n, 0);
 
-	struct sbuf g = { 0 };
+	struct sbuf g = {0};
 
 	for (int i = 0; i < 10000; i++)
 		sbuf_addf(&g, "%d,", i);
@@ -185,7 +186,7 @@ START_TEST(test_sparkline)
 {
 	double v[8];
 	size_t n = pages_parse_numbers("[0, 10, null, 20, \"x\"]", v, 8);
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 
 	ck_assert_uint_eq(n, 5);
 	ck_assert(isnan(v[2]) && isnan(v[4]));
@@ -216,10 +217,10 @@ fake_arg(void *cls, const char *name)
 
 START_TEST(test_ranking_parameters_rejected_by_name)
 {
-	static const char *const bad_window[] = { "window", "6 hours", NULL };
-	static const char *const bad_limit[] = { "limit", "0", NULL };
-	struct config cfg = { .detector = { .window = 21600 } };
-	struct web_ctx c = { .cfg = &cfg, .arg = fake_arg, .path = "/api/v1/suspects" };
+	static const char *const bad_window[] = {"window", "6 hours", NULL};
+	static const char *const bad_limit[] = {"limit", "0", NULL};
+	struct config cfg = {.detector = {.window = 21600}};
+	struct web_ctx c = {.cfg = &cfg, .arg = fake_arg, .path = "/api/v1/suspects"};
 	struct ranking rk;
 	uint64_t w;
 	char err[200];
@@ -235,7 +236,7 @@ END_TEST
 
 START_TEST(test_api_error_is_json)
 {
-	struct web_reply r = { 0 };
+	struct web_reply r = {0};
 	json_t *j;
 
 	api_error(&r, 400, "service: no service named '%s'", "<x\"\xff>");
@@ -244,7 +245,7 @@ START_TEST(test_api_error_is_json)
 	j = json_loadb(r.body, r.len, 0, NULL);
 	ck_assert_ptr_nonnull(j);
 	ck_assert_str_eq(json_string_value(json_object_get(j, "error")),
-	    "service: no service named '<x\"\xef\xbf\xbd>'");
+	                 "service: no service named '<x\"\xef\xbf\xbd>'");
 	json_decref(j);
 	web_reply_release(&r);
 }

@@ -1,5 +1,6 @@
-/* web/api.c: the JSON API. Each handler reads through a read-only store connection, builds one jansson tree and
- * serialises it once. Parameters are validated before any query, and a bad one is named in the 400 reply. */
+/* web/api.c: the JSON API. Each handler reads through a read-only store connection, builds one
+ * jansson tree and serialises it once. Parameters are validated before any query, and a bad one is
+ * named in the 400 reply. */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -13,10 +14,10 @@
 #include "storage/query.h"
 #include "web/api.h"
 
-#define API_MAX_LIMIT   100000
-#define API_CACHE_MAX   64
-#define API_CACHE_FRESH_MS      250     /* a new ranking shows this late, or one refresh later */
-#define API_CACHE_REFRESH_MS    2000    /* a refresh taking longer than this lets another request try */
+#define API_MAX_LIMIT 100000
+#define API_CACHE_MAX 64
+#define API_CACHE_FRESH_MS 250    /* a new ranking shows this late, or one refresh later */
+#define API_CACHE_REFRESH_MS 2000 /* a refresh taking longer than this lets another request try */
 
 struct api_cache_entry {
 	char *key;
@@ -26,19 +27,19 @@ struct api_cache_entry {
 
 struct api_cache {
 	pthread_mutex_t lock;
-	int64_t ranking_id;             /* the ranking every entry was built from */
-	int64_t checked_ms;             /* when ranking_id was last read from the database */
-	int64_t refresh_ms;             /* when a request went to read it again (0: none is) */
+	int64_t ranking_id; /* the ranking every entry was built from */
+	int64_t checked_ms; /* when ranking_id was last read from the database */
+	int64_t refresh_ms; /* when a request went to read it again (0: none is) */
 	struct api_cache_entry e[API_CACHE_MAX];
 	size_t n;
-	size_t next;                    /* the entry to replace when full */
+	size_t next; /* the entry to replace when full */
 };
 
 void
 api_error(struct web_reply *r, unsigned status, const char *fmt, ...)
 {
 	char msg[512];
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 	json_t *o;
 	char *text;
 	va_list ap;
@@ -62,7 +63,7 @@ json_t *
 api_string(const char *s)
 {
 	json_t *j = json_string(s ? s : "");
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 
 	if (j)
 		return j;
@@ -111,32 +112,41 @@ api_suspect_json(const struct suspect *s)
 	json_object_set_new(o, "score", json_real(s->score));
 	json_object_set_new(o, "confirmed", json_boolean(s->confirmed));
 	json_object_set_new(o, "current_count", json_integer((json_int_t)s->current_count));
-	json_object_set_new(o, "max_instance_count", json_integer((json_int_t)s->max_instance_count));
+	json_object_set_new(o, "max_instance_count",
+	                    json_integer((json_int_t)s->max_instance_count));
 	json_object_set_new(o, "instances_growing", json_integer(s->instances_growing));
 	json_object_set_new(o, "instances_total", json_integer(s->instances_total));
-	json_object_set_new(o, "growth_per_hour", json_real(isfinite(s->growth_per_hour) ? s->growth_per_hour : 0));
+	json_object_set_new(o, "growth_per_hour",
+	                    json_real(isfinite(s->growth_per_hour) ? s->growth_per_hour : 0));
 	json_object_set_new(o, "monotonicity", json_real(s->monotonicity));
 	json_object_set_new(o, "oldest_wait_minutes",
-	    s->oldest_wait_minutes >= 0 ? json_integer(s->oldest_wait_minutes) : json_null());
+	                    s->oldest_wait_minutes >= 0 ? json_integer(s->oldest_wait_minutes)
+	                                                : json_null());
 	json_object_set_new(o, "first_seen", api_time(s->first_seen));
 	json_object_set_new(o, "explanation", api_string(s->explanation));
 	json_object_set_new(o, "stack", api_parse_json(s->stack_json, json_array()));
 	return o;
 }
 
-static bool cache_get(struct api_cache *cache, int64_t id, int64_t now, const char *key, struct web_reply *r);
-static bool cache_get_fresh(struct api_cache *cache, int64_t now, const char *key, struct web_reply *r);
-static void cache_put(struct api_cache *cache, int64_t id, const char *key, const struct web_reply *r);
+static bool cache_get(struct api_cache *cache, int64_t id, int64_t now, const char *key,
+                      struct web_reply *r);
+static bool cache_get_fresh(struct api_cache *cache, int64_t now, const char *key,
+                            struct web_reply *r);
+static void cache_put(struct api_cache *cache, int64_t id, const char *key,
+                      const struct web_reply *r);
 
-/* The cache key of a stored-ranking request; false when it is not cacheable (a window, or huge parameters). */
+/* The cache key of a stored-ranking request; false when it is not cacheable (a window, or huge
+ * parameters). */
 static bool
 cache_key(const struct web_ctx *c, char *key, size_t n)
 {
 	const char *service = web_arg(c, "service"), *limit = web_arg(c, "limit");
 
-	if (web_arg(c, "window") || (service && strlen(service) > 256) || (limit && strlen(limit) > 32))
+	if (web_arg(c, "window") || (service && strlen(service) > 256) ||
+	    (limit && strlen(limit) > 32))
 		return false;
-	snprintf(key, n, "%zu:%s|%s", service ? strlen(service) : 0, service ? service : "", limit ? limit : "");
+	snprintf(key, n, "%zu:%s|%s", service ? strlen(service) : 0, service ? service : "",
+	         limit ? limit : "");
 	return true;
 }
 
@@ -145,8 +155,8 @@ api_cached(const struct web_ctx *c, struct web_reply *r)
 {
 	char key[600];
 
-	return c->cache && strcmp(c->path, "/api/v1/suspects") == 0 && cache_key(c, key, sizeof(key)) &&
-	    cache_get_fresh(c->cache, c->now_ms, key, r);
+	return c->cache && strcmp(c->path, "/api/v1/suspects") == 0 &&
+	       cache_key(c, key, sizeof(key)) && cache_get_fresh(c->cache, c->now_ms, key, r);
 }
 
 static bool
@@ -158,7 +168,8 @@ service_known(struct store *st, const char *name)
 }
 
 unsigned
-api_load_ranking(const struct web_ctx *c, struct ranking *out, uint64_t *window_out, char *err, size_t errsz)
+api_load_ranking(const struct web_ctx *c, struct ranking *out, uint64_t *window_out, char *err,
+                 size_t errsz)
 {
 	const char *service = web_arg(c, "service");
 	const char *wtext = web_arg(c, "window");
@@ -166,7 +177,7 @@ api_load_ranking(const struct web_ctx *c, struct ranking *out, uint64_t *window_
 	uint64_t window = 0, limit = 0;
 	int rc;
 
-	*out = (struct ranking){ 0 };
+	*out = (struct ranking){0};
 	*window_out = 0;
 	if (wtext && web_parse_duration(wtext, API_MAX_WINDOW, &window) < 0) {
 		snprintf(err, errsz, "window: expected a duration like 30m, 6h or 2d, at most 30d");
@@ -200,7 +211,7 @@ api_load_ranking(const struct web_ctx *c, struct ranking *out, uint64_t *window_
 		return 500;
 	}
 	if (rc == 1) {
-		*out = (struct ranking){ .window_seconds = c->cfg->detector.window };
+		*out = (struct ranking){.window_seconds = c->cfg->detector.window};
 	}
 	return 200;
 }
@@ -236,7 +247,8 @@ api_suspects(const struct web_ctx *c, struct web_reply *r)
 
 	/* The stored ranking's answers are cached until the detector stores the next one. */
 	if (cacheable) {
-		cacheable = cache_key(c, key, sizeof(key)) && query_latest_ranking_id(c->st, &ranking_id) == 0;
+		cacheable = cache_key(c, key, sizeof(key)) &&
+		            query_latest_ranking_id(c->st, &ranking_id) == 0;
 		if (cacheable && cache_get(c->cache, ranking_id, c->now_ms, key, r))
 			return;
 	}
@@ -289,7 +301,7 @@ api_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	struct store_location loc;
 	struct query_instance *inst = NULL;
 	size_t ninst = 0;
-	struct ranking rk = { 0 };
+	struct ranking rk = {0};
 	int32_t max_wait, median_wait;
 	json_t *o, *arr;
 	int rc = store_location_get(c->st, id, &loc);
@@ -298,14 +310,18 @@ api_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 		api_error(r, 404, "location %lld not found", (long long)id);
 		return;
 	}
-	if (rc < 0 || query_location_instances(c->st, id, api_recent(c->cfg, loc.last_seen), &inst, &ninst) < 0 ||
-	    query_location_ages(c->st, id, loc.last_seen - 3600 * 1000, &max_wait, &median_wait) < 0 ||
+	if (rc < 0 ||
+	    query_location_instances(c->st, id, api_recent(c->cfg, loc.last_seen), &inst, &ninst) <
+	        0 ||
+	    query_location_ages(c->st, id, loc.last_seen - 3600 * 1000, &max_wait, &median_wait) <
+	        0 ||
 	    store_ranking_load(c->st, NULL, 0, &rk) < 0) {
 		log_err("web: location %lld: %s", (long long)id, store_errmsg(c->st));
 		if (rc == 0)
 			store_location_release(&loc);
 		query_instances_free(inst, ninst);
-		api_error(r, 500, "reading location %lld failed (see the daemon log)", (long long)id);
+		api_error(r, 500, "reading location %lld failed (see the daemon log)",
+		          (long long)id);
 		return;
 	}
 	o = json_object();
@@ -316,8 +332,10 @@ api_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	json_object_set_new(o, "op", api_string(loc.op));
 	json_object_set_new(o, "first_seen", api_time(loc.first_seen));
 	json_object_set_new(o, "last_seen", api_time(loc.last_seen));
-	json_object_set_new(o, "oldest_wait_minutes", max_wait >= 0 ? json_integer(max_wait) : json_null());
-	json_object_set_new(o, "median_wait_minutes", median_wait >= 0 ? json_integer(median_wait) : json_null());
+	json_object_set_new(o, "oldest_wait_minutes",
+	                    max_wait >= 0 ? json_integer(max_wait) : json_null());
+	json_object_set_new(o, "median_wait_minutes",
+	                    median_wait >= 0 ? json_integer(median_wait) : json_null());
 	json_object_set_new(o, "stack", api_parse_json(loc.stack_json, json_array()));
 	arr = json_array();
 	for (size_t i = 0; i < ninst; i++) {
@@ -328,7 +346,9 @@ api_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 		json_object_set_new(e, "count", json_integer((json_int_t)inst[i].count));
 		json_object_set_new(e, "leaked", json_integer((json_int_t)inst[i].leaked));
 		json_object_set_new(e, "total_goroutines",
-		    inst[i].total_goroutines >= 0 ? json_integer(inst[i].total_goroutines) : json_null());
+		                    inst[i].total_goroutines >= 0
+		                        ? json_integer(inst[i].total_goroutines)
+		                        : json_null());
 		json_object_set_new(e, "scraped_at", api_time(inst[i].ts));
 		json_array_append_new(arr, e);
 	}
@@ -362,16 +382,19 @@ api_series(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	json_t *o, *arr;
 	int rc;
 
-	if (web_arg(c, "window") && web_parse_duration(web_arg(c, "window"), API_MAX_WINDOW, &window) < 0) {
+	if (web_arg(c, "window") &&
+	    web_parse_duration(web_arg(c, "window"), API_MAX_WINDOW, &window) < 0) {
 		api_error(r, 400, "window: expected a duration like 30m, 6h or 2d, at most 30d");
 		return;
 	}
-	if (web_arg(c, "step") && web_parse_duration(web_arg(c, "step"), API_MAX_WINDOW, &step) < 0) {
+	if (web_arg(c, "step") &&
+	    web_parse_duration(web_arg(c, "step"), API_MAX_WINDOW, &step) < 0) {
 		api_error(r, 400, "step: expected a duration like 10s, 1m or 1h");
 		return;
 	}
 	if (step && window / step > QUERY_MAX_BUCKETS) {
-		api_error(r, 400, "step: too small for the window (at most %d points)", QUERY_MAX_BUCKETS);
+		api_error(r, 400, "step: too small for the window (at most %d points)",
+		          QUERY_MAX_BUCKETS);
 		return;
 	}
 	rc = store_location_get(c->st, id, &loc);
@@ -381,12 +404,14 @@ api_series(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	}
 	if (rc < 0) {
 		log_err("web: location %lld: %s", (long long)id, store_errmsg(c->st));
-		api_error(r, 500, "reading location %lld failed (see the daemon log)", (long long)id);
+		api_error(r, 500, "reading location %lld failed (see the daemon log)",
+		          (long long)id);
 		return;
 	}
 	store_location_release(&loc);
 	api_series_range(c->cfg, window, &step, c->now_ms, &from, &to, &lookback);
-	if (query_location_series(c->st, id, service, from, to, (int64_t)step * 1000, lookback, &q) < 0) {
+	if (query_location_series(c->st, id, service, from, to, (int64_t)step * 1000, lookback,
+	                          &q) < 0) {
 		log_err("web: series of location %lld: %s", (long long)id, store_errmsg(c->st));
 		api_error(r, 500, "reading the series failed (see the daemon log)");
 		return;
@@ -425,8 +450,8 @@ api_series(const struct web_ctx *c, int64_t id, struct web_reply *r)
 			if (q.inst[j].target_id == q.restarts[i].target_id)
 				target = q.inst[j].target;
 		}
-		json_array_append_new(arr, json_pack("{s:o,s:I}", "target", api_string(target), "ts",
-		    (json_int_t)q.restarts[i].ts));
+		json_array_append_new(arr, json_pack("{s:o,s:I}", "target", api_string(target),
+		                                     "ts", (json_int_t)q.restarts[i].ts));
 	}
 	json_object_set_new(o, "restarts", arr);
 	query_series_release(&q);
@@ -454,7 +479,9 @@ api_services(const struct web_ctx *c, struct web_reply *r)
 		json_object_set_new(e, "targets", json_integer(v[i].targets));
 		json_object_set_new(e, "targets_up", json_integer(v[i].targets_up));
 		json_object_set_new(e, "last_scrape", api_time(v[i].last_scrape));
-		json_object_set_new(e, "goroutines", v[i].goroutines >= 0 ? json_integer(v[i].goroutines) : json_null());
+		json_object_set_new(e, "goroutines",
+		                    v[i].goroutines >= 0 ? json_integer(v[i].goroutines)
+		                                         : json_null());
 		json_array_append_new(arr, e);
 	}
 	query_services_free(v, n);
@@ -484,15 +511,20 @@ api_targets(const struct web_ctx *c, struct web_reply *r)
 		json_object_set_new(e, "url", api_string(h[i].url));
 		json_object_set_new(e, "active", json_boolean(h[i].active));
 		json_object_set_new(e, "up", json_boolean(up));
-		json_object_set_new(e, "status", h[i].last_status ? api_string(h[i].last_status) : json_null());
-		json_object_set_new(e, "error", h[i].last_status && !up ? api_string(h[i].last_status) : json_null());
+		json_object_set_new(e, "status",
+		                    h[i].last_status ? api_string(h[i].last_status) : json_null());
+		json_object_set_new(e, "error",
+		                    h[i].last_status && !up ? api_string(h[i].last_status)
+		                                            : json_null());
 		json_object_set_new(e, "last_scrape", api_time(h[i].last_scrape));
 		json_object_set_new(e, "last_success", api_time(h[i].last_success));
 		json_object_set_new(e, "duration_ms", json_integer(h[i].last_duration_ms));
 		json_object_set_new(e, "bytes", json_integer((json_int_t)h[i].last_bytes));
 		json_object_set_new(e, "goroutines",
-		    h[i].last_goroutines >= 0 ? json_integer(h[i].last_goroutines) : json_null());
-		json_object_set_new(e, "consecutive_failures", json_integer(h[i].consecutive_failures));
+		                    h[i].last_goroutines >= 0 ? json_integer(h[i].last_goroutines)
+		                                              : json_null());
+		json_object_set_new(e, "consecutive_failures",
+		                    json_integer(h[i].consecutive_failures));
 		json_array_append_new(arr, e);
 	}
 	target_health_free(h, n);
@@ -516,7 +548,9 @@ api_handle(const struct web_ctx *c, struct web_reply *r)
 		api_targets(c, r);
 	} else if (strncmp(p, "locations/", 10) == 0) {
 		if (parse_id(p + 10, &id, &rest) < 0)
-			api_error(r, 404, "no such location: expected /api/v1/locations/{id} with a positive integer id");
+			api_error(r, 404,
+			          "no such location: expected /api/v1/locations/{id} with a "
+			          "positive integer id");
 		else if (*rest == '\0')
 			api_location(c, id, r);
 		else if (strcmp(rest, "/series") == 0)
@@ -524,14 +558,15 @@ api_handle(const struct web_ctx *c, struct web_reply *r)
 		else
 			api_error(r, 404, "not found");
 	} else {
-		api_error(r, 404, "not found: see /api/v1/suspects, /api/v1/locations/{id}, "
-		    "/api/v1/locations/{id}/series, /api/v1/services, /api/v1/targets");
+		api_error(r, 404,
+		          "not found: see /api/v1/suspects, /api/v1/locations/{id}, "
+		          "/api/v1/locations/{id}/series, /api/v1/services, /api/v1/targets");
 	}
 }
 
 void
-api_series_range(const struct config *cfg, uint64_t window, uint64_t *step, int64_t now_ms, int64_t *from,
-    int64_t *to, int64_t *lookback_ms)
+api_series_range(const struct config *cfg, uint64_t window, uint64_t *step, int64_t now_ms,
+                 int64_t *from, int64_t *to, int64_t *lookback_ms)
 {
 	uint64_t interval = cfg->scrape_interval ? cfg->scrape_interval : 60;
 	int64_t s;
@@ -548,7 +583,8 @@ api_series_range(const struct config *cfg, uint64_t window, uint64_t *step, int6
 	*from = *to - (int64_t)(window / *step) * s;
 	if (*from == *to)
 		*from = *to - s;
-	/* An instance missing from a bucket still counts in the total for up to three scrape intervals. */
+	/* An instance missing from a bucket still counts in the total for up to three scrape
+	 * intervals. */
 	*lookback_ms = 3 * (int64_t)interval * 1000;
 	if (*lookback_ms < s)
 		*lookback_ms = s;
@@ -600,8 +636,10 @@ cache_copy(struct api_cache *cache, const char *key, struct web_reply *r)
 			return false;
 		memcpy(body, cache->e[i].body, cache->e[i].len + 1);
 		web_reply_release(r);
-		*r = (struct web_reply){ .status = 200, .content_type = "application/json", .body = body,
-			.len = cache->e[i].len };
+		*r = (struct web_reply){.status = 200,
+		                        .content_type = "application/json",
+		                        .body = body,
+		                        .len = cache->e[i].len};
 		return true;
 	}
 	return false;
@@ -624,9 +662,10 @@ cache_get(struct api_cache *cache, int64_t id, int64_t now, const char *key, str
 	return hit;
 }
 
-/* The body cached for 'key' when the ranking id was confirmed less than API_CACHE_FRESH_MS ago, answered
- * without touching the database, so a busy database never delays the most common request. Once that is older,
- * one request at a time goes to read the ranking id again while the others keep getting the cached body. */
+/* The body cached for 'key' when the ranking id was confirmed less than API_CACHE_FRESH_MS ago,
+ * answered without touching the database, so a busy database never delays the most common request.
+ * Once that is older, one request at a time goes to read the ranking id again while the others keep
+ * getting the cached body. */
 static bool
 cache_get_fresh(struct api_cache *cache, int64_t now, const char *key, struct web_reply *r)
 {
@@ -638,9 +677,9 @@ cache_get_fresh(struct api_cache *cache, int64_t now, const char *key, struct we
 	if (age >= 0 && age < API_CACHE_FRESH_MS) {
 		hit = cache_copy(cache, key, r);
 	} else if (cache->refresh_ms && now - cache->refresh_ms < API_CACHE_REFRESH_MS) {
-		hit = cache_copy(cache, key, r);        /* another request is refreshing it */
+		hit = cache_copy(cache, key, r); /* another request is refreshing it */
 	} else {
-		cache->refresh_ms = now;                /* this one will */
+		cache->refresh_ms = now; /* this one will */
 	}
 	pthread_mutex_unlock(&cache->lock);
 	return hit;
@@ -649,7 +688,7 @@ cache_get_fresh(struct api_cache *cache, int64_t now, const char *key, struct we
 static void
 cache_put(struct api_cache *cache, int64_t id, const char *key, const struct web_reply *r)
 {
-	struct api_cache_entry e = { .key = strdup(key), .body = malloc(r->len + 1), .len = r->len };
+	struct api_cache_entry e = {.key = strdup(key), .body = malloc(r->len + 1), .len = r->len};
 
 	if (!e.key || !e.body) {
 		free(e.key);
@@ -671,7 +710,7 @@ cache_put(struct api_cache *cache, int64_t id, const char *key, const struct web
 			free(slot->body);
 		}
 		*slot = e;
-		e = (struct api_cache_entry){ 0 };
+		e = (struct api_cache_entry){0};
 	}
 	pthread_mutex_unlock(&cache->lock);
 	free(e.key);

@@ -1,7 +1,8 @@
-/* web/metrics.c: GET /metrics in the Prometheus text format. Suspects and target health come from the database
- * on every request. Scrape counters are kept here: they start at zero at the first request for /metrics (a counter
- * reset, which rate() handles) and advance by the scrapes stored since the previous request, walked by id, so
- * they stay monotonic while retention deletes old scrapes and never rescan the history. */
+/* web/metrics.c: GET /metrics in the Prometheus text format. Suspects and target health come from
+ * the database on every request. Scrape counters are kept here: they start at zero at the first
+ * request for /metrics (a counter reset, which rate() handles) and advance by the scrapes stored
+ * since the previous request, walked by id, so they stay monotonic while retention deletes old
+ * scrapes and never rescan the history. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -11,7 +12,7 @@
 #include "storage/query.h"
 #include "web/metrics.h"
 
-#define METRICS_MAX_SERVICES    10000
+#define METRICS_MAX_SERVICES 10000
 
 struct svc_counter {
 	char *service;
@@ -27,7 +28,7 @@ struct metrics {
 	struct svc_counter *svc;
 	size_t nsvc;
 	size_t cap;
-	_Atomic uint64_t http[6];       /* by status class: 1xx..5xx, index 0 unused */
+	_Atomic uint64_t http[6]; /* by status class: 1xx..5xx, index 0 unused */
 };
 
 struct metrics *
@@ -84,7 +85,7 @@ add_counts(const char *service, bool ok, uint64_t count, uint64_t duration_ms, v
 			m->cap = ncap;
 		}
 		c = &m->svc[m->nsvc];
-		*c = (struct svc_counter){ .service = strdup(service ? service : "") };
+		*c = (struct svc_counter){.service = strdup(service ? service : "")};
 		if (!c->service)
 			return;
 		m->nsvc++;
@@ -119,8 +120,8 @@ suspect_labels(struct sbuf *b, const struct suspect *s)
 void
 metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 {
-	struct sbuf b = { 0 };
-	struct ranking rk = { 0 };
+	struct sbuf b = {0};
+	struct ranking rk = {0};
 	struct target_health *h = NULL;
 	struct query_service *sv = NULL;
 	size_t nh = 0, nsv = 0;
@@ -128,7 +129,8 @@ metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 	int rc;
 
 	rc = store_ranking_load(c->st, NULL, 0, &rk);
-	if (rc < 0 || store_target_health(c->st, &h, &nh) < 0 || query_services(c->st, &sv, &nsv) < 0) {
+	if (rc < 0 || store_target_health(c->st, &h, &nh) < 0 ||
+	    query_services(c->st, &sv, &nsv) < 0) {
 		log_err("web: /metrics: %s", store_errmsg(c->st));
 		ranking_release(&rk);
 		target_health_free(h, nh);
@@ -137,7 +139,8 @@ metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 	}
 
 	help(&b, "leakprofd_blocked_goroutines", "gauge",
-	    "Goroutines blocked at a suspect location, summed over the service's instances (latest scrapes).");
+	     "Goroutines blocked at a suspect location, summed over the service's instances "
+	     "(latest scrapes).");
 	for (size_t i = 0; i < rk.n; i++) {
 		sbuf_puts(&b, "leakprofd_blocked_goroutines");
 		suspect_labels(&b, &rk.suspects[i]);
@@ -150,7 +153,8 @@ metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 		sbuf_addf(&b, " %.4f\n", rk.suspects[i].score);
 	}
 	help(&b, "leakprofd_suspect_growth_per_hour", "gauge",
-	    "Growth of a suspect location's blocked goroutines, per hour, over the ranking window.");
+	     "Growth of a suspect location's blocked goroutines, per hour, over the ranking "
+	     "window.");
 	for (size_t i = 0; i < rk.n; i++) {
 		sbuf_puts(&b, "leakprofd_suspect_growth_per_hour");
 		suspect_labels(&b, &rk.suspects[i]);
@@ -158,9 +162,11 @@ metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 	}
 	help(&b, "leakprofd_suspects", "gauge", "Locations in the current ranking.");
 	sbuf_addf(&b, "leakprofd_suspects %zu\n", rk.n);
-	help(&b, "leakprofd_ranking_duration_seconds", "gauge", "Time the detector took for the latest ranking.");
+	help(&b, "leakprofd_ranking_duration_seconds", "gauge",
+	     "Time the detector took for the latest ranking.");
 	sbuf_addf(&b, "leakprofd_ranking_duration_seconds %.3f\n", rk.duration_ms / 1000.0);
-	help(&b, "leakprofd_ranking_timestamp_seconds", "gauge", "When the latest ranking was computed (0: never).");
+	help(&b, "leakprofd_ranking_timestamp_seconds", "gauge",
+	     "When the latest ranking was computed (0: never).");
 	sbuf_addf(&b, "leakprofd_ranking_timestamp_seconds %.3f\n", rk.generated_at / 1000.0);
 	ranking_release(&rk);
 
@@ -169,8 +175,9 @@ metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 	if (!m->started && query_last_scrape_id(c->st, &m->last_scrape_id) == 0)
 		m->started = true;
 	for (size_t i = 0; i < nsv; i++)
-		add_counts(sv[i].name, true, 0, 0, m);   /* every service has its series, even at 0 */
-	if (m->started && query_scrape_counts(c->st, m->last_scrape_id, &m->last_scrape_id, add_counts, m) < 0)
+		add_counts(sv[i].name, true, 0, 0, m); /* every service has its series, even at 0 */
+	if (m->started &&
+	    query_scrape_counts(c->st, m->last_scrape_id, &m->last_scrape_id, add_counts, m) < 0)
 		log_warn("web: /metrics: scrape counters: %s", store_errmsg(c->st));
 	help(&b, "leakprofd_scrapes_total", "counter", "Scrape attempts per service and result.");
 	for (size_t i = 0; i < m->nsvc; i++) {
@@ -179,9 +186,11 @@ metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 		sbuf_addf(&b, "\",result=\"success\"} %llu\n", (unsigned long long)m->svc[i].ok);
 		sbuf_puts(&b, "leakprofd_scrapes_total{service=\"");
 		sbuf_prom(&b, m->svc[i].service);
-		sbuf_addf(&b, "\",result=\"failure\"} %llu\n", (unsigned long long)m->svc[i].failed);
+		sbuf_addf(&b, "\",result=\"failure\"} %llu\n",
+		          (unsigned long long)m->svc[i].failed);
 	}
-	help(&b, "leakprofd_scrape_duration_seconds", "summary", "Duration of scrape attempts per service.");
+	help(&b, "leakprofd_scrape_duration_seconds", "summary",
+	     "Duration of scrape attempts per service.");
 	for (size_t i = 0; i < m->nsvc; i++) {
 		sbuf_puts(&b, "leakprofd_scrape_duration_seconds_sum{service=\"");
 		sbuf_prom(&b, m->svc[i].service);
@@ -192,7 +201,8 @@ metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 	}
 	pthread_mutex_unlock(&m->lock);
 
-	help(&b, "leakprofd_targets", "gauge", "Active targets per service by the result of their last scrape.");
+	help(&b, "leakprofd_targets", "gauge",
+	     "Active targets per service by the result of their last scrape.");
 	for (size_t i = 0; i < nsv; i++) {
 		sbuf_puts(&b, "leakprofd_targets{service=\"");
 		sbuf_prom(&b, sv[i].name);
@@ -211,7 +221,8 @@ metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 		sbuf_prom(&b, h[i].url);
 		sbuf_addf(&b, "\"} %d\n", h[i].last_status && strcmp(h[i].last_status, "ok") == 0);
 	}
-	help(&b, "leakprofd_target_scrape_duration_seconds", "gauge", "Duration of the target's last scrape.");
+	help(&b, "leakprofd_target_scrape_duration_seconds", "gauge",
+	     "Duration of the target's last scrape.");
 	for (size_t i = 0; i < nh; i++) {
 		if (!h[i].active || !h[i].last_scrape)
 			continue;
@@ -225,10 +236,13 @@ metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 	query_services_free(sv, nsv);
 
 	size = store_db_size(c->st);
-	help(&b, "leakprofd_database_size_bytes", "gauge", "Size of the SQLite database (pages in use).");
+	help(&b, "leakprofd_database_size_bytes", "gauge",
+	     "Size of the SQLite database (pages in use).");
 	sbuf_addf(&b, "leakprofd_database_size_bytes %lld\n", (long long)(size < 0 ? 0 : size));
-	help(&b, "leakprofd_http_requests_total", "counter", "Requests answered by the web server, by status class.");
+	help(&b, "leakprofd_http_requests_total", "counter",
+	     "Requests answered by the web server, by status class.");
 	for (unsigned k = 1; k < 6; k++)
-		sbuf_addf(&b, "leakprofd_http_requests_total{code=\"%uxx\"} %llu\n", k, (unsigned long long)m->http[k]);
+		sbuf_addf(&b, "leakprofd_http_requests_total{code=\"%uxx\"} %llu\n", k,
+		          (unsigned long long)m->http[k]);
 	web_reply_take(r, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }

@@ -4,7 +4,7 @@
 
 #include "web/web.h"
 
-struct metrics;                                 /* opaque: counters kept across scrapes of /metrics */
+struct metrics; /* opaque: counters kept across scrapes of /metrics */
 
 /* NULL on ENOMEM. Caller owns; free with metrics_free (NULL: no-op). */
 struct metrics *metrics_new(void);

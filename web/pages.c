@@ -1,7 +1,8 @@
-/* web/pages.c: the dashboard's HTML, rendered on the server in one pass into a capped buffer. Charts and
- * sparklines are inline SVG paths computed here, so the pages work without JavaScript and without the internet;
- * app.js only adds sorting, auto-refresh and the copy button. Every string that came from a profile, the
- * database, the config or the request goes through sbuf_html (text and quoted attributes) or sbuf_url. */
+/* web/pages.c: the dashboard's HTML, rendered on the server in one pass into a capped buffer.
+ * Charts and sparklines are inline SVG paths computed here, so the pages work without JavaScript
+ * and without the internet; app.js only adds sorting, auto-refresh and the copy button. Every
+ * string that came from a profile, the database, the config or the request goes through sbuf_html
+ * (text and quoted attributes) or sbuf_url. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -18,16 +19,16 @@
 #define LEAKPROFD_VERSION "0.1.0"
 #endif
 
-#define SPARK_MAX       512
-#define CHART_W         1160
-#define CHART_H         300
-#define CHART_LEFT      56
-#define CHART_RIGHT     16
-#define CHART_TOP       14
-#define CHART_BOTTOM    28
-#define CHART_MAX_LINES 8               /* instances drawn individually; the total is always drawn */
+#define SPARK_MAX 512
+#define CHART_W 1160
+#define CHART_H 300
+#define CHART_LEFT 56
+#define CHART_RIGHT 16
+#define CHART_TOP 14
+#define CHART_BOTTOM 28
+#define CHART_MAX_LINES 8 /* instances drawn individually; the total is always drawn */
 
-static const char *const windows[] = { "1h", "6h", "24h", "2d", "7d" };
+static const char *const windows[] = {"1h", "6h", "24h", "2d", "7d"};
 
 /* ---- small formatting helpers ---- */
 
@@ -96,28 +97,36 @@ put_count(struct sbuf *b, double v)
 static void
 page_begin(struct sbuf *b, const char *title, const char *nav)
 {
-	static const struct { const char *key, *href, *label; } items[] = {
-		{ "suspects", "/", "Suspects" },
-		{ "targets", "/targets", "Targets" },
-		{ "alerts", "/alerts", "Alerts" },
+	static const struct {
+		const char *key, *href, *label;
+	} items[] = {
+	    {"suspects", "/", "Suspects"},
+	    {"targets", "/targets", "Targets"},
+	    {"alerts", "/alerts", "Alerts"},
 	};
 
 	sbuf_puts(b, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-	    "<meta name=\"color-scheme\" content=\"light dark\"><title>");
+	             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+	             "<meta name=\"color-scheme\" content=\"light dark\"><title>");
 	sbuf_html(b, title);
-	sbuf_puts(b, " · leakprofd</title><link rel=\"stylesheet\" href=\"/static/app.css?v=" LEAKPROFD_VERSION "\">"
-	    "<link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\">"
-	    "<script src=\"/static/app.js?v=" LEAKPROFD_VERSION "\" defer></script></head>\n<body><header class=\"top\">"
-	    "<a class=\"brand\" href=\"/\"><img src=\"/static/favicon.svg\" alt=\"\" width=\"20\" height=\"20\">"
-	    "leakprofd</a><nav>");
+	sbuf_puts(b, " · leakprofd</title><link rel=\"stylesheet\" "
+	             "href=\"/static/app.css?v=" LEAKPROFD_VERSION "\">"
+	             "<link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\">"
+	             "<script src=\"/static/app.js?v=" LEAKPROFD_VERSION
+	             "\" defer></script></head>\n<body><header class=\"top\">"
+	             "<a class=\"brand\" href=\"/\"><img src=\"/static/favicon.svg\" alt=\"\" "
+	             "width=\"20\" height=\"20\">"
+	             "leakprofd</a><nav>");
 	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
 		sbuf_addf(b, "<a href=\"%s\"%s>%s</a>", items[i].href,
-		    strcmp(items[i].key, nav) == 0 ? " class=\"on\" aria-current=\"page\"" : "", items[i].label);
+		          strcmp(items[i].key, nav) == 0 ? " class=\"on\" aria-current=\"page\""
+		                                         : "",
+		          items[i].label);
 	}
 	sbuf_puts(b, "<a href=\"/metrics\">Metrics</a></nav>"
-	    "<label class=\"refresh\"><input type=\"checkbox\" id=\"autorefresh\"> auto-refresh</label>"
-	    "</header>\n<main>");
+	             "<label class=\"refresh\"><input type=\"checkbox\" id=\"autorefresh\"> "
+	             "auto-refresh</label>"
+	             "</header>\n<main>");
 }
 
 static void
@@ -141,7 +150,7 @@ page_end(struct sbuf *b, const struct web_ctx *c, const char *api_path)
 static void
 page_error(const struct web_ctx *c, struct web_reply *r, unsigned status, const char *msg)
 {
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 	char title[32];
 
 	snprintf(title, sizeof(title), "Error %u", status);
@@ -172,10 +181,12 @@ pages_parse_numbers(const char *json, double *out, size_t max)
 	return n;
 }
 
-/* Append an SVG path "d" for values v[0..n) mapped into the box. NaN (no scrape in that bucket) is skipped and
- * the line bridges it: a target scraped less often than the bucket step still draws one line. */
+/* Append an SVG path "d" for values v[0..n) mapped into the box. NaN (no scrape in that bucket) is
+ * skipped and the line bridges it: a target scraped less often than the bucket step still draws one
+ * line. */
 static void
-svg_path_d(struct sbuf *b, const double *v, size_t n, double x0, double y0, double w, double h, double vmax)
+svg_path_d(struct sbuf *b, const double *v, size_t n, double x0, double y0, double w, double h,
+           double vmax)
 {
 	bool pen = false;
 
@@ -204,8 +215,11 @@ pages_sparkline(struct sbuf *b, const double *v, size_t n, unsigned w, unsigned 
 				vmax = v[i];
 		}
 	}
-	sbuf_addf(b, "<svg class=\"spark\" viewBox=\"0 0 %u %u\" width=\"%u\" height=\"%u\" role=\"img\" "
-	    "aria-label=\"blocked goroutines over the window\">", w, h, w, h);
+	sbuf_addf(
+	    b,
+	    "<svg class=\"spark\" viewBox=\"0 0 %u %u\" width=\"%u\" height=\"%u\" role=\"img\" "
+	    "aria-label=\"blocked goroutines over the window\">",
+	    w, h, w, h);
 	if (valid) {
 		sbuf_puts(b, "<path d=\"");
 		svg_path_d(b, v, n, 1, 2, w - 2, h - 4, vmax);
@@ -230,8 +244,10 @@ nice_step(double vmax, int ticks)
 static void
 chart(struct sbuf *b, const struct query_series *q, const struct web_ctx *c)
 {
-	static const int64_t tsteps[] = { 60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400 };
-	const double pw = CHART_W - CHART_LEFT - CHART_RIGHT, ph = CHART_H - CHART_TOP - CHART_BOTTOM;
+	static const int64_t tsteps[] = {60,       300,      900,       1800,  3600,
+	                                 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400};
+	const double pw = CHART_W - CHART_LEFT - CHART_RIGHT,
+	             ph = CHART_H - CHART_TOP - CHART_BOTTOM;
 	double vmax = 0, ystep;
 	int64_t span = (int64_t)q->nbuckets * q->step / 1000, tstep = tsteps[0];
 	size_t drawn = q->ninst < CHART_MAX_LINES ? q->ninst : CHART_MAX_LINES;
@@ -248,17 +264,21 @@ chart(struct sbuf *b, const struct query_series *q, const struct web_ctx *c)
 		if (span / tstep <= 8)
 			break;
 	}
-	sbuf_addf(b, "<svg class=\"chart\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"blocked goroutines over "
-	    "time, total and per instance\" preserveAspectRatio=\"none\">", CHART_W, CHART_H);
+	sbuf_addf(b,
+	          "<svg class=\"chart\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"blocked "
+	          "goroutines over "
+	          "time, total and per instance\" preserveAspectRatio=\"none\">",
+	          CHART_W, CHART_H);
 	/* Horizontal grid with count labels. */
 	for (double y = 0; y <= vmax + ystep / 2; y += ystep) {
 		double py = CHART_TOP + ph - ph * y / vmax;
 		char lbl[32];
 
 		pages_fmt_count(y, lbl, sizeof(lbl));
-		sbuf_addf(b, "<line class=\"grid\" x1=\"%d\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\"/>"
-		    "<text class=\"axis\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>",
-		    CHART_LEFT, CHART_LEFT + pw, py, py, CHART_LEFT - 6, py + 4, lbl);
+		sbuf_addf(b,
+		          "<line class=\"grid\" x1=\"%d\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\"/>"
+		          "<text class=\"axis\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>",
+		          CHART_LEFT, CHART_LEFT + pw, py, py, CHART_LEFT - 6, py + 4, lbl);
 	}
 	/* Time ticks on whole multiples of the tick step, labelled in UTC. */
 	if (q->nbuckets > 1) {
@@ -269,19 +289,26 @@ chart(struct sbuf *b, const struct query_series *q, const struct web_ctx *c)
 			char iso[32];
 
 			web_fmt_time(t * 1000, iso, sizeof(iso));
-			sbuf_addf(b, "<line class=\"grid\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%.0f\"/>"
-			    "<text class=\"axis\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.*s</text>",
+			sbuf_addf(
+			    b,
+			    "<line class=\"grid\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%.0f\"/>"
+			    "<text class=\"axis\" x=\"%.1f\" y=\"%d\" "
+			    "text-anchor=\"middle\">%.*s</text>",
 			    px, px, CHART_TOP, CHART_TOP + ph, px, CHART_H - 8,
 			    tstep >= 86400 ? 10 : 5, tstep >= 86400 ? iso + 0 : iso + 11);
 		}
 		/* Restarts: a dashed marker where an instance's goroutines collapsed. */
 		for (size_t i = 0; i < q->nrestarts; i++) {
-			double px = CHART_LEFT + pw * (double)(q->restarts[i].ts / 1000 - t0) / (double)(t1 - t0);
+			double px = CHART_LEFT + pw * (double)(q->restarts[i].ts / 1000 - t0) /
+			                             (double)(t1 - t0);
 
 			if (px < CHART_LEFT || px > CHART_LEFT + pw)
 				continue;
-			sbuf_addf(b, "<line class=\"restart\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%.0f\">"
-			    "<title>restart</title></line>", px, px, CHART_TOP, CHART_TOP + ph);
+			sbuf_addf(
+			    b,
+			    "<line class=\"restart\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%.0f\">"
+			    "<title>restart</title></line>",
+			    px, px, CHART_TOP, CHART_TOP + ph);
 		}
 	}
 	for (size_t i = 0; i < drawn; i++) {
@@ -302,9 +329,11 @@ chart(struct sbuf *b, const struct query_series *q, const struct web_ctx *c)
 		sbuf_puts(b, "</li>");
 	}
 	if (q->ninst > drawn)
-		sbuf_addf(b, "<li class=\"muted\">+%zu more instances in the total</li>", q->ninst - drawn);
+		sbuf_addf(b, "<li class=\"muted\">+%zu more instances in the total</li>",
+		          q->ninst - drawn);
 	if (q->nrestarts)
-		sbuf_addf(b, "<li><span class=\"sw restart\"></span>restart (%zu)</li>", q->nrestarts);
+		sbuf_addf(b, "<li><span class=\"sw restart\"></span>restart (%zu)</li>",
+		          q->nrestarts);
 	sbuf_puts(b, "</ul>");
 }
 
@@ -344,9 +373,11 @@ put_alert_badge(struct sbuf *b, const struct query_alert *a)
 {
 	if (!a)
 		return;
-	sbuf_addf(b, " <span class=\"badge alert-%s\" title=\"alert %s\">%s</span>", a->state, a->state,
-	    strcmp(a->state, "firing") == 0 ? "alert firing" : strcmp(a->state, "pending") == 0 ? "alert pending" :
-	    "alert resolved");
+	sbuf_addf(b, " <span class=\"badge alert-%s\" title=\"alert %s\">%s</span>", a->state,
+	          a->state,
+	          strcmp(a->state, "firing") == 0    ? "alert firing"
+	          : strcmp(a->state, "pending") == 0 ? "alert pending"
+	                                             : "alert resolved");
 }
 
 static void
@@ -356,10 +387,12 @@ window_select(struct sbuf *b, const char *current, uint64_t stored_window)
 
 	web_fmt_duration(stored_window, stored, sizeof(stored));
 	sbuf_puts(b, "<label>Window <select name=\"window\" class=\"autosubmit\">");
-	sbuf_addf(b, "<option value=\"\"%s>latest ranking (%s)</option>", current ? "" : " selected", stored);
+	sbuf_addf(b, "<option value=\"\"%s>latest ranking (%s)</option>",
+	          current ? "" : " selected", stored);
 	for (size_t i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
 		sbuf_addf(b, "<option value=\"%s\"%s>last %s</option>", windows[i],
-		    current && strcmp(current, windows[i]) == 0 ? " selected" : "", windows[i]);
+		          current && strcmp(current, windows[i]) == 0 ? " selected" : "",
+		          windows[i]);
 	}
 	if (current) {
 		bool listed = false;
@@ -390,7 +423,7 @@ page_suspects(const struct web_ctx *c, struct web_reply *r)
 	struct query_service *sv = NULL;
 	struct query_alert *alerts = NULL;
 	size_t nsv = 0, nalerts = 0;
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 
 	if (status != 200) {
 		page_error(c, r, status, err);
@@ -412,7 +445,8 @@ page_suspects(const struct web_ctx *c, struct web_reply *r)
 			sbuf_puts(&b, "</b>");
 		}
 		web_fmt_duration(rk.window_seconds, buf, sizeof(buf));
-		sbuf_addf(&b, " · growth over the last %s · %s ", buf, window ? "computed" : "ranked");
+		sbuf_addf(&b, " · growth over the last %s · %s ", buf,
+		          window ? "computed" : "ranked");
 		put_time(&b, c->now_ms, rk.generated_at);
 		if (!window)
 			sbuf_addf(&b, " in %u ms", rk.duration_ms);
@@ -421,7 +455,8 @@ page_suspects(const struct web_ctx *c, struct web_reply *r)
 
 	/* Filters: plain GET form, so the page works without JavaScript. */
 	sbuf_puts(&b, "<form class=\"filters\" method=\"get\" action=\"/\"><label>Service "
-	    "<select name=\"service\" class=\"autosubmit\"><option value=\"\">all services</option>");
+	              "<select name=\"service\" class=\"autosubmit\"><option value=\"\">all "
+	              "services</option>");
 	for (size_t i = 0; i < nsv; i++) {
 		sbuf_puts(&b, "<option value=\"");
 		sbuf_html(&b, sv[i].name);
@@ -434,30 +469,45 @@ page_suspects(const struct web_ctx *c, struct web_reply *r)
 	sbuf_puts(&b, "<noscript><button type=\"submit\">Apply</button></noscript></form>");
 
 	if (rk.n == 0) {
-		sbuf_puts(&b, "<div class=\"empty\"><p><b>No suspects.</b></p><p>A location becomes a suspect when its "
-		    "blocked goroutine count keeps growing over several scrapes between restarts. Healthy pools stay "
-		    "flat and never rank.</p><p>See the <a href=\"/targets\">targets</a> to check that scraping "
-		    "works.</p></div>");
+		sbuf_puts(&b, "<div class=\"empty\"><p><b>No suspects.</b></p><p>A location "
+		              "becomes a suspect when its "
+		              "blocked goroutine count keeps growing over several scrapes between "
+		              "restarts. Healthy pools stay "
+		              "flat and never rank.</p><p>See the <a href=\"/targets\">targets</a> "
+		              "to check that scraping "
+		              "works.</p></div>");
 	} else {
-		sbuf_puts(&b, "<div class=\"tablewrap\"><table class=\"suspects sortable\"><thead><tr>"
-		    "<th data-sort=\"num\" class=\"num\">#</th><th data-sort=\"num\" class=\"num\">Score</th>"
-		    "<th data-sort=\"text\">Service</th><th data-sort=\"text\">Op</th>"
-		    "<th data-sort=\"text\">Location</th><th data-sort=\"num\" class=\"num\">Blocked</th>"
-		    "<th data-sort=\"num\" class=\"num\">Growth/h</th><th data-sort=\"num\" class=\"num\">Growing</th>"
-		    "<th data-sort=\"num\" class=\"num\">Oldest</th><th>Trend</th><th>Why</th></tr></thead><tbody>");
+		sbuf_puts(
+		    &b, "<div class=\"tablewrap\"><table class=\"suspects sortable\"><thead><tr>"
+		        "<th data-sort=\"num\" class=\"num\">#</th><th data-sort=\"num\" "
+		        "class=\"num\">Score</th>"
+		        "<th data-sort=\"text\">Service</th><th data-sort=\"text\">Op</th>"
+		        "<th data-sort=\"text\">Location</th><th data-sort=\"num\" "
+		        "class=\"num\">Blocked</th>"
+		        "<th data-sort=\"num\" class=\"num\">Growth/h</th><th data-sort=\"num\" "
+		        "class=\"num\">Growing</th>"
+		        "<th data-sort=\"num\" "
+		        "class=\"num\">Oldest</th><th>Trend</th><th>Why</th></tr></thead><tbody>");
 	}
 	for (size_t i = 0; i < rk.n; i++) {
 		const struct suspect *s = &rk.suspects[i];
 		double spark[SPARK_MAX];
 		size_t nspark = pages_parse_numbers(s->sparkline_json, spark, SPARK_MAX);
 
-		sbuf_addf(&b, "<tr%s><td class=\"num\" data-v=\"%d\">%d</td>", s->confirmed ? " class=\"confirmed\"" : "",
-		    s->rank, s->rank);
-		sbuf_addf(&b, "<td class=\"num\" data-v=\"%.4f\"><span class=\"score\" data-level=\"%d\">%.2f</span>",
-		    s->score, s->score >= 0.8 ? 3 : s->score >= 0.5 ? 2 : 1, s->score);
+		sbuf_addf(&b, "<tr%s><td class=\"num\" data-v=\"%d\">%d</td>",
+		          s->confirmed ? " class=\"confirmed\"" : "", s->rank, s->rank);
+		sbuf_addf(&b,
+		          "<td class=\"num\" data-v=\"%.4f\"><span class=\"score\" "
+		          "data-level=\"%d\">%.2f</span>",
+		          s->score,
+		          s->score >= 0.8   ? 3
+		          : s->score >= 0.5 ? 2
+		                            : 1,
+		          s->score);
 		if (s->confirmed)
-			sbuf_puts(&b, "<br><span class=\"badge confirmed\" title=\"proven by a goroutineleak profile\">"
-			    "confirmed</span>");
+			sbuf_puts(&b, "<br><span class=\"badge confirmed\" title=\"proven by a "
+			              "goroutineleak profile\">"
+			              "confirmed</span>");
 		sbuf_puts(&b, "</td><td>");
 		sbuf_html(&b, s->service);
 		sbuf_puts(&b, "</td><td>");
@@ -471,17 +521,19 @@ page_suspects(const struct web_ctx *c, struct web_reply *r)
 		sbuf_puts(&b, "<div class=\"file\">");
 		sbuf_html(&b, s->file);
 		sbuf_addf(&b, ":%u</div></td>", s->line);
-		sbuf_addf(&b, "<td class=\"num\" data-v=\"%llu\" title=\"max %llu in one instance\">",
-		    (unsigned long long)s->current_count, (unsigned long long)s->max_instance_count);
+		sbuf_addf(&b,
+		          "<td class=\"num\" data-v=\"%llu\" title=\"max %llu in one instance\">",
+		          (unsigned long long)s->current_count,
+		          (unsigned long long)s->max_instance_count);
 		put_count(&b, (double)s->current_count);
 		sbuf_addf(&b, "</td><td class=\"num\" data-v=\"%.3f\">%s", s->growth_per_hour,
-		    s->growth_per_hour > 0 ? "+" : "");
+		          s->growth_per_hour > 0 ? "+" : "");
 		put_count(&b, s->growth_per_hour);
-		sbuf_addf(&b, "</td><td class=\"num\" data-v=\"%u\">%u/%u</td>", s->instances_growing,
-		    s->instances_growing, s->instances_total);
+		sbuf_addf(&b, "</td><td class=\"num\" data-v=\"%u\">%u/%u</td>",
+		          s->instances_growing, s->instances_growing, s->instances_total);
 		if (s->oldest_wait_minutes >= 0)
-			sbuf_addf(&b, "<td class=\"num\" data-v=\"%d\">%d min</td>", s->oldest_wait_minutes,
-			    s->oldest_wait_minutes);
+			sbuf_addf(&b, "<td class=\"num\" data-v=\"%d\">%d min</td>",
+			          s->oldest_wait_minutes, s->oldest_wait_minutes);
 		else
 			sbuf_puts(&b, "<td class=\"num muted\" data-v=\"-1\">—</td>");
 		sbuf_puts(&b, "<td>");
@@ -503,8 +555,8 @@ page_suspects(const struct web_ctx *c, struct web_reply *r)
 
 /* The plain-text block for a bug report: location, evidence, stack. */
 static void
-issue_text(struct sbuf *t, const struct web_ctx *c, const struct store_location *loc, const struct suspect *s,
-    const json_t *stack)
+issue_text(struct sbuf *t, const struct web_ctx *c, const struct store_location *loc,
+           const struct suspect *s, const json_t *stack)
 {
 	char iso[32];
 	size_t i;
@@ -517,21 +569,26 @@ issue_text(struct sbuf *t, const struct web_ctx *c, const struct store_location 
 	sbuf_addf(t, "Blocked in: %s\n", loc->op);
 	if (s) {
 		sbuf_addf(t, "Evidence: %s\n", s->explanation);
-		sbuf_addf(t, "Score: %.2f%s; %llu goroutines blocked now (max %llu in one instance); growing on %u of %u "
-		    "instances, %+.1f/h\n", s->score, s->confirmed ? " (confirmed leak)" : "",
-		    (unsigned long long)s->current_count, (unsigned long long)s->max_instance_count, s->instances_growing,
-		    s->instances_total, s->growth_per_hour);
+		sbuf_addf(t,
+		          "Score: %.2f%s; %llu goroutines blocked now (max %llu in one instance); "
+		          "growing on %u of %u "
+		          "instances, %+.1f/h\n",
+		          s->score, s->confirmed ? " (confirmed leak)" : "",
+		          (unsigned long long)s->current_count,
+		          (unsigned long long)s->max_instance_count, s->instances_growing,
+		          s->instances_total, s->growth_per_hour);
 	}
 	web_fmt_time(loc->first_seen, iso, sizeof(iso));
 	sbuf_addf(t, "First seen: %s\n", iso);
-	sbuf_addf(t, "Dashboard: %s/locations/%lld\n\nStack (innermost first):\n", c->base_url ? c->base_url : "",
-	    (long long)loc->id);
-	json_array_foreach(stack, i, f) {
+	sbuf_addf(t, "Dashboard: %s/locations/%lld\n\nStack (innermost first):\n",
+	          c->base_url ? c->base_url : "", (long long)loc->id);
+	json_array_foreach(stack, i, f)
+	{
 		const char *fn = json_string_value(json_object_get(f, "function"));
 		const char *file = json_string_value(json_object_get(f, "file"));
 
 		sbuf_addf(t, "  %s\n      %s:%lld\n", fn ? fn : "?", file ? file : "?",
-		    (long long)json_integer_value(json_object_get(f, "line")));
+		          (long long)json_integer_value(json_object_get(f, "line")));
 	}
 }
 
@@ -550,10 +607,10 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	const char *wtext = web_arg(c, "window");
 	struct store_location loc;
 	struct query_instance *inst = NULL;
-	struct query_series q = { 0 };
-	struct ranking rk = { 0 };
+	struct query_series q = {0};
+	struct ranking rk = {0};
 	const struct suspect *s = NULL;
-	struct sbuf b = { 0 }, t = { .max = 1u << 20 };
+	struct sbuf b = {0}, t = {.max = 1u << 20};
 	uint64_t window = c->cfg->detector.window, step;
 	int32_t max_wait, median_wait;
 	size_t ninst = 0;
@@ -564,7 +621,8 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	int rc;
 
 	if (wtext && web_parse_duration(wtext, API_MAX_WINDOW, &window) < 0) {
-		page_error(c, r, 400, "window: expected a duration like 30m, 6h or 2d, at most 30d");
+		page_error(c, r, 400,
+		           "window: expected a duration like 30m, 6h or 2d, at most 30d");
 		return;
 	}
 	rc = store_location_get(c->st, id, &loc);
@@ -574,10 +632,14 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	}
 	step = 0;
 	api_series_range(c->cfg, window, &step, c->now_ms, &from, &to, &lookback);
-	if (rc < 0 || query_location_instances(c->st, id, api_recent(c->cfg, loc.last_seen), &inst, &ninst) < 0 ||
-	    query_location_ages(c->st, id, loc.last_seen - 3600 * 1000, &max_wait, &median_wait) < 0 ||
+	if (rc < 0 ||
+	    query_location_instances(c->st, id, api_recent(c->cfg, loc.last_seen), &inst, &ninst) <
+	        0 ||
+	    query_location_ages(c->st, id, loc.last_seen - 3600 * 1000, &max_wait, &median_wait) <
+	        0 ||
 	    store_ranking_load(c->st, NULL, 0, &rk) < 0 ||
-	    query_location_series(c->st, id, service, from, to, (int64_t)step * 1000, lookback, &q) < 0) {
+	    query_location_series(c->st, id, service, from, to, (int64_t)step * 1000, lookback,
+	                          &q) < 0) {
 		if (rc == 0)
 			store_location_release(&loc);
 		query_instances_free(inst, ninst);
@@ -586,7 +648,8 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 		return;
 	}
 	for (size_t k = 0; k < rk.n && !s; k++) {
-		if (rk.suspects[k].location_id == id && (!service || strcmp(rk.suspects[k].service, service) == 0))
+		if (rk.suspects[k].location_id == id &&
+		    (!service || strcmp(rk.suspects[k].service, service) == 0))
 			s = &rk.suspects[k];
 	}
 	stack = json_loads(loc.stack_json ? loc.stack_json : "[]", 0, NULL);
@@ -616,8 +679,12 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	}
 	sbuf_puts(&b, "</p></div>");
 	if (s) {
-		sbuf_addf(&b, "<p class=\"verdict\"><span class=\"score\" data-level=\"%d\">%.2f</span> ",
-		    s->score >= 0.8 ? 3 : s->score >= 0.5 ? 2 : 1, s->score);
+		sbuf_addf(
+		    &b, "<p class=\"verdict\"><span class=\"score\" data-level=\"%d\">%.2f</span> ",
+		    s->score >= 0.8   ? 3
+		    : s->score >= 0.5 ? 2
+		                      : 1,
+		    s->score);
 		sbuf_addf(&b, "Suspect #%d in ", s->rank);
 		sbuf_html(&b, s->service);
 		sbuf_puts(&b, ": ");
@@ -675,7 +742,8 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	sbuf_puts(&b, "</span></div></section>");
 
 	/* Chart with its window picker. */
-	sbuf_puts(&b, "<section class=\"card\"><div class=\"cardhead\"><h2>Blocked goroutines</h2><nav class=\"windows\">");
+	sbuf_puts(&b, "<section class=\"card\"><div class=\"cardhead\"><h2>Blocked "
+	              "goroutines</h2><nav class=\"windows\">");
 	for (size_t k = 0; k < sizeof(windows) / sizeof(windows[0]); k++) {
 		uint64_t ws = 0;
 
@@ -698,20 +766,29 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	/* Instances. */
 	sbuf_puts(&b, "<div class=\"cols\"><section class=\"card\"><h2>Instances now</h2>");
 	if (ninst == 0) {
-		sbuf_puts(&b, "<p class=\"muted\">No instance has this location in its latest scrape.</p>");
+		sbuf_puts(
+		    &b,
+		    "<p class=\"muted\">No instance has this location in its latest scrape.</p>");
 	} else {
-		sbuf_puts(&b, "<table class=\"sortable compact\"><thead><tr><th data-sort=\"text\">Service</th>"
-		    "<th data-sort=\"text\">Target</th><th data-sort=\"num\" class=\"num\">Blocked</th>"
-		    "<th data-sort=\"num\" class=\"num\">Goroutines</th><th>Scraped</th></tr></thead><tbody>");
+		sbuf_puts(&b, "<table class=\"sortable compact\"><thead><tr><th "
+		              "data-sort=\"text\">Service</th>"
+		              "<th data-sort=\"text\">Target</th><th data-sort=\"num\" "
+		              "class=\"num\">Blocked</th>"
+		              "<th data-sort=\"num\" "
+		              "class=\"num\">Goroutines</th><th>Scraped</th></tr></thead><tbody>");
 		for (size_t k = 0; k < ninst; k++) {
 			sbuf_puts(&b, "<tr><td>");
 			sbuf_html(&b, inst[k].service);
 			sbuf_puts(&b, "</td><td class=\"mono\">");
 			sbuf_html(&b, inst[k].target);
-			sbuf_addf(&b, "</td><td class=\"num\" data-v=\"%llu\">", (unsigned long long)inst[k].count);
+			sbuf_addf(&b, "</td><td class=\"num\" data-v=\"%llu\">",
+			          (unsigned long long)inst[k].count);
 			put_count(&b, (double)inst[k].count);
-			sbuf_addf(&b, "</td><td class=\"num\" data-v=\"%lld\">", (long long)inst[k].total_goroutines);
-			put_count(&b, inst[k].total_goroutines >= 0 ? (double)inst[k].total_goroutines : NAN);
+			sbuf_addf(&b, "</td><td class=\"num\" data-v=\"%lld\">",
+			          (long long)inst[k].total_goroutines);
+			put_count(&b, inst[k].total_goroutines >= 0
+			                  ? (double)inst[k].total_goroutines
+			                  : NAN);
 			sbuf_puts(&b, "</td><td>");
 			put_time(&b, c->now_ms, inst[k].ts);
 			sbuf_puts(&b, "</td></tr>");
@@ -721,16 +798,20 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	sbuf_puts(&b, "</section>");
 
 	/* Stack. */
-	sbuf_puts(&b, "<section class=\"card\"><h2>Stack <span class=\"muted\">(innermost first)</span></h2>"
+	sbuf_puts(
+	    &b,
+	    "<section class=\"card\"><h2>Stack <span class=\"muted\">(innermost first)</span></h2>"
 	    "<ol class=\"stack\">");
-	json_array_foreach(stack, i, f) {
+	json_array_foreach(stack, i, f)
+	{
 		const char *fn = json_string_value(json_object_get(f, "function"));
 		const char *file = json_string_value(json_object_get(f, "file"));
 		json_int_t line = json_integer_value(json_object_get(f, "line"));
-		bool here = fn && file && strcmp(fn, loc.function) == 0 && strcmp(file, loc.file) == 0 &&
-		    line == (json_int_t)loc.line;
+		bool here = fn && file && strcmp(fn, loc.function) == 0 &&
+		            strcmp(file, loc.file) == 0 && line == (json_int_t)loc.line;
 
-		sbuf_puts(&b, here ? "<li class=\"here\"><span class=\"fn\">" : "<li><span class=\"fn\">");
+		sbuf_puts(&b, here ? "<li class=\"here\"><span class=\"fn\">"
+		                   : "<li><span class=\"fn\">");
 		sbuf_html(&b, fn ? fn : "?");
 		sbuf_puts(&b, "</span><span class=\"file\">");
 		sbuf_html(&b, file ? file : "?");
@@ -740,9 +821,12 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 
 	/* Copy as issue text. */
 	issue_text(&t, c, &loc, s, stack);
-	sbuf_puts(&b, "<section class=\"card\"><div class=\"cardhead\"><h2>Copy as issue text</h2>"
+	sbuf_puts(
+	    &b,
+	    "<section class=\"card\"><div class=\"cardhead\"><h2>Copy as issue text</h2>"
 	    "<button type=\"button\" class=\"copy\" data-target=\"issue-text\">Copy</button></div>"
-	    "<textarea id=\"issue-text\" class=\"issue\" readonly rows=\"12\" spellcheck=\"false\">");
+	    "<textarea id=\"issue-text\" class=\"issue\" readonly rows=\"12\" "
+	    "spellcheck=\"false\">");
 	sbuf_html(&b, t.p ? t.p : "");
 	sbuf_puts(&b, "</textarea></section>");
 	sbuf_release(&t);
@@ -768,7 +852,7 @@ page_targets(const struct web_ctx *c, struct web_reply *r)
 	struct target_health *h = NULL;
 	struct query_service *sv = NULL;
 	size_t n = 0, nsv = 0, failing = 0;
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 
 	if (store_target_health(c->st, &h, &n) < 0 || query_services(c->st, &sv, &nsv) < 0) {
 		target_health_free(h, n);
@@ -776,28 +860,38 @@ page_targets(const struct web_ctx *c, struct web_reply *r)
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		failing += h[i].active && (!h[i].last_status || strcmp(h[i].last_status, "ok") != 0);
+		failing +=
+		    h[i].active && (!h[i].last_status || strcmp(h[i].last_status, "ok") != 0);
 	page_begin(&b, "Targets", "targets");
-	sbuf_addf(&b, "<div class=\"head\"><h1>Targets</h1><p class=\"sub\">%zu service%s · %zu target%s · ", nsv,
-	    nsv == 1 ? "" : "s", n, n == 1 ? "" : "s");
+	sbuf_addf(
+	    &b,
+	    "<div class=\"head\"><h1>Targets</h1><p class=\"sub\">%zu service%s · %zu target%s · ",
+	    nsv, nsv == 1 ? "" : "s", n, n == 1 ? "" : "s");
 	if (failing)
 		sbuf_addf(&b, "<b class=\"bad\">%zu failing</b>", failing);
 	else
 		sbuf_puts(&b, "<span class=\"good\">all up</span>");
 	sbuf_puts(&b, "</p></div>");
 
-	sbuf_puts(&b, "<section class=\"card\"><h2>Services</h2><table class=\"sortable compact\"><thead><tr>"
+	sbuf_puts(
+	    &b,
+	    "<section class=\"card\"><h2>Services</h2><table class=\"sortable compact\"><thead><tr>"
 	    "<th data-sort=\"text\">Service</th><th data-sort=\"num\" class=\"num\">Up</th>"
-	    "<th data-sort=\"num\" class=\"num\">Goroutines</th><th>Last scrape</th></tr></thead><tbody>");
+	    "<th data-sort=\"num\" class=\"num\">Goroutines</th><th>Last "
+	    "scrape</th></tr></thead><tbody>");
 	for (size_t i = 0; i < nsv; i++) {
 		bool ok = sv[i].targets_up == sv[i].targets;
 
-		sbuf_addf(&b, "<tr><td><span class=\"dot %s\"></span><a href=\"/?service=", ok ? "up" : "down");
+		sbuf_addf(&b, "<tr><td><span class=\"dot %s\"></span><a href=\"/?service=",
+		          ok ? "up" : "down");
 		sbuf_url(&b, sv[i].name);
 		sbuf_puts(&b, "\">");
 		sbuf_html(&b, sv[i].name);
-		sbuf_addf(&b, "</a></td><td class=\"num\" data-v=\"%u\">%u/%u</td><td class=\"num\" data-v=\"%lld\">",
-		    sv[i].targets_up, sv[i].targets_up, sv[i].targets, (long long)sv[i].goroutines);
+		sbuf_addf(&b,
+		          "</a></td><td class=\"num\" data-v=\"%u\">%u/%u</td><td class=\"num\" "
+		          "data-v=\"%lld\">",
+		          sv[i].targets_up, sv[i].targets_up, sv[i].targets,
+		          (long long)sv[i].goroutines);
 		put_count(&b, sv[i].goroutines >= 0 ? (double)sv[i].goroutines : NAN);
 		sbuf_puts(&b, "</td><td>");
 		put_time(&b, c->now_ms, sv[i].last_scrape);
@@ -805,17 +899,27 @@ page_targets(const struct web_ctx *c, struct web_reply *r)
 	}
 	sbuf_puts(&b, "</tbody></table></section>");
 
-	sbuf_puts(&b, "<section class=\"card\"><h2>Targets <span class=\"muted\">(failing first)</span></h2>"
-	    "<table class=\"sortable compact targets\"><thead><tr><th data-sort=\"text\">Status</th>"
-	    "<th data-sort=\"text\">Service</th><th data-sort=\"text\">Target</th><th>Last scrape</th>"
+	sbuf_puts(
+	    &b,
+	    "<section class=\"card\"><h2>Targets <span class=\"muted\">(failing first)</span></h2>"
+	    "<table class=\"sortable compact targets\"><thead><tr><th "
+	    "data-sort=\"text\">Status</th>"
+	    "<th data-sort=\"text\">Service</th><th data-sort=\"text\">Target</th><th>Last "
+	    "scrape</th>"
 	    "<th>Last success</th><th data-sort=\"num\" class=\"num\">Duration</th>"
-	    "<th data-sort=\"num\" class=\"num\">Goroutines</th><th data-sort=\"num\" class=\"num\">Failures</th>"
+	    "<th data-sort=\"num\" class=\"num\">Goroutines</th><th data-sort=\"num\" "
+	    "class=\"num\">Failures</th>"
 	    "</tr></thead><tbody>");
 	for (size_t i = 0; i < n; i++) {
 		bool up = h[i].last_status && strcmp(h[i].last_status, "ok") == 0;
 
-		sbuf_addf(&b, "<tr class=\"%s\"><td><span class=\"dot %s\"></span>", !h[i].active ? "inactive" :
-		    up ? "" : "failing", up ? "up" : h[i].last_status ? "down" : "unknown");
+		sbuf_addf(&b, "<tr class=\"%s\"><td><span class=\"dot %s\"></span>",
+		          !h[i].active ? "inactive"
+		          : up         ? ""
+		                       : "failing",
+		          up                 ? "up"
+		          : h[i].last_status ? "down"
+		                             : "unknown");
 		if (!h[i].active)
 			sbuf_puts(&b, "<span class=\"muted\">inactive</span> ");
 		if (up)
@@ -835,11 +939,14 @@ page_targets(const struct web_ctx *c, struct web_reply *r)
 		put_time(&b, c->now_ms, h[i].last_scrape);
 		sbuf_puts(&b, "</td><td>");
 		put_time(&b, c->now_ms, h[i].last_success);
-		sbuf_addf(&b, "</td><td class=\"num\" data-v=\"%u\">%u ms</td><td class=\"num\" data-v=\"%lld\">",
-		    h[i].last_duration_ms, h[i].last_duration_ms, (long long)h[i].last_goroutines);
+		sbuf_addf(&b,
+		          "</td><td class=\"num\" data-v=\"%u\">%u ms</td><td class=\"num\" "
+		          "data-v=\"%lld\">",
+		          h[i].last_duration_ms, h[i].last_duration_ms,
+		          (long long)h[i].last_goroutines);
 		put_count(&b, h[i].last_goroutines >= 0 ? (double)h[i].last_goroutines : NAN);
-		sbuf_addf(&b, "</td><td class=\"num\" data-v=\"%u\">%u</td></tr>\n", h[i].consecutive_failures,
-		    h[i].consecutive_failures);
+		sbuf_addf(&b, "</td><td class=\"num\" data-v=\"%u\">%u</td></tr>\n",
+		          h[i].consecutive_failures, h[i].consecutive_failures);
 	}
 	sbuf_puts(&b, "</tbody></table></section>");
 	page_end(&b, c, "/api/v1/targets");
@@ -857,25 +964,30 @@ page_alerts(const struct web_ctx *c, struct web_reply *r)
 	struct query_outbox *o = NULL;
 	struct query_service *sv = NULL;
 	size_t na = 0, no = 0, nsv = 0;
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 
-	if (query_alerts(c->st, c->now_ms, 7 * 86400 * 1000LL, &a, &na) < 0 || query_outbox(c->st, 200, &o, &no) < 0 ||
-	    query_services(c->st, &sv, &nsv) < 0) {
+	if (query_alerts(c->st, c->now_ms, 7 * 86400 * 1000LL, &a, &na) < 0 ||
+	    query_outbox(c->st, 200, &o, &no) < 0 || query_services(c->st, &sv, &nsv) < 0) {
 		free(a);
 		query_outbox_free(o, no);
 		page_error(c, r, 500, "Reading alerts failed (see the daemon log).");
 		return;
 	}
 	page_begin(&b, "Alerts", "alerts");
-	sbuf_addf(&b, "<div class=\"head\"><h1>Alerts</h1><p class=\"sub\">%zu alert%s (pending, firing, or resolved "
-	    "in the last 7 days) · %zu notification%s waiting or dropped</p></div>", na, na == 1 ? "" : "s", no,
-	    no == 1 ? "" : "s");
+	sbuf_addf(&b,
+	          "<div class=\"head\"><h1>Alerts</h1><p class=\"sub\">%zu alert%s (pending, "
+	          "firing, or resolved "
+	          "in the last 7 days) · %zu notification%s waiting or dropped</p></div>",
+	          na, na == 1 ? "" : "s", no, no == 1 ? "" : "s");
 	sbuf_puts(&b, "<section class=\"card\"><h2>Alert state</h2>");
 	if (na == 0) {
 		sbuf_puts(&b, "<p class=\"muted\">No alerts.</p>");
 	} else {
-		sbuf_puts(&b, "<table class=\"sortable compact\"><thead><tr><th data-sort=\"text\">State</th>"
-		    "<th data-sort=\"text\">Service</th><th>Location</th><th>Since</th><th>Last notified</th>"
+		sbuf_puts(
+		    &b,
+		    "<table class=\"sortable compact\"><thead><tr><th data-sort=\"text\">State</th>"
+		    "<th data-sort=\"text\">Service</th><th>Location</th><th>Since</th><th>Last "
+		    "notified</th>"
 		    "</tr></thead><tbody>");
 		for (size_t i = 0; i < na; i++) {
 			const char *svc = "?";
@@ -886,7 +998,8 @@ page_alerts(const struct web_ctx *c, struct web_reply *r)
 				if (sv[k].id == a[i].service_id)
 					svc = sv[k].name;
 			}
-			sbuf_addf(&b, "<tr><td><span class=\"badge alert-%s\">%s</span></td><td>", a[i].state, a[i].state);
+			sbuf_addf(&b, "<tr><td><span class=\"badge alert-%s\">%s</span></td><td>",
+			          a[i].state, a[i].state);
 			sbuf_html(&b, svc);
 			sbuf_puts(&b, "</td><td class=\"loc\"><a class=\"fn\" href=\"");
 			put_location_link(&b, a[i].location_id, svc);
@@ -911,12 +1024,18 @@ page_alerts(const struct web_ctx *c, struct web_reply *r)
 	if (no == 0) {
 		sbuf_puts(&b, "<p class=\"muted\">Every notification was delivered.</p>");
 	} else {
-		sbuf_puts(&b, "<table class=\"compact\"><thead><tr><th>Delivery</th><th>Webhook</th><th>Event</th>"
-		    "<th>Service</th><th>Function</th><th>Created</th><th class=\"num\">Attempts</th>"
+		sbuf_puts(
+		    &b,
+		    "<table "
+		    "class=\"compact\"><thead><tr><th>Delivery</th><th>Webhook</th><th>Event</th>"
+		    "<th>Service</th><th>Function</th><th>Created</th><th "
+		    "class=\"num\">Attempts</th>"
 		    "<th>Last error</th></tr></thead><tbody>");
 		for (size_t i = 0; i < no; i++) {
 			sbuf_puts(&b, "<tr><td><span class=\"badge ");
-			sbuf_puts(&b, strcmp(o[i].state, "dropped") == 0 ? "alert-firing\">dropped" : "alert-pending\">pending");
+			sbuf_puts(&b, strcmp(o[i].state, "dropped") == 0
+			                  ? "alert-firing\">dropped"
+			                  : "alert-pending\">pending");
 			sbuf_puts(&b, "</span></td><td>");
 			sbuf_html(&b, o[i].webhook);
 			sbuf_puts(&b, "</td><td>");
@@ -929,7 +1048,8 @@ page_alerts(const struct web_ctx *c, struct web_reply *r)
 			sbuf_html(&b, o[i].function);
 			sbuf_puts(&b, "</td><td>");
 			put_time(&b, c->now_ms, o[i].created);
-			sbuf_addf(&b, "</td><td class=\"num\">%u</td><td class=\"err\">", o[i].attempts);
+			sbuf_addf(&b, "</td><td class=\"num\">%u</td><td class=\"err\">",
+			          o[i].attempts);
 			sbuf_html(&b, o[i].last_error ? o[i].last_error : "");
 			sbuf_puts(&b, "</td></tr>");
 		}

@@ -1,11 +1,13 @@
-/* web/server.c: the HTTP side of the dashboard: libmicrohttpd with its own thread pool, routing, GET/HEAD only,
- * optional bearer or basic auth, optional TLS, bounded connections and request timeouts, security headers.
+/* web/server.c: the HTTP side of the dashboard: libmicrohttpd with its own thread pool, routing,
+ * GET/HEAD only, optional bearer or basic auth, optional TLS, bounded connections and request
+ * timeouts, security headers.
  *
- * Each request borrows a read-only SQLite connection from a small pool (at most one per server thread), so the
- * web never holds the collector's connection and never writes: with WAL, readers do not block the writer. A
- * SQLite progress handler enforces the request timeout on slow queries. The config is borrowed from the daemon
- * under a read-write lock: requests hold it shared, web_reload swaps it exclusively, so once web_reload returns
- * no request still reads the old one (the contract in server.h lets the caller free it then). */
+ * Each request borrows a read-only SQLite connection from a small pool (at most one per server
+ * thread), so the web never holds the collector's connection and never writes: with WAL, readers do
+ * not block the writer. A SQLite progress handler enforces the request timeout on slow queries. The
+ * config is borrowed from the daemon under a read-write lock: requests hold it shared, web_reload
+ * swaps it exclusively, so once web_reload returns no request still reads the old one (the contract
+ * in server.h lets the caller free it then). */
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
@@ -30,25 +32,25 @@
 #include "web/pages.h"
 #include "web/server.h"
 
-#define WEB_SECRET_MAX          4096            /* bytes of a token or password file */
-#define WEB_TLS_FILE_MAX        (1u << 20)
-#define WEB_MIN_FREE_BYTES      (16u << 20)     /* /healthz: less free space than this is "full" */
-#define WEB_POOL_MAX            32              /* read connections at most (requests using the database at once) */
-#define WEB_POOL_RESERVED       2               /* of which kept for priority requests */
+#define WEB_SECRET_MAX 4096 /* bytes of a token or password file */
+#define WEB_TLS_FILE_MAX (1u << 20)
+#define WEB_MIN_FREE_BYTES (16u << 20) /* /healthz: less free space than this is "full" */
+#define WEB_POOL_MAX 32     /* read connections at most (requests using the database at once) */
+#define WEB_POOL_RESERVED 2 /* of which kept for priority requests */
 
-static const char csp[] =
-	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+static const char csp[] = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' "
+                          "data:; connect-src 'self'; "
+                          "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 static const char app_css[] =
 #include "web/static/app.css.inc"
-	;
+    ;
 static const char app_js[] =
 #include "web/static/app.js.inc"
-	;
+    ;
 static const char favicon_svg[] =
 #include "web/static/favicon.svg.inc"
-	;
+    ;
 
 static const struct {
 	const char *path;
@@ -56,9 +58,9 @@ static const struct {
 	const char *body;
 	size_t len;
 } statics[] = {
-	{ "/static/app.css", "text/css; charset=utf-8", app_css, sizeof(app_css) - 1 },
-	{ "/static/app.js", "text/javascript; charset=utf-8", app_js, sizeof(app_js) - 1 },
-	{ "/static/favicon.svg", "image/svg+xml", favicon_svg, sizeof(favicon_svg) - 1 },
+    {"/static/app.css", "text/css; charset=utf-8", app_css, sizeof(app_css) - 1},
+    {"/static/app.js", "text/javascript; charset=utf-8", app_js, sizeof(app_js) - 1},
+    {"/static/favicon.svg", "image/svg+xml", favicon_svg, sizeof(favicon_svg) - 1},
 };
 
 /* A pooled read-only connection with the deadline its progress handler enforces. */
@@ -74,19 +76,19 @@ struct web {
 	char *tls_key;
 	char *tls_cert;
 
-	pthread_rwlock_t cfg_lock;      /* guards everything below up to the pool */
+	pthread_rwlock_t cfg_lock; /* guards everything below up to the pool */
 	const struct config *cfg;
-	char *token;                    /* bearer token, NULL: none */
-	char *basic_user;               /* NULL: no basic auth */
+	char *token;      /* bearer token, NULL: none */
+	char *basic_user; /* NULL: no basic auth */
 	char *basic_pass;
 	char *base_url;
 
 	pthread_mutex_t pool_lock;
 	pthread_cond_t pool_free;
 	struct conn *pool[WEB_POOL_MAX];
-	size_t npool;                   /* idle connections in pool[] */
-	size_t in_use;                  /* connections lent to requests */
-	size_t slots;                   /* at most this many lent at once */
+	size_t npool;  /* idle connections in pool[] */
+	size_t in_use; /* connections lent to requests */
+	size_t slots;  /* at most this many lent at once */
 
 	_Atomic int64_t heartbeat_ms;
 	struct metrics *metrics;
@@ -122,7 +124,8 @@ read_small_file(const char *path, size_t max, const char *what)
 	}
 	n = fread(buf, 1, max + 1, f);
 	if (ferror(f) || n > max) {
-		log_err("web: %s '%s': %s", what, path, ferror(f) ? strerror(errno) : "file too large");
+		log_err("web: %s '%s': %s", what, path,
+		        ferror(f) ? strerror(errno) : "file too large");
 		fclose(f);
 		free(buf);
 		return NULL;
@@ -172,7 +175,7 @@ auth_release(struct auth *a)
 static int
 auth_load(const struct config *cfg, struct auth *a)
 {
-	*a = (struct auth){ 0 };
+	*a = (struct auth){0};
 	if (cfg->web.bearer_token_file) {
 		a->token = read_secret(cfg->web.bearer_token_file, "bearer token file");
 		if (!a->token)
@@ -180,11 +183,13 @@ auth_load(const struct config *cfg, struct auth *a)
 	}
 	if (cfg->web.basic_auth.username) {
 		if (!cfg->web.basic_auth.password_file) {
-			log_err("web: basic_auth for '%s' has no password_file", cfg->web.basic_auth.username);
+			log_err("web: basic_auth for '%s' has no password_file",
+			        cfg->web.basic_auth.username);
 			goto out_fail;
 		}
 		a->basic_user = strdup(cfg->web.basic_auth.username);
-		a->basic_pass = read_secret(cfg->web.basic_auth.password_file, "basic auth password file");
+		a->basic_pass =
+		    read_secret(cfg->web.basic_auth.password_file, "basic auth password file");
 		if (!a->basic_user || !a->basic_pass)
 			goto out_fail;
 	}
@@ -199,7 +204,8 @@ auth_load(const struct config *cfg, struct auth *a)
 
 		a->base_url = malloc(n);
 		if (a->base_url)
-			snprintf(a->base_url, n, "%s://%s", cfg->web.tls_cert_file ? "https" : "http", cfg->listen);
+			snprintf(a->base_url, n, "%s://%s",
+			         cfg->web.tls_cert_file ? "https" : "http", cfg->listen);
 	}
 	if (!a->base_url)
 		goto out_fail;
@@ -221,7 +227,7 @@ auth_install(struct web *w, struct auth *a)
 	w->basic_user = a->basic_user;
 	w->basic_pass = a->basic_pass;
 	w->base_url = a->base_url;
-	*a = (struct auth){ 0 };
+	*a = (struct auth){0};
 }
 
 /* ---- the connection pool ---- */
@@ -234,18 +240,18 @@ conn_progress(void *arg)
 	return now_ms() > c->deadline_ms;
 }
 
-/* Borrow a connection, waiting until 'deadline' for one when all 'slots' are lent: the number of requests
- * working in SQLite at once is bounded (CPU and memory), while a connection thread with a fast request is not
- * queued behind a slow one. NULL on timeout or error (logged). */
+/* Borrow a connection, waiting until 'deadline' for one when all 'slots' are lent: the number of
+ * requests working in SQLite at once is bounded (CPU and memory), while a connection thread with a
+ * fast request is not queued behind a slow one. NULL on timeout or error (logged). */
 static struct conn *
 pool_get(struct web *w, int64_t deadline, bool priority)
 {
 	struct conn *c = NULL;
-	struct timespec until = { .tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000 };
+	struct timespec until = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000};
 
 	pthread_mutex_lock(&w->pool_lock);
-	/* WEB_POOL_RESERVED connections are kept for cheap priority requests (/healthz, the stored ranking), so
-	 * that slow ones filling the pool do not queue them. */
+	/* WEB_POOL_RESERVED connections are kept for cheap priority requests (/healthz, the stored
+	 * ranking), so that slow ones filling the pool do not queue them. */
 	while (w->in_use >= (priority ? w->slots : w->slots - WEB_POOL_RESERVED)) {
 		if (pthread_cond_timedwait(&w->pool_free, &w->pool_lock, &until) == ETIMEDOUT) {
 			pthread_mutex_unlock(&w->pool_lock);
@@ -264,7 +270,8 @@ pool_get(struct web *w, int64_t deadline, bool priority)
 		if (!c->st)
 			goto out_free;
 		if (query_reader_setup(c->st, conn_progress, c) < 0) {
-			log_err("web: '%s': preparing a read connection: %s", w->database, store_errmsg(c->st));
+			log_err("web: '%s': preparing a read connection: %s", w->database,
+			        store_errmsg(c->st));
 			store_free(c->st);
 			goto out_free;
 		}
@@ -289,7 +296,7 @@ pool_put(struct web *w, struct conn *c)
 		return;
 	pthread_mutex_lock(&w->pool_lock);
 	w->in_use--;
-	w->pool[w->npool++] = c;        /* never more than slots <= WEB_POOL_MAX exist */
+	w->pool[w->npool++] = c; /* never more than slots <= WEB_POOL_MAX exist */
 	pthread_cond_signal(&w->pool_free);
 	pthread_mutex_unlock(&w->pool_lock);
 }
@@ -322,7 +329,8 @@ reply_error(struct web_reply *r, const char *url, unsigned status, const char *m
 	}
 }
 
-/* true when the request carries valid credentials, or none are configured. Call with cfg_lock held. */
+/* true when the request carries valid credentials, or none are configured. Call with cfg_lock held.
+ */
 static bool
 auth_ok(struct web *w, struct MHD_Connection *conn)
 {
@@ -356,21 +364,23 @@ auth_ok(struct web *w, struct MHD_Connection *conn)
 			return false;
 		ulen = (size_t)(colon - decoded);
 		user_ok = web_secret_equal(decoded, ulen, w->basic_user, strlen(w->basic_user));
-		pass_ok = web_secret_equal(colon + 1, strlen(colon + 1), w->basic_pass, strlen(w->basic_pass));
+		pass_ok = web_secret_equal(colon + 1, strlen(colon + 1), w->basic_pass,
+		                           strlen(w->basic_pass));
 		return user_ok && pass_ok;
 	}
 	return false;
 }
 
-/* /healthz: the database is writable (file and directory writable, at least WEB_MIN_FREE_BYTES free on its file
- * system, and readable through a connection) and the collector loop called web_heartbeat within 3 intervals. */
+/* /healthz: the database is writable (file and directory writable, at least WEB_MIN_FREE_BYTES free
+ * on its file system, and readable through a connection) and the collector loop called
+ * web_heartbeat within 3 intervals. */
 static void
 healthz(struct web *w, const struct config *cfg, struct store *st, struct web_reply *r)
 {
 	char dir[PATH_MAX];
 	const char *slash;
 	struct statvfs vfs;
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 	const char *db_error = NULL;
 	char db_buf[200];
 	int64_t now = now_ms(), age = now - w->heartbeat_ms;
@@ -382,25 +392,30 @@ healthz(struct web *w, const struct config *cfg, struct store *st, struct web_re
 	if (!slash)
 		snprintf(dir, sizeof(dir), ".");
 	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash == w->database ? 1 : slash - w->database), w->database);
+		snprintf(dir, sizeof(dir), "%.*s",
+		         (int)(slash == w->database ? 1 : slash - w->database), w->database);
 	if (access(w->database, W_OK) != 0) {
 		snprintf(db_buf, sizeof(db_buf), "database file not writable: %s", strerror(errno));
 		db_error = db_buf;
 	} else if (access(dir, W_OK) != 0) {
-		snprintf(db_buf, sizeof(db_buf), "database directory not writable: %s", strerror(errno));
+		snprintf(db_buf, sizeof(db_buf), "database directory not writable: %s",
+		         strerror(errno));
 		db_error = db_buf;
 	} else if (statvfs(dir, &vfs) != 0) {
 		snprintf(db_buf, sizeof(db_buf), "statvfs: %s", strerror(errno));
 		db_error = db_buf;
-	} else if ((free_bytes = (unsigned long long)vfs.f_bavail * vfs.f_frsize) < WEB_MIN_FREE_BYTES) {
+	} else if ((free_bytes = (unsigned long long)vfs.f_bavail * vfs.f_frsize) <
+	           WEB_MIN_FREE_BYTES) {
 		snprintf(db_buf, sizeof(db_buf), "file system full: %llu bytes free", free_bytes);
 		db_error = db_buf;
 	} else if (!st || store_db_size(st) < 0) {
-		snprintf(db_buf, sizeof(db_buf), "database not readable: %s", st ? store_errmsg(st) : "cannot open");
+		snprintf(db_buf, sizeof(db_buf), "database not readable: %s",
+		         st ? store_errmsg(st) : "cannot open");
 		db_error = db_buf;
 	}
 	sbuf_addf(&b, "{\"status\":\"%s\",\"database\":{\"ok\":%s,\"free_bytes\":%llu,\"error\":",
-	    !db_error && collector_ok ? "ok" : "unhealthy", db_error ? "false" : "true", free_bytes);
+	          !db_error && collector_ok ? "ok" : "unhealthy", db_error ? "false" : "true",
+	          free_bytes);
 	if (db_error) {
 		json_t *e = api_string(db_error);
 		char *t = e ? json_dumps(e, JSON_ENCODE_ANY) : NULL;
@@ -411,13 +426,15 @@ healthz(struct web *w, const struct config *cfg, struct store *st, struct web_re
 	} else {
 		sbuf_puts(&b, "null");
 	}
-	sbuf_addf(&b, "},\"collector\":{\"ok\":%s,\"last_heartbeat_age_ms\":%lld,\"limit_ms\":%lld}}\n",
-	    collector_ok ? "true" : "false", (long long)age, (long long)limit);
+	sbuf_addf(&b,
+	          "},\"collector\":{\"ok\":%s,\"last_heartbeat_age_ms\":%lld,\"limit_ms\":%lld}}\n",
+	          collector_ok ? "true" : "false", (long long)age, (long long)limit);
 	web_reply_take(r, !db_error && collector_ok ? 200 : 503, "application/json", &b);
 }
 
 static enum MHD_Result
-send_reply(struct MHD_Connection *conn, struct web_reply *r, bool auth_challenge, const struct web *w)
+send_reply(struct MHD_Connection *conn, struct web_reply *r, bool auth_challenge,
+           const struct web *w)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -427,21 +444,23 @@ send_reply(struct MHD_Connection *conn, struct web_reply *r, bool auth_challenge
 		web_reply_release(r);
 		return MHD_NO;
 	}
-	r->body = NULL;         /* the response owns it now */
+	r->body = NULL; /* the response owns it now */
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
 	MHD_add_response_header(resp, "Content-Security-Policy", csp);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, r->cacheable ? "max-age=300" : "no-store");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	                        r->cacheable ? "max-age=300" : "no-store");
 	if (r->allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
 	if (auth_challenge) {
 		if (w->token)
-			MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"leakprofd\"");
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+			                        "Bearer realm=\"leakprofd\"");
 		if (w->basic_user)
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-			    "Basic realm=\"leakprofd\", charset=\"UTF-8\"");
+			                        "Basic realm=\"leakprofd\", charset=\"UTF-8\"");
 	}
 	ret = MHD_queue_response(conn, r->status, resp);
 	MHD_destroy_response(resp);
@@ -449,11 +468,11 @@ send_reply(struct MHD_Connection *conn, struct web_reply *r, bool auth_challenge
 }
 
 static enum MHD_Result
-on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method, const char *version,
-    const char *upload_data, size_t *upload_data_size, void **req_cls)
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+           const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
 {
 	struct web *w = cls;
-	struct web_reply r = { 0 };
+	struct web_reply r = {0};
 	struct conn *c = NULL;
 	bool challenge = false, priority;
 	enum MHD_Result ret;
@@ -461,15 +480,16 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 
 	(void)version;
 	(void)upload_data;
-	/* Answer on the second call, once the request is complete: a reply queued earlier makes libmicrohttpd
-	 * close the connection instead of keeping it alive. Other methods are refused at once (and closed). */
-	if (*req_cls == NULL &&
-	    (strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)) {
+	/* Answer on the second call, once the request is complete: a reply queued earlier makes
+	 * libmicrohttpd close the connection instead of keeping it alive. Other methods are refused
+	 * at once (and closed). */
+	if (*req_cls == NULL && (strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+	                         strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)) {
 		*req_cls = w;
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
-		*upload_data_size = 0;  /* a GET with a body: ignore the body */
+		*upload_data_size = 0; /* a GET with a body: ignore the body */
 		return MHD_YES;
 	}
 	pthread_rwlock_rdlock(&w->cfg_lock);
@@ -503,15 +523,21 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		}
 	}
 	{
-		struct web_ctx quick = { .cfg = w->cfg, .now_ms = now, .path = url, .arg = mhd_arg, .arg_cls = conn,
-			.cache = w->cache };
+		struct web_ctx quick = {.cfg = w->cfg,
+		                        .now_ms = now,
+		                        .path = url,
+		                        .arg = mhd_arg,
+		                        .arg_cls = conn,
+		                        .cache = w->cache};
 
 		if (api_cached(&quick, &r))
 			goto out_send;
 	}
 	priority = strcmp(url, "/api/v1/suspects") == 0 &&
-	    !MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "window");
-	c = pool_get(w, now + (int64_t)(w->cfg->web.request_timeout ? w->cfg->web.request_timeout : 30) * 1000,
+	           !MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "window");
+	c = pool_get(
+	    w,
+	    now + (int64_t)(w->cfg->web.request_timeout ? w->cfg->web.request_timeout : 30) * 1000,
 	    priority);
 	if (!c) {
 		reply_error(&r, url, 503, "database not available (see the daemon log)");
@@ -519,14 +545,14 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	}
 	{
 		struct web_ctx ctx = {
-			.st = c->st,
-			.cfg = w->cfg,
-			.now_ms = now,
-			.base_url = w->base_url,
-			.cache = w->cache,
-			.path = url,
-			.arg = mhd_arg,
-			.arg_cls = conn,
+		    .st = c->st,
+		    .cfg = w->cfg,
+		    .now_ms = now,
+		    .base_url = w->base_url,
+		    .cache = w->cache,
+		    .path = url,
+		    .arg = mhd_arg,
+		    .arg_cls = conn,
 		};
 
 		if (strcmp(url, "/metrics") == 0)
@@ -571,8 +597,9 @@ parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
 {
 	char host[256], port[16];
 	const char *colon = strrchr(listen, ':');
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-		.ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *res;
 	size_t hlen;
 	int rc;
@@ -607,7 +634,7 @@ parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
 static void
 web_free(struct web *w)
 {
-	struct auth a = { 0 };
+	struct auth a = {0};
 
 	if (!w)
 		return;
@@ -635,10 +662,11 @@ web_start(const struct config *cfg)
 	struct sockaddr_storage ss;
 	socklen_t sslen;
 	struct auth a;
-	/* A thread per connection (bounded by max_connections): a slow request (a week-long series, a recomputed
-	 * ranking) delays only its own client, and the database work is bounded by the connection pool. */
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO |
-	    MHD_USE_ERROR_LOG;
+	/* A thread per connection (bounded by max_connections): a slow request (a week-long series,
+	 * a recomputed ranking) delays only its own client, and the database work is bounded by the
+	 * connection pool. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+	                 MHD_USE_AUTO | MHD_USE_ERROR_LOG;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned threads = ncpu > 0 ? (unsigned)ncpu * 4 : 8;
 	const union MHD_DaemonInfo *info;
@@ -676,8 +704,10 @@ web_start(const struct config *cfg)
 			log_err("web: tls: this libmicrohttpd was built without TLS support");
 			goto out_free;
 		}
-		w->tls_cert = read_small_file(cfg->web.tls_cert_file, WEB_TLS_FILE_MAX, "tls cert_file");
-		w->tls_key = read_small_file(cfg->web.tls_key_file, WEB_TLS_FILE_MAX, "tls key_file");
+		w->tls_cert =
+		    read_small_file(cfg->web.tls_cert_file, WEB_TLS_FILE_MAX, "tls cert_file");
+		w->tls_key =
+		    read_small_file(cfg->web.tls_key_file, WEB_TLS_FILE_MAX, "tls key_file");
 		if (!w->tls_cert || !w->tls_key)
 			goto out_free;
 		flags |= MHD_USE_TLS;
@@ -687,22 +717,25 @@ web_start(const struct config *cfg)
 	if (threads > WEB_POOL_MAX)
 		threads = WEB_POOL_MAX;
 	w->slots = threads;
-	w->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, w,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->web.max_connections ? cfg->web.max_connections : 64),
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->web.request_timeout ? cfg->web.request_timeout : 30),
+	w->mhd = MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_request, w, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)(cfg->web.max_connections ? cfg->web.max_connections : 64),
+	    MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)(cfg->web.request_timeout ? cfg->web.request_timeout : 30),
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
 	    w->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, w->tls_cert,
-	    MHD_OPTION_HTTPS_MEM_KEY, w->tls_key,
-	    MHD_OPTION_END);
+	    MHD_OPTION_HTTPS_MEM_KEY, w->tls_key, MHD_OPTION_END);
 	if (!w->mhd) {
-		log_err("web: cannot listen on '%s' (address in use, no permission, or bad TLS files)", cfg->listen);
+		log_err(
+		    "web: cannot listen on '%s' (address in use, no permission, or bad TLS files)",
+		    cfg->listen);
 		goto out_free;
 	}
 	info = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_BIND_PORT);
-	log_info("web: listening on '%s' (port %u, %s, %u database connections, at most %u connections)", cfg->listen,
-	    info ? (unsigned)info->port : 0, w->tls_cert ? "https" : "http", threads,
+	log_info(
+	    "web: listening on '%s' (port %u, %s, %u database connections, at most %u connections)",
+	    cfg->listen, info ? (unsigned)info->port : 0, w->tls_cert ? "https" : "http", threads,
 	    cfg->web.max_connections ? cfg->web.max_connections : 64);
 	return w;
 

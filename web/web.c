@@ -1,5 +1,5 @@
-/* web/web.c: the helpers every web handler shares: the capped string buffer, escaping for each output context,
- * replies, and parsing of query parameters. Pure: no I/O, no libmicrohttpd. */
+/* web/web.c: the helpers every web handler shares: the capped string buffer, escaping for each
+ * output context, replies, and parsing of query parameters. Pure: no I/O, no libmicrohttpd. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,7 +89,7 @@ utf8_seq(const unsigned char *s)
 		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
 			return 0;
 		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f))
-			return 0;       /* overlong, or a UTF-16 surrogate */
+			return 0; /* overlong, or a UTF-16 surrogate */
 		return 3;
 	}
 	if (c >= 0xf0 && c <= 0xf4) {
@@ -112,20 +112,41 @@ sbuf_html(struct sbuf *b, const char *s)
 		size_t n;
 
 		/* Copy plain runs at once; stop at anything that needs care. */
-		while (*p >= 0x20 && *p < 0x7f && *p != '&' && *p != '<' && *p != '>' && *p != '"' && *p != '\'')
+		while (*p >= 0x20 && *p < 0x7f && *p != '&' && *p != '<' && *p != '>' &&
+		       *p != '"' && *p != '\'')
 			p++;
 		if (p > run)
 			sbuf_add(b, (const char *)run, (size_t)(p - run));
 		if (!*p)
 			break;
 		switch (*p) {
-		case '&': sbuf_puts(b, "&amp;"); p++; continue;
-		case '<': sbuf_puts(b, "&lt;"); p++; continue;
-		case '>': sbuf_puts(b, "&gt;"); p++; continue;
-		case '"': sbuf_puts(b, "&quot;"); p++; continue;
-		case '\'': sbuf_puts(b, "&#39;"); p++; continue;
-		case '\t': case '\n': sbuf_add(b, (const char *)p, 1); p++; continue;
-		default: break;
+		case '&':
+			sbuf_puts(b, "&amp;");
+			p++;
+			continue;
+		case '<':
+			sbuf_puts(b, "&lt;");
+			p++;
+			continue;
+		case '>':
+			sbuf_puts(b, "&gt;");
+			p++;
+			continue;
+		case '"':
+			sbuf_puts(b, "&quot;");
+			p++;
+			continue;
+		case '\'':
+			sbuf_puts(b, "&#39;");
+			p++;
+			continue;
+		case '\t':
+		case '\n':
+			sbuf_add(b, (const char *)p, 1);
+			p++;
+			continue;
+		default:
+			break;
 		}
 		if (*p < 0x20 || *p == 0x7f) {
 			sbuf_puts(b, "\xef\xbf\xbd");
@@ -150,11 +171,11 @@ sbuf_url(struct sbuf *b, const char *s)
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
 
 	for (; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-		    *p == '.' || *p == '_' || *p == '~') {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
 			sbuf_add(b, (const char *)p, 1);
 		} else {
-			char e[3] = { '%', hex[*p >> 4], hex[*p & 15] };
+			char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
 
 			sbuf_add(b, e, 3);
 		}
@@ -198,7 +219,7 @@ void
 sbuf_release(struct sbuf *b)
 {
 	free(b->p);
-	*b = (struct sbuf){ .max = b->max };
+	*b = (struct sbuf){.max = b->max};
 }
 
 void
@@ -235,7 +256,7 @@ void
 web_reply_release(struct web_reply *r)
 {
 	free(r->body);
-	*r = (struct web_reply){ 0 };
+	*r = (struct web_reply){0};
 }
 
 int
@@ -257,8 +278,11 @@ web_parse_uint(const char *s, uint64_t max, uint64_t *out)
 int
 web_parse_duration(const char *s, uint64_t max_s, uint64_t *out)
 {
-	static const struct { char unit; uint64_t mul; } units[] = {
-		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }, { 'w', 7 * 86400 },
+	static const struct {
+		char unit;
+		uint64_t mul;
+	} units[] = {
+	    {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 7 * 86400},
 	};
 	char *end;
 	unsigned long long v;

@@ -1,8 +1,10 @@
-/* tests/bench/webload.c: a small HTTP load generator for the web benchmark (libcurl multi, one thread).
+/* tests/bench/webload.c: a small HTTP load generator for the web benchmark (libcurl multi, one
+ * thread).
  *
- * Keeps C clients busy for D seconds, each with its own keep-alive connection, issuing GET requests for the URLs
- * given (round-robin per client, so every client mixes them), and prints one JSON line per URL with the request
- * count, errors (transport failures and statuses other than 200) and latency percentiles in milliseconds.
+ * Keeps C clients busy for D seconds, each with its own keep-alive connection, issuing GET requests
+ * for the URLs given (round-robin per client, so every client mixes them), and prints one JSON line
+ * per URL with the request count, errors (transport failures and statuses other than 200) and
+ * latency percentiles in milliseconds.
  *
  * Usage: webload -c CLIENTS -d SECONDS URL... */
 #include <errno.h>
@@ -15,8 +17,8 @@
 
 #include <curl/curl.h>
 
-#define MAX_URLS        32
-#define MAX_SAMPLES     (4u << 20)
+#define MAX_URLS 32
+#define MAX_SAMPLES (4u << 20)
 
 struct stats {
 	const char *url;
@@ -29,7 +31,7 @@ struct stats {
 
 struct client {
 	CURL *h;
-	size_t next;            /* index of the URL to fetch next */
+	size_t next; /* index of the URL to fetch next */
 	size_t cur;
 };
 
@@ -100,7 +102,7 @@ int
 main(int argc, char **argv)
 {
 	long clients = 10, seconds = 10;
-	struct stats st[MAX_URLS] = { 0 };
+	struct stats st[MAX_URLS] = {0};
 	size_t nurls = 0;
 	struct client *cl;
 	CURLM *m;
@@ -161,8 +163,9 @@ main(int argc, char **argv)
 			if (msg->data.result != CURLE_OK || code != 200) {
 				st[c->cur].errors++;
 				if (st[c->cur].errors <= 3)
-					fprintf(stderr, "webload: %s: %s (HTTP %ld)\n", st[c->cur].url,
-					    curl_easy_strerror(msg->data.result), code);
+					fprintf(stderr, "webload: %s: %s (HTTP %ld)\n",
+					        st[c->cur].url,
+					        curl_easy_strerror(msg->data.result), code);
 			}
 			record(&st[c->cur], (double)us / 1000.0);
 			curl_multi_remove_handle(m, c->h);
@@ -175,10 +178,12 @@ main(int argc, char **argv)
 	elapsed = now_s() - t0;
 	for (size_t i = 0; i < nurls; i++) {
 		qsort(st[i].ms, st[i].n, sizeof(double), cmp_double);
-		printf("{\"url\":\"%s\",\"requests\":%lu,\"errors\":%lu,\"rps\":%.1f,\"p50_ms\":%.2f,\"p90_ms\":%.2f,"
-		    "\"p99_ms\":%.2f,\"max_ms\":%.2f}\n", st[i].url, st[i].requests, st[i].errors,
-		    (double)st[i].requests / elapsed, pct(&st[i], 0.50), pct(&st[i], 0.90), pct(&st[i], 0.99),
-		    st[i].n ? st[i].ms[st[i].n - 1] : 0);
+		printf("{\"url\":\"%s\",\"requests\":%lu,\"errors\":%lu,\"rps\":%.1f,\"p50_ms\":%."
+		       "2f,\"p90_ms\":%.2f,"
+		       "\"p99_ms\":%.2f,\"max_ms\":%.2f}\n",
+		       st[i].url, st[i].requests, st[i].errors, (double)st[i].requests / elapsed,
+		       pct(&st[i], 0.50), pct(&st[i], 0.90), pct(&st[i], 0.99),
+		       st[i].n ? st[i].ms[st[i].n - 1] : 0);
 		free(st[i].ms);
 	}
 	for (long i = 0; i < clients; i++)
