@@ -261,4 +261,29 @@ wait_for 20 curl -sk -o /dev/null "https://$listen/healthz"
 	fail "no 200 over TLS"
 ! curl -s -o /dev/null "http://$listen/healthz" || fail "plain HTTP answered on the TLS port"
 stop_daemon
+
+echo "== connection limit and idle timeout"
+cat >"$TEST_TMP/limits.yaml" <<YAML
+listen: 127.0.0.1:0
+database: $DB
+scrape_interval: 1s
+scrape_timeout: 1s
+web:
+  max_connections: 4
+  request_timeout: 2s
+YAML
+start_web "$TEST_TMP/limits.yaml"
+wait_for 20 curl -s -o /dev/null "http://$listen/healthz"
+# Four clients connect and send nothing: they hold every connection until the idle timeout closes them.
+holders=""
+for i in 1 2 3 4; do
+	bg sh -c "sleep 30 | curl -s telnet://$listen >/dev/null 2>&1"
+	holders="$holders $BG_PID"
+done
+sleep 0.7
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://$listen/healthz" || true)
+[ "$code" != 200 ] || fail "a fifth connection was served over max_connections 4"
+# The idle ones are closed after request_timeout (2 s), and the server answers again.
+wait_for 6 curl -sf -o /dev/null --max-time 1 "http://$listen/healthz"
+stop_daemon
 echo "ok"
