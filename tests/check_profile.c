@@ -644,6 +644,41 @@ START_TEST(test_text_errors)
 }
 END_TEST
 
+/* Crash-dump and GODEBUG extras the grammar allows: "gp=... m=..." header fields, " fp= sp= pc="
+ * frame suffixes, "(scan)", a goroutine running elsewhere, tracebackancestors sections. */
+START_TEST(test_debug2_extras)
+{
+	static const char dump[] =
+	    "goroutine 1 gp=0xc000002380 m=0 mp=0x5b8a40 [running]:\n"
+	    "main.main()\n\t/src/m.go:9 +0x1d fp=0xc000 sp=0xc001 pc=0x4a1b2c\n\n"
+	    "goroutine 17 [chan receive (scan), 3 minutes]:\n"
+	    "main.worker(0xc0000a0000, {0x4c5f20, 0x5})\n\t/src/dir with space/w.go:44 +0x2d\n"
+	    "created by main.start\n\t/src/m.go:30 +0x66\n"
+	    "[originating from goroutine 1]:\n"
+	    "main.start(...)\n\t/src/m.go:30 +0x66\n"
+	    "main.main(...)\n\t/src/m.go:12 +0x1d\n\n"
+	    "goroutine 18 [running]:\n\tgoroutine running on other thread; stack unavailable\n"
+	    "created by main.start\n\t/src/m.go:31 +0x86\n";
+	struct profile p;
+	const struct prof_location *l;
+
+	parse_ok(dump, sizeof(dump) - 1, &p);
+	ck_assert_uint_eq(p.total_goroutines, 3);
+	l = find(&p, "main.worker", "chan receive");
+	ck_assert_ptr_nonnull(l);
+	ck_assert_str_eq(l->loc.file, "/src/dir with space/w.go");
+	ck_assert_uint_eq(l->loc.line, 44);
+	ck_assert_int_eq(l->max_wait_minutes, 3);
+	ck_assert_uint_eq(l->nstack, 1); /* the ancestors are not this goroutine's stack */
+	l = find(&p, "main.main", "running");
+	ck_assert_uint_eq(l->loc.line, 9);
+	l = find(&p, "", "running"); /* no stack to attribute */
+	ck_assert_ptr_nonnull(l);
+	ck_assert_uint_eq(l->nstack, 0);
+	profile_release(&p);
+}
+END_TEST
+
 START_TEST(test_crlf)
 {
 	static const char dump[] =
@@ -867,6 +902,7 @@ profile_suite(void)
 	tcase_add_test(tc, test_proto_malformed);
 	tcase_add_test(tc, test_detect_errors);
 	tcase_add_test(tc, test_text_errors);
+	tcase_add_test(tc, test_debug2_extras);
 	tcase_add_test(tc, test_crlf);
 	tcase_add_test(tc, test_huge_line);
 	tcase_add_test(tc, test_million_goroutines);
