@@ -34,6 +34,7 @@ static const char *const migrations[] = {
 
 #define STMT_CACHE_MAX  128             /* distinct statements per connection */
 #define CACHE_MAX       (1u << 17)      /* interned locations / stacks remembered per connection */
+#define CACHE_KEY_BYTES (32u << 20)     /* bytes of location keys remembered per connection */
 #define TEXT_CAP        2048            /* bytes kept of a scraped function or file name */
 #define OP_CAP          128             /* bytes kept of an op name */
 #define STATUS_CAP      512             /* bytes kept of a scrape status */
@@ -64,6 +65,7 @@ struct intern_table {
 	struct intern *slots;
 	size_t cap;                     /* power of two, or 0 */
 	size_t n;
+	size_t key_bytes;               /* bytes of keys held, capped by CACHE_KEY_BYTES */
 };
 
 struct store {
@@ -321,6 +323,7 @@ intern_clear(struct intern_table *t)
 	t->slots = NULL;
 	t->cap = 0;
 	t->n = 0;
+	t->key_bytes = 0;
 }
 
 static struct intern *
@@ -340,14 +343,15 @@ intern_find(struct intern_table *t, uint64_t hash, const char *key, size_t keyle
 	}
 }
 
-/* Add an entry (not present). Forgets everything when the table is at its cap: it is only a cache. */
+/* Add an entry (not present). Forgets everything when the table is at its entry or byte cap: it is only a cache,
+ * and scraped names are untrusted (a hostile target may send a new 4 KiB location every scrape). */
 static struct intern *
 intern_add(struct intern_table *t, uint64_t hash, const char *key, size_t keylen)
 {
 	struct intern *e;
 	size_t i;
 
-	if (t->n >= CACHE_MAX)
+	if (t->n >= CACHE_MAX || t->key_bytes + keylen > CACHE_KEY_BYTES)
 		intern_clear(t);
 	if ((t->n + 1) * 4 > t->cap * 3) {
 		struct intern_table bigger = { .cap = t->cap ? t->cap * 2 : 256 };
@@ -363,6 +367,7 @@ intern_add(struct intern_table *t, uint64_t hash, const char *key, size_t keylen
 			bigger.slots[j] = t->slots[i];
 		}
 		bigger.n = t->n;
+		bigger.key_bytes = t->key_bytes;
 		free(t->slots);
 		*t = bigger;
 	}
@@ -382,6 +387,7 @@ intern_add(struct intern_table *t, uint64_t hash, const char *key, size_t keylen
 		memcpy(e->key, key, keylen);
 	}
 	t->n++;
+	t->key_bytes += keylen;
 	return e;
 }
 
