@@ -431,7 +431,7 @@ profile_parse_debug1(const char *buf, size_t len, struct profile *out, struct pa
 {
 	struct text_parser P = {.L = {.buf = buf, .len = len}, .err = err};
 	enum profile_kind kind;
-	uint64_t total = 0;
+	uint64_t total = 0, sum = 0;
 	struct line ln;
 	size_t hl;
 	int r, ret = -1;
@@ -492,6 +492,7 @@ profile_parse_debug1(const char *buf, size_t len, struct profile *out, struct pa
 			goto out_free;
 		if (n == 0 && P.L.pos == len)
 			break; /* a group cut off at the end */
+		sum += rec.count;
 		if (rec.count == 0)
 			continue;
 		rec.frames = P.fr;
@@ -522,6 +523,20 @@ profile_parse_debug1(const char *buf, size_t len, struct profile *out, struct pa
 	}
 	if (r < 0)
 		goto out_free;
+	/* Go writes debug=1 whole (unlike debug=2, which runtime.Stack may cut): a last line without its newline
+	 * or groups that do not add up to the header's total mean the body was cut off on the way. */
+	if (P.L.pos < len) {
+		perr(err, P.L.pos, P.L.lineno + 1,
+		     "truncated debug=1 profile: line %zu (byte %zu) ends without a newline",
+		     P.L.lineno + 1, P.L.pos);
+		goto out_free;
+	}
+	if (sum != total) {
+		perr(err, len, P.L.lineno,
+		     "truncated debug=1 profile: the header says total %llu but the groups hold %llu goroutines",
+		     (unsigned long long)total, (unsigned long long)sum);
+		goto out_free;
+	}
 	if (agg_finish(P.agg, out, total) < 0) {
 		perr(err, 0, 0, "out of memory");
 		goto out_free;

@@ -75,7 +75,7 @@ static char *
 gen_debug1(const struct gen_loc *locs, size_t n, bool leakprofile, size_t *len)
 {
 	struct buf b = {0};
-	uint64_t total = 2;
+	uint64_t total = leakprofile ? 0 : 2; /* the two records written below */
 
 	for (size_t i = 0; i < n; i++)
 		total += locs[i].count;
