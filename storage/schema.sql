@@ -56,6 +56,9 @@ CREATE TABLE locations (
 	last_seen  INTEGER NOT NULL,
 	UNIQUE (function, file, line, op)
 );
+-- Retention forgets locations not seen for longer than the rollups are kept, and then their stacks.
+CREATE INDEX locations_last_seen ON locations (last_seen);
+CREATE INDEX locations_stack ON locations (stack_id);
 
 -- Raw per-scrape counts; a location absent from a successful scrape had 0 goroutines.
 CREATE TABLE samples (
@@ -82,6 +85,7 @@ CREATE TABLE rollups (
 	PRIMARY KEY (service_id, location_id, hour)
 ) WITHOUT ROWID;
 CREATE INDEX rollups_hour ON rollups (hour);
+CREATE INDEX rollups_location ON rollups (location_id);
 
 -- The detector's latest rankings (one row per run; older runs are pruned).
 CREATE TABLE rankings (
@@ -112,6 +116,7 @@ CREATE TABLE suspects (
 	sparkline           TEXT NOT NULL DEFAULT '[]', -- JSON array of service-total counts over the window
 	PRIMARY KEY (ranking_id, rank)
 ) WITHOUT ROWID;
+CREATE INDEX suspects_location ON suspects (location_id);
 
 -- Alert state per (service, location); the location carries the op.
 CREATE TABLE alerts (
@@ -127,6 +132,7 @@ CREATE TABLE alerts (
 	updated       INTEGER NOT NULL,
 	PRIMARY KEY (service_id, location_id)
 ) WITHOUT ROWID;
+CREATE INDEX alerts_location ON alerts (location_id);
 
 -- Notifications to deliver, at least once, in order per webhook.
 CREATE TABLE outbox (

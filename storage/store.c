@@ -1765,6 +1765,80 @@ retention_delete(struct store *st, const char *sql, int64_t cutoff, unsigned lim
 	return n;
 }
 
+/* Forget up to 'limit' locations last seen before 'cutoff' that nothing refers to any more, then their stacks when
+ * no other location shares them. Returns the number of locations deleted, or -1. */
+static int
+retention_locations(struct store *st, int64_t cutoff, unsigned limit)
+{
+	int64_t *ids, *stack_ids;
+	sqlite3_stmt *stmt;
+	size_t n = 0, i;
+	int rc = SQLITE_DONE, ret = -1;
+
+	ids = xcalloc(limit, sizeof(*ids));
+	stack_ids = xcalloc(limit, sizeof(*stack_ids));
+	stmt = store_prepare(st,
+	    "SELECT l.id, coalesce(l.stack_id, 0) FROM locations l WHERE l.last_seen < ?1"
+	    " AND NOT EXISTS (SELECT 1 FROM samples x WHERE x.location_id = l.id)"
+	    " AND NOT EXISTS (SELECT 1 FROM rollups r WHERE r.location_id = l.id)"
+	    " AND NOT EXISTS (SELECT 1 FROM suspects u WHERE u.location_id = l.id)"
+	    " AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.location_id = l.id)"
+	    " LIMIT ?2");
+	if (stmt == NULL)
+		goto out_free;
+	sqlite3_bind_int64(stmt, 1, cutoff);
+	sqlite3_bind_int64(stmt, 2, limit);
+	while (n < limit && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		ids[n] = sqlite3_column_int64(stmt, 0);
+		stack_ids[n] = sqlite3_column_int64(stmt, 1);
+		n++;
+	}
+	if (n < limit && rc != SQLITE_DONE) {
+		store_log_sqlite(st, "retention: finding unused locations");
+		store_stmt_done(stmt);
+		goto out_free;
+	}
+	store_stmt_done(stmt);
+
+	for (i = 0; i < n; i++) {
+		stmt = store_prepare(st, "DELETE FROM locations WHERE id = ?1");
+		if (stmt == NULL)
+			goto out_free;
+		sqlite3_bind_int64(stmt, 1, ids[i]);
+		if (sqlite3_step(stmt) != SQLITE_DONE) {
+			store_log_sqlite(st, "retention: deleting an unused location");
+			store_stmt_done(stmt);
+			goto out_free;
+		}
+		store_stmt_done(stmt);
+	}
+	for (i = 0; i < n; i++) {
+		if (stack_ids[i] == 0)
+			continue;
+		stmt = store_prepare(st,
+		    "DELETE FROM stacks WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM locations WHERE stack_id = ?1)");
+		if (stmt == NULL)
+			goto out_free;
+		sqlite3_bind_int64(stmt, 1, stack_ids[i]);
+		if (sqlite3_step(stmt) != SQLITE_DONE) {
+			store_log_sqlite(st, "retention: deleting an unused stack");
+			store_stmt_done(stmt);
+			goto out_free;
+		}
+		store_stmt_done(stmt);
+	}
+	if (n > 0) {
+		/* The caches may name what was just deleted. */
+		intern_clear(&st->locs);
+		intern_clear(&st->stacks);
+	}
+	ret = (int)n;
+out_free:
+	free(stack_ids);
+	free(ids);
+	return ret;
+}
+
 int
 store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t rollup_ms, unsigned budget)
 {
@@ -1822,6 +1896,15 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 		goto out_rollback;
 	if ((unsigned)n >= row_budget)
 		more = true;
+
+	if (!more) {
+		/* Rollups are caught up: locations last seen before the oldest kept rollup hour have nothing left. */
+		n = retention_locations(st, rollup_cutoff - HOUR_MS, row_budget);
+		if (n < 0)
+			goto out_rollback;
+		if ((unsigned)n >= row_budget)
+			more = true;
+	}
 
 	n = retention_delete(st,
 	    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state IN ('delivered', 'dropped')"

@@ -1103,6 +1103,51 @@ START_TEST(test_retention_rollup)
 }
 END_TEST
 
+/* Locations not seen for longer than rollups are kept are forgotten with their stacks, unless something still
+ * refers to them; a location seen again afterwards is simply stored anew. */
+START_TEST(test_retention_forgets_locations)
+{
+	struct prof_location lold[] = {
+		loc("main.A", "/a.go", 1, "chan send", 1, stack_c, 3),
+		loc("main.B", "/b.go", 2, "chan send", 2, stack_a, 4),
+		loc("main.C", "/c.go", 3, "chan send", 3, NULL, 0),
+	};
+	struct prof_location lnew[] = { loc("main.D", "/d.go", 4, "chan send", 4, stack_a, 4) };
+	struct profile pold = prof(lold, 3), pnew = prof(lnew, 1);
+	struct store *st = store_open(dbpath, 0);
+	int64_t t, now = T0 + 40 * 24 * HOUR, c_id;
+	char sql[200];
+	int rc, calls = 0;
+
+	ck_assert_ptr_nonnull(st);
+	t = store_target_upsert(st, "s", NULL, "http://x");
+	add(st, t, T0, &pold);
+	add(st, t, now - MIN, &pnew);
+	c_id = count_rows(st, "SELECT id FROM locations WHERE function = 'main.C'");
+	snprintf(sql, sizeof(sql), "INSERT INTO alerts (service_id, location_id, state, updated)"
+	    " VALUES (1, %lld, 'resolved', 0)", (long long)c_id);
+	exec_ok(st, sql);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 2);
+
+	while ((rc = store_retention_step(st, now, 48 * HOUR, 30 * 24 * HOUR, 100)) == 1)
+		ck_assert_int_lt(++calls, 20);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rollups"), 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations WHERE function IN ('main.A', 'main.B')"), 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations WHERE function IN ('main.C', 'main.D')"), 2);
+	/* stack_c went with main.A; stack_a stays for main.D. */
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 1);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks WHERE frames LIKE '%main.handler.func1%'"), 1);
+
+	/* Seen again: stored anew, through the same connection (its caches must not name deleted rows). */
+	add(st, t, now, &pold);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations"), 4);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 2);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	store_free(st);
+}
+END_TEST
+
 START_TEST(test_statement_cache)
 {
 	static const char sql[] = "SELECT count(*) FROM targets";
@@ -1281,6 +1326,7 @@ store_suite(void)
 	tcase_add_test(tc, test_ranking_roundtrip);
 	tcase_add_test(tc, test_target_health);
 	tcase_add_test(tc, test_retention_rollup);
+	tcase_add_test(tc, test_retention_forgets_locations);
 	tcase_add_test(tc, test_statement_cache);
 	tcase_add_test(tc, test_real_profiles);
 	suite_add_tcase(s, tc);
