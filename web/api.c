@@ -16,13 +16,25 @@
 
 #define API_MAX_LIMIT 100000
 #define API_CACHE_MAX 64
-#define API_CACHE_FRESH_MS 250    /* a new ranking shows this late, or one refresh later */
+#define API_CACHE_FRESH_MS 250        /* a new ranking shows this late, or one refresh later */
+#define API_MICRO_TTL_MS 1000         /* other API answers are at most this stale, or one refresh */
+#define API_MICRO_MAX_BODY (4u << 20) /* larger answers are not kept */
 #define API_CACHE_REFRESH_MS 2000 /* a refresh taking longer than this lets another request try */
 
 struct api_cache_entry {
 	char *key;
 	char *body;
 	size_t len;
+};
+
+/* Any other API answer, kept briefly: a dashboard polled by many clients asks the same questions.
+ */
+struct api_micro_entry {
+	char *key;
+	char *body;
+	size_t len;
+	int64_t built_ms;   /* when it was computed */
+	int64_t refresh_ms; /* when a request went to recompute it (0: none is) */
 };
 
 struct api_cache {
@@ -32,7 +44,10 @@ struct api_cache {
 	int64_t refresh_ms; /* when a request went to read it again (0: none is) */
 	struct api_cache_entry e[API_CACHE_MAX];
 	size_t n;
-	size_t next; /* the entry to replace when full */
+	size_t next;                             /* the entry to replace when full */
+	struct api_micro_entry m[API_CACHE_MAX]; /* other API answers, for API_MICRO_TTL_MS */
+	size_t nm;
+	size_t next_m;
 };
 
 void
@@ -618,6 +633,10 @@ api_cache_free(struct api_cache *cache)
 	if (!cache)
 		return;
 	cache_clear(cache);
+	for (size_t i = 0; i < cache->nm; i++) {
+		free(cache->m[i].key);
+		free(cache->m[i].body);
+	}
 	pthread_mutex_destroy(&cache->lock);
 	free(cache);
 }
@@ -723,4 +742,73 @@ api_recent(const struct config *cfg, int64_t last_seen)
 	int64_t span = 10 * (int64_t)(cfg->scrape_interval ? cfg->scrape_interval : 60);
 
 	return last_seen - (span < 60 ? 60 : span) * 1000;
+}
+
+bool
+api_micro_get(struct api_cache *cache, const char *key, int64_t now, struct web_reply *r)
+{
+	bool hit = false;
+
+	pthread_mutex_lock(&cache->lock);
+	for (size_t i = 0; i < cache->nm; i++) {
+		struct api_micro_entry *e = &cache->m[i];
+		char *body;
+
+		if (strcmp(e->key, key) != 0)
+			continue;
+		/* Fresh; or stale while another request recomputes it; else this request will. */
+		if (now - e->built_ms >= API_MICRO_TTL_MS &&
+		    !(e->refresh_ms && now - e->refresh_ms < API_CACHE_REFRESH_MS)) {
+			e->refresh_ms = now;
+			break;
+		}
+		body = malloc(e->len + 1);
+		if (!body)
+			break;
+		memcpy(body, e->body, e->len + 1);
+		web_reply_release(r);
+		*r = (struct web_reply){
+		    .status = 200, .content_type = "application/json", .body = body, .len = e->len};
+		hit = true;
+		break;
+	}
+	pthread_mutex_unlock(&cache->lock);
+	return hit;
+}
+
+void
+api_micro_put(struct api_cache *cache, const char *key, int64_t now, const struct web_reply *r)
+{
+	struct api_micro_entry e = {.key = strdup(key), .len = r->len, .built_ms = now};
+	struct api_micro_entry *slot = NULL;
+
+	if (r->status != 200 || r->len > API_MICRO_MAX_BODY || !r->content_type ||
+	    strcmp(r->content_type, "application/json") != 0) {
+		free(e.key);
+		return;
+	}
+	e.body = malloc(r->len + 1);
+	if (!e.key || !e.body) {
+		free(e.key);
+		free(e.body);
+		return;
+	}
+	memcpy(e.body, r->body, r->len);
+	e.body[r->len] = '\0';
+	pthread_mutex_lock(&cache->lock);
+	for (size_t i = 0; i < cache->nm && !slot; i++) {
+		if (strcmp(cache->m[i].key, key) == 0)
+			slot = &cache->m[i];
+	}
+	if (!slot && cache->nm < API_CACHE_MAX) {
+		slot = &cache->m[cache->nm++];
+		*slot = (struct api_micro_entry){0};
+	} else if (!slot) {
+		slot = &cache->m[cache->next_m];
+		cache->next_m = (cache->next_m + 1) % API_CACHE_MAX;
+	}
+	free(slot->key);
+	free(slot->body);
+	*slot = e;
+	pthread_mutex_unlock(&cache->lock);
 }

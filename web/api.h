@@ -22,6 +22,12 @@ struct api_cache *api_cache_new(void);
 /* Answer /api/v1/suspects from the cache alone when its ranking was confirmed current a moment ago
  * (no database connection needed). false: answer it normally. */
 bool api_cached(const struct web_ctx *c, struct web_reply *r);
+/* Other API answers (JSON, 200) keyed by 'key' (the path and its arguments), served for a second
+ * after they were computed; after that one request recomputes while the others keep getting the
+ * previous answer. A miss (false) makes the caller compute it and api_micro_put() the result. */
+bool api_micro_get(struct api_cache *cache, const char *key, int64_t now, struct web_reply *r);
+void api_micro_put(struct api_cache *cache, const char *key, int64_t now,
+                   const struct web_reply *r);
 void api_cache_free(struct api_cache *cache);
 
 /* Answer a request whose path starts with "/api/v1/": every reply is JSON, errors {"error": "..."}.

@@ -309,6 +309,38 @@ mhd_arg(void *cls, const char *name)
 	return MHD_lookup_connection_value(cls, MHD_GET_ARGUMENT_KIND, name);
 }
 
+/* Collects the query arguments into a cache key. */
+static enum MHD_Result
+key_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct sbuf *b = cls;
+
+	(void)kind;
+	sbuf_puts(b, "&");
+	sbuf_url(b, key);
+	sbuf_puts(b, "=");
+	sbuf_url(b, value ? value : "");
+	return MHD_YES;
+}
+
+/* The micro-cache key of an API request (path and arguments), or NULL when it is not cached: the
+ * stored ranking has its own cache, and /metrics counts. Caller frees. */
+static char *
+micro_key(struct MHD_Connection *conn, const char *url)
+{
+	struct sbuf b = {.max = 2048};
+	size_t n;
+
+	if (strncmp(url, "/api/v1/", 8) != 0)
+		return NULL;
+	if (strcmp(url, "/api/v1/suspects") == 0 &&
+	    !MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "window"))
+		return NULL;
+	sbuf_url(&b, url);
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, key_arg, &b);
+	return sbuf_steal(&b, &n);
+}
+
 static bool
 is_api(const char *url)
 {
@@ -475,6 +507,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	struct web_reply r = {0};
 	struct conn *c = NULL;
 	bool challenge = false, priority;
+	char *mkey = NULL;
 	enum MHD_Result ret;
 	int64_t now = now_ms();
 
@@ -532,6 +565,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 
 		if (api_cached(&quick, &r))
 			goto out_send;
+		mkey = micro_key(conn, url);
+		if (mkey && api_micro_get(w->cache, mkey, now, &r))
+			goto out_send;
 	}
 	priority = strcmp(url, "/api/v1/suspects") == 0 &&
 	           !MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "window");
@@ -563,6 +599,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 			api_error(&r, 404, "not found: the API is under /api/v1/");
 		else
 			pages_handle(&ctx, &r);
+		if (mkey)
+			api_micro_put(w->cache, mkey, now, &r);
 	}
 	/* A query stopped by the deadline leaves a 500 behind: say what happened. */
 	if (r.status == 500 && now_ms() > c->deadline_ms)
@@ -574,6 +612,7 @@ out_send:
 	pthread_rwlock_unlock(&w->cfg_lock);
 	pool_put(w, c);
 	web_reply_release(&r);
+	free(mkey);
 	return ret;
 }
 
