@@ -79,9 +79,9 @@ CREATE TABLE rollups (
 	location_id INTEGER NOT NULL REFERENCES locations(id),
 	hour        INTEGER NOT NULL,                   -- start of the hour
 	max_count   INTEGER NOT NULL,                   -- max over instances and scrapes
-	mean_count  REAL NOT NULL,                      -- mean per instance per scrape (absent: 0), see scrapes
-	instances   INTEGER NOT NULL,                   -- instances seen with this location in the hour
-	scrapes     INTEGER NOT NULL,                   -- count scrapes of those instances behind mean_count
+	mean_count  REAL NOT NULL,                      -- mean per instance per scrape (absent: 0)
+	instances   INTEGER NOT NULL,                   -- instances seen with it in the hour
+	scrapes     INTEGER NOT NULL,                   -- their count scrapes behind mean_count
 	PRIMARY KEY (service_id, location_id, hour)
 ) WITHOUT ROWID;
 CREATE INDEX rollups_hour ON rollups (hour);

@@ -1,11 +1,12 @@
 /* storage/store.c: blocked-goroutine counts over time, in SQLite (WAL). See store.h.
  *
- * One connection per struct store. The schema is compiled in (storage/schema.sql is migration 1) and migrated with
- * PRAGMA user_version. Every statement is prepared once and cached in the struct; locations and stacks are
- * interned through small in-memory caches so that a scrape of an unchanged service costs one INSERT per location
- * and no lookups. A scrape is one transaction: on any failure it is rolled back whole and the caches, which may
- * hold ids from the rolled-back transaction, are dropped. Scraped strings are untrusted: they are cut at a fixed
- * length and made valid UTF-8 before they reach the database, so every reader can put them into JSON as they are. */
+ * One connection per struct store. The schema is compiled in (storage/schema.sql is migration 1)
+ * and migrated with PRAGMA user_version. Every statement is prepared once and cached in the struct;
+ * locations and stacks are interned through small in-memory caches so that a scrape of an unchanged
+ * service costs one INSERT per location and no lookups. A scrape is one transaction: on any failure
+ * it is rolled back whole and the caches, which may hold ids from the rolled-back transaction, are
+ * dropped. Scraped strings are untrusted: they are cut at a fixed length and made valid UTF-8
+ * before they reach the database, so every reader can put them into JSON as they are. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -22,27 +23,30 @@
 #include "storage/store.h"
 #include "storage/store_internal.h"
 
+/* clang-format off */
 static const char schema_sql[] =
 #include "storage/schema.sql.inc"
 ;
 
-/* Migrations, in order: entry i brings a database from user_version i to i + 1. Never edit a released one. */
+/* Migrations, in order: entry i brings a database from user_version i to i + 1. Never edit a
+ * released one. */
 static const char *const migrations[] = {
 	schema_sql,
 };
+/* clang-format on */
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-#define STMT_CACHE_MAX  128             /* distinct statements per connection */
-#define CACHE_MAX       (1u << 17)      /* interned locations / stacks remembered per connection */
-#define CACHE_KEY_BYTES (32u << 20)     /* bytes of location keys remembered per connection */
-#define TEXT_CAP        2048            /* bytes kept of a scraped function or file name */
-#define OP_CAP          128             /* bytes kept of an op name */
-#define STATUS_CAP      512             /* bytes kept of a scrape status */
-#define STACK_FRAMES    128             /* frames kept of a representative stack */
-#define SEEN_SLACK_MS   30000           /* locations.last_seen is rewritten at most this often */
+#define STMT_CACHE_MAX 128          /* distinct statements per connection */
+#define CACHE_MAX (1u << 17)        /* interned locations / stacks remembered per connection */
+#define CACHE_KEY_BYTES (32u << 20) /* bytes of location keys remembered per connection */
+#define TEXT_CAP 2048               /* bytes kept of a scraped function or file name */
+#define OP_CAP 128                  /* bytes kept of an op name */
+#define STATUS_CAP 512              /* bytes kept of a scrape status */
+#define STACK_FRAMES 128            /* frames kept of a representative stack */
+#define SEEN_SLACK_MS 30000         /* locations.last_seen is rewritten at most this often */
 #define BUSY_TIMEOUT_MS 5000
-#define RANKINGS_KEEP   50
-#define HOUR_MS         3600000
+#define RANKINGS_KEEP 50
+#define HOUR_MS 3600000
 
 struct stmt_slot {
 	const char *sql;
@@ -52,7 +56,8 @@ struct stmt_slot {
 /* An interned location (or, with key NULL, a stack keyed by its hash alone). */
 struct intern {
 	uint64_t hash;
-	char *key;                      /* locations: function \0 file \0 line \0 op; stacks: NULL (the hash is the key) */
+	/* locations: function \0 file \0 line \0 op; stacks: NULL (the hash is the key) */
+	char *key;
 	size_t keylen;
 	int64_t id;
 	int64_t stack_id;
@@ -63,24 +68,25 @@ struct intern {
 
 struct intern_table {
 	struct intern *slots;
-	size_t cap;                     /* power of two, or 0 */
+	size_t cap; /* power of two, or 0 */
 	size_t n;
-	size_t key_bytes;               /* bytes of keys held, capped by CACHE_KEY_BYTES */
+	size_t key_bytes; /* bytes of keys held, capped by CACHE_KEY_BYTES */
 };
 
 struct store {
 	sqlite3 *db;
-	bool in_write;                  /* inside store_begin(): a rollback drops the intern caches */
+	bool in_write; /* inside store_begin(): a rollback drops the intern caches */
 	char *path;
 	unsigned flags;
 	struct stmt_slot stmts[STMT_CACHE_MAX];
 	size_t nstmts;
 	struct intern_table locs;
 	struct intern_table stacks;
-	char errbuf[512];               /* the message of the last failure, kept across the rollback */
-	char fn_buf[TEXT_CAP + 1];             /* cleaned location strings */
+	char errbuf[512];          /* the message of the last failure, kept across the rollback */
+	char fn_buf[TEXT_CAP + 1]; /* cleaned location strings */
 	char file_buf[TEXT_CAP + 1];
-	char frame_fn_buf[TEXT_CAP + 1];       /* cleaned stack frame strings (copied by jansson at once) */
+	/* cleaned stack frame strings (jansson copies them at once) */
+	char frame_fn_buf[TEXT_CAP + 1];
 	char frame_file_buf[TEXT_CAP + 1];
 	char op_buf[OP_CAP + 1];
 	char status_buf[STATUS_CAP + 1];
@@ -191,11 +197,13 @@ store_prepare(struct store *st, const char *sql)
 		}
 	}
 	if (st->nstmts == STMT_CACHE_MAX) {
-		snprintf(st->errbuf, sizeof(st->errbuf), "statement cache full (%d statements)", STMT_CACHE_MAX);
+		snprintf(st->errbuf, sizeof(st->errbuf), "statement cache full (%d statements)",
+		         STMT_CACHE_MAX);
 		log_err("store: '%s': %s", st->path, st->errbuf);
 		return NULL;
 	}
-	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) !=
+	    SQLITE_OK) {
 		save_error(st);
 		log_err("store: '%s': preparing '%.40s...': %s", st->path, sql, st->errbuf);
 		return NULL;
@@ -268,7 +276,7 @@ store_rollback(struct store *st)
 {
 	size_t i;
 
-	/* A statement still stepping would keep its read snapshot (and fail the rollback of reads). */
+	/* A statement still stepping would keep its read snapshot. */
 	for (i = 0; i < st->nstmts; i++)
 		sqlite3_reset(st->stmts[i].stmt);
 	if (!sqlite3_get_autocommit(st->db)) {
@@ -338,13 +346,15 @@ intern_find(struct intern_table *t, uint64_t hash, const char *key, size_t keyle
 
 		if (!e->used)
 			return NULL;
-		if (e->hash == hash && e->keylen == keylen && (keylen == 0 || memcmp(e->key, key, keylen) == 0))
+		if (e->hash == hash && e->keylen == keylen &&
+		    (keylen == 0 || memcmp(e->key, key, keylen) == 0))
 			return e;
 	}
 }
 
-/* Add an entry (not present). Forgets everything when the table is at its entry or byte cap: it is only a cache,
- * and scraped names are untrusted (a hostile target may send a new 4 KiB location every scrape). */
+/* Add an entry (not present). Forgets everything when the table is at its entry or byte cap: it is
+ * only a cache, and scraped names are untrusted (a hostile target may send a new 4 KiB location
+ * every scrape). */
 static struct intern *
 intern_add(struct intern_table *t, uint64_t hash, const char *key, size_t keylen)
 {
@@ -354,7 +364,7 @@ intern_add(struct intern_table *t, uint64_t hash, const char *key, size_t keylen
 	if (t->n >= CACHE_MAX || t->key_bytes + keylen > CACHE_KEY_BYTES)
 		intern_clear(t);
 	if ((t->n + 1) * 4 > t->cap * 3) {
-		struct intern_table bigger = { .cap = t->cap ? t->cap * 2 : 256 };
+		struct intern_table bigger = {.cap = t->cap ? t->cap * 2 : 256};
 
 		bigger.slots = xcalloc(bigger.cap, sizeof(*bigger.slots));
 		for (i = 0; i < t->cap; i++) {
@@ -362,7 +372,8 @@ intern_add(struct intern_table *t, uint64_t hash, const char *key, size_t keylen
 
 			if (!t->slots[i].used)
 				continue;
-			for (j = t->slots[i].hash & (bigger.cap - 1); bigger.slots[j].used; j = (j + 1) & (bigger.cap - 1))
+			for (j = t->slots[i].hash & (bigger.cap - 1); bigger.slots[j].used;
+			     j = (j + 1) & (bigger.cap - 1))
 				;
 			bigger.slots[j] = t->slots[i];
 		}
@@ -427,8 +438,9 @@ utf8_seq(const unsigned char *s, size_t avail)
 	return n;
 }
 
-/* 's' cut to at most 'cap' bytes on a character boundary, invalid UTF-8 and control bytes replaced by '?'.
- * Returns 's' itself when it needs no change, else 'buf' (cap + 1 bytes). NULL reads as "". */
+/* 's' cut to at most 'cap' bytes on a character boundary, invalid UTF-8 and control bytes
+ * replaced by '?'. Returns 's' itself when it needs no change, else 'buf' (cap + 1 bytes). NULL
+ * reads as "". */
 static const char *
 clean_text(const char *s, size_t cap, char *buf)
 {
@@ -436,7 +448,7 @@ clean_text(const char *s, size_t cap, char *buf)
 	size_t i = 0, o = 0, len = strlen((const char *)p);
 	bool changed = len > cap;
 
-	for (i = 0; i < len && !changed; ) {
+	for (i = 0; i < len && !changed;) {
 		size_t n = utf8_seq(p + i, len - i);
 
 		if (n == 0 || p[i] < 0x20 || p[i] == 0x7f)
@@ -445,7 +457,7 @@ clean_text(const char *s, size_t cap, char *buf)
 	}
 	if (!changed)
 		return (const char *)p;
-	for (i = 0; i < len; ) {
+	for (i = 0; i < len;) {
 		size_t n = utf8_seq(p + i, len - i);
 
 		if (n == 0 || (n == 1 && (p[i] < 0x20 || p[i] == 0x7f))) {
@@ -488,8 +500,9 @@ migrate(struct store *st)
 	store_stmt_done(stmt);
 	if (version > SCHEMA_VERSION) {
 		snprintf(st->errbuf, sizeof(st->errbuf),
-		    "database schema version %d is newer than this leakprofd supports (%d): upgrade leakprofd",
-		    version, SCHEMA_VERSION);
+		         "database schema version %d is newer than this leakprofd supports (%d): "
+		         "upgrade leakprofd",
+		         version, SCHEMA_VERSION);
 		log_err("store: '%s': %s", st->path, st->errbuf);
 		goto out_rollback;
 	}
@@ -506,7 +519,8 @@ migrate(struct store *st)
 		if (sqlite3_column_int64(stmt, 0) > 0) {
 			store_stmt_done(stmt);
 			snprintf(st->errbuf, sizeof(st->errbuf),
-			    "not a leakprofd database (it has tables but no leakprofd schema version)");
+			         "not a leakprofd database (it has tables but no leakprofd schema "
+			         "version)");
 			log_err("store: '%s': %s", st->path, st->errbuf);
 			goto out_rollback;
 		}
@@ -527,7 +541,8 @@ migrate(struct store *st)
 	if (store_commit(st) < 0)
 		return -1;
 	if (version < SCHEMA_VERSION)
-		log_info("store: '%s': schema migrated from version %d to %d", st->path, version, SCHEMA_VERSION);
+		log_info("store: '%s': schema migrated from version %d to %d", st->path, version,
+		         SCHEMA_VERSION);
 	return 0;
 
 out_rollback:
@@ -556,12 +571,14 @@ check_version_readonly(struct store *st)
 		snprintf(st->errbuf, sizeof(st->errbuf), "not a leakprofd database (no schema)");
 	else if (version > SCHEMA_VERSION)
 		snprintf(st->errbuf, sizeof(st->errbuf),
-		    "database schema version %d is newer than this leakprofd supports (%d): upgrade leakprofd",
-		    version, SCHEMA_VERSION);
+		         "database schema version %d is newer than this leakprofd supports (%d): "
+		         "upgrade leakprofd",
+		         version, SCHEMA_VERSION);
 	else
 		snprintf(st->errbuf, sizeof(st->errbuf),
-		    "database schema version %d is older than %d: run 'leakprofd run' once to migrate it",
-		    version, SCHEMA_VERSION);
+		         "database schema version %d is older than %d: run 'leakprofd run' once to "
+		         "migrate it",
+		         version, SCHEMA_VERSION);
 	log_err("store: '%s': %s", st->path, st->errbuf);
 	return -1;
 }
@@ -585,7 +602,8 @@ log_open_error(const char *path, const char *msg, bool readonly)
 		else
 			snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
 		if (access(dir, W_OK) != 0) {
-			log_err("store: '%s': cannot open: %s (directory '%s': %s)", path, msg, dir, strerror(errno));
+			log_err("store: '%s': cannot open: %s (directory '%s': %s)", path, msg, dir,
+			        strerror(errno));
 			return;
 		}
 	}
@@ -596,11 +614,9 @@ static int
 apply_pragmas(struct store *st)
 {
 	static const char *const rw_pragmas[] = {
-		"PRAGMA journal_mode = WAL",
-		"PRAGMA synchronous = NORMAL",
-		"PRAGMA foreign_keys = ON",
-		"PRAGMA journal_size_limit = 67108864",
-		"PRAGMA cache_size = -32768",           /* 32 MiB: the hot index pages of a large fleet */
+	    "PRAGMA journal_mode = WAL",  "PRAGMA synchronous = NORMAL",
+	    "PRAGMA foreign_keys = ON",   "PRAGMA journal_size_limit = 67108864",
+	    "PRAGMA cache_size = -32768", /* 32 MiB: the hot index pages of a large fleet */
 	};
 	size_t i;
 
@@ -610,10 +626,11 @@ apply_pragmas(struct store *st)
 			goto out_error;
 		return 0;
 	}
-	/* SQLite quietly opens a write-protected file read-only; say so now rather than at the first scrape. */
+	/* SQLite quietly opens a write-protected file read-only; say so now rather than at the
+	 * first scrape. */
 	if (sqlite3_db_readonly(st->db, "main") == 1) {
 		snprintf(st->errbuf, sizeof(st->errbuf), "the database file is read-only (%s)",
-		    access(st->path, W_OK) != 0 ? strerror(errno) : "opened read-only");
+		         access(st->path, W_OK) != 0 ? strerror(errno) : "opened read-only");
 		log_err("store: '%s': cannot open for writing: %s", st->path, st->errbuf);
 		return -1;
 	}
@@ -646,7 +663,8 @@ store_open(const char *path, unsigned flags)
 	st->flags = flags;
 	rc = sqlite3_open_v2(path, &st->db, oflags, NULL);
 	if (rc != SQLITE_OK) {
-		log_open_error(path, st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc), store_readonly(st));
+		log_open_error(path, st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc),
+		               store_readonly(st));
 		goto out_free;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
@@ -676,10 +694,11 @@ store_free(struct store *st)
 	for (i = 0; i < st->nstmts; i++)
 		sqlite3_finalize(st->stmts[i].stmt);
 	if (st->db != NULL) {
-		/* Fresh planner statistics for the web's queries; analysis_limit bounds the work on a large database, so
-		 * that a shutdown never waits for a full ANALYZE. */
+		/* Fresh planner statistics for the web's queries; analysis_limit bounds the work on
+		 * a large database, so that a shutdown never waits for a full ANALYZE. */
 		if (!store_readonly(st))
-			sqlite3_exec(st->db, "PRAGMA analysis_limit = 1000; PRAGMA optimize", NULL, NULL, NULL);
+			sqlite3_exec(st->db, "PRAGMA analysis_limit = 1000; PRAGMA optimize", NULL,
+			             NULL, NULL);
 		if (sqlite3_close(st->db) != SQLITE_OK)
 			log_err("store: '%s': closing: %s", st->path, sqlite3_errmsg(st->db));
 	}
@@ -694,7 +713,7 @@ store_db_size(struct store *st)
 {
 	static const char page_count[] = "PRAGMA page_count";
 	static const char page_size[] = "PRAGMA page_size";
-	const char *sqls[2] = { page_count, page_size };
+	const char *sqls[2] = {page_count, page_size};
 	int64_t v[2];
 	int i;
 
@@ -763,9 +782,9 @@ store_target_upsert(struct store *st, const char *service, const char *labels_js
 
 	if (store_begin(st) < 0)
 		return -1;
-	stmt = store_prepare(st,
-	    "INSERT INTO services (name, labels) VALUES (?1, coalesce(?2, '{}'))"
-	    " ON CONFLICT (name) DO UPDATE SET labels = excluded.labels RETURNING id");
+	stmt = store_prepare(
+	    st, "INSERT INTO services (name, labels) VALUES (?1, coalesce(?2, '{}'))"
+	        " ON CONFLICT (name) DO UPDATE SET labels = excluded.labels RETURNING id");
 	if (stmt == NULL)
 		goto out_rollback;
 	sqlite3_bind_text(stmt, 1, service, -1, SQLITE_STATIC);
@@ -775,9 +794,9 @@ store_target_upsert(struct store *st, const char *service, const char *labels_js
 	if (service_id < 0)
 		goto out_rollback;
 
-	stmt = store_prepare(st,
-	    "INSERT INTO targets (service_id, url, first_seen) VALUES (?1, ?2, ?3)"
-	    " ON CONFLICT (service_id, url) DO UPDATE SET active = 1 RETURNING id");
+	stmt = store_prepare(
+	    st, "INSERT INTO targets (service_id, url, first_seen) VALUES (?1, ?2, ?3)"
+	        " ON CONFLICT (service_id, url) DO UPDATE SET active = 1 RETURNING id");
 	if (stmt == NULL)
 		goto out_rollback;
 	sqlite3_bind_int64(stmt, 1, service_id);
@@ -804,7 +823,8 @@ store_targets_set_active(struct store *st, const int64_t *ids, size_t n)
 
 	if (store_begin(st) < 0)
 		return -1;
-	if (exec_simple(st, "UPDATE targets SET active = 0 WHERE active != 0", "deactivating targets") < 0)
+	if (exec_simple(st, "UPDATE targets SET active = 0 WHERE active != 0",
+	                "deactivating targets") < 0)
 		goto out_rollback;
 	for (i = 0; i < n; i++) {
 		stmt = store_prepare(st, "UPDATE targets SET active = 1 WHERE id = ?1");
@@ -884,8 +904,12 @@ intern_stack(struct store *st, const struct frame *stack, size_t nstack, const c
 
 		if (f == NULL)
 			abort();
-		json_object_set_new(f, "function", json_string(clean_text(stack[i].function, TEXT_CAP, st->frame_fn_buf)));
-		json_object_set_new(f, "file", json_string(clean_text(stack[i].file, TEXT_CAP, st->frame_file_buf)));
+		json_object_set_new(
+		    f, "function",
+		    json_string(clean_text(stack[i].function, TEXT_CAP, st->frame_fn_buf)));
+		json_object_set_new(
+		    f, "file",
+		    json_string(clean_text(stack[i].file, TEXT_CAP, st->frame_file_buf)));
 		json_object_set_new(f, "line", json_integer(stack[i].line));
 		json_array_append_new(arr, f);
 	}
@@ -913,7 +937,8 @@ out_cache:
 	return id;
 }
 
-/* The location's id, inserting it (and its stack) or refreshing its last_seen and stack when due. -1 on error. */
+/* The location's id, inserting it (and its stack) or refreshing its last_seen and stack when due.
+ * -1 on error. */
 static int64_t
 intern_location(struct store *st, const struct prof_location *pl, int64_t ts, const char *what)
 {
@@ -939,14 +964,17 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, co
 	keylen += oplen;
 	h = hash_finish(hash_bytes(HASH_INIT, key, keylen));
 
-	/* A known location is rewritten only when its last_seen is due (or it has no stack yet): every instance of a
-	 * service reports it each interval. Its representative stack is the first one seen: following later ones
-	 * would leave stacks that no location refers to, growing with every variant. */
+	/* A known location is rewritten only when its last_seen is due (or it has no stack yet):
+	 * every instance of a service reports it each interval. Its representative stack is the
+	 * first one seen: following later ones would leave stacks that no location refers to,
+	 * growing with every variant. */
 	e = intern_find(&st->locs, h, key, keylen);
 	if (e == NULL) {
-		/* Not cached (a new connection, or the cache was dropped): the row may exist all the same. */
-		stmt = store_prepare(st, "SELECT id, stack_id, first_seen, last_seen FROM locations"
-		    " WHERE function = ?1 AND file = ?2 AND line = ?3 AND op = ?4");
+		/* Not cached (a new connection, or the cache was dropped): the row may exist all
+		 * the same. */
+		stmt = store_prepare(
+		    st, "SELECT id, stack_id, first_seen, last_seen FROM locations"
+		        " WHERE function = ?1 AND file = ?2 AND line = ?3 AND op = ?4");
 		if (stmt == NULL)
 			return -1;
 		sqlite3_bind_text(stmt, 1, fn, (int)fnlen, SQLITE_STATIC);
@@ -981,9 +1009,9 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, co
 			return -1;
 	}
 	if (e != NULL) {
-		stmt = store_prepare(st,
-		    "UPDATE locations SET last_seen = max(last_seen, ?2), first_seen = min(first_seen, ?2),"
-		    " stack_id = coalesce(stack_id, ?3) WHERE id = ?1");
+		stmt = store_prepare(st, "UPDATE locations SET last_seen = max(last_seen, ?2), "
+		                         "first_seen = min(first_seen, ?2),"
+		                         " stack_id = coalesce(stack_id, ?3) WHERE id = ?1");
 		if (stmt == NULL)
 			return -1;
 		sqlite3_bind_int64(stmt, 1, e->id);
@@ -1006,12 +1034,14 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, co
 		return e->id;
 	}
 
-	stmt = store_prepare(st,
-	    "INSERT INTO locations (function, file, line, op, stack_id, first_seen, last_seen)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"
-	    " ON CONFLICT (function, file, line, op) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen),"
-	    " first_seen = min(first_seen, excluded.first_seen), stack_id = coalesce(stack_id, excluded.stack_id)"
-	    " RETURNING id, stack_id, first_seen, last_seen");
+	stmt = store_prepare(
+	    st, "INSERT INTO locations (function, file, line, op, stack_id, first_seen, last_seen)"
+	        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"
+	        " ON CONFLICT (function, file, line, op) DO UPDATE SET last_seen = max(last_seen, "
+	        "excluded.last_seen),"
+	        " first_seen = min(first_seen, excluded.first_seen), stack_id = coalesce(stack_id, "
+	        "excluded.stack_id)"
+	        " RETURNING id, stack_id, first_seen, last_seen");
 	if (stmt == NULL)
 		return -1;
 	sqlite3_bind_text(stmt, 1, fn, (int)fnlen, SQLITE_STATIC);
@@ -1061,16 +1091,17 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	p = ok ? rec->profile : NULL;
 	if (ok && p == NULL) {
 		snprintf(st->errbuf, sizeof(st->errbuf), "scrape with status ok has no profile");
-		log_err("store: '%s': target %" PRId64 ": %s", st->path, rec->target_id, st->errbuf);
+		log_err("store: '%s': target %" PRId64 ": %s", st->path, rec->target_id,
+		        st->errbuf);
 		return -1;
 	}
 	snprintf(what, sizeof(what), "recording a scrape of target %" PRId64, rec->target_id);
 	if (store_begin(st) < 0)
 		return -1;
 
-	stmt = store_prepare(st,
-	    "INSERT INTO scrapes (target_id, ts, duration_ms, bytes, status, format, kind, detail, total_goroutines)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+	stmt = store_prepare(st, "INSERT INTO scrapes (target_id, ts, duration_ms, bytes, status, "
+	                         "format, kind, detail, total_goroutines)"
+	                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
 	if (stmt == NULL)
 		goto out_rollback;
 	sqlite3_bind_int64(stmt, 1, rec->target_id);
@@ -1081,7 +1112,9 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	if (p != NULL) {
 		sqlite3_bind_text(stmt, 6, profile_format_name(p->format), -1, SQLITE_STATIC);
 		sqlite3_bind_text(stmt, 7, profile_kind_name(p->kind), -1, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 9, p->total_goroutines > INT64_MAX ? INT64_MAX : (int64_t)p->total_goroutines);
+		sqlite3_bind_int64(stmt, 9,
+		                   p->total_goroutines > INT64_MAX ? INT64_MAX
+		                                                   : (int64_t)p->total_goroutines);
 	}
 	sqlite3_bind_int(stmt, 8, rec->detail ? 1 : 0);
 	if (sqlite3_step(stmt) != SQLITE_DONE) {
@@ -1099,18 +1132,21 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		location_id = intern_location(st, pl, rec->ts, what);
 		if (location_id < 0)
 			goto out_rollback;
-		stmt = store_prepare(st,
-		    "INSERT INTO samples (scrape_id, location_id, count, leaked, max_wait, min_wait, median_wait)"
-		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-		    " ON CONFLICT (scrape_id, location_id) DO UPDATE SET count = count + excluded.count,"
-		    " leaked = leaked + excluded.leaked, max_wait = max(max_wait, excluded.max_wait),"
-		    " min_wait = min(min_wait, excluded.min_wait)");
+		stmt = store_prepare(st, "INSERT INTO samples (scrape_id, location_id, count, "
+		                         "leaked, max_wait, min_wait, median_wait)"
+		                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+		                         " ON CONFLICT (scrape_id, location_id) DO UPDATE SET "
+		                         "count = count + excluded.count,"
+		                         " leaked = leaked + excluded.leaked, max_wait = "
+		                         "max(max_wait, excluded.max_wait),"
+		                         " min_wait = min(min_wait, excluded.min_wait)");
 		if (stmt == NULL)
 			goto out_rollback;
 		sqlite3_bind_int64(stmt, 1, scrape_id);
 		sqlite3_bind_int64(stmt, 2, location_id);
 		sqlite3_bind_int64(stmt, 3, pl->count > INT64_MAX ? INT64_MAX : (int64_t)pl->count);
-		sqlite3_bind_int64(stmt, 4, pl->leaked > INT64_MAX ? INT64_MAX : (int64_t)pl->leaked);
+		sqlite3_bind_int64(stmt, 4,
+		                   pl->leaked > INT64_MAX ? INT64_MAX : (int64_t)pl->leaked);
 		bind_wait(stmt, 5, pl->max_wait_minutes);
 		bind_wait(stmt, 6, pl->min_wait_minutes);
 		bind_wait(stmt, 7, pl->median_wait_minutes);
@@ -1122,12 +1158,12 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		store_stmt_done(stmt);
 	}
 
-	stmt = store_prepare(st,
-	    "UPDATE targets SET last_scrape = ?2, last_duration_ms = ?3, last_bytes = ?4, last_status = ?5,"
-	    " consecutive_failures = ?6,"
-	    " last_success = CASE WHEN ?7 THEN ?2 ELSE last_success END,"
-	    " last_goroutines = CASE WHEN ?7 THEN ?8 ELSE last_goroutines END"
-	    " WHERE id = ?1");
+	stmt = store_prepare(st, "UPDATE targets SET last_scrape = ?2, last_duration_ms = ?3, "
+	                         "last_bytes = ?4, last_status = ?5,"
+	                         " consecutive_failures = ?6,"
+	                         " last_success = CASE WHEN ?7 THEN ?2 ELSE last_success END,"
+	                         " last_goroutines = CASE WHEN ?7 THEN ?8 ELSE last_goroutines END"
+	                         " WHERE id = ?1");
 	if (stmt == NULL)
 		goto out_rollback;
 	sqlite3_bind_int64(stmt, 1, rec->target_id);
@@ -1138,7 +1174,9 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	sqlite3_bind_int64(stmt, 6, rec->consecutive_failures);
 	sqlite3_bind_int(stmt, 7, ok ? 1 : 0);
 	if (p != NULL)
-		sqlite3_bind_int64(stmt, 8, p->total_goroutines > INT64_MAX ? INT64_MAX : (int64_t)p->total_goroutines);
+		sqlite3_bind_int64(stmt, 8,
+		                   p->total_goroutines > INT64_MAX ? INT64_MAX
+		                                                   : (int64_t)p->total_goroutines);
 	if (sqlite3_step(stmt) != SQLITE_DONE) {
 		store_log_sqlite(st, what);
 		store_stmt_done(stmt);
@@ -1146,7 +1184,8 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	}
 	store_stmt_done(stmt);
 	if (sqlite3_changes(st->db) != 1) {
-		snprintf(st->errbuf, sizeof(st->errbuf), "no target with id %" PRId64, rec->target_id);
+		snprintf(st->errbuf, sizeof(st->errbuf), "no target with id %" PRId64,
+		         rec->target_id);
 		log_err("store: '%s': %s: %s", st->path, what, st->errbuf);
 		goto out_rollback;
 	}
@@ -1204,13 +1243,14 @@ service_names(struct store *st, char ***out, size_t *n)
 
 static int
 each_scrape_service(struct store *st, const char *service, int64_t since,
-    int (*cb)(const struct store_scrape *s, void *arg), void *arg)
+                    int (*cb)(const struct store_scrape *s, void *arg), void *arg)
 {
-	/* CROSS JOIN fixes the join order: from the service's targets (in URL order, by their unique index) into the
-	 * (target_id, ts) index, so that rows come out in the wanted order without a sort and no scrape outside the
-	 * window is read. */
+	/* CROSS JOIN fixes the join order: from the service's targets (in URL order, by their
+	 * unique index) into the (target_id, ts) index, so that rows come out in the wanted order
+	 * without a sort and no scrape outside the window is read. */
 	static const char sql[] =
-	    "SELECT s.id, s.target_id, t.service_id, sv.name, t.url, s.ts, s.total_goroutines, s.kind"
+	    "SELECT s.id, s.target_id, t.service_id, sv.name, t.url, s.ts, s.total_goroutines, "
+	    "s.kind"
 	    " FROM services sv CROSS JOIN targets t CROSS JOIN scrapes s"
 	    " WHERE sv.name = ?1 AND t.service_id = sv.id AND s.target_id = t.id AND s.ts >= ?2"
 	    " AND s.status = 'ok' AND s.detail = 0"
@@ -1225,14 +1265,14 @@ each_scrape_service(struct store *st, const char *service, int64_t since,
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		const char *kind = (const char *)sqlite3_column_text(stmt, 7);
 		struct store_scrape s = {
-			.scrape_id = sqlite3_column_int64(stmt, 0),
-			.target_id = sqlite3_column_int64(stmt, 1),
-			.service_id = sqlite3_column_int64(stmt, 2),
-			.service = (const char *)sqlite3_column_text(stmt, 3),
-			.target = (const char *)sqlite3_column_text(stmt, 4),
-			.ts = sqlite3_column_int64(stmt, 5),
-			.total_goroutines = (uint64_t)sqlite3_column_int64(stmt, 6),
-			.goroutineleak = kind != NULL && strcmp(kind, "goroutineleak") == 0,
+		    .scrape_id = sqlite3_column_int64(stmt, 0),
+		    .target_id = sqlite3_column_int64(stmt, 1),
+		    .service_id = sqlite3_column_int64(stmt, 2),
+		    .service = (const char *)sqlite3_column_text(stmt, 3),
+		    .target = (const char *)sqlite3_column_text(stmt, 4),
+		    .ts = sqlite3_column_int64(stmt, 5),
+		    .total_goroutines = (uint64_t)sqlite3_column_int64(stmt, 6),
+		    .goroutineleak = kind != NULL && strcmp(kind, "goroutineleak") == 0,
 		};
 
 		ret = cb(&s, arg);
@@ -1249,13 +1289,15 @@ each_scrape_service(struct store *st, const char *service, int64_t since,
 
 static int
 each_sample_service(struct store *st, const char *service, int64_t since,
-    int (*cb)(const struct store_sample *s, void *arg), void *arg)
+                    int (*cb)(const struct store_sample *s, void *arg), void *arg)
 {
-	/* Rows are found through the scrapes in the window (services -> targets -> scrapes(target_id, ts) ->
-	 * samples' primary key), then sorted by location: reading samples by location instead would walk every
-	 * stored sample of the location, in and out of the window and of other services. */
+	/* Rows are found through the scrapes in the window (services -> targets ->
+	 * scrapes(target_id, ts) -> samples' primary key), then sorted by location: reading samples
+	 * by location instead would walk every stored sample of the location, in and out of the
+	 * window and of other services. */
 	static const char sql[] =
-	    "SELECT x.scrape_id, s.target_id, t.service_id, x.location_id, s.ts, s.detail, x.count, x.leaked,"
+	    "SELECT x.scrape_id, s.target_id, t.service_id, x.location_id, s.ts, s.detail, "
+	    "x.count, x.leaked,"
 	    " x.max_wait, x.median_wait"
 	    " FROM services sv CROSS JOIN targets t CROSS JOIN scrapes s CROSS JOIN samples x"
 	    " WHERE sv.name = ?1 AND t.service_id = sv.id AND s.target_id = t.id AND s.ts >= ?2"
@@ -1270,16 +1312,20 @@ each_sample_service(struct store *st, const char *service, int64_t since,
 	sqlite3_bind_int64(stmt, 2, since);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct store_sample s = {
-			.scrape_id = sqlite3_column_int64(stmt, 0),
-			.target_id = sqlite3_column_int64(stmt, 1),
-			.service_id = sqlite3_column_int64(stmt, 2),
-			.location_id = sqlite3_column_int64(stmt, 3),
-			.ts = sqlite3_column_int64(stmt, 4),
-			.detail = sqlite3_column_int(stmt, 5) != 0,
-			.count = (uint64_t)sqlite3_column_int64(stmt, 6),
-			.leaked = (uint64_t)sqlite3_column_int64(stmt, 7),
-			.max_wait = sqlite3_column_type(stmt, 8) == SQLITE_NULL ? -1 : sqlite3_column_int(stmt, 8),
-			.median_wait = sqlite3_column_type(stmt, 9) == SQLITE_NULL ? -1 : sqlite3_column_int(stmt, 9),
+		    .scrape_id = sqlite3_column_int64(stmt, 0),
+		    .target_id = sqlite3_column_int64(stmt, 1),
+		    .service_id = sqlite3_column_int64(stmt, 2),
+		    .location_id = sqlite3_column_int64(stmt, 3),
+		    .ts = sqlite3_column_int64(stmt, 4),
+		    .detail = sqlite3_column_int(stmt, 5) != 0,
+		    .count = (uint64_t)sqlite3_column_int64(stmt, 6),
+		    .leaked = (uint64_t)sqlite3_column_int64(stmt, 7),
+		    .max_wait = sqlite3_column_type(stmt, 8) == SQLITE_NULL
+		                    ? -1
+		                    : sqlite3_column_int(stmt, 8),
+		    .median_wait = sqlite3_column_type(stmt, 9) == SQLITE_NULL
+		                       ? -1
+		                       : sqlite3_column_int(stmt, 9),
 		};
 
 		ret = cb(&s, arg);
@@ -1294,11 +1340,11 @@ each_sample_service(struct store *st, const char *service, int64_t since,
 	return ret;
 }
 
-/* All services are walked one at a time, in name order: the same order as one query sorting everything, but each
- * sort holds one service's window instead of the whole fleet's. */
+/* All services are walked one at a time, in name order: the same order as one query sorting
+ * everything, but each sort holds one service's window instead of the whole fleet's. */
 int
 store_each_scrape(struct store *st, const char *service, int64_t since,
-    int (*cb)(const struct store_scrape *s, void *arg), void *arg)
+                  int (*cb)(const struct store_scrape *s, void *arg), void *arg)
 {
 	char **names;
 	size_t n, i;
@@ -1318,7 +1364,7 @@ store_each_scrape(struct store *st, const char *service, int64_t since,
 
 int
 store_each_sample(struct store *st, const char *service, int64_t since,
-    int (*cb)(const struct store_sample *s, void *arg), void *arg)
+                  int (*cb)(const struct store_sample *s, void *arg), void *arg)
 {
 	char **names;
 	size_t n, i;
@@ -1339,9 +1385,10 @@ store_each_sample(struct store *st, const char *service, int64_t since,
 int
 store_location_get(struct store *st, int64_t id, struct store_location *out)
 {
-	sqlite3_stmt *stmt = store_prepare(st,
-	    "SELECT l.function, l.file, l.line, l.op, coalesce(k.frames, '[]'), l.first_seen, l.last_seen"
-	    " FROM locations l LEFT JOIN stacks k ON k.id = l.stack_id WHERE l.id = ?1");
+	sqlite3_stmt *stmt = store_prepare(
+	    st, "SELECT l.function, l.file, l.line, l.op, coalesce(k.frames, '[]'), l.first_seen, "
+	        "l.last_seen"
+	        " FROM locations l LEFT JOIN stacks k ON k.id = l.stack_id WHERE l.id = ?1");
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -1393,12 +1440,13 @@ store_ranking_save(struct store *st, const struct ranking *r)
 
 	if (store_begin(st) < 0)
 		return -1;
-	stmt = store_prepare(st,
-	    "INSERT INTO rankings (generated_at, window_seconds, duration_ms) VALUES (?1, ?2, ?3) RETURNING id");
+	stmt = store_prepare(st, "INSERT INTO rankings (generated_at, window_seconds, duration_ms) "
+	                         "VALUES (?1, ?2, ?3) RETURNING id");
 	if (stmt == NULL)
 		goto out_rollback;
 	sqlite3_bind_int64(stmt, 1, r->generated_at);
-	sqlite3_bind_int64(stmt, 2, r->window_seconds > INT64_MAX ? INT64_MAX : (int64_t)r->window_seconds);
+	sqlite3_bind_int64(stmt, 2,
+	                   r->window_seconds > INT64_MAX ? INT64_MAX : (int64_t)r->window_seconds);
 	sqlite3_bind_int64(stmt, 3, r->duration_ms);
 	ranking_id = step_id(st, stmt, "saving a ranking");
 	if (ranking_id < 0)
@@ -1407,12 +1455,15 @@ store_ranking_save(struct store *st, const struct ranking *r)
 	for (i = 0; i < r->n; i++) {
 		const struct suspect *s = &r->suspects[i];
 
-		stmt = store_prepare(st,
-		    "INSERT INTO suspects (ranking_id, rank, service_id, location_id, score, confirmed,"
-		    " current_count, max_instance_count, instances_growing, instances_total, growth_per_hour,"
-		    " monotonicity, fit, oldest_wait_minutes, median_wait_minutes, first_seen, explanation, sparkline)"
-		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-		    " coalesce(?18, '[]'))");
+		stmt = store_prepare(st, "INSERT INTO suspects (ranking_id, rank, service_id, "
+		                         "location_id, score, confirmed,"
+		                         " current_count, max_instance_count, instances_growing, "
+		                         "instances_total, growth_per_hour,"
+		                         " monotonicity, fit, oldest_wait_minutes, "
+		                         "median_wait_minutes, first_seen, explanation, sparkline)"
+		                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+		                         "?12, ?13, ?14, ?15, ?16, ?17,"
+		                         " coalesce(?18, '[]'))");
 		if (stmt == NULL)
 			goto out_rollback;
 		sqlite3_bind_int64(stmt, 1, ranking_id);
@@ -1421,8 +1472,10 @@ store_ranking_save(struct store *st, const struct ranking *r)
 		sqlite3_bind_int64(stmt, 4, s->location_id);
 		sqlite3_bind_double(stmt, 5, s->score);
 		sqlite3_bind_int(stmt, 6, s->confirmed ? 1 : 0);
-		sqlite3_bind_int64(stmt, 7, s->current_count > INT64_MAX ? INT64_MAX : (int64_t)s->current_count);
-		sqlite3_bind_int64(stmt, 8,
+		sqlite3_bind_int64(
+		    stmt, 7, s->current_count > INT64_MAX ? INT64_MAX : (int64_t)s->current_count);
+		sqlite3_bind_int64(
+		    stmt, 8,
 		    s->max_instance_count > INT64_MAX ? INT64_MAX : (int64_t)s->max_instance_count);
 		sqlite3_bind_int64(stmt, 9, s->instances_growing);
 		sqlite3_bind_int64(stmt, 10, s->instances_total);
@@ -1432,7 +1485,8 @@ store_ranking_save(struct store *st, const struct ranking *r)
 		bind_wait(stmt, 14, s->oldest_wait_minutes);
 		bind_wait(stmt, 15, s->median_wait_minutes);
 		sqlite3_bind_int64(stmt, 16, s->first_seen);
-		sqlite3_bind_text(stmt, 17, s->explanation ? s->explanation : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 17, s->explanation ? s->explanation : "", -1,
+		                  SQLITE_STATIC);
 		sqlite3_bind_text(stmt, 18, s->sparkline_json, -1, SQLITE_STATIC);
 		if (sqlite3_step(stmt) != SQLITE_DONE) {
 			store_log_sqlite(st, "saving a suspect");
@@ -1442,8 +1496,7 @@ store_ranking_save(struct store *st, const struct ranking *r)
 		store_stmt_done(stmt);
 	}
 
-	stmt = store_prepare(st,
-	    "DELETE FROM rankings WHERE id <= ?1 - ?2");
+	stmt = store_prepare(st, "DELETE FROM rankings WHERE id <= ?1 - ?2");
 	if (stmt == NULL)
 		goto out_rollback;
 	sqlite3_bind_int64(stmt, 1, ranking_id);
@@ -1493,11 +1546,15 @@ int
 store_ranking_load(struct store *st, const char *service, size_t limit, struct ranking *r)
 {
 	static const char suspects_sql[] =
-	    "SELECT su.rank, su.service_id, su.location_id, sv.name, l.function, l.file, l.line, l.op, su.score,"
-	    " su.confirmed, su.current_count, su.max_instance_count, su.instances_growing, su.instances_total,"
-	    " su.growth_per_hour, su.monotonicity, su.fit, su.oldest_wait_minutes, su.median_wait_minutes,"
+	    "SELECT su.rank, su.service_id, su.location_id, sv.name, l.function, l.file, l.line, "
+	    "l.op, su.score,"
+	    " su.confirmed, su.current_count, su.max_instance_count, su.instances_growing, "
+	    "su.instances_total,"
+	    " su.growth_per_hour, su.monotonicity, su.fit, su.oldest_wait_minutes, "
+	    "su.median_wait_minutes,"
 	    " su.first_seen, su.explanation, coalesce(k.frames, '[]'), su.sparkline"
-	    " FROM suspects su JOIN services sv ON sv.id = su.service_id JOIN locations l ON l.id = su.location_id"
+	    " FROM suspects su JOIN services sv ON sv.id = su.service_id JOIN locations l ON l.id "
+	    "= su.location_id"
 	    " LEFT JOIN stacks k ON k.id = l.stack_id"
 	    " WHERE su.ranking_id = ?1 AND (?2 IS NULL OR sv.name = ?2) ORDER BY su.rank LIMIT ?3";
 	sqlite3_stmt *stmt;
@@ -1508,8 +1565,8 @@ store_ranking_load(struct store *st, const char *service, size_t limit, struct r
 	memset(r, 0, sizeof(*r));
 	if (store_begin_read(st) < 0)
 		return -1;
-	stmt = store_prepare(st,
-	    "SELECT id, generated_at, window_seconds, duration_ms FROM rankings ORDER BY id DESC LIMIT 1");
+	stmt = store_prepare(st, "SELECT id, generated_at, window_seconds, duration_ms FROM "
+	                         "rankings ORDER BY id DESC LIMIT 1");
 	if (stmt == NULL)
 		goto out_rollback;
 	rc = sqlite3_step(stmt);
@@ -1569,8 +1626,12 @@ store_ranking_load(struct store *st, const char *service, size_t limit, struct r
 		s->growth_per_hour = sqlite3_column_double(stmt, 14);
 		s->monotonicity = sqlite3_column_double(stmt, 15);
 		s->fit = sqlite3_column_double(stmt, 16);
-		s->oldest_wait_minutes = sqlite3_column_type(stmt, 17) == SQLITE_NULL ? -1 : sqlite3_column_int(stmt, 17);
-		s->median_wait_minutes = sqlite3_column_type(stmt, 18) == SQLITE_NULL ? -1 : sqlite3_column_int(stmt, 18);
+		s->oldest_wait_minutes = sqlite3_column_type(stmt, 17) == SQLITE_NULL
+		                             ? -1
+		                             : sqlite3_column_int(stmt, 17);
+		s->median_wait_minutes = sqlite3_column_type(stmt, 18) == SQLITE_NULL
+		                             ? -1
+		                             : sqlite3_column_int(stmt, 18);
 		s->first_seen = sqlite3_column_int64(stmt, 19);
 		s->explanation = store_column_strdup(stmt, 20, true);
 		s->stack_json = store_column_strdup(stmt, 21, true);
@@ -1597,11 +1658,12 @@ out_rollback:
 int
 store_target_health(struct store *st, struct target_health **out, size_t *n)
 {
-	sqlite3_stmt *stmt = store_prepare(st,
-	    "SELECT t.id, sv.name, t.url, t.active, t.last_scrape, t.last_success, t.last_duration_ms, t.last_bytes,"
-	    " t.last_status, t.last_goroutines, t.consecutive_failures"
-	    " FROM targets t JOIN services sv ON sv.id = t.service_id"
-	    " ORDER BY t.active DESC, t.consecutive_failures > 0 DESC, sv.name, t.url");
+	sqlite3_stmt *stmt = store_prepare(
+	    st, "SELECT t.id, sv.name, t.url, t.active, t.last_scrape, t.last_success, "
+	        "t.last_duration_ms, t.last_bytes,"
+	        " t.last_status, t.last_goroutines, t.consecutive_failures"
+	        " FROM targets t JOIN services sv ON sv.id = t.service_id"
+	        " ORDER BY t.active DESC, t.consecutive_failures > 0 DESC, sv.name, t.url");
 	struct target_health *h = NULL;
 	size_t cap = 0, count = 0;
 	int rc;
@@ -1634,7 +1696,9 @@ store_target_health(struct store *st, struct target_health **out, size_t *n)
 		e->last_duration_ms = (uint32_t)sqlite3_column_int64(stmt, 6);
 		e->last_bytes = (uint64_t)sqlite3_column_int64(stmt, 7);
 		e->last_status = store_column_strdup(stmt, 8, false);
-		e->last_goroutines = sqlite3_column_type(stmt, 9) == SQLITE_NULL ? -1 : sqlite3_column_int64(stmt, 9);
+		e->last_goroutines = sqlite3_column_type(stmt, 9) == SQLITE_NULL
+		                         ? -1
+		                         : sqlite3_column_int64(stmt, 9);
 		e->consecutive_failures = (uint32_t)sqlite3_column_int64(stmt, 10);
 	}
 	if (rc != SQLITE_DONE) {
@@ -1666,15 +1730,18 @@ target_health_free(struct target_health *h, size_t n)
 
 /* ---- Retention ---- */
 
-/* Roll up and delete the raw scrapes of one target in one hour. Adds the number of scrapes to *done. */
+/* Roll up and delete the raw scrapes of one target in one hour. Adds the number of scrapes to
+ * *done. */
 static int
 retention_target_hour(struct store *st, int64_t target_id, int64_t hour, unsigned *done)
 {
 	sqlite3_stmt *stmt;
 	int64_t nscrapes;
 
-	/* The count scrapes of this instance in the hour: the denominator of its mean (absent counts are 0). */
-	stmt = store_prepare(st,
+	/* The count scrapes of this instance in the hour: the denominator of its mean (absent
+	 * counts are 0). */
+	stmt = store_prepare(
+	    st,
 	    "SELECT count(*) FROM scrapes WHERE target_id = ?1 AND ts >= ?2 AND ts < ?2 + 3600000"
 	    " AND status = 'ok' AND detail = 0");
 	if (stmt == NULL)
@@ -1690,9 +1757,12 @@ retention_target_hour(struct store *st, int64_t target_id, int64_t hour, unsigne
 	store_stmt_done(stmt);
 
 	if (nscrapes > 0) {
-		stmt = store_prepare(st,
-		    "INSERT INTO rollups (service_id, location_id, hour, max_count, mean_count, instances, scrapes)"
-		    " SELECT t.service_id, x.location_id, ?2, max(x.count), CAST(sum(x.count) AS REAL) / ?3, 1, ?3"
+		stmt = store_prepare(
+		    st,
+		    "INSERT INTO rollups (service_id, location_id, hour, max_count, mean_count, "
+		    "instances, scrapes)"
+		    " SELECT t.service_id, x.location_id, ?2, max(x.count), CAST(sum(x.count) AS "
+		    "REAL) / ?3, 1, ?3"
 		    " FROM targets t CROSS JOIN scrapes s CROSS JOIN samples x"
 		    " WHERE t.id = ?1 AND s.target_id = t.id AND s.ts >= ?2 AND s.ts < ?2 + 3600000"
 		    " AND s.status = 'ok' AND s.detail = 0 AND x.scrape_id = s.id"
@@ -1701,7 +1771,8 @@ retention_target_hour(struct store *st, int64_t target_id, int64_t hour, unsigne
 		    " max_count = max(max_count, excluded.max_count),"
 		    " mean_count = (mean_count * scrapes + excluded.mean_count * excluded.scrapes)"
 		    " / (scrapes + excluded.scrapes),"
-		    " instances = instances + excluded.instances, scrapes = scrapes + excluded.scrapes");
+		    " instances = instances + excluded.instances, scrapes = scrapes + "
+		    "excluded.scrapes");
 		if (stmt == NULL)
 			return -1;
 		sqlite3_bind_int64(stmt, 1, target_id);
@@ -1715,7 +1786,8 @@ retention_target_hour(struct store *st, int64_t target_id, int64_t hour, unsigne
 		store_stmt_done(stmt);
 	}
 
-	stmt = store_prepare(st,
+	stmt = store_prepare(
+	    st,
 	    "DELETE FROM samples WHERE scrape_id IN"
 	    " (SELECT id FROM scrapes WHERE target_id = ?1 AND ts >= ?2 AND ts < ?2 + 3600000)");
 	if (stmt == NULL)
@@ -1729,7 +1801,8 @@ retention_target_hour(struct store *st, int64_t target_id, int64_t hour, unsigne
 	}
 	store_stmt_done(stmt);
 
-	stmt = store_prepare(st, "DELETE FROM scrapes WHERE target_id = ?1 AND ts >= ?2 AND ts < ?2 + 3600000");
+	stmt = store_prepare(
+	    st, "DELETE FROM scrapes WHERE target_id = ?1 AND ts >= ?2 AND ts < ?2 + 3600000");
 	if (stmt == NULL)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, target_id);
@@ -1744,9 +1817,11 @@ retention_target_hour(struct store *st, int64_t target_id, int64_t hour, unsigne
 	return 0;
 }
 
-/* Delete up to 'limit' rows chosen by 'sql' (bound ?1 = cutoff or count, ?2 = limit). Rows deleted, or -1. */
+/* Delete up to 'limit' rows chosen by 'sql' (bound ?1 = cutoff or count, ?2 = limit). Rows deleted,
+ * or -1. */
 static int
-retention_delete(struct store *st, const char *sql, int64_t cutoff, unsigned limit, const char *what)
+retention_delete(struct store *st, const char *sql, int64_t cutoff, unsigned limit,
+                 const char *what)
 {
 	sqlite3_stmt *stmt = store_prepare(st, sql);
 	int n;
@@ -1765,8 +1840,8 @@ retention_delete(struct store *st, const char *sql, int64_t cutoff, unsigned lim
 	return n;
 }
 
-/* Forget up to 'limit' locations last seen before 'cutoff' that nothing refers to any more, then their stacks when
- * no other location shares them. Returns the number of locations deleted, or -1. */
+/* Forget up to 'limit' locations last seen before 'cutoff' that nothing refers to any more, then
+ * their stacks when no other location shares them. The number of locations deleted, or -1. */
 static int
 retention_locations(struct store *st, int64_t cutoff, unsigned limit)
 {
@@ -1777,13 +1852,13 @@ retention_locations(struct store *st, int64_t cutoff, unsigned limit)
 
 	ids = xcalloc(limit, sizeof(*ids));
 	stack_ids = xcalloc(limit, sizeof(*stack_ids));
-	stmt = store_prepare(st,
-	    "SELECT l.id, coalesce(l.stack_id, 0) FROM locations l WHERE l.last_seen < ?1"
-	    " AND NOT EXISTS (SELECT 1 FROM samples x WHERE x.location_id = l.id)"
-	    " AND NOT EXISTS (SELECT 1 FROM rollups r WHERE r.location_id = l.id)"
-	    " AND NOT EXISTS (SELECT 1 FROM suspects u WHERE u.location_id = l.id)"
-	    " AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.location_id = l.id)"
-	    " LIMIT ?2");
+	stmt = store_prepare(
+	    st, "SELECT l.id, coalesce(l.stack_id, 0) FROM locations l WHERE l.last_seen < ?1"
+	        " AND NOT EXISTS (SELECT 1 FROM samples x WHERE x.location_id = l.id)"
+	        " AND NOT EXISTS (SELECT 1 FROM rollups r WHERE r.location_id = l.id)"
+	        " AND NOT EXISTS (SELECT 1 FROM suspects u WHERE u.location_id = l.id)"
+	        " AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.location_id = l.id)"
+	        " LIMIT ?2");
 	if (stmt == NULL)
 		goto out_free;
 	sqlite3_bind_int64(stmt, 1, cutoff);
@@ -1815,8 +1890,8 @@ retention_locations(struct store *st, int64_t cutoff, unsigned limit)
 	for (i = 0; i < n; i++) {
 		if (stack_ids[i] == 0)
 			continue;
-		stmt = store_prepare(st,
-		    "DELETE FROM stacks WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM locations WHERE stack_id = ?1)");
+		stmt = store_prepare(st, "DELETE FROM stacks WHERE id = ?1 AND NOT EXISTS (SELECT "
+		                         "1 FROM locations WHERE stack_id = ?1)");
 		if (stmt == NULL)
 			goto out_free;
 		sqlite3_bind_int64(stmt, 1, stack_ids[i]);
@@ -1840,7 +1915,8 @@ out_free:
 }
 
 int
-store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t rollup_ms, unsigned budget)
+store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t rollup_ms,
+                     unsigned budget)
 {
 	static const char oldest_sql[] = "SELECT target_id, ts FROM scrapes ORDER BY ts LIMIT 1";
 	int64_t raw_cutoff = now - raw_ms, rollup_cutoff = now - rollup_ms;
@@ -1854,8 +1930,8 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 	if (store_begin(st) < 0)
 		return -1;
 
-	/* Whole hours only, one (target, hour) at a time: an instance's contribution to an hour's rollup is then
-	 * added exactly once, so instances and means stay exact across batches. */
+	/* Whole hours only, one (target, hour) at a time: an instance's contribution to an hour's
+	 * rollup is then added exactly once, so instances and means stay exact across batches. */
 	while (done < budget) {
 		sqlite3_stmt *stmt = store_prepare(st, oldest_sql);
 		int64_t target_id, ts, hour;
@@ -1888,7 +1964,8 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 	else
 		more = false;
 
-	n = retention_delete(st,
+	n = retention_delete(
+	    st,
 	    "DELETE FROM rollups WHERE (service_id, location_id, hour) IN"
 	    " (SELECT service_id, location_id, hour FROM rollups WHERE hour < ?1 LIMIT ?2)",
 	    rollup_cutoff, row_budget, "retention: deleting old rollups");
@@ -1898,7 +1975,8 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 		more = true;
 
 	if (!more) {
-		/* Rollups are caught up: locations last seen before the oldest kept rollup hour have nothing left. */
+		/* Rollups are caught up: locations last seen before the oldest kept rollup hour
+		 * have nothing left. */
 		n = retention_locations(st, rollup_cutoff - HOUR_MS, row_budget);
 		if (n < 0)
 			goto out_rollback;
@@ -1907,15 +1985,17 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 	}
 
 	n = retention_delete(st,
-	    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state IN ('delivered', 'dropped')"
-	    " AND coalesce(delivered_at, created) < ?1 LIMIT ?2)",
-	    raw_cutoff, row_budget, "retention: deleting old outbox rows");
+	                     "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state IN "
+	                     "('delivered', 'dropped')"
+	                     " AND coalesce(delivered_at, created) < ?1 LIMIT ?2)",
+	                     raw_cutoff, row_budget, "retention: deleting old outbox rows");
 	if (n < 0)
 		goto out_rollback;
 	if ((unsigned)n >= row_budget)
 		more = true;
 
-	n = retention_delete(st,
+	n = retention_delete(
+	    st,
 	    "DELETE FROM rankings WHERE id IN (SELECT id FROM rankings"
 	    " WHERE id < (SELECT id FROM rankings ORDER BY id DESC LIMIT 1 OFFSET ?1) LIMIT ?2)",
 	    RANKINGS_KEEP - 1, row_budget, "retention: deleting old rankings");

@@ -1,9 +1,10 @@
-/* storage/store_internal.h: what the other storage files (query.c, alertstore.c) share with store.c.
+/* storage/store_internal.h: what the other storage files (query.c, alertstore.c) share with
+ * store.c.
  *
- * Not for use outside storage/. A struct store wraps one SQLite connection (one thread); these helpers give other
- * storage modules that connection, a cache of prepared statements keyed by their SQL text, transactions and the
- * house error message format, so that every storage file prepares each statement once and names the database
- * path and SQLite's message when something fails. */
+ * Not for use outside storage/. A struct store wraps one SQLite connection (one thread); these
+ * helpers give other storage modules that connection, a cache of prepared statements keyed by their
+ * SQL text, transactions and the house error message format, so that every storage file prepares
+ * each statement once and names the database path and SQLite's message when something fails. */
 #ifndef STORE_INTERNAL_H
 #define STORE_INTERNAL_H
 
@@ -21,31 +22,35 @@ const char *store_path(const struct store *st);
 /* True when opened with STORE_READONLY. */
 bool store_readonly(const struct store *st);
 
-/* A prepared statement for 'sql', compiled on first use and cached in 'st' for its lifetime. The cache is keyed by
- * the string's address: pass a string literal or a static const array, never a built buffer (at most 128
- * statements per connection). The statement comes back reset with its bindings cleared; after stepping it, call
- * store_stmt_done() (or sqlite3_reset()) so that it releases its read snapshot. Never finalize it. Do not hold one
- * across a call that may prepare the same SQL (a nested walk would reset it). Borrowed. NULL on error (logged:
- * path, SQL's first words and SQLite's message; store_errmsg() has the message). */
+/* A prepared statement for 'sql', compiled on first use and cached in 'st' for its lifetime. The
+ * cache is keyed by the string's address: pass a string literal or a static const array, never a
+ * built buffer (at most 128 statements per connection). The statement comes back reset with its
+ * bindings cleared; after stepping it, call store_stmt_done() (or sqlite3_reset()) so that it
+ * releases its read snapshot. Never finalize it. Do not hold one across a call that may prepare the
+ * same SQL (a nested walk would reset it). Borrowed. NULL on error (logged: path, SQL's first words
+ * and SQLite's message; store_errmsg() has the message). */
 sqlite3_stmt *store_prepare(struct store *st, const char *sql);
 /* Reset 'stmt' (NULL is fine) and clear its bindings. */
 void store_stmt_done(sqlite3_stmt *stmt);
 
-/* Transactions. store_begin() starts BEGIN IMMEDIATE (a writer takes the lock up front, so that busy_timeout
- * applies there and never half-way through); store_begin_read() a deferred one for consistent multi-statement
- * reads (end it with store_rollback() or store_commit()). store_commit() commits (on failure it rolls back and
- * returns -1); store_rollback() resets every cached statement, rolls back, and is safe to call when no transaction
- * is open. Nested calls are not supported: the store's own API functions open their own transactions, so never
- * call them between store_begin() and store_commit(). 0, or -1 (logged). */
+/* Transactions. store_begin() starts BEGIN IMMEDIATE (a writer takes the lock up front, so that
+ * busy_timeout applies there and never half-way through); store_begin_read() a deferred one for
+ * consistent multi-statement reads (end it with store_rollback() or store_commit()). store_commit()
+ * commits (on failure it rolls back and returns -1); store_rollback() resets every cached
+ * statement, rolls back, and is safe to call when no transaction is open. Nested calls are not
+ * supported: the store's own API functions open their own transactions, so never call them between
+ * store_begin() and store_commit(). 0, or -1 (logged). */
 int store_begin(struct store *st) __attribute__((warn_unused_result));
 int store_begin_read(struct store *st) __attribute__((warn_unused_result));
 int store_commit(struct store *st) __attribute__((warn_unused_result));
 void store_rollback(struct store *st);
 
-/* Log "store: '<path>': <what>: <sqlite message>" for the connection's last error, at error level. */
+/* Log "store: '<path>': <what>: <sqlite message>" for the connection's last error (error level).
+ * store_errmsg() keeps the message. */
 void store_log_sqlite(struct store *st, const char *what);
 
-/* A TEXT column as a new string (NULL column: NULL unless 'empty_for_null', then ""). Aborts on out of memory. */
+/* A TEXT column as a new string (NULL column: NULL unless 'empty_for_null', then ""). Aborts on out
+ * of memory. */
 char *store_column_strdup(sqlite3_stmt *stmt, int col, bool empty_for_null);
 
 /* Look up ids without creating anything: 0 found (*id set), 1 no such row, -1 error. */

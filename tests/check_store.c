@@ -1,7 +1,8 @@
-/* tests/check_store.c: the SQLite store on real temp-file databases (and :memory:): migrations, interning, the
- * one-transaction-per-scrape guarantee under injected failures and a full disk, read-only opens, the detector's
- * walks, retention rollup arithmetic, rankings and target health. Profiles are built as the parsers build them
- * (struct profile is public), with the op names Go prints. */
+/* tests/check_store.c: the SQLite store on real temp-file databases (and :memory:): migrations,
+ * interning, the one-transaction-per-scrape guarantee under injected failures and a full disk,
+ * read-only opens, the detector's walks, retention rollup arithmetic, rankings and target health.
+ * Profiles are built as the parsers build them (struct profile is public), with the op names Go
+ * prints. */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -22,7 +23,7 @@
 
 #define MIN 60000LL
 #define HOUR 3600000LL
-#define T0 1789999200000LL              /* a fixed time on an hour boundary (ms) */
+#define T0 1789999200000LL /* a fixed time on an hour boundary (ms) */
 
 static char tmpdir[256];
 static char dbpath[300];
@@ -58,36 +59,36 @@ teardown(void)
 /* ---- helpers ---- */
 
 static const struct frame stack_a[] = {
-	{ "runtime.gopark", "/usr/lib/go/src/runtime/proc.go", 363 },
-	{ "runtime.chansend", "/usr/lib/go/src/runtime/chan.go", 259 },
-	{ "main.leakSend", "/src/app/leak.go", 42 },
-	{ "main.handler.func1", "/src/app/handler.go", 17 },
+    {"runtime.gopark", "/usr/lib/go/src/runtime/proc.go", 363},
+    {"runtime.chansend", "/usr/lib/go/src/runtime/chan.go", 259},
+    {"main.leakSend", "/src/app/leak.go", 42},
+    {"main.handler.func1", "/src/app/handler.go", 17},
 };
 static const struct frame stack_b[] = {
-	{ "runtime.gopark", "/usr/lib/go/src/runtime/proc.go", 363 },
-	{ "main.pool.worker", "/src/app/pool.go", 88 },
+    {"runtime.gopark", "/usr/lib/go/src/runtime/proc.go", 363},
+    {"main.pool.worker", "/src/app/pool.go", 88},
 };
 
 static const struct frame stack_c[] = {
-	{ "runtime.gopark", "/usr/lib/go/src/runtime/proc.go", 363 },
-	{ "main.leakSend", "/src/app/leak.go", 42 },
-	{ "main.otherCaller", "/src/app/other.go", 5 },
+    {"runtime.gopark", "/usr/lib/go/src/runtime/proc.go", 363},
+    {"main.leakSend", "/src/app/leak.go", 42},
+    {"main.otherCaller", "/src/app/other.go", 5},
 };
 
 static struct prof_location
-loc(const char *fn, const char *file, uint32_t line, const char *op, uint64_t count, const struct frame *stack,
-    size_t nstack)
+loc(const char *fn, const char *file, uint32_t line, const char *op, uint64_t count,
+    const struct frame *stack, size_t nstack)
 {
 	struct prof_location l = {
-		.loc = { .function = fn, .file = file, .line = line },
-		.op = op,
-		.op_class = OP_CLASS_CHAN,
-		.count = count,
-		.max_wait_minutes = -1,
-		.min_wait_minutes = -1,
-		.median_wait_minutes = -1,
-		.stack = stack,
-		.nstack = nstack,
+	    .loc = {.function = fn, .file = file, .line = line},
+	    .op = op,
+	    .op_class = OP_CLASS_CHAN,
+	    .count = count,
+	    .max_wait_minutes = -1,
+	    .min_wait_minutes = -1,
+	    .median_wait_minutes = -1,
+	    .stack = stack,
+	    .nstack = nstack,
 	};
 	return l;
 }
@@ -95,21 +96,27 @@ loc(const char *fn, const char *file, uint32_t line, const char *op, uint64_t co
 static struct profile
 prof(struct prof_location *locs, size_t n)
 {
-	struct profile p = { .format = PROFILE_FORMAT_PROTO, .kind = PROFILE_KIND_GOROUTINE, .locations = locs,
-		.nlocations = n };
+	struct profile p = {.format = PROFILE_FORMAT_PROTO,
+	                    .kind = PROFILE_KIND_GOROUTINE,
+	                    .locations = locs,
+	                    .nlocations = n};
 	size_t i;
 
 	for (i = 0; i < n; i++)
 		p.total_goroutines += locs[i].count;
-	p.total_goroutines += 5;        /* running, GC workers: not in any blocked location */
+	p.total_goroutines += 5; /* running, GC workers: not in any blocked location */
 	return p;
 }
 
 static void
 add(struct store *st, int64_t target, int64_t ts, const struct profile *p)
 {
-	struct scrape_record rec = { .target_id = target, .ts = ts, .duration_ms = 12, .bytes = 3456,
-		.status = "ok", .profile = p };
+	struct scrape_record rec = {.target_id = target,
+	                            .ts = ts,
+	                            .duration_ms = 12,
+	                            .bytes = 3456,
+	                            .status = "ok",
+	                            .profile = p};
 
 	ck_assert_int_eq(store_add_scrape(st, &rec), 0);
 }
@@ -132,7 +139,8 @@ exec_ok(struct store *st, const char *sql)
 {
 	char *err = NULL;
 
-	ck_assert_msg(sqlite3_exec(store_db(st), sql, NULL, NULL, &err) == SQLITE_OK, "%s: %s", sql, err);
+	ck_assert_msg(sqlite3_exec(store_db(st), sql, NULL, NULL, &err) == SQLITE_OK, "%s: %s", sql,
+	              err);
 }
 
 /* Run 'fn' in a child with stderr captured to 'errfile'; returns its exit status. */
@@ -181,11 +189,15 @@ START_TEST(test_open_migrates)
 
 	ck_assert_ptr_nonnull(st);
 	ck_assert_int_eq(count_rows(st, "PRAGMA user_version"), 1);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM sqlite_schema WHERE name IN ('services', 'targets',"
-	    " 'scrapes', 'samples', 'locations', 'stacks', 'rollups', 'rankings', 'suspects', 'alerts', 'outbox')"), 11);
+	ck_assert_int_eq(
+	    count_rows(st,
+	               "SELECT count(*) FROM sqlite_schema WHERE name IN ('services', 'targets',"
+	               " 'scrapes', 'samples', 'locations', 'stacks', 'rollups', 'rankings', "
+	               "'suspects', 'alerts', 'outbox')"),
+	    11);
 	ck_assert_int_eq(count_rows(st, "PRAGMA foreign_keys"), 1);
 	ck_assert_int_eq(count_rows(st, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
-	ck_assert_int_eq(count_rows(st, "PRAGMA synchronous"), 1);  /* NORMAL */
+	ck_assert_int_eq(count_rows(st, "PRAGMA synchronous"), 1); /* NORMAL */
 	t = store_target_upsert(st, "payments", "{\"team\":\"pay\"}", "http://127.0.0.1:6060");
 	ck_assert_int_gt(t, 0);
 	ck_assert_int_gt(store_db_size(st), 0);
@@ -194,7 +206,8 @@ START_TEST(test_open_migrates)
 	/* Reopening an up-to-date database changes nothing. */
 	st = store_open(dbpath, 0);
 	ck_assert_ptr_nonnull(st);
-	ck_assert_int_eq(store_target_upsert(st, "payments", "{\"team\":\"pay\"}", "http://127.0.0.1:6060"), t);
+	ck_assert_int_eq(
+	    store_target_upsert(st, "payments", "{\"team\":\"pay\"}", "http://127.0.0.1:6060"), t);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM targets"), 1);
 	ck_assert_int_eq(count_rows(st, "SELECT labels = '{\"team\":\"pay\"}' FROM services"), 1);
 	store_free(st);
@@ -205,7 +218,7 @@ END_TEST
 START_TEST(test_memory)
 {
 	struct store *st = store_open(":memory:", 0);
-	struct prof_location l[] = { loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2) };
+	struct prof_location l[] = {loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2)};
 	struct profile p = prof(l, 1);
 	int64_t t;
 
@@ -252,7 +265,8 @@ START_TEST(test_newer_version_refused)
 	store_free(st);
 	snprintf(errfile, sizeof(errfile), "%s/err", tmpdir);
 	ck_assert_int_eq(run_captured(open_newer_child, errfile, false), 0);
-	ck_assert_ptr_nonnull(strstr(slurp(errfile), "schema version 7 is newer than this leakprofd supports"));
+	ck_assert_ptr_nonnull(
+	    strstr(slurp(errfile), "schema version 7 is newer than this leakprofd supports"));
 	ck_assert_ptr_nonnull(strstr(slurp(errfile), dbpath));
 	ck_assert_int_eq(run_captured(open_newer_ro_child, errfile, false), 0);
 	ck_assert_ptr_nonnull(strstr(slurp(errfile), "newer"));
@@ -265,7 +279,9 @@ START_TEST(test_not_a_database)
 	char errfile[400];
 
 	ck_assert_ptr_nonnull(f);
-	fputs("this is not an SQLite database, it is a text file that is long enough to have a header......\n", f);
+	fputs("this is not an SQLite database, it is a text file that is long enough to have a "
+	      "header......\n",
+	      f);
 	fclose(f);
 	snprintf(errfile, sizeof(errfile), "%s/err", tmpdir);
 	ck_assert_int_eq(run_captured(open_newer_child, errfile, false), 0);
@@ -278,7 +294,7 @@ END_TEST
 
 START_TEST(test_readonly)
 {
-	struct prof_location l[] = { loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2) };
+	struct prof_location l[] = {loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2)};
 	struct profile p = prof(l, 1);
 	struct store *rw, *ro;
 	struct target_health *h;
@@ -297,13 +313,16 @@ START_TEST(test_readonly)
 		sqlite3 *db;
 
 		ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-		ck_assert_int_eq(sqlite3_exec(db, "CREATE TABLE other (x)", NULL, NULL, NULL), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_exec(db, "CREATE TABLE other (x)", NULL, NULL, NULL),
+		                 SQLITE_OK);
 		sqlite3_close(db);
 		ck_assert_int_eq(run_captured(open_newer_ro_child, errfile, false), 0);
-		ck_assert_ptr_nonnull(strstr(slurp(errfile), "not a leakprofd database (no schema)"));
+		ck_assert_ptr_nonnull(
+		    strstr(slurp(errfile), "not a leakprofd database (no schema)"));
 		/* nor by a read-write one: it is someone else's database */
 		ck_assert_int_eq(run_captured(open_rw_child, errfile, false), 0);
-		ck_assert_ptr_nonnull(strstr(slurp(errfile), "not a leakprofd database (it has tables"));
+		ck_assert_ptr_nonnull(
+		    strstr(slurp(errfile), "not a leakprofd database (it has tables"));
 		unlink(dbpath);
 	}
 
@@ -334,8 +353,8 @@ START_TEST(test_readonly_directory)
 {
 	char errfile[400];
 
-	/* A database that cannot be created: the directory is read-only (checked as an unprivileged user, root
-	 * writes anywhere). */
+	/* A database that cannot be created: the directory is read-only (checked as an unprivileged
+	 * user, root writes anywhere). */
 	ck_assert_int_eq(chmod(tmpdir, 0555), 0);
 	snprintf(errfile, sizeof(errfile), "/tmp/leakprofd-store-err-%d", (int)getpid());
 	ck_assert_int_eq(run_captured(open_rw_child, errfile, true), 0);
@@ -354,7 +373,8 @@ START_TEST(test_readonly_file)
 
 	ck_assert_ptr_nonnull(st);
 	store_free(st);
-	/* An existing database in a directory where its WAL cannot be created, then a write-protected file. */
+	/* An existing database in a directory where its WAL cannot be created, then a
+	 * write-protected file. */
 	ck_assert_int_eq(chmod(tmpdir, 0555), 0);
 	ck_assert_int_eq(chmod(dbpath, 0666), 0);
 	snprintf(errfile, sizeof(errfile), "/tmp/leakprofd-store-err-%d", (int)getpid());
@@ -364,8 +384,9 @@ START_TEST(test_readonly_file)
 	ck_assert_int_eq(chmod(tmpdir, 0777), 0);
 	ck_assert_int_eq(chmod(dbpath, 0444), 0);
 	ck_assert_int_eq(run_captured(open_rw_child, errfile, true), 0);
-	ck_assert_msg(strstr(slurp(errfile), "the database file is read-only (Permission denied)") != NULL, "%s",
-	    slurp(errfile));
+	ck_assert_msg(
+	    strstr(slurp(errfile), "the database file is read-only (Permission denied)") != NULL,
+	    "%s", slurp(errfile));
 	unlink(errfile);
 	chmod(tmpdir, 0700);
 	chmod(dbpath, 0600);
@@ -377,14 +398,14 @@ END_TEST
 START_TEST(test_interning)
 {
 	struct prof_location l1[] = {
-		loc("main.leakSend", "/src/app/leak.go", 42, "chan send", 10, stack_a, 4),
-		loc("main.pool.worker", "/src/app/pool.go", 88, "chan receive", 100, stack_b, 2),
+	    loc("main.leakSend", "/src/app/leak.go", 42, "chan send", 10, stack_a, 4),
+	    loc("main.pool.worker", "/src/app/pool.go", 88, "chan receive", 100, stack_b, 2),
 	};
 	struct prof_location l2[] = {
-		loc("main.leakSend", "/src/app/leak.go", 42, "chan send", 11, stack_a, 4),
-		loc("main.pool.worker", "/src/app/pool.go", 88, "chan receive", 100, stack_b, 2),
-		/* same function and line, another op: its own location, sharing the stack */
-		loc("main.pool.worker", "/src/app/pool.go", 88, "select", 1, stack_b, 2),
+	    loc("main.leakSend", "/src/app/leak.go", 42, "chan send", 11, stack_a, 4),
+	    loc("main.pool.worker", "/src/app/pool.go", 88, "chan receive", 100, stack_b, 2),
+	    /* same function and line, another op: its own location, sharing the stack */
+	    loc("main.pool.worker", "/src/app/pool.go", 88, "select", 1, stack_b, 2),
 	};
 	struct profile p1 = prof(l1, 2), p2 = prof(l2, 3);
 	struct store *st = store_open(dbpath, 0);
@@ -408,8 +429,11 @@ START_TEST(test_interning)
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 2);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), 2 + 3 + 3 + 3);
 	ck_assert_int_eq(count_rows(st, "SELECT sum(count) FROM samples"), 110 + 3 * 112);
-	ck_assert_int_eq(count_rows(st, "SELECT total_goroutines FROM scrapes ORDER BY id LIMIT 1"), 115);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE format = 'proto' AND kind = 'goroutine'"),
+	ck_assert_int_eq(count_rows(st, "SELECT total_goroutines FROM scrapes ORDER BY id LIMIT 1"),
+	                 115);
+	ck_assert_int_eq(
+	    count_rows(
+	        st, "SELECT count(*) FROM scrapes WHERE format = 'proto' AND kind = 'goroutine'"),
 	    4);
 
 	id = count_rows(st, "SELECT id FROM locations WHERE function = 'main.leakSend'");
@@ -419,18 +443,20 @@ START_TEST(test_interning)
 	ck_assert_uint_eq(sl.line, 42);
 	ck_assert_str_eq(sl.op, "chan send");
 	ck_assert_int_eq(sl.first_seen, T0);
-	ck_assert_int_eq(sl.last_seen, T0 + MIN);      /* T0 + MIN + 1000 is within the 30 s precision */
+	ck_assert_int_eq(sl.last_seen, T0 + MIN); /* T0 + MIN + 1000 is within the 30 s precision */
 	frames = json_loads(sl.stack_json, 0, NULL);
 	ck_assert_ptr_nonnull(frames);
 	ck_assert_uint_eq(json_array_size(frames), 4);
-	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(frames, 2), "function")), "main.leakSend");
-	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(frames, 2), "line")), 42);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(frames, 2), "function")),
+	                 "main.leakSend");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(frames, 2), "line")),
+	                 42);
 	json_decref(frames);
 	store_location_release(&sl);
 	ck_assert_int_eq(store_location_get(st, 9999, &sl), 1);
 
-	/* Another stack at a known location: the location keeps its first stack, no unreferenced stack is stored,
-	 * and last_seen moves on. */
+	/* Another stack at a known location: the location keeps its first stack, no unreferenced
+	 * stack is stored, and last_seen moves on. */
 	l1[0].stack = stack_c;
 	l1[0].nstack = 3;
 	add(st, a, T0 + 10 * MIN, &p1);
@@ -446,9 +472,13 @@ END_TEST
 START_TEST(test_untrusted_text)
 {
 	static const struct frame bad_stack[] = {
-		{ "runtime.\xffgopark", "/go/src/\x01runtime/proc.go", 363 },
-		{ "main.\xff\xfe\"quoted\"\n", "/src/\xc3(bad.go", 7 },
-		{ "main.\xff" "caller", "/src/\x02" "caller.go", 9 },
+	    {"runtime.\xffgopark", "/go/src/\x01runtime/proc.go", 363},
+	    {"main.\xff\xfe\"quoted\"\n", "/src/\xc3(bad.go", 7},
+	    {"main.\xff"
+	     "caller",
+	     "/src/\x02"
+	     "caller.go",
+	     9},
 	};
 	char longname[5000];
 	struct prof_location l[2];
@@ -460,7 +490,8 @@ START_TEST(test_untrusted_text)
 
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
-	l[0] = loc("main.\xff\xfe\"quoted\"\n", "/src/\xc3(bad.go", 7, "chan send", 2, bad_stack, 3);
+	l[0] =
+	    loc("main.\xff\xfe\"quoted\"\n", "/src/\xc3(bad.go", 7, "chan send", 2, bad_stack, 3);
 	l[1] = loc(longname, "/x.go", 1, "chan send", 2, NULL, 0);
 	p = prof(l, 2);
 	ck_assert_ptr_nonnull(st);
@@ -473,15 +504,18 @@ START_TEST(test_untrusted_text)
 	ck_assert_str_eq(sl.file, "/src/?(bad.go");
 	frames = json_loads(sl.stack_json, 0, NULL);
 	ck_assert_ptr_nonnull(frames);
-	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(frames, 0), "function")), "runtime.?gopark");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(frames, 0), "function")),
+	                 "runtime.?gopark");
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(frames, 0), "file")),
-	    "/go/src/?runtime/proc.go");
+	                 "/go/src/?runtime/proc.go");
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(frames, 1), "function")),
-	    "main.??\"quoted\"?");
-	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(frames, 2), "file")), "/src/?caller.go");
+	                 "main.??\"quoted\"?");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(frames, 2), "file")),
+	                 "/src/?caller.go");
 	json_decref(frames);
 	store_location_release(&sl);
-	ck_assert_int_eq(count_rows(st, "SELECT length(function) FROM locations WHERE line = 1"), 2048);
+	ck_assert_int_eq(count_rows(st, "SELECT length(function) FROM locations WHERE line = 1"),
+	                 2048);
 	/* No stack: "[]". */
 	id = count_rows(st, "SELECT id FROM locations WHERE line = 1");
 	ck_assert_int_eq(store_location_get(st, id, &sl), 0);
@@ -493,11 +527,12 @@ END_TEST
 
 START_TEST(test_failed_scrapes_and_detail)
 {
-	struct prof_location l[] = { loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2) };
-	struct prof_location ld[] = { loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2) };
+	struct prof_location l[] = {loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2)};
+	struct prof_location ld[] = {loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2)};
 	struct profile p = prof(l, 1), pd;
 	struct store *st = store_open(dbpath, 0);
-	struct scrape_record rec = { .duration_ms = 10000, .status = "timeout", .consecutive_failures = 1 };
+	struct scrape_record rec = {
+	    .duration_ms = 10000, .status = "timeout", .consecutive_failures = 1};
 	int64_t t;
 
 	ld[0].max_wait_minutes = 30;
@@ -522,12 +557,19 @@ START_TEST(test_failed_scrapes_and_detail)
 	ck_assert_int_eq(store_add_scrape(st, &rec), -1);
 
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 3);
-	ck_assert_int_eq(count_rows(st, "SELECT total_goroutines IS NULL AND format IS NULL FROM scrapes"
-	    " WHERE status = 'timeout'"), 1);
-	ck_assert_int_eq(count_rows(st, "SELECT max_wait * 10000 + median_wait * 100 + min_wait FROM samples"
-	    " JOIN scrapes ON scrapes.id = scrape_id WHERE detail = 1"), 301202);
-	ck_assert_int_eq(count_rows(st, "SELECT max_wait IS NULL FROM samples JOIN scrapes ON scrapes.id = scrape_id"
-	    " WHERE detail = 0"), 1);
+	ck_assert_int_eq(
+	    count_rows(st, "SELECT total_goroutines IS NULL AND format IS NULL FROM scrapes"
+	                   " WHERE status = 'timeout'"),
+	    1);
+	ck_assert_int_eq(
+	    count_rows(st, "SELECT max_wait * 10000 + median_wait * 100 + min_wait FROM samples"
+	                   " JOIN scrapes ON scrapes.id = scrape_id WHERE detail = 1"),
+	    301202);
+	ck_assert_int_eq(
+	    count_rows(st,
+	               "SELECT max_wait IS NULL FROM samples JOIN scrapes ON scrapes.id = scrape_id"
+	               " WHERE detail = 0"),
+	    1);
 	store_free(st);
 }
 END_TEST
@@ -536,12 +578,13 @@ END_TEST
 
 START_TEST(test_scrape_atomic)
 {
-	struct prof_location l1[] = { loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2) };
+	struct prof_location l1[] = {loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2)};
 	struct prof_location l2[] = {
-		loc("main.a", "/a.go", 1, "chan receive", 4, stack_b, 2),
-		loc("main.new1", "/n.go", 10, "chan send", 5, stack_a, 4),
-		loc("main.new2", "/n.go", 20, "chan send", 666, stack_a, 3),    /* the trigger rejects this one */
-		loc("main.new3", "/n.go", 30, "chan send", 7, NULL, 0),
+	    loc("main.a", "/a.go", 1, "chan receive", 4, stack_b, 2),
+	    loc("main.new1", "/n.go", 10, "chan send", 5, stack_a, 4),
+	    loc("main.new2", "/n.go", 20, "chan send", 666, stack_a,
+	        3), /* the trigger rejects this one */
+	    loc("main.new3", "/n.go", 30, "chan send", 7, NULL, 0),
 	};
 	struct profile p1 = prof(l1, 1), p2 = prof(l2, 4);
 	struct store *st = store_open(dbpath, 0);
@@ -554,13 +597,18 @@ START_TEST(test_scrape_atomic)
 	t = store_target_upsert(st, "s", NULL, "http://x");
 	add(st, t, T0, &p1);
 	exec_ok(st, "CREATE TEMP TRIGGER inject BEFORE INSERT ON samples WHEN NEW.count = 666"
-	    " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
-	rec = (struct scrape_record){ .target_id = t, .ts = T0 + MIN, .duration_ms = 99, .bytes = 1,
-		.status = "ok", .profile = &p2 };
+	            " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+	rec = (struct scrape_record){.target_id = t,
+	                             .ts = T0 + MIN,
+	                             .duration_ms = 99,
+	                             .bytes = 1,
+	                             .status = "ok",
+	                             .profile = &p2};
 	ck_assert_int_eq(store_add_scrape(st, &rec), -1);
 	ck_assert_ptr_nonnull(strstr(store_errmsg(st), "injected failure"));
 
-	/* Nothing of the failed scrape: no scrape row, no samples, no new locations or stacks, health unchanged. */
+	/* Nothing of the failed scrape: no scrape row, no samples, no new locations or stacks,
+	 * health unchanged. */
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 1);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), 1);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations"), 1);
@@ -570,15 +618,21 @@ START_TEST(test_scrape_atomic)
 	ck_assert_uint_eq(h[0].last_duration_ms, 12);
 	target_health_free(h, n);
 
-	/* The store stays usable, and the retry stores everything (ids from the failed attempt are not reused). */
+	/* The store stays usable, and the retry stores everything (ids from the failed attempt are
+	 * not reused). */
 	exec_ok(st, "DROP TRIGGER inject");
 	ck_assert_int_eq(store_add_scrape(st, &rec), 0);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), 5);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations"), 4);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples s LEFT JOIN locations l ON l.id ="
-	    " s.location_id WHERE l.id IS NULL"), 0);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations l LEFT JOIN stacks k ON k.id = l.stack_id"
-	    " WHERE l.stack_id IS NOT NULL AND k.id IS NULL"), 0);
+	ck_assert_int_eq(count_rows(st,
+	                            "SELECT count(*) FROM samples s LEFT JOIN locations l ON l.id ="
+	                            " s.location_id WHERE l.id IS NULL"),
+	                 0);
+	ck_assert_int_eq(
+	    count_rows(st,
+	               "SELECT count(*) FROM locations l LEFT JOIN stacks k ON k.id = l.stack_id"
+	               " WHERE l.stack_id IS NOT NULL AND k.id IS NULL"),
+	    0);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
 	store_free(st);
 }
@@ -586,10 +640,10 @@ END_TEST
 
 START_TEST(test_unknown_target)
 {
-	struct prof_location l[] = { loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2) };
+	struct prof_location l[] = {loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2)};
 	struct profile p = prof(l, 1);
 	struct store *st = store_open(dbpath, 0);
-	struct scrape_record rec = { .target_id = 42, .ts = T0, .status = "ok", .profile = &p };
+	struct scrape_record rec = {.target_id = 42, .ts = T0, .status = "ok", .profile = &p};
 
 	ck_assert_ptr_nonnull(st);
 	ck_assert_int_eq(store_add_scrape(st, &rec), -1);
@@ -612,11 +666,14 @@ START_TEST(test_full_disk)
 	ck_assert_ptr_nonnull(st);
 	t = store_target_upsert(st, "s", NULL, "http://x");
 	for (i = 0; i < 64; i++) {
-		snprintf(names[i], sizeof(names[i]), "example.com/some/long/package/path.(*Type%d).Method%0150d", i, i);
-		big[i] = (struct frame){ names[i], "/src/example.com/some/long/package/path/file.go", (uint32_t)i + 1 };
+		snprintf(names[i], sizeof(names[i]),
+		         "example.com/some/long/package/path.(*Type%d).Method%0150d", i, i);
+		big[i] = (struct frame){names[i], "/src/example.com/some/long/package/path/file.go",
+		                        (uint32_t)i + 1};
 	}
 	for (i = 0; i < 40; i++)
-		l[i] = loc(names[i], "/src/x.go", (uint32_t)i + 1, "chan send", (uint64_t)i + 1, big, 64);
+		l[i] = loc(names[i], "/src/x.go", (uint32_t)i + 1, "chan send", (uint64_t)i + 1,
+		           big, 64);
 	p = prof(l, 40);
 	add(st, t, T0, &p);
 	scrapes = count_rows(st, "SELECT count(*) FROM scrapes");
@@ -632,7 +689,8 @@ START_TEST(test_full_disk)
 	}
 	/* New locations with new stacks need new pages. */
 	for (j = 0; j < 20 && rc == 0; j++) {
-		struct scrape_record rec = { .target_id = t, .ts = T0 + (j + 1) * MIN, .status = "ok", .profile = &p };
+		struct scrape_record rec = {
+		    .target_id = t, .ts = T0 + (j + 1) * MIN, .status = "ok", .profile = &p};
 
 		for (i = 0; i < 40; i++)
 			l[i].loc.line = (uint32_t)(1000 * (j + 1) + i);
@@ -648,8 +706,10 @@ START_TEST(test_full_disk)
 	/* Everything committed before is intact, nothing partial of the failed scrape. */
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), scrapes);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), samples);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples s LEFT JOIN locations l ON l.id ="
-	    " s.location_id WHERE l.id IS NULL"), 0);
+	ck_assert_int_eq(count_rows(st,
+	                            "SELECT count(*) FROM samples s LEFT JOIN locations l ON l.id ="
+	                            " s.location_id WHERE l.id IS NULL"),
+	                 0);
 
 	/* Space comes back: the next scrape is stored. */
 	exec_ok(st, "PRAGMA max_page_count = 1073741823");
@@ -660,7 +720,8 @@ START_TEST(test_full_disk)
 	st = store_open(dbpath, 0);
 	ck_assert_ptr_nonnull(st);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), scrapes + 1);
-	ck_assert_int_eq(count_rows(st, "SELECT integrity_check = 'ok' FROM pragma_integrity_check"), 1);
+	ck_assert_int_eq(
+	    count_rows(st, "SELECT integrity_check = 'ok' FROM pragma_integrity_check"), 1);
 	store_free(st);
 }
 END_TEST
@@ -680,7 +741,8 @@ on_scrape(const struct store_scrape *s, void *arg)
 
 	ck_assert_int_lt(w->n, 64);
 	snprintf(w->log[w->n++], sizeof(w->log[0]), "%s %s %lld %llu%s", s->service, s->target,
-	    (long long)((s->ts - T0) / MIN), (unsigned long long)s->total_goroutines, s->goroutineleak ? " leak" : "");
+	         (long long)((s->ts - T0) / MIN), (unsigned long long)s->total_goroutines,
+	         s->goroutineleak ? " leak" : "");
 	return w->n == w->stop_at ? 7 : 0;
 }
 
@@ -690,23 +752,24 @@ on_sample(const struct store_sample *s, void *arg)
 	struct walk *w = arg;
 
 	ck_assert_int_lt(w->n, 64);
-	snprintf(w->log[w->n++], sizeof(w->log[0]), "%lld %lld %lld %lld %llu%s", (long long)s->service_id,
-	    (long long)s->location_id, (long long)s->target_id, (long long)((s->ts - T0) / MIN),
-	    (unsigned long long)s->count, s->detail ? " d" : "");
+	snprintf(w->log[w->n++], sizeof(w->log[0]), "%lld %lld %lld %lld %llu%s",
+	         (long long)s->service_id, (long long)s->location_id, (long long)s->target_id,
+	         (long long)((s->ts - T0) / MIN), (unsigned long long)s->count,
+	         s->detail ? " d" : "");
 	return 0;
 }
 
 START_TEST(test_walks)
 {
 	struct prof_location la[] = {
-		loc("main.b", "/b.go", 2, "chan send", 7, stack_a, 4),
-		loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2),
+	    loc("main.b", "/b.go", 2, "chan send", 7, stack_a, 4),
+	    loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2),
 	};
-	struct prof_location lb[] = { loc("main.a", "/a.go", 1, "chan receive", 9, stack_b, 2) };
+	struct prof_location lb[] = {loc("main.a", "/a.go", 1, "chan receive", 9, stack_b, 2)};
 	struct profile pa = prof(la, 2), pb = prof(lb, 1), pl = prof(lb, 1);
 	struct store *st = store_open(dbpath, 0);
-	struct scrape_record fail = { .ts = T0 + 2 * MIN, .status = "connect refused" };
-	struct walk w = { .n = 0 };
+	struct scrape_record fail = {.ts = T0 + 2 * MIN, .status = "connect refused"};
+	struct walk w = {.n = 0};
 	int64_t zeta1, zeta2, alpha, a_id, b_id;
 	char expect[96];
 
@@ -716,10 +779,10 @@ START_TEST(test_walks)
 	zeta2 = store_target_upsert(st, "zeta", NULL, "http://z2");
 	zeta1 = store_target_upsert(st, "zeta", NULL, "http://z1");
 	alpha = store_target_upsert(st, "alpha", NULL, "http://a1");
-	add(st, zeta2, T0 + 1 * MIN, &pa);      /* a location id for main.b first */
+	add(st, zeta2, T0 + 1 * MIN, &pa); /* a location id for main.b first */
 	add(st, zeta1, T0 + 1 * MIN, &pb);
 	add(st, alpha, T0 + 1 * MIN, &pl);
-	add(st, zeta1, T0 + 0 * MIN, &pa);      /* too old below */
+	add(st, zeta1, T0 + 0 * MIN, &pa); /* too old below */
 	add(st, zeta1, T0 + 3 * MIN, &pa);
 	add(st, zeta2, T0 + 2 * MIN, &pb);
 	fail.target_id = zeta1;
@@ -736,16 +799,16 @@ START_TEST(test_walks)
 	ck_assert_str_eq(w.log[3], "zeta http://z2 1 15");
 	ck_assert_str_eq(w.log[4], "zeta http://z2 2 14");
 
-	w = (struct walk){ .stop_at = 2 };
+	w = (struct walk){.stop_at = 2};
 	ck_assert_int_eq(store_each_scrape(st, "zeta", T0 + MIN, on_scrape, &w), 7);
 	ck_assert_int_eq(w.n, 2);
 	ck_assert_str_eq(w.log[1], "zeta http://z1 3 15");
-	w = (struct walk){ .n = 0 };
+	w = (struct walk){.n = 0};
 	ck_assert_int_eq(store_each_scrape(st, "nosuch", 0, on_scrape, &w), 0);
 	ck_assert_int_eq(w.n, 0);
 
 	/* Samples: by service name, location, target URL, time. */
-	w = (struct walk){ .n = 0 };
+	w = (struct walk){.n = 0};
 	ck_assert_int_eq(store_each_sample(st, "zeta", T0 + MIN, on_sample, &w), 0);
 	ck_assert_int_eq(w.n, 6);
 	snprintf(expect, sizeof(expect), "1 %lld %lld 3 7", (long long)b_id, (long long)zeta1);
@@ -761,7 +824,7 @@ START_TEST(test_walks)
 	snprintf(expect, sizeof(expect), "1 %lld %lld 2 9", (long long)a_id, (long long)zeta2);
 	ck_assert_str_eq(w.log[5], expect);
 
-	w = (struct walk){ .n = 0 };
+	w = (struct walk){.n = 0};
 	ck_assert_int_eq(store_each_sample(st, NULL, T0 + MIN, on_sample, &w), 0);
 	ck_assert_int_eq(w.n, 7);
 	snprintf(expect, sizeof(expect), "2 %lld %lld 1 9", (long long)a_id, (long long)alpha);
@@ -786,14 +849,15 @@ walk_nothing_scrape(const struct store_scrape *s, void *arg)
 	return 0;
 }
 
-/* The statements on the big tables use their indexes: after the detector's walks, retention and the ranking
- * load ran over real rows, none of the store's own statements touching scrapes or samples stepped through a full
- * table scan or built an automatic index (SQLite counts both per statement). */
+/* The statements on the big tables use their indexes: after the detector's walks, retention and
+ * the ranking load ran over real rows, none of the store's own statements touching scrapes or
+ * samples stepped through a full table scan or built an automatic index (SQLite counts both per
+ * statement). */
 START_TEST(test_no_full_scans)
 {
 	struct prof_location l[] = {
-		loc("main.leakSend", "/src/app/leak.go", 42, "chan send", 10, stack_a, 4),
-		loc("main.pool.worker", "/src/app/pool.go", 88, "chan receive", 100, stack_b, 2),
+	    loc("main.leakSend", "/src/app/leak.go", 42, "chan send", 10, stack_a, 4),
+	    loc("main.pool.worker", "/src/app/pool.go", 88, "chan receive", 100, stack_b, 2),
 	};
 	struct profile p = prof(l, 2);
 	struct store *st = store_open(dbpath, 0);
@@ -813,7 +877,8 @@ START_TEST(test_no_full_scans)
 	ck_assert_int_eq(store_each_sample(st, "a", T0 + HOUR, walk_nothing, NULL), 0);
 	ck_assert_int_eq(store_each_scrape(st, NULL, T0 + HOUR, walk_nothing_scrape, NULL), 0);
 	ck_assert_int_eq(store_each_scrape(st, "b", T0 + HOUR, walk_nothing_scrape, NULL), 0);
-	ck_assert_int_ge(store_retention_step(st, T0 + 50 * HOUR, 48 * HOUR, 30 * 24 * HOUR, 1000), 0);
+	ck_assert_int_ge(store_retention_step(st, T0 + 50 * HOUR, 48 * HOUR, 30 * 24 * HOUR, 1000),
+	                 0);
 	ck_assert_int_eq(store_ranking_load(st, NULL, 0, &r), 1);
 
 	while ((stmt = sqlite3_next_stmt(store_db(st), stmt)) != NULL) {
@@ -822,9 +887,9 @@ START_TEST(test_no_full_scans)
 		if (strstr(sql, "scrapes") == NULL && strstr(sql, "samples") == NULL)
 			continue;
 		ck_assert_msg(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0) == 0,
-		    "full scan in: %s", sql);
+		              "full scan in: %s", sql);
 		ck_assert_msg(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_AUTOINDEX, 0) == 0,
-		    "automatic index in: %s", sql);
+		              "automatic index in: %s", sql);
 		checked++;
 	}
 	ck_assert_int_ge(checked, 6);
@@ -837,13 +902,13 @@ END_TEST
 START_TEST(test_ranking_roundtrip)
 {
 	struct prof_location l[] = {
-		loc("main.leakSend", "/src/app/leak.go", 42, "chan send", 10, stack_a, 4),
-		loc("main.pool.worker", "/src/app/pool.go", 88, "chan receive", 100, stack_b, 2),
+	    loc("main.leakSend", "/src/app/leak.go", 42, "chan send", 10, stack_a, 4),
+	    loc("main.pool.worker", "/src/app/pool.go", 88, "chan receive", 100, stack_b, 2),
 	};
 	struct profile p = prof(l, 2);
 	struct store *st = store_open(dbpath, 0);
 	struct suspect s[3];
-	struct ranking r = { 0 }, out;
+	struct ranking r = {0}, out;
 	int64_t ta, tb, sa, sb, l1, l2;
 	int i;
 
@@ -861,16 +926,39 @@ START_TEST(test_ranking_roundtrip)
 	l2 = count_rows(st, "SELECT id FROM locations WHERE function = 'main.pool.worker'");
 
 	memset(s, 0, sizeof(s));
-	s[0] = (struct suspect){ .rank = 1, .service_id = sa, .location_id = l1, .score = 0.93, .confirmed = true,
-		.current_count = 48210, .max_instance_count = 4000, .instances_growing = 14, .instances_total = 16,
-		.growth_per_hour = 8000.5, .monotonicity = 0.99, .fit = 0.97, .oldest_wait_minutes = 340,
-		.median_wait_minutes = 120, .first_seen = T0 - HOUR, .explanation = (char *)"grew 12 → 48,210 in 6 h",
-		.sparkline_json = (char *)"[1,2,3]" };
-	s[1] = (struct suspect){ .rank = 2, .service_id = sb, .location_id = l1, .score = 0.5,
-		.oldest_wait_minutes = -1, .median_wait_minutes = -1, .explanation = (char *)"second" };
-	s[2] = (struct suspect){ .rank = 3, .service_id = sa, .location_id = l2, .score = 0.2,
-		.oldest_wait_minutes = -1, .median_wait_minutes = -1, .explanation = NULL };
-	r = (struct ranking){ .generated_at = T0, .window_seconds = 21600, .duration_ms = 42, .suspects = s, .n = 3 };
+	s[0] = (struct suspect){.rank = 1,
+	                        .service_id = sa,
+	                        .location_id = l1,
+	                        .score = 0.93,
+	                        .confirmed = true,
+	                        .current_count = 48210,
+	                        .max_instance_count = 4000,
+	                        .instances_growing = 14,
+	                        .instances_total = 16,
+	                        .growth_per_hour = 8000.5,
+	                        .monotonicity = 0.99,
+	                        .fit = 0.97,
+	                        .oldest_wait_minutes = 340,
+	                        .median_wait_minutes = 120,
+	                        .first_seen = T0 - HOUR,
+	                        .explanation = (char *)"grew 12 → 48,210 in 6 h",
+	                        .sparkline_json = (char *)"[1,2,3]"};
+	s[1] = (struct suspect){.rank = 2,
+	                        .service_id = sb,
+	                        .location_id = l1,
+	                        .score = 0.5,
+	                        .oldest_wait_minutes = -1,
+	                        .median_wait_minutes = -1,
+	                        .explanation = (char *)"second"};
+	s[2] = (struct suspect){.rank = 3,
+	                        .service_id = sa,
+	                        .location_id = l2,
+	                        .score = 0.2,
+	                        .oldest_wait_minutes = -1,
+	                        .median_wait_minutes = -1,
+	                        .explanation = NULL};
+	r = (struct ranking){
+	    .generated_at = T0, .window_seconds = 21600, .duration_ms = 42, .suspects = s, .n = 3};
 	ck_assert_int_eq(store_ranking_save(st, &r), 0);
 
 	ck_assert_int_eq(store_ranking_load(st, NULL, 0, &out), 0);
@@ -921,7 +1009,8 @@ START_TEST(test_ranking_roundtrip)
 	ck_assert_uint_eq(out.n, 0);
 	ranking_release(&out);
 
-	/* A bad suspect (unknown location) fails the whole save; the previous ranking stays the latest. */
+	/* A bad suspect (unknown location) fails the whole save; the previous ranking stays the
+	 * latest. */
 	s[1].location_id = 9999;
 	r.generated_at = T0 + MIN;
 	ck_assert_int_eq(store_ranking_save(st, &r), -1);
@@ -939,7 +1028,8 @@ START_TEST(test_ranking_roundtrip)
 	}
 	ck_assert_int_le(count_rows(st, "SELECT count(*) FROM rankings"), 50);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM suspects WHERE ranking_id NOT IN"
-	    " (SELECT id FROM rankings)"), 0);
+	                                " (SELECT id FROM rankings)"),
+	                 0);
 	ck_assert_int_eq(store_ranking_load(st, NULL, 0, &out), 0);
 	ck_assert_int_eq(out.generated_at, T0 + 71 * MIN);
 	ck_assert_uint_eq(out.n, 69 % 4);
@@ -952,10 +1042,11 @@ END_TEST
 
 START_TEST(test_target_health)
 {
-	struct prof_location l[] = { loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2) };
+	struct prof_location l[] = {loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2)};
 	struct profile p = prof(l, 1);
 	struct store *st = store_open(dbpath, 0);
-	struct scrape_record fail = { .duration_ms = 10000, .status = "timeout", .consecutive_failures = 3 };
+	struct scrape_record fail = {
+	    .duration_ms = 10000, .status = "timeout", .consecutive_failures = 3};
 	struct target_health *h;
 	int64_t ok1, ok2, bad, gone, never, keep[4];
 	size_t n;
@@ -1016,15 +1107,15 @@ END_TEST
 
 START_TEST(test_retention_rollup)
 {
-	struct prof_location l10[] = { loc("main.L", "/l.go", 1, "chan send", 10, stack_a, 4),
-		loc("main.M", "/m.go", 2, "select", 4, NULL, 0) };
-	struct prof_location l20[] = { loc("main.L", "/l.go", 1, "chan send", 20, stack_a, 4) };
-	struct prof_location l30[] = { loc("main.L", "/l.go", 1, "chan send", 30, stack_a, 4) };
-	struct prof_location l5[] = { loc("main.L", "/l.go", 1, "chan send", 5, stack_a, 4) };
-	struct prof_location l999[] = { loc("main.L", "/l.go", 1, "chan send", 999, stack_a, 4) };
-	struct prof_location lnone[] = { loc("main.Other", "/o.go", 3, "chan receive", 1, NULL, 0) };
+	struct prof_location l10[] = {loc("main.L", "/l.go", 1, "chan send", 10, stack_a, 4),
+	                              loc("main.M", "/m.go", 2, "select", 4, NULL, 0)};
+	struct prof_location l20[] = {loc("main.L", "/l.go", 1, "chan send", 20, stack_a, 4)};
+	struct prof_location l30[] = {loc("main.L", "/l.go", 1, "chan send", 30, stack_a, 4)};
+	struct prof_location l5[] = {loc("main.L", "/l.go", 1, "chan send", 5, stack_a, 4)};
+	struct prof_location l999[] = {loc("main.L", "/l.go", 1, "chan send", 999, stack_a, 4)};
+	struct prof_location lnone[] = {loc("main.Other", "/o.go", 3, "chan receive", 1, NULL, 0)};
 	struct profile p10 = prof(l10, 2), p20 = prof(l20, 1), p30 = prof(l30, 1), p5 = prof(l5, 1),
-		p999 = prof(l999, 1), pnone = prof(lnone, 1);
+	               p999 = prof(l999, 1), pnone = prof(lnone, 1);
 	struct store *st = store_open(dbpath, 0);
 	struct scrape_record rec;
 	int64_t a, b, c, now = T0 + 50 * HOUR + 10 * MIN, raw = 48 * HOUR, rollup = 30 * 24 * HOUR;
@@ -1039,11 +1130,15 @@ START_TEST(test_retention_rollup)
 	add(st, a, T0 + 20 * MIN, &p20);
 	add(st, a, T0 + 40 * MIN, &p30);
 	add(st, b, T0 + 10 * MIN, &p5);
-	add(st, b, T0 + 30 * MIN, &pnone);     /* L absent: counts as 0 in b's mean */
-	rec = (struct scrape_record){ .target_id = b, .ts = T0 + 50 * MIN, .status = "ok", .detail = true,
-		.profile = &p999 };             /* a detail scrape: deleted, never rolled up */
+	add(st, b, T0 + 30 * MIN, &pnone); /* L absent: counts as 0 in b's mean */
+	rec = (struct scrape_record){.target_id = b,
+	                             .ts = T0 + 50 * MIN,
+	                             .status = "ok",
+	                             .detail = true,
+	                             .profile =
+	                                 &p999}; /* a detail scrape: deleted, never rolled up */
 	ck_assert_int_eq(store_add_scrape(st, &rec), 0);
-	rec = (struct scrape_record){ .target_id = b, .ts = T0 + 55 * MIN, .status = "timeout" };
+	rec = (struct scrape_record){.target_id = b, .ts = T0 + 55 * MIN, .status = "timeout"};
 	ck_assert_int_eq(store_add_scrape(st, &rec), 0);
 	add(st, c, T0 + 5 * MIN, &p30);
 	/* Hour T0 + 1 h: */
@@ -1055,13 +1150,15 @@ START_TEST(test_retention_rollup)
 	add(st, a, now - MIN, &p5);
 	/* An old rollup and old outbox rows. */
 	exec_ok(st, "INSERT INTO rollups VALUES (1, 1, 0, 1, 1.0, 1, 1)");
-	exec_ok(st, "INSERT INTO outbox (event_id, webhook, status, service_id, location_id, payload, created,"
-	    " next_attempt, state, delivered_at) VALUES ('e1', 'w', 'firing', 1, 1, '{}', 0, 0, 'delivered', 0),"
-	    " ('e2', 'w', 'firing', 1, 1, '{}', 0, 0, 'pending', NULL),"
-	    " ('e3', 'w', 'firing', 1, 1, '{}', 0, 0, 'dropped', NULL)");
+	exec_ok(st, "INSERT INTO outbox (event_id, webhook, status, service_id, location_id, "
+	            "payload, created,"
+	            " next_attempt, state, delivered_at) VALUES ('e1', 'w', 'firing', 1, 1, '{}', "
+	            "0, 0, 'delivered', 0),"
+	            " ('e2', 'w', 'firing', 1, 1, '{}', 0, 0, 'pending', NULL),"
+	            " ('e3', 'w', 'firing', 1, 1, '{}', 0, 0, 'dropped', NULL)");
 
 	exec_ok(st, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60)"
-	    " INSERT INTO rankings (generated_at, window_seconds) SELECT i, 21600 FROM n");
+	            " INSERT INTO rankings (generated_at, window_seconds) SELECT i, 21600 FROM n");
 
 	/* A budget of one scrape: one (target, hour) per call. */
 	while ((rc = store_retention_step(st, now, raw, rollup, 1)) == 1)
@@ -1069,27 +1166,42 @@ START_TEST(test_retention_rollup)
 	ck_assert_int_eq(rc, 0);
 	ck_assert_int_ge(calls, 4);
 
-	/* svc, L, hour T0: a saw 10, 20, 30 (3 scrapes), b saw 5 and then nothing (2 count scrapes). */
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rollups r JOIN locations l ON l.id = r.location_id"
-	    " JOIN services s ON s.id = r.service_id WHERE s.name = 'svc' AND l.function = 'main.L'"
-	    " AND r.hour = 1789999200000 AND r.max_count = 30 AND r.instances = 2 AND r.scrapes = 5"
-	    " AND abs(r.mean_count - 13.0) < 1e-9"), 1);
+	/* svc, L, hour T0: a saw 10, 20, 30 (3 scrapes), b saw 5 and then nothing (2 count
+	 * scrapes). */
+	ck_assert_int_eq(
+	    count_rows(st, "SELECT count(*) FROM rollups r JOIN locations l ON l.id = r.location_id"
+	                   " JOIN services s ON s.id = r.service_id WHERE s.name = 'svc' AND "
+	                   "l.function = 'main.L'"
+	                   " AND r.hour = 1789999200000 AND r.max_count = 30 AND r.instances = 2 "
+	                   "AND r.scrapes = 5"
+	                   " AND abs(r.mean_count - 13.0) < 1e-9"),
+	    1);
 	/* svc, M, hour T0: only a, once (4), over a's 3 scrapes. */
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rollups r JOIN locations l ON l.id = r.location_id"
-	    " WHERE l.function = 'main.M' AND r.max_count = 4 AND r.instances = 1 AND r.scrapes = 3"
-	    " AND abs(r.mean_count - 4.0 / 3) < 1e-9"), 1);
+	ck_assert_int_eq(
+	    count_rows(st, "SELECT count(*) FROM rollups r JOIN locations l ON l.id = r.location_id"
+	                   " WHERE l.function = 'main.M' AND r.max_count = 4 AND r.instances = 1 "
+	                   "AND r.scrapes = 3"
+	                   " AND abs(r.mean_count - 4.0 / 3) < 1e-9"),
+	    1);
 	/* other, L: its own row. */
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rollups r JOIN services s ON s.id = r.service_id"
-	    " WHERE s.name = 'other' AND r.max_count = 30 AND r.instances = 1 AND r.mean_count = 30"), 1);
+	ck_assert_int_eq(
+	    count_rows(st, "SELECT count(*) FROM rollups r JOIN services s ON s.id = r.service_id"
+	                   " WHERE s.name = 'other' AND r.max_count = 30 AND r.instances = 1 AND "
+	                   "r.mean_count = 30"),
+	    1);
 	/* svc, L, hour T0 + 1 h. */
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rollups WHERE hour = 1790002800000 AND max_count = 5"),
+	ck_assert_int_eq(
+	    count_rows(st,
+	               "SELECT count(*) FROM rollups WHERE hour = 1790002800000 AND max_count = 5"),
 	    1);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rollups WHERE max_count = 999"), 0);
-	/* The old rollup is gone (older than 30 d), raw rows of rolled hours are gone, the rest kept. */
+	/* The old rollup is gone (older than 30 d), raw rows of rolled hours are gone, the rest
+	 * kept. */
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rollups WHERE hour = 0"), 0);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 3);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), 3);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE ts < 1790006400000"), 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE ts < 1790006400000"),
+	                 0);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM outbox"), 1);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM outbox WHERE state = 'pending'"), 1);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rankings"), 50);
@@ -1103,16 +1215,16 @@ START_TEST(test_retention_rollup)
 }
 END_TEST
 
-/* Locations not seen for longer than rollups are kept are forgotten with their stacks, unless something still
- * refers to them; a location seen again afterwards is simply stored anew. */
+/* Locations not seen for longer than rollups are kept are forgotten with their stacks, unless
+ * something still refers to them; a location seen again afterwards is simply stored anew. */
 START_TEST(test_retention_forgets_locations)
 {
 	struct prof_location lold[] = {
-		loc("main.A", "/a.go", 1, "chan send", 1, stack_c, 3),
-		loc("main.B", "/b.go", 2, "chan send", 2, stack_a, 4),
-		loc("main.C", "/c.go", 3, "chan send", 3, NULL, 0),
+	    loc("main.A", "/a.go", 1, "chan send", 1, stack_c, 3),
+	    loc("main.B", "/b.go", 2, "chan send", 2, stack_a, 4),
+	    loc("main.C", "/c.go", 3, "chan send", 3, NULL, 0),
 	};
-	struct prof_location lnew[] = { loc("main.D", "/d.go", 4, "chan send", 4, stack_a, 4) };
+	struct prof_location lnew[] = {loc("main.D", "/d.go", 4, "chan send", 4, stack_a, 4)};
 	struct profile pold = prof(lold, 3), pnew = prof(lnew, 1);
 	struct store *st = store_open(dbpath, 0);
 	int64_t t, now = T0 + 40 * 24 * HOUR, c_id;
@@ -1124,8 +1236,10 @@ START_TEST(test_retention_forgets_locations)
 	add(st, t, T0, &pold);
 	add(st, t, now - MIN, &pnew);
 	c_id = count_rows(st, "SELECT id FROM locations WHERE function = 'main.C'");
-	snprintf(sql, sizeof(sql), "INSERT INTO alerts (service_id, location_id, state, updated)"
-	    " VALUES (1, %lld, 'resolved', 0)", (long long)c_id);
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO alerts (service_id, location_id, state, updated)"
+	         " VALUES (1, %lld, 'resolved', 0)",
+	         (long long)c_id);
 	exec_ok(st, sql);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 2);
 
@@ -1133,13 +1247,20 @@ START_TEST(test_retention_forgets_locations)
 		ck_assert_int_lt(++calls, 20);
 	ck_assert_int_eq(rc, 0);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rollups"), 0);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations WHERE function IN ('main.A', 'main.B')"), 0);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations WHERE function IN ('main.C', 'main.D')"), 2);
+	ck_assert_int_eq(
+	    count_rows(st, "SELECT count(*) FROM locations WHERE function IN ('main.A', 'main.B')"),
+	    0);
+	ck_assert_int_eq(
+	    count_rows(st, "SELECT count(*) FROM locations WHERE function IN ('main.C', 'main.D')"),
+	    2);
 	/* stack_c went with main.A; stack_a stays for main.D. */
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 1);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks WHERE frames LIKE '%main.handler.func1%'"), 1);
+	ck_assert_int_eq(
+	    count_rows(st, "SELECT count(*) FROM stacks WHERE frames LIKE '%main.handler.func1%'"),
+	    1);
 
-	/* Seen again: stored anew, through the same connection (its caches must not name deleted rows). */
+	/* Seen again: stored anew, through the same connection (its caches must not name deleted
+	 * rows). */
 	add(st, t, now, &pold);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations"), 4);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 2);
@@ -1162,14 +1283,14 @@ START_TEST(test_statement_cache)
 	ck_assert_int_eq(sqlite3_step(s1), SQLITE_ROW);
 	s2 = store_prepare(st, sql);
 	ck_assert_ptr_eq(s1, s2);
-	ck_assert_int_eq(sqlite3_step(s2), SQLITE_ROW);     /* reset by store_prepare */
+	ck_assert_int_eq(sqlite3_step(s2), SQLITE_ROW); /* reset by store_prepare */
 	store_stmt_done(s2);
 	ck_assert_ptr_null(store_prepare(st, "SELECT nosuchcolumn FROM targets"));
 	ck_assert_ptr_nonnull(strstr(store_errmsg(st), "nosuchcolumn"));
 	ck_assert_int_eq(store_begin(st), 0);
-	ck_assert_int_eq(store_target_upsert(st, "x", NULL, "u"), -1);  /* nested: refused */
+	ck_assert_int_eq(store_target_upsert(st, "x", NULL, "u"), -1); /* nested: refused */
 	store_rollback(st);
-	store_rollback(st);                                     /* no transaction: harmless */
+	store_rollback(st); /* no transaction: harmless */
 	ck_assert_int_eq(store_begin_read(st), 0);
 	ck_assert_int_eq(store_commit(st), 0);
 	store_free(st);
@@ -1206,9 +1327,13 @@ check_stored(struct store *st, int64_t ts, const struct profile *p)
 	uint64_t sum = 0;
 	size_t i;
 
-	ck_assert_int_eq(sqlite3_prepare_v2(store_db(st),
-	    "SELECT count(*), coalesce(sum(x.count), 0), s.total_goroutines FROM scrapes s"
-	    " LEFT JOIN samples x ON x.scrape_id = s.id WHERE s.ts = ?1", -1, &stmt, NULL), SQLITE_OK);
+	ck_assert_int_eq(
+	    sqlite3_prepare_v2(
+	        store_db(st),
+	        "SELECT count(*), coalesce(sum(x.count), 0), s.total_goroutines FROM scrapes s"
+	        " LEFT JOIN samples x ON x.scrape_id = s.id WHERE s.ts = ?1",
+	        -1, &stmt, NULL),
+	    SQLITE_OK);
 	sqlite3_bind_int64(stmt, 1, ts);
 	ck_assert_int_eq(sqlite3_step(stmt), SQLITE_ROW);
 	for (i = 0; i < p->nlocations; i++)
@@ -1218,10 +1343,14 @@ check_stored(struct store *st, int64_t ts, const struct profile *p)
 	ck_assert_int_eq(sqlite3_column_int64(stmt, 2), (int64_t)p->total_goroutines);
 	sqlite3_finalize(stmt);
 
-	ck_assert_int_eq(sqlite3_prepare_v2(store_db(st),
-	    "SELECT x.count, x.leaked, l.id FROM scrapes s JOIN samples x ON x.scrape_id = s.id"
-	    " JOIN locations l ON l.id = x.location_id"
-	    " WHERE s.ts = ?1 AND l.function = ?2 AND l.file = ?3 AND l.line = ?4 AND l.op = ?5", -1, &stmt, NULL),
+	ck_assert_int_eq(
+	    sqlite3_prepare_v2(
+	        store_db(st),
+	        "SELECT x.count, x.leaked, l.id FROM scrapes s JOIN samples x ON x.scrape_id = s.id"
+	        " JOIN locations l ON l.id = x.location_id"
+	        " WHERE s.ts = ?1 AND l.function = ?2 AND l.file = ?3 AND l.line = ?4 AND l.op = "
+	        "?5",
+	        -1, &stmt, NULL),
 	    SQLITE_OK);
 	for (i = 0; i < p->nlocations; i++) {
 		const struct prof_location *pl = &p->locations[i];
@@ -1234,8 +1363,8 @@ check_stored(struct store *st, int64_t ts, const struct profile *p)
 		sqlite3_bind_text(stmt, 3, pl->loc.file, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(stmt, 4, pl->loc.line);
 		sqlite3_bind_text(stmt, 5, pl->op, -1, SQLITE_STATIC);
-		ck_assert_msg(sqlite3_step(stmt) == SQLITE_ROW, "location %s %s:%u %s not stored", pl->loc.function,
-		    pl->loc.file, pl->loc.line, pl->op);
+		ck_assert_msg(sqlite3_step(stmt) == SQLITE_ROW, "location %s %s:%u %s not stored",
+		              pl->loc.function, pl->loc.file, pl->loc.line, pl->op);
 		ck_assert_int_eq(sqlite3_column_int64(stmt, 0), (int64_t)pl->count);
 		ck_assert_int_eq(sqlite3_column_int64(stmt, 1), (int64_t)pl->leaked);
 		ck_assert_int_eq(store_location_get(st, sqlite3_column_int64(stmt, 2), &sl), 0);
@@ -1243,7 +1372,8 @@ check_stored(struct store *st, int64_t ts, const struct profile *p)
 		ck_assert_ptr_nonnull(frames);
 		/* The representative stack is the first one seen at the location. */
 		if (sl.first_seen == ts)
-			ck_assert_uint_eq(json_array_size(frames), pl->nstack < 128 ? pl->nstack : 128);
+			ck_assert_uint_eq(json_array_size(frames),
+			                  pl->nstack < 128 ? pl->nstack : 128);
 		else if (pl->nstack > 0)
 			ck_assert_uint_gt(json_array_size(frames), 0);
 		json_decref(frames);
@@ -1255,19 +1385,18 @@ check_stored(struct store *st, int64_t ts, const struct profile *p)
 START_TEST(test_real_profiles)
 {
 	static const char *const fixtures[] = {
-		"fixtures/go1.19/goroutine.debug2.txt",
-		"fixtures/go1.19/goroutine.debug1.txt",
-		"fixtures/go1.19/goroutine.debug0.pb.gz",
+	    "fixtures/go1.19/goroutine.debug2.txt",
+	    "fixtures/go1.19/goroutine.debug1.txt",
+	    "fixtures/go1.19/goroutine.debug0.pb.gz",
 	};
-	static const char debug1[] =
-	    "goroutine profile: total 7\n"
-	    "5 @ 0x438b76 0x40651b 0x406018 0x4eeb90 0x465121\n"
-	    "#\t0x4eeb8f\tmain.leakSend+0x2f\t/src/app/leak.go:42\n"
-	    "#\t0x4ef089\tmain.main.func1+0x29\t/src/app/main.go:17\n"
-	    "\n"
-	    "2 @ 0x438b76 0x40651b 0x4eeb90 0x465121\n"
-	    "#\t0x4eeb8f\tmain.pool.worker+0x2f\t/src/app/pool.go:88\n"
-	    "\n";
+	static const char debug1[] = "goroutine profile: total 7\n"
+	                             "5 @ 0x438b76 0x40651b 0x406018 0x4eeb90 0x465121\n"
+	                             "#\t0x4eeb8f\tmain.leakSend+0x2f\t/src/app/leak.go:42\n"
+	                             "#\t0x4ef089\tmain.main.func1+0x29\t/src/app/main.go:17\n"
+	                             "\n"
+	                             "2 @ 0x438b76 0x40651b 0x4eeb90 0x465121\n"
+	                             "#\t0x4eeb8f\tmain.pool.worker+0x2f\t/src/app/pool.go:88\n"
+	                             "\n";
 	struct store *st = store_open(dbpath, 0);
 	struct parse_error perr;
 	struct profile p;
@@ -1280,15 +1409,19 @@ START_TEST(test_real_profiles)
 	ck_assert_uint_eq(p.nlocations, 2);
 	add(st, t, T0, &p);
 	check_stored(st, T0, &p);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations WHERE function = 'main.leakSend'"
-	    " AND file = '/src/app/leak.go' AND line = 42"), 1);
-	ck_assert_int_eq(count_rows(st, "SELECT format = 'debug=1' FROM scrapes WHERE ts = 1789999200000"), 1);
+	ck_assert_int_eq(
+	    count_rows(st, "SELECT count(*) FROM locations WHERE function = 'main.leakSend'"
+	                   " AND file = '/src/app/leak.go' AND line = 42"),
+	    1);
+	ck_assert_int_eq(
+	    count_rows(st, "SELECT format = 'debug=1' FROM scrapes WHERE ts = 1789999200000"), 1);
 	profile_release(&p);
 
 	for (i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++) {
 		char *buf = read_file(fixtures[i], &len);
 
-		ck_assert_msg(profile_parse(buf, len, &p, &perr) == 0, "%s: %s", fixtures[i], perr.msg);
+		ck_assert_msg(profile_parse(buf, len, &p, &perr) == 0, "%s: %s", fixtures[i],
+		              perr.msg);
 		ck_assert_uint_gt(p.nlocations, 3);
 		add(st, t, T0 + (int64_t)(i + 1) * MIN, &p);
 		check_stored(st, T0 + (int64_t)(i + 1) * MIN, &p);

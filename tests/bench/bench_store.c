@@ -1,13 +1,15 @@
-/* tests/bench/bench_store.c: database bytes per target per day, and ingest and detector-query speed, at the
- * default settings, through the real store API.
+/* tests/bench/bench_store.c: database bytes per target per day, and ingest and detector-query
+ * speed, at the default settings, through the real store API.
  *
- * A simulated fleet (services of --per-service instances) is scraped every --interval seconds of simulated time for
- * --days days, with retention run every 10 simulated minutes as the daemon runs it (raw 48 h, rollups 30 d). Each
- * service has a realistic goroutine profile: 30 locations every instance always has (HTTP connections in IO wait,
- * worker pools on chan receive, tickers in select, database/sql openers, ...), 40 that come and go (request
- * handlers blocked for a while), so 30-70 per scrape (about 50), and 2 that leak (growing about one goroutine every
- * 2 minutes and reset by a restart every 12 hours). Stacks are 8-20 frames with realistic module paths, two variants
- * per location. Times are simulated: a 3-day run takes seconds. Prints a report; exit 1 on any store failure. */
+ * A simulated fleet (services of --per-service instances) is scraped every --interval seconds of
+ * simulated time for
+ * --days days, with retention run every 10 simulated minutes as the daemon runs it (raw 48 h,
+ * rollups 30 d). Each service has a realistic goroutine profile: 30 locations every instance always
+ * has (HTTP connections in IO wait, worker pools on chan receive, tickers in select, database/sql
+ * openers, ...), 40 that come and go (request handlers blocked for a while), so 30-70 per scrape
+ * (about 50), and 2 that leak (growing about one goroutine every 2 minutes and reset by a restart
+ * every 12 hours). Stacks are 8-20 frames with realistic module paths, two variants per location.
+ * Times are simulated: a 3-day run takes seconds. Prints a report; exit 1 on any store failure. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,13 +22,13 @@
 #include "storage/store.h"
 #include "storage/store_internal.h"
 
-#define NLOC            72              /* per service: 30 always, 40 sometimes, 2 leaking */
-#define NALWAYS         30
-#define NLEAK           2
-#define MAXFRAMES       20
-#define HOUR_MS         3600000LL
-#define DAY_MS          (24 * HOUR_MS)
-#define T_START         1789999200000LL /* an hour boundary */
+#define NLOC 72 /* per service: 30 always, 40 sometimes, 2 leaking */
+#define NALWAYS 30
+#define NLEAK 2
+#define MAXFRAMES 20
+#define HOUR_MS 3600000LL
+#define DAY_MS (24 * HOUR_MS)
+#define T_START 1789999200000LL /* an hour boundary */
 
 struct sim_loc {
 	char function[160];
@@ -35,13 +37,13 @@ struct sim_loc {
 	const char *op;
 	struct frame stacks[2][MAXFRAMES];
 	size_t nstack[2];
-	uint64_t base;                  /* typical count */
+	uint64_t base; /* typical count */
 };
 
 struct sim_service {
 	char name[32];
 	struct sim_loc locs[NLOC];
-	char strings[NLOC][2][MAXFRAMES][2][160];       /* frame function and file names */
+	char strings[NLOC][2][MAXFRAMES][2][160]; /* frame function and file names */
 };
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -76,9 +78,14 @@ cpu_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static const char *const always_ops[] = { "IO wait", "chan receive", "select", "sync.Cond.Wait", "sleep" };
-static const char *const pkgs[] = { "internal/server", "internal/store", "internal/queue", "pkg/rpc",
-	"vendor/google.golang.org/grpc/internal/transport", "vendor/github.com/jackc/pgx/v5/pgxpool" };
+static const char *const always_ops[] = {"IO wait", "chan receive", "select", "sync.Cond.Wait",
+                                         "sleep"};
+static const char *const pkgs[] = {"internal/server",
+                                   "internal/store",
+                                   "internal/queue",
+                                   "pkg/rpc",
+                                   "vendor/google.golang.org/grpc/internal/transport",
+                                   "vendor/github.com/jackc/pgx/v5/pgxpool"};
 
 static void
 service_init(struct sim_service *sv, int idx)
@@ -90,10 +97,12 @@ service_init(struct sim_service *sv, int idx)
 		struct sim_loc *l = &sv->locs[i];
 		const char *pkg = pkgs[rng() % 6];
 
-		snprintf(l->function, sizeof(l->function), "github.com/acme/%s/%s.(*Handler%02d).serve%02d.func1",
-		    sv->name, pkg, i % 17, i);
-		snprintf(l->file, sizeof(l->file), "/home/build/go/src/github.com/acme/%s/%s/handler_%02d.go",
-		    sv->name, pkg, i % 23);
+		snprintf(l->function, sizeof(l->function),
+		         "github.com/acme/%s/%s.(*Handler%02d).serve%02d.func1", sv->name, pkg,
+		         i % 17, i);
+		snprintf(l->file, sizeof(l->file),
+		         "/home/build/go/src/github.com/acme/%s/%s/handler_%02d.go", sv->name, pkg,
+		         i % 23);
 		l->line = (uint32_t)(20 + rng() % 900);
 		if (i < NALWAYS) {
 			l->op = always_ops[i % 5];
@@ -119,12 +128,15 @@ service_init(struct sim_service *sv, int idx)
 					snprintf(fn, 160, "%s", l->function);
 					snprintf(file, 160, "%s", l->file);
 				} else {
-					snprintf(fn, 160, "github.com/acme/%s/%s.caller%d_%d", sv->name, pkgs[(i + f) % 6], f,
-					    v);
-					snprintf(file, 160, "/home/build/go/src/github.com/acme/%s/%s/mid_%d.go", sv->name,
-					    pkgs[(i + f) % 6], f);
+					snprintf(fn, 160, "github.com/acme/%s/%s.caller%d_%d",
+					         sv->name, pkgs[(i + f) % 6], f, v);
+					snprintf(
+					    file, 160,
+					    "/home/build/go/src/github.com/acme/%s/%s/mid_%d.go",
+					    sv->name, pkgs[(i + f) % 6], f);
 				}
-				l->stacks[v][f] = (struct frame){ fn, file, (uint32_t)(10 + (f * 37 + i) % 700) };
+				l->stacks[v][f] =
+				    (struct frame){fn, file, (uint32_t)(10 + (f * 37 + i) % 700)};
 			}
 		}
 	}
@@ -133,9 +145,9 @@ service_init(struct sim_service *sv, int idx)
 /* One instance's profile at simulated minute 'minute'. */
 static void
 make_profile(const struct sim_service *sv, int instance, int64_t minute, struct prof_location *out,
-    struct profile *p)
+             struct profile *p)
 {
-	int64_t lifetime = (minute + instance * 97) % (12 * 60);        /* restart every 12 h, staggered */
+	int64_t lifetime = (minute + instance * 97) % (12 * 60); /* restart every 12 h, staggered */
 	size_t n = 0;
 	int i;
 
@@ -159,9 +171,14 @@ make_profile(const struct sim_service *sv, int instance, int64_t minute, struct 
 				continue;
 		}
 		out[n] = (struct prof_location){
-			.loc = { l->function, l->file, l->line }, .op = l->op, .count = count,
-			.max_wait_minutes = -1, .min_wait_minutes = -1, .median_wait_minutes = -1,
-			.stack = l->stacks[v], .nstack = l->nstack[v],
+		    .loc = {l->function, l->file, l->line},
+		    .op = l->op,
+		    .count = count,
+		    .max_wait_minutes = -1,
+		    .min_wait_minutes = -1,
+		    .median_wait_minutes = -1,
+		    .stack = l->stacks[v],
+		    .nstack = l->nstack[v],
 		};
 		p->total_goroutines += count;
 		n++;
@@ -197,15 +214,18 @@ print_tables(struct store *st)
 {
 	sqlite3_stmt *stmt;
 
-	if (sqlite3_prepare_v2(store_db(st),
-	    "SELECT name, sum(pgsize), sum(ncell) FROM dbstat WHERE aggregate = 0 GROUP BY name"
-	    " HAVING sum(pgsize) > 65536 ORDER BY 2 DESC", -1, &stmt, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+	        store_db(st),
+	        "SELECT name, sum(pgsize), sum(ncell) FROM dbstat WHERE aggregate = 0 GROUP BY name"
+	        " HAVING sum(pgsize) > 65536 ORDER BY 2 DESC",
+	        -1, &stmt, NULL) != SQLITE_OK) {
 		printf("  (dbstat unavailable: %s)\n", sqlite3_errmsg(store_db(st)));
 		return;
 	}
 	while (sqlite3_step(stmt) == SQLITE_ROW)
 		printf("  %-22s %10.1f MiB  %12lld rows\n", sqlite3_column_text(stmt, 0),
-		    sqlite3_column_int64(stmt, 1) / 1048576.0, (long long)sqlite3_column_int64(stmt, 2));
+		       sqlite3_column_int64(stmt, 1) / 1048576.0,
+		       (long long)sqlite3_column_int64(stmt, 2));
 	sqlite3_finalize(stmt);
 }
 
@@ -259,8 +279,9 @@ main(int argc, char **argv)
 {
 	const char *path = "bench_store.db";
 	long targets = 10, per_service = 10, days = 3, interval = 60, hours = 0;
-	int64_t raw_ms = 48 * HOUR_MS, rollup_ms = 30 * DAY_MS, t, end, last_ret = 0, day_mark = T_START + DAY_MS;
-	int64_t size_day[16] = { 0 };
+	int64_t raw_ms = 48 * HOUR_MS, rollup_ms = 30 * DAY_MS, t, end, last_ret = 0,
+	        day_mark = T_START + DAY_MS;
+	int64_t size_day[16] = {0};
 	int64_t *ids;
 	struct sim_service *svcs;
 	struct prof_location locs[NLOC];
@@ -284,8 +305,9 @@ main(int argc, char **argv)
 		else if (strcmp(argv[a], "--interval") == 0 && a + 1 < argc)
 			interval = arg_long(argv[++a]);
 		else {
-			fprintf(stderr, "usage: bench_store [--db FILE] [--targets N] [--per-service N] [--days N]"
-			    " [--hours N] [--interval S]\n");
+			fprintf(stderr, "usage: bench_store [--db FILE] [--targets N] "
+			                "[--per-service N] [--days N]"
+			                " [--hours N] [--interval S]\n");
 			return 2;
 		}
 	}
@@ -305,9 +327,10 @@ main(int argc, char **argv)
 	for (i = 0; i < targets; i++) {
 		char url[64];
 
-		snprintf(url, sizeof(url), "http://10.%ld.%ld.%ld:6060", i / 65536, (i / 256) % 256, i % 256);
-		ids[i] = store_target_upsert(st, svcs[i / per_service].name, "{\"team\":\"bench\",\"env\":\"prod\"}",
-		    url);
+		snprintf(url, sizeof(url), "http://10.%ld.%ld.%ld:6060", i / 65536, (i / 256) % 256,
+		         i % 256);
+		ids[i] = store_target_upsert(st, svcs[i / per_service].name,
+		                             "{\"team\":\"bench\",\"env\":\"prod\"}", url);
 		if (ids[i] < 0)
 			return 1;
 	}
@@ -318,11 +341,17 @@ main(int argc, char **argv)
 		cpu0 = cpu_s();
 		for (i = 0; i < targets; i++) {
 			struct profile p;
-			int64_t ts = t + (interval * 1000 * i) / targets;       /* spread over the interval */
-			struct scrape_record rec = { .target_id = ids[i], .ts = ts, .duration_ms = 40, .bytes = 9000,
-				.status = "ok", .profile = &p };
+			int64_t ts =
+			    t + (interval * 1000 * i) / targets; /* spread over the interval */
+			struct scrape_record rec = {.target_id = ids[i],
+			                            .ts = ts,
+			                            .duration_ms = 40,
+			                            .bytes = 9000,
+			                            .status = "ok",
+			                            .profile = &p};
 
-			make_profile(&svcs[i / per_service], (int)(i % per_service), (t - T_START) / 60000, locs, &p);
+			make_profile(&svcs[i / per_service], (int)(i % per_service),
+			             (t - T_START) / 60000, locs, &p);
 			if (store_add_scrape(st, &rec) != 0)
 				return 1;
 			nscrapes++;
@@ -353,40 +382,52 @@ main(int argc, char **argv)
 		}
 	}
 
-	printf("bench_store: %ld targets (%ld services of %ld), %ld s interval, %lld simulated hours,"
-	    " raw 48 h, rollups 30 d\n", targets, nsvc, per_service, interval, (long long)((end - T_START) / HOUR_MS));
-	printf("ingest: %" PRIu64 " scrapes, %" PRIu64 " samples (%.1f per scrape): %.0f scrapes/s wall,"
-	    " %.3f ms CPU per scrape; retention %.1f s wall in total, longest step (budget 1000 scrapes) %.0f ms\n",
-	    nscrapes, nsamples,
-	    (double)nsamples / (double)nscrapes, (double)nscrapes / ingest_wall, ingest_cpu * 1000 / (double)nscrapes,
-	    ret_wall, ret_max * 1000);
+	printf(
+	    "bench_store: %ld targets (%ld services of %ld), %ld s interval, %lld simulated hours,"
+	    " raw 48 h, rollups 30 d\n",
+	    targets, nsvc, per_service, interval, (long long)((end - T_START) / HOUR_MS));
+	printf("ingest: %" PRIu64 " scrapes, %" PRIu64
+	       " samples (%.1f per scrape): %.0f scrapes/s wall,"
+	       " %.3f ms CPU per scrape; retention %.1f s wall in total, longest step (budget 1000 "
+	       "scrapes) %.0f ms\n",
+	       nscrapes, nsamples, (double)nsamples / (double)nscrapes,
+	       (double)nscrapes / ingest_wall, ingest_cpu * 1000 / (double)nscrapes, ret_wall,
+	       ret_max * 1000);
 	for (a = 0; a < day; a++)
-		printf("day %d: %.2f MiB in use, %.0f bytes per target\n", a + 1, size_day[a] / 1048576.0,
-		    (double)size_day[a] / (double)targets);
+		printf("day %d: %.2f MiB in use, %.0f bytes per target\n", a + 1,
+		       size_day[a] / 1048576.0, (double)size_day[a] / (double)targets);
 	if (day == 0)
-		printf("after %lld h: %.2f MiB in use, %.0f bytes per target per day (extrapolated)\n",
+		printf(
+		    "after %lld h: %.2f MiB in use, %.0f bytes per target per day (extrapolated)\n",
 		    (long long)((end - T_START) / HOUR_MS), used_bytes(st) / 1048576.0,
-		    (double)used_bytes(st) / (double)targets * (double)DAY_MS / (double)(end - T_START));
+		    (double)used_bytes(st) / (double)targets * (double)DAY_MS /
+		        (double)(end - T_START));
 	else
-		printf("BYTES_PER_TARGET_PER_DAY_RAW %.0f\n", (double)size_day[0] / (double)targets);
+		printf("BYTES_PER_TARGET_PER_DAY_RAW %.0f\n",
+		       (double)size_day[0] / (double)targets);
 	if (day >= 3) {
 		/* Day 3 onwards: raw stays at 48 h; what still grows is the rollups. */
-		printf("STEADY_BYTES_PER_TARGET_48H %.0f\n", (double)size_day[day - 1] / (double)targets);
+		printf("STEADY_BYTES_PER_TARGET_48H %.0f\n",
+		       (double)size_day[day - 1] / (double)targets);
 	}
 	printf("ROLLUP_ROWS_PER_SERVICE_PER_DAY %.0f\n",
-	    days > 2 ? (double)q1(st, "SELECT count(*) FROM rollups") / (double)nsvc / (double)(days - 2) : 0.0);
+	       days > 2 ? (double)q1(st, "SELECT count(*) FROM rollups") / (double)nsvc /
+	                      (double)(days - 2)
+	                : 0.0);
 	printf("tables at the end:\n");
 	print_tables(st);
 
 	/* The detector's walks over a 6 h window, for one service and for all. */
 	{
-		static const char plan_sql[] =
-		    "SELECT x.scrape_id, s.target_id, t.service_id, x.location_id, s.ts, s.detail, x.count, x.leaked,"
-		    " x.max_wait, x.median_wait"
-		    " FROM services sv CROSS JOIN targets t CROSS JOIN scrapes s CROSS JOIN samples x"
-		    " WHERE sv.name = ?1 AND t.service_id = sv.id AND s.target_id = t.id AND s.ts >= ?2"
-		    " AND s.status = 'ok' AND x.scrape_id = s.id"
-		    " ORDER BY x.location_id, t.url, s.ts, s.id";
+		static const char plan_sql[] = "SELECT x.scrape_id, s.target_id, t.service_id, "
+		                               "x.location_id, s.ts, s.detail, x.count, x.leaked,"
+		                               " x.max_wait, x.median_wait"
+		                               " FROM services sv CROSS JOIN targets t CROSS JOIN "
+		                               "scrapes s CROSS JOIN samples x"
+		                               " WHERE sv.name = ?1 AND t.service_id = sv.id AND "
+		                               "s.target_id = t.id AND s.ts >= ?2"
+		                               " AND s.status = 'ok' AND x.scrape_id = s.id"
+		                               " ORDER BY x.location_id, t.url, s.ts, s.id";
 		int64_t since = end - 6 * HOUR_MS;
 
 		print_plan(st, "store_each_sample(service) plan", plan_sql);
@@ -394,18 +435,21 @@ main(int argc, char **argv)
 		n = 0;
 		if (store_each_sample(st, svcs[0].name, since, count_sample, &n) != 0)
 			return 1;
-		printf("store_each_sample(one service, 6 h): %" PRIu64 " samples in %.3f s\n", n, now_s() - wall0);
+		printf("store_each_sample(one service, 6 h): %" PRIu64 " samples in %.3f s\n", n,
+		       now_s() - wall0);
 		wall0 = now_s();
 		n = 0;
 		if (store_each_scrape(st, svcs[0].name, since, count_scrape, &n) != 0)
 			return 1;
-		printf("store_each_scrape(one service, 6 h): %" PRIu64 " scrapes in %.3f s\n", n, now_s() - wall0);
+		printf("store_each_scrape(one service, 6 h): %" PRIu64 " scrapes in %.3f s\n", n,
+		       now_s() - wall0);
 		wall0 = now_s();
 		n = 0;
 		if (store_each_sample(st, NULL, since, count_sample, &n) != 0)
 			return 1;
-		printf("store_each_sample(all, 6 h): %" PRIu64 " samples in %.3f s (%.0f samples/s)\n", n,
-		    now_s() - wall0, (double)n / (now_s() - wall0));
+		printf("store_each_sample(all, 6 h): %" PRIu64
+		       " samples in %.3f s (%.0f samples/s)\n",
+		       n, now_s() - wall0, (double)n / (now_s() - wall0));
 	}
 	store_free(st);
 	free(svcs);
