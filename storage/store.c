@@ -1926,7 +1926,8 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 
 	if (budget == 0)
 		budget = 1;
-	row_budget = budget * 64;
+	/* Rows of the small tables per step, bounded whatever the caller asks. */
+	row_budget = budget > 1000 ? 64000 : budget * 64;
 	if (store_begin(st) < 0)
 		return -1;
 
