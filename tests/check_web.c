@@ -251,6 +251,40 @@ START_TEST(test_api_error_is_json)
 }
 END_TEST
 
+START_TEST(test_micro_cache)
+{
+	struct api_cache *cache = api_cache_new();
+	struct web_reply in = {.status = 200,
+	                       .content_type = "application/json",
+	                       .body = strdup("{\"a\":1}"),
+	                       .len = 7};
+	struct web_reply out = {0};
+	struct web_reply err = {
+	    .status = 404, .content_type = "application/json", .body = strdup("{}"), .len = 2};
+
+	ck_assert_ptr_nonnull(cache);
+	ck_assert(!api_micro_get(cache, "/api/v1/services", 1000, &out));
+	api_micro_put(cache, "/api/v1/services", 1000, &in);
+	ck_assert(api_micro_get(cache, "/api/v1/services", 1500, &out));
+	ck_assert_str_eq(out.body, "{\"a\":1}");
+	ck_assert(!api_micro_get(cache, "/api/v1/targets", 1500, &out));
+	/* Expired: the first asker recomputes, the others meanwhile get the previous answer. */
+	ck_assert(!api_micro_get(cache, "/api/v1/services", 2100, &out));
+	ck_assert(api_micro_get(cache, "/api/v1/services", 2200, &out));
+	/* A refresh that never came back lets another request try after a while. */
+	ck_assert(!api_micro_get(cache, "/api/v1/services", 4200, &out));
+	api_micro_put(cache, "/api/v1/services", 4300, &in);
+	ck_assert(api_micro_get(cache, "/api/v1/services", 4400, &out));
+	/* Errors are never kept. */
+	api_micro_put(cache, "/api/v1/locations/9", 4400, &err);
+	ck_assert(!api_micro_get(cache, "/api/v1/locations/9", 4500, &out));
+	web_reply_release(&out);
+	web_reply_release(&in);
+	web_reply_release(&err);
+	api_cache_free(cache);
+}
+END_TEST
+
 Suite *web_suite(void);
 
 Suite *
@@ -272,6 +306,7 @@ web_suite(void)
 	tcase_add_test(tc, test_sparkline);
 	tcase_add_test(tc, test_ranking_parameters_rejected_by_name);
 	tcase_add_test(tc, test_api_error_is_json);
+	tcase_add_test(tc, test_micro_cache);
 	suite_add_tcase(s, tc);
 	return s;
 }
