@@ -714,7 +714,15 @@ web_start(const struct config *cfg)
 		log_err("web: out of memory");
 		return NULL;
 	}
-	pthread_rwlock_init(&w->cfg_lock, NULL);
+	{
+		/* Writer first: under a steady stream of requests, a reload must not wait forever. */
+		pthread_rwlockattr_t attr;
+
+		pthread_rwlockattr_init(&attr);
+		pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&w->cfg_lock, &attr);
+		pthread_rwlockattr_destroy(&attr);
+	}
 	pthread_mutex_init(&w->pool_lock, NULL);
 	pthread_cond_init(&w->pool_free, NULL);
 	w->cfg = cfg;
