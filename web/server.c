@@ -576,7 +576,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	    now + (int64_t)(w->cfg->web.request_timeout ? w->cfg->web.request_timeout : 30) * 1000,
 	    priority);
 	if (!c) {
-		reply_error(&r, url, 503, "database not available (see the daemon log)");
+		reply_error(&r, url, 503, "busy, or the database is not available (see the daemon log)");
 		goto out_send;
 	}
 	{
