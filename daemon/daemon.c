@@ -43,6 +43,7 @@
 #define RETENTION_BUSY_MS       1000    /* a busy loop still takes a retention step this often */
 #define TARGET_FILES_CHECK_MS   5000    /* re-read changed target files this often */
 #define POLL_MAX_MS             1000    /* the loop wakes at least this often (heartbeat, status) */
+#define STATUS_EVERY_MS         1000    /* STATUS= is refreshed this often */
 
 /* ---- Command line ---- */
 
@@ -1020,6 +1021,7 @@ struct daemon {
 	int64_t last_rank_ms;           /* monotonic */
 	int64_t sd_next_ms;
 	uint64_t max_lag_ms;            /* worst scrape lag of the round */
+	int64_t status_ms;              /* monotonic: the last STATUS= update */
 };
 
 static void
@@ -1335,12 +1337,16 @@ signals_read(int fd)
 
 /* ---- Main loop ---- */
 
+/* STATUS= for systemd, at most once a second (counting walks every target). */
 static void
-update_status(struct daemon *d)
+update_status(struct daemon *d, int64_t now)
 {
 	char buf[256];
 	size_t up, down;
 
+	if (now - d->status_ms < STATUS_EVERY_MS)
+		return;
+	d->status_ms = now;
 	scrape_count_up(d->sc, &up, &down);
 	snprintf(buf, sizeof(buf), "%zu targets: %zu up, %zu down%s", d->nset, up, down,
 	    atomic_load(&d->in.failing) ? "; database refuses writes" : "");
@@ -1400,7 +1406,7 @@ main_loop(struct daemon *d)
 			d->sd_next_ms = now + TARGET_FILES_CHECK_MS;
 		}
 		maybe_rank(d, now);
-		update_status(d);
+		update_status(d, now);
 	}
 }
 
