@@ -267,6 +267,29 @@ START_TEST(test_debug2_truncated)
 }
 END_TEST
 
+/* A real debug=1 profile cut inside a line or a group is an error naming truncation, never a smaller profile:
+ * Go writes debug=1 whole, so a cut can only happen in transit. */
+START_TEST(test_debug1_truncated)
+{
+	size_t len;
+	char *buf = slurp("fixtures/go1.19/goroutine.debug1.txt", &len);
+	struct profile p;
+	struct parse_error err;
+
+	for (size_t n = 40; n < len; n++) {
+		/* A cut right after a group's closing empty line leaves a well-formed, smaller profile. */
+		if (buf[n - 1] == '\n' && buf[n - 2] == '\n')
+			continue;
+		ck_assert_msg(profile_parse(buf, n, &p, &err) == -1, "cut at %zu of %zu parsed", n, len);
+		ck_assert_msg(strstr(err.msg, "truncated debug=1 profile") != NULL, "cut at %zu: %s", n,
+		              err.msg);
+	}
+	ck_assert_int_eq(profile_parse(buf, len, &p, &err), 0);
+	profile_release(&p);
+	free(buf);
+}
+END_TEST
+
 /* ---- newer Go versions (hand-written) ---- */
 
 START_TEST(test_go121_created_in_goroutine)
@@ -892,6 +915,7 @@ profile_suite(void)
 	tcase_add_test(tc, test_go119_proto);
 	tcase_add_test(tc, test_go119_proto_truncated);
 	tcase_add_test(tc, test_debug2_truncated);
+	tcase_add_test(tc, test_debug1_truncated);
 	tcase_add_test(tc, test_go121_created_in_goroutine);
 	tcase_add_test(tc, test_go125_sync);
 	tcase_add_test(tc, test_go126_goroutineleak_debug2);
