@@ -1,11 +1,12 @@
 /* daemon/daemon.c: `leakprofd run`: the daemon's main loop.
  *
- * One thread (this one) owns the scraper and the read-write database connection: it drives scrape_poll() with a
- * bounded timeout, stores every finished scrape in its own transaction, prunes old data in small steps when idle,
- * reloads on SIGHUP and stops on SIGTERM/SIGINT, all read from a signalfd between polls (signals are blocked in
- * every thread, so no work ever happens in a handler). The ranking runs on a detector thread with its own
- * connection after each scrape round, so a slow ranking never delays a scrape; the web server and the alerter run
- * their own threads too. A database that cannot be written (read-only, full disk) never stops scraping: finished
+ * The main thread owns the scraper: it drives scrape_poll() with a bounded timeout, hands every finished scrape
+ * to the ingest thread, reloads on SIGHUP and stops on SIGTERM/SIGINT, all read from a signalfd between polls
+ * (signals are blocked in every thread, so no work ever happens in a handler). The ingest thread owns the
+ * read-write database connection: it stores each scrape in its own transaction, in order, and prunes old data in
+ * small steps, so a slow disk (a checkpoint's fsync) never delays a scrape. After each scrape round is stored,
+ * the detector thread ranks on its own connection and kicks the alerter; the web server and the alerter run their
+ * own threads too. A database that cannot be written (read-only, full disk) never stops scraping: finished
  * scrapes wait in a bounded queue in memory and are stored once the database takes writes again. */
 #include <errno.h>
 #include <fcntl.h>
@@ -580,11 +581,10 @@ struct detector {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	bool kicked, stop, running;
+	bool kicked, stop;
 	struct cfgref *cfg;             /* guarded by mu */
 	struct store *st;               /* the thread's own connection */
 	struct alerter *alert;
-	int64_t runs;
 };
 
 static void *
@@ -602,7 +602,6 @@ detector_main(void *arg)
 		if (d->stop)
 			break;
 		d->kicked = false;
-		d->running = true;
 		cfg = d->cfg;
 		atomic_fetch_add(&cfg->refs, 1);
 		pthread_mutex_unlock(&d->mu);
@@ -613,8 +612,6 @@ detector_main(void *arg)
 		cfgref_put(cfg);
 
 		pthread_mutex_lock(&d->mu);
-		d->running = false;
-		d->runs++;
 	}
 	pthread_mutex_unlock(&d->mu);
 	return NULL;
