@@ -128,10 +128,15 @@ run: deps
 	$(MAKE) all go
 	sh tests/demo.sh
 
+ifdef SANITIZE
+valgrind:
+	@echo "valgrind: it cannot run sanitized binaries: run 'make valgrind' without SANITIZE" >&2; exit 2
+else
 valgrind: $(BUILD)/check_leakprofd $(BUILD)/leakprofd
-	cd tests && CK_FORK=no valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	cd tests && CK_FORK=no valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
 		$(abspath $(BUILD)/check_leakprofd)
 	sh tests/valgrind-cli.sh
+endif
 
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -140,12 +145,18 @@ fuzz:
 		CFLAGS_EXTRA= $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p build/fuzz/corpus-$$t; \
+		for r in tests/fuzz/regressions/$$t-*; do \
+			[ -f "$$r" ] || continue; \
+			build/fuzz/fuzz_$$t "$$r" || { echo "fuzz: $$r fails again"; exit 1; }; \
+		done; \
 		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
 		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=1048576 \
-			build/fuzz/corpus-$$t tests/fuzz/seeds-$$t || exit 1; \
+			-artifact_prefix=build/fuzz/$$t- build/fuzz/corpus-$$t tests/fuzz/seeds-$$t || { \
+			echo "fuzz: $$t failed on the build/fuzz/$$t-* input named above; keep it in tests/fuzz/regressions/"; \
+			exit 1; }; \
 	done
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(filter collector/%,$(LIB_SRCS))
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(filter collector/%,$(LIB_SRCS)) $(wildcard collector/*.h)
 	@mkdir -p $(@D)
 	clang -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g -O1 -I. -Ibuild/fuzz/gen \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< \
