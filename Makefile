@@ -3,7 +3,7 @@
 #   make run        install missing packages (as root), build, start a demo service and the daemon scraping it
 #   make check      install missing packages (as root), build, run every test (unit, integration, browser)
 #   make SANITIZE=address,undefined check   the same under ASan/UBSan (objects under build/san/)
-#   make valgrind   unit tests and the parse CLI under valgrind
+#   make valgrind   unit tests, the parse CLI and the daemon with the other commands under valgrind
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS
 #   make bench      benchmarks, reported as ratios against baselines measured in the same run
 #   make eval       the detector's evaluation table over the leak and benign zoos
@@ -132,10 +132,11 @@ ifdef SANITIZE
 valgrind:
 	@echo "valgrind: it cannot run sanitized binaries: run 'make valgrind' without SANITIZE" >&2; exit 2
 else
-valgrind: $(BUILD)/check_leakprofd $(BUILD)/leakprofd
+valgrind: $(BUILD)/check_leakprofd $(BUILD)/leakprofd go
 	cd tests && CK_FORK=no valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
 		$(abspath $(BUILD)/check_leakprofd)
 	sh tests/valgrind-cli.sh
+	sh tests/valgrind-daemon.sh
 endif
 
 FUZZ_SECONDS ?= 60
