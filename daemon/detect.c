@@ -193,6 +193,9 @@ find_tgt(struct detect_ctx *c, int64_t target_id)
 {
 	struct tgt key = {.target_id = target_id};
 
+	/* No scrape in the window leaves no array (bsearch(NULL, 0) is undefined). */
+	if (c->ntgts == 0)
+		return NULL;
 	return bsearch(&key, c->tgts, c->ntgts, sizeof(*c->tgts), cmp_tgt);
 }
 
@@ -1050,7 +1053,10 @@ detect_rank(struct store *st, const struct config *cfg, const char *service,
 		log_err("detect: reading scrapes: %s", store_errmsg(st));
 		goto out_release;
 	}
-	qsort(c.tgts, c.ntgts, sizeof(*c.tgts), cmp_tgt);
+	/* A window with no scrape (a service just added, a window shorter than the interval) leaves
+	 * c.tgts NULL, which qsort must not be given even with a count of 0. */
+	if (c.ntgts > 1)
+		qsort(c.tgts, c.ntgts, sizeof(*c.tgts), cmp_tgt);
 	split_lifetimes(&c);
 	if (store_each_sample(st, service, c.since, on_sample, &c) != 0 ||
 	    location_finish(&c) < 0) {

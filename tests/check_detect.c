@@ -758,6 +758,46 @@ START_TEST(test_score_monotone)
 }
 END_TEST
 
+/* A window holding no scrape (an empty database, a window shorter than the scrape interval, a
+ * known service never scraped) ranks nothing, without error and without handing qsort or bsearch
+ * a NULL array (UBSan: nonnull-attribute). */
+START_TEST(test_empty_window)
+{
+	struct store *st = db_new();
+	struct config *cfg = cfg_new(3600, 4, 10);
+	int64_t tid;
+	struct gen_loc locs[] = {
+	    {"main.grows", "/src/e/g.go", 1, G_CHAN_SEND, NULL, 0, 0, false},
+	};
+	struct ranking r;
+
+	rank(st, cfg, NULL, T0, &r);
+	ck_assert_uint_eq(r.n, 0);
+	ranking_release(&r);
+	ck_assert_int_eq(detect_run(st, cfg, T0), 0);
+	tid = target(st, "empty", "http://10.0.0.2:6060");
+	for (int i = 0; i < 10; i++) {
+		locs[0].count = 10 + 10 * (uint64_t)i;
+		scrape(st, tid, T0 + i * MIN, locs, 1, FMT_D1, false);
+	}
+	/* a 1 s window, 30 s after the last scrape */
+	ck_assert_int_eq(detect_rank(st, cfg, NULL, 1, T0 + 9 * MIN + 30000, &r), 0);
+	ck_assert_uint_eq(r.n, 0);
+	ranking_release(&r);
+	target(st, "idle", "http://10.0.0.3:6060");
+	ck_assert_int_eq(detect_rank(st, cfg, "idle", 3600, T0 + 10 * MIN, &r), 0);
+	ck_assert_uint_eq(r.n, 0);
+	ranking_release(&r);
+	/* the whole hour still ranks the leak */
+	rank(st, cfg, NULL, T0 + 10 * MIN, &r);
+	ck_assert_int_gt(rank_of(&r, "main.grows"), 0);
+	ranking_release(&r);
+	ck_assert_int_eq(detect_run(st, cfg, T0 + 10 * MIN), 0);
+	config_free(cfg);
+	db_free(st);
+}
+END_TEST
+
 Suite *detect_suite(void);
 
 Suite *
@@ -777,6 +817,7 @@ detect_suite(void)
 	tcase_add_test(tc, test_window_and_minimums);
 	tcase_add_test(tc, test_explanation_spread_ages);
 	tcase_add_test(tc, test_score_monotone);
+	tcase_add_test(tc, test_empty_window);
 	suite_add_tcase(s, tc);
 	return s;
 }
