@@ -163,6 +163,14 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(filter collector/%,$(LIB_SRCS)) $(wildc
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< \
 		$(filter-out collector/scrape.c collector/targets.c,$(filter collector/%,$(LIB_SRCS))) -lz
 
+# The configuration and file_sd loaders (text that operators and discovery tools write).
+FUZZ_CONFIG_SRCS := daemon/config.c daemon/log.c collector/targets.c
+build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_CONFIG_SRCS) daemon/config.h daemon/log.h \
+		collector/targets.h
+	@mkdir -p $(@D)
+	clang -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g -O1 -I. $(PKG_CFLAGS) \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(FUZZ_CONFIG_SRCS) $(PKG_LIBS)
+
 bench: all go
 	sh tests/bench/run.sh
 
