@@ -4,7 +4,7 @@
  * Keeps C clients busy for D seconds, each with its own keep-alive connection, issuing GET requests
  * for the URLs given (round-robin per client, so every client mixes them), and prints one JSON line
  * per URL with the request count, errors (transport failures and statuses other than 200) and
- * latency percentiles in milliseconds.
+ * latency percentiles in milliseconds (from handing the request to libcurl to its completion).
  *
  * Usage: webload -c CLIENTS -d SECONDS URL... */
 #include <errno.h>
@@ -33,6 +33,7 @@ struct client {
 	CURL *h;
 	size_t next; /* index of the URL to fetch next */
 	size_t cur;
+	double t_start; /* when the request was handed to libcurl */
 };
 
 static size_t
@@ -95,6 +96,7 @@ start(CURLM *m, struct client *c, struct stats *st, size_t nurls)
 	c->cur = c->next;
 	c->next = (c->next + 1) % nurls;
 	curl_easy_setopt(c->h, CURLOPT_URL, st[c->cur].url);
+	c->t_start = now_s();
 	curl_multi_add_handle(m, c->h);
 }
 
@@ -152,13 +154,11 @@ main(int argc, char **argv)
 		while ((msg = curl_multi_info_read(m, &left))) {
 			struct client *c;
 			long code = 0;
-			curl_off_t us = 0;
 
 			if (msg->msg != CURLMSG_DONE)
 				continue;
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
 			curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &code);
-			curl_easy_getinfo(c->h, CURLINFO_TOTAL_TIME_T, &us);
 			st[c->cur].requests++;
 			if (msg->data.result != CURLE_OK || code != 200) {
 				st[c->cur].errors++;
@@ -167,7 +167,11 @@ main(int argc, char **argv)
 					        st[c->cur].url,
 					        curl_easy_strerror(msg->data.result), code);
 			}
-			record(&st[c->cur], (double)us / 1000.0);
+			/* From the hand-over to the answer, as a client sees it. libcurl's TOTAL_TIME
+			 * left out the time a request waited behind the other clients: at 200
+			 * clients it gave a p50 of 0.03 ms at 28,000 requests/s, where Little's law
+			 * says about 7 ms (this measure: 5.9 ms); with one client both agree. */
+			record(&st[c->cur], (now_s() - c->t_start) * 1000.0);
 			curl_multi_remove_handle(m, c->h);
 			if (!stopping)
 				start(m, c, st, nurls);
