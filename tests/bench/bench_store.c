@@ -9,8 +9,10 @@
  * openers, ...), 40 that come and go (request handlers blocked for a while), so 30-70 per scrape
  * (about 50), and 2 that leak (growing about one goroutine every 2 minutes and reset by a restart
  * every 12 hours). Stacks are 8-20 frames with realistic module paths, two variants per location.
- * Times are simulated: a 3-day run takes seconds. Prints a report; exit 1 on any store failure. */
+ * Times are simulated: a 3-day run takes seconds. Prints a report, with the bytes and ingest CPU
+ * as ratios to a floor measured in the same run (floor_day); exit 1 on any store failure. */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,6 +276,111 @@ arg_long(const char *s)
 	return v;
 }
 
+/* The floor, measured in the same run: the same simulated fleet for one day, each scrape's numbers
+ * (target, time, and per location an id and a count) in two bare integer tables with no index, in
+ * a database set up as the store's (WAL, synchronous NORMAL, one transaction per scrape). What
+ * the store adds over it (location interning, stacks, ops, waits, indexes for the detector and the
+ * web) shows as the ratio. Returns 0 and fills *bytes (in use after the day) and *cpu (seconds of
+ * CPU, profile generation included as in the store's ingest figure), or -1. */
+static int
+floor_day(const char *path, struct sim_service *svcs, long targets, long per_service,
+          long interval, int64_t *bytes, double *cpu, uint64_t *nscrapes)
+{
+	static const char setup[] =
+	    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+	    "CREATE TABLE scrapes (id INTEGER PRIMARY KEY, target_id INTEGER NOT NULL,"
+	    " ts INTEGER NOT NULL);"
+	    "CREATE TABLE samples (scrape_id INTEGER NOT NULL, location_id INTEGER NOT NULL,"
+	    " count INTEGER NOT NULL);";
+	struct prof_location locs[NLOC];
+	sqlite3_stmt *ins_scrape = NULL, *ins_sample = NULL;
+	sqlite3 *db = NULL;
+	double cpu0;
+	int64_t t;
+	long i;
+	size_t k;
+	int rc = -1;
+
+	remove(path);
+	if (sqlite3_open(path, &db) != SQLITE_OK ||
+	    sqlite3_exec(db, setup, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT INTO scrapes (target_id, ts) VALUES (?1, ?2)", -1,
+	                       &ins_scrape, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+	                       "INSERT INTO samples (scrape_id, location_id, count)"
+	                       " VALUES (?1, ?2, ?3)",
+	                       -1, &ins_sample, NULL) != SQLITE_OK) {
+		fprintf(stderr, "bench_store: floor database '%s': %s\n", path, sqlite3_errmsg(db));
+		goto out;
+	}
+	*nscrapes = 0;
+	cpu0 = cpu_s();
+	for (t = T_START; t < T_START + DAY_MS; t += interval * 1000) {
+		for (i = 0; i < targets; i++) {
+			const struct sim_service *sv = &svcs[i / per_service];
+			struct profile p;
+			int64_t scrape_id;
+
+			make_profile(sv, (int)(i % per_service), (t - T_START) / 60000, locs, &p);
+			if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+				goto out_err;
+			sqlite3_bind_int64(ins_scrape, 1, i + 1);
+			sqlite3_bind_int64(ins_scrape, 2, t + (interval * 1000 * i) / targets);
+			if (sqlite3_step(ins_scrape) != SQLITE_DONE)
+				goto out_err;
+			sqlite3_reset(ins_scrape);
+			scrape_id = sqlite3_last_insert_rowid(db);
+			for (k = 0; k < p.nlocations; k++) {
+				/* the location's index in its service, from the interned function name */
+				const struct sim_loc *l =
+				    (const struct sim_loc *)(const void *)(p.locations[k].loc.function -
+				                                           offsetof(struct sim_loc,
+				                                                    function));
+
+				sqlite3_bind_int64(ins_sample, 1, scrape_id);
+				sqlite3_bind_int64(ins_sample, 2,
+				                   (i / per_service) * NLOC + (l - sv->locs));
+				sqlite3_bind_int64(ins_sample, 3, (int64_t)p.locations[k].count);
+				if (sqlite3_step(ins_sample) != SQLITE_DONE)
+					goto out_err;
+				sqlite3_reset(ins_sample);
+			}
+			if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+				goto out_err;
+			++*nscrapes;
+		}
+	}
+	*cpu = cpu_s() - cpu0;
+	sqlite3_finalize(ins_scrape);
+	sqlite3_finalize(ins_sample);
+	ins_scrape = ins_sample = NULL;
+	{
+		sqlite3_stmt *stmt;
+
+		*bytes = -1;
+		if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) ==
+		        SQLITE_OK &&
+		    sqlite3_prepare_v2(db,
+		                       "SELECT (SELECT page_count FROM pragma_page_count) -"
+		                       " (SELECT freelist_count FROM pragma_freelist_count),"
+		                       " (SELECT page_size FROM pragma_page_size)",
+		                       -1, &stmt, NULL) == SQLITE_OK) {
+			if (sqlite3_step(stmt) == SQLITE_ROW)
+				*bytes = sqlite3_column_int64(stmt, 0) * sqlite3_column_int64(stmt, 1);
+			sqlite3_finalize(stmt);
+		}
+	}
+	rc = *bytes < 0 ? -1 : 0;
+	goto out;
+out_err:
+	fprintf(stderr, "bench_store: floor database '%s': %s\n", path, sqlite3_errmsg(db));
+out:
+	sqlite3_finalize(ins_scrape);
+	sqlite3_finalize(ins_sample);
+	sqlite3_close(db);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -450,6 +557,28 @@ main(int argc, char **argv)
 		printf("store_each_sample(all, 6 h): %" PRIu64
 		       " samples in %.3f s (%.0f samples/s)\n",
 		       n, now_s() - wall0, (double)n / (now_s() - wall0));
+	}
+	{
+		char floor_path[4096];
+		int64_t floor_bytes;
+		double floor_cpu, store_day1;
+		uint64_t floor_n;
+
+		snprintf(floor_path, sizeof(floor_path), "%s.floor", path);
+		if (floor_day(floor_path, svcs, targets, per_service, interval, &floor_bytes,
+		              &floor_cpu, &floor_n) != 0)
+			return 1;
+		store_day1 = day > 0 ? (double)size_day[0]
+		                     : (double)used_bytes(st) * (double)DAY_MS /
+		                           (double)(end - T_START);
+		printf("floor (same fleet, 1 day, bare integer tables, no index): %.0f bytes per target"
+		       " per day, %.3f ms CPU per scrape\n",
+		       (double)floor_bytes / (double)targets, floor_cpu * 1000 / (double)floor_n);
+		printf("store/floor: %.2fx the bytes per target per day (day 1), %.2fx the CPU per"
+		       " scrape\n",
+		       store_day1 / (double)floor_bytes,
+		       (ingest_cpu / (double)nscrapes) / (floor_cpu / (double)floor_n));
+		remove(floor_path);
 	}
 	store_free(st);
 	free(svcs);
