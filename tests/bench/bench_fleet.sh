@@ -30,19 +30,13 @@ cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null || true; done
 	for p in $pids; do wait "$p" 2>/dev/null || true; done
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM   # dash would run the handler and carry on
 
 # The simulator, built here with the system's compiler and pkg-config.
 cc -std=c17 -D_GNU_SOURCE -O2 -g -Wall -Wextra -o "$out/fleetsim" tests/bench/fleetsim.c \
 	$(pkg-config --cflags --libs libmicrohttpd zlib) -lpthread
 
-free_port() {
-	while :; do
-		# below the ephemeral range (32768-60999), where outgoing connections could hold the port
-		p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 12000 ))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-	done
-}
 # cpu_ticks PID: user + system clock ticks of every thread of PID so far.
 cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat"
@@ -99,7 +93,7 @@ for n in $sizes; do
 	per=100
 	[ "$n" -ge $per ] || per=$n
 	{
-		echo "listen: 127.0.0.1:$(free_port)"
+		echo "listen: 127.0.0.1:0"   # the port is not used; any free one
 		echo "database: $db"
 		echo "scrape_interval: ${interval}s"
 		echo "scrape_timeout: $(( interval < 10 ? interval : 10 ))s"

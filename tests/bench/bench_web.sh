@@ -35,7 +35,8 @@ cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null || true; done
 	for p in $pids; do wait "$p" 2>/dev/null || true; done
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM   # dash would run the handler and carry on
 die() {
 	echo "bench_web: $*" >&2
 	exit 1
