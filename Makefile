@@ -17,7 +17,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1
 DEB_BUILD = build-essential pkg-config libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev \
             libyaml-dev zlib1g-dev libssl-dev libsystemd-dev golang-go curl ca-certificates
 DEB_TEST  = check sqlite3 jq chromium valgrind clang libclang-rt-14-dev mandoc man-db systemd dpkg-dev \
-            fakeroot procps psmisc
+            fakeroot procps psmisc openssl
 
 CC       ?= cc
 WERROR   ?= -Werror
