@@ -18,7 +18,8 @@
 # share of the CPU is the same).
 #
 # Environment: LEAKPROFD_BIN, LEAKPROFD_GO_BIN, BENCH_CLIENTS (200), BENCH_SECONDS (30), BENCH_BASE_SECONDS (10),
-# BENCH_TARGETS (1000; at least 21), BENCH_HOURS (48), BENCH_OUT (directory for the database and logs, default build/bench).
+# BENCH_TARGETS (1000; at least 21), BENCH_HOURS (48), BENCH_OUT (directory for the database and logs,
+# default build/bench).
 set -eu
 cd "$(dirname "$0")/../.."
 bin=${LEAKPROFD_BIN:-$(pwd)/build/leakprofd}
