@@ -11,7 +11,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 
 # A non-interactive shell starts background jobs with SIGINT ignored; a terminal's Ctrl-C would reach the
 # script, so give it the default disposition as a foreground job has.
-DEMO_DB=$DB TMPDIR=$TEST_TMP perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV' sh "$root/tests/demo.sh" \
+# Ports of its own, so that a concurrent run elsewhere on this host cannot take the same default ones.
+DEMO_PORT=0 DEMO_WEB_PORT=$(free_port) DEMO_DB=$DB TMPDIR=$TEST_TMP perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV' sh "$root/tests/demo.sh" \
 	>"$TEST_TMP/demo.log" 2>&1 &
 demo_sh=$!
 sleep 15
