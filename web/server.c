@@ -303,10 +303,19 @@ pool_put(struct web *w, struct conn *c)
 
 /* ---- requests ---- */
 
+/* A query argument. One with a NUL byte inside ("%00") would read as its prefix ("service=%00x" as "", all
+ * services): it is handed on as a value no name, number or duration can have, so it fails like any bad value. */
 static const char *
 mhd_arg(void *cls, const char *name)
 {
-	return MHD_lookup_connection_value(cls, MHD_GET_ARGUMENT_KIND, name);
+	const char *v = NULL;
+	size_t n = 0;
+
+	if (MHD_lookup_connection_value_n(cls, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v, &n) != MHD_YES)
+		return NULL;
+	if (v != NULL && strlen(v) != n)
+		return "\x7f(NUL byte)";
+	return v;
 }
 
 /* Collects the query arguments into a cache key. */

@@ -103,6 +103,12 @@ jqt '(.suspects | length) >= 1 and all(.suspects[]; .service == "svc-002")'
 expect_status 200 "/api/v1/suspects?limit=1"
 jqt '.suspects | length == 1'
 expect_error 404 "/api/v1/suspects?service=no-such-service" service
+# A NUL byte cannot cut a parameter short ("x%00" must not read as "x", nor "%00x" as no filter at all).
+expect_error 404 "/api/v1/suspects?service=%00x" service
+expect_error 400 "/api/v1/suspects?window=1h%00x" window
+# A window holding no scrape at all ranks nothing (and must not trip the detector over empty arrays).
+expect_status 200 "/api/v1/suspects?window=1"
+jqt '.window_seconds == 1 and (.suspects | length) == 0'
 expect_error 400 "/api/v1/suspects?limit=0" limit
 expect_error 400 "/api/v1/suspects?limit=ten" limit
 expect_error 400 "/api/v1/suspects?window=6hours" window
