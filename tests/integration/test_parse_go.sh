@@ -29,11 +29,6 @@ cmp -s "$TEST_TMP/expected.json" "$TEST_TMP/expected.after.json" ||
 	fail "the zoo's counts moved while its profiles were fetched: $(diff "$TEST_TMP/expected.json" \
 		"$TEST_TMP/expected.after.json")"
 
-if ! "$LEAKPROFD_BIN" parse --json "$TEST_TMP/prof.2" >"$TEST_TMP/probe.json" 2>"$TEST_TMP/probe.err" &&
-	grep -q "not built yet" "$TEST_TMP/probe.err"; then
-	skip "leakprofd parse is not built yet"
-fi
-
 # check FORMAT FILE ALL: compare one `parse --json [--all]` output with /expected; prints one line per mismatch.
 check() {
 	jq -r --slurpfile exp "$TEST_TMP/expected.json" --arg fmt "$1" --argjson all "$3" '
