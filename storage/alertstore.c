@@ -287,41 +287,6 @@ alertstore_outbox_expire(struct store *st, int64_t cutoff, void (*cb)(const stru
 	}
 }
 
-int
-alertstore_outbox_list(struct store *st, size_t limit, struct outbox_row **out, size_t *n)
-{
-	struct outbox_row *rows;
-	sqlite3_stmt *stmt;
-	size_t i = 0;
-	int rc;
-
-	*out = NULL;
-	*n = 0;
-	if (limit == 0)
-		return 0;
-	rows = calloc(limit, sizeof(*rows));
-	if (rows == NULL)
-		return -1;
-	stmt = store_prepare(st, "SELECT " OUTBOX_COLUMNS " FROM outbox "
-	    "ORDER BY state = 'pending' DESC, id DESC LIMIT ?1");
-	if (stmt == NULL) {
-		free(rows);
-		return -1;
-	}
-	sqlite3_bind_int64(stmt, 1, (int64_t)limit);
-	while (i < limit && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
-		outbox_from_stmt(stmt, &rows[i++]);
-	store_stmt_done(stmt);
-	if (i < limit && rc != SQLITE_DONE) {
-		store_log_sqlite(st, "listing the outbox");
-		outbox_rows_free(rows, i);
-		return -1;
-	}
-	*out = rows;
-	*n = i;
-	return 0;
-}
-
 void
 outbox_row_release(struct outbox_row *row)
 {
@@ -334,14 +299,6 @@ outbox_row_release(struct outbox_row *row)
 	free(row->last_error);
 	free(row->state);
 	memset(row, 0, sizeof(*row));
-}
-
-void
-outbox_rows_free(struct outbox_row *rows, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		outbox_row_release(&rows[i]);
-	free(rows);
 }
 
 int

@@ -75,11 +75,6 @@ int alertstore_outbox_drop(struct store *st, int64_t id, const char *error) __at
  * Returns how many were dropped, or -1. */
 int alertstore_outbox_expire(struct store *st, int64_t cutoff,
     void (*cb)(const struct outbox_row *row, void *arg), void *arg);
-/* The most recent 'limit' notifications (pending first, then newest), for the dashboard. Caller frees with
- * outbox_rows_free. 0, or -1. */
-int alertstore_outbox_list(struct store *st, size_t limit, struct outbox_row **out, size_t *n)
-	__attribute__((warn_unused_result));
 void outbox_row_release(struct outbox_row *row);
-void outbox_rows_free(struct outbox_row *rows, size_t n);
 
 #endif
