@@ -122,12 +122,8 @@ alertstore_update(struct store *st, const struct alert_row *row, const struct ou
 	sqlite3_bind_double(stmt, 8, row->last_score);
 	sqlite3_bind_int64(stmt, 9, row->last_count);
 	sqlite3_bind_int64(stmt, 10, now);
-	if (sqlite3_step(stmt) != SQLITE_DONE) {
-		store_log_sqlite(st, "writing alert state");
-		store_stmt_done(stmt);
+	if (store_step_write(st, stmt, "writing alert state") != 0)
 		goto out_rollback;
-	}
-	store_stmt_done(stmt);
 	for (size_t i = 0; i < nout; i++) {
 		stmt = store_prepare(st, "INSERT OR IGNORE INTO outbox (event_id, webhook, status, service_id, "
 		    "location_id, payload, created, next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)");
@@ -140,12 +136,8 @@ alertstore_update(struct store *st, const struct alert_row *row, const struct ou
 		sqlite3_bind_int64(stmt, 5, row->location_id);
 		sqlite3_bind_text(stmt, 6, out[i].payload, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(stmt, 7, now);
-		if (sqlite3_step(stmt) != SQLITE_DONE) {
-			store_log_sqlite(st, "queueing a notification");
-			store_stmt_done(stmt);
+		if (store_step_write(st, stmt, "queueing a notification") != 0)
 			goto out_rollback;
-		}
-		store_stmt_done(stmt);
 	}
 	return store_commit(st);
 
@@ -160,7 +152,6 @@ static int
 exec_write(struct store *st, const char *sql, const char *what, int64_t a, int64_t b, const char *text)
 {
 	sqlite3_stmt *stmt = store_prepare(st, sql);
-	int rc;
 
 	if (stmt == NULL)
 		return -1;
@@ -170,13 +161,7 @@ exec_write(struct store *st, const char *sql, const char *what, int64_t a, int64
 		sqlite3_bind_text(stmt, 3, text, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(stmt, 3);
-	rc = sqlite3_step(stmt);
-	store_stmt_done(stmt);
-	if (rc != SQLITE_DONE) {
-		store_log_sqlite(st, what);
-		return -1;
-	}
-	return 0;
+	return store_step_write(st, stmt, what);
 }
 
 int

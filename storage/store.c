@@ -246,6 +246,17 @@ exec_simple(struct store *st, const char *sql, const char *what)
 }
 
 int
+store_step_write(struct store *st, sqlite3_stmt *stmt, const char *what)
+{
+	int rc = sqlite3_step(stmt);
+
+	if (rc != SQLITE_DONE)
+		store_log_sqlite(st, what);
+	store_stmt_done(stmt);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
 store_begin(struct store *st)
 {
 	if (exec_simple(st, "BEGIN IMMEDIATE", "starting a write transaction") < 0)
@@ -831,12 +842,8 @@ store_targets_set_active(struct store *st, const int64_t *ids, size_t n)
 		if (stmt == NULL)
 			goto out_rollback;
 		sqlite3_bind_int64(stmt, 1, ids[i]);
-		if (sqlite3_step(stmt) != SQLITE_DONE) {
-			store_log_sqlite(st, "activating a target");
-			store_stmt_done(stmt);
+		if (store_step_write(st, stmt, "activating a target") != 0)
 			goto out_rollback;
-		}
-		store_stmt_done(stmt);
 	}
 	return store_commit(st);
 
@@ -1488,12 +1495,8 @@ store_ranking_save(struct store *st, const struct ranking *r)
 		sqlite3_bind_text(stmt, 17, s->explanation ? s->explanation : "", -1,
 		                  SQLITE_STATIC);
 		sqlite3_bind_text(stmt, 18, s->sparkline_json, -1, SQLITE_STATIC);
-		if (sqlite3_step(stmt) != SQLITE_DONE) {
-			store_log_sqlite(st, "saving a suspect");
-			store_stmt_done(stmt);
+		if (store_step_write(st, stmt, "saving a suspect") != 0)
 			goto out_rollback;
-		}
-		store_stmt_done(stmt);
 	}
 
 	stmt = store_prepare(st, "DELETE FROM rankings WHERE id <= ?1 - ?2");
@@ -1501,12 +1504,8 @@ store_ranking_save(struct store *st, const struct ranking *r)
 		goto out_rollback;
 	sqlite3_bind_int64(stmt, 1, ranking_id);
 	sqlite3_bind_int(stmt, 2, RANKINGS_KEEP);
-	if (sqlite3_step(stmt) != SQLITE_DONE) {
-		store_log_sqlite(st, "pruning old rankings");
-		store_stmt_done(stmt);
+	if (store_step_write(st, stmt, "pruning old rankings") != 0)
 		goto out_rollback;
-	}
-	store_stmt_done(stmt);
 	return store_commit(st);
 
 out_rollback:
@@ -1778,12 +1777,8 @@ retention_target_hour(struct store *st, int64_t target_id, int64_t hour, unsigne
 		sqlite3_bind_int64(stmt, 1, target_id);
 		sqlite3_bind_int64(stmt, 2, hour);
 		sqlite3_bind_int64(stmt, 3, nscrapes);
-		if (sqlite3_step(stmt) != SQLITE_DONE) {
-			store_log_sqlite(st, "retention: rolling up samples");
-			store_stmt_done(stmt);
+		if (store_step_write(st, stmt, "retention: rolling up samples") != 0)
 			return -1;
-		}
-		store_stmt_done(stmt);
 	}
 
 	stmt = store_prepare(
@@ -1794,12 +1789,8 @@ retention_target_hour(struct store *st, int64_t target_id, int64_t hour, unsigne
 		return -1;
 	sqlite3_bind_int64(stmt, 1, target_id);
 	sqlite3_bind_int64(stmt, 2, hour);
-	if (sqlite3_step(stmt) != SQLITE_DONE) {
-		store_log_sqlite(st, "retention: deleting samples");
-		store_stmt_done(stmt);
+	if (store_step_write(st, stmt, "retention: deleting samples") != 0)
 		return -1;
-	}
-	store_stmt_done(stmt);
 
 	stmt = store_prepare(
 	    st, "DELETE FROM scrapes WHERE target_id = ?1 AND ts >= ?2 AND ts < ?2 + 3600000");
@@ -1807,12 +1798,8 @@ retention_target_hour(struct store *st, int64_t target_id, int64_t hour, unsigne
 		return -1;
 	sqlite3_bind_int64(stmt, 1, target_id);
 	sqlite3_bind_int64(stmt, 2, hour);
-	if (sqlite3_step(stmt) != SQLITE_DONE) {
-		store_log_sqlite(st, "retention: deleting scrapes");
-		store_stmt_done(stmt);
+	if (store_step_write(st, stmt, "retention: deleting scrapes") != 0)
 		return -1;
-	}
-	store_stmt_done(stmt);
 	*done += (unsigned)sqlite3_changes(st->db);
 	return 0;
 }
@@ -1880,12 +1867,8 @@ retention_locations(struct store *st, int64_t cutoff, unsigned limit)
 		if (stmt == NULL)
 			goto out_free;
 		sqlite3_bind_int64(stmt, 1, ids[i]);
-		if (sqlite3_step(stmt) != SQLITE_DONE) {
-			store_log_sqlite(st, "retention: deleting an unused location");
-			store_stmt_done(stmt);
+		if (store_step_write(st, stmt, "retention: deleting an unused location") != 0)
 			goto out_free;
-		}
-		store_stmt_done(stmt);
 	}
 	for (i = 0; i < n; i++) {
 		if (stack_ids[i] == 0)
@@ -1895,12 +1878,8 @@ retention_locations(struct store *st, int64_t cutoff, unsigned limit)
 		if (stmt == NULL)
 			goto out_free;
 		sqlite3_bind_int64(stmt, 1, stack_ids[i]);
-		if (sqlite3_step(stmt) != SQLITE_DONE) {
-			store_log_sqlite(st, "retention: deleting an unused stack");
-			store_stmt_done(stmt);
+		if (store_step_write(st, stmt, "retention: deleting an unused stack") != 0)
 			goto out_free;
-		}
-		store_stmt_done(stmt);
 	}
 	if (n > 0) {
 		/* The caches may name what was just deleted. */
