@@ -1347,22 +1347,37 @@ each_sample_service(struct store *st, const char *service, int64_t since,
 	return ret;
 }
 
+/* A walk over one service's window, for each_service(). */
+struct walk {
+	int64_t since;
+	int (*scrape_cb)(const struct store_scrape *s, void *arg);
+	int (*sample_cb)(const struct store_sample *s, void *arg);
+	void *arg;
+};
+
+static int
+walk_service(struct store *st, const char *service, const struct walk *w)
+{
+	if (w->scrape_cb != NULL)
+		return each_scrape_service(st, service, w->since, w->scrape_cb, w->arg);
+	return each_sample_service(st, service, w->since, w->sample_cb, w->arg);
+}
+
 /* All services are walked one at a time, in name order: the same order as one query sorting
  * everything, but each sort holds one service's window instead of the whole fleet's. */
-int
-store_each_scrape(struct store *st, const char *service, int64_t since,
-                  int (*cb)(const struct store_scrape *s, void *arg), void *arg)
+static int
+each_service(struct store *st, const char *service, const struct walk *w)
 {
 	char **names;
 	size_t n, i;
 	int ret = 0;
 
 	if (service != NULL)
-		return each_scrape_service(st, service, since, cb, arg);
+		return walk_service(st, service, w);
 	if (service_names(st, &names, &n) < 0)
 		return -1;
 	for (i = 0; i < n && ret == 0; i++)
-		ret = each_scrape_service(st, names[i], since, cb, arg);
+		ret = walk_service(st, names[i], w);
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
@@ -1370,23 +1385,21 @@ store_each_scrape(struct store *st, const char *service, int64_t since,
 }
 
 int
+store_each_scrape(struct store *st, const char *service, int64_t since,
+                  int (*cb)(const struct store_scrape *s, void *arg), void *arg)
+{
+	const struct walk w = {.since = since, .scrape_cb = cb, .arg = arg};
+
+	return each_service(st, service, &w);
+}
+
+int
 store_each_sample(struct store *st, const char *service, int64_t since,
                   int (*cb)(const struct store_sample *s, void *arg), void *arg)
 {
-	char **names;
-	size_t n, i;
-	int ret = 0;
+	const struct walk w = {.since = since, .sample_cb = cb, .arg = arg};
 
-	if (service != NULL)
-		return each_sample_service(st, service, since, cb, arg);
-	if (service_names(st, &names, &n) < 0)
-		return -1;
-	for (i = 0; i < n && ret == 0; i++)
-		ret = each_sample_service(st, names[i], since, cb, arg);
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	return ret;
+	return each_service(st, service, &w);
 }
 
 int
