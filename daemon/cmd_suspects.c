@@ -149,50 +149,21 @@ static int
 print_json(const struct ranking *r)
 {
 	json_t *root = json_object(), *arr = json_array();
-	char when[40];
 	int rc = -1;
 
-	if (!root || !arr)
+	if (!root || !arr) {
+		json_decref(arr);
 		goto out;
-	iso_time(when, sizeof(when), r->generated_at);
-	json_object_set_new(root, "generated_at", json_string(when));
+	}
+	json_object_set_new(root, "generated_at", detect_time_json(r->generated_at));
 	json_object_set_new(root, "window_seconds", json_integer((json_int_t)r->window_seconds));
 	json_object_set_new(root, "suspects", arr);
 	for (size_t i = 0; i < r->n; i++) {
-		const struct suspect *s = &r->suspects[i];
-		json_t *o = json_object(), *stack;
+		json_t *o = detect_suspect_json(&r->suspects[i]);
 
 		if (!o)
 			goto out;
 		json_array_append_new(arr, o);
-		json_object_set_new(o, "rank", json_integer(s->rank));
-		json_object_set_new(o, "service", json_string(s->service ? s->service : ""));
-		json_object_set_new(o, "location_id", json_integer(s->location_id));
-		json_object_set_new(o, "function", json_string(s->function ? s->function : ""));
-		json_object_set_new(o, "file", json_string(s->file ? s->file : ""));
-		json_object_set_new(o, "line", json_integer(s->line));
-		json_object_set_new(o, "op", json_string(s->op ? s->op : ""));
-		json_object_set_new(o, "score", json_real(s->score));
-		json_object_set_new(o, "confirmed", json_boolean(s->confirmed));
-		json_object_set_new(o, "current_count", json_integer((json_int_t)s->current_count));
-		json_object_set_new(o, "max_instance_count",
-		                    json_integer((json_int_t)s->max_instance_count));
-		json_object_set_new(o, "instances_growing", json_integer(s->instances_growing));
-		json_object_set_new(o, "instances_total", json_integer(s->instances_total));
-		json_object_set_new(o, "growth_per_hour", json_real(s->growth_per_hour));
-		json_object_set_new(o, "monotonicity", json_real(s->monotonicity));
-		json_object_set_new(o, "oldest_wait_minutes",
-		                    s->oldest_wait_minutes >= 0
-		                        ? json_integer(s->oldest_wait_minutes)
-		                        : json_null());
-		iso_time(when, sizeof(when), s->first_seen);
-		json_object_set_new(o, "first_seen", json_string(when));
-		json_object_set_new(o, "explanation",
-		                    json_string(s->explanation ? s->explanation : ""));
-		stack = s->stack_json ? json_loads(s->stack_json, 0, NULL) : NULL;
-		json_object_set_new(o, "stack", json_is_array(stack) ? stack : json_array());
-		if (stack && !json_is_array(stack))
-			json_decref(stack);
 	}
 	if (json_dumpf(root, stdout, JSON_INDENT(2)) == 0 && fputc('\n', stdout) != EOF)
 		rc = 0;

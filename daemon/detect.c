@@ -1119,3 +1119,59 @@ detect_run(struct store *st, const struct config *cfg, int64_t now_ms)
 	ranking_release(&r);
 	return rc < 0 ? -1 : 0;
 }
+
+json_t *
+detect_time_json(int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char buf[32];
+
+	if (ms <= 0 || !gmtime_r(&t, &tm) || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return json_null();
+	return json_string(buf);
+}
+
+/* Stored names are valid UTF-8 (the store cleans them), so json_string() only fails on ENOMEM; then "". */
+static json_t *
+str_json(const char *s)
+{
+	json_t *j = json_string(s != NULL ? s : "");
+
+	return j != NULL ? j : json_string("");
+}
+
+json_t *
+detect_suspect_json(const struct suspect *s)
+{
+	json_t *o = json_object(), *stack;
+
+	if (o == NULL)
+		return NULL;
+	stack = s->stack_json != NULL ? json_loads(s->stack_json, 0, NULL) : NULL;
+	if (!json_is_array(stack)) {
+		json_decref(stack);
+		stack = json_array();
+	}
+	json_object_set_new(o, "rank", json_integer(s->rank));
+	json_object_set_new(o, "location_id", json_integer(s->location_id));
+	json_object_set_new(o, "service", str_json(s->service));
+	json_object_set_new(o, "function", str_json(s->function));
+	json_object_set_new(o, "file", str_json(s->file));
+	json_object_set_new(o, "line", json_integer(s->line));
+	json_object_set_new(o, "op", str_json(s->op));
+	json_object_set_new(o, "score", json_real(s->score));
+	json_object_set_new(o, "confirmed", json_boolean(s->confirmed));
+	json_object_set_new(o, "current_count", json_integer((json_int_t)s->current_count));
+	json_object_set_new(o, "max_instance_count", json_integer((json_int_t)s->max_instance_count));
+	json_object_set_new(o, "instances_growing", json_integer(s->instances_growing));
+	json_object_set_new(o, "instances_total", json_integer(s->instances_total));
+	json_object_set_new(o, "growth_per_hour", json_real(isfinite(s->growth_per_hour) ? s->growth_per_hour : 0));
+	json_object_set_new(o, "monotonicity", json_real(s->monotonicity));
+	json_object_set_new(o, "oldest_wait_minutes",
+	    s->oldest_wait_minutes >= 0 ? json_integer(s->oldest_wait_minutes) : json_null());
+	json_object_set_new(o, "first_seen", detect_time_json(s->first_seen));
+	json_object_set_new(o, "explanation", str_json(s->explanation));
+	json_object_set_new(o, "stack", stack);
+	return o;
+}

@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "daemon/config.h"
 #include "storage/store.h"
 
@@ -17,5 +19,13 @@ int detect_rank(struct store *st, const struct config *cfg, const char *service,
 /* Rank every service over cfg->detector.window and store the result (store_ranking_save). The daemon calls this
  * after each scrape round. 0, or -1 (logged). */
 int detect_run(struct store *st, const struct config *cfg, int64_t now_ms) __attribute__((warn_unused_result));
+
+/* One suspect in the pinned JSON schema of `leakprofd suspects --json` and GET /api/v1/suspects ("rank",
+ * "location_id", "service", "function", "file", "line", "op", "score", "confirmed", "current_count",
+ * "max_instance_count", "instances_growing", "instances_total", "growth_per_hour", "monotonicity",
+ * "oldest_wait_minutes" (null: unknown), "first_seen", "explanation", "stack"). Caller owns; NULL on ENOMEM. */
+json_t *detect_suspect_json(const struct suspect *s);
+/* A time (ms) as an ISO 8601 UTC JSON string; null for 0 (never). Caller owns. */
+json_t *detect_time_json(int64_t ms);
 
 #endif

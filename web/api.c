@@ -110,39 +110,6 @@ api_parse_json(const char *text, json_t *fallback)
 	return j;
 }
 
-json_t *
-api_suspect_json(const struct suspect *s)
-{
-	json_t *o = json_object();
-
-	if (!o)
-		return NULL;
-	json_object_set_new(o, "rank", json_integer(s->rank));
-	json_object_set_new(o, "location_id", json_integer(s->location_id));
-	json_object_set_new(o, "service", api_string(s->service));
-	json_object_set_new(o, "function", api_string(s->function));
-	json_object_set_new(o, "file", api_string(s->file));
-	json_object_set_new(o, "line", json_integer(s->line));
-	json_object_set_new(o, "op", api_string(s->op));
-	json_object_set_new(o, "score", json_real(s->score));
-	json_object_set_new(o, "confirmed", json_boolean(s->confirmed));
-	json_object_set_new(o, "current_count", json_integer((json_int_t)s->current_count));
-	json_object_set_new(o, "max_instance_count",
-	                    json_integer((json_int_t)s->max_instance_count));
-	json_object_set_new(o, "instances_growing", json_integer(s->instances_growing));
-	json_object_set_new(o, "instances_total", json_integer(s->instances_total));
-	json_object_set_new(o, "growth_per_hour",
-	                    json_real(isfinite(s->growth_per_hour) ? s->growth_per_hour : 0));
-	json_object_set_new(o, "monotonicity", json_real(s->monotonicity));
-	json_object_set_new(o, "oldest_wait_minutes",
-	                    s->oldest_wait_minutes >= 0 ? json_integer(s->oldest_wait_minutes)
-	                                                : json_null());
-	json_object_set_new(o, "first_seen", api_time(s->first_seen));
-	json_object_set_new(o, "explanation", api_string(s->explanation));
-	json_object_set_new(o, "stack", api_parse_json(s->stack_json, json_array()));
-	return o;
-}
-
 static bool cache_get(struct api_cache *cache, int64_t id, int64_t now, const char *key,
                       struct web_reply *r);
 static bool cache_get_fresh(struct api_cache *cache, int64_t now, const char *key,
@@ -284,7 +251,7 @@ api_suspects(const struct web_ctx *c, struct web_reply *r)
 	json_object_set_new(o, "generated_at", api_time(rk.generated_at));
 	json_object_set_new(o, "window_seconds", json_integer((json_int_t)rk.window_seconds));
 	for (size_t i = 0; i < rk.n; i++)
-		json_array_append_new(arr, api_suspect_json(&rk.suspects[i]));
+		json_array_append_new(arr, detect_suspect_json(&rk.suspects[i]));
 	json_object_set_new(o, "suspects", arr);
 	ranking_release(&rk);
 	reply_json(r, o);
@@ -371,7 +338,7 @@ api_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	arr = json_array();
 	for (size_t i = 0; i < rk.n; i++) {
 		if (rk.suspects[i].location_id == id)
-			json_array_append_new(arr, api_suspect_json(&rk.suspects[i]));
+			json_array_append_new(arr, detect_suspect_json(&rk.suspects[i]));
 	}
 	json_object_set_new(o, "suspects", arr);
 	ranking_release(&rk);

@@ -56,8 +56,6 @@ void api_series_range(const struct config *cfg, uint64_t window, uint64_t *step,
  * minute) before. */
 int64_t api_recent(const struct config *cfg, int64_t last_seen);
 
-/* A suspect as in `leakprofd suspects --json`, plus "location_id". New reference. */
-json_t *api_suspect_json(const struct suspect *s);
 /* A string as JSON, invalid UTF-8 replaced; never NULL unless out of memory. New reference. */
 json_t *api_string(const char *s);
 /* Unix ms as an ISO 8601 UTC string, or JSON null for 0. New reference. */
