@@ -42,7 +42,9 @@ else
 BUILD    ?= build
 endif
 
-SRCS     := $(wildcard collector/*.c storage/*.c daemon/*.c web/*.c)
+# The source folders in data-flow order; tests/layering.sh checks that each includes only itself and those before it.
+LAYERS   := base collector storage detect web daemon
+SRCS     := $(foreach d,$(LAYERS),$(wildcard $(d)/*.c))
 LIB_SRCS := $(filter-out daemon/main.c,$(SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_SRCS := $(filter-out tests/check_main.c,$(wildcard tests/check_*.c))
@@ -56,7 +58,7 @@ GOENV     = GO111MODULE=off GOFLAGS= GOCACHE=$(abspath build/gocache) GOPATH=$(a
             CGO_ENABLED=0
 
 .PRECIOUS: $(BUILD)/gen/%.inc
-.PHONY: all deps run check unit integration browser valgrind fuzz bench eval install uninstall deb clean go \
+.PHONY: all deps run check lint unit integration browser valgrind fuzz bench eval install uninstall deb clean go \
         format
 all: $(BUILD)/leakprofd
 
@@ -112,8 +114,13 @@ export LEAKPROFD_GO_BIN = $(abspath build/go)
 export LEAKPROFD_TEST_OUT = $(abspath $(BUILD)/test-output)
 
 check: deps
+	$(MAKE) lint
 	$(MAKE) all $(BUILD)/check_leakprofd go
 	$(MAKE) unit integration browser
+
+# Source rules that need no build: the include layering.
+lint:
+	sh tests/layering.sh $(LAYERS)
 
 unit: $(BUILD)/check_leakprofd
 	cd tests && $(abspath $(BUILD)/check_leakprofd)
@@ -164,8 +171,8 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(filter collector/%,$(LIB_SRCS)) $(wildc
 		$(filter-out collector/scrape.c collector/targets.c,$(filter collector/%,$(LIB_SRCS))) -lz
 
 # The configuration and file_sd loaders (text that operators and discovery tools write).
-FUZZ_CONFIG_SRCS := daemon/config.c daemon/log.c collector/targets.c
-build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_CONFIG_SRCS) daemon/config.h daemon/log.h \
+FUZZ_CONFIG_SRCS := base/config.c base/log.c collector/targets.c
+build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_CONFIG_SRCS) base/config.h base/log.h \
 		collector/targets.h
 	@mkdir -p $(@D)
 	clang -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g -O1 -I. $(PKG_CFLAGS) \

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "daemon/cmd.h"
-#include "daemon/config.h"
+#include "base/config.h"
 
 #define STDIN_MAX_BYTES (16u << 20)
 

@@ -14,7 +14,7 @@
 #include "collector/scrape.h"
 #include "collector/targets.h"
 #include "daemon/cmd.h"
-#include "daemon/config.h"
+#include "base/config.h"
 #include "daemon/output.h"
 
 #define MAX_HEADERS 32

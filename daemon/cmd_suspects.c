@@ -12,9 +12,9 @@
 #include <jansson.h>
 
 #include "daemon/cmd.h"
-#include "daemon/config.h"
-#include "daemon/detect.h"
-#include "daemon/log.h"
+#include "base/config.h"
+#include "detect/detect.h"
+#include "base/log.h"
 #include "storage/store.h"
 
 #define SUSPECTS_MIN_FRESH                                                                         \

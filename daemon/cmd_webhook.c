@@ -9,9 +9,9 @@
 
 #include <curl/curl.h>
 
-#include "daemon/alert.h"
+#include "detect/alert.h"
 #include "daemon/cmd.h"
-#include "daemon/config.h"
+#include "base/config.h"
 
 #define DEFAULT_CONFIG "/etc/leakprofd/leakprofd.yaml"
 

@@ -5,7 +5,7 @@
 
 #include <systemd/sd-daemon.h>
 
-#include "daemon/log.h"
+#include "base/log.h"
 #include "daemon/sdnotify.h"
 
 static int64_t watchdog_interval_ms;

@@ -19,7 +19,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
-#include "daemon/log.h"
+#include "base/log.h"
 #include "storage/store.h"
 #include "storage/store_internal.h"
 

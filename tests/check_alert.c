@@ -11,8 +11,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "daemon/alert.h"
-#include "daemon/config.h"
+#include "detect/alert.h"
+#include "base/config.h"
 #include "storage/alertstore.h"
 #include "storage/store.h"
 #include "storage/store_internal.h"

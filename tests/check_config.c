@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/config.h"
+#include "base/config.h"
 
 #define FIX "fixtures/config/"
 #define N(a) (sizeof(a) / sizeof((a)[0]))

@@ -14,8 +14,8 @@
 #include <jansson.h>
 
 #include "collector/profile.h"
-#include "daemon/config.h"
-#include "daemon/detect.h"
+#include "base/config.h"
+#include "detect/detect.h"
 #include "storage/store.h"
 
 #define MIN 60000LL        /* ms */

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/detect.h"
-#include "daemon/log.h"
+#include "detect/detect.h"
+#include "base/log.h"
 #include "storage/query.h"
 #include "web/api.h"
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/log.h"
+#include "base/log.h"
 #include "storage/query.h"
 #include "web/metrics.h"
 

@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
-#include "daemon/log.h"
+#include "base/log.h"
 #include "storage/query.h"
 #include "web/api.h"
 #include "web/metrics.h"

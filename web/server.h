@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "daemon/config.h"
+#include "base/config.h"
 
 struct web;                                     /* opaque */
 

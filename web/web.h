@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/config.h"
+#include "base/config.h"
 #include "storage/store.h"
 
 /* Every reply body is capped: a page or an API answer larger than this is a bug or an abuse. */

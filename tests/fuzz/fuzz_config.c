@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "collector/targets.h"
-#include "daemon/config.h"
-#include "daemon/log.h"
+#include "base/config.h"
+#include "base/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-/* daemon/detect.h: the leak detector: ranks (service, location, op) by the evidence that its blocked count keeps
+/* detect/detect.h: the leak detector: ranks (service, location, op) by the evidence that its blocked count keeps
  * growing (robust slope inside process lifetimes, monotonicity, fit, spread over instances, size, age, and
  * goroutineleak confirmation). Reads storage through its query functions; writes the ranking back to it. */
 #ifndef DETECT_H
@@ -8,7 +8,7 @@
 
 #include <jansson.h>
 
-#include "daemon/config.h"
+#include "base/config.h"
 #include "storage/store.h"
 
 /* Compute the ranking over the window [now - window_seconds, now] from 'st', for 'service' (NULL: all), honouring

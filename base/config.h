@@ -1,4 +1,4 @@
-/* daemon/config.h: leakprofd's configuration: the schema, defaults, and the YAML/JSON loader.
+/* base/config.h: leakprofd's configuration: the schema, defaults, and the YAML/JSON loader.
  *
  * One struct config holds everything the daemon, collector, detector, web server and alerting read. It is loaded
  * whole and validated whole: a reload builds a new struct and swaps it in only when it is valid. Every error names

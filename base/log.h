@@ -1,4 +1,4 @@
-/* daemon/log.h: logging to stderr with sd-daemon(3) "<N>" priority prefixes, which journald reads.
+/* base/log.h: logging to stderr with sd-daemon(3) "<N>" priority prefixes, which journald reads.
  *
  * Thread-safe (one write(2) per message). Messages follow the house format: component prefix, what failed, the
  * subject in quotes, the library's own message: "scrape: 'http://10.0.0.5:6060': timeout after 10 s". */

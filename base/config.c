@@ -1,4 +1,4 @@
-/* daemon/config.c: load, validate and free leakprofd's configuration (see config.h).
+/* base/config.c: load, validate and free leakprofd's configuration (see config.h).
  *
  * The file is parsed with libyaml's document API, which also reads JSON (YAML's flow style is a superset of it), so
  * both share one schema and one error path with line numbers. The schema is a set of field tables walked against
@@ -19,8 +19,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#include "daemon/config.h"
-#include "daemon/log.h"
+#include "base/config.h"
+#include "base/log.h"
 
 #define CONFIG_MAX_FILE_BYTES (16u << 20)       /* a config file larger than this is refused */
 #define CONFIG_MAX_URL_FILE_BYTES 8192          /* url_file holds one URL */

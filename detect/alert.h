@@ -1,4 +1,4 @@
-/* daemon/alert.h: webhook alerting. Its own thread and its own SQLite connection: after each stored ranking it
+/* detect/alert.h: webhook alerting. Its own thread and its own SQLite connection: after each stored ranking it
  * moves alerts through pending → firing → resolved (persisted), queues notifications in the persisted outbox and
  * delivers them with retries, so a slow or dead receiver never blocks scraping. */
 #ifndef ALERT_H
@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/config.h"
+#include "base/config.h"
 
 struct alerter;                                 /* opaque */
 

@@ -1,4 +1,4 @@
-/* daemon/detect.c: the leak detector. It walks the stored samples of a window once, ordered by
+/* detect/detect.c: the leak detector. It walks the stored samples of a window once, ordered by
  * service, location, target and time, and judges each (service, location, op) by the evidence that
  * its blocked count keeps growing: a robust slope inside each process lifetime, the share of steps
  * that do not go down, how well a rising trend explains the series, whether the rise is kept (a
@@ -32,8 +32,8 @@
 #include <jansson.h>
 
 #include "collector/profile.h"
-#include "daemon/detect.h"
-#include "daemon/log.h"
+#include "detect/detect.h"
+#include "base/log.h"
 
 /* Theil-Sen and Kendall's tau use at most this many points per lifetime. */
 #define DETECT_MAX_POINTS 48

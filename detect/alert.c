@@ -1,4 +1,4 @@
-/* daemon/alert.c: webhook alerting, on a thread of its own with its own SQLite connection.
+/* detect/alert.c: webhook alerting, on a thread of its own with its own SQLite connection.
  *
  * Each pass reads the latest stored ranking and moves every (service, location) through pending → firing →
  * resolved: a suspect at or over alerting.min_score with at least alerting.min_count goroutines in one instance
@@ -27,8 +27,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "daemon/alert.h"
-#include "daemon/log.h"
+#include "detect/alert.h"
+#include "base/log.h"
 #include "storage/alertstore.h"
 #include "storage/store.h"
 

@@ -1,4 +1,4 @@
-/* daemon/log.c: stderr logging with journald priority prefixes. See log.h. */
+/* base/log.c: stderr logging with journald priority prefixes. See log.h. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/log.h"
+#include "base/log.h"
 
 static _Atomic int log_level = LOG_LEVEL_INFO;
 static _Atomic int log_journal = -1;    /* -1: not decided yet, from JOURNAL_STREAM */
