@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,8 @@
 
 #include "base/config.h"
 #include "base/log.h"
+
+static void config_destroy(struct config *cfg);
 
 #define CONFIG_MAX_FILE_BYTES (16u << 20)       /* a config file larger than this is refused */
 #define CONFIG_MAX_URL_FILE_BYTES 8192          /* url_file holds one URL */
@@ -1398,12 +1402,13 @@ config_new(const char *source, const char *database)
 		.alerting = { .min_score = 0.8, .min_count = 100, .for_duration = 600,
 			      .repeat_interval = 86400, .max_age = 86400 },
 	};
+	atomic_init(&cfg->refs, 1);
 	cfg->source = strdup(source);
 	cfg->listen = strdup("127.0.0.1:8080");
 	cfg->database = strdup(database);
 	cfg->log_level = strdup("info");
 	if (cfg->source == NULL || cfg->listen == NULL || cfg->database == NULL || cfg->log_level == NULL) {
-		config_free(cfg);
+		config_unref(cfg);
 		return NULL;
 	}
 	return cfg;
@@ -1415,11 +1420,67 @@ config_default(void)
 	return config_new("(default)", "./leakprofd.db");
 }
 
-void
-config_free(struct config *cfg)
+struct config *
+config_ref(const struct config *cfg)
 {
-	if (cfg == NULL)
+	struct config *c = (struct config *)cfg; /* the count is the one mutable field */
+
+	if (c != NULL)
+		atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+	return c;
+}
+
+void
+config_unref(const struct config *cfg)
+{
+	struct config *c = (struct config *)cfg;
+
+	if (c == NULL || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	config_destroy(c);
+}
+
+void
+config_slot_init(struct config_slot *s, struct config *cfg)
+{
+	pthread_mutex_init(&s->mu, NULL);
+	s->cfg = cfg;
+}
+
+struct config *
+config_slot_get(struct config_slot *s)
+{
+	struct config *cfg;
+
+	pthread_mutex_lock(&s->mu);
+	cfg = config_ref(s->cfg);
+	pthread_mutex_unlock(&s->mu);
+	return cfg;
+}
+
+void
+config_slot_set(struct config_slot *s, struct config *cfg)
+{
+	struct config *old;
+
+	pthread_mutex_lock(&s->mu);
+	old = s->cfg;
+	s->cfg = config_ref(cfg);
+	pthread_mutex_unlock(&s->mu);
+	config_unref(old);
+}
+
+void
+config_slot_release(struct config_slot *s)
+{
+	config_unref(s->cfg);
+	s->cfg = NULL;
+	pthread_mutex_destroy(&s->mu);
+}
+
+static void
+config_destroy(struct config *cfg)
+{
 	free(cfg->source);
 	free(cfg->listen);
 	free(cfg->database);
@@ -1659,7 +1720,7 @@ out_free_parser:
 	free(L.svc_nodes);
 out_free_cfg:
 	if (L.nfailed > 0 || L.oom) {
-		config_free(cfg);
+		config_unref(cfg);
 		cfg = NULL;
 	}
 	loader_finish(&L, errs);

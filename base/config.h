@@ -7,6 +7,8 @@
 #ifndef CONFIG_H
 #define CONFIG_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -104,7 +106,11 @@ struct config_alerting {
 	size_t nwebhooks;
 };
 
+/* A loaded configuration is an immutable snapshot shared by reference: a reload builds and validates a new one and
+ * swaps the pointer (struct config_slot); each thread or request holds a reference (config_ref) for as long as it
+ * works with a snapshot and drops it with config_unref, so no lock is held while it works. */
 struct config {
+	atomic_uint refs;               /* the one mutable field: references held, see config_ref() */
 	char *source;                   /* file the config came from, "(default)" for the embedded one */
 	char *listen;                   /* default "127.0.0.1:8080" */
 	char *database;                 /* default "/var/lib/leakprofd/leakprofd.db" in files, "./leakprofd.db" embedded */
@@ -147,7 +153,26 @@ struct config *config_load_buffer(const char *name, const char *buf, size_t len,
 int config_add_target(struct config *cfg, const char *url, struct config_errors *errs)
 	__attribute__((warn_unused_result));
 
-void config_free(struct config *cfg);
+/* Take another reference to 'cfg' (NULL: NULL) and return it. Thread-safe. */
+struct config *config_ref(const struct config *cfg);
+/* Drop a reference; the last one frees the snapshot. NULL does nothing. Thread-safe. */
+void config_unref(const struct config *cfg);
+
+/* The current snapshot, swapped whole on reload. The lock is held only to copy the pointer and count a reference,
+ * never across I/O, a request or a ranking. */
+struct config_slot {
+	pthread_mutex_t mu;
+	struct config *cfg;             /* a reference of its own */
+};
+
+/* Start holding 'cfg' (steals the caller's reference). */
+void config_slot_init(struct config_slot *s, struct config *cfg);
+/* A new reference to the current snapshot; the caller drops it with config_unref(). */
+struct config *config_slot_get(struct config_slot *s);
+/* Make 'cfg' current (the slot takes a reference of its own); the old snapshot lives on in its other holders. */
+void config_slot_set(struct config_slot *s, struct config *cfg);
+/* Drop the slot's reference and its lock. */
+void config_slot_release(struct config_slot *s);
 void config_errors_release(struct config_errors *errs);
 
 /* "30s" → 30 etc. 0, or -1 when 's' is not a valid duration/size. Exposed for the CLI's --window flags. */

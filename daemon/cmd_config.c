@@ -111,7 +111,7 @@ cmd_check_config(int argc, char **argv)
 		return 1;
 	}
 	config_errors_release(&errs);
-	config_free(cfg);
+	config_unref(cfg);
 	if (printf("configuration OK\n") < 0 || fflush(stdout) != 0)
 		return 1;
 	return 0;

@@ -382,6 +382,6 @@ out_ranking:
 out_store:
 	store_free(st);
 out_config:
-	config_free(cfg);
+	config_unref(cfg);
 	return rc;
 }

@@ -110,6 +110,6 @@ out_curl:
 out:
 	free(payload);
 	free(body);
-	config_free(cfg);
+	config_unref(cfg);
 	return ret;
 }

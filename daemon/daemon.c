@@ -575,7 +575,7 @@ static void
 cfgref_put(struct cfgref *r)
 {
 	if (r && atomic_fetch_sub(&r->refs, 1) == 1) {
-		config_free(r->cfg);
+		config_unref(r->cfg);
 		free(r);
 	}
 }
@@ -1116,14 +1116,14 @@ load_config(const struct run_opts *o)
 			for (size_t j = 0; j < errs.n; j++)
 				log_err("config: %s", errs.msgs[j]);
 			config_errors_release(&errs);
-			config_free(cfg);
+			config_unref(cfg);
 			return NULL;
 		}
 	}
 	if (o->interval) {
 		if (config_parse_duration(o->interval, &secs) != 0 || secs == 0) {
 			log_err("config: --interval: '%s' is not a duration like 5s, 1m", o->interval);
-			config_free(cfg);
+			config_unref(cfg);
 			return NULL;
 		}
 		cfg->scrape_interval = secs;
@@ -1281,7 +1281,7 @@ reload(struct daemon *d)
 out_free_sd:
 	targets_sd_free(nsd);
 out_free_cfg:
-	config_free(ncfg);
+	config_unref(ncfg);
 	(void)apply_log_level(d->opts, d->cfg->cfg);
 out_keep:
 	log_err("daemon: the new configuration is invalid (see above): keeping the running one");

@@ -42,7 +42,7 @@ START_TEST(test_sample_payload)
 	ck_assert_str_eq(json_string_value(json_object_get(j, "url")), "http://127.0.0.1:8080/locations/0");
 	json_decref(j);
 	free(p);
-	config_free(cfg);
+	config_unref(cfg);
 }
 END_TEST
 
@@ -92,7 +92,7 @@ START_TEST(test_render_formats)
 	free(body);
 
 	ck_assert_ptr_null(alert_render(cfg, &wh, "not json"));
-	config_free(cfg);
+	config_unref(cfg);
 }
 END_TEST
 

@@ -118,8 +118,8 @@ START_TEST(test_default)
 	check_defaults(cfg);
 	ck_assert_str_eq(cfg->database, "./leakprofd.db");
 	ck_assert_str_eq(cfg->source, "(default)");
-	config_free(cfg);
-	config_free(NULL);
+	config_unref(cfg);
+	config_unref(NULL);
 }
 END_TEST
 
@@ -133,14 +133,14 @@ START_TEST(test_empty_file_has_file_defaults)
 	check_defaults(cfg);
 	ck_assert_str_eq(cfg->database, "/var/lib/leakprofd/leakprofd.db");
 	ck_assert_str_eq(cfg->source, FIX "empty.yaml");
-	config_free(cfg);
+	config_unref(cfg);
 
 	/* A document that is only a comment, or only "---", is empty too. */
 	cfg = expect_ok("# nothing here\n");
 	check_defaults(cfg);
-	config_free(cfg);
+	config_unref(cfg);
 	cfg = expect_ok("---\n");
-	config_free(cfg);
+	config_unref(cfg);
 }
 END_TEST
 
@@ -267,7 +267,7 @@ START_TEST(test_full_yaml)
 		dump_errors(&errs);
 	ck_assert_ptr_nonnull(cfg);
 	check_full(cfg);
-	config_free(cfg);
+	config_unref(cfg);
 }
 END_TEST
 
@@ -280,7 +280,7 @@ START_TEST(test_full_json)
 		dump_errors(&errs);
 	ck_assert_ptr_nonnull(cfg);
 	check_full(cfg);
-	config_free(cfg);
+	config_unref(cfg);
 }
 END_TEST
 
@@ -304,7 +304,7 @@ START_TEST(test_minimal_service_defaults)
 	ck_assert_ptr_null(s->tls.ca_file);
 	ck_assert_ptr_null(s->tls.cert_file);
 	ck_assert(!s->tls.insecure_skip_verify);
-	config_free(cfg);
+	config_unref(cfg);
 }
 END_TEST
 
@@ -321,24 +321,24 @@ START_TEST(test_values_accepted)
 	ck_assert_uint_eq(cfg->retention_raw, 7 * 86400);
 	ck_assert_uint_eq(cfg->alerting.for_duration, 0);
 	ck_assert(cfg->alerting.min_score == 0.0);
-	config_free(cfg);
+	config_unref(cfg);
 
 	cfg = expect_ok("max_body_bytes: 10MB\nalerting: {min_score: 1}\nlisten: \"0.0.0.0:0\"\n");
 	ck_assert_uint_eq(cfg->max_body_bytes, 10000000);
 	ck_assert(cfg->alerting.min_score == 1.0);
 	ck_assert_str_eq(cfg->listen, "0.0.0.0:0");
-	config_free(cfg);
+	config_unref(cfg);
 
 	cfg = expect_ok("max_body_bytes: 100kB\nlisten: localhost:8080\nlog_level: WARNING\n");
 	ck_assert_uint_eq(cfg->max_body_bytes, 100000);
 	ck_assert_str_eq(cfg->listen, "localhost:8080");
-	config_free(cfg);
+	config_unref(cfg);
 
 	/* Optional strings may be null ("~", empty) and stay unset. */
 	cfg = expect_ok("external_url: ~\nweb: {auth: {bearer_token_file: }}\n");
 	ck_assert_ptr_null(cfg->external_url);
 	ck_assert_ptr_null(cfg->web.bearer_token_file);
-	config_free(cfg);
+	config_unref(cfg);
 
 	/* Anchors and aliases are plain YAML: a shared target list. */
 	cfg = expect_ok("services:\n  - {name: a, targets: &t [http://h:1, http://h:2]}\n"
@@ -347,18 +347,18 @@ START_TEST(test_values_accepted)
 	ck_assert_uint_eq(cfg->services[1].ntargets, 2);
 	ck_assert_str_eq(cfg->services[1].targets[1], "http://h:2");
 	ck_assert_str_eq(config_scrape_format_name(cfg->services[1].format), "debug=2");
-	config_free(cfg);
+	config_unref(cfg);
 
 	/* A service without targets is fine when target files can supply them. */
 	cfg = expect_ok("target_files: [/etc/leakprofd/targets/*.json]\nservices: [{name: discovered}]\n");
 	ck_assert_uint_eq(cfg->services[0].ntargets, 0);
-	config_free(cfg);
+	config_unref(cfg);
 
 	/* URLs: IPv6, credentials, a path prefix, upper-case scheme. */
 	cfg = expect_ok("services: [{name: a, targets: [\"http://[fe80::1]:6060\", \"HTTPS://u:p@h/prefix\", "
 	    "\"http://h\"]}]\n");
 	ck_assert_uint_eq(cfg->services[0].ntargets, 3);
-	config_free(cfg);
+	config_unref(cfg);
 }
 END_TEST
 
@@ -372,7 +372,7 @@ START_TEST(test_json_compact_and_tabs)
 	ck_assert_str_eq(cfg->services[0].name, "a/b");
 	ck_assert_uint_eq(cfg->services[0].detail_every, 3);
 	ck_assert(cfg->alerting.min_score == 0.5);
-	config_free(cfg);
+	config_unref(cfg);
 }
 END_TEST
 
@@ -722,19 +722,19 @@ START_TEST(test_add_target)
 	ck_assert_str_eq(errs.msgs[1], "--target: duplicate target 'http://127.0.0.1:6060'");
 	ck_assert_uint_eq(cfg->services[0].ntargets, 2);
 	config_errors_release(&errs);
-	config_free(cfg);
+	config_unref(cfg);
 
 	/* Next to services from a file, "cli" is one more service; a file's own "cli" is extended. */
 	cfg = expect_ok("services: [{name: a, targets: [http://h:1]}, {name: cli, targets: [http://h:2]}]\n");
 	ck_assert_int_eq(config_add_target(cfg, "http://h:3", &errs), 0);
 	ck_assert_uint_eq(cfg->nservices, 2);
 	ck_assert_uint_eq(cfg->services[1].ntargets, 2);
-	config_free(cfg);
+	config_unref(cfg);
 	cfg = expect_ok("services: [{name: a, targets: [http://h:1]}]\n");
 	ck_assert_int_eq(config_add_target(cfg, "http://h:1", &errs), 0);
 	ck_assert_uint_eq(cfg->nservices, 2);
 	ck_assert_str_eq(cfg->services[1].name, "cli");
-	config_free(cfg);
+	config_unref(cfg);
 }
 END_TEST
 
@@ -752,7 +752,7 @@ START_TEST(test_example_config)
 	ck_assert_uint_eq(cfg->scrape_interval, 60);
 	ck_assert_uint_eq(cfg->max_body_bytes, 64u << 20);
 	ck_assert(cfg->alerting.min_score == 0.8);
-	config_free(cfg);
+	config_unref(cfg);
 }
 END_TEST
 
@@ -806,7 +806,7 @@ START_TEST(test_errors_limits)
 	expect_error(text, "t.yaml:1: services[0].name: name longer than 128 bytes");
 	name[128] = '\0';
 	snprintf(text, sizeof(text), "services: [{name: %s, targets: [http://h:1]}]\n", name);
-	config_free(expect_ok(text));
+	config_unref(expect_ok(text));
 }
 END_TEST
 
@@ -838,7 +838,7 @@ START_TEST(test_nesting_limit)
 	    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", 70,
 	    "{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{");
 	ck_assert_int_gt(n, 0);
-	config_free(expect_ok(buf));
+	config_unref(expect_ok(buf));
 }
 END_TEST
 

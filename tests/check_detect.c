@@ -368,7 +368,7 @@ START_TEST(test_steady_leak_ranks_first_benign_never)
 	ck_assert(r.suspects[0].monotonicity > 0.9);
 	ck_assert_int_eq(r.suspects[0].first_seen, T0);
 	ranking_release(&r);
-	config_free(cfg);
+	config_unref(cfg);
 	db_free(st);
 }
 END_TEST
@@ -390,7 +390,7 @@ START_TEST(test_flat_pool_never)
 	rank(st, cfg, NULL, T0 + 30 * MIN, &r);
 	ck_assert_int_eq(r.n, 0);
 	ranking_release(&r);
-	config_free(cfg);
+	config_unref(cfg);
 	db_free(st);
 }
 END_TEST
@@ -422,7 +422,7 @@ START_TEST(test_burst_and_startup_never)
 			              r.n ? r.suspects[0].explanation : "");
 		ranking_release(&r);
 	}
-	config_free(cfg);
+	config_unref(cfg);
 	db_free(st);
 }
 END_TEST
@@ -457,7 +457,7 @@ START_TEST(test_slow_leak)
 	ck_assert_ptr_nonnull(
 	    strstr(r.suspects[0].explanation, "grew 1 → 30 in 29 min on 1/1 instance (+60/h"));
 	ranking_release(&r);
-	config_free(cfg);
+	config_unref(cfg);
 	db_free(st);
 }
 END_TEST
@@ -504,7 +504,7 @@ START_TEST(test_restarts)
 	ck_assert_int_eq(r.n, 1);
 	ck_assert_ptr_nonnull(strstr(r.suspects[0].explanation, "restarts"));
 	ranking_release(&r);
-	config_free(cfg);
+	config_unref(cfg);
 	db_free(st);
 }
 END_TEST
@@ -557,7 +557,7 @@ START_TEST(test_confirmed_first)
 	ck_assert_int_eq(rank_of(&r, "main.reader"), 0);
 	ck_assert_int_eq(rank_of(&r, "main.sleeper"), 0);
 	ranking_release(&r);
-	config_free(cfg);
+	config_unref(cfg);
 	db_free(st);
 }
 END_TEST
@@ -604,7 +604,7 @@ START_TEST(test_ignore_rules)
 	ck_assert_int_eq(r.n, 1);
 	ck_assert_str_eq(r.suspects[0].function, "main.kept");
 	ranking_release(&r);
-	config_free(cfg);
+	config_unref(cfg);
 	db_free(st);
 }
 END_TEST
@@ -652,7 +652,7 @@ START_TEST(test_window_and_minimums)
 	ck_assert_int_eq(rank_of(&r, "main.late"), 0);
 	ck_assert_int_gt(rank_of(&r, "main.small"), 0);
 	ranking_release(&r);
-	config_free(cfg);
+	config_unref(cfg);
 	db_free(st);
 }
 END_TEST
@@ -713,7 +713,7 @@ START_TEST(test_explanation_spread_ages)
 	ck_assert_str_eq(saved.suspects[0].function, "main.fanout");
 	ck_assert_int_eq(saved.window_seconds, 6 * 3600);
 	ranking_release(&saved);
-	config_free(cfg);
+	config_unref(cfg);
 	db_free(st);
 }
 END_TEST
@@ -753,7 +753,7 @@ START_TEST(test_score_monotone)
 	ck_assert_int_eq(find(&r, "main.narrow")->instances_growing, 1);
 	ck_assert_int_eq(find(&r, "main.wide")->instances_growing, 3);
 	ranking_release(&r);
-	config_free(cfg);
+	config_unref(cfg);
 	db_free(st);
 }
 END_TEST
@@ -793,7 +793,7 @@ START_TEST(test_empty_window)
 	ck_assert_int_gt(rank_of(&r, "main.grows"), 0);
 	ranking_release(&r);
 	ck_assert_int_eq(detect_run(st, cfg, T0 + 10 * MIN), 0);
-	config_free(cfg);
+	config_unref(cfg);
 	db_free(st);
 }
 END_TEST

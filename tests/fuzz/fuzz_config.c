@@ -69,7 +69,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg = config_load_buffer("fuzz.yaml", buf, size, &errs);
 	if (cfg == NULL && errs.n == 0)
 		abort();
-	config_free(cfg);
+	config_unref(cfg);
 	config_errors_release(&errs);
 	return 0;
 }
