@@ -168,10 +168,11 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(filter collector/%,$(LIB_SRCS)) $(wildc
 	@mkdir -p $(@D)
 	clang -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g -O1 -I. -Ibuild/fuzz/gen \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< \
-		$(filter-out collector/scrape.c collector/targets.c,$(filter collector/%,$(LIB_SRCS))) -lz
+		$(filter-out collector/scrape.c collector/targets.c,$(filter collector/%,$(LIB_SRCS))) \
+		base/xalloc.c base/log.c -lz
 
 # The configuration and file_sd loaders (text that operators and discovery tools write).
-FUZZ_CONFIG_SRCS := base/config.c base/log.c collector/targets.c
+FUZZ_CONFIG_SRCS := $(wildcard base/*.c) collector/targets.c
 build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_CONFIG_SRCS) base/config.h base/log.h \
 		collector/targets.h
 	@mkdir -p $(@D)

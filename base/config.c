@@ -23,6 +23,7 @@
 
 #include "base/config.h"
 #include "base/log.h"
+#include "base/units.h"
 
 static void config_destroy(struct config *cfg);
 
@@ -183,84 +184,6 @@ path_index(char *out, const char *parent, size_t i)
 }
 
 /* ---- Scalar syntax ---- */
-
-int
-config_parse_duration(const char *s, uint64_t *seconds)
-{
-	uint64_t total = 0;
-	const char *p = s;
-
-	if (s == NULL || *s == '\0')
-		return -1;
-	while (*p != '\0') {
-		uint64_t v = 0, mult;
-
-		if (*p < '0' || *p > '9')
-			return -1;
-		while (*p >= '0' && *p <= '9') {
-			if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-				return -1;
-			v = v * 10 + (uint64_t)(*p - '0');
-			p++;
-		}
-		switch (*p) {
-		case '\0':
-			if (p != s + strspn(s, "0123456789"))
-				return -1;      /* a bare number only as the whole value: "1h30" is ambiguous */
-			mult = 1;
-			break;
-		case 's': mult = 1; p++; break;
-		case 'm': mult = 60; p++; break;
-		case 'h': mult = 3600; p++; break;
-		case 'd': mult = 86400; p++; break;
-		case 'w': mult = 7 * 86400; p++; break;
-		default: return -1;
-		}
-		if (v > UINT64_MAX / mult || total > UINT64_MAX - v * mult)
-			return -1;
-		total += v * mult;
-	}
-	/* Keep durations representable as signed seconds and as milliseconds for timers. */
-	if (total > (uint64_t)INT64_MAX / 1000)
-		return -1;
-	*seconds = total;
-	return 0;
-}
-
-int
-config_parse_size(const char *s, uint64_t *bytes)
-{
-	static const struct { const char *unit; uint64_t mult; } units[] = {
-		{ "", 1 }, { "b", 1 },
-		{ "kb", 1000ull }, { "mb", 1000ull * 1000 }, { "gb", 1000ull * 1000 * 1000 },
-		{ "tb", 1000ull * 1000 * 1000 * 1000 },
-		{ "kib", 1ull << 10 }, { "mib", 1ull << 20 }, { "gib", 1ull << 30 }, { "tib", 1ull << 40 },
-	};
-	uint64_t v = 0;
-	const char *p = s;
-
-	if (s == NULL || *p < '0' || *p > '9')
-		return -1;
-	while (*p >= '0' && *p <= '9') {
-		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(*p - '0');
-		p++;
-	}
-	if (*p == ' ')
-		p++;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcasecmp(p, units[i].unit) == 0) {
-			if (p[0] == ' ' || (p > s && p[-1] == ' ' && *p == '\0'))
-				return -1;
-			if (v > (uint64_t)INT64_MAX / units[i].mult)
-				return -1;
-			*bytes = v * units[i].mult;
-			return 0;
-		}
-	}
-	return -1;
-}
 
 const char *
 config_scrape_format_name(enum scrape_format f)
@@ -831,7 +754,7 @@ load_field(struct loader *L, const yaml_node_t *n, const char *path, const struc
 		v = scalar(L, n, path, "a duration");
 		if (v == NULL)
 			return;
-		if (config_parse_duration(v, &u) != 0) {
+		if (units_parse_duration(v, &u) != 0) {
 			lerr(L, n, path, "invalid duration '%s' (use e.g. 30s, 5m, 2h)", shown(v, sh, sizeof(sh)));
 			return;
 		}
@@ -849,7 +772,7 @@ load_field(struct loader *L, const yaml_node_t *n, const char *path, const struc
 		v = scalar(L, n, path, "a size");
 		if (v == NULL)
 			return;
-		if (config_parse_size(v, &u) != 0) {
+		if (units_parse_size(v, &u) != 0) {
 			lerr(L, n, path, "invalid size '%s' (use e.g. 64MiB, 512KiB, 10MB or plain bytes)",
 			    shown(v, sh, sizeof(sh)));
 			return;

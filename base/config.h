@@ -2,8 +2,8 @@
  *
  * One struct config holds everything the daemon, collector, detector, web server and alerting read. It is loaded
  * whole and validated whole: a reload builds a new struct and swaps it in only when it is valid. Every error names
- * the file, the line and the key. Durations are seconds (accepting "30s", "5m", "2h", "1d" and plain integer
- * seconds in the file), sizes are bytes (accepting "64MiB", "512KiB", "1GiB", "10MB" and plain integers). */
+ * the file, the line and the key. Durations are seconds and sizes are bytes, spelled as base/units.h says ("30s",
+ * "1h30m", "2d", "64MiB"). */
 #ifndef CONFIG_H
 #define CONFIG_H
 
@@ -174,10 +174,6 @@ void config_slot_set(struct config_slot *s, struct config *cfg);
 /* Drop the slot's reference and its lock. */
 void config_slot_release(struct config_slot *s);
 void config_errors_release(struct config_errors *errs);
-
-/* "30s" → 30 etc. 0, or -1 when 's' is not a valid duration/size. Exposed for the CLI's --window flags. */
-int config_parse_duration(const char *s, uint64_t *seconds) __attribute__((warn_unused_result));
-int config_parse_size(const char *s, uint64_t *bytes) __attribute__((warn_unused_result));
 
 /* "proto" | "debug=1" | "debug=2" */
 const char *config_scrape_format_name(enum scrape_format f);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
 #include "collector/profile_internal.h"
 
 /* ---- arena ---- */
@@ -29,18 +30,6 @@ struct profile_arena {
 
 #define ARENA_MIN_CHUNK (64u << 10)
 #define ARENA_MAX_CHUNK (4u << 20)
-
-static void *
-xmalloc(size_t n)
-{
-	void *p = malloc(n);
-
-	if (p == NULL) {
-		fprintf(stderr, "leakprofd: out of memory allocating %zu bytes\n", n);
-		abort();
-	}
-	return p;
-}
 
 struct profile_arena *
 arena_new(void)

@@ -7,6 +7,8 @@
  * every target's place in the interval, and converted to monotonic time for waiting. Bodies grow in
  * a buffer capped at max_body_bytes (after content decoding, so a gzip bomb stops at the cap), are
  * parsed in the loop thread, and are freed as soon as the result is delivered. */
+#include "base/clock.h"
+#include "base/hash.h"
 #include "collector/scrape.h"
 
 #include <curl/curl.h>
@@ -106,24 +108,6 @@ scrape_global_init(void)
 	return global_rc == CURLE_OK ? 0 : -1;
 }
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void fmt(char *dst, size_t cap, const char *f, ...) __attribute__((format(printf, 3, 4)));
 
 /* snprintf that always terminates and never reports truncation as an error: statuses are cut to
@@ -154,26 +138,16 @@ rng_next(struct scraper *sc)
 	return x * 0x2545F4914F6CDD1DULL;
 }
 
-static uint64_t
-fnv1a(uint64_t h, const char *s)
-{
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 uint64_t
 scrape_phase_ms(const char *service, const char *url, uint64_t interval_ms)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = HASH_FNV1A_INIT;
 
 	if (interval_ms == 0)
 		return 0;
-	h = fnv1a(h, service ? service : "");
-	h = fnv1a(h, "\n");
-	h = fnv1a(h, url ? url : "");
+	h = hash_fnv1a_str(h, service);
+	h = hash_fnv1a_str(h, "\n");
+	h = hash_fnv1a_str(h, url);
 	return h % interval_ms;
 }
 
@@ -693,7 +667,7 @@ transfer_result(struct transfer *x, CURLcode rc, struct scrape_result *res)
 	res->detail = x->detail;
 	res->http_code = code;
 	res->start_ms = x->start_wall_ms;
-	res->duration_ms = mono_ms() - x->start_mono_ms;
+	res->duration_ms = clock_mono_ms() - x->start_mono_ms;
 	res->lag_ms = x->lag_ms;
 	res->bytes = x->len;
 	transfer_status(x, rc, code, res->status, sizeof(res->status));
@@ -736,7 +710,7 @@ scrape_new(const struct scrape_options *opt)
 	sc->opt.user_agent = sc->user_agent;
 	curl_multi_setopt(sc->multi, CURLMOPT_MAXCONNECTS, (long)sc->opt.max_concurrent);
 	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
-		seed = (uint64_t)wall_ms() ^ (uint64_t)(uintptr_t)sc;
+		seed = (uint64_t)clock_wall_ms() ^ (uint64_t)(uintptr_t)sc;
 	sc->rng = seed ? seed : 0x9E3779B97F4A7C15ULL;
 	return sc;
 
@@ -830,8 +804,8 @@ scrape_set_targets(struct scraper *sc, const struct scrape_target *targets, size
 	const struct scrape_target **spec_sorted = NULL;
 	struct target_cfg *cfgs = NULL;
 	size_t i, ncfg = 0, cap = n ? n : 1;
-	uint64_t now_mono = mono_ms();
-	int64_t now_wall = wall_ms();
+	uint64_t now_mono = clock_mono_ms();
+	int64_t now_wall = clock_wall_ms();
 
 	if (err && errlen)
 		err[0] = '\0';
@@ -952,7 +926,7 @@ out_free:
 static void
 target_finish(struct scraper *sc, struct target *t, struct scrape_result *res, uint64_t now_mono)
 {
-	int64_t now_wall = wall_ms();
+	int64_t now_wall = clock_wall_ms();
 	const struct scrape_target *c = &t->cfg.t;
 
 	if (res->detail) {
@@ -1002,7 +976,7 @@ target_start(struct scraper *sc, struct target *t, uint64_t now_mono, int *deliv
 		x->sc = sc;
 		x->t = t;
 		x->start_mono_ms = now_mono;
-		x->start_wall_ms = wall_ms();
+		x->start_wall_ms = clock_wall_ms();
 		x->lag_ms = now_mono > t->due_ms ? now_mono - t->due_ms : 0;
 		if (curl_multi_add_handle(sc->multi, x->easy) == CURLM_OK) {
 			t->xfer = x;
@@ -1017,7 +991,7 @@ target_start(struct scraper *sc, struct target *t, uint64_t now_mono, int *deliv
 	res.service = t->cfg.t.service;
 	res.url = detail ? t->cfg.t.detail_url : t->cfg.t.url;
 	res.detail = detail;
-	res.start_ms = wall_ms();
+	res.start_ms = clock_wall_ms();
 	fmt(res.status, sizeof(res.status), "error: cannot set up the transfer (out of memory)");
 	target_finish(sc, t, &res, now_mono);
 	sc->opt.done(sc->opt.done_arg, &res);
@@ -1027,7 +1001,7 @@ target_start(struct scraper *sc, struct target *t, uint64_t now_mono, int *deliv
 static void
 start_due(struct scraper *sc, int *delivered)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 
 	while (sc->running < sc->opt.max_concurrent && sc->nheap > 0 &&
 	       sc->heap[0]->due_ms <= now) {
@@ -1062,7 +1036,7 @@ collect_done(struct scraper *sc, int *delivered)
 		res.id = t->cfg.t.id;
 		t->xfer = NULL;
 		sc->running--;
-		target_finish(sc, t, &res, mono_ms());
+		target_finish(sc, t, &res, clock_mono_ms());
 		/* The callback may replace the target set: nothing below touches 't'. Strings in
 		 * 'res' belong to the transfer, which is freed after the callback. */
 		sc->opt.done(sc->opt.done_arg, &res);
@@ -1100,7 +1074,7 @@ scrape_poll(struct scraper *sc, const int *extra_fds, size_t nextra, int timeout
 	start_due(sc, &delivered);
 	if (delivered > 0)
 		timeout_ms = 0; /* let the caller see the results; it calls again at once */
-	now = mono_ms();
+	now = clock_mono_ms();
 	if (sc->running < sc->opt.max_concurrent && sc->nheap > 0) {
 		uint64_t until = sc->heap[0]->due_ms > now ? sc->heap[0]->due_ms - now : 0;
 
@@ -1132,7 +1106,7 @@ scrape_wakeup(struct scraper *sc)
 void
 scrape_trigger_all(struct scraper *sc)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 	size_t i;
 
 	for (i = 0; i < sc->ntargets; i++) {
@@ -1155,7 +1129,7 @@ void
 scrape_get_health(const struct scraper *sc, size_t index, struct scrape_health *out)
 {
 	const struct target *t = sc->targets[index];
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 
 	memset(out, 0, sizeof(*out));
 	out->id = t->cfg.t.id;

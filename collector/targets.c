@@ -5,6 +5,7 @@
  * half-written or broken file never empties a fleet: its old targets stay until a good version
  * appears. The merged list is compared through a content hash to tell the caller whether anything
  * changed. */
+#include "base/hash.h"
 #include "collector/targets.h"
 
 #include <ctype.h>
@@ -90,23 +91,10 @@ targets_errors_release(struct targets_errors *errs)
 
 /* --- hashing, sharding, URLs ------------------------------------------------------------------ */
 
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
-
-static uint64_t
-fnv_add(uint64_t h, const char *s)
-{
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= FNV_PRIME;
-	}
-	return h;
-}
-
 uint64_t
 targets_hash(const char *s)
 {
-	return fnv_add(FNV_OFFSET, s ? s : "");
+	return hash_fnv1a_str(HASH_FNV1A_INIT, s);
 }
 
 bool
@@ -849,7 +837,7 @@ rebuild_list(struct targets_sd *sd)
 	struct idx_key *keys;
 	bool *dup;
 	size_t i, j, total = 0, k = 0;
-	uint64_t h = FNV_OFFSET;
+	uint64_t h = HASH_FNV1A_INIT;
 
 	for (i = 0; i < sd->nfiles; i++)
 		total += sd->files[i].n;
@@ -880,12 +868,12 @@ rebuild_list(struct targets_sd *sd)
 			if (dup[k])
 				continue;
 			all[j++] = *e;
-			h = fnv_add(fnv_add(fnv_add(h, e->service), "\n"), e->base_url);
+			h = hash_fnv1a_str(hash_fnv1a_str(hash_fnv1a_str(h, e->service), "\n"), e->base_url);
 			for (l = 0; l < e->nlabels; l++)
-				h = fnv_add(
-				    fnv_add(fnv_add(fnv_add(h, "\n"), e->labels[l].name), "="),
+				h = hash_fnv1a_str(
+				    hash_fnv1a_str(hash_fnv1a_str(hash_fnv1a_str(h, "\n"), e->labels[l].name), "="),
 				    e->labels[l].value);
-			h = fnv_add(h, "\n\n");
+			h = hash_fnv1a_str(h, "\n\n");
 		}
 	}
 	free(keys);
@@ -893,9 +881,7 @@ rebuild_list(struct targets_sd *sd)
 	free(sd->list);
 	sd->list = all;
 	sd->nlist = j;
-	h ^= (uint64_t)j;
-	h *= FNV_PRIME;
-	sd->list_hash = h;
+	sd->list_hash = hash_fnv1a(h, &j, sizeof(j));
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 
 #include "collector/scrape.h"
 #include "collector/targets.h"
+#include "base/units.h"
 #include "daemon/cmd.h"
 #include "base/config.h"
 #include "daemon/output.h"
@@ -37,27 +38,12 @@ usage(FILE *f)
 	      f);
 }
 
-/* "500ms" or anything config_parse_duration() takes ("10s", "1m", "30"). */
+/* --timeout: any duration of base/units.h ("500ms", "10s", "1m", "30"), not zero. */
 static int
 parse_timeout_ms(const char *s, uint64_t *ms)
 {
-	size_t n = strlen(s);
-	uint64_t secs;
-
-	if (n > 2 && strcmp(s + n - 2, "ms") == 0) {
-		char *end;
-		unsigned long long v;
-
-		errno = 0;
-		v = strtoull(s, &end, 10);
-		if (errno || end != s + n - 2 || v == 0 || s[0] == '-')
-			return -1;
-		*ms = v;
-		return 0;
-	}
-	if (config_parse_duration(s, &secs) != 0 || secs == 0 || secs > UINT64_MAX / 1000)
+	if (units_parse_duration_ms(s, ms) != 0 || *ms == 0)
 		return -1;
-	*ms = secs * 1000;
 	return 0;
 }
 
@@ -203,7 +189,7 @@ cmd_scrape(int argc, char **argv)
 			}
 			i++;
 		} else if (strcmp(a, "--max-body") == 0) {
-			if (config_parse_size(v, &t.max_body_bytes) != 0 || t.max_body_bytes == 0) {
+			if (units_parse_size(v, &t.max_body_bytes) != 0 || t.max_body_bytes == 0) {
 				fprintf(stderr,
 				        "leakprofd: scrape: --max-body: '%s' is not a size like "
 				        "64MiB\n",

@@ -13,6 +13,7 @@
 
 #include "daemon/cmd.h"
 #include "base/config.h"
+#include "base/units.h"
 #include "detect/detect.h"
 #include "base/log.h"
 #include "storage/store.h"
@@ -310,7 +311,7 @@ cmd_suspects(int argc, char **argv)
 		suspects_usage(stderr);
 		return 2;
 	}
-	if (o.window && (config_parse_duration(o.window, &window) < 0 || window == 0)) {
+	if (o.window && (units_parse_duration(o.window, &window) < 0 || window == 0)) {
 		fprintf(stderr,
 		        "leakprofd suspects: --window: '%s' is not a duration (e.g. 30m, 6h)\n",
 		        o.window);

@@ -29,6 +29,7 @@
 #include "detect/alert.h"
 #include "daemon/cmd.h"
 #include "base/config.h"
+#include "base/units.h"
 #include "detect/detect.h"
 #include "base/log.h"
 #include "daemon/sdnotify.h"
@@ -1121,7 +1122,7 @@ load_config(const struct run_opts *o)
 		}
 	}
 	if (o->interval) {
-		if (config_parse_duration(o->interval, &secs) != 0 || secs == 0) {
+		if (units_parse_duration(o->interval, &secs) != 0 || secs == 0) {
 			log_err("config: --interval: '%s' is not a duration like 5s, 1m", o->interval);
 			config_unref(cfg);
 			return NULL;

@@ -31,6 +31,9 @@
 
 #include <jansson.h>
 
+#include "base/clock.h"
+#include "base/sbuf.h"
+#include "base/xalloc.h"
 #include "collector/profile.h"
 #include "detect/detect.h"
 #include "base/log.h"
@@ -781,41 +784,37 @@ fmt_duration(char *buf, size_t len, int64_t ms)
 static char *
 explain(const struct loc_acc *a, const struct suspect *s)
 {
-	char out[512], from[32], to[32], rate[32], dur[32], cnt[32];
-	size_t o = 0;
+	struct sbuf out = {0};
+	char from[32], to[32], rate[32], dur[32], cnt[32];
 	uint32_t total = a->svc ? a->svc->instances : 0;
+	size_t len;
+	char *text;
 
 	if (total < a->growing)
 		total = a->growing;
-	out[0] = '\0';
 	if (a->confirmed) {
 		fmt_count(cnt, sizeof(cnt), a->leaked_max);
-		o += (size_t)snprintf(out + o, sizeof(out) - o,
-		                      "confirmed leak: %s goroutine%s proven leaked%s", cnt,
-		                      a->leaked_max == 1 ? "" : "s", a->growing ? "; " : "");
+		sbuf_addf(&out, "confirmed leak: %s goroutine%s proven leaked%s", cnt,
+		          a->leaked_max == 1 ? "" : "s", a->growing ? "; " : "");
 	}
-	if (a->growing && o < sizeof(out)) {
+	if (a->growing) {
 		fmt_count(from, sizeof(from), a->from_sum);
 		fmt_count(to, sizeof(to), a->to_sum);
 		fmt_rate(rate, sizeof(rate), s->growth_per_hour);
 		fmt_duration(dur, sizeof(dur), a->grow_ms);
-		o += (size_t)snprintf(
-		    out + o, sizeof(out) - o,
-		    "grew %s → %s in %s on %u/%u instance%s (+%s/h, %.0f%% of steps not down)",
-		    from, to, dur, a->growing, total, total == 1 ? "" : "s", rate,
-		    s->monotonicity * 100);
-		if (a->grow_lives > a->growing && o < sizeof(out))
-			o += (size_t)snprintf(out + o, sizeof(out) - o,
-			                      ", again after each of %u restarts",
-			                      a->grow_lives - a->growing);
-	} else if (o < sizeof(out)) {
+		sbuf_addf(&out, "grew %s → %s in %s on %u/%u instance%s (+%s/h, %.0f%% of steps not down)",
+		          from, to, dur, a->growing, total, total == 1 ? "" : "s", rate,
+		          s->monotonicity * 100);
+		if (a->grow_lives > a->growing)
+			sbuf_addf(&out, ", again after each of %u restarts", a->grow_lives - a->growing);
+	} else {
 		fmt_count(cnt, sizeof(cnt), s->current_count);
-		o += (size_t)snprintf(out + o, sizeof(out) - o, " (%s now on %u/%u instances)", cnt,
-		                      a->seen, total);
+		sbuf_addf(&out, " (%s now on %u/%u instances)", cnt, a->seen, total);
 	}
-	if (a->oldest_wait > 0 && o < sizeof(out))
-		snprintf(out + o, sizeof(out) - o, ", oldest blocked %d min", a->oldest_wait);
-	return strdup(out);
+	if (a->oldest_wait > 0)
+		sbuf_addf(&out, ", oldest blocked %d min", a->oldest_wait);
+	text = sbuf_steal(&out, &len);
+	return text != NULL ? text : xstrdup("");
 }
 
 /* ---- ignore rules ---- */
@@ -874,15 +873,16 @@ ignored(const struct config *cfg, const char *service, const struct store_locati
 static char *
 spark_json(const struct loc_acc *a)
 {
-	char buf[DETECT_SPARK_POINTS * 24 + 4];
-	size_t o = 0;
+	struct sbuf b = {0};
+	size_t len;
+	char *text;
 
-	buf[o++] = '[';
+	sbuf_puts(&b, "[");
 	for (size_t i = 0; i < DETECT_SPARK_POINTS; i++)
-		o +=
-		    (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%.0f", i ? "," : "", a->spark[i]);
-	snprintf(buf + o, sizeof(buf) - o, "]");
-	return strdup(buf);
+		sbuf_addf(&b, "%s%.0f", i ? "," : "", a->spark[i]);
+	sbuf_puts(&b, "]");
+	text = sbuf_steal(&b, &len);
+	return text != NULL ? text : xstrdup("[]");
 }
 
 static int
@@ -1123,13 +1123,9 @@ detect_run(struct store *st, const struct config *cfg, int64_t now_ms)
 json_t *
 detect_time_json(int64_t ms)
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	char buf[32];
+	char buf[CLOCK_ISO8601_LEN];
 
-	if (ms <= 0 || !gmtime_r(&t, &tm) || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		return json_null();
-	return json_string(buf);
+	return clock_fmt_iso8601(ms, buf, sizeof(buf)) ? json_string(buf) : json_null();
 }
 
 /* Stored names are valid UTF-8 (the store cleans them), so json_string() only fails on ENOMEM; then "". */

@@ -19,7 +19,10 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "base/clock.h"
+#include "base/hash.h"
 #include "base/log.h"
+#include "base/xalloc.h"
 #include "storage/store.h"
 #include "storage/store_internal.h"
 
@@ -91,39 +94,6 @@ struct store {
 	char op_buf[OP_CAP + 1];
 	char status_buf[STATUS_CAP + 1];
 };
-
-static void *
-xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n, size);
-
-	if (p == NULL) {
-		log_err("store: out of memory");
-		abort();
-	}
-	return p;
-}
-
-static char *
-xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (p == NULL) {
-		log_err("store: out of memory");
-		abort();
-	}
-	return p;
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- Errors ---- */
 
@@ -305,19 +275,6 @@ store_rollback(struct store *st)
 /* ---- Hashing and the intern caches ---- */
 
 static uint64_t
-hash_bytes(uint64_t h, const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
-static uint64_t
 hash_finish(uint64_t h)
 {
 	/* splitmix64's finalizer: FNV-1a alone mixes the high bits poorly. */
@@ -329,7 +286,6 @@ hash_finish(uint64_t h)
 	return h;
 }
 
-#define HASH_INIT 0xcbf29ce484222325ull
 
 static void
 intern_clear(struct intern_table *t)
@@ -812,7 +768,7 @@ store_target_upsert(struct store *st, const char *service, const char *labels_js
 		goto out_rollback;
 	sqlite3_bind_int64(stmt, 1, service_id);
 	sqlite3_bind_text(stmt, 2, url, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, now_ms());
+	sqlite3_bind_int64(stmt, 3, clock_wall_ms());
 	snprintf(what, sizeof(what), "registering target '%.200s'", url);
 	target_id = step_id(st, stmt, what);
 	if (target_id < 0)
@@ -860,7 +816,7 @@ intern_stack(struct store *st, const struct frame *stack, size_t nstack, const c
 {
 	struct intern *e;
 	sqlite3_stmt *stmt;
-	uint64_t h = HASH_INIT;
+	uint64_t h = HASH_FNV1A_INIT;
 	json_t *arr;
 	char *text;
 	int64_t id;
@@ -875,9 +831,9 @@ intern_stack(struct store *st, const struct frame *stack, size_t nstack, const c
 		const char *fn = stack[i].function ? stack[i].function : "";
 		const char *file = stack[i].file ? stack[i].file : "";
 
-		h = hash_bytes(h, fn, strlen(fn) + 1);
-		h = hash_bytes(h, file, strlen(file) + 1);
-		h = hash_bytes(h, &stack[i].line, sizeof(stack[i].line));
+		h = hash_fnv1a(h, fn, strlen(fn) + 1);
+		h = hash_fnv1a(h, file, strlen(file) + 1);
+		h = hash_fnv1a(h, &stack[i].line, sizeof(stack[i].line));
 	}
 	h = hash_finish(h);
 	e = intern_find(&st->stacks, h, NULL, 0);
@@ -969,7 +925,7 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, co
 	keylen += (size_t)n + 1;
 	memcpy(key + keylen, op, oplen);
 	keylen += oplen;
-	h = hash_finish(hash_bytes(HASH_INIT, key, keylen));
+	h = hash_finish(hash_fnv1a(HASH_FNV1A_INIT, key, keylen));
 
 	/* A known location is rewritten only when its last_seen is due (or it has no stack yet):
 	 * every instance of a service reports it each interval. Its representative stack is the

@@ -376,55 +376,6 @@ START_TEST(test_json_compact_and_tabs)
 }
 END_TEST
 
-START_TEST(test_parse_duration)
-{
-	static const struct { const char *s; int rc; uint64_t v; } cases[] = {
-		{ "30s", 0, 30 }, { "5m", 0, 300 }, { "2h", 0, 7200 }, { "1d", 0, 86400 }, { "1w", 0, 604800 },
-		{ "0", 0, 0 }, { "45", 0, 45 }, { "1h30m", 0, 5400 }, { "1d2h3m4s", 0, 93784 },
-		{ "", -1, 0 }, { "-5s", -1, 0 }, { "+5s", -1, 0 }, { "5", 0, 5 }, { "5 s", -1, 0 },
-		{ " 5s", -1, 0 }, { "5S", -1, 0 }, { "5ms", -1, 0 }, { "1h30", -1, 0 }, { "s", -1, 0 },
-		{ "1.5h", -1, 0 }, { "ten seconds", -1, 0 }, { "99999999999999999999", -1, 0 },
-		{ "9223372036854775807s", -1, 0 }, { "300000000000000d", -1, 0 }, { "9223372036854775s", 0,
-		  9223372036854775ull }, { "9223372036854776s", -1, 0 },
-	};
-
-	for (size_t i = 0; i < N(cases); i++) {
-		uint64_t v = 12345;
-		int rc = config_parse_duration(cases[i].s, &v);
-
-		ck_assert_msg(rc == cases[i].rc, "'%s': rc %d", cases[i].s, rc);
-		if (rc == 0)
-			ck_assert_msg(v == cases[i].v, "'%s': %llu", cases[i].s, (unsigned long long)v);
-		else
-			ck_assert_uint_eq(v, 12345);
-	}
-	ck_assert_int_eq(config_parse_duration(NULL, &(uint64_t){ 0 }), -1);
-}
-END_TEST
-
-START_TEST(test_parse_size)
-{
-	static const struct { const char *s; int rc; uint64_t v; } cases[] = {
-		{ "64MiB", 0, 64ull << 20 }, { "512KiB", 0, 512ull << 10 }, { "1GiB", 0, 1ull << 30 },
-		{ "2TiB", 0, 2ull << 40 }, { "10MB", 0, 10000000 }, { "100kB", 0, 100000 },
-		{ "100KB", 0, 100000 }, { "3GB", 0, 3000000000ull }, { "1TB", 0, 1000000000000ull },
-		{ "4096", 0, 4096 }, { "4096B", 0, 4096 }, { "64 MiB", 0, 64ull << 20 }, { "0", 0, 0 },
-		{ "", -1, 0 }, { "-1", -1, 0 }, { "MiB", -1, 0 }, { "1.5MiB", -1, 0 }, { "64 furlongs", -1, 0 },
-		{ "64MiB ", -1, 0 }, { "64  MiB", -1, 0 }, { "64 ", -1, 0 }, { "18446744073709551616", -1, 0 },
-		{ "9000000TiB", -1, 0 }, { "64Mi", -1, 0 },
-	};
-
-	for (size_t i = 0; i < N(cases); i++) {
-		uint64_t v = 12345;
-		int rc = config_parse_size(cases[i].s, &v);
-
-		ck_assert_msg(rc == cases[i].rc, "'%s': rc %d", cases[i].s, rc);
-		if (rc == 0)
-			ck_assert_msg(v == cases[i].v, "'%s': %llu", cases[i].s, (unsigned long long)v);
-	}
-}
-END_TEST
-
 START_TEST(test_errors_values)
 {
 	static const char *const want[] = {
@@ -857,8 +808,6 @@ config_suite(void)
 	tcase_add_test(tc, test_minimal_service_defaults);
 	tcase_add_test(tc, test_values_accepted);
 	tcase_add_test(tc, test_json_compact_and_tabs);
-	tcase_add_test(tc, test_parse_duration);
-	tcase_add_test(tc, test_parse_size);
 	tcase_add_test(tc, test_errors_values);
 	tcase_add_test(tc, test_errors_keys);
 	tcase_add_test(tc, test_errors_types);

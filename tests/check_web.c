@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/units.h"
 #include "web/api.h"
 #include "web/pages.h"
 #include "web/web.h"
@@ -167,11 +168,11 @@ START_TEST(test_format_helpers)
 	ck_assert_str_eq(buf, "2026-11-27T22:01:53Z");
 	web_fmt_time(0, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "never");
-	web_fmt_duration(21600, buf, sizeof(buf));
+	units_fmt_duration(21600, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "6h");
-	web_fmt_duration(172800, buf, sizeof(buf));
+	units_fmt_duration(172800, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "2d");
-	web_fmt_duration(90, buf, sizeof(buf));
+	units_fmt_duration(90, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "90s");
 	pages_fmt_count(48210, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "48.2k");

@@ -88,17 +88,6 @@ api_string(const char *s)
 	return j;
 }
 
-json_t *
-api_time(int64_t ms)
-{
-	char buf[32];
-
-	if (ms <= 0)
-		return json_null();
-	web_fmt_time(ms, buf, sizeof(buf));
-	return json_string(buf);
-}
-
 static json_t *
 api_parse_json(const char *text, json_t *fallback)
 {
@@ -248,7 +237,7 @@ api_suspects(const struct web_ctx *c, struct web_reply *r)
 		api_error(r, 500, "out of memory");
 		return;
 	}
-	json_object_set_new(o, "generated_at", api_time(rk.generated_at));
+	json_object_set_new(o, "generated_at", detect_time_json(rk.generated_at));
 	json_object_set_new(o, "window_seconds", json_integer((json_int_t)rk.window_seconds));
 	for (size_t i = 0; i < rk.n; i++)
 		json_array_append_new(arr, detect_suspect_json(&rk.suspects[i]));
@@ -312,8 +301,8 @@ api_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	json_object_set_new(o, "file", api_string(loc.file));
 	json_object_set_new(o, "line", json_integer(loc.line));
 	json_object_set_new(o, "op", api_string(loc.op));
-	json_object_set_new(o, "first_seen", api_time(loc.first_seen));
-	json_object_set_new(o, "last_seen", api_time(loc.last_seen));
+	json_object_set_new(o, "first_seen", detect_time_json(loc.first_seen));
+	json_object_set_new(o, "last_seen", detect_time_json(loc.last_seen));
 	json_object_set_new(o, "oldest_wait_minutes",
 	                    max_wait >= 0 ? json_integer(max_wait) : json_null());
 	json_object_set_new(o, "median_wait_minutes",
@@ -331,7 +320,7 @@ api_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 		                    inst[i].total_goroutines >= 0
 		                        ? json_integer(inst[i].total_goroutines)
 		                        : json_null());
-		json_object_set_new(e, "scraped_at", api_time(inst[i].ts));
+		json_object_set_new(e, "scraped_at", detect_time_json(inst[i].ts));
 		json_array_append_new(arr, e);
 	}
 	json_object_set_new(o, "instances", arr);
@@ -400,8 +389,8 @@ api_series(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	}
 	o = json_object();
 	json_object_set_new(o, "location_id", json_integer(id));
-	json_object_set_new(o, "from", api_time(from));
-	json_object_set_new(o, "to", api_time(to));
+	json_object_set_new(o, "from", detect_time_json(from));
+	json_object_set_new(o, "to", detect_time_json(to));
 	json_object_set_new(o, "step_seconds", json_integer((json_int_t)step));
 	arr = json_array();
 	for (size_t b = 0; b < q.nbuckets; b++)
@@ -460,7 +449,7 @@ api_services(const struct web_ctx *c, struct web_reply *r)
 		json_object_set_new(e, "labels", api_parse_json(v[i].labels_json, json_object()));
 		json_object_set_new(e, "targets", json_integer(v[i].targets));
 		json_object_set_new(e, "targets_up", json_integer(v[i].targets_up));
-		json_object_set_new(e, "last_scrape", api_time(v[i].last_scrape));
+		json_object_set_new(e, "last_scrape", detect_time_json(v[i].last_scrape));
 		json_object_set_new(e, "goroutines",
 		                    v[i].goroutines >= 0 ? json_integer(v[i].goroutines)
 		                                         : json_null());
@@ -498,8 +487,8 @@ api_targets(const struct web_ctx *c, struct web_reply *r)
 		json_object_set_new(e, "error",
 		                    h[i].last_status && !up ? api_string(h[i].last_status)
 		                                            : json_null());
-		json_object_set_new(e, "last_scrape", api_time(h[i].last_scrape));
-		json_object_set_new(e, "last_success", api_time(h[i].last_success));
+		json_object_set_new(e, "last_scrape", detect_time_json(h[i].last_scrape));
+		json_object_set_new(e, "last_success", detect_time_json(h[i].last_success));
 		json_object_set_new(e, "duration_ms", json_integer(h[i].last_duration_ms));
 		json_object_set_new(e, "bytes", json_integer((json_int_t)h[i].last_bytes));
 		json_object_set_new(e, "goroutines",

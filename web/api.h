@@ -58,7 +58,5 @@ int64_t api_recent(const struct config *cfg, int64_t last_seen);
 
 /* A string as JSON, invalid UTF-8 replaced; never NULL unless out of memory. New reference. */
 json_t *api_string(const char *s);
-/* Unix ms as an ISO 8601 UTC string, or JSON null for 0. New reference. */
-json_t *api_time(int64_t ms);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "base/units.h"
 #include "storage/query.h"
 #include "web/api.h"
 #include "web/pages.h"
@@ -385,7 +386,7 @@ window_select(struct sbuf *b, const char *current, uint64_t stored_window)
 {
 	char stored[16];
 
-	web_fmt_duration(stored_window, stored, sizeof(stored));
+	units_fmt_duration(stored_window, stored, sizeof(stored));
 	sbuf_puts(b, "<label>Window <select name=\"window\" class=\"autosubmit\">");
 	sbuf_addf(b, "<option value=\"\"%s>latest ranking (%s)</option>",
 	          current ? "" : " selected", stored);
@@ -444,7 +445,7 @@ page_suspects(const struct web_ctx *c, struct web_reply *r)
 			sbuf_html(&b, service);
 			sbuf_puts(&b, "</b>");
 		}
-		web_fmt_duration(rk.window_seconds, buf, sizeof(buf));
+		units_fmt_duration(rk.window_seconds, buf, sizeof(buf));
 		sbuf_addf(&b, " · growth over the last %s · %s ", buf,
 		          window ? "computed" : "ranked");
 		put_time(&b, c->now_ms, rk.generated_at);

@@ -6,101 +6,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
+#include "base/units.h"
 #include "web/web.h"
 
-static bool
-sbuf_grow(struct sbuf *b, size_t need)
-{
-	size_t max = b->max ? b->max : WEB_MAX_BODY;
-	size_t ncap;
-	char *np;
 
-	if (b->failed)
-		return false;
-	if (need > max - 1 - b->len || b->len >= max) {
-		b->failed = true;
-		return false;
-	}
-	if (b->len + need + 1 <= b->cap)
-		return true;
-	ncap = b->cap ? b->cap : 4096;
-	while (ncap < b->len + need + 1)
-		ncap *= 2;
-	if (ncap > max)
-		ncap = max;
-	np = realloc(b->p, ncap);
-	if (!np) {
-		b->failed = true;
-		return false;
-	}
-	b->p = np;
-	b->cap = ncap;
-	return true;
-}
 
-void
-sbuf_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (!sbuf_grow(b, n))
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
 
-void
-sbuf_puts(struct sbuf *b, const char *s)
-{
-	sbuf_add(b, s, strlen(s));
-}
 
-void
-sbuf_addf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->failed)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || !sbuf_grow(b, (size_t)n)) {
-		b->failed = true;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when the bytes there are not valid UTF-8. */
-static size_t
-utf8_seq(const unsigned char *s)
-{
-	unsigned c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f))
-			return 0; /* overlong, or a UTF-16 surrogate */
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] > 0x8f))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
 
 void
 sbuf_html(struct sbuf *b, const char *s)
@@ -153,7 +66,7 @@ sbuf_html(struct sbuf *b, const char *s)
 			p++;
 			continue;
 		}
-		n = utf8_seq(p);
+		n = sbuf_utf8_seq(p);
 		if (n == 0) {
 			sbuf_puts(b, "\xef\xbf\xbd");
 			p++;
@@ -199,28 +112,7 @@ sbuf_prom(struct sbuf *b, const char *s)
 	}
 }
 
-char *
-sbuf_steal(struct sbuf *b, size_t *len)
-{
-	char *p = NULL;
 
-	if (!b->failed && b->p) {
-		p = b->p;
-		*len = b->len;
-		b->p = NULL;
-	} else {
-		*len = 0;
-	}
-	sbuf_release(b);
-	return p;
-}
-
-void
-sbuf_release(struct sbuf *b)
-{
-	free(b->p);
-	*b = (struct sbuf){.max = b->max};
-}
 
 void
 web_reply_take(struct web_reply *r, unsigned status, const char *content_type, struct sbuf *b)
@@ -278,63 +170,19 @@ web_parse_uint(const char *s, uint64_t max, uint64_t *out)
 int
 web_parse_duration(const char *s, uint64_t max_s, uint64_t *out)
 {
-	static const struct {
-		char unit;
-		uint64_t mul;
-	} units[] = {
-	    {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 7 * 86400},
-	};
-	char *end;
-	unsigned long long v;
-	uint64_t mul = 1;
+	uint64_t v;
 
-	if (!s || *s < '0' || *s > '9')
+	if (units_parse_duration(s, &v) != 0 || v == 0 || v > max_s)
 		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -1;
-	if (*end) {
-		size_t i;
-
-		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-			if (*end == units[i].unit)
-				break;
-		}
-		if (i == sizeof(units) / sizeof(units[0]) || end[1])
-			return -1;
-		mul = units[i].mul;
-	}
-	if (v == 0 || v > max_s / mul)
-		return -1;
-	*out = v * mul;
+	*out = v;
 	return 0;
 }
 
 void
 web_fmt_time(int64_t ms, char *buf, size_t n)
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (ms <= 0 || !gmtime_r(&t, &tm)) {
+	if (!clock_fmt_iso8601(ms, buf, n))
 		snprintf(buf, n, "never");
-		return;
-	}
-	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-void
-web_fmt_duration(uint64_t s, char *buf, size_t n)
-{
-	if (s && s % 86400 == 0)
-		snprintf(buf, n, "%llud", (unsigned long long)(s / 86400));
-	else if (s && s % 3600 == 0)
-		snprintf(buf, n, "%lluh", (unsigned long long)(s / 3600));
-	else if (s && s % 60 == 0)
-		snprintf(buf, n, "%llum", (unsigned long long)(s / 60));
-	else
-		snprintf(buf, n, "%llus", (unsigned long long)s);
 }
 
 bool
@@ -399,20 +247,3 @@ web_base64_decode(const char *in, char *out, size_t outsz)
 	return 0;
 }
 
-void
-sbuf_utf8(struct sbuf *b, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)(s ? s : "");
-
-	while (*p) {
-		size_t n = utf8_seq(p);
-
-		if (n == 0) {
-			sbuf_puts(b, "\xef\xbf\xbd");
-			p++;
-		} else {
-			sbuf_add(b, (const char *)p, n);
-			p += n;
-		}
-	}
-}

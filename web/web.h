@@ -12,37 +12,19 @@
 #include <stdint.h>
 
 #include "base/config.h"
+#include "base/sbuf.h"
 #include "storage/store.h"
 
 /* Every reply body is capped: a page or an API answer larger than this is a bug or an abuse. */
-#define WEB_MAX_BODY (32u << 20)
+#define WEB_MAX_BODY SBUF_DEFAULT_MAX
 
-/* A growing byte buffer with a cap. Once an append fails (the cap or ENOMEM) 'failed' stays set and
- * every later append does nothing, so a renderer checks once at the end. */
-struct sbuf {
-	char *p; /* NUL-terminated when not NULL */
-	size_t len;
-	size_t cap;
-	size_t max; /* byte cap, 0: WEB_MAX_BODY */
-	bool failed;
-};
-
-void sbuf_add(struct sbuf *b, const char *s, size_t n);
-void sbuf_puts(struct sbuf *b, const char *s);
-void sbuf_addf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* 's' escaped for HTML text and for a double- or single-quoted attribute value (& < > " ' escaped).
  * Invalid UTF-8 bytes and control characters other than tab and newline become U+FFFD. */
 void sbuf_html(struct sbuf *b, const char *s);
-/* 's' with every invalid UTF-8 byte replaced by U+FFFD (jansson accepts only valid UTF-8). */
-void sbuf_utf8(struct sbuf *b, const char *s);
 /* 's' percent-encoded for a URL query value (RFC 3986 unreserved kept). */
 void sbuf_url(struct sbuf *b, const char *s);
 /* 's' as a Prometheus label value: backslash, double quote and newline escaped. */
 void sbuf_prom(struct sbuf *b, const char *s);
-/* Release the buffer, returning its bytes (caller owns, free()) or NULL when it failed or is empty.
- */
-char *sbuf_steal(struct sbuf *b, size_t *len);
-void sbuf_release(struct sbuf *b);
 
 /* A finished reply: status, content type (static string), body (owned, free()), optional Allow and
  * WWW-Authenticate values (static strings), and whether it may be cached (static assets). */
@@ -83,16 +65,14 @@ void web_reply_take(struct web_reply *r, unsigned status, const char *content_ty
 void web_reply_text(struct web_reply *r, unsigned status, const char *text);
 void web_reply_release(struct web_reply *r);
 
-/* Parse a window or step ("90s", "6h", "2d" or seconds). 0, or -1 when not a positive duration <=
- * 'max_s'. */
+/* Parse a window or step (any duration of base/units.h: "90s", "6h", "1h30m", "2d" or seconds). 0, or -1
+ * when not a positive duration <= 'max_s'. */
 int web_parse_duration(const char *s, uint64_t max_s, uint64_t *out)
     __attribute__((warn_unused_result));
 /* Parse a positive decimal integer <= max. 0, or -1. */
 int web_parse_uint(const char *s, uint64_t max, uint64_t *out) __attribute__((warn_unused_result));
-/* Unix ms → "2026-11-27T22:01:53Z" into buf (>= 21 bytes). */
+/* Unix ms → "2026-11-27T22:01:53Z" (base/clock.h) into buf (>= 21 bytes), "never" for 0. */
 void web_fmt_time(int64_t ms, char *buf, size_t n);
-/* A duration in seconds → "6h", "90m", "2d", "45s" (the largest unit that divides it). */
-void web_fmt_duration(uint64_t s, char *buf, size_t n);
 /* Constant-time comparison of two byte strings (secrets). */
 bool web_secret_equal(const char *a, size_t alen, const char *b, size_t blen);
 /* Decode standard base64 (padding optional) into out (NUL-terminated). 0, or -1 when invalid or too

@@ -9,6 +9,7 @@
 
 #include "collector/targets.h"
 #include "base/config.h"
+#include "base/units.h"
 #include "base/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -44,8 +45,8 @@ fuzz_values(const char *buf, size_t len)
 	for (int debug = -1; debug <= 2; debug++)
 		free(targets_profile_url(s, NULL, debug));
 	free(targets_profile_url(s, "/debug/pprof/goroutineleak", 2));
-	(void)!config_parse_duration(s, &v);
-	(void)!config_parse_size(s, &v);
+	(void)!units_parse_duration(s, &v);
+	(void)!units_parse_size(s, &v);
 	(void)targets_shard_keep(s, 1, 3);
 	free(s);
 }

@@ -1,0 +1,28 @@
+/* base/hash.c: FNV-1a 64. */
+#include "base/hash.h"
+
+#define HASH_FNV1A_PRIME 0x100000001b3ULL
+
+uint64_t
+hash_fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= HASH_FNV1A_PRIME;
+	}
+	return h;
+}
+
+uint64_t
+hash_fnv1a_str(uint64_t h, const char *s)
+{
+	if (s == NULL)
+		return h;
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= HASH_FNV1A_PRIME;
+	}
+	return h;
+}
