@@ -23,12 +23,13 @@
 
 #include "base/config.h"
 #include "base/log.h"
+#include "base/secret.h"
+#include "base/url.h"
 #include "base/units.h"
 
 static void config_destroy(struct config *cfg);
 
 #define CONFIG_MAX_FILE_BYTES (16u << 20)       /* a config file larger than this is refused */
-#define CONFIG_MAX_URL_FILE_BYTES 8192          /* url_file holds one URL */
 #define CONFIG_MAX_ERRORS 1000                  /* then "too many errors" */
 #define CONFIG_MAX_NAME 128                     /* service and webhook names */
 #define PATH_BUF 512
@@ -194,100 +195,6 @@ config_scrape_format_name(enum scrape_format f)
 	case SCRAPE_FORMAT_DEBUG2: return "debug=2";
 	}
 	return "?";
-}
-
-static bool
-has_ctl_or_space(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if ((unsigned char)*s <= 0x20 || *s == 0x7f)
-			return true;
-	}
-	return false;
-}
-
-static bool
-port_ok(const char *p, const char *end, bool allow_zero)
-{
-	unsigned long v = 0;
-
-	if (p == end || end - p > 5)
-		return false;
-	for (const char *q = p; q < end; q++) {
-		if (*q < '0' || *q > '9')
-			return false;
-		v = v * 10 + (unsigned long)(*q - '0');
-	}
-	return v <= 65535 && (allow_zero || v > 0);
-}
-
-/* NULL when 's' is an http(s) URL with a host (and a valid port if any), else why not. */
-static const char *
-url_problem(const char *s)
-{
-	const char *auth, *end, *host, *at, *colon;
-
-	if (has_ctl_or_space(s))
-		return "contains spaces or control characters";
-	if (strncasecmp(s, "http://", 7) == 0)
-		auth = s + 7;
-	else if (strncasecmp(s, "https://", 8) == 0)
-		auth = s + 8;
-	else
-		return "the scheme must be http:// or https://";
-	end = auth + strcspn(auth, "/?#");
-	host = auth;
-	at = memchr(auth, '@', (size_t)(end - auth));
-	while (at != NULL) {
-		host = at + 1;
-		at = memchr(host, '@', (size_t)(end - host));
-	}
-	if (host == end)
-		return "missing host";
-	if (*host == '[') {
-		const char *rb = memchr(host, ']', (size_t)(end - host));
-
-		if (rb == NULL || rb == host + 1)
-			return "bad IPv6 address (use [addr]:port)";
-		if (rb + 1 == end)
-			return NULL;
-		if (rb[1] != ':' || !port_ok(rb + 2, end, false))
-			return "invalid port";
-		return NULL;
-	}
-	colon = memchr(host, ':', (size_t)(end - host));
-	if (colon == host)
-		return "missing host";
-	if (colon != NULL && !port_ok(colon + 1, end, false))
-		return "invalid port";
-	return NULL;
-}
-
-/* NULL when 's' is host:port or [v6]:port. */
-static const char *
-listen_problem(const char *s)
-{
-	const char *colon;
-
-	if (has_ctl_or_space(s))
-		return "contains spaces or control characters";
-	if (s[0] == '[') {
-		const char *rb = strchr(s, ']');
-
-		if (rb == NULL || rb == s + 1 || strchr(s + 1, '[') != NULL)
-			return "bad IPv6 address (use [addr]:port)";
-		if (rb[1] != ':')
-			return "missing port (use host:port or [addr]:port)";
-		return port_ok(rb + 2, rb + 2 + strlen(rb + 2), true) ? NULL : "invalid port";
-	}
-	colon = strrchr(s, ':');
-	if (colon == NULL)
-		return "missing port (use host:port or [addr]:port)";
-	if (colon == s)
-		return "missing host (use e.g. 127.0.0.1:8080)";
-	if (memchr(s, ':', (size_t)(colon - s)) != NULL)
-		return "IPv6 addresses need brackets: [addr]:port";
-	return port_ok(colon + 1, colon + 1 + strlen(colon + 1), true) ? NULL : "invalid port";
 }
 
 static bool
@@ -668,7 +575,7 @@ load_field(struct loader *L, const yaml_node_t *n, const char *path, const struc
 				}
 			}
 		} else if (f->type == F_LISTEN) {
-			why = listen_problem(v);
+			why = url_listen_problem(v);
 			if (why != NULL) {
 				lerr(L, n, path, "invalid address '%s': %s", shown(v, sh, sizeof(sh)), why);
 				return;
@@ -688,7 +595,7 @@ load_field(struct loader *L, const yaml_node_t *n, const char *path, const struc
 				return;
 			}
 		} else if (f->type == F_HTTPPATH) {
-			if (v[0] != '/' || has_ctl_or_space(v) || strchr(v, '#') != NULL) {
+			if (v[0] != '/' || url_has_ctl_or_space(v) || strchr(v, '#') != NULL) {
 				lerr(L, n, path, "invalid path '%s' (must start with '/', no spaces)",
 				    shown(v, sh, sizeof(sh)));
 				return;
@@ -1118,62 +1025,26 @@ static const struct field webhook_fields[] = {
 	{ 0 },
 };
 
-/* Read the webhook URL out of url_file: one URL, surrounding whitespace trimmed. Its content never appears in a
+/* Read the webhook URL out of url_file by the secret-file rule (base/secret.h). Its content never appears in a
  * message (the point of url_file is to keep the URL secret). */
 static void
 webhook_read_url(struct loader *L, const yaml_node_t *n, const char *path, struct config_webhook *w)
 {
-	char sh[256], buf[CONFIG_MAX_URL_FILE_BYTES + 1];
+	char sh[256], err[512];
 	const char *why;
-	size_t len = 0, b;
-	ssize_t r;
-	int fd;
+	char *url = secret_read(w->url_file, err, sizeof(err));
 
-	fd = open(w->url_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		lerr(L, n, path, "url_file: cannot read '%s': %s", shown(w->url_file, sh, sizeof(sh)),
-		    strerror(errno));
+	if (url == NULL) {
+		lerr(L, n, path, "url_file %s", err);
 		return;
 	}
-	while (len < sizeof(buf) && (r = read(fd, buf + len, sizeof(buf) - len)) != 0) {
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			lerr(L, n, path, "url_file: cannot read '%s': %s", shown(w->url_file, sh, sizeof(sh)),
-			    strerror(errno));
-			close(fd);
-			return;
-		}
-		len += (size_t)r;
-	}
-	close(fd);
-	if (len > CONFIG_MAX_URL_FILE_BYTES) {
-		lerr(L, n, path, "url_file '%s': larger than %d bytes", shown(w->url_file, sh, sizeof(sh)),
-		    CONFIG_MAX_URL_FILE_BYTES);
-		return;
-	}
-	while (len > 0 && strchr(" \t\r\n", buf[len - 1]) != NULL)
-		len--;
-	b = 0;
-	while (b < len && strchr(" \t\r\n", buf[b]) != NULL)
-		b++;
-	buf[len] = '\0';
-	if (b == len) {
-		lerr(L, n, path, "url_file '%s' is empty", shown(w->url_file, sh, sizeof(sh)));
-		return;
-	}
-	if (memchr(buf + b, '\0', len - b) != NULL) {
-		lerr(L, n, path, "url_file '%s' contains a NUL byte", shown(w->url_file, sh, sizeof(sh)));
-		return;
-	}
-	why = url_problem(buf + b);
+	why = url_problem(url);
 	if (why != NULL) {
 		lerr(L, n, path, "url_file '%s': invalid URL: %s", shown(w->url_file, sh, sizeof(sh)), why);
+		free(url);
 		return;
 	}
-	w->url = strdup(buf + b);
-	if (w->url == NULL)
-		oom(L, n, path);
+	w->url = url;
 }
 
 static void

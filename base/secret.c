@@ -13,7 +13,7 @@ char *
 secret_read(const char *path, char *err, size_t errlen)
 {
 	char *buf;
-	size_t len = 0;
+	size_t len = 0, start = 0;
 	ssize_t n;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
@@ -43,6 +43,10 @@ secret_read(const char *path, char *err, size_t errlen)
 	}
 	while (len > 0 && strchr(" \t\r\n", buf[len - 1]) != NULL)
 		len--;
+	while (start < len && strchr(" \t\r\n", buf[start]) != NULL)
+		start++;
+	memmove(buf, buf + start, len - start);
+	len -= start;
 	buf[len] = '\0';
 	if (len == 0) {
 		snprintf(err, errlen, "'%s': empty", path);

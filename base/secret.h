@@ -1,8 +1,8 @@
 /* base/secret.h: the one rule for reading a secret from a file (bearer tokens, basic-auth passwords, webhook URLs
  * and HMAC keys, for scraped services and for the dashboard alike): the whole file, at most SECRET_MAX_BYTES;
- * trailing white space (spaces, tabs, CR and LF: what editors and `echo` leave) is not part of the secret; a larger
- * file, a NUL byte or nothing left is an error, never a silently cut or empty secret. leakprofd.yaml(5) documents
- * it. */
+ * white space at either end (spaces, tabs, CR and LF: what editors and `echo` leave) is not part of the secret,
+ * as Prometheus reads its *_file settings; a larger file, a NUL byte or nothing left is an error, never a silently
+ * cut or empty secret. leakprofd.yaml(5) documents it. */
 #ifndef SECRET_H
 #define SECRET_H
 

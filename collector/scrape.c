@@ -7,6 +7,7 @@
  * every target's place in the interval, and converted to monotonic time for waiting. Bodies grow in
  * a buffer capped at max_body_bytes (after content decoding, so a gzip bomb stops at the cap), are
  * parsed in the loop thread, and are freed as soon as the result is delivered. */
+#include "base/url.h"
 #include "base/clock.h"
 #include "base/hash.h"
 #include "collector/scrape.h"
@@ -368,13 +369,6 @@ cfg_copy(struct target_cfg *dst, const struct scrape_target *src)
 	return 0;
 }
 
-static bool
-is_http_url(const char *u)
-{
-	return u && (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) &&
-	       !strpbrk(u, "\r\n\t ");
-}
-
 /* A header name is a token; a value has no line breaks (no header injection from a config or
  * file_sd). */
 static bool
@@ -400,12 +394,12 @@ target_validate(const struct scrape_target *t, char *err, size_t errlen)
 		    t->url ? t->url : "(null)");
 		return -1;
 	}
-	if (!is_http_url(t->url)) {
+	if (!t->url || url_problem(t->url) != NULL) {
 		fmt(err, errlen, "scrape: target '%s': not an http or https URL",
 		    t->url ? t->url : "(null)");
 		return -1;
 	}
-	if (t->detail_url && !is_http_url(t->detail_url)) {
+	if (t->detail_url && url_problem(t->detail_url) != NULL) {
 		fmt(err, errlen, "scrape: target '%s': detail URL '%s' is not an http or https URL",
 		    t->url, t->detail_url);
 		return -1;

@@ -5,6 +5,7 @@
  * half-written or broken file never empties a fleet: its old targets stay until a good version
  * appears. The merged list is compared through a content hash to tell the caller whether anything
  * changed. */
+#include "base/url.h"
 #include "base/hash.h"
 #include "collector/targets.h"
 
@@ -122,12 +123,9 @@ targets_profile_url(const char *base, const char *path, int debug)
 
 	if (!base || debug < -1 || debug > 2)
 		return NULL;
-	if (strncmp(base, "http://", 7) == 0)
-		hoststart = base + 7;
-	else if (strncmp(base, "https://", 8) == 0)
-		hoststart = base + 8;
-	else
+	if (url_scheme_len(base) == 0)
 		return NULL;
+	hoststart = base + url_scheme_len(base);
 	if (strpbrk(base, " \t\r\n"))
 		return NULL;
 	rest = hoststart + strcspn(hoststart, "/?#");
@@ -355,8 +353,10 @@ group_add_target(struct doc *d, struct group *g, size_t line, const char *addr)
 		return;
 	}
 	if (strstr(addr, "://")) {
-		if (strncmp(addr, "http://", 7) != 0 && strncmp(addr, "https://", 8) != 0) {
-			doc_err(d, line, "target '%.64s' is not an http or https URL", addr);
+		const char *why = url_problem(addr);
+
+		if (why != NULL) {
+			doc_err(d, line, "target '%.64s' is not an http or https URL: %s", addr, why);
 			return;
 		}
 		url = strdup(addr);

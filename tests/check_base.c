@@ -12,6 +12,7 @@
 #include "base/sbuf.h"
 #include "base/secret.h"
 #include "base/units.h"
+#include "base/url.h"
 #include "base/xalloc.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -161,7 +162,8 @@ START_TEST(test_secret_read)
 	    {"hunter2\n", "hunter2", NULL},
 	    {"hunter2\r\n\n", "hunter2", NULL},
 	    {"pass word \t \n", "pass word", NULL},
-	    {"  leading kept", "  leading kept", NULL},
+	    {"  \tboth ends \n", "both ends", NULL},
+	    {"in side", "in side", NULL},
 	    {"multi\nline\n", "multi\nline", NULL},
 	    {"", NULL, "empty"},
 	    {" \n\t\r\n", NULL, "empty"},
@@ -249,6 +251,30 @@ START_TEST(test_sbuf_cap)
 }
 END_TEST
 
+START_TEST(test_url)
+{
+	ck_assert_uint_eq(url_scheme_len("http://h"), 7);
+	ck_assert_uint_eq(url_scheme_len("HTTPS://h"), 8);
+	ck_assert_uint_eq(url_scheme_len("ftp://h"), 0);
+	ck_assert_uint_eq(url_scheme_len(NULL), 0);
+	ck_assert_ptr_null(url_problem("http://127.0.0.1:6060"));
+	ck_assert_ptr_null(url_problem("HTTP://h/debug/pprof/goroutine?debug=2"));
+	ck_assert_ptr_null(url_problem("https://user@[::1]:443/x"));
+	ck_assert_str_eq(url_problem("ftp://h"), "the scheme must be http:// or https://");
+	ck_assert_str_eq(url_problem("http:///x"), "missing host");
+	ck_assert_str_eq(url_problem("http://h:0"), "invalid port");
+	ck_assert_str_eq(url_problem("http://h:65536"), "invalid port");
+	ck_assert_str_eq(url_problem("http://h x"), "contains spaces or control characters");
+	ck_assert_ptr_null(url_listen_problem("127.0.0.1:0"));
+	ck_assert_ptr_null(url_listen_problem("[::1]:8080"));
+	ck_assert_str_eq(url_listen_problem("::1:8080"), "IPv6 addresses need brackets: [addr]:port");
+	ck_assert(url_has_path("http://h:1/debug/pprof/goroutine"));
+	ck_assert(!url_has_path("http://h:1/"));
+	ck_assert(!url_has_path("http://h:1"));
+	ck_assert(!url_has_path("http://h:1/?x=1"));
+}
+END_TEST
+
 Suite *base_suite(void);
 
 Suite *
@@ -266,6 +292,7 @@ base_suite(void)
 	tcase_add_test(tc, test_secret_read);
 	tcase_add_test(tc, test_xalloc);
 	tcase_add_test(tc, test_sbuf_cap);
+	tcase_add_test(tc, test_url);
 	suite_add_tcase(s, tc);
 	return s;
 }

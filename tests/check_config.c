@@ -509,7 +509,7 @@ START_TEST(test_errors_files)
 		    "file or directory",
 		FIX "bad-files.yaml:11: alerting.webhooks[1]: url_file '" FIX "files/bad.url': invalid URL: contains "
 		    "spaces or control characters",
-		FIX "bad-files.yaml:12: alerting.webhooks[2]: url_file '" FIX "files/empty.url' is empty",
+		FIX "bad-files.yaml:12: alerting.webhooks[2]: url_file '" FIX "files/empty.url': empty",
 	};
 
 	expect_file_errors(FIX "bad-files.yaml", want, N(want));
@@ -741,14 +741,15 @@ START_TEST(test_errors_limits)
 	config_errors_release(&errs);
 	unlink(path);
 
-	/* url_file holds one URL: over 8 KiB, or with a NUL byte, it is refused without echoing it. */
-	make_file(path, 8193, 'a');
+	/* url_file is read as any secret file (base/secret.h): over 64 KiB, or with a NUL byte, it is refused
+	 * without echoing it. */
+	make_file(path, 65537, 'a');
 	snprintf(text, sizeof(text), "alerting:\n  webhooks:\n    - {name: a, url_file: %s}\n", path);
-	snprintf(want, sizeof(want), "t.yaml:3: alerting.webhooks[0]: url_file '%s': larger than 8192 bytes", path);
+	snprintf(want, sizeof(want), "t.yaml:3: alerting.webhooks[0]: url_file '%s': larger than 65536 bytes", path);
 	expect_error(text, want);
 	unlink(path);
 	expect_error("alerting:\n  webhooks:\n    - {name: a, url_file: " FIX "files/nul.url}\n",
-	    "t.yaml:3: alerting.webhooks[0]: url_file '" FIX "files/nul.url' contains a NUL byte");
+	    "t.yaml:3: alerting.webhooks[0]: url_file '" FIX "files/nul.url': contains a NUL byte");
 
 	/* Names are bounded. */
 	memset(name, 'n', 129);
