@@ -15,7 +15,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1
 
 # Debian packages: what the build needs, and what the tests need on top.
 DEB_BUILD = build-essential pkg-config libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev \
-            libyaml-dev zlib1g-dev libssl-dev libsystemd-dev golang-go curl ca-certificates
+            libyaml-dev zlib1g-dev libssl-dev libsystemd-dev golang-1.19-go curl ca-certificates
 DEB_TEST  = check sqlite3 jq chromium valgrind clang libclang-rt-14-dev mandoc man-db systemd dpkg-dev \
             fakeroot procps psmisc openssl
 
@@ -52,6 +52,9 @@ TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tests/check_main.o
 # Files compiled in as C string literals: the schema and the dashboard's static assets.
 EMBED    := $(wildcard storage/*.sql web/static/*)
 GEN      := $(EMBED:%=$(BUILD)/gen/%.inc) $(BUILD)/gen/check_suites.inc
+# The Go toolchain the test services are built with, named explicitly: which `go` a plain PATH finds depends on
+# what the machine has (/usr/local/go may be a newer Go). Debian's golang-1.19-go installs this one.
+GO119    ?= /usr/lib/go-1.19/bin/go
 GO_PROGS := $(patsubst tests/go/%/main.go,%,$(wildcard tests/go/*/main.go))
 GO_BINS  := $(GO_PROGS:%=build/go/%)
 GOENV     = GO111MODULE=off GOFLAGS= GOCACHE=$(abspath build/gocache) GOPATH=$(abspath build/gopath) \
@@ -96,7 +99,7 @@ $(BUILD)/check_leakprofd: $(TEST_OBJS) $(LIB_OBJS)
 go: $(GO_BINS)
 build/go/%: tests/go/%/*.go
 	@mkdir -p $(@D)
-	cd tests/go/$* && $(GOENV) go build -o $(abspath $@) .
+	cd tests/go/$* && $(GOENV) $(GO119) build -o $(abspath $@) .
 
 deps:
 	@missing=$$(for p in $(DEB_BUILD) $(DEB_TEST); do \
@@ -111,6 +114,7 @@ deps:
 
 export LEAKPROFD_BIN = $(abspath $(BUILD)/leakprofd)
 export LEAKPROFD_GO_BIN = $(abspath build/go)
+export LEAKPROFD_GO = $(GO119)
 export LEAKPROFD_TEST_OUT = $(abspath $(BUILD)/test-output)
 
 check: deps

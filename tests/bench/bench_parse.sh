@@ -59,7 +59,7 @@ for fmt in debug2 debug1 debug0; do
 	rss_kb=$(($4 - floor_kb))
 	if [ $fmt = debug0 ]; then
 		# best of 3 (about a second each), as leakprofd's time is a best of $runs
-		base=$(runs=3; best_of go tool pprof -traces "$f")
+		base=$(runs=3; best_of "${LEAKPROFD_GO:-go}" tool pprof -traces "$f")
 		ratio=$(awk -v b="$base" -v s="$secs" 'BEGIN { printf "%.0f", b / s }')
 		note="go tool pprof -traces ${base}s: leakprofd is ${ratio}x faster (target >= 20x)"
 		[ "$ratio" -ge 20 ] || status=1

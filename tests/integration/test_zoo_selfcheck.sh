@@ -57,8 +57,8 @@ done <"$TEST_TMP/want2"
 
 # debug=0: `go tool pprof -raw` lists samples ("COUNT: LOCID ...", leaf first), then locations ("ID: 0xPC M=1
 # FUNC FILE:LINE s=0" and one more "FUNC FILE:LINE s=0" line per inlined caller, innermost first).
-command -v go >/dev/null || fail "go is missing (golang-go): needed to decode the proto profile independently"
-HOME=$TEST_TMP go tool pprof -raw "$TEST_TMP/d0.pb.gz" >"$TEST_TMP/d0.raw" 2>"$TEST_TMP/d0.err" ||
+command -v "${LEAKPROFD_GO:-go}" >/dev/null || fail "${LEAKPROFD_GO:-go} is missing (golang-1.19-go): needed to decode the proto profile independently"
+HOME=$TEST_TMP "${LEAKPROFD_GO:-go}" tool pprof -raw "$TEST_TMP/d0.pb.gz" >"$TEST_TMP/d0.raw" 2>"$TEST_TMP/d0.err" ||
 	fail "go tool pprof -raw: $(cat "$TEST_TMP/d0.err")"
 awk -v goroot="$goroot/" '
 /^Samples:/ { sec = "s"; next }
