@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,6 @@ static const char *const migrations[] = {
 #define STACK_FRAMES 128            /* frames kept of a representative stack */
 #define SEEN_SLACK_MS 30000         /* locations.last_seen is rewritten at most this often */
 #define BUSY_TIMEOUT_MS 5000
-#define RANKINGS_KEEP 50
 #define HOUR_MS 3600000
 
 struct stmt_slot {
@@ -76,16 +76,9 @@ struct intern_table {
 	size_t key_bytes; /* bytes of keys held, capped by CACHE_KEY_BYTES */
 };
 
-struct store {
-	sqlite3 *db;
-	bool in_write; /* inside store_begin(): a rollback drops the intern caches */
-	char *path;
-	unsigned flags;
-	struct stmt_slot stmts[STMT_CACHE_MAX];
-	size_t nstmts;
+struct store_ingest {
 	struct intern_table locs;
 	struct intern_table stacks;
-	char errbuf[512];          /* the message of the last failure, kept across the rollback */
 	char fn_buf[TEXT_CAP + 1]; /* cleaned location strings */
 	char file_buf[TEXT_CAP + 1];
 	/* cleaned stack frame strings (jansson copies them at once) */
@@ -93,6 +86,17 @@ struct store {
 	char frame_file_buf[TEXT_CAP + 1];
 	char op_buf[OP_CAP + 1];
 	char status_buf[STATUS_CAP + 1];
+};
+
+struct store {
+	sqlite3 *db;
+	bool in_write; /* inside store_begin(): a rollback drops the intern caches */
+	char *path;
+	unsigned flags;
+	struct stmt_slot stmts[STMT_CACHE_MAX];
+	size_t nstmts;
+	struct store_ingest *ingest; /* owned */
+	char errbuf[512];            /* the message of the last failure, kept across the rollback */
 };
 
 /* ---- Errors ---- */
@@ -108,6 +112,16 @@ store_log_sqlite(struct store *st, const char *what)
 {
 	save_error(st);
 	log_err("store: '%s': %s: %s", st->path, what, st->errbuf);
+}
+
+void
+store_set_error(struct store *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->errbuf, sizeof(st->errbuf), fmt, ap);
+	va_end(ap);
 }
 
 const char *
@@ -138,6 +152,12 @@ bool
 store_readonly(const struct store *st)
 {
 	return (st->flags & STORE_READONLY) != 0;
+}
+
+struct store_ingest *
+store_ingest_state(struct store *st)
+{
+	return st->ingest;
 }
 
 char *
@@ -193,9 +213,16 @@ store_stmt_done(sqlite3_stmt *stmt)
 	sqlite3_clear_bindings(stmt);
 }
 
-/* ---- Transactions ---- */
+void
+store_bind_wait(sqlite3_stmt *stmt, int col, int32_t minutes)
+{
+	if (minutes >= 0)
+		sqlite3_bind_int(stmt, col, minutes);
+	else
+		sqlite3_bind_null(stmt, col);
+}
 
-static void intern_clear(struct intern_table *t);
+/* ---- Transactions ---- */
 
 static int
 exec_simple(struct store *st, const char *sql, const char *what)
@@ -224,6 +251,19 @@ store_step_write(struct store *st, sqlite3_stmt *stmt, const char *what)
 		store_log_sqlite(st, what);
 	store_stmt_done(stmt);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int64_t
+store_step_id(struct store *st, sqlite3_stmt *stmt, const char *what)
+{
+	int64_t id = -1;
+
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		id = sqlite3_column_int64(stmt, 0);
+	else
+		store_log_sqlite(st, what);
+	store_stmt_done(stmt);
+	return id;
 }
 
 int
@@ -266,8 +306,7 @@ store_rollback(struct store *st)
 	}
 	/* Ids interned inside a rolled-back write transaction no longer exist. */
 	if (st->in_write) {
-		intern_clear(&st->locs);
-		intern_clear(&st->stacks);
+		store_ingest_forget(st->ingest);
 		st->in_write = false;
 	}
 }
@@ -367,6 +406,29 @@ intern_add(struct intern_table *t, uint64_t hash, const char *key, size_t keylen
 	t->n++;
 	t->key_bytes += keylen;
 	return e;
+}
+
+struct store_ingest *
+store_ingest_new(void)
+{
+	return xcalloc(1, sizeof(struct store_ingest));
+}
+
+void
+store_ingest_free(struct store_ingest *ing)
+{
+	if (ing == NULL)
+		return;
+	intern_clear(&ing->locs);
+	intern_clear(&ing->stacks);
+	free(ing);
+}
+
+void
+store_ingest_forget(struct store_ingest *ing)
+{
+	intern_clear(&ing->locs);
+	intern_clear(&ing->stacks);
 }
 
 /* ---- Untrusted text ---- */
@@ -628,6 +690,7 @@ store_open(const char *path, unsigned flags)
 	st = xcalloc(1, sizeof(*st));
 	st->path = xstrdup(path);
 	st->flags = flags;
+	st->ingest = store_ingest_new();
 	rc = sqlite3_open_v2(path, &st->db, oflags, NULL);
 	if (rc != SQLITE_OK) {
 		log_open_error(path, st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc),
@@ -669,8 +732,7 @@ store_free(struct store *st)
 		if (sqlite3_close(st->db) != SQLITE_OK)
 			log_err("store: '%s': closing: %s", st->path, sqlite3_errmsg(st->db));
 	}
-	intern_clear(&st->locs);
-	intern_clear(&st->stacks);
+	store_ingest_free(st->ingest);
 	free(st->path);
 	free(st);
 }
@@ -726,20 +788,6 @@ store_service_id(struct store *st, const char *service, int64_t *id)
 	return 1;
 }
 
-/* Step a statement that returns one id row (RETURNING id). */
-static int64_t
-step_id(struct store *st, sqlite3_stmt *stmt, const char *what)
-{
-	int64_t id = -1;
-
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		id = sqlite3_column_int64(stmt, 0);
-	else
-		store_log_sqlite(st, what);
-	store_stmt_done(stmt);
-	return id;
-}
-
 int64_t
 store_target_upsert(struct store *st, const char *service, const char *labels_json, const char *url)
 {
@@ -757,7 +805,7 @@ store_target_upsert(struct store *st, const char *service, const char *labels_js
 	sqlite3_bind_text(stmt, 1, service, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, labels_json, -1, SQLITE_STATIC);
 	snprintf(what, sizeof(what), "registering service '%.100s'", service);
-	service_id = step_id(st, stmt, what);
+	service_id = store_step_id(st, stmt, what);
 	if (service_id < 0)
 		goto out_rollback;
 
@@ -770,7 +818,7 @@ store_target_upsert(struct store *st, const char *service, const char *labels_js
 	sqlite3_bind_text(stmt, 2, url, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, clock_wall_ms());
 	snprintf(what, sizeof(what), "registering target '%.200s'", url);
-	target_id = step_id(st, stmt, what);
+	target_id = store_step_id(st, stmt, what);
 	if (target_id < 0)
 		goto out_rollback;
 	if (store_commit(st) < 0)
@@ -814,6 +862,7 @@ out_rollback:
 static int64_t
 intern_stack(struct store *st, const struct frame *stack, size_t nstack, const char *what)
 {
+	struct store_ingest *ing = store_ingest_state(st);
 	struct intern *e;
 	sqlite3_stmt *stmt;
 	uint64_t h = HASH_FNV1A_INIT;
@@ -836,7 +885,7 @@ intern_stack(struct store *st, const struct frame *stack, size_t nstack, const c
 		h = hash_fnv1a(h, &stack[i].line, sizeof(stack[i].line));
 	}
 	h = hash_finish(h);
-	e = intern_find(&st->stacks, h, NULL, 0);
+	e = intern_find(&ing->stacks, h, NULL, 0);
 	if (e != NULL)
 		return e->id;
 
@@ -869,17 +918,17 @@ intern_stack(struct store *st, const struct frame *stack, size_t nstack, const c
 			abort();
 		json_object_set_new(
 		    f, "function",
-		    json_string(clean_text(stack[i].function, TEXT_CAP, st->frame_fn_buf)));
+		    json_string(clean_text(stack[i].function, TEXT_CAP, ing->frame_fn_buf)));
 		json_object_set_new(
 		    f, "file",
-		    json_string(clean_text(stack[i].file, TEXT_CAP, st->frame_file_buf)));
+		    json_string(clean_text(stack[i].file, TEXT_CAP, ing->frame_file_buf)));
 		json_object_set_new(f, "line", json_integer(stack[i].line));
 		json_array_append_new(arr, f);
 	}
 	text = json_dumps(arr, JSON_COMPACT);
 	json_decref(arr);
 	if (text == NULL) {
-		log_err("store: '%s': encoding a stack as JSON failed", st->path);
+		log_err("store: '%s': encoding a stack as JSON failed", store_path(st));
 		return -1;
 	}
 	stmt = store_prepare(st, "INSERT INTO stacks (hash, frames) VALUES (?1, ?2) RETURNING id");
@@ -890,12 +939,12 @@ intern_stack(struct store *st, const struct frame *stack, size_t nstack, const c
 	sqlite3_bind_int64(stmt, 1, (int64_t)h);
 	sqlite3_bind_text(stmt, 2, text, -1, SQLITE_STATIC);
 	snprintf(msg, sizeof(msg), "%s: storing a stack", what);
-	id = step_id(st, stmt, msg);
+	id = store_step_id(st, stmt, msg);
 	free(text);
 	if (id < 0)
 		return -1;
 out_cache:
-	e = intern_add(&st->stacks, h, NULL, 0);
+	e = intern_add(&ing->stacks, h, NULL, 0);
 	e->id = id;
 	return id;
 }
@@ -905,9 +954,10 @@ out_cache:
 static int64_t
 intern_location(struct store *st, const struct prof_location *pl, int64_t ts, const char *what)
 {
-	const char *fn = clean_text(pl->loc.function, TEXT_CAP, st->fn_buf);
-	const char *file = clean_text(pl->loc.file, TEXT_CAP, st->file_buf);
-	const char *op = clean_text(pl->op, OP_CAP, st->op_buf);
+	struct store_ingest *ing = store_ingest_state(st);
+	const char *fn = clean_text(pl->loc.function, TEXT_CAP, ing->fn_buf);
+	const char *file = clean_text(pl->loc.file, TEXT_CAP, ing->file_buf);
+	const char *op = clean_text(pl->op, OP_CAP, ing->op_buf);
 	size_t fnlen = strlen(fn), filelen = strlen(file), oplen = strlen(op);
 	char key[TEXT_CAP * 2 + OP_CAP + 16];
 	struct intern *e;
@@ -931,7 +981,7 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, co
 	 * every instance of a service reports it each interval. Its representative stack is the
 	 * first one seen: following later ones would leave stacks that no location refers to,
 	 * growing with every variant. */
-	e = intern_find(&st->locs, h, key, keylen);
+	e = intern_find(&ing->locs, h, key, keylen);
 	if (e == NULL) {
 		/* Not cached (a new connection, or the cache was dropped): the row may exist all
 		 * the same. */
@@ -946,7 +996,7 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, co
 		sqlite3_bind_text(stmt, 4, op, (int)oplen, SQLITE_STATIC);
 		switch (sqlite3_step(stmt)) {
 		case SQLITE_ROW:
-			e = intern_add(&st->locs, h, key, keylen);
+			e = intern_add(&ing->locs, h, key, keylen);
 			e->id = sqlite3_column_int64(stmt, 0);
 			e->stack_id = sqlite3_column_int64(stmt, 1);
 			e->first_seen = sqlite3_column_int64(stmt, 2);
@@ -1020,22 +1070,13 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, co
 		store_stmt_done(stmt);
 		return -1;
 	}
-	e = intern_add(&st->locs, h, key, keylen);
+	e = intern_add(&ing->locs, h, key, keylen);
 	e->id = sqlite3_column_int64(stmt, 0);
 	e->stack_id = sqlite3_column_int64(stmt, 1);
 	e->first_seen = sqlite3_column_int64(stmt, 2);
 	e->last_seen = sqlite3_column_int64(stmt, 3);
 	store_stmt_done(stmt);
 	return e->id;
-}
-
-static void
-bind_wait(sqlite3_stmt *stmt, int col, int32_t minutes)
-{
-	if (minutes >= 0)
-		sqlite3_bind_int(stmt, col, minutes);
-	else
-		sqlite3_bind_null(stmt, col);
 }
 
 int
@@ -1049,13 +1090,14 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	size_t i;
 	char what[128];
 
-	status = clean_text(rec->status ? rec->status : "unknown", STATUS_CAP, st->status_buf);
+	status = clean_text(rec->status ? rec->status : "unknown", STATUS_CAP,
+	                    store_ingest_state(st)->status_buf);
 	ok = strcmp(status, "ok") == 0;
 	p = ok ? rec->profile : NULL;
 	if (ok && p == NULL) {
-		snprintf(st->errbuf, sizeof(st->errbuf), "scrape with status ok has no profile");
-		log_err("store: '%s': target %" PRId64 ": %s", st->path, rec->target_id,
-		        st->errbuf);
+		store_set_error(st, "scrape with status ok has no profile");
+		log_err("store: '%s': target %" PRId64 ": %s", store_path(st), rec->target_id,
+		        store_errmsg(st));
 		return -1;
 	}
 	snprintf(what, sizeof(what), "recording a scrape of target %" PRId64, rec->target_id);
@@ -1086,7 +1128,7 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		goto out_rollback;
 	}
 	store_stmt_done(stmt);
-	scrape_id = sqlite3_last_insert_rowid(st->db);
+	scrape_id = sqlite3_last_insert_rowid(store_db(st));
 
 	for (i = 0; p != NULL && i < p->nlocations; i++) {
 		const struct prof_location *pl = &p->locations[i];
@@ -1110,9 +1152,9 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		sqlite3_bind_int64(stmt, 3, pl->count > INT64_MAX ? INT64_MAX : (int64_t)pl->count);
 		sqlite3_bind_int64(stmt, 4,
 		                   pl->leaked > INT64_MAX ? INT64_MAX : (int64_t)pl->leaked);
-		bind_wait(stmt, 5, pl->max_wait_minutes);
-		bind_wait(stmt, 6, pl->min_wait_minutes);
-		bind_wait(stmt, 7, pl->median_wait_minutes);
+		store_bind_wait(stmt, 5, pl->max_wait_minutes);
+		store_bind_wait(stmt, 6, pl->min_wait_minutes);
+		store_bind_wait(stmt, 7, pl->median_wait_minutes);
 		if (sqlite3_step(stmt) != SQLITE_DONE) {
 			store_log_sqlite(st, what);
 			store_stmt_done(stmt);
@@ -1146,10 +1188,9 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		goto out_rollback;
 	}
 	store_stmt_done(stmt);
-	if (sqlite3_changes(st->db) != 1) {
-		snprintf(st->errbuf, sizeof(st->errbuf), "no target with id %" PRId64,
-		         rec->target_id);
-		log_err("store: '%s': %s: %s", st->path, what, st->errbuf);
+	if (sqlite3_changes(store_db(st)) != 1) {
+		store_set_error(st, "no target with id %" PRId64, rec->target_id);
+		log_err("store: '%s': %s: %s", store_path(st), what, store_errmsg(st));
 		goto out_rollback;
 	}
 	if (store_commit(st) < 0)
@@ -1424,7 +1465,7 @@ store_ranking_save(struct store *st, const struct ranking *r)
 	sqlite3_bind_int64(stmt, 2,
 	                   r->window_seconds > INT64_MAX ? INT64_MAX : (int64_t)r->window_seconds);
 	sqlite3_bind_int64(stmt, 3, r->duration_ms);
-	ranking_id = step_id(st, stmt, "saving a ranking");
+	ranking_id = store_step_id(st, stmt, "saving a ranking");
 	if (ranking_id < 0)
 		goto out_rollback;
 
@@ -1458,8 +1499,8 @@ store_ranking_save(struct store *st, const struct ranking *r)
 		sqlite3_bind_double(stmt, 11, s->growth_per_hour);
 		sqlite3_bind_double(stmt, 12, s->monotonicity);
 		sqlite3_bind_double(stmt, 13, s->fit);
-		bind_wait(stmt, 14, s->oldest_wait_minutes);
-		bind_wait(stmt, 15, s->median_wait_minutes);
+		store_bind_wait(stmt, 14, s->oldest_wait_minutes);
+		store_bind_wait(stmt, 15, s->median_wait_minutes);
 		sqlite3_bind_int64(stmt, 16, s->first_seen);
 		sqlite3_bind_text(stmt, 17, s->explanation ? s->explanation : "", -1,
 		                  SQLITE_STATIC);
@@ -1472,7 +1513,7 @@ store_ranking_save(struct store *st, const struct ranking *r)
 	if (stmt == NULL)
 		goto out_rollback;
 	sqlite3_bind_int64(stmt, 1, ranking_id);
-	sqlite3_bind_int(stmt, 2, RANKINGS_KEEP);
+	sqlite3_bind_int(stmt, 2, STORE_RANKINGS_KEEP);
 	if (store_step_write(st, stmt, "pruning old rankings") != 0)
 		goto out_rollback;
 	return store_commit(st);
@@ -1769,7 +1810,7 @@ retention_target_hour(struct store *st, int64_t target_id, int64_t hour, unsigne
 	sqlite3_bind_int64(stmt, 2, hour);
 	if (store_step_write(st, stmt, "retention: deleting scrapes") != 0)
 		return -1;
-	*done += (unsigned)sqlite3_changes(st->db);
+	*done += (unsigned)sqlite3_changes(store_db(st));
 	return 0;
 }
 
@@ -1792,7 +1833,7 @@ retention_delete(struct store *st, const char *sql, int64_t cutoff, unsigned lim
 		return -1;
 	}
 	store_stmt_done(stmt);
-	n = sqlite3_changes(st->db);
+	n = sqlite3_changes(store_db(st));
 	return n;
 }
 
@@ -1852,8 +1893,7 @@ retention_locations(struct store *st, int64_t cutoff, unsigned limit)
 	}
 	if (n > 0) {
 		/* The caches may name what was just deleted. */
-		intern_clear(&st->locs);
-		intern_clear(&st->stacks);
+		store_ingest_forget(store_ingest_state(st));
 	}
 	ret = (int)n;
 out_free:
@@ -1947,7 +1987,7 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 	    st,
 	    "DELETE FROM rankings WHERE id IN (SELECT id FROM rankings"
 	    " WHERE id < (SELECT id FROM rankings ORDER BY id DESC LIMIT 1 OFFSET ?1) LIMIT ?2)",
-	    RANKINGS_KEEP - 1, row_budget, "retention: deleting old rankings");
+	    STORE_RANKINGS_KEEP - 1, row_budget, "retention: deleting old rankings");
 	if (n < 0)
 		goto out_rollback;
 	if (store_commit(st) < 0)

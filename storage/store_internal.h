@@ -22,6 +22,9 @@ const char *store_path(const struct store *st);
 /* True when opened with STORE_READONLY. */
 bool store_readonly(const struct store *st);
 
+/* Rankings kept: store_ranking_save() and store_retention_step() prune older ones. */
+#define STORE_RANKINGS_KEEP 50
+
 /* A prepared statement for 'sql', compiled on first use and cached in 'st' for its lifetime. The
  * cache is keyed by the string's address: pass a string literal or a static const array, never a
  * built buffer (at most 128 statements per connection). The statement comes back reset with its
@@ -32,8 +35,13 @@ bool store_readonly(const struct store *st);
 sqlite3_stmt *store_prepare(struct store *st, const char *sql);
 /* Step a write statement to completion and reset it: 0, or -1 logged as store_log_sqlite(st, what). */
 int store_step_write(struct store *st, sqlite3_stmt *stmt, const char *what) __attribute__((warn_unused_result));
+/* Step a statement that returns one id row (RETURNING id) and reset it: the id, or -1 logged as
+ * store_log_sqlite(st, what). */
+int64_t store_step_id(struct store *st, sqlite3_stmt *stmt, const char *what);
 /* Reset 'stmt' (NULL is fine) and clear its bindings. */
 void store_stmt_done(sqlite3_stmt *stmt);
+/* Bind a wait in minutes to parameter 'col': NULL when unknown (negative). */
+void store_bind_wait(sqlite3_stmt *stmt, int col, int32_t minutes);
 
 /* Transactions. store_begin() starts BEGIN IMMEDIATE (a writer takes the lock up front, so that
  * busy_timeout applies there and never half-way through); store_begin_read() a deferred one for
@@ -50,6 +58,8 @@ void store_rollback(struct store *st);
 /* Log "store: '<path>': <what>: <sqlite message>" for the connection's last error (error level).
  * store_errmsg() keeps the message. */
 void store_log_sqlite(struct store *st, const char *what);
+/* Keep a failure of our own (not SQLite's) as the message store_errmsg() returns; logs nothing. */
+void store_set_error(struct store *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A TEXT column as a new string (NULL column: NULL unless 'empty_for_null', then ""). Aborts on out
  * of memory. */
@@ -57,5 +67,18 @@ char *store_column_strdup(sqlite3_stmt *stmt, int col, bool empty_for_null);
 
 /* Look up ids without creating anything: 0 found (*id set), 1 no such row, -1 error. */
 int store_service_id(struct store *st, const char *service, int64_t *id);
+
+/* What the ingest (store_ingest.c) keeps per connection: the caches of interned location and stack
+ * ids and the buffers scraped text is cleaned into. Opaque; each struct store owns one. */
+struct store_ingest;
+/* A new, empty one. Aborts on out of memory. Caller owns; free with store_ingest_free(), which does
+ * nothing with NULL. */
+struct store_ingest *store_ingest_new(void);
+void store_ingest_free(struct store_ingest *ing);
+/* Forget every cached id: after a write transaction rolls back (ids interned in it no longer exist)
+ * and after locations or stacks are deleted. */
+void store_ingest_forget(struct store_ingest *ing);
+/* The store's own (kept by store.c). Borrowed: valid until store_free(). */
+struct store_ingest *store_ingest_state(struct store *st);
 
 #endif
