@@ -1,0 +1,478 @@
+/* storage/store_rank.c: the detector's side of the store. See store.h.
+ *
+ * The detector reads a window of count scrapes and per-location samples (store_each_scrape(),
+ * store_each_sample(), store_location_get()) and writes back its ranking (store_ranking_save()),
+ * which the web, the alerts and `leakprofd suspects` read (store_ranking_load()). The walks go one
+ * service at a time in a join order fixed by CROSS JOIN, so that a sort holds one service's window
+ * and no row outside the window is read (tests/check_store.c fails on a full scan or an automatic
+ * index). Saving a ranking keeps the last STORE_RANKINGS_KEEP. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "base/log.h"
+#include "storage/store.h"
+#include "storage/store_internal.h"
+
+/* ---- Detector queries ---- */
+
+/* Every service name, sorted. Caller frees each and the array. 0, or -1 (logged). */
+static int
+service_names(struct store *st, char ***out, size_t *n)
+{
+	sqlite3_stmt *stmt = store_prepare(st, "SELECT name FROM services ORDER BY name");
+	char **names = NULL;
+	size_t cap = 0, count = 0, i;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (stmt == NULL)
+		return -1;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (count == cap) {
+			char **grown;
+
+			cap = cap ? cap * 2 : 16;
+			grown = realloc(names, cap * sizeof(*grown));
+			if (grown == NULL) {
+				log_err("store: out of memory");
+				abort();
+			}
+			names = grown;
+		}
+		names[count++] = store_column_strdup(stmt, 0, true);
+	}
+	if (rc != SQLITE_DONE) {
+		store_log_sqlite(st, "listing services");
+		store_stmt_done(stmt);
+		for (i = 0; i < count; i++)
+			free(names[i]);
+		free(names);
+		return -1;
+	}
+	store_stmt_done(stmt);
+	*out = names;
+	*n = count;
+	return 0;
+}
+
+static int
+each_scrape_service(struct store *st, const char *service, int64_t since,
+                    int (*cb)(const struct store_scrape *s, void *arg), void *arg)
+{
+	/* CROSS JOIN fixes the join order: from the service's targets (in URL order, by their
+	 * unique index) into the (target_id, ts) index, so that rows come out in the wanted order
+	 * without a sort and no scrape outside the window is read. */
+	static const char sql[] =
+	    "SELECT s.id, s.target_id, t.service_id, sv.name, t.url, s.ts, s.total_goroutines, "
+	    "s.kind"
+	    " FROM services sv CROSS JOIN targets t CROSS JOIN scrapes s"
+	    " WHERE sv.name = ?1 AND t.service_id = sv.id AND s.target_id = t.id AND s.ts >= ?2"
+	    " AND s.status = 'ok' AND s.detail = 0"
+	    " ORDER BY t.url, s.ts";
+	sqlite3_stmt *stmt = store_prepare(st, sql);
+	int rc, ret = 0;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_text(stmt, 1, service, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, since);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *kind = (const char *)sqlite3_column_text(stmt, 7);
+		struct store_scrape s = {
+		    .scrape_id = sqlite3_column_int64(stmt, 0),
+		    .target_id = sqlite3_column_int64(stmt, 1),
+		    .service_id = sqlite3_column_int64(stmt, 2),
+		    .service = (const char *)sqlite3_column_text(stmt, 3),
+		    .target = (const char *)sqlite3_column_text(stmt, 4),
+		    .ts = sqlite3_column_int64(stmt, 5),
+		    .total_goroutines = (uint64_t)sqlite3_column_int64(stmt, 6),
+		    .goroutineleak = kind != NULL && strcmp(kind, "goroutineleak") == 0,
+		};
+
+		ret = cb(&s, arg);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE) {
+		store_log_sqlite(st, "reading scrapes");
+		ret = -1;
+	}
+	store_stmt_done(stmt);
+	return ret;
+}
+
+static int
+each_sample_service(struct store *st, const char *service, int64_t since,
+                    int (*cb)(const struct store_sample *s, void *arg), void *arg)
+{
+	/* Rows are found through the scrapes in the window (services -> targets ->
+	 * scrapes(target_id, ts) -> samples' primary key), then sorted by location: reading samples
+	 * by location instead would walk every stored sample of the location, in and out of the
+	 * window and of other services. */
+	static const char sql[] =
+	    "SELECT x.scrape_id, s.target_id, t.service_id, x.location_id, s.ts, s.detail, "
+	    "x.count, x.leaked,"
+	    " x.max_wait, x.median_wait"
+	    " FROM services sv CROSS JOIN targets t CROSS JOIN scrapes s CROSS JOIN samples x"
+	    " WHERE sv.name = ?1 AND t.service_id = sv.id AND s.target_id = t.id AND s.ts >= ?2"
+	    " AND s.status = 'ok' AND x.scrape_id = s.id"
+	    " ORDER BY x.location_id, t.url, s.ts, s.id";
+	sqlite3_stmt *stmt = store_prepare(st, sql);
+	int rc, ret = 0;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_text(stmt, 1, service, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, since);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct store_sample s = {
+		    .scrape_id = sqlite3_column_int64(stmt, 0),
+		    .target_id = sqlite3_column_int64(stmt, 1),
+		    .service_id = sqlite3_column_int64(stmt, 2),
+		    .location_id = sqlite3_column_int64(stmt, 3),
+		    .ts = sqlite3_column_int64(stmt, 4),
+		    .detail = sqlite3_column_int(stmt, 5) != 0,
+		    .count = (uint64_t)sqlite3_column_int64(stmt, 6),
+		    .leaked = (uint64_t)sqlite3_column_int64(stmt, 7),
+		    .max_wait = sqlite3_column_type(stmt, 8) == SQLITE_NULL
+		                    ? -1
+		                    : sqlite3_column_int(stmt, 8),
+		    .median_wait = sqlite3_column_type(stmt, 9) == SQLITE_NULL
+		                       ? -1
+		                       : sqlite3_column_int(stmt, 9),
+		};
+
+		ret = cb(&s, arg);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE) {
+		store_log_sqlite(st, "reading samples");
+		ret = -1;
+	}
+	store_stmt_done(stmt);
+	return ret;
+}
+
+/* A walk over one service's window, for each_service(). */
+struct walk {
+	int64_t since;
+	int (*scrape_cb)(const struct store_scrape *s, void *arg);
+	int (*sample_cb)(const struct store_sample *s, void *arg);
+	void *arg;
+};
+
+static int
+walk_service(struct store *st, const char *service, const struct walk *w)
+{
+	if (w->scrape_cb != NULL)
+		return each_scrape_service(st, service, w->since, w->scrape_cb, w->arg);
+	return each_sample_service(st, service, w->since, w->sample_cb, w->arg);
+}
+
+/* All services are walked one at a time, in name order: the same order as one query sorting
+ * everything, but each sort holds one service's window instead of the whole fleet's. */
+static int
+each_service(struct store *st, const char *service, const struct walk *w)
+{
+	char **names;
+	size_t n, i;
+	int ret = 0;
+
+	if (service != NULL)
+		return walk_service(st, service, w);
+	if (service_names(st, &names, &n) < 0)
+		return -1;
+	for (i = 0; i < n && ret == 0; i++)
+		ret = walk_service(st, names[i], w);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return ret;
+}
+
+int
+store_each_scrape(struct store *st, const char *service, int64_t since,
+                  int (*cb)(const struct store_scrape *s, void *arg), void *arg)
+{
+	const struct walk w = {.since = since, .scrape_cb = cb, .arg = arg};
+
+	return each_service(st, service, &w);
+}
+
+int
+store_each_sample(struct store *st, const char *service, int64_t since,
+                  int (*cb)(const struct store_sample *s, void *arg), void *arg)
+{
+	const struct walk w = {.since = since, .sample_cb = cb, .arg = arg};
+
+	return each_service(st, service, &w);
+}
+
+int
+store_location_get(struct store *st, int64_t id, struct store_location *out)
+{
+	sqlite3_stmt *stmt = store_prepare(
+	    st, "SELECT l.function, l.file, l.line, l.op, coalesce(k.frames, '[]'), l.first_seen, "
+	        "l.last_seen"
+	        " FROM locations l LEFT JOIN stacks k ON k.id = l.stack_id WHERE l.id = ?1");
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_DONE) {
+		store_stmt_done(stmt);
+		return 1;
+	}
+	if (rc != SQLITE_ROW) {
+		store_log_sqlite(st, "reading a location");
+		store_stmt_done(stmt);
+		return -1;
+	}
+	out->id = id;
+	out->function = store_column_strdup(stmt, 0, true);
+	out->file = store_column_strdup(stmt, 1, true);
+	out->line = (uint32_t)sqlite3_column_int64(stmt, 2);
+	out->op = store_column_strdup(stmt, 3, true);
+	out->stack_json = store_column_strdup(stmt, 4, true);
+	out->first_seen = sqlite3_column_int64(stmt, 5);
+	out->last_seen = sqlite3_column_int64(stmt, 6);
+	store_stmt_done(stmt);
+	return 0;
+}
+
+void
+store_location_release(struct store_location *loc)
+{
+	if (loc == NULL)
+		return;
+	free(loc->function);
+	free(loc->file);
+	free(loc->op);
+	free(loc->stack_json);
+	memset(loc, 0, sizeof(*loc));
+}
+
+/* ---- Rankings ---- */
+
+int
+store_ranking_save(struct store *st, const struct ranking *r)
+{
+	sqlite3_stmt *stmt;
+	int64_t ranking_id;
+	size_t i;
+
+	if (store_begin(st) < 0)
+		return -1;
+	stmt = store_prepare(st, "INSERT INTO rankings (generated_at, window_seconds, duration_ms) "
+	                         "VALUES (?1, ?2, ?3) RETURNING id");
+	if (stmt == NULL)
+		goto out_rollback;
+	sqlite3_bind_int64(stmt, 1, r->generated_at);
+	sqlite3_bind_int64(stmt, 2,
+	                   r->window_seconds > INT64_MAX ? INT64_MAX : (int64_t)r->window_seconds);
+	sqlite3_bind_int64(stmt, 3, r->duration_ms);
+	ranking_id = store_step_id(st, stmt, "saving a ranking");
+	if (ranking_id < 0)
+		goto out_rollback;
+
+	for (i = 0; i < r->n; i++) {
+		const struct suspect *s = &r->suspects[i];
+
+		stmt = store_prepare(st, "INSERT INTO suspects (ranking_id, rank, service_id, "
+		                         "location_id, score, confirmed,"
+		                         " current_count, max_instance_count, instances_growing, "
+		                         "instances_total, growth_per_hour,"
+		                         " monotonicity, fit, oldest_wait_minutes, "
+		                         "median_wait_minutes, first_seen, explanation, sparkline)"
+		                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+		                         "?12, ?13, ?14, ?15, ?16, ?17,"
+		                         " coalesce(?18, '[]'))");
+		if (stmt == NULL)
+			goto out_rollback;
+		sqlite3_bind_int64(stmt, 1, ranking_id);
+		sqlite3_bind_int(stmt, 2, s->rank);
+		sqlite3_bind_int64(stmt, 3, s->service_id);
+		sqlite3_bind_int64(stmt, 4, s->location_id);
+		sqlite3_bind_double(stmt, 5, s->score);
+		sqlite3_bind_int(stmt, 6, s->confirmed ? 1 : 0);
+		sqlite3_bind_int64(
+		    stmt, 7, s->current_count > INT64_MAX ? INT64_MAX : (int64_t)s->current_count);
+		sqlite3_bind_int64(
+		    stmt, 8,
+		    s->max_instance_count > INT64_MAX ? INT64_MAX : (int64_t)s->max_instance_count);
+		sqlite3_bind_int64(stmt, 9, s->instances_growing);
+		sqlite3_bind_int64(stmt, 10, s->instances_total);
+		sqlite3_bind_double(stmt, 11, s->growth_per_hour);
+		sqlite3_bind_double(stmt, 12, s->monotonicity);
+		sqlite3_bind_double(stmt, 13, s->fit);
+		store_bind_wait(stmt, 14, s->oldest_wait_minutes);
+		store_bind_wait(stmt, 15, s->median_wait_minutes);
+		sqlite3_bind_int64(stmt, 16, s->first_seen);
+		sqlite3_bind_text(stmt, 17, s->explanation ? s->explanation : "", -1,
+		                  SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 18, s->sparkline_json, -1, SQLITE_STATIC);
+		if (store_step_write(st, stmt, "saving a suspect") != 0)
+			goto out_rollback;
+	}
+
+	stmt = store_prepare(st, "DELETE FROM rankings WHERE id <= ?1 - ?2");
+	if (stmt == NULL)
+		goto out_rollback;
+	sqlite3_bind_int64(stmt, 1, ranking_id);
+	sqlite3_bind_int(stmt, 2, STORE_RANKINGS_KEEP);
+	if (store_step_write(st, stmt, "pruning old rankings") != 0)
+		goto out_rollback;
+	return store_commit(st);
+
+out_rollback:
+	store_rollback(st);
+	return -1;
+}
+
+void
+suspect_release(struct suspect *s)
+{
+	if (s == NULL)
+		return;
+	free(s->service);
+	free(s->function);
+	free(s->file);
+	free(s->op);
+	free(s->explanation);
+	free(s->stack_json);
+	free(s->sparkline_json);
+	memset(s, 0, sizeof(*s));
+}
+
+void
+ranking_release(struct ranking *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->n; i++)
+		suspect_release(&r->suspects[i]);
+	free(r->suspects);
+	memset(r, 0, sizeof(*r));
+}
+
+int
+store_ranking_load(struct store *st, const char *service, size_t limit, struct ranking *r)
+{
+	static const char suspects_sql[] =
+	    "SELECT su.rank, su.service_id, su.location_id, sv.name, l.function, l.file, l.line, "
+	    "l.op, su.score,"
+	    " su.confirmed, su.current_count, su.max_instance_count, su.instances_growing, "
+	    "su.instances_total,"
+	    " su.growth_per_hour, su.monotonicity, su.fit, su.oldest_wait_minutes, "
+	    "su.median_wait_minutes,"
+	    " su.first_seen, su.explanation, coalesce(k.frames, '[]'), su.sparkline"
+	    " FROM suspects su JOIN services sv ON sv.id = su.service_id JOIN locations l ON l.id "
+	    "= su.location_id"
+	    " LEFT JOIN stacks k ON k.id = l.stack_id"
+	    " WHERE su.ranking_id = ?1 AND (?2 IS NULL OR sv.name = ?2) ORDER BY su.rank LIMIT ?3";
+	sqlite3_stmt *stmt;
+	size_t cap = 0;
+	int64_t ranking_id;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (store_begin_read(st) < 0)
+		return -1;
+	stmt = store_prepare(st, "SELECT id, generated_at, window_seconds, duration_ms FROM "
+	                         "rankings ORDER BY id DESC LIMIT 1");
+	if (stmt == NULL)
+		goto out_rollback;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_DONE) {
+		store_stmt_done(stmt);
+		store_rollback(st);
+		return 1;
+	}
+	if (rc != SQLITE_ROW) {
+		store_log_sqlite(st, "loading the ranking");
+		store_stmt_done(stmt);
+		goto out_rollback;
+	}
+	ranking_id = sqlite3_column_int64(stmt, 0);
+	r->generated_at = sqlite3_column_int64(stmt, 1);
+	r->window_seconds = (uint64_t)sqlite3_column_int64(stmt, 2);
+	r->duration_ms = (uint32_t)sqlite3_column_int64(stmt, 3);
+	store_stmt_done(stmt);
+
+	stmt = store_prepare(st, suspects_sql);
+	if (stmt == NULL)
+		goto out_rollback;
+	sqlite3_bind_int64(stmt, 1, ranking_id);
+	if (service != NULL)
+		sqlite3_bind_text(stmt, 2, service, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct suspect *s;
+
+		if (r->n == cap) {
+			struct suspect *grown;
+
+			cap = cap ? cap * 2 : 16;
+			grown = realloc(r->suspects, cap * sizeof(*grown));
+			if (grown == NULL) {
+				log_err("store: out of memory");
+				abort();
+			}
+			r->suspects = grown;
+		}
+		s = &r->suspects[r->n++];
+		memset(s, 0, sizeof(*s));
+		s->rank = sqlite3_column_int(stmt, 0);
+		s->service_id = sqlite3_column_int64(stmt, 1);
+		s->location_id = sqlite3_column_int64(stmt, 2);
+		s->service = store_column_strdup(stmt, 3, true);
+		s->function = store_column_strdup(stmt, 4, true);
+		s->file = store_column_strdup(stmt, 5, true);
+		s->line = (uint32_t)sqlite3_column_int64(stmt, 6);
+		s->op = store_column_strdup(stmt, 7, true);
+		s->score = sqlite3_column_double(stmt, 8);
+		s->confirmed = sqlite3_column_int(stmt, 9) != 0;
+		s->current_count = (uint64_t)sqlite3_column_int64(stmt, 10);
+		s->max_instance_count = (uint64_t)sqlite3_column_int64(stmt, 11);
+		s->instances_growing = (uint32_t)sqlite3_column_int64(stmt, 12);
+		s->instances_total = (uint32_t)sqlite3_column_int64(stmt, 13);
+		s->growth_per_hour = sqlite3_column_double(stmt, 14);
+		s->monotonicity = sqlite3_column_double(stmt, 15);
+		s->fit = sqlite3_column_double(stmt, 16);
+		s->oldest_wait_minutes = sqlite3_column_type(stmt, 17) == SQLITE_NULL
+		                             ? -1
+		                             : sqlite3_column_int(stmt, 17);
+		s->median_wait_minutes = sqlite3_column_type(stmt, 18) == SQLITE_NULL
+		                             ? -1
+		                             : sqlite3_column_int(stmt, 18);
+		s->first_seen = sqlite3_column_int64(stmt, 19);
+		s->explanation = store_column_strdup(stmt, 20, true);
+		s->stack_json = store_column_strdup(stmt, 21, true);
+		s->sparkline_json = store_column_strdup(stmt, 22, true);
+	}
+	if (rc != SQLITE_DONE) {
+		store_log_sqlite(st, "loading the ranking's suspects");
+		store_stmt_done(stmt);
+		goto out_release;
+	}
+	store_stmt_done(stmt);
+	store_rollback(st);
+	return 0;
+
+out_release:
+	ranking_release(r);
+out_rollback:
+	store_rollback(st);
+	return -1;
+}
