@@ -1,5 +1,5 @@
-/* storage/store_internal.h: what the other storage files (query.c, alertstore.c) share with
- * store.c.
+/* storage/store_internal.h: what the other storage files (store_ingest.c, store_rank.c,
+ * store_retention.c, query.c, alertstore.c) share with store.c, and store.c with the ingest.
  *
  * Not for use outside storage/. A struct store wraps one SQLite connection (one thread); these
  * helpers give other storage modules that connection, a cache of prepared statements keyed by their
