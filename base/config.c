@@ -367,6 +367,13 @@ enum ftype {
 	F_LIST,         /* a list of mappings, parsed by list() */
 };
 
+/* A key that takes effect only at start (as Redis marks IMMUTABLE_CONFIG): a reload that changes it
+ * keeps running on the old value, and config_log_restart_changes() says so. On a section, every key
+ * in it. */
+enum field_flags {
+	FIELD_RESTART = 1 << 0,
+};
+
 struct field;
 typedef void (*check_fn)(struct loader *L, const yaml_node_t *n, const char *path, void *obj);
 typedef void (*list_fn)(struct loader *L, const yaml_node_t *n, const char *path, void *obj);
@@ -380,6 +387,7 @@ struct field {
 	const struct field *sub;        /* F_MAP */
 	check_fn check;                 /* F_MAP: after the sub fields */
 	list_fn list;                   /* F_LIST */
+	unsigned flags;                 /* enum field_flags */
 };
 
 static void load_map(struct loader *L, const yaml_node_t *n, const char *path, const struct field *fields,
@@ -1132,11 +1140,12 @@ static const struct field web_tls_fields[] = {
 
 static const struct field web_fields[] = {
 	{ .key = "auth", .type = F_MAP, .off = 0, .sub = web_auth_fields },
-	{ .key = "tls", .type = F_MAP, .off = 0, .sub = web_tls_fields, .check = check_web_tls },
+	{ .key = "tls", .type = F_MAP, .off = 0, .sub = web_tls_fields, .check = check_web_tls,
+	  .flags = FIELD_RESTART },
 	{ .key = "max_connections", .type = F_UINT, .off = offsetof(struct config_web, max_connections),
-	  .min = 1, .max = 100000 },
+	  .min = 1, .max = 100000, .flags = FIELD_RESTART },
 	{ .key = "request_timeout", .type = F_DUR, .off = offsetof(struct config_web, request_timeout),
-	  .min = 1, .max = 86400 },
+	  .min = 1, .max = 86400, .flags = FIELD_RESTART },
 	{ 0 },
 };
 
@@ -1152,15 +1161,17 @@ static const struct field alerting_fields[] = {
 };
 
 static const struct field config_fields[] = {
-	{ .key = "listen", .type = F_LISTEN, .off = offsetof(struct config, listen) },
-	{ .key = "database", .type = F_STR, .off = offsetof(struct config, database) },
+	{ .key = "listen", .type = F_LISTEN, .off = offsetof(struct config, listen),
+	  .flags = FIELD_RESTART },
+	{ .key = "database", .type = F_STR, .off = offsetof(struct config, database),
+	  .flags = FIELD_RESTART },
 	{ .key = "log_level", .type = F_LOGLEVEL, .off = offsetof(struct config, log_level) },
 	{ .key = "external_url", .type = F_URL, .off = offsetof(struct config, external_url) },
 	{ .key = "scrape_interval", .type = F_DUR, .off = offsetof(struct config, scrape_interval), .min = 1 },
 	{ .key = "scrape_timeout", .type = F_DUR, .off = offsetof(struct config, scrape_timeout), .min = 1 },
 	{ .key = "max_body_bytes", .type = F_SIZE, .off = offsetof(struct config, max_body_bytes), .min = 1024 },
 	{ .key = "max_concurrent_scrapes", .type = F_UINT, .off = offsetof(struct config, max_concurrent_scrapes),
-	  .min = 1, .max = 100000 },
+	  .min = 1, .max = 100000, .flags = FIELD_RESTART },
 	{ .key = "retention", .type = F_MAP, .off = 0, .sub = retention_fields },
 	{ .key = "services", .type = F_LIST, .list = load_services },
 	{ .key = "target_files", .type = F_STRLIST, .off = offsetof(struct config, target_files),
@@ -1270,6 +1281,94 @@ config_slot_release(struct config_slot *s)
 	config_unref(s->cfg);
 	s->cfg = NULL;
 	pthread_mutex_destroy(&s->mu);
+}
+
+/* ---- Keys that need a restart ---- */
+
+static bool
+str_differs(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+/* Whether the value of 'f' differs between the objects 'a' and 'b'. Sections are walked by the
+ * caller; the types not compared here (lists of mappings, labels, headers) are never restart
+ * keys. */
+static bool
+field_differs(const struct field *f, const void *a, const void *b)
+{
+	const char *x = (const char *)a + f->off, *y = (const char *)b + f->off;
+
+	switch (f->type) {
+	case F_STR:
+	case F_OPTSTR:
+	case F_NAME:
+	case F_FILE:
+	case F_LISTEN:
+	case F_URL:
+	case F_LOGLEVEL:
+	case F_PROFILE:
+	case F_HTTPPATH:
+		return str_differs(*(char *const *)x, *(char *const *)y);
+	case F_FORMAT:
+		return *(const enum scrape_format *)x != *(const enum scrape_format *)y;
+	case F_WHFORMAT:
+		return *(const enum webhook_format *)x != *(const enum webhook_format *)y;
+	case F_DUR:
+	case F_SIZE:
+	case F_U64:
+		return *(const uint64_t *)x != *(const uint64_t *)y;
+	case F_UINT:
+		return *(const unsigned *)x != *(const unsigned *)y;
+	case F_BOOL:
+		return *(const bool *)x != *(const bool *)y;
+	case F_SCORE:
+		return *(const double *)x != *(const double *)y;
+	case F_STRLIST:
+	case F_URLLIST: {
+		char *const *xs = *(char **const *)x, *const *ys = *(char **const *)y;
+		size_t n = *(const size_t *)((const char *)a + f->off2);
+
+		if (n != *(const size_t *)((const char *)b + f->off2))
+			return true;
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(xs[i], ys[i]) != 0)
+				return true;
+		}
+		return false;
+	}
+	case F_LABELS:
+	case F_HEADERS:
+	case F_MAP:
+	case F_LIST:
+		break;
+	}
+	return false;
+}
+
+static void
+log_restart_fields(const struct field *fields, const char *path, const void *old, const void *next,
+                   bool restart)
+{
+	for (const struct field *f = fields; f->key != NULL; f++) {
+		bool r = restart || (f->flags & FIELD_RESTART) != 0;
+		char kp[PATH_BUF];
+
+		path_key(kp, path, f->key);
+		if (f->type == F_MAP)
+			log_restart_fields(f->sub, kp, (const char *)old + f->off,
+			                   (const char *)next + f->off, r);
+		else if (r && field_differs(f, old, next))
+			log_warn("config: %s changed: takes effect after restart", kp);
+	}
+}
+
+void
+config_log_restart_changes(const struct config *old, const struct config *next)
+{
+	log_restart_fields(config_fields, "", old, next, false);
 }
 
 static void

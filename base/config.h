@@ -153,6 +153,12 @@ struct config *config_load_buffer(const char *name, const char *buf, size_t len,
 int config_add_target(struct config *cfg, const char *url, struct config_errors *errs)
 	__attribute__((warn_unused_result));
 
+/* For every key that takes effect only at start (marked in base/config.c's key table: listen,
+ * database, max_concurrent_scrapes, web.max_connections, web.request_timeout, web.tls.*) whose
+ * value differs between 'old' and 'next', log the warning "config: KEY changed: takes effect after
+ * restart". A reload calls it with the running config and the new one, both borrowed. */
+void config_log_restart_changes(const struct config *old, const struct config *next);
+
 /* Take another reference to 'cfg' (NULL: NULL) and return it. Thread-safe. */
 struct config *config_ref(const struct config *cfg);
 /* Drop a reference; the last one frees the snapshot. NULL does nothing. Thread-safe. */

@@ -39,11 +39,12 @@
 #define ALERT_ANSWER_MAX        (64 * 1024)     /* receiver answer kept for logs and test-webhook */
 #define ALERT_SECRET_MAX        4096
 
-/* What the thread needs of the configuration: a deep copy, so the daemon may free its config after a reload. */
+/* What a pass works with: a configuration snapshot, shared by reference (immutable, so a reload
+ * costs a reference, not a copy), and the dashboard's base URL made from it. */
 struct alert_settings {
-	struct config_alerting rules;   /* webhooks deep-copied below; the rest are plain values */
+	struct config *cfg;                     /* a reference of its own */
+	const struct config_alerting *rules;    /* &cfg->alerting */
 	char *external_url;
-	char *database;
 };
 
 struct alerter {
@@ -52,8 +53,8 @@ struct alerter {
 	pthread_cond_t cond;
 	bool kicked;
 	atomic_bool stop;
-	struct alert_settings *next;    /* a reloaded config waiting to be taken by the thread, under mu */
-	struct alert_settings *cur;     /* the thread's own */
+	struct config *next;            /* a reloaded snapshot (a reference) to take, under mu */
+	struct alert_settings cur;      /* the thread's own, swapped for 'next' between passes */
 	struct store *st;
 };
 
@@ -81,28 +82,6 @@ xstrdup_or_null(const char *s)
 	return d;
 }
 
-static void
-settings_free(struct alert_settings *s)
-{
-	if (s == NULL)
-		return;
-	for (size_t i = 0; i < s->rules.nwebhooks; i++) {
-		struct config_webhook *w = &s->rules.webhooks[i];
-
-		free(w->name);
-		free(w->url);
-		free(w->url_file);
-		free(w->secret_file);
-		for (size_t j = 0; j < w->nservices; j++)
-			free(w->services[j]);
-		free(w->services);
-	}
-	free(s->rules.webhooks);
-	free(s->external_url);
-	free(s->database);
-	free(s);
-}
-
 /* The dashboard's base URL for links: external_url, else derived from listen. Caller owns. */
 static char *
 dashboard_base(const struct config *cfg)
@@ -120,49 +99,21 @@ dashboard_base(const struct config *cfg)
 	return xstrdup_or_null(buf);
 }
 
-static struct alert_settings *
-settings_copy(const struct config *cfg)
+/* Make 's' the settings of 'cfg' (steals the caller's reference). */
+static void
+settings_init(struct alert_settings *s, struct config *cfg)
 {
-	struct alert_settings *s = calloc(1, sizeof(*s));
-
-	if (s == NULL)
-		goto oom;
-	s->rules = cfg->alerting;
-	s->rules.webhooks = NULL;
-	s->rules.nwebhooks = 0;
-	if (cfg->alerting.nwebhooks > 0) {
-		s->rules.webhooks = calloc(cfg->alerting.nwebhooks, sizeof(*s->rules.webhooks));
-		if (s->rules.webhooks == NULL)
-			goto oom;
-	}
-	for (size_t i = 0; i < cfg->alerting.nwebhooks; i++) {
-		const struct config_webhook *src = &cfg->alerting.webhooks[i];
-		struct config_webhook *w = &s->rules.webhooks[i];
-
-		s->rules.nwebhooks++;
-		*w = *src;
-		w->name = xstrdup_or_null(src->name);
-		w->url = xstrdup_or_null(src->url);
-		w->url_file = xstrdup_or_null(src->url_file);
-		w->secret_file = xstrdup_or_null(src->secret_file);
-		w->services = NULL;
-		w->nservices = 0;
-		if (src->nservices > 0) {
-			w->services = calloc(src->nservices, sizeof(*w->services));
-			if (w->services == NULL)
-				goto oom;
-			for (size_t j = 0; j < src->nservices; j++) {
-				w->services[j] = xstrdup_or_null(src->services[j]);
-				w->nservices++;
-			}
-		}
-	}
+	s->cfg = cfg;
+	s->rules = &cfg->alerting;
 	s->external_url = dashboard_base(cfg);
-	s->database = xstrdup_or_null(cfg->database);
-	return s;
-oom:
-	log_err("alert: out of memory copying the configuration");
-	abort();
+}
+
+static void
+settings_release(struct alert_settings *s)
+{
+	config_unref(s->cfg);
+	free(s->external_url);
+	*s = (struct alert_settings){ 0 };
 }
 
 /* ---- Payloads ---- */
@@ -580,11 +531,11 @@ retry_delay_ms(int attempts)
 static int64_t
 deliver(struct alerter *a, int64_t now)
 {
-	const struct alert_settings *s = a->cur;
+	const struct alert_settings *s = &a->cur;
 	int64_t next_wake = 0;
 
-	for (size_t i = 0; i < s->rules.nwebhooks && !atomic_load(&a->stop); i++) {
-		const struct config_webhook *wh = &s->rules.webhooks[i];
+	for (size_t i = 0; i < s->rules->nwebhooks && !atomic_load(&a->stop); i++) {
+		const struct config_webhook *wh = &s->rules->webhooks[i];
 
 		for (int sent = 0; sent < ALERT_SEND_BUDGET && !atomic_load(&a->stop); sent++) {
 			struct outbox_row row;
@@ -673,20 +624,20 @@ static int
 transition(struct alerter *a, const struct alert_row *row, const char *service, const char *event_id,
     const char *status, const char *payload, int64_t now)
 {
-	const struct alert_settings *s = a->cur;
+	const struct alert_settings *s = &a->cur;
 	struct outbox_new *out = NULL;
 	size_t n = 0;
 	int rc;
 
-	if (payload != NULL && s->rules.nwebhooks > 0) {
-		out = calloc(s->rules.nwebhooks, sizeof(*out));
+	if (payload != NULL && s->rules->nwebhooks > 0) {
+		out = calloc(s->rules->nwebhooks, sizeof(*out));
 		if (out == NULL)
 			return -1;
-		for (size_t i = 0; i < s->rules.nwebhooks; i++) {
-			if (service != NULL && !routed(&s->rules.webhooks[i], service))
+		for (size_t i = 0; i < s->rules->nwebhooks; i++) {
+			if (service != NULL && !routed(&s->rules->webhooks[i], service))
 				continue;
 			out[n].event_id = event_id;
-			out[n].webhook = s->rules.webhooks[i].name;
+			out[n].webhook = s->rules->webhooks[i].name;
 			out[n].status = status;
 			out[n].payload = payload;
 			n++;
@@ -700,7 +651,7 @@ transition(struct alerter *a, const struct alert_row *row, const char *service, 
 static bool
 qualifies(const struct alert_settings *s, const struct suspect *sus)
 {
-	return sus->score >= s->rules.min_score && sus->max_instance_count >= s->rules.min_count;
+	return sus->score >= s->rules->min_score && sus->max_instance_count >= s->rules->min_count;
 }
 
 static const struct suspect *
@@ -716,7 +667,7 @@ find_suspect(const struct ranking *r, int64_t service_id, int64_t location_id)
 static void
 evaluate_suspect(struct alerter *a, const struct suspect *sus, int64_t now)
 {
-	const struct alert_settings *s = a->cur;
+	const struct alert_settings *s = &a->cur;
 	struct alert_row row;
 	char event_id[128];
 	char *payload;
@@ -741,12 +692,13 @@ evaluate_suspect(struct alerter *a, const struct suspect *sus, int64_t now)
 	row.last_score = sus->score;
 	if ((int64_t)sus->current_count > row.last_count)
 		row.last_count = (int64_t)sus->current_count;
-	if (strcmp(row.state, "pending") == 0 && now - row.pending_since >= (int64_t)s->rules.for_duration * 1000) {
+	if (strcmp(row.state, "pending") == 0 &&
+	    now - row.pending_since >= (int64_t)s->rules->for_duration * 1000) {
 		snprintf(row.state, sizeof(row.state), "firing");
 		row.firing_since = now;
 		row.last_notified = now;
 	} else if (strcmp(row.state, "firing") == 0 &&
-	    now - row.last_notified >= (int64_t)s->rules.repeat_interval * 1000) {
+	    now - row.last_notified >= (int64_t)s->rules->repeat_interval * 1000) {
 		row.last_notified = now;
 	} else {
 		if (transition(a, &row, NULL, NULL, NULL, NULL, now) != 0)
@@ -774,7 +726,7 @@ static int
 evaluate_active(const struct alert_row *cur, void *arg)
 {
 	struct active_ctx *ctx = arg;
-	const struct alert_settings *s = ctx->a->cur;
+	const struct alert_settings *s = &ctx->a->cur;
 	const struct suspect *sus = find_suspect(ctx->r, cur->service_id, cur->location_id);
 	struct alert_row row = *cur;
 	char event_id[128];
@@ -789,7 +741,7 @@ evaluate_active(const struct alert_row *cur, void *arg)
 		return 0;
 	}
 	/* Firing: a dip under min_score alone does not resolve (no flapping); a fall in the count does. */
-	gone = sus == NULL || sus->max_instance_count < s->rules.min_count ||
+	gone = sus == NULL || sus->max_instance_count < s->rules->min_count ||
 	    (sus->growth_per_hour <= 0 && (int64_t)sus->current_count * 2 < row.last_count);
 	if (!gone)
 		return 0;
@@ -838,7 +790,7 @@ alert_main(void *arg)
 	int64_t next_wake = 0;
 
 	for (;;) {
-		struct alert_settings *old = NULL;
+		struct config *next = NULL;
 		struct timespec until;
 		int64_t now = now_ms(), wake = now + ALERT_TICK_MS;
 
@@ -852,18 +804,20 @@ alert_main(void *arg)
 				break;
 		}
 		a->kicked = false;
-		if (a->next != NULL) {
-			old = a->cur;
-			a->cur = a->next;
-			a->next = NULL;
-		}
+		next = a->next;
+		a->next = NULL;
 		pthread_mutex_unlock(&a->mu);
-		settings_free(old);
+		/* Between passes: a pass works with one snapshot from start to end. */
+		if (next != NULL) {
+			settings_release(&a->cur);
+			settings_init(&a->cur, next);
+		}
 		if (atomic_load(&a->stop))
 			break;
 		now = now_ms();
 		evaluate(a, now);
-		(void)alertstore_outbox_expire(a->st, now - (int64_t)a->cur->rules.max_age * 1000, log_expired, NULL);
+		(void)alertstore_outbox_expire(a->st, now - (int64_t)a->cur.rules->max_age * 1000,
+		    log_expired, NULL);
 		next_wake = deliver(a, now);
 	}
 	return NULL;
@@ -885,7 +839,7 @@ alert_start(const struct config *cfg)
 		free(a);
 		return NULL;            /* logged by store_open */
 	}
-	a->cur = settings_copy(cfg);
+	settings_init(&a->cur, config_ref(cfg));
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->cond, NULL);
 	srandom((unsigned)now_ms());
@@ -896,7 +850,7 @@ alert_start(const struct config *cfg)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		log_err("alert: cannot start the alerting thread: %s", strerror(rc));
-		settings_free(a->cur);
+		settings_release(&a->cur);
 		store_free(a->st);
 		free(a);
 		return NULL;
@@ -910,17 +864,16 @@ alert_start(const struct config *cfg)
 void
 alert_reload(struct alerter *a, const struct config *cfg)
 {
-	struct alert_settings *s, *old;
+	struct config *old;
 
 	if (a == NULL)
 		return;
-	s = settings_copy(cfg);
 	pthread_mutex_lock(&a->mu);
 	old = a->next;
-	a->next = s;
+	a->next = config_ref(cfg);
 	pthread_cond_signal(&a->cond);
 	pthread_mutex_unlock(&a->mu);
-	settings_free(old);
+	config_unref(old);              /* a reload the thread never took */
 }
 
 void
@@ -944,8 +897,8 @@ alert_stop(struct alerter *a)
 	pthread_cond_signal(&a->cond);
 	pthread_mutex_unlock(&a->mu);
 	pthread_join(a->thread, NULL);
-	settings_free(a->cur);
-	settings_free(a->next);
+	settings_release(&a->cur);
+	config_unref(a->next);
 	store_free(a->st);
 	pthread_cond_destroy(&a->cond);
 	pthread_mutex_destroy(&a->mu);
@@ -957,7 +910,7 @@ alert_sample_payload(const struct config *cfg, const char *event_id)
 {
 	static const char stack[] = "[{\"function\":\"main.fetch.func1\",\"file\":\"/src/app/fetch.go\",\"line\":42},"
 	    "{\"function\":\"main.fetch\",\"file\":\"/src/app/fetch.go\",\"line\":38}]";
-	struct alert_settings *s = settings_copy(cfg);
+	struct alert_settings s;
 	struct suspect sus = {
 		.rank = 1, .service_id = 0, .location_id = 0, .service = (char *)"example",
 		.function = (char *)"main.fetch.func1", .file = (char *)"/src/app/fetch.go", .line = 42,
@@ -969,9 +922,11 @@ alert_sample_payload(const struct config *cfg, const char *event_id)
 				       "3/3 instances (+820/h, 99% of steps up), oldest blocked 340 min",
 		.stack_json = (char *)stack,
 	};
-	char *p = payload_firing(s, &sus, event_id, now_ms());
+	char *p;
 
-	settings_free(s);
+	settings_init(&s, config_ref(cfg));
+	p = payload_firing(&s, &sus, event_id, now_ms());
+	settings_release(&s);
 	return p;
 }
 

@@ -12,10 +12,13 @@
 
 struct alerter;                                 /* opaque */
 
-/* Start the alerting thread for cfg->alerting on database cfg->database. With no webhooks configured it still
- * tracks alert state (the dashboard shows it). NULL on error (logged). */
+/* Start the alerting thread for cfg->alerting on database cfg->database (read here only). The
+ * thread takes a reference of its own to 'cfg'. With no webhooks configured it still tracks alert
+ * state (the dashboard shows it). NULL on error (logged). */
 struct alerter *alert_start(const struct config *cfg);
-/* Apply a reloaded config (rules, webhooks). */
+/* Apply a reloaded config (rules, webhooks, external_url): takes a reference of its own to 'cfg'
+ * and returns at once; the thread switches to it before its next pass (the pass in flight
+ * finishes on its snapshot). */
 void alert_reload(struct alerter *a, const struct config *cfg);
 /* Wake the thread: a new ranking was stored. */
 void alert_kick(struct alerter *a);

@@ -707,6 +707,96 @@ START_TEST(test_example_config)
 }
 END_TEST
 
+/* What config_log_restart_changes(old, next) logs: stderr is pointed at a temporary file meanwhile.
+ * The text is in a static buffer. */
+static const char *
+restart_changes(const struct config *old, const struct config *next)
+{
+	static char text[4096];
+	char path[] = "/tmp/check_config.XXXXXX";
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	ssize_t n;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_eq(unlink(path), 0);
+	fflush(stderr);
+	ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+	config_log_restart_changes(old, next);
+	ck_assert_int_ge(dup2(saved, STDERR_FILENO), 0);
+	close(saved);
+	n = pread(fd, text, sizeof(text) - 1, 0);
+	ck_assert_int_ge(n, 0);
+	text[n] = '\0';
+	close(fd);
+	return text;
+}
+
+static size_t
+count_lines(const char *text)
+{
+	size_t n = 0;
+
+	for (; *text != '\0'; text++)
+		n += *text == '\n';
+	return n;
+}
+
+/* Whether 'text' holds the restart message for 'key'. */
+static bool
+names_key(const char *text, const char *key)
+{
+	char want[200];
+
+	snprintf(want, sizeof(want), "config: %s changed: takes effect after restart\n", key);
+	return strstr(text, want) != NULL;
+}
+
+START_TEST(test_restart_changes)
+{
+	static const char *const keys[] = {"database",
+	                                   "max_concurrent_scrapes",
+	                                   "web.max_connections",
+	                                   "web.request_timeout",
+	                                   "web.tls.cert_file",
+	                                   "web.tls.key_file"};
+	struct config *old, *next;
+	const char *text;
+
+	/* A restart key and a reloadable key changed: one message, naming the restart key. */
+	old = expect_ok("listen: 127.0.0.1:8080\nscrape_interval: 60s\n");
+	next = expect_ok("listen: 127.0.0.1:9090\nscrape_interval: 30s\n");
+	text = restart_changes(old, next);
+	ck_assert_msg(count_lines(text) == 1 && names_key(text, "listen"), "got: %s", text);
+	config_unref(next);
+
+	/* Nothing changed, or only reloadable keys (the restart keys spelled out at their
+	 * defaults). */
+	ck_assert_str_eq(restart_changes(old, old), "");
+	next = expect_ok("listen: 127.0.0.1:8080\nmax_concurrent_scrapes: 64\nlog_level: debug\n"
+	                 "detector: {window: 1h}\nalerting: {min_score: 0.5}\n"
+	                 "services: [{name: a, targets: [http://h:1]}]\n"
+	                 "web: {max_connections: 64, auth: {bearer_token_file: " FIX
+	                 "files/payments.token}}\n");
+	ck_assert_str_eq(restart_changes(old, next), "");
+	config_unref(next);
+
+	/* Every restart key, nested ones by their full name; a section marked as a whole (web.tls)
+	 * names each of its keys. */
+	next =
+	    expect_ok("database: /tmp/other.db\nmax_concurrent_scrapes: 8\n"
+	              "web:\n  max_connections: 10\n  request_timeout: 5s\n"
+	              "  tls: {cert_file: " FIX "files/web.pem, key_file: " FIX "files/web.key}\n");
+	ck_assert_str_eq(next->listen, old->listen);
+	text = restart_changes(old, next);
+	ck_assert_msg(count_lines(text) == N(keys), "got: %s", text);
+	for (size_t i = 0; i < N(keys); i++)
+		ck_assert_msg(names_key(text, keys[i]), "%s not named in: %s", keys[i], text);
+	config_unref(next);
+	config_unref(old);
+}
+END_TEST
+
 /* A temporary file of 'len' bytes of 'c'; its path in 'path' (PATH_MAX). */
 static void
 make_file(char *path, size_t len, char c)
@@ -823,6 +913,7 @@ config_suite(void)
 	tcase_add_test(tc, test_errors_syntax_forms);
 	tcase_add_test(tc, test_add_target);
 	tcase_add_test(tc, test_example_config);
+	tcase_add_test(tc, test_restart_changes);
 	suite_add_tcase(s, tc);
 	return s;
 }

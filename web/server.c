@@ -4,10 +4,16 @@
  *
  * Each request borrows a read-only SQLite connection from a small pool (at most one per server
  * thread), so the web never holds the collector's connection and never writes: with WAL, readers do
- * not block the writer. A SQLite progress handler enforces the request timeout on slow queries. The
- * config is borrowed from the daemon under a read-write lock: requests hold it shared, web_reload
- * swaps it exclusively, so once web_reload returns no request still reads the old one (the contract
- * in server.h lets the caller free it then). */
+ * not block the writer. A SQLite progress handler enforces the request timeout on slow queries.
+ *
+ * DESIGN: the configuration reaches requests as an immutable, reference-counted bundle (struct
+ * web_conf): a config snapshot and what is loaded from it (the auth secrets, the base URL), made
+ * together so a request never sees the secrets of one config with the settings of another. A
+ * request takes a reference to the current bundle when it starts and drops it when it ends;
+ * web_reload makes a new bundle and swaps the pointer. The lock is held only to copy the pointer,
+ * so a reload lands at once, however slow the requests in flight, and they finish on the snapshot
+ * they started with. What libmicrohttpd fixes at start (the address, TLS, the connection limit and
+ * timeout) is read once by web_start; those keys need a restart (base/config.c marks them). */
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
@@ -69,19 +75,27 @@ struct conn {
 	_Atomic int64_t deadline_ms;
 };
 
+/* What requests read of one configuration (see DESIGN above). Immutable once made. */
+struct web_conf {
+	atomic_uint refs;
+	struct config *cfg; /* a reference of its own */
+	char *token;        /* bearer token, NULL: none */
+	char *basic_user;   /* NULL: no basic auth */
+	char *basic_pass;
+	char *base_url; /* the dashboard's external URL, no trailing slash */
+};
+
 struct web {
 	struct MHD_Daemon *mhd;
+	/* Fixed at start (restart keys). */
 	char *database;
 	char *listen;
 	char *tls_key;
 	char *tls_cert;
+	uint64_t request_timeout; /* seconds */
 
-	pthread_rwlock_t cfg_lock; /* guards everything below up to the pool */
-	const struct config *cfg;
-	char *token;      /* bearer token, NULL: none */
-	char *basic_user; /* NULL: no basic auth */
-	char *basic_pass;
-	char *base_url;
+	pthread_mutex_t conf_lock; /* held only to copy 'conf' and count a reference */
+	struct web_conf *conf;     /* the current bundle, a reference of its own */
 
 	pthread_mutex_t pool_lock;
 	pthread_cond_t pool_free;
@@ -155,79 +169,100 @@ read_secret(const char *path, const char *what)
 	return s;
 }
 
-/* The auth settings and base URL of 'cfg', loaded into 'w' (the lock held or not started yet). */
-struct auth {
-	char *token;
-	char *basic_user;
-	char *basic_pass;
-	char *base_url;
-};
+/* ---- the configuration bundle ---- */
 
 static void
-auth_release(struct auth *a)
+conf_put(struct web_conf *c)
 {
-	free(a->token);
-	free(a->basic_user);
-	free(a->basic_pass);
-	free(a->base_url);
+	if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	config_unref(c->cfg);
+	free(c->token);
+	free(c->basic_user);
+	free(c->basic_pass);
+	free(c->base_url);
+	free(c);
 }
 
-static int
-auth_load(const struct config *cfg, struct auth *a)
+/* A bundle for 'cfg' (a reference of its own), its secrets read now; the server's address and
+ * scheme are the ones it runs with. NULL on error (logged). */
+static struct web_conf *
+conf_new(const struct web *w, const struct config *cfg)
 {
-	*a = (struct auth){0};
+	struct web_conf *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		log_err("web: out of memory");
+		return NULL;
+	}
+	atomic_init(&c->refs, 1);
+	c->cfg = config_ref(cfg);
 	if (cfg->web.bearer_token_file) {
-		a->token = read_secret(cfg->web.bearer_token_file, "bearer token file");
-		if (!a->token)
-			goto out_fail;
+		c->token = read_secret(cfg->web.bearer_token_file, "bearer token file");
+		if (!c->token)
+			goto out_put;
 	}
 	if (cfg->web.basic_auth.username) {
 		if (!cfg->web.basic_auth.password_file) {
 			log_err("web: basic_auth for '%s' has no password_file",
 			        cfg->web.basic_auth.username);
-			goto out_fail;
+			goto out_put;
 		}
-		a->basic_user = strdup(cfg->web.basic_auth.username);
-		a->basic_pass =
+		c->basic_user = strdup(cfg->web.basic_auth.username);
+		c->basic_pass =
 		    read_secret(cfg->web.basic_auth.password_file, "basic auth password file");
-		if (!a->basic_user || !a->basic_pass)
-			goto out_fail;
+		if (!c->basic_user || !c->basic_pass)
+			goto out_put;
 	}
 	if (cfg->external_url) {
 		size_t n = strlen(cfg->external_url);
 
 		while (n && cfg->external_url[n - 1] == '/')
 			n--;
-		a->base_url = strndup(cfg->external_url, n);
+		c->base_url = strndup(cfg->external_url, n);
 	} else {
-		size_t n = strlen("https://") + strlen(cfg->listen) + 1;
+		size_t n = strlen("https://") + strlen(w->listen) + 1;
 
-		a->base_url = malloc(n);
-		if (a->base_url)
-			snprintf(a->base_url, n, "%s://%s",
-			         cfg->web.tls_cert_file ? "https" : "http", cfg->listen);
+		c->base_url = malloc(n);
+		if (c->base_url)
+			snprintf(c->base_url, n, "%s://%s", w->tls_cert ? "https" : "http",
+			         w->listen);
 	}
-	if (!a->base_url)
-		goto out_fail;
-	return 0;
+	if (!c->base_url) {
+		log_err("web: out of memory");
+		goto out_put;
+	}
+	return c;
 
-out_fail:
-	auth_release(a);
-	return -1;
+out_put:
+	conf_put(c);
+	return NULL;
 }
 
-static void
-auth_install(struct web *w, struct auth *a)
+/* A new reference to the current bundle; the caller drops it with conf_put(). */
+static struct web_conf *
+conf_get(struct web *w)
 {
-	free(w->token);
-	free(w->basic_user);
-	free(w->basic_pass);
-	free(w->base_url);
-	w->token = a->token;
-	w->basic_user = a->basic_user;
-	w->basic_pass = a->basic_pass;
-	w->base_url = a->base_url;
-	*a = (struct auth){0};
+	struct web_conf *c;
+
+	pthread_mutex_lock(&w->conf_lock);
+	c = w->conf;
+	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&w->conf_lock);
+	return c;
+}
+
+/* Make 'c' current (steals the caller's reference); requests holding the old one finish on it. */
+static void
+conf_set(struct web *w, struct web_conf *c)
+{
+	struct web_conf *old;
+
+	pthread_mutex_lock(&w->conf_lock);
+	old = w->conf;
+	w->conf = c;
+	pthread_mutex_unlock(&w->conf_lock);
+	conf_put(old);
 }
 
 /* ---- the connection pool ---- */
@@ -370,28 +405,27 @@ reply_error(struct web_reply *r, const char *url, unsigned status, const char *m
 	}
 }
 
-/* true when the request carries valid credentials, or none are configured. Call with cfg_lock held.
- */
+/* true when the request carries valid credentials for 'c', or none are configured. */
 static bool
-auth_ok(struct web *w, struct MHD_Connection *conn)
+auth_ok(const struct web_conf *c, struct MHD_Connection *conn)
 {
 	const char *h;
 	char decoded[2 * WEB_SECRET_MAX + 2];
 	const char *colon;
 
-	if (!w->token && !w->basic_user)
+	if (!c->token && !c->basic_user)
 		return true;
 	h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (!h)
 		return false;
-	if (w->token && strncasecmp(h, "Bearer ", 7) == 0) {
+	if (c->token && strncasecmp(h, "Bearer ", 7) == 0) {
 		const char *t = h + 7;
 
 		while (*t == ' ')
 			t++;
-		return web_secret_equal(t, strlen(t), w->token, strlen(w->token));
+		return web_secret_equal(t, strlen(t), c->token, strlen(c->token));
 	}
-	if (w->basic_user && strncasecmp(h, "Basic ", 6) == 0) {
+	if (c->basic_user && strncasecmp(h, "Basic ", 6) == 0) {
 		const char *t = h + 6;
 		size_t ulen;
 		bool user_ok, pass_ok;
@@ -404,9 +438,9 @@ auth_ok(struct web *w, struct MHD_Connection *conn)
 		if (!colon)
 			return false;
 		ulen = (size_t)(colon - decoded);
-		user_ok = web_secret_equal(decoded, ulen, w->basic_user, strlen(w->basic_user));
-		pass_ok = web_secret_equal(colon + 1, strlen(colon + 1), w->basic_pass,
-		                           strlen(w->basic_pass));
+		user_ok = web_secret_equal(decoded, ulen, c->basic_user, strlen(c->basic_user));
+		pass_ok = web_secret_equal(colon + 1, strlen(colon + 1), c->basic_pass,
+		                           strlen(c->basic_pass));
 		return user_ok && pass_ok;
 	}
 	return false;
@@ -473,9 +507,10 @@ healthz(struct web *w, const struct config *cfg, struct store *st, struct web_re
 	web_reply_take(r, !db_error && collector_ok ? 200 : 503, "application/json", &b);
 }
 
+/* Queue 'r' (its body is handed to libmicrohttpd). With 'challenge', a 401 names the schemes that
+ * bundle accepts. */
 static enum MHD_Result
-send_reply(struct MHD_Connection *conn, struct web_reply *r, bool auth_challenge,
-           const struct web *w)
+send_reply(struct MHD_Connection *conn, struct web_reply *r, const struct web_conf *challenge)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -495,11 +530,11 @@ send_reply(struct MHD_Connection *conn, struct web_reply *r, bool auth_challenge
 	                        r->cacheable ? "max-age=300" : "no-store");
 	if (r->allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
-	if (auth_challenge) {
-		if (w->token)
+	if (challenge) {
+		if (challenge->token)
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 			                        "Bearer realm=\"leakprofd\"");
-		if (w->basic_user)
+		if (challenge->basic_user)
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 			                        "Basic realm=\"leakprofd\", charset=\"UTF-8\"");
 	}
@@ -513,6 +548,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
            const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
 {
 	struct web *w = cls;
+	struct web_conf *conf;
 	struct web_reply r = {0};
 	struct conn *c = NULL;
 	bool challenge = false, priority;
@@ -534,7 +570,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		*upload_data_size = 0; /* a GET with a body: ignore the body */
 		return MHD_YES;
 	}
-	pthread_rwlock_rdlock(&w->cfg_lock);
+	/* The request works with the bundle current now until it ends; a reload meanwhile does not
+	 * wait for it. */
+	conf = conf_get(w);
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
 		reply_error(&r, url, 405, "method not allowed: use GET or HEAD");
 		r.allow = "GET, HEAD";
@@ -542,10 +580,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	}
 	if (strcmp(url, "/healthz") == 0) {
 		c = pool_get(w, now + 5000, true);
-		healthz(w, w->cfg, c ? c->st : NULL, &r);
+		healthz(w, conf->cfg, c ? c->st : NULL, &r);
 		goto out_send;
 	}
-	if (!auth_ok(w, conn)) {
+	if (!auth_ok(conf, conn)) {
 		reply_error(&r, url, 401, "authentication required");
 		challenge = true;
 		goto out_send;
@@ -565,7 +603,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		}
 	}
 	{
-		struct web_ctx quick = {.cfg = w->cfg,
+		struct web_ctx quick = {.cfg = conf->cfg,
 		                        .now_ms = now,
 		                        .path = url,
 		                        .arg = mhd_arg,
@@ -580,10 +618,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	}
 	priority = strcmp(url, "/api/v1/suspects") == 0 &&
 	           !MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "window");
-	c = pool_get(
-	    w,
-	    now + (int64_t)(w->cfg->web.request_timeout ? w->cfg->web.request_timeout : 30) * 1000,
-	    priority);
+	c = pool_get(w, now + (int64_t)w->request_timeout * 1000, priority);
 	if (!c) {
 		reply_error(&r, url, 503, "busy, or the database is not available (see the daemon log)");
 		goto out_send;
@@ -591,9 +626,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	{
 		struct web_ctx ctx = {
 		    .st = c->st,
-		    .cfg = w->cfg,
+		    .cfg = conf->cfg,
 		    .now_ms = now,
-		    .base_url = w->base_url,
+		    .base_url = conf->base_url,
 		    .cache = w->cache,
 		    .path = url,
 		    .arg = mhd_arg,
@@ -617,8 +652,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 
 out_send:
 	metrics_count_request(w->metrics, r.status);
-	ret = send_reply(conn, &r, challenge, w);
-	pthread_rwlock_unlock(&w->cfg_lock);
+	ret = send_reply(conn, &r, challenge ? conf : NULL);
+	conf_put(conf);
 	pool_put(w, c);
 	web_reply_release(&r);
 	free(mkey);
@@ -682,18 +717,16 @@ parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
 static void
 web_free(struct web *w)
 {
-	struct auth a = {0};
-
 	if (!w)
 		return;
-	auth_install(w, &a);
+	conf_put(w->conf);
 	for (size_t i = 0; i < w->npool; i++) {
 		store_free(w->pool[i]->st);
 		free(w->pool[i]);
 	}
 	metrics_free(w->metrics);
 	api_cache_free(w->cache);
-	pthread_rwlock_destroy(&w->cfg_lock);
+	pthread_mutex_destroy(&w->conf_lock);
 	pthread_mutex_destroy(&w->pool_lock);
 	pthread_cond_destroy(&w->pool_free);
 	free(w->database);
@@ -709,7 +742,6 @@ web_start(const struct config *cfg)
 	struct web *w = calloc(1, sizeof(*w));
 	struct sockaddr_storage ss;
 	socklen_t sslen;
-	struct auth a;
 	/* A thread per connection (bounded by max_connections): a slow request (a week-long series,
 	 * a recomputed ranking) delays only its own client, and the database work is bounded by the
 	 * connection pool. */
@@ -723,30 +755,19 @@ web_start(const struct config *cfg)
 		log_err("web: out of memory");
 		return NULL;
 	}
-	{
-		/* Writer first: under a steady stream of requests, a reload must not wait forever. */
-		pthread_rwlockattr_t attr;
-
-		pthread_rwlockattr_init(&attr);
-		pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-		pthread_rwlock_init(&w->cfg_lock, &attr);
-		pthread_rwlockattr_destroy(&attr);
-	}
+	pthread_mutex_init(&w->conf_lock, NULL);
 	pthread_mutex_init(&w->pool_lock, NULL);
 	pthread_cond_init(&w->pool_free, NULL);
-	w->cfg = cfg;
 	w->heartbeat_ms = now_ms();
 	w->database = strdup(cfg->database);
 	w->listen = strdup(cfg->listen);
+	w->request_timeout = cfg->web.request_timeout ? cfg->web.request_timeout : 30;
 	w->metrics = metrics_new();
 	w->cache = api_cache_new();
 	if (!w->database || !w->listen || !w->metrics || !w->cache) {
 		log_err("web: out of memory");
 		goto out_free;
 	}
-	if (auth_load(cfg, &a) < 0)
-		goto out_free;
-	auth_install(w, &a);
 	if (parse_listen(cfg->listen, &ss, &sslen) < 0)
 		goto out_free;
 	if (ss.ss_family == AF_INET6)
@@ -768,6 +789,9 @@ web_start(const struct config *cfg)
 			goto out_free;
 		flags |= MHD_USE_TLS;
 	}
+	w->conf = conf_new(w, cfg);
+	if (!w->conf)
+		goto out_free;
 	if (threads < 8)
 		threads = 8;
 	if (threads > WEB_POOL_MAX)
@@ -777,8 +801,7 @@ web_start(const struct config *cfg)
 	    flags, 0, NULL, NULL, on_request, w, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)(cfg->web.max_connections ? cfg->web.max_connections : 64),
-	    MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)(cfg->web.request_timeout ? cfg->web.request_timeout : 30),
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)w->request_timeout,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
 	    w->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, w->tls_cert,
 	    MHD_OPTION_HTTPS_MEM_KEY, w->tls_key, MHD_OPTION_END);
@@ -803,21 +826,16 @@ out_free:
 void
 web_reload(struct web *w, const struct config *cfg)
 {
-	struct auth a;
-	int rc;
+	struct web_conf *c;
 
 	if (!w)
 		return;
-	rc = auth_load(cfg, &a);
-	pthread_rwlock_wrlock(&w->cfg_lock);
-	if (strcmp(cfg->listen, w->listen) != 0 || strcmp(cfg->database, w->database) != 0)
-		log_warn("web: a new listen address or database takes effect after a restart");
-	w->cfg = cfg;
-	if (rc == 0)
-		auth_install(w, &a);
-	pthread_rwlock_unlock(&w->cfg_lock);
-	if (rc < 0)
-		log_err("web: reload: keeping the previous authentication settings");
+	c = conf_new(w, cfg);
+	if (!c) {
+		log_err("web: reload: keeping the previous configuration (see above)");
+		return;
+	}
+	conf_set(w, c);
 }
 
 void

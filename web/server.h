@@ -9,10 +9,16 @@
 
 struct web;                                     /* opaque */
 
-/* Start serving on cfg->listen, reading the database cfg->database. 'cfg' is copied what it needs of (the
- * caller may free it after web_stop or a web_reload). NULL on error (logged: bad address, port in use, TLS). */
+/* Start serving on cfg->listen, reading the database cfg->database. The server takes a reference of
+ * its own to 'cfg' (the caller keeps its own). listen, database, web.tls, web.max_connections and
+ * web.request_timeout are read here only: they need a restart. NULL on error (logged: bad address,
+ * port in use, TLS, unreadable secrets). */
 struct web *web_start(const struct config *cfg);
-/* Apply a reloaded config (auth, external_url, detector window default); listen changes need a restart (logged). */
+/* Make 'cfg' current (auth secrets read again, external_url, the detector's window default...):
+ * the server takes a reference of its own and requests that start from now on use it; requests in
+ * flight finish on the snapshot they started with, and it does not wait for them. When a secret
+ * file cannot be read (logged) the previous configuration stays current. Changes to the keys that
+ * web_start alone reads are ignored (config_log_restart_changes names them). */
 void web_reload(struct web *w, const struct config *cfg);
 /* The collector loop calls this on every iteration; /healthz answers 503 when it has not for 3 intervals. */
 void web_heartbeat(struct web *w, int64_t now_ms);
