@@ -27,8 +27,11 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "detect/alert.h"
+#include "base/clock.h"
 #include "base/log.h"
+#include "base/secret.h"
+#include "base/xalloc.h"
+#include "detect/alert.h"
 #include "storage/alertstore.h"
 #include "storage/store.h"
 
@@ -37,7 +40,6 @@
 #define ALERT_RETRY_MAX_MS      (5 * 60 * 1000) /* a receiver back from an outage is served within 5 min */
 #define ALERT_SEND_BUDGET       200             /* notifications sent per webhook per pass */
 #define ALERT_ANSWER_MAX        (64 * 1024)     /* receiver answer kept for logs and test-webhook */
-#define ALERT_SECRET_MAX        4096
 
 /* What a pass works with: a configuration snapshot, shared by reference (immutable, so a reload
  * costs a reference, not a copy), and the dashboard's base URL made from it. */
@@ -58,30 +60,6 @@ struct alerter {
 	struct store *st;
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static char *
-xstrdup_or_null(const char *s)
-{
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	d = strdup(s);
-	if (d == NULL) {
-		log_err("alert: out of memory");
-		abort();
-	}
-	return d;
-}
-
 /* The dashboard's base URL for links: external_url, else derived from listen. Caller owns. */
 static char *
 dashboard_base(const struct config *cfg)
@@ -96,7 +74,7 @@ dashboard_base(const struct config *cfg)
 	len = strlen(buf);
 	while (len > 0 && buf[len - 1] == '/')
 		buf[--len] = '\0';
-	return xstrdup_or_null(buf);
+	return xstrdup(buf);
 }
 
 /* Make 's' the settings of 'cfg' (steals the caller's reference). */
@@ -119,25 +97,14 @@ settings_release(struct alert_settings *s)
 /* ---- Payloads ---- */
 
 static void
-iso8601(int64_t ms, char *buf, size_t len)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void
 set_time(json_t *obj, const char *key, int64_t ms)
 {
-	char buf[32];
+	char buf[CLOCK_ISO8601_LEN];
 
-	if (ms <= 0) {
+	if (!clock_fmt_iso8601(ms, buf, sizeof(buf))) {
 		json_object_set_new(obj, key, json_null());
 		return;
 	}
-	iso8601(ms, buf, sizeof(buf));
 	json_object_set_new(obj, key, json_string(buf));
 }
 
@@ -367,7 +334,7 @@ render(const struct config_webhook *wh, const char *payload, const char *externa
 	char *body;
 
 	if (wh->format == WEBHOOK_FORMAT_JSON)
-		return xstrdup_or_null(payload);
+		return xstrdup(payload);
 	ev = json_loads(payload, 0, NULL);
 	if (ev == NULL)
 		return NULL;
@@ -410,29 +377,6 @@ abort_on_stop(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultota
 	return stop != NULL && atomic_load(stop) ? 1 : 0;
 }
 
-/* The HMAC key: the secret file's bytes without a trailing newline. 0, or -1 with 'err' set. */
-static int
-read_secret(const char *path, unsigned char *key, size_t *keylen, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "rb");
-	size_t n;
-
-	if (f == NULL) {
-		snprintf(err, errlen, "secret_file '%s': %s", path, strerror(errno));
-		return -1;
-	}
-	n = fread(key, 1, ALERT_SECRET_MAX, f);
-	fclose(f);
-	while (n > 0 && (key[n - 1] == '\n' || key[n - 1] == '\r'))
-		n--;
-	if (n == 0) {
-		snprintf(err, errlen, "secret_file '%s' is empty", path);
-		return -1;
-	}
-	*keylen = n;
-	return 0;
-}
-
 int
 alert_post(const struct config_webhook *wh, const char *event_id, const char *body, const atomic_bool *stop,
     long *http_code, char *answer_out, size_t answer_len, char *err, size_t errlen)
@@ -462,14 +406,21 @@ alert_post(const struct config_webhook *wh, const char *event_id, const char *bo
 	snprintf(hdr, sizeof(hdr), "X-Leakprofd-Event-Id: %s", event_id);
 	headers = curl_slist_append(headers, hdr);
 	if (wh->secret_file != NULL) {
-		unsigned char key[ALERT_SECRET_MAX], md[EVP_MAX_MD_SIZE];
+		unsigned char md[EVP_MAX_MD_SIZE];
 		unsigned int mdlen = 0;
-		size_t keylen = 0, o;
+		char why[512], *key = secret_read(wh->secret_file, why, sizeof(why));
+		size_t o;
+		bool signed_ok;
 
-		if (read_secret(wh->secret_file, key, &keylen, err, errlen) != 0)
+		if (key == NULL) {
+			snprintf(err, errlen, "secret_file %s", why);
 			goto out;
-		if (HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)body, strlen(body), md, &mdlen) ==
-		    NULL) {
+		}
+		signed_ok = HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)body, strlen(body),
+		                 md, &mdlen) != NULL;
+		explicit_bzero(key, strlen(key));
+		free(key);
+		if (!signed_ok) {
 			snprintf(err, errlen, "HMAC-SHA256 failed");
 			goto out;
 		}
@@ -565,7 +516,7 @@ deliver(struct alerter *a, int64_t now)
 			}
 			rc = alert_post(wh, row.event_id, body, &a->stop, &code, NULL, 0, err, sizeof(err));
 			free(body);
-			now = now_ms();
+			now = clock_wall_ms();
 			if (rc == 0) {
 				log_info("alert: delivered %s notification '%s' to webhook '%s'", row.status,
 				    row.event_id, wh->name);
@@ -792,7 +743,7 @@ alert_main(void *arg)
 	for (;;) {
 		struct config *next = NULL;
 		struct timespec until;
-		int64_t now = now_ms(), wake = now + ALERT_TICK_MS;
+		int64_t now = clock_wall_ms(), wake = now + ALERT_TICK_MS;
 
 		if (next_wake > now && next_wake < wake)
 			wake = next_wake;
@@ -814,7 +765,7 @@ alert_main(void *arg)
 		}
 		if (atomic_load(&a->stop))
 			break;
-		now = now_ms();
+		now = clock_wall_ms();
 		evaluate(a, now);
 		(void)alertstore_outbox_expire(a->st, now - (int64_t)a->cur.rules->max_age * 1000,
 		    log_expired, NULL);
@@ -842,7 +793,7 @@ alert_start(const struct config *cfg)
 	settings_init(&a->cur, config_ref(cfg));
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->cond, NULL);
-	srandom((unsigned)now_ms());
+	srandom((unsigned)clock_wall_ms());
 	/* Signals belong to the main loop's signalfd: the thread must never take one. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -917,7 +868,7 @@ alert_sample_payload(const struct config *cfg, const char *event_id)
 		.op = (char *)"chan send", .score = 0.97, .confirmed = false, .current_count = 4210,
 		.max_instance_count = 1400, .instances_growing = 3, .instances_total = 3, .growth_per_hour = 820,
 		.monotonicity = 0.99, .fit = 0.98, .oldest_wait_minutes = 340, .median_wait_minutes = 120,
-		.first_seen = now_ms() - 6 * 3600 * 1000,
+		.first_seen = clock_wall_ms() - 6 * 3600 * 1000,
 		.explanation = (char *)"test notification from leakprofd test-webhook: grew 12 → 4,210 in 6 h on "
 				       "3/3 instances (+820/h, 99% of steps up), oldest blocked 340 min",
 		.stack_json = (char *)stack,
@@ -925,7 +876,7 @@ alert_sample_payload(const struct config *cfg, const char *event_id)
 	char *p;
 
 	settings_init(&s, config_ref(cfg));
-	p = payload_firing(&s, &sus, event_id, now_ms());
+	p = payload_firing(&s, &sus, event_id, clock_wall_ms());
 	settings_release(&s);
 	return p;
 }

@@ -31,14 +31,16 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+
+#include "base/clock.h"
 #include "base/log.h"
+#include "base/secret.h"
 #include "storage/query.h"
 #include "web/api.h"
 #include "web/metrics.h"
 #include "web/pages.h"
 #include "web/server.h"
 
-#define WEB_SECRET_MAX 4096 /* bytes of a token or password file */
 #define WEB_TLS_FILE_MAX (1u << 20)
 #define WEB_MIN_FREE_BYTES (16u << 20) /* /healthz: less free space than this is "full" */
 #define WEB_POOL_MAX 32     /* read connections at most (requests using the database at once) */
@@ -109,15 +111,6 @@ struct web {
 	struct api_cache *cache;
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Read a whole small file into a NUL-terminated string (caller frees). NULL on error (logged). */
 static char *
 read_small_file(const char *path, size_t max, const char *what)
@@ -149,23 +142,14 @@ read_small_file(const char *path, size_t max, const char *what)
 	return buf;
 }
 
-/* A secret file's content without the trailing newline or spaces. */
+/* A secret file (base/secret.h's rule). NULL on error (logged). Caller owns. */
 static char *
 read_secret(const char *path, const char *what)
 {
-	char *s = read_small_file(path, WEB_SECRET_MAX, what);
-	size_t n;
+	char err[512], *s = secret_read(path, err, sizeof(err));
 
-	if (!s)
-		return NULL;
-	n = strlen(s);
-	while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
-		s[--n] = '\0';
-	if (n == 0) {
-		log_err("web: %s '%s' is empty", what, path);
-		free(s);
-		return NULL;
-	}
+	if (s == NULL)
+		log_err("web: %s %s", what, err);
 	return s;
 }
 
@@ -272,7 +256,7 @@ conn_progress(void *arg)
 {
 	struct conn *c = arg;
 
-	return now_ms() > c->deadline_ms;
+	return clock_wall_ms() > c->deadline_ms;
 }
 
 /* Borrow a connection, waiting until 'deadline' for one when all 'slots' are lent: the number of
@@ -410,7 +394,7 @@ static bool
 auth_ok(const struct web_conf *c, struct MHD_Connection *conn)
 {
 	const char *h;
-	char decoded[2 * WEB_SECRET_MAX + 2];
+	char decoded[2 * SECRET_MAX_BYTES + 2]; /* user:password, each at most a secret file's size */
 	const char *colon;
 
 	if (!c->token && !c->basic_user)
@@ -458,7 +442,7 @@ healthz(struct web *w, const struct config *cfg, struct store *st, struct web_re
 	struct sbuf b = {0};
 	const char *db_error = NULL;
 	char db_buf[200];
-	int64_t now = now_ms(), age = now - w->heartbeat_ms;
+	int64_t now = clock_wall_ms(), age = now - w->heartbeat_ms;
 	int64_t limit = 3 * (int64_t)(cfg->scrape_interval ? cfg->scrape_interval : 60) * 1000;
 	unsigned long long free_bytes = 0;
 	bool collector_ok = age <= limit;
@@ -554,7 +538,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	bool challenge = false, priority;
 	char *mkey = NULL;
 	enum MHD_Result ret;
-	int64_t now = now_ms();
+	int64_t now = clock_wall_ms();
 
 	(void)version;
 	(void)upload_data;
@@ -647,7 +631,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 			api_micro_put(w->cache, mkey, now, &r);
 	}
 	/* A query stopped by the deadline leaves a 500 behind: say what happened. */
-	if (r.status == 500 && now_ms() > c->deadline_ms)
+	if (r.status == 500 && clock_wall_ms() > c->deadline_ms)
 		reply_error(&r, url, 503, "request timed out");
 
 out_send:
@@ -758,7 +742,7 @@ web_start(const struct config *cfg)
 	pthread_mutex_init(&w->conf_lock, NULL);
 	pthread_mutex_init(&w->pool_lock, NULL);
 	pthread_cond_init(&w->pool_free, NULL);
-	w->heartbeat_ms = now_ms();
+	w->heartbeat_ms = clock_wall_ms();
 	w->database = strdup(cfg->database);
 	w->listen = strdup(cfg->listen);
 	w->request_timeout = cfg->web.request_timeout ? cfg->web.request_timeout : 30;
