@@ -3,6 +3,12 @@
 #ifndef CMD_H
 #define CMD_H
 
+/* Every command parses its options with usage_getopt() and prints its usage with usage_print(). */
+#include "daemon/usage.h"
+
+/* The configuration of the packaged service: test-webhook's default. */
+#define CMD_DEFAULT_CONFIG "/etc/leakprofd/leakprofd.yaml"
+
 int cmd_parse(int argc, char **argv);           /* daemon/cmd_parse.c */
 int cmd_scrape(int argc, char **argv);          /* daemon/cmd_scrape.c */
 int cmd_run(int argc, char **argv);             /* daemon/daemon.c */

@@ -8,16 +8,9 @@
 
 #include "daemon/cmd.h"
 #include "base/config.h"
+#include "daemon/usage.h"
 
 #define STDIN_MAX_BYTES (16u << 20)
-
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: leakprofd check-config FILE|-\n"
-	    "Validate a configuration file (YAML or JSON; '-' reads standard input).\n"
-	    "Prints 'configuration OK' and exits 0, or prints every error and exits 1.\n");
-}
 
 /* All of standard input, at most STDIN_MAX_BYTES. Caller owns; NULL on error (printed). */
 static char *
@@ -62,35 +55,31 @@ read_stdin(size_t *len)
 int
 cmd_check_config(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct config_errors errs = { 0 };
 	struct config *cfg;
-	const char *file = NULL;
+	const char *file;
+	int c;
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			usage(stdout);
+	optind = 0;
+	while ((c = usage_getopt("check-config", argc, argv, opts)) != -1) {
+		switch (c) {
+		case 'h':
+			usage_print(stdout, "check-config");
 			return 0;
-		}
-		if (strcmp(argv[i], "--") == 0 && i + 1 < argc && file == NULL && i + 2 == argc) {
-			file = argv[i + 1];
-			break;
-		}
-		if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			fprintf(stderr, "leakprofd: check-config: unknown option '%s'\n", argv[i]);
-			usage(stderr);
+		default:
 			return 2;
 		}
-		if (file != NULL) {
-			fprintf(stderr, "leakprofd: check-config: one file at a time\n");
-			usage(stderr);
-			return 2;
-		}
-		file = argv[i];
 	}
-	if (file == NULL) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind == argc)
+		return usage_error("check-config",
+		    "no configuration file (use - for standard input)");
+	if (argc - optind > 1)
+		return usage_error("check-config", "one file at a time");
+	file = argv[optind];
 	if (strcmp(file, "-") == 0) {
 		size_t len = 0;
 		char *buf = read_stdin(&len);

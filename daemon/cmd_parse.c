@@ -12,19 +12,13 @@
 #include "collector/profile.h"
 #include "daemon/cmd.h"
 #include "daemon/output.h"
+#include "daemon/usage.h"
+
+enum { PARSE_OPT_JSON = 256, PARSE_OPT_ALL };
 
 /* The largest file read: the biggest debug=2 dump Go writes is 64 MiB; leave room for hand-made
  * inputs. */
 #define PARSE_MAX_INPUT ((size_t)1 << 30)
-
-static void
-parse_usage(FILE *f)
-{
-	fprintf(f,
-	        "usage: leakprofd parse [--json] [--all] FILE|-\n"
-	        "  --json  print JSON instead of a table\n"
-	        "  --all   include goroutines that cannot leak (running, IO wait, sleep, ...)\n");
-}
 
 /* Read all of 'fd' into a new buffer, at most PARSE_MAX_INPUT bytes. 0, or -1 with errno (EFBIG:
  * too big). */
@@ -91,41 +85,41 @@ read_all(int fd, char **out, size_t *outlen)
 int
 cmd_parse(int argc, char **argv)
 {
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, PARSE_OPT_JSON},
+	    {"all", no_argument, NULL, PARSE_OPT_ALL},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
 	enum output_flags flags = 0;
 	const char *path = NULL;
 	struct profile prof;
 	struct parse_error perr = {.msg = ""};
 	char *buf = NULL;
 	size_t len = 0;
-	int fd, i, ret = 1;
+	int fd, c, ret = 1;
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
+	optind = 0;
+	while ((c = usage_getopt("parse", argc, argv, opts)) != -1) {
+		switch (c) {
+		case PARSE_OPT_JSON:
 			flags |= OUTPUT_JSON;
-		} else if (strcmp(argv[i], "--all") == 0) {
+			break;
+		case PARSE_OPT_ALL:
 			flags |= OUTPUT_ALL;
-		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			parse_usage(stdout);
+			break;
+		case 'h':
+			usage_print(stdout, "parse");
 			return 0;
-		} else if (strcmp(argv[i], "--") == 0 && i + 1 < argc && path == NULL) {
-			path = argv[++i];
-		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			fprintf(stderr, "leakprofd parse: unknown option '%s'\n", argv[i]);
-			parse_usage(stderr);
-			return 2;
-		} else if (path == NULL) {
-			path = argv[i];
-		} else {
-			fprintf(stderr, "leakprofd parse: more than one input ('%s')\n", argv[i]);
-			parse_usage(stderr);
+		default:
 			return 2;
 		}
 	}
-	if (path == NULL) {
-		fprintf(stderr, "leakprofd parse: no input file (use - for standard input)\n");
-		parse_usage(stderr);
-		return 2;
-	}
+	if (optind == argc)
+		return usage_error("parse", "no input file (use - for standard input)");
+	if (argc - optind > 1)
+		return usage_error("parse", "more than one input ('%s')", argv[optind + 1]);
+	path = argv[optind];
 	if (strcmp(path, "-") == 0) {
 		fd = STDIN_FILENO;
 	} else {

@@ -17,26 +17,23 @@
 #include "daemon/cmd.h"
 #include "base/config.h"
 #include "daemon/output.h"
+#include "daemon/usage.h"
 
 #define MAX_HEADERS 32
 #define MAX_TOKEN_BYTES 65536
 
-static void
-usage(FILE *f)
-{
-	fputs("usage: leakprofd scrape [--json] [--all] [--timeout DUR] [--max-body SIZE]\n"
-	      "         [--format proto|debug=1|debug=2] [--profile goroutine|goroutineleak]\n"
-	      "         [--header 'Name: value']... [--bearer-token-file FILE]\n"
-	      "         [--ca-file FILE] [--insecure] URL\n"
-	      "\n"
-	      "Fetch one goroutine profile and print its blocked locations as `leakprofd parse`\n"
-	      "does. URL is a base URL (http://host:port, then /debug/pprof/<profile>?debug=N is\n"
-	      "appended) or, with any other path, the profile URL (kept as written unless\n"
-	      "--format is given). Defaults: --timeout 10s, --max-body 64MiB, --format proto\n"
-	      "(debug=0, cheap on the target). Exit status: 0 printed, 1 the scrape or the parse\n"
-	      "failed (the status on stderr), 2 usage.\n",
-	      f);
-}
+enum {
+	SCRAPE_OPT_JSON = 256,
+	SCRAPE_OPT_ALL,
+	SCRAPE_OPT_INSECURE,
+	SCRAPE_OPT_TIMEOUT,
+	SCRAPE_OPT_MAX_BODY,
+	SCRAPE_OPT_FORMAT,
+	SCRAPE_OPT_PROFILE,
+	SCRAPE_OPT_HEADER,
+	SCRAPE_OPT_BEARER_TOKEN_FILE,
+	SCRAPE_OPT_CA_FILE,
+};
 
 /* --timeout: any duration of base/units.h ("500ms", "10s", "1m", "30"), not zero. */
 static int
@@ -138,6 +135,20 @@ has_path(const char *url)
 int
 cmd_scrape(int argc, char **argv)
 {
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, SCRAPE_OPT_JSON},
+	    {"all", no_argument, NULL, SCRAPE_OPT_ALL},
+	    {"insecure", no_argument, NULL, SCRAPE_OPT_INSECURE},
+	    {"timeout", required_argument, NULL, SCRAPE_OPT_TIMEOUT},
+	    {"max-body", required_argument, NULL, SCRAPE_OPT_MAX_BODY},
+	    {"format", required_argument, NULL, SCRAPE_OPT_FORMAT},
+	    {"profile", required_argument, NULL, SCRAPE_OPT_PROFILE},
+	    {"header", required_argument, NULL, SCRAPE_OPT_HEADER},
+	    {"bearer-token-file", required_argument, NULL, SCRAPE_OPT_BEARER_TOKEN_FILE},
+	    {"ca-file", required_argument, NULL, SCRAPE_OPT_CA_FILE},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
 	struct scrape_header headers[MAX_HEADERS];
 	struct scrape_target t = {
 	    .service = "scrape",
@@ -150,36 +161,26 @@ cmd_scrape(int argc, char **argv)
 	const char *url = NULL, *token_file = NULL, *profile = "goroutine";
 	char path[64], *profile_url = NULL, *token = NULL;
 	enum output_flags flags = 0;
-	int debug = -2, rc = 1, i;
-	bool opts_done = false;
+	int debug = -2, rc = 1, c;
 
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+	optind = 0;
+	while ((c = usage_getopt("scrape", argc, argv, opts)) != -1) {
+		const char *v = optarg;
 
-		if (opts_done || a[0] != '-' || strcmp(a, "-") == 0) {
-			if (url) {
-				fprintf(stderr, "leakprofd: scrape: one URL only ('%s' and '%s')\n",
-				        url, a);
-				return 2;
-			}
-			url = a;
-		} else if (strcmp(a, "--") == 0) {
-			opts_done = true;
-		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			usage(stdout);
+		switch (c) {
+		case 'h':
+			usage_print(stdout, "scrape");
 			return 0;
-		} else if (strcmp(a, "--json") == 0) {
+		case SCRAPE_OPT_JSON:
 			flags |= OUTPUT_JSON;
-		} else if (strcmp(a, "--all") == 0) {
+			break;
+		case SCRAPE_OPT_ALL:
 			flags |= OUTPUT_ALL;
-		} else if (strcmp(a, "--insecure") == 0) {
+			break;
+		case SCRAPE_OPT_INSECURE:
 			t.tls_insecure = true;
-		} else if (!v) {
-			fprintf(stderr, "leakprofd: scrape: option '%s' needs a value\n", a);
-			usage(stderr);
-			return 2;
-		} else if (strcmp(a, "--timeout") == 0) {
+			break;
+		case SCRAPE_OPT_TIMEOUT:
 			if (parse_timeout_ms(v, &t.timeout_ms) != 0) {
 				fprintf(stderr,
 				        "leakprofd: scrape: --timeout: '%s' is not a duration like "
@@ -187,8 +188,8 @@ cmd_scrape(int argc, char **argv)
 				        v);
 				return 2;
 			}
-			i++;
-		} else if (strcmp(a, "--max-body") == 0) {
+			break;
+		case SCRAPE_OPT_MAX_BODY:
 			if (units_parse_size(v, &t.max_body_bytes) != 0 || t.max_body_bytes == 0) {
 				fprintf(stderr,
 				        "leakprofd: scrape: --max-body: '%s' is not a size like "
@@ -196,8 +197,8 @@ cmd_scrape(int argc, char **argv)
 				        v);
 				return 2;
 			}
-			i++;
-		} else if (strcmp(a, "--format") == 0) {
+			break;
+		case SCRAPE_OPT_FORMAT:
 			if (strcmp(v, "proto") == 0 || strcmp(v, "debug=0") == 0) {
 				debug = 0;
 				t.format = PROFILE_FORMAT_PROTO;
@@ -214,8 +215,8 @@ cmd_scrape(int argc, char **argv)
 				        v);
 				return 2;
 			}
-			i++;
-		} else if (strcmp(a, "--profile") == 0) {
+			break;
+		case SCRAPE_OPT_PROFILE:
 			if (strcmp(v, "goroutine") != 0 && strcmp(v, "goroutineleak") != 0) {
 				fprintf(stderr,
 				        "leakprofd: scrape: --profile: '%s' is not goroutine or "
@@ -224,10 +225,10 @@ cmd_scrape(int argc, char **argv)
 				return 2;
 			}
 			profile = v;
-			i++;
-		} else if (strcmp(a, "--header") == 0) {
+			break;
+		case SCRAPE_OPT_HEADER:
 			if (t.nheaders == MAX_HEADERS ||
-			    split_header(argv[i + 1], &headers[t.nheaders]) != 0) {
+			    split_header(optarg, &headers[t.nheaders]) != 0) {
 				fprintf(stderr,
 				        "leakprofd: scrape: --header: '%s' is not 'Name: value' "
 				        "(at most %d)\n",
@@ -235,23 +236,23 @@ cmd_scrape(int argc, char **argv)
 				return 2;
 			}
 			t.nheaders++;
-			i++;
-		} else if (strcmp(a, "--bearer-token-file") == 0) {
+			break;
+		case SCRAPE_OPT_BEARER_TOKEN_FILE:
 			token_file = v;
-			i++;
-		} else if (strcmp(a, "--ca-file") == 0) {
+			break;
+		case SCRAPE_OPT_CA_FILE:
 			t.tls_ca_file = v;
-			i++;
-		} else {
-			fprintf(stderr, "leakprofd: scrape: unknown option '%s'\n", a);
-			usage(stderr);
+			break;
+		default:
 			return 2;
 		}
 	}
-	if (!url) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind == argc)
+		return usage_error("scrape", "no URL");
+	if (argc - optind > 1)
+		return usage_error("scrape", "one URL only ('%s' and '%s')", argv[optind],
+		                   argv[optind + 1]);
+	url = argv[optind];
 	/* A base URL gets the profile path and a debug parameter (proto by default); a URL with a
 	 * path is the profile URL, kept as written unless --format is given. */
 	if (debug == -2)

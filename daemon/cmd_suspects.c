@@ -17,6 +17,7 @@
 #include "detect/detect.h"
 #include "base/log.h"
 #include "storage/store.h"
+#include "daemon/usage.h"
 
 #define SUSPECTS_MIN_FRESH                                                                         \
 	120 /* seconds: a stored ranking at most this old (or 3 intervals) is recent */
@@ -32,27 +33,6 @@ struct suspects_opts {
 	size_t limit;
 };
 
-static void
-suspects_usage(FILE *f)
-{
-	fprintf(f, "usage: leakprofd suspects [--config FILE | --db FILE] [--service S] [--window "
-	           "6h] [--json] "
-	           "[--limit N]\n\n"
-	           "Print the locations whose blocked goroutine counts keep growing, best first.\n"
-	           "  --config FILE  use the database and detector settings of this configuration\n"
-	           "  --db FILE      use this database with default detector settings (default "
-	           "./leakprofd.db)\n"
-	           "  --service S    only this service (ranks are then within the service)\n"
-	           "  --window DUR   compute the ranking now over this window (e.g. 30m, 6h) "
-	           "instead of printing the\n"
-	           "                 ranking the daemon stored\n"
-	           "  --at MS        compute the ranking as it was at this Unix time in "
-	           "milliseconds (for evaluations)\n"
-	           "  --json         print JSON\n"
-	           "  --limit N      print at most N suspects\n"
-	           "Exit status: 0 success (with or without suspects), 1 error, 2 usage.\n");
-}
-
 static int
 parse_u64(const char *s, unsigned long long *out)
 {
@@ -67,63 +47,77 @@ parse_u64(const char *s, unsigned long long *out)
 	return 0;
 }
 
+enum {
+	SUSPECTS_OPT_CONFIG = 256,
+	SUSPECTS_OPT_DB,
+	SUSPECTS_OPT_SERVICE,
+	SUSPECTS_OPT_WINDOW,
+	SUSPECTS_OPT_AT,
+	SUSPECTS_OPT_JSON,
+	SUSPECTS_OPT_LIMIT,
+};
+
+/* The options into 'o'. 0; 1 when --help printed the usage; or 2, the exit status of a usage error
+ * (printed). */
 static int
 suspects_parse_args(int argc, char **argv, struct suspects_opts *o)
 {
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		unsigned long long n;
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, SUSPECTS_OPT_CONFIG},
+	    {"db", required_argument, NULL, SUSPECTS_OPT_DB},
+	    {"service", required_argument, NULL, SUSPECTS_OPT_SERVICE},
+	    {"window", required_argument, NULL, SUSPECTS_OPT_WINDOW},
+	    {"at", required_argument, NULL, SUSPECTS_OPT_AT},
+	    {"json", no_argument, NULL, SUSPECTS_OPT_JSON},
+	    {"limit", required_argument, NULL, SUSPECTS_OPT_LIMIT},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	unsigned long long n;
+	int c;
 
-		if (strcmp(a, "--json") == 0) {
+	optind = 0;
+	while ((c = usage_getopt("suspects", argc, argv, opts)) != -1) {
+		switch (c) {
+		case 'h':
+			usage_print(stdout, "suspects");
+			return 1;
+		case SUSPECTS_OPT_CONFIG:
+			o->config = optarg;
+			break;
+		case SUSPECTS_OPT_DB:
+			o->db = optarg;
+			break;
+		case SUSPECTS_OPT_SERVICE:
+			o->service = optarg;
+			break;
+		case SUSPECTS_OPT_WINDOW:
+			o->window = optarg;
+			break;
+		case SUSPECTS_OPT_JSON:
 			o->json = true;
-			continue;
-		}
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			suspects_usage(stdout);
-			exit(0);
-		}
-		if (strcmp(a, "--config") != 0 && strcmp(a, "--db") != 0 &&
-		    strcmp(a, "--service") != 0 && strcmp(a, "--window") != 0 &&
-		    strcmp(a, "--limit") != 0 && strcmp(a, "--at") != 0) {
-			fprintf(stderr, "leakprofd suspects: unknown option '%s'\n", a);
-			return -1;
-		}
-		if (!v) {
-			fprintf(stderr, "leakprofd suspects: option '%s' needs a value\n", a);
-			return -1;
-		}
-		i++;
-		if (strcmp(a, "--config") == 0) {
-			o->config = v;
-		} else if (strcmp(a, "--db") == 0) {
-			o->db = v;
-		} else if (strcmp(a, "--service") == 0) {
-			o->service = v;
-		} else if (strcmp(a, "--window") == 0) {
-			o->window = v;
-		} else if (strcmp(a, "--limit") == 0) {
-			if (parse_u64(v, &n) < 0 || n > 1000000) {
-				fprintf(stderr,
-				        "leakprofd suspects: --limit: '%s' is not a count\n", v);
-				return -1;
-			}
+			break;
+		case SUSPECTS_OPT_LIMIT:
+			if (parse_u64(optarg, &n) < 0 || n > 1000000)
+				return usage_error("suspects", "--limit: '%s' is not a count",
+				                   optarg);
 			o->limit = (size_t)n;
-		} else {
-			if (parse_u64(v, &n) < 0 || n > (unsigned long long)INT64_MAX) {
-				fprintf(stderr,
-				        "leakprofd suspects: --at: '%s' is not a Unix time in ms\n",
-				        v);
-				return -1;
-			}
+			break;
+		case SUSPECTS_OPT_AT:
+			if (parse_u64(optarg, &n) < 0 || n > (unsigned long long)INT64_MAX)
+				return usage_error("suspects",
+				                   "--at: '%s' is not a Unix time in ms", optarg);
 			o->have_at = true;
 			o->at = (int64_t)n;
+			break;
+		default:
+			return 2;
 		}
 	}
-	if (o->config && o->db) {
-		fprintf(stderr, "leakprofd suspects: --config and --db exclude each other\n");
-		return -1;
-	}
+	if (optind < argc)
+		return usage_error("suspects", "unexpected argument '%s'", argv[optind]);
+	if (o->config && o->db)
+		return usage_error("suspects", "--config and --db exclude each other");
 	return 0;
 }
 
@@ -307,10 +301,9 @@ cmd_suspects(int argc, char **argv)
 	bool stored = false;
 	int rc = 1, lrc;
 
-	if (suspects_parse_args(argc, argv, &o) < 0) {
-		suspects_usage(stderr);
-		return 2;
-	}
+	lrc = suspects_parse_args(argc, argv, &o);
+	if (lrc != 0)
+		return lrc == 1 ? 0 : lrc;
 	if (o.window && (units_parse_duration(o.window, &window) < 0 || window == 0)) {
 		fprintf(stderr,
 		        "leakprofd suspects: --window: '%s' is not a duration (e.g. 30m, 6h)\n",

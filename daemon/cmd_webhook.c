@@ -1,6 +1,5 @@
 /* daemon/cmd_webhook.c: `leakprofd test-webhook [--config FILE] NAME`: send a sample notification to one
  * configured webhook, in its format and signed as the daemon would, and print the receiver's answer. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +11,7 @@
 #include "detect/alert.h"
 #include "daemon/cmd.h"
 #include "base/config.h"
-
-#define DEFAULT_CONFIG "/etc/leakprofd/leakprofd.yaml"
+#include "daemon/usage.h"
 
 static const char *
 format_name(enum webhook_format f)
@@ -29,13 +27,6 @@ format_name(enum webhook_format f)
 	return "json";
 }
 
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: leakprofd test-webhook [--config FILE] NAME\n"
-	    "Send a sample notification to the webhook NAME of the configuration (default " DEFAULT_CONFIG ").\n");
-}
-
 int
 cmd_test_webhook(int argc, char **argv)
 {
@@ -44,7 +35,7 @@ cmd_test_webhook(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = DEFAULT_CONFIG, *name;
+	const char *path = CMD_DEFAULT_CONFIG, *name;
 	const struct config_webhook *wh = NULL;
 	struct config_errors errs = { 0 };
 	struct config *cfg;
@@ -53,24 +44,24 @@ cmd_test_webhook(int argc, char **argv)
 	long code = 0;
 	int c, ret = 1;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+	optind = 0;
+	while ((c = usage_getopt("test-webhook", argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'c':
 			path = optarg;
 			break;
 		case 'h':
-			usage(stdout);
+			usage_print(stdout, "test-webhook");
 			return 0;
 		default:
-			usage(stderr);
 			return 2;
 		}
 	}
-	if (optind != argc - 1) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind == argc)
+		return usage_error("test-webhook", "no webhook NAME");
+	if (argc - optind > 1)
+		return usage_error("test-webhook", "one webhook at a time ('%s' and '%s')",
+		    argv[optind], argv[optind + 1]);
 	name = argv[optind];
 	cfg = config_load(path, &errs);
 	if (cfg == NULL) {

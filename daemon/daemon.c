@@ -59,21 +59,6 @@ struct run_opts {
 	const char *database;           /* --database FILE */
 };
 
-static void
-run_usage(FILE *f)
-{
-	fprintf(f, "usage: leakprofd run [--config FILE] [--target URL]... [--log-level LEVEL]\n"
-	    "                     [--interval DUR] [--listen HOST:PORT] [--database FILE]\n"
-	    "  --config FILE      configuration (YAML or JSON); default: the embedded one (listen 127.0.0.1:8080,\n"
-	    "                     database ./leakprofd.db, no targets)\n"
-	    "  --target URL       scrape URL too (service \"cli\"); repeatable\n"
-	    "  --log-level LEVEL  error, warning, notice, info or debug; overrides log_level\n"
-	    "  --interval DUR     overrides scrape_interval (e.g. 5s)\n"
-	    "  --listen ADDR      overrides listen\n"
-	    "  --database FILE    overrides database\n"
-	    "Signals: SIGHUP reloads the configuration and target files, SIGTERM/SIGINT stop.\n");
-}
-
 /* ---- Small helpers ---- */
 
 static int64_t
@@ -1426,41 +1411,55 @@ main_loop(struct daemon *d)
 	}
 }
 
+/* The command line into 'o' (o->targets has room for argc entries). 0; 1 when --help printed the
+ * usage; -1 after a usage error (printed). */
 static int
 parse_args(int argc, char **argv, struct run_opts *o)
 {
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char **slot = NULL;
+	enum { OPT_CONFIG = 256, OPT_TARGET, OPT_LOG_LEVEL, OPT_INTERVAL, OPT_LISTEN, OPT_DATABASE };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "target", required_argument, NULL, OPT_TARGET },
+		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "interval", required_argument, NULL, OPT_INTERVAL },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "database", required_argument, NULL, OPT_DATABASE },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
 
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			run_usage(stdout);
+	optind = 0;
+	while ((c = usage_getopt("run", argc, argv, opts)) != -1) {
+		switch (c) {
+		case 'h':
+			usage_print(stdout, "run");
 			return 1;
-		}
-		if (strcmp(a, "--config") == 0)
-			slot = &o->config_path;
-		else if (strcmp(a, "--log-level") == 0)
-			slot = &o->log_level;
-		else if (strcmp(a, "--interval") == 0)
-			slot = &o->interval;
-		else if (strcmp(a, "--listen") == 0)
-			slot = &o->listen;
-		else if (strcmp(a, "--database") == 0)
-			slot = &o->database;
-		else if (strcmp(a, "--target") != 0) {
-			fprintf(stderr, "leakprofd run: unknown option '%s'\n", a);
-			run_usage(stderr);
+		case OPT_CONFIG:
+			o->config_path = optarg;
+			break;
+		case OPT_TARGET:
+			o->targets[o->ntargets++] = optarg;
+			break;
+		case OPT_LOG_LEVEL:
+			o->log_level = optarg;
+			break;
+		case OPT_INTERVAL:
+			o->interval = optarg;
+			break;
+		case OPT_LISTEN:
+			o->listen = optarg;
+			break;
+		case OPT_DATABASE:
+			o->database = optarg;
+			break;
+		default:
 			return -1;
 		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "leakprofd run: %s needs a value\n", a);
-			return -1;
-		}
-		if (slot) {
-			*slot = argv[++i];
-		} else {
-			o->targets[o->ntargets++] = argv[++i];
-		}
+	}
+	if (optind < argc) {
+		usage_error("run", "unexpected argument '%s'", argv[optind]);
+		return -1;
 	}
 	return 0;
 }
