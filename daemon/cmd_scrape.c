@@ -13,14 +13,15 @@
 
 #include "collector/scrape.h"
 #include "collector/targets.h"
+#include "base/secret.h"
 #include "base/units.h"
+#include "base/url.h"
 #include "daemon/cmd.h"
 #include "base/config.h"
 #include "daemon/output.h"
 #include "daemon/usage.h"
 
 #define MAX_HEADERS 32
-#define MAX_TOKEN_BYTES 65536
 
 enum {
 	SCRAPE_OPT_JSON = 256,
@@ -44,61 +45,23 @@ parse_timeout_ms(const char *s, uint64_t *ms)
 	return 0;
 }
 
-/* The token file's content without trailing line breaks. Caller frees; NULL on error (message
- * printed). */
+/* The bearer token file by the secret-file rule (base/secret.h), one line since it becomes a header. Caller
+ * frees; NULL on error (message printed). */
 static char *
 read_token(const char *path)
 {
-	char *buf = malloc(MAX_TOKEN_BYTES + 1);
-	size_t len = 0;
-	int fd;
+	char err[512], *tok = secret_read(path, err, sizeof(err));
 
-	if (!buf) {
-		fprintf(stderr, "leakprofd: scrape: out of memory\n");
+	if (tok == NULL) {
+		fprintf(stderr, "leakprofd: scrape: bearer token file %s\n", err);
 		return NULL;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "leakprofd: scrape: bearer token file '%s': %s\n", path,
-		        strerror(errno));
-		goto out_free;
+	if (strpbrk(tok, "\r\n") != NULL) {
+		fprintf(stderr, "leakprofd: scrape: bearer token file '%s': not one line\n", path);
+		free(tok);
+		return NULL;
 	}
-	for (;;) {
-		ssize_t r = read(fd, buf + len, MAX_TOKEN_BYTES + 1 - len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			fprintf(stderr, "leakprofd: scrape: bearer token file '%s': %s\n", path,
-			        strerror(errno));
-			goto out_close;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len > MAX_TOKEN_BYTES) {
-			fprintf(stderr,
-			        "leakprofd: scrape: bearer token file '%s': larger than %d bytes\n",
-			        path, MAX_TOKEN_BYTES);
-			goto out_close;
-		}
-	}
-	close(fd);
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
-	buf[len] = '\0';
-	if (len == 0 || memchr(buf, '\n', len) || memchr(buf, '\r', len) || strlen(buf) != len) {
-		fprintf(stderr,
-		        "leakprofd: scrape: bearer token file '%s': empty or not one line\n", path);
-		goto out_free;
-	}
-	return buf;
-
-out_close:
-	close(fd);
-out_free:
-	free(buf);
-	return NULL;
+	return tok;
 }
 
 /* "Name: value" → header; the strings point into 'line' (modified). */
@@ -117,19 +80,6 @@ split_header(char *line, struct scrape_header *h)
 	h->name = line;
 	h->value = v;
 	return 0;
-}
-
-/* Does 'url' have a path other than "/"? Then it is a profile URL, not a base URL. */
-static bool
-has_path(const char *url)
-{
-	const char *p = strstr(url, "://");
-	const char *slash;
-
-	if (!p)
-		return false;
-	slash = p + 3 + strcspn(p + 3, "/?#");
-	return *slash == '/' && slash[1] != '\0' && slash[1] != '?' && slash[1] != '#';
 }
 
 int
@@ -256,7 +206,7 @@ cmd_scrape(int argc, char **argv)
 	/* A base URL gets the profile path and a debug parameter (proto by default); a URL with a
 	 * path is the profile URL, kept as written unless --format is given. */
 	if (debug == -2)
-		debug = has_path(url) ? -1 : 0;
+		debug = url_has_path(url) ? -1 : 0;
 	snprintf(path, sizeof(path), "/debug/pprof/%s", profile);
 	profile_url = targets_profile_url(url, path, debug);
 	if (!profile_url) {

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "base/clock.h"
 #include "daemon/cmd.h"
 #include "base/config.h"
 #include "base/units.h"
@@ -121,25 +122,6 @@ suspects_parse_args(int argc, char **argv, struct suspects_opts *o)
 	return 0;
 }
 
-static void
-iso_time(char *buf, size_t len, int64_t ms)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "%lld", (long long)ms);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 print_json(const struct ranking *r)
 {
@@ -214,7 +196,8 @@ print_table(const struct ranking *r, bool stored)
 	size_t width[NCOL];
 	char when[40], cell[NCOL][512];
 
-	iso_time(when, sizeof(when), r->generated_at);
+	if (!clock_fmt_iso8601(r->generated_at, when, sizeof(when)))
+		snprintf(when, sizeof(when), "never");
 	printf("%s ranking of %s over %llu s: %zu suspect%s\n", stored ? "stored" : "computed",
 	       when, (unsigned long long)r->window_seconds, r->n, r->n == 1 ? "" : "s");
 	if (r->n == 0)
@@ -344,7 +327,7 @@ cmd_suspects(int argc, char **argv)
 
 			if (fresh < SUSPECTS_MIN_FRESH)
 				fresh = SUSPECTS_MIN_FRESH;
-			if (now_ms() - r.generated_at <= (int64_t)(fresh * 1000)) {
+			if (clock_wall_ms() - r.generated_at <= (int64_t)(fresh * 1000)) {
 				stored = true;
 			} else {
 				ranking_release(&r);
@@ -353,7 +336,7 @@ cmd_suspects(int argc, char **argv)
 		}
 	}
 	if (!stored &&
-	    detect_rank(st, cfg, o.service, window, o.have_at ? o.at : now_ms(), &r) < 0) {
+	    detect_rank(st, cfg, o.service, window, o.have_at ? o.at : clock_wall_ms(), &r) < 0) {
 		fprintf(stderr, "leakprofd suspects: computing the ranking failed\n");
 		goto out_store;
 	}
