@@ -9,7 +9,6 @@
  * own threads too. A database that cannot be written (read-only, full disk) never stops scraping: finished
  * scrapes wait in a bounded queue in memory and are stored once the database takes writes again. */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -32,11 +31,14 @@
 #include "base/units.h"
 #include "detect/detect.h"
 #include "base/log.h"
+#include "base/clock.h"
+#include "base/xalloc.h"
+#include "base/secret.h"
+#include "base/hash.h"
 #include "daemon/sdnotify.h"
 #include "storage/store.h"
 #include "web/server.h"
 
-#define SECRET_MAX_BYTES        65536   /* a bearer token or password file larger than this is refused */
 #define PENDING_MAX             2048    /* finished scrapes waiting to be stored, at most */
 #define STORE_RETRY_MS          5000    /* retry a refused write this often */
 #define RETENTION_BUDGET        20      /* scrapes rolled up per retention step, at least */
@@ -74,93 +76,6 @@ run_usage(FILE *f)
 	    "Signals: SIGHUP reloads the configuration and target files, SIGTERM/SIGINT stop.\n");
 }
 
-/* ---- Small helpers ---- */
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void *
-xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size ? size : 1);
-
-	if (p == NULL) {
-		log_err("daemon: out of memory");
-		abort();
-	}
-	return p;
-}
-
-static char *
-xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (p == NULL) {
-		log_err("daemon: out of memory");
-		abort();
-	}
-	return p;
-}
-
-/* Read a secret file whole, without its trailing newlines. NULL with 'why' filled on error. Caller owns. */
-static char *
-read_secret(const char *path, char *why, size_t whylen)
-{
-	char *buf;
-	ssize_t n;
-	size_t len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		snprintf(why, whylen, "%s", strerror(errno));
-		return NULL;
-	}
-	buf = xcalloc(1, SECRET_MAX_BYTES + 1);
-	while ((n = read(fd, buf + len, SECRET_MAX_BYTES + 1 - len)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			snprintf(why, whylen, "%s", strerror(errno));
-			goto out_free;
-		}
-		len += (size_t)n;
-		if (len > SECRET_MAX_BYTES) {
-			snprintf(why, whylen, "larger than %d bytes", SECRET_MAX_BYTES);
-			goto out_free;
-		}
-	}
-	close(fd);
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
-	buf[len] = '\0';
-	if (len == 0) {
-		snprintf(why, whylen, "empty");
-		free(buf);
-		return NULL;
-	}
-	return buf;
-out_free:
-	close(fd);
-	free(buf);
-	return NULL;
-}
-
 /* ---- The target registry: every (service, base URL) seen since start, with its database id ----
  *
  * A target keeps its registry slot for the life of the process, so the scraper's tag (slot + 1) stays valid for
@@ -186,14 +101,7 @@ struct registry {
 static uint64_t
 reg_hash(const char *service, const char *url)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (const char *p = service; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-	h = (h ^ '\n') * 0x100000001b3ull;
-	for (const char *p = url; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-	return h;
+	return hash_fnv1a_str(hash_fnv1a_str(hash_fnv1a_str(HASH_FNV1A_INIT, service), "\n"), url);
 }
 
 static void
@@ -229,13 +137,8 @@ reg_get(struct registry *r, const char *service, const char *url)
 	}
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 64;
-		struct dtarget *v = realloc(r->v, cap * sizeof(*v));
 
-		if (v == NULL) {
-			log_err("daemon: out of memory");
-			abort();
-		}
-		r->v = v;
+		r->v = xrealloc(r->v, cap * sizeof(*r->v));
 		r->cap = cap;
 	}
 	r->v[r->n] = (struct dtarget){ .service = xstrdup(service), .base_url = xstrdup(url) };
@@ -274,13 +177,8 @@ tset_own(struct tset *ts, char *s)
 {
 	if (ts->nstrs == ts->capstrs) {
 		size_t cap = ts->capstrs ? ts->capstrs * 2 : 64;
-		char **v = realloc(ts->strs, cap * sizeof(*v));
 
-		if (v == NULL) {
-			log_err("daemon: out of memory");
-			abort();
-		}
-		ts->strs = v;
+		ts->strs = xrealloc(ts->strs, cap * sizeof(*ts->strs));
 		ts->capstrs = cap;
 	}
 	ts->strs[ts->nstrs++] = s;
@@ -353,13 +251,8 @@ svc_resolve(struct tset *ts, const struct config *cfg, const struct config_servi
 	out->detail_max_goroutines = svc->detail_max_goroutines;
 	if (svc->nheaders) {
 		struct scrape_header *h = xcalloc(svc->nheaders, sizeof(*h));
-		struct scrape_header **v = realloc(ts->hdrs, (ts->nhdrs + 1) * sizeof(*v));
 
-		if (v == NULL) {
-			log_err("daemon: out of memory");
-			abort();
-		}
-		ts->hdrs = v;
+		ts->hdrs = xrealloc(ts->hdrs, (ts->nhdrs + 1) * sizeof(*ts->hdrs));
 		ts->hdrs[ts->nhdrs++] = h;
 		for (size_t i = 0; i < svc->nheaders; i++)
 			h[i] = (struct scrape_header){ svc->headers[i].key, svc->headers[i].value };
@@ -367,11 +260,11 @@ svc_resolve(struct tset *ts, const struct config *cfg, const struct config_servi
 		out->nheaders = svc->nheaders;
 	}
 	if (svc->bearer_token_file) {
-		char *tok = read_secret(svc->bearer_token_file, why, sizeof(why));
+		char *tok = secret_read(svc->bearer_token_file, why, sizeof(why));
 
 		if (tok == NULL) {
-			log_err("config: '%s': service '%s': cannot read bearer_token_file '%s': %s", cfg->source,
-			    svc->name, svc->bearer_token_file, why);
+			log_err("config: '%s': service '%s': cannot read bearer_token_file %s", cfg->source,
+			        svc->name, why);
 			return -1;
 		}
 		out->bearer = tset_own(ts, tok);
@@ -380,11 +273,11 @@ svc_resolve(struct tset *ts, const struct config *cfg, const struct config_servi
 		out->basic_user = svc->basic_auth.username;
 		out->basic_password = "";
 		if (svc->basic_auth.password_file) {
-			char *pw = read_secret(svc->basic_auth.password_file, why, sizeof(why));
+			char *pw = secret_read(svc->basic_auth.password_file, why, sizeof(why));
 
 			if (pw == NULL) {
-				log_err("config: '%s': service '%s': cannot read basic_auth.password_file '%s': %s",
-				    cfg->source, svc->name, svc->basic_auth.password_file, why);
+				log_err("config: '%s': service '%s': cannot read basic_auth.password_file %s",
+				        cfg->source, svc->name, why);
 				return -1;
 			}
 			out->basic_password = tset_own(ts, pw);
@@ -442,13 +335,9 @@ tset_add(struct tset *ts, struct registry *reg, uint32_t gen, const struct confi
 	if (ts->n == ts->cap) {
 		size_t cap = ts->cap ? ts->cap * 2 : 64;
 
-		ts->t = realloc(ts->t, cap * sizeof(*ts->t));
-		ts->reg = realloc(ts->reg, cap * sizeof(*ts->reg));
-		ts->labels = realloc(ts->labels, cap * sizeof(*ts->labels));
-		if (ts->t == NULL || ts->reg == NULL || ts->labels == NULL) {
-			log_err("daemon: out of memory");
-			abort();
-		}
+		ts->t = xrealloc(ts->t, cap * sizeof(*ts->t));
+		ts->reg = xrealloc(ts->reg, cap * sizeof(*ts->reg));
+		ts->labels = xrealloc(ts->labels, cap * sizeof(*ts->labels));
 		ts->cap = cap;
 	}
 	t = &ts->t[ts->n];
@@ -611,9 +500,9 @@ detector_main(void *arg)
 		atomic_fetch_add(&cfg->refs, 1);
 		pthread_mutex_unlock(&d->mu);
 
-		started = mono_ms();
-		r = detect_run(d->st, cfg->cfg, wall_ms());
-		took = mono_ms() - started;
+		started = clock_mono_ms();
+		r = detect_run(d->st, cfg->cfg, clock_wall_ms());
+		took = clock_mono_ms() - started;
 		if (r == 0)
 			alert_kick(d->alert);
 		cfgref_put(cfg);
@@ -623,7 +512,7 @@ detector_main(void *arg)
 		 * as long as a slow run took, so the detector stays under a fifth of a core and rounds finished
 		 * meanwhile are ranked together. A fleet ranked within a second is ranked every round. */
 		if (took > DETECT_PACE_MIN_MS) {
-			int64_t until = wall_ms() + DETECT_PACE_FACTOR * took;
+			int64_t until = clock_wall_ms() + DETECT_PACE_FACTOR * took;
 			struct timespec ts = { .tv_sec = until / 1000, .tv_nsec = (until % 1000) * 1000000 };
 
 			log_info("detect: ranking took %" PRId64 " ms; next ranking in %" PRId64 " s at the earliest",
@@ -762,11 +651,7 @@ ingest_id(struct ingest *in, size_t slot)
 
 		while (n <= slot)
 			n *= 2;
-		v = realloc(in->ids, n * sizeof(*v));
-		if (v == NULL) {
-			log_err("daemon: out of memory");
-			abort();
-		}
+		v = xrealloc(in->ids, n * sizeof(*v));
 		memset(v + in->nids, 0, (n - in->nids) * sizeof(*v));
 		in->ids = v;
 		in->nids = n;
@@ -825,7 +710,7 @@ ingest_run(struct ingest *in, struct job *j)
 static void
 ingest_retention(struct ingest *in, bool idle)
 {
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 	uint64_t budget = in->stored_since_step * 2;
 	int r;
 
@@ -837,9 +722,9 @@ ingest_retention(struct ingest *in, bool idle)
 		budget = RETENTION_BUDGET;
 	if (budget > RETENTION_BUDGET_MAX)
 		budget = RETENTION_BUDGET_MAX;
-	r = store_retention_step(in->st, wall_ms(), atomic_load(&in->raw_ms), atomic_load(&in->rollup_ms),
-	    (unsigned)budget);
-	in->retention_step_ms = mono_ms();
+	r = store_retention_step(in->st, clock_wall_ms(), atomic_load(&in->raw_ms),
+	    atomic_load(&in->rollup_ms), (unsigned)budget);
+	in->retention_step_ms = clock_mono_ms();
 	in->stored_since_step = 0;
 	in->retention_more = r == 1;
 	if (r != 1)
@@ -1397,13 +1282,13 @@ main_loop(struct daemon *d)
 	char err[512];
 
 	for (;;) {
-		int64_t now = mono_ms();
+		int64_t now = clock_mono_ms();
 		int timeout = POLL_MAX_MS;
 		int64_t wd = sdnotify_watchdog_interval_ms();
 		int n, sig;
 
 		sdnotify_watchdog(now);
-		web_heartbeat(d->web, wall_ms());
+		web_heartbeat(d->web, clock_wall_ms());
 		if (wd > 0 && wd < timeout)
 			timeout = (int)wd;
 		n = scrape_poll(d->sc, &d->sigfd, 1, timeout, err, sizeof(err));
@@ -1416,7 +1301,7 @@ main_loop(struct daemon *d)
 			return 0;
 		if (sig & 1)
 			reload(d);
-		now = mono_ms();
+		now = clock_mono_ms();
 		if (d->sd && now >= d->sd_next_ms) {
 			sd_check(d);
 			d->sd_next_ms = now + TARGET_FILES_CHECK_MS;
@@ -1554,7 +1439,7 @@ cmd_run(int argc, char **argv)
 		log_err("daemon: cannot start the detector thread: %s", strerror(r));
 		goto out_stop_alert;
 	}
-	d.last_rank_ms = mono_ms();
+	d.last_rank_ms = clock_mono_ms();
 
 	log_notice("daemon: leakprofd %s running: %zu targets every %llu s, database '%s', dashboard http://%s/",
 	    LEAKPROFD_VERSION, d.nset, (unsigned long long)cfg->scrape_interval, cfg->database, cfg->listen);
