@@ -1,13 +1,11 @@
 /* daemon/daemon.c: `leakprofd run`: the daemon's main loop.
  *
- * The main thread owns the scraper: it drives scrape_poll() with a bounded timeout, hands every finished scrape
- * to the ingest thread, reloads on SIGHUP and stops on SIGTERM/SIGINT, all read from a signalfd between polls
- * (signals are blocked in every thread, so no work ever happens in a handler). The ingest thread owns the
- * read-write database connection: it stores each scrape in its own transaction, in order, and prunes old data in
- * small steps, so a slow disk (a checkpoint's fsync) never delays a scrape. After each scrape round is stored,
- * the detector thread ranks on its own connection and kicks the alerter; the web server and the alerter run their
- * own threads too. A database that cannot be written (read-only, full disk) never stops scraping: finished
- * scrapes wait in a bounded queue in memory and are stored once the database takes writes again. */
+ * The main thread owns the scraper: it drives scrape_poll() with a bounded timeout, hands every
+ * finished scrape to the ingest thread (daemon/ingest.c), reloads on SIGHUP and stops on
+ * SIGTERM/SIGINT, all read from a signalfd between polls (signals are blocked in every thread, so no
+ * work ever happens in a handler). The ingest thread is the database's one writer; once a scrape
+ * round is stored, the detector thread ranks on its own connection and kicks the alerter; the web
+ * server and the alerter run their own threads too. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -35,16 +33,11 @@
 #include "base/xalloc.h"
 #include "base/secret.h"
 #include "base/hash.h"
+#include "daemon/ingest.h"
 #include "daemon/sdnotify.h"
 #include "storage/store.h"
 #include "web/server.h"
 
-#define PENDING_MAX             2048    /* finished scrapes waiting to be stored, at most */
-#define STORE_RETRY_MS          5000    /* retry a refused write this often */
-#define RETENTION_BUDGET        20      /* scrapes rolled up per retention step, at least */
-#define RETENTION_BUDGET_MAX    2000    /* and at most */
-#define RETENTION_PAUSE_MS      60000   /* between retention passes */
-#define RETENTION_BUSY_MS       1000    /* a busy loop still takes a retention step this often */
 #define TARGET_FILES_CHECK_MS   5000    /* re-read changed target files this often */
 #define POLL_MAX_MS             1000    /* the loop wakes at least this often (heartbeat, status) */
 #define STATUS_EVERY_MS         1000    /* STATUS= is refreshed this often */
@@ -547,371 +540,18 @@ detector_set_config(struct detector *d, struct cfgref *cfg)
 	cfgref_put(old);
 }
 
-/* ---- The ingest thread: stores finished scrapes in order, so a slow disk never delays a scrape ----
- *
- * The main loop queues jobs (target registrations, the active set, finished scrapes, ranking marks); this thread
- * owns the read-write connection and runs them in order. A job the database refuses stays at the head and is
- * retried every few seconds, so nothing is stored out of order; finished scrapes queue up meanwhile, at most
- * PENDING_MAX of them (then new ones are dropped, logged). When the queue is empty it prunes old data in small
- * steps; under load it still takes a step every second, sized to what was stored since the previous one. */
-
-enum job_kind {
-	JOB_REGISTER,                   /* store_target_upsert() for registry slot 'slot' */
-	JOB_ACTIVE,                     /* store_targets_set_active() for 'slots' */
-	JOB_SCRAPE,                     /* store_add_scrape() */
-	JOB_RANK,                       /* everything before it is stored: wake the detector */
-};
-
-struct job {
-	struct job *next;
-	enum job_kind kind;
-	size_t slot;
-	char *service, *base_url, *labels_json;         /* JOB_REGISTER */
-	size_t *slots;                                  /* JOB_ACTIVE */
-	size_t nslots;
-	int64_t ts;                                     /* JOB_SCRAPE */
-	uint32_t duration_ms;
-	uint64_t bytes;
-	char *status;
-	bool detail;
-	uint32_t consecutive_failures;
-	bool has_profile;
-	struct profile profile;
-};
-
-struct ingest {
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct job *head, *tail;        /* guarded by mu; the thread works on head without unlinking it */
-	size_t nscrapes;                /* JOB_SCRAPE jobs queued */
-	uint64_t dropped;               /* scrapes dropped since the database last took writes */
-	bool stop;
-	atomic_bool failing;            /* the database refuses writes (for STATUS=) */
-	_Atomic int64_t raw_ms, rollup_ms;      /* retention, from the current config */
-
-	/* owned by the thread */
-	struct store *st;
-	char *db_path;
-	struct detector *det;
-	int64_t *ids;                   /* database id per registry slot, 0: not registered */
-	size_t nids;
-	bool retention_more;
-	int64_t retention_next_ms, retention_step_ms;
-	uint64_t stored_since_step;
-};
-
-static void
-job_free(struct job *j)
-{
-	if (j == NULL)
-		return;
-	free(j->service);
-	free(j->base_url);
-	free(j->labels_json);
-	free(j->slots);
-	free(j->status);
-	if (j->has_profile)
-		profile_release(&j->profile);
-	free(j);
-}
-
-/* Queue 'j' (steals it). A scrape is dropped when PENDING_MAX are already waiting. */
-static void
-ingest_push(struct ingest *in, struct job *j)
-{
-	pthread_mutex_lock(&in->mu);
-	if (j->kind == JOB_SCRAPE) {
-		if (in->nscrapes >= PENDING_MAX) {
-			if (in->dropped++ == 0)
-				log_err("daemon: %d scrapes wait to be stored in '%s': dropping new ones until the "
-				    "database takes writes again", PENDING_MAX, in->db_path);
-			pthread_mutex_unlock(&in->mu);
-			job_free(j);
-			return;
-		}
-		in->nscrapes++;
-	}
-	j->next = NULL;
-	if (in->tail)
-		in->tail->next = j;
-	else
-		in->head = j;
-	in->tail = j;
-	pthread_cond_signal(&in->cv);
-	pthread_mutex_unlock(&in->mu);
-}
-
-static int64_t *
-ingest_id(struct ingest *in, size_t slot)
-{
-	if (slot >= in->nids) {
-		size_t n = in->nids ? in->nids : 64;
-		int64_t *v;
-
-		while (n <= slot)
-			n *= 2;
-		v = xrealloc(in->ids, n * sizeof(*v));
-		memset(v + in->nids, 0, (n - in->nids) * sizeof(*v));
-		in->ids = v;
-		in->nids = n;
-	}
-	return &in->ids[slot];
-}
-
-/* Run one job. 0 done (or dropped for good), -1 the database refused it: retry later. */
-static int
-ingest_run(struct ingest *in, struct job *j)
-{
-	int64_t id, *ids;
-	int r = 0;
-
-	switch (j->kind) {
-	case JOB_REGISTER:
-		id = store_target_upsert(in->st, j->service, j->labels_json, j->base_url);
-		if (id <= 0)
-			return -1;
-		*ingest_id(in, j->slot) = id;
-		return 0;
-	case JOB_ACTIVE:
-		ids = xcalloc(j->nslots, sizeof(*ids));
-		for (size_t i = 0; i < j->nslots; i++)
-			ids[i] = *ingest_id(in, j->slots[i]);
-		r = store_targets_set_active(in->st, ids, j->nslots);
-		free(ids);
-		return r;
-	case JOB_SCRAPE:
-		id = *ingest_id(in, j->slot);
-		if (id <= 0) {
-			log_err("daemon: a scrape of an unregistered target (slot %zu) was not stored", j->slot);
-			return 0;
-		}
-		r = store_add_scrape(in->st, &(struct scrape_record){
-			.target_id = id,
-			.ts = j->ts,
-			.duration_ms = j->duration_ms,
-			.bytes = j->bytes,
-			.status = j->status,
-			.detail = j->detail,
-			.consecutive_failures = j->consecutive_failures,
-			.profile = j->has_profile ? &j->profile : NULL,
-		});
-		if (r == 0)
-			in->stored_since_step++;
-		return r;
-	case JOB_RANK:
-		detector_kick(in->det);
-		return 0;
-	}
-	return 0;
-}
-
-/* One retention step, when due: idle, or busy and a second has passed since the last one. */
-static void
-ingest_retention(struct ingest *in, bool idle)
-{
-	int64_t now = clock_mono_ms();
-	uint64_t budget = in->stored_since_step * 2;
-	int r;
-
-	if (!in->retention_more && now < in->retention_next_ms)
-		return;
-	if (!idle && now - in->retention_step_ms < RETENTION_BUSY_MS)
-		return;
-	if (budget < RETENTION_BUDGET)
-		budget = RETENTION_BUDGET;
-	if (budget > RETENTION_BUDGET_MAX)
-		budget = RETENTION_BUDGET_MAX;
-	r = store_retention_step(in->st, clock_wall_ms(), atomic_load(&in->raw_ms),
-	    atomic_load(&in->rollup_ms), (unsigned)budget);
-	in->retention_step_ms = clock_mono_ms();
-	in->stored_since_step = 0;
-	in->retention_more = r == 1;
-	if (r != 1)
-		in->retention_next_ms = in->retention_step_ms + RETENTION_PAUSE_MS;
-}
-
-static void
-timespec_in(struct timespec *ts, int64_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
-static void *
-ingest_main(void *arg)
-{
-	struct ingest *in = arg;
-	struct timespec until;
-	uint64_t stored_while_failing = 0;
-
-	pthread_mutex_lock(&in->mu);
-	for (;;) {
-		struct job *j;
-		bool failing = atomic_load(&in->failing);
-		int r;
-
-		if (in->head == NULL) {
-			if (in->stop)
-				break;
-			if (failing) {
-				/* nothing left to retry: the database took everything */
-				atomic_store(&in->failing, false);
-				continue;
-			}
-			pthread_mutex_unlock(&in->mu);
-			ingest_retention(in, true);
-			pthread_mutex_lock(&in->mu);
-			if (in->head == NULL && !in->stop) {
-				timespec_in(&until, in->retention_more ? 0 : POLL_MAX_MS);
-				pthread_cond_timedwait(&in->cv, &in->mu, &until);
-			}
-			continue;
-		}
-		j = in->head;
-		pthread_mutex_unlock(&in->mu);
-		r = ingest_run(in, j);
-		if (r == 0 && !failing)
-			ingest_retention(in, false);
-		pthread_mutex_lock(&in->mu);
-		if (r == 0) {
-			in->head = j->next;
-			if (in->head == NULL)
-				in->tail = NULL;
-			if (j->kind == JOB_SCRAPE) {
-				in->nscrapes--;
-				if (failing)
-					stored_while_failing++;
-			}
-			job_free(j);
-			if (failing && in->head == NULL) {
-				log_notice("daemon: database '%s' takes writes again: stored %llu delayed scrapes%s",
-				    in->db_path, (unsigned long long)stored_while_failing,
-				    in->dropped ? ", some were dropped while it refused" : "");
-				atomic_store(&in->failing, false);
-				in->dropped = 0;
-				stored_while_failing = 0;
-			}
-			continue;
-		}
-		if (!failing) {
-			log_err("daemon: cannot write to database '%s': %s; scraping goes on, finished scrapes wait in "
-			    "memory (at most %d), retrying every %d s", in->db_path, store_errmsg(in->st), PENDING_MAX,
-			    STORE_RETRY_MS / 1000);
-			atomic_store(&in->failing, true);
-			stored_while_failing = 0;
-		}
-		if (in->stop) {
-			log_err("daemon: stopping with %zu scrapes not stored in '%s'", in->nscrapes, in->db_path);
-			break;
-		}
-		timespec_in(&until, STORE_RETRY_MS);
-		while (!in->stop && pthread_cond_timedwait(&in->cv, &in->mu, &until) == 0)
-			;
-	}
-	pthread_mutex_unlock(&in->mu);
-	return NULL;
-}
-
-/* Set up the queue on 'st' (the read-write connection, owned by the thread once it runs). */
-static void
-ingest_init(struct ingest *in, struct store *st, const char *db_path, struct detector *det)
-{
-	pthread_condattr_t ca;
-
-	in->st = st;
-	in->db_path = xstrdup(db_path);
-	in->det = det;
-	atomic_init(&in->failing, false);
-	pthread_mutex_init(&in->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&in->cv, &ca);
-	pthread_condattr_destroy(&ca);
-}
-
-static int
-ingest_start(struct ingest *in)
-{
-	int r = pthread_create(&in->thread, NULL, ingest_main, in);
-
-	if (r != 0) {
-		log_err("daemon: cannot start the ingest thread: %s", strerror(r));
-		return -1;
-	}
-	return 0;
-}
-
-/* Before the thread starts: run the queued jobs (the first target registrations) in this thread, so that a
- * large fleet is registered before its first scrapes queue up behind it. Stops at the first refusal (logged);
- * the thread retries from there. */
-static void
-ingest_run_queued(struct ingest *in)
-{
-	struct job *j;
-
-	while ((j = in->head) != NULL) {
-		if (ingest_run(in, j) != 0) {
-			log_err("daemon: cannot write to database '%s': %s; retrying every %d s", in->db_path,
-			    store_errmsg(in->st), STORE_RETRY_MS / 1000);
-			return;
-		}
-		in->head = j->next;
-		if (in->head == NULL)
-			in->tail = NULL;
-		if (j->kind == JOB_SCRAPE)
-			in->nscrapes--;
-		job_free(j);
-	}
-}
-
-/* Store what is queued (giving up if the database refuses), join the thread when 'running', free the queue.
- * Idempotent. */
-static void
-ingest_stop(struct ingest *in, bool running)
-{
-	struct job *j;
-
-	if (in->db_path == NULL)
-		return;         /* never set up, or already stopped */
-	if (running) {
-		pthread_mutex_lock(&in->mu);
-		in->stop = true;
-		pthread_cond_signal(&in->cv);
-		pthread_mutex_unlock(&in->mu);
-		pthread_join(in->thread, NULL);
-	}
-	while ((j = in->head) != NULL) {
-		in->head = j->next;
-		job_free(j);
-	}
-	in->tail = NULL;
-	free(in->ids);
-	in->ids = NULL;
-	free(in->db_path);
-	in->db_path = NULL;
-	pthread_cond_destroy(&in->cv);
-	pthread_mutex_destroy(&in->mu);
-}
-
 /* ---- The daemon ---- */
 
 struct daemon {
 	const struct run_opts *opts;
 	struct cfgref *cfg;
-	struct store *st;
 	struct scraper *sc;
 	struct targets_sd *sd;          /* NULL without target_files */
 	struct registry reg;
 	struct web *web;
 	struct alerter *alert;
 	struct detector det;
-	struct ingest in;
+	struct ingest *in;
 	int sigfd;
 
 	/* the current target set (registry slots), for rounds and the active list */
@@ -931,7 +571,6 @@ on_scrape(void *arg, struct scrape_result *res)
 	struct daemon *d = arg;
 	size_t slot = (size_t)res->id - 1;
 	struct dtarget *t;
-	struct job *j;
 
 	if (res->id <= 0 || slot >= d->reg.n)
 		return;
@@ -956,24 +595,7 @@ on_scrape(void *arg, struct scrape_result *res)
 	}
 	if (res->ok)
 		d->new_data = true;
-
-	j = xcalloc(1, sizeof(*j));
-	*j = (struct job){
-		.kind = JOB_SCRAPE,
-		.slot = slot,
-		.ts = res->start_ms,
-		.duration_ms = res->duration_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)res->duration_ms,
-		.bytes = res->bytes,
-		.status = xstrdup(res->status),
-		.detail = res->detail,
-		.consecutive_failures = res->consecutive_failures,
-	};
-	if (res->ok) {
-		j->profile = res->profile;
-		j->has_profile = true;
-		res->profile = (struct profile){ 0 };
-	}
-	ingest_push(&d->in, j);
+	ingest_push_scrape(d->in, res);
 }
 
 /* ---- Configuration ---- */
@@ -1074,6 +696,7 @@ sd_open(const struct config *cfg, bool *failed)
 static int
 set_targets(struct daemon *d, struct tset *ts)
 {
+	int64_t *active;
 	char err[512];
 
 	if (scrape_set_targets(d->sc, ts->t, ts->n, err, sizeof(err)) != 0) {
@@ -1095,23 +718,18 @@ set_targets(struct daemon *d, struct tset *ts)
 		t->in_set = true;
 		/* new targets and new labels reach the database before any scrape of them (one queue) */
 		if (t->labels_json == NULL || strcmp(t->labels_json, ts->labels[i]) != 0) {
-			struct job *j = xcalloc(1, sizeof(*j));
-
 			free(t->labels_json);
 			t->labels_json = ts->labels[i];
 			ts->labels[i] = NULL;
-			*j = (struct job){ .kind = JOB_REGISTER, .slot = ts->reg[i], .service = xstrdup(t->service),
-				.base_url = xstrdup(t->base_url), .labels_json = xstrdup(t->labels_json) };
-			ingest_push(&d->in, j);
+			ingest_push_register(d->in, (int64_t)ts->reg[i] + 1, t->service, t->base_url,
+			                     t->labels_json);
 		}
 	}
-	{
-		struct job *j = xcalloc(1, sizeof(*j));
-
-		*j = (struct job){ .kind = JOB_ACTIVE, .slots = xcalloc(d->nset, sizeof(size_t)), .nslots = d->nset };
-		memcpy(j->slots, d->set_reg, d->nset * sizeof(size_t));
-		ingest_push(&d->in, j);
-	}
+	active = xcalloc(d->nset, sizeof(*active));
+	for (size_t i = 0; i < d->nset; i++)
+		active[i] = (int64_t)d->set_reg[i] + 1;
+	ingest_push_active(d->in, active, d->nset);
+	free(active);
 	return 0;
 }
 
@@ -1156,8 +774,8 @@ reload(struct daemon *d)
 	web_reload(d->web, ncfg);
 	alert_reload(d->alert, ncfg);
 	detector_set_config(&d->det, ref);
-	atomic_store(&d->in.raw_ms, (int64_t)ncfg->retention_raw * 1000);
-	atomic_store(&d->in.rollup_ms, (int64_t)ncfg->retention_rollup * 1000);
+	ingest_set_retention(d->in, (int64_t)ncfg->retention_raw * 1000,
+	                     (int64_t)ncfg->retention_rollup * 1000);
 	cfgref_put(d->cfg);
 	d->cfg = ref;
 	log_notice("daemon: configuration '%s' loaded: %zu targets, every %llu s", ncfg->source, d->nset,
@@ -1250,8 +868,15 @@ update_status(struct daemon *d, int64_t now)
 	d->status_ms = now;
 	scrape_count_up(d->sc, &up, &down);
 	snprintf(buf, sizeof(buf), "%zu targets: %zu up, %zu down%s", d->nset, up, down,
-	    atomic_load(&d->in.failing) ? "; database refuses writes" : "");
+	    ingest_failing(d->in) ? "; database refuses writes" : "");
 	sdnotify_status(buf);
+}
+
+/* On the ingest thread: everything of the round is stored, rank it. */
+static void
+on_round_stored(void *arg)
+{
+	detector_kick(arg);
 }
 
 static void
@@ -1272,8 +897,7 @@ maybe_rank(struct daemon *d, int64_t now)
 		log_debug("daemon: scrape round done, worst lag %llu ms", (unsigned long long)d->max_lag_ms);
 	d->max_lag_ms = 0;
 	/* the ranking starts once the ingest thread has stored everything of the round */
-	ingest_push(&d->in, memcpy(xcalloc(1, sizeof(struct job)), &(struct job){ .kind = JOB_RANK },
-	    sizeof(struct job)));
+	ingest_push_mark(d->in, on_round_stored, &d->det);
 }
 
 static int
@@ -1356,9 +980,10 @@ cmd_run(int argc, char **argv)
 	struct run_opts o = { 0 };
 	struct daemon d = { .opts = &o, .sigfd = -1 };
 	struct config *cfg;
+	struct store *st;
 	struct tset ts;
 	sigset_t set;
-	bool sd_failed, ingest_running = false;
+	bool sd_failed;
 	int r, ret = 1;
 
 	o.targets = xcalloc((size_t)argc, sizeof(*o.targets));
@@ -1387,23 +1012,26 @@ cmd_run(int argc, char **argv)
 	if (sd_failed)
 		goto out_free_sd;
 
-	d.st = store_open(cfg->database, 0);
-	if (d.st == NULL) {
+	st = store_open(cfg->database, 0);
+	if (st == NULL) {
 		log_err("daemon: cannot open database '%s' (see above): exiting", cfg->database);
 		goto out_free_sd;
 	}
 	d.det.st = store_open(cfg->database, 0);
 	if (d.det.st == NULL) {
 		log_err("daemon: cannot open a second connection to database '%s': exiting", cfg->database);
-		goto out_close_store;
+		store_free(st);
+		goto out_free_sd;
 	}
 	pthread_mutex_init(&d.det.mu, NULL);
 	pthread_cond_init(&d.det.cv, NULL);
 	d.det.cfg = d.cfg;
 	atomic_fetch_add(&d.cfg->refs, 1);
-	atomic_init(&d.in.raw_ms, (int64_t)cfg->retention_raw * 1000);
-	atomic_init(&d.in.rollup_ms, (int64_t)cfg->retention_rollup * 1000);
-	ingest_init(&d.in, d.st, cfg->database, &d.det);
+	d.in = ingest_new(st, &(struct ingest_options){
+	                          .db_path = cfg->database,
+	                          .retention_raw_ms = (int64_t)cfg->retention_raw * 1000,
+	                          .retention_rollup_ms = (int64_t)cfg->retention_rollup * 1000,
+	                      });
 	d.sc = scrape_new(&(struct scrape_options){
 		.max_concurrent = cfg->max_concurrent_scrapes, .done = on_scrape, .done_arg = &d,
 		.user_agent = "leakprofd/" LEAKPROFD_VERSION,
@@ -1418,10 +1046,9 @@ cmd_run(int argc, char **argv)
 	tset_release(&ts);
 	if (r != 0)
 		goto out_free_scraper;
-	ingest_run_queued(&d.in);
-	if (ingest_start(&d.in) != 0)
+	ingest_run_queued(d.in);
+	if (ingest_start(d.in) != 0)
 		goto out_free_scraper;
-	ingest_running = true;
 
 	d.web = web_start(cfg);
 	if (d.web == NULL) {
@@ -1457,8 +1084,7 @@ cmd_run(int argc, char **argv)
 	/* abandon the transfers in flight (their results are simply not stored), store what already finished */
 	scrape_free(d.sc);
 	d.sc = NULL;
-	ingest_stop(&d.in, true);
-	ingest_running = false;
+	ingest_stop(d.in);
 	pthread_mutex_lock(&d.det.mu);
 	d.det.stop = true;
 	pthread_cond_signal(&d.det.cv);
@@ -1471,13 +1097,11 @@ out_stop_web:
 out_free_scraper:
 	scrape_free(d.sc);
 out_stop_ingest:
-	ingest_stop(&d.in, ingest_running);
+	ingest_free(d.in);
 	cfgref_put(d.det.cfg);
 	pthread_cond_destroy(&d.det.cv);
 	pthread_mutex_destroy(&d.det.mu);
-out_close_store:
 	store_free(d.det.st);
-	store_free(d.st);
 out_free_sd:
 	targets_sd_free(d.sd);
 out_put_cfg:
