@@ -3,9 +3,10 @@
  * The main thread owns the scraper: it drives scrape_poll() with a bounded timeout, hands every
  * finished scrape to the ingest thread (daemon/ingest.c), reloads on SIGHUP and stops on
  * SIGTERM/SIGINT, all read from a signalfd between polls (signals are blocked in every thread, so no
- * work ever happens in a handler). The ingest thread is the database's one writer; once a scrape
- * round is stored, the detector thread ranks on its own connection and kicks the alerter; the web
- * server and the alerter run their own threads too. */
+ * work ever happens in a handler). What it scrapes comes from the configuration and its target
+ * files through the registry of daemon/targetset.c. The ingest thread is the database's one writer;
+ * once a scrape round is stored, the detector thread ranks on its own connection and kicks the
+ * alerter; the web server and the alerter run their own threads too. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -15,11 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <jansson.h>
 
 #include "collector/scrape.h"
 #include "collector/targets.h"
@@ -31,10 +29,9 @@
 #include "base/log.h"
 #include "base/clock.h"
 #include "base/xalloc.h"
-#include "base/secret.h"
-#include "base/hash.h"
 #include "daemon/ingest.h"
 #include "daemon/sdnotify.h"
+#include "daemon/targetset.h"
 #include "storage/store.h"
 #include "web/server.h"
 
@@ -67,370 +64,6 @@ run_usage(FILE *f)
 	    "  --listen ADDR      overrides listen\n"
 	    "  --database FILE    overrides database\n"
 	    "Signals: SIGHUP reloads the configuration and target files, SIGTERM/SIGINT stop.\n");
-}
-
-/* ---- The target registry: every (service, base URL) seen since start, with its database id ----
- *
- * A target keeps its registry slot for the life of the process, so the scraper's tag (slot + 1) stays valid for
- * results still in flight across a reload. */
-
-struct dtarget {
-	char *service;
-	char *base_url;
-	char *labels_json;              /* the service's labels as a JSON object text */
-	bool in_set;                    /* in the scraper's current target set */
-	bool rounded;                   /* a regular scrape finished since the last ranking */
-	unsigned failures;              /* consecutive failures, as last reported */
-	uint32_t mark;                  /* set-building generation, to drop duplicates */
-};
-
-struct registry {
-	struct dtarget *v;
-	size_t n, cap;
-	uint32_t *slot;                 /* open addressing: index + 1, 0 empty */
-	size_t nslot;                   /* power of two */
-};
-
-static uint64_t
-reg_hash(const char *service, const char *url)
-{
-	return hash_fnv1a_str(hash_fnv1a_str(hash_fnv1a_str(HASH_FNV1A_INIT, service), "\n"), url);
-}
-
-static void
-reg_rehash(struct registry *r, size_t nslot)
-{
-	free(r->slot);
-	r->slot = xcalloc(nslot, sizeof(*r->slot));
-	r->nslot = nslot;
-	for (size_t i = 0; i < r->n; i++) {
-		size_t s = reg_hash(r->v[i].service, r->v[i].base_url) & (nslot - 1);
-
-		while (r->slot[s])
-			s = (s + 1) & (nslot - 1);
-		r->slot[s] = (uint32_t)i + 1;
-	}
-}
-
-/* The slot of (service, url), added when new. */
-static size_t
-reg_get(struct registry *r, const char *service, const char *url)
-{
-	size_t s;
-
-	if (r->nslot == 0 || (r->n + 1) * 2 > r->nslot)
-		reg_rehash(r, r->nslot ? r->nslot * 2 : 64);
-	s = reg_hash(service, url) & (r->nslot - 1);
-	while (r->slot[s]) {
-		struct dtarget *t = &r->v[r->slot[s] - 1];
-
-		if (strcmp(t->service, service) == 0 && strcmp(t->base_url, url) == 0)
-			return r->slot[s] - 1;
-		s = (s + 1) & (r->nslot - 1);
-	}
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 64;
-
-		r->v = xrealloc(r->v, cap * sizeof(*r->v));
-		r->cap = cap;
-	}
-	r->v[r->n] = (struct dtarget){ .service = xstrdup(service), .base_url = xstrdup(url) };
-	r->slot[s] = (uint32_t)r->n + 1;
-	return r->n++;
-}
-
-static void
-reg_release(struct registry *r)
-{
-	for (size_t i = 0; i < r->n; i++) {
-		free(r->v[i].service);
-		free(r->v[i].base_url);
-		free(r->v[i].labels_json);
-	}
-	free(r->v);
-	free(r->slot);
-	*r = (struct registry){ 0 };
-}
-
-/* ---- A target set built from a config (and the target files), ready for scrape_set_targets() ---- */
-
-struct tset {
-	struct scrape_target *t;
-	size_t *reg;                    /* registry slot of each target */
-	char **labels;                  /* labels JSON of each target (owned) */
-	size_t n, cap;
-	char **strs;                    /* every other string the set owns */
-	size_t nstrs, capstrs;
-	struct scrape_header **hdrs;    /* header arrays the set owns */
-	size_t nhdrs;
-};
-
-static char *
-tset_own(struct tset *ts, char *s)
-{
-	if (ts->nstrs == ts->capstrs) {
-		size_t cap = ts->capstrs ? ts->capstrs * 2 : 64;
-
-		ts->strs = xrealloc(ts->strs, cap * sizeof(*ts->strs));
-		ts->capstrs = cap;
-	}
-	ts->strs[ts->nstrs++] = s;
-	return s;
-}
-
-static void
-tset_release(struct tset *ts)
-{
-	for (size_t i = 0; i < ts->nstrs; i++)
-		free(ts->strs[i]);
-	for (size_t i = 0; i < ts->n; i++)
-		free(ts->labels[i]);
-	for (size_t i = 0; i < ts->nhdrs; i++)
-		free(ts->hdrs[i]);
-	free(ts->strs);
-	free(ts->hdrs);
-	free(ts->t);
-	free(ts->reg);
-	free(ts->labels);
-	*ts = (struct tset){ 0 };
-}
-
-/* What the scraper needs of one service's settings, resolved once per service (secrets read). */
-struct svc_settings {
-	const struct config_service *svc;       /* NULL: defaults (a file_sd service not in the config) */
-	const char *path;
-	enum scrape_format format;
-	unsigned detail_every;
-	uint64_t detail_max_goroutines;
-	struct scrape_header *headers;
-	size_t nheaders;
-	const char *bearer;
-	const char *basic_user;
-	const char *basic_password;
-};
-
-static const char *
-labels_to_json(const struct config_kv *kv, size_t n, const struct targets_label *tl, size_t ntl, char **out)
-{
-	json_t *o = json_object();
-
-	if (o == NULL)
-		return "out of memory";
-	for (size_t i = 0; i < n; i++)
-		json_object_set_new(o, kv[i].key, json_string(kv[i].value));
-	for (size_t i = 0; i < ntl; i++)
-		json_object_set_new(o, tl[i].name, json_string(tl[i].value));
-	*out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
-	return *out ? NULL : "out of memory";
-}
-
-/* Resolve 'svc' (or the defaults when NULL): read its secret files. 0, or -1 with the problem logged. */
-static int
-svc_resolve(struct tset *ts, const struct config *cfg, const struct config_service *svc, struct svc_settings *out)
-{
-	char why[256];
-
-	*out = (struct svc_settings){
-		.svc = svc, .path = "/debug/pprof/goroutine", .format = SCRAPE_FORMAT_PROTO, .detail_every = 10,
-		.detail_max_goroutines = 10000,
-	};
-	if (svc == NULL)
-		return 0;
-	if (svc->path)
-		out->path = svc->path;
-	out->format = svc->format;
-	out->detail_every = svc->detail_every;
-	out->detail_max_goroutines = svc->detail_max_goroutines;
-	if (svc->nheaders) {
-		struct scrape_header *h = xcalloc(svc->nheaders, sizeof(*h));
-
-		ts->hdrs = xrealloc(ts->hdrs, (ts->nhdrs + 1) * sizeof(*ts->hdrs));
-		ts->hdrs[ts->nhdrs++] = h;
-		for (size_t i = 0; i < svc->nheaders; i++)
-			h[i] = (struct scrape_header){ svc->headers[i].key, svc->headers[i].value };
-		out->headers = h;
-		out->nheaders = svc->nheaders;
-	}
-	if (svc->bearer_token_file) {
-		char *tok = secret_read(svc->bearer_token_file, why, sizeof(why));
-
-		if (tok == NULL) {
-			log_err("config: '%s': service '%s': cannot read bearer_token_file %s", cfg->source,
-			        svc->name, why);
-			return -1;
-		}
-		out->bearer = tset_own(ts, tok);
-	}
-	if (svc->basic_auth.username) {
-		out->basic_user = svc->basic_auth.username;
-		out->basic_password = "";
-		if (svc->basic_auth.password_file) {
-			char *pw = secret_read(svc->basic_auth.password_file, why, sizeof(why));
-
-			if (pw == NULL) {
-				log_err("config: '%s': service '%s': cannot read basic_auth.password_file %s",
-				        cfg->source, svc->name, why);
-				return -1;
-			}
-			out->basic_password = tset_own(ts, pw);
-		}
-	}
-	return 0;
-}
-
-static int
-format_debug(enum scrape_format f)
-{
-	return f == SCRAPE_FORMAT_DEBUG2 ? 2 : f == SCRAPE_FORMAT_DEBUG1 ? 1 : 0;
-}
-
-static enum profile_format
-format_profile(enum scrape_format f)
-{
-	return f == SCRAPE_FORMAT_DEBUG2 ? PROFILE_FORMAT_DEBUG2 :
-	    f == SCRAPE_FORMAT_DEBUG1 ? PROFILE_FORMAT_DEBUG1 : PROFILE_FORMAT_PROTO;
-}
-
-/* Add one target to 'ts'. 0; 1 when skipped (another shard's, or a duplicate); -1 on a bad URL (logged). */
-static int
-tset_add(struct tset *ts, struct registry *reg, uint32_t gen, const struct config *cfg,
-    const struct svc_settings *ss, const char *service, const char *base, char *labels_json)
-{
-	struct scrape_target *t;
-	size_t slot;
-	char *url, *detail = NULL;
-
-	if (!targets_shard_keep(base, cfg->shard_index, cfg->shard_count)) {
-		free(labels_json);
-		return 1;
-	}
-	url = targets_profile_url(base, ss->path, format_debug(ss->format));
-	if (url == NULL) {
-		log_err("config: '%s': service '%s': target '%s' is not an http or https URL", cfg->source, service,
-		    base);
-		free(labels_json);
-		return -1;
-	}
-	slot = reg_get(reg, service, base);
-	if (reg->v[slot].mark == gen) {
-		free(url);
-		free(labels_json);
-		return 1;
-	}
-	reg->v[slot].mark = gen;
-	if (ss->detail_every > 0 && ss->format != SCRAPE_FORMAT_DEBUG2) {
-		detail = targets_profile_url(base, ss->path, 2);
-		if (detail)
-			tset_own(ts, detail);
-	}
-	tset_own(ts, url);
-	if (ts->n == ts->cap) {
-		size_t cap = ts->cap ? ts->cap * 2 : 64;
-
-		ts->t = xrealloc(ts->t, cap * sizeof(*ts->t));
-		ts->reg = xrealloc(ts->reg, cap * sizeof(*ts->reg));
-		ts->labels = xrealloc(ts->labels, cap * sizeof(*ts->labels));
-		ts->cap = cap;
-	}
-	t = &ts->t[ts->n];
-	*t = (struct scrape_target){
-		.id = (int64_t)slot + 1,
-		.service = service,
-		.url = url,
-		.format = format_profile(ss->format),
-		.detail_url = detail,
-		.detail_every = detail ? ss->detail_every : 0,
-		.detail_max_goroutines = ss->detail_max_goroutines,
-		/* debug=2 stops the target's world for the whole dump: give it room, but bounded */
-		.detail_timeout_ms = cfg->scrape_timeout * 1000 * 3,
-		.headers = ss->headers,
-		.nheaders = ss->nheaders,
-		.bearer_token = ss->bearer,
-		.basic_user = ss->basic_user,
-		.basic_password = ss->basic_password,
-		.interval_ms = cfg->scrape_interval * 1000,
-		.timeout_ms = cfg->scrape_timeout * 1000,
-		.max_body_bytes = cfg->max_body_bytes,
-	};
-	if (ss->svc) {
-		t->tls_ca_file = ss->svc->tls.ca_file;
-		t->tls_cert_file = ss->svc->tls.cert_file;
-		t->tls_key_file = ss->svc->tls.key_file;
-		t->tls_insecure = ss->svc->tls.insecure_skip_verify;
-	}
-	ts->reg[ts->n] = slot;
-	ts->labels[ts->n] = labels_json;
-	ts->n++;
-	return 0;
-}
-
-static const struct config_service *
-config_service_named(const struct config *cfg, const char *name)
-{
-	for (size_t i = 0; i < cfg->nservices; i++) {
-		if (strcmp(cfg->services[i].name, name) == 0)
-			return &cfg->services[i];
-	}
-	return NULL;
-}
-
-/* Build the target set of 'cfg' plus the targets of 'sd' (may be NULL). 0, or -1 (every problem logged). */
-static int
-tset_build(struct tset *ts, struct registry *reg, const struct config *cfg, const struct targets_sd *sd)
-{
-	static uint32_t generation;
-	uint32_t gen = ++generation;
-	int ret = 0;
-
-	*ts = (struct tset){ 0 };
-	for (size_t i = 0; i < cfg->nservices; i++) {
-		const struct config_service *svc = &cfg->services[i];
-		struct svc_settings ss;
-		char *labels;
-		const char *why;
-
-		if (svc_resolve(ts, cfg, svc, &ss) != 0) {
-			ret = -1;
-			continue;
-		}
-		for (size_t j = 0; j < svc->ntargets; j++) {
-			why = labels_to_json(svc->labels, svc->nlabels, NULL, 0, &labels);
-			if (why) {
-				log_err("daemon: labels of service '%s': %s", svc->name, why);
-				abort();
-			}
-			if (tset_add(ts, reg, gen, cfg, &ss, svc->name, svc->targets[j], labels) < 0)
-				ret = -1;
-		}
-	}
-	if (sd) {
-		size_t n;
-		const struct targets_entry *e = targets_sd_list(sd, &n);
-
-		for (size_t i = 0; i < n; i++) {
-			const struct config_service *svc = config_service_named(cfg, e[i].service);
-			struct svc_settings ss;
-			char *labels;
-			const char *why;
-
-			if (svc_resolve(ts, cfg, svc, &ss) != 0) {
-				ret = -1;
-				continue;
-			}
-			why = labels_to_json(svc ? svc->labels : NULL, svc ? svc->nlabels : 0, e[i].labels,
-			    e[i].nlabels, &labels);
-			if (why) {
-				log_err("daemon: labels of service '%s': %s", e[i].service, why);
-				abort();
-			}
-			if (tset_add(ts, reg, gen, cfg, &ss, e[i].service, e[i].base_url, labels) < 0)
-				ret = -1;
-		}
-	}
-	if (ret != 0)
-		tset_release(ts);
-	return ret;
 }
 
 /* ---- The detector thread ---- */
@@ -547,17 +180,13 @@ struct daemon {
 	struct cfgref *cfg;
 	struct scraper *sc;
 	struct targets_sd *sd;          /* NULL without target_files */
-	struct registry reg;
+	struct targetset *ts;           /* every target seen, and the current set with its round */
 	struct web *web;
 	struct alerter *alert;
 	struct detector det;
 	struct ingest *in;
 	int sigfd;
 
-	/* the current target set (registry slots), for rounds and the active list */
-	size_t *set_reg;
-	size_t nset;
-	size_t rounded;                 /* targets of the set with a regular scrape since the last ranking */
 	bool new_data;                  /* an ok scrape since the last ranking */
 	int64_t last_rank_ms;           /* monotonic */
 	int64_t sd_next_ms;
@@ -569,27 +198,22 @@ static void
 on_scrape(void *arg, struct scrape_result *res)
 {
 	struct daemon *d = arg;
-	size_t slot = (size_t)res->id - 1;
-	struct dtarget *t;
+	struct targetset_target t;
 
-	if (res->id <= 0 || slot >= d->reg.n)
+	if (!targetset_get(d->ts, res->id, &t))
 		return;
-	t = &d->reg.v[slot];
 	if (res->lag_ms > d->max_lag_ms)
 		d->max_lag_ms = res->lag_ms;
 	if (!res->detail) {
+		unsigned before = targetset_note_scrape(d->ts, res->id, res->consecutive_failures);
+
 		if (!res->ok && res->consecutive_failures == 1)
 			log_warn("scrape: '%s': %s", res->url, res->status);
 		else if (!res->ok)
 			log_debug("scrape: '%s': %s (%u failures in a row)", res->url, res->status,
 			    res->consecutive_failures);
-		else if (t->failures > 0)
-			log_notice("scrape: '%s': ok again after %u failures", res->url, t->failures);
-		t->failures = res->consecutive_failures;
-		if (t->in_set && !t->rounded) {
-			t->rounded = true;
-			d->rounded++;
-		}
+		else if (before > 0)
+			log_notice("scrape: '%s': ok again after %u failures", res->url, before);
 	} else if (!res->ok) {
 		log_info("scrape: '%s': detail scrape: %s", res->url, res->status);
 	}
@@ -692,44 +316,31 @@ sd_open(const struct config *cfg, bool *failed)
 	return sd;
 }
 
-/* Hand 'ts' to the scraper and make it the daemon's set. 0, or -1 (logged; the scraper keeps its old set). */
+/* Hand the plan's targets to the scraper and make it the current set; queue the registrations of
+ * its new and relabelled targets (one queue: they reach the database before any scrape of them) and
+ * the active set. 0, or -1 (logged; the scraper keeps its old set). */
 static int
-set_targets(struct daemon *d, struct tset *ts)
+set_targets(struct daemon *d, struct targetset_plan *plan)
 {
-	int64_t *active;
+	const struct scrape_target *t;
+	struct targetset_diff diff;
 	char err[512];
+	size_t n;
 
-	if (scrape_set_targets(d->sc, ts->t, ts->n, err, sizeof(err)) != 0) {
+	t = targetset_plan_targets(plan, &n);
+	if (scrape_set_targets(d->sc, t, n, err, sizeof(err)) != 0) {
 		log_err("scrape: cannot apply the target set: %s", err);
 		return -1;
 	}
-	for (size_t i = 0; i < d->nset; i++) {
-		d->reg.v[d->set_reg[i]].in_set = false;
-		d->reg.v[d->set_reg[i]].rounded = false;
-	}
-	free(d->set_reg);
-	d->set_reg = xcalloc(ts->n, sizeof(*d->set_reg));
-	d->nset = ts->n;
-	d->rounded = 0;
-	for (size_t i = 0; i < ts->n; i++) {
-		struct dtarget *t = &d->reg.v[ts->reg[i]];
+	targetset_apply(d->ts, plan, &diff);
+	for (size_t i = 0; i < diff.nchanged; i++) {
+		struct targetset_target tt;
 
-		d->set_reg[i] = ts->reg[i];
-		t->in_set = true;
-		/* new targets and new labels reach the database before any scrape of them (one queue) */
-		if (t->labels_json == NULL || strcmp(t->labels_json, ts->labels[i]) != 0) {
-			free(t->labels_json);
-			t->labels_json = ts->labels[i];
-			ts->labels[i] = NULL;
-			ingest_push_register(d->in, (int64_t)ts->reg[i] + 1, t->service, t->base_url,
-			                     t->labels_json);
-		}
+		if (targetset_get(d->ts, diff.changed[i], &tt))
+			ingest_push_register(d->in, tt.id, tt.service, tt.base_url, tt.labels_json);
 	}
-	active = xcalloc(d->nset, sizeof(*active));
-	for (size_t i = 0; i < d->nset; i++)
-		active[i] = (int64_t)d->set_reg[i] + 1;
-	ingest_push_active(d->in, active, d->nset);
-	free(active);
+	ingest_push_active(d->in, diff.active, diff.nactive);
+	targetset_diff_release(&diff);
 	return 0;
 }
 
@@ -738,10 +349,11 @@ reload(struct daemon *d)
 {
 	struct config *ncfg;
 	struct targets_sd *nsd;
+	struct targetset_plan *plan;
 	struct cfgref *ref;
-	struct tset ts;
 	bool sd_failed;
 	const struct config *old;
+	int r;
 
 	sdnotify_reloading();
 	log_notice("daemon: SIGHUP: reloading '%s'", d->opts->config_path ? d->opts->config_path : "(default)");
@@ -753,13 +365,13 @@ reload(struct daemon *d)
 	nsd = sd_open(ncfg, &sd_failed);
 	if (sd_failed)
 		goto out_free_sd;
-	if (tset_build(&ts, &d->reg, ncfg, nsd) != 0)
+	plan = targetset_build(d->ts, ncfg, nsd);
+	if (plan == NULL)
 		goto out_free_sd;
-	if (set_targets(d, &ts) != 0) {
-		tset_release(&ts);
+	r = set_targets(d, plan);
+	targetset_plan_free(plan);
+	if (r != 0)
 		goto out_free_sd;
-	}
-	tset_release(&ts);
 
 	old = d->cfg->cfg;
 	if (strcmp(old->database, ncfg->database) != 0) {
@@ -778,8 +390,8 @@ reload(struct daemon *d)
 	                     (int64_t)ncfg->retention_rollup * 1000);
 	cfgref_put(d->cfg);
 	d->cfg = ref;
-	log_notice("daemon: configuration '%s' loaded: %zu targets, every %llu s", ncfg->source, d->nset,
-	    (unsigned long long)ncfg->scrape_interval);
+	log_notice("daemon: configuration '%s' loaded: %zu targets, every %llu s", ncfg->source,
+	           targetset_count(d->ts), (unsigned long long)ncfg->scrape_interval);
 	sdnotify_reloaded();
 	return;
 out_free_sd:
@@ -797,7 +409,7 @@ static void
 sd_check(struct daemon *d)
 {
 	struct targets_errors errs = { 0 };
-	struct tset ts;
+	struct targetset_plan *plan;
 	bool changed = false;
 
 	if (d->sd == NULL)
@@ -809,11 +421,12 @@ sd_check(struct daemon *d)
 	targets_errors_release(&errs);
 	if (!changed)
 		return;
-	if (tset_build(&ts, &d->reg, d->cfg->cfg, d->sd) != 0)
+	plan = targetset_build(d->ts, d->cfg->cfg, d->sd);
+	if (plan == NULL)
 		return;
-	if (set_targets(d, &ts) == 0)
-		log_notice("targets: target files changed: %zu targets", d->nset);
-	tset_release(&ts);
+	if (set_targets(d, plan) == 0)
+		log_notice("targets: target files changed: %zu targets", targetset_count(d->ts));
+	targetset_plan_free(plan);
 }
 
 /* ---- Signals ---- */
@@ -867,8 +480,8 @@ update_status(struct daemon *d, int64_t now)
 		return;
 	d->status_ms = now;
 	scrape_count_up(d->sc, &up, &down);
-	snprintf(buf, sizeof(buf), "%zu targets: %zu up, %zu down%s", d->nset, up, down,
-	    ingest_failing(d->in) ? "; database refuses writes" : "");
+	snprintf(buf, sizeof(buf), "%zu targets: %zu up, %zu down%s", targetset_count(d->ts), up,
+	         down, ingest_failing(d->in) ? "; database refuses writes" : "");
 	sdnotify_status(buf);
 }
 
@@ -886,11 +499,9 @@ maybe_rank(struct daemon *d, int64_t now)
 
 	if (!d->new_data)
 		return;
-	if (d->rounded < d->nset && now - d->last_rank_ms < interval)
+	if (targetset_rounded(d->ts) < targetset_count(d->ts) && now - d->last_rank_ms < interval)
 		return;
-	for (size_t i = 0; i < d->nset; i++)
-		d->reg.v[d->set_reg[i]].rounded = false;
-	d->rounded = 0;
+	targetset_round_reset(d->ts);
 	d->new_data = false;
 	d->last_rank_ms = now;
 	if (d->max_lag_ms > 0)
@@ -979,9 +590,9 @@ cmd_run(int argc, char **argv)
 {
 	struct run_opts o = { 0 };
 	struct daemon d = { .opts = &o, .sigfd = -1 };
+	struct targetset_plan *plan;
 	struct config *cfg;
 	struct store *st;
-	struct tset ts;
 	sigset_t set;
 	bool sd_failed;
 	int r, ret = 1;
@@ -1006,6 +617,7 @@ cmd_run(int argc, char **argv)
 	if (cfg == NULL)
 		goto out_close_sigfd;
 	d.cfg = cfgref_new(cfg);
+	d.ts = targetset_new();
 	if (apply_log_level(&o, cfg) != 0)
 		goto out_put_cfg;
 	d.sd = sd_open(cfg, &sd_failed);
@@ -1040,10 +652,11 @@ cmd_run(int argc, char **argv)
 		log_err("daemon: cannot set up the scraper (libcurl)");
 		goto out_stop_ingest;
 	}
-	if (tset_build(&ts, &d.reg, cfg, d.sd) != 0)
+	plan = targetset_build(d.ts, cfg, d.sd);
+	if (plan == NULL)
 		goto out_free_scraper;
-	r = set_targets(&d, &ts);
-	tset_release(&ts);
+	r = set_targets(&d, plan);
+	targetset_plan_free(plan);
 	if (r != 0)
 		goto out_free_scraper;
 	ingest_run_queued(d.in);
@@ -1068,12 +681,15 @@ cmd_run(int argc, char **argv)
 	}
 	d.last_rank_ms = clock_mono_ms();
 
-	log_notice("daemon: leakprofd %s running: %zu targets every %llu s, database '%s', dashboard http://%s/",
-	    LEAKPROFD_VERSION, d.nset, (unsigned long long)cfg->scrape_interval, cfg->database, cfg->listen);
+	log_notice("daemon: leakprofd %s running: %zu targets every %llu s, database '%s', "
+	           "dashboard http://%s/",
+	           LEAKPROFD_VERSION, targetset_count(d.ts),
+	           (unsigned long long)cfg->scrape_interval, cfg->database, cfg->listen);
 	{
 		char status[128];
 
-		snprintf(status, sizeof(status), "%zu targets: 0 up, 0 down", d.nset);
+		snprintf(status, sizeof(status), "%zu targets: 0 up, 0 down",
+		         targetset_count(d.ts));
 		sdnotify_ready(status);
 	}
 	ret = main_loop(&d);
@@ -1105,8 +721,7 @@ out_stop_ingest:
 out_free_sd:
 	targets_sd_free(d.sd);
 out_put_cfg:
-	free(d.set_reg);
-	reg_release(&d.reg);
+	targetset_free(d.ts);
 	cfgref_put(d.cfg);
 out_close_sigfd:
 	close(d.sigfd);
