@@ -1,17 +1,16 @@
-/* daemon/daemon.c: `leakprofd run`: the daemon's main loop.
+/* daemon/daemon.c: `leakprofd run`: the daemon's main loop, its signals and reloads.
  *
  * The main thread owns the scraper: it drives scrape_poll() with a bounded timeout, hands every
  * finished scrape to the ingest thread (daemon/ingest.c), reloads on SIGHUP and stops on
- * SIGTERM/SIGINT, all read from a signalfd between polls (signals are blocked in every thread, so no
- * work ever happens in a handler). What it scrapes comes from the configuration and its target
+ * SIGTERM/SIGINT, all read from a signalfd between polls (signals are blocked in every thread, so
+ * no work ever happens in a handler). What it scrapes comes from the configuration and its target
  * files through the registry of daemon/targetset.c. The ingest thread is the database's one writer;
- * once a scrape round is stored, the detector thread ranks on its own connection and kicks the
- * alerter; the web server and the alerter run their own threads too. */
+ * once a scrape round is stored it wakes the detector thread (detect/detector.c), which ranks on
+ * its own connection and kicks the alerter; the web server and the alerter run their own threads
+ * too. The current configuration is an immutable snapshot in a config_slot: a reload builds and
+ * validates a new one and swaps it in whole, and each thread keeps the snapshot it works with. */
 #include <errno.h>
-#include <inttypes.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +24,7 @@
 #include "daemon/cmd.h"
 #include "base/config.h"
 #include "base/units.h"
-#include "detect/detect.h"
+#include "detect/detector.h"
 #include "base/log.h"
 #include "base/clock.h"
 #include "base/xalloc.h"
@@ -66,125 +65,18 @@ run_usage(FILE *f)
 	    "Signals: SIGHUP reloads the configuration and target files, SIGTERM/SIGINT stop.\n");
 }
 
-/* ---- The detector thread ---- */
-
-#define DETECT_PACE_MIN_MS      1000    /* rankings faster than this run after every round */
-#define DETECT_PACE_FACTOR      4       /* else rest this many times as long as the last one took */
-
-/* A config shared between the main loop and the detector thread: freed by whoever drops the last reference. */
-struct cfgref {
-	struct config *cfg;
-	atomic_int refs;
-};
-
-static struct cfgref *
-cfgref_new(struct config *cfg)
-{
-	struct cfgref *r = xcalloc(1, sizeof(*r));
-
-	r->cfg = cfg;
-	atomic_init(&r->refs, 1);
-	return r;
-}
-
-static void
-cfgref_put(struct cfgref *r)
-{
-	if (r && atomic_fetch_sub(&r->refs, 1) == 1) {
-		config_unref(r->cfg);
-		free(r);
-	}
-}
-
-struct detector {
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool kicked, stop;
-	struct cfgref *cfg;             /* guarded by mu */
-	struct store *st;               /* the thread's own connection */
-	struct alerter *alert;
-};
-
-static void *
-detector_main(void *arg)
-{
-	struct detector *d = arg;
-
-	pthread_mutex_lock(&d->mu);
-	for (;;) {
-		struct cfgref *cfg;
-		int64_t started, took;
-		int r;
-
-		while (!d->kicked && !d->stop)
-			pthread_cond_wait(&d->cv, &d->mu);
-		if (d->stop)
-			break;
-		d->kicked = false;
-		cfg = d->cfg;
-		atomic_fetch_add(&cfg->refs, 1);
-		pthread_mutex_unlock(&d->mu);
-
-		started = clock_mono_ms();
-		r = detect_run(d->st, cfg->cfg, clock_wall_ms());
-		took = clock_mono_ms() - started;
-		if (r == 0)
-			alert_kick(d->alert);
-		cfgref_put(cfg);
-
-		pthread_mutex_lock(&d->mu);
-		/* Ranking a large fleet reads its whole window (minutes for 10,000 targets over 6 h): rest four times
-		 * as long as a slow run took, so the detector stays under a fifth of a core and rounds finished
-		 * meanwhile are ranked together. A fleet ranked within a second is ranked every round. */
-		if (took > DETECT_PACE_MIN_MS) {
-			int64_t until = clock_wall_ms() + DETECT_PACE_FACTOR * took;
-			struct timespec ts = { .tv_sec = until / 1000, .tv_nsec = (until % 1000) * 1000000 };
-
-			log_info("detect: ranking took %" PRId64 " ms; next ranking in %" PRId64 " s at the earliest",
-			    took, DETECT_PACE_FACTOR * took / 1000);
-			while (!d->stop && pthread_cond_timedwait(&d->cv, &d->mu, &ts) != ETIMEDOUT)
-				;
-		}
-	}
-	pthread_mutex_unlock(&d->mu);
-	return NULL;
-}
-
-static void
-detector_kick(struct detector *d)
-{
-	pthread_mutex_lock(&d->mu);
-	d->kicked = true;
-	pthread_cond_signal(&d->cv);
-	pthread_mutex_unlock(&d->mu);
-}
-
-static void
-detector_set_config(struct detector *d, struct cfgref *cfg)
-{
-	struct cfgref *old;
-
-	atomic_fetch_add(&cfg->refs, 1);
-	pthread_mutex_lock(&d->mu);
-	old = d->cfg;
-	d->cfg = cfg;
-	pthread_mutex_unlock(&d->mu);
-	cfgref_put(old);
-}
-
 /* ---- The daemon ---- */
 
 struct daemon {
 	const struct run_opts *opts;
-	struct cfgref *cfg;
+	struct config_slot cfg; /* the current configuration, swapped whole on reload */
 	struct scraper *sc;
 	struct targets_sd *sd;          /* NULL without target_files */
 	struct targetset *ts;           /* every target seen, and the current set with its round */
+	struct ingest *in;
+	struct detector *det;
 	struct web *web;
 	struct alerter *alert;
-	struct detector det;
-	struct ingest *in;
 	int sigfd;
 
 	bool new_data;                  /* an ok scrape since the last ranking */
@@ -347,12 +239,10 @@ set_targets(struct daemon *d, struct targetset_plan *plan)
 static void
 reload(struct daemon *d)
 {
-	struct config *ncfg;
+	struct config *ncfg, *old;
 	struct targets_sd *nsd;
 	struct targetset_plan *plan;
-	struct cfgref *ref;
 	bool sd_failed;
-	const struct config *old;
 	int r;
 
 	sdnotify_reloading();
@@ -373,32 +263,35 @@ reload(struct daemon *d)
 	if (r != 0)
 		goto out_free_sd;
 
-	old = d->cfg->cfg;
+	/* 'ncfg' is still ours alone: settle its database before anyone shares it */
+	old = config_slot_get(&d->cfg);
 	if (strcmp(old->database, ncfg->database) != 0) {
 		log_warn("daemon: database changed from '%s' to '%s': takes effect at the next start", old->database,
 		    ncfg->database);
 		free(ncfg->database);
 		ncfg->database = xstrdup(old->database);
 	}
+	config_unref(old);
 	targets_sd_free(d->sd);
 	d->sd = nsd;
-	ref = cfgref_new(ncfg);
 	web_reload(d->web, ncfg);
 	alert_reload(d->alert, ncfg);
-	detector_set_config(&d->det, ref);
+	detector_reload(d->det, ncfg);
 	ingest_set_retention(d->in, (int64_t)ncfg->retention_raw * 1000,
 	                     (int64_t)ncfg->retention_rollup * 1000);
-	cfgref_put(d->cfg);
-	d->cfg = ref;
+	config_slot_set(&d->cfg, ncfg);
 	log_notice("daemon: configuration '%s' loaded: %zu targets, every %llu s", ncfg->source,
 	           targetset_count(d->ts), (unsigned long long)ncfg->scrape_interval);
+	config_unref(ncfg);
 	sdnotify_reloaded();
 	return;
 out_free_sd:
 	targets_sd_free(nsd);
 out_free_cfg:
 	config_unref(ncfg);
-	(void)apply_log_level(d->opts, d->cfg->cfg);
+	old = config_slot_get(&d->cfg);
+	(void)apply_log_level(d->opts, old);
+	config_unref(old);
 out_keep:
 	log_err("daemon: the new configuration is invalid (see above): keeping the running one");
 	sdnotify_reloaded();
@@ -410,6 +303,7 @@ sd_check(struct daemon *d)
 {
 	struct targets_errors errs = { 0 };
 	struct targetset_plan *plan;
+	struct config *cfg;
 	bool changed = false;
 
 	if (d->sd == NULL)
@@ -421,12 +315,15 @@ sd_check(struct daemon *d)
 	targets_errors_release(&errs);
 	if (!changed)
 		return;
-	plan = targetset_build(d->ts, d->cfg->cfg, d->sd);
-	if (plan == NULL)
-		return;
-	if (set_targets(d, plan) == 0)
-		log_notice("targets: target files changed: %zu targets", targetset_count(d->ts));
-	targetset_plan_free(plan);
+	cfg = config_slot_get(&d->cfg);
+	plan = targetset_build(d->ts, cfg, d->sd);
+	if (plan != NULL) {
+		if (set_targets(d, plan) == 0)
+			log_notice("targets: target files changed: %zu targets",
+			           targetset_count(d->ts));
+		targetset_plan_free(plan);
+	}
+	config_unref(cfg);
 }
 
 /* ---- Signals ---- */
@@ -495,10 +392,14 @@ on_round_stored(void *arg)
 static void
 maybe_rank(struct daemon *d, int64_t now)
 {
-	int64_t interval = (int64_t)d->cfg->cfg->scrape_interval * 1000;
+	struct config *cfg;
+	int64_t interval;
 
 	if (!d->new_data)
 		return;
+	cfg = config_slot_get(&d->cfg);
+	interval = (int64_t)cfg->scrape_interval * 1000;
+	config_unref(cfg);
 	if (targetset_rounded(d->ts) < targetset_count(d->ts) && now - d->last_rank_ms < interval)
 		return;
 	targetset_round_reset(d->ts);
@@ -508,7 +409,7 @@ maybe_rank(struct daemon *d, int64_t now)
 		log_debug("daemon: scrape round done, worst lag %llu ms", (unsigned long long)d->max_lag_ms);
 	d->max_lag_ms = 0;
 	/* the ranking starts once the ingest thread has stored everything of the round */
-	ingest_push_mark(d->in, on_round_stored, &d->det);
+	ingest_push_mark(d->in, on_round_stored, d->det);
 }
 
 static int
@@ -613,13 +514,14 @@ cmd_run(int argc, char **argv)
 		goto out_close_sigfd;
 	}
 	sdnotify_init();
+	/* 'cfg' is this function's own reference, for the start; the slot holds the current one */
 	cfg = load_config(&o);
 	if (cfg == NULL)
 		goto out_close_sigfd;
-	d.cfg = cfgref_new(cfg);
+	config_slot_init(&d.cfg, config_ref(cfg));
 	d.ts = targetset_new();
 	if (apply_log_level(&o, cfg) != 0)
-		goto out_put_cfg;
+		goto out_release_cfg;
 	d.sd = sd_open(cfg, &sd_failed);
 	if (sd_failed)
 		goto out_free_sd;
@@ -629,16 +531,6 @@ cmd_run(int argc, char **argv)
 		log_err("daemon: cannot open database '%s' (see above): exiting", cfg->database);
 		goto out_free_sd;
 	}
-	d.det.st = store_open(cfg->database, 0);
-	if (d.det.st == NULL) {
-		log_err("daemon: cannot open a second connection to database '%s': exiting", cfg->database);
-		store_free(st);
-		goto out_free_sd;
-	}
-	pthread_mutex_init(&d.det.mu, NULL);
-	pthread_cond_init(&d.det.cv, NULL);
-	d.det.cfg = d.cfg;
-	atomic_fetch_add(&d.cfg->refs, 1);
 	d.in = ingest_new(st, &(struct ingest_options){
 	                          .db_path = cfg->database,
 	                          .retention_raw_ms = (int64_t)cfg->retention_raw * 1000,
@@ -650,7 +542,7 @@ cmd_run(int argc, char **argv)
 	});
 	if (d.sc == NULL) {
 		log_err("daemon: cannot set up the scraper (libcurl)");
-		goto out_stop_ingest;
+		goto out_free_ingest;
 	}
 	plan = targetset_build(d.ts, cfg, d.sd);
 	if (plan == NULL)
@@ -673,10 +565,9 @@ cmd_run(int argc, char **argv)
 		log_err("daemon: cannot start alerting (see above): exiting");
 		goto out_stop_web;
 	}
-	d.det.alert = d.alert;
-	r = pthread_create(&d.det.thread, NULL, detector_main, &d.det);
-	if (r != 0) {
-		log_err("daemon: cannot start the detector thread: %s", strerror(r));
+	d.det = detector_start(cfg, d.alert);
+	if (d.det == NULL) {
+		log_err("daemon: cannot start the detector (see above): exiting");
 		goto out_stop_alert;
 	}
 	d.last_rank_ms = clock_mono_ms();
@@ -692,6 +583,8 @@ cmd_run(int argc, char **argv)
 		         targetset_count(d.ts));
 		sdnotify_ready(status);
 	}
+	config_unref(cfg); /* from here on the slot's is the current one */
+	cfg = NULL;
 	ret = main_loop(&d);
 
 	sdnotify_stopping();
@@ -701,28 +594,21 @@ cmd_run(int argc, char **argv)
 	scrape_free(d.sc);
 	d.sc = NULL;
 	ingest_stop(d.in);
-	pthread_mutex_lock(&d.det.mu);
-	d.det.stop = true;
-	pthread_cond_signal(&d.det.cv);
-	pthread_mutex_unlock(&d.det.mu);
-	pthread_join(d.det.thread, NULL);
+	detector_stop(d.det);
 out_stop_alert:
 	alert_stop(d.alert);
 out_stop_web:
 	web_stop(d.web);
 out_free_scraper:
 	scrape_free(d.sc);
-out_stop_ingest:
+out_free_ingest:
 	ingest_free(d.in);
-	cfgref_put(d.det.cfg);
-	pthread_cond_destroy(&d.det.cv);
-	pthread_mutex_destroy(&d.det.mu);
-	store_free(d.det.st);
 out_free_sd:
 	targets_sd_free(d.sd);
-out_put_cfg:
+out_release_cfg:
 	targetset_free(d.ts);
-	cfgref_put(d.cfg);
+	config_slot_release(&d.cfg);
+	config_unref(cfg);
 out_close_sigfd:
 	close(d.sigfd);
 out_free_opts:
