@@ -328,6 +328,12 @@ sd_check(struct daemon *d)
 
 /* ---- Signals ---- */
 
+/* What the signals that arrived ask for. */
+enum daemon_signal {
+	DAEMON_SIG_RELOAD = 1 << 0, /* SIGHUP */
+	DAEMON_SIG_STOP = 1 << 1,   /* SIGTERM, SIGINT */
+};
+
 static int
 signals_block(sigset_t *set)
 {
@@ -346,19 +352,19 @@ signals_block(sigset_t *set)
 	return 0;
 }
 
-/* Drain the signalfd. Returns a bit set: 1 reload, 2 stop. */
-static int
+/* Drain the signalfd. Returns the enum daemon_signal bits of what arrived. */
+static unsigned
 signals_read(int fd)
 {
 	struct signalfd_siginfo si;
-	int what = 0;
+	unsigned what = 0;
 
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			what |= 1;
+			what |= DAEMON_SIG_RELOAD;
 		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 			log_notice("daemon: %s: stopping", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
-			what |= 2;
+			what |= DAEMON_SIG_STOP;
 		}
 	}
 	return what;
@@ -421,7 +427,8 @@ main_loop(struct daemon *d)
 		int64_t now = clock_mono_ms();
 		int timeout = POLL_MAX_MS;
 		int64_t wd = sdnotify_watchdog_interval_ms();
-		int n, sig;
+		unsigned sig;
+		int n;
 
 		sdnotify_watchdog(now);
 		web_heartbeat(d->web, clock_wall_ms());
@@ -433,9 +440,9 @@ main_loop(struct daemon *d)
 			usleep(100 * 1000);
 		}
 		sig = signals_read(d->sigfd);
-		if (sig & 2)
+		if (sig & DAEMON_SIG_STOP)
 			return 0;
-		if (sig & 1)
+		if (sig & DAEMON_SIG_RELOAD)
 			reload(d);
 		now = clock_mono_ms();
 		if (d->sd && now >= d->sd_next_ms) {
