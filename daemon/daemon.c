@@ -1,28 +1,22 @@
-/* daemon/daemon.c: `leakprofd run`: the daemon's main loop.
+/* daemon/daemon.c: `leakprofd run`: the daemon's main loop, its signals and reloads.
  *
- * The main thread owns the scraper: it drives scrape_poll() with a bounded timeout, hands every finished scrape
- * to the ingest thread, reloads on SIGHUP and stops on SIGTERM/SIGINT, all read from a signalfd between polls
- * (signals are blocked in every thread, so no work ever happens in a handler). The ingest thread owns the
- * read-write database connection: it stores each scrape in its own transaction, in order, and prunes old data in
- * small steps, so a slow disk (a checkpoint's fsync) never delays a scrape. After each scrape round is stored,
- * the detector thread ranks on its own connection and kicks the alerter; the web server and the alerter run their
- * own threads too. A database that cannot be written (read-only, full disk) never stops scraping: finished
- * scrapes wait in a bounded queue in memory and are stored once the database takes writes again. */
+ * The main thread owns the scraper: it drives scrape_poll() with a bounded timeout, hands every
+ * finished scrape to the ingest thread (daemon/ingest.c), reloads on SIGHUP and stops on
+ * SIGTERM/SIGINT, all read from a signalfd between polls (signals are blocked in every thread, so
+ * no work ever happens in a handler). What it scrapes comes from the configuration and its target
+ * files through the registry of daemon/targetset.c. The ingest thread is the database's one writer;
+ * once a scrape round is stored it wakes the detector thread (detect/detector.c), which ranks on
+ * its own connection and kicks the alerter; the web server and the alerter run their own threads
+ * too. The current configuration is an immutable snapshot in a config_slot: a reload builds and
+ * validates a new one and swaps it in whole, and each thread keeps the snapshot it works with. */
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <jansson.h>
 
 #include "collector/scrape.h"
 #include "collector/targets.h"
@@ -30,19 +24,16 @@
 #include "daemon/cmd.h"
 #include "base/config.h"
 #include "base/units.h"
-#include "detect/detect.h"
+#include "detect/detector.h"
 #include "base/log.h"
+#include "base/clock.h"
+#include "base/xalloc.h"
+#include "daemon/ingest.h"
 #include "daemon/sdnotify.h"
+#include "daemon/targetset.h"
 #include "storage/store.h"
 #include "web/server.h"
 
-#define SECRET_MAX_BYTES        65536   /* a bearer token or password file larger than this is refused */
-#define PENDING_MAX             2048    /* finished scrapes waiting to be stored, at most */
-#define STORE_RETRY_MS          5000    /* retry a refused write this often */
-#define RETENTION_BUDGET        20      /* scrapes rolled up per retention step, at least */
-#define RETENTION_BUDGET_MAX    2000    /* and at most */
-#define RETENTION_PAUSE_MS      60000   /* between retention passes */
-#define RETENTION_BUSY_MS       1000    /* a busy loop still takes a retention step this often */
 #define TARGET_FILES_CHECK_MS   5000    /* re-read changed target files this often */
 #define POLL_MAX_MS             1000    /* the loop wakes at least this often (heartbeat, status) */
 #define STATUS_EVERY_MS         1000    /* STATUS= is refreshed this often */
@@ -59,965 +50,20 @@ struct run_opts {
 	const char *database;           /* --database FILE */
 };
 
-/* ---- Small helpers ---- */
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void *
-xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size ? size : 1);
-
-	if (p == NULL) {
-		log_err("daemon: out of memory");
-		abort();
-	}
-	return p;
-}
-
-static char *
-xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (p == NULL) {
-		log_err("daemon: out of memory");
-		abort();
-	}
-	return p;
-}
-
-/* Read a secret file whole, without its trailing newlines. NULL with 'why' filled on error. Caller owns. */
-static char *
-read_secret(const char *path, char *why, size_t whylen)
-{
-	char *buf;
-	ssize_t n;
-	size_t len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		snprintf(why, whylen, "%s", strerror(errno));
-		return NULL;
-	}
-	buf = xcalloc(1, SECRET_MAX_BYTES + 1);
-	while ((n = read(fd, buf + len, SECRET_MAX_BYTES + 1 - len)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			snprintf(why, whylen, "%s", strerror(errno));
-			goto out_free;
-		}
-		len += (size_t)n;
-		if (len > SECRET_MAX_BYTES) {
-			snprintf(why, whylen, "larger than %d bytes", SECRET_MAX_BYTES);
-			goto out_free;
-		}
-	}
-	close(fd);
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
-	buf[len] = '\0';
-	if (len == 0) {
-		snprintf(why, whylen, "empty");
-		free(buf);
-		return NULL;
-	}
-	return buf;
-out_free:
-	close(fd);
-	free(buf);
-	return NULL;
-}
-
-/* ---- The target registry: every (service, base URL) seen since start, with its database id ----
- *
- * A target keeps its registry slot for the life of the process, so the scraper's tag (slot + 1) stays valid for
- * results still in flight across a reload. */
-
-struct dtarget {
-	char *service;
-	char *base_url;
-	char *labels_json;              /* the service's labels as a JSON object text */
-	bool in_set;                    /* in the scraper's current target set */
-	bool rounded;                   /* a regular scrape finished since the last ranking */
-	unsigned failures;              /* consecutive failures, as last reported */
-	uint32_t mark;                  /* set-building generation, to drop duplicates */
-};
-
-struct registry {
-	struct dtarget *v;
-	size_t n, cap;
-	uint32_t *slot;                 /* open addressing: index + 1, 0 empty */
-	size_t nslot;                   /* power of two */
-};
-
-static uint64_t
-reg_hash(const char *service, const char *url)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (const char *p = service; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-	h = (h ^ '\n') * 0x100000001b3ull;
-	for (const char *p = url; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-	return h;
-}
-
-static void
-reg_rehash(struct registry *r, size_t nslot)
-{
-	free(r->slot);
-	r->slot = xcalloc(nslot, sizeof(*r->slot));
-	r->nslot = nslot;
-	for (size_t i = 0; i < r->n; i++) {
-		size_t s = reg_hash(r->v[i].service, r->v[i].base_url) & (nslot - 1);
-
-		while (r->slot[s])
-			s = (s + 1) & (nslot - 1);
-		r->slot[s] = (uint32_t)i + 1;
-	}
-}
-
-/* The slot of (service, url), added when new. */
-static size_t
-reg_get(struct registry *r, const char *service, const char *url)
-{
-	size_t s;
-
-	if (r->nslot == 0 || (r->n + 1) * 2 > r->nslot)
-		reg_rehash(r, r->nslot ? r->nslot * 2 : 64);
-	s = reg_hash(service, url) & (r->nslot - 1);
-	while (r->slot[s]) {
-		struct dtarget *t = &r->v[r->slot[s] - 1];
-
-		if (strcmp(t->service, service) == 0 && strcmp(t->base_url, url) == 0)
-			return r->slot[s] - 1;
-		s = (s + 1) & (r->nslot - 1);
-	}
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 64;
-		struct dtarget *v = realloc(r->v, cap * sizeof(*v));
-
-		if (v == NULL) {
-			log_err("daemon: out of memory");
-			abort();
-		}
-		r->v = v;
-		r->cap = cap;
-	}
-	r->v[r->n] = (struct dtarget){ .service = xstrdup(service), .base_url = xstrdup(url) };
-	r->slot[s] = (uint32_t)r->n + 1;
-	return r->n++;
-}
-
-static void
-reg_release(struct registry *r)
-{
-	for (size_t i = 0; i < r->n; i++) {
-		free(r->v[i].service);
-		free(r->v[i].base_url);
-		free(r->v[i].labels_json);
-	}
-	free(r->v);
-	free(r->slot);
-	*r = (struct registry){ 0 };
-}
-
-/* ---- A target set built from a config (and the target files), ready for scrape_set_targets() ---- */
-
-struct tset {
-	struct scrape_target *t;
-	size_t *reg;                    /* registry slot of each target */
-	char **labels;                  /* labels JSON of each target (owned) */
-	size_t n, cap;
-	char **strs;                    /* every other string the set owns */
-	size_t nstrs, capstrs;
-	struct scrape_header **hdrs;    /* header arrays the set owns */
-	size_t nhdrs;
-};
-
-static char *
-tset_own(struct tset *ts, char *s)
-{
-	if (ts->nstrs == ts->capstrs) {
-		size_t cap = ts->capstrs ? ts->capstrs * 2 : 64;
-		char **v = realloc(ts->strs, cap * sizeof(*v));
-
-		if (v == NULL) {
-			log_err("daemon: out of memory");
-			abort();
-		}
-		ts->strs = v;
-		ts->capstrs = cap;
-	}
-	ts->strs[ts->nstrs++] = s;
-	return s;
-}
-
-static void
-tset_release(struct tset *ts)
-{
-	for (size_t i = 0; i < ts->nstrs; i++)
-		free(ts->strs[i]);
-	for (size_t i = 0; i < ts->n; i++)
-		free(ts->labels[i]);
-	for (size_t i = 0; i < ts->nhdrs; i++)
-		free(ts->hdrs[i]);
-	free(ts->strs);
-	free(ts->hdrs);
-	free(ts->t);
-	free(ts->reg);
-	free(ts->labels);
-	*ts = (struct tset){ 0 };
-}
-
-/* What the scraper needs of one service's settings, resolved once per service (secrets read). */
-struct svc_settings {
-	const struct config_service *svc;       /* NULL: defaults (a file_sd service not in the config) */
-	const char *path;
-	enum scrape_format format;
-	unsigned detail_every;
-	uint64_t detail_max_goroutines;
-	struct scrape_header *headers;
-	size_t nheaders;
-	const char *bearer;
-	const char *basic_user;
-	const char *basic_password;
-};
-
-static const char *
-labels_to_json(const struct config_kv *kv, size_t n, const struct targets_label *tl, size_t ntl, char **out)
-{
-	json_t *o = json_object();
-
-	if (o == NULL)
-		return "out of memory";
-	for (size_t i = 0; i < n; i++)
-		json_object_set_new(o, kv[i].key, json_string(kv[i].value));
-	for (size_t i = 0; i < ntl; i++)
-		json_object_set_new(o, tl[i].name, json_string(tl[i].value));
-	*out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
-	return *out ? NULL : "out of memory";
-}
-
-/* Resolve 'svc' (or the defaults when NULL): read its secret files. 0, or -1 with the problem logged. */
-static int
-svc_resolve(struct tset *ts, const struct config *cfg, const struct config_service *svc, struct svc_settings *out)
-{
-	char why[256];
-
-	*out = (struct svc_settings){
-		.svc = svc, .path = "/debug/pprof/goroutine", .format = SCRAPE_FORMAT_PROTO, .detail_every = 10,
-		.detail_max_goroutines = 10000,
-	};
-	if (svc == NULL)
-		return 0;
-	if (svc->path)
-		out->path = svc->path;
-	out->format = svc->format;
-	out->detail_every = svc->detail_every;
-	out->detail_max_goroutines = svc->detail_max_goroutines;
-	if (svc->nheaders) {
-		struct scrape_header *h = xcalloc(svc->nheaders, sizeof(*h));
-		struct scrape_header **v = realloc(ts->hdrs, (ts->nhdrs + 1) * sizeof(*v));
-
-		if (v == NULL) {
-			log_err("daemon: out of memory");
-			abort();
-		}
-		ts->hdrs = v;
-		ts->hdrs[ts->nhdrs++] = h;
-		for (size_t i = 0; i < svc->nheaders; i++)
-			h[i] = (struct scrape_header){ svc->headers[i].key, svc->headers[i].value };
-		out->headers = h;
-		out->nheaders = svc->nheaders;
-	}
-	if (svc->bearer_token_file) {
-		char *tok = read_secret(svc->bearer_token_file, why, sizeof(why));
-
-		if (tok == NULL) {
-			log_err("config: '%s': service '%s': cannot read bearer_token_file '%s': %s", cfg->source,
-			    svc->name, svc->bearer_token_file, why);
-			return -1;
-		}
-		out->bearer = tset_own(ts, tok);
-	}
-	if (svc->basic_auth.username) {
-		out->basic_user = svc->basic_auth.username;
-		out->basic_password = "";
-		if (svc->basic_auth.password_file) {
-			char *pw = read_secret(svc->basic_auth.password_file, why, sizeof(why));
-
-			if (pw == NULL) {
-				log_err("config: '%s': service '%s': cannot read basic_auth.password_file '%s': %s",
-				    cfg->source, svc->name, svc->basic_auth.password_file, why);
-				return -1;
-			}
-			out->basic_password = tset_own(ts, pw);
-		}
-	}
-	return 0;
-}
-
-static int
-format_debug(enum scrape_format f)
-{
-	return f == SCRAPE_FORMAT_DEBUG2 ? 2 : f == SCRAPE_FORMAT_DEBUG1 ? 1 : 0;
-}
-
-static enum profile_format
-format_profile(enum scrape_format f)
-{
-	return f == SCRAPE_FORMAT_DEBUG2 ? PROFILE_FORMAT_DEBUG2 :
-	    f == SCRAPE_FORMAT_DEBUG1 ? PROFILE_FORMAT_DEBUG1 : PROFILE_FORMAT_PROTO;
-}
-
-/* Add one target to 'ts'. 0; 1 when skipped (another shard's, or a duplicate); -1 on a bad URL (logged). */
-static int
-tset_add(struct tset *ts, struct registry *reg, uint32_t gen, const struct config *cfg,
-    const struct svc_settings *ss, const char *service, const char *base, char *labels_json)
-{
-	struct scrape_target *t;
-	size_t slot;
-	char *url, *detail = NULL;
-
-	if (!targets_shard_keep(base, cfg->shard_index, cfg->shard_count)) {
-		free(labels_json);
-		return 1;
-	}
-	url = targets_profile_url(base, ss->path, format_debug(ss->format));
-	if (url == NULL) {
-		log_err("config: '%s': service '%s': target '%s' is not an http or https URL", cfg->source, service,
-		    base);
-		free(labels_json);
-		return -1;
-	}
-	slot = reg_get(reg, service, base);
-	if (reg->v[slot].mark == gen) {
-		free(url);
-		free(labels_json);
-		return 1;
-	}
-	reg->v[slot].mark = gen;
-	if (ss->detail_every > 0 && ss->format != SCRAPE_FORMAT_DEBUG2) {
-		detail = targets_profile_url(base, ss->path, 2);
-		if (detail)
-			tset_own(ts, detail);
-	}
-	tset_own(ts, url);
-	if (ts->n == ts->cap) {
-		size_t cap = ts->cap ? ts->cap * 2 : 64;
-
-		ts->t = realloc(ts->t, cap * sizeof(*ts->t));
-		ts->reg = realloc(ts->reg, cap * sizeof(*ts->reg));
-		ts->labels = realloc(ts->labels, cap * sizeof(*ts->labels));
-		if (ts->t == NULL || ts->reg == NULL || ts->labels == NULL) {
-			log_err("daemon: out of memory");
-			abort();
-		}
-		ts->cap = cap;
-	}
-	t = &ts->t[ts->n];
-	*t = (struct scrape_target){
-		.id = (int64_t)slot + 1,
-		.service = service,
-		.url = url,
-		.format = format_profile(ss->format),
-		.detail_url = detail,
-		.detail_every = detail ? ss->detail_every : 0,
-		.detail_max_goroutines = ss->detail_max_goroutines,
-		/* debug=2 stops the target's world for the whole dump: give it room, but bounded */
-		.detail_timeout_ms = cfg->scrape_timeout * 1000 * 3,
-		.headers = ss->headers,
-		.nheaders = ss->nheaders,
-		.bearer_token = ss->bearer,
-		.basic_user = ss->basic_user,
-		.basic_password = ss->basic_password,
-		.interval_ms = cfg->scrape_interval * 1000,
-		.timeout_ms = cfg->scrape_timeout * 1000,
-		.max_body_bytes = cfg->max_body_bytes,
-	};
-	if (ss->svc) {
-		t->tls_ca_file = ss->svc->tls.ca_file;
-		t->tls_cert_file = ss->svc->tls.cert_file;
-		t->tls_key_file = ss->svc->tls.key_file;
-		t->tls_insecure = ss->svc->tls.insecure_skip_verify;
-	}
-	ts->reg[ts->n] = slot;
-	ts->labels[ts->n] = labels_json;
-	ts->n++;
-	return 0;
-}
-
-static const struct config_service *
-config_service_named(const struct config *cfg, const char *name)
-{
-	for (size_t i = 0; i < cfg->nservices; i++) {
-		if (strcmp(cfg->services[i].name, name) == 0)
-			return &cfg->services[i];
-	}
-	return NULL;
-}
-
-/* Build the target set of 'cfg' plus the targets of 'sd' (may be NULL). 0, or -1 (every problem logged). */
-static int
-tset_build(struct tset *ts, struct registry *reg, const struct config *cfg, const struct targets_sd *sd)
-{
-	static uint32_t generation;
-	uint32_t gen = ++generation;
-	int ret = 0;
-
-	*ts = (struct tset){ 0 };
-	for (size_t i = 0; i < cfg->nservices; i++) {
-		const struct config_service *svc = &cfg->services[i];
-		struct svc_settings ss;
-		char *labels;
-		const char *why;
-
-		if (svc_resolve(ts, cfg, svc, &ss) != 0) {
-			ret = -1;
-			continue;
-		}
-		for (size_t j = 0; j < svc->ntargets; j++) {
-			why = labels_to_json(svc->labels, svc->nlabels, NULL, 0, &labels);
-			if (why) {
-				log_err("daemon: labels of service '%s': %s", svc->name, why);
-				abort();
-			}
-			if (tset_add(ts, reg, gen, cfg, &ss, svc->name, svc->targets[j], labels) < 0)
-				ret = -1;
-		}
-	}
-	if (sd) {
-		size_t n;
-		const struct targets_entry *e = targets_sd_list(sd, &n);
-
-		for (size_t i = 0; i < n; i++) {
-			const struct config_service *svc = config_service_named(cfg, e[i].service);
-			struct svc_settings ss;
-			char *labels;
-			const char *why;
-
-			if (svc_resolve(ts, cfg, svc, &ss) != 0) {
-				ret = -1;
-				continue;
-			}
-			why = labels_to_json(svc ? svc->labels : NULL, svc ? svc->nlabels : 0, e[i].labels,
-			    e[i].nlabels, &labels);
-			if (why) {
-				log_err("daemon: labels of service '%s': %s", e[i].service, why);
-				abort();
-			}
-			if (tset_add(ts, reg, gen, cfg, &ss, e[i].service, e[i].base_url, labels) < 0)
-				ret = -1;
-		}
-	}
-	if (ret != 0)
-		tset_release(ts);
-	return ret;
-}
-
-/* ---- The detector thread ---- */
-
-#define DETECT_PACE_MIN_MS      1000    /* rankings faster than this run after every round */
-#define DETECT_PACE_FACTOR      4       /* else rest this many times as long as the last one took */
-
-/* A config shared between the main loop and the detector thread: freed by whoever drops the last reference. */
-struct cfgref {
-	struct config *cfg;
-	atomic_int refs;
-};
-
-static struct cfgref *
-cfgref_new(struct config *cfg)
-{
-	struct cfgref *r = xcalloc(1, sizeof(*r));
-
-	r->cfg = cfg;
-	atomic_init(&r->refs, 1);
-	return r;
-}
-
-static void
-cfgref_put(struct cfgref *r)
-{
-	if (r && atomic_fetch_sub(&r->refs, 1) == 1) {
-		config_unref(r->cfg);
-		free(r);
-	}
-}
-
-struct detector {
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool kicked, stop;
-	struct cfgref *cfg;             /* guarded by mu */
-	struct store *st;               /* the thread's own connection */
-	struct alerter *alert;
-};
-
-static void *
-detector_main(void *arg)
-{
-	struct detector *d = arg;
-
-	pthread_mutex_lock(&d->mu);
-	for (;;) {
-		struct cfgref *cfg;
-		int64_t started, took;
-		int r;
-
-		while (!d->kicked && !d->stop)
-			pthread_cond_wait(&d->cv, &d->mu);
-		if (d->stop)
-			break;
-		d->kicked = false;
-		cfg = d->cfg;
-		atomic_fetch_add(&cfg->refs, 1);
-		pthread_mutex_unlock(&d->mu);
-
-		started = mono_ms();
-		r = detect_run(d->st, cfg->cfg, wall_ms());
-		took = mono_ms() - started;
-		if (r == 0)
-			alert_kick(d->alert);
-		cfgref_put(cfg);
-
-		pthread_mutex_lock(&d->mu);
-		/* Ranking a large fleet reads its whole window (minutes for 10,000 targets over 6 h): rest four times
-		 * as long as a slow run took, so the detector stays under a fifth of a core and rounds finished
-		 * meanwhile are ranked together. A fleet ranked within a second is ranked every round. */
-		if (took > DETECT_PACE_MIN_MS) {
-			int64_t until = wall_ms() + DETECT_PACE_FACTOR * took;
-			struct timespec ts = { .tv_sec = until / 1000, .tv_nsec = (until % 1000) * 1000000 };
-
-			log_info("detect: ranking took %" PRId64 " ms; next ranking in %" PRId64 " s at the earliest",
-			    took, DETECT_PACE_FACTOR * took / 1000);
-			while (!d->stop && pthread_cond_timedwait(&d->cv, &d->mu, &ts) != ETIMEDOUT)
-				;
-		}
-	}
-	pthread_mutex_unlock(&d->mu);
-	return NULL;
-}
-
-static void
-detector_kick(struct detector *d)
-{
-	pthread_mutex_lock(&d->mu);
-	d->kicked = true;
-	pthread_cond_signal(&d->cv);
-	pthread_mutex_unlock(&d->mu);
-}
-
-static void
-detector_set_config(struct detector *d, struct cfgref *cfg)
-{
-	struct cfgref *old;
-
-	atomic_fetch_add(&cfg->refs, 1);
-	pthread_mutex_lock(&d->mu);
-	old = d->cfg;
-	d->cfg = cfg;
-	pthread_mutex_unlock(&d->mu);
-	cfgref_put(old);
-}
-
-/* ---- The ingest thread: stores finished scrapes in order, so a slow disk never delays a scrape ----
- *
- * The main loop queues jobs (target registrations, the active set, finished scrapes, ranking marks); this thread
- * owns the read-write connection and runs them in order. A job the database refuses stays at the head and is
- * retried every few seconds, so nothing is stored out of order; finished scrapes queue up meanwhile, at most
- * PENDING_MAX of them (then new ones are dropped, logged). When the queue is empty it prunes old data in small
- * steps; under load it still takes a step every second, sized to what was stored since the previous one. */
-
-enum job_kind {
-	JOB_REGISTER,                   /* store_target_upsert() for registry slot 'slot' */
-	JOB_ACTIVE,                     /* store_targets_set_active() for 'slots' */
-	JOB_SCRAPE,                     /* store_add_scrape() */
-	JOB_RANK,                       /* everything before it is stored: wake the detector */
-};
-
-struct job {
-	struct job *next;
-	enum job_kind kind;
-	size_t slot;
-	char *service, *base_url, *labels_json;         /* JOB_REGISTER */
-	size_t *slots;                                  /* JOB_ACTIVE */
-	size_t nslots;
-	int64_t ts;                                     /* JOB_SCRAPE */
-	uint32_t duration_ms;
-	uint64_t bytes;
-	char *status;
-	bool detail;
-	uint32_t consecutive_failures;
-	bool has_profile;
-	struct profile profile;
-};
-
-struct ingest {
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct job *head, *tail;        /* guarded by mu; the thread works on head without unlinking it */
-	size_t nscrapes;                /* JOB_SCRAPE jobs queued */
-	uint64_t dropped;               /* scrapes dropped since the database last took writes */
-	bool stop;
-	atomic_bool failing;            /* the database refuses writes (for STATUS=) */
-	_Atomic int64_t raw_ms, rollup_ms;      /* retention, from the current config */
-
-	/* owned by the thread */
-	struct store *st;
-	char *db_path;
-	struct detector *det;
-	int64_t *ids;                   /* database id per registry slot, 0: not registered */
-	size_t nids;
-	bool retention_more;
-	int64_t retention_next_ms, retention_step_ms;
-	uint64_t stored_since_step;
-};
-
-static void
-job_free(struct job *j)
-{
-	if (j == NULL)
-		return;
-	free(j->service);
-	free(j->base_url);
-	free(j->labels_json);
-	free(j->slots);
-	free(j->status);
-	if (j->has_profile)
-		profile_release(&j->profile);
-	free(j);
-}
-
-/* Queue 'j' (steals it). A scrape is dropped when PENDING_MAX are already waiting. */
-static void
-ingest_push(struct ingest *in, struct job *j)
-{
-	pthread_mutex_lock(&in->mu);
-	if (j->kind == JOB_SCRAPE) {
-		if (in->nscrapes >= PENDING_MAX) {
-			if (in->dropped++ == 0)
-				log_err("daemon: %d scrapes wait to be stored in '%s': dropping new ones until the "
-				    "database takes writes again", PENDING_MAX, in->db_path);
-			pthread_mutex_unlock(&in->mu);
-			job_free(j);
-			return;
-		}
-		in->nscrapes++;
-	}
-	j->next = NULL;
-	if (in->tail)
-		in->tail->next = j;
-	else
-		in->head = j;
-	in->tail = j;
-	pthread_cond_signal(&in->cv);
-	pthread_mutex_unlock(&in->mu);
-}
-
-static int64_t *
-ingest_id(struct ingest *in, size_t slot)
-{
-	if (slot >= in->nids) {
-		size_t n = in->nids ? in->nids : 64;
-		int64_t *v;
-
-		while (n <= slot)
-			n *= 2;
-		v = realloc(in->ids, n * sizeof(*v));
-		if (v == NULL) {
-			log_err("daemon: out of memory");
-			abort();
-		}
-		memset(v + in->nids, 0, (n - in->nids) * sizeof(*v));
-		in->ids = v;
-		in->nids = n;
-	}
-	return &in->ids[slot];
-}
-
-/* Run one job. 0 done (or dropped for good), -1 the database refused it: retry later. */
-static int
-ingest_run(struct ingest *in, struct job *j)
-{
-	int64_t id, *ids;
-	int r = 0;
-
-	switch (j->kind) {
-	case JOB_REGISTER:
-		id = store_target_upsert(in->st, j->service, j->labels_json, j->base_url);
-		if (id <= 0)
-			return -1;
-		*ingest_id(in, j->slot) = id;
-		return 0;
-	case JOB_ACTIVE:
-		ids = xcalloc(j->nslots, sizeof(*ids));
-		for (size_t i = 0; i < j->nslots; i++)
-			ids[i] = *ingest_id(in, j->slots[i]);
-		r = store_targets_set_active(in->st, ids, j->nslots);
-		free(ids);
-		return r;
-	case JOB_SCRAPE:
-		id = *ingest_id(in, j->slot);
-		if (id <= 0) {
-			log_err("daemon: a scrape of an unregistered target (slot %zu) was not stored", j->slot);
-			return 0;
-		}
-		r = store_add_scrape(in->st, &(struct scrape_record){
-			.target_id = id,
-			.ts = j->ts,
-			.duration_ms = j->duration_ms,
-			.bytes = j->bytes,
-			.status = j->status,
-			.detail = j->detail,
-			.consecutive_failures = j->consecutive_failures,
-			.profile = j->has_profile ? &j->profile : NULL,
-		});
-		if (r == 0)
-			in->stored_since_step++;
-		return r;
-	case JOB_RANK:
-		detector_kick(in->det);
-		return 0;
-	}
-	return 0;
-}
-
-/* One retention step, when due: idle, or busy and a second has passed since the last one. */
-static void
-ingest_retention(struct ingest *in, bool idle)
-{
-	int64_t now = mono_ms();
-	uint64_t budget = in->stored_since_step * 2;
-	int r;
-
-	if (!in->retention_more && now < in->retention_next_ms)
-		return;
-	if (!idle && now - in->retention_step_ms < RETENTION_BUSY_MS)
-		return;
-	if (budget < RETENTION_BUDGET)
-		budget = RETENTION_BUDGET;
-	if (budget > RETENTION_BUDGET_MAX)
-		budget = RETENTION_BUDGET_MAX;
-	r = store_retention_step(in->st, wall_ms(), atomic_load(&in->raw_ms), atomic_load(&in->rollup_ms),
-	    (unsigned)budget);
-	in->retention_step_ms = mono_ms();
-	in->stored_since_step = 0;
-	in->retention_more = r == 1;
-	if (r != 1)
-		in->retention_next_ms = in->retention_step_ms + RETENTION_PAUSE_MS;
-}
-
-static void
-timespec_in(struct timespec *ts, int64_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
-static void *
-ingest_main(void *arg)
-{
-	struct ingest *in = arg;
-	struct timespec until;
-	uint64_t stored_while_failing = 0;
-
-	pthread_mutex_lock(&in->mu);
-	for (;;) {
-		struct job *j;
-		bool failing = atomic_load(&in->failing);
-		int r;
-
-		if (in->head == NULL) {
-			if (in->stop)
-				break;
-			if (failing) {
-				/* nothing left to retry: the database took everything */
-				atomic_store(&in->failing, false);
-				continue;
-			}
-			pthread_mutex_unlock(&in->mu);
-			ingest_retention(in, true);
-			pthread_mutex_lock(&in->mu);
-			if (in->head == NULL && !in->stop) {
-				timespec_in(&until, in->retention_more ? 0 : POLL_MAX_MS);
-				pthread_cond_timedwait(&in->cv, &in->mu, &until);
-			}
-			continue;
-		}
-		j = in->head;
-		pthread_mutex_unlock(&in->mu);
-		r = ingest_run(in, j);
-		if (r == 0 && !failing)
-			ingest_retention(in, false);
-		pthread_mutex_lock(&in->mu);
-		if (r == 0) {
-			in->head = j->next;
-			if (in->head == NULL)
-				in->tail = NULL;
-			if (j->kind == JOB_SCRAPE) {
-				in->nscrapes--;
-				if (failing)
-					stored_while_failing++;
-			}
-			job_free(j);
-			if (failing && in->head == NULL) {
-				log_notice("daemon: database '%s' takes writes again: stored %llu delayed scrapes%s",
-				    in->db_path, (unsigned long long)stored_while_failing,
-				    in->dropped ? ", some were dropped while it refused" : "");
-				atomic_store(&in->failing, false);
-				in->dropped = 0;
-				stored_while_failing = 0;
-			}
-			continue;
-		}
-		if (!failing) {
-			log_err("daemon: cannot write to database '%s': %s; scraping goes on, finished scrapes wait in "
-			    "memory (at most %d), retrying every %d s", in->db_path, store_errmsg(in->st), PENDING_MAX,
-			    STORE_RETRY_MS / 1000);
-			atomic_store(&in->failing, true);
-			stored_while_failing = 0;
-		}
-		if (in->stop) {
-			log_err("daemon: stopping with %zu scrapes not stored in '%s'", in->nscrapes, in->db_path);
-			break;
-		}
-		timespec_in(&until, STORE_RETRY_MS);
-		while (!in->stop && pthread_cond_timedwait(&in->cv, &in->mu, &until) == 0)
-			;
-	}
-	pthread_mutex_unlock(&in->mu);
-	return NULL;
-}
-
-/* Set up the queue on 'st' (the read-write connection, owned by the thread once it runs). */
-static void
-ingest_init(struct ingest *in, struct store *st, const char *db_path, struct detector *det)
-{
-	pthread_condattr_t ca;
-
-	in->st = st;
-	in->db_path = xstrdup(db_path);
-	in->det = det;
-	atomic_init(&in->failing, false);
-	pthread_mutex_init(&in->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&in->cv, &ca);
-	pthread_condattr_destroy(&ca);
-}
-
-static int
-ingest_start(struct ingest *in)
-{
-	int r = pthread_create(&in->thread, NULL, ingest_main, in);
-
-	if (r != 0) {
-		log_err("daemon: cannot start the ingest thread: %s", strerror(r));
-		return -1;
-	}
-	return 0;
-}
-
-/* Before the thread starts: run the queued jobs (the first target registrations) in this thread, so that a
- * large fleet is registered before its first scrapes queue up behind it. Stops at the first refusal (logged);
- * the thread retries from there. */
-static void
-ingest_run_queued(struct ingest *in)
-{
-	struct job *j;
-
-	while ((j = in->head) != NULL) {
-		if (ingest_run(in, j) != 0) {
-			log_err("daemon: cannot write to database '%s': %s; retrying every %d s", in->db_path,
-			    store_errmsg(in->st), STORE_RETRY_MS / 1000);
-			return;
-		}
-		in->head = j->next;
-		if (in->head == NULL)
-			in->tail = NULL;
-		if (j->kind == JOB_SCRAPE)
-			in->nscrapes--;
-		job_free(j);
-	}
-}
-
-/* Store what is queued (giving up if the database refuses), join the thread when 'running', free the queue.
- * Idempotent. */
-static void
-ingest_stop(struct ingest *in, bool running)
-{
-	struct job *j;
-
-	if (in->db_path == NULL)
-		return;         /* never set up, or already stopped */
-	if (running) {
-		pthread_mutex_lock(&in->mu);
-		in->stop = true;
-		pthread_cond_signal(&in->cv);
-		pthread_mutex_unlock(&in->mu);
-		pthread_join(in->thread, NULL);
-	}
-	while ((j = in->head) != NULL) {
-		in->head = j->next;
-		job_free(j);
-	}
-	in->tail = NULL;
-	free(in->ids);
-	in->ids = NULL;
-	free(in->db_path);
-	in->db_path = NULL;
-	pthread_cond_destroy(&in->cv);
-	pthread_mutex_destroy(&in->mu);
-}
-
 /* ---- The daemon ---- */
 
 struct daemon {
 	const struct run_opts *opts;
-	struct cfgref *cfg;
-	struct store *st;
+	struct config_slot cfg; /* the current configuration, swapped whole on reload */
 	struct scraper *sc;
 	struct targets_sd *sd;          /* NULL without target_files */
-	struct registry reg;
+	struct targetset *ts;           /* every target seen, and the current set with its round */
+	struct ingest *in;
+	struct detector *det;
 	struct web *web;
 	struct alerter *alert;
-	struct detector det;
-	struct ingest in;
 	int sigfd;
 
-	/* the current target set (registry slots), for rounds and the active list */
-	size_t *set_reg;
-	size_t nset;
-	size_t rounded;                 /* targets of the set with a regular scrape since the last ranking */
 	bool new_data;                  /* an ok scrape since the last ranking */
 	int64_t last_rank_ms;           /* monotonic */
 	int64_t sd_next_ms;
@@ -1029,51 +75,28 @@ static void
 on_scrape(void *arg, struct scrape_result *res)
 {
 	struct daemon *d = arg;
-	size_t slot = (size_t)res->id - 1;
-	struct dtarget *t;
-	struct job *j;
+	struct targetset_target t;
 
-	if (res->id <= 0 || slot >= d->reg.n)
+	if (!targetset_get(d->ts, res->id, &t))
 		return;
-	t = &d->reg.v[slot];
 	if (res->lag_ms > d->max_lag_ms)
 		d->max_lag_ms = res->lag_ms;
 	if (!res->detail) {
+		unsigned before = targetset_note_scrape(d->ts, res->id, res->consecutive_failures);
+
 		if (!res->ok && res->consecutive_failures == 1)
 			log_warn("scrape: '%s': %s", res->url, res->status);
 		else if (!res->ok)
 			log_debug("scrape: '%s': %s (%u failures in a row)", res->url, res->status,
 			    res->consecutive_failures);
-		else if (t->failures > 0)
-			log_notice("scrape: '%s': ok again after %u failures", res->url, t->failures);
-		t->failures = res->consecutive_failures;
-		if (t->in_set && !t->rounded) {
-			t->rounded = true;
-			d->rounded++;
-		}
+		else if (before > 0)
+			log_notice("scrape: '%s': ok again after %u failures", res->url, before);
 	} else if (!res->ok) {
 		log_info("scrape: '%s': detail scrape: %s", res->url, res->status);
 	}
 	if (res->ok)
 		d->new_data = true;
-
-	j = xcalloc(1, sizeof(*j));
-	*j = (struct job){
-		.kind = JOB_SCRAPE,
-		.slot = slot,
-		.ts = res->start_ms,
-		.duration_ms = res->duration_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)res->duration_ms,
-		.bytes = res->bytes,
-		.status = xstrdup(res->status),
-		.detail = res->detail,
-		.consecutive_failures = res->consecutive_failures,
-	};
-	if (res->ok) {
-		j->profile = res->profile;
-		j->has_profile = true;
-		res->profile = (struct profile){ 0 };
-	}
-	ingest_push(&d->in, j);
+	ingest_push_scrape(d->in, res);
 }
 
 /* ---- Configuration ---- */
@@ -1170,60 +193,42 @@ sd_open(const struct config *cfg, bool *failed)
 	return sd;
 }
 
-/* Hand 'ts' to the scraper and make it the daemon's set. 0, or -1 (logged; the scraper keeps its old set). */
+/* Hand the plan's targets to the scraper and make it the current set; queue the registrations of
+ * its new and relabelled targets (one queue: they reach the database before any scrape of them) and
+ * the active set. 0, or -1 (logged; the scraper keeps its old set). */
 static int
-set_targets(struct daemon *d, struct tset *ts)
+set_targets(struct daemon *d, struct targetset_plan *plan)
 {
+	const struct scrape_target *t;
+	struct targetset_diff diff;
 	char err[512];
+	size_t n;
 
-	if (scrape_set_targets(d->sc, ts->t, ts->n, err, sizeof(err)) != 0) {
+	t = targetset_plan_targets(plan, &n);
+	if (scrape_set_targets(d->sc, t, n, err, sizeof(err)) != 0) {
 		log_err("scrape: cannot apply the target set: %s", err);
 		return -1;
 	}
-	for (size_t i = 0; i < d->nset; i++) {
-		d->reg.v[d->set_reg[i]].in_set = false;
-		d->reg.v[d->set_reg[i]].rounded = false;
-	}
-	free(d->set_reg);
-	d->set_reg = xcalloc(ts->n, sizeof(*d->set_reg));
-	d->nset = ts->n;
-	d->rounded = 0;
-	for (size_t i = 0; i < ts->n; i++) {
-		struct dtarget *t = &d->reg.v[ts->reg[i]];
+	targetset_apply(d->ts, plan, &diff);
+	for (size_t i = 0; i < diff.nchanged; i++) {
+		struct targetset_target tt;
 
-		d->set_reg[i] = ts->reg[i];
-		t->in_set = true;
-		/* new targets and new labels reach the database before any scrape of them (one queue) */
-		if (t->labels_json == NULL || strcmp(t->labels_json, ts->labels[i]) != 0) {
-			struct job *j = xcalloc(1, sizeof(*j));
-
-			free(t->labels_json);
-			t->labels_json = ts->labels[i];
-			ts->labels[i] = NULL;
-			*j = (struct job){ .kind = JOB_REGISTER, .slot = ts->reg[i], .service = xstrdup(t->service),
-				.base_url = xstrdup(t->base_url), .labels_json = xstrdup(t->labels_json) };
-			ingest_push(&d->in, j);
-		}
+		if (targetset_get(d->ts, diff.changed[i], &tt))
+			ingest_push_register(d->in, tt.id, tt.service, tt.base_url, tt.labels_json);
 	}
-	{
-		struct job *j = xcalloc(1, sizeof(*j));
-
-		*j = (struct job){ .kind = JOB_ACTIVE, .slots = xcalloc(d->nset, sizeof(size_t)), .nslots = d->nset };
-		memcpy(j->slots, d->set_reg, d->nset * sizeof(size_t));
-		ingest_push(&d->in, j);
-	}
+	ingest_push_active(d->in, diff.active, diff.nactive);
+	targetset_diff_release(&diff);
 	return 0;
 }
 
 static void
 reload(struct daemon *d)
 {
-	struct config *ncfg;
+	struct config *ncfg, *old;
 	struct targets_sd *nsd;
-	struct cfgref *ref;
-	struct tset ts;
+	struct targetset_plan *plan;
 	bool sd_failed;
-	const struct config *old;
+	int r;
 
 	sdnotify_reloading();
 	log_notice("daemon: SIGHUP: reloading '%s'", d->opts->config_path ? d->opts->config_path : "(default)");
@@ -1235,40 +240,43 @@ reload(struct daemon *d)
 	nsd = sd_open(ncfg, &sd_failed);
 	if (sd_failed)
 		goto out_free_sd;
-	if (tset_build(&ts, &d->reg, ncfg, nsd) != 0)
+	plan = targetset_build(d->ts, ncfg, nsd);
+	if (plan == NULL)
 		goto out_free_sd;
-	if (set_targets(d, &ts) != 0) {
-		tset_release(&ts);
+	r = set_targets(d, plan);
+	targetset_plan_free(plan);
+	if (r != 0)
 		goto out_free_sd;
-	}
-	tset_release(&ts);
 
-	old = d->cfg->cfg;
+	/* 'ncfg' is still ours alone: name what needs a restart, and keep the database the daemon opened
+	 * before anyone shares it */
+	old = config_slot_get(&d->cfg);
+	config_log_restart_changes(old, ncfg);
 	if (strcmp(old->database, ncfg->database) != 0) {
-		log_warn("daemon: database changed from '%s' to '%s': takes effect at the next start", old->database,
-		    ncfg->database);
 		free(ncfg->database);
 		ncfg->database = xstrdup(old->database);
 	}
+	config_unref(old);
 	targets_sd_free(d->sd);
 	d->sd = nsd;
-	ref = cfgref_new(ncfg);
 	web_reload(d->web, ncfg);
 	alert_reload(d->alert, ncfg);
-	detector_set_config(&d->det, ref);
-	atomic_store(&d->in.raw_ms, (int64_t)ncfg->retention_raw * 1000);
-	atomic_store(&d->in.rollup_ms, (int64_t)ncfg->retention_rollup * 1000);
-	cfgref_put(d->cfg);
-	d->cfg = ref;
-	log_notice("daemon: configuration '%s' loaded: %zu targets, every %llu s", ncfg->source, d->nset,
-	    (unsigned long long)ncfg->scrape_interval);
+	detector_reload(d->det, ncfg);
+	ingest_set_retention(d->in, (int64_t)ncfg->retention_raw * 1000,
+	                     (int64_t)ncfg->retention_rollup * 1000);
+	config_slot_set(&d->cfg, ncfg);
+	log_notice("daemon: configuration '%s' loaded: %zu targets, every %llu s", ncfg->source,
+	           targetset_count(d->ts), (unsigned long long)ncfg->scrape_interval);
+	config_unref(ncfg);
 	sdnotify_reloaded();
 	return;
 out_free_sd:
 	targets_sd_free(nsd);
 out_free_cfg:
 	config_unref(ncfg);
-	(void)apply_log_level(d->opts, d->cfg->cfg);
+	old = config_slot_get(&d->cfg);
+	(void)apply_log_level(d->opts, old);
+	config_unref(old);
 out_keep:
 	log_err("daemon: the new configuration is invalid (see above): keeping the running one");
 	sdnotify_reloaded();
@@ -1279,7 +287,8 @@ static void
 sd_check(struct daemon *d)
 {
 	struct targets_errors errs = { 0 };
-	struct tset ts;
+	struct targetset_plan *plan;
+	struct config *cfg;
 	bool changed = false;
 
 	if (d->sd == NULL)
@@ -1291,14 +300,24 @@ sd_check(struct daemon *d)
 	targets_errors_release(&errs);
 	if (!changed)
 		return;
-	if (tset_build(&ts, &d->reg, d->cfg->cfg, d->sd) != 0)
-		return;
-	if (set_targets(d, &ts) == 0)
-		log_notice("targets: target files changed: %zu targets", d->nset);
-	tset_release(&ts);
+	cfg = config_slot_get(&d->cfg);
+	plan = targetset_build(d->ts, cfg, d->sd);
+	if (plan != NULL) {
+		if (set_targets(d, plan) == 0)
+			log_notice("targets: target files changed: %zu targets",
+			           targetset_count(d->ts));
+		targetset_plan_free(plan);
+	}
+	config_unref(cfg);
 }
 
 /* ---- Signals ---- */
+
+/* What the signals that arrived ask for. */
+enum daemon_signal {
+	DAEMON_SIG_RELOAD = 1 << 0, /* SIGHUP */
+	DAEMON_SIG_STOP = 1 << 1,   /* SIGTERM, SIGINT */
+};
 
 static int
 signals_block(sigset_t *set)
@@ -1318,19 +337,19 @@ signals_block(sigset_t *set)
 	return 0;
 }
 
-/* Drain the signalfd. Returns a bit set: 1 reload, 2 stop. */
-static int
+/* Drain the signalfd. Returns the enum daemon_signal bits of what arrived. */
+static unsigned
 signals_read(int fd)
 {
 	struct signalfd_siginfo si;
-	int what = 0;
+	unsigned what = 0;
 
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			what |= 1;
+			what |= DAEMON_SIG_RELOAD;
 		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 			log_notice("daemon: %s: stopping", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
-			what |= 2;
+			what |= DAEMON_SIG_STOP;
 		}
 	}
 	return what;
@@ -1349,31 +368,39 @@ update_status(struct daemon *d, int64_t now)
 		return;
 	d->status_ms = now;
 	scrape_count_up(d->sc, &up, &down);
-	snprintf(buf, sizeof(buf), "%zu targets: %zu up, %zu down%s", d->nset, up, down,
-	    atomic_load(&d->in.failing) ? "; database refuses writes" : "");
+	snprintf(buf, sizeof(buf), "%zu targets: %zu up, %zu down%s", targetset_count(d->ts), up,
+	         down, ingest_failing(d->in) ? "; database refuses writes" : "");
 	sdnotify_status(buf);
+}
+
+/* On the ingest thread: everything of the round is stored, rank it. */
+static void
+on_round_stored(void *arg)
+{
+	detector_kick(arg);
 }
 
 static void
 maybe_rank(struct daemon *d, int64_t now)
 {
-	int64_t interval = (int64_t)d->cfg->cfg->scrape_interval * 1000;
+	struct config *cfg;
+	int64_t interval;
 
 	if (!d->new_data)
 		return;
-	if (d->rounded < d->nset && now - d->last_rank_ms < interval)
+	cfg = config_slot_get(&d->cfg);
+	interval = (int64_t)cfg->scrape_interval * 1000;
+	config_unref(cfg);
+	if (targetset_rounded(d->ts) < targetset_count(d->ts) && now - d->last_rank_ms < interval)
 		return;
-	for (size_t i = 0; i < d->nset; i++)
-		d->reg.v[d->set_reg[i]].rounded = false;
-	d->rounded = 0;
+	targetset_round_reset(d->ts);
 	d->new_data = false;
 	d->last_rank_ms = now;
 	if (d->max_lag_ms > 0)
 		log_debug("daemon: scrape round done, worst lag %llu ms", (unsigned long long)d->max_lag_ms);
 	d->max_lag_ms = 0;
 	/* the ranking starts once the ingest thread has stored everything of the round */
-	ingest_push(&d->in, memcpy(xcalloc(1, sizeof(struct job)), &(struct job){ .kind = JOB_RANK },
-	    sizeof(struct job)));
+	ingest_push_mark(d->in, on_round_stored, d->det);
 }
 
 static int
@@ -1382,13 +409,14 @@ main_loop(struct daemon *d)
 	char err[512];
 
 	for (;;) {
-		int64_t now = mono_ms();
+		int64_t now = clock_mono_ms();
 		int timeout = POLL_MAX_MS;
 		int64_t wd = sdnotify_watchdog_interval_ms();
-		int n, sig;
+		unsigned sig;
+		int n;
 
 		sdnotify_watchdog(now);
-		web_heartbeat(d->web, wall_ms());
+		web_heartbeat(d->web, clock_wall_ms());
 		if (wd > 0 && wd < timeout)
 			timeout = (int)wd;
 		n = scrape_poll(d->sc, &d->sigfd, 1, timeout, err, sizeof(err));
@@ -1397,11 +425,11 @@ main_loop(struct daemon *d)
 			usleep(100 * 1000);
 		}
 		sig = signals_read(d->sigfd);
-		if (sig & 2)
+		if (sig & DAEMON_SIG_STOP)
 			return 0;
-		if (sig & 1)
+		if (sig & DAEMON_SIG_RELOAD)
 			reload(d);
-		now = mono_ms();
+		now = clock_mono_ms();
 		if (d->sd && now >= d->sd_next_ms) {
 			sd_check(d);
 			d->sd_next_ms = now + TARGET_FILES_CHECK_MS;
@@ -1469,10 +497,11 @@ cmd_run(int argc, char **argv)
 {
 	struct run_opts o = { 0 };
 	struct daemon d = { .opts = &o, .sigfd = -1 };
+	struct targetset_plan *plan;
 	struct config *cfg;
-	struct tset ts;
+	struct store *st;
 	sigset_t set;
-	bool sd_failed, ingest_running = false;
+	bool sd_failed;
 	int r, ret = 1;
 
 	o.targets = xcalloc((size_t)argc, sizeof(*o.targets));
@@ -1491,51 +520,46 @@ cmd_run(int argc, char **argv)
 		goto out_close_sigfd;
 	}
 	sdnotify_init();
+	/* 'cfg' is this function's own reference, for the start; the slot holds the current one */
 	cfg = load_config(&o);
 	if (cfg == NULL)
 		goto out_close_sigfd;
-	d.cfg = cfgref_new(cfg);
+	config_slot_init(&d.cfg, config_ref(cfg));
+	d.ts = targetset_new();
 	if (apply_log_level(&o, cfg) != 0)
-		goto out_put_cfg;
+		goto out_release_cfg;
 	d.sd = sd_open(cfg, &sd_failed);
 	if (sd_failed)
 		goto out_free_sd;
 
-	d.st = store_open(cfg->database, 0);
-	if (d.st == NULL) {
+	st = store_open(cfg->database, 0);
+	if (st == NULL) {
 		log_err("daemon: cannot open database '%s' (see above): exiting", cfg->database);
 		goto out_free_sd;
 	}
-	d.det.st = store_open(cfg->database, 0);
-	if (d.det.st == NULL) {
-		log_err("daemon: cannot open a second connection to database '%s': exiting", cfg->database);
-		goto out_close_store;
-	}
-	pthread_mutex_init(&d.det.mu, NULL);
-	pthread_cond_init(&d.det.cv, NULL);
-	d.det.cfg = d.cfg;
-	atomic_fetch_add(&d.cfg->refs, 1);
-	atomic_init(&d.in.raw_ms, (int64_t)cfg->retention_raw * 1000);
-	atomic_init(&d.in.rollup_ms, (int64_t)cfg->retention_rollup * 1000);
-	ingest_init(&d.in, d.st, cfg->database, &d.det);
+	d.in = ingest_new(st, &(struct ingest_options){
+	                          .db_path = cfg->database,
+	                          .retention_raw_ms = (int64_t)cfg->retention_raw * 1000,
+	                          .retention_rollup_ms = (int64_t)cfg->retention_rollup * 1000,
+	                      });
 	d.sc = scrape_new(&(struct scrape_options){
 		.max_concurrent = cfg->max_concurrent_scrapes, .done = on_scrape, .done_arg = &d,
 		.user_agent = "leakprofd/" LEAKPROFD_VERSION,
 	});
 	if (d.sc == NULL) {
 		log_err("daemon: cannot set up the scraper (libcurl)");
-		goto out_stop_ingest;
+		goto out_free_ingest;
 	}
-	if (tset_build(&ts, &d.reg, cfg, d.sd) != 0)
+	plan = targetset_build(d.ts, cfg, d.sd);
+	if (plan == NULL)
 		goto out_free_scraper;
-	r = set_targets(&d, &ts);
-	tset_release(&ts);
+	r = set_targets(&d, plan);
+	targetset_plan_free(plan);
 	if (r != 0)
 		goto out_free_scraper;
-	ingest_run_queued(&d.in);
-	if (ingest_start(&d.in) != 0)
+	ingest_run_queued(d.in);
+	if (ingest_start(d.in) != 0)
 		goto out_free_scraper;
-	ingest_running = true;
 
 	d.web = web_start(cfg);
 	if (d.web == NULL) {
@@ -1547,22 +571,26 @@ cmd_run(int argc, char **argv)
 		log_err("daemon: cannot start alerting (see above): exiting");
 		goto out_stop_web;
 	}
-	d.det.alert = d.alert;
-	r = pthread_create(&d.det.thread, NULL, detector_main, &d.det);
-	if (r != 0) {
-		log_err("daemon: cannot start the detector thread: %s", strerror(r));
+	d.det = detector_start(cfg, d.alert);
+	if (d.det == NULL) {
+		log_err("daemon: cannot start the detector (see above): exiting");
 		goto out_stop_alert;
 	}
-	d.last_rank_ms = mono_ms();
+	d.last_rank_ms = clock_mono_ms();
 
-	log_notice("daemon: leakprofd %s running: %zu targets every %llu s, database '%s', dashboard http://%s/",
-	    LEAKPROFD_VERSION, d.nset, (unsigned long long)cfg->scrape_interval, cfg->database, cfg->listen);
+	log_notice("daemon: leakprofd %s running: %zu targets every %llu s, database '%s', "
+	           "dashboard http://%s/",
+	           LEAKPROFD_VERSION, targetset_count(d.ts),
+	           (unsigned long long)cfg->scrape_interval, cfg->database, cfg->listen);
 	{
 		char status[128];
 
-		snprintf(status, sizeof(status), "%zu targets: 0 up, 0 down", d.nset);
+		snprintf(status, sizeof(status), "%zu targets: 0 up, 0 down",
+		         targetset_count(d.ts));
 		sdnotify_ready(status);
 	}
+	config_unref(cfg); /* from here on the slot's is the current one */
+	cfg = NULL;
 	ret = main_loop(&d);
 
 	sdnotify_stopping();
@@ -1571,33 +599,22 @@ cmd_run(int argc, char **argv)
 	/* abandon the transfers in flight (their results are simply not stored), store what already finished */
 	scrape_free(d.sc);
 	d.sc = NULL;
-	ingest_stop(&d.in, true);
-	ingest_running = false;
-	pthread_mutex_lock(&d.det.mu);
-	d.det.stop = true;
-	pthread_cond_signal(&d.det.cv);
-	pthread_mutex_unlock(&d.det.mu);
-	pthread_join(d.det.thread, NULL);
+	ingest_stop(d.in);
+	detector_stop(d.det);
 out_stop_alert:
 	alert_stop(d.alert);
 out_stop_web:
 	web_stop(d.web);
 out_free_scraper:
 	scrape_free(d.sc);
-out_stop_ingest:
-	ingest_stop(&d.in, ingest_running);
-	cfgref_put(d.det.cfg);
-	pthread_cond_destroy(&d.det.cv);
-	pthread_mutex_destroy(&d.det.mu);
-out_close_store:
-	store_free(d.det.st);
-	store_free(d.st);
+out_free_ingest:
+	ingest_free(d.in);
 out_free_sd:
 	targets_sd_free(d.sd);
-out_put_cfg:
-	free(d.set_reg);
-	reg_release(&d.reg);
-	cfgref_put(d.cfg);
+out_release_cfg:
+	targetset_free(d.ts);
+	config_slot_release(&d.cfg);
+	config_unref(cfg);
 out_close_sigfd:
 	close(d.sigfd);
 out_free_opts:

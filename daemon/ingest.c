@@ -1,0 +1,484 @@
+/* daemon/ingest.c: the ingest thread and its ordered queue (see ingest.h).
+ *
+ * DESIGN
+ * ------
+ *
+ * One thread owns the read-write connection and is the database's only writer, so SQLite never
+ * makes the main loop wait for a lock, a checkpoint's fsync or a full disk. The main loop queues
+ * jobs (target registrations, the active set, finished scrapes, marks) at the tail of one list
+ * under a mutex; the thread works on the head without unlinking it, outside the lock, and unlinks
+ * it only once it is done, so the order of the queue is the order of the database: a target is
+ * registered before its first scrape is stored, and a mark runs once everything before it is.
+ *
+ * A job the database refuses stays at the head and is retried every retry_ms; nothing behind it is
+ * tried meanwhile (that would store out of order). Finished scrapes queue up behind it, at most
+ * pending_max of them; newer ones are dropped (the first drop logged). The first refusal is logged
+ * with SQLite's message, and the recovery with how many delayed scrapes were stored.
+ *
+ * When the queue is empty the thread prunes old data in small steps (store_retention_step());
+ * under load it still takes a step every second, sized to what was stored since the previous one,
+ * so retention keeps up with ingest without holding it up for long. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "daemon/ingest.h"
+
+#define RETENTION_BUDGET 20       /* scrapes rolled up per retention step, at least */
+#define RETENTION_BUDGET_MAX 2000 /* and at most */
+#define RETENTION_PAUSE_MS 60000  /* between retention passes */
+#define RETENTION_BUSY_MS 1000    /* a busy queue still takes a retention step this often */
+#define IDLE_WAKE_MS 1000         /* an idle thread looks at retention this often */
+
+/* ---- Jobs ---- */
+
+enum job_kind {
+	JOB_REGISTER, /* store_target_upsert() of target 'id' */
+	JOB_ACTIVE,   /* store_targets_set_active() for 'ids' */
+	JOB_SCRAPE,   /* store_add_scrape() */
+	JOB_MARK,     /* everything before it is stored: call fn(arg) */
+};
+
+struct job {
+	struct job *next;
+	enum job_kind kind;
+	int64_t id;
+	char *service, *base_url, *labels_json; /* JOB_REGISTER */
+	int64_t *ids;                           /* JOB_ACTIVE */
+	size_t nids;
+	int64_t ts; /* JOB_SCRAPE */
+	uint32_t duration_ms;
+	uint64_t bytes;
+	char *status;
+	bool detail;
+	uint32_t consecutive_failures;
+	bool has_profile;
+	struct profile profile;
+	void (*fn)(void *arg); /* JOB_MARK */
+	void *arg;
+};
+
+struct ingest {
+	pthread_t thread;
+	bool running; /* the thread was started and not joined yet */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *head, *tail; /* guarded by mu; the thread works on head without unlinking it */
+	size_t nscrapes;         /* JOB_SCRAPE jobs queued */
+	uint64_t dropped;        /* scrapes dropped since the database last took writes */
+	bool stop;
+	atomic_bool failing;               /* the database refuses writes (for STATUS=) */
+	_Atomic int64_t raw_ms, rollup_ms; /* retention */
+	size_t pending_max;
+	int64_t retry_ms;
+	char *db_path;
+
+	/* owned by the thread (by the caller before it starts) */
+	struct store *st;
+	int64_t *dbids; /* database id of each target id - 1; 0: not registered */
+	size_t ndbids;
+	bool retention_more;
+	int64_t retention_next_ms, retention_step_ms;
+	uint64_t stored_since_step;
+};
+
+static void
+job_free(struct job *j)
+{
+	if (j == NULL)
+		return;
+	free(j->service);
+	free(j->base_url);
+	free(j->labels_json);
+	free(j->ids);
+	free(j->status);
+	if (j->has_profile)
+		profile_release(&j->profile);
+	free(j);
+}
+
+/* Queue 'j' (steals it). A scrape is dropped when pending_max are already waiting: false. */
+static bool
+ingest_push(struct ingest *in, struct job *j)
+{
+	pthread_mutex_lock(&in->mu);
+	if (j->kind == JOB_SCRAPE) {
+		if (in->nscrapes >= in->pending_max) {
+			if (in->dropped++ == 0)
+				log_err(
+				    "daemon: %zu scrapes wait to be stored in '%s': dropping new "
+				    "ones until the database takes writes again",
+				    in->pending_max, in->db_path);
+			pthread_mutex_unlock(&in->mu);
+			job_free(j);
+			return false;
+		}
+		in->nscrapes++;
+	}
+	j->next = NULL;
+	if (in->tail)
+		in->tail->next = j;
+	else
+		in->head = j;
+	in->tail = j;
+	pthread_cond_signal(&in->cv);
+	pthread_mutex_unlock(&in->mu);
+	return true;
+}
+
+void
+ingest_push_register(struct ingest *in, int64_t id, const char *service, const char *base_url,
+                     const char *labels_json)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+
+	*j = (struct job){
+	    .kind = JOB_REGISTER,
+	    .id = id,
+	    .service = xstrdup(service),
+	    .base_url = xstrdup(base_url),
+	    .labels_json = xstrdup(labels_json),
+	};
+	ingest_push(in, j);
+}
+
+void
+ingest_push_active(struct ingest *in, const int64_t *ids, size_t n)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+
+	*j = (struct job){.kind = JOB_ACTIVE, .ids = xcalloc(n, sizeof(*ids)), .nids = n};
+	if (n > 0)
+		memcpy(j->ids, ids, n * sizeof(*ids));
+	ingest_push(in, j);
+}
+
+bool
+ingest_push_scrape(struct ingest *in, struct scrape_result *res)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+
+	*j = (struct job){
+	    .kind = JOB_SCRAPE,
+	    .id = res->id,
+	    .ts = res->start_ms,
+	    .duration_ms = res->duration_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)res->duration_ms,
+	    .bytes = res->bytes,
+	    .status = xstrdup(res->status),
+	    .detail = res->detail,
+	    .consecutive_failures = res->consecutive_failures,
+	};
+	if (res->ok) {
+		j->profile = res->profile;
+		j->has_profile = true;
+		res->profile = (struct profile){0};
+	}
+	return ingest_push(in, j);
+}
+
+void
+ingest_push_mark(struct ingest *in, void (*fn)(void *arg), void *arg)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+
+	*j = (struct job){.kind = JOB_MARK, .fn = fn, .arg = arg};
+	ingest_push(in, j);
+}
+
+/* The database id of target 'id' (> 0), growing the table as needed. */
+static int64_t *
+ingest_dbid(struct ingest *in, int64_t id)
+{
+	size_t i = (size_t)(id - 1);
+
+	if (i >= in->ndbids) {
+		size_t n = in->ndbids ? in->ndbids : 64;
+		int64_t *v;
+
+		while (n <= i)
+			n *= 2;
+		v = xrealloc(in->dbids, n * sizeof(*v));
+		memset(v + in->ndbids, 0, (n - in->ndbids) * sizeof(*v));
+		in->dbids = v;
+		in->ndbids = n;
+	}
+	return &in->dbids[i];
+}
+
+/* Run one job. 0 done (or dropped for good), -1 the database refused it: retry later. */
+static int
+ingest_run(struct ingest *in, struct job *j)
+{
+	int64_t id, *ids;
+	int r = 0;
+
+	switch (j->kind) {
+	case JOB_REGISTER:
+		id = store_target_upsert(in->st, j->service, j->labels_json, j->base_url);
+		if (id <= 0)
+			return -1;
+		*ingest_dbid(in, j->id) = id;
+		return 0;
+	case JOB_ACTIVE:
+		ids = xcalloc(j->nids, sizeof(*ids));
+		for (size_t i = 0; i < j->nids; i++)
+			ids[i] = j->ids[i] > 0 ? *ingest_dbid(in, j->ids[i]) : 0;
+		r = store_targets_set_active(in->st, ids, j->nids);
+		free(ids);
+		return r;
+	case JOB_SCRAPE:
+		id = j->id > 0 ? *ingest_dbid(in, j->id) : 0;
+		if (id <= 0) {
+			log_err("daemon: a scrape of an unregistered target (id %" PRId64
+			        ") was not stored",
+			        j->id);
+			return 0;
+		}
+		r = store_add_scrape(in->st, &(struct scrape_record){
+		                                 .target_id = id,
+		                                 .ts = j->ts,
+		                                 .duration_ms = j->duration_ms,
+		                                 .bytes = j->bytes,
+		                                 .status = j->status,
+		                                 .detail = j->detail,
+		                                 .consecutive_failures = j->consecutive_failures,
+		                                 .profile = j->has_profile ? &j->profile : NULL,
+		                             });
+		if (r == 0)
+			in->stored_since_step++;
+		return r;
+	case JOB_MARK:
+		j->fn(j->arg);
+		return 0;
+	}
+	return 0;
+}
+
+/* Unlink the head 'j' (done) and free it. Under mu once the thread runs. */
+static void
+ingest_pop(struct ingest *in, struct job *j)
+{
+	in->head = j->next;
+	if (in->head == NULL)
+		in->tail = NULL;
+	if (j->kind == JOB_SCRAPE)
+		in->nscrapes--;
+	job_free(j);
+}
+
+/* One retention step, when due: idle, or busy and a second has passed since the last one. */
+static void
+ingest_retention(struct ingest *in, bool idle)
+{
+	int64_t now = clock_mono_ms();
+	uint64_t budget = in->stored_since_step * 2;
+	int r;
+
+	if (!in->retention_more && now < in->retention_next_ms)
+		return;
+	if (!idle && now - in->retention_step_ms < RETENTION_BUSY_MS)
+		return;
+	if (budget < RETENTION_BUDGET)
+		budget = RETENTION_BUDGET;
+	if (budget > RETENTION_BUDGET_MAX)
+		budget = RETENTION_BUDGET_MAX;
+	r = store_retention_step(in->st, clock_wall_ms(), atomic_load(&in->raw_ms),
+	                         atomic_load(&in->rollup_ms), (unsigned)budget);
+	in->retention_step_ms = clock_mono_ms();
+	in->stored_since_step = 0;
+	in->retention_more = r == 1;
+	if (r != 1)
+		in->retention_next_ms = in->retention_step_ms + RETENTION_PAUSE_MS;
+}
+
+static void
+timespec_in(struct timespec *ts, int64_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+static void *
+ingest_main(void *arg)
+{
+	struct ingest *in = arg;
+	struct timespec until;
+	uint64_t stored_while_failing = 0;
+
+	pthread_mutex_lock(&in->mu);
+	for (;;) {
+		struct job *j;
+		bool failing = atomic_load(&in->failing);
+		int r;
+
+		if (in->head == NULL) {
+			if (in->stop)
+				break;
+			if (failing) {
+				/* nothing left to retry: the database took everything */
+				atomic_store(&in->failing, false);
+				continue;
+			}
+			pthread_mutex_unlock(&in->mu);
+			ingest_retention(in, true);
+			pthread_mutex_lock(&in->mu);
+			if (in->head == NULL && !in->stop) {
+				timespec_in(&until, in->retention_more ? 0 : IDLE_WAKE_MS);
+				pthread_cond_timedwait(&in->cv, &in->mu, &until);
+			}
+			continue;
+		}
+		j = in->head;
+		pthread_mutex_unlock(&in->mu);
+		r = ingest_run(in, j);
+		if (r == 0 && !failing)
+			ingest_retention(in, false);
+		pthread_mutex_lock(&in->mu);
+		if (r == 0) {
+			if (j->kind == JOB_SCRAPE && failing)
+				stored_while_failing++;
+			ingest_pop(in, j);
+			if (failing && in->head == NULL) {
+				log_notice("daemon: database '%s' takes writes again: stored %llu "
+				           "delayed scrapes%s",
+				           in->db_path, (unsigned long long)stored_while_failing,
+				           in->dropped ? ", some were dropped while it refused"
+				                       : "");
+				atomic_store(&in->failing, false);
+				in->dropped = 0;
+				stored_while_failing = 0;
+			}
+			continue;
+		}
+		if (!failing) {
+			log_err(
+			    "daemon: cannot write to database '%s': %s; scraping goes on, finished "
+			    "scrapes wait in memory (at most %zu), retrying every %" PRId64 " s",
+			    in->db_path, store_errmsg(in->st), in->pending_max,
+			    in->retry_ms / 1000);
+			atomic_store(&in->failing, true);
+			stored_while_failing = 0;
+		}
+		if (in->stop) {
+			log_err("daemon: stopping with %zu scrapes not stored in '%s'",
+			        in->nscrapes, in->db_path);
+			break;
+		}
+		timespec_in(&until, in->retry_ms);
+		while (!in->stop && pthread_cond_timedwait(&in->cv, &in->mu, &until) == 0)
+			;
+	}
+	pthread_mutex_unlock(&in->mu);
+	return NULL;
+}
+
+struct ingest *
+ingest_new(struct store *st, const struct ingest_options *opt)
+{
+	struct ingest *in = xcalloc(1, sizeof(*in));
+	pthread_condattr_t ca;
+
+	in->st = st;
+	in->db_path = xstrdup(opt->db_path);
+	in->pending_max = opt->pending_max ? opt->pending_max : INGEST_PENDING_MAX;
+	in->retry_ms = opt->retry_ms ? opt->retry_ms : INGEST_RETRY_MS;
+	atomic_init(&in->failing, false);
+	atomic_init(&in->raw_ms, opt->retention_raw_ms);
+	atomic_init(&in->rollup_ms, opt->retention_rollup_ms);
+	pthread_mutex_init(&in->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&in->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	return in;
+}
+
+void
+ingest_set_retention(struct ingest *in, int64_t raw_ms, int64_t rollup_ms)
+{
+	atomic_store(&in->raw_ms, raw_ms);
+	atomic_store(&in->rollup_ms, rollup_ms);
+}
+
+int
+ingest_start(struct ingest *in)
+{
+	int r = pthread_create(&in->thread, NULL, ingest_main, in);
+
+	if (r != 0) {
+		log_err("daemon: cannot start the ingest thread: %s", strerror(r));
+		return -1;
+	}
+	in->running = true;
+	return 0;
+}
+
+void
+ingest_run_queued(struct ingest *in)
+{
+	struct job *j;
+
+	while ((j = in->head) != NULL) {
+		if (ingest_run(in, j) != 0) {
+			log_err("daemon: cannot write to database '%s': %s; retrying every %" PRId64
+			        " s",
+			        in->db_path, store_errmsg(in->st), in->retry_ms / 1000);
+			return;
+		}
+		ingest_pop(in, j);
+	}
+}
+
+bool
+ingest_failing(struct ingest *in)
+{
+	return atomic_load(&in->failing);
+}
+
+void
+ingest_stop(struct ingest *in)
+{
+	struct job *j;
+
+	if (in->running) {
+		pthread_mutex_lock(&in->mu);
+		in->stop = true;
+		pthread_cond_signal(&in->cv);
+		pthread_mutex_unlock(&in->mu);
+		pthread_join(in->thread, NULL);
+		in->running = false;
+	}
+	while ((j = in->head) != NULL) {
+		in->head = j->next;
+		job_free(j);
+	}
+	in->tail = NULL;
+	in->nscrapes = 0;
+}
+
+void
+ingest_free(struct ingest *in)
+{
+	if (in == NULL)
+		return;
+	ingest_stop(in);
+	store_free(in->st);
+	free(in->dbids);
+	free(in->db_path);
+	pthread_cond_destroy(&in->cv);
+	pthread_mutex_destroy(&in->mu);
+	free(in);
+}

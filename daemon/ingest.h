@@ -1,0 +1,75 @@
+/* daemon/ingest.h: the ingest thread: the one writer of the database, storing what the main loop
+ * queues (target registrations, the active set, finished scrapes) in order, one transaction per
+ * item, so a slow disk never delays a scrape. A database that refuses writes (read-only, full,
+ * locked) never stops the main loop: the refused item stays at the head and is retried, finished
+ * scrapes wait behind it up to a bound, and the rest of the queue follows once writes succeed.
+ *
+ * Targets are named by the caller's ids (> 0; the daemon's registry ids, see targetset.h); the
+ * thread maps each to its database id when it registers it.
+ *
+ * Threads: the ingest_push_*() functions, ingest_set_retention() and ingest_failing() may be called
+ * from any thread; the rest from the one that owns the struct ingest. */
+#ifndef INGEST_H
+#define INGEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collector/scrape.h"
+#include "storage/store.h"
+
+#define INGEST_PENDING_MAX 2048 /* finished scrapes waiting to be stored, at most (the default) */
+#define INGEST_RETRY_MS 5000    /* a refused write is retried this often (the default) */
+
+struct ingest; /* opaque */
+
+struct ingest_options {
+	const char *db_path; /* named in messages; copied */
+	size_t pending_max;  /* finished scrapes queued at most; 0: INGEST_PENDING_MAX */
+	int64_t retry_ms;    /* retry a refused write this often; 0: INGEST_RETRY_MS */
+	/* what store_retention_step() keeps, > 0 (later: ingest_set_retention()) */
+	int64_t retention_raw_ms;
+	int64_t retention_rollup_ms;
+};
+
+/* Set up a queue writing to 'st', the read-write connection: steals it (closed by ingest_free()).
+ * No thread runs yet: jobs pushed now wait for ingest_run_queued() or ingest_start(). Caller owns;
+ * never NULL (out of memory aborts). */
+struct ingest *ingest_new(struct store *st, const struct ingest_options *opt);
+
+/* Keep raw samples 'raw_ms' and hourly rollups 'rollup_ms' from the next retention step on. */
+void ingest_set_retention(struct ingest *in, int64_t raw_ms, int64_t rollup_ms);
+
+/* Queue the registration of target 'id' (store_target_upsert()): later jobs of 'id' use the
+ * database id it gets. A target's scrapes are stored only once it is registered. Strings copied. */
+void ingest_push_register(struct ingest *in, int64_t id, const char *service, const char *base_url,
+                          const char *labels_json);
+/* Queue the active set (store_targets_set_active()): targets not in 'ids' become inactive. 'ids'
+ * copied; ids never registered count as none. */
+void ingest_push_active(struct ingest *in, const int64_t *ids, size_t n);
+/* Queue the finished scrape 'res' of target res->id. Steals res->profile when res->ok (zeroing it);
+ * the rest is copied. false when the scrape was dropped: pending_max scrapes already wait (the
+ * first drop while the database refuses writes is logged). */
+bool ingest_push_scrape(struct ingest *in, struct scrape_result *res);
+/* Queue a mark: once everything queued before it is stored, the ingest thread calls fn(arg). It
+ * must be quick (it holds up the queue): the daemon wakes the detector with it. */
+void ingest_push_mark(struct ingest *in, void (*fn)(void *arg), void *arg);
+
+/* Before ingest_start(), in the caller's thread: run the queued jobs, so that a large fleet's first
+ * registrations are stored before any scrape queues up behind them. Stops at the first refusal
+ * (logged); the thread retries from there once started. */
+void ingest_run_queued(struct ingest *in);
+/* Start the thread (it inherits the caller's signal mask). 0, or -1 (logged). */
+int ingest_start(struct ingest *in) __attribute__((warn_unused_result));
+
+/* The database refuses writes now (for the daemon's STATUS=). */
+bool ingest_failing(struct ingest *in);
+
+/* Stop the thread when it runs: it stores what is queued, giving up at the first refusal (logged),
+ * and exits; then join it. Queued jobs still left are dropped. Idempotent. */
+void ingest_stop(struct ingest *in);
+/* ingest_stop(), then close the connection and free. ingest_free(NULL) does nothing. */
+void ingest_free(struct ingest *in);
+
+#endif

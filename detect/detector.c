@@ -1,0 +1,156 @@
+/* detect/detector.c: the detector thread (see detector.h).
+ *
+ * DESIGN
+ * ------
+ *
+ * The thread sleeps on a condition variable until kicked (the daemon's ingest thread does so once a
+ * round's scrapes are stored) or stopped. Kicks coalesce into one flag: rounds finished while a
+ * ranking runs are ranked together by the next one. Each ranking takes a reference to the current
+ * configuration snapshot from a config_slot and drops it when done, so a reload never waits for a
+ * ranking and a ranking never sees a configuration change under it; the mutex guards only the
+ * kicked and stop flags and is never held across a ranking.
+ *
+ * Ranking a large fleet reads its whole window (minutes for 10,000 targets over 6 h), so after a
+ * slow ranking the thread rests DETECT_PACE_FACTOR times as long as it took: the detector stays
+ * under a fifth of a core, and a fleet ranked within DETECT_PACE_MIN_MS is ranked every round.
+ * detector_stop() cuts the rest short but lets a ranking in progress finish: it writes its result
+ * in one transaction. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "detect/detect.h"
+#include "detect/detector.h"
+#include "storage/store.h"
+
+#define DETECT_PACE_MIN_MS 1000 /* rankings faster than this run after every round */
+#define DETECT_PACE_FACTOR 4    /* else rest this many times as long as the last one took */
+
+struct detector {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool kicked, stop;      /* guarded by mu */
+	struct config_slot cfg; /* the snapshot the next ranking uses */
+	struct store *st;       /* the thread's own connection */
+	struct alerter *alert;  /* borrowed */
+};
+
+static void *
+detector_main(void *arg)
+{
+	struct detector *d = arg;
+
+	pthread_mutex_lock(&d->mu);
+	for (;;) {
+		struct config *cfg;
+		int64_t started, took;
+		int r;
+
+		while (!d->kicked && !d->stop)
+			pthread_cond_wait(&d->cv, &d->mu);
+		if (d->stop)
+			break;
+		d->kicked = false;
+		pthread_mutex_unlock(&d->mu);
+
+		cfg = config_slot_get(&d->cfg);
+		started = clock_mono_ms();
+		r = detect_run(d->st, cfg, clock_wall_ms());
+		took = clock_mono_ms() - started;
+		if (r == 0)
+			alert_kick(d->alert);
+		config_unref(cfg);
+
+		pthread_mutex_lock(&d->mu);
+		if (took > DETECT_PACE_MIN_MS) {
+			int64_t until = clock_wall_ms() + DETECT_PACE_FACTOR * took;
+			struct timespec ts = {.tv_sec = until / 1000,
+			                      .tv_nsec = (until % 1000) * 1000000};
+
+			log_info("detect: ranking took %" PRId64 " ms; next ranking in %" PRId64
+			         " s at the earliest",
+			         took, DETECT_PACE_FACTOR * took / 1000);
+			while (!d->stop && pthread_cond_timedwait(&d->cv, &d->mu, &ts) != ETIMEDOUT)
+				;
+		}
+	}
+	pthread_mutex_unlock(&d->mu);
+	return NULL;
+}
+
+struct detector *
+detector_start(const struct config *cfg, struct alerter *alert)
+{
+	struct detector *d = xcalloc(1, sizeof(*d));
+	int r;
+
+	d->st = store_open(cfg->database, 0);
+	if (d->st == NULL) {
+		log_err("detect: cannot open a second connection to database '%s'", cfg->database);
+		free(d);
+		return NULL;
+	}
+	d->alert = alert;
+	config_slot_init(&d->cfg, config_ref(cfg));
+	pthread_mutex_init(&d->mu, NULL);
+	pthread_cond_init(&d->cv, NULL);
+	r = pthread_create(&d->thread, NULL, detector_main, d);
+	if (r != 0) {
+		log_err("detect: cannot start the detector thread: %s", strerror(r));
+		pthread_cond_destroy(&d->cv);
+		pthread_mutex_destroy(&d->mu);
+		config_slot_release(&d->cfg);
+		store_free(d->st);
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void
+detector_kick(struct detector *d)
+{
+	if (d == NULL)
+		return;
+	pthread_mutex_lock(&d->mu);
+	d->kicked = true;
+	pthread_cond_signal(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+}
+
+void
+detector_reload(struct detector *d, const struct config *cfg)
+{
+	struct config *ref;
+
+	if (d == NULL)
+		return;
+	ref = config_ref(cfg); /* config_slot_set() takes a reference of its own */
+	config_slot_set(&d->cfg, ref);
+	config_unref(ref);
+}
+
+void
+detector_stop(struct detector *d)
+{
+	if (d == NULL)
+		return;
+	pthread_mutex_lock(&d->mu);
+	d->stop = true;
+	pthread_cond_signal(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+	pthread_join(d->thread, NULL);
+	pthread_cond_destroy(&d->cv);
+	pthread_mutex_destroy(&d->mu);
+	config_slot_release(&d->cfg);
+	store_free(d->st);
+	free(d);
+}

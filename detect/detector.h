@@ -1,0 +1,26 @@
+/* detect/detector.h: the detector thread: ranks every service (detect_run()) on its own SQLite
+ * connection whenever a scrape round has been stored, then kicks the alerter, so a ranking that
+ * reads hours of samples never holds up scraping or ingest. */
+#ifndef DETECTOR_H
+#define DETECTOR_H
+
+#include "base/config.h"
+#include "detect/alert.h"
+
+struct detector; /* opaque */
+
+/* Open a connection to cfg->database and start the thread, ranking with 'cfg' (a reference is
+ * taken) and kicking 'alert' (borrowed; may be NULL; must outlive the detector) after each stored
+ * ranking. The thread inherits the caller's signal mask. NULL on error (logged). Caller owns:
+ * detector_stop(). */
+struct detector *detector_start(const struct config *cfg, struct alerter *alert);
+/* Rank soon: a scrape round is stored. Kicks during a ranking, or during the rest after a slow one,
+ * add up to one more ranking. Thread-safe; NULL: no-op. */
+void detector_kick(struct detector *d);
+/* Rank with 'cfg' from the next ranking on (a reference is taken; a ranking in progress finishes
+ * with its own snapshot). Thread-safe; NULL: no-op. */
+void detector_reload(struct detector *d, const struct config *cfg);
+/* Stop: let a ranking in progress finish, join the thread, close, free. NULL: no-op. */
+void detector_stop(struct detector *d);
+
+#endif

@@ -1,0 +1,374 @@
+/* tests/check_ingest.c: the daemon's ingest queue on real SQLite files in a temporary directory:
+ * scrapes are stored in the order they were queued, each under its target's database id, with marks
+ * run once everything before them is stored; the bound on waiting scrapes; and a database that
+ * refuses writes (another connection holds its write lock, as a backup or an operator's sqlite3
+ * shell would): the refusal is reported, scrapes wait in order up to the bound, and are all stored
+ * once the lock is gone, or given up when the queue is stopped meanwhile. */
+#include <check.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "collector/profile.h"
+#include "collector/scrape.h"
+#include "daemon/ingest.h"
+#include "storage/store.h"
+
+#define HOUR 3600000LL
+#define FIXTURE "fixtures/go1.19/goroutine.debug2.txt"
+
+static char tmpdir[64];
+static char dbpath[128];
+static atomic_int marks;
+
+static void
+setup(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_ingest.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	snprintf(dbpath, sizeof(dbpath), "%s/test.db", tmpdir);
+	atomic_store(&marks, 0);
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct ingest *
+open_ingest(size_t pending_max, int64_t retry_ms)
+{
+	struct store *st = store_open(dbpath, 0);
+
+	ck_assert_ptr_nonnull(st);
+	return ingest_new(st, &(struct ingest_options){
+	                          .db_path = dbpath,
+	                          .pending_max = pending_max,
+	                          .retry_ms = retry_ms,
+	                          .retention_raw_ms = 48 * HOUR,
+	                          .retention_rollup_ms = 30 * 24 * HOUR,
+	                      });
+}
+
+/* A finished scrape of target 'id' with status 'status'; "ok" ones carry the parsed fixture. */
+static struct scrape_result
+result(int64_t id, const char *status, int64_t ts)
+{
+	struct scrape_result res = {.id = id, .start_ms = ts, .duration_ms = 12, .bytes = 345};
+
+	snprintf(res.status, sizeof(res.status), "%s", status);
+	res.ok = strcmp(status, "ok") == 0;
+	res.consecutive_failures = res.ok ? 0 : 1;
+	if (res.ok) {
+		static char buf[1 << 20];
+		struct parse_error err;
+		FILE *f = fopen(FIXTURE, "rb");
+		size_t n;
+
+		ck_assert_ptr_nonnull(f);
+		n = fread(buf, 1, sizeof(buf), f);
+		fclose(f);
+		ck_assert_int_eq(profile_parse(buf, n, &res.profile, &err), 0);
+	}
+	return res;
+}
+
+static bool
+push(struct ingest *in, int64_t id, const char *status, int64_t ts)
+{
+	struct scrape_result res = result(id, status, ts);
+	bool queued = ingest_push_scrape(in, &res);
+
+	/* stolen when ok, whether queued or dropped */
+	ck_assert_ptr_null(res.profile.arena);
+	return queued;
+}
+
+static void
+on_mark(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&marks, 1);
+}
+
+/* Wait up to 'ms' for marks to reach 'n'. */
+static bool
+wait_marks(int n, int ms)
+{
+	for (int waited = 0; atomic_load(&marks) < n; waited += 10) {
+		if (waited >= ms)
+			return false;
+		usleep(10 * 1000);
+	}
+	return true;
+}
+
+/* One text value of 'sql' over a fresh read-only connection ("" for NULL). Caller frees. */
+static char *
+query(const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+	char *out;
+
+	ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK, "%s: %s", sql,
+	              sqlite3_errmsg(db));
+	ck_assert_int_eq(sqlite3_step(stmt), SQLITE_ROW);
+	out =
+	    strdup(sqlite3_column_text(stmt, 0) ? (const char *)sqlite3_column_text(stmt, 0) : "");
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return out;
+}
+
+static void
+assert_query(const char *sql, const char *want)
+{
+	char *got = query(sql);
+
+	ck_assert_msg(strcmp(got, want) == 0, "%s: got '%s', want '%s'", sql, got, want);
+	free(got);
+}
+
+#define STATUSES "SELECT group_concat(status, ',') FROM (SELECT status FROM scrapes ORDER BY id)"
+
+START_TEST(test_order)
+{
+	struct ingest *in = open_ingest(0, 0);
+	int64_t t0 = now_ms() - 60000, both[] = {1, 2}, second[] = {2};
+	char want[512] = "";
+	size_t len = 0;
+
+	ingest_push_register(in, 1, "api", "http://10.0.0.1:6060", "{\"team\":\"core\"}");
+	ingest_push_register(in, 2, "api", "http://10.0.0.2:6060", "{\"team\":\"core\"}");
+	ingest_push_active(in, both, 2);
+	ck_assert_int_eq(ingest_start(in), 0);
+	for (int i = 0; i < 20; i++) {
+		char status[16];
+
+		if (i == 5)
+			snprintf(status, sizeof(status), "ok");
+		else
+			snprintf(status, sizeof(status), "s%d", i);
+		ck_assert(push(in, 1 + i % 2, status, t0 + i));
+		len +=
+		    (size_t)snprintf(want + len, sizeof(want) - len, "%s%s", i ? "," : "", status);
+	}
+	/* a target never registered: its scrape is not stored, and holds nothing up */
+	ck_assert(push(in, 7, "s99", t0 + 99));
+	ingest_push_mark(in, on_mark, NULL);
+	ck_assert(wait_marks(1, 10000));
+
+	/* in the order queued, each under its target; the ok one with its profile */
+	assert_query(STATUSES, want);
+	assert_query("SELECT group_concat(ts - (SELECT min(ts) FROM scrapes), ',') FROM "
+	             "(SELECT ts FROM scrapes ORDER BY id)",
+	             "0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19");
+	/* the last digit of each scrape's target URL, in storage order */
+	assert_query("SELECT group_concat(substr((SELECT url FROM targets WHERE id = s.target_id), "
+	             "15, 1), '') FROM (SELECT target_id FROM scrapes ORDER BY id) s",
+	             "12121212121212121212");
+	assert_query("SELECT total_goroutines > 0 FROM scrapes WHERE status = 'ok'", "1");
+	assert_query("SELECT count(*) > 0 FROM samples", "1");
+	assert_query("SELECT labels FROM services WHERE name = 'api'", "{\"team\":\"core\"}");
+	assert_query(
+	    "SELECT group_concat(active, ',') FROM (SELECT active FROM targets ORDER BY url)",
+	    "1,1");
+
+	/* the active set follows the queue too */
+	ingest_push_active(in, second, 1);
+	ingest_push_mark(in, on_mark, NULL);
+	ck_assert(wait_marks(2, 10000));
+	assert_query(
+	    "SELECT group_concat(active, ',') FROM (SELECT active FROM targets ORDER BY url)",
+	    "0,1");
+	ck_assert(!ingest_failing(in));
+	ingest_free(in);
+}
+END_TEST
+
+START_TEST(test_run_queued)
+{
+	struct ingest *in = open_ingest(0, 0);
+	int64_t t0 = now_ms() - 60000;
+
+	/* before the thread starts, in the caller's thread */
+	ingest_push_register(in, 1, "api", "http://10.0.0.1:6060", "{}");
+	ck_assert(push(in, 1, "timeout", t0));
+	ck_assert(push(in, 1, "ok", t0 + 1));
+	ingest_push_mark(in, on_mark, NULL);
+	ingest_run_queued(in);
+	ck_assert_int_eq(atomic_load(&marks), 1);
+	assert_query(STATUSES, "timeout,ok");
+
+	/* never started: what is still queued at the end is dropped, not stored */
+	ck_assert(push(in, 1, "http 500", t0 + 2));
+	ingest_free(in);
+	assert_query(STATUSES, "timeout,ok");
+}
+END_TEST
+
+START_TEST(test_bound)
+{
+	struct ingest *in = open_ingest(3, 0);
+	int64_t t0 = now_ms() - 60000;
+
+	ingest_push_register(in, 1, "api", "http://10.0.0.1:6060", "{}");
+	ck_assert(push(in, 1, "s0", t0));
+	ck_assert(push(in, 1, "ok", t0 + 1));
+	ck_assert(push(in, 1, "s2", t0 + 2));
+	/* three wait: newer scrapes are dropped (an ok one's profile freed); other jobs queue */
+	ck_assert(!push(in, 1, "s3", t0 + 3));
+	ck_assert(!push(in, 1, "ok", t0 + 4));
+	ingest_push_mark(in, on_mark, NULL);
+	ingest_run_queued(in);
+	ck_assert_int_eq(atomic_load(&marks), 1);
+	assert_query(STATUSES, "s0,ok,s2");
+
+	/* stored: room again */
+	ck_assert(push(in, 1, "s5", t0 + 5));
+	ingest_run_queued(in);
+	assert_query(STATUSES, "s0,ok,s2,s5");
+	ingest_free(in);
+}
+END_TEST
+
+/* Another connection takes the database's write lock and keeps it: writers get SQLITE_BUSY once
+ * their busy timeout has passed. */
+static sqlite3 *
+lock_db(void)
+{
+	sqlite3 *db;
+
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	return db;
+}
+
+static void
+unlock_db(sqlite3 *db)
+{
+	ck_assert_int_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_close(db), SQLITE_OK);
+}
+
+static bool
+wait_failing(struct ingest *in, bool want, int ms)
+{
+	for (int waited = 0; ingest_failing(in) != want; waited += 10) {
+		if (waited >= ms)
+			return false;
+		usleep(10 * 1000);
+	}
+	return true;
+}
+
+START_TEST(test_refused_then_retried)
+{
+	struct ingest *in = open_ingest(8, 100);
+	int64_t t0 = now_ms() - 60000;
+	sqlite3 *lock;
+
+	/* the schema exists (store_open made it); then the lock */
+	lock = lock_db();
+	ingest_push_register(in, 1, "api", "http://10.0.0.1:6060", "{}");
+	for (int i = 0; i < 5; i++) {
+		char status[16];
+
+		snprintf(status, sizeof(status), "s%d", i);
+		ck_assert(push(in, 1, status, t0 + i));
+	}
+	ck_assert(!ingest_failing(in));
+	ck_assert_int_eq(ingest_start(in), 0);
+	/* the registration is refused once the busy timeout passes */
+	ck_assert(wait_failing(in, true, 15000));
+
+	/* scraping goes on: scrapes queue behind the refused job, up to the bound */
+	ck_assert(push(in, 1, "s5", t0 + 5));
+	ck_assert(push(in, 1, "ok", t0 + 6));
+	ck_assert(push(in, 1, "s7", t0 + 7));
+	ck_assert(!push(in, 1, "s8", t0 + 8));
+	ck_assert(!push(in, 1, "s9", t0 + 9));
+	ingest_push_mark(in, on_mark, NULL);
+	usleep(300 * 1000); /* a few retries, all refused */
+	ck_assert(ingest_failing(in));
+	ck_assert_int_eq(atomic_load(&marks), 0);
+
+	/* the lock goes: everything waiting is stored, in order, and the mark runs after it */
+	unlock_db(lock);
+	ck_assert(wait_marks(1, 10000));
+	ck_assert(wait_failing(in, false, 5000));
+	assert_query(STATUSES, "s0,s1,s2,s3,s4,s5,ok,s7");
+
+	/* and the queue takes new scrapes again */
+	ck_assert(push(in, 1, "s10", t0 + 10));
+	ingest_push_mark(in, on_mark, NULL);
+	ck_assert(wait_marks(2, 10000));
+	assert_query(STATUSES, "s0,s1,s2,s3,s4,s5,ok,s7,s10");
+	ingest_free(in);
+}
+END_TEST
+
+START_TEST(test_stop_while_refused)
+{
+	struct ingest *in = open_ingest(0, 100);
+	int64_t t0 = now_ms() - 60000;
+	sqlite3 *lock;
+
+	ingest_push_register(in, 1, "api", "http://10.0.0.1:6060", "{}");
+	ck_assert(push(in, 1, "s0", t0));
+	ingest_run_queued(in);
+	assert_query(STATUSES, "s0");
+
+	lock = lock_db();
+	ck_assert(push(in, 1, "s1", t0 + 1));
+	ck_assert(push(in, 1, "s2", t0 + 2));
+	ck_assert_int_eq(ingest_start(in), 0);
+	ck_assert(wait_failing(in, true, 15000));
+	/* stopping tries once more, gives up at the refusal and returns */
+	ingest_stop(in);
+	unlock_db(lock);
+	assert_query(STATUSES, "s0");
+	ingest_free(in);
+}
+END_TEST
+
+Suite *
+ingest_suite(void)
+{
+	Suite *s = suite_create("ingest");
+	TCase *tc = tcase_create("ingest");
+	TCase *slow = tcase_create("refused");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_order);
+	tcase_add_test(tc, test_run_queued);
+	tcase_add_test(tc, test_bound);
+	suite_add_tcase(s, tc);
+	/* each refusal waits out SQLite's busy timeout (5 s) first */
+	tcase_add_checked_fixture(slow, setup, teardown);
+	tcase_set_timeout(slow, 60);
+	tcase_add_test(slow, test_refused_then_retried);
+	tcase_add_test(slow, test_stop_while_refused);
+	suite_add_tcase(s, slow);
+	return s;
+}

@@ -1,0 +1,514 @@
+/* tests/check_targetset.c: the daemon's target registry and the mapping from a configuration plus
+ * file_sd target files to scrape targets: each service's settings (URLs, formats, detail scrapes,
+ * headers, auth with real secret files, TLS), file_sd targets with and without a configured
+ * service, shards, repeats, reload diffs (what is added, kept, removed and re-registered between
+ * two configurations) and scrape rounds. Configurations are loaded from YAML text, target files are
+ * real files in a temporary directory. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/config.h"
+#include "collector/targets.h"
+#include "daemon/targetset.h"
+
+static char tmpdir[64];
+
+static void
+setup(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_targetset.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Write 'content' to tmpdir/name; the path goes to 'path' (PATH_MAX-ish buffer). */
+static void
+write_file(const char *name, const char *content, char *path, size_t pathlen)
+{
+	char tmp[300];
+	FILE *f;
+
+	snprintf(path, pathlen, "%s/%s", tmpdir, name);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(tmp, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq((int)fwrite(content, 1, strlen(content), f), (int)strlen(content));
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(rename(tmp, path), 0);
+}
+
+/* A configuration from YAML text; the test fails with the loader's messages when it is invalid. */
+static struct config *
+load(const char *yaml)
+{
+	struct config_errors errs = {0};
+	struct config *cfg = config_load_buffer("test.yaml", yaml, strlen(yaml), &errs);
+
+	ck_assert_msg(cfg != NULL, "config: %s", errs.n ? errs.msgs[0] : "?");
+	config_errors_release(&errs);
+	return cfg;
+}
+
+/* The target of 'p' with this profile URL, or NULL. */
+static const struct scrape_target *
+find(const struct targetset_plan *p, const char *url, size_t *index)
+{
+	size_t n;
+	const struct scrape_target *t = targetset_plan_targets(p, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(t[i].url, url) == 0) {
+			if (index)
+				*index = i;
+			return &t[i];
+		}
+	}
+	return NULL;
+}
+
+static bool
+has_id(const int64_t *ids, size_t n, int64_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/* Build and apply 'cfg' (and 'sd'); the diff goes to 'diff'. */
+static void
+apply(struct targetset *ts, const struct config *cfg, const struct targets_sd *sd,
+      struct targetset_diff *diff)
+{
+	struct targetset_plan *p = targetset_build(ts, cfg, sd);
+
+	ck_assert_ptr_nonnull(p);
+	targetset_apply(ts, p, diff);
+	targetset_plan_free(p);
+}
+
+/* The registry id of (service, base URL) as 'ts' applied it, or 0. */
+static int64_t
+id_of(const struct targetset *ts, const char *service, const char *base_url)
+{
+	struct targetset_target t;
+
+	for (int64_t id = 1; targetset_get(ts, id, &t); id++)
+		if (strcmp(t.service, service) == 0 && strcmp(t.base_url, base_url) == 0)
+			return id;
+	return 0;
+}
+
+START_TEST(test_services)
+{
+	struct config *cfg = load("scrape_interval: 30s\n"
+	                          "scrape_timeout: 5s\n"
+	                          "max_body_bytes: 1MiB\n"
+	                          "services:\n"
+	                          "  - name: api\n"
+	                          "    targets: ['http://10.0.0.1:6060', 'http://10.0.0.2:6060/']\n"
+	                          "    format: debug=1\n"
+	                          "    detail_every: 5\n"
+	                          "    detail_max_goroutines: 500\n"
+	                          "    labels: {team: core, env: prod}\n"
+	                          "    headers: {X-Scope: api}\n"
+	                          "  - name: jobs\n"
+	                          "    targets: ['https://jobs.internal:8443']\n"
+	                          "    path: /prefix/debug/pprof/goroutine\n"
+	                          "    format: debug=2\n"
+	                          "  - name: batch\n"
+	                          "    targets: ['http://10.0.0.9:6060']\n"
+	                          "    detail_every: 0\n");
+	struct targetset *ts = targetset_new();
+	struct targetset_plan *p = targetset_build(ts, cfg, NULL);
+	const struct scrape_target *t;
+	size_t n, i;
+
+	ck_assert_ptr_nonnull(p);
+	targetset_plan_targets(p, &n);
+	ck_assert_uint_eq(n, 4);
+
+	t = find(p, "http://10.0.0.1:6060/debug/pprof/goroutine?debug=1", &i);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_str_eq(t->service, "api");
+	ck_assert_int_eq(t->format, PROFILE_FORMAT_DEBUG1);
+	ck_assert_str_eq(t->detail_url, "http://10.0.0.1:6060/debug/pprof/goroutine?debug=2");
+	ck_assert_uint_eq(t->detail_every, 5);
+	ck_assert_uint_eq(t->detail_max_goroutines, 500);
+	ck_assert_uint_eq(t->interval_ms, 30000);
+	ck_assert_uint_eq(t->timeout_ms, 5000);
+	ck_assert_uint_eq(t->detail_timeout_ms, 15000); /* debug=2 gets three timeouts */
+	ck_assert_uint_eq(t->max_body_bytes, 1 << 20);
+	ck_assert_uint_eq(t->nheaders, 1);
+	ck_assert_str_eq(t->headers[0].name, "X-Scope");
+	ck_assert_str_eq(t->headers[0].value, "api");
+	ck_assert_ptr_null(t->bearer_token);
+	ck_assert_ptr_null(t->basic_user);
+	ck_assert_str_eq(targetset_plan_labels(p, i), "{\"team\":\"core\",\"env\":\"prod\"}");
+	/* a base URL with the path "/" gets the profile path too */
+	ck_assert_ptr_nonnull(find(p, "http://10.0.0.2:6060/debug/pprof/goroutine?debug=1", NULL));
+
+	/* debug=2 is its own detail: no second URL */
+	t = find(p, "https://jobs.internal:8443/prefix/debug/pprof/goroutine?debug=2", &i);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(t->format, PROFILE_FORMAT_DEBUG2);
+	ck_assert_ptr_null(t->detail_url);
+	ck_assert_uint_eq(t->detail_every, 0);
+	ck_assert_str_eq(targetset_plan_labels(p, i), "{}");
+
+	/* the defaults: proto, a detail scrape every 10th, none when detail_every is 0 */
+	t = find(p, "http://10.0.0.9:6060/debug/pprof/goroutine?debug=0", NULL);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(t->format, PROFILE_FORMAT_PROTO);
+	ck_assert_ptr_null(t->detail_url);
+
+	/* building assigns registry ids, in order, but applies nothing */
+	t = targetset_plan_targets(p, &n);
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(t[i].id, (int64_t)i + 1);
+	ck_assert_uint_eq(targetset_count(ts), 0);
+
+	targetset_plan_free(p);
+	targetset_free(ts);
+	config_unref(cfg);
+}
+END_TEST
+
+START_TEST(test_auth)
+{
+	char token[300], password[300], ca[300], yaml[2048];
+	struct config *cfg;
+	struct targetset *ts = targetset_new();
+	struct targetset_plan *p;
+	const struct scrape_target *t;
+
+	write_file("token", "s3cr3t-token\n", token, sizeof(token));
+	write_file("password", "hunter2\r\n", password, sizeof(password));
+	write_file("ca.pem", "not really a certificate\n", ca, sizeof(ca));
+	snprintf(yaml, sizeof(yaml),
+	         "services:\n"
+	         "  - name: bearer\n"
+	         "    targets: ['https://10.0.0.1:6060']\n"
+	         "    bearer_token_file: %s\n"
+	         "    tls: {ca_file: %s, insecure_skip_verify: true}\n"
+	         "  - name: basic\n"
+	         "    targets: ['http://10.0.0.2:6060']\n"
+	         "    basic_auth: {username: scraper, password_file: %s}\n",
+	         token, ca, password);
+	cfg = load(yaml);
+	p = targetset_build(ts, cfg, NULL);
+	ck_assert_ptr_nonnull(p);
+
+	/* the secrets themselves, without the newline the editor left */
+	t = find(p, "https://10.0.0.1:6060/debug/pprof/goroutine?debug=0", NULL);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_str_eq(t->bearer_token, "s3cr3t-token");
+	ck_assert_str_eq(t->tls_ca_file, ca);
+	ck_assert(t->tls_insecure);
+	t = find(p, "http://10.0.0.2:6060/debug/pprof/goroutine?debug=0", NULL);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_str_eq(t->basic_user, "scraper");
+	ck_assert_str_eq(t->basic_password, "hunter2");
+	ck_assert_ptr_null(t->bearer_token);
+	ck_assert_ptr_null(t->tls_ca_file);
+	targetset_plan_free(p);
+
+	/* a secret file gone since the configuration was loaded: no plan at all */
+	ck_assert_int_eq(unlink(token), 0);
+	ck_assert_ptr_null(targetset_build(ts, cfg, NULL));
+	/* an empty one neither */
+	write_file("token", "\n", token, sizeof(token));
+	ck_assert_ptr_null(targetset_build(ts, cfg, NULL));
+
+	targetset_free(ts);
+	config_unref(cfg);
+}
+END_TEST
+
+START_TEST(test_file_sd)
+{
+	char sdfile[300], yaml[1024];
+	const char *globs[1];
+	struct targets_errors errs = {0};
+	struct targets_sd *sd;
+	struct config *cfg;
+	struct targetset *ts = targetset_new();
+	struct targetset_plan *p;
+	const struct scrape_target *t;
+	bool changed;
+	size_t n, i;
+
+	write_file(
+	    "fleet.json",
+	    "[{\"targets\": [\"10.1.0.1:6060\", \"10.1.0.2:6060\"],\n"
+	    "  \"labels\": {\"service\": \"api\", \"zone\": \"a\", \"__meta_x\": \"dropped\"}},\n"
+	    " {\"targets\": [\"10.1.0.3:6060\"],\n"
+	    "  \"labels\": {\"job\": \"other\", \"__scheme__\": \"https\"}},\n"
+	    " {\"targets\": [\"10.0.0.1:6060\"], \"labels\": {\"service\": \"api\"}}]\n",
+	    sdfile, sizeof(sdfile));
+	snprintf(yaml, sizeof(yaml),
+	         "target_files: ['%s/*.json']\n"
+	         "services:\n"
+	         "  - name: api\n"
+	         "    targets: ['http://10.0.0.1:6060']\n"
+	         "    format: debug=1\n"
+	         "    labels: {team: core, zone: default}\n",
+	         tmpdir);
+	cfg = load(yaml);
+	globs[0] = cfg->target_files[0];
+	sd = targets_sd_new(globs, 1);
+	ck_assert_ptr_nonnull(sd);
+	ck_assert_int_eq(targets_sd_refresh(sd, &changed, &errs), 0);
+	ck_assert(changed);
+
+	p = targetset_build(ts, cfg, sd);
+	ck_assert_ptr_nonnull(p);
+	t = targetset_plan_targets(p, &n);
+	/* the configured target first; the file's copy of it is a repeat */
+	ck_assert_uint_eq(n, 4);
+	ck_assert_str_eq(t[0].url, "http://10.0.0.1:6060/debug/pprof/goroutine?debug=1");
+
+	/* a file_sd target of a configured service takes its settings; the group's labels win */
+	t = find(p, "http://10.1.0.1:6060/debug/pprof/goroutine?debug=1", &i);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_str_eq(t->service, "api");
+	ck_assert_str_eq(targetset_plan_labels(p, i),
+	                 "{\"team\":\"core\",\"zone\":\"a\",\"service\":\"api\"}");
+	ck_assert_ptr_nonnull(find(p, "http://10.1.0.2:6060/debug/pprof/goroutine?debug=1", NULL));
+
+	/* any other service gets the defaults */
+	t = find(p, "https://10.1.0.3:6060/debug/pprof/goroutine?debug=0", &i);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_str_eq(t->service, "other");
+	ck_assert_int_eq(t->format, PROFILE_FORMAT_PROTO);
+	ck_assert_str_eq(t->detail_url, "https://10.1.0.3:6060/debug/pprof/goroutine?debug=2");
+	ck_assert_uint_eq(t->detail_every, 10);
+	ck_assert_str_eq(targetset_plan_labels(p, i), "{\"job\":\"other\"}");
+
+	targetset_plan_free(p);
+	targets_errors_release(&errs);
+	targets_sd_free(sd);
+	targetset_free(ts);
+	config_unref(cfg);
+}
+END_TEST
+
+START_TEST(test_shards)
+{
+	static const char *const hosts[] = {"10.2.0.1", "10.2.0.2",  "10.2.0.3",  "10.2.0.4",
+	                                    "10.2.0.5", "10.2.0.6",  "10.2.0.7",  "10.2.0.8",
+	                                    "10.2.0.9", "10.2.0.10", "10.2.0.11", "10.2.0.12"};
+	size_t nhosts = sizeof(hosts) / sizeof(hosts[0]), total = 0;
+	int owner[12];
+
+	for (size_t h = 0; h < nhosts; h++)
+		owner[h] = -1;
+	for (unsigned shard = 0; shard < 3; shard++) {
+		char yaml[2048];
+		size_t len, n;
+		struct config *cfg;
+		struct targetset *ts = targetset_new();
+		struct targetset_plan *p;
+
+		len = (size_t)snprintf(yaml, sizeof(yaml),
+		                       "shard: {index: %u, count: 3}\nservices:\n  - name: s\n"
+		                       "    targets: [",
+		                       shard);
+		for (size_t h = 0; h < nhosts; h++)
+			len += (size_t)snprintf(yaml + len, sizeof(yaml) - len,
+			                        "%s'http://%s:6060'", h ? ", " : "", hosts[h]);
+		snprintf(yaml + len, sizeof(yaml) - len, "]\n");
+		cfg = load(yaml);
+		p = targetset_build(ts, cfg, NULL);
+		ck_assert_ptr_nonnull(p);
+		targetset_plan_targets(p, &n);
+		total += n;
+		/* each shard keeps exactly the targets hash(base URL) % 3 gives it */
+		for (size_t h = 0; h < nhosts; h++) {
+			char base[64], url[128];
+			bool mine;
+
+			snprintf(base, sizeof(base), "http://%s:6060", hosts[h]);
+			snprintf(url, sizeof(url), "%s/debug/pprof/goroutine?debug=0", base);
+			mine = targets_hash(base) % 3 == shard;
+			ck_assert_msg((find(p, url, NULL) != NULL) == mine, "%s in shard %u", base,
+			              shard);
+			if (mine)
+				owner[h] = (int)shard;
+		}
+		targetset_plan_free(p);
+		targetset_free(ts);
+		config_unref(cfg);
+	}
+	/* together they cover the fleet once */
+	ck_assert_uint_eq(total, nhosts);
+	for (size_t h = 0; h < nhosts; h++)
+		ck_assert_int_ge(owner[h], 0);
+}
+END_TEST
+
+START_TEST(test_reload_diff)
+{
+	struct config *a =
+	    load("services:\n"
+	         "  - {name: web, targets: ['http://10.3.0.1:6060', "
+	         "'http://10.3.0.2:6060'], labels: {team: x}}\n"
+	         "  - {name: db, targets: ['http://10.3.0.3:6060'], labels: {tier: 1}}\n");
+	struct config *b =
+	    load("services:\n"
+	         "  - {name: web, targets: ['http://10.3.0.1:6060'], labels: {team: x}}\n"
+	         "  - {name: db, targets: ['http://10.3.0.3:6060'], labels: {tier: 2}}\n"
+	         "  - {name: cache, targets: ['http://10.3.0.4:6060']}\n");
+	struct targetset *ts = targetset_new();
+	struct targetset_diff d;
+	struct targetset_target t;
+	int64_t web1, web2, db, cache;
+
+	/* the first set: everything is new and registered */
+	apply(ts, a, NULL, &d);
+	web1 = id_of(ts, "web", "http://10.3.0.1:6060");
+	web2 = id_of(ts, "web", "http://10.3.0.2:6060");
+	db = id_of(ts, "db", "http://10.3.0.3:6060");
+	ck_assert(web1 > 0 && web2 > 0 && db > 0);
+	ck_assert_uint_eq(d.nactive, 3);
+	ck_assert_uint_eq(d.nadded, 3);
+	ck_assert_uint_eq(d.nkept, 0);
+	ck_assert_uint_eq(d.nremoved, 0);
+	ck_assert_uint_eq(d.nchanged, 3);
+	ck_assert_uint_eq(targetset_count(ts), 3);
+	ck_assert(targetset_get(ts, db, &t));
+	ck_assert_str_eq(t.labels_json, "{\"tier\":\"1\"}");
+	ck_assert(t.in_set);
+	targetset_diff_release(&d);
+
+	/* web2 goes, db is relabelled, cache comes; web1 stays as it was */
+	apply(ts, b, NULL, &d);
+	cache = id_of(ts, "cache", "http://10.3.0.4:6060");
+	ck_assert(cache > 0);
+	ck_assert_uint_eq(d.nactive, 3);
+	ck_assert_uint_eq(d.nadded, 1);
+	ck_assert_int_eq(d.added[0], cache);
+	ck_assert_uint_eq(d.nkept, 2);
+	ck_assert(has_id(d.kept, d.nkept, web1) && has_id(d.kept, d.nkept, db));
+	ck_assert_uint_eq(d.nremoved, 1);
+	ck_assert_int_eq(d.removed[0], web2);
+	ck_assert_uint_eq(d.nchanged, 2);
+	ck_assert(has_id(d.changed, d.nchanged, db) && has_id(d.changed, d.nchanged, cache));
+	ck_assert(!has_id(d.active, d.nactive, web2));
+	ck_assert(targetset_get(ts, db, &t));
+	ck_assert_str_eq(t.labels_json, "{\"tier\":\"2\"}");
+	ck_assert(targetset_get(ts, web2, &t));
+	ck_assert(!t.in_set);
+	targetset_diff_release(&d);
+
+	/* back to the first: web2 returns under its old id, and is registered already (same
+	 * labels); db's labels change back */
+	apply(ts, a, NULL, &d);
+	ck_assert_int_eq(id_of(ts, "web", "http://10.3.0.2:6060"), web2);
+	ck_assert_uint_eq(d.nadded, 1);
+	ck_assert_int_eq(d.added[0], web2);
+	ck_assert_uint_eq(d.nremoved, 1);
+	ck_assert_int_eq(d.removed[0], cache);
+	ck_assert_uint_eq(d.nchanged, 1);
+	ck_assert_int_eq(d.changed[0], db);
+	targetset_diff_release(&d);
+
+	/* the same again: nothing changes */
+	apply(ts, a, NULL, &d);
+	ck_assert_uint_eq(d.nactive, 3);
+	ck_assert_uint_eq(d.nkept, 3);
+	ck_assert_uint_eq(d.nadded + d.nremoved + d.nchanged, 0);
+	targetset_diff_release(&d);
+
+	/* an empty configuration removes everything */
+	config_unref(b);
+	b = load("services: []\n");
+	apply(ts, b, NULL, &d);
+	ck_assert_uint_eq(d.nactive, 0);
+	ck_assert_uint_eq(d.nremoved, 3);
+	ck_assert_uint_eq(targetset_count(ts), 0);
+	targetset_diff_release(&d);
+
+	targetset_free(ts);
+	config_unref(a);
+	config_unref(b);
+}
+END_TEST
+
+START_TEST(test_rounds)
+{
+	struct config *a = load("services:\n"
+	                        "  - {name: s, targets: ['http://10.4.0.1:6060', "
+	                        "'http://10.4.0.2:6060']}\n");
+	struct config *b = load("services:\n  - {name: s, targets: ['http://10.4.0.2:6060']}\n");
+	struct targetset *ts = targetset_new();
+	struct targetset_diff d;
+	int64_t one, two;
+
+	apply(ts, a, NULL, &d);
+	targetset_diff_release(&d);
+	one = id_of(ts, "s", "http://10.4.0.1:6060");
+	two = id_of(ts, "s", "http://10.4.0.2:6060");
+	ck_assert_uint_eq(targetset_rounded(ts), 0);
+
+	/* failures are remembered per target; a target counts once per round */
+	ck_assert_uint_eq(targetset_note_scrape(ts, one, 1), 0);
+	ck_assert_uint_eq(targetset_note_scrape(ts, one, 2), 1);
+	ck_assert_uint_eq(targetset_rounded(ts), 1);
+	ck_assert_uint_eq(targetset_note_scrape(ts, two, 0), 0);
+	ck_assert_uint_eq(targetset_rounded(ts), 2);
+	ck_assert_uint_eq(targetset_note_scrape(ts, one, 0), 2);
+	ck_assert_uint_eq(targetset_rounded(ts), 2);
+	targetset_round_reset(ts);
+	ck_assert_uint_eq(targetset_rounded(ts), 0);
+
+	/* an unknown id is ignored */
+	ck_assert_uint_eq(targetset_note_scrape(ts, 0, 3), 0);
+	ck_assert_uint_eq(targetset_note_scrape(ts, 99, 3), 0);
+	ck_assert_uint_eq(targetset_rounded(ts), 0);
+
+	/* a target no longer in the set does not count (a result still in flight at a reload); a
+	 * new set starts a new round */
+	ck_assert_uint_eq(targetset_note_scrape(ts, two, 0), 0);
+	apply(ts, b, NULL, &d);
+	targetset_diff_release(&d);
+	ck_assert_uint_eq(targetset_rounded(ts), 0);
+	targetset_note_scrape(ts, one, 0);
+	ck_assert_uint_eq(targetset_rounded(ts), 0);
+	targetset_note_scrape(ts, two, 0);
+	ck_assert_uint_eq(targetset_rounded(ts), 1);
+	ck_assert_uint_eq(targetset_count(ts), 1);
+
+	targetset_free(ts);
+	config_unref(a);
+	config_unref(b);
+}
+END_TEST
+
+Suite *
+targetset_suite(void)
+{
+	Suite *s = suite_create("targetset");
+	TCase *tc = tcase_create("targetset");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_services);
+	tcase_add_test(tc, test_auth);
+	tcase_add_test(tc, test_file_sd);
+	tcase_add_test(tc, test_shards);
+	tcase_add_test(tc, test_reload_diff);
+	tcase_add_test(tc, test_rounds);
+	suite_add_tcase(s, tc);
+	return s;
+}
