@@ -17,7 +17,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1
 DEB_BUILD = build-essential pkg-config libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev \
             libyaml-dev zlib1g-dev libssl-dev libsystemd-dev golang-1.19-go curl ca-certificates
 DEB_TEST  = check sqlite3 jq chromium valgrind clang libclang-rt-14-dev mandoc man-db systemd dpkg-dev \
-            fakeroot procps psmisc openssl
+            fakeroot procps psmisc openssl clang-format
 
 CC       ?= cc
 WERROR   ?= -Werror
@@ -122,9 +122,13 @@ check: deps
 	$(MAKE) all $(BUILD)/check_leakprofd go
 	$(MAKE) unit integration browser
 
-# Source rules that need no build: the include layering.
+# Source rules that need no build: the include layering, and every C file as the committed .clang-format
+# writes it (`make format` rewrites them so).
+FORMAT_SRCS = $(wildcard $(LAYERS:%=%/*.c) $(LAYERS:%=%/*.h) tests/*.c tests/*/*.c)
 lint:
 	sh tests/layering.sh $(LAYERS)
+	clang-format --dry-run -Werror $(FORMAT_SRCS)
+	@echo "format: $(words $(FORMAT_SRCS)) C files match .clang-format"
 
 unit: $(BUILD)/check_leakprofd
 	cd tests && $(abspath $(BUILD)/check_leakprofd)
@@ -193,7 +197,7 @@ clean:
 	rm -rf build
 
 format:
-	clang-format -i $(SRCS) $(wildcard */*.h tests/*.c tests/fuzz/*.c)
+	clang-format -i $(FORMAT_SRCS)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 -include deploy/install.mk

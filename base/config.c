@@ -22,6 +22,7 @@
 #include <yaml.h>
 
 #include "base/config.h"
+#include "base/format.h"
 #include "base/log.h"
 #include "base/secret.h"
 #include "base/url.h"
@@ -186,17 +187,6 @@ path_index(char *out, const char *parent, size_t i)
 
 /* ---- Scalar syntax ---- */
 
-const char *
-config_scrape_format_name(enum scrape_format f)
-{
-	switch (f) {
-	case SCRAPE_FORMAT_PROTO: return "proto";
-	case SCRAPE_FORMAT_DEBUG1: return "debug=1";
-	case SCRAPE_FORMAT_DEBUG2: return "debug=2";
-	}
-	return "?";
-}
-
 static bool
 label_name_ok(const char *s)
 {
@@ -351,7 +341,7 @@ enum ftype {
 	F_LOGLEVEL,     /* char * */
 	F_PROFILE,      /* char *, goroutine | goroutineleak */
 	F_HTTPPATH,     /* char *, starts with '/' */
-	F_FORMAT,       /* enum scrape_format */
+	F_FORMAT,       /* enum profile_format */
 	F_WHFORMAT,     /* enum webhook_format */
 	F_DUR,          /* uint64_t seconds */
 	F_SIZE,         /* uint64_t bytes */
@@ -641,13 +631,7 @@ load_field(struct loader *L, const yaml_node_t *n, const char *path, const struc
 		v = scalar(L, n, path, "a format");
 		if (v == NULL)
 			return;
-		if (strcmp(v, "proto") == 0)
-			*(enum scrape_format *)dst = SCRAPE_FORMAT_PROTO;
-		else if (strcmp(v, "debug=1") == 0)
-			*(enum scrape_format *)dst = SCRAPE_FORMAT_DEBUG1;
-		else if (strcmp(v, "debug=2") == 0)
-			*(enum scrape_format *)dst = SCRAPE_FORMAT_DEBUG2;
-		else
+		if (format_parse(v, (enum profile_format *)dst) != 0)
 			lerr(L, n, path, "unknown format '%s' (use proto, debug=1 or debug=2)",
 			    shown(v, sh, sizeof(sh)));
 		return;
@@ -887,7 +871,7 @@ static void
 service_init(struct config_service *s)
 {
 	*s = (struct config_service){
-		.format = SCRAPE_FORMAT_PROTO, .detail_every = 10, .detail_max_goroutines = 10000,
+		.format = PROFILE_FORMAT_PROTO, .detail_every = 10, .detail_max_goroutines = 10000,
 	};
 }
 
@@ -1313,7 +1297,7 @@ field_differs(const struct field *f, const void *a, const void *b)
 	case F_HTTPPATH:
 		return str_differs(*(char *const *)x, *(char *const *)y);
 	case F_FORMAT:
-		return *(const enum scrape_format *)x != *(const enum scrape_format *)y;
+		return *(const enum profile_format *)x != *(const enum profile_format *)y;
 	case F_WHFORMAT:
 		return *(const enum webhook_format *)x != *(const enum webhook_format *)y;
 	case F_DUR:

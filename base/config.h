@@ -13,11 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum scrape_format {
-	SCRAPE_FORMAT_PROTO = 0,        /* "proto": debug=0, the default */
-	SCRAPE_FORMAT_DEBUG1,           /* "debug=1" */
-	SCRAPE_FORMAT_DEBUG2,           /* "debug=2" */
-};
+#include "base/format.h"
 
 struct config_kv {
 	char *key;
@@ -42,7 +38,7 @@ struct config_service {
 	size_t ntargets;
 	char *profile;                  /* "goroutine" (default) | "goroutineleak" */
 	char *path;                     /* default "/debug/pprof/<profile>" */
-	enum scrape_format format;      /* default proto */
+	enum profile_format format;     /* default proto (base/format.h) */
 	unsigned detail_every;          /* default 10; 0 = never fetch debug=2 detail */
 	uint64_t detail_max_goroutines; /* default 10000 */
 	struct config_kv *labels;
@@ -181,7 +177,5 @@ void config_slot_set(struct config_slot *s, struct config *cfg);
 void config_slot_release(struct config_slot *s);
 void config_errors_release(struct config_errors *errs);
 
-/* "proto" | "debug=1" | "debug=2" */
-const char *config_scrape_format_name(enum scrape_format f);
 
 #endif

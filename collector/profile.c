@@ -604,22 +604,6 @@ profile_release(struct profile *p)
 }
 
 const char *
-profile_format_name(enum profile_format f)
-{
-	switch (f) {
-	case PROFILE_FORMAT_DEBUG2:
-		return "debug=2";
-	case PROFILE_FORMAT_DEBUG1:
-		return "debug=1";
-	case PROFILE_FORMAT_PROTO:
-		return "proto";
-	case PROFILE_FORMAT_UNKNOWN:
-		break;
-	}
-	return "unknown";
-}
-
-const char *
 profile_kind_name(enum profile_kind k)
 {
 	return k == PROFILE_KIND_GOROUTINELEAK ? "goroutineleak" : "goroutine";

@@ -12,12 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum profile_format {
-	PROFILE_FORMAT_UNKNOWN = 0,
-	PROFILE_FORMAT_DEBUG2,          /* "debug=2" */
-	PROFILE_FORMAT_DEBUG1,          /* "debug=1" */
-	PROFILE_FORMAT_PROTO,           /* "proto" (debug=0) */
-};
+#include "base/format.h"
 
 enum profile_kind {
 	PROFILE_KIND_GOROUTINE = 0,     /* "goroutine" */
@@ -92,8 +87,7 @@ int profile_parse_proto(const char *buf, size_t len, struct profile *out, struct
 /* Free everything 'p' owns and zero it; profile_release() of a zeroed profile does nothing. */
 void profile_release(struct profile *p);
 
-/* "debug=2", "debug=1", "proto", "unknown"; "goroutine", "goroutineleak". Static strings. */
-const char *profile_format_name(enum profile_format f);
+/* "goroutine", "goroutineleak". Static strings. */
 const char *profile_kind_name(enum profile_kind k);
 
 /* Class of a canonical op name (as stored in prof_location.op or in the database). */

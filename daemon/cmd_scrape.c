@@ -149,15 +149,8 @@ cmd_scrape(int argc, char **argv)
 			}
 			break;
 		case SCRAPE_OPT_FORMAT:
-			if (strcmp(v, "proto") == 0 || strcmp(v, "debug=0") == 0) {
-				debug = 0;
-				t.format = PROFILE_FORMAT_PROTO;
-			} else if (strcmp(v, "debug=1") == 0) {
-				debug = 1;
-				t.format = PROFILE_FORMAT_DEBUG1;
-			} else if (strcmp(v, "debug=2") == 0) {
-				debug = 2;
-				t.format = PROFILE_FORMAT_DEBUG2;
+			if (format_parse(v, &t.format) == 0) {
+				debug = format_debug(t.format);
 			} else {
 				fprintf(stderr,
 				        "leakprofd: scrape: --format: '%s' is not proto, debug=1 "

@@ -14,7 +14,7 @@
 #include "daemon/usage.h"
 
 static const char *
-format_name(enum webhook_format f)
+webhook_format_name(enum webhook_format f)
 {
 	switch (f) {
 	case WEBHOOK_FORMAT_SLACK:
@@ -86,7 +86,7 @@ cmd_test_webhook(int argc, char **argv)
 		fprintf(stderr, "leakprofd: cannot build the sample notification\n");
 		goto out_curl;
 	}
-	printf("sending %s notification '%s' to webhook '%s' (%s)\n", format_name(wh->format),
+	printf("sending %s notification '%s' to webhook '%s' (%s)\n", webhook_format_name(wh->format),
 	    event_id, wh->name, wh->url);
 	if (alert_post(wh, event_id, body, NULL, &code, answer, sizeof(answer), err, sizeof(err)) != 0) {
 		if (code != 0)

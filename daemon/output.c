@@ -66,7 +66,7 @@ output_profile_json(const struct profile *p, enum output_flags flags)
 
 	if (root == NULL || locs == NULL)
 		goto out_fail;
-	if (json_object_set_new(root, "format", json_string(profile_format_name(p->format))) < 0 ||
+	if (json_object_set_new(root, "format", json_string(format_name(p->format))) < 0 ||
 	    json_object_set_new(root, "profile", json_string(profile_kind_name(p->kind))) < 0 ||
 	    json_object_set_new(root, "total_goroutines",
 	                        json_integer((json_int_t)p->total_goroutines)) < 0)
@@ -163,7 +163,7 @@ output_table(FILE *f, const struct profile *p, enum output_flags flags)
 			wloc = n;
 	}
 	if (fprintf(f, "%s profile (%s): %llu goroutines, %zu locations%s\n",
-	            profile_kind_name(p->kind), profile_format_name(p->format),
+	            profile_kind_name(p->kind), format_name(p->format),
 	            (unsigned long long)p->total_goroutines, rows,
 	            (flags & OUTPUT_ALL) ? "" : " that may leak") < 0)
 		return -1;

@@ -172,7 +172,7 @@ targetset_plan_labels(const struct targetset_plan *p, size_t i)
 struct svc_settings {
 	const struct config_service *svc; /* NULL: defaults (a file_sd service not in the config) */
 	const char *path;
-	enum scrape_format format;
+	enum profile_format format;
 	unsigned detail_every;
 	uint64_t detail_max_goroutines;
 	struct scrape_header *headers;
@@ -210,7 +210,7 @@ svc_resolve(struct targetset_plan *p, const struct config *cfg, const struct con
 	*out = (struct svc_settings){
 	    .svc = svc,
 	    .path = "/debug/pprof/goroutine",
-	    .format = SCRAPE_FORMAT_PROTO,
+	    .format = PROFILE_FORMAT_PROTO,
 	    .detail_every = 10,
 	    .detail_max_goroutines = 10000,
 	};
@@ -259,20 +259,6 @@ svc_resolve(struct targetset_plan *p, const struct config *cfg, const struct con
 	return 0;
 }
 
-static int
-format_debug(enum scrape_format f)
-{
-	return f == SCRAPE_FORMAT_DEBUG2 ? 2 : f == SCRAPE_FORMAT_DEBUG1 ? 1 : 0;
-}
-
-static enum profile_format
-format_profile(enum scrape_format f)
-{
-	return f == SCRAPE_FORMAT_DEBUG2   ? PROFILE_FORMAT_DEBUG2
-	       : f == SCRAPE_FORMAT_DEBUG1 ? PROFILE_FORMAT_DEBUG1
-	                                   : PROFILE_FORMAT_PROTO;
-}
-
 /* Add one target to 'p' (steals 'labels_json'). 0; 1 when skipped (another shard's, or a repeat);
  * -1 on a bad URL (logged). */
 static int
@@ -301,7 +287,7 @@ plan_add(struct targetset_plan *p, struct targetset *ts, const struct config *cf
 		return 1;
 	}
 	ts->v[slot].mark = ts->generation;
-	if (ss->detail_every > 0 && ss->format != SCRAPE_FORMAT_DEBUG2) {
+	if (ss->detail_every > 0 && ss->format != PROFILE_FORMAT_DEBUG2) {
 		detail = targets_profile_url(base, ss->path, 2);
 		if (detail)
 			plan_own(p, detail);
@@ -320,7 +306,7 @@ plan_add(struct targetset_plan *p, struct targetset *ts, const struct config *cf
 	    .id = (int64_t)slot + 1,
 	    .service = service,
 	    .url = url,
-	    .format = format_profile(ss->format),
+	    .format = ss->format,
 	    .detail_url = detail,
 	    .detail_every = detail ? ss->detail_every : 0,
 	    .detail_max_goroutines = ss->detail_max_goroutines,

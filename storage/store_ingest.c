@@ -519,7 +519,7 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	sqlite3_bind_int64(stmt, 4, rec->bytes > INT64_MAX ? INT64_MAX : (int64_t)rec->bytes);
 	sqlite3_bind_text(stmt, 5, status, -1, SQLITE_STATIC);
 	if (p != NULL) {
-		sqlite3_bind_text(stmt, 6, profile_format_name(p->format), -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 6, format_name(p->format), -1, SQLITE_STATIC);
 		sqlite3_bind_text(stmt, 7, profile_kind_name(p->kind), -1, SQLITE_STATIC);
 		sqlite3_bind_int64(stmt, 9,
 		                   p->total_goroutines > INT64_MAX ? INT64_MAX

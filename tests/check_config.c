@@ -170,7 +170,7 @@ check_full(const struct config *cfg)
 	ck_assert_str_eq(s->targets[1], "https://[::1]:6061");
 	ck_assert_str_eq(s->profile, "goroutineleak");
 	ck_assert_str_eq(s->path, "/debug/pprof/goroutineleak");
-	ck_assert_int_eq(s->format, SCRAPE_FORMAT_DEBUG1);
+	ck_assert_int_eq(s->format, PROFILE_FORMAT_DEBUG1);
 	ck_assert_uint_eq(s->detail_every, 0);
 	ck_assert_uint_eq(s->detail_max_goroutines, 5000);
 	ck_assert_uint_eq(s->nlabels, 2);
@@ -194,7 +194,7 @@ check_full(const struct config *cfg)
 	ck_assert_str_eq(s->targets[0], "http://10.0.0.7:6060");
 	ck_assert_str_eq(s->profile, "goroutine");
 	ck_assert_str_eq(s->path, "/internal/pprof/goroutine");
-	ck_assert_int_eq(s->format, SCRAPE_FORMAT_DEBUG2);
+	ck_assert_int_eq(s->format, PROFILE_FORMAT_DEBUG2);
 	ck_assert_uint_eq(s->detail_every, 10);
 	ck_assert_uint_eq(s->detail_max_goroutines, 10000);
 	ck_assert_uint_eq(s->nlabels, 0);
@@ -296,7 +296,7 @@ START_TEST(test_minimal_service_defaults)
 	ck_assert_str_eq(s->name, "payments");
 	ck_assert_str_eq(s->profile, "goroutine");
 	ck_assert_str_eq(s->path, "/debug/pprof/goroutine");
-	ck_assert_int_eq(s->format, SCRAPE_FORMAT_PROTO);
+	ck_assert_int_eq(s->format, PROFILE_FORMAT_PROTO);
 	ck_assert_uint_eq(s->detail_every, 10);
 	ck_assert_uint_eq(s->detail_max_goroutines, 10000);
 	ck_assert_ptr_null(s->bearer_token_file);
@@ -346,7 +346,7 @@ START_TEST(test_values_accepted)
 	ck_assert_uint_eq(cfg->nservices, 2);
 	ck_assert_uint_eq(cfg->services[1].ntargets, 2);
 	ck_assert_str_eq(cfg->services[1].targets[1], "http://h:2");
-	ck_assert_str_eq(config_scrape_format_name(cfg->services[1].format), "debug=2");
+	ck_assert_str_eq(format_name(cfg->services[1].format), "debug=2");
 	config_unref(cfg);
 
 	/* A service without targets is fine when target files can supply them. */
@@ -659,7 +659,7 @@ START_TEST(test_add_target)
 	ck_assert_str_eq(cfg->services[0].name, "cli");
 	ck_assert_str_eq(cfg->services[0].profile, "goroutine");
 	ck_assert_str_eq(cfg->services[0].path, "/debug/pprof/goroutine");
-	ck_assert_int_eq(cfg->services[0].format, SCRAPE_FORMAT_PROTO);
+	ck_assert_int_eq(cfg->services[0].format, PROFILE_FORMAT_PROTO);
 	ck_assert_uint_eq(cfg->services[0].detail_every, 10);
 	ck_assert_uint_eq(cfg->services[0].ntargets, 2);
 	ck_assert_str_eq(cfg->services[0].targets[1], "http://127.0.0.1:6061");

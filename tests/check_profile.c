@@ -126,10 +126,10 @@ check_expected(const struct profile *p, enum profile_format fmt)
 		if (fmt == PROFILE_FORMAT_PROTO && strcmp(op, "chan receive (nil chan)") == 0)
 			snprintf(want_op, sizeof(want_op), "chan receive");
 		l = find(p, fn, want_op);
-		ck_assert_msg(l != NULL, "%s: no location %s op '%s'", profile_format_name(fmt), fn,
+		ck_assert_msg(l != NULL, "%s: no location %s op '%s'", format_name(fmt), fn,
 		              want_op);
 		ck_assert_msg(l->count == count, "%s: %s '%s': count %llu, want %llu",
-		              profile_format_name(fmt), fn, want_op, (unsigned long long)l->count,
+		              format_name(fmt), fn, want_op, (unsigned long long)l->count,
 		              count);
 		colon = strrchr(fileline, ':');
 		ck_assert_ptr_nonnull(colon);
@@ -898,7 +898,7 @@ START_TEST(test_classify)
 	ck_assert_int_eq(profile_op_class("synctest.Wait"), OP_CLASS_BENIGN);
 	ck_assert_int_eq(profile_op_class("unknown"), OP_CLASS_UNKNOWN);
 	ck_assert(!profile_op_may_leak("sleep"));
-	ck_assert_str_eq(profile_format_name(PROFILE_FORMAT_PROTO), "proto");
+	ck_assert_str_eq(format_name(PROFILE_FORMAT_PROTO), "proto");
 	ck_assert_str_eq(profile_kind_name(PROFILE_KIND_GOROUTINELEAK), "goroutineleak");
 }
 END_TEST
