@@ -1,5 +1,6 @@
-/* base/clock.h: the clocks and the one time format. Monotonic milliseconds for intervals and deadlines, wall-clock
- * Unix milliseconds for what is stored and shown, and ISO 8601 UTC text for every interface that prints a time. */
+/* base/clock.h: the clocks and the one time format. Monotonic milliseconds for intervals and
+ * deadlines, wall-clock Unix milliseconds for what is stored and shown, and ISO 8601 UTC text for
+ * every interface that prints a time. */
 #ifndef CLOCK_H
 #define CLOCK_H
 
@@ -14,8 +15,8 @@
 int64_t clock_mono_ms(void);
 /* Unix milliseconds (CLOCK_REALTIME): timestamps that are stored or shown. */
 int64_t clock_wall_ms(void);
-/* Unix ms → "2026-11-27T22:01:53Z" (UTC, whole seconds) in 'buf' of at least CLOCK_ISO8601_LEN bytes. A time at or
- * before the epoch means "never": 'buf' gets "" and the result is false. */
+/* Unix ms → "2026-11-27T22:01:53Z" (UTC, whole seconds) in 'buf' of at least CLOCK_ISO8601_LEN
+ * bytes. A time at or before the epoch means "never": 'buf' gets "" and the result is false. */
 bool clock_fmt_iso8601(int64_t ms, char *buf, size_t n);
 
 #endif

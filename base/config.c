@@ -1,11 +1,12 @@
 /* base/config.c: load, validate and free leakprofd's configuration (see config.h).
  *
- * The file is parsed with libyaml's document API, which also reads JSON (YAML's flow style is a superset of it), so
- * both share one schema and one error path with line numbers. The schema is a set of field tables walked against
- * the document: each key is checked for its type and value where it appears, so that one pass reports every
- * problem; cross-field rules (timeout within interval, shard index within count, ...) run after the walk. Errors
- * are collected with their line and sorted into file order at the end. Nothing is half-applied: a failed load
- * frees everything and returns NULL. */
+ * The file is parsed with libyaml's document API, which also reads JSON (YAML's flow style is a
+ * superset of it), so both share one schema and one error path with line numbers. The schema is a
+ * set of field tables walked against the document: each key is checked for its type and value where
+ * it appears, so that one pass reports every problem; cross-field rules (timeout within interval,
+ * shard index within count, ...) run after the walk. Errors are collected with their line and
+ * sorted into file order at the end. Nothing is half-applied: a failed load frees everything and
+ * returns NULL. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -30,9 +31,9 @@
 
 static void config_destroy(struct config *cfg);
 
-#define CONFIG_MAX_FILE_BYTES (16u << 20)       /* a config file larger than this is refused */
-#define CONFIG_MAX_ERRORS 1000                  /* then "too many errors" */
-#define CONFIG_MAX_NAME 128                     /* service and webhook names */
+#define CONFIG_MAX_FILE_BYTES (16u << 20) /* a config file larger than this is refused */
+#define CONFIG_MAX_ERRORS 1000            /* then "too many errors" */
+#define CONFIG_MAX_NAME 128               /* service and webhook names */
 #define PATH_BUF 512
 
 /* One collected error; sorted by line (then arrival) before it is handed out. */
@@ -43,17 +44,17 @@ struct cerr {
 };
 
 struct loader {
-	const char *name;               /* file name for messages */
+	const char *name; /* file name for messages */
 	yaml_document_t *doc;
 	struct cerr *errs;
 	size_t nerrs, caperrs;
-	size_t nfailed;                 /* every error counts here, even one whose message could not be stored */
+	size_t nfailed; /* every error counts here, even one whose message could not be stored */
 	bool oom;
-	const yaml_node_t **svc_nodes;    /* services[i]'s mapping, for rules checked after the walk */
+	const yaml_node_t **svc_nodes; /* services[i]'s mapping, for rules checked after the walk */
 };
 
 static void lerr(struct loader *L, const yaml_node_t *node, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static void
 lerr_line(struct loader *L, size_t line, const char *path, const char *fmt, va_list ap)
@@ -89,7 +90,7 @@ lerr_line(struct loader *L, size_t line, const char *path, const char *fmt, va_l
 		L->oom = true;
 		return;
 	}
-	L->errs[L->nerrs] = (struct cerr){ .line = line, .seq = L->nerrs, .msg = full };
+	L->errs[L->nerrs] = (struct cerr){.line = line, .seq = L->nerrs, .msg = full};
 	L->nerrs++;
 }
 
@@ -104,7 +105,7 @@ lerr(struct loader *L, const yaml_node_t *node, const char *path, const char *fm
 }
 
 static void lerr_at(struct loader *L, size_t line, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static void
 lerr_at(struct loader *L, size_t line, const char *path, const char *fmt, ...)
@@ -131,15 +132,16 @@ syntax_err(struct loader *L, const yaml_parser_t *p, const char *buf, size_t len
 		line = 1;
 		for (size_t i = 0; i < p->problem_offset && i < len; i++)
 			line += buf[i] == '\n';
-		lerr_at(L, line, NULL, "syntax error: %s (byte %zu)", p->problem ? p->problem : "unreadable input",
-		    p->problem_offset);
+		lerr_at(L, line, NULL, "syntax error: %s (byte %zu)",
+		        p->problem ? p->problem : "unreadable input", p->problem_offset);
 		return;
 	}
 	if (p->context != NULL && p->context_mark.line != p->problem_mark.line)
-		lerr_at(L, line, NULL, "syntax error: %s (%s started at line %zu)", p->problem ? p->problem : "?",
-		    p->context, p->context_mark.line + 1);
+		lerr_at(L, line, NULL, "syntax error: %s (%s started at line %zu)",
+		        p->problem ? p->problem : "?", p->context, p->context_mark.line + 1);
 	else if (p->context != NULL)
-		lerr_at(L, line, NULL, "syntax error: %s (%s)", p->problem ? p->problem : "?", p->context);
+		lerr_at(L, line, NULL, "syntax error: %s (%s)", p->problem ? p->problem : "?",
+		        p->context);
 	else
 		lerr_at(L, line, NULL, "syntax error: %s", p->problem ? p->problem : "?");
 }
@@ -151,7 +153,8 @@ oom(struct loader *L, const yaml_node_t *node, const char *path)
 	lerr(L, node, path, "out of memory");
 }
 
-/* A user string made safe and short for a message: control bytes become '?', long strings are cut. */
+/* A user string made safe and short for a message: control bytes become '?', long strings are cut.
+ */
 static const char *
 shown(const char *s, char *buf, size_t sz)
 {
@@ -193,8 +196,8 @@ label_name_ok(const char *s)
 	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
 		return false;
 	for (s++; *s != '\0'; s++) {
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		    *s == '_'))
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_'))
 			return false;
 	}
 	return true;
@@ -226,10 +229,14 @@ static const char *
 node_kind(const yaml_node_t *n)
 {
 	switch (n->type) {
-	case YAML_MAPPING_NODE: return "a mapping";
-	case YAML_SEQUENCE_NODE: return "a list";
-	case YAML_SCALAR_NODE: return "a scalar";
-	default: return "nothing";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_SCALAR_NODE:
+		return "a scalar";
+	default:
+		return "nothing";
 	}
 }
 
@@ -241,8 +248,8 @@ is_null(const yaml_node_t *n)
 	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
 		return false;
 	v = (const char *)n->data.scalar.value;
-	return v[0] == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 || strcmp(v, "Null") == 0 ||
-	    strcmp(v, "NULL") == 0;
+	return v[0] == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
+	       strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
 }
 
 /* The scalar's text, or NULL (error logged) when 'n' is not a usable scalar. */
@@ -270,16 +277,19 @@ map_get(struct loader *L, const yaml_node_t *n, const char *key)
 {
 	if (n == NULL || n->type != YAML_MAPPING_NODE)
 		return NULL;
-	for (const yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
+	for (const yaml_node_pair_t *pr = n->data.mapping.pairs.start;
+	     pr < n->data.mapping.pairs.top; pr++) {
 		const yaml_node_t *kn = node_at(L, pr->key);
 
-		if (kn->type == YAML_SCALAR_NODE && strcmp((const char *)kn->data.scalar.value, key) == 0)
+		if (kn->type == YAML_SCALAR_NODE &&
+		    strcmp((const char *)kn->data.scalar.value, key) == 0)
 			return node_at(L, pr->value);
 	}
 	return NULL;
 }
 
-/* Whether 'key' is present and not null: an unreadable file is reported once, not again as missing. */
+/* Whether 'key' is present and not null: an unreadable file is reported once, not again as missing.
+ */
 static bool
 map_has(struct loader *L, const yaml_node_t *n, const char *key)
 {
@@ -317,11 +327,13 @@ file_readable(struct loader *L, const yaml_node_t *n, const char *path, const ch
 	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
 	if (fd < 0) {
-		lerr(L, n, path, "cannot read '%s': %s", shown(file, sh, sizeof(sh)), strerror(errno));
+		lerr(L, n, path, "cannot read '%s': %s", shown(file, sh, sizeof(sh)),
+		     strerror(errno));
 		return false;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		lerr(L, n, path, "cannot read '%s': not a regular file", shown(file, sh, sizeof(sh)));
+		lerr(L, n, path, "cannot read '%s': not a regular file",
+		     shown(file, sh, sizeof(sh)));
 		close(fd);
 		return false;
 	}
@@ -332,29 +344,29 @@ file_readable(struct loader *L, const yaml_node_t *n, const char *path, const ch
 /* ---- The schema ---- */
 
 enum ftype {
-	F_STR,          /* char *, required non-empty */
-	F_OPTSTR,       /* char *, null = unset */
-	F_NAME,         /* char *, a service or webhook name */
-	F_FILE,         /* char *, a readable file; null = unset */
-	F_LISTEN,       /* char *, host:port */
-	F_URL,          /* char *, http(s) URL; null = unset */
-	F_LOGLEVEL,     /* char * */
-	F_PROFILE,      /* char *, goroutine | goroutineleak */
-	F_HTTPPATH,     /* char *, starts with '/' */
-	F_FORMAT,       /* enum profile_format */
-	F_WHFORMAT,     /* enum webhook_format */
-	F_DUR,          /* uint64_t seconds */
-	F_SIZE,         /* uint64_t bytes */
-	F_UINT,         /* unsigned */
-	F_U64,          /* uint64_t */
-	F_BOOL,         /* bool */
-	F_SCORE,        /* double in [0, 1] */
-	F_STRLIST,      /* char **, size_t at off2 */
-	F_URLLIST,      /* char **, size_t at off2, each an http(s) URL */
-	F_LABELS,       /* struct config_kv *, size_t at off2 */
-	F_HEADERS,      /* struct config_kv *, size_t at off2 */
-	F_MAP,          /* a nested mapping: sub fields at obj + off, then check() */
-	F_LIST,         /* a list of mappings, parsed by list() */
+	F_STR,      /* char *, required non-empty */
+	F_OPTSTR,   /* char *, null = unset */
+	F_NAME,     /* char *, a service or webhook name */
+	F_FILE,     /* char *, a readable file; null = unset */
+	F_LISTEN,   /* char *, host:port */
+	F_URL,      /* char *, http(s) URL; null = unset */
+	F_LOGLEVEL, /* char * */
+	F_PROFILE,  /* char *, goroutine | goroutineleak */
+	F_HTTPPATH, /* char *, starts with '/' */
+	F_FORMAT,   /* enum profile_format */
+	F_WHFORMAT, /* enum webhook_format */
+	F_DUR,      /* uint64_t seconds */
+	F_SIZE,     /* uint64_t bytes */
+	F_UINT,     /* unsigned */
+	F_U64,      /* uint64_t */
+	F_BOOL,     /* bool */
+	F_SCORE,    /* double in [0, 1] */
+	F_STRLIST,  /* char **, size_t at off2 */
+	F_URLLIST,  /* char **, size_t at off2, each an http(s) URL */
+	F_LABELS,   /* struct config_kv *, size_t at off2 */
+	F_HEADERS,  /* struct config_kv *, size_t at off2 */
+	F_MAP,      /* a nested mapping: sub fields at obj + off, then check() */
+	F_LIST,     /* a list of mappings, parsed by list() */
 };
 
 /* A key that takes effect only at start (as Redis marks IMMUTABLE_CONFIG): a reload that changes it
@@ -373,20 +385,21 @@ struct field {
 	enum ftype type;
 	size_t off;
 	size_t off2;
-	uint64_t min, max;              /* numbers and durations; max 0 = none */
-	const struct field *sub;        /* F_MAP */
-	check_fn check;                 /* F_MAP: after the sub fields */
-	list_fn list;                   /* F_LIST */
-	unsigned flags;                 /* enum field_flags */
+	uint64_t min, max;       /* numbers and durations; max 0 = none */
+	const struct field *sub; /* F_MAP */
+	check_fn check;          /* F_MAP: after the sub fields */
+	list_fn list;            /* F_LIST */
+	unsigned flags;          /* enum field_flags */
 };
 
-static void load_map(struct loader *L, const yaml_node_t *n, const char *path, const struct field *fields,
-	void *obj);
+static void load_map(struct loader *L, const yaml_node_t *n, const char *path,
+                     const struct field *fields, void *obj);
 
 #define FLD(ptr, off) ((void *)((char *)(ptr) + (off)))
 
 static void
-load_strlist(struct loader *L, const yaml_node_t *n, const char *path, char ***arr, size_t *narr, bool urls)
+load_strlist(struct loader *L, const yaml_node_t *n, const char *path, char ***arr, size_t *narr,
+             bool urls)
 {
 	size_t cnt;
 	char **out;
@@ -421,12 +434,14 @@ load_strlist(struct loader *L, const yaml_node_t *n, const char *path, char ***a
 		if (urls) {
 			why = url_problem(v);
 			if (why != NULL) {
-				lerr(L, it, ip, "invalid URL '%s': %s", shown(v, sh, sizeof(sh)), why);
+				lerr(L, it, ip, "invalid URL '%s': %s", shown(v, sh, sizeof(sh)),
+				     why);
 				continue;
 			}
 			for (size_t j = 0; j < *narr; j++) {
 				if (strcmp(out[j], v) == 0) {
-					lerr(L, it, ip, "duplicate target '%s'", shown(v, sh, sizeof(sh)));
+					lerr(L, it, ip, "duplicate target '%s'",
+					     shown(v, sh, sizeof(sh)));
 					v = NULL;
 					break;
 				}
@@ -447,14 +462,15 @@ load_strlist(struct loader *L, const yaml_node_t *n, const char *path, char ***a
 }
 
 static void
-load_kv(struct loader *L, const yaml_node_t *n, const char *path, struct config_kv **arr, size_t *narr,
-    bool headers)
+load_kv(struct loader *L, const yaml_node_t *n, const char *path, struct config_kv **arr,
+        size_t *narr, bool headers)
 {
 	size_t cnt;
 	struct config_kv *out;
 
 	if (n->type != YAML_MAPPING_NODE) {
-		lerr(L, n, path, "expected a mapping, got %s", is_null(n) ? "nothing" : node_kind(n));
+		lerr(L, n, path, "expected a mapping, got %s",
+		     is_null(n) ? "nothing" : node_kind(n));
 		return;
 	}
 	cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
@@ -478,22 +494,27 @@ load_kv(struct loader *L, const yaml_node_t *n, const char *path, struct config_
 			continue;
 		path_key(kp, path, k);
 		if (headers ? !header_name_ok(k) : !label_name_ok(k)) {
-			lerr(L, kn, kp, headers ? "invalid header name" :
-			    "invalid label name (use letters, digits and '_', not starting with a digit)");
+			lerr(L, kn, kp,
+			     headers ? "invalid header name"
+			             : "invalid label name (use letters, digits and '_', not "
+			               "starting with a digit)");
 			continue;
 		}
 		for (size_t j = 0; j < *narr; j++)
-			dup = dup || (headers ? strcasecmp(out[j].key, k) : strcmp(out[j].key, k)) == 0;
+			dup = dup ||
+			      (headers ? strcasecmp(out[j].key, k) : strcmp(out[j].key, k)) == 0;
 		if (dup) {
 			lerr(L, kn, kp, "duplicate key");
 			continue;
 		}
 		if (vn->type != YAML_SCALAR_NODE || is_null(vn)) {
-			lerr(L, vn, kp, "expected a string, got %s", is_null(vn) ? "nothing" : node_kind(vn));
+			lerr(L, vn, kp, "expected a string, got %s",
+			     is_null(vn) ? "nothing" : node_kind(vn));
 			continue;
 		}
 		v = (const char *)vn->data.scalar.value;
-		if (strlen(v) != vn->data.scalar.length || (headers && strpbrk(v, "\r\n") != NULL)) {
+		if (strlen(v) != vn->data.scalar.length ||
+		    (headers && strpbrk(v, "\r\n") != NULL)) {
 			lerr(L, vn, kp, "value contains a line break or NUL byte");
 			continue;
 		}
@@ -511,7 +532,8 @@ load_kv(struct loader *L, const yaml_node_t *n, const char *path, struct config_
 }
 
 static bool
-load_uint(struct loader *L, const yaml_node_t *n, const char *path, const struct field *f, uint64_t *out)
+load_uint(struct loader *L, const yaml_node_t *n, const char *path, const struct field *f,
+          uint64_t *out)
 {
 	char sh[128];
 	const char *v = scalar(L, n, path, "a number");
@@ -524,12 +546,13 @@ load_uint(struct loader *L, const yaml_node_t *n, const char *path, const struct
 	if (!plain(n) || v[0] < '0' || v[0] > '9' || (x = strtoull(v, &end, 10), errno != 0) ||
 	    *end != '\0') {
 		lerr(L, n, path, "invalid number '%s' (expected a non-negative integer)",
-		    shown(v, sh, sizeof(sh)));
+		     shown(v, sh, sizeof(sh)));
 		return false;
 	}
 	if (x < f->min || (f->max != 0 && x > f->max)) {
 		if (f->max != 0)
-			lerr(L, n, path, "%llu is out of range (%" PRIu64 " to %" PRIu64 ")", x, f->min, f->max);
+			lerr(L, n, path, "%llu is out of range (%" PRIu64 " to %" PRIu64 ")", x,
+			     f->min, f->max);
 		else
 			lerr(L, n, path, "%llu is out of range (at least %" PRIu64 ")", x, f->min);
 		return false;
@@ -539,7 +562,8 @@ load_uint(struct loader *L, const yaml_node_t *n, const char *path, const struct
 }
 
 static void
-load_field(struct loader *L, const yaml_node_t *n, const char *path, const struct field *f, void *obj)
+load_field(struct loader *L, const yaml_node_t *n, const char *path, const struct field *f,
+           void *obj)
 {
 	void *dst = FLD(obj, f->off);
 	char sh[256];
@@ -575,27 +599,32 @@ load_field(struct loader *L, const yaml_node_t *n, const char *path, const struc
 		} else if (f->type == F_LISTEN) {
 			why = url_listen_problem(v);
 			if (why != NULL) {
-				lerr(L, n, path, "invalid address '%s': %s", shown(v, sh, sizeof(sh)), why);
+				lerr(L, n, path, "invalid address '%s': %s",
+				     shown(v, sh, sizeof(sh)), why);
 				return;
 			}
 		} else if (f->type == F_LOGLEVEL) {
 			enum log_level lvl;
 
 			if (log_level_parse(v, &lvl) != 0) {
-				lerr(L, n, path, "unknown level '%s' (use debug, info, notice, warning or error)",
-				    shown(v, sh, sizeof(sh)));
+				lerr(L, n, path,
+				     "unknown level '%s' (use debug, info, notice, warning or "
+				     "error)",
+				     shown(v, sh, sizeof(sh)));
 				return;
 			}
 		} else if (f->type == F_PROFILE) {
 			if (strcmp(v, "goroutine") != 0 && strcmp(v, "goroutineleak") != 0) {
-				lerr(L, n, path, "unknown profile '%s' (use goroutine or goroutineleak)",
-				    shown(v, sh, sizeof(sh)));
+				lerr(L, n, path,
+				     "unknown profile '%s' (use goroutine or goroutineleak)",
+				     shown(v, sh, sizeof(sh)));
 				return;
 			}
 		} else if (f->type == F_HTTPPATH) {
 			if (v[0] != '/' || url_has_ctl_or_space(v) || strchr(v, '#') != NULL) {
-				lerr(L, n, path, "invalid path '%s' (must start with '/', no spaces)",
-				    shown(v, sh, sizeof(sh)));
+				lerr(L, n, path,
+				     "invalid path '%s' (must start with '/', no spaces)",
+				     shown(v, sh, sizeof(sh)));
 				return;
 			}
 		}
@@ -621,7 +650,8 @@ load_field(struct loader *L, const yaml_node_t *n, const char *path, const struc
 		if (f->type == F_URL) {
 			why = url_problem(v);
 			if (why != NULL) {
-				lerr(L, n, path, "invalid URL '%s': %s", shown(v, sh, sizeof(sh)), why);
+				lerr(L, n, path, "invalid URL '%s': %s", shown(v, sh, sizeof(sh)),
+				     why);
 				return;
 			}
 		}
@@ -633,7 +663,7 @@ load_field(struct loader *L, const yaml_node_t *n, const char *path, const struc
 			return;
 		if (format_parse(v, (enum profile_format *)dst) != 0)
 			lerr(L, n, path, "unknown format '%s' (use proto, debug=1 or debug=2)",
-			    shown(v, sh, sizeof(sh)));
+			     shown(v, sh, sizeof(sh)));
 		return;
 	case F_WHFORMAT:
 		v = scalar(L, n, path, "a format");
@@ -647,14 +677,15 @@ load_field(struct loader *L, const yaml_node_t *n, const char *path, const struc
 			*(enum webhook_format *)dst = WEBHOOK_FORMAT_ALERTMANAGER;
 		else
 			lerr(L, n, path, "unknown format '%s' (use json, slack or alertmanager)",
-			    shown(v, sh, sizeof(sh)));
+			     shown(v, sh, sizeof(sh)));
 		return;
 	case F_DUR:
 		v = scalar(L, n, path, "a duration");
 		if (v == NULL)
 			return;
 		if (units_parse_duration(v, &u) != 0) {
-			lerr(L, n, path, "invalid duration '%s' (use e.g. 30s, 5m, 2h)", shown(v, sh, sizeof(sh)));
+			lerr(L, n, path, "invalid duration '%s' (use e.g. 30s, 5m, 2h)",
+			     shown(v, sh, sizeof(sh)));
 			return;
 		}
 		if (u < f->min) {
@@ -672,8 +703,9 @@ load_field(struct loader *L, const yaml_node_t *n, const char *path, const struc
 		if (v == NULL)
 			return;
 		if (units_parse_size(v, &u) != 0) {
-			lerr(L, n, path, "invalid size '%s' (use e.g. 64MiB, 512KiB, 10MB or plain bytes)",
-			    shown(v, sh, sizeof(sh)));
+			lerr(L, n, path,
+			     "invalid size '%s' (use e.g. 64MiB, 512KiB, 10MB or plain bytes)",
+			     shown(v, sh, sizeof(sh)));
 			return;
 		}
 		if (u < f->min) {
@@ -699,7 +731,8 @@ load_field(struct loader *L, const yaml_node_t *n, const char *path, const struc
 		else if (plain(n) && strcasecmp(v, "false") == 0)
 			*(bool *)dst = false;
 		else
-			lerr(L, n, path, "invalid boolean '%s' (use true or false)", shown(v, sh, sizeof(sh)));
+			lerr(L, n, path, "invalid boolean '%s' (use true or false)",
+			     shown(v, sh, sizeof(sh)));
 		return;
 	case F_SCORE: {
 		char *end;
@@ -735,7 +768,8 @@ load_field(struct loader *L, const yaml_node_t *n, const char *path, const struc
 		return;
 	case F_MAP:
 		if (n->type != YAML_MAPPING_NODE) {
-			lerr(L, n, path, "expected a mapping, got %s", is_null(n) ? "nothing" : node_kind(n));
+			lerr(L, n, path, "expected a mapping, got %s",
+			     is_null(n) ? "nothing" : node_kind(n));
 			return;
 		}
 		before = L->nfailed;
@@ -746,7 +780,8 @@ load_field(struct loader *L, const yaml_node_t *n, const char *path, const struc
 		return;
 	case F_LIST:
 		if (n->type != YAML_SEQUENCE_NODE) {
-			lerr(L, n, path, "expected a list, got %s", is_null(n) ? "nothing" : node_kind(n));
+			lerr(L, n, path, "expected a list, got %s",
+			     is_null(n) ? "nothing" : node_kind(n));
 			return;
 		}
 		f->list(L, n, path, obj);
@@ -755,9 +790,11 @@ load_field(struct loader *L, const yaml_node_t *n, const char *path, const struc
 }
 
 static void
-load_map(struct loader *L, const yaml_node_t *n, const char *path, const struct field *fields, void *obj)
+load_map(struct loader *L, const yaml_node_t *n, const char *path, const struct field *fields,
+         void *obj)
 {
-	const yaml_node_pair_t *start = n->data.mapping.pairs.start, *top = n->data.mapping.pairs.top;
+	const yaml_node_pair_t *start = n->data.mapping.pairs.start,
+	                       *top = n->data.mapping.pairs.top;
 
 	for (const yaml_node_pair_t *pr = start; pr < top; pr++) {
 		const yaml_node_t *kn = node_at(L, pr->key), *vn = node_at(L, pr->value);
@@ -775,7 +812,8 @@ load_map(struct loader *L, const yaml_node_t *n, const char *path, const struct 
 		for (const yaml_node_pair_t *q = start; q < pr && !dup; q++) {
 			const yaml_node_t *qk = node_at(L, q->key);
 
-			dup = qk->type == YAML_SCALAR_NODE && strcmp((const char *)qk->data.scalar.value, k) == 0;
+			dup = qk->type == YAML_SCALAR_NODE &&
+			      strcmp((const char *)qk->data.scalar.value, k) == 0;
 		}
 		if (dup) {
 			lerr(L, kn, kp, "duplicate key");
@@ -827,51 +865,75 @@ check_shard(struct loader *L, const yaml_node_t *n, const char *path, void *obj)
 	struct config *cfg = obj;
 
 	if (cfg->shard_count > 0 && cfg->shard_index >= cfg->shard_count)
-		lerr(L, n, path, "index %u must be less than count %u", cfg->shard_index, cfg->shard_count);
+		lerr(L, n, path, "index %u must be less than count %u", cfg->shard_index,
+		     cfg->shard_count);
 }
 
 static const struct field basic_auth_fields[] = {
-	{ .key = "username", .type = F_STR, .off = offsetof(struct config_basic_auth, username) },
-	{ .key = "password_file", .type = F_FILE, .off = offsetof(struct config_basic_auth, password_file) },
-	{ 0 },
+    {.key = "username", .type = F_STR, .off = offsetof(struct config_basic_auth, username)},
+    {.key = "password_file",
+     .type = F_FILE,
+     .off = offsetof(struct config_basic_auth, password_file)},
+    {0},
 };
 
 static const struct field tls_fields[] = {
-	{ .key = "ca_file", .type = F_FILE, .off = offsetof(struct config_tls, ca_file) },
-	{ .key = "cert_file", .type = F_FILE, .off = offsetof(struct config_tls, cert_file) },
-	{ .key = "key_file", .type = F_FILE, .off = offsetof(struct config_tls, key_file) },
-	{ .key = "insecure_skip_verify", .type = F_BOOL, .off = offsetof(struct config_tls, insecure_skip_verify) },
-	{ 0 },
+    {.key = "ca_file", .type = F_FILE, .off = offsetof(struct config_tls, ca_file)},
+    {.key = "cert_file", .type = F_FILE, .off = offsetof(struct config_tls, cert_file)},
+    {.key = "key_file", .type = F_FILE, .off = offsetof(struct config_tls, key_file)},
+    {.key = "insecure_skip_verify",
+     .type = F_BOOL,
+     .off = offsetof(struct config_tls, insecure_skip_verify)},
+    {0},
 };
 
 static const struct field service_fields[] = {
-	{ .key = "name", .type = F_NAME, .off = offsetof(struct config_service, name) },
-	{ .key = "targets", .type = F_URLLIST, .off = offsetof(struct config_service, targets),
-	  .off2 = offsetof(struct config_service, ntargets) },
-	{ .key = "profile", .type = F_PROFILE, .off = offsetof(struct config_service, profile) },
-	{ .key = "path", .type = F_HTTPPATH, .off = offsetof(struct config_service, path) },
-	{ .key = "format", .type = F_FORMAT, .off = offsetof(struct config_service, format) },
-	{ .key = "detail_every", .type = F_UINT, .off = offsetof(struct config_service, detail_every),
-	  .max = 1000000 },
-	{ .key = "detail_max_goroutines", .type = F_U64,
-	  .off = offsetof(struct config_service, detail_max_goroutines) },
-	{ .key = "labels", .type = F_LABELS, .off = offsetof(struct config_service, labels),
-	  .off2 = offsetof(struct config_service, nlabels) },
-	{ .key = "headers", .type = F_HEADERS, .off = offsetof(struct config_service, headers),
-	  .off2 = offsetof(struct config_service, nheaders) },
-	{ .key = "bearer_token_file", .type = F_FILE, .off = offsetof(struct config_service, bearer_token_file) },
-	{ .key = "basic_auth", .type = F_MAP, .off = offsetof(struct config_service, basic_auth),
-	  .sub = basic_auth_fields, .check = check_basic_auth },
-	{ .key = "tls", .type = F_MAP, .off = offsetof(struct config_service, tls), .sub = tls_fields,
-	  .check = check_tls },
-	{ 0 },
+    {.key = "name", .type = F_NAME, .off = offsetof(struct config_service, name)},
+    {.key = "targets",
+     .type = F_URLLIST,
+     .off = offsetof(struct config_service, targets),
+     .off2 = offsetof(struct config_service, ntargets)},
+    {.key = "profile", .type = F_PROFILE, .off = offsetof(struct config_service, profile)},
+    {.key = "path", .type = F_HTTPPATH, .off = offsetof(struct config_service, path)},
+    {.key = "format", .type = F_FORMAT, .off = offsetof(struct config_service, format)},
+    {.key = "detail_every",
+     .type = F_UINT,
+     .off = offsetof(struct config_service, detail_every),
+     .max = 1000000},
+    {.key = "detail_max_goroutines",
+     .type = F_U64,
+     .off = offsetof(struct config_service, detail_max_goroutines)},
+    {.key = "labels",
+     .type = F_LABELS,
+     .off = offsetof(struct config_service, labels),
+     .off2 = offsetof(struct config_service, nlabels)},
+    {.key = "headers",
+     .type = F_HEADERS,
+     .off = offsetof(struct config_service, headers),
+     .off2 = offsetof(struct config_service, nheaders)},
+    {.key = "bearer_token_file",
+     .type = F_FILE,
+     .off = offsetof(struct config_service, bearer_token_file)},
+    {.key = "basic_auth",
+     .type = F_MAP,
+     .off = offsetof(struct config_service, basic_auth),
+     .sub = basic_auth_fields,
+     .check = check_basic_auth},
+    {.key = "tls",
+     .type = F_MAP,
+     .off = offsetof(struct config_service, tls),
+     .sub = tls_fields,
+     .check = check_tls},
+    {0},
 };
 
 static void
 service_init(struct config_service *s)
 {
 	*s = (struct config_service){
-		.format = PROFILE_FORMAT_PROTO, .detail_every = 10, .detail_max_goroutines = 10000,
+	    .format = PROFILE_FORMAT_PROTO,
+	    .detail_every = 10,
+	    .detail_max_goroutines = 10000,
 	};
 }
 
@@ -940,7 +1002,8 @@ load_services(struct loader *L, const yaml_node_t *n, const char *path, void *ob
 
 		path_index(ip, path, i);
 		if (it->type != YAML_MAPPING_NODE) {
-			lerr(L, it, ip, "expected a mapping, got %s", is_null(it) ? "nothing" : node_kind(it));
+			lerr(L, it, ip, "expected a mapping, got %s",
+			     is_null(it) ? "nothing" : node_kind(it));
 			continue;
 		}
 		service_init(s);
@@ -950,11 +1013,13 @@ load_services(struct loader *L, const yaml_node_t *n, const char *path, void *ob
 		if (!map_has(L, it, "name")) {
 			lerr(L, it, ip, "name is required");
 		} else if (s->name == NULL) {
-			;	/* reported as invalid already */
+			; /* reported as invalid already */
 		} else {
 			for (size_t j = 0; j + 1 < cfg->nservices; j++) {
-				if (cfg->services[j].name != NULL && strcmp(cfg->services[j].name, s->name) == 0) {
-					lerr(L, it, ip, "duplicate service name '%s'", shown(s->name, sh, sizeof(sh)));
+				if (cfg->services[j].name != NULL &&
+				    strcmp(cfg->services[j].name, s->name) == 0) {
+					lerr(L, it, ip, "duplicate service name '%s'",
+					     shown(s->name, sh, sizeof(sh)));
 					break;
 				}
 			}
@@ -967,11 +1032,11 @@ load_services(struct loader *L, const yaml_node_t *n, const char *path, void *ob
 }
 
 static const struct field ignore_fields[] = {
-	{ .key = "function", .type = F_OPTSTR, .off = offsetof(struct config_ignore, function) },
-	{ .key = "any_function", .type = F_OPTSTR, .off = offsetof(struct config_ignore, any_function) },
-	{ .key = "file", .type = F_OPTSTR, .off = offsetof(struct config_ignore, file) },
-	{ .key = "service", .type = F_OPTSTR, .off = offsetof(struct config_ignore, service) },
-	{ 0 },
+    {.key = "function", .type = F_OPTSTR, .off = offsetof(struct config_ignore, function)},
+    {.key = "any_function", .type = F_OPTSTR, .off = offsetof(struct config_ignore, any_function)},
+    {.key = "file", .type = F_OPTSTR, .off = offsetof(struct config_ignore, file)},
+    {.key = "service", .type = F_OPTSTR, .off = offsetof(struct config_ignore, service)},
+    {0},
 };
 
 static void
@@ -994,31 +1059,39 @@ load_ignore(struct loader *L, const yaml_node_t *n, const char *path, void *obj)
 
 		path_index(ip, path, i);
 		if (it->type != YAML_MAPPING_NODE) {
-			lerr(L, it, ip, "expected a mapping, got %s", is_null(it) ? "nothing" : node_kind(it));
+			lerr(L, it, ip, "expected a mapping, got %s",
+			     is_null(it) ? "nothing" : node_kind(it));
 			continue;
 		}
 		d->nignore++;
 		load_map(L, it, ip, ignore_fields, r);
-		if (r->function == NULL && r->any_function == NULL && r->file == NULL && r->service == NULL)
-			lerr(L, it, ip, "a rule needs at least one of function, any_function, file, service");
+		if (r->function == NULL && r->any_function == NULL && r->file == NULL &&
+		    r->service == NULL)
+			lerr(L, it, ip,
+			     "a rule needs at least one of function, any_function, file, service");
 	}
 }
 
 static const struct field webhook_fields[] = {
-	{ .key = "name", .type = F_NAME, .off = offsetof(struct config_webhook, name) },
-	{ .key = "url", .type = F_URL, .off = offsetof(struct config_webhook, url) },
-	{ .key = "url_file", .type = F_FILE, .off = offsetof(struct config_webhook, url_file) },
-	{ .key = "format", .type = F_WHFORMAT, .off = offsetof(struct config_webhook, format) },
-	{ .key = "secret_file", .type = F_FILE, .off = offsetof(struct config_webhook, secret_file) },
-	{ .key = "services", .type = F_STRLIST, .off = offsetof(struct config_webhook, services),
-	  .off2 = offsetof(struct config_webhook, nservices) },
-	{ .key = "timeout", .type = F_DUR, .off = offsetof(struct config_webhook, timeout), .min = 1,
-	  .max = 3600 },
-	{ 0 },
+    {.key = "name", .type = F_NAME, .off = offsetof(struct config_webhook, name)},
+    {.key = "url", .type = F_URL, .off = offsetof(struct config_webhook, url)},
+    {.key = "url_file", .type = F_FILE, .off = offsetof(struct config_webhook, url_file)},
+    {.key = "format", .type = F_WHFORMAT, .off = offsetof(struct config_webhook, format)},
+    {.key = "secret_file", .type = F_FILE, .off = offsetof(struct config_webhook, secret_file)},
+    {.key = "services",
+     .type = F_STRLIST,
+     .off = offsetof(struct config_webhook, services),
+     .off2 = offsetof(struct config_webhook, nservices)},
+    {.key = "timeout",
+     .type = F_DUR,
+     .off = offsetof(struct config_webhook, timeout),
+     .min = 1,
+     .max = 3600},
+    {0},
 };
 
-/* Read the webhook URL out of url_file by the secret-file rule (base/secret.h). Its content never appears in a
- * message (the point of url_file is to keep the URL secret). */
+/* Read the webhook URL out of url_file by the secret-file rule (base/secret.h). Its content never
+ * appears in a message (the point of url_file is to keep the URL secret). */
 static void
 webhook_read_url(struct loader *L, const yaml_node_t *n, const char *path, struct config_webhook *w)
 {
@@ -1032,7 +1105,8 @@ webhook_read_url(struct loader *L, const yaml_node_t *n, const char *path, struc
 	}
 	why = url_problem(url);
 	if (why != NULL) {
-		lerr(L, n, path, "url_file '%s': invalid URL: %s", shown(w->url_file, sh, sizeof(sh)), why);
+		lerr(L, n, path, "url_file '%s': invalid URL: %s",
+		     shown(w->url_file, sh, sizeof(sh)), why);
 		free(url);
 		return;
 	}
@@ -1060,20 +1134,23 @@ load_webhooks(struct loader *L, const yaml_node_t *n, const char *path, void *ob
 
 		path_index(ip, path, i);
 		if (it->type != YAML_MAPPING_NODE) {
-			lerr(L, it, ip, "expected a mapping, got %s", is_null(it) ? "nothing" : node_kind(it));
+			lerr(L, it, ip, "expected a mapping, got %s",
+			     is_null(it) ? "nothing" : node_kind(it));
 			continue;
 		}
-		*w = (struct config_webhook){ .format = WEBHOOK_FORMAT_JSON, .timeout = 10 };
+		*w = (struct config_webhook){.format = WEBHOOK_FORMAT_JSON, .timeout = 10};
 		a->nwebhooks++;
 		load_map(L, it, ip, webhook_fields, w);
 		if (!map_has(L, it, "name")) {
 			lerr(L, it, ip, "name is required");
 		} else if (w->name == NULL) {
-			;	/* reported as invalid already */
+			; /* reported as invalid already */
 		} else {
 			for (size_t j = 0; j + 1 < a->nwebhooks; j++) {
-				if (a->webhooks[j].name != NULL && strcmp(a->webhooks[j].name, w->name) == 0) {
-					lerr(L, it, ip, "duplicate webhook name '%s'", shown(w->name, sh, sizeof(sh)));
+				if (a->webhooks[j].name != NULL &&
+				    strcmp(a->webhooks[j].name, w->name) == 0) {
+					lerr(L, it, ip, "duplicate webhook name '%s'",
+					     shown(w->name, sh, sizeof(sh)));
 					break;
 				}
 			}
@@ -1089,82 +1166,133 @@ load_webhooks(struct loader *L, const yaml_node_t *n, const char *path, void *ob
 }
 
 static const struct field retention_fields[] = {
-	{ .key = "raw", .type = F_DUR, .off = offsetof(struct config, retention_raw), .min = 60 },
-	{ .key = "rollup", .type = F_DUR, .off = offsetof(struct config, retention_rollup), .min = 3600 },
-	{ 0 },
+    {.key = "raw", .type = F_DUR, .off = offsetof(struct config, retention_raw), .min = 60},
+    {.key = "rollup", .type = F_DUR, .off = offsetof(struct config, retention_rollup), .min = 3600},
+    {0},
 };
 
 static const struct field shard_fields[] = {
-	{ .key = "index", .type = F_UINT, .off = offsetof(struct config, shard_index), .max = 65535 },
-	{ .key = "count", .type = F_UINT, .off = offsetof(struct config, shard_count), .min = 1, .max = 65536 },
-	{ 0 },
+    {.key = "index", .type = F_UINT, .off = offsetof(struct config, shard_index), .max = 65535},
+    {.key = "count",
+     .type = F_UINT,
+     .off = offsetof(struct config, shard_count),
+     .min = 1,
+     .max = 65536},
+    {0},
 };
 
 static const struct field detector_fields[] = {
-	{ .key = "window", .type = F_DUR, .off = offsetof(struct config_detector, window), .min = 60 },
-	{ .key = "min_scrapes", .type = F_UINT, .off = offsetof(struct config_detector, min_scrapes), .min = 2,
-	  .max = 1000000 },
-	{ .key = "min_count", .type = F_U64, .off = offsetof(struct config_detector, min_count) },
-	{ .key = "ignore", .type = F_LIST, .list = load_ignore },
-	{ 0 },
+    {.key = "window", .type = F_DUR, .off = offsetof(struct config_detector, window), .min = 60},
+    {.key = "min_scrapes",
+     .type = F_UINT,
+     .off = offsetof(struct config_detector, min_scrapes),
+     .min = 2,
+     .max = 1000000},
+    {.key = "min_count", .type = F_U64, .off = offsetof(struct config_detector, min_count)},
+    {.key = "ignore", .type = F_LIST, .list = load_ignore},
+    {0},
 };
 
 static const struct field web_auth_fields[] = {
-	{ .key = "bearer_token_file", .type = F_FILE, .off = offsetof(struct config_web, bearer_token_file) },
-	{ .key = "basic_auth", .type = F_MAP, .off = offsetof(struct config_web, basic_auth),
-	  .sub = basic_auth_fields, .check = check_basic_auth },
-	{ 0 },
+    {.key = "bearer_token_file",
+     .type = F_FILE,
+     .off = offsetof(struct config_web, bearer_token_file)},
+    {.key = "basic_auth",
+     .type = F_MAP,
+     .off = offsetof(struct config_web, basic_auth),
+     .sub = basic_auth_fields,
+     .check = check_basic_auth},
+    {0},
 };
 
 static const struct field web_tls_fields[] = {
-	{ .key = "cert_file", .type = F_FILE, .off = offsetof(struct config_web, tls_cert_file) },
-	{ .key = "key_file", .type = F_FILE, .off = offsetof(struct config_web, tls_key_file) },
-	{ 0 },
+    {.key = "cert_file", .type = F_FILE, .off = offsetof(struct config_web, tls_cert_file)},
+    {.key = "key_file", .type = F_FILE, .off = offsetof(struct config_web, tls_key_file)},
+    {0},
 };
 
 static const struct field web_fields[] = {
-	{ .key = "auth", .type = F_MAP, .off = 0, .sub = web_auth_fields },
-	{ .key = "tls", .type = F_MAP, .off = 0, .sub = web_tls_fields, .check = check_web_tls,
-	  .flags = FIELD_RESTART },
-	{ .key = "max_connections", .type = F_UINT, .off = offsetof(struct config_web, max_connections),
-	  .min = 1, .max = 100000, .flags = FIELD_RESTART },
-	{ .key = "request_timeout", .type = F_DUR, .off = offsetof(struct config_web, request_timeout),
-	  .min = 1, .max = 86400, .flags = FIELD_RESTART },
-	{ 0 },
+    {.key = "auth", .type = F_MAP, .off = 0, .sub = web_auth_fields},
+    {.key = "tls",
+     .type = F_MAP,
+     .off = 0,
+     .sub = web_tls_fields,
+     .check = check_web_tls,
+     .flags = FIELD_RESTART},
+    {.key = "max_connections",
+     .type = F_UINT,
+     .off = offsetof(struct config_web, max_connections),
+     .min = 1,
+     .max = 100000,
+     .flags = FIELD_RESTART},
+    {.key = "request_timeout",
+     .type = F_DUR,
+     .off = offsetof(struct config_web, request_timeout),
+     .min = 1,
+     .max = 86400,
+     .flags = FIELD_RESTART},
+    {0},
 };
 
 static const struct field alerting_fields[] = {
-	{ .key = "min_score", .type = F_SCORE, .off = offsetof(struct config_alerting, min_score) },
-	{ .key = "min_count", .type = F_U64, .off = offsetof(struct config_alerting, min_count) },
-	{ .key = "for", .type = F_DUR, .off = offsetof(struct config_alerting, for_duration) },
-	{ .key = "repeat_interval", .type = F_DUR, .off = offsetof(struct config_alerting, repeat_interval),
-	  .min = 60 },
-	{ .key = "max_age", .type = F_DUR, .off = offsetof(struct config_alerting, max_age), .min = 60 },
-	{ .key = "webhooks", .type = F_LIST, .list = load_webhooks },
-	{ 0 },
+    {.key = "min_score", .type = F_SCORE, .off = offsetof(struct config_alerting, min_score)},
+    {.key = "min_count", .type = F_U64, .off = offsetof(struct config_alerting, min_count)},
+    {.key = "for", .type = F_DUR, .off = offsetof(struct config_alerting, for_duration)},
+    {.key = "repeat_interval",
+     .type = F_DUR,
+     .off = offsetof(struct config_alerting, repeat_interval),
+     .min = 60},
+    {.key = "max_age", .type = F_DUR, .off = offsetof(struct config_alerting, max_age), .min = 60},
+    {.key = "webhooks", .type = F_LIST, .list = load_webhooks},
+    {0},
 };
 
 static const struct field config_fields[] = {
-	{ .key = "listen", .type = F_LISTEN, .off = offsetof(struct config, listen),
-	  .flags = FIELD_RESTART },
-	{ .key = "database", .type = F_STR, .off = offsetof(struct config, database),
-	  .flags = FIELD_RESTART },
-	{ .key = "log_level", .type = F_LOGLEVEL, .off = offsetof(struct config, log_level) },
-	{ .key = "external_url", .type = F_URL, .off = offsetof(struct config, external_url) },
-	{ .key = "scrape_interval", .type = F_DUR, .off = offsetof(struct config, scrape_interval), .min = 1 },
-	{ .key = "scrape_timeout", .type = F_DUR, .off = offsetof(struct config, scrape_timeout), .min = 1 },
-	{ .key = "max_body_bytes", .type = F_SIZE, .off = offsetof(struct config, max_body_bytes), .min = 1024 },
-	{ .key = "max_concurrent_scrapes", .type = F_UINT, .off = offsetof(struct config, max_concurrent_scrapes),
-	  .min = 1, .max = 100000, .flags = FIELD_RESTART },
-	{ .key = "retention", .type = F_MAP, .off = 0, .sub = retention_fields },
-	{ .key = "services", .type = F_LIST, .list = load_services },
-	{ .key = "target_files", .type = F_STRLIST, .off = offsetof(struct config, target_files),
-	  .off2 = offsetof(struct config, ntarget_files) },
-	{ .key = "shard", .type = F_MAP, .off = 0, .sub = shard_fields, .check = check_shard },
-	{ .key = "detector", .type = F_MAP, .off = offsetof(struct config, detector), .sub = detector_fields },
-	{ .key = "web", .type = F_MAP, .off = offsetof(struct config, web), .sub = web_fields },
-	{ .key = "alerting", .type = F_MAP, .off = offsetof(struct config, alerting), .sub = alerting_fields },
-	{ 0 },
+    {.key = "listen",
+     .type = F_LISTEN,
+     .off = offsetof(struct config, listen),
+     .flags = FIELD_RESTART},
+    {.key = "database",
+     .type = F_STR,
+     .off = offsetof(struct config, database),
+     .flags = FIELD_RESTART},
+    {.key = "log_level", .type = F_LOGLEVEL, .off = offsetof(struct config, log_level)},
+    {.key = "external_url", .type = F_URL, .off = offsetof(struct config, external_url)},
+    {.key = "scrape_interval",
+     .type = F_DUR,
+     .off = offsetof(struct config, scrape_interval),
+     .min = 1},
+    {.key = "scrape_timeout",
+     .type = F_DUR,
+     .off = offsetof(struct config, scrape_timeout),
+     .min = 1},
+    {.key = "max_body_bytes",
+     .type = F_SIZE,
+     .off = offsetof(struct config, max_body_bytes),
+     .min = 1024},
+    {.key = "max_concurrent_scrapes",
+     .type = F_UINT,
+     .off = offsetof(struct config, max_concurrent_scrapes),
+     .min = 1,
+     .max = 100000,
+     .flags = FIELD_RESTART},
+    {.key = "retention", .type = F_MAP, .off = 0, .sub = retention_fields},
+    {.key = "services", .type = F_LIST, .list = load_services},
+    {.key = "target_files",
+     .type = F_STRLIST,
+     .off = offsetof(struct config, target_files),
+     .off2 = offsetof(struct config, ntarget_files)},
+    {.key = "shard", .type = F_MAP, .off = 0, .sub = shard_fields, .check = check_shard},
+    {.key = "detector",
+     .type = F_MAP,
+     .off = offsetof(struct config, detector),
+     .sub = detector_fields},
+    {.key = "web", .type = F_MAP, .off = offsetof(struct config, web), .sub = web_fields},
+    {.key = "alerting",
+     .type = F_MAP,
+     .off = offsetof(struct config, alerting),
+     .sub = alerting_fields},
+    {0},
 };
 
 /* ---- Whole configs ---- */
@@ -1178,25 +1306,29 @@ config_new(const char *source, const char *database)
 	if (cfg == NULL)
 		return NULL;
 	*cfg = (struct config){
-		.scrape_interval = 60,
-		.scrape_timeout = 10,
-		.max_body_bytes = 64ull << 20,
-		.max_concurrent_scrapes = 64,
-		.retention_raw = 48 * 3600,
-		.retention_rollup = 30 * 86400,
-		.shard_index = 0,
-		.shard_count = 1,
-		.detector = { .window = 6 * 3600, .min_scrapes = 4, .min_count = 10 },
-		.web = { .max_connections = 64, .request_timeout = 30 },
-		.alerting = { .min_score = 0.8, .min_count = 100, .for_duration = 600,
-			      .repeat_interval = 86400, .max_age = 86400 },
+	    .scrape_interval = 60,
+	    .scrape_timeout = 10,
+	    .max_body_bytes = 64ull << 20,
+	    .max_concurrent_scrapes = 64,
+	    .retention_raw = 48 * 3600,
+	    .retention_rollup = 30 * 86400,
+	    .shard_index = 0,
+	    .shard_count = 1,
+	    .detector = {.window = 6 * 3600, .min_scrapes = 4, .min_count = 10},
+	    .web = {.max_connections = 64, .request_timeout = 30},
+	    .alerting = {.min_score = 0.8,
+	                 .min_count = 100,
+	                 .for_duration = 600,
+	                 .repeat_interval = 86400,
+	                 .max_age = 86400},
 	};
 	atomic_init(&cfg->refs, 1);
 	cfg->source = strdup(source);
 	cfg->listen = strdup("127.0.0.1:8080");
 	cfg->database = strdup(database);
 	cfg->log_level = strdup("info");
-	if (cfg->source == NULL || cfg->listen == NULL || cfg->database == NULL || cfg->log_level == NULL) {
+	if (cfg->source == NULL || cfg->listen == NULL || cfg->database == NULL ||
+	    cfg->log_level == NULL) {
 		config_unref(cfg);
 		return NULL;
 	}
@@ -1412,32 +1544,36 @@ config_errors_release(struct config_errors *errs)
 static void
 check_config(struct loader *L, const yaml_node_t *root, struct config *cfg)
 {
-	const yaml_node_t *iv = map_get(L, root, "scrape_interval"), *to = map_get(L, root, "scrape_timeout");
+	const yaml_node_t *iv = map_get(L, root, "scrape_interval"),
+	                  *to = map_get(L, root, "scrape_timeout");
 	const yaml_node_t *ret = map_get(L, root, "retention");
 
 	if (cfg->scrape_timeout > cfg->scrape_interval) {
 		lerr(L, to != NULL ? to : iv, to != NULL ? "scrape_timeout" : "scrape_interval",
-		    "scrape_timeout (%" PRIu64 "s) must not exceed scrape_interval (%" PRIu64 "s)",
-		    cfg->scrape_timeout, cfg->scrape_interval);
+		     "scrape_timeout (%" PRIu64 "s) must not exceed scrape_interval (%" PRIu64 "s)",
+		     cfg->scrape_timeout, cfg->scrape_interval);
 	}
 	if (cfg->retention_rollup < cfg->retention_raw) {
 		const yaml_node_t *rn = map_get(L, ret, "rollup");
 
 		lerr(L, rn != NULL ? rn : ret, "retention.rollup",
-		    "rollup (%" PRIu64 "s) must not be shorter than raw (%" PRIu64 "s)",
-		    cfg->retention_rollup, cfg->retention_raw);
+		     "rollup (%" PRIu64 "s) must not be shorter than raw (%" PRIu64 "s)",
+		     cfg->retention_rollup, cfg->retention_raw);
 	}
-	for (size_t i = 0; i < cfg->nservices && cfg->ntarget_files == 0 && L->svc_nodes != NULL; i++) {
+	for (size_t i = 0; i < cfg->nservices && cfg->ntarget_files == 0 && L->svc_nodes != NULL;
+	     i++) {
 		char ip[PATH_BUF];
 
 		const yaml_node_t *tn = map_get(L, L->svc_nodes[i], "targets");
 
 		/* A list whose items were all rejected has been reported already. */
-		if (cfg->services[i].ntargets > 0 || (tn != NULL && (tn->type != YAML_SEQUENCE_NODE ||
-		    tn->data.sequence.items.top != tn->data.sequence.items.start)))
+		if (cfg->services[i].ntargets > 0 ||
+		    (tn != NULL && (tn->type != YAML_SEQUENCE_NODE ||
+		                    tn->data.sequence.items.top != tn->data.sequence.items.start)))
 			continue;
 		path_index(ip, "services", i);
-		lerr(L, L->svc_nodes[i], ip, "no targets (give targets, or target_files for discovery)");
+		lerr(L, L->svc_nodes[i], ip,
+		     "no targets (give targets, or target_files for discovery)");
 	}
 }
 
@@ -1459,7 +1595,8 @@ loader_finish(struct loader *L, struct config_errors *errs)
 
 	if (L->nerrs > 1)
 		qsort(L->errs, L->nerrs, sizeof(*L->errs), cerr_cmp);
-	/* Nothing to hand out: leave errs untouched, so a caller that loaded fine owes no release. */
+	/* Nothing to hand out: leave errs untouched, so a caller that loaded fine owes no release.
+	 */
 	if (errs == NULL || (L->nerrs == 0 && L->nfailed == 0 && !L->oom))
 		goto out_free;
 	msgs = realloc(errs->msgs, (errs->n + L->nerrs + 2) * sizeof(*msgs));
@@ -1472,7 +1609,7 @@ loader_finish(struct loader *L, struct config_errors *errs)
 	}
 	if (L->nfailed > L->nerrs && !L->oom) {
 		if (asprintf(&msgs[errs->n], "%s: too many errors, %zu more not shown", L->name,
-		    L->nfailed - L->nerrs) >= 0)
+		             L->nfailed - L->nerrs) >= 0)
 			errs->n++;
 	} else if (L->oom && L->nerrs == 0) {
 		if (asprintf(&msgs[errs->n], "%s: out of memory", L->name) >= 0)
@@ -1486,10 +1623,11 @@ out_free:
 	L->nerrs = 0;
 }
 
-/* The line where flow collections ([ and {) nest deeper than CONFIG_MAX_FLOW_DEPTH, or 0. libyaml's scanner is
- * quadratic in that depth (200,000 nested brackets take minutes), and the schema never nests more than a few
- * levels, so a deeper file is refused before parsing. Quoted strings and comments are skipped; brackets inside
- * plain scalars count, which only matters for absurd values. */
+/* The line where flow collections ([ and {) nest deeper than CONFIG_MAX_FLOW_DEPTH, or 0. libyaml's
+ * scanner is quadratic in that depth (200,000 nested brackets take minutes), and the schema never
+ * nests more than a few levels, so a deeper file is refused before parsing. Quoted strings and
+ * comments are skipped; brackets inside plain scalars count, which only matters for absurd values.
+ */
 #define CONFIG_MAX_FLOW_DEPTH 64
 
 static size_t
@@ -1513,12 +1651,14 @@ flow_too_deep(const char *buf, size_t len)
 		switch (c) {
 		case '"':
 		case '\'':
-			/* A quote opens a string only where a scalar can start, not inside a plain word like it's. */
+			/* A quote opens a string only where a scalar can start, not inside a plain
+			 * word like it's. */
 			if (i == 0 || strchr(" \t\n[{,:", buf[i - 1]) != NULL)
 				quote = c;
 			break;
 		case '#':
-			if (i == 0 || buf[i - 1] == ' ' || buf[i - 1] == '\t' || buf[i - 1] == '\n') {
+			if (i == 0 || buf[i - 1] == ' ' || buf[i - 1] == '\t' ||
+			    buf[i - 1] == '\n') {
 				while (i + 1 < len && buf[i + 1] != '\n')
 					i++;
 			}
@@ -1543,7 +1683,7 @@ flow_too_deep(const char *buf, size_t len)
 struct config *
 config_load_buffer(const char *name, const char *buf, size_t len, struct config_errors *errs)
 {
-	struct loader L = { .name = name };
+	struct loader L = {.name = name};
 	yaml_parser_t parser;
 	yaml_document_t doc, extra;
 	const yaml_node_t *root;
@@ -1559,7 +1699,8 @@ config_load_buffer(const char *name, const char *buf, size_t len, struct config_
 	}
 	deep = flow_too_deep(buf, len);
 	if (deep > 0) {
-		lerr_at(&L, deep, NULL, "lists and mappings nested more than %d deep", CONFIG_MAX_FLOW_DEPTH);
+		lerr_at(&L, deep, NULL, "lists and mappings nested more than %d deep",
+		        CONFIG_MAX_FLOW_DEPTH);
 		goto out_free_cfg;
 	}
 	if (!yaml_parser_initialize(&parser)) {
@@ -1576,7 +1717,7 @@ config_load_buffer(const char *name, const char *buf, size_t len, struct config_
 	if (root != NULL && !is_null(root)) {
 		if (root->type != YAML_MAPPING_NODE) {
 			lerr(&L, root, NULL, "expected a mapping of keys at the top level, got %s",
-			    node_kind(root));
+			     node_kind(root));
 		} else {
 			load_map(&L, root, "", config_fields, cfg);
 			check_config(&L, root, cfg);
@@ -1585,7 +1726,7 @@ config_load_buffer(const char *name, const char *buf, size_t len, struct config_
 		if (yaml_parser_load(&parser, &extra)) {
 			if (yaml_document_get_root_node(&extra) != NULL)
 				lerr(&L, yaml_document_get_root_node(&extra), NULL,
-				    "more than one YAML document in the file");
+				     "more than one YAML document in the file");
 			yaml_document_delete(&extra);
 		} else {
 			syntax_err(&L, &parser, buf, len);
@@ -1607,7 +1748,7 @@ out_free_cfg:
 struct config *
 config_load(const char *path, struct config_errors *errs)
 {
-	struct loader L = { .name = path };
+	struct loader L = {.name = path};
 	struct config *cfg = NULL;
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
@@ -1661,7 +1802,7 @@ out:
 int
 config_add_target(struct config *cfg, const char *url, struct config_errors *errs)
 {
-	struct loader L = { .name = "--target" };
+	struct loader L = {.name = "--target"};
 	struct config_service *s = NULL, *ns;
 	char **targets, sh[256];
 	const char *why = url_problem(url);

@@ -1,9 +1,9 @@
 /* base/config.h: leakprofd's configuration: the schema, defaults, and the YAML/JSON loader.
  *
- * One struct config holds everything the daemon, collector, detector, web server and alerting read. It is loaded
- * whole and validated whole: a reload builds a new struct and swaps it in only when it is valid. Every error names
- * the file, the line and the key. Durations are seconds and sizes are bytes, spelled as base/units.h says ("30s",
- * "1h30m", "2d", "64MiB"). */
+ * One struct config holds everything the daemon, collector, detector, web server and alerting read.
+ * It is loaded whole and validated whole: a reload builds a new struct and swaps it in only when it
+ * is valid. Every error names the file, the line and the key. Durations are seconds and sizes are
+ * bytes, spelled as base/units.h says ("30s", "1h30m", "2d", "64MiB"). */
 #ifndef CONFIG_H
 #define CONFIG_H
 
@@ -21,20 +21,20 @@ struct config_kv {
 };
 
 struct config_tls {
-	char *ca_file;                  /* NULL: system CAs */
-	char *cert_file;                /* client certificate, NULL: none */
+	char *ca_file;   /* NULL: system CAs */
+	char *cert_file; /* client certificate, NULL: none */
 	char *key_file;
 	bool insecure_skip_verify;
 };
 
 struct config_basic_auth {
-	char *username;                 /* NULL: no basic auth */
+	char *username; /* NULL: no basic auth */
 	char *password_file;
 };
 
 struct config_service {
 	char *name;
-	char **targets;                 /* base URLs, "http://127.0.0.1:6060" */
+	char **targets; /* base URLs, "http://127.0.0.1:6060" */
 	size_t ntargets;
 	char *profile;                  /* "goroutine" (default) | "goroutineleak" */
 	char *path;                     /* default "/debug/pprof/<profile>" */
@@ -45,34 +45,34 @@ struct config_service {
 	size_t nlabels;
 	struct config_kv *headers;
 	size_t nheaders;
-	char *bearer_token_file;        /* NULL: none */
+	char *bearer_token_file; /* NULL: none */
 	struct config_basic_auth basic_auth;
 	struct config_tls tls;
 };
 
 /* An ignore rule: every field that is set must match (AND); unset fields (NULL) match anything. */
 struct config_ignore {
-	char *function;                 /* exact name of the attributed (top user) frame's function */
-	char *any_function;             /* exact name of a function anywhere in the stack */
-	char *file;                     /* fnmatch(3) glob on the attributed frame's file */
-	char *service;                  /* exact service name */
+	char *function;     /* exact name of the attributed (top user) frame's function */
+	char *any_function; /* exact name of a function anywhere in the stack */
+	char *file;         /* fnmatch(3) glob on the attributed frame's file */
+	char *service;      /* exact service name */
 };
 
 struct config_detector {
-	uint64_t window;                /* seconds, default 6h */
-	unsigned min_scrapes;           /* default 4: growth seen over at least this many scrapes */
-	uint64_t min_count;             /* default 10: at least this many goroutines in one instance */
+	uint64_t window;      /* seconds, default 6h */
+	unsigned min_scrapes; /* default 4: growth seen over at least this many scrapes */
+	uint64_t min_count;   /* default 10: at least this many goroutines in one instance */
 	struct config_ignore *ignore;
 	size_t nignore;
 };
 
 struct config_web {
-	char *bearer_token_file;        /* web.auth.bearer_token_file; NULL: none */
-	struct config_basic_auth basic_auth;    /* web.auth.basic_auth */
-	char *tls_cert_file;            /* web.tls.cert_file; NULL: plain HTTP */
+	char *bearer_token_file;             /* web.auth.bearer_token_file; NULL: none */
+	struct config_basic_auth basic_auth; /* web.auth.basic_auth */
+	char *tls_cert_file;                 /* web.tls.cert_file; NULL: plain HTTP */
 	char *tls_key_file;
-	unsigned max_connections;       /* default 64 */
-	uint64_t request_timeout;       /* seconds, default 30 */
+	unsigned max_connections; /* default 64 */
+	uint64_t request_timeout; /* seconds, default 30 */
 };
 
 enum webhook_format {
@@ -83,47 +83,51 @@ enum webhook_format {
 
 struct config_webhook {
 	char *name;
-	char *url;                      /* url or url_file (read at load time into url) */
+	char *url; /* url or url_file (read at load time into url) */
 	char *url_file;
-	enum webhook_format format;     /* default json */
-	char *secret_file;              /* HMAC-SHA256 key; NULL: unsigned */
-	char **services;                /* NULL/0: all services */
+	enum webhook_format format; /* default json */
+	char *secret_file;          /* HMAC-SHA256 key; NULL: unsigned */
+	char **services;            /* NULL/0: all services */
 	size_t nservices;
-	uint64_t timeout;               /* seconds, default 10 */
+	uint64_t timeout; /* seconds, default 10 */
 };
 
 struct config_alerting {
-	double min_score;               /* default 0.8 */
-	uint64_t min_count;             /* default 100 */
-	uint64_t for_duration;          /* key "for", seconds, default 10m */
-	uint64_t repeat_interval;       /* seconds, default 24h */
-	uint64_t max_age;               /* seconds, default 24h: undelivered notifications are dropped after this */
+	double min_score;         /* default 0.8 */
+	uint64_t min_count;       /* default 100 */
+	uint64_t for_duration;    /* key "for", seconds, default 10m */
+	uint64_t repeat_interval; /* seconds, default 24h */
+	uint64_t
+	    max_age; /* seconds, default 24h: undelivered notifications are dropped after this */
 	struct config_webhook *webhooks;
 	size_t nwebhooks;
 };
 
-/* A loaded configuration is an immutable snapshot shared by reference: a reload builds and validates a new one and
- * swaps the pointer (struct config_slot); each thread or request holds a reference (config_ref) for as long as it
- * works with a snapshot and drops it with config_unref, so no lock is held while it works. */
+/* A loaded configuration is an immutable snapshot shared by reference: a reload builds and
+ * validates a new one and swaps the pointer (struct config_slot); each thread or request holds a
+ * reference (config_ref) for as long as it works with a snapshot and drops it with config_unref, so
+ * no lock is held while it works. */
 struct config {
-	atomic_uint refs;               /* the one mutable field: references held, see config_ref() */
-	char *source;                   /* file the config came from, "(default)" for the embedded one */
-	char *listen;                   /* default "127.0.0.1:8080" */
-	char *database;                 /* default "/var/lib/leakprofd/leakprofd.db" in files, "./leakprofd.db" embedded */
-	char *log_level;                /* "debug" | "info" (default) | "notice" | "warning" | "error" */
-	char *external_url;             /* base URL of the dashboard for links in alerts; NULL: derived from listen */
-	uint64_t scrape_interval;       /* seconds, default 60 */
-	uint64_t scrape_timeout;        /* seconds, default 10 */
-	uint64_t max_body_bytes;        /* default 64 MiB */
-	unsigned max_concurrent_scrapes;        /* default 64 */
-	uint64_t retention_raw;         /* seconds, default 48h */
-	uint64_t retention_rollup;      /* seconds, default 30d */
+	atomic_uint refs;   /* the one mutable field: references held, see config_ref() */
+	char *source;       /* file the config came from, "(default)" for the embedded one */
+	char *listen;       /* default "127.0.0.1:8080" */
+	char *database;     /* default "/var/lib/leakprofd/leakprofd.db" in files, "./leakprofd.db"
+	                       embedded */
+	char *log_level;    /* "debug" | "info" (default) | "notice" | "warning" | "error" */
+	char *external_url; /* base URL of the dashboard for links in alerts; NULL: derived from
+	                       listen */
+	uint64_t scrape_interval;        /* seconds, default 60 */
+	uint64_t scrape_timeout;         /* seconds, default 10 */
+	uint64_t max_body_bytes;         /* default 64 MiB */
+	unsigned max_concurrent_scrapes; /* default 64 */
+	uint64_t retention_raw;          /* seconds, default 48h */
+	uint64_t retention_rollup;       /* seconds, default 30d */
 	struct config_service *services;
 	size_t nservices;
-	char **target_files;            /* globs of Prometheus file_sd files */
+	char **target_files; /* globs of Prometheus file_sd files */
 	size_t ntarget_files;
-	unsigned shard_index;           /* default 0 */
-	unsigned shard_count;           /* default 1 */
+	unsigned shard_index; /* default 0 */
+	unsigned shard_count; /* default 1 */
 	struct config_detector detector;
 	struct config_web web;
 	struct config_alerting alerting;
@@ -135,19 +139,22 @@ struct config_errors {
 	size_t n;
 };
 
-/* The embedded default: listen loopback, database ./leakprofd.db, no services. Caller owns; NULL on ENOMEM. */
+/* The embedded default: listen loopback, database ./leakprofd.db, no services. Caller owns; NULL on
+ * ENOMEM. */
 struct config *config_default(void);
 
-/* Load and validate 'path' (YAML, or JSON, detected from content). On success returns a config the caller owns;
- * on failure NULL with every problem appended to 'errs' (never stops at the first). */
+/* Load and validate 'path' (YAML, or JSON, detected from content). On success returns a config the
+ * caller owns; on failure NULL with every problem appended to 'errs' (never stops at the first). */
 struct config *config_load(const char *path, struct config_errors *errs);
 
 /* Same from memory; 'name' is used in error messages in place of the file name. */
-struct config *config_load_buffer(const char *name, const char *buf, size_t len, struct config_errors *errs);
+struct config *config_load_buffer(const char *name, const char *buf, size_t len,
+                                  struct config_errors *errs);
 
-/* Add a service "cli" with target 'url' (the `run --target URL` flag). 0, or -1 on a bad URL (message in errs). */
+/* Add a service "cli" with target 'url' (the `run --target URL` flag). 0, or -1 on a bad URL
+ * (message in errs). */
 int config_add_target(struct config *cfg, const char *url, struct config_errors *errs)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* For every key that takes effect only at start (marked in base/config.c's key table: listen,
  * database, max_concurrent_scrapes, web.max_connections, web.request_timeout, web.tls.*) whose
@@ -160,22 +167,22 @@ struct config *config_ref(const struct config *cfg);
 /* Drop a reference; the last one frees the snapshot. NULL does nothing. Thread-safe. */
 void config_unref(const struct config *cfg);
 
-/* The current snapshot, swapped whole on reload. The lock is held only to copy the pointer and count a reference,
- * never across I/O, a request or a ranking. */
+/* The current snapshot, swapped whole on reload. The lock is held only to copy the pointer and
+ * count a reference, never across I/O, a request or a ranking. */
 struct config_slot {
 	pthread_mutex_t mu;
-	struct config *cfg;             /* a reference of its own */
+	struct config *cfg; /* a reference of its own */
 };
 
 /* Start holding 'cfg' (steals the caller's reference). */
 void config_slot_init(struct config_slot *s, struct config *cfg);
 /* A new reference to the current snapshot; the caller drops it with config_unref(). */
 struct config *config_slot_get(struct config_slot *s);
-/* Make 'cfg' current (the slot takes a reference of its own); the old snapshot lives on in its other holders. */
+/* Make 'cfg' current (the slot takes a reference of its own); the old snapshot lives on in its
+ * other holders. */
 void config_slot_set(struct config_slot *s, struct config *cfg);
 /* Drop the slot's reference and its lock. */
 void config_slot_release(struct config_slot *s);
 void config_errors_release(struct config_errors *errs);
-
 
 #endif

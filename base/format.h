@@ -1,5 +1,5 @@
-/* base/format.h: the goroutine profile formats and their one set of names, for the configuration (`format:`),
- * the command line (`scrape --format`), the parsers, storage and every output. */
+/* base/format.h: the goroutine profile formats and their one set of names, for the configuration
+ * (`format:`), the command line (`scrape --format`), the parsers, storage and every output. */
 #ifndef FORMAT_H
 #define FORMAT_H
 

@@ -1,5 +1,6 @@
-/* base/hash.h: FNV-1a 64, the one hash of names that must stay stable: shard membership and scrape phases are
- * derived from it across restarts and between daemons, and the registries and caches key on it. */
+/* base/hash.h: FNV-1a 64, the one hash of names that must stay stable: shard membership and scrape
+ * phases are derived from it across restarts and between daemons, and the registries and caches key
+ * on it. */
 #ifndef HASH_H
 #define HASH_H
 

@@ -10,11 +10,11 @@
 #include "base/log.h"
 
 static _Atomic int log_level = LOG_LEVEL_INFO;
-static _Atomic int log_journal = -1;    /* -1: not decided yet, from JOURNAL_STREAM */
+static _Atomic int log_journal = -1; /* -1: not decided yet, from JOURNAL_STREAM */
 
 static const char *const level_names[] = {
-	[LOG_LEVEL_ERR] = "error", [LOG_LEVEL_WARNING] = "warning", [LOG_LEVEL_NOTICE] = "notice",
-	[LOG_LEVEL_INFO] = "info", [LOG_LEVEL_DEBUG] = "debug",
+    [LOG_LEVEL_ERR] = "error", [LOG_LEVEL_WARNING] = "warning", [LOG_LEVEL_NOTICE] = "notice",
+    [LOG_LEVEL_INFO] = "info", [LOG_LEVEL_DEBUG] = "debug",
 };
 
 void
@@ -26,10 +26,14 @@ log_set_level(enum log_level lvl)
 int
 log_level_parse(const char *name, enum log_level *out)
 {
-	static const struct { const char *name; enum log_level lvl; } names[] = {
-		{ "error", LOG_LEVEL_ERR }, { "err", LOG_LEVEL_ERR }, { "warning", LOG_LEVEL_WARNING },
-		{ "warn", LOG_LEVEL_WARNING }, { "notice", LOG_LEVEL_NOTICE }, { "info", LOG_LEVEL_INFO },
-		{ "debug", LOG_LEVEL_DEBUG },
+	static const struct {
+		const char *name;
+		enum log_level lvl;
+	} names[] = {
+	    {"error", LOG_LEVEL_ERR},       {"err", LOG_LEVEL_ERR},
+	    {"warning", LOG_LEVEL_WARNING}, {"warn", LOG_LEVEL_WARNING},
+	    {"notice", LOG_LEVEL_NOTICE},   {"info", LOG_LEVEL_INFO},
+	    {"debug", LOG_LEVEL_DEBUG},
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -73,9 +77,9 @@ log_msg(enum log_level lvl, const char *fmt, ...)
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
-		n = snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-7s ", tm.tm_year + 1900,
-		    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-		    level_names[lvl]);
+		n = snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-7s ",
+		             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		             tm.tm_sec, ts.tv_nsec / 1000000, level_names[lvl]);
 	}
 	if (n > 0)
 		off = (size_t)n;
@@ -85,7 +89,8 @@ log_msg(enum log_level lvl, const char *fmt, ...)
 	if (n < 0)
 		n = 0;
 	off += (size_t)n < sizeof(buf) - off - 1 ? (size_t)n : sizeof(buf) - off - 2;
-	/* One message, one line: a newline inside (from a hostile name) would forge a second log entry. */
+	/* One message, one line: a newline inside (from a hostile name) would forge a second log
+	 * entry. */
 	for (size_t i = 0; i < off; i++) {
 		if (buf[i] == '\n' || buf[i] == '\r')
 			buf[i] = ' ';

@@ -39,7 +39,8 @@ units_parse_duration_ms(const char *s, uint64_t *ms)
 			return -1;
 		if (*p == '\0') {
 			if (p != s + strspn(s, "0123456789"))
-				return -1; /* a bare number only as the whole value: "1h30" is ambiguous */
+				return -1; /* a bare number only as the whole value: "1h30" is
+				              ambiguous */
 			mult = 1000;
 		} else if (p[0] == 'm' && p[1] == 's') {
 			mult = 1;

@@ -1,4 +1,5 @@
-/* base/url.c: checking and taking apart http(s) URLs and listen addresses (the rules are in url.h). */
+/* base/url.c: checking and taking apart http(s) URLs and listen addresses (the rules are in url.h).
+ */
 #include <stdbool.h>
 #include <string.h>
 #include <strings.h>

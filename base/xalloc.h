@@ -1,13 +1,14 @@
-/* base/xalloc.h: allocation that cannot fail. The daemon's own bookkeeping (registries, queues, copies of names)
- * has no sensible way on without memory: these log "out of memory" and abort. Memory whose size an input
- * decides (a scraped body, a parsed profile) is bounded by that input's caps, not by these. */
+/* base/xalloc.h: allocation that cannot fail. The daemon's own bookkeeping (registries, queues,
+ * copies of names) has no sensible way on without memory: these log "out of memory" and abort.
+ * Memory whose size an input decides (a scraped body, a parsed profile) is bounded by that input's
+ * caps, not by these. */
 #ifndef XALLOC_H
 #define XALLOC_H
 
 #include <stddef.h>
 
-/* Like malloc/calloc/realloc/strdup, but never NULL: out of memory logs and aborts. A zero size allocates one byte,
- * so the result is never NULL either. Caller owns the result (free()). */
+/* Like malloc/calloc/realloc/strdup, but never NULL: out of memory logs and aborts. A zero size
+ * allocates one byte, so the result is never NULL either. Caller owns the result (free()). */
 void *xmalloc(size_t size) __attribute__((malloc, returns_nonnull));
 void *xcalloc(size_t n, size_t size) __attribute__((malloc, returns_nonnull));
 void *xrealloc(void *p, size_t size) __attribute__((returns_nonnull));

@@ -523,21 +523,26 @@ profile_parse_debug1(const char *buf, size_t len, struct profile *out, struct pa
 	}
 	if (r < 0)
 		goto out_free;
-	/* Go writes debug=1 whole (unlike debug=2, which runtime.Stack may cut): a last line without its newline
-	 * or a last group without its closing empty line mean the body was cut off on the way. (The groups need
-	 * not add up to the header's total: Go 1.19's concurrent goroutine profile can count a goroutine that
-	 * exits before its stack is taken, so a cut exactly between two groups cannot be told from that.) */
+	/* Go writes debug=1 whole (unlike debug=2, which runtime.Stack may cut): a last line
+	 * without its newline or a last group without its closing empty line mean the body was cut
+	 * off on the way. (The groups need not add up to the header's total: Go 1.19's concurrent
+	 * goroutine profile can count a goroutine that exits before its stack is taken, so a cut
+	 * exactly between two groups cannot be told from that.) */
 	if (P.L.pos < len) {
 		perr(err, P.L.pos, P.L.lineno + 1,
 		     "truncated debug=1 profile: line %zu (byte %zu) ends without a newline",
 		     P.L.lineno + 1, P.L.pos);
 		goto out_free;
 	}
-	/* Every group, the last one too, ends with an empty line: a cut at a line end inside the last group. */
-	if ((total > 0 || sum > 0) && !(len >= 2 && buf[len - 1] == '\n' &&
-	                 (buf[len - 2] == '\n' || (len >= 3 && buf[len - 2] == '\r' && buf[len - 3] == '\n')))) {
+	/* Every group, the last one too, ends with an empty line: a cut at a line end inside the
+	 * last group. */
+	if ((total > 0 || sum > 0) &&
+	    !(len >= 2 && buf[len - 1] == '\n' &&
+	      (buf[len - 2] == '\n' ||
+	       (len >= 3 && buf[len - 2] == '\r' && buf[len - 3] == '\n')))) {
 		perr(err, len, P.L.lineno,
-		     "truncated debug=1 profile: the last group (line %zu) is not closed by an empty line",
+		     "truncated debug=1 profile: the last group (line %zu) is not closed by an "
+		     "empty line",
 		     P.L.lineno);
 		goto out_free;
 	}

@@ -1,10 +1,11 @@
 /* collector/profile.h: the in-memory goroutine profile model and the format parsers.
  *
- * Every format (debug=2 text, debug=1 text, debug=0 gzipped protobuf, and the goroutineleak variants of each) is
- * reduced to one struct profile: the goroutines aggregated per (location, op), where the location is the first
- * frame outside the Go runtime and the standard library's blocking internals, and op is the blocking operation
- * under Go's wait-reason name. Parsers are pure: bytes in, struct or precise error out, no I/O, no global state.
- * All strings of one profile live in one arena owned by the profile and are freed with it. */
+ * Every format (debug=2 text, debug=1 text, debug=0 gzipped protobuf, and the goroutineleak
+ * variants of each) is reduced to one struct profile: the goroutines aggregated per (location, op),
+ * where the location is the first frame outside the Go runtime and the standard library's blocking
+ * internals, and op is the blocking operation under Go's wait-reason name. Parsers are pure: bytes
+ * in, struct or precise error out, no I/O, no global state. All strings of one profile live in one
+ * arena owned by the profile and are freed with it. */
 #ifndef PROFILE_H
 #define PROFILE_H
 
@@ -15,74 +16,82 @@
 #include "base/format.h"
 
 enum profile_kind {
-	PROFILE_KIND_GOROUTINE = 0,     /* "goroutine" */
-	PROFILE_KIND_GOROUTINELEAK,     /* "goroutineleak": every goroutine in it is a proven leak */
+	PROFILE_KIND_GOROUTINE = 0, /* "goroutine" */
+	PROFILE_KIND_GOROUTINELEAK, /* "goroutineleak": every goroutine in it is a proven leak */
 };
 
 /* What an op means for leak detection. */
 enum op_class {
-	OP_CLASS_CHAN = 0,      /* chan send/receive, select, select (no cases), nil-chan ops, (durable) forms */
-	OP_CLASS_SYNC,          /* sync.Mutex.Lock, sync.RWMutex.*, sync.WaitGroup.Wait, sync.Cond.Wait, semacquire */
-	OP_CLASS_UNKNOWN,       /* "unknown": the format hides the op (debug=1 elides runtime frames) */
-	OP_CLASS_BENIGN,        /* IO wait, sleep, syscall, running, runnable, GC/runtime workers, ...: never leaks */
+	OP_CLASS_CHAN =
+	    0, /* chan send/receive, select, select (no cases), nil-chan ops, (durable) forms */
+	OP_CLASS_SYNC,    /* sync.Mutex.Lock, sync.RWMutex.*, sync.WaitGroup.Wait, sync.Cond.Wait,
+	                     semacquire */
+	OP_CLASS_UNKNOWN, /* "unknown": the format hides the op (debug=1 elides runtime frames) */
+	OP_CLASS_BENIGN,  /* IO wait, sleep, syscall, running, runnable, GC/runtime workers, ...:
+	                     never leaks */
 };
 
 struct frame {
-	const char *function;   /* "main.leakSend", "(*T).m.func1", ... ; "" when unknown */
-	const char *file;       /* "/src/app/main.go"; "" when unknown */
-	uint32_t line;          /* 0 when unknown */
+	const char *function; /* "main.leakSend", "(*T).m.func1", ... ; "" when unknown */
+	const char *file;     /* "/src/app/main.go"; "" when unknown */
+	uint32_t line;        /* 0 when unknown */
 };
 
 /* One (location, op) aggregate. */
 struct prof_location {
-	struct frame loc;               /* the attributed frame (function, file, line) */
-	const char *op;                 /* canonical op name: Go wait-reason string, or "unknown" */
+	struct frame loc; /* the attributed frame (function, file, line) */
+	const char *op;   /* canonical op name: Go wait-reason string, or "unknown" */
 	enum op_class op_class;
-	uint64_t count;                 /* goroutines at this (location, op) */
-	uint64_t leaked;                /* of which tagged (leaked) or from a goroutineleak profile */
-	int32_t max_wait_minutes;       /* -1: unknown (format has no ages, or none blocked >= 1 minute) */
-	int32_t min_wait_minutes;       /* -1: unknown */
-	int32_t median_wait_minutes;    /* -1: unknown */
-	const struct frame *stack;      /* one representative full stack, leaf first (runtime frames included) */
+	uint64_t count;  /* goroutines at this (location, op) */
+	uint64_t leaked; /* of which tagged (leaked) or from a goroutineleak profile */
+	int32_t
+	    max_wait_minutes; /* -1: unknown (format has no ages, or none blocked >= 1 minute) */
+	int32_t min_wait_minutes;    /* -1: unknown */
+	int32_t median_wait_minutes; /* -1: unknown */
+	const struct frame
+	    *stack; /* one representative full stack, leaf first (runtime frames included) */
 	size_t nstack;
 };
 
 struct profile {
 	enum profile_format format;
 	enum profile_kind kind;
-	uint64_t total_goroutines;      /* header total where the format has one, else the sum of counts */
-	struct prof_location *locations;        /* sorted: count descending, then function, file, line, op */
+	uint64_t
+	    total_goroutines; /* header total where the format has one, else the sum of counts */
+	struct prof_location
+	    *locations; /* sorted: count descending, then function, file, line, op */
 	size_t nlocations;
-	struct profile_arena *arena;    /* owns every string and array above */
+	struct profile_arena *arena; /* owns every string and array above */
 };
 
 /* A precise parse error: what was expected, what was found, and where. */
 struct parse_error {
-	char msg[256];          /* e.g. "expected 'goroutine N [status]:' header, found '<html>'" */
-	size_t offset;          /* byte offset of the problem in the input */
-	size_t line;            /* 1-based line for text formats, 0 for binary */
+	char msg[256]; /* e.g. "expected 'goroutine N [status]:' header, found '<html>'" */
+	size_t offset; /* byte offset of the problem in the input */
+	size_t line;   /* 1-based line for text formats, 0 for binary */
 };
 
 /* Hard limits on untrusted input; exceeding one is a parse error, never unbounded memory. */
-#define PROFILE_MAX_INFLATED    (512u << 20)    /* gunzipped proto bytes */
-#define PROFILE_MAX_FRAMES      1024            /* frames kept per stack (deeper stacks are cut, not an error) */
-#define PROFILE_MAX_LINE        (1u << 20)      /* one text line */
+#define PROFILE_MAX_INFLATED (512u << 20) /* gunzipped proto bytes */
+#define PROFILE_MAX_FRAMES 1024 /* frames kept per stack (deeper stacks are cut, not an error) */
+#define PROFILE_MAX_LINE (1u << 20) /* one text line */
 
 /* Detect the format of 'buf' from its content. PROFILE_FORMAT_UNKNOWN if none fits. */
 enum profile_format profile_detect(const char *buf, size_t len);
 
-/* Parse 'buf' (any supported format, auto-detected) into 'out'. 0 on success; -1 with 'err' filled on failure
- * (out is then empty). The caller owns 'out' and releases it with profile_release(). Pure: no I/O. */
+/* Parse 'buf' (any supported format, auto-detected) into 'out'. 0 on success; -1 with 'err' filled
+ * on failure (out is then empty). The caller owns 'out' and releases it with profile_release().
+ * Pure: no I/O. */
 int profile_parse(const char *buf, size_t len, struct profile *out, struct parse_error *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Format-specific entry points, same contract as profile_parse(). */
 int profile_parse_debug2(const char *buf, size_t len, struct profile *out, struct parse_error *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 int profile_parse_debug1(const char *buf, size_t len, struct profile *out, struct parse_error *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 int profile_parse_proto(const char *buf, size_t len, struct profile *out, struct parse_error *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Free everything 'p' owns and zero it; profile_release() of a zeroed profile does nothing. */
 void profile_release(struct profile *p);

@@ -356,7 +356,8 @@ group_add_target(struct doc *d, struct group *g, size_t line, const char *addr)
 		const char *why = url_problem(addr);
 
 		if (why != NULL) {
-			doc_err(d, line, "target '%.64s' is not an http or https URL: %s", addr, why);
+			doc_err(d, line, "target '%.64s' is not an http or https URL: %s", addr,
+			        why);
 			return;
 		}
 		url = strdup(addr);
@@ -868,10 +869,13 @@ rebuild_list(struct targets_sd *sd)
 			if (dup[k])
 				continue;
 			all[j++] = *e;
-			h = hash_fnv1a_str(hash_fnv1a_str(hash_fnv1a_str(h, e->service), "\n"), e->base_url);
+			h = hash_fnv1a_str(hash_fnv1a_str(hash_fnv1a_str(h, e->service), "\n"),
+			                   e->base_url);
 			for (l = 0; l < e->nlabels; l++)
 				h = hash_fnv1a_str(
-				    hash_fnv1a_str(hash_fnv1a_str(hash_fnv1a_str(h, "\n"), e->labels[l].name), "="),
+				    hash_fnv1a_str(
+				        hash_fnv1a_str(hash_fnv1a_str(h, "\n"), e->labels[l].name),
+				        "="),
 				    e->labels[l].value);
 			h = hash_fnv1a_str(h, "\n\n");
 		}

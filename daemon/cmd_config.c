@@ -1,6 +1,7 @@
-/* daemon/cmd_config.c: `leakprofd check-config FILE`: load a configuration exactly as the daemon would and say
- * "configuration OK", or print every error (file:line: key: message) to stderr. Like nginx -t, it is meant to run
- * before a reload: the same loader, the same checks of referenced files (readable by the user it runs as). */
+/* daemon/cmd_config.c: `leakprofd check-config FILE`: load a configuration exactly as the daemon
+ * would and say "configuration OK", or print every error (file:line: key: message) to stderr. Like
+ * nginx -t, it is meant to run before a reload: the same loader, the same checks of referenced
+ * files (readable by the user it runs as). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +23,10 @@ read_stdin(size_t *len)
 	for (;;) {
 		if (n == cap) {
 			if (cap >= STDIN_MAX_BYTES) {
-				fprintf(stderr, "leakprofd: check-config: standard input is larger than %u bytes\n",
-				    STDIN_MAX_BYTES);
+				fprintf(stderr,
+				        "leakprofd: check-config: standard input is larger than %u "
+				        "bytes\n",
+				        STDIN_MAX_BYTES);
 				free(buf);
 				return NULL;
 			}
@@ -40,8 +43,9 @@ read_stdin(size_t *len)
 		n += r;
 		if (r == 0) {
 			if (ferror(stdin)) {
-				fprintf(stderr, "leakprofd: check-config: reading standard input: %s\n",
-				    strerror(errno));
+				fprintf(stderr,
+				        "leakprofd: check-config: reading standard input: %s\n",
+				        strerror(errno));
 				free(buf);
 				return NULL;
 			}
@@ -56,10 +60,10 @@ int
 cmd_check_config(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct config_errors errs = { 0 };
+	struct config_errors errs = {0};
 	struct config *cfg;
 	const char *file;
 	int c;
@@ -76,7 +80,7 @@ cmd_check_config(int argc, char **argv)
 	}
 	if (optind == argc)
 		return usage_error("check-config",
-		    "no configuration file (use - for standard input)");
+		                   "no configuration file (use - for standard input)");
 	if (argc - optind > 1)
 		return usage_error("check-config", "one file at a time");
 	file = argv[optind];

@@ -45,8 +45,8 @@ parse_timeout_ms(const char *s, uint64_t *ms)
 	return 0;
 }
 
-/* The bearer token file by the secret-file rule (base/secret.h), one line since it becomes a header. Caller
- * frees; NULL on error (message printed). */
+/* The bearer token file by the secret-file rule (base/secret.h), one line since it becomes a
+ * header. Caller frees; NULL on error (message printed). */
 static char *
 read_token(const char *path)
 {

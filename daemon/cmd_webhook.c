@@ -1,5 +1,6 @@
-/* daemon/cmd_webhook.c: `leakprofd test-webhook [--config FILE] NAME`: send a sample notification to one
- * configured webhook, in its format and signed as the daemon would, and print the receiver's answer. */
+/* daemon/cmd_webhook.c: `leakprofd test-webhook [--config FILE] NAME`: send a sample notification
+ * to one configured webhook, in its format and signed as the daemon would, and print the receiver's
+ * answer. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,13 +32,13 @@ int
 cmd_test_webhook(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *path = CMD_DEFAULT_CONFIG, *name;
 	const struct config_webhook *wh = NULL;
-	struct config_errors errs = { 0 };
+	struct config_errors errs = {0};
 	struct config *cfg;
 	char event_id[64], answer[4096], err[512] = "";
 	char *payload = NULL, *body = NULL;
@@ -61,7 +62,7 @@ cmd_test_webhook(int argc, char **argv)
 		return usage_error("test-webhook", "no webhook NAME");
 	if (argc - optind > 1)
 		return usage_error("test-webhook", "one webhook at a time ('%s' and '%s')",
-		    argv[optind], argv[optind + 1]);
+		                   argv[optind], argv[optind + 1]);
 	name = argv[optind];
 	cfg = config_load(path, &errs);
 	if (cfg == NULL) {
@@ -75,7 +76,8 @@ cmd_test_webhook(int argc, char **argv)
 			wh = &cfg->alerting.webhooks[i];
 	}
 	if (wh == NULL) {
-		fprintf(stderr, "leakprofd: %s: no webhook named '%s' (alerting.webhooks)\n", path, name);
+		fprintf(stderr, "leakprofd: %s: no webhook named '%s' (alerting.webhooks)\n", path,
+		        name);
 		goto out;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -86,15 +88,17 @@ cmd_test_webhook(int argc, char **argv)
 		fprintf(stderr, "leakprofd: cannot build the sample notification\n");
 		goto out_curl;
 	}
-	printf("sending %s notification '%s' to webhook '%s' (%s)\n", webhook_format_name(wh->format),
-	    event_id, wh->name, wh->url);
-	if (alert_post(wh, event_id, body, NULL, &code, answer, sizeof(answer), err, sizeof(err)) != 0) {
+	printf("sending %s notification '%s' to webhook '%s' (%s)\n",
+	       webhook_format_name(wh->format), event_id, wh->name, wh->url);
+	if (alert_post(wh, event_id, body, NULL, &code, answer, sizeof(answer), err, sizeof(err)) !=
+	    0) {
 		if (code != 0)
 			printf("HTTP %ld\n%s\n", code, answer);
 		fprintf(stderr, "leakprofd: webhook '%s': %s\n", wh->name, err);
 		goto out_curl;
 	}
-	printf("HTTP %ld\n%s%s", code, answer, answer[0] != '\0' && answer[strlen(answer) - 1] != '\n' ? "\n" : "");
+	printf("HTTP %ld\n%s%s", code, answer,
+	       answer[0] != '\0' && answer[strlen(answer) - 1] != '\n' ? "\n" : "");
 	ret = 0;
 out_curl:
 	curl_global_cleanup();

@@ -34,20 +34,20 @@
 #include "storage/store.h"
 #include "web/server.h"
 
-#define TARGET_FILES_CHECK_MS   5000    /* re-read changed target files this often */
-#define POLL_MAX_MS             1000    /* the loop wakes at least this often (heartbeat, status) */
-#define STATUS_EVERY_MS         1000    /* STATUS= is refreshed this often */
+#define TARGET_FILES_CHECK_MS 5000 /* re-read changed target files this often */
+#define POLL_MAX_MS 1000           /* the loop wakes at least this often (heartbeat, status) */
+#define STATUS_EVERY_MS 1000       /* STATUS= is refreshed this often */
 
 /* ---- Command line ---- */
 
 struct run_opts {
-	const char *config_path;        /* NULL: the embedded default */
-	const char **targets;           /* --target URL, in order */
+	const char *config_path; /* NULL: the embedded default */
+	const char **targets;    /* --target URL, in order */
 	size_t ntargets;
 	const char *log_level;
-	const char *interval;           /* --interval DUR: overrides scrape_interval */
-	const char *listen;             /* --listen ADDR */
-	const char *database;           /* --database FILE */
+	const char *interval; /* --interval DUR: overrides scrape_interval */
+	const char *listen;   /* --listen ADDR */
+	const char *database; /* --database FILE */
 };
 
 /* ---- The daemon ---- */
@@ -56,19 +56,19 @@ struct daemon {
 	const struct run_opts *opts;
 	struct config_slot cfg; /* the current configuration, swapped whole on reload */
 	struct scraper *sc;
-	struct targets_sd *sd;          /* NULL without target_files */
-	struct targetset *ts;           /* every target seen, and the current set with its round */
+	struct targets_sd *sd; /* NULL without target_files */
+	struct targetset *ts;  /* every target seen, and the current set with its round */
 	struct ingest *in;
 	struct detector *det;
 	struct web *web;
 	struct alerter *alert;
 	int sigfd;
 
-	bool new_data;                  /* an ok scrape since the last ranking */
-	int64_t last_rank_ms;           /* monotonic */
+	bool new_data;        /* an ok scrape since the last ranking */
+	int64_t last_rank_ms; /* monotonic */
 	int64_t sd_next_ms;
-	uint64_t max_lag_ms;            /* worst scrape lag of the round */
-	int64_t status_ms;              /* monotonic: the last STATUS= update */
+	uint64_t max_lag_ms; /* worst scrape lag of the round */
+	int64_t status_ms;   /* monotonic: the last STATUS= update */
 };
 
 static void
@@ -88,7 +88,7 @@ on_scrape(void *arg, struct scrape_result *res)
 			log_warn("scrape: '%s': %s", res->url, res->status);
 		else if (!res->ok)
 			log_debug("scrape: '%s': %s (%u failures in a row)", res->url, res->status,
-			    res->consecutive_failures);
+			          res->consecutive_failures);
 		else if (before > 0)
 			log_notice("scrape: '%s': ok again after %u failures", res->url, before);
 	} else if (!res->ok) {
@@ -101,12 +101,12 @@ on_scrape(void *arg, struct scrape_result *res)
 
 /* ---- Configuration ---- */
 
-/* Load the configuration (file or embedded) and apply the command line on top. NULL on error (every problem
- * logged). */
+/* Load the configuration (file or embedded) and apply the command line on top. NULL on error (every
+ * problem logged). */
 static struct config *
 load_config(const struct run_opts *o)
 {
-	struct config_errors errs = { 0 };
+	struct config_errors errs = {0};
 	struct config *cfg;
 	uint64_t secs;
 
@@ -115,8 +115,8 @@ load_config(const struct run_opts *o)
 		for (size_t i = 0; i < errs.n; i++)
 			log_err("config: %s", errs.msgs[i]);
 		if (errs.n == 0)
-			log_err("config: '%s': cannot load: out of memory", o->config_path ? o->config_path :
-			    "(default)");
+			log_err("config: '%s': cannot load: out of memory",
+			        o->config_path ? o->config_path : "(default)");
 		config_errors_release(&errs);
 		return NULL;
 	}
@@ -131,7 +131,8 @@ load_config(const struct run_opts *o)
 	}
 	if (o->interval) {
 		if (units_parse_duration(o->interval, &secs) != 0 || secs == 0) {
-			log_err("config: --interval: '%s' is not a duration like 5s, 1m", o->interval);
+			log_err("config: --interval: '%s' is not a duration like 5s, 1m",
+			        o->interval);
 			config_unref(cfg);
 			return NULL;
 		}
@@ -160,20 +161,20 @@ apply_log_level(const struct run_opts *o, const struct config *cfg)
 		return 0;
 	if (log_level_parse(name, &lvl) != 0) {
 		log_err("config: %s: unknown log level '%s' (error, warning, notice, info, debug)",
-		    o->log_level ? "--log-level" : cfg->source, name);
+		        o->log_level ? "--log-level" : cfg->source, name);
 		return -1;
 	}
 	log_set_level(lvl);
 	return 0;
 }
 
-/* Open the target files of 'cfg' and read them. NULL when there are none; *failed set when any is broken
- * (every problem logged). */
+/* Open the target files of 'cfg' and read them. NULL when there are none; *failed set when any is
+ * broken (every problem logged). */
 static struct targets_sd *
 sd_open(const struct config *cfg, bool *failed)
 {
 	struct targets_sd *sd;
-	struct targets_errors errs = { 0 };
+	struct targets_errors errs = {0};
 	bool changed;
 
 	*failed = false;
@@ -231,7 +232,8 @@ reload(struct daemon *d)
 	int r;
 
 	sdnotify_reloading();
-	log_notice("daemon: SIGHUP: reloading '%s'", d->opts->config_path ? d->opts->config_path : "(default)");
+	log_notice("daemon: SIGHUP: reloading '%s'",
+	           d->opts->config_path ? d->opts->config_path : "(default)");
 	ncfg = load_config(d->opts);
 	if (ncfg == NULL)
 		goto out_keep;
@@ -248,8 +250,8 @@ reload(struct daemon *d)
 	if (r != 0)
 		goto out_free_sd;
 
-	/* 'ncfg' is still ours alone: name what needs a restart, and keep the database the daemon opened
-	 * before anyone shares it */
+	/* 'ncfg' is still ours alone: name what needs a restart, and keep the database the daemon
+	 * opened before anyone shares it */
 	old = config_slot_get(&d->cfg);
 	config_log_restart_changes(old, ncfg);
 	if (strcmp(old->database, ncfg->database) != 0) {
@@ -282,11 +284,12 @@ out_keep:
 	sdnotify_reloaded();
 }
 
-/* Re-read changed target files (every few seconds). A broken file keeps its old targets (logged). */
+/* Re-read changed target files (every few seconds). A broken file keeps its old targets (logged).
+ */
 static void
 sd_check(struct daemon *d)
 {
-	struct targets_errors errs = { 0 };
+	struct targets_errors errs = {0};
 	struct targetset_plan *plan;
 	struct config *cfg;
 	bool changed = false;
@@ -328,8 +331,9 @@ signals_block(sigset_t *set)
 	sigaddset(set, SIGINT);
 	if (pthread_sigmask(SIG_BLOCK, set, NULL) != 0)
 		return -1;
-	/* A shell starts background jobs with SIGINT ignored, and an ignored signal never reaches a signalfd:
-	 * take the default disposition back (the signals stay blocked, so it never runs). */
+	/* A shell starts background jobs with SIGINT ignored, and an ignored signal never reaches a
+	 * signalfd: take the default disposition back (the signals stay blocked, so it never runs).
+	 */
 	signal(SIGHUP, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
@@ -348,7 +352,8 @@ signals_read(int fd)
 		if (si.ssi_signo == SIGHUP) {
 			what |= DAEMON_SIG_RELOAD;
 		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
-			log_notice("daemon: %s: stopping", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			log_notice("daemon: %s: stopping",
+			           si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 			what |= DAEMON_SIG_STOP;
 		}
 	}
@@ -397,7 +402,8 @@ maybe_rank(struct daemon *d, int64_t now)
 	d->new_data = false;
 	d->last_rank_ms = now;
 	if (d->max_lag_ms > 0)
-		log_debug("daemon: scrape round done, worst lag %llu ms", (unsigned long long)d->max_lag_ms);
+		log_debug("daemon: scrape round done, worst lag %llu ms",
+		          (unsigned long long)d->max_lag_ms);
 	d->max_lag_ms = 0;
 	/* the ranking starts once the ingest thread has stored everything of the round */
 	ingest_push_mark(d->in, on_round_stored, d->det);
@@ -444,16 +450,23 @@ main_loop(struct daemon *d)
 static int
 parse_args(int argc, char **argv, struct run_opts *o)
 {
-	enum { OPT_CONFIG = 256, OPT_TARGET, OPT_LOG_LEVEL, OPT_INTERVAL, OPT_LISTEN, OPT_DATABASE };
+	enum {
+		OPT_CONFIG = 256,
+		OPT_TARGET,
+		OPT_LOG_LEVEL,
+		OPT_INTERVAL,
+		OPT_LISTEN,
+		OPT_DATABASE
+	};
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, OPT_CONFIG },
-		{ "target", required_argument, NULL, OPT_TARGET },
-		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-		{ "interval", required_argument, NULL, OPT_INTERVAL },
-		{ "listen", required_argument, NULL, OPT_LISTEN },
-		{ "database", required_argument, NULL, OPT_DATABASE },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"config", required_argument, NULL, OPT_CONFIG},
+	    {"target", required_argument, NULL, OPT_TARGET},
+	    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	    {"interval", required_argument, NULL, OPT_INTERVAL},
+	    {"listen", required_argument, NULL, OPT_LISTEN},
+	    {"database", required_argument, NULL, OPT_DATABASE},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -495,8 +508,8 @@ parse_args(int argc, char **argv, struct run_opts *o)
 int
 cmd_run(int argc, char **argv)
 {
-	struct run_opts o = { 0 };
-	struct daemon d = { .opts = &o, .sigfd = -1 };
+	struct run_opts o = {0};
+	struct daemon d = {.opts = &o, .sigfd = -1};
 	struct targetset_plan *plan;
 	struct config *cfg;
 	struct store *st;
@@ -510,8 +523,10 @@ cmd_run(int argc, char **argv)
 		free(o.targets);
 		return r > 0 ? 0 : 2;
 	}
-	/* Before any thread exists: every thread inherits the mask, so the signals reach only the signalfd. */
-	if (signals_block(&set) != 0 || (d.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+	/* Before any thread exists: every thread inherits the mask, so the signals reach only the
+	 * signalfd. */
+	if (signals_block(&set) != 0 ||
+	    (d.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
 		log_err("daemon: cannot set up signal handling: %s", strerror(errno));
 		goto out_free_opts;
 	}
@@ -543,8 +558,10 @@ cmd_run(int argc, char **argv)
 	                          .retention_rollup_ms = (int64_t)cfg->retention_rollup * 1000,
 	                      });
 	d.sc = scrape_new(&(struct scrape_options){
-		.max_concurrent = cfg->max_concurrent_scrapes, .done = on_scrape, .done_arg = &d,
-		.user_agent = "leakprofd/" LEAKPROFD_VERSION,
+	    .max_concurrent = cfg->max_concurrent_scrapes,
+	    .done = on_scrape,
+	    .done_arg = &d,
+	    .user_agent = "leakprofd/" LEAKPROFD_VERSION,
 	});
 	if (d.sc == NULL) {
 		log_err("daemon: cannot set up the scraper (libcurl)");
@@ -563,7 +580,8 @@ cmd_run(int argc, char **argv)
 
 	d.web = web_start(cfg);
 	if (d.web == NULL) {
-		log_err("daemon: cannot start the web server on '%s' (see above): exiting", cfg->listen);
+		log_err("daemon: cannot start the web server on '%s' (see above): exiting",
+		        cfg->listen);
 		goto out_free_scraper;
 	}
 	d.alert = alert_start(cfg);
@@ -596,7 +614,8 @@ cmd_run(int argc, char **argv)
 	sdnotify_stopping();
 	web_stop(d.web);
 	d.web = NULL;
-	/* abandon the transfers in flight (their results are simply not stored), store what already finished */
+	/* abandon the transfers in flight (their results are simply not stored), store what already
+	 * finished */
 	scrape_free(d.sc);
 	d.sc = NULL;
 	ingest_stop(d.in);

@@ -18,11 +18,11 @@ notify(const char *state)
 {
 	int r = sd_notify(0, state);
 
-	/* A broken NOTIFY_SOCKET must not stop the daemon, but say it once: systemd will kill a Type=notify
-	 * service that never becomes ready, and this line is the only hint why. */
+	/* A broken NOTIFY_SOCKET must not stop the daemon, but say it once: systemd will kill a
+	 * Type=notify service that never becomes ready, and this line is the only hint why. */
 	if (r < 0 && !notify_failed_logged) {
-		log_warn("sdnotify: sending '%.*s' to NOTIFY_SOCKET failed: %s", (int)strcspn(state, "\n"), state,
-		    strerror(-r));
+		log_warn("sdnotify: sending '%.*s' to NOTIFY_SOCKET failed: %s",
+		         (int)strcspn(state, "\n"), state, strerror(-r));
 		notify_failed_logged = true;
 	}
 }
@@ -40,7 +40,7 @@ sdnotify_init(void)
 		if (watchdog_interval_ms < 1)
 			watchdog_interval_ms = 1;
 		log_info("sdnotify: watchdog enabled, WATCHDOG_USEC=%llu, pinging every %lld ms",
-		    (unsigned long long)usec, (long long)watchdog_interval_ms);
+		         (unsigned long long)usec, (long long)watchdog_interval_ms);
 	}
 }
 

@@ -1,16 +1,18 @@
 /* detect/alert.c: webhook alerting, on a thread of its own with its own SQLite connection.
  *
- * Each pass reads the latest stored ranking and moves every (service, location) through pending → firing →
- * resolved: a suspect at or over alerting.min_score with at least alerting.min_count goroutines in one instance
- * becomes pending; after staying so for alerting.for it fires; while firing it is re-notified every
- * alerting.repeat_interval; it resolves when it is no longer ranked or its count has fallen (below min_count, or
- * under half its peak while not growing), as after a fixed deploy. State changes and the notifications they cause
- * are written in one transaction (storage/alertstore.c), so a restart neither forgets nor repeats an alert.
+ * Each pass reads the latest stored ranking and moves every (service, location) through pending →
+ * firing → resolved: a suspect at or over alerting.min_score with at least alerting.min_count
+ * goroutines in one instance becomes pending; after staying so for alerting.for it fires; while
+ * firing it is re-notified every alerting.repeat_interval; it resolves when it is no longer ranked
+ * or its count has fallen (below min_count, or under half its peak while not growing), as after a
+ * fixed deploy. State changes and the notifications they cause are written in one transaction
+ * (storage/alertstore.c), so a restart neither forgets nor repeats an alert.
  *
- * Delivery drains the outbox in order per webhook: at least once, with a stable event id in the payload and in
- * X-Leakprofd-Event-Id; a failed attempt is retried with exponential backoff and jitter, the head of a webhook's
- * queue blocking the rest so receivers see events in order; notifications older than alerting.max_age are dropped
- * and logged. A slow or dead receiver only ever holds this thread. */
+ * Delivery drains the outbox in order per webhook: at least once, with a stable event id in the
+ * payload and in X-Leakprofd-Event-Id; a failed attempt is retried with exponential backoff and
+ * jitter, the head of a webhook's queue blocking the rest so receivers see events in order;
+ * notifications older than alerting.max_age are dropped and logged. A slow or dead receiver only
+ * ever holds this thread. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -35,17 +37,18 @@
 #include "storage/alertstore.h"
 #include "storage/store.h"
 
-#define ALERT_TICK_MS           1000            /* evaluation cadence: resolves alerting.for to about a second */
-#define ALERT_RETRY_MIN_MS      1000
-#define ALERT_RETRY_MAX_MS      (5 * 60 * 1000) /* a receiver back from an outage is served within 5 min */
-#define ALERT_SEND_BUDGET       200             /* notifications sent per webhook per pass */
-#define ALERT_ANSWER_MAX        (64 * 1024)     /* receiver answer kept for logs and test-webhook */
+#define ALERT_TICK_MS 1000 /* evaluation cadence: resolves alerting.for to about a second */
+#define ALERT_RETRY_MIN_MS 1000
+#define ALERT_RETRY_MAX_MS                                                                         \
+	(5 * 60 * 1000)              /* a receiver back from an outage is served within 5 min */
+#define ALERT_SEND_BUDGET 200        /* notifications sent per webhook per pass */
+#define ALERT_ANSWER_MAX (64 * 1024) /* receiver answer kept for logs and test-webhook */
 
 /* What a pass works with: a configuration snapshot, shared by reference (immutable, so a reload
  * costs a reference, not a copy), and the dashboard's base URL made from it. */
 struct alert_settings {
-	struct config *cfg;                     /* a reference of its own */
-	const struct config_alerting *rules;    /* &cfg->alerting */
+	struct config *cfg;                  /* a reference of its own */
+	const struct config_alerting *rules; /* &cfg->alerting */
 	char *external_url;
 };
 
@@ -55,8 +58,8 @@ struct alerter {
 	pthread_cond_t cond;
 	bool kicked;
 	atomic_bool stop;
-	struct config *next;            /* a reloaded snapshot (a reference) to take, under mu */
-	struct alert_settings cur;      /* the thread's own, swapped for 'next' between passes */
+	struct config *next;       /* a reloaded snapshot (a reference) to take, under mu */
+	struct alert_settings cur; /* the thread's own, swapped for 'next' between passes */
 	struct store *st;
 };
 
@@ -70,7 +73,8 @@ dashboard_base(const struct config *cfg)
 	if (cfg->external_url != NULL && cfg->external_url[0] != '\0')
 		snprintf(buf, sizeof(buf), "%s", cfg->external_url);
 	else
-		snprintf(buf, sizeof(buf), "http://%s", cfg->listen != NULL ? cfg->listen : "127.0.0.1:8080");
+		snprintf(buf, sizeof(buf), "http://%s",
+		         cfg->listen != NULL ? cfg->listen : "127.0.0.1:8080");
 	len = strlen(buf);
 	while (len > 0 && buf[len - 1] == '/')
 		buf[--len] = '\0';
@@ -91,7 +95,7 @@ settings_release(struct alert_settings *s)
 {
 	config_unref(s->cfg);
 	free(s->external_url);
-	*s = (struct alert_settings){ 0 };
+	*s = (struct alert_settings){0};
 }
 
 /* ---- Payloads ---- */
@@ -111,7 +115,7 @@ set_time(json_t *obj, const char *key, int64_t ms)
 /* The json-format event for a firing suspect. Caller owns the text. */
 static char *
 payload_firing(const struct alert_settings *s, const struct suspect *sus, const char *event_id,
-    int64_t firing_since)
+               int64_t firing_since)
 {
 	char url[1024];
 	json_t *obj = json_object(), *stack;
@@ -132,11 +136,14 @@ payload_firing(const struct alert_settings *s, const struct suspect *sus, const 
 	json_object_set_new(obj, "score", json_real(round(sus->score * 1000) / 1000));
 	json_object_set_new(obj, "confirmed", json_boolean(sus->confirmed));
 	json_object_set_new(obj, "current_count", json_integer((json_int_t)sus->current_count));
-	json_object_set_new(obj, "max_instance_count", json_integer((json_int_t)sus->max_instance_count));
-	json_object_set_new(obj, "growth_per_hour", json_real(round(sus->growth_per_hour * 10) / 10));
+	json_object_set_new(obj, "max_instance_count",
+	                    json_integer((json_int_t)sus->max_instance_count));
+	json_object_set_new(obj, "growth_per_hour",
+	                    json_real(round(sus->growth_per_hour * 10) / 10));
 	json_object_set_new(obj, "instances_growing", json_integer(sus->instances_growing));
 	json_object_set_new(obj, "instances_total", json_integer(sus->instances_total));
-	json_object_set_new(obj, "explanation", json_string(sus->explanation != NULL ? sus->explanation : ""));
+	json_object_set_new(obj, "explanation",
+	                    json_string(sus->explanation != NULL ? sus->explanation : ""));
 	set_time(obj, "first_seen", sus->first_seen);
 	set_time(obj, "firing_since", firing_since);
 	json_object_set_new(obj, "resolved_at", json_null());
@@ -147,13 +154,14 @@ payload_firing(const struct alert_settings *s, const struct suspect *sus, const 
 	json_decref(obj);
 	if (text == NULL) {
 		/* json_string() rejects invalid UTF-8: a hostile name can get here. */
-		log_warn("alert: cannot encode the notification for '%s' at '%s:%" PRIu32 "'", sus->service,
-		    sus->file, sus->line);
+		log_warn("alert: cannot encode the notification for '%s' at '%s:%" PRIu32 "'",
+		         sus->service, sus->file, sus->line);
 	}
 	return text;
 }
 
-/* The resolved event: the last firing payload with a new id, status and resolution time. Caller owns. */
+/* The resolved event: the last firing payload with a new id, status and resolution time. Caller
+ * owns. */
 static char *
 payload_resolved(const char *firing_payload, const char *event_id, int64_t resolved_at)
 {
@@ -174,9 +182,11 @@ payload_resolved(const char *firing_payload, const char *event_id, int64_t resol
 
 /* Stable and unique: the alert's identity, the event's kind and when it was decided. */
 static void
-make_event_id(char *buf, size_t len, int64_t service_id, int64_t location_id, const char *status, int64_t ms)
+make_event_id(char *buf, size_t len, int64_t service_id, int64_t location_id, const char *status,
+              int64_t ms)
 {
-	snprintf(buf, len, "lpd-%" PRId64 "-%" PRId64 "-%s-%" PRId64, service_id, location_id, status, ms);
+	snprintf(buf, len, "lpd-%" PRId64 "-%" PRId64 "-%s-%" PRId64, service_id, location_id,
+	         status, ms);
 }
 
 static const char *
@@ -227,7 +237,8 @@ render_slack(json_t *ev)
 	slack_escape(jstr(ev, "service"), svc, sizeof(svc));
 	slack_escape(jstr(ev, "explanation"), expl, sizeof(expl));
 	stack[0] = '\0';
-	json_array_foreach(frames, i, fr) {
+	json_array_foreach(frames, i, fr)
+	{
 		char f1[512], f2[1024];
 		int n;
 
@@ -235,16 +246,19 @@ render_slack(json_t *ev)
 			break;
 		slack_escape(jstr(fr, "function"), f1, sizeof(f1));
 		slack_escape(jstr(fr, "file"), f2, sizeof(f2));
-		n = snprintf(stack + so, sizeof(stack) - so, "%s\n    %s:%" JSON_INTEGER_FORMAT "\n", f1, f2,
-		    json_integer_value(json_object_get(fr, "line")));
+		n = snprintf(stack + so, sizeof(stack) - so,
+		             "%s\n    %s:%" JSON_INTEGER_FORMAT "\n", f1, f2,
+		             json_integer_value(json_object_get(fr, "line")));
 		if (n < 0 || (size_t)n >= sizeof(stack) - so)
 			break;
 		so += (size_t)n;
 	}
 	snprintf(text, sizeof(text),
-	    "%s *Goroutine leak %s* in *%s*: `%s` at `%s:%" JSON_INTEGER_FORMAT "` (%s)\n%s\n<%s|Open in leakprofd>",
-	    firing ? ":rotating_light:" : ":white_check_mark:", firing ? "firing" : "resolved", svc, fn, file,
-	    json_integer_value(json_object_get(ev, "line")), jstr(ev, "op"), expl, jstr(ev, "url"));
+	         "%s *Goroutine leak %s* in *%s*: `%s` at `%s:%" JSON_INTEGER_FORMAT
+	         "` (%s)\n%s\n<%s|Open in leakprofd>",
+	         firing ? ":rotating_light:" : ":white_check_mark:", firing ? "firing" : "resolved",
+	         svc, fn, file, json_integer_value(json_object_get(ev, "line")), jstr(ev, "op"),
+	         expl, jstr(ev, "url"));
 	msg = json_object();
 	json_object_set_new(msg, "text", json_string(text));
 	if (so > 0) {
@@ -252,10 +266,12 @@ render_slack(json_t *ev)
 		char code[3100];
 
 		json_object_set_new(b1, "type", json_string("section"));
-		json_object_set_new(b1, "text", json_pack("{s:s, s:s}", "type", "mrkdwn", "text", text));
+		json_object_set_new(b1, "text",
+		                    json_pack("{s:s, s:s}", "type", "mrkdwn", "text", text));
 		snprintf(code, sizeof(code), "```%s```", stack);
 		json_object_set_new(b2, "type", json_string("section"));
-		json_object_set_new(b2, "text", json_pack("{s:s, s:s}", "type", "mrkdwn", "text", code));
+		json_object_set_new(b2, "text",
+		                    json_pack("{s:s, s:s}", "type", "mrkdwn", "text", code));
 		json_array_append_new(blocks, b1);
 		json_array_append_new(blocks, b2);
 		json_object_set_new(msg, "blocks", blocks);
@@ -269,29 +285,35 @@ render_slack(json_t *ev)
 static char *
 render_alertmanager(json_t *ev, const char *receiver, const char *external_url)
 {
-	json_t *msg, *labels, *annotations, *alert, *alerts, *stack = json_object_get(ev, "stack"), *fr;
+	json_t *msg, *labels, *annotations, *alert, *alerts, *stack = json_object_get(ev, "stack"),
+	                                                     *fr;
 	char line[32], summary[1024], stack_text[4096], group_key[1024];
 	const char *status = jstr(ev, "status");
 	size_t so = 0, i;
 	char *body;
 
-	snprintf(line, sizeof(line), "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(ev, "line")));
+	snprintf(line, sizeof(line), "%" JSON_INTEGER_FORMAT,
+	         json_integer_value(json_object_get(ev, "line")));
 	stack_text[0] = '\0';
-	json_array_foreach(stack, i, fr) {
-		int n = snprintf(stack_text + so, sizeof(stack_text) - so, "%s\n\t%s:%" JSON_INTEGER_FORMAT "\n",
-		    jstr(fr, "function"), jstr(fr, "file"), json_integer_value(json_object_get(fr, "line")));
+	json_array_foreach(stack, i, fr)
+	{
+		int n = snprintf(stack_text + so, sizeof(stack_text) - so,
+		                 "%s\n\t%s:%" JSON_INTEGER_FORMAT "\n", jstr(fr, "function"),
+		                 jstr(fr, "file"), json_integer_value(json_object_get(fr, "line")));
 
 		if (n < 0 || (size_t)n >= sizeof(stack_text) - so)
 			break;
 		so += (size_t)n;
 	}
-	labels = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "alertname", "GoroutineLeak", "service",
-	    jstr(ev, "service"), "function", jstr(ev, "function"), "file", jstr(ev, "file"), "line", line, "op",
-	    jstr(ev, "op"), "severity", "warning");
-	snprintf(summary, sizeof(summary), "Goroutine leak at %s:%s (%s) in %s", jstr(ev, "file"), line,
-	    jstr(ev, "op"), jstr(ev, "service"));
-	annotations = json_pack("{s:s, s:s, s:s, s:s}", "summary", summary, "description", jstr(ev, "explanation"),
-	    "stack", stack_text, "event_id", jstr(ev, "event_id"));
+	labels =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "alertname", "GoroutineLeak",
+	              "service", jstr(ev, "service"), "function", jstr(ev, "function"), "file",
+	              jstr(ev, "file"), "line", line, "op", jstr(ev, "op"), "severity", "warning");
+	snprintf(summary, sizeof(summary), "Goroutine leak at %s:%s (%s) in %s", jstr(ev, "file"),
+	         line, jstr(ev, "op"), jstr(ev, "service"));
+	annotations = json_pack("{s:s, s:s, s:s, s:s}", "summary", summary, "description",
+	                        jstr(ev, "explanation"), "stack", stack_text, "event_id",
+	                        jstr(ev, "event_id"));
 	alert = json_object();
 	json_object_set_new(alert, "status", json_string(status));
 	json_object_set(alert, "labels", labels);
@@ -303,19 +325,20 @@ render_alertmanager(json_t *ev, const char *receiver, const char *external_url)
 		json_object_set_new(alert, "endsAt", json_string("0001-01-01T00:00:00Z"));
 	json_object_set(alert, "generatorURL", json_object_get(ev, "url"));
 	snprintf(group_key, sizeof(group_key), "%016" PRIx64,
-	    (uint64_t)json_integer_value(json_object_get(ev, "location_id")));
+	         (uint64_t)json_integer_value(json_object_get(ev, "location_id")));
 	json_object_set_new(alert, "fingerprint", json_string(group_key));
 	alerts = json_array();
 	json_array_append_new(alerts, alert);
 	snprintf(group_key, sizeof(group_key), "{}:{alertname=\"GoroutineLeak\", service=\"%s\"}",
-	    jstr(ev, "service"));
+	         jstr(ev, "service"));
 	msg = json_object();
 	json_object_set_new(msg, "version", json_string("4"));
 	json_object_set_new(msg, "groupKey", json_string(group_key));
 	json_object_set_new(msg, "truncatedAlerts", json_integer(0));
 	json_object_set_new(msg, "status", json_string(status));
 	json_object_set_new(msg, "receiver", json_string(receiver));
-	json_object_set_new(msg, "groupLabels",
+	json_object_set_new(
+	    msg, "groupLabels",
 	    json_pack("{s:s, s:s}", "alertname", "GoroutineLeak", "service", jstr(ev, "service")));
 	json_object_set_new(msg, "commonLabels", labels);
 	json_object_set_new(msg, "commonAnnotations", annotations);
@@ -326,7 +349,8 @@ render_alertmanager(json_t *ev, const char *receiver, const char *external_url)
 	return body;
 }
 
-/* The request body for 'wh' from a stored json event. Caller owns; NULL if the event is not valid JSON. */
+/* The request body for 'wh' from a stored json event. Caller owns; NULL if the event is not valid
+ * JSON. */
 static char *
 render(const struct config_webhook *wh, const char *payload, const char *external_url)
 {
@@ -362,7 +386,7 @@ answer_write(char *ptr, size_t size, size_t nmemb, void *arg)
 	memcpy(a->buf + a->len, ptr, n < room ? n : room);
 	a->len += n < room ? n : room;
 	a->buf[a->len] = '\0';
-	return n;                       /* keep reading (and discarding) past the cap */
+	return n; /* keep reading (and discarding) past the cap */
 }
 
 static int
@@ -378,8 +402,9 @@ abort_on_stop(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultota
 }
 
 int
-alert_post(const struct config_webhook *wh, const char *event_id, const char *body, const atomic_bool *stop,
-    long *http_code, char *answer_out, size_t answer_len, char *err, size_t errlen)
+alert_post(const struct config_webhook *wh, const char *event_id, const char *body,
+           const atomic_bool *stop, long *http_code, char *answer_out, size_t answer_len, char *err,
+           size_t errlen)
 {
 	char errbuf[CURL_ERROR_SIZE] = "", hdr[600];
 	struct curl_slist *headers = NULL;
@@ -416,8 +441,8 @@ alert_post(const struct config_webhook *wh, const char *event_id, const char *bo
 			snprintf(err, errlen, "secret_file %s", why);
 			goto out;
 		}
-		signed_ok = HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)body, strlen(body),
-		                 md, &mdlen) != NULL;
+		signed_ok = HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)body,
+		                 strlen(body), md, &mdlen) != NULL;
 		explicit_bzero(key, strlen(key));
 		free(key);
 		if (!signed_ok) {
@@ -435,8 +460,10 @@ alert_post(const struct config_webhook *wh, const char *event_id, const char *bo
 	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)(wh->timeout > 0 ? wh->timeout * 1000 : 10000));
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)(wh->timeout > 0 ? wh->timeout * 1000 : 10000));
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+	                 (long)(wh->timeout > 0 ? wh->timeout * 1000 : 10000));
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+	                 (long)(wh->timeout > 0 ? wh->timeout * 1000 : 10000));
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, answer_write);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, ans);
@@ -478,7 +505,8 @@ retry_delay_ms(int attempts)
 	return d - d / 5 + (int64_t)(random() % (d * 2 / 5 + 1));
 }
 
-/* Deliver the due head of each webhook's queue, in order. Returns the earliest next attempt (ms), or 0. */
+/* Deliver the due head of each webhook's queue, in order. Returns the earliest next attempt (ms),
+ * or 0. */
 static int64_t
 deliver(struct alerter *a, int64_t now)
 {
@@ -505,21 +533,24 @@ deliver(struct alerter *a, int64_t now)
 			}
 			body = render(wh, row.payload, s->external_url);
 			if (body == NULL) {
-				log_err("alert: notification '%s' for webhook '%s' cannot be rendered; dropped",
-				    row.event_id, wh->name);
-				if (alertstore_outbox_drop(a->st, row.id, "cannot be rendered") != 0) {
+				log_err("alert: notification '%s' for webhook '%s' cannot be "
+				        "rendered; dropped",
+				        row.event_id, wh->name);
+				if (alertstore_outbox_drop(a->st, row.id, "cannot be rendered") !=
+				    0) {
 					outbox_row_release(&row);
 					break;
 				}
 				outbox_row_release(&row);
 				continue;
 			}
-			rc = alert_post(wh, row.event_id, body, &a->stop, &code, NULL, 0, err, sizeof(err));
+			rc = alert_post(wh, row.event_id, body, &a->stop, &code, NULL, 0, err,
+			                sizeof(err));
 			free(body);
 			now = clock_wall_ms();
 			if (rc == 0) {
-				log_info("alert: delivered %s notification '%s' to webhook '%s'", row.status,
-				    row.event_id, wh->name);
+				log_info("alert: delivered %s notification '%s' to webhook '%s'",
+				         row.status, row.event_id, wh->name);
 				rc = alertstore_outbox_delivered(a->st, row.id, now);
 				outbox_row_release(&row);
 				if (rc != 0)
@@ -527,15 +558,18 @@ deliver(struct alerter *a, int64_t now)
 				continue;
 			}
 			if (atomic_load(&a->stop)) {
-				/* Abandoned at shutdown: it stays pending and goes out after the restart. */
+				/* Abandoned at shutdown: it stays pending and goes out after the
+				 * restart. */
 				outbox_row_release(&row);
 				break;
 			}
 			{
 				int64_t at = now + retry_delay_ms(row.attempts);
 
-				log_warn("alert: webhook '%s': delivering '%s' failed (attempt %d): %s; retrying in %"
-				    PRId64 " s", wh->name, row.event_id, row.attempts + 1, err, (at - now + 999) / 1000);
+				log_warn("alert: webhook '%s': delivering '%s' failed (attempt "
+				         "%d): %s; retrying in %" PRId64 " s",
+				         wh->name, row.event_id, row.attempts + 1, err,
+				         (at - now + 999) / 1000);
 				if (alertstore_outbox_retry(a->st, row.id, at, err) == 0 &&
 				    (next_wake == 0 || at < next_wake))
 					next_wake = at;
@@ -551,9 +585,11 @@ static void
 log_expired(const struct outbox_row *row, void *arg)
 {
 	(void)arg;
-	log_err("alert: dropping %s notification '%s' for webhook '%s': not delivered in %d attempts within "
-	    "alerting.max_age (last error: %s)", row->status, row->event_id, row->webhook, row->attempts,
-	    row->last_error != NULL ? row->last_error : "none");
+	log_err("alert: dropping %s notification '%s' for webhook '%s': not delivered in %d "
+	        "attempts within "
+	        "alerting.max_age (last error: %s)",
+	        row->status, row->event_id, row->webhook, row->attempts,
+	        row->last_error != NULL ? row->last_error : "none");
 }
 
 /* ---- Evaluation ---- */
@@ -570,10 +606,11 @@ routed(const struct config_webhook *wh, const char *service)
 	return false;
 }
 
-/* Queue 'payload' (json event) for every webhook routed to 'service' together with the new state of 'row'. */
+/* Queue 'payload' (json event) for every webhook routed to 'service' together with the new state of
+ * 'row'. */
 static int
-transition(struct alerter *a, const struct alert_row *row, const char *service, const char *event_id,
-    const char *status, const char *payload, int64_t now)
+transition(struct alerter *a, const struct alert_row *row, const char *service,
+           const char *event_id, const char *status, const char *payload, int64_t now)
 {
 	const struct alert_settings *s = &a->cur;
 	struct outbox_new *out = NULL;
@@ -609,7 +646,8 @@ static const struct suspect *
 find_suspect(const struct ranking *r, int64_t service_id, int64_t location_id)
 {
 	for (size_t i = 0; i < r->n; i++) {
-		if (r->suspects[i].service_id == service_id && r->suspects[i].location_id == location_id)
+		if (r->suspects[i].service_id == service_id &&
+		    r->suspects[i].location_id == location_id)
 			return &r->suspects[i];
 	}
 	return NULL;
@@ -625,7 +663,7 @@ evaluate_suspect(struct alerter *a, const struct suspect *sus, int64_t now)
 	int rc = alertstore_get(a->st, sus->service_id, sus->location_id, &row);
 
 	if (rc < 0 || !qualifies(s, sus))
-		return;                 /* not qualifying: handled by evaluate_active() */
+		return; /* not qualifying: handled by evaluate_active() */
 	if (rc == 1 || strcmp(row.state, "resolved") == 0) {
 		memset(&row, 0, sizeof(row));
 		row.service_id = sus->service_id;
@@ -634,8 +672,8 @@ evaluate_suspect(struct alerter *a, const struct suspect *sus, int64_t now)
 		row.pending_since = now;
 		row.last_score = sus->score;
 		row.last_count = (int64_t)sus->current_count;
-		log_info("alert: '%s' %s at %s:%" PRIu32 " (%s) is pending", sus->service, sus->function, sus->file,
-		    sus->line, sus->op);
+		log_info("alert: '%s' %s at %s:%" PRIu32 " (%s) is pending", sus->service,
+		         sus->function, sus->file, sus->line, sus->op);
 		if (transition(a, &row, NULL, NULL, NULL, NULL, now) != 0)
 			log_err("alert: cannot store alert state");
 		return;
@@ -649,7 +687,7 @@ evaluate_suspect(struct alerter *a, const struct suspect *sus, int64_t now)
 		row.firing_since = now;
 		row.last_notified = now;
 	} else if (strcmp(row.state, "firing") == 0 &&
-	    now - row.last_notified >= (int64_t)s->rules->repeat_interval * 1000) {
+	           now - row.last_notified >= (int64_t)s->rules->repeat_interval * 1000) {
 		row.last_notified = now;
 	} else {
 		if (transition(a, &row, NULL, NULL, NULL, NULL, now) != 0)
@@ -658,11 +696,11 @@ evaluate_suspect(struct alerter *a, const struct suspect *sus, int64_t now)
 	}
 	make_event_id(event_id, sizeof(event_id), row.service_id, row.location_id, "firing", now);
 	payload = payload_firing(s, sus, event_id, row.firing_since);
-	log_notice("alert: FIRING '%s' %s at %s:%" PRIu32 " (%s): %s", sus->service, sus->function, sus->file,
-	    sus->line, sus->op, sus->explanation != NULL ? sus->explanation : "");
+	log_notice("alert: FIRING '%s' %s at %s:%" PRIu32 " (%s): %s", sus->service, sus->function,
+	           sus->file, sus->line, sus->op, sus->explanation != NULL ? sus->explanation : "");
 	if (transition(a, &row, sus->service, event_id, "firing", payload, now) != 0)
-		log_err("alert: cannot store the firing alert of '%s' at %s:%" PRIu32, sus->service, sus->file,
-		    sus->line);
+		log_err("alert: cannot store the firing alert of '%s' at %s:%" PRIu32, sus->service,
+		        sus->file, sus->line);
 	free(payload);
 }
 
@@ -691,22 +729,26 @@ evaluate_active(const struct alert_row *cur, void *arg)
 			log_err("alert: cannot store alert state");
 		return 0;
 	}
-	/* Firing: a dip under min_score alone does not resolve (no flapping); a fall in the count does. */
+	/* Firing: a dip under min_score alone does not resolve (no flapping); a fall in the count
+	 * does. */
 	gone = sus == NULL || sus->max_instance_count < s->rules->min_count ||
-	    (sus->growth_per_hour <= 0 && (int64_t)sus->current_count * 2 < row.last_count);
+	       (sus->growth_per_hour <= 0 && (int64_t)sus->current_count * 2 < row.last_count);
 	if (!gone)
 		return 0;
 	snprintf(row.state, sizeof(row.state), "resolved");
 	row.resolved_at = ctx->now;
-	make_event_id(event_id, sizeof(event_id), row.service_id, row.location_id, "resolved", ctx->now);
+	make_event_id(event_id, sizeof(event_id), row.service_id, row.location_id, "resolved",
+	              ctx->now);
 	if (alertstore_last_firing_payload(ctx->a->st, row.service_id, row.location_id, &last) == 0)
 		payload = payload_resolved(last, event_id, ctx->now);
 	if (payload != NULL) {
 		json_t *ev = json_loads(payload, 0, NULL);
 
-		log_notice("alert: RESOLVED '%s' %s at %s:%" JSON_INTEGER_FORMAT, jstr(ev, "service"),
-		    jstr(ev, "function"), jstr(ev, "file"), json_integer_value(json_object_get(ev, "line")));
-		if (transition(ctx->a, &row, jstr(ev, "service"), event_id, "resolved", payload, ctx->now) != 0)
+		log_notice("alert: RESOLVED '%s' %s at %s:%" JSON_INTEGER_FORMAT,
+		           jstr(ev, "service"), jstr(ev, "function"), jstr(ev, "file"),
+		           json_integer_value(json_object_get(ev, "line")));
+		if (transition(ctx->a, &row, jstr(ev, "service"), event_id, "resolved", payload,
+		               ctx->now) != 0)
 			log_err("alert: cannot store a resolved alert");
 		json_decref(ev);
 	} else if (transition(ctx->a, &row, NULL, NULL, NULL, NULL, ctx->now) != 0) {
@@ -721,11 +763,11 @@ static void
 evaluate(struct alerter *a, int64_t now)
 {
 	struct ranking r;
-	struct active_ctx ctx = { .a = a, .r = &r, .now = now };
+	struct active_ctx ctx = {.a = a, .r = &r, .now = now};
 	int rc = store_ranking_load(a->st, NULL, 0, &r);
 
 	if (rc != 0)
-		return;                 /* no ranking yet (1) or an error already logged (-1) */
+		return; /* no ranking yet (1) or an error already logged (-1) */
 	for (size_t i = 0; i < r.n; i++)
 		evaluate_suspect(a, &r.suspects[i], now);
 	(void)alertstore_each_active(a->st, evaluate_active, &ctx);
@@ -768,7 +810,7 @@ alert_main(void *arg)
 		now = clock_wall_ms();
 		evaluate(a, now);
 		(void)alertstore_outbox_expire(a->st, now - (int64_t)a->cur.rules->max_age * 1000,
-		    log_expired, NULL);
+		                               log_expired, NULL);
 		next_wake = deliver(a, now);
 	}
 	return NULL;
@@ -788,7 +830,7 @@ alert_start(const struct config *cfg)
 	a->st = store_open(cfg->database, 0);
 	if (a->st == NULL) {
 		free(a);
-		return NULL;            /* logged by store_open */
+		return NULL; /* logged by store_open */
 	}
 	settings_init(&a->cur, config_ref(cfg));
 	pthread_mutex_init(&a->mu, NULL);
@@ -806,9 +848,10 @@ alert_start(const struct config *cfg)
 		free(a);
 		return NULL;
 	}
-	log_info("alert: alerting on suspects with score >= %.2f and >= %" PRIu64 " goroutines for %" PRIu64
-	    " s, %zu webhook(s)", cfg->alerting.min_score, cfg->alerting.min_count, cfg->alerting.for_duration,
-	    cfg->alerting.nwebhooks);
+	log_info("alert: alerting on suspects with score >= %.2f and >= %" PRIu64
+	         " goroutines for %" PRIu64 " s, %zu webhook(s)",
+	         cfg->alerting.min_score, cfg->alerting.min_count, cfg->alerting.for_duration,
+	         cfg->alerting.nwebhooks);
 	return a;
 }
 
@@ -824,7 +867,7 @@ alert_reload(struct alerter *a, const struct config *cfg)
 	a->next = config_ref(cfg);
 	pthread_cond_signal(&a->cond);
 	pthread_mutex_unlock(&a->mu);
-	config_unref(old);              /* a reload the thread never took */
+	config_unref(old); /* a reload the thread never took */
 }
 
 void
@@ -859,19 +902,35 @@ alert_stop(struct alerter *a)
 char *
 alert_sample_payload(const struct config *cfg, const char *event_id)
 {
-	static const char stack[] = "[{\"function\":\"main.fetch.func1\",\"file\":\"/src/app/fetch.go\",\"line\":42},"
+	static const char stack[] =
+	    "[{\"function\":\"main.fetch.func1\",\"file\":\"/src/app/fetch.go\",\"line\":42},"
 	    "{\"function\":\"main.fetch\",\"file\":\"/src/app/fetch.go\",\"line\":38}]";
 	struct alert_settings s;
 	struct suspect sus = {
-		.rank = 1, .service_id = 0, .location_id = 0, .service = (char *)"example",
-		.function = (char *)"main.fetch.func1", .file = (char *)"/src/app/fetch.go", .line = 42,
-		.op = (char *)"chan send", .score = 0.97, .confirmed = false, .current_count = 4210,
-		.max_instance_count = 1400, .instances_growing = 3, .instances_total = 3, .growth_per_hour = 820,
-		.monotonicity = 0.99, .fit = 0.98, .oldest_wait_minutes = 340, .median_wait_minutes = 120,
-		.first_seen = clock_wall_ms() - 6 * 3600 * 1000,
-		.explanation = (char *)"test notification from leakprofd test-webhook: grew 12 → 4,210 in 6 h on "
-				       "3/3 instances (+820/h, 99% of steps up), oldest blocked 340 min",
-		.stack_json = (char *)stack,
+	    .rank = 1,
+	    .service_id = 0,
+	    .location_id = 0,
+	    .service = (char *)"example",
+	    .function = (char *)"main.fetch.func1",
+	    .file = (char *)"/src/app/fetch.go",
+	    .line = 42,
+	    .op = (char *)"chan send",
+	    .score = 0.97,
+	    .confirmed = false,
+	    .current_count = 4210,
+	    .max_instance_count = 1400,
+	    .instances_growing = 3,
+	    .instances_total = 3,
+	    .growth_per_hour = 820,
+	    .monotonicity = 0.99,
+	    .fit = 0.98,
+	    .oldest_wait_minutes = 340,
+	    .median_wait_minutes = 120,
+	    .first_seen = clock_wall_ms() - 6 * 3600 * 1000,
+	    .explanation =
+	        (char *)"test notification from leakprofd test-webhook: grew 12 → 4,210 in 6 h on "
+	                "3/3 instances (+820/h, 99% of steps up), oldest blocked 340 min",
+	    .stack_json = (char *)stack,
 	};
 	char *p;
 

@@ -1,6 +1,7 @@
-/* detect/alert.h: webhook alerting. Its own thread and its own SQLite connection: after each stored ranking it
- * moves alerts through pending → firing → resolved (persisted), queues notifications in the persisted outbox and
- * delivers them with retries, so a slow or dead receiver never blocks scraping. */
+/* detect/alert.h: webhook alerting. Its own thread and its own SQLite connection: after each stored
+ * ranking it moves alerts through pending → firing → resolved (persisted), queues notifications in
+ * the persisted outbox and delivers them with retries, so a slow or dead receiver never blocks
+ * scraping. */
 #ifndef ALERT_H
 #define ALERT_H
 
@@ -10,7 +11,7 @@
 
 #include "base/config.h"
 
-struct alerter;                                 /* opaque */
+struct alerter; /* opaque */
 
 /* Start the alerting thread for cfg->alerting on database cfg->database (read here only). The
  * thread takes a reference of its own to 'cfg'. With no webhooks configured it still tracks alert
@@ -22,22 +23,24 @@ struct alerter *alert_start(const struct config *cfg);
 void alert_reload(struct alerter *a, const struct config *cfg);
 /* Wake the thread: a new ranking was stored. */
 void alert_kick(struct alerter *a);
-/* Stop: finish or abandon the delivery in flight (it stays pending in the outbox), join, free. NULL: no-op. */
+/* Stop: finish or abandon the delivery in flight (it stays pending in the outbox), join, free.
+ * NULL: no-op. */
 void alert_stop(struct alerter *a);
-
 
 /* ---- One-shot delivery (test-webhook, tests) ---- */
 
-/* POST 'body' to webhook 'wh' with the event id header and, with a secret_file, the HMAC signature header
- * "X-Leakprofd-Signature: sha256=<hex HMAC-SHA256 of the body>". 'stop' (may be NULL) aborts the transfer when
- * set. 0 on a 2xx answer; -1 otherwise with 'err' set. The HTTP status goes to *http_code (0: none) and the
- * start of the receiver's answer to 'answer' (may be NULL). */
-int alert_post(const struct config_webhook *wh, const char *event_id, const char *body, const atomic_bool *stop,
-    long *http_code, char *answer, size_t answer_len, char *err, size_t errlen);
-/* A sample json-format event (a made-up leak in service "example"). Caller owns; NULL on failure. */
+/* POST 'body' to webhook 'wh' with the event id header and, with a secret_file, the HMAC signature
+ * header "X-Leakprofd-Signature: sha256=<hex HMAC-SHA256 of the body>". 'stop' (may be NULL) aborts
+ * the transfer when set. 0 on a 2xx answer; -1 otherwise with 'err' set. The HTTP status goes to
+ * *http_code (0: none) and the start of the receiver's answer to 'answer' (may be NULL). */
+int alert_post(const struct config_webhook *wh, const char *event_id, const char *body,
+               const atomic_bool *stop, long *http_code, char *answer, size_t answer_len, char *err,
+               size_t errlen);
+/* A sample json-format event (a made-up leak in service "example"). Caller owns; NULL on failure.
+ */
 char *alert_sample_payload(const struct config *cfg, const char *event_id);
-/* The request body 'wh' sends for a json-format event: the event itself, or its slack or alertmanager form.
- * Caller owns; NULL when 'payload' is not a JSON object. */
+/* The request body 'wh' sends for a json-format event: the event itself, or its slack or
+ * alertmanager form. Caller owns; NULL when 'payload' is not a JSON object. */
 char *alert_render(const struct config *cfg, const struct config_webhook *wh, const char *payload);
 
 #endif

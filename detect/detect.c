@@ -802,11 +802,14 @@ explain(const struct loc_acc *a, const struct suspect *s)
 		fmt_count(to, sizeof(to), a->to_sum);
 		fmt_rate(rate, sizeof(rate), s->growth_per_hour);
 		fmt_duration(dur, sizeof(dur), a->grow_ms);
-		sbuf_addf(&out, "grew %s → %s in %s on %u/%u instance%s (+%s/h, %.0f%% of steps not down)",
-		          from, to, dur, a->growing, total, total == 1 ? "" : "s", rate,
-		          s->monotonicity * 100);
+		sbuf_addf(
+		    &out,
+		    "grew %s → %s in %s on %u/%u instance%s (+%s/h, %.0f%% of steps not down)",
+		    from, to, dur, a->growing, total, total == 1 ? "" : "s", rate,
+		    s->monotonicity * 100);
 		if (a->grow_lives > a->growing)
-			sbuf_addf(&out, ", again after each of %u restarts", a->grow_lives - a->growing);
+			sbuf_addf(&out, ", again after each of %u restarts",
+			          a->grow_lives - a->growing);
 	} else {
 		fmt_count(cnt, sizeof(cnt), s->current_count);
 		sbuf_addf(&out, " (%s now on %u/%u instances)", cnt, a->seen, total);
@@ -1128,7 +1131,8 @@ detect_time_json(int64_t ms)
 	return clock_fmt_iso8601(ms, buf, sizeof(buf)) ? json_string(buf) : json_null();
 }
 
-/* Stored names are valid UTF-8 (the store cleans them), so json_string() only fails on ENOMEM; then "". */
+/* Stored names are valid UTF-8 (the store cleans them), so json_string() only fails on ENOMEM; then
+ * "". */
 static json_t *
 str_json(const char *s)
 {
@@ -1159,13 +1163,16 @@ detect_suspect_json(const struct suspect *s)
 	json_object_set_new(o, "score", json_real(s->score));
 	json_object_set_new(o, "confirmed", json_boolean(s->confirmed));
 	json_object_set_new(o, "current_count", json_integer((json_int_t)s->current_count));
-	json_object_set_new(o, "max_instance_count", json_integer((json_int_t)s->max_instance_count));
+	json_object_set_new(o, "max_instance_count",
+	                    json_integer((json_int_t)s->max_instance_count));
 	json_object_set_new(o, "instances_growing", json_integer(s->instances_growing));
 	json_object_set_new(o, "instances_total", json_integer(s->instances_total));
-	json_object_set_new(o, "growth_per_hour", json_real(isfinite(s->growth_per_hour) ? s->growth_per_hour : 0));
+	json_object_set_new(o, "growth_per_hour",
+	                    json_real(isfinite(s->growth_per_hour) ? s->growth_per_hour : 0));
 	json_object_set_new(o, "monotonicity", json_real(s->monotonicity));
 	json_object_set_new(o, "oldest_wait_minutes",
-	    s->oldest_wait_minutes >= 0 ? json_integer(s->oldest_wait_minutes) : json_null());
+	                    s->oldest_wait_minutes >= 0 ? json_integer(s->oldest_wait_minutes)
+	                                                : json_null());
 	json_object_set_new(o, "first_seen", detect_time_json(s->first_seen));
 	json_object_set_new(o, "explanation", str_json(s->explanation));
 	json_object_set_new(o, "stack", stack);

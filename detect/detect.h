@@ -1,6 +1,7 @@
-/* detect/detect.h: the leak detector: ranks (service, location, op) by the evidence that its blocked count keeps
- * growing (robust slope inside process lifetimes, monotonicity, fit, spread over instances, size, age, and
- * goroutineleak confirmation). Reads storage through its query functions; writes the ranking back to it. */
+/* detect/detect.h: the leak detector: ranks (service, location, op) by the evidence that its
+ * blocked count keeps growing (robust slope inside process lifetimes, monotonicity, fit, spread
+ * over instances, size, age, and goroutineleak confirmation). Reads storage through its query
+ * functions; writes the ranking back to it. */
 #ifndef DETECT_H
 #define DETECT_H
 
@@ -11,19 +12,23 @@
 #include "base/config.h"
 #include "storage/store.h"
 
-/* Compute the ranking over the window [now - window_seconds, now] from 'st', for 'service' (NULL: all), honouring
- * cfg->detector (minimums, ignore rules). Fills 'out' (caller releases with ranking_release). 0, or -1 (logged). */
-int detect_rank(struct store *st, const struct config *cfg, const char *service, uint64_t window_seconds,
-    int64_t now_ms, struct ranking *out) __attribute__((warn_unused_result));
+/* Compute the ranking over the window [now - window_seconds, now] from 'st', for 'service' (NULL:
+ * all), honouring cfg->detector (minimums, ignore rules). Fills 'out' (caller releases with
+ * ranking_release). 0, or -1 (logged). */
+int detect_rank(struct store *st, const struct config *cfg, const char *service,
+                uint64_t window_seconds, int64_t now_ms, struct ranking *out)
+    __attribute__((warn_unused_result));
 
-/* Rank every service over cfg->detector.window and store the result (store_ranking_save). The daemon calls this
- * after each scrape round. 0, or -1 (logged). */
-int detect_run(struct store *st, const struct config *cfg, int64_t now_ms) __attribute__((warn_unused_result));
+/* Rank every service over cfg->detector.window and store the result (store_ranking_save). The
+ * daemon calls this after each scrape round. 0, or -1 (logged). */
+int detect_run(struct store *st, const struct config *cfg, int64_t now_ms)
+    __attribute__((warn_unused_result));
 
-/* One suspect in the pinned JSON schema of `leakprofd suspects --json` and GET /api/v1/suspects ("rank",
- * "location_id", "service", "function", "file", "line", "op", "score", "confirmed", "current_count",
- * "max_instance_count", "instances_growing", "instances_total", "growth_per_hour", "monotonicity",
- * "oldest_wait_minutes" (null: unknown), "first_seen", "explanation", "stack"). Caller owns; NULL on ENOMEM. */
+/* One suspect in the pinned JSON schema of `leakprofd suspects --json` and GET /api/v1/suspects
+ * ("rank", "location_id", "service", "function", "file", "line", "op", "score", "confirmed",
+ * "current_count", "max_instance_count", "instances_growing", "instances_total", "growth_per_hour",
+ * "monotonicity", "oldest_wait_minutes" (null: unknown), "first_seen", "explanation", "stack").
+ * Caller owns; NULL on ENOMEM. */
 json_t *detect_suspect_json(const struct suspect *s);
 /* A time (ms) as an ISO 8601 UTC JSON string; null for 0 (never). Caller owns. */
 json_t *detect_time_json(int64_t ms);

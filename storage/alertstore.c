@@ -35,8 +35,9 @@ row_from_stmt(sqlite3_stmt *stmt, struct alert_row *out)
 	out->last_count = sqlite3_column_int64(stmt, 8);
 }
 
-#define ALERT_COLUMNS "service_id, location_id, state, pending_since, firing_since, resolved_at, " \
-		      "last_notified, last_score, last_count"
+#define ALERT_COLUMNS                                                                              \
+	"service_id, location_id, state, pending_since, firing_since, resolved_at, "               \
+	"last_notified, last_score, last_count"
 
 int
 alertstore_get(struct store *st, int64_t service_id, int64_t location_id, struct alert_row *out)
@@ -44,7 +45,8 @@ alertstore_get(struct store *st, int64_t service_id, int64_t location_id, struct
 	sqlite3_stmt *stmt;
 	int rc;
 
-	stmt = store_prepare(st, "SELECT " ALERT_COLUMNS " FROM alerts WHERE service_id = ?1 AND location_id = ?2");
+	stmt = store_prepare(st, "SELECT " ALERT_COLUMNS
+	                         " FROM alerts WHERE service_id = ?1 AND location_id = ?2");
 	if (stmt == NULL)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, service_id);
@@ -63,16 +65,19 @@ alertstore_get(struct store *st, int64_t service_id, int64_t location_id, struct
 }
 
 int
-alertstore_each_active(struct store *st, int (*cb)(const struct alert_row *row, void *arg), void *arg)
+alertstore_each_active(struct store *st, int (*cb)(const struct alert_row *row, void *arg),
+                       void *arg)
 {
 	struct alert_row *rows = NULL, *grown;
 	size_t n = 0, cap = 0;
 	sqlite3_stmt *stmt;
 	int rc, ret = 0;
 
-	/* Collect first, then call back: the callback may write (and a statement must not stay open meanwhile). */
-	stmt = store_prepare(st, "SELECT " ALERT_COLUMNS " FROM alerts WHERE state IN ('pending', 'firing') "
-	    "ORDER BY service_id, location_id");
+	/* Collect first, then call back: the callback may write (and a statement must not stay open
+	 * meanwhile). */
+	stmt = store_prepare(st, "SELECT " ALERT_COLUMNS
+	                         " FROM alerts WHERE state IN ('pending', 'firing') "
+	                         "ORDER BY service_id, location_id");
 	if (stmt == NULL)
 		return -1;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -101,15 +106,15 @@ alertstore_each_active(struct store *st, int (*cb)(const struct alert_row *row, 
 }
 
 int
-alertstore_update(struct store *st, const struct alert_row *row, const struct outbox_new *out, size_t nout,
-    int64_t now)
+alertstore_update(struct store *st, const struct alert_row *row, const struct outbox_new *out,
+                  size_t nout, int64_t now)
 {
 	sqlite3_stmt *stmt;
 
 	if (store_begin(st) != 0)
 		return -1;
 	stmt = store_prepare(st, "INSERT OR REPLACE INTO alerts (" ALERT_COLUMNS ", updated) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+	                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
 	if (stmt == NULL)
 		goto out_rollback;
 	sqlite3_bind_int64(stmt, 1, row->service_id);
@@ -125,8 +130,10 @@ alertstore_update(struct store *st, const struct alert_row *row, const struct ou
 	if (store_step_write(st, stmt, "writing alert state") != 0)
 		goto out_rollback;
 	for (size_t i = 0; i < nout; i++) {
-		stmt = store_prepare(st, "INSERT OR IGNORE INTO outbox (event_id, webhook, status, service_id, "
-		    "location_id, payload, created, next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)");
+		stmt = store_prepare(
+		    st, "INSERT OR IGNORE INTO outbox (event_id, webhook, status, service_id, "
+		        "location_id, payload, created, next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, "
+		        "?6, ?7, ?7)");
 		if (stmt == NULL)
 			goto out_rollback;
 		sqlite3_bind_text(stmt, 1, out[i].event_id, -1, SQLITE_STATIC);
@@ -146,10 +153,11 @@ out_rollback:
 	return -1;
 }
 
-/* Run one write statement with up to three parameters, ?1 and ?2 (integers) and ?3 (text or NULL); binding a
- * parameter the statement does not use is harmless (SQLITE_RANGE, ignored). */
+/* Run one write statement with up to three parameters, ?1 and ?2 (integers) and ?3 (text or NULL);
+ * binding a parameter the statement does not use is harmless (SQLITE_RANGE, ignored). */
 static int
-exec_write(struct store *st, const char *sql, const char *what, int64_t a, int64_t b, const char *text)
+exec_write(struct store *st, const char *sql, const char *what, int64_t a, int64_t b,
+           const char *text)
 {
 	sqlite3_stmt *stmt = store_prepare(st, sql);
 
@@ -168,11 +176,12 @@ int
 alertstore_delete(struct store *st, int64_t service_id, int64_t location_id)
 {
 	return exec_write(st, "DELETE FROM alerts WHERE service_id = ?1 AND location_id = ?2",
-	    "forgetting an alert", service_id, location_id, NULL);
+	                  "forgetting an alert", service_id, location_id, NULL);
 }
 
-#define OUTBOX_COLUMNS "id, event_id, webhook, status, service_id, location_id, payload, created, " \
-		       "next_attempt, attempts, last_error, state, delivered_at"
+#define OUTBOX_COLUMNS                                                                             \
+	"id, event_id, webhook, status, service_id, location_id, payload, created, "               \
+	"next_attempt, attempts, last_error, state, delivered_at"
 
 static void
 outbox_from_stmt(sqlite3_stmt *stmt, struct outbox_row *out)
@@ -199,8 +208,9 @@ alertstore_outbox_head(struct store *st, const char *webhook, struct outbox_row 
 	sqlite3_stmt *stmt;
 	int rc;
 
-	stmt = store_prepare(st, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state = 'pending' AND webhook = ?1 "
-	    "ORDER BY id LIMIT 1");
+	stmt = store_prepare(st, "SELECT " OUTBOX_COLUMNS
+	                         " FROM outbox WHERE state = 'pending' AND webhook = ?1 "
+	                         "ORDER BY id LIMIT 1");
 	if (stmt == NULL)
 		return -1;
 	sqlite3_bind_text(stmt, 1, webhook, -1, SQLITE_STATIC);
@@ -220,35 +230,45 @@ alertstore_outbox_head(struct store *st, const char *webhook, struct outbox_row 
 int
 alertstore_outbox_delivered(struct store *st, int64_t id, int64_t now)
 {
-	return exec_write(st, "UPDATE outbox SET state = 'delivered', delivered_at = ?2, attempts = attempts + 1, "
-	    "last_error = ?3 WHERE id = ?1", "marking a notification delivered", id, now, NULL);
+	return exec_write(
+	    st,
+	    "UPDATE outbox SET state = 'delivered', delivered_at = ?2, attempts = attempts + 1, "
+	    "last_error = ?3 WHERE id = ?1",
+	    "marking a notification delivered", id, now, NULL);
 }
 
 int
 alertstore_outbox_retry(struct store *st, int64_t id, int64_t next_attempt, const char *error)
 {
-	return exec_write(st, "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2, last_error = ?3 "
-	    "WHERE id = ?1", "scheduling a notification retry", id, next_attempt, error);
+	return exec_write(
+	    st,
+	    "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2, last_error = ?3 "
+	    "WHERE id = ?1",
+	    "scheduling a notification retry", id, next_attempt, error);
 }
 
 int
 alertstore_outbox_drop(struct store *st, int64_t id, const char *error)
 {
-	return exec_write(st, "UPDATE outbox SET state = 'dropped', last_error = coalesce(?3, last_error) "
-	    "WHERE id = ?1", "dropping a notification", id, 0, error);
+	return exec_write(
+	    st,
+	    "UPDATE outbox SET state = 'dropped', last_error = coalesce(?3, last_error) "
+	    "WHERE id = ?1",
+	    "dropping a notification", id, 0, error);
 }
 
 int
-alertstore_outbox_expire(struct store *st, int64_t cutoff, void (*cb)(const struct outbox_row *row, void *arg),
-    void *arg)
+alertstore_outbox_expire(struct store *st, int64_t cutoff,
+                         void (*cb)(const struct outbox_row *row, void *arg), void *arg)
 {
 	sqlite3_stmt *stmt;
 	struct outbox_row row;
 	int dropped = 0, rc;
 
 	for (;;) {
-		stmt = store_prepare(st, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state = 'pending' AND "
-		    "created < ?1 ORDER BY id LIMIT 1");
+		stmt = store_prepare(st, "SELECT " OUTBOX_COLUMNS
+		                         " FROM outbox WHERE state = 'pending' AND "
+		                         "created < ?1 ORDER BY id LIMIT 1");
 		if (stmt == NULL)
 			return -1;
 		sqlite3_bind_int64(stmt, 1, cutoff);
@@ -264,7 +284,8 @@ alertstore_outbox_expire(struct store *st, int64_t cutoff, void (*cb)(const stru
 		store_stmt_done(stmt);
 		if (cb != NULL)
 			cb(&row, arg);
-		rc = alertstore_outbox_drop(st, row.id, "expired: not delivered within alerting.max_age");
+		rc = alertstore_outbox_drop(st, row.id,
+		                            "expired: not delivered within alerting.max_age");
 		outbox_row_release(&row);
 		if (rc != 0)
 			return -1;
@@ -287,14 +308,16 @@ outbox_row_release(struct outbox_row *row)
 }
 
 int
-alertstore_last_firing_payload(struct store *st, int64_t service_id, int64_t location_id, char **payload)
+alertstore_last_firing_payload(struct store *st, int64_t service_id, int64_t location_id,
+                               char **payload)
 {
 	sqlite3_stmt *stmt;
 	int rc;
 
 	*payload = NULL;
-	stmt = store_prepare(st, "SELECT payload FROM outbox WHERE service_id = ?1 AND location_id = ?2 AND "
-	    "status = 'firing' ORDER BY id DESC LIMIT 1");
+	stmt = store_prepare(
+	    st, "SELECT payload FROM outbox WHERE service_id = ?1 AND location_id = ?2 AND "
+	        "status = 'firing' ORDER BY id DESC LIMIT 1");
 	if (stmt == NULL)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, service_id);

@@ -1,8 +1,10 @@
-/* storage/alertstore.h: persisted alert state and the notification outbox (tables alerts and outbox).
+/* storage/alertstore.h: persisted alert state and the notification outbox (tables alerts and
+ * outbox).
  *
- * The alerting thread moves alerts through pending → firing → resolved and queues notifications in the outbox in
- * the same transaction, so a restart neither forgets an alert nor repeats a delivered notification. The outbox is
- * delivered in id order per webhook; a row stays 'pending' until a receiver accepted it (at least once). */
+ * The alerting thread moves alerts through pending → firing → resolved and queues notifications in
+ * the outbox in the same transaction, so a restart neither forgets an alert nor repeats a delivered
+ * notification. The outbox is delivered in id order per webhook; a row stays 'pending' until a
+ * receiver accepted it (at least once). */
 #ifndef ALERTSTORE_H
 #define ALERTSTORE_H
 
@@ -14,21 +16,21 @@
 struct alert_row {
 	int64_t service_id;
 	int64_t location_id;
-	char state[12];                 /* "pending" | "firing" | "resolved" */
-	int64_t pending_since;          /* ms, 0: never */
+	char state[12];        /* "pending" | "firing" | "resolved" */
+	int64_t pending_since; /* ms, 0: never */
 	int64_t firing_since;
 	int64_t resolved_at;
 	int64_t last_notified;
 	double last_score;
-	int64_t last_count;             /* the highest current count seen while pending or firing */
+	int64_t last_count; /* the highest current count seen while pending or firing */
 };
 
 /* A notification to queue. Strings borrowed. */
 struct outbox_new {
 	const char *event_id;
 	const char *webhook;
-	const char *status;             /* "firing" | "resolved" */
-	const char *payload;            /* the json-format event */
+	const char *status;  /* "firing" | "resolved" */
+	const char *payload; /* the json-format event */
 };
 
 struct outbox_row {
@@ -42,39 +44,47 @@ struct outbox_row {
 	int64_t created;
 	int64_t next_attempt;
 	int attempts;
-	char *last_error;               /* NULL: none */
-	char *state;                    /* "pending" | "delivered" | "dropped" */
-	int64_t delivered_at;           /* 0: not delivered */
+	char *last_error;     /* NULL: none */
+	char *state;          /* "pending" | "delivered" | "dropped" */
+	int64_t delivered_at; /* 0: not delivered */
 };
 
 /* The alert of (service, location): 0 found, 1 none, -1 error (logged). */
-int alertstore_get(struct store *st, int64_t service_id, int64_t location_id, struct alert_row *out);
+int alertstore_get(struct store *st, int64_t service_id, int64_t location_id,
+                   struct alert_row *out);
 /* Every pending or firing alert, to 'cb' (a non-zero return stops and is returned). -1 on error. */
-int alertstore_each_active(struct store *st, int (*cb)(const struct alert_row *row, void *arg), void *arg);
-/* Write 'row' (insert or replace) and queue 'nout' notifications, in one transaction. 'now' stamps them.
- * 0, or -1 (logged; nothing written). */
-int alertstore_update(struct store *st, const struct alert_row *row, const struct outbox_new *out, size_t nout,
-    int64_t now) __attribute__((warn_unused_result));
-/* Forget the alert of (service, location) (a pending alert whose suspect went away before firing). 0, or -1. */
+int alertstore_each_active(struct store *st, int (*cb)(const struct alert_row *row, void *arg),
+                           void *arg);
+/* Write 'row' (insert or replace) and queue 'nout' notifications, in one transaction. 'now' stamps
+ * them. 0, or -1 (logged; nothing written). */
+int alertstore_update(struct store *st, const struct alert_row *row, const struct outbox_new *out,
+                      size_t nout, int64_t now) __attribute__((warn_unused_result));
+/* Forget the alert of (service, location) (a pending alert whose suspect went away before firing).
+ * 0, or -1. */
 int alertstore_delete(struct store *st, int64_t service_id, int64_t location_id)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
-/* The payload of the latest firing notification of (service, location), for its resolved notification: 0 found
+/* The payload of the latest firing notification of (service, location), for its resolved
+ * notification: 0 found
  * (*payload is the caller's), 1 none, -1 error. */
-int alertstore_last_firing_payload(struct store *st, int64_t service_id, int64_t location_id, char **payload);
+int alertstore_last_firing_payload(struct store *st, int64_t service_id, int64_t location_id,
+                                   char **payload);
 
-/* The oldest pending notification of 'webhook': 0 found, 1 none, -1 error. Release with outbox_row_release. */
+/* The oldest pending notification of 'webhook': 0 found, 1 none, -1 error. Release with
+ * outbox_row_release. */
 int alertstore_outbox_head(struct store *st, const char *webhook, struct outbox_row *out);
-int alertstore_outbox_delivered(struct store *st, int64_t id, int64_t now) __attribute__((warn_unused_result));
+int alertstore_outbox_delivered(struct store *st, int64_t id, int64_t now)
+    __attribute__((warn_unused_result));
 /* A failed attempt: attempts + 1, the error, and when to try next. */
 int alertstore_outbox_retry(struct store *st, int64_t id, int64_t next_attempt, const char *error)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Give up on one notification (logged by the caller). */
-int alertstore_outbox_drop(struct store *st, int64_t id, const char *error) __attribute__((warn_unused_result));
-/* Every pending notification created before 'cutoff' → dropped; each dropped one goes to 'cb' first (for the log).
- * Returns how many were dropped, or -1. */
+int alertstore_outbox_drop(struct store *st, int64_t id, const char *error)
+    __attribute__((warn_unused_result));
+/* Every pending notification created before 'cutoff' → dropped; each dropped one goes to 'cb' first
+ * (for the log). Returns how many were dropped, or -1. */
 int alertstore_outbox_expire(struct store *st, int64_t cutoff,
-    void (*cb)(const struct outbox_row *row, void *arg), void *arg);
+                             void (*cb)(const struct outbox_row *row, void *arg), void *arg);
 void outbox_row_release(struct outbox_row *row);
 
 #endif

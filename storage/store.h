@@ -1,8 +1,9 @@
 /* storage/store.h: blocked-goroutine counts over time, in SQLite (WAL).
  *
- * One struct store per thread (SQLite connections are not shared). The daemon's collector thread owns the
- * read-write store; the web server and the CLI open read-only ones. Times are Unix milliseconds. Every statement
- * is prepared with bound parameters. Storage knows the profile model (collector/profile.h) and nothing above. */
+ * One struct store per thread (SQLite connections are not shared). The daemon's collector thread
+ * owns the read-write store; the web server and the CLI open read-only ones. Times are Unix
+ * milliseconds. Every statement is prepared with bound parameters. Storage knows the profile model
+ * (collector/profile.h) and nothing above. */
 #ifndef STORE_H
 #define STORE_H
 
@@ -12,47 +13,53 @@
 
 #include "collector/profile.h"
 
-struct store;                                   /* opaque */
+struct store; /* opaque */
 
 enum store_flags {
-	STORE_READONLY = 1 << 0,        /* open an existing database read-only (web, CLI queries) */
+	STORE_READONLY = 1 << 0, /* open an existing database read-only (web, CLI queries) */
 };
 
-/* Open or create 'path' and migrate its schema (PRAGMA user_version). NULL on error (logged, naming the path and
- * SQLite's message: a read-only directory, a full disk, a file that is not a database). Caller owns. */
+/* Open or create 'path' and migrate its schema (PRAGMA user_version). NULL on error (logged, naming
+ * the path and SQLite's message: a read-only directory, a full disk, a file that is not a
+ * database). Caller owns. */
 struct store *store_open(const char *path, unsigned flags);
 /* Close and free; store_free(NULL) does nothing. */
 void store_free(struct store *st);
 /* SQLite's last error message for this connection. Borrowed. */
 const char *store_errmsg(struct store *st);
 
-/* Register a service (with its labels as a JSON object text, or NULL) and its target URL; marks it active.
- * Returns the target id (> 0), or -1 (logged). Idempotent. */
-int64_t store_target_upsert(struct store *st, const char *service, const char *labels_json, const char *url);
+/* Register a service (with its labels as a JSON object text, or NULL) and its target URL; marks it
+ * active. Returns the target id (> 0), or -1 (logged). Idempotent. */
+int64_t store_target_upsert(struct store *st, const char *service, const char *labels_json,
+                            const char *url);
 /* Mark every target not in 'ids' inactive (after a config reload). 0, or -1. */
-int store_targets_set_active(struct store *st, const int64_t *ids, size_t n) __attribute__((warn_unused_result));
+int store_targets_set_active(struct store *st, const int64_t *ids, size_t n)
+    __attribute__((warn_unused_result));
 
 /* One scrape attempt, successful or not. */
 struct scrape_record {
-	int64_t target_id;              /* from store_target_upsert() */
-	int64_t ts;                     /* start, Unix ms */
+	int64_t target_id; /* from store_target_upsert() */
+	int64_t ts;        /* start, Unix ms */
 	uint32_t duration_ms;
-	uint64_t bytes;                 /* body bytes received */
-	const char *status;             /* "ok" or the failure: "timeout", "http 500", "parse error: ..." */
-	bool detail;                    /* a debug=2 detail scrape: its counts are stored but not a count sample */
-	uint32_t consecutive_failures;  /* after this attempt */
-	const struct profile *profile;  /* parsed profile when status is "ok", else NULL. Borrowed. */
+	uint64_t bytes;     /* body bytes received */
+	const char *status; /* "ok" or the failure: "timeout", "http 500", "parse error: ..." */
+	bool detail; /* a debug=2 detail scrape: its counts are stored but not a count sample */
+	uint32_t consecutive_failures; /* after this attempt */
+	const struct profile
+	    *profile; /* parsed profile when status is "ok", else NULL. Borrowed. */
 };
 
-/* Record one scrape, its per-location counts, locations, stacks and the target's health, in one transaction.
- * On failure nothing of it is stored: 0, or -1 (logged). */
-int store_add_scrape(struct store *st, const struct scrape_record *rec) __attribute__((warn_unused_result));
+/* Record one scrape, its per-location counts, locations, stacks and the target's health, in one
+ * transaction. On failure nothing of it is stored: 0, or -1 (logged). */
+int store_add_scrape(struct store *st, const struct scrape_record *rec)
+    __attribute__((warn_unused_result));
 
-/* Retention: roll raw samples older than now - raw_ms up into hourly rollups and delete them; delete rollups older
- * than now - rollup_ms; prune old rankings and delivered/dropped outbox rows. Works in bounded batches of at most
- * 'budget' scrapes per call so it never blocks ingest for long; returns 1 when more work remains, 0 when done,
- * -1 on error. */
-int store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t rollup_ms, unsigned budget);
+/* Retention: roll raw samples older than now - raw_ms up into hourly rollups and delete them;
+ * delete rollups older than now - rollup_ms; prune old rankings and delivered/dropped outbox rows.
+ * Works in bounded batches of at most 'budget' scrapes per call so it never blocks ingest for long;
+ * returns 1 when more work remains, 0 when done, -1 on error. */
+int store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t rollup_ms,
+                         unsigned budget);
 
 /* ---- Queries for the detector ---- */
 
@@ -61,11 +68,11 @@ struct store_scrape {
 	int64_t scrape_id;
 	int64_t target_id;
 	int64_t service_id;
-	const char *service;            /* borrowed, valid during the callback */
-	const char *target;             /* url, borrowed */
+	const char *service; /* borrowed, valid during the callback */
+	const char *target;  /* url, borrowed */
 	int64_t ts;
 	uint64_t total_goroutines;
-	bool goroutineleak;             /* kind = goroutineleak */
+	bool goroutineleak; /* kind = goroutineleak */
 };
 
 /* A stored per-location count of one scrape (detail or not). */
@@ -78,26 +85,28 @@ struct store_sample {
 	bool detail;
 	uint64_t count;
 	uint64_t leaked;
-	int32_t max_wait;               /* -1 unknown */
-	int32_t median_wait;            /* -1 unknown */
+	int32_t max_wait;    /* -1 unknown */
+	int32_t median_wait; /* -1 unknown */
 };
 
-/* Call 'cb' for every successful non-detail scrape since 'since' (inclusive), of 'service' or of all when NULL,
- * ordered by service, target, ts. A non-zero return from cb stops the walk and is returned. -1 on error. */
+/* Call 'cb' for every successful non-detail scrape since 'since' (inclusive), of 'service' or of
+ * all when NULL, ordered by service, target, ts. A non-zero return from cb stops the walk and is
+ * returned. -1 on error. */
 int store_each_scrape(struct store *st, const char *service, int64_t since,
-    int (*cb)(const struct store_scrape *s, void *arg), void *arg);
+                      int (*cb)(const struct store_scrape *s, void *arg), void *arg);
 /* Likewise every sample since 'since', ordered by service, location, target, ts. */
 int store_each_sample(struct store *st, const char *service, int64_t since,
-    int (*cb)(const struct store_sample *s, void *arg), void *arg);
+                      int (*cb)(const struct store_sample *s, void *arg), void *arg);
 
-/* A location with its representative stack. Strings owned by the struct; release with store_location_release. */
+/* A location with its representative stack. Strings owned by the struct; release with
+ * store_location_release. */
 struct store_location {
 	int64_t id;
 	char *function;
 	char *file;
 	uint32_t line;
 	char *op;
-	char *stack_json;               /* JSON array text, "[]" when none */
+	char *stack_json; /* JSON array text, "[]" when none */
 	int64_t first_seen;
 	int64_t last_seen;
 };
@@ -116,25 +125,25 @@ struct suspect {
 	char *file;
 	uint32_t line;
 	char *op;
-	double score;                   /* [0, 1] */
+	double score; /* [0, 1] */
 	bool confirmed;
-	uint64_t current_count;         /* sum over instances, latest scrape of each */
+	uint64_t current_count; /* sum over instances, latest scrape of each */
 	uint64_t max_instance_count;
 	uint32_t instances_growing;
 	uint32_t instances_total;
-	double growth_per_hour;         /* service-wide goroutines per hour */
-	double monotonicity;            /* [0, 1] */
-	double fit;                     /* [0, 1] */
-	int32_t oldest_wait_minutes;    /* -1 unknown */
-	int32_t median_wait_minutes;    /* -1 unknown */
-	int64_t first_seen;             /* ms */
+	double growth_per_hour;      /* service-wide goroutines per hour */
+	double monotonicity;         /* [0, 1] */
+	double fit;                  /* [0, 1] */
+	int32_t oldest_wait_minutes; /* -1 unknown */
+	int32_t median_wait_minutes; /* -1 unknown */
+	int64_t first_seen;          /* ms */
 	char *explanation;
-	char *stack_json;               /* JSON array text */
-	char *sparkline_json;           /* JSON array of numbers */
+	char *stack_json;     /* JSON array text */
+	char *sparkline_json; /* JSON array of numbers */
 };
 
 struct ranking {
-	int64_t generated_at;           /* ms */
+	int64_t generated_at; /* ms */
 	uint64_t window_seconds;
 	uint32_t duration_ms;
 	struct suspect *suspects;
@@ -142,9 +151,11 @@ struct ranking {
 };
 
 /* Replace the stored ranking with 'r' (one transaction; keeps a bounded history). 0, or -1. */
-int store_ranking_save(struct store *st, const struct ranking *r) __attribute__((warn_unused_result));
-/* Load the latest ranking, optionally only 'service' (NULL: all) and at most 'limit' entries (0: all), ranks as
- * stored. 0 loaded (r->n may be 0), 1 no ranking stored yet, -1 error. Caller releases with ranking_release. */
+int store_ranking_save(struct store *st, const struct ranking *r)
+    __attribute__((warn_unused_result));
+/* Load the latest ranking, optionally only 'service' (NULL: all) and at most 'limit' entries (0:
+ * all), ranks as stored. 0 loaded (r->n may be 0), 1 no ranking stored yet, -1 error. Caller
+ * releases with ranking_release. */
 int store_ranking_load(struct store *st, const char *service, size_t limit, struct ranking *r);
 void ranking_release(struct ranking *r);
 void suspect_release(struct suspect *s);
@@ -156,18 +167,18 @@ struct target_health {
 	char *service;
 	char *url;
 	bool active;
-	int64_t last_scrape;            /* 0: never */
-	int64_t last_success;           /* 0: never */
+	int64_t last_scrape;  /* 0: never */
+	int64_t last_success; /* 0: never */
 	uint32_t last_duration_ms;
 	uint64_t last_bytes;
-	char *last_status;              /* NULL: never scraped */
-	int64_t last_goroutines;        /* -1 unknown */
+	char *last_status;       /* NULL: never scraped */
+	int64_t last_goroutines; /* -1 unknown */
 	uint32_t consecutive_failures;
 };
 /* Every target (active first, then failing first, then by service and url). Caller releases with
  * target_health_free(). 0, or -1. */
 int store_target_health(struct store *st, struct target_health **out, size_t *n)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 void target_health_free(struct target_health *h, size_t n);
 
 /* Database file size in bytes (page_count * page_size), -1 on error. */

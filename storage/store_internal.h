@@ -33,8 +33,10 @@ bool store_readonly(const struct store *st);
  * same SQL (a nested walk would reset it). Borrowed. NULL on error (logged: path, SQL's first words
  * and SQLite's message; store_errmsg() has the message). */
 sqlite3_stmt *store_prepare(struct store *st, const char *sql);
-/* Step a write statement to completion and reset it: 0, or -1 logged as store_log_sqlite(st, what). */
-int store_step_write(struct store *st, sqlite3_stmt *stmt, const char *what) __attribute__((warn_unused_result));
+/* Step a write statement to completion and reset it: 0, or -1 logged as store_log_sqlite(st, what).
+ */
+int store_step_write(struct store *st, sqlite3_stmt *stmt, const char *what)
+    __attribute__((warn_unused_result));
 /* Step a statement that returns one id row (RETURNING id) and reset it: the id, or -1 logged as
  * store_log_sqlite(st, what). */
 int64_t store_step_id(struct store *st, sqlite3_stmt *stmt, const char *what);

@@ -1,5 +1,6 @@
-/* tests/check_alert.c: alerting: payloads and their slack/alertmanager forms, the outbox in a real SQLite file,
- * and delivery to a real HTTP receiver (libmicrohttpd on 127.0.0.1) that checks the HMAC signature. */
+/* tests/check_alert.c: alerting: payloads and their slack/alertmanager forms, the outbox in a real
+ * SQLite file, and delivery to a real HTTP receiver (libmicrohttpd on 127.0.0.1) that checks the
+ * HMAC signature. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,8 @@ START_TEST(test_sample_payload)
 	ck_assert_int_eq(json_integer_value(json_object_get(j, "line")), 42);
 	ck_assert(json_array_size(json_object_get(j, "stack")) == 2);
 	/* The dashboard link is derived from listen when external_url is not set. */
-	ck_assert_str_eq(json_string_value(json_object_get(j, "url")), "http://127.0.0.1:8080/locations/0");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "url")),
+	                 "http://127.0.0.1:8080/locations/0");
 	json_decref(j);
 	free(p);
 	config_unref(cfg);
@@ -47,15 +49,17 @@ START_TEST(test_sample_payload)
 END_TEST
 
 static const char hostile_event[] =
-    "{\"event_id\":\"e1\",\"status\":\"firing\",\"service\":\"svc\",\"function\":\"<script>alert(1)</script>\","
+    "{\"event_id\":\"e1\",\"status\":\"firing\",\"service\":\"svc\",\"function\":\"<script>alert(1)"
+    "</script>\","
     "\"file\":\"/a&b/x.go\",\"line\":7,\"op\":\"select\",\"explanation\":\"grew 1 → 90\","
     "\"firing_since\":\"2026-01-01T00:00:00Z\",\"resolved_at\":null,\"location_id\":12,"
-    "\"url\":\"http://x/locations/12\",\"stack\":[{\"function\":\"<b>\",\"file\":\"f.go\",\"line\":1}]}";
+    "\"url\":\"http://x/locations/"
+    "12\",\"stack\":[{\"function\":\"<b>\",\"file\":\"f.go\",\"line\":1}]}";
 
 START_TEST(test_render_formats)
 {
 	struct config *cfg = config_default();
-	struct config_webhook wh = { .name = (char *)"hook", .format = WEBHOOK_FORMAT_JSON };
+	struct config_webhook wh = {.name = (char *)"hook", .format = WEBHOOK_FORMAT_JSON};
 	char *body;
 	json_t *j, *alert;
 	const char *text;
@@ -83,11 +87,15 @@ START_TEST(test_render_formats)
 	ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "firing");
 	ck_assert_str_eq(json_string_value(json_object_get(j, "receiver")), "hook");
 	alert = json_array_get(json_object_get(j, "alerts"), 0);
-	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(alert, "labels"), "alertname")),
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(json_object_get(alert, "labels"), "alertname")),
 	    "GoroutineLeak");
-	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(alert, "labels"), "line")), "7");
-	ck_assert_str_eq(json_string_value(json_object_get(alert, "startsAt")), "2026-01-01T00:00:00Z");
-	ck_assert_str_eq(json_string_value(json_object_get(alert, "endsAt")), "0001-01-01T00:00:00Z");
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(json_object_get(alert, "labels"), "line")), "7");
+	ck_assert_str_eq(json_string_value(json_object_get(alert, "startsAt")),
+	                 "2026-01-01T00:00:00Z");
+	ck_assert_str_eq(json_string_value(json_object_get(alert, "endsAt")),
+	                 "0001-01-01T00:00:00Z");
 	json_decref(j);
 	free(body);
 
@@ -101,10 +109,10 @@ START_TEST(test_outbox)
 	char path[] = "/tmp/check_alert_XXXXXX";
 	int fd = mkstemp(path);
 	struct store *st;
-	struct alert_row row = { .service_id = 0 }, got;
+	struct alert_row row = {.service_id = 0}, got;
 	struct outbox_new out[2] = {
-		{ .event_id = "e1", .webhook = "a", .status = "firing", .payload = "{\"n\":1}" },
-		{ .event_id = "e1", .webhook = "b", .status = "firing", .payload = "{\"n\":1}" },
+	    {.event_id = "e1", .webhook = "a", .status = "firing", .payload = "{\"n\":1}"},
+	    {.event_id = "e1", .webhook = "b", .status = "firing", .payload = "{\"n\":1}"},
 	};
 	struct outbox_row head;
 	char *payload;
@@ -118,8 +126,12 @@ START_TEST(test_outbox)
 	/* alerts reference a service and a location. */
 	ck_assert_int_gt(store_target_upsert(st, "svc", NULL, "http://127.0.0.1:1"), 0);
 	ck_assert_int_eq(store_service_id(st, "svc", &sid), 0);
-	ck_assert_int_eq(sqlite3_exec(store_db(st), "INSERT INTO locations (id, function, file, line, op, "
-	    "first_seen, last_seen) VALUES (1, 'main.f', '/x.go', 3, 'chan send', 0, 0)", NULL, NULL, NULL),
+	ck_assert_int_eq(
+	    sqlite3_exec(
+	        store_db(st),
+	        "INSERT INTO locations (id, function, file, line, op, "
+	        "first_seen, last_seen) VALUES (1, 'main.f', '/x.go', 3, 'chan send', 0, 0)",
+	        NULL, NULL, NULL),
 	    SQLITE_OK);
 	row.service_id = sid;
 	row.location_id = 1;
@@ -158,7 +170,7 @@ START_TEST(test_outbox)
 	outbox_row_release(&head);
 
 	/* Expiry drops what is older than the cutoff, nothing else. */
-	ck_assert_int_eq(alertstore_outbox_expire(st, 1500, NULL, NULL), 1);     /* e1 at b */
+	ck_assert_int_eq(alertstore_outbox_expire(st, 1500, NULL, NULL), 1); /* e1 at b */
 	ck_assert_int_eq(alertstore_outbox_head(st, "b", &head), 1);
 	ck_assert_int_eq(alertstore_outbox_head(st, "a", &head), 0);
 	outbox_row_release(&head);
@@ -181,8 +193,8 @@ struct receiver {
 };
 
 static enum MHD_Result
-receive(void *cls, struct MHD_Connection *conn, const char *url, const char *method, const char *version,
-    const char *upload, size_t *upload_size, void **con_cls)
+receive(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+        const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
 	struct receiver *r = cls;
 	struct MHD_Response *resp;
@@ -199,7 +211,9 @@ receive(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
-		size_t n = *upload_size < sizeof(r->body) - 1 - r->len ? *upload_size : sizeof(r->body) - 1 - r->len;
+		size_t n = *upload_size < sizeof(r->body) - 1 - r->len
+		               ? *upload_size
+		               : sizeof(r->body) - 1 - r->len;
 
 		memcpy(r->body + r->len, upload, n);
 		r->len += n;
@@ -211,7 +225,8 @@ receive(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 	snprintf(r->signature, sizeof(r->signature), "%s", v != NULL ? v : "");
 	v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Leakprofd-Event-Id");
 	snprintf(r->event_id, sizeof(r->event_id), "%s", v != NULL ? v : "");
-	resp = MHD_create_response_from_buffer(sizeof(answer) - 1, (void *)answer, MHD_RESPMEM_PERSISTENT);
+	resp = MHD_create_response_from_buffer(sizeof(answer) - 1, (void *)answer,
+	                                       MHD_RESPMEM_PERSISTENT);
 	ret = MHD_queue_response(conn, r->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -219,19 +234,19 @@ receive(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 
 START_TEST(test_post_signed)
 {
-	struct receiver r = { .status = 200 };
+	struct receiver r = {.status = 200};
 	struct MHD_Daemon *d;
 	char url[128], err[256], answer[64], keyfile[] = "/tmp/check_alert_key_XXXXXX", want[128];
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen;
-	struct config_webhook wh = { .name = (char *)"hook", .timeout = 5 };
+	struct config_webhook wh = {.name = (char *)"hook", .timeout = 5};
 	const char *body = "{\"event_id\":\"e9\"}";
 	const union MHD_DaemonInfo *info;
 	long code;
 	int fd;
 
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, receive, &r, MHD_OPTION_SOCK_ADDR,
-	    NULL, MHD_OPTION_END);
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, receive, &r,
+	                     MHD_OPTION_SOCK_ADDR, NULL, MHD_OPTION_END);
 	ck_assert_ptr_nonnull(d);
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/hook", info->port);
@@ -242,7 +257,8 @@ START_TEST(test_post_signed)
 	wh.url = url;
 	wh.secret_file = keyfile;
 
-	ck_assert_int_eq(alert_post(&wh, "e9", body, NULL, &code, answer, sizeof(answer), err, sizeof(err)), 0);
+	ck_assert_int_eq(
+	    alert_post(&wh, "e9", body, NULL, &code, answer, sizeof(answer), err, sizeof(err)), 0);
 	ck_assert_int_eq(code, 200);
 	ck_assert_str_eq(answer, "thanks");
 	ck_assert_str_eq(r.body, body);

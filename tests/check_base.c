@@ -1,5 +1,6 @@
-/* tests/check_base.c: the foundation helpers: durations and sizes, times, hashing, secret files, allocation and
- * the capped string buffer. Each is the one helper for its rule, so its edge cases are pinned here. */
+/* tests/check_base.c: the foundation helpers: durations and sizes, times, hashing, secret files,
+ * allocation and the capped string buffer. Each is the one helper for its rule, so its edge cases
+ * are pinned here. */
 #include <check.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,14 +20,38 @@
 
 START_TEST(test_parse_duration)
 {
-	static const struct { const char *s; int rc; uint64_t v; } cases[] = {
-		{ "30s", 0, 30 }, { "5m", 0, 300 }, { "2h", 0, 7200 }, { "1d", 0, 86400 }, { "1w", 0, 604800 },
-		{ "0", 0, 0 }, { "45", 0, 45 }, { "1h30m", 0, 5400 }, { "1d2h3m4s", 0, 93784 },
-		{ "", -1, 0 }, { "-5s", -1, 0 }, { "+5s", -1, 0 }, { "5", 0, 5 }, { "5 s", -1, 0 },
-		{ " 5s", -1, 0 }, { "5S", -1, 0 }, { "5ms", -1, 0 }, { "2000ms", 0, 2 }, { "1h30", -1, 0 }, { "s", -1, 0 },
-		{ "1.5h", -1, 0 }, { "ten seconds", -1, 0 }, { "99999999999999999999", -1, 0 },
-		{ "9223372036854775807s", -1, 0 }, { "300000000000000d", -1, 0 }, { "9223372036854775s", 0,
-		  9223372036854775ull }, { "9223372036854776s", -1, 0 },
+	static const struct {
+		const char *s;
+		int rc;
+		uint64_t v;
+	} cases[] = {
+	    {"30s", 0, 30},
+	    {"5m", 0, 300},
+	    {"2h", 0, 7200},
+	    {"1d", 0, 86400},
+	    {"1w", 0, 604800},
+	    {"0", 0, 0},
+	    {"45", 0, 45},
+	    {"1h30m", 0, 5400},
+	    {"1d2h3m4s", 0, 93784},
+	    {"", -1, 0},
+	    {"-5s", -1, 0},
+	    {"+5s", -1, 0},
+	    {"5", 0, 5},
+	    {"5 s", -1, 0},
+	    {" 5s", -1, 0},
+	    {"5S", -1, 0},
+	    {"5ms", -1, 0},
+	    {"2000ms", 0, 2},
+	    {"1h30", -1, 0},
+	    {"s", -1, 0},
+	    {"1.5h", -1, 0},
+	    {"ten seconds", -1, 0},
+	    {"99999999999999999999", -1, 0},
+	    {"9223372036854775807s", -1, 0},
+	    {"300000000000000d", -1, 0},
+	    {"9223372036854775s", 0, 9223372036854775ull},
+	    {"9223372036854776s", -1, 0},
 	};
 
 	for (size_t i = 0; i < N(cases); i++) {
@@ -35,24 +60,46 @@ START_TEST(test_parse_duration)
 
 		ck_assert_msg(rc == cases[i].rc, "'%s': rc %d", cases[i].s, rc);
 		if (rc == 0)
-			ck_assert_msg(v == cases[i].v, "'%s': %llu", cases[i].s, (unsigned long long)v);
+			ck_assert_msg(v == cases[i].v, "'%s': %llu", cases[i].s,
+			              (unsigned long long)v);
 		else
 			ck_assert_uint_eq(v, 12345);
 	}
-	ck_assert_int_eq(units_parse_duration(NULL, &(uint64_t){ 0 }), -1);
+	ck_assert_int_eq(units_parse_duration(NULL, &(uint64_t){0}), -1);
 }
 END_TEST
 
 START_TEST(test_parse_size)
 {
-	static const struct { const char *s; int rc; uint64_t v; } cases[] = {
-		{ "64MiB", 0, 64ull << 20 }, { "512KiB", 0, 512ull << 10 }, { "1GiB", 0, 1ull << 30 },
-		{ "2TiB", 0, 2ull << 40 }, { "10MB", 0, 10000000 }, { "100kB", 0, 100000 },
-		{ "100KB", 0, 100000 }, { "3GB", 0, 3000000000ull }, { "1TB", 0, 1000000000000ull },
-		{ "4096", 0, 4096 }, { "4096B", 0, 4096 }, { "64 MiB", 0, 64ull << 20 }, { "0", 0, 0 },
-		{ "", -1, 0 }, { "-1", -1, 0 }, { "MiB", -1, 0 }, { "1.5MiB", -1, 0 }, { "64 furlongs", -1, 0 },
-		{ "64MiB ", -1, 0 }, { "64  MiB", -1, 0 }, { "64 ", -1, 0 }, { "18446744073709551616", -1, 0 },
-		{ "9000000TiB", -1, 0 }, { "64Mi", -1, 0 },
+	static const struct {
+		const char *s;
+		int rc;
+		uint64_t v;
+	} cases[] = {
+	    {"64MiB", 0, 64ull << 20},
+	    {"512KiB", 0, 512ull << 10},
+	    {"1GiB", 0, 1ull << 30},
+	    {"2TiB", 0, 2ull << 40},
+	    {"10MB", 0, 10000000},
+	    {"100kB", 0, 100000},
+	    {"100KB", 0, 100000},
+	    {"3GB", 0, 3000000000ull},
+	    {"1TB", 0, 1000000000000ull},
+	    {"4096", 0, 4096},
+	    {"4096B", 0, 4096},
+	    {"64 MiB", 0, 64ull << 20},
+	    {"0", 0, 0},
+	    {"", -1, 0},
+	    {"-1", -1, 0},
+	    {"MiB", -1, 0},
+	    {"1.5MiB", -1, 0},
+	    {"64 furlongs", -1, 0},
+	    {"64MiB ", -1, 0},
+	    {"64  MiB", -1, 0},
+	    {"64 ", -1, 0},
+	    {"18446744073709551616", -1, 0},
+	    {"9000000TiB", -1, 0},
+	    {"64Mi", -1, 0},
 	};
 
 	for (size_t i = 0; i < N(cases); i++) {
@@ -61,7 +108,8 @@ START_TEST(test_parse_size)
 
 		ck_assert_msg(rc == cases[i].rc, "'%s': rc %d", cases[i].s, rc);
 		if (rc == 0)
-			ck_assert_msg(v == cases[i].v, "'%s': %llu", cases[i].s, (unsigned long long)v);
+			ck_assert_msg(v == cases[i].v, "'%s': %llu", cases[i].s,
+			              (unsigned long long)v);
 	}
 }
 END_TEST
@@ -73,8 +121,9 @@ START_TEST(test_parse_duration_ms)
 		int rc;
 		uint64_t v;
 	} cases[] = {
-	    {"500ms", 0, 500}, {"1s500ms", 0, 1500}, {"10s", 0, 10000}, {"1m", 0, 60000}, {"30", 0, 30000},
-	    {"1h30m", 0, 5400000}, {"ms", -1, 0}, {"5m s", -1, 0}, {"5mss", -1, 0}, {"1.5s", -1, 0},
+	    {"500ms", 0, 500}, {"1s500ms", 0, 1500},  {"10s", 0, 10000}, {"1m", 0, 60000},
+	    {"30", 0, 30000},  {"1h30m", 0, 5400000}, {"ms", -1, 0},     {"5m s", -1, 0},
+	    {"5mss", -1, 0},   {"1.5s", -1, 0},
 	};
 
 	for (size_t i = 0; i < N(cases); i++) {
@@ -83,7 +132,8 @@ START_TEST(test_parse_duration_ms)
 
 		ck_assert_msg(rc == cases[i].rc, "'%s': rc %d", cases[i].s, rc);
 		if (rc == 0)
-			ck_assert_msg(v == cases[i].v, "'%s': %llu", cases[i].s, (unsigned long long)v);
+			ck_assert_msg(v == cases[i].v, "'%s': %llu", cases[i].s,
+			              (unsigned long long)v);
 	}
 }
 END_TEST
@@ -93,7 +143,8 @@ START_TEST(test_fmt_duration)
 	static const struct {
 		uint64_t s;
 		const char *want;
-	} cases[] = {{21600, "6h"}, {172800, "2d"}, {5400, "90m"}, {90, "90s"}, {0, "0s"}, {604800, "7d"}};
+	} cases[] = {{21600, "6h"}, {172800, "2d"}, {5400, "90m"},
+	             {90, "90s"},   {0, "0s"},      {604800, "7d"}};
 	char buf[32];
 
 	for (size_t i = 0; i < N(cases); i++) {
@@ -132,7 +183,8 @@ START_TEST(test_fnv1a)
 	ck_assert_uint_eq(hash_fnv1a_str(HASH_FNV1A_INIT, "a"), 0xaf63dc4c8601ec8cULL);
 	ck_assert_uint_eq(hash_fnv1a_str(HASH_FNV1A_INIT, "foobar"), 0x85944171f73967e8ULL);
 	ck_assert_uint_eq(hash_fnv1a(HASH_FNV1A_INIT, "foobar", 6), 0x85944171f73967e8ULL);
-	ck_assert_uint_eq(hash_fnv1a_str(hash_fnv1a_str(HASH_FNV1A_INIT, "foo"), "bar"), 0x85944171f73967e8ULL);
+	ck_assert_uint_eq(hash_fnv1a_str(hash_fnv1a_str(HASH_FNV1A_INIT, "foo"), "bar"),
+	                  0x85944171f73967e8ULL);
 	ck_assert_uint_eq(hash_fnv1a_str(HASH_FNV1A_INIT, NULL), HASH_FNV1A_INIT);
 }
 END_TEST
@@ -180,7 +232,8 @@ START_TEST(test_secret_read)
 			ck_assert_str_eq(s, cases[i].want);
 		} else {
 			ck_assert_ptr_null(s);
-			ck_assert_msg(strstr(err, cases[i].why) && strstr(err, path), "case %zu: '%s'", i, err);
+			ck_assert_msg(strstr(err, cases[i].why) && strstr(err, path),
+			              "case %zu: '%s'", i, err);
 		}
 		free(s);
 		unlink(path);
@@ -267,7 +320,8 @@ START_TEST(test_url)
 	ck_assert_str_eq(url_problem("http://h x"), "contains spaces or control characters");
 	ck_assert_ptr_null(url_listen_problem("127.0.0.1:0"));
 	ck_assert_ptr_null(url_listen_problem("[::1]:8080"));
-	ck_assert_str_eq(url_listen_problem("::1:8080"), "IPv6 addresses need brackets: [addr]:port");
+	ck_assert_str_eq(url_listen_problem("::1:8080"),
+	                 "IPv6 addresses need brackets: [addr]:port");
 	ck_assert(url_has_path("http://h:1/debug/pprof/goroutine"));
 	ck_assert(!url_has_path("http://h:1/"));
 	ck_assert(!url_has_path("http://h:1"));

@@ -1,6 +1,6 @@
 /* tests/check_config.c: the configuration loader: every key, every default, every error message.
- * Fixtures are under tests/fixtures/config/ (the tests run with cwd = tests/, which the fixtures' file paths
- * are relative to). */
+ * Fixtures are under tests/fixtures/config/ (the tests run with cwd = tests/, which the fixtures'
+ * file paths are relative to). */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -42,7 +42,7 @@ expect_errors_in(struct config *cfg, struct config_errors *errs, const char *con
 static void
 expect_file_errors(const char *file, const char *const *want, size_t n)
 {
-	struct config_errors errs = { 0 };
+	struct config_errors errs = {0};
 
 	expect_errors_in(config_load(file, &errs), &errs, want, n);
 }
@@ -51,7 +51,7 @@ expect_file_errors(const char *file, const char *const *want, size_t n)
 static void
 expect_error(const char *text, const char *want)
 {
-	struct config_errors errs = { 0 };
+	struct config_errors errs = {0};
 	struct config *cfg = load_str(text, &errs);
 
 	if (cfg != NULL || errs.n != 1)
@@ -65,7 +65,7 @@ expect_error(const char *text, const char *want)
 static struct config *
 expect_ok(const char *text)
 {
-	struct config_errors errs = { 0 };
+	struct config_errors errs = {0};
 	struct config *cfg = load_str(text, &errs);
 
 	if (cfg == NULL)
@@ -125,7 +125,7 @@ END_TEST
 
 START_TEST(test_empty_file_has_file_defaults)
 {
-	struct config_errors errs = { 0 };
+	struct config_errors errs = {0};
 	struct config *cfg = config_load(FIX "empty.yaml", &errs);
 
 	ck_assert_ptr_nonnull(cfg);
@@ -260,7 +260,7 @@ check_full(const struct config *cfg)
 
 START_TEST(test_full_yaml)
 {
-	struct config_errors errs = { 0 };
+	struct config_errors errs = {0};
 	struct config *cfg = config_load(FIX "full.yaml", &errs);
 
 	if (cfg == NULL)
@@ -273,7 +273,7 @@ END_TEST
 
 START_TEST(test_full_json)
 {
-	struct config_errors errs = { 0 };
+	struct config_errors errs = {0};
 	struct config *cfg = config_load(FIX "full.json", &errs);
 
 	if (cfg == NULL)
@@ -286,7 +286,7 @@ END_TEST
 
 START_TEST(test_minimal_service_defaults)
 {
-	struct config_errors errs = { 0 };
+	struct config_errors errs = {0};
 	struct config *cfg = config_load(FIX "minimal.yaml", &errs);
 	const struct config_service *s;
 
@@ -312,8 +312,10 @@ START_TEST(test_values_accepted)
 {
 	struct config *cfg;
 
-	/* Durations: units, compounds, plain seconds (quoted or not); sizes: decimal and binary units. */
-	cfg = expect_ok("scrape_interval: 90\nscrape_timeout: \"1m30s\"\nmax_body_bytes: 1048576\n"
+	/* Durations: units, compounds, plain seconds (quoted or not); sizes: decimal and binary
+	 * units. */
+	cfg = expect_ok(
+	    "scrape_interval: 90\nscrape_timeout: \"1m30s\"\nmax_body_bytes: 1048576\n"
 	    "retention: {raw: 1w, rollup: 1w}\nalerting: {for: 0s, min_score: 0, min_count: 0}\n");
 	ck_assert_uint_eq(cfg->scrape_interval, 90);
 	ck_assert_uint_eq(cfg->scrape_timeout, 90);
@@ -342,7 +344,7 @@ START_TEST(test_values_accepted)
 
 	/* Anchors and aliases are plain YAML: a shared target list. */
 	cfg = expect_ok("services:\n  - {name: a, targets: &t [http://h:1, http://h:2]}\n"
-	    "  - {name: b, targets: *t, format: debug=2}\n");
+	                "  - {name: b, targets: *t, format: debug=2}\n");
 	ck_assert_uint_eq(cfg->nservices, 2);
 	ck_assert_uint_eq(cfg->services[1].ntargets, 2);
 	ck_assert_str_eq(cfg->services[1].targets[1], "http://h:2");
@@ -350,12 +352,14 @@ START_TEST(test_values_accepted)
 	config_unref(cfg);
 
 	/* A service without targets is fine when target files can supply them. */
-	cfg = expect_ok("target_files: [/etc/leakprofd/targets/*.json]\nservices: [{name: discovered}]\n");
+	cfg = expect_ok(
+	    "target_files: [/etc/leakprofd/targets/*.json]\nservices: [{name: discovered}]\n");
 	ck_assert_uint_eq(cfg->services[0].ntargets, 0);
 	config_unref(cfg);
 
 	/* URLs: IPv6, credentials, a path prefix, upper-case scheme. */
-	cfg = expect_ok("services: [{name: a, targets: [\"http://[fe80::1]:6060\", \"HTTPS://u:p@h/prefix\", "
+	cfg = expect_ok(
+	    "services: [{name: a, targets: [\"http://[fe80::1]:6060\", \"HTTPS://u:p@h/prefix\", "
 	    "\"http://h\"]}]\n");
 	ck_assert_uint_eq(cfg->services[0].ntargets, 3);
 	config_unref(cfg);
@@ -364,8 +368,10 @@ END_TEST
 
 START_TEST(test_json_compact_and_tabs)
 {
-	/* JSON without spaces after colons, tabs for indentation, escapes: still read by libyaml. */
-	struct config *cfg = expect_ok("{\"listen\":\"127.0.0.1:9\",\n\t\"services\":[{\"name\":\"a\\/b\","
+	/* JSON without spaces after colons, tabs for indentation, escapes: still read by libyaml.
+	 */
+	struct config *cfg = expect_ok(
+	    "{\"listen\":\"127.0.0.1:9\",\n\t\"services\":[{\"name\":\"a\\/b\","
 	    "\"targets\":[\"http://h:1\"],\"detail_every\":3}],\"alerting\":{\"min_score\":0.5}}");
 
 	ck_assert_str_eq(cfg->listen, "127.0.0.1:9");
@@ -379,52 +385,74 @@ END_TEST
 START_TEST(test_errors_values)
 {
 	static const char *const want[] = {
-		FIX "bad-values.yaml:1: listen: invalid address 'localhost': missing port (use host:port or [addr]:port)",
-		FIX "bad-values.yaml:2: database: empty string",
-		FIX "bad-values.yaml:3: log_level: unknown level 'loud' (use debug, info, notice, warning or error)",
-		FIX "bad-values.yaml:4: external_url: invalid URL 'ftp://example.com/': the scheme must be http:// or "
-		    "https://",
-		FIX "bad-values.yaml:5: scrape_interval: invalid duration '-5s' (use e.g. 30s, 5m, 2h)",
-		FIX "bad-values.yaml:6: scrape_timeout: invalid duration 'ten seconds' (use e.g. 30s, 5m, 2h)",
-		FIX "bad-values.yaml:7: max_body_bytes: invalid size '64 furlongs' (use e.g. 64MiB, 512KiB, 10MB or "
-		    "plain bytes)",
-		FIX "bad-values.yaml:8: max_concurrent_scrapes: 0 is out of range (1 to 100000)",
-		FIX "bad-values.yaml:9: retention.raw: invalid duration '99999999999999999999s' (use e.g. 30s, 5m, 2h)",
-		FIX "bad-values.yaml:9: retention.rollup: invalid duration '1x' (use e.g. 30s, 5m, 2h)",
-		FIX "bad-values.yaml:12: services[0].targets[0]: invalid URL '127.0.0.1:6060': the scheme must be "
-		    "http:// or https://",
-		FIX "bad-values.yaml:12: services[0].targets[1]: invalid URL 'http://:6060': missing host",
-		FIX "bad-values.yaml:12: services[0].targets[2]: invalid URL 'http://h:99999': invalid port",
-		FIX "bad-values.yaml:13: services[0].profile: unknown profile 'heap' (use goroutine or goroutineleak)",
-		FIX "bad-values.yaml:14: services[0].path: invalid path 'debug/pprof/goroutine' (must start with '/', "
-		    "no spaces)",
-		FIX "bad-values.yaml:15: services[0].format: unknown format 'debug=3' (use proto, debug=1 or debug=2)",
-		FIX "bad-values.yaml:16: services[0].detail_every: invalid number '-1' (expected a non-negative "
-		    "integer)",
-		FIX "bad-values.yaml:17: services[0].detail_max_goroutines: invalid number 'lots' (expected a "
-		    "non-negative integer)",
-		FIX "bad-values.yaml:18: services[0].labels.bad-label: invalid label name (use letters, digits and "
-		    "'_', not starting with a digit)",
-		FIX "bad-values.yaml:19: services[0].headers.Bad Header: invalid header name",
-		FIX "bad-values.yaml:20: services[0].tls.insecure_skip_verify: invalid boolean 'yes please' (use true "
-		    "or false)",
-		FIX "bad-values.yaml:21: target_files[0]: empty string",
-		FIX "bad-values.yaml:22: shard.count: 0 is out of range (1 to 65536)",
-		FIX "bad-values.yaml:23: detector.window: duration must be at least 60s",
-		FIX "bad-values.yaml:23: detector.min_scrapes: 1 is out of range (2 to 1000000)",
-		FIX "bad-values.yaml:23: detector.min_count: invalid number '1.5' (expected a non-negative integer)",
-		FIX "bad-values.yaml:24: web.max_connections: 0 is out of range (1 to 100000)",
-		FIX "bad-values.yaml:24: web.request_timeout: duration must be at least 1s",
-		FIX "bad-values.yaml:26: alerting.min_score: 1.5 is out of range (0 to 1)",
-		FIX "bad-values.yaml:27: alerting.min_count: invalid number '-1' (expected a non-negative integer)",
-		FIX "bad-values.yaml:28: alerting.for: invalid duration '10 minutes' (use e.g. 30s, 5m, 2h)",
-		FIX "bad-values.yaml:29: alerting.repeat_interval: duration must be at least 60s",
-		FIX "bad-values.yaml:30: alerting.max_age: invalid duration '1y' (use e.g. 30s, 5m, 2h)",
-		FIX "bad-values.yaml:32: alerting.webhooks[0].url: invalid URL 'mailto:x@example.com': the scheme "
-		    "must be http:// or https://",
-		FIX "bad-values.yaml:32: alerting.webhooks[0].format: unknown format 'xml' (use json, slack or "
-		    "alertmanager)",
-		FIX "bad-values.yaml:32: alerting.webhooks[0].timeout: duration must be at least 1s",
+	    FIX "bad-values.yaml:1: listen: invalid address 'localhost': missing port (use "
+	        "host:port or [addr]:port)",
+	    FIX "bad-values.yaml:2: database: empty string",
+	    FIX "bad-values.yaml:3: log_level: unknown level 'loud' (use debug, info, notice, "
+	        "warning or error)",
+	    FIX "bad-values.yaml:4: external_url: invalid URL 'ftp://example.com/': the scheme "
+	        "must be http:// or "
+	        "https://",
+	    FIX "bad-values.yaml:5: scrape_interval: invalid duration '-5s' (use e.g. 30s, 5m, 2h)",
+	    FIX "bad-values.yaml:6: scrape_timeout: invalid duration 'ten seconds' (use e.g. 30s, "
+	        "5m, 2h)",
+	    FIX "bad-values.yaml:7: max_body_bytes: invalid size '64 furlongs' (use e.g. 64MiB, "
+	        "512KiB, 10MB or "
+	        "plain bytes)",
+	    FIX "bad-values.yaml:8: max_concurrent_scrapes: 0 is out of range (1 to 100000)",
+	    FIX "bad-values.yaml:9: retention.raw: invalid duration '99999999999999999999s' (use "
+	        "e.g. 30s, 5m, 2h)",
+	    FIX "bad-values.yaml:9: retention.rollup: invalid duration '1x' (use e.g. 30s, 5m, 2h)",
+	    FIX "bad-values.yaml:12: services[0].targets[0]: invalid URL '127.0.0.1:6060': the "
+	        "scheme must be "
+	        "http:// or https://",
+	    FIX
+	    "bad-values.yaml:12: services[0].targets[1]: invalid URL 'http://:6060': missing host",
+	    FIX "bad-values.yaml:12: services[0].targets[2]: invalid URL 'http://h:99999': invalid "
+	        "port",
+	    FIX "bad-values.yaml:13: services[0].profile: unknown profile 'heap' (use goroutine or "
+	        "goroutineleak)",
+	    FIX "bad-values.yaml:14: services[0].path: invalid path 'debug/pprof/goroutine' (must "
+	        "start with '/', "
+	        "no spaces)",
+	    FIX "bad-values.yaml:15: services[0].format: unknown format 'debug=3' (use proto, "
+	        "debug=1 or debug=2)",
+	    FIX "bad-values.yaml:16: services[0].detail_every: invalid number '-1' (expected a "
+	        "non-negative "
+	        "integer)",
+	    FIX "bad-values.yaml:17: services[0].detail_max_goroutines: invalid number 'lots' "
+	        "(expected a "
+	        "non-negative integer)",
+	    FIX "bad-values.yaml:18: services[0].labels.bad-label: invalid label name (use "
+	        "letters, digits and "
+	        "'_', not starting with a digit)",
+	    FIX "bad-values.yaml:19: services[0].headers.Bad Header: invalid header name",
+	    FIX "bad-values.yaml:20: services[0].tls.insecure_skip_verify: invalid boolean 'yes "
+	        "please' (use true "
+	        "or false)",
+	    FIX "bad-values.yaml:21: target_files[0]: empty string",
+	    FIX "bad-values.yaml:22: shard.count: 0 is out of range (1 to 65536)",
+	    FIX "bad-values.yaml:23: detector.window: duration must be at least 60s",
+	    FIX "bad-values.yaml:23: detector.min_scrapes: 1 is out of range (2 to 1000000)",
+	    FIX "bad-values.yaml:23: detector.min_count: invalid number '1.5' (expected a "
+	        "non-negative integer)",
+	    FIX "bad-values.yaml:24: web.max_connections: 0 is out of range (1 to 100000)",
+	    FIX "bad-values.yaml:24: web.request_timeout: duration must be at least 1s",
+	    FIX "bad-values.yaml:26: alerting.min_score: 1.5 is out of range (0 to 1)",
+	    FIX "bad-values.yaml:27: alerting.min_count: invalid number '-1' (expected a "
+	        "non-negative integer)",
+	    FIX "bad-values.yaml:28: alerting.for: invalid duration '10 minutes' (use e.g. 30s, "
+	        "5m, 2h)",
+	    FIX "bad-values.yaml:29: alerting.repeat_interval: duration must be at least 60s",
+	    FIX
+	    "bad-values.yaml:30: alerting.max_age: invalid duration '1y' (use e.g. 30s, 5m, 2h)",
+	    FIX "bad-values.yaml:32: alerting.webhooks[0].url: invalid URL 'mailto:x@example.com': "
+	        "the scheme "
+	        "must be http:// or https://",
+	    FIX "bad-values.yaml:32: alerting.webhooks[0].format: unknown format 'xml' (use json, "
+	        "slack or "
+	        "alertmanager)",
+	    FIX "bad-values.yaml:32: alerting.webhooks[0].timeout: duration must be at least 1s",
 	};
 
 	expect_file_errors(FIX "bad-values.yaml", want, N(want));
@@ -434,14 +462,14 @@ END_TEST
 START_TEST(test_errors_keys)
 {
 	static const char *const want[] = {
-		FIX "bad-keys.yaml:2: scrape_intervall: unknown key",
-		FIX "bad-keys.yaml:6: services[0].scrape_interval: unknown key",
-		FIX "bad-keys.yaml:7: services[0].tls.ca: unknown key",
-		FIX "bad-keys.yaml:8: retention.cooked: unknown key",
-		FIX "bad-keys.yaml:9: detector.ignore[0].line: unknown key",
-		FIX "bad-keys.yaml:10: web.auth.token: unknown key",
-		FIX "bad-keys.yaml:11: alerting.webhooks[0].retries: unknown key",
-		FIX "bad-keys.yaml:12: listen: duplicate key",
+	    FIX "bad-keys.yaml:2: scrape_intervall: unknown key",
+	    FIX "bad-keys.yaml:6: services[0].scrape_interval: unknown key",
+	    FIX "bad-keys.yaml:7: services[0].tls.ca: unknown key",
+	    FIX "bad-keys.yaml:8: retention.cooked: unknown key",
+	    FIX "bad-keys.yaml:9: detector.ignore[0].line: unknown key",
+	    FIX "bad-keys.yaml:10: web.auth.token: unknown key",
+	    FIX "bad-keys.yaml:11: alerting.webhooks[0].retries: unknown key",
+	    FIX "bad-keys.yaml:12: listen: duplicate key",
 	};
 
 	expect_file_errors(FIX "bad-keys.yaml", want, N(want));
@@ -451,14 +479,14 @@ END_TEST
 START_TEST(test_errors_types)
 {
 	static const char *const want[] = {
-		FIX "bad-types.yaml:1: listen: expected a string, got a list",
-		FIX "bad-types.yaml:2: database: expected a string, got a mapping",
-		FIX "bad-types.yaml:4: services: expected a list, got a mapping",
-		FIX "bad-types.yaml:5: target_files: expected a list, got a scalar",
-		FIX "bad-types.yaml:6: shard: expected a mapping, got a scalar",
-		FIX "bad-types.yaml:7: detector: expected a mapping, got a list",
-		FIX "bad-types.yaml:8: web: expected a mapping, got nothing",
-		FIX "bad-types.yaml:9: alerting.webhooks: expected a list, got a mapping",
+	    FIX "bad-types.yaml:1: listen: expected a string, got a list",
+	    FIX "bad-types.yaml:2: database: expected a string, got a mapping",
+	    FIX "bad-types.yaml:4: services: expected a list, got a mapping",
+	    FIX "bad-types.yaml:5: target_files: expected a list, got a scalar",
+	    FIX "bad-types.yaml:6: shard: expected a mapping, got a scalar",
+	    FIX "bad-types.yaml:7: detector: expected a mapping, got a list",
+	    FIX "bad-types.yaml:8: web: expected a mapping, got nothing",
+	    FIX "bad-types.yaml:9: alerting.webhooks: expected a list, got a mapping",
 	};
 
 	expect_file_errors(FIX "bad-types.yaml", want, N(want));
@@ -468,23 +496,29 @@ END_TEST
 START_TEST(test_errors_rules)
 {
 	static const char *const want[] = {
-		FIX "bad-rules.yaml:2: scrape_timeout: scrape_timeout (10s) must not exceed scrape_interval (5s)",
-		FIX "bad-rules.yaml:3: retention.rollup: rollup (604800s) must not be shorter than raw (2592000s)",
-		FIX "bad-rules.yaml:5: services[0]: bearer_token_file and basic_auth are mutually exclusive",
-		FIX "bad-rules.yaml:6: services[0].targets[1]: duplicate target 'http://127.0.0.1:6060'",
-		FIX "bad-rules.yaml:9: services[1]: duplicate service name 'payments'",
-		FIX "bad-rules.yaml:11: services[2]: name is required",
-		FIX "bad-rules.yaml:12: services[3]: no targets (give targets, or target_files for discovery)",
-		FIX "bad-rules.yaml:15: services[4].tls: cert_file and key_file go together",
-		FIX "bad-rules.yaml:16: services[4].basic_auth: password_file is required",
-		FIX "bad-rules.yaml:17: shard: index 3 must be less than count 3",
-		FIX "bad-rules.yaml:20: detector.ignore[0]: a rule needs at least one of function, any_function, file, "
-		    "service",
-		FIX "bad-rules.yaml:22: web.tls: cert_file and key_file are both required",
-		FIX "bad-rules.yaml:23: web.auth.basic_auth: username is required",
-		FIX "bad-rules.yaml:26: alerting.webhooks[0]: url and url_file are mutually exclusive",
-		FIX "bad-rules.yaml:27: alerting.webhooks[1]: duplicate webhook name 'a'",
-		FIX "bad-rules.yaml:28: alerting.webhooks[2]: url or url_file is required",
+	    FIX "bad-rules.yaml:2: scrape_timeout: scrape_timeout (10s) must not exceed "
+	        "scrape_interval (5s)",
+	    FIX "bad-rules.yaml:3: retention.rollup: rollup (604800s) must not be shorter than raw "
+	        "(2592000s)",
+	    FIX "bad-rules.yaml:5: services[0]: bearer_token_file and basic_auth are mutually "
+	        "exclusive",
+	    FIX
+	    "bad-rules.yaml:6: services[0].targets[1]: duplicate target 'http://127.0.0.1:6060'",
+	    FIX "bad-rules.yaml:9: services[1]: duplicate service name 'payments'",
+	    FIX "bad-rules.yaml:11: services[2]: name is required",
+	    FIX "bad-rules.yaml:12: services[3]: no targets (give targets, or target_files for "
+	        "discovery)",
+	    FIX "bad-rules.yaml:15: services[4].tls: cert_file and key_file go together",
+	    FIX "bad-rules.yaml:16: services[4].basic_auth: password_file is required",
+	    FIX "bad-rules.yaml:17: shard: index 3 must be less than count 3",
+	    FIX "bad-rules.yaml:20: detector.ignore[0]: a rule needs at least one of function, "
+	        "any_function, file, "
+	        "service",
+	    FIX "bad-rules.yaml:22: web.tls: cert_file and key_file are both required",
+	    FIX "bad-rules.yaml:23: web.auth.basic_auth: username is required",
+	    FIX "bad-rules.yaml:26: alerting.webhooks[0]: url and url_file are mutually exclusive",
+	    FIX "bad-rules.yaml:27: alerting.webhooks[1]: duplicate webhook name 'a'",
+	    FIX "bad-rules.yaml:28: alerting.webhooks[2]: url or url_file is required",
 	};
 
 	expect_file_errors(FIX "bad-rules.yaml", want, N(want));
@@ -494,22 +528,30 @@ END_TEST
 START_TEST(test_errors_files)
 {
 	static const char *const want[] = {
-		FIX "bad-files.yaml:4: services[0].bearer_token_file: cannot read '" FIX "files/missing.token': "
-		    "No such file or directory",
-		FIX "bad-files.yaml:5: services[0].tls.ca_file: cannot read '" FIX "files': not a regular file",
-		FIX "bad-files.yaml:5: services[0].tls.cert_file: cannot read '/nonexistent/c.pem': No such file or "
-		    "directory",
-		FIX "bad-files.yaml:5: services[0].tls.key_file: cannot read '/nonexistent/c.key': No such file or "
-		    "directory",
-		FIX "bad-files.yaml:7: web.auth.bearer_token_file: cannot read '/nonexistent/web.token': No such file "
-		    "or directory",
-		FIX "bad-files.yaml:10: alerting.webhooks[0].url_file: cannot read '" FIX "files/missing.url': No such "
-		    "file or directory",
-		FIX "bad-files.yaml:10: alerting.webhooks[0].secret_file: cannot read '/nonexistent/hook.key': No such "
-		    "file or directory",
-		FIX "bad-files.yaml:11: alerting.webhooks[1]: url_file '" FIX "files/bad.url': invalid URL: contains "
-		    "spaces or control characters",
-		FIX "bad-files.yaml:12: alerting.webhooks[2]: url_file '" FIX "files/empty.url': empty",
+	    FIX "bad-files.yaml:4: services[0].bearer_token_file: cannot read '" FIX
+	        "files/missing.token': "
+	        "No such file or directory",
+	    FIX "bad-files.yaml:5: services[0].tls.ca_file: cannot read '" FIX
+	        "files': not a regular file",
+	    FIX "bad-files.yaml:5: services[0].tls.cert_file: cannot read '/nonexistent/c.pem': No "
+	        "such file or "
+	        "directory",
+	    FIX "bad-files.yaml:5: services[0].tls.key_file: cannot read '/nonexistent/c.key': No "
+	        "such file or "
+	        "directory",
+	    FIX "bad-files.yaml:7: web.auth.bearer_token_file: cannot read "
+	        "'/nonexistent/web.token': No such file "
+	        "or directory",
+	    FIX "bad-files.yaml:10: alerting.webhooks[0].url_file: cannot read '" FIX
+	        "files/missing.url': No such "
+	        "file or directory",
+	    FIX "bad-files.yaml:10: alerting.webhooks[0].secret_file: cannot read "
+	        "'/nonexistent/hook.key': No such "
+	        "file or directory",
+	    FIX "bad-files.yaml:11: alerting.webhooks[1]: url_file '" FIX
+	        "files/bad.url': invalid URL: contains "
+	        "spaces or control characters",
+	    FIX "bad-files.yaml:12: alerting.webhooks[2]: url_file '" FIX "files/empty.url': empty",
 	};
 
 	expect_file_errors(FIX "bad-files.yaml", want, N(want));
@@ -519,12 +561,14 @@ END_TEST
 START_TEST(test_errors_json)
 {
 	static const char *const want[] = {
-		FIX "bad-json.json:3: scrape_timeout: invalid duration 'ten seconds' (use e.g. 30s, 5m, 2h)",
-		FIX "bad-json.json:8: services[0].scrape_interval: unknown key",
+	    FIX "bad-json.json:3: scrape_timeout: invalid duration 'ten seconds' (use e.g. 30s, "
+	        "5m, 2h)",
+	    FIX "bad-json.json:8: services[0].scrape_interval: unknown key",
 	};
 	static const char *const want_syntax[] = {
-		FIX "bad-syntax.json:5: syntax error: did not find expected ',' or ']' (while parsing a flow sequence "
-		    "started at line 3)",
+	    FIX "bad-syntax.json:5: syntax error: did not find expected ',' or ']' (while parsing "
+	        "a flow sequence "
+	        "started at line 3)",
 	};
 
 	expect_file_errors(FIX "bad-json.json", want, N(want));
@@ -535,14 +579,15 @@ END_TEST
 START_TEST(test_errors_syntax_and_file)
 {
 	static const char *const want_syntax[] = {
-		FIX "bad-syntax.yaml:5: syntax error: did not find expected ',' or ']' (while parsing a flow sequence "
-		    "started at line 4)",
+	    FIX "bad-syntax.yaml:5: syntax error: did not find expected ',' or ']' (while parsing "
+	        "a flow sequence "
+	        "started at line 4)",
 	};
 	static const char *const want_missing[] = {
-		FIX "missing.yaml: cannot open: No such file or directory",
+	    FIX "missing.yaml: cannot open: No such file or directory",
 	};
 	static const char *const want_dir[] = {
-		FIX ": cannot read: Is a directory",
+	    FIX ": cannot read: Is a directory",
 	};
 
 	expect_file_errors(FIX "bad-syntax.yaml", want_syntax, N(want_syntax));
@@ -553,64 +598,85 @@ END_TEST
 
 START_TEST(test_errors_small)
 {
-	expect_error("- a\n- b\n", "t.yaml:1: expected a mapping of keys at the top level, got a list");
+	expect_error("- a\n- b\n",
+	             "t.yaml:1: expected a mapping of keys at the top level, got a list");
 	expect_error("listen: 127.0.0.1:1\n---\nlisten: 127.0.0.1:2\n",
-	    "t.yaml:3: more than one YAML document in the file");
+	             "t.yaml:3: more than one YAML document in the file");
 	expect_error("listen: \"127.0.0.1:\\0\"\n", "t.yaml:1: listen: contains a NUL byte");
 	expect_error("listen:\n", "t.yaml:1: listen: missing value (expected a string)");
-	expect_error("listen: \"::1:8080\"\n",
-	    "t.yaml:1: listen: invalid address '::1:8080': IPv6 addresses need brackets: [addr]:port");
-	expect_error("listen: \"[::1]\"\n",
-	    "t.yaml:1: listen: invalid address '[::1]': missing port (use host:port or [addr]:port)");
-	expect_error("listen: \":8080\"\n",
+	expect_error("listen: \"::1:8080\"\n", "t.yaml:1: listen: invalid address '::1:8080': IPv6 "
+	                                       "addresses need brackets: [addr]:port");
+	expect_error("listen: \"[::1]\"\n", "t.yaml:1: listen: invalid address '[::1]': missing "
+	                                    "port (use host:port or [addr]:port)");
+	expect_error(
+	    "listen: \":8080\"\n",
 	    "t.yaml:1: listen: invalid address ':8080': missing host (use e.g. 127.0.0.1:8080)");
-	expect_error("listen: \"[]:80\"\n",
+	expect_error(
+	    "listen: \"[]:80\"\n",
 	    "t.yaml:1: listen: invalid address '[]:80': bad IPv6 address (use [addr]:port)");
-	expect_error("listen: \"h:65536\"\n", "t.yaml:1: listen: invalid address 'h:65536': invalid port");
-	expect_error("listen: \"h :1\"\n",
+	expect_error("listen: \"h:65536\"\n",
+	             "t.yaml:1: listen: invalid address 'h:65536': invalid port");
+	expect_error(
+	    "listen: \"h :1\"\n",
 	    "t.yaml:1: listen: invalid address 'h :1': contains spaces or control characters");
 	expect_error("? [a]\n: b\n", "t.yaml:1: keys must be strings, got a list");
-	expect_error("scrape_interval: 0\n", "t.yaml:1: scrape_interval: duration must be at least 1s");
-	expect_error("scrape_interval: 1s\n",
+	expect_error("scrape_interval: 0\n",
+	             "t.yaml:1: scrape_interval: duration must be at least 1s");
+	expect_error(
+	    "scrape_interval: 1s\n",
 	    "t.yaml:1: scrape_interval: scrape_timeout (10s) must not exceed scrape_interval (1s)");
-	expect_error("max_body_bytes: 1KB\n", "t.yaml:1: max_body_bytes: size must be at least 1024 bytes");
+	expect_error("max_body_bytes: 1KB\n",
+	             "t.yaml:1: max_body_bytes: size must be at least 1024 bytes");
 	expect_error("max_concurrent_scrapes: \"8\"\n",
-	    "t.yaml:1: max_concurrent_scrapes: invalid number '8' (expected a non-negative integer)");
+	             "t.yaml:1: max_concurrent_scrapes: invalid number '8' (expected a "
+	             "non-negative integer)");
 	expect_error("max_concurrent_scrapes: 99999999999999999999999\n",
-	    "t.yaml:1: max_concurrent_scrapes: invalid number '99999999999999999999999' (expected a non-negative "
-	    "integer)");
-	expect_error("alerting: {min_score: \"0.5\"}\n", "t.yaml:1: alerting.min_score: invalid number '0.5'");
-	expect_error("alerting: {min_score: .nan}\n", "t.yaml:1: alerting.min_score: invalid number '.nan'");
+	             "t.yaml:1: max_concurrent_scrapes: invalid number '99999999999999999999999' "
+	             "(expected a non-negative "
+	             "integer)");
+	expect_error("alerting: {min_score: \"0.5\"}\n",
+	             "t.yaml:1: alerting.min_score: invalid number '0.5'");
+	expect_error("alerting: {min_score: .nan}\n",
+	             "t.yaml:1: alerting.min_score: invalid number '.nan'");
 	expect_error("alerting: {min_score: -0.1}\n",
-	    "t.yaml:1: alerting.min_score: -0.1 is out of range (0 to 1)");
-	expect_error("services: [{name: a, targets: [http://h:1], tls: {insecure_skip_verify: \"true\"}}]\n",
-	    "t.yaml:1: services[0].tls.insecure_skip_verify: invalid boolean 'true' (use true or false)");
+	             "t.yaml:1: alerting.min_score: -0.1 is out of range (0 to 1)");
+	expect_error(
+	    "services: [{name: a, targets: [http://h:1], tls: {insecure_skip_verify: \"true\"}}]\n",
+	    "t.yaml:1: services[0].tls.insecure_skip_verify: invalid boolean 'true' (use true or "
+	    "false)");
 	expect_error("services: [{name: a, targets: [http://h:1], labels: {a: [x]}}]\n",
-	    "t.yaml:1: services[0].labels.a: expected a string, got a list");
-	expect_error("services: [{name: a, targets: [http://h:1], headers: {X-A: \"a\\r\\nB: c\"}}]\n",
+	             "t.yaml:1: services[0].labels.a: expected a string, got a list");
+	expect_error(
+	    "services: [{name: a, targets: [http://h:1], headers: {X-A: \"a\\r\\nB: c\"}}]\n",
 	    "t.yaml:1: services[0].headers.X-A: value contains a line break or NUL byte");
 	expect_error("services: [{name: a, targets: [http://h:1], headers: {X-A: a, x-a: b}}]\n",
-	    "t.yaml:1: services[0].headers.x-a: duplicate key");
+	             "t.yaml:1: services[0].headers.x-a: duplicate key");
 	expect_error("services: [{name: a, targets: [\"http://[::1\"]}]\n",
-	    "t.yaml:1: services[0].targets[0]: invalid URL 'http://[::1': bad IPv6 address (use [addr]:port)");
+	             "t.yaml:1: services[0].targets[0]: invalid URL 'http://[::1': bad IPv6 "
+	             "address (use [addr]:port)");
 	expect_error("services: [{name: a, targets: [\"http://h:0\"]}]\n",
-	    "t.yaml:1: services[0].targets[0]: invalid URL 'http://h:0': invalid port");
+	             "t.yaml:1: services[0].targets[0]: invalid URL 'http://h:0': invalid port");
 	expect_error("services: [{name: a, targets: [\"http://h x\"]}]\n",
-	    "t.yaml:1: services[0].targets[0]: invalid URL 'http://h x': contains spaces or control characters");
+	             "t.yaml:1: services[0].targets[0]: invalid URL 'http://h x': contains spaces "
+	             "or control characters");
 	expect_error("services: [{name: a, targets: [\"http:///x\"]}]\n",
-	    "t.yaml:1: services[0].targets[0]: invalid URL 'http:///x': missing host");
-	expect_error("services: [{name: \"\", targets: [http://h:1]}]\n", "t.yaml:1: services[0].name: empty string");
+	             "t.yaml:1: services[0].targets[0]: invalid URL 'http:///x': missing host");
+	expect_error("services: [{name: \"\", targets: [http://h:1]}]\n",
+	             "t.yaml:1: services[0].name: empty string");
 	expect_error("services: [{name: \"a\\tb\", targets: [http://h:1]}]\n",
-	    "t.yaml:1: services[0].name: name contains control characters");
+	             "t.yaml:1: services[0].name: name contains control characters");
 	expect_error("services: [x]\n", "t.yaml:1: services[0]: expected a mapping, got a scalar");
-	expect_error("detector: {ignore: [x]}\n", "t.yaml:1: detector.ignore[0]: expected a mapping, got a scalar");
+	expect_error("detector: {ignore: [x]}\n",
+	             "t.yaml:1: detector.ignore[0]: expected a mapping, got a scalar");
 	expect_error("alerting: {webhooks: [x]}\n",
-	    "t.yaml:1: alerting.webhooks[0]: expected a mapping, got a scalar");
+	             "t.yaml:1: alerting.webhooks[0]: expected a mapping, got a scalar");
 	expect_error("alerting: {webhooks: [{name: a, url: \"http://h/\", timeout: 2h}]}\n",
-	    "t.yaml:1: alerting.webhooks[0].timeout: duration must be at most 3600s");
-	expect_error("target_files: [[a]]\n", "t.yaml:1: target_files[0]: expected a string, got a list");
+	             "t.yaml:1: alerting.webhooks[0].timeout: duration must be at most 3600s");
+	expect_error("target_files: [[a]]\n",
+	             "t.yaml:1: target_files[0]: expected a string, got a list");
 	expect_error("log_level: [debug]\n", "t.yaml:1: log_level: expected a string, got a list");
-	expect_error("shard: {index: 70000}\n", "t.yaml:1: shard.index: 70000 is out of range (0 to 65535)");
+	expect_error("shard: {index: 70000}\n",
+	             "t.yaml:1: shard.index: 70000 is out of range (0 to 65535)");
 	/* A control character in an unknown key is not echoed raw into the terminal. */
 	expect_error("\"bad\\ekey\": 1\n", "t.yaml:1: bad?key: unknown key");
 }
@@ -618,7 +684,7 @@ END_TEST
 
 START_TEST(test_errors_accumulate_and_cap)
 {
-	struct config_errors errs = { 0 };
+	struct config_errors errs = {0};
 	char *big;
 	size_t len = 0, cap = 1100 * 16;
 
@@ -649,7 +715,7 @@ END_TEST
 
 START_TEST(test_add_target)
 {
-	struct config_errors errs = { 0 };
+	struct config_errors errs = {0};
 	struct config *cfg = config_default();
 
 	ck_assert_ptr_nonnull(cfg);
@@ -668,15 +734,18 @@ START_TEST(test_add_target)
 	ck_assert_int_eq(config_add_target(cfg, "127.0.0.1:6060", &errs), -1);
 	ck_assert_int_eq(config_add_target(cfg, "http://127.0.0.1:6060", &errs), -1);
 	ck_assert_uint_eq(errs.n, 2);
-	ck_assert_str_eq(errs.msgs[0],
+	ck_assert_str_eq(
+	    errs.msgs[0],
 	    "--target: invalid URL '127.0.0.1:6060': the scheme must be http:// or https://");
 	ck_assert_str_eq(errs.msgs[1], "--target: duplicate target 'http://127.0.0.1:6060'");
 	ck_assert_uint_eq(cfg->services[0].ntargets, 2);
 	config_errors_release(&errs);
 	config_unref(cfg);
 
-	/* Next to services from a file, "cli" is one more service; a file's own "cli" is extended. */
-	cfg = expect_ok("services: [{name: a, targets: [http://h:1]}, {name: cli, targets: [http://h:2]}]\n");
+	/* Next to services from a file, "cli" is one more service; a file's own "cli" is extended.
+	 */
+	cfg = expect_ok(
+	    "services: [{name: a, targets: [http://h:1]}, {name: cli, targets: [http://h:2]}]\n");
 	ck_assert_int_eq(config_add_target(cfg, "http://h:3", &errs), 0);
 	ck_assert_uint_eq(cfg->nservices, 2);
 	ck_assert_uint_eq(cfg->services[1].ntargets, 2);
@@ -692,7 +761,7 @@ END_TEST
 START_TEST(test_example_config)
 {
 	/* The commented example shipped in deploy/ loads, and spells out the defaults. */
-	struct config_errors errs = { 0 };
+	struct config_errors errs = {0};
 	struct config *cfg = config_load("../deploy/leakprofd.yaml", &errs);
 
 	if (cfg == NULL)
@@ -812,14 +881,15 @@ make_file(char *path, size_t len, char c)
 	ck_assert_ptr_nonnull(f);
 	memset(chunk, c, sizeof(chunk));
 	for (size_t done = 0; done < len; done += sizeof(chunk))
-		ck_assert_uint_eq(fwrite(chunk, 1, len - done < sizeof(chunk) ? len - done : sizeof(chunk), f),
+		ck_assert_uint_eq(
+		    fwrite(chunk, 1, len - done < sizeof(chunk) ? len - done : sizeof(chunk), f),
 		    len - done < sizeof(chunk) ? len - done : sizeof(chunk));
 	ck_assert_int_eq(fclose(f), 0);
 }
 
 START_TEST(test_errors_limits)
 {
-	struct config_errors errs = { 0 };
+	struct config_errors errs = {0};
 	char path[64], text[512], want[512], name[200];
 
 	/* A config file over 16 MiB is refused unread. */
@@ -831,15 +901,18 @@ START_TEST(test_errors_limits)
 	config_errors_release(&errs);
 	unlink(path);
 
-	/* url_file is read as any secret file (base/secret.h): over 64 KiB, or with a NUL byte, it is refused
-	 * without echoing it. */
+	/* url_file is read as any secret file (base/secret.h): over 64 KiB, or with a NUL byte, it
+	 * is refused without echoing it. */
 	make_file(path, 65537, 'a');
-	snprintf(text, sizeof(text), "alerting:\n  webhooks:\n    - {name: a, url_file: %s}\n", path);
-	snprintf(want, sizeof(want), "t.yaml:3: alerting.webhooks[0]: url_file '%s': larger than 65536 bytes", path);
+	snprintf(text, sizeof(text), "alerting:\n  webhooks:\n    - {name: a, url_file: %s}\n",
+	         path);
+	snprintf(want, sizeof(want),
+	         "t.yaml:3: alerting.webhooks[0]: url_file '%s': larger than 65536 bytes", path);
 	expect_error(text, want);
 	unlink(path);
 	expect_error("alerting:\n  webhooks:\n    - {name: a, url_file: " FIX "files/nul.url}\n",
-	    "t.yaml:3: alerting.webhooks[0]: url_file '" FIX "files/nul.url': contains a NUL byte");
+	             "t.yaml:3: alerting.webhooks[0]: url_file '" FIX
+	             "files/nul.url': contains a NUL byte");
 
 	/* Names are bounded. */
 	memset(name, 'n', 129);
@@ -856,12 +929,15 @@ START_TEST(test_errors_syntax_forms)
 {
 	/* Bytes that are not UTF-8: the line is counted up to the offset libyaml reports. */
 	expect_error("listen: 127.0.0.1:1\ndatabase: \"\xff\"\n",
-	    "t.yaml:2: syntax error: invalid leading UTF-8 octet (byte 31)");
-	expect_error("a: b: c\n", "t.yaml:1: syntax error: mapping values are not allowed in this context");
-	expect_error("listen: [\n", "t.yaml:2: syntax error: did not find expected node content (while parsing a "
-	    "flow node)");
-	expect_error("a:\n  - b\n c: 1\n", "t.yaml:3: syntax error: did not find expected key (while parsing a "
-	    "block mapping started at line 1)");
+	             "t.yaml:2: syntax error: invalid leading UTF-8 octet (byte 31)");
+	expect_error("a: b: c\n",
+	             "t.yaml:1: syntax error: mapping values are not allowed in this context");
+	expect_error("listen: [\n",
+	             "t.yaml:2: syntax error: did not find expected node content (while parsing a "
+	             "flow node)");
+	expect_error("a:\n  - b\n c: 1\n",
+	             "t.yaml:3: syntax error: did not find expected key (while parsing a "
+	             "block mapping started at line 1)");
 }
 END_TEST
 
@@ -871,12 +947,14 @@ START_TEST(test_nesting_limit)
 	int n;
 
 	/* Deep flow nesting is refused before libyaml, whose scanner is quadratic in it. */
-	n = snprintf(buf, sizeof(buf), "listen: 127.0.0.1:1\nx: %.*s\n", 65,
+	n = snprintf(
+	    buf, sizeof(buf), "listen: 127.0.0.1:1\nx: %.*s\n", 65,
 	    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[");
 	ck_assert_int_gt(n, 0);
 	expect_error(buf, "t.yaml:2: lists and mappings nested more than 64 deep");
 	/* Brackets in quoted strings and comments do not count. */
-	n = snprintf(buf, sizeof(buf), "services: [{name: \"%.*s\", targets: ['http://h:1']}] # %.*s\n", 70,
+	n = snprintf(
+	    buf, sizeof(buf), "services: [{name: \"%.*s\", targets: ['http://h:1']}] # %.*s\n", 70,
 	    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", 70,
 	    "{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{");
 	ck_assert_int_gt(n, 0);

@@ -1,5 +1,6 @@
 /* tests/check_main.c: the one Check runner for every unit-test suite (tests/check_<module>.c).
- * The suite list is generated from the file names: each check_<module>.c defines Suite *<module>_suite(void). */
+ * The suite list is generated from the file names: each check_<module>.c defines Suite
+ * *<module>_suite(void). */
 #include <check.h>
 #include <stdlib.h>
 

@@ -129,8 +129,7 @@ check_expected(const struct profile *p, enum profile_format fmt)
 		ck_assert_msg(l != NULL, "%s: no location %s op '%s'", format_name(fmt), fn,
 		              want_op);
 		ck_assert_msg(l->count == count, "%s: %s '%s': count %llu, want %llu",
-		              format_name(fmt), fn, want_op, (unsigned long long)l->count,
-		              count);
+		              format_name(fmt), fn, want_op, (unsigned long long)l->count, count);
 		colon = strrchr(fileline, ':');
 		ck_assert_ptr_nonnull(colon);
 		*colon = '\0';
@@ -267,8 +266,8 @@ START_TEST(test_debug2_truncated)
 }
 END_TEST
 
-/* A real debug=1 profile cut inside a line or a group is an error naming truncation, never a smaller profile:
- * Go writes debug=1 whole, so a cut can only happen in transit. */
+/* A real debug=1 profile cut inside a line or a group is an error naming truncation, never a
+ * smaller profile: Go writes debug=1 whole, so a cut can only happen in transit. */
 START_TEST(test_debug1_truncated)
 {
 	size_t len;
@@ -277,12 +276,14 @@ START_TEST(test_debug1_truncated)
 	struct parse_error err;
 
 	for (size_t n = 40; n < len; n++) {
-		/* A cut right after a group's closing empty line leaves a well-formed, smaller profile. */
+		/* A cut right after a group's closing empty line leaves a well-formed, smaller
+		 * profile. */
 		if (buf[n - 1] == '\n' && buf[n - 2] == '\n')
 			continue;
-		ck_assert_msg(profile_parse(buf, n, &p, &err) == -1, "cut at %zu of %zu parsed", n, len);
-		ck_assert_msg(strstr(err.msg, "truncated debug=1 profile") != NULL, "cut at %zu: %s", n,
-		              err.msg);
+		ck_assert_msg(profile_parse(buf, n, &p, &err) == -1, "cut at %zu of %zu parsed", n,
+		              len);
+		ck_assert_msg(strstr(err.msg, "truncated debug=1 profile") != NULL,
+		              "cut at %zu: %s", n, err.msg);
 	}
 	ck_assert_int_eq(profile_parse(buf, len, &p, &err), 0);
 	profile_release(&p);

@@ -885,7 +885,9 @@ page_targets(const struct web_ctx *c, struct web_reply *r)
 
 		/* A service whose targets all left the config has no health to show. */
 		sbuf_addf(&b, "<tr><td><span class=\"dot %s\"></span><a href=\"/?service=",
-		          sv[i].targets == 0 ? "unknown" : ok ? "up" : "down");
+		          sv[i].targets == 0 ? "unknown"
+		          : ok               ? "up"
+		                             : "down");
 		sbuf_url(&b, sv[i].name);
 		sbuf_puts(&b, "\">");
 		sbuf_html(&b, sv[i].name);

@@ -322,15 +322,17 @@ pool_put(struct web *w, struct conn *c)
 
 /* ---- requests ---- */
 
-/* A query argument. One with a NUL byte inside ("%00") would read as its prefix ("service=%00x" as "", all
- * services): it is handed on as a value no name, number or duration can have, so it fails like any bad value. */
+/* A query argument. One with a NUL byte inside ("%00") would read as its prefix ("service=%00x" as
+ * "", all services): it is handed on as a value no name, number or duration can have, so it fails
+ * like any bad value. */
 static const char *
 mhd_arg(void *cls, const char *name)
 {
 	const char *v = NULL;
 	size_t n = 0;
 
-	if (MHD_lookup_connection_value_n(cls, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v, &n) != MHD_YES)
+	if (MHD_lookup_connection_value_n(cls, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v, &n) !=
+	    MHD_YES)
 		return NULL;
 	if (v != NULL && strlen(v) != n)
 		return "\x7f(NUL byte)";
@@ -394,7 +396,8 @@ static bool
 auth_ok(const struct web_conf *c, struct MHD_Connection *conn)
 {
 	const char *h;
-	char decoded[2 * SECRET_MAX_BYTES + 2]; /* user:password, each at most a secret file's size */
+	char decoded[2 * SECRET_MAX_BYTES +
+	             2]; /* user:password, each at most a secret file's size */
 	const char *colon;
 
 	if (!c->token && !c->basic_user)
@@ -604,7 +607,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	           !MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "window");
 	c = pool_get(w, now + (int64_t)w->request_timeout * 1000, priority);
 	if (!c) {
-		reply_error(&r, url, 503, "busy, or the database is not available (see the daemon log)");
+		reply_error(&r, url, 503,
+		            "busy, or the database is not available (see the daemon log)");
 		goto out_send;
 	}
 	{

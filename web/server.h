@@ -1,5 +1,5 @@
-/* web/server.h: the dashboard, JSON API and Prometheus /metrics, served by libmicrohttpd on its own threads with
- * read-only SQLite connections, so it never blocks the collector. */
+/* web/server.h: the dashboard, JSON API and Prometheus /metrics, served by libmicrohttpd on its own
+ * threads with read-only SQLite connections, so it never blocks the collector. */
 #ifndef SERVER_H
 #define SERVER_H
 
@@ -7,7 +7,7 @@
 
 #include "base/config.h"
 
-struct web;                                     /* opaque */
+struct web; /* opaque */
 
 /* Start serving on cfg->listen, reading the database cfg->database. The server takes a reference of
  * its own to 'cfg' (the caller keeps its own). listen, database, web.tls, web.max_connections and
@@ -20,7 +20,8 @@ struct web *web_start(const struct config *cfg);
  * file cannot be read (logged) the previous configuration stays current. Changes to the keys that
  * web_start alone reads are ignored (config_log_restart_changes names them). */
 void web_reload(struct web *w, const struct config *cfg);
-/* The collector loop calls this on every iteration; /healthz answers 503 when it has not for 3 intervals. */
+/* The collector loop calls this on every iteration; /healthz answers 503 when it has not for 3
+ * intervals. */
 void web_heartbeat(struct web *w, int64_t now_ms);
 /* Stop accepting, finish in-flight requests, free. web_stop(NULL) does nothing. */
 void web_stop(struct web *w);

@@ -10,11 +10,6 @@
 #include "base/units.h"
 #include "web/web.h"
 
-
-
-
-
-
 void
 sbuf_html(struct sbuf *b, const char *s)
 {
@@ -111,8 +106,6 @@ sbuf_prom(struct sbuf *b, const char *s)
 			sbuf_add(b, (const char *)p, 1);
 	}
 }
-
-
 
 void
 web_reply_take(struct web_reply *r, unsigned status, const char *content_type, struct sbuf *b)
@@ -246,4 +239,3 @@ web_base64_decode(const char *in, char *out, size_t outsz)
 	out[o] = '\0';
 	return 0;
 }
-

@@ -65,8 +65,8 @@ void web_reply_take(struct web_reply *r, unsigned status, const char *content_ty
 void web_reply_text(struct web_reply *r, unsigned status, const char *text);
 void web_reply_release(struct web_reply *r);
 
-/* Parse a window or step (any duration of base/units.h: "90s", "6h", "1h30m", "2d" or seconds). 0, or -1
- * when not a positive duration <= 'max_s'. */
+/* Parse a window or step (any duration of base/units.h: "90s", "6h", "1h30m", "2d" or seconds). 0,
+ * or -1 when not a positive duration <= 'max_s'. */
 int web_parse_duration(const char *s, uint64_t max_s, uint64_t *out)
     __attribute__((warn_unused_result));
 /* Parse a positive decimal integer <= max. 0, or -1. */

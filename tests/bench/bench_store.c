@@ -283,8 +283,8 @@ arg_long(const char *s)
  * web) shows as the ratio. Returns 0 and fills *bytes (in use after the day) and *cpu (seconds of
  * CPU, profile generation included as in the store's ingest figure), or -1. */
 static int
-floor_day(const char *path, struct sim_service *svcs, long targets, long per_service,
-          long interval, int64_t *bytes, double *cpu, uint64_t *nscrapes)
+floor_day(const char *path, struct sim_service *svcs, long targets, long per_service, long interval,
+          int64_t *bytes, double *cpu, uint64_t *nscrapes)
 {
 	static const char setup[] =
 	    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
@@ -331,11 +331,12 @@ floor_day(const char *path, struct sim_service *svcs, long targets, long per_ser
 			sqlite3_reset(ins_scrape);
 			scrape_id = sqlite3_last_insert_rowid(db);
 			for (k = 0; k < p.nlocations; k++) {
-				/* the location's index in its service, from the interned function name */
+				/* the location's index in its service, from the interned function
+				 * name */
 				const struct sim_loc *l =
-				    (const struct sim_loc *)(const void *)(p.locations[k].loc.function -
-				                                           offsetof(struct sim_loc,
-				                                                    function));
+				    (const struct sim_loc
+				         *)(const void *)(p.locations[k].loc.function -
+				                          offsetof(struct sim_loc, function));
 
 				sqlite3_bind_int64(ins_sample, 1, scrape_id);
 				sqlite3_bind_int64(ins_sample, 2,
@@ -366,7 +367,8 @@ floor_day(const char *path, struct sim_service *svcs, long targets, long per_ser
 		                       " (SELECT page_size FROM pragma_page_size)",
 		                       -1, &stmt, NULL) == SQLITE_OK) {
 			if (sqlite3_step(stmt) == SQLITE_ROW)
-				*bytes = sqlite3_column_int64(stmt, 0) * sqlite3_column_int64(stmt, 1);
+				*bytes =
+				    sqlite3_column_int64(stmt, 0) * sqlite3_column_int64(stmt, 1);
 			sqlite3_finalize(stmt);
 		}
 	}
@@ -568,10 +570,11 @@ main(int argc, char **argv)
 		if (floor_day(floor_path, svcs, targets, per_service, interval, &floor_bytes,
 		              &floor_cpu, &floor_n) != 0)
 			return 1;
-		store_day1 = day > 0 ? (double)size_day[0]
-		                     : (double)used_bytes(st) * (double)DAY_MS /
-		                           (double)(end - T_START);
-		printf("floor (same fleet, 1 day, bare integer tables, no index): %.0f bytes per target"
+		store_day1 =
+		    day > 0 ? (double)size_day[0]
+		            : (double)used_bytes(st) * (double)DAY_MS / (double)(end - T_START);
+		printf("floor (same fleet, 1 day, bare integer tables, no index): %.0f bytes per "
+		       "target"
 		       " per day, %.3f ms CPU per scrape\n",
 		       (double)floor_bytes / (double)targets, floor_cpu * 1000 / (double)floor_n);
 		printf("store/floor: %.2fx the bytes per target per day (day 1), %.2fx the CPU per"

@@ -1,15 +1,17 @@
 /* tests/bench/fleetsim.c: a simulated fleet of Go services for the daemon benchmark.
  *
- * One process, one port on 127.0.0.1, many virtual targets: GET /t/<n>/debug/pprof/goroutine answers target n's
- * goroutine profile in Go's debug=0 format (gzipped pprof protobuf), shaped like a real HTTP service's: an accept
- * loop, keep-alive connections in IO wait, an idle worker pool on a chan receive, a ticker select, sleepers, a few
- * mutex and WaitGroup waiters, the profiling goroutine itself, and leak locations whose counts grow every epoch
- * (-epoch seconds). Stacks carry the Go runtime frames a real Go 1.19 profile has, so the parser does its real
- * work. Bodies are built per (variant, epoch) and cached: serving costs a lookup and a copy, which keeps the
- * simulator cheap next to the daemon it measures.
+ * One process, one port on 127.0.0.1, many virtual targets: GET /t/<n>/debug/pprof/goroutine
+ * answers target n's goroutine profile in Go's debug=0 format (gzipped pprof protobuf), shaped like
+ * a real HTTP service's: an accept loop, keep-alive connections in IO wait, an idle worker pool on
+ * a chan receive, a ticker select, sleepers, a few mutex and WaitGroup waiters, the profiling
+ * goroutine itself, and leak locations whose counts grow every epoch
+ * (-epoch seconds). Stacks carry the Go runtime frames a real Go 1.19 profile has, so the parser
+ * does its real work. Bodies are built per (variant, epoch) and cached: serving costs a lookup and
+ * a copy, which keeps the simulator cheap next to the daemon it measures.
  *
- * GET /stats answers JSON with the request count and the gaps between consecutive scrapes of the same target (the
- * scrape lag the daemon's scheduler achieves, seen from the targets); GET /reset forgets the gaps seen so far.
+ * GET /stats answers JSON with the request count and the gaps between consecutive scrapes of the
+ * same target (the scrape lag the daemon's scheduler achieves, seen from the targets); GET /reset
+ * forgets the gaps seen so far.
  *
  * Usage: fleetsim -n TARGETS [-port P] [-portfile FILE] [-epoch SECONDS] [-variants V] [-dump N]
  *   -dump N   write target N's body to stdout and exit (to check it with `leakprofd parse -`). */
@@ -33,9 +35,9 @@
 #include <microhttpd.h>
 #include <zlib.h>
 
-#define MAX_TARGETS     1000000
-#define MAX_VARIANTS    1024
-#define GAP_BUCKETS     4096            /* gap histogram: 100 ms buckets up to 409.6 s */
+#define MAX_TARGETS 1000000
+#define MAX_VARIANTS 1024
+#define GAP_BUCKETS 4096 /* gap histogram: 100 ms buckets up to 409.6 s */
 
 /* ---- a growable byte buffer with a hard cap ---- */
 
@@ -122,73 +124,129 @@ struct fn {
 
 /* Go runtime and library functions (Go 1.19 paths) and the service's own. */
 enum {
-	F_GOPARK, F_GOPARKUNLOCK, F_CHANSEND, F_CHANSEND1, F_CHANRECV, F_CHANRECV1, F_SELECTGO, F_SEMACQUIRE1,
-	F_SYNC_SEMACQUIRE, F_SYNC_SEMACQUIRE_MUTEX, F_WG_WAIT, F_MUTEX_LOCKSLOW, F_MUTEX_LOCK, F_NETPOLLBLOCK,
-	F_POLLWAIT, F_PD_WAIT, F_PD_WAITREAD, F_FD_READ, F_FD_ACCEPT, F_NETFD_READ, F_NETFD_ACCEPT, F_CONN_READ,
-	F_TCPL_ACCEPT, F_TCPL_ACCEPT2, F_CONNREADER_READ, F_BUFIO_FILL, F_BUFIO_PEEK, F_HTTP_CONN_SERVE,
-	F_HTTP_SERVE, F_HTTP_LISTEN, F_BGREAD, F_TIME_SLEEP, F_GOEXIT, F_MAIN, F_RT_MAIN,
-	F_PPROF_RTPROF, F_PPROF_WRITE_RT, F_PPROF_WRITE_GOR, F_PPROF_PROFILE_WRITE, F_PPROF_HANDLER,
-	F_HTTP_HANDLERFUNC, F_HTTP_MUX, F_HTTP_SERVERHANDLER,
-	F_POOL_WORKER, F_CACHE_REFRESH, F_HEARTBEAT, F_SESSION_LOCK, F_BATCH_WAIT, F_HANDLER_BASE,
-	F_LEAK_FETCH, F_LEAK_NOTIFY, F_LEAK_WG, F_LEAK_TIMEOUT, F_NFUNCS
+	F_GOPARK,
+	F_GOPARKUNLOCK,
+	F_CHANSEND,
+	F_CHANSEND1,
+	F_CHANRECV,
+	F_CHANRECV1,
+	F_SELECTGO,
+	F_SEMACQUIRE1,
+	F_SYNC_SEMACQUIRE,
+	F_SYNC_SEMACQUIRE_MUTEX,
+	F_WG_WAIT,
+	F_MUTEX_LOCKSLOW,
+	F_MUTEX_LOCK,
+	F_NETPOLLBLOCK,
+	F_POLLWAIT,
+	F_PD_WAIT,
+	F_PD_WAITREAD,
+	F_FD_READ,
+	F_FD_ACCEPT,
+	F_NETFD_READ,
+	F_NETFD_ACCEPT,
+	F_CONN_READ,
+	F_TCPL_ACCEPT,
+	F_TCPL_ACCEPT2,
+	F_CONNREADER_READ,
+	F_BUFIO_FILL,
+	F_BUFIO_PEEK,
+	F_HTTP_CONN_SERVE,
+	F_HTTP_SERVE,
+	F_HTTP_LISTEN,
+	F_BGREAD,
+	F_TIME_SLEEP,
+	F_GOEXIT,
+	F_MAIN,
+	F_RT_MAIN,
+	F_PPROF_RTPROF,
+	F_PPROF_WRITE_RT,
+	F_PPROF_WRITE_GOR,
+	F_PPROF_PROFILE_WRITE,
+	F_PPROF_HANDLER,
+	F_HTTP_HANDLERFUNC,
+	F_HTTP_MUX,
+	F_HTTP_SERVERHANDLER,
+	F_POOL_WORKER,
+	F_CACHE_REFRESH,
+	F_HEARTBEAT,
+	F_SESSION_LOCK,
+	F_BATCH_WAIT,
+	F_HANDLER_BASE,
+	F_LEAK_FETCH,
+	F_LEAK_NOTIFY,
+	F_LEAK_WG,
+	F_LEAK_TIMEOUT,
+	F_NFUNCS
 };
 
 static const struct fn funcs[F_NFUNCS] = {
-	[F_GOPARK] = { "runtime.gopark", "/usr/lib/go-1.19/src/runtime/proc.go" },
-	[F_GOPARKUNLOCK] = { "runtime.goparkunlock", "/usr/lib/go-1.19/src/runtime/proc.go" },
-	[F_CHANSEND] = { "runtime.chansend", "/usr/lib/go-1.19/src/runtime/chan.go" },
-	[F_CHANSEND1] = { "runtime.chansend1", "/usr/lib/go-1.19/src/runtime/chan.go" },
-	[F_CHANRECV] = { "runtime.chanrecv", "/usr/lib/go-1.19/src/runtime/chan.go" },
-	[F_CHANRECV1] = { "runtime.chanrecv1", "/usr/lib/go-1.19/src/runtime/chan.go" },
-	[F_SELECTGO] = { "runtime.selectgo", "/usr/lib/go-1.19/src/runtime/select.go" },
-	[F_SEMACQUIRE1] = { "runtime.semacquire1", "/usr/lib/go-1.19/src/runtime/sema.go" },
-	[F_SYNC_SEMACQUIRE] = { "sync.runtime_Semacquire", "/usr/lib/go-1.19/src/runtime/sema.go" },
-	[F_SYNC_SEMACQUIRE_MUTEX] = { "sync.runtime_SemacquireMutex", "/usr/lib/go-1.19/src/runtime/sema.go" },
-	[F_WG_WAIT] = { "sync.(*WaitGroup).Wait", "/usr/lib/go-1.19/src/sync/waitgroup.go" },
-	[F_MUTEX_LOCKSLOW] = { "sync.(*Mutex).lockSlow", "/usr/lib/go-1.19/src/sync/mutex.go" },
-	[F_MUTEX_LOCK] = { "sync.(*Mutex).Lock", "/usr/lib/go-1.19/src/sync/mutex.go" },
-	[F_NETPOLLBLOCK] = { "runtime.netpollblock", "/usr/lib/go-1.19/src/runtime/netpoll.go" },
-	[F_POLLWAIT] = { "internal/poll.runtime_pollWait", "/usr/lib/go-1.19/src/runtime/netpoll.go" },
-	[F_PD_WAIT] = { "internal/poll.(*pollDesc).wait", "/usr/lib/go-1.19/src/internal/poll/fd_poll_runtime.go" },
-	[F_PD_WAITREAD] = { "internal/poll.(*pollDesc).waitRead",
-	    "/usr/lib/go-1.19/src/internal/poll/fd_poll_runtime.go" },
-	[F_FD_READ] = { "internal/poll.(*FD).Read", "/usr/lib/go-1.19/src/internal/poll/fd_unix.go" },
-	[F_FD_ACCEPT] = { "internal/poll.(*FD).Accept", "/usr/lib/go-1.19/src/internal/poll/fd_unix.go" },
-	[F_NETFD_READ] = { "net.(*netFD).Read", "/usr/lib/go-1.19/src/net/fd_posix.go" },
-	[F_NETFD_ACCEPT] = { "net.(*netFD).accept", "/usr/lib/go-1.19/src/net/fd_unix.go" },
-	[F_CONN_READ] = { "net.(*conn).Read", "/usr/lib/go-1.19/src/net/net.go" },
-	[F_TCPL_ACCEPT] = { "net.(*TCPListener).accept", "/usr/lib/go-1.19/src/net/tcpsock_posix.go" },
-	[F_TCPL_ACCEPT2] = { "net.(*TCPListener).Accept", "/usr/lib/go-1.19/src/net/tcpsock.go" },
-	[F_CONNREADER_READ] = { "net/http.(*connReader).Read", "/usr/lib/go-1.19/src/net/http/server.go" },
-	[F_BUFIO_FILL] = { "bufio.(*Reader).fill", "/usr/lib/go-1.19/src/bufio/bufio.go" },
-	[F_BUFIO_PEEK] = { "bufio.(*Reader).Peek", "/usr/lib/go-1.19/src/bufio/bufio.go" },
-	[F_HTTP_CONN_SERVE] = { "net/http.(*conn).serve", "/usr/lib/go-1.19/src/net/http/server.go" },
-	[F_HTTP_SERVE] = { "net/http.(*Server).Serve", "/usr/lib/go-1.19/src/net/http/server.go" },
-	[F_HTTP_LISTEN] = { "net/http.(*Server).ListenAndServe", "/usr/lib/go-1.19/src/net/http/server.go" },
-	[F_BGREAD] = { "net/http.(*connReader).backgroundRead", "/usr/lib/go-1.19/src/net/http/server.go" },
-	[F_TIME_SLEEP] = { "time.Sleep", "/usr/lib/go-1.19/src/runtime/time.go" },
-	[F_GOEXIT] = { "runtime.goexit", "/usr/lib/go-1.19/src/runtime/asm_amd64.s" },
-	[F_MAIN] = { "main.main", "/src/svc/main.go" },
-	[F_RT_MAIN] = { "runtime.main", "/usr/lib/go-1.19/src/runtime/proc.go" },
-	[F_PPROF_RTPROF] = { "runtime/pprof.runtime_goroutineProfileWithLabels",
-	    "/usr/lib/go-1.19/src/runtime/mprof.go" },
-	[F_PPROF_WRITE_RT] = { "runtime/pprof.writeRuntimeProfile", "/usr/lib/go-1.19/src/runtime/pprof/pprof.go" },
-	[F_PPROF_WRITE_GOR] = { "runtime/pprof.writeGoroutine", "/usr/lib/go-1.19/src/runtime/pprof/pprof.go" },
-	[F_PPROF_PROFILE_WRITE] = { "runtime/pprof.(*Profile).WriteTo", "/usr/lib/go-1.19/src/runtime/pprof/pprof.go" },
-	[F_PPROF_HANDLER] = { "net/http/pprof.handler.ServeHTTP", "/usr/lib/go-1.19/src/net/http/pprof/pprof.go" },
-	[F_HTTP_HANDLERFUNC] = { "net/http.HandlerFunc.ServeHTTP", "/usr/lib/go-1.19/src/net/http/server.go" },
-	[F_HTTP_MUX] = { "net/http.(*ServeMux).ServeHTTP", "/usr/lib/go-1.19/src/net/http/server.go" },
-	[F_HTTP_SERVERHANDLER] = { "net/http.serverHandler.ServeHTTP", "/usr/lib/go-1.19/src/net/http/server.go" },
-	[F_POOL_WORKER] = { "main.(*pool).worker", "/src/svc/pool.go" },
-	[F_CACHE_REFRESH] = { "main.(*cache).refreshLoop", "/src/svc/cache.go" },
-	[F_HEARTBEAT] = { "main.heartbeat", "/src/svc/main.go" },
-	[F_SESSION_LOCK] = { "main.(*sessions).get", "/src/svc/sessions.go" },
-	[F_BATCH_WAIT] = { "main.(*batcher).flush", "/src/svc/batch.go" },
-	[F_HANDLER_BASE] = { "main.(*api).handle", "/src/svc/api.go" },
-	[F_LEAK_FETCH] = { "main.(*client).fetchAsync.func1", "/src/svc/client.go" },
-	[F_LEAK_NOTIFY] = { "main.(*notifier).send", "/src/svc/notify.go" },
-	[F_LEAK_WG] = { "main.(*fanout).collect", "/src/svc/fanout.go" },
-	[F_LEAK_TIMEOUT] = { "main.queryWithTimeout.func1", "/src/svc/query.go" },
+    [F_GOPARK] = {"runtime.gopark", "/usr/lib/go-1.19/src/runtime/proc.go"},
+    [F_GOPARKUNLOCK] = {"runtime.goparkunlock", "/usr/lib/go-1.19/src/runtime/proc.go"},
+    [F_CHANSEND] = {"runtime.chansend", "/usr/lib/go-1.19/src/runtime/chan.go"},
+    [F_CHANSEND1] = {"runtime.chansend1", "/usr/lib/go-1.19/src/runtime/chan.go"},
+    [F_CHANRECV] = {"runtime.chanrecv", "/usr/lib/go-1.19/src/runtime/chan.go"},
+    [F_CHANRECV1] = {"runtime.chanrecv1", "/usr/lib/go-1.19/src/runtime/chan.go"},
+    [F_SELECTGO] = {"runtime.selectgo", "/usr/lib/go-1.19/src/runtime/select.go"},
+    [F_SEMACQUIRE1] = {"runtime.semacquire1", "/usr/lib/go-1.19/src/runtime/sema.go"},
+    [F_SYNC_SEMACQUIRE] = {"sync.runtime_Semacquire", "/usr/lib/go-1.19/src/runtime/sema.go"},
+    [F_SYNC_SEMACQUIRE_MUTEX] = {"sync.runtime_SemacquireMutex",
+                                 "/usr/lib/go-1.19/src/runtime/sema.go"},
+    [F_WG_WAIT] = {"sync.(*WaitGroup).Wait", "/usr/lib/go-1.19/src/sync/waitgroup.go"},
+    [F_MUTEX_LOCKSLOW] = {"sync.(*Mutex).lockSlow", "/usr/lib/go-1.19/src/sync/mutex.go"},
+    [F_MUTEX_LOCK] = {"sync.(*Mutex).Lock", "/usr/lib/go-1.19/src/sync/mutex.go"},
+    [F_NETPOLLBLOCK] = {"runtime.netpollblock", "/usr/lib/go-1.19/src/runtime/netpoll.go"},
+    [F_POLLWAIT] = {"internal/poll.runtime_pollWait", "/usr/lib/go-1.19/src/runtime/netpoll.go"},
+    [F_PD_WAIT] = {"internal/poll.(*pollDesc).wait",
+                   "/usr/lib/go-1.19/src/internal/poll/fd_poll_runtime.go"},
+    [F_PD_WAITREAD] = {"internal/poll.(*pollDesc).waitRead",
+                       "/usr/lib/go-1.19/src/internal/poll/fd_poll_runtime.go"},
+    [F_FD_READ] = {"internal/poll.(*FD).Read", "/usr/lib/go-1.19/src/internal/poll/fd_unix.go"},
+    [F_FD_ACCEPT] = {"internal/poll.(*FD).Accept", "/usr/lib/go-1.19/src/internal/poll/fd_unix.go"},
+    [F_NETFD_READ] = {"net.(*netFD).Read", "/usr/lib/go-1.19/src/net/fd_posix.go"},
+    [F_NETFD_ACCEPT] = {"net.(*netFD).accept", "/usr/lib/go-1.19/src/net/fd_unix.go"},
+    [F_CONN_READ] = {"net.(*conn).Read", "/usr/lib/go-1.19/src/net/net.go"},
+    [F_TCPL_ACCEPT] = {"net.(*TCPListener).accept", "/usr/lib/go-1.19/src/net/tcpsock_posix.go"},
+    [F_TCPL_ACCEPT2] = {"net.(*TCPListener).Accept", "/usr/lib/go-1.19/src/net/tcpsock.go"},
+    [F_CONNREADER_READ] = {"net/http.(*connReader).Read",
+                           "/usr/lib/go-1.19/src/net/http/server.go"},
+    [F_BUFIO_FILL] = {"bufio.(*Reader).fill", "/usr/lib/go-1.19/src/bufio/bufio.go"},
+    [F_BUFIO_PEEK] = {"bufio.(*Reader).Peek", "/usr/lib/go-1.19/src/bufio/bufio.go"},
+    [F_HTTP_CONN_SERVE] = {"net/http.(*conn).serve", "/usr/lib/go-1.19/src/net/http/server.go"},
+    [F_HTTP_SERVE] = {"net/http.(*Server).Serve", "/usr/lib/go-1.19/src/net/http/server.go"},
+    [F_HTTP_LISTEN] = {"net/http.(*Server).ListenAndServe",
+                       "/usr/lib/go-1.19/src/net/http/server.go"},
+    [F_BGREAD] = {"net/http.(*connReader).backgroundRead",
+                  "/usr/lib/go-1.19/src/net/http/server.go"},
+    [F_TIME_SLEEP] = {"time.Sleep", "/usr/lib/go-1.19/src/runtime/time.go"},
+    [F_GOEXIT] = {"runtime.goexit", "/usr/lib/go-1.19/src/runtime/asm_amd64.s"},
+    [F_MAIN] = {"main.main", "/src/svc/main.go"},
+    [F_RT_MAIN] = {"runtime.main", "/usr/lib/go-1.19/src/runtime/proc.go"},
+    [F_PPROF_RTPROF] = {"runtime/pprof.runtime_goroutineProfileWithLabels",
+                        "/usr/lib/go-1.19/src/runtime/mprof.go"},
+    [F_PPROF_WRITE_RT] = {"runtime/pprof.writeRuntimeProfile",
+                          "/usr/lib/go-1.19/src/runtime/pprof/pprof.go"},
+    [F_PPROF_WRITE_GOR] = {"runtime/pprof.writeGoroutine",
+                           "/usr/lib/go-1.19/src/runtime/pprof/pprof.go"},
+    [F_PPROF_PROFILE_WRITE] = {"runtime/pprof.(*Profile).WriteTo",
+                               "/usr/lib/go-1.19/src/runtime/pprof/pprof.go"},
+    [F_PPROF_HANDLER] = {"net/http/pprof.handler.ServeHTTP",
+                         "/usr/lib/go-1.19/src/net/http/pprof/pprof.go"},
+    [F_HTTP_HANDLERFUNC] = {"net/http.HandlerFunc.ServeHTTP",
+                            "/usr/lib/go-1.19/src/net/http/server.go"},
+    [F_HTTP_MUX] = {"net/http.(*ServeMux).ServeHTTP", "/usr/lib/go-1.19/src/net/http/server.go"},
+    [F_HTTP_SERVERHANDLER] = {"net/http.serverHandler.ServeHTTP",
+                              "/usr/lib/go-1.19/src/net/http/server.go"},
+    [F_POOL_WORKER] = {"main.(*pool).worker", "/src/svc/pool.go"},
+    [F_CACHE_REFRESH] = {"main.(*cache).refreshLoop", "/src/svc/cache.go"},
+    [F_HEARTBEAT] = {"main.heartbeat", "/src/svc/main.go"},
+    [F_SESSION_LOCK] = {"main.(*sessions).get", "/src/svc/sessions.go"},
+    [F_BATCH_WAIT] = {"main.(*batcher).flush", "/src/svc/batch.go"},
+    [F_HANDLER_BASE] = {"main.(*api).handle", "/src/svc/api.go"},
+    [F_LEAK_FETCH] = {"main.(*client).fetchAsync.func1", "/src/svc/client.go"},
+    [F_LEAK_NOTIFY] = {"main.(*notifier).send", "/src/svc/notify.go"},
+    [F_LEAK_WG] = {"main.(*fanout).collect", "/src/svc/fanout.go"},
+    [F_LEAK_TIMEOUT] = {"main.queryWithTimeout.func1", "/src/svc/query.go"},
 };
 
 struct frame {
@@ -230,7 +288,7 @@ static void
 st_push(struct stack *s, int fn, int line)
 {
 	if (s->n < MAX_STACK)
-		s->f[s->n++] = (struct frame){ fn, line };
+		s->f[s->n++] = (struct frame){fn, line};
 }
 
 /* Common leaf sequences, as Go 1.19 prints them. */
@@ -314,7 +372,8 @@ mix(uint64_t x)
 
 #define MAX_STACKS 256
 
-/* The stacks of variant 'v' at 'epoch'. Leak counts grow with the epoch; everything else stays flat. */
+/* The stacks of variant 'v' at 'epoch'. Leak counts grow with the epoch; everything else stays
+ * flat. */
 static size_t
 build_stacks(unsigned v, uint64_t epoch, struct stack *out)
 {
@@ -445,8 +504,8 @@ build_stacks(unsigned v, uint64_t epoch, struct stack *out)
 static void
 encode_profile(const struct stack *stacks, size_t nstacks, int64_t now_ns, struct buf *out)
 {
-	struct strtab st = { 0 };
-	struct buf prof = { 0 }, msg = { 0 }, sub = { 0 }, packed = { 0 };
+	struct strtab st = {0};
+	struct buf prof = {0}, msg = {0}, sub = {0}, packed = {0};
 	/* one location per distinct (fn, line) */
 	struct frame locs[F_NFUNCS * 8];
 	size_t nlocs = 0;
@@ -467,7 +526,8 @@ encode_profile(const struct stack *stacks, size_t nstacks, int64_t now_ns, struc
 			size_t k;
 
 			for (k = 0; k < nlocs; k++) {
-				if (locs[k].fn == stacks[i].f[j].fn && locs[k].line == stacks[i].f[j].line)
+				if (locs[k].fn == stacks[i].f[j].fn &&
+				    locs[k].line == stacks[i].f[j].line)
 					break;
 			}
 			if (k == nlocs) {
@@ -489,9 +549,9 @@ encode_profile(const struct stack *stacks, size_t nstacks, int64_t now_ns, struc
 	pb_uint(&msg, 2, 0x400000);
 	pb_uint(&msg, 3, 0x1000000);
 	pb_uint(&msg, 5, strtab_id(&st, "/src/svc/svc"));
-	pb_uint(&msg, 7, 1);    /* has_functions */
-	pb_uint(&msg, 8, 1);    /* has_filenames */
-	pb_uint(&msg, 9, 1);    /* has_line_numbers */
+	pb_uint(&msg, 7, 1); /* has_functions */
+	pb_uint(&msg, 8, 1); /* has_filenames */
+	pb_uint(&msg, 9, 1); /* has_line_numbers */
 	pb_bytes(&prof, 3, msg.p, msg.len);
 	for (size_t k = 0; k < nlocs; k++) {
 		msg.len = 0;
@@ -525,10 +585,11 @@ encode_profile(const struct stack *stacks, size_t nstacks, int64_t now_ns, struc
 
 	/* gzip, as runtime/pprof writes it */
 	{
-		z_stream z = { 0 };
+		z_stream z = {0};
 		uLong bound;
 
-		if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+		                 Z_DEFAULT_STRATEGY) != Z_OK)
 			die("deflateInit2 failed");
 		bound = deflateBound(&z, prof.len) + 32;
 		out->len = 0;
@@ -563,9 +624,9 @@ static unsigned epoch_seconds = 60;
 static struct timespec start_ts;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct buf *bodies;              /* [nvariants], for bodies_epoch */
+static struct buf *bodies; /* [nvariants], for bodies_epoch */
 static uint64_t bodies_epoch = UINT64_MAX;
-static int64_t *last_req_ms;            /* [ntargets], monotonic ms of the last request, -1: none */
+static int64_t *last_req_ms; /* [ntargets], monotonic ms of the last request, -1: none */
 static uint64_t requests, gaps;
 static uint64_t gap_hist[GAP_BUCKETS];
 static int64_t gap_max_ms;
@@ -601,7 +662,8 @@ bodies_refresh(uint64_t epoch)
 	for (unsigned v = 0; v < nvariants; v++) {
 		size_t n = build_stacks(v, epoch, stacks);
 
-		encode_profile(stacks, n, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec, &bodies[v]);
+		encode_profile(stacks, n, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec,
+		               &bodies[v]);
 	}
 	bodies_epoch = epoch;
 }
@@ -609,7 +671,8 @@ bodies_refresh(uint64_t epoch)
 static enum MHD_Result
 answer(struct MHD_Connection *c, unsigned status, const char *type, const void *body, size_t len)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result ret;
 
 	if (r == NULL)
@@ -636,16 +699,18 @@ serve_stats(struct MHD_Connection *c)
 			p99 = (uint64_t)i * 100 + 100;
 	}
 	n = snprintf(out, sizeof(out),
-	    "{\"targets\":%u,\"requests\":%" PRIu64 ",\"gaps\":%" PRIu64 ",\"gap_p50_ms\":%" PRIu64
-	    ",\"gap_p99_ms\":%" PRIu64 ",\"gap_max_ms\":%" PRId64 ",\"body_bytes\":%zu}\n",
-	    ntargets, requests, gaps, p50, p99, gap_max_ms, bodies_epoch != UINT64_MAX ? bodies[0].len : 0);
+	             "{\"targets\":%u,\"requests\":%" PRIu64 ",\"gaps\":%" PRIu64
+	             ",\"gap_p50_ms\":%" PRIu64 ",\"gap_p99_ms\":%" PRIu64
+	             ",\"gap_max_ms\":%" PRId64 ",\"body_bytes\":%zu}\n",
+	             ntargets, requests, gaps, p50, p99, gap_max_ms,
+	             bodies_epoch != UINT64_MAX ? bodies[0].len : 0);
 	pthread_mutex_unlock(&lock);
 	return answer(c, 200, "application/json", out, (size_t)n);
 }
 
 static enum MHD_Result
-handle(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version,
-    const char *upload_data, size_t *upload_size, void **con_cls)
+handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+       const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
 {
 	static const char suffix[] = "/debug/pprof/goroutine";
 	unsigned long long t;
@@ -730,7 +795,8 @@ main(int argc, char **argv)
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (v == NULL)
-			die("usage: fleetsim -n TARGETS [-port P] [-portfile F] [-epoch S] [-variants V] [-dump N]");
+			die("usage: fleetsim -n TARGETS [-port P] [-portfile F] [-epoch S] "
+			    "[-variants V] [-dump N]");
 		if (strcmp(a, "-n") == 0)
 			ntargets = (unsigned)parse_num(a, v, MAX_TARGETS);
 		else if (strcmp(a, "-port") == 0)
@@ -774,21 +840,22 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	{
-		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 
 		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, (uint16_t)port, NULL, NULL,
-		    handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT,
-		    (unsigned)4096, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-		    (unsigned)1024, MHD_OPTION_END);
+		d = MHD_start_daemon(
+		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, (uint16_t)port, NULL, NULL,
+		    handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_CONNECTION_TIMEOUT,
+		    (unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
 	}
 	if (d == NULL)
 		die("cannot listen on 127.0.0.1:%u", port);
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	if (info == NULL)
 		die("cannot get the bound port");
-	fprintf(stderr, "fleetsim: %u targets on http://127.0.0.1:%u/t/<n>/debug/pprof/goroutine\n", ntargets,
-	    (unsigned)info->port);
+	fprintf(stderr, "fleetsim: %u targets on http://127.0.0.1:%u/t/<n>/debug/pprof/goroutine\n",
+	        ntargets, (unsigned)info->port);
 	if (portfile) {
 		char tmp[PATH_MAX];
 		FILE *f;

@@ -1,8 +1,8 @@
 /* tests/integration/notifyrecv.c: a systemd notification socket for the sd_notify test.
  *
- * Binds a unix datagram socket at PATH (the test points NOTIFY_SOCKET at it) and prints every line of every
- * datagram received to stdout, one per line, flushed at once, until killed. Exits 1 if it cannot bind.
- * Usage: notifyrecv PATH */
+ * Binds a unix datagram socket at PATH (the test points NOTIFY_SOCKET at it) and prints every line
+ * of every datagram received to stdout, one per line, flushed at once, until killed. Exits 1 if it
+ * cannot bind. Usage: notifyrecv PATH */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,12 +13,13 @@
 int
 main(int argc, char **argv)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char buf[4096];
 	int fd;
 
 	if (argc != 2 || strlen(argv[1]) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "usage: notifyrecv PATH (shorter than %zu bytes)\n", sizeof(sa.sun_path));
+		fprintf(stderr, "usage: notifyrecv PATH (shorter than %zu bytes)\n",
+		        sizeof(sa.sun_path));
 		return 2;
 	}
 	memcpy(sa.sun_path, argv[1], strlen(argv[1]) + 1);
