@@ -15,4 +15,8 @@ uint64_t hash_fnv1a(uint64_t h, const void *p, size_t n);
 /* The same over the bytes of the string 's' without its NUL; NULL counts as "". */
 uint64_t hash_fnv1a_str(uint64_t h, const char *s);
 
+/* Spread the bits of 'x' (the splitmix64 finalizer): for open-addressing tables keyed on ids or on
+ * FNV-1a hashes, whose high bits FNV mixes poorly. */
+uint64_t hash_mix64(uint64_t x);
+
 #endif

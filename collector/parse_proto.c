@@ -13,6 +13,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "base/hash.h"
 #include "collector/profile_internal.h"
 
 #define MAX_SAMPLE_TYPES 16
@@ -210,22 +211,13 @@ idmap_init(struct idmap *m, size_t n)
 	return m->keys != NULL && m->vals != NULL ? 0 : -1;
 }
 
-static uint64_t
-idhash(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	return x;
-}
-
 /* false when 'key' is already there. */
 static bool
 idmap_put(struct idmap *m, uint64_t key, uint32_t val)
 {
 	size_t i;
 
-	for (i = idhash(key) & m->mask; m->vals[i] != 0; i = (i + 1) & m->mask) {
+	for (i = hash_mix64(key) & m->mask; m->vals[i] != 0; i = (i + 1) & m->mask) {
 		if (m->keys[i] == key)
 			return false;
 	}
@@ -237,7 +229,7 @@ idmap_put(struct idmap *m, uint64_t key, uint32_t val)
 static bool
 idmap_get(const struct idmap *m, uint64_t key, uint32_t *val)
 {
-	for (size_t i = idhash(key) & m->mask; m->vals[i] != 0; i = (i + 1) & m->mask) {
+	for (size_t i = hash_mix64(key) & m->mask; m->vals[i] != 0; i = (i + 1) & m->mask) {
 		if (m->keys[i] == key) {
 			*val = m->vals[i] - 1;
 			return true;

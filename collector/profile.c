@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "base/xalloc.h"
 #include "collector/profile_internal.h"
 
@@ -80,15 +81,6 @@ arena_free(struct profile_arena *a)
 /* ---- hashing and interning ---- */
 
 static uint64_t
-mix(uint64_t h)
-{
-	h ^= h >> 31;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 29;
-	return h;
-}
-
-static uint64_t
 hash_bytes(const char *p, size_t n, uint64_t seed)
 {
 	uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
@@ -104,7 +96,7 @@ hash_bytes(const char *p, size_t n, uint64_t seed)
 	w = 0;
 	memcpy(&w, p, n);
 	h = (h ^ w) * 0x100000001b3ULL;
-	return mix(h);
+	return hash_mix64(h);
 }
 
 struct istr {

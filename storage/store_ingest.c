@@ -66,18 +66,6 @@ struct store_ingest {
 
 /* ---- Hashing and the intern caches ---- */
 
-static uint64_t
-hash_finish(uint64_t h)
-{
-	/* splitmix64's finalizer: FNV-1a alone mixes the high bits poorly. */
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ull;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebull;
-	h ^= h >> 31;
-	return h;
-}
-
 static void
 intern_clear(struct intern_table *t)
 {
@@ -288,7 +276,7 @@ intern_stack(struct store *st, const struct frame *stack, size_t nstack, const c
 		h = hash_fnv1a(h, file, strlen(file) + 1);
 		h = hash_fnv1a(h, &stack[i].line, sizeof(stack[i].line));
 	}
-	h = hash_finish(h);
+	h = hash_mix64(h);
 	e = intern_find(&ing->stacks, h, NULL, 0);
 	if (e != NULL)
 		return e->id;
@@ -379,7 +367,7 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, co
 	keylen += (size_t)n + 1;
 	memcpy(key + keylen, op, oplen);
 	keylen += oplen;
-	h = hash_finish(hash_fnv1a(HASH_FNV1A_INIT, key, keylen));
+	h = hash_mix64(hash_fnv1a(HASH_FNV1A_INIT, key, keylen));
 
 	/* A known location is rewritten only when its last_seen is due (or it has no stack yet):
 	 * every instance of a service reports it each interval. Its representative stack is the
