@@ -18,7 +18,6 @@
  * When the queue is empty the thread prunes old data in small steps (store_retention_step());
  * under load it still takes a step every second, sized to what was stored since the previous one,
  * so retention keeps up with ingest without holding it up for long. */
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>

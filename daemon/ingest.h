@@ -49,8 +49,8 @@ void ingest_push_register(struct ingest *in, int64_t id, const char *service, co
  * copied; ids never registered count as none. */
 void ingest_push_active(struct ingest *in, const int64_t *ids, size_t n);
 /* Queue the finished scrape 'res' of target res->id. Steals res->profile when res->ok (zeroing it);
- * the rest is copied. false when the scrape was dropped: pending_max scrapes already wait (the
- * first drop while the database refuses writes is logged). */
+ * the rest is copied. false when the scrape was dropped because pending_max scrapes already wait
+ * (the first drop is logged, and the first again after the database recovered from a refusal). */
 bool ingest_push_scrape(struct ingest *in, struct scrape_result *res);
 /* Queue a mark: once everything queued before it is stored, the ingest thread calls fn(arg). It
  * must be quick (it holds up the queue): the daemon wakes the detector with it. */

@@ -3,7 +3,6 @@
  * id (index + 1) stays valid for the life of the process, with an open-addressing index on
  * (service, base URL); a plan owns every string it made (profile URLs, secrets, header arrays) and
  * borrows the rest from the configuration and the target files it was built from. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
