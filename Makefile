@@ -95,9 +95,14 @@ $(BUILD)/gen/check_suites.inc: $(TEST_SRCS)
 $(BUILD)/check_leakprofd: $(TEST_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
 
+# The services are rebuilt when the toolchain that builds them changes, not only their sources.
+build/go/.toolchain: FORCE
+	@mkdir -p $(@D)
+	@echo '$(GO119)' > $@.tmp; if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
 # The Go test services (leaking and benign), built with Debian's Go toolchain.
 go: $(GO_BINS)
-build/go/%: tests/go/%/*.go
+build/go/%: tests/go/%/*.go build/go/.toolchain
 	@mkdir -p $(@D)
 	cd tests/go/$* && $(GOENV) $(GO119) build -o $(abspath $@) .
 
