@@ -161,24 +161,6 @@ text_width(const char *s)
 	return w;
 }
 
-/* 10799.7 -> "+11k", 120.4 -> "+120", 0.42 -> "+0.4" */
-static void
-fmt_rate(char *buf, size_t len, double v)
-{
-	double a = v < 0 ? -v : v;
-
-	if (a >= 1e6)
-		snprintf(buf, len, "%+.1fM", v / 1e6);
-	else if (a >= 1e4)
-		snprintf(buf, len, "%+.0fk", v / 1e3);
-	else if (a >= 1e3)
-		snprintf(buf, len, "%+.1fk", v / 1e3);
-	else if (a >= 10)
-		snprintf(buf, len, "%+.0f", v);
-	else
-		snprintf(buf, len, "%+.1f", v);
-}
-
 static const char *
 base_name(const char *path)
 {
@@ -222,7 +204,7 @@ print_table(const struct ranking *r, bool stored)
 			snprintf(cell[3], sizeof(cell[3]), "%s", s->op ? s->op : "");
 			snprintf(cell[4], sizeof(cell[4]), "%llu",
 			         (unsigned long long)s->current_count);
-			fmt_rate(cell[5], sizeof(cell[5]), s->growth_per_hour);
+			detect_fmt_rate(cell[5], sizeof(cell[5]), s->growth_per_hour, true);
 			snprintf(cell[6], sizeof(cell[6]), "%u/%u", s->instances_growing,
 			         s->instances_total);
 			snprintf(cell[7], sizeof(cell[7]), "%s (%s:%u)",

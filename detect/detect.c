@@ -748,22 +748,18 @@ fmt_count(char *buf, size_t len, uint64_t v)
 	buf[o] = '\0';
 }
 
-/* 8012.3 -> "8.0k", 120 -> "120", 0.4 -> "0.4" */
-static void
-fmt_rate(char *buf, size_t len, double v)
+void
+detect_fmt_rate(char *buf, size_t len, double v, bool sign)
 {
-	double a = fabs(v);
+	double a = fabs(v), scaled = a >= 1e6 ? v / 1e6 : a >= 1e3 ? v / 1e3 : v;
+	const char *unit = a >= 1e6 ? "M" : a >= 1e3 ? "k" : "";
+	/* Whole numbers from 10k to 1M and from 10 to 1k; one decimal elsewhere. */
+	int decimals = (a >= 1e4 && a < 1e6) || (a >= 10 && a < 1e3) ? 0 : 1;
 
-	if (a >= 1e6)
-		snprintf(buf, len, "%.1fM", v / 1e6);
-	else if (a >= 1e4)
-		snprintf(buf, len, "%.0fk", v / 1e3);
-	else if (a >= 1e3)
-		snprintf(buf, len, "%.1fk", v / 1e3);
-	else if (a >= 10)
-		snprintf(buf, len, "%.0f", v);
+	if (sign)
+		snprintf(buf, len, "%+.*f%s", decimals, scaled, unit);
 	else
-		snprintf(buf, len, "%.1f", v);
+		snprintf(buf, len, "%.*f%s", decimals, scaled, unit);
 }
 
 static void
@@ -800,7 +796,7 @@ explain(const struct loc_acc *a, const struct suspect *s)
 	if (a->growing) {
 		fmt_count(from, sizeof(from), a->from_sum);
 		fmt_count(to, sizeof(to), a->to_sum);
-		fmt_rate(rate, sizeof(rate), s->growth_per_hour);
+		detect_fmt_rate(rate, sizeof(rate), s->growth_per_hour, false);
 		fmt_duration(dur, sizeof(dur), a->grow_ms);
 		sbuf_addf(
 		    &out,

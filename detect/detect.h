@@ -5,6 +5,8 @@
 #ifndef DETECT_H
 #define DETECT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -32,5 +34,10 @@ int detect_run(struct store *st, const struct config *cfg, int64_t now_ms)
 json_t *detect_suspect_json(const struct suspect *s);
 /* A time (ms) as an ISO 8601 UTC JSON string; null for 0 (never). Caller owns. */
 json_t *detect_time_json(int64_t ms);
+
+/* A growth rate for people: 8012.3 → "8.0k", 48210 → "48k", 120 → "120", 0.4 → "0.4" (M past a
+ * million), with a leading sign when 'sign' is set. The CLI's table and the explanations use it
+ * alike. */
+void detect_fmt_rate(char *buf, size_t len, double v, bool sign);
 
 #endif

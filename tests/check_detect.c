@@ -798,6 +798,27 @@ START_TEST(test_empty_window)
 }
 END_TEST
 
+START_TEST(test_fmt_rate)
+{
+	static const struct {
+		double v;
+		const char *plain, *sign;
+	} cases[] = {
+	    {8012.3, "8.0k", "+8.0k"},   {48210, "48k", "+48k"},     {120, "120", "+120"},
+	    {0.4, "0.4", "+0.4"},        {2500000, "2.5M", "+2.5M"}, {-5, "-5.0", "-5.0"},
+	    {9999.9, "10.0k", "+10.0k"},
+	};
+	char buf[32];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		detect_fmt_rate(buf, sizeof(buf), cases[i].v, false);
+		ck_assert_str_eq(buf, cases[i].plain);
+		detect_fmt_rate(buf, sizeof(buf), cases[i].v, true);
+		ck_assert_str_eq(buf, cases[i].sign);
+	}
+}
+END_TEST
+
 Suite *detect_suite(void);
 
 Suite *
@@ -807,6 +828,7 @@ detect_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_fmt_rate);
 	tcase_add_test(tc, test_steady_leak_ranks_first_benign_never);
 	tcase_add_test(tc, test_flat_pool_never);
 	tcase_add_test(tc, test_burst_and_startup_never);
