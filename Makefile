@@ -48,7 +48,7 @@ SRCS     := $(foreach d,$(LAYERS),$(wildcard $(d)/*.c))
 LIB_SRCS := $(filter-out daemon/main.c,$(SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_SRCS := $(filter-out tests/check_main.c,$(wildcard tests/check_*.c))
-TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tests/check_main.o
+TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tests/check_main.o $(BUILD)/obj/tests/testutil.o
 # Files compiled in as C string literals: the schema and the dashboard's static assets.
 EMBED    := $(wildcard storage/*.sql web/static/*)
 GEN      := $(EMBED:%=$(BUILD)/gen/%.inc) $(BUILD)/gen/check_suites.inc

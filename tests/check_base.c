@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/testutil.h"
 #include "base/clock.h"
 #include "base/hash.h"
 #include "base/sbuf.h"
@@ -192,20 +193,15 @@ END_TEST
 static char *
 write_tmp(const char *dir, const char *name, const void *data, size_t len)
 {
-	char *path = xmalloc(strlen(dir) + strlen(name) + 2);
-	FILE *f;
+	char *path = xmalloc(512);
 
-	snprintf(path, strlen(dir) + strlen(name) + 2, "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
-	fclose(f);
+	testutil_write(dir, name, data, len, path, 512);
 	return path;
 }
 
 START_TEST(test_secret_read)
 {
-	char dir[] = "/tmp/leakprofd-secret-XXXXXX", err[256];
+	char dir[64], err[256];
 	static const struct {
 		const char *content;
 		const char *want; /* NULL: an error containing 'why' */
@@ -222,7 +218,7 @@ START_TEST(test_secret_read)
 	};
 	char *big, *path, *s;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	testutil_mkdtemp(dir, sizeof(dir), "check_base");
 	for (size_t i = 0; i < N(cases); i++) {
 		path = write_tmp(dir, "s", cases[i].content, strlen(cases[i].content));
 		err[0] = '\0';
@@ -264,7 +260,7 @@ START_TEST(test_secret_read)
 	/* A missing file names the file and the system's reason. */
 	ck_assert_ptr_null(secret_read("/nonexistent/leakprofd-secret", err, sizeof(err)));
 	ck_assert_str_eq(err, "'/nonexistent/leakprofd-secret': No such file or directory");
-	rmdir(dir);
+	testutil_rmtree(dir);
 }
 END_TEST
 

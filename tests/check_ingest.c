@@ -14,6 +14,8 @@
 
 #include <sqlite3.h>
 
+#include "tests/testutil.h"
+#include "base/clock.h"
 #include "collector/profile.h"
 #include "collector/scrape.h"
 #include "daemon/ingest.h"
@@ -29,8 +31,7 @@ static atomic_int marks;
 static void
 setup(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_ingest.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	testutil_mkdtemp(tmpdir, sizeof(tmpdir), "check_ingest");
 	snprintf(dbpath, sizeof(dbpath), "%s/test.db", tmpdir);
 	atomic_store(&marks, 0);
 }
@@ -38,19 +39,7 @@ setup(void)
 static void
 teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	testutil_rmtree(tmpdir);
 }
 
 static struct ingest *
@@ -154,7 +143,7 @@ assert_query(const char *sql, const char *want)
 START_TEST(test_order)
 {
 	struct ingest *in = open_ingest(0, 0);
-	int64_t t0 = now_ms() - 60000, both[] = {1, 2}, second[] = {2};
+	int64_t t0 = clock_wall_ms() - 60000, both[] = {1, 2}, second[] = {2};
 	char want[512] = "";
 	size_t len = 0;
 
@@ -209,7 +198,7 @@ END_TEST
 START_TEST(test_run_queued)
 {
 	struct ingest *in = open_ingest(0, 0);
-	int64_t t0 = now_ms() - 60000;
+	int64_t t0 = clock_wall_ms() - 60000;
 
 	/* before the thread starts, in the caller's thread */
 	ingest_push_register(in, 1, "api", "http://10.0.0.1:6060", "{}");
@@ -230,7 +219,7 @@ END_TEST
 START_TEST(test_bound)
 {
 	struct ingest *in = open_ingest(3, 0);
-	int64_t t0 = now_ms() - 60000;
+	int64_t t0 = clock_wall_ms() - 60000;
 
 	ingest_push_register(in, 1, "api", "http://10.0.0.1:6060", "{}");
 	ck_assert(push(in, 1, "s0", t0));
@@ -285,7 +274,7 @@ wait_failing(struct ingest *in, bool want, int ms)
 START_TEST(test_refused_then_retried)
 {
 	struct ingest *in = open_ingest(8, 100);
-	int64_t t0 = now_ms() - 60000;
+	int64_t t0 = clock_wall_ms() - 60000;
 	sqlite3 *lock;
 
 	/* the schema exists (store_open made it); then the lock */
@@ -331,7 +320,7 @@ END_TEST
 START_TEST(test_stop_while_refused)
 {
 	struct ingest *in = open_ingest(0, 100);
-	int64_t t0 = now_ms() - 60000;
+	int64_t t0 = clock_wall_ms() - 60000;
 	sqlite3 *lock;
 
 	ingest_push_register(in, 1, "api", "http://10.0.0.1:6060", "{}");

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "base/clock.h"
 #include "collector/scrape.h"
 
 /* The first records of a real Go 1.19 debug=1 goroutine profile (tests/go/zoo with early_return=3,
@@ -58,15 +59,6 @@ struct srv {
 };
 
 static struct srv S;
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static char *
 gzip_buf(const char *in, size_t len, size_t repeat, size_t *outlen)
@@ -138,9 +130,9 @@ big_reader(void *cls, uint64_t pos, char *buf, size_t max)
 static void
 sleep_unless_stopping(long ms)
 {
-	uint64_t end = now_ms() + (uint64_t)ms;
+	uint64_t end = (uint64_t)clock_mono_ms() + (uint64_t)ms;
 
-	while (now_ms() < end && !atomic_load(&S.stopping))
+	while ((uint64_t)clock_mono_ms() < end && !atomic_load(&S.stopping))
 		usleep(5000);
 }
 
@@ -332,7 +324,7 @@ on_done(void *arg, struct scrape_result *res)
 	snprintf(r->status, sizeof(r->status), "%s", res->status);
 	r->ok = res->ok;
 	r->detail = res->detail;
-	r->at_ms = now_ms();
+	r->at_ms = (uint64_t)clock_mono_ms();
 	r->start_ms = res->start_ms;
 	r->duration_ms = res->duration_ms;
 	r->bytes = res->bytes;
@@ -356,10 +348,10 @@ due_gap(const struct recs *rs, int i)
 static void
 run_until(struct scraper *sc, struct recs *rs, int want, uint64_t max_ms)
 {
-	uint64_t end = now_ms() + max_ms;
+	uint64_t end = (uint64_t)clock_mono_ms() + max_ms;
 	char err[256];
 
-	while (rs->n < want && now_ms() < end)
+	while (rs->n < want && (uint64_t)clock_mono_ms() < end)
 		ck_assert_int_ge(scrape_poll(sc, NULL, 0, 50, err, sizeof(err)), 0);
 }
 
@@ -550,12 +542,12 @@ START_TEST(test_timeout)
 {
 	struct scrape_target t = target("s", "/slow?ms=4000");
 	struct scrape_result res;
-	uint64_t t0 = now_ms();
+	uint64_t t0 = (uint64_t)clock_mono_ms();
 
 	t.timeout_ms = 300;
 	ck_assert_int_eq(scrape_once(&t, &res), -1);
 	ck_assert_str_eq(res.status, "timeout");
-	ck_assert_uint_lt(now_ms() - t0, 1500);
+	ck_assert_uint_lt((uint64_t)clock_mono_ms() - t0, 1500);
 	ck_assert_uint_ge(res.duration_ms, 290);
 }
 END_TEST
@@ -698,8 +690,8 @@ START_TEST(test_concurrency_bound)
 	}
 	set_targets(sc, t, 10);
 	scrape_trigger_all(sc);
-	end = now_ms() + 5000;
-	while (rs->n < 10 && now_ms() < end) {
+	end = (uint64_t)clock_mono_ms() + 5000;
+	while (rs->n < 10 && (uint64_t)clock_mono_ms() < end) {
 		char err[128];
 
 		ck_assert_int_ge(scrape_poll(sc, NULL, 0, 20, err, sizeof(err)), 0);
@@ -736,7 +728,7 @@ START_TEST(test_slow_target_does_not_stall_others)
 	}
 	set_targets(sc, t, 6);
 	scrape_trigger_all(sc);
-	t0 = now_ms();
+	t0 = (uint64_t)clock_mono_ms();
 	run_until(sc, rs, 5, 2500);
 	ck_assert_int_eq(rs->n, 5);
 	for (i = 0; i < 5; i++) {
@@ -744,7 +736,7 @@ START_TEST(test_slow_target_does_not_stall_others)
 		ck_assert_str_eq(rs->r[i].status, "ok");
 	}
 	/* well before the slow one's 3 s timeout frees its slot */
-	ck_assert_uint_lt(now_ms() - t0, 2000);
+	ck_assert_uint_lt((uint64_t)clock_mono_ms() - t0, 2000);
 	run_until(sc, rs, 6, 4000);
 	ck_assert_str_eq(find(rs, "slow")->status, "timeout");
 	scrape_free(sc);
@@ -793,7 +785,7 @@ START_TEST(test_schedule_live)
 	struct scraper *sc = new_scraper(rs, 4);
 	struct scrape_target t = target("sched", "/ok");
 	struct scrape_health h;
-	uint64_t t0 = now_ms();
+	uint64_t t0 = (uint64_t)clock_mono_ms();
 	int i;
 
 	t.interval_ms = 300;
@@ -833,7 +825,6 @@ START_TEST(test_schedule_jitter)
 	struct scrape_target t[100];
 	char urls[100][64];
 	int64_t jmin = INT64_MAX, jmax = INT64_MIN, iv = 60000, now;
-	struct timespec ts;
 	size_t i;
 
 	for (i = 0; i < 100; i++) {
@@ -842,8 +833,7 @@ START_TEST(test_schedule_jitter)
 		t[i] = target("j", "/ok");
 		t[i].url = urls[i];
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	now = clock_wall_ms();
 	set_targets(sc, t, 100);
 	for (i = 0; i < 100; i++) {
 		struct scrape_health h;
@@ -1043,17 +1033,17 @@ START_TEST(test_wakeup_and_extra_fds)
 	uint64_t t0;
 	int p[2];
 
-	t0 = now_ms();
+	t0 = (uint64_t)clock_mono_ms();
 	ck_assert_int_eq(pthread_create(&th, NULL, wake_later, sc), 0);
 	ck_assert_int_eq(scrape_poll(sc, NULL, 0, 5000, err, sizeof(err)), 0);
-	ck_assert_uint_lt(now_ms() - t0, 2000);
+	ck_assert_uint_lt((uint64_t)clock_mono_ms() - t0, 2000);
 	ck_assert_int_eq(pthread_join(th, NULL), 0);
 	/* a readable extra descriptor (a signalfd in the daemon) ends the wait */
 	ck_assert_int_eq(pipe(p), 0);
 	ck_assert_int_eq(write(p[1], "x", 1), 1);
-	t0 = now_ms();
+	t0 = (uint64_t)clock_mono_ms();
 	ck_assert_int_eq(scrape_poll(sc, &p[0], 1, 5000, err, sizeof(err)), 0);
-	ck_assert_uint_lt(now_ms() - t0, 1000);
+	ck_assert_uint_lt((uint64_t)clock_mono_ms() - t0, 1000);
 	close(p[0]);
 	close(p[1]);
 	scrape_free(sc);

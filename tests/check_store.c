@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "tests/testutil.h"
 #include "collector/profile.h"
 #include "storage/store.h"
 #include "storage/store_internal.h"
@@ -32,29 +33,15 @@ static char dbpath[300];
 static void
 setup(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/leakprofd-store-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	testutil_mkdtemp(tmpdir, sizeof(tmpdir), "check_store");
 	snprintf(dbpath, sizeof(dbpath), "%s/test.db", tmpdir);
 }
 
 static void
 teardown(void)
 {
-	DIR *d = opendir(tmpdir);
-	struct dirent *e;
-	char p[600];
-
-	if (d == NULL)
-		return;
-	chmod(tmpdir, 0700);
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", tmpdir, e->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(tmpdir);
+	chmod(tmpdir, 0700); /* some tests take the write bit away */
+	testutil_rmtree(tmpdir);
 }
 
 /* ---- helpers ---- */

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/testutil.h"
 #include "collector/targets.h"
 
 static char tmpdir[64];
@@ -16,33 +17,19 @@ static char tmpdir[64];
 static void
 setup_dir(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_targets.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	testutil_mkdtemp(tmpdir, sizeof(tmpdir), "check_targets");
 }
 
 static void
 teardown_dir(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	ck_assert_int_eq(system(cmd), 0);
+	testutil_rmtree(tmpdir);
 }
 
 static void
 write_file(const char *name, const char *content)
 {
-	char path[256], tmp[260];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
-	f = fopen(tmp, "w");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq((int)fwrite(content, 1, strlen(content), f), (int)strlen(content));
-	ck_assert_int_eq(fclose(f), 0);
-	/* rename: a new inode, as config management tools write files */
-	ck_assert_int_eq(rename(tmp, path), 0);
+	testutil_write(tmpdir, name, content, strlen(content), NULL, 0);
 }
 
 static bool

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/testutil.h"
 #include "base/config.h"
 #include "collector/targets.h"
 #include "daemon/targetset.h"
@@ -19,33 +20,20 @@ static char tmpdir[64];
 static void
 setup(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_targetset.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	testutil_mkdtemp(tmpdir, sizeof(tmpdir), "check_targetset");
 }
 
 static void
 teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	ck_assert_int_eq(system(cmd), 0);
+	testutil_rmtree(tmpdir);
 }
 
 /* Write 'content' to tmpdir/name; the path goes to 'path' (PATH_MAX-ish buffer). */
 static void
 write_file(const char *name, const char *content, char *path, size_t pathlen)
 {
-	char tmp[300];
-	FILE *f;
-
-	snprintf(path, pathlen, "%s/%s", tmpdir, name);
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
-	f = fopen(tmp, "w");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq((int)fwrite(content, 1, strlen(content), f), (int)strlen(content));
-	ck_assert_int_eq(fclose(f), 0);
-	ck_assert_int_eq(rename(tmp, path), 0);
+	testutil_write(tmpdir, name, content, strlen(content), path, pathlen);
 }
 
 /* A configuration from YAML text; the test fails with the loader's messages when it is invalid. */

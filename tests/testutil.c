@@ -1,0 +1,42 @@
+/* tests/testutil.c: temporary directories and files for the unit test suites. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/testutil.h"
+
+void
+testutil_mkdtemp(char *dir, size_t n, const char *name)
+{
+	ck_assert_int_lt(snprintf(dir, n, "/tmp/%s.XXXXXX", name), (int)n);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+void
+testutil_rmtree(const char *dir)
+{
+	char cmd[600];
+
+	ck_assert_ptr_null(strchr(dir, '\''));
+	ck_assert_int_lt(snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir), (int)sizeof(cmd));
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+void
+testutil_write(const char *dir, const char *name, const void *data, size_t len, char *path,
+               size_t pathlen)
+{
+	char full[512], tmp[520];
+	FILE *f;
+
+	ck_assert_int_lt(snprintf(full, sizeof(full), "%s/%s", dir, name), (int)sizeof(full));
+	snprintf(tmp, sizeof(tmp), "%s.new", full);
+	f = fopen(tmp, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(rename(tmp, full), 0);
+	if (path != NULL)
+		ck_assert_int_lt(snprintf(path, pathlen, "%s", full), (int)pathlen);
+}

@@ -1,0 +1,16 @@
+/* tests/testutil.h: what the unit test suites share: a temporary directory per test and files written into it
+ * the way configuration tools write them. Each helper fails the running Check test on error. */
+#ifndef TESTUTIL_H
+#define TESTUTIL_H
+
+#include <stddef.h>
+
+/* Make a fresh directory "/tmp/<name>.XXXXXX" into 'dir' (at least 64 bytes). */
+void testutil_mkdtemp(char *dir, size_t n, const char *name);
+/* Remove 'dir' and everything below it. */
+void testutil_rmtree(const char *dir);
+/* Write 'len' bytes to dir/name through a rename (a new inode, as config management tools write files); the
+ * path goes to 'path' when it is not NULL. */
+void testutil_write(const char *dir, const char *name, const void *data, size_t len, char *path, size_t pathlen);
+
+#endif
