@@ -5,7 +5,6 @@
  * prints. One suite for the storage module (STYLE.md: one Check suite per module) covers all of
  * storage/store*.c, which is why it runs past 1,200 lines. */
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
