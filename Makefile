@@ -182,7 +182,7 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(filter collector/%,$(LIB_SRCS)) $(wildc
 	clang -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g -O1 -I. -Ibuild/fuzz/gen \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< \
 		$(filter-out collector/scrape.c collector/targets.c,$(filter collector/%,$(LIB_SRCS))) \
-		base/xalloc.c base/log.c base/hash.c -lz
+		base/xalloc.c base/log.c base/hash.c base/clock.c -lz
 
 # The configuration and file_sd loaders (text that operators and discovery tools write).
 FUZZ_CONFIG_SRCS := $(wildcard base/*.c) collector/targets.c

@@ -19,4 +19,9 @@ int64_t clock_wall_ms(void);
  * bytes. A time at or before the epoch means "never": 'buf' gets "" and the result is false. */
 bool clock_fmt_iso8601(int64_t ms, char *buf, size_t n);
 
+/* Unix ms → "2026-11-27T22:01:53.042Z" (UTC, milliseconds: log lines) in 'buf' of at least
+ * CLOCK_ISO8601_MS_LEN bytes. false (and "") as clock_fmt_iso8601(). */
+#define CLOCK_ISO8601_MS_LEN 25
+bool clock_fmt_iso8601_ms(int64_t ms, char *buf, size_t n);
+
 #endif

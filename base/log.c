@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 
 static _Atomic int log_level = LOG_LEVEL_INFO;
@@ -72,14 +73,10 @@ log_msg(enum log_level lvl, const char *fmt, ...)
 	if (log_journal) {
 		n = snprintf(buf, sizeof(buf), "<%d>", (int)lvl);
 	} else {
-		struct timespec ts;
-		struct tm tm;
+		char when[CLOCK_ISO8601_MS_LEN];
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
-		n = snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-7s ",
-		             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		             tm.tm_sec, ts.tv_nsec / 1000000, level_names[lvl]);
+		clock_fmt_iso8601_ms(clock_wall_ms(), when, sizeof(when));
+		n = snprintf(buf, sizeof(buf), "%s %-7s ", when, level_names[lvl]);
 	}
 	if (n > 0)
 		off = (size_t)n;

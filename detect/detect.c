@@ -1033,11 +1033,10 @@ detect_rank(struct store *st, const struct config *cfg, const char *service,
             uint64_t window_seconds, int64_t now_ms, struct ranking *out)
 {
 	struct detect_ctx c = {.cfg = cfg, .now = now_ms};
-	struct timespec t0, t1;
+	int64_t t0 = clock_mono_ms();
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	c.since = window_seconds >= (uint64_t)(now_ms / 1000)
 	              ? 0
 	              : now_ms - (int64_t)window_seconds * 1000;
@@ -1085,9 +1084,7 @@ detect_rank(struct store *st, const struct config *cfg, const char *service,
 		out->suspects[i].rank = (int)i + 1;
 	out->generated_at = now_ms;
 	out->window_seconds = window_seconds;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	out->duration_ms =
-	    (uint32_t)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+	out->duration_ms = (uint32_t)(clock_mono_ms() - t0);
 	rc = 0;
 	goto out_release;
 out_nomem:

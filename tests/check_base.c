@@ -162,7 +162,7 @@ END_TEST
 
 START_TEST(test_iso8601)
 {
-	char buf[CLOCK_ISO8601_LEN];
+	char buf[CLOCK_ISO8601_LEN], buf2[CLOCK_ISO8601_MS_LEN];
 
 	ck_assert(clock_fmt_iso8601(1795818428940, buf, sizeof(buf)));
 	ck_assert_str_eq(buf, "2026-11-27T22:27:08Z");
@@ -172,6 +172,9 @@ START_TEST(test_iso8601)
 	/* Too small a buffer is an empty string, never a cut time. */
 	ck_assert(!clock_fmt_iso8601(1795818428940, buf, 10));
 	ck_assert_str_eq(buf, "");
+	ck_assert(clock_fmt_iso8601_ms(1795818428042, buf2, sizeof(buf2)));
+	ck_assert_str_eq(buf2, "2026-11-27T22:27:08.042Z");
+	ck_assert(!clock_fmt_iso8601_ms(0, buf2, sizeof(buf2)));
 	ck_assert(clock_wall_ms() > 1700000000000);
 	ck_assert(clock_mono_ms() >= 0);
 }
