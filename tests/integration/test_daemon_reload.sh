@@ -1,7 +1,8 @@
 #!/bin/sh
 # SIGHUP: a valid new config is applied (targets added and removed, the database marks removed ones inactive);
 # a broken one is refused with every error logged (file, line, key) and the daemon keeps scraping on the old
-# one; target files are picked up, re-read when they change, and a broken one keeps its previous targets.
+# one; target files are picked up, re-read when they change, and a broken one keeps its previous targets; a key
+# that takes effect only at start is named when a reload changes it, and the running value stays.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 DB=$TEST_TMP/leakprofd.db
@@ -66,6 +67,15 @@ sleep 2
 nb=$(ok_scrapes "$B")
 sleep 2
 assert_eq "b after removal" "$(ok_scrapes "$B")" "$nb"
+# Keys that take effect only at start: named in the log, the running value kept (the same listener answers).
+write_config "  - {name: a, targets: [\"$A\"], detail_every: 0}" "max_concurrent_scrapes: 7"
+sed -i "s|^listen: .*|listen: 127.0.0.1:1|" "$CFG"
+kill -HUP "$DAEMON_PID"
+wait_for 10 logged "config: listen changed: takes effect after restart"
+logged "config: max_concurrent_scrapes changed: takes effect after restart" ||
+	fail "a changed max_concurrent_scrapes was not named"
+logged "config: scrape_interval changed" && fail "a reloadable key was named as needing a restart"
+curl -sf -o /dev/null "http://$LISTEN/healthz" || fail "the running listener stopped answering after the reload"
 stop_daemon INT
 assert_eq "integrity" "$(sq 'PRAGMA integrity_check')" ok
 echo "ok"
