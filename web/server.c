@@ -396,8 +396,8 @@ static bool
 auth_ok(const struct web_conf *c, struct MHD_Connection *conn)
 {
 	const char *h;
-	char decoded[2 * SECRET_MAX_BYTES +
-	             2]; /* user:password, each at most a secret file's size */
+	/* user:password, each at most a secret file's size */
+	char decoded[2 * SECRET_MAX_BYTES + 2];
 	const char *colon;
 
 	if (!c->token && !c->basic_user)
