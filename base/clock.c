@@ -26,19 +26,31 @@ clock_wall_ms(void)
 	return clock_ms(CLOCK_REALTIME);
 }
 
-/* "%Y-%m-%dT%H:%M:%S" of 'ms' into 'buf', or false. */
+/* 'ms' as "%Y-%m-%dT%H:%M:%S", ".mmm" when 'with_ms', and "Z" into 'buf'; or "" and false. */
 static bool
-clock_fmt_seconds(int64_t ms, char *buf, size_t n)
+clock_fmt(int64_t ms, bool with_ms, char *buf, size_t n)
 {
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
+	size_t len;
+	int w;
 
-	if (n > 0)
+	if (n == 0)
+		return false;
+	buf[0] = '\0';
+	if (ms <= 0 || gmtime_r(&t, &tm) == NULL)
+		return false;
+	len = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (len == 0) {
+		buf[0] = '\0'; /* strftime may have left a part */
+		return false;
+	}
+	if (with_ms)
+		w = snprintf(buf + len, n - len, ".%03dZ", (int)(ms % 1000));
+	else
+		w = snprintf(buf + len, n - len, "Z");
+	if (w < 0 || (size_t)w >= n - len) {
 		buf[0] = '\0';
-	if (ms <= 0 || gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
-		if (n > 0)
-			buf[0] = '\0';
 		return false;
 	}
 	return true;
@@ -47,30 +59,11 @@ clock_fmt_seconds(int64_t ms, char *buf, size_t n)
 bool
 clock_fmt_iso8601(int64_t ms, char *buf, size_t n)
 {
-	size_t len;
-
-	if (!clock_fmt_seconds(ms, buf, n))
-		return false;
-	len = strlen(buf);
-	if (len + 2 > n) {
-		buf[0] = '\0';
-		return false;
-	}
-	memcpy(buf + len, "Z", 2);
-	return true;
+	return clock_fmt(ms, false, buf, n);
 }
 
 bool
 clock_fmt_iso8601_ms(int64_t ms, char *buf, size_t n)
 {
-	size_t len;
-
-	if (!clock_fmt_seconds(ms, buf, n))
-		return false;
-	len = strlen(buf);
-	if ((size_t)snprintf(buf + len, n - len, ".%03dZ", (int)(ms % 1000)) >= n - len) {
-		buf[0] = '\0';
-		return false;
-	}
-	return true;
+	return clock_fmt(ms, true, buf, n);
 }
