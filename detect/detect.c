@@ -575,6 +575,22 @@ series_finish(struct detect_ctx *c)
 
 static double detect_score(const struct loc_acc *a, double fit, double mono, double retained);
 
+/* The weighted fit, monotonicity and retention of a location: over its growing lifetimes when it
+ * grows, else over all of them (with no retention). One rule for the minimums and the score. */
+static void
+loc_evidence(const struct loc_acc *a, double *fit, double *mono, double *ret)
+{
+	if (a->growing) {
+		*fit = a->fit_w / a->w;
+		*mono = a->mono_w / a->w;
+		*ret = a->ret_w / a->w;
+	} else {
+		*fit = a->all_w > 0 ? a->all_fit_w / a->all_w : 0;
+		*mono = a->all_w > 0 ? a->all_mono_w / a->all_w : 0;
+		*ret = 0;
+	}
+}
+
 static int
 location_finish(struct detect_ctx *c)
 {
@@ -606,15 +622,7 @@ location_finish(struct detect_ctx *c)
 	if (!(a->growing && a->max_growing_count >= c->min_count) &&
 	    !(a->confirmed && a->leaked_max >= c->min_count))
 		return 0;
-	if (a->growing) {
-		fit = a->fit_w / a->w;
-		mono = a->mono_w / a->w;
-		ret = a->ret_w / a->w;
-	} else {
-		fit = a->all_w > 0 ? a->all_fit_w / a->all_w : 0;
-		mono = a->all_w > 0 ? a->all_mono_w / a->all_w : 0;
-		ret = 0;
-	}
+	loc_evidence(a, &fit, &mono, &ret);
 	if (detect_score(a, fit, mono, ret) < DETECT_MIN_SCORE)
 		return 0;
 	p = grow_array(c->cands, &c->capcands, c->ncands + 1, sizeof(*c->cands));
@@ -958,15 +966,7 @@ build_suspect(struct detect_ctx *c, struct loc_acc *a, struct suspect *s, bool *
 	if (a->dropped || !profile_op_may_leak(loc->op) ||
 	    ignored(c->cfg, a->svc ? a->svc->name : "", loc))
 		return 0;
-	if (a->growing) {
-		fit = a->fit_w / a->w;
-		mono = a->mono_w / a->w;
-		ret = a->ret_w / a->w;
-	} else {
-		fit = a->all_w > 0 ? a->all_fit_w / a->all_w : 0;
-		mono = a->all_w > 0 ? a->all_mono_w / a->all_w : 0;
-		ret = 0;
-	}
+	loc_evidence(a, &fit, &mono, &ret);
 	memset(s, 0, sizeof(*s));
 	s->service_id = a->service_id;
 	s->location_id = a->location_id;
