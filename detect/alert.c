@@ -54,12 +54,13 @@ struct alert_settings {
 
 struct alerter {
 	pthread_t thread;
+	bool threaded; /* alert_start()ed: alert_stop() joins the thread */
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
 	bool kicked;
 	atomic_bool stop;
 	struct config *next;       /* a reloaded snapshot (a reference) to take, under mu */
-	struct alert_settings cur; /* the thread's own, swapped for 'next' between passes */
+	struct alert_settings cur; /* the passes' own, swapped for 'next' between passes */
 	struct store *st;
 };
 
@@ -774,7 +775,27 @@ evaluate(struct alerter *a, int64_t now)
 	ranking_release(&r);
 }
 
-/* ---- The thread ---- */
+/* ---- One pass, and the thread that runs them ---- */
+
+int64_t
+alert_pass(struct alerter *a, int64_t now)
+{
+	struct config *next;
+
+	/* Between passes: a pass works with one snapshot from start to end. */
+	pthread_mutex_lock(&a->mu);
+	next = a->next;
+	a->next = NULL;
+	pthread_mutex_unlock(&a->mu);
+	if (next != NULL) {
+		settings_release(&a->cur);
+		settings_init(&a->cur, next);
+	}
+	evaluate(a, now);
+	(void)alertstore_outbox_expire(a->st, now - (int64_t)a->cur.rules->max_age * 1000,
+	                               log_expired, NULL);
+	return deliver(a, now);
+}
 
 static void *
 alert_main(void *arg)
@@ -783,7 +804,6 @@ alert_main(void *arg)
 	int64_t next_wake = 0;
 
 	for (;;) {
-		struct config *next = NULL;
 		struct timespec until;
 		int64_t now = clock_wall_ms(), wake = now + ALERT_TICK_MS;
 
@@ -797,31 +817,18 @@ alert_main(void *arg)
 				break;
 		}
 		a->kicked = false;
-		next = a->next;
-		a->next = NULL;
 		pthread_mutex_unlock(&a->mu);
-		/* Between passes: a pass works with one snapshot from start to end. */
-		if (next != NULL) {
-			settings_release(&a->cur);
-			settings_init(&a->cur, next);
-		}
 		if (atomic_load(&a->stop))
 			break;
-		now = clock_wall_ms();
-		evaluate(a, now);
-		(void)alertstore_outbox_expire(a->st, now - (int64_t)a->cur.rules->max_age * 1000,
-		                               log_expired, NULL);
-		next_wake = deliver(a, now);
+		next_wake = alert_pass(a, clock_wall_ms());
 	}
 	return NULL;
 }
 
 struct alerter *
-alert_start(const struct config *cfg)
+alert_open(const struct config *cfg)
 {
 	struct alerter *a = calloc(1, sizeof(*a));
-	sigset_t all, old;
-	int rc;
 
 	if (a == NULL) {
 		log_err("alert: out of memory");
@@ -835,6 +842,31 @@ alert_start(const struct config *cfg)
 	settings_init(&a->cur, config_ref(cfg));
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->cond, NULL);
+	return a;
+}
+
+void
+alert_free(struct alerter *a)
+{
+	if (a == NULL)
+		return;
+	settings_release(&a->cur);
+	config_unref(a->next);
+	store_free(a->st);
+	pthread_cond_destroy(&a->cond);
+	pthread_mutex_destroy(&a->mu);
+	free(a);
+}
+
+struct alerter *
+alert_start(const struct config *cfg)
+{
+	struct alerter *a = alert_open(cfg);
+	sigset_t all, old;
+	int rc;
+
+	if (a == NULL)
+		return NULL;
 	srandom((unsigned)clock_wall_ms());
 	/* Signals belong to the main loop's signalfd: the thread must never take one. */
 	sigfillset(&all);
@@ -843,11 +875,10 @@ alert_start(const struct config *cfg)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		log_err("alert: cannot start the alerting thread: %s", strerror(rc));
-		settings_release(&a->cur);
-		store_free(a->st);
-		free(a);
+		alert_free(a);
 		return NULL;
 	}
+	a->threaded = true;
 	log_info("alert: alerting on suspects with score >= %.2f and >= %" PRIu64
 	         " goroutines for %" PRIu64 " s, %zu webhook(s)",
 	         cfg->alerting.min_score, cfg->alerting.min_count, cfg->alerting.for_duration,
@@ -886,17 +917,14 @@ alert_stop(struct alerter *a)
 {
 	if (a == NULL)
 		return;
-	pthread_mutex_lock(&a->mu);
-	atomic_store(&a->stop, true);
-	pthread_cond_signal(&a->cond);
-	pthread_mutex_unlock(&a->mu);
-	pthread_join(a->thread, NULL);
-	settings_release(&a->cur);
-	config_unref(a->next);
-	store_free(a->st);
-	pthread_cond_destroy(&a->cond);
-	pthread_mutex_destroy(&a->mu);
-	free(a);
+	if (a->threaded) {
+		pthread_mutex_lock(&a->mu);
+		atomic_store(&a->stop, true);
+		pthread_cond_signal(&a->cond);
+		pthread_mutex_unlock(&a->mu);
+		pthread_join(a->thread, NULL);
+	}
+	alert_free(a);
 }
 
 char *

@@ -27,6 +27,19 @@ void alert_kick(struct alerter *a);
  * NULL: no-op. */
 void alert_stop(struct alerter *a);
 
+/* ---- The same work, one pass at a time, on the caller's thread (tests, tools) ---- */
+
+/* An alerter without a thread of its own: its own connection to cfg->database and a reference of
+ * its own to 'cfg'. alert_reload() applies at the next pass. NULL on error (logged). Free with
+ * alert_free(), or alert_stop(). */
+struct alerter *alert_open(const struct config *cfg);
+/* One pass, exactly what the thread does on each tick, at 'now' (Unix ms): move alerts along
+ * the latest stored ranking, drop notifications older than alerting.max_age, deliver what is due
+ * (blocking on the receivers). Returns when the next delivery retry is due (ms), or 0. */
+int64_t alert_pass(struct alerter *a, int64_t now);
+/* Close and free an alerter from alert_open(). NULL: no-op. */
+void alert_free(struct alerter *a);
+
 /* ---- One-shot delivery (test-webhook, tests) ---- */
 
 /* POST 'body' to webhook 'wh' with the event id header and, with a secret_file, the HMAC signature

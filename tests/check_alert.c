@@ -12,11 +12,13 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "detect/alert.h"
+#include "base/clock.h"
 #include "base/config.h"
+#include "detect/alert.h"
 #include "storage/alertstore.h"
 #include "storage/store.h"
 #include "storage/store_internal.h"
+#include "testutil.h"
 
 static json_t *
 parse_json(const char *text)
@@ -186,11 +188,48 @@ END_TEST
 
 struct receiver {
 	unsigned status;
+	bool slack; /* answer as Slack does: 400 without a text, or with a block over its limit */
 	char signature[128];
 	char event_id[128];
-	char body[8192];
+	char body[256 * 1024];
 	size_t len;
+	json_t *accepted; /* the bodies answered 2xx, in order */
+	unsigned rejected;
 };
+
+/* Characters (not bytes) of a UTF-8 string. */
+static size_t
+utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+/* What Slack's incoming webhooks refuse (https://api.slack.com/messaging/webhooks,
+ * https://api.slack.com/reference/block-kit/blocks#section): a message without a text ("no_text"),
+ * a section whose text is over 3000 characters ("invalid_blocks"). NULL: accepted. */
+static const char *
+slack_refuses(json_t *msg)
+{
+	const char *text = json_string_value(json_object_get(msg, "text"));
+	json_t *block;
+	size_t i;
+
+	if (text == NULL || text[0] == '\0')
+		return "no_text";
+	json_array_foreach(json_object_get(msg, "blocks"), i, block)
+	{
+		const char *t =
+		    json_string_value(json_object_get(json_object_get(block, "text"), "text"));
+
+		if (t == NULL || t[0] == '\0' || utf8_chars(t) > 3000)
+			return "invalid_blocks";
+	}
+	return NULL;
+}
 
 static enum MHD_Result
 receive(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -198,9 +237,10 @@ receive(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 {
 	struct receiver *r = cls;
 	struct MHD_Response *resp;
-	const char *v;
+	const char *v, *answer = "thanks", *refused = NULL;
+	unsigned status = r->status;
 	enum MHD_Result ret;
-	static const char answer[] = "thanks";
+	json_t *j;
 
 	(void)url;
 	(void)method;
@@ -208,6 +248,7 @@ receive(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 	if (*con_cls == NULL) {
 		*con_cls = r;
 		r->len = 0;
+		r->body[0] = '\0';
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
@@ -225,31 +266,51 @@ receive(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 	snprintf(r->signature, sizeof(r->signature), "%s", v != NULL ? v : "");
 	v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Leakprofd-Event-Id");
 	snprintf(r->event_id, sizeof(r->event_id), "%s", v != NULL ? v : "");
-	resp = MHD_create_response_from_buffer(sizeof(answer) - 1, (void *)answer,
-	                                       MHD_RESPMEM_PERSISTENT);
-	ret = MHD_queue_response(conn, r->status, resp);
+	j = json_loads(r->body, 0, NULL);
+	if (r->slack && status / 100 == 2)
+		refused = j != NULL ? slack_refuses(j) : "invalid_payload";
+	if (refused != NULL) {
+		status = 400;
+		answer = refused;
+	}
+	if (status / 100 == 2 && j != NULL && r->accepted != NULL)
+		json_array_append(r->accepted, j);
+	else if (status / 100 != 2)
+		r->rejected++;
+	json_decref(j);
+	resp =
+	    MHD_create_response_from_buffer(strlen(answer), (void *)answer, MHD_RESPMEM_PERSISTENT);
+	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
 
+static struct MHD_Daemon *
+receiver_start(struct receiver *r, char *url, size_t urllen)
+{
+	struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
+	                                        receive, r, MHD_OPTION_END);
+	const union MHD_DaemonInfo *info;
+
+	ck_assert_ptr_nonnull(d);
+	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	snprintf(url, urllen, "http://127.0.0.1:%u/hook", info->port);
+	return d;
+}
+
 START_TEST(test_post_signed)
 {
-	struct receiver r = {.status = 200};
+	static struct receiver r = {.status = 200};
 	struct MHD_Daemon *d;
 	char url[128], err[256], answer[64], keyfile[] = "/tmp/check_alert_key_XXXXXX", want[128];
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen;
 	struct config_webhook wh = {.name = (char *)"hook", .timeout = 5};
 	const char *body = "{\"event_id\":\"e9\"}";
-	const union MHD_DaemonInfo *info;
 	long code;
 	int fd;
 
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, receive, &r,
-	                     MHD_OPTION_SOCK_ADDR, NULL, MHD_OPTION_END);
-	ck_assert_ptr_nonnull(d);
-	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/hook", info->port);
+	d = receiver_start(&r, url, sizeof(url));
 	fd = mkstemp(keyfile);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(write(fd, "k3y\n", 4), 4);
@@ -289,6 +350,329 @@ START_TEST(test_post_signed)
 }
 END_TEST
 
+/* ---- The state machine: a real alerter, one pass at a time, on a real SQLite file ---- */
+
+#define MIN_MS (60 * 1000LL)
+#define HOUR_MS (60 * MIN_MS)
+
+/* One service with one leaking location, an alerter notifying a real receiver, and the
+ * detector's part played by hand: each step stores a ranking, then runs one alerter pass at a
+ * chosen time. With 'restart', every pass runs in a new alerter on a freshly opened store, as after
+ * a restart of the daemon. */
+struct world {
+	char dir[64];
+	struct config *cfg;
+	struct store *st;  /* the detector's connection: stores rankings, reads the alert state */
+	sqlite3 *observer; /* open throughout: sees every commit of the others (data_version) */
+	struct alerter *a;
+	bool restart;
+	struct receiver *r;
+	struct MHD_Daemon *d;
+	int64_t sid, loc, t0;
+	const char *function;
+};
+
+static const char leak_function[] = "main.fetch.func1";
+
+static void
+world_open(struct world *w, bool restart, const char *format, const char *function)
+{
+	char url[128], yaml[2048], db[160];
+	struct config_errors errs = {0};
+	sqlite3_stmt *stmt;
+	json_t *frames;
+	char *frames_text;
+
+	memset(w, 0, sizeof(*w));
+	w->restart = restart;
+	w->function = function != NULL ? function : leak_function;
+	testutil_mkdtemp(w->dir, sizeof(w->dir), "check_alert");
+	w->r = calloc(1, sizeof(*w->r));
+	ck_assert_ptr_nonnull(w->r);
+	w->r->status = 200;
+	w->r->slack = strcmp(format, "slack") == 0;
+	w->r->accepted = json_array();
+	w->d = receiver_start(w->r, url, sizeof(url));
+	snprintf(db, sizeof(db), "%s/leakprofd.db", w->dir);
+	snprintf(yaml, sizeof(yaml),
+	         "database: %s\n"
+	         "retention: {raw: 48h, rollup: 30d}\n"
+	         "alerting:\n"
+	         "  min_score: 0.8\n"
+	         "  min_count: 100\n"
+	         "  for: 10m\n"
+	         "  repeat_interval: 1h\n"
+	         "  max_age: 24h\n"
+	         "  webhooks:\n"
+	         "    - name: hook\n"
+	         "      url: %s\n"
+	         "      format: %s\n"
+	         "      timeout: 5s\n",
+	         db, url, format);
+	w->cfg = config_load_buffer("alert.yaml", yaml, strlen(yaml), &errs);
+	ck_assert_msg(w->cfg != NULL, "config: %s", errs.n ? errs.msgs[0] : "?");
+	config_errors_release(&errs);
+	w->st = store_open(db, 0);
+	ck_assert_ptr_nonnull(w->st);
+	ck_assert_int_eq(sqlite3_open(db, &w->observer), SQLITE_OK);
+	ck_assert_int_gt(store_target_upsert(w->st, "payments", NULL, "http://127.0.0.1:1"), 0);
+	ck_assert_int_eq(store_service_id(w->st, "payments", &w->sid), 0);
+	w->t0 = clock_wall_ms();
+	frames = json_pack("[{s:s, s:s, s:i}, {s:s, s:s, s:i}]", "function", w->function, "file",
+	                   "/src/app/fetch.go", "line", 42, "function", "main.fetch", "file",
+	                   "/src/app/fetch.go", "line", 38);
+	ck_assert_ptr_nonnull(frames);
+	frames_text = json_dumps(frames, JSON_COMPACT);
+	json_decref(frames);
+	ck_assert_int_eq(
+	    sqlite3_prepare_v2(store_db(w->st),
+	                       "INSERT INTO stacks (id, hash, frames) VALUES (1, 1, ?1)", -1, &stmt,
+	                       NULL),
+	    SQLITE_OK);
+	sqlite3_bind_text(stmt, 1, frames_text, -1, SQLITE_TRANSIENT);
+	ck_assert_int_eq(sqlite3_step(stmt), SQLITE_DONE);
+	sqlite3_finalize(stmt);
+	free(frames_text);
+	ck_assert_int_eq(
+	    sqlite3_prepare_v2(store_db(w->st),
+	                       "INSERT INTO locations (id, function, file, line, op, stack_id, "
+	                       "first_seen, last_seen) VALUES (1, ?1, '/src/app/fetch.go', 42, "
+	                       "'chan send', 1, ?2, ?2)",
+	                       -1, &stmt, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_text(stmt, 1, w->function, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, w->t0);
+	ck_assert_int_eq(sqlite3_step(stmt), SQLITE_DONE);
+	sqlite3_finalize(stmt);
+	w->loc = 1;
+}
+
+static void
+world_close(struct world *w)
+{
+	alert_free(w->a);
+	store_free(w->st);
+	sqlite3_close(w->observer);
+	MHD_stop_daemon(w->d);
+	json_decref(w->r->accepted);
+	free(w->r);
+	config_unref(w->cfg);
+	testutil_rmtree(w->dir);
+}
+
+/* Store a ranking as the detector would: the location ranked with 'score' and 'count' goroutines
+ * (in one instance), or, with count 0, not ranked at all. */
+static void
+world_rank(struct world *w, int64_t at, double score, uint64_t count, double growth)
+{
+	struct suspect sus = {
+	    .rank = 1,
+	    .service_id = w->sid,
+	    .location_id = w->loc,
+	    .score = score,
+	    .current_count = count,
+	    .max_instance_count = count,
+	    .instances_growing = growth > 0 ? 1 : 0,
+	    .instances_total = 1,
+	    .growth_per_hour = growth,
+	    .monotonicity = 0.99,
+	    .fit = 0.98,
+	    .oldest_wait_minutes = 30,
+	    .median_wait_minutes = 10,
+	    .first_seen = w->t0,
+	    .explanation = (char *)"grew 12 → many in 1 h on 1/1 instances",
+	};
+	struct ranking r = {.generated_at = at, .window_seconds = 3600, .suspects = &sus};
+
+	r.n = count > 0 ? 1 : 0;
+	ck_assert_int_eq(store_ranking_save(w->st, &r), 0);
+}
+
+/* One alerter pass at t0 + 'at' ms; with w->restart, in a new alerter on a reopened store. */
+static void
+world_pass(struct world *w, int64_t at)
+{
+	if (w->restart || w->a == NULL) {
+		char db[160];
+
+		snprintf(db, sizeof(db), "%s/leakprofd.db", w->dir);
+		alert_free(w->a);
+		store_free(w->st);
+		w->st = store_open(db, 0);
+		ck_assert_ptr_nonnull(w->st);
+		w->a = alert_open(w->cfg);
+		ck_assert_ptr_nonnull(w->a);
+	}
+	(void)alert_pass(w->a, w->t0 + at);
+}
+
+/* The alert's state ("" when there is none), its row in *row when not NULL. */
+static const char *
+world_state(struct world *w, struct alert_row *row)
+{
+	static char state[16];
+	struct alert_row got;
+	int rc = alertstore_get(w->st, w->sid, w->loc, &got);
+
+	ck_assert_int_ge(rc, 0);
+	snprintf(state, sizeof(state), "%s", rc == 0 ? got.state : "");
+	if (row != NULL)
+		*row = got;
+	return state;
+}
+
+/* How many notifications of 'status' the receiver accepted. */
+static size_t
+delivered(struct world *w, const char *status)
+{
+	size_t i, n = 0;
+	json_t *ev;
+
+	json_array_foreach(w->r->accepted, i, ev)
+	{
+		if (strcmp(json_string_value(json_object_get(ev, "status")), status) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* The last notification the receiver accepted. Borrowed. */
+static json_t *
+last_delivered(struct world *w)
+{
+	size_t n = json_array_size(w->r->accepted);
+
+	ck_assert_uint_gt(n, 0);
+	return json_array_get(w->r->accepted, n - 1);
+}
+
+/* A firing alert is re-notified every repeat_interval, not more often, with a new event id and
+ * the same firing_since. Run with and without a restart before every pass. */
+START_TEST(test_repeat_interval)
+{
+	struct world w;
+	char first_id[128], first_since[64];
+
+	world_open(&w, _i == 1, "json", NULL);
+	world_rank(&w, 0, 0.9, 500, 300);
+	world_pass(&w, 0);
+	ck_assert_str_eq(world_state(&w, NULL), "pending");
+	world_pass(&w, 9 * MIN_MS);
+	ck_assert_str_eq(world_state(&w, NULL), "pending");
+	ck_assert_uint_eq(json_array_size(w.r->accepted), 0);
+	world_pass(&w, 10 * MIN_MS);
+	ck_assert_str_eq(world_state(&w, NULL), "firing");
+	ck_assert_uint_eq(delivered(&w, "firing"), 1);
+	snprintf(first_id, sizeof(first_id), "%s",
+	         json_string_value(json_object_get(last_delivered(&w), "event_id")));
+	snprintf(first_since, sizeof(first_since), "%s",
+	         json_string_value(json_object_get(last_delivered(&w), "firing_since")));
+	/* Just under repeat_interval: nothing new. */
+	world_pass(&w, 10 * MIN_MS + HOUR_MS - 1000);
+	ck_assert_uint_eq(delivered(&w, "firing"), 1);
+	/* At repeat_interval: the same alert again, a new event. */
+	world_pass(&w, 10 * MIN_MS + HOUR_MS);
+	ck_assert_uint_eq(delivered(&w, "firing"), 2);
+	ck_assert_str_ne(json_string_value(json_object_get(last_delivered(&w), "event_id")),
+	                 first_id);
+	ck_assert_str_eq(json_string_value(json_object_get(last_delivered(&w), "firing_since")),
+	                 first_since);
+	world_pass(&w, 10 * MIN_MS + HOUR_MS + 30 * MIN_MS);
+	ck_assert_uint_eq(delivered(&w, "firing"), 2);
+	/* The next repeat counts from the last notification. */
+	world_pass(&w, 10 * MIN_MS + 2 * HOUR_MS);
+	ck_assert_uint_eq(delivered(&w, "firing"), 3);
+	ck_assert_str_eq(world_state(&w, NULL), "firing");
+	ck_assert_uint_eq(w.r->rejected, 0);
+	world_close(&w);
+}
+END_TEST
+
+/* A pending alert whose suspect stops qualifying before 'for' is forgotten without a notification;
+ * when it qualifies again, 'for' counts from then. */
+START_TEST(test_pending_cancelled)
+{
+	struct world w;
+	struct alert_row row;
+
+	world_open(&w, _i == 1, "json", NULL);
+	world_rank(&w, 0, 0.9, 500, 300);
+	world_pass(&w, 0);
+	ck_assert_str_eq(world_state(&w, NULL), "pending");
+	/* Under min_score: cancelled. */
+	world_rank(&w, 5 * MIN_MS, 0.5, 500, 300);
+	world_pass(&w, 5 * MIN_MS);
+	ck_assert_str_eq(world_state(&w, NULL), "");
+	/* Back over it: pending anew, 'for' from now, not from the first time. */
+	world_rank(&w, 12 * MIN_MS, 0.9, 500, 300);
+	world_pass(&w, 12 * MIN_MS);
+	ck_assert_str_eq(world_state(&w, &row), "pending");
+	ck_assert_int_eq(row.pending_since, w.t0 + 12 * MIN_MS);
+	world_pass(&w, 21 * MIN_MS);
+	ck_assert_str_eq(world_state(&w, NULL), "pending");
+	/* Not ranked any more: cancelled too. */
+	world_rank(&w, 21 * MIN_MS + 1000, 0, 0, 0);
+	world_pass(&w, 21 * MIN_MS + 1000);
+	ck_assert_str_eq(world_state(&w, NULL), "");
+	/* Under min_count (in one instance): cancelled as well. */
+	world_rank(&w, 23 * MIN_MS, 0.9, 500, 300);
+	world_pass(&w, 23 * MIN_MS);
+	ck_assert_str_eq(world_state(&w, NULL), "pending");
+	world_rank(&w, 24 * MIN_MS, 0.9, 50, 300);
+	world_pass(&w, 24 * MIN_MS);
+	ck_assert_str_eq(world_state(&w, NULL), "");
+	ck_assert_uint_eq(json_array_size(w.r->accepted), 0);
+	/* And one that stays over both fires 'for' after its own start. */
+	world_rank(&w, 30 * MIN_MS, 0.9, 500, 300);
+	world_pass(&w, 30 * MIN_MS);
+	world_pass(&w, 39 * MIN_MS);
+	ck_assert_str_eq(world_state(&w, NULL), "pending");
+	world_pass(&w, 40 * MIN_MS);
+	ck_assert_str_eq(world_state(&w, &row), "firing");
+	ck_assert_int_eq(row.firing_since, w.t0 + 40 * MIN_MS);
+	ck_assert_uint_eq(delivered(&w, "firing"), 1);
+	world_close(&w);
+}
+END_TEST
+
+/* A firing alert whose suspect dips under min_score and comes back neither resolves nor notifies
+ * again (no flapping); a fall in the count resolves it. */
+START_TEST(test_dip_under_min_score)
+{
+	struct world w;
+	struct alert_row row;
+
+	world_open(&w, _i == 1, "json", NULL);
+	world_rank(&w, 0, 0.9, 500, 300);
+	world_pass(&w, 0);
+	world_pass(&w, 10 * MIN_MS);
+	ck_assert_str_eq(world_state(&w, NULL), "firing");
+	ck_assert_uint_eq(delivered(&w, "firing"), 1);
+	world_rank(&w, 15 * MIN_MS, 0.5, 520, 300);
+	world_pass(&w, 15 * MIN_MS);
+	world_pass(&w, 20 * MIN_MS);
+	ck_assert_str_eq(world_state(&w, NULL), "firing");
+	world_rank(&w, 25 * MIN_MS, 0.9, 540, 300);
+	world_pass(&w, 25 * MIN_MS);
+	ck_assert_str_eq(world_state(&w, &row), "firing");
+	ck_assert_int_eq(row.firing_since, w.t0 + 10 * MIN_MS);
+	ck_assert_int_eq(row.pending_since, w.t0);
+	ck_assert_uint_eq(json_array_size(w.r->accepted), 1);
+	/* Over half its peak, still not growing: still firing. */
+	world_rank(&w, 30 * MIN_MS, 0.5, 300, 0);
+	world_pass(&w, 30 * MIN_MS);
+	ck_assert_str_eq(world_state(&w, NULL), "firing");
+	/* Under half its peak (540) and not growing: the leak was fixed. */
+	world_rank(&w, 31 * MIN_MS, 0.5, 260, 0);
+	world_pass(&w, 31 * MIN_MS);
+	ck_assert_str_eq(world_state(&w, &row), "resolved");
+	ck_assert_int_eq(row.resolved_at, w.t0 + 31 * MIN_MS);
+	ck_assert_uint_eq(delivered(&w, "resolved"), 1);
+	ck_assert_uint_eq(delivered(&w, "firing"), 1);
+	world_close(&w);
+}
+END_TEST
+
 Suite *
 alert_suite(void)
 {
@@ -300,6 +684,9 @@ alert_suite(void)
 	tcase_add_test(tc, test_render_formats);
 	tcase_add_test(tc, test_outbox);
 	tcase_add_test(tc, test_post_signed);
+	tcase_add_loop_test(tc, test_repeat_interval, 0, 2);
+	tcase_add_loop_test(tc, test_pending_cancelled, 0, 2);
+	tcase_add_loop_test(tc, test_dip_under_min_score, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
