@@ -658,15 +658,17 @@ static void
 evaluate_suspect(struct alerter *a, const struct suspect *sus, int64_t now)
 {
 	const struct alert_settings *s = &a->cur;
-	struct alert_row row;
+	struct alert_row row = {0};
 	char event_id[128];
 	char *payload;
 	int rc = alertstore_get(a->st, sus->service_id, sus->location_id, &row);
 
-	if (rc < 0 || !qualifies(s, sus))
-		return; /* not qualifying: handled by evaluate_active() */
+	if (rc < 0)
+		return;
+	if (!qualifies(s, sus))
+		goto out_release; /* handled by evaluate_active() */
 	if (rc == 1 || strcmp(row.state, "resolved") == 0) {
-		memset(&row, 0, sizeof(row));
+		alert_row_release(&row);
 		row.service_id = sus->service_id;
 		row.location_id = sus->location_id;
 		snprintf(row.state, sizeof(row.state), "pending");
@@ -677,7 +679,7 @@ evaluate_suspect(struct alerter *a, const struct suspect *sus, int64_t now)
 		         sus->function, sus->file, sus->line, sus->op);
 		if (transition(a, &row, NULL, NULL, NULL, NULL, now) != 0)
 			log_err("alert: cannot store alert state");
-		return;
+		goto out_release;
 	}
 	row.last_score = sus->score;
 	if ((int64_t)sus->current_count > row.last_count)
@@ -693,16 +695,22 @@ evaluate_suspect(struct alerter *a, const struct suspect *sus, int64_t now)
 	} else {
 		if (transition(a, &row, NULL, NULL, NULL, NULL, now) != 0)
 			log_err("alert: cannot store alert state");
-		return;
+		goto out_release;
 	}
 	make_event_id(event_id, sizeof(event_id), row.service_id, row.location_id, "firing", now);
 	payload = payload_firing(s, sus, event_id, row.firing_since);
+	if (payload != NULL) {
+		/* Kept with the alert: its resolved notification is made from it. */
+		free(row.firing_payload);
+		row.firing_payload = payload;
+	}
 	log_notice("alert: FIRING '%s' %s at %s:%" PRIu32 " (%s): %s", sus->service, sus->function,
 	           sus->file, sus->line, sus->op, sus->explanation != NULL ? sus->explanation : "");
 	if (transition(a, &row, sus->service, event_id, "firing", payload, now) != 0)
 		log_err("alert: cannot store the firing alert of '%s' at %s:%" PRIu32, sus->service,
 		        sus->file, sus->line);
-	free(payload);
+out_release:
+	alert_row_release(&row);
 }
 
 struct active_ctx {
@@ -718,9 +726,9 @@ evaluate_active(const struct alert_row *cur, void *arg)
 	struct active_ctx *ctx = arg;
 	const struct alert_settings *s = &ctx->a->cur;
 	const struct suspect *sus = find_suspect(ctx->r, cur->service_id, cur->location_id);
-	struct alert_row row = *cur;
+	struct alert_row row = *cur; /* its firing_payload stays borrowed */
 	char event_id[128];
-	char *last = NULL, *payload = NULL;
+	char *payload = NULL;
 	bool gone;
 
 	if (sus != NULL && qualifies(s, sus))
@@ -740,8 +748,8 @@ evaluate_active(const struct alert_row *cur, void *arg)
 	row.resolved_at = ctx->now;
 	make_event_id(event_id, sizeof(event_id), row.service_id, row.location_id, "resolved",
 	              ctx->now);
-	if (alertstore_last_firing_payload(ctx->a->st, row.service_id, row.location_id, &last) == 0)
-		payload = payload_resolved(last, event_id, ctx->now);
+	if (row.firing_payload != NULL)
+		payload = payload_resolved(row.firing_payload, event_id, ctx->now);
 	if (payload != NULL) {
 		json_t *ev = json_loads(payload, 0, NULL);
 
@@ -752,10 +760,14 @@ evaluate_active(const struct alert_row *cur, void *arg)
 		               ctx->now) != 0)
 			log_err("alert: cannot store a resolved alert");
 		json_decref(ev);
-	} else if (transition(ctx->a, &row, NULL, NULL, NULL, NULL, ctx->now) != 0) {
-		log_err("alert: cannot store a resolved alert");
+	} else {
+		log_warn("alert: the alert of service id %" PRId64 " at location id %" PRId64
+		         " resolved without a notification: it has no firing notification to "
+		         "resolve",
+		         row.service_id, row.location_id);
+		if (transition(ctx->a, &row, NULL, NULL, NULL, NULL, ctx->now) != 0)
+			log_err("alert: cannot store a resolved alert");
 	}
-	free(last);
 	free(payload);
 	return 0;
 }

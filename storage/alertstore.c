@@ -33,11 +33,21 @@ row_from_stmt(sqlite3_stmt *stmt, struct alert_row *out)
 	out->last_notified = sqlite3_column_int64(stmt, 6);
 	out->last_score = sqlite3_column_double(stmt, 7);
 	out->last_count = sqlite3_column_int64(stmt, 8);
+	out->firing_payload = store_column_strdup(stmt, 9, false);
 }
 
 #define ALERT_COLUMNS                                                                              \
 	"service_id, location_id, state, pending_since, firing_since, resolved_at, "               \
-	"last_notified, last_score, last_count"
+	"last_notified, last_score, last_count, firing_payload"
+
+void
+alert_row_release(struct alert_row *row)
+{
+	if (row == NULL)
+		return;
+	free(row->firing_payload);
+	memset(row, 0, sizeof(*row));
+}
 
 int
 alertstore_get(struct store *st, int64_t service_id, int64_t location_id, struct alert_row *out)
@@ -86,8 +96,8 @@ alertstore_each_active(struct store *st, int (*cb)(const struct alert_row *row, 
 			grown = realloc(rows, cap * sizeof(*rows));
 			if (grown == NULL) {
 				store_stmt_done(stmt);
-				free(rows);
-				return -1;
+				ret = -1;
+				goto out_free;
 			}
 			rows = grown;
 		}
@@ -96,11 +106,14 @@ alertstore_each_active(struct store *st, int (*cb)(const struct alert_row *row, 
 	store_stmt_done(stmt);
 	if (rc != SQLITE_DONE) {
 		store_log_sqlite(st, "listing active alerts");
-		free(rows);
-		return -1;
+		ret = -1;
+		goto out_free;
 	}
 	for (size_t i = 0; i < n && ret == 0; i++)
 		ret = cb(&rows[i], arg);
+out_free:
+	for (size_t i = 0; i < n; i++)
+		alert_row_release(&rows[i]);
 	free(rows);
 	return ret;
 }
@@ -114,7 +127,7 @@ alertstore_update(struct store *st, const struct alert_row *row, const struct ou
 	if (store_begin(st) != 0)
 		return -1;
 	stmt = store_prepare(st, "INSERT OR REPLACE INTO alerts (" ALERT_COLUMNS ", updated) "
-	                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+	                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
 	if (stmt == NULL)
 		goto out_rollback;
 	sqlite3_bind_int64(stmt, 1, row->service_id);
@@ -126,7 +139,11 @@ alertstore_update(struct store *st, const struct alert_row *row, const struct ou
 	bind_ms_or_null(stmt, 7, row->last_notified);
 	sqlite3_bind_double(stmt, 8, row->last_score);
 	sqlite3_bind_int64(stmt, 9, row->last_count);
-	sqlite3_bind_int64(stmt, 10, now);
+	if (row->firing_payload != NULL)
+		sqlite3_bind_text(stmt, 10, row->firing_payload, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(stmt, 10);
+	sqlite3_bind_int64(stmt, 11, now);
 	if (store_step_write(st, stmt, "writing alert state") != 0)
 		goto out_rollback;
 	for (size_t i = 0; i < nout; i++) {
@@ -305,31 +322,4 @@ outbox_row_release(struct outbox_row *row)
 	free(row->last_error);
 	free(row->state);
 	memset(row, 0, sizeof(*row));
-}
-
-int
-alertstore_last_firing_payload(struct store *st, int64_t service_id, int64_t location_id,
-                               char **payload)
-{
-	sqlite3_stmt *stmt;
-	int rc;
-
-	*payload = NULL;
-	stmt = store_prepare(
-	    st, "SELECT payload FROM outbox WHERE service_id = ?1 AND location_id = ?2 AND "
-	        "status = 'firing' ORDER BY id DESC LIMIT 1");
-	if (stmt == NULL)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, service_id);
-	sqlite3_bind_int64(stmt, 2, location_id);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		*payload = store_column_strdup(stmt, 0, true);
-	store_stmt_done(stmt);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE)
-		return 1;
-	store_log_sqlite(st, "reading the last notification");
-	return -1;
 }

@@ -13,6 +13,8 @@
 
 #include "storage/store.h"
 
+/* One alert. alertstore_get() fills it (release with alert_row_release()); alertstore_update()
+ * borrows it. */
 struct alert_row {
 	int64_t service_id;
 	int64_t location_id;
@@ -23,6 +25,10 @@ struct alert_row {
 	int64_t last_notified;
 	double last_score;
 	int64_t last_count; /* the highest current count seen while pending or firing */
+	/* The json-format event of the latest firing notification, NULL: none. The resolved
+	 * notification is made from it, so it lives with the alert and not only in the outbox,
+	 * whose delivered rows retention deletes. */
+	char *firing_payload;
 };
 
 /* A notification to queue. Strings borrowed. */
@@ -49,10 +55,12 @@ struct outbox_row {
 	int64_t delivered_at; /* 0: not delivered */
 };
 
-/* The alert of (service, location): 0 found, 1 none, -1 error (logged). */
+/* The alert of (service, location): 0 found (release *out with alert_row_release()), 1 none, -1
+ * error (logged). */
 int alertstore_get(struct store *st, int64_t service_id, int64_t location_id,
                    struct alert_row *out);
-/* Every pending or firing alert, to 'cb' (a non-zero return stops and is returned). -1 on error. */
+/* Every pending or firing alert, to 'cb' (the row is borrowed for the call; a non-zero return
+ * stops and is returned). -1 on error. */
 int alertstore_each_active(struct store *st, int (*cb)(const struct alert_row *row, void *arg),
                            void *arg);
 /* Write 'row' (insert or replace) and queue 'nout' notifications, in one transaction. 'now' stamps
@@ -64,11 +72,8 @@ int alertstore_update(struct store *st, const struct alert_row *row, const struc
 int alertstore_delete(struct store *st, int64_t service_id, int64_t location_id)
     __attribute__((warn_unused_result));
 
-/* The payload of the latest firing notification of (service, location), for its resolved
- * notification: 0 found
- * (*payload is the caller's), 1 none, -1 error. */
-int alertstore_last_firing_payload(struct store *st, int64_t service_id, int64_t location_id,
-                                   char **payload);
+/* Free what 'row' owns (its firing_payload) and clear it. NULL: no-op. */
+void alert_row_release(struct alert_row *row);
 
 /* The oldest pending notification of 'webhook': 0 found, 1 none, -1 error. Release with
  * outbox_row_release. */

@@ -27,10 +27,22 @@ static const char schema_sql[] =
 #include "storage/schema.sql.inc"
 ;
 
+/* Alerts keep the json-format event of their latest firing notification in
+ * alerts.firing_payload (NULL: none yet); the resolved notification is made from it. It was
+ * taken from the outbox, whose delivered rows retention deletes after retention.raw, so an alert
+ * firing longer than that without a repeat resolved with no notification. Alerts firing when the
+ * database is migrated take it from the outbox while it is still there. */
+static const char migration_alert_firing_payload[] =
+	"ALTER TABLE alerts ADD COLUMN firing_payload TEXT;"
+	"UPDATE alerts SET firing_payload = (SELECT o.payload FROM outbox o"
+	" WHERE o.service_id = alerts.service_id AND o.location_id = alerts.location_id"
+	" AND o.status = 'firing' ORDER BY o.id DESC LIMIT 1) WHERE state = 'firing';";
+
 /* Migrations, in order: entry i brings a database from user_version i to i + 1. Never edit a
  * released one. */
 static const char *const migrations[] = {
 	schema_sql,
+	migration_alert_firing_payload,
 };
 /* clang-format on */
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -2,6 +2,7 @@
  * SQLite file, and delivery to a real HTTP receiver (libmicrohttpd on 127.0.0.1) that checks the
  * HMAC signature. */
 #include <check.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,7 +118,6 @@ START_TEST(test_outbox)
 	    {.event_id = "e1", .webhook = "b", .status = "firing", .payload = "{\"n\":1}"},
 	};
 	struct outbox_row head;
-	char *payload;
 	int64_t sid;
 
 	ck_assert_int_ge(fd, 0);
@@ -140,20 +140,26 @@ START_TEST(test_outbox)
 	snprintf(row.state, sizeof(row.state), "firing");
 	row.firing_since = 1000;
 	row.last_count = 50;
+	row.firing_payload = (char *)"{\"n\":1}";
 	ck_assert_int_eq(alertstore_update(st, &row, out, 2, 1000), 0);
 	/* The same event id queued again (a retried transaction) is not duplicated. */
 	ck_assert_int_eq(alertstore_update(st, &row, out, 1, 1001), 0);
 	ck_assert_int_eq(alertstore_get(st, sid, 1, &got), 0);
 	ck_assert_str_eq(got.state, "firing");
 	ck_assert_int_eq(got.last_count, 50);
+	ck_assert_str_eq(got.firing_payload, "{\"n\":1}");
+	alert_row_release(&got);
 	ck_assert_int_eq(alertstore_get(st, sid, 2, &got), 1);
 
+	/* The alert keeps the payload it is given, the latest; NULL stores none. */
 	out[0].event_id = "e2";
 	out[0].payload = "{\"n\":2}";
+	row.firing_payload = (char *)"{\"n\":2}";
 	ck_assert_int_eq(alertstore_update(st, &row, out, 1, 2000), 0);
-	ck_assert_int_eq(alertstore_last_firing_payload(st, sid, 1, &payload), 0);
-	ck_assert_str_eq(payload, "{\"n\":2}");
-	free(payload);
+	ck_assert_int_eq(alertstore_get(st, sid, 1, &got), 0);
+	ck_assert_str_eq(got.firing_payload, "{\"n\":2}");
+	alert_row_release(&got);
+	ck_assert_ptr_null(got.firing_payload);
 
 	/* In order per webhook: e1 then e2; a retry keeps the head in place. */
 	ck_assert_int_eq(alertstore_outbox_head(st, "a", &head), 0);
@@ -176,6 +182,12 @@ START_TEST(test_outbox)
 	ck_assert_int_eq(alertstore_outbox_head(st, "b", &head), 1);
 	ck_assert_int_eq(alertstore_outbox_head(st, "a", &head), 0);
 	outbox_row_release(&head);
+
+	row.firing_payload = NULL;
+	ck_assert_int_eq(alertstore_update(st, &row, NULL, 0, 7000), 0);
+	ck_assert_int_eq(alertstore_get(st, sid, 1, &got), 0);
+	ck_assert_ptr_null(got.firing_payload);
+	alert_row_release(&got);
 
 	ck_assert_int_eq(alertstore_delete(st, sid, 1), 0);
 	ck_assert_int_eq(alertstore_get(st, sid, 1, &got), 1);
@@ -506,7 +518,8 @@ world_pass(struct world *w, int64_t at)
 	(void)alert_pass(w->a, w->t0 + at);
 }
 
-/* The alert's state ("" when there is none), its row in *row when not NULL. */
+/* The alert's state ("" when there is none), and its row in *row when not NULL (without its
+ * firing_payload). */
 static const char *
 world_state(struct world *w, struct alert_row *row)
 {
@@ -516,8 +529,12 @@ world_state(struct world *w, struct alert_row *row)
 
 	ck_assert_int_ge(rc, 0);
 	snprintf(state, sizeof(state), "%s", rc == 0 ? got.state : "");
-	if (row != NULL)
+	if (row != NULL && rc == 0) {
 		*row = got;
+		row->firing_payload = NULL;
+	}
+	if (rc == 0)
+		alert_row_release(&got);
 	return state;
 }
 
@@ -544,6 +561,20 @@ last_delivered(struct world *w)
 
 	ck_assert_uint_gt(n, 0);
 	return json_array_get(w->r->accepted, n - 1);
+}
+
+/* The one integer 'sql' answers. */
+static int64_t
+world_count(struct world *w, const char *sql)
+{
+	sqlite3_stmt *stmt;
+	int64_t v;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(store_db(w->st), sql, -1, &stmt, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(stmt), SQLITE_ROW);
+	v = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return v;
 }
 
 /* A firing alert is re-notified every repeat_interval, not more often, with a new event id and
@@ -673,6 +704,100 @@ START_TEST(test_dip_under_min_score)
 }
 END_TEST
 
+/* Retention deletes delivered notifications after retention.raw. An alert firing for longer than
+ * that without a repeat still resolves with a notification, made from what the alert itself
+ * keeps. */
+START_TEST(test_resolved_after_outbox_pruned)
+{
+	struct world w;
+	json_t *firing, *resolved;
+	int64_t day = 24 * HOUR_MS;
+	int rc;
+
+	world_open(&w, _i == 1, "json", NULL);
+	world_rank(&w, 0, 0.9, 500, 300);
+	world_pass(&w, 0);
+	world_pass(&w, 10 * MIN_MS);
+	ck_assert_uint_eq(delivered(&w, "firing"), 1);
+	firing = json_incref(last_delivered(&w));
+	/* Three days on, retention (raw 48h) has deleted the delivered notification. */
+	do {
+		rc = store_retention_step(w.st, w.t0 + 3 * day, 2 * day, 30 * day, 1000);
+		ck_assert_int_ge(rc, 0);
+	} while (rc == 1);
+	ck_assert_int_eq(world_count(&w, "SELECT count(*) FROM outbox"), 0);
+	/* The leak is fixed: no longer ranked. */
+	world_rank(&w, 3 * day, 0, 0, 0);
+	world_pass(&w, 3 * day);
+	ck_assert_str_eq(world_state(&w, NULL), "resolved");
+	ck_assert_uint_eq(delivered(&w, "resolved"), 1);
+	resolved = last_delivered(&w);
+	ck_assert_str_eq(json_string_value(json_object_get(resolved, "function")), w.function);
+	ck_assert_str_eq(json_string_value(json_object_get(resolved, "file")), "/src/app/fetch.go");
+	ck_assert_int_eq(json_integer_value(json_object_get(resolved, "line")), 42);
+	ck_assert_str_eq(json_string_value(json_object_get(resolved, "service")), "payments");
+	ck_assert_str_eq(json_string_value(json_object_get(resolved, "firing_since")),
+	                 json_string_value(json_object_get(firing, "firing_since")));
+	ck_assert(json_is_string(json_object_get(resolved, "resolved_at")));
+	ck_assert_str_ne(json_string_value(json_object_get(resolved, "event_id")),
+	                 json_string_value(json_object_get(firing, "event_id")));
+	json_decref(firing);
+	world_close(&w);
+}
+END_TEST
+
+/* A database from before alerts kept their firing payload: its firing alerts take theirs from
+ * the outbox when it is migrated. (The emulated old database is the current one without the
+ * column and one schema version back: this assumes that migration is the newest.) */
+START_TEST(test_migration_keeps_firing_payload)
+{
+	struct world w;
+	struct alert_row row;
+	char db[160];
+	int64_t version;
+	char sql[512];
+
+	world_open(&w, false, "json", NULL);
+	snprintf(db, sizeof(db), "%s/leakprofd.db", w.dir);
+	version = world_count(&w, "PRAGMA user_version");
+	ck_assert_int_ge(version, 2);
+	snprintf(sql, sizeof(sql),
+	         "ALTER TABLE alerts DROP COLUMN firing_payload; PRAGMA user_version = %" PRId64 ";"
+	         "INSERT INTO locations (id, function, file, line, op, first_seen, last_seen)"
+	         " VALUES (2, 'main.other', '/o.go', 7, 'select', 0, 0);"
+	         "INSERT INTO alerts (service_id, location_id, state, pending_since, firing_since,"
+	         " last_notified, last_score, last_count, updated)"
+	         " VALUES (%" PRId64 ", 1, 'firing', 1, 2, 2, 0.9, 500, 2),"
+	         " (%" PRId64 ", 2, 'pending', 1, NULL, NULL, 0.9, 500, 1);",
+	         version - 1, w.sid, w.sid);
+	ck_assert_int_eq(sqlite3_exec(store_db(w.st), sql, NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(
+	    sqlite3_exec(
+	        store_db(w.st),
+	        "INSERT INTO outbox (event_id, webhook, status, service_id, location_id,"
+	        " payload, created, next_attempt, state) VALUES"
+	        " ('e1', 'hook', 'firing', (SELECT id FROM services), 1, '{\"n\":1}', 2, 2,"
+	        " 'delivered'),"
+	        " ('e2', 'hook', 'firing', (SELECT id FROM services), 1, '{\"n\":2}', 3, 3,"
+	        " 'delivered'),"
+	        " ('e3', 'hook', 'firing', (SELECT id FROM services), 2, '{\"n\":3}', 3, 3,"
+	        " 'delivered')",
+	        NULL, NULL, NULL),
+	    SQLITE_OK);
+	store_free(w.st);
+	w.st = store_open(db, 0);
+	ck_assert_ptr_nonnull(w.st);
+	ck_assert_int_eq(world_count(&w, "PRAGMA user_version"), version);
+	ck_assert_int_eq(alertstore_get(w.st, w.sid, 1, &row), 0);
+	ck_assert_str_eq(row.firing_payload, "{\"n\":2}"); /* the latest */
+	alert_row_release(&row);
+	ck_assert_int_eq(alertstore_get(w.st, w.sid, 2, &row), 0);
+	ck_assert_ptr_null(row.firing_payload); /* pending: nothing to resolve yet */
+	alert_row_release(&row);
+	world_close(&w);
+}
+END_TEST
+
 Suite *
 alert_suite(void)
 {
@@ -687,6 +812,8 @@ alert_suite(void)
 	tcase_add_loop_test(tc, test_repeat_interval, 0, 2);
 	tcase_add_loop_test(tc, test_pending_cancelled, 0, 2);
 	tcase_add_loop_test(tc, test_dip_under_min_score, 0, 2);
+	tcase_add_loop_test(tc, test_resolved_after_outbox_pruned, 0, 2);
+	tcase_add_test(tc, test_migration_keeps_firing_payload);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -175,7 +175,7 @@ START_TEST(test_open_migrates)
 	int64_t t;
 
 	ck_assert_ptr_nonnull(st);
-	ck_assert_int_eq(count_rows(st, "PRAGMA user_version"), 1);
+	ck_assert_int_eq(count_rows(st, "PRAGMA user_version"), 2);
 	ck_assert_int_eq(
 	    count_rows(st,
 	               "SELECT count(*) FROM sqlite_schema WHERE name IN ('services', 'targets',"
