@@ -6,7 +6,8 @@
  * firing it is re-notified every alerting.repeat_interval; it resolves when it is no longer ranked
  * or its count has fallen (below min_count, or under half its peak while not growing), as after a
  * fixed deploy. State changes and the notifications they cause are written in one transaction
- * (storage/alertstore.c), so a restart neither forgets nor repeats an alert.
+ * (storage/alertstore.c), so a restart neither forgets nor repeats an alert; a pass that changes
+ * nothing writes nothing, so the 1 s tick never contends with the ingest for the write lock.
  *
  * Delivery drains the outbox in order per webhook: at least once, with a stable event id in the
  * payload and in X-Leakprofd-Event-Id; a failed attempt is retried with exponential backoff and
@@ -661,6 +662,7 @@ evaluate_suspect(struct alerter *a, const struct suspect *sus, int64_t now)
 	struct alert_row row = {0};
 	char event_id[128];
 	char *payload;
+	bool peak;
 	int rc = alertstore_get(a->st, sus->service_id, sus->location_id, &row);
 
 	if (rc < 0)
@@ -681,9 +683,13 @@ evaluate_suspect(struct alerter *a, const struct suspect *sus, int64_t now)
 			log_err("alert: cannot store alert state");
 		goto out_release;
 	}
-	row.last_score = sus->score;
-	if ((int64_t)sus->current_count > row.last_count)
+	/* Written on a change only: a pass over an unchanged ranking must not take the write lock
+	 * from the ingest and retention every second. The peak count is a change (the resolution
+	 * is decided from it); the score alone is not, last_score is the one of the last write. */
+	peak = (int64_t)sus->current_count > row.last_count;
+	if (peak)
 		row.last_count = (int64_t)sus->current_count;
+	row.last_score = sus->score;
 	if (strcmp(row.state, "pending") == 0 &&
 	    now - row.pending_since >= (int64_t)s->rules->for_duration * 1000) {
 		snprintf(row.state, sizeof(row.state), "firing");
@@ -693,7 +699,7 @@ evaluate_suspect(struct alerter *a, const struct suspect *sus, int64_t now)
 	           now - row.last_notified >= (int64_t)s->rules->repeat_interval * 1000) {
 		row.last_notified = now;
 	} else {
-		if (transition(a, &row, NULL, NULL, NULL, NULL, now) != 0)
+		if (peak && transition(a, &row, NULL, NULL, NULL, NULL, now) != 0)
 			log_err("alert: cannot store alert state");
 		goto out_release;
 	}

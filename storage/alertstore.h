@@ -23,8 +23,11 @@ struct alert_row {
 	int64_t firing_since;
 	int64_t resolved_at;
 	int64_t last_notified;
+	/* Written only when the alert changes (state, notification, a new peak), never on an
+	 * evaluation that changes nothing: last_score is the suspect's score at the last such
+	 * write, not the latest (the ranking has that). */
 	double last_score;
-	int64_t last_count; /* the highest current count seen while pending or firing */
+	int64_t last_count; /* the peak: the highest current count seen while pending or firing */
 	/* The json-format event of the latest firing notification, NULL: none. The resolved
 	 * notification is made from it, so it lives with the alert and not only in the outbox,
 	 * whose delivered rows retention deletes. */

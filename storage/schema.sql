@@ -118,7 +118,8 @@ CREATE TABLE suspects (
 ) WITHOUT ROWID;
 CREATE INDEX suspects_location ON suspects (location_id);
 
--- Alert state per (service, location); the location carries the op.
+-- Alert state per (service, location); the location carries the op. A later migration in storage/store.c adds
+-- firing_payload, the latest firing event, which the resolved one is made from.
 CREATE TABLE alerts (
 	service_id    INTEGER NOT NULL REFERENCES services(id),
 	location_id   INTEGER NOT NULL REFERENCES locations(id),
@@ -127,9 +128,9 @@ CREATE TABLE alerts (
 	firing_since  INTEGER,
 	resolved_at   INTEGER,
 	last_notified INTEGER,
-	last_score    REAL,
-	last_count    INTEGER,
-	updated       INTEGER NOT NULL,
+	last_score    REAL,                             -- the score when the alert last changed
+	last_count    INTEGER,                          -- the peak count while pending or firing
+	updated       INTEGER NOT NULL,                 -- when the alert last changed
 	PRIMARY KEY (service_id, location_id)
 ) WITHOUT ROWID;
 CREATE INDEX alerts_location ON alerts (location_id);

@@ -500,10 +500,28 @@ world_rank(struct world *w, int64_t at, double score, uint64_t count, double gro
 	ck_assert_int_eq(store_ranking_save(w->st, &r), 0);
 }
 
-/* One alerter pass at t0 + 'at' ms; with w->restart, in a new alerter on a reopened store. */
-static void
+/* The observer's PRAGMA data_version: it changes whenever another connection commits. */
+static int64_t
+data_version(struct world *w)
+{
+	sqlite3_stmt *stmt;
+	int64_t v;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(w->observer, "PRAGMA data_version", -1, &stmt, NULL),
+	                 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(stmt), SQLITE_ROW);
+	v = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return v;
+}
+
+/* One alerter pass at t0 + 'at' ms; with w->restart, in a new alerter on a reopened store. Returns
+ * whether the pass committed anything to the database. */
+static bool
 world_pass(struct world *w, int64_t at)
 {
+	int64_t v;
+
 	if (w->restart || w->a == NULL) {
 		char db[160];
 
@@ -515,7 +533,9 @@ world_pass(struct world *w, int64_t at)
 		w->a = alert_open(w->cfg);
 		ck_assert_ptr_nonnull(w->a);
 	}
+	v = data_version(w);
 	(void)alert_pass(w->a, w->t0 + at);
+	return data_version(w) != v;
 }
 
 /* The alert's state ("" when there is none), and its row in *row when not NULL (without its
@@ -798,6 +818,78 @@ START_TEST(test_migration_keeps_firing_payload)
 }
 END_TEST
 
+/* The alerter writes only when an alert changes: passes over an unchanged ranking commit nothing
+ * (no write lock taken from the ingest, no WAL growth). A new peak count is a change (it decides
+ * the resolution) and is written once. */
+START_TEST(test_writes_only_changes)
+{
+	struct world w;
+	struct alert_row row;
+	int writes;
+
+	world_open(&w, _i == 1, "json", NULL);
+	world_rank(&w, 0, 0.9, 500, 300);
+	ck_assert(world_pass(&w, 0));
+	ck_assert_str_eq(world_state(&w, NULL), "pending");
+	/* Pending, one pass a second, nothing changes: nothing is written. */
+	writes = 0;
+	for (int i = 1; i <= 30; i++)
+		writes += world_pass(&w, i * 1000);
+	ck_assert_int_eq(writes, 0);
+	/* A different score is no change of state either. */
+	world_rank(&w, 31 * 1000, 0.95, 500, 300);
+	for (int i = 31; i <= 40; i++)
+		writes += world_pass(&w, i * 1000);
+	ck_assert_int_eq(writes, 0);
+	/* Firing is. */
+	ck_assert(world_pass(&w, 10 * MIN_MS));
+	ck_assert_str_eq(world_state(&w, NULL), "firing");
+	for (int i = 1; i <= 30; i++)
+		writes += world_pass(&w, 10 * MIN_MS + i * 1000);
+	ck_assert_int_eq(writes, 0);
+	if (!w.restart) {
+		/* While another connection holds the write lock (retention, the ingest), a pass
+		 * with nothing to write neither waits for it nor fails. */
+		int64_t t = clock_mono_ms();
+
+		ck_assert_int_eq(sqlite3_exec(w.observer, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+		                 SQLITE_OK);
+		for (int i = 31; i <= 33; i++)
+			(void)alert_pass(w.a, w.t0 + 10 * MIN_MS + i * 1000);
+		ck_assert_int_eq(sqlite3_exec(w.observer, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+		ck_assert_int_lt(clock_mono_ms() - t, 1000);
+	}
+	/* A new peak is written, once. */
+	world_rank(&w, 11 * MIN_MS, 0.95, 800, 300);
+	ck_assert(world_pass(&w, 11 * MIN_MS));
+	ck_assert_str_eq(world_state(&w, &row), "firing");
+	ck_assert_int_eq(row.last_count, 800);
+	ck_assert_double_eq_tol(row.last_score, 0.95, 1e-9);
+	for (int i = 1; i <= 10; i++)
+		writes += world_pass(&w, 11 * MIN_MS + i * 1000);
+	ck_assert_int_eq(writes, 0);
+	/* A lower count is not: the peak stays. */
+	world_rank(&w, 12 * MIN_MS, 0.95, 600, 300);
+	for (int i = 0; i < 10; i++)
+		writes += world_pass(&w, 12 * MIN_MS + i * 1000);
+	ck_assert_int_eq(writes, 0);
+	ck_assert_str_eq(world_state(&w, &row), "firing");
+	ck_assert_int_eq(row.last_count, 800);
+	/* Under half the stored peak and not growing: resolved. */
+	world_rank(&w, 13 * MIN_MS, 0.5, 390, 0);
+	ck_assert(world_pass(&w, 13 * MIN_MS));
+	ck_assert_str_eq(world_state(&w, NULL), "resolved");
+	ck_assert_uint_eq(delivered(&w, "firing"), 1);
+	ck_assert_uint_eq(delivered(&w, "resolved"), 1);
+	/* Resolved and unranked: nothing more to write. */
+	world_rank(&w, 14 * MIN_MS, 0, 0, 0);
+	for (int i = 0; i < 10; i++)
+		writes += world_pass(&w, 14 * MIN_MS + i * 1000);
+	ck_assert_int_eq(writes, 0);
+	world_close(&w);
+}
+END_TEST
+
 Suite *
 alert_suite(void)
 {
@@ -814,6 +906,7 @@ alert_suite(void)
 	tcase_add_loop_test(tc, test_dip_under_min_score, 0, 2);
 	tcase_add_loop_test(tc, test_resolved_after_outbox_pruned, 0, 2);
 	tcase_add_test(tc, test_migration_keeps_firing_payload);
+	tcase_add_loop_test(tc, test_writes_only_changes, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
