@@ -32,6 +32,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/sbuf.h"
 #include "base/secret.h"
 #include "base/xalloc.h"
 #include "detect/alert.h"
@@ -69,18 +70,22 @@ struct alerter {
 static char *
 dashboard_base(const struct config *cfg)
 {
-	char buf[512];
+	const char *listen = cfg->listen != NULL ? cfg->listen : "127.0.0.1:8080";
+	char *base;
 	size_t len;
 
-	if (cfg->external_url != NULL && cfg->external_url[0] != '\0')
-		snprintf(buf, sizeof(buf), "%s", cfg->external_url);
-	else
-		snprintf(buf, sizeof(buf), "http://%s",
-		         cfg->listen != NULL ? cfg->listen : "127.0.0.1:8080");
-	len = strlen(buf);
-	while (len > 0 && buf[len - 1] == '/')
-		buf[--len] = '\0';
-	return xstrdup(buf);
+	/* Whole: a URL cut short is a wrong link (or, cut inside a character, no link at all). */
+	if (cfg->external_url != NULL && cfg->external_url[0] != '\0') {
+		base = xstrdup(cfg->external_url);
+	} else {
+		len = strlen("http://") + strlen(listen) + 1;
+		base = xmalloc(len);
+		snprintf(base, len, "http://%s", listen);
+	}
+	len = strlen(base);
+	while (len > 0 && base[len - 1] == '/')
+		base[--len] = '\0';
+	return base;
 }
 
 /* Make 's' the settings of 'cfg' (steals the caller's reference). */
@@ -119,11 +124,11 @@ static char *
 payload_firing(const struct alert_settings *s, const struct suspect *sus, const char *event_id,
                int64_t firing_since)
 {
-	char url[1024];
+	struct sbuf url = {0};
 	json_t *obj = json_object(), *stack;
 	char *text;
 
-	snprintf(url, sizeof(url), "%s/locations/%" PRId64, s->external_url, sus->location_id);
+	sbuf_addf(&url, "%s/locations/%" PRId64, s->external_url, sus->location_id);
 	stack = json_loads(sus->stack_json != NULL ? sus->stack_json : "[]", 0, NULL);
 	if (stack == NULL)
 		stack = json_array();
@@ -150,7 +155,8 @@ payload_firing(const struct alert_settings *s, const struct suspect *sus, const 
 	set_time(obj, "firing_since", firing_since);
 	json_object_set_new(obj, "resolved_at", json_null());
 	json_object_set_new(obj, "location_id", json_integer(sus->location_id));
-	json_object_set_new(obj, "url", json_string(url));
+	json_object_set_new(obj, "url", json_string(url.p != NULL ? url.p : ""));
+	sbuf_release(&url);
 	json_object_set_new(obj, "stack", stack);
 	text = json_dumps(obj, JSON_COMPACT);
 	json_decref(obj);
@@ -199,123 +205,208 @@ jstr(json_t *obj, const char *key)
 	return s != NULL ? s : "";
 }
 
-/* Slack mrkdwn: &, < and > are control characters there. */
-static void
-slack_escape(const char *in, char *out, size_t len)
+/* ---- Text cut to fit, on character boundaries ---- */
+
+/* The piece of output for the character at 'p': the character itself, U+FFFD for an invalid byte,
+ * or with 'mrkdwn' its Slack escape (&, < and > are control characters there). Sets *out and
+ * *outlen, and returns how many input bytes it stands for. */
+static size_t
+text_piece(const unsigned char *p, bool mrkdwn, const char **out, size_t *outlen)
 {
-	size_t o = 0;
+	size_t n = sbuf_utf8_seq(p);
 
-	for (; *in != '\0' && o + 6 < len; in++) {
-		const char *rep = NULL;
-
-		if (*in == '&')
-			rep = "&amp;";
-		else if (*in == '<')
-			rep = "&lt;";
-		else if (*in == '>')
-			rep = "&gt;";
-		if (rep != NULL) {
-			memcpy(out + o, rep, strlen(rep));
-			o += strlen(rep);
-		} else {
-			out[o++] = *in;
-		}
+	if (n == 0) {
+		*out = "\xef\xbf\xbd";
+		*outlen = 3;
+		return 1;
 	}
-	out[o] = '\0';
+	*out = (const char *)p;
+	*outlen = n;
+	if (mrkdwn && *p == '&')
+		*out = "&amp;";
+	else if (mrkdwn && *p == '<')
+		*out = "&lt;";
+	else if (mrkdwn && *p == '>')
+		*out = "&gt;";
+	if (*out != (const char *)p)
+		*outlen = strlen(*out);
+	return n;
+}
+
+/* Append 's' to 'b' in at most 'max' bytes: whole when it fits, else cut on a character boundary
+ * and ended with "…"; with 'mrkdwn', escaped for Slack (an escape is never cut). Every name the
+ * formats bound goes through here: a cut inside a UTF-8 sequence would make the string invalid,
+ * jansson refuses it, and the message would go out without it (Slack then refuses the message). */
+static void
+put_text(struct sbuf *b, const char *s, size_t max, bool mrkdwn)
+{
+	static const char ellipsis[] = "\xe2\x80\xa6";
+	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+	const char *out;
+	size_t outlen, used = 0, i;
+
+	for (i = 0; p[i] != '\0' && used <= max;) {
+		i += text_piece(p + i, mrkdwn, &out, &outlen);
+		used += outlen;
+	}
+	if (used <= max) {
+		max = SIZE_MAX; /* it fits whole */
+	} else {
+		if (max < sizeof(ellipsis) - 1)
+			return;
+		max -= sizeof(ellipsis) - 1;
+	}
+	for (i = 0, used = 0; p[i] != '\0';) {
+		size_t n = text_piece(p + i, mrkdwn, &out, &outlen);
+
+		if (used + outlen > max)
+			break;
+		sbuf_add(b, out, outlen);
+		used += outlen;
+		i += n;
+	}
+	if (p[i] != '\0')
+		sbuf_add(b, ellipsis, sizeof(ellipsis) - 1);
+}
+
+/* ---- Slack and Alertmanager forms ---- */
+
+/* Slack refuses a section whose text is over 3000 characters; counted here in bytes, which are
+ * never fewer. The message's text is the first section's. */
+#define SLACK_SECTION_MAX 3000
+#define SLACK_FRAMES 12
+
+/* The JSON string of 'b' (valid UTF-8 by construction), or NULL when the buffer failed. */
+static json_t *
+text_json(const struct sbuf *b)
+{
+	if (b->failed)
+		return NULL;
+	return json_string(b->p != NULL ? b->p : "");
 }
 
 static char *
 render_slack(json_t *ev)
 {
-	char fn[512], file[1024], svc[256], expl[1024], stack[3000], text[4096];
-	size_t so = 0;
+	struct sbuf text = {0}, stack = {0}, code = {0};
 	bool firing = strcmp(jstr(ev, "status"), "firing") == 0;
-	json_t *frames = json_object_get(ev, "stack"), *fr, *msg;
+	json_t *frames = json_object_get(ev, "stack"), *fr, *msg = NULL, *t1, *t2 = NULL;
 	size_t i;
-	char *body;
+	char *body = NULL;
 
-	slack_escape(jstr(ev, "function"), fn, sizeof(fn));
-	slack_escape(jstr(ev, "file"), file, sizeof(file));
-	slack_escape(jstr(ev, "service"), svc, sizeof(svc));
-	slack_escape(jstr(ev, "explanation"), expl, sizeof(expl));
-	stack[0] = '\0';
+	/* The names' budgets and the rest add up to under SLACK_SECTION_MAX. */
+	sbuf_addf(
+	    &text, "%s *Goroutine leak %s* in *",
+	    firing ? ":rotating_light:" : ":white_check_mark:", firing ? "firing" : "resolved");
+	put_text(&text, jstr(ev, "service"), 200, true);
+	sbuf_puts(&text, "*: `");
+	put_text(&text, jstr(ev, "function"), 600, true);
+	sbuf_puts(&text, "` at `");
+	put_text(&text, jstr(ev, "file"), 500, true);
+	sbuf_addf(&text, ":%" JSON_INTEGER_FORMAT "` (",
+	          json_integer_value(json_object_get(ev, "line")));
+	put_text(&text, jstr(ev, "op"), 100, true);
+	sbuf_puts(&text, ")\n");
+	put_text(&text, jstr(ev, "explanation"), 1000, true);
+	sbuf_puts(&text, "\n<");
+	put_text(&text, jstr(ev, "url"), 400, false);
+	sbuf_puts(&text, "|Open in leakprofd>");
 	json_array_foreach(frames, i, fr)
 	{
-		char f1[512], f2[1024];
-		int n;
+		struct sbuf f = {0};
 
-		if (i >= 12)
+		if (i >= SLACK_FRAMES)
 			break;
-		slack_escape(jstr(fr, "function"), f1, sizeof(f1));
-		slack_escape(jstr(fr, "file"), f2, sizeof(f2));
-		n = snprintf(stack + so, sizeof(stack) - so,
-		             "%s\n    %s:%" JSON_INTEGER_FORMAT "\n", f1, f2,
-		             json_integer_value(json_object_get(fr, "line")));
-		if (n < 0 || (size_t)n >= sizeof(stack) - so)
+		put_text(&f, jstr(fr, "function"), 400, true);
+		sbuf_puts(&f, "\n    ");
+		put_text(&f, jstr(fr, "file"), 400, true);
+		sbuf_addf(&f, ":%" JSON_INTEGER_FORMAT "\n",
+		          json_integer_value(json_object_get(fr, "line")));
+		/* Whole frames only, inside the ``` fence. */
+		if (f.failed || stack.len + f.len > SLACK_SECTION_MAX - 6) {
+			sbuf_release(&f);
 			break;
-		so += (size_t)n;
+		}
+		sbuf_add(&stack, f.p, f.len);
+		sbuf_release(&f);
 	}
-	snprintf(text, sizeof(text),
-	         "%s *Goroutine leak %s* in *%s*: `%s` at `%s:%" JSON_INTEGER_FORMAT
-	         "` (%s)\n%s\n<%s|Open in leakprofd>",
-	         firing ? ":rotating_light:" : ":white_check_mark:", firing ? "firing" : "resolved",
-	         svc, fn, file, json_integer_value(json_object_get(ev, "line")), jstr(ev, "op"),
-	         expl, jstr(ev, "url"));
+	t1 = text_json(&text);
+	if (t1 == NULL || text.len > SLACK_SECTION_MAX || stack.failed)
+		goto out;
 	msg = json_object();
-	json_object_set_new(msg, "text", json_string(text));
-	if (so > 0) {
-		json_t *blocks = json_array(), *b1 = json_object(), *b2 = json_object();
-		char code[3100];
+	json_object_set(msg, "text", t1);
+	if (stack.len > 0) {
+		json_t *blocks = json_array();
 
-		json_object_set_new(b1, "type", json_string("section"));
-		json_object_set_new(b1, "text",
-		                    json_pack("{s:s, s:s}", "type", "mrkdwn", "text", text));
-		snprintf(code, sizeof(code), "```%s```", stack);
-		json_object_set_new(b2, "type", json_string("section"));
-		json_object_set_new(b2, "text",
-		                    json_pack("{s:s, s:s}", "type", "mrkdwn", "text", code));
-		json_array_append_new(blocks, b1);
-		json_array_append_new(blocks, b2);
+		sbuf_addf(&code, "```%s```", stack.p);
+		t2 = text_json(&code);
+		if (t2 == NULL)
+			goto out;
+		json_array_append_new(blocks, json_pack("{s:s, s:{s:s, s:O}}", "type", "section",
+		                                        "text", "type", "mrkdwn", "text", t1));
+		json_array_append_new(blocks, json_pack("{s:s, s:{s:s, s:O}}", "type", "section",
+		                                        "text", "type", "mrkdwn", "text", t2));
 		json_object_set_new(msg, "blocks", blocks);
 	}
 	body = json_dumps(msg, JSON_COMPACT);
+out:
+	json_decref(t1);
+	json_decref(t2);
 	json_decref(msg);
+	sbuf_release(&text);
+	sbuf_release(&stack);
+	sbuf_release(&code);
 	return body;
 }
 
-/* The Alertmanager webhook payload (version 4), one alert per notification. */
+/* The Alertmanager webhook payload (version 4), one alert per notification. Names go whole into
+ * the labels and the summary; the stack annotation is bounded. */
+#define ALERTMANAGER_STACK_MAX 4096
+
 static char *
 render_alertmanager(json_t *ev, const char *receiver, const char *external_url)
 {
-	json_t *msg, *labels, *annotations, *alert, *alerts, *stack = json_object_get(ev, "stack"),
-	                                                     *fr;
-	char line[32], summary[1024], stack_text[4096], group_key[1024];
+	json_t *msg = NULL, *labels = NULL, *annotations = NULL, *alert, *alerts,
+	       *stack = json_object_get(ev, "stack"), *fr;
+	struct sbuf summary = {0}, stack_text = {0}, group_key = {0};
+	char line[32], fingerprint[32];
 	const char *status = jstr(ev, "status");
-	size_t so = 0, i;
-	char *body;
+	size_t i;
+	char *body = NULL;
 
 	snprintf(line, sizeof(line), "%" JSON_INTEGER_FORMAT,
 	         json_integer_value(json_object_get(ev, "line")));
-	stack_text[0] = '\0';
 	json_array_foreach(stack, i, fr)
 	{
-		int n = snprintf(stack_text + so, sizeof(stack_text) - so,
-		                 "%s\n\t%s:%" JSON_INTEGER_FORMAT "\n", jstr(fr, "function"),
-		                 jstr(fr, "file"), json_integer_value(json_object_get(fr, "line")));
+		struct sbuf f = {0};
 
-		if (n < 0 || (size_t)n >= sizeof(stack_text) - so)
+		put_text(&f, jstr(fr, "function"), 1000, false);
+		sbuf_puts(&f, "\n\t");
+		put_text(&f, jstr(fr, "file"), 1000, false);
+		sbuf_addf(&f, ":%" JSON_INTEGER_FORMAT "\n",
+		          json_integer_value(json_object_get(fr, "line")));
+		if (f.failed || stack_text.len + f.len > ALERTMANAGER_STACK_MAX) {
+			sbuf_release(&f);
 			break;
-		so += (size_t)n;
+		}
+		sbuf_add(&stack_text, f.p, f.len);
+		sbuf_release(&f);
 	}
+	sbuf_addf(&summary, "Goroutine leak at %s:%s (%s) in %s", jstr(ev, "file"), line,
+	          jstr(ev, "op"), jstr(ev, "service"));
+	sbuf_addf(&group_key, "{}:{alertname=\"GoroutineLeak\", service=\"%s\"}",
+	          jstr(ev, "service"));
+	if (summary.failed || stack_text.failed || group_key.failed)
+		goto out;
 	labels =
 	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "alertname", "GoroutineLeak",
 	              "service", jstr(ev, "service"), "function", jstr(ev, "function"), "file",
 	              jstr(ev, "file"), "line", line, "op", jstr(ev, "op"), "severity", "warning");
-	snprintf(summary, sizeof(summary), "Goroutine leak at %s:%s (%s) in %s", jstr(ev, "file"),
-	         line, jstr(ev, "op"), jstr(ev, "service"));
-	annotations = json_pack("{s:s, s:s, s:s, s:s}", "summary", summary, "description",
-	                        jstr(ev, "explanation"), "stack", stack_text, "event_id",
-	                        jstr(ev, "event_id"));
+	annotations = json_pack(
+	    "{s:s, s:s, s:s, s:s}", "summary", summary.p, "description", jstr(ev, "explanation"),
+	    "stack", stack_text.p != NULL ? stack_text.p : "", "event_id", jstr(ev, "event_id"));
+	if (labels == NULL || annotations == NULL)
+		goto out;
 	alert = json_object();
 	json_object_set_new(alert, "status", json_string(status));
 	json_object_set(alert, "labels", labels);
@@ -326,28 +417,32 @@ render_alertmanager(json_t *ev, const char *receiver, const char *external_url)
 	else
 		json_object_set_new(alert, "endsAt", json_string("0001-01-01T00:00:00Z"));
 	json_object_set(alert, "generatorURL", json_object_get(ev, "url"));
-	snprintf(group_key, sizeof(group_key), "%016" PRIx64,
+	snprintf(fingerprint, sizeof(fingerprint), "%016" PRIx64,
 	         (uint64_t)json_integer_value(json_object_get(ev, "location_id")));
-	json_object_set_new(alert, "fingerprint", json_string(group_key));
+	json_object_set_new(alert, "fingerprint", json_string(fingerprint));
 	alerts = json_array();
 	json_array_append_new(alerts, alert);
-	snprintf(group_key, sizeof(group_key), "{}:{alertname=\"GoroutineLeak\", service=\"%s\"}",
-	         jstr(ev, "service"));
 	msg = json_object();
 	json_object_set_new(msg, "version", json_string("4"));
-	json_object_set_new(msg, "groupKey", json_string(group_key));
+	json_object_set_new(msg, "groupKey", json_string(group_key.p));
 	json_object_set_new(msg, "truncatedAlerts", json_integer(0));
 	json_object_set_new(msg, "status", json_string(status));
 	json_object_set_new(msg, "receiver", json_string(receiver));
 	json_object_set_new(
 	    msg, "groupLabels",
 	    json_pack("{s:s, s:s}", "alertname", "GoroutineLeak", "service", jstr(ev, "service")));
-	json_object_set_new(msg, "commonLabels", labels);
-	json_object_set_new(msg, "commonAnnotations", annotations);
+	json_object_set(msg, "commonLabels", labels);
+	json_object_set(msg, "commonAnnotations", annotations);
 	json_object_set_new(msg, "externalURL", json_string(external_url));
 	json_object_set_new(msg, "alerts", alerts);
 	body = json_dumps(msg, JSON_COMPACT);
+out:
+	json_decref(labels);
+	json_decref(annotations);
 	json_decref(msg);
+	sbuf_release(&summary);
+	sbuf_release(&stack_text);
+	sbuf_release(&group_key);
 	return body;
 }
 

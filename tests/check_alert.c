@@ -890,6 +890,155 @@ START_TEST(test_writes_only_changes)
 }
 END_TEST
 
+/* ---- Names cut to fit, on character boundaries ---- */
+
+/* A Go function name of 'bytes' bytes: "main." and 'pad' ASCII letters, then a 3-byte letter
+ * (U+51E6, 処) repeated, so that each alignment of a fixed cut falls inside a character. Caller
+ * frees. */
+static char *
+unicode_name(size_t pad, size_t bytes)
+{
+	char *s = malloc(bytes + 4);
+	size_t o;
+
+	ck_assert_ptr_nonnull(s);
+	o = (size_t)snprintf(s, bytes + 4, "main.%.*s", (int)pad, "xyzw");
+	while (o + 3 <= bytes) {
+		memcpy(s + o, "\xe5\x87\xa6", 3);
+		o += 3;
+	}
+	s[o] = '\0';
+	return s;
+}
+
+/* True when 'text' holds the first 'n' bytes of 'name'. */
+static bool
+has_prefix_of(const char *text, const char *name, size_t n)
+{
+	char *want = strndup(name, n);
+	bool found;
+
+	ck_assert_ptr_nonnull(want);
+	found = strstr(text, want) != NULL;
+	free(want);
+	return found;
+}
+
+/* Every form of an event whose names are long and Unicode: each fixed-size cut falls on a
+ * character boundary, so no string of the message is lost (jansson refuses a cut UTF-8 sequence)
+ * and Slack's limits hold. */
+START_TEST(test_render_cuts_on_characters)
+{
+	struct config *cfg = config_default();
+	struct config_webhook wh = {.name = (char *)"hook"};
+
+	for (size_t pad = 0; pad < 4; pad++) {
+		char *fn = unicode_name(pad, 1800), *file = unicode_name(3 - pad, 1500);
+		json_t *ev = json_pack(
+		    "{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:n, s:i, s:s, s:[{s:s, s:s, "
+		    "s:i}, {s:s, s:s, s:i}, {s:s, s:s, s:i}]}",
+		    "event_id", "e1", "status", "firing", "service", "payments", "function", fn,
+		    "file", file, "line", 42, "op", "chan send", "explanation", fn, "firing_since",
+		    "2026-01-01T00:00:00Z", "resolved_at", "location_id", 12, "url",
+		    "http://x/locations/12", "stack", "function", fn, "file", file, "line", 42,
+		    "function", fn, "file", file, "line", 38, "function", "main.main", "file", file,
+		    "line", 9);
+		char *event, *body;
+		json_t *j, *block, *alert;
+		const char *text;
+		size_t i;
+
+		ck_assert_ptr_nonnull(ev);
+		event = json_dumps(ev, JSON_COMPACT);
+		json_decref(ev);
+
+		wh.format = WEBHOOK_FORMAT_SLACK;
+		body = alert_render(cfg, &wh, event);
+		ck_assert_ptr_nonnull(body);
+		j = parse_json(body);
+		ck_assert_msg(slack_refuses(j) == NULL, "slack refuses (%s): %s", slack_refuses(j),
+		              body);
+		text = json_string_value(json_object_get(j, "text"));
+		ck_assert_msg(has_prefix_of(text, fn, 300), "the function is missing: %s", text);
+		ck_assert_msg(has_prefix_of(text, file, 300), "the file is missing: %s", text);
+		ck_assert_ptr_nonnull(strstr(text, "<http://x/locations/12|Open in leakprofd>"));
+		/* A cut name says so. */
+		ck_assert_ptr_nonnull(strstr(text, "\xe2\x80\xa6` at `"));
+		ck_assert_uint_eq(json_array_size(json_object_get(j, "blocks")), 2);
+		block = json_array_get(json_object_get(j, "blocks"), 1);
+		text = json_string_value(json_object_get(json_object_get(block, "text"), "text"));
+		ck_assert_ptr_nonnull(text);
+		ck_assert(has_prefix_of(text, fn, 300));
+		/* Whole frames only: each one ends with its line. */
+		ck_assert_ptr_nonnull(strstr(text, ":42\n"));
+		ck_assert(strlen(text) > 4 && strcmp(text + strlen(text) - 4, "\n```") == 0);
+		json_decref(j);
+		free(body);
+
+		wh.format = WEBHOOK_FORMAT_ALERTMANAGER;
+		body = alert_render(cfg, &wh, event);
+		ck_assert_ptr_nonnull(body);
+		j = parse_json(body);
+		alert = json_array_get(json_object_get(j, "alerts"), 0);
+		ck_assert_str_eq(json_string_value(
+		                     json_object_get(json_object_get(alert, "labels"), "function")),
+		                 fn);
+		text = json_string_value(
+		    json_object_get(json_object_get(alert, "annotations"), "summary"));
+		ck_assert_ptr_nonnull(text);
+		ck_assert(has_prefix_of(text, file, 300));
+		text = json_string_value(
+		    json_object_get(json_object_get(alert, "annotations"), "stack"));
+		ck_assert_ptr_nonnull(text);
+		ck_assert(has_prefix_of(text, fn, 300));
+		ck_assert_ptr_nonnull(json_object_get(j, "commonAnnotations"));
+		ck_assert_ptr_nonnull(json_object_get(j, "commonLabels"));
+		json_array_foreach(json_object_get(j, "alerts"), i, alert)
+		    ck_assert_ptr_nonnull(json_object_get(alert, "annotations"));
+		json_decref(j);
+		free(body);
+		free(event);
+		free(fn);
+		free(file);
+	}
+	config_unref(cfg);
+}
+END_TEST
+
+/* End to end: a leak in a function whose long Unicode name the slack format must cut reaches a
+ * real receiver that answers as Slack does, once, with its text. */
+START_TEST(test_slack_unicode_name_delivered)
+{
+	struct world w;
+	char *fn = unicode_name(1, 2000);
+	const char *text;
+
+	world_open(&w, false, "slack", fn);
+	world_rank(&w, 0, 0.9, 500, 300);
+	world_pass(&w, 0);
+	world_pass(&w, 10 * MIN_MS);
+	ck_assert_str_eq(world_state(&w, NULL), "firing");
+	ck_assert_uint_eq(w.r->rejected, 0);
+	ck_assert_uint_eq(json_array_size(w.r->accepted), 1);
+	ck_assert_int_eq(world_count(&w, "SELECT count(*) FROM outbox WHERE state = 'delivered'"),
+	                 1);
+	text = json_string_value(json_object_get(last_delivered(&w), "text"));
+	ck_assert(has_prefix_of(text, fn, 300));
+	ck_assert_ptr_nonnull(
+	    strstr(text, ":rotating_light: *Goroutine leak firing* in *payments*"));
+	/* The resolution goes out the same way. */
+	world_rank(&w, 20 * MIN_MS, 0, 0, 0);
+	world_pass(&w, 20 * MIN_MS);
+	ck_assert_uint_eq(w.r->rejected, 0);
+	ck_assert_uint_eq(json_array_size(w.r->accepted), 2);
+	text = json_string_value(json_object_get(last_delivered(&w), "text"));
+	ck_assert_ptr_nonnull(strstr(text, "*Goroutine leak resolved*"));
+	ck_assert(has_prefix_of(text, fn, 300));
+	world_close(&w);
+	free(fn);
+}
+END_TEST
+
 Suite *
 alert_suite(void)
 {
@@ -907,6 +1056,8 @@ alert_suite(void)
 	tcase_add_loop_test(tc, test_resolved_after_outbox_pruned, 0, 2);
 	tcase_add_test(tc, test_migration_keeps_firing_payload);
 	tcase_add_loop_test(tc, test_writes_only_changes, 0, 2);
+	tcase_add_test(tc, test_render_cuts_on_characters);
+	tcase_add_test(tc, test_slack_unicode_name_delivered);
 	suite_add_tcase(s, tc);
 	return s;
 }
