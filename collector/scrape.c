@@ -6,7 +6,9 @@
  * overlapping. Slots are laid on the wall clock (phase + k × interval) so a restarted daemon keeps
  * every target's place in the interval, and converted to monotonic time for waiting. Bodies grow in
  * a buffer capped at max_body_bytes (after content decoding, so a gzip bomb stops at the cap), are
- * parsed in the loop thread, and are freed as soon as the result is delivered. */
+ * parsed in the loop thread, and are freed as soon as the result is delivered. Redirects are
+ * followed here, hop by hop, so that a target's headers and credentials never leave its origin
+ * (see transfer_follow()). */
 #include "base/url.h"
 #include "base/clock.h"
 #include "base/hash.h"
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -29,6 +32,7 @@
 #define JITTER_CAP_MS 5000u
 #define IN_HEAP_NONE SIZE_MAX
 #define MAX_CACHED_CONNECTIONS 256
+#define ORIGIN_MAX 160 /* "scheme://host:port" */
 
 /* A target's settings, deep-copied: every string lives in 'strings' (one block). */
 struct target_cfg {
@@ -67,9 +71,15 @@ struct transfer {
 	struct target *t;
 	CURL *easy;
 	struct curl_slist *hdrs;
-	char *service; /* copies: a reload may replace the target's settings meanwhile */
-	char *url;
+	struct target_cfg cfg; /* a copy: a reload may replace the target's settings meanwhile, and
+	                        * every redirect hop needs them again */
+	const char *service;   /* in 'cfg' */
+	const char *url;       /* in 'cfg': the configured URL, whatever the redirects */
 	bool detail;
+	uint64_t timeout_ms; /* of the whole transfer, every hop included */
+	unsigned hops;       /* redirects followed */
+	const char *fail;    /* a failure decided here rather than by curl, e.g. a redirect not
+	                        followed; static */
 	char *buf;
 	size_t len;
 	size_t cap;
@@ -475,8 +485,7 @@ transfer_free(struct transfer *x)
 		curl_easy_cleanup(x->easy);
 	}
 	curl_slist_free_all(x->hdrs);
-	free(x->service);
-	free(x->url);
+	cfg_release(&x->cfg);
 	free(x->buf);
 	free(x);
 }
@@ -487,23 +496,70 @@ transfer_free(struct transfer *x)
 			goto out_fail;                                                             \
 	} while (0)
 
+/* Put the configured headers, basic or bearer auth and client certificate on the next request of
+ * 'x' when 'send', or take them all off. 0, or -1 when curl refused an option. */
+static int
+transfer_credentials(struct transfer *x, bool send)
+{
+	const struct scrape_target *t = &x->cfg.t;
+
+	SETOPT(x, CURLOPT_HTTPHEADER, send ? x->hdrs : NULL);
+	SETOPT(x, CURLOPT_HTTPAUTH, (long)CURLAUTH_NONE);
+	SETOPT(x, CURLOPT_XOAUTH2_BEARER, (char *)NULL);
+	SETOPT(x, CURLOPT_USERNAME, (char *)NULL);
+	SETOPT(x, CURLOPT_PASSWORD, (char *)NULL);
+	SETOPT(x, CURLOPT_SSLCERT, send ? t->tls_cert_file : NULL);
+	SETOPT(x, CURLOPT_SSLKEY, send ? t->tls_key_file : NULL);
+	if (send && t->bearer_token) {
+		SETOPT(x, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+		SETOPT(x, CURLOPT_XOAUTH2_BEARER, t->bearer_token);
+	} else if (send && t->basic_user) {
+		SETOPT(x, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		SETOPT(x, CURLOPT_USERNAME, t->basic_user);
+		SETOPT(x, CURLOPT_PASSWORD, t->basic_password ? t->basic_password : "");
+	}
+	return 0;
+
+out_fail:
+	return -1;
+}
+
+/* Set the whole-transfer timeout on the next hop: what is left of 'timeout_ms'. */
+static int
+transfer_set_timeout(struct transfer *x, uint64_t left_ms)
+{
+	long ms = (long)(left_ms > LONG_MAX ? LONG_MAX : left_ms);
+
+	SETOPT(x, CURLOPT_TIMEOUT_MS, ms);
+	SETOPT(x, CURLOPT_CONNECTTIMEOUT_MS, ms);
+	return 0;
+
+out_fail:
+	return -1;
+}
+
 /* A ready-to-add easy handle for target settings 'c'; NULL on failure. */
 static struct transfer *
 transfer_new(const struct target_cfg *c, bool detail, const char *user_agent)
 {
-	const struct scrape_target *t = &c->t;
+	const struct scrape_target *t;
 	struct transfer *x = calloc(1, sizeof(*x));
-	uint64_t timeout = detail && t->detail_timeout_ms ? t->detail_timeout_ms : t->timeout_ms;
 	size_t i;
 
 	if (!x)
 		return NULL;
+	if (cfg_copy(&x->cfg, &c->t) != 0) {
+		free(x);
+		return NULL;
+	}
+	t = &x->cfg.t;
 	x->detail = detail;
+	x->timeout_ms = detail && t->detail_timeout_ms ? t->detail_timeout_ms : t->timeout_ms;
 	x->max = t->max_body_bytes;
-	x->service = strdup(t->service);
-	x->url = strdup(detail ? t->detail_url : t->url);
+	x->service = t->service;
+	x->url = detail ? t->detail_url : t->url;
 	x->easy = curl_easy_init();
-	if (!x->service || !x->url || !x->easy)
+	if (!x->easy)
 		goto out_fail;
 	for (i = 0; i < t->nheaders; i++) {
 		size_t n = strlen(t->headers[i].name) + strlen(t->headers[i].value) + 3;
@@ -525,13 +581,11 @@ transfer_new(const struct target_cfg *c, bool detail, const char *user_agent)
 	SETOPT(x, CURLOPT_WRITEDATA, x);
 	SETOPT(x, CURLOPT_ERRORBUFFER, x->errbuf);
 	SETOPT(x, CURLOPT_NOSIGNAL, 1L);
-	SETOPT(x, CURLOPT_TIMEOUT_MS, (long)(timeout > LONG_MAX ? LONG_MAX : timeout));
-	SETOPT(x, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout > LONG_MAX ? LONG_MAX : timeout));
+	if (transfer_set_timeout(x, x->timeout_ms) != 0)
+		goto out_fail;
 	SETOPT(x, CURLOPT_PROTOCOLS_STR, "http,https");
-	SETOPT(x, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	SETOPT(x, CURLOPT_FOLLOWLOCATION, 1L);
-	SETOPT(x, CURLOPT_MAXREDIRS, (long)MAX_REDIRECTS);
-	SETOPT(x, CURLOPT_UNRESTRICTED_AUTH, 0L);
+	/* Redirects are followed by transfer_follow(), which decides what each hop may carry. */
+	SETOPT(x, CURLOPT_FOLLOWLOCATION, 0L);
 	SETOPT(x, CURLOPT_FAILONERROR, 1L);
 	SETOPT(x, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->max_body_bytes);
 	SETOPT(x, CURLOPT_USERAGENT, user_agent);
@@ -539,22 +593,10 @@ transfer_new(const struct target_cfg *c, bool detail, const char *user_agent)
 	 * bandwidth. A detail scrape is debug=2 text whatever the regular format. */
 	if (detail || t->format != PROFILE_FORMAT_PROTO)
 		SETOPT(x, CURLOPT_ACCEPT_ENCODING, "gzip, deflate");
-	if (x->hdrs)
-		SETOPT(x, CURLOPT_HTTPHEADER, x->hdrs);
-	if (t->bearer_token) {
-		SETOPT(x, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
-		SETOPT(x, CURLOPT_XOAUTH2_BEARER, t->bearer_token);
-	} else if (t->basic_user) {
-		SETOPT(x, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		SETOPT(x, CURLOPT_USERNAME, t->basic_user);
-		SETOPT(x, CURLOPT_PASSWORD, t->basic_password ? t->basic_password : "");
-	}
+	if (transfer_credentials(x, true) != 0)
+		goto out_fail;
 	if (t->tls_ca_file)
 		SETOPT(x, CURLOPT_CAINFO, t->tls_ca_file);
-	if (t->tls_cert_file)
-		SETOPT(x, CURLOPT_SSLCERT, t->tls_cert_file);
-	if (t->tls_key_file)
-		SETOPT(x, CURLOPT_SSLKEY, t->tls_key_file);
 	if (t->tls_insecure) {
 		SETOPT(x, CURLOPT_SSL_VERIFYPEER, 0L);
 		SETOPT(x, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -568,6 +610,99 @@ out_fail:
 	return NULL;
 }
 
+/* The origin of the http(s) URL 'url' as curl parses it (the parser that decides where curl
+ * connects): "scheme://host:port" in 'key', with the scheme's port when the URL has none. 0, or -1
+ * when curl cannot parse it or it is not http or https. */
+static int
+url_origin(const char *url, char *key, size_t keycap)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL;
+	int rc = -1;
+
+	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
+		goto out_free;
+	if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)
+		goto out_free;
+	fmt(key, keycap, "%s://%s:%s", scheme, host, port);
+	rc = 0;
+
+out_free:
+	curl_free(port);
+	curl_free(host);
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/* After a finished hop: when it answered a redirect, send 'x' on to the next hop and return true.
+ *
+ * Redirects are followed here rather than by curl (CURLOPT_FOLLOWLOCATION) because curl forwards
+ * custom headers (an X-Api-Key) to any host a redirect names. Each hop carries the configured
+ * headers, auth and client certificate only when its origin (scheme, host and port) is the
+ * configured URL's, so a redirect to another origin and back gets them again only back home. The
+ * timeout covers every hop. False when there is nothing to follow, or when the redirect is not
+ * followed ('x->fail' says why). */
+static bool
+transfer_follow(struct scraper *sc, struct transfer *x, CURLcode rc)
+{
+	char home[ORIGIN_MAX], there[ORIGIN_MAX];
+	char *loc = NULL, *next;
+	uint64_t spent;
+	long code = 0;
+
+	if (rc != CURLE_OK)
+		return false;
+	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+	if (code != 301 && code != 302 && code != 303 && code != 307 && code != 308)
+		return false;
+	if (curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK || !loc)
+		return false; /* no Location: "http 302" */
+	if (x->hops >= MAX_REDIRECTS) {
+		x->fail = "too many redirects";
+		return false;
+	}
+	if (url_origin(loc, there, sizeof(there)) != 0) {
+		x->fail = "redirected to a URL that is not http or https";
+		return false;
+	}
+	if (url_origin(x->url, home, sizeof(home)) != 0) {
+		x->fail = "error: cannot parse the target URL";
+		return false;
+	}
+	spent = clock_mono_ms() - x->start_mono_ms;
+	if (spent >= x->timeout_ms) {
+		x->fail = "timeout";
+		return false;
+	}
+	next = strdup(loc); /* 'loc' belongs to the handle */
+	if (!next) {
+		x->fail = "error: out of memory";
+		return false;
+	}
+	curl_multi_remove_handle(sc->multi, x->easy);
+	if (curl_easy_setopt(x->easy, CURLOPT_URL, next) != CURLE_OK ||
+	    transfer_set_timeout(x, x->timeout_ms - spent) != 0 ||
+	    transfer_credentials(x, strcasecmp(home, there) == 0) != 0) {
+		free(next);
+		x->fail = "error: cannot follow the redirect";
+		return false;
+	}
+	free(next);
+	x->hops++;
+	x->len = 0;
+	x->toobig = false;
+	x->errbuf[0] = '\0';
+	if (curl_multi_add_handle(sc->multi, x->easy) != CURLM_OK) {
+		x->fail = "error: cannot follow the redirect";
+		return false;
+	}
+	return true;
+}
+
 /* The status text of a finished transfer. */
 static void
 transfer_status(struct transfer *x, CURLcode rc, long code, char *out, size_t cap)
@@ -575,6 +710,10 @@ transfer_status(struct transfer *x, CURLcode rc, long code, char *out, size_t ca
 	long oserr = 0;
 	const char *msg = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
 
+	if (x->fail) {
+		fmt(out, cap, "%s", x->fail);
+		return;
+	}
 	curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &oserr);
 	switch (rc) {
 	case CURLE_OK:
@@ -607,9 +746,6 @@ transfer_status(struct transfer *x, CURLcode rc, long code, char *out, size_t ca
 		return;
 	case CURLE_OUT_OF_MEMORY:
 		fmt(out, cap, "error: out of memory");
-		return;
-	case CURLE_TOO_MANY_REDIRECTS:
-		fmt(out, cap, "too many redirects");
 		return;
 	case CURLE_GOT_NOTHING:
 		fmt(out, cap, "empty reply");
@@ -1024,6 +1160,8 @@ collect_done(struct scraper *sc, int *delivered)
 		rc = m->data.result;
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 		if (!x)
+			continue;
+		if (transfer_follow(sc, x, rc))
 			continue;
 		t = x->t;
 		transfer_result(x, rc, &res);
