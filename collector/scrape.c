@@ -32,7 +32,9 @@
 #define JITTER_CAP_MS 5000u
 #define IN_HEAP_NONE SIZE_MAX
 #define MAX_CACHED_CONNECTIONS 256
-#define ORIGIN_MAX 160 /* "scheme://host:port" */
+#define ORIGIN_MAX 160          /* "scheme://host:port" of a redirect, as shown in a status */
+#define HTML_SNIFF_BYTES 1024   /* where an HTML page shows it is one */
+#define LOGIN_SNIFF_BYTES 65536 /* where a login page shows its password field */
 
 /* A target's settings, deep-copied: every string lives in 'strings' (one block). */
 struct target_cfg {
@@ -76,10 +78,12 @@ struct transfer {
 	const char *service;   /* in 'cfg' */
 	const char *url;       /* in 'cfg': the configured URL, whatever the redirects */
 	bool detail;
-	uint64_t timeout_ms; /* of the whole transfer, every hop included */
-	unsigned hops;       /* redirects followed */
-	const char *fail;    /* a failure decided here rather than by curl, e.g. a redirect not
-	                        followed; static */
+	uint64_t timeout_ms;    /* of the whole transfer, every hop included */
+	unsigned hops;          /* redirects followed */
+	bool away;              /* the current hop is on another origin than 'url' */
+	char where[ORIGIN_MAX]; /* the current hop's origin, printable, when 'away' */
+	const char *fail;       /* a failure decided here rather than by curl, e.g. a redirect not
+	                           followed; static */
 	char *buf;
 	size_t len;
 	size_t cap;
@@ -496,6 +500,14 @@ transfer_free(struct transfer *x)
 			goto out_fail;                                                             \
 	} while (0)
 
+/* Does the target have anything to keep from other hosts: headers, basic or bearer auth, a client
+ * certificate? */
+static bool
+has_credentials(const struct scrape_target *t)
+{
+	return t->nheaders > 0 || t->bearer_token || t->basic_user || t->tls_cert_file;
+}
+
 /* Put the configured headers, basic or bearer auth and client certificate on the next request of
  * 'x' when 'send', or take them all off. 0, or -1 when curl refused an option. */
 static int
@@ -611,13 +623,15 @@ out_fail:
 }
 
 /* The origin of the http(s) URL 'url' as curl parses it (the parser that decides where curl
- * connects): "scheme://host:port" in 'key', with the scheme's port when the URL has none. 0, or -1
- * when curl cannot parse it or it is not http or https. */
+ * connects): "scheme://host:port" in 'key' for comparing, with the scheme's port when the URL has
+ * none, and in 'shown' (when not NULL) with only a port the URL names, every byte outside
+ * [A-Za-z0-9.:/_%[]-] made '?' (the host comes from a Location header). 0, or -1 when curl cannot
+ * parse it or it is not http or https. */
 static int
-url_origin(const char *url, char *key, size_t keycap)
+url_origin(const char *url, char *key, size_t keycap, char *shown, size_t showncap)
 {
 	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL, *port = NULL;
+	char *scheme = NULL, *host = NULL, *port = NULL, *eport = NULL;
 	int rc = -1;
 
 	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
@@ -628,9 +642,25 @@ url_origin(const char *url, char *key, size_t keycap)
 	if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)
 		goto out_free;
 	fmt(key, keycap, "%s://%s:%s", scheme, host, port);
+	if (shown) {
+		size_t i;
+
+		if (curl_url_get(u, CURLUPART_PORT, &eport, 0) != CURLUE_OK)
+			eport = NULL;
+		fmt(shown, showncap, "%s://%s%s%s", scheme, host, eport ? ":" : "",
+		    eport ? eport : "");
+		for (i = 0; shown[i]; i++) {
+			unsigned char ch = (unsigned char)shown[i];
+
+			if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			      (ch >= '0' && ch <= '9') || strchr(".:/_%[]-", ch)))
+				shown[i] = '?';
+		}
+	}
 	rc = 0;
 
 out_free:
+	curl_free(eport);
 	curl_free(port);
 	curl_free(host);
 	curl_free(scheme);
@@ -649,10 +679,11 @@ out_free:
 static bool
 transfer_follow(struct scraper *sc, struct transfer *x, CURLcode rc)
 {
-	char home[ORIGIN_MAX], there[ORIGIN_MAX];
+	char home[ORIGIN_MAX], there[ORIGIN_MAX], shown[ORIGIN_MAX];
 	char *loc = NULL, *next;
 	uint64_t spent;
 	long code = 0;
+	bool away;
 
 	if (rc != CURLE_OK)
 		return false;
@@ -665,11 +696,11 @@ transfer_follow(struct scraper *sc, struct transfer *x, CURLcode rc)
 		x->fail = "too many redirects";
 		return false;
 	}
-	if (url_origin(loc, there, sizeof(there)) != 0) {
+	if (url_origin(loc, there, sizeof(there), shown, sizeof(shown)) != 0) {
 		x->fail = "redirected to a URL that is not http or https";
 		return false;
 	}
-	if (url_origin(x->url, home, sizeof(home)) != 0) {
+	if (url_origin(x->url, home, sizeof(home), NULL, 0) != 0) {
 		x->fail = "error: cannot parse the target URL";
 		return false;
 	}
@@ -683,16 +714,19 @@ transfer_follow(struct scraper *sc, struct transfer *x, CURLcode rc)
 		x->fail = "error: out of memory";
 		return false;
 	}
+	away = strcasecmp(home, there) != 0;
 	curl_multi_remove_handle(sc->multi, x->easy);
 	if (curl_easy_setopt(x->easy, CURLOPT_URL, next) != CURLE_OK ||
 	    transfer_set_timeout(x, x->timeout_ms - spent) != 0 ||
-	    transfer_credentials(x, strcasecmp(home, there) == 0) != 0) {
+	    transfer_credentials(x, !away) != 0) {
 		free(next);
 		x->fail = "error: cannot follow the redirect";
 		return false;
 	}
 	free(next);
 	x->hops++;
+	x->away = away;
+	memcpy(x->where, shown, sizeof(x->where));
 	x->len = 0;
 	x->toobig = false;
 	x->errbuf[0] = '\0';
@@ -701,6 +735,74 @@ transfer_follow(struct scraper *sc, struct transfer *x, CURLcode rc)
 		return false;
 	}
 	return true;
+}
+
+/* Does 'needle' (lower case) occur in the first 'max' bytes of 's' (length 'len'), ignoring
+ * case? */
+static bool
+has_word(const char *s, size_t len, size_t max, const char *needle)
+{
+	size_t n = strlen(needle), i;
+
+	if (len > max)
+		len = max;
+	for (i = 0; i + n <= len; i++)
+		if (strncasecmp(s + i, needle, n) == 0)
+			return true;
+	return false;
+}
+
+/* Is the body an HTML page (a login form, a proxy's error page) rather than a profile? A profile
+ * never starts with '<': text starts with "goroutine profile:" or "goroutine 1 [", debug=0 with
+ * gzip's magic bytes. */
+static bool
+body_is_html(const struct transfer *x)
+{
+	const char *p = x->buf, *end = x->buf + x->len, *ctype = NULL;
+
+	if (!p)
+		return false;
+	if (end - p >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+		p += 3;
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	if (p == end || *p != '<')
+		return false;
+	curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ctype);
+	if (ctype && has_word(ctype, strlen(ctype), SIZE_MAX, "html"))
+		return true;
+	return has_word(p, (size_t)(end - p), HTML_SNIFF_BYTES, "<html") ||
+	       has_word(p, (size_t)(end - p), HTML_SNIFF_BYTES, "<!doctype html");
+}
+
+/* The status of an HTML body: a page with a password field is a login form. */
+static void
+html_status(const struct transfer *x, char *out, size_t cap)
+{
+	bool login = has_word(x->buf, x->len, LOGIN_SNIFF_BYTES, "type=\"password\"") ||
+	             has_word(x->buf, x->len, LOGIN_SNIFF_BYTES, "type='password'") ||
+	             has_word(x->buf, x->len, LOGIN_SNIFF_BYTES, "type=password");
+
+	fmt(out, cap, "html page, not a profile%s", login ? " (a login page?)" : "");
+}
+
+/* "http 401 unauthorized" with what to check: the credentials that went with the request, or that
+ * none are configured. After a redirect to another origin they were kept back, which the status's
+ * prefix says (see transfer_note_redirect()). */
+static void
+unauthorized_status(const struct transfer *x, char *out, size_t cap)
+{
+	const struct scrape_target *t = &x->cfg.t;
+
+	if (x->away)
+		fmt(out, cap, "http 401 unauthorized");
+	else if (t->bearer_token || t->basic_user)
+		fmt(out, cap, "http 401 unauthorized (check basic_auth/bearer_token_file)");
+	else if (t->nheaders > 0)
+		fmt(out, cap, "http 401 unauthorized (check headers)");
+	else
+		fmt(out, cap,
+		    "http 401 unauthorized (no basic_auth or bearer_token_file configured)");
 }
 
 /* The status text of a finished transfer. */
@@ -719,11 +821,18 @@ transfer_status(struct transfer *x, CURLcode rc, long code, char *out, size_t ca
 	case CURLE_OK:
 		if (code != 200)
 			fmt(out, cap, "http %ld", code);
+		else if (body_is_html(x))
+			html_status(x, out, cap);
 		else
 			fmt(out, cap, "ok");
 		return;
 	case CURLE_HTTP_RETURNED_ERROR:
-		fmt(out, cap, "http %ld", code);
+		if (code == 401)
+			unauthorized_status(x, out, cap);
+		else if (code == 403)
+			fmt(out, cap, "http 403 forbidden");
+		else
+			fmt(out, cap, "http %ld", code);
 		return;
 	case CURLE_OPERATION_TIMEDOUT:
 		fmt(out, cap, "timeout");
@@ -815,6 +924,21 @@ transfer_result(struct transfer *x, CURLcode rc, struct scrape_result *res)
 	free(x->buf);
 	x->buf = NULL;
 	x->cap = 0;
+}
+
+/* A failure on another origin than the configured one says where the redirects led, and that the
+ * credentials stayed home: "redirected to https://sso.example.com (credentials not sent): http 401
+ * unauthorized". */
+static void
+transfer_note_redirect(const struct transfer *x, struct scrape_result *res)
+{
+	char why[SCRAPE_STATUS_MAX];
+
+	if (res->ok || !x->away)
+		return;
+	memcpy(why, res->status, sizeof(why));
+	fmt(res->status, sizeof(res->status), "redirected to %s%s: %s", x->where,
+	    has_credentials(&x->cfg.t) ? " (credentials not sent)" : "", why);
 }
 
 /* --- the scraper ------------------------------------------------------------------------------ */
@@ -1165,6 +1289,7 @@ collect_done(struct scraper *sc, int *delivered)
 			continue;
 		t = x->t;
 		transfer_result(x, rc, &res);
+		transfer_note_redirect(x, &res);
 		res.id = t->cfg.t.id;
 		t->xfer = NULL;
 		sc->running--;

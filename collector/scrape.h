@@ -24,10 +24,15 @@
 
 struct scraper; /* opaque */
 
-/* Status text of a scrape: "ok", "timeout", "connect refused", "dns error", "http 404", "body too
- * large", "parse error: <parser message>", "tls error: <curl message>", "connection reset", "empty
- * reply", "truncated body", "too many redirects", "redirected to a URL that is not http or https",
- * "error: <curl message>". Always NUL-terminated, cut to fit. */
+/* Status text of a scrape: "ok", "timeout", "connect refused", "dns error", "http 404", "http 401
+ * unauthorized (<what to check>)", "http 403 forbidden", "html page, not a profile" (with " (a
+ * login page?)" when it has a password field), "body too large", "parse error: <parser message>",
+ * "tls error: <curl message>", "connection reset", "empty reply", "truncated body", "too many
+ * redirects", "redirected to a URL that is not http or https", "error: <curl message>". A failure
+ * after a redirect to another origin than the target's says so first: "redirected to
+ * <scheme://host[:port]> (credentials not sent): <status>" (the parenthesis only when the target
+ * has credentials). Always NUL-terminated, cut to fit; the host is made printable, but the status
+ * is still text from the network: escape it where it is shown. */
 #define SCRAPE_STATUS_MAX 320
 
 struct scrape_header {

@@ -490,6 +490,17 @@ assert_once_status(struct scrape_target t, const char *want)
 	profile_release(&res.profile);
 }
 
+static void
+assert_once_is(struct scrape_target t, const char *want)
+{
+	struct scrape_result res;
+
+	ck_assert_int_eq(scrape_once(&t, &res), -1);
+	ck_assert_msg(strcmp(res.status, want) == 0, "%s: want '%s', got '%s'", t.url, want,
+	              res.status);
+	profile_release(&res.profile);
+}
+
 START_TEST(test_statuses)
 {
 	struct scrape_target t;
@@ -498,7 +509,7 @@ START_TEST(test_statuses)
 	assert_once_status(target("s", "/nope"), "http 404");
 	assert_once_status(target("s", "/500"), "http 500");
 	assert_once_status(target("s", "/garbage"), "parse error: ");
-	assert_once_status(target("s", "/html"), "parse error: ");
+	assert_once_is(target("s", "/html"), "html page, not a profile");
 	assert_once_status(target("s", "/redirect-loop"), "too many redirects");
 	assert_once_status(target("s", "/redirect-ftp"),
 	                   "redirected to a URL that is not http or https");
@@ -512,6 +523,64 @@ START_TEST(test_statuses)
 	snprintf(url, sizeof(url), "https://127.0.0.1:%u/ok", S.port);
 	t.url = url;
 	assert_once_status(t, "tls error: ");
+}
+END_TEST
+
+/* What a target answers in place of a profile, said plainly: credentials wanted or refused, an HTML
+ * page, and where a redirect to another origin led. */
+START_TEST(test_statuses_auth_html_redirect)
+{
+	struct scrape_header h[] = {{"X-Api-Key", "k3y"}};
+	struct scrape_target t = target("s", "/401");
+	struct scrape_result res;
+	char want[SCRAPE_STATUS_MAX];
+
+	assert_once_is(t, "http 401 unauthorized (no basic_auth or bearer_token_file configured)");
+	t.bearer_token = "s3cret";
+	assert_once_is(t, "http 401 unauthorized (check basic_auth/bearer_token_file)");
+	t.bearer_token = NULL;
+	t.basic_user = "u";
+	t.basic_password = "p";
+	assert_once_is(t, "http 401 unauthorized (check basic_auth/bearer_token_file)");
+	t.basic_user = NULL;
+	t.headers = h;
+	t.nheaders = 1;
+	assert_once_is(t, "http 401 unauthorized (check headers)");
+	assert_once_is(target("s", "/403"), "http 403 forbidden");
+	assert_once_is(target("s", "/login"), "html page, not a profile (a login page?)");
+	/* a profile under an HTML content type is still a profile */
+	t = target("s", "/ok-as-html");
+	ck_assert_int_eq(scrape_once(&t, &res), 0);
+	ck_assert_str_eq(res.status, "ok");
+	profile_release(&res.profile);
+
+	/* after a redirect to another origin: where to, and that the credentials stayed home */
+	t = target("s", "/redirect-other/401");
+	t.bearer_token = "s3cret";
+	snprintf(want, sizeof(want),
+	         "redirected to http://localhost:%u (credentials not sent): http 401 unauthorized",
+	         S.port);
+	assert_once_is(t, want);
+	t = target("s", "/redirect-other/login");
+	snprintf(want, sizeof(want),
+	         "redirected to http://localhost:%u: html page, not a profile (a login page?)",
+	         S.port);
+	assert_once_is(t, want);
+	/* the same host over https is another origin too */
+	t = target("s", "/redirect-https");
+	t.headers = h;
+	t.nheaders = 1;
+	snprintf(want, sizeof(want),
+	         "redirected to https://127.0.0.1:%u (credentials not sent): tls error: ", S.port);
+	assert_once_status(t, want);
+	/* a Location's host is shown with its bytes made printable (then it fails to resolve, or
+	 * to parse without IDN support) */
+	snprintf(want, sizeof(want), "redirected to http://b??cher.invalid:%u: ", S.port);
+	assert_once_status(target("s", "/redirect-idn"), want);
+	assert_once_is(target("s", "/redirect-ftp"),
+	               "redirected to a URL that is not http or https");
+	/* a failure on the configured origin after a redirect there needs no note */
+	assert_once_is(target("s", "/redirect-loop"), "too many redirects");
 }
 END_TEST
 
@@ -1226,6 +1295,7 @@ scrape_suite(void)
 	tcase_add_test(tc, test_body_cap);
 	tcase_add_test(tc, test_gzip);
 	tcase_add_test(tc, test_auth_and_redirects);
+	tcase_add_test(tc, test_statuses_auth_html_redirect);
 	tcase_add_test(tc, test_redirect_keeps_secrets_home);
 	tcase_add_test(tc, test_redirect_timeout);
 	tcase_add_test(tc, test_invalid_targets);
