@@ -80,6 +80,7 @@ struct transfer {
 	bool detail;
 	uint64_t timeout_ms;    /* of the whole transfer, every hop included */
 	unsigned hops;          /* redirects followed */
+	bool url_userinfo;      /* 'url' has a user (and password) of its own */
 	bool away;              /* the current hop is on another origin than 'url' */
 	char where[ORIGIN_MAX]; /* the current hop's origin, printable, when 'away' */
 	const char *fail;       /* a failure decided here rather than by curl, e.g. a redirect not
@@ -500,12 +501,15 @@ transfer_free(struct transfer *x)
 			goto out_fail;                                                             \
 	} while (0)
 
-/* Does the target have anything to keep from other hosts: headers, basic or bearer auth, a client
- * certificate? */
+/* Does the transfer have anything to keep from other hosts: headers, basic or bearer auth, a user
+ * in the URL, a client certificate? */
 static bool
-has_credentials(const struct scrape_target *t)
+has_credentials(const struct transfer *x)
 {
-	return t->nheaders > 0 || t->bearer_token || t->basic_user || t->tls_cert_file;
+	const struct scrape_target *t = &x->cfg.t;
+
+	return t->nheaders > 0 || t->bearer_token || t->basic_user || x->url_userinfo ||
+	       t->tls_cert_file;
 }
 
 /* Put the configured headers, basic or bearer auth and client certificate on the next request of
@@ -529,6 +533,9 @@ transfer_credentials(struct transfer *x, bool send)
 		SETOPT(x, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		SETOPT(x, CURLOPT_USERNAME, t->basic_user);
 		SETOPT(x, CURLOPT_PASSWORD, t->basic_password ? t->basic_password : "");
+	} else if (send) {
+		/* curl's default: a user and password written in the URL go as basic auth */
+		SETOPT(x, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 	}
 	return 0;
 
@@ -548,6 +555,97 @@ transfer_set_timeout(struct transfer *x, uint64_t left_ms)
 
 out_fail:
 	return -1;
+}
+
+/* The origin of the http(s) URL 'url' as curl parses it (the parser that decides where curl
+ * connects): "scheme://host:port" in 'key' for comparing, with the scheme's port when the URL has
+ * none, and in 'shown' (when not NULL) with only a port the URL names, every byte outside
+ * [A-Za-z0-9.:/_%[]-] made '?' (the host comes from a Location header). 0, or -1 when curl cannot
+ * parse it or it is not http or https. */
+static int
+url_origin(const char *url, char *key, size_t keycap, char *shown, size_t showncap)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL, *eport = NULL;
+	int rc = -1;
+
+	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
+		goto out_free;
+	if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)
+		goto out_free;
+	fmt(key, keycap, "%s://%s:%s", scheme, host, port);
+	if (shown) {
+		size_t i;
+
+		if (curl_url_get(u, CURLUPART_PORT, &eport, 0) != CURLUE_OK)
+			eport = NULL;
+		fmt(shown, showncap, "%s://%s%s%s", scheme, host, eport ? ":" : "",
+		    eport ? eport : "");
+		for (i = 0; shown[i]; i++) {
+			unsigned char ch = (unsigned char)shown[i];
+
+			if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			      (ch >= '0' && ch <= '9') || strchr(".:/_%[]-", ch)))
+				shown[i] = '?';
+		}
+	}
+	rc = 0;
+
+out_free:
+	curl_free(eport);
+	curl_free(port);
+	curl_free(host);
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/* Does the URL name a user (basic auth written into it)? */
+static bool
+url_has_userinfo(const char *url)
+{
+	CURLU *u = curl_url();
+	char *user = NULL;
+	bool has = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	           curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK;
+
+	curl_free(user);
+	curl_url_cleanup(u);
+	return has;
+}
+
+/* 'next' with the user and password of 'from' (as written there, still encoded) in place of its
+ * own: a redirect home keeps the credentials of the configured URL, as its first request had them.
+ * Caller frees; NULL on failure. */
+static char *
+url_with_userinfo_of(const char *next, const char *from)
+{
+	CURLU *f = curl_url(), *n = curl_url();
+	char *user = NULL, *password = NULL, *joined = NULL, *out = NULL;
+
+	if (!f || !n || curl_url_set(f, CURLUPART_URL, from, 0) != CURLUE_OK ||
+	    curl_url_set(n, CURLUPART_URL, next, 0) != CURLUE_OK)
+		goto out_free;
+	if (curl_url_get(f, CURLUPART_USER, &user, 0) != CURLUE_OK)
+		user = NULL;
+	if (curl_url_get(f, CURLUPART_PASSWORD, &password, 0) != CURLUE_OK)
+		password = NULL;
+	if (curl_url_set(n, CURLUPART_USER, user, 0) != CURLUE_OK ||
+	    curl_url_set(n, CURLUPART_PASSWORD, password, 0) != CURLUE_OK ||
+	    curl_url_get(n, CURLUPART_URL, &joined, 0) != CURLUE_OK)
+		goto out_free;
+	out = strdup(joined);
+
+out_free:
+	curl_free(joined);
+	curl_free(password);
+	curl_free(user);
+	curl_url_cleanup(n);
+	curl_url_cleanup(f);
+	return out;
 }
 
 /* A ready-to-add easy handle for target settings 'c'; NULL on failure. */
@@ -570,6 +668,7 @@ transfer_new(const struct target_cfg *c, bool detail, const char *user_agent)
 	x->max = t->max_body_bytes;
 	x->service = t->service;
 	x->url = detail ? t->detail_url : t->url;
+	x->url_userinfo = url_has_userinfo(x->url);
 	x->easy = curl_easy_init();
 	if (!x->easy)
 		goto out_fail;
@@ -622,52 +721,6 @@ out_fail:
 	return NULL;
 }
 
-/* The origin of the http(s) URL 'url' as curl parses it (the parser that decides where curl
- * connects): "scheme://host:port" in 'key' for comparing, with the scheme's port when the URL has
- * none, and in 'shown' (when not NULL) with only a port the URL names, every byte outside
- * [A-Za-z0-9.:/_%[]-] made '?' (the host comes from a Location header). 0, or -1 when curl cannot
- * parse it or it is not http or https. */
-static int
-url_origin(const char *url, char *key, size_t keycap, char *shown, size_t showncap)
-{
-	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL, *port = NULL, *eport = NULL;
-	int rc = -1;
-
-	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
-		goto out_free;
-	if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)
-		goto out_free;
-	fmt(key, keycap, "%s://%s:%s", scheme, host, port);
-	if (shown) {
-		size_t i;
-
-		if (curl_url_get(u, CURLUPART_PORT, &eport, 0) != CURLUE_OK)
-			eport = NULL;
-		fmt(shown, showncap, "%s://%s%s%s", scheme, host, eport ? ":" : "",
-		    eport ? eport : "");
-		for (i = 0; shown[i]; i++) {
-			unsigned char ch = (unsigned char)shown[i];
-
-			if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			      (ch >= '0' && ch <= '9') || strchr(".:/_%[]-", ch)))
-				shown[i] = '?';
-		}
-	}
-	rc = 0;
-
-out_free:
-	curl_free(eport);
-	curl_free(port);
-	curl_free(host);
-	curl_free(scheme);
-	curl_url_cleanup(u);
-	return rc;
-}
-
 /* After a finished hop: when it answered a redirect, send 'x' on to the next hop and return true.
  *
  * Redirects are followed here rather than by curl (CURLOPT_FOLLOWLOCATION) because curl forwards
@@ -709,12 +762,13 @@ transfer_follow(struct scraper *sc, struct transfer *x, CURLcode rc)
 		x->fail = "timeout";
 		return false;
 	}
-	next = strdup(loc); /* 'loc' belongs to the handle */
+	away = strcasecmp(home, there) != 0;
+	/* a copy: 'loc' belongs to the handle */
+	next = !away && x->url_userinfo ? url_with_userinfo_of(loc, x->url) : strdup(loc);
 	if (!next) {
-		x->fail = "error: out of memory";
+		x->fail = "error: cannot follow the redirect";
 		return false;
 	}
-	away = strcasecmp(home, there) != 0;
 	curl_multi_remove_handle(sc->multi, x->easy);
 	if (curl_easy_setopt(x->easy, CURLOPT_URL, next) != CURLE_OK ||
 	    transfer_set_timeout(x, x->timeout_ms - spent) != 0 ||
@@ -798,6 +852,8 @@ unauthorized_status(const struct transfer *x, char *out, size_t cap)
 		fmt(out, cap, "http 401 unauthorized");
 	else if (t->bearer_token || t->basic_user)
 		fmt(out, cap, "http 401 unauthorized (check basic_auth/bearer_token_file)");
+	else if (x->url_userinfo)
+		fmt(out, cap, "http 401 unauthorized (check the user and password in the URL)");
 	else if (t->nheaders > 0)
 		fmt(out, cap, "http 401 unauthorized (check headers)");
 	else
@@ -938,7 +994,7 @@ transfer_note_redirect(const struct transfer *x, struct scrape_result *res)
 		return;
 	memcpy(why, res->status, sizeof(why));
 	fmt(res->status, sizeof(res->status), "redirected to %s%s: %s", x->where,
-	    has_credentials(&x->cfg.t) ? " (credentials not sent)" : "", why);
+	    has_credentials(x) ? " (credentials not sent)" : "", why);
 }
 
 /* --- the scraper ------------------------------------------------------------------------------ */

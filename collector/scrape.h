@@ -53,9 +53,10 @@ struct scrape_target {
 	uint64_t detail_max_goroutines; /* skip the detail scrape when the last profile had more
 	                                   goroutines */
 	uint64_t detail_timeout_ms;     /* timeout of a detail scrape; 0: timeout_ms */
-	/* Credentials: the headers, the bearer token or basic auth, and the client certificate go
-	 * to the origin (scheme, host, port) of 'url' (or 'detail_url') only; a redirect to another
-	 * origin is followed without them (at most 3 redirects). */
+	/* Credentials: the headers, the bearer token or basic auth (or a user and password written
+	 * in the URL), and the client certificate go to the origin (scheme, host, port) of 'url'
+	 * (or 'detail_url') only; a redirect to another origin is followed without them (at most 3
+	 * redirects). */
 	const struct scrape_header *headers; /* extra request headers */
 	size_t nheaders;
 	const char *bearer_token; /* the token itself (the daemon reads the file) */

@@ -851,6 +851,44 @@ START_TEST(test_redirect_keeps_secrets_home)
 }
 END_TEST
 
+/* Credentials in the target URL itself are basic auth like basic_user's: sent home on every hop,
+ * never elsewhere. */
+START_TEST(test_url_credentials)
+{
+	struct scrape_target t = target("s", "/");
+	struct scrape_result res;
+	char url[128], home[64], other[64];
+
+	snprintf(home, sizeof(home), "127.0.0.1:%u", S.port);
+	snprintf(other, sizeof(other), "localhost:%u", S.port);
+	snprintf(url, sizeof(url), "http://u:p@127.0.0.1:%u/auth", S.port);
+	t.url = url;
+	ck_assert_int_eq(scrape_once(&t, &res), 0);
+	profile_release(&res.profile);
+	assert_seen(0, "/auth", home, "Basic dTpw", "");
+
+	snprintf(url, sizeof(url), "http://u:p@127.0.0.1:%u/redirect-same", S.port);
+	seen_reset();
+	ck_assert_int_eq(scrape_once(&t, &res), 0);
+	profile_release(&res.profile);
+	assert_seen(0, "/redirect-same", home, "Basic dTpw", "");
+	assert_seen(1, "/auth", home, "Basic dTpw", "");
+
+	snprintf(url, sizeof(url), "http://u:p@127.0.0.1:%u/redirect-other/401", S.port);
+	seen_reset();
+	ck_assert_int_eq(scrape_once(&t, &res), -1);
+	assert_seen(0, "/redirect-other/401", home, "Basic dTpw", "");
+	assert_seen(1, "/401", other, "", "");
+	snprintf(url, sizeof(url),
+	         "redirected to http://localhost:%u (credentials not sent): http 401 unauthorized",
+	         S.port);
+	ck_assert_str_eq(res.status, url);
+
+	snprintf(url, sizeof(url), "http://u:p@127.0.0.1:%u/401", S.port);
+	assert_once_is(t, "http 401 unauthorized (check the user and password in the URL)");
+}
+END_TEST
+
 /* The timeout bounds the whole scrape, every redirect hop included. */
 START_TEST(test_redirect_timeout)
 {
@@ -1298,6 +1336,7 @@ scrape_suite(void)
 	tcase_add_test(tc, test_statuses_auth_html_redirect);
 	tcase_add_test(tc, test_redirect_keeps_secrets_home);
 	tcase_add_test(tc, test_redirect_timeout);
+	tcase_add_test(tc, test_url_credentials);
 	tcase_add_test(tc, test_invalid_targets);
 	tcase_add_test(tc, test_concurrency_bound);
 	tcase_add_test(tc, test_slow_target_does_not_stall_others);
