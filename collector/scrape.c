@@ -558,16 +558,17 @@ out_fail:
 }
 
 /* The origin of the http(s) URL 'url' as curl parses it (the parser that decides where curl
- * connects): "scheme://host:port" in 'key' for comparing, with the scheme's port when the URL has
- * none, and in 'shown' (when not NULL) with only a port the URL names, every byte outside
- * [A-Za-z0-9.:/_%[]-] made '?' (the host comes from a Location header). 0, or -1 when curl cannot
- * parse it or it is not http or https. */
-static int
-url_origin(const char *url, char *key, size_t keycap, char *shown, size_t showncap)
+ * connects), for comparing: "scheme://host:port", with the scheme's port when the URL has none.
+ * Whole, never cut, so that two long host names cannot compare equal. In 'shown' (when not NULL)
+ * the same with only a port the URL names, cut to fit and every byte outside [A-Za-z0-9.:/_%[]-]
+ * made '?' (the host comes from a Location header). Caller frees; NULL when curl cannot parse it,
+ * it is not http or https, or memory ran out. */
+static char *
+url_origin(const char *url, char *shown, size_t showncap)
 {
 	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL, *port = NULL, *eport = NULL;
-	int rc = -1;
+	char *scheme = NULL, *host = NULL, *port = NULL, *eport = NULL, *key = NULL;
+	size_t n;
 
 	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
@@ -576,7 +577,11 @@ url_origin(const char *url, char *key, size_t keycap, char *shown, size_t shownc
 		goto out_free;
 	if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)
 		goto out_free;
-	fmt(key, keycap, "%s://%s:%s", scheme, host, port);
+	n = strlen(scheme) + strlen(host) + strlen(port) + sizeof("://:");
+	key = malloc(n);
+	if (!key)
+		goto out_free;
+	fmt(key, n, "%s://%s:%s", scheme, host, port);
 	if (shown) {
 		size_t i;
 
@@ -592,7 +597,6 @@ url_origin(const char *url, char *key, size_t keycap, char *shown, size_t shownc
 				shown[i] = '?';
 		}
 	}
-	rc = 0;
 
 out_free:
 	curl_free(eport);
@@ -600,7 +604,7 @@ out_free:
 	curl_free(host);
 	curl_free(scheme);
 	curl_url_cleanup(u);
-	return rc;
+	return key;
 }
 
 /* Does the URL name a user (basic auth written into it)? */
@@ -732,8 +736,8 @@ out_fail:
 static bool
 transfer_follow(struct scraper *sc, struct transfer *x, CURLcode rc)
 {
-	char home[ORIGIN_MAX], there[ORIGIN_MAX], shown[ORIGIN_MAX];
-	char *loc = NULL, *next;
+	char shown[ORIGIN_MAX];
+	char *loc = NULL, *home, *there, *next;
 	uint64_t spent;
 	long code = 0;
 	bool away;
@@ -749,20 +753,20 @@ transfer_follow(struct scraper *sc, struct transfer *x, CURLcode rc)
 		x->fail = "too many redirects";
 		return false;
 	}
-	if (url_origin(loc, there, sizeof(there), shown, sizeof(shown)) != 0) {
-		x->fail = "redirected to a URL that is not http or https";
-		return false;
-	}
-	if (url_origin(x->url, home, sizeof(home), NULL, 0) != 0) {
-		x->fail = "error: cannot parse the target URL";
-		return false;
-	}
 	spent = clock_mono_ms() - x->start_mono_ms;
 	if (spent >= x->timeout_ms) {
 		x->fail = "timeout";
 		return false;
 	}
-	away = strcasecmp(home, there) != 0;
+	there = url_origin(loc, shown, sizeof(shown));
+	if (!there) {
+		x->fail = "redirected to a URL that is not http or https";
+		return false;
+	}
+	home = url_origin(x->url, NULL, 0);
+	away = !home || strcasecmp(home, there) != 0;
+	free(home);
+	free(there);
 	/* a copy: 'loc' belongs to the handle */
 	next = !away && x->url_userinfo ? url_with_userinfo_of(loc, x->url) : strdup(loc);
 	if (!next) {

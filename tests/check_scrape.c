@@ -39,6 +39,13 @@ static const char PROFILE1[] =
 
 /* --- the test server -------------------------------------------------------------------------- */
 
+/* 164 bytes of host name labels: "<these>.x.localhost" and "<these>.y.localhost" are two hosts
+ * (curl resolves every *.localhost to the loopback) that agree on far more than a short buffer. */
+#define LONG_LABELS                                                                                \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."                            \
+	"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb."                            \
+	"cccccccccccccccccccccccccccccccccccccccccc"
+
 struct srv {
 	struct MHD_Daemon *d;
 	unsigned port;
@@ -54,7 +61,7 @@ struct srv {
 	char last_scope[64];
 	struct seen {
 		char path[64];
-		char host[128];
+		char host[256];
 		char auth[256];
 		char apikey[64];
 	} seen[32]; /* the first requests of a test, in order */
@@ -237,7 +244,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url, const char *method
 		ret = MHD_queue_response(c, 200, r);
 		MHD_destroy_response(r);
 	} else if (strncmp(url, "/redirect", 9) == 0) {
-		char loc[128];
+		char loc[512];
 		struct MHD_Response *r =
 		    MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 
@@ -246,6 +253,9 @@ handler(void *cls, struct MHD_Connection *c, const char *url, const char *method
 		if (strncmp(url, "/redirect-other", 15) == 0)
 			snprintf(loc, sizeof(loc), "http://localhost:%u%s", S.port,
 			         url[15] ? url + 15 : "/auth");
+		else if (strcmp(url, "/redirect-long") == 0)
+			snprintf(loc, sizeof(loc), "http://%s.y.localhost:%u/auth", LONG_LABELS,
+			         S.port);
 		else if (strcmp(url, "/redirect-home") == 0)
 			snprintf(loc, sizeof(loc), "http://127.0.0.1:%u/auth", S.port);
 		else if (strcmp(url, "/redirect-loop") == 0)
@@ -889,6 +899,29 @@ START_TEST(test_url_credentials)
 }
 END_TEST
 
+/* Origins are compared whole: two long host names that agree on their first 160 bytes are still two
+ * hosts. */
+START_TEST(test_redirect_long_host_names)
+{
+	struct scrape_header h[] = {{"X-Api-Key", "k3y"}};
+	struct scrape_target t = target("s", "/");
+	struct scrape_result res;
+	char url[512], home[256], other[256];
+
+	snprintf(home, sizeof(home), "%s.x.localhost:%u", LONG_LABELS, S.port);
+	snprintf(other, sizeof(other), "%s.y.localhost:%u", LONG_LABELS, S.port);
+	snprintf(url, sizeof(url), "http://%s/redirect-long", home);
+	t.url = url;
+	t.headers = h;
+	t.nheaders = 1;
+	t.bearer_token = "s3cret";
+	ck_assert_int_eq(scrape_once(&t, &res), 0);
+	profile_release(&res.profile);
+	assert_seen(0, "/redirect-long", home, "Bearer s3cret", "k3y");
+	assert_seen(1, "/auth", other, "", "");
+}
+END_TEST
+
 /* The timeout bounds the whole scrape, every redirect hop included. */
 START_TEST(test_redirect_timeout)
 {
@@ -1337,6 +1370,7 @@ scrape_suite(void)
 	tcase_add_test(tc, test_redirect_keeps_secrets_home);
 	tcase_add_test(tc, test_redirect_timeout);
 	tcase_add_test(tc, test_url_credentials);
+	tcase_add_test(tc, test_redirect_long_host_names);
 	tcase_add_test(tc, test_invalid_targets);
 	tcase_add_test(tc, test_concurrency_bound);
 	tcase_add_test(tc, test_slow_target_does_not_stall_others);
