@@ -38,6 +38,7 @@ static void config_destroy(struct config *cfg);
 
 #define CONFIG_MAX_FILE_BYTES (16u << 20) /* a config file larger than this is refused */
 #define CONFIG_MAX_ERRORS 1000            /* then "too many errors" */
+#define DEFAULT_SCRAPE_TIMEOUT 10         /* seconds, or scrape_interval when shorter */
 #define CONFIG_MAX_NAME 128               /* service and webhook names */
 #define PATH_BUF 512
 
@@ -1312,7 +1313,7 @@ config_new(const char *source, const char *database)
 		return NULL;
 	*cfg = (struct config){
 	    .scrape_interval = 60,
-	    .scrape_timeout = 10,
+	    .scrape_timeout = DEFAULT_SCRAPE_TIMEOUT,
 	    .max_body_bytes = 64ull << 20,
 	    .max_concurrent_scrapes = 64,
 	    .retention_raw = 48 * 3600,
@@ -1549,12 +1550,15 @@ config_errors_release(struct config_errors *errs)
 static void
 check_config(struct loader *L, const yaml_node_t *root, struct config *cfg)
 {
-	const yaml_node_t *iv = map_get(L, root, "scrape_interval"),
-	                  *to = map_get(L, root, "scrape_timeout");
+	const yaml_node_t *to = map_get(L, root, "scrape_timeout");
 	const yaml_node_t *ret = map_get(L, root, "retention");
 
-	if (cfg->scrape_timeout > cfg->scrape_interval) {
-		lerr(L, to != NULL ? to : iv, to != NULL ? "scrape_timeout" : "scrape_interval",
+	/* As in Prometheus: only a timeout the file names can be too long for the interval. */
+	cfg->scrape_timeout_set = to != NULL;
+	if (!cfg->scrape_timeout_set) {
+		config_set_scrape_interval(cfg, cfg->scrape_interval);
+	} else if (cfg->scrape_timeout > cfg->scrape_interval) {
+		lerr(L, to, "scrape_timeout",
 		     "scrape_timeout (%" PRIu64 "s) must not exceed scrape_interval (%" PRIu64 "s)",
 		     cfg->scrape_timeout, cfg->scrape_interval);
 	}
@@ -1802,6 +1806,16 @@ out:
 	free(buf);
 	loader_finish(&L, errs);
 	return NULL;
+}
+
+void
+config_set_scrape_interval(struct config *cfg, uint64_t secs)
+{
+	cfg->scrape_interval = secs;
+	if (!cfg->scrape_timeout_set)
+		cfg->scrape_timeout = secs < DEFAULT_SCRAPE_TIMEOUT ? secs : DEFAULT_SCRAPE_TIMEOUT;
+	else if (cfg->scrape_timeout > secs)
+		cfg->scrape_timeout = secs;
 }
 
 int

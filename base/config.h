@@ -117,7 +117,9 @@ struct config {
 	char *external_url; /* base URL of the dashboard for links in alerts; NULL: derived from
 	                       listen */
 	uint64_t scrape_interval;        /* seconds, default 60 */
-	uint64_t scrape_timeout;         /* seconds, default 10 */
+	uint64_t scrape_timeout;         /* seconds, at most scrape_interval; default the smaller of
+	                                    10 and scrape_interval */
+	bool scrape_timeout_set;         /* scrape_timeout was written, not defaulted */
 	uint64_t max_body_bytes;         /* default 64 MiB */
 	unsigned max_concurrent_scrapes; /* default 64 */
 	uint64_t retention_raw;          /* seconds, default 48h */
@@ -155,6 +157,11 @@ struct config *config_load_buffer(const char *name, const char *buf, size_t len,
  * (message in errs). */
 int config_add_target(struct config *cfg, const char *url, struct config_errors *errs)
     __attribute__((warn_unused_result));
+
+/* Set scrape_interval to 'secs' (> 0) on a loaded config, as the `run --interval` flag does, by the
+ * loader's rule: a defaulted scrape_timeout becomes the smaller of 10 s and 'secs'; a written one
+ * is cut to 'secs' if longer. Only before the config is shared. */
+void config_set_scrape_interval(struct config *cfg, uint64_t secs);
 
 /* For every key that takes effect only at start (marked in base/config.c's key table: listen,
  * database, max_concurrent_scrapes, web.max_connections, web.request_timeout, web.tls.*) whose

@@ -6,7 +6,9 @@
  * overlapping. Slots are laid on the wall clock (phase + k × interval) so a restarted daemon keeps
  * every target's place in the interval, and converted to monotonic time for waiting. Bodies grow in
  * a buffer capped at max_body_bytes (after content decoding, so a gzip bomb stops at the cap), are
- * parsed in the loop thread, and are freed as soon as the result is delivered. */
+ * parsed in the loop thread, and are freed as soon as the result is delivered. Redirects are
+ * followed here, hop by hop, so that a target's headers and credentials never leave its origin
+ * (see transfer_follow()). */
 #include "base/url.h"
 #include "base/clock.h"
 #include "base/hash.h"
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -29,6 +32,9 @@
 #define JITTER_CAP_MS 5000u
 #define IN_HEAP_NONE SIZE_MAX
 #define MAX_CACHED_CONNECTIONS 256
+#define ORIGIN_MAX 160          /* "scheme://host:port" of a redirect, as shown in a status */
+#define HTML_SNIFF_BYTES 1024   /* where an HTML page shows it is one */
+#define LOGIN_SNIFF_BYTES 65536 /* where a login page shows its password field */
 
 /* A target's settings, deep-copied: every string lives in 'strings' (one block). */
 struct target_cfg {
@@ -67,9 +73,18 @@ struct transfer {
 	struct target *t;
 	CURL *easy;
 	struct curl_slist *hdrs;
-	char *service; /* copies: a reload may replace the target's settings meanwhile */
-	char *url;
+	struct target_cfg cfg; /* a copy: a reload may replace the target's settings meanwhile, and
+	                        * every redirect hop needs them again */
+	const char *service;   /* in 'cfg' */
+	const char *url;       /* in 'cfg': the configured URL, whatever the redirects */
 	bool detail;
+	uint64_t timeout_ms;    /* of the whole transfer, every hop included */
+	unsigned hops;          /* redirects followed */
+	bool url_userinfo;      /* 'url' has a user (and password) of its own */
+	bool away;              /* the current hop is on another origin than 'url' */
+	char where[ORIGIN_MAX]; /* the current hop's origin, printable, when 'away' */
+	const char *fail;       /* a failure decided here rather than by curl, e.g. a redirect not
+	                           followed; static */
 	char *buf;
 	size_t len;
 	size_t cap;
@@ -475,8 +490,7 @@ transfer_free(struct transfer *x)
 		curl_easy_cleanup(x->easy);
 	}
 	curl_slist_free_all(x->hdrs);
-	free(x->service);
-	free(x->url);
+	cfg_release(&x->cfg);
 	free(x->buf);
 	free(x);
 }
@@ -487,23 +501,180 @@ transfer_free(struct transfer *x)
 			goto out_fail;                                                             \
 	} while (0)
 
+/* Does the transfer have anything to keep from other hosts: headers, basic or bearer auth, a user
+ * in the URL, a client certificate? */
+static bool
+has_credentials(const struct transfer *x)
+{
+	const struct scrape_target *t = &x->cfg.t;
+
+	return t->nheaders > 0 || t->bearer_token || t->basic_user || x->url_userinfo ||
+	       t->tls_cert_file;
+}
+
+/* Put the configured headers, basic or bearer auth and client certificate on the next request of
+ * 'x' when 'send', or take them all off. 0, or -1 when curl refused an option. */
+static int
+transfer_credentials(struct transfer *x, bool send)
+{
+	const struct scrape_target *t = &x->cfg.t;
+
+	SETOPT(x, CURLOPT_HTTPHEADER, send ? x->hdrs : NULL);
+	SETOPT(x, CURLOPT_HTTPAUTH, (long)CURLAUTH_NONE);
+	SETOPT(x, CURLOPT_XOAUTH2_BEARER, (char *)NULL);
+	SETOPT(x, CURLOPT_USERNAME, (char *)NULL);
+	SETOPT(x, CURLOPT_PASSWORD, (char *)NULL);
+	SETOPT(x, CURLOPT_SSLCERT, send ? t->tls_cert_file : NULL);
+	SETOPT(x, CURLOPT_SSLKEY, send ? t->tls_key_file : NULL);
+	if (send && t->bearer_token) {
+		SETOPT(x, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+		SETOPT(x, CURLOPT_XOAUTH2_BEARER, t->bearer_token);
+	} else if (send && t->basic_user) {
+		SETOPT(x, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		SETOPT(x, CURLOPT_USERNAME, t->basic_user);
+		SETOPT(x, CURLOPT_PASSWORD, t->basic_password ? t->basic_password : "");
+	} else if (send) {
+		/* curl's default: a user and password written in the URL go as basic auth */
+		SETOPT(x, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+	}
+	return 0;
+
+out_fail:
+	return -1;
+}
+
+/* Set the whole-transfer timeout on the next hop: what is left of 'timeout_ms'. */
+static int
+transfer_set_timeout(struct transfer *x, uint64_t left_ms)
+{
+	long ms = (long)(left_ms > LONG_MAX ? LONG_MAX : left_ms);
+
+	SETOPT(x, CURLOPT_TIMEOUT_MS, ms);
+	SETOPT(x, CURLOPT_CONNECTTIMEOUT_MS, ms);
+	return 0;
+
+out_fail:
+	return -1;
+}
+
+/* The origin of the http(s) URL 'url' as curl parses it (the parser that decides where curl
+ * connects), for comparing: "scheme://host:port", with the scheme's port when the URL has none.
+ * Whole, never cut, so that two long host names cannot compare equal. In 'shown' (when not NULL)
+ * the same with only a port the URL names, cut to fit and every byte outside [A-Za-z0-9.:/_%[]-]
+ * made '?' (the host comes from a Location header). Caller frees; NULL when curl cannot parse it,
+ * it is not http or https, or memory ran out. */
+static char *
+url_origin(const char *url, char *shown, size_t showncap)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL, *eport = NULL, *key = NULL;
+	size_t n;
+
+	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
+		goto out_free;
+	if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)
+		goto out_free;
+	n = strlen(scheme) + strlen(host) + strlen(port) + sizeof("://:");
+	key = malloc(n);
+	if (!key)
+		goto out_free;
+	fmt(key, n, "%s://%s:%s", scheme, host, port);
+	if (shown) {
+		size_t i;
+
+		if (curl_url_get(u, CURLUPART_PORT, &eport, 0) != CURLUE_OK)
+			eport = NULL;
+		fmt(shown, showncap, "%s://%s%s%s", scheme, host, eport ? ":" : "",
+		    eport ? eport : "");
+		for (i = 0; shown[i]; i++) {
+			unsigned char ch = (unsigned char)shown[i];
+
+			if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			      (ch >= '0' && ch <= '9') || strchr(".:/_%[]-", ch)))
+				shown[i] = '?';
+		}
+	}
+
+out_free:
+	curl_free(eport);
+	curl_free(port);
+	curl_free(host);
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	return key;
+}
+
+/* Does the URL name a user (basic auth written into it)? */
+static bool
+url_has_userinfo(const char *url)
+{
+	CURLU *u = curl_url();
+	char *user = NULL;
+	bool has = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	           curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK;
+
+	curl_free(user);
+	curl_url_cleanup(u);
+	return has;
+}
+
+/* 'next' with the user and password of 'from' (as written there, still encoded) in place of its
+ * own: a redirect home keeps the credentials of the configured URL, as its first request had them.
+ * Caller frees; NULL on failure. */
+static char *
+url_with_userinfo_of(const char *next, const char *from)
+{
+	CURLU *f = curl_url(), *n = curl_url();
+	char *user = NULL, *password = NULL, *joined = NULL, *out = NULL;
+
+	if (!f || !n || curl_url_set(f, CURLUPART_URL, from, 0) != CURLUE_OK ||
+	    curl_url_set(n, CURLUPART_URL, next, 0) != CURLUE_OK)
+		goto out_free;
+	if (curl_url_get(f, CURLUPART_USER, &user, 0) != CURLUE_OK)
+		user = NULL;
+	if (curl_url_get(f, CURLUPART_PASSWORD, &password, 0) != CURLUE_OK)
+		password = NULL;
+	if (curl_url_set(n, CURLUPART_USER, user, 0) != CURLUE_OK ||
+	    curl_url_set(n, CURLUPART_PASSWORD, password, 0) != CURLUE_OK ||
+	    curl_url_get(n, CURLUPART_URL, &joined, 0) != CURLUE_OK)
+		goto out_free;
+	out = strdup(joined);
+
+out_free:
+	curl_free(joined);
+	curl_free(password);
+	curl_free(user);
+	curl_url_cleanup(n);
+	curl_url_cleanup(f);
+	return out;
+}
+
 /* A ready-to-add easy handle for target settings 'c'; NULL on failure. */
 static struct transfer *
 transfer_new(const struct target_cfg *c, bool detail, const char *user_agent)
 {
-	const struct scrape_target *t = &c->t;
+	const struct scrape_target *t;
 	struct transfer *x = calloc(1, sizeof(*x));
-	uint64_t timeout = detail && t->detail_timeout_ms ? t->detail_timeout_ms : t->timeout_ms;
 	size_t i;
 
 	if (!x)
 		return NULL;
+	if (cfg_copy(&x->cfg, &c->t) != 0) {
+		free(x);
+		return NULL;
+	}
+	t = &x->cfg.t;
 	x->detail = detail;
+	x->timeout_ms = detail && t->detail_timeout_ms ? t->detail_timeout_ms : t->timeout_ms;
 	x->max = t->max_body_bytes;
-	x->service = strdup(t->service);
-	x->url = strdup(detail ? t->detail_url : t->url);
+	x->service = t->service;
+	x->url = detail ? t->detail_url : t->url;
+	x->url_userinfo = url_has_userinfo(x->url);
 	x->easy = curl_easy_init();
-	if (!x->service || !x->url || !x->easy)
+	if (!x->easy)
 		goto out_fail;
 	for (i = 0; i < t->nheaders; i++) {
 		size_t n = strlen(t->headers[i].name) + strlen(t->headers[i].value) + 3;
@@ -525,13 +696,11 @@ transfer_new(const struct target_cfg *c, bool detail, const char *user_agent)
 	SETOPT(x, CURLOPT_WRITEDATA, x);
 	SETOPT(x, CURLOPT_ERRORBUFFER, x->errbuf);
 	SETOPT(x, CURLOPT_NOSIGNAL, 1L);
-	SETOPT(x, CURLOPT_TIMEOUT_MS, (long)(timeout > LONG_MAX ? LONG_MAX : timeout));
-	SETOPT(x, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout > LONG_MAX ? LONG_MAX : timeout));
+	if (transfer_set_timeout(x, x->timeout_ms) != 0)
+		goto out_fail;
 	SETOPT(x, CURLOPT_PROTOCOLS_STR, "http,https");
-	SETOPT(x, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	SETOPT(x, CURLOPT_FOLLOWLOCATION, 1L);
-	SETOPT(x, CURLOPT_MAXREDIRS, (long)MAX_REDIRECTS);
-	SETOPT(x, CURLOPT_UNRESTRICTED_AUTH, 0L);
+	/* Redirects are followed by transfer_follow(), which decides what each hop may carry. */
+	SETOPT(x, CURLOPT_FOLLOWLOCATION, 0L);
 	SETOPT(x, CURLOPT_FAILONERROR, 1L);
 	SETOPT(x, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->max_body_bytes);
 	SETOPT(x, CURLOPT_USERAGENT, user_agent);
@@ -539,22 +708,10 @@ transfer_new(const struct target_cfg *c, bool detail, const char *user_agent)
 	 * bandwidth. A detail scrape is debug=2 text whatever the regular format. */
 	if (detail || t->format != PROFILE_FORMAT_PROTO)
 		SETOPT(x, CURLOPT_ACCEPT_ENCODING, "gzip, deflate");
-	if (x->hdrs)
-		SETOPT(x, CURLOPT_HTTPHEADER, x->hdrs);
-	if (t->bearer_token) {
-		SETOPT(x, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
-		SETOPT(x, CURLOPT_XOAUTH2_BEARER, t->bearer_token);
-	} else if (t->basic_user) {
-		SETOPT(x, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		SETOPT(x, CURLOPT_USERNAME, t->basic_user);
-		SETOPT(x, CURLOPT_PASSWORD, t->basic_password ? t->basic_password : "");
-	}
+	if (transfer_credentials(x, true) != 0)
+		goto out_fail;
 	if (t->tls_ca_file)
 		SETOPT(x, CURLOPT_CAINFO, t->tls_ca_file);
-	if (t->tls_cert_file)
-		SETOPT(x, CURLOPT_SSLCERT, t->tls_cert_file);
-	if (t->tls_key_file)
-		SETOPT(x, CURLOPT_SSLKEY, t->tls_key_file);
 	if (t->tls_insecure) {
 		SETOPT(x, CURLOPT_SSL_VERIFYPEER, 0L);
 		SETOPT(x, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -568,6 +725,146 @@ out_fail:
 	return NULL;
 }
 
+/* After a finished hop: when it answered a redirect, send 'x' on to the next hop and return true.
+ *
+ * Redirects are followed here rather than by curl (CURLOPT_FOLLOWLOCATION) because curl forwards
+ * custom headers (an X-Api-Key) to any host a redirect names. Each hop carries the configured
+ * headers, auth and client certificate only when its origin (scheme, host and port) is the
+ * configured URL's, so a redirect to another origin and back gets them again only back home. The
+ * timeout covers every hop. False when there is nothing to follow, or when the redirect is not
+ * followed ('x->fail' says why). */
+static bool
+transfer_follow(struct scraper *sc, struct transfer *x, CURLcode rc)
+{
+	char shown[ORIGIN_MAX];
+	char *loc = NULL, *home, *there, *next;
+	uint64_t spent;
+	long code = 0;
+	bool away;
+
+	if (rc != CURLE_OK)
+		return false;
+	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+	if (code != 301 && code != 302 && code != 303 && code != 307 && code != 308)
+		return false;
+	if (curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK || !loc)
+		return false; /* no Location: "http 302" */
+	if (x->hops >= MAX_REDIRECTS) {
+		x->fail = "too many redirects";
+		return false;
+	}
+	spent = clock_mono_ms() - x->start_mono_ms;
+	if (spent >= x->timeout_ms) {
+		x->fail = "timeout";
+		return false;
+	}
+	there = url_origin(loc, shown, sizeof(shown));
+	if (!there) {
+		x->fail = "redirected to a URL that is not http or https";
+		return false;
+	}
+	home = url_origin(x->url, NULL, 0);
+	away = !home || strcasecmp(home, there) != 0;
+	free(home);
+	free(there);
+	/* a copy: 'loc' belongs to the handle */
+	next = !away && x->url_userinfo ? url_with_userinfo_of(loc, x->url) : strdup(loc);
+	if (!next) {
+		x->fail = "error: cannot follow the redirect";
+		return false;
+	}
+	curl_multi_remove_handle(sc->multi, x->easy);
+	if (curl_easy_setopt(x->easy, CURLOPT_URL, next) != CURLE_OK ||
+	    transfer_set_timeout(x, x->timeout_ms - spent) != 0 ||
+	    transfer_credentials(x, !away) != 0) {
+		free(next);
+		x->fail = "error: cannot follow the redirect";
+		return false;
+	}
+	free(next);
+	x->hops++;
+	x->away = away;
+	memcpy(x->where, shown, sizeof(x->where));
+	x->len = 0;
+	x->toobig = false;
+	x->errbuf[0] = '\0';
+	if (curl_multi_add_handle(sc->multi, x->easy) != CURLM_OK) {
+		x->fail = "error: cannot follow the redirect";
+		return false;
+	}
+	return true;
+}
+
+/* Does 'needle' (lower case) occur in the first 'max' bytes of 's' (length 'len'), ignoring
+ * case? */
+static bool
+has_word(const char *s, size_t len, size_t max, const char *needle)
+{
+	size_t n = strlen(needle), i;
+
+	if (len > max)
+		len = max;
+	for (i = 0; i + n <= len; i++)
+		if (strncasecmp(s + i, needle, n) == 0)
+			return true;
+	return false;
+}
+
+/* Is the body an HTML page (a login form, a proxy's error page) rather than a profile? A profile
+ * never starts with '<': text starts with "goroutine profile:" or "goroutine 1 [", debug=0 with
+ * gzip's magic bytes. */
+static bool
+body_is_html(const struct transfer *x)
+{
+	const char *p = x->buf, *end = x->buf + x->len, *ctype = NULL;
+
+	if (!p)
+		return false;
+	if (end - p >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+		p += 3;
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	if (p == end || *p != '<')
+		return false;
+	curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ctype);
+	if (ctype && has_word(ctype, strlen(ctype), SIZE_MAX, "html"))
+		return true;
+	return has_word(p, (size_t)(end - p), HTML_SNIFF_BYTES, "<html") ||
+	       has_word(p, (size_t)(end - p), HTML_SNIFF_BYTES, "<!doctype html");
+}
+
+/* The status of an HTML body: a page with a password field is a login form. */
+static void
+html_status(const struct transfer *x, char *out, size_t cap)
+{
+	bool login = has_word(x->buf, x->len, LOGIN_SNIFF_BYTES, "type=\"password\"") ||
+	             has_word(x->buf, x->len, LOGIN_SNIFF_BYTES, "type='password'") ||
+	             has_word(x->buf, x->len, LOGIN_SNIFF_BYTES, "type=password");
+
+	fmt(out, cap, "html page, not a profile%s", login ? " (a login page?)" : "");
+}
+
+/* "http 401 unauthorized" with what to check: the credentials that went with the request, or that
+ * none are configured. After a redirect to another origin they were kept back, which the status's
+ * prefix says (see transfer_note_redirect()). */
+static void
+unauthorized_status(const struct transfer *x, char *out, size_t cap)
+{
+	const struct scrape_target *t = &x->cfg.t;
+
+	if (x->away)
+		fmt(out, cap, "http 401 unauthorized");
+	else if (t->bearer_token || t->basic_user)
+		fmt(out, cap, "http 401 unauthorized (check basic_auth/bearer_token_file)");
+	else if (x->url_userinfo)
+		fmt(out, cap, "http 401 unauthorized (check the user and password in the URL)");
+	else if (t->nheaders > 0)
+		fmt(out, cap, "http 401 unauthorized (check headers)");
+	else
+		fmt(out, cap,
+		    "http 401 unauthorized (no basic_auth or bearer_token_file configured)");
+}
+
 /* The status text of a finished transfer. */
 static void
 transfer_status(struct transfer *x, CURLcode rc, long code, char *out, size_t cap)
@@ -575,16 +872,27 @@ transfer_status(struct transfer *x, CURLcode rc, long code, char *out, size_t ca
 	long oserr = 0;
 	const char *msg = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
 
+	if (x->fail) {
+		fmt(out, cap, "%s", x->fail);
+		return;
+	}
 	curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &oserr);
 	switch (rc) {
 	case CURLE_OK:
 		if (code != 200)
 			fmt(out, cap, "http %ld", code);
+		else if (body_is_html(x))
+			html_status(x, out, cap);
 		else
 			fmt(out, cap, "ok");
 		return;
 	case CURLE_HTTP_RETURNED_ERROR:
-		fmt(out, cap, "http %ld", code);
+		if (code == 401)
+			unauthorized_status(x, out, cap);
+		else if (code == 403)
+			fmt(out, cap, "http 403 forbidden");
+		else
+			fmt(out, cap, "http %ld", code);
 		return;
 	case CURLE_OPERATION_TIMEDOUT:
 		fmt(out, cap, "timeout");
@@ -607,9 +915,6 @@ transfer_status(struct transfer *x, CURLcode rc, long code, char *out, size_t ca
 		return;
 	case CURLE_OUT_OF_MEMORY:
 		fmt(out, cap, "error: out of memory");
-		return;
-	case CURLE_TOO_MANY_REDIRECTS:
-		fmt(out, cap, "too many redirects");
 		return;
 	case CURLE_GOT_NOTHING:
 		fmt(out, cap, "empty reply");
@@ -679,6 +984,21 @@ transfer_result(struct transfer *x, CURLcode rc, struct scrape_result *res)
 	free(x->buf);
 	x->buf = NULL;
 	x->cap = 0;
+}
+
+/* A failure on another origin than the configured one says where the redirects led, and that the
+ * credentials stayed home: "redirected to https://sso.example.com (credentials not sent): http 401
+ * unauthorized". */
+static void
+transfer_note_redirect(const struct transfer *x, struct scrape_result *res)
+{
+	char why[SCRAPE_STATUS_MAX];
+
+	if (res->ok || !x->away)
+		return;
+	memcpy(why, res->status, sizeof(why));
+	fmt(res->status, sizeof(res->status), "redirected to %s%s: %s", x->where,
+	    has_credentials(x) ? " (credentials not sent)" : "", why);
 }
 
 /* --- the scraper ------------------------------------------------------------------------------ */
@@ -1025,8 +1345,11 @@ collect_done(struct scraper *sc, int *delivered)
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 		if (!x)
 			continue;
+		if (transfer_follow(sc, x, rc))
+			continue;
 		t = x->t;
 		transfer_result(x, rc, &res);
+		transfer_note_redirect(x, &res);
 		res.id = t->cfg.t.id;
 		t->xfer = NULL;
 		sc->running--;

@@ -24,10 +24,15 @@
 
 struct scraper; /* opaque */
 
-/* Status text of a scrape: "ok", "timeout", "connect refused", "dns error", "http 404", "body too
- * large", "parse error: <parser message>", "tls error: <curl message>", "connection reset", "empty
- * reply", "truncated body", "too many redirects", "error: <curl message>". Always NUL-terminated,
- * cut to fit. */
+/* Status text of a scrape: "ok", "timeout", "connect refused", "dns error", "http 404", "http 401
+ * unauthorized (<what to check>)", "http 403 forbidden", "html page, not a profile" (with " (a
+ * login page?)" when it has a password field), "body too large", "parse error: <parser message>",
+ * "tls error: <curl message>", "connection reset", "empty reply", "truncated body", "too many
+ * redirects", "redirected to a URL that is not http or https", "error: <curl message>". A failure
+ * after a redirect to another origin than the target's says so first: "redirected to
+ * <scheme://host[:port]> (credentials not sent): <status>" (the parenthesis only when the target
+ * has credentials). Always NUL-terminated, cut to fit; the host is made printable, but the status
+ * is still text from the network: escape it where it is shown. */
 #define SCRAPE_STATUS_MAX 320
 
 struct scrape_header {
@@ -48,10 +53,13 @@ struct scrape_target {
 	uint64_t detail_max_goroutines; /* skip the detail scrape when the last profile had more
 	                                   goroutines */
 	uint64_t detail_timeout_ms;     /* timeout of a detail scrape; 0: timeout_ms */
+	/* Credentials: the headers, the bearer token or basic auth (or a user and password written
+	 * in the URL), and the client certificate go to the origin (scheme, host, port) of 'url'
+	 * (or 'detail_url') only; a redirect to another origin is followed without them (at most 3
+	 * redirects). */
 	const struct scrape_header *headers; /* extra request headers */
 	size_t nheaders;
-	const char *bearer_token; /* the token itself (the daemon reads the file); sent as auth, so
-	                           * curl never forwards it to another host on a redirect */
+	const char *bearer_token; /* the token itself (the daemon reads the file) */
 	const char *basic_user;   /* basic auth; NULL: none */
 	const char *basic_password;
 	const char *tls_ca_file;   /* NULL: system CAs */

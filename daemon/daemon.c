@@ -136,9 +136,7 @@ load_config(const struct run_opts *o)
 			config_unref(cfg);
 			return NULL;
 		}
-		cfg->scrape_interval = secs;
-		if (cfg->scrape_timeout > secs)
-			cfg->scrape_timeout = secs;
+		config_set_scrape_interval(cfg, secs);
 	}
 	if (o->listen) {
 		free(cfg->listen);

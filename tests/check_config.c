@@ -623,8 +623,12 @@ START_TEST(test_errors_small)
 	expect_error("scrape_interval: 0\n",
 	             "t.yaml:1: scrape_interval: duration must be at least 1s");
 	expect_error(
-	    "scrape_interval: 1s\n",
-	    "t.yaml:1: scrape_interval: scrape_timeout (10s) must not exceed scrape_interval (1s)");
+	    "scrape_interval: 5s\nscrape_timeout: 6s\n",
+	    "t.yaml:2: scrape_timeout: scrape_timeout (6s) must not exceed scrape_interval (5s)");
+	expect_error(
+	    "scrape_timeout: 10s\nscrape_interval: 1s\n",
+	    "t.yaml:1: scrape_timeout: scrape_timeout (10s) must not exceed scrape_interval "
+	    "(1s)");
 	expect_error("max_body_bytes: 1KB\n",
 	             "t.yaml:1: max_body_bytes: size must be at least 1024 bytes");
 	expect_error("max_concurrent_scrapes: \"8\"\n",
@@ -710,6 +714,71 @@ START_TEST(test_errors_accumulate_and_cap)
 
 	/* Without an error list, a bad config still fails. */
 	ck_assert_ptr_null(load_str("a: 1\n", NULL));
+}
+END_TEST
+
+/* An unwritten scrape_timeout is the smaller of 10 s and the interval (as in Prometheus): a short
+ * interval alone is valid; only a written timeout longer than the interval is an error. */
+START_TEST(test_scrape_timeout_default)
+{
+	static const struct {
+		const char *text;
+		uint64_t interval, timeout;
+		bool set;
+	} cases[] = {
+	    {"scrape_interval: 1s\n", 1, 1, false},
+	    {"scrape_interval: 5s\n", 5, 5, false},
+	    {"scrape_interval: 10s\n", 10, 10, false},
+	    {"scrape_interval: 30s\n", 30, 10, false},
+	    {"{\"scrape_interval\": \"2s\"}\n", 2, 2, false},
+	    {"scrape_interval: 5s\nscrape_timeout: 5s\n", 5, 5, true},
+	    {"scrape_interval: 5s\nscrape_timeout: 2s\n", 5, 2, true},
+	    {"scrape_timeout: 30s\n", 60, 30, true},
+	    {"listen: 127.0.0.1:1\n", 60, 10, false},
+	};
+
+	for (size_t i = 0; i < N(cases); i++) {
+		struct config *cfg = expect_ok(cases[i].text);
+
+		ck_assert_msg(cfg->scrape_interval == cases[i].interval &&
+		                  cfg->scrape_timeout == cases[i].timeout &&
+		                  cfg->scrape_timeout_set == cases[i].set,
+		              "%s: interval %llu timeout %llu set %d", cases[i].text,
+		              (unsigned long long)cfg->scrape_interval,
+		              (unsigned long long)cfg->scrape_timeout, cfg->scrape_timeout_set);
+		config_unref(cfg);
+	}
+}
+END_TEST
+
+/* `run --interval` goes by the same rule: a defaulted timeout follows the new interval, a written
+ * one is only cut to it. */
+START_TEST(test_set_scrape_interval)
+{
+	struct config *cfg = expect_ok("scrape_interval: 5s\n");
+
+	config_set_scrape_interval(cfg, 30);
+	ck_assert_uint_eq(cfg->scrape_interval, 30);
+	ck_assert_uint_eq(cfg->scrape_timeout, 10);
+	config_set_scrape_interval(cfg, 3);
+	ck_assert_uint_eq(cfg->scrape_timeout, 3);
+	config_unref(cfg);
+
+	cfg = expect_ok("scrape_interval: 60s\nscrape_timeout: 20s\n");
+	config_set_scrape_interval(cfg, 120);
+	ck_assert_uint_eq(cfg->scrape_timeout, 20);
+	config_set_scrape_interval(cfg, 5);
+	ck_assert_uint_eq(cfg->scrape_timeout, 5);
+	config_unref(cfg);
+
+	cfg = config_default();
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert(!cfg->scrape_timeout_set);
+	config_set_scrape_interval(cfg, 2);
+	ck_assert_uint_eq(cfg->scrape_timeout, 2);
+	config_set_scrape_interval(cfg, 600);
+	ck_assert_uint_eq(cfg->scrape_timeout, 10);
+	config_unref(cfg);
 }
 END_TEST
 
@@ -989,6 +1058,8 @@ config_suite(void)
 	tcase_add_test(tc, test_nesting_limit);
 	tcase_add_test(tc, test_errors_limits);
 	tcase_add_test(tc, test_errors_syntax_forms);
+	tcase_add_test(tc, test_scrape_timeout_default);
+	tcase_add_test(tc, test_set_scrape_interval);
 	tcase_add_test(tc, test_add_target);
 	tcase_add_test(tc, test_example_config);
 	tcase_add_test(tc, test_restart_changes);

@@ -39,6 +39,13 @@ static const char PROFILE1[] =
 
 /* --- the test server -------------------------------------------------------------------------- */
 
+/* 164 bytes of host name labels: "<these>.x.localhost" and "<these>.y.localhost" are two hosts
+ * (curl resolves every *.localhost to the loopback) that agree on far more than a short buffer. */
+#define LONG_LABELS                                                                                \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."                            \
+	"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb."                            \
+	"cccccccccccccccccccccccccccccccccccccccccc"
+
 struct srv {
 	struct MHD_Daemon *d;
 	unsigned port;
@@ -52,6 +59,13 @@ struct srv {
 	char auth_path[64];
 	char last_accept_enc[128];
 	char last_scope[64];
+	struct seen {
+		char path[64];
+		char host[256];
+		char auth[256];
+		char apikey[64];
+	} seen[32]; /* the first requests of a test, in order */
+	int nseen;
 	char *gz; /* PROFILE1 gzip-compressed */
 	size_t gzlen;
 	char *bomb; /* 64 MiB of zeros, gzip-compressed */
@@ -98,7 +112,8 @@ query_num(struct MHD_Connection *c, const char *key, long def)
 }
 
 static enum MHD_Result
-reply(struct MHD_Connection *c, unsigned code, const void *body, size_t len, const char *enc)
+reply_type(struct MHD_Connection *c, unsigned code, const void *body, size_t len, const char *enc,
+           const char *type)
 {
 	struct MHD_Response *r =
 	    MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
@@ -106,10 +121,16 @@ reply(struct MHD_Connection *c, unsigned code, const void *body, size_t len, con
 
 	if (enc)
 		MHD_add_response_header(r, "Content-Encoding", enc);
-	MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+	MHD_add_response_header(r, "Content-Type", type);
 	ret = MHD_queue_response(c, code, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+static enum MHD_Result
+reply(struct MHD_Connection *c, unsigned code, const void *body, size_t len, const char *enc)
+{
+	return reply_type(c, code, body, len, enc, "text/plain; charset=utf-8");
 }
 
 /* Streams 'n' bytes of profile-like text, with or without a Content-Length. */
@@ -170,6 +191,14 @@ handler(void *cls, struct MHD_Connection *c, const char *url, const char *method
 	if (!S.auth_path[0] || strcmp(S.auth_path, url) == 0)
 		copy_header(c, "Authorization", S.last_auth, sizeof(S.last_auth));
 	copy_header(c, "X-Scope", S.last_scope, sizeof(S.last_scope));
+	if (S.nseen < (int)(sizeof(S.seen) / sizeof(S.seen[0]))) {
+		struct seen *w = &S.seen[S.nseen++];
+
+		snprintf(w->path, sizeof(w->path), "%s", url);
+		copy_header(c, "Host", w->host, sizeof(w->host));
+		copy_header(c, "Authorization", w->auth, sizeof(w->auth));
+		copy_header(c, "X-Api-Key", w->apikey, sizeof(w->apikey));
+	}
 	pthread_mutex_unlock(&S.mu);
 
 	if (strcmp(url, "/ok") == 0 || strcmp(url, "/auth") == 0) {
@@ -191,6 +220,21 @@ handler(void *cls, struct MHD_Connection *c, const char *url, const char *method
 		static const char h[] = "<html><body>Service Unavailable</body></html>\n";
 
 		ret = reply(c, 200, h, strlen(h), NULL);
+	} else if (strcmp(url, "/login") == 0) {
+		/* what an SSO proxy answers in place of the profile */
+		static const char h[] =
+		    "\n  <!DOCTYPE html>\n<HTML lang=en><head><title>Sign in</title></head><body>"
+		    "<form method=post action=/login><input name=user>"
+		    "<input type=\"password\" name=pw></form></body></HTML>\n";
+
+		ret = reply_type(c, 200, h, strlen(h), NULL, "text/html; charset=utf-8");
+	} else if (strcmp(url, "/ok-as-html") == 0) {
+		/* a mislabelled profile is still a profile */
+		ret = reply_type(c, 200, PROFILE1, strlen(PROFILE1), NULL, "text/html");
+	} else if (strcmp(url, "/401") == 0) {
+		ret = reply(c, 401, "Unauthorized\n", 13, NULL);
+	} else if (strcmp(url, "/403") == 0) {
+		ret = reply(c, 403, "Forbidden\n", 10, NULL);
 	} else if (strcmp(url, "/big") == 0 || strcmp(url, "/biglen") == 0) {
 		uint64_t n = (uint64_t)query_num(c, "n", 1 << 20);
 		struct MHD_Response *r = MHD_create_response_from_callback(
@@ -200,17 +244,37 @@ handler(void *cls, struct MHD_Connection *c, const char *url, const char *method
 		ret = MHD_queue_response(c, 200, r);
 		MHD_destroy_response(r);
 	} else if (strncmp(url, "/redirect", 9) == 0) {
-		char loc[128];
+		char loc[512];
 		struct MHD_Response *r =
 		    MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 
-		/* "localhost" is another host name than "127.0.0.1" for curl's credential rules */
-		if (strcmp(url, "/redirect-other") == 0)
-			snprintf(loc, sizeof(loc), "http://localhost:%u/auth", S.port);
+		/* "localhost" is another host name than "127.0.0.1": another origin, on this server
+		 */
+		if (strncmp(url, "/redirect-other", 15) == 0)
+			snprintf(loc, sizeof(loc), "http://localhost:%u%s", S.port,
+			         url[15] ? url + 15 : "/auth");
+		else if (strcmp(url, "/redirect-long") == 0)
+			snprintf(loc, sizeof(loc), "http://%s.y.localhost:%u/auth", LONG_LABELS,
+			         S.port);
+		else if (strcmp(url, "/redirect-home") == 0)
+			snprintf(loc, sizeof(loc), "http://127.0.0.1:%u/auth", S.port);
 		else if (strcmp(url, "/redirect-loop") == 0)
 			snprintf(loc, sizeof(loc), "/redirect-loop");
+		else if (strcmp(url, "/redirect-ftp") == 0)
+			snprintf(loc, sizeof(loc), "ftp://127.0.0.1:%u/auth", S.port);
+		else if (strcmp(url, "/redirect-idn") == 0)
+			snprintf(loc, sizeof(loc),
+			         "http://b\xc3\xbc"
+			         "cher.invalid:%u/auth",
+			         S.port);
+		else if (strcmp(url, "/redirect-https") == 0)
+			snprintf(loc, sizeof(loc), "https://127.0.0.1:%u/auth", S.port);
+		else if (strcmp(url, "/redirect-slow") == 0)
+			snprintf(loc, sizeof(loc), "/slow?ms=4000");
 		else
 			snprintf(loc, sizeof(loc), "/auth");
+		if (strcmp(url, "/redirect-slow") == 0)
+			sleep_unless_stopping(query_num(c, "ms", 0));
 		MHD_add_response_header(r, "Location", loc);
 		ret = MHD_queue_response(c, 302, r);
 		MHD_destroy_response(r);
@@ -436,6 +500,17 @@ assert_once_status(struct scrape_target t, const char *want)
 	profile_release(&res.profile);
 }
 
+static void
+assert_once_is(struct scrape_target t, const char *want)
+{
+	struct scrape_result res;
+
+	ck_assert_int_eq(scrape_once(&t, &res), -1);
+	ck_assert_msg(strcmp(res.status, want) == 0, "%s: want '%s', got '%s'", t.url, want,
+	              res.status);
+	profile_release(&res.profile);
+}
+
 START_TEST(test_statuses)
 {
 	struct scrape_target t;
@@ -444,8 +519,10 @@ START_TEST(test_statuses)
 	assert_once_status(target("s", "/nope"), "http 404");
 	assert_once_status(target("s", "/500"), "http 500");
 	assert_once_status(target("s", "/garbage"), "parse error: ");
-	assert_once_status(target("s", "/html"), "parse error: ");
+	assert_once_is(target("s", "/html"), "html page, not a profile");
 	assert_once_status(target("s", "/redirect-loop"), "too many redirects");
+	assert_once_status(target("s", "/redirect-ftp"),
+	                   "redirected to a URL that is not http or https");
 	t = target("s", "/ok");
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/ok", dead_port());
 	t.url = url;
@@ -456,6 +533,64 @@ START_TEST(test_statuses)
 	snprintf(url, sizeof(url), "https://127.0.0.1:%u/ok", S.port);
 	t.url = url;
 	assert_once_status(t, "tls error: ");
+}
+END_TEST
+
+/* What a target answers in place of a profile, said plainly: credentials wanted or refused, an HTML
+ * page, and where a redirect to another origin led. */
+START_TEST(test_statuses_auth_html_redirect)
+{
+	struct scrape_header h[] = {{"X-Api-Key", "k3y"}};
+	struct scrape_target t = target("s", "/401");
+	struct scrape_result res;
+	char want[SCRAPE_STATUS_MAX];
+
+	assert_once_is(t, "http 401 unauthorized (no basic_auth or bearer_token_file configured)");
+	t.bearer_token = "s3cret";
+	assert_once_is(t, "http 401 unauthorized (check basic_auth/bearer_token_file)");
+	t.bearer_token = NULL;
+	t.basic_user = "u";
+	t.basic_password = "p";
+	assert_once_is(t, "http 401 unauthorized (check basic_auth/bearer_token_file)");
+	t.basic_user = NULL;
+	t.headers = h;
+	t.nheaders = 1;
+	assert_once_is(t, "http 401 unauthorized (check headers)");
+	assert_once_is(target("s", "/403"), "http 403 forbidden");
+	assert_once_is(target("s", "/login"), "html page, not a profile (a login page?)");
+	/* a profile under an HTML content type is still a profile */
+	t = target("s", "/ok-as-html");
+	ck_assert_int_eq(scrape_once(&t, &res), 0);
+	ck_assert_str_eq(res.status, "ok");
+	profile_release(&res.profile);
+
+	/* after a redirect to another origin: where to, and that the credentials stayed home */
+	t = target("s", "/redirect-other/401");
+	t.bearer_token = "s3cret";
+	snprintf(want, sizeof(want),
+	         "redirected to http://localhost:%u (credentials not sent): http 401 unauthorized",
+	         S.port);
+	assert_once_is(t, want);
+	t = target("s", "/redirect-other/login");
+	snprintf(want, sizeof(want),
+	         "redirected to http://localhost:%u: html page, not a profile (a login page?)",
+	         S.port);
+	assert_once_is(t, want);
+	/* the same host over https is another origin too */
+	t = target("s", "/redirect-https");
+	t.headers = h;
+	t.nheaders = 1;
+	snprintf(want, sizeof(want),
+	         "redirected to https://127.0.0.1:%u (credentials not sent): tls error: ", S.port);
+	assert_once_status(t, want);
+	/* a Location's host is shown with its bytes made printable (then it fails to resolve, or
+	 * to parse without IDN support) */
+	snprintf(want, sizeof(want), "redirected to http://b??cher.invalid:%u: ", S.port);
+	assert_once_status(target("s", "/redirect-idn"), want);
+	assert_once_is(target("s", "/redirect-ftp"),
+	               "redirected to a URL that is not http or https");
+	/* a failure on the configured origin after a redirect there needs no note */
+	assert_once_is(target("s", "/redirect-loop"), "too many redirects");
 }
 END_TEST
 
@@ -636,6 +771,169 @@ START_TEST(test_auth_and_redirects)
 	ck_assert_int_eq(scrape_once(&t, &res), 0);
 	profile_release(&res.profile);
 	ck_assert_str_eq(S.last_auth, "");
+}
+END_TEST
+
+/* The i-th request the server saw in this test. */
+static struct seen
+seen(int i)
+{
+	struct seen w;
+
+	pthread_mutex_lock(&S.mu);
+	ck_assert_msg(i < S.nseen, "request %d not seen (%d seen)", i, S.nseen);
+	w = S.seen[i];
+	pthread_mutex_unlock(&S.mu);
+	return w;
+}
+
+static void
+seen_reset(void)
+{
+	pthread_mutex_lock(&S.mu);
+	S.nseen = 0;
+	pthread_mutex_unlock(&S.mu);
+}
+
+/* Assert what request 'i' carried: its path, its Host, and the configured secrets or none. */
+static void
+assert_seen(int i, const char *path, const char *host, const char *auth, const char *apikey)
+{
+	struct seen w = seen(i);
+
+	ck_assert_msg(strcmp(w.path, path) == 0, "request %d: path '%s', want '%s'", i, w.path,
+	              path);
+	ck_assert_msg(strcmp(w.host, host) == 0, "request %d: Host '%s', want '%s'", i, w.host,
+	              host);
+	ck_assert_msg(strcmp(w.auth, auth) == 0, "request %d (%s): Authorization '%s', want '%s'",
+	              i, w.host, w.auth, auth);
+	ck_assert_msg(strcmp(w.apikey, apikey) == 0, "request %d (%s): X-Api-Key '%s', want '%s'",
+	              i, w.host, w.apikey, apikey);
+}
+
+/* Configured headers and credentials go to the configured origin only: a redirect to another host
+ * name (localhost, served by the same server on 127.0.0.1) gets none of them, a redirect on the
+ * same origin keeps them, and a way back home gets them again. */
+START_TEST(test_redirect_keeps_secrets_home)
+{
+	struct scrape_header h[] = {{"X-Api-Key", "k3y"}, {"X-Scope", "payments"}};
+	struct scrape_target t = target("s", "/redirect-other");
+	struct scrape_result res;
+	char home[64], other[64];
+
+	snprintf(home, sizeof(home), "127.0.0.1:%u", S.port);
+	snprintf(other, sizeof(other), "localhost:%u", S.port);
+	t.headers = h;
+	t.nheaders = 2;
+	t.bearer_token = "s3cret";
+	ck_assert_int_eq(scrape_once(&t, &res), 0);
+	profile_release(&res.profile);
+	ck_assert_int_eq(S.nseen, 2);
+	assert_seen(0, "/redirect-other", home, "Bearer s3cret", "k3y");
+	assert_seen(1, "/auth", other, "", "");
+	ck_assert_str_eq(S.last_scope, "");
+
+	t.bearer_token = NULL;
+	t.basic_user = "u";
+	t.basic_password = "p";
+	seen_reset();
+	ck_assert_int_eq(scrape_once(&t, &res), 0);
+	profile_release(&res.profile);
+	assert_seen(0, "/redirect-other", home, "Basic dTpw", "k3y");
+	assert_seen(1, "/auth", other, "", "");
+
+	t.url = url_of("/redirect-same");
+	seen_reset();
+	ck_assert_int_eq(scrape_once(&t, &res), 0);
+	profile_release(&res.profile);
+	assert_seen(0, "/redirect-same", home, "Basic dTpw", "k3y");
+	assert_seen(1, "/auth", home, "Basic dTpw", "k3y");
+	ck_assert_str_eq(S.last_scope, "payments");
+
+	t.url = url_of("/redirect-other/redirect-home");
+	seen_reset();
+	ck_assert_int_eq(scrape_once(&t, &res), 0);
+	profile_release(&res.profile);
+	ck_assert_int_eq(S.nseen, 3);
+	assert_seen(0, "/redirect-other/redirect-home", home, "Basic dTpw", "k3y");
+	assert_seen(1, "/redirect-home", other, "", "");
+	assert_seen(2, "/auth", home, "Basic dTpw", "k3y");
+}
+END_TEST
+
+/* Credentials in the target URL itself are basic auth like basic_user's: sent home on every hop,
+ * never elsewhere. */
+START_TEST(test_url_credentials)
+{
+	struct scrape_target t = target("s", "/");
+	struct scrape_result res;
+	char url[128], home[64], other[64];
+
+	snprintf(home, sizeof(home), "127.0.0.1:%u", S.port);
+	snprintf(other, sizeof(other), "localhost:%u", S.port);
+	snprintf(url, sizeof(url), "http://u:p@127.0.0.1:%u/auth", S.port);
+	t.url = url;
+	ck_assert_int_eq(scrape_once(&t, &res), 0);
+	profile_release(&res.profile);
+	assert_seen(0, "/auth", home, "Basic dTpw", "");
+
+	snprintf(url, sizeof(url), "http://u:p@127.0.0.1:%u/redirect-same", S.port);
+	seen_reset();
+	ck_assert_int_eq(scrape_once(&t, &res), 0);
+	profile_release(&res.profile);
+	assert_seen(0, "/redirect-same", home, "Basic dTpw", "");
+	assert_seen(1, "/auth", home, "Basic dTpw", "");
+
+	snprintf(url, sizeof(url), "http://u:p@127.0.0.1:%u/redirect-other/401", S.port);
+	seen_reset();
+	ck_assert_int_eq(scrape_once(&t, &res), -1);
+	assert_seen(0, "/redirect-other/401", home, "Basic dTpw", "");
+	assert_seen(1, "/401", other, "", "");
+	snprintf(url, sizeof(url),
+	         "redirected to http://localhost:%u (credentials not sent): http 401 unauthorized",
+	         S.port);
+	ck_assert_str_eq(res.status, url);
+
+	snprintf(url, sizeof(url), "http://u:p@127.0.0.1:%u/401", S.port);
+	assert_once_is(t, "http 401 unauthorized (check the user and password in the URL)");
+}
+END_TEST
+
+/* Origins are compared whole: two long host names that agree on their first 160 bytes are still two
+ * hosts. */
+START_TEST(test_redirect_long_host_names)
+{
+	struct scrape_header h[] = {{"X-Api-Key", "k3y"}};
+	struct scrape_target t = target("s", "/");
+	struct scrape_result res;
+	char url[512], home[256], other[256];
+
+	snprintf(home, sizeof(home), "%s.x.localhost:%u", LONG_LABELS, S.port);
+	snprintf(other, sizeof(other), "%s.y.localhost:%u", LONG_LABELS, S.port);
+	snprintf(url, sizeof(url), "http://%s/redirect-long", home);
+	t.url = url;
+	t.headers = h;
+	t.nheaders = 1;
+	t.bearer_token = "s3cret";
+	ck_assert_int_eq(scrape_once(&t, &res), 0);
+	profile_release(&res.profile);
+	assert_seen(0, "/redirect-long", home, "Bearer s3cret", "k3y");
+	assert_seen(1, "/auth", other, "", "");
+}
+END_TEST
+
+/* The timeout bounds the whole scrape, every redirect hop included. */
+START_TEST(test_redirect_timeout)
+{
+	struct scrape_target t = target("s", "/redirect-slow?ms=400");
+	struct scrape_result res;
+
+	t.timeout_ms = 700;
+	ck_assert_int_eq(scrape_once(&t, &res), -1);
+	ck_assert_str_eq(res.status, "timeout");
+	ck_assert_uint_ge(res.duration_ms, 690);
+	/* a fresh timeout per hop would take 400 + 700 ms */
+	ck_assert_uint_lt(res.duration_ms, 1000);
 }
 END_TEST
 
@@ -1068,6 +1366,11 @@ scrape_suite(void)
 	tcase_add_test(tc, test_body_cap);
 	tcase_add_test(tc, test_gzip);
 	tcase_add_test(tc, test_auth_and_redirects);
+	tcase_add_test(tc, test_statuses_auth_html_redirect);
+	tcase_add_test(tc, test_redirect_keeps_secrets_home);
+	tcase_add_test(tc, test_redirect_timeout);
+	tcase_add_test(tc, test_url_credentials);
+	tcase_add_test(tc, test_redirect_long_host_names);
 	tcase_add_test(tc, test_invalid_targets);
 	tcase_add_test(tc, test_concurrency_bound);
 	tcase_add_test(tc, test_slow_target_does_not_stall_others);

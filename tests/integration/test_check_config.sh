@@ -88,6 +88,11 @@ YAML
 run_cc 1 "$TEST_TMP/leakprofd.yaml"
 assert_eq "one error" "$(cat "$err")" "$TEST_TMP/leakprofd.yaml:12: services[0].scrape_interval: unknown key"
 
+# A short interval alone is valid: the unwritten timeout is the shorter of 10s and the interval.
+printf 'scrape_interval: 1s\nservices: [{name: a, targets: ["http://127.0.0.1:6060"]}]\n' \
+	> "$TEST_TMP/short.yaml"
+expect_ok "$TEST_TMP/short.yaml"
+
 # A secret file that exists but cannot be read by the user checking (as root, check as nobody: root reads
 # anything).
 pd=$TEST_TMP/perm

@@ -11,9 +11,10 @@ start_go f faultsrv
 start_go z zoo -leak early_return=3 -benign pool -pool-size 20
 refused=$(free_port)
 F=http://127.0.0.1:$f_port
+listen=$(free_listen)
 
 cat >"$TEST_TMP/leakprofd.yaml" <<EOF
-listen: $(free_listen)
+listen: $listen
 database: $DB
 scrape_interval: 1s
 scrape_timeout: 1s
@@ -53,10 +54,14 @@ expect_status "$F/huge-length" "body too large*"
 expect_status "$F/garbage" "parse error: *"
 expect_status "$F/500" "http 500"
 expect_status "$F/stall" "timeout*"
-expect_status "$F/html" "parse error: *"
+expect_status "$F/html" "html page, not a profile"
 expect_status "$F/gzipbomb" "[bp]*"
 expect_status "$F/gzipbomb-encoded" "[bp]*"
 expect_status "$F/nothing-here" "http 404"
+# The targets page says what a failing target answered.
+curl -sf "http://$listen/targets" >"$TEST_TMP/targets.html" || fail "GET /targets failed"
+grep -q '<span class="err">html page, not a profile</span>' "$TEST_TMP/targets.html" ||
+	fail "the targets page lacks the html page status"
 assert_eq "faultsrv ok target" "$(status "$F/ok/debug/pprof/goroutine")" ok
 assert_eq "healthy target" "$(status "http://127.0.0.1:$z_port")" ok
 

@@ -39,7 +39,7 @@ expect_fail 5 "body too large" --max-body 8MiB "$base/huge-length"
 expect_fail 5 "http 500" "$base/500"
 expect_fail 5 "http 404" "$base/nothing-here"
 expect_fail 5 "parse error: " "$base/garbage"
-expect_fail 5 "parse error: " "$base/html"
+expect_fail 5 "html page, not a profile" "$base/html"
 # Content-Encoding: gzip on a text format is decoded by curl and stops at the cap; without it (or for proto,
 # which is gzip itself) the parser's own inflation cap stops it.
 expect_fail 10 "body too large" --max-body 8MiB --format debug=1 "$base/gzipbomb-encoded"
