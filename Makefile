@@ -6,7 +6,7 @@
 #   make valgrind   unit tests, the parse CLI and the daemon with the other commands under valgrind
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS
 #   make bench      benchmarks, reported as ratios against baselines measured in the same run
-#   make eval       the detector's evaluation table over the leak and benign zoos
+#   make eval       the detector's evaluation tables: the leak and benign zoos, then the fleet scenarios
 #   make install / uninstall / deb
 
 PKGS      = libcurl libmicrohttpd jansson sqlite3 yaml-0.1 zlib libcrypto libsystemd

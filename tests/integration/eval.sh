@@ -1,25 +1,57 @@
 #!/bin/sh
-# tests/integration/eval.sh: the leak detector's evaluation (what `make eval` runs, and what test_eval.sh asserts).
+# tests/integration/eval.sh: the leak detector's evaluation (what `make eval` runs, and what test_eval.sh and
+# test_eval_fleet.sh assert). Two sections, each with its own real daemon, one after the other:
 #
-# One real Go service (build/go/zoo) per scenario, each its own leakprofd service: every leak pattern at a fast and
-# a slow rate, the benign look-alikes one by one (a flat pool of 5,000, bursts that rise and drain, a select on a
-# ticker, long-polls, a pool that ramps up at start-up, sleepers, idle keep-alive connections), one service mixing a
-# slow leak with all of them, and a leaker that the harness restarts every 20 s. The real daemon scrapes them all
-# every second. Afterwards the ranking is recomputed as of every second of the run (`leakprofd suspects --at`,
-# the same code the daemon runs after each round), and the rankings the daemon stored are polled during the run.
+# zoo: one real Go service (build/go/zoo) per scenario, each its own leakprofd service: every leak pattern at a
+# fast and a slow rate, the benign look-alikes one by one (a flat pool of 5,000, bursts that rise and drain, a
+# select on a ticker, long-polls, a pool that ramps up at start-up, sleepers, idle keep-alive connections), one
+# service mixing a slow leak with all of them, and a leaker that the harness restarts every 20 s. The real daemon
+# scrapes them all every second. Afterwards the ranking is recomputed as of every second of the run (`leakprofd
+# suspects --at`, the same code the daemon runs after each round), and the rankings the daemon stored are polled
+# during the run. Per scenario it prints: the rank of the true leak in its service at the end, the false
+# positives in the top 10 (most at any moment), and the number of count scrapes until the leak first ranked #1.
 #
-# Per scenario it prints: the rank of the true leak in its service at the end, the false positives in the top 10
-# (most at any moment), and the number of count scrapes until the leak first ranked #1.
+# fleet: services of several instances of build/go/fleetsvc, found through file_sd target files, as fleets run
+# them: instances with big idle pools restarting on the same address with no gap (the address never refuses a
+# connection), the same with bursts cut by the restarts (with big and with small pools), leaking instances
+# replaced one by one by the fixed build on new addresses (the target file rewritten, the old processes stopped,
+# an alert expected to resolve at a real webhook receiver, build/go/hookrecv), and a leak in 1 of 8 instances.
+# The rankings the daemon stores are polled from GET /api/v1/suspects every second. Per scenario it prints:
+# precision (share of listed suspects that were the live leak), recall (share of the rankings due to have it
+# with the leak #1), count scrapes until the leak first ranked #1, the false suspects, and for the replacement
+# the scrapes until the fixed leak left the ranking and until its resolved notification arrived.
 #
-# Usage: sh tests/integration/eval.sh [SECONDS]      (default 80 s of scraping)
-# Results: $EVAL_OUT/results.tsv (default $LEAKPROFD_TEST_OUT/eval), one line per scenario:
-#   scenario  kind  first_rank1_scrapes|-  final_rank|0  fp_top10_max  held_rank1_percent  false_positives
-# and $EVAL_OUT/stored_fp.txt: false positives found in the daemon's stored rankings.
+# Usage: sh tests/integration/eval.sh [--zoo | --fleet] [SECONDS]
+#   both sections by default; SECONDS of scraping per section (default 80 for the zoo, 100 for the fleet, at
+#   least 60 for the fleet).
+# Results in $EVAL_OUT (default $LEAKPROFD_TEST_OUT/eval):
+#   results.tsv, one line per zoo scenario:
+#     scenario  kind  first_rank1_scrapes|-  final_rank|0  fp_top10_max  held_rank1_percent  false_positives
+#   stored_fp.txt: false positives found in the daemon's stored rankings (zoo);
+#   fleet.tsv, one line per fleet scenario (- where it does not apply or never happened):
+#     scenario  family  instances  restarts  failed_scrapes  precision_percent  recall_percent
+#     first_rank1_scrapes  gone_after_scrapes  resolved_after_scrapes  false_suspects
+#   fleet_explanations.txt: the ranking's explanation of each scenario's leak and false suspects, and what the
+#   service listed when the leak was due but not #1.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
-DURATION=${1:-80}
+SECTIONS="zoo fleet"
+case ${1:-} in
+--zoo) SECTIONS=zoo; shift ;;
+--fleet) SECTIONS=fleet; shift ;;
+-*) echo "usage: sh $0 [--zoo | --fleet] [SECONDS]" >&2; exit 2 ;;
+esac
+SECONDS_ARG=${1:-}
 EVAL_OUT=${EVAL_OUT:-$LEAKPROFD_TEST_OUT/eval}
+mkdir -p "$EVAL_OUT"
+rm -f "$EVAL_OUT"/*
+[ -x "$LEAKPROFD_BIN" ] || fail "$LEAKPROFD_BIN is missing: run 'make'"
+command -v jq >/dev/null || fail "jq is missing"
+command -v sqlite3 >/dev/null || fail "the sqlite3 CLI is missing"
+
+# ---- zoo
+
 FAST_RATE=3                     # leaked goroutines per second, from 0
 SLOW_RATE=0.4                   # one every 2.5 s = every 2.5 scrapes at a 1 s interval ...
 SLOW_START=10                   # ... on top of 10 leaked before the first scrape
@@ -27,16 +59,6 @@ RESTART_EVERY=20                # seconds a restarting leaker lives
 MIN_SCRAPES=6
 PATTERNS="early_return timeout ncast range_unclosed nil_send nil_recv select_forever waitgroup mutex rwmutex cond"
 BENIGN="pool burst ticker_select longpoll startup_pool sleep http_idle"
-DB=$TEST_TMP/eval.db
-CFG=$TEST_TMP/eval.yaml
-S=$TEST_TMP/scenarios
-mkdir -p "$S" "$EVAL_OUT"
-rm -f "$EVAL_OUT"/*
-[ -x "$LEAKPROFD_GO_BIN/zoo" ] || fail "$LEAKPROFD_GO_BIN/zoo is missing: run 'make go'"
-[ -x "$LEAKPROFD_BIN" ] || fail "$LEAKPROFD_BIN is missing: run 'make'"
-command -v jq >/dev/null || fail "jq is missing"
-command -v sqlite3 >/dev/null || fail "the sqlite3 CLI is missing"
-life=$((DURATION + 120))        # every zoo exits on its own even if this script is killed hard
 
 # scenario NAME KIND ZOO-ARGS...: start one zoo for one scenario.
 n=0
@@ -66,153 +88,476 @@ restart_loop() {
 	done
 }
 
-# The benign zoos first: their first burst fires at start-up and rises for 5 s; seen from its very first second
-# that one rise cannot be told from a leak until it drains, so the daemon starts only once it is over (every later
-# burst is seen whole). The start-up pool is started last, so the daemon sees its 3 s ramp (shorter than
-# min_scrapes).
-for b in $BENIGN; do
-	[ "$b" = startup_pool ] && continue
-	scenario "benign-$b" benign -benign "$b" -pool-size 5000
-done
-scenario mixed leak -leak "timeout=$SLOW_START" -leak-rate "$SLOW_RATE" -benign "$(echo $BENIGN | tr ' ' ,)" \
-	-pool-size 2000
-benign_started=$(date +%s)
-for p in $PATTERNS; do
-	scenario "fast-$p" leak -leak "$p" -leak-count 0 -leak-rate "$FAST_RATE"
-	scenario "slow-$p" leak -leak "$p=$SLOW_START" -leak-rate "$SLOW_RATE"
-done
-scenario benign-startup_pool benign -benign startup_pool
-n=$((n + 1))
-echo restart-early_return >"$S/$n.name"
-echo restart >"$S/$n.kind"
-rport=$(free_port)
-echo "$rport" >"$S/$n.port"
-bg restart_loop "$rport" -leak early_return -leak-count 0 -leak-rate "$FAST_RATE"
-wait_for 20 curl -sf "http://127.0.0.1:$rport/expected"
-NSCEN=$n
+# zoo_run: start the zoos and the daemon, scrape, replay the rankings; results.tsv and stored_fp.txt.
+zoo_run() {
+	DURATION=${SECONDS_ARG:-80}
+	DB=$TEST_TMP/eval.db
+	CFG=$TEST_TMP/eval.yaml
+	S=$TEST_TMP/scenarios
+	mkdir -p "$S"
+	[ -x "$LEAKPROFD_GO_BIN/zoo" ] || fail "$LEAKPROFD_GO_BIN/zoo is missing: run 'make go'"
+	life=$((DURATION + 120))        # every zoo exits on its own even if this script is killed hard
+	n=0
 
-# The true leak of each scenario, from the zoo itself.
-i=1
-while [ $i -le "$NSCEN" ]; do
-	curl -sf "http://127.0.0.1:$(cat "$S/$i.port")/expected" >"$S/$i.expected" ||
-		fail "GET /expected of $(cat "$S/$i.name")"
-	jq -c --arg name "$(cat "$S/$i.name")" --arg kind "$(cat "$S/$i.kind")" \
-	    '{name: $name, kind: $kind, leak: ([.locations[] | select(.kind == "leak")
-	      | {function, file, line}][0])}' "$S/$i.expected" >"$S/$i.json"
-	i=$((i + 1))
-done
-i=1; while [ $i -le "$NSCEN" ]; do cat "$S/$i.json"; i=$((i + 1)); done | jq -s . >"$S/scenarios.json"
+	# The benign zoos first: their first burst fires at start-up and rises for 5 s; seen from its very first second
+	# that one rise cannot be told from a leak until it drains, so the daemon starts only once it is over (every later
+	# burst is seen whole). The start-up pool is started last, so the daemon sees its 3 s ramp (shorter than
+	# min_scrapes).
+	for b in $BENIGN; do
+		[ "$b" = startup_pool ] && continue
+		scenario "benign-$b" benign -benign "$b" -pool-size 5000
+	done
+	scenario mixed leak -leak "timeout=$SLOW_START" -leak-rate "$SLOW_RATE" -benign "$(echo $BENIGN | tr ' ' ,)" \
+		-pool-size 2000
+	benign_started=$(date +%s)
+	for p in $PATTERNS; do
+		scenario "fast-$p" leak -leak "$p" -leak-count 0 -leak-rate "$FAST_RATE"
+		scenario "slow-$p" leak -leak "$p=$SLOW_START" -leak-rate "$SLOW_RATE"
+	done
+	scenario benign-startup_pool benign -benign startup_pool
+	n=$((n + 1))
+	echo restart-early_return >"$S/$n.name"
+	echo restart >"$S/$n.kind"
+	rport=$(free_port)
+	echo "$rport" >"$S/$n.port"
+	bg restart_loop "$rport" -leak early_return -leak-count 0 -leak-rate "$FAST_RATE"
+	wait_for 20 curl -sf "http://127.0.0.1:$rport/expected"
+	NSCEN=$n
 
-{
-	echo "listen: $(free_listen)"
-	echo "database: $DB"
-	echo "scrape_interval: 1s"
-	echo "scrape_timeout: 1s"
-	echo "detector:"
-	echo "  window: 10m"
-	echo "  min_scrapes: $MIN_SCRAPES"
-	echo "  min_count: 10"
-	echo "services:"
+	# The true leak of each scenario, from the zoo itself.
 	i=1
 	while [ $i -le "$NSCEN" ]; do
-		echo "  - name: $(cat "$S/$i.name")"
-		echo "    targets: [\"http://127.0.0.1:$(cat "$S/$i.port")\"]"
+		curl -sf "http://127.0.0.1:$(cat "$S/$i.port")/expected" >"$S/$i.expected" ||
+			fail "GET /expected of $(cat "$S/$i.name")"
+		jq -c --arg name "$(cat "$S/$i.name")" --arg kind "$(cat "$S/$i.kind")" \
+		    '{name: $name, kind: $kind, leak: ([.locations[] | select(.kind == "leak")
+		      | {function, file, line}][0])}' "$S/$i.expected" >"$S/$i.json"
 		i=$((i + 1))
 	done
-} >"$CFG"
-"$LEAKPROFD_BIN" check-config "$CFG" >/dev/null || fail "the generated configuration is invalid"
+	i=1; while [ $i -le "$NSCEN" ]; do cat "$S/$i.json"; i=$((i + 1)); done | jq -s . >"$S/scenarios.json"
 
-while [ "$(date +%s)" -lt $((benign_started + 7)) ]; do sleep 1; done
-echo "eval: $NSCEN scenarios, scraped every 1 s for $DURATION s"
-start_daemon --config "$CFG"
-wait_for 30 test -s "$DB"
-t_end=$(( $(date +%s) + DURATION ))
-k=0
-while [ "$(date +%s)" -lt "$t_end" ]; do
-	daemon_alive
-	# What the daemon stored (or, until it stored one, what the same code computes now).
-	"$LEAKPROFD_BIN" suspects --config "$CFG" --json >"$TEST_TMP/stored.$k.json" 2>/dev/null ||
-		rm -f "$TEST_TMP/stored.$k.json"
-	k=$((k + 1))
-	sleep 1
+	{
+		echo "listen: $(free_listen)"
+		echo "database: $DB"
+		echo "scrape_interval: 1s"
+		echo "scrape_timeout: 1s"
+		echo "detector:"
+		echo "  window: 10m"
+		echo "  min_scrapes: $MIN_SCRAPES"
+		echo "  min_count: 10"
+		echo "services:"
+		i=1
+		while [ $i -le "$NSCEN" ]; do
+			echo "  - name: $(cat "$S/$i.name")"
+			echo "    targets: [\"http://127.0.0.1:$(cat "$S/$i.port")\"]"
+			i=$((i + 1))
+		done
+	} >"$CFG"
+	"$LEAKPROFD_BIN" check-config "$CFG" >/dev/null || fail "the generated configuration is invalid"
+
+	while [ "$(date +%s)" -lt $((benign_started + 7)) ]; do sleep 1; done
+	echo "eval: $NSCEN scenarios, scraped every 1 s for $DURATION s"
+	start_daemon --config "$CFG"
+	wait_for 30 test -s "$DB"
+	t_end=$(( $(date +%s) + DURATION ))
+	k=0
+	while [ "$(date +%s)" -lt "$t_end" ]; do
+		daemon_alive
+		# What the daemon stored (or, until it stored one, what the same code computes now).
+		"$LEAKPROFD_BIN" suspects --config "$CFG" --json >"$TEST_TMP/stored.$k.json" 2>/dev/null ||
+			rm -f "$TEST_TMP/stored.$k.json"
+		k=$((k + 1))
+		sleep 1
+	done
+	stop_daemon
+
+	# Replay: the ranking as of every second of the run.
+	first=$(sq "SELECT min(ts) FROM scrapes WHERE status = 'ok'")
+	last=$(sq "SELECT max(ts) FROM scrapes WHERE status = 'ok'")
+	[ -n "$first" ] || fail "the daemon stored no successful scrape"
+	t=$((first + 999))
+	: >"$TEST_TMP/replay.jsonl"
+	while [ "$t" -le $((last + 999)) ]; do
+		"$LEAKPROFD_BIN" suspects --config "$CFG" --at "$t" --json |
+		    jq -c --argjson t "$t" '{t: $t, s: [.suspects[] | {service, function, line, rank}]}' \
+		    >>"$TEST_TMP/replay.jsonl" || fail "suspects --at $t failed"
+		t=$((t + 1000))
+	done
+	sqlite3 -json "$DB" "SELECT sv.name AS service, s.ts AS ts FROM scrapes s JOIN targets t ON t.id = s.target_id
+	    JOIN services sv ON sv.id = t.service_id WHERE s.status = 'ok' AND s.detail = 0 ORDER BY s.ts" \
+	    >"$TEST_TMP/scrapes.json"
+	cp "$CFG" "$EVAL_OUT/eval.yaml"
+	cp "$DB" "$EVAL_OUT/eval.db"
+
+	# Per scenario: rank of the true leak within its service at each replayed second, false positives, and the
+	# number of the service's count scrapes stored when it first ranked #1.
+	jq -r -s --slurpfile sc "$S/scenarios.json" --slurpfile scr "$TEST_TMP/scrapes.json" '
+		. as $rep
+		| ($scr[0] | group_by(.service) | map({key: .[0].service, value: map(.ts)}) | from_entries) as $ts
+		| $sc[0][] as $s
+		| [$rep[] | . as $r
+		   | [$r.s[] | select(.service == $s.name)] as $mine
+		   | {t: $r.t,
+		      pos: ([$mine | to_entries[] | select($s.leak != null and .value.function == $s.leak.function
+		             and .value.line == $s.leak.line) | .key + 1] | first // 0),
+		      fp: [$mine[] | select($s.leak == null or .function != $s.leak.function or .line != $s.leak.line)
+		           | "\(.function):\(.line)"],
+		      fp10: ([$mine[:10][] | select($s.leak == null or .function != $s.leak.function
+		             or .line != $s.leak.line)] | length)}] as $rows
+		| ([$rows[] | select(.pos == 1)] | first) as $f1
+		| (if $f1 == null then "-" else ([$ts[$s.name][] | select(. <= $f1.t)] | length) end) as $scrapes
+		| ([$rows[] | select($f1 != null and .t >= $f1.t)]) as $after
+		| [$s.name, $s.kind, $scrapes, ($rows | last | .pos),
+		   ([$rows[].fp10] | max // 0),
+		   (if ($after | length) > 0 then ([$after[] | select(.pos == 1)] | length) * 100 / ($after | length)
+		    | floor else 0 end),
+		   ([$rows[].fp[]] | unique | join(",") | if . == "" then "-" else . end)]
+		| @tsv' "$TEST_TMP/replay.jsonl" >"$EVAL_OUT/results.tsv"
+
+	# The stored rankings polled during the run: any suspect that is not its scenario's true leak.
+	: >"$EVAL_OUT/stored_fp.txt"
+	polled=0
+	for f in "$TEST_TMP"/stored.*.json; do
+		[ -s "$f" ] || continue
+		polled=$((polled + 1))
+		jq -r --slurpfile sc "$S/scenarios.json" '
+			($sc[0] | map({key: .name, value: .leak}) | from_entries) as $leak
+			| .suspects[] | select($leak[.service] == null or .function != $leak[.service].function
+			  or .line != $leak[.service].line) | "\(.service) \(.function):\(.line) \(.explanation)"' \
+			"$f" >>"$EVAL_OUT/stored_fp.txt"
+	done
+	echo "$polled" >"$EVAL_OUT/stored_polled.txt"
+}
+
+# zoo_report: the zoo table.
+zoo_report() {
+	echo
+	echo "leakprofd detector evaluation: $NSCEN services, one zoo each, scraped every 1 s for $DURATION s"
+	echo "  detector: window 10m, min_scrapes $MIN_SCRAPES (growth must span more scrapes than the zoo's 5 s burst"
+	echo "  ramp and 3 s start-up ramp take at this interval), min_count 10"
+	echo "  fast = $FAST_RATE leaked goroutines/s from 0; slow = one every $(echo "$SLOW_RATE" | awk '{printf "%.1f", 1/$1}') scrapes ($SLOW_RATE/s) on top of"
+	echo "  $SLOW_START leaked before the first scrape (\"one a minute\" cannot show 10 scrapes of growth at a 1 s interval;"
+	echo "  the unit tests cover one a minute scraped every minute); restart = fast leaker restarted every ${RESTART_EVERY} s"
+	echo "  rank: of the true leak in its service at the end (0 = not a suspect); #1 after: count scrapes until it"
+	echo "  first ranked #1; held: share of rankings since then with it #1; FP: false positives in the top 10"
+	echo
+	printf '%-24s %-8s %6s %10s %6s %6s  %s\n' SCENARIO KIND RANK "#1 AFTER" HELD FP "FALSE POSITIVES (EVER)"
+	while IFS="$(printf '\t')" read -r name kind scrapes pos fp10 held fps; do
+		if [ "$kind" = benign ]; then
+			printf '%-24s %-8s %6s %10s %6s %6s  %s\n' "$name" "$kind" - - - "$fp10" "$fps"
+		else
+			printf '%-24s %-8s %6s %10s %5s%% %6s  %s\n' "$name" "$kind" "$pos" "$scrapes" "$held" "$fp10" "$fps"
+		fi
+	done <"$EVAL_OUT/results.tsv"
+	echo
+	echo "stored rankings polled during the run: $polled, false positives in them: $(wc -l <"$EVAL_OUT/stored_fp.txt")"
+	echo "results: $EVAL_OUT/results.tsv (database and config kept next to it)"
+}
+
+# ---- fleet
+
+FLEET_RATE=3                    # leaked goroutines per second in a leaking instance, from 0
+FLEET_POOL=2000                 # idle pool of the restarting services (the total barely moves at a restart)
+FLEET_RESTART_EVERY=25          # seconds a restarting instance lives (its second instance first restarts earlier)
+# Bursts rising over 3 s (at most 4 scrapes even when scrapes drift, fewer than min_scrapes: never growth) from
+# 3 s after the start, every 10 s: two whole ones in each 25 s lifetime, the third cut by the restart after 2 s.
+FLEET_BURST="-burst-size 150 -burst-start 3s -burst-every 10s -burst-hold 3s"
+FLEET_REPLACE_AT=30             # seconds after the daemon started: the first leaking instance is replaced ...
+FLEET_REPLACE_STEP=5            # ... and the next one this much later
+FLEET_DUE=12                    # the leak must be #1 in every ranking from its service's 12th count scrape on
+FLEET_GRACE=10                  # seconds a replaced leak may stay listed after the last replacement
+
+# fleet_scenario NAME FAMILY: the scenario the next fleet_instance calls belong to.
+fl_n=0
+fleet_scenario() {
+	fl_n=$((fl_n + 1))
+	echo "$1" >"$F/$fl_n.name"
+	echo "$2" >"$F/$fl_n.family"
+	: >"$F/$fl_n.instances"
+}
+
+# fleet_instance I FLEETSVC-ARGS...: start instance I of the current scenario; $F/N.instances lists
+# "I PORT PID" per instance in its target file.
+fleet_instance() {
+	_i=$1
+	shift
+	start_go "fl_${fl_n}_$_i" fleetsvc -exit-after "${fl_life}s" "$@"
+	eval "echo \"$_i \$fl_${fl_n}_${_i}_port \$fl_${fl_n}_${_i}_pid\"" >>"$F/$fl_n.instances"
+}
+
+# fleet_targets N: (re)write scenario N's target file from its instance list, atomically (the daemon reads
+# only *.json).
+fleet_targets() {
+	jq -R -s --arg svc "$(cat "$F/$1.name")" \
+	    '[split("\n")[] | select(length > 0) | split(" ")[1] | "127.0.0.1:" + .]
+	     | [{targets: ., labels: {service: $svc}}]' "$F/$1.instances" >"$F/targets/$1.json.tmp"
+	mv "$F/targets/$1.json.tmp" "$F/targets/$1.json"
+}
+
+# fleet_replace N I FLEETSVC-ARGS...: a deploy replaces instance I of scenario N: the new build starts on a new
+# address, the target file names it instead of the old one, and the old process stops. $F/N.replaced: the time
+# (Unix ms) of the latest rewrite.
+fleet_replace() {
+	_k=$1 _i=$2
+	shift 2
+	start_go "fl_${_k}_new$_i" fleetsvc -exit-after "${fl_life}s" "$@"
+	eval "_np=\$fl_${_k}_new${_i}_port _npid=\$fl_${_k}_new${_i}_pid"
+	_old=$(awk -v i="$_i" '$1 == i { print $3 }' "$F/$_k.instances")
+	awk -v i="$_i" -v p="$_np" -v pid="$_npid" '$1 == i { $2 = p; $3 = pid } { print }' "$F/$_k.instances" \
+	    >"$F/$_k.instances.tmp"
+	mv "$F/$_k.instances.tmp" "$F/$_k.instances"
+	fleet_targets "$_k"
+	date +%s%3N >"$F/$_k.replaced"
+	kill "$_old"
+	wait "$_old" 2>/dev/null || true
+}
+
+# fleet_run: start the instances, their target files, a webhook receiver and the daemon; poll the stored
+# rankings for FL_SECONDS while a deploy replaces the leaking build; fleet.tsv and fleet_explanations.txt.
+fleet_run() {
+	FL_SECONDS=${SECONDS_ARG:-100}
+	[ "$FL_SECONDS" -ge 60 ] ||
+		fail "the fleet section needs at least 60 s of scraping (its replacements end after 35 s)"
+	[ -x "$LEAKPROFD_GO_BIN/fleetsvc" ] || fail "$LEAKPROFD_GO_BIN/fleetsvc is missing: run 'make go'"
+	[ -x "$LEAKPROFD_GO_BIN/hookrecv" ] || fail "$LEAKPROFD_GO_BIN/hookrecv is missing: run 'make go'"
+	DB=$TEST_TMP/fleet.db
+	CFG=$TEST_TMP/fleet.yaml
+	F=$TEST_TMP/fleet
+	mkdir -p "$F/targets"
+	fl_life=$((FL_SECONDS + 120))   # every instance exits on its own even if this script is killed hard
+	restart="-restart-every ${FLEET_RESTART_EVERY}s"
+	leak="-leak-rate $FLEET_RATE"
+
+	fleet_scenario restart restart
+	fleet_instance 1 -pool-size "$FLEET_POOL" $leak $restart
+	fleet_instance 2 -pool-size "$FLEET_POOL" $leak $restart -restart-first 13s
+	fleet_scenario restart-burst restart-burst
+	fleet_instance 1 -pool-size "$FLEET_POOL" $leak $FLEET_BURST $restart
+	fleet_instance 2 -pool-size "$FLEET_POOL" $leak $FLEET_BURST $restart -restart-first 18s
+	fleet_scenario restart-burst-small restart-burst
+	fleet_instance 1 -pool-size 20 $leak $FLEET_BURST $restart
+	fleet_instance 2 -pool-size 20 $leak $FLEET_BURST $restart -restart-first 18s
+	fleet_scenario replace replace
+	FL_REPLACE=$fl_n
+	fleet_instance 1 -pool-size 500 $leak
+	fleet_instance 2 -pool-size 500 $leak
+	fleet_scenario one-of-8 1-of-n
+	fleet_instance 1 -pool-size 300 $leak
+	for i in 2 3 4 5 6 7 8; do
+		fleet_instance "$i" -pool-size 300
+	done
+	FL_NSCEN=$fl_n
+	start_go fl_hook hookrecv -out "$F/deliveries.jsonl"
+
+	# The true leak of each scenario, from its instances (one binary: the same location in each).
+	i=1
+	while [ $i -le "$FL_NSCEN" ]; do
+		leakloc=null
+		while read -r _ port _; do
+			curl -sf "http://127.0.0.1:$port/expected" >"$F/expected.json" ||
+				fail "GET /expected of $(cat "$F/$i.name") on port $port"
+			l=$(jq -c '[.locations[] | select(.kind == "leak") | {function, file, line}][0]' \
+			    "$F/expected.json")
+			[ "$l" = null ] || leakloc=$l
+		done <"$F/$i.instances"
+		[ "$leakloc" != null ] || fail "no instance of $(cat "$F/$i.name") lists its leak"
+		echo "$leakloc" >"$F/$i.leak"
+		fleet_targets $i
+		i=$((i + 1))
+	done
+
+	FL_LISTEN=$(free_listen)
+	cat >"$CFG" <<-CONFIG
+	listen: $FL_LISTEN
+	database: $DB
+	scrape_interval: 1s
+	scrape_timeout: 1s
+	target_files: ["$F/targets/*.json"]
+	detector:
+	  window: 10m
+	  min_scrapes: $MIN_SCRAPES
+	  min_count: 10
+	alerting:
+	  min_score: 0.5
+	  min_count: 20
+	  for: 3s
+	  repeat_interval: 1h
+	  max_age: 1h
+	  webhooks:
+	    - name: receiver
+	      url: http://127.0.0.1:$fl_hook_port/hook
+	      format: json
+	CONFIG
+	"$LEAKPROFD_BIN" check-config "$CFG" >/dev/null || fail "the generated fleet configuration is invalid"
+
+	echo "eval: $FL_NSCEN fleet scenarios, scraped every 1 s for $FL_SECONDS s"
+	start_daemon --config "$CFG"
+	wait_for 30 test -s "$DB"
+	fl_t0=$(date +%s)
+	fl_end=$((fl_t0 + FL_SECONDS))
+	next=1
+	k=0
+	while [ "$(date +%s)" -lt "$fl_end" ]; do
+		daemon_alive
+		if [ $next -le 2 ] &&
+		    [ "$(date +%s)" -ge $((fl_t0 + FLEET_REPLACE_AT + (next - 1) * FLEET_REPLACE_STEP)) ]; then
+			fleet_replace "$FL_REPLACE" $next -pool-size 500 $leak -fixed
+			next=$((next + 1))
+		fi
+		curl -sf --max-time 5 "http://$FL_LISTEN/api/v1/suspects" >"$F/poll.$k.json" ||
+			rm -f "$F/poll.$k.json"
+		k=$((k + 1))
+		sleep 1
+	done
+	# How often each scenario's instances restarted (the current child's generation, 1 for a first process).
+	i=1
+	while [ $i -le "$FL_NSCEN" ]; do
+		r=0
+		while read -r _ port _; do
+			curl -sf "http://127.0.0.1:$port/expected" >"$F/expected.json" ||
+				fail "GET /expected of $(cat "$F/$i.name") on port $port"
+			g=$(jq .generation "$F/expected.json")
+			r=$((r + g - 1))
+		done <"$F/$i.instances"
+		echo $r >"$F/$i.restarts"
+		i=$((i + 1))
+	done
+	stop_daemon
+
+	i=1
+	while [ $i -le "$FL_NSCEN" ]; do
+		jq -n --arg name "$(cat "$F/$i.name")" --arg family "$(cat "$F/$i.family")" \
+		    --argjson leak "$(cat "$F/$i.leak")" --argjson inst "$(wc -l <"$F/$i.instances")" \
+		    --argjson restarts "$(cat "$F/$i.restarts")" \
+		    --argjson replaced "$(cat "$F/$i.replaced" 2>/dev/null || echo null)" \
+		    '{name: $name, family: $family, leak: $leak, instances: $inst, restarts: $restarts,
+		      replaced: $replaced}'
+		i=$((i + 1))
+	done | jq -s . >"$F/scenarios.json"
+	# The stored rankings polled, once each (second resolution), oldest first.
+	for f in "$F"/poll.*.json; do
+		[ -s "$f" ] && cat "$f"
+	done | jq -s 'map(select(.generated_at != null)
+	    | {t: (.generated_at | fromdateiso8601 * 1000),
+	       s: [.suspects[] | {service, function, file, line, rank, score, explanation}]})
+	    | unique_by(.t)' >"$F/polls.json"
+	sqlite3 -json "$DB" "SELECT sv.name AS service, s.target_id AS target, s.ts AS ts FROM scrapes s
+	    JOIN targets t ON t.id = s.target_id JOIN services sv ON sv.id = t.service_id
+	    WHERE s.status = 'ok' AND s.detail = 0 ORDER BY s.ts" >"$F/scrapes.json"
+	sqlite3 -json "$DB" "SELECT sv.name AS service, count(*) AS n FROM scrapes s
+	    JOIN targets t ON t.id = s.target_id JOIN services sv ON sv.id = t.service_id
+	    WHERE s.status <> 'ok' GROUP BY sv.name" >"$F/failed.json"
+	[ -s "$F/failed.json" ] || echo '[]' >"$F/failed.json"
+	[ -s "$F/deliveries.jsonl" ] || : >"$F/deliveries.jsonl"
+	jq -s '[.[] | select(.method == "POST") | .body + {received: .time}]' "$F/deliveries.jsonl" \
+	    >"$F/deliveries.json"
+	cp "$CFG" "$EVAL_OUT/fleet.yaml"
+	cp "$DB" "$EVAL_OUT/fleet.db"
+	cp "$F/deliveries.jsonl" "$F/polls.json" "$EVAL_OUT/"
+
+	# Per scenario and stored ranking: the leak's position in its service, the suspects listed and which are
+	# true (the leak, until FLEET_GRACE s after its last instance was replaced), the count scrapes so far
+	# (of the service's most scraped instance, up to the end of the ranking's second: +-1).
+	jq -n --slurpfile sc "$F/scenarios.json" --slurpfile polls "$F/polls.json" \
+	    --slurpfile scr "$F/scrapes.json" --slurpfile failed "$F/failed.json" \
+	    --slurpfile del "$F/deliveries.json" --argjson due "$FLEET_DUE" --argjson grace "$FLEET_GRACE" '
+		def scrapes($svc; $from; $to):
+			[$scr[0][] | select(.service == $svc and .ts > $from and .ts <= $to)]
+			| group_by(.target) | map(length) | max // 0;
+		def isleak($l): .function == $l.function and .file == $l.file and .line == $l.line;
+		def ms: sub("\\.[0-9]+Z$"; "Z") | fromdateiso8601 * 1000;
+		$sc[0][] as $s
+		| [$polls[0][] | . as $p
+		   | [$p.s[] | select(.service == $s.name)] as $mine
+		   | ($s.replaced == null or $p.t <= $s.replaced + $grace * 1000) as $live
+		   | {t: $p.t, mine: [$mine | to_entries[] | .value + {srank: (.key + 1)}],
+		      n: scrapes($s.name; 0; $p.t + 999),
+		      pos: ([$mine | to_entries[] | select(.value | isleak($s.leak)) | .key + 1] | first // 0)}
+		   | .tp = [.mine[] | select($live and isleak($s.leak))]
+		   | .fp = [.mine[] | select(($live and isleak($s.leak)) | not)
+		           | . + {name: "\(.function):\(.line)\(if isleak($s.leak) then " (fixed)" else "" end)"}]
+		   | .due = (.n >= $due and ($s.replaced == null or .t < $s.replaced))] as $rows
+		| ([$rows[] | select(.due)]) as $dues
+		| ([$rows[] | .tp | length] | add // 0) as $tp
+		| ([$rows[] | .fp | length] | add // 0) as $fp
+		| ([$rows[] | select(.pos == 1 and (.tp | length) > 0)] | first) as $f1
+		| (if $s.replaced == null then null else [$rows[] | select(.t >= $s.replaced)] end) as $after
+		| (if $after == null then "-"
+		   elif ($after | length) == 0 then "-"
+		   elif ($after | last | .pos) > 0 then "-"
+		   else ([$after[] | select(.pos > 0) | .t] | last) as $lastseen
+		     | ([$after[] | select($lastseen == null or .t > $lastseen)] | first | .t) as $gone
+		     | scrapes($s.name; $s.replaced; $gone + 999) end) as $gone
+		| ([$del[0][] | select(.service == $s.name and isleak($s.leak))]) as $alerts
+		| (if $s.replaced == null then "-"
+		   elif ([$alerts[] | select(.status == "firing")] | length) == 0 then "never fired"
+		   else ([$alerts[] | select(.status == "resolved") | .received | ms]) as $res
+		     | ([$res[] | select(. >= $s.replaced)] | first) as $res1
+		     | if $res1 != null then scrapes($s.name; $s.replaced; $res1 + 999)
+		       elif ($res | length) > 0 then "early" else "no" end end) as $resolved
+		| {row: [$s.name, $s.family, $s.instances, $s.restarts,
+		         ([$failed[0][] | select(.service == $s.name) | .n] | first // 0),
+		         (if $tp + $fp == 0 then "-" else ($tp * 100 / ($tp + $fp) | floor) end),
+		         (if ($dues | length) == 0 then "-"
+		          else ([$dues[] | select(.pos == 1)] | length) * 100 / ($dues | length) | floor end),
+		         (if $f1 == null then "-" else $f1.n end), $gone, $resolved,
+		         ([$rows[].fp[].name] | unique | join(",") | if . == "" then "-" else . end)],
+		   why: ([([$rows[] | select((.tp | length) > 0)] | last
+		           | select(. != null) | .tp[0]
+		           | "\($s.name): the leak \(.function):\(.line) when last listed: #\(.srank) in the service, "
+		             + "score \(.score): \(.explanation)"),
+		          ([$dues[] | select(.pos != 1)] | last | select(. != null)
+		           | "\($s.name): due at count scrape \(.n) but not #1 (\(.t / 1000 | todate)); the service listed: "
+		             + if (.mine | length) == 0 then "nothing"
+		               else [.mine[] | "#\(.srank) \(.function):\(.line) \(.explanation)"] | join("; ") end),
+		          ($alerts[] | .received as $r
+		           | "\($s.name): alert \(.status) at count scrape \(scrapes($s.name; 0; ($r | ms) + 999)) (\($r))"),
+		          ($rows | map(.fp[]) | unique_by(.name)[]
+		           | "\($s.name): false suspect \(.name): score \(.score): \(.explanation)")])}' \
+	    >"$F/results.json" || fail "the fleet analysis failed"
+	jq -r '.row | @tsv' "$F/results.json" >"$EVAL_OUT/fleet.tsv"
+	jq -r '.why[]' "$F/results.json" >"$EVAL_OUT/fleet_explanations.txt"
+}
+
+# fleet_report: the fleet table.
+fleet_report() {
+	echo
+	echo "leakprofd fleet evaluation: $FL_NSCEN services of build/go/fleetsvc instances found through target"
+	echo "  files, scraped every 1 s for $FL_SECONDS s (detector: window 10m, min_scrapes $MIN_SCRAPES, min_count 10;"
+	echo "  alerting: min_score 0.5, min_count 20, for 3s)"
+	echo "  restart: 2 instances with idle pools of $FLEET_POOL leaking $FLEET_RATE/s at one line, restarted every"
+	echo "    $FLEET_RESTART_EVERY s on the same address with no gap (the first time after 25 and 13 s)"
+	echo "  restart-burst: the same with bursts of 150 handlers rising over 3 s every 10 s, the third one of each"
+	echo "    lifetime cut by the restart; restart-burst-small: the same with pools of 20 (a burst draining"
+	echo "    collapses the goroutine total as a restart does)"
+	echo "  replace: 2 instances (pools of 500) leaking $FLEET_RATE/s, replaced by the fixed build on new addresses"
+	echo "    through the target file $FLEET_REPLACE_AT and $((FLEET_REPLACE_AT + FLEET_REPLACE_STEP)) s after the" \
+	    "daemon started (the old processes stopped)"
+	echo "  one-of-8: 8 instances with pools of 300, one of them leaking $FLEET_RATE/s"
+	echo "  precision: share of the suspects listed in all stored rankings that were the live leak (a replaced"
+	echo "  leak listed over $FLEET_GRACE s after the last replacement is false); recall: share of the rankings from"
+	echo "  the service's ${FLEET_DUE}th count scrape on (until the last replacement) with the leak #1 in its service;"
+	echo "  #1 after: count scrapes until it first ranked #1; gone after / resolved after: count scrapes after the"
+	echo "  last replacement until the leak left the ranking for good / its resolved notification arrived;"
+	echo "  restarts: of all instances; failed: failed scrapes"
+	echo
+	printf '%-20s %-14s %4s %8s %6s %9s %6s %8s %10s %11s  %s\n' SCENARIO FAMILY INST RESTARTS FAILED \
+	    PRECISION RECALL "#1 AFTER" "GONE AFTER" RESOLVED "FALSE SUSPECTS"
+	while IFS="$(printf '\t')" read -r name family inst restarts failed prec rec first gone resolved fps; do
+		[ "$prec" = - ] || prec="$prec%"
+		[ "$rec" = - ] || rec="$rec%"
+		printf '%-20s %-14s %4s %8s %6s %9s %6s %8s %10s %11s  %s\n' "$name" "$family" "$inst" "$restarts" \
+		    "$failed" "$prec" "$rec" "$first" "$gone" "$resolved" "$fps"
+	done <"$EVAL_OUT/fleet.tsv"
+	echo
+	echo "results: $EVAL_OUT/fleet.tsv; what the rankings said (fleet_explanations.txt):"
+	sed 's/^/  /' "$EVAL_OUT/fleet_explanations.txt"
+}
+
+for s in $SECTIONS; do
+	"${s}_run"
+	cleanup_bg
 done
-stop_daemon
-
-# Replay: the ranking as of every second of the run.
-first=$(sq "SELECT min(ts) FROM scrapes WHERE status = 'ok'")
-last=$(sq "SELECT max(ts) FROM scrapes WHERE status = 'ok'")
-[ -n "$first" ] || fail "the daemon stored no successful scrape"
-t=$((first + 999))
-: >"$TEST_TMP/replay.jsonl"
-while [ "$t" -le $((last + 999)) ]; do
-	"$LEAKPROFD_BIN" suspects --config "$CFG" --at "$t" --json |
-	    jq -c --argjson t "$t" '{t: $t, s: [.suspects[] | {service, function, line, rank}]}' \
-	    >>"$TEST_TMP/replay.jsonl" || fail "suspects --at $t failed"
-	t=$((t + 1000))
+for s in $SECTIONS; do
+	"${s}_report"
 done
-sqlite3 -json "$DB" "SELECT sv.name AS service, s.ts AS ts FROM scrapes s JOIN targets t ON t.id = s.target_id
-    JOIN services sv ON sv.id = t.service_id WHERE s.status = 'ok' AND s.detail = 0 ORDER BY s.ts" \
-    >"$TEST_TMP/scrapes.json"
-cp "$CFG" "$EVAL_OUT/eval.yaml"
-cp "$DB" "$EVAL_OUT/eval.db"
-
-# Per scenario: rank of the true leak within its service at each replayed second, false positives, and the
-# number of the service's count scrapes stored when it first ranked #1.
-jq -r -s --slurpfile sc "$S/scenarios.json" --slurpfile scr "$TEST_TMP/scrapes.json" '
-	. as $rep
-	| ($scr[0] | group_by(.service) | map({key: .[0].service, value: map(.ts)}) | from_entries) as $ts
-	| $sc[0][] as $s
-	| [$rep[] | . as $r
-	   | [$r.s[] | select(.service == $s.name)] as $mine
-	   | {t: $r.t,
-	      pos: ([$mine | to_entries[] | select($s.leak != null and .value.function == $s.leak.function
-	             and .value.line == $s.leak.line) | .key + 1] | first // 0),
-	      fp: [$mine[] | select($s.leak == null or .function != $s.leak.function or .line != $s.leak.line)
-	           | "\(.function):\(.line)"],
-	      fp10: ([$mine[:10][] | select($s.leak == null or .function != $s.leak.function
-	             or .line != $s.leak.line)] | length)}] as $rows
-	| ([$rows[] | select(.pos == 1)] | first) as $f1
-	| (if $f1 == null then "-" else ([$ts[$s.name][] | select(. <= $f1.t)] | length) end) as $scrapes
-	| ([$rows[] | select($f1 != null and .t >= $f1.t)]) as $after
-	| [$s.name, $s.kind, $scrapes, ($rows | last | .pos),
-	   ([$rows[].fp10] | max // 0),
-	   (if ($after | length) > 0 then ([$after[] | select(.pos == 1)] | length) * 100 / ($after | length)
-	    | floor else 0 end),
-	   ([$rows[].fp[]] | unique | join(",") | if . == "" then "-" else . end)]
-	| @tsv' "$TEST_TMP/replay.jsonl" >"$EVAL_OUT/results.tsv"
-
-# The stored rankings polled during the run: any suspect that is not its scenario's true leak.
-: >"$EVAL_OUT/stored_fp.txt"
-polled=0
-for f in "$TEST_TMP"/stored.*.json; do
-	[ -s "$f" ] || continue
-	polled=$((polled + 1))
-	jq -r --slurpfile sc "$S/scenarios.json" '
-		($sc[0] | map({key: .name, value: .leak}) | from_entries) as $leak
-		| .suspects[] | select($leak[.service] == null or .function != $leak[.service].function
-		  or .line != $leak[.service].line) | "\(.service) \(.function):\(.line) \(.explanation)"' \
-		"$f" >>"$EVAL_OUT/stored_fp.txt"
-done
-echo "$polled" >"$EVAL_OUT/stored_polled.txt"
-
-echo
-echo "leakprofd detector evaluation: $NSCEN services, one zoo each, scraped every 1 s for $DURATION s"
-echo "  detector: window 10m, min_scrapes $MIN_SCRAPES (growth must span more scrapes than the zoo's 5 s burst"
-echo "  ramp and 3 s start-up ramp take at this interval), min_count 10"
-echo "  fast = $FAST_RATE leaked goroutines/s from 0; slow = one every $(echo "$SLOW_RATE" | awk '{printf "%.1f", 1/$1}') scrapes ($SLOW_RATE/s) on top of"
-echo "  $SLOW_START leaked before the first scrape (\"one a minute\" cannot show 10 scrapes of growth at a 1 s interval;"
-echo "  the unit tests cover one a minute scraped every minute); restart = fast leaker restarted every ${RESTART_EVERY} s"
-echo "  rank: of the true leak in its service at the end (0 = not a suspect); #1 after: count scrapes until it"
-echo "  first ranked #1; held: share of rankings since then with it #1; FP: false positives in the top 10"
-echo
-printf '%-24s %-8s %6s %10s %6s %6s  %s\n' SCENARIO KIND RANK "#1 AFTER" HELD FP "FALSE POSITIVES (EVER)"
-while IFS="$(printf '\t')" read -r name kind scrapes pos fp10 held fps; do
-	if [ "$kind" = benign ]; then
-		printf '%-24s %-8s %6s %10s %6s %6s  %s\n' "$name" "$kind" - - - "$fp10" "$fps"
-	else
-		printf '%-24s %-8s %6s %10s %5s%% %6s  %s\n' "$name" "$kind" "$pos" "$scrapes" "$held" "$fp10" "$fps"
-	fi
-done <"$EVAL_OUT/results.tsv"
-echo
-echo "stored rankings polled during the run: $polled, false positives in them: $(wc -l <"$EVAL_OUT/stored_fp.txt")"
-echo "results: $EVAL_OUT/results.tsv (database and config kept next to it)"

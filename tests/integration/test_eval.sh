@@ -7,7 +7,7 @@
 . "$(dirname "$0")/../lib.sh"
 EVAL_OUT=$TEST_TMP/eval
 export EVAL_OUT
-sh "$(dirname "$0")/eval.sh" 80 || fail "eval.sh failed"
+sh "$(dirname "$0")/eval.sh" --zoo 80 || fail "eval.sh failed"
 R=$EVAL_OUT/results.tsv
 [ -s "$R" ] || fail "eval.sh wrote no results"
 [ "$(wc -l <"$R")" -ge 30 ] || fail "only $(wc -l <"$R") scenarios evaluated"
