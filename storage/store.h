@@ -54,10 +54,12 @@ struct scrape_record {
 int store_add_scrape(struct store *st, const struct scrape_record *rec)
     __attribute__((warn_unused_result));
 
-/* Retention: roll raw samples older than now - raw_ms up into hourly rollups and delete them;
- * delete rollups older than now - rollup_ms; prune old rankings and delivered/dropped outbox rows.
- * Works in bounded batches of at most 'budget' scrapes per call so it never blocks ingest for long;
- * returns 1 when more work remains, 0 when done, -1 on error. */
+/* Retention: roll every completed hour of raw samples up into hourly rollups (an hour is rolled
+ * up once the hour after it is over too), delete the raw samples of the hours older than now -
+ * raw_ms once rolled up, delete rollups older than now - rollup_ms; prune old rankings and
+ * delivered/dropped outbox rows. Works in bounded batches of at most 'budget' scrapes rolled up and
+ * 'budget' deleted per call so it never blocks ingest for long; returns 1 when more work remains, 0
+ * when done, -1 on error. */
 int store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t rollup_ms,
                          unsigned budget);
 
