@@ -836,6 +836,22 @@ walk_nothing_scrape(const struct store_scrape *s, void *arg)
 	return 0;
 }
 
+static int
+count_rollup_hours(const struct store_rollup_hour *h, void *arg)
+{
+	(void)h;
+	(*(int *)arg) += 1000;
+	return 0;
+}
+
+static int
+count_rollups(const struct store_rollup *r, void *arg)
+{
+	(void)r;
+	(*(int *)arg)++;
+	return 0;
+}
+
 /* The statements on the big tables use their indexes: after the detector's walks, retention and
  * the ranking load ran over real rows, none of the store's own statements touching scrapes or
  * samples stepped through a full table scan or built an automatic index (SQLite counts both per
@@ -851,7 +867,7 @@ START_TEST(test_no_full_scans)
 	struct ranking r;
 	sqlite3_stmt *stmt = NULL;
 	int64_t t[3];
-	int i, j, checked = 0;
+	int i, j, checked = 0, rolled;
 
 	ck_assert_ptr_nonnull(st);
 	t[0] = store_target_upsert(st, "a", NULL, "http://a1");
@@ -867,6 +883,18 @@ START_TEST(test_no_full_scans)
 	ck_assert_int_ge(store_retention_step(st, T0 + 50 * HOUR, 48 * HOUR, 30 * 24 * HOUR, 1000),
 	                 0);
 	ck_assert_int_eq(store_ranking_load(st, NULL, 0, &r), 1);
+	/* Hours T0 .. T0 + 4 h rolled up: 5 hours (x 1000) with 2 locations each in each service;
+	 * 1 hour and its 2 rows in [T0 + 1 h, T0 + 2 h) of b. */
+	rolled = 0;
+	ck_assert_int_eq(store_each_rollup(st, NULL, T0, T0 + 50 * HOUR, count_rollup_hours,
+	                                   count_rollups, &rolled),
+	                 0);
+	ck_assert_int_eq(rolled, 10 * 1000 + 20);
+	rolled = 0;
+	ck_assert_int_eq(store_each_rollup(st, "b", T0 + HOUR, T0 + 2 * HOUR, count_rollup_hours,
+	                                   count_rollups, &rolled),
+	                 0);
+	ck_assert_int_eq(rolled, 1000 + 2);
 
 	while ((stmt = sqlite3_next_stmt(store_db(st), stmt)) != NULL) {
 		const char *sql = sqlite3_sql(stmt);
