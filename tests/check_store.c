@@ -7,6 +7,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 
 #include "tests/testutil.h"
 #include "collector/profile.h"
+#include "storage/query.h"
 #include "storage/store.h"
 #include "storage/store_internal.h"
 
@@ -1352,6 +1354,62 @@ START_TEST(test_rollup_absent_and_rise)
 }
 END_TEST
 
+/* A chart over 7 days with 2 days of raw samples shows 7 days: hourly rollup totals where the raw
+ * samples are gone, raw ones after. Two instances hold day + 1 goroutines at L on day 'day'. */
+START_TEST(test_series_past_raw)
+{
+	struct store *st = store_open(dbpath, 0);
+	int64_t t[2], now = T0 + 8 * 24 * HOUR, from, step = 42 * MIN;
+	struct query_series q;
+	int rc, calls = 0;
+	size_t b;
+
+	ck_assert_ptr_nonnull(st);
+	t[0] = store_target_upsert(st, "s", NULL, "http://a");
+	t[1] = store_target_upsert(st, "s", NULL, "http://b");
+	for (int64_t ts = T0; ts < now; ts += 10 * MIN) {
+		struct prof_location l[] = {loc("main.L", "/l.go", 1, "chan send",
+		                                (uint64_t)((ts - T0) / (24 * HOUR)) + 1, stack_a,
+		                                4)};
+		struct profile p = prof(l, 1);
+
+		add(st, t[0], ts, &p);
+		add(st, t[1], ts + MIN, &p);
+	}
+	while ((rc = store_retention_step(st, now, 48 * HOUR, 30 * 24 * HOUR, 1000)) == 1)
+		ck_assert_int_lt(++calls, 100);
+	ck_assert_int_eq(rc, 0);
+
+	from = now - 240 * step; /* 7 days: as the API asks for a 7 d chart */
+	ck_assert_int_eq(query_location_series(st, 1, NULL, from, now, step, 30 * MIN, &q), 0);
+	ck_assert_int_eq(q.nbuckets, 240);
+	ck_assert_int_eq(q.hourly_until, now - 48 * HOUR);
+	for (b = 0; b < q.nbuckets; b++) {
+		int64_t start = from + (int64_t)b * step;
+		/* the highest day the bucket touches, in both instances */
+		double want = 2.0 * (double)((start + step - 1 - T0) / (24 * HOUR) + 1);
+
+		ck_assert_msg(!isnan(q.total[b]), "bucket %zu (%.1f h ago) is empty", b,
+		              (double)(now - start) / HOUR);
+		if (start < q.hourly_until)
+			ck_assert_msg(fabs(q.total[b] - want) < 1e-6,
+			              "bucket %zu (%.1f h ago): %f, not %f", b,
+			              (double)(now - start) / HOUR, q.total[b], want);
+	}
+	ck_assert_double_eq_tol(q.total[0], 2 * 2, 1e-6); /* 7 days ago: day 1, 2 goroutines each */
+	ck_assert_double_eq_tol(q.total[q.nbuckets - 1], 2 * 8, 1e-6);
+	ck_assert_int_eq(q.ninst, 2);
+	ck_assert(isnan(q.inst[0].values[0]));
+	query_series_release(&q);
+
+	/* Only one service's rows: none elsewhere. */
+	ck_assert_int_eq(query_location_series(st, 1, "nosuch", from, now, step, 30 * MIN, &q), 0);
+	ck_assert(isnan(q.total[0]));
+	query_series_release(&q);
+	store_free(st);
+}
+END_TEST
+
 /* Locations not seen for longer than rollups are kept are forgotten with their stacks, unless
  * something still refers to them; a location seen again afterwards is simply stored anew. */
 START_TEST(test_retention_forgets_locations)
@@ -1598,6 +1656,7 @@ store_suite(void)
 	tcase_add_test(tc, test_retention_rollup);
 	tcase_add_test(tc, test_retention_forgets_locations);
 	tcase_add_test(tc, test_rollup_absent_and_rise);
+	tcase_add_test(tc, test_series_past_raw);
 	tcase_add_test(tc, test_statement_cache);
 	tcase_add_test(tc, test_real_profiles);
 	suite_add_tcase(s, tc);
