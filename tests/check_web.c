@@ -235,6 +235,41 @@ START_TEST(test_ranking_parameters_rejected_by_name)
 }
 END_TEST
 
+/* A window reaching back past what retention.rollup keeps is a 400 naming the window, on the
+ * ranking, the series and the location page alike (checked before anything is read). */
+START_TEST(test_window_past_retention)
+{
+	static const char *const long_window[] = {"window", "10d", NULL};
+	struct config cfg = {.detector = {.window = 21600}, .retention_rollup = 7 * 86400};
+	struct web_ctx c = {.cfg = &cfg, .arg = fake_arg, .arg_cls = (void *)long_window};
+	const char *want = "window: at most 7d, as long as data is kept (retention.rollup)";
+	struct web_reply r = {0};
+	struct ranking rk;
+	uint64_t w;
+	char err[200];
+	json_t *j;
+
+	c.path = "/api/v1/suspects";
+	ck_assert_uint_eq(api_load_ranking(&c, &rk, &w, err, sizeof(err)), 400);
+	ck_assert_str_eq(err, want);
+	c.path = "/api/v1/locations/1/series";
+	api_handle(&c, &r);
+	ck_assert_uint_eq(r.status, 400);
+	j = json_loadb(r.body, r.len, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "error")), want);
+	json_decref(j);
+	web_reply_release(&r);
+	c.path = "/locations/1";
+	pages_handle(&c, &r);
+	ck_assert_uint_eq(r.status, 400);
+	ck_assert_ptr_nonnull(memmem(r.body, r.len, want, strlen(want)));
+	web_reply_release(&r);
+	ck_assert_int_eq(api_window_kept(&cfg, 7 * 86400, err, sizeof(err)), 0);
+	ck_assert_int_eq(api_window_kept(&cfg, 7 * 86400 + 1, err, sizeof(err)), -1);
+}
+END_TEST
+
 START_TEST(test_api_error_is_json)
 {
 	struct web_reply r = {0};
@@ -307,6 +342,7 @@ web_suite(void)
 	tcase_add_test(tc, test_sparkline);
 	tcase_add_test(tc, test_ranking_parameters_rejected_by_name);
 	tcase_add_test(tc, test_api_error_is_json);
+	tcase_add_test(tc, test_window_past_retention);
 	tcase_add_test(tc, test_micro_cache);
 	suite_add_tcase(s, tc);
 	return s;

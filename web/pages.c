@@ -29,7 +29,7 @@
 #define CHART_BOTTOM 28
 #define CHART_MAX_LINES 8 /* instances drawn individually; the total is always drawn */
 
-static const char *const windows[] = {"1h", "6h", "24h", "2d", "7d"};
+static const char *const windows[] = {"1h", "6h", "24h", "2d", "7d", "30d"};
 
 /* ---- small formatting helpers ---- */
 
@@ -381,8 +381,9 @@ put_alert_badge(struct sbuf *b, const struct query_alert *a)
 	                                             : "alert resolved");
 }
 
+/* Only the windows that retention.rollup ('kept' seconds) keeps data for are offered. */
 static void
-window_select(struct sbuf *b, const char *current, uint64_t stored_window)
+window_select(struct sbuf *b, const char *current, uint64_t stored_window, uint64_t kept)
 {
 	char stored[16];
 
@@ -391,6 +392,10 @@ window_select(struct sbuf *b, const char *current, uint64_t stored_window)
 	sbuf_addf(b, "<option value=\"\"%s>latest ranking (%s)</option>",
 	          current ? "" : " selected", stored);
 	for (size_t i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
+		uint64_t ws = 0;
+
+		if (web_parse_duration(windows[i], API_MAX_WINDOW, &ws) < 0 || ws > kept)
+			continue;
 		sbuf_addf(b, "<option value=\"%s\"%s>last %s</option>", windows[i],
 		          current && strcmp(current, windows[i]) == 0 ? " selected" : "",
 		          windows[i]);
@@ -466,7 +471,7 @@ page_suspects(const struct web_ctx *c, struct web_reply *r)
 		sbuf_puts(&b, "</option>");
 	}
 	sbuf_puts(&b, "</select></label>");
-	window_select(&b, web_arg(c, "window"), c->cfg->detector.window);
+	window_select(&b, web_arg(c, "window"), c->cfg->detector.window, c->cfg->retention_rollup);
 	sbuf_puts(&b, "<noscript><button type=\"submit\">Apply</button></noscript></form>");
 
 	if (rk.n == 0) {
@@ -613,6 +618,7 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	const struct suspect *s = NULL;
 	struct sbuf b = {0}, t = {.max = 1u << 20};
 	uint64_t window = c->cfg->detector.window, step;
+	char err[128];
 	int32_t max_wait, median_wait;
 	size_t ninst = 0;
 	json_t *stack;
@@ -624,6 +630,10 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	if (wtext && web_parse_duration(wtext, API_MAX_WINDOW, &window) < 0) {
 		page_error(c, r, 400,
 		           "window: expected a duration like 30m, 6h or 2d, at most 30d");
+		return;
+	}
+	if (api_window_kept(c->cfg, window, err, sizeof(err)) < 0) {
+		page_error(c, r, 400, err);
 		return;
 	}
 	rc = store_location_get(c->st, id, &loc);
@@ -748,7 +758,8 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	for (size_t k = 0; k < sizeof(windows) / sizeof(windows[0]); k++) {
 		uint64_t ws = 0;
 
-		if (web_parse_duration(windows[k], API_MAX_WINDOW, &ws) < 0)
+		if (web_parse_duration(windows[k], API_MAX_WINDOW, &ws) < 0 ||
+		    ws > c->cfg->retention_rollup)
 			continue;
 		sbuf_addf(&b, "<a href=\"/locations/%lld?window=%s", (long long)id, windows[k]);
 		if (service) {
