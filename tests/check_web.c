@@ -2,10 +2,14 @@
  * buffer, parameter parsing, base64 and secret comparison, sparklines and count formatting. */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/testutil.h"
+#include "base/config.h"
 #include "base/units.h"
+#include "storage/store.h"
 #include "web/api.h"
 #include "web/pages.h"
 #include "web/web.h"
@@ -270,6 +274,65 @@ START_TEST(test_window_past_retention)
 }
 END_TEST
 
+/* A location seen only days ago, whose raw samples are gone, still has its 7 d chart: hourly
+ * means from the rollups, marked as such. */
+START_TEST(test_chart_past_raw)
+{
+	static const char *const week[] = {"window", "7d", NULL};
+	static const struct frame stack[] = {{"main.fill", "/src/app/fill.go", 8}};
+	const int64_t hour = 3600000, now = 1790000000000LL - 1790000000000LL % hour;
+	struct config *cfg = config_default();
+	struct web_ctx c = {.cfg = cfg, .arg = fake_arg, .arg_cls = (void *)week};
+	struct web_reply r = {0};
+	char dir[256], path[300];
+	struct store *st;
+	int64_t t;
+	int rc;
+
+	ck_assert_ptr_nonnull(cfg);
+	testutil_mkdtemp(dir, sizeof(dir), "check_web");
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+	st = store_open(path, 0);
+	ck_assert_ptr_nonnull(st);
+	t = store_target_upsert(st, "app", NULL, "http://a");
+	for (int64_t ts = now - 6 * 24 * hour; ts < now - 4 * 24 * hour; ts += 600000) {
+		struct prof_location l = {.loc = {"main.fill", "/src/app/fill.go", 8},
+		                          .op = "chan send",
+		                          .op_class = OP_CLASS_CHAN,
+		                          .count = 40,
+		                          .max_wait_minutes = -1,
+		                          .min_wait_minutes = -1,
+		                          .median_wait_minutes = -1,
+		                          .stack = stack,
+		                          .nstack = 1};
+		struct profile p = {.format = PROFILE_FORMAT_PROTO,
+		                    .kind = PROFILE_KIND_GOROUTINE,
+		                    .locations = &l,
+		                    .nlocations = 1,
+		                    .total_goroutines = 45};
+		struct scrape_record rec = {
+		    .target_id = t, .ts = ts, .status = "ok", .profile = &p};
+
+		ck_assert_int_eq(store_add_scrape(st, &rec), 0);
+	}
+	while ((rc = store_retention_step(st, now, 48 * hour, 30 * 24 * hour, 1000)) == 1)
+		;
+	ck_assert_int_eq(rc, 0);
+	c.st = st;
+	c.now_ms = now;
+	c.path = "/locations/1";
+	pages_handle(&c, &r);
+	ck_assert_uint_eq(r.status, 200);
+	ck_assert_ptr_null(memmem(r.body, r.len, "No samples", 10));
+	ck_assert_ptr_nonnull(memmem(r.body, r.len, "class=\"total\" d=\"M", 18));
+	ck_assert_ptr_nonnull(memmem(r.body, r.len, ": hourly mean of the total", 26));
+	web_reply_release(&r);
+	store_free(st);
+	config_unref(cfg);
+	testutil_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_api_error_is_json)
 {
 	struct web_reply r = {0};
@@ -343,6 +406,7 @@ web_suite(void)
 	tcase_add_test(tc, test_ranking_parameters_rejected_by_name);
 	tcase_add_test(tc, test_api_error_is_json);
 	tcase_add_test(tc, test_window_past_retention);
+	tcase_add_test(tc, test_chart_past_raw);
 	tcase_add_test(tc, test_micro_cache);
 	suite_add_tcase(s, tc);
 	return s;

@@ -242,6 +242,16 @@ nice_step(double vmax, int ticks)
 	return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag;
 }
 
+/* True when some bucket has a total (from raw samples or the hourly rollups). */
+static bool
+series_has_total(const struct query_series *q)
+{
+	for (size_t i = 0; i < q->nbuckets; i++)
+		if (!isnan(q->total[i]))
+			return true;
+	return false;
+}
+
 static void
 chart(struct sbuf *b, const struct query_series *q, const struct web_ctx *c)
 {
@@ -319,6 +329,19 @@ chart(struct sbuf *b, const struct query_series *q, const struct web_ctx *c)
 		sbuf_html(b, q->inst[i].target);
 		sbuf_puts(b, "</title></path>");
 	}
+	/* Before this line the raw samples are gone: hourly means from the rollups. */
+	if (q->hourly_until > q->from && q->nbuckets > 1) {
+		double px = CHART_LEFT + pw * (double)(q->hourly_until - q->from) /
+		                             (double)((int64_t)(q->nbuckets - 1) * q->step);
+
+		if (px <= CHART_LEFT + pw)
+			sbuf_addf(
+			    b,
+			    "<line class=\"grid\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" "
+			    "y2=\"%.0f\"><title>hourly means before, raw samples after</title>"
+			    "</line>",
+			    px, px, CHART_TOP, CHART_TOP + ph);
+	}
 	sbuf_puts(b, "<path class=\"total\" d=\"");
 	svg_path_d(b, q->total, q->nbuckets, CHART_LEFT, CHART_TOP, pw, ph, vmax);
 	sbuf_puts(b, "\"><title>total over instances</title></path></svg>");
@@ -335,6 +358,15 @@ chart(struct sbuf *b, const struct query_series *q, const struct web_ctx *c)
 	if (q->nrestarts)
 		sbuf_addf(b, "<li><span class=\"sw restart\"></span>restart (%zu)</li>",
 		          q->nrestarts);
+	if (q->hourly_until > q->from) {
+		char iso[32];
+
+		web_fmt_time(q->hourly_until, iso, sizeof(iso));
+		sbuf_addf(b,
+		          "<li class=\"muted\">before %s: hourly mean of the total (raw samples "
+		          "are kept for retention.raw)</li>",
+		          iso);
+	}
 	sbuf_puts(b, "</ul>");
 }
 
@@ -769,7 +801,7 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 		sbuf_addf(&b, "\"%s>%s</a>", ws == window ? " class=\"on\"" : "", windows[k]);
 	}
 	sbuf_puts(&b, "</nav></div>");
-	if (q.ninst == 0)
+	if (q.ninst == 0 && !series_has_total(&q))
 		sbuf_puts(&b, "<p class=\"muted\">No samples of this location in the window.</p>");
 	else
 		chart(&b, &q, c);
