@@ -378,6 +378,12 @@ hist_merge_one(struct hist_ctx *c, struct store *st, struct hist_cand *k, struct
 			return -1;
 		free(s->explanation);
 		s->explanation = more;
+		/* The trend over the whole window, not only its raw part. */
+		more = hist_spark_json(k);
+		if (more == NULL)
+			return -1;
+		free(s->sparkline_json);
+		s->sparkline_json = more;
 		if (!s->confirmed && k->score > s->score)
 			s->score = fmin(1.0, k->score);
 		return 0;

@@ -13,7 +13,8 @@
 /* Judge the hourly rollups of [now - window_seconds, now] for 'service' (NULL: all) and merge the
  * (service, location) pairs that grew over the window into 'r' (the ranking detect_rank built
  * from raw samples, not yet sorted): a pair already there keeps its entry, with the history's
- * score when higher and its evidence added to the explanation; a new pair is added when it passes
+ * score when higher, its evidence added to the explanation and its sparkline over the whole
+ * window; a new pair is added when it passes
  * the detector's minimums and ignore rules. Does nothing for windows no longer than
  * cfg->retention_raw. 0, or -1 (logged; 'r' stays valid for ranking_release). */
 int history_merge(struct store *st, const struct config *cfg, const char *service,
