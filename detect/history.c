@@ -17,9 +17,10 @@
  * that fills at each start rises in one hour a day: a staircase, not a leak), and >= half of its
  * rise kept;
  * and it must still be rising over its last quarter (at least 6 hours) at half its overall rate at
- * least, so that a fixed leak drops out within hours of the fix. The largest count one instance
- * held must reach min_count. Cost: one pass over the window's rollup rows, one service's hours and
- * one location's series in memory at a time. */
+ * least, and must not have stayed flat for 6 hours since its count last collapsed (a fix deployed
+ * by a restart), so that a fixed leak drops out within hours of the fix. The largest count one
+ * instance held must reach min_count. Cost: one pass over the window's rollup rows, one service's
+ * hours and one location's series in memory at a time. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +155,7 @@ hist_judge(struct hist_ctx *c)
 	uint64_t max = 0;
 	unsigned restarts = 0;
 	bool collapsing = false;
+	size_t last_collapse = 0, flat_from;
 	struct hist_cand *k;
 
 	if (c->location_id == 0 || n == 0)
@@ -183,8 +185,10 @@ hist_judge(struct hist_ctx *c)
 			max = c->max[i];
 		/* A deploy's collapse may take two hours (instances replaced one by one). */
 		if (i > s0 && c->mean[i] * 2 < c->mean[i - 1] && c->mean[i - 1] >= 1) {
-			if (!collapsing)
+			if (!collapsing) {
 				restarts++;
+				last_collapse = i;
+			}
 			collapsing = true;
 		} else {
 			collapsing = false;
@@ -204,6 +208,13 @@ hist_judge(struct hist_ctx *c)
 		q = m - 1;
 	recent = (g[last] - g[last - q]) / ((double)(h[last].hour - h[last - q].hour) / HOUR_MS);
 	if (recent < HISTORY_RECENT_RATE * slope)
+		return;
+	/* Fixed: the count collapsed at a restart and has not risen since, for
+	 * HISTORY_RECENT_HOURS. (A leak that pauses overnight keeps its count: no collapse.) */
+	flat_from = n;
+	while (flat_from > s0 + 1 && g[flat_from - 1] <= g[flat_from - 2])
+		flat_from--;
+	if (restarts && last_collapse + 1 >= flat_from && n - flat_from >= HISTORY_RECENT_HOURS)
 		return;
 
 	/* The score, as detect.c's for an unconfirmed suspect, with the evidence rollups keep:
