@@ -12,7 +12,9 @@
  * - a burst's sum rises and falls back; a start-up pool's rises once an hour per deploy, then
  *   stays flat for the rest of the day.
  * That sum is judged as detect.c judges one lifetime: the stretch since its last minimum, at least
- * HISTORY_MIN_HOURS long, must rise by HISTORY_MIN_RISE goroutines per instance with a positive
+ * HISTORY_MIN_HOURS long and rising by more than twice what the sum fell back before it (a pool
+ * that swings with the day's traffic rises again every morning), must rise by HISTORY_MIN_RISE
+ * goroutines per instance with a positive
  * Theil-Sen slope, Kendall's tau >= 0.5, >= 60% of hours not down, >= half of them up (a pool
  * that fills at each start rises in one hour a day: a staircase, not a leak), and >= half of its
  * rise kept;
@@ -156,6 +158,7 @@ hist_judge(struct hist_ctx *c)
 	unsigned restarts = 0;
 	bool collapsing = false;
 	size_t last_collapse = 0, flat_from;
+	double runmax = 0, fellback = 0;
 	struct hist_cand *k;
 
 	if (c->location_id == 0 || n == 0)
@@ -171,6 +174,17 @@ hist_judge(struct hist_ctx *c)
 	m = n - s0;
 	last = n - 1;
 	if (m < HISTORY_MIN_HOURS)
+		return;
+	/* Before the judged stretch, did the sum already rise and fall back by half as much as it
+	 * rises now? Then this is the next swing of a cycle (a pool following the day's traffic),
+	 * as a burst is in detect.c. */
+	for (size_t i = 0; i <= s0; i++) {
+		if (g[i] > runmax)
+			runmax = g[i];
+		if (runmax - g[i] > fellback)
+			fellback = runmax - g[i];
+	}
+	if (fellback * 2 >= g[last] - g[s0])
 		return;
 	first = g[s0];
 	peak = first;

@@ -136,11 +136,22 @@ find(const struct ranking *r, const char *function)
 	return NULL;
 }
 
+/* A pool that follows the day's traffic: 100 at 12:00, up 20 an hour for 14 hours to 380, down
+ * for the next 10. */
+static uint64_t
+cycle(int64_t t)
+{
+	double p = (double)(((t - 12 * HOUR) % DAY + DAY) % DAY) / (double)HOUR;
+
+	return (uint64_t)(p < 14 ? 100 + 20 * p : 380 - 28 * (p - 14));
+}
+
 /* The issue's fleet: 20 instances of "shop", replaced by new ones (new addresses) every day. In
  * each, main.(*Cache).fill leaks one goroutine an hour; main.worker is a pool of 500 (give or take
  * 3 from scrape to scrape); main.(*Conns).warm fills a pool of 200 in the first 20 minutes of each
  * process and then stays; main.(*Sessions).hold leaks like the cache until the last deploy fixes
- * it. Ranked as of 76 h, 8 h after the last deploy, with a day of raw samples and then with 6 h. */
+ * it; main.(*Server).serve swings with the day's traffic, rising for the 14 hours before the end.
+ * Ranked as of 76 h, 8 h after the last deploy, with a day of raw samples and then with 6 h. */
 START_TEST(test_slow_leak_over_days)
 {
 	struct config *cfg = config_default();
@@ -183,9 +194,10 @@ START_TEST(test_slow_leak_over_days)
 				     (uint64_t)(age >= 20 * MIN ? 200 : age / MIN * 10)},
 				    {"main.(*Sessions).hold", "/src/shop/sessions.go", 140,
 				     g == 3 ? 0 : (uint64_t)((age + (int64_t)i * 3 * MIN) / HOUR)},
+				    {"main.(*Server).serve", "/src/shop/server.go", 61, cycle(t)},
 				};
 
-				scrape(st, tids[g][i], T0 + t + i * 1000, locs, 4);
+				scrape(st, tids[g][i], T0 + t + i * 1000, locs, 5);
 				scrapes++;
 			}
 		}
@@ -233,6 +245,7 @@ START_TEST(test_slow_leak_over_days)
 	ck_assert_ptr_null(find(&r, "main.(*Conns).warm"));
 	/* Fixed 8 h ago: no longer a suspect. */
 	ck_assert_ptr_null(find(&r, "main.(*Sessions).hold"));
+	ck_assert_ptr_null(find(&r, "main.(*Server).serve"));
 	ranking_release(&r);
 
 	/* Nor do the pools rank over any other window. */
@@ -240,6 +253,7 @@ START_TEST(test_slow_leak_over_days)
 		ck_assert_int_eq(detect_rank(st, cfg, NULL, w, T0 + END, &r), 0);
 		ck_assert_ptr_null(find(&r, "main.worker"));
 		ck_assert_ptr_null(find(&r, "main.(*Conns).warm"));
+		ck_assert_ptr_null(find(&r, "main.(*Server).serve"));
 		ranking_release(&r);
 	}
 	/* The detector's ignore rules apply to what history finds. */
