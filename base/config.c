@@ -1569,6 +1569,22 @@ check_config(struct loader *L, const yaml_node_t *root, struct config *cfg)
 		     "rollup (%" PRIu64 "s) must not be shorter than raw (%" PRIu64 "s)",
 		     cfg->retention_rollup, cfg->retention_raw);
 	}
+	if (cfg->detector.window > cfg->retention_rollup) {
+		const yaml_node_t *det = map_get(L, root, "detector"),
+		                  *wn = map_get(L, det, "window");
+		const yaml_node_t *rn = map_get(L, ret, "rollup");
+
+		/* Past retention.raw a window is served from the rollups; past them nothing is
+		 * kept. */
+		lerr(L,
+		     wn != NULL   ? wn
+		     : rn != NULL ? rn
+		                  : ret,
+		     wn != NULL || rn == NULL ? "detector.window" : "retention.rollup",
+		     "detector.window (%" PRIu64 "s) must not exceed retention.rollup (%" PRIu64
+		     "s): older data is not kept",
+		     cfg->detector.window, cfg->retention_rollup);
+	}
 	for (size_t i = 0; i < cfg->nservices && cfg->ntarget_files == 0 && L->svc_nodes != NULL;
 	     i++) {
 		char ip[PATH_BUF];

@@ -36,6 +36,7 @@
 #include "base/xalloc.h"
 #include "collector/profile.h"
 #include "detect/detect.h"
+#include "detect/history.h"
 #include "base/log.h"
 
 /* Theil-Sen and Kendall's tau use at most this many points per lifetime. */
@@ -875,6 +876,12 @@ ignored(const struct config *cfg, const char *service, const struct store_locati
 	return false;
 }
 
+bool
+detect_ignored(const struct config *cfg, const char *service, const struct store_location *loc)
+{
+	return ignored(cfg, service, loc);
+}
+
 /* ---- ranking ---- */
 
 static char *
@@ -1074,6 +1081,9 @@ detect_rank(struct store *st, const struct config *cfg, const char *service,
 		if (keep)
 			out->n++;
 	}
+	/* Windows longer than retention.raw: slow growth over days, from the hourly rollups. */
+	if (history_merge(st, cfg, service, window_seconds, now_ms, out) < 0)
+		goto out_ranking;
 	qsort(out->suspects, out->n, sizeof(*out->suspects), cmp_suspect);
 	if (out->n > DETECT_MAX_SUSPECTS) {
 		for (size_t i = DETECT_MAX_SUSPECTS; i < out->n; i++)

@@ -26,6 +26,11 @@ int detect_rank(struct store *st, const struct config *cfg, const char *service,
 int detect_run(struct store *st, const struct config *cfg, int64_t now_ms)
     __attribute__((warn_unused_result));
 
+/* True when cfg->detector.ignore keeps 'loc' of 'service' off the ranking (by attributed function,
+ * any function in its stack, file glob or service). */
+bool detect_ignored(const struct config *cfg, const char *service,
+                    const struct store_location *loc);
+
 /* One suspect in the pinned JSON schema of `leakprofd suspects --json` and GET /api/v1/suspects
  * ("rank", "location_id", "service", "function", "file", "line", "op", "score", "confirmed",
  * "current_count", "max_instance_count", "instances_growing", "instances_total", "growth_per_hour",

@@ -125,11 +125,103 @@ series_fill_instance(struct query_series *q, sqlite3_stmt *s, struct query_insta
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+#define QUERY_HOUR_MS 3600000
+
+/* Where the raw samples kept begin: the start of the hour of the oldest scrape (retention deletes
+ * whole hours), 'to' when none is kept. */
+static int
+series_raw_start(struct store *st, int64_t to, int64_t *out)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (prepare(st, "SELECT ts FROM scrapes ORDER BY ts LIMIT 1", &s) < 0)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		int64_t ts = sqlite3_column_int64(s, 0);
+
+		*out = ts - ((ts % QUERY_HOUR_MS) + QUERY_HOUR_MS) % QUERY_HOUR_MS;
+	} else {
+		*out = to;
+	}
+	store_stmt_done(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Fill 'hourly' (NaN-filled, nbuckets) for the buckets before q->hourly_until from the rollups:
+ * per hour, the sum over services of mean_count times the instance-hours its steps cover (for hours
+ * rolled up before that was kept: the instances seen with it); per bucket, the highest of its
+ * hours. */
+static int
+series_fill_hourly(struct store *st, const struct query_series *q, int64_t location_id,
+                   const char *service, double *hourly)
+{
+	sqlite3_stmt *s;
+	int64_t cur = INT64_MIN;
+	double sum = 0;
+	int rc;
+
+	if (prepare(
+	        st,
+	        "SELECT r.hour, r.mean_count, coalesce(h.step_ms, 0), r.instances FROM rollups r"
+	        " LEFT JOIN rollup_hours h ON h.service_id = r.service_id AND h.hour = r.hour"
+	        " WHERE r.location_id = ?1 AND r.hour >= ?2 AND r.hour < ?3 AND (?4 IS NULL OR"
+	        " r.service_id = (SELECT id FROM services WHERE name = ?4)) ORDER BY r.hour",
+	        &s) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, location_id);
+	sqlite3_bind_int64(s, 2, q->from - QUERY_HOUR_MS + 1);
+	sqlite3_bind_int64(s, 3, q->hourly_until);
+	if (service)
+		sqlite3_bind_text(s, 4, service, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, 4);
+	for (;;) {
+		int64_t hour = INT64_MAX;
+		double v = 0;
+
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			int64_t step_ms = sqlite3_column_int64(s, 2);
+
+			hour = sqlite3_column_int64(s, 0);
+			v = sqlite3_column_double(s, 1) *
+			    (step_ms > 0 ? (double)step_ms / QUERY_HOUR_MS
+			                 : (double)sqlite3_column_int64(s, 3));
+		} else if (rc != SQLITE_DONE) {
+			store_stmt_done(s);
+			return -1;
+		}
+		if (hour != cur && cur != INT64_MIN) {
+			/* Every bucket starting before hourly_until that overlaps the hour. */
+			int64_t b0 = cur > q->from ? (cur - q->from) / q->step : 0;
+
+			for (int64_t b = b0; b < (int64_t)q->nbuckets; b++) {
+				int64_t start = q->from + b * q->step;
+
+				if (start >= cur + QUERY_HOUR_MS || start >= q->hourly_until)
+					break;
+				if (isnan(hourly[b]) || sum > hourly[b])
+					hourly[b] = sum;
+			}
+			sum = 0;
+		}
+		if (rc == SQLITE_DONE)
+			break;
+		cur = hour;
+		sum += v;
+	}
+	store_stmt_done(s);
+	return 0;
+}
+
 int
 query_location_series(struct store *st, int64_t location_id, const char *service, int64_t from,
                       int64_t to, int64_t step, int64_t lookback, struct query_series *out)
 {
 	sqlite3_stmt *ts_stmt = NULL, *sc_stmt = NULL;
+	double *hourly = NULL;
 	size_t icap = 0, rcap = 0;
 	int64_t min_id;
 	int rc;
@@ -215,6 +307,20 @@ query_location_series(struct store *st, int64_t location_id, const char *service
 		goto out_fail;
 	for (size_t b = 0; b < out->nbuckets; b++)
 		out->total[b] = NAN;
+	/* Past the raw samples kept: the rollups. */
+	if (series_raw_start(st, to, &out->hourly_until) < 0)
+		goto out_fail;
+	if (out->hourly_until < from)
+		out->hourly_until = from;
+	if (out->hourly_until > from) {
+		hourly = malloc(out->nbuckets * sizeof(*hourly));
+		if (!hourly)
+			goto out_fail;
+		for (size_t b = 0; b < out->nbuckets; b++)
+			hourly[b] = NAN;
+		if (series_fill_hourly(st, out, location_id, service, hourly) < 0)
+			goto out_fail;
+	}
 	for (size_t i = 0; i < out->ninst; i++) {
 		double last = NAN;
 		size_t last_b = 0;
@@ -232,11 +338,17 @@ query_location_series(struct store *st, int64_t location_id, const char *service
 				out->total[b] = isnan(out->total[b]) ? v : out->total[b] + v;
 		}
 	}
+	/* A bucket across hourly_until shows the higher of its two parts. */
+	for (size_t b = 0; hourly && b < out->nbuckets; b++)
+		if (!isnan(hourly[b]) && (isnan(out->total[b]) || hourly[b] > out->total[b]))
+			out->total[b] = hourly[b];
+	free(hourly);
 	store_stmt_done(ts_stmt);
 	store_stmt_done(sc_stmt);
 	return 0;
 
 out_fail:
+	free(hourly);
 	store_stmt_done(ts_stmt);
 	store_stmt_done(sc_stmt);
 	query_series_release(out);

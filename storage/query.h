@@ -41,13 +41,19 @@ struct query_series {
 	bool truncated; /* more instances than QUERY_MAX_INSTANCES had the location */
 	struct query_restart *restarts;
 	size_t nrestarts;
+	/* Buckets starting before this (ms) are past the raw samples kept: their total is the
+	 * hourly rollups' mean per scrape times the instances running (the highest such hour in the
+	 * bucket), their instance values NaN. 'from' when the whole range is raw. */
+	int64_t hourly_until;
 };
 
 /* The counts of 'location_id' in [from, to) in buckets of 'step' ms, per instance of the services
  * where it appeared in that range (only 'service' when not NULL). A successful scrape without the
  * location counts 0. The total carries each instance's last value forward into empty buckets for up
- * to 'lookback' ms, so instances scraped at different moments add up without a sawtooth. 0, or -1
- * (message in store_errmsg, or ENOMEM). Caller releases with query_series_release. */
+ * to 'lookback' ms, so instances scraped at different moments add up without a sawtooth. The part
+ * of the range older than the oldest raw scrape kept comes from the hourly rollups (see
+ * hourly_until). 0, or -1 (message in store_errmsg, or ENOMEM). Caller releases with
+ * query_series_release. */
 int query_location_series(struct store *st, int64_t location_id, const char *service, int64_t from,
                           int64_t to, int64_t step, int64_t lookback, struct query_series *out)
     __attribute__((warn_unused_result));

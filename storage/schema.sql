@@ -73,15 +73,18 @@ CREATE TABLE samples (
 ) WITHOUT ROWID;
 CREATE INDEX samples_location ON samples (location_id, scrape_id);
 
--- Hourly rollups of raw samples older than retention.raw: per service, location and hour.
+-- Hourly rollups of raw samples: per service, location and hour. Since migration 2 every completed
+-- hour is rolled up (raw rows are deleted at retention.raw, once rolled up), and the columns below
+-- mean what follows; migration 2 adds rise (and rollup_hours, described in store.c).
 CREATE TABLE rollups (
 	service_id  INTEGER NOT NULL REFERENCES services(id),
 	location_id INTEGER NOT NULL REFERENCES locations(id),
 	hour        INTEGER NOT NULL,                   -- start of the hour
 	max_count   INTEGER NOT NULL,                   -- max over instances and scrapes
-	mean_count  REAL NOT NULL,                      -- mean per instance per scrape (absent: 0)
+	mean_count  REAL NOT NULL,                      -- mean over every count scrape of every
+	                                                -- instance of the service (absent: 0)
 	instances   INTEGER NOT NULL,                   -- instances seen with it in the hour
-	scrapes     INTEGER NOT NULL,                   -- their count scrapes behind mean_count
+	scrapes     INTEGER NOT NULL,                   -- the service's count scrapes behind mean_count
 	PRIMARY KEY (service_id, location_id, hour)
 ) WITHOUT ROWID;
 CREATE INDEX rollups_hour ON rollups (hour);

@@ -42,6 +42,26 @@ static const char migration_alert_firing_payload[] =
  * released one. */
 static const char *const migrations[] = {
 	schema_sql,
+	/* Rollups for every completed hour, exact for absent locations and for growth across
+	 * deploys (store_retention.c): a scrape is marked once its (target, hour) is rolled up, and
+	 * only rolled-up scrapes are deleted at retention.raw. rollup_hours holds, per service and
+	 * hour, what every location's row of that hour shares: the instances and count scrapes
+	 * (mean_count's denominator, absent = 0) and step_ms, the time covered by steps between
+	 * consecutive count scrapes of one process lifetime, summed over instances. rollups.rise
+	 * is the location's count change over those same steps, summed over instances: rise /
+	 * step_ms is its growth per instance-hour, unaffected by restarts and replaced instances.
+	 * Hours rolled up before this migration carry rise 0 and no rollup_hours row. */
+	"ALTER TABLE scrapes ADD COLUMN rolled INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX scrapes_unrolled ON scrapes (ts) WHERE rolled = 0;"
+	"ALTER TABLE rollups ADD COLUMN rise REAL NOT NULL DEFAULT 0;"
+	"CREATE TABLE rollup_hours ("
+	" service_id INTEGER NOT NULL REFERENCES services(id),"
+	" hour INTEGER NOT NULL,"
+	" instances INTEGER NOT NULL,"
+	" scrapes INTEGER NOT NULL,"
+	" step_ms INTEGER NOT NULL,"
+	" PRIMARY KEY (service_id, hour)) WITHOUT ROWID;"
+	"CREATE INDEX rollup_hours_hour ON rollup_hours (hour);",
 	migration_alert_firing_payload,
 };
 /* clang-format on */

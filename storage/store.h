@@ -54,10 +54,12 @@ struct scrape_record {
 int store_add_scrape(struct store *st, const struct scrape_record *rec)
     __attribute__((warn_unused_result));
 
-/* Retention: roll raw samples older than now - raw_ms up into hourly rollups and delete them;
- * delete rollups older than now - rollup_ms; prune old rankings and delivered/dropped outbox rows.
- * Works in bounded batches of at most 'budget' scrapes per call so it never blocks ingest for long;
- * returns 1 when more work remains, 0 when done, -1 on error. */
+/* Retention: roll every completed hour of raw samples up into hourly rollups (an hour is rolled
+ * up once the hour after it is over too), delete the raw samples of the hours older than now -
+ * raw_ms once rolled up, delete rollups older than now - rollup_ms; prune old rankings and
+ * delivered/dropped outbox rows. Works in bounded batches of at most 'budget' scrapes rolled up and
+ * 'budget' deleted per call so it never blocks ingest for long; returns 1 when more work remains, 0
+ * when done, -1 on error. */
 int store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t rollup_ms,
                          unsigned budget);
 
@@ -97,6 +99,39 @@ int store_each_scrape(struct store *st, const char *service, int64_t since,
 /* Likewise every sample since 'since', ordered by service, location, target, ts. */
 int store_each_sample(struct store *st, const char *service, int64_t since,
                       int (*cb)(const struct store_sample *s, void *arg), void *arg);
+
+/* What every rollup row of one service and hour shares (store_retention.c): the instances with
+ * count scrapes in the hour, those scrapes, and the time covered by the steps between consecutive
+ * scrapes of one process lifetime, summed over instances. */
+struct store_rollup_hour {
+	int64_t service_id;
+	const char *service; /* borrowed, valid during the callback */
+	int64_t hour;        /* start, ms */
+	uint32_t instances;
+	uint64_t scrapes;
+	int64_t step_ms;
+};
+
+/* One location's hour in one service. */
+struct store_rollup {
+	int64_t service_id;
+	int64_t location_id;
+	int64_t hour;
+	uint64_t max_count; /* in one instance, at one scrape */
+	double mean_count;  /* over every count scrape of the hour (absent: 0) */
+	uint32_t instances; /* instances where it appeared */
+	uint64_t scrapes;   /* the service's count scrapes in the hour */
+	double
+	    rise; /* count change over the hour's steps within lifetimes, summed over instances */
+};
+
+/* Walk the hourly rollups with hour in [since, until): for each service in name order ('service'
+ * only, when not NULL), 'hour_cb' for each of its hours in hour order, then 'row_cb' for each of
+ * its rows ordered by location and hour. A location absent from an hour has no row there. A
+ * non-zero return from a callback stops the walk and is returned. -1 on error. */
+int store_each_rollup(struct store *st, const char *service, int64_t since, int64_t until,
+                      int (*hour_cb)(const struct store_rollup_hour *h, void *arg),
+                      int (*row_cb)(const struct store_rollup *r, void *arg), void *arg);
 
 /* A location with its representative stack. Strings owned by the struct; release with
  * store_location_release. */

@@ -5,7 +5,8 @@
  * which the web, the alerts and `leakprofd suspects` read (store_ranking_load()). The walks go one
  * service at a time in a join order fixed by CROSS JOIN, so that a sort holds one service's window
  * and no row outside the window is read (tests/check_store.c fails on a full scan or an automatic
- * index). Saving a ranking keeps the last STORE_RANKINGS_KEEP. */
+ * index). Long windows also read the hourly rollups (store_each_rollup()), one service at a time
+ * through their primary keys. Saving a ranking keeps the last STORE_RANKINGS_KEEP. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -212,6 +213,105 @@ store_each_sample(struct store *st, const char *service, int64_t since,
 	const struct walk w = {.since = since, .sample_cb = cb, .arg = arg};
 
 	return each_service(st, service, &w);
+}
+
+/* One service's rollup hours, then its rollup rows, in [since, until). */
+static int
+each_rollup_service(struct store *st, const char *service, int64_t since, int64_t until,
+                    int (*hour_cb)(const struct store_rollup_hour *h, void *arg),
+                    int (*row_cb)(const struct store_rollup *r, void *arg), void *arg)
+{
+	/* Both through the primary keys: (service_id, hour) for the hours; (service_id,
+	 * location_id, hour) for the rows, which come out in the wanted order without a sort. */
+	static const char hours_sql[] =
+	    "SELECT sv.id, sv.name, h.hour, h.instances, h.scrapes, h.step_ms"
+	    " FROM services sv CROSS JOIN rollup_hours h"
+	    " WHERE sv.name = ?1 AND h.service_id = sv.id AND h.hour >= ?2 AND h.hour < ?3"
+	    " ORDER BY h.hour";
+	static const char rows_sql[] =
+	    "SELECT r.service_id, r.location_id, r.hour, r.max_count, r.mean_count, r.instances,"
+	    " r.scrapes, r.rise FROM services sv CROSS JOIN rollups r"
+	    " WHERE sv.name = ?1 AND r.service_id = sv.id AND r.hour >= ?2 AND r.hour < ?3"
+	    " ORDER BY r.location_id, r.hour";
+	sqlite3_stmt *stmt = store_prepare(st, hours_sql);
+	int rc, ret = 0;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_text(stmt, 1, service, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, since);
+	sqlite3_bind_int64(stmt, 3, until);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct store_rollup_hour h = {
+		    .service_id = sqlite3_column_int64(stmt, 0),
+		    .service = (const char *)sqlite3_column_text(stmt, 1),
+		    .hour = sqlite3_column_int64(stmt, 2),
+		    .instances = (uint32_t)sqlite3_column_int64(stmt, 3),
+		    .scrapes = (uint64_t)sqlite3_column_int64(stmt, 4),
+		    .step_ms = sqlite3_column_int64(stmt, 5),
+		};
+
+		ret = hour_cb(&h, arg);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE) {
+		store_log_sqlite(st, "reading rollup hours");
+		ret = -1;
+	}
+	store_stmt_done(stmt);
+	if (ret != 0)
+		return ret;
+
+	stmt = store_prepare(st, rows_sql);
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_text(stmt, 1, service, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, since);
+	sqlite3_bind_int64(stmt, 3, until);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct store_rollup r = {
+		    .service_id = sqlite3_column_int64(stmt, 0),
+		    .location_id = sqlite3_column_int64(stmt, 1),
+		    .hour = sqlite3_column_int64(stmt, 2),
+		    .max_count = (uint64_t)sqlite3_column_int64(stmt, 3),
+		    .mean_count = sqlite3_column_double(stmt, 4),
+		    .instances = (uint32_t)sqlite3_column_int64(stmt, 5),
+		    .scrapes = (uint64_t)sqlite3_column_int64(stmt, 6),
+		    .rise = sqlite3_column_double(stmt, 7),
+		};
+
+		ret = row_cb(&r, arg);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE) {
+		store_log_sqlite(st, "reading rollups");
+		ret = -1;
+	}
+	store_stmt_done(stmt);
+	return ret;
+}
+
+int
+store_each_rollup(struct store *st, const char *service, int64_t since, int64_t until,
+                  int (*hour_cb)(const struct store_rollup_hour *h, void *arg),
+                  int (*row_cb)(const struct store_rollup *r, void *arg), void *arg)
+{
+	char **names;
+	size_t n, i;
+	int ret = 0;
+
+	if (service != NULL)
+		return each_rollup_service(st, service, since, until, hour_cb, row_cb, arg);
+	if (service_names(st, &names, &n) < 0)
+		return -1;
+	for (i = 0; i < n && ret == 0; i++)
+		ret = each_rollup_service(st, names[i], since, until, hour_cb, row_cb, arg);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return ret;
 }
 
 int

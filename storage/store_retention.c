@@ -1,15 +1,27 @@
 /* storage/store_retention.c: the store's retention, in bounded steps. See store_retention_step() in
  * store.h.
  *
- * Raw scrapes and samples older than the raw retention are rolled up into hourly rollups, one
- * (target, hour) at a time so that each instance's share of an hour is added exactly once, then
- * deleted. Rollups past their own retention, delivered or dropped outbox rows and old rankings are
- * deleted too, and, once the rollups are caught up, locations and stacks that nothing refers to any
- * more (the ingest's caches are then forgotten). Each call does at most a budget's worth in one
- * write transaction, so that the single writer never holds ingest up for long. */
+ * Every completed hour of raw scrapes is rolled up into hourly rollups, one (target, hour) at a
+ * time so that each instance's share of an hour is added exactly once, and its scrapes are marked
+ * rolled; rolled scrapes and their samples are deleted once older than the raw retention. The
+ * rollups thus cover every hour up to the last completed one, and hold what the detector's long
+ * windows and the dashboard's long charts need past the raw retention:
+ * - mean_count: the mean over every count scrape of every instance of the service in the hour, a
+ *   scrape without the location counting 0 (each instance added later dilutes the rows already
+ *   there, so the mean stays exact whatever order the instances arrive in);
+ * - rise: the count's change over the steps between consecutive count scrapes of one process
+ *   lifetime (a restart is the detector's collapse of the goroutine total), summed over instances,
+ *   with the step time in rollup_hours.step_ms. A leak rises in every hour whatever the deploys do;
+ *   a pool's rises cancel out. An hour's last step reaches the instance's first scrape of the next
+ *   hour, so an hour is rolled up only once the next one is over too.
+ * Rollups past their own retention, delivered or dropped outbox rows and old rankings are deleted
+ * too, and, once the rollups are caught up, locations and stacks that nothing refers to any more
+ * (the ingest's caches are then forgotten). Each call does at most a budget's worth in one write
+ * transaction, so that the single writer never holds ingest up for long. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <sqlite3.h>
 
@@ -18,80 +30,264 @@
 #include "storage/store_internal.h"
 
 #define HOUR_MS 3600000
+/* An hour is rolled up when the hour after it is over: its last step ends there. */
+#define ROLLUP_DELAY_MS HOUR_MS
+/* The detector's restart rule: the total collapses by more than half and by at least this. */
+#define RESTART_MIN_DROP 10
+/* Or a silence this many median intervals long ends with fewer goroutines. */
+#define RESTART_GAP_FACTOR 4
 
-/* Roll up and delete the raw scrapes of one target in one hour. Adds the number of scrapes to
- * *done. */
+/* One count scrape of the (target, hour) being rolled up; the last may be the next hour's first. */
+struct roll_scrape {
+	int64_t id;
+	int64_t ts;
+	int64_t total;
+	int weight; /* how its counts enter rise: +1 as a step's end, -1 as a step's start */
+};
+
+/* One sample of those scrapes. */
+struct roll_sample {
+	int64_t location_id;
+	int64_t count;
+	int weight;
+	bool in_hour;
+};
+
+static int
+cmp_roll_sample(const void *a, const void *b)
+{
+	const struct roll_sample *x = a, *y = b;
+
+	return (x->location_id > y->location_id) - (x->location_id < y->location_id);
+}
+
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Append the count scrapes of 'target_id' in [from, to) to *v, at most 'limit' (0: all). 0, or
+ * -1. */
+static int
+roll_read_scrapes(struct store *st, int64_t target_id, int64_t from, int64_t to, int limit,
+                  struct roll_scrape **v, size_t *n, size_t *cap)
+{
+	sqlite3_stmt *stmt = store_prepare(
+	    st,
+	    "SELECT id, ts, coalesce(total_goroutines, 0) FROM scrapes WHERE target_id = ?1"
+	    " AND ts >= ?2 AND ts < ?3 AND status = 'ok' AND detail = 0 ORDER BY ts, id LIMIT ?4");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, target_id);
+	sqlite3_bind_int64(stmt, 2, from);
+	sqlite3_bind_int64(stmt, 3, to);
+	sqlite3_bind_int(stmt, 4, limit > 0 ? limit : -1);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 64;
+			*v = xrealloc(*v, *cap * sizeof(**v));
+		}
+		(*v)[(*n)++] = (struct roll_scrape){.id = sqlite3_column_int64(stmt, 0),
+		                                    .ts = sqlite3_column_int64(stmt, 1),
+		                                    .total = sqlite3_column_int64(stmt, 2)};
+	}
+	store_stmt_done(stmt);
+	if (rc != SQLITE_DONE) {
+		store_log_sqlite(st, "retention: reading scrapes");
+		return -1;
+	}
+	return 0;
+}
+
+/* Weigh the steps between consecutive scrapes of one lifetime: sc[0..nh) are the hour's, sc[nh]
+ * (when n > nh) the next hour's first. Returns the time the counted steps cover, in ms. */
+static int64_t
+roll_weigh_steps(struct roll_scrape *sc, size_t nh, size_t n)
+{
+	int64_t *dts, step_ms = 0, med = 0;
+	size_t i;
+
+	if (n >= 3) {
+		dts = xcalloc(n - 1, sizeof(*dts));
+		for (i = 1; i < n; i++)
+			dts[i - 1] = sc[i].ts - sc[i - 1].ts;
+		qsort(dts, n - 1, sizeof(*dts), cmp_int64);
+		med = dts[(n - 1) / 2];
+		free(dts);
+	}
+	for (i = 0; i < nh && i + 1 < n; i++) {
+		int64_t a = sc[i].total, b = sc[i + 1].total, dt = sc[i + 1].ts - sc[i].ts;
+		bool collapse = b * 2 < a && a - b >= RESTART_MIN_DROP;
+		bool gap = med > 0 && dt > RESTART_GAP_FACTOR * med && b < a;
+
+		if (collapse || gap)
+			continue;
+		sc[i].weight--;
+		sc[i + 1].weight++;
+		step_ms += dt;
+	}
+	return step_ms;
+}
+
+/* Roll up the count scrapes of one target in one hour (nothing to do without one) and mark every
+ * scrape of it in the hour rolled up. Adds the number of scrapes marked to *done. */
 static int
 retention_target_hour(struct store *st, int64_t target_id, int64_t hour, unsigned *done)
 {
+	struct roll_scrape *sc = NULL;
+	struct roll_sample *xs = NULL;
+	size_t nsc = 0, capsc = 0, nh, nxs = 0, capxs = 0, i, j;
 	sqlite3_stmt *stmt;
-	int64_t nscrapes;
+	int64_t service_id, step_ms, prev_scrapes = 0;
+	int rc, ret = -1;
 
-	/* The count scrapes of this instance in the hour: the denominator of its mean (absent
-	 * counts are 0). */
-	stmt = store_prepare(
-	    st,
-	    "SELECT count(*) FROM scrapes WHERE target_id = ?1 AND ts >= ?2 AND ts < ?2 + 3600000"
-	    " AND status = 'ok' AND detail = 0");
+	stmt = store_prepare(st, "SELECT service_id FROM targets WHERE id = ?1");
 	if (stmt == NULL)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, target_id);
-	sqlite3_bind_int64(stmt, 2, hour);
-	if (sqlite3_step(stmt) != SQLITE_ROW) {
-		store_log_sqlite(st, "retention: counting scrapes");
-		store_stmt_done(stmt);
-		return -1;
-	}
-	nscrapes = sqlite3_column_int64(stmt, 0);
+	rc = sqlite3_step(stmt);
+	service_id = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
 	store_stmt_done(stmt);
-
-	if (nscrapes > 0) {
-		stmt = store_prepare(
-		    st,
-		    "INSERT INTO rollups (service_id, location_id, hour, max_count, mean_count, "
-		    "instances, scrapes)"
-		    " SELECT t.service_id, x.location_id, ?2, max(x.count), CAST(sum(x.count) AS "
-		    "REAL) / ?3, 1, ?3"
-		    " FROM targets t CROSS JOIN scrapes s CROSS JOIN samples x"
-		    " WHERE t.id = ?1 AND s.target_id = t.id AND s.ts >= ?2 AND s.ts < ?2 + 3600000"
-		    " AND s.status = 'ok' AND s.detail = 0 AND x.scrape_id = s.id"
-		    " GROUP BY t.service_id, x.location_id"
-		    " ON CONFLICT (service_id, location_id, hour) DO UPDATE SET"
-		    " max_count = max(max_count, excluded.max_count),"
-		    " mean_count = (mean_count * scrapes + excluded.mean_count * excluded.scrapes)"
-		    " / (scrapes + excluded.scrapes),"
-		    " instances = instances + excluded.instances, scrapes = scrapes + "
-		    "excluded.scrapes");
-		if (stmt == NULL)
-			return -1;
-		sqlite3_bind_int64(stmt, 1, target_id);
-		sqlite3_bind_int64(stmt, 2, hour);
-		sqlite3_bind_int64(stmt, 3, nscrapes);
-		if (store_step_write(st, stmt, "retention: rolling up samples") != 0)
-			return -1;
+	if (rc != SQLITE_ROW) {
+		store_log_sqlite(st, "retention: reading a target");
+		return -1;
 	}
 
-	stmt = store_prepare(
-	    st,
-	    "DELETE FROM samples WHERE scrape_id IN"
-	    " (SELECT id FROM scrapes WHERE target_id = ?1 AND ts >= ?2 AND ts < ?2 + 3600000)");
-	if (stmt == NULL)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, target_id);
-	sqlite3_bind_int64(stmt, 2, hour);
-	if (store_step_write(st, stmt, "retention: deleting samples") != 0)
-		return -1;
+	if (roll_read_scrapes(st, target_id, hour, hour + HOUR_MS, 0, &sc, &nsc, &capsc) < 0)
+		goto out_free;
+	nh = nsc;
+	if (nh == 0)
+		goto mark;
+	if (roll_read_scrapes(st, target_id, hour + HOUR_MS, hour + 2 * HOUR_MS, 1, &sc, &nsc,
+	                      &capsc) < 0)
+		goto out_free;
+	step_ms = roll_weigh_steps(sc, nh, nsc);
 
-	stmt = store_prepare(
-	    st, "DELETE FROM scrapes WHERE target_id = ?1 AND ts >= ?2 AND ts < ?2 + 3600000");
+	/* The samples of those scrapes, sorted by location. */
+	stmt = store_prepare(st, "SELECT location_id, count FROM samples WHERE scrape_id = ?1");
 	if (stmt == NULL)
-		return -1;
+		goto out_free;
+	for (i = 0; i < nsc; i++) {
+		if (i >= nh && sc[i].weight == 0)
+			break;
+		sqlite3_bind_int64(stmt, 1, sc[i].id);
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+			if (nxs == capxs) {
+				capxs = capxs ? capxs * 2 : 256;
+				xs = xrealloc(xs, capxs * sizeof(*xs));
+			}
+			xs[nxs++] =
+			    (struct roll_sample){.location_id = sqlite3_column_int64(stmt, 0),
+			                         .count = sqlite3_column_int64(stmt, 1),
+			                         .weight = sc[i].weight,
+			                         .in_hour = i < nh};
+		}
+		sqlite3_reset(stmt);
+		if (rc != SQLITE_DONE) {
+			store_log_sqlite(st, "retention: reading samples");
+			store_stmt_done(stmt);
+			goto out_free;
+		}
+	}
+	store_stmt_done(stmt);
+	if (nxs > 1)
+		qsort(xs, nxs, sizeof(*xs), cmp_roll_sample);
+
+	/* The service's hour: this instance's scrapes join the denominator of every location's
+	 * mean, present or not. */
+	stmt = store_prepare(
+	    st, "SELECT scrapes FROM rollup_hours WHERE service_id = ?1 AND hour = ?2");
+	if (stmt == NULL)
+		goto out_free;
+	sqlite3_bind_int64(stmt, 1, service_id);
+	sqlite3_bind_int64(stmt, 2, hour);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		prev_scrapes = sqlite3_column_int64(stmt, 0);
+	store_stmt_done(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_log_sqlite(st, "retention: reading the hour's scrapes");
+		goto out_free;
+	}
+	stmt = store_prepare(
+	    st, "INSERT INTO rollup_hours (service_id, hour, instances, scrapes, step_ms)"
+	        " VALUES (?1, ?2, 1, ?3, ?4) ON CONFLICT (service_id, hour) DO UPDATE SET"
+	        " instances = instances + 1, scrapes = scrapes + ?3, step_ms = step_ms + ?4");
+	if (stmt == NULL)
+		goto out_free;
+	sqlite3_bind_int64(stmt, 1, service_id);
+	sqlite3_bind_int64(stmt, 2, hour);
+	sqlite3_bind_int64(stmt, 3, (int64_t)nh);
+	sqlite3_bind_int64(stmt, 4, step_ms);
+	if (store_step_write(st, stmt, "retention: adding to the hour") != 0)
+		goto out_free;
+	stmt = store_prepare(
+	    st, "UPDATE rollups SET mean_count = mean_count * scrapes / (scrapes + ?3),"
+	        " scrapes = scrapes + ?3 WHERE service_id = ?1 AND hour = ?2");
+	if (stmt == NULL)
+		goto out_free;
+	sqlite3_bind_int64(stmt, 1, service_id);
+	sqlite3_bind_int64(stmt, 2, hour);
+	sqlite3_bind_int64(stmt, 3, (int64_t)nh);
+	if (store_step_write(st, stmt, "retention: diluting the hour's means") != 0)
+		goto out_free;
+
+	/* Each location of this instance: its sum joins the (already diluted) mean. */
+	for (i = 0; i < nxs; i = j) {
+		int64_t sum = 0, max = 0, rise = 0;
+
+		for (j = i; j < nxs && xs[j].location_id == xs[i].location_id; j++) {
+			rise += xs[j].count * xs[j].weight;
+			if (!xs[j].in_hour)
+				continue;
+			sum += xs[j].count;
+			if (xs[j].count > max)
+				max = xs[j].count;
+		}
+		if (sum == 0 && rise == 0)
+			continue;
+		stmt = store_prepare(
+		    st, "INSERT INTO rollups (service_id, location_id, hour, max_count, mean_count,"
+		        " instances, scrapes, rise) VALUES (?1, ?2, ?3, ?4, CAST(?5 AS REAL) / ?6, "
+		        "?7, ?6, ?8)"
+		        " ON CONFLICT (service_id, location_id, hour) DO UPDATE SET"
+		        " max_count = max(max_count, excluded.max_count),"
+		        " mean_count = mean_count + CAST(?5 AS REAL) / scrapes,"
+		        " instances = instances + excluded.instances, rise = rise + excluded.rise");
+		if (stmt == NULL)
+			goto out_free;
+		sqlite3_bind_int64(stmt, 1, service_id);
+		sqlite3_bind_int64(stmt, 2, xs[i].location_id);
+		sqlite3_bind_int64(stmt, 3, hour);
+		sqlite3_bind_int64(stmt, 4, max);
+		sqlite3_bind_int64(stmt, 5, sum);
+		sqlite3_bind_int64(stmt, 6, prev_scrapes + (int64_t)nh);
+		sqlite3_bind_int(stmt, 7, sum > 0 ? 1 : 0);
+		sqlite3_bind_double(stmt, 8, (double)rise);
+		if (store_step_write(st, stmt, "retention: rolling up samples") != 0)
+			goto out_free;
+	}
+
+mark:
+	stmt = store_prepare(st, "UPDATE scrapes SET rolled = 1 WHERE target_id = ?1 AND ts >= ?2"
+	                         " AND ts < ?2 + 3600000 AND rolled = 0");
+	if (stmt == NULL)
+		goto out_free;
 	sqlite3_bind_int64(stmt, 1, target_id);
 	sqlite3_bind_int64(stmt, 2, hour);
-	if (store_step_write(st, stmt, "retention: deleting scrapes") != 0)
-		return -1;
+	if (store_step_write(st, stmt, "retention: marking scrapes rolled up") != 0)
+		goto out_free;
 	*done += (unsigned)sqlite3_changes(store_db(st));
-	return 0;
+	ret = 0;
+out_free:
+	free(xs);
+	free(sc);
+	return ret;
 }
 
 /* Delete up to 'limit' rows chosen by 'sql' (bound ?1 = cutoff or count, ?2 = limit). Rows deleted,
@@ -186,8 +382,11 @@ int
 store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t rollup_ms,
                      unsigned budget)
 {
-	static const char oldest_sql[] = "SELECT target_id, ts FROM scrapes ORDER BY ts LIMIT 1";
+	static const char oldest_sql[] =
+	    "SELECT target_id, ts FROM scrapes WHERE rolled = 0 ORDER BY ts LIMIT 1";
 	int64_t raw_cutoff = now - raw_ms, rollup_cutoff = now - rollup_ms;
+	/* Raw scrapes go by whole hours, once rolled up. */
+	int64_t raw_hour = raw_cutoff - ((raw_cutoff % HOUR_MS) + HOUR_MS) % HOUR_MS;
 	unsigned done = 0, row_budget;
 	bool more = false;
 	int n;
@@ -199,8 +398,9 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 	if (store_begin(st) < 0)
 		return -1;
 
-	/* Whole hours only, one (target, hour) at a time: an instance's contribution to an hour's
-	 * rollup is then added exactly once, so instances and means stay exact across batches. */
+	/* Whole hours only, one (target, hour) at a time, oldest first: an instance's contribution
+	 * to an hour's rollup is then added exactly once, so instances and means stay exact across
+	 * batches. */
 	while (done < budget) {
 		sqlite3_stmt *stmt = store_prepare(st, oldest_sql);
 		int64_t target_id, ts, hour;
@@ -222,16 +422,38 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 		ts = sqlite3_column_int64(stmt, 1);
 		store_stmt_done(stmt);
 		hour = ts - ((ts % HOUR_MS) + HOUR_MS) % HOUR_MS;
-		if (hour + HOUR_MS > raw_cutoff)
+		if (hour + HOUR_MS + ROLLUP_DELAY_MS > now)
 			break;
 		if (retention_target_hour(st, target_id, hour, &done) < 0)
 			goto out_rollback;
-		more = true;
 	}
-	if (done >= budget)
+	more = done >= budget;
+
+	/* Rolled-up scrapes of the hours past the raw retention, oldest first. */
+	n = retention_delete(st,
+	                     "DELETE FROM samples WHERE scrape_id IN (SELECT id FROM scrapes"
+	                     " WHERE ts < ?1 AND rolled = 1 ORDER BY ts LIMIT ?2)",
+	                     raw_hour, budget, "retention: deleting samples");
+	if (n < 0)
+		goto out_rollback;
+	n = retention_delete(st,
+	                     "DELETE FROM scrapes WHERE id IN (SELECT id FROM scrapes"
+	                     " WHERE ts < ?1 AND rolled = 1 ORDER BY ts LIMIT ?2)",
+	                     raw_hour, budget, "retention: deleting scrapes");
+	if (n < 0)
+		goto out_rollback;
+	if ((unsigned)n >= budget)
 		more = true;
-	else
-		more = false;
+
+	n = retention_delete(
+	    st,
+	    "DELETE FROM rollup_hours WHERE (service_id, hour) IN"
+	    " (SELECT service_id, hour FROM rollup_hours WHERE hour < ?1 LIMIT ?2)",
+	    rollup_cutoff, row_budget, "retention: deleting old rollup hours");
+	if (n < 0)
+		goto out_rollback;
+	if ((unsigned)n >= row_budget)
+		more = true;
 
 	n = retention_delete(
 	    st,

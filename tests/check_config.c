@@ -308,6 +308,24 @@ START_TEST(test_minimal_service_defaults)
 }
 END_TEST
 
+/* detector.window reaches back at most as far as the rollups are kept; past retention.raw it is
+ * served from them, which is fine. */
+START_TEST(test_window_within_retention)
+{
+	struct config *cfg;
+
+	expect_error("services: []\ndetector:\n  window: 31d\n",
+	             "t.yaml:3: detector.window: detector.window (2678400s) must not exceed "
+	             "retention.rollup (2592000s): older data is not kept");
+	expect_error("retention:\n  raw: 1h\n  rollup: 2h\n",
+	             "t.yaml:3: retention.rollup: detector.window (21600s) must not exceed "
+	             "retention.rollup (7200s): older data is not kept");
+	cfg = expect_ok("retention: {raw: 1d, rollup: 7d}\ndetector: {window: 7d}\n");
+	ck_assert_uint_eq(cfg->detector.window, 7 * 86400);
+	config_unref(cfg);
+}
+END_TEST
+
 START_TEST(test_values_accepted)
 {
 	struct config *cfg;
@@ -1063,6 +1081,7 @@ config_suite(void)
 	tcase_add_test(tc, test_add_target);
 	tcase_add_test(tc, test_example_config);
 	tcase_add_test(tc, test_restart_changes);
+	tcase_add_test(tc, test_window_within_retention);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -7,6 +7,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 
 #include "tests/testutil.h"
 #include "collector/profile.h"
+#include "storage/query.h"
 #include "storage/store.h"
 #include "storage/store_internal.h"
 
@@ -175,7 +177,7 @@ START_TEST(test_open_migrates)
 	int64_t t;
 
 	ck_assert_ptr_nonnull(st);
-	ck_assert_int_eq(count_rows(st, "PRAGMA user_version"), 2);
+	ck_assert_int_ge(count_rows(st, "PRAGMA user_version"), 2);
 	ck_assert_int_eq(
 	    count_rows(st,
 	               "SELECT count(*) FROM sqlite_schema WHERE name IN ('services', 'targets',"
@@ -836,6 +838,22 @@ walk_nothing_scrape(const struct store_scrape *s, void *arg)
 	return 0;
 }
 
+static int
+count_rollup_hours(const struct store_rollup_hour *h, void *arg)
+{
+	(void)h;
+	(*(int *)arg) += 1000;
+	return 0;
+}
+
+static int
+count_rollups(const struct store_rollup *r, void *arg)
+{
+	(void)r;
+	(*(int *)arg)++;
+	return 0;
+}
+
 /* The statements on the big tables use their indexes: after the detector's walks, retention and
  * the ranking load ran over real rows, none of the store's own statements touching scrapes or
  * samples stepped through a full table scan or built an automatic index (SQLite counts both per
@@ -851,7 +869,7 @@ START_TEST(test_no_full_scans)
 	struct ranking r;
 	sqlite3_stmt *stmt = NULL;
 	int64_t t[3];
-	int i, j, checked = 0;
+	int i, j, checked = 0, rolled;
 
 	ck_assert_ptr_nonnull(st);
 	t[0] = store_target_upsert(st, "a", NULL, "http://a1");
@@ -867,6 +885,18 @@ START_TEST(test_no_full_scans)
 	ck_assert_int_ge(store_retention_step(st, T0 + 50 * HOUR, 48 * HOUR, 30 * 24 * HOUR, 1000),
 	                 0);
 	ck_assert_int_eq(store_ranking_load(st, NULL, 0, &r), 1);
+	/* Hours T0 .. T0 + 4 h rolled up: 5 hours (x 1000) with 2 locations each in each service;
+	 * 1 hour and its 2 rows in [T0 + 1 h, T0 + 2 h) of b. */
+	rolled = 0;
+	ck_assert_int_eq(store_each_rollup(st, NULL, T0, T0 + 50 * HOUR, count_rollup_hours,
+	                                   count_rollups, &rolled),
+	                 0);
+	ck_assert_int_eq(rolled, 10 * 1000 + 20);
+	rolled = 0;
+	ck_assert_int_eq(store_each_rollup(st, "b", T0 + HOUR, T0 + 2 * HOUR, count_rollup_hours,
+	                                   count_rollups, &rolled),
+	                 0);
+	ck_assert_int_eq(rolled, 1000 + 2);
 
 	while ((stmt = sqlite3_next_stmt(store_db(st), stmt)) != NULL) {
 		const char *sql = sqlite3_sql(stmt);
@@ -1136,7 +1166,8 @@ START_TEST(test_retention_rollup)
 	/* Recent. */
 	add(st, a, now - MIN, &p5);
 	/* An old rollup and old outbox rows. */
-	exec_ok(st, "INSERT INTO rollups VALUES (1, 1, 0, 1, 1.0, 1, 1)");
+	exec_ok(st, "INSERT INTO rollups (service_id, location_id, hour, max_count, mean_count, "
+	            "instances, scrapes) VALUES (1, 1, 0, 1, 1.0, 1, 1)");
 	exec_ok(st, "INSERT INTO outbox (event_id, webhook, status, service_id, location_id, "
 	            "payload, created,"
 	            " next_attempt, state, delivered_at) VALUES ('e1', 'w', 'firing', 1, 1, '{}', "
@@ -1163,12 +1194,13 @@ START_TEST(test_retention_rollup)
 	                   "AND r.scrapes = 5"
 	                   " AND abs(r.mean_count - 13.0) < 1e-9"),
 	    1);
-	/* svc, M, hour T0: only a, once (4), over a's 3 scrapes. */
+	/* svc, M, hour T0: only a, once (4), over the service's 5 count scrapes (b's without it
+	 * count 0). */
 	ck_assert_int_eq(
 	    count_rows(st, "SELECT count(*) FROM rollups r JOIN locations l ON l.id = r.location_id"
 	                   " WHERE l.function = 'main.M' AND r.max_count = 4 AND r.instances = 1 "
-	                   "AND r.scrapes = 3"
-	                   " AND abs(r.mean_count - 4.0 / 3) < 1e-9"),
+	                   "AND r.scrapes = 5"
+	                   " AND abs(r.mean_count - 4.0 / 5) < 1e-9"),
 	    1);
 	/* other, L: its own row. */
 	ck_assert_int_eq(
@@ -1198,6 +1230,182 @@ START_TEST(test_retention_rollup)
 	/* Nothing left to do; then ingest still works. */
 	ck_assert_int_eq(store_retention_step(st, now, raw, rollup, 100), 0);
 	add(st, a, now, &p5);
+	store_free(st);
+}
+END_TEST
+
+/* A rollup row of (service, location, hour): -1 in max_count when there is none. */
+struct rollup_row {
+	int64_t max_count, instances, scrapes;
+	double mean, rise;
+};
+
+static struct rollup_row
+rollup_of(struct store *st, const char *fn, int64_t hour)
+{
+	struct rollup_row row = {.max_count = -1};
+	sqlite3_stmt *stmt;
+
+	ck_assert_int_eq(
+	    sqlite3_prepare_v2(store_db(st),
+	                       "SELECT r.max_count, r.instances, r.scrapes, r.mean_count, r.rise"
+	                       " FROM rollups r JOIN locations l ON l.id = r.location_id"
+	                       " WHERE l.function = ?1 AND r.hour = ?2",
+	                       -1, &stmt, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_text(stmt, 1, fn, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, hour);
+	if (sqlite3_step(stmt) == SQLITE_ROW) {
+		row.max_count = sqlite3_column_int64(stmt, 0);
+		row.instances = sqlite3_column_int64(stmt, 1);
+		row.scrapes = sqlite3_column_int64(stmt, 2);
+		row.mean = sqlite3_column_double(stmt, 3);
+		row.rise = sqlite3_column_double(stmt, 4);
+	}
+	sqlite3_finalize(stmt);
+	return row;
+}
+
+/* Rollups are written for every completed hour, raw rows kept: the mean counts every count scrape
+ * of every instance of the service (a location absent from a scrape, or from a whole instance,
+ * counts 0, whichever instance is rolled up first), and the rise sums each instance's count changes
+ * between consecutive scrapes of one process lifetime, the step into the next hour included and the
+ * step across a restart left out. */
+START_TEST(test_rollup_absent_and_rise)
+{
+	struct prof_location la[5][2], lb[4][2], lc[2][2];
+	struct profile pa[5], pb[4], pc[2];
+	struct store *st = store_open(dbpath, 0);
+	int64_t a, b, c, now = T0 + 2 * HOUR + 30 * MIN;
+	const int64_t b_l[] = {0, 6, 2, 3}, b_p[] = {100, 100, 0, 0};
+	struct rollup_row row;
+	int i, rc, calls = 0;
+
+	ck_assert_ptr_nonnull(st);
+	a = store_target_upsert(st, "s", NULL, "http://a");
+	b = store_target_upsert(st, "s", NULL, "http://b");
+	c = store_target_upsert(st, "s", NULL, "http://c");
+	/* a: L rises 1..4 every 15 min next to a pool P of 100, and 5 in the next hour. */
+	for (i = 0; i < 5; i++) {
+		la[i][0] = loc("main.L", "/l.go", 1, "chan send", (uint64_t)i + 1, stack_a, 4);
+		la[i][1] = loc("main.P", "/p.go", 2, "chan receive", 100, stack_b, 2);
+		pa[i] = prof(la[i], 2);
+		add(st, a, T0 + i * 15 * MIN, &pa[i]);
+	}
+	/* b: L absent, 6, then a restart (the total collapses), 2, 3. */
+	for (i = 0; i < 4; i++) {
+		size_t n = 0;
+
+		if (b_l[i])
+			lb[i][n++] =
+			    loc("main.L", "/l.go", 1, "chan send", (uint64_t)b_l[i], stack_a, 4);
+		if (b_p[i])
+			lb[i][n++] =
+			    loc("main.P", "/p.go", 2, "chan receive", (uint64_t)b_p[i], stack_b, 2);
+		pb[i] = prof(lb[i], n);
+		add(st, b, T0 + 5 * MIN + i * 15 * MIN, &pb[i]);
+	}
+	/* c, rolled up last: Q only here, once; L never. */
+	lc[0][0] = loc("main.Q", "/q.go", 3, "select", 7, NULL, 0);
+	lc[0][1] = loc("main.P", "/p.go", 2, "chan receive", 100, stack_b, 2);
+	lc[1][0] = loc("main.P", "/p.go", 2, "chan receive", 100, stack_b, 2);
+	pc[0] = prof(lc[0], 2);
+	pc[1] = prof(lc[1], 1);
+	add(st, c, T0 + 10 * MIN, &pc[0]);
+	add(st, c, T0 + 40 * MIN, &pc[1]);
+
+	while ((rc = store_retention_step(st, now, 48 * HOUR, 30 * 24 * HOUR, 1)) == 1)
+		ck_assert_int_lt(++calls, 20);
+	ck_assert_int_eq(rc, 0);
+
+	/* 10 count scrapes of s in hour T0: a 4, b 4, c 2. */
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rollup_hours WHERE hour = "
+	                                "1789999200000 AND instances = 3 AND scrapes = 10"
+	                                " AND step_ms = 7200000"),
+	                 1);
+	row = rollup_of(st, "main.L", T0);
+	ck_assert_int_eq(row.max_count, 6);
+	ck_assert_int_eq(row.instances, 2);
+	ck_assert_int_eq(row.scrapes, 10);
+	ck_assert_double_eq_tol(row.mean, 21.0 / 10, 1e-9);
+	ck_assert_double_eq_tol(row.rise, 4 + 6 + 1, 1e-9); /* a: 1 → 5; b: 0 → 6, 2 → 3 */
+	row = rollup_of(st, "main.P", T0);
+	ck_assert_double_eq_tol(row.mean, 800.0 / 10, 1e-9); /* a 4 x 100, b 2, c 2 */
+	ck_assert_double_eq_tol(row.rise, 0, 1e-9);          /* the restart's drop is not a step */
+	row = rollup_of(st, "main.Q", T0);
+	ck_assert_int_eq(row.instances, 1);
+	ck_assert_int_eq(row.scrapes, 10);
+	ck_assert_double_eq_tol(row.mean, 7.0 / 10, 1e-9);
+	ck_assert_double_eq_tol(row.rise, -7, 1e-9);
+	/* The next hour is not over yet: nothing of it rolled up; raw rows are all kept. */
+	ck_assert_int_eq(rollup_of(st, "main.L", T0 + HOUR).max_count, -1);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 11);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE rolled = 0"), 1);
+
+	/* Once past the raw retention, rolled-up hours go; the rollups stay as they were. */
+	while ((rc = store_retention_step(st, now + 48 * HOUR, 48 * HOUR, 30 * 24 * HOUR, 1)) == 1)
+		ck_assert_int_lt(++calls, 40);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), 0);
+	ck_assert_double_eq_tol(rollup_of(st, "main.L", T0).mean, 21.0 / 10, 1e-9);
+	ck_assert_double_eq_tol(rollup_of(st, "main.L", T0 + HOUR).mean, 5, 1e-9);
+	store_free(st);
+}
+END_TEST
+
+/* A chart over 7 days with 2 days of raw samples shows 7 days: hourly rollup totals where the raw
+ * samples are gone, raw ones after. Two instances hold day + 1 goroutines at L on day 'day'. */
+START_TEST(test_series_past_raw)
+{
+	struct store *st = store_open(dbpath, 0);
+	int64_t t[2], now = T0 + 8 * 24 * HOUR, from, step = 42 * MIN;
+	struct query_series q;
+	int rc, calls = 0;
+	size_t b;
+
+	ck_assert_ptr_nonnull(st);
+	t[0] = store_target_upsert(st, "s", NULL, "http://a");
+	t[1] = store_target_upsert(st, "s", NULL, "http://b");
+	for (int64_t ts = T0; ts < now; ts += 10 * MIN) {
+		struct prof_location l[] = {loc("main.L", "/l.go", 1, "chan send",
+		                                (uint64_t)((ts - T0) / (24 * HOUR)) + 1, stack_a,
+		                                4)};
+		struct profile p = prof(l, 1);
+
+		add(st, t[0], ts, &p);
+		add(st, t[1], ts + MIN, &p);
+	}
+	while ((rc = store_retention_step(st, now, 48 * HOUR, 30 * 24 * HOUR, 1000)) == 1)
+		ck_assert_int_lt(++calls, 100);
+	ck_assert_int_eq(rc, 0);
+
+	from = now - 240 * step; /* 7 days: as the API asks for a 7 d chart */
+	ck_assert_int_eq(query_location_series(st, 1, NULL, from, now, step, 30 * MIN, &q), 0);
+	ck_assert_int_eq(q.nbuckets, 240);
+	ck_assert_int_eq(q.hourly_until, now - 48 * HOUR);
+	for (b = 0; b < q.nbuckets; b++) {
+		int64_t start = from + (int64_t)b * step;
+		/* the highest day the bucket touches, in both instances */
+		double want = 2.0 * (double)((start + step - 1 - T0) / (24 * HOUR) + 1);
+
+		ck_assert_msg(!isnan(q.total[b]), "bucket %zu (%.1f h ago) is empty", b,
+		              (double)(now - start) / HOUR);
+		if (start < q.hourly_until)
+			ck_assert_msg(fabs(q.total[b] - want) < 1e-6,
+			              "bucket %zu (%.1f h ago): %f, not %f", b,
+			              (double)(now - start) / HOUR, q.total[b], want);
+	}
+	ck_assert_double_eq_tol(q.total[0], 2 * 2, 1e-6); /* 7 days ago: day 1, 2 goroutines each */
+	ck_assert_double_eq_tol(q.total[q.nbuckets - 1], 2 * 8, 1e-6);
+	ck_assert_int_eq(q.ninst, 2);
+	ck_assert(isnan(q.inst[0].values[0]));
+	query_series_release(&q);
+
+	/* Only one service's rows: none elsewhere. */
+	ck_assert_int_eq(query_location_series(st, 1, "nosuch", from, now, step, 30 * MIN, &q), 0);
+	ck_assert(isnan(q.total[0]));
+	query_series_release(&q);
 	store_free(st);
 }
 END_TEST
@@ -1447,6 +1655,8 @@ store_suite(void)
 	tcase_add_test(tc, test_target_health);
 	tcase_add_test(tc, test_retention_rollup);
 	tcase_add_test(tc, test_retention_forgets_locations);
+	tcase_add_test(tc, test_rollup_absent_and_rise);
+	tcase_add_test(tc, test_series_past_raw);
 	tcase_add_test(tc, test_statement_cache);
 	tcase_add_test(tc, test_real_profiles);
 	suite_add_tcase(s, tc);

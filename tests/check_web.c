@@ -2,10 +2,14 @@
  * buffer, parameter parsing, base64 and secret comparison, sparklines and count formatting. */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/testutil.h"
+#include "base/config.h"
 #include "base/units.h"
+#include "storage/store.h"
 #include "web/api.h"
 #include "web/pages.h"
 #include "web/web.h"
@@ -235,6 +239,100 @@ START_TEST(test_ranking_parameters_rejected_by_name)
 }
 END_TEST
 
+/* A window reaching back past what retention.rollup keeps is a 400 naming the window, on the
+ * ranking, the series and the location page alike (checked before anything is read). */
+START_TEST(test_window_past_retention)
+{
+	static const char *const long_window[] = {"window", "10d", NULL};
+	struct config cfg = {.detector = {.window = 21600}, .retention_rollup = 7 * 86400};
+	struct web_ctx c = {.cfg = &cfg, .arg = fake_arg, .arg_cls = (void *)long_window};
+	const char *want = "window: at most 7d, as long as data is kept (retention.rollup)";
+	struct web_reply r = {0};
+	struct ranking rk;
+	uint64_t w;
+	char err[200];
+	json_t *j;
+
+	c.path = "/api/v1/suspects";
+	ck_assert_uint_eq(api_load_ranking(&c, &rk, &w, err, sizeof(err)), 400);
+	ck_assert_str_eq(err, want);
+	c.path = "/api/v1/locations/1/series";
+	api_handle(&c, &r);
+	ck_assert_uint_eq(r.status, 400);
+	j = json_loadb(r.body, r.len, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "error")), want);
+	json_decref(j);
+	web_reply_release(&r);
+	c.path = "/locations/1";
+	pages_handle(&c, &r);
+	ck_assert_uint_eq(r.status, 400);
+	ck_assert_ptr_nonnull(memmem(r.body, r.len, want, strlen(want)));
+	web_reply_release(&r);
+	ck_assert_int_eq(api_window_kept(&cfg, 7 * 86400, err, sizeof(err)), 0);
+	ck_assert_int_eq(api_window_kept(&cfg, 7 * 86400 + 1, err, sizeof(err)), -1);
+}
+END_TEST
+
+/* A location seen only days ago, whose raw samples are gone, still has its 7 d chart: hourly
+ * means from the rollups, marked as such. */
+START_TEST(test_chart_past_raw)
+{
+	static const char *const week[] = {"window", "7d", NULL};
+	static const struct frame stack[] = {{"main.fill", "/src/app/fill.go", 8}};
+	const int64_t hour = 3600000, now = 1790000000000LL - 1790000000000LL % hour;
+	struct config *cfg = config_default();
+	struct web_ctx c = {.cfg = cfg, .arg = fake_arg, .arg_cls = (void *)week};
+	struct web_reply r = {0};
+	char dir[256], path[300];
+	struct store *st;
+	int64_t t;
+	int rc;
+
+	ck_assert_ptr_nonnull(cfg);
+	testutil_mkdtemp(dir, sizeof(dir), "check_web");
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+	st = store_open(path, 0);
+	ck_assert_ptr_nonnull(st);
+	t = store_target_upsert(st, "app", NULL, "http://a");
+	for (int64_t ts = now - 6 * 24 * hour; ts < now - 4 * 24 * hour; ts += 600000) {
+		struct prof_location l = {.loc = {"main.fill", "/src/app/fill.go", 8},
+		                          .op = "chan send",
+		                          .op_class = OP_CLASS_CHAN,
+		                          .count = 40,
+		                          .max_wait_minutes = -1,
+		                          .min_wait_minutes = -1,
+		                          .median_wait_minutes = -1,
+		                          .stack = stack,
+		                          .nstack = 1};
+		struct profile p = {.format = PROFILE_FORMAT_PROTO,
+		                    .kind = PROFILE_KIND_GOROUTINE,
+		                    .locations = &l,
+		                    .nlocations = 1,
+		                    .total_goroutines = 45};
+		struct scrape_record rec = {
+		    .target_id = t, .ts = ts, .status = "ok", .profile = &p};
+
+		ck_assert_int_eq(store_add_scrape(st, &rec), 0);
+	}
+	while ((rc = store_retention_step(st, now, 48 * hour, 30 * 24 * hour, 1000)) == 1)
+		;
+	ck_assert_int_eq(rc, 0);
+	c.st = st;
+	c.now_ms = now;
+	c.path = "/locations/1";
+	pages_handle(&c, &r);
+	ck_assert_uint_eq(r.status, 200);
+	ck_assert_ptr_null(memmem(r.body, r.len, "No samples", 10));
+	ck_assert_ptr_nonnull(memmem(r.body, r.len, "class=\"total\" d=\"M", 18));
+	ck_assert_ptr_nonnull(memmem(r.body, r.len, ": hourly mean of the total", 26));
+	web_reply_release(&r);
+	store_free(st);
+	config_unref(cfg);
+	testutil_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_api_error_is_json)
 {
 	struct web_reply r = {0};
@@ -307,6 +405,8 @@ web_suite(void)
 	tcase_add_test(tc, test_sparkline);
 	tcase_add_test(tc, test_ranking_parameters_rejected_by_name);
 	tcase_add_test(tc, test_api_error_is_json);
+	tcase_add_test(tc, test_window_past_retention);
+	tcase_add_test(tc, test_chart_past_raw);
 	tcase_add_test(tc, test_micro_cache);
 	suite_add_tcase(s, tc);
 	return s;

@@ -11,6 +11,7 @@
 
 #include "detect/detect.h"
 #include "base/log.h"
+#include "base/units.h"
 #include "storage/query.h"
 #include "web/api.h"
 
@@ -154,6 +155,8 @@ api_load_ranking(const struct web_ctx *c, struct ranking *out, uint64_t *window_
 		snprintf(err, errsz, "window: expected a duration like 30m, 6h or 2d, at most 30d");
 		return 400;
 	}
+	if (api_window_kept(c->cfg, window, err, errsz) < 0)
+		return 400;
 	if (ltext && (web_parse_uint(ltext, API_MAX_LIMIT, &limit) < 0 || limit == 0)) {
 		snprintf(err, errsz, "limit: expected an integer from 1 to %d", API_MAX_LIMIT);
 		return 400;
@@ -350,12 +353,17 @@ api_series(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	struct query_series q;
 	uint64_t window = c->cfg->detector.window, step = 0;
 	int64_t from, to, lookback;
+	char err[128];
 	json_t *o, *arr;
 	int rc;
 
 	if (web_arg(c, "window") &&
 	    web_parse_duration(web_arg(c, "window"), API_MAX_WINDOW, &window) < 0) {
 		api_error(r, 400, "window: expected a duration like 30m, 6h or 2d, at most 30d");
+		return;
+	}
+	if (api_window_kept(c->cfg, window, err, sizeof(err)) < 0) {
+		api_error(r, 400, "%s", err);
 		return;
 	}
 	if (web_arg(c, "step") &&
@@ -533,6 +541,19 @@ api_handle(const struct web_ctx *c, struct web_reply *r)
 		          "not found: see /api/v1/suspects, /api/v1/locations/{id}, "
 		          "/api/v1/locations/{id}/series, /api/v1/services, /api/v1/targets");
 	}
+}
+
+int
+api_window_kept(const struct config *cfg, uint64_t window, char *err, size_t errsz)
+{
+	char kept[32];
+
+	if (cfg->retention_rollup == 0 || window <= cfg->retention_rollup)
+		return 0;
+	units_fmt_duration(cfg->retention_rollup, kept, sizeof(kept));
+	snprintf(err, errsz, "window: at most %s, as long as data is kept (retention.rollup)",
+	         kept);
+	return -1;
 }
 
 void

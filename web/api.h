@@ -46,6 +46,10 @@ void api_error(struct web_reply *r, unsigned status, const char *fmt, ...)
 unsigned api_load_ranking(const struct web_ctx *c, struct ranking *out, uint64_t *window_out,
                           char *err, size_t errsz);
 
+/* 0 when 'window' seconds reach back no further than retention.rollup keeps data; else -1 with
+ * "window: ..." in 'err' (answered with 400). */
+int api_window_kept(const struct config *cfg, uint64_t window, char *err, size_t errsz);
+
 /* The buckets of a location chart over 'window' seconds ending now: 'step' (0: about 240 points,
  * never finer than the scrape interval) aligned on whole steps so refreshes do not shift them;
  * *lookback_ms for query_location_series. */

@@ -29,7 +29,7 @@
 #define CHART_BOTTOM 28
 #define CHART_MAX_LINES 8 /* instances drawn individually; the total is always drawn */
 
-static const char *const windows[] = {"1h", "6h", "24h", "2d", "7d"};
+static const char *const windows[] = {"1h", "6h", "24h", "2d", "7d", "30d"};
 
 /* ---- small formatting helpers ---- */
 
@@ -242,6 +242,16 @@ nice_step(double vmax, int ticks)
 	return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag;
 }
 
+/* True when some bucket has a total (from raw samples or the hourly rollups). */
+static bool
+series_has_total(const struct query_series *q)
+{
+	for (size_t i = 0; i < q->nbuckets; i++)
+		if (!isnan(q->total[i]))
+			return true;
+	return false;
+}
+
 static void
 chart(struct sbuf *b, const struct query_series *q, const struct web_ctx *c)
 {
@@ -319,6 +329,19 @@ chart(struct sbuf *b, const struct query_series *q, const struct web_ctx *c)
 		sbuf_html(b, q->inst[i].target);
 		sbuf_puts(b, "</title></path>");
 	}
+	/* Before this line the raw samples are gone: hourly means from the rollups. */
+	if (q->hourly_until > q->from && q->nbuckets > 1) {
+		double px = CHART_LEFT + pw * (double)(q->hourly_until - q->from) /
+		                             (double)((int64_t)(q->nbuckets - 1) * q->step);
+
+		if (px <= CHART_LEFT + pw)
+			sbuf_addf(
+			    b,
+			    "<line class=\"grid\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" "
+			    "y2=\"%.0f\"><title>hourly means before, raw samples after</title>"
+			    "</line>",
+			    px, px, CHART_TOP, CHART_TOP + ph);
+	}
 	sbuf_puts(b, "<path class=\"total\" d=\"");
 	svg_path_d(b, q->total, q->nbuckets, CHART_LEFT, CHART_TOP, pw, ph, vmax);
 	sbuf_puts(b, "\"><title>total over instances</title></path></svg>");
@@ -335,6 +358,15 @@ chart(struct sbuf *b, const struct query_series *q, const struct web_ctx *c)
 	if (q->nrestarts)
 		sbuf_addf(b, "<li><span class=\"sw restart\"></span>restart (%zu)</li>",
 		          q->nrestarts);
+	if (q->hourly_until > q->from) {
+		char iso[32];
+
+		web_fmt_time(q->hourly_until, iso, sizeof(iso));
+		sbuf_addf(b,
+		          "<li class=\"muted\">before %s: hourly mean of the total (raw samples "
+		          "are kept for retention.raw)</li>",
+		          iso);
+	}
 	sbuf_puts(b, "</ul>");
 }
 
@@ -381,8 +413,9 @@ put_alert_badge(struct sbuf *b, const struct query_alert *a)
 	                                             : "alert resolved");
 }
 
+/* Only the windows that retention.rollup ('kept' seconds) keeps data for are offered. */
 static void
-window_select(struct sbuf *b, const char *current, uint64_t stored_window)
+window_select(struct sbuf *b, const char *current, uint64_t stored_window, uint64_t kept)
 {
 	char stored[16];
 
@@ -391,6 +424,10 @@ window_select(struct sbuf *b, const char *current, uint64_t stored_window)
 	sbuf_addf(b, "<option value=\"\"%s>latest ranking (%s)</option>",
 	          current ? "" : " selected", stored);
 	for (size_t i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
+		uint64_t ws = 0;
+
+		if (web_parse_duration(windows[i], API_MAX_WINDOW, &ws) < 0 || ws > kept)
+			continue;
 		sbuf_addf(b, "<option value=\"%s\"%s>last %s</option>", windows[i],
 		          current && strcmp(current, windows[i]) == 0 ? " selected" : "",
 		          windows[i]);
@@ -466,7 +503,7 @@ page_suspects(const struct web_ctx *c, struct web_reply *r)
 		sbuf_puts(&b, "</option>");
 	}
 	sbuf_puts(&b, "</select></label>");
-	window_select(&b, web_arg(c, "window"), c->cfg->detector.window);
+	window_select(&b, web_arg(c, "window"), c->cfg->detector.window, c->cfg->retention_rollup);
 	sbuf_puts(&b, "<noscript><button type=\"submit\">Apply</button></noscript></form>");
 
 	if (rk.n == 0) {
@@ -613,6 +650,7 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	const struct suspect *s = NULL;
 	struct sbuf b = {0}, t = {.max = 1u << 20};
 	uint64_t window = c->cfg->detector.window, step;
+	char err[128];
 	int32_t max_wait, median_wait;
 	size_t ninst = 0;
 	json_t *stack;
@@ -624,6 +662,10 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	if (wtext && web_parse_duration(wtext, API_MAX_WINDOW, &window) < 0) {
 		page_error(c, r, 400,
 		           "window: expected a duration like 30m, 6h or 2d, at most 30d");
+		return;
+	}
+	if (api_window_kept(c->cfg, window, err, sizeof(err)) < 0) {
+		page_error(c, r, 400, err);
 		return;
 	}
 	rc = store_location_get(c->st, id, &loc);
@@ -748,7 +790,8 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	for (size_t k = 0; k < sizeof(windows) / sizeof(windows[0]); k++) {
 		uint64_t ws = 0;
 
-		if (web_parse_duration(windows[k], API_MAX_WINDOW, &ws) < 0)
+		if (web_parse_duration(windows[k], API_MAX_WINDOW, &ws) < 0 ||
+		    ws > c->cfg->retention_rollup)
 			continue;
 		sbuf_addf(&b, "<a href=\"/locations/%lld?window=%s", (long long)id, windows[k]);
 		if (service) {
@@ -758,7 +801,7 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 		sbuf_addf(&b, "\"%s>%s</a>", ws == window ? " class=\"on\"" : "", windows[k]);
 	}
 	sbuf_puts(&b, "</nav></div>");
-	if (q.ninst == 0)
+	if (q.ninst == 0 && !series_has_total(&q))
 		sbuf_puts(&b, "<p class=\"muted\">No samples of this location in the window.</p>");
 	else
 		chart(&b, &q, c);
