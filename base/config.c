@@ -366,6 +366,7 @@ enum ftype {
 	F_U64,      /* uint64_t */
 	F_BOOL,     /* bool */
 	F_SCORE,    /* double in [0, 1] */
+	F_ENUM,     /* unsigned, the index of the value in 'names' */
 	F_STRLIST,  /* char **, size_t at off2 */
 	F_URLLIST,  /* char **, size_t at off2, each an http(s) URL */
 	F_LABELS,   /* struct config_kv *, size_t at off2 */
@@ -390,11 +391,12 @@ struct field {
 	enum ftype type;
 	size_t off;
 	size_t off2;
-	uint64_t min, max;       /* numbers and durations; max 0 = none */
-	const struct field *sub; /* F_MAP */
-	check_fn check;          /* F_MAP: after the sub fields */
-	list_fn list;            /* F_LIST */
-	unsigned flags;          /* enum field_flags */
+	uint64_t min, max;        /* numbers and durations; max 0 = none */
+	const struct field *sub;  /* F_MAP */
+	check_fn check;           /* F_MAP: after the sub fields */
+	list_fn list;             /* F_LIST */
+	const char *const *names; /* F_ENUM: the values, NULL-terminated */
+	unsigned flags;           /* enum field_flags */
 };
 
 static void load_map(struct loader *L, const yaml_node_t *n, const char *path,
@@ -759,6 +761,29 @@ load_field(struct loader *L, const yaml_node_t *n, const char *path, const struc
 		*(double *)dst = d;
 		return;
 	}
+	case F_ENUM: {
+		char use[256];
+		size_t len = 0;
+
+		v = scalar(L, n, path, "a string");
+		if (v == NULL)
+			return;
+		for (unsigned i = 0; f->names[i] != NULL; i++) {
+			if (strcmp(v, f->names[i]) == 0) {
+				*(unsigned *)dst = i;
+				return;
+			}
+			len += (size_t)snprintf(use + len, sizeof(use) - len, "%s%s",
+			                        i == 0            ? ""
+			                        : f->names[i + 1] ? ", "
+			                                          : " or ",
+			                        f->names[i]);
+			if (len >= sizeof(use))
+				len = sizeof(use) - 1;
+		}
+		lerr(L, n, path, "unknown value '%s' (use %s)", shown(v, sh, sizeof(sh)), use);
+		return;
+	}
 	case F_STRLIST:
 	case F_URLLIST:
 		load_strlist(L, n, path, dst, FLD(obj, f->off2), f->type == F_URLLIST);
@@ -892,6 +917,10 @@ static const struct field tls_fields[] = {
     {0},
 };
 
+/* In the order of enum config_shard_by. */
+static const char *const shard_by_names[] = {"service", "target", NULL};
+_Static_assert(sizeof(enum config_shard_by) == sizeof(unsigned), "shard_by is stored as unsigned");
+
 static const struct field service_fields[] = {
     {.key = "name", .type = F_NAME, .off = offsetof(struct config_service, name)},
     {.key = "targets",
@@ -929,6 +958,10 @@ static const struct field service_fields[] = {
      .off = offsetof(struct config_service, tls),
      .sub = tls_fields,
      .check = check_tls},
+    {.key = "shard_by",
+     .type = F_ENUM,
+     .off = offsetof(struct config_service, shard_by),
+     .names = shard_by_names},
     {0},
 };
 
@@ -1442,6 +1475,7 @@ field_differs(const struct field *f, const void *a, const void *b)
 	case F_U64:
 		return *(const uint64_t *)x != *(const uint64_t *)y;
 	case F_UINT:
+	case F_ENUM:
 		return *(const unsigned *)x != *(const unsigned *)y;
 	case F_BOOL:
 		return *(const bool *)x != *(const bool *)y;

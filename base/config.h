@@ -32,6 +32,12 @@ struct config_basic_auth {
 	char *password_file;
 };
 
+/* What a service's targets are sharded by (key "shard_by"). */
+enum config_shard_by {
+	CONFIG_SHARD_BY_SERVICE = 0, /* "service" (default): every instance on one daemon */
+	CONFIG_SHARD_BY_TARGET,      /* "target": split the service by base URL */
+};
+
 struct config_service {
 	char *name;
 	char **targets; /* base URLs, "http://127.0.0.1:6060" */
@@ -48,6 +54,7 @@ struct config_service {
 	char *bearer_token_file; /* NULL: none */
 	struct config_basic_auth basic_auth;
 	struct config_tls tls;
+	unsigned shard_by; /* enum config_shard_by */
 };
 
 /* An ignore rule: every field that is set must match (AND); unset fields (NULL) match anything. */

@@ -98,12 +98,30 @@ targets_hash(const char *s)
 	return hash_fnv1a_str(HASH_FNV1A_INIT, s);
 }
 
-bool
-targets_shard_keep(const char *base_url, unsigned index, unsigned count)
+/* Jump consistent hash: a walk over the buckets the key would move to as the count grows, each
+ * jump drawn from a linear congruential sequence seeded by the key; the last bucket below 'count'
+ * is the key's. The FNV-1a hash is mixed first: the walk's first draw uses the high bits, which
+ * FNV-1a leaves alike for names that differ only in their last bytes ("svc-1", "svc-2"). */
+unsigned
+targets_shard_of(const char *key, unsigned count)
 {
+	uint64_t k = hash_mix64(targets_hash(key));
+	int64_t b = -1, j = 0;
+
 	if (count <= 1)
-		return true;
-	return targets_hash(base_url) % count == index;
+		return 0;
+	while (j < (int64_t)count) {
+		b = j;
+		k = k * 2862933555777941757ULL + 1;
+		j = (int64_t)((double)(b + 1) * ((double)(1LL << 31) / (double)((k >> 33) + 1)));
+	}
+	return (unsigned)b;
+}
+
+bool
+targets_shard_keep(const char *key, unsigned index, unsigned count)
+{
+	return targets_shard_of(key, count) == (count <= 1 ? 0 : index);
 }
 
 static bool

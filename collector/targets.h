@@ -72,11 +72,17 @@ int targets_parse_file_sd(const char *name, const char *buf, size_t len, struct 
     __attribute__((warn_unused_result));
 void targets_entries_free(struct targets_entry *entries, size_t n);
 
-/* Sharding: N daemons split one fleet by the target's base URL. targets_hash() is FNV-1a 64 (offset
- * basis 0xcbf29ce484222325, prime 0x100000001b3) over the bytes of 's'; a target belongs to shard
- * hash(base_url) % count. count 0 or 1 keeps everything. */
+/* Sharding: N daemons split one fleet. A target's shard key is its service name, so that one
+ * daemon sees every instance of a service (spread and growth are judged over a whole service), or,
+ * for a service configured with 'shard_by: target', its base URL. targets_hash() is FNV-1a 64
+ * (offset basis 0xcbf29ce484222325, prime 0x100000001b3) over the bytes of 's'. The shard of a key
+ * is the jump consistent hash (Lamping and Veach, 2014) of hash_mix64(targets_hash(key)) into
+ * 'count' buckets: stable across restarts and between daemons, and going from N to N+1 shards
+ * moves only the keys that the new shard takes, about 1/(N+1) of them, never one between two old
+ * shards. count 0 or 1 puts everything in shard 0. */
 uint64_t targets_hash(const char *s);
-bool targets_shard_keep(const char *base_url, unsigned index, unsigned count);
+unsigned targets_shard_of(const char *key, unsigned count);
+bool targets_shard_keep(const char *key, unsigned index, unsigned count);
 
 /* The profile URL of a target. A base URL ("http://host:port" or with the path "/") gets 'path'
  * appended (e.g. "/debug/pprof/goroutine"; NULL: that one); a URL with any other path is taken as

@@ -962,6 +962,27 @@ START_TEST(test_nesting_limit)
 }
 END_TEST
 
+/* shard_by: service (the default) or target; anything else names the choices. */
+START_TEST(test_shard_by)
+{
+	struct config *cfg =
+	    expect_ok("shard: {index: 1, count: 4}\n"
+	              "services:\n"
+	              "  - {name: a, targets: [\"http://h:1\"]}\n"
+	              "  - {name: b, targets: [\"http://h:2\"], shard_by: service}\n"
+	              "  - {name: c, targets: [\"http://h:3\"], shard_by: target}\n");
+
+	ck_assert_uint_eq(cfg->services[0].shard_by, CONFIG_SHARD_BY_SERVICE);
+	ck_assert_uint_eq(cfg->services[1].shard_by, CONFIG_SHARD_BY_SERVICE);
+	ck_assert_uint_eq(cfg->services[2].shard_by, CONFIG_SHARD_BY_TARGET);
+	config_unref(cfg);
+	expect_error("services:\n  - name: a\n    targets: [\"http://h:1\"]\n    shard_by: url\n",
+	             "t.yaml:4: services[0].shard_by: unknown value 'url' (use service or target)");
+	expect_error("services: [{name: a, targets: [\"http://h:1\"], shard_by: [target]}]\n",
+	             "t.yaml:1: services[0].shard_by: expected a string, got a list");
+}
+END_TEST
+
 Suite *config_suite(void);
 
 Suite *
@@ -992,6 +1013,7 @@ config_suite(void)
 	tcase_add_test(tc, test_add_target);
 	tcase_add_test(tc, test_example_config);
 	tcase_add_test(tc, test_restart_changes);
+	tcase_add_test(tc, test_shard_by);
 	suite_add_tcase(s, tc);
 	return s;
 }
