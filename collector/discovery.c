@@ -434,7 +434,8 @@ dns_refresh(struct source *s, struct targets_entry **out, size_t *nout, char **e
 		}
 	}
 	/* Servers rotate records: sorted, an unchanged answer is an unchanged list. */
-	qsort(addrs, naddrs, sizeof(*addrs), addr_cmp);
+	if (naddrs > 1)
+		qsort(addrs, naddrs, sizeof(*addrs), addr_cmp);
 	for (size_t i = 0; i < naddrs; i++) {
 		if (k > 0 && strcmp(addrs[k - 1], addrs[i]) == 0)
 			free(addrs[i]);
