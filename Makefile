@@ -192,6 +192,13 @@ build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_CONFIG_SRCS) base/config
 	clang -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g -O1 -I. $(PKG_CFLAGS) -DLEAKPROFD_VERSION='"fuzz"' \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(FUZZ_CONFIG_SRCS) $(PKG_LIBS)
 
+# Discovery's answers (DNS messages, http_sd bodies): the discovery files need the loaders' sources.
+build/fuzz/fuzz_discovery: tests/fuzz/fuzz_discovery.c $(FUZZ_CONFIG_SRCS) collector/discovery.h \
+		collector/targets.h
+	@mkdir -p $(@D)
+	clang -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g -O1 -I. $(PKG_CFLAGS) -DLEAKPROFD_VERSION='"fuzz"' \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(FUZZ_CONFIG_SRCS) $(PKG_LIBS)
+
 bench: all go
 	sh tests/bench/run.sh
 
