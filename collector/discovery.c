@@ -29,8 +29,10 @@
 #include "collector/discovery.h"
 
 #define MAX_REDIRECTS 5
-#define DNS_MAX_RETRANS 5 /* seconds per try, at most (resolv.conf's timeout, capped) */
-#define DNS_MAX_RETRY 2   /* tries per server, at most */
+/* A query's bound, which is also how long stopping may wait for a thread (at a reload): seconds
+ * per try and tries per server, resolv.conf's values capped. Servers answer in milliseconds. */
+#define DNS_MAX_RETRANS 2
+#define DNS_MAX_RETRY 2
 #define DNS_WAIT_MS ((DNS_MAX_RETRANS * DNS_MAX_RETRY + 1) * 1000)
 
 struct source {

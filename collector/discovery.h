@@ -15,7 +15,7 @@
  * DESIGN: threads share only their source's 'fresh' slot (a new list, the latest error) under one
  * mutex; the configuration they read is a reference-counted snapshot; stopping sets a flag, wakes
  * them (a transfer in progress is aborted by curl's progress callback, a DNS query runs out its
- * timeout, a few seconds at most) and joins them. */
+ * timeout: 2 s a try, 2 tries a server) and joins them. */
 #ifndef DISCOVERY_H
 #define DISCOVERY_H
 
