@@ -1,7 +1,8 @@
 #!/bin/sh
 # http_sd: targets come from a real HTTP endpoint (tests/go/sdsrv serving a file the test rewrites) with bearer
 # auth: they are scraped and listed on /api/v1/targets from the start; a change of the served list is followed on
-# the next refresh; junk, an HTTP error, a refused token and a dead server each keep the last good list, logged
+# the next refresh; junk, an answer over the size cap, an HTTP error, a refused token, a dead server and a silent
+# one (its timeout) each keep the last good list, logged
 # once per change of error (naming the source), and the recovery is logged; a reload keeps the discovered
 # targets without a gap.
 . "$(dirname "$0")/../lib.sh"
@@ -49,6 +50,9 @@ printf 'secret-token\n' >"$TEST_TMP/token"
 write_sd "[{\"targets\": [\"127.0.0.1:$a_port\"], \"labels\": {\"service\": \"alpha\", \"team\": \"sd\"}}]"
 start_go sd sdsrv -file "$SD" -bearer-file "$TEST_TMP/want"
 SRC="http_sd 'http://127.0.0.1:$sd_port/sd'"
+# A second source that accepts and never answers: it times out on its own thread, scraping goes on.
+start_go f faultsrv
+SLOW="http_sd 'http://127.0.0.1:$f_port/slow'"
 
 cat >"$CFG" <<EOF
 listen: $LISTEN
@@ -59,6 +63,9 @@ http_sd:
   - url: http://127.0.0.1:$sd_port/sd
     refresh_interval: 1s
     bearer_token_file: $TEST_TMP/token
+  - url: http://127.0.0.1:$f_port/slow
+    refresh_interval: 2s
+    timeout: 1s
 services:
   - {name: alpha, detail_every: 0, labels: {env: test}}
 EOF
@@ -71,6 +78,7 @@ wait_for 20 has_ok_scrapes "$A" 2
 assert_eq "targets at start" "$(active)" "alpha $A"
 assert_eq "alpha labels" "$(sq "SELECT labels FROM services WHERE name = 'alpha'")" \
 	'{"env":"test","service":"alpha","team":"sd"}'
+logged "targets: $SLOW: cannot fetch: .*timed out" || fail "the silent source's timeout was not logged"
 
 # A new list: b added as another service, a kept; then a removed.
 write_sd "[{\"targets\": [\"127.0.0.1:$a_port\"], \"labels\": {\"service\": \"alpha\", \"team\": \"sd\"}},
@@ -90,6 +98,12 @@ assert_eq "junk logged" "$(log_count "$SRC:1: invalid JSON")" 1
 assert_eq "targets after junk" "$(active)" "beta $B"
 nb=$(ok_scrapes "$B")
 wait_for 20 has_ok_scrapes "$B" $((nb + 2))
+
+# An answer over the 16 MiB cap is refused, however it ends.
+head -c 17000000 /dev/zero | tr '\0' ' ' >"$SD.tmp"
+mv "$SD.tmp" "$SD"
+wait_for 15 logged "$SRC: answer larger than 16777216 bytes"
+assert_eq "targets after a huge answer" "$(active)" "beta $B"
 
 # Valid JSON of the wrong shape, an HTTP error, a refused token: each a new error, logged once, list kept.
 write_sd '{"targets": ["127.0.0.1:1"]}'
@@ -126,6 +140,8 @@ wait_for 20 active_is "alpha $A" "alpha $B"
 kill -HUP "$DAEMON_PID"
 wait_for 10 logged "configuration '$CFG' loaded: 2 targets"
 assert_eq "targets after reload" "$(active)" "$(sorted "alpha $A" "alpha $B")"
+# The silent source timed out at every refresh, logged once, and never held up scraping.
+assert_eq "timeout logged" "$(log_count "$SLOW: cannot fetch")" 1
 daemon_alive
 stop_daemon
 assert_eq "integrity" "$(sq 'PRAGMA integrity_check')" ok
