@@ -17,7 +17,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1
 DEB_BUILD = build-essential pkg-config libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev \
             libyaml-dev zlib1g-dev libssl-dev libsystemd-dev golang-1.19-go curl ca-certificates
 DEB_TEST  = check sqlite3 jq chromium valgrind clang libclang-rt-14-dev mandoc man-db systemd dpkg-dev \
-            fakeroot procps psmisc openssl clang-format
+            fakeroot procps psmisc openssl clang-format dnsmasq-base
 
 CC       ?= cc
 WERROR   ?= -Werror
@@ -27,7 +27,7 @@ CFLAGS   += -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra $(WERROR) -Ws
             -Wmissing-prototypes -Wwrite-strings -Wvla -Wformat=2 -fno-common -I. -I$(BUILD)/gen \
             -DLEAKPROFD_VERSION='"$(VERSION)"' -MMD -MP
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lresolv -lm -lpthread
 CHECK_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
 ifdef SANITIZE
@@ -181,15 +181,22 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(filter collector/%,$(LIB_SRCS)) $(wildc
 	@mkdir -p $(@D)
 	clang -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g -O1 -I. -Ibuild/fuzz/gen \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< \
-		$(filter-out collector/scrape.c collector/targets.c,$(filter collector/%,$(LIB_SRCS))) \
+		$(filter-out collector/scrape.c collector/targets.c collector/discovery%,$(filter collector/%,$(LIB_SRCS))) \
 		base/xalloc.c base/log.c base/hash.c base/clock.c -lz
 
 # The configuration and file_sd loaders (text that operators and discovery tools write).
-FUZZ_CONFIG_SRCS := $(wildcard base/*.c) collector/targets.c
+FUZZ_CONFIG_SRCS := $(wildcard base/*.c) collector/targets.c $(wildcard collector/discovery*.c)
 build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_CONFIG_SRCS) base/config.h base/log.h \
 		collector/targets.h
 	@mkdir -p $(@D)
-	clang -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g -O1 -I. $(PKG_CFLAGS) \
+	clang -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g -O1 -I. $(PKG_CFLAGS) -DLEAKPROFD_VERSION='"fuzz"' \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(FUZZ_CONFIG_SRCS) $(PKG_LIBS)
+
+# Discovery's answers (DNS messages, http_sd bodies): the discovery files need the loaders' sources.
+build/fuzz/fuzz_discovery: tests/fuzz/fuzz_discovery.c $(FUZZ_CONFIG_SRCS) collector/discovery.h \
+		collector/targets.h
+	@mkdir -p $(@D)
+	clang -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g -O1 -I. $(PKG_CFLAGS) -DLEAKPROFD_VERSION='"fuzz"' \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(FUZZ_CONFIG_SRCS) $(PKG_LIBS)
 
 bench: all go

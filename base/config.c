@@ -12,6 +12,7 @@
  * share the loader's private state (its error list, the node helpers) and must change together: a
  * new key is one table row plus, at most, one rule beside it. What other modules share (durations,
  * sizes, URLs, secrets, format names) lives in its own base/ file. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -367,6 +368,7 @@ enum ftype {
 	F_U64,      /* uint64_t */
 	F_BOOL,     /* bool */
 	F_SCORE,    /* double in [0, 1] */
+	F_ENUM,     /* unsigned, the index of the value in 'names' */
 	F_STRLIST,  /* char **, size_t at off2 */
 	F_URLLIST,  /* char **, size_t at off2, each an http(s) URL */
 	F_LABELS,   /* struct config_kv *, size_t at off2 */
@@ -391,11 +393,12 @@ struct field {
 	enum ftype type;
 	size_t off;
 	size_t off2;
-	uint64_t min, max;       /* numbers and durations; max 0 = none */
-	const struct field *sub; /* F_MAP */
-	check_fn check;          /* F_MAP: after the sub fields */
-	list_fn list;            /* F_LIST */
-	unsigned flags;          /* enum field_flags */
+	uint64_t min, max;        /* numbers and durations; max 0 = none */
+	const struct field *sub;  /* F_MAP */
+	check_fn check;           /* F_MAP: after the sub fields */
+	list_fn list;             /* F_LIST */
+	const char *const *names; /* F_ENUM: the values, NULL-terminated */
+	unsigned flags;           /* enum field_flags */
 };
 
 static void load_map(struct loader *L, const yaml_node_t *n, const char *path,
@@ -760,6 +763,29 @@ load_field(struct loader *L, const yaml_node_t *n, const char *path, const struc
 		*(double *)dst = d;
 		return;
 	}
+	case F_ENUM: {
+		char use[256];
+		size_t len = 0;
+
+		v = scalar(L, n, path, "a string");
+		if (v == NULL)
+			return;
+		for (unsigned i = 0; f->names[i] != NULL; i++) {
+			if (strcmp(v, f->names[i]) == 0) {
+				*(unsigned *)dst = i;
+				return;
+			}
+			len += (size_t)snprintf(use + len, sizeof(use) - len, "%s%s",
+			                        i == 0            ? ""
+			                        : f->names[i + 1] ? ", "
+			                                          : " or ",
+			                        f->names[i]);
+			if (len >= sizeof(use))
+				len = sizeof(use) - 1;
+		}
+		lerr(L, n, path, "unknown value '%s' (use %s)", shown(v, sh, sizeof(sh)), use);
+		return;
+	}
 	case F_STRLIST:
 	case F_URLLIST:
 		load_strlist(L, n, path, dst, FLD(obj, f->off2), f->type == F_URLLIST);
@@ -893,6 +919,10 @@ static const struct field tls_fields[] = {
     {0},
 };
 
+/* In the order of enum config_shard_by. */
+static const char *const shard_by_names[] = {"service", "target", NULL};
+_Static_assert(sizeof(enum config_shard_by) == sizeof(unsigned), "shard_by is stored as unsigned");
+
 static const struct field service_fields[] = {
     {.key = "name", .type = F_NAME, .off = offsetof(struct config_service, name)},
     {.key = "targets",
@@ -930,6 +960,10 @@ static const struct field service_fields[] = {
      .off = offsetof(struct config_service, tls),
      .sub = tls_fields,
      .check = check_tls},
+    {.key = "shard_by",
+     .type = F_ENUM,
+     .off = offsetof(struct config_service, shard_by),
+     .names = shard_by_names},
     {0},
 };
 
@@ -1171,6 +1205,276 @@ load_webhooks(struct loader *L, const yaml_node_t *n, const char *path, void *ob
 	}
 }
 
+/* ---- Discovery sources ---- */
+
+static const struct field http_sd_fields[] = {
+    {.key = "url", .type = F_URL, .off = offsetof(struct config_http_sd, url)},
+    {.key = "refresh_interval",
+     .type = F_DUR,
+     .off = offsetof(struct config_http_sd, refresh_interval),
+     .min = 1},
+    {.key = "timeout",
+     .type = F_DUR,
+     .off = offsetof(struct config_http_sd, timeout),
+     .min = 1,
+     .max = 3600},
+    {.key = "headers",
+     .type = F_HEADERS,
+     .off = offsetof(struct config_http_sd, headers),
+     .off2 = offsetof(struct config_http_sd, nheaders)},
+    {.key = "bearer_token_file",
+     .type = F_FILE,
+     .off = offsetof(struct config_http_sd, bearer_token_file)},
+    {.key = "basic_auth",
+     .type = F_MAP,
+     .off = offsetof(struct config_http_sd, basic_auth),
+     .sub = basic_auth_fields,
+     .check = check_basic_auth},
+    {.key = "tls",
+     .type = F_MAP,
+     .off = offsetof(struct config_http_sd, tls),
+     .sub = tls_fields,
+     .check = check_tls},
+    {0},
+};
+
+static void
+http_sd_release(struct config_http_sd *h)
+{
+	free(h->url);
+	for (size_t i = 0; i < h->nheaders; i++) {
+		free(h->headers[i].key);
+		free(h->headers[i].value);
+	}
+	free(h->headers);
+	free(h->bearer_token_file);
+	free(h->basic_auth.username);
+	free(h->basic_auth.password_file);
+	free(h->tls.ca_file);
+	free(h->tls.cert_file);
+	free(h->tls.key_file);
+}
+
+static void
+load_http_sd(struct loader *L, const yaml_node_t *n, const char *path, void *obj)
+{
+	struct config *cfg = obj;
+	size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+
+	if (cnt == 0)
+		return;
+	cfg->http_sd = calloc(cnt, sizeof(*cfg->http_sd));
+	if (cfg->http_sd == NULL) {
+		oom(L, n, path);
+		return;
+	}
+	for (size_t i = 0; i < cnt; i++) {
+		const yaml_node_t *it = node_at(L, n->data.sequence.items.start[i]);
+		struct config_http_sd *h = &cfg->http_sd[cfg->nhttp_sd];
+		const yaml_node_t *to;
+		char ip[PATH_BUF];
+
+		path_index(ip, path, i);
+		if (it->type != YAML_MAPPING_NODE) {
+			lerr(L, it, ip, "expected a mapping, got %s",
+			     is_null(it) ? "nothing" : node_kind(it));
+			continue;
+		}
+		*h = (struct config_http_sd){.refresh_interval = 60};
+		cfg->nhttp_sd++;
+		load_map(L, it, ip, http_sd_fields, h);
+		if (!map_has(L, it, "url"))
+			lerr(L, it, ip, "url is required");
+		if (h->bearer_token_file != NULL && h->basic_auth.username != NULL)
+			lerr(L, it, ip, "bearer_token_file and basic_auth are mutually exclusive");
+		to = map_get(L, it, "timeout");
+		if (to == NULL)
+			h->timeout = h->refresh_interval < 10 ? h->refresh_interval : 10;
+		else if (h->timeout > h->refresh_interval)
+			lerr(L, to, ip,
+			     "timeout (%" PRIu64 "s) must not exceed refresh_interval (%" PRIu64
+			     "s)",
+			     h->timeout, h->refresh_interval);
+	}
+}
+
+/* In the order of enum config_dns_type and enum config_scheme. */
+static const char *const dns_type_names[] = {"SRV", "A", "AAAA", NULL};
+static const char *const scheme_names[] = {"http", "https", NULL};
+_Static_assert(sizeof(enum config_dns_type) == sizeof(unsigned), "type is stored as unsigned");
+_Static_assert(sizeof(enum config_scheme) == sizeof(unsigned), "scheme is stored as unsigned");
+
+static const struct field dns_sd_fields[] = {
+    {.key = "names",
+     .type = F_STRLIST,
+     .off = offsetof(struct config_dns_sd, names),
+     .off2 = offsetof(struct config_dns_sd, nnames)},
+    {.key = "type",
+     .type = F_ENUM,
+     .off = offsetof(struct config_dns_sd, type),
+     .names = dns_type_names},
+    {.key = "port",
+     .type = F_UINT,
+     .off = offsetof(struct config_dns_sd, port),
+     .min = 1,
+     .max = 65535},
+    {.key = "refresh_interval",
+     .type = F_DUR,
+     .off = offsetof(struct config_dns_sd, refresh_interval),
+     .min = 1},
+    {.key = "server", .type = F_OPTSTR, .off = offsetof(struct config_dns_sd, server)},
+    {.key = "service", .type = F_NAME, .off = offsetof(struct config_dns_sd, service)},
+    {.key = "scheme",
+     .type = F_ENUM,
+     .off = offsetof(struct config_dns_sd, scheme),
+     .names = scheme_names},
+    {.key = "labels",
+     .type = F_LABELS,
+     .off = offsetof(struct config_dns_sd, labels),
+     .off2 = offsetof(struct config_dns_sd, nlabels)},
+    {0},
+};
+
+static void
+dns_sd_release(struct config_dns_sd *d)
+{
+	for (size_t i = 0; i < d->nnames; i++)
+		free(d->names[i]);
+	free(d->names);
+	free(d->server);
+	free(d->service);
+	for (size_t i = 0; i < d->nlabels; i++) {
+		free(d->labels[i].key);
+		free(d->labels[i].value);
+	}
+	free(d->labels);
+}
+
+/* A DNS name as a resolver takes it: dot-separated labels of 1 to 63 letters, digits, '-' or '_'
+ * (SRV names start with '_'), at most 253 bytes, an optional final dot. */
+static bool
+dns_name_ok(const char *s)
+{
+	size_t len = strlen(s), label = 0;
+
+	if (len == 0 || len > 254 || (len == 254 && s[253] != '.') || strcmp(s, ".") == 0)
+		return false;
+	for (const char *p = s; *p != '\0'; p++) {
+		if (*p == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_') ||
+		    ++label > 63)
+			return false;
+	}
+	return true;
+}
+
+/* "A.B.C.D" or "A.B.C.D:PORT" into network-order address and port. 0, or -1. */
+static int
+dns_server_parse(const char *s, uint32_t *addr, uint16_t *port)
+{
+	char host[INET_ADDRSTRLEN];
+	const char *colon = strchr(s, ':');
+	size_t hl = colon != NULL ? (size_t)(colon - s) : strlen(s);
+	struct in_addr in;
+
+	*port = 53;
+	if (hl == 0 || hl >= sizeof(host))
+		return -1;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	if (inet_pton(AF_INET, host, &in) != 1)
+		return -1;
+	if (colon != NULL) {
+		char *end;
+		unsigned long p;
+
+		if (colon[1] < '0' || colon[1] > '9')
+			return -1;
+		errno = 0;
+		p = strtoul(colon + 1, &end, 10);
+		if (errno != 0 || *end != '\0' || p == 0 || p > 65535)
+			return -1;
+		*port = (uint16_t)p;
+	}
+	*addr = in.s_addr;
+	return 0;
+}
+
+static void
+load_dns_sd(struct loader *L, const yaml_node_t *n, const char *path, void *obj)
+{
+	struct config *cfg = obj;
+	size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+
+	if (cnt == 0)
+		return;
+	cfg->dns_sd = calloc(cnt, sizeof(*cfg->dns_sd));
+	if (cfg->dns_sd == NULL) {
+		oom(L, n, path);
+		return;
+	}
+	for (size_t i = 0; i < cnt; i++) {
+		const yaml_node_t *it = node_at(L, n->data.sequence.items.start[i]);
+		struct config_dns_sd *d = &cfg->dns_sd[cfg->ndns_sd];
+		const yaml_node_t *names, *port, *server;
+		char ip[PATH_BUF], kp[PATH_BUF], sh[256];
+
+		path_index(ip, path, i);
+		if (it->type != YAML_MAPPING_NODE) {
+			lerr(L, it, ip, "expected a mapping, got %s",
+			     is_null(it) ? "nothing" : node_kind(it));
+			continue;
+		}
+		*d = (struct config_dns_sd){.refresh_interval = 30, .server_port = 53};
+		cfg->ndns_sd++;
+		load_map(L, it, ip, dns_sd_fields, d);
+		names = map_get(L, it, "names");
+		if (names == NULL ||
+		    (names->type == YAML_SEQUENCE_NODE &&
+		     names->data.sequence.items.top == names->data.sequence.items.start))
+			lerr(L, names != NULL ? names : it, ip,
+			     "names: at least one name is required");
+		for (size_t j = 0; j < d->nnames; j++) {
+			if (!dns_name_ok(d->names[j])) {
+				path_key(kp, ip, "names");
+				lerr(L, names, kp, "invalid DNS name '%s'",
+				     shown(d->names[j], sh, sizeof(sh)));
+			}
+		}
+		if (!map_has(L, it, "service"))
+			lerr(L, it, ip, "service is required");
+		port = map_get(L, it, "port");
+		if (d->type == CONFIG_DNS_SRV && port != NULL && !is_null(port))
+			lerr(L, port, ip,
+			     "port: only for type A or AAAA (SRV records carry the port)");
+		else if (d->type != CONFIG_DNS_SRV && port == NULL)
+			lerr(L, it, ip, "port is required for type %s", dns_type_names[d->type]);
+		server = map_get(L, it, "server");
+		if (d->server != NULL &&
+		    dns_server_parse(d->server, &d->server_addr, &d->server_port) != 0) {
+			path_key(kp, ip, "server");
+			lerr(L, server, kp,
+			     "invalid server '%s' (use an IPv4 address, with :port if not 53)",
+			     shown(d->server, sh, sizeof(sh)));
+		}
+		for (size_t j = 0; j < d->nlabels; j++) {
+			if (strcmp(d->labels[j].key, "service") == 0 ||
+			    strncmp(d->labels[j].key, "__", 2) == 0) {
+				path_key(kp, ip, "labels");
+				lerr(L, map_get(L, it, "labels"), kp,
+				     "label '%s' is reserved (the service is the key 'service')",
+				     shown(d->labels[j].key, sh, sizeof(sh)));
+			}
+		}
+	}
+}
+
 static const struct field retention_fields[] = {
     {.key = "raw", .type = F_DUR, .off = offsetof(struct config, retention_raw), .min = 60},
     {.key = "rollup", .type = F_DUR, .off = offsetof(struct config, retention_rollup), .min = 3600},
@@ -1288,6 +1592,8 @@ static const struct field config_fields[] = {
      .type = F_STRLIST,
      .off = offsetof(struct config, target_files),
      .off2 = offsetof(struct config, ntarget_files)},
+    {.key = "http_sd", .type = F_LIST, .list = load_http_sd},
+    {.key = "dns_sd", .type = F_LIST, .list = load_dns_sd},
     {.key = "shard", .type = F_MAP, .off = 0, .sub = shard_fields, .check = check_shard},
     {.key = "detector",
      .type = F_MAP,
@@ -1443,6 +1749,7 @@ field_differs(const struct field *f, const void *a, const void *b)
 	case F_U64:
 		return *(const uint64_t *)x != *(const uint64_t *)y;
 	case F_UINT:
+	case F_ENUM:
 		return *(const unsigned *)x != *(const unsigned *)y;
 	case F_BOOL:
 		return *(const bool *)x != *(const bool *)y;
@@ -1507,6 +1814,12 @@ config_destroy(struct config *cfg)
 	for (size_t i = 0; i < cfg->ntarget_files; i++)
 		free(cfg->target_files[i]);
 	free(cfg->target_files);
+	for (size_t i = 0; i < cfg->nhttp_sd; i++)
+		http_sd_release(&cfg->http_sd[i]);
+	free(cfg->http_sd);
+	for (size_t i = 0; i < cfg->ndns_sd; i++)
+		dns_sd_release(&cfg->dns_sd[i]);
+	free(cfg->dns_sd);
 	for (size_t i = 0; i < cfg->detector.nignore; i++) {
 		free(cfg->detector.ignore[i].function);
 		free(cfg->detector.ignore[i].any_function);
@@ -1585,8 +1898,9 @@ check_config(struct loader *L, const yaml_node_t *root, struct config *cfg)
 		     "s): older data is not kept",
 		     cfg->detector.window, cfg->retention_rollup);
 	}
-	for (size_t i = 0; i < cfg->nservices && cfg->ntarget_files == 0 && L->svc_nodes != NULL;
-	     i++) {
+	bool discovery = cfg->ntarget_files > 0 || cfg->nhttp_sd > 0 || cfg->ndns_sd > 0;
+
+	for (size_t i = 0; i < cfg->nservices && !discovery && L->svc_nodes != NULL; i++) {
 		char ip[PATH_BUF];
 
 		const yaml_node_t *tn = map_get(L, L->svc_nodes[i], "targets");
@@ -1598,7 +1912,8 @@ check_config(struct loader *L, const yaml_node_t *root, struct config *cfg)
 			continue;
 		path_index(ip, "services", i);
 		lerr(L, L->svc_nodes[i], ip,
-		     "no targets (give targets, or target_files for discovery)");
+		     "no targets (give targets, or target_files, http_sd or dns_sd for "
+		     "discovery)");
 	}
 }
 

@@ -32,6 +32,12 @@ struct config_basic_auth {
 	char *password_file;
 };
 
+/* What a service's targets are sharded by (key "shard_by"). */
+enum config_shard_by {
+	CONFIG_SHARD_BY_SERVICE = 0, /* "service" (default): every instance on one daemon */
+	CONFIG_SHARD_BY_TARGET,      /* "target": split the service by base URL */
+};
+
 struct config_service {
 	char *name;
 	char **targets; /* base URLs, "http://127.0.0.1:6060" */
@@ -48,6 +54,49 @@ struct config_service {
 	char *bearer_token_file; /* NULL: none */
 	struct config_basic_auth basic_auth;
 	struct config_tls tls;
+	unsigned shard_by; /* enum config_shard_by */
+};
+
+/* A Prometheus http_sd source: a URL answering the file_sd JSON, fetched every refresh_interval. */
+struct config_http_sd {
+	char *url;
+	uint64_t refresh_interval; /* seconds, default 60 */
+	uint64_t timeout;          /* seconds, default the shorter of 10s and refresh_interval */
+	struct config_kv *headers;
+	size_t nheaders;
+	char *bearer_token_file; /* NULL: none */
+	struct config_basic_auth basic_auth;
+	struct config_tls tls;
+};
+
+/* The records a dns_sd source asks for (key "type"). */
+enum config_dns_type {
+	CONFIG_DNS_SRV = 0, /* "SRV" (default): host and port from each record */
+	CONFIG_DNS_A,       /* "A": each IPv4 address with 'port' */
+	CONFIG_DNS_AAAA,    /* "AAAA": each IPv6 address with 'port' */
+};
+
+/* The scheme of discovered targets given as host:port (key "scheme"). */
+enum config_scheme {
+	CONFIG_SCHEME_HTTP = 0, /* "http" (default) */
+	CONFIG_SCHEME_HTTPS,    /* "https" */
+};
+
+/* A DNS service discovery source, as Prometheus's dns_sd_configs: 'names' looked up every
+ * refresh_interval; the targets belong to 'service'. */
+struct config_dns_sd {
+	char **names;
+	size_t nnames;
+	unsigned type;             /* enum config_dns_type */
+	unsigned port;             /* A and AAAA: required; SRV: 0 */
+	uint64_t refresh_interval; /* seconds, default 30 */
+	char *server;              /* "IPv4[:port]" as written; NULL: the system's resolv.conf */
+	uint32_t server_addr;      /* of 'server': IPv4 address in network byte order */
+	uint16_t server_port;      /* of 'server': port in host byte order, default 53 */
+	char *service;             /* required */
+	unsigned scheme;           /* enum config_scheme */
+	struct config_kv *labels;  /* added to every target, after "service" */
+	size_t nlabels;
 };
 
 /* An ignore rule: every field that is set must match (AND); unset fields (NULL) match anything. */
@@ -128,6 +177,10 @@ struct config {
 	size_t nservices;
 	char **target_files; /* globs of Prometheus file_sd files */
 	size_t ntarget_files;
+	struct config_http_sd *http_sd;
+	size_t nhttp_sd;
+	struct config_dns_sd *dns_sd;
+	size_t ndns_sd;
 	unsigned shard_index; /* default 0 */
 	unsigned shard_count; /* default 1 */
 	struct config_detector detector;

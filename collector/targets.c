@@ -7,6 +7,7 @@
  * changed. */
 #include "base/url.h"
 #include "base/hash.h"
+#include "collector/discovery.h"
 #include "collector/targets.h"
 
 #include <ctype.h>
@@ -46,16 +47,14 @@ struct targets_sd {
 	struct targets_entry *list; /* merged, deduplicated; shallow copies of the files' entries */
 	size_t nlist;
 	uint64_t list_hash;
-	bool listed; /* a refresh has run */
+	bool listed;            /* a refresh has run */
+	struct discovery *disc; /* http_sd and dns_sd; NULL: none */
 };
 
 /* --- errors ----------------------------------------------------------------------------------- */
 
-static void errs_add(struct targets_errors *errs, const char *f, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-errs_add(struct targets_errors *errs, const char *f, ...)
+void
+targets_errors_add(struct targets_errors *errs, const char *f, ...)
 {
 	char buf[512];
 	char **nm;
@@ -98,12 +97,30 @@ targets_hash(const char *s)
 	return hash_fnv1a_str(HASH_FNV1A_INIT, s);
 }
 
-bool
-targets_shard_keep(const char *base_url, unsigned index, unsigned count)
+/* Jump consistent hash: a walk over the buckets the key would move to as the count grows, each
+ * jump drawn from a linear congruential sequence seeded by the key; the last bucket below 'count'
+ * is the key's. The FNV-1a hash is mixed first: the walk's first draw uses the high bits, which
+ * FNV-1a leaves alike for names that differ only in their last bytes ("svc-1", "svc-2"). */
+unsigned
+targets_shard_of(const char *key, unsigned count)
 {
+	uint64_t k = hash_mix64(targets_hash(key));
+	int64_t b = -1, j = 0;
+
 	if (count <= 1)
-		return true;
-	return targets_hash(base_url) % count == index;
+		return 0;
+	while (j < (int64_t)count) {
+		b = j;
+		k = k * 2862933555777941757ULL + 1;
+		j = (int64_t)((double)(b + 1) * ((double)(1LL << 31) / (double)((k >> 33) + 1)));
+	}
+	return (unsigned)b;
+}
+
+bool
+targets_shard_keep(const char *key, unsigned index, unsigned count)
+{
+	return targets_shard_of(key, count) == (count <= 1 ? 0 : index);
 }
 
 static bool
@@ -237,9 +254,9 @@ doc_err(struct doc *d, size_t line, const char *f, ...)
 		buf[0] = '\0';
 	va_end(ap);
 	if (line)
-		errs_add(d->errs, "%s:%zu: %s", d->name, line, buf);
+		targets_errors_add(d->errs, "%s:%zu: %s", d->name, line, buf);
 	else
-		errs_add(d->errs, "%s: %s", d->name, buf);
+		targets_errors_add(d->errs, "%s: %s", d->name, buf);
 	d->nerr++;
 }
 
@@ -636,9 +653,33 @@ ends_with(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-int
-targets_parse_file_sd(const char *name, const char *buf, size_t len, struct targets_entry **out,
-                      size_t *nout, struct targets_errors *errs)
+/* Hand the document's targets to the caller: appended to *out, or freed when it had errors. */
+static int
+doc_finish(struct doc *d, struct targets_entry **out, size_t *nout)
+{
+	if (d->nerr > 0) {
+		targets_entries_free(d->out, d->nout);
+		return -1;
+	}
+	if (d->nout > 0) {
+		struct targets_entry *ne = realloc(*out, (*nout + d->nout) * sizeof(*ne));
+
+		if (!ne) {
+			targets_entries_free(d->out, d->nout);
+			targets_errors_add(d->errs, "%s: out of memory", d->name);
+			return -1;
+		}
+		memcpy(ne + *nout, d->out, d->nout * sizeof(*ne));
+		*out = ne;
+		*nout += d->nout;
+	}
+	free(d->out);
+	return 0;
+}
+
+static int
+parse_sd(const char *name, const char *buf, size_t len, bool json_only, struct targets_entry **out,
+         size_t *nout, struct targets_errors *errs)
 {
 	struct doc d = {.name = name, .errs = errs};
 	size_t i = 0;
@@ -650,36 +691,54 @@ targets_parse_file_sd(const char *name, const char *buf, size_t len, struct targ
 		doc_err(&d, 0, "binary content (a NUL byte)");
 		return -1;
 	}
-	if (ends_with(name, ".json"))
+	if (json_only)
+		json = true;
+	else if (ends_with(name, ".json"))
 		json = true;
 	else if (ends_with(name, ".yml") || ends_with(name, ".yaml"))
 		json = false;
 	else
 		json = i < len && (buf[i] == '[' || buf[i] == '{');
-	if (json && i == len)
+	if (json && i == len && !json_only)
 		json = false; /* an empty .json file: no targets, as for YAML */
 	if (json)
 		parse_json(&d, buf, len);
 	else
 		parse_yaml(&d, buf, len);
-	if (d.nerr > 0) {
-		targets_entries_free(d.out, d.nout);
-		return -1;
-	}
-	if (d.nout > 0) {
-		struct targets_entry *ne = realloc(*out, (*nout + d.nout) * sizeof(*ne));
+	return doc_finish(&d, out, nout);
+}
 
-		if (!ne) {
-			targets_entries_free(d.out, d.nout);
-			errs_add(errs, "%s: out of memory", name);
-			return -1;
-		}
-		memcpy(ne + *nout, d.out, d.nout * sizeof(*ne));
-		*out = ne;
-		*nout += d.nout;
+int
+targets_parse_file_sd(const char *name, const char *buf, size_t len, struct targets_entry **out,
+                      size_t *nout, struct targets_errors *errs)
+{
+	return parse_sd(name, buf, len, false, out, nout, errs);
+}
+
+int
+targets_parse_json_sd(const char *name, const char *buf, size_t len, struct targets_entry **out,
+                      size_t *nout, struct targets_errors *errs)
+{
+	return parse_sd(name, buf, len, true, out, nout, errs);
+}
+
+int
+targets_group_entries(const char *name, const char *const *addrs, size_t naddrs,
+                      const struct targets_label *labels, size_t nlabels,
+                      struct targets_entry **out, size_t *nout, struct targets_errors *errs)
+{
+	struct doc d = {.name = name, .errs = errs};
+	struct group g;
+
+	memset(&g, 0, sizeof(g));
+	for (size_t i = 0; i < nlabels; i++)
+		group_add_label(&d, &g, 0, labels[i].name, labels[i].value);
+	if (d.nerr == 0 && naddrs > 0 && group_finish_labels(&d, &g, 0, 0) == 0) {
+		for (size_t i = 0; i < naddrs; i++)
+			group_add_target(&d, &g, 0, addrs[i]);
 	}
-	free(d.out);
-	return 0;
+	group_release(&g);
+	return doc_finish(&d, out, nout);
 }
 
 /* --- the watcher ------------------------------------------------------------------------------ */
@@ -729,7 +788,30 @@ targets_sd_free(struct targets_sd *sd)
 		file_release(&sd->files[i]);
 	free(sd->files);
 	free(sd->list);
+	discovery_stop(sd->disc);
 	free(sd);
+}
+
+struct targets_sd *
+targets_sd_open(const struct config *cfg, const struct targets_sd *prev, bool wait)
+{
+	struct targets_sd *sd =
+	    targets_sd_new((const char *const *)cfg->target_files, cfg->ntarget_files);
+
+	if (!sd || cfg->nhttp_sd + cfg->ndns_sd == 0)
+		return sd;
+	sd->disc = discovery_start(cfg, prev ? prev->disc : NULL, wait);
+	if (!sd->disc) {
+		targets_sd_free(sd);
+		return NULL;
+	}
+	return sd;
+}
+
+bool
+targets_sd_pending(const struct targets_sd *sd)
+{
+	return sd && discovery_pending(sd->disc);
 }
 
 /* Read 'f' if it changed since its last read. Errors leave its entries as they were. */
@@ -747,14 +829,14 @@ file_refresh(struct sd_file *f, struct targets_errors *errs)
 		/* Reported once per distinct failure, not at every refresh; the old targets stay.
 		 */
 		if (errno != f->open_errno)
-			errs_add(errs, "%s: cannot open: %s", f->path, strerror(errno));
+			targets_errors_add(errs, "%s: cannot open: %s", f->path, strerror(errno));
 		f->open_errno = errno;
 		f->stat_known = false;
 		return;
 	}
 	f->open_errno = 0;
 	if (fstat(fd, &st) != 0) {
-		errs_add(errs, "%s: cannot stat: %s", f->path, strerror(errno));
+		targets_errors_add(errs, "%s: cannot stat: %s", f->path, strerror(errno));
 		goto out_close;
 	}
 	if (f->stat_known && st.st_dev == f->dev && st.st_ino == f->ino && st.st_size == f->size &&
@@ -766,16 +848,16 @@ file_refresh(struct sd_file *f, struct targets_errors *errs)
 	f->mtime = st.st_mtim;
 	f->stat_known = true;
 	if (!S_ISREG(st.st_mode)) {
-		errs_add(errs, "%s: not a regular file", f->path);
+		targets_errors_add(errs, "%s: not a regular file", f->path);
 		goto out_close;
 	}
 	if (st.st_size > (off_t)MAX_FILE_BYTES) {
-		errs_add(errs, "%s: larger than %u bytes", f->path, MAX_FILE_BYTES);
+		targets_errors_add(errs, "%s: larger than %u bytes", f->path, MAX_FILE_BYTES);
 		goto out_close;
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {
-		errs_add(errs, "%s: out of memory", f->path);
+		targets_errors_add(errs, "%s: out of memory", f->path);
 		goto out_close;
 	}
 	while (len < (size_t)st.st_size) {
@@ -784,7 +866,7 @@ file_refresh(struct sd_file *f, struct targets_errors *errs)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			errs_add(errs, "%s: cannot read: %s", f->path, strerror(errno));
+			targets_errors_add(errs, "%s: cannot read: %s", f->path, strerror(errno));
 			goto out_free;
 		}
 		if (r == 0)
@@ -794,7 +876,8 @@ file_refresh(struct sd_file *f, struct targets_errors *errs)
 	}
 	buf[len] = '\0';
 	if (targets_parse_file_sd(f->path, buf, len, &entries, &n, errs) != 0) {
-		errs_add(errs, "%s: keeping the %zu targets of its last good read", f->path, f->n);
+		targets_errors_add(errs, "%s: keeping the %zu targets of its last good read",
+		                   f->path, f->n);
 		goto out_free;
 	}
 	targets_entries_free(f->entries, f->n);
@@ -830,18 +913,55 @@ idx_cmp(const void *a, const void *b)
 	return c;
 }
 
-/* Merge every file's entries (in file order), dropping later duplicates. */
+/* Continue the content hash 'h' over one entry: service, base URL, labels. */
+static uint64_t
+entry_hash(uint64_t h, const struct targets_entry *e)
+{
+	h = hash_fnv1a_str(hash_fnv1a_str(hash_fnv1a_str(h, e->service), "\n"), e->base_url);
+	for (size_t l = 0; l < e->nlabels; l++)
+		h = hash_fnv1a_str(
+		    hash_fnv1a_str(hash_fnv1a_str(hash_fnv1a_str(h, "\n"), e->labels[l].name), "="),
+		    e->labels[l].value);
+	return hash_fnv1a_str(h, "\n\n");
+}
+
+uint64_t
+targets_entries_hash(const struct targets_entry *entries, size_t n)
+{
+	uint64_t h = HASH_FNV1A_INIT;
+
+	for (size_t i = 0; i < n; i++)
+		h = entry_hash(h, &entries[i]);
+	return hash_fnv1a(h, &n, sizeof(n));
+}
+
+/* One list to merge: a file's entries or a discovery source's. */
+struct segment {
+	const struct targets_entry *e;
+	size_t n;
+};
+
+/* Merge every file's entries (in file order), then every discovery source's, dropping later
+ * duplicates. */
 static int
 rebuild_list(struct targets_sd *sd)
 {
+	size_t nseg = sd->nfiles + discovery_count(sd->disc);
+	struct segment *seg = calloc(nseg ? nseg : 1, sizeof(*seg));
 	struct targets_entry *all;
 	struct idx_key *keys;
 	bool *dup;
 	size_t i, j, total = 0, k = 0;
 	uint64_t h = HASH_FNV1A_INIT;
 
+	if (!seg)
+		return -1;
 	for (i = 0; i < sd->nfiles; i++)
-		total += sd->files[i].n;
+		seg[i] = (struct segment){sd->files[i].entries, sd->files[i].n};
+	for (i = sd->nfiles; i < nseg; i++)
+		seg[i].e = discovery_list(sd->disc, i - sd->nfiles, &seg[i].n);
+	for (i = 0; i < nseg; i++)
+		total += seg[i].n;
 	all = calloc(total ? total : 1, sizeof(*all));
 	keys = calloc(total ? total : 1, sizeof(*keys));
 	dup = calloc(total ? total : 1, sizeof(*dup));
@@ -849,39 +969,30 @@ rebuild_list(struct targets_sd *sd)
 		free(all);
 		free(keys);
 		free(dup);
+		free(seg);
 		return -1;
 	}
-	for (i = 0; i < sd->nfiles; i++)
-		for (j = 0; j < sd->files[i].n; j++, k++)
-			keys[k] = (struct idx_key){.e = &sd->files[i].entries[j], .pos = k};
+	for (i = 0; i < nseg; i++)
+		for (j = 0; j < seg[i].n; j++, k++)
+			keys[k] = (struct idx_key){.e = &seg[i].e[j], .pos = k};
 	qsort(keys, total, sizeof(*keys), idx_cmp);
 	for (i = 1; i < total; i++)
 		if (strcmp(keys[i].e->service, keys[i - 1].e->service) == 0 &&
 		    strcmp(keys[i].e->base_url, keys[i - 1].e->base_url) == 0)
 			dup[keys[i].pos] = true;
-	for (i = 0, k = 0, j = 0; i < sd->nfiles; i++) {
+	for (i = 0, k = 0, j = 0; i < nseg; i++) {
 		size_t m;
 
-		for (m = 0; m < sd->files[i].n; m++, k++) {
-			const struct targets_entry *e = &sd->files[i].entries[m];
-			size_t l;
-
+		for (m = 0; m < seg[i].n; m++, k++) {
 			if (dup[k])
 				continue;
-			all[j++] = *e;
-			h = hash_fnv1a_str(hash_fnv1a_str(hash_fnv1a_str(h, e->service), "\n"),
-			                   e->base_url);
-			for (l = 0; l < e->nlabels; l++)
-				h = hash_fnv1a_str(
-				    hash_fnv1a_str(
-				        hash_fnv1a_str(hash_fnv1a_str(h, "\n"), e->labels[l].name),
-				        "="),
-				    e->labels[l].value);
-			h = hash_fnv1a_str(h, "\n\n");
+			all[j++] = seg[i].e[m];
+			h = entry_hash(h, &seg[i].e[m]);
 		}
 	}
 	free(keys);
 	free(dup);
+	free(seg);
 	free(sd->list);
 	sd->list = all;
 	sd->nlist = j;
@@ -910,8 +1021,8 @@ targets_sd_refresh(struct targets_sd *sd, bool *changed, struct targets_errors *
 			continue;
 		}
 		if (rc != 0) {
-			errs_add(errs, "%s: cannot expand: %s", sd->globs[i],
-			         rc == GLOB_NOSPACE ? "out of memory" : "read error");
+			targets_errors_add(errs, "%s: cannot expand: %s", sd->globs[i],
+			                   rc == GLOB_NOSPACE ? "out of memory" : "read error");
 			problems++;
 			globfree(&g);
 			continue;
@@ -931,7 +1042,7 @@ targets_sd_refresh(struct targets_sd *sd, bool *changed, struct targets_errors *
 				struct sd_file *nf = realloc(files, nc * sizeof(*nf));
 
 				if (!nf) {
-					errs_add(errs, "%s: out of memory", sd->globs[i]);
+					targets_errors_add(errs, "%s: out of memory", sd->globs[i]);
 					problems++;
 					break;
 				}
@@ -953,7 +1064,8 @@ targets_sd_refresh(struct targets_sd *sd, bool *changed, struct targets_errors *
 				memset(slot, 0, sizeof(*slot));
 				slot->path = strdup(g.gl_pathv[j]);
 				if (!slot->path) {
-					errs_add(errs, "%s: out of memory", g.gl_pathv[j]);
+					targets_errors_add(errs, "%s: out of memory",
+					                   g.gl_pathv[j]);
 					problems++;
 					continue;
 				}
@@ -972,8 +1084,11 @@ targets_sd_refresh(struct targets_sd *sd, bool *changed, struct targets_errors *
 		file_refresh(&sd->files[i], errs);
 	if (errs && errs->n > nerr0)
 		problems++;
+	/* Discovery's errors are reported, but they are the remote side's: no problem of the
+	 * configuration's. */
+	discovery_collect(sd->disc, errs);
 	if (rebuild_list(sd) != 0) {
-		errs_add(errs, "file_sd: out of memory merging targets");
+		targets_errors_add(errs, "file_sd: out of memory merging targets");
 		return -1;
 	}
 	sd->listed = true;

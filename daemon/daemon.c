@@ -166,28 +166,30 @@ apply_log_level(const struct run_opts *o, const struct config *cfg)
 	return 0;
 }
 
-/* Open the target files of 'cfg' and read them. NULL when there are none; *failed set when any is
- * broken (every problem logged). */
+/* Open the target files of 'cfg' and read them, and start its discovery sources ('prev': the set
+ * this one replaces, whose lists unchanged sources start from; 'wait': for the others' first
+ * answers). NULL when there are none; *failed set when a file is broken or a source cannot start
+ * (every problem logged). A discovery source's error is logged, not a failure: the remote side's.
+ */
 static struct targets_sd *
-sd_open(const struct config *cfg, bool *failed)
+sd_open(const struct config *cfg, const struct targets_sd *prev, bool wait, bool *failed)
 {
 	struct targets_sd *sd;
 	struct targets_errors errs = {0};
 	bool changed;
 
 	*failed = false;
-	if (cfg->ntarget_files == 0)
+	if (cfg->ntarget_files == 0 && cfg->nhttp_sd == 0 && cfg->ndns_sd == 0)
 		return NULL;
-	sd = targets_sd_new((const char *const *)cfg->target_files, cfg->ntarget_files);
+	sd = targets_sd_open(cfg, prev, wait);
 	if (sd == NULL) {
-		log_err("daemon: out of memory");
-		abort();
-	}
-	if (targets_sd_refresh(sd, &changed, &errs) != 0) {
-		for (size_t i = 0; i < errs.n; i++)
-			log_err("targets: %s", errs.msgs[i]);
 		*failed = true;
+		return NULL;
 	}
+	if (targets_sd_refresh(sd, &changed, &errs) != 0)
+		*failed = true;
+	for (size_t i = 0; i < errs.n; i++)
+		log_err("targets: %s", errs.msgs[i]);
 	targets_errors_release(&errs);
 	return sd;
 }
@@ -237,7 +239,7 @@ reload(struct daemon *d)
 		goto out_keep;
 	if (apply_log_level(d->opts, ncfg) != 0)
 		goto out_free_cfg;
-	nsd = sd_open(ncfg, &sd_failed);
+	nsd = sd_open(ncfg, d->sd, false, &sd_failed);
 	if (sd_failed)
 		goto out_free_sd;
 	plan = targetset_build(d->ts, ncfg, nsd);
@@ -282,8 +284,8 @@ out_keep:
 	sdnotify_reloaded();
 }
 
-/* Re-read changed target files (every few seconds). A broken file keeps its old targets (logged).
- */
+/* Re-read changed target files (every few seconds) and take what discovery found (as soon as it
+ * has something). A broken file or a failing source keeps its old targets (logged). */
 static void
 sd_check(struct daemon *d)
 {
@@ -294,10 +296,10 @@ sd_check(struct daemon *d)
 
 	if (d->sd == NULL)
 		return;
-	if (targets_sd_refresh(d->sd, &changed, &errs) != 0) {
-		for (size_t i = 0; i < errs.n; i++)
-			log_err("targets: %s (keeping its previous targets)", errs.msgs[i]);
-	}
+	if (targets_sd_refresh(d->sd, &changed, &errs) != 0 && errs.n == 0)
+		log_err("targets: cannot refresh (out of memory)");
+	for (size_t i = 0; i < errs.n; i++)
+		log_err("targets: %s (keeping its previous targets)", errs.msgs[i]);
 	targets_errors_release(&errs);
 	if (!changed)
 		return;
@@ -305,7 +307,7 @@ sd_check(struct daemon *d)
 	plan = targetset_build(d->ts, cfg, d->sd);
 	if (plan != NULL) {
 		if (set_targets(d, plan) == 0)
-			log_notice("targets: target files changed: %zu targets",
+			log_notice("targets: discovered targets changed: %zu targets",
 			           targetset_count(d->ts));
 		targetset_plan_free(plan);
 	}
@@ -434,7 +436,7 @@ main_loop(struct daemon *d)
 		if (sig & DAEMON_SIG_RELOAD)
 			reload(d);
 		now = clock_mono_ms();
-		if (d->sd && now >= d->sd_next_ms) {
+		if (d->sd && (now >= d->sd_next_ms || targets_sd_pending(d->sd))) {
 			sd_check(d);
 			d->sd_next_ms = now + TARGET_FILES_CHECK_MS;
 		}
@@ -541,7 +543,7 @@ cmd_run(int argc, char **argv)
 	d.ts = targetset_new();
 	if (apply_log_level(&o, cfg) != 0)
 		goto out_release_cfg;
-	d.sd = sd_open(cfg, &sd_failed);
+	d.sd = sd_open(cfg, NULL, true, &sd_failed);
 	if (sd_failed)
 		goto out_free_sd;
 

@@ -267,8 +267,11 @@ plan_add(struct targetset_plan *p, struct targetset *ts, const struct config *cf
 	struct scrape_target *t;
 	size_t slot;
 	char *url, *detail = NULL;
+	const char *shard_key;
 
-	if (!targets_shard_keep(base, cfg->shard_index, cfg->shard_count)) {
+	/* A service stays whole on one daemon, unless it is configured to be split by target. */
+	shard_key = ss->svc && ss->svc->shard_by == CONFIG_SHARD_BY_TARGET ? base : service;
+	if (!targets_shard_keep(shard_key, cfg->shard_index, cfg->shard_count)) {
 		free(labels_json);
 		return 1;
 	}

@@ -34,7 +34,8 @@ void targetset_free(struct targetset *ts);
 
 /* Build the scrape targets of 'cfg' plus those of 'sd' (NULL: no target files): each service's
  * targets in configuration order, then the target files' in their order, skipping other shards'
- * targets (cfg->shard_index of cfg->shard_count) and repeats of a (service, base URL). A file_sd
+ * targets (cfg->shard_index of cfg->shard_count, by service name, or by base URL for a service
+ * with shard_by: target; see targets_shard_of()) and repeats of a (service, base URL). A file_sd
  * service named in 'cfg' takes that service's settings and labels (the group's labels win), any
  * other gets the defaults. Reads the services' secret files. New (service, base URL) pairs get a
  * registry id now; nothing else of 'ts' changes. NULL when anything is wrong (each problem logged,

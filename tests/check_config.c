@@ -1,6 +1,7 @@
 /* tests/check_config.c: the configuration loader: every key, every default, every error message.
  * Fixtures are under tests/fixtures/config/ (the tests run with cwd = tests/, which the fixtures'
  * file paths are relative to). */
+#include <arpa/inet.h>
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -524,7 +525,8 @@ START_TEST(test_errors_rules)
 	    "bad-rules.yaml:6: services[0].targets[1]: duplicate target 'http://127.0.0.1:6060'",
 	    FIX "bad-rules.yaml:9: services[1]: duplicate service name 'payments'",
 	    FIX "bad-rules.yaml:11: services[2]: name is required",
-	    FIX "bad-rules.yaml:12: services[3]: no targets (give targets, or target_files for "
+	    FIX "bad-rules.yaml:12: services[3]: no targets (give targets, or target_files, "
+	        "http_sd or dns_sd for "
 	        "discovery)",
 	    FIX "bad-rules.yaml:15: services[4].tls: cert_file and key_file go together",
 	    FIX "bad-rules.yaml:16: services[4].basic_auth: password_file is required",
@@ -1049,6 +1051,142 @@ START_TEST(test_nesting_limit)
 }
 END_TEST
 
+/* shard_by: service (the default) or target; anything else names the choices. */
+START_TEST(test_shard_by)
+{
+	struct config *cfg =
+	    expect_ok("shard: {index: 1, count: 4}\n"
+	              "services:\n"
+	              "  - {name: a, targets: [\"http://h:1\"]}\n"
+	              "  - {name: b, targets: [\"http://h:2\"], shard_by: service}\n"
+	              "  - {name: c, targets: [\"http://h:3\"], shard_by: target}\n");
+
+	ck_assert_uint_eq(cfg->services[0].shard_by, CONFIG_SHARD_BY_SERVICE);
+	ck_assert_uint_eq(cfg->services[1].shard_by, CONFIG_SHARD_BY_SERVICE);
+	ck_assert_uint_eq(cfg->services[2].shard_by, CONFIG_SHARD_BY_TARGET);
+	config_unref(cfg);
+	expect_error("services:\n  - name: a\n    targets: [\"http://h:1\"]\n    shard_by: url\n",
+	             "t.yaml:4: services[0].shard_by: unknown value 'url' (use service or target)");
+	expect_error("services: [{name: a, targets: [\"http://h:1\"], shard_by: [target]}]\n",
+	             "t.yaml:1: services[0].shard_by: expected a string, got a list");
+}
+END_TEST
+
+/* http_sd and dns_sd: every key, the defaults, and each rule's message with its line. */
+START_TEST(test_discovery_keys)
+{
+	struct config *cfg;
+	const struct config_http_sd *h;
+	const struct config_dns_sd *d;
+
+	cfg = expect_ok("http_sd:\n"
+	                "  - url: http://inventory:8080/sd\n"
+	                "  - url: https://inventory:8443/sd\n"
+	                "    refresh_interval: 5s\n"
+	                "    headers: {X-Team: pay}\n"
+	                "    tls: {insecure_skip_verify: true}\n"
+	                "dns_sd:\n"
+	                "  - names: [_pprof._tcp.example.com, _pprof._tcp.other.example.]\n"
+	                "    service: payments\n"
+	                "    server: 127.0.0.1:5353\n"
+	                "    labels: {team: pay}\n"
+	                "  - names: [search.example.com]\n"
+	                "    type: AAAA\n"
+	                "    port: 6060\n"
+	                "    refresh_interval: 1m\n"
+	                "    service: search\n"
+	                "    scheme: https\n"
+	                "services:\n"
+	                "  - {name: payments, shard_by: target}\n");
+	ck_assert_uint_eq(cfg->nhttp_sd, 2);
+	h = &cfg->http_sd[0];
+	ck_assert_str_eq(h->url, "http://inventory:8080/sd");
+	ck_assert_uint_eq(h->refresh_interval, 60);
+	ck_assert_uint_eq(h->timeout, 10);
+	h = &cfg->http_sd[1];
+	ck_assert_uint_eq(h->refresh_interval, 5);
+	ck_assert_uint_eq(h->timeout, 5); /* the shorter of 10s and the interval */
+	ck_assert_uint_eq(h->nheaders, 1);
+	ck_assert(h->tls.insecure_skip_verify);
+	ck_assert_uint_eq(cfg->ndns_sd, 2);
+	d = &cfg->dns_sd[0];
+	ck_assert_uint_eq(d->nnames, 2);
+	ck_assert_str_eq(d->names[1], "_pprof._tcp.other.example.");
+	ck_assert_uint_eq(d->type, CONFIG_DNS_SRV);
+	ck_assert_uint_eq(d->port, 0);
+	ck_assert_uint_eq(d->refresh_interval, 30);
+	ck_assert_str_eq(d->server, "127.0.0.1:5353");
+	ck_assert_uint_eq(d->server_addr, htonl(0x7f000001));
+	ck_assert_uint_eq(d->server_port, 5353);
+	ck_assert_str_eq(d->service, "payments");
+	ck_assert_uint_eq(d->scheme, CONFIG_SCHEME_HTTP);
+	ck_assert_uint_eq(d->nlabels, 1);
+	d = &cfg->dns_sd[1];
+	ck_assert_uint_eq(d->type, CONFIG_DNS_AAAA);
+	ck_assert_uint_eq(d->port, 6060);
+	ck_assert_uint_eq(d->refresh_interval, 60);
+	ck_assert_ptr_null(d->server);
+	ck_assert_uint_eq(d->scheme, CONFIG_SCHEME_HTTPS);
+	config_unref(cfg);
+	cfg = expect_ok("dns_sd: [{names: [a.example], type: A, port: 80, service: a, "
+	                "server: 10.0.0.1}]\n");
+	ck_assert_uint_eq(cfg->dns_sd[0].server_port, 53);
+	config_unref(cfg);
+
+	expect_error("http_sd: [{refresh_interval: 5s}]\n",
+	             "t.yaml:1: http_sd[0]: url is required");
+	expect_error("http_sd: [{url: ftp://h/sd}]\n",
+	             "t.yaml:1: http_sd[0].url: invalid URL 'ftp://h/sd': the scheme must be "
+	             "http:// or https://");
+	expect_error("http_sd:\n  - url: http://h/sd\n    refresh_interval: 5s\n    timeout: 6s\n",
+	             "t.yaml:4: http_sd[0]: timeout (6s) must not exceed refresh_interval (5s)");
+	expect_error("http_sd: [{url: http://h/sd, colour: red}]\n",
+	             "t.yaml:1: http_sd[0].colour: unknown key");
+	expect_error("http_sd: {url: http://h/sd}\n",
+	             "t.yaml:1: http_sd: expected a list, got a mapping");
+	expect_error("dns_sd: [{service: a}]\n",
+	             "t.yaml:1: dns_sd[0]: names: at least one name is required");
+	expect_error("dns_sd: [{names: [], service: a}]\n",
+	             "t.yaml:1: dns_sd[0]: names: at least one name is required");
+	expect_error("dns_sd:\n  - names: [\"a b.example\"]\n    service: a\n",
+	             "t.yaml:2: dns_sd[0].names: invalid DNS name 'a b.example'");
+	expect_error("dns_sd: [{names: [a..example], service: a}]\n",
+	             "t.yaml:1: dns_sd[0].names: invalid DNS name 'a..example'");
+	expect_error("dns_sd: [{names: [_x._tcp.example]}]\n",
+	             "t.yaml:1: dns_sd[0]: service is required");
+	expect_error(
+	    "dns_sd:\n  - names: [_x._tcp.example]\n    service: a\n    port: 80\n",
+	    "t.yaml:4: dns_sd[0]: port: only for type A or AAAA (SRV records carry the port)");
+	expect_error("dns_sd: [{names: [x.example], type: A, service: a}]\n",
+	             "t.yaml:1: dns_sd[0]: port is required for type A");
+	expect_error("dns_sd: [{names: [x.example], type: MX, service: a}]\n",
+	             "t.yaml:1: dns_sd[0].type: unknown value 'MX' (use SRV, A or AAAA)");
+	expect_error("dns_sd: [{names: [x.example], type: A, port: 0, service: a}]\n",
+	             "t.yaml:1: dns_sd[0].port: 0 is out of range (1 to 65535)");
+	expect_error(
+	    "dns_sd: [{names: [_x._tcp.example], service: a, server: dns.example}]\n",
+	    "t.yaml:1: dns_sd[0].server: invalid server 'dns.example' (use an IPv4 address, "
+	    "with :port if not 53)");
+	expect_error(
+	    "dns_sd: [{names: [_x._tcp.example], service: a, server: \"127.0.0.1:0\"}]\n",
+	    "t.yaml:1: dns_sd[0].server: invalid server '127.0.0.1:0' (use an IPv4 address, "
+	    "with :port if not 53)");
+	expect_error(
+	    "dns_sd: [{names: [_x._tcp.example], service: a, labels: {service: b}}]\n",
+	    "t.yaml:1: dns_sd[0].labels: label 'service' is reserved (the service is the key "
+	    "'service')");
+	expect_error("dns_sd: [{names: [_x._tcp.example], service: a, scheme: ftp}]\n",
+	             "t.yaml:1: dns_sd[0].scheme: unknown value 'ftp' (use http or https)");
+	/* A service may leave its targets to discovery. */
+	config_unref(expect_ok("http_sd: [{url: http://h/sd}]\nservices: [{name: a}]\n"));
+	config_unref(expect_ok("dns_sd: [{names: [_x._tcp.example], service: a}]\n"
+	                       "services: [{name: a}]\n"));
+	expect_error("services: [{name: a}]\n",
+	             "t.yaml:1: services[0]: no targets (give targets, or target_files, http_sd or "
+	             "dns_sd for discovery)");
+}
+END_TEST
+
 Suite *config_suite(void);
 
 Suite *
@@ -1082,6 +1220,8 @@ config_suite(void)
 	tcase_add_test(tc, test_example_config);
 	tcase_add_test(tc, test_restart_changes);
 	tcase_add_test(tc, test_window_within_retention);
+	tcase_add_test(tc, test_shard_by);
+	tcase_add_test(tc, test_discovery_keys);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -110,6 +110,10 @@ START_TEST(test_hash_and_shards)
 	ck_assert_uint_eq(targets_hash(""), 0xcbf29ce484222325ULL);
 	ck_assert_uint_eq(targets_hash("a"), 0xaf63dc4c8601ec8cULL);
 	ck_assert_uint_eq(targets_hash("foobar"), 0x85944171f73967e8ULL);
+	/* Shard membership must not change between versions or machines: pinned values. */
+	ck_assert_uint_eq(targets_shard_of("payments", 3), 0);
+	ck_assert_uint_eq(targets_shard_of("search", 3), 1);
+	ck_assert_uint_eq(targets_shard_of("checkout", 10), 0);
 	for (i = 0; i < 3000; i++) {
 		unsigned owners = 0;
 
@@ -123,10 +127,59 @@ START_TEST(test_hash_and_shards)
 		ck_assert_uint_eq(owners, 1); /* every target in exactly one shard */
 		ck_assert(targets_shard_keep(url, 0, 1));
 		ck_assert(targets_shard_keep(url, 0, 0));
+		ck_assert_uint_eq(targets_shard_of(url, 0), 0);
+		ck_assert_uint_eq(targets_shard_of(url, 1), 0);
 	}
 	for (s = 0; s < 3; s++)
 		ck_assert_msg(counts[s] > 850 && counts[s] < 1150, "shard %u has %u of 3000", s,
 		              counts[s]);
+}
+END_TEST
+
+/* Changing shard.count from N to N+1 moves only the services the new shard takes (none between two
+ * old shards), about 1/(N+1) of them, and every shard gets its fair part. Names that differ only in
+ * their last characters, as fleets name services, must spread as well as random ones. */
+START_TEST(test_shard_moves)
+{
+	enum { NSVC = 10000, MAXN = 16 };
+	static unsigned shard[NSVC];
+	unsigned counts[MAXN + 1];
+	char name[64];
+
+	for (unsigned i = 0; i < NSVC; i++) {
+		snprintf(name, sizeof(name), "svc-%u", i);
+		shard[i] = targets_shard_of(name, 1);
+		ck_assert_uint_eq(shard[i], 0);
+	}
+	for (unsigned n = 1; n < MAXN; n++) {
+		unsigned moved = 0;
+		double want = (double)NSVC / (n + 1), frac;
+
+		memset(counts, 0, sizeof(counts));
+		for (unsigned i = 0; i < NSVC; i++) {
+			unsigned now;
+
+			snprintf(name, sizeof(name), "svc-%u", i);
+			now = targets_shard_of(name, n + 1);
+			ck_assert_uint_lt(now, n + 1);
+			if (now != shard[i]) {
+				ck_assert_msg(now == n,
+				              "%s moved from shard %u to %u going from %u to %u",
+				              name, shard[i], now, n, n + 1);
+				moved++;
+			}
+			shard[i] = now;
+			counts[now]++;
+		}
+		frac = (double)moved / NSVC;
+		ck_assert_msg(frac > 0.8 / (n + 1) && frac < 1.2 / (n + 1),
+		              "%u -> %u shards moved %.3f of the services, want about %.3f", n,
+		              n + 1, frac, 1.0 / (n + 1));
+		for (unsigned s = 0; s <= n; s++)
+			ck_assert_msg(counts[s] > 0.8 * want && counts[s] < 1.2 * want,
+			              "%u shards: shard %u has %u services, want about %.0f", n + 1,
+			              s, counts[s], want);
+	}
 }
 END_TEST
 
@@ -399,6 +452,7 @@ targets_suite(void)
 	tcase_add_checked_fixture(tc, setup_dir, teardown_dir);
 	tcase_add_test(tc, test_profile_url);
 	tcase_add_test(tc, test_hash_and_shards);
+	tcase_add_test(tc, test_shard_moves);
 	tcase_add_test(tc, test_parse_json);
 	tcase_add_test(tc, test_parse_yaml);
 	tcase_add_test(tc, test_parse_errors);

@@ -292,57 +292,93 @@ START_TEST(test_file_sd)
 }
 END_TEST
 
+/* Each daemon keeps whole services, by the hash of the service name: a configured service's and a
+ * file_sd service's instances all land on one daemon. A service with shard_by: target is split by
+ * base URL. Together the shards cover every target once. */
 START_TEST(test_shards)
 {
-	static const char *const hosts[] = {"10.2.0.1", "10.2.0.2",  "10.2.0.3",  "10.2.0.4",
-	                                    "10.2.0.5", "10.2.0.6",  "10.2.0.7",  "10.2.0.8",
-	                                    "10.2.0.9", "10.2.0.10", "10.2.0.11", "10.2.0.12"};
-	size_t nhosts = sizeof(hosts) / sizeof(hosts[0]), total = 0;
-	int owner[12];
+	enum { NSVC = 8, NPER = 4, NHUGE = 12 };
+	size_t total = 0, huge_shards = 0;
+	char sdpath[512];
 
-	for (size_t h = 0; h < nhosts; h++)
-		owner[h] = -1;
+	write_file("sd.json",
+	           "[{\"targets\": [\"10.3.0.1:6060\", \"10.3.0.2:6060\", \"10.3.0.3:6060\"],"
+	           " \"labels\": {\"service\": \"fromfile\"}}]",
+	           sdpath, sizeof(sdpath));
 	for (unsigned shard = 0; shard < 3; shard++) {
-		char yaml[2048];
-		size_t len, n;
+		char yaml[8192], base[64], url[128];
+		size_t len, n, in_huge = 0;
+		const char *globs[] = {sdpath};
+		struct targets_sd *sd = targets_sd_new(globs, 1);
+		struct targets_errors errs = {0};
 		struct config *cfg;
 		struct targetset *ts = targetset_new();
 		struct targetset_plan *p;
+		bool changed;
 
+		ck_assert_int_eq(targets_sd_refresh(sd, &changed, &errs), 0);
 		len = (size_t)snprintf(yaml, sizeof(yaml),
-		                       "shard: {index: %u, count: 3}\nservices:\n  - name: s\n"
-		                       "    targets: [",
-		                       shard);
-		for (size_t h = 0; h < nhosts; h++)
+		                       "shard: {index: %u, count: 3}\nservices:\n", shard);
+		for (unsigned s = 0; s < NSVC; s++) {
 			len += (size_t)snprintf(yaml + len, sizeof(yaml) - len,
-			                        "%s'http://%s:6060'", h ? ", " : "", hosts[h]);
+			                        "  - name: svc-%u\n    targets: [", s);
+			for (unsigned t = 0; t < NPER; t++)
+				len += (size_t)snprintf(yaml + len, sizeof(yaml) - len,
+				                        "%s'http://10.2.%u.%u:6060'", t ? ", " : "",
+				                        s, t);
+			len += (size_t)snprintf(yaml + len, sizeof(yaml) - len, "]\n");
+		}
+		len += (size_t)snprintf(yaml + len, sizeof(yaml) - len,
+		                        "  - name: huge\n    shard_by: target\n    targets: [");
+		for (unsigned t = 0; t < NHUGE; t++)
+			len += (size_t)snprintf(yaml + len, sizeof(yaml) - len,
+			                        "%s'http://10.9.0.%u:6060'", t ? ", " : "", t);
 		snprintf(yaml + len, sizeof(yaml) - len, "]\n");
 		cfg = load(yaml);
-		p = targetset_build(ts, cfg, NULL);
+		p = targetset_build(ts, cfg, sd);
 		ck_assert_ptr_nonnull(p);
 		targetset_plan_targets(p, &n);
 		total += n;
-		/* each shard keeps exactly the targets hash(base URL) % 3 gives it */
-		for (size_t h = 0; h < nhosts; h++) {
-			char base[64], url[128];
+		for (unsigned s = 0; s < NSVC; s++) {
+			char name[32];
 			bool mine;
 
-			snprintf(base, sizeof(base), "http://%s:6060", hosts[h]);
-			snprintf(url, sizeof(url), "%s/debug/pprof/goroutine?debug=0", base);
-			mine = targets_hash(base) % 3 == shard;
-			ck_assert_msg((find(p, url, NULL) != NULL) == mine, "%s in shard %u", base,
-			              shard);
-			if (mine)
-				owner[h] = (int)shard;
+			snprintf(name, sizeof(name), "svc-%u", s);
+			mine = targets_shard_of(name, 3) == shard;
+			for (unsigned t = 0; t < NPER; t++) {
+				snprintf(url, sizeof(url),
+				         "http://10.2.%u.%u:6060/debug/pprof/goroutine?debug=0", s,
+				         t);
+				ck_assert_msg((find(p, url, NULL) != NULL) == mine,
+				              "%s of %s in shard %u", url, name, shard);
+			}
 		}
+		for (unsigned t = 1; t <= 3; t++) {
+			snprintf(url, sizeof(url),
+			         "http://10.3.0.%u:6060/debug/pprof/goroutine?debug=0", t);
+			ck_assert_msg((find(p, url, NULL) != NULL) ==
+			                  (targets_shard_of("fromfile", 3) == shard),
+			              "%s of fromfile in shard %u", url, shard);
+		}
+		for (unsigned t = 0; t < NHUGE; t++) {
+			bool mine;
+
+			snprintf(base, sizeof(base), "http://10.9.0.%u:6060", t);
+			snprintf(url, sizeof(url), "%s/debug/pprof/goroutine?debug=0", base);
+			mine = targets_shard_of(base, 3) == shard;
+			ck_assert_msg((find(p, url, NULL) != NULL) == mine,
+			              "%s of huge in shard %u", base, shard);
+			in_huge += mine;
+		}
+		huge_shards += in_huge > 0;
 		targetset_plan_free(p);
 		targetset_free(ts);
+		targets_sd_free(sd);
 		config_unref(cfg);
 	}
-	/* together they cover the fleet once */
-	ck_assert_uint_eq(total, nhosts);
-	for (size_t h = 0; h < nhosts; h++)
-		ck_assert_int_ge(owner[h], 0);
+	/* together they cover the fleet once, and the huge service is split */
+	ck_assert_uint_eq(total, NSVC * NPER + 3 + NHUGE);
+	ck_assert_uint_gt(huge_shards, 1);
 }
 END_TEST
 
