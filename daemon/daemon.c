@@ -594,6 +594,7 @@ cmd_run(int argc, char **argv)
 		log_err("daemon: cannot start the detector (see above): exiting");
 		goto out_stop_alert;
 	}
+	web_watch_detector(d.web, d.det);
 	d.last_rank_ms = clock_mono_ms();
 
 	log_notice("daemon: leakprofd %s running: %zu targets every %llu s, database '%s', "

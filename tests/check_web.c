@@ -1,12 +1,16 @@
 /* tests/check_web.c: the web server's pure helpers: escaping for each output context, the capped
- * buffer, parameter parsing, base64 and secret comparison, sparklines and count formatting. */
+ * buffer, parameter parsing, base64 and secret comparison, sparklines and count formatting; and
+ * /healthz's checks and replies. */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/units.h"
+#include "tests/testutil.h"
 #include "web/api.h"
+#include "web/health.h"
 #include "web/pages.h"
 #include "web/web.h"
 
@@ -286,6 +290,116 @@ START_TEST(test_micro_cache)
 }
 END_TEST
 
+static json_t *
+health_json(const struct health_input *in, unsigned *status)
+{
+	struct web_reply r = {0};
+	json_t *j;
+
+	health_reply(in, &r);
+	*status = r.status;
+	ck_assert_str_eq(r.content_type, "application/json");
+	j = json_loadb(r.body, r.len, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	web_reply_release(&r);
+	return j;
+}
+
+static bool
+jbool(json_t *j, const char *obj, const char *key)
+{
+	return json_is_true(json_object_get(json_object_get(j, obj), key));
+}
+
+/* Each check fails /healthz on its own and is named in the reply. */
+START_TEST(test_healthz_each_check)
+{
+	struct config cfg = {.scrape_interval = 10};
+	struct health_input ok = {.free_bytes = 1ull << 30,
+	                          .heartbeat_age_ms = 500,
+	                          .heartbeat_limit_ms = health_collector_limit_ms(&cfg),
+	                          .detector = true,
+	                          .detector_waiting_ms = 31000,
+	                          .detector_limit_ms = health_detector_limit_ms(&cfg, 2000)};
+	struct health_input in;
+	unsigned status;
+	json_t *j;
+
+	ck_assert_int_eq(ok.heartbeat_limit_ms, 30000);
+	ck_assert_int_eq(ok.detector_limit_ms, 34000);
+	j = health_json(&ok, &status);
+	ck_assert_uint_eq(status, 200);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "ok");
+	ck_assert(jbool(j, "database", "ok") && jbool(j, "collector", "ok") &&
+	          jbool(j, "detector", "ok"));
+	json_decref(j);
+
+	in = ok;
+	in.db_error = "database file not writable: Read-only file system";
+	j = health_json(&in, &status);
+	ck_assert_uint_eq(status, 503);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "unhealthy");
+	ck_assert(!jbool(j, "database", "ok") && jbool(j, "collector", "ok") &&
+	          jbool(j, "detector", "ok"));
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(json_object_get(j, "database"), "error")),
+	    in.db_error);
+	json_decref(j);
+
+	in = ok;
+	in.heartbeat_age_ms = 30001;
+	j = health_json(&in, &status);
+	ck_assert_uint_eq(status, 503);
+	ck_assert(jbool(j, "database", "ok") && !jbool(j, "collector", "ok") &&
+	          jbool(j, "detector", "ok"));
+	json_decref(j);
+
+	in = ok;
+	in.detector_waiting_ms = 34001;
+	j = health_json(&in, &status);
+	ck_assert_uint_eq(status, 503);
+	ck_assert(jbool(j, "database", "ok") && jbool(j, "collector", "ok") &&
+	          !jbool(j, "detector", "ok"));
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(json_object_get(j, "detector"), "waiting_ms")),
+	    34001);
+	json_decref(j);
+
+	/* No detector reports to the server: not judged. */
+	in.detector = false;
+	j = health_json(&in, &status);
+	ck_assert_uint_eq(status, 200);
+	json_decref(j);
+}
+END_TEST
+
+/* The database check on real files: a usable database, a missing one, one that cannot be read. */
+START_TEST(test_healthz_database_check)
+{
+	char dir[256], path[300], buf[200];
+	unsigned long long free_bytes;
+	struct store *st;
+	const char *why;
+
+	testutil_mkdtemp(dir, sizeof(dir), "check_web");
+	snprintf(path, sizeof(path), "%s/leakprofd.db", dir);
+	st = store_open(path, 0);
+	ck_assert_ptr_nonnull(st);
+	why = health_check_database(path, st, buf, sizeof(buf), &free_bytes);
+	ck_assert_msg(why == NULL, "%s", why);
+	ck_assert_uint_gt(free_bytes, 0);
+	why = health_check_database(path, NULL, buf, sizeof(buf), &free_bytes);
+	ck_assert_ptr_nonnull(why);
+	ck_assert_str_eq(why, "database not readable: cannot open");
+	store_free(st);
+	snprintf(path, sizeof(path), "%s/gone/leakprofd.db", dir);
+	why = health_check_database(path, NULL, buf, sizeof(buf), &free_bytes);
+	ck_assert_ptr_nonnull(why);
+	ck_assert_str_eq(why, "database file not writable: No such file or directory");
+	testutil_rmtree(dir);
+}
+END_TEST
+
 Suite *web_suite(void);
 
 Suite *
@@ -308,6 +422,8 @@ web_suite(void)
 	tcase_add_test(tc, test_ranking_parameters_rejected_by_name);
 	tcase_add_test(tc, test_api_error_is_json);
 	tcase_add_test(tc, test_micro_cache);
+	tcase_add_test(tc, test_healthz_each_check);
+	tcase_add_test(tc, test_healthz_database_check);
 	suite_add_tcase(s, tc);
 	return s;
 }

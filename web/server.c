@@ -26,7 +26,6 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,14 +34,15 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/secret.h"
+#include "detect/detector.h"
 #include "storage/query.h"
 #include "web/api.h"
+#include "web/health.h"
 #include "web/metrics.h"
 #include "web/pages.h"
 #include "web/server.h"
 
 #define WEB_TLS_FILE_MAX (1u << 20)
-#define WEB_MIN_FREE_BYTES (16u << 20) /* /healthz: less free space than this is "full" */
 #define WEB_POOL_MAX 32     /* read connections at most (requests using the database at once) */
 #define WEB_POOL_RESERVED 2 /* of which kept for priority requests */
 
@@ -107,6 +107,7 @@ struct web {
 	size_t slots;  /* at most this many lent at once */
 
 	_Atomic int64_t heartbeat_ms;
+	struct detector *_Atomic detector; /* borrowed, NULL: none reports here */
 	struct metrics *metrics;
 	struct api_cache *cache;
 };
@@ -433,65 +434,25 @@ auth_ok(const struct web_conf *c, struct MHD_Connection *conn)
 	return false;
 }
 
-/* /healthz: the database is writable (file and directory writable, at least WEB_MIN_FREE_BYTES free
- * on its file system, and readable through a connection) and the collector loop called
- * web_heartbeat within 3 intervals. */
+/* /healthz (web/health.h): the database usable, the collector loop's heartbeat within 3 intervals,
+ * and the detector keeping its pace. */
 static void
 healthz(struct web *w, const struct config *cfg, struct store *st, struct web_reply *r)
 {
-	char dir[PATH_MAX];
-	const char *slash;
-	struct statvfs vfs;
-	struct sbuf b = {0};
-	const char *db_error = NULL;
-	char db_buf[200];
-	int64_t now = clock_wall_ms(), age = now - w->heartbeat_ms;
-	int64_t limit = 3 * (int64_t)(cfg->scrape_interval ? cfg->scrape_interval : 60) * 1000;
-	unsigned long long free_bytes = 0;
-	bool collector_ok = age <= limit;
+	char buf[200];
+	struct health_input in = {0};
+	struct detector *d = atomic_load(&w->detector);
+	int64_t pace = 0;
 
-	slash = strrchr(w->database, '/');
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else
-		snprintf(dir, sizeof(dir), "%.*s",
-		         (int)(slash == w->database ? 1 : slash - w->database), w->database);
-	if (access(w->database, W_OK) != 0) {
-		snprintf(db_buf, sizeof(db_buf), "database file not writable: %s", strerror(errno));
-		db_error = db_buf;
-	} else if (access(dir, W_OK) != 0) {
-		snprintf(db_buf, sizeof(db_buf), "database directory not writable: %s",
-		         strerror(errno));
-		db_error = db_buf;
-	} else if (statvfs(dir, &vfs) != 0) {
-		snprintf(db_buf, sizeof(db_buf), "statvfs: %s", strerror(errno));
-		db_error = db_buf;
-	} else if ((free_bytes = (unsigned long long)vfs.f_bavail * vfs.f_frsize) <
-	           WEB_MIN_FREE_BYTES) {
-		snprintf(db_buf, sizeof(db_buf), "file system full: %llu bytes free", free_bytes);
-		db_error = db_buf;
-	} else if (!st || store_db_size(st) < 0) {
-		snprintf(db_buf, sizeof(db_buf), "database not readable: %s",
-		         st ? store_errmsg(st) : "cannot open");
-		db_error = db_buf;
+	in.db_error = health_check_database(w->database, st, buf, sizeof(buf), &in.free_bytes);
+	in.heartbeat_age_ms = clock_wall_ms() - w->heartbeat_ms;
+	in.heartbeat_limit_ms = health_collector_limit_ms(cfg);
+	if (d) {
+		in.detector = true;
+		detector_lag(d, &in.detector_waiting_ms, &pace);
 	}
-	sbuf_addf(&b, "{\"status\":\"%s\",\"database\":{\"ok\":%s,\"free_bytes\":%llu,\"error\":",
-	          !db_error && collector_ok ? "ok" : "unhealthy", db_error ? "false" : "true",
-	          free_bytes);
-	if (db_error) {
-		json_t *e = api_string(db_error);
-		char *t = e ? json_dumps(e, JSON_ENCODE_ANY) : NULL;
-
-		sbuf_puts(&b, t ? t : "\"?\"");
-		free(t);
-		json_decref(e);
-	} else {
-		sbuf_puts(&b, "null");
-	}
-	sbuf_addf(&b,
-	          "},\"collector\":{\"ok\":%s,\"last_heartbeat_age_ms\":%lld,\"limit_ms\":%lld}}\n",
-	          collector_ok ? "true" : "false", (long long)age, (long long)limit);
-	web_reply_take(r, !db_error && collector_ok ? 200 : 503, "application/json", &b);
+	in.detector_limit_ms = health_detector_limit_ms(cfg, pace);
+	health_reply(&in, r);
 }
 
 /* Queue 'r' (its body is handed to libmicrohttpd). With 'challenge', a 401 names the schemes that
@@ -831,6 +792,13 @@ web_heartbeat(struct web *w, int64_t now)
 {
 	if (w)
 		w->heartbeat_ms = now;
+}
+
+void
+web_watch_detector(struct web *w, struct detector *d)
+{
+	if (w)
+		atomic_store(&w->detector, d);
 }
 
 void

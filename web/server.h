@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "base/config.h"
+#include "detect/detector.h"
 
 struct web; /* opaque */
 
@@ -23,6 +24,10 @@ void web_reload(struct web *w, const struct config *cfg);
 /* The collector loop calls this on every iteration; /healthz answers 503 when it has not for 3
  * intervals. */
 void web_heartbeat(struct web *w, int64_t now_ms);
+/* /healthz judges 'd' (borrowed; it must outlive the server, or be unset with NULL first) by
+ * detector_lag(): 503 when a scrape round has waited for a stored ranking longer than three
+ * intervals plus twice the detector's pace. NULL: the detector is not judged. */
+void web_watch_detector(struct web *w, struct detector *d);
 /* Stop accepting, finish in-flight requests, free. web_stop(NULL) does nothing. */
 void web_stop(struct web *w);
 
