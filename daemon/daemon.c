@@ -96,6 +96,7 @@ on_scrape(void *arg, struct scrape_result *res)
 	}
 	if (res->ok)
 		d->new_data = true;
+	web_count_scrape(d->web, res->service, res->ok, res->duration_ms);
 	ingest_push_scrape(d->in, res);
 }
 

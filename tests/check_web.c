@@ -1,6 +1,6 @@
 /* tests/check_web.c: the web server's pure helpers: escaping for each output context, the capped
- * buffer, parameter parsing, base64 and secret comparison, sparklines and count formatting; and
- * /healthz's checks and replies. */
+ * buffer, parameter parsing, base64 and secret comparison, sparklines and count formatting;
+ * /healthz's checks and replies, and the scrape counters of /metrics (a real SQLite store). */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include "tests/testutil.h"
 #include "web/api.h"
 #include "web/health.h"
+#include "web/metrics.h"
 #include "web/pages.h"
 #include "web/web.h"
 
@@ -400,6 +401,50 @@ START_TEST(test_healthz_database_check)
 }
 END_TEST
 
+/* Scrapes counted before the first /metrics request are all in its answer. */
+START_TEST(test_metrics_count_from_start)
+{
+	char dir[256], path[300];
+	struct config cfg = {.scrape_interval = 60, .detector = {.window = 3600}};
+	struct metrics *m = metrics_new();
+	struct web_reply r = {0};
+	struct web_ctx c = {.cfg = &cfg, .path = "/metrics"};
+
+	testutil_mkdtemp(dir, sizeof(dir), "check_web");
+	snprintf(path, sizeof(path), "%s/leakprofd.db", dir);
+	c.st = store_open(path, 0);
+	ck_assert_ptr_nonnull(c.st);
+	ck_assert_ptr_nonnull(m);
+	metrics_count_scrape(m, "payments", true, 20);
+	metrics_count_scrape(m, "payments", true, 30);
+	metrics_count_scrape(m, "payments", false, 1000);
+	metrics_count_scrape(m, "search \"x\"", true, 5);
+	for (int i = 0; i < 3000; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "svc-%d", i % 1500);
+		metrics_count_scrape(m, name, i % 2 == 0, 1);
+	}
+	metrics_handle(&c, m, &r);
+	ck_assert_uint_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(
+	    r.body, "\nleakprofd_scrapes_total{service=\"payments\",result=\"success\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(
+	    r.body, "\nleakprofd_scrapes_total{service=\"payments\",result=\"failure\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(
+	    r.body, "\nleakprofd_scrape_duration_seconds_sum{service=\"payments\"} 1.050\n"));
+	ck_assert_ptr_nonnull(strstr(
+	    r.body,
+	    "\nleakprofd_scrapes_total{service=\"search \\\"x\\\"\",result=\"success\"} 1\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.body, "\nleakprofd_scrape_duration_seconds_count{service=\"svc-1499\"} 2\n"));
+	web_reply_release(&r);
+	metrics_free(m);
+	store_free(c.st);
+	testutil_rmtree(dir);
+}
+END_TEST
+
 Suite *web_suite(void);
 
 Suite *
@@ -424,6 +469,7 @@ web_suite(void)
 	tcase_add_test(tc, test_micro_cache);
 	tcase_add_test(tc, test_healthz_each_check);
 	tcase_add_test(tc, test_healthz_database_check);
+	tcase_add_test(tc, test_metrics_count_from_start);
 	suite_add_tcase(s, tc);
 	return s;
 }

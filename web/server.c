@@ -802,6 +802,13 @@ web_watch_detector(struct web *w, struct detector *d)
 }
 
 void
+web_count_scrape(struct web *w, const char *service, bool ok, uint64_t duration_ms)
+{
+	if (w)
+		metrics_count_scrape(w->metrics, service, ok, duration_ms);
+}
+
+void
 web_stop(struct web *w)
 {
 	if (!w)

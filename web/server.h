@@ -3,6 +3,7 @@
 #ifndef SERVER_H
 #define SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/config.h"
@@ -28,6 +29,9 @@ void web_heartbeat(struct web *w, int64_t now_ms);
  * detector_lag(): 503 when a scrape round has waited for a stored ranking longer than three
  * intervals plus twice the detector's pace. NULL: the detector is not judged. */
 void web_watch_detector(struct web *w, struct detector *d);
+/* Count one finished scrape of 'service' for /metrics (leakprofd_scrapes_total and
+ * leakprofd_scrape_duration_seconds count from the daemon's start). Any thread. */
+void web_count_scrape(struct web *w, const char *service, bool ok, uint64_t duration_ms);
 /* Stop accepting, finish in-flight requests, free. web_stop(NULL) does nothing. */
 void web_stop(struct web *w);
 
