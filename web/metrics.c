@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "storage/query.h"
 #include "web/metrics.h"
+#include "web/recompute.h"
 
 #define METRICS_MAX_SERVICES 10000
 
@@ -280,6 +281,21 @@ metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 	help(&b, "leakprofd_database_size_bytes", "gauge",
 	     "Size of the SQLite database (pages in use).");
 	sbuf_addf(&b, "leakprofd_database_size_bytes %lld\n", (long long)(size < 0 ? 0 : size));
+	if (c->recompute) {
+		uint64_t started, refused;
+
+		recompute_stats(c->recompute, &started, &refused);
+		help(&b, "leakprofd_ranking_recomputes_total", "counter",
+		     "Rankings recomputed over a window a request asked for (?window=), each "
+		     "shared by every request asking for it meanwhile.");
+		sbuf_addf(&b, "leakprofd_ranking_recomputes_total %llu\n",
+		          (unsigned long long)started);
+		help(&b, "leakprofd_ranking_recomputes_refused_total", "counter",
+		     "Requests for a ranking over a window refused (503) because the most "
+		     "recomputes allowed at once were running.");
+		sbuf_addf(&b, "leakprofd_ranking_recomputes_refused_total %llu\n",
+		          (unsigned long long)refused);
+	}
 	help(&b, "leakprofd_http_requests_total", "counter",
 	     "Requests answered by the web server, by status class.");
 	for (unsigned k = 1; k < 6; k++)
