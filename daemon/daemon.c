@@ -96,6 +96,7 @@ on_scrape(void *arg, struct scrape_result *res)
 	}
 	if (res->ok)
 		d->new_data = true;
+	web_count_scrape(d->web, res->service, res->ok, res->duration_ms);
 	ingest_push_scrape(d->in, res);
 }
 
@@ -594,6 +595,7 @@ cmd_run(int argc, char **argv)
 		log_err("daemon: cannot start the detector (see above): exiting");
 		goto out_stop_alert;
 	}
+	web_watch_detector(d.web, d.det);
 	d.last_rank_ms = clock_mono_ms();
 
 	log_notice("daemon: leakprofd %s running: %zu targets every %llu s, database '%s', "

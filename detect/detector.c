@@ -14,7 +14,13 @@
  * slow ranking the thread rests DETECT_PACE_FACTOR times as long as it took: the detector stays
  * under a fifth of a core, and a fleet ranked within DETECT_PACE_MIN_MS is ranked every round.
  * detector_stop() cuts the rest short but lets a ranking in progress finish: it writes its result
- * in one transaction. */
+ * in one transaction.
+ *
+ * For health checks the thread keeps when the oldest round not yet answered by a stored ranking
+ * was handed to it (a failed ranking answers nothing, so its rounds keep waiting) and its pace: how
+ * long a round may wait behind a ranking and its rest. The pace starts from the duration of the
+ * ranking stored by the previous run, so a large fleet's first ranking is not mistaken for a stall.
+ */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -37,11 +43,23 @@ struct detector {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	bool kicked, stop;      /* guarded by mu */
+	bool kicked, stop; /* guarded by mu */
+	int64_t
+	    kicked_ms; /* guarded by mu: the oldest kick not taken up yet (monotonic), 0: none */
+	int64_t serving_ms; /* guarded by mu: the oldest kick the ranking in progress, or the last
+	                       failed one, answers (monotonic), 0: none */
+	int64_t pace_ms;    /* guarded by mu: a ranking as long as the last one plus its rest */
 	struct config_slot cfg; /* the snapshot the next ranking uses */
 	struct store *st;       /* the thread's own connection */
 	struct alerter *alert;  /* borrowed */
 };
+
+/* How long a round may wait behind a ranking that takes 'took' ms and the rest after it. */
+static int64_t
+pace_of(int64_t took)
+{
+	return took > DETECT_PACE_MIN_MS ? (DETECT_PACE_FACTOR + 1) * took : took;
+}
 
 static void *
 detector_main(void *arg)
@@ -59,6 +77,9 @@ detector_main(void *arg)
 		if (d->stop)
 			break;
 		d->kicked = false;
+		if (!d->serving_ms)
+			d->serving_ms = d->kicked_ms;
+		d->kicked_ms = 0;
 		pthread_mutex_unlock(&d->mu);
 
 		cfg = config_slot_get(&d->cfg);
@@ -70,6 +91,9 @@ detector_main(void *arg)
 		config_unref(cfg);
 
 		pthread_mutex_lock(&d->mu);
+		if (r == 0)
+			d->serving_ms = 0;
+		d->pace_ms = pace_of(took);
 		if (took > DETECT_PACE_MIN_MS) {
 			int64_t until = clock_wall_ms() + DETECT_PACE_FACTOR * took;
 			struct timespec ts = {.tv_sec = until / 1000,
@@ -99,6 +123,14 @@ detector_start(const struct config *cfg, struct alerter *alert)
 		return NULL;
 	}
 	d->alert = alert;
+	{
+		struct ranking last;
+
+		if (store_ranking_load(d->st, NULL, 1, &last) == 0) {
+			d->pace_ms = pace_of(last.duration_ms);
+			ranking_release(&last);
+		}
+	}
 	config_slot_init(&d->cfg, config_ref(cfg));
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
@@ -122,8 +154,29 @@ detector_kick(struct detector *d)
 		return;
 	pthread_mutex_lock(&d->mu);
 	d->kicked = true;
+	if (!d->kicked_ms)
+		d->kicked_ms = clock_mono_ms();
 	pthread_cond_signal(&d->cv);
 	pthread_mutex_unlock(&d->mu);
+}
+
+void
+detector_lag(struct detector *d, int64_t *waiting_ms, int64_t *pace_ms)
+{
+	int64_t oldest;
+
+	*waiting_ms = 0;
+	*pace_ms = 0;
+	if (d == NULL)
+		return;
+	pthread_mutex_lock(&d->mu);
+	oldest = d->serving_ms;
+	if (!oldest || (d->kicked_ms && d->kicked_ms < oldest))
+		oldest = d->kicked_ms;
+	*pace_ms = d->pace_ms;
+	pthread_mutex_unlock(&d->mu);
+	if (oldest)
+		*waiting_ms = clock_mono_ms() - oldest;
 }
 
 void

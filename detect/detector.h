@@ -4,6 +4,8 @@
 #ifndef DETECTOR_H
 #define DETECTOR_H
 
+#include <stdint.h>
+
 #include "base/config.h"
 #include "detect/alert.h"
 
@@ -17,6 +19,11 @@ struct detector *detector_start(const struct config *cfg, struct alerter *alert)
 /* Rank soon: a scrape round is stored. Kicks during a ranking, or during the rest after a slow one,
  * add up to one more ranking. Thread-safe; NULL: no-op. */
 void detector_kick(struct detector *d);
+/* How far behind the detector is, for health checks: *waiting_ms is how long the oldest round
+ * handed to it by detector_kick() has waited for a stored ranking (0: every round is ranked), and
+ * *pace_ms how long a round may wait while the detector keeps its pace: a ranking as long as the
+ * last one plus the rest after it (0 before any ranking is known). Thread-safe; NULL: both 0. */
+void detector_lag(struct detector *d, int64_t *waiting_ms, int64_t *pace_ms);
 /* Rank with 'cfg' from the next ranking on (a reference is taken; a ranking in progress finishes
  * with its own snapshot). Thread-safe; NULL: no-op. */
 void detector_reload(struct detector *d, const struct config *cfg);

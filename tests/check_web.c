@@ -1,17 +1,25 @@
 /* tests/check_web.c: the web server's pure helpers: escaping for each output context, the capped
- * buffer, parameter parsing, base64 and secret comparison, sparklines and count formatting. */
+ * buffer, parameter parsing, base64 and secret comparison, sparklines and count formatting; the
+ * caches' keys, the sharing and bounding of recomputed rankings (real threads), /healthz's checks
+ * and replies, and the scrape counters of /metrics (a real SQLite store). */
 #include <check.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/testutil.h"
+#include "base/clock.h"
 #include "base/config.h"
 #include "base/units.h"
 #include "storage/store.h"
 #include "web/api.h"
+#include "web/health.h"
+#include "web/metrics.h"
 #include "web/pages.h"
+#include "web/recompute.h"
 #include "web/web.h"
 
 static char *
@@ -226,15 +234,14 @@ START_TEST(test_ranking_parameters_rejected_by_name)
 	static const char *const bad_limit[] = {"limit", "0", NULL};
 	struct config cfg = {.detector = {.window = 21600}};
 	struct web_ctx c = {.cfg = &cfg, .arg = fake_arg, .path = "/api/v1/suspects"};
-	struct ranking rk;
-	uint64_t w;
+	struct api_ranking ar;
 	char err[200];
 
 	c.arg_cls = (void *)bad_window;
-	ck_assert_uint_eq(api_load_ranking(&c, &rk, &w, err, sizeof(err)), 400);
+	ck_assert_uint_eq(api_load_ranking(&c, &ar, err, sizeof(err)), 400);
 	ck_assert(strncmp(err, "window:", 7) == 0);
 	c.arg_cls = (void *)bad_limit;
-	ck_assert_uint_eq(api_load_ranking(&c, &rk, &w, err, sizeof(err)), 400);
+	ck_assert_uint_eq(api_load_ranking(&c, &ar, err, sizeof(err)), 400);
 	ck_assert(strncmp(err, "limit:", 6) == 0);
 }
 END_TEST
@@ -248,13 +255,13 @@ START_TEST(test_window_past_retention)
 	struct web_ctx c = {.cfg = &cfg, .arg = fake_arg, .arg_cls = (void *)long_window};
 	const char *want = "window: at most 7d, as long as data is kept (retention.rollup)";
 	struct web_reply r = {0};
-	struct ranking rk;
-	uint64_t w;
+	struct api_ranking rk;
 	char err[200];
 	json_t *j;
 
 	c.path = "/api/v1/suspects";
-	ck_assert_uint_eq(api_load_ranking(&c, &rk, &w, err, sizeof(err)), 400);
+	ck_assert_uint_eq(api_load_ranking(&c, &rk, err, sizeof(err)), 400);
+	ck_assert_uint_eq(api_recompute_window(&c), 0);
 	ck_assert_str_eq(err, want);
 	c.path = "/api/v1/locations/1/series";
 	api_handle(&c, &r);
@@ -333,6 +340,253 @@ START_TEST(test_chart_past_raw)
 }
 END_TEST
 
+/* The window a request recomputes: its own, unless it is the detector's (the stored ranking). */
+START_TEST(test_recompute_window)
+{
+	static const char *const own[] = {"window", "1h", "junk", "x", NULL};
+	static const char *const seconds[] = {"window", "21600", NULL};
+	static const char *const detector[] = {"window", "6h", NULL};
+	static const char *const bad[] = {"window", "6 hours", NULL};
+	static const char *const none[] = {"service", "a", NULL};
+	struct config cfg = {.detector = {.window = 21600}};
+	struct web_ctx c = {.cfg = &cfg, .arg = fake_arg, .path = "/api/v1/suspects"};
+
+	c.arg_cls = (void *)own;
+	ck_assert_uint_eq(api_recompute_window(&c), 3600);
+	c.arg_cls = (void *)seconds;
+	ck_assert_uint_eq(api_recompute_window(&c), 0);
+	c.arg_cls = (void *)detector;
+	ck_assert_uint_eq(api_recompute_window(&c), 0);
+	c.arg_cls = (void *)bad;
+	ck_assert_uint_eq(api_recompute_window(&c), 0);
+	c.arg_cls = (void *)none;
+	ck_assert_uint_eq(api_recompute_window(&c), 0);
+}
+END_TEST
+
+static char *
+micro_key(const char *path, const char *const *args)
+{
+	static struct config cfg = {.detector = {.window = 21600}};
+	struct web_ctx c = {.cfg = &cfg, .arg = fake_arg, .arg_cls = (void *)args, .path = path};
+
+	return api_micro_key(&c);
+}
+
+/* Arguments the API does not read cannot make a request miss the cache. */
+START_TEST(test_micro_key_ignores_unknown_arguments)
+{
+	static const char *const plain[] = {"window", "2d", "service", "a", NULL};
+	static const char *const junk[] = {"zz",      "1", "window", "2d", "cachebust", "9",
+	                                   "service", "a", "",       "",   NULL};
+	static const char *const other[] = {"window", "2d", "service", "b", NULL};
+	static const char *const stored[] = {"window", "6h", "junk", "1", NULL};
+	char *a = micro_key("/api/v1/suspects", plain), *b = micro_key("/api/v1/suspects", junk);
+	char *o = micro_key("/api/v1/suspects", other);
+	char *s1 = micro_key("/api/v1/locations/3/series", plain);
+	char *s2 = micro_key("/api/v1/locations/3/series", junk);
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_str_eq(a, b);
+	ck_assert_str_ne(a, o);
+	ck_assert_str_eq(s1, s2);
+	ck_assert_str_ne(a, s1);
+	/* The stored ranking has its own cache; pages are not micro-cached. */
+	ck_assert_ptr_null(micro_key("/api/v1/suspects", stored));
+	ck_assert_ptr_null(micro_key("/", plain));
+	free(a);
+	free(b);
+	free(o);
+	free(s1);
+	free(s2);
+}
+END_TEST
+
+/* A ranking of one suspect whose explanation names 'tag'. */
+static struct ranking
+one_suspect(const char *tag)
+{
+	struct ranking rk = {.generated_at = 1000, .window_seconds = 3600, .n = 1};
+
+	rk.suspects = calloc(1, sizeof(*rk.suspects));
+	ck_assert_ptr_nonnull(rk.suspects);
+	rk.suspects[0].rank = 1;
+	rk.suspects[0].explanation = strdup(tag);
+	return rk;
+}
+
+struct claimer {
+	struct recompute *rc;
+	pthread_t thread;
+	enum recompute_claim got;
+	struct recompute_entry *e;
+	unsigned status;
+	const char *explanation;
+};
+
+static void *
+claimer_main(void *arg)
+{
+	struct claimer *cl = arg;
+	unsigned retry;
+	const char *err;
+	const struct ranking *rk;
+
+	cl->got =
+	    recompute_claim(cl->rc, 7200, "svc", 5000, clock_wall_ms() + 20000, &cl->e, &retry);
+	if (cl->got == RECOMPUTE_READY) {
+		rk = recompute_result(cl->e, &cl->status, &err);
+		cl->explanation = rk && rk->n ? rk->suspects[0].explanation : NULL;
+	}
+	return NULL;
+}
+
+/* Requests asking for the same window while it is computed wait for that one recompute and share
+ * its answer. */
+START_TEST(test_recompute_single_flight)
+{
+	struct recompute *rc = recompute_new(2);
+	struct recompute_entry *mine;
+	struct claimer cl[8];
+	struct ranking rk = one_suspect("shared");
+	uint64_t started, refused;
+	unsigned retry;
+
+	ck_assert_ptr_nonnull(rc);
+	ck_assert_int_eq(
+	    recompute_claim(rc, 7200, "svc", 5000, clock_wall_ms() + 20000, &mine, &retry),
+	    RECOMPUTE_COMPUTE);
+	for (size_t i = 0; i < 8; i++) {
+		cl[i] = (struct claimer){.rc = rc};
+		ck_assert_int_eq(pthread_create(&cl[i].thread, NULL, claimer_main, &cl[i]), 0);
+	}
+	usleep(200 * 1000); /* they wait for this request's answer */
+	recompute_finish(rc, mine, 200, NULL, &rk, 300, 5000);
+	ck_assert_ptr_null(rk.suspects); /* stolen */
+	for (size_t i = 0; i < 8; i++) {
+		ck_assert_int_eq(pthread_join(cl[i].thread, NULL), 0);
+		ck_assert_int_eq(cl[i].got, RECOMPUTE_READY);
+		ck_assert_ptr_eq(cl[i].e, mine);
+		ck_assert_uint_eq(cl[i].status, 200);
+		ck_assert_str_eq(cl[i].explanation, "shared");
+		recompute_release(rc, cl[i].e);
+	}
+	recompute_release(rc, mine);
+	recompute_stats(rc, &started, &refused);
+	ck_assert_uint_eq(started, 1);
+	ck_assert_uint_eq(refused, 0);
+	recompute_free(rc);
+}
+END_TEST
+
+/* At most max_running recomputes run: another window is refused with a Retry-After, not queued;
+ * a request that waits for a running one gives up at its own deadline. */
+START_TEST(test_recompute_bound_and_deadline)
+{
+	struct recompute *rc = recompute_new(1);
+	struct recompute_entry *a, *b;
+	struct ranking rk = one_suspect("a");
+	uint64_t started, refused;
+	unsigned retry;
+	int64_t t0;
+
+	ck_assert_int_eq(recompute_claim(rc, 3600, NULL, 1000, clock_wall_ms() + 5000, &a, &retry),
+	                 RECOMPUTE_COMPUTE);
+	ck_assert_int_eq(recompute_claim(rc, 7200, NULL, 1000, clock_wall_ms() + 5000, &b, &retry),
+	                 RECOMPUTE_BUSY);
+	ck_assert_ptr_null(b);
+	ck_assert_uint_ge(retry, 1);
+	/* Another service is another ranking. */
+	ck_assert_int_eq(recompute_claim(rc, 3600, "svc", 1000, clock_wall_ms() + 5000, &b, &retry),
+	                 RECOMPUTE_BUSY);
+	t0 = clock_mono_ms();
+	ck_assert_int_eq(recompute_claim(rc, 3600, NULL, 1000, clock_wall_ms() + 150, &b, &retry),
+	                 RECOMPUTE_TIMEOUT);
+	ck_assert_int_ge(clock_mono_ms() - t0, 100);
+	recompute_stats(rc, &started, &refused);
+	ck_assert_uint_eq(started, 1);
+	ck_assert_uint_eq(refused, 2);
+	/* Took 3 s: refused requests are told to come back in about that long. */
+	recompute_finish(rc, a, 200, NULL, &rk, 3000, 4000);
+	recompute_release(rc, a);
+	ck_assert_int_eq(recompute_claim(rc, 7200, NULL, 4000, clock_wall_ms() + 5000, &b, &retry),
+	                 RECOMPUTE_COMPUTE);
+	ck_assert_int_eq(recompute_claim(rc, 60, NULL, 4000, clock_wall_ms() + 5000, &a, &retry),
+	                 RECOMPUTE_BUSY);
+	ck_assert_uint_eq(retry, 3);
+	recompute_finish(rc, b, 500, "failed", NULL, 10, 4010);
+	recompute_release(rc, b);
+	recompute_free(rc);
+}
+END_TEST
+
+/* An answer is served again while fresh (at least a second, or four times its cost); errors are
+ * handed to the requests that waited but not kept. */
+START_TEST(test_recompute_freshness_and_errors)
+{
+	struct recompute *rc = recompute_new(2);
+	struct recompute_entry *e, *again;
+	struct ranking rk = one_suspect("x");
+	unsigned retry, status;
+	const char *err;
+	uint64_t started, refused;
+
+	ck_assert_int_eq(recompute_claim(rc, 600, "a", 10000, clock_wall_ms() + 5000, &e, &retry),
+	                 RECOMPUTE_COMPUTE);
+	recompute_finish(rc, e, 200, NULL, &rk, 500, 10000);
+	recompute_release(rc, e);
+	ck_assert_int_eq(recompute_claim(rc, 600, "a", 11999, clock_wall_ms() + 5000, &e, &retry),
+	                 RECOMPUTE_READY);
+	ck_assert_ptr_nonnull(recompute_result(e, &status, &err));
+	ck_assert_uint_eq(status, 200);
+	/* Stale from 10000 + 4 × 500; a request still holding the old answer keeps it. */
+	ck_assert_int_eq(
+	    recompute_claim(rc, 600, "a", 12000, clock_wall_ms() + 5000, &again, &retry),
+	    RECOMPUTE_COMPUTE);
+	ck_assert_ptr_ne(again, e);
+	ck_assert_ptr_nonnull(recompute_result(e, &status, &err));
+	recompute_release(rc, e);
+	recompute_finish(rc, again, 404, "service: no service named 'a'", NULL, 5, 12005);
+	ck_assert_ptr_null(recompute_result(again, &status, &err));
+	ck_assert_uint_eq(status, 404);
+	ck_assert_str_eq(err, "service: no service named 'a'");
+	recompute_release(rc, again);
+	ck_assert_int_eq(recompute_claim(rc, 600, "a", 12010, clock_wall_ms() + 5000, &e, &retry),
+	                 RECOMPUTE_COMPUTE);
+	recompute_finish(rc, e, 200, NULL, NULL, 5, 12020); /* no ranking: an error */
+	ck_assert_ptr_null(recompute_result(e, &status, &err));
+	ck_assert_uint_eq(status, 500);
+	recompute_release(rc, e);
+	recompute_stats(rc, &started, &refused);
+	ck_assert_uint_eq(started, 3);
+	recompute_free(rc);
+}
+END_TEST
+
+/* More keys than the table holds: the stalest answers make room, and everything is freed. */
+START_TEST(test_recompute_table_turns_over)
+{
+	struct recompute *rc = recompute_new(2);
+	struct recompute_entry *e;
+	unsigned retry;
+
+	for (uint64_t w = 1; w <= 40; w++) {
+		struct ranking rk = one_suspect("t");
+
+		ck_assert_int_eq(
+		    recompute_claim(rc, w, NULL, 100, clock_wall_ms() + 5000, &e, &retry),
+		    RECOMPUTE_COMPUTE);
+		recompute_finish(rc, e, 200, NULL, &rk, (int64_t)w, 100);
+		recompute_release(rc, e);
+	}
+	/* The newest stay. */
+	ck_assert_int_eq(recompute_claim(rc, 40, NULL, 150, clock_wall_ms() + 5000, &e, &retry),
+	                 RECOMPUTE_READY);
+	recompute_release(rc, e);
+	recompute_free(rc);
+}
+END_TEST
+
 START_TEST(test_api_error_is_json)
 {
 	struct web_reply r = {0};
@@ -384,6 +638,160 @@ START_TEST(test_micro_cache)
 }
 END_TEST
 
+static json_t *
+health_json(const struct health_input *in, unsigned *status)
+{
+	struct web_reply r = {0};
+	json_t *j;
+
+	health_reply(in, &r);
+	*status = r.status;
+	ck_assert_str_eq(r.content_type, "application/json");
+	j = json_loadb(r.body, r.len, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	web_reply_release(&r);
+	return j;
+}
+
+static bool
+jbool(json_t *j, const char *obj, const char *key)
+{
+	return json_is_true(json_object_get(json_object_get(j, obj), key));
+}
+
+/* Each check fails /healthz on its own and is named in the reply. */
+START_TEST(test_healthz_each_check)
+{
+	struct config cfg = {.scrape_interval = 10};
+	struct health_input ok = {.free_bytes = 1ull << 30,
+	                          .heartbeat_age_ms = 500,
+	                          .heartbeat_limit_ms = health_collector_limit_ms(&cfg),
+	                          .detector = true,
+	                          .detector_waiting_ms = 31000,
+	                          .detector_limit_ms = health_detector_limit_ms(&cfg, 2000)};
+	struct health_input in;
+	unsigned status;
+	json_t *j;
+
+	ck_assert_int_eq(ok.heartbeat_limit_ms, 30000);
+	ck_assert_int_eq(ok.detector_limit_ms, 34000);
+	j = health_json(&ok, &status);
+	ck_assert_uint_eq(status, 200);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "ok");
+	ck_assert(jbool(j, "database", "ok") && jbool(j, "collector", "ok") &&
+	          jbool(j, "detector", "ok"));
+	json_decref(j);
+
+	in = ok;
+	in.db_error = "database file not writable: Read-only file system";
+	j = health_json(&in, &status);
+	ck_assert_uint_eq(status, 503);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "unhealthy");
+	ck_assert(!jbool(j, "database", "ok") && jbool(j, "collector", "ok") &&
+	          jbool(j, "detector", "ok"));
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(json_object_get(j, "database"), "error")),
+	    in.db_error);
+	json_decref(j);
+
+	in = ok;
+	in.heartbeat_age_ms = 30001;
+	j = health_json(&in, &status);
+	ck_assert_uint_eq(status, 503);
+	ck_assert(jbool(j, "database", "ok") && !jbool(j, "collector", "ok") &&
+	          jbool(j, "detector", "ok"));
+	json_decref(j);
+
+	in = ok;
+	in.detector_waiting_ms = 34001;
+	j = health_json(&in, &status);
+	ck_assert_uint_eq(status, 503);
+	ck_assert(jbool(j, "database", "ok") && jbool(j, "collector", "ok") &&
+	          !jbool(j, "detector", "ok"));
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(json_object_get(j, "detector"), "waiting_ms")),
+	    34001);
+	json_decref(j);
+
+	/* No detector reports to the server: not judged. */
+	in.detector = false;
+	j = health_json(&in, &status);
+	ck_assert_uint_eq(status, 200);
+	json_decref(j);
+}
+END_TEST
+
+/* The database check on real files: a usable database, a missing one, one that cannot be read. */
+START_TEST(test_healthz_database_check)
+{
+	char dir[256], path[300], buf[200];
+	unsigned long long free_bytes;
+	struct store *st;
+	const char *why;
+
+	testutil_mkdtemp(dir, sizeof(dir), "check_web");
+	snprintf(path, sizeof(path), "%s/leakprofd.db", dir);
+	st = store_open(path, 0);
+	ck_assert_ptr_nonnull(st);
+	why = health_check_database(path, st, buf, sizeof(buf), &free_bytes);
+	ck_assert_msg(why == NULL, "%s", why);
+	ck_assert_uint_gt(free_bytes, 0);
+	why = health_check_database(path, NULL, buf, sizeof(buf), &free_bytes);
+	ck_assert_ptr_nonnull(why);
+	ck_assert_str_eq(why, "database not readable: cannot open");
+	store_free(st);
+	snprintf(path, sizeof(path), "%s/gone/leakprofd.db", dir);
+	why = health_check_database(path, NULL, buf, sizeof(buf), &free_bytes);
+	ck_assert_ptr_nonnull(why);
+	ck_assert_str_eq(why, "database file not writable: No such file or directory");
+	testutil_rmtree(dir);
+}
+END_TEST
+
+/* Scrapes counted before the first /metrics request are all in its answer. */
+START_TEST(test_metrics_count_from_start)
+{
+	char dir[256], path[300];
+	struct config cfg = {.scrape_interval = 60, .detector = {.window = 3600}};
+	struct metrics *m = metrics_new();
+	struct web_reply r = {0};
+	struct web_ctx c = {.cfg = &cfg, .path = "/metrics"};
+
+	testutil_mkdtemp(dir, sizeof(dir), "check_web");
+	snprintf(path, sizeof(path), "%s/leakprofd.db", dir);
+	c.st = store_open(path, 0);
+	ck_assert_ptr_nonnull(c.st);
+	ck_assert_ptr_nonnull(m);
+	metrics_count_scrape(m, "payments", true, 20);
+	metrics_count_scrape(m, "payments", true, 30);
+	metrics_count_scrape(m, "payments", false, 1000);
+	metrics_count_scrape(m, "search \"x\"", true, 5);
+	for (int i = 0; i < 3000; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "svc-%d", i % 1500);
+		metrics_count_scrape(m, name, i % 2 == 0, 1);
+	}
+	metrics_handle(&c, m, &r);
+	ck_assert_uint_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(
+	    r.body, "\nleakprofd_scrapes_total{service=\"payments\",result=\"success\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(
+	    r.body, "\nleakprofd_scrapes_total{service=\"payments\",result=\"failure\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(
+	    r.body, "\nleakprofd_scrape_duration_seconds_sum{service=\"payments\"} 1.050\n"));
+	ck_assert_ptr_nonnull(strstr(
+	    r.body,
+	    "\nleakprofd_scrapes_total{service=\"search \\\"x\\\"\",result=\"success\"} 1\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.body, "\nleakprofd_scrape_duration_seconds_count{service=\"svc-1499\"} 2\n"));
+	web_reply_release(&r);
+	metrics_free(m);
+	store_free(c.st);
+	testutil_rmtree(dir);
+}
+END_TEST
+
 Suite *web_suite(void);
 
 Suite *
@@ -408,6 +816,15 @@ web_suite(void)
 	tcase_add_test(tc, test_window_past_retention);
 	tcase_add_test(tc, test_chart_past_raw);
 	tcase_add_test(tc, test_micro_cache);
+	tcase_add_test(tc, test_recompute_window);
+	tcase_add_test(tc, test_micro_key_ignores_unknown_arguments);
+	tcase_add_test(tc, test_recompute_single_flight);
+	tcase_add_test(tc, test_recompute_bound_and_deadline);
+	tcase_add_test(tc, test_recompute_freshness_and_errors);
+	tcase_add_test(tc, test_recompute_table_turns_over);
+	tcase_add_test(tc, test_healthz_each_check);
+	tcase_add_test(tc, test_healthz_database_check);
+	tcase_add_test(tc, test_metrics_count_from_start);
 	suite_add_tcase(s, tc);
 	return s;
 }

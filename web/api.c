@@ -14,6 +14,7 @@
 #include "base/units.h"
 #include "storage/query.h"
 #include "web/api.h"
+#include "web/recompute.h"
 
 #define API_MAX_LIMIT 100000
 #define API_CACHE_MAX 64
@@ -107,15 +108,20 @@ static bool cache_get_fresh(struct api_cache *cache, int64_t now, const char *ke
 static void cache_put(struct api_cache *cache, int64_t id, const char *key,
                       const struct web_reply *r);
 
-/* The cache key of a stored-ranking request; false when it is not cacheable (a window, or huge
- * parameters). */
+/* The cache key of a stored-ranking request; false when it is not cacheable (a recompute window,
+ * or huge parameters). */
 static bool
 cache_key(const struct web_ctx *c, char *key, size_t n)
 {
 	const char *service = web_arg(c, "service"), *limit = web_arg(c, "limit");
+	const char *window = web_arg(c, "window");
+	uint64_t w;
 
-	if (web_arg(c, "window") || (service && strlen(service) > 256) ||
-	    (limit && strlen(limit) > 32))
+	/* Another window is recomputed; an invalid one is the handler's 400. */
+	if (window &&
+	    (web_parse_duration(window, API_MAX_WINDOW, &w) < 0 || w != c->cfg->detector.window))
+		return false;
+	if ((service && strlen(service) > 256) || (limit && strlen(limit) > 32))
 		return false;
 	snprintf(key, n, "%zu:%s|%s", service ? strlen(service) : 0, service ? service : "",
 	         limit ? limit : "");
@@ -139,9 +145,36 @@ service_known(struct store *st, const char *name)
 	return query_service_id(st, name, &id) != 1;
 }
 
+uint64_t
+api_recompute_window(const struct web_ctx *c)
+{
+	const char *wtext = web_arg(c, "window");
+	uint64_t window;
+
+	if (!wtext || web_parse_duration(wtext, API_MAX_WINDOW, &window) < 0 ||
+	    window == c->cfg->detector.window || api_window_kept(c->cfg, window, NULL, 0) < 0)
+		return 0;
+	return window;
+}
+
 unsigned
-api_load_ranking(const struct web_ctx *c, struct ranking *out, uint64_t *window_out, char *err,
-                 size_t errsz)
+api_compute_ranking(struct store *st, const struct config *cfg, const char *service,
+                    uint64_t window, int64_t now_ms, struct ranking *out, char *err, size_t errsz)
+{
+	*out = (struct ranking){0};
+	if (service && !service_known(st, service)) {
+		snprintf(err, errsz, "service: no service named '%.200s'", service);
+		return 404;
+	}
+	if (detect_rank(st, cfg, service, window, now_ms, out) < 0) {
+		snprintf(err, errsz, "ranking over the window failed (see the daemon log)");
+		return 500;
+	}
+	return 200;
+}
+
+unsigned
+api_load_ranking(const struct web_ctx *c, struct api_ranking *out, char *err, size_t errsz)
 {
 	const char *service = web_arg(c, "service");
 	const char *wtext = web_arg(c, "window");
@@ -149,8 +182,7 @@ api_load_ranking(const struct web_ctx *c, struct ranking *out, uint64_t *window_
 	uint64_t window = 0, limit = 0;
 	int rc;
 
-	*out = (struct ranking){0};
-	*window_out = 0;
+	*out = (struct api_ranking){.rk = &out->own};
 	if (wtext && web_parse_duration(wtext, API_MAX_WINDOW, &window) < 0) {
 		snprintf(err, errsz, "window: expected a duration like 30m, 6h or 2d, at most 30d");
 		return 400;
@@ -161,33 +193,74 @@ api_load_ranking(const struct web_ctx *c, struct ranking *out, uint64_t *window_
 		snprintf(err, errsz, "limit: expected an integer from 1 to %d", API_MAX_LIMIT);
 		return 400;
 	}
-	if (service && !service_known(c->st, service)) {
-		snprintf(err, errsz, "service: no service named '%.200s'", service);
-		return 404;
-	}
-	*window_out = window;
-	if (window) {
-		if (detect_rank(c->st, c->cfg, service, window, c->now_ms, out) < 0) {
-			snprintf(err, errsz, "ranking over the window failed (see the daemon log)");
+	window = api_recompute_window(c);
+	if (window && c->recomputed) {
+		const char *why;
+		unsigned status;
+		const struct ranking *rk = recompute_result(c->recomputed, &status, &why);
+
+		if (status != 200) {
+			snprintf(err, errsz, "%s", why);
+			return status;
+		}
+		out->rk = rk;
+	} else if (window) {
+		unsigned status = api_compute_ranking(c->st, c->cfg, service, window, c->now_ms,
+		                                      &out->own, err, errsz);
+
+		if (status != 200) {
+			api_ranking_release(out);
+			return status;
+		}
+	} else {
+		if (service && !service_known(c->st, service)) {
+			snprintf(err, errsz, "service: no service named '%.200s'", service);
+			return 404;
+		}
+		rc = store_ranking_load(c->st, service, (size_t)limit, &out->own);
+		if (rc < 0) {
+			log_err("web: loading the stored ranking: %s", store_errmsg(c->st));
+			snprintf(err, errsz, "loading the ranking failed (see the daemon log)");
 			return 500;
 		}
-		if (limit && out->n > limit) {
-			for (size_t i = (size_t)limit; i < out->n; i++)
-				suspect_release(&out->suspects[i]);
-			out->n = (size_t)limit;
-		}
-		return 200;
+		if (rc == 1)
+			out->own = (struct ranking){.window_seconds = c->cfg->detector.window};
 	}
-	rc = store_ranking_load(c->st, service, (size_t)limit, out);
-	if (rc < 0) {
-		log_err("web: loading the stored ranking: %s", store_errmsg(c->st));
-		snprintf(err, errsz, "loading the ranking failed (see the daemon log)");
-		return 500;
-	}
-	if (rc == 1) {
-		*out = (struct ranking){.window_seconds = c->cfg->detector.window};
-	}
+	out->window = window;
+	out->n = out->rk->n;
+	if (limit && out->n > limit)
+		out->n = (size_t)limit;
 	return 200;
+}
+
+void
+api_ranking_release(struct api_ranking *r)
+{
+	ranking_release(&r->own);
+	*r = (struct api_ranking){.rk = &r->own};
+}
+
+char *
+api_micro_key(const struct web_ctx *c)
+{
+	static const char *const args[] = {"service", "window", "step", "limit"};
+	struct sbuf b = {.max = 2048};
+	size_t n;
+
+	if (strncmp(c->path, "/api/v1/", 8) != 0)
+		return NULL;
+	if (strcmp(c->path, "/api/v1/suspects") == 0 && !api_recompute_window(c))
+		return NULL;
+	sbuf_url(&b, c->path);
+	for (size_t i = 0; i < sizeof(args) / sizeof(args[0]); i++) {
+		const char *v = web_arg(c, args[i]);
+
+		if (!v)
+			continue;
+		sbuf_addf(&b, "&%s=", args[i]);
+		sbuf_url(&b, v);
+	}
+	return sbuf_steal(&b, &n);
 }
 
 /* Serialise 'o' (stolen) into a 200 reply. */
@@ -211,13 +284,12 @@ reply_json(struct web_reply *r, json_t *o)
 static void
 api_suspects(const struct web_ctx *c, struct web_reply *r)
 {
-	struct ranking rk;
-	uint64_t window;
+	struct api_ranking ar;
 	char err[300], key[600];
 	unsigned status;
 	json_t *o, *arr;
 	int64_t ranking_id = 0;
-	bool cacheable = c->cache && !web_arg(c, "window");
+	bool cacheable = c->cache && !api_recompute_window(c);
 
 	/* The stored ranking's answers are cached until the detector stores the next one. */
 	if (cacheable) {
@@ -226,7 +298,7 @@ api_suspects(const struct web_ctx *c, struct web_reply *r)
 		if (cacheable && cache_get(c->cache, ranking_id, c->now_ms, key, r))
 			return;
 	}
-	status = api_load_ranking(c, &rk, &window, err, sizeof(err));
+	status = api_load_ranking(c, &ar, err, sizeof(err));
 	if (status != 200) {
 		api_error(r, status, "%s", err);
 		return;
@@ -236,16 +308,16 @@ api_suspects(const struct web_ctx *c, struct web_reply *r)
 	if (!o || !arr) {
 		json_decref(o);
 		json_decref(arr);
-		ranking_release(&rk);
+		api_ranking_release(&ar);
 		api_error(r, 500, "out of memory");
 		return;
 	}
-	json_object_set_new(o, "generated_at", detect_time_json(rk.generated_at));
-	json_object_set_new(o, "window_seconds", json_integer((json_int_t)rk.window_seconds));
-	for (size_t i = 0; i < rk.n; i++)
-		json_array_append_new(arr, detect_suspect_json(&rk.suspects[i]));
+	json_object_set_new(o, "generated_at", detect_time_json(ar.rk->generated_at));
+	json_object_set_new(o, "window_seconds", json_integer((json_int_t)ar.rk->window_seconds));
+	for (size_t i = 0; i < ar.n; i++)
+		json_array_append_new(arr, detect_suspect_json(&ar.rk->suspects[i]));
 	json_object_set_new(o, "suspects", arr);
-	ranking_release(&rk);
+	api_ranking_release(&ar);
 	reply_json(r, o);
 	if (cacheable && r->status == 200)
 		cache_put(c->cache, ranking_id, key, r);

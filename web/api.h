@@ -38,16 +38,43 @@ void api_handle(const struct web_ctx *c, struct web_reply *r);
 void api_error(struct web_reply *r, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* The ranking a request asks for through ?service=, ?window= (recomputed over that window with
- * detect_rank; absent: the stored ranking) and ?limit=. Returns an HTTP status: 200 with 'out'
- * filled (caller releases with ranking_release; out->generated_at is 0 when nothing was ranked
- * yet), else 400/404/500 with 'err' set. *window_out is the window asked for, 0 for the stored
- * ranking. */
-unsigned api_load_ranking(const struct web_ctx *c, struct ranking *out, uint64_t *window_out,
-                          char *err, size_t errsz);
+/* The ranking a request asks for, as shown: the stored ranking, or one recomputed over ?window=
+ * (shared between requests, see recompute.h), with ?service= and ?limit= applied. */
+struct api_ranking {
+	const struct ranking *rk; /* what to show: &own, or the shared recomputed ranking */
+	size_t n;                 /* entries of rk to show (the limit applied) */
+	uint64_t window;          /* recomputed over this window (seconds); 0: the stored ranking */
+	struct ranking own;       /* the stored ranking, loaded for this request */
+};
+
+/* The window a request's ?window= asks a recompute for: the seconds, or 0 when the request asks
+ * for the stored ranking (no window, or the detector's own, whose ranking is the stored one) or
+ * its window is invalid or longer than the data kept (the handler names it). */
+uint64_t api_recompute_window(const struct web_ctx *c);
+
+/* Recompute the ranking over 'window' seconds ending at 'now_ms' for 'service' (NULL: all) with
+ * the detector. Returns an HTTP status: 200 with 'out' filled (caller releases), else 404 (unknown
+ * service) or 500 with 'err' set. */
+unsigned api_compute_ranking(struct store *st, const struct config *cfg, const char *service,
+                             uint64_t window, int64_t now_ms, struct ranking *out, char *err,
+                             size_t errsz);
+
+/* The ranking a request asks for through ?service=, ?window= and ?limit=: with a recompute window
+ * (api_recompute_window), the answer in c->recomputed, or computed here when the request has none;
+ * otherwise the stored ranking. Returns an HTTP status: 200 with 'out' filled (release it with
+ * api_ranking_release; out->rk->generated_at is 0 when nothing was ranked yet), else
+ * 400/404/500/503 with 'err' set. */
+unsigned api_load_ranking(const struct web_ctx *c, struct api_ranking *out, char *err,
+                          size_t errsz);
+void api_ranking_release(struct api_ranking *r);
+
+/* The micro-cache key of an API request: its path and the arguments the API reads (others do not
+ * change the answer and must not defeat the cache), or NULL when it is not micro-cached (the stored
+ * ranking has its own cache). Caller frees. */
+char *api_micro_key(const struct web_ctx *c);
 
 /* 0 when 'window' seconds reach back no further than retention.rollup keeps data; else -1 with
- * "window: ..." in 'err' (answered with 400). */
+ * "window: ..." in 'err' (answered with 400; err may be NULL with errsz 0). */
 int api_window_kept(const struct config *cfg, uint64_t window, char *err, size_t errsz);
 
 /* The buckets of a location chart over 'window' seconds ending now: 'step' (0: about 240 points,

@@ -1,21 +1,24 @@
 /* web/metrics.c: GET /metrics in the Prometheus text format. Suspects and target health come from
- * the database on every request. Scrape counters are kept here: they start at zero at the first
- * request for /metrics (a counter reset, which rate() handles) and advance by the scrapes stored
- * since the previous request, walked by id, so they stay monotonic while retention deletes old
- * scrapes and never rescan the history. */
+ * the database on every request. The scrape counters are kept here, in memory, from the daemon's
+ * start: the collector loop counts every finished scrape (web_count_scrape), so a first /metrics
+ * request long after the start shows every scrape since, and the counters never rescan the
+ * database. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "base/log.h"
 #include "storage/query.h"
 #include "web/metrics.h"
+#include "web/recompute.h"
 
 #define METRICS_MAX_SERVICES 10000
 
 struct svc_counter {
 	char *service;
+	uint64_t hash;
 	uint64_t ok;
 	uint64_t failed;
 	uint64_t duration_ms;
@@ -23,11 +26,11 @@ struct svc_counter {
 
 struct metrics {
 	pthread_mutex_t lock;
-	bool started;
-	int64_t last_scrape_id;
-	struct svc_counter *svc;
+	struct svc_counter *svc; /* in the order first seen */
 	size_t nsvc;
 	size_t cap;
+	uint32_t *index; /* open addressing over svc: position + 1, 0 empty; nindex a power of 2 */
+	size_t nindex;
 	_Atomic uint64_t http[6]; /* by status class: 1xx..5xx, index 0 unused */
 };
 
@@ -49,6 +52,7 @@ metrics_free(struct metrics *m)
 	for (size_t i = 0; i < m->nsvc; i++)
 		free(m->svc[i].service);
 	free(m->svc);
+	free(m->index);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
@@ -60,41 +64,84 @@ metrics_count_request(struct metrics *m, unsigned status)
 		m->http[status / 100]++;
 }
 
-/* query_scrape_counts callback, with m->lock held. */
+/* With m->lock held: put position 'pos' of svc into the index (which has room). */
 static void
-add_counts(const char *service, bool ok, uint64_t count, uint64_t duration_ms, void *arg)
+index_put(struct metrics *m, size_t pos)
 {
-	struct metrics *m = arg;
-	struct svc_counter *c = NULL;
+	size_t mask = m->nindex - 1, i = (size_t)hash_mix64(m->svc[pos].hash) & mask;
 
-	for (size_t i = 0; i < m->nsvc && !c; i++) {
-		if (strcmp(m->svc[i].service, service ? service : "") == 0)
-			c = &m->svc[i];
-	}
-	if (!c) {
-		if (m->nsvc == m->cap) {
-			size_t ncap = m->cap ? m->cap * 2 : 16;
-			struct svc_counter *nv;
+	while (m->index[i])
+		i = (i + 1) & mask;
+	m->index[i] = (uint32_t)pos + 1;
+}
 
-			if (ncap > METRICS_MAX_SERVICES)
-				return;
-			nv = realloc(m->svc, ncap * sizeof(*nv));
-			if (!nv)
-				return;
-			m->svc = nv;
-			m->cap = ncap;
+/* With m->lock held: the counters of 'service', added when new. NULL when METRICS_MAX_SERVICES
+ * services are counted already, or out of memory. */
+static struct svc_counter *
+counter(struct metrics *m, const char *service)
+{
+	uint64_t h = hash_fnv1a_str(HASH_FNV1A_INIT, service);
+	size_t mask, i;
+	struct svc_counter *c;
+
+	if (!service)
+		service = "";
+	if (m->nindex) {
+		mask = m->nindex - 1;
+		for (i = (size_t)hash_mix64(h) & mask; m->index[i]; i = (i + 1) & mask) {
+			c = &m->svc[m->index[i] - 1];
+			if (c->hash == h && strcmp(c->service, service) == 0)
+				return c;
 		}
-		c = &m->svc[m->nsvc];
-		*c = (struct svc_counter){.service = strdup(service ? service : "")};
-		if (!c->service)
-			return;
-		m->nsvc++;
 	}
-	if (ok)
-		c->ok += count;
-	else
-		c->failed += count;
-	c->duration_ms += duration_ms;
+	if (m->nsvc >= METRICS_MAX_SERVICES)
+		return NULL;
+	if (m->nsvc == m->cap) {
+		size_t ncap = m->cap ? m->cap * 2 : 16;
+		struct svc_counter *nv = realloc(m->svc, ncap * sizeof(*nv));
+
+		if (!nv)
+			return NULL;
+		m->svc = nv;
+		m->cap = ncap;
+	}
+	if (2 * (m->nsvc + 1) > m->nindex) {
+		size_t n = m->nindex ? m->nindex * 2 : 32;
+		uint32_t *ni = calloc(n, sizeof(*ni));
+
+		if (!ni)
+			return NULL;
+		free(m->index);
+		m->index = ni;
+		m->nindex = n;
+		for (size_t k = 0; k < m->nsvc; k++)
+			index_put(m, k);
+	}
+	c = &m->svc[m->nsvc];
+	*c = (struct svc_counter){.service = strdup(service), .hash = h};
+	if (!c->service)
+		return NULL;
+	index_put(m, m->nsvc++);
+	return c;
+}
+
+void
+metrics_count_scrape(struct metrics *m, const char *service, bool ok, uint64_t duration_ms)
+{
+	struct svc_counter *c;
+
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	c = counter(m, service);
+	if (c) {
+		if (ok)
+			c->ok++;
+		else
+			c->failed++;
+		c->duration_ms += duration_ms;
+	}
+	pthread_mutex_unlock(&m->lock);
 }
 
 static void
@@ -170,15 +217,10 @@ metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 	sbuf_addf(&b, "leakprofd_ranking_timestamp_seconds %.3f\n", rk.generated_at / 1000.0);
 	ranking_release(&rk);
 
-	/* Scrape counters: advance by what was stored since the last request. */
+	/* Scrape counters, from the daemon's start. */
 	pthread_mutex_lock(&m->lock);
-	if (!m->started && query_last_scrape_id(c->st, &m->last_scrape_id) == 0)
-		m->started = true;
 	for (size_t i = 0; i < nsv; i++)
-		add_counts(sv[i].name, true, 0, 0, m); /* every service has its series, even at 0 */
-	if (m->started &&
-	    query_scrape_counts(c->st, m->last_scrape_id, &m->last_scrape_id, add_counts, m) < 0)
-		log_warn("web: /metrics: scrape counters: %s", store_errmsg(c->st));
+		(void)counter(m, sv[i].name); /* every service has its series, even at 0 */
 	help(&b, "leakprofd_scrapes_total", "counter", "Scrape attempts per service and result.");
 	for (size_t i = 0; i < m->nsvc; i++) {
 		sbuf_puts(&b, "leakprofd_scrapes_total{service=\"");
@@ -239,6 +281,21 @@ metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 	help(&b, "leakprofd_database_size_bytes", "gauge",
 	     "Size of the SQLite database (pages in use).");
 	sbuf_addf(&b, "leakprofd_database_size_bytes %lld\n", (long long)(size < 0 ? 0 : size));
+	if (c->recompute) {
+		uint64_t started, refused;
+
+		recompute_stats(c->recompute, &started, &refused);
+		help(&b, "leakprofd_ranking_recomputes_total", "counter",
+		     "Rankings recomputed over a window a request asked for (?window=), each "
+		     "shared by every request asking for it meanwhile.");
+		sbuf_addf(&b, "leakprofd_ranking_recomputes_total %llu\n",
+		          (unsigned long long)started);
+		help(&b, "leakprofd_ranking_recomputes_refused_total", "counter",
+		     "Requests for a ranking over a window refused (503) because the most "
+		     "recomputes allowed at once were running.");
+		sbuf_addf(&b, "leakprofd_ranking_recomputes_refused_total %llu\n",
+		          (unsigned long long)refused);
+	}
 	help(&b, "leakprofd_http_requests_total", "counter",
 	     "Requests answered by the web server, by status class.");
 	for (unsigned k = 1; k < 6; k++)

@@ -453,10 +453,10 @@ window_select(struct sbuf *b, const char *current, uint64_t stored_window, uint6
 static void
 page_suspects(const struct web_ctx *c, struct web_reply *r)
 {
-	struct ranking rk;
-	uint64_t window;
+	struct api_ranking ar;
 	char err[300], buf[64];
-	unsigned status = api_load_ranking(c, &rk, &window, err, sizeof(err));
+	unsigned status = api_load_ranking(c, &ar, err, sizeof(err));
+	const struct ranking *rk = ar.rk;
 	const char *service = web_arg(c, "service");
 	struct query_service *sv = NULL;
 	struct query_alert *alerts = NULL;
@@ -473,21 +473,21 @@ page_suspects(const struct web_ctx *c, struct web_reply *r)
 		nalerts = 0;
 	page_begin(&b, "Suspects", "suspects");
 	sbuf_puts(&b, "<div class=\"head\"><h1>Leak suspects</h1><p class=\"sub\">");
-	if (rk.generated_at == 0) {
+	if (rk->generated_at == 0) {
 		sbuf_puts(&b, "No ranking yet: the detector ranks after the first scrape rounds.");
 	} else {
-		sbuf_addf(&b, "%zu suspect%s", rk.n, rk.n == 1 ? "" : "s");
+		sbuf_addf(&b, "%zu suspect%s", ar.n, ar.n == 1 ? "" : "s");
 		if (service) {
 			sbuf_puts(&b, " in <b>");
 			sbuf_html(&b, service);
 			sbuf_puts(&b, "</b>");
 		}
-		units_fmt_duration(rk.window_seconds, buf, sizeof(buf));
+		units_fmt_duration(rk->window_seconds, buf, sizeof(buf));
 		sbuf_addf(&b, " · growth over the last %s · %s ", buf,
-		          window ? "computed" : "ranked");
-		put_time(&b, c->now_ms, rk.generated_at);
-		if (!window)
-			sbuf_addf(&b, " in %u ms", rk.duration_ms);
+		          ar.window ? "computed" : "ranked");
+		put_time(&b, c->now_ms, rk->generated_at);
+		if (!ar.window)
+			sbuf_addf(&b, " in %u ms", rk->duration_ms);
 	}
 	sbuf_puts(&b, "</p></div>");
 
@@ -506,7 +506,7 @@ page_suspects(const struct web_ctx *c, struct web_reply *r)
 	window_select(&b, web_arg(c, "window"), c->cfg->detector.window, c->cfg->retention_rollup);
 	sbuf_puts(&b, "<noscript><button type=\"submit\">Apply</button></noscript></form>");
 
-	if (rk.n == 0) {
+	if (ar.n == 0) {
 		sbuf_puts(&b, "<div class=\"empty\"><p><b>No suspects.</b></p><p>A location "
 		              "becomes a suspect when its "
 		              "blocked goroutine count keeps growing over several scrapes between "
@@ -527,8 +527,8 @@ page_suspects(const struct web_ctx *c, struct web_reply *r)
 		        "<th data-sort=\"num\" "
 		        "class=\"num\">Oldest</th><th>Trend</th><th>Why</th></tr></thead><tbody>");
 	}
-	for (size_t i = 0; i < rk.n; i++) {
-		const struct suspect *s = &rk.suspects[i];
+	for (size_t i = 0; i < ar.n; i++) {
+		const struct suspect *s = &rk->suspects[i];
 		double spark[SPARK_MAX];
 		size_t nspark = pages_parse_numbers(s->sparkline_json, spark, SPARK_MAX);
 
@@ -580,10 +580,10 @@ page_suspects(const struct web_ctx *c, struct web_reply *r)
 		sbuf_html(&b, s->explanation);
 		sbuf_puts(&b, "</td></tr>\n");
 	}
-	if (rk.n)
+	if (ar.n)
 		sbuf_puts(&b, "</tbody></table></div>");
 	page_end(&b, c, "/api/v1/suspects");
-	ranking_release(&rk);
+	api_ranking_release(&ar);
 	query_services_free(sv, nsv);
 	free(alerts);
 	web_reply_take(r, 200, "text/html; charset=utf-8", &b);

@@ -26,7 +26,6 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,14 +34,16 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/secret.h"
+#include "detect/detector.h"
 #include "storage/query.h"
 #include "web/api.h"
+#include "web/health.h"
 #include "web/metrics.h"
 #include "web/pages.h"
+#include "web/recompute.h"
 #include "web/server.h"
 
 #define WEB_TLS_FILE_MAX (1u << 20)
-#define WEB_MIN_FREE_BYTES (16u << 20) /* /healthz: less free space than this is "full" */
 #define WEB_POOL_MAX 32     /* read connections at most (requests using the database at once) */
 #define WEB_POOL_RESERVED 2 /* of which kept for priority requests */
 
@@ -107,8 +108,10 @@ struct web {
 	size_t slots;  /* at most this many lent at once */
 
 	_Atomic int64_t heartbeat_ms;
+	struct detector *_Atomic detector; /* borrowed, NULL: none reports here */
 	struct metrics *metrics;
 	struct api_cache *cache;
+	struct recompute *recompute;
 };
 
 /* Read a whole small file into a NUL-terminated string (caller frees). NULL on error (logged). */
@@ -339,38 +342,6 @@ mhd_arg(void *cls, const char *name)
 	return v;
 }
 
-/* Collects the query arguments into a cache key. */
-static enum MHD_Result
-key_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-	struct sbuf *b = cls;
-
-	(void)kind;
-	sbuf_puts(b, "&");
-	sbuf_url(b, key);
-	sbuf_puts(b, "=");
-	sbuf_url(b, value ? value : "");
-	return MHD_YES;
-}
-
-/* The micro-cache key of an API request (path and arguments), or NULL when it is not cached: the
- * stored ranking has its own cache, and /metrics counts. Caller frees. */
-static char *
-micro_key(struct MHD_Connection *conn, const char *url)
-{
-	struct sbuf b = {.max = 2048};
-	size_t n;
-
-	if (strncmp(url, "/api/v1/", 8) != 0)
-		return NULL;
-	if (strcmp(url, "/api/v1/suspects") == 0 &&
-	    !MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "window"))
-		return NULL;
-	sbuf_url(&b, url);
-	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, key_arg, &b);
-	return sbuf_steal(&b, &n);
-}
-
 static bool
 is_api(const char *url)
 {
@@ -433,65 +404,82 @@ auth_ok(const struct web_conf *c, struct MHD_Connection *conn)
 	return false;
 }
 
-/* /healthz: the database is writable (file and directory writable, at least WEB_MIN_FREE_BYTES free
- * on its file system, and readable through a connection) and the collector loop called
- * web_heartbeat within 3 intervals. */
+/* /healthz (web/health.h): the database usable, the collector loop's heartbeat within 3 intervals,
+ * and the detector keeping its pace. */
 static void
 healthz(struct web *w, const struct config *cfg, struct store *st, struct web_reply *r)
 {
-	char dir[PATH_MAX];
-	const char *slash;
-	struct statvfs vfs;
-	struct sbuf b = {0};
-	const char *db_error = NULL;
-	char db_buf[200];
-	int64_t now = clock_wall_ms(), age = now - w->heartbeat_ms;
-	int64_t limit = 3 * (int64_t)(cfg->scrape_interval ? cfg->scrape_interval : 60) * 1000;
-	unsigned long long free_bytes = 0;
-	bool collector_ok = age <= limit;
+	char buf[200];
+	struct health_input in = {0};
+	struct detector *d = atomic_load(&w->detector);
+	int64_t pace = 0;
 
-	slash = strrchr(w->database, '/');
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else
-		snprintf(dir, sizeof(dir), "%.*s",
-		         (int)(slash == w->database ? 1 : slash - w->database), w->database);
-	if (access(w->database, W_OK) != 0) {
-		snprintf(db_buf, sizeof(db_buf), "database file not writable: %s", strerror(errno));
-		db_error = db_buf;
-	} else if (access(dir, W_OK) != 0) {
-		snprintf(db_buf, sizeof(db_buf), "database directory not writable: %s",
-		         strerror(errno));
-		db_error = db_buf;
-	} else if (statvfs(dir, &vfs) != 0) {
-		snprintf(db_buf, sizeof(db_buf), "statvfs: %s", strerror(errno));
-		db_error = db_buf;
-	} else if ((free_bytes = (unsigned long long)vfs.f_bavail * vfs.f_frsize) <
-	           WEB_MIN_FREE_BYTES) {
-		snprintf(db_buf, sizeof(db_buf), "file system full: %llu bytes free", free_bytes);
-		db_error = db_buf;
-	} else if (!st || store_db_size(st) < 0) {
-		snprintf(db_buf, sizeof(db_buf), "database not readable: %s",
-		         st ? store_errmsg(st) : "cannot open");
-		db_error = db_buf;
+	in.db_error = health_check_database(w->database, st, buf, sizeof(buf), &in.free_bytes);
+	in.heartbeat_age_ms = clock_wall_ms() - w->heartbeat_ms;
+	in.heartbeat_limit_ms = health_collector_limit_ms(cfg);
+	if (d) {
+		in.detector = true;
+		detector_lag(d, &in.detector_waiting_ms, &pace);
 	}
-	sbuf_addf(&b, "{\"status\":\"%s\",\"database\":{\"ok\":%s,\"free_bytes\":%llu,\"error\":",
-	          !db_error && collector_ok ? "ok" : "unhealthy", db_error ? "false" : "true",
-	          free_bytes);
-	if (db_error) {
-		json_t *e = api_string(db_error);
-		char *t = e ? json_dumps(e, JSON_ENCODE_ANY) : NULL;
+	in.detector_limit_ms = health_detector_limit_ms(cfg, pace);
+	health_reply(&in, r);
+}
 
-		sbuf_puts(&b, t ? t : "\"?\"");
-		free(t);
-		json_decref(e);
+/* Before the handler of a request for a ranking over a window other than the detector's ('q',
+ * 'window'): claim its answer (web/recompute.h) into *e. A fresh answer, or the one another request
+ * is computing, is waited for without holding a database connection; when it is this request's to
+ * compute, it borrows *c (kept for the handler) and computes it. 0: the handler runs with *e; -1:
+ * 'r' is filled (503: too many recomputes running, timed out, no connection). */
+static int
+claim_recompute(struct web *w, const struct web_ctx *q, uint64_t window, int64_t deadline,
+                struct conn **c, struct recompute_entry **e, struct web_reply *r)
+{
+	const char *service = web_arg(q, "service");
+	struct ranking rk = {0};
+	unsigned status, retry = 0;
+	char err[300];
+	int64_t started;
+
+	switch (recompute_claim(w->recompute, window, service, q->now_ms, deadline, e, &retry)) {
+	case RECOMPUTE_READY:
+		return 0;
+	case RECOMPUTE_BUSY:
+		reply_error(r, q->path, 503,
+		            "busy: rankings over other windows are being computed; retry later, or "
+		            "leave out ?window= for the stored ranking");
+		r->retry_after = retry;
+		return -1;
+	case RECOMPUTE_TIMEOUT:
+		reply_error(r, q->path, 503,
+		            "request timed out waiting for the ranking over the window");
+		return -1;
+	case RECOMPUTE_COMPUTE:
+		break;
+	}
+	started = clock_mono_ms();
+	*c = pool_get(w, deadline, false);
+	if (!*c) {
+		status = 503;
+		snprintf(err, sizeof(err),
+		         "busy, or the database is not available (see the daemon log)");
 	} else {
-		sbuf_puts(&b, "null");
+		status = api_compute_ranking((*c)->st, q->cfg, service, window, q->now_ms, &rk, err,
+		                             sizeof(err));
+		/* A query stopped by the deadline leaves a 500 behind: say what happened. */
+		if (status == 500 && clock_wall_ms() > deadline) {
+			status = 503;
+			snprintf(err, sizeof(err), "request timed out");
+		}
 	}
-	sbuf_addf(&b,
-	          "},\"collector\":{\"ok\":%s,\"last_heartbeat_age_ms\":%lld,\"limit_ms\":%lld}}\n",
-	          collector_ok ? "true" : "false", (long long)age, (long long)limit);
-	web_reply_take(r, !db_error && collector_ok ? 200 : 503, "application/json", &b);
+	recompute_finish(w->recompute, *e, status, err, &rk, clock_mono_ms() - started,
+	                 clock_wall_ms());
+	if (!*c) {
+		recompute_release(w->recompute, *e);
+		*e = NULL;
+		reply_error(r, q->path, 503, err);
+		return -1;
+	}
+	return 0;
 }
 
 /* Queue 'r' (its body is handed to libmicrohttpd). With 'challenge', a 401 names the schemes that
@@ -517,6 +505,12 @@ send_reply(struct MHD_Connection *conn, struct web_reply *r, const struct web_co
 	                        r->cacheable ? "max-age=300" : "no-store");
 	if (r->allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (r->retry_after) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "%u", r->retry_after);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, v);
+	}
 	if (challenge) {
 		if (challenge->token)
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
@@ -538,10 +532,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	struct web_conf *conf;
 	struct web_reply r = {0};
 	struct conn *c = NULL;
+	struct recompute_entry *entry = NULL;
 	bool challenge = false, priority;
 	char *mkey = NULL;
 	enum MHD_Result ret;
-	int64_t now = clock_wall_ms();
+	int64_t now = clock_wall_ms(), deadline;
+	uint64_t window = 0;
 
 	(void)version;
 	(void)upload_data;
@@ -589,6 +585,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 			goto out_send;
 		}
 	}
+	deadline = now + (int64_t)w->request_timeout * 1000;
 	{
 		struct web_ctx quick = {.cfg = conf->cfg,
 		                        .now_ms = now,
@@ -599,13 +596,18 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 
 		if (api_cached(&quick, &r))
 			goto out_send;
-		mkey = micro_key(conn, url);
+		mkey = api_micro_key(&quick);
 		if (mkey && api_micro_get(w->cache, mkey, now, &r))
 			goto out_send;
+		if (strcmp(url, "/api/v1/suspects") == 0 || strcmp(url, "/") == 0)
+			window = api_recompute_window(&quick);
+		if (window && claim_recompute(w, &quick, window, deadline, &c, &entry, &r) < 0)
+			goto out_send;
 	}
-	priority = strcmp(url, "/api/v1/suspects") == 0 &&
-	           !MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "window");
-	c = pool_get(w, now + (int64_t)w->request_timeout * 1000, priority);
+	/* The stored ranking is cheap: it may use the connections kept for priority requests. */
+	priority = strcmp(url, "/api/v1/suspects") == 0 && !window;
+	if (!c)
+		c = pool_get(w, deadline, priority);
 	if (!c) {
 		reply_error(&r, url, 503,
 		            "busy, or the database is not available (see the daemon log)");
@@ -618,6 +620,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		    .now_ms = now,
 		    .base_url = conf->base_url,
 		    .cache = w->cache,
+		    .recompute = w->recompute,
+		    .recomputed = entry,
 		    .path = url,
 		    .arg = mhd_arg,
 		    .arg_cls = conn,
@@ -643,6 +647,7 @@ out_send:
 	ret = send_reply(conn, &r, challenge ? conf : NULL);
 	conf_put(conf);
 	pool_put(w, c);
+	recompute_release(w->recompute, entry);
 	web_reply_release(&r);
 	free(mkey);
 	return ret;
@@ -714,6 +719,7 @@ web_free(struct web *w)
 	}
 	metrics_free(w->metrics);
 	api_cache_free(w->cache);
+	recompute_free(w->recompute);
 	pthread_mutex_destroy(&w->conf_lock);
 	pthread_mutex_destroy(&w->pool_lock);
 	pthread_cond_destroy(&w->pool_free);
@@ -752,7 +758,8 @@ web_start(const struct config *cfg)
 	w->request_timeout = cfg->web.request_timeout ? cfg->web.request_timeout : 30;
 	w->metrics = metrics_new();
 	w->cache = api_cache_new();
-	if (!w->database || !w->listen || !w->metrics || !w->cache) {
+	w->recompute = recompute_new(RECOMPUTE_MAX_RUNNING);
+	if (!w->database || !w->listen || !w->metrics || !w->cache || !w->recompute) {
 		log_err("web: out of memory");
 		goto out_free;
 	}
@@ -831,6 +838,20 @@ web_heartbeat(struct web *w, int64_t now)
 {
 	if (w)
 		w->heartbeat_ms = now;
+}
+
+void
+web_watch_detector(struct web *w, struct detector *d)
+{
+	if (w)
+		atomic_store(&w->detector, d);
+}
+
+void
+web_count_scrape(struct web *w, const char *service, bool ok, uint64_t duration_ms)
+{
+	if (w)
+		metrics_count_scrape(w->metrics, service, ok, duration_ms);
 }
 
 void

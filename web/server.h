@@ -3,9 +3,11 @@
 #ifndef SERVER_H
 #define SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/config.h"
+#include "detect/detector.h"
 
 struct web; /* opaque */
 
@@ -23,6 +25,13 @@ void web_reload(struct web *w, const struct config *cfg);
 /* The collector loop calls this on every iteration; /healthz answers 503 when it has not for 3
  * intervals. */
 void web_heartbeat(struct web *w, int64_t now_ms);
+/* /healthz judges 'd' (borrowed; it must outlive the server, or be unset with NULL first) by
+ * detector_lag(): 503 when a scrape round has waited for a stored ranking longer than three
+ * intervals plus twice the detector's pace. NULL: the detector is not judged. */
+void web_watch_detector(struct web *w, struct detector *d);
+/* Count one finished scrape of 'service' for /metrics (leakprofd_scrapes_total and
+ * leakprofd_scrape_duration_seconds count from the daemon's start). Any thread. */
+void web_count_scrape(struct web *w, const char *service, bool ok, uint64_t duration_ms);
 /* Stop accepting, finish in-flight requests, free. web_stop(NULL) does nothing. */
 void web_stop(struct web *w);
 

@@ -26,9 +26,12 @@ void sbuf_url(struct sbuf *b, const char *s);
 /* 's' as a Prometheus label value: backslash, double quote and newline escaped. */
 void sbuf_prom(struct sbuf *b, const char *s);
 
-/* A finished reply: status, content type (static string), body (owned, free()), optional Allow and
- * WWW-Authenticate values (static strings), and whether it may be cached (static assets). */
+/* A finished reply: status, content type (static string), body (owned, free()), an optional Allow
+ * value (static string), a Retry-After in seconds (0: none) and whether it may be cached (static
+ * assets). */
 struct api_cache;
+struct recompute;
+struct recompute_entry;
 
 struct web_reply {
 	unsigned status;
@@ -36,6 +39,7 @@ struct web_reply {
 	char *body;
 	size_t len;
 	const char *allow;
+	unsigned retry_after;
 	bool cacheable;
 };
 
@@ -44,9 +48,13 @@ struct web_ctx {
 	struct store *st;         /* read-only connection for this request, borrowed */
 	const struct config *cfg; /* the current config, borrowed for the request */
 	int64_t now_ms;
-	const char *base_url;    /* the dashboard's external URL, no trailing slash */
-	const char *path;        /* URL path, already %-decoded by the server */
-	struct api_cache *cache; /* replies cached per stored ranking, NULL: none */
+	const char *base_url;        /* the dashboard's external URL, no trailing slash */
+	const char *path;            /* URL path, already %-decoded by the server */
+	struct api_cache *cache;     /* replies cached per stored ranking, NULL: none */
+	struct recompute *recompute; /* rankings recomputed over a window, NULL: none */
+	/* the answer for this request's recompute window (api_recompute_window), claimed before
+	 * the handler runs; NULL: the handler computes it */
+	struct recompute_entry *recomputed;
 	const char *(*arg)(void *cls, const char *name); /* query argument or NULL */
 	void *arg_cls;
 };

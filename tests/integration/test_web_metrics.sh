@@ -1,0 +1,58 @@
+#!/bin/sh
+# tests/integration/test_web_metrics.sh: /metrics' scrape counters count from the daemon's start: scrapes made
+# before anyone asks for /metrics are all in the first answer (a healthy target and one refusing connections,
+# both results), and they keep growing afterwards.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/daemon_lib.sh"
+for t in curl sqlite3; do command -v $t >/dev/null || skip "$t is not installed"; done
+
+DB=$TEST_TMP/leakprofd.db
+start_go zoo zoo -benign pool -pool-size 20
+listen=$(free_listen)
+base=http://$listen
+cat >"$TEST_TMP/leakprofd.yaml" <<YAML
+listen: $listen
+database: $DB
+scrape_interval: 1s
+scrape_timeout: 1s
+services:
+  - name: zoo
+    targets: ["http://127.0.0.1:$zoo_port"]
+  - name: dead
+    targets: ["http://127.0.0.1:1"]
+detector:
+  window: 10m
+YAML
+start_daemon --config "$TEST_TMP/leakprofd.yaml"
+# Nothing asks for /metrics until scrapes of both kinds are stored.
+wait_for 30 has_ok_scrapes "http://127.0.0.1:$zoo_port" 5
+failed() {
+	sq "SELECT count(*) FROM scrapes s JOIN targets t ON t.id = s.target_id
+	    WHERE t.url = 'http://127.0.0.1:1' AND s.status <> 'ok'" 2>/dev/null || echo 0
+}
+has_failed() {
+	[ "$(failed)" -ge "$1" ]
+}
+wait_for 30 has_failed 3
+ok0=$(ok_scrapes "http://127.0.0.1:$zoo_port")
+failed0=$(failed)
+
+# metric NAME LABELS: the value of NAME{LABELS} in $TEST_TMP/metrics.
+metric() {
+	grep -F "$1{$2} " "$TEST_TMP/metrics" | cut -d' ' -f2
+}
+curl -sf -o "$TEST_TMP/metrics" "$base/metrics"
+ok=$(metric leakprofd_scrapes_total 'service="zoo",result="success"')
+bad=$(metric leakprofd_scrapes_total 'service="dead",result="failure"')
+count=$(metric leakprofd_scrape_duration_seconds_count 'service="zoo"')
+echo "first /metrics: zoo $ok successes (at least $ok0 stored before), dead $bad failures (at least $failed0)"
+[ "${ok:-0}" -ge "$ok0" ] || fail "the first /metrics counts $ok successful scrapes of zoo, $ok0 were stored before"
+[ "${bad:-0}" -ge "$failed0" ] || fail "the first /metrics counts $bad failed scrapes of dead, $failed0 were stored"
+[ "${count:-0}" -ge "$ok0" ] || fail "leakprofd_scrape_duration_seconds_count of zoo: $count"
+assert_eq "failures of zoo" "$(metric leakprofd_scrapes_total 'service="zoo",result="failure"')" 0
+sleep 2.5
+curl -sf -o "$TEST_TMP/metrics" "$base/metrics"
+[ "$(metric leakprofd_scrapes_total 'service="zoo",result="success"')" -gt "$ok" ] ||
+	fail "the scrape counter of zoo did not grow"
+stop_daemon TERM
+echo "ok"

@@ -1,0 +1,103 @@
+/* web/health.c: the checks of GET /healthz and its reply (see health.h). */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "web/api.h"
+#include "web/health.h"
+
+int64_t
+health_collector_limit_ms(const struct config *cfg)
+{
+	return 3 * (int64_t)(cfg->scrape_interval ? cfg->scrape_interval : 60) * 1000;
+}
+
+int64_t
+health_detector_limit_ms(const struct config *cfg, int64_t pace_ms)
+{
+	return health_collector_limit_ms(cfg) + 2 * (pace_ms > 0 ? pace_ms : 0);
+}
+
+const char *
+health_check_database(const char *path, struct store *st, char *buf, size_t n,
+                      unsigned long long *free_bytes)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	struct statvfs vfs;
+
+	*free_bytes = 0;
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash == path ? 1 : slash - path), path);
+	if (access(path, W_OK) != 0) {
+		snprintf(buf, n, "database file not writable: %s", strerror(errno));
+		return buf;
+	}
+	if (access(dir, W_OK) != 0) {
+		snprintf(buf, n, "database directory not writable: %s", strerror(errno));
+		return buf;
+	}
+	if (statvfs(dir, &vfs) != 0) {
+		snprintf(buf, n, "statvfs: %s", strerror(errno));
+		return buf;
+	}
+	*free_bytes = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+	if (*free_bytes < HEALTH_MIN_FREE_BYTES) {
+		snprintf(buf, n, "file system full: %llu bytes free", *free_bytes);
+		return buf;
+	}
+	if (!st || store_db_size(st) < 0) {
+		snprintf(buf, n, "database not readable: %s",
+		         st ? store_errmsg(st) : "cannot open");
+		return buf;
+	}
+	return NULL;
+}
+
+void
+health_reply(const struct health_input *in, struct web_reply *r)
+{
+	bool db_ok = in->db_error == NULL;
+	bool collector_ok = in->heartbeat_age_ms <= in->heartbeat_limit_ms;
+	bool detector_ok = !in->detector || in->detector_waiting_ms <= in->detector_limit_ms;
+	bool ok = db_ok && collector_ok && detector_ok;
+	json_t *o =
+	    json_pack("{s:s, s:{s:b, s:I, s:o}, s:{s:b, s:I, s:I}, s:{s:b, s:I, s:I}}", "status",
+	              ok ? "ok" : "unhealthy", "database", "ok", db_ok, "free_bytes",
+	              (json_int_t)in->free_bytes, "error",
+	              db_ok ? json_null() : api_string(in->db_error), "collector", "ok",
+	              collector_ok, "last_heartbeat_age_ms", (json_int_t)in->heartbeat_age_ms,
+	              "limit_ms", (json_int_t)in->heartbeat_limit_ms, "detector", "ok", detector_ok,
+	              "waiting_ms", (json_int_t)(in->detector ? in->detector_waiting_ms : 0),
+	              "limit_ms", (json_int_t)in->detector_limit_ms);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	size_t len;
+
+	json_decref(o);
+	if (!text) {
+		web_reply_text(r, 500, "out of memory\n");
+		return;
+	}
+	len = strlen(text);
+	web_reply_release(r);
+	r->status = ok ? 200 : 503;
+	r->content_type = "application/json";
+	/* one line, as before: a trailing newline for people using curl */
+	r->body = realloc(text, len + 2);
+	if (!r->body) {
+		free(text);
+		web_reply_text(r, 500, "out of memory\n");
+		return;
+	}
+	r->body[len] = '\n';
+	r->body[len + 1] = '\0';
+	r->len = len + 1;
+}
