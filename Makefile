@@ -7,6 +7,7 @@
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS
 #   make bench      benchmarks, reported as ratios against baselines measured in the same run
 #   make eval       the detector's evaluation table over the leak and benign zoos
+#   make fixtures   capture tests/fixtures/go1.*/ again from tests/go/fixturegen built by every Go toolchain
 #   make install / uninstall / deb
 
 PKGS      = libcurl libmicrohttpd jansson sqlite3 yaml-0.1 zlib libcrypto libsystemd
@@ -81,7 +82,7 @@ GOENV     = GO111MODULE=on GOFLAGS=-buildvcs=false GOWORK=off GOPROXY=off GOTOOL
 
 .PRECIOUS: $(BUILD)/gen/%.inc
 .PHONY: all deps run check lint unit integration browser valgrind fuzz bench eval install uninstall deb clean go \
-        go-toolchains format
+        go-toolchains fixtures format
 all: $(BUILD)/leakprofd
 
 $(BUILD)/leakprofd: $(BUILD)/obj/daemon/main.o $(LIB_OBJS)
@@ -157,6 +158,15 @@ $(GO127):
 	cd / && env GO111MODULE= GOFLAGS= GOROOT= GOTOOLCHAIN=go$(GO127_VERSION) GOMODCACHE=$(GO_MODCACHE) \
 		$(GO126) version
 	@[ -x "$@" ] || { echo "go: fetching Go $(GO127_VERSION) left no '$@'" >&2; exit 1; }
+
+# The real profiles of tests/fixtures/go1.*/ again, from fixturegen built by every toolchain (about a minute),
+# and from its test binary where Go has testing/synctest (1.25+).
+fixtures: $(GO_TOOLCHAINS:%=build/go/%/fixturegen) build/go/go1.26/fixturegen.test build/go/go1.27/fixturegen.test
+	sh tests/fixtures/capture.sh $(abspath build/go)
+build/go/go1.26/fixturegen.test build/go/go1.27/fixturegen.test: build/go/%/fixturegen.test: \
+		$(wildcard tests/go/fixturegen/*.go) tests/go/go.mod build/go/%/.toolchain
+	cd tests/go/fixturegen && $(GOENV) GOEXPERIMENT= $(GO_$*) test -c -modfile=$(abspath build/go/$*/go.mod) \
+		-o $(abspath $@) .
 
 # Every toolchain of the matrix present and of its version (Go 1.27 fetched if needed).
 go-toolchains: $(GO_TOOLCHAINS:%=build/go/%/.toolchain)
