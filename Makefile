@@ -54,9 +54,9 @@ TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tests/check_main.o $
 EMBED    := $(wildcard storage/*.sql web/static/*)
 GEN      := $(EMBED:%=$(BUILD)/gen/%.inc) $(BUILD)/gen/check_suites.inc
 # The Go toolchains the test services are built with, each named explicitly: which `go` a plain PATH finds
-# depends on what the machine has. Go 1.19 comes from Debian's golang-1.19-go; Go 1.26 is the machine image's own
-# Go at /usr/local/go; Go 1.27 is fetched once by that go command through the Go module proxy (GOTOOLCHAIN) into
-# GO_MODCACHE, and used from there directly, offline.
+# depends on what the machine has. Go 1.19 comes from Debian's golang-1.19-go; Go 1.26 is the Go installed at
+# /usr/local/go (Go's own release; the build machines have it there); Go 1.27 is fetched once by that go command
+# through the Go module proxy (GOTOOLCHAIN) into GO_MODCACHE, and used from there directly, offline.
 GO119    ?= /usr/lib/go-1.19/bin/go
 GO126    ?= /usr/local/go/bin/go
 GO127_VERSION = 1.27.3
@@ -153,8 +153,8 @@ $(foreach t,$(GO_TOOLCHAINS),$(eval $(call go_toolchain_rules,$(t))))
 # Go $(GO127_VERSION): the go command of Go 1.26 fetches it from the Go module proxy (about 76 MB, once per machine)
 # into GO_MODCACHE; every build after that runs the fetched toolchain's own go command, offline.
 $(GO127):
-	@[ -x "$(GO126)" ] || { echo "go: Go 1.26 ('$(GO126)') is needed to fetch Go $(GO127_VERSION): the machine" \
-		"image has it at /usr/local/go; name another Go 1.21 or newer with GO126=PATH" >&2; exit 1; }
+	@[ -x "$(GO126)" ] || { echo "go: Go 1.26 ('$(GO126)') is needed to fetch Go $(GO127_VERSION): install Go" \
+		"1.26 at /usr/local/go or name it with GO126=PATH" >&2; exit 1; }
 	cd / && env GO111MODULE= GOFLAGS= GOROOT= GOTOOLCHAIN=go$(GO127_VERSION) GOMODCACHE=$(GO_MODCACHE) \
 		$(GO126) version
 	@[ -x "$@" ] || { echo "go: fetching Go $(GO127_VERSION) left no '$@'" >&2; exit 1; }
