@@ -123,7 +123,7 @@ $(BUILD)/check_leakprofd: $(TEST_OBJS) $(LIB_OBJS)
 # go_stamp DIR, GO, GOEXPERIMENT, VERSION PREFIX
 define go_stamp
 	@mkdir -p $(1)
-	@v=$$($(2) version 2>/dev/null) || { echo "go: '$(2)' does not run; 'make deps' installs or fetches it" \
+	@v=$$($(2) version 2>/dev/null) || { echo "go: '$(2)' does not run: $(GOHINT_$(4))" \
 		"(or name another Go $(4) with GO$(subst .,,$(4))=PATH)" >&2; exit 1; }; \
 	case "$$v " in *" go$(4)."* | *" go$(4) "*) ;; *) echo "go: '$(2)' is $$v, not Go $(4): name one with" \
 		"GO$(subst .,,$(4))=PATH" >&2; exit 1 ;; esac; \
@@ -131,6 +131,9 @@ define go_stamp
 	if cmp -s $(1)/.toolchain.tmp $(1)/.toolchain; then rm -f $(1)/.toolchain.tmp; \
 	else mv $(1)/.toolchain.tmp $(1)/.toolchain; fi
 endef
+GOHINT_1.19 = 'make deps' installs Debian's golang-1.19-go
+GOHINT_1.26 = install Go 1.26 at /usr/local/go
+GOHINT_1.27 = 'make deps' fetches it
 build/go/.toolchain: FORCE
 	$(call go_stamp,build/go,$(GO119),,1.19)
 
