@@ -74,12 +74,12 @@ GO_go1.26exp  = $(GO126)
 GO_go1.27     = $(GO127)
 GOEXP_go1.26exp = goroutineleakprofile
 GO_BINS  := $(GO_PROGS:%=build/go/%) $(foreach t,$(GO_TOOLCHAINS),$(GO_PROGS:%=build/go/$(t)/%))
-# Module mode, offline (the programs use the standard library only). tests/go/go.mod says `go 1.19`; each newer
-# toolchain builds with a go.mod of its own version (-modfile), so its programs get that version's GODEBUG
-# defaults as a service of today's fleet would (Go 1.27's tracebacklabels=1 among them), not Go 1.20's.
 # The build cache is the go command's own default, outside build/: each toolchain's standard library (compiled
 # again for each, about two CPU-minutes for the three newer ones) survives `make clean` and serves every checkout.
 GO_CACHE ?= $(HOME)/.cache/go-build
+# Module mode, offline (the programs use the standard library only). tests/go/go.mod says `go 1.19`; each newer
+# toolchain builds with a go.mod of its own version (-modfile), so its programs get that version's GODEBUG
+# defaults as a service of today's fleet would (Go 1.27's tracebacklabels=1 among them), not Go 1.20's.
 GOENV     = GO111MODULE=on GOFLAGS=-buildvcs=false GOWORK=off GOPROXY=off GOTOOLCHAIN=local GOROOT= \
             GOCACHE=$(GO_CACHE) GOPATH=$(abspath build/gopath) CGO_ENABLED=0
 
