@@ -233,7 +233,7 @@ START_TEST(test_fixture)
 END_TEST
 
 /* The wait ages fixturegen -age leaves in every debug=2 dump: the goroutines parked before its GCs
- * waited a minute, the two nilRecv goroutines started later less. */
+ * waited a minute, the two nilRecv goroutines started later waited less. */
 static void
 check_ages(const struct profile *p, bool leakprof)
 {
