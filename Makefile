@@ -7,6 +7,7 @@
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS
 #   make bench      benchmarks, reported as ratios against baselines measured in the same run
 #   make eval       the detector's evaluation tables: the leak and benign zoos, then the fleet scenarios
+#   make fixtures   capture tests/fixtures/go1.*/ again from tests/go/fixturegen built by every Go toolchain
 #   make install / uninstall / deb
 
 PKGS      = libcurl libmicrohttpd jansson sqlite3 yaml-0.1 zlib libcrypto libsystemd
@@ -52,17 +53,39 @@ TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tests/check_main.o $
 # Files compiled in as C string literals: the schema and the dashboard's static assets.
 EMBED    := $(wildcard storage/*.sql web/static/*)
 GEN      := $(EMBED:%=$(BUILD)/gen/%.inc) $(BUILD)/gen/check_suites.inc
-# The Go toolchain the test services are built with, named explicitly: which `go` a plain PATH finds depends on
-# what the machine has (/usr/local/go may be a newer Go). Debian's golang-1.19-go installs this one.
+# The Go toolchains the test services are built with, each named explicitly: which `go` a plain PATH finds
+# depends on what the machine has. Go 1.19 comes from Debian's golang-1.19-go; Go 1.26 is the Go installed at
+# /usr/local/go (Go's own release; the build machines have it there); Go 1.27 is fetched once by that go command
+# through the Go module proxy (GOTOOLCHAIN) into GO_MODCACHE, and used from there directly, offline.
 GO119    ?= /usr/lib/go-1.19/bin/go
+GO126    ?= /usr/local/go/bin/go
+GO127_VERSION = 1.27.3
+GO_MODCACHE ?= $(HOME)/go/pkg/mod
+GO_HOST  := $(shell uname -s | tr A-Z a-z)-$(patsubst aarch64,arm64,$(patsubst x86_64,amd64,$(shell uname -m)))
+GO127    ?= $(GO_MODCACHE)/golang.org/toolchain@v0.0.1-go$(GO127_VERSION).$(GO_HOST)/bin/go
 GO_PROGS := $(patsubst tests/go/%/main.go,%,$(wildcard tests/go/*/main.go))
-GO_BINS  := $(GO_PROGS:%=build/go/%)
-GOENV     = GO111MODULE=off GOFLAGS= GOCACHE=$(abspath build/gocache) GOPATH=$(abspath build/gopath) \
-            CGO_ENABLED=0
+# build/go/PROG is Go 1.19 (what most tests run); build/go/TOOLCHAIN/PROG is every program built by each toolchain
+# of the matrix. go1.26exp is Go 1.26 with GOEXPERIMENT=goroutineleakprofile (it serves /debug/pprof/goroutineleak,
+# as Go 1.27 does by default).
+GO_TOOLCHAINS := go1.19 go1.26 go1.26exp go1.27
+GO_go1.19     = $(GO119)
+GO_go1.26     = $(GO126)
+GO_go1.26exp  = $(GO126)
+GO_go1.27     = $(GO127)
+GOEXP_go1.26exp = goroutineleakprofile
+GO_BINS  := $(GO_PROGS:%=build/go/%) $(foreach t,$(GO_TOOLCHAINS),$(GO_PROGS:%=build/go/$(t)/%))
+# The build cache is the go command's own default, outside build/: each toolchain's standard library (compiled
+# again for each, about two CPU-minutes for the three newer ones) survives `make clean` and serves every checkout.
+GO_CACHE ?= $(HOME)/.cache/go-build
+# Module mode, offline (the programs use the standard library only). tests/go/go.mod says `go 1.19`; each newer
+# toolchain builds with a go.mod of its own version (-modfile), so its programs get that version's GODEBUG
+# defaults as a service of today's fleet would (Go 1.27's tracebacklabels=1 among them), not Go 1.20's.
+GOENV     = GO111MODULE=on GOFLAGS=-buildvcs=false GOWORK=off GOPROXY=off GOTOOLCHAIN=local GOROOT= \
+            GOCACHE=$(GO_CACHE) GOPATH=$(abspath build/gopath) CGO_ENABLED=0
 
 .PRECIOUS: $(BUILD)/gen/%.inc
 .PHONY: all deps run check lint unit integration browser valgrind fuzz bench eval install uninstall deb clean go \
-        format
+        go-toolchains fixtures format
 all: $(BUILD)/leakprofd
 
 $(BUILD)/leakprofd: $(BUILD)/obj/daemon/main.o $(LIB_OBJS)
@@ -95,16 +118,64 @@ $(BUILD)/gen/check_suites.inc: $(TEST_SRCS)
 $(BUILD)/check_leakprofd: $(TEST_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
 
-# The services are rebuilt when the toolchain that builds them changes, not only their sources.
+# The services are rebuilt when the toolchain that builds them changes (its path, its version or the experiment),
+# not only their sources. A toolchain that is missing or of another version stops the build here, saying which.
+# go_stamp DIR, GO, GOEXPERIMENT, VERSION PREFIX
+define go_stamp
+	@mkdir -p $(1)
+	@v=$$($(2) version 2>/dev/null) || { echo "go: '$(2)' does not run: $(GOHINT_$(4))" \
+		"(or name another Go $(4) with GO$(subst .,,$(4))=PATH)" >&2; exit 1; }; \
+	case "$$v " in *" go$(4)."* | *" go$(4) "*) ;; *) echo "go: '$(2)' is $$v, not Go $(4): name one with" \
+		"GO$(subst .,,$(4))=PATH" >&2; exit 1 ;; esac; \
+	echo "$(2) $$v GOEXPERIMENT=$(3)" > $(1)/.toolchain.tmp; \
+	if cmp -s $(1)/.toolchain.tmp $(1)/.toolchain; then rm -f $(1)/.toolchain.tmp; \
+	else mv $(1)/.toolchain.tmp $(1)/.toolchain; fi
+endef
+GOHINT_1.19 = 'make deps' installs Debian's golang-1.19-go
+GOHINT_1.26 = install Go 1.26 at /usr/local/go
+GOHINT_1.27 = 'make deps' fetches it
 build/go/.toolchain: FORCE
-	@mkdir -p $(@D)
-	@echo '$(GO119)' > $@.tmp; if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+	$(call go_stamp,build/go,$(GO119),,1.19)
 
-# The Go test services (leaking and benign), built with Debian's Go toolchain.
+# The Go test services (leaking and benign): build/go/PROG with Go 1.19.
 go: $(GO_BINS)
-build/go/%: tests/go/%/*.go build/go/.toolchain
+build/go/%: tests/go/%/*.go tests/go/go.mod build/go/.toolchain
 	@mkdir -p $(@D)
-	cd tests/go/$* && $(GOENV) $(GO119) build -o $(abspath $@) .
+	cd tests/go/$* && $(GOENV) GOEXPERIMENT= $(GO119) build -o $(abspath $@) .
+
+# build/go/TOOLCHAIN/PROG for each toolchain of the matrix.
+define go_toolchain_rules
+build/go/$(1)/.toolchain: FORCE | $(filter $(GO127),$(GO_$(1)))
+	$$(call go_stamp,build/go/$(1),$$(GO_$(1)),$$(GOEXP_$(1)),$(patsubst go%,%,$(patsubst %exp,%,$(1))))
+	@printf 'module leakprofd/tests/go\n\ngo %s\n' $(patsubst go%,%,$(patsubst %exp,%,$(1))) > build/go/$(1)/go.mod
+$(foreach p,$(GO_PROGS),
+build/go/$(1)/$(p): $(wildcard tests/go/$(p)/*.go) tests/go/go.mod build/go/$(1)/.toolchain
+	cd tests/go/$(p) && $$(GOENV) GOEXPERIMENT=$$(GOEXP_$(1)) $$(GO_$(1)) build \
+		-modfile=$$(abspath build/go/$(1)/go.mod) -o $$(abspath $$@) .
+)
+endef
+$(foreach t,$(GO_TOOLCHAINS),$(eval $(call go_toolchain_rules,$(t))))
+
+# Go $(GO127_VERSION): the go command of Go 1.26 fetches it from the Go module proxy (about 76 MB, once per machine)
+# into GO_MODCACHE; every build after that runs the fetched toolchain's own go command, offline.
+$(GO127):
+	@[ -x "$(GO126)" ] || { echo "go: Go 1.26 ('$(GO126)') is needed to fetch Go $(GO127_VERSION): install Go" \
+		"1.26 at /usr/local/go or name it with GO126=PATH" >&2; exit 1; }
+	cd / && env GO111MODULE= GOFLAGS= GOROOT= GOTOOLCHAIN=go$(GO127_VERSION) GOMODCACHE=$(GO_MODCACHE) \
+		$(GO126) version
+	@[ -x "$@" ] || { echo "go: fetching Go $(GO127_VERSION) left no '$@'" >&2; exit 1; }
+
+# The real profiles of tests/fixtures/go1.*/ again, from fixturegen built by every toolchain (about a minute),
+# and from its test binary where Go has testing/synctest (1.25+).
+fixtures: $(GO_TOOLCHAINS:%=build/go/%/fixturegen) build/go/go1.26/fixturegen.test build/go/go1.27/fixturegen.test
+	sh tests/fixtures/capture.sh $(abspath build/go)
+build/go/go1.26/fixturegen.test build/go/go1.27/fixturegen.test: build/go/%/fixturegen.test: \
+		$(wildcard tests/go/fixturegen/*.go) tests/go/go.mod build/go/%/.toolchain
+	cd tests/go/fixturegen && $(GOENV) GOEXPERIMENT= $(GO_$*) test -c -modfile=$(abspath build/go/$*/go.mod) \
+		-o $(abspath $@) .
+
+# Every toolchain of the matrix present and of its version (Go 1.27 fetched if needed).
+go-toolchains: $(GO_TOOLCHAINS:%=build/go/%/.toolchain)
 
 deps:
 	@missing=$$(for p in $(DEB_BUILD) $(DEB_TEST); do \
@@ -116,10 +187,13 @@ deps:
 	else \
 		echo "deps: missing Debian packages; run: sudo apt-get install" $$missing; exit 1; \
 	fi
+	@$(MAKE) --no-print-directory go-toolchains
 
 export LEAKPROFD_BIN = $(abspath $(BUILD)/leakprofd)
 export LEAKPROFD_GO_BIN = $(abspath build/go)
 export LEAKPROFD_GO = $(GO119)
+# One folder per toolchain of the matrix, each holding every program: tests that run against each toolchain.
+export LEAKPROFD_GO_BINS = $(foreach t,$(GO_TOOLCHAINS),$(abspath build/go/$(t)))
 export LEAKPROFD_TEST_OUT = $(abspath $(BUILD)/test-output)
 
 check: deps

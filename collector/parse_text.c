@@ -228,7 +228,9 @@ d2_frames(struct text_parser *P, bool all, bool *found, bool *any_line)
 }
 
 /* "goroutine N [status, M minutes, locked to thread]:" (crash dumps may add " gp=... m=..." before
- * '['). */
+ * '['). Labels (GODEBUG=tracebacklabels=1, the default from Go 1.27): Go 1.26 prints them last
+ * inside the brackets, "[status labels:{"k": "v"}]:"; Go 1.27 after them, "[status] {k: "v 2"}:".
+ */
 static int
 d2_header(struct text_parser *P, const struct line *ln, struct agg_record *rec, bool *leaked)
 {
@@ -240,13 +242,20 @@ d2_header(struct text_parser *P, const struct line *ln, struct agg_record *rec, 
 	while (i < ln->n && s[i] >= '0' && s[i] <= '9')
 		i++;
 	br = memchr(s + i, '[', ln->n - i);
-	if (br == NULL || s[ln->n - 1] != ':' || s[ln->n - 2] != ']' || br >= s + ln->n - 2)
+	if (br == NULL || s[ln->n - 1] != ':' || br >= s + ln->n - 2)
 		return bad_line(P->err, &P->L, ln, "a 'goroutine N [status]:' header");
 	br++;
 	end = s + ln->n - 2;
-	{
-		/* Go 1.27 tracebacklabels: 'labels:{...}' last in the brackets; its values may hold
-		 * ", ". */
+	if (*end == '}') {
+		/* Go 1.27: no status holds ']', so the first one closes the brackets; the label
+		 * values after it may hold anything. */
+		end = memchr(br, ']', (size_t)(end - br));
+		if (end == NULL || end[1] != ' ' || end[2] != '{')
+			return bad_line(P->err, &P->L, ln, "a 'goroutine N [status]:' header");
+	} else if (*end != ']') {
+		return bad_line(P->err, &P->L, ln, "a 'goroutine N [status]:' header");
+	} else {
+		/* Go 1.26: 'labels:{...}' last in the brackets; its values may hold ", ". */
 		const char *lab = memmem(br, (size_t)(end - br), "labels:", 7);
 
 		if (lab != NULL) {

@@ -23,7 +23,8 @@ vg() {
 	fi
 }
 
-for f in tests/fixtures/go1.19/goroutine.* tests/fixtures/handwritten/*.txt; do
+for f in tests/fixtures/go1.19/goroutine.* tests/fixtures/go1.26/goroutine.tracebacklabels1.debug2.txt \
+	tests/fixtures/go1.27/goroutine* tests/fixtures/go1.27/synctest.debug2.txt; do
 	vg 0 "$f"
 	vg 0 --json --all "$f"
 done

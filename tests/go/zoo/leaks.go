@@ -36,6 +36,24 @@ func init() {
 	nilRecvSite.opDebug2 = "chan receive (nil chan)"
 }
 
+// Go 1.20+ names the sync waits in the debug=2 header; Go 1.19 says "semacquire" for all of them.
+func init() {
+	if goMinor() >= 20 {
+		waitgroupSite.waitReason = "sync.WaitGroup.Wait"
+		mutexSite.waitReason = "sync.Mutex.Lock"
+		rwmutexSite.waitReason = "sync.RWMutex.RLock"
+	}
+}
+
+// Go's leak detection (the goroutineleak profile) reports a goroutine blocked on a channel, WaitGroup or Cond
+// that nothing but blocked goroutines reaches. The poisoned Mutex and RWMutex are package variables: their
+// goroutines are never reported, though they never wake either.
+func init() {
+	for _, p := range leakPatterns {
+		p.site.leaked = p.site != mutexSite && p.site != rwmutexSite
+	}
+}
+
 var errInvalid = errors.New("invalid request")
 
 // --- early return: the parent returns on an error path before receiving the child's result.

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,8 +71,9 @@ func main() {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]interface{}{
 			"pid": os.Getpid(), "go_version": runtime.Version(), "goroot": runtime.GOROOT(),
-			"fixed":   *fixed,
-			"settled": atomic.LoadInt32(&settled) == 1, "app_addr": appAddr, "locations": snapshot()})
+			"goroutineleak": pprof.Lookup("goroutineleak") != nil,
+			"fixed":         *fixed,
+			"settled":       atomic.LoadInt32(&settled) == 1, "app_addr": appAddr, "locations": snapshot()})
 	})
 	go http.Serve(ln, nil)
 
@@ -86,13 +89,15 @@ func main() {
 		if p.prepare != nil {
 			p.prepare(*fixed)
 		}
-		if p.start != nil {
-			p.start(leaks[name], *fixed)
-		} else {
-			repeat(p.request)(leaks[name], *fixed)
-		}
+		labeled(name, func() {
+			if p.start != nil {
+				p.start(leaks[name], *fixed)
+			} else {
+				repeat(p.request)(leaks[name], *fixed)
+			}
+		})
 		if *leakRate > 0 {
-			go drive(p, *leakRate, *fixed)
+			go drive(name, p, *leakRate, *fixed)
 		}
 	}
 
@@ -154,13 +159,21 @@ func main() {
 }
 
 // drive runs one request of p every 1/rate seconds, the first one now.
-func drive(p *leakPattern, rate float64, fixed bool) {
+func drive(name string, p *leakPattern, rate float64, fixed bool) {
 	t := time.NewTicker(time.Duration(float64(time.Second) / rate))
 	defer t.Stop()
 	for {
-		p.request(fixed)
+		labeled(name, func() { p.request(fixed) })
 		<-t.C
 	}
+}
+
+// labeled runs a request of leak pattern 'name' under pprof labels, as services label their handlers: the
+// goroutines it starts inherit them (Go 1.27 prints them in debug=2 headers, debug=1 and debug=0 carry them at
+// every Go version), and their stacks stay as they are.
+func labeled(name string, f func()) {
+	pprof.Do(context.Background(), pprof.Labels("handler", "GET /"+name, "pattern", name),
+		func(context.Context) { f() })
 }
 
 // settle sets settled once every start-count goroutine (and the fixed-size benign groups) are parked.

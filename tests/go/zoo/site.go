@@ -6,6 +6,8 @@ package main
 import (
 	"runtime"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -16,8 +18,9 @@ type site struct {
 	opDebug2   string // canonical op leakprofd reports for debug=2 profiles
 	opProto    string // for debug=0 profiles
 	opDebug1   string // for debug=1 profiles ("unknown" where runtime frames are hidden)
-	waitReason string // the raw Go 1.19 debug=2 header text
+	waitReason string // the raw debug=2 header text of the Go version running
 	exact      bool
+	leaked     bool // Go's goroutineleak profile reports this site's goroutines
 	// unreachedWhenFixed: the fixed code never reaches the blocking line, so with -fixed the site is never
 	// located and not listed.
 	unreachedWhenFixed bool
@@ -100,6 +103,7 @@ type expectedLocation struct {
 	OpProto    string `json:"op_proto"`
 	OpDebug1   string `json:"op_debug1"`
 	WaitReason string `json:"wait_reason"`
+	Leaked     bool   `json:"leaked"`
 	Count      int64  `json:"count"`
 	Created    int64  `json:"created"`
 	Exact      bool   `json:"exact"`
@@ -118,7 +122,7 @@ func snapshot() []expectedLocation {
 		s.mu.Lock()
 		e := expectedLocation{Pattern: s.pattern, Kind: s.kind, Function: s.function, File: s.file,
 			Line: s.line, Op: s.opDebug2, OpDebug2: s.opDebug2, OpProto: s.opProto, OpDebug1: s.opDebug1,
-			WaitReason: s.waitReason, Count: atomic.LoadInt64(&s.count),
+			WaitReason: s.waitReason, Leaked: s.leaked, Count: atomic.LoadInt64(&s.count),
 			Created: atomic.LoadInt64(&s.created), Exact: s.exact}
 		s.mu.Unlock()
 		out = append(out, e)
@@ -143,4 +147,21 @@ func allLocated(fixed bool) bool {
 		}
 	}
 	return true
+}
+
+// goMinor is the minor version of the Go that built this program: 19 for go1.19.8, 27 for go1.27.3 (0 if
+// runtime.Version() names none, as a development build may).
+func goMinor() int {
+	v := runtime.Version()
+	i := strings.Index(v, "go1.")
+	if i < 0 {
+		return 0
+	}
+	v = v[i+4:]
+	n := 0
+	for n < len(v) && v[n] >= '0' && v[n] <= '9' {
+		n++
+	}
+	m, _ := strconv.Atoi(v[:n])
+	return m
 }

@@ -1,0 +1,3 @@
+module leakprofd/tests/go
+
+go 1.19
