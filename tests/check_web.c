@@ -1080,6 +1080,76 @@ START_TEST(test_targets_page)
 }
 END_TEST
 
+/* /metrics has a series per target while metrics.per_target_max targets or fewer are active, and
+ * past it per-service summaries only, saying so. */
+START_TEST(test_metrics_per_target_bound)
+{
+	static const char yaml[] = "metrics:\n  per_target_max: 3\n";
+	static const char bad[] = "metrics:\n  per_target_max: -1\n";
+	struct config_errors errs = {0};
+	struct config *cfg = config_load_buffer("m.yaml", yaml, strlen(yaml), &errs);
+	struct config *dflt = config_default();
+	struct metrics *m = metrics_new();
+	struct web_ctx c = {.path = "/metrics"};
+	bool retire[4] = {[3] = true};
+	struct web_reply r = {0};
+	char dir[256];
+
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_ptr_nonnull(dflt);
+	ck_assert_uint_eq(cfg->metrics.per_target_max, 3);
+	ck_assert_uint_eq(dflt->metrics.per_target_max, 1000);
+	ck_assert_ptr_null(config_load_buffer("m.yaml", bad, strlen(bad), &errs));
+	ck_assert_uint_ge(errs.n, 1);
+	ck_assert_ptr_nonnull(strstr(errs.msgs[0], "metrics.per_target_max"));
+	config_errors_release(&errs);
+
+	/* 3 active targets (the 4th retired): every one has its series. */
+	testutil_mkdtemp(dir, sizeof(dir), "check_web");
+	c.st = targets_db(dir, 4, retire);
+	c.cfg = cfg;
+	metrics_handle(&c, m, &r);
+	ck_assert_uint_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\nleakprofd_target_series_suppressed 0\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.body, "\nleakprofd_target_up{service=\"<b>svc\",target=\"http://t0\"} 0\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.body, "\nleakprofd_target_up{service=\"a\",target=\"http://t1\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(r.body,
+	                             "\nleakprofd_target_scrape_duration_seconds{service=\"a\","
+	                             "target=\"http://t1\"} 0.250\n"));
+	ck_assert_ptr_null(strstr(r.body, "target=\"http://t3\""));
+	web_reply_release(&r);
+	store_free(c.st);
+	testutil_rmtree(dir);
+
+	/* 4 active: no per-target series, the summaries stay. */
+	testutil_mkdtemp(dir, sizeof(dir), "check_web");
+	c.st = targets_db(dir, 4, NULL);
+	metrics_handle(&c, m, &r);
+	ck_assert_uint_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\nleakprofd_target_series_suppressed 1\n"));
+	ck_assert_ptr_null(strstr(r.body, "\nleakprofd_target_up{"));
+	ck_assert_ptr_null(strstr(r.body, "\nleakprofd_target_scrape_duration_seconds{"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.body, "\nleakprofd_targets{service=\"a\",state=\"up\"} 2\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.body, "\nleakprofd_targets{service=\"<b>svc\",state=\"down\"} 1\n"));
+	web_reply_release(&r);
+	/* The default bound lets them through. */
+	c.cfg = dflt;
+	metrics_handle(&c, m, &r);
+	ck_assert_ptr_nonnull(strstr(r.body, "\nleakprofd_target_series_suppressed 0\n"));
+	ck_assert_ptr_nonnull(strstr(r.body, "target=\"http://t3\""));
+	web_reply_release(&r);
+	store_free(c.st);
+	testutil_rmtree(dir);
+	metrics_free(m);
+	config_unref(cfg);
+	config_unref(dflt);
+}
+END_TEST
+
 Suite *web_suite(void);
 
 Suite *
@@ -1116,6 +1186,7 @@ web_suite(void)
 	tcase_add_test(tc, test_api_targets_pages);
 	tcase_add_test(tc, test_micro_key_targets);
 	tcase_add_test(tc, test_targets_page);
+	tcase_add_test(tc, test_metrics_per_target_bound);
 	suite_add_tcase(s, tc);
 	return s;
 }
