@@ -1,7 +1,7 @@
 /* storage/query.h: the read queries the dashboard, the JSON API and /metrics need beyond store.h: a
  * location's counts over time per instance, its latest count per instance, per-service health,
- * scrape counters, and the alert and outbox tables written by alerting. Read-only; every statement
- * uses bound parameters. */
+ * pages of targets, scrape counters, and the alert and outbox tables written by alerting.
+ * Read-only; every statement uses bound parameters. */
 #ifndef QUERY_H
 #define QUERY_H
 

@@ -1,6 +1,7 @@
 /* tests/check_store.c: the SQLite store on real temp-file databases (and :memory:): migrations,
  * interning, the one-transaction-per-scrape guarantee under injected failures and a full disk,
- * read-only opens, the detector's walks, retention rollup arithmetic, rankings and target health.
+ * read-only opens, the detector's walks, retention rollup arithmetic, rankings, target health and
+ * the paged target lists (each filter's page read through its own index).
  * Profiles are built as the parsers build them (struct profile is public), with the op names Go
  * prints. One suite for the storage module (STYLE.md: one Check suite per module) covers all of
  * storage/store*.c, which is why it runs past 1,200 lines. */

@@ -1,7 +1,8 @@
 /* tests/check_web.c: the web server's pure helpers: escaping for each output context, the capped
  * buffer, parameter parsing, base64 and secret comparison, sparklines and count formatting; the
  * caches' keys, the sharing and bounding of recomputed rankings (real threads), /healthz's checks
- * and replies, and the scrape counters of /metrics (a real SQLite store). */
+ * and replies, the scrape counters of /metrics, and the paged target lists of the API and the
+ * targets page and the bound on /metrics' per-target series (a real SQLite store). */
 #include <check.h>
 #include <math.h>
 #include <pthread.h>
