@@ -1544,6 +1544,14 @@ static const struct field web_fields[] = {
     {0},
 };
 
+static const struct field metrics_fields[] = {
+    {.key = "per_target_max",
+     .type = F_UINT,
+     .off = offsetof(struct config_metrics, per_target_max),
+     .max = 1000000},
+    {0},
+};
+
 static const struct field alerting_fields[] = {
     {.key = "min_score", .type = F_SCORE, .off = offsetof(struct config_alerting, min_score)},
     {.key = "min_count", .type = F_U64, .off = offsetof(struct config_alerting, min_count)},
@@ -1600,6 +1608,10 @@ static const struct field config_fields[] = {
      .off = offsetof(struct config, detector),
      .sub = detector_fields},
     {.key = "web", .type = F_MAP, .off = offsetof(struct config, web), .sub = web_fields},
+    {.key = "metrics",
+     .type = F_MAP,
+     .off = offsetof(struct config, metrics),
+     .sub = metrics_fields},
     {.key = "alerting",
      .type = F_MAP,
      .off = offsetof(struct config, alerting),
@@ -1628,6 +1640,7 @@ config_new(const char *source, const char *database)
 	    .shard_count = 1,
 	    .detector = {.window = 6 * 3600, .min_scrapes = 4, .min_count = 10},
 	    .web = {.max_connections = 64, .request_timeout = 30},
+	    .metrics = {.per_target_max = 1000},
 	    .alerting = {.min_score = 0.8,
 	                 .min_count = 100,
 	                 .for_duration = 600,

@@ -124,6 +124,13 @@ struct config_web {
 	uint64_t request_timeout; /* seconds, default 30 */
 };
 
+struct config_metrics {
+	/* /metrics lists a series per target (leakprofd_target_up, ..._scrape_duration_seconds)
+	 * while at most this many targets are active; past it, per-service summaries only.
+	 * Default 1000; 0: never per target. */
+	unsigned per_target_max;
+};
+
 enum webhook_format {
 	WEBHOOK_FORMAT_JSON = 0,
 	WEBHOOK_FORMAT_SLACK,
@@ -185,6 +192,7 @@ struct config {
 	unsigned shard_count; /* default 1 */
 	struct config_detector detector;
 	struct config_web web;
+	struct config_metrics metrics;
 	struct config_alerting alerting;
 };
 

@@ -535,6 +535,113 @@ out_fail:
 	return -1;
 }
 
+/* The columns of store_target_health(), then a page's filters: ?1 active, ?2 after, ?3 limit,
+ * ?4 service id, ?5 state (ifnull(last_status = 'ok', -1): 1 up, 0 down, -1 never scraped), ?6 a
+ * prefix of the last status. Each statement's WHERE and ORDER BY match one of the targets_*
+ * indexes (storage/store.c's migrations) exactly. */
+#define TARGETS_COLUMNS                                                                            \
+	"SELECT t.id, sv.name, t.url, t.active, t.last_scrape, t.last_success, "                   \
+	"t.last_duration_ms, t.last_bytes, t.last_status, t.last_goroutines, "                     \
+	"t.consecutive_failures FROM targets t JOIN services sv ON sv.id = t.service_id "
+#define TARGETS_PREFIX " AND (?6 IS NULL OR substr(t.last_status, 1, length(?6)) = ?6)"
+#define TARGETS_ORDER " AND t.id > ?2 ORDER BY t.id LIMIT ?3"
+
+static const char targets_all_sql[] = TARGETS_COLUMNS "WHERE t.active = ?1" TARGETS_ORDER;
+static const char targets_service_sql[] =
+    TARGETS_COLUMNS "WHERE t.service_id = ?4 AND t.active = ?1" TARGETS_ORDER;
+static const char targets_state_sql[] = TARGETS_COLUMNS
+    "WHERE t.active = ?1 AND ifnull(t.last_status = 'ok', -1) = ?5" TARGETS_PREFIX TARGETS_ORDER;
+static const char targets_service_state_sql[] =
+    TARGETS_COLUMNS "WHERE t.service_id = ?4 AND t.active = ?1 AND "
+                    "ifnull(t.last_status = 'ok', -1) = ?5" TARGETS_PREFIX TARGETS_ORDER;
+
+int
+query_targets(struct store *st, const struct query_targets_filter *f, struct target_health **out,
+              size_t *n, int64_t *next)
+{
+	const char *sql;
+	sqlite3_stmt *s;
+	struct target_health *v = NULL;
+	size_t cap = 0, limit = f->limit < 1 ? 1 : f->limit;
+	int64_t service_id = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	*next = 0;
+	if (f->service) {
+		rc = store_service_id(st, f->service, &service_id);
+		if (rc != 0)
+			return rc;
+	}
+	if (f->state == QUERY_TARGETS_ANY)
+		sql = f->service ? targets_service_sql : targets_all_sql;
+	else
+		sql = f->service ? targets_service_state_sql : targets_state_sql;
+	if (prepare(st, sql, &s) < 0)
+		return -1;
+	sqlite3_bind_int(s, 1, f->inactive ? 0 : 1);
+	sqlite3_bind_int64(s, 2, f->after);
+	/* One more than asked: whether a next page exists, without a page that turns out empty. */
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)limit + 1);
+	if (f->service)
+		sqlite3_bind_int64(s, 4, service_id);
+	sqlite3_bind_int(s, 5,
+	                 f->state == QUERY_TARGETS_UP     ? 1
+	                 : f->state == QUERY_TARGETS_DOWN ? 0
+	                                                  : -1);
+	if (f->state == QUERY_TARGETS_DOWN && f->status_prefix)
+		sqlite3_bind_text(s, 6, f->status_prefix, -1, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct target_health *e;
+
+		if (*n == limit) {
+			*next = v[*n - 1].target_id;
+			rc = SQLITE_DONE;
+			break;
+		}
+		if (*n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct target_health *nv = realloc(v, ncap * sizeof(*nv));
+
+			if (!nv)
+				goto out_fail;
+			v = nv;
+			cap = ncap;
+		}
+		e = &v[(*n)++];
+		*e = (struct target_health){
+		    .target_id = sqlite3_column_int64(s, 0),
+		    .service = col_dup(s, 1),
+		    .url = col_dup(s, 2),
+		    .active = sqlite3_column_int(s, 3) != 0,
+		    .last_scrape = sqlite3_column_int64(s, 4),
+		    .last_success = sqlite3_column_int64(s, 5),
+		    .last_duration_ms = (uint32_t)sqlite3_column_int64(s, 6),
+		    .last_bytes = (uint64_t)sqlite3_column_int64(s, 7),
+		    .last_status = col_dup_null(s, 8),
+		    .last_goroutines =
+		        sqlite3_column_type(s, 9) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 9),
+		    .consecutive_failures = (uint32_t)sqlite3_column_int64(s, 10),
+		};
+		if (!e->service || !e->url ||
+		    (!e->last_status && sqlite3_column_type(s, 8) != SQLITE_NULL))
+			goto out_fail;
+	}
+	if (rc != SQLITE_DONE)
+		goto out_fail;
+	store_stmt_done(s);
+	*out = v;
+	return 0;
+
+out_fail:
+	store_stmt_done(s);
+	target_health_free(v, *n);
+	*n = 0;
+	*next = 0;
+	return -1;
+}
+
 int
 query_scrape_counts(struct store *st, int64_t after_id, int64_t *max_id,
                     void (*cb)(const char *service, bool ok, uint64_t count,

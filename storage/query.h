@@ -1,7 +1,7 @@
 /* storage/query.h: the read queries the dashboard, the JSON API and /metrics need beyond store.h: a
  * location's counts over time per instance, its latest count per instance, per-service health,
- * scrape counters, and the alert and outbox tables written by alerting. Read-only; every statement
- * uses bound parameters. */
+ * pages of targets, scrape counters, and the alert and outbox tables written by alerting.
+ * Read-only; every statement uses bound parameters. */
 #ifndef QUERY_H
 #define QUERY_H
 
@@ -103,6 +103,34 @@ struct query_service {
 int query_services(struct store *st, struct query_service **out, size_t *n)
     __attribute__((warn_unused_result));
 void query_services_free(struct query_service *v, size_t n);
+
+/* What query_targets() lists: the state of a target's last scrape. */
+enum query_target_state {
+	QUERY_TARGETS_ANY = 0,
+	QUERY_TARGETS_UP,      /* its last scrape succeeded */
+	QUERY_TARGETS_DOWN,    /* its last scrape failed */
+	QUERY_TARGETS_UNKNOWN, /* never scraped */
+};
+
+struct query_targets_filter {
+	const char *service; /* only this service's targets; NULL: every service's */
+	enum query_target_state state;
+	/* with QUERY_TARGETS_DOWN: only those whose last status starts with this ("timeout",
+	 * "http 5"); NULL: any */
+	const char *status_prefix;
+	bool inactive; /* the targets no longer in the configuration instead of the active ones */
+	int64_t after; /* only ids above this (the previous page's *next); 0: from the first */
+	size_t limit;  /* at most this many, >= 1 */
+};
+
+/* One page of the targets 'f' selects, by id (the order targets were first seen in; a target
+ * added meanwhile never shifts a later page), each read through an index that serves the filter
+ * and the order, however many targets were ever seen. *next is the id to pass as 'after' for the
+ * next page, 0 when no target follows this page. Returns 0, 1 when no service is named
+ * f->service (nothing listed), or -1. Caller releases *out with target_health_free. */
+int query_targets(struct store *st, const struct query_targets_filter *f,
+                  struct target_health **out, size_t *n, int64_t *next)
+    __attribute__((warn_unused_result));
 
 /* Scrape attempts per service and outcome with id > 'after_id' (ids only grow): calls 'cb' per
  * (service, ok) group with the count and summed duration, and sets *max_id to the highest id seen

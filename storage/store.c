@@ -63,6 +63,17 @@ static const char *const migrations[] = {
 	" PRIMARY KEY (service_id, hour)) WITHOUT ROWID;"
 	"CREATE INDEX rollup_hours_hour ON rollup_hours (hour);",
 	migration_alert_firing_payload,
+	/* The target lists (query_targets) page by id through the targets active in the
+	 * configuration, or the retired ones, optionally of one service and in one state: up
+	 * (ifnull(last_status = 'ok', -1) = 1), down (0) or never scraped (-1). Each combination has
+	 * the index that serves its filter and its order, so a page reads its own rows however many
+	 * targets were ever seen. IF NOT EXISTS: a test re-runs the migrations before this one. */
+	"CREATE INDEX IF NOT EXISTS targets_active ON targets (active, id);"
+	"CREATE INDEX IF NOT EXISTS targets_service_active ON targets (service_id, active, id);"
+	"CREATE INDEX IF NOT EXISTS targets_active_state ON targets"
+	" (active, ifnull(last_status = 'ok', -1), id);"
+	"CREATE INDEX IF NOT EXISTS targets_service_active_state ON targets"
+	" (service_id, active, ifnull(last_status = 'ok', -1), id);",
 };
 /* clang-format on */
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

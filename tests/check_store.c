@@ -1,6 +1,7 @@
 /* tests/check_store.c: the SQLite store on real temp-file databases (and :memory:): migrations,
  * interning, the one-transaction-per-scrape guarantee under injected failures and a full disk,
- * read-only opens, the detector's walks, retention rollup arithmetic, rankings and target health.
+ * read-only opens, the detector's walks, retention rollup arithmetic, rankings, target health and
+ * the paged target lists (each filter's page read through its own index).
  * Profiles are built as the parsers build them (struct profile is public), with the op names Go
  * prints. One suite for the storage module (STYLE.md: one Check suite per module) covers all of
  * storage/store*.c, which is why it runs past 1,200 lines. */
@@ -897,11 +898,26 @@ START_TEST(test_no_full_scans)
 	                                   count_rollups, &rolled),
 	                 0);
 	ck_assert_int_eq(rolled, 1000 + 2);
+	/* The target lists: each of their statements (all, by service, by state, both). */
+	for (int k = 0; k < 4; k++) {
+		struct query_targets_filter f = {.service = k & 1 ? "a" : NULL,
+		                                 .state =
+		                                     k & 2 ? QUERY_TARGETS_UP : QUERY_TARGETS_ANY,
+		                                 .limit = 2};
+		struct target_health *h;
+		size_t n;
+		int64_t next;
+
+		ck_assert_int_eq(query_targets(st, &f, &h, &n, &next), 0);
+		ck_assert_uint_eq(n, 2);
+		target_health_free(h, n);
+	}
 
 	while ((stmt = sqlite3_next_stmt(store_db(st), stmt)) != NULL) {
 		const char *sql = sqlite3_sql(stmt);
 
-		if (strstr(sql, "scrapes") == NULL && strstr(sql, "samples") == NULL)
+		if (strstr(sql, "scrapes") == NULL && strstr(sql, "samples") == NULL &&
+		    strstr(sql, "ORDER BY t.id LIMIT") == NULL)
 			continue;
 		ck_assert_msg(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0) == 0,
 		              "full scan in: %s", sql);
@@ -909,7 +925,7 @@ START_TEST(test_no_full_scans)
 		              "automatic index in: %s", sql);
 		checked++;
 	}
-	ck_assert_int_ge(checked, 6);
+	ck_assert_int_ge(checked, 10);
 	store_free(st);
 }
 END_TEST
@@ -1116,6 +1132,254 @@ START_TEST(test_target_health)
 	ck_assert_int_eq(store_target_upsert(st, "a", NULL, "http://gone"), gone);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM targets WHERE active = 1"), 5);
 	target_health_free(NULL, 0);
+	store_free(st);
+}
+END_TEST
+
+/* ---- the paged target lists (query_targets) ---- */
+
+/* Page through the targets 'f' selects, f.limit at a time, into ids (at most 'max'); checks that
+ * a page followed by another is full and names its last id as the cursor, and that no page but
+ * a first one is empty. Returns how many were listed. */
+static size_t
+page_all(struct store *st, struct query_targets_filter f, int64_t *ids, size_t max)
+{
+	size_t got = 0;
+
+	f.after = 0;
+	for (;;) {
+		struct target_health *h;
+		size_t n;
+		int64_t next;
+
+		ck_assert_int_eq(query_targets(st, &f, &h, &n, &next), 0);
+		ck_assert_uint_le(n, f.limit);
+		ck_assert(n > 0 || got == 0);
+		for (size_t i = 0; i < n; i++) {
+			ck_assert_uint_lt(got, max);
+			ids[got++] = h[i].target_id;
+		}
+		if (next) {
+			ck_assert_uint_eq(n, f.limit);
+			ck_assert_int_eq(next, h[n - 1].target_id);
+		}
+		target_health_free(h, n);
+		if (!next)
+			return got;
+		f.after = next;
+	}
+}
+
+/* The fixture of test_query_targets: target i (0..59) of service "a" below 40, else "b"; retired
+ * when i % 3 == 0; its last scrape by i % 4: "http 503", "timeout", ok, never scraped. */
+static bool
+fixture_selects(size_t i, const struct query_targets_filter *f)
+{
+	static const char *const last[] = {"http 503", "timeout", "ok", NULL};
+	const char *status = last[i % 4];
+
+	if (f->service && strcmp(f->service, i < 40 ? "a" : "b") != 0)
+		return false;
+	if (f->inactive != (i % 3 == 0))
+		return false;
+	switch (f->state) {
+	case QUERY_TARGETS_ANY:
+		return true;
+	case QUERY_TARGETS_UP:
+		return status && strcmp(status, "ok") == 0;
+	case QUERY_TARGETS_UNKNOWN:
+		return status == NULL;
+	case QUERY_TARGETS_DOWN:
+		return status && strcmp(status, "ok") != 0 &&
+		       (!f->status_prefix ||
+		        strncmp(status, f->status_prefix, strlen(f->status_prefix)) == 0);
+	}
+	return false;
+}
+
+/* Every filter's pages, whatever the page size, list exactly the targets it selects, in id order,
+ * each once; a target added between two pages shows on a later one and shifts nothing. */
+START_TEST(test_query_targets)
+{
+	static const char *const services[] = {NULL, "a", "b"};
+	static const char *const prefixes[] = {NULL, "http 5", "time", "nope"};
+	struct prof_location l[] = {loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2)};
+	struct profile p = prof(l, 1);
+	struct store *st = store_open(dbpath, 0);
+	struct query_targets_filter f = {.limit = 5};
+	struct target_health *h;
+	int64_t ids[61], keep[60], got[64], next, added;
+	size_t nkeep = 0, n, cases = 0;
+
+	ck_assert_ptr_nonnull(st);
+	for (size_t i = 0; i < 60; i++) {
+		char url[32];
+		struct scrape_record fail = {.ts = T0,
+		                             .status = i % 4 == 0 ? "http 503" : "timeout",
+		                             .consecutive_failures = 2};
+
+		snprintf(url, sizeof(url), "http://t%zu", i);
+		ids[i] = store_target_upsert(st, i < 40 ? "a" : "b", NULL, url);
+		ck_assert_int_gt(ids[i], 0);
+		if (i % 4 == 2)
+			add(st, ids[i], T0, &p);
+		fail.target_id = ids[i];
+		if (i % 4 < 2)
+			ck_assert_int_eq(store_add_scrape(st, &fail), 0);
+		if (i % 3 != 0)
+			keep[nkeep++] = ids[i];
+	}
+	ck_assert_int_eq(store_targets_set_active(st, keep, nkeep), 0);
+
+	for (size_t sv = 0; sv < 3; sv++) {
+		for (unsigned state = QUERY_TARGETS_ANY; state <= QUERY_TARGETS_UNKNOWN; state++) {
+			for (size_t pf = 0; pf < 4; pf++) {
+				if (pf > 0 && state != QUERY_TARGETS_DOWN)
+					continue;
+				for (int inactive = 0; inactive < 2; inactive++) {
+					for (size_t limit = 1; limit <= 61; limit += 6) {
+						size_t want = 0, ngot;
+
+						f = (struct query_targets_filter){
+						    .service = services[sv],
+						    .state = state,
+						    .status_prefix = prefixes[pf],
+						    .inactive = inactive,
+						    .limit = limit};
+						ngot = page_all(st, f, got, 64);
+						for (size_t i = 0; i < 60; i++) {
+							if (!fixture_selects(i, &f))
+								continue;
+							ck_assert_uint_lt(want, ngot);
+							ck_assert_int_eq(got[want], ids[i]);
+							want++;
+						}
+						ck_assert_uint_eq(ngot, want);
+						cases++;
+					}
+				}
+			}
+		}
+	}
+	ck_assert_uint_eq(cases, 3 * (4 + 3) * 2 * 11);
+
+	/* The rows carry the target's health. */
+	f = (struct query_targets_filter){.service = "a", .state = QUERY_TARGETS_DOWN, .limit = 1};
+	ck_assert_int_eq(query_targets(st, &f, &h, &n, &next), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(h[0].target_id, ids[1]);
+	ck_assert_str_eq(h[0].service, "a");
+	ck_assert_str_eq(h[0].url, "http://t1");
+	ck_assert_str_eq(h[0].last_status, "timeout");
+	ck_assert_uint_eq(h[0].consecutive_failures, 2);
+	ck_assert(h[0].active);
+	ck_assert_int_eq(next, ids[1]);
+	target_health_free(h, n);
+
+	/* A target added between pages comes on a later page; none is skipped or repeated. */
+	f = (struct query_targets_filter){.limit = 10};
+	ck_assert_int_eq(query_targets(st, &f, &h, &n, &next), 0);
+	ck_assert_uint_eq(n, 10);
+	target_health_free(h, n);
+	added = store_target_upsert(st, "a", NULL, "http://added");
+	ck_assert_int_gt(added, ids[59]);
+	f.after = next;
+	f.limit = 100;
+	ck_assert_int_eq(query_targets(st, &f, &h, &n, &next), 0);
+	ck_assert_uint_eq(n, nkeep - 10 + 1);
+	ck_assert_int_eq(h[0].target_id, keep[10]);
+	ck_assert_int_eq(h[n - 1].target_id, added);
+	ck_assert_int_eq(next, 0);
+	target_health_free(h, n);
+
+	/* An unknown service lists nothing, and says so. */
+	f = (struct query_targets_filter){.service = "nosuch", .limit = 10};
+	ck_assert_int_eq(query_targets(st, &f, &h, &n, &next), 1);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_ptr_null(h);
+	store_free(st);
+}
+END_TEST
+
+/* Run 'f' and return the virtual machine steps its statement took; fails on a full scan, a sort
+ * or an automatic index in it. */
+static int
+targets_query_cost(struct store *st, const struct query_targets_filter *f, size_t want)
+{
+	struct target_health *h;
+	sqlite3_stmt *stmt = NULL;
+	size_t n;
+	int64_t next;
+	int steps = 0;
+
+	while ((stmt = sqlite3_next_stmt(store_db(st), stmt)) != NULL)
+		(void)sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_VM_STEP, 1);
+	ck_assert_int_eq(query_targets(st, f, &h, &n, &next), 0);
+	ck_assert_uint_eq(n, want);
+	target_health_free(h, n);
+	while ((stmt = sqlite3_next_stmt(store_db(st), stmt)) != NULL) {
+		const char *sql = sqlite3_sql(stmt);
+
+		if (strstr(sql, "ORDER BY t.id LIMIT") == NULL)
+			continue;
+		ck_assert_msg(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0) == 0,
+		              "full scan in: %s", sql);
+		ck_assert_msg(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_SORT, 0) == 0,
+		              "sort in: %s", sql);
+		ck_assert_msg(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_AUTOINDEX, 0) == 0,
+		              "automatic index in: %s", sql);
+		steps += sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_VM_STEP, 1);
+	}
+	return steps;
+}
+
+/* A page costs its own rows, not the targets before it: 3,000 targets ever seen, of which the
+ * last 300 are active; of those, service "b" holds the last 50, and the 3 active targets of "a"
+ * just before them are down. Each filter's first page of 2 must be found through an index that
+ * serves the filter and the order (a walk over the rows before them takes thousands of steps). */
+START_TEST(test_query_targets_index)
+{
+	struct store *st = store_open(dbpath, 0);
+	struct scrape_record fail = {.ts = T0, .status = "http 503", .consecutive_failures = 1};
+	struct query_targets_filter f = {.limit = 2};
+	int64_t keep[300];
+	size_t nkeep = 0;
+	int worst = 0, steps;
+
+	ck_assert_ptr_nonnull(st);
+	for (int i = 0; i < 3000; i++) {
+		char url[32];
+		int64_t id;
+
+		snprintf(url, sizeof(url), "http://t%d", i);
+		id = store_target_upsert(st, i < 2950 ? "a" : "b", NULL, url);
+		ck_assert_int_gt(id, 0);
+		if (i >= 2700)
+			keep[nkeep++] = id;
+		if (i >= 2947 && i < 2950) {
+			fail.target_id = id;
+			ck_assert_int_eq(store_add_scrape(st, &fail), 0);
+		}
+	}
+	ck_assert_int_eq(store_targets_set_active(st, keep, nkeep), 0);
+
+	steps = targets_query_cost(st, &f, 2);
+	worst = steps > worst ? steps : worst;
+	f.service = "b";
+	steps = targets_query_cost(st, &f, 2);
+	worst = steps > worst ? steps : worst;
+	f.service = NULL;
+	f.state = QUERY_TARGETS_DOWN;
+	steps = targets_query_cost(st, &f, 2);
+	worst = steps > worst ? steps : worst;
+	f.service = "a";
+	steps = targets_query_cost(st, &f, 2);
+	worst = steps > worst ? steps : worst;
+	f.service = "b";
+	f.state = QUERY_TARGETS_UNKNOWN;
+	steps = targets_query_cost(st, &f, 2);
+	worst = steps > worst ? steps : worst;
+	ck_assert_msg(worst < 300, "a page of 2 targets took %d steps", worst);
 	store_free(st);
 }
 END_TEST
@@ -1653,6 +1917,8 @@ store_suite(void)
 	tcase_add_test(tc, test_no_full_scans);
 	tcase_add_test(tc, test_ranking_roundtrip);
 	tcase_add_test(tc, test_target_health);
+	tcase_add_test(tc, test_query_targets);
+	tcase_add_test(tc, test_query_targets_index);
 	tcase_add_test(tc, test_retention_rollup);
 	tcase_add_test(tc, test_retention_forgets_locations);
 	tcase_add_test(tc, test_rollup_absent_and_rise);

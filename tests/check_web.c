@@ -1,7 +1,8 @@
 /* tests/check_web.c: the web server's pure helpers: escaping for each output context, the capped
  * buffer, parameter parsing, base64 and secret comparison, sparklines and count formatting; the
  * caches' keys, the sharing and bounding of recomputed rankings (real threads), /healthz's checks
- * and replies, and the scrape counters of /metrics (a real SQLite store). */
+ * and replies, the scrape counters of /metrics, and the paged target lists of the API and the
+ * targets page and the bound on /metrics' per-target series (a real SQLite store). */
 #include <check.h>
 #include <math.h>
 #include <pthread.h>
@@ -792,6 +793,364 @@ START_TEST(test_metrics_count_from_start)
 }
 END_TEST
 
+/* ---- the paged target lists and the bounded /metrics ---- */
+
+/* A database in 'dir' with 'n' targets, "http://t<i>" of service "<b>svc" (a name to escape)
+ * for even i, else "a"; target i's last scrape failed with "timeout" when i % 5 == 0 and
+ * succeeded otherwise. Every target but those listed retired in 'retire' (NULL: none) stays
+ * active. */
+static struct store *
+targets_db(const char *dir, size_t n, const bool *retire)
+{
+	struct prof_location l = {.loc = {"main.w", "/w.go", 3},
+	                          .op = "chan receive",
+	                          .op_class = OP_CLASS_CHAN,
+	                          .count = 4,
+	                          .max_wait_minutes = -1,
+	                          .min_wait_minutes = -1,
+	                          .median_wait_minutes = -1};
+	struct profile p = {.format = PROFILE_FORMAT_PROTO,
+	                    .kind = PROFILE_KIND_GOROUTINE,
+	                    .locations = &l,
+	                    .nlocations = 1,
+	                    .total_goroutines = 9};
+	char path[300];
+	int64_t keep[256];
+	size_t nkeep = 0;
+	struct store *st;
+
+	ck_assert_uint_le(n, 256);
+	snprintf(path, sizeof(path), "%s/leakprofd.db", dir);
+	st = store_open(path, 0);
+	ck_assert_ptr_nonnull(st);
+	for (size_t i = 0; i < n; i++) {
+		char url[32];
+		struct scrape_record rec = {.ts = 1790000000000LL, .duration_ms = 250};
+		int64_t id;
+
+		snprintf(url, sizeof(url), "http://t%zu", i);
+		id = store_target_upsert(st, i % 2 == 0 ? "<b>svc" : "a", NULL, url);
+		ck_assert_int_gt(id, 0);
+		rec.target_id = id;
+		rec.status = i % 5 == 0 ? "timeout" : "ok";
+		rec.profile = i % 5 == 0 ? NULL : &p;
+		rec.consecutive_failures = i % 5 == 0;
+		ck_assert_int_eq(store_add_scrape(st, &rec), 0);
+		if (!retire || !retire[i])
+			keep[nkeep++] = id;
+	}
+	ck_assert_int_eq(store_targets_set_active(st, keep, nkeep), 0);
+	return st;
+}
+
+/* GET path with 'args' ("name", "value", ..., NULL) through api_handle: the JSON reply (status in
+ * *status). */
+static json_t *
+api_get(struct web_ctx *c, const char *path, const char *const *args, unsigned *status)
+{
+	struct web_reply r = {0};
+	json_t *j;
+
+	c->path = path;
+	c->arg = fake_arg;
+	c->arg_cls = (void *)args;
+	api_handle(c, &r);
+	*status = r.status;
+	ck_assert_str_eq(r.content_type, "application/json");
+	j = json_loadb(r.body, r.len, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	web_reply_release(&r);
+	return j;
+}
+
+/* /api/v1/targets: pages of ?limit= linked by "next" through ?after=, filtered by ?service=,
+ * ?status= and ?inactive=; the fields of each target as before; bad parameters named. */
+START_TEST(test_api_targets_pages)
+{
+	static const char *const fields[] = {"id",
+	                                     "service",
+	                                     "url",
+	                                     "active",
+	                                     "up",
+	                                     "status",
+	                                     "error",
+	                                     "last_scrape",
+	                                     "last_success",
+	                                     "duration_ms",
+	                                     "bytes",
+	                                     "goroutines",
+	                                     "consecutive_failures"};
+	struct config cfg = {.scrape_interval = 60, .detector = {.window = 3600}};
+	struct web_ctx c = {.cfg = &cfg};
+	bool retire[30] = {[3] = true, [4] = true, [17] = true};
+	char dir[256], after[32];
+	const char *args[12];
+	int64_t last = 0;
+	size_t seen = 0, pages = 0;
+	unsigned status;
+	json_t *j, *t;
+
+	testutil_mkdtemp(dir, sizeof(dir), "check_web");
+	c.st = targets_db(dir, 30, retire);
+
+	/* The default page holds every active target (100 at most). */
+	args[0] = NULL;
+	j = api_get(&c, "/api/v1/targets", args, &status);
+	ck_assert_uint_eq(status, 200);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "targets")), 27);
+	ck_assert(json_is_null(json_object_get(j, "next")));
+	t = json_array_get(json_object_get(j, "targets"), 0);
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		ck_assert_msg(json_object_get(t, fields[i]) != NULL, "no %s", fields[i]);
+	ck_assert_str_eq(json_string_value(json_object_get(t, "service")), "<b>svc");
+	ck_assert_str_eq(json_string_value(json_object_get(t, "error")), "timeout");
+	ck_assert(json_is_false(json_object_get(t, "up")));
+	json_decref(j);
+
+	/* Pages of 4, each after the last one's "next": every active target once, in id order. */
+	for (;;) {
+		size_t k = 0;
+
+		args[k++] = "limit";
+		args[k++] = "4";
+		if (last) {
+			snprintf(after, sizeof(after), "%lld", (long long)last);
+			args[k++] = "after";
+			args[k++] = after;
+		}
+		args[k] = NULL;
+		j = api_get(&c, "/api/v1/targets", args, &status);
+		ck_assert_uint_eq(status, 200);
+		pages++;
+		for (size_t i = 0; i < json_array_size(json_object_get(j, "targets")); i++) {
+			int64_t id = json_integer_value(json_object_get(
+			    json_array_get(json_object_get(j, "targets"), i), "id"));
+
+			ck_assert_int_gt(id, last);
+			ck_assert_int_ne(id, 4); /* retired: t3 */
+			last = id;
+			seen++;
+		}
+		if (json_is_null(json_object_get(j, "next"))) {
+			json_decref(j);
+			break;
+		}
+		ck_assert_int_eq(json_integer_value(json_object_get(j, "next")), last);
+		json_decref(j);
+	}
+	ck_assert_uint_eq(seen, 27);
+	ck_assert_uint_eq(pages, 7);
+
+	/* Filters: the failing ones of a service (t0, t10, t20), a status prefix, the retired. */
+	args[0] = "service", args[1] = "<b>svc", args[2] = "status", args[3] = "down";
+	args[4] = NULL;
+	j = api_get(&c, "/api/v1/targets", args, &status);
+	ck_assert_uint_eq(status, 200);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "targets")), 3);
+	json_decref(j);
+	args[1] = "a", args[3] = "time";
+	j = api_get(&c, "/api/v1/targets", args, &status);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "targets")), 3); /* t5, t15, t25 */
+	json_decref(j);
+	args[3] = "up";
+	j = api_get(&c, "/api/v1/targets", args, &status);
+	/* 15, less the 3 failing and the retired t3 and t17 */
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "targets")), 10);
+	json_decref(j);
+	args[0] = "inactive", args[1] = "1", args[2] = NULL;
+	j = api_get(&c, "/api/v1/targets", args, &status);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "targets")), 3);
+	ck_assert(json_is_false(
+	    json_object_get(json_array_get(json_object_get(j, "targets"), 0), "active")));
+	json_decref(j);
+
+	/* Bad parameters are named; an unknown service is a 404. */
+	{
+		static const char *const bad[][3] = {{"limit", "0", "limit:"},
+		                                     {"limit", "1001", "limit:"},
+		                                     {"after", "-1", "after:"},
+		                                     {"after", "x", "after:"},
+		                                     {"inactive", "maybe", "inactive:"}};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			args[0] = bad[i][0], args[1] = bad[i][1], args[2] = NULL;
+			j = api_get(&c, "/api/v1/targets", args, &status);
+			ck_assert_uint_eq(status, 400);
+			ck_assert_msg(strncmp(json_string_value(json_object_get(j, "error")),
+			                      bad[i][2], strlen(bad[i][2])) == 0,
+			              "%s=%s", bad[i][0], bad[i][1]);
+			json_decref(j);
+		}
+	}
+	args[0] = "service", args[1] = "nosuch", args[2] = NULL;
+	j = api_get(&c, "/api/v1/targets", args, &status);
+	ck_assert_uint_eq(status, 404);
+	json_decref(j);
+	store_free(c.st);
+	testutil_rmtree(dir);
+}
+END_TEST
+
+/* The micro-cache keeps pages and filters of the target list apart. */
+START_TEST(test_micro_key_targets)
+{
+	static const char *const p1[] = {"limit", "10", NULL};
+	static const char *const p2[] = {"limit", "10", "after", "40", NULL};
+	static const char *const down[] = {"status", "down", NULL};
+	static const char *const retired[] = {"inactive", "1", NULL};
+	char *a = micro_key("/api/v1/targets", p1), *b = micro_key("/api/v1/targets", p2);
+	char *d = micro_key("/api/v1/targets", down), *r = micro_key("/api/v1/targets", retired);
+
+	ck_assert_str_ne(a, b);
+	ck_assert_str_ne(d, r);
+	ck_assert_str_ne(d, "/api/v1/targets");
+	free(a);
+	free(b);
+	free(d);
+	free(r);
+}
+END_TEST
+
+static char *
+page_get(struct web_ctx *c, const char *const *args, unsigned *status)
+{
+	struct web_reply r = {0};
+	char *body;
+
+	c->path = "/targets";
+	c->arg = fake_arg;
+	c->arg_cls = (void *)args;
+	pages_handle(c, &r);
+	*status = r.status;
+	body = r.body;
+	r.body = NULL;
+	web_reply_release(&r);
+	return body;
+}
+
+/* The targets page: the failing ones first, then a page of all, linked to the next page with the
+ * filters kept (escaped for the attribute); every name from the database escaped. */
+START_TEST(test_targets_page)
+{
+	static const char *const first[] = {"limit", "5", NULL};
+	static const char *const prefix[] = {"status", "time\"out<", "limit", "5", NULL};
+	static const char *const bad[] = {"limit", "5000", NULL};
+	struct config cfg = {.scrape_interval = 60, .detector = {.window = 3600}};
+	struct web_ctx c = {.cfg = &cfg, .now_ms = 1790000060000LL};
+	char dir[256];
+	unsigned status;
+	char *body, *failing, *all, *next;
+
+	testutil_mkdtemp(dir, sizeof(dir), "check_web");
+	c.st = targets_db(dir, 12, NULL);
+	body = page_get(&c, first, &status);
+	ck_assert_uint_eq(status, 200);
+	ck_assert_ptr_null(strstr(body, "<b>svc"));
+	ck_assert_ptr_nonnull(strstr(body, "&lt;b&gt;svc"));
+	/* 3 failing (t0, t5, t10): listed before the page of all. */
+	failing = strstr(body, "<h2>Failing</h2>");
+	all = strstr(body, "<h2>Targets ");
+	ck_assert_ptr_nonnull(failing);
+	ck_assert_ptr_nonnull(all);
+	ck_assert(failing < all);
+	ck_assert_ptr_nonnull(strstr(body, "12 active targets"));
+	ck_assert_ptr_nonnull(strstr(body, "3 not up"));
+	next = strstr(body, "<a rel=\"next\" href=\"/targets?limit=5&amp;after=5\">");
+	ck_assert_msg(next != NULL, "no link to the next page");
+	ck_assert_ptr_nonnull(strstr(body, "JSON: <a href=\"/api/v1/targets?limit=5\">"));
+	free(body);
+
+	/* A status prefix is kept in the form and the links, escaped. */
+	body = page_get(&c, prefix, &status);
+	ck_assert_uint_eq(status, 200);
+	ck_assert_ptr_null(strstr(body, "time\"out<"));
+	ck_assert_ptr_nonnull(strstr(body, "<option selected value=\"time&quot;out&lt;\">"));
+	ck_assert_ptr_null(strstr(body, "<h2>Failing</h2>"));
+	ck_assert_ptr_null(strstr(body, "rel=\"next\"")); /* no target failed with that */
+	ck_assert_ptr_nonnull(strstr(body, "No targets match."));
+	ck_assert_ptr_nonnull(
+	    strstr(body, "JSON: <a href=\"/api/v1/targets?status=time%22out%3C&amp;limit=5\">"));
+	free(body);
+
+	body = page_get(&c, bad, &status);
+	ck_assert_uint_eq(status, 400);
+	ck_assert_ptr_nonnull(strstr(body, "limit: expected an integer from 1 to 1000"));
+	free(body);
+	store_free(c.st);
+	testutil_rmtree(dir);
+}
+END_TEST
+
+/* /metrics has a series per target while metrics.per_target_max targets or fewer are active, and
+ * past it per-service summaries only, saying so. */
+START_TEST(test_metrics_per_target_bound)
+{
+	static const char yaml[] = "metrics:\n  per_target_max: 3\n";
+	static const char bad[] = "metrics:\n  per_target_max: -1\n";
+	struct config_errors errs = {0};
+	struct config *cfg = config_load_buffer("m.yaml", yaml, strlen(yaml), &errs);
+	struct config *dflt = config_default();
+	struct metrics *m = metrics_new();
+	struct web_ctx c = {.path = "/metrics"};
+	bool retire[4] = {[3] = true};
+	struct web_reply r = {0};
+	char dir[256];
+
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_ptr_nonnull(dflt);
+	ck_assert_uint_eq(cfg->metrics.per_target_max, 3);
+	ck_assert_uint_eq(dflt->metrics.per_target_max, 1000);
+	ck_assert_ptr_null(config_load_buffer("m.yaml", bad, strlen(bad), &errs));
+	ck_assert_uint_ge(errs.n, 1);
+	ck_assert_ptr_nonnull(strstr(errs.msgs[0], "metrics.per_target_max"));
+	config_errors_release(&errs);
+
+	/* 3 active targets (the 4th retired): every one has its series. */
+	testutil_mkdtemp(dir, sizeof(dir), "check_web");
+	c.st = targets_db(dir, 4, retire);
+	c.cfg = cfg;
+	metrics_handle(&c, m, &r);
+	ck_assert_uint_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\nleakprofd_target_series_suppressed 0\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.body, "\nleakprofd_target_up{service=\"<b>svc\",target=\"http://t0\"} 0\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.body, "\nleakprofd_target_up{service=\"a\",target=\"http://t1\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(r.body,
+	                             "\nleakprofd_target_scrape_duration_seconds{service=\"a\","
+	                             "target=\"http://t1\"} 0.250\n"));
+	ck_assert_ptr_null(strstr(r.body, "target=\"http://t3\""));
+	web_reply_release(&r);
+	store_free(c.st);
+	testutil_rmtree(dir);
+
+	/* 4 active: no per-target series, the summaries stay. */
+	testutil_mkdtemp(dir, sizeof(dir), "check_web");
+	c.st = targets_db(dir, 4, NULL);
+	metrics_handle(&c, m, &r);
+	ck_assert_uint_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\nleakprofd_target_series_suppressed 1\n"));
+	ck_assert_ptr_null(strstr(r.body, "\nleakprofd_target_up{"));
+	ck_assert_ptr_null(strstr(r.body, "\nleakprofd_target_scrape_duration_seconds{"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.body, "\nleakprofd_targets{service=\"a\",state=\"up\"} 2\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.body, "\nleakprofd_targets{service=\"<b>svc\",state=\"down\"} 1\n"));
+	web_reply_release(&r);
+	/* The default bound lets them through. */
+	c.cfg = dflt;
+	metrics_handle(&c, m, &r);
+	ck_assert_ptr_nonnull(strstr(r.body, "\nleakprofd_target_series_suppressed 0\n"));
+	ck_assert_ptr_nonnull(strstr(r.body, "target=\"http://t3\""));
+	web_reply_release(&r);
+	store_free(c.st);
+	testutil_rmtree(dir);
+	metrics_free(m);
+	config_unref(cfg);
+	config_unref(dflt);
+}
+END_TEST
+
 Suite *web_suite(void);
 
 Suite *
@@ -825,6 +1184,10 @@ web_suite(void)
 	tcase_add_test(tc, test_healthz_each_check);
 	tcase_add_test(tc, test_healthz_database_check);
 	tcase_add_test(tc, test_metrics_count_from_start);
+	tcase_add_test(tc, test_api_targets_pages);
+	tcase_add_test(tc, test_micro_key_targets);
+	tcase_add_test(tc, test_targets_page);
+	tcase_add_test(tc, test_metrics_per_target_bound);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -243,7 +243,8 @@ api_ranking_release(struct api_ranking *r)
 char *
 api_micro_key(const struct web_ctx *c)
 {
-	static const char *const args[] = {"service", "window", "step", "limit"};
+	static const char *const args[] = {"service", "window", "step",    "limit",
+	                                   "status",  "after",  "inactive"};
 	struct sbuf b = {.max = 2048};
 	size_t n;
 
@@ -541,14 +542,71 @@ api_services(const struct web_ctx *c, struct web_reply *r)
 	reply_json(r, o);
 }
 
+#define API_STATUS_PREFIX_MAX 200
+
+unsigned
+api_targets_filter(const struct web_ctx *c, struct query_targets_filter *f, char *err, size_t errsz)
+{
+	const char *status = web_arg(c, "status"), *inactive = web_arg(c, "inactive");
+	const char *ltext = web_arg(c, "limit"), *atext = web_arg(c, "after");
+	uint64_t limit = API_TARGETS_LIMIT, after = 0;
+
+	*f = (struct query_targets_filter){.service = web_arg(c, "service")};
+	if (ltext && (web_parse_uint(ltext, API_TARGETS_MAX, &limit) < 0 || limit == 0)) {
+		snprintf(err, errsz, "limit: expected an integer from 1 to %d", API_TARGETS_MAX);
+		return 400;
+	}
+	if (atext && web_parse_uint(atext, INT64_MAX, &after) < 0) {
+		snprintf(err, errsz,
+		         "after: expected the \"next\" of the previous page (a target id)");
+		return 400;
+	}
+	if (inactive && strcmp(inactive, "1") != 0 && strcmp(inactive, "true") != 0 &&
+	    strcmp(inactive, "0") != 0 && strcmp(inactive, "false") != 0) {
+		snprintf(err, errsz, "inactive: expected 1 or 0");
+		return 400;
+	}
+	if (status && strlen(status) > API_STATUS_PREFIX_MAX) {
+		snprintf(err, errsz, "status: at most %d bytes", API_STATUS_PREFIX_MAX);
+		return 400;
+	}
+	if (!status)
+		f->state = QUERY_TARGETS_ANY;
+	else if (strcmp(status, "up") == 0)
+		f->state = QUERY_TARGETS_UP;
+	else if (strcmp(status, "unknown") == 0)
+		f->state = QUERY_TARGETS_UNKNOWN;
+	else
+		f->state = QUERY_TARGETS_DOWN;
+	if (f->state == QUERY_TARGETS_DOWN && strcmp(status, "down") != 0)
+		f->status_prefix = status;
+	f->inactive = inactive && (strcmp(inactive, "1") == 0 || strcmp(inactive, "true") == 0);
+	f->limit = (size_t)limit;
+	f->after = (int64_t)after;
+	return 200;
+}
+
 static void
 api_targets(const struct web_ctx *c, struct web_reply *r)
 {
+	struct query_targets_filter f;
 	struct target_health *h;
 	size_t n;
+	int64_t next;
 	json_t *o, *arr;
+	char err[300];
+	int rc;
 
-	if (store_target_health(c->st, &h, &n) < 0) {
+	if (api_targets_filter(c, &f, err, sizeof(err)) != 200) {
+		api_error(r, 400, "%s", err);
+		return;
+	}
+	rc = query_targets(c->st, &f, &h, &n, &next);
+	if (rc == 1) {
+		api_error(r, 404, "service: no service named '%.200s'", f.service);
+		return;
+	}
+	if (rc < 0) {
 		log_err("web: targets: %s", store_errmsg(c->st));
 		api_error(r, 500, "reading targets failed (see the daemon log)");
 		return;
@@ -558,6 +616,7 @@ api_targets(const struct web_ctx *c, struct web_reply *r)
 		json_t *e = json_object();
 		bool up = h[i].last_status && strcmp(h[i].last_status, "ok") == 0;
 
+		json_object_set_new(e, "id", json_integer(h[i].target_id));
 		json_object_set_new(e, "service", api_string(h[i].service));
 		json_object_set_new(e, "url", api_string(h[i].url));
 		json_object_set_new(e, "active", json_boolean(h[i].active));
@@ -581,6 +640,8 @@ api_targets(const struct web_ctx *c, struct web_reply *r)
 	target_health_free(h, n);
 	o = json_object();
 	json_object_set_new(o, "targets", arr);
+	/* The cursor of the next page (pass it as ?after=), null on the last one. */
+	json_object_set_new(o, "next", next ? json_integer(next) : json_null());
 	reply_json(r, o);
 }
 

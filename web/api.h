@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "storage/query.h"
 #include "storage/store.h"
 #include "web/web.h"
 
@@ -67,6 +68,20 @@ unsigned api_compute_ranking(struct store *st, const struct config *cfg, const c
 unsigned api_load_ranking(const struct web_ctx *c, struct api_ranking *out, char *err,
                           size_t errsz);
 void api_ranking_release(struct api_ranking *r);
+
+/* A page of the target lists (/api/v1/targets, /targets) holds this many targets unless ?limit=
+ * asks for another number, at most API_TARGETS_MAX. */
+#define API_TARGETS_LIMIT 100
+#define API_TARGETS_MAX 1000
+
+/* The page of targets a request asks for: ?service=NAME, ?status= (up, down, unknown: never
+ * scraped, or any other text: down with a last status starting with it, like "timeout" or
+ * "http 5"), ?inactive=1 (the targets no longer in the configuration instead of the active ones),
+ * ?limit=N (1..API_TARGETS_MAX, default API_TARGETS_LIMIT) and ?after=ID (the "next" of the
+ * previous page). 'f' borrows the request's strings. Returns 200, or 400 with 'err' naming the
+ * bad parameter. */
+unsigned api_targets_filter(const struct web_ctx *c, struct query_targets_filter *f, char *err,
+                            size_t errsz);
 
 /* The micro-cache key of an API request: its path and the arguments the API reads (others do not
  * change the answer and must not defeat the cache), or NULL when it is not micro-cached (the stored

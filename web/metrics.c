@@ -164,23 +164,66 @@ suspect_labels(struct sbuf *b, const struct suspect *s)
 	sbuf_puts(b, "\"}");
 }
 
+#define METRICS_TARGETS_PAGE 500
+
+/* leakprofd_target_up and leakprofd_target_scrape_duration_seconds of the active targets, at
+ * most 'max' of each, read a page at a time. 0, or -1. */
+static int
+target_series(const struct web_ctx *c, struct sbuf *b, size_t max)
+{
+	struct query_targets_filter f = {.limit = METRICS_TARGETS_PAGE};
+	struct sbuf dur = {0};
+	size_t seen = 0;
+
+	help(b, "leakprofd_target_up", "gauge", "1 when the target's last scrape succeeded.");
+	help(&dur, "leakprofd_target_scrape_duration_seconds", "gauge",
+	     "Duration of the target's last scrape.");
+	do {
+		struct target_health *h;
+		size_t n;
+
+		if (query_targets(c->st, &f, &h, &n, &f.after) != 0) {
+			sbuf_release(&dur);
+			return -1;
+		}
+		for (size_t i = 0; i < n && seen < max; i++, seen++) {
+			sbuf_puts(b, "leakprofd_target_up{service=\"");
+			sbuf_prom(b, h[i].service);
+			sbuf_puts(b, "\",target=\"");
+			sbuf_prom(b, h[i].url);
+			sbuf_addf(b, "\"} %d\n",
+			          h[i].last_status && strcmp(h[i].last_status, "ok") == 0);
+			if (!h[i].last_scrape)
+				continue;
+			sbuf_puts(&dur, "leakprofd_target_scrape_duration_seconds{service=\"");
+			sbuf_prom(&dur, h[i].service);
+			sbuf_puts(&dur, "\",target=\"");
+			sbuf_prom(&dur, h[i].url);
+			sbuf_addf(&dur, "\"} %.3f\n", h[i].last_duration_ms / 1000.0);
+		}
+		target_health_free(h, n);
+	} while (f.after && seen < max);
+	if (dur.p)
+		sbuf_add(b, dur.p, dur.len);
+	sbuf_release(&dur);
+	return 0;
+}
+
 void
 metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 {
 	struct sbuf b = {0};
 	struct ranking rk = {0};
-	struct target_health *h = NULL;
 	struct query_service *sv = NULL;
-	size_t nh = 0, nsv = 0;
+	size_t nsv = 0;
+	uint64_t active = 0;
 	int64_t size;
 	int rc;
 
 	rc = store_ranking_load(c->st, NULL, 0, &rk);
-	if (rc < 0 || store_target_health(c->st, &h, &nh) < 0 ||
-	    query_services(c->st, &sv, &nsv) < 0) {
+	if (rc < 0 || query_services(c->st, &sv, &nsv) < 0) {
 		log_err("web: /metrics: %s", store_errmsg(c->st));
 		ranking_release(&rk);
-		target_health_free(h, nh);
 		web_reply_text(r, 500, "reading the database failed (see the daemon log)\n");
 		return;
 	}
@@ -253,29 +296,24 @@ metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 		sbuf_prom(&b, sv[i].name);
 		sbuf_addf(&b, "\",state=\"down\"} %u\n", sv[i].targets - sv[i].targets_up);
 	}
-	help(&b, "leakprofd_target_up", "gauge", "1 when the target's last scrape succeeded.");
-	for (size_t i = 0; i < nh; i++) {
-		if (!h[i].active)
-			continue;
-		sbuf_puts(&b, "leakprofd_target_up{service=\"");
-		sbuf_prom(&b, h[i].service);
-		sbuf_puts(&b, "\",target=\"");
-		sbuf_prom(&b, h[i].url);
-		sbuf_addf(&b, "\"} %d\n", h[i].last_status && strcmp(h[i].last_status, "ok") == 0);
-	}
-	help(&b, "leakprofd_target_scrape_duration_seconds", "gauge",
-	     "Duration of the target's last scrape.");
-	for (size_t i = 0; i < nh; i++) {
-		if (!h[i].active || !h[i].last_scrape)
-			continue;
-		sbuf_puts(&b, "leakprofd_target_scrape_duration_seconds{service=\"");
-		sbuf_prom(&b, h[i].service);
-		sbuf_puts(&b, "\",target=\"");
-		sbuf_prom(&b, h[i].url);
-		sbuf_addf(&b, "\"} %.3f\n", h[i].last_duration_ms / 1000.0);
-	}
-	target_health_free(h, nh);
+	for (size_t i = 0; i < nsv; i++)
+		active += sv[i].targets;
 	query_services_free(sv, nsv);
+	/* Per-target series only for a fleet small enough: past metrics.per_target_max active
+	 * targets they would outgrow what Prometheus should take from one exporter. */
+	help(&b, "leakprofd_target_series_suppressed", "gauge",
+	     "1 when the per-target series (leakprofd_target_up, "
+	     "leakprofd_target_scrape_duration_seconds) are left out because more targets are "
+	     "active than metrics.per_target_max.");
+	sbuf_addf(&b, "leakprofd_target_series_suppressed %d\n",
+	          active > c->cfg->metrics.per_target_max);
+	if (active <= c->cfg->metrics.per_target_max &&
+	    target_series(c, &b, (size_t)c->cfg->metrics.per_target_max) < 0) {
+		log_err("web: /metrics: %s", store_errmsg(c->st));
+		sbuf_release(&b);
+		web_reply_text(r, 500, "reading the database failed (see the daemon log)\n");
+		return;
+	}
 
 	size = store_db_size(c->st);
 	help(&b, "leakprofd_database_size_bytes", "gauge",

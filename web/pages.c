@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "base/log.h"
 #include "base/units.h"
 #include "storage/query.h"
 #include "web/api.h"
@@ -890,114 +891,284 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 
 /* ---- Targets ---- */
 
+#define FAILING_SHOWN 20 /* failing targets listed above the first page of all of them */
+
+/* One row of a targets table. */
+static void
+target_row(struct sbuf *b, const struct web_ctx *c, const struct target_health *h)
+{
+	bool up = h->last_status && strcmp(h->last_status, "ok") == 0;
+
+	sbuf_addf(b, "<tr class=\"%s\"><td><span class=\"dot %s\"></span>",
+	          !h->active ? "inactive"
+	          : up       ? ""
+	                     : "failing",
+	          up               ? "up"
+	          : h->last_status ? "down"
+	                           : "unknown");
+	if (!h->active)
+		sbuf_puts(b, "<span class=\"muted\">inactive</span> ");
+	if (up) {
+		sbuf_puts(b, "up");
+	} else if (!h->last_status) {
+		sbuf_puts(b, "<span class=\"muted\">not scraped yet</span>");
+	} else {
+		sbuf_puts(b, "<span class=\"err\">");
+		sbuf_html(b, h->last_status);
+		sbuf_puts(b, "</span>");
+	}
+	sbuf_puts(b, "</td><td>");
+	sbuf_html(b, h->service);
+	sbuf_puts(b, "</td><td class=\"mono\">");
+	sbuf_html(b, h->url);
+	sbuf_puts(b, "</td><td>");
+	put_time(b, c->now_ms, h->last_scrape);
+	sbuf_puts(b, "</td><td>");
+	put_time(b, c->now_ms, h->last_success);
+	sbuf_addf(b,
+	          "</td><td class=\"num\" data-v=\"%u\">%u ms</td><td class=\"num\" "
+	          "data-v=\"%lld\">",
+	          h->last_duration_ms, h->last_duration_ms, (long long)h->last_goroutines);
+	put_count(b, h->last_goroutines >= 0 ? (double)h->last_goroutines : NAN);
+	sbuf_addf(b, "</td><td class=\"num\" data-v=\"%u\">%u</td></tr>\n", h->consecutive_failures,
+	          h->consecutive_failures);
+}
+
+static void
+targets_table(struct sbuf *b, const struct web_ctx *c, const struct target_health *h, size_t n)
+{
+	sbuf_puts(b, "<table class=\"sortable compact targets\"><thead><tr><th "
+	             "data-sort=\"text\">Status</th><th data-sort=\"text\">Service</th>"
+	             "<th data-sort=\"text\">Target</th><th>Last scrape</th><th>Last success</th>"
+	             "<th data-sort=\"num\" class=\"num\">Duration</th><th data-sort=\"num\" "
+	             "class=\"num\">Goroutines</th><th data-sort=\"num\" "
+	             "class=\"num\">Failures</th></tr></thead><tbody>");
+	for (size_t i = 0; i < n; i++)
+		target_row(b, c, &h[i]);
+	sbuf_puts(b, "</tbody></table>");
+}
+
+/* The query of a target list with the request's filters (?service=, ?status=, ?inactive=,
+ * ?limit=), 'status' in place of the request's unless NULL, and ?after='after' unless 0; the
+ * arguments separated by 'amp' ("&amp;" in an attribute). */
+static void
+targets_query(struct sbuf *b, const struct web_ctx *c, const char *status, int64_t after,
+              const char *amp)
+{
+	static const char *const args[] = {"service", "status", "inactive", "limit"};
+	const char *sep = "?";
+
+	for (size_t i = 0; i < sizeof(args) / sizeof(args[0]); i++) {
+		const char *v = i == 1 && status ? status : web_arg(c, args[i]);
+
+		if (!v)
+			continue;
+		sbuf_addf(b, "%s%s=", sep, args[i]);
+		sbuf_url(b, v);
+		sep = amp;
+	}
+	if (after > 0)
+		sbuf_addf(b, "%safter=%lld", sep, (long long)after);
+}
+
+/* A link to /targets (see targets_query), as an attribute value. */
+static void
+targets_href(struct sbuf *b, const struct web_ctx *c, const char *status, int64_t after)
+{
+	sbuf_puts(b, "/targets");
+	targets_query(b, c, status, after, "&amp;");
+}
+
+/* The filters as a plain GET form, so the page works without JavaScript. */
+static void
+targets_form(struct sbuf *b, const struct web_ctx *c, const struct query_service *sv, size_t nsv)
+{
+	static const struct {
+		const char *value, *label;
+	} states[] = {
+	    {"", "any state"}, {"up", "up"}, {"down", "down"}, {"unknown", "not scraped yet"}};
+	const char *service = web_arg(c, "service"), *status = web_arg(c, "status");
+	const char *limit = web_arg(c, "limit");
+	bool inactive = web_arg(c, "inactive") && strcmp(web_arg(c, "inactive"), "1") == 0;
+	bool listed = !status;
+
+	sbuf_puts(b, "<form class=\"filters\" method=\"get\" action=\"/targets\"><label>Service "
+	             "<select name=\"service\" class=\"autosubmit\"><option value=\"\">all "
+	             "services</option>");
+	for (size_t i = 0; i < nsv; i++) {
+		sbuf_puts(b, "<option value=\"");
+		sbuf_html(b, sv[i].name);
+		sbuf_puts(b, service && strcmp(service, sv[i].name) == 0 ? "\" selected>" : "\">");
+		sbuf_html(b, sv[i].name);
+		sbuf_puts(b, "</option>");
+	}
+	sbuf_puts(b, "</select></label><label>Status <select name=\"status\" "
+	             "class=\"autosubmit\">");
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		bool on = status ? strcmp(status, states[i].value) == 0 : !*states[i].value;
+
+		listed |= on && status;
+		sbuf_addf(b, "<option value=\"%s\"%s>%s</option>", states[i].value,
+		          on ? " selected" : "", states[i].label);
+	}
+	if (!listed) {
+		/* A status prefix from a link (?status=timeout): kept, and shown as such. */
+		sbuf_puts(b, "<option selected value=\"");
+		sbuf_html(b, status);
+		sbuf_puts(b, "\">failing with ");
+		sbuf_html(b, status);
+		sbuf_puts(b, "…</option>");
+	}
+	sbuf_addf(b,
+	          "</select></label><label>Targets <select name=\"inactive\" "
+	          "class=\"autosubmit\"><option value=\"\"%s>in the configuration</option>"
+	          "<option value=\"1\"%s>retired (no longer configured)</option></select></label>",
+	          inactive ? "" : " selected", inactive ? " selected" : "");
+	if (limit) {
+		sbuf_puts(b, "<input type=\"hidden\" name=\"limit\" value=\"");
+		sbuf_html(b, limit);
+		sbuf_puts(b, "\">");
+	}
+	sbuf_puts(b, "<noscript><button type=\"submit\">Apply</button></noscript></form>");
+}
+
 static void
 page_targets(const struct web_ctx *c, struct web_reply *r)
 {
-	struct target_health *h = NULL;
+	struct query_targets_filter f, ff;
+	struct target_health *h = NULL, *hf = NULL;
 	struct query_service *sv = NULL;
-	size_t n = 0, nsv = 0, failing = 0;
-	struct sbuf b = {0};
+	size_t n = 0, nf = 0, nsv = 0;
+	uint64_t active = 0, up = 0;
+	int64_t next = 0, next_failing = 0;
+	struct sbuf b = {0}, api = {0};
+	char err[300];
+	int rc;
 
-	if (store_target_health(c->st, &h, &n) < 0 || query_services(c->st, &sv, &nsv) < 0) {
-		target_health_free(h, n);
+	if (api_targets_filter(c, &f, err, sizeof(err)) != 200) {
+		page_error(c, r, 400, err);
+		return;
+	}
+	if (query_services(c->st, &sv, &nsv) < 0) {
 		page_error(c, r, 500, "Reading target health failed (see the daemon log).");
 		return;
 	}
-	for (size_t i = 0; i < n; i++)
-		failing +=
-		    h[i].active && (!h[i].last_status || strcmp(h[i].last_status, "ok") != 0);
-	page_begin(&b, "Targets", "targets");
-	sbuf_addf(
-	    &b,
-	    "<div class=\"head\"><h1>Targets</h1><p class=\"sub\">%zu service%s · %zu target%s · ",
-	    nsv, nsv == 1 ? "" : "s", n, n == 1 ? "" : "s");
-	if (failing)
-		sbuf_addf(&b, "<b class=\"bad\">%zu failing</b>", failing);
-	else
-		sbuf_puts(&b, "<span class=\"good\">all up</span>");
-	sbuf_puts(&b, "</p></div>");
-
-	sbuf_puts(
-	    &b,
-	    "<section class=\"card\"><h2>Services</h2><table class=\"sortable compact\"><thead><tr>"
-	    "<th data-sort=\"text\">Service</th><th data-sort=\"num\" class=\"num\">Up</th>"
-	    "<th data-sort=\"num\" class=\"num\">Goroutines</th><th>Last "
-	    "scrape</th></tr></thead><tbody>");
+	rc = query_targets(c->st, &f, &h, &n, &next);
+	if (rc == 1) {
+		snprintf(err, sizeof(err), "service: no service named '%.200s'", f.service);
+		query_services_free(sv, nsv);
+		page_error(c, r, 404, err);
+		return;
+	}
 	for (size_t i = 0; i < nsv; i++) {
-		bool ok = sv[i].targets_up == sv[i].targets;
-
-		/* A service whose targets all left the config has no health to show. */
-		sbuf_addf(&b, "<tr><td><span class=\"dot %s\"></span><a href=\"/?service=",
-		          sv[i].targets == 0 ? "unknown"
-		          : ok               ? "up"
-		                             : "down");
-		sbuf_url(&b, sv[i].name);
-		sbuf_puts(&b, "\">");
-		sbuf_html(&b, sv[i].name);
-		sbuf_addf(&b,
-		          "</a></td><td class=\"num\" data-v=\"%u\">%u/%u</td><td class=\"num\" "
-		          "data-v=\"%lld\">",
-		          sv[i].targets_up, sv[i].targets_up, sv[i].targets,
-		          (long long)sv[i].goroutines);
-		put_count(&b, sv[i].goroutines >= 0 ? (double)sv[i].goroutines : NAN);
-		sbuf_puts(&b, "</td><td>");
-		put_time(&b, c->now_ms, sv[i].last_scrape);
-		sbuf_puts(&b, "</td></tr>");
+		if (f.service && strcmp(f.service, sv[i].name) != 0)
+			continue;
+		active += sv[i].targets;
+		up += sv[i].targets_up;
 	}
-	sbuf_puts(&b, "</tbody></table></section>");
+	/* Unfiltered, the first page starts with the failing targets, as many as fit. */
+	ff = (struct query_targets_filter){
+	    .service = f.service, .state = QUERY_TARGETS_DOWN, .limit = FAILING_SHOWN};
+	if (rc == 0 && f.state == QUERY_TARGETS_ANY && !f.inactive && f.after == 0 && up < active)
+		rc = query_targets(c->st, &ff, &hf, &nf, &next_failing);
+	if (rc != 0) {
+		log_err("web: targets: %s", store_errmsg(c->st));
+		target_health_free(h, n);
+		query_services_free(sv, nsv);
+		page_error(c, r, 500, "Reading target health failed (see the daemon log).");
+		return;
+	}
 
-	sbuf_puts(
-	    &b,
-	    "<section class=\"card\"><h2>Targets <span class=\"muted\">(failing first)</span></h2>"
-	    "<table class=\"sortable compact targets\"><thead><tr><th "
-	    "data-sort=\"text\">Status</th>"
-	    "<th data-sort=\"text\">Service</th><th data-sort=\"text\">Target</th><th>Last "
-	    "scrape</th>"
-	    "<th>Last success</th><th data-sort=\"num\" class=\"num\">Duration</th>"
-	    "<th data-sort=\"num\" class=\"num\">Goroutines</th><th data-sort=\"num\" "
-	    "class=\"num\">Failures</th>"
-	    "</tr></thead><tbody>");
-	for (size_t i = 0; i < n; i++) {
-		bool up = h[i].last_status && strcmp(h[i].last_status, "ok") == 0;
+	page_begin(&b, "Targets", "targets");
+	sbuf_addf(&b,
+	          "<div class=\"head\"><h1>Targets</h1><p class=\"sub\">%zu service%s · %llu "
+	          "active target%s",
+	          nsv, nsv == 1 ? "" : "s", (unsigned long long)active, active == 1 ? "" : "s");
+	if (f.service) {
+		sbuf_puts(&b, " in <b>");
+		sbuf_html(&b, f.service);
+		sbuf_puts(&b, "</b>");
+	}
+	sbuf_puts(&b, " · ");
+	if (up < active) {
+		sbuf_puts(&b, "<a class=\"bad\" href=\"");
+		targets_href(&b, c, "down", 0);
+		sbuf_addf(&b, "\"><b>%llu not up</b></a>", (unsigned long long)(active - up));
+	} else {
+		sbuf_puts(&b, "<span class=\"good\">all up</span>");
+	}
+	sbuf_puts(&b, "</p></div>");
+	targets_form(&b, c, sv, nsv);
 
-		sbuf_addf(&b, "<tr class=\"%s\"><td><span class=\"dot %s\"></span>",
-		          !h[i].active ? "inactive"
-		          : up         ? ""
-		                       : "failing",
-		          up                 ? "up"
-		          : h[i].last_status ? "down"
-		                             : "unknown");
-		if (!h[i].active)
-			sbuf_puts(&b, "<span class=\"muted\">inactive</span> ");
-		if (up)
-			sbuf_puts(&b, "up");
-		else if (!h[i].last_status)
-			sbuf_puts(&b, "<span class=\"muted\">not scraped yet</span>");
-		else {
-			sbuf_puts(&b, "<span class=\"err\">");
-			sbuf_html(&b, h[i].last_status);
-			sbuf_puts(&b, "</span>");
+	if (!f.service) {
+		sbuf_puts(&b,
+		          "<section class=\"card\"><h2>Services</h2><table class=\"sortable "
+		          "compact\"><thead><tr><th data-sort=\"text\">Service</th><th "
+		          "data-sort=\"num\" class=\"num\">Up</th><th data-sort=\"num\" "
+		          "class=\"num\">Goroutines</th><th>Last scrape</th></tr></thead><tbody>");
+		for (size_t i = 0; i < nsv; i++) {
+			bool ok = sv[i].targets_up == sv[i].targets;
+
+			/* A service whose targets all left the config has no health to show. */
+			sbuf_addf(&b, "<tr><td><span class=\"dot %s\"></span><a href=\"/?service=",
+			          sv[i].targets == 0 ? "unknown"
+			          : ok               ? "up"
+			                             : "down");
+			sbuf_url(&b, sv[i].name);
+			sbuf_puts(&b, "\">");
+			sbuf_html(&b, sv[i].name);
+			sbuf_addf(&b,
+			          "</a></td><td class=\"num\" data-v=\"%u\">%u/%u</td><td "
+			          "class=\"num\" data-v=\"%lld\">",
+			          sv[i].targets_up, sv[i].targets_up, sv[i].targets,
+			          (long long)sv[i].goroutines);
+			put_count(&b, sv[i].goroutines >= 0 ? (double)sv[i].goroutines : NAN);
+			sbuf_puts(&b, "</td><td>");
+			put_time(&b, c->now_ms, sv[i].last_scrape);
+			sbuf_puts(&b, "</td></tr>");
 		}
-		sbuf_puts(&b, "</td><td>");
-		sbuf_html(&b, h[i].service);
-		sbuf_puts(&b, "</td><td class=\"mono\">");
-		sbuf_html(&b, h[i].url);
-		sbuf_puts(&b, "</td><td>");
-		put_time(&b, c->now_ms, h[i].last_scrape);
-		sbuf_puts(&b, "</td><td>");
-		put_time(&b, c->now_ms, h[i].last_success);
-		sbuf_addf(&b,
-		          "</td><td class=\"num\" data-v=\"%u\">%u ms</td><td class=\"num\" "
-		          "data-v=\"%lld\">",
-		          h[i].last_duration_ms, h[i].last_duration_ms,
-		          (long long)h[i].last_goroutines);
-		put_count(&b, h[i].last_goroutines >= 0 ? (double)h[i].last_goroutines : NAN);
-		sbuf_addf(&b, "</td><td class=\"num\" data-v=\"%u\">%u</td></tr>\n",
-		          h[i].consecutive_failures, h[i].consecutive_failures);
+		sbuf_puts(&b, "</tbody></table></section>");
 	}
-	sbuf_puts(&b, "</tbody></table></section>");
-	page_end(&b, c, "/api/v1/targets");
+
+	if (nf > 0) {
+		sbuf_puts(&b, "<section class=\"card\"><div class=\"cardhead\"><h2>Failing</h2>");
+		if (next_failing) {
+			sbuf_addf(&b, "<a href=\"");
+			targets_href(&b, c, "down", 0);
+			sbuf_addf(&b, "\">the first %zu; all of them →</a>", nf);
+		}
+		sbuf_puts(&b, "</div>");
+		targets_table(&b, c, hf, nf);
+		sbuf_puts(&b, "</section>");
+	}
+
+	sbuf_puts(&b, "<section class=\"card\"><div class=\"cardhead\"><h2>");
+	sbuf_puts(&b, f.inactive ? "Retired targets" : "Targets");
+	sbuf_puts(&b, " <span class=\"muted\">(in the order first seen)</span></h2>");
+	if (f.after > 0) {
+		sbuf_puts(&b, "<a href=\"");
+		targets_href(&b, c, NULL, 0);
+		sbuf_puts(&b, "\">← first page</a>");
+	}
+	sbuf_puts(&b, "</div>");
+	if (n == 0)
+		sbuf_puts(&b, "<p class=\"muted\">No targets match.</p>");
+	else
+		targets_table(&b, c, h, n);
+	if (next) {
+		sbuf_puts(&b, "<nav class=\"pager\"><a rel=\"next\" href=\"");
+		targets_href(&b, c, NULL, next);
+		sbuf_puts(&b, "\">next page →</a></nav>");
+	}
+	sbuf_puts(&b, "</section>");
+	/* The JSON of this very page. */
+	api.max = 4096;
+	sbuf_puts(&api, "/api/v1/targets");
+	targets_query(&api, c, NULL, f.after, "&");
+	page_end(&b, c, api.p ? api.p : "/api/v1/targets");
+	sbuf_release(&api);
 	target_health_free(h, n);
+	target_health_free(hf, nf);
 	query_services_free(sv, nsv);
 	web_reply_take(r, 200, "text/html; charset=utf-8", &b);
 }

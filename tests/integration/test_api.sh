@@ -157,7 +157,10 @@ jqt '(.services[] | select(.name == "zoo") | .targets == 1 and .targets_up == 1)
 expect_status 200 /api/v1/targets
 jqt 'all(.targets[]; (.service | type == "string") and (.url | type == "string") and (.up | type == "boolean")
 	and (.consecutive_failures | type == "number"))'
-jqt '(.targets | length) == 41 and ([.targets[] | select(.active)] | length) == 1'
+# Only the targets of the current configuration, unless ?inactive=1 asks for those no longer in it.
+jqt '(.targets | length) == 1 and .targets[0].active and .next == null'
+expect_status 200 "/api/v1/targets?inactive=1"
+jqt '(.targets | length) == 40 and all(.targets[]; .active | not)'
 
 echo "== unknown paths and methods"
 expect_error 404 /api/v1/nope "not found"
