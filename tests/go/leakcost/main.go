@@ -1,11 +1,12 @@
 // leakcost holds many blocked goroutines and serves net/http/pprof, to measure what a goroutine leak
 // profile fetch costs against a goroutine profile fetch (the README's figures):
 //
-//	leakcost [-addr 127.0.0.1:0] [-portfile FILE] [-leaked N] [-blocked N]
+//	leakcost [-addr 127.0.0.1:0] [-portfile FILE] [-leaked N] [-blocked N] [-heap MiB]
 //
 // -leaked N goroutines wait to receive on channels nothing else references (what the leak profile's
 // garbage collection cycle proves leaked); -blocked N wait on one channel a global holds (blocked, not
-// leaked). Both park in a few frames of one function, as a leak in a service does.
+// leaked). Both park in a few frames of one function, as a leak in a service does. -heap keeps that many MiB
+// of small linked objects live, as a service's caches do: a garbage collection cycle marks all of them.
 package main
 
 import (
@@ -21,6 +22,14 @@ import (
 // held is reachable for the whole run: goroutines waiting on it are not leaked.
 var held = make(chan struct{})
 
+// node is a small heap object with a pointer, 64 bytes.
+type node struct {
+	next *node
+	pad  [7]uint64
+}
+
+var live *node
+
 func wait(ch chan struct{}, wg *sync.WaitGroup) {
 	wg.Done()
 	<-ch
@@ -31,7 +40,11 @@ func main() {
 	portfile := flag.String("portfile", "", "write the bound port to this file once listening")
 	leaked := flag.Int("leaked", 10000, "goroutines blocked on unreachable channels")
 	blocked := flag.Int("blocked", 0, "goroutines blocked on a reachable channel")
+	heap := flag.Int("heap", 0, "MiB of live heap objects")
 	flag.Parse()
+	for i := 0; i < *heap*(1<<20)/64; i++ {
+		live = &node{next: live}
+	}
 	if *leaked < 0 || *blocked < 0 {
 		fmt.Fprintln(os.Stderr, "leakcost: -leaked and -blocked must not be negative")
 		os.Exit(2)
