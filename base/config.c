@@ -919,6 +919,16 @@ static const struct field tls_fields[] = {
     {0},
 };
 
+static const struct field leak_profile_fields[] = {
+    {.key = "enabled", .type = F_BOOL, .off = offsetof(struct config_leak_profile, enabled)},
+    {.key = "interval",
+     .type = F_DUR,
+     .off = offsetof(struct config_leak_profile, interval),
+     .min = CONFIG_LEAK_INTERVAL_MIN},
+    {.key = "path", .type = F_HTTPPATH, .off = offsetof(struct config_leak_profile, path)},
+    {0},
+};
+
 /* In the order of enum config_shard_by. */
 static const char *const shard_by_names[] = {"service", "target", NULL};
 _Static_assert(sizeof(enum config_shard_by) == sizeof(unsigned), "shard_by is stored as unsigned");
@@ -964,6 +974,10 @@ static const struct field service_fields[] = {
      .type = F_ENUM,
      .off = offsetof(struct config_service, shard_by),
      .names = shard_by_names},
+    {.key = "leak_profile",
+     .type = F_MAP,
+     .off = offsetof(struct config_service, leak_profile),
+     .sub = leak_profile_fields},
     {0},
 };
 
@@ -974,6 +988,7 @@ service_init(struct config_service *s)
 	    .format = PROFILE_FORMAT_PROTO,
 	    .detail_every = 10,
 	    .detail_max_goroutines = 10000,
+	    .leak_profile = {.enabled = true, .interval = CONFIG_LEAK_INTERVAL_DEFAULT},
 	};
 }
 
@@ -1002,6 +1017,7 @@ service_release(struct config_service *s)
 	free(s->tls.ca_file);
 	free(s->tls.cert_file);
 	free(s->tls.key_file);
+	free(s->leak_profile.path);
 }
 
 /* Fill in what a service's own keys did not set: profile, and the path that follows from it. */

@@ -33,6 +33,20 @@ struct config_basic_auth {
 };
 
 /* What a service's targets are sharded by (key "shard_by"). */
+/* The goroutine leak profile a service's targets are also asked for (key "leak_profile"), next to
+ * the profile they are scraped for: Go 1.26 built with GOEXPERIMENT=goroutineleakprofile and Go
+ * 1.27 serve it. Each fetch runs a garbage collection cycle in the target that looks for goroutines
+ * blocked forever, so it runs at its own, much longer interval. */
+struct config_leak_profile {
+	bool enabled;      /* default true; ignored when 'profile' is goroutineleak already */
+	uint64_t interval; /* seconds, default CONFIG_LEAK_INTERVAL_DEFAULT */
+	char *path;        /* NULL: "/debug/pprof/goroutineleak" */
+};
+
+/* The default leak_profile.interval, and its minimum (seconds). */
+#define CONFIG_LEAK_INTERVAL_DEFAULT 3600
+#define CONFIG_LEAK_INTERVAL_MIN 60
+
 enum config_shard_by {
 	CONFIG_SHARD_BY_SERVICE = 0, /* "service" (default): every instance on one daemon */
 	CONFIG_SHARD_BY_TARGET,      /* "target": split the service by base URL */
@@ -55,6 +69,7 @@ struct config_service {
 	struct config_basic_auth basic_auth;
 	struct config_tls tls;
 	unsigned shard_by; /* enum config_shard_by */
+	struct config_leak_profile leak_profile;
 };
 
 /* A Prometheus http_sd source: a URL answering the file_sd JSON, fetched every refresh_interval. */

@@ -45,14 +45,25 @@ struct target_cfg {
 
 struct transfer;
 
+/* What a target fetches next: its regular scrape, or one of the fetches that follow an ok one. */
+enum fetch {
+	FETCH_REGULAR = 0,
+	FETCH_DETAIL,
+	FETCH_LEAK,
+};
+
 struct target {
 	struct target_cfg cfg;
 	/* schedule */
 	size_t heap_idx;      /* IN_HEAP_NONE while running */
 	uint64_t due_ms;      /* monotonic */
 	int64_t slot_wall_ms; /* the wall-clock slot of the next (or running) regular scrape */
-	bool next_is_detail;
+	enum fetch next;
 	struct transfer *xfer;
+	/* the leak profile */
+	uint64_t leak_due_ms; /* monotonic; 0: after the next ok regular scrape */
+	uint64_t leak_scrapes;
+	bool leak_unserved; /* the last leak fetch answered 404 */
 	/* health */
 	bool scraped;
 	bool up;
@@ -77,7 +88,7 @@ struct transfer {
 	                        * every redirect hop needs them again */
 	const char *service;   /* in 'cfg' */
 	const char *url;       /* in 'cfg': the configured URL, whatever the redirects */
-	bool detail;
+	enum fetch fetch;
 	uint64_t timeout_ms;    /* of the whole transfer, every hop included */
 	unsigned hops;          /* redirects followed */
 	bool url_userinfo;      /* 'url' has a user (and password) of its own */
@@ -303,7 +314,7 @@ schedule_regular(struct scraper *sc, struct target *t, uint64_t now_mono, int64_
 		slot = slot_after(t, now_wall);
 	t->slot_wall_ms = slot;
 	t->due_ms = now_mono + (uint64_t)(slot - now_wall) + jitter;
-	t->next_is_detail = false;
+	t->next = FETCH_REGULAR;
 	heap_push(sc, t);
 }
 
@@ -345,7 +356,8 @@ cfg_copy(struct target_cfg *dst, const struct scrape_target *src)
 	char *pos;
 
 	memset(dst, 0, sizeof(*dst));
-	total += opt_len(src->service) + opt_len(src->url) + opt_len(src->detail_url);
+	total += opt_len(src->service) + opt_len(src->url) + opt_len(src->detail_url) +
+	         opt_len(src->leak_url);
 	total +=
 	    opt_len(src->bearer_token) + opt_len(src->basic_user) + opt_len(src->basic_password);
 	total +=
@@ -369,6 +381,7 @@ cfg_copy(struct target_cfg *dst, const struct scrape_target *src)
 	dst->t.service = opt_copy(&pos, src->service);
 	dst->t.url = opt_copy(&pos, src->url);
 	dst->t.detail_url = opt_copy(&pos, src->detail_url);
+	dst->t.leak_url = opt_copy(&pos, src->leak_url);
 	dst->t.bearer_token = opt_copy(&pos, src->bearer_token);
 	dst->t.basic_user = opt_copy(&pos, src->basic_user);
 	dst->t.basic_password = opt_copy(&pos, src->basic_password);
@@ -417,6 +430,17 @@ target_validate(const struct scrape_target *t, char *err, size_t errlen)
 	if (t->detail_url && url_problem(t->detail_url) != NULL) {
 		fmt(err, errlen, "scrape: target '%s': detail URL '%s' is not an http or https URL",
 		    t->url, t->detail_url);
+		return -1;
+	}
+	if (t->leak_url && url_problem(t->leak_url) != NULL) {
+		fmt(err, errlen,
+		    "scrape: target '%s': leak profile URL '%s' is not an http or https URL",
+		    t->url, t->leak_url);
+		return -1;
+	}
+	if (t->leak_url && t->leak_interval_ms == 0) {
+		fmt(err, errlen, "scrape: target '%s': a leak profile URL needs an interval > 0",
+		    t->url);
 		return -1;
 	}
 	if (t->interval_ms == 0 || t->timeout_ms == 0 || t->max_body_bytes == 0) {
@@ -654,7 +678,7 @@ out_free:
 
 /* A ready-to-add easy handle for target settings 'c'; NULL on failure. */
 static struct transfer *
-transfer_new(const struct target_cfg *c, bool detail, const char *user_agent)
+transfer_new(const struct target_cfg *c, enum fetch fetch, const char *user_agent)
 {
 	const struct scrape_target *t;
 	struct transfer *x = calloc(1, sizeof(*x));
@@ -667,11 +691,20 @@ transfer_new(const struct target_cfg *c, bool detail, const char *user_agent)
 		return NULL;
 	}
 	t = &x->cfg.t;
-	x->detail = detail;
-	x->timeout_ms = detail && t->detail_timeout_ms ? t->detail_timeout_ms : t->timeout_ms;
+	x->fetch = fetch;
+	x->timeout_ms = t->timeout_ms;
+	x->url = t->url;
+	if (fetch == FETCH_DETAIL) {
+		x->url = t->detail_url;
+		if (t->detail_timeout_ms)
+			x->timeout_ms = t->detail_timeout_ms;
+	} else if (fetch == FETCH_LEAK) {
+		x->url = t->leak_url;
+		if (t->leak_timeout_ms)
+			x->timeout_ms = t->leak_timeout_ms;
+	}
 	x->max = t->max_body_bytes;
 	x->service = t->service;
-	x->url = detail ? t->detail_url : t->url;
 	x->url_userinfo = url_has_userinfo(x->url);
 	x->easy = curl_easy_init();
 	if (!x->easy)
@@ -706,7 +739,7 @@ transfer_new(const struct target_cfg *c, bool detail, const char *user_agent)
 	SETOPT(x, CURLOPT_USERAGENT, user_agent);
 	/* debug=0 bodies are gzip-compressed protobuf already; compressing text saves the fleet's
 	 * bandwidth. A detail scrape is debug=2 text whatever the regular format. */
-	if (detail || t->format != PROFILE_FORMAT_PROTO)
+	if (fetch == FETCH_DETAIL || t->format != PROFILE_FORMAT_PROTO)
 		SETOPT(x, CURLOPT_ACCEPT_ENCODING, "gzip, deflate");
 	if (transfer_credentials(x, true) != 0)
 		goto out_fail;
@@ -963,7 +996,8 @@ transfer_result(struct transfer *x, CURLcode rc, struct scrape_result *res)
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
 	res->service = x->service;
 	res->url = x->url;
-	res->detail = x->detail;
+	res->detail = x->fetch == FETCH_DETAIL;
+	res->leak = x->fetch == FETCH_LEAK;
 	res->http_code = code;
 	res->start_ms = x->start_wall_ms;
 	res->duration_ms = clock_mono_ms() - x->start_mono_ms;
@@ -1169,8 +1203,18 @@ scrape_set_targets(struct scraper *sc, const struct scrape_target *targets, size
 
 		if (t) {
 			bool regrid = t->cfg.t.interval_ms != cfgs[i].t.interval_ms;
+			const char *ol = t->cfg.t.leak_url, *nl = cfgs[i].t.leak_url;
 
 			t->mark = true;
+			/* Another leak URL may be served where the old one was not: ask at once. A
+			 * new interval counts from the last leak fetch's start. */
+			if (!ol || !nl || strcmp(ol, nl) != 0) {
+				t->leak_due_ms = 0;
+				t->leak_unserved = false;
+			} else if (!t->leak_unserved && t->leak_due_ms != 0) {
+				t->leak_due_ms = t->leak_due_ms - t->cfg.t.leak_interval_ms +
+				                 cfgs[i].t.leak_interval_ms;
+			}
 			cfg_release(&t->cfg);
 			t->cfg = cfgs[i];
 			free(fresh[i]);
@@ -1236,6 +1280,23 @@ out_free:
 	return -1;
 }
 
+/* The leak profile is due after an ok regular scrape of 't' (and its detail scrape). */
+static bool
+leak_due(const struct target *t, uint64_t now_mono)
+{
+	return t->cfg.t.leak_url && t->up && t->leak_due_ms <= now_mono;
+}
+
+/* Queue 'fetch' of 't' at once: right after the fetch that just finished and before the next
+ * regular scrape, so two never overlap. */
+static void
+queue_next(struct scraper *sc, struct target *t, enum fetch fetch, uint64_t now_mono)
+{
+	t->next = fetch;
+	t->due_ms = now_mono;
+	heap_push(sc, t);
+}
+
 /* Record a finished scrape in its target's health and schedule what comes next. */
 static void
 target_finish(struct scraper *sc, struct target *t, struct scrape_result *res, uint64_t now_mono)
@@ -1243,9 +1304,27 @@ target_finish(struct scraper *sc, struct target *t, struct scrape_result *res, u
 	int64_t now_wall = clock_wall_ms();
 	const struct scrape_target *c = &t->cfg.t;
 
+	if (res->leak) {
+		/* A 404 says the target's Go does not serve the profile: no failure, asked again
+		 * rarely. Any other failure waits for the next interval like a success, so an
+		 * expensive fetch that times out is not repeated at the regular cadence. */
+		t->leak_scrapes++;
+		t->leak_unserved = res->http_code == 404;
+		if (t->leak_unserved)
+			t->leak_due_ms =
+			    now_mono + (c->leak_retry_ms ? c->leak_retry_ms : SCRAPE_LEAK_RETRY_MS);
+		res->consecutive_failures = t->failures;
+		schedule_regular(sc, t, now_mono, now_wall,
+		                 scrape_backoff_ms(c->interval_ms, t->failures));
+		return;
+	}
 	if (res->detail) {
 		t->detail_scrapes++;
 		res->consecutive_failures = t->failures;
+		if (leak_due(t, now_mono)) {
+			queue_next(sc, t, FETCH_LEAK, now_mono);
+			return;
+		}
 		schedule_regular(sc, t, now_mono, now_wall,
 		                 scrape_backoff_ms(c->interval_ms, t->failures));
 		return;
@@ -1267,10 +1346,11 @@ target_finish(struct scraper *sc, struct target *t, struct scrape_result *res, u
 	res->consecutive_failures = t->failures;
 	if (res->ok && c->detail_url && c->detail_every > 0 && t->scrapes % c->detail_every == 0 &&
 	    t->last_total <= c->detail_max_goroutines) {
-		/* Right after the regular scrape, before the next one: the two never overlap. */
-		t->next_is_detail = true;
-		t->due_ms = now_mono;
-		heap_push(sc, t);
+		queue_next(sc, t, FETCH_DETAIL, now_mono);
+		return;
+	}
+	if (leak_due(t, now_mono)) {
+		queue_next(sc, t, FETCH_LEAK, now_mono);
 		return;
 	}
 	schedule_regular(sc, t, now_mono, now_wall, scrape_backoff_ms(c->interval_ms, t->failures));
@@ -1281,10 +1361,18 @@ target_finish(struct scraper *sc, struct target *t, struct scrape_result *res, u
 static void
 target_start(struct scraper *sc, struct target *t, uint64_t now_mono, int *delivered)
 {
-	/* A reload may have dropped the detail URL since the detail scrape was queued. */
-	bool detail = t->next_is_detail && t->cfg.t.detail_url;
-	struct transfer *x = transfer_new(&t->cfg, detail, sc->user_agent);
+	/* A reload may have dropped the detail or leak URL since the fetch was queued. */
+	enum fetch fetch = t->next;
+	struct transfer *x;
 	struct scrape_result res;
+
+	if ((fetch == FETCH_DETAIL && !t->cfg.t.detail_url) ||
+	    (fetch == FETCH_LEAK && !t->cfg.t.leak_url))
+		fetch = FETCH_REGULAR;
+	/* The interval counts from the start of a leak fetch, whatever it answers. */
+	if (fetch == FETCH_LEAK)
+		t->leak_due_ms = now_mono + t->cfg.t.leak_interval_ms;
+	x = transfer_new(&t->cfg, fetch, sc->user_agent);
 
 	if (x) {
 		x->sc = sc;
@@ -1303,8 +1391,11 @@ target_start(struct scraper *sc, struct target *t, uint64_t now_mono, int *deliv
 	memset(&res, 0, sizeof(res));
 	res.id = t->cfg.t.id;
 	res.service = t->cfg.t.service;
-	res.url = detail ? t->cfg.t.detail_url : t->cfg.t.url;
-	res.detail = detail;
+	res.url = fetch == FETCH_DETAIL ? t->cfg.t.detail_url
+	          : fetch == FETCH_LEAK ? t->cfg.t.leak_url
+	                                : t->cfg.t.url;
+	res.detail = fetch == FETCH_DETAIL;
+	res.leak = fetch == FETCH_LEAK;
 	res.start_ms = clock_wall_ms();
 	fmt(res.status, sizeof(res.status), "error: cannot set up the transfer (out of memory)");
 	target_finish(sc, t, &res, now_mono);
@@ -1463,6 +1554,9 @@ scrape_get_health(const struct scraper *sc, size_t index, struct scrape_health *
 	out->consecutive_failures = t->failures;
 	out->scrapes = t->scrapes;
 	out->detail_scrapes = t->detail_scrapes;
+	out->leak_scrapes = t->leak_scrapes;
+	out->leak_unserved = t->leak_unserved;
+	out->leak_next_in_ms = t->cfg.t.leak_url && t->leak_due_ms > now ? t->leak_due_ms - now : 0;
 	out->next_in_ms = t->heap_idx != IN_HEAP_NONE && t->due_ms > now ? t->due_ms - now : 0;
 }
 

@@ -8,7 +8,8 @@
  * per-target phase inside the interval (FNV-1a hash of service and URL, so a fleet is spread evenly
  * and restarts keep the spread) plus a small random jitter per scrape, so targets never start in
  * one herd. Failing targets back off exponentially (see scrape_backoff_ms()). A target never has
- * two transfers in flight: its debug=2 detail scrape runs after its regular scrape finished.
+ * two transfers in flight: its debug=2 detail scrape and its leak profile fetch run after its
+ * regular scrape finished, one after the other, before the next regular scrape.
  * Nothing here logs or includes daemon headers: a collector module reports through results and
  * return values; the daemon maps its config onto struct scrape_target.
  *
@@ -35,6 +36,10 @@ struct scraper; /* opaque */
  * is still text from the network: escape it where it is shown. */
 #define SCRAPE_STATUS_MAX 320
 
+/* How long a target that answered 404 for its leak profile is left alone: a day (a deploy of a
+ * build that serves it is found the next day, or at once on a reload that changes leak_url). */
+#define SCRAPE_LEAK_RETRY_MS (24 * 3600 * 1000ULL)
+
 struct scrape_header {
 	const char *name;  /* "X-Scope" */
 	const char *value; /* "payments" */
@@ -53,6 +58,17 @@ struct scrape_target {
 	uint64_t detail_max_goroutines; /* skip the detail scrape when the last profile had more
 	                                   goroutines */
 	uint64_t detail_timeout_ms;     /* timeout of a detail scrape; 0: timeout_ms */
+	/* The goroutine leak profile (Go 1.26 with GOEXPERIMENT=goroutineleakprofile, Go 1.27):
+	 * each fetch runs a garbage collection cycle in the target, so it has its own, longer
+	 * interval. It is fetched right after an ok regular scrape (and its detail scrape) once
+	 * leak_interval_ms has passed since the previous leak fetch started; the first one after
+	 * the first ok regular scrape. A target answering 404 is remembered as not serving it and
+	 * asked again only after leak_retry_ms. Served in 'format' (leak_url says the same debug
+	 * level as 'url'). */
+	const char *leak_url;      /* NULL: never */
+	uint64_t leak_interval_ms; /* > 0 when leak_url is set */
+	uint64_t leak_retry_ms;    /* after a 404; 0: SCRAPE_LEAK_RETRY_MS */
+	uint64_t leak_timeout_ms;  /* 0: timeout_ms */
 	/* Credentials: the headers, the bearer token or basic auth (or a user and password written
 	 * in the URL), and the client certificate go to the origin (scheme, host, port) of 'url'
 	 * (or 'detail_url') only; a redirect to another origin is followed without them (at most 3
@@ -82,15 +98,16 @@ struct scrape_result {
 	const char *service;
 	const char *url; /* the URL fetched (detail_url for a detail scrape) */
 	bool detail;     /* a debug=2 detail scrape */
-	bool ok;         /* status is "ok" and 'profile' is parsed */
+	bool leak; /* a leak profile fetch (leak_url); its 404 is "not served", not a failure */
+	bool ok;   /* status is "ok" and 'profile' is parsed */
 	char status[SCRAPE_STATUS_MAX];
 	long http_code;   /* 0 when no response */
 	int64_t start_ms; /* wall clock, ms since the epoch */
 	uint64_t duration_ms;
-	uint64_t lag_ms; /* how late the scrape started against its schedule */
-	uint64_t bytes;  /* body bytes received (after content decoding) */
-	unsigned
-	    consecutive_failures; /* after this scrape (0 when ok); detail scrapes do not count */
+	uint64_t lag_ms;               /* how late the scrape started against its schedule */
+	uint64_t bytes;                /* body bytes received (after content decoding) */
+	unsigned consecutive_failures; /* after this scrape (0 when ok); detail and leak fetches do
+	                                  not count */
 	struct profile profile;
 };
 
@@ -111,9 +128,12 @@ struct scrape_health {
 	uint64_t last_bytes;
 	uint64_t last_total_goroutines; /* of the last ok profile */
 	unsigned consecutive_failures;
-	uint64_t scrapes;        /* regular scrapes finished */
-	uint64_t detail_scrapes; /* detail scrapes finished */
-	uint64_t next_in_ms;     /* until the next scheduled start (0: due or running) */
+	uint64_t scrapes;         /* regular scrapes finished */
+	uint64_t detail_scrapes;  /* detail scrapes finished */
+	uint64_t leak_scrapes;    /* leak profile fetches finished (404s included) */
+	bool leak_unserved;       /* the last leak fetch answered 404 */
+	uint64_t leak_next_in_ms; /* until the leak profile is due again (0: due, or none) */
+	uint64_t next_in_ms;      /* until the next scheduled start (0: due or running) */
 };
 
 struct scrape_options {

@@ -81,7 +81,18 @@ on_scrape(void *arg, struct scrape_result *res)
 		return;
 	if (res->lag_ms > d->max_lag_ms)
 		d->max_lag_ms = res->lag_ms;
-	if (!res->detail) {
+	if (res->leak && res->http_code == 404) {
+		/* Not served by this build of the target (older Go, or no experiment): remembered
+		 * by the scraper, neither stored nor counted as a failed scrape. */
+		log_info("scrape: '%s': the leak profile is not served (http 404); asked again in "
+		         "%llu h",
+		         res->url, (unsigned long long)(SCRAPE_LEAK_RETRY_MS / 3600000));
+		return;
+	}
+	if (res->leak) {
+		if (!res->ok)
+			log_info("scrape: '%s': leak profile: %s", res->url, res->status);
+	} else if (!res->detail) {
 		unsigned before = targetset_note_scrape(d->ts, res->id, res->consecutive_failures);
 
 		if (!res->ok && res->consecutive_failures == 1)

@@ -172,7 +172,8 @@ ingest_push_scrape(struct ingest *in, struct scrape_result *res)
 	    .duration_ms = res->duration_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)res->duration_ms,
 	    .bytes = res->bytes,
 	    .status = xstrdup(res->status),
-	    .detail = res->detail,
+	    /* a leak profile fetch confirms leaks; it is no count sample */
+	    .detail = res->detail || res->leak,
 	    .consecutive_failures = res->consecutive_failures,
 	};
 	if (res->ok) {

@@ -174,6 +174,8 @@ struct svc_settings {
 	enum profile_format format;
 	unsigned detail_every;
 	uint64_t detail_max_goroutines;
+	const char *leak_path; /* NULL: no leak profile */
+	uint64_t leak_interval;
 	struct scrape_header *headers;
 	size_t nheaders;
 	const char *bearer;
@@ -212,9 +214,17 @@ svc_resolve(struct targetset_plan *p, const struct config *cfg, const struct con
 	    .format = PROFILE_FORMAT_PROTO,
 	    .detail_every = 10,
 	    .detail_max_goroutines = 10000,
+	    .leak_path = "/debug/pprof/goroutineleak",
+	    .leak_interval = CONFIG_LEAK_INTERVAL_DEFAULT,
 	};
 	if (svc == NULL)
 		return 0;
+	/* A service scraping the leak profile already has nothing more to ask. */
+	if (!svc->leak_profile.enabled || (svc->profile && strcmp(svc->profile, "goroutine") != 0))
+		out->leak_path = NULL;
+	else if (svc->leak_profile.path)
+		out->leak_path = svc->leak_profile.path;
+	out->leak_interval = svc->leak_profile.interval;
 	if (svc->path)
 		out->path = svc->path;
 	out->format = svc->format;
@@ -266,7 +276,7 @@ plan_add(struct targetset_plan *p, struct targetset *ts, const struct config *cf
 {
 	struct scrape_target *t;
 	size_t slot;
-	char *url, *detail = NULL;
+	char *url, *detail = NULL, *leak = NULL;
 	const char *shard_key;
 
 	/* A service stays whole on one daemon, unless it is configured to be split by target. */
@@ -294,6 +304,11 @@ plan_add(struct targetset_plan *p, struct targetset *ts, const struct config *cf
 		if (detail)
 			plan_own(p, detail);
 	}
+	if (ss->leak_path) {
+		leak = targets_profile_url(base, ss->leak_path, format_debug(ss->format));
+		if (leak)
+			plan_own(p, leak);
+	}
 	plan_own(p, url);
 	if (p->n == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 64;
@@ -314,6 +329,11 @@ plan_add(struct targetset_plan *p, struct targetset *ts, const struct config *cf
 	    .detail_max_goroutines = ss->detail_max_goroutines,
 	    /* debug=2 stops the target's world for the whole dump: give it room, but bounded */
 	    .detail_timeout_ms = cfg->scrape_timeout * 1000 * 3,
+	    .leak_url = leak,
+	    .leak_interval_ms = ss->leak_interval * 1000,
+	    /* a garbage collection cycle over every goroutine, then the profile: as a detail scrape
+	     */
+	    .leak_timeout_ms = cfg->scrape_timeout * 1000 * 3,
 	    .headers = ss->headers,
 	    .nheaders = ss->nheaders,
 	    .bearer_token = ss->bearer,

@@ -681,7 +681,10 @@ on_sample(const struct store_sample *s, void *arg)
 	if (s->leaked > ser->leaked)
 		ser->leaked = s->leaked;
 	if (s->detail) {
-		if (s->ts >= ser->detail_ts) {
+		/* A leak profile fetch is stored as a detail scrape without ages (proto or
+		 * debug=1): it confirms leaks above, but must not hide the ages of the latest
+		 * debug=2 one. */
+		if (s->max_wait >= 0 && s->ts >= ser->detail_ts) {
 			ser->detail_ts = s->ts;
 			ser->detail_max = s->max_wait;
 			ser->detail_median = s->median_wait;

@@ -1051,6 +1051,53 @@ START_TEST(test_nesting_limit)
 }
 END_TEST
 
+/* leak_profile: on by default at its default interval; enabled, interval (at least a minute) and
+ * path; a bad value names the key. */
+START_TEST(test_leak_profile_key)
+{
+	struct config *cfg;
+	const struct config_service *s;
+
+	cfg = expect_ok("services:\n"
+	                "  - {name: a, targets: [\"http://h:1\"]}\n"
+	                "  - {name: b, targets: [\"http://h:2\"], leak_profile: {interval: 2h}}\n"
+	                "  - {name: c, targets: [\"http://h:3\"], leak_profile: {enabled: false}}\n"
+	                "  - name: d\n"
+	                "    targets: [\"http://h:4\"]\n"
+	                "    leak_profile:\n"
+	                "      interval: 1m\n"
+	                "      path: /internal/pprof/goroutineleak\n");
+	s = cfg->services;
+	ck_assert(s[0].leak_profile.enabled);
+	ck_assert_uint_eq(s[0].leak_profile.interval, CONFIG_LEAK_INTERVAL_DEFAULT);
+	ck_assert_ptr_null(s[0].leak_profile.path);
+	ck_assert(s[1].leak_profile.enabled);
+	ck_assert_uint_eq(s[1].leak_profile.interval, 7200);
+	ck_assert(!s[2].leak_profile.enabled);
+	ck_assert_uint_eq(s[2].leak_profile.interval, CONFIG_LEAK_INTERVAL_DEFAULT);
+	ck_assert_uint_eq(s[3].leak_profile.interval, 60);
+	ck_assert_str_eq(s[3].leak_profile.path, "/internal/pprof/goroutineleak");
+	config_unref(cfg);
+	expect_error("services: [{name: a, targets: [\"http://h:1\"], "
+	             "leak_profile: {interval: 30s}}]\n",
+	             "t.yaml:1: services[0].leak_profile.interval: duration must be at least 60s");
+	expect_error("services: [{name: a, targets: [\"http://h:1\"], "
+	             "leak_profile: {interval: often}}]\n",
+	             "t.yaml:1: services[0].leak_profile.interval: invalid duration 'often' (use "
+	             "e.g. 30s, 5m, 2h)");
+	expect_error("services: [{name: a, targets: [\"http://h:1\"], "
+	             "leak_profile: {enabled: maybe}}]\n",
+	             "t.yaml:1: services[0].leak_profile.enabled: invalid boolean 'maybe' (use "
+	             "true or false)");
+	expect_error("services: [{name: a, targets: [\"http://h:1\"], "
+	             "leak_profile: {path: leak}}]\n",
+	             "t.yaml:1: services[0].leak_profile.path: invalid path 'leak' (must start "
+	             "with '/', no spaces)");
+	expect_error("services: [{name: a, targets: [\"http://h:1\"], leak_profile: 1h}]\n",
+	             "t.yaml:1: services[0].leak_profile: expected a mapping, got a scalar");
+}
+END_TEST
+
 /* shard_by: service (the default) or target; anything else names the choices. */
 START_TEST(test_shard_by)
 {
@@ -1221,6 +1268,7 @@ config_suite(void)
 	tcase_add_test(tc, test_restart_changes);
 	tcase_add_test(tc, test_window_within_retention);
 	tcase_add_test(tc, test_shard_by);
+	tcase_add_test(tc, test_leak_profile_key);
 	tcase_add_test(tc, test_discovery_keys);
 	suite_add_tcase(s, tc);
 	return s;

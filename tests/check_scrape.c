@@ -361,6 +361,8 @@ struct rec {
 	char status[SCRAPE_STATUS_MAX];
 	bool ok;
 	bool detail;
+	bool leak;
+	long http_code;
 	uint64_t at_ms; /* monotonic, at delivery */
 	int64_t start_ms;
 	uint64_t duration_ms;
@@ -388,6 +390,8 @@ on_done(void *arg, struct scrape_result *res)
 	snprintf(r->status, sizeof(r->status), "%s", res->status);
 	r->ok = res->ok;
 	r->detail = res->detail;
+	r->leak = res->leak;
+	r->http_code = res->http_code;
 	r->at_ms = (uint64_t)clock_mono_ms();
 	r->start_ms = res->start_ms;
 	r->duration_ms = res->duration_ms;
@@ -1238,6 +1242,136 @@ START_TEST(test_detail_scrapes)
 }
 END_TEST
 
+/* The leak profile: fetched right after the first ok regular scrape, then once per leak interval
+ * (counted from the start of the previous leak fetch), always after the regular scrape and its
+ * detail scrape, never two transfers of the target at once. */
+START_TEST(test_leak_profile_schedule)
+{
+	struct recs *rs = calloc(1, sizeof(*rs));
+	struct scraper *sc = new_scraper(rs, 4);
+	struct scrape_target t = target("lk", "/count?ms=30");
+	struct scrape_health h;
+	int i, nleak = 0, last_leak = -1, nregular = 0;
+	uint64_t start = (uint64_t)clock_mono_ms();
+
+	atomic_store(&S.max_inflight, 0);
+	t.interval_ms = 100;
+	t.detail_url = url_of("/count?ms=30&debug=2");
+	t.detail_every = 3;
+	t.detail_max_goroutines = 100;
+	t.leak_url = url_of("/count?ms=30&leak=1");
+	t.leak_interval_ms = 450;
+	set_targets(sc, &t, 1);
+	while ((uint64_t)clock_mono_ms() - start < 2000) {
+		char err[256];
+
+		ck_assert_int_ge(scrape_poll(sc, NULL, 0, 50, err, sizeof(err)), 0);
+	}
+	ck_assert_int_ge(rs->n, 8);
+	ck_assert_msg(rs->r[1].leak, "the first leak fetch follows the first regular scrape");
+	for (i = 0; i < rs->n; i++) {
+		const struct rec *r = &rs->r[i];
+
+		ck_assert_str_eq(r->status, "ok");
+		ck_assert(!(r->leak && r->detail));
+		ck_assert(strstr(r->url, "leak=1") ? r->leak : !r->leak);
+		if (!r->leak) {
+			nregular += !r->detail;
+			continue;
+		}
+		/* after a regular scrape or its detail scrape, never first nor twice in a row */
+		ck_assert_int_gt(i, 0);
+		ck_assert(!rs->r[i - 1].leak);
+		if (last_leak >= 0) {
+			int64_t gap = r->start_ms - rs->r[last_leak].start_ms;
+
+			/* due 450 ms after the previous one started; taken after the next regular
+			 * scrape (100 ms grid, 30 ms fetches, and a detail scrape now and then) */
+			ck_assert_msg(gap >= 450 - 5 && gap <= 450 + 100 + 2 * 30 + 120,
+			              "leak fetch %d: %lld ms after the previous one", i,
+			              (long long)gap);
+		}
+		last_leak = i;
+		nleak++;
+	}
+	/* about 2000 / 450 of them, not one per regular scrape */
+	ck_assert_int_ge(nleak, 3);
+	ck_assert_int_le(nleak, 5);
+	ck_assert_int_ge(nregular, 2 * nleak);
+	ck_assert_int_eq(atomic_load(&S.max_inflight), 1);
+	scrape_get_health(sc, 0, &h);
+	ck_assert_uint_eq(h.leak_scrapes, (uint64_t)nleak);
+	ck_assert(!h.leak_unserved);
+	ck_assert_uint_le(h.leak_next_in_ms, 450);
+	ck_assert_uint_eq(h.consecutive_failures, 0);
+	scrape_free(sc);
+	free(rs);
+}
+END_TEST
+
+/* A target that answers 404 for the leak profile does not serve it: no failure of the target, and
+ * asked again only after leak_retry_ms; a reload naming another leak URL asks at once. */
+START_TEST(test_leak_profile_unserved)
+{
+	struct recs *rs = calloc(1, sizeof(*rs));
+	struct scraper *sc = new_scraper(rs, 4);
+	struct scrape_target t = target("nl", "/count?ms=5");
+	struct scrape_health h;
+	int i, nleak = 0, last_leak = -1, nregular = 0, first;
+	uint64_t start = (uint64_t)clock_mono_ms();
+	char err[256];
+
+	t.interval_ms = 100;
+	t.leak_url = url_of("/nope?leak=1");
+	t.leak_interval_ms = 150;
+	t.leak_retry_ms = 800;
+	set_targets(sc, &t, 1);
+	while ((uint64_t)clock_mono_ms() - start < 2000)
+		ck_assert_int_ge(scrape_poll(sc, NULL, 0, 50, err, sizeof(err)), 0);
+	for (i = 0; i < rs->n; i++) {
+		const struct rec *r = &rs->r[i];
+
+		if (!r->leak) {
+			ck_assert_str_eq(r->status, "ok");
+			ck_assert_uint_eq(r->failures, 0);
+			nregular++;
+			continue;
+		}
+		ck_assert_int_eq(r->http_code, 404);
+		ck_assert_uint_eq(r->failures, 0);
+		if (last_leak >= 0)
+			ck_assert_int_ge(r->start_ms - rs->r[last_leak].start_ms, 800 - 5);
+		last_leak = i;
+		nleak++;
+	}
+	/* at 0 and about 900 ms, maybe 1800 ms: not every 150 ms */
+	ck_assert_int_ge(nleak, 2);
+	ck_assert_int_le(nleak, 3);
+	ck_assert_int_ge(nregular, 12);
+	scrape_get_health(sc, 0, &h);
+	ck_assert(h.up);
+	ck_assert_uint_eq(h.consecutive_failures, 0);
+	ck_assert(h.leak_unserved);
+	ck_assert_uint_gt(h.leak_next_in_ms, 0);
+
+	/* A new leak URL (a deploy that serves it under another path) is asked after the next
+	 * regular scrape, and it is served. */
+	t.leak_url = url_of("/count?ms=5&leak=2");
+	set_targets(sc, &t, 1);
+	first = rs->n;
+	run_until(sc, rs, first + 3, 2000);
+	for (i = first; i < rs->n && !rs->r[i].leak; i++)
+		;
+	ck_assert_int_lt(i, first + 3);
+	ck_assert_str_eq(rs->r[i].status, "ok");
+	ck_assert(strstr(rs->r[i].url, "leak=2") != NULL);
+	scrape_get_health(sc, 0, &h);
+	ck_assert(!h.leak_unserved);
+	scrape_free(sc);
+	free(rs);
+}
+END_TEST
+
 START_TEST(test_replace_targets)
 {
 	struct recs *rs = calloc(1, sizeof(*rs));
@@ -1379,6 +1513,8 @@ scrape_suite(void)
 	tcase_add_test(tc, test_schedule_jitter);
 	tcase_add_test(tc, test_backoff_live);
 	tcase_add_test(tc, test_detail_scrapes);
+	tcase_add_test(tc, test_leak_profile_schedule);
+	tcase_add_test(tc, test_leak_profile_unserved);
 	tcase_add_test(tc, test_replace_targets);
 	tcase_add_test(tc, test_connection_reuse);
 	tcase_add_test(tc, test_wakeup_and_extra_fds);

@@ -25,7 +25,7 @@ detector:
 services:
 EOF
 # zoo NAME DIR: start DIR/zoo as NAME (start_go: its port in $NAME_port); add it to the configuration as the
-# service SERVICE with the YAML line EXTRA.
+# service SERVICE with the YAML lines EXTRA (keys of the service, indented by four spaces).
 zoo() {
 	LEAKPROFD_GO_BIN=$2
 	start_go "$1" zoo -leak early_return,waitgroup,mutex -leak-count 10 -leak-rate 3 -benign pool,sleep \
@@ -42,7 +42,9 @@ services=
 i=0
 for dir in $bins; do
 	t=$(basename "$dir")
-	zoo "g$i" "$dir" "$t" "format: debug=2"
+	# the goroutine profile alone, to rank alike (the leak profile next to it: test_daemon_leakprofile.sh)
+	zoo "g$i" "$dir" "$t" "format: debug=2
+    leak_profile: {enabled: false}"
 	if [ "$(jq -r .goroutineleak "$TEST_TMP/$t.expected")" = true ]; then
 		zoo "l$i" "$dir" "$t-leak" "profile: goroutineleak"
 	fi
