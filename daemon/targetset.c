@@ -1,8 +1,9 @@
 /* daemon/targetset.c: the target registry and the mapping from a configuration plus its file_sd
- * target files to scrape targets (see targetset.h). The registry is an array that only grows, so an
- * id (index + 1) stays valid for the life of the process, with an open-addressing index on
- * (service, base URL); a plan owns every string it made (profile URLs, secrets, header arrays) and
- * borrows the rest from the configuration and the target files it was built from. */
+ * target files to scrape targets (see targetset.h). The registry is an array of entries (an id is
+ * index + 1) with an open-addressing index on (service, base URL); a dropped entry leaves a hole
+ * that the next new target fills, lowest first, and holes at the end shrink the array. A plan owns
+ * every string it made (profile URLs, secrets, header arrays) and borrows the rest from the
+ * configuration and the target files it was built from. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,10 +15,12 @@
 #include "base/xalloc.h"
 #include "daemon/targetset.h"
 
-/* ---- The registry: every (service, base URL) seen since start ---- */
+#define REG_MIN 64 /* entries and index slots allocated at least */
+
+/* ---- The registry: the current set, and what the plan being built adds ---- */
 
 struct entry {
-	char *service;
+	char *service; /* NULL: a free entry */
 	char *base_url;
 	char *labels_json; /* as last applied, a JSON object text; NULL: never applied */
 	bool in_set;       /* in the current set */
@@ -28,8 +31,11 @@ struct entry {
 };
 
 struct targetset {
-	struct entry *v;
+	struct entry *v; /* v[0, n): entries and free holes */
 	size_t n, cap;
+	size_t live;    /* entries in use */
+	size_t *holes;  /* free indexes below n, the lowest last: the next one handed out */
+	size_t nholes;  /* live + nholes == n; holes[] has room for cap indexes */
 	uint32_t *slot; /* open addressing: index + 1, 0 empty */
 	size_t nslot;   /* power of two */
 	uint32_t generation;
@@ -52,22 +58,25 @@ reg_rehash(struct targetset *r, size_t nslot)
 	r->slot = xcalloc(nslot, sizeof(*r->slot));
 	r->nslot = nslot;
 	for (size_t i = 0; i < r->n; i++) {
-		size_t s = reg_hash(r->v[i].service, r->v[i].base_url) & (nslot - 1);
+		size_t s;
 
+		if (r->v[i].service == NULL)
+			continue;
+		s = reg_hash(r->v[i].service, r->v[i].base_url) & (nslot - 1);
 		while (r->slot[s])
 			s = (s + 1) & (nslot - 1);
 		r->slot[s] = (uint32_t)i + 1;
 	}
 }
 
-/* The index of (service, url), added when new. */
+/* The index of (service, url), added when new: in the lowest hole, else at the end. */
 static size_t
 reg_get(struct targetset *r, const char *service, const char *url)
 {
-	size_t s;
+	size_t s, i;
 
-	if (r->nslot == 0 || (r->n + 1) * 2 > r->nslot)
-		reg_rehash(r, r->nslot ? r->nslot * 2 : 64);
+	if (r->nslot == 0 || (r->live + 1) * 2 > r->nslot)
+		reg_rehash(r, r->nslot ? r->nslot * 2 : REG_MIN);
 	s = reg_hash(service, url) & (r->nslot - 1);
 	while (r->slot[s]) {
 		struct entry *t = &r->v[r->slot[s] - 1];
@@ -76,15 +85,62 @@ reg_get(struct targetset *r, const char *service, const char *url)
 			return r->slot[s] - 1;
 		s = (s + 1) & (r->nslot - 1);
 	}
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 64;
+	if (r->nholes > 0) {
+		i = r->holes[--r->nholes];
+	} else {
+		if (r->n == r->cap) {
+			size_t cap = r->cap ? r->cap * 2 : REG_MIN;
+
+			r->v = xrealloc(r->v, cap * sizeof(*r->v));
+			r->holes = xrealloc(r->holes, cap * sizeof(*r->holes));
+			r->cap = cap;
+		}
+		i = r->n++;
+	}
+	r->v[i] = (struct entry){.service = xstrdup(service), .base_url = xstrdup(url)};
+	r->slot[s] = (uint32_t)i + 1;
+	r->live++;
+	return i;
+}
+
+/* Drop every entry that is not in the current set, then cut the holes at the end, list the others
+ * (lowest last), and size the array and the index to what is left. */
+static void
+reg_prune(struct targetset *r)
+{
+	size_t nslot = REG_MIN;
+
+	if (r->live == r->nset)
+		return; /* the current set alone */
+	for (size_t i = 0; i < r->n; i++) {
+		struct entry *e = &r->v[i];
+
+		if (e->service == NULL || e->in_set)
+			continue;
+		free(e->service);
+		free(e->base_url);
+		free(e->labels_json);
+		*e = (struct entry){0};
+		r->live--;
+	}
+	while (r->n > 0 && r->v[r->n - 1].service == NULL)
+		r->n--;
+	r->nholes = 0;
+	for (size_t i = r->n; i-- > 0;)
+		if (r->v[i].service == NULL)
+			r->holes[r->nholes++] = i;
+	/* A fleet that shrank for good gives its memory back; shrinking only at a quarter keeps a
+	 * set that swings around one size from reallocating at every apply. */
+	if (r->cap > REG_MIN && r->n < r->cap / 4) {
+		size_t cap = r->n * 2 > REG_MIN ? r->n * 2 : REG_MIN;
 
 		r->v = xrealloc(r->v, cap * sizeof(*r->v));
+		r->holes = xrealloc(r->holes, cap * sizeof(*r->holes));
 		r->cap = cap;
 	}
-	r->v[r->n] = (struct entry){.service = xstrdup(service), .base_url = xstrdup(url)};
-	r->slot[s] = (uint32_t)r->n + 1;
-	return r->n++;
+	while (nslot < (r->live + 1) * 4)
+		nslot *= 2;
+	reg_rehash(r, nslot);
 }
 
 struct targetset *
@@ -104,6 +160,7 @@ targetset_free(struct targetset *ts)
 		free(ts->v[i].labels_json);
 	}
 	free(ts->v);
+	free(ts->holes);
 	free(ts->slot);
 	free(ts->set);
 	free(ts);
@@ -371,6 +428,8 @@ targetset_build(struct targetset *ts, const struct config *cfg, const struct tar
 	struct targetset_plan *p = xcalloc(1, sizeof(*p));
 	int ret = 0;
 
+	/* What an earlier plan added and nobody applied: its targets were never scraped. */
+	reg_prune(ts);
 	ts->generation++;
 	for (size_t i = 0; i < cfg->nservices; i++) {
 		const struct config_service *svc = &cfg->services[i];
@@ -460,10 +519,11 @@ targetset_apply(struct targetset *ts, struct targetset_plan *p, struct targetset
 	for (size_t i = 0; i < ts->nset; i++) {
 		struct entry *e = &ts->v[ts->set[i]];
 
-		if (!e->next)
-			diff->removed[diff->nremoved++] = (int64_t)ts->set[i] + 1;
-		e->in_set = false;
 		e->rounded = false;
+		if (!e->next) {
+			diff->removed[diff->nremoved++] = (int64_t)ts->set[i] + 1;
+			e->in_set = false;
+		}
 	}
 	free(ts->set);
 	ts->set = xcalloc(p->n, sizeof(*ts->set));
@@ -471,17 +531,22 @@ targetset_apply(struct targetset *ts, struct targetset_plan *p, struct targetset
 	ts->rounded = 0;
 	for (size_t i = 0; i < p->n; i++) {
 		struct entry *e = &ts->v[p->reg[i]];
+		bool relabelled = e->labels_json && strcmp(e->labels_json, p->labels[i]) != 0;
 
 		ts->set[i] = p->reg[i];
-		e->next = false;
-		e->in_set = true;
-		if (e->labels_json == NULL || strcmp(e->labels_json, p->labels[i]) != 0) {
+		/* in_set: kept. Back in the set after it left, the database may have retired it:
+		 * registered again, as a new target is. */
+		if (!e->in_set || relabelled) {
 			free(e->labels_json);
 			e->labels_json = p->labels[i];
 			p->labels[i] = NULL;
 			diff->changed[diff->nchanged++] = (int64_t)p->reg[i] + 1;
 		}
+		e->next = false;
+		e->in_set = true;
 	}
+	/* The removed targets, and those of plans never applied, leave the registry. */
+	reg_prune(ts);
 }
 
 bool
@@ -489,7 +554,7 @@ targetset_get(const struct targetset *ts, int64_t id, struct targetset_target *o
 {
 	const struct entry *e;
 
-	if (id <= 0 || (uint64_t)id > ts->n)
+	if (id <= 0 || (uint64_t)id > ts->n || ts->v[id - 1].service == NULL)
 		return false;
 	e = &ts->v[id - 1];
 	*out = (struct targetset_target){
@@ -508,6 +573,18 @@ targetset_count(const struct targetset *ts)
 	return ts->nset;
 }
 
+size_t
+targetset_size(const struct targetset *ts)
+{
+	return ts->live;
+}
+
+int64_t
+targetset_max_id(const struct targetset *ts)
+{
+	return (int64_t)ts->n;
+}
+
 /* ---- Scrape rounds ---- */
 
 unsigned
@@ -516,7 +593,7 @@ targetset_note_scrape(struct targetset *ts, int64_t id, unsigned failures)
 	struct entry *e;
 	unsigned before;
 
-	if (id <= 0 || (uint64_t)id > ts->n)
+	if (id <= 0 || (uint64_t)id > ts->n || ts->v[id - 1].service == NULL)
 		return 0;
 	e = &ts->v[id - 1];
 	before = e->failures;

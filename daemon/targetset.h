@@ -1,15 +1,35 @@
-/* daemon/targetset.h: which targets the daemon scrapes: the registry of every (service, base URL)
- * seen since start and the mapping from a configuration plus its file_sd target files to scrape
- * targets.
+/* daemon/targetset.h: which targets the daemon scrapes: the registry of the (service, base URL)
+ * pairs in the current set and the mapping from a configuration plus its file_sd target files to
+ * scrape targets.
  *
- * A target keeps its registry id (1, 2, ...) for the life of the process: it is the scraper's tag
- * (scrape_target.id, copied into every result) and the ingest queue's name for the target, so
- * results still in flight across a reload stay attributable. The mapping resolves each service's
- * settings (path, format, detail scrapes, headers, auth with its secret files read, TLS), keeps
- * this daemon's shard of the fleet, drops duplicates, and merges the service's labels with a
- * file_sd group's. Building a set (targetset_build) changes nothing the caller can see; applying it
- * (targetset_apply, once the scraper took it) makes it current and reports what changed for the
- * database.
+ * DESIGN
+ * ------
+ *
+ * A registry id (1, 2, ...) is the scraper's tag (scrape_target.id, copied into every result) and
+ * the ingest queue's name for the target. A target keeps its id for as long as it stays in the
+ * current set, across any number of reloads, so results still in flight across a reload stay
+ * attributable. The registry holds the current set and nothing else once a plan is applied:
+ * applying drops every entry that is not in the new set (the targets removed, and those of plans
+ * built but never applied), and building drops what an earlier plan built but never applied
+ * left, so that pod churn (a million targets coming and going over weeks) never grows it past the
+ * largest set plus one plan. A dropped id is free for a later target: the lowest free one is
+ * handed out first, so ids stay below the largest registry held, and so does anything indexed by
+ * them (the ingest's table of database ids).
+ *
+ * Reusing an id is safe because nothing can still name the dropped target by it: the scraper
+ * aborts a removed target's transfers without a result (scrape_set_targets()), and it takes the
+ * new set before the plan is applied; results of the dropped target already handed to the ingest
+ * queue come before the registration of the id's next target, which that target needs anyway
+ * (targetset_diff.changed), so the queue's order attributes each to its own target. A result for
+ * an id that is not in the registry (targetset_get() false) is ignored. A target back in the set
+ * after it left is registered again: the database may have retired it meanwhile (retention
+ * deletes targets that stayed out of the set for longer than the rollups are kept).
+ *
+ * The mapping resolves each service's settings (path, format, detail scrapes, headers, auth with
+ * its secret files read, TLS), keeps this daemon's shard of the fleet, drops duplicates, and merges
+ * the service's labels with a file_sd group's. Building a set (targetset_build) changes nothing the
+ * caller can see but the ids of new targets; applying it (targetset_apply, once the scraper took
+ * it) makes it current and reports what changed for the database.
  *
  * Threads: one thread (the daemon's main loop) owns a struct targetset and everything it hands out.
  */
@@ -38,9 +58,10 @@ void targetset_free(struct targetset *ts);
  * with shard_by: target; see targets_shard_of()) and repeats of a (service, base URL). A file_sd
  * service named in 'cfg' takes that service's settings and labels (the group's labels win), any
  * other gets the defaults. Reads the services' secret files. New (service, base URL) pairs get a
- * registry id now; nothing else of 'ts' changes. NULL when anything is wrong (each problem logged,
- * naming the configuration file and the service). Caller owns (targetset_plan_free); the plan
- * borrows strings of 'cfg' and 'sd': free it before them. */
+ * registry id now, and the entries an earlier plan added but never applied are dropped (that plan
+ * must not be applied any more); nothing else of 'ts' changes. NULL when anything is wrong (each
+ * problem logged, naming the configuration file and the service). Caller owns
+ * (targetset_plan_free); the plan borrows strings of 'cfg' and 'sd': free it before them. */
 struct targetset_plan *targetset_build(struct targetset *ts, const struct config *cfg,
                                        const struct targets_sd *sd)
     __attribute__((warn_unused_result));
@@ -62,19 +83,21 @@ struct targetset_diff {
 	size_t nkept;
 	int64_t *removed; /* in the old set and not in the new one, in the old set's order */
 	size_t nremoved;
-	int64_t *changed; /* of the new set, those never applied before or whose labels changed:
-	                   * the database must (re)register them before their first scrape */
+	int64_t *changed; /* of the new set, those added (new, or back after they left) and those
+	                   * kept whose labels changed: the database must (re)register them before
+	                   * their first scrape */
 	size_t nchanged;
 };
 void targetset_diff_release(struct targetset_diff *diff);
 
-/* Make 'p' (built from this 'ts') the current set, after the scraper accepted its targets, and
- * report in 'diff' what changed. A new round starts: no target of the set has been scraped in it.
- * Takes the labels out of 'p'; the caller still frees it. */
+/* Make 'p' (built from this 'ts', the latest plan built) the current set, after the scraper
+ * accepted its targets, and report in 'diff' what changed. Every entry not in the new set leaves
+ * the registry: the removed targets' ids are unknown to targetset_get() from now on, and free for
+ * later targets. A new round starts: no target of the set has been scraped in it. Takes the labels
+ * out of 'p'; the caller still frees it. */
 void targetset_apply(struct targetset *ts, struct targetset_plan *p, struct targetset_diff *diff);
 
-/* One registry entry. Strings borrowed: the service and the URL for the registry's life, the labels
- * until the next targetset_apply(). */
+/* One registry entry. Strings borrowed until the next targetset_build() or targetset_apply(). */
 struct targetset_target {
 	int64_t id;
 	const char *service;
@@ -87,6 +110,12 @@ bool targetset_get(const struct targetset *ts, int64_t id, struct targetset_targ
 
 /* Targets in the current set. */
 size_t targetset_count(const struct targetset *ts);
+/* Entries in the registry: the current set, plus the new targets of a plan built and not applied
+ * yet. */
+size_t targetset_size(const struct targetset *ts);
+/* The largest id in use (0: none): every id is in [1, targetset_max_id()], so a table indexed by
+ * id needs that many rows. */
+int64_t targetset_max_id(const struct targetset *ts);
 
 /* ---- Scrape rounds: the daemon ranks once every target of the set has been scraped ---- */
 

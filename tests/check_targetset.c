@@ -92,8 +92,9 @@ id_of(const struct targetset *ts, const char *service, const char *base_url)
 {
 	struct targetset_target t;
 
-	for (int64_t id = 1; targetset_get(ts, id, &t); id++)
-		if (strcmp(t.service, service) == 0 && strcmp(t.base_url, base_url) == 0)
+	for (int64_t id = 1; id <= targetset_max_id(ts); id++)
+		if (targetset_get(ts, id, &t) && strcmp(t.service, service) == 0 &&
+		    strcmp(t.base_url, base_url) == 0)
 			return id;
 	return 0;
 }
@@ -432,20 +433,23 @@ START_TEST(test_reload_diff)
 	ck_assert(!has_id(d.active, d.nactive, web2));
 	ck_assert(targetset_get(ts, db, &t));
 	ck_assert_str_eq(t.labels_json, "{\"tier\":\"2\"}");
-	ck_assert(targetset_get(ts, web2, &t));
-	ck_assert(!t.in_set);
+	/* a removed target leaves the registry */
+	ck_assert(!targetset_get(ts, web2, &t));
+	ck_assert_uint_eq(targetset_size(ts), 3);
 	targetset_diff_release(&d);
 
-	/* back to the first: web2 returns under its old id, and is registered already (same
-	 * labels); db's labels change back */
+	/* back to the first: web2 returns, in the lowest free id (its old one), and is registered
+	 * again (the database may have retired it meanwhile); db's labels change back */
 	apply(ts, a, NULL, &d);
 	ck_assert_int_eq(id_of(ts, "web", "http://10.3.0.2:6060"), web2);
 	ck_assert_uint_eq(d.nadded, 1);
 	ck_assert_int_eq(d.added[0], web2);
 	ck_assert_uint_eq(d.nremoved, 1);
 	ck_assert_int_eq(d.removed[0], cache);
-	ck_assert_uint_eq(d.nchanged, 1);
-	ck_assert_int_eq(d.changed[0], db);
+	ck_assert_uint_eq(d.nchanged, 2);
+	ck_assert(has_id(d.changed, d.nchanged, db) && has_id(d.changed, d.nchanged, web2));
+	ck_assert(targetset_get(ts, web2, &t));
+	ck_assert_str_eq(t.labels_json, "{\"team\":\"x\"}");
 	targetset_diff_release(&d);
 
 	/* the same again: nothing changes */
@@ -520,6 +524,139 @@ START_TEST(test_rounds)
 }
 END_TEST
 
+/* A configuration of 'n' targets of service 'svc': 'stable' long-lived ones (10.7.0.x, the same
+ * in every generation), then generation 'gen''s own (10.8.<gen>.x). */
+static struct config *
+churn_config(unsigned gen, unsigned stable, unsigned n)
+{
+	size_t cap = 64 + (size_t)n * 32, len;
+	char *yaml = malloc(cap);
+	struct config *cfg;
+
+	ck_assert_ptr_nonnull(yaml);
+	len = (size_t)snprintf(yaml, cap, "services:\n  - name: svc\n    targets: [");
+	for (unsigned i = 0; i < n; i++)
+		len += (size_t)snprintf(yaml + len, cap - len, "%s'http://10.%u.%u.%u:6060'",
+		                        i ? ", " : "", i < stable ? 7 : 8,
+		                        i < stable ? 0 : gen % 256, i < stable ? i : i - stable);
+	snprintf(yaml + len, cap - len, "]\n");
+	cfg = load(yaml);
+	free(yaml);
+	return cfg;
+}
+
+/* Pod churn: set after set of new targets next to a few long-lived ones. The registry holds the
+ * current set alone, whatever came and went before; ids stay below the largest set, are reused
+ * by new targets (which the diff names for registration) and never change for a target that
+ * stays; a result for a dropped id is ignored. */
+START_TEST(test_churn)
+{
+	enum { GENS = 60, STABLE = 5, PER = 100 };
+	struct targetset *ts = targetset_new();
+	struct targetset_diff d;
+	struct targetset_target t;
+	int64_t stable_ids[STABLE], gone = 0;
+
+	for (unsigned gen = 0; gen < GENS; gen++) {
+		struct config *cfg = churn_config(gen, STABLE, PER);
+
+		apply(ts, cfg, NULL, &d);
+		config_unref(cfg);
+		ck_assert_uint_eq(d.nactive, PER);
+		ck_assert_uint_eq(d.nkept, gen ? STABLE : 0);
+		ck_assert_uint_eq(d.nadded, gen ? PER - STABLE : PER);
+		/* every new target is registered, in a reused id or not */
+		ck_assert_uint_eq(d.nchanged, d.nadded);
+		for (size_t i = 0; i < d.nadded; i++)
+			ck_assert(has_id(d.changed, d.nchanged, d.added[i]));
+		if (gen > 0) {
+			ck_assert_uint_eq(d.nremoved, PER - STABLE);
+			/* a result of a dropped target that reaches the registry anyway */
+			ck_assert(!targetset_get(ts, gone, &t) || t.in_set);
+			ck_assert_uint_eq(targetset_note_scrape(ts, gone, 7), 0);
+		}
+		gone = d.nremoved ? d.removed[0] : 0;
+		ck_assert_uint_eq(targetset_count(ts), PER);
+		ck_assert_uint_eq(targetset_size(ts), PER);
+		/* a build holds the old set and the new targets at once: the largest registry */
+		ck_assert_int_le(targetset_max_id(ts), 2 * PER - STABLE);
+		for (unsigned i = 0; i < STABLE; i++) {
+			char url[64];
+			int64_t id;
+
+			snprintf(url, sizeof(url), "http://10.7.0.%u:6060", i);
+			id = id_of(ts, "svc", url);
+			ck_assert_int_gt(id, 0);
+			if (gen == 0)
+				stable_ids[i] = id;
+			ck_assert_int_eq(id, stable_ids[i]);
+			ck_assert(gen == 0 || !has_id(d.changed, d.nchanged, id));
+		}
+		/* every id in use names a target of the current set */
+		for (int64_t id = 1; id <= targetset_max_id(ts); id++) {
+			if (!targetset_get(ts, id, &t))
+				continue;
+			ck_assert(t.in_set);
+			ck_assert_ptr_nonnull(t.labels_json);
+		}
+		targetset_diff_release(&d);
+	}
+
+	/* the fleet shrinks to its long-lived targets: the registry follows */
+	{
+		struct config *cfg = churn_config(0, STABLE, STABLE);
+
+		apply(ts, cfg, NULL, &d);
+		config_unref(cfg);
+		targetset_diff_release(&d);
+		ck_assert_uint_eq(targetset_size(ts), STABLE);
+		for (unsigned i = 0; i < STABLE; i++) {
+			char url[64];
+
+			snprintf(url, sizeof(url), "http://10.7.0.%u:6060", i);
+			ck_assert_int_eq(id_of(ts, "svc", url), stable_ids[i]);
+		}
+	}
+	targetset_free(ts);
+}
+END_TEST
+
+/* Plans built and never applied (the scraper refused them, or a reload failed after the build)
+ * leave nothing behind once the next one is built. */
+START_TEST(test_unapplied_plans)
+{
+	struct targetset *ts = targetset_new();
+	struct targetset_diff d;
+	struct config *cfg = churn_config(0, 3, 10);
+
+	apply(ts, cfg, NULL, &d);
+	targetset_diff_release(&d);
+	config_unref(cfg);
+	for (unsigned gen = 1; gen < 50; gen++) {
+		struct targetset_plan *p;
+
+		cfg = churn_config(gen, 3, 10);
+		p = targetset_build(ts, cfg, NULL);
+		ck_assert_ptr_nonnull(p);
+		/* the current set plus this plan's 7 new targets */
+		ck_assert_uint_eq(targetset_size(ts), 17);
+		ck_assert_int_le(targetset_max_id(ts), 17);
+		ck_assert_uint_eq(targetset_count(ts), 10);
+		targetset_plan_free(p);
+		config_unref(cfg);
+	}
+	/* the last plan is applied after all: its targets are the set, and only they */
+	cfg = churn_config(49, 3, 10);
+	apply(ts, cfg, NULL, &d);
+	ck_assert_uint_eq(d.nadded, 7);
+	ck_assert_uint_eq(d.nremoved, 7);
+	ck_assert_uint_eq(targetset_size(ts), 10);
+	targetset_diff_release(&d);
+	config_unref(cfg);
+	targetset_free(ts);
+}
+END_TEST
+
 Suite *
 targetset_suite(void)
 {
@@ -533,6 +670,8 @@ targetset_suite(void)
 	tcase_add_test(tc, test_shards);
 	tcase_add_test(tc, test_reload_diff);
 	tcase_add_test(tc, test_rounds);
+	tcase_add_test(tc, test_churn);
+	tcase_add_test(tc, test_unapplied_plans);
 	suite_add_tcase(s, tc);
 	return s;
 }
