@@ -633,29 +633,75 @@ out_rollback:
 	return -1;
 }
 
+static int
+cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
 int
 store_targets_set_active(struct store *st, const int64_t *ids, size_t n)
 {
 	sqlite3_stmt *stmt;
-	size_t i;
+	int64_t *want, *off = NULL;
+	size_t i, noff = 0, capoff = 0;
+	int rc;
 
+	/* Only the rows that change are written: a reload or a discovery change of a large fleet
+	 * touches the targets that came and went, not every target. */
+	want = xcalloc(n ? n : 1, sizeof(*want));
+	if (n > 0)
+		memcpy(want, ids, n * sizeof(*want));
+	qsort(want, n, sizeof(*want), cmp_id);
 	if (store_begin(st) < 0)
-		return -1;
-	if (exec_simple(st, "UPDATE targets SET active = 0 WHERE active != 0",
-	                "deactivating targets") < 0)
+		goto out_free;
+	stmt = store_prepare(st, "SELECT id FROM targets WHERE active = 1");
+	if (stmt == NULL)
 		goto out_rollback;
-	for (i = 0; i < n; i++) {
-		stmt = store_prepare(st, "UPDATE targets SET active = 1 WHERE id = ?1");
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(stmt, 0);
+
+		if (bsearch(&id, want, n, sizeof(*want), cmp_id) != NULL)
+			continue;
+		if (noff == capoff) {
+			capoff = capoff ? capoff * 2 : 64;
+			off = xrealloc(off, capoff * sizeof(*off));
+		}
+		off[noff++] = id;
+	}
+	store_stmt_done(stmt);
+	if (rc != SQLITE_DONE) {
+		store_log_sqlite(st, "listing active targets");
+		goto out_rollback;
+	}
+	for (i = 0; i < noff; i++) {
+		stmt = store_prepare(st, "UPDATE targets SET active = 0 WHERE id = ?1");
 		if (stmt == NULL)
 			goto out_rollback;
-		sqlite3_bind_int64(stmt, 1, ids[i]);
+		sqlite3_bind_int64(stmt, 1, off[i]);
+		if (store_step_write(st, stmt, "deactivating a target") != 0)
+			goto out_rollback;
+	}
+	for (i = 0; i < n; i++) {
+		stmt = store_prepare(st,
+		                     "UPDATE targets SET active = 1 WHERE id = ?1 AND active != 1");
+		if (stmt == NULL)
+			goto out_rollback;
+		sqlite3_bind_int64(stmt, 1, want[i]);
 		if (store_step_write(st, stmt, "activating a target") != 0)
 			goto out_rollback;
 	}
+	free(off);
+	free(want);
 	return store_commit(st);
 
 out_rollback:
 	store_rollback(st);
+out_free:
+	free(off);
+	free(want);
 	return -1;
 }
 

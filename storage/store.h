@@ -32,7 +32,8 @@ const char *store_errmsg(struct store *st);
  * active. Returns the target id (> 0), or -1 (logged). Idempotent. */
 int64_t store_target_upsert(struct store *st, const char *service, const char *labels_json,
                             const char *url);
-/* Mark every target not in 'ids' inactive (after a config reload). 0, or -1. */
+/* Mark every target not in 'ids' inactive and those in 'ids' active (after a config reload),
+ * writing only the rows that change. Ids with no target are ignored. 0, or -1. */
 int store_targets_set_active(struct store *st, const int64_t *ids, size_t n)
     __attribute__((warn_unused_result));
 

@@ -1728,6 +1728,42 @@ START_TEST(test_retention_forgets_locations)
 }
 END_TEST
 
+/* The active set is written row by row only where it changes: an unchanged set writes nothing. */
+START_TEST(test_targets_set_active_changes_only)
+{
+	struct store *st = store_open(dbpath, 0);
+	int64_t t[3], ids[5], before;
+
+	ck_assert_ptr_nonnull(st);
+	t[0] = store_target_upsert(st, "s", NULL, "http://1");
+	t[1] = store_target_upsert(st, "s", NULL, "http://2");
+	t[2] = store_target_upsert(st, "s", NULL, "http://3");
+	ids[0] = t[2];
+	ids[1] = t[0];
+	ids[2] = t[1];
+	ids[3] = 0;    /* never registered */
+	ids[4] = 9999; /* no such target */
+	before = sqlite3_total_changes64(store_db(st));
+	ck_assert_int_eq(store_targets_set_active(st, ids, 5), 0);
+	ck_assert_int_eq(sqlite3_total_changes64(store_db(st)) - before, 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM targets WHERE active = 1"), 3);
+
+	before = sqlite3_total_changes64(store_db(st));
+	ck_assert_int_eq(store_targets_set_active(st, ids + 1, 1), 0);
+	ck_assert_int_eq(sqlite3_total_changes64(store_db(st)) - before, 2);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM targets WHERE active = 1"), 1);
+
+	before = sqlite3_total_changes64(store_db(st));
+	ck_assert_int_eq(store_targets_set_active(st, ids, 2), 0);
+	ck_assert_int_eq(sqlite3_total_changes64(store_db(st)) - before, 1);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM targets WHERE active = 1"), 2);
+
+	ck_assert_int_eq(store_targets_set_active(st, NULL, 0), 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM targets WHERE active = 1"), 0);
+	store_free(st);
+}
+END_TEST
+
 START_TEST(test_statement_cache)
 {
 	static const char sql[] = "SELECT count(*) FROM targets";
@@ -1923,6 +1959,7 @@ store_suite(void)
 	tcase_add_test(tc, test_retention_forgets_locations);
 	tcase_add_test(tc, test_rollup_absent_and_rise);
 	tcase_add_test(tc, test_series_past_raw);
+	tcase_add_test(tc, test_targets_set_active_changes_only);
 	tcase_add_test(tc, test_statement_cache);
 	tcase_add_test(tc, test_real_profiles);
 	suite_add_tcase(s, tc);
