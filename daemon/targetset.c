@@ -534,7 +534,7 @@ targetset_apply(struct targetset *ts, struct targetset_plan *p, struct targetset
 		bool relabelled = e->labels_json && strcmp(e->labels_json, p->labels[i]) != 0;
 
 		ts->set[i] = p->reg[i];
-		/* in_set: kept. Back in the set after it left, the database may have retired it:
+		/* in_set: kept. Back in the set after it left, the database may have deleted it:
 		 * registered again, as a new target is. */
 		if (!e->in_set || relabelled) {
 			free(e->labels_json);

@@ -22,7 +22,7 @@
  * queue come before the registration of the id's next target, which that target needs anyway
  * (targetset_diff.changed), so the queue's order attributes each to its own target. A result for
  * an id that is not in the registry (targetset_get() false) is ignored. A target back in the set
- * after it left is registered again: the database may have retired it meanwhile (retention
+ * after it left is registered again: the database may have deleted it meanwhile (retention
  * deletes targets that stayed out of the set for longer than the rollups are kept).
  *
  * The mapping resolves each service's settings (path, format, detail scrapes, headers, auth with

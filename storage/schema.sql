@@ -13,7 +13,8 @@ CREATE TABLE targets (
 	service_id           INTEGER NOT NULL REFERENCES services(id),
 	url                  TEXT NOT NULL,             -- base URL as configured
 	first_seen           INTEGER NOT NULL,
-	active               INTEGER NOT NULL DEFAULT 1, -- in the current config (targets are never deleted)
+	active               INTEGER NOT NULL DEFAULT 1, -- in the current config (an inactive target unseen for
+	                                                -- retention.rollup is deleted: store_retention.c)
 	last_scrape          INTEGER,                   -- start of the last attempt
 	last_success         INTEGER,
 	last_duration_ms     INTEGER,

@@ -57,10 +57,14 @@ int store_add_scrape(struct store *st, const struct scrape_record *rec)
 
 /* Retention: roll every completed hour of raw samples up into hourly rollups (an hour is rolled
  * up once the hour after it is over too), delete the raw samples of the hours older than now -
- * raw_ms once rolled up, delete rollups older than now - rollup_ms; prune old rankings and
- * delivered/dropped outbox rows. Works in bounded batches of at most 'budget' scrapes rolled up and
- * 'budget' deleted per call so it never blocks ingest for long; returns 1 when more work remains, 0
- * when done, -1 on error. */
+ * raw_ms once rolled up, delete rollups older than now - rollup_ms; delete the targets that are
+ * inactive (store_targets_set_active()) and were last scraped (never scraped: registered) before
+ * now - rollup_ms, with their scrapes and samples, then the services that nothing refers to any
+ * more (no target, rollup, alert, suspect or outbox row); prune old rankings and delivered/dropped
+ * outbox rows. Works in bounded batches of at most 'budget' scrapes rolled up, 'budget' deleted
+ * and 'budget' of expired targets' deleted per call (and at most 64 rows of the small tables per
+ * unit of budget) so it never blocks ingest for long; returns 1 when more work remains, 0 when
+ * done, -1 on error. */
 int store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t rollup_ms,
                          unsigned budget);
 

@@ -16,8 +16,16 @@
  *   hour, so an hour is rolled up only once the next one is over too.
  * Rollups past their own retention, delivered or dropped outbox rows and old rankings are deleted
  * too, and, once the rollups are caught up, locations and stacks that nothing refers to any more
- * (the ingest's caches are then forgotten). Each call does at most a budget's worth in one write
- * transaction, so that the single writer never holds ingest up for long. */
+ * (the ingest's caches are then forgotten).
+ *
+ * Targets come and go (pods are replaced, instances rescheduled): a target out of the
+ * configuration (inactive) and not scraped for longer than the rollups are kept expires, and is
+ * deleted with its scrapes and samples. Nothing of it is needed any more: the rollups that hold its
+ * hours are per service, and past their own retention anyway. Its service goes too once nothing
+ * refers to it (no target, rollup, alert, suspect or outbox row). The daemon registers a target
+ * again when it comes back (daemon/targetset.h), so a deleted target simply starts anew. Each call
+ * does at most a budget's worth in one write transaction, so that the single writer never holds
+ * ingest up for long. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -378,6 +386,97 @@ out_free:
 	return ret;
 }
 
+/* Delete up to 'limit' inactive targets last scraped (never scraped: registered) before 'cutoff',
+ * oldest first, deleting at most 'budget' of their scrapes (and those scrapes' samples). A target
+ * whose scrapes are not all deleted yet stays for the next call. Sets *more when some may be left.
+ * The number of targets deleted, or -1. */
+static int
+retention_targets(struct store *st, int64_t cutoff, unsigned limit, unsigned budget, bool *more)
+{
+	int64_t *ids;
+	sqlite3_stmt *stmt;
+	size_t n = 0, i;
+	int rc = SQLITE_DONE, ret = -1, deleted = 0, k;
+
+	ids = xcalloc(limit, sizeof(*ids));
+	stmt = store_prepare(st, "SELECT id FROM targets WHERE active = 0"
+	                         " AND coalesce(last_scrape, first_seen) < ?1"
+	                         " ORDER BY coalesce(last_scrape, first_seen) LIMIT ?2");
+	if (stmt == NULL)
+		goto out_free;
+	sqlite3_bind_int64(stmt, 1, cutoff);
+	sqlite3_bind_int64(stmt, 2, limit);
+	while (n < limit && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		ids[n++] = sqlite3_column_int64(stmt, 0);
+	if (n < limit && rc != SQLITE_DONE) {
+		store_log_sqlite(st, "retention: finding expired targets");
+		store_stmt_done(stmt);
+		goto out_free;
+	}
+	store_stmt_done(stmt);
+	if (n == limit)
+		*more = true;
+
+	for (i = 0; i < n; i++) {
+		if (budget == 0) {
+			*more = true;
+			break;
+		}
+		if (retention_delete(
+		        st,
+		        "DELETE FROM samples WHERE scrape_id IN (SELECT id FROM scrapes"
+		        " WHERE target_id = ?1 ORDER BY ts LIMIT ?2)",
+		        ids[i], budget, "retention: deleting an expired target's samples") < 0)
+			goto out_free;
+		k = retention_delete(st,
+		                     "DELETE FROM scrapes WHERE id IN (SELECT id FROM scrapes"
+		                     " WHERE target_id = ?1 ORDER BY ts LIMIT ?2)",
+		                     ids[i], budget,
+		                     "retention: deleting an expired target's scrapes");
+		if (k < 0)
+			goto out_free;
+		if ((unsigned)k >= budget) {
+			/* maybe more of its scrapes: the next call goes on */
+			*more = true;
+			break;
+		}
+		budget -= (unsigned)k;
+		stmt = store_prepare(st, "DELETE FROM targets WHERE id = ?1 AND active = 0");
+		if (stmt == NULL)
+			goto out_free;
+		sqlite3_bind_int64(stmt, 1, ids[i]);
+		if (store_step_write(st, stmt, "retention: deleting an expired target") != 0)
+			goto out_free;
+		deleted++;
+	}
+	ret = deleted;
+out_free:
+	free(ids);
+	return ret;
+}
+
+/* Delete up to 'limit' services that nothing refers to any more: no target, no rollup (nor hour),
+ * no alert, no suspect of a kept ranking, no outbox row. The number deleted, or -1. */
+static int
+retention_services(struct store *st, unsigned limit)
+{
+	sqlite3_stmt *stmt = store_prepare(
+	    st, "DELETE FROM services WHERE id IN (SELECT s.id FROM services s"
+	        " WHERE NOT EXISTS (SELECT 1 FROM targets t WHERE t.service_id = s.id)"
+	        " AND NOT EXISTS (SELECT 1 FROM rollup_hours h WHERE h.service_id = s.id)"
+	        " AND NOT EXISTS (SELECT 1 FROM rollups r WHERE r.service_id = s.id)"
+	        " AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.service_id = s.id)"
+	        " AND s.id NOT IN (SELECT service_id FROM suspects)"
+	        " AND s.id NOT IN (SELECT service_id FROM outbox) LIMIT ?1)");
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, limit);
+	if (store_step_write(st, stmt, "retention: deleting unused services") != 0)
+		return -1;
+	return sqlite3_changes(store_db(st));
+}
+
 int
 store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t rollup_ms,
                      unsigned budget)
@@ -465,10 +564,19 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 	if ((unsigned)n >= row_budget)
 		more = true;
 
+	/* Targets gone from the configuration for longer than the rollups are kept. */
+	if (retention_targets(st, rollup_cutoff, row_budget, budget, &more) < 0)
+		goto out_rollback;
+
 	if (!more) {
 		/* Rollups are caught up: locations last seen before the oldest kept rollup hour
 		 * have nothing left. */
 		n = retention_locations(st, rollup_cutoff - HOUR_MS, row_budget);
+		if (n < 0)
+			goto out_rollback;
+		if ((unsigned)n >= row_budget)
+			more = true;
+		n = retention_services(st, row_budget);
 		if (n < 0)
 			goto out_rollback;
 		if ((unsigned)n >= row_budget)

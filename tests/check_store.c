@@ -1728,6 +1728,191 @@ START_TEST(test_retention_forgets_locations)
 }
 END_TEST
 
+/* ---- expiring targets ---- */
+
+/* Run retention steps until one reports nothing left. */
+static void
+retention_done(struct store *st, int64_t now, unsigned budget)
+{
+	int rc, calls = 0;
+
+	while ((rc = store_retention_step(st, now, 48 * HOUR, 30 * 24 * HOUR, budget)) == 1)
+		ck_assert_int_lt(++calls, 1000);
+	ck_assert_int_eq(rc, 0);
+}
+
+/* Targets out of the configuration and unseen for longer than the rollups are kept leave with
+ * their scrapes and samples; active targets, and inactive ones seen since, stay, and so do the
+ * service's rollups. A service goes once nothing refers to it, and stays while an alert or an
+ * outbox row does. A deleted target registered again starts anew. The statements that find and
+ * delete them use their indexes. */
+START_TEST(test_retention_expires_targets)
+{
+	struct prof_location l[] = {loc("main.L", "/l.go", 1, "chan send", 10, stack_a, 4),
+	                            loc("main.M", "/m.go", 2, "select", 4, NULL, 0)};
+	struct profile p = prof(l, 2);
+	struct store *st = store_open(dbpath, 0);
+	int64_t now = T0 + 40 * 24 * HOUR, old = now - 35 * 24 * HOUR, a, b, c, n_old, n_new, g, h,
+	        q, a2, keep[3];
+	sqlite3_stmt *stmt = NULL;
+	char sql[512];
+	int checked = 0;
+
+	ck_assert_ptr_nonnull(st);
+	a = store_target_upsert(st, "s", NULL, "http://a");         /* old, inactive */
+	b = store_target_upsert(st, "s", NULL, "http://b");         /* inactive, seen 10 h ago */
+	c = store_target_upsert(st, "s", NULL, "http://c");         /* old, active */
+	n_old = store_target_upsert(st, "s", NULL, "http://n-old"); /* never scraped */
+	n_new = store_target_upsert(st, "s", NULL, "http://n-new");
+	g = store_target_upsert(st, "gone", NULL, "http://g");    /* its service goes too */
+	h = store_target_upsert(st, "alerted", NULL, "http://h"); /* its service has an alert */
+	q = store_target_upsert(st, "queued", NULL, "http://q");  /* and this one an outbox row */
+	for (int i = 0; i < 3; i++) {
+		add(st, a, old + i * MIN, &p);
+		add(st, c, old + i * MIN, &p);
+		add(st, g, old + i * MIN, &p);
+		add(st, h, old + i * MIN, &p);
+		add(st, q, old + i * MIN, &p);
+	}
+	add(st, b, now - 10 * HOUR, &p);
+	add(st, b, now - 10 * HOUR + MIN, &p);
+	snprintf(sql, sizeof(sql), "UPDATE targets SET first_seen = %lld WHERE id = %lld",
+	         (long long)(now - 31 * 24 * HOUR), (long long)n_old);
+	exec_ok(st, sql);
+	snprintf(sql, sizeof(sql), "UPDATE targets SET first_seen = %lld WHERE id = %lld",
+	         (long long)(now - 24 * HOUR), (long long)n_new);
+	exec_ok(st, sql);
+	exec_ok(st, "INSERT INTO alerts (service_id, location_id, state, updated)"
+	            " SELECT s.id, 1, 'resolved', 0 FROM services s WHERE s.name = 'alerted'");
+	exec_ok(st,
+	        "INSERT INTO outbox (event_id, webhook, status, service_id, location_id,"
+	        " payload, created, next_attempt) SELECT 'e1', 'w', 'firing', s.id, 1, '{}', 0, 0"
+	        " FROM services s WHERE s.name = 'queued'");
+	keep[0] = c;
+	keep[1] = n_new;
+	keep[2] = n_old;
+	ck_assert_int_eq(store_targets_set_active(st, keep, 1), 0); /* c alone */
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM targets WHERE active = 0"), 7);
+
+	retention_done(st, now, 100);
+	/* b (seen 10 h ago), c (active) and n-new (registered a day ago) stay. */
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM targets"), 3);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM targets WHERE id IN (%lld, %lld, %lld)",
+	         (long long)b, (long long)c, (long long)n_new);
+	ck_assert_int_eq(count_rows(st, sql), 3);
+	/* Only b's scrapes are left (c's went at retention.raw), with their samples. */
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 2);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM scrapes WHERE target_id = %lld",
+	         (long long)b);
+	ck_assert_int_eq(count_rows(st, sql), 2);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), 4);
+	/* b's rolled-up hour stays in the service's rollups. */
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(*) FROM rollups r JOIN services s ON s.id = r.service_id"
+	         " WHERE s.name = 's' AND r.hour >= %lld",
+	         (long long)(now - 11 * HOUR));
+	ck_assert_int_eq(count_rows(st, sql), 2);
+	/* 'gone' has nothing left; the others are referred to. */
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM services WHERE name = 'gone'"), 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM services WHERE name IN"
+	                                " ('s', 'alerted', 'queued')"),
+	                 3);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+
+	while ((stmt = sqlite3_next_stmt(store_db(st), stmt)) != NULL) {
+		const char *text = sqlite3_sql(stmt);
+
+		/* the statements deleting targets (listing the active ones reads them all) */
+		if (strstr(text, "coalesce(last_scrape") == NULL &&
+		    strstr(text, "WHERE target_id = ?1") == NULL)
+			continue;
+		ck_assert_msg(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0) == 0,
+		              "full scan in: %s", text);
+		ck_assert_msg(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_AUTOINDEX, 0) == 0,
+		              "automatic index in: %s", text);
+		checked++;
+	}
+	ck_assert_int_ge(checked, 2);
+
+	/* Back in the configuration: registered anew, scraped, and left alone. */
+	a2 = store_target_upsert(st, "gone", NULL, "http://g");
+	ck_assert_int_gt(a2, 0);
+	add(st, a2, now, &p);
+	retention_done(st, now + MIN, 100);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM services WHERE name = 'gone'"), 1);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM targets"), 4);
+	(void)a;
+	store_free(st);
+}
+END_TEST
+
+/* Deleting them is bounded per step: at most the budget of scrapes, and 64 targets per unit of
+ * budget, even when the rollups are behind (the expired targets' scrapes then go unrolled: they are
+ * past the rollups' retention). */
+START_TEST(test_retention_expires_bounded)
+{
+	struct prof_location l[] = {loc("main.L", "/l.go", 1, "chan send", 10, stack_a, 4)};
+	struct profile p = prof(l, 1);
+	struct store *st = store_open(dbpath, 0);
+	int64_t now = T0 + 40 * 24 * HOUR, e, t[5], ids[1];
+	int rc;
+
+	ck_assert_ptr_nonnull(st);
+	/* e: active, with a backlog of 10 hours never rolled up, older than everything else */
+	e = store_target_upsert(st, "s", NULL, "http://e");
+	for (int i = 0; i < 10; i++)
+		add(st, e, T0 + i * HOUR, &p);
+	for (int i = 0; i < 5; i++) {
+		char url[32];
+
+		snprintf(url, sizeof(url), "http://t%d", i);
+		t[i] = store_target_upsert(st, "s", NULL, url);
+		for (int j = 0; j < 3; j++)
+			add(st, t[i], T0 + 12 * HOUR + (i * 3 + j) * MIN, &p);
+	}
+	/* 200 never scraped, registered 31 days ago (after the others' last scrapes) */
+	exec_ok(st, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200)"
+	            " INSERT INTO targets (service_id, url, first_seen, active)"
+	            " SELECT 1, 'http://never-' || i, 1790776800000, 0 FROM n");
+	ids[0] = e;
+	ck_assert_int_eq(store_targets_set_active(st, ids, 1), 0);
+
+	/* A budget of 2: two of e's hours rolled up and deleted, two scrapes of the oldest
+	 * expired targets deleted (never rolled up), no target of them gone yet, and at most 64
+	 * targets deleted. */
+	ck_assert_int_eq(store_retention_step(st, now, 48 * HOUR, 30 * 24 * HOUR, 2), 1);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE target_id = 1"), 8);
+	ck_assert_int_eq(
+	    count_rows(st, "SELECT count(*) FROM scrapes WHERE target_id = 1 AND rolled = 0"), 8);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE target_id != 1"), 13);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE rolled = 1"), 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), 8 + 13);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM targets"), 206);
+
+	/* Once the scraped ones are gone, a budget of 1 deletes 64 targets never scraped. */
+	for (int calls = 0;
+	     count_rows(st, "SELECT count(*) FROM targets WHERE url LIKE 'http://t%'") > 0;) {
+		ck_assert_int_eq(store_retention_step(st, now, 48 * HOUR, 30 * 24 * HOUR, 2), 1);
+		ck_assert_int_lt(++calls, 20);
+	}
+	{
+		int64_t before = count_rows(st, "SELECT count(*) FROM targets");
+
+		ck_assert_int_gt(before, 1 + 64);
+		ck_assert_int_eq(store_retention_step(st, now, 48 * HOUR, 30 * 24 * HOUR, 1), 1);
+		ck_assert_int_eq(before - count_rows(st, "SELECT count(*) FROM targets"), 64);
+	}
+	while ((rc = store_retention_step(st, now, 48 * HOUR, 30 * 24 * HOUR, 2)) == 1)
+		;
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM targets"), 1);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	store_free(st);
+}
+END_TEST
+
 /* The active set is written row by row only where it changes: an unchanged set writes nothing. */
 START_TEST(test_targets_set_active_changes_only)
 {
@@ -1959,6 +2144,8 @@ store_suite(void)
 	tcase_add_test(tc, test_retention_forgets_locations);
 	tcase_add_test(tc, test_rollup_absent_and_rise);
 	tcase_add_test(tc, test_series_past_raw);
+	tcase_add_test(tc, test_retention_expires_targets);
+	tcase_add_test(tc, test_retention_expires_bounded);
 	tcase_add_test(tc, test_targets_set_active_changes_only);
 	tcase_add_test(tc, test_statement_cache);
 	tcase_add_test(tc, test_real_profiles);

@@ -439,7 +439,7 @@ START_TEST(test_reload_diff)
 	targetset_diff_release(&d);
 
 	/* back to the first: web2 returns, in the lowest free id (its old one), and is registered
-	 * again (the database may have retired it meanwhile); db's labels change back */
+	 * again (the database may have deleted it meanwhile); db's labels change back */
 	apply(ts, a, NULL, &d);
 	ck_assert_int_eq(id_of(ts, "web", "http://10.3.0.2:6060"), web2);
 	ck_assert_uint_eq(d.nadded, 1);
