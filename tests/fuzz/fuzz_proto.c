@@ -14,7 +14,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct profile p;
 	struct parse_error err;
 
-	if (profile_parse_proto((const char *)data, size, &p, &err) == 0) {
+	if (profile_parse_proto((const char *)data, size, NULL, &p, &err) == 0) {
 		uint64_t sum = 0;
 
 		for (size_t i = 0; i < p.nlocations; i++) {

@@ -40,13 +40,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *buf = (const char *)data;
 
 	/* both text parsers directly, so neither depends on detection to be reached */
-	if (profile_parse_debug2(buf, size, &p, &err) == 0) {
+	if (profile_parse_debug2(buf, size, NULL, &p, &err) == 0) {
 		check(&p);
 		profile_release(&p);
 	} else if (err.msg[0] == '\0' || err.offset > size) {
 		abort();
 	}
-	if (profile_parse_debug1(buf, size, &p, &err) == 0) {
+	if (profile_parse_debug1(buf, size, NULL, &p, &err) == 0) {
 		check(&p);
 		profile_release(&p);
 	} else if (err.msg[0] == '\0' || err.offset > size) {
