@@ -4,7 +4,7 @@
 #   make check      install missing packages (as root), build, run every test (unit, integration, browser)
 #   make SANITIZE=address,undefined check   the same under ASan/UBSan (objects under build/san/)
 #   make valgrind   unit tests, the parse CLI and the daemon with the other commands under valgrind
-#   make fuzz       each libFuzzer target for FUZZ_SECONDS
+#   make fuzz       each libFuzzer target for FUZZ_SECONDS, or for FUZZ_EXECS executions when given
 #   make bench      benchmarks, reported as ratios against baselines measured in the same run
 #   make eval       the detector's evaluation table over the leak and benign zoos
 #   make install / uninstall / deb
@@ -159,8 +159,12 @@ valgrind: $(BUILD)/check_leakprofd $(BUILD)/leakprofd go
 	sh tests/valgrind-daemon.sh
 endif
 
+# FUZZ_EXECS=N runs each target for N executions (libFuzzer's -runs) however long that takes, instead of
+# FUZZ_SECONDS; each target's log is kept in build/fuzz/<target>.log and its last line says what was reached.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_LIMIT    = $(if $(FUZZ_EXECS),-runs=$(FUZZ_EXECS),-max_total_time=$(FUZZ_SECONDS))
+FUZZ_WHAT     = $(if $(FUZZ_EXECS),$(FUZZ_EXECS) executions,$(FUZZ_SECONDS) s)
 fuzz:
 	$(MAKE) BUILD=build/fuzz CC=clang OPT=-O1 \
 		CFLAGS_EXTRA= $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
@@ -170,11 +174,15 @@ fuzz:
 			[ -f "$$r" ] || continue; \
 			build/fuzz/fuzz_$$t "$$r" || { echo "fuzz: $$r fails again"; exit 1; }; \
 		done; \
-		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
-		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=1048576 \
-			-artifact_prefix=build/fuzz/$$t- build/fuzz/corpus-$$t tests/fuzz/seeds-$$t || { \
+		echo "fuzz: $$t for $(FUZZ_WHAT)"; \
+		start=$$(date +%s); \
+		build/fuzz/fuzz_$$t $(FUZZ_LIMIT) -rss_limit_mb=2048 -max_len=1048576 \
+			-artifact_prefix=build/fuzz/$$t- build/fuzz/corpus-$$t tests/fuzz/seeds-$$t \
+			>build/fuzz/$$t.log 2>&1 || { tail -n 120 build/fuzz/$$t.log; \
 			echo "fuzz: $$t failed on the build/fuzz/$$t-* input named above; keep it in tests/fuzz/regressions/"; \
 			exit 1; }; \
+		echo "fuzz: $$t: $$(grep -a '^Done [0-9]* runs' build/fuzz/$$t.log | tail -n 1) ($$(( $$(date +%s) - start )) s" \
+			"of wall time; $$(grep -a '#[0-9]' build/fuzz/$$t.log | tail -n 1 | sed 's/^#[0-9]*[[:space:]]*//'))"; \
 	done
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(filter collector/%,$(LIB_SRCS)) $(wildcard collector/*.h)
