@@ -160,7 +160,8 @@ valgrind: $(BUILD)/check_leakprofd $(BUILD)/leakprofd go
 endif
 
 # FUZZ_EXECS=N runs each target for N executions (libFuzzer's -runs) however long that takes, instead of
-# FUZZ_SECONDS; each target's log is kept in build/fuzz/<target>.log and its last line says what was reached.
+# FUZZ_SECONDS. Each target's log is kept in build/fuzz/<target>.log, and make prints the executions reached;
+# a fuzzer interrupted alone (SIGINT to its pid: libFuzzer exits 72) ends its target, and the next one runs.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_LIMIT    = $(if $(FUZZ_EXECS),-runs=$(FUZZ_EXECS),-max_total_time=$(FUZZ_SECONDS))
@@ -175,14 +176,17 @@ fuzz:
 			build/fuzz/fuzz_$$t "$$r" || { echo "fuzz: $$r fails again"; exit 1; }; \
 		done; \
 		echo "fuzz: $$t for $(FUZZ_WHAT)"; \
-		start=$$(date +%s); \
+		start=$$(date +%s); rc=0; \
 		build/fuzz/fuzz_$$t $(FUZZ_LIMIT) -rss_limit_mb=2048 -max_len=1048576 \
 			-artifact_prefix=build/fuzz/$$t- build/fuzz/corpus-$$t tests/fuzz/seeds-$$t \
-			>build/fuzz/$$t.log 2>&1 || { tail -n 120 build/fuzz/$$t.log; \
+			>build/fuzz/$$t.log 2>&1 || rc=$$?; \
+		if [ $$rc != 0 ] && [ $$rc != 72 ]; then tail -n 120 build/fuzz/$$t.log; \
 			echo "fuzz: $$t failed on the build/fuzz/$$t-* input named above; keep it in tests/fuzz/regressions/"; \
-			exit 1; }; \
-		echo "fuzz: $$t: $$(grep -a '^Done [0-9]* runs' build/fuzz/$$t.log | tail -n 1) ($$(( $$(date +%s) - start )) s" \
-			"of wall time; $$(grep -a '#[0-9]' build/fuzz/$$t.log | tail -n 1 | sed 's/^#[0-9]*[[:space:]]*//'))"; \
+			exit 1; fi; \
+		last=$$(grep -a '^#[0-9]' build/fuzz/$$t.log | tail -n 1); \
+		echo "fuzz: $$t: $$(echo "$$last" | sed 's/^#\([0-9]*\).*/\1/') executions in" \
+			"$$(( $$(date +%s) - start )) s$$([ $$rc = 72 ] && echo ', interrupted'):" \
+			"$$(echo "$$last" | sed 's/^#[0-9]*[[:space:]]*[A-Z]*[[:space:]]*//')"; \
 	done
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(filter collector/%,$(LIB_SRCS)) $(wildcard collector/*.h)
