@@ -85,9 +85,8 @@ struct profile_limits {
 	                          tables and window, the aggregate and its strings (not the input) */
 };
 
-#define PROFILE_DEFAULT_MAX_BODY                                                                   \
-	(64u << 20) /* max_body_bytes' default, and `leakprofd parse`'s                            \
-	             */
+/* max_body_bytes' default, and the limits `leakprofd parse` applies */
+#define PROFILE_DEFAULT_MAX_BODY (64u << 20)
 /* Go's gzip shrinks a goroutine profile 2-10x (tests/fixtures, the benchmark's 65,536 stacks);
  * every profile that inflates to at most this many times max_body_bytes is read whole. */
 #define PROFILE_INFLATE_RATIO 8
