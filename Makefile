@@ -4,7 +4,7 @@
 #   make check      install missing packages (as root), build, run every test (unit, integration, browser)
 #   make SANITIZE=address,undefined check   the same under ASan/UBSan (objects under build/san/)
 #   make valgrind   unit tests, the parse CLI and the daemon with the other commands under valgrind
-#   make fuzz       each libFuzzer target for FUZZ_SECONDS
+#   make fuzz       each libFuzzer target for FUZZ_SECONDS, or for FUZZ_EXECS executions when given
 #   make bench      benchmarks, reported as ratios against baselines measured in the same run
 #   make eval       the detector's evaluation tables: the leak and benign zoos, then the fleet scenarios
 #   make fixtures   capture tests/fixtures/go1.*/ again from tests/go/fixturegen built by every Go toolchain
@@ -233,8 +233,13 @@ valgrind: $(BUILD)/check_leakprofd $(BUILD)/leakprofd go
 	sh tests/valgrind-daemon.sh
 endif
 
+# FUZZ_EXECS=N runs each target for N executions (libFuzzer's -runs) however long that takes, instead of
+# FUZZ_SECONDS. Each target's log is kept in build/fuzz/<target>.log, and make prints the executions reached;
+# a fuzzer interrupted alone (SIGINT to its pid: libFuzzer exits 72) ends its target, and the next one runs.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_LIMIT    = $(if $(FUZZ_EXECS),-runs=$(FUZZ_EXECS),-max_total_time=$(FUZZ_SECONDS))
+FUZZ_WHAT     = $(if $(FUZZ_EXECS),$(FUZZ_EXECS) executions,$(FUZZ_SECONDS) s)
 fuzz:
 	$(MAKE) BUILD=build/fuzz CC=clang OPT=-O1 \
 		CFLAGS_EXTRA= $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
@@ -244,11 +249,18 @@ fuzz:
 			[ -f "$$r" ] || continue; \
 			build/fuzz/fuzz_$$t "$$r" || { echo "fuzz: $$r fails again"; exit 1; }; \
 		done; \
-		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
-		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=1048576 \
-			-artifact_prefix=build/fuzz/$$t- build/fuzz/corpus-$$t tests/fuzz/seeds-$$t || { \
+		echo "fuzz: $$t for $(FUZZ_WHAT)"; \
+		start=$$(date +%s); rc=0; \
+		build/fuzz/fuzz_$$t $(FUZZ_LIMIT) -rss_limit_mb=2048 -max_len=1048576 \
+			-artifact_prefix=build/fuzz/$$t- build/fuzz/corpus-$$t tests/fuzz/seeds-$$t \
+			>build/fuzz/$$t.log 2>&1 || rc=$$?; \
+		if [ $$rc != 0 ] && [ $$rc != 72 ]; then tail -n 120 build/fuzz/$$t.log; \
 			echo "fuzz: $$t failed on the build/fuzz/$$t-* input named above; keep it in tests/fuzz/regressions/"; \
-			exit 1; }; \
+			exit 1; fi; \
+		last=$$(grep -a '^#[0-9]' build/fuzz/$$t.log | tail -n 1); \
+		echo "fuzz: $$t: $$(echo "$$last" | sed 's/^#\([0-9]*\).*/\1/') executions in" \
+			"$$(( $$(date +%s) - start )) s$$([ $$rc = 72 ] && echo ', interrupted'):" \
+			"$$(echo "$$last" | sed 's/^#[0-9]*[[:space:]]*[A-Z]*[[:space:]]*//')"; \
 	done
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(filter collector/%,$(LIB_SRCS)) $(wildcard collector/*.h)

@@ -2,9 +2,12 @@
  * by hand.
  *
  * The gzip stream is inflated with zlib through a small window, never whole: memory follows the
- * largest top-level field and the tables, not the profile, and a gzip bomb costs CPU up to
- * PROFILE_MAX_INFLATED inflated bytes, then an error. Go writes the string table last, so the
- * stream is read twice: the first pass collects sample types, locations, functions and strings
+ * largest top-level field and the tables, not the profile. Both are bounded by the limits the
+ * caller derives from max_body_bytes: a gzip bomb costs CPU up to max_inflated inflated bytes,
+ * then an error, and the window, the tables and the aggregate together are counted against the
+ * max_memory budget as they grow, so a stream of tiny entries (2 bytes that cost 16-24 bytes each
+ * in a table) stops at the budget with the byte it reached. Go writes the string table last, so
+ * the stream is read twice: the first pass collects sample types, locations, functions and strings
  * (copied); the second inflates again, walks the samples and aggregates them. Repeated numbers are
  * accepted packed (wire type 2) and unpacked (wire type 0) as protobuf requires; inlined calls are
  * several Lines in one Location, innermost first. Field numbers: profile.proto (see
@@ -60,7 +63,9 @@ struct proto {
 	const uint8_t *p, *end; /* unread bytes of the window */
 	bool eof;
 	size_t total_out;
-	char *strbuf; /* string table bytes, copied out of the window */
+	size_t max_inflated;
+	struct parse_budget budget; /* everything below, the window and the aggregate */
+	char *strbuf;               /* string table bytes, copied out of the window */
 	size_t nstrbuf, capstrbuf;
 	struct parse_error *err;
 	struct pstr *strs;
@@ -78,27 +83,27 @@ struct proto {
 	struct idmap fmap, lmap;
 };
 
+/* Out of memory or over the budget at byte 'off' of the inflated stream. */
 static int
-grow(void **p, size_t *cap, size_t n, size_t size)
+oom(struct proto *P, size_t off)
+{
+	return perr_nomem(P->err, &P->budget, off, 0, "proto: ");
+}
+
+/* Room for element 'n' of a table of 'size'-byte elements, within the budget. */
+static int
+grow(struct proto *P, void **p, size_t *cap, size_t n, size_t size, size_t off)
 {
 	size_t ncap;
-	void *np;
 
 	if (n < *cap)
 		return 0;
 	ncap = *cap ? 2 * *cap : 256;
-	np = realloc(*p, ncap * size);
-	if (np == NULL)
-		return -1;
-	*p = np;
+	if (ncap > SIZE_MAX / 2 / size ||
+	    budget_realloc(&P->budget, p, *cap * size, ncap * size) < 0)
+		return oom(P, off);
 	*cap = ncap;
 	return 0;
-}
-
-static int
-oom(struct proto *P)
-{
-	return perr(P->err, 0, 0, "out of memory decoding the profile");
 }
 
 /* ---- wire format ---- */
@@ -199,14 +204,14 @@ want_wt(struct proto *P, struct rd *r, uint32_t field, uint32_t wt, uint32_t wan
 /* ---- id maps ---- */
 
 static int
-idmap_init(struct idmap *m, size_t n)
+idmap_init(struct idmap *m, size_t n, struct parse_budget *b)
 {
 	size_t cap = 16;
 
 	while (cap < 2 * n + 2)
 		cap *= 2;
-	m->keys = calloc(cap, sizeof(*m->keys));
-	m->vals = calloc(cap, sizeof(*m->vals));
+	m->keys = budget_calloc(b, cap, sizeof(*m->keys));
+	m->vals = budget_calloc(b, cap, sizeof(*m->vals));
 	m->mask = cap - 1;
 	return m->keys != NULL && m->vals != NULL ? 0 : -1;
 }
@@ -262,10 +267,9 @@ src_start(struct proto *P)
 		return 0;
 	}
 	if (P->buf == NULL) {
+		if (budget_realloc(&P->budget, (void **)&P->buf, 0, WINDOW_MIN) < 0)
+			return oom(P, 0);
 		P->cap = WINDOW_MIN;
-		P->buf = malloc(P->cap);
-		if (P->buf == NULL)
-			return oom(P);
 	}
 	if (!P->zinit) {
 		if (inflateInit2(&P->zs, 16 + MAX_WBITS) != Z_OK)
@@ -278,6 +282,22 @@ src_start(struct proto *P)
 	P->win = P->p = P->end = P->buf;
 	P->eof = false;
 	return 0;
+}
+
+static int
+inflated_too_much(struct proto *P, size_t in_pos)
+{
+	if (P->max_inflated % (1u << 20) == 0)
+		return perr(
+		    P->err, in_pos, 0,
+		    "gzip stream inflates to more than %zu MiB at byte %zu (a gzip bomb? the "
+		    "limit is %u x max_body_bytes)",
+		    P->max_inflated >> 20, in_pos, PROFILE_INFLATE_RATIO);
+	return perr(
+	    P->err, in_pos, 0,
+	    "gzip stream inflates to more than %zu bytes at byte %zu (a gzip bomb? the limit "
+	    "is %u x max_body_bytes)",
+	    P->max_inflated, in_pos, PROFILE_INFLATE_RATIO);
 }
 
 /* Make at least 'n' unread bytes available in the window, unless the stream ends first. Moves
@@ -299,21 +319,18 @@ src_need(struct proto *P, size_t n)
 		}
 		if (P->end == P->buf + P->cap) {
 			size_t ncap = P->cap * 2, avail = (size_t)(P->end - P->p);
-			uint8_t *nb;
 
-			if (ncap > PROFILE_MAX_INFLATED + 1)
-				ncap = PROFILE_MAX_INFLATED + 1;
+			if (ncap > P->max_inflated + 1)
+				ncap = P->max_inflated + 1;
 			if (ncap <= P->cap)
 				return perr(P->err, in_pos, 0,
-				            "proto: a field longer than %u MiB at byte %zu",
-				            PROFILE_MAX_INFLATED >> 20, P->win_off);
-			nb = realloc(P->buf, ncap);
-			if (nb == NULL)
-				return oom(P);
-			P->buf = nb;
+				            "proto: a field longer than %zu bytes at byte %zu",
+				            P->max_inflated, P->win_off);
+			if (budget_realloc(&P->budget, (void **)&P->buf, P->cap, ncap) < 0)
+				return oom(P, P->win_off);
 			P->cap = ncap;
-			P->p = P->win = nb;
-			P->end = nb + avail;
+			P->p = P->win = P->buf;
+			P->end = P->buf + avail;
 		}
 		P->zs.next_out = (Bytef *)(uintptr_t)P->end;
 		P->zs.avail_out = (uInt)(P->buf + P->cap - P->end);
@@ -324,11 +341,8 @@ src_need(struct proto *P, size_t n)
 		P->end += produced;
 		P->total_out += produced;
 		in_pos = (size_t)((const uint8_t *)P->zs.next_in - P->in);
-		if (P->total_out > PROFILE_MAX_INFLATED)
-			return perr(
-			    P->err, in_pos, 0,
-			    "gzip stream inflates to more than %u MiB at byte %zu (a gzip bomb?)",
-			    PROFILE_MAX_INFLATED >> 20, in_pos);
+		if (P->total_out > P->max_inflated)
+			return inflated_too_much(P, in_pos);
 		if (zr == Z_STREAM_END) {
 			if (in_pos + 2 <= P->inlen && P->in[in_pos] == 0x1f &&
 			    P->in[in_pos + 1] == 0x8b) {
@@ -385,7 +399,7 @@ next_top(struct proto *P, uint32_t *field, uint32_t *wt, uint64_t *v, struct rd 
 	if (*v >> 3 == 0 || *v >> 3 > 0x1fffffff)
 		return perr(P->err, off, 0, "proto: bad field number at byte %zu", off);
 	hdr = (size_t)(r.p - P->p);
-	if (n > PROFILE_MAX_INFLATED)
+	if (n > P->max_inflated)
 		return perr(
 		    P->err, off, 0,
 		    "proto: field %u at byte %zu is %llu bytes long, past the end of its message",
@@ -431,6 +445,7 @@ decode_function(struct proto *P, struct rd *r)
 	uint32_t f, wt;
 	uint64_t v;
 	struct rd sub;
+	size_t off = at(P, r->p);
 
 	while (r->p < r->end) {
 		if (rd_field(P, r, &f, &wt, &v, &sub) < 0)
@@ -444,8 +459,8 @@ decode_function(struct proto *P, struct rd *r)
 		else if (f == 4)
 			fn.file = v;
 	}
-	if (grow((void **)&P->funcs, &P->capfuncs, P->nfuncs, sizeof(*P->funcs)) < 0)
-		return oom(P);
+	if (grow(P, (void **)&P->funcs, &P->capfuncs, P->nfuncs, sizeof(*P->funcs), off) < 0)
+		return -1;
 	P->funcs[P->nfuncs++] = fn;
 	return 0;
 }
@@ -457,6 +472,7 @@ decode_location(struct proto *P, struct rd *r)
 	uint32_t f, wt;
 	uint64_t v;
 	struct rd sub;
+	size_t off = at(P, r->p);
 
 	while (r->p < r->end) {
 		if (rd_field(P, r, &f, &wt, &v, &sub) < 0)
@@ -483,15 +499,15 @@ decode_location(struct proto *P, struct rd *r)
 				else if (f2 == 2)
 					ln.line = (int64_t)v;
 			}
-			if (grow((void **)&P->lines, &P->caplines, P->nlines, sizeof(*P->lines)) <
-			    0)
-				return oom(P);
+			if (grow(P, (void **)&P->lines, &P->caplines, P->nlines, sizeof(*P->lines),
+			         at(P, sub.p)) < 0)
+				return -1;
 			P->lines[P->nlines++] = ln;
 		}
 	}
 	loc.n = P->nlines - loc.first;
-	if (grow((void **)&P->locs, &P->caplocs, P->nlocs, sizeof(*P->locs)) < 0)
-		return oom(P);
+	if (grow(P, (void **)&P->locs, &P->caplocs, P->nlocs, sizeof(*P->locs), off) < 0)
+		return -1;
 	P->locs[P->nlocs++] = loc;
 	return 0;
 }
@@ -500,15 +516,17 @@ decode_location(struct proto *P, struct rd *r)
 static int
 add_string(struct proto *P, const struct rd *sub)
 {
-	size_t n = (size_t)(sub->end - sub->p);
+	size_t n = (size_t)(sub->end - sub->p), off = at(P, sub->p);
 
-	while (P->nstrbuf + n + 1 > P->capstrbuf) {
-		size_t ncap = P->capstrbuf ? 2 * P->capstrbuf : 4096;
-		char *nb = realloc(P->strbuf, ncap);
+	if (grow(P, (void **)&P->strs, &P->capstrs, P->nstrs, sizeof(*P->strs), off) < 0)
+		return -1;
+	if (P->nstrbuf + n + 1 > P->capstrbuf) {
+		size_t ncap = P->capstrbuf ? P->capstrbuf : 4096;
 
-		if (nb == NULL)
-			return oom(P);
-		P->strbuf = nb;
+		while (P->nstrbuf + n + 1 > ncap)
+			ncap *= 2;
+		if (budget_realloc(&P->budget, (void **)&P->strbuf, P->capstrbuf, ncap) < 0)
+			return oom(P, off);
 		P->capstrbuf = ncap;
 	}
 	memcpy(P->strbuf + P->nstrbuf, sub->p, n);
@@ -566,8 +584,6 @@ pass1(struct proto *P)
 				return -1;
 			if ((size_t)(sub.end - sub.p) > UINT32_MAX)
 				return perr(P->err, 0, 0, "proto: string too long");
-			if (grow((void **)&P->strs, &P->capstrs, P->nstrs, sizeof(*P->strs)) < 0)
-				return oom(P);
 			if (add_string(P, &sub) < 0)
 				return -1;
 			break;
@@ -602,8 +618,9 @@ resolve(struct proto *P)
 	if (P->nstrs == 0 || P->strs[0].len != 0)
 		return perr(P->err, 0, 0, "proto: string table %s",
 		            P->nstrs ? "does not start with \"\"" : "is missing");
-	if (idmap_init(&P->fmap, P->nfuncs) < 0 || idmap_init(&P->lmap, P->nlocs) < 0)
-		return oom(P);
+	if (idmap_init(&P->fmap, P->nfuncs, &P->budget) < 0 ||
+	    idmap_init(&P->lmap, P->nlocs, &P->budget) < 0)
+		return oom(P, at(P, P->p));
 	for (i = 0; i < P->nfuncs; i++) {
 		if (P->funcs[i].name >= P->nstrs || P->funcs[i].file >= P->nstrs)
 			return perr(
@@ -797,10 +814,10 @@ pass2(struct proto *P, struct agg *g, size_t vidx, enum profile_kind kind, uint6
 	uint64_t v;
 	int got, ret = -1;
 
-	S.ids = malloc(PROFILE_MAX_FRAMES * sizeof(*S.ids));
-	S.fr = malloc(PROFILE_MAX_FRAMES * sizeof(*S.fr));
+	S.ids = budget_calloc(&P->budget, PROFILE_MAX_FRAMES, sizeof(*S.ids));
+	S.fr = budget_calloc(&P->budget, PROFILE_MAX_FRAMES, sizeof(*S.fr));
 	if (S.ids == NULL || S.fr == NULL) {
-		oom(P);
+		oom(P, 0);
 		goto out_free;
 	}
 	*total = 0;
@@ -841,14 +858,17 @@ pass2(struct proto *P, struct agg *g, size_t vidx, enum profile_kind kind, uint6
 		*total += rec.count;
 		added = agg_add(g, &rec);
 		if (added < 0) {
-			oom(P);
+			oom(P, off);
 			goto out_free;
 		}
 		if (added == 1) {
 			n = sample_frames(&S, true, &found);
 			if (n < 0)
 				goto out_free;
-			agg_set_stack(g, S.fr, (size_t)n);
+			if (agg_set_stack(g, S.fr, (size_t)n) < 0) {
+				oom(P, off);
+				goto out_free;
+			}
 		}
 	}
 	if (got == 0)
@@ -860,9 +880,11 @@ out_free:
 }
 
 int
-profile_parse_proto(const char *buf, size_t len, struct profile *out, struct parse_error *err)
+profile_parse_proto(const char *buf, size_t len, const struct profile_limits *lim,
+                    struct profile *out, struct parse_error *err)
 {
 	struct proto P = {.err = err};
+	struct profile_limits def = profile_limits_for(PROFILE_DEFAULT_MAX_BODY);
 	struct profile_arena *arena = NULL;
 	struct agg *g = NULL;
 	enum profile_kind kind = PROFILE_KIND_GOROUTINE;
@@ -871,6 +893,11 @@ profile_parse_proto(const char *buf, size_t len, struct profile *out, struct par
 	int ret = -1;
 
 	*out = (struct profile){0};
+	if (lim == NULL)
+		lim = &def;
+	budget_init(&P.budget, lim);
+	P.max_inflated =
+	    lim->max_inflated > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)lim->max_inflated;
 	P.in = (const uint8_t *)buf;
 	P.inlen = len;
 	/* gzip as Go serves it, else an uncompressed profile.proto */
@@ -883,16 +910,16 @@ profile_parse_proto(const char *buf, size_t len, struct profile *out, struct par
 	}
 	if (resolve(&P) < 0 || check_type(&P, &vidx, &kind) < 0)
 		goto out_free;
-	arena = arena_new();
-	g = agg_new(arena, PROFILE_FORMAT_PROTO, kind);
+	arena = arena_new(&P.budget);
+	g = agg_new(arena, &P.budget, PROFILE_FORMAT_PROTO, kind);
 	if (g == NULL) {
-		oom(&P);
+		oom(&P, 0);
 		goto out_free;
 	}
 	if (pass2(&P, g, vidx, kind, &total) < 0)
 		goto out_free;
 	if (agg_finish(g, out, total) < 0) {
-		oom(&P);
+		oom(&P, P.total_out);
 		goto out_free;
 	}
 	arena = NULL;

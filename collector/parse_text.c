@@ -7,7 +7,10 @@
  * (usually the first one to three frames); the rest of the record is skipped with a one-byte check
  * per line and parsed in full only when its (location, op) bucket is new and needs a representative
  * stack. A dump cut off by Go's 64 MiB runtime.Stack buffer ends in a partial record: its
- * incomplete last line is ignored. */
+ * incomplete last line is ignored. Memory follows the distinct (location, op) buckets and their
+ * stacks, each drawn from bytes of its own record, and is counted against the max_memory budget
+ * all the same (a 4-byte debug=1 frame line costs a 24-byte stack frame). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,6 +124,7 @@ parse_file_line(const char *s, size_t n, struct raw_frame *f)
 
 struct text_parser {
 	struct lines L;
+	struct parse_budget budget;
 	struct profile_arena *arena;
 	struct agg *agg;
 	struct raw_frame *fr; /* PROFILE_MAX_FRAMES scratch frames */
@@ -291,8 +295,31 @@ d2_header(struct text_parser *P, const struct line *ln, struct agg_record *rec, 
 	return 0;
 }
 
+/* The start of a parse within 'lim': the budget, the arena and the scratch frames. */
+static int
+text_start(struct text_parser *P, const struct profile_limits *lim)
+{
+	budget_init(&P->budget, lim);
+	P->arena = arena_new(&P->budget);
+	P->fr = budget_calloc(&P->budget, PROFILE_MAX_FRAMES, sizeof(*P->fr));
+	if (P->fr == NULL)
+		return perr_nomem(P->err, &P->budget, 0, 0, "");
+	return 0;
+}
+
+/* Out of memory or over the budget in the record at line 'line' (byte 'off'). */
+static int
+text_nomem(struct text_parser *P, size_t off, size_t line)
+{
+	char prefix[48];
+
+	snprintf(prefix, sizeof(prefix), "line %zu: ", line);
+	return perr_nomem(P->err, &P->budget, off, line, prefix);
+}
+
 int
-profile_parse_debug2(const char *buf, size_t len, struct profile *out, struct parse_error *err)
+profile_parse_debug2(const char *buf, size_t len, const struct profile_limits *lim,
+                     struct profile *out, struct parse_error *err)
 {
 	struct text_parser P = {.L = {.buf = buf, .len = len}, .err = err};
 	uint64_t total = 0;
@@ -301,11 +328,11 @@ profile_parse_debug2(const char *buf, size_t len, struct profile *out, struct pa
 	int r, ret = -1;
 
 	*out = (struct profile){0};
-	P.arena = arena_new();
-	P.agg = agg_new(P.arena, PROFILE_FORMAT_DEBUG2, PROFILE_KIND_GOROUTINE);
-	P.fr = malloc(PROFILE_MAX_FRAMES * sizeof(*P.fr));
-	if (P.agg == NULL || P.fr == NULL) {
-		perr(err, 0, 0, "out of memory");
+	if (text_start(&P, lim) < 0)
+		goto out_free;
+	P.agg = agg_new(P.arena, &P.budget, PROFILE_FORMAT_DEBUG2, PROFILE_KIND_GOROUTINE);
+	if (P.agg == NULL) {
+		perr_nomem(err, &P.budget, 0, 0, "");
 		goto out_free;
 	}
 	while ((r = next_line(&P.L, &ln, err)) > 0) {
@@ -332,7 +359,7 @@ profile_parse_debug2(const char *buf, size_t len, struct profile *out, struct pa
 		any_leaked |= leaked;
 		added = agg_add(P.agg, &rec);
 		if (added < 0) {
-			perr(err, ln.off, rec_line - 1, "out of memory");
+			text_nomem(&P, ln.off, rec_line);
 			goto out_free;
 		}
 		total++;
@@ -350,7 +377,10 @@ profile_parse_debug2(const char *buf, size_t len, struct profile *out, struct pa
 				     rec_line + 1, rec_pos);
 				goto out_free;
 			}
-			agg_set_stack(P.agg, P.fr, (size_t)n);
+			if (agg_set_stack(P.agg, P.fr, (size_t)n) < 0) {
+				text_nomem(&P, ln.off, rec_line);
+				goto out_free;
+			}
 			P.L = saved;
 		}
 	}
@@ -359,7 +389,7 @@ profile_parse_debug2(const char *buf, size_t len, struct profile *out, struct pa
 	if (any_leaked)
 		agg_set_kind(P.agg, PROFILE_KIND_GOROUTINELEAK);
 	if (agg_finish(P.agg, out, total) < 0) {
-		perr(err, 0, 0, "out of memory");
+		text_nomem(&P, len, P.L.lineno);
 		goto out_free;
 	}
 	ret = 0;
@@ -436,7 +466,8 @@ d1_frames(struct text_parser *P, bool all, bool *found)
 }
 
 int
-profile_parse_debug1(const char *buf, size_t len, struct profile *out, struct parse_error *err)
+profile_parse_debug1(const char *buf, size_t len, const struct profile_limits *lim,
+                     struct profile *out, struct parse_error *err)
 {
 	struct text_parser P = {.L = {.buf = buf, .len = len}, .err = err};
 	enum profile_kind kind;
@@ -446,12 +477,8 @@ profile_parse_debug1(const char *buf, size_t len, struct profile *out, struct pa
 	int r, ret = -1;
 
 	*out = (struct profile){0};
-	P.arena = arena_new();
-	P.fr = malloc(PROFILE_MAX_FRAMES * sizeof(*P.fr));
-	if (P.fr == NULL) {
-		perr(err, 0, 0, "out of memory");
+	if (text_start(&P, lim) < 0)
 		goto out_free;
-	}
 	r = next_line(&P.L, &ln, err);
 	if (r < 0)
 		goto out_free;
@@ -474,9 +501,9 @@ profile_parse_debug1(const char *buf, size_t len, struct profile *out, struct pa
 		bad_line(err, &P.L, &ln, "a number after 'profile: total '");
 		goto out_free;
 	}
-	P.agg = agg_new(P.arena, PROFILE_FORMAT_DEBUG1, kind);
+	P.agg = agg_new(P.arena, &P.budget, PROFILE_FORMAT_DEBUG1, kind);
 	if (P.agg == NULL) {
-		perr(err, 0, 0, "out of memory");
+		perr_nomem(err, &P.budget, 0, 0, "");
 		goto out_free;
 	}
 	while ((r = next_line(&P.L, &ln, err)) > 0) {
@@ -509,7 +536,7 @@ profile_parse_debug1(const char *buf, size_t len, struct profile *out, struct pa
 		rec.leaked = kind == PROFILE_KIND_GOROUTINELEAK ? rec.count : 0;
 		added = agg_add(P.agg, &rec);
 		if (added < 0) {
-			perr(err, ln.off, rec_line, "out of memory");
+			text_nomem(&P, ln.off, rec_line);
 			goto out_free;
 		}
 		if (added == 1) {
@@ -526,7 +553,10 @@ profile_parse_debug1(const char *buf, size_t len, struct profile *out, struct pa
 				     rec_pos);
 				goto out_free;
 			}
-			agg_set_stack(P.agg, P.fr, (size_t)n);
+			if (agg_set_stack(P.agg, P.fr, (size_t)n) < 0) {
+				text_nomem(&P, ln.off, rec_line);
+				goto out_free;
+			}
 			P.L = saved;
 		}
 	}
@@ -556,7 +586,7 @@ profile_parse_debug1(const char *buf, size_t len, struct profile *out, struct pa
 		goto out_free;
 	}
 	if (agg_finish(P.agg, out, total) < 0) {
-		perr(err, 0, 0, "out of memory");
+		text_nomem(&P, len, P.L.lineno);
 		goto out_free;
 	}
 	ret = 0;

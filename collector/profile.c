@@ -1,5 +1,5 @@
-/* collector/profile.c: the profile model: its arena, the (location, op) aggregator every parser
- * feeds, format detection and dispatch, and the op class tables.
+/* collector/profile.c: the profile model: the memory budget of a parse, its arena, the (location,
+ * op) aggregator every parser feeds, format detection and dispatch, and the op class tables.
  *
  * Speed and memory come from doing per-goroutine work only on borrowed bytes: a record is hashed by
  * its attributed location and op and merged into an open-addressing table; strings are interned
@@ -15,6 +15,117 @@
 #include "base/xalloc.h"
 #include "collector/profile_internal.h"
 
+/* ---- limits and the memory budget ---- */
+
+struct profile_limits
+profile_limits_for(uint64_t max_body)
+{
+	uint64_t mem = max_body > PROFILE_MIN_MEMORY ? max_body : PROFILE_MIN_MEMORY;
+
+	return (struct profile_limits){
+	    .max_body = max_body,
+	    .max_inflated = max_body > UINT64_MAX / PROFILE_INFLATE_RATIO
+	                        ? UINT64_MAX
+	                        : max_body * PROFILE_INFLATE_RATIO,
+	    .max_memory = mem,
+	};
+}
+
+void
+budget_init(struct parse_budget *b, const struct profile_limits *lim)
+{
+	struct profile_limits def = profile_limits_for(PROFILE_DEFAULT_MAX_BODY);
+
+	if (lim == NULL)
+		lim = &def;
+	/* a quarter of the address space at most, so used + a request never overflows */
+	*b = (struct parse_budget){
+	    .limit = lim->max_memory > SIZE_MAX / 4 ? SIZE_MAX / 4 : (size_t)lim->max_memory,
+	    .max_body = lim->max_body,
+	};
+}
+
+/* Account 'newsize' more bytes (the old block still counted); false when over the limit. */
+static bool
+budget_take(struct parse_budget *b, size_t newsize)
+{
+	if (b == NULL)
+		return true;
+	if (newsize > b->limit || b->used + newsize > b->limit) {
+		b->over = true;
+		return false;
+	}
+	b->used += newsize;
+	return true;
+}
+
+int
+budget_realloc(struct parse_budget *b, void **p, size_t oldsize, size_t newsize)
+{
+	void *np;
+
+	if (!budget_take(b, newsize))
+		return -1;
+	np = realloc(*p, newsize);
+	if (b != NULL)
+		b->used -= np == NULL ? newsize : oldsize;
+	if (np == NULL)
+		return -1;
+	*p = np;
+	return 0;
+}
+
+void *
+budget_calloc(struct parse_budget *b, size_t n, size_t size)
+{
+	void *p;
+
+	if (size != 0 && n > SIZE_MAX / size)
+		return NULL;
+	if (!budget_take(b, n * size))
+		return NULL;
+	p = calloc(n, size);
+	if (p == NULL && b != NULL)
+		b->used -= n * size;
+	return p;
+}
+
+void
+budget_free(struct parse_budget *b, void *p, size_t size)
+{
+	if (p == NULL)
+		return;
+	free(p);
+	if (b != NULL)
+		b->used -= size < b->used ? size : b->used;
+}
+
+/* "64 MiB", or the bytes when not a whole number of MiB. */
+static void
+fmt_size(char *dst, size_t n, uint64_t bytes)
+{
+	if (bytes % (1u << 20) == 0)
+		snprintf(dst, n, "%llu MiB", (unsigned long long)(bytes >> 20));
+	else
+		snprintf(dst, n, "%llu bytes", (unsigned long long)bytes);
+}
+
+int
+perr_nomem(struct parse_error *err, const struct parse_budget *b, size_t offset, size_t line,
+           const char *prefix)
+{
+	char lim[32], body[32];
+
+	if (b == NULL || !b->over)
+		return perr(err, offset, line, "%sout of memory at byte %zu", prefix, offset);
+	fmt_size(lim, sizeof(lim), b->limit);
+	fmt_size(body, sizeof(body), b->max_body);
+	return perr(err, offset, line,
+	            "%sprofile tables need more than %s (the limit for a max_body_bytes of %s) at "
+	            "byte %zu",
+	            prefix, lim, body, offset);
+}
+
 /* ---- arena ---- */
 
 struct arena_chunk {
@@ -26,18 +137,19 @@ struct profile_arena {
 	struct arena_chunk *head;
 	char *cur;
 	size_t left;
-	size_t chunk; /* size of the next chunk; doubles up to ARENA_MAX_CHUNK */
+	size_t chunk;                /* size of the next chunk; doubles up to ARENA_MAX_CHUNK */
+	struct parse_budget *budget; /* while a parse fills it */
 };
 
 #define ARENA_MIN_CHUNK (64u << 10)
 #define ARENA_MAX_CHUNK (4u << 20)
 
 struct profile_arena *
-arena_new(void)
+arena_new(struct parse_budget *b)
 {
 	struct profile_arena *a = xmalloc(sizeof(*a));
 
-	*a = (struct profile_arena){.chunk = ARENA_MIN_CHUNK};
+	*a = (struct profile_arena){.chunk = ARENA_MIN_CHUNK, .budget = b};
 	return a;
 }
 
@@ -49,8 +161,12 @@ arena_alloc(struct profile_arena *a, size_t n)
 	n = (n + 15) & ~(size_t)15;
 	if (n > a->left) {
 		size_t size = n > a->chunk ? n : a->chunk;
-		struct arena_chunk *c = xmalloc(sizeof(*c) + size);
+		struct arena_chunk *c = NULL;
 
+		if (a->budget == NULL)
+			c = xmalloc(sizeof(*c) + size);
+		else if (budget_realloc(a->budget, (void **)&c, 0, sizeof(*c) + size) < 0)
+			return NULL;
 		c->next = a->head;
 		a->head = c;
 		a->cur = (char *)c->data;
@@ -111,8 +227,10 @@ struct intern {
 	size_t used;
 };
 
+/* 's' copied into the arena once; NULL when over the budget. */
 static const char *
-intern_str(struct intern *in, struct profile_arena *a, const char *s, size_t len)
+intern_str(struct intern *in, struct profile_arena *a, struct parse_budget *bud, const char *s,
+           size_t len)
 {
 	uint64_t h = hash_bytes(s, len, 7);
 	size_t i;
@@ -122,9 +240,10 @@ intern_str(struct intern *in, struct profile_arena *a, const char *s, size_t len
 		return "";
 	if (2 * (in->used + 1) > in->mask + 1) {
 		size_t nslots = in->mask == 0 ? 1024 : 2 * (in->mask + 1);
-		struct istr *ns = xmalloc(nslots * sizeof(*ns));
+		struct istr *ns = budget_calloc(bud, nslots, sizeof(*ns));
 
-		memset(ns, 0, nslots * sizeof(*ns));
+		if (ns == NULL)
+			return NULL;
 		for (i = 0; in->mask != 0 && i <= in->mask; i++) {
 			size_t j;
 
@@ -135,7 +254,7 @@ intern_str(struct intern *in, struct profile_arena *a, const char *s, size_t len
 				;
 			ns[j] = in->slots[i];
 		}
-		free(in->slots);
+		budget_free(bud, in->slots, in->mask == 0 ? 0 : (in->mask + 1) * sizeof(*ns));
 		in->slots = ns;
 		in->mask = nslots - 1;
 	}
@@ -145,6 +264,8 @@ intern_str(struct intern *in, struct profile_arena *a, const char *s, size_t len
 			return in->slots[i].s;
 	}
 	copy = arena_alloc(a, len + 1);
+	if (copy == NULL)
+		return NULL;
 	memcpy(copy, s, len);
 	copy[len] = '\0';
 	in->slots[i] = (struct istr){.hash = h, .s = copy, .len = len};
@@ -172,6 +293,7 @@ struct wait_pair {
 
 struct agg {
 	struct profile_arena *arena;
+	struct parse_budget *budget;
 	enum profile_format format;
 	enum profile_kind kind;
 	struct intern in;
@@ -185,18 +307,20 @@ struct agg {
 };
 
 struct agg *
-agg_new(struct profile_arena *arena, enum profile_format format, enum profile_kind kind)
+agg_new(struct profile_arena *arena, struct parse_budget *b, enum profile_format format,
+        enum profile_kind kind)
 {
 	struct agg *g = calloc(1, sizeof(*g));
 
 	if (g == NULL)
 		return NULL;
 	g->arena = arena;
+	g->budget = b;
 	g->format = format;
 	g->kind = kind;
 	g->pending = SIZE_MAX;
 	g->mask = 1023;
-	g->slots = calloc(g->mask + 1, sizeof(*g->slots));
+	g->slots = budget_calloc(b, g->mask + 1, sizeof(*g->slots));
 	if (g->slots == NULL) {
 		free(g);
 		return NULL;
@@ -220,7 +344,7 @@ static int
 agg_grow_slots(struct agg *g)
 {
 	size_t nslots = 2 * (g->mask + 1);
-	uint32_t *ns = calloc(nslots, sizeof(*ns));
+	uint32_t *ns = budget_calloc(g->budget, nslots, sizeof(*ns));
 
 	if (ns == NULL)
 		return -1;
@@ -231,7 +355,7 @@ agg_grow_slots(struct agg *g)
 			;
 		ns[j] = (uint32_t)(i + 1);
 	}
-	free(g->slots);
+	budget_free(g->budget, g->slots, (g->mask + 1) * sizeof(*ns));
 	g->slots = ns;
 	g->mask = nslots - 1;
 	return 0;
@@ -244,11 +368,10 @@ agg_add_wait(struct agg *g, size_t bucket, int32_t minutes)
 
 	if (g->nwaits == g->capwaits) {
 		size_t cap = g->capwaits ? 2 * g->capwaits : 1024;
-		struct wait_pair *nw = realloc(g->waits, cap * sizeof(*nw));
 
-		if (nw == NULL)
+		if (budget_realloc(g->budget, (void **)&g->waits, g->capwaits * sizeof(*g->waits),
+		                   cap * sizeof(*g->waits)) < 0)
 			return -1;
-		g->waits = nw;
 		g->capwaits = cap;
 	}
 	g->waits[g->nwaits++] = (struct wait_pair){.bucket = (uint32_t)bucket, .minutes = minutes};
@@ -303,26 +426,27 @@ agg_add(struct agg *g, const struct agg_record *r)
 		return -1;
 	if (g->nb == g->capb) {
 		size_t cap = g->capb ? 2 * g->capb : 256;
-		struct bucket *nb = realloc(g->b, cap * sizeof(*nb));
 
-		if (nb == NULL)
+		if (budget_realloc(g->budget, (void **)&g->b, g->capb * sizeof(*g->b),
+		                   cap * sizeof(*g->b)) < 0)
 			return -1;
-		g->b = nb;
 		g->capb = cap;
 	}
 	b = &g->b[g->nb];
 	*b = (struct bucket){
 	    .hash = h,
-	    .fn = intern_str(&g->in, g->arena, loc->fn, loc->fnlen),
+	    .fn = intern_str(&g->in, g->arena, g->budget, loc->fn, loc->fnlen),
 	    .fnlen = loc->fnlen,
-	    .file = intern_str(&g->in, g->arena, loc->file, loc->filelen),
+	    .file = intern_str(&g->in, g->arena, g->budget, loc->file, loc->filelen),
 	    .filelen = loc->filelen,
-	    .op = intern_str(&g->in, g->arena, op, oplen),
+	    .op = intern_str(&g->in, g->arena, g->budget, op, oplen),
 	    .oplen = (uint32_t)oplen,
 	    .line = loc->line,
 	    .max_wait = -1,
 	    .min_wait = -1,
 	};
+	if (b->fn == NULL || b->file == NULL || b->op == NULL)
+		return -1;
 	g->slots[i] = (uint32_t)(g->nb + 1);
 	g->pending = g->nb;
 	g->nb++;
@@ -338,26 +462,35 @@ merge:
 	return is_new ? 1 : 0;
 }
 
-void
+int
 agg_set_stack(struct agg *g, const struct raw_frame *frames, size_t n)
 {
 	struct bucket *b;
+	struct frame *stack;
 
 	if (g->pending == SIZE_MAX)
-		return;
+		return 0;
 	b = &g->b[g->pending];
 	g->pending = SIZE_MAX;
 	if (n > PROFILE_MAX_FRAMES)
 		n = PROFILE_MAX_FRAMES;
-	b->stack = arena_alloc(g->arena, (n ? n : 1) * sizeof(*b->stack));
+	stack = arena_alloc(g->arena, (n ? n : 1) * sizeof(*stack));
+	if (stack == NULL)
+		return -1;
 	for (size_t i = 0; i < n; i++) {
-		b->stack[i] = (struct frame){
-		    .function = intern_str(&g->in, g->arena, frames[i].fn, frames[i].fnlen),
-		    .file = intern_str(&g->in, g->arena, frames[i].file, frames[i].filelen),
+		stack[i] = (struct frame){
+		    .function =
+		        intern_str(&g->in, g->arena, g->budget, frames[i].fn, frames[i].fnlen),
+		    .file =
+		        intern_str(&g->in, g->arena, g->budget, frames[i].file, frames[i].filelen),
 		    .line = frames[i].line,
 		};
+		if (stack[i].function == NULL || stack[i].file == NULL)
+			return -1;
 	}
+	b->stack = stack;
 	b->nstack = n;
+	return 0;
 }
 
 void
@@ -401,6 +534,16 @@ agg_finish(struct agg *g, struct profile *out, uint64_t total)
 	size_t i, w;
 
 	locs = arena_alloc(g->arena, (g->nb ? g->nb : 1) * sizeof(*locs));
+	if (locs == NULL)
+		return -1;
+	for (i = 0; i < g->nb; i++) {
+		if (g->b[i].stack == NULL) {
+			g->b[i].stack = arena_alloc(g->arena, sizeof(*g->b[i].stack));
+			if (g->b[i].stack == NULL)
+				return -1;
+			g->b[i].nstack = 0;
+		}
+	}
 	if (g->nwaits > 1)
 		qsort(g->waits, g->nwaits, sizeof(*g->waits), cmp_wait);
 	for (i = 0, w = 0; i < g->nb; i++) {
@@ -419,10 +562,6 @@ agg_finish(struct agg *g, struct profile *out, uint64_t total)
 		    .stack = b->stack,
 		    .nstack = b->nstack,
 		};
-		if (b->stack == NULL) {
-			l->stack = arena_alloc(g->arena, sizeof(*l->stack));
-			l->nstack = 0;
-		}
 		while (w < g->nwaits && g->waits[w].bucket < i)
 			w++;
 		if (b->nwait > 0) {
@@ -445,6 +584,7 @@ agg_finish(struct agg *g, struct profile *out, uint64_t total)
 	    .nlocations = g->nb,
 	    .arena = g->arena,
 	};
+	g->arena->budget = NULL; /* the profile's now, past the parse and its budget */
 	g->arena = NULL;
 	return 0;
 }
@@ -564,18 +704,19 @@ describe(const char *buf, size_t len, char *dst, size_t dstlen)
 }
 
 int
-profile_parse(const char *buf, size_t len, struct profile *out, struct parse_error *err)
+profile_parse_limited(const char *buf, size_t len, const struct profile_limits *lim,
+                      struct profile *out, struct parse_error *err)
 {
 	char what[256];
 
 	*out = (struct profile){0};
 	switch (profile_detect(buf, len)) {
 	case PROFILE_FORMAT_PROTO:
-		return profile_parse_proto(buf, len, out, err);
+		return profile_parse_proto(buf, len, lim, out, err);
 	case PROFILE_FORMAT_DEBUG1:
-		return profile_parse_debug1(buf, len, out, err);
+		return profile_parse_debug1(buf, len, lim, out, err);
 	case PROFILE_FORMAT_DEBUG2:
-		return profile_parse_debug2(buf, len, out, err);
+		return profile_parse_debug2(buf, len, lim, out, err);
 	case PROFILE_FORMAT_UNKNOWN:
 		break;
 	}
@@ -584,6 +725,12 @@ profile_parse(const char *buf, size_t len, struct profile *out, struct parse_err
 	            "expected a goroutine profile (debug=0 gzip protobuf, debug=1 or debug=2 "
 	            "text), found %s at byte 0",
 	            what);
+}
+
+int
+profile_parse(const char *buf, size_t len, struct profile *out, struct parse_error *err)
+{
+	return profile_parse_limited(buf, len, NULL, out, err);
 }
 
 void

@@ -72,25 +72,56 @@ struct parse_error {
 };
 
 /* Hard limits on untrusted input; exceeding one is a parse error, never unbounded memory. */
-#define PROFILE_MAX_INFLATED (512u << 20) /* gunzipped proto bytes */
 #define PROFILE_MAX_FRAMES 1024 /* frames kept per stack (deeper stacks are cut, not an error) */
 #define PROFILE_MAX_LINE (1u << 20) /* one text line */
+
+/* What one parse may cost, derived from the largest body it can be given (max_body_bytes), so a
+ * hostile or broken target costs at most a known multiple of what its body may: see
+ * profile_limits_for(). */
+struct profile_limits {
+	uint64_t max_body;     /* the max_body_bytes they derive from (named in errors) */
+	uint64_t max_inflated; /* debug=0: gunzipped bytes read, each pass */
+	uint64_t max_memory;   /* bytes a parse holds at once, whatever the input: the decoder's
+	                          tables and window, the aggregate and its strings (not the input) */
+};
+
+/* max_body_bytes' default, and the limits `leakprofd parse` applies */
+#define PROFILE_DEFAULT_MAX_BODY (64u << 20)
+/* Go's gzip shrinks a goroutine profile 2-10x (tests/fixtures, the benchmark's 65,536 stacks);
+ * every profile that inflates to at most this many times max_body_bytes is read whole. */
+#define PROFILE_INFLATE_RATIO 8
+/* A real profile's tables hold the functions and files its goroutines are parked in: a few KiB to
+ * a few MiB. The floor keeps a tiny max_body_bytes from refusing them. */
+#define PROFILE_MIN_MEMORY (16u << 20)
+
+/* The limits for bodies of at most 'max_body' bytes: max_inflated is PROFILE_INFLATE_RATIO x
+ * max_body, max_memory is max_body but at least PROFILE_MIN_MEMORY. */
+struct profile_limits profile_limits_for(uint64_t max_body);
 
 /* Detect the format of 'buf' from its content. PROFILE_FORMAT_UNKNOWN if none fits. */
 enum profile_format profile_detect(const char *buf, size_t len);
 
-/* Parse 'buf' (any supported format, auto-detected) into 'out'. 0 on success; -1 with 'err' filled
- * on failure (out is then empty). The caller owns 'out' and releases it with profile_release().
- * Pure: no I/O. */
+/* Parse 'buf' (any supported format, auto-detected) into 'out' within 'lim' (borrowed; NULL: the
+ * limits of PROFILE_DEFAULT_MAX_BODY). 0 on success; -1 with 'err' filled on failure (out is then
+ * empty), an input over a limit included. The caller owns 'out' and releases it with
+ * profile_release(). Pure: no I/O. */
+int profile_parse_limited(const char *buf, size_t len, const struct profile_limits *lim,
+                          struct profile *out, struct parse_error *err)
+    __attribute__((warn_unused_result));
+/* profile_parse_limited() within the limits of the default max_body_bytes, as `leakprofd parse`
+ * and the tests parse. */
 int profile_parse(const char *buf, size_t len, struct profile *out, struct parse_error *err)
     __attribute__((warn_unused_result));
 
-/* Format-specific entry points, same contract as profile_parse(). */
-int profile_parse_debug2(const char *buf, size_t len, struct profile *out, struct parse_error *err)
+/* Format-specific entry points, same contract as profile_parse_limited(). */
+int profile_parse_debug2(const char *buf, size_t len, const struct profile_limits *lim,
+                         struct profile *out, struct parse_error *err)
     __attribute__((warn_unused_result));
-int profile_parse_debug1(const char *buf, size_t len, struct profile *out, struct parse_error *err)
+int profile_parse_debug1(const char *buf, size_t len, const struct profile_limits *lim,
+                         struct profile *out, struct parse_error *err)
     __attribute__((warn_unused_result));
-int profile_parse_proto(const char *buf, size_t len, struct profile *out, struct parse_error *err)
+int profile_parse_proto(const char *buf, size_t len, const struct profile_limits *lim,
+                        struct profile *out, struct parse_error *err)
     __attribute__((warn_unused_result));
 
 /* Free everything 'p' owns and zero it; profile_release() of a zeroed profile does nothing. */

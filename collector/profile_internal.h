@@ -17,16 +17,43 @@
 #include "collector/classify.h"
 #include "collector/profile.h"
 
-/* Bump allocator; freed at once. Aborts on out-of-memory (allocation failures of bounded sizes are
- * fatal). */
+/* The memory one parse may hold (struct profile_limits.max_memory). Every block the decoder, the
+ * aggregator and the arena allocate is counted while it lives, a realloc as its old and new block
+ * at once, so what a parse holds never passes 'limit', whatever its input. */
+struct parse_budget {
+	size_t used;       /* bytes held now */
+	size_t limit;      /* max_memory */
+	uint64_t max_body; /* for the error message */
+	bool over;         /* a request was refused for the limit (not for a failed malloc) */
+};
+
+/* A budget of lim->max_memory bytes ('lim' NULL: the default limits). */
+void budget_init(struct parse_budget *b, const struct profile_limits *lim);
+/* Resize '*p' (NULL: allocate) from 'oldsize' to 'newsize' bytes within 'b'. 0; -1 with '*p'
+ * unchanged when over the limit ('b->over' set) or out of memory. */
+int budget_realloc(struct parse_budget *b, void **p, size_t oldsize, size_t newsize)
+    __attribute__((warn_unused_result));
+/* 'n' zeroed elements of 'size' bytes within 'b'; NULL as budget_realloc() fails. */
+void *budget_calloc(struct parse_budget *b, size_t n, size_t size);
+/* Free 'p' of 'size' bytes (NULL does nothing). */
+void budget_free(struct parse_budget *b, void *p, size_t size);
+/* The error of a failed allocation: over the budget, "profile tables need more than N MiB (the
+ * limit for a max_body_bytes of M) at byte OFF" after 'prefix', else out of memory. Returns -1. */
+int perr_nomem(struct parse_error *err, const struct parse_budget *b, size_t offset, size_t line,
+               const char *prefix);
+
+/* Bump allocator; freed at once. Chunks are counted against 'b' (borrowed, may be NULL: no limit)
+ * until agg_finish() hands the arena over. */
+struct profile_arena *arena_new(struct parse_budget *b);
+/* 'n' bytes, 16-aligned; NULL when over the budget (aborts on out-of-memory without one). */
 void *arena_alloc(struct profile_arena *a, size_t n);
-struct profile_arena *arena_new(void);
 void arena_free(struct profile_arena *a);
 
 struct agg; /* opaque aggregator */
 
-/* New aggregator writing into 'arena' (borrowed). NULL on out-of-memory. */
-struct agg *agg_new(struct profile_arena *arena, enum profile_format format,
+/* New aggregator writing into 'arena', its tables counted against 'b' (both borrowed). NULL on
+ * out-of-memory or over the budget. */
+struct agg *agg_new(struct profile_arena *arena, struct parse_budget *b, enum profile_format format,
                     enum profile_kind kind);
 void agg_free(struct agg *g);
 
@@ -45,15 +72,17 @@ struct agg_record {
 
 /* Merge one record. Returns 1 when the (location, op) bucket is new and needs its representative
  * stack (call agg_set_stack() with the full stack before the next agg_add()), 0 when merged, -1 on
- * out-of-memory. */
+ * out-of-memory or over the budget. */
 int agg_add(struct agg *g, const struct agg_record *r) __attribute__((warn_unused_result));
-/* The full stack (leaf first) of the bucket agg_add() just created; copied into the arena. */
-void agg_set_stack(struct agg *g, const struct raw_frame *frames, size_t n);
+/* The full stack (leaf first) of the bucket agg_add() just created; copied into the arena. 0, or
+ * -1 as agg_add(). */
+int agg_set_stack(struct agg *g, const struct raw_frame *frames, size_t n)
+    __attribute__((warn_unused_result));
 
 /* Change the kind (a debug=2 dump with "(leaked)" tags is a goroutineleak dump). */
 void agg_set_kind(struct agg *g, enum profile_kind kind);
 
-/* Move the aggregate into 'out' (sorted, arena handed over). 0, or -1 on out-of-memory. */
+/* Move the aggregate into 'out' (sorted, arena handed over). 0, or -1 as agg_add(). */
 int agg_finish(struct agg *g, struct profile *out, uint64_t total)
     __attribute__((warn_unused_result));
 

@@ -991,6 +991,7 @@ transfer_result(struct transfer *x, CURLcode rc, struct scrape_result *res)
 {
 	long code = 0;
 	struct parse_error perr;
+	struct profile_limits lim = profile_limits_for(x->max);
 
 	memset(res, 0, sizeof(*res));
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
@@ -1007,7 +1008,7 @@ transfer_result(struct transfer *x, CURLcode rc, struct scrape_result *res)
 	if (strcmp(res->status, "ok") != 0)
 		return;
 	memset(&perr, 0, sizeof(perr));
-	if (profile_parse(x->buf ? x->buf : "", x->len, &res->profile, &perr) != 0) {
+	if (profile_parse_limited(x->buf ? x->buf : "", x->len, &lim, &res->profile, &perr) != 0) {
 		fmt(res->status, sizeof(res->status), "parse error: %s",
 		    perr.msg[0] ? perr.msg : "unknown");
 		memset(&res->profile, 0, sizeof(res->profile));

@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #if __has_include(<valgrind/valgrind.h>)
@@ -655,7 +658,7 @@ START_TEST(test_proto_goroutineleak)
 	profile_release(&p);
 
 	/* uncompressed profile.proto goes through profile_parse_proto() directly */
-	ck_assert_int_eq(profile_parse_proto((const char *)pb.b, pb.n, &p, NULL), 0);
+	ck_assert_int_eq(profile_parse_proto((const char *)pb.b, pb.n, NULL, &p, NULL), 0);
 	ck_assert_uint_eq(p.total_goroutines, 7);
 	profile_release(&p);
 }
@@ -707,6 +710,352 @@ START_TEST(test_proto_malformed)
 	/* an empty but valid gzip */
 	n = gzip_buf("", 0, gz, sizeof(gz));
 	ck_assert_str_eq(parse_fail((const char *)gz, n), "proto: empty profile");
+}
+END_TEST
+
+/* ---- bounded by max_body_bytes ---- */
+
+/* The limits of a 1 MiB max_body_bytes: 8 MiB inflated, 16 MiB of memory (the floor). */
+#define BOMB_MAX_BODY (1u << 20)
+/* What a parse within those limits may add to the peak RSS of a process: the 16 MiB budget,
+ * malloc's and the sanitizers' or valgrind's own overhead. Without the budget each bomb below
+ * takes well over 100 MiB. */
+#define BOMB_MAX_RSS_KIB (64u << 10)
+
+/* A growable byte buffer for generated profiles. */
+struct gbuf {
+	unsigned char *b;
+	size_t n, cap;
+};
+
+static void
+gb_put(struct gbuf *g, const void *p, size_t n)
+{
+	if (g->n + n > g->cap) {
+		g->cap = (g->n + n) * 2;
+		g->b = realloc(g->b, g->cap);
+		ck_assert_ptr_nonnull(g->b);
+	}
+	memcpy(g->b + g->n, p, n);
+	g->n += n;
+}
+
+static void
+gb_varint(struct gbuf *g, uint64_t v)
+{
+	unsigned char b[10];
+	size_t n = 0;
+
+	do {
+		b[n++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v != 0);
+	gb_put(g, b, n);
+}
+
+/* A key and a length (wire type 2). */
+static void
+gb_len(struct gbuf *g, unsigned field, size_t n)
+{
+	gb_varint(g, (uint64_t)field << 3 | 2);
+	gb_varint(g, n);
+}
+
+/* gzip of 'head', then 'unit' 'count' times (deflated piecewise: the whole is never built). */
+static void
+gzip_repeat(const struct gbuf *head, const void *unit, size_t unitlen, size_t count,
+            struct gbuf *out)
+{
+	unsigned char chunk[1 << 16], obuf[1 << 16];
+	size_t per = sizeof(chunk) / unitlen, left = count;
+	z_stream zs = {0};
+	int flush;
+
+	for (size_t i = 0; i < per; i++)
+		memcpy(chunk + i * unitlen, unit, unitlen);
+	ck_assert_int_eq(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
+	                 Z_OK);
+	out->n = 0;
+	zs.next_in = head->b;
+	zs.avail_in = (uInt)head->n;
+	do {
+		if (zs.avail_in == 0 && left > 0) {
+			size_t k = left < per ? left : per;
+
+			zs.next_in = chunk;
+			zs.avail_in = (uInt)(k * unitlen);
+			left -= k;
+		}
+		flush = left == 0 ? Z_FINISH : Z_NO_FLUSH;
+		do {
+			zs.next_out = obuf;
+			zs.avail_out = sizeof(obuf);
+			ck_assert_int_ne(deflate(&zs, flush), Z_STREAM_ERROR);
+			gb_put(out, obuf, sizeof(obuf) - zs.avail_out);
+		} while (zs.avail_out == 0);
+	} while (flush != Z_FINISH);
+	deflateEnd(&zs);
+}
+
+static long
+maxrss_kib(void)
+{
+	struct rusage ru;
+
+	ck_assert_int_eq(getrusage(RUSAGE_SELF, &ru), 0);
+	return ru.ru_maxrss;
+}
+
+/* Parse 'buf' within the limits of 'max_body' in a child process: the parse must fail; its error
+ * goes to 'msg', and how much it raised the child's peak RSS to '*rss_kib'. */
+static void
+parse_fail_in_child(const void *buf, size_t len, uint64_t max_body, char *msg, size_t msglen,
+                    long *rss_kib)
+{
+	struct {
+		int rc;
+		long rss;
+		char msg[256];
+	} r;
+	int fds[2], status;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	fflush(stdout); /* the child must not write out the parent's buffered lines again */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct profile_limits lim = profile_limits_for(max_body);
+		struct parse_error err = {.msg = ""};
+		struct profile p;
+		long before = maxrss_kib();
+
+		memset(&r, 0, sizeof(r));
+		r.rc = profile_parse_limited(buf, len, &lim, &p, &err);
+		r.rss = maxrss_kib() - before;
+		if (r.rc == 0)
+			profile_release(&p);
+		memcpy(r.msg, err.msg, sizeof(r.msg));
+		_exit(write(fds[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 1);
+	}
+	close(fds[1]);
+	ck_assert_int_eq(read(fds[0], &r, sizeof(r)), (ssize_t)sizeof(r));
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_msg(r.rc == -1, "the bomb parsed (peak RSS +%ld KiB)", r.rss);
+	snprintf(msg, msglen, "%s", r.msg);
+	*rss_kib = r.rss;
+}
+
+/* A gzip body of 'head' then 'unit' x 'count' fails within a 1 MiB max_body_bytes with the
+ * budget's error and a bounded peak RSS. */
+static void
+check_bomb(const char *what, const struct gbuf *head, const void *unit, size_t unitlen,
+           size_t count, const char *want)
+{
+	struct gbuf gz = {0};
+	char msg[256];
+	long rss;
+
+	gzip_repeat(head, unit, unitlen, count, &gz);
+	parse_fail_in_child(gz.b, gz.n, BOMB_MAX_BODY, msg, sizeof(msg), &rss);
+	printf("%s bomb: %zu bytes of gzip, %zu inflated: '%s', peak RSS +%ld KiB\n", what, gz.n,
+	       head->n + unitlen * count, msg, rss);
+	ck_assert_msg(strncmp(msg, want, strlen(want)) == 0, "%s bomb: '%s', want '%s...'", what,
+	              msg, want);
+	ck_assert_msg(rss < (long)BOMB_MAX_RSS_KIB, "%s bomb: peak RSS +%ld KiB", what, rss);
+	free(gz.b);
+}
+
+#define TABLES_ERROR                                                                               \
+	"proto: profile tables need more than 16 MiB (the limit for a max_body_bytes of 1 MiB) "   \
+	"at "                                                                                      \
+	"byte "
+
+/* 16 MB of 2-byte empty Function entries (8 M functions at 24 bytes each without a bound). */
+START_TEST(test_proto_bomb_functions)
+{
+	static const unsigned char fn[] = {5 << 3 | 2, 0};
+	struct gbuf none = {0};
+
+	check_bomb("Function", &none, fn, sizeof(fn), 8u << 20, TABLES_ERROR);
+}
+END_TEST
+
+/* The same with empty Locations, and with empty strings of the string table. */
+START_TEST(test_proto_bomb_locations_strings)
+{
+	static const unsigned char loc[] = {4 << 3 | 2, 0}, str[] = {6 << 3 | 2, 0};
+	struct gbuf none = {0};
+
+	check_bomb("Location", &none, loc, sizeof(loc), 8u << 20, TABLES_ERROR);
+	check_bomb("string", &none, str, sizeof(str), 8u << 20, TABLES_ERROR);
+}
+END_TEST
+
+/* Locations of 1,000 empty Lines each: 16 bytes per 2-byte Line. */
+START_TEST(test_proto_bomb_lines)
+{
+	struct gbuf loc = {0}, none = {0};
+
+	gb_len(&loc, 4, 2000);
+	for (int i = 0; i < 1000; i++)
+		gb_put(&loc, "\x22\x00", 2);
+	check_bomb("Line", &none, loc.b, loc.n, 8000, TABLES_ERROR);
+	free(loc.b);
+}
+END_TEST
+
+/* A valid goroutine profile of 'nloc' samples, sample k at location k (main.f, line k) with
+ * 'depth' frames: location k, then location 1 again and again. */
+static void
+build_deep_samples(struct gbuf *pb, unsigned nloc, unsigned depth)
+{
+	static const char *const strs[] = {"", "goroutine", "count", "main.f", "/src/f.go"};
+	struct gbuf ids = {0}, msg = {0}, line = {0};
+
+	pb->n = 0;
+	gb_len(pb, 1, 4); /* sample_type {type 1, unit 2} */
+	gb_put(pb, "\x08\x01\x10\x02", 4);
+	for (unsigned k = 1; k <= nloc; k++) {
+		ids.n = msg.n = 0;
+		gb_varint(&ids, k);
+		for (unsigned d = 1; d < depth; d++)
+			gb_varint(&ids, 1);
+		gb_len(&msg, 1, ids.n); /* location_id, packed */
+		gb_put(&msg, ids.b, ids.n);
+		gb_put(&msg, "\x10\x01", 2); /* value 1 */
+		gb_len(pb, 2, msg.n);
+		gb_put(pb, msg.b, msg.n);
+	}
+	for (unsigned k = 1; k <= nloc; k++) {
+		line.n = msg.n = 0;
+		gb_put(&line, "\x08\x01\x10", 3); /* function_id 1, line k */
+		gb_varint(&line, k);
+		gb_varint(&msg, 1 << 3); /* id k */
+		gb_varint(&msg, k);
+		gb_len(&msg, 4, line.n);
+		gb_put(&msg, line.b, line.n);
+		gb_len(pb, 4, msg.n);
+		gb_put(pb, msg.b, msg.n);
+	}
+	gb_len(pb, 5, 6); /* Function {id 1, name 3, filename 4} */
+	gb_put(pb, "\x08\x01\x10\x03\x20\x04", 6);
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		gb_len(pb, 6, strlen(strs[i]));
+		gb_put(pb, strs[i], strlen(strs[i]));
+	}
+	free(ids.b);
+	free(msg.b);
+	free(line.b);
+}
+
+/* Samples that each reach a new location through 1,000 frames: every (location, op) bucket
+ * copies a 24 KiB representative stack out of about 1 KiB of samples. The aggregate is held to
+ * the same budget as the tables. */
+START_TEST(test_proto_bomb_stacks)
+{
+	struct profile_limits lim = profile_limits_for(BOMB_MAX_BODY);
+	struct parse_error err = {.msg = ""};
+	struct gbuf pb = {0}, gz = {0};
+	struct profile p;
+
+	/* 40 such locations parse, each with its whole stack */
+	build_deep_samples(&pb, 40, 1000);
+	gzip_repeat(&pb, "", 1, 0, &gz);
+	ck_assert_msg(profile_parse_limited((const char *)gz.b, gz.n, &lim, &p, &err) == 0, "%s",
+	              err.msg);
+	ck_assert_uint_eq(p.nlocations, 40);
+	ck_assert_uint_eq(p.total_goroutines, 40);
+	for (size_t i = 0; i < p.nlocations; i++)
+		ck_assert_uint_eq(p.locations[i].nstack, 1000);
+	profile_release(&p);
+	/* 4,000 need about 96 MiB */
+	build_deep_samples(&pb, 4000, 1000);
+	check_bomb("stack", &pb, "", 1, 0, TABLES_ERROR);
+	free(pb.b);
+	free(gz.b);
+}
+END_TEST
+
+/* debug=1 groups at new locations with 1,000 frame lines of 4 bytes ("#\t0"): each a 24-byte frame
+ * of a representative stack, 6 times the input. Bounded the same way. */
+START_TEST(test_debug1_bomb_stacks)
+{
+	enum { NREC = 2000, DEPTH = 1000 };
+	struct gbuf t = {0};
+	char line[128], msg[256];
+	long rss;
+
+	snprintf(line, sizeof(line), "goroutine profile: total %d\n", NREC);
+	gb_put(&t, line, strlen(line));
+	for (int k = 1; k <= NREC; k++) {
+		snprintf(line, sizeof(line), "1 @ 0x1\n#\t0x1\tmain.f+0x1\t/src/f.go:%d\n", k);
+		gb_put(&t, line, strlen(line));
+		for (int d = 1; d < DEPTH; d++)
+			gb_put(&t, "#\t0\n", 4);
+		gb_put(&t, "\n", 1);
+	}
+	parse_fail_in_child(t.b, t.n, BOMB_MAX_BODY, msg, sizeof(msg), &rss);
+	printf("debug=1 stack bomb: %zu bytes: '%s', peak RSS +%ld KiB\n", t.n, msg, rss);
+	ck_assert_msg(strstr(msg, ": profile tables need more than 16 MiB (the limit for a "
+	                          "max_body_bytes of 1 MiB) at byte ") != NULL &&
+	                  strncmp(msg, "line ", 5) == 0,
+	              "%s", msg);
+	ck_assert_msg(rss < (long)BOMB_MAX_RSS_KIB, "peak RSS +%ld KiB", rss);
+	free(t.b);
+}
+END_TEST
+
+/* Every real capture parses within the limits of a max_body_bytes as small as itself. */
+START_TEST(test_fixtures_within_own_size)
+{
+	static const char *const fixtures[] = {
+	    "fixtures/go1.19/goroutine.debug0.pb.gz",
+	    "fixtures/go1.19/goroutine.debug1.txt",
+	    "fixtures/go1.19/goroutine.debug2.txt",
+	    "fixtures/handwritten/go1.26-goroutineleak.debug2.txt",
+	};
+
+	for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++) {
+		size_t len;
+		char *buf = slurp(fixtures[i], &len);
+		struct profile_limits lim = profile_limits_for(len);
+		struct parse_error err = {.msg = ""};
+		struct profile p;
+
+		ck_assert_msg(profile_parse_limited(buf, len, &lim, &p, &err) == 0, "%s: %s",
+		              fixtures[i], err.msg);
+		ck_assert_uint_gt(p.nlocations, 0);
+		profile_release(&p);
+		free(buf);
+	}
+}
+END_TEST
+
+/* The limits follow max_body_bytes: the inflation cap names its ratio. */
+START_TEST(test_limits)
+{
+	struct profile_limits lim = profile_limits_for(1024);
+	struct gbuf none = {0}, gz = {0};
+	struct parse_error err = {.msg = ""};
+	struct profile p;
+
+	ck_assert_uint_eq(lim.max_inflated, 8192);
+	ck_assert_uint_eq(lim.max_memory, PROFILE_MIN_MEMORY);
+	lim = profile_limits_for(64u << 20);
+	ck_assert_uint_eq(lim.max_inflated, 512u << 20);
+	ck_assert_uint_eq(lim.max_memory, 64u << 20);
+	/* 10,000 bytes of time_nanos fields ('H' = field 9, varint 72) inflate past 8 KiB */
+	gzip_repeat(&none, "H", 1, 10000, &gz);
+	lim = profile_limits_for(1024);
+	ck_assert_int_eq(profile_parse_limited((const char *)gz.b, gz.n, &lim, &p, &err), -1);
+	ck_assert_msg(strstr(err.msg, "gzip stream inflates to more than 8192 bytes at byte ") ==
+	                      err.msg &&
+	                  strstr(err.msg, "(a gzip bomb? the limit is 8 x max_body_bytes)") != NULL,
+	              "%s", err.msg);
+	free(gz.b);
 }
 END_TEST
 
@@ -1028,6 +1377,13 @@ profile_suite(void)
 	tcase_add_test(tc, test_proto_goroutineleak);
 	tcase_add_test(tc, test_proto_heap_rejected);
 	tcase_add_test(tc, test_proto_malformed);
+	tcase_add_test(tc, test_proto_bomb_functions);
+	tcase_add_test(tc, test_proto_bomb_locations_strings);
+	tcase_add_test(tc, test_proto_bomb_lines);
+	tcase_add_test(tc, test_proto_bomb_stacks);
+	tcase_add_test(tc, test_debug1_bomb_stacks);
+	tcase_add_test(tc, test_fixtures_within_own_size);
+	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_detect_errors);
 	tcase_add_test(tc, test_text_errors);
 	tcase_add_test(tc, test_debug2_extras);

@@ -1,5 +1,6 @@
 /* tests/fuzz/fuzz_text.c: libFuzzer target for the text parsers (debug=2, debug=1, format
  * detection). Every input must parse or fail with a message; a parsed profile must be consistent.
+ * The limits are those of a 1 MiB max_body_bytes, as large as the largest input `make fuzz` makes.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -35,24 +36,25 @@ check(const struct profile *p)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct profile_limits lim = profile_limits_for(1u << 20);
 	struct profile p;
 	struct parse_error err;
 	const char *buf = (const char *)data;
 
 	/* both text parsers directly, so neither depends on detection to be reached */
-	if (profile_parse_debug2(buf, size, &p, &err) == 0) {
+	if (profile_parse_debug2(buf, size, &lim, &p, &err) == 0) {
 		check(&p);
 		profile_release(&p);
 	} else if (err.msg[0] == '\0' || err.offset > size) {
 		abort();
 	}
-	if (profile_parse_debug1(buf, size, &p, &err) == 0) {
+	if (profile_parse_debug1(buf, size, &lim, &p, &err) == 0) {
 		check(&p);
 		profile_release(&p);
 	} else if (err.msg[0] == '\0' || err.offset > size) {
 		abort();
 	}
-	if (profile_parse(buf, size, &p, &err) == 0)
+	if (profile_parse_limited(buf, size, &lim, &p, &err) == 0)
 		profile_release(&p);
 	return 0;
 }
