@@ -13,11 +13,18 @@
  * Ranking a large fleet reads its whole window (minutes for 10,000 targets over 6 h), so after a
  * slow ranking the thread rests DETECT_PACE_FACTOR times as long as it took: the detector stays
  * under a fifth of a core, and a fleet ranked within DETECT_PACE_MIN_MS is ranked every round.
- * detector_stop() cuts the rest short but lets a ranking in progress finish: it writes its result
- * in one transaction. */
+ *
+ * A ranking cannot be cut short from inside detect_run(), so the thread's connection has a SQLite
+ * progress handler that reads the cancel flag: detector_cancel() makes the statement running (a
+ * walk over the window, where a large fleet's ranking spends nearly all its time) fail with
+ * SQLITE_INTERRUPT within milliseconds, detect_run() returns -1 without storing anything (a save
+ * interrupted half-way rolls back), and the thread reports a stopped ranking rather than a failed
+ * one. Setting the flag never waits for the mutex, so a stopping daemon cancels first and only then
+ * drains the ingest queue, whose marks would otherwise kick a new ranking. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +35,7 @@
 #include "base/xalloc.h"
 #include "detect/detect.h"
 #include "detect/detector.h"
+#include "storage/query.h"
 #include "storage/store.h"
 
 #define DETECT_PACE_MIN_MS 1000 /* rankings faster than this run after every round */
@@ -38,10 +46,20 @@ struct detector {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool kicked, stop;      /* guarded by mu */
+	atomic_bool cancel;     /* detector_cancel(): read by the progress handler */
 	struct config_slot cfg; /* the snapshot the next ranking uses */
 	struct store *st;       /* the thread's own connection */
 	struct alerter *alert;  /* borrowed */
 };
+
+/* The connection's progress handler: non-zero aborts the running statement. */
+static int
+detector_interrupt(void *arg)
+{
+	struct detector *d = arg;
+
+	return atomic_load_explicit(&d->cancel, memory_order_relaxed) ? 1 : 0;
+}
 
 static void *
 detector_main(void *arg)
@@ -63,11 +81,20 @@ detector_main(void *arg)
 
 		cfg = config_slot_get(&d->cfg);
 		started = clock_mono_ms();
+		log_debug("detect: ranking started");
 		r = detect_run(d->st, cfg, clock_wall_ms());
 		took = clock_mono_ms() - started;
+		config_unref(cfg);
+		if (atomic_load(&d->cancel)) {
+			if (r != 0)
+				log_notice("detect: stopped a ranking in progress after %" PRId64
+				           " ms: the daemon is stopping",
+				           took);
+			pthread_mutex_lock(&d->mu);
+			break;
+		}
 		if (r == 0)
 			alert_kick(d->alert);
-		config_unref(cfg);
 
 		pthread_mutex_lock(&d->mu);
 		if (took > DETECT_PACE_MIN_MS) {
@@ -99,6 +126,8 @@ detector_start(const struct config *cfg, struct alerter *alert)
 		return NULL;
 	}
 	d->alert = alert;
+	atomic_init(&d->cancel, false);
+	query_set_interrupt(d->st, detector_interrupt, d);
 	config_slot_init(&d->cfg, config_ref(cfg));
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
@@ -139,14 +168,23 @@ detector_reload(struct detector *d, const struct config *cfg)
 }
 
 void
-detector_stop(struct detector *d)
+detector_cancel(struct detector *d)
 {
 	if (d == NULL)
 		return;
+	atomic_store(&d->cancel, true); /* first: a running statement stops at its next check */
 	pthread_mutex_lock(&d->mu);
 	d->stop = true;
 	pthread_cond_signal(&d->cv);
 	pthread_mutex_unlock(&d->mu);
+}
+
+void
+detector_stop(struct detector *d)
+{
+	if (d == NULL)
+		return;
+	detector_cancel(d);
 	pthread_join(d->thread, NULL);
 	pthread_cond_destroy(&d->cv);
 	pthread_mutex_destroy(&d->mu);
