@@ -611,11 +611,20 @@ cmd_run(int argc, char **argv)
 	cfg = NULL;
 	ret = main_loop(&d);
 
+	/* Stop in an order that starts nothing new: the detector first (a ranking in progress is
+	 * abandoned, and the marks the ingest queue still holds kick nothing), then the web server,
+	 * the transfers in flight (abandoned: their results are simply not stored), and the ingest
+	 * thread, which stores every scrape that already finished. */
 	sdnotify_stopping();
+	detector_cancel(d.det);
 	web_stop(d.web);
 	d.web = NULL;
-	/* abandon the transfers in flight (their results are simply not stored), store what already
-	 * finished */
+	{
+		unsigned inflight = scrape_in_flight(d.sc);
+
+		if (inflight > 0)
+			log_info("daemon: abandoning %u scrapes in flight", inflight);
+	}
 	scrape_free(d.sc);
 	d.sc = NULL;
 	ingest_stop(d.in);
