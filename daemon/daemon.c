@@ -405,6 +405,16 @@ maybe_rank(struct daemon *d, int64_t now)
 		log_debug("daemon: scrape round done, worst lag %llu ms",
 		          (unsigned long long)d->max_lag_ms);
 	d->max_lag_ms = 0;
+	if (log_enabled(LOG_LEVEL_DEBUG)) {
+		struct ingest_stats is;
+
+		/* how far the writer trails: what a kill -9 now would lose */
+		ingest_stats_take(d->in, &is);
+		log_debug("daemon: ingest: %llu scrapes stored, %llu dropped; queue peak %zu "
+		          "scrapes, longest wait %lld ms",
+		          (unsigned long long)is.stored, (unsigned long long)is.dropped,
+		          is.peak_scrapes, (long long)is.peak_wait_ms);
+	}
 	/* the ranking starts once the ingest thread has stored everything of the round */
 	ingest_push_mark(d->in, on_round_stored, d->det);
 }
