@@ -3,11 +3,11 @@
 #
 # The database holds 2,000 targets × 6 h at a 30 s interval (tests/bench/web_gendb.sh: 1.4 M scrapes, 5.8 M
 # samples), which the detector reads whole for every ranking: one ranking takes 10-30 s here. The daemon also
-# scrapes 40 live targets every second (tests/bench/fleetsim.c, one process counting the requests it serves).
-# Once the first round is stored and the ranking has started, SIGTERM must end the daemon within 5 s with exit
-# status 0; the log must say it stopped the ranking in progress, with nothing at error or warning level after the
-# signal; and every scrape the targets served must be stored, but for the transfers the daemon says it abandoned
-# in flight.
+# scrapes 40 live targets every second (tests/bench/fleetsim.c, one process counting the requests it serves),
+# and a client asks the API for a ranking recomputed over the same window, as slow. Once the first round is stored
+# and both rankings run, SIGTERM must end the daemon within 5 s with exit status 0; the log must say it stopped
+# the ranking in progress, with nothing at error or warning level after the signal; and every scrape the targets
+# served must be stored, but for the transfers the daemon says it abandoned in flight.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,8 +22,9 @@ rm -f "$TEST_TMP/sim.port"
 bg "$TEST_TMP/fleetsim" -n "$LIVE" -epoch 5 -portfile "$TEST_TMP/sim.port"
 wait_for 20 test -s "$TEST_TMP/sim.port"
 sim=http://127.0.0.1:$(cat "$TEST_TMP/sim.port")
+listen=$(free_listen)
 {
-	echo "listen: $(free_listen)"
+	echo "listen: $listen"
 	echo "database: $DB"
 	echo "scrape_interval: 1s"
 	echo "scrape_timeout: 1s"
@@ -43,11 +44,14 @@ now_ms() {
 }
 start_daemon --config "$TEST_TMP/leakprofd.yaml"
 wait_for 60 grep -q "detect: ranking started" "$TEST_TMP/daemon.log"
-# Well into the ranking, with scrapes flowing.
+bg curl -s -o /dev/null "http://$listen/api/v1/suspects?window=6h"
+slow=$BG_PID
+# Well into both rankings, with scrapes flowing.
 sleep 2
 daemon_alive
 grep -q "detect: ranking took" "$TEST_TMP/daemon.log" &&
 	fail "the ranking was over before the signal: the database is too small to test a stop during one"
+kill -0 "$slow" 2>/dev/null || fail "the API's ranking was over before the signal: nothing to test"
 lines=$(wc -l <"$TEST_TMP/daemon.log")
 t0=$(now_ms)
 kill -TERM "$DAEMON_PID"
