@@ -389,8 +389,7 @@ ingest_main(void *arg)
 		stopping = in->stop;
 		pthread_mutex_unlock(&in->mu);
 		r = ingest_run(in, j);
-		/* retention can wait for the next start: a stop stores the queue and nothing more
-		 */
+		/* a stop stores the queue and nothing more: retention can wait */
 		if (r == 0 && !failing && !stopping)
 			ingest_retention(in, false);
 		pthread_mutex_lock(&in->mu);
