@@ -13,8 +13,10 @@
 #     ago (tests/bench/web_gendb.sh, moved back in time) that the raw retention (1 h) must roll them all up and
 #     delete them while the fleet is being stored.
 # Every 10 s it samples the daemon's RSS, its open file descriptors and the database size. It reports RSS at the
-# start (after a warm-up of a sixth of the run), the middle and the end (the target: flat within 10%), the file
-# descriptors at the same points (flat), the database size against what the retention keeps, the scrapes the
+# start (after a warm-up of a sixth of the run), the middle and the end, each the median of the samples of a
+# tenth of the run (single samples move by several MiB as SQLite and malloc take and give back memory around a
+# ranking; the target: flat within 10%), the most file descriptors open in each half after the warm-up (they
+# follow the transfers in flight; flat), the database size against what the retention keeps, the scrapes the
 # targets served against those stored (every one, but the transfers in flight at the stop), the alerts that
 # fired and resolved, the ingest queue's peak (what a kill -9 would have lost at worst) and how long the SIGTERM
 # at the end took. It fails when any of these misses its target.
@@ -100,7 +102,7 @@ conf=$out/soak.yaml
 	echo "database: $db"
 	echo "scrape_interval: ${interval}s"
 	echo "scrape_timeout: ${interval}s"
-	echo "retention: {raw: 1h, rollup: 2h}"
+	echo "retention: {raw: 1h, rollup: 1d}"
 	echo "detector: {window: 2m, min_scrapes: 6}"
 	echo "alerting:"
 	echo "  min_score: 0.5"
@@ -143,7 +145,7 @@ sample() {   # one line of $samples; sets s_rss s_fds s_db
 	s_wal=$(stat -c %s "$db-wal" 2>/dev/null || echo 0)
 	echo "$(( $(date +%s) - start ))	$s_rss	$s_hwm	$s_fds	$s_db	$s_wal" >>"$samples"
 }
-rss0="" rss1="" fds0="" fds1="" db1="" hups=0
+cpu0="" db1="" hups=0
 next_hup=$((start + 60))
 echo "soak: $n targets every ${interval}s for $minutes min (leak cycle ${cycle}s), SIGHUP every minute," \
 	"$seed old scrapes to retire; samples in $samples"
@@ -152,10 +154,8 @@ while :; do
 	kill -0 "$d" 2>/dev/null || { tail -n 30 "$log" >&2; die "the daemon died"; }
 	now=$(date +%s)
 	sample
-	if [ -z "$rss0" ] && [ "$now" -ge "$warm" ]; then
-		rss0=$s_rss fds0=$s_fds cpu0=$(cpu_ticks "$d") cpu0_t=$now
-	fi
-	if [ -z "$rss1" ] && [ "$now" -ge "$mid" ]; then rss1=$s_rss fds1=$s_fds db1=$((s_db + s_wal)); fi
+	if [ -z "$cpu0" ] && [ "$now" -ge "$warm" ]; then cpu0=$(cpu_ticks "$d") cpu0_t=$now; fi
+	if [ -z "$db1" ] && [ "$now" -ge "$mid" ]; then db1=$((s_db + s_wal)); fi
 	[ "$now" -lt "$end" ] || break
 	if [ "$now" -ge "$next_hup" ]; then
 		kill -HUP "$d"
@@ -163,7 +163,16 @@ while :; do
 		next_hup=$((next_hup + 60))
 	fi
 done
-rss2=$s_rss fds2=$s_fds hwm=$s_hwm
+hwm=$s_hwm
+# rss_median FROM TO: the median RSS (KiB) of the samples taken FROM to TO seconds into the run.
+rss_median() {
+	awk -v a="$1" -v b="$2" 'NR > 1 && $1 >= a && $1 < b { print $2 }' "$samples" | sort -n |
+		awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 0 }'
+}
+tenth=$((minutes * 6))
+rss0=$(rss_median $((minutes * 10)) $((minutes * 10 + tenth)))
+rss1=$(rss_median $((minutes * 30 - tenth / 2)) $((minutes * 30 + tenth / 2)))
+rss2=$(rss_median $((minutes * 60 - tenth)) $((minutes * 60 + 60)))
 # Open descriptors move with the transfers in flight: compare the highest of each half after the warm-up.
 fds_a=$(awk -v w=$((minutes * 10)) -v m=$((minutes * 35)) 'NR > 1 && $1 >= w && $1 < m && $4 > v { v = $4 } END { print v + 0 }' "$samples")
 fds_b=$(awk -v m=$((minutes * 35)) 'NR > 1 && $1 >= m && $4 > v { v = $4 } END { print v + 0 }' "$samples")
@@ -208,13 +217,16 @@ mib() {
 	awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'
 }
 rate=$(awk -v s="$stored" -v m="$minutes" 'BEGIN { printf "%.0f", s / (m * 60) }')
+# What the retention lets the database reach at this rate: the raw hour and the hour being filled.
+rows=$(sq "SELECT count(*) FROM scrapes")
+per_scrape=$(awk -v b="$dbsize" -v f="$((free_pages * page))" -v n="$rows" 'BEGIN { printf "%.0f", n ? (b - f) / n : 0 }')
+cap=$(awk -v p="$per_scrape" -v r="$rate" 'BEGIN { printf "%.0f", p * r * 7200 }')
 results=$out/soak-results.txt
 {
 	echo "soak: $n targets every ${interval}s for $minutes min, leaks cycling every ${cycle}s, $hups SIGHUPs"
 	echo "  RSS                start $((rss0 / 1024)) MiB, middle $((rss1 / 1024)) MiB ($(pct "$rss0" "$rss1")%)," \
 	    "end $((rss2 / 1024)) MiB ($(pct "$rss0" "$rss2")%); peak $((hwm / 1024)) MiB (target: flat within 10%)"
-	echo "  file descriptors   start $fds0, middle $fds1, end $fds2; the most open in the first half after the" \
-	    "warm-up $fds_a, in the second $fds_b"
+	echo "  file descriptors   the most open in the first half after the warm-up $fds_a, in the second $fds_b"
 	echo "  CPU                $cores cores on average after the warm-up (every thread: scraping, parsing," \
 	    "storing, ranking, alerting)"
 	echo "  scrapes            $served served, $stored stored ($okn ok, $rate a second), $abandoned abandoned in" \
@@ -223,7 +235,8 @@ results=$out/soak-results.txt
 	    "(p99 of rounds $qwait_p99 ms)"
 	echo "  database           $(mib "$db1") at the middle, $(mib "$dbsize") at the end" \
 	    "($(mib $((free_pages * page))) free pages); oldest raw scrape $oldest_min min old (raw retention 1 h" \
-	    "+ the hour being filled); $seed old scrapes at the start, $seed_left left; $rollups hourly rollups"
+	    "+ the hour being filled); $seed old scrapes at the start, $seed_left left; $rollups hourly rollups;" \
+	    "$per_scrape bytes per stored scrape, so at most about $(mib "$cap") of raw data at this rate"
 	echo "  detector           $rankings rankings over a 2 min window ($rank_ms)"
 	echo "  alerts             $fired fired, $resolved resolved (webhook deliveries)"
 	echo "  reloads            $reloads of $hups SIGHUPs logged as loaded"
