@@ -11,9 +11,16 @@
  * registered before its first scrape is stored, and a mark runs once everything before it is.
  *
  * A job the database refuses stays at the head and is retried every retry_ms; nothing behind it is
- * tried meanwhile (that would store out of order). Finished scrapes queue up behind it, at most
- * pending_max of them; newer ones are dropped (the first drop logged). The first refusal is logged
- * with SQLite's message, and the recovery with how many delayed scrapes were stored.
+ * tried meanwhile (that would store out of order). Finished scrapes queue up behind it, but only
+ * while the head has waited less than pending_ms and fewer than pending_max wait; newer ones are
+ * dropped (the first drop logged). The first refusal is logged with SQLite's message, and the
+ * recovery with how many delayed scrapes were stored and how many were dropped.
+ *
+ * The queue lives in memory, so the bound is also what a kill -9 can lose beyond the transaction
+ * being written: scrapes that finished within pending_ms of each other, at most pending_max. A
+ * database taking writes keeps it near empty: each scrape is committed as soon as the thread
+ * reaches it, and the peaks (queued scrapes, wait from push to commit) are kept for
+ * ingest_stats_take().
  *
  * When the queue is empty the thread prunes old data in small steps (store_retention_step());
  * under load it still takes a step every second, sized to what was stored since the previous one,
@@ -53,7 +60,8 @@ struct job {
 	char *service, *base_url, *labels_json; /* JOB_REGISTER */
 	int64_t *ids;                           /* JOB_ACTIVE */
 	size_t nids;
-	int64_t ts; /* JOB_SCRAPE */
+	int64_t queued_ms; /* monotonic: when it was pushed */
+	int64_t ts;        /* JOB_SCRAPE */
 	uint32_t duration_ms;
 	uint64_t bytes;
 	char *status;
@@ -72,12 +80,17 @@ struct ingest {
 	pthread_cond_t cv;
 	struct job *head, *tail; /* guarded by mu; the thread works on head without unlinking it */
 	size_t nscrapes;         /* JOB_SCRAPE jobs queued */
-	uint64_t dropped;        /* scrapes dropped since the database last took writes */
+	uint64_t dropped;        /* scrapes dropped since the queue last took one: dropping */
+	uint64_t dropped_all;    /* scrapes dropped ever */
+	struct ingest_stats stats;
 	bool stop;
+	int64_t stop_by_ms;                /* monotonic: a stop gives up on the queue then */
 	atomic_bool failing;               /* the database refuses writes (for STATUS=) */
 	_Atomic int64_t raw_ms, rollup_ms; /* retention */
 	size_t pending_max;
+	int64_t pending_ms;
 	int64_t retry_ms;
+	int64_t stop_ms;
 	char *db_path;
 
 	/* owned by the thread (by the caller before it starts) */
@@ -104,23 +117,41 @@ job_free(struct job *j)
 	free(j);
 }
 
-/* Queue 'j' (steals it). A scrape is dropped when pending_max are already waiting: false. */
+/* Queue 'j' (steals it). A scrape is dropped at the bound (pending_max scrapes wait, or the
+ * oldest job has waited pending_ms), and then until the queue is back under half of both, so that
+ * a writer just keeping up with the bound does not flap between dropping and taking: false. */
 static bool
 ingest_push(struct ingest *in, struct job *j)
 {
+	j->queued_ms = clock_mono_ms();
 	pthread_mutex_lock(&in->mu);
 	if (j->kind == JOB_SCRAPE) {
-		if (in->nscrapes >= in->pending_max) {
+		int64_t behind = in->head ? j->queued_ms - in->head->queued_ms : 0;
+		size_t max = in->pending_max;
+		int64_t max_ms = in->pending_ms;
+
+		if (in->dropped > 0) {
+			max = (max + 1) / 2;
+			max_ms /= 2;
+		}
+		if (in->nscrapes >= max || behind >= max_ms) {
 			if (in->dropped++ == 0)
-				log_err(
-				    "daemon: %zu scrapes wait to be stored in '%s': dropping new "
-				    "ones until the database takes writes again",
-				    in->pending_max, in->db_path);
+				log_err("daemon: %zu scrapes wait to be stored in '%s', the oldest "
+				        "job for %" PRId64
+				        " s: dropping new ones until it catches up",
+				        in->nscrapes, in->db_path, behind / 1000);
+			in->dropped_all++;
+			in->stats.dropped++;
 			pthread_mutex_unlock(&in->mu);
 			job_free(j);
 			return false;
 		}
-		in->nscrapes++;
+		if (in->dropped > 0 && !atomic_load(&in->failing))
+			log_notice("daemon: '%s' takes scrapes again: %" PRIu64 " were dropped",
+			           in->db_path, in->dropped);
+		in->dropped = 0;
+		if (++in->nscrapes > in->stats.peak_scrapes)
+			in->stats.peak_scrapes = in->nscrapes;
 	}
 	j->next = NULL;
 	if (in->tail)
@@ -269,8 +300,14 @@ ingest_pop(struct ingest *in, struct job *j)
 	in->head = j->next;
 	if (in->head == NULL)
 		in->tail = NULL;
-	if (j->kind == JOB_SCRAPE)
+	if (j->kind == JOB_SCRAPE) {
+		int64_t waited = clock_mono_ms() - j->queued_ms;
+
+		if (waited > in->stats.peak_wait_ms)
+			in->stats.peak_wait_ms = waited;
+		in->stats.stored++;
 		in->nscrapes--;
+	}
 	job_free(j);
 }
 
@@ -316,12 +353,12 @@ ingest_main(void *arg)
 {
 	struct ingest *in = arg;
 	struct timespec until;
-	uint64_t stored_while_failing = 0;
+	uint64_t stored_while_failing = 0, dropped_before = 0, stored_at_stop = 0;
 
 	pthread_mutex_lock(&in->mu);
 	for (;;) {
 		struct job *j;
-		bool failing = atomic_load(&in->failing);
+		bool failing = atomic_load(&in->failing), stopping;
 		int r;
 
 		if (in->head == NULL) {
@@ -341,24 +378,36 @@ ingest_main(void *arg)
 			}
 			continue;
 		}
+		/* a stop gives the queue stop_ms, and a database that refuses writes no more try */
+		if (in->stop && (failing || clock_mono_ms() >= in->stop_by_ms)) {
+			log_err("daemon: stopping with %zu finished scrapes not stored in '%s': %s",
+			        in->nscrapes, in->db_path,
+			        failing ? "it refuses writes"
+			                : "the writer is too far behind to store them in time");
+			break;
+		}
 		j = in->head;
+		stopping = in->stop;
 		pthread_mutex_unlock(&in->mu);
 		r = ingest_run(in, j);
-		if (r == 0 && !failing)
+		/* a stop stores the queue and nothing more: retention can wait */
+		if (r == 0 && !failing && !stopping)
 			ingest_retention(in, false);
 		pthread_mutex_lock(&in->mu);
 		if (r == 0) {
-			if (j->kind == JOB_SCRAPE && failing)
-				stored_while_failing++;
+			if (j->kind == JOB_SCRAPE) {
+				stored_while_failing += failing;
+				stored_at_stop += in->stop;
+			}
 			ingest_pop(in, j);
 			if (failing && in->head == NULL) {
-				log_notice("daemon: database '%s' takes writes again: stored %llu "
-				           "delayed scrapes%s",
-				           in->db_path, (unsigned long long)stored_while_failing,
-				           in->dropped ? ", some were dropped while it refused"
-				                       : "");
+				log_notice(
+				    "daemon: database '%s' takes writes again: stored %" PRIu64
+				    " delayed scrapes, dropped %" PRIu64,
+				    in->db_path, stored_while_failing,
+				    in->dropped_all - dropped_before);
 				atomic_store(&in->failing, false);
-				in->dropped = 0;
+				in->dropped = 0; /* told here */
 				stored_while_failing = 0;
 			}
 			continue;
@@ -366,22 +415,22 @@ ingest_main(void *arg)
 		if (!failing) {
 			log_err(
 			    "daemon: cannot write to database '%s': %s; scraping goes on, finished "
-			    "scrapes wait in memory (at most %zu), retrying every %" PRId64 " s",
+			    "scrapes wait in memory (at most %zu, for %" PRId64
+			    " s), retrying every %" PRId64 " s",
 			    in->db_path, store_errmsg(in->st), in->pending_max,
-			    in->retry_ms / 1000);
+			    in->pending_ms / 1000, in->retry_ms / 1000);
 			atomic_store(&in->failing, true);
 			stored_while_failing = 0;
-		}
-		if (in->stop) {
-			log_err("daemon: stopping with %zu scrapes not stored in '%s'",
-			        in->nscrapes, in->db_path);
-			break;
+			dropped_before = in->dropped_all;
 		}
 		timespec_in(&until, in->retry_ms);
 		while (!in->stop && pthread_cond_timedwait(&in->cv, &in->mu, &until) == 0)
 			;
 	}
 	pthread_mutex_unlock(&in->mu);
+	if (stored_at_stop > 0)
+		log_info("daemon: stored %" PRIu64 " finished scrapes that were queued at the stop",
+		         stored_at_stop);
 	return NULL;
 }
 
@@ -394,6 +443,8 @@ ingest_new(struct store *st, const struct ingest_options *opt)
 	in->st = st;
 	in->db_path = xstrdup(opt->db_path);
 	in->pending_max = opt->pending_max ? opt->pending_max : INGEST_PENDING_MAX;
+	in->pending_ms = opt->pending_ms ? opt->pending_ms : INGEST_PENDING_MS;
+	in->stop_ms = opt->stop_ms ? opt->stop_ms : INGEST_STOP_MS;
 	in->retry_ms = opt->retry_ms ? opt->retry_ms : INGEST_RETRY_MS;
 	atomic_init(&in->failing, false);
 	atomic_init(&in->raw_ms, opt->retention_raw_ms);
@@ -449,6 +500,15 @@ ingest_failing(struct ingest *in)
 }
 
 void
+ingest_stats_take(struct ingest *in, struct ingest_stats *out)
+{
+	pthread_mutex_lock(&in->mu);
+	*out = in->stats;
+	in->stats = (struct ingest_stats){.peak_scrapes = in->nscrapes};
+	pthread_mutex_unlock(&in->mu);
+}
+
+void
 ingest_stop(struct ingest *in)
 {
 	struct job *j;
@@ -456,6 +516,7 @@ ingest_stop(struct ingest *in)
 	if (in->running) {
 		pthread_mutex_lock(&in->mu);
 		in->stop = true;
+		in->stop_by_ms = clock_mono_ms() + in->stop_ms;
 		pthread_cond_signal(&in->cv);
 		pthread_mutex_unlock(&in->mu);
 		pthread_join(in->thread, NULL);

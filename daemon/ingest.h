@@ -4,6 +4,13 @@
  * locked) never stops the main loop: the refused item stays at the head and is retried, finished
  * scrapes wait behind it up to a bound, and the rest of the queue follows once writes succeed.
  *
+ * What is queued is in memory only: a crash or kill -9 loses it with the transaction being
+ * written. The bound keeps that loss to the scrapes that finished within pending_ms (a minute) and
+ * to at most pending_max of them: the queue takes a scrape only while its oldest job has waited
+ * less than pending_ms and fewer than pending_max scrapes wait; beyond, new scrapes are dropped
+ * (logged). A database taking writes keeps the queue far below either bound (ingest_stats_take()
+ * measures it).
+ *
  * Targets are named by the caller's ids (> 0; the daemon's registry ids, see targetset.h); the
  * thread maps each to its database id when it registers it.
  *
@@ -19,15 +26,20 @@
 #include "collector/scrape.h"
 #include "storage/store.h"
 
-#define INGEST_PENDING_MAX 2048 /* finished scrapes waiting to be stored, at most (the default) */
-#define INGEST_RETRY_MS 5000    /* a refused write is retried this often (the default) */
+/* The defaults of struct ingest_options. */
+#define INGEST_PENDING_MAX 2048 /* finished scrapes waiting to be stored, at most */
+#define INGEST_PENDING_MS 60000 /* the oldest job waited less when a scrape is queued */
+#define INGEST_RETRY_MS 5000    /* a refused write is retried this often */
+#define INGEST_STOP_MS 3000     /* a stop stores what is queued for this long at most */
 
 struct ingest; /* opaque */
 
 struct ingest_options {
 	const char *db_path; /* named in messages; copied */
 	size_t pending_max;  /* finished scrapes queued at most; 0: INGEST_PENDING_MAX */
+	int64_t pending_ms;  /* and the oldest job waited less; 0: INGEST_PENDING_MS */
 	int64_t retry_ms;    /* retry a refused write this often; 0: INGEST_RETRY_MS */
+	int64_t stop_ms; /* ingest_stop() stores the queue this long at most; 0: INGEST_STOP_MS */
 	/* what store_retention_step() keeps, > 0 (later: ingest_set_retention()) */
 	int64_t retention_raw_ms;
 	int64_t retention_rollup_ms;
@@ -49,8 +61,9 @@ void ingest_push_register(struct ingest *in, int64_t id, const char *service, co
  * copied; ids never registered count as none. */
 void ingest_push_active(struct ingest *in, const int64_t *ids, size_t n);
 /* Queue the finished scrape 'res' of target res->id. Steals res->profile when res->ok (zeroing it);
- * the rest is copied. false when the scrape was dropped because pending_max scrapes already wait
- * (the first drop is logged, and the first again after the database recovered from a refusal). */
+ * the rest is copied. false when the scrape was dropped because pending_max scrapes already wait or
+ * the oldest job has waited pending_ms; once dropping, until both are back under half (the first
+ * drop is logged, and the end of the drops with their number). */
 bool ingest_push_scrape(struct ingest *in, struct scrape_result *res);
 /* Queue a mark: once everything queued before it is stored, the ingest thread calls fn(arg). It
  * must be quick (it holds up the queue): the daemon wakes the detector with it. */
@@ -66,8 +79,22 @@ int ingest_start(struct ingest *in) __attribute__((warn_unused_result));
 /* The database refuses writes now (for the daemon's STATUS=). */
 bool ingest_failing(struct ingest *in);
 
-/* Stop the thread when it runs: it stores what is queued, giving up at the first refusal (logged),
- * and exits; then join it. Queued jobs still left are dropped. Idempotent. */
+/* How far the writer trailed the collector since the previous call: what a kill -9 would have
+ * lost at worst. */
+struct ingest_stats {
+	size_t peak_scrapes; /* the most finished scrapes queued at once */
+	int64_t
+	    peak_wait_ms; /* the longest a stored scrape waited between its push and its commit */
+	uint64_t stored;  /* scrapes stored */
+	uint64_t dropped; /* scrapes dropped at the bound */
+};
+/* Fill 'out' and start the next period. Thread-safe. */
+void ingest_stats_take(struct ingest *in, struct ingest_stats *out);
+
+/* Stop the thread when it runs: it stores what is queued (how many scrapes, logged) and exits;
+ * then join it. It gives up (logged) once stop_ms have passed, so that a daemon stops within
+ * seconds even when the writer is far behind (a disk slower than the fleet), and at once while the
+ * database refuses writes. Queued jobs still left are dropped. Idempotent. */
 void ingest_stop(struct ingest *in);
 /* ingest_stop(), then close the connection and free. ingest_free(NULL) does nothing. */
 void ingest_free(struct ingest *in);

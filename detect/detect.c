@@ -38,6 +38,7 @@
 #include "detect/detect.h"
 #include "detect/history.h"
 #include "base/log.h"
+#include "storage/query.h"
 
 /* Theil-Sen and Kendall's tau use at most this many points per lifetime. */
 #define DETECT_MAX_POINTS 48
@@ -1058,7 +1059,8 @@ detect_rank(struct store *st, const struct config *cfg, const char *service,
 	if (!c.pairs)
 		goto out_nomem;
 	if (store_each_scrape(st, service, c.since, on_scrape, &c) != 0) {
-		log_err("detect: reading scrapes: %s", store_errmsg(st));
+		if (!query_interrupted(st)) /* an interrupt is its interrupter's to report */
+			log_err("detect: reading scrapes: %s", store_errmsg(st));
 		goto out_release;
 	}
 	/* A window with no scrape (a service just added, a window shorter than the interval) leaves
@@ -1068,7 +1070,8 @@ detect_rank(struct store *st, const struct config *cfg, const char *service,
 	split_lifetimes(&c);
 	if (store_each_sample(st, service, c.since, on_sample, &c) != 0 ||
 	    location_finish(&c) < 0) {
-		log_err("detect: reading samples: %s", store_errmsg(st));
+		if (!query_interrupted(st))
+			log_err("detect: reading samples: %s", store_errmsg(st));
 		goto out_release;
 	}
 	if (merge_orphans(&c, st) < 0)

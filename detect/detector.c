@@ -13,8 +13,14 @@
  * Ranking a large fleet reads its whole window (minutes for 10,000 targets over 6 h), so after a
  * slow ranking the thread rests DETECT_PACE_FACTOR times as long as it took: the detector stays
  * under a fifth of a core, and a fleet ranked within DETECT_PACE_MIN_MS is ranked every round.
- * detector_stop() cuts the rest short but lets a ranking in progress finish: it writes its result
- * in one transaction.
+ *
+ * A ranking cannot be cut short from inside detect_run(), so the thread's connection has a SQLite
+ * progress handler that reads the cancel flag: detector_cancel() makes the statement running (a
+ * walk over the window, where a large fleet's ranking spends nearly all its time) fail with
+ * SQLITE_INTERRUPT within milliseconds, detect_run() returns -1 without storing anything (a save
+ * interrupted half-way rolls back), and the thread reports a stopped ranking rather than a failed
+ * one. Setting the flag never waits for the mutex, so a stopping daemon cancels first and only then
+ * drains the ingest queue, whose marks would otherwise kick a new ranking.
  *
  * For health checks the thread keeps when the oldest round not yet answered by a stored ranking
  * was handed to it (a failed ranking answers nothing, so its rounds keep waiting) and its pace: how
@@ -24,6 +30,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +41,7 @@
 #include "base/xalloc.h"
 #include "detect/detect.h"
 #include "detect/detector.h"
+#include "storage/query.h"
 #include "storage/store.h"
 
 #define DETECT_PACE_MIN_MS 1000 /* rankings faster than this run after every round */
@@ -43,7 +51,8 @@ struct detector {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	bool kicked, stop; /* guarded by mu */
+	bool kicked, stop;  /* guarded by mu */
+	atomic_bool cancel; /* detector_cancel(): read by the progress handler */
 	int64_t
 	    kicked_ms; /* guarded by mu: the oldest kick not taken up yet (monotonic), 0: none */
 	int64_t serving_ms; /* guarded by mu: the oldest kick the ranking in progress, or the last
@@ -59,6 +68,15 @@ static int64_t
 pace_of(int64_t took)
 {
 	return took > DETECT_PACE_MIN_MS ? (DETECT_PACE_FACTOR + 1) * took : took;
+}
+
+/* The connection's progress handler: non-zero aborts the running statement. */
+static int
+detector_interrupt(void *arg)
+{
+	struct detector *d = arg;
+
+	return atomic_load_explicit(&d->cancel, memory_order_relaxed) ? 1 : 0;
 }
 
 static void *
@@ -84,11 +102,20 @@ detector_main(void *arg)
 
 		cfg = config_slot_get(&d->cfg);
 		started = clock_mono_ms();
+		log_debug("detect: ranking started");
 		r = detect_run(d->st, cfg, clock_wall_ms());
 		took = clock_mono_ms() - started;
+		config_unref(cfg);
+		if (atomic_load(&d->cancel)) {
+			if (r != 0)
+				log_notice("detect: stopped a ranking in progress after %" PRId64
+				           " ms: the daemon is stopping",
+				           took);
+			pthread_mutex_lock(&d->mu);
+			break;
+		}
 		if (r == 0)
 			alert_kick(d->alert);
-		config_unref(cfg);
 
 		pthread_mutex_lock(&d->mu);
 		if (r == 0)
@@ -123,6 +150,8 @@ detector_start(const struct config *cfg, struct alerter *alert)
 		return NULL;
 	}
 	d->alert = alert;
+	atomic_init(&d->cancel, false);
+	query_set_interrupt(d->st, detector_interrupt, d);
 	{
 		struct ranking last;
 
@@ -192,14 +221,23 @@ detector_reload(struct detector *d, const struct config *cfg)
 }
 
 void
-detector_stop(struct detector *d)
+detector_cancel(struct detector *d)
 {
 	if (d == NULL)
 		return;
+	atomic_store(&d->cancel, true); /* first: a running statement stops at its next check */
 	pthread_mutex_lock(&d->mu);
 	d->stop = true;
 	pthread_cond_signal(&d->cv);
 	pthread_mutex_unlock(&d->mu);
+}
+
+void
+detector_stop(struct detector *d)
+{
+	if (d == NULL)
+		return;
+	detector_cancel(d);
 	pthread_join(d->thread, NULL);
 	pthread_cond_destroy(&d->cv);
 	pthread_mutex_destroy(&d->mu);

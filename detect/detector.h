@@ -1,6 +1,7 @@
 /* detect/detector.h: the detector thread: ranks every service (detect_run()) on its own SQLite
  * connection whenever a scrape round has been stored, then kicks the alerter, so a ranking that
- * reads hours of samples never holds up scraping or ingest. */
+ * reads hours of samples never holds up scraping or ingest, and a stopping daemon can abandon one
+ * at once. */
 #ifndef DETECTOR_H
 #define DETECTOR_H
 
@@ -27,7 +28,12 @@ void detector_lag(struct detector *d, int64_t *waiting_ms, int64_t *pace_ms);
 /* Rank with 'cfg' from the next ranking on (a reference is taken; a ranking in progress finishes
  * with its own snapshot). Thread-safe; NULL: no-op. */
 void detector_reload(struct detector *d, const struct config *cfg);
-/* Stop: let a ranking in progress finish, join the thread, close, free. NULL: no-op. */
+/* Rank no more: a ranking in progress is abandoned (its reads are interrupted within milliseconds,
+ * nothing of it is stored, the alerter is not kicked; logged at notice level), and kicks are
+ * ignored from now on. It returns at once; the thread ends on its own. For a daemon stopping, so
+ * that no ranking outlasts the stop and none starts during it. Thread-safe; NULL: no-op. */
+void detector_cancel(struct detector *d);
+/* detector_cancel(), then join the thread, close, free. NULL: no-op. */
 void detector_stop(struct detector *d);
 
 #endif

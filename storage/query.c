@@ -859,6 +859,21 @@ query_reader_setup(struct store *st, int (*interrupt)(void *arg), void *arg)
 	 * connections all scan the same hot index pages. */
 	if (sqlite3_exec(db, "PRAGMA mmap_size = 268435456", NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_progress_handler(db, 10000, interrupt, arg);
+	query_set_interrupt(st, interrupt, arg);
 	return 0;
+}
+
+void
+query_set_interrupt(struct store *st, int (*interrupt)(void *arg), void *arg)
+{
+	/* 10,000 steps take well under a millisecond: an interrupt lands about that soon */
+	sqlite3_progress_handler(store_db(st), 10000, interrupt, arg);
+}
+
+bool
+query_interrupted(struct store *st)
+{
+	/* a failed step's code stays the connection's through sqlite3_reset() until the next
+	 * statement runs */
+	return sqlite3_errcode(store_db(st)) == SQLITE_INTERRUPT;
 }

@@ -115,7 +115,9 @@ void
 store_log_sqlite(struct store *st, const char *what)
 {
 	save_error(st);
-	log_err("store: '%s': %s: %s", st->path, what, st->errbuf);
+	/* an interrupted statement was stopped on purpose (query_set_interrupt()) */
+	log_msg(sqlite3_errcode(st->db) == SQLITE_INTERRUPT ? LOG_LEVEL_INFO : LOG_LEVEL_ERR,
+	        "store: '%s': %s: %s", st->path, what, st->errbuf);
 }
 
 void

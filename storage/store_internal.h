@@ -57,7 +57,8 @@ int store_begin_read(struct store *st) __attribute__((warn_unused_result));
 int store_commit(struct store *st) __attribute__((warn_unused_result));
 void store_rollback(struct store *st);
 
-/* Log "store: '<path>': <what>: <sqlite message>" for the connection's last error (error level).
+/* Log "store: '<path>': <what>: <sqlite message>" for the connection's last error (error level;
+ * info for an interrupt, see query_set_interrupt()).
  * store_errmsg() keeps the message. */
 void store_log_sqlite(struct store *st, const char *what);
 /* Keep a failure of our own (not SQLite's) as the message store_errmsg() returns; logs nothing. */

@@ -1,9 +1,10 @@
 /* tests/check_ingest.c: the daemon's ingest queue on real SQLite files in a temporary directory:
  * scrapes are stored in the order they were queued, each under its target's database id, with marks
- * run once everything before them is stored; the bound on waiting scrapes; and a database that
- * refuses writes (another connection holds its write lock, as a backup or an operator's sqlite3
- * shell would): the refusal is reported, scrapes wait in order up to the bound, and are all stored
- * once the lock is gone, or given up when the queue is stopped meanwhile. */
+ * run once everything before them is stored; the bounds on waiting scrapes (how many, and how long
+ * the oldest job has waited: what a kill -9 can lose) and the measure of the queue; and a database
+ * that refuses writes (another connection holds its write lock, as a backup or an operator's
+ * sqlite3 shell would): the refusal is reported, scrapes wait in order up to the bound, and are all
+ * stored once the lock is gone, or given up when the queue is stopped meanwhile. */
 #include <check.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -43,7 +44,7 @@ teardown(void)
 }
 
 static struct ingest *
-open_ingest(size_t pending_max, int64_t retry_ms)
+open_ingest_ms(size_t pending_max, int64_t pending_ms, int64_t retry_ms)
 {
 	struct store *st = store_open(dbpath, 0);
 
@@ -51,10 +52,17 @@ open_ingest(size_t pending_max, int64_t retry_ms)
 	return ingest_new(st, &(struct ingest_options){
 	                          .db_path = dbpath,
 	                          .pending_max = pending_max,
+	                          .pending_ms = pending_ms,
 	                          .retry_ms = retry_ms,
 	                          .retention_raw_ms = 48 * HOUR,
 	                          .retention_rollup_ms = 30 * 24 * HOUR,
 	                      });
+}
+
+static struct ingest *
+open_ingest(size_t pending_max, int64_t retry_ms)
+{
+	return open_ingest_ms(pending_max, 0, retry_ms);
 }
 
 /* A finished scrape of target 'id' with status 'status'; "ok" ones carry the parsed fixture. */
@@ -220,6 +228,7 @@ START_TEST(test_bound)
 {
 	struct ingest *in = open_ingest(3, 0);
 	int64_t t0 = clock_wall_ms() - 60000;
+	struct ingest_stats stats;
 
 	ingest_push_register(in, 1, "api", "http://10.0.0.1:6060", "{}");
 	ck_assert(push(in, 1, "s0", t0));
@@ -232,11 +241,52 @@ START_TEST(test_bound)
 	ingest_run_queued(in);
 	ck_assert_int_eq(atomic_load(&marks), 1);
 	assert_query(STATUSES, "s0,ok,s2");
+	ingest_stats_take(in, &stats);
+	ck_assert_uint_eq(stats.stored, 3);
+	ck_assert_uint_eq(stats.dropped, 2);
+	ck_assert_uint_eq(stats.peak_scrapes, 3);
 
 	/* stored: room again */
 	ck_assert(push(in, 1, "s5", t0 + 5));
 	ingest_run_queued(in);
 	assert_query(STATUSES, "s0,ok,s2,s5");
+	ingest_free(in);
+}
+END_TEST
+
+START_TEST(test_bound_age)
+{
+	struct ingest *in = open_ingest_ms(0, 300, 0);
+	int64_t t0 = clock_wall_ms() - 60000;
+	struct ingest_stats stats;
+
+	/* the thread is not started: the queue's head waits as behind a refused write */
+	ingest_push_register(in, 1, "api", "http://10.0.0.1:6060", "{}");
+	ck_assert(push(in, 1, "s0", t0));
+	ck_assert(push(in, 1, "ok", t0 + 1));
+	usleep(400 * 1000);
+	/* the oldest job has waited longer than the bound: a kill -9 now would lose scrapes that
+	 * finished further apart than it allows, so newer ones are dropped, however few wait */
+	ck_assert(!push(in, 1, "s2", t0 + 2));
+	ck_assert(!push(in, 1, "ok", t0 + 3));
+	ingest_push_mark(in, on_mark, NULL);
+	ingest_run_queued(in);
+	ck_assert_int_eq(atomic_load(&marks), 1);
+	assert_query(STATUSES, "s0,ok");
+	ingest_stats_take(in, &stats);
+	ck_assert_uint_eq(stats.stored, 2);
+	ck_assert_uint_eq(stats.dropped, 2);
+	ck_assert_int_ge(stats.peak_wait_ms, 400);
+
+	/* stored: an empty queue takes scrapes again, and the measure starts over */
+	ck_assert(push(in, 1, "s4", t0 + 4));
+	ingest_run_queued(in);
+	assert_query(STATUSES, "s0,ok,s4");
+	ingest_stats_take(in, &stats);
+	ck_assert_uint_eq(stats.stored, 1);
+	ck_assert_uint_eq(stats.dropped, 0);
+	ck_assert_uint_eq(stats.peak_scrapes, 1);
+	ck_assert_int_lt(stats.peak_wait_ms, 300);
 	ingest_free(in);
 }
 END_TEST
@@ -333,10 +383,73 @@ START_TEST(test_stop_while_refused)
 	ck_assert(push(in, 1, "s2", t0 + 2));
 	ck_assert_int_eq(ingest_start(in), 0);
 	ck_assert(wait_failing(in, true, 15000));
-	/* stopping tries once more, gives up at the refusal and returns */
+	/* stopping gives up at once: another try would wait out the busy timeout again */
 	ingest_stop(in);
 	unlock_db(lock);
 	assert_query(STATUSES, "s0");
+	ingest_free(in);
+}
+END_TEST
+
+static atomic_bool slow_mark_started;
+
+/* A mark that holds the queue up for half a second, as a slow disk would. */
+static void
+on_slow_mark(void *arg)
+{
+	(void)arg;
+	atomic_store(&slow_mark_started, true);
+	usleep(500 * 1000);
+	atomic_fetch_add(&marks, 1);
+}
+
+START_TEST(test_stop_deadline)
+{
+	struct store *st = store_open(dbpath, 0);
+	struct ingest *in;
+	int64_t t0 = clock_wall_ms() - 60000, started;
+
+	ck_assert_ptr_nonnull(st);
+	in = ingest_new(st, &(struct ingest_options){
+	                        .db_path = dbpath,
+	                        .stop_ms = 200,
+	                        .retention_raw_ms = 48 * HOUR,
+	                        .retention_rollup_ms = 30 * 24 * HOUR,
+	                    });
+	atomic_store(&slow_mark_started, false);
+	ingest_push_register(in, 1, "api", "http://10.0.0.1:6060", "{}");
+	ck_assert(push(in, 1, "s0", t0));
+	ingest_push_mark(in, on_slow_mark, NULL);
+	ck_assert(push(in, 1, "s1", t0 + 1));
+	ck_assert(push(in, 1, "s2", t0 + 2));
+	ck_assert_int_eq(ingest_start(in), 0);
+	for (int waited = 0; !atomic_load(&slow_mark_started); waited += 5) {
+		ck_assert_int_lt(waited, 10000);
+		usleep(5 * 1000);
+	}
+	/* the writer is behind by more than the stop allows: what it cannot store in time is
+	 * given up, so that the daemon's stop stays short */
+	started = clock_mono_ms();
+	ingest_stop(in);
+	ck_assert_int_lt(clock_mono_ms() - started, 2000);
+	ck_assert_int_eq(atomic_load(&marks), 1);
+	assert_query(STATUSES, "s0");
+	ingest_free(in);
+}
+END_TEST
+
+START_TEST(test_stop_stores_queue)
+{
+	struct ingest *in = open_ingest(0, 0);
+	int64_t t0 = clock_wall_ms() - 60000;
+
+	ingest_push_register(in, 1, "api", "http://10.0.0.1:6060", "{}");
+	ck_assert_int_eq(ingest_start(in), 0);
+	for (int i = 0; i < 20; i++)
+		ck_assert(push(in, 1, i % 4 ? "timeout" : "ok", t0 + i));
+	/* a writer keeping up stores everything queued before the stop */
+	ingest_stop(in);
+	assert_query("SELECT count(*) FROM scrapes", "20");
 	ingest_free(in);
 }
 END_TEST
@@ -352,6 +465,9 @@ ingest_suite(void)
 	tcase_add_test(tc, test_order);
 	tcase_add_test(tc, test_run_queued);
 	tcase_add_test(tc, test_bound);
+	tcase_add_test(tc, test_bound_age);
+	tcase_add_test(tc, test_stop_deadline);
+	tcase_add_test(tc, test_stop_stores_queue);
 	suite_add_tcase(s, tc);
 	/* each refusal waits out SQLite's busy timeout (5 s) first */
 	tcase_add_checked_fixture(slow, setup, teardown);

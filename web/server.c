@@ -4,7 +4,8 @@
  *
  * Each request borrows a read-only SQLite connection from a small pool (at most one per server
  * thread), so the web never holds the collector's connection and never writes: with WAL, readers do
- * not block the writer. A SQLite progress handler enforces the request timeout on slow queries.
+ * not block the writer. A SQLite progress handler enforces the request timeout on slow queries, and
+ * ends them at once when the server stops, so that a stop never waits for a slow request.
  *
  * DESIGN: the configuration reaches requests as an immutable, reference-counted bundle (struct
  * web_conf): a config snapshot and what is loaded from it (the auth secrets, the base URL), made
@@ -76,6 +77,7 @@ static const struct {
 struct conn {
 	struct store *st;
 	_Atomic int64_t deadline_ms;
+	const atomic_bool *stopping; /* the server's web_stop() flag */
 };
 
 /* What requests read of one configuration (see DESIGN above). Immutable once made. */
@@ -96,6 +98,7 @@ struct web {
 	char *tls_key;
 	char *tls_cert;
 	uint64_t request_timeout; /* seconds */
+	atomic_bool stopping;     /* web_stop(): every query ends at once */
 
 	pthread_mutex_t conf_lock; /* held only to copy 'conf' and count a reference */
 	struct web_conf *conf;     /* the current bundle, a reference of its own */
@@ -259,7 +262,7 @@ conn_progress(void *arg)
 {
 	struct conn *c = arg;
 
-	return clock_wall_ms() > c->deadline_ms;
+	return atomic_load(c->stopping) || clock_wall_ms() > c->deadline_ms;
 }
 
 /* Borrow a connection, waiting until 'deadline' for one when all 'slots' are lent: the number of
@@ -288,6 +291,7 @@ pool_get(struct web *w, int64_t deadline, bool priority)
 		c = calloc(1, sizeof(*c));
 		if (!c)
 			goto out_release;
+		c->stopping = &w->stopping;
 		c->st = store_open(w->database, STORE_READONLY);
 		if (!c->st)
 			goto out_free;
@@ -756,6 +760,7 @@ web_start(const struct config *cfg)
 	w->database = strdup(cfg->database);
 	w->listen = strdup(cfg->listen);
 	w->request_timeout = cfg->web.request_timeout ? cfg->web.request_timeout : 30;
+	atomic_init(&w->stopping, false);
 	w->metrics = metrics_new();
 	w->cache = api_cache_new();
 	w->recompute = recompute_new(RECOMPUTE_MAX_RUNNING);
@@ -859,6 +864,7 @@ web_stop(struct web *w)
 {
 	if (!w)
 		return;
+	atomic_store(&w->stopping, true); /* MHD_stop_daemon() waits for the requests */
 	MHD_stop_daemon(w->mhd);
 	web_free(w);
 }

@@ -10,7 +10,9 @@
 #   - the daemon's peak RSS (VmHWM; target: 256 MiB);
 #   - the scrape lag: the worst start delay against schedule per round (logged by the daemon), the gaps between
 #     consecutive scrapes of the same target as the targets saw them (p50, p99, max; they include the scheduler's
-#     deliberate jitter of up to interval/20, at most 5 s), and the share of scheduled scrapes stored ok.
+#     deliberate jitter of up to interval/20, at most 5 s), and the share of scheduled scrapes stored ok;
+#   - how far the writer trailed: the ingest queue's peak and the longest a scrape waited between finishing and
+#     being committed (logged by the daemon per round): what a kill -9 would have lost at worst.
 # The interval is BENCH_INTERVAL (default the issue's 60 s); a shorter one compresses time and multiplies the
 # load (20 s = 3x), the CPU share is always reported against 60 s.
 #
@@ -127,6 +129,7 @@ for n in $sizes; do
 	warm=$(( $(date +%s) - start ))
 	curl -s "http://127.0.0.1:$port/reset" >/dev/null
 	lag0=$(grep -c "worst lag" "$out/daemon-$n.log" || true)
+	ingest0=$(grep -c "daemon: ingest: " "$out/daemon-$n.log" || true)
 	c0=$(cpu_ticks "$d")
 	s0=$(cpu_ticks "$sim")
 	ts0=$(( $(date +%s) * 1000 ))
@@ -137,6 +140,9 @@ for n in $sizes; do
 	hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$d/status")
 	sched_lag=$(grep "worst lag" "$out/daemon-$n.log" | awk -v skip="$lag0" \
 	    'NR > skip { v = $(NF - 1) + 0; if (v > m) m = v; c++ } END { printf "%d ms over %d rounds", m, c }')
+	queue=$(grep "daemon: ingest: " "$out/daemon-$n.log" | awk -v skip="$ingest0" \
+	    'NR > skip { for (i = 1; i <= NF; i++) if ($i == "peak") { v = $(i + 1) + 0; if (v > p) p = v }
+	     w = $(NF - 1) + 0; if (w > m) m = w } END { printf "peak %d scrapes, longest wait %d ms", p, m }')
 	stats=$(curl -s "http://127.0.0.1:$port/stats")
 	kill -TERM "$d"
 	rc=0
@@ -163,6 +169,7 @@ for n in $sizes; do
 		echo "  scrape gaps (target side) p50 ${p50} ms, p99 ${p99} ms, max ${gmax} ms for a ${interval}000 ms interval" \
 		    "(lag p99 $(( p99 - interval * 1000 )) ms, max $(( gmax - interval * 1000 )) ms)"
 		echo "  scrape start lag          worst $sched_lag (the scheduler's own measure, jitter excluded)"
+		echo "  ingest queue              $queue from finish to commit"
 		echo "  scrapes stored ok         $okn of $expected scheduled ($okpct%), $bad failed"
 		echo "  database                  $((dbsize / 1024)) KiB after $(( rounds + 1 )) rounds"
 	} | tee -a "$results"

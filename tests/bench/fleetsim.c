@@ -9,11 +9,17 @@
  * does its real work. Bodies are built per (variant, epoch) and cached: serving costs a lookup and
  * a copy, which keeps the simulator cheap next to the daemon it measures.
  *
+ * With -cycle SECONDS the leaks start and stop, the way a leak ships and its fix follows: in the
+ * first half of every cycle they grow from their start as above; in the second half every target
+ * runs "the fixed build", restarted at the half (its leak goroutines gone, the leak counts back to
+ * the start and flat), so alerts on them fire and then resolve, once per cycle.
+ *
  * GET /stats answers JSON with the request count and the gaps between consecutive scrapes of the
  * same target (the scrape lag the daemon's scheduler achieves, seen from the targets); GET /reset
  * forgets the gaps seen so far.
  *
- * Usage: fleetsim -n TARGETS [-port P] [-portfile FILE] [-epoch SECONDS] [-variants V] [-dump N]
+ * Usage: fleetsim -n TARGETS [-port P] [-portfile FILE] [-epoch SECONDS] [-cycle SECONDS]
+ *                 [-variants V] [-dump N]
  *   -dump N   write target N's body to stdout and exit (to check it with `leakprofd parse -`). */
 #include <errno.h>
 #include <inttypes.h>
@@ -621,6 +627,7 @@ encode_profile(const struct stack *stacks, size_t nstacks, int64_t now_ns, struc
 static unsigned ntargets;
 static unsigned nvariants = 64;
 static unsigned epoch_seconds = 60;
+static unsigned cycle_seconds; /* 0: leaks grow for ever */
 static struct timespec start_ts;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -649,6 +656,19 @@ current_epoch(void)
 	return (uint64_t)(ts.tv_sec - start_ts.tv_sec) / epoch_seconds;
 }
 
+/* How many epochs the leaks have grown at 'epoch': all of them without -cycle; with it, the epochs
+ * since the cycle began in its leaking half, and 0 (the fixed build) in the other half. */
+static uint64_t
+leak_epochs(uint64_t epoch)
+{
+	uint64_t secs = epoch * epoch_seconds, pos;
+
+	if (cycle_seconds == 0)
+		return epoch;
+	pos = secs % cycle_seconds;
+	return pos < cycle_seconds / 2 ? pos / epoch_seconds : 0;
+}
+
 /* Called with 'lock' held. */
 static void
 bodies_refresh(uint64_t epoch)
@@ -660,7 +680,7 @@ bodies_refresh(uint64_t epoch)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
 	for (unsigned v = 0; v < nvariants; v++) {
-		size_t n = build_stacks(v, epoch, stacks);
+		size_t n = build_stacks(v, leak_epochs(epoch), stacks);
 
 		encode_profile(stacks, n, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec,
 		               &bodies[v]);
@@ -796,7 +816,7 @@ main(int argc, char **argv)
 
 		if (v == NULL)
 			die("usage: fleetsim -n TARGETS [-port P] [-portfile F] [-epoch S] "
-			    "[-variants V] [-dump N]");
+			    "[-cycle S] [-variants V] [-dump N]");
 		if (strcmp(a, "-n") == 0)
 			ntargets = (unsigned)parse_num(a, v, MAX_TARGETS);
 		else if (strcmp(a, "-port") == 0)
@@ -805,6 +825,8 @@ main(int argc, char **argv)
 			portfile = v;
 		else if (strcmp(a, "-epoch") == 0)
 			epoch_seconds = (unsigned)parse_num(a, v, 86400);
+		else if (strcmp(a, "-cycle") == 0)
+			cycle_seconds = (unsigned)parse_num(a, v, 7 * 86400);
 		else if (strcmp(a, "-variants") == 0)
 			nvariants = (unsigned)parse_num(a, v, MAX_VARIANTS);
 		else if (strcmp(a, "-dump") == 0)
@@ -815,6 +837,8 @@ main(int argc, char **argv)
 	}
 	if (epoch_seconds == 0 || nvariants == 0)
 		die("-epoch and -variants must be > 0");
+	if (cycle_seconds != 0 && cycle_seconds < 2 * epoch_seconds)
+		die("-cycle must be at least two epochs");
 	clock_gettime(CLOCK_MONOTONIC, &start_ts);
 	bodies = calloc(nvariants, sizeof(*bodies));
 	if (bodies == NULL)
