@@ -27,10 +27,26 @@ static const char schema_sql[] =
 #include "storage/schema.sql.inc"
 ;
 
+/* scrapes.restart: NULL when a successful count scrape continues its target's process lifetime,
+ * else why a new one starts with it ('first', 'total', 'goid', 'failed', 'connection', 'silence',
+ * 'collapse': storage/lifetime.h). The ingest decides it once; the detector's lifetimes and the
+ * dashboard's restart markers read it. Rows stored before it are given the rule they were ranked
+ * with then: the target's first scrape, or a total falling below half by at least 10. */
+static const char migration_restart_sql[] =
+	"ALTER TABLE scrapes ADD COLUMN restart TEXT;\n"
+	"UPDATE scrapes SET restart = r.reason FROM ("
+	" SELECT id, CASE WHEN prev IS NULL THEN 'first'"
+	"  WHEN total_goroutines * 2 < prev AND prev - total_goroutines >= 10 THEN 'total' END AS reason"
+	" FROM (SELECT id, total_goroutines, LAG(total_goroutines) OVER"
+	"  (PARTITION BY target_id ORDER BY ts, id) AS prev"
+	"  FROM scrapes WHERE status = 'ok' AND detail = 0)) AS r"
+	" WHERE scrapes.id = r.id AND r.reason IS NOT NULL;\n";
+
 /* Migrations, in order: entry i brings a database from user_version i to i + 1. Never edit a
  * released one. */
 static const char *const migrations[] = {
 	schema_sql,
+	migration_restart_sql,
 };
 /* clang-format on */
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
