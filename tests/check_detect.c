@@ -759,6 +759,47 @@ START_TEST(test_deploys_stand_in_and_fix)
 }
 END_TEST
 
+/* The dashboard's restart markers are the lifetimes the detector ranks with: a restart next to a
+ * pool (the total falls 8%) is marked, a burst draining 45% of the total is not. */
+START_TEST(test_restart_markers_are_lifetimes)
+{
+	struct store *st = db_new();
+	int64_t t = target(st, "marks", "http://10.0.0.1:6060");
+	struct gen_loc l[] = {
+	    {"main.leak", "/src/m/leak.go", 31, G_CHAN_SEND, NULL, 0, 0, false},
+	    {"main.poolWorker", "/src/m/pool.go", 17, G_CHAN_RECV, NULL, 2000, 0, false},
+	    {"main.burst", "/src/m/burst.go", 9, G_CHAN_RECV, NULL, 0, 0, false},
+	};
+	struct query_series q;
+	struct ranking r;
+	struct config *cfg = cfg_new(6 * 3600, 4, 10);
+	int64_t loc;
+
+	for (int i = 0; i < 60; i++) {
+		int age = i < 30 ? i : i - 30;
+
+		l[0].count = 6 * (uint64_t)age;
+		l[2].count = i >= 50 && i < 53 ? 1800 : 0;
+		scrape_conn(st, t, T0 + i * MIN, l, 3, FMT_D1, false,
+		            i == 30 ? LIFETIME_CONN_NEW : LIFETIME_CONN_REUSED);
+	}
+	rank(st, cfg, NULL, T0 + 60 * MIN, &r);
+	loc = find(&r, "main.leak")->location_id;
+	ck_assert_ptr_nonnull(
+	    strstr(find(&r, "main.leak")->explanation, "after each of 1 restarts"));
+	ranking_release(&r);
+	ck_assert_int_eq(query_location_series(st, loc, NULL, T0, T0 + 60 * MIN, MIN, 5 * MIN, &q),
+	                 0);
+	ck_assert_uint_eq(q.nrestarts, 1);
+	ck_assert_int_eq(q.restarts[0].ts, T0 + 30 * MIN);
+	ck_assert_int_eq(q.restarts[0].target_id, t);
+	ck_assert_int_eq(q.restarts[0].reason, LIFETIME_CONNECTION);
+	query_series_release(&q);
+	config_unref(cfg);
+	db_free(st);
+}
+END_TEST
+
 /* A small deterministic generator (xorshift). */
 static uint64_t
 rnd(uint64_t *s)
@@ -1142,6 +1183,7 @@ detect_suite(void)
 	tcase_add_test(tc, test_replaced_instance_leaves);
 	tcase_add_test(tc, test_failing_instance_leaves);
 	tcase_add_test(tc, test_deploys_stand_in_and_fix);
+	tcase_add_test(tc, test_restart_markers_are_lifetimes);
 	tcase_add_test(tc, test_noise_never);
 	tcase_add_test(tc, test_confirmed_first);
 	tcase_add_test(tc, test_ignore_rules);
