@@ -12,7 +12,10 @@
  *   server closes its connections when it exits), and a location fell steeply. A new connection
  *   alone says little: caches evict connections and servers close idle ones.
  * - silence: no success for more than LIFETIME_SILENCE_INTERVALS usual intervals, then a fall.
- * - collapse: LIFETIME_COLLAPSE_LOCATIONS locations fell steeply at once and so did the total.
+ * - collapse: LIFETIME_COLLAPSE_LOCATIONS locations that had held for LIFETIME_COLLAPSE_HELD
+ *   scrapes fell steeply at once, and so did the total. Handlers that a downstream outage blocked
+ *   together are released together too, but they piled up for minutes, not for the process's
+ *   life.
  * A steep fall is a location holding at least LIFETIME_FALL_MIN falling to at most a fifth. */
 #include <stddef.h>
 #include <string.h>
@@ -45,7 +48,7 @@ lifetime_goid_restarted(uint64_t prev_goid, uint64_t goid)
 enum lifetime_reason
 lifetime_judge(const struct lifetime_step *s)
 {
-	size_t nsteep = 0;
+	size_t nsteep = 0, nheld = 0;
 	bool fell;
 
 	if (!s->have_prev)
@@ -54,9 +57,13 @@ lifetime_judge(const struct lifetime_step *s)
 		return LIFETIME_TOTAL;
 	if (lifetime_goid_restarted(s->prev_goid, s->goid))
 		return LIFETIME_GOID;
-	for (size_t i = 0; i < s->nfalls; i++)
-		if (steep(&s->falls[i]))
-			nsteep++;
+	for (size_t i = 0; i < s->nfalls; i++) {
+		if (!steep(&s->falls[i]))
+			continue;
+		nsteep++;
+		if (s->falls[i].held >= LIFETIME_COLLAPSE_HELD)
+			nheld++;
+	}
 	fell = s->total < s->prev_total || nsteep > 0;
 	if (s->down_between > 0 && fell)
 		return LIFETIME_FAILED;
@@ -68,7 +75,7 @@ lifetime_judge(const struct lifetime_step *s)
 	        (uint64_t)s->interval_ms * LIFETIME_SILENCE_INTERVALS &&
 	    fell)
 		return LIFETIME_SILENCE;
-	if (nsteep >= LIFETIME_COLLAPSE_LOCATIONS && s->total < s->prev_total)
+	if (nheld >= LIFETIME_COLLAPSE_LOCATIONS && s->total < s->prev_total)
 		return LIFETIME_COLLAPSE;
 	return LIFETIME_SAME;
 }

@@ -26,7 +26,7 @@ enum lifetime_reason {
 	LIFETIME_CONNECTION, /* "connection": the kept-alive connection was closed, and a steep fall
 	                      */
 	LIFETIME_SILENCE,    /* "silence": no success for several intervals, then a fall */
-	LIFETIME_COLLAPSE,   /* "collapse": several locations fell steeply at once */
+	LIFETIME_COLLAPSE,   /* "collapse": several long-held locations fell steeply at once */
 };
 
 /* What the scraper knows of a scrape's connection. */
@@ -39,15 +39,20 @@ enum lifetime_conn {
 /* A location holding at least this many goroutines that falls to at most a fifth of it falls
  * steeply. */
 #define LIFETIME_FALL_MIN 10
-/* This many locations falling steeply at once collapse together. */
+/* This many locations falling steeply at once collapse together, when each had held at least
+ * LIFETIME_FALL_MIN for LIFETIME_COLLAPSE_HELD scrapes: what a restart resets had accumulated, what
+ * a downstream outage releases at once had piled up for minutes. */
 #define LIFETIME_COLLAPSE_LOCATIONS 3
+#define LIFETIME_COLLAPSE_HELD 20
 /* No success for more than this many usual intervals is a silence. */
 #define LIFETIME_SILENCE_INTERVALS 4
 
 /* One location's count in the previous successful count scrape of the target and in this one
- * (0: absent). Only locations that held at least LIFETIME_FALL_MIN before need be given. */
+ * (0: absent), and for how many successful count scrapes up to the previous one it held at least
+ * LIFETIME_FALL_MIN. Only locations that held at least LIFETIME_FALL_MIN before need be given. */
 struct lifetime_fall {
 	uint64_t before, after;
+	unsigned held;
 };
 
 /* A step from the target's previous successful count scrape to this one. */

@@ -64,10 +64,12 @@ struct intern_table {
 	size_t key_bytes; /* bytes of keys held, capped by CACHE_KEY_BYTES */
 };
 
-/* One location's count in a scrape. */
+/* One location's count in a scrape, and for how many successful count scrapes in a row it has
+ * held at least LIFETIME_FALL_MIN. */
 struct life_loc {
 	int64_t location_id;
 	uint64_t count;
+	unsigned held;
 };
 
 /* What the latest scrapes of one target showed (see the file comment). */
@@ -388,6 +390,7 @@ judge_count_scrape(struct store *st, const struct scrape_record *rec, const stru
 			falls[i] = (struct lifetime_fall){
 			    .before = e->locs[i].count,
 			    .after = cur_count(ing, e->locs[i].location_id),
+			    .held = e->locs[i].held,
 			};
 		step.falls = e->nlocs ? falls : NULL;
 		step.nfalls = e->nlocs;
@@ -463,7 +466,9 @@ static void
 life_remember(struct store *st, const struct scrape_record *rec, const struct profile *p, bool ok)
 {
 	struct store_ingest *ing = store_ingest_state(st);
+	struct life_loc prev[LIFE_LOCS];
 	struct life_target *e;
+	size_t nprev;
 
 	if (!ok) {
 		e = life_find(&ing->life, rec->target_id);
@@ -494,22 +499,28 @@ life_remember(struct store *st, const struct scrape_record *rec, const struct pr
 	e->ok_ts = rec->ts;
 	e->total = p->total_goroutines;
 	e->down = 0;
-	/* The LIFE_LOCS largest that can fall steeply, largest first. */
+	/* The LIFE_LOCS largest that can fall steeply, largest first, with how long they held. */
+	memcpy(prev, e->locs, e->nlocs * sizeof(*prev));
+	nprev = e->nlocs;
 	e->nlocs = 0;
 	for (size_t i = 0; i < ing->ncur; i++) {
-		const struct life_loc *l = &ing->cur[i];
+		struct life_loc l = ing->cur[i];
 		size_t k;
 
-		if (l->count < LIFETIME_FALL_MIN)
+		if (l.count < LIFETIME_FALL_MIN)
 			continue;
-		if (e->nlocs == LIFE_LOCS && l->count <= e->locs[LIFE_LOCS - 1].count)
+		if (e->nlocs == LIFE_LOCS && l.count <= e->locs[LIFE_LOCS - 1].count)
 			continue;
+		l.held = 1;
+		for (size_t j = 0; j < nprev; j++)
+			if (prev[j].location_id == l.location_id)
+				l.held = prev[j].held + 1;
 		k = e->nlocs < LIFE_LOCS ? e->nlocs++ : LIFE_LOCS - 1;
-		while (k > 0 && e->locs[k - 1].count < l->count) {
+		while (k > 0 && e->locs[k - 1].count < l.count) {
 			e->locs[k] = e->locs[k - 1];
 			k--;
 		}
-		e->locs[k] = *l;
+		e->locs[k] = l;
 	}
 }
 

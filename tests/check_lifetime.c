@@ -184,14 +184,15 @@ START_TEST(test_silence)
 }
 END_TEST
 
-/* Three locations falling steeply at once, with the total. */
+/* Three locations that had held for a while falling steeply at once, with the total; not three
+ * handlers an outage blocked for a few minutes. */
 START_TEST(test_collapse)
 {
 	struct lifetime_fall f[] = {
-	    {.before = 60, .after = 0},
-	    {.before = 40, .after = 2},
-	    {.before = 25, .after = 5},
-	    {.before = 2000, .after = 2000},
+	    {.before = 60, .after = 0, .held = 90},
+	    {.before = 40, .after = 2, .held = 20},
+	    {.before = 25, .after = 5, .held = 400},
+	    {.before = 2000, .after = 2000, .held = 9000},
 	};
 	struct lifetime_step s = quiet();
 
@@ -202,6 +203,10 @@ START_TEST(test_collapse)
 	s.total = 2100; /* something else rose as much */
 	ck_assert_int_eq(lifetime_judge(&s), LIFETIME_SAME);
 	s.total = 2100 - 118;
+	f[1].held = 19; /* an outage piled it up */
+	ck_assert_int_eq(lifetime_judge(&s), LIFETIME_SAME);
+	f[1].held = 20;
+	ck_assert_int_eq(lifetime_judge(&s), LIFETIME_COLLAPSE);
 	f[2].after = 6; /* only two fell steeply */
 	ck_assert_int_eq(lifetime_judge(&s), LIFETIME_SAME);
 }

@@ -1040,6 +1040,44 @@ START_TEST(test_lifetime_goid)
 }
 END_TEST
 
+/* Three locations that had accumulated for half an hour collapsing at once start a lifetime
+ * (nothing else shows the restart: a pool of 2,000 holds the total, the scraper does not know its
+ * connections); three handlers that a downstream outage blocked for five minutes and released at
+ * once do not. */
+START_TEST(test_lifetime_collapse)
+{
+	struct prof_location l[] = {
+	    loc("main.pool.worker", "/src/app/pool.go", 88, "chan receive", 2000, stack_b, 2),
+	    loc("main.a", "/src/app/a.go", 1, "chan send", 0, stack_a, 4),
+	    loc("main.b", "/src/app/b.go", 2, "chan send", 0, stack_a, 4),
+	    loc("main.c", "/src/app/c.go", 3, "chan send", 0, stack_a, 4),
+	};
+	struct profile p;
+	struct store *st = store_open(dbpath, 0);
+	int64_t t;
+	int i, m = 0;
+
+	ck_assert_ptr_nonnull(st);
+	t = store_target_upsert(st, "svc", NULL, "http://a1");
+	for (i = 0; i < 36; i++, m++) { /* accumulating for 35 minutes, then a restart */
+		for (int k = 1; k < 4; k++)
+			l[k].count = i < 35 ? 10 + (uint64_t)(k * i) : 1;
+		p = prof(l, 4);
+		add_conn(st, t, T0 + m * MIN, &p, LIFETIME_CONN_UNKNOWN, false);
+	}
+	for (i = 0; i < 12; i++, m++) { /* an outage: five minutes of pile-up, then released */
+		for (int k = 1; k < 4; k++)
+			l[k].count = i >= 4 && i < 9 ? 30 * (uint64_t)(i - 3) : 0;
+		p = prof(l, 4);
+		add_conn(st, t, T0 + m * MIN, &p, LIFETIME_CONN_UNKNOWN, false);
+	}
+	ck_assert_str_eq(restarts(st, t),
+	                 "first - - - - - - - - - - - - - - - - - - - - - - - - - - "
+	                 "- - - - - - - - collapse - - - - - - - - - - - -");
+	store_free(st);
+}
+END_TEST
+
 /* A database from before lifetimes were stored gets the rule it was ranked with then: each
  * target's first scrape, and totals falling below half by at least 10. */
 START_TEST(test_lifetime_migration)
@@ -1632,6 +1670,7 @@ store_suite(void)
 	tcase_add_test(tc, test_no_full_scans);
 	tcase_add_test(tc, test_lifetime_ingest);
 	tcase_add_test(tc, test_lifetime_goid);
+	tcase_add_test(tc, test_lifetime_collapse);
 	tcase_add_test(tc, test_lifetime_migration);
 	tcase_add_test(tc, test_ranking_roundtrip);
 	tcase_add_test(tc, test_target_health);
