@@ -64,6 +64,8 @@
 /* A lifetime after a growing one says something once the leak would have added this many
  * goroutines to it at the rate it grew before. */
 #define DETECT_EXPECT_RISE 3
+/* A rise after a quiet stretch must last half as long as the quiet, up to this (ms). */
+#define DETECT_LATE_MS (30 * 60 * 1000LL)
 /* Kendall's tau below this is not a rising trend. */
 #define DETECT_MIN_FIT 0.5
 /* Share of steps not going down. */
@@ -168,6 +170,23 @@ struct series {
 	int32_t detail_max, detail_median;
 };
 
+/* What one (location, instance) series says, kept until the location's last series is read:
+ * whether its growth counts depends on the service's other instances too (see
+ * location_verdicts()). */
+struct verdict {
+	bool live;         /* else the replaced generation (struct tgt prevgen) */
+	bool growing;      /* by its own lifetimes */
+	bool judged;       /* a lifetime of it was judged */
+	int64_t age_ms;    /* of its current lifetime */
+	uint64_t wmax;     /* largest count in the window */
+	uint64_t fellback; /* largest fall-back inside one of its lifetimes */
+	/* when growing: step-weighted sums over growing lifetimes and the latest growing one */
+	double w, fit, mono, ret, slope;
+	uint64_t from, to;
+	int64_t grow_ms;
+	uint32_t lives;
+};
+
 struct detect_ctx {
 	const struct config *cfg;
 	int64_t since, now;
@@ -186,6 +205,10 @@ struct detect_ctx {
 	struct series ser;
 	struct loc_acc *cands; /* locations that passed the minimums */
 	size_t ncands, capcands;
+	struct verdict *verdicts; /* the current location's series */
+	size_t nverdicts, capverdicts;
+	struct verdict *plateaus; /* its non-growing ones (capverdicts long) */
+	size_t nplateaus;
 	double *pairs; /* scratch for Theil-Sen */
 	int err;
 };
@@ -425,6 +448,7 @@ life_judge(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n
 {
 	size_t s0 = 0;
 	uint64_t runmax = 0, fellback = 0;
+	int64_t late_ms;
 
 	memset(ls, 0, sizeof(*ls));
 	ls->n = n;
@@ -443,12 +467,16 @@ life_judge(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n
 		if (runmax - v[i] > fellback)
 			fellback = runmax - v[i];
 	}
+	late_ms = (p[s0].ts - p[0].ts) / 2;
+	if (late_ms > DETECT_LATE_MS)
+		late_ms = DETECT_LATE_MS;
 	p += s0;
 	v += s0;
 	n -= s0;
 	/* A rise after a flat stretch (at least min_scrapes long, and longer than the rise so far)
 	 * has the shape of a burst as much as of a leak that started late: it must persist twice as
-	 * long before it counts. */
+	 * long before it counts, and for half the flat stretch (at most DETECT_LATE_MS): slow
+	 * requests pile up for minutes after a quiet hour, a leak keeps going. */
 	bool late = s0 >= c->min_scrapes && s0 >= n;
 	ls->first = v[0];
 	ls->last = v[n - 1];
@@ -479,7 +507,8 @@ life_judge(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n
 	 * stalled: a flat stretch after the last rise three times longer than the stretch that rose
 	 * means the growth stopped (a start-up pool); a leak that pauses overnight after growing
 	 * all day is still growing. A rise no taller than twice what already fell back earlier in
-	 * the lifetime is the next burst, not a leak. */
+	 * the lifetime is the next burst, not a leak (location_verdicts() looks at the other
+	 * instances). */
 	size_t span = ls->last_up - ls->first_up + 2;
 	size_t since_up = n - 1 - ls->last_up;
 	bool stalled = since_up > c->min_scrapes && since_up > 3 * (ls->last_up - ls->first_up + 1);
@@ -487,9 +516,9 @@ life_judge(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n
 	double mono = (double)(ls->steps - ls->downs) / (double)ls->steps;
 
 	ls->growing = ls->ups >= 2 && span >= (late ? 2 * c->min_scrapes : c->min_scrapes) &&
-	              ls->last > ls->first && ls->slope > 0 && ls->tau >= DETECT_MIN_FIT &&
-	              mono >= DETECT_MIN_MONO && ls->retained >= DETECT_MIN_RETAINED && !stalled &&
-	              !burst;
+	              (!late || ls->t1 - ls->t0 >= late_ms) && ls->last > ls->first &&
+	              ls->slope > 0 && ls->tau >= DETECT_MIN_FIT && mono >= DETECT_MIN_MONO &&
+	              ls->retained >= DETECT_MIN_RETAINED && !stalled && !burst;
 }
 
 /* ---- pass 2: samples, one (location, target) series at a time ---- */
@@ -540,27 +569,18 @@ after_growth_conclusive(const struct detect_ctx *c, double prev_slope, size_t n,
 }
 
 static void
-growth_add_count(struct growth *g, const uint64_t *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i] > g->max_instance_count)
-			g->max_instance_count = v[i];
-}
-
-static void
 series_finish(struct detect_ctx *c)
 {
 	struct tgt *t = c->ser.t;
 	struct loc_acc *a = &c->cur;
-	struct growth *g;
+	struct verdict vd = {0};
 	const struct pt *p;
 	const uint64_t *v;
 	struct life_stats ls, latest_growing = {0};
 	size_t start = 0;
-	double w = 0, fit = 0, mono = 0, ret = 0, slope = 0, grow_w = 0, judged_w = 0;
-	double prev_slope = 0;
+	double grow_w = 0, judged_w = 0, prev_slope = 0;
 	bool latest_judged_grows = false;
-	uint32_t lives_growing = 0;
+	void *np;
 
 	if (!t)
 		return;
@@ -572,8 +592,10 @@ series_finish(struct detect_ctx *c)
 	spark_add(c, t);
 	if (!t->live && !t->prevgen)
 		return; /* history only */
-	g = t->live ? &a->live : &a->gone;
-	growth_add_count(g, v, t->n);
+	vd.live = t->live;
+	for (size_t i = 0; i < t->n; i++)
+		if (v[i] > vd.wmax)
+			vd.wmax = v[i];
 	if (t->live) {
 		uint64_t lo = UINT64_MAX;
 
@@ -604,10 +626,17 @@ series_finish(struct detect_ctx *c)
 	 * evidence, nor does the current one while it cannot yet tell a fix from the leak. */
 	while (start < t->n) {
 		size_t end = start;
+		uint64_t runmax = 0;
 
 		while (end < t->n && p[end].life == p[start].life)
 			end++;
 		life_judge(c, p + start, v + start, end - start, &ls);
+		for (size_t i = start; i < end; i++) {
+			if (v[i] > runmax)
+				runmax = v[i];
+			if (runmax - v[i] > vd.fellback)
+				vd.fellback = runmax - v[i];
+		}
 		if (ls.n >= c->min_scrapes && end == t->n && latest_judged_grows && !ls.growing) {
 			uint64_t lo = v[start];
 
@@ -624,6 +653,7 @@ series_finish(struct detect_ctx *c)
 			double lt = ls.tau > 0 ? ls.tau : 0;
 
 			judged_w += lw;
+			vd.judged = true;
 			if (t->live) {
 				a->all_w += lw;
 				a->all_fit_w += lw * lt;
@@ -632,13 +662,13 @@ series_finish(struct detect_ctx *c)
 			latest_judged_grows = ls.growing;
 			if (ls.growing) {
 				grow_w += lw;
-				w += lw;
-				fit += lw * lt;
-				mono += lw * lm;
-				ret += lw * ls.retained;
-				slope += lw * ls.slope;
+				vd.w += lw;
+				vd.fit += lw * lt;
+				vd.mono += lw * lm;
+				vd.ret += lw * ls.retained;
+				vd.slope += lw * ls.slope;
 				latest_growing = ls;
-				lives_growing++;
+				vd.lives++;
 				prev_slope = ls.slope;
 			}
 		}
@@ -646,22 +676,26 @@ series_finish(struct detect_ctx *c)
 	}
 	/* Growth must survive restarts: the latest judgeable lifetime grows, and so do most of the
 	 * judged ones. */
-	if (latest_judged_grows && grow_w * 2 >= judged_w && w > 0) {
-		g->growing++;
-		g->w += w;
-		g->fit_w += fit;
-		g->mono_w += mono;
-		g->ret_w += ret;
-		g->growth_per_hour += slope / w;
-		for (size_t i = 0; i < t->n; i++)
-			if (v[i] > g->max_growing_count)
-				g->max_growing_count = v[i];
-		g->from_sum += latest_growing.first;
-		g->to_sum += latest_growing.last;
-		if (latest_growing.t1 - latest_growing.t0 > g->grow_ms)
-			g->grow_ms = latest_growing.t1 - latest_growing.t0;
-		g->grow_lives += lives_growing;
+	vd.growing = latest_judged_grows && grow_w * 2 >= judged_w && vd.w > 0;
+	vd.age_ms = t->n ? p[t->n - 1].ts - p[t->cur].ts : 0;
+	vd.from = latest_growing.first;
+	vd.to = latest_growing.last;
+	vd.grow_ms = latest_growing.t1 - latest_growing.t0;
+	if (c->nverdicts == c->capverdicts) {
+		size_t cap = c->capverdicts;
+
+		np = grow_array(c->verdicts, &cap, c->nverdicts + 1, sizeof(*c->verdicts));
+		if (np)
+			c->verdicts = np;
+		np = np ? realloc(c->plateaus, cap * sizeof(*c->plateaus)) : NULL;
+		if (!np) {
+			c->err = -1;
+			return;
+		}
+		c->plateaus = np;
+		c->capverdicts = cap;
 	}
+	c->verdicts[c->nverdicts++] = vd;
 	/* Ages from the latest detail scrape, if it belongs to the current lifetime. */
 	if (t->live && c->ser.detail_ts && t->n && c->ser.detail_ts >= p[t->cur].ts) {
 		if (c->ser.detail_max > a->oldest_wait)
@@ -669,6 +703,97 @@ series_finish(struct detect_ctx *c)
 		if (c->ser.detail_median > a->median_wait)
 			a->median_wait = c->ser.detail_median;
 	}
+}
+
+/* Whether a growing series' growth counts, in the light of the service's other instances:
+ * - a rise no taller than twice what the location fell back by inside a lifetime in two
+ *   instances is the next burst (slow requests, an outage: they come and go everywhere);
+ * - a rise to no higher than where the location stays, not growing, in an instance whose
+ *   current lifetime is older than the rise is warming up (a pool filling after a start, an
+ *   elastic pool, a jittering level): a leak grows in the older instances too, or is absent
+ *   from them.
+ * Then the evidence is summed, over the live instances and over the replaced generation. */
+static int
+cmp_plateau_age_desc(const void *x, const void *y)
+{
+	const struct verdict *a = x, *b = y;
+
+	return (a->age_ms < b->age_ms) - (a->age_ms > b->age_ms);
+}
+
+/* The highest level a non-growing instance whose current lifetime is older than 'ms' holds:
+ * c->plateaus holds them by age, oldest first, with wmax made a running maximum. */
+static uint64_t
+plateau_older_than(const struct detect_ctx *c, int64_t ms)
+{
+	size_t lo = 0, hi = c->nplateaus;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->plateaus[mid].age_ms > ms)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? c->plateaus[lo - 1].wmax : 0;
+}
+
+static void
+location_verdicts(struct detect_ctx *c)
+{
+	struct loc_acc *a = &c->cur;
+	uint64_t fb1 = 0, fb2 = 0; /* the two largest fall-backs */
+	bool any_growing = false;
+
+	c->nplateaus = 0;
+	for (size_t i = 0; i < c->nverdicts; i++) {
+		const struct verdict *vd = &c->verdicts[i];
+
+		if (vd->fellback > fb1) {
+			fb2 = fb1;
+			fb1 = vd->fellback;
+		} else if (vd->fellback > fb2) {
+			fb2 = vd->fellback;
+		}
+		any_growing |= vd->growing;
+		if (vd->judged && !vd->growing)
+			c->plateaus[c->nplateaus++] = *vd;
+	}
+	if (any_growing && c->nplateaus > 1) {
+		qsort(c->plateaus, c->nplateaus, sizeof(*c->plateaus), cmp_plateau_age_desc);
+		for (size_t i = 1; i < c->nplateaus; i++)
+			if (c->plateaus[i - 1].wmax > c->plateaus[i].wmax)
+				c->plateaus[i].wmax = c->plateaus[i - 1].wmax;
+	}
+	for (size_t i = 0; i < c->nverdicts; i++) {
+		const struct verdict *vd = &c->verdicts[i];
+		struct growth *g = vd->live ? &a->live : &a->gone;
+		bool counts = vd->growing;
+
+		if (vd->wmax > g->max_instance_count)
+			g->max_instance_count = vd->wmax;
+		if (counts && fb2 >= 2 && (double)fb2 * 2 >= (double)(vd->to - vd->from))
+			counts = false;
+		if (counts && c->nplateaus && plateau_older_than(c, vd->grow_ms) >= vd->to)
+			counts = false;
+		if (!counts)
+			continue;
+		g->growing++;
+		g->w += vd->w;
+		g->fit_w += vd->fit;
+		g->mono_w += vd->mono;
+		g->ret_w += vd->ret;
+		g->growth_per_hour += vd->slope / vd->w;
+		if (vd->wmax > g->max_growing_count)
+			g->max_growing_count = vd->wmax;
+		g->from_sum += vd->from;
+		g->to_sum += vd->to;
+		if (vd->grow_ms > g->grow_ms)
+			g->grow_ms = vd->grow_ms;
+		g->grow_lives += vd->lives;
+	}
+	c->nverdicts = 0;
 }
 
 static double detect_score(const struct loc_acc *a, double fit, double mono, double retained);
@@ -741,9 +866,12 @@ location_finish(struct detect_ctx *c)
 	void *p;
 
 	series_finish(c);
+	if (c->err)
+		return -1;
 	if (!a->valid)
 		return 0;
 	a->valid = false;
+	location_verdicts(c);
 	choose_evidence(c, a);
 	/* Only debug=2 detail samples here: the count scrapes (proto, debug=1) name the op
 	 * differently (unknown, or chan send for chan send (nil chan)), so its ages and (leaked)
@@ -1170,6 +1298,8 @@ ctx_release(struct detect_ctx *c)
 		store_location_release(&c->cands[i].loc);
 	free(c->cands);
 	free(c->ser.count);
+	free(c->verdicts);
+	free(c->plateaus);
 	free(c->pairs);
 }
 

@@ -800,6 +800,106 @@ START_TEST(test_restart_markers_are_lifetimes)
 }
 END_TEST
 
+/* A pool that fills over ten minutes after a start and then stays is warming up, not leaking:
+ * three instances hold it at 60; a fourth joins (autoscaling), another restarts, and each fills it
+ * again while the older ones hold it flat. Never a suspect, at any scrape. */
+START_TEST(test_warm_up_never)
+{
+	struct store *st = db_new();
+	struct config *cfg = cfg_new(6 * 3600, 4, 10);
+	int64_t t[4];
+	int64_t ids[4];
+	int start[4] = {0, 0, 0, 120};
+	struct gen_loc l[] = {
+	    {"main.warmPool", "/src/w/pool.go", 5, G_CHAN_RECV, NULL, 0, 0, false},
+	    {"main.poolWorker", "/src/w/pool.go", 17, G_CHAN_RECV, NULL, 30, 0, false},
+	};
+	struct ranking r;
+
+	for (int k = 0; k < 4; k++) {
+		char url[64];
+
+		snprintf(url, sizeof(url), "http://10.0.0.%d:6060", k + 1);
+		t[k] = target(st, "warm", url);
+		ids[k] = t[k];
+	}
+	ck_assert_int_eq(store_targets_set_active(st, ids, 3), 0);
+	for (int i = 0; i < 240; i++) {
+		if (i == 120)
+			ck_assert_int_eq(store_targets_set_active(st, ids, 4), 0);
+		if (i == 150)
+			start[1] = 150; /* a crash restart: it closes the connection */
+		for (int k = 0; k < 4; k++) {
+			int age = i - start[k];
+
+			if (age < 0)
+				continue;
+			l[0].count = age >= 10 ? 60 : 6 * (uint64_t)age;
+			scrape_conn(st, t[k], T0 + i * MIN + k * 1000, l, 2, FMT_D1, false,
+			            age == 0 ? LIFETIME_CONN_NEW : LIFETIME_CONN_REUSED);
+		}
+		if (i < 100)
+			continue;
+		rank(st, cfg, NULL, T0 + i * MIN + 5000, &r);
+		ck_assert_msg(r.n == 0, "minute %d: %s is a suspect: %s", i,
+		              r.n ? r.suspects[0].function : "",
+		              r.n ? r.suspects[0].explanation : "");
+		ranking_release(&r);
+	}
+	config_unref(cfg);
+	db_free(st);
+}
+END_TEST
+
+/* Slow requests pile up now and then in each instance and are released: once the location fell
+ * back in two instances, a rise in a third (a new one, with no history of its own, rising higher
+ * than the others ever did) is the next burst, not a leak. */
+START_TEST(test_bursts_remembered)
+{
+	struct store *st = db_new();
+	struct config *cfg = cfg_new(6 * 3600, 4, 10);
+	int64_t t[3];
+	struct gen_loc l[] = {
+	    {"main.slowRequest", "/src/b/slow.go", 5, G_CHAN_RECV, NULL, 0, 0, false},
+	    {"main.poolWorker", "/src/b/pool.go", 17, G_CHAN_RECV, NULL, 300, 0, false},
+	};
+	struct ranking r;
+
+	for (int k = 0; k < 3; k++) {
+		char url[64];
+
+		snprintf(url, sizeof(url), "http://10.0.0.%d:6060", k + 1);
+		t[k] = target(st, "bursty", url);
+	}
+	ck_assert_int_eq(store_targets_set_active(st, t, 2), 0);
+	for (int i = 0; i < 130; i++) {
+		if (i == 100)
+			ck_assert_int_eq(store_targets_set_active(st, t, 3), 0);
+		for (int k = 0; k < 3; k++) {
+			/* bursts at minutes 20 and 50 in the first two, at once in the third (from
+			 * minute 100 on), rising by 15 and 20 a minute for 12 minutes */
+			int b = i - (k == 0 ? 20 : k == 1 ? 50 : 100);
+
+			if (k == 2 && i < 100)
+				continue;
+			l[0].count = b >= 0 && b < 12 ? (k == 2 ? 20 : 15) * (uint64_t)(b + 1) : 0;
+			scrape_conn(st, t[k], T0 + i * MIN + k * 1000, l, 2, FMT_D1, false,
+			            i == 0 || (k == 2 && i == 100) ? LIFETIME_CONN_NEW
+			                                           : LIFETIME_CONN_REUSED);
+		}
+		if (i < 95)
+			continue;
+		rank(st, cfg, NULL, T0 + i * MIN + 5000, &r);
+		ck_assert_msg(r.n == 0, "minute %d: %s is a suspect: %s", i,
+		              r.n ? r.suspects[0].function : "",
+		              r.n ? r.suspects[0].explanation : "");
+		ranking_release(&r);
+	}
+	config_unref(cfg);
+	db_free(st);
+}
+END_TEST
+
 /* A small deterministic generator (xorshift). */
 static uint64_t
 rnd(uint64_t *s)
@@ -971,7 +1071,7 @@ START_TEST(test_window_and_minimums)
 		locs[0].count = i < 30 ? 10 + 5 * (uint64_t)i : 10 + 5 * 29;
 		locs[1].count = 1 + (uint64_t)i / 8; /* 1 .. 8: always under min_count 10 */
 		locs[2].count =
-		    i < 50 ? 0 : 20 * (uint64_t)(i - 49); /* 0 for 50 scrapes, then grows over 10 */
+		    i < 30 ? 0 : 20 * (uint64_t)(i - 29); /* 0 for 30 scrapes, then grows over 30 */
 		scrape(st, tid, T0 + i * MIN, locs, 3, FMT_D1, false);
 	}
 	/* 6 h window: the early growth is still there (and the flat stretch is shorter than 3x the
@@ -987,14 +1087,26 @@ START_TEST(test_window_and_minimums)
 	ck_assert_int_eq(rank_of(&r, "main.grewEarly"), 0);
 	ck_assert_int_gt(rank_of(&r, "main.late"), 0);
 	ranking_release(&r);
-	/* min_scrapes 6: ten scrapes of growth after 50 flat ones are not enough (a rise after a
-	 * flat stretch must last 2 x min_scrapes); min_count 5 lets the small one in. */
+	/* A rise after a quiet stretch has the shape of slow requests piling up: it counts once it
+	 * lasted 2 x min_scrapes scrapes and half as long as the quiet (the rise from the last 0,
+	 * at minute 29, must last 14.5 minutes). */
 	cfg->detector.window = 6 * 3600;
-	cfg->detector.min_scrapes = 6;
+	rank(st, cfg, NULL, T0 + 43 * MIN, &r);
+	ck_assert_int_eq(rank_of(&r, "main.late"), 0);
+	ranking_release(&r);
+	rank(st, cfg, NULL, T0 + 44 * MIN, &r);
+	ck_assert_int_gt(rank_of(&r, "main.late"), 0);
+	ranking_release(&r);
+	/* min_scrapes 10: up-steps spread over twenty scrapes are enough, over eighteen not;
+	 * min_count 5 lets the small one in. */
+	cfg->detector.min_scrapes = 10;
 	cfg->detector.min_count = 5;
-	rank(st, cfg, NULL, T0 + 60 * MIN, &r);
+	rank(st, cfg, NULL, T0 + 46 * MIN, &r);
 	ck_assert_int_eq(rank_of(&r, "main.late"), 0);
 	ck_assert_int_gt(rank_of(&r, "main.small"), 0);
+	ranking_release(&r);
+	rank(st, cfg, NULL, T0 + 48 * MIN, &r);
+	ck_assert_int_gt(rank_of(&r, "main.late"), 0);
 	ranking_release(&r);
 	config_unref(cfg);
 	db_free(st);
@@ -1185,6 +1297,8 @@ detect_suite(void)
 	tcase_add_test(tc, test_deploys_stand_in_and_fix);
 	tcase_add_test(tc, test_restart_markers_are_lifetimes);
 	tcase_add_test(tc, test_noise_never);
+	tcase_add_test(tc, test_warm_up_never);
+	tcase_add_test(tc, test_bursts_remembered);
 	tcase_add_test(tc, test_confirmed_first);
 	tcase_add_test(tc, test_ignore_rules);
 	tcase_add_test(tc, test_window_and_minimums);
