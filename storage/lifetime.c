@@ -6,7 +6,9 @@
  *   restart of a service whose goroutines accumulate looks like this.
  * - goid: the largest goroutine id of a debug=2 dump is at most half the previous dump's. Ids
  *   come from one counter that only grows within a process; a long-lived process has handed out
- *   many more than a young one holds.
+ *   many more than a young one holds. When count scrapes came between the two dumps, the one
+ *   where a location that had held for a while fell steeply starts the lifetime (see
+ *   lifetime_goid_place()).
  * - failed: a scrape in between found no process (refused, reset, cut off), and something fell.
  * - connection: this scrape needed a new connection where the previous attempt reused one (a
  *   server closes its connections when it exits), and a location fell steeply. A new connection
@@ -45,10 +47,42 @@ lifetime_goid_restarted(uint64_t prev_goid, uint64_t goid)
 	return prev_goid > 0 && goid > 0 && goid <= prev_goid / 2;
 }
 
+struct lifetime_falls_held
+lifetime_count_falls(const struct lifetime_fall *falls, size_t n)
+{
+	struct lifetime_falls_held h = {0};
+
+	for (size_t i = 0; i < n; i++) {
+		if (!steep(&falls[i]))
+			continue;
+		if (falls[i].held >= LIFETIME_PLACE_HELD)
+			h.place++;
+		if (falls[i].held >= LIFETIME_COLLAPSE_HELD)
+			h.collapse++;
+	}
+	return h;
+}
+
+size_t
+lifetime_goid_place(const struct lifetime_candidate *c, size_t n)
+{
+	size_t best = n;
+
+	for (size_t i = 0; i < n; i++)
+		if (c[i].restart)
+			return n;
+	if (n == 1)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (c[i].held_falls > 0 && (best == n || c[i].held_falls > c[best].held_falls))
+			best = i;
+	return best;
+}
+
 enum lifetime_reason
 lifetime_judge(const struct lifetime_step *s)
 {
-	size_t nsteep = 0, nheld = 0;
+	size_t nsteep = 0;
 	bool fell;
 
 	if (!s->have_prev)
@@ -57,13 +91,9 @@ lifetime_judge(const struct lifetime_step *s)
 		return LIFETIME_TOTAL;
 	if (lifetime_goid_restarted(s->prev_goid, s->goid))
 		return LIFETIME_GOID;
-	for (size_t i = 0; i < s->nfalls; i++) {
-		if (!steep(&s->falls[i]))
-			continue;
-		nsteep++;
-		if (s->falls[i].held >= LIFETIME_COLLAPSE_HELD)
-			nheld++;
-	}
+	for (size_t i = 0; i < s->nfalls; i++)
+		if (steep(&s->falls[i]))
+			nsteep++;
 	fell = s->total < s->prev_total || nsteep > 0;
 	if (s->down_between > 0 && fell)
 		return LIFETIME_FAILED;
@@ -75,7 +105,8 @@ lifetime_judge(const struct lifetime_step *s)
 	        (uint64_t)s->interval_ms * LIFETIME_SILENCE_INTERVALS &&
 	    fell)
 		return LIFETIME_SILENCE;
-	if (nheld >= LIFETIME_COLLAPSE_LOCATIONS && s->total < s->prev_total)
+	if (lifetime_count_falls(s->falls, s->nfalls).collapse >= LIFETIME_COLLAPSE_LOCATIONS &&
+	    s->total < s->prev_total)
 		return LIFETIME_COLLAPSE;
 	return LIFETIME_SAME;
 }

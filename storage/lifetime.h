@@ -82,6 +82,30 @@ enum lifetime_reason lifetime_judge(const struct lifetime_step *step);
  * either is unknown (0). */
 bool lifetime_goid_restarted(uint64_t prev_goid, uint64_t goid);
 
+/* A location that held at least LIFETIME_FALL_MIN for this many scrapes and then fell steeply
+ * shows where, between two dumps, a process restarted. */
+#define LIFETIME_PLACE_HELD 10
+
+/* The steep falls of a step: of locations that held for LIFETIME_PLACE_HELD scrapes and, among
+ * them, for LIFETIME_COLLAPSE_HELD. */
+struct lifetime_falls_held {
+	unsigned place, collapse;
+};
+struct lifetime_falls_held lifetime_count_falls(const struct lifetime_fall *falls, size_t n);
+
+/* One successful count scrape between two debug=2 dumps of a target, for lifetime_goid_place(). */
+struct lifetime_candidate {
+	bool restart;        /* it starts a lifetime already */
+	unsigned held_falls; /* its step's lifetime_count_falls().place */
+};
+
+/* Between two dumps whose goroutine ids show a restart, the count scrape (of 'n', in time order)
+ * that starts the new lifetime: the one where the most locations that had held for a while fell
+ * steeply (the earliest of equals), or the only one. 'n' when none should: one of them starts a
+ * lifetime already, or nothing shows where the restart was (a burst draining must not be taken
+ * for it). */
+size_t lifetime_goid_place(const struct lifetime_candidate *c, size_t n);
+
 /* True when a failed scrape's status says no process answered at the address (refused, reset, an
  * empty or cut reply), as a restart does; a timeout or an HTTP error says the process is there. */
 bool lifetime_status_down(const char *status);

@@ -58,8 +58,8 @@ struct scrape_record {
  * once by lifetime_judge() from what this connection saw of the target's previous scrapes (or,
  * after a store_open(), from the stored ones): scrapes.restart names why a new lifetime starts
  * with it. A debug=2 dump whose goroutine ids started again from low numbers marks the count
- * scrape since the previous dump where the total fell most. Scrapes of one target must come in
- * time order. */
+ * scrape since the previous dump that lifetime_goid_place() picks. Scrapes of one target must come
+ * in time order. */
 int store_add_scrape(struct store *st, const struct scrape_record *rec)
     __attribute__((warn_unused_result));
 

@@ -9,11 +9,13 @@
  * valid UTF-8 before they reach the database, so every reader can put them into JSON as they are.
  *
  * The same per-connection state remembers, per target, what its latest scrapes showed (the last
- * successful count scrape's time, total and largest locations, the intervals between successes,
- * attempts that found no process since, the connection, the latest debug=2 dump's largest
- * goroutine id): what lifetime_judge() compares a new scrape with. It is updated only once a
- * scrape is committed, and forgotten as a whole when it holds too many targets; a target it does
- * not know is judged against its stored previous scrape, on the signals that the database holds.
+ * successful count scrape's time, total and largest locations with how long they held, the
+ * intervals between successes, attempts that found no process since, the connection, the latest
+ * debug=2 dump's largest goroutine id, its latest count scrapes): what lifetime_judge() compares a
+ * new scrape with, and where lifetime_goid_place() may put a restart a dump shows. It is updated
+ * only once a scrape is committed, and forgotten as a whole when it holds too many targets; a
+ * target it does not know is judged against its stored previous scrape, on the signals that the
+ * database holds.
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -42,7 +44,7 @@
 #define LIFE_TARGETS_MAX (1u << 16) /* targets whose latest scrapes a connection remembers */
 #define LIFE_LOCS 32                /* largest locations remembered per target, for steep falls */
 #define LIFE_GAPS 3                 /* intervals between successes remembered (their median) */
-#define LIFE_GOID_CANDIDATES 1000   /* count scrapes a goid restart may be placed among */
+#define LIFE_RECENT 16 /* count scrapes remembered per target: a goid restart's place */
 
 /* An interned location (or, with key NULL, a stack keyed by its hash alone). */
 struct intern {
@@ -72,6 +74,13 @@ struct life_loc {
 	unsigned held;
 };
 
+/* A recent successful count scrape of a target, where a goid restart may go. */
+struct life_recent {
+	int64_t scrape_id;
+	int64_t ts;
+	struct lifetime_candidate c;
+};
+
 /* What the latest scrapes of one target showed (see the file comment). */
 struct life_target {
 	int64_t target_id; /* 0: a free slot */
@@ -86,6 +95,8 @@ struct life_target {
 	int64_t goid_ts;
 	struct life_loc locs[LIFE_LOCS]; /* of the last successful count scrape, largest first */
 	size_t nlocs;
+	struct life_recent recent[LIFE_RECENT]; /* its latest count scrapes, oldest first */
+	size_t nrecent;
 };
 
 struct life_table {
@@ -98,9 +109,11 @@ struct store_ingest {
 	struct intern_table locs;
 	struct intern_table stacks;
 	struct life_table life;
-	int64_t *ids;              /* this scrape's location ids, in profile order */
-	struct life_loc *cur;      /* this count scrape's (location id, count), sorted by id */
-	size_t ncur, capcur;       /* capcur: of both arrays */
+	int64_t *ids;           /* this scrape's location ids, in profile order */
+	struct life_recent now; /* this count scrape, among its target's recent ones once stored */
+	int64_t goid_marked;    /* an earlier count scrape this scrape's dump marked (0: none) */
+	struct life_loc *cur;   /* this count scrape's (location id, count), sorted by id */
+	size_t ncur, capcur;    /* capcur: of both arrays */
 	char fn_buf[TEXT_CAP + 1]; /* cleaned location strings */
 	char file_buf[TEXT_CAP + 1];
 	/* cleaned stack frame strings (jansson copies them at once) */
@@ -362,7 +375,7 @@ stored_previous(struct store *st, int64_t target_id, int64_t ts, int64_t *prev_t
  * LIFETIME_SAME, a reason, or -1 on a storage error (logged). */
 static int
 judge_count_scrape(struct store *st, const struct scrape_record *rec, const struct profile *p,
-                   const struct life_target *e, const char *what)
+                   const struct life_target *e, unsigned *held_falls, const char *what)
 {
 	struct store_ingest *ing = store_ingest_state(st);
 	struct lifetime_fall falls[LIFE_LOCS];
@@ -383,7 +396,7 @@ judge_count_scrape(struct store *st, const struct scrape_record *rec, const stru
 		step.down_between = e->down;
 		step.prev_conn = e->conn;
 		/* Only a dump at or after the previous count scrape tells about this step; an older
-		 * one leaves the place of a restart open (see mark_goid_restart()). */
+		 * one leaves the place of a restart open (see place_goid_restart()). */
 		if (e->goid_ts >= e->ok_ts)
 			step.prev_goid = e->goid;
 		for (size_t i = 0; i < e->nlocs; i++)
@@ -394,6 +407,7 @@ judge_count_scrape(struct store *st, const struct scrape_record *rec, const stru
 			};
 		step.falls = e->nlocs ? falls : NULL;
 		step.nfalls = e->nlocs;
+		*held_falls = lifetime_count_falls(step.falls, step.nfalls).place;
 		return (int)lifetime_judge(&step);
 	}
 	rc = stored_previous(st, rec->target_id, rec->ts, &step.prev_ts, &step.prev_total, what);
@@ -403,62 +417,38 @@ judge_count_scrape(struct store *st, const struct scrape_record *rec, const stru
 	return (int)lifetime_judge(&step);
 }
 
-/* A debug=2 dump at 'ts' whose goroutine ids started again from low numbers since the target's
- * dump at 'prev_goid_ts': the process restarted in between. Unless a count scrape in between
- * already starts a lifetime, the one after which the total fell most does (none when the total
- * never fell: there is nothing to place it at). 0, or -1 (logged). */
-static int
-mark_goid_restart(struct store *st, int64_t target_id, int64_t prev_goid_ts, int64_t ts,
-                  const char *what)
+/* A debug=2 dump whose goroutine ids started again from low numbers since the target's dump at
+ * 'prev_goid_ts': the process restarted in between, at one of the count scrapes since (the recent
+ * ones 'e' remembers, and this one, ing->now, when 'count_scrape'). lifetime_goid_place() says
+ * which: *reason becomes LIFETIME_GOID when it is this one, ing->goid_marked names it when it is
+ * an earlier one. Nothing when more count scrapes came since the dump than 'e' remembers. */
+static void
+place_goid_restart(struct store_ingest *ing, const struct life_target *e, int64_t prev_goid_ts,
+                   bool count_scrape, int *reason)
 {
-	sqlite3_stmt *stmt = store_prepare(
-	    st, "SELECT id, ts, coalesce(total_goroutines, 0), restart IS NOT NULL FROM scrapes"
-	        " WHERE target_id = ?1 AND ts >= coalesce((SELECT max(ts) FROM scrapes"
-	        "  WHERE target_id = ?1 AND ts <= ?2 AND status = 'ok' AND detail = 0), ?2)"
-	        " AND ts <= ?3 AND status = 'ok' AND detail = 0 ORDER BY ts LIMIT ?4");
-	int64_t best_id = 0, rows = 0;
-	uint64_t best_fall = 0, prev_total = 0;
-	bool have_prev = false, marked = false;
-	char msg[256];
-	int rc;
+	struct lifetime_candidate c[LIFE_RECENT + 1];
+	const struct life_recent *r[LIFE_RECENT + 1];
+	size_t n = 0, k;
 
-	if (stmt == NULL)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, target_id);
-	sqlite3_bind_int64(stmt, 2, prev_goid_ts);
-	sqlite3_bind_int64(stmt, 3, ts);
-	sqlite3_bind_int64(stmt, 4, LIFE_GOID_CANDIDATES + 1);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(stmt, 0);
-		uint64_t total = (uint64_t)sqlite3_column_int64(stmt, 2);
-
-		rows++;
-		if (sqlite3_column_int64(stmt, 1) > prev_goid_ts) {
-			if (sqlite3_column_int(stmt, 3) != 0)
-				marked = true;
-			if (have_prev && total < prev_total && prev_total - total > best_fall) {
-				best_fall = prev_total - total;
-				best_id = id;
-			}
-		}
-		prev_total = total;
-		have_prev = true;
+	if (e->nrecent == LIFE_RECENT && e->recent[0].ts > prev_goid_ts)
+		return;
+	for (size_t i = 0; i < e->nrecent; i++) {
+		if (e->recent[i].ts <= prev_goid_ts)
+			continue;
+		r[n] = &e->recent[i];
+		c[n++] = e->recent[i].c;
 	}
-	store_stmt_done(stmt);
-	if (rc != SQLITE_DONE) {
-		snprintf(msg, sizeof(msg), "%s: reading the scrapes since the previous dump", what);
-		store_log_sqlite(st, msg);
-		return -1;
+	if (count_scrape) {
+		r[n] = &ing->now;
+		c[n++] = ing->now.c;
 	}
-	if (marked || best_id == 0 || rows > LIFE_GOID_CANDIDATES)
-		return 0;
-	stmt = store_prepare(st, "UPDATE scrapes SET restart = ?2 WHERE id = ?1");
-	if (stmt == NULL)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, best_id);
-	sqlite3_bind_text(stmt, 2, lifetime_reason_name(LIFETIME_GOID), -1, SQLITE_STATIC);
-	snprintf(msg, sizeof(msg), "%s: marking a restart", what);
-	return store_step_write(st, stmt, msg);
+	k = lifetime_goid_place(c, n);
+	if (k == n)
+		return;
+	if (r[k] == &ing->now)
+		*reason = LIFETIME_GOID;
+	else
+		ing->goid_marked = r[k]->scrape_id;
 }
 
 /* After a committed scrape: remember what it showed of its target. */
@@ -487,8 +477,16 @@ life_remember(struct store *st, const struct scrape_record *rec, const struct pr
 		e->goid = p->max_goid;
 		e->goid_ts = rec->ts;
 	}
+	for (size_t i = 0; ing->goid_marked != 0 && i < e->nrecent; i++)
+		if (e->recent[i].scrape_id == ing->goid_marked)
+			e->recent[i].c.restart = true;
 	if (rec->detail)
 		return;
+	if (e->nrecent == LIFE_RECENT)
+		memmove(e->recent, e->recent + 1, (LIFE_RECENT - 1) * sizeof(*e->recent));
+	else
+		e->nrecent++;
+	e->recent[e->nrecent - 1] = ing->now;
 	if (e->have_ok) {
 		memmove(e->gaps + 1, e->gaps, (LIFE_GAPS - 1) * sizeof(*e->gaps));
 		e->gaps[0] = rec->ts - e->ok_ts;
@@ -829,10 +827,11 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	const struct profile *p;
 	const struct life_target *e;
 	sqlite3_stmt *stmt;
-	int64_t scrape_id, goid_ts = 0;
+	int64_t scrape_id;
 	const char *status;
 	bool ok, count_scrape;
 	int reason = LIFETIME_SAME;
+	unsigned held_falls = 0;
 	size_t i;
 	char what[128];
 
@@ -880,16 +879,20 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 			else
 				ing->cur[ing->ncur++] = ing->cur[i];
 		}
-		reason = judge_count_scrape(st, rec, p, e, what);
+		reason = judge_count_scrape(st, rec, p, e, &held_falls, what);
 		if (reason < 0)
 			goto out_rollback;
 	}
+	ing->now = (struct life_recent){
+	    .ts = rec->ts, .c = {.restart = reason != LIFETIME_SAME, .held_falls = held_falls}};
+	ing->goid_marked = 0;
 	/* A dump that the previous count scrape's step could not be judged with (a detail scrape,
-	 * or one older than that scrape) places a goid restart once this scrape is written. */
+	 * or one older than that scrape) places a goid restart among the scrapes since. */
 	if (p != NULL && p->max_goid > 0 && e != NULL && e->goid > 0 && e->goid_ts < rec->ts &&
 	    (rec->detail || !e->have_ok || e->goid_ts < e->ok_ts) &&
 	    lifetime_goid_restarted(e->goid, p->max_goid))
-		goid_ts = e->goid_ts;
+		place_goid_restart(ing, e, e->goid_ts, count_scrape, &reason);
+	ing->now.c.restart = reason != LIFETIME_SAME;
 
 	stmt = store_prepare(st, "INSERT INTO scrapes (target_id, ts, duration_ms, bytes, status, "
 	                         "format, kind, detail, total_goroutines, restart)"
@@ -919,6 +922,7 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	}
 	store_stmt_done(stmt);
 	scrape_id = sqlite3_last_insert_rowid(store_db(st));
+	ing->now.scrape_id = scrape_id;
 
 	for (i = 0; p != NULL && i < p->nlocations; i++) {
 		const struct prof_location *pl = &p->locations[i];
@@ -979,8 +983,15 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		log_err("store: '%s': %s: %s", store_path(st), what, store_errmsg(st));
 		goto out_rollback;
 	}
-	if (goid_ts != 0 && mark_goid_restart(st, rec->target_id, goid_ts, rec->ts, what) < 0)
-		goto out_rollback;
+	if (ing->goid_marked != 0) {
+		stmt = store_prepare(st, "UPDATE scrapes SET restart = ?2 WHERE id = ?1");
+		if (stmt == NULL)
+			goto out_rollback;
+		sqlite3_bind_int64(stmt, 1, ing->goid_marked);
+		sqlite3_bind_text(stmt, 2, lifetime_reason_name(LIFETIME_GOID), -1, SQLITE_STATIC);
+		if (store_step_write(st, stmt, what) != 0)
+			goto out_rollback;
+	}
 	if (store_commit(st) < 0)
 		return -1;
 	life_remember(st, rec, p, ok);

@@ -265,6 +265,38 @@ START_TEST(test_goid_from_dump)
 }
 END_TEST
 
+/* Where a restart that dumps' ids show goes among the count scrapes between them: where the most
+ * long-held locations fell; the only one; nowhere when one already starts a lifetime or when
+ * nothing long-held fell (a burst draining is no restart). */
+START_TEST(test_goid_place)
+{
+	struct lifetime_candidate c[] = {
+	    {.held_falls = 0}, {.held_falls = 1}, {.held_falls = 0},
+	    {.held_falls = 2}, {.held_falls = 2}, {.held_falls = 0},
+	};
+	struct lifetime_fall f[] = {
+	    {.before = 150, .after = 0, .held = 15},      /* a leak */
+	    {.before = 90, .after = 0, .held = 6},        /* a burst */
+	    {.before = 2000, .after = 2000, .held = 900}, /* a pool */
+	    {.before = 60, .after = 1, .held = 25},
+	};
+	struct lifetime_falls_held h = lifetime_count_falls(f, 4);
+
+	ck_assert_uint_eq(h.place, 2);
+	ck_assert_uint_eq(h.collapse, 1);
+	ck_assert_uint_eq(lifetime_goid_place(c, 6), 3);
+	ck_assert_uint_eq(lifetime_goid_place(c, 3), 1);
+	ck_assert_uint_eq(lifetime_goid_place(c, 1), 0); /* the only one */
+	ck_assert_uint_eq(lifetime_goid_place(c + 5, 1), 0);
+	ck_assert_uint_eq(lifetime_goid_place(c + 1, 2), 0);
+	c[1].held_falls = 0;
+	ck_assert_uint_eq(lifetime_goid_place(c, 3), 3); /* nothing long-held fell */
+	c[2].restart = true;
+	ck_assert_uint_eq(lifetime_goid_place(c, 6), 6);
+	ck_assert_uint_eq(lifetime_goid_place(c, 0), 0);
+}
+END_TEST
+
 START_TEST(test_names)
 {
 	static const char *const names[] = {"first",      "total",   "goid",    "failed",
@@ -300,6 +332,7 @@ lifetime_suite(void)
 	tcase_add_test(tc, test_collapse);
 	tcase_add_test(tc, test_order);
 	tcase_add_test(tc, test_goid_from_dump);
+	tcase_add_test(tc, test_goid_place);
 	tcase_add_test(tc, test_names);
 	suite_add_tcase(s, tc);
 	return s;

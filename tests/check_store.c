@@ -1006,25 +1006,29 @@ START_TEST(test_lifetime_ingest)
 END_TEST
 
 /* Goroutine ids from debug=2 detail scrapes, taken every fifth count scrape: when they start again
- * from low numbers, the count scrape since the previous dump after which the total fell most
- * starts the lifetime; ids that keep growing, or fall by less than half, start nothing. */
+ * from low numbers, the count scrape since the previous dump where a location that had held for a
+ * while fell steeply starts the lifetime, not the one where a burst drained (the total fell more
+ * there); ids that keep growing, or fall by less than half, start nothing. */
 START_TEST(test_lifetime_goid)
 {
 	struct prof_location l[] = {
 	    loc("main.pool.worker", "/src/app/pool.go", 88, "chan receive", 2000, stack_b, 2),
 	    loc("main.leakSend", "/src/app/leak.go", 42, "chan send", 0, stack_a, 4),
+	    loc("main.slow", "/src/app/slow.go", 7, "select", 0, stack_c, 3),
 	};
 	static const uint64_t goids[] = {30000, 31000, 18000, 17000, 4000};
-	struct profile p = prof(l, 2);
+	struct profile p = prof(l, 3);
 	struct store *st = store_open(dbpath, 0);
 	int64_t t;
 
 	ck_assert_ptr_nonnull(st);
 	t = store_target_upsert(st, "svc", NULL, "http://a1");
 	for (int i = 0; i < 25; i++) {
-		/* restarted between scrapes 16 and 17: 2,160 -> 2,005 -> 2,010 */
+		/* restarted between scrapes 16 and 17 (2,165 -> 2,005); slow requests pile up
+		 * from 17 to 18 and drain at 19 (2,515 -> 2,015) */
 		l[1].count = i <= 16 ? 10 * (uint64_t)i : 5 * (uint64_t)(i - 17);
-		p = prof(l, 2);
+		l[2].count = i == 17 || i == 18 ? 250 * (uint64_t)(i - 16) : 0;
+		p = prof(l, 3);
 		add_conn(st, t, T0 + i * MIN, &p, LIFETIME_CONN_UNKNOWN, false);
 		if (i % 5 != 0)
 			continue;
