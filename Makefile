@@ -6,7 +6,7 @@
 #   make valgrind   unit tests, the parse CLI and the daemon with the other commands under valgrind
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS
 #   make bench      benchmarks, reported as ratios against baselines measured in the same run
-#   make eval       the detector's evaluation table over the leak and benign zoos
+#   make eval       the detector's evaluation tables: simulated fleets, then the leak and benign zoos
 #   make install / uninstall / deb
 
 PKGS      = libcurl libmicrohttpd jansson sqlite3 yaml-0.1 zlib libcrypto libsystemd
@@ -48,7 +48,8 @@ SRCS     := $(foreach d,$(LAYERS),$(wildcard $(d)/*.c))
 LIB_SRCS := $(filter-out daemon/main.c,$(SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_SRCS := $(filter-out tests/check_main.c,$(wildcard tests/check_*.c))
-TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tests/check_main.o $(BUILD)/obj/tests/testutil.o
+TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tests/check_main.o $(BUILD)/obj/tests/testutil.o \
+             $(BUILD)/obj/tests/eval/fleetsim.o
 # Files compiled in as C string literals: the schema and the dashboard's static assets.
 EMBED    := $(wildcard storage/*.sql web/static/*)
 GEN      := $(EMBED:%=$(BUILD)/gen/%.inc) $(BUILD)/gen/check_suites.inc
@@ -94,6 +95,10 @@ $(BUILD)/gen/check_suites.inc: $(TEST_SRCS)
 
 $(BUILD)/check_leakprofd: $(TEST_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
+
+# The detector on simulated fleets (tests/eval/): the whole set of scenarios, as a table.
+$(BUILD)/fleet_eval: $(BUILD)/obj/tests/eval/fleet_eval.o $(BUILD)/obj/tests/eval/fleetsim.o $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The services are rebuilt when the toolchain that builds them changes, not only their sources.
 build/go/.toolchain: FORCE
@@ -195,7 +200,8 @@ build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_CONFIG_SRCS) base/config
 bench: all go
 	sh tests/bench/run.sh
 
-eval: all go
+eval: all go $(BUILD)/fleet_eval
+	$(BUILD)/fleet_eval
 	sh tests/integration/eval.sh
 
 clean:
