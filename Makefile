@@ -6,7 +6,7 @@
 #   make valgrind   unit tests, the parse CLI and the daemon with the other commands under valgrind
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS, or for FUZZ_EXECS executions when given
 #   make bench      benchmarks, reported as ratios against baselines measured in the same run
-#   make eval       the detector's evaluation tables: the leak and benign zoos, then the fleet scenarios
+#   make eval       the detector's evaluation tables: simulated fleets, the leak and benign zoos, real fleets
 #   make fixtures   capture tests/fixtures/go1.*/ again from tests/go/fixturegen built by every Go toolchain
 #   make install / uninstall / deb
 
@@ -49,7 +49,8 @@ SRCS     := $(foreach d,$(LAYERS),$(wildcard $(d)/*.c))
 LIB_SRCS := $(filter-out daemon/main.c,$(SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_SRCS := $(filter-out tests/check_main.c,$(wildcard tests/check_*.c))
-TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tests/check_main.o $(BUILD)/obj/tests/testutil.o
+TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tests/check_main.o $(BUILD)/obj/tests/testutil.o \
+             $(BUILD)/obj/tests/eval/fleetsim.o
 # Files compiled in as C string literals: the schema and the dashboard's static assets.
 EMBED    := $(wildcard storage/*.sql web/static/*)
 GEN      := $(EMBED:%=$(BUILD)/gen/%.inc) $(BUILD)/gen/check_suites.inc
@@ -117,6 +118,10 @@ $(BUILD)/gen/check_suites.inc: $(TEST_SRCS)
 
 $(BUILD)/check_leakprofd: $(TEST_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
+
+# The detector on simulated fleets (tests/eval/): the whole set of scenarios, as a table.
+$(BUILD)/fleet_eval: $(BUILD)/obj/tests/eval/fleet_eval.o $(BUILD)/obj/tests/eval/fleetsim.o $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The services are rebuilt when the toolchain that builds them changes (its path, its version or the experiment),
 # not only their sources. A toolchain that is missing or of another version stops the build here, saying which.
@@ -288,7 +293,8 @@ build/fuzz/fuzz_discovery: tests/fuzz/fuzz_discovery.c $(FUZZ_CONFIG_SRCS) colle
 bench: all go
 	sh tests/bench/run.sh
 
-eval: all go
+eval: all go $(BUILD)/fleet_eval
+	$(BUILD)/fleet_eval
 	sh tests/integration/eval.sh
 
 clean:

@@ -236,7 +236,8 @@ d2_frames(struct text_parser *P, bool all, bool *found, bool *any_line)
  * inside the brackets, "[status labels:{"k": "v"}]:"; Go 1.27 after them, "[status] {k: "v 2"}:".
  */
 static int
-d2_header(struct text_parser *P, const struct line *ln, struct agg_record *rec, bool *leaked)
+d2_header(struct text_parser *P, const struct line *ln, struct agg_record *rec, bool *leaked,
+          uint64_t *goid)
 {
 	const char *s = ln->s, *br, *end, *comma;
 	size_t i = 10, stlen;
@@ -245,6 +246,8 @@ d2_header(struct text_parser *P, const struct line *ln, struct agg_record *rec, 
 		return bad_line(P->err, &P->L, ln, "a 'goroutine N [status]:' header");
 	while (i < ln->n && s[i] >= '0' && s[i] <= '9')
 		i++;
+	if (!parse_u64(s + 10, i - 10, goid))
+		*goid = 0;
 	br = memchr(s + i, '[', ln->n - i);
 	if (br == NULL || s[ln->n - 1] != ':' || br >= s + ln->n - 2)
 		return bad_line(P->err, &P->L, ln, "a 'goroutine N [status]:' header");
@@ -322,7 +325,7 @@ profile_parse_debug2(const char *buf, size_t len, const struct profile_limits *l
                      struct profile *out, struct parse_error *err)
 {
 	struct text_parser P = {.L = {.buf = buf, .len = len}, .err = err};
-	uint64_t total = 0;
+	uint64_t total = 0, max_goid = 0;
 	bool any_leaked = false;
 	struct line ln;
 	int r, ret = -1;
@@ -339,13 +342,16 @@ profile_parse_debug2(const char *buf, size_t len, const struct profile_limits *l
 		struct agg_record rec = {.count = 1};
 		size_t rec_pos, rec_line;
 		bool found, any, leaked;
+		uint64_t goid = 0;
 		long n;
 		int added;
 
 		if (ln.n == 0)
 			continue;
-		if (d2_header(&P, &ln, &rec, &leaked) < 0)
+		if (d2_header(&P, &ln, &rec, &leaked, &goid) < 0)
 			goto out_free;
+		if (goid > max_goid)
+			max_goid = goid;
 		rec_pos = P.L.pos;
 		rec_line = P.L.lineno;
 		n = d2_frames(&P, false, &found, &any);
@@ -392,6 +398,7 @@ profile_parse_debug2(const char *buf, size_t len, const struct profile_limits *l
 		text_nomem(&P, len, P.L.lineno);
 		goto out_free;
 	}
+	out->max_goid = max_goid;
 	ret = 0;
 out_free:
 	if (ret < 0)

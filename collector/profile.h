@@ -58,6 +58,9 @@ struct profile {
 	enum profile_kind kind;
 	uint64_t
 	    total_goroutines; /* header total where the format has one, else the sum of counts */
+	uint64_t
+	    max_goid; /* debug=2: the largest goroutine id in the dump (ids only grow within a
+	                 process, so a restart starts them again from low numbers); 0: unknown */
 	struct prof_location
 	    *locations; /* sorted: count descending, then function, file, line, op */
 	size_t nlocations;

@@ -989,12 +989,14 @@ transfer_status(struct transfer *x, CURLcode rc, long code, char *out, size_t ca
 static void
 transfer_result(struct transfer *x, CURLcode rc, struct scrape_result *res)
 {
-	long code = 0;
+	long code = 0, connects = 0;
 	struct parse_error perr;
 	struct profile_limits lim = profile_limits_for(x->max);
 
 	memset(res, 0, sizeof(*res));
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &connects);
+	res->new_connection = connects > 0;
 	res->service = x->service;
 	res->url = x->url;
 	res->detail = x->fetch == FETCH_DETAIL;

@@ -108,6 +108,8 @@ struct scrape_result {
 	uint64_t bytes;                /* body bytes received (after content decoding) */
 	unsigned consecutive_failures; /* after this scrape (0 when ok); detail and leak fetches do
 	                                  not count */
+	bool new_connection; /* a new connection was opened (none kept alive from the previous
+	                        scrape: a restarted server closes it) */
 	struct profile profile;
 };
 

@@ -67,6 +67,7 @@ struct job {
 	char *status;
 	bool detail;
 	uint32_t consecutive_failures;
+	bool new_connection;
 	bool has_profile;
 	struct profile profile;
 	void (*fn)(void *arg); /* JOB_MARK */
@@ -206,6 +207,7 @@ ingest_push_scrape(struct ingest *in, struct scrape_result *res)
 	    /* a leak profile fetch confirms leaks; it is no count sample */
 	    .detail = res->detail || res->leak,
 	    .consecutive_failures = res->consecutive_failures,
+	    .new_connection = res->new_connection,
 	};
 	if (res->ok) {
 		j->profile = res->profile;
@@ -273,16 +275,19 @@ ingest_run(struct ingest *in, struct job *j)
 			        j->id);
 			return 0;
 		}
-		r = store_add_scrape(in->st, &(struct scrape_record){
-		                                 .target_id = id,
-		                                 .ts = j->ts,
-		                                 .duration_ms = j->duration_ms,
-		                                 .bytes = j->bytes,
-		                                 .status = j->status,
-		                                 .detail = j->detail,
-		                                 .consecutive_failures = j->consecutive_failures,
-		                                 .profile = j->has_profile ? &j->profile : NULL,
-		                             });
+		r = store_add_scrape(
+		    in->st,
+		    &(struct scrape_record){
+		        .target_id = id,
+		        .ts = j->ts,
+		        .duration_ms = j->duration_ms,
+		        .bytes = j->bytes,
+		        .status = j->status,
+		        .detail = j->detail,
+		        .consecutive_failures = j->consecutive_failures,
+		        .connection = j->new_connection ? LIFETIME_CONN_NEW : LIFETIME_CONN_REUSED,
+		        .profile = j->has_profile ? &j->profile : NULL,
+		    });
 		if (r == 0)
 			in->stored_since_step++;
 		return r;

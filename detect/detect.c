@@ -7,8 +7,8 @@
  * of the window plus one location's series at a time.
  *
  * How one (location, instance) series is judged:
- * - It is cut into process lifetimes at restarts (the instance's total collapses, or a long
- *   silence ends with fewer goroutines); absent from a successful scrape means 0.
+ * - It is cut into process lifetimes where the ingest found a restart (scrapes.restart, one rule
+ *   in storage/lifetime.c); absent from a successful scrape means 0.
  * - In each lifetime the segment since the count's last minimum is judged: growing when it rose
  *   in at least two steps spread over min_scrapes scrapes (2 x min_scrapes when it follows a flat
  *   stretch, the shape of a burst as much as of a late leak), its Theil-Sen slope is positive,
@@ -16,9 +16,21 @@
  *   stalled (flat after the last rise for 3x as long as it rose), and it did not already rise and
  *   fall back by half as much earlier in the lifetime (a burst).
  * - The instance is growing when its latest judgeable lifetime grows and so do most of its
- *   judged lifetimes, so growth survives restarts and a fix deployed by a restart ends it.
- * - A location ranks when it grows in an instance holding min_count there, or holds min_count
- *   proven leaks.
+ *   judged lifetimes, so growth survives restarts and a fix deployed by a restart ends it. The
+ *   lifetime that follows a growing one is judged once it has min_scrapes scrapes and has lasted
+ *   long enough to show DETECT_EXPECT_RISE goroutines at the rate the previous one grew, without
+ *   rising half as much: until then it says nothing.
+ *
+ * Only live instances count: a target in the configuration or target files whose latest success
+ * is at most DETECT_LIVE_INTERVALS usual intervals old (as of the newest scrape stored). Dead ones
+ * stay in the history (the sparkline, the location page) but not in the current count, the
+ * growing instances or the spread. When a service's instances were all replaced (a deploy, a
+ * reschedule: new addresses), the replaced generation's verdict stands in for the new one on the
+ * same terms as a restart's: until the new instances have lasted long enough to show the leak at
+ * the rate it grew, and do not.
+ *
+ * A location ranks when it grows in an instance holding min_count there (or in the generation
+ * it replaced), or holds min_count proven leaks.
  *
  * The score, in [0, 1], is documented at detect_score() below. */
 #include <errno.h>
@@ -48,10 +60,14 @@
 #define DETECT_MAX_SUSPECTS 1000
 /* Below this a location that passed the minimums is still not listed. */
 #define DETECT_MIN_SCORE 0.25
-/* Goroutines: a restart collapses the total by more than half and by at least this. */
-#define DETECT_RESTART_MIN_DROP 10
-/* A silence this many median intervals long, ending with fewer goroutines, is a restart. */
-#define DETECT_GAP_FACTOR 4
+/* An instance is live while its latest success is at most this many usual intervals old (and
+ * half an interval for jitter). */
+#define DETECT_LIVE_INTERVALS 3
+/* A lifetime after a growing one says something once the leak would have added this many
+ * goroutines to it at the rate it grew before. */
+#define DETECT_EXPECT_RISE 3
+/* A rise after a quiet stretch must last half as long as the quiet, up to this (ms). */
+#define DETECT_LATE_MS (30 * 60 * 1000LL)
 /* Kendall's tau below this is not a rising trend. */
 #define DETECT_MIN_FIT 0.5
 /* Share of steps not going down. */
@@ -65,6 +81,7 @@ struct pt {
 	int64_t ts;
 	uint64_t total;
 	uint32_t life; /* process lifetime index within the target */
+	bool restart;  /* a new lifetime starts here (as stored) */
 };
 
 struct tgt {
@@ -73,12 +90,21 @@ struct tgt {
 	size_t first; /* index of its first pt */
 	size_t n;
 	uint32_t nlives;
+	size_t cur;   /* index (from first) of its current lifetime's first pt */
+	bool active;  /* in the configuration or target files */
+	bool live;    /* active, and its latest success is recent */
+	bool prevgen; /* dead, and went away as the service's live instances came up */
 };
 
 struct svc {
 	int64_t service_id;
 	char *name;
-	uint32_t instances; /* targets with at least two scrapes in the window */
+	uint32_t instances; /* live targets with at least two scrapes in the window */
+	uint32_t live;      /* live targets */
+	uint32_t prevgen;   /* targets of the replaced generation with at least two scrapes */
+	int64_t gen_start;  /* earliest start of a live target's current lifetime */
+	int64_t live_ms;    /* longest current lifetime of a live target so far */
+	size_t live_n;      /* most scrapes in a live target's current lifetime */
 	int64_t first_ts, last_ts;
 };
 
@@ -95,28 +121,36 @@ struct life_stats {
 	bool growing;
 };
 
+/* The growth evidence of a set of instances of one (service, location). */
+struct growth {
+	uint32_t growing;               /* targets judged growing */
+	double w, fit_w, mono_w, ret_w; /* step-weighted sums over growing targets */
+	double growth_per_hour;         /* sum of growing targets' slopes */
+	uint64_t max_instance_count;    /* largest count in one instance in the window */
+	uint64_t max_growing_count; /* largest count in one growing instance: what min_count is held
+	                               against */
+	uint64_t from_sum,
+	    to_sum;          /* growing targets: start and end of their latest growing lifetime */
+	int64_t grow_ms;     /* longest latest growing lifetime */
+	uint32_t grow_lives; /* growing lifetimes over growing targets */
+};
+
 /* Evidence for one (service, location), summed over its targets. */
 struct loc_acc {
 	int64_t service_id;
 	int64_t location_id;
 	struct svc *svc;
-	uint32_t seen;                  /* targets where it was ever non-zero */
-	uint32_t growing;               /* targets judged growing */
-	double w, fit_w, mono_w, ret_w; /* step-weighted sums over growing targets */
+	uint32_t seen;      /* live targets where it was ever non-zero */
+	struct growth live; /* over live targets */
+	struct growth gone; /* over the replaced generation (struct tgt prevgen) */
+	bool stand_in;      /* ranked on the replaced generation's evidence (see growth_of()) */
+	uint64_t live_rise; /* largest rise in a live target's current lifetime */
 	double all_w, all_fit_w,
-	    all_mono_w;         /* the same over every judgeable lifetime (for confirmed ones) */
-	double growth_per_hour; /* sum of growing targets' slopes */
-	uint64_t current_sum;   /* latest count of each target */
-	uint64_t max_instance_count; /* largest count in one instance in the window */
-	uint64_t max_growing_count; /* largest count in one growing instance: what min_count is held
-	                               against */
-	double max_share;           /* largest latest share of its instance's goroutines */
+	    all_mono_w;       /* the same over every judgeable lifetime (for confirmed ones) */
+	uint64_t current_sum; /* latest count of each live target */
+	double max_share;     /* largest latest share of a live instance's goroutines */
 	uint64_t leaked_max;
 	bool confirmed;
-	uint64_t from_sum,
-	    to_sum;          /* growing targets: start and end of their latest growing lifetime */
-	int64_t grow_ms;     /* longest latest growing lifetime */
-	uint32_t grow_lives; /* growing lifetimes over growing targets */
 	int32_t oldest_wait, median_wait;
 	double spark[DETECT_SPARK_POINTS];
 	bool valid;
@@ -138,9 +172,28 @@ struct series {
 	int32_t detail_max, detail_median;
 };
 
+/* What one (location, instance) series says, kept until the location's last series is read:
+ * whether its growth counts depends on the service's other instances too (see
+ * location_verdicts()). */
+struct verdict {
+	bool live;         /* else the replaced generation (struct tgt prevgen) */
+	bool growing;      /* by its own lifetimes */
+	bool judged;       /* a lifetime of it was judged */
+	int64_t age_ms;    /* of its current lifetime */
+	uint64_t wmax;     /* largest count in the window */
+	uint64_t fellback; /* largest fall-back inside one of its lifetimes */
+	/* when growing: step-weighted sums over growing lifetimes and the latest growing one */
+	double w, fit, mono, ret, slope;
+	uint64_t from, to;
+	int64_t grow_ms;
+	uint32_t lives;
+};
+
 struct detect_ctx {
 	const struct config *cfg;
 	int64_t since, now;
+	int64_t ref;         /* what "recent" is measured from: now, or the newest scrape stored */
+	int64_t interval_ms; /* the configured scrape interval, for targets with one scrape */
 	unsigned min_scrapes;
 	uint64_t min_count;
 	struct pt *pts;
@@ -154,6 +207,10 @@ struct detect_ctx {
 	struct series ser;
 	struct loc_acc *cands; /* locations that passed the minimums */
 	size_t ncands, capcands;
+	struct verdict *verdicts; /* the current location's series */
+	size_t nverdicts, capverdicts;
+	struct verdict *plateaus; /* its non-growing ones (capverdicts long) */
+	size_t nplateaus;
 	double *pairs; /* scratch for Theil-Sen */
 	int err;
 };
@@ -257,38 +314,43 @@ on_scrape(const struct store_scrape *s, void *arg)
 	if (!p)
 		return -1;
 	c->pts = p;
-	c->pts[c->npts++] =
-	    (struct pt){.scrape_id = s->scrape_id, .ts = s->ts, .total = s->total_goroutines};
+	c->pts[c->npts++] = (struct pt){.scrape_id = s->scrape_id,
+	                                .ts = s->ts,
+	                                .total = s->total_goroutines,
+	                                .restart = s->restart};
 	t->n++;
+	t->active = s->target_active;
 	return 0;
 }
 
-/* Split each target's scrapes into process lifetimes. A restart shows as the instance's total
- * goroutines collapsing (down by more than half and by at least DETECT_RESTART_MIN_DROP), or as a
- * silence much longer than the usual interval followed by fewer goroutines (the process was down
- * and came back smaller). */
+/* Split each target's scrapes into the process lifetimes the ingest stored, and tell the live
+ * instances from the dead: live while in the configuration and succeeding recently, as of c->ref
+ * (within DETECT_LIVE_INTERVALS of its usual interval: the median in the window, else the
+ * configured one). Then per service: where its live instances' current lifetimes began and how
+ * long they have lasted, and which dead instances are the generation they replaced (gone since the
+ * earliest of them came up). */
 static void
 split_lifetimes(struct detect_ctx *c)
 {
 	double *dts = NULL;
 	size_t capdts = 0;
 
+	for (size_t i = 0; i < c->nsvcs; i++)
+		c->svcs[i].gen_start = INT64_MAX;
 	for (size_t i = 0; i < c->ntgts; i++) {
 		struct tgt *t = &c->tgts[i];
 		struct pt *p = &c->pts[t->first];
 		struct svc *s = find_svc(c, t->service_id);
-		double med = 0;
+		double med = (double)c->interval_ms;
 		uint32_t life = 0;
 
-		if (t->n >= 2 && s)
-			s->instances++;
 		if (s) {
 			if (p[0].ts < s->first_ts)
 				s->first_ts = p[0].ts;
 			if (t->n && p[t->n - 1].ts > s->last_ts)
 				s->last_ts = p[t->n - 1].ts;
 		}
-		if (t->n >= 3) {
+		if (t->n >= 2) {
 			void *np = grow_array(dts, &capdts, t->n, sizeof(*dts));
 
 			if (np) {
@@ -299,21 +361,38 @@ split_lifetimes(struct detect_ctx *c)
 				med = dts[(t->n - 1) / 2];
 			}
 		}
+		t->cur = 0;
 		for (size_t j = 0; j < t->n; j++) {
-			if (j > 0) {
-				uint64_t a = p[j - 1].total, b = p[j].total;
-				bool collapse = b * 2 < a && a - b >= DETECT_RESTART_MIN_DROP;
-				bool gap =
-				    med > 0 &&
-				    (double)(p[j].ts - p[j - 1].ts) > DETECT_GAP_FACTOR * med &&
-				    b < a;
-
-				if (collapse || gap)
-					life++;
+			if (j > 0 && p[j].restart) {
+				life++;
+				t->cur = j;
 			}
 			p[j].life = life;
 		}
 		t->nlives = t->n ? life + 1 : 0;
+		t->live = t->active && t->n > 0 &&
+		          (double)(c->ref - p[t->n - 1].ts) <= med * (DETECT_LIVE_INTERVALS + 0.5);
+		if (!s || !t->live)
+			continue;
+		s->live++;
+		if (t->n >= 2)
+			s->instances++;
+		if (p[t->cur].ts < s->gen_start)
+			s->gen_start = p[t->cur].ts;
+		if (p[t->n - 1].ts - p[t->cur].ts > s->live_ms)
+			s->live_ms = p[t->n - 1].ts - p[t->cur].ts;
+		if (t->n - t->cur > s->live_n)
+			s->live_n = t->n - t->cur;
+	}
+	for (size_t i = 0; i < c->ntgts; i++) {
+		struct tgt *t = &c->tgts[i];
+		struct svc *s = find_svc(c, t->service_id);
+
+		t->prevgen = s && !t->live && s->live > 0 && t->n > 0 &&
+		             c->pts[t->first + t->n - 1].ts >=
+		                 s->gen_start - DETECT_LIVE_INTERVALS * c->interval_ms;
+		if (t->prevgen && t->n >= 2)
+			s->prevgen++;
 	}
 	free(dts);
 }
@@ -371,6 +450,7 @@ life_judge(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n
 {
 	size_t s0 = 0;
 	uint64_t runmax = 0, fellback = 0;
+	int64_t late_ms;
 
 	memset(ls, 0, sizeof(*ls));
 	ls->n = n;
@@ -389,12 +469,16 @@ life_judge(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n
 		if (runmax - v[i] > fellback)
 			fellback = runmax - v[i];
 	}
+	late_ms = (p[s0].ts - p[0].ts) / 2;
+	if (late_ms > DETECT_LATE_MS)
+		late_ms = DETECT_LATE_MS;
 	p += s0;
 	v += s0;
 	n -= s0;
 	/* A rise after a flat stretch (at least min_scrapes long, and longer than the rise so far)
 	 * has the shape of a burst as much as of a leak that started late: it must persist twice as
-	 * long before it counts. */
+	 * long before it counts, and for half the flat stretch (at most DETECT_LATE_MS): slow
+	 * requests pile up for minutes after a quiet hour, a leak keeps going. */
 	bool late = s0 >= c->min_scrapes && s0 >= n;
 	ls->first = v[0];
 	ls->last = v[n - 1];
@@ -425,7 +509,8 @@ life_judge(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n
 	 * stalled: a flat stretch after the last rise three times longer than the stretch that rose
 	 * means the growth stopped (a start-up pool); a leak that pauses overnight after growing
 	 * all day is still growing. A rise no taller than twice what already fell back earlier in
-	 * the lifetime is the next burst, not a leak. */
+	 * the lifetime is the next burst, not a leak (location_verdicts() looks at the other
+	 * instances). */
 	size_t span = ls->last_up - ls->first_up + 2;
 	size_t since_up = n - 1 - ls->last_up;
 	bool stalled = since_up > c->min_scrapes && since_up > 3 * (ls->last_up - ls->first_up + 1);
@@ -433,9 +518,9 @@ life_judge(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n
 	double mono = (double)(ls->steps - ls->downs) / (double)ls->steps;
 
 	ls->growing = ls->ups >= 2 && span >= (late ? 2 * c->min_scrapes : c->min_scrapes) &&
-	              ls->last > ls->first && ls->slope > 0 && ls->tau >= DETECT_MIN_FIT &&
-	              mono >= DETECT_MIN_MONO && ls->retained >= DETECT_MIN_RETAINED && !stalled &&
-	              !burst;
+	              (!late || ls->t1 - ls->t0 >= late_ms) && ls->last > ls->first &&
+	              ls->slope > 0 && ls->tau >= DETECT_MIN_FIT && mono >= DETECT_MIN_MONO &&
+	              ls->retained >= DETECT_MIN_RETAINED && !stalled && !burst;
 }
 
 /* ---- pass 2: samples, one (location, target) series at a time ---- */
@@ -471,18 +556,33 @@ spark_add(struct detect_ctx *c, const struct tgt *t)
 	}
 }
 
+/* Whether the lifetime just after a growing one (slope 'prev_slope' per hour) says anything yet:
+ * it has min_scrapes scrapes and has lasted long enough that the leak, at that rate, would have
+ * added DETECT_EXPECT_RISE goroutines, and it rose less than half that. Until then a restart (or
+ * a replacement) leaves the growing verdict standing; a fix deployed by one ends it as soon as the
+ * fixed process has had the time to show the leak and did not. */
+static bool
+after_growth_conclusive(const struct detect_ctx *c, double prev_slope, size_t n, int64_t ms,
+                        uint64_t rise)
+{
+	double expected = prev_slope * (double)ms / 3600000.0;
+
+	return n >= c->min_scrapes && expected >= DETECT_EXPECT_RISE && (double)rise * 2 < expected;
+}
+
 static void
 series_finish(struct detect_ctx *c)
 {
 	struct tgt *t = c->ser.t;
 	struct loc_acc *a = &c->cur;
+	struct verdict vd = {0};
 	const struct pt *p;
 	const uint64_t *v;
 	struct life_stats ls, latest_growing = {0};
 	size_t start = 0;
-	double w = 0, fit = 0, mono = 0, ret = 0, slope = 0, grow_w = 0, judged_w = 0;
+	double grow_w = 0, judged_w = 0, prev_slope = 0;
 	bool latest_judged_grows = false;
-	uint32_t lives_growing = 0;
+	void *np;
 
 	if (!t)
 		return;
@@ -491,106 +591,273 @@ series_finish(struct detect_ctx *c)
 		return;
 	p = &c->pts[t->first];
 	v = c->ser.count;
-	a->seen++;
-	if (c->ser.any)
-		a->counted = true;
-	if (c->ser.leaked) {
-		a->confirmed = true;
-		if (c->ser.leaked > a->leaked_max)
-			a->leaked_max = c->ser.leaked;
-	}
-	if (t->n) {
-		uint64_t cur = v[t->n - 1];
-
-		a->current_sum += cur;
-		if (p[t->n - 1].total && (double)cur / (double)p[t->n - 1].total > a->max_share)
-			a->max_share = (double)cur / (double)p[t->n - 1].total;
-	}
-	for (size_t i = 0; i < t->n; i++)
-		if (v[i] > a->max_instance_count)
-			a->max_instance_count = v[i];
 	spark_add(c, t);
+	if (!t->live && !t->prevgen)
+		return; /* history only */
+	vd.live = t->live;
+	for (size_t i = 0; i < t->n; i++)
+		if (v[i] > vd.wmax)
+			vd.wmax = v[i];
+	if (t->live) {
+		uint64_t lo = UINT64_MAX;
+
+		a->seen++;
+		if (c->ser.any)
+			a->counted = true;
+		if (c->ser.leaked) {
+			a->confirmed = true;
+			if (c->ser.leaked > a->leaked_max)
+				a->leaked_max = c->ser.leaked;
+		}
+		if (t->n) {
+			uint64_t cur = v[t->n - 1];
+
+			a->current_sum += cur;
+			if (p[t->n - 1].total &&
+			    (double)cur / (double)p[t->n - 1].total > a->max_share)
+				a->max_share = (double)cur / (double)p[t->n - 1].total;
+		}
+		for (size_t i = t->cur; i < t->n; i++)
+			if (v[i] < lo)
+				lo = v[i];
+		if (t->n && v[t->n - 1] - lo > a->live_rise)
+			a->live_rise = v[t->n - 1] - lo;
+	}
 
 	/* Judge each lifetime; a lifetime too short to judge (the one that just started) gives no
-	 * evidence. */
+	 * evidence, nor does the current one while it cannot yet tell a fix from the leak. */
 	while (start < t->n) {
 		size_t end = start;
+		uint64_t runmax = 0;
 
 		while (end < t->n && p[end].life == p[start].life)
 			end++;
 		life_judge(c, p + start, v + start, end - start, &ls);
+		for (size_t i = start; i < end; i++) {
+			if (v[i] > runmax)
+				runmax = v[i];
+			if (runmax - v[i] > vd.fellback)
+				vd.fellback = runmax - v[i];
+		}
+		if (ls.n >= c->min_scrapes && end == t->n && latest_judged_grows && !ls.growing) {
+			uint64_t lo = v[start];
+
+			for (size_t i = start; i < end; i++)
+				if (v[i] < lo)
+					lo = v[i];
+			if (!after_growth_conclusive(c, prev_slope, ls.n,
+			                             p[end - 1].ts - p[start].ts, v[end - 1] - lo))
+				ls.n = 0;
+		}
 		if (ls.n >= c->min_scrapes) {
 			double lw = (double)(ls.n - 1);
 			double lm = ls.steps ? (double)(ls.steps - ls.downs) / (double)ls.steps : 1;
 			double lt = ls.tau > 0 ? ls.tau : 0;
 
 			judged_w += lw;
-			a->all_w += lw;
-			a->all_fit_w += lw * lt;
-			a->all_mono_w += lw * lm;
+			vd.judged = true;
+			if (t->live) {
+				a->all_w += lw;
+				a->all_fit_w += lw * lt;
+				a->all_mono_w += lw * lm;
+			}
 			latest_judged_grows = ls.growing;
 			if (ls.growing) {
 				grow_w += lw;
-				w += lw;
-				fit += lw * lt;
-				mono += lw * lm;
-				ret += lw * ls.retained;
-				slope += lw * ls.slope;
+				vd.w += lw;
+				vd.fit += lw * lt;
+				vd.mono += lw * lm;
+				vd.ret += lw * ls.retained;
+				vd.slope += lw * ls.slope;
 				latest_growing = ls;
-				lives_growing++;
+				vd.lives++;
+				prev_slope = ls.slope;
 			}
 		}
 		start = end;
 	}
 	/* Growth must survive restarts: the latest judgeable lifetime grows, and so do most of the
 	 * judged ones. */
-	if (latest_judged_grows && grow_w * 2 >= judged_w && w > 0) {
-		a->growing++;
-		a->w += w;
-		a->fit_w += fit;
-		a->mono_w += mono;
-		a->ret_w += ret;
-		a->growth_per_hour += slope / w;
-		for (size_t i = 0; i < t->n; i++)
-			if (v[i] > a->max_growing_count)
-				a->max_growing_count = v[i];
-		a->from_sum += latest_growing.first;
-		a->to_sum += latest_growing.last;
-		if (latest_growing.t1 - latest_growing.t0 > a->grow_ms)
-			a->grow_ms = latest_growing.t1 - latest_growing.t0;
-		a->grow_lives += lives_growing;
-	}
-	/* Ages from the latest detail scrape, if it belongs to the current lifetime. */
-	if (c->ser.detail_ts && t->n) {
-		size_t k = t->n - 1;
+	vd.growing = latest_judged_grows && grow_w * 2 >= judged_w && vd.w > 0;
+	vd.age_ms = t->n ? p[t->n - 1].ts - p[t->cur].ts : 0;
+	vd.from = latest_growing.first;
+	vd.to = latest_growing.last;
+	vd.grow_ms = latest_growing.t1 - latest_growing.t0;
+	if (c->nverdicts == c->capverdicts) {
+		size_t cap = c->capverdicts;
 
-		while (k > 0 && p[k - 1].life == p[t->n - 1].life)
-			k--;
-		if (c->ser.detail_ts >= p[k].ts) {
-			if (c->ser.detail_max > a->oldest_wait)
-				a->oldest_wait = c->ser.detail_max;
-			if (c->ser.detail_median > a->median_wait)
-				a->median_wait = c->ser.detail_median;
+		np = grow_array(c->verdicts, &cap, c->nverdicts + 1, sizeof(*c->verdicts));
+		if (np)
+			c->verdicts = np;
+		np = np ? realloc(c->plateaus, cap * sizeof(*c->plateaus)) : NULL;
+		if (!np) {
+			c->err = -1;
+			return;
 		}
+		c->plateaus = np;
+		c->capverdicts = cap;
+	}
+	c->verdicts[c->nverdicts++] = vd;
+	/* Ages from the latest detail scrape, if it belongs to the current lifetime. */
+	if (t->live && c->ser.detail_ts && t->n && c->ser.detail_ts >= p[t->cur].ts) {
+		if (c->ser.detail_max > a->oldest_wait)
+			a->oldest_wait = c->ser.detail_max;
+		if (c->ser.detail_median > a->median_wait)
+			a->median_wait = c->ser.detail_median;
 	}
 }
 
+/* Whether a growing series' growth counts, in the light of the service's other instances:
+ * - a rise no taller than twice what the location fell back by inside a lifetime in two
+ *   instances is the next burst (slow requests, an outage: they come and go everywhere);
+ * - a rise to no higher than where the location stays, not growing, in an instance whose
+ *   current lifetime is older than the rise is warming up (a pool filling after a start, an
+ *   elastic pool, a jittering level): a leak grows in the older instances too, or is absent
+ *   from them.
+ * Then the evidence is summed, over the live instances and over the replaced generation. */
+static int
+cmp_plateau_age_desc(const void *x, const void *y)
+{
+	const struct verdict *a = x, *b = y;
+
+	return (a->age_ms < b->age_ms) - (a->age_ms > b->age_ms);
+}
+
+/* The highest level a non-growing instance whose current lifetime is older than 'ms' holds:
+ * c->plateaus holds them by age, oldest first, with wmax made a running maximum. */
+static uint64_t
+plateau_older_than(const struct detect_ctx *c, int64_t ms)
+{
+	size_t lo = 0, hi = c->nplateaus;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->plateaus[mid].age_ms > ms)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? c->plateaus[lo - 1].wmax : 0;
+}
+
+static void
+location_verdicts(struct detect_ctx *c)
+{
+	struct loc_acc *a = &c->cur;
+	uint64_t fb1 = 0, fb2 = 0; /* the two largest fall-backs */
+	bool any_growing = false;
+
+	c->nplateaus = 0;
+	for (size_t i = 0; i < c->nverdicts; i++) {
+		const struct verdict *vd = &c->verdicts[i];
+
+		if (vd->fellback > fb1) {
+			fb2 = fb1;
+			fb1 = vd->fellback;
+		} else if (vd->fellback > fb2) {
+			fb2 = vd->fellback;
+		}
+		any_growing |= vd->growing;
+		if (vd->judged && !vd->growing)
+			c->plateaus[c->nplateaus++] = *vd;
+	}
+	if (any_growing && c->nplateaus > 1) {
+		qsort(c->plateaus, c->nplateaus, sizeof(*c->plateaus), cmp_plateau_age_desc);
+		for (size_t i = 1; i < c->nplateaus; i++)
+			if (c->plateaus[i - 1].wmax > c->plateaus[i].wmax)
+				c->plateaus[i].wmax = c->plateaus[i - 1].wmax;
+	}
+	for (size_t i = 0; i < c->nverdicts; i++) {
+		const struct verdict *vd = &c->verdicts[i];
+		struct growth *g = vd->live ? &a->live : &a->gone;
+		bool counts = vd->growing;
+
+		if (vd->wmax > g->max_instance_count)
+			g->max_instance_count = vd->wmax;
+		if (counts && fb2 >= 2 && (double)fb2 * 2 >= (double)(vd->to - vd->from))
+			counts = false;
+		if (counts && c->nplateaus && plateau_older_than(c, vd->grow_ms) >= vd->to)
+			counts = false;
+		if (!counts)
+			continue;
+		g->growing++;
+		g->w += vd->w;
+		g->fit_w += vd->fit;
+		g->mono_w += vd->mono;
+		g->ret_w += vd->ret;
+		g->growth_per_hour += vd->slope / vd->w;
+		if (vd->wmax > g->max_growing_count)
+			g->max_growing_count = vd->wmax;
+		g->from_sum += vd->from;
+		g->to_sum += vd->to;
+		if (vd->grow_ms > g->grow_ms)
+			g->grow_ms = vd->grow_ms;
+		g->grow_lives += vd->lives;
+	}
+	c->nverdicts = 0;
+}
+
 static double detect_score(const struct loc_acc *a, double fit, double mono, double retained);
+
+/* The evidence a location is ranked on (see choose_evidence()). */
+static const struct growth *
+growth_of(const struct loc_acc *a)
+{
+	return a->stand_in ? &a->gone : &a->live;
+}
+
+/* The instances that evidence is over: the live ones with two scrapes or more, or the replaced
+ * ones. */
+static uint32_t
+instances_of(const struct loc_acc *a)
+{
+	uint32_t n = !a->svc ? 0 : a->stand_in ? a->svc->prevgen : a->svc->instances;
+
+	return n < growth_of(a)->growing ? growth_of(a)->growing : n;
+}
 
 /* The weighted fit, monotonicity and retention of a location: over its growing lifetimes when it
  * grows, else over all of them (with no retention). One rule for the minimums and the score. */
 static void
 loc_evidence(const struct loc_acc *a, double *fit, double *mono, double *ret)
 {
-	if (a->growing) {
-		*fit = a->fit_w / a->w;
-		*mono = a->mono_w / a->w;
-		*ret = a->ret_w / a->w;
+	const struct growth *g = growth_of(a);
+
+	if (g->growing) {
+		*fit = g->fit_w / g->w;
+		*mono = g->mono_w / g->w;
+		*ret = g->ret_w / g->w;
 	} else {
 		*fit = a->all_w > 0 ? a->all_fit_w / a->all_w : 0;
 		*mono = a->all_w > 0 ? a->all_mono_w / a->all_w : 0;
 		*ret = 0;
 	}
+}
+
+/* Which instances a location is ranked on: the live ones, or, when none of them grows, the
+ * generation they replaced while the new one cannot tell yet (after_growth_conclusive(), with the
+ * replaced instances' mean rate and the longest-lived live instance). A location that grew in the
+ * replaced generation and grows again in the new one holds min_count against both. */
+static void
+choose_evidence(const struct detect_ctx *c, struct loc_acc *a)
+{
+	const struct svc *s = a->svc;
+
+	a->stand_in = false;
+	if (a->live.growing > 0) {
+		if (a->gone.growing > 0 && a->gone.max_growing_count > a->live.max_growing_count)
+			a->live.max_growing_count = a->gone.max_growing_count;
+		return;
+	}
+	if (a->gone.growing == 0 || !s || s->live == 0)
+		return;
+	if (after_growth_conclusive(c, a->gone.growth_per_hour / a->gone.growing, s->live_n,
+	                            s->live_ms, a->live_rise))
+		return;
+	a->stand_in = true;
+	if (a->live.max_instance_count > a->gone.max_instance_count)
+		a->gone.max_instance_count = a->live.max_instance_count;
 }
 
 static int
@@ -601,14 +868,18 @@ location_finish(struct detect_ctx *c)
 	void *p;
 
 	series_finish(c);
+	if (c->err)
+		return -1;
 	if (!a->valid)
 		return 0;
 	a->valid = false;
+	location_verdicts(c);
+	choose_evidence(c, a);
 	/* Only debug=2 detail samples here: the count scrapes (proto, debug=1) name the op
 	 * differently (unknown, or chan send for chan send (nil chan)), so its ages and (leaked)
 	 * tags belong to the counted location at the same function, file and line; matched after
 	 * the walk. */
-	if (!a->counted) {
+	if (!a->counted && !a->stand_in) {
 		if (a->oldest_wait < 0 && a->leaked_max == 0)
 			return 0;
 		a->orphan = true;
@@ -621,7 +892,7 @@ location_finish(struct detect_ctx *c)
 	}
 	/* The minimums: growth (judged over min_scrapes) with min_count goroutines in a growing
 	 * instance, or min_count proven leaks. */
-	if (!(a->growing && a->max_growing_count >= c->min_count) &&
+	if (!(growth_of(a)->growing && growth_of(a)->max_growing_count >= c->min_count) &&
 	    !(a->confirmed && a->leaked_max >= c->min_count))
 		return 0;
 	loc_evidence(a, &fit, &mono, &ret);
@@ -718,7 +989,8 @@ on_sample(const struct store_sample *s, void *arg)
  *             + ⅓·min(1, log10(1 + growth per hour) / 4)
  *             + ⅓·(largest share of an instance's goroutines at this location, latest scrape)
  *   age       = min(1, oldest wait minutes / 60)     (0 when no detail scrape says)
- *   spread    = instances growing / instances
+ *   spread    = instances growing / instances (live ones, or the replaced generation standing
+ *               in for them)
  *   unconfirmed: score = 0.95 × growth × (0.70 + 0.15·spread + 0.10·magnitude + 0.05·age)
  *   confirmed:   score = 0.95 + 0.05 × min(1, log10(1 + leaked goroutines) / 4)
  *
@@ -729,17 +1001,18 @@ on_sample(const struct store_sample *s, void *arg)
 static double
 detect_score(const struct loc_acc *a, double fit, double mono, double retained)
 {
+	const struct growth *g = growth_of(a);
+	uint32_t total = instances_of(a);
 	double growth, mag, age, spread;
 
 	if (a->confirmed)
 		return 0.95 + 0.05 * fmin(1.0, log10(1.0 + (double)a->leaked_max) / 4);
 	growth = fmax(0, fit) * fmax(0, mono) * fmax(0, retained);
-	mag = (fmin(1.0, log10(1.0 + (double)a->max_instance_count) / 4) +
-	       fmin(1.0, log10(1.0 + fmax(0, a->growth_per_hour)) / 4) + fmin(1.0, a->max_share)) /
+	mag = (fmin(1.0, log10(1.0 + (double)g->max_instance_count) / 4) +
+	       fmin(1.0, log10(1.0 + fmax(0, g->growth_per_hour)) / 4) + fmin(1.0, a->max_share)) /
 	      3;
 	age = a->oldest_wait > 0 ? fmin(1.0, a->oldest_wait / 60.0) : 0;
-	spread =
-	    a->svc && a->svc->instances ? fmin(1.0, (double)a->growing / a->svc->instances) : 0;
+	spread = total ? fmin(1.0, (double)g->growing / total) : 0;
 	return 0.95 * growth * (0.70 + 0.15 * spread + 0.10 * mag + 0.05 * age);
 }
 
@@ -793,32 +1066,34 @@ fmt_duration(char *buf, size_t len, int64_t ms)
 static char *
 explain(const struct loc_acc *a, const struct suspect *s)
 {
+	const struct growth *g = growth_of(a);
 	struct sbuf out = {0};
 	char from[32], to[32], rate[32], dur[32], cnt[32];
-	uint32_t total = a->svc ? a->svc->instances : 0;
+	uint32_t total = instances_of(a);
 	size_t len;
 	char *text;
 
-	if (total < a->growing)
-		total = a->growing;
 	if (a->confirmed) {
 		fmt_count(cnt, sizeof(cnt), a->leaked_max);
 		sbuf_addf(&out, "confirmed leak: %s goroutine%s proven leaked%s", cnt,
-		          a->leaked_max == 1 ? "" : "s", a->growing ? "; " : "");
+		          a->leaked_max == 1 ? "" : "s", g->growing ? "; " : "");
 	}
-	if (a->growing) {
-		fmt_count(from, sizeof(from), a->from_sum);
-		fmt_count(to, sizeof(to), a->to_sum);
+	if (g->growing) {
+		fmt_count(from, sizeof(from), g->from_sum);
+		fmt_count(to, sizeof(to), g->to_sum);
 		detect_fmt_rate(rate, sizeof(rate), s->growth_per_hour, false);
-		fmt_duration(dur, sizeof(dur), a->grow_ms);
+		fmt_duration(dur, sizeof(dur), g->grow_ms);
 		sbuf_addf(
 		    &out,
 		    "grew %s → %s in %s on %u/%u instance%s (+%s/h, %.0f%% of steps not down)",
-		    from, to, dur, a->growing, total, total == 1 ? "" : "s", rate,
+		    from, to, dur, g->growing, total, total == 1 ? "" : "s", rate,
 		    s->monotonicity * 100);
-		if (a->grow_lives > a->growing)
+		if (g->grow_lives > g->growing)
 			sbuf_addf(&out, ", again after each of %u restarts",
-			          a->grow_lives - a->growing);
+			          g->grow_lives - g->growing);
+		if (a->stand_in && a->svc)
+			sbuf_addf(&out, "; they were replaced by %u instance%s too young to tell",
+			          a->svc->live, a->svc->live == 1 ? "" : "s");
 	} else {
 		fmt_count(cnt, sizeof(cnt), s->current_count);
 		sbuf_addf(&out, " (%s now on %u/%u instances)", cnt, a->seen, total);
@@ -992,12 +1267,10 @@ build_suspect(struct detect_ctx *c, struct loc_acc *a, struct suspect *s, bool *
 	s->score = fmin(1.0, fmax(0.0, detect_score(a, fit, mono, ret)));
 	s->confirmed = a->confirmed;
 	s->current_count = a->current_sum;
-	s->max_instance_count = a->max_instance_count;
-	s->instances_growing = a->growing;
-	s->instances_total = a->svc ? a->svc->instances : 0;
-	if (s->instances_total < a->growing)
-		s->instances_total = a->growing;
-	s->growth_per_hour = a->growth_per_hour;
+	s->max_instance_count = growth_of(a)->max_instance_count;
+	s->instances_growing = growth_of(a)->growing;
+	s->instances_total = instances_of(a);
+	s->growth_per_hour = growth_of(a)->growth_per_hour;
 	s->monotonicity = fmin(1, fmax(0, mono));
 	s->fit = fmin(1, fmax(0, fit));
 	if (a->orphan) {
@@ -1036,6 +1309,8 @@ ctx_release(struct detect_ctx *c)
 		store_location_release(&c->cands[i].loc);
 	free(c->cands);
 	free(c->ser.count);
+	free(c->verdicts);
+	free(c->plateaus);
 	free(c->pairs);
 }
 
@@ -1055,9 +1330,18 @@ detect_rank(struct store *st, const struct config *cfg, const char *service,
 	if (c.min_scrapes < 2)
 		c.min_scrapes = 2;
 	c.min_count = cfg ? cfg->detector.min_count : 10;
+	c.interval_ms = (int64_t)(cfg && cfg->scrape_interval ? cfg->scrape_interval : 60) * 1000;
 	c.pairs = malloc(sizeof(*c.pairs) * DETECT_MAX_POINTS * DETECT_MAX_POINTS / 2);
 	if (!c.pairs)
 		goto out_nomem;
+	/* Recent is measured from the newest data: a ranking of a database whose daemon stopped
+	 * shows the instances live when it stopped. */
+	if (store_last_attempt(st, &c.ref) != 0) {
+		log_err("detect: reading scrapes: %s", store_errmsg(st));
+		goto out_release;
+	}
+	if (c.ref == 0 || c.ref > now_ms)
+		c.ref = now_ms;
 	if (store_each_scrape(st, service, c.since, on_scrape, &c) != 0) {
 		if (!query_interrupted(st)) /* an interrupt is its interrupter's to report */
 			log_err("detect: reading scrapes: %s", store_errmsg(st));

@@ -72,7 +72,8 @@ query_series_release(struct query_series *q)
 }
 
 static int
-series_add_restart(struct query_series *q, size_t *cap, int64_t target_id, int64_t ts)
+series_add_restart(struct query_series *q, size_t *cap, int64_t target_id, int64_t ts,
+                   enum lifetime_reason reason)
 {
 	if (q->nrestarts == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 16;
@@ -86,7 +87,8 @@ series_add_restart(struct query_series *q, size_t *cap, int64_t target_id, int64
 		q->restarts = nr;
 		*cap = ncap;
 	}
-	q->restarts[q->nrestarts++] = (struct query_restart){.target_id = target_id, .ts = ts};
+	q->restarts[q->nrestarts++] =
+	    (struct query_restart){.target_id = target_id, .ts = ts, .reason = reason};
 	return 0;
 }
 
@@ -95,14 +97,13 @@ static int
 series_fill_instance(struct query_series *q, sqlite3_stmt *s, struct query_instance_series *in,
                      size_t *rcap)
 {
-	int64_t prev_total = -1;
 	int rc;
 
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		int64_t ts = sqlite3_column_int64(s, 0);
 		double count = (double)sqlite3_column_int64(s, 1);
-		int64_t total =
-		    sqlite3_column_type(s, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 2);
+		enum lifetime_reason reason =
+		    lifetime_reason_parse((const char *)sqlite3_column_text(s, 2));
 		size_t b;
 
 		if (ts < q->from)
@@ -113,14 +114,11 @@ series_fill_instance(struct query_series *q, sqlite3_stmt *s, struct query_insta
 		if (isnan(in->values[b]) || count > in->values[b])
 			in->values[b] = count;
 		in->latest = (uint64_t)count;
-		/* A process restart shows as the instance's goroutine total collapsing between two
-		 * scrapes (its pools are rebuilt, so the total rarely falls below half; 40% catches
-		 * restarts and rarely a burst draining). */
-		if (prev_total >= 20 && total >= 0 && total * 10 < prev_total * 6 &&
-		    series_add_restart(q, rcap, in->target_id, ts) < 0)
+		/* The process lifetimes the detector ranked with, as the ingest stored them (a
+		 * target's first scrape is no restart). */
+		if (reason != LIFETIME_SAME && reason != LIFETIME_FIRST &&
+		    series_add_restart(q, rcap, in->target_id, ts, reason) < 0)
 			return -1;
-		if (total >= 0)
-			prev_total = total;
 	}
 	return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -261,7 +259,7 @@ query_location_series(struct store *st, int64_t location_id, const char *service
 		sqlite3_bind_null(ts_stmt, 4);
 	sqlite3_bind_int64(ts_stmt, 5, min_id);
 	if (prepare(st,
-	            "SELECT sc.ts, COALESCE(sa.count, 0), sc.total_goroutines FROM scrapes sc "
+	            "SELECT sc.ts, COALESCE(sa.count, 0), sc.restart FROM scrapes sc "
 	            "LEFT JOIN samples sa ON sa.scrape_id = sc.id AND sa.location_id = ?1 "
 	            "WHERE sc.target_id = ?2 AND sc.ts >= ?3 AND sc.ts < ?4 AND sc.status = 'ok' "
 	            "AND sc.detail = 0 "

@@ -25,10 +25,12 @@ struct query_instance_series {
 	uint64_t latest; /* count at the instance's last scrape in the window */
 };
 
-/* A restart of one instance, seen as a collapse of its total goroutines between two scrapes. */
+/* A restart of one instance: the first scrape of a new process lifetime after another one, as
+ * the ingest decided it (scrapes.restart, storage/lifetime.h) and the detector ranks with. */
 struct query_restart {
 	int64_t target_id;
 	int64_t ts;
+	enum lifetime_reason reason;
 };
 
 struct query_series {

@@ -38,6 +38,21 @@ static const char migration_alert_firing_payload[] =
 	" WHERE o.service_id = alerts.service_id AND o.location_id = alerts.location_id"
 	" AND o.status = 'firing' ORDER BY o.id DESC LIMIT 1) WHERE state = 'firing';";
 
+/* scrapes.restart: NULL when a successful count scrape continues its target's process lifetime,
+ * else why a new one starts with it ('first', 'total', 'goid', 'failed', 'connection', 'silence',
+ * 'collapse': storage/lifetime.h). The ingest decides it once; the detector's lifetimes and the
+ * dashboard's restart markers read it. Rows stored before it are given the rule they were ranked
+ * with then: the target's first scrape, or a total falling below half by at least 10. */
+static const char migration_restart_sql[] =
+	"ALTER TABLE scrapes ADD COLUMN restart TEXT;\n"
+	"UPDATE scrapes SET restart = r.reason FROM ("
+	" SELECT id, CASE WHEN prev IS NULL THEN 'first'"
+	"  WHEN total_goroutines * 2 < prev AND prev - total_goroutines >= 10 THEN 'total' END AS reason"
+	" FROM (SELECT id, total_goroutines, LAG(total_goroutines) OVER"
+	"  (PARTITION BY target_id ORDER BY ts, id) AS prev"
+	"  FROM scrapes WHERE status = 'ok' AND detail = 0)) AS r"
+	" WHERE scrapes.id = r.id AND r.reason IS NOT NULL;\n";
+
 /* Migrations, in order: entry i brings a database from user_version i to i + 1. Never edit a
  * released one. */
 static const char *const migrations[] = {
@@ -80,6 +95,7 @@ static const char *const migrations[] = {
 	 * IF NOT EXISTS: a test re-runs the migrations before this one. */
 	"CREATE INDEX IF NOT EXISTS targets_expire ON targets (coalesce(last_scrape, first_seen))"
 	" WHERE active = 0;",
+	migration_restart_sql,
 };
 /* clang-format on */
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "collector/profile.h"
+#include "storage/lifetime.h"
 
 struct store; /* opaque */
 
@@ -46,12 +47,20 @@ struct scrape_record {
 	const char *status; /* "ok" or the failure: "timeout", "http 500", "parse error: ..." */
 	bool detail; /* a debug=2 detail scrape: its counts are stored but not a count sample */
 	uint32_t consecutive_failures; /* after this attempt */
+	enum lifetime_conn connection; /* whether the scraper opened a new connection */
 	const struct profile
 	    *profile; /* parsed profile when status is "ok", else NULL. Borrowed. */
 };
 
 /* Record one scrape, its per-location counts, locations, stacks and the target's health, in one
- * transaction. On failure nothing of it is stored: 0, or -1 (logged). */
+ * transaction. On failure nothing of it is stored: 0, or -1 (logged).
+ *
+ * A successful count scrape also gets its place in the target's process lifetimes, decided here
+ * once by lifetime_judge() from what this connection saw of the target's previous scrapes (or,
+ * after a store_open(), from the stored ones): scrapes.restart names why a new lifetime starts
+ * with it. A debug=2 dump whose goroutine ids started again from low numbers marks the count
+ * scrape since the previous dump that lifetime_goid_place() picks. Scrapes of one target must come
+ * in time order. */
 int store_add_scrape(struct store *st, const struct scrape_record *rec)
     __attribute__((warn_unused_result));
 
@@ -80,6 +89,8 @@ struct store_scrape {
 	int64_t ts;
 	uint64_t total_goroutines;
 	bool goroutineleak; /* kind = goroutineleak */
+	bool restart;       /* a new process lifetime of the target starts here (scrapes.restart) */
+	bool target_active; /* the target is in the current configuration or target files */
 };
 
 /* A stored per-location count of one scrape (detail or not). */
@@ -104,6 +115,9 @@ int store_each_scrape(struct store *st, const char *service, int64_t since,
 /* Likewise every sample since 'since', ordered by service, location, target, ts. */
 int store_each_sample(struct store *st, const char *service, int64_t since,
                       int (*cb)(const struct store_sample *s, void *arg), void *arg);
+/* The start of the newest scrape attempt stored (successful or not) into *ts, 0 when none: how
+ * fresh the data is. 0, or -1 (logged). */
+int store_last_attempt(struct store *st, int64_t *ts) __attribute__((warn_unused_result));
 
 /* What every rollup row of one service and hour shares (store_retention.c): the instances with
  * count scrapes in the hour, those scrapes, and the time covered by the steps between consecutive

@@ -7,6 +7,15 @@
  * one INSERT per location and no lookups; a rollback drops the caches, which may hold ids from the
  * rolled-back transaction. Scraped strings are untrusted: they are cut at a fixed length and made
  * valid UTF-8 before they reach the database, so every reader can put them into JSON as they are.
+ *
+ * The same per-connection state remembers, per target, what its latest scrapes showed (the last
+ * successful count scrape's time, total and largest locations with how long they held, the
+ * intervals between successes, attempts that found no process since, the connection, the latest
+ * debug=2 dump's largest goroutine id, its latest count scrapes): what lifetime_judge() compares a
+ * new scrape with, and where lifetime_goid_place() may put a restart a dump shows. It is updated
+ * only once a scrape is committed, and forgotten as a whole when it holds too many targets; a
+ * target it does not know is judged against its stored previous scrape, on the signals that the
+ * database holds.
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -21,6 +30,7 @@
 #include "base/hash.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "storage/lifetime.h"
 #include "storage/store.h"
 #include "storage/store_internal.h"
 
@@ -31,6 +41,10 @@
 #define STATUS_CAP 512              /* bytes kept of a scrape status */
 #define STACK_FRAMES 128            /* frames kept of a representative stack */
 #define SEEN_SLACK_MS 30000         /* locations.last_seen is rewritten at most this often */
+#define LIFE_TARGETS_MAX (1u << 16) /* targets whose latest scrapes a connection remembers */
+#define LIFE_LOCS 32                /* largest locations remembered per target, for steep falls */
+#define LIFE_GAPS 3                 /* intervals between successes remembered (their median) */
+#define LIFE_RECENT 16 /* count scrapes remembered per target: a goid restart's place */
 
 /* An interned location (or, with key NULL, a stack keyed by its hash alone). */
 struct intern {
@@ -52,9 +66,54 @@ struct intern_table {
 	size_t key_bytes; /* bytes of keys held, capped by CACHE_KEY_BYTES */
 };
 
+/* One location's count in a scrape, and for how many successful count scrapes in a row it has
+ * held at least LIFETIME_FALL_MIN. */
+struct life_loc {
+	int64_t location_id;
+	uint64_t count;
+	unsigned held;
+};
+
+/* A recent successful count scrape of a target, where a goid restart may go. */
+struct life_recent {
+	int64_t scrape_id;
+	int64_t ts;
+	struct lifetime_candidate c;
+};
+
+/* What the latest scrapes of one target showed (see the file comment). */
+struct life_target {
+	int64_t target_id; /* 0: a free slot */
+	bool have_ok;      /* a successful count scrape was seen on this connection */
+	int64_t ok_ts;
+	uint64_t total;
+	int64_t gaps[LIFE_GAPS]; /* between successes, newest first */
+	unsigned ngaps;
+	unsigned down;           /* attempts since ok_ts that found no process */
+	enum lifetime_conn conn; /* of the latest attempt */
+	uint64_t goid;           /* largest goroutine id of the latest debug=2 dump; 0: none */
+	int64_t goid_ts;
+	struct life_loc locs[LIFE_LOCS]; /* of the last successful count scrape, largest first */
+	size_t nlocs;
+	struct life_recent recent[LIFE_RECENT]; /* its latest count scrapes, oldest first */
+	size_t nrecent;
+};
+
+struct life_table {
+	struct life_target *slots;
+	size_t cap; /* power of two, or 0 */
+	size_t n;
+};
+
 struct store_ingest {
 	struct intern_table locs;
 	struct intern_table stacks;
+	struct life_table life;
+	int64_t *ids;           /* this scrape's location ids, in profile order */
+	struct life_recent now; /* this count scrape, among its target's recent ones once stored */
+	int64_t goid_marked;    /* an earlier count scrape this scrape's dump marked (0: none) */
+	struct life_loc *cur;   /* this count scrape's (location id, count), sorted by id */
+	size_t ncur, capcur;    /* capcur: of both arrays */
 	char fn_buf[TEXT_CAP + 1]; /* cleaned location strings */
 	char file_buf[TEXT_CAP + 1];
 	/* cleaned stack frame strings (jansson copies them at once) */
@@ -163,6 +222,9 @@ store_ingest_free(struct store_ingest *ing)
 		return;
 	intern_clear(&ing->locs);
 	intern_clear(&ing->stacks);
+	free(ing->life.slots);
+	free(ing->ids);
+	free(ing->cur);
 	free(ing);
 }
 
@@ -171,6 +233,293 @@ store_ingest_forget(struct store_ingest *ing)
 {
 	intern_clear(&ing->locs);
 	intern_clear(&ing->stacks);
+}
+
+/* ---- What the latest scrapes of each target showed ---- */
+
+static struct life_target *
+life_find(struct life_table *t, int64_t target_id)
+{
+	size_t i;
+
+	if (t->cap == 0)
+		return NULL;
+	for (i = hash_mix64((uint64_t)target_id) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+		if (t->slots[i].target_id == target_id)
+			return &t->slots[i];
+		if (t->slots[i].target_id == 0)
+			return NULL;
+	}
+}
+
+/* The entry of 'target_id', added empty when new. Forgets every target when the table is full:
+ * each then loses the signals of one scrape. */
+static struct life_target *
+life_get(struct life_table *t, int64_t target_id)
+{
+	struct life_target *e = life_find(t, target_id);
+	size_t i;
+
+	if (e != NULL)
+		return e;
+	if (t->n >= LIFE_TARGETS_MAX) {
+		free(t->slots);
+		*t = (struct life_table){0};
+	}
+	if ((t->n + 1) * 2 > t->cap) {
+		struct life_table bigger = {.cap = t->cap ? t->cap * 2 : 64, .n = t->n};
+
+		bigger.slots = xcalloc(bigger.cap, sizeof(*bigger.slots));
+		for (i = 0; i < t->cap; i++) {
+			size_t j;
+
+			if (t->slots[i].target_id == 0)
+				continue;
+			for (j = hash_mix64((uint64_t)t->slots[i].target_id) & (bigger.cap - 1);
+			     bigger.slots[j].target_id != 0; j = (j + 1) & (bigger.cap - 1))
+				;
+			bigger.slots[j] = t->slots[i];
+		}
+		free(t->slots);
+		*t = bigger;
+	}
+	for (i = hash_mix64((uint64_t)target_id) & (t->cap - 1); t->slots[i].target_id != 0;
+	     i = (i + 1) & (t->cap - 1))
+		;
+	e = &t->slots[i];
+	*e = (struct life_target){.target_id = target_id};
+	t->n++;
+	return e;
+}
+
+static int
+cmp_life_loc_id(const void *a, const void *b)
+{
+	const struct life_loc *x = a, *y = b;
+
+	return (x->location_id > y->location_id) - (x->location_id < y->location_id);
+}
+
+/* This scrape's count at 'location_id' (ing->cur, sorted by id); 0 when absent. */
+static uint64_t
+cur_count(const struct store_ingest *ing, int64_t location_id)
+{
+	size_t lo = 0, hi = ing->ncur;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ing->cur[mid].location_id < location_id)
+			lo = mid + 1;
+		else if (ing->cur[mid].location_id > location_id)
+			hi = mid;
+		else
+			return ing->cur[mid].count;
+	}
+	return 0;
+}
+
+static int64_t
+median_gap(const struct life_target *e)
+{
+	int64_t g[LIFE_GAPS];
+
+	if (e->ngaps == 0)
+		return 0;
+	memcpy(g, e->gaps, e->ngaps * sizeof(*g));
+	for (unsigned i = 1; i < e->ngaps; i++)
+		for (unsigned j = i; j > 0 && g[j - 1] > g[j]; j--) {
+			int64_t x = g[j];
+
+			g[j] = g[j - 1];
+			g[j - 1] = x;
+		}
+	return g[e->ngaps / 2];
+}
+
+/* The target's stored successful count scrape before 'ts': 0 found (*ts_out, *total), 1 none,
+ * -1 error (logged). */
+static int
+stored_previous(struct store *st, int64_t target_id, int64_t ts, int64_t *prev_ts, uint64_t *total,
+                const char *what)
+{
+	sqlite3_stmt *stmt = store_prepare(
+	    st, "SELECT ts, coalesce(total_goroutines, 0) FROM scrapes WHERE target_id = ?1"
+	        " AND ts < ?2 AND status = 'ok' AND detail = 0 ORDER BY ts DESC LIMIT 1");
+	char msg[256];
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, target_id);
+	sqlite3_bind_int64(stmt, 2, ts);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*prev_ts = sqlite3_column_int64(stmt, 0);
+		*total = (uint64_t)sqlite3_column_int64(stmt, 1);
+		store_stmt_done(stmt);
+		return 0;
+	}
+	if (rc == SQLITE_DONE) {
+		store_stmt_done(stmt);
+		return 1;
+	}
+	snprintf(msg, sizeof(msg), "%s: reading the previous scrape", what);
+	store_log_sqlite(st, msg);
+	store_stmt_done(stmt);
+	return -1;
+}
+
+/* Where a successful count scrape of 'rec' at 'ts' stands in its target's process lifetimes, with
+ * ing->cur holding its counts. 'e' is what this connection saw of the target (NULL: nothing).
+ * LIFETIME_SAME, a reason, or -1 on a storage error (logged). */
+static int
+judge_count_scrape(struct store *st, const struct scrape_record *rec, const struct profile *p,
+                   const struct life_target *e, unsigned *held_falls, const char *what)
+{
+	struct store_ingest *ing = store_ingest_state(st);
+	struct lifetime_fall falls[LIFE_LOCS];
+	struct lifetime_step step = {
+	    .ts = rec->ts,
+	    .total = p->total_goroutines,
+	    .conn = rec->connection,
+	    .goid = p->max_goid,
+	};
+	int rc;
+
+	if (e != NULL && e->have_ok && e->ok_ts < rec->ts) {
+		step.have_prev = true;
+		step.session = true;
+		step.prev_ts = e->ok_ts;
+		step.prev_total = e->total;
+		step.interval_ms = median_gap(e);
+		step.down_between = e->down;
+		step.prev_conn = e->conn;
+		/* Only a dump at or after the previous count scrape tells about this step; an older
+		 * one leaves the place of a restart open (see place_goid_restart()). */
+		if (e->goid_ts >= e->ok_ts)
+			step.prev_goid = e->goid;
+		for (size_t i = 0; i < e->nlocs; i++)
+			falls[i] = (struct lifetime_fall){
+			    .before = e->locs[i].count,
+			    .after = cur_count(ing, e->locs[i].location_id),
+			    .held = e->locs[i].held,
+			};
+		step.falls = e->nlocs ? falls : NULL;
+		step.nfalls = e->nlocs;
+		*held_falls = lifetime_count_falls(step.falls, step.nfalls).place;
+		return (int)lifetime_judge(&step);
+	}
+	rc = stored_previous(st, rec->target_id, rec->ts, &step.prev_ts, &step.prev_total, what);
+	if (rc < 0)
+		return -1;
+	step.have_prev = rc == 0;
+	return (int)lifetime_judge(&step);
+}
+
+/* A debug=2 dump whose goroutine ids started again from low numbers since the target's dump at
+ * 'prev_goid_ts': the process restarted in between, at one of the count scrapes since (the recent
+ * ones 'e' remembers, and this one, ing->now, when 'count_scrape'). lifetime_goid_place() says
+ * which: *reason becomes LIFETIME_GOID when it is this one, ing->goid_marked names it when it is
+ * an earlier one. Nothing when more count scrapes came since the dump than 'e' remembers. */
+static void
+place_goid_restart(struct store_ingest *ing, const struct life_target *e, int64_t prev_goid_ts,
+                   bool count_scrape, int *reason)
+{
+	struct lifetime_candidate c[LIFE_RECENT + 1];
+	const struct life_recent *r[LIFE_RECENT + 1];
+	size_t n = 0, k;
+
+	if (e->nrecent == LIFE_RECENT && e->recent[0].ts > prev_goid_ts)
+		return;
+	for (size_t i = 0; i < e->nrecent; i++) {
+		if (e->recent[i].ts <= prev_goid_ts)
+			continue;
+		r[n] = &e->recent[i];
+		c[n++] = e->recent[i].c;
+	}
+	if (count_scrape) {
+		r[n] = &ing->now;
+		c[n++] = ing->now.c;
+	}
+	k = lifetime_goid_place(c, n);
+	if (k == n)
+		return;
+	if (r[k] == &ing->now)
+		*reason = LIFETIME_GOID;
+	else
+		ing->goid_marked = r[k]->scrape_id;
+}
+
+/* After a committed scrape: remember what it showed of its target. */
+static void
+life_remember(struct store *st, const struct scrape_record *rec, const struct profile *p, bool ok)
+{
+	struct store_ingest *ing = store_ingest_state(st);
+	struct life_loc prev[LIFE_LOCS];
+	struct life_target *e;
+	size_t nprev;
+
+	if (!ok) {
+		e = life_find(&ing->life, rec->target_id);
+		if (e != NULL) {
+			if (lifetime_status_down(rec->status))
+				e->down++;
+			e->conn = LIFETIME_CONN_UNKNOWN;
+		}
+		return;
+	}
+	e = life_get(&ing->life, rec->target_id);
+	if (e->have_ok && rec->ts <= e->ok_ts)
+		return; /* out of order: keep the latest */
+	e->conn = rec->connection;
+	if (p->max_goid > 0) {
+		e->goid = p->max_goid;
+		e->goid_ts = rec->ts;
+	}
+	for (size_t i = 0; ing->goid_marked != 0 && i < e->nrecent; i++)
+		if (e->recent[i].scrape_id == ing->goid_marked)
+			e->recent[i].c.restart = true;
+	if (rec->detail)
+		return;
+	if (e->nrecent == LIFE_RECENT)
+		memmove(e->recent, e->recent + 1, (LIFE_RECENT - 1) * sizeof(*e->recent));
+	else
+		e->nrecent++;
+	e->recent[e->nrecent - 1] = ing->now;
+	if (e->have_ok) {
+		memmove(e->gaps + 1, e->gaps, (LIFE_GAPS - 1) * sizeof(*e->gaps));
+		e->gaps[0] = rec->ts - e->ok_ts;
+		if (e->ngaps < LIFE_GAPS)
+			e->ngaps++;
+	}
+	e->have_ok = true;
+	e->ok_ts = rec->ts;
+	e->total = p->total_goroutines;
+	e->down = 0;
+	/* The LIFE_LOCS largest that can fall steeply, largest first, with how long they held. */
+	memcpy(prev, e->locs, e->nlocs * sizeof(*prev));
+	nprev = e->nlocs;
+	e->nlocs = 0;
+	for (size_t i = 0; i < ing->ncur; i++) {
+		struct life_loc l = ing->cur[i];
+		size_t k;
+
+		if (l.count < LIFETIME_FALL_MIN)
+			continue;
+		if (e->nlocs == LIFE_LOCS && l.count <= e->locs[LIFE_LOCS - 1].count)
+			continue;
+		l.held = 1;
+		for (size_t j = 0; j < nprev; j++)
+			if (prev[j].location_id == l.location_id)
+				l.held = prev[j].held + 1;
+		k = e->nlocs < LIFE_LOCS ? e->nlocs++ : LIFE_LOCS - 1;
+		while (k > 0 && e->locs[k - 1].count < l.count) {
+			e->locs[k] = e->locs[k - 1];
+			k--;
+		}
+		e->locs[k] = l;
+	}
 }
 
 /* ---- Untrusted text ---- */
@@ -474,16 +823,19 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, co
 int
 store_add_scrape(struct store *st, const struct scrape_record *rec)
 {
+	struct store_ingest *ing = store_ingest_state(st);
 	const struct profile *p;
+	const struct life_target *e;
 	sqlite3_stmt *stmt;
 	int64_t scrape_id;
 	const char *status;
-	bool ok;
+	bool ok, count_scrape;
+	int reason = LIFETIME_SAME;
+	unsigned held_falls = 0;
 	size_t i;
 	char what[128];
 
-	status = clean_text(rec->status ? rec->status : "unknown", STATUS_CAP,
-	                    store_ingest_state(st)->status_buf);
+	status = clean_text(rec->status ? rec->status : "unknown", STATUS_CAP, ing->status_buf);
 	ok = strcmp(status, "ok") == 0;
 	p = ok ? rec->profile : NULL;
 	if (ok && p == NULL) {
@@ -492,13 +844,59 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		        store_errmsg(st));
 		return -1;
 	}
+	count_scrape = p != NULL && !rec->detail;
 	snprintf(what, sizeof(what), "recording a scrape of target %" PRId64, rec->target_id);
 	if (store_begin(st) < 0)
 		return -1;
 
+	/* Locations first: the lifetime is judged on their counts before the scrape's row is
+	 * written. */
+	ing->ncur = 0;
+	if (p != NULL && p->nlocations > ing->capcur) {
+		free(ing->ids);
+		free(ing->cur);
+		ing->capcur = p->nlocations;
+		ing->ids = xcalloc(ing->capcur, sizeof(*ing->ids));
+		ing->cur = xcalloc(ing->capcur, sizeof(*ing->cur));
+	}
+	for (i = 0; p != NULL && i < p->nlocations; i++) {
+		ing->ids[i] = intern_location(st, &p->locations[i], rec->ts, what);
+		if (ing->ids[i] < 0)
+			goto out_rollback;
+	}
+	e = life_find(&ing->life, rec->target_id);
+	if (count_scrape) {
+		for (i = 0; i < p->nlocations; i++)
+			ing->cur[i] = (struct life_loc){.location_id = ing->ids[i],
+			                                .count = p->locations[i].count};
+		if (p->nlocations > 1)
+			qsort(ing->cur, p->nlocations, sizeof(*ing->cur), cmp_life_loc_id);
+		/* Summed by location: two entries may share one once their text is cleaned. */
+		for (i = 0; i < p->nlocations; i++) {
+			if (ing->ncur > 0 &&
+			    ing->cur[ing->ncur - 1].location_id == ing->cur[i].location_id)
+				ing->cur[ing->ncur - 1].count += ing->cur[i].count;
+			else
+				ing->cur[ing->ncur++] = ing->cur[i];
+		}
+		reason = judge_count_scrape(st, rec, p, e, &held_falls, what);
+		if (reason < 0)
+			goto out_rollback;
+	}
+	ing->now = (struct life_recent){
+	    .ts = rec->ts, .c = {.restart = reason != LIFETIME_SAME, .held_falls = held_falls}};
+	ing->goid_marked = 0;
+	/* A dump that the previous count scrape's step could not be judged with (a detail scrape,
+	 * or one older than that scrape) places a goid restart among the scrapes since. */
+	if (p != NULL && p->max_goid > 0 && e != NULL && e->goid > 0 && e->goid_ts < rec->ts &&
+	    (rec->detail || !e->have_ok || e->goid_ts < e->ok_ts) &&
+	    lifetime_goid_restarted(e->goid, p->max_goid))
+		place_goid_restart(ing, e, e->goid_ts, count_scrape, &reason);
+	ing->now.c.restart = reason != LIFETIME_SAME;
+
 	stmt = store_prepare(st, "INSERT INTO scrapes (target_id, ts, duration_ms, bytes, status, "
-	                         "format, kind, detail, total_goroutines)"
-	                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+	                         "format, kind, detail, total_goroutines, restart)"
+	                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
 	if (stmt == NULL)
 		goto out_rollback;
 	sqlite3_bind_int64(stmt, 1, rec->target_id);
@@ -514,6 +912,9 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		                                                   : (int64_t)p->total_goroutines);
 	}
 	sqlite3_bind_int(stmt, 8, rec->detail ? 1 : 0);
+	if (reason != LIFETIME_SAME)
+		sqlite3_bind_text(stmt, 10, lifetime_reason_name((enum lifetime_reason)reason), -1,
+		                  SQLITE_STATIC);
 	if (sqlite3_step(stmt) != SQLITE_DONE) {
 		store_log_sqlite(st, what);
 		store_stmt_done(stmt);
@@ -521,14 +922,11 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	}
 	store_stmt_done(stmt);
 	scrape_id = sqlite3_last_insert_rowid(store_db(st));
+	ing->now.scrape_id = scrape_id;
 
 	for (i = 0; p != NULL && i < p->nlocations; i++) {
 		const struct prof_location *pl = &p->locations[i];
-		int64_t location_id;
 
-		location_id = intern_location(st, pl, rec->ts, what);
-		if (location_id < 0)
-			goto out_rollback;
 		stmt = store_prepare(st, "INSERT INTO samples (scrape_id, location_id, count, "
 		                         "leaked, max_wait, min_wait, median_wait)"
 		                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
@@ -540,7 +938,7 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		if (stmt == NULL)
 			goto out_rollback;
 		sqlite3_bind_int64(stmt, 1, scrape_id);
-		sqlite3_bind_int64(stmt, 2, location_id);
+		sqlite3_bind_int64(stmt, 2, ing->ids[i]);
 		sqlite3_bind_int64(stmt, 3, pl->count > INT64_MAX ? INT64_MAX : (int64_t)pl->count);
 		sqlite3_bind_int64(stmt, 4,
 		                   pl->leaked > INT64_MAX ? INT64_MAX : (int64_t)pl->leaked);
@@ -585,8 +983,18 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		log_err("store: '%s': %s: %s", store_path(st), what, store_errmsg(st));
 		goto out_rollback;
 	}
+	if (ing->goid_marked != 0) {
+		stmt = store_prepare(st, "UPDATE scrapes SET restart = ?2 WHERE id = ?1");
+		if (stmt == NULL)
+			goto out_rollback;
+		sqlite3_bind_int64(stmt, 1, ing->goid_marked);
+		sqlite3_bind_text(stmt, 2, lifetime_reason_name(LIFETIME_GOID), -1, SQLITE_STATIC);
+		if (store_step_write(st, stmt, what) != 0)
+			goto out_rollback;
+	}
 	if (store_commit(st) < 0)
 		return -1;
+	life_remember(st, rec, p, ok);
 	return 0;
 
 out_rollback:

@@ -70,7 +70,7 @@ each_scrape_service(struct store *st, const char *service, int64_t since,
 	 * without a sort and no scrape outside the window is read. */
 	static const char sql[] =
 	    "SELECT s.id, s.target_id, t.service_id, sv.name, t.url, s.ts, s.total_goroutines, "
-	    "s.kind"
+	    "s.kind, s.restart IS NOT NULL, t.active"
 	    " FROM services sv CROSS JOIN targets t CROSS JOIN scrapes s"
 	    " WHERE sv.name = ?1 AND t.service_id = sv.id AND s.target_id = t.id AND s.ts >= ?2"
 	    " AND s.status = 'ok' AND s.detail = 0"
@@ -93,6 +93,8 @@ each_scrape_service(struct store *st, const char *service, int64_t since,
 		    .ts = sqlite3_column_int64(stmt, 5),
 		    .total_goroutines = (uint64_t)sqlite3_column_int64(stmt, 6),
 		    .goroutineleak = kind != NULL && strcmp(kind, "goroutineleak") == 0,
+		    .restart = sqlite3_column_int(stmt, 8) != 0,
+		    .target_active = sqlite3_column_int(stmt, 9) != 0,
 		};
 
 		ret = cb(&s, arg);
@@ -312,6 +314,26 @@ store_each_rollup(struct store *st, const char *service, int64_t since, int64_t 
 		free(names[i]);
 	free(names);
 	return ret;
+}
+
+int
+store_last_attempt(struct store *st, int64_t *ts)
+{
+	sqlite3_stmt *stmt = store_prepare(st, "SELECT max(ts) FROM scrapes");
+	int rc;
+
+	*ts = 0;
+	if (stmt == NULL)
+		return -1;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*ts = sqlite3_column_int64(stmt, 0);
+	store_stmt_done(stmt);
+	if (rc != SQLITE_ROW) {
+		store_log_sqlite(st, "reading the newest scrape");
+		return -1;
+	}
+	return 0;
 }
 
 int

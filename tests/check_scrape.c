@@ -370,6 +370,7 @@ struct rec {
 	uint64_t total;
 	unsigned failures;
 	uint64_t lag_ms;
+	bool new_connection;
 };
 
 struct recs {
@@ -399,6 +400,7 @@ on_done(void *arg, struct scrape_result *res)
 	r->total = res->ok ? res->profile.total_goroutines : 0;
 	r->failures = res->consecutive_failures;
 	r->lag_ms = res->lag_ms;
+	r->new_connection = res->new_connection;
 	if (res->ok)
 		ck_assert_uint_gt(res->profile.nlocations, 0);
 }
@@ -1443,6 +1445,10 @@ START_TEST(test_connection_reuse)
 	ck_assert_int_eq(rs->n, 4);
 	ck_assert_int_eq(atomic_load(&S.requests), 4);
 	ck_assert_int_eq(atomic_load(&S.connections), 1);
+	/* what a restart shows: a new connection where one was kept alive */
+	ck_assert(rs->r[0].new_connection);
+	for (int i = 1; i < 4; i++)
+		ck_assert(!rs->r[i].new_connection);
 	scrape_free(sc);
 	free(rs);
 }

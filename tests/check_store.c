@@ -181,6 +181,10 @@ START_TEST(test_open_migrates)
 	ck_assert_int_ge(count_rows(st, "PRAGMA user_version"), 2);
 	ck_assert_int_eq(
 	    count_rows(st,
+	               "SELECT count(*) FROM pragma_table_info('scrapes') WHERE name = 'restart'"),
+	    1);
+	ck_assert_int_eq(
+	    count_rows(st,
 	               "SELECT count(*) FROM sqlite_schema WHERE name IN ('services', 'targets',"
 	               " 'scrapes', 'samples', 'locations', 'stacks', 'rollups', 'rankings', "
 	               "'suspects', 'alerts', 'outbox')"),
@@ -926,6 +930,233 @@ START_TEST(test_no_full_scans)
 		checked++;
 	}
 	ck_assert_int_ge(checked, 10);
+	store_free(st);
+}
+END_TEST
+
+/* ---- process lifetimes, decided at ingest ---- */
+
+/* Store a successful scrape of 'p' with what the scraper knows of its connection. */
+static void
+add_conn(struct store *st, int64_t target, int64_t ts, const struct profile *p,
+         enum lifetime_conn conn, bool detail)
+{
+	struct scrape_record rec = {.target_id = target,
+	                            .ts = ts,
+	                            .duration_ms = 12,
+	                            .bytes = 3456,
+	                            .status = "ok",
+	                            .detail = detail,
+	                            .connection = conn,
+	                            .profile = p};
+
+	ck_assert_int_eq(store_add_scrape(st, &rec), 0);
+}
+
+static void
+add_failed(struct store *st, int64_t target, int64_t ts, const char *status)
+{
+	struct scrape_record rec = {.target_id = target, .ts = ts, .status = status};
+
+	ck_assert_int_eq(store_add_scrape(st, &rec), 0);
+}
+
+/* The stored restart reasons of a target's successful count scrapes, in time order ("-": none). */
+static const char *
+restarts(struct store *st, int64_t target)
+{
+	static char out[512];
+	sqlite3_stmt *stmt;
+
+	ck_assert_int_eq(
+	    sqlite3_prepare_v2(store_db(st),
+	                       "SELECT coalesce(group_concat(coalesce(restart, '-'), ' '),"
+	                       " '') FROM (SELECT restart FROM scrapes WHERE target_id = ?1"
+	                       " AND status = 'ok' AND detail = 0 ORDER BY ts)",
+	                       -1, &stmt, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_int64(stmt, 1, target);
+	ck_assert_int_eq(sqlite3_step(stmt), SQLITE_ROW);
+	snprintf(out, sizeof(out), "%s", (const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_finalize(stmt);
+	return out;
+}
+
+/* Each signal of storage/lifetime.c, as the ingest sees it: a pool of 2,000 keeps the total up
+ * whatever the leak does, so only the other signals show its restarts. A new connection or a
+ * failed scrape without a steep fall, a timeout, and a daemon that restarted itself (its first
+ * connections are all new) start nothing. */
+START_TEST(test_lifetime_ingest)
+{
+	struct prof_location l[] = {
+	    loc("main.pool.worker", "/src/app/pool.go", 88, "chan receive", 2000, stack_b, 2),
+	    loc("main.leakSend", "/src/app/leak.go", 42, "chan send", 0, stack_a, 4),
+	};
+	struct profile p = prof(l, 2);
+	struct store *st = store_open(dbpath, 0);
+	int64_t t, ts = T0;
+	int i;
+
+	ck_assert_ptr_nonnull(st);
+	t = store_target_upsert(st, "svc", NULL, "http://a1");
+#define STEP(leak, conn)                                                                           \
+	do {                                                                                       \
+		l[1].count = (leak);                                                               \
+		p = prof(l, 2);                                                                    \
+		ts += MIN;                                                                         \
+		add_conn(st, t, ts, &p, (conn), false);                                            \
+	} while (0)
+	for (i = 0; i < 5; i++)
+		STEP(20 * (uint64_t)i, LIFETIME_CONN_REUSED); /* first, then the leak grows to 80 */
+	STEP(2, LIFETIME_CONN_NEW);                           /* connection */
+	STEP(40, LIFETIME_CONN_REUSED);
+	STEP(60, LIFETIME_CONN_NEW); /* a new connection alone */
+	STEP(1, LIFETIME_CONN_NEW);  /* and a fall after a connection that was not kept alive */
+	STEP(40, LIFETIME_CONN_REUSED);
+	STEP(0, LIFETIME_CONN_REUSED); /* a burst draining over a kept-alive connection */
+	STEP(40, LIFETIME_CONN_REUSED);
+	add_failed(st, t, ts + MIN, "connect refused");
+	ts += MIN;
+	STEP(3, LIFETIME_CONN_NEW); /* failed */
+	STEP(40, LIFETIME_CONN_REUSED);
+	add_failed(st, t, ts + MIN, "timeout");
+	ts += MIN;
+	STEP(3, LIFETIME_CONN_NEW); /* a timeout is no restart */
+	STEP(40, LIFETIME_CONN_REUSED);
+	ts += 5 * MIN;
+	STEP(3, LIFETIME_CONN_REUSED); /* silence */
+	l[0].count = 0;
+	STEP(3, LIFETIME_CONN_REUSED); /* total */
+	l[0].count = 2000;
+	STEP(40, LIFETIME_CONN_REUSED); /* a total that rises is no restart */
+	ck_assert_str_eq(restarts(st, t),
+	                 "first - - - - connection - - - - - - failed - - - silence total -");
+	store_free(st);
+
+	/* A daemon restarted: every connection is new, and the last session's is unknown. */
+	st = store_open(dbpath, 0);
+	ck_assert_ptr_nonnull(st);
+	STEP(3, LIFETIME_CONN_NEW);
+	STEP(40, LIFETIME_CONN_REUSED);
+	STEP(3, LIFETIME_CONN_NEW); /* now known again */
+	l[0].count = 0;
+	store_free(st);
+	st = store_open(dbpath, 0);
+	ck_assert_ptr_nonnull(st);
+	STEP(3, LIFETIME_CONN_NEW); /* the stored total is enough for a collapse */
+	ck_assert_str_eq(restarts(st, t), "first - - - - connection - - - - - - failed - - - "
+	                                  "silence total - - - connection total");
+#undef STEP
+	store_free(st);
+}
+END_TEST
+
+/* Goroutine ids from debug=2 detail scrapes, taken every fifth count scrape: when they start again
+ * from low numbers, the count scrape since the previous dump where a location that had held for a
+ * while fell steeply starts the lifetime, not the one where a burst drained (the total fell more
+ * there); ids that keep growing, or fall by less than half, start nothing. */
+START_TEST(test_lifetime_goid)
+{
+	struct prof_location l[] = {
+	    loc("main.pool.worker", "/src/app/pool.go", 88, "chan receive", 2000, stack_b, 2),
+	    loc("main.leakSend", "/src/app/leak.go", 42, "chan send", 0, stack_a, 4),
+	    loc("main.slow", "/src/app/slow.go", 7, "select", 0, stack_c, 3),
+	};
+	static const uint64_t goids[] = {30000, 31000, 18000, 17000, 4000};
+	struct profile p = prof(l, 3);
+	struct store *st = store_open(dbpath, 0);
+	int64_t t;
+
+	ck_assert_ptr_nonnull(st);
+	t = store_target_upsert(st, "svc", NULL, "http://a1");
+	for (int i = 0; i < 25; i++) {
+		/* restarted between scrapes 16 and 17 (2,165 -> 2,005); slow requests pile up
+		 * from 17 to 18 and drain at 19 (2,515 -> 2,015) */
+		l[1].count = i <= 16 ? 10 * (uint64_t)i : 5 * (uint64_t)(i - 17);
+		l[2].count = i == 17 || i == 18 ? 250 * (uint64_t)(i - 16) : 0;
+		p = prof(l, 3);
+		add_conn(st, t, T0 + i * MIN, &p, LIFETIME_CONN_UNKNOWN, false);
+		if (i % 5 != 0)
+			continue;
+		p.format = PROFILE_FORMAT_DEBUG2;
+		p.max_goid = goids[i / 5];
+		add_conn(st, t, T0 + i * MIN + 2000, &p, LIFETIME_CONN_UNKNOWN, true);
+		if (i < 20)
+			ck_assert_ptr_null(strstr(restarts(st, t), "goid"));
+	}
+	ck_assert_str_eq(restarts(st, t),
+	                 "first - - - - - - - - - - - - - - - - goid - - - - - - -");
+	store_free(st);
+}
+END_TEST
+
+/* Three locations that had accumulated for half an hour collapsing at once start a lifetime
+ * (nothing else shows the restart: a pool of 2,000 holds the total, the scraper does not know its
+ * connections); three handlers that a downstream outage blocked for five minutes and released at
+ * once do not. */
+START_TEST(test_lifetime_collapse)
+{
+	struct prof_location l[] = {
+	    loc("main.pool.worker", "/src/app/pool.go", 88, "chan receive", 2000, stack_b, 2),
+	    loc("main.a", "/src/app/a.go", 1, "chan send", 0, stack_a, 4),
+	    loc("main.b", "/src/app/b.go", 2, "chan send", 0, stack_a, 4),
+	    loc("main.c", "/src/app/c.go", 3, "chan send", 0, stack_a, 4),
+	};
+	struct profile p;
+	struct store *st = store_open(dbpath, 0);
+	int64_t t;
+	int i, m = 0;
+
+	ck_assert_ptr_nonnull(st);
+	t = store_target_upsert(st, "svc", NULL, "http://a1");
+	for (i = 0; i < 36; i++, m++) { /* accumulating for 35 minutes, then a restart */
+		for (int k = 1; k < 4; k++)
+			l[k].count = i < 35 ? 10 + (uint64_t)(k * i) : 1;
+		p = prof(l, 4);
+		add_conn(st, t, T0 + m * MIN, &p, LIFETIME_CONN_UNKNOWN, false);
+	}
+	for (i = 0; i < 12; i++, m++) { /* an outage: five minutes of pile-up, then released */
+		for (int k = 1; k < 4; k++)
+			l[k].count = i >= 4 && i < 9 ? 30 * (uint64_t)(i - 3) : 0;
+		p = prof(l, 4);
+		add_conn(st, t, T0 + m * MIN, &p, LIFETIME_CONN_UNKNOWN, false);
+	}
+	ck_assert_str_eq(restarts(st, t),
+	                 "first - - - - - - - - - - - - - - - - - - - - - - - - - - "
+	                 "- - - - - - - - collapse - - - - - - - - - - - -");
+	store_free(st);
+}
+END_TEST
+
+/* A database from before lifetimes were stored gets the rule it was ranked with then: each
+ * target's first scrape, and totals falling below half by at least 10. */
+START_TEST(test_lifetime_migration)
+{
+	struct store *st = store_open(dbpath, 0);
+
+	ck_assert_ptr_nonnull(st);
+	/* The database as it was before this migration, the newest: its column gone, the version
+	 * one lower. */
+	exec_ok(st, "ALTER TABLE scrapes DROP COLUMN restart; PRAGMA user_version = 5;"
+	            "INSERT INTO services (id, name) VALUES (1, 'svc');"
+	            "INSERT INTO targets (id, service_id, url, first_seen) VALUES"
+	            " (1, 1, 'http://a1', 0), (2, 1, 'http://a2', 0);"
+	            "INSERT INTO scrapes (target_id, ts, duration_ms, bytes, status, detail,"
+	            " total_goroutines) VALUES"
+	            " (1, 1000, 1, 1, 'ok', 0, 100), (2, 1000, 1, 1, 'ok', 0, 40),"
+	            " (1, 2000, 1, 1, 'ok', 0, 120), (1, 2500, 1, 1, 'ok', 1, 3),"
+	            " (1, 3000, 1, 1, 'connect refused', 0, NULL), (2, 2000, 1, 1, 'ok', 0, 15),"
+	            " (1, 4000, 1, 1, 'ok', 0, 59), (2, 3000, 1, 1, 'ok', 0, 30),"
+	            " (1, 5000, 1, 1, 'ok', 0, 70);");
+	store_free(st);
+	st = store_open(dbpath, 0);
+	ck_assert_ptr_nonnull(st);
+	ck_assert_int_ge(count_rows(st, "PRAGMA user_version"), 2);
+	ck_assert_str_eq(restarts(st, 1), "first - total -");
+	ck_assert_str_eq(restarts(st, 2), "first total -");
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE restart IS NOT NULL"
+	                                " AND (status != 'ok' OR detail != 0)"),
+	                 0);
 	store_free(st);
 }
 END_TEST
@@ -2136,6 +2367,10 @@ store_suite(void)
 	tcase_add_test(tc, test_full_disk);
 	tcase_add_test(tc, test_walks);
 	tcase_add_test(tc, test_no_full_scans);
+	tcase_add_test(tc, test_lifetime_ingest);
+	tcase_add_test(tc, test_lifetime_goid);
+	tcase_add_test(tc, test_lifetime_collapse);
+	tcase_add_test(tc, test_lifetime_migration);
 	tcase_add_test(tc, test_ranking_roundtrip);
 	tcase_add_test(tc, test_target_health);
 	tcase_add_test(tc, test_query_targets);

@@ -1,7 +1,9 @@
 #!/bin/sh
-# tests/browser/test_dashboard.sh: the dashboard in real headless Chromium, against the real daemon scraping a
-# leaking zoo next to the synthetic database of tests/bench/web_gendb.sh (which holds a location whose function
-# is "<script>alert(1)</script>" and whose file name tries to break out of an attribute).
+# tests/browser/test_dashboard.sh: the dashboard in real headless Chromium, against the real daemon serving the
+# synthetic database of tests/bench/web_gendb.sh (which holds a location whose function is
+# "<script>alert(1)</script>" and whose file name tries to break out of an attribute; its stored ranking is served
+# while no target is configured, as the daemon would not rank the synthetic services it does not scrape), then,
+# after a reload, scraping a leaking zoo next to it.
 # Each page is loaded twice: --dump-dom (the DOM after app.js ran) for the assertions, --screenshot at 1280×800
 # for review, saved under $LEAKPROFD_TEST_OUT/screenshots/.
 . "$(dirname "$0")/../lib.sh"
@@ -21,11 +23,6 @@ listen: 127.0.0.1:0
 database: $DB
 scrape_interval: 1s
 scrape_timeout: 1s
-services:
-  - name: zoo
-    targets: ["http://127.0.0.1:$zoo_port"]
-  - name: gone
-    targets: ["http://127.0.0.1:$(free_port)"]
 YAML
 start_daemon --config "$TEST_TMP/leakprofd.yaml"
 wait_for 20 grep -q "web: listening on" "$TEST_TMP/daemon.log"
@@ -55,6 +52,26 @@ no_injection() {
 	! grep -q '<img src="x"' "$TEST_TMP/$1.html" || fail "$1: the file name injected an element"
 }
 
+echo "== the stored ranking, with the probe"
+hostile=$(curl -sf "$base/api/v1/suspects" | jq '[.suspects[] | select(.function == "<script>alert(1)</script>")][0].location_id')
+[ "$hostile" != null ] || fail "the probe location is not ranked"
+browse suspects-probe /
+grep -q '&lt;script&gt;alert(1)&lt;/script&gt;' "$TEST_TMP/suspects-probe.html" || fail "the probe is not shown as text"
+no_injection suspects-probe
+browse location-probe "/locations/$hostile?window=2d"
+grep -q '&lt;script&gt;alert(1)&lt;/script&gt;' "$TEST_TMP/location-probe.html" || fail "the probe is not text"
+grep -q '<line class="restart"' "$TEST_TMP/location-probe.html" || fail "restarts are not marked"
+no_injection location-probe
+
+echo "== a reload adds the zoo"
+cat >>"$TEST_TMP/leakprofd.yaml" <<YAML
+services:
+  - name: zoo
+    targets: ["http://127.0.0.1:$zoo_port"]
+  - name: gone
+    targets: ["http://127.0.0.1:$(free_port)"]
+YAML
+kill -HUP "$DAEMON_PID"
 # Wait for the daemon's own ranking to put the zoo's leaks on top.
 curl -sf "http://127.0.0.1:$zoo_port/expected" >"$TEST_TMP/expected"
 file=$(jq -r '[.locations[] | select(.pattern == "early_return")][0].file' "$TEST_TMP/expected")
@@ -66,8 +83,6 @@ ranked() {
 }
 wait_for 40 ranked
 zid=$(jq --arg f "$fn" '[.suspects[] | select(.function == $f)][0].location_id' "$TEST_TMP/s.json")
-hostile=$(curl -sf "$base/api/v1/suspects" | jq '[.suspects[] | select(.function == "<script>alert(1)</script>")][0].location_id')
-[ "$hostile" != null ] || fail "the probe location is not ranked"
 
 echo "== suspects page"
 browse suspects /
@@ -77,7 +92,6 @@ row=$(grep -F "$file:$line" "$TEST_TMP/suspects.html" || true)
 echo "$row" | grep -q "href=\"/locations/$zid?service=zoo\"" || fail "the leak's row does not link to its location"
 echo "$row" | grep -Eq '<svg class="spark"[^>]*><path d="M[0-9.]+ [0-9.]+(L[0-9.]+ [0-9.]+)+"' ||
 	fail "the leak's row has no sparkline: $row"
-grep -q '&lt;script&gt;alert(1)&lt;/script&gt;' "$TEST_TMP/suspects.html" || fail "the probe is not shown as text"
 no_injection suspects
 browse suspects-zoo "/?service=zoo&window=1h"
 grep -qF "$file:$line" "$TEST_TMP/suspects-zoo.html" || fail "the recomputed ranking lost the leak"
@@ -93,10 +107,6 @@ grep -Eq '<path class="inst c0" d="M' "$TEST_TMP/location.html" || fail "the cha
 grep -qF "$fn" "$TEST_TMP/location.html" || fail "the location page does not name the function"
 grep -q 'id="issue-text"' "$TEST_TMP/location.html" || fail "no issue text block"
 grep -qF "$file:$line" "$TEST_TMP/location.html" || fail "the issue text lacks file:line"
-browse location-probe "/locations/$hostile?window=2d"
-grep -q '&lt;script&gt;alert(1)&lt;/script&gt;' "$TEST_TMP/location-probe.html" || fail "the probe is not text"
-grep -q '<line class="restart"' "$TEST_TMP/location-probe.html" || fail "restarts are not marked"
-no_injection location-probe
 
 echo "== targets and alerts"
 browse targets /targets

@@ -1,0 +1,80 @@
+/* tests/check_fleet.c: the detector on simulated fleets (tests/eval/fleetsim.c): the scenarios of
+ * the full evaluation marked 'asserted', one of each family, within `make check`'s budget. Each
+ * writes hours of one-minute scrapes of a fleet through the daemon's ingest queue in simulated
+ * time and ranks at checkpoints: every leak ranks from when it is due to when it is fixed, with no
+ * checkpoint missed; nothing else ever ranks; a fixed leak leaves the ranking and its alert (the
+ * real alerter) resolves; the ingest stores no lifetime where no process restarted. `make eval`
+ * runs the whole set and prints the table. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/eval/fleetsim.h"
+#include "tests/testutil.h"
+
+static const struct fleet_scenario *asserted[32];
+static size_t nasserted;
+
+static void
+pick(void)
+{
+	const struct fleet_scenario *v;
+	size_t n = fleet_scenarios(&v);
+
+	nasserted = 0;
+	for (size_t i = 0; i < n && nasserted < 32; i++)
+		if (v[i].asserted)
+			asserted[nasserted++] = &v[i];
+}
+
+START_TEST(test_fleet)
+{
+	const struct fleet_scenario *sc = asserted[_i];
+	struct fleet_result r;
+	char dir[256];
+	bool fix = false;
+
+	for (size_t i = 0; i < sc->nservices; i++)
+		fix |= sc->services[i].fix_at_h > 0;
+	testutil_mkdtemp(dir, sizeof(dir), "check_fleet");
+	ck_assert_int_eq(fleet_run(sc, dir, fix, &r), 0);
+	testutil_rmtree(dir);
+	fprintf(
+	    stderr,
+	    "fleet: %-12s %u/%u leaks ranked, %u/%u due checkpoints missed, %u false suspects,"
+	    " #1 after %d scrapes, fix left after %d, alert %d, restarts %u/%u+%u, %.1f s CPU\n",
+	    sc->name, r.detected, r.leaks, r.dropouts, r.due, r.false_suspects, r.first_rank1,
+	    r.fix_rounds, r.alert, r.restarts_found, r.restarts, r.restarts_false, r.cpu_s);
+	ck_assert_msg(r.false_suspects == 0, "%s: false suspects: %s", sc->name, r.false_names);
+	ck_assert_msg(r.restarts_false == 0, "%s: %u lifetimes stored where no process restarted",
+	              sc->name, r.restarts_false);
+	ck_assert_msg(r.detected == r.leaks, "%s: %u of %u leaks never ranked", sc->name,
+	              r.leaks - r.detected, r.leaks);
+	ck_assert_msg(r.dropouts == 0, "%s: a leak was missing at %u of %u checkpoints", sc->name,
+	              r.dropouts, r.due);
+	if (r.leaks > 0)
+		ck_assert_msg(r.first_rank1 >= 0, "%s: a leak never ranked #1 in its service",
+		              sc->name);
+	if (fix) {
+		ck_assert_msg(r.fix_rounds >= 0, "%s: the fixed leak never left the ranking",
+		              sc->name);
+		ck_assert_msg(r.alert == 1, "%s: its alert did not fire, then resolve", sc->name);
+	}
+}
+END_TEST
+
+Suite *fleet_suite(void);
+
+Suite *
+fleet_suite(void)
+{
+	Suite *s = suite_create("fleet");
+	TCase *tc = tcase_create("core");
+
+	pick();
+	tcase_set_timeout(tc, 600);
+	tcase_add_loop_test(tc, test_fleet, 0, (int)nasserted);
+	suite_add_tcase(s, tc);
+	return s;
+}
