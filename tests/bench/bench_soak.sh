@@ -15,8 +15,10 @@
 # Every 10 s it samples the daemon's RSS, its open file descriptors and the database size. It reports RSS at the
 # start (after a warm-up of a sixth of the run), the middle and the end, each the median of the samples of a
 # tenth of the run (single samples move by several MiB as SQLite and malloc take and give back memory around a
-# ranking; the target: flat within 10%), the most file descriptors open in each half after the warm-up (they
-# follow the transfers in flight; flat), the database size against what the retention keeps, the scrapes the
+# ranking; the target: flat within 10%) and the lowest and highest of each third after the warm-up (a leak
+# raises the lowest), the fewest and most file descriptors open in each half after the warm-up (the most follow
+# the transfers in flight; a leak raises the fewest), the database size against what the retention keeps, the
+# scrapes the
 # targets served against those stored (every one, but the transfers in flight at the stop), the alerts that
 # fired and resolved, the ingest queue's peak (what a kill -9 would have lost at worst) and how long the SIGTERM
 # at the end took. It fails when any of these misses its target.
@@ -173,9 +175,21 @@ tenth=$((minutes * 6))
 rss0=$(rss_median $((minutes * 10)) $((minutes * 10 + tenth)))
 rss1=$(rss_median $((minutes * 30 - tenth / 2)) $((minutes * 30 + tenth / 2)))
 rss2=$(rss_median $((minutes * 60 - tenth)) $((minutes * 60 + 60)))
-# Open descriptors move with the transfers in flight: compare the highest of each half after the warm-up.
-fds_a=$(awk -v w=$((minutes * 10)) -v m=$((minutes * 35)) 'NR > 1 && $1 >= w && $1 < m && $4 > v { v = $4 } END { print v + 0 }' "$samples")
-fds_b=$(awk -v m=$((minutes * 35)) 'NR > 1 && $1 >= m && $4 > v { v = $4 } END { print v + 0 }' "$samples")
+# range COLUMN FROM TO: the lowest and the highest value of a samples column FROM to TO seconds into the run.
+range() {
+	awk -v c="$1" -v a="$2" -v b="$3" 'NR > 1 && $1 >= a && $1 < b {
+		if (n++ == 0 || $c < lo) lo = $c; if ($c > hi) hi = $c } END { print lo + 0, hi + 0 }' "$samples"
+}
+rss_thirds=""
+for i in 0 1 2; do
+	set -- $(range 2 $((minutes * (10 + i * 50 / 3))) $((minutes * (10 + (i + 1) * 50 / 3) + 60 * (i / 2))))
+	rss_thirds="$rss_thirds${rss_thirds:+, }$(($1 / 1024))-$(($2 / 1024))"
+done
+# Open descriptors move with the transfers in flight: a leak shows in the fewest open.
+set -- $(range 4 $((minutes * 10)) $((minutes * 35)))
+fds_a=$1 fds_a_hi=$2
+set -- $(range 4 $((minutes * 35)) $((minutes * 60 + 60)))
+fds_b=$1 fds_b_hi=$2
 cores=$(awk -v a="$cpu0" -v b="$(cpu_ticks "$d")" -v hz="$(getconf CLK_TCK)" -v t="$(( $(date +%s) - cpu0_t ))" \
 	'BEGIN { printf "%.2f", (b - a) / hz / t }')
 
@@ -225,8 +239,9 @@ results=$out/soak-results.txt
 {
 	echo "soak: $n targets every ${interval}s for $minutes min, leaks cycling every ${cycle}s, $hups SIGHUPs"
 	echo "  RSS                start $((rss0 / 1024)) MiB, middle $((rss1 / 1024)) MiB ($(pct "$rss0" "$rss1")%)," \
-	    "end $((rss2 / 1024)) MiB ($(pct "$rss0" "$rss2")%); peak $((hwm / 1024)) MiB (target: flat within 10%)"
-	echo "  file descriptors   the most open in the first half after the warm-up $fds_a, in the second $fds_b"
+	    "end $((rss2 / 1024)) MiB ($(pct "$rss0" "$rss2")%); peak $((hwm / 1024)) MiB (target: flat within 10%);" \
+	    "lowest-highest by third after the warm-up: $rss_thirds MiB"
+	echo "  file descriptors   $fds_a-$fds_a_hi open in the first half after the warm-up, $fds_b-$fds_b_hi in the second"
 	echo "  CPU                $cores cores on average after the warm-up (every thread: scraping, parsing," \
 	    "storing, ranking, alerting)"
 	echo "  scrapes            $served served, $stored stored ($okn ok, $rate a second), $abandoned abandoned in" \
@@ -253,7 +268,7 @@ check() {   # check CONDITION MESSAGE
 check "$rc == 0" "the daemon exited with status $rc"
 check "$stop_ms <= 5000" "the stop took $stop_ms ms (at most 5 s)"
 check "$rss1 <= $rss0 * 1.1 && $rss2 <= $rss0 * 1.1" "RSS grew by more than 10%"
-check "$fds_b <= $fds_a * 1.1 + 2" "file descriptors grew: at most $fds_a open in the first half, $fds_b in the second"
+check "$fds_b <= $fds_a" "file descriptors leak: at least $fds_a open in the first half, $fds_b in the second"
 check "$stored >= $served - $abandoned" "$stored scrapes stored of $served served ($abandoned abandoned)"
 check "$dropped == 0" "$dropped scrapes dropped"
 check "$seed_left == 0" "$seed_left raw scrapes older than the retention are left"
