@@ -232,8 +232,8 @@ valgrind:
 	@echo "valgrind: it cannot run sanitized binaries: run 'make valgrind' without SANITIZE" >&2; exit 2
 else
 valgrind: $(BUILD)/check_leakprofd $(BUILD)/leakprofd go
-	cd tests && CK_FORK=no valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
-		$(abspath $(BUILD)/check_leakprofd)
+	cd tests && CK_FORK=no CK_EXCLUDE_TAGS=slow valgrind -q --error-exitcode=99 --leak-check=full \
+		--errors-for-leak-kinds=definite,indirect $(abspath $(BUILD)/check_leakprofd)
 	sh tests/valgrind-cli.sh
 	sh tests/valgrind-daemon.sh
 endif
