@@ -146,7 +146,8 @@ struct store_rollup {
 
 /* Walk the hourly rollups with hour in [since, until): for each service in name order ('service'
  * only, when not NULL), 'hour_cb' for each of its hours in hour order, then 'row_cb' for each of
- * its rows ordered by location and hour. A location absent from an hour has no row there. A
+ * its rows ordered by location and hour. Services without an active target (none in the
+ * configuration or target files) are skipped. A location absent from an hour has no row there. A
  * non-zero return from a callback stops the walk and is returned. -1 on error. */
 int store_each_rollup(struct store *st, const char *service, int64_t since, int64_t until,
                       int (*hour_cb)(const struct store_rollup_hour *h, void *arg),

@@ -217,7 +217,12 @@ store_each_sample(struct store *st, const char *service, int64_t since,
 	return each_service(st, service, &w);
 }
 
-/* One service's rollup hours, then its rollup rows, in [since, until). */
+/* A service with an instance in the configuration or target files: the history of a service
+ * nobody scrapes any more is not a suspect, as detect.c counts live instances only. */
+#define SERVICE_ACTIVE                                                                             \
+	"EXISTS (SELECT 1 FROM targets t WHERE t.service_id = sv.id AND t.active = 1)"
+
+/* One service's rollup hours, then its rollup rows, in [since, until), when it is active. */
 static int
 each_rollup_service(struct store *st, const char *service, int64_t since, int64_t until,
                     int (*hour_cb)(const struct store_rollup_hour *h, void *arg),
@@ -229,12 +234,12 @@ each_rollup_service(struct store *st, const char *service, int64_t since, int64_
 	    "SELECT sv.id, sv.name, h.hour, h.instances, h.scrapes, h.step_ms"
 	    " FROM services sv CROSS JOIN rollup_hours h"
 	    " WHERE sv.name = ?1 AND h.service_id = sv.id AND h.hour >= ?2 AND h.hour < ?3"
-	    " ORDER BY h.hour";
+	    " AND " SERVICE_ACTIVE " ORDER BY h.hour";
 	static const char rows_sql[] =
 	    "SELECT r.service_id, r.location_id, r.hour, r.max_count, r.mean_count, r.instances,"
 	    " r.scrapes, r.rise FROM services sv CROSS JOIN rollups r"
 	    " WHERE sv.name = ?1 AND r.service_id = sv.id AND r.hour >= ?2 AND r.hour < ?3"
-	    " ORDER BY r.location_id, r.hour";
+	    " AND " SERVICE_ACTIVE " ORDER BY r.location_id, r.hour";
 	sqlite3_stmt *stmt = store_prepare(st, hours_sql);
 	int rc, ret = 0;
 

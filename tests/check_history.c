@@ -256,6 +256,16 @@ START_TEST(test_slow_leak_over_days)
 		ck_assert_ptr_null(find(&r, "main.(*Server).serve"));
 		ranking_release(&r);
 	}
+	/* A service out of the configuration (no active target) is history, not a suspect. */
+	ck_assert_int_eq(store_targets_set_active(st, NULL, 0), 0);
+	ck_assert_int_eq(detect_rank(st, cfg, NULL, 3 * 86400, T0 + END, &r), 0);
+	ck_assert_ptr_null(find(&r, "main.(*Cache).fill"));
+	ranking_release(&r);
+	ck_assert_int_eq(store_targets_set_active(st, &tids[3][0], 1), 0);
+	ck_assert_int_eq(detect_rank(st, cfg, NULL, 3 * 86400, T0 + END, &r), 0);
+	ck_assert_ptr_nonnull(find(&r, "main.(*Cache).fill"));
+	ranking_release(&r);
+
 	/* The detector's ignore rules apply to what history finds. */
 	cfg->detector.ignore = calloc(1, sizeof(*cfg->detector.ignore));
 	ck_assert_ptr_nonnull(cfg->detector.ignore);
