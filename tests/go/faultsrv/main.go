@@ -5,9 +5,11 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
+	"compress/flate"
+	"encoding/binary"
 	"flag"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math/rand"
 	"net"
@@ -37,15 +39,45 @@ var (
 )
 
 // gzipBomb: one gzip member holding bombBytes zeros (about 1.2 MiB), built once on first use.
+//
+// Compressing 1.25 GiB takes seconds of CPU, too long on a busy machine before the first request. Once the
+// window holds only zeros, every further MiB of zeros compresses to the same bytes after a flush, so the
+// stream is one such block repeated: the first MiB, the repeated block, the final empty block, then the
+// CRC-32 and length of the whole.
 func gzipBomb() []byte {
 	bombOnce.Do(func() {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		var raw bytes.Buffer
 		zeros := make([]byte, bombChunk)
-		for n := 0; n < bombBytes; n += bombChunk {
-			zw.Write(zeros)
+		fw, _ := flate.NewWriter(&raw, flate.BestCompression)
+		block := func() []byte {
+			n := raw.Len()
+			fw.Write(zeros)
+			fw.Flush()
+			return append([]byte(nil), raw.Bytes()[n:]...)
 		}
-		zw.Close()
+		first := block()
+		second := block()
+		if third := block(); !bytes.Equal(second, third) {
+			panic("faultsrv: repeated zero blocks compress differently")
+		}
+		n := raw.Len()
+		fw.Close()
+		final := append([]byte(nil), raw.Bytes()[n:]...)
+
+		crc := uint32(0)
+		var buf bytes.Buffer
+		buf.Write([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 255}) // gzip, deflate, no name, max compression
+		buf.Write(first)
+		crc = crc32.Update(crc, crc32.IEEETable, zeros)
+		for done := bombChunk; done < bombBytes; done += bombChunk {
+			buf.Write(second)
+			crc = crc32.Update(crc, crc32.IEEETable, zeros)
+		}
+		buf.Write(final)
+		var tail [8]byte
+		binary.LittleEndian.PutUint32(tail[0:], crc)
+		binary.LittleEndian.PutUint32(tail[4:], uint32(bombBytes))
+		buf.Write(tail[:])
 		bomb = buf.Bytes()
 	})
 	return bomb
