@@ -217,8 +217,10 @@ lint:
 unit: $(BUILD)/check_leakprofd
 	cd tests && $(abspath $(BUILD)/check_leakprofd)
 
+# Integration tests run side by side (tests/run-suite.sh): they mostly wait for scrape intervals.
+SUITE_JOBS ?= 3
 integration: $(BUILD)/leakprofd go
-	sh tests/run-suite.sh tests/integration
+	SUITE_JOBS=$(SUITE_JOBS) sh tests/run-suite.sh tests/integration
 
 browser: $(BUILD)/leakprofd go
 	sh tests/run-suite.sh tests/browser

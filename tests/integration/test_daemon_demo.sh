@@ -1,4 +1,5 @@
 #!/bin/sh
+# suite: long
 # `make run` smoke test: tests/demo.sh (the demo service plus the daemon scraping it every 5 s) runs for about
 # 15 s, the database gets scrapes with the demo's leak locations, and SIGINT (what Ctrl-C sends) stops the
 # script, the daemon and the demo service cleanly.

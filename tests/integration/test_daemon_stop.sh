@@ -1,4 +1,5 @@
 #!/bin/sh
+# suite: long
 # SIGTERM during a ranking that takes far longer than systemd's patience: the daemon stops within 5 s anyway.
 #
 # The database holds 2,000 targets × 6 h at a 30 s interval (tests/bench/web_gendb.sh: 1.4 M scrapes, 5.8 M

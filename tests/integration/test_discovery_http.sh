@@ -1,4 +1,5 @@
 #!/bin/sh
+# suite: long
 # http_sd: targets come from a real HTTP endpoint (tests/go/sdsrv serving a file the test rewrites) with bearer
 # auth: they are scraped and listed on /api/v1/targets from the start; a change of the served list is followed on
 # the next refresh; junk, an answer over the size cap, an HTTP error, a refused token, a dead server and a silent

@@ -1,4 +1,5 @@
 #!/bin/sh
+# suite: long
 # test_eval.sh: the detector on real services (tests/integration/eval.sh: one zoo per scenario, every leak
 # pattern fast and slow, the benign look-alikes, a mixed service and a restarting leaker, scraped every second by
 # the real daemon). Asserts: every leak ranks #1 in its service within 10 count scrapes of steady growth; no benign

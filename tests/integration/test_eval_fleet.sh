@@ -1,4 +1,5 @@
 #!/bin/sh
+# suite: long
 # test_eval_fleet.sh: the detector on real fleets (tests/integration/eval.sh --fleet: services of several real Go
 # instances, build/go/fleetsvc, found through target files and scraped every second by the real daemon for 70 s):
 # two instances with idle pools of 2,000 leaking at one line and restarting every 25 s on the same address with no

@@ -1,4 +1,5 @@
 #!/bin/sh
+# suite: long
 # tests/integration/test_web_healthz.sh: every way /healthz answers 503, made to happen for real in the running
 # daemon, and the 200 that follows once the cause is gone:
 #   - the detector stalled: its rankings cannot be stored (a trigger refuses them, the way a damaged table

@@ -1,4 +1,5 @@
 #!/bin/sh
+# suite: long
 # tests/integration/test_web_targets.sh: the target lists page through a fleet instead of listing every target
 # ever seen, and /metrics stays bounded. A real daemon scrapes 250 file_sd targets (3 real Go services, the rest
 # closed ports on 127.0.0.x) of two services:
