@@ -214,8 +214,11 @@ lint:
 	clang-format --dry-run -Werror $(FORMAT_SRCS)
 	@echo "format: $(words $(FORMAT_SRCS)) C files match .clang-format"
 
+# Each suite in its own process, two at once (tests/run-unit.sh); the simulated fleets first.
+UNIT_JOBS ?= 2
 unit: $(BUILD)/check_leakprofd
-	cd tests && $(abspath $(BUILD)/check_leakprofd)
+	cd tests && UNIT_JOBS=$(UNIT_JOBS) sh run-unit.sh $(abspath $(BUILD)/check_leakprofd) \
+		$(abspath $(BUILD)/gen/check_suites.inc)
 
 # Integration tests run side by side (tests/run-suite.sh): they mostly wait for scrape intervals.
 SUITE_JOBS ?= 3

@@ -4,7 +4,7 @@
  * time and ranks at checkpoints: every leak ranks from when it is due to when it is fixed, with no
  * checkpoint missed; nothing else ever ranks; a fixed leak leaves the ranking and its alert (the
  * real alerter) resolves; the ingest stores no lifetime where no process restarted. `make eval`
- * runs the whole set and prints the table. */
+ * runs the whole set and prints the table. suite: long */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
