@@ -1648,7 +1648,7 @@ config_new(const char *source, const char *database)
 	*cfg = (struct config){
 	    .scrape_interval = 60,
 	    .scrape_timeout = DEFAULT_SCRAPE_TIMEOUT,
-	    .max_body_bytes = 64ull << 20,
+	    .max_body_bytes = CONFIG_MAX_BODY_DEFAULT,
 	    .max_concurrent_scrapes = 64,
 	    .retention_raw = 48 * 3600,
 	    .retention_rollup = 30 * 86400,

@@ -46,6 +46,9 @@ struct config_leak_profile {
 /* The default leak_profile.interval, and its minimum (seconds). */
 #define CONFIG_LEAK_INTERVAL_DEFAULT 3600
 #define CONFIG_LEAK_INTERVAL_MIN 60
+/* max_body_bytes when the configuration does not set it, and what `leakprofd scrape` and
+ * `leakprofd parse` apply. */
+#define CONFIG_MAX_BODY_DEFAULT (64ull << 20)
 
 enum config_shard_by {
 	CONFIG_SHARD_BY_SERVICE = 0, /* "service" (default): every instance on one daemon */
@@ -191,7 +194,7 @@ struct config {
 	uint64_t scrape_timeout;         /* seconds, at most scrape_interval; default the smaller of
 	                                    10 and scrape_interval */
 	bool scrape_timeout_set;         /* scrape_timeout was written, not defaulted */
-	uint64_t max_body_bytes;         /* default 64 MiB */
+	uint64_t max_body_bytes;         /* default CONFIG_MAX_BODY_DEFAULT */
 	unsigned max_concurrent_scrapes; /* default 64 */
 	uint64_t retention_raw;          /* seconds, default 48h */
 	uint64_t retention_rollup;       /* seconds, default 30d */

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "base/config.h"
 #include "base/hash.h"
 #include "collector/profile_internal.h"
 
@@ -884,7 +885,7 @@ profile_parse_proto(const char *buf, size_t len, const struct profile_limits *li
                     struct profile *out, struct parse_error *err)
 {
 	struct proto P = {.err = err};
-	struct profile_limits def = profile_limits_for(PROFILE_DEFAULT_MAX_BODY);
+	struct profile_limits def = profile_limits_for(CONFIG_MAX_BODY_DEFAULT);
 	struct profile_arena *arena = NULL;
 	struct agg *g = NULL;
 	enum profile_kind kind = PROFILE_KIND_GOROUTINE;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/config.h"
 #include "base/hash.h"
 #include "base/xalloc.h"
 #include "collector/profile_internal.h"
@@ -34,7 +35,7 @@ profile_limits_for(uint64_t max_body)
 void
 budget_init(struct parse_budget *b, const struct profile_limits *lim)
 {
-	struct profile_limits def = profile_limits_for(PROFILE_DEFAULT_MAX_BODY);
+	struct profile_limits def = profile_limits_for(CONFIG_MAX_BODY_DEFAULT);
 
 	if (lim == NULL)
 		lim = &def;

@@ -88,8 +88,6 @@ struct profile_limits {
 	                          tables and window, the aggregate and its strings (not the input) */
 };
 
-/* max_body_bytes' default, and the limits `leakprofd parse` applies */
-#define PROFILE_DEFAULT_MAX_BODY (64u << 20)
 /* Go's gzip shrinks a goroutine profile 2-10x (tests/fixtures, the benchmark's 65,536 stacks);
  * every profile that inflates to at most this many times max_body_bytes is read whole. */
 #define PROFILE_INFLATE_RATIO 8
@@ -105,7 +103,7 @@ struct profile_limits profile_limits_for(uint64_t max_body);
 enum profile_format profile_detect(const char *buf, size_t len);
 
 /* Parse 'buf' (any supported format, auto-detected) into 'out' within 'lim' (borrowed; NULL: the
- * limits of PROFILE_DEFAULT_MAX_BODY). 0 on success; -1 with 'err' filled on failure (out is then
+ * limits of CONFIG_MAX_BODY_DEFAULT). 0 on success; -1 with 'err' filled on failure (out is then
  * empty), an input over a limit included. The caller owns 'out' and releases it with
  * profile_release(). Pure: no I/O. */
 int profile_parse_limited(const char *buf, size_t len, const struct profile_limits *lim,

@@ -104,7 +104,7 @@ cmd_scrape(int argc, char **argv)
 	    .service = "scrape",
 	    .format = PROFILE_FORMAT_PROTO,
 	    .timeout_ms = 10000,
-	    .max_body_bytes = 64u << 20,
+	    .max_body_bytes = CONFIG_MAX_BODY_DEFAULT,
 	    .interval_ms = 60000,
 	};
 	struct scrape_result res;
