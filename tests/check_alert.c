@@ -1044,6 +1044,122 @@ START_TEST(test_slack_unicode_name_delivered)
 }
 END_TEST
 
+/* Switch the world to a configuration with 'services' (YAML, a list under "services:") in place of
+ * none: the alerter is made anew on it at the next pass. */
+static void
+world_services(struct world *w, const char *services)
+{
+	char yaml[4096], db[160];
+	struct config_errors errs = {0};
+	const struct config_webhook *wh = &w->cfg->alerting.webhooks[0];
+
+	snprintf(db, sizeof(db), "%s/leakprofd.db", w->dir);
+	snprintf(yaml, sizeof(yaml),
+	         "database: %s\n"
+	         "retention: {raw: 48h, rollup: 30d}\n"
+	         "services:\n%s"
+	         "alerting:\n"
+	         "  min_score: 0.8\n"
+	         "  min_count: 100\n"
+	         "  for: 10m\n"
+	         "  repeat_interval: 1h\n"
+	         "  max_age: 24h\n"
+	         "  webhooks:\n"
+	         "    - {name: hook, url: \"%s\", format: json, timeout: 5s}\n",
+	         db, services, wh->url);
+	config_unref(w->cfg);
+	w->cfg = config_load_buffer("alert.yaml", yaml, strlen(yaml), &errs);
+	ck_assert_msg(w->cfg != NULL, "config: %s", errs.n ? errs.msgs[0] : "?");
+	config_errors_release(&errs);
+	alert_free(w->a);
+	w->a = NULL;
+}
+
+/* A service with a source key gets links to the code at its running version (its targets'
+ * version label) in every payload: "source_url" on the event and on each frame of its stack in
+ * the json form, kept in the resolved notification; a "View the code" link in the slack form; a
+ * source_url annotation in the alertmanager form. Without the key the payload has none. */
+START_TEST(test_payload_source_links)
+{
+	static const char want[] = "https://git.example/payments/blob/v2.0.1/app/fetch.go#L42";
+	struct config_webhook slack = {.name = (char *)"s", .format = WEBHOOK_FORMAT_SLACK};
+	struct config_webhook am = {.name = (char *)"am", .format = WEBHOOK_FORMAT_ALERTMANAGER};
+	struct world w;
+	json_t *ev, *j, *stack;
+	char *firing, *body;
+
+	/* Without the key: nothing new in the event. */
+	world_open(&w, false, "json", NULL);
+	world_rank(&w, 0, 0.9, 500, 300);
+	world_pass(&w, 0);
+	world_pass(&w, 10 * MIN_MS);
+	ck_assert_uint_eq(delivered(&w, "firing"), 1);
+	ev = last_delivered(&w);
+	ck_assert_ptr_null(json_object_get(ev, "source_url"));
+	ck_assert_ptr_null(
+	    json_object_get(json_array_get(json_object_get(ev, "stack"), 0), "source_url"));
+	world_close(&w);
+
+	world_open(&w, false, "json", NULL);
+	world_services(&w,
+	               "  - name: payments\n"
+	               "    targets: [\"http://127.0.0.1:1\"]\n"
+	               "    source:\n"
+	               "      url: \"https://git.example/payments/blob/{version}/{path}#L{line}\"\n"
+	               "      strip_prefix: /src/\n"
+	               "      version_label: version\n");
+	ck_assert_int_gt(
+	    store_target_upsert(w.st, "payments", "{\"version\":\"v2.0.1\"}", "http://127.0.0.1:1"),
+	    0);
+	world_rank(&w, 0, 0.9, 500, 300);
+	world_pass(&w, 0);
+	world_pass(&w, 10 * MIN_MS);
+	ck_assert_uint_eq(delivered(&w, "firing"), 1);
+	ev = last_delivered(&w);
+	ck_assert_str_eq(json_string_value(json_object_get(ev, "source_url")), want);
+	stack = json_object_get(ev, "stack");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(stack, 0), "source_url")),
+	                 want);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(stack, 1), "source_url")),
+	                 "https://git.example/payments/blob/v2.0.1/app/fetch.go#L38");
+	firing = json_dumps(ev, JSON_COMPACT);
+	ck_assert_ptr_nonnull(firing);
+
+	body = alert_render(w.cfg, &slack, firing);
+	ck_assert_ptr_nonnull(body);
+	j = parse_json(body);
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(j, "text")),
+	                             "|Open in leakprofd> · "
+	                             "<https://git.example/payments/blob/v2.0.1/app/"
+	                             "fetch.go#L42|View the code>"));
+	json_decref(j);
+	free(body);
+	body = alert_render(w.cfg, &am, firing);
+	ck_assert_ptr_nonnull(body);
+	j = parse_json(body);
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(
+	        json_object_get(json_array_get(json_object_get(j, "alerts"), 0), "annotations"),
+	        "source_url")),
+	    want);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "commonAnnotations"),
+	                                                   "source_url")),
+	                 want);
+	json_decref(j);
+	free(body);
+	free(firing);
+
+	/* The resolution carries the same links. */
+	world_rank(&w, 20 * MIN_MS, 0, 0, 0);
+	world_pass(&w, 20 * MIN_MS);
+	ck_assert_uint_eq(delivered(&w, "resolved"), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(last_delivered(&w), "source_url")),
+	                 want);
+	ck_assert_uint_eq(w.r->rejected, 0);
+	world_close(&w);
+}
+END_TEST
+
 /* ---- A confirmed leak end to end: stored profiles, the real detector, the alerter ---- */
 
 /* Store one successful profile of 'n' goroutines blocked at main.fetch.func1 (/src/app/fetch.go:42,
@@ -1152,6 +1268,7 @@ alert_suite(void)
 	tcase_add_test(tc, test_render_cuts_on_characters);
 	tcase_add_test(tc, test_slack_unicode_name_delivered);
 	tcase_add_loop_test(tc, test_confirmed_flicker, 0, 2);
+	tcase_add_test(tc, test_payload_source_links);
 	suite_add_tcase(s, tc);
 	return s;
 }
