@@ -32,6 +32,7 @@
 #include "base/format.h"
 #include "base/log.h"
 #include "base/secret.h"
+#include "base/srclink.h"
 #include "base/url.h"
 #include "base/units.h"
 
@@ -929,6 +930,37 @@ static const struct field leak_profile_fields[] = {
     {0},
 };
 
+static void
+check_source(struct loader *L, const yaml_node_t *n, const char *path, void *obj)
+{
+	struct config_source *src = obj;
+	char kp[PATH_BUF], why[160];
+
+	if (src->url == NULL) {
+		lerr(L, n, path, "url is required");
+		return;
+	}
+	path_key(kp, path, "url");
+	if (srclink_template_problem(src->url, why, sizeof(why)) != NULL)
+		lerr(L, map_get(L, n, "url"), kp, "%s", why);
+	else if (srclink_needs_version(src->url) && src->version_label == NULL)
+		lerr(L, map_get(L, n, "url"), kp,
+		     "{version} needs version_label (the target label naming the running version: "
+		     "the profiles do not show it)");
+	if (src->version_label != NULL && !label_name_ok(src->version_label)) {
+		path_key(kp, path, "version_label");
+		lerr(L, map_get(L, n, "version_label"), kp,
+		     "invalid label name (use letters, digits and '_', not starting with a digit)");
+	}
+}
+
+static const struct field source_fields[] = {
+    {.key = "url", .type = F_STR, .off = offsetof(struct config_source, url)},
+    {.key = "strip_prefix", .type = F_STR, .off = offsetof(struct config_source, strip_prefix)},
+    {.key = "version_label", .type = F_STR, .off = offsetof(struct config_source, version_label)},
+    {0},
+};
+
 /* In the order of enum config_shard_by. */
 static const char *const shard_by_names[] = {"service", "target", NULL};
 _Static_assert(sizeof(enum config_shard_by) == sizeof(unsigned), "shard_by is stored as unsigned");
@@ -978,6 +1010,11 @@ static const struct field service_fields[] = {
      .type = F_MAP,
      .off = offsetof(struct config_service, leak_profile),
      .sub = leak_profile_fields},
+    {.key = "source",
+     .type = F_MAP,
+     .off = offsetof(struct config_service, source),
+     .sub = source_fields,
+     .check = check_source},
     {0},
 };
 
@@ -1018,6 +1055,9 @@ service_release(struct config_service *s)
 	free(s->tls.cert_file);
 	free(s->tls.key_file);
 	free(s->leak_profile.path);
+	free(s->source.url);
+	free(s->source.strip_prefix);
+	free(s->source.version_label);
 }
 
 /* Fill in what a service's own keys did not set: profile, and the path that follows from it. */

@@ -50,6 +50,15 @@ struct config_leak_profile {
  * `leakprofd parse` apply. */
 #define CONFIG_MAX_BODY_DEFAULT (64ull << 20)
 
+/* Where a service's source code lives (key "source"): links from each file:line of its stacks to
+ * the code at the version that runs (base/srclink.h). Unset (url NULL): no links. */
+struct config_source {
+	char *url;           /* template with {path}, {line}, {version}; NULL: no links */
+	char *strip_prefix;  /* removed from the start of a file name; a file outside it gets no
+	                        link;  NULL: every file, whole */
+	char *version_label; /* the target label naming the running version; NULL: none */
+};
+
 enum config_shard_by {
 	CONFIG_SHARD_BY_SERVICE = 0, /* "service" (default): every instance on one daemon */
 	CONFIG_SHARD_BY_TARGET,      /* "target": split the service by base URL */
@@ -73,6 +82,7 @@ struct config_service {
 	struct config_tls tls;
 	unsigned shard_by; /* enum config_shard_by */
 	struct config_leak_profile leak_profile;
+	struct config_source source;
 };
 
 /* A Prometheus http_sd source: a URL answering the file_sd JSON, fetched every refresh_interval. */

@@ -34,9 +34,11 @@
 #include "base/log.h"
 #include "base/sbuf.h"
 #include "base/secret.h"
+#include "base/srclink.h"
 #include "base/xalloc.h"
 #include "detect/alert.h"
 #include "storage/alertstore.h"
+#include "storage/query.h"
 #include "storage/store.h"
 
 #define ALERT_TICK_MS 1000 /* evaluation cadence: resolves alerting.for to about a second */
@@ -119,10 +121,67 @@ set_time(json_t *obj, const char *key, int64_t ms)
 	json_object_set_new(obj, key, json_string(buf));
 }
 
-/* The json-format event for a firing suspect. Caller owns the text. */
+/* The link of 'file':'line' to the code, as a JSON string, or NULL when there is none. */
+static json_t *
+source_url(const struct config_source *src, const char *file, json_int_t line, const char *version)
+{
+	struct sbuf url = {.max = 16 * 1024};
+	json_t *j = NULL;
+
+	if (file != NULL && line > 0 &&
+	    srclink_expand(src, file, (unsigned long)line, version, &url) == 0 && !url.failed)
+		j = json_string(url.p);
+	sbuf_release(&url);
+	return j;
+}
+
+/* With a source key on the suspect's service: "source_url" on the event (its file:line) and on
+ * each frame of 'stack' that has a link, at the version the service's version label names (read
+ * from 'st', which may be NULL: version unknown). Without the key the event stays as it was. */
+static void
+add_source_links(json_t *obj, json_t *stack, const struct config *cfg, struct store *st,
+                 const struct suspect *sus)
+{
+	const struct config_source *src = NULL;
+	struct query_service *sv = NULL;
+	char *version = NULL;
+	size_t nsv = 0, i;
+	json_t *fr, *u;
+
+	for (i = 0; i < cfg->nservices; i++) {
+		if (cfg->services[i].source.url != NULL &&
+		    strcmp(cfg->services[i].name, sus->service) == 0)
+			src = &cfg->services[i].source;
+	}
+	if (src == NULL)
+		return;
+	if (src->version_label != NULL && st != NULL && query_services(st, &sv, &nsv) == 0) {
+		for (i = 0; i < nsv && version == NULL; i++) {
+			if (sv[i].id == sus->service_id)
+				version = srclink_version(src, sv[i].labels_json);
+		}
+		query_services_free(sv, nsv);
+	}
+	u = source_url(src, sus->file, sus->line, version);
+	if (u != NULL)
+		json_object_set_new(obj, "source_url", u);
+	json_array_foreach(stack, i, fr)
+	{
+		u = source_url(src, json_string_value(json_object_get(fr, "file")),
+		               json_integer_value(json_object_get(fr, "line")), version);
+		if (u != NULL && json_is_object(fr))
+			json_object_set_new(fr, "source_url", u);
+		else
+			json_decref(u);
+	}
+	free(version);
+}
+
+/* The json-format event for a firing suspect, with source links where the service has them (the
+ * version read from 'st', may be NULL). Caller owns the text. */
 static char *
 payload_firing(const struct alert_settings *s, const struct suspect *sus, const char *event_id,
-               int64_t firing_since)
+               int64_t firing_since, struct store *st)
 {
 	struct sbuf url = {0};
 	json_t *obj = json_object(), *stack;
@@ -157,6 +216,7 @@ payload_firing(const struct alert_settings *s, const struct suspect *sus, const 
 	json_object_set_new(obj, "location_id", json_integer(sus->location_id));
 	json_object_set_new(obj, "url", json_string(url.p != NULL ? url.p : ""));
 	sbuf_release(&url);
+	add_source_links(obj, stack, s->cfg, st, sus);
 	json_object_set_new(obj, "stack", stack);
 	text = json_dumps(obj, JSON_COMPACT);
 	json_decref(obj);
@@ -311,6 +371,14 @@ render_slack(json_t *ev)
 	sbuf_puts(&text, "\n<");
 	put_text(&text, jstr(ev, "url"), 400, false);
 	sbuf_puts(&text, "|Open in leakprofd>");
+	/* The link to the code: whole, where it fits in the section, or not at all (a cut URL is a
+	 * wrong link). */
+	if (json_string_value(json_object_get(ev, "source_url")) != NULL &&
+	    text.len + strlen(jstr(ev, "source_url")) + 32 <= SLACK_SECTION_MAX) {
+		sbuf_puts(&text, " · <");
+		sbuf_puts(&text, jstr(ev, "source_url"));
+		sbuf_puts(&text, "|View the code>");
+	}
 	json_array_foreach(frames, i, fr)
 	{
 		struct sbuf f = {0};
@@ -407,6 +475,8 @@ render_alertmanager(json_t *ev, const char *receiver, const char *external_url)
 	    "stack", stack_text.p != NULL ? stack_text.p : "", "event_id", jstr(ev, "event_id"));
 	if (labels == NULL || annotations == NULL)
 		goto out;
+	if (json_string_value(json_object_get(ev, "source_url")) != NULL)
+		json_object_set(annotations, "source_url", json_object_get(ev, "source_url"));
 	alert = json_object();
 	json_object_set_new(alert, "status", json_string(status));
 	json_object_set(alert, "labels", labels);
@@ -799,7 +869,7 @@ evaluate_suspect(struct alerter *a, const struct suspect *sus, int64_t now)
 		goto out_release;
 	}
 	make_event_id(event_id, sizeof(event_id), row.service_id, row.location_id, "firing", now);
-	payload = payload_firing(s, sus, event_id, row.firing_since);
+	payload = payload_firing(s, sus, event_id, row.firing_since, a->st);
 	if (payload != NULL) {
 		/* Kept with the alert: its resolved notification is made from it. */
 		free(row.firing_payload);
@@ -1076,7 +1146,7 @@ alert_sample_payload(const struct config *cfg, const char *event_id)
 	char *p;
 
 	settings_init(&s, config_ref(cfg));
-	p = payload_firing(&s, &sus, event_id, clock_wall_ms());
+	p = payload_firing(&s, &sus, event_id, clock_wall_ms(), NULL);
 	settings_release(&s);
 	return p;
 }

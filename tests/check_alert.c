@@ -15,7 +15,9 @@
 
 #include "base/clock.h"
 #include "base/config.h"
+#include "collector/profile.h"
 #include "detect/alert.h"
+#include "detect/detect.h"
 #include "storage/alertstore.h"
 #include "storage/store.h"
 #include "storage/store_internal.h"
@@ -1042,6 +1044,210 @@ START_TEST(test_slack_unicode_name_delivered)
 }
 END_TEST
 
+/* Switch the world to a configuration with 'services' (YAML, a list under "services:") in place of
+ * none: the alerter is made anew on it at the next pass. */
+static void
+world_services(struct world *w, const char *services)
+{
+	char yaml[4096], db[160];
+	struct config_errors errs = {0};
+	const struct config_webhook *wh = &w->cfg->alerting.webhooks[0];
+
+	snprintf(db, sizeof(db), "%s/leakprofd.db", w->dir);
+	snprintf(yaml, sizeof(yaml),
+	         "database: %s\n"
+	         "retention: {raw: 48h, rollup: 30d}\n"
+	         "services:\n%s"
+	         "alerting:\n"
+	         "  min_score: 0.8\n"
+	         "  min_count: 100\n"
+	         "  for: 10m\n"
+	         "  repeat_interval: 1h\n"
+	         "  max_age: 24h\n"
+	         "  webhooks:\n"
+	         "    - {name: hook, url: \"%s\", format: json, timeout: 5s}\n",
+	         db, services, wh->url);
+	config_unref(w->cfg);
+	w->cfg = config_load_buffer("alert.yaml", yaml, strlen(yaml), &errs);
+	ck_assert_msg(w->cfg != NULL, "config: %s", errs.n ? errs.msgs[0] : "?");
+	config_errors_release(&errs);
+	alert_free(w->a);
+	w->a = NULL;
+}
+
+/* A service with a source key gets links to the code at its running version (its targets'
+ * version label) in every payload: "source_url" on the event and on each frame of its stack in
+ * the json form, kept in the resolved notification; a "View the code" link in the slack form; a
+ * source_url annotation in the alertmanager form. Without the key the payload has none. */
+START_TEST(test_payload_source_links)
+{
+	static const char want[] = "https://git.example/payments/blob/v2.0.1/app/fetch.go#L42";
+	struct config_webhook slack = {.name = (char *)"s", .format = WEBHOOK_FORMAT_SLACK};
+	struct config_webhook am = {.name = (char *)"am", .format = WEBHOOK_FORMAT_ALERTMANAGER};
+	struct world w;
+	json_t *ev, *j, *stack;
+	char *firing, *body;
+
+	/* Without the key: nothing new in the event. */
+	world_open(&w, false, "json", NULL);
+	world_rank(&w, 0, 0.9, 500, 300);
+	world_pass(&w, 0);
+	world_pass(&w, 10 * MIN_MS);
+	ck_assert_uint_eq(delivered(&w, "firing"), 1);
+	ev = last_delivered(&w);
+	ck_assert_ptr_null(json_object_get(ev, "source_url"));
+	ck_assert_ptr_null(
+	    json_object_get(json_array_get(json_object_get(ev, "stack"), 0), "source_url"));
+	world_close(&w);
+
+	world_open(&w, false, "json", NULL);
+	world_services(&w,
+	               "  - name: payments\n"
+	               "    targets: [\"http://127.0.0.1:1\"]\n"
+	               "    source:\n"
+	               "      url: \"https://git.example/payments/blob/{version}/{path}#L{line}\"\n"
+	               "      strip_prefix: /src/\n"
+	               "      version_label: version\n");
+	ck_assert_int_gt(
+	    store_target_upsert(w.st, "payments", "{\"version\":\"v2.0.1\"}", "http://127.0.0.1:1"),
+	    0);
+	world_rank(&w, 0, 0.9, 500, 300);
+	world_pass(&w, 0);
+	world_pass(&w, 10 * MIN_MS);
+	ck_assert_uint_eq(delivered(&w, "firing"), 1);
+	ev = last_delivered(&w);
+	ck_assert_str_eq(json_string_value(json_object_get(ev, "source_url")), want);
+	stack = json_object_get(ev, "stack");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(stack, 0), "source_url")),
+	                 want);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(stack, 1), "source_url")),
+	                 "https://git.example/payments/blob/v2.0.1/app/fetch.go#L38");
+	firing = json_dumps(ev, JSON_COMPACT);
+	ck_assert_ptr_nonnull(firing);
+
+	body = alert_render(w.cfg, &slack, firing);
+	ck_assert_ptr_nonnull(body);
+	j = parse_json(body);
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(j, "text")),
+	                             "|Open in leakprofd> · "
+	                             "<https://git.example/payments/blob/v2.0.1/app/"
+	                             "fetch.go#L42|View the code>"));
+	json_decref(j);
+	free(body);
+	body = alert_render(w.cfg, &am, firing);
+	ck_assert_ptr_nonnull(body);
+	j = parse_json(body);
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(
+	        json_object_get(json_array_get(json_object_get(j, "alerts"), 0), "annotations"),
+	        "source_url")),
+	    want);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "commonAnnotations"),
+	                                                   "source_url")),
+	                 want);
+	json_decref(j);
+	free(body);
+	free(firing);
+
+	/* The resolution carries the same links. */
+	world_rank(&w, 20 * MIN_MS, 0, 0, 0);
+	world_pass(&w, 20 * MIN_MS);
+	ck_assert_uint_eq(delivered(&w, "resolved"), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(last_delivered(&w), "source_url")),
+	                 want);
+	ck_assert_uint_eq(w.r->rejected, 0);
+	world_close(&w);
+}
+END_TEST
+
+/* ---- A confirmed leak end to end: stored profiles, the real detector, the alerter ---- */
+
+/* Store one successful profile of 'n' goroutines blocked at main.fetch.func1 (/src/app/fetch.go:42,
+ * called from main.fetch) in target 'tid' at 'ts', as Go writes it at debug=1: a goroutine profile
+ * scrape (with the goroutine writing it), or a goroutineleak fetch, which the collector stores as a
+ * detail scrape. */
+static void
+world_scrape(struct world *w, int64_t tid, int64_t ts, uint64_t n, bool leakprofile)
+{
+	char text[1024];
+	struct profile p;
+	struct parse_error e;
+	int len;
+	struct scrape_record rec = {
+	    .target_id = tid, .ts = ts, .duration_ms = 5, .status = "ok", .detail = leakprofile};
+
+	len = snprintf(text, sizeof(text),
+	               "%s profile: total %llu\n%s"
+	               "%llu @ 0x43b296 0x600000 0x600008 0x46b281\n"
+	               "#\t0x600000\tmain.fetch.func1+0x24\t/src/app/fetch.go:42\n"
+	               "#\t0x600008\tmain.fetch+0x24\t/src/app/fetch.go:38\n\n",
+	               leakprofile ? "goroutineleak" : "goroutine",
+	               (unsigned long long)(leakprofile ? n : n + 1),
+	               leakprofile ? ""
+	                           : "1 @ 0x43b296 0x46b281\n"
+	                             "#\t0x43b295\tmain.main+0x24\t/src/app/main.go:30\n\n",
+	               (unsigned long long)n);
+	ck_assert(len > 0 && (size_t)len < sizeof(text));
+	ck_assert_msg(profile_parse(text, (size_t)len, &p, &e) == 0, "parse: line %zu: %s", e.line,
+	              e.msg);
+	rec.bytes = (uint64_t)len;
+	rec.profile = &p;
+	ck_assert_int_eq(store_add_scrape(w->st, &rec), 0);
+	profile_release(&p);
+}
+
+/* The leak profile's count of a confirmed leak can differ by one between consecutive fetches
+ * (the runtime's leak detection is not exact): a flicker around the minimums (detector.min_count
+ * and alerting.min_count, 100 here), down to 99 and back, is not a new alert and not a
+ * resolution. Once with the goroutine profile holding
+ * the true count (100) while only the leak profile flickers, once with both flickering (a goroutine
+ * passing through the same line now and then). Scraped every minute, the leak profile fetched every
+ * five, ranked by the real detector and alerted on after each scrape, for 65 minutes (within
+ * repeat_interval of the firing): exactly one firing notification, no resolution. */
+START_TEST(test_confirmed_flicker)
+{
+	static const uint64_t flicker[] = {100, 99, 100, 101, 100, 99, 100, 101, 102, 101, 100, 99};
+	const size_t nf = sizeof(flicker) / sizeof(flicker[0]);
+	struct world w;
+	struct ranking r;
+	int64_t tid;
+	bool seen = false;
+
+	world_open(&w, false, "json", NULL);
+	/* The detector's minimum too: a location ranks on min_count proven leaks. */
+	w.cfg->detector.min_count = 100;
+	tid = store_target_upsert(w.st, "payments", NULL, "http://127.0.0.1:1");
+	ck_assert_int_gt(tid, 0);
+	for (int m = 0; m < 65; m++) {
+		int64_t at = m * MIN_MS;
+		uint64_t confirmed = flicker[(size_t)(m / 5) % nf];
+
+		world_scrape(&w, tid, w.t0 + at, _i == 0 ? 100 : confirmed, false);
+		if (m % 5 == 0)
+			world_scrape(&w, tid, w.t0 + at + 2000, confirmed, true);
+		ck_assert_int_eq(detect_run(w.st, w.cfg, w.t0 + at + 3000), 0);
+		ck_assert_int_eq(store_ranking_load(w.st, NULL, 0, &r), 0);
+		if (m >= 0) {
+			ck_assert_msg(r.n == 1, "minute %d: %zu suspects", m, r.n);
+			ck_assert_msg(r.suspects[0].confirmed, "minute %d: not confirmed", m);
+			w.loc = r.suspects[0].location_id;
+			seen = true;
+		}
+		ranking_release(&r);
+		world_pass(&w, at + 3000);
+		ck_assert_msg(delivered(&w, "resolved") == 0, "minute %d: resolved", m);
+		if (m >= 30)
+			ck_assert_msg(strcmp(world_state(&w, NULL), "firing") == 0,
+			              "minute %d: the alert is '%s'", m, world_state(&w, NULL));
+	}
+	ck_assert(seen);
+	ck_assert_uint_eq(delivered(&w, "firing"), 1);
+	ck_assert_uint_eq(delivered(&w, "resolved"), 0);
+	ck_assert_uint_eq(w.r->rejected, 0);
+	world_close(&w);
+}
+END_TEST
+
 Suite *
 alert_suite(void)
 {
@@ -1061,6 +1267,8 @@ alert_suite(void)
 	tcase_add_loop_test(tc, test_writes_only_changes, 0, 2);
 	tcase_add_test(tc, test_render_cuts_on_characters);
 	tcase_add_test(tc, test_slack_unicode_name_delivered);
+	tcase_add_loop_test(tc, test_confirmed_flicker, 0, 2);
+	tcase_add_test(tc, test_payload_source_links);
 	suite_add_tcase(s, tc);
 	return s;
 }

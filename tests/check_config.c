@@ -1051,6 +1051,71 @@ START_TEST(test_nesting_limit)
 }
 END_TEST
 
+/* source: the URL template, strip_prefix and version_label; without it no links. A template with
+ * an unknown placeholder, another scheme, no {path}, or {version} without version_label is refused
+ * at load time, naming the key. */
+START_TEST(test_source_key)
+{
+	struct config *cfg;
+	const struct config_service *s;
+
+	cfg = expect_ok("services:\n"
+	                "  - {name: a, targets: [\"http://h:1\"]}\n"
+	                "  - name: b\n"
+	                "    targets: [\"http://h:2\"]\n"
+	                "    source:\n"
+	                "      url: \"https://git.example/pay/blob/{version}/{path}#L{line}\"\n"
+	                "      strip_prefix: /build/\n"
+	                "      version_label: version\n"
+	                "  - {name: c, targets: [\"http://h:3\"], "
+	                "source: {url: \"http://code.example/{path}?l={line}\"}}\n");
+	s = cfg->services;
+	ck_assert_ptr_null(s[0].source.url);
+	ck_assert_ptr_null(s[0].source.strip_prefix);
+	ck_assert_ptr_null(s[0].source.version_label);
+	ck_assert_str_eq(s[1].source.url, "https://git.example/pay/blob/{version}/{path}#L{line}");
+	ck_assert_str_eq(s[1].source.strip_prefix, "/build/");
+	ck_assert_str_eq(s[1].source.version_label, "version");
+	ck_assert_str_eq(s[2].source.url, "http://code.example/{path}?l={line}");
+	ck_assert_ptr_null(s[2].source.version_label);
+	config_unref(cfg);
+	expect_error(
+	    "services: [{name: a, targets: [\"http://h:1\"], "
+	    "source: {url: \"https://g.example/{commit}/{path}\"}}]\n",
+	    "t.yaml:1: services[0].source.url: unknown placeholder '{commit}' (use {path}, "
+	    "{line} and {version})");
+	expect_error("services: [{name: a, targets: [\"http://h:1\"], "
+	             "source: {url: \"https://g.example/{path}#L{line\"}}]\n",
+	             "t.yaml:1: services[0].source.url: '{' without a placeholder at byte 26 (use "
+	             "{path}, {line} and {version})");
+	expect_error("services: [{name: a, targets: [\"http://h:1\"], "
+	             "source: {url: \"ftp://g.example/{path}\"}}]\n",
+	             "t.yaml:1: services[0].source.url: not an http:// or https:// URL: the scheme "
+	             "must be http:// or https://");
+	expect_error("services: [{name: a, targets: [\"http://h:1\"], "
+	             "source: {url: \"javascript:alert(1)//{path}\"}}]\n",
+	             "t.yaml:1: services[0].source.url: not an http:// or https:// URL: the scheme "
+	             "must be http:// or https://");
+	expect_error("services: [{name: a, targets: [\"http://h:1\"], "
+	             "source: {url: \"https://g.example/main/x.go\"}}]\n",
+	             "t.yaml:1: services[0].source.url: the template needs {path}");
+	expect_error("services: [{name: a, targets: [\"http://h:1\"], "
+	             "source: {url: \"https://g.example/{version}/{path}\"}}]\n",
+	             "t.yaml:1: services[0].source.url: {version} needs version_label (the target "
+	             "label naming the running version: the profiles do not show it)");
+	expect_error("services: [{name: a, targets: [\"http://h:1\"], "
+	             "source: {url: \"https://g.example/{path}\", version_label: 1v}}]\n",
+	             "t.yaml:1: services[0].source.version_label: invalid label name (use letters, "
+	             "digits and '_', not starting with a digit)");
+	expect_error(
+	    "services: [{name: a, targets: [\"http://h:1\"], source: {strip_prefix: /b/}}]\n",
+	    "t.yaml:1: services[0].source: url is required");
+	expect_error("services: [{name: a, targets: [\"http://h:1\"], "
+	             "source: {url: \"https://g.example/{path}\", branch: main}}]\n",
+	             "t.yaml:1: services[0].source.branch: unknown key");
+}
+END_TEST
+
 /* leak_profile: on by default at its default interval; enabled, interval (at least a minute) and
  * path; a bad value names the key. */
 START_TEST(test_leak_profile_key)
@@ -1269,6 +1334,7 @@ config_suite(void)
 	tcase_add_test(tc, test_window_within_retention);
 	tcase_add_test(tc, test_shard_by);
 	tcase_add_test(tc, test_leak_profile_key);
+	tcase_add_test(tc, test_source_key);
 	tcase_add_test(tc, test_discovery_keys);
 	suite_add_tcase(s, tc);
 	return s;

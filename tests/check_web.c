@@ -341,6 +341,126 @@ START_TEST(test_chart_past_raw)
 }
 END_TEST
 
+/* How often 'needle' occurs in the 'len' bytes at 'hay'. */
+static size_t
+occurrences(const char *hay, size_t len, const char *needle)
+{
+	size_t n = 0, nl = strlen(needle);
+
+	for (const char *p = hay; (p = memmem(p, len - (size_t)(p - hay), needle, nl)) != NULL;
+	     p += nl)
+		n++;
+	return n;
+}
+
+/* The location page of a service with a `source` key links each file:line of its stack to the code
+ * at the version its targets' version label names, the link percent-encoded and HTML-escaped;
+ * frames outside strip_prefix, and every frame of a service without the key, stay plain text. */
+START_TEST(test_location_source_links)
+{
+	static const char *const none[] = {NULL};
+	static const struct frame stack[] = {
+	    {"runtime.chansend1", "/usr/local/go/src/runtime/chan.go", 161},
+	    {"main.fetch.func1", "/build/cmd/pay/x\"><b>.go", 42},
+	    {"main.fetch", "/build/cmd/pay/main.go", 38},
+	};
+	static const char yaml[] =
+	    "services:\n"
+	    "  - name: pay\n"
+	    "    targets: [\"http://a:1\"]\n"
+	    "    source:\n"
+	    "      url: "
+	    "\"https://git.example/pay/blob/{version}/{path}?plain=1&l={line}#L{line}\"\n"
+	    "      strip_prefix: /build/\n"
+	    "      version_label: version\n";
+	const char *want_leaf = "<a class=\"src\" rel=\"noreferrer\" "
+	                        "href=\"https://git.example/pay/blob/v1.4.2/cmd/pay/"
+	                        "x%22%3E%3Cb%3E.go?plain=1&amp;l=42#L42\">/build/cmd/pay/"
+	                        "x&quot;&gt;&lt;b&gt;.go:42</a>";
+	const char *want_caller = "href=\"https://git.example/pay/blob/v1.4.2/cmd/pay/"
+	                          "main.go?plain=1&amp;l=38#L38\">/build/cmd/pay/main.go:38</a>";
+	struct config_errors errs = {0};
+	struct config *cfg = config_load_buffer("t.yaml", yaml, strlen(yaml), &errs);
+	struct web_ctx c = {.cfg = cfg, .arg = fake_arg, .arg_cls = (void *)none};
+	struct web_reply r = {0};
+	char dir[256], path[300];
+	struct store *st;
+	int64_t t, now = 1790000000000LL;
+
+	ck_assert_msg(cfg != NULL, "config: %s", errs.n ? errs.msgs[0] : "?");
+	testutil_mkdtemp(dir, sizeof(dir), "check_web");
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+	st = store_open(path, 0);
+	ck_assert_ptr_nonnull(st);
+	t = store_target_upsert(st, "pay", "{\"service\":\"pay\",\"version\":\"v1.4.2\"}",
+	                        "http://a:1");
+	{
+		struct prof_location l = {
+		    .loc = {"main.fetch.func1", "/build/cmd/pay/x\"><b>.go", 42},
+		    .op = "chan send",
+		    .op_class = OP_CLASS_CHAN,
+		    .count = 40,
+		    .max_wait_minutes = -1,
+		    .min_wait_minutes = -1,
+		    .median_wait_minutes = -1,
+		    .stack = stack,
+		    .nstack = 3};
+		struct profile p = {.format = PROFILE_FORMAT_PROTO,
+		                    .kind = PROFILE_KIND_GOROUTINE,
+		                    .locations = &l,
+		                    .nlocations = 1,
+		                    .total_goroutines = 45};
+		struct scrape_record rec = {
+		    .target_id = t, .ts = now, .status = "ok", .profile = &p};
+
+		ck_assert_int_eq(store_add_scrape(st, &rec), 0);
+	}
+	c.st = st;
+	c.now_ms = now + 1000;
+	c.path = "/locations/1";
+	pages_handle(&c, &r);
+	ck_assert_uint_eq(r.status, 200);
+	/* The heading and the stack's frame, the caller, and the issue text. */
+	ck_assert_uint_eq(occurrences(r.body, r.len, want_leaf), 2);
+	ck_assert_ptr_nonnull(memmem(r.body, r.len, want_caller, strlen(want_caller)));
+	ck_assert_ptr_nonnull(memmem(r.body, r.len,
+	                             "Source: https://git.example/pay/blob/v1.4.2/cmd/pay/"
+	                             "x%22%3E%3Cb%3E.go?plain=1&amp;l=42#L42",
+	                             87));
+	/* The toolchain's frame has no link; no raw markup from the file name. */
+	ck_assert_ptr_nonnull(
+	    memmem(r.body, r.len,
+	           "<span class=\"file\">/usr/local/go/src/runtime/chan.go:161</span>", 63));
+	ck_assert_ptr_null(memmem(r.body, r.len, "<b>", 3));
+	web_reply_release(&r);
+
+	/* No version label on the service's targets: no link (the template needs the version). */
+	t = store_target_upsert(st, "pay", "{\"service\":\"pay\"}", "http://a:1");
+	pages_handle(&c, &r);
+	ck_assert_uint_eq(r.status, 200);
+	ck_assert_ptr_null(memmem(r.body, r.len, "class=\"src\"", 11));
+	ck_assert_ptr_null(memmem(r.body, r.len, "Source: ", 8));
+	web_reply_release(&r);
+
+	/* Without the source key: the page is as before. */
+	config_unref(cfg);
+	cfg = config_default();
+	ck_assert_ptr_nonnull(cfg);
+	c.cfg = cfg;
+	t = store_target_upsert(st, "pay", "{\"service\":\"pay\",\"version\":\"v1.4.2\"}",
+	                        "http://a:1");
+	pages_handle(&c, &r);
+	ck_assert_uint_eq(r.status, 200);
+	ck_assert_ptr_null(memmem(r.body, r.len, "class=\"src\"", 11));
+	ck_assert_ptr_nonnull(
+	    memmem(r.body, r.len, "<span class=\"file\">/build/cmd/pay/main.go:38</span>", 50));
+	web_reply_release(&r);
+	store_free(st);
+	config_unref(cfg);
+	testutil_rmtree(dir);
+}
+END_TEST
+
 /* The window a request recomputes: its own, unless it is the detector's (the stored ranking). */
 START_TEST(test_recompute_window)
 {
@@ -1174,6 +1294,7 @@ web_suite(void)
 	tcase_add_test(tc, test_api_error_is_json);
 	tcase_add_test(tc, test_window_past_retention);
 	tcase_add_test(tc, test_chart_past_raw);
+	tcase_add_test(tc, test_location_source_links);
 	tcase_add_test(tc, test_micro_cache);
 	tcase_add_test(tc, test_recompute_window);
 	tcase_add_test(tc, test_micro_key_ignores_unknown_arguments);

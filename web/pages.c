@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "base/log.h"
+#include "base/srclink.h"
 #include "base/units.h"
 #include "storage/query.h"
 #include "web/api.h"
@@ -592,10 +593,68 @@ page_suspects(const struct web_ctx *c, struct web_reply *r)
 
 /* ---- Location ---- */
 
+/* Where a service's code lives (its `source` key) and the version it runs (its version_label target
+ * label, as stored with the service), for links from file:line to the code. */
+struct page_source {
+	const struct config_source *src; /* NULL: no links */
+	char *version;                   /* NULL: unknown */
+};
+
+static void
+page_source_init(struct page_source *ps, const struct web_ctx *c, const char *service)
+{
+	struct query_service *sv = NULL;
+	size_t nsv = 0;
+
+	*ps = (struct page_source){0};
+	for (size_t i = 0; service != NULL && i < c->cfg->nservices; i++) {
+		const struct config_service *cs = &c->cfg->services[i];
+
+		if (cs->source.url != NULL && strcmp(cs->name, service) == 0)
+			ps->src = &cs->source;
+	}
+	if (ps->src == NULL || ps->src->version_label == NULL ||
+	    query_services(c->st, &sv, &nsv) < 0)
+		return;
+	for (size_t i = 0; i < nsv && ps->version == NULL; i++) {
+		if (strcmp(sv[i].name, service) == 0)
+			ps->version = srclink_version(ps->src, sv[i].labels_json);
+	}
+	query_services_free(sv, nsv);
+}
+
+static void
+page_source_release(struct page_source *ps)
+{
+	free(ps->version);
+	*ps = (struct page_source){0};
+}
+
+/* "file:line", a link to the code where the service's source settings give one. */
+static void
+put_file_line(struct sbuf *b, const struct page_source *ps, const char *file, long long line)
+{
+	struct sbuf url = {.max = 16 * 1024};
+	bool linked = ps->src != NULL && line > 0 &&
+	              srclink_expand(ps->src, file, (unsigned long)line, ps->version, &url) == 0 &&
+	              !url.failed;
+
+	if (linked) {
+		sbuf_puts(b, "<a class=\"src\" rel=\"noreferrer\" href=\"");
+		sbuf_html(b, url.p);
+		sbuf_puts(b, "\">");
+	}
+	sbuf_html(b, file);
+	sbuf_addf(b, ":%lld", line);
+	if (linked)
+		sbuf_puts(b, "</a>");
+	sbuf_release(&url);
+}
+
 /* The plain-text block for a bug report: location, evidence, stack. */
 static void
 issue_text(struct sbuf *t, const struct web_ctx *c, const struct store_location *loc,
-           const struct suspect *s, const json_t *stack)
+           const struct suspect *s, const json_t *stack, const struct page_source *ps)
 {
 	char iso[32];
 	size_t i;
@@ -619,8 +678,17 @@ issue_text(struct sbuf *t, const struct web_ctx *c, const struct store_location 
 	}
 	web_fmt_time(loc->first_seen, iso, sizeof(iso));
 	sbuf_addf(t, "First seen: %s\n", iso);
-	sbuf_addf(t, "Dashboard: %s/locations/%lld\n\nStack (innermost first):\n",
-	          c->base_url ? c->base_url : "", (long long)loc->id);
+	sbuf_addf(t, "Dashboard: %s/locations/%lld\n", c->base_url ? c->base_url : "",
+	          (long long)loc->id);
+	if (ps->src != NULL) {
+		struct sbuf url = {.max = 16 * 1024};
+
+		if (srclink_expand(ps->src, loc->file, loc->line, ps->version, &url) == 0 &&
+		    !url.failed)
+			sbuf_addf(t, "Source: %s\n", url.p);
+		sbuf_release(&url);
+	}
+	sbuf_puts(t, "\nStack (innermost first):\n");
 	json_array_foreach(stack, i, f)
 	{
 		const char *fn = json_string_value(json_object_get(f, "function"));
@@ -655,6 +723,7 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	int32_t max_wait, median_wait;
 	size_t ninst = 0;
 	json_t *stack;
+	struct page_source ps;
 	int64_t from, to, lookback;
 	size_t i;
 	json_t *f;
@@ -701,6 +770,11 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 		json_decref(stack);
 		stack = json_array();
 	}
+	page_source_init(&ps, c,
+	                 service     ? service
+	                 : s         ? s->service
+	                 : ninst > 0 ? inst[0].service
+	                             : NULL);
 
 	page_begin(&b, loc.function, "suspects");
 	sbuf_puts(&b, "<p class=\"crumbs\"><a href=\"/");
@@ -711,8 +785,8 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	sbuf_puts(&b, "\">← Suspects</a></p><div class=\"head\"><h1 class=\"fn\">");
 	sbuf_html(&b, loc.function);
 	sbuf_puts(&b, "</h1><p class=\"sub\"><span class=\"file\">");
-	sbuf_html(&b, loc.file);
-	sbuf_addf(&b, ":%u</span> ", loc.line);
+	put_file_line(&b, &ps, loc.file, loc.line);
+	sbuf_puts(&b, "</span> ");
 	put_op(&b, loc.op);
 	if (s && s->confirmed)
 		sbuf_puts(&b, " <span class=\"badge confirmed\">confirmed leak</span>");
@@ -859,13 +933,14 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 		                   : "<li><span class=\"fn\">");
 		sbuf_html(&b, fn ? fn : "?");
 		sbuf_puts(&b, "</span><span class=\"file\">");
-		sbuf_html(&b, file ? file : "?");
-		sbuf_addf(&b, ":%lld</span></li>", (long long)line);
+		put_file_line(&b, file ? &ps : &(struct page_source){0}, file ? file : "?",
+		              (long long)line);
+		sbuf_puts(&b, "</span></li>");
 	}
 	sbuf_puts(&b, "</ol></section></div>");
 
 	/* Copy as issue text. */
-	issue_text(&t, c, &loc, s, stack);
+	issue_text(&t, c, &loc, s, stack, &ps);
 	sbuf_puts(
 	    &b,
 	    "<section class=\"card\"><div class=\"cardhead\"><h2>Copy as issue text</h2>"
@@ -882,6 +957,7 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 		page_end(&b, c, api);
 	}
 	json_decref(stack);
+	page_source_release(&ps);
 	store_location_release(&loc);
 	query_instances_free(inst, ninst);
 	query_series_release(&q);

@@ -11,6 +11,13 @@
 # during the run. Per scenario it prints: the rank of the true leak in its service at the end, the false
 # positives in the top 10 (most at any moment), and the number of count scrapes until the leak first ranked #1.
 #
+# zoo127: the same zoo built by Go 1.27 (which serves /debug/pprof/goroutineleak), with the leak profile fetched
+# beside the goroutine profile every minute (leak_profile.interval's minimum). The rankings are replayed twice:
+# over everything stored, and over a copy of the database without the leak profile fetches (growth alone, on the
+# very same goroutine profiles). Per leak scenario it prints whether the leak profile confirmed the leak, and
+# the count scrapes until it first ranked #1 with the leak profile and by growth alone. Leaks the leak profile
+# cannot see (a channel held by a package variable, locks held by package variables) must still rank #1.
+#
 # fleet: services of several instances of build/go/fleetsvc, found through file_sd target files, as fleets run
 # them: instances with big idle pools restarting on the same address with no gap (the address never refuses a
 # connection), the same with bursts cut by the restarts (with big and with small pools), leaking instances
@@ -21,13 +28,16 @@
 # with the leak #1), count scrapes until the leak first ranked #1, the false suspects, and for the replacement
 # the scrapes until the fixed leak left the ranking and until its resolved notification arrived.
 #
-# Usage: sh tests/integration/eval.sh [--zoo | --fleet] [SECONDS]
-#   both sections by default; SECONDS of scraping per section (default 80 for the zoo, 100 for the fleet, at
-#   least 60 for the fleet).
+# Usage: sh tests/integration/eval.sh [--zoo | --zoo127 | --fleet] [SECONDS]
+#   every section by default; SECONDS of scraping per section (default 80 for the zoo, 150 for zoo127, 100 for
+#   the fleet, at least 60 for the fleet).
 # Results in $EVAL_OUT (default $LEAKPROFD_TEST_OUT/eval):
 #   results.tsv, one line per zoo scenario:
 #     scenario  kind  first_rank1_scrapes|-  final_rank|0  fp_top10_max  held_rank1_percent  false_positives
 #   stored_fp.txt: false positives found in the daemon's stored rankings (zoo);
+#   results127.tsv, stored_fp127.txt: the same for zoo127, and confirm127.tsv, one line per leak scenario:
+#     scenario  kind  confirmed(yes|no)  first_rank1_scrapes_with_leak_profile|-  first_rank1_scrapes_growth_alone|-
+#     difference|-  final_rank|0
 #   fleet.tsv, one line per fleet scenario (- where it does not apply or never happened):
 #     scenario  family  instances  restarts  failed_scrapes  precision_percent  recall_percent
 #     first_rank1_scrapes  gone_after_scrapes  resolved_after_scrapes  false_suspects
@@ -36,11 +46,12 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
-SECTIONS="zoo fleet"
+SECTIONS="zoo zoo127 fleet"
 case ${1:-} in
 --zoo) SECTIONS=zoo; shift ;;
+--zoo127) SECTIONS=zoo127; shift ;;
 --fleet) SECTIONS=fleet; shift ;;
--*) echo "usage: sh $0 [--zoo | --fleet] [SECONDS]" >&2; exit 2 ;;
+-*) echo "usage: sh $0 [--zoo | --zoo127 | --fleet] [SECONDS]" >&2; exit 2 ;;
 esac
 SECONDS_ARG=${1:-}
 EVAL_OUT=${EVAL_OUT:-$LEAKPROFD_TEST_OUT/eval}
@@ -57,7 +68,8 @@ SLOW_RATE=0.4                   # one every 2.5 s = every 2.5 scrapes at a 1 s i
 SLOW_START=10                   # ... on top of 10 leaked before the first scrape
 RESTART_EVERY=20                # seconds a restarting leaker lives
 MIN_SCRAPES=6
-PATTERNS="early_return timeout ncast range_unclosed nil_send nil_recv select_forever waitgroup mutex rwmutex cond"
+PATTERNS="early_return timeout ncast range_unclosed nil_send nil_recv select_forever waitgroup mutex rwmutex cond
+global_chan"
 BENIGN="pool burst ticker_select longpoll startup_pool sleep http_idle"
 
 # scenario NAME KIND ZOO-ARGS...: start one zoo for one scenario.
@@ -79,7 +91,7 @@ restart_loop() {
 	_zpid=
 	trap 'if [ -n "$_zpid" ]; then kill "$_zpid" 2>/dev/null; fi; exit 0' TERM INT
 	while :; do
-		"$LEAKPROFD_GO_BIN/zoo" -addr "127.0.0.1:$_port" -exit-after "${RESTART_EVERY}s" "$@" &
+		"$ZOO_GO_BIN/zoo" -addr "127.0.0.1:$_port" -exit-after "${RESTART_EVERY}s" "$@" &
 		_zpid=$!
 		wait "$_zpid" || true
 		_zpid=
@@ -88,14 +100,41 @@ restart_loop() {
 	done
 }
 
-# zoo_run: start the zoos and the daemon, scrape, replay the rankings; results.tsv and stored_fp.txt.
+# replay CFG OUT: the ranking as of every second of the run, from the database CFG names, one JSON line per
+# second in OUT.
+replay() {
+	: >"$2"
+	t=$((first + 999))
+	while [ "$t" -le $((last + 999)) ]; do
+		"$LEAKPROFD_BIN" suspects --config "$1" --at "$t" --json |
+		    jq -c --argjson t "$t" '{t: $t, s: [.suspects[] | {service, function, line, rank, confirmed}]}' \
+		    >>"$2" || fail "suspects --at $t failed"
+		t=$((t + 1000))
+	done
+}
+
+# zoo_run [go1.27]: start the zoos and the daemon, scrape, replay the rankings; results.tsv and stored_fp.txt.
+# With go1.27: the zoos of Go 1.27 with the leak profile fetched every minute, and the files of zoo127.
 zoo_run() {
+	ZT=
+	ZOO_GO_BIN=$LEAKPROFD_GO_BIN
 	DURATION=${SECONDS_ARG:-80}
-	DB=$TEST_TMP/eval.db
-	CFG=$TEST_TMP/eval.yaml
-	S=$TEST_TMP/scenarios
+	if [ "${1:-}" = go1.27 ]; then
+		ZT=127
+		ZOO_GO_BIN=$LEAKPROFD_GO_BIN/go1.27
+		for d in ${LEAKPROFD_GO_BINS:-}; do
+			case $d in */go1.27) ZOO_GO_BIN=$d ;; esac
+		done
+		DURATION=${SECONDS_ARG:-150}
+	fi
+	DB=$TEST_TMP/eval$ZT.db
+	CFG=$TEST_TMP/eval$ZT.yaml
+	S=$TEST_TMP/scenarios$ZT
+	rm -rf "$S"
 	mkdir -p "$S"
-	[ -x "$LEAKPROFD_GO_BIN/zoo" ] || fail "$LEAKPROFD_GO_BIN/zoo is missing: run 'make go'"
+	[ -x "$ZOO_GO_BIN/zoo" ] || fail "$ZOO_GO_BIN/zoo is missing: run 'make go'"
+	go_bin_saved=$LEAKPROFD_GO_BIN
+	LEAKPROFD_GO_BIN=$ZOO_GO_BIN
 	life=$((DURATION + 120))        # every zoo exits on its own even if this script is killed hard
 	n=0
 
@@ -150,13 +189,15 @@ zoo_run() {
 		while [ $i -le "$NSCEN" ]; do
 			echo "  - name: $(cat "$S/$i.name")"
 			echo "    targets: [\"http://127.0.0.1:$(cat "$S/$i.port")\"]"
+			[ -z "$ZT" ] || echo "    leak_profile: {interval: 1m}"
 			i=$((i + 1))
 		done
 	} >"$CFG"
 	"$LEAKPROFD_BIN" check-config "$CFG" >/dev/null || fail "the generated configuration is invalid"
 
 	while [ "$(date +%s)" -lt $((benign_started + 7)) ]; do sleep 1; done
-	echo "eval: $NSCEN scenarios, scraped every 1 s for $DURATION s"
+	echo "eval: $NSCEN scenarios$([ -z "$ZT" ] || echo " of Go 1.27, the leak profile every minute"), scraped" \
+	    "every 1 s for $DURATION s"
 	start_daemon --config "$CFG"
 	wait_for 30 test -s "$DB"
 	t_end=$(( $(date +%s) + DURATION ))
@@ -170,24 +211,32 @@ zoo_run() {
 		sleep 1
 	done
 	stop_daemon
+	LEAKPROFD_GO_BIN=$go_bin_saved
 
 	# Replay: the ranking as of every second of the run.
 	first=$(sq "SELECT min(ts) FROM scrapes WHERE status = 'ok'")
 	last=$(sq "SELECT max(ts) FROM scrapes WHERE status = 'ok'")
 	[ -n "$first" ] || fail "the daemon stored no successful scrape"
-	t=$((first + 999))
-	: >"$TEST_TMP/replay.jsonl"
-	while [ "$t" -le $((last + 999)) ]; do
-		"$LEAKPROFD_BIN" suspects --config "$CFG" --at "$t" --json |
-		    jq -c --argjson t "$t" '{t: $t, s: [.suspects[] | {service, function, line, rank}]}' \
-		    >>"$TEST_TMP/replay.jsonl" || fail "suspects --at $t failed"
-		t=$((t + 1000))
-	done
+	replay "$CFG" "$TEST_TMP/replay$ZT.jsonl"
+	if [ -n "$ZT" ]; then
+		# Growth alone: the same goroutine profiles without the leak profile fetches, and without the
+		# (leaked) tags of the debug=2 detail dumps (Go 1.27 tags the goroutines a leak profile fetch
+		# found in every later dump), whose wait ages stay.
+		[ "$(sq "SELECT count(*) FROM scrapes WHERE kind = 'goroutineleak' AND format <> 'debug=2'
+		    AND status = 'ok'")" -gt 0 ] || fail "the daemon stored no leak profile fetch"
+		cp "$DB" "$TEST_TMP/growth.db"
+		sqlite3 "$TEST_TMP/growth.db" "DELETE FROM samples WHERE scrape_id IN (SELECT id FROM scrapes
+		    WHERE kind = 'goroutineleak' AND format <> 'debug=2'); DELETE FROM scrapes WHERE
+		    kind = 'goroutineleak' AND format <> 'debug=2'; UPDATE samples SET leaked = 0;
+		    UPDATE scrapes SET kind = 'goroutine';" || fail "cannot remove the leak profile fetches"
+		sed "s|^database: .*|database: $TEST_TMP/growth.db|" "$CFG" >"$TEST_TMP/growth.yaml"
+		replay "$TEST_TMP/growth.yaml" "$TEST_TMP/replay_growth.jsonl"
+	fi
 	sqlite3 -json "$DB" "SELECT sv.name AS service, s.ts AS ts FROM scrapes s JOIN targets t ON t.id = s.target_id
 	    JOIN services sv ON sv.id = t.service_id WHERE s.status = 'ok' AND s.detail = 0 ORDER BY s.ts" \
 	    >"$TEST_TMP/scrapes.json"
-	cp "$CFG" "$EVAL_OUT/eval.yaml"
-	cp "$DB" "$EVAL_OUT/eval.db"
+	cp "$CFG" "$EVAL_OUT/eval$ZT.yaml"
+	cp "$DB" "$EVAL_OUT/eval$ZT.db"
 
 	# Per scenario: rank of the true leak within its service at each replayed second, false positives, and the
 	# number of the service's count scrapes stored when it first ranked #1.
@@ -212,10 +261,30 @@ zoo_run() {
 		   (if ($after | length) > 0 then ([$after[] | select(.pos == 1)] | length) * 100 / ($after | length)
 		    | floor else 0 end),
 		   ([$rows[].fp[]] | unique | join(",") | if . == "" then "-" else . end)]
-		| @tsv' "$TEST_TMP/replay.jsonl" >"$EVAL_OUT/results.tsv"
+		| @tsv' "$TEST_TMP/replay$ZT.jsonl" >"$EVAL_OUT/results$ZT.tsv"
+	if [ -n "$ZT" ]; then
+		# Per leak scenario: confirmed by the leak profile in any ranking, and the count scrapes until the leak
+		# first ranked #1 with the leak profile and by growth alone.
+		jq -n -r --slurpfile sc "$S/scenarios.json" --slurpfile scr "$TEST_TMP/scrapes.json" \
+		    --slurpfile lp "$TEST_TMP/replay127.jsonl" --slurpfile gr "$TEST_TMP/replay_growth.jsonl" '
+			($scr[0] | group_by(.service) | map({key: .[0].service, value: map(.ts)}) | from_entries) as $ts
+			| def mine($r; $s): [[$r.s[] | select(.service == $s.name)] | to_entries[]
+			      | select(.value.function == $s.leak.function and .value.line == $s.leak.line)
+			      | {rank: (.key + 1), confirmed: .value.confirmed}];
+			  def first1($reps; $s): ([$reps[] | select(mine(.; $s) | any(.rank == 1))] | first) as $f
+			      | if $f == null then "-" else ([$ts[$s.name][] | select(. <= $f.t)] | length) end;
+			$sc[0][] | select(.kind != "benign") as $s
+			| first1($lp; $s) as $a | first1($gr; $s) as $b
+			| [$s.name, $s.kind,
+			   (if [$lp[] | mine(.; $s)[] | select(.confirmed)] | length > 0 then "yes" else "no" end),
+			   $a, $b, (if $a == "-" or $b == "-" then "-" else $a - $b end),
+			   ([$lp | last | mine(.; $s)[] | .rank] | first // 0)]
+			| @tsv' >"$EVAL_OUT/confirm127.tsv" || fail "the leak profile analysis failed"
+		cp "$TEST_TMP/replay127.jsonl" "$TEST_TMP/replay_growth.jsonl" "$EVAL_OUT/"
+	fi
 
 	# The stored rankings polled during the run: any suspect that is not its scenario's true leak.
-	: >"$EVAL_OUT/stored_fp.txt"
+	: >"$EVAL_OUT/stored_fp$ZT.txt"
 	polled=0
 	for f in "$TEST_TMP"/stored.*.json; do
 		[ -s "$f" ] || continue
@@ -224,15 +293,25 @@ zoo_run() {
 			($sc[0] | map({key: .name, value: .leak}) | from_entries) as $leak
 			| .suspects[] | select($leak[.service] == null or .function != $leak[.service].function
 			  or .line != $leak[.service].line) | "\(.service) \(.function):\(.line) \(.explanation)"' \
-			"$f" >>"$EVAL_OUT/stored_fp.txt"
+			"$f" >>"$EVAL_OUT/stored_fp$ZT.txt"
 	done
-	echo "$polled" >"$EVAL_OUT/stored_polled.txt"
+	echo "$polled" >"$EVAL_OUT/stored_polled$ZT.txt"
+	echo "$NSCEN $DURATION" >"$EVAL_OUT/zoo$ZT.meta"
+	rm -f "$TEST_TMP"/stored.*.json
 }
 
-# zoo_report: the zoo table.
+zoo127_run() {
+	zoo_run go1.27
+}
+
+# zoo_report [127]: the zoo table (of zoo127).
 zoo_report() {
+	ZT=${1:-}
+	read -r NSCEN DURATION <"$EVAL_OUT/zoo$ZT.meta"
+	polled=$(cat "$EVAL_OUT/stored_polled$ZT.txt")
 	echo
-	echo "leakprofd detector evaluation: $NSCEN services, one zoo each, scraped every 1 s for $DURATION s"
+	echo "leakprofd detector evaluation: $NSCEN services, one zoo each$([ -z "$ZT" ] ||
+	    echo " built by Go 1.27, the leak profile fetched every minute"), scraped every 1 s for $DURATION s"
 	echo "  detector: window 10m, min_scrapes $MIN_SCRAPES (growth must span more scrapes than the zoo's 5 s burst"
 	echo "  ramp and 3 s start-up ramp take at this interval), min_count 10"
 	echo "  fast = $FAST_RATE leaked goroutines/s from 0; slow = one every $(echo "$SLOW_RATE" | awk '{printf "%.1f", 1/$1}') scrapes ($SLOW_RATE/s) on top of"
@@ -248,10 +327,28 @@ zoo_report() {
 		else
 			printf '%-24s %-8s %6s %10s %5s%% %6s  %s\n' "$name" "$kind" "$pos" "$scrapes" "$held" "$fp10" "$fps"
 		fi
-	done <"$EVAL_OUT/results.tsv"
+	done <"$EVAL_OUT/results$ZT.tsv"
 	echo
-	echo "stored rankings polled during the run: $polled, false positives in them: $(wc -l <"$EVAL_OUT/stored_fp.txt")"
-	echo "results: $EVAL_OUT/results.tsv (database and config kept next to it)"
+	echo "stored rankings polled during the run: $polled, false positives in them:" \
+	    "$(wc -l <"$EVAL_OUT/stored_fp$ZT.txt")"
+	echo "results: $EVAL_OUT/results$ZT.tsv (database and config kept next to it)"
+}
+
+# zoo127_report: the zoo table of Go 1.27, then what the leak profile changed.
+zoo127_report() {
+	zoo_report 127
+	echo
+	echo "the leak profile next to growth (Go 1.27; the rankings replayed over everything stored, and over the same"
+	echo "  goroutine profiles without the leak profile fetches): confirmed: the leak ranked as a confirmed leak;"
+	echo "  #1 after: count scrapes until it first ranked #1 with the leak profile / by growth alone; diff: with"
+	echo "  minus without (negative: earlier)"
+	echo
+	printf '%-24s %-8s %9s %14s %14s %6s %6s\n' SCENARIO KIND CONFIRMED "#1 AFTER (LP)" "#1 AFTER (GR)" DIFF RANK
+	while IFS="$(printf '\t')" read -r name kind conf a b d pos; do
+		printf '%-24s %-8s %9s %14s %14s %6s %6s\n' "$name" "$kind" "$conf" "$a" "$b" "$d" "$pos"
+	done <"$EVAL_OUT/confirm127.tsv"
+	echo
+	echo "results: $EVAL_OUT/confirm127.tsv"
 }
 
 # ---- fleet

@@ -15,7 +15,7 @@ selfcheck() {
 	zoo=$1/zoo
 	[ -x "$zoo" ] || fail "$zoo is missing: run 'make go'"
 	counts=early_return=3,timeout=5,ncast=7,range_unclosed=9,nil_send=11,nil_recv=13,select_forever=15
-	counts=$counts,waitgroup=17,mutex=19,rwmutex=21,cond=23
+	counts=$counts,waitgroup=17,mutex=19,rwmutex=21,cond=23,global_chan=25
 	rm -f "$TEST_TMP/port"
 	bg "$zoo" -portfile "$TEST_TMP/port" -leak "$counts" -benign pool,sleep -pool-size 29 -sleepers 27 \
 		-sleep-interval 1h
@@ -33,7 +33,7 @@ selfcheck() {
 	# "wait_reason<TAB>function<TAB>file:line<TAB>count" for every exact location of /expected.
 	jq -r '.locations[] | select(.exact) | "\(.wait_reason)\t\(.function)\t\(.file):\(.line)\t\(.count)"' \
 		"$TEST_TMP/expected.json" | sort >"$TEST_TMP/want2"
-	[ "$(wc -l <"$TEST_TMP/want2")" -eq 13 ] || fail "expected 13 exact locations, got: $(cat "$TEST_TMP/want2")"
+	[ "$(wc -l <"$TEST_TMP/want2")" -eq 14 ] || fail "expected 14 exact locations, got: $(cat "$TEST_TMP/want2")"
 
 	# debug=2: per record, the header's reason and the first frame whose file is outside GOROOT.
 	awk -v goroot="$goroot/" '
@@ -104,7 +104,7 @@ selfcheck() {
 	fi
 	kill "$BG_PID"
 	echo "$(jq -r .go_version "$TEST_TMP/expected.json"): zoo /expected matches Go's own debug=2, debug=1 and debug=0" \
-		"profiles at 13 locations$([ "$leakprof" = true ] && echo ", and its goroutineleak profile at 9")"
+		"profiles at 14 locations$([ "$leakprof" = true ] && echo ", and its goroutineleak profile at 9")"
 }
 
 for dir in ${LEAKPROFD_GO_BINS:-$LEAKPROFD_GO_BIN}; do

@@ -27,7 +27,8 @@ var (
 		"semacquire")
 	rwmutexSite = newSite("rwmutex", "leak", "sync.RWMutex.RLock", "sync.RWMutex.RLock", "sync.RWMutex.RLock",
 		"semacquire")
-	condSite = newSite("cond", "leak", "sync.Cond.Wait", "sync.Cond.Wait", "sync.Cond.Wait", "sync.Cond.Wait")
+	condSite       = newSite("cond", "leak", "sync.Cond.Wait", "sync.Cond.Wait", "sync.Cond.Wait", "sync.Cond.Wait")
+	globalChanSite = newSite("global_chan", "leak", "chan send", "chan send", "unknown", "chan send")
 )
 
 // nil channel ops: Go 1.19 debug=2 names them "chan send (nil chan)"; leakprofd keeps that name for debug=2.
@@ -46,11 +47,11 @@ func init() {
 }
 
 // Go's leak detection (the goroutineleak profile) reports a goroutine blocked on a channel, WaitGroup or Cond
-// that nothing but blocked goroutines reaches. The poisoned Mutex and RWMutex are package variables: their
-// goroutines are never reported, though they never wake either.
+// that nothing but blocked goroutines reaches. The poisoned Mutex and RWMutex and the global channel are package
+// variables: their goroutines are never reported, though they never wake either.
 func init() {
 	for _, p := range leakPatterns {
-		p.site.leaked = p.site != mutexSite && p.site != rwmutexSite
+		p.site.leaked = p.site != mutexSite && p.site != rwmutexSite && p.site != globalChanSite
 	}
 }
 
@@ -298,6 +299,31 @@ func condWaiter(st *condState) {
 	st.c.L.Unlock()
 }
 
+// --- a channel held by a package variable: a job queue whose consumer is never started. Every request hands
+// it a job and blocks; the garbage collector reaches the channel from the global, so Go's leak detection never
+// reports these goroutines (the fix: start the consumer).
+
+var globalJobs = make(chan int)
+
+func globalChanPrepare(fixed bool) {
+	if fixed {
+		go globalChanConsumer()
+	}
+}
+
+func globalChanConsumer() {
+	for range globalJobs {
+	}
+}
+
+func globalChanRequest(fixed bool) { go globalChanSender() }
+
+func globalChanSender() {
+	globalChanSite.arrive()
+	globalJobs <- 1
+	globalChanSite.leave()
+}
+
 func bufIf(fixed bool, n int) int {
 	if fixed {
 		return n
@@ -340,7 +366,8 @@ var leakPatterns = map[string]*leakPattern{
 	"mutex":          {site: mutexSite, request: mutexRequest, prepare: mutexPoison},
 	"rwmutex":        {site: rwmutexSite, request: rwmutexRequest, prepare: rwmutexPoison},
 	"cond":           {site: condSite, request: condRequest},
+	"global_chan":    {site: globalChanSite, request: globalChanRequest, prepare: globalChanPrepare},
 }
 
 var leakOrder = []string{"early_return", "timeout", "ncast", "range_unclosed", "nil_send", "nil_recv",
-	"select_forever", "waitgroup", "mutex", "rwmutex", "cond"}
+	"select_forever", "waitgroup", "mutex", "rwmutex", "cond", "global_chan"}
