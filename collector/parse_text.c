@@ -128,8 +128,22 @@ struct text_parser {
 	struct profile_arena *arena;
 	struct agg *agg;
 	struct raw_frame *fr; /* PROFILE_MAX_FRAMES scratch frames */
+	struct label_scratch *labels;
 	struct parse_error *err;
 };
+
+/* The record's label set from the text 's' ("{...}", n bytes; NULL: none) into 'rec'. A set that
+ * does not parse is left out: the goroutines still count, unlabelled. */
+static void
+text_labels(struct text_parser *P, const char *s, size_t n, struct agg_record *rec)
+{
+	rec->labels = NULL;
+	rec->labelslen = 0;
+	if (s == NULL || labels_parse_text(P->labels, s, n) < 0 || labels_canon(P->labels) == 0)
+		return;
+	rec->labels = P->labels->json;
+	rec->labelslen = P->labels->jsonlen;
+}
 
 static bool
 frames_have_nul(const struct raw_frame *fr, size_t n)
@@ -239,7 +253,8 @@ static int
 d2_header(struct text_parser *P, const struct line *ln, struct agg_record *rec, bool *leaked,
           uint64_t *goid)
 {
-	const char *s = ln->s, *br, *end, *comma;
+	const char *s = ln->s, *br, *end, *comma, *lset = NULL;
+	size_t lsetlen = 0;
 	size_t i = 10, stlen;
 
 	if (!has_prefix(ln, "goroutine ", 10) || ln->n < 14 || s[i] < '0' || s[i] > '9')
@@ -259,6 +274,8 @@ d2_header(struct text_parser *P, const struct line *ln, struct agg_record *rec, 
 		end = memchr(br, ']', (size_t)(end - br));
 		if (end == NULL || end[1] != ' ' || end[2] != '{')
 			return bad_line(P->err, &P->L, ln, "a 'goroutine N [status]:' header");
+		lset = end + 2;
+		lsetlen = (size_t)(s + ln->n - 1 - lset);
 	} else if (*end != ']') {
 		return bad_line(P->err, &P->L, ln, "a 'goroutine N [status]:' header");
 	} else {
@@ -266,6 +283,8 @@ d2_header(struct text_parser *P, const struct line *ln, struct agg_record *rec, 
 		const char *lab = memmem(br, (size_t)(end - br), "labels:", 7);
 
 		if (lab != NULL) {
+			lset = lab + 7;
+			lsetlen = (size_t)(end - lset);
 			end = lab;
 			while (end > br && (end[-1] == ' ' || end[-1] == ','))
 				end--;
@@ -295,6 +314,7 @@ d2_header(struct text_parser *P, const struct line *ln, struct agg_record *rec, 
 			break;
 		}
 	}
+	text_labels(P, lset, lsetlen, rec);
 	return 0;
 }
 
@@ -305,7 +325,8 @@ text_start(struct text_parser *P, const struct profile_limits *lim)
 	budget_init(&P->budget, lim);
 	P->arena = arena_new(&P->budget);
 	P->fr = budget_calloc(&P->budget, PROFILE_MAX_FRAMES, sizeof(*P->fr));
-	if (P->fr == NULL)
+	P->labels = budget_calloc(&P->budget, 1, sizeof(*P->labels));
+	if (P->fr == NULL || P->labels == NULL)
 		return perr_nomem(P->err, &P->budget, 0, 0, "");
 	return 0;
 }
@@ -405,6 +426,7 @@ out_free:
 		arena_free(P.arena);
 	agg_free(P.agg);
 	free(P.fr);
+	free(P.labels);
 	return ret;
 }
 
@@ -436,9 +458,10 @@ d1_frame(const struct line *ln, struct raw_frame *f)
 	return parse_file_line(t, (size_t)(end - t), f);
 }
 
-/* Frame lines of one group. Same contract as d2_frames(). */
+/* Frame lines of one group. Same contract as d2_frames(); '*labels' (NULL: not wanted) gets the
+ * group's "# labels: {...}" set, s NULL when it has none. */
 static long
-d1_frames(struct text_parser *P, bool all, bool *found)
+d1_frames(struct text_parser *P, bool all, bool *found, struct line *labels)
 {
 	struct line ln;
 	bool collect = true;
@@ -452,8 +475,11 @@ d1_frames(struct text_parser *P, bool all, bool *found)
 		if (ln.s[0] != '#')
 			return bad_line(P->err, &P->L, &ln,
 			                "a '#\\t0xPC\\tFUNC+0xOFF\\tFILE:LINE' frame line");
-		if (ln.n < 2 || ln.s[1] != '\t')
-			continue; /* "# labels: {...}" */
+		if (ln.n < 2 || ln.s[1] != '\t') {
+			if (labels != NULL && has_prefix(&ln, "# labels: ", 10))
+				*labels = (struct line){.s = ln.s + 10, .n = ln.n - 10};
+			continue;
+		}
 		if (!collect)
 			continue;
 		if (!d1_frame(&ln, &P->fr[n]))
@@ -515,6 +541,7 @@ profile_parse_debug1(const char *buf, size_t len, const struct profile_limits *l
 	}
 	while ((r = next_line(&P.L, &ln, err)) > 0) {
 		struct agg_record rec = {.wait_minutes = -1};
+		struct line lab = {.s = NULL};
 		const char *at;
 		size_t rec_pos, rec_line;
 		bool found;
@@ -530,11 +557,12 @@ profile_parse_debug1(const char *buf, size_t len, const struct profile_limits *l
 		}
 		rec_pos = P.L.pos;
 		rec_line = P.L.lineno;
-		n = d1_frames(&P, false, &found);
+		n = d1_frames(&P, false, &found, &lab);
 		if (n < 0)
 			goto out_free;
 		if (n == 0 && P.L.pos == len)
 			break; /* a group cut off at the end */
+		text_labels(&P, lab.s, lab.n, &rec);
 		sum += rec.count;
 		if (rec.count == 0)
 			continue;
@@ -551,7 +579,7 @@ profile_parse_debug1(const char *buf, size_t len, const struct profile_limits *l
 
 			P.L.pos = rec_pos;
 			P.L.lineno = rec_line;
-			n = d1_frames(&P, true, &found);
+			n = d1_frames(&P, true, &found, NULL);
 			if (n < 0)
 				goto out_free;
 			if (frames_have_nul(P.fr, (size_t)n)) {
@@ -602,5 +630,6 @@ out_free:
 		arena_free(P.arena);
 	agg_free(P.agg);
 	free(P.fr);
+	free(P.labels);
 	return ret;
 }
