@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/config.h"
 #include "base/hash.h"
 #include "base/xalloc.h"
 #include "collector/profile_internal.h"
@@ -808,6 +809,24 @@ profile_release(struct profile *p)
 		return;
 	arena_free(p->arena);
 	*p = (struct profile){0};
+}
+
+_Static_assert(CONFIG_MAX_LABEL_SETS <= PROFILE_MAX_LABEL_SETS,
+               "detector.max_label_sets may ask for no more sets than a parse keeps");
+
+void
+profile_keep_labels(struct profile *p, size_t max_sets)
+{
+	for (size_t i = 0; i < p->nlocations; i++) {
+		struct prof_location *l = &p->locations[i];
+
+		while (l->nlabels > max_sets) {
+			l->nlabels--;
+			l->labels_other += l->labels[l->nlabels].count;
+		}
+		if (l->nlabels == 0)
+			l->labels = NULL;
+	}
 }
 
 const char *
