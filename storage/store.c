@@ -96,6 +96,18 @@ static const char *const migrations[] = {
 	"CREATE INDEX IF NOT EXISTS targets_expire ON targets (coalesce(last_scrape, first_seen))"
 	" WHERE active = 0;",
 	migration_restart_sql,
+	/* pprof label sets (storage/store_labels.c): per count scrape and location, the label sets
+	 * the daemon keeps (detector.max_label_sets, the most goroutines first) with their
+	 * goroutines; labels is the set's canonical JSON object (keys sorted), or '' for the
+	 * goroutines of the sets not kept. Rows go with their scrape (ON DELETE CASCADE: retention
+	 * keeps them as long as the raw samples); locations outlive them, so location_id needs no
+	 * reference. IF NOT EXISTS: a test re-runs the migrations before this one. */
+	"CREATE TABLE IF NOT EXISTS label_samples ("
+	" scrape_id INTEGER NOT NULL REFERENCES scrapes(id) ON DELETE CASCADE,"
+	" location_id INTEGER NOT NULL,"
+	" labels TEXT NOT NULL,"
+	" count INTEGER NOT NULL,"
+	" PRIMARY KEY (scrape_id, location_id, labels)) WITHOUT ROWID;",
 };
 /* clang-format on */
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -84,4 +84,11 @@ void store_ingest_forget(struct store_ingest *ing);
 /* The store's own (kept by store.c). Borrowed: valid until store_free(). */
 struct store_ingest *store_ingest_state(struct store *st);
 
+/* Store the label sets of 'p's locations (ids[i] the location id of p->locations[i]) for count
+ * scrape 'scrape_id', inside the open write transaction: at most STORE_LABEL_ROWS rows, the
+ * locations with the most goroutines first, those whose op may leak only. 0, or -1 (logged). */
+int store_labels_add(struct store *st, int64_t scrape_id, const struct profile *p,
+                     const int64_t *ids) __attribute__((warn_unused_result));
+#define STORE_LABEL_ROWS 2048
+
 #endif
