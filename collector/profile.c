@@ -826,6 +826,8 @@ profile_keep_labels(struct profile *p, size_t max_sets)
 		}
 		if (l->nlabels == 0)
 			l->labels = NULL;
+		if (max_sets == 0)
+			l->labels_other = 0; /* no labels kept at all */
 	}
 }
 

@@ -147,7 +147,8 @@ int profile_parse_proto(const char *buf, size_t len, const struct profile_limits
     __attribute__((warn_unused_result));
 
 /* Keep at most 'max_sets' label sets per location (the most goroutines first), counting the
- * goroutines of the others in labels_other: what is stored of a profile's labels. */
+ * goroutines of the others in labels_other: what is stored of a profile's labels. 0 drops every
+ * label, labels_other too. */
 void profile_keep_labels(struct profile *p, size_t max_sets);
 
 /* Free everything 'p' owns and zero it; profile_release() of a zeroed profile does nothing. */

@@ -1211,6 +1211,14 @@ START_TEST(test_labels_bounds)
 	o += PROFILE_MAX_LABEL_BYTES;
 	o += sprintf(o, "\"}");
 	ck_assert_str_eq(l->labels[0].set, want);
+	/* what the daemon stores: the top detector.max_label_sets, the rest as other */
+	l = find(&p, "main.f", NULL);
+	profile_keep_labels(&p, 3);
+	ck_assert_uint_eq(l->nlabels, 3);
+	ck_assert_uint_eq(l->labels_other, 40 - 3);
+	profile_keep_labels(&p, 0);
+	ck_assert_uint_eq(l->nlabels, 0);
+	ck_assert_uint_eq(l->labels_other, 0);
 	profile_release(&p);
 
 	/* the cut falls inside the two-byte character: it is dropped whole */
