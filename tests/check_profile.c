@@ -1335,7 +1335,7 @@ END_TEST
 START_TEST(test_json_escapes_html)
 {
 	static const char dump[] =
-	    "goroutine 5 [chan send, 2 minutes]:\n"
+	    "goroutine 5 [chan send, 2 minutes] {route: \"/<b>\"}:\n"
 	    "main.<script>alert(\"x\")</script>(0x1)\n\t/src/a\"b.go:3 +0x1\n";
 	struct profile p;
 	json_t *root, *back;
@@ -1359,6 +1359,17 @@ START_TEST(test_json_escapes_html)
 	    json_integer_value(json_object_get(
 	        json_array_get(json_object_get(back, "locations"), 0), "max_wait_minutes")),
 	    2);
+	/* the label set, a JSON object as the API shows it */
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(
+	        json_object_get(
+	            json_array_get(
+	                json_object_get(json_array_get(json_object_get(back, "locations"), 0),
+	                                "labels"),
+	                0),
+	            "set"),
+	        "route")),
+	    "/<b>");
 	free(text);
 	json_decref(back);
 	json_decref(root);
