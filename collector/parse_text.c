@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "collector/profile_internal.h"
 
 struct lines {
@@ -129,20 +130,46 @@ struct text_parser {
 	struct agg *agg;
 	struct raw_frame *fr; /* PROFILE_MAX_FRAMES scratch frames */
 	struct label_scratch *labels;
+	struct label_memo *memo; /* LABEL_MEMO slots */
 	struct parse_error *err;
 };
 
-/* The record's label set from the text 's' ("{...}", n bytes; NULL: none) into 'rec'. A set that
- * does not parse is left out: the goroutines still count, unlabelled. */
+/* Label texts seen lately and their canonical sets, direct-mapped by hash: the goroutines of one
+ * handler repeat the same labels, and decoding a set costs more than the rest of its header. */
+#define LABEL_MEMO 32
+struct label_memo {
+	const char *raw; /* borrowed from the input; NULL: an empty slot */
+	size_t rawlen;
+	size_t jsonlen; /* 0: the text is no set */
+	char json[PROFILE_MAX_LABELSET];
+};
+
+/* The record's label set from the text 's' ("{...}", n bytes; NULL: none) into 'rec' (borrowed
+ * until the next call). A set that does not parse is left out: the goroutines still count,
+ * unlabelled. */
 static void
 text_labels(struct text_parser *P, const char *s, size_t n, struct agg_record *rec)
 {
+	struct label_memo *m;
+
 	rec->labels = NULL;
 	rec->labelslen = 0;
-	if (s == NULL || labels_parse_text(P->labels, s, n) < 0 || labels_canon(P->labels) == 0)
+	if (s == NULL)
 		return;
-	rec->labels = P->labels->json;
-	rec->labelslen = P->labels->jsonlen;
+	m = &P->memo[hash_fnv1a(HASH_FNV1A_INIT, s, n) % LABEL_MEMO];
+	if (m->raw == NULL || m->rawlen != n || memcmp(m->raw, s, n) != 0) {
+		m->raw = s;
+		m->rawlen = n;
+		m->jsonlen = 0;
+		if (labels_parse_text(P->labels, s, n) == 0 && labels_canon(P->labels) > 0) {
+			memcpy(m->json, P->labels->json, P->labels->jsonlen);
+			m->jsonlen = P->labels->jsonlen;
+		}
+	}
+	if (m->jsonlen > 0) {
+		rec->labels = m->json;
+		rec->labelslen = m->jsonlen;
+	}
 }
 
 static bool
@@ -326,7 +353,8 @@ text_start(struct text_parser *P, const struct profile_limits *lim)
 	P->arena = arena_new(&P->budget);
 	P->fr = budget_calloc(&P->budget, PROFILE_MAX_FRAMES, sizeof(*P->fr));
 	P->labels = budget_calloc(&P->budget, 1, sizeof(*P->labels));
-	if (P->fr == NULL || P->labels == NULL)
+	P->memo = budget_calloc(&P->budget, LABEL_MEMO, sizeof(*P->memo));
+	if (P->fr == NULL || P->labels == NULL || P->memo == NULL)
 		return perr_nomem(P->err, &P->budget, 0, 0, "");
 	return 0;
 }
@@ -427,6 +455,7 @@ out_free:
 	agg_free(P.agg);
 	free(P.fr);
 	free(P.labels);
+	free(P.memo);
 	return ret;
 }
 
@@ -631,5 +660,6 @@ out_free:
 	agg_free(P.agg);
 	free(P.fr);
 	free(P.labels);
+	free(P.memo);
 	return ret;
 }
