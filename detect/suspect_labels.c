@@ -2,7 +2,10 @@
  * label_samples), as JSON and as text, and the key=value filter of the API, the dashboard and
  * `leakprofd suspects`. One rule for all of them: a suspect matches when goroutines at its
  * location carry the label at the end of the window. */
+#include <stdlib.h>
 #include <string.h>
+
+#include "base/xalloc.h"
 
 #include "detect/suspect_labels.h"
 
@@ -95,4 +98,72 @@ suspect_labels_text(struct sbuf *b, const char *set_json, size_t max)
 		sbuf_add(b, t.p, t.len);
 	}
 	sbuf_release(&t);
+}
+
+static int
+cmp_value(const void *a, const void *b)
+{
+	const struct suspect_label_value *x = a, *y = b;
+	int c;
+
+	if (x->growth != y->growth)
+		return x->growth > y->growth ? -1 : 1;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	c = strcmp(x->key, y->key);
+	return c != 0 ? c : strcmp(x->value, y->value);
+}
+
+size_t
+suspect_label_values(const struct store_labels *l, struct suspect_label_value **out)
+{
+	struct suspect_label_value *v = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; l != NULL && i < l->n; i++) {
+		json_t *set = json_loads(l->sets[i].set, 0, NULL), *jv;
+		int64_t count = (int64_t)l->sets[i].count;
+		int64_t growth = count - (int64_t)l->sets[i].first;
+		const char *k;
+
+		if (set == NULL || !json_is_object(set)) {
+			json_decref(set);
+			continue;
+		}
+		json_object_foreach(set, k, jv)
+		{
+			const char *val = json_is_string(jv) ? json_string_value(jv) : "?";
+			size_t j;
+
+			for (j = 0; j < n; j++) {
+				if (strcmp(v[j].key, k) == 0 && strcmp(v[j].value, val) == 0)
+					break;
+			}
+			if (j == n) {
+				if (n == cap) {
+					cap = cap ? 2 * cap : 16;
+					v = xrealloc(v, cap * sizeof(*v));
+				}
+				v[n++] = (struct suspect_label_value){.key = xstrdup(k),
+				                                      .value = xstrdup(val)};
+			}
+			v[j].count += count;
+			v[j].growth += growth;
+		}
+		json_decref(set);
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_value);
+	*out = v;
+	return n;
+}
+
+void
+suspect_label_values_free(struct suspect_label_value *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].key);
+		free(v[i].value);
+	}
+	free(v);
 }

@@ -28,6 +28,21 @@ int suspect_labels_match(struct store *st, const struct suspect *s, int64_t gene
  * when there are any. New reference; never NULL. */
 json_t *suspect_labels_json(const struct store_labels *l);
 
+/* One label (key = value) over the kept sets of a suspect: the goroutines of the sets holding it
+ * now and what they gained over the window. */
+struct suspect_label_value {
+	char *key;
+	char *value;
+	int64_t count;
+	int64_t growth;
+};
+
+/* Which label values grow: every (key, value) of l's sets (the sets not kept aside), growth
+ * descending, then count descending, then key and value. Returns how many; caller frees '*out' with
+ * suspect_label_values_free(). */
+size_t suspect_label_values(const struct store_labels *l, struct suspect_label_value **out);
+void suspect_label_values_free(struct suspect_label_value *v, size_t n);
+
 /* Append a set's JSON text as "k=v, k2=v2" to 'b', at most 'max' bytes of names (the rest cut,
  * ending in "…"); '?' for a set that is not a JSON object. Plain text: the caller escapes it for
  * its context. */

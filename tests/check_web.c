@@ -15,6 +15,7 @@
 #include "base/clock.h"
 #include "base/config.h"
 #include "base/units.h"
+#include "detect/suspect_labels.h"
 #include "storage/query.h"
 #include "storage/store.h"
 #include "web/api.h"
@@ -1014,6 +1015,31 @@ END_TEST
 
 static char *page_get(struct web_ctx *c, const char *const *args, unsigned *status);
 
+/* Which label values grow: each (key, value) summed over the sets holding it, growth first. */
+START_TEST(test_label_values)
+{
+	struct store_labelset sets[] = {
+	    {.set = (char *)"{\"h\":\"a\",\"t\":\"x\"}", .count = 10, .first = 2},
+	    {.set = (char *)"{\"h\":\"a\",\"t\":\"y\"}", .count = 5, .first = 5},
+	    {.set = (char *)"not json", .count = 99, .first = 0},
+	};
+	struct store_labels l = {.sets = sets, .n = 3, .other = 7};
+	struct suspect_label_value *v;
+	size_t n = suspect_label_values(&l, &v);
+
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(v[0].key, "h");
+	ck_assert_str_eq(v[0].value, "a");
+	ck_assert_int_eq(v[0].count, 15);
+	ck_assert_int_eq(v[0].growth, 8);
+	ck_assert_str_eq(v[1].value, "x");
+	ck_assert_int_eq(v[1].growth, 8);
+	ck_assert_str_eq(v[2].value, "y");
+	ck_assert_int_eq(v[2].growth, 0);
+	suspect_label_values_free(v, n);
+}
+END_TEST
+
 /* pprof labels through the API and the pages: each suspect's top sets with their growth over its
  * ranking's window, ?label=KEY=VALUE keeping the suspects that carry it (a malformed one named),
  * and the location page's Labels card, every name escaped. */
@@ -1121,6 +1147,8 @@ START_TEST(test_labels_api_and_pages)
 	ck_assert_ptr_nonnull(strstr(r.body, "<tr class=\"growing\"><td class=\"mono\">"
 	                                     "route=/a&lt;x&gt;</td>"));
 	ck_assert_ptr_nonnull(strstr(r.body, ">+7</td>"));
+	ck_assert_ptr_nonnull(strstr(
+	    r.body, "<p class=\"grows\">Growing: <b class=\"mono\">route=/a&lt;x&gt;</b> +7</p>"));
 	ck_assert_ptr_null(strstr(r.body, "/a<x>"));
 	web_reply_release(&r);
 	/* the suspects page: the filter kept in its field, escaped */
@@ -1314,6 +1342,7 @@ web_suite(void)
 	tcase_add_test(tc, test_micro_key_targets);
 	tcase_add_test(tc, test_targets_page);
 	tcase_add_test(tc, test_labels_api_and_pages);
+	tcase_add_test(tc, test_label_values);
 	tcase_add_test(tc, test_metrics_per_target_bound);
 	suite_add_tcase(s, tc);
 	return s;

@@ -664,7 +664,25 @@ labels_card(struct sbuf *b, const struct web_ctx *c, const struct suspect *s, in
 	sbuf_puts(b, "<section class=\"card labels\"><h2>Labels <span class=\"muted\">(pprof "
 	             "label sets in ");
 	sbuf_html(b, s->service);
-	sbuf_puts(b, ")</span></h2><table class=\"sortable compact\"><thead><tr><th "
+	sbuf_puts(b, ")</span></h2>");
+	/* which label values grow: summed over the sets holding each */
+	{
+		struct suspect_label_value *v;
+		size_t nv = suspect_label_values(&lb, &v), shown = 0;
+
+		for (size_t i = 0; i < nv && shown < 5 && v[i].growth > 0; i++, shown++) {
+			sbuf_puts(b, shown ? ", " : "<p class=\"grows\">Growing: ");
+			sbuf_puts(b, "<b class=\"mono\">");
+			sbuf_html(b, v[i].key);
+			sbuf_puts(b, "=");
+			sbuf_html(b, v[i].value);
+			sbuf_addf(b, "</b> +%lld", (long long)v[i].growth);
+		}
+		if (shown > 0)
+			sbuf_puts(b, "</p>");
+		suspect_label_values_free(v, nv);
+	}
+	sbuf_puts(b, "<table class=\"sortable compact\"><thead><tr><th "
 	             "data-sort=\"text\">Labels</th><th data-sort=\"num\" class=\"num\">Blocked "
 	             "now</th><th data-sort=\"num\" class=\"num\">Growth</th></tr></thead><tbody>");
 	for (size_t i = 0; i <= lb.n; i++) {
