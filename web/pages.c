@@ -671,12 +671,21 @@ labels_card(struct sbuf *b, const struct web_ctx *c, const struct suspect *s, in
 		size_t nv = suspect_label_values(&lb, &v), shown = 0;
 
 		for (size_t i = 0; i < nv && shown < 5 && v[i].growth > 0; i++, shown++) {
+			struct sbuf kv = {0};
+
+			/* each links to the suspects of the service that carry it */
+			sbuf_puts(&kv, v[i].key);
+			sbuf_puts(&kv, "=");
+			sbuf_puts(&kv, v[i].value);
 			sbuf_puts(b, shown ? ", " : "<p class=\"grows\">Growing: ");
-			sbuf_puts(b, "<b class=\"mono\">");
-			sbuf_html(b, v[i].key);
-			sbuf_puts(b, "=");
-			sbuf_html(b, v[i].value);
-			sbuf_addf(b, "</b> +%lld", (long long)v[i].growth);
+			sbuf_puts(b, "<a class=\"mono\" href=\"/?service=");
+			sbuf_url(b, s->service);
+			sbuf_puts(b, "&amp;label=");
+			sbuf_url(b, kv.p != NULL ? kv.p : "");
+			sbuf_puts(b, "\">");
+			sbuf_html(b, kv.p != NULL ? kv.p : "");
+			sbuf_addf(b, "</a> +%lld", (long long)v[i].growth);
+			sbuf_release(&kv);
 		}
 		if (shown > 0)
 			sbuf_puts(b, "</p>");
