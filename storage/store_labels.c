@@ -2,8 +2,9 @@
  * and what they say over a window: which sets a location's goroutines carry now and which grew.
  *
  * The parser bounds a set's size and the sets per location; the daemon keeps the top
- * detector.max_label_sets of them per location; here at most STORE_LABEL_ROWS rows are written per
- * scrape, for the locations whose op may leak, so what a scrape stores is bounded whatever its
+ * detector.max_label_sets of them per location; here at most STORE_LABEL_ROWS rows and
+ * STORE_LABEL_BYTES of set text are written per scrape, for the locations whose op may leak, the
+ * locations with the most goroutines first, so what a scrape stores is bounded whatever its
  * targets send. Rows are deleted with their scrape, so their retention is the raw samples'. */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -32,7 +33,7 @@ put_row(struct store *st, int64_t scrape_id, int64_t location_id, const char *se
 int
 store_labels_add(struct store *st, int64_t scrape_id, const struct profile *p, const int64_t *ids)
 {
-	size_t rows = 0;
+	size_t rows = 0, bytes = 0;
 
 	for (size_t i = 0; i < p->nlocations && rows < STORE_LABEL_ROWS; i++) {
 		const struct prof_location *l = &p->locations[i];
@@ -40,6 +41,9 @@ store_labels_add(struct store *st, int64_t scrape_id, const struct profile *p, c
 		if (l->op_class == OP_CLASS_BENIGN)
 			continue;
 		for (size_t k = 0; k < l->nlabels && rows < STORE_LABEL_ROWS; k++, rows++) {
+			bytes += strlen(l->labels[k].set);
+			if (bytes > STORE_LABEL_BYTES)
+				return 0; /* the sets of the locations with fewer goroutines go */
 			if (put_row(st, scrape_id, ids[i], l->labels[k].set, l->labels[k].count) <
 			    0)
 				return -1;

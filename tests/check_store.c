@@ -1051,6 +1051,22 @@ START_TEST(test_labels)
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM label_samples WHERE scrape_id ="
 	                                " (SELECT max(id) FROM scrapes)"),
 	                 STORE_LABEL_ROWS);
+	/* 100 locations of 32 sets of 900 bytes: STORE_LABEL_BYTES of set text at most */
+	for (int i = 0; i < PROFILE_MAX_LABEL_SETS; i++) {
+		char *t = malloc(1000);
+
+		snprintf(t, 1000, "{\"k\":\"%0890d\"}", i);
+		manysets[i].set = t;
+	}
+	add(st, ta, T0 + 21 * MIN, &pm);
+	ck_assert_int_le(count_rows(st, "SELECT sum(length(labels)) FROM label_samples WHERE"
+	                                " scrape_id = (SELECT max(id) FROM scrapes)"),
+	                 STORE_LABEL_BYTES);
+	ck_assert_int_ge(count_rows(st, "SELECT sum(length(labels)) FROM label_samples WHERE"
+	                                " scrape_id = (SELECT max(id) FROM scrapes)"),
+	                 STORE_LABEL_BYTES - 1000);
+	for (int i = 0; i < PROFILE_MAX_LABEL_SETS; i++)
+		free((char *)manysets[i].set);
 
 	/* retention deletes them with their scrapes */
 	while (store_retention_step(st, T0 + 100 * HOUR, 48 * HOUR, 30 * 24 * HOUR, 1000) > 0)
