@@ -1,11 +1,13 @@
-/* storage/store_labels.c: pprof label sets per count scrape and location (table label_samples),
- * and what they say over a window: which sets a location's goroutines carry now and which grew.
+/* storage/store_labels.c: pprof label sets per count scrape and location (tables labelsets, each
+ * distinct set once, and label_samples), and what they say over a window: which sets a location's
+ * goroutines carry now and which grew.
  *
  * The parser bounds a set's size and the sets per location; the daemon keeps the top
  * detector.max_label_sets of them per location; here at most STORE_LABEL_ROWS rows and
  * STORE_LABEL_BYTES of set text are written per scrape, for the locations whose op may leak, the
  * locations with the most goroutines first, so what a scrape stores is bounded whatever its
- * targets send. Rows are deleted with their scrape, so their retention is the raw samples'. */
+ * targets send. Rows are deleted with their scrape, so their retention is the raw samples'; a set
+ * unseen for as long goes too (store_labels_retention()). */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,25 +15,49 @@
 #include "base/xalloc.h"
 #include "storage/store_internal.h"
 
-static int
-put_row(struct store *st, int64_t scrape_id, int64_t location_id, const char *set, uint64_t count)
+/* The id of set 'set' in labelsets (added when new), its last_seen brought to 'ts'; -1 on error
+ * (logged). */
+static int64_t
+intern_set(struct store *st, const char *set, int64_t ts)
 {
 	sqlite3_stmt *stmt;
 
-	stmt = store_prepare(st, "INSERT INTO label_samples (scrape_id, location_id, labels, count)"
-	                         " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (scrape_id, location_id,"
-	                         " labels) DO UPDATE SET count = count + excluded.count");
+	stmt = store_prepare(st, "INSERT INTO labelsets (labels, last_seen) VALUES (?1, ?2)"
+	                         " ON CONFLICT (labels) DO UPDATE SET last_seen ="
+	                         " max(last_seen, excluded.last_seen) RETURNING id");
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_text(stmt, 1, set, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, ts);
+	return store_step_id(st, stmt, "storing a label set");
+}
+
+/* One row: 'set' (NULL: the sets not kept) with 'count' goroutines. */
+static int
+put_row(struct store *st, int64_t scrape_id, int64_t ts, int64_t location_id, const char *set,
+        uint64_t count)
+{
+	sqlite3_stmt *stmt;
+	int64_t set_id = set != NULL ? intern_set(st, set, ts) : 0;
+
+	if (set_id < 0)
+		return -1;
+	stmt = store_prepare(st, "INSERT INTO label_samples (scrape_id, location_id, labelset_id,"
+	                         " count) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (scrape_id,"
+	                         " location_id, labelset_id) DO UPDATE SET count = count +"
+	                         " excluded.count");
 	if (stmt == NULL)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, scrape_id);
 	sqlite3_bind_int64(stmt, 2, location_id);
-	sqlite3_bind_text(stmt, 3, set, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, set_id);
 	sqlite3_bind_int64(stmt, 4, count > INT64_MAX ? INT64_MAX : (int64_t)count);
 	return store_step_write(st, stmt, "storing a label set");
 }
 
 int
-store_labels_add(struct store *st, int64_t scrape_id, const struct profile *p, const int64_t *ids)
+store_labels_add(struct store *st, int64_t scrape_id, int64_t ts, const struct profile *p,
+                 const int64_t *ids)
 {
 	size_t rows = 0, bytes = 0;
 
@@ -44,12 +70,12 @@ store_labels_add(struct store *st, int64_t scrape_id, const struct profile *p, c
 			bytes += strlen(l->labels[k].set);
 			if (bytes > STORE_LABEL_BYTES)
 				return 0; /* the sets of the locations with fewer goroutines go */
-			if (put_row(st, scrape_id, ids[i], l->labels[k].set, l->labels[k].count) <
-			    0)
+			if (put_row(st, scrape_id, ts, ids[i], l->labels[k].set,
+			            l->labels[k].count) < 0)
 				return -1;
 		}
 		if (l->labels_other > 0 && rows < STORE_LABEL_ROWS) {
-			if (put_row(st, scrape_id, ids[i], "", l->labels_other) < 0)
+			if (put_row(st, scrape_id, ts, ids[i], NULL, l->labels_other) < 0)
 				return -1;
 			rows++;
 		}
@@ -67,7 +93,8 @@ store_labels_top(struct store *st, int64_t service_id, int64_t location_id, int6
 	 * label_samples key. The label filter reads a set only when it is a JSON object ('' holds
 	 * the sets not kept). */
 	static const char sql[] =
-	    "SELECT l.labels, sum(CASE WHEN l.scrape_id = p.last THEN l.count ELSE 0 END) AS cur,"
+	    "SELECT coalesce(ls.labels, ''),"
+	    " sum(CASE WHEN l.scrape_id = p.last THEN l.count ELSE 0 END) AS cur,"
 	    " sum(CASE WHEN l.scrape_id = p.first THEN l.count ELSE 0 END) AS fst"
 	    " FROM (SELECT (SELECT s.id FROM scrapes s WHERE s.target_id = t.id AND s.ts >= ?2"
 	    "   AND s.ts <= ?3 AND s.status = 'ok' AND s.detail = 0 ORDER BY s.ts LIMIT 1) AS "
@@ -75,11 +102,13 @@ store_labels_top(struct store *st, int64_t service_id, int64_t location_id, int6
 	    "  (SELECT s.id FROM scrapes s WHERE s.target_id = t.id AND s.ts >= ?2"
 	    "   AND s.ts <= ?3 AND s.status = 'ok' AND s.detail = 0 ORDER BY s.ts DESC LIMIT 1)"
 	    "  AS last FROM targets t WHERE t.service_id = ?1) p"
-	    " CROSS JOIN label_samples l"
+	    " CROSS JOIN label_samples l LEFT JOIN labelsets ls ON ls.id = l.labelset_id"
 	    " WHERE l.scrape_id IN (p.first, p.last) AND l.location_id = ?4"
-	    " AND (?5 IS NULL OR CASE WHEN l.labels <> '' AND json_valid(l.labels) THEN EXISTS"
-	    "  (SELECT 1 FROM json_each(l.labels) j WHERE j.key = ?5 AND j.value = ?6) ELSE 0 END)"
-	    " GROUP BY l.labels ORDER BY l.labels = '', cur DESC, fst DESC, l.labels";
+	    " AND (l.labelset_id = 0 OR ls.id IS NOT NULL)"
+	    " AND (?5 IS NULL OR CASE WHEN ls.labels IS NOT NULL AND json_valid(ls.labels) THEN "
+	    "EXISTS"
+	    "  (SELECT 1 FROM json_each(ls.labels) j WHERE j.key = ?5 AND j.value = ?6) ELSE 0 END)"
+	    " GROUP BY l.labelset_id ORDER BY l.labelset_id = 0, cur DESC, fst DESC, ls.labels";
 	sqlite3_stmt *stmt;
 	size_t cap = 0;
 	int rc;
@@ -153,4 +182,20 @@ store_label_filter_parse(char *spec, const char **key, const char **value)
 	*key = spec;
 	*value = eq + 1;
 	return true;
+}
+
+int
+store_labels_retention(struct store *st, int64_t cutoff, unsigned limit)
+{
+	sqlite3_stmt *stmt;
+
+	stmt = store_prepare(st, "DELETE FROM labelsets WHERE id IN (SELECT id FROM labelsets"
+	                         " WHERE last_seen < ?1 LIMIT ?2)");
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, cutoff);
+	sqlite3_bind_int64(stmt, 2, limit);
+	if (store_step_write(st, stmt, "retention: deleting old label sets") != 0)
+		return -1;
+	return sqlite3_changes(store_db(st));
 }

@@ -996,9 +996,13 @@ START_TEST(test_labels)
 	                                                              .profile = &p1}),
 	                 0);
 	/* IO wait never leaks: its labels are not stored */
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM label_samples WHERE labels LIKE "
-	                                "'%x%' AND count = 50"),
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM label_samples l JOIN labelsets s"
+	                                " ON s.id = l.labelset_id WHERE s.labels LIKE '%x%'"
+	                                " AND l.count = 50"),
 	                 0);
+	/* each distinct set is stored once, however many scrapes and locations carry it */
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM labelsets"), 2);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM label_samples"), 4 * 3);
 	ck_assert_int_eq(store_service_id(st, "a", &sid), 0);
 	lid = count_rows(st, "SELECT id FROM locations WHERE function = 'main.leakSend'");
 
@@ -1059,20 +1063,46 @@ START_TEST(test_labels)
 		manysets[i].set = t;
 	}
 	add(st, ta, T0 + 21 * MIN, &pm);
-	ck_assert_int_le(count_rows(st, "SELECT sum(length(labels)) FROM label_samples WHERE"
-	                                " scrape_id = (SELECT max(id) FROM scrapes)"),
+	ck_assert_int_le(count_rows(st, "SELECT sum(length(s.labels)) FROM label_samples l JOIN"
+	                                " labelsets s ON s.id = l.labelset_id WHERE"
+	                                " l.scrape_id = (SELECT max(id) FROM scrapes)"),
 	                 STORE_LABEL_BYTES);
-	ck_assert_int_ge(count_rows(st, "SELECT sum(length(labels)) FROM label_samples WHERE"
-	                                " scrape_id = (SELECT max(id) FROM scrapes)"),
+	ck_assert_int_ge(count_rows(st, "SELECT sum(length(s.labels)) FROM label_samples l JOIN"
+	                                " labelsets s ON s.id = l.labelset_id WHERE"
+	                                " l.scrape_id = (SELECT max(id) FROM scrapes)"),
 	                 STORE_LABEL_BYTES - 1000);
 	for (int i = 0; i < PROFILE_MAX_LABEL_SETS; i++)
 		free((char *)manysets[i].set);
 
-	/* retention deletes them with their scrapes */
+	/* retention finds the old sets by their last_seen index, never by a scan */
+	{
+		sqlite3_stmt *q;
+		bool indexed = false;
+
+		ck_assert_int_eq(
+		    sqlite3_prepare_v2(store_db(st),
+		                       "EXPLAIN QUERY PLAN DELETE FROM labelsets WHERE id"
+		                       " IN (SELECT id FROM labelsets WHERE last_seen < 1"
+		                       " LIMIT 5)",
+		                       -1, &q, NULL),
+		    SQLITE_OK);
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			const char *d = (const char *)sqlite3_column_text(q, 3);
+
+			indexed |= strstr(d, "labelsets_last_seen") != NULL;
+			ck_assert_msg(strncmp(d, "SCAN labelsets", 14) != 0 ||
+			                  strstr(d, "INDEX") != NULL,
+			              "plan: %s", d);
+		}
+		sqlite3_finalize(q);
+		ck_assert(indexed);
+	}
+	/* retention deletes them with their scrapes, and the sets no scrape stored since */
 	while (store_retention_step(st, T0 + 100 * HOUR, 48 * HOUR, 30 * 24 * HOUR, 1000) > 0)
 		;
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 0);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM label_samples"), 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM labelsets"), 0);
 	store_free(st);
 	free(many);
 	free(manysets);
