@@ -139,9 +139,17 @@ struct config_detector {
 	uint64_t window;      /* seconds, default 6h */
 	unsigned min_scrapes; /* default 4: growth seen over at least this many scrapes */
 	uint64_t min_count;   /* default 10: at least this many goroutines in one instance */
+	/* pprof label sets kept per location and scrape, the most goroutines first (default 5, at
+	 * most CONFIG_MAX_LABEL_SETS; 0: labels are not stored) */
+	unsigned max_label_sets;
 	struct config_ignore *ignore;
 	size_t nignore;
 };
+
+/* detector.max_label_sets: its default and its maximum (the sets a parse keeps per location,
+ * PROFILE_MAX_LABEL_SETS) */
+#define CONFIG_LABEL_SETS_DEFAULT 5
+#define CONFIG_MAX_LABEL_SETS 32
 
 struct config_web {
 	char *bearer_token_file;             /* web.auth.bearer_token_file; NULL: none */

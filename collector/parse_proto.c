@@ -720,7 +720,43 @@ struct sampler {
 	uint64_t *ids; /* location ids of the current sample, leaf first */
 	size_t nids;
 	struct raw_frame *fr;
+	struct label_scratch *labels; /* the current sample's string labels */
 };
+
+/* One Label message (1 key, 2 str, 3 num, 4 num_unit) of a sample: a string label is kept, a
+ * numeric one (Go's goroutine profiles have none) ignored. */
+static int
+decode_label(struct sampler *S, struct rd *r)
+{
+	struct proto *P = S->P;
+	uint64_t key = 0, str = 0, v;
+	uint32_t f, wt;
+	struct rd sub;
+	const char *k, *s;
+	size_t kl, sl;
+
+	while (r->p < r->end) {
+		if (rd_field(P, r, &f, &wt, &v, &sub) < 0)
+			return -1;
+		if ((f == 1 || f == 2) && wt != 0)
+			return want_wt(P, r, f, wt, 0, f == 1 ? "Label.key" : "Label.str");
+		if (f == 1)
+			key = v;
+		else if (f == 2)
+			str = v;
+	}
+	if (key >= P->nstrs || str >= P->nstrs)
+		return perr(P->err, at(P, r->p), 0,
+		            "proto: a sample label refers to string %llu of %zu at byte %zu",
+		            (unsigned long long)(key >= P->nstrs ? key : str), P->nstrs,
+		            at(P, r->p));
+	if (key == 0 || str == 0)
+		return 0; /* no key, or a numeric label */
+	k = str_at(P, key, &kl);
+	s = str_at(P, str, &sl);
+	labels_add(S->labels, k, kl, s, sl);
+	return 0;
+}
 
 /* Expand locations into frames; with !all stop after the first non-internal one. -1: missing
  * location. */
@@ -779,11 +815,17 @@ decode_sample(struct sampler *S, struct rd *r, size_t vidx, int64_t *value)
 
 	S->nids = 0;
 	*value = 0;
+	labels_reset(S->labels);
 	while (r->p < r->end) {
 		if (rd_field(P, r, &f, &wt, &v, &sub) < 0)
 			return -1;
+		if (f == 3 && wt == 2) {
+			if (decode_label(S, &sub) < 0)
+				return -1;
+			continue;
+		}
 		if (f != 1 && f != 2)
-			continue; /* labels */
+			continue;
 		if (wt == 2) {
 			while (sub.p < sub.end) {
 				if (rd_varint(P, &sub, &v) < 0)
@@ -817,7 +859,8 @@ pass2(struct proto *P, struct agg *g, size_t vidx, enum profile_kind kind, uint6
 
 	S.ids = budget_calloc(&P->budget, PROFILE_MAX_FRAMES, sizeof(*S.ids));
 	S.fr = budget_calloc(&P->budget, PROFILE_MAX_FRAMES, sizeof(*S.fr));
-	if (S.ids == NULL || S.fr == NULL) {
+	S.labels = budget_calloc(&P->budget, 1, sizeof(*S.labels));
+	if (S.ids == NULL || S.fr == NULL || S.labels == NULL) {
 		oom(P, 0);
 		goto out_free;
 	}
@@ -852,6 +895,10 @@ pass2(struct proto *P, struct agg *g, size_t vidx, enum profile_kind kind, uint6
 		rec.nframes = (size_t)n;
 		rec.count = (uint64_t)value;
 		rec.leaked = kind == PROFILE_KIND_GOROUTINELEAK ? rec.count : 0;
+		if (labels_canon(S.labels) > 0) {
+			rec.labels = S.labels->json;
+			rec.labelslen = S.labels->jsonlen;
+		}
 		if (*total > UINT64_MAX - rec.count) {
 			perr(P->err, off, 0, "proto: goroutine counts overflow at byte %zu", off);
 			goto out_free;
@@ -877,6 +924,7 @@ pass2(struct proto *P, struct agg *g, size_t vidx, enum profile_kind kind, uint6
 out_free:
 	free(S.ids);
 	free(S.fr);
+	free(S.labels);
 	return ret;
 }
 

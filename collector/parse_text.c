@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "collector/profile_internal.h"
 
 struct lines {
@@ -128,8 +129,48 @@ struct text_parser {
 	struct profile_arena *arena;
 	struct agg *agg;
 	struct raw_frame *fr; /* PROFILE_MAX_FRAMES scratch frames */
+	struct label_scratch *labels;
+	struct label_memo *memo; /* LABEL_MEMO slots */
 	struct parse_error *err;
 };
+
+/* Label texts seen lately and their canonical sets, direct-mapped by hash: the goroutines of one
+ * handler repeat the same labels, and decoding a set costs more than the rest of its header. */
+#define LABEL_MEMO 32
+struct label_memo {
+	const char *raw; /* borrowed from the input; NULL: an empty slot */
+	size_t rawlen;
+	size_t jsonlen; /* 0: the text is no set */
+	char json[PROFILE_MAX_LABELSET];
+};
+
+/* The record's label set from the text 's' ("{...}", n bytes; NULL: none) into 'rec' (borrowed
+ * until the next call). A set that does not parse is left out: the goroutines still count,
+ * unlabelled. */
+static void
+text_labels(struct text_parser *P, const char *s, size_t n, struct agg_record *rec)
+{
+	struct label_memo *m;
+
+	rec->labels = NULL;
+	rec->labelslen = 0;
+	if (s == NULL)
+		return;
+	m = &P->memo[hash_fnv1a(HASH_FNV1A_INIT, s, n) % LABEL_MEMO];
+	if (m->raw == NULL || m->rawlen != n || memcmp(m->raw, s, n) != 0) {
+		m->raw = s;
+		m->rawlen = n;
+		m->jsonlen = 0;
+		if (labels_parse_text(P->labels, s, n) == 0 && labels_canon(P->labels) > 0) {
+			memcpy(m->json, P->labels->json, P->labels->jsonlen);
+			m->jsonlen = P->labels->jsonlen;
+		}
+	}
+	if (m->jsonlen > 0) {
+		rec->labels = m->json;
+		rec->labelslen = m->jsonlen;
+	}
+}
 
 static bool
 frames_have_nul(const struct raw_frame *fr, size_t n)
@@ -239,7 +280,8 @@ static int
 d2_header(struct text_parser *P, const struct line *ln, struct agg_record *rec, bool *leaked,
           uint64_t *goid)
 {
-	const char *s = ln->s, *br, *end, *comma;
+	const char *s = ln->s, *br, *end, *comma, *lset = NULL;
+	size_t lsetlen = 0;
 	size_t i = 10, stlen;
 
 	if (!has_prefix(ln, "goroutine ", 10) || ln->n < 14 || s[i] < '0' || s[i] > '9')
@@ -259,6 +301,8 @@ d2_header(struct text_parser *P, const struct line *ln, struct agg_record *rec, 
 		end = memchr(br, ']', (size_t)(end - br));
 		if (end == NULL || end[1] != ' ' || end[2] != '{')
 			return bad_line(P->err, &P->L, ln, "a 'goroutine N [status]:' header");
+		lset = end + 2;
+		lsetlen = (size_t)(s + ln->n - 1 - lset);
 	} else if (*end != ']') {
 		return bad_line(P->err, &P->L, ln, "a 'goroutine N [status]:' header");
 	} else {
@@ -266,6 +310,8 @@ d2_header(struct text_parser *P, const struct line *ln, struct agg_record *rec, 
 		const char *lab = memmem(br, (size_t)(end - br), "labels:", 7);
 
 		if (lab != NULL) {
+			lset = lab + 7;
+			lsetlen = (size_t)(end - lset);
 			end = lab;
 			while (end > br && (end[-1] == ' ' || end[-1] == ','))
 				end--;
@@ -295,6 +341,7 @@ d2_header(struct text_parser *P, const struct line *ln, struct agg_record *rec, 
 			break;
 		}
 	}
+	text_labels(P, lset, lsetlen, rec);
 	return 0;
 }
 
@@ -305,7 +352,9 @@ text_start(struct text_parser *P, const struct profile_limits *lim)
 	budget_init(&P->budget, lim);
 	P->arena = arena_new(&P->budget);
 	P->fr = budget_calloc(&P->budget, PROFILE_MAX_FRAMES, sizeof(*P->fr));
-	if (P->fr == NULL)
+	P->labels = budget_calloc(&P->budget, 1, sizeof(*P->labels));
+	P->memo = budget_calloc(&P->budget, LABEL_MEMO, sizeof(*P->memo));
+	if (P->fr == NULL || P->labels == NULL || P->memo == NULL)
 		return perr_nomem(P->err, &P->budget, 0, 0, "");
 	return 0;
 }
@@ -405,6 +454,8 @@ out_free:
 		arena_free(P.arena);
 	agg_free(P.agg);
 	free(P.fr);
+	free(P.labels);
+	free(P.memo);
 	return ret;
 }
 
@@ -436,9 +487,10 @@ d1_frame(const struct line *ln, struct raw_frame *f)
 	return parse_file_line(t, (size_t)(end - t), f);
 }
 
-/* Frame lines of one group. Same contract as d2_frames(). */
+/* Frame lines of one group. Same contract as d2_frames(); '*labels' (NULL: not wanted) gets the
+ * group's "# labels: {...}" set, s NULL when it has none. */
 static long
-d1_frames(struct text_parser *P, bool all, bool *found)
+d1_frames(struct text_parser *P, bool all, bool *found, struct line *labels)
 {
 	struct line ln;
 	bool collect = true;
@@ -452,8 +504,11 @@ d1_frames(struct text_parser *P, bool all, bool *found)
 		if (ln.s[0] != '#')
 			return bad_line(P->err, &P->L, &ln,
 			                "a '#\\t0xPC\\tFUNC+0xOFF\\tFILE:LINE' frame line");
-		if (ln.n < 2 || ln.s[1] != '\t')
-			continue; /* "# labels: {...}" */
+		if (ln.n < 2 || ln.s[1] != '\t') {
+			if (labels != NULL && has_prefix(&ln, "# labels: ", 10))
+				*labels = (struct line){.s = ln.s + 10, .n = ln.n - 10};
+			continue;
+		}
 		if (!collect)
 			continue;
 		if (!d1_frame(&ln, &P->fr[n]))
@@ -515,6 +570,7 @@ profile_parse_debug1(const char *buf, size_t len, const struct profile_limits *l
 	}
 	while ((r = next_line(&P.L, &ln, err)) > 0) {
 		struct agg_record rec = {.wait_minutes = -1};
+		struct line lab = {.s = NULL};
 		const char *at;
 		size_t rec_pos, rec_line;
 		bool found;
@@ -530,11 +586,12 @@ profile_parse_debug1(const char *buf, size_t len, const struct profile_limits *l
 		}
 		rec_pos = P.L.pos;
 		rec_line = P.L.lineno;
-		n = d1_frames(&P, false, &found);
+		n = d1_frames(&P, false, &found, &lab);
 		if (n < 0)
 			goto out_free;
 		if (n == 0 && P.L.pos == len)
 			break; /* a group cut off at the end */
+		text_labels(&P, lab.s, lab.n, &rec);
 		sum += rec.count;
 		if (rec.count == 0)
 			continue;
@@ -551,7 +608,7 @@ profile_parse_debug1(const char *buf, size_t len, const struct profile_limits *l
 
 			P.L.pos = rec_pos;
 			P.L.lineno = rec_line;
-			n = d1_frames(&P, true, &found);
+			n = d1_frames(&P, true, &found, NULL);
 			if (n < 0)
 				goto out_free;
 			if (frames_have_nul(P.fr, (size_t)n)) {
@@ -602,5 +659,7 @@ out_free:
 		arena_free(P.arena);
 	agg_free(P.agg);
 	free(P.fr);
+	free(P.labels);
+	free(P.memo);
 	return ret;
 }

@@ -285,6 +285,16 @@ struct bucket {
 	int32_t max_wait, min_wait;
 	struct frame *stack;
 	size_t nstack;
+	struct bucket_set *sets; /* PROFILE_MAX_LABEL_SETS slots once a labelled goroutine came */
+	uint32_t nsets;
+	uint64_t labels_other;
+};
+
+/* A label set at a bucket: interned, so equal sets share one string. */
+struct bucket_set {
+	const char *s;
+	size_t len;
+	uint64_t count;
 };
 
 struct wait_pair {
@@ -334,6 +344,9 @@ agg_free(struct agg *g)
 {
 	if (g == NULL)
 		return;
+	for (size_t i = 0; i < g->nb; i++)
+		budget_free(g->budget, g->b[i].sets,
+		            PROFILE_MAX_LABEL_SETS * sizeof(*g->b[i].sets));
 	free(g->in.slots);
 	free(g->b);
 	free(g->slots);
@@ -381,6 +394,36 @@ agg_add_wait(struct agg *g, size_t bucket, int32_t minutes)
 	if (b->nwait == 0 || minutes < b->min_wait)
 		b->min_wait = minutes;
 	b->nwait++;
+	return 0;
+}
+
+/* Count 'r's goroutines under their label set at 'b'. Memory: one table of PROFILE_MAX_LABEL_SETS
+ * per labelled bucket and each distinct set kept once, however many goroutines carry it. */
+static int
+agg_add_labels(struct agg *g, struct bucket *b, const struct agg_record *r)
+{
+	const char *s;
+
+	for (uint32_t i = 0; i < b->nsets; i++) {
+		if (b->sets[i].len == r->labelslen &&
+		    memcmp(b->sets[i].s, r->labels, r->labelslen) == 0) {
+			b->sets[i].count += r->count;
+			return 0;
+		}
+	}
+	if (b->nsets == PROFILE_MAX_LABEL_SETS) {
+		b->labels_other += r->count;
+		return 0;
+	}
+	if (b->sets == NULL) {
+		b->sets = budget_calloc(g->budget, PROFILE_MAX_LABEL_SETS, sizeof(*b->sets));
+		if (b->sets == NULL)
+			return -1;
+	}
+	s = intern_str(&g->in, g->arena, g->budget, r->labels, r->labelslen);
+	if (s == NULL)
+		return -1;
+	b->sets[b->nsets++] = (struct bucket_set){.s = s, .len = r->labelslen, .count = r->count};
 	return 0;
 }
 
@@ -460,6 +503,8 @@ merge:
 	b->leaked += r->leaked;
 	if (r->wait_minutes >= 0 && agg_add_wait(g, (size_t)(b - g->b), r->wait_minutes) < 0)
 		return -1;
+	if (r->labels != NULL && r->labelslen > 0 && agg_add_labels(g, b, r) < 0)
+		return -1;
 	return is_new ? 1 : 0;
 }
 
@@ -508,6 +553,16 @@ cmp_wait(const void *a, const void *b)
 	if (x->bucket != y->bucket)
 		return x->bucket < y->bucket ? -1 : 1;
 	return (x->minutes > y->minutes) - (x->minutes < y->minutes);
+}
+
+static int
+cmp_labelset(const void *a, const void *b)
+{
+	const struct prof_labelset *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	return strcmp(x->set, y->set);
 }
 
 static int
@@ -562,7 +617,20 @@ agg_finish(struct agg *g, struct profile *out, uint64_t total)
 		    .median_wait_minutes = -1,
 		    .stack = b->stack,
 		    .nstack = b->nstack,
+		    .labels_other = b->labels_other,
 		};
+		if (b->nsets > 0) {
+			struct prof_labelset *ls = arena_alloc(g->arena, b->nsets * sizeof(*ls));
+
+			if (ls == NULL)
+				return -1;
+			for (uint32_t k = 0; k < b->nsets; k++)
+				ls[k] = (struct prof_labelset){.set = b->sets[k].s,
+				                               .count = b->sets[k].count};
+			qsort(ls, b->nsets, sizeof(*ls), cmp_labelset);
+			l->labels = ls;
+			l->nlabels = b->nsets;
+		}
 		while (w < g->nwaits && g->waits[w].bucket < i)
 			w++;
 		if (b->nwait > 0) {
@@ -741,6 +809,26 @@ profile_release(struct profile *p)
 		return;
 	arena_free(p->arena);
 	*p = (struct profile){0};
+}
+
+_Static_assert(CONFIG_MAX_LABEL_SETS <= PROFILE_MAX_LABEL_SETS,
+               "detector.max_label_sets may ask for no more sets than a parse keeps");
+
+void
+profile_keep_labels(struct profile *p, size_t max_sets)
+{
+	for (size_t i = 0; i < p->nlocations; i++) {
+		struct prof_location *l = &p->locations[i];
+
+		while (l->nlabels > max_sets) {
+			l->nlabels--;
+			l->labels_other += l->labels[l->nlabels].count;
+		}
+		if (l->nlabels == 0)
+			l->labels = NULL;
+		if (max_sets == 0)
+			l->labels_other = 0; /* no labels kept at all */
+	}
 }
 
 const char *

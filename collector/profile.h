@@ -37,6 +37,12 @@ struct frame {
 	uint32_t line;        /* 0 when unknown */
 };
 
+/* One pprof label set and the goroutines at a location that carried it. */
+struct prof_labelset {
+	const char *set; /* canonical: a JSON object, keys sorted ({"k":"v","route":"/a"}) */
+	uint64_t count;
+};
+
 /* One (location, op) aggregate. */
 struct prof_location {
 	struct frame loc; /* the attributed frame (function, file, line) */
@@ -51,6 +57,12 @@ struct prof_location {
 	const struct frame
 	    *stack; /* one representative full stack, leaf first (runtime frames included) */
 	size_t nstack;
+	/* the label sets of its labelled goroutines, count descending then set; the first
+	 * PROFILE_MAX_LABEL_SETS distinct sets met are kept, the goroutines of any later one are
+	 * counted in labels_other (unlabelled goroutines are in neither) */
+	const struct prof_labelset *labels;
+	size_t nlabels;
+	uint64_t labels_other;
 };
 
 struct profile {
@@ -77,6 +89,13 @@ struct parse_error {
 /* Hard limits on untrusted input; exceeding one is a parse error, never unbounded memory. */
 #define PROFILE_MAX_FRAMES 1024 /* frames kept per stack (deeper stacks are cut, not an error) */
 #define PROFILE_MAX_LINE (1u << 20) /* one text line */
+/* pprof labels, whatever a target sends: labels kept per set (Go lists them in key order: the
+ * first ones), bytes kept of a key or a value (cut between characters), bytes of a set's canonical
+ * JSON (a label that would pass it is left out), distinct sets kept per location */
+#define PROFILE_MAX_LABELS 8
+#define PROFILE_MAX_LABEL_BYTES 128
+#define PROFILE_MAX_LABELSET 1024
+#define PROFILE_MAX_LABEL_SETS 32
 
 /* What one parse may cost, derived from the largest body it can be given (max_body_bytes), so a
  * hostile or broken target costs at most a known multiple of what its body may: see
@@ -124,6 +143,11 @@ int profile_parse_debug1(const char *buf, size_t len, const struct profile_limit
 int profile_parse_proto(const char *buf, size_t len, const struct profile_limits *lim,
                         struct profile *out, struct parse_error *err)
     __attribute__((warn_unused_result));
+
+/* Keep at most 'max_sets' label sets per location (the most goroutines first), counting the
+ * goroutines of the others in labels_other: what is stored of a profile's labels. 0 drops every
+ * label, labels_other too. */
+void profile_keep_labels(struct profile *p, size_t max_sets);
 
 /* Free everything 'p' owns and zero it; profile_release() of a zeroed profile does nothing. */
 void profile_release(struct profile *p);

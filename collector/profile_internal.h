@@ -68,6 +68,8 @@ struct agg_record {
 	uint64_t count;
 	uint64_t leaked;
 	int32_t wait_minutes; /* -1: not shown */
+	const char *labels;   /* canonical label set (labels_canon()), borrowed; NULL: none */
+	size_t labelslen;
 };
 
 /* Merge one record. Returns 1 when the (location, op) bucket is new and needs its representative
@@ -85,6 +87,31 @@ void agg_set_kind(struct agg *g, enum profile_kind kind);
 /* Move the aggregate into 'out' (sorted, arena handed over). 0, or -1 as agg_add(). */
 int agg_finish(struct agg *g, struct profile *out, uint64_t total)
     __attribute__((warn_unused_result));
+
+/* One record's labels, decoded (parse_labels.c): a fixed-size scratch a parse allocates once. */
+struct label_kv {
+	uint16_t koff, klen, voff, vlen; /* into bytes */
+};
+struct label_scratch {
+	struct label_kv kv[PROFILE_MAX_LABELS];
+	size_t n;
+	char bytes[PROFILE_MAX_LABELS * 2 * PROFILE_MAX_LABEL_BYTES];
+	size_t used;
+	char json[PROFILE_MAX_LABELSET]; /* labels_canon()'s result */
+	size_t jsonlen;
+};
+
+/* Forget the labels collected. */
+void labels_reset(struct label_scratch *ls);
+/* Add one label of raw bytes (borrowed; each cut to PROFILE_MAX_LABEL_BYTES between characters);
+ * past PROFILE_MAX_LABELS labels, ignored. */
+void labels_add(struct label_scratch *ls, const char *k, size_t klen, const char *v, size_t vlen);
+/* Reset 'ls' and decode a text label set "{...}" of 'n' bytes: debug=1 '{"k":"v", ...}', Go 1.26
+ * '{"k": "v", ...}', Go 1.27 '{k: v, k2: "v 2"}'. 0; -1 when malformed ('ls' then empty). */
+int labels_parse_text(struct label_scratch *ls, const char *s, size_t n);
+/* Build ls->json, the canonical set: a JSON object in key order (a repeated key keeps its first
+ * value), at most PROFILE_MAX_LABELSET bytes. Its length; 0 when there is no label. */
+size_t labels_canon(struct label_scratch *ls);
 
 /* Fill 'err' (printf-style) with 'offset' and 'line'. Always returns -1. */
 int perr(struct parse_error *err, size_t offset, size_t line, const char *fmt, ...)

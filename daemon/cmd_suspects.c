@@ -16,6 +16,7 @@
 #include "base/config.h"
 #include "base/units.h"
 #include "detect/detect.h"
+#include "detect/suspect_labels.h"
 #include "base/log.h"
 #include "storage/store.h"
 #include "daemon/usage.h"
@@ -28,6 +29,8 @@ struct suspects_opts {
 	const char *db;
 	const char *service;
 	const char *window;
+	char *label; /* --label KEY=VALUE, split into label_key and label_value */
+	const char *label_key, *label_value;
 	bool json;
 	bool have_at;
 	int64_t at; /* Unix ms, with --at */
@@ -56,6 +59,7 @@ enum {
 	SUSPECTS_OPT_AT,
 	SUSPECTS_OPT_JSON,
 	SUSPECTS_OPT_LIMIT,
+	SUSPECTS_OPT_LABEL,
 };
 
 /* The options into 'o'. 0; 1 when --help printed the usage; or 2, the exit status of a usage error
@@ -71,6 +75,7 @@ suspects_parse_args(int argc, char **argv, struct suspects_opts *o)
 	    {"at", required_argument, NULL, SUSPECTS_OPT_AT},
 	    {"json", no_argument, NULL, SUSPECTS_OPT_JSON},
 	    {"limit", required_argument, NULL, SUSPECTS_OPT_LIMIT},
+	    {"label", required_argument, NULL, SUSPECTS_OPT_LABEL},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -98,6 +103,12 @@ suspects_parse_args(int argc, char **argv, struct suspects_opts *o)
 		case SUSPECTS_OPT_JSON:
 			o->json = true;
 			break;
+		case SUSPECTS_OPT_LABEL:
+			o->label = optarg;
+			if (!store_label_filter_parse(o->label, &o->label_key, &o->label_value))
+				return usage_error("suspects", "--label: '%s' is not KEY=VALUE",
+				                   optarg);
+			break;
 		case SUSPECTS_OPT_LIMIT:
 			if (parse_u64(optarg, &n) < 0 || n > 1000000)
 				return usage_error("suspects", "--limit: '%s' is not a count",
@@ -122,8 +133,39 @@ suspects_parse_args(int argc, char **argv, struct suspects_opts *o)
 	return 0;
 }
 
+/* The top 'max_sets' label sets of each suspect of 'r' (labels[i] for suspects[i]). Caller frees
+ * with labels_free(). NULL on error (printed). */
+static struct store_labels *
+labels_load(struct store *st, const struct ranking *r, size_t max_sets)
+{
+	struct store_labels *l = calloc(r->n ? r->n : 1, sizeof(*l));
+
+	if (l == NULL)
+		return NULL;
+	for (size_t i = 0; max_sets > 0 && i < r->n; i++) {
+		if (suspect_labels_load(st, &r->suspects[i], r->generated_at, r->window_seconds,
+		                        max_sets, &l[i]) < 0) {
+			fprintf(stderr, "leakprofd suspects: reading label sets: %s\n",
+			        store_errmsg(st));
+			for (size_t k = 0; k < i; k++)
+				store_labels_release(&l[k]);
+			free(l);
+			return NULL;
+		}
+	}
+	return l;
+}
+
+static void
+labels_free(struct store_labels *l, size_t n)
+{
+	for (size_t i = 0; l != NULL && i < n; i++)
+		store_labels_release(&l[i]);
+	free(l);
+}
+
 static int
-print_json(const struct ranking *r)
+print_json(const struct ranking *r, const struct store_labels *labels)
 {
 	json_t *root = json_object(), *arr = json_array();
 	int rc = -1;
@@ -140,6 +182,7 @@ print_json(const struct ranking *r)
 
 		if (!o)
 			goto out;
+		json_object_set_new(o, "labels", suspect_labels_json(&labels[i]));
 		json_array_append_new(arr, o);
 	}
 	if (json_dumpf(root, stdout, JSON_INDENT(2)) == 0 && fputc('\n', stdout) != EOF)
@@ -169,8 +212,33 @@ base_name(const char *path)
 	return s ? s + 1 : path;
 }
 
+/* "labels: route=/a +12 (40), tenant=b (3), …" under a suspect: its top sets, each with its
+ * goroutines now and what it gained over the window. */
 static void
-print_table(const struct ranking *r, bool stored)
+print_labels(const struct store_labels *l, int indent)
+{
+	struct sbuf b = {0};
+
+	if (l->n == 0)
+		return;
+	for (size_t i = 0; i < l->n; i++) {
+		long long growth = (long long)l->sets[i].count - (long long)l->sets[i].first;
+
+		sbuf_puts(&b, i ? "; " : "labels: ");
+		suspect_labels_text(&b, l->sets[i].set, 200);
+		sbuf_addf(&b, " %llu", (unsigned long long)l->sets[i].count);
+		if (growth != 0)
+			sbuf_addf(&b, " (%+lld)", growth);
+	}
+	if (l->other > 0)
+		sbuf_addf(&b, "; other sets %llu", (unsigned long long)l->other);
+	if (b.p != NULL)
+		printf("%*s%s\n", indent, "", b.p);
+	sbuf_release(&b);
+}
+
+static void
+print_table(const struct ranking *r, bool stored, const struct store_labels *labels)
 {
 	enum { NCOL = 8 };
 	static const char *const head[NCOL] = {"RANK",  "SCORE",    "SERVICE",   "OP",
@@ -223,6 +291,7 @@ print_table(const struct ranking *r, bool stored)
 			}
 			printf("\n%*s%s\n", (int)width[0] + 2, "",
 			       s->explanation ? s->explanation : "");
+			print_labels(&labels[i], (int)width[0] + 2);
 		}
 	}
 	if (r->n && r->suspects[0].confirmed)
@@ -230,16 +299,35 @@ print_table(const struct ranking *r, bool stored)
 		       "goroutines)\n");
 }
 
-/* Keep only 'service' (renumbering ranks within it) and at most 'limit' entries. */
-static void
-filter_ranking(struct ranking *r, const char *service, size_t limit)
+/* Keep only 'service' (renumbering ranks within it), only the suspects carrying label
+ * o->label_key = o->label_value when given (ranks kept), and at most 'limit' entries. 0, or -1 on
+ * a read error (printed). */
+static int
+filter_ranking(struct store *st, struct ranking *r, const struct suspects_opts *o)
 {
-	size_t k = 0;
+	const char *service = o->service;
+	size_t limit = o->limit, k = 0;
 
 	for (size_t i = 0; i < r->n; i++) {
 		bool keep = (!service || (r->suspects[i].service &&
 		                          strcmp(r->suspects[i].service, service) == 0)) &&
 		            (limit == 0 || k < limit);
+
+		if (keep && o->label_key != NULL) {
+			int m =
+			    suspect_labels_match(st, &r->suspects[i], r->generated_at,
+			                         r->window_seconds, o->label_key, o->label_value);
+
+			if (m < 0) {
+				fprintf(stderr, "leakprofd suspects: reading label sets: %s\n",
+				        store_errmsg(st));
+				for (; i < r->n; i++)
+					suspect_release(&r->suspects[i]);
+				r->n = k;
+				return -1;
+			}
+			keep = m == 1;
+		}
 
 		if (!keep) {
 			suspect_release(&r->suspects[i]);
@@ -252,6 +340,7 @@ filter_ranking(struct ranking *r, const char *service, size_t limit)
 		k++;
 	}
 	r->n = k;
+	return 0;
 }
 
 int
@@ -262,6 +351,7 @@ cmd_suspects(int argc, char **argv)
 	struct config *cfg;
 	struct store *st;
 	struct ranking r = {0};
+	struct store_labels *labels = NULL;
 	uint64_t window = 0;
 	bool stored = false;
 	int rc = 1, lrc;
@@ -322,14 +412,18 @@ cmd_suspects(int argc, char **argv)
 		fprintf(stderr, "leakprofd suspects: computing the ranking failed\n");
 		goto out_store;
 	}
-	filter_ranking(&r, o.service, o.limit);
+	if (filter_ranking(st, &r, &o) < 0)
+		goto out_ranking;
+	labels = labels_load(st, &r, cfg->detector.max_label_sets);
+	if (labels == NULL)
+		goto out_ranking;
 	if (o.json) {
-		if (print_json(&r) < 0) {
+		if (print_json(&r, labels) < 0) {
 			fprintf(stderr, "leakprofd suspects: writing JSON failed\n");
 			goto out_ranking;
 		}
 	} else {
-		print_table(&r, stored);
+		print_table(&r, stored, labels);
 	}
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "leakprofd suspects: writing the output: %s\n", strerror(errno));
@@ -337,6 +431,7 @@ cmd_suspects(int argc, char **argv)
 	}
 	rc = 0;
 out_ranking:
+	labels_free(labels, r.n);
 	ranking_release(&r);
 out_store:
 	store_free(st);

@@ -111,6 +111,12 @@ on_scrape(void *arg, struct scrape_result *res)
 	if (res->ok)
 		d->new_data = true;
 	web_count_scrape(d->web, res->service, res->ok, res->duration_ms);
+	if (res->ok) {
+		struct config *cfg = config_slot_get(&d->cfg);
+
+		profile_keep_labels(&res->profile, cfg->detector.max_label_sets);
+		config_unref(cfg);
+	}
 	ingest_push_scrape(d->in, res);
 }
 

@@ -30,6 +30,30 @@ frame_json(const struct frame *fr)
 	return o;
 }
 
+/* [{"set": {...}, "count": N}, ...], then {"set": null, "count": N} for the goroutines of the sets
+ * not kept: as the API shows a suspect's (without growth: one profile). */
+static json_t *
+labels_json(const struct prof_location *l)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr != NULL && i <= l->nlabels; i++) {
+		json_t *set = NULL;
+		uint64_t count = i < l->nlabels ? l->labels[i].count : l->labels_other;
+
+		if (i == l->nlabels && l->labels_other == 0)
+			break;
+		if (i < l->nlabels) {
+			set = json_loads(l->labels[i].set, 0, NULL);
+			if (set == NULL)
+				continue;
+		}
+		json_array_append_new(
+		    arr, json_pack("{s:o*, s:I}", "set", set, "count", (json_int_t)count));
+	}
+	return arr;
+}
+
 static json_t *
 location_json(const struct prof_location *l)
 {
@@ -52,6 +76,8 @@ location_json(const struct prof_location *l)
 		stack = NULL;
 		goto out_fail;
 	}
+	if (json_object_set_new(o, "labels", labels_json(l)) < 0)
+		goto out_fail;
 	return o;
 out_fail:
 	json_decref(stack);

@@ -55,8 +55,8 @@ static const struct usage_command commands[] = {
     {
         .name = "suspects",
         .run = cmd_suspects,
-        .synopsis = "[--config FILE | --db FILE] [--service S] [--window 6h] [--at MS] [--json] "
-                    "[--limit N]",
+        .synopsis = "[--config FILE | --db FILE] [--service S] [--label KEY=VALUE] [--window 6h] "
+                    "[--at MS] [--json] [--limit N]",
         .summary = "the leak suspects, best first",
         .help = "\n"
                 "Print the locations whose blocked goroutine counts keep growing, best first.\n"
@@ -64,12 +64,16 @@ static const struct usage_command commands[] = {
                 "  --db FILE      use this database with default detector settings\n"
                 "                 (default ./leakprofd.db)\n"
                 "  --service S    only this service (ranks are then within the service)\n"
+                "  --label K=V    only the suspects whose goroutines carry pprof label K=V\n"
+                "                 at the end of the window\n"
                 "  --window DUR   compute the ranking now over this window (e.g. 30m, 6h)\n"
                 "                 instead of printing the ranking the daemon stored\n"
                 "  --at MS        compute the ranking as it was at this Unix time in\n"
                 "                 milliseconds (for evaluations)\n"
                 "  --json         print JSON\n"
                 "  --limit N      print at most N suspects\n"
+                "Each suspect shows its top pprof label sets (detector.max_label_sets) and\n"
+                "how many goroutines each gained over the window.\n"
                 "Exit status: 0 success (with or without suspects), 1 error, 2 usage.\n",
     },
     {

@@ -37,6 +37,7 @@
 #include "base/srclink.h"
 #include "base/xalloc.h"
 #include "detect/alert.h"
+#include "detect/suspect_labels.h"
 #include "storage/alertstore.h"
 #include "storage/query.h"
 #include "storage/store.h"
@@ -177,11 +178,13 @@ add_source_links(json_t *obj, json_t *stack, const struct config *cfg, struct st
 	free(version);
 }
 
-/* The json-format event for a firing suspect, with source links where the service has them (the
- * version read from 'st', may be NULL). Caller owns the text. */
+/* The json-format event for a firing suspect, with its top label sets 'labels' (NULL: none) and
+ * source links where the service has them (the version read from 'st', may be NULL). Caller owns
+ * the text. */
 static char *
-payload_firing(const struct alert_settings *s, const struct suspect *sus, const char *event_id,
-               int64_t firing_since, struct store *st)
+payload_firing(const struct alert_settings *s, const struct suspect *sus,
+               const struct store_labels *labels, const char *event_id, int64_t firing_since,
+               struct store *st)
 {
 	struct sbuf url = {0};
 	json_t *obj = json_object(), *stack;
@@ -218,6 +221,7 @@ payload_firing(const struct alert_settings *s, const struct suspect *sus, const 
 	sbuf_release(&url);
 	add_source_links(obj, stack, s->cfg, st, sus);
 	json_object_set_new(obj, "stack", stack);
+	json_object_set_new(obj, "labels", suspect_labels_json(labels));
 	text = json_dumps(obj, JSON_COMPACT);
 	json_decref(obj);
 	if (text == NULL) {
@@ -329,6 +333,49 @@ put_text(struct sbuf *b, const char *s, size_t max, bool mrkdwn)
 		sbuf_add(b, ellipsis, sizeof(ellipsis) - 1);
 }
 
+/* The event's "labels" as text, "k=v, k2=v2: 40 (+24); ...", in at most 'max' bytes: whole sets
+ * while they fit (names cut to 100 bytes each), then "…"; with 'mrkdwn', escaped for Slack. */
+static void
+labels_text(struct sbuf *b, json_t *labels, size_t max, bool mrkdwn)
+{
+	size_t start = b->len, i;
+	json_t *e;
+
+	json_array_foreach(labels, i, e)
+	{
+		json_t *set = json_object_get(e, "set"), *v;
+		struct sbuf one = {0};
+		const char *k;
+		bool first = true;
+
+		if (json_is_object(set)) {
+			json_object_foreach(set, k, v)
+			{
+				if (!first)
+					sbuf_puts(&one, ", ");
+				first = false;
+				put_text(&one, k, 100, mrkdwn);
+				sbuf_puts(&one, "=");
+				put_text(&one, json_string_value(v), 100, mrkdwn);
+			}
+		} else {
+			sbuf_puts(&one, "other sets");
+		}
+		sbuf_addf(&one, ": %" JSON_INTEGER_FORMAT " (%+" JSON_INTEGER_FORMAT ")",
+		          json_integer_value(json_object_get(e, "count")),
+		          json_integer_value(json_object_get(e, "growth")));
+		if (one.failed || b->len - start + one.len + 6 > max) {
+			sbuf_release(&one);
+			sbuf_puts(b, i > 0 ? "; \xe2\x80\xa6" : "\xe2\x80\xa6");
+			break;
+		}
+		if (i > 0)
+			sbuf_puts(b, "; ");
+		sbuf_add(b, one.p, one.len);
+		sbuf_release(&one);
+	}
+}
+
 /* ---- Slack and Alertmanager forms ---- */
 
 /* Slack refuses a section whose text is over 3000 characters; counted here in bytes, which are
@@ -348,9 +395,10 @@ text_json(const struct sbuf *b)
 static char *
 render_slack(json_t *ev)
 {
-	struct sbuf text = {0}, stack = {0}, code = {0};
+	struct sbuf text = {0}, stack = {0}, code = {0}, labels = {0};
 	bool firing = strcmp(jstr(ev, "status"), "firing") == 0;
-	json_t *frames = json_object_get(ev, "stack"), *fr, *msg = NULL, *t1, *t2 = NULL;
+	json_t *frames = json_object_get(ev, "stack"), *fr, *msg = NULL, *t1, *t2 = NULL,
+	       *t3 = NULL;
 	size_t i;
 	char *body = NULL;
 
@@ -398,45 +446,64 @@ render_slack(json_t *ev)
 		sbuf_add(&stack, f.p, f.len);
 		sbuf_release(&f);
 	}
+	/* The label sets in a section of their own, within its limit. */
+	if (json_array_size(json_object_get(ev, "labels")) > 0) {
+		sbuf_puts(&labels, "*Labels*: ");
+		labels_text(&labels, json_object_get(ev, "labels"), SLACK_SECTION_MAX - 20, true);
+	}
 	t1 = text_json(&text);
 	if (t1 == NULL || text.len > SLACK_SECTION_MAX || stack.failed)
 		goto out;
 	msg = json_object();
 	json_object_set(msg, "text", t1);
-	if (stack.len > 0) {
+	if (stack.len > 0 || labels.len > 0) {
 		json_t *blocks = json_array();
 
-		sbuf_addf(&code, "```%s```", stack.p);
-		t2 = text_json(&code);
-		if (t2 == NULL)
-			goto out;
 		json_array_append_new(blocks, json_pack("{s:s, s:{s:s, s:O}}", "type", "section",
 		                                        "text", "type", "mrkdwn", "text", t1));
-		json_array_append_new(blocks, json_pack("{s:s, s:{s:s, s:O}}", "type", "section",
-		                                        "text", "type", "mrkdwn", "text", t2));
+		if (stack.len > 0) {
+			sbuf_addf(&code, "```%s```", stack.p);
+			t2 = text_json(&code);
+			if (t2 == NULL)
+				goto out;
+			json_array_append_new(blocks,
+			                      json_pack("{s:s, s:{s:s, s:O}}", "type", "section",
+			                                "text", "type", "mrkdwn", "text", t2));
+		}
+		if (labels.len > 0) {
+			t3 = text_json(&labels);
+			if (t3 == NULL)
+				goto out;
+			json_array_append_new(blocks,
+			                      json_pack("{s:s, s:{s:s, s:O}}", "type", "section",
+			                                "text", "type", "mrkdwn", "text", t3));
+		}
 		json_object_set_new(msg, "blocks", blocks);
 	}
 	body = json_dumps(msg, JSON_COMPACT);
 out:
 	json_decref(t1);
 	json_decref(t2);
+	json_decref(t3);
 	json_decref(msg);
 	sbuf_release(&text);
 	sbuf_release(&stack);
 	sbuf_release(&code);
+	sbuf_release(&labels);
 	return body;
 }
 
 /* The Alertmanager webhook payload (version 4), one alert per notification. Names go whole into
  * the labels and the summary; the stack annotation is bounded. */
 #define ALERTMANAGER_STACK_MAX 4096
+#define ALERTMANAGER_LABELS_MAX 2048 /* the pprof_labels annotation */
 
 static char *
 render_alertmanager(json_t *ev, const char *receiver, const char *external_url)
 {
 	json_t *msg = NULL, *labels = NULL, *annotations = NULL, *alert, *alerts,
 	       *stack = json_object_get(ev, "stack"), *fr;
-	struct sbuf summary = {0}, stack_text = {0}, group_key = {0};
+	struct sbuf summary = {0}, stack_text = {0}, group_key = {0}, labels_note = {0};
 	char line[32], fingerprint[32];
 	const char *status = jstr(ev, "status");
 	size_t i;
@@ -464,7 +531,10 @@ render_alertmanager(json_t *ev, const char *receiver, const char *external_url)
 	          jstr(ev, "op"), jstr(ev, "service"));
 	sbuf_addf(&group_key, "{}:{alertname=\"GoroutineLeak\", service=\"%s\"}",
 	          jstr(ev, "service"));
-	if (summary.failed || stack_text.failed || group_key.failed)
+	/* pprof label sets go to an annotation: as alert labels their values would split the alert
+	 */
+	labels_text(&labels_note, json_object_get(ev, "labels"), ALERTMANAGER_LABELS_MAX, false);
+	if (summary.failed || stack_text.failed || group_key.failed || labels_note.failed)
 		goto out;
 	labels =
 	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "alertname", "GoroutineLeak",
@@ -477,6 +547,8 @@ render_alertmanager(json_t *ev, const char *receiver, const char *external_url)
 		goto out;
 	if (json_string_value(json_object_get(ev, "source_url")) != NULL)
 		json_object_set(annotations, "source_url", json_object_get(ev, "source_url"));
+	if (labels_note.len > 0)
+		json_object_set_new(annotations, "pprof_labels", json_string(labels_note.p));
 	alert = json_object();
 	json_object_set_new(alert, "status", json_string(status));
 	json_object_set(alert, "labels", labels);
@@ -513,6 +585,7 @@ out:
 	sbuf_release(&summary);
 	sbuf_release(&stack_text);
 	sbuf_release(&group_key);
+	sbuf_release(&labels_note);
 	return body;
 }
 
@@ -825,6 +898,7 @@ evaluate_suspect(struct alerter *a, const struct suspect *sus, int64_t now)
 {
 	const struct alert_settings *s = &a->cur;
 	struct alert_row row = {0};
+	struct store_labels labels = {0};
 	char event_id[128];
 	char *payload;
 	bool peak;
@@ -869,7 +943,13 @@ evaluate_suspect(struct alerter *a, const struct suspect *sus, int64_t now)
 		goto out_release;
 	}
 	make_event_id(event_id, sizeof(event_id), row.service_id, row.location_id, "firing", now);
-	payload = payload_firing(s, sus, event_id, row.firing_since, a->st);
+	/* its label sets over the detector's window (none on a read error: logged) */
+	if (s->cfg->detector.max_label_sets > 0 &&
+	    suspect_labels_load(a->st, sus, now, s->cfg->detector.window,
+	                        s->cfg->detector.max_label_sets, &labels) < 0)
+		labels = (struct store_labels){0};
+	payload = payload_firing(s, sus, &labels, event_id, row.firing_since, a->st);
+	store_labels_release(&labels);
 	if (payload != NULL) {
 		/* Kept with the alert: its resolved notification is made from it. */
 		free(row.firing_payload);
@@ -1143,10 +1223,19 @@ alert_sample_payload(const struct config *cfg, const char *event_id)
 	                "3/3 instances (+820/h, 99% of steps up), oldest blocked 340 min",
 	    .stack_json = (char *)stack,
 	};
+	struct store_labelset sets[] = {
+	    {.set = (char *)"{\"handler\":\"GET /fetch\",\"tenant\":\"acme\"}",
+	     .count = 3900,
+	     .first = 10},
+	    {.set = (char *)"{\"handler\":\"GET /fetch\",\"tenant\":\"globex\"}",
+	     .count = 310,
+	     .first = 2},
+	};
+	struct store_labels labels = {.sets = sets, .n = 2};
 	char *p;
 
 	settings_init(&s, config_ref(cfg));
-	p = payload_firing(&s, &sus, event_id, clock_wall_ms(), NULL);
+	p = payload_firing(&s, &sus, &labels, event_id, clock_wall_ms(), NULL);
 	settings_release(&s);
 	return p;
 }

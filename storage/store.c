@@ -96,6 +96,25 @@ static const char *const migrations[] = {
 	"CREATE INDEX IF NOT EXISTS targets_expire ON targets (coalesce(last_scrape, first_seen))"
 	" WHERE active = 0;",
 	migration_restart_sql,
+	/* pprof label sets (storage/store_labels.c). labelsets holds each distinct set once: labels
+	 * is its canonical JSON object (keys sorted), last_seen the latest scrape that stored it
+	 * (retention deletes the sets unseen for retention.raw). label_samples holds per count
+	 * scrape and location the sets the daemon keeps (detector.max_label_sets, the most
+	 * goroutines first) with their goroutines; labelset_id 0 counts the goroutines of the sets
+	 * not kept. Its rows go with their scrape (ON DELETE CASCADE: as long as the raw samples);
+	 * locations and sets outlive them, so neither needs a reference. IF NOT EXISTS: a test
+	 * re-runs the migrations before this one. */
+	"CREATE TABLE IF NOT EXISTS labelsets ("
+	" id INTEGER PRIMARY KEY,"
+	" labels TEXT NOT NULL UNIQUE,"
+	" last_seen INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS labelsets_last_seen ON labelsets (last_seen);"
+	"CREATE TABLE IF NOT EXISTS label_samples ("
+	" scrape_id INTEGER NOT NULL REFERENCES scrapes(id) ON DELETE CASCADE,"
+	" location_id INTEGER NOT NULL,"
+	" labelset_id INTEGER NOT NULL,"
+	" count INTEGER NOT NULL,"
+	" PRIMARY KEY (scrape_id, location_id, labelset_id)) WITHOUT ROWID;",
 };
 /* clang-format on */
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -169,6 +169,36 @@ struct store_location {
 int store_location_get(struct store *st, int64_t id, struct store_location *out);
 void store_location_release(struct store_location *loc);
 
+/* ---- pprof label sets (store_labels.c) ---- */
+
+/* One label set of a location in a service over a window: the goroutines carrying it summed over
+ * the service's instances, each at its last count scrape of the window ('count') and at its first
+ * ('first'): count - first is how much the set grew. */
+struct store_labelset {
+	char *set; /* canonical JSON object text, keys sorted */
+	uint64_t count;
+	uint64_t first;
+};
+
+struct store_labels {
+	struct store_labelset *sets; /* count descending, then first descending, then set */
+	size_t n;
+	uint64_t other, other_first; /* goroutines in the sets not kept, as count and first */
+};
+
+/* The label sets of 'location_id' in 'service_id' over count scrapes with ts in [since, until], at
+ * most 'limit' (0: every stored one). With 'key' (and 'value'), only the sets holding that label.
+ * 0 (out->n may be 0), or -1 (logged). Caller releases with store_labels_release(). */
+int store_labels_top(struct store *st, int64_t service_id, int64_t location_id, int64_t since,
+                     int64_t until, size_t limit, const char *key, const char *value,
+                     struct store_labels *out) __attribute__((warn_unused_result));
+/* Free what 'l' holds and zero it; NULL does nothing. */
+void store_labels_release(struct store_labels *l);
+
+/* Split "key=value" (at its first '=') into 'key' and 'value' (NUL-terminated, borrowed from
+ * 'spec', which is modified). False when there is no '=' or the key is empty. */
+bool store_label_filter_parse(char *spec, const char **key, const char **value);
+
 /* ---- The stored ranking (written by the detector, read by the web, alerts and `suspects`) ---- */
 
 struct suspect {

@@ -952,6 +952,8 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		}
 		store_stmt_done(stmt);
 	}
+	if (count_scrape && store_labels_add(st, scrape_id, rec->ts, p, ing->ids) < 0)
+		goto out_rollback;
 
 	stmt = store_prepare(st, "UPDATE targets SET last_scrape = ?2, last_duration_ms = ?3, "
 	                         "last_bytes = ?4, last_status = ?5,"

@@ -84,4 +84,16 @@ void store_ingest_forget(struct store_ingest *ing);
 /* The store's own (kept by store.c). Borrowed: valid until store_free(). */
 struct store_ingest *store_ingest_state(struct store *st);
 
+/* Store the label sets of 'p's locations (ids[i] the location id of p->locations[i]) for count
+ * scrape 'scrape_id' taken at 'ts', inside the open write transaction: at most STORE_LABEL_ROWS
+ * rows and STORE_LABEL_BYTES bytes of set text, the locations with the most goroutines first, those
+ * whose op may leak only. 0, or -1 (logged). */
+int store_labels_add(struct store *st, int64_t scrape_id, int64_t ts, const struct profile *p,
+                     const int64_t *ids) __attribute__((warn_unused_result));
+/* Delete up to 'limit' label sets no scrape stored since 'cutoff' (their rows, if any are left,
+ * go with their scrapes, and are no longer shown). The number deleted, or -1 (logged). */
+int store_labels_retention(struct store *st, int64_t cutoff, unsigned limit);
+#define STORE_LABEL_ROWS 2048
+#define STORE_LABEL_BYTES (64u << 10)
+
 #endif

@@ -543,6 +543,12 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 		goto out_rollback;
 	if ((unsigned)n >= budget)
 		more = true;
+	/* pprof label sets no scrape stored since (store_labels.c) */
+	n = store_labels_retention(st, raw_hour, row_budget);
+	if (n < 0)
+		goto out_rollback;
+	if ((unsigned)n >= row_budget)
+		more = true;
 
 	n = retention_delete(
 	    st,

@@ -15,6 +15,7 @@
 
 #include "base/clock.h"
 #include "base/config.h"
+#include "base/sbuf.h"
 #include "collector/profile.h"
 #include "detect/alert.h"
 #include "detect/detect.h"
@@ -44,6 +45,15 @@ START_TEST(test_sample_payload)
 	ck_assert_str_eq(json_string_value(json_object_get(j, "op")), "chan send");
 	ck_assert_int_eq(json_integer_value(json_object_get(j, "line")), 42);
 	ck_assert(json_array_size(json_object_get(j, "stack")) == 2);
+	/* the sample's label sets, as a real alert carries its suspect's */
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "labels")), 2);
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(
+	        json_object_get(json_array_get(json_object_get(j, "labels"), 0), "set"), "tenant")),
+	    "acme");
+	ck_assert_int_eq(json_integer_value(json_object_get(
+	                     json_array_get(json_object_get(j, "labels"), 0), "growth")),
+	                 3890);
 	/* The dashboard link is derived from listen when external_url is not set. */
 	ck_assert_str_eq(json_string_value(json_object_get(j, "url")),
 	                 "http://127.0.0.1:8080/locations/0");
@@ -105,6 +115,77 @@ START_TEST(test_render_formats)
 	free(body);
 
 	ck_assert_ptr_null(alert_render(cfg, &wh, "not json"));
+	config_unref(cfg);
+}
+END_TEST
+
+static const char *slack_refuses(json_t *msg);
+
+/* An event's pprof label sets: a Slack section of their own, escaped; an Alertmanager annotation
+ * (never labels: their values would split the alert); both bounded. */
+START_TEST(test_render_labels)
+{
+	static const char event[] =
+	    "{\"event_id\":\"e1\",\"status\":\"firing\",\"service\":\"svc\",\"function\":\"f\","
+	    "\"file\":\"/x.go\",\"line\":7,\"op\":\"select\",\"explanation\":\"grew\","
+	    "\"firing_since\":\"2026-01-01T00:00:00Z\",\"resolved_at\":null,\"location_id\":12,"
+	    "\"url\":\"http://x/locations/12\",\"stack\":[],\"labels\":[{\"set\":{\"tenant\":"
+	    "\"<b>&\",\"job\":\"j1\"},\"count\":5,\"growth\":3},{\"set\":null,\"count\":2,"
+	    "\"growth\":-1}]}";
+	struct config *cfg = config_default();
+	struct config_webhook wh = {.name = (char *)"hook", .format = WEBHOOK_FORMAT_SLACK};
+	struct sbuf big = {0};
+	char *body;
+	json_t *j, *blocks, *alert;
+	const char *text;
+
+	body = alert_render(cfg, &wh, event);
+	j = parse_json(body);
+	blocks = json_object_get(j, "blocks");
+	ck_assert_uint_eq(json_array_size(blocks), 2); /* the facts, the labels (no stack) */
+	text = json_string_value(
+	    json_object_get(json_object_get(json_array_get(blocks, 1), "text"), "text"));
+	ck_assert_str_eq(text,
+	                 "*Labels*: tenant=&lt;b&gt;&amp;, job=j1: 5 (+3); other sets: 2 (-1)");
+	ck_assert_ptr_null(slack_refuses(j));
+	json_decref(j);
+	free(body);
+
+	wh.format = WEBHOOK_FORMAT_ALERTMANAGER;
+	body = alert_render(cfg, &wh, event);
+	j = parse_json(body);
+	alert = json_array_get(json_object_get(j, "alerts"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(alert, "annotations"),
+	                                                   "pprof_labels")),
+	                 "tenant=<b>&, job=j1: 5 (+3); other sets: 2 (-1)");
+	ck_assert_ptr_null(json_object_get(json_object_get(alert, "labels"), "tenant"));
+	json_decref(j);
+	free(body);
+
+	/* 200 sets of 400 bytes: whole sets while they fit, then "…" */
+	sbuf_puts(&big,
+	          "{\"event_id\":\"e1\",\"status\":\"firing\",\"service\":\"s\",\"labels\":[");
+	for (int i = 0; i < 200; i++) {
+		sbuf_addf(&big, "%s{\"set\":{\"k\":\"%0400d\"},\"count\":1,\"growth\":1}",
+		          i ? "," : "", i);
+	}
+	sbuf_puts(&big, "]}");
+	body = alert_render(cfg, &wh, big.p);
+	j = parse_json(body);
+	alert = json_array_get(json_object_get(j, "alerts"), 0);
+	text = json_string_value(
+	    json_object_get(json_object_get(alert, "annotations"), "pprof_labels"));
+	ck_assert_uint_le(strlen(text), 2048);
+	ck_assert(strcmp(text + strlen(text) - 3, "\xe2\x80\xa6") == 0);
+	json_decref(j);
+	free(body);
+	wh.format = WEBHOOK_FORMAT_SLACK;
+	body = alert_render(cfg, &wh, big.p);
+	j = parse_json(body);
+	ck_assert_ptr_null(slack_refuses(j));
+	json_decref(j);
+	free(body);
+	sbuf_release(&big);
 	config_unref(cfg);
 }
 END_TEST
@@ -637,6 +718,66 @@ START_TEST(test_repeat_interval)
 	ck_assert_uint_eq(delivered(&w, "firing"), 3);
 	ck_assert_str_eq(world_state(&w, NULL), "firing");
 	ck_assert_uint_eq(w.r->rejected, 0);
+	world_close(&w);
+}
+END_TEST
+
+/* A firing notification carries its suspect's label sets over the detector's window, as stored
+ * from the scrapes, each with its growth. */
+START_TEST(test_firing_carries_labels)
+{
+	struct world w;
+	struct prof_labelset first[] = {{"{\"tenant\":\"acme\"}", 100}};
+	struct prof_labelset later[] = {{"{\"tenant\":\"acme\"}", 480}, {"{\"tenant\":\"b\"}", 20}};
+	struct prof_location l = {.loc = {leak_function, "/src/app/fetch.go", 42},
+	                          .op = "chan send",
+	                          .op_class = OP_CLASS_CHAN,
+	                          .count = 100,
+	                          .max_wait_minutes = -1,
+	                          .min_wait_minutes = -1,
+	                          .median_wait_minutes = -1,
+	                          .labels = first,
+	                          .nlabels = 1};
+	struct profile p = {.format = PROFILE_FORMAT_PROTO,
+	                    .kind = PROFILE_KIND_GOROUTINE,
+	                    .locations = &l,
+	                    .nlocations = 1,
+	                    .total_goroutines = 100};
+	json_t *labels;
+	int64_t t;
+
+	world_open(&w, false, "json", NULL);
+	t = store_target_upsert(w.st, "payments", NULL, "http://127.0.0.1:1");
+	ck_assert_int_eq(store_add_scrape(w.st, &(struct scrape_record){.target_id = t,
+	                                                                .ts = w.t0 - HOUR_MS,
+	                                                                .status = "ok",
+	                                                                .profile = &p}),
+	                 0);
+	l.labels = later;
+	l.nlabels = 2;
+	l.count = 500;
+	ck_assert_int_eq(store_add_scrape(w.st, &(struct scrape_record){.target_id = t,
+	                                                                .ts = w.t0 + MIN_MS,
+	                                                                .status = "ok",
+	                                                                .profile = &p}),
+	                 0);
+	ck_assert_int_eq(world_count(&w, "SELECT count(DISTINCT location_id) FROM label_samples"),
+	                 1);
+	world_rank(&w, 0, 0.9, 500, 300);
+	world_pass(&w, 0);
+	world_pass(&w, 10 * MIN_MS);
+	ck_assert_uint_eq(delivered(&w, "firing"), 1);
+	labels = json_object_get(last_delivered(&w), "labels");
+	ck_assert_uint_eq(json_array_size(labels), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(
+	                     json_object_get(json_array_get(labels, 0), "set"), "tenant")),
+	                 "acme");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(labels, 0), "count")),
+	                 480);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(labels, 0), "growth")),
+	                 380);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(labels, 1), "growth")),
+	                 20);
 	world_close(&w);
 }
 END_TEST
@@ -1256,6 +1397,8 @@ alert_suite(void)
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_sample_payload);
+	tcase_add_test(tc, test_render_labels);
+	tcase_add_test(tc, test_firing_carries_labels);
 	tcase_add_test(tc, test_render_formats);
 	tcase_add_test(tc, test_outbox);
 	tcase_add_test(tc, test_post_signed);

@@ -95,6 +95,7 @@ check_defaults(const struct config *cfg)
 	ck_assert_uint_eq(cfg->detector.window, 6 * 3600);
 	ck_assert_uint_eq(cfg->detector.min_scrapes, 4);
 	ck_assert_uint_eq(cfg->detector.min_count, 10);
+	ck_assert_uint_eq(cfg->detector.max_label_sets, 5);
 	ck_assert_uint_eq(cfg->detector.nignore, 0);
 	ck_assert_ptr_null(cfg->web.bearer_token_file);
 	ck_assert_ptr_null(cfg->web.basic_auth.username);
@@ -215,6 +216,7 @@ check_full(const struct config *cfg)
 	ck_assert_uint_eq(cfg->detector.window, 12 * 3600);
 	ck_assert_uint_eq(cfg->detector.min_scrapes, 6);
 	ck_assert_uint_eq(cfg->detector.min_count, 25);
+	ck_assert_uint_eq(cfg->detector.max_label_sets, 3);
 	ck_assert_uint_eq(cfg->detector.nignore, 3);
 	ck_assert_str_eq(cfg->detector.ignore[0].function, "main.poolWorker");
 	ck_assert_ptr_null(cfg->detector.ignore[0].any_function);
@@ -455,6 +457,7 @@ START_TEST(test_errors_values)
 	    FIX "bad-values.yaml:23: detector.min_scrapes: 1 is out of range (2 to 1000000)",
 	    FIX "bad-values.yaml:23: detector.min_count: invalid number '1.5' (expected a "
 	        "non-negative integer)",
+	    FIX "bad-values.yaml:23: detector.max_label_sets: 33 is out of range (0 to 32)",
 	    FIX "bad-values.yaml:24: web.max_connections: 0 is out of range (1 to 100000)",
 	    FIX "bad-values.yaml:24: web.request_timeout: duration must be at least 1s",
 	    FIX "bad-values.yaml:26: alerting.min_score: 1.5 is out of range (0 to 1)",

@@ -214,6 +214,41 @@ check_sorted(const struct profile *p)
 	}
 }
 
+/* fixturegen's one labelled pattern: main.labeled.func1 runs under pprof.Do with three labels whose
+ * values hold a space, ", 5 minutes", ']' and '{id}'. Every format carries them but the debug=2
+ * dumps of Go 1.19, of Go 1.26 by default and of Go 1.27 with GODEBUG=tracebacklabels=0: the
+ * parsed set is the same canonical string, whichever form Go printed it in. */
+static void
+check_labels(const struct profile *p, const char *path)
+{
+	static const char *const unlabelled[] = {
+	    "go1.19/goroutine.debug2.txt",
+	    "go1.26/goroutine.debug2.txt",
+	    "go1.26exp/goroutine.debug2.txt",
+	    "go1.26exp/goroutineleak.debug2.txt",
+	    "go1.27/goroutine.tracebacklabels0.debug2.txt",
+	};
+	bool want = true;
+
+	for (size_t i = 0; i < sizeof(unlabelled) / sizeof(unlabelled[0]); i++)
+		want &= strcmp(path, unlabelled[i]) != 0;
+	for (size_t i = 0; i < p->nlocations; i++) {
+		const struct prof_location *l = &p->locations[i];
+
+		if (strcmp(l->loc.function, "main.labeled.func1") != 0 || !want) {
+			ck_assert_msg(l->nlabels == 0, "%s: %s has labels", path, l->loc.function);
+			continue;
+		}
+		ck_assert_msg(l->nlabels == 1, "%s: %zu label sets", path, l->nlabels);
+		ck_assert_str_eq(l->labels[0].set, "{\"k2\":\"v 2\",\"leak\":\"labeled\","
+		                                   "\"route\":\"/items/{id}], 5 minutes\"}");
+		ck_assert_uint_eq(l->labels[0].count, l->count);
+		ck_assert_uint_eq(l->labels_other, 0);
+	}
+	if (want)
+		ck_assert_ptr_nonnull(find(p, "main.labeled.func1", NULL));
+}
+
 /* ---- real profiles of every toolchain ---- */
 
 /* Every capture: the exact count, op, file:line and leaked count of every pattern fixturegen
@@ -230,6 +265,7 @@ START_TEST(test_fixture)
 	ck_assert_msg(p.kind == fx->kind, "%s: kind %s", fx->path, profile_kind_name(p.kind));
 	check_expected(&p, fx);
 	check_sorted(&p);
+	check_labels(&p, fx->path);
 	profile_release(&p);
 }
 END_TEST
@@ -1109,6 +1145,96 @@ START_TEST(test_text_errors)
 }
 END_TEST
 
+/* Labels whatever a target sends (format rules: shared/docs/goroutine-profile-formats.md, debug=1
+ * "# labels:" with Go's %q quoting, Go 1.27's header labels quoted only when needed): escapes
+ * decoded and the set re-escaped for JSON and HTML, invalid UTF-8 replaced, keys and values cut at
+ * PROFILE_MAX_LABEL_BYTES between characters, PROFILE_MAX_LABELS labels and PROFILE_MAX_LABEL_SETS
+ * sets per location kept, a malformed set ignored with its goroutine still counted. */
+START_TEST(test_labels_bounds)
+{
+	static const char d1[] =
+	    "goroutine profile: total 2\n"
+	    "2 @ 0x1 0x2\n"
+	    "# labels: {\"a\\n<b>\":\"\\xff\\u00e9\\U0001F600\\\"\", \"b\":\"\\t&\"}\n"
+	    "#\t0x1\tmain.f+0x1\t/a.go:3\n\n";
+	char *big = malloc(1 << 20), *o = big;
+	struct profile p;
+	const struct prof_location *l;
+	char want[400];
+
+	parse_ok(d1, sizeof(d1) - 1, &p);
+	l = find(&p, "main.f", NULL);
+	ck_assert_uint_eq(l->nlabels, 1);
+	ck_assert_str_eq(l->labels[0].set, "{\"a\\u000a\\u003cb\\u003e\":\"\xef\xbf\xbd\xc3\xa9"
+	                                   "\xf0\x9f\x98\x80\\\"\",\"b\":\"\\u0009\\u0026\"}");
+	ck_assert_uint_eq(l->labels[0].count, 2);
+	profile_release(&p);
+
+	/* Go 1.27 headers: 40 distinct sets at one location, 10 labels, a 300-byte key and value,
+	 * and a malformed set */
+	ck_assert_ptr_nonnull(big);
+	for (int i = 0; i < 40; i++)
+		o += sprintf(o, "goroutine %d [chan send] {t: t%02d}:\nmain.f()\n\t/a.go:3\n\n",
+		             i + 2, i);
+	o += sprintf(o, "goroutine 50 [select] {a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, h: 8, "
+	                "i: 9, j: 10}:\nmain.g()\n\t/a.go:5\n\n");
+	o += sprintf(o, "goroutine 51 [select] {");
+	memset(o, 'k', 300);
+	o += 300;
+	o += sprintf(o, ": \"");
+	memset(o, 'v', 298);
+	o += 298;
+	memcpy(o, "\xc3\xa9", 2); /* a two-byte character across the cut */
+	o += 2;
+	o += sprintf(o, "\"}:\nmain.h()\n\t/a.go:7\n\n");
+	o += sprintf(o, "goroutine 52 [select] {k: \"unterminated}:\nmain.h()\n\t/a.go:7\n\n");
+	parse_ok(big, (size_t)(o - big), &p);
+	l = find(&p, "main.f", NULL);
+	ck_assert_uint_eq(l->count, 40);
+	ck_assert_uint_eq(l->nlabels, PROFILE_MAX_LABEL_SETS);
+	ck_assert_uint_eq(l->labels_other, 40 - PROFILE_MAX_LABEL_SETS);
+	ck_assert_str_eq(l->labels[0].set, "{\"t\":\"t00\"}");
+	l = find(&p, "main.g", NULL);
+	ck_assert_str_eq(l->labels[0].set, "{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\",\"d\":\"4\","
+	                                   "\"e\":\"5\",\"f\":\"6\",\"g\":\"7\",\"h\":\"8\"}");
+	l = find(&p, "main.h", NULL);
+	ck_assert_uint_eq(l->count, 2);
+	ck_assert_uint_eq(l->nlabels, 1);
+	ck_assert_uint_eq(l->labels[0].count, 1);
+	o = want;
+	*o++ = '{';
+	*o++ = '"';
+	memset(o, 'k', PROFILE_MAX_LABEL_BYTES);
+	o += PROFILE_MAX_LABEL_BYTES;
+	o += sprintf(o, "\":\"");
+	memset(o, 'v', PROFILE_MAX_LABEL_BYTES);
+	o += PROFILE_MAX_LABEL_BYTES;
+	o += sprintf(o, "\"}");
+	ck_assert_str_eq(l->labels[0].set, want);
+	/* what the daemon stores: the top detector.max_label_sets, the rest as other */
+	l = find(&p, "main.f", NULL);
+	profile_keep_labels(&p, 3);
+	ck_assert_uint_eq(l->nlabels, 3);
+	ck_assert_uint_eq(l->labels_other, 40 - 3);
+	profile_keep_labels(&p, 0);
+	ck_assert_uint_eq(l->nlabels, 0);
+	ck_assert_uint_eq(l->labels_other, 0);
+	profile_release(&p);
+
+	/* the cut falls inside the two-byte character: it is dropped whole */
+	o = big;
+	o += sprintf(o, "goroutine 1 [select] {k: \"");
+	memset(o, 'v', PROFILE_MAX_LABEL_BYTES - 1);
+	o += PROFILE_MAX_LABEL_BYTES - 1;
+	o += sprintf(o, "\xc3\xa9\"}:\nmain.h()\n\t/a.go:7\n\n");
+	parse_ok(big, (size_t)(o - big), &p);
+	l = find(&p, "main.h", NULL);
+	ck_assert_uint_eq(strlen(l->labels[0].set), PROFILE_MAX_LABEL_BYTES - 1 + 8);
+	profile_release(&p);
+	free(big);
+}
+END_TEST
+
 /* Crash-dump and GODEBUG extras the grammar allows: "gp=... m=..." header fields, " fp= sp= pc="
  * frame suffixes, "(scan)", a goroutine running elsewhere, tracebackancestors sections. */
 START_TEST(test_debug2_extras)
@@ -1209,7 +1335,7 @@ END_TEST
 START_TEST(test_json_escapes_html)
 {
 	static const char dump[] =
-	    "goroutine 5 [chan send, 2 minutes]:\n"
+	    "goroutine 5 [chan send, 2 minutes] {route: \"/<b>\"}:\n"
 	    "main.<script>alert(\"x\")</script>(0x1)\n\t/src/a\"b.go:3 +0x1\n";
 	struct profile p;
 	json_t *root, *back;
@@ -1233,6 +1359,17 @@ START_TEST(test_json_escapes_html)
 	    json_integer_value(json_object_get(
 	        json_array_get(json_object_get(back, "locations"), 0), "max_wait_minutes")),
 	    2);
+	/* the label set, a JSON object as the API shows it */
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(
+	        json_object_get(
+	            json_array_get(
+	                json_object_get(json_array_get(json_object_get(back, "locations"), 0),
+	                                "labels"),
+	                0),
+	            "set"),
+	        "route")),
+	    "/<b>");
 	free(text);
 	json_decref(back);
 	json_decref(root);
@@ -1383,6 +1520,7 @@ profile_suite(void)
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_detect_errors);
 	tcase_add_test(tc, test_text_errors);
+	tcase_add_test(tc, test_labels_bounds);
 	tcase_add_test(tc, test_debug2_extras);
 	tcase_add_test(tc, test_crlf);
 	tcase_add_test(tc, test_huge_line);

@@ -255,12 +255,12 @@ START_TEST(test_newer_version_refused)
 	char errfile[400];
 
 	ck_assert_ptr_nonnull(st);
-	exec_ok(st, "PRAGMA user_version = 7");
+	exec_ok(st, "PRAGMA user_version = 99");
 	store_free(st);
 	snprintf(errfile, sizeof(errfile), "%s/err", tmpdir);
 	ck_assert_int_eq(run_captured(open_newer_child, errfile, false), 0);
 	ck_assert_ptr_nonnull(
-	    strstr(slurp(errfile), "schema version 7 is newer than this leakprofd supports"));
+	    strstr(slurp(errfile), "schema version 99 is newer than this leakprofd supports"));
 	ck_assert_ptr_nonnull(strstr(slurp(errfile), dbpath));
 	ck_assert_int_eq(run_captured(open_newer_ro_child, errfile, false), 0);
 	ck_assert_ptr_nonnull(strstr(slurp(errfile), "newer"));
@@ -902,6 +902,15 @@ START_TEST(test_no_full_scans)
 	                                   count_rollups, &rolled),
 	                 0);
 	ck_assert_int_eq(rolled, 1000 + 2);
+	{
+		struct store_labels lb;
+		int64_t sid;
+
+		ck_assert_int_eq(store_service_id(st, "a", &sid), 0);
+		ck_assert_int_eq(store_labels_top(st, sid, 1, T0, T0 + 50 * HOUR, 5, "k", "v", &lb),
+		                 0);
+		store_labels_release(&lb);
+	}
 	/* The target lists: each of their statements (all, by service, by state, both). */
 	for (int k = 0; k < 4; k++) {
 		struct query_targets_filter f = {.service = k & 1 ? "a" : NULL,
@@ -931,6 +940,172 @@ START_TEST(test_no_full_scans)
 	}
 	ck_assert_int_ge(checked, 10);
 	store_free(st);
+}
+END_TEST
+
+/* ---- pprof label sets ---- */
+
+/* Label sets are stored per count scrape and location for the ops that may leak, summed over
+ * instances at their last and first scrape of a window, filtered by one label, capped per scrape,
+ * and deleted with their scrape. */
+START_TEST(test_labels)
+{
+	struct prof_labelset s1[] = {{"{\"tenant\":\"x\"}", 3}, {"{\"tenant\":\"y\"}", 2}};
+	struct prof_labelset s2[] = {{"{\"tenant\":\"y\"}", 7}, {"{\"tenant\":\"x\"}", 3}};
+	struct prof_labelset sb[] = {{"{\"tenant\":\"x\"}", 50}};
+	struct prof_location l1[] = {
+	    loc("main.leakSend", "/src/app/leak.go", 42, "chan send", 6, stack_a, 4),
+	    loc("main.pool.worker", "/src/app/pool.go", 88, "IO wait", 50, stack_b, 2),
+	};
+	struct prof_location l2[] = {
+	    loc("main.leakSend", "/src/app/leak.go", 42, "chan send", 12, stack_a, 4),
+	};
+	struct prof_location *many = calloc(100, sizeof(*many));
+	struct prof_labelset *manysets = calloc(PROFILE_MAX_LABEL_SETS, sizeof(*manysets));
+	char names[100][32], sets[PROFILE_MAX_LABEL_SETS][32];
+	struct profile p1, p2, pm;
+	struct store *st = store_open(dbpath, 0);
+	struct store_labels out;
+	int64_t ta, tb, sid, lid;
+	char spec[] = "tenant=y", bad[] = "=y";
+	const char *k, *v;
+
+	ck_assert_ptr_nonnull(st);
+	l1[0].labels = s1;
+	l1[0].nlabels = 2;
+	l1[0].labels_other = 1;
+	l1[1].op_class = OP_CLASS_BENIGN;
+	l1[1].labels = sb;
+	l1[1].nlabels = 1;
+	l2[0].labels = s2;
+	l2[0].nlabels = 2;
+	l2[0].labels_other = 2;
+	p1 = prof(l1, 2);
+	p2 = prof(l2, 1);
+	ta = store_target_upsert(st, "a", NULL, "http://a1");
+	tb = store_target_upsert(st, "a", NULL, "http://a2");
+	add(st, ta, T0, &p1);
+	add(st, tb, T0, &p1);
+	add(st, ta, T0 + 10 * MIN, &p2);
+	add(st, tb, T0 + 10 * MIN, &p2);
+	/* a detail scrape's labels are not counted */
+	ck_assert_int_eq(store_add_scrape(st, &(struct scrape_record){.target_id = ta,
+	                                                              .ts = T0 + 11 * MIN,
+	                                                              .status = "ok",
+	                                                              .detail = true,
+	                                                              .profile = &p1}),
+	                 0);
+	/* IO wait never leaks: its labels are not stored */
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM label_samples l JOIN labelsets s"
+	                                " ON s.id = l.labelset_id WHERE s.labels LIKE '%x%'"
+	                                " AND l.count = 50"),
+	                 0);
+	/* each distinct set is stored once, however many scrapes and locations carry it */
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM labelsets"), 2);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM label_samples"), 4 * 3);
+	ck_assert_int_eq(store_service_id(st, "a", &sid), 0);
+	lid = count_rows(st, "SELECT id FROM locations WHERE function = 'main.leakSend'");
+
+	ck_assert_int_eq(store_labels_top(st, sid, lid, T0, T0 + HOUR, 0, NULL, NULL, &out), 0);
+	ck_assert_uint_eq(out.n, 2);
+	ck_assert_str_eq(out.sets[0].set, "{\"tenant\":\"y\"}");
+	ck_assert_uint_eq(out.sets[0].count, 14);
+	ck_assert_uint_eq(out.sets[0].first, 4);
+	ck_assert_str_eq(out.sets[1].set, "{\"tenant\":\"x\"}");
+	ck_assert_uint_eq(out.sets[1].count, 6);
+	ck_assert_uint_eq(out.sets[1].first, 6);
+	ck_assert_uint_eq(out.other, 4);
+	ck_assert_uint_eq(out.other_first, 2);
+	store_labels_release(&out);
+	/* one set: the other goes with the sets not kept */
+	ck_assert_int_eq(store_labels_top(st, sid, lid, T0, T0 + HOUR, 1, NULL, NULL, &out), 0);
+	ck_assert_uint_eq(out.n, 1);
+	ck_assert_uint_eq(out.other, 10);
+	store_labels_release(&out);
+	/* the window starts at the second scrape: first = count */
+	ck_assert_int_eq(store_labels_top(st, sid, lid, T0 + MIN, T0 + HOUR, 0, NULL, NULL, &out),
+	                 0);
+	ck_assert_uint_eq(out.sets[0].first, 14);
+	store_labels_release(&out);
+	ck_assert(store_label_filter_parse(spec, &k, &v));
+	ck_assert(!store_label_filter_parse(bad, &k, &v));
+	ck_assert_int_eq(store_labels_top(st, sid, lid, T0, T0 + HOUR, 0, "tenant", "y", &out), 0);
+	ck_assert_uint_eq(out.n, 1);
+	ck_assert_str_eq(out.sets[0].set, "{\"tenant\":\"y\"}");
+	ck_assert_uint_eq(out.other, 0);
+	store_labels_release(&out);
+	ck_assert_int_eq(store_labels_top(st, sid, lid, T0, T0 + HOUR, 0, "tenant", "z", &out), 0);
+	ck_assert_uint_eq(out.n, 0);
+	store_labels_release(&out);
+
+	/* 100 locations of 32 sets each: STORE_LABEL_ROWS rows at most */
+	for (int i = 0; i < PROFILE_MAX_LABEL_SETS; i++) {
+		snprintf(sets[i], sizeof(sets[i]), "{\"k\":\"%d\"}", i);
+		manysets[i] = (struct prof_labelset){sets[i], 1};
+	}
+	for (int i = 0; i < 100; i++) {
+		snprintf(names[i], sizeof(names[i]), "main.f%d", i);
+		many[i] =
+		    loc(names[i], "/src/app/many.go", (uint32_t)i + 1, "chan send", 40, stack_c, 3);
+		many[i].labels = manysets;
+		many[i].nlabels = PROFILE_MAX_LABEL_SETS;
+	}
+	pm = prof(many, 100);
+	add(st, ta, T0 + 20 * MIN, &pm);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM label_samples WHERE scrape_id ="
+	                                " (SELECT max(id) FROM scrapes)"),
+	                 STORE_LABEL_ROWS);
+	/* 100 locations of 32 sets of 900 bytes: STORE_LABEL_BYTES of set text at most */
+	for (int i = 0; i < PROFILE_MAX_LABEL_SETS; i++) {
+		char *t = malloc(1000);
+
+		snprintf(t, 1000, "{\"k\":\"%0890d\"}", i);
+		manysets[i].set = t;
+	}
+	add(st, ta, T0 + 21 * MIN, &pm);
+	ck_assert_int_le(count_rows(st, "SELECT sum(length(s.labels)) FROM label_samples l JOIN"
+	                                " labelsets s ON s.id = l.labelset_id WHERE"
+	                                " l.scrape_id = (SELECT max(id) FROM scrapes)"),
+	                 STORE_LABEL_BYTES);
+	ck_assert_int_ge(count_rows(st, "SELECT sum(length(s.labels)) FROM label_samples l JOIN"
+	                                " labelsets s ON s.id = l.labelset_id WHERE"
+	                                " l.scrape_id = (SELECT max(id) FROM scrapes)"),
+	                 STORE_LABEL_BYTES - 1000);
+	for (int i = 0; i < PROFILE_MAX_LABEL_SETS; i++)
+		free((char *)manysets[i].set);
+
+	/* retention finds the old sets by their last_seen index, never by a scan */
+	{
+		sqlite3_stmt *q;
+		bool indexed = false;
+
+		ck_assert_int_eq(
+		    sqlite3_prepare_v2(store_db(st),
+		                       "EXPLAIN QUERY PLAN DELETE FROM labelsets WHERE id"
+		                       " IN (SELECT id FROM labelsets WHERE last_seen < 1"
+		                       " LIMIT 5)",
+		                       -1, &q, NULL),
+		    SQLITE_OK);
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			const char *d = (const char *)sqlite3_column_text(q, 3);
+
+			indexed |= strstr(d, "labelsets_last_seen") != NULL;
+			ck_assert_msg(strncmp(d, "SCAN labelsets", 14) != 0 ||
+			                  strstr(d, "INDEX") != NULL,
+			              "plan: %s", d);
+		}
+		sqlite3_finalize(q);
+		ck_assert(indexed);
+	}
+	/* retention deletes them with their scrapes, and the sets no scrape stored since */
+	while (store_retention_step(st, T0 + 100 * HOUR, 48 * HOUR, 30 * 24 * HOUR, 1000) > 0)
+		;
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM label_samples"), 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM labelsets"), 0);
+	store_free(st);
+	free(many);
+	free(manysets);
 }
 END_TEST
 
@@ -2367,6 +2542,7 @@ store_suite(void)
 	tcase_add_test(tc, test_full_disk);
 	tcase_add_test(tc, test_walks);
 	tcase_add_test(tc, test_no_full_scans);
+	tcase_add_test(tc, test_labels);
 	tcase_add_test(tc, test_lifetime_ingest);
 	tcase_add_test(tc, test_lifetime_goid);
 	tcase_add_test(tc, test_lifetime_collapse);

@@ -15,6 +15,8 @@
 #include "base/clock.h"
 #include "base/config.h"
 #include "base/units.h"
+#include "detect/suspect_labels.h"
+#include "storage/query.h"
 #include "storage/store.h"
 #include "web/api.h"
 #include "web/health.h"
@@ -1131,6 +1133,160 @@ START_TEST(test_micro_key_targets)
 }
 END_TEST
 
+static char *page_get(struct web_ctx *c, const char *const *args, unsigned *status);
+
+/* Which label values grow: each (key, value) summed over the sets holding it, growth first. */
+START_TEST(test_label_values)
+{
+	struct store_labelset sets[] = {
+	    {.set = (char *)"{\"h\":\"a\",\"t\":\"x\"}", .count = 10, .first = 2},
+	    {.set = (char *)"{\"h\":\"a\",\"t\":\"y\"}", .count = 5, .first = 5},
+	    {.set = (char *)"not json", .count = 99, .first = 0},
+	};
+	struct store_labels l = {.sets = sets, .n = 3, .other = 7};
+	struct suspect_label_value *v;
+	size_t n = suspect_label_values(&l, &v);
+
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(v[0].key, "h");
+	ck_assert_str_eq(v[0].value, "a");
+	ck_assert_int_eq(v[0].count, 15);
+	ck_assert_int_eq(v[0].growth, 8);
+	ck_assert_str_eq(v[1].value, "x");
+	ck_assert_int_eq(v[1].growth, 8);
+	ck_assert_str_eq(v[2].value, "y");
+	ck_assert_int_eq(v[2].growth, 0);
+	suspect_label_values_free(v, n);
+}
+END_TEST
+
+/* pprof labels through the API and the pages: each suspect's top sets with their growth over its
+ * ranking's window, ?label=KEY=VALUE keeping the suspects that carry it (a malformed one named),
+ * and the location page's Labels card, every name escaped. */
+START_TEST(test_labels_api_and_pages)
+{
+	static const char *const none[] = {NULL};
+	static const char *const has[] = {"label", "route=/a<x>", NULL};
+	static const char *const lacks[] = {"label", "route=/b", NULL};
+	static const char *const bad[] = {"label", "route", NULL};
+	struct prof_labelset s1[] = {{"{\"route\":\"/a\\u003cx\\u003e\"}", 2},
+	                             {"{\"route\":\"/c\"}", 4}};
+	struct prof_labelset s2[] = {{"{\"route\":\"/a\\u003cx\\u003e\"}", 9},
+	                             {"{\"route\":\"/c\"}", 4}};
+	struct prof_location l = {.loc = {"main.leak", "/leak.go", 7},
+	                          .op = "chan send",
+	                          .op_class = OP_CLASS_CHAN,
+	                          .count = 6,
+	                          .max_wait_minutes = -1,
+	                          .min_wait_minutes = -1,
+	                          .median_wait_minutes = -1,
+	                          .labels = s1,
+	                          .nlabels = 2};
+	struct profile p = {.format = PROFILE_FORMAT_PROTO,
+	                    .kind = PROFILE_KIND_GOROUTINE,
+	                    .locations = &l,
+	                    .nlocations = 1,
+	                    .total_goroutines = 9};
+	struct config cfg = {.scrape_interval = 60,
+	                     .retention_rollup = 86400,
+	                     .detector = {.window = 3600, .max_label_sets = 5}};
+	struct web_ctx c = {.cfg = &cfg, .now_ms = 1790000600000LL};
+	struct suspect sus = {.rank = 1,
+	                      .service = (char *)"<b>svc",
+	                      .function = (char *)"main.leak",
+	                      .file = (char *)"/leak.go",
+	                      .line = 7,
+	                      .op = (char *)"chan send",
+	                      .score = 0.9,
+	                      .current_count = 13,
+	                      .oldest_wait_minutes = -1,
+	                      .median_wait_minutes = -1,
+	                      .explanation = (char *)"grew",
+	                      .stack_json = (char *)"[]",
+	                      .sparkline_json = (char *)"[]"};
+	struct ranking rk = {.generated_at = 1790000500000LL, .window_seconds = 3600, .n = 1};
+	char dir[256], path[300], page[64];
+	struct web_reply r = {0};
+	unsigned status;
+	json_t *j, *lab;
+	int64_t t;
+
+	testutil_mkdtemp(dir, sizeof(dir), "check_web");
+	snprintf(path, sizeof(path), "%s/leakprofd.db", dir);
+	c.st = store_open(path, 0);
+	ck_assert_ptr_nonnull(c.st);
+	t = store_target_upsert(c.st, "<b>svc", NULL, "http://t1");
+	ck_assert_int_eq(store_add_scrape(c.st, &(struct scrape_record){.target_id = t,
+	                                                                .ts = 1790000000000LL,
+	                                                                .status = "ok",
+	                                                                .profile = &p}),
+	                 0);
+	l.labels = s2;
+	l.count = 13;
+	ck_assert_int_eq(store_add_scrape(c.st, &(struct scrape_record){.target_id = t,
+	                                                                .ts = 1790000300000LL,
+	                                                                .status = "ok",
+	                                                                .profile = &p}),
+	                 0);
+	ck_assert_int_eq(query_service_id(c.st, "<b>svc", &sus.service_id), 0);
+	sus.location_id = 1;
+	rk.suspects = &sus;
+	ck_assert_int_eq(store_ranking_save(c.st, &rk), 0);
+
+	j = api_get(&c, "/api/v1/suspects", none, &status);
+	ck_assert_uint_eq(status, 200);
+	lab = json_object_get(json_array_get(json_object_get(j, "suspects"), 0), "labels");
+	ck_assert_uint_eq(json_array_size(lab), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(
+	                     json_object_get(json_array_get(lab, 0), "set"), "route")),
+	                 "/a<x>");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(lab, 0), "count")), 9);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(lab, 0), "growth")), 7);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(lab, 1), "growth")), 0);
+	json_decref(j);
+	j = api_get(&c, "/api/v1/suspects", has, &status);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "suspects")), 1);
+	json_decref(j);
+	j = api_get(&c, "/api/v1/suspects", lacks, &status);
+	ck_assert_uint_eq(status, 200);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "suspects")), 0);
+	json_decref(j);
+	j = api_get(&c, "/api/v1/suspects", bad, &status);
+	ck_assert_uint_eq(status, 400);
+	ck_assert(strncmp(json_string_value(json_object_get(j, "error")), "label:", 6) == 0);
+	json_decref(j);
+
+	/* the location page: the card, escaped, the growing set marked */
+	snprintf(page, sizeof(page), "/locations/%lld", (long long)sus.location_id);
+	c.path = page;
+	c.arg = fake_arg;
+	c.arg_cls = (void *)none;
+	pages_handle(&c, &r);
+	ck_assert_uint_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "<h2>Labels"));
+	ck_assert_ptr_nonnull(strstr(r.body, "<tr class=\"growing\"><td class=\"mono\">"
+	                                     "route=/a&lt;x&gt;</td>"));
+	ck_assert_ptr_nonnull(strstr(r.body, ">+7</td>"));
+	ck_assert_ptr_nonnull(strstr(r.body,
+	                             "<p class=\"grows\">Growing: <a class=\"mono\" "
+	                             "href=\"/?service=%3Cb%3Esvc&amp;label=route%3D%2Fa%3Cx%3E\">"
+	                             "route=/a&lt;x&gt;</a> +7</p>"));
+	ck_assert_ptr_null(strstr(r.body, "/a<x>"));
+	web_reply_release(&r);
+	/* the suspects page: the filter kept in its field, escaped */
+	c.path = "/";
+	c.arg_cls = (void *)has;
+	pages_handle(&c, &r);
+	ck_assert_uint_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "name=\"label\" placeholder=\"key=value\" "
+	                                     "size=\"18\" value=\"route=/a&lt;x&gt;\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "1 suspect "));
+	web_reply_release(&r);
+	store_free(c.st);
+	testutil_rmtree(dir);
+}
+END_TEST
+
 static char *
 page_get(struct web_ctx *c, const char *const *args, unsigned *status)
 {
@@ -1308,6 +1464,8 @@ web_suite(void)
 	tcase_add_test(tc, test_api_targets_pages);
 	tcase_add_test(tc, test_micro_key_targets);
 	tcase_add_test(tc, test_targets_page);
+	tcase_add_test(tc, test_labels_api_and_pages);
+	tcase_add_test(tc, test_label_values);
 	tcase_add_test(tc, test_metrics_per_target_bound);
 	suite_add_tcase(s, tc);
 	return s;

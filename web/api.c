@@ -12,7 +12,9 @@
 #include "detect/detect.h"
 #include "base/log.h"
 #include "base/units.h"
+#include "base/xalloc.h"
 #include "storage/query.h"
+#include "detect/suspect_labels.h"
 #include "web/api.h"
 #include "web/recompute.h"
 
@@ -114,17 +116,18 @@ static bool
 cache_key(const struct web_ctx *c, char *key, size_t n)
 {
 	const char *service = web_arg(c, "service"), *limit = web_arg(c, "limit");
-	const char *window = web_arg(c, "window");
+	const char *window = web_arg(c, "window"), *label = web_arg(c, "label");
 	uint64_t w;
 
 	/* Another window is recomputed; an invalid one is the handler's 400. */
 	if (window &&
 	    (web_parse_duration(window, API_MAX_WINDOW, &w) < 0 || w != c->cfg->detector.window))
 		return false;
-	if ((service && strlen(service) > 256) || (limit && strlen(limit) > 32))
+	if ((service && strlen(service) > 256) || (limit && strlen(limit) > 32) ||
+	    (label && strlen(label) > 256))
 		return false;
-	snprintf(key, n, "%zu:%s|%s", service ? strlen(service) : 0, service ? service : "",
-	         limit ? limit : "");
+	snprintf(key, n, "%zu:%s|%s|%zu:%s", service ? strlen(service) : 0, service ? service : "",
+	         limit ? limit : "", label ? strlen(label) : 0, label ? label : "");
 	return true;
 }
 
@@ -173,12 +176,44 @@ api_compute_ranking(struct store *st, const struct config *cfg, const char *serv
 	return 200;
 }
 
+/* The suspects of out->rk shown: those carrying label 'key' = 'value' (all when 'key' is NULL), at
+ * most 'limit' (0: all). 200, or 500 with 'err'. */
+static unsigned
+api_pick(const struct web_ctx *c, struct api_ranking *out, size_t limit, const char *key,
+         const char *value, char *err, size_t errsz)
+{
+	const struct ranking *rk = out->rk;
+
+	out->shown = xcalloc(rk->n ? rk->n : 1, sizeof(*out->shown));
+	out->n = 0;
+	for (size_t i = 0; i < rk->n && (limit == 0 || out->n < limit); i++) {
+		if (key != NULL) {
+			int m = suspect_labels_match(c->st, &rk->suspects[i], rk->generated_at,
+			                             rk->window_seconds, key, value);
+
+			if (m < 0) {
+				snprintf(err, errsz,
+				         "reading label sets failed (see the daemon log)");
+				api_ranking_release(out);
+				return 500;
+			}
+			if (m == 0)
+				continue;
+		}
+		out->shown[out->n++] = &rk->suspects[i];
+	}
+	return 200;
+}
+
 unsigned
 api_load_ranking(const struct web_ctx *c, struct api_ranking *out, char *err, size_t errsz)
 {
 	const char *service = web_arg(c, "service");
 	const char *wtext = web_arg(c, "window");
 	const char *ltext = web_arg(c, "limit");
+	const char *label = web_arg(c, "label");
+	const char *lkey = NULL, *lvalue = NULL;
+	char lspec[512];
 	uint64_t window = 0, limit = 0;
 	int rc;
 
@@ -192,6 +227,17 @@ api_load_ranking(const struct web_ctx *c, struct api_ranking *out, char *err, si
 	if (ltext && (web_parse_uint(ltext, API_MAX_LIMIT, &limit) < 0 || limit == 0)) {
 		snprintf(err, errsz, "limit: expected an integer from 1 to %d", API_MAX_LIMIT);
 		return 400;
+	}
+	if (label != NULL && label[0] != '\0') {
+		size_t llen = strlen(label);
+
+		if (llen < sizeof(lspec))
+			memcpy(lspec, label, llen + 1);
+		if (llen >= sizeof(lspec) || !store_label_filter_parse(lspec, &lkey, &lvalue)) {
+			snprintf(err, errsz, "label: expected KEY=VALUE (at most %zu bytes)",
+			         sizeof(lspec) - 1);
+			return 400;
+		}
 	}
 	window = api_recompute_window(c);
 	if (window && c->recomputed) {
@@ -217,7 +263,8 @@ api_load_ranking(const struct web_ctx *c, struct api_ranking *out, char *err, si
 			snprintf(err, errsz, "service: no service named '%.200s'", service);
 			return 404;
 		}
-		rc = store_ranking_load(c->st, service, (size_t)limit, &out->own);
+		rc =
+		    store_ranking_load(c->st, service, lkey != NULL ? 0 : (size_t)limit, &out->own);
 		if (rc < 0) {
 			log_err("web: loading the stored ranking: %s", store_errmsg(c->st));
 			snprintf(err, errsz, "loading the ranking failed (see the daemon log)");
@@ -227,24 +274,22 @@ api_load_ranking(const struct web_ctx *c, struct api_ranking *out, char *err, si
 			out->own = (struct ranking){.window_seconds = c->cfg->detector.window};
 	}
 	out->window = window;
-	out->n = out->rk->n;
-	if (limit && out->n > limit)
-		out->n = (size_t)limit;
-	return 200;
+	return api_pick(c, out, (size_t)limit, lkey, lvalue, err, errsz);
 }
 
 void
 api_ranking_release(struct api_ranking *r)
 {
 	ranking_release(&r->own);
+	free(r->shown);
 	*r = (struct api_ranking){.rk = &r->own};
 }
 
 char *
 api_micro_key(const struct web_ctx *c)
 {
-	static const char *const args[] = {"service", "window", "step",    "limit",
-	                                   "status",  "after",  "inactive"};
+	static const char *const args[] = {"service", "window", "step",     "limit",
+	                                   "status",  "after",  "inactive", "label"};
 	struct sbuf b = {.max = 2048};
 	size_t n;
 
@@ -282,6 +327,24 @@ reply_json(struct web_reply *r, json_t *o)
 	r->len = strlen(text);
 }
 
+/* A suspect as the API shows it: detect_suspect_json() and its "labels" over the ranking's window
+ * (suspect_labels_json(): at most detector.max_label_sets sets, then the others). */
+static json_t *
+api_suspect_json(const struct web_ctx *c, const struct ranking *rk, const struct suspect *s)
+{
+	json_t *o = detect_suspect_json(s);
+	struct store_labels lb = {0};
+
+	if (c->cfg->detector.max_label_sets > 0 &&
+	    suspect_labels_load(c->st, s, rk->generated_at, rk->window_seconds,
+	                        c->cfg->detector.max_label_sets, &lb) < 0)
+		log_err("web: label sets of location %lld: %s", (long long)s->location_id,
+		        store_errmsg(c->st));
+	json_object_set_new(o, "labels", suspect_labels_json(&lb));
+	store_labels_release(&lb);
+	return o;
+}
+
 static void
 api_suspects(const struct web_ctx *c, struct web_reply *r)
 {
@@ -316,7 +379,7 @@ api_suspects(const struct web_ctx *c, struct web_reply *r)
 	json_object_set_new(o, "generated_at", detect_time_json(ar.rk->generated_at));
 	json_object_set_new(o, "window_seconds", json_integer((json_int_t)ar.rk->window_seconds));
 	for (size_t i = 0; i < ar.n; i++)
-		json_array_append_new(arr, detect_suspect_json(&ar.rk->suspects[i]));
+		json_array_append_new(arr, api_suspect_json(c, ar.rk, ar.shown[i]));
 	json_object_set_new(o, "suspects", arr);
 	api_ranking_release(&ar);
 	reply_json(r, o);
@@ -403,7 +466,7 @@ api_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	arr = json_array();
 	for (size_t i = 0; i < rk.n; i++) {
 		if (rk.suspects[i].location_id == id)
-			json_array_append_new(arr, detect_suspect_json(&rk.suspects[i]));
+			json_array_append_new(arr, api_suspect_json(c, &rk, &rk.suspects[i]));
 	}
 	json_object_set_new(o, "suspects", arr);
 	ranking_release(&rk);

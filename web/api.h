@@ -46,6 +46,7 @@ struct api_ranking {
 	size_t n;                 /* entries of rk to show (the limit applied) */
 	uint64_t window;          /* recomputed over this window (seconds); 0: the stored ranking */
 	struct ranking own;       /* the stored ranking, loaded for this request */
+	const struct suspect **shown; /* the n entries shown, in rank order (owned) */
 };
 
 /* The window a request's ?window= asks a recompute for: the seconds, or 0 when the request asks
@@ -60,10 +61,11 @@ unsigned api_compute_ranking(struct store *st, const struct config *cfg, const c
                              uint64_t window, int64_t now_ms, struct ranking *out, char *err,
                              size_t errsz);
 
-/* The ranking a request asks for through ?service=, ?window= and ?limit=: with a recompute window
- * (api_recompute_window), the answer in c->recomputed, or computed here when the request has none;
- * otherwise the stored ranking. Returns an HTTP status: 200 with 'out' filled (release it with
- * api_ranking_release; out->rk->generated_at is 0 when nothing was ranked yet), else
+/* The ranking a request asks for through ?service=, ?window=, ?limit= and ?label=KEY=VALUE (only
+ * the suspects whose goroutines carry that pprof label at the end of the window): with a recompute
+ * window (api_recompute_window), the answer in c->recomputed, or computed here when the request has
+ * none; otherwise the stored ranking. Returns an HTTP status: 200 with 'out' filled (release it
+ * with api_ranking_release; out->rk->generated_at is 0 when nothing was ranked yet), else
  * 400/404/500/503 with 'err' set. */
 unsigned api_load_ranking(const struct web_ctx *c, struct api_ranking *out, char *err,
                           size_t errsz);

@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/srclink.h"
 #include "base/units.h"
+#include "detect/suspect_labels.h"
 #include "storage/query.h"
 #include "web/api.h"
 #include "web/pages.h"
@@ -506,6 +507,11 @@ page_suspects(const struct web_ctx *c, struct web_reply *r)
 	}
 	sbuf_puts(&b, "</select></label>");
 	window_select(&b, web_arg(c, "window"), c->cfg->detector.window, c->cfg->retention_rollup);
+	/* ?label=KEY=VALUE: the suspects whose goroutines carry that pprof label */
+	sbuf_puts(&b, "<label>Label <input type=\"text\" name=\"label\" "
+	              "placeholder=\"key=value\" size=\"18\" value=\"");
+	sbuf_html(&b, web_arg(c, "label") ? web_arg(c, "label") : "");
+	sbuf_puts(&b, "\"></label>");
 	sbuf_puts(&b, "<noscript><button type=\"submit\">Apply</button></noscript></form>");
 
 	if (ar.n == 0) {
@@ -530,7 +536,7 @@ page_suspects(const struct web_ctx *c, struct web_reply *r)
 		        "class=\"num\">Oldest</th><th>Trend</th><th>Why</th></tr></thead><tbody>");
 	}
 	for (size_t i = 0; i < ar.n; i++) {
-		const struct suspect *s = &rk->suspects[i];
+		const struct suspect *s = ar.shown[i];
 		double spark[SPARK_MAX];
 		size_t nspark = pages_parse_numbers(s->sparkline_json, spark, SPARK_MAX);
 
@@ -705,6 +711,81 @@ fact(struct sbuf *b, const char *label)
 	sbuf_puts(b, "<div class=\"fact\"><span class=\"label\">");
 	sbuf_puts(b, label);
 	sbuf_puts(b, "</span><span class=\"value\">");
+}
+
+/* The pprof label sets of the location in one service over a window ending at 'until': the top
+ * detector.max_label_sets by goroutines now, each with its growth over the window, growing ones
+ * marked; nothing when no label is stored. */
+static void
+labels_card(struct sbuf *b, const struct web_ctx *c, const struct suspect *s, int64_t until,
+            uint64_t window)
+{
+	struct store_labels lb;
+
+	if (c->cfg->detector.max_label_sets == 0 ||
+	    suspect_labels_load(c->st, s, until, window, c->cfg->detector.max_label_sets, &lb) < 0)
+		return;
+	if (lb.n == 0 && lb.other == 0) {
+		store_labels_release(&lb);
+		return;
+	}
+	sbuf_puts(b, "<section class=\"card labels\"><h2>Labels <span class=\"muted\">(pprof "
+	             "label sets in ");
+	sbuf_html(b, s->service);
+	sbuf_puts(b, ")</span></h2>");
+	/* which label values grow: summed over the sets holding each */
+	{
+		struct suspect_label_value *v;
+		size_t nv = suspect_label_values(&lb, &v), shown = 0;
+
+		for (size_t i = 0; i < nv && shown < 5 && v[i].growth > 0; i++, shown++) {
+			struct sbuf kv = {0};
+
+			/* each links to the suspects of the service that carry it */
+			sbuf_puts(&kv, v[i].key);
+			sbuf_puts(&kv, "=");
+			sbuf_puts(&kv, v[i].value);
+			sbuf_puts(b, shown ? ", " : "<p class=\"grows\">Growing: ");
+			sbuf_puts(b, "<a class=\"mono\" href=\"/?service=");
+			sbuf_url(b, s->service);
+			sbuf_puts(b, "&amp;label=");
+			sbuf_url(b, kv.p != NULL ? kv.p : "");
+			sbuf_puts(b, "\">");
+			sbuf_html(b, kv.p != NULL ? kv.p : "");
+			sbuf_addf(b, "</a> +%lld", (long long)v[i].growth);
+			sbuf_release(&kv);
+		}
+		if (shown > 0)
+			sbuf_puts(b, "</p>");
+		suspect_label_values_free(v, nv);
+	}
+	sbuf_puts(b, "<table class=\"sortable compact\"><thead><tr><th "
+	             "data-sort=\"text\">Labels</th><th data-sort=\"num\" class=\"num\">Blocked "
+	             "now</th><th data-sort=\"num\" class=\"num\">Growth</th></tr></thead><tbody>");
+	for (size_t i = 0; i <= lb.n; i++) {
+		struct sbuf t = {0};
+		uint64_t count = i < lb.n ? lb.sets[i].count : lb.other;
+		uint64_t first = i < lb.n ? lb.sets[i].first : lb.other_first;
+		long long growth = (long long)count - (long long)first;
+
+		if (i == lb.n && lb.other == 0 && lb.other_first == 0)
+			break;
+		if (i < lb.n)
+			suspect_labels_text(&t, lb.sets[i].set, 400);
+		sbuf_puts(b, growth > 0 ? "<tr class=\"growing\"><td class=\"mono\">"
+		                        : "<tr><td class=\"mono\">");
+		if (i < lb.n)
+			sbuf_html(b, t.p != NULL ? t.p : "");
+		else
+			sbuf_puts(b, "<span class=\"muted\">other sets</span>");
+		sbuf_release(&t);
+		sbuf_addf(b, "</td><td class=\"num\" data-v=\"%llu\">", (unsigned long long)count);
+		put_count(b, (double)count);
+		sbuf_addf(b, "</td><td class=\"num\" data-v=\"%lld\">%s%lld</td></tr>", growth,
+		          growth > 0 ? "+" : "", growth);
+	}
+	sbuf_puts(b, "</tbody></table></section>");
+	store_labels_release(&lb);
 }
 
 static void
@@ -938,6 +1019,10 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 		sbuf_puts(&b, "</span></li>");
 	}
 	sbuf_puts(&b, "</ol></section></div>");
+
+	/* Labels: the suspect's over its ranking's window. */
+	if (s != NULL)
+		labels_card(&b, c, s, rk.generated_at, rk.window_seconds);
 
 	/* Copy as issue text. */
 	issue_text(&t, c, &loc, s, stack, &ps);

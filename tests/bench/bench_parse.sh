@@ -23,7 +23,7 @@ if [ ! -s "$dir/goroutine.debug2.txt" ]; then
 fi
 # The driver links the parsers alone, optimised as the daemon is.
 cc -O2 -g -std=c17 -D_GNU_SOURCE -I. -o "$dir/parsebench" tests/bench/parsebench.c collector/profile.c \
-	collector/parse_text.c collector/parse_proto.c collector/classify.c base/xalloc.c base/log.c base/hash.c \
+	collector/parse_text.c collector/parse_labels.c collector/parse_proto.c collector/classify.c base/xalloc.c base/log.c base/hash.c \
 	base/clock.c -lz
 
 ns() { date +%s%N; }

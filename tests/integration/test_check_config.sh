@@ -51,7 +51,7 @@ fi
 # Every error of a broken file, in file order, nothing on stdout.
 run_cc 1 fixtures/config/bad-values.yaml
 [ ! -s "$out" ] || fail "stdout not empty on error"
-assert_eq "error count for bad-values.yaml" "$(wc -l < "$err" | tr -d ' ')" 36
+assert_eq "error count for bad-values.yaml" "$(wc -l < "$err" | tr -d ' ')" 37
 expect_line "fixtures/config/bad-values.yaml:6: scrape_timeout: invalid duration 'ten seconds' (use e.g. 30s, 5m, 2h)"
 expect_line "fixtures/config/bad-values.yaml:12: services[0].targets[0]: invalid URL '127.0.0.1:6060': the scheme must be http:// or https://"
 expect_line "fixtures/config/bad-values.yaml:32: alerting.webhooks[0].format: unknown format 'xml' (use json, slack or alertmanager)"

@@ -89,7 +89,28 @@ $(diff "$TEST_TMP/go1.19.got" "$TEST_TMP/$s.got")" ;;
 	esac
 	echo "$s: $(jq -c '[.suspects[] | "\(.rank) \(.function):\(.line) \(.op)\(if .confirmed then " (confirmed)"
 	    else "" end)"]' "$TEST_TMP/$s.suspects")"
+	# pprof labels: each suspect's top set is its pattern's (the zoo runs each pattern under pprof.Do), and it
+	# grew, where the format carries labels (Go 1.27's debug=2 headers, the leak profile's debug=0); Go 1.19's
+	# and 1.26's debug=2 dumps carry none. --label keeps the one suspect of that pattern.
+	case $s in go1.27 | *-leak) labelled=true ;; *) labelled=false ;; esac
+	jq -r --argjson l $labelled '.suspects[] | "\(.function) \(if $l then .labels[0].set.pattern + " "
+	    + .labels[0].set.handler + " \(.labels[0].growth > 0)" else .labels | length end)"' \
+		"$TEST_TMP/$s.suspects" | sort >"$TEST_TMP/$s.labels"
+	case $s in *-leak) only=leaked ;; *) only= ;; esac
+	jq -r --argjson l $labelled --arg only "$only" '.locations[] | select(.kind == "leak")
+	    | select($only == "" or .leaked) | "\(.function) \(if $l then .pattern + " GET /" + .pattern + " true"
+	    else 0 end)"' "$TEST_TMP/$s.expected" | sort >"$TEST_TMP/$s.labels.want"
+	cmp -s "$TEST_TMP/$s.labels.want" "$TEST_TMP/$s.labels" || fail "$s: label sets differ:
+$(diff "$TEST_TMP/$s.labels.want" "$TEST_TMP/$s.labels")"
+	"$LEAKPROFD_BIN" suspects --db "$DB" --service "$s" --window 1h --json --label pattern=waitgroup \
+		>"$TEST_TMP/$s.filtered" || fail "$s: leakprofd suspects --label failed"
+	assert_eq "$s: suspects carrying pattern=waitgroup" \
+		"$(jq -r '[.suspects[] | .function] | join(" ")' "$TEST_TMP/$s.filtered")" \
+		"$(if $labelled; then jq -r '[.locations[] | select(.pattern == "waitgroup") | .function] | join(" ")' \
+			"$TEST_TMP/$s.expected"; fi)"
 done
+echo "label sets:$(for s in $services; do printf ' %s' "$s=$(jq -c '[.suspects[0].labels[0] | .set, .count, .growth]' \
+	"$TEST_TMP/$s.suspects")"; done)"
 stop_daemon TERM
 assert_eq "integrity" "$(sq 'PRAGMA integrity_check')" ok
 echo "the daemon ranks the zoo's leaks alike for:$services"

@@ -1,0 +1,201 @@
+/* storage/store_labels.c: pprof label sets per count scrape and location (tables labelsets, each
+ * distinct set once, and label_samples), and what they say over a window: which sets a location's
+ * goroutines carry now and which grew.
+ *
+ * The parser bounds a set's size and the sets per location; the daemon keeps the top
+ * detector.max_label_sets of them per location; here at most STORE_LABEL_ROWS rows and
+ * STORE_LABEL_BYTES of set text are written per scrape, for the locations whose op may leak, the
+ * locations with the most goroutines first, so what a scrape stores is bounded whatever its
+ * targets send. Rows are deleted with their scrape, so their retention is the raw samples'; a set
+ * unseen for as long goes too (store_labels_retention()). */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/xalloc.h"
+#include "storage/store_internal.h"
+
+/* The id of set 'set' in labelsets (added when new), its last_seen brought to 'ts'; -1 on error
+ * (logged). */
+static int64_t
+intern_set(struct store *st, const char *set, int64_t ts)
+{
+	sqlite3_stmt *stmt;
+
+	stmt = store_prepare(st, "INSERT INTO labelsets (labels, last_seen) VALUES (?1, ?2)"
+	                         " ON CONFLICT (labels) DO UPDATE SET last_seen ="
+	                         " max(last_seen, excluded.last_seen) RETURNING id");
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_text(stmt, 1, set, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, ts);
+	return store_step_id(st, stmt, "storing a label set");
+}
+
+/* One row: 'set' (NULL: the sets not kept) with 'count' goroutines. */
+static int
+put_row(struct store *st, int64_t scrape_id, int64_t ts, int64_t location_id, const char *set,
+        uint64_t count)
+{
+	sqlite3_stmt *stmt;
+	int64_t set_id = set != NULL ? intern_set(st, set, ts) : 0;
+
+	if (set_id < 0)
+		return -1;
+	stmt = store_prepare(st, "INSERT INTO label_samples (scrape_id, location_id, labelset_id,"
+	                         " count) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (scrape_id,"
+	                         " location_id, labelset_id) DO UPDATE SET count = count +"
+	                         " excluded.count");
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, scrape_id);
+	sqlite3_bind_int64(stmt, 2, location_id);
+	sqlite3_bind_int64(stmt, 3, set_id);
+	sqlite3_bind_int64(stmt, 4, count > INT64_MAX ? INT64_MAX : (int64_t)count);
+	return store_step_write(st, stmt, "storing a label set");
+}
+
+int
+store_labels_add(struct store *st, int64_t scrape_id, int64_t ts, const struct profile *p,
+                 const int64_t *ids)
+{
+	size_t rows = 0, bytes = 0;
+
+	for (size_t i = 0; i < p->nlocations && rows < STORE_LABEL_ROWS; i++) {
+		const struct prof_location *l = &p->locations[i];
+
+		if (l->op_class == OP_CLASS_BENIGN)
+			continue;
+		for (size_t k = 0; k < l->nlabels && rows < STORE_LABEL_ROWS; k++, rows++) {
+			bytes += strlen(l->labels[k].set);
+			if (bytes > STORE_LABEL_BYTES)
+				return 0; /* the sets of the locations with fewer goroutines go */
+			if (put_row(st, scrape_id, ts, ids[i], l->labels[k].set,
+			            l->labels[k].count) < 0)
+				return -1;
+		}
+		if (l->labels_other > 0 && rows < STORE_LABEL_ROWS) {
+			if (put_row(st, scrape_id, ts, ids[i], NULL, l->labels_other) < 0)
+				return -1;
+			rows++;
+		}
+	}
+	return 0;
+}
+
+int
+store_labels_top(struct store *st, int64_t service_id, int64_t location_id, int64_t since,
+                 int64_t until, size_t limit, const char *key, const char *value,
+                 struct store_labels *out)
+{
+	/* Each instance's first and last count scrape of the window, each found in the
+	 * (target_id, ts) index from the service's targets, then their rows of the location by the
+	 * label_samples key. The label filter reads a set only when it is a JSON object ('' holds
+	 * the sets not kept). */
+	static const char sql[] =
+	    "SELECT coalesce(ls.labels, ''),"
+	    " sum(CASE WHEN l.scrape_id = p.last THEN l.count ELSE 0 END) AS cur,"
+	    " sum(CASE WHEN l.scrape_id = p.first THEN l.count ELSE 0 END) AS fst"
+	    " FROM (SELECT (SELECT s.id FROM scrapes s WHERE s.target_id = t.id AND s.ts >= ?2"
+	    "   AND s.ts <= ?3 AND s.status = 'ok' AND s.detail = 0 ORDER BY s.ts LIMIT 1) AS "
+	    "first,"
+	    "  (SELECT s.id FROM scrapes s WHERE s.target_id = t.id AND s.ts >= ?2"
+	    "   AND s.ts <= ?3 AND s.status = 'ok' AND s.detail = 0 ORDER BY s.ts DESC LIMIT 1)"
+	    "  AS last FROM targets t WHERE t.service_id = ?1) p"
+	    " CROSS JOIN label_samples l LEFT JOIN labelsets ls ON ls.id = l.labelset_id"
+	    " WHERE l.scrape_id IN (p.first, p.last) AND l.location_id = ?4"
+	    " AND (l.labelset_id = 0 OR ls.id IS NOT NULL)"
+	    " AND (?5 IS NULL OR CASE WHEN ls.labels IS NOT NULL AND json_valid(ls.labels) THEN "
+	    "EXISTS"
+	    "  (SELECT 1 FROM json_each(ls.labels) j WHERE j.key = ?5 AND j.value = ?6) ELSE 0 END)"
+	    " GROUP BY l.labelset_id ORDER BY l.labelset_id = 0, cur DESC, fst DESC, ls.labels";
+	sqlite3_stmt *stmt;
+	size_t cap = 0;
+	int rc;
+
+	*out = (struct store_labels){0};
+	stmt = store_prepare(st, sql);
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, service_id);
+	sqlite3_bind_int64(stmt, 2, since);
+	sqlite3_bind_int64(stmt, 3, until);
+	sqlite3_bind_int64(stmt, 4, location_id);
+	if (key != NULL) {
+		sqlite3_bind_text(stmt, 5, key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 6, value ? value : "", -1, SQLITE_STATIC);
+	}
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *set = (const char *)sqlite3_column_text(stmt, 0);
+		int64_t cur = sqlite3_column_int64(stmt, 1), first = sqlite3_column_int64(stmt, 2);
+
+		if (set == NULL || set[0] == '\0') {
+			out->other += cur > 0 ? (uint64_t)cur : 0;
+			out->other_first += first > 0 ? (uint64_t)first : 0;
+			continue;
+		}
+		if (limit > 0 && out->n >= limit) {
+			/* past the limit: counted with the other sets */
+			out->other += cur > 0 ? (uint64_t)cur : 0;
+			out->other_first += first > 0 ? (uint64_t)first : 0;
+			continue;
+		}
+		if (out->n == cap) {
+			cap = cap ? 2 * cap : 8;
+			out->sets = xrealloc(out->sets, cap * sizeof(*out->sets));
+		}
+		out->sets[out->n++] = (struct store_labelset){
+		    .set = xstrdup(set),
+		    .count = cur > 0 ? (uint64_t)cur : 0,
+		    .first = first > 0 ? (uint64_t)first : 0,
+		};
+	}
+	if (rc != SQLITE_DONE) {
+		store_log_sqlite(st, "reading label sets");
+		store_stmt_done(stmt);
+		store_labels_release(out);
+		return -1;
+	}
+	store_stmt_done(stmt);
+	return 0;
+}
+
+void
+store_labels_release(struct store_labels *l)
+{
+	if (l == NULL)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->sets[i].set);
+	free(l->sets);
+	*l = (struct store_labels){0};
+}
+
+bool
+store_label_filter_parse(char *spec, const char **key, const char **value)
+{
+	char *eq = spec != NULL ? strchr(spec, '=') : NULL;
+
+	if (eq == NULL || eq == spec)
+		return false;
+	*eq = '\0';
+	*key = spec;
+	*value = eq + 1;
+	return true;
+}
+
+int
+store_labels_retention(struct store *st, int64_t cutoff, unsigned limit)
+{
+	sqlite3_stmt *stmt;
+
+	stmt = store_prepare(st, "DELETE FROM labelsets WHERE id IN (SELECT id FROM labelsets"
+	                         " WHERE last_seen < ?1 LIMIT ?2)");
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, cutoff);
+	sqlite3_bind_int64(stmt, 2, limit);
+	if (store_step_write(st, stmt, "retention: deleting old label sets") != 0)
+		return -1;
+	return sqlite3_changes(store_db(st));
+}
