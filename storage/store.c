@@ -111,6 +111,7 @@ struct stmt_slot {
 struct store {
 	sqlite3 *db;
 	bool in_write; /* inside store_begin(): a rollback drops the intern caches */
+	bool batch;    /* inside store_batch_begin() */
 	char *path;
 	unsigned flags;
 	struct stmt_slot stmts[STMT_CACHE_MAX];
@@ -314,14 +315,18 @@ store_commit(struct store *st)
 	return 0;
 }
 
+static void
+reset_all(struct store *st)
+{
+	for (size_t i = 0; i < st->nstmts; i++)
+		sqlite3_reset(st->stmts[i].stmt);
+}
+
 void
 store_rollback(struct store *st)
 {
-	size_t i;
-
 	/* A statement still stepping would keep its read snapshot. */
-	for (i = 0; i < st->nstmts; i++)
-		sqlite3_reset(st->stmts[i].stmt);
+	reset_all(st);
 	if (!sqlite3_get_autocommit(st->db)) {
 		if (sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
 			log_err("store: '%s': rolling back: %s", st->path, sqlite3_errmsg(st->db));
@@ -331,6 +336,76 @@ store_rollback(struct store *st)
 		store_ingest_forget(st->ingest);
 		st->in_write = false;
 	}
+	/* A batch's scrapes taught the lifetimes what is no longer stored. */
+	if (st->batch) {
+		store_ingest_forget_lifetimes(st->ingest);
+		st->batch = false;
+	}
+}
+
+bool
+store_batch_open(const struct store *st)
+{
+	return st->batch;
+}
+
+int
+store_savepoint(struct store *st)
+{
+	return exec_simple(st, "SAVEPOINT scrape", "starting a savepoint");
+}
+
+int
+store_savepoint_release(struct store *st)
+{
+	return exec_simple(st, "RELEASE scrape", "releasing a savepoint");
+}
+
+void
+store_savepoint_rollback(struct store *st)
+{
+	reset_all(st);
+	/* After some errors (a full disk, an I/O error) SQLite has rolled the whole transaction
+	 * back already: then there is no savepoint left, and the batch fails as a whole. */
+	if (!sqlite3_get_autocommit(st->db) &&
+	    (sqlite3_exec(st->db, "ROLLBACK TO scrape", NULL, NULL, NULL) != SQLITE_OK ||
+	     sqlite3_exec(st->db, "RELEASE scrape", NULL, NULL, NULL) != SQLITE_OK))
+		log_err("store: '%s': rolling back to a savepoint: %s", st->path,
+		        sqlite3_errmsg(st->db));
+	/* Ids interned since the savepoint no longer exist. */
+	store_ingest_forget(st->ingest);
+}
+
+int
+store_batch_begin(struct store *st)
+{
+	if (store_begin(st) < 0)
+		return -1;
+	st->batch = true;
+	return 0;
+}
+
+int
+store_batch_commit(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db) &&
+	    exec_simple(st, "COMMIT", "committing a batch of scrapes") == 0) {
+		st->in_write = false;
+		st->batch = false;
+		return 0;
+	}
+	if (sqlite3_get_autocommit(st->db)) {
+		store_set_error(st, "the transaction was rolled back");
+		log_err("store: '%s': committing a batch of scrapes: %s", st->path, st->errbuf);
+	}
+	store_rollback(st);
+	return -1;
+}
+
+void
+store_batch_rollback(struct store *st)
+{
+	store_rollback(st);
 }
 
 /* ---- Open and migrate ---- */

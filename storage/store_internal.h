@@ -57,6 +57,15 @@ int store_begin_read(struct store *st) __attribute__((warn_unused_result));
 int store_commit(struct store *st) __attribute__((warn_unused_result));
 void store_rollback(struct store *st);
 
+/* Savepoints inside a batch (store_batch_begin()): each scrape is stored under one, so that one
+ * that cannot be stored is undone alone. store_savepoint_rollback() undoes what was written since
+ * store_savepoint() and ends it (nothing when SQLite already rolled the whole transaction back:
+ * sqlite3_get_autocommit() then tells), and forgets the cached ids. 0, or -1 (logged). */
+bool store_batch_open(const struct store *st);
+int store_savepoint(struct store *st) __attribute__((warn_unused_result));
+int store_savepoint_release(struct store *st) __attribute__((warn_unused_result));
+void store_savepoint_rollback(struct store *st);
+
 /* Log "store: '<path>': <what>: <sqlite message>" for the connection's last error (error level;
  * info for an interrupt, see query_set_interrupt()).
  * store_errmsg() keeps the message. */
@@ -81,6 +90,9 @@ void store_ingest_free(struct store_ingest *ing);
 /* Forget every cached id: after a write transaction rolls back (ids interned in it no longer exist)
  * and after locations or stacks are deleted. */
 void store_ingest_forget(struct store_ingest *ing);
+/* Forget what the latest scrapes of each target showed (lifetime_judge()'s memory): after a batch
+ * rolls back, whose scrapes were remembered as they were stored. */
+void store_ingest_forget_lifetimes(struct store_ingest *ing);
 /* The store's own (kept by store.c). Borrowed: valid until store_free(). */
 struct store_ingest *store_ingest_state(struct store *st);
 
