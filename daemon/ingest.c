@@ -11,12 +11,14 @@
  * registered before its first scrape is stored, and a mark runs once everything before it is.
  *
  * The unit of work is the head job alone, or, when the head is a finished scrape, the run of
- * scrapes that starts there (at most batch_max): they are stored in one transaction, each under a
- * savepoint, and committed once all are written or batch_ms have passed (the rest wait for the
- * next unit). One commit per batch writes each touched page once instead of once per scrape, which
- * is most of what a scrape cost. A registration, the active set or a mark ends a run, so the order
- * holds across kinds. A scrape the database rejects is rolled back to its savepoint and given up
- * (logged with its target's URL); the batch goes on. A refusal (full, locked, read-only, an I/O
+ * scrapes that starts there (at most batch_max): they are stored in one transaction, committed
+ * once all are written or batch_ms have passed (the rest wait for the next unit). One commit per
+ * batch writes each touched page once instead of once per scrape, which was most of what a scrape
+ * cost. A registration, the active set or a mark ends a run, so the order holds across kinds. A
+ * scrape the database rejects (a constraint: bad data, a target deleted under the daemon) rolls its
+ * batch back: the scrapes before it are stored again as a batch, and it is given up alone, logged
+ * with its target's URL. (A savepoint per scrape would undo it alone, but doubles the cost of every
+ * scrape, for a failure that should never happen.) A refusal (full, locked, read-only, an I/O
  * error) rolls the whole unit back: it stays at the head, and nothing of it counts as stored.
  *
  * A unit the database refuses stays at the head and is retried every retry_ms; nothing behind it
@@ -266,21 +268,28 @@ ingest_target(struct ingest *in, int64_t id)
 	return &in->targets[i];
 }
 
-/* Store scrape 'j' (in the open batch, or alone): 0 stored, 1 not stored for good (logged: an
- * unregistered target, or a scrape the database rejects), -1 the database refused it. */
-static int
-ingest_store_scrape(struct ingest *in, struct job *j)
+/* What the thread knows of scrape 'j''s target; NULL (logged) when it was never registered: the
+ * scrape is given up. */
+static struct target_ref *
+ingest_scrape_target(struct ingest *in, struct job *j)
 {
 	struct target_ref *t = j->id > 0 ? ingest_target(in, j->id) : NULL;
-	int r;
 
 	if (t == NULL || t->dbid <= 0) {
 		log_err("daemon: a scrape of an unregistered target (id %" PRId64
 		        ") was not stored",
 		        j->id);
-		return 1;
+		return NULL;
 	}
-	r = store_add_scrape(
+	return t;
+}
+
+/* Store scrape 'j' of target 't' (in the open batch, or alone): store_add_scrape()'s 0 stored, 1
+ * rejected, -1 refused. */
+static int
+ingest_store_scrape(struct ingest *in, struct job *j, const struct target_ref *t)
+{
+	return store_add_scrape(
 	    in->st, &(struct scrape_record){
 	                .target_id = t->dbid,
 	                .ts = j->ts,
@@ -292,12 +301,15 @@ ingest_store_scrape(struct ingest *in, struct job *j)
 	                .connection = j->new_connection ? LIFETIME_CONN_NEW : LIFETIME_CONN_REUSED,
 	                .profile = j->has_profile ? &j->profile : NULL,
 	            });
-	if (r > 0)
-		log_err("daemon: the scrape of '%s' started at %" PRId64
-		        " (Unix ms) was not stored: %s; the others are",
-		        t->url, j->ts, store_errmsg(in->st));
-	j->stored = r == 0;
-	return r;
+}
+
+/* A rejected scrape is given up for good: the database would refuse it again. */
+static void
+ingest_reject(struct ingest *in, const struct job *j, const struct target_ref *t)
+{
+	log_err("daemon: the scrape of '%s' started at %" PRId64
+	        " (Unix ms) was not stored: %s; the others are",
+	        t->url, j->ts, store_errmsg(in->st));
 }
 
 /* Run one job other than a scrape. 0 done, -1 the database refused it: retry later. */
@@ -326,7 +338,14 @@ ingest_run(struct ingest *in, struct job *j)
 		free(ids);
 		return r;
 	case JOB_SCRAPE:
-		return ingest_store_scrape(in, j) < 0 ? -1 : 0;
+		t = ingest_scrape_target(in, j);
+		if (t == NULL)
+			return 0;
+		r = ingest_store_scrape(in, j, t);
+		if (r > 0)
+			ingest_reject(in, j, t);
+		j->stored = r == 0;
+		return r < 0 ? -1 : 0;
 	case JOB_MARK:
 		j->fn(j->arg);
 		return 0;
@@ -351,15 +370,17 @@ ingest_gather(struct ingest *in)
 	return n;
 }
 
-/* Do the unit of work in->batch[0..n). A run of scrapes is stored in one transaction, each under a
- * savepoint (a scrape the database rejects is left out, the others kept), until batch_ms have
- * passed: what is left waits for the next unit. Sets *done to how many jobs from the head are
- * finished (stored, or given up for good) and *stored to how many of them were committed. 0, or -1
- * the database refused the unit: nothing of it is stored, *done is 0, retry later. */
+/* Do the unit of work in->batch[0..n). A run of scrapes is stored in one transaction until all
+ * are written or batch_ms have passed (what is left waits for the next unit). When the database
+ * rejects one, the batch is rolled back: the scrapes before it are stored again as a batch of
+ * their own, and it heads the next unit, where it is given up alone (logged with its target's
+ * URL). Sets *done to how many jobs from the head are finished (stored, or given up for good) and
+ * *stored to how many of them were committed. 0, or -1 the database refused the unit: nothing of
+ * it is stored, *done is 0, retry later. */
 static int
 ingest_work(struct ingest *in, size_t n, size_t *done, uint64_t *stored)
 {
-	int64_t until = clock_mono_ms() + in->batch_ms;
+	int64_t until;
 	size_t i;
 	int r;
 
@@ -374,15 +395,34 @@ ingest_work(struct ingest *in, size_t n, size_t *done, uint64_t *stored)
 		*stored = in->batch[0]->stored;
 		return 0;
 	}
+again:
+	until = clock_mono_ms() + in->batch_ms;
+	*stored = 0;
 	if (store_batch_begin(in->st) < 0)
 		return -1;
 	for (i = 0; i < n && (i == 0 || clock_mono_ms() < until); i++) {
-		r = ingest_store_scrape(in, in->batch[i]);
-		if (r < 0) {
-			store_batch_rollback(in->st);
-			goto out_refused;
+		struct job *j = in->batch[i];
+		const struct target_ref *t = ingest_scrape_target(in, j);
+
+		j->stored = false;
+		if (t == NULL)
+			continue;
+		r = ingest_store_scrape(in, j, t);
+		if (r < 0)
+			goto out_refused; /* rolled back */
+		if (r > 0 && i == 0) {
+			/* rolled back, and nothing before it */
+			ingest_reject(in, j, t);
+			*done = 1;
+			*stored = 0;
+			return 0;
 		}
-		*stored += r == 0;
+		if (r > 0) {
+			n = i;
+			goto again;
+		}
+		j->stored = true;
+		++*stored;
 	}
 	if (store_batch_commit(in->st) < 0)
 		goto out_refused;

@@ -6,7 +6,7 @@
  * full, locked) never stops the main loop: the refused work stays at the head and is retried,
  * finished scrapes wait behind it up to a bound, and the rest of the queue follows once writes
  * succeed. A scrape the database rejects (a constraint: bad data, a target deleted under it) is
- * left out of its batch, logged with its target's URL; the rest of the batch is stored.
+ * given up, logged with its target's URL; the rest of its batch is stored.
  *
  * Acknowledged: a scrape is acknowledged once the transaction holding it has committed
  * (ingest_committed() counts them); from then on a kill -9 or a crash of the process cannot lose

@@ -350,33 +350,6 @@ store_batch_open(const struct store *st)
 }
 
 int
-store_savepoint(struct store *st)
-{
-	return exec_simple(st, "SAVEPOINT scrape", "starting a savepoint");
-}
-
-int
-store_savepoint_release(struct store *st)
-{
-	return exec_simple(st, "RELEASE scrape", "releasing a savepoint");
-}
-
-void
-store_savepoint_rollback(struct store *st)
-{
-	reset_all(st);
-	/* After some errors (a full disk, an I/O error) SQLite has rolled the whole transaction
-	 * back already: then there is no savepoint left, and the batch fails as a whole. */
-	if (!sqlite3_get_autocommit(st->db) &&
-	    (sqlite3_exec(st->db, "ROLLBACK TO scrape", NULL, NULL, NULL) != SQLITE_OK ||
-	     sqlite3_exec(st->db, "RELEASE scrape", NULL, NULL, NULL) != SQLITE_OK))
-		log_err("store: '%s': rolling back to a savepoint: %s", st->path,
-		        sqlite3_errmsg(st->db));
-	/* Ids interned since the savepoint no longer exist. */
-	store_ingest_forget(st->ingest);
-}
-
-int
 store_batch_begin(struct store *st)
 {
 	if (store_begin(st) < 0)

@@ -1,10 +1,10 @@
-/* storage/store_ingest.c: one scrape into the store, in a transaction of its own or under a
- * savepoint of a batch (store_batch_begin()). See store_add_scrape() in store.h.
+/* storage/store_ingest.c: one scrape into the store, in a transaction of its own or in a batch
+ * (store_batch_begin()). See store_add_scrape() in store.h.
  *
  * A scrape's row, its per-location samples and its target's health are written together: on any
- * failure all of it is rolled back (to its savepoint, in a batch, so the batch's other scrapes
- * stay). A failure is the scrape's own (a constraint: it is rejected, and would be again) or the
- * database's (full, locked, read-only: the caller tries again later). Locations and stacks are
+ * failure all of it is rolled back, with the rest of its batch. A failure is the scrape's own (a
+ * constraint: it is rejected, and would be again) or the database's (full, locked, read-only: the
+ * caller tries again later). Locations and stacks are
  * interned through small in-memory caches (struct store_ingest, one per connection) so that a
  * scrape of an unchanged service costs one INSERT per location and no lookups; a rollback drops the
  * caches, which may hold ids from the rolled-back transaction. Scraped strings are untrusted: they
@@ -16,8 +16,8 @@
  * intervals between successes, attempts that found no process since, the connection, the latest
  * debug=2 dump's largest goroutine id, its latest count scrapes): what lifetime_judge() compares a
  * new scrape with, and where lifetime_goid_place() may put a restart a dump shows. It is updated
- * only once a scrape is committed (in a batch: once its savepoint is released, so that a target's
- * next scrape in the same batch is judged against it; a batch rolled back forgets it all), and
+ * only once a scrape is committed (in a batch: once it is written, so that a target's next scrape
+ * in the same batch is judged against it; a batch rolled back forgets it all), and
  * forgotten as a whole when it holds too many targets; a
  * target it does not know is judged against its stored previous scrape, on the signals that the
  * database holds.
@@ -871,11 +871,13 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		store_set_error(st, "scrape with status ok has no profile");
 		log_err("store: '%s': target %" PRId64 ": %s", store_path(st), rec->target_id,
 		        store_errmsg(st));
+		if (batch)
+			store_rollback(st); /* as for any failure */
 		return 1;
 	}
 	count_scrape = p != NULL && !rec->detail;
 	snprintf(what, sizeof(what), "recording a scrape of target %" PRId64, rec->target_id);
-	if ((batch ? store_savepoint(st) : store_begin(st)) < 0)
+	if (!batch && store_begin(st) < 0)
 		return -1;
 
 	/* Locations first: the lifetime is judged on their counts before the scrape's row is
@@ -1022,19 +1024,15 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		if (store_step_write(st, stmt, what) != 0)
 			goto out_rollback;
 	}
-	if ((batch ? store_savepoint_release(st) : store_commit(st)) < 0)
-		goto out_rollback;
+	if (!batch && store_commit(st) < 0)
+		return -1;
 	life_remember(st, rec, p, ok);
 	return 0;
 
 out_rollback:
 	/* read before the rollback sets its own */
 	rejected = rejected || rejects_scrape(sqlite3_extended_errcode(store_db(st)));
-	if (!batch) {
-		store_rollback(st);
-		return rejected ? 1 : -1;
-	}
-	store_savepoint_rollback(st);
-	/* SQLite may have rolled the whole batch back (a full disk, an I/O error) */
-	return rejected && !sqlite3_get_autocommit(store_db(st)) ? 1 : -1;
+	/* in a batch, the whole of it: part of this scrape would stay in it otherwise */
+	store_rollback(st);
+	return rejected ? 1 : -1;
 }

@@ -57,14 +57,8 @@ int store_begin_read(struct store *st) __attribute__((warn_unused_result));
 int store_commit(struct store *st) __attribute__((warn_unused_result));
 void store_rollback(struct store *st);
 
-/* Savepoints inside a batch (store_batch_begin()): each scrape is stored under one, so that one
- * that cannot be stored is undone alone. store_savepoint_rollback() undoes what was written since
- * store_savepoint() and ends it (nothing when SQLite already rolled the whole transaction back:
- * sqlite3_get_autocommit() then tells), and forgets the cached ids. 0, or -1 (logged). */
+/* Inside store_batch_begin(). */
 bool store_batch_open(const struct store *st);
-int store_savepoint(struct store *st) __attribute__((warn_unused_result));
-int store_savepoint_release(struct store *st) __attribute__((warn_unused_result));
-void store_savepoint_rollback(struct store *st);
 
 /* Log "store: '<path>': <what>: <sqlite message>" for the connection's last error (error level;
  * info for an interrupt, see query_set_interrupt()).

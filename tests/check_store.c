@@ -651,8 +651,9 @@ END_TEST
 /* ---- several scrapes per transaction ---- */
 
 /* A batch stores its scrapes at its commit, and not before (a second connection sees none until
- * then); a scrape the database rejects (a constraint: the injected trigger, an unknown target) is
- * left out alone, its new locations too, and the rest of the batch is stored whole. */
+ * then); a target's second scrape in the batch is judged against its first. A scrape the database
+ * rejects (a constraint: the injected trigger, an unknown target) is 1 and rolls the whole batch
+ * back, its new locations too; the others stored again without it are kept. */
 START_TEST(test_batch)
 {
 	struct prof_location l1[] = {
@@ -665,42 +666,37 @@ START_TEST(test_batch)
 	};
 	struct profile p1 = prof(l1, 2), pbad = prof(lbad, 2);
 	struct store *st = store_open(dbpath, 0), *rd;
-	int64_t t1, t2;
+	struct scrape_record good[] = {
+	    {.target_id = 1, .ts = T0, .status = "ok", .profile = &p1},
+	    {.target_id = 2, .ts = T0 + 3, .status = "timeout"},
+	    {.target_id = 1, .ts = T0 + MIN, .status = "ok", .profile = &p1},
+	};
+	struct scrape_record bad[] = {
+	    {.target_id = 2, .ts = T0 + 1, .status = "ok", .profile = &pbad},
+	    {.target_id = 42, .ts = T0 + 2, .status = "ok", .profile = &p1},
+	};
 
 	ck_assert_ptr_nonnull(st);
-	t1 = store_target_upsert(st, "s", NULL, "http://x");
-	t2 = store_target_upsert(st, "s", NULL, "http://y");
+	ck_assert_int_eq(store_target_upsert(st, "s", NULL, "http://x"), 1);
+	ck_assert_int_eq(store_target_upsert(st, "s", NULL, "http://y"), 2);
 	exec_ok(st, "CREATE TEMP TRIGGER inject BEFORE INSERT ON samples WHEN NEW.count = 666"
 	            " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
 	rd = store_open(dbpath, STORE_READONLY);
 	ck_assert_ptr_nonnull(rd);
 
+	for (size_t k = 0; k < 2; k++) {
+		ck_assert_int_eq(store_batch_begin(st), 0);
+		ck_assert_int_eq(store_add_scrape(st, &good[0]), 0);
+		ck_assert_int_eq(store_add_scrape(st, &bad[k]), 1);
+		ck_assert_ptr_nonnull(strstr(store_errmsg(st), k == 0 ? "injected failure"
+		                                                      : "FOREIGN KEY constraint"));
+		/* rolled back: a new batch can start */
+		ck_assert_int_eq(count_rows(rd, "SELECT count(*) FROM scrapes"), 0);
+		ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations"), 0);
+	}
 	ck_assert_int_eq(store_batch_begin(st), 0);
-	ck_assert_int_eq(
-	    store_add_scrape(
-	        st,
-	        &(struct scrape_record){.target_id = t1, .ts = T0, .status = "ok", .profile = &p1}),
-	    0);
-	ck_assert_int_eq(store_add_scrape(st, &(struct scrape_record){.target_id = t2,
-	                                                              .ts = T0 + 1,
-	                                                              .status = "ok",
-	                                                              .profile = &pbad}),
-	                 1);
-	ck_assert_ptr_nonnull(strstr(store_errmsg(st), "injected failure"));
-	ck_assert_int_eq(store_add_scrape(st, &(struct scrape_record){.target_id = 42,
-	                                                              .ts = T0 + 2,
-	                                                              .status = "ok",
-	                                                              .profile = &p1}),
-	                 1);
-	ck_assert_int_eq(
-	    store_add_scrape(
-	        st, &(struct scrape_record){.target_id = t2, .ts = T0 + 3, .status = "timeout"}),
-	    0);
-	ck_assert_int_eq(store_add_scrape(st, &(struct scrape_record){.target_id = t1,
-	                                                              .ts = T0 + MIN,
-	                                                              .status = "ok",
-	                                                              .profile = &p1}),
-	                 0);
+	for (size_t k = 0; k < 3; k++)
+		ck_assert_int_eq(store_add_scrape(st, &good[k]), 0);
 	ck_assert_int_eq(count_rows(rd, "SELECT count(*) FROM scrapes"), 0);
 	ck_assert_int_eq(store_batch_commit(st), 0);
 
@@ -710,7 +706,6 @@ START_TEST(test_batch)
 	ck_assert_int_eq(
 	    count_rows(rd, "SELECT count(*) FROM locations WHERE function = 'main.only_in_bad'"),
 	    0);
-	ck_assert_int_eq(count_rows(rd, "SELECT count(*) FROM scrapes WHERE target_id = 2"), 1);
 	ck_assert_int_eq(count_rows(rd, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
 	/* the target's second scrape in the batch was judged against its first */
 	ck_assert_int_eq(count_rows(rd, "SELECT count(*) FROM scrapes WHERE target_id = 1"
@@ -754,7 +749,7 @@ START_TEST(test_batch_rollback)
 END_TEST
 
 /* A full disk in the middle of a batch is the database's refusal, not the scrape's: -1, and the
- * batch rolled back stores nothing; once there is room the same batch is stored whole. */
+ * batch is rolled back, nothing of it stored; once there is room the same batch is stored whole. */
 START_TEST(test_batch_full_disk)
 {
 	static struct frame big[64];
@@ -796,9 +791,9 @@ START_TEST(test_batch_full_disk)
 			rc = store_add_scrape(st, &rec);
 		}
 		if (attempt == 0) {
+			/* refused, and the batch rolled back */
 			ck_assert_int_eq(rc, -1);
 			ck_assert_ptr_nonnull(strstr(store_errmsg(st), "database or disk is full"));
-			store_batch_rollback(st);
 			ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 1);
 			exec_ok(st, "PRAGMA max_page_count = 1073741823");
 		} else {
