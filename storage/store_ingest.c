@@ -581,8 +581,14 @@ clean_text(const char *s, size_t cap, char *buf)
 	bool changed = len > cap;
 
 	for (i = 0; i < len && !changed;) {
-		size_t n = utf8_seq(p + i, len - i);
+		size_t n;
 
+		/* printable ASCII, nearly every byte of a Go name: no call per byte */
+		if (p[i] >= 0x20 && p[i] < 0x7f) {
+			i++;
+			continue;
+		}
+		n = utf8_seq(p + i, len - i);
 		if (n == 0 || p[i] < 0x20 || p[i] == 0x7f)
 			changed = true;
 		i += n ? n : 1;
@@ -955,9 +961,8 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	scrape_id = sqlite3_last_insert_rowid(store_db(st));
 	ing->now.scrape_id = scrape_id;
 
-	for (i = 0; p != NULL && i < p->nlocations; i++) {
-		const struct prof_location *pl = &p->locations[i];
-
+	/* one statement for every sample: each step rebinds all but the scrape's id */
+	if (p != NULL && p->nlocations > 0) {
 		stmt = store_prepare(st, "INSERT INTO samples (scrape_id, location_id, count, "
 		                         "leaked, max_wait, min_wait, median_wait)"
 		                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
@@ -969,17 +974,23 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		if (stmt == NULL)
 			goto out_rollback;
 		sqlite3_bind_int64(stmt, 1, scrape_id);
-		sqlite3_bind_int64(stmt, 2, ing->ids[i]);
-		sqlite3_bind_int64(stmt, 3, pl->count > INT64_MAX ? INT64_MAX : (int64_t)pl->count);
-		sqlite3_bind_int64(stmt, 4,
-		                   pl->leaked > INT64_MAX ? INT64_MAX : (int64_t)pl->leaked);
-		store_bind_wait(stmt, 5, pl->max_wait_minutes);
-		store_bind_wait(stmt, 6, pl->min_wait_minutes);
-		store_bind_wait(stmt, 7, pl->median_wait_minutes);
-		if (sqlite3_step(stmt) != SQLITE_DONE) {
-			store_log_sqlite(st, what);
-			store_stmt_done(stmt);
-			goto out_rollback;
+		for (i = 0; i < p->nlocations; i++) {
+			const struct prof_location *pl = &p->locations[i];
+
+			sqlite3_bind_int64(stmt, 2, ing->ids[i]);
+			sqlite3_bind_int64(stmt, 3,
+			                   pl->count > INT64_MAX ? INT64_MAX : (int64_t)pl->count);
+			sqlite3_bind_int64(
+			    stmt, 4, pl->leaked > INT64_MAX ? INT64_MAX : (int64_t)pl->leaked);
+			store_bind_wait(stmt, 5, pl->max_wait_minutes);
+			store_bind_wait(stmt, 6, pl->min_wait_minutes);
+			store_bind_wait(stmt, 7, pl->median_wait_minutes);
+			if (sqlite3_step(stmt) != SQLITE_DONE) {
+				store_log_sqlite(st, what);
+				store_stmt_done(stmt);
+				goto out_rollback;
+			}
+			sqlite3_reset(stmt);
 		}
 		store_stmt_done(stmt);
 	}
