@@ -394,11 +394,29 @@ out:
  * clock (profile generation included: a few microseconds a scrape) and fills *cpu_ms (CPU per
  * scrape), or -1. */
 #define INGEST_TARGETS 1000
-#define INGEST_BATCH_MS 0.25
+static double ingest_batch_s = 0.25; /* --batch-ms */
+
+/* Bytes this process has written so far (write(2) and pwrite(2): the WAL, checkpoints). */
+static uint64_t
+written_bytes(void)
+{
+	FILE *f = fopen("/proc/self/io", "r");
+	char line[128];
+	unsigned long long v = 0;
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "wchar: %llu", &v) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	return v;
+}
 
 static double
-ingest_rate(const char *path, struct sim_service *svcs, long batch, double seconds, double *cpu_ms)
+ingest_rate(const char *path, struct sim_service *svcs, long batch, double seconds, double *cpu_ms,
+            double *kib)
 {
+	uint64_t w0;
 	struct prof_location locs[NLOC];
 	struct store *st;
 	int64_t ids[INGEST_TARGETS], t = T_START;
@@ -421,9 +439,10 @@ ingest_rate(const char *path, struct sim_service *svcs, long batch, double secon
 	i = 0;
 	wall0 = last_ret = now_s();
 	cpu0 = cpu_s();
+	w0 = written_bytes();
 	end = wall0 + seconds;
 	while (now_s() < end) {
-		double until = now_s() + INGEST_BATCH_MS;
+		double until = now_s() + ingest_batch_s;
 		long k;
 
 		if (batch > 1 && store_batch_begin(st) != 0)
@@ -461,6 +480,7 @@ ingest_rate(const char *path, struct sim_service *svcs, long batch, double secon
 		}
 	}
 	*cpu_ms = (cpu_s() - cpu0) * 1000 / (double)n;
+	*kib = (double)(written_bytes() - w0) / 1024 / (double)n;
 	wall0 = (double)n / (now_s() - wall0);
 	store_free(st);
 	remove(path);
@@ -506,16 +526,18 @@ main(int argc, char **argv)
 			interval = arg_long(argv[++a]);
 		else if (strcmp(argv[a], "--batch") == 0 && a + 1 < argc)
 			ingest_batch = arg_long(argv[++a]);
+		else if (strcmp(argv[a], "--batch-ms") == 0 && a + 1 < argc)
+			ingest_batch_s = (double)arg_long(argv[++a]) / 1000;
 		else if (strcmp(argv[a], "--ingest-seconds") == 0 && a + 1 < argc)
 			ingest_seconds = arg_long(argv[++a]);
 		else if (strcmp(argv[a], "--ingest-only") == 0)
 			ingest_only = true;
 		else {
-			fprintf(stderr,
-			        "usage: bench_store [--db FILE] [--targets N] "
-			        "[--per-service N] [--days N]"
-			        " [--hours N] [--interval S] [--batch N] [--ingest-seconds S]"
-			        " [--ingest-only]\n");
+			fprintf(stderr, "usage: bench_store [--db FILE] [--targets N] "
+			                "[--per-service N] [--days N]"
+			                " [--hours N] [--interval S] [--batch N] [--batch-ms MS] "
+			                "[--ingest-seconds S]"
+			                " [--ingest-only]\n");
 			return 2;
 		}
 	}
@@ -525,26 +547,26 @@ main(int argc, char **argv)
 		 * for half as long: it is the slow one) in this run. */
 		struct sim_service *isv = calloc(INGEST_TARGETS / 100, sizeof(*isv));
 		char ipath[4096];
-		double base, batched, base_cpu = 0, batched_cpu = 0;
+		double base, batched, base_cpu = 0, batched_cpu = 0, base_kib = 0, batched_kib = 0;
 
 		if (isv == NULL)
 			return 1;
 		for (i = 0; i < INGEST_TARGETS / 100; i++)
 			service_init(&isv[i], 500 + (int)i);
 		snprintf(ipath, sizeof(ipath), "%s.ingest", path);
-		base = ingest_rate(ipath, isv, 1, (double)ingest_seconds / 2, &base_cpu);
-		batched =
-		    ingest_rate(ipath, isv, ingest_batch, (double)ingest_seconds, &batched_cpu);
+		base = ingest_rate(ipath, isv, 1, (double)ingest_seconds / 2, &base_cpu, &base_kib);
+		batched = ingest_rate(ipath, isv, ingest_batch, (double)ingest_seconds,
+		                      &batched_cpu, &batched_kib);
 		free(isv);
 		if (base < 0 || batched < 0)
 			return 1;
 		printf(
 		    "ingest, sustained (%d targets every second, ~50 locations a scrape, retention "
 		    "steps as the daemon takes them): one transaction per scrape %.0f scrapes/s "
-		    "(%.3f ms CPU each); %ld per transaction %.0f scrapes/s (%.3f ms CPU each); "
-		    "%.1fx\n",
-		    INGEST_TARGETS, base, base_cpu, ingest_batch, batched, batched_cpu,
-		    batched / base);
+		    "(%.3f ms CPU, %.1f KiB written each); up to %ld per transaction (or %.0f ms) "
+		    "%.0f scrapes/s (%.3f ms CPU, %.1f KiB written each); %.1fx\n",
+		    INGEST_TARGETS, base, base_cpu, base_kib, ingest_batch, ingest_batch_s * 1000,
+		    batched, batched_cpu, batched_kib, batched / base);
 		printf("INGEST_SCRAPES_PER_S_BATCH1 %.0f\nINGEST_SCRAPES_PER_S_BATCH%ld %.0f\n",
 		       base, ingest_batch, batched);
 		if (ingest_only)
