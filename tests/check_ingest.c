@@ -619,6 +619,8 @@ ingest_suite(void)
 	TCase *slow = tcase_create("refused");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
+	/* each test parses a fixture per ok scrape: slow under the sanitizers on a busy machine */
+	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_order);
 	tcase_add_test(tc, test_run_queued);
 	tcase_add_test(tc, test_bound);
