@@ -445,10 +445,11 @@ maybe_rank(struct daemon *d, int64_t now)
 
 		/* how far the writer trails: what a kill -9 now would lose */
 		ingest_stats_take(d->in, &is);
-		log_debug("daemon: ingest: %llu scrapes stored, %llu dropped; queue peak %zu "
-		          "scrapes, longest wait %lld ms",
-		          (unsigned long long)is.stored, (unsigned long long)is.dropped,
-		          is.peak_scrapes, (long long)is.peak_wait_ms);
+		log_debug(
+		    "daemon: ingest: %llu scrapes stored (%llu since the start), %llu "
+		    "dropped; queue peak %zu scrapes, longest wait %lld ms",
+		    (unsigned long long)is.stored, (unsigned long long)ingest_committed(d->in),
+		    (unsigned long long)is.dropped, is.peak_scrapes, (long long)is.peak_wait_ms);
 	}
 	/* the ranking starts once the ingest thread has stored everything of the round */
 	ingest_push_mark(d->in, on_round_stored, d->det);
@@ -468,6 +469,7 @@ main_loop(struct daemon *d)
 
 		sdnotify_watchdog(now);
 		web_heartbeat(d->web, clock_wall_ms());
+		web_set_stored(d->web, ingest_committed(d->in));
 		if (wd > 0 && wd < timeout)
 			timeout = (int)wd;
 		n = scrape_poll(d->sc, &d->sigfd, 1, timeout, err, sizeof(err));

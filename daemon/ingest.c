@@ -10,17 +10,28 @@
  * it only once it is done, so the order of the queue is the order of the database: a target is
  * registered before its first scrape is stored, and a mark runs once everything before it is.
  *
- * A job the database refuses stays at the head and is retried every retry_ms; nothing behind it is
- * tried meanwhile (that would store out of order). Finished scrapes queue up behind it, but only
- * while the head has waited less than pending_ms and fewer than pending_max wait; newer ones are
- * dropped (the first drop logged). The first refusal is logged with SQLite's message, and the
+ * The unit of work is the head job alone, or, when the head is a finished scrape, the run of
+ * scrapes that starts there (at most batch_max): they are stored in one transaction, committed
+ * once all are written or batch_ms have passed (the rest wait for the next unit). One commit per
+ * batch writes each touched page once instead of once per scrape, which was most of what a scrape
+ * cost. A registration, the active set or a mark ends a run, so the order holds across kinds. A
+ * scrape the database rejects (a constraint: bad data, a target deleted under the daemon) rolls its
+ * batch back: the scrapes before it are stored again as a batch, and it is given up alone, logged
+ * with its target's URL. (A savepoint per scrape would undo it alone, but doubles the cost of every
+ * scrape, for a failure that should never happen.) A refusal (full, locked, read-only, an I/O
+ * error) rolls the whole unit back: it stays at the head, and nothing of it counts as stored.
+ *
+ * A unit the database refuses stays at the head and is retried every retry_ms; nothing behind it
+ * is tried meanwhile (that would store out of order). Finished scrapes queue up behind it, but
+ * only while the head has waited less than pending_ms and fewer than pending_max wait; newer ones
+ * are dropped (the first drop logged). The first refusal is logged with SQLite's message, and the
  * recovery with how many delayed scrapes were stored and how many were dropped.
  *
- * The queue lives in memory, so the bound is also what a kill -9 can lose beyond the transaction
- * being written: scrapes that finished within pending_ms of each other, at most pending_max. A
- * database taking writes keeps it near empty: each scrape is committed as soon as the thread
- * reaches it, and the peaks (queued scrapes, wait from push to commit) are kept for
- * ingest_stats_take().
+ * The queue lives in memory, so the bound is also what a kill -9 can lose: the scrapes queued,
+ * the batch being written among them (a job leaves the queue only once its transaction has
+ * committed): at most pending_max, finished within pending_ms of the oldest. A database taking
+ * writes keeps it near one batch; the peaks (queued scrapes, wait from push to commit) are kept
+ * for ingest_stats_take(), and the scrapes committed are counted (ingest_committed()).
  *
  * When the queue is empty the thread prunes old data in small steps (store_retention_step());
  * under load it still takes a step every second, sized to what was stored since the previous one,
@@ -72,6 +83,13 @@ struct job {
 	struct profile profile;
 	void (*fn)(void *arg); /* JOB_MARK */
 	void *arg;
+	bool stored; /* JOB_SCRAPE: committed (not rejected) */
+};
+
+/* A target as the thread knows it: its database id (0: not registered) and URL (for messages). */
+struct target_ref {
+	int64_t dbid;
+	char *url;
 };
 
 struct ingest {
@@ -88,16 +106,20 @@ struct ingest {
 	int64_t stop_by_ms;                /* monotonic: a stop gives up on the queue then */
 	atomic_bool failing;               /* the database refuses writes (for STATUS=) */
 	_Atomic int64_t raw_ms, rollup_ms; /* retention */
+	_Atomic uint64_t committed;        /* scrapes committed since the start */
 	size_t pending_max;
 	int64_t pending_ms;
 	int64_t retry_ms;
 	int64_t stop_ms;
+	size_t batch_max;
+	int64_t batch_ms;
 	char *db_path;
 
 	/* owned by the thread (by the caller before it starts) */
 	struct store *st;
-	int64_t *dbids; /* database id of each target id - 1; 0: not registered */
-	size_t ndbids;
+	struct target_ref *targets; /* of each target id - 1 */
+	size_t ntargets;
+	struct job **batch; /* the jobs of the unit of work, batch_max of them at most */
 	bool retention_more;
 	int64_t retention_next_ms, retention_step_ms;
 	uint64_t stored_since_step;
@@ -226,30 +248,75 @@ ingest_push_mark(struct ingest *in, void (*fn)(void *arg), void *arg)
 	ingest_push(in, j);
 }
 
-/* The database id of target 'id' (> 0), growing the table as needed. */
-static int64_t *
-ingest_dbid(struct ingest *in, int64_t id)
+/* What the thread knows of target 'id' (> 0), growing the table as needed. */
+static struct target_ref *
+ingest_target(struct ingest *in, int64_t id)
 {
 	size_t i = (size_t)(id - 1);
 
-	if (i >= in->ndbids) {
-		size_t n = in->ndbids ? in->ndbids : 64;
-		int64_t *v;
+	if (i >= in->ntargets) {
+		size_t n = in->ntargets ? in->ntargets : 64;
+		struct target_ref *v;
 
 		while (n <= i)
 			n *= 2;
-		v = xrealloc(in->dbids, n * sizeof(*v));
-		memset(v + in->ndbids, 0, (n - in->ndbids) * sizeof(*v));
-		in->dbids = v;
-		in->ndbids = n;
+		v = xrealloc(in->targets, n * sizeof(*v));
+		memset(v + in->ntargets, 0, (n - in->ntargets) * sizeof(*v));
+		in->targets = v;
+		in->ntargets = n;
 	}
-	return &in->dbids[i];
+	return &in->targets[i];
 }
 
-/* Run one job. 0 done (or dropped for good), -1 the database refused it: retry later. */
+/* What the thread knows of scrape 'j''s target; NULL (logged) when it was never registered: the
+ * scrape is given up. */
+static struct target_ref *
+ingest_scrape_target(struct ingest *in, struct job *j)
+{
+	struct target_ref *t = j->id > 0 ? ingest_target(in, j->id) : NULL;
+
+	if (t == NULL || t->dbid <= 0) {
+		log_err("daemon: a scrape of an unregistered target (id %" PRId64
+		        ") was not stored",
+		        j->id);
+		return NULL;
+	}
+	return t;
+}
+
+/* Store scrape 'j' of target 't' (in the open batch, or alone): store_add_scrape()'s 0 stored, 1
+ * rejected, -1 refused. */
+static int
+ingest_store_scrape(struct ingest *in, struct job *j, const struct target_ref *t)
+{
+	return store_add_scrape(
+	    in->st, &(struct scrape_record){
+	                .target_id = t->dbid,
+	                .ts = j->ts,
+	                .duration_ms = j->duration_ms,
+	                .bytes = j->bytes,
+	                .status = j->status,
+	                .detail = j->detail,
+	                .consecutive_failures = j->consecutive_failures,
+	                .connection = j->new_connection ? LIFETIME_CONN_NEW : LIFETIME_CONN_REUSED,
+	                .profile = j->has_profile ? &j->profile : NULL,
+	            });
+}
+
+/* A rejected scrape is given up for good: the database would refuse it again. */
+static void
+ingest_reject(struct ingest *in, const struct job *j, const struct target_ref *t)
+{
+	log_err("daemon: the scrape of '%s' started at %" PRId64
+	        " (Unix ms) was not stored: %s; the others are",
+	        t->url, j->ts, store_errmsg(in->st));
+}
+
+/* Run one job other than a scrape. 0 done, -1 the database refused it: retry later. */
 static int
 ingest_run(struct ingest *in, struct job *j)
 {
+	struct target_ref *t;
 	int64_t id, *ids;
 	int r = 0;
 
@@ -258,44 +325,115 @@ ingest_run(struct ingest *in, struct job *j)
 		id = store_target_upsert(in->st, j->service, j->labels_json, j->base_url);
 		if (id <= 0)
 			return -1;
-		*ingest_dbid(in, j->id) = id;
+		t = ingest_target(in, j->id);
+		t->dbid = id;
+		free(t->url);
+		t->url = xstrdup(j->base_url);
 		return 0;
 	case JOB_ACTIVE:
 		ids = xcalloc(j->nids, sizeof(*ids));
 		for (size_t i = 0; i < j->nids; i++)
-			ids[i] = j->ids[i] > 0 ? *ingest_dbid(in, j->ids[i]) : 0;
+			ids[i] = j->ids[i] > 0 ? ingest_target(in, j->ids[i])->dbid : 0;
 		r = store_targets_set_active(in->st, ids, j->nids);
 		free(ids);
 		return r;
 	case JOB_SCRAPE:
-		id = j->id > 0 ? *ingest_dbid(in, j->id) : 0;
-		if (id <= 0) {
-			log_err("daemon: a scrape of an unregistered target (id %" PRId64
-			        ") was not stored",
-			        j->id);
+		t = ingest_scrape_target(in, j);
+		if (t == NULL)
 			return 0;
-		}
-		r = store_add_scrape(
-		    in->st,
-		    &(struct scrape_record){
-		        .target_id = id,
-		        .ts = j->ts,
-		        .duration_ms = j->duration_ms,
-		        .bytes = j->bytes,
-		        .status = j->status,
-		        .detail = j->detail,
-		        .consecutive_failures = j->consecutive_failures,
-		        .connection = j->new_connection ? LIFETIME_CONN_NEW : LIFETIME_CONN_REUSED,
-		        .profile = j->has_profile ? &j->profile : NULL,
-		    });
-		if (r == 0)
-			in->stored_since_step++;
-		return r;
+		r = ingest_store_scrape(in, j, t);
+		if (r > 0)
+			ingest_reject(in, j, t);
+		j->stored = r == 0;
+		return r < 0 ? -1 : 0;
 	case JOB_MARK:
 		j->fn(j->arg);
 		return 0;
 	}
 	return 0;
+}
+
+/* The unit of work at the head of the queue, into in->batch: the head job alone, or the run of
+ * finished scrapes that starts at the head, batch_max at most. Under mu once the thread runs (the
+ * tail's next pointer moves under it). Returns how many. */
+static size_t
+ingest_gather(struct ingest *in)
+{
+	struct job *j = in->head;
+	size_t n = 0;
+
+	in->batch[n++] = j;
+	if (j->kind != JOB_SCRAPE)
+		return 1;
+	for (j = j->next; j != NULL && j->kind == JOB_SCRAPE && n < in->batch_max; j = j->next)
+		in->batch[n++] = j;
+	return n;
+}
+
+/* Do the unit of work in->batch[0..n). A run of scrapes is stored in one transaction until all
+ * are written or batch_ms have passed (what is left waits for the next unit). When the database
+ * rejects one, the batch is rolled back: the scrapes before it are stored again as a batch of
+ * their own, and it heads the next unit, where it is given up alone (logged with its target's
+ * URL). Sets *done to how many jobs from the head are finished (stored, or given up for good) and
+ * *stored to how many of them were committed. 0, or -1 the database refused the unit: nothing of
+ * it is stored, *done is 0, retry later. */
+static int
+ingest_work(struct ingest *in, size_t n, size_t *done, uint64_t *stored)
+{
+	int64_t until;
+	size_t i;
+	int r;
+
+	*done = 0;
+	*stored = 0;
+	/* one job alone runs as it always has, in a transaction of its own (a batch_max of 1
+	 * gives one transaction per scrape) */
+	if (n == 1) {
+		if (ingest_run(in, in->batch[0]) < 0)
+			return -1;
+		*done = 1;
+		*stored = in->batch[0]->stored;
+		return 0;
+	}
+again:
+	until = clock_mono_ms() + in->batch_ms;
+	*stored = 0;
+	if (store_batch_begin(in->st) < 0)
+		return -1;
+	for (i = 0; i < n && (i == 0 || clock_mono_ms() < until); i++) {
+		struct job *j = in->batch[i];
+		const struct target_ref *t = ingest_scrape_target(in, j);
+
+		j->stored = false;
+		if (t == NULL)
+			continue;
+		r = ingest_store_scrape(in, j, t);
+		if (r < 0)
+			goto out_refused; /* rolled back */
+		if (r > 0 && i == 0) {
+			/* rolled back, and nothing before it */
+			ingest_reject(in, j, t);
+			*done = 1;
+			*stored = 0;
+			return 0;
+		}
+		if (r > 0) {
+			n = i;
+			goto again;
+		}
+		j->stored = true;
+		++*stored;
+	}
+	if (store_batch_commit(in->st) < 0)
+		goto out_refused;
+	*done = i;
+	return 0;
+
+out_refused:
+	for (size_t k = 0; k < n; k++)
+		in->batch[k]->stored = false;
+	*stored = 0;
+	return -1;
 }
 
 /* Unlink the head 'j' (done) and free it. Under mu once the thread runs. */
@@ -310,7 +448,7 @@ ingest_pop(struct ingest *in, struct job *j)
 
 		if (waited > in->stats.peak_wait_ms)
 			in->stats.peak_wait_ms = waited;
-		in->stats.stored++;
+		in->stats.stored += j->stored;
 		in->nscrapes--;
 	}
 	job_free(j);
@@ -362,8 +500,9 @@ ingest_main(void *arg)
 
 	pthread_mutex_lock(&in->mu);
 	for (;;) {
-		struct job *j;
 		bool failing = atomic_load(&in->failing), stopping;
+		size_t n, done;
+		uint64_t stored;
 		int r;
 
 		if (in->head == NULL) {
@@ -391,20 +530,26 @@ ingest_main(void *arg)
 			                : "the writer is too far behind to store them in time");
 			break;
 		}
-		j = in->head;
+		n = ingest_gather(in);
 		stopping = in->stop;
 		pthread_mutex_unlock(&in->mu);
-		r = ingest_run(in, j);
+		r = ingest_work(in, n, &done, &stored);
+		if (r == 0) {
+			/* committed: acknowledged from here on */
+			atomic_fetch_add(&in->committed, stored);
+			in->stored_since_step += stored;
+		}
 		/* a stop stores the queue and nothing more: retention can wait */
 		if (r == 0 && !failing && !stopping)
 			ingest_retention(in, false);
 		pthread_mutex_lock(&in->mu);
 		if (r == 0) {
-			if (j->kind == JOB_SCRAPE) {
-				stored_while_failing += failing;
-				stored_at_stop += in->stop;
+			if (in->head->kind == JOB_SCRAPE) {
+				stored_while_failing += failing ? stored : 0;
+				stored_at_stop += in->stop ? stored : 0;
 			}
-			ingest_pop(in, j);
+			while (done-- > 0)
+				ingest_pop(in, in->head);
 			if (failing && in->head == NULL) {
 				log_notice(
 				    "daemon: database '%s' takes writes again: stored %" PRIu64
@@ -451,6 +596,10 @@ ingest_new(struct store *st, const struct ingest_options *opt)
 	in->pending_ms = opt->pending_ms ? opt->pending_ms : INGEST_PENDING_MS;
 	in->stop_ms = opt->stop_ms ? opt->stop_ms : INGEST_STOP_MS;
 	in->retry_ms = opt->retry_ms ? opt->retry_ms : INGEST_RETRY_MS;
+	in->batch_max = opt->batch_max ? opt->batch_max : INGEST_BATCH_MAX;
+	in->batch_ms = opt->batch_ms ? opt->batch_ms : INGEST_BATCH_MS;
+	in->batch = xcalloc(in->batch_max, sizeof(*in->batch));
+	atomic_init(&in->committed, 0);
 	atomic_init(&in->failing, false);
 	atomic_init(&in->raw_ms, opt->retention_raw_ms);
 	atomic_init(&in->rollup_ms, opt->retention_rollup_ms);
@@ -485,17 +634,26 @@ ingest_start(struct ingest *in)
 void
 ingest_run_queued(struct ingest *in)
 {
-	struct job *j;
+	while (in->head != NULL) {
+		size_t done;
+		uint64_t stored;
 
-	while ((j = in->head) != NULL) {
-		if (ingest_run(in, j) != 0) {
+		if (ingest_work(in, ingest_gather(in), &done, &stored) != 0) {
 			log_err("daemon: cannot write to database '%s': %s; retrying every %" PRId64
 			        " s",
 			        in->db_path, store_errmsg(in->st), in->retry_ms / 1000);
 			return;
 		}
-		ingest_pop(in, j);
+		atomic_fetch_add(&in->committed, stored);
+		while (done-- > 0)
+			ingest_pop(in, in->head);
 	}
+}
+
+uint64_t
+ingest_committed(struct ingest *in)
+{
+	return atomic_load(&in->committed);
 }
 
 bool
@@ -542,7 +700,10 @@ ingest_free(struct ingest *in)
 		return;
 	ingest_stop(in);
 	store_free(in->st);
-	free(in->dbids);
+	for (size_t i = 0; i < in->ntargets; i++)
+		free(in->targets[i].url);
+	free(in->targets);
+	free(in->batch);
 	free(in->db_path);
 	pthread_cond_destroy(&in->cv);
 	pthread_mutex_destroy(&in->mu);

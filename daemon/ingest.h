@@ -1,21 +1,30 @@
 /* daemon/ingest.h: the ingest thread: the one writer of the database, storing what the main loop
- * queues (target registrations, the active set, finished scrapes) in order, one transaction per
- * item, so a slow disk never delays a scrape. A database that refuses writes (read-only, full,
- * locked) never stops the main loop: the refused item stays at the head and is retried, finished
- * scrapes wait behind it up to a bound, and the rest of the queue follows once writes succeed.
+ * queues (target registrations, the active set, finished scrapes) in order, so a slow disk never
+ * delays a scrape. Finished scrapes are stored in batches: the run of scrapes at the head of the
+ * queue, up to batch_max of them or batch_ms of work, in one transaction; any other job in a
+ * transaction of its own, in its place in the order. A database that refuses writes (read-only,
+ * full, locked) never stops the main loop: the refused work stays at the head and is retried,
+ * finished scrapes wait behind it up to a bound, and the rest of the queue follows once writes
+ * succeed. A scrape the database rejects (a constraint: bad data, a target deleted under it) is
+ * given up, logged with its target's URL; the rest of its batch is stored.
  *
- * What is queued is in memory only: a crash or kill -9 loses it with the transaction being
- * written. The bound keeps that loss to the scrapes that finished within pending_ms (a minute) and
- * to at most pending_max of them: the queue takes a scrape only while its oldest job has waited
- * less than pending_ms and fewer than pending_max scrapes wait; beyond, new scrapes are dropped
- * (logged). A database taking writes keeps the queue far below either bound (ingest_stats_take()
- * measures it).
+ * Acknowledged: a scrape is acknowledged once the transaction holding it has committed
+ * (ingest_committed() counts them); from then on a kill -9 or a crash of the process cannot lose
+ * it. What is not acknowledged is in memory only, and that is what a kill -9 loses: the scrapes
+ * queued and the batch being written. The queue bounds it: it takes a scrape only while its oldest
+ * job has waited less than pending_ms (a minute) and fewer than pending_max (2,048) scrapes wait,
+ * the batch being written included; beyond, new scrapes are dropped (logged). So a kill -9 loses
+ * at most pending_max scrapes, all finished after the oldest of them was queued, which was less
+ * than pending_ms before the newest. A database taking writes keeps the queue far below either
+ * bound: about one batch_ms of work plus what finishes meanwhile (ingest_stats_take() measures
+ * it).
  *
  * Targets are named by the caller's ids (> 0; the daemon's registry ids, see targetset.h); the
  * thread maps each to its database id when it registers it.
  *
- * Threads: the ingest_push_*() functions, ingest_set_retention() and ingest_failing() may be called
- * from any thread; the rest from the one that owns the struct ingest. */
+ * Threads: the ingest_push_*() functions, ingest_set_retention(), ingest_committed() and
+ * ingest_failing() may be called from any thread; the rest from the one that owns the struct
+ * ingest. */
 #ifndef INGEST_H
 #define INGEST_H
 
@@ -31,6 +40,8 @@
 #define INGEST_PENDING_MS 60000 /* the oldest job waited less when a scrape is queued */
 #define INGEST_RETRY_MS 5000    /* a refused write is retried this often */
 #define INGEST_STOP_MS 3000     /* a stop stores what is queued for this long at most */
+#define INGEST_BATCH_MAX 256    /* finished scrapes stored in one transaction, at most */
+#define INGEST_BATCH_MS 250     /* and for this long at most (then committed) */
 
 struct ingest; /* opaque */
 
@@ -40,6 +51,9 @@ struct ingest_options {
 	int64_t pending_ms;  /* and the oldest job waited less; 0: INGEST_PENDING_MS */
 	int64_t retry_ms;    /* retry a refused write this often; 0: INGEST_RETRY_MS */
 	int64_t stop_ms; /* ingest_stop() stores the queue this long at most; 0: INGEST_STOP_MS */
+	/* scrapes per transaction at most; 0: INGEST_BATCH_MAX (1: one transaction each) */
+	size_t batch_max;
+	int64_t batch_ms; /* a batch is committed after this long; 0: INGEST_BATCH_MS */
 	/* what store_retention_step() keeps, > 0 (later: ingest_set_retention()) */
 	int64_t retention_raw_ms;
 	int64_t retention_rollup_ms;
@@ -76,6 +90,9 @@ void ingest_run_queued(struct ingest *in);
 /* Start the thread (it inherits the caller's signal mask). 0, or -1 (logged). */
 int ingest_start(struct ingest *in) __attribute__((warn_unused_result));
 
+/* Scrapes committed since ingest_new(): acknowledged, safe from a kill -9. Thread-safe. */
+uint64_t ingest_committed(struct ingest *in);
+
 /* The database refuses writes now (for the daemon's STATUS=). */
 bool ingest_failing(struct ingest *in);
 
@@ -85,7 +102,7 @@ struct ingest_stats {
 	size_t peak_scrapes; /* the most finished scrapes queued at once */
 	int64_t
 	    peak_wait_ms; /* the longest a stored scrape waited between its push and its commit */
-	uint64_t stored;  /* scrapes stored */
+	uint64_t stored;  /* scrapes stored (committed) */
 	uint64_t dropped; /* scrapes dropped at the bound */
 };
 /* Fill 'out' and start the next period. Thread-safe. */

@@ -130,6 +130,7 @@ struct stmt_slot {
 struct store {
 	sqlite3 *db;
 	bool in_write; /* inside store_begin(): a rollback drops the intern caches */
+	bool batch;    /* inside store_batch_begin() */
 	char *path;
 	unsigned flags;
 	struct stmt_slot stmts[STMT_CACHE_MAX];
@@ -333,14 +334,18 @@ store_commit(struct store *st)
 	return 0;
 }
 
+static void
+reset_all(struct store *st)
+{
+	for (size_t i = 0; i < st->nstmts; i++)
+		sqlite3_reset(st->stmts[i].stmt);
+}
+
 void
 store_rollback(struct store *st)
 {
-	size_t i;
-
 	/* A statement still stepping would keep its read snapshot. */
-	for (i = 0; i < st->nstmts; i++)
-		sqlite3_reset(st->stmts[i].stmt);
+	reset_all(st);
 	if (!sqlite3_get_autocommit(st->db)) {
 		if (sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
 			log_err("store: '%s': rolling back: %s", st->path, sqlite3_errmsg(st->db));
@@ -350,6 +355,49 @@ store_rollback(struct store *st)
 		store_ingest_forget(st->ingest);
 		st->in_write = false;
 	}
+	/* A batch's scrapes taught the lifetimes what is no longer stored. */
+	if (st->batch) {
+		store_ingest_forget_lifetimes(st->ingest);
+		st->batch = false;
+	}
+}
+
+bool
+store_batch_open(const struct store *st)
+{
+	return st->batch;
+}
+
+int
+store_batch_begin(struct store *st)
+{
+	if (store_begin(st) < 0)
+		return -1;
+	st->batch = true;
+	return 0;
+}
+
+int
+store_batch_commit(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db) &&
+	    exec_simple(st, "COMMIT", "committing a batch of scrapes") == 0) {
+		st->in_write = false;
+		st->batch = false;
+		return 0;
+	}
+	if (sqlite3_get_autocommit(st->db)) {
+		store_set_error(st, "the transaction was rolled back");
+		log_err("store: '%s': committing a batch of scrapes: %s", st->path, st->errbuf);
+	}
+	store_rollback(st);
+	return -1;
+}
+
+void
+store_batch_rollback(struct store *st)
+{
+	store_rollback(st);
 }
 
 /* ---- Open and migrate ---- */

@@ -52,8 +52,15 @@ struct scrape_record {
 	    *profile; /* parsed profile when status is "ok", else NULL. Borrowed. */
 };
 
-/* Record one scrape, its per-location counts, locations, stacks and the target's health, in one
- * transaction. On failure nothing of it is stored: 0, or -1 (logged).
+/* Record one scrape, its per-location counts, locations, stacks and the target's health: in a
+ * transaction of its own, or inside the open batch (store_batch_begin()). On failure nothing of it
+ * is stored (logged), and inside a batch nothing of the batch either: it is rolled back whole. The
+ * result says whether to try again:
+ *    0  stored (committed; inside a batch: part of it, committed with it);
+ *    1  rejected: this scrape cannot be stored (a target that does not exist, data the schema
+ *       refuses; store_errmsg() says why) and would be rejected again. Store the batch's
+ *       scrapes before it again without it;
+ *   -1  the database refuses writes (full, read-only, locked, an I/O error): try again later.
  *
  * A successful count scrape also gets its place in the target's process lifetimes, decided here
  * once by lifetime_judge() from what this connection saw of the target's previous scrapes (or,
@@ -63,6 +70,19 @@ struct scrape_record {
  * in time order. */
 int store_add_scrape(struct store *st, const struct scrape_record *rec)
     __attribute__((warn_unused_result));
+
+/* Batches: store_batch_begin() opens one write transaction for several store_add_scrape() calls,
+ * and store_batch_commit() commits them at once: each page the scrapes touch is written once per
+ * batch instead of once per scrape. A failed store_add_scrape() rolls the whole batch back (a
+ * savepoint per scrape would undo one alone, but costs about as much again as the scrape, SQLite
+ * journalling the pages each one changes: a rejected scrape is rare, so the caller stores the
+ * others again). Nothing of a batch is stored before its commit returns 0; a failed commit rolls
+ * the batch back. Nothing else may write between begin and commit (the store's other API functions
+ * open their own transactions). Each 0, or -1 (logged). */
+int store_batch_begin(struct store *st) __attribute__((warn_unused_result));
+int store_batch_commit(struct store *st) __attribute__((warn_unused_result));
+/* Roll the open batch back (nothing of it stored); safe when none is open. */
+void store_batch_rollback(struct store *st);
 
 /* Retention: roll every completed hour of raw samples up into hourly rollups (an hour is rolled
  * up once the hour after it is over too), delete the raw samples of the hours older than now -

@@ -1,19 +1,24 @@
-/* storage/store_ingest.c: one scrape into the store, in one transaction. See store_add_scrape() in
- * store.h.
+/* storage/store_ingest.c: one scrape into the store, in a transaction of its own or in a batch
+ * (store_batch_begin()). See store_add_scrape() in store.h.
  *
  * A scrape's row, its per-location samples and its target's health are written together: on any
- * failure all of it is rolled back. Locations and stacks are interned through small in-memory
- * caches (struct store_ingest, one per connection) so that a scrape of an unchanged service costs
- * one INSERT per location and no lookups; a rollback drops the caches, which may hold ids from the
- * rolled-back transaction. Scraped strings are untrusted: they are cut at a fixed length and made
- * valid UTF-8 before they reach the database, so every reader can put them into JSON as they are.
+ * failure all of it is rolled back, with the rest of its batch. A failure is the scrape's own (a
+ * constraint: it is rejected, and would be again) or the database's (full, locked, read-only: the
+ * caller tries again later). Locations and stacks are
+ * interned through small in-memory caches (struct store_ingest, one per connection) so that a
+ * scrape of an unchanged service costs one INSERT per location and no lookups; a rollback drops the
+ * caches, which may hold ids from the rolled-back transaction. Scraped strings are untrusted: they
+ * are cut at a fixed length and made valid UTF-8 before they reach the database, so every reader
+ * can put them into JSON as they are.
  *
  * The same per-connection state remembers, per target, what its latest scrapes showed (the last
  * successful count scrape's time, total and largest locations with how long they held, the
  * intervals between successes, attempts that found no process since, the connection, the latest
  * debug=2 dump's largest goroutine id, its latest count scrapes): what lifetime_judge() compares a
  * new scrape with, and where lifetime_goid_place() may put a restart a dump shows. It is updated
- * only once a scrape is committed, and forgotten as a whole when it holds too many targets; a
+ * only once a scrape is committed (in a batch: once it is written, so that a target's next scrape
+ * in the same batch is judged against it; a batch rolled back forgets it all), and
+ * forgotten as a whole when it holds too many targets; a
  * target it does not know is judged against its stored previous scrape, on the signals that the
  * database holds.
  */
@@ -233,6 +238,13 @@ store_ingest_forget(struct store_ingest *ing)
 {
 	intern_clear(&ing->locs);
 	intern_clear(&ing->stacks);
+}
+
+void
+store_ingest_forget_lifetimes(struct store_ingest *ing)
+{
+	free(ing->life.slots);
+	ing->life = (struct life_table){0};
 }
 
 /* ---- What the latest scrapes of each target showed ---- */
@@ -569,8 +581,14 @@ clean_text(const char *s, size_t cap, char *buf)
 	bool changed = len > cap;
 
 	for (i = 0; i < len && !changed;) {
-		size_t n = utf8_seq(p + i, len - i);
+		size_t n;
 
+		/* printable ASCII, nearly every byte of a Go name: no call per byte */
+		if (p[i] >= 0x20 && p[i] < 0x7f) {
+			i++;
+			continue;
+		}
+		n = utf8_seq(p + i, len - i);
 		if (n == 0 || p[i] < 0x20 || p[i] == 0x7f)
 			changed = true;
 		i += n ? n : 1;
@@ -820,6 +838,23 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, co
 	return e->id;
 }
 
+/* Whether the failure SQLite reports as 'code' belongs to the scrape (its data, its target) rather
+ * than to the database (full, locked, read-only, an I/O error): the scrape is rejected, and
+ * trying it again would fail again. */
+static bool
+rejects_scrape(int code)
+{
+	switch (code & 0xff) {
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+	case SQLITE_TOOBIG:
+	case SQLITE_RANGE:
+		return true;
+	default:
+		return false;
+	}
+}
+
 int
 store_add_scrape(struct store *st, const struct scrape_record *rec)
 {
@@ -829,7 +864,7 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	sqlite3_stmt *stmt;
 	int64_t scrape_id;
 	const char *status;
-	bool ok, count_scrape;
+	bool ok, count_scrape, batch = store_batch_open(st), rejected = false;
 	int reason = LIFETIME_SAME;
 	unsigned held_falls = 0;
 	size_t i;
@@ -842,11 +877,13 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		store_set_error(st, "scrape with status ok has no profile");
 		log_err("store: '%s': target %" PRId64 ": %s", store_path(st), rec->target_id,
 		        store_errmsg(st));
-		return -1;
+		if (batch)
+			store_rollback(st); /* as for any failure */
+		return 1;
 	}
 	count_scrape = p != NULL && !rec->detail;
 	snprintf(what, sizeof(what), "recording a scrape of target %" PRId64, rec->target_id);
-	if (store_begin(st) < 0)
+	if (!batch && store_begin(st) < 0)
 		return -1;
 
 	/* Locations first: the lifetime is judged on their counts before the scrape's row is
@@ -924,9 +961,8 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	scrape_id = sqlite3_last_insert_rowid(store_db(st));
 	ing->now.scrape_id = scrape_id;
 
-	for (i = 0; p != NULL && i < p->nlocations; i++) {
-		const struct prof_location *pl = &p->locations[i];
-
+	/* one statement for every sample: each step rebinds all but the scrape's id */
+	if (p != NULL && p->nlocations > 0) {
 		stmt = store_prepare(st, "INSERT INTO samples (scrape_id, location_id, count, "
 		                         "leaked, max_wait, min_wait, median_wait)"
 		                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
@@ -938,17 +974,23 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		if (stmt == NULL)
 			goto out_rollback;
 		sqlite3_bind_int64(stmt, 1, scrape_id);
-		sqlite3_bind_int64(stmt, 2, ing->ids[i]);
-		sqlite3_bind_int64(stmt, 3, pl->count > INT64_MAX ? INT64_MAX : (int64_t)pl->count);
-		sqlite3_bind_int64(stmt, 4,
-		                   pl->leaked > INT64_MAX ? INT64_MAX : (int64_t)pl->leaked);
-		store_bind_wait(stmt, 5, pl->max_wait_minutes);
-		store_bind_wait(stmt, 6, pl->min_wait_minutes);
-		store_bind_wait(stmt, 7, pl->median_wait_minutes);
-		if (sqlite3_step(stmt) != SQLITE_DONE) {
-			store_log_sqlite(st, what);
-			store_stmt_done(stmt);
-			goto out_rollback;
+		for (i = 0; i < p->nlocations; i++) {
+			const struct prof_location *pl = &p->locations[i];
+
+			sqlite3_bind_int64(stmt, 2, ing->ids[i]);
+			sqlite3_bind_int64(stmt, 3,
+			                   pl->count > INT64_MAX ? INT64_MAX : (int64_t)pl->count);
+			sqlite3_bind_int64(
+			    stmt, 4, pl->leaked > INT64_MAX ? INT64_MAX : (int64_t)pl->leaked);
+			store_bind_wait(stmt, 5, pl->max_wait_minutes);
+			store_bind_wait(stmt, 6, pl->min_wait_minutes);
+			store_bind_wait(stmt, 7, pl->median_wait_minutes);
+			if (sqlite3_step(stmt) != SQLITE_DONE) {
+				store_log_sqlite(st, what);
+				store_stmt_done(stmt);
+				goto out_rollback;
+			}
+			sqlite3_reset(stmt);
 		}
 		store_stmt_done(stmt);
 	}
@@ -983,6 +1025,7 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	if (sqlite3_changes(store_db(st)) != 1) {
 		store_set_error(st, "no target with id %" PRId64, rec->target_id);
 		log_err("store: '%s': %s: %s", store_path(st), what, store_errmsg(st));
+		rejected = true;
 		goto out_rollback;
 	}
 	if (ing->goid_marked != 0) {
@@ -994,12 +1037,15 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		if (store_step_write(st, stmt, what) != 0)
 			goto out_rollback;
 	}
-	if (store_commit(st) < 0)
+	if (!batch && store_commit(st) < 0)
 		return -1;
 	life_remember(st, rec, p, ok);
 	return 0;
 
 out_rollback:
+	/* read before the rollback sets its own */
+	rejected = rejected || rejects_scrape(sqlite3_extended_errcode(store_db(st)));
+	/* in a batch, the whole of it: part of this scrape would stay in it otherwise */
 	store_rollback(st);
-	return -1;
+	return rejected ? 1 : -1;
 }

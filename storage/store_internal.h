@@ -57,6 +57,9 @@ int store_begin_read(struct store *st) __attribute__((warn_unused_result));
 int store_commit(struct store *st) __attribute__((warn_unused_result));
 void store_rollback(struct store *st);
 
+/* Inside store_batch_begin(). */
+bool store_batch_open(const struct store *st);
+
 /* Log "store: '<path>': <what>: <sqlite message>" for the connection's last error (error level;
  * info for an interrupt, see query_set_interrupt()).
  * store_errmsg() keeps the message. */
@@ -81,6 +84,9 @@ void store_ingest_free(struct store_ingest *ing);
 /* Forget every cached id: after a write transaction rolls back (ids interned in it no longer exist)
  * and after locations or stacks are deleted. */
 void store_ingest_forget(struct store_ingest *ing);
+/* Forget what the latest scrapes of each target showed (lifetime_judge()'s memory): after a batch
+ * rolls back, whose scrapes were remembered as they were stored. */
+void store_ingest_forget_lifetimes(struct store_ingest *ing);
 /* The store's own (kept by store.c). Borrowed: valid until store_free(). */
 struct store_ingest *store_ingest_state(struct store *st);
 

@@ -4,8 +4,12 @@
  * the oldest job has waited: what a kill -9 can lose) and the measure of the queue; and a database
  * that refuses writes (another connection holds its write lock, as a backup or an operator's
  * sqlite3 shell would): the refusal is reported, scrapes wait in order up to the bound, and are all
- * stored once the lock is gone, or given up when the queue is stopped meanwhile. */
+ * stored once the lock is gone, or given up when the queue is stopped meanwhile. Scrapes are stored
+ * several to a transaction (commits counted by a commit hook), and a scrape the database rejects
+ * is left out of its batch alone; what is acknowledged (ingest_committed()) is what has committed.
+ */
 #include <check.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +25,7 @@
 #include "collector/scrape.h"
 #include "daemon/ingest.h"
 #include "storage/store.h"
+#include "storage/store_internal.h"
 
 #define HOUR 3600000LL
 #define FIXTURE "fixtures/go1.19/goroutine.debug2.txt"
@@ -321,6 +326,155 @@ wait_failing(struct ingest *in, bool want, int ms)
 	return true;
 }
 
+static int
+count_commit(void *arg)
+{
+	++*(int *)arg;
+	return 0;
+}
+
+/* An ingest with at most 'batch_max' scrapes per transaction, counting its connection's commits
+ * into *commits. */
+static struct ingest *
+open_ingest_batch(size_t batch_max, int *commits)
+{
+	struct store *st = store_open(dbpath, 0);
+
+	ck_assert_ptr_nonnull(st);
+	sqlite3_commit_hook(store_db(st), count_commit, commits);
+	return ingest_new(st, &(struct ingest_options){
+	                          .db_path = dbpath,
+	                          .batch_max = batch_max,
+	                          .retention_raw_ms = 48 * HOUR,
+	                          .retention_rollup_ms = 30 * 24 * HOUR,
+	                      });
+}
+
+/* Scrapes are stored several to a transaction, in order, a registration or a mark ending a run;
+ * a batch_max of 1 gives one transaction per scrape. */
+START_TEST(test_batches)
+{
+	int64_t t0 = clock_wall_ms() - 60000;
+	int commits = 0;
+	struct ingest *in = open_ingest_batch(4, &commits);
+	struct ingest_stats stats;
+	char want[256] = "";
+	size_t len = 0;
+
+	ingest_push_register(in, 1, "api", "http://10.0.0.1:6060", "{}");
+	ingest_run_queued(in);
+	commits = 0;
+	for (int i = 0; i < 10; i++) {
+		char status[16];
+
+		snprintf(status, sizeof(status), i == 3 ? "ok" : "s%d", i);
+		ck_assert(push(in, 1, status, t0 + i));
+		len +=
+		    (size_t)snprintf(want + len, sizeof(want) - len, "%s%s", i ? "," : "", status);
+	}
+	/* the registration ends the run: 10 scrapes, then it, then 2 more */
+	ingest_push_register(in, 2, "api", "http://10.0.0.2:6060", "{}");
+	ck_assert(push(in, 2, "s10", t0 + 10));
+	ck_assert(push(in, 1, "s11", t0 + 11));
+	len += (size_t)snprintf(want + len, sizeof(want) - len, ",s10,s11");
+	ck_assert_uint_eq(ingest_committed(in), 0);
+	ingest_run_queued(in);
+	/* 4 + 4 + 2, the registration, 2 */
+	ck_assert_int_eq(commits, 5);
+	assert_query(STATUSES, want);
+	assert_query("SELECT group_concat(target_id, '') FROM (SELECT target_id FROM scrapes"
+	             " ORDER BY id)",
+	             "111111111121");
+	ck_assert_uint_eq(ingest_committed(in), 12);
+	ingest_stats_take(in, &stats);
+	ck_assert_uint_eq(stats.stored, 12);
+	ingest_free(in);
+
+	/* the baseline: one transaction per scrape */
+	testutil_rmtree(tmpdir);
+	setup();
+	commits = 0;
+	in = open_ingest_batch(1, &commits);
+	ingest_push_register(in, 1, "api", "http://10.0.0.1:6060", "{}");
+	ingest_run_queued(in);
+	commits = 0;
+	for (int i = 0; i < 10; i++)
+		ck_assert(push(in, 1, "timeout", t0 + i));
+	ingest_run_queued(in);
+	ck_assert_int_eq(commits, 10);
+	ingest_free(in);
+}
+END_TEST
+
+/* A scrape the database rejects (its target's row was deleted under the daemon: a foreign key) is
+ * given up with an error naming its target; the rest of its batch is stored, and counted as
+ * committed, the rejected ones not. */
+START_TEST(test_batch_rejected)
+{
+	int64_t t0 = clock_wall_ms() - 60000;
+	int commits = 0;
+	struct ingest *in = open_ingest_batch(0, &commits);
+	struct ingest_stats stats;
+	char errfile[192], log[4096];
+	int fd, saved;
+	FILE *f;
+	size_t n;
+	sqlite3 *db;
+
+	ingest_push_register(in, 1, "api", "http://10.0.0.1:6060", "{}");
+	ingest_push_register(in, 2, "api", "http://10.0.0.2:6060", "{}");
+	ingest_run_queued(in);
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "DELETE FROM targets WHERE url = 'http://10.0.0.2:6060'",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+
+	ck_assert(push(in, 1, "s0", t0));
+	ck_assert(push(in, 2, "ok", t0 + 1));
+	ck_assert(push(in, 1, "ok", t0 + 2));
+	ck_assert(push(in, 2, "s3", t0 + 3));
+	ck_assert(push(in, 1, "s4", t0 + 4));
+	snprintf(errfile, sizeof(errfile), "%s/stderr", tmpdir);
+	fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	saved = dup(STDERR_FILENO);
+	ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+	commits = 0;
+	ingest_run_queued(in);
+	ck_assert_int_ge(dup2(saved, STDERR_FILENO), 0);
+	close(saved);
+	close(fd);
+
+	/* s0 (the batch before the first rejection), ok (between them), s4 */
+	ck_assert_int_eq(commits, 3);
+	assert_query(STATUSES, "s0,ok,s4");
+	assert_query("SELECT count(*) FROM samples WHERE scrape_id NOT IN (SELECT id FROM scrapes)",
+	             "0");
+	ck_assert_uint_eq(ingest_committed(in), 3);
+	ingest_stats_take(in, &stats);
+	ck_assert_uint_eq(stats.stored, 3);
+	f = fopen(errfile, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(log, 1, sizeof(log) - 1, f);
+	log[n] = '\0';
+	fclose(f);
+	ck_assert_msg(strstr(log, "daemon: the scrape of 'http://10.0.0.2:6060' started at ") &&
+	                  strstr(log, "FOREIGN KEY constraint failed; the others are"),
+	              "log: %s", log);
+	/* each rejected scrape is logged once by the ingest */
+	{
+		size_t k = 0;
+
+		for (char *q = log; (q = strstr(q, "daemon: the scrape of")) != NULL; q++)
+			k++;
+		ck_assert_uint_eq(k, 2);
+	}
+	ck_assert(!ingest_failing(in));
+	ingest_free(in);
+}
+END_TEST
+
 START_TEST(test_refused_then_retried)
 {
 	struct ingest *in = open_ingest(8, 100);
@@ -351,12 +505,15 @@ START_TEST(test_refused_then_retried)
 	usleep(300 * 1000); /* a few retries, all refused */
 	ck_assert(ingest_failing(in));
 	ck_assert_int_eq(atomic_load(&marks), 0);
+	/* nothing acknowledged while refused */
+	ck_assert_uint_eq(ingest_committed(in), 0);
 
 	/* the lock goes: everything waiting is stored, in order, and the mark runs after it */
 	unlock_db(lock);
 	ck_assert(wait_marks(1, 10000));
 	ck_assert(wait_failing(in, false, 5000));
 	assert_query(STATUSES, "s0,s1,s2,s3,s4,s5,ok,s7");
+	ck_assert_uint_eq(ingest_committed(in), 8);
 
 	/* and the queue takes new scrapes again */
 	ck_assert(push(in, 1, "s10", t0 + 10));
@@ -462,12 +619,16 @@ ingest_suite(void)
 	TCase *slow = tcase_create("refused");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
+	/* each test parses a fixture per ok scrape: slow under the sanitizers on a busy machine */
+	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_order);
 	tcase_add_test(tc, test_run_queued);
 	tcase_add_test(tc, test_bound);
 	tcase_add_test(tc, test_bound_age);
 	tcase_add_test(tc, test_stop_deadline);
 	tcase_add_test(tc, test_stop_stores_queue);
+	tcase_add_test(tc, test_batches);
+	tcase_add_test(tc, test_batch_rejected);
 	suite_add_tcase(s, tc);
 	/* each refusal waits out SQLite's busy timeout (5 s) first */
 	tcase_add_checked_fixture(slow, setup, teardown);

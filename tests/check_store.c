@@ -546,9 +546,9 @@ START_TEST(test_failed_scrapes_and_detail)
 	rec.profile = &pd;
 	rec.consecutive_failures = 0;
 	ck_assert_int_eq(store_add_scrape(st, &rec), 0);
-	/* "ok" without a profile is a caller bug, refused. */
+	/* "ok" without a profile is a caller bug, rejected. */
 	rec.profile = NULL;
-	ck_assert_int_eq(store_add_scrape(st, &rec), -1);
+	ck_assert_int_eq(store_add_scrape(st, &rec), 1);
 
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 3);
 	ck_assert_int_eq(
@@ -598,7 +598,8 @@ START_TEST(test_scrape_atomic)
 	                             .bytes = 1,
 	                             .status = "ok",
 	                             .profile = &p2};
-	ck_assert_int_eq(store_add_scrape(st, &rec), -1);
+	/* the scrape's own failure (a constraint): rejected, not worth a retry */
+	ck_assert_int_eq(store_add_scrape(st, &rec), 1);
 	ck_assert_ptr_nonnull(strstr(store_errmsg(st), "injected failure"));
 
 	/* Nothing of the failed scrape: no scrape row, no samples, no new locations or stacks,
@@ -640,9 +641,170 @@ START_TEST(test_unknown_target)
 	struct scrape_record rec = {.target_id = 42, .ts = T0, .status = "ok", .profile = &p};
 
 	ck_assert_ptr_nonnull(st);
-	ck_assert_int_eq(store_add_scrape(st, &rec), -1);
+	ck_assert_int_eq(store_add_scrape(st, &rec), 1);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 0);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations"), 0);
+	store_free(st);
+}
+END_TEST
+
+/* ---- several scrapes per transaction ---- */
+
+/* A batch stores its scrapes at its commit, and not before (a second connection sees none until
+ * then); a target's second scrape in the batch is judged against its first. A scrape the database
+ * rejects (a constraint: the injected trigger, an unknown target) is 1 and rolls the whole batch
+ * back, its new locations too; the others stored again without it are kept. */
+START_TEST(test_batch)
+{
+	struct prof_location l1[] = {
+	    loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2),
+	    loc("main.b", "/b.go", 2, "chan send", 4, stack_a, 4),
+	};
+	struct prof_location lbad[] = {
+	    loc("main.only_in_bad", "/c.go", 3, "select", 5, stack_a, 3),
+	    loc("main.a", "/a.go", 1, "chan receive", 666, stack_b, 2), /* trigger */
+	};
+	struct profile p1 = prof(l1, 2), pbad = prof(lbad, 2);
+	struct store *st = store_open(dbpath, 0), *rd;
+	struct scrape_record good[] = {
+	    {.target_id = 1, .ts = T0, .status = "ok", .profile = &p1},
+	    {.target_id = 2, .ts = T0 + 3, .status = "timeout"},
+	    {.target_id = 1, .ts = T0 + MIN, .status = "ok", .profile = &p1},
+	};
+	struct scrape_record bad[] = {
+	    {.target_id = 2, .ts = T0 + 1, .status = "ok", .profile = &pbad},
+	    {.target_id = 42, .ts = T0 + 2, .status = "ok", .profile = &p1},
+	};
+
+	ck_assert_ptr_nonnull(st);
+	ck_assert_int_eq(store_target_upsert(st, "s", NULL, "http://x"), 1);
+	ck_assert_int_eq(store_target_upsert(st, "s", NULL, "http://y"), 2);
+	exec_ok(st, "CREATE TEMP TRIGGER inject BEFORE INSERT ON samples WHEN NEW.count = 666"
+	            " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+	rd = store_open(dbpath, STORE_READONLY);
+	ck_assert_ptr_nonnull(rd);
+
+	for (size_t k = 0; k < 2; k++) {
+		ck_assert_int_eq(store_batch_begin(st), 0);
+		ck_assert_int_eq(store_add_scrape(st, &good[0]), 0);
+		ck_assert_int_eq(store_add_scrape(st, &bad[k]), 1);
+		ck_assert_ptr_nonnull(strstr(store_errmsg(st), k == 0 ? "injected failure"
+		                                                      : "FOREIGN KEY constraint"));
+		/* rolled back: a new batch can start */
+		ck_assert_int_eq(count_rows(rd, "SELECT count(*) FROM scrapes"), 0);
+		ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations"), 0);
+	}
+	ck_assert_int_eq(store_batch_begin(st), 0);
+	for (size_t k = 0; k < 3; k++)
+		ck_assert_int_eq(store_add_scrape(st, &good[k]), 0);
+	ck_assert_int_eq(count_rows(rd, "SELECT count(*) FROM scrapes"), 0);
+	ck_assert_int_eq(store_batch_commit(st), 0);
+
+	ck_assert_int_eq(count_rows(rd, "SELECT count(*) FROM scrapes"), 3);
+	ck_assert_int_eq(count_rows(rd, "SELECT count(*) FROM samples"), 4);
+	ck_assert_int_eq(count_rows(rd, "SELECT count(*) FROM locations"), 2);
+	ck_assert_int_eq(
+	    count_rows(rd, "SELECT count(*) FROM locations WHERE function = 'main.only_in_bad'"),
+	    0);
+	ck_assert_int_eq(count_rows(rd, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	/* the target's second scrape in the batch was judged against its first */
+	ck_assert_int_eq(count_rows(rd, "SELECT count(*) FROM scrapes WHERE target_id = 1"
+	                                " AND restart = 'first'"),
+	                 1);
+	ck_assert_int_eq(count_rows(rd, "SELECT count(*) FROM scrapes WHERE target_id = 1"
+	                                " AND restart IS NULL"),
+	                 1);
+	store_free(rd);
+	store_free(st);
+}
+END_TEST
+
+/* A batch rolled back (the database refused a later scrape, or the commit) stores nothing, and the
+ * store forgets what its scrapes showed of their targets: a target whose only scrape was rolled
+ * back starts its first process lifetime with its next scrape. */
+START_TEST(test_batch_rollback)
+{
+	struct prof_location l[] = {loc("main.a", "/a.go", 1, "chan receive", 3, stack_b, 2)};
+	struct profile p = prof(l, 1);
+	struct store *st = store_open(dbpath, 0);
+	int64_t t;
+
+	ck_assert_ptr_nonnull(st);
+	t = store_target_upsert(st, "s", NULL, "http://x");
+	ck_assert_int_eq(store_batch_begin(st), 0);
+	ck_assert_int_eq(
+	    store_add_scrape(
+	        st,
+	        &(struct scrape_record){.target_id = t, .ts = T0, .status = "ok", .profile = &p}),
+	    0);
+	store_batch_rollback(st);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations"), 0);
+
+	add(st, t, T0 + MIN, &p);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE restart = 'first'"), 1);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), 1);
+	store_free(st);
+}
+END_TEST
+
+/* A full disk in the middle of a batch is the database's refusal, not the scrape's: -1, and the
+ * batch is rolled back, nothing of it stored; once there is room the same batch is stored whole. */
+START_TEST(test_batch_full_disk)
+{
+	static struct frame big[64];
+	static char names[64][256];
+	struct prof_location l[40];
+	struct profile p;
+	struct store *st = store_open(dbpath, 0);
+	int64_t t, pages;
+	int i, j, rc = 0;
+	char sql[64];
+
+	ck_assert_ptr_nonnull(st);
+	t = store_target_upsert(st, "s", NULL, "http://x");
+	for (i = 0; i < 64; i++) {
+		snprintf(names[i], sizeof(names[i]),
+		         "example.com/some/long/package/path.(*Type%d).Method%0150d", i, i);
+		big[i] = (struct frame){names[i], "/src/example.com/some/long/package/path/file.go",
+		                        (uint32_t)i + 1};
+	}
+	for (i = 0; i < 40; i++)
+		l[i] = loc(names[i], "/src/x.go", (uint32_t)i + 1, "chan send", (uint64_t)i + 1,
+		           big, 64);
+	p = prof(l, 40);
+	add(st, t, T0, &p);
+	pages = count_rows(st, "PRAGMA page_count");
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld", (long long)pages);
+	exec_ok(st, sql);
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		ck_assert_int_eq(store_batch_begin(st), 0);
+		for (j = 0, rc = 0; j < 20 && rc == 0; j++) {
+			struct scrape_record rec = {.target_id = t,
+			                            .ts = T0 + (j + 1) * MIN,
+			                            .status = "ok",
+			                            .profile = &p};
+
+			for (i = 0; i < 40; i++)
+				l[i].loc.line = (uint32_t)(1000 * (j + 1) + i);
+			rc = store_add_scrape(st, &rec);
+		}
+		if (attempt == 0) {
+			/* refused, and the batch rolled back */
+			ck_assert_int_eq(rc, -1);
+			ck_assert_ptr_nonnull(strstr(store_errmsg(st), "database or disk is full"));
+			ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 1);
+			exec_ok(st, "PRAGMA max_page_count = 1073741823");
+		} else {
+			ck_assert_int_eq(rc, 0);
+			ck_assert_int_eq(store_batch_commit(st), 0);
+		}
+	}
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 21);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), 21 * 40);
+	ck_assert_int_eq(
+	    count_rows(st, "SELECT integrity_check = 'ok' FROM pragma_integrity_check"), 1);
 	store_free(st);
 }
 END_TEST
@@ -2539,6 +2701,9 @@ store_suite(void)
 	tcase_add_test(tc, test_failed_scrapes_and_detail);
 	tcase_add_test(tc, test_scrape_atomic);
 	tcase_add_test(tc, test_unknown_target);
+	tcase_add_test(tc, test_batch);
+	tcase_add_test(tc, test_batch_rollback);
+	tcase_add_test(tc, test_batch_full_disk);
 	tcase_add_test(tc, test_full_disk);
 	tcase_add_test(tc, test_walks);
 	tcase_add_test(tc, test_no_full_scans);

@@ -32,6 +32,7 @@ struct metrics {
 	uint32_t *index; /* open addressing over svc: position + 1, 0 empty; nindex a power of 2 */
 	size_t nindex;
 	_Atomic uint64_t http[6]; /* by status class: 1xx..5xx, index 0 unused */
+	_Atomic uint64_t stored;  /* scrapes committed since the start */
 };
 
 struct metrics *
@@ -62,6 +63,13 @@ metrics_count_request(struct metrics *m, unsigned status)
 {
 	if (m && status >= 100 && status < 600)
 		m->http[status / 100]++;
+}
+
+void
+metrics_set_stored(struct metrics *m, uint64_t n)
+{
+	if (m)
+		atomic_store(&m->stored, n);
 }
 
 /* With m->lock held: put position 'pos' of svc into the index (which has room). */
@@ -285,6 +293,11 @@ metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 		sbuf_addf(&b, "\"} %llu\n", (unsigned long long)(m->svc[i].ok + m->svc[i].failed));
 	}
 	pthread_mutex_unlock(&m->lock);
+	help(&b, "leakprofd_scrapes_stored_total", "counter",
+	     "Scrapes committed to the database since the start: acknowledged, kept by a kill -9 "
+	     "(the others wait in the ingest queue).");
+	sbuf_addf(&b, "leakprofd_scrapes_stored_total %llu\n",
+	          (unsigned long long)atomic_load(&m->stored));
 
 	help(&b, "leakprofd_targets", "gauge",
 	     "Active targets per service by the result of their last scrape.");

@@ -16,6 +16,8 @@ void metrics_free(struct metrics *m);
 void metrics_count_request(struct metrics *m, unsigned status);
 /* Count one finished scrape of 'service' (any thread; at most 10,000 services are counted). */
 void metrics_count_scrape(struct metrics *m, const char *service, bool ok, uint64_t duration_ms);
+/* Set the scrapes committed to the database since the start (any thread). */
+void metrics_set_stored(struct metrics *m, uint64_t n);
 /* Render every metric. Thread-safe. */
 void metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r);
 

@@ -860,6 +860,13 @@ web_count_scrape(struct web *w, const char *service, bool ok, uint64_t duration_
 }
 
 void
+web_set_stored(struct web *w, uint64_t n)
+{
+	if (w)
+		metrics_set_stored(w->metrics, n);
+}
+
+void
 web_stop(struct web *w)
 {
 	if (!w)

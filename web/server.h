@@ -32,6 +32,9 @@ void web_watch_detector(struct web *w, struct detector *d);
 /* Count one finished scrape of 'service' for /metrics (leakprofd_scrapes_total and
  * leakprofd_scrape_duration_seconds count from the daemon's start). Any thread. */
 void web_count_scrape(struct web *w, const char *service, bool ok, uint64_t duration_ms);
+/* The scrapes committed to the database since the start, for /metrics
+ * (leakprofd_scrapes_stored_total). Any thread. */
+void web_set_stored(struct web *w, uint64_t n);
 /* Stop accepting, finish in-flight requests, free. web_stop(NULL) does nothing. */
 void web_stop(struct web *w);
 

@@ -12,6 +12,7 @@
  * Times are simulated: a 3-day run takes seconds. Prints a report, with the bytes and ingest CPU
  * as ratios to a floor measured in the same run (floor_day); exit 1 on any store failure. */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -383,6 +384,114 @@ out:
 	return rc;
 }
 
+/* Sustained ingest, as the daemon's writer does it: INGEST_TARGETS targets (services of 100)
+ * scraped every simulated second, stored for 'seconds' of wall clock on a fresh database 'path':
+ * 'batch' scrapes per transaction (store_batch_begin(), a savepoint each, store_batch_commit(),
+ * committed early after 250 ms of work as daemon/ingest.c does), or with a batch of 1 one
+ * transaction per scrape (store_add_scrape() alone: the writer before batches, and what the
+ * daemon's batch_max of 1 still does). A retention step about every second, sized to what was
+ * stored since, as the ingest thread takes one under load. Returns scrapes per second of wall
+ * clock (profile generation included: a few microseconds a scrape) and fills *cpu_ms (CPU per
+ * scrape), or -1. */
+#define INGEST_TARGETS 1000
+static double ingest_batch_s = 0.25; /* --batch-ms */
+
+/* Bytes this process has written so far (write(2) and pwrite(2): the WAL, checkpoints). */
+static uint64_t
+written_bytes(void)
+{
+	FILE *f = fopen("/proc/self/io", "r");
+	char line[128];
+	unsigned long long v = 0;
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "wchar: %llu", &v) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	return v;
+}
+
+static double
+ingest_rate(const char *path, struct sim_service *svcs, long batch, double seconds, double *cpu_ms,
+            double *kib)
+{
+	uint64_t w0;
+	struct prof_location locs[NLOC];
+	struct store *st;
+	int64_t ids[INGEST_TARGETS], t = T_START;
+	double wall0, cpu0, last_ret, end;
+	uint64_t n = 0, since_ret = 0;
+	long i = 0;
+
+	remove(path);
+	st = store_open(path, 0);
+	if (st == NULL)
+		return -1;
+	for (i = 0; i < INGEST_TARGETS; i++) {
+		char url[64];
+
+		snprintf(url, sizeof(url), "http://10.1.%ld.%ld:6060", i / 256, i % 256);
+		ids[i] = store_target_upsert(st, svcs[i / 100].name, "{\"team\":\"bench\"}", url);
+		if (ids[i] < 0)
+			goto out_fail;
+	}
+	i = 0;
+	wall0 = last_ret = now_s();
+	cpu0 = cpu_s();
+	w0 = written_bytes();
+	end = wall0 + seconds;
+	while (now_s() < end) {
+		double until = now_s() + ingest_batch_s;
+		long k;
+
+		if (batch > 1 && store_batch_begin(st) != 0)
+			goto out_fail;
+		for (k = 0; k < batch && (k == 0 || now_s() < until); k++) {
+			struct profile p;
+			struct scrape_record rec = {.target_id = ids[i],
+			                            .ts = t + (1000 * i) / INGEST_TARGETS,
+			                            .duration_ms = 40,
+			                            .bytes = 9000,
+			                            .status = "ok",
+			                            .profile = &p};
+
+			make_profile(&svcs[i / 100], (int)(i % 100), (t - T_START) / 60000, locs,
+			             &p);
+			if (store_add_scrape(st, &rec) != 0)
+				goto out_fail;
+			if (++i == INGEST_TARGETS) {
+				i = 0;
+				t += 1000;
+			}
+		}
+		if (batch > 1 && store_batch_commit(st) != 0)
+			goto out_fail;
+		n += (uint64_t)k;
+		since_ret += (uint64_t)k;
+		if (now_s() - last_ret >= 1.0) {
+			uint64_t budget = since_ret * 2 < 20 ? 20 : since_ret * 2;
+
+			if (store_retention_step(st, t, 48 * HOUR_MS, 30 * DAY_MS,
+			                         (unsigned)(budget > 2000 ? 2000 : budget)) < 0)
+				goto out_fail;
+			since_ret = 0;
+			last_ret = now_s();
+		}
+	}
+	*cpu_ms = (cpu_s() - cpu0) * 1000 / (double)n;
+	*kib = (double)(written_bytes() - w0) / 1024 / (double)n;
+	wall0 = (double)n / (now_s() - wall0);
+	store_free(st);
+	remove(path);
+	return wall0;
+
+out_fail:
+	store_batch_rollback(st);
+	store_free(st);
+	return -1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -399,6 +508,8 @@ main(int argc, char **argv)
 	uint64_t nscrapes = 0, nsamples = 0, n;
 	long nsvc, i;
 	int day = 0, a;
+	long ingest_batch = 256, ingest_seconds = 20;
+	bool ingest_only = false;
 
 	for (a = 1; a < argc; a++) {
 		if (strcmp(argv[a], "--db") == 0 && a + 1 < argc)
@@ -413,12 +524,53 @@ main(int argc, char **argv)
 			hours = arg_long(argv[++a]);
 		else if (strcmp(argv[a], "--interval") == 0 && a + 1 < argc)
 			interval = arg_long(argv[++a]);
+		else if (strcmp(argv[a], "--batch") == 0 && a + 1 < argc)
+			ingest_batch = arg_long(argv[++a]);
+		else if (strcmp(argv[a], "--batch-ms") == 0 && a + 1 < argc)
+			ingest_batch_s = (double)arg_long(argv[++a]) / 1000;
+		else if (strcmp(argv[a], "--ingest-seconds") == 0 && a + 1 < argc)
+			ingest_seconds = arg_long(argv[++a]);
+		else if (strcmp(argv[a], "--ingest-only") == 0)
+			ingest_only = true;
 		else {
 			fprintf(stderr, "usage: bench_store [--db FILE] [--targets N] "
 			                "[--per-service N] [--days N]"
-			                " [--hours N] [--interval S]\n");
+			                " [--hours N] [--interval S] [--batch N] [--batch-ms MS] "
+			                "[--ingest-seconds S]"
+			                " [--ingest-only]\n");
 			return 2;
 		}
+	}
+	{
+		/* Sustained ingest: one transaction per scrape (the baseline) against batches of
+		 * --batch, each measured on a fresh database for --ingest-seconds (the baseline
+		 * for half as long: it is the slow one) in this run. */
+		struct sim_service *isv = calloc(INGEST_TARGETS / 100, sizeof(*isv));
+		char ipath[4096];
+		double base, batched, base_cpu = 0, batched_cpu = 0, base_kib = 0, batched_kib = 0;
+
+		if (isv == NULL)
+			return 1;
+		for (i = 0; i < INGEST_TARGETS / 100; i++)
+			service_init(&isv[i], 500 + (int)i);
+		snprintf(ipath, sizeof(ipath), "%s.ingest", path);
+		base = ingest_rate(ipath, isv, 1, (double)ingest_seconds / 2, &base_cpu, &base_kib);
+		batched = ingest_rate(ipath, isv, ingest_batch, (double)ingest_seconds,
+		                      &batched_cpu, &batched_kib);
+		free(isv);
+		if (base < 0 || batched < 0)
+			return 1;
+		printf(
+		    "ingest, sustained (%d targets every second, ~50 locations a scrape, retention "
+		    "steps as the daemon takes them): one transaction per scrape %.0f scrapes/s "
+		    "(%.3f ms CPU, %.1f KiB written each); up to %ld per transaction (or %.0f ms) "
+		    "%.0f scrapes/s (%.3f ms CPU, %.1f KiB written each); %.1fx\n",
+		    INGEST_TARGETS, base, base_cpu, base_kib, ingest_batch, ingest_batch_s * 1000,
+		    batched, batched_cpu, batched_kib, batched / base);
+		printf("INGEST_SCRAPES_PER_S_BATCH1 %.0f\nINGEST_SCRAPES_PER_S_BATCH%ld %.0f\n",
+		       base, ingest_batch, batched);
+		if (ingest_only)
+			return 0;
 	}
 	if (days > 15)
 		days = 15;
