@@ -765,7 +765,7 @@ query_outbox(struct store *st, size_t limit, struct query_outbox **out, size_t *
 	            "o.created, o.attempts, o.next_attempt, o.last_error FROM outbox o "
 	            "LEFT JOIN services sv ON sv.id = o.service_id LEFT JOIN locations l ON l.id = "
 	            "o.location_id "
-	            "WHERE o.state = 'dropped' ORDER BY o.id DESC LIMIT ?1)",
+	            "WHERE o.state IN ('dropped', 'failed') ORDER BY o.id DESC LIMIT ?1)",
 	            &s) < 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)limit);

@@ -1251,9 +1251,9 @@ page_alerts(const struct web_ctx *c, struct web_reply *r)
 		    "<th>Last error</th></tr></thead><tbody>");
 		for (size_t i = 0; i < no; i++) {
 			sbuf_puts(&b, "<tr><td><span class=\"badge ");
-			sbuf_puts(&b, strcmp(o[i].state, "dropped") == 0
-			                  ? "alert-firing\">dropped"
-			                  : "alert-pending\">pending");
+			sbuf_puts(&b, strcmp(o[i].state, "pending") != 0 ? "alert-firing\">"
+			                                                 : "alert-pending\">");
+			sbuf_html(&b, o[i].state);
 			sbuf_puts(&b, "</span></td><td>");
 			sbuf_html(&b, o[i].webhook);
 			sbuf_puts(&b, "</td><td>");
