@@ -11,11 +11,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "tests/testutil.h"
 #include "base/clock.h"
 #include "base/config.h"
 #include "base/units.h"
 #include "storage/store.h"
+#include "storage/store_internal.h"
 #include "web/api.h"
 #include "web/health.h"
 #include "web/metrics.h"
@@ -793,6 +796,54 @@ START_TEST(test_metrics_count_from_start)
 }
 END_TEST
 
+/* Failed notifications per webhook: every configured webhook has its series, 0 without any, and a
+ * name the outbox still holds (a webhook removed since) keeps its own. */
+START_TEST(test_metrics_failed_notifications)
+{
+	static const char yaml[] =
+	    "alerting:\n"
+	    "  webhooks:\n"
+	    "    - {name: slack, url: 'http://127.0.0.1:1/a', format: slack}\n"
+	    "    - {name: quiet, url: 'http://127.0.0.1:1/b'}\n";
+	struct config_errors errs = {0};
+	struct config *cfg = config_load_buffer("m.yaml", yaml, strlen(yaml), &errs);
+	struct metrics *m = metrics_new();
+	struct web_ctx c = {.cfg = cfg, .path = "/metrics"};
+	struct web_reply r = {0};
+	char dir[256], path[300];
+
+	ck_assert_msg(cfg != NULL, "config: %s", errs.n ? errs.msgs[0] : "?");
+	testutil_mkdtemp(dir, sizeof(dir), "check_web");
+	snprintf(path, sizeof(path), "%s/leakprofd.db", dir);
+	c.st = store_open(path, 0);
+	ck_assert_ptr_nonnull(c.st);
+	ck_assert_int_eq(
+	    sqlite3_exec(store_db(c.st),
+	                 "INSERT INTO outbox (event_id, webhook, status, service_id, location_id, "
+	                 "payload, created, next_attempt, state) VALUES "
+	                 "('e1', 'slack', 'firing', 1, 1, '{}', 1, 1, 'failed'), "
+	                 "('e2', 'slack', 'firing', 1, 1, '{}', 1, 1, 'failed'), "
+	                 "('e3', 'slack', 'firing', 1, 1, '{}', 1, 1, 'pending'), "
+	                 "('e4', 'quiet', 'firing', 1, 1, '{}', 1, 1, 'dropped'), "
+	                 "('e5', 'gone', 'firing', 1, 1, '{}', 1, 1, 'failed')",
+	                 NULL, NULL, NULL),
+	    SQLITE_OK);
+	metrics_handle(&c, m, &r);
+	ck_assert_uint_eq(r.status, 200);
+	ck_assert_ptr_nonnull(
+	    strstr(r.body, "\nleakprofd_notifications_failed{webhook=\"slack\"} 2\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.body, "\nleakprofd_notifications_failed{webhook=\"quiet\"} 0\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.body, "\nleakprofd_notifications_failed{webhook=\"gone\"} 1\n"));
+	web_reply_release(&r);
+	metrics_free(m);
+	store_free(c.st);
+	testutil_rmtree(dir);
+	config_unref(cfg);
+}
+END_TEST
+
 /* ---- the paged target lists and the bounded /metrics ---- */
 
 /* A database in 'dir' with 'n' targets, "http://t<i>" of service "<b>svc" (a name to escape)
@@ -1184,6 +1235,7 @@ web_suite(void)
 	tcase_add_test(tc, test_healthz_each_check);
 	tcase_add_test(tc, test_healthz_database_check);
 	tcase_add_test(tc, test_metrics_count_from_start);
+	tcase_add_test(tc, test_metrics_failed_notifications);
 	tcase_add_test(tc, test_api_targets_pages);
 	tcase_add_test(tc, test_micro_key_targets);
 	tcase_add_test(tc, test_targets_page);
