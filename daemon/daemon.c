@@ -72,6 +72,7 @@ struct daemon {
 	uint64_t max_lag_ms; /* worst scrape lag of the round */
 	int64_t status_ms;   /* monotonic: the last STATUS= update */
 	int64_t trim_ms;     /* monotonic: the last malloc_trim() */
+	int64_t refused_ms;  /* wall: the ingest's writes refused since then, 0: taken */
 };
 
 static void
@@ -393,6 +394,18 @@ update_status(struct daemon *d, int64_t now)
 	sdnotify_status(buf);
 }
 
+/* Tell /healthz since when the database refuses the ingest's writes (a lock another process holds,
+ * a read-only or full file system): it turns 503 once that lasts. */
+static void
+watch_writes(struct daemon *d)
+{
+	if (!ingest_failing(d->in))
+		d->refused_ms = 0;
+	else if (d->refused_ms == 0)
+		d->refused_ms = clock_wall_ms();
+	web_writes_refused(d->web, d->refused_ms);
+}
+
 /* Give what the threads freed back to the system. glibc keeps freed memory in each thread's arena
  * unless it lies at the top of the heap, and a ranking or a queue of parsed profiles leaves most of
  * it in the middle: without this the RSS an operator watches climbs to the sum of every arena's
@@ -480,6 +493,7 @@ main_loop(struct daemon *d)
 			d->sd_next_ms = now + TARGET_FILES_CHECK_MS;
 		}
 		maybe_rank(d, now);
+		watch_writes(d);
 		update_status(d, now);
 		maybe_trim(d, now);
 	}

@@ -725,6 +725,29 @@ START_TEST(test_healthz_each_check)
 }
 END_TEST
 
+/* Writes refused (another process holding the write lock): fine within the bound, which follows
+ * the scrape interval between 10 and 30 s, and past it a failure naming the database. */
+START_TEST(test_healthz_writes_refused)
+{
+	struct config fast = {.scrape_interval = 1}, mid = {.scrape_interval = 5},
+	              slow = {.scrape_interval = 60};
+	char buf[300];
+	const char *why;
+
+	ck_assert_int_eq(health_database_limit_ms(&fast), 10000);
+	ck_assert_int_eq(health_database_limit_ms(&mid), 15000);
+	ck_assert_int_eq(health_database_limit_ms(&slow), 30000);
+	ck_assert_ptr_null(
+	    health_check_writes("/var/lib/leakprofd/db", 0, 10000, buf, sizeof(buf)));
+	ck_assert_ptr_null(
+	    health_check_writes("/var/lib/leakprofd/db", 10000, 10000, buf, sizeof(buf)));
+	why = health_check_writes("/var/lib/leakprofd/db", 12500, 10000, buf, sizeof(buf));
+	ck_assert_ptr_nonnull(why);
+	ck_assert_str_eq(why, "writes to database '/var/lib/leakprofd/db' refused for 12 s (locked "
+	                      "by another process? see the daemon's log)");
+}
+END_TEST
+
 /* The database check on real files: a usable database, a missing one, one that cannot be read. */
 START_TEST(test_healthz_database_check)
 {
@@ -1234,6 +1257,7 @@ web_suite(void)
 	tcase_add_test(tc, test_recompute_table_turns_over);
 	tcase_add_test(tc, test_healthz_each_check);
 	tcase_add_test(tc, test_healthz_database_check);
+	tcase_add_test(tc, test_healthz_writes_refused);
 	tcase_add_test(tc, test_metrics_count_from_start);
 	tcase_add_test(tc, test_metrics_failed_notifications);
 	tcase_add_test(tc, test_api_targets_pages);

@@ -24,6 +24,26 @@ health_detector_limit_ms(const struct config *cfg, int64_t pace_ms)
 	return health_collector_limit_ms(cfg) + 2 * (pace_ms > 0 ? pace_ms : 0);
 }
 
+int64_t
+health_database_limit_ms(const struct config *cfg)
+{
+	int64_t limit = health_collector_limit_ms(cfg);
+
+	return limit < 10000 ? 10000 : limit > 30000 ? 30000 : limit;
+}
+
+const char *
+health_check_writes(const char *path, int64_t refused_ms, int64_t limit_ms, char *buf, size_t n)
+{
+	if (refused_ms <= 0 || refused_ms <= limit_ms)
+		return NULL;
+	snprintf(buf, n,
+	         "writes to database '%s' refused for %lld s (locked by another process? see "
+	         "the daemon's log)",
+	         path, (long long)(refused_ms / 1000));
+	return buf;
+}
+
 const char *
 health_check_database(const char *path, struct store *st, char *buf, size_t n,
                       unsigned long long *free_bytes)
@@ -69,15 +89,16 @@ health_reply(const struct health_input *in, struct web_reply *r)
 	bool collector_ok = in->heartbeat_age_ms <= in->heartbeat_limit_ms;
 	bool detector_ok = !in->detector || in->detector_waiting_ms <= in->detector_limit_ms;
 	bool ok = db_ok && collector_ok && detector_ok;
-	json_t *o =
-	    json_pack("{s:s, s:{s:b, s:I, s:o}, s:{s:b, s:I, s:I}, s:{s:b, s:I, s:I}}", "status",
-	              ok ? "ok" : "unhealthy", "database", "ok", db_ok, "free_bytes",
-	              (json_int_t)in->free_bytes, "error",
-	              db_ok ? json_null() : api_string(in->db_error), "collector", "ok",
-	              collector_ok, "last_heartbeat_age_ms", (json_int_t)in->heartbeat_age_ms,
-	              "limit_ms", (json_int_t)in->heartbeat_limit_ms, "detector", "ok", detector_ok,
-	              "waiting_ms", (json_int_t)(in->detector ? in->detector_waiting_ms : 0),
-	              "limit_ms", (json_int_t)in->detector_limit_ms);
+	json_t *o = json_pack(
+	    "{s:s, s:{s:b, s:I, s:I, s:I, s:o}, s:{s:b, s:I, s:I}, s:{s:b, s:I, s:I}}", "status",
+	    ok ? "ok" : "unhealthy", "database", "ok", db_ok, "free_bytes",
+	    (json_int_t)in->free_bytes, "writes_refused_ms", (json_int_t)in->db_refused_ms,
+	    "limit_ms", (json_int_t)in->db_refused_limit_ms, "error",
+	    db_ok ? json_null() : api_string(in->db_error), "collector", "ok", collector_ok,
+	    "last_heartbeat_age_ms", (json_int_t)in->heartbeat_age_ms, "limit_ms",
+	    (json_int_t)in->heartbeat_limit_ms, "detector", "ok", detector_ok, "waiting_ms",
+	    (json_int_t)(in->detector ? in->detector_waiting_ms : 0), "limit_ms",
+	    (json_int_t)in->detector_limit_ms);
 	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	size_t len;
 

@@ -111,6 +111,7 @@ struct web {
 	size_t slots;  /* at most this many lent at once */
 
 	_Atomic int64_t heartbeat_ms;
+	_Atomic int64_t refused_since_ms;  /* the writer's writes refused since (wall), 0: taken */
 	struct detector *_Atomic detector; /* borrowed, NULL: none reports here */
 	struct metrics *metrics;
 	struct api_cache *cache;
@@ -408,8 +409,8 @@ auth_ok(const struct web_conf *c, struct MHD_Connection *conn)
 	return false;
 }
 
-/* /healthz (web/health.h): the database usable, the collector loop's heartbeat within 3 intervals,
- * and the detector keeping its pace. */
+/* /healthz (web/health.h): the database usable and taking the writer's writes, the collector loop's
+ * heartbeat within 3 intervals, and the detector keeping its pace. */
 static void
 healthz(struct web *w, const struct config *cfg, struct store *st, struct web_reply *r)
 {
@@ -418,8 +419,15 @@ healthz(struct web *w, const struct config *cfg, struct store *st, struct web_re
 	struct detector *d = atomic_load(&w->detector);
 	int64_t pace = 0;
 
+	int64_t now = clock_wall_ms(), refused = atomic_load(&w->refused_since_ms);
+
 	in.db_error = health_check_database(w->database, st, buf, sizeof(buf), &in.free_bytes);
-	in.heartbeat_age_ms = clock_wall_ms() - w->heartbeat_ms;
+	in.db_refused_ms = refused > 0 && now > refused ? now - refused : 0;
+	in.db_refused_limit_ms = health_database_limit_ms(cfg);
+	if (in.db_error == NULL)
+		in.db_error = health_check_writes(w->database, in.db_refused_ms,
+		                                  in.db_refused_limit_ms, buf, sizeof(buf));
+	in.heartbeat_age_ms = now - w->heartbeat_ms;
 	in.heartbeat_limit_ms = health_collector_limit_ms(cfg);
 	if (d) {
 		in.detector = true;
@@ -843,6 +851,13 @@ web_heartbeat(struct web *w, int64_t now)
 {
 	if (w)
 		w->heartbeat_ms = now;
+}
+
+void
+web_writes_refused(struct web *w, int64_t since_ms)
+{
+	if (w)
+		atomic_store(&w->refused_since_ms, since_ms);
 }
 
 void

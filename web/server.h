@@ -25,6 +25,10 @@ void web_reload(struct web *w, const struct config *cfg);
 /* The collector loop calls this on every iteration; /healthz answers 503 when it has not for 3
  * intervals. */
 void web_heartbeat(struct web *w, int64_t now_ms);
+/* The daemon's writer has had its writes refused since 'since_ms' (Unix ms; 0: they are taken
+ * again): /healthz answers 503 once that lasts longer than health_database_limit_ms(). Any thread.
+ */
+void web_writes_refused(struct web *w, int64_t since_ms);
 /* /healthz judges 'd' (borrowed; it must outlive the server, or be unset with NULL first) by
  * detector_lag(): 503 when a scrape round has waited for a stored ranking longer than three
  * intervals plus twice the detector's pace. NULL: the detector is not judged. */
