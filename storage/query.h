@@ -97,11 +97,11 @@ struct query_service {
 	char *labels_json;   /* JSON object text */
 	uint32_t targets;    /* active targets */
 	uint32_t targets_up; /* active targets whose last scrape succeeded */
-	int64_t last_scrape; /* ms, 0: never */
+	int64_t last_scrape; /* ms: the latest of the active targets', 0: never */
 	int64_t goroutines;  /* sum of the active targets' last goroutine totals, -1 unknown */
 };
-/* Every service with at least one target, by name. 0, or -1. Caller releases with
- * query_services_free. */
+/* Every service with at least one active target (in the configuration), by name, summed over
+ * those: retired targets are not read. 0, or -1. Caller releases with query_services_free. */
 int query_services(struct store *st, struct query_service **out, size_t *n)
     __attribute__((warn_unused_result));
 void query_services_free(struct query_service *v, size_t n);
