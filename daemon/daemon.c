@@ -39,6 +39,7 @@
 #define POLL_MAX_MS 1000           /* the loop wakes at least this often (heartbeat, status) */
 #define STATUS_EVERY_MS 1000       /* STATUS= is refreshed this often */
 #define TRIM_EVERY_MS 60000        /* freed memory goes back to the system this often */
+#define SOURCES_SHOWN 100          /* sources of targets on /healthz and the targets page */
 
 /* ---- Command line ---- */
 
@@ -238,6 +239,17 @@ set_targets(struct daemon *d, struct targetset_plan *plan)
 	return 0;
 }
 
+/* Show the state of the sources of targets on /healthz and the targets page. */
+static void
+publish_sources(struct daemon *d)
+{
+	struct targets_source_state *s;
+	size_t total = targets_sd_states(d->sd, SOURCES_SHOWN, &s);
+
+	web_set_sources(d->web, s, total < SOURCES_SHOWN ? total : SOURCES_SHOWN, total);
+	free(s);
+}
+
 static void
 reload(struct daemon *d)
 {
@@ -277,6 +289,7 @@ reload(struct daemon *d)
 	config_unref(old);
 	targets_sd_free(d->sd);
 	d->sd = nsd;
+	publish_sources(d);
 	web_reload(d->web, ncfg);
 	alert_reload(d->alert, ncfg);
 	detector_reload(d->det, ncfg);
@@ -317,6 +330,7 @@ sd_check(struct daemon *d)
 	for (size_t i = 0; i < errs.n; i++)
 		log_err("targets: %s (keeping its previous targets)", errs.msgs[i]);
 	targets_errors_release(&errs);
+	publish_sources(d);
 	if (!changed)
 		return;
 	cfg = config_slot_get(&d->cfg);
@@ -649,6 +663,7 @@ cmd_run(int argc, char **argv)
 		goto out_stop_alert;
 	}
 	web_watch_detector(d.web, d.det);
+	publish_sources(&d);
 	d.last_rank_ms = clock_mono_ms();
 
 	log_notice("daemon: leakprofd %s running: %zu targets every %llu s, database '%s', "

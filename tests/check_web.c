@@ -725,6 +725,58 @@ START_TEST(test_healthz_each_check)
 }
 END_TEST
 
+/* The sources of targets are shown, not judged: a failing one with its last good list in use, and
+ * one with no list at all, leave /healthz at 200 with discovery.ok false. */
+START_TEST(test_healthz_sources)
+{
+	struct config cfg = {.scrape_interval = 10};
+	struct targets_source_state src[2] = {
+	    {.kind = "file",
+	     .name = "/etc/leakprofd/targets/a.json",
+	     .targets = 3,
+	     .last_refresh_ms = 1790000000000LL,
+	     .last_success_ms = 1790000000000LL},
+	    {.kind = "http_sd",
+	     .name = "http://inventory/sd",
+	     .targets = 12,
+	     .last_refresh_ms = 1790000060000LL,
+	     .last_success_ms = 1790000000000LL,
+	     .error = "HTTP status 503 (want 200)",
+	     .last_good = true},
+	};
+	struct health_input in = {.free_bytes = 1ull << 30,
+	                          .heartbeat_limit_ms = health_collector_limit_ms(&cfg),
+	                          .sources = src,
+	                          .nsources = 2,
+	                          .sources_total = 2};
+	unsigned status;
+	json_t *j, *d, *s1;
+
+	j = health_json(&in, &status);
+	ck_assert_uint_eq(status, 200);
+	d = json_object_get(j, "discovery");
+	ck_assert(json_is_false(json_object_get(d, "ok")));
+	ck_assert_int_eq(json_integer_value(json_object_get(d, "total")), 2);
+	ck_assert(json_is_null(
+	    json_object_get(json_array_get(json_object_get(d, "sources"), 0), "error")));
+	s1 = json_array_get(json_object_get(d, "sources"), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(s1, "kind")), "http_sd");
+	ck_assert_str_eq(json_string_value(json_object_get(s1, "error")),
+	                 "HTTP status 503 (want 200)");
+	ck_assert_int_eq(json_integer_value(json_object_get(s1, "targets")), 12);
+	ck_assert(json_is_true(json_object_get(s1, "last_good_list_in_use")));
+	ck_assert_str_eq(json_string_value(json_object_get(s1, "last_success")),
+	                 "2026-09-21T14:13:20Z");
+	json_decref(j);
+	/* A source that never answered: still not a 503. */
+	src[1].last_good = false;
+	src[1].last_success_ms = 0;
+	j = health_json(&in, &status);
+	ck_assert_uint_eq(status, 200);
+	json_decref(j);
+}
+END_TEST
+
 /* Writes refused (another process holding the write lock): fine within the bound, which follows
  * the scrape interval between 10 and 30 s, and past it a failure naming the database. */
 START_TEST(test_healthz_writes_refused)
@@ -1258,6 +1310,7 @@ web_suite(void)
 	tcase_add_test(tc, test_healthz_each_check);
 	tcase_add_test(tc, test_healthz_database_check);
 	tcase_add_test(tc, test_healthz_writes_refused);
+	tcase_add_test(tc, test_healthz_sources);
 	tcase_add_test(tc, test_metrics_count_from_start);
 	tcase_add_test(tc, test_metrics_failed_notifications);
 	tcase_add_test(tc, test_api_targets_pages);

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "detect/detect.h"
 #include "web/api.h"
 #include "web/health.h"
 
@@ -82,6 +83,37 @@ health_check_database(const char *path, struct store *st, char *buf, size_t n,
 	return NULL;
 }
 
+/* A wall time as JSON: RFC 3339 text (detect_time_json), null for 0. */
+static json_t *
+time_json(int64_t ms)
+{
+	return ms > 0 ? detect_time_json(ms) : json_null();
+}
+
+/* {"ok": every source's latest attempt went well, "sources": [...], "total": n}. */
+static json_t *
+sources_json(const struct health_input *in)
+{
+	json_t *arr = json_array();
+	bool ok = true;
+
+	for (size_t i = 0; i < in->nsources; i++) {
+		const struct targets_source_state *s = &in->sources[i];
+
+		ok = ok && s->error[0] == '\0';
+		json_array_append_new(arr,
+		                      json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:b}", "kind",
+		                                api_string(s->kind), "name", api_string(s->name),
+		                                "targets", (json_int_t)s->targets, "last_refresh",
+		                                time_json(s->last_refresh_ms), "last_success",
+		                                time_json(s->last_success_ms), "error",
+		                                s->error[0] ? api_string(s->error) : json_null(),
+		                                "last_good_list_in_use", s->last_good));
+	}
+	return json_pack("{s:b, s:I, s:o}", "ok", ok, "total", (json_int_t)in->sources_total,
+	                 "sources", arr);
+}
+
 void
 health_reply(const struct health_input *in, struct web_reply *r)
 {
@@ -99,7 +131,11 @@ health_reply(const struct health_input *in, struct web_reply *r)
 	    (json_int_t)in->heartbeat_limit_ms, "detector", "ok", detector_ok, "waiting_ms",
 	    (json_int_t)(in->detector ? in->detector_waiting_ms : 0), "limit_ms",
 	    (json_int_t)in->detector_limit_ms);
-	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	char *text;
+
+	if (o)
+		json_object_set_new(o, "discovery", sources_json(in));
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	size_t len;
 
 	json_decref(o);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "base/config.h"
+#include "collector/targets.h"
 #include "storage/store.h"
 #include "web/web.h"
 
@@ -26,6 +27,11 @@ struct health_input {
 	bool detector;               /* a detector reports to this server (false: not judged) */
 	int64_t detector_waiting_ms; /* how long the oldest scrape round has waited for a ranking */
 	int64_t detector_limit_ms;
+	/* the sources of targets, shown and not judged (borrowed; NULL: none): 'nsources' of
+	 * 'sources_total' */
+	const struct targets_source_state *sources;
+	size_t nsources;
+	size_t sources_total;
 };
 
 /* The collector loop is stalled when it has not reported for three scrape intervals. */
@@ -54,7 +60,13 @@ const char *health_check_database(const char *path, struct store *st, char *buf,
 
 /* Fill 'r': 200 {"status":"ok",...} when every check passes, else 503 {"status":"unhealthy",...};
  * each check has its object ("database", "collector", "detector") with "ok" and its figures. The
- * database is judged by 'db_error' alone: health_check_writes() is one way to set it. */
+ * database is judged by 'db_error' alone: health_check_writes() is one way to set it.
+ *
+ * "discovery" lists the sources of targets (target files, http_sd, dns_sd) with their state, and
+ * its "ok" says whether every source's latest attempt went well; it never makes the reply a 503.
+ * A failing source keeps its last good list in use, and its failure is the inventory's (an
+ * endpoint, a resolver, a file written by another tool), which restarting leakprofd, as a
+ * liveness probe would, cannot fix: it is shown here, on the targets page and in the log. */
 void health_reply(const struct health_input *in, struct web_reply *r);
 
 #endif
