@@ -737,13 +737,13 @@ deliver(struct alerter *a, int64_t now)
 			{
 				/* A receiver asking for a pause (429, 503 with Retry-After) gets
 				 * it, within the backoff's own bounds. */
-				int64_t delay = retry_after_ms > 0 ? retry_after_ms
-				                                   : retry_delay_ms(row.attempts);
-				int64_t at;
+				int64_t delay = retry_after_ms, at;
 
-				if (delay < ALERT_RETRY_MIN_MS)
+				if (delay <= 0)
+					delay = retry_delay_ms(row.attempts);
+				else if (delay < ALERT_RETRY_MIN_MS)
 					delay = ALERT_RETRY_MIN_MS;
-				if (delay > ALERT_RETRY_MAX_MS)
+				else if (delay > ALERT_RETRY_MAX_MS)
 					delay = ALERT_RETRY_MAX_MS;
 				at = now + delay;
 
