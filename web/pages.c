@@ -1047,9 +1047,9 @@ sources_card(struct sbuf *b, const struct web_ctx *c)
 
 		sbuf_addf(b, "<tr><td><span class=\"dot %s\"></span>", ok ? "up" : "down");
 		sbuf_html(b, s->kind);
-		sbuf_puts(b, " <span class=\"mono\">");
+		sbuf_puts(b, " <code>");
 		sbuf_html(b, s->name);
-		sbuf_addf(b, "</span></td><td class=\"num\">%zu</td><td>", s->targets);
+		sbuf_addf(b, "</code></td><td class=\"num\">%zu</td><td>", s->targets);
 		put_time(b, c->now_ms, s->last_refresh_ms);
 		sbuf_puts(b, "</td><td>");
 		put_time(b, c->now_ms, s->last_success_ms);
