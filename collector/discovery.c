@@ -22,9 +22,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/hash.h"
 #include "base/log.h"
 #include "base/secret.h"
+#include "base/url.h"
 #include "base/xalloc.h"
 #include "collector/discovery.h"
 
@@ -55,10 +57,11 @@ struct source {
 	struct targets_entry *fresh; /* a new list, not collected yet */
 	size_t nfresh;
 	bool has_fresh;
-	char *err;      /* of the latest attempt; NULL: it went well */
-	char *err_key;  /* what tells one error from another (no timings in it) */
-	bool err_news;  /* err_key changed since the last collect */
-	unsigned tries; /* attempts finished */
+	char *err;                 /* of the latest attempt; NULL: it went well */
+	int64_t tried_ms, good_ms; /* wall: the latest attempt, the latest good answer; 0: none */
+	char *err_key;             /* what tells one error from another (no timings in it) */
+	bool err_news;             /* err_key changed since the last collect */
+	unsigned tries;            /* attempts finished */
 
 	/* The owner's. */
 	struct targets_entry *cur;
@@ -527,6 +530,9 @@ source_main(void *arg)
 			atomic_store(&d->pending, true);
 		}
 		s->tries++;
+		s->tried_ms = clock_wall_ms();
+		if (r == 0)
+			s->good_ms = s->tried_ms;
 		pthread_cond_broadcast(&d->done);
 		deadline_after(&until, s->interval_ms);
 		while (!atomic_load(&d->stop) &&
@@ -597,6 +603,7 @@ source_init(struct discovery *d, struct source *s, const struct discovery *prev)
 		s->has_published = true;
 		s->reported = xstrdup(twin->reported);
 		s->err_key = xstrdup(twin->reported);
+		s->good_ms = twin->good_ms;
 		s->adopted = true;
 	}
 }
@@ -731,6 +738,57 @@ size_t
 discovery_count(const struct discovery *d)
 {
 	return d != NULL ? d->n : 0;
+}
+
+/* 'url' as it may be shown to anyone (/healthz has no auth): without user information, query and
+ * fragment, where credentials and tokens go. */
+static void
+url_shown(const char *url, char *out, size_t n)
+{
+	size_t scheme = url_scheme_len(url), len = strcspn(url, "?#");
+	const char *host = url + scheme, *end = url + len;
+	const char *slash = memchr(host, '/', (size_t)(end - host));
+	const char *at = NULL;
+
+	for (const char *p = host; p < (slash ? slash : end); p++) {
+		if (*p == '@')
+			at = p;
+	}
+	if (at != NULL)
+		host = at + 1;
+	snprintf(out, n, "%.*s%.*s", (int)scheme, url, (int)(end - host), host);
+}
+
+void
+discovery_states(const struct discovery *d, struct targets_source_state *out)
+{
+	if (d == NULL)
+		return;
+	pthread_mutex_lock((pthread_mutex_t *)&d->mu);
+	for (size_t i = 0; i < d->n; i++) {
+		const struct source *s = &d->src[i];
+		struct targets_source_state *o = &out[i];
+
+		memset(o, 0, sizeof(*o));
+		const char *err = s->err;
+		size_t nlen = strlen(s->name);
+
+		snprintf(o->kind, sizeof(o->kind), "%s", s->http ? "http_sd" : "dns_sd");
+		if (s->http)
+			url_shown(s->http->url, o->name, sizeof(o->name));
+		else /* "dns_sd 'NAMES' (TYPE)" → "'NAMES' (TYPE)" */
+			snprintf(o->name, sizeof(o->name), "%s", s->name + strlen("dns_sd "));
+		o->last_refresh_ms = s->tried_ms;
+		o->last_success_ms = s->good_ms;
+		/* the error without the source's name it starts with (it holds the whole URL) */
+		if (err != NULL && strncmp(err, s->name, nlen) == 0 &&
+		    strncmp(err + nlen, ": ", 2) == 0)
+			err += nlen + 2;
+		snprintf(o->error, sizeof(o->error), "%s", err ? err : "");
+		o->targets = s->ncur;
+		o->last_good = s->err != NULL && s->good_ms > 0;
+	}
+	pthread_mutex_unlock((pthread_mutex_t *)&d->mu);
 }
 
 const struct targets_entry *

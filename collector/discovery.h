@@ -53,6 +53,11 @@ bool discovery_pending(const struct discovery *d);
 size_t discovery_count(const struct discovery *d);
 const struct targets_entry *discovery_list(const struct discovery *d, size_t i, size_t *n);
 
+/* The state of each source (discovery_count() of them) into 'out': its last attempt and last good
+ * list (wall ms), its last error and the size of the list in use (collected). Any thread that may
+ * call discovery_collect(). */
+void discovery_states(const struct discovery *d, struct targets_source_state *out);
+
 /* An http_sd answer: 'status' must be 200, 'content_type' (NULL: none) application/json (with
  * any parameters), 'body' the file_sd JSON. Appends the targets to *out (caller owns) and returns
  * 0, or returns -1 with the problems in 'errs' (each starting with 'name') and *out unchanged.

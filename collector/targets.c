@@ -5,7 +5,9 @@
  * half-written or broken file never empties a fleet: its old targets stay until a good version
  * appears. The merged list is compared through a content hash to tell the caller whether anything
  * changed. */
+#include "base/clock.h"
 #include "base/url.h"
+#include "base/xalloc.h"
 #include "base/hash.h"
 #include "collector/discovery.h"
 #include "collector/targets.h"
@@ -35,6 +37,8 @@ struct sd_file {
 	struct timespec mtime;
 	bool stat_known;               /* identity above is of the last read (good or broken) */
 	int open_errno;                /* of the last failed open, reported once */
+	int64_t checked_ms, read_ms;   /* wall: the last check, the last good read; 0: none */
+	char *error;                   /* why the last read failed, NULL: it did not */
 	struct targets_entry *entries; /* of the last good read */
 	size_t n;
 };
@@ -772,6 +776,7 @@ file_release(struct sd_file *f)
 {
 	targets_entries_free(f->entries, f->n);
 	free(f->path);
+	free(f->error);
 }
 
 void
@@ -814,9 +819,35 @@ targets_sd_pending(const struct targets_sd *sd)
 	return sd && discovery_pending(sd->disc);
 }
 
-/* Read 'f' if it changed since its last read. Errors leave its entries as they were. */
+static void file_read(struct sd_file *f, struct targets_errors *errs);
+
+/* Read 'f' if it changed since its last read. Errors leave its entries as they were and are kept
+ * in f->error (the first three, joined) until a read succeeds. */
 static void
 file_refresh(struct sd_file *f, struct targets_errors *errs)
+{
+	struct targets_errors mine = {0};
+	char buf[1024];
+	size_t len = 0;
+
+	f->checked_ms = clock_wall_ms();
+	file_read(f, &mine);
+	if (mine.n == 0)
+		return;
+	buf[0] = '\0';
+	for (size_t i = 0; i < mine.n; i++) {
+		if (i < 3 && len < sizeof(buf))
+			len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", i ? "; " : "",
+			                        mine.msgs[i]);
+		targets_errors_add(errs, "%s", mine.msgs[i]);
+	}
+	free(f->error);
+	f->error = strdup(buf);
+	targets_errors_release(&mine);
+}
+
+static void
+file_read(struct sd_file *f, struct targets_errors *errs)
 {
 	struct targets_entry *entries = NULL;
 	size_t n = 0, len = 0;
@@ -883,6 +914,9 @@ file_refresh(struct sd_file *f, struct targets_errors *errs)
 	targets_entries_free(f->entries, f->n);
 	f->entries = entries;
 	f->n = n;
+	f->read_ms = f->checked_ms;
+	free(f->error);
+	f->error = NULL;
 out_free:
 	free(buf);
 out_close:
@@ -1095,6 +1129,42 @@ targets_sd_refresh(struct targets_sd *sd, bool *changed, struct targets_errors *
 	if (changed)
 		*changed = !had_list ? sd->nlist > 0 : sd->list_hash != old_hash;
 	return problems ? -1 : 0;
+}
+
+size_t
+targets_sd_states(const struct targets_sd *sd, size_t max, struct targets_source_state **out)
+{
+	size_t nd, total, n;
+	struct targets_source_state *v, *disc;
+
+	*out = NULL;
+	if (sd == NULL)
+		return 0;
+	nd = discovery_count(sd->disc);
+	total = sd->nfiles + nd;
+	n = total < max ? total : max;
+	if (n == 0)
+		return total;
+	v = xcalloc(n, sizeof(*v));
+	for (size_t i = 0; i < sd->nfiles && i < n; i++) {
+		const struct sd_file *f = &sd->files[i];
+
+		snprintf(v[i].kind, sizeof(v[i].kind), "file");
+		snprintf(v[i].name, sizeof(v[i].name), "%s", f->path);
+		v[i].last_refresh_ms = f->checked_ms;
+		v[i].last_success_ms = f->read_ms;
+		snprintf(v[i].error, sizeof(v[i].error), "%s", f->error ? f->error : "");
+		v[i].targets = f->n;
+		v[i].last_good = f->error != NULL && f->read_ms > 0;
+	}
+	if (sd->nfiles < n) {
+		disc = xcalloc(nd, sizeof(*disc));
+		discovery_states(sd->disc, disc);
+		memcpy(v + sd->nfiles, disc, (n - sd->nfiles) * sizeof(*v));
+		free(disc);
+	}
+	*out = v;
+	return total;
 }
 
 const struct targets_entry *

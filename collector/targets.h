@@ -82,6 +82,25 @@ int targets_sd_refresh(struct targets_sd *sd, bool *changed, struct targets_erro
  * kept once. Borrowed: valid until the next refresh or free. */
 const struct targets_entry *targets_sd_list(const struct targets_sd *sd, size_t *n);
 
+/* What one source of targets is doing, for /healthz and the targets page: a target file, an
+ * http_sd or a dns_sd source. Strings are cut to fit (network text: escape where shown). */
+struct targets_source_state {
+	char kind[8];   /* "file", "http_sd", "dns_sd" */
+	char name[256]; /* the file's path, the http_sd URL, the dns_sd names and type */
+	int64_t
+	    last_refresh_ms; /* wall: its latest attempt (a file: read or checked), 0: none yet */
+	int64_t last_success_ms; /* wall: its latest good list, 0: never */
+	char error[512];         /* of its latest attempt, "": it went well */
+	size_t targets;          /* in the list in use */
+	bool last_good;          /* failing, and the list in use is its last good one */
+};
+/* The state of every source of 'sd' (files in glob order, then discovery sources in
+ * configuration order), at most 'max' of them, into *out (caller frees; NULL when none). Returns
+ * how many sources there are in all (more than 'max': only the first 'max' are in *out). Call it
+ * from the thread that refreshes 'sd'. NULL 'sd': none. */
+size_t targets_sd_states(const struct targets_sd *sd, size_t max,
+                         struct targets_source_state **out);
+
 /* Parse one file_sd document from memory ('name' appears in messages). Appends the targets to *out
  * (caller owns; release with targets_entries_free()) and returns 0, or returns -1 with messages in
  * 'errs' and *out unchanged. Each entry's 'file' is 'name' (borrowed: keep 'name' alive). */

@@ -39,6 +39,7 @@
 #define POLL_MAX_MS 1000           /* the loop wakes at least this often (heartbeat, status) */
 #define STATUS_EVERY_MS 1000       /* STATUS= is refreshed this often */
 #define TRIM_EVERY_MS 60000        /* freed memory goes back to the system this often */
+#define SOURCES_SHOWN 100          /* sources of targets on /healthz and the targets page */
 
 /* ---- Command line ---- */
 
@@ -72,6 +73,7 @@ struct daemon {
 	uint64_t max_lag_ms; /* worst scrape lag of the round */
 	int64_t status_ms;   /* monotonic: the last STATUS= update */
 	int64_t trim_ms;     /* monotonic: the last malloc_trim() */
+	int64_t refused_ms;  /* wall: the ingest's writes refused since then, 0: taken */
 };
 
 static void
@@ -243,6 +245,17 @@ set_targets(struct daemon *d, struct targetset_plan *plan)
 	return 0;
 }
 
+/* Show the state of the sources of targets on /healthz and the targets page. */
+static void
+publish_sources(struct daemon *d)
+{
+	struct targets_source_state *s;
+	size_t total = targets_sd_states(d->sd, SOURCES_SHOWN, &s);
+
+	web_set_sources(d->web, s, total < SOURCES_SHOWN ? total : SOURCES_SHOWN, total);
+	free(s);
+}
+
 static void
 reload(struct daemon *d)
 {
@@ -282,6 +295,7 @@ reload(struct daemon *d)
 	config_unref(old);
 	targets_sd_free(d->sd);
 	d->sd = nsd;
+	publish_sources(d);
 	web_reload(d->web, ncfg);
 	alert_reload(d->alert, ncfg);
 	detector_reload(d->det, ncfg);
@@ -322,6 +336,7 @@ sd_check(struct daemon *d)
 	for (size_t i = 0; i < errs.n; i++)
 		log_err("targets: %s (keeping its previous targets)", errs.msgs[i]);
 	targets_errors_release(&errs);
+	publish_sources(d);
 	if (!changed)
 		return;
 	cfg = config_slot_get(&d->cfg);
@@ -397,6 +412,18 @@ update_status(struct daemon *d, int64_t now)
 	snprintf(buf, sizeof(buf), "%zu targets: %zu up, %zu down%s", targetset_count(d->ts), up,
 	         down, ingest_failing(d->in) ? "; database refuses writes" : "");
 	sdnotify_status(buf);
+}
+
+/* Tell /healthz since when the database refuses the ingest's writes (a lock another process holds,
+ * a read-only or full file system): it turns 503 once that lasts. */
+static void
+watch_writes(struct daemon *d)
+{
+	if (!ingest_failing(d->in))
+		d->refused_ms = 0;
+	else if (d->refused_ms == 0)
+		d->refused_ms = clock_wall_ms();
+	web_writes_refused(d->web, d->refused_ms);
 }
 
 /* Give what the threads freed back to the system. glibc keeps freed memory in each thread's arena
@@ -488,6 +515,7 @@ main_loop(struct daemon *d)
 			d->sd_next_ms = now + TARGET_FILES_CHECK_MS;
 		}
 		maybe_rank(d, now);
+		watch_writes(d);
 		update_status(d, now);
 		maybe_trim(d, now);
 	}
@@ -643,6 +671,7 @@ cmd_run(int argc, char **argv)
 		goto out_stop_alert;
 	}
 	web_watch_detector(d.web, d.det);
+	publish_sources(&d);
 	d.last_rank_ms = clock_mono_ms();
 
 	log_notice("daemon: leakprofd %s running: %zu targets every %llu s, database '%s', "

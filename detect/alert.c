@@ -11,9 +11,11 @@
  *
  * Delivery drains the outbox in order per webhook: at least once, with a stable event id in the
  * payload and in X-Leakprofd-Event-Id; a failed attempt is retried with exponential backoff and
- * jitter, the head of a webhook's queue blocking the rest so receivers see events in order;
- * notifications older than alerting.max_age are dropped and logged. A slow or dead receiver only
- * ever holds this thread. */
+ * jitter (or after the receiver's Retry-After, within the same bounds), the head of a webhook's
+ * queue blocking the rest so receivers see events in order; notifications older than
+ * alerting.max_age are dropped and logged. An answer no retry can change (a 4xx other than 408,
+ * 425 and 429) marks the notification failed at once, logged with the start of the answer. A slow
+ * or dead receiver only ever holds this thread. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -48,6 +50,7 @@
 	(5 * 60 * 1000)              /* a receiver back from an outage is served within 5 min */
 #define ALERT_SEND_BUDGET 200        /* notifications sent per webhook per pass */
 #define ALERT_ANSWER_MAX (64 * 1024) /* receiver answer kept for logs and test-webhook */
+#define ALERT_ANSWER_LOGGED 200      /* bytes of a refusing receiver's answer quoted in the log */
 
 /* What a pass works with: a configuration snapshot, shared by reference (immutable, so a reload
  * costs a reference, not a copy), and the dashboard's base URL made from it. */
@@ -641,10 +644,11 @@ abort_on_stop(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultota
 	return stop != NULL && atomic_load(stop) ? 1 : 0;
 }
 
-int
-alert_post(const struct config_webhook *wh, const char *event_id, const char *body,
-           const atomic_bool *stop, long *http_code, char *answer_out, size_t answer_len, char *err,
-           size_t errlen)
+/* alert_post(), and the answer's Retry-After in *retry_after_ms (0: none). */
+static int
+post(const struct config_webhook *wh, const char *event_id, const char *body,
+     const atomic_bool *stop, long *http_code, char *answer_out, size_t answer_len,
+     int64_t *retry_after_ms, char *err, size_t errlen)
 {
 	char errbuf[CURL_ERROR_SIZE] = "", hdr[600];
 	struct curl_slist *headers = NULL;
@@ -654,6 +658,7 @@ alert_post(const struct config_webhook *wh, const char *event_id, const char *bo
 	int ret = -1;
 
 	*http_code = 0;
+	*retry_after_ms = 0;
 	if (answer_out != NULL && answer_len > 0)
 		answer_out[0] = '\0';
 	if (wh->url == NULL || wh->url[0] == '\0') {
@@ -717,6 +722,14 @@ alert_post(const struct config_webhook *wh, const char *event_id, const char *bo
 		goto out;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, http_code);
+	{
+		/* seconds, or an HTTP date made relative by libcurl; 0 when absent or unreadable */
+		curl_off_t after = 0;
+
+		if (curl_easy_getinfo(curl, CURLINFO_RETRY_AFTER, &after) == CURLE_OK && after > 0)
+			*retry_after_ms =
+			    after < INT64_MAX / 1000 ? (int64_t)after * 1000 : INT64_MAX;
+	}
 	if (answer_out != NULL && answer_len > 0)
 		snprintf(answer_out, answer_len, "%s", ans->buf);
 	if (*http_code < 200 || *http_code > 299) {
@@ -730,6 +743,49 @@ out:
 		curl_easy_cleanup(curl);
 	free(ans);
 	return ret;
+}
+
+int
+alert_post(const struct config_webhook *wh, const char *event_id, const char *body,
+           const atomic_bool *stop, long *http_code, char *answer_out, size_t answer_len, char *err,
+           size_t errlen)
+{
+	int64_t retry_after_ms;
+
+	return post(wh, event_id, body, stop, http_code, answer_out, answer_len, &retry_after_ms,
+	            err, errlen);
+}
+
+/* An answer that no retry can change: a 4xx other than 408 Request Timeout, 425 Too Early and 429
+ * Too Many Requests (Slack's 400 invalid_payload, 403 action_prohibited, 404 no_service...). 5xx,
+ * these three and no answer at all (a network error: code 0) are worth retrying. */
+static bool
+refused_for_good(long code)
+{
+	return code >= 400 && code <= 499 && code != 408 && code != 425 && code != 429;
+}
+
+/* The start of a receiver's answer 'in' as one printable line for the log: at most
+ * ALERT_ANSWER_LOGGED bytes, each byte outside printable ASCII (and the backslash) written \xNN,
+ * "..." when cut. Network text: a receiver cannot forge log lines or terminal sequences with it. */
+static void
+quote_answer(const char *in, char *out, size_t outlen)
+{
+	size_t o = 0, i;
+
+	for (i = 0; in[i] != '\0' && i < ALERT_ANSWER_LOGGED && o + 5 < outlen; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"')
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
+	}
+	if (in[i] != '\0' && o + 4 <= outlen) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
 }
 
 static int64_t
@@ -758,7 +814,9 @@ deliver(struct alerter *a, int64_t now)
 
 		for (int sent = 0; sent < ALERT_SEND_BUDGET && !atomic_load(&a->stop); sent++) {
 			struct outbox_row row;
-			char err[512] = "";
+			char err[512] = "", answer[ALERT_ANSWER_LOGGED + 1];
+			char quoted[4 * ALERT_ANSWER_LOGGED + 8];
+			int64_t retry_after_ms = 0;
 			long code = 0;
 			char *body;
 			int rc = alertstore_outbox_head(a->st, wh->name, &row);
@@ -784,8 +842,8 @@ deliver(struct alerter *a, int64_t now)
 				outbox_row_release(&row);
 				continue;
 			}
-			rc = alert_post(wh, row.event_id, body, &a->stop, &code, NULL, 0, err,
-			                sizeof(err));
+			rc = post(wh, row.event_id, body, &a->stop, &code, answer, sizeof(answer),
+			          &retry_after_ms, err, sizeof(err));
 			free(body);
 			now = clock_wall_ms();
 			if (rc == 0) {
@@ -803,8 +861,34 @@ deliver(struct alerter *a, int64_t now)
 				outbox_row_release(&row);
 				break;
 			}
+			if (refused_for_good(code)) {
+				/* Retrying sends the same body to the same answer until max_age:
+				 * say so once, keep it as failed, and go on with the next one. */
+				quote_answer(answer, quoted, sizeof(quoted));
+				log_err(
+				    "alert: webhook '%s' refused %s notification '%s' with http "
+				    "%ld, which a retry cannot change; not retried: \"%s\"",
+				    wh->name, row.status, row.event_id, code, quoted);
+				snprintf(err, sizeof(err), "http %ld, not retried: %.400s", code,
+				         quoted);
+				rc = alertstore_outbox_fail(a->st, row.id, err);
+				outbox_row_release(&row);
+				if (rc != 0)
+					break;
+				continue;
+			}
 			{
-				int64_t at = now + retry_delay_ms(row.attempts);
+				/* A receiver asking for a pause (429, 503 with Retry-After) gets
+				 * it, within the backoff's own bounds. */
+				int64_t delay = retry_after_ms, at;
+
+				if (delay <= 0)
+					delay = retry_delay_ms(row.attempts);
+				else if (delay < ALERT_RETRY_MIN_MS)
+					delay = ALERT_RETRY_MIN_MS;
+				else if (delay > ALERT_RETRY_MAX_MS)
+					delay = ALERT_RETRY_MAX_MS;
+				at = now + delay;
 
 				log_warn("alert: webhook '%s': delivering '%s' failed (attempt "
 				         "%d): %s; retrying in %" PRId64 " s",

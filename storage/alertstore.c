@@ -81,7 +81,7 @@ alertstore_each_active(struct store *st, int (*cb)(const struct alert_row *row, 
 	struct alert_row *rows = NULL, *grown;
 	size_t n = 0, cap = 0;
 	sqlite3_stmt *stmt;
-	int rc, ret = 0;
+	int rc = SQLITE_DONE, ret = 0;
 
 	/* Collect first, then call back: the callback may write (and a statement must not stay open
 	 * meanwhile). */
@@ -272,6 +272,37 @@ alertstore_outbox_drop(struct store *st, int64_t id, const char *error)
 	    "UPDATE outbox SET state = 'dropped', last_error = coalesce(?3, last_error) "
 	    "WHERE id = ?1",
 	    "dropping a notification", id, 0, error);
+}
+
+int
+alertstore_outbox_fail(struct store *st, int64_t id, const char *error)
+{
+	return exec_write(st,
+	                  "UPDATE outbox SET state = 'failed', attempts = attempts + 1, "
+	                  "last_error = ?3 WHERE id = ?1",
+	                  "marking a notification failed", id, 0, error);
+}
+
+int
+alertstore_outbox_failed(struct store *st, int (*cb)(const char *webhook, int64_t n, void *arg),
+                         void *arg)
+{
+	sqlite3_stmt *stmt;
+	int rc = SQLITE_DONE, ret = 0;
+
+	stmt = store_prepare(st, "SELECT webhook, count(*) FROM outbox WHERE state = 'failed' "
+	                         "GROUP BY webhook ORDER BY webhook");
+	if (stmt == NULL)
+		return -1;
+	while (ret == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		ret = cb((const char *)sqlite3_column_text(stmt, 0), sqlite3_column_int64(stmt, 1),
+		         arg);
+	store_stmt_done(stmt);
+	if (ret == 0 && rc != SQLITE_DONE) {
+		store_log_sqlite(st, "counting failed notifications");
+		return -1;
+	}
+	return ret;
 }
 
 int

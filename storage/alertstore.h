@@ -54,7 +54,7 @@ struct outbox_row {
 	int64_t next_attempt;
 	int attempts;
 	char *last_error;     /* NULL: none */
-	char *state;          /* "pending" | "delivered" | "dropped" */
+	char *state;          /* "pending" | "delivered" | "dropped" | "failed" */
 	int64_t delivered_at; /* 0: not delivered */
 };
 
@@ -89,6 +89,15 @@ int alertstore_outbox_retry(struct store *st, int64_t id, int64_t next_attempt, 
 /* Give up on one notification (logged by the caller). */
 int alertstore_outbox_drop(struct store *st, int64_t id, const char *error)
     __attribute__((warn_unused_result));
+/* The receiver's answer said no retry would help (detect/alert.c): attempts + 1, the error, and
+ * state 'failed'; never tried again. */
+int alertstore_outbox_fail(struct store *st, int64_t id, const char *error)
+    __attribute__((warn_unused_result));
+/* How many 'failed' notifications the outbox holds per webhook (retention deletes them after
+ * retention.raw), to 'cb' in webhook order ('webhook' borrowed for the call; a non-zero return
+ * stops and is returned). 0, or -1 (logged). */
+int alertstore_outbox_failed(struct store *st, int (*cb)(const char *webhook, int64_t n, void *arg),
+                             void *arg);
 /* Every pending notification created before 'cutoff' → dropped; each dropped one goes to 'cb' first
  * (for the log). Returns how many were dropped, or -1. */
 int alertstore_outbox_expire(struct store *st, int64_t cutoff,

@@ -486,12 +486,13 @@ query_services(struct store *st, struct query_service **out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
+	/* Services first (CROSS JOIN keeps that order), each with its active targets through
+	 * targets_service_active: the targets ever seen and since retired are never read. */
 	if (prepare(st,
-	            "SELECT sv.id, sv.name, sv.labels, SUM(t.active), SUM(t.active AND "
-	            "t.last_status = 'ok'), "
-	            "MAX(t.last_scrape), SUM(CASE WHEN t.active THEN t.last_goroutines END) "
-	            "FROM services sv JOIN targets t ON t.service_id = sv.id GROUP BY sv.id ORDER "
-	            "BY sv.name",
+	            "SELECT sv.id, sv.name, sv.labels, count(*), SUM(t.last_status = 'ok'), "
+	            "MAX(t.last_scrape), SUM(t.last_goroutines) "
+	            "FROM services sv CROSS JOIN targets t INDEXED BY targets_service_active "
+	            "WHERE t.service_id = sv.id AND t.active = 1 GROUP BY sv.id ORDER BY sv.name",
 	            &s) < 0)
 		return -1;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -765,7 +766,7 @@ query_outbox(struct store *st, size_t limit, struct query_outbox **out, size_t *
 	            "o.created, o.attempts, o.next_attempt, o.last_error FROM outbox o "
 	            "LEFT JOIN services sv ON sv.id = o.service_id LEFT JOIN locations l ON l.id = "
 	            "o.location_id "
-	            "WHERE o.state = 'dropped' ORDER BY o.id DESC LIMIT ?1)",
+	            "WHERE o.state IN ('dropped', 'failed') ORDER BY o.id DESC LIMIT ?1)",
 	            &s) < 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)limit);

@@ -97,11 +97,11 @@ struct query_service {
 	char *labels_json;   /* JSON object text */
 	uint32_t targets;    /* active targets */
 	uint32_t targets_up; /* active targets whose last scrape succeeded */
-	int64_t last_scrape; /* ms, 0: never */
+	int64_t last_scrape; /* ms: the latest of the active targets', 0: never */
 	int64_t goroutines;  /* sum of the active targets' last goroutine totals, -1 unknown */
 };
-/* Every service with at least one target, by name. 0, or -1. Caller releases with
- * query_services_free. */
+/* Every service with at least one active target (in the configuration), by name, summed over
+ * those: retired targets are not read. 0, or -1. Caller releases with query_services_free. */
 int query_services(struct store *st, struct query_service **out, size_t *n)
     __attribute__((warn_unused_result));
 void query_services_free(struct query_service *v, size_t n);
@@ -175,7 +175,7 @@ struct query_alert {
 int query_alerts(struct store *st, int64_t now, int64_t resolved_within, struct query_alert **out,
                  size_t *n) __attribute__((warn_unused_result));
 
-/* Undelivered or dropped outbox rows, oldest first. */
+/* Undelivered, dropped or failed outbox rows, oldest first. */
 struct query_outbox {
 	int64_t id;
 	char *event_id;
@@ -183,13 +183,13 @@ struct query_outbox {
 	char *status; /* firing | resolved */
 	char *service;
 	char *function;
-	char *state; /* pending | dropped */
+	char *state; /* pending | dropped | failed */
 	int64_t created;
 	uint32_t attempts;
 	int64_t next_attempt;
 	char *last_error; /* NULL: none */
 };
-/* At most 'limit' pending rows, then at most 'limit' dropped ones. 0, or -1. */
+/* At most 'limit' pending rows, then at most 'limit' dropped or failed ones. 0, or -1. */
 int query_outbox(struct store *st, size_t limit, struct query_outbox **out, size_t *n)
     __attribute__((warn_unused_result));
 void query_outbox_free(struct query_outbox *v, size_t n);

@@ -152,6 +152,7 @@ CREATE TABLE outbox (
 	attempts     INTEGER NOT NULL DEFAULT 0,
 	next_attempt INTEGER NOT NULL,
 	last_error   TEXT,
+	-- 'failed' (a receiver's answer no retry changes) is added by a later migration (store.c)
 	state        TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dropped')),
 	delivered_at INTEGER,
 	UNIQUE (event_id, webhook)

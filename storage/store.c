@@ -53,6 +53,27 @@ static const char migration_restart_sql[] =
 	"  FROM scrapes WHERE status = 'ok' AND detail = 0)) AS r"
 	" WHERE scrapes.id = r.id AND r.reason IS NOT NULL;\n";
 
+/* outbox.state 'failed': a receiver refused the notification with an answer that no retry can
+ * change (a 4xx other than 408, 425 and 429, such as Slack's 400 invalid_payload or 404
+ * no_service), so it is not retried (detect/alert.c); retention deletes it like a dropped one.
+ * SQLite cannot change a CHECK constraint in place: the table is rebuilt, same columns and index. */
+static const char migration_outbox_failed[] =
+	"CREATE TABLE outbox_failed ("
+	" id INTEGER PRIMARY KEY, event_id TEXT NOT NULL, webhook TEXT NOT NULL,"
+	" status TEXT NOT NULL, service_id INTEGER NOT NULL, location_id INTEGER NOT NULL,"
+	" payload TEXT NOT NULL, created INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+	" next_attempt INTEGER NOT NULL, last_error TEXT,"
+	" state TEXT NOT NULL DEFAULT 'pending'"
+	"  CHECK (state IN ('pending', 'delivered', 'dropped', 'failed')),"
+	" delivered_at INTEGER, UNIQUE (event_id, webhook));"
+	"INSERT INTO outbox_failed (id, event_id, webhook, status, service_id, location_id, payload,"
+	" created, attempts, next_attempt, last_error, state, delivered_at)"
+	" SELECT id, event_id, webhook, status, service_id, location_id, payload, created, attempts,"
+	" next_attempt, last_error, state, delivered_at FROM outbox;"
+	"DROP TABLE outbox;"
+	"ALTER TABLE outbox_failed RENAME TO outbox;"
+	"CREATE INDEX outbox_pending ON outbox (state, webhook, id);";
+
 /* Migrations, in order: entry i brings a database from user_version i to i + 1. Never edit a
  * released one. */
 static const char *const migrations[] = {
@@ -115,6 +136,7 @@ static const char *const migrations[] = {
 	" labelset_id INTEGER NOT NULL,"
 	" count INTEGER NOT NULL,"
 	" PRIMARY KEY (scrape_id, location_id, labelset_id)) WITHOUT ROWID;",
+	migration_outbox_failed,
 };
 /* clang-format on */
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -591,7 +591,7 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 
 	n = retention_delete(st,
 	                     "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state IN "
-	                     "('delivered', 'dropped')"
+	                     "('delivered', 'dropped', 'failed')"
 	                     " AND coalesce(delivered_at, created) < ?1 LIMIT ?2)",
 	                     raw_cutoff, row_budget, "retention: deleting old outbox rows");
 	if (n < 0)

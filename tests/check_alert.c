@@ -284,6 +284,8 @@ END_TEST
 struct receiver {
 	unsigned status;
 	bool slack; /* answer as Slack does: 400 without a text, or with a block over its limit */
+	const char *answer;      /* the body of a non-2xx answer, NULL: "thanks" */
+	const char *retry_after; /* a Retry-After header on a non-2xx answer, NULL: none */
 	char signature[128];
 	char event_id[128];
 	char body[256 * 1024];
@@ -367,6 +369,8 @@ receive(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 	if (refused != NULL) {
 		status = 400;
 		answer = refused;
+	} else if (status / 100 != 2 && r->answer != NULL) {
+		answer = r->answer;
 	}
 	if (status / 100 == 2 && j != NULL && r->accepted != NULL)
 		json_array_append(r->accepted, j);
@@ -375,6 +379,8 @@ receive(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 	json_decref(j);
 	resp =
 	    MHD_create_response_from_buffer(strlen(answer), (void *)answer, MHD_RESPMEM_PERSISTENT);
+	if (status / 100 != 2 && r->retry_after != NULL)
+		MHD_add_response_header(resp, "Retry-After", r->retry_after);
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -1301,6 +1307,76 @@ START_TEST(test_payload_source_links)
 }
 END_TEST
 
+/* The outbox row of the one notification: its state, attempts, next attempt and last error. */
+static void
+world_outbox(struct world *w, char *state, size_t statelen, int *attempts, int64_t *next_attempt,
+             char *error, size_t errorlen)
+{
+	sqlite3_stmt *stmt;
+
+	ck_assert_int_eq(
+	    sqlite3_prepare_v2(store_db(w->st),
+	                       "SELECT state, attempts, next_attempt, "
+	                       "ifnull(last_error, '') FROM outbox ORDER BY id LIMIT 1",
+	                       -1, &stmt, NULL),
+	    SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(stmt), SQLITE_ROW);
+	snprintf(state, statelen, "%s", (const char *)sqlite3_column_text(stmt, 0));
+	*attempts = sqlite3_column_int(stmt, 1);
+	*next_attempt = sqlite3_column_int64(stmt, 2);
+	snprintf(error, errorlen, "%s", (const char *)sqlite3_column_text(stmt, 3));
+	sqlite3_finalize(stmt);
+}
+
+static int
+count_failed(const char *webhook, int64_t n, void *arg)
+{
+	ck_assert_str_eq(webhook, "hook");
+	*(int64_t *)arg += n;
+	return 0;
+}
+
+/* A 4xx that no retry changes (Slack's 400 invalid_payload, 403, 404 no_service) is tried once:
+ * the row is failed with the start of the answer, escaped, it is never sent again, and the
+ * webhook's next notification goes out behind it. */
+START_TEST(test_refused_for_good)
+{
+	static const unsigned statuses[] = {400, 403, 404};
+	char state[16], error[600];
+	struct world w;
+	int64_t next, failed = 0;
+	int attempts;
+
+	world_open(&w, false, "json", NULL);
+	w.r->status = statuses[_i];
+	w.r->answer = "invalid_payload\n\033[31mforged line";
+	world_rank(&w, 0, 0.9, 500, 300);
+	world_pass(&w, 0);
+	world_pass(&w, 10 * MIN_MS);
+	ck_assert_str_eq(world_state(&w, NULL), "firing");
+	ck_assert_uint_eq(w.r->rejected, 1);
+	world_outbox(&w, state, sizeof(state), &attempts, &next, error, sizeof(error));
+	ck_assert_str_eq(state, "failed");
+	ck_assert_int_eq(attempts, 1);
+	ck_assert_msg(strstr(error, "not retried: invalid_payload\\x0a\\x1b[31mforged line") !=
+	                  NULL,
+	              "last_error: %s", error);
+	ck_assert_int_eq(alertstore_outbox_failed(w.st, count_failed, &failed), 0);
+	ck_assert_int_eq(failed, 1);
+	/* Not tried again, however long the alert fires (max_age is 24 h). */
+	world_pass(&w, 11 * MIN_MS);
+	world_pass(&w, 40 * MIN_MS);
+	ck_assert_uint_eq(w.r->rejected, 1);
+	/* The resolution, accepted, is not held behind it. */
+	w.r->status = 200;
+	world_rank(&w, 50 * MIN_MS, 0, 0, 0);
+	world_pass(&w, 50 * MIN_MS);
+	ck_assert_uint_eq(delivered(&w, "resolved"), 1);
+	ck_assert_uint_eq(w.r->rejected, 1);
+	world_close(&w);
+}
+END_TEST
+
 /* ---- A confirmed leak end to end: stored profiles, the real detector, the alerter ---- */
 
 /* Store one successful profile of 'n' goroutines blocked at main.fetch.func1 (/src/app/fetch.go:42,
@@ -1389,6 +1465,49 @@ START_TEST(test_confirmed_flicker)
 }
 END_TEST
 
+/* 5xx, 408, 425, 429 are retried; a Retry-After is honoured up to the backoff's bound (5 min), and
+ * the notification goes out once the receiver takes it. */
+START_TEST(test_retried_answers)
+{
+	static const struct {
+		unsigned status;
+		const char *retry_after;
+		int64_t min_ms, max_ms; /* when the next attempt is due, after the answer */
+	} cases[] = {
+	    {429, "120", 119000, 121000},  /* as asked */
+	    {503, "3600", 299000, 301000}, /* at most 5 min */
+	    {408, NULL, 700, 1300},        /* the backoff's first step, ±20% */
+	    {500, NULL, 700, 1300},        {425, "0", 700, 1300}, /* no pause asked: the backoff */
+	};
+	char state[16], error[600];
+	struct world w;
+	int64_t next, before, after;
+	int attempts;
+
+	world_open(&w, false, "json", NULL);
+	w.r->status = cases[_i].status;
+	w.r->retry_after = cases[_i].retry_after;
+	world_rank(&w, 0, 0.9, 500, 300);
+	world_pass(&w, 0);
+	before = clock_wall_ms();
+	world_pass(&w, 10 * MIN_MS);
+	after = clock_wall_ms();
+	ck_assert_uint_eq(w.r->rejected, 1);
+	world_outbox(&w, state, sizeof(state), &attempts, &next, error, sizeof(error));
+	ck_assert_str_eq(state, "pending");
+	ck_assert_int_eq(attempts, 1);
+	ck_assert_msg(next >= before + cases[_i].min_ms && next <= after + cases[_i].max_ms,
+	              "http %u: next attempt in %" PRId64 " ms", cases[_i].status, next - after);
+	w.r->status = 200;
+	world_pass(&w, 20 * MIN_MS);
+	ck_assert_uint_eq(delivered(&w, "firing"), 1);
+	world_outbox(&w, state, sizeof(state), &attempts, &next, error, sizeof(error));
+	ck_assert_str_eq(state, "delivered");
+	ck_assert_int_eq(attempts, 2);
+	world_close(&w);
+}
+END_TEST
+
 Suite *
 alert_suite(void)
 {
@@ -1412,6 +1531,8 @@ alert_suite(void)
 	tcase_add_test(tc, test_slack_unicode_name_delivered);
 	tcase_add_loop_test(tc, test_confirmed_flicker, 0, 2);
 	tcase_add_test(tc, test_payload_source_links);
+	tcase_add_loop_test(tc, test_refused_for_good, 0, 3);
+	tcase_add_loop_test(tc, test_retried_answers, 0, 5);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/config.h"
 #include "collector/discovery.h"
+#include "collector/scrape.h"
 #include "collector/targets.h"
 
 /* ---- A DNS message builder ---- */
@@ -322,6 +324,42 @@ START_TEST(test_http_answers)
 }
 END_TEST
 
+/* A source's state, as /healthz shows it without auth: the URL without its user information and
+ * query, the error without the URL, when it last tried, and no list yet (a refused connection). */
+START_TEST(test_source_state)
+{
+	static const char yaml[] = "http_sd:\n"
+	                           "  - url: 'http://user:pw@127.0.0.1:1/sd?token=s3cret#x'\n"
+	                           "    timeout: 1s\n";
+	struct config_errors cerrs = {0};
+	struct targets_errors errs = {0};
+	struct config *cfg = config_load_buffer("d.yaml", yaml, strlen(yaml), &cerrs);
+	struct targets_source_state st;
+	struct discovery *d;
+
+	ck_assert_msg(cfg != NULL, "config: %s", cerrs.n ? cerrs.msgs[0] : "?");
+	ck_assert_int_eq(scrape_global_init(), 0);
+	d = discovery_start(cfg, NULL, true);
+	ck_assert_ptr_nonnull(d);
+	(void)discovery_collect(d, &errs);
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_ptr_nonnull(strstr(errs.msgs[0], "s3cret")); /* the log names it all */
+	targets_errors_release(&errs);
+	ck_assert_uint_eq(discovery_count(d), 1);
+	discovery_states(d, &st);
+	ck_assert_str_eq(st.kind, "http_sd");
+	ck_assert_str_eq(st.name, "http://127.0.0.1:1/sd");
+	ck_assert_msg(strncmp(st.error, "cannot fetch: ", 14) == 0, "error: %s", st.error);
+	ck_assert_ptr_null(strstr(st.error, "s3cret"));
+	ck_assert_int_gt(st.last_refresh_ms, 0);
+	ck_assert_int_eq(st.last_success_ms, 0);
+	ck_assert(!st.last_good);
+	ck_assert_uint_eq(st.targets, 0);
+	discovery_stop(d);
+	config_unref(cfg);
+}
+END_TEST
+
 /* A DNS source's group: the same rules and the same entries as a file_sd group. */
 START_TEST(test_group_entries)
 {
@@ -374,6 +412,7 @@ discovery_suite(void)
 	tcase_add_test(tc, test_dns_malformed);
 	tcase_add_test(tc, test_http_answers);
 	tcase_add_test(tc, test_group_entries);
+	tcase_add_test(tc, test_source_state);
 	suite_add_tcase(s, tc);
 	return s;
 }

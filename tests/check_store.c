@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "tests/testutil.h"
+#include "base/clock.h"
 #include "collector/profile.h"
 #include "storage/query.h"
 #include "storage/store.h"
@@ -255,12 +256,12 @@ START_TEST(test_newer_version_refused)
 	char errfile[400];
 
 	ck_assert_ptr_nonnull(st);
-	exec_ok(st, "PRAGMA user_version = 99");
+	exec_ok(st, "PRAGMA user_version = 1000");
 	store_free(st);
 	snprintf(errfile, sizeof(errfile), "%s/err", tmpdir);
 	ck_assert_int_eq(run_captured(open_newer_child, errfile, false), 0);
 	ck_assert_ptr_nonnull(
-	    strstr(slurp(errfile), "schema version 99 is newer than this leakprofd supports"));
+	    strstr(slurp(errfile), "schema version 1000 is newer than this leakprofd supports"));
 	ck_assert_ptr_nonnull(strstr(slurp(errfile), dbpath));
 	ck_assert_int_eq(run_captured(open_newer_ro_child, errfile, false), 0);
 	ck_assert_ptr_nonnull(strstr(slurp(errfile), "newer"));
@@ -1952,6 +1953,71 @@ START_TEST(test_query_targets_index)
 }
 END_TEST
 
+/* The per-service summaries (dashboard, /metrics, /api/v1/services) read the active targets only:
+ * 200,000 retired targets beside 30 active ones cost nothing, and a service with none active is
+ * not listed. Prints the time it took. */
+START_TEST(test_query_services_active_only)
+{
+	struct store *st = store_open(dbpath, 0);
+	struct query_service *sv;
+	sqlite3_stmt *stmt = NULL;
+	int64_t keep[30], t0;
+	size_t n, nkeep = 0;
+	int steps = 0;
+
+	ck_assert_ptr_nonnull(st);
+	for (int i = 0; i < 30; i++) {
+		char url[32];
+
+		snprintf(url, sizeof(url), "http://t%d", i);
+		keep[nkeep] = store_target_upsert(st, i < 20 ? "a" : "b", NULL, url);
+		ck_assert_int_gt(keep[nkeep], 0);
+		nkeep++;
+	}
+	/* scraped: half of them up, with 7 goroutines each */
+	exec_ok(st,
+	        "UPDATE targets SET last_scrape = 1789999200000, last_status = CASE id % 2 WHEN 0"
+	        " THEN 'ok' ELSE 'timeout' END, last_goroutines = CASE id % 2 WHEN 0 THEN 7 END");
+	ck_assert_int_gt(store_target_upsert(st, "gone", NULL, "http://gone"), 0);
+	ck_assert_int_eq(store_targets_set_active(st, keep, nkeep), 0);
+	exec_ok(st,
+	        "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 200000)"
+	        " INSERT INTO targets (service_id, url, first_seen, active, last_scrape,"
+	        " last_status, last_goroutines)"
+	        " SELECT (SELECT id FROM services WHERE name = CASE i % 3 WHEN 0 THEN 'a'"
+	        " WHEN 1 THEN 'b' ELSE 'gone' END), 'http://old' || i, 1, 0, 2, 'ok', 1000 FROM c");
+
+	t0 = clock_mono_ms();
+	ck_assert_int_eq(query_services(st, &sv, &n), 0);
+	printf("query_services: 30 active targets of 200,031: %lld ms\n",
+	       (long long)(clock_mono_ms() - t0));
+	fflush(stdout);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(sv[0].name, "a");
+	ck_assert_uint_eq(sv[0].targets, 20);
+	ck_assert_uint_eq(sv[0].targets_up, 10);
+	ck_assert_int_eq(sv[0].goroutines, 70);
+	ck_assert_int_eq(sv[0].last_scrape, T0);
+	ck_assert_str_eq(sv[1].name, "b");
+	ck_assert_uint_eq(sv[1].targets, 10);
+	ck_assert_uint_eq(sv[1].targets_up, 5);
+	query_services_free(sv, n);
+	while ((stmt = sqlite3_next_stmt(store_db(st), stmt)) != NULL) {
+		const char *sql = sqlite3_sql(stmt);
+
+		if (strstr(sql, "FROM services sv") == NULL)
+			continue;
+		ck_assert_msg(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0) < 10,
+		              "full scan in: %s", sql);
+		ck_assert_msg(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_AUTOINDEX, 0) == 0,
+		              "automatic index in: %s", sql);
+		steps += sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_VM_STEP, 0);
+	}
+	ck_assert_msg(steps > 0 && steps < 2000, "query_services took %d steps", steps);
+	store_free(st);
+}
+END_TEST
+
 /* ---- retention ---- */
 
 START_TEST(test_retention_rollup)
@@ -2724,6 +2790,7 @@ store_suite(void)
 	tcase_add_test(tc, test_retention_expires_bounded);
 	tcase_add_test(tc, test_targets_set_active_changes_only);
 	tcase_add_test(tc, test_statement_cache);
+	tcase_add_test(tc, test_query_services_active_only);
 	tcase_add_test(tc, test_real_profiles);
 	suite_add_tcase(s, tc);
 	return s;

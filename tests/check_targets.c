@@ -313,6 +313,69 @@ list_count(struct targets_sd *sd)
 	return n;
 }
 
+/* Each target file's state: a good read, then a broken rewrite that keeps the last good list in use
+ * (with why), a file never read well (no list), and the recovery. Only the first 'max' are copied.
+ */
+START_TEST(test_sd_states)
+{
+	char glob[128];
+	const char *globs[1] = {glob};
+	struct targets_errors errs = {0};
+	struct targets_source_state *st;
+	struct targets_sd *sd;
+	bool changed;
+
+	snprintf(glob, sizeof(glob), "%s/*.json", tmpdir);
+	sd = targets_sd_new(globs, 1);
+	ck_assert_ptr_nonnull(sd);
+	write_file("a.json",
+	           "[{\"targets\": [\"a1:1\", \"a2:1\"], \"labels\": {\"service\": \"A\"}}]");
+	write_file("b.json", "not json");
+	ck_assert_int_eq(targets_sd_refresh(sd, &changed, &errs), -1);
+	targets_errors_release(&errs);
+	ck_assert_uint_eq(targets_sd_states(sd, 10, &st), 2);
+	ck_assert_str_eq(st[0].kind, "file");
+	ck_assert(strstr(st[0].name, "/a.json") != NULL);
+	ck_assert_uint_eq(st[0].targets, 2);
+	ck_assert_str_eq(st[0].error, "");
+	ck_assert(!st[0].last_good);
+	ck_assert_int_gt(st[0].last_success_ms, 0);
+	ck_assert_int_eq(st[0].last_refresh_ms, st[0].last_success_ms);
+	ck_assert(strstr(st[1].error, "b.json") != NULL);
+	ck_assert_uint_eq(st[1].targets, 0);
+	ck_assert(!st[1].last_good); /* never read well: no list */
+	ck_assert_int_eq(st[1].last_success_ms, 0);
+	free(st);
+
+	/* a broken rewrite: the two targets stay in use, and the state says why; unchanged since,
+	 * the next refresh keeps saying so */
+	write_file("a.json", "[{\"targets\": [\"a1:1\"]}]");
+	ck_assert_int_eq(targets_sd_refresh(sd, &changed, &errs), -1);
+	targets_errors_release(&errs);
+	ck_assert_int_eq(targets_sd_refresh(sd, &changed, &errs), 0);
+	ck_assert_uint_eq(targets_sd_states(sd, 1, &st), 2);
+	ck_assert_uint_eq(st[0].targets, 2);
+	ck_assert(st[0].last_good);
+	ck_assert_msg(strstr(st[0].error, "a.json") != NULL, "error: %s", st[0].error);
+	ck_assert_int_gt(st[0].last_refresh_ms, 0);
+	free(st);
+
+	/* repaired */
+	write_file("a.json", "[{\"targets\": [\"a1:1\"], \"labels\": {\"service\": \"A\"}}]");
+	write_file("b.json", "[]");
+	ck_assert_int_eq(targets_sd_refresh(sd, &changed, &errs), 0);
+	ck_assert_uint_eq(targets_sd_states(sd, 10, &st), 2);
+	ck_assert_str_eq(st[0].error, "");
+	ck_assert(!st[0].last_good);
+	ck_assert_uint_eq(st[0].targets, 1);
+	ck_assert_str_eq(st[1].error, "");
+	free(st);
+	targets_sd_free(sd);
+	ck_assert_uint_eq(targets_sd_states(NULL, 10, &st), 0);
+	ck_assert_ptr_null(st);
+}
+END_TEST
+
 START_TEST(test_sd_watch)
 {
 	char glob1[128], glob2[128];
@@ -457,6 +520,7 @@ targets_suite(void)
 	tcase_add_test(tc, test_parse_yaml);
 	tcase_add_test(tc, test_parse_errors);
 	tcase_add_test(tc, test_sd_watch);
+	tcase_add_test(tc, test_sd_states);
 	tcase_add_test(tc, test_sd_inplace_rewrite);
 	suite_add_tcase(s, tc);
 	return s;

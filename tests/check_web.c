@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "tests/testutil.h"
 #include "base/clock.h"
 #include "base/config.h"
@@ -18,6 +20,7 @@
 #include "detect/suspect_labels.h"
 #include "storage/query.h"
 #include "storage/store.h"
+#include "storage/store_internal.h"
 #include "web/api.h"
 #include "web/health.h"
 #include "web/metrics.h"
@@ -844,6 +847,81 @@ START_TEST(test_healthz_each_check)
 }
 END_TEST
 
+/* The sources of targets are shown, not judged: a failing one with its last good list in use, and
+ * one with no list at all, leave /healthz at 200 with discovery.ok false. */
+START_TEST(test_healthz_sources)
+{
+	struct config cfg = {.scrape_interval = 10};
+	struct targets_source_state src[2] = {
+	    {.kind = "file",
+	     .name = "/etc/leakprofd/targets/a.json",
+	     .targets = 3,
+	     .last_refresh_ms = 1790000000000LL,
+	     .last_success_ms = 1790000000000LL},
+	    {.kind = "http_sd",
+	     .name = "http://inventory/sd",
+	     .targets = 12,
+	     .last_refresh_ms = 1790000060000LL,
+	     .last_success_ms = 1790000000000LL,
+	     .error = "HTTP status 503 (want 200)",
+	     .last_good = true},
+	};
+	struct health_input in = {.free_bytes = 1ull << 30,
+	                          .heartbeat_limit_ms = health_collector_limit_ms(&cfg),
+	                          .sources = src,
+	                          .nsources = 2,
+	                          .sources_total = 2};
+	unsigned status;
+	json_t *j, *d, *s1;
+
+	j = health_json(&in, &status);
+	ck_assert_uint_eq(status, 200);
+	d = json_object_get(j, "discovery");
+	ck_assert(json_is_false(json_object_get(d, "ok")));
+	ck_assert_int_eq(json_integer_value(json_object_get(d, "total")), 2);
+	ck_assert(json_is_null(
+	    json_object_get(json_array_get(json_object_get(d, "sources"), 0), "error")));
+	s1 = json_array_get(json_object_get(d, "sources"), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(s1, "kind")), "http_sd");
+	ck_assert_str_eq(json_string_value(json_object_get(s1, "error")),
+	                 "HTTP status 503 (want 200)");
+	ck_assert_int_eq(json_integer_value(json_object_get(s1, "targets")), 12);
+	ck_assert(json_is_true(json_object_get(s1, "last_good_list_in_use")));
+	ck_assert_str_eq(json_string_value(json_object_get(s1, "last_success")),
+	                 "2026-09-21T14:13:20Z");
+	json_decref(j);
+	/* A source that never answered: still not a 503. */
+	src[1].last_good = false;
+	src[1].last_success_ms = 0;
+	j = health_json(&in, &status);
+	ck_assert_uint_eq(status, 200);
+	json_decref(j);
+}
+END_TEST
+
+/* Writes refused (another process holding the write lock): fine within the bound, which follows
+ * the scrape interval between 10 and 30 s, and past it a failure naming the database. */
+START_TEST(test_healthz_writes_refused)
+{
+	struct config fast = {.scrape_interval = 1}, mid = {.scrape_interval = 5},
+	              slow = {.scrape_interval = 60};
+	char buf[300];
+	const char *why;
+
+	ck_assert_int_eq(health_database_limit_ms(&fast), 10000);
+	ck_assert_int_eq(health_database_limit_ms(&mid), 15000);
+	ck_assert_int_eq(health_database_limit_ms(&slow), 30000);
+	ck_assert_ptr_null(
+	    health_check_writes("/var/lib/leakprofd/db", 0, 10000, buf, sizeof(buf)));
+	ck_assert_ptr_null(
+	    health_check_writes("/var/lib/leakprofd/db", 10000, 10000, buf, sizeof(buf)));
+	why = health_check_writes("/var/lib/leakprofd/db", 12500, 10000, buf, sizeof(buf));
+	ck_assert_ptr_nonnull(why);
+	ck_assert_str_eq(why, "writes to database '/var/lib/leakprofd/db' refused for 12 s (locked "
+	                      "by another process? see the daemon's log)");
+}
+END_TEST
+
 /* The database check on real files: a usable database, a missing one, one that cannot be read. */
 START_TEST(test_healthz_database_check)
 {
@@ -912,6 +990,54 @@ START_TEST(test_metrics_count_from_start)
 	metrics_free(m);
 	store_free(c.st);
 	testutil_rmtree(dir);
+}
+END_TEST
+
+/* Failed notifications per webhook: every configured webhook has its series, 0 without any, and a
+ * name the outbox still holds (a webhook removed since) keeps its own. */
+START_TEST(test_metrics_failed_notifications)
+{
+	static const char yaml[] =
+	    "alerting:\n"
+	    "  webhooks:\n"
+	    "    - {name: slack, url: 'http://127.0.0.1:1/a', format: slack}\n"
+	    "    - {name: quiet, url: 'http://127.0.0.1:1/b'}\n";
+	struct config_errors errs = {0};
+	struct config *cfg = config_load_buffer("m.yaml", yaml, strlen(yaml), &errs);
+	struct metrics *m = metrics_new();
+	struct web_ctx c = {.cfg = cfg, .path = "/metrics"};
+	struct web_reply r = {0};
+	char dir[256], path[300];
+
+	ck_assert_msg(cfg != NULL, "config: %s", errs.n ? errs.msgs[0] : "?");
+	testutil_mkdtemp(dir, sizeof(dir), "check_web");
+	snprintf(path, sizeof(path), "%s/leakprofd.db", dir);
+	c.st = store_open(path, 0);
+	ck_assert_ptr_nonnull(c.st);
+	ck_assert_int_eq(
+	    sqlite3_exec(store_db(c.st),
+	                 "INSERT INTO outbox (event_id, webhook, status, service_id, location_id, "
+	                 "payload, created, next_attempt, state) VALUES "
+	                 "('e1', 'slack', 'firing', 1, 1, '{}', 1, 1, 'failed'), "
+	                 "('e2', 'slack', 'firing', 1, 1, '{}', 1, 1, 'failed'), "
+	                 "('e3', 'slack', 'firing', 1, 1, '{}', 1, 1, 'pending'), "
+	                 "('e4', 'quiet', 'firing', 1, 1, '{}', 1, 1, 'dropped'), "
+	                 "('e5', 'gone', 'firing', 1, 1, '{}', 1, 1, 'failed')",
+	                 NULL, NULL, NULL),
+	    SQLITE_OK);
+	metrics_handle(&c, m, &r);
+	ck_assert_uint_eq(r.status, 200);
+	ck_assert_ptr_nonnull(
+	    strstr(r.body, "\nleakprofd_notifications_failed{webhook=\"slack\"} 2\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.body, "\nleakprofd_notifications_failed{webhook=\"quiet\"} 0\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.body, "\nleakprofd_notifications_failed{webhook=\"gone\"} 1\n"));
+	web_reply_release(&r);
+	metrics_free(m);
+	store_free(c.st);
+	testutil_rmtree(dir);
+	config_unref(cfg);
 }
 END_TEST
 
@@ -1460,7 +1586,10 @@ web_suite(void)
 	tcase_add_test(tc, test_recompute_table_turns_over);
 	tcase_add_test(tc, test_healthz_each_check);
 	tcase_add_test(tc, test_healthz_database_check);
+	tcase_add_test(tc, test_healthz_writes_refused);
+	tcase_add_test(tc, test_healthz_sources);
 	tcase_add_test(tc, test_metrics_count_from_start);
+	tcase_add_test(tc, test_metrics_failed_notifications);
 	tcase_add_test(tc, test_api_targets_pages);
 	tcase_add_test(tc, test_micro_key_targets);
 	tcase_add_test(tc, test_targets_page);

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "detect/detect.h"
 #include "web/api.h"
 #include "web/health.h"
 
@@ -22,6 +23,26 @@ int64_t
 health_detector_limit_ms(const struct config *cfg, int64_t pace_ms)
 {
 	return health_collector_limit_ms(cfg) + 2 * (pace_ms > 0 ? pace_ms : 0);
+}
+
+int64_t
+health_database_limit_ms(const struct config *cfg)
+{
+	int64_t limit = health_collector_limit_ms(cfg);
+
+	return limit < 10000 ? 10000 : limit > 30000 ? 30000 : limit;
+}
+
+const char *
+health_check_writes(const char *path, int64_t refused_ms, int64_t limit_ms, char *buf, size_t n)
+{
+	if (refused_ms <= 0 || refused_ms <= limit_ms)
+		return NULL;
+	snprintf(buf, n,
+	         "writes to database '%s' refused for %lld s (locked by another process? see "
+	         "the daemon's log)",
+	         path, (long long)(refused_ms / 1000));
+	return buf;
 }
 
 const char *
@@ -62,6 +83,37 @@ health_check_database(const char *path, struct store *st, char *buf, size_t n,
 	return NULL;
 }
 
+/* A wall time as JSON: RFC 3339 text (detect_time_json), null for 0. */
+static json_t *
+time_json(int64_t ms)
+{
+	return ms > 0 ? detect_time_json(ms) : json_null();
+}
+
+/* {"ok": every source's latest attempt went well, "sources": [...], "total": n}. */
+static json_t *
+sources_json(const struct health_input *in)
+{
+	json_t *arr = json_array();
+	bool ok = true;
+
+	for (size_t i = 0; i < in->nsources; i++) {
+		const struct targets_source_state *s = &in->sources[i];
+
+		ok = ok && s->error[0] == '\0';
+		json_array_append_new(arr,
+		                      json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:b}", "kind",
+		                                api_string(s->kind), "name", api_string(s->name),
+		                                "targets", (json_int_t)s->targets, "last_refresh",
+		                                time_json(s->last_refresh_ms), "last_success",
+		                                time_json(s->last_success_ms), "error",
+		                                s->error[0] ? api_string(s->error) : json_null(),
+		                                "last_good_list_in_use", s->last_good));
+	}
+	return json_pack("{s:b, s:I, s:o}", "ok", ok, "total", (json_int_t)in->sources_total,
+	                 "sources", arr);
+}
+
 void
 health_reply(const struct health_input *in, struct web_reply *r)
 {
@@ -69,16 +121,21 @@ health_reply(const struct health_input *in, struct web_reply *r)
 	bool collector_ok = in->heartbeat_age_ms <= in->heartbeat_limit_ms;
 	bool detector_ok = !in->detector || in->detector_waiting_ms <= in->detector_limit_ms;
 	bool ok = db_ok && collector_ok && detector_ok;
-	json_t *o =
-	    json_pack("{s:s, s:{s:b, s:I, s:o}, s:{s:b, s:I, s:I}, s:{s:b, s:I, s:I}}", "status",
-	              ok ? "ok" : "unhealthy", "database", "ok", db_ok, "free_bytes",
-	              (json_int_t)in->free_bytes, "error",
-	              db_ok ? json_null() : api_string(in->db_error), "collector", "ok",
-	              collector_ok, "last_heartbeat_age_ms", (json_int_t)in->heartbeat_age_ms,
-	              "limit_ms", (json_int_t)in->heartbeat_limit_ms, "detector", "ok", detector_ok,
-	              "waiting_ms", (json_int_t)(in->detector ? in->detector_waiting_ms : 0),
-	              "limit_ms", (json_int_t)in->detector_limit_ms);
-	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_t *o = json_pack(
+	    "{s:s, s:{s:b, s:I, s:I, s:I, s:o}, s:{s:b, s:I, s:I}, s:{s:b, s:I, s:I}}", "status",
+	    ok ? "ok" : "unhealthy", "database", "ok", db_ok, "free_bytes",
+	    (json_int_t)in->free_bytes, "writes_refused_ms", (json_int_t)in->db_refused_ms,
+	    "limit_ms", (json_int_t)in->db_refused_limit_ms, "error",
+	    db_ok ? json_null() : api_string(in->db_error), "collector", "ok", collector_ok,
+	    "last_heartbeat_age_ms", (json_int_t)in->heartbeat_age_ms, "limit_ms",
+	    (json_int_t)in->heartbeat_limit_ms, "detector", "ok", detector_ok, "waiting_ms",
+	    (json_int_t)(in->detector ? in->detector_waiting_ms : 0), "limit_ms",
+	    (json_int_t)in->detector_limit_ms);
+	char *text;
+
+	if (o)
+		json_object_set_new(o, "discovery", sources_json(in));
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	size_t len;
 
 	json_decref(o);

@@ -10,6 +10,7 @@
 
 #include "base/hash.h"
 #include "base/log.h"
+#include "storage/alertstore.h"
 #include "storage/query.h"
 #include "web/metrics.h"
 #include "web/recompute.h"
@@ -217,6 +218,55 @@ target_series(const struct web_ctx *c, struct sbuf *b, size_t max)
 	return 0;
 }
 
+/* One leakprofd_notifications_failed line per webhook the outbox holds failed notifications of. */
+struct failed_lines {
+	struct sbuf *b;
+	const struct config_alerting *al;
+	bool *seen; /* per configured webhook */
+};
+
+static int
+failed_line(const char *webhook, int64_t n, void *arg)
+{
+	struct failed_lines *f = arg;
+
+	for (size_t i = 0; i < f->al->nwebhooks; i++) {
+		if (strcmp(f->al->webhooks[i].name, webhook) == 0)
+			f->seen[i] = true;
+	}
+	sbuf_puts(f->b, "leakprofd_notifications_failed{webhook=\"");
+	sbuf_prom(f->b, webhook);
+	sbuf_addf(f->b, "\"} %lld\n", (long long)n);
+	return 0;
+}
+
+/* leakprofd_notifications_failed: every configured webhook (0 when none), and any other name the
+ * outbox still holds failed notifications of (a webhook renamed or removed since). 0, or -1. */
+static int
+failed_series(const struct web_ctx *c, struct sbuf *b)
+{
+	const struct config_alerting *al = &c->cfg->alerting;
+	struct failed_lines f = {.b = b, .al = al};
+	int rc;
+
+	f.seen = calloc(al->nwebhooks + 1, sizeof(*f.seen));
+	if (f.seen == NULL)
+		return -1;
+	help(b, "leakprofd_notifications_failed", "gauge",
+	     "Notifications a webhook refused with an answer no retry can change (a 4xx other "
+	     "than 408, 425 and 429), not retried; kept in the outbox for retention.raw.");
+	rc = alertstore_outbox_failed(c->st, failed_line, &f);
+	for (size_t i = 0; rc == 0 && i < al->nwebhooks; i++) {
+		if (f.seen[i])
+			continue;
+		sbuf_puts(b, "leakprofd_notifications_failed{webhook=\"");
+		sbuf_prom(b, al->webhooks[i].name);
+		sbuf_puts(b, "\"} 0\n");
+	}
+	free(f.seen);
+	return rc;
+}
+
 void
 metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 {
@@ -328,6 +378,12 @@ metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 		return;
 	}
 
+	if (failed_series(c, &b) != 0) {
+		log_err("web: /metrics: %s", store_errmsg(c->st));
+		sbuf_release(&b);
+		web_reply_text(r, 500, "reading the database failed (see the daemon log)\n");
+		return;
+	}
 	size = store_db_size(c->st);
 	help(&b, "leakprofd_database_size_bytes", "gauge",
 	     "Size of the SQLite database (pages in use).");

@@ -1193,6 +1193,44 @@ targets_form(struct sbuf *b, const struct web_ctx *c, const struct query_service
 	sbuf_puts(b, "<noscript><button type=\"submit\">Apply</button></noscript></form>");
 }
 
+/* The sources of targets (target files, http_sd, dns_sd): how many targets each gives, its last
+ * attempt and good list, and why it fails, with whether its last good list is still in use. */
+static void
+sources_card(struct sbuf *b, const struct web_ctx *c)
+{
+	sbuf_puts(b, "<section class=\"card\" id=\"sources\"><h2>Sources of targets</h2>"
+	             "<table class=\"compact\"><thead><tr><th>Source</th><th class=\"num\">"
+	             "Targets</th><th>Last refresh</th><th>Last good list</th><th>State</th>"
+	             "</tr></thead><tbody>");
+	for (size_t i = 0; i < c->nsources; i++) {
+		const struct targets_source_state *s = &c->sources[i];
+		bool ok = s->error[0] == '\0';
+
+		sbuf_addf(b, "<tr><td><span class=\"dot %s\"></span>", ok ? "up" : "down");
+		sbuf_html(b, s->kind);
+		sbuf_puts(b, " <code>");
+		sbuf_html(b, s->name);
+		sbuf_addf(b, "</code></td><td class=\"num\">%zu</td><td>", s->targets);
+		put_time(b, c->now_ms, s->last_refresh_ms);
+		sbuf_puts(b, "</td><td>");
+		put_time(b, c->now_ms, s->last_success_ms);
+		if (ok) {
+			sbuf_puts(b, "</td><td class=\"good\">ok</td></tr>");
+			continue;
+		}
+		sbuf_puts(b, "</td><td class=\"err\">");
+		sbuf_puts(b, s->last_good ? "failing, its last good list in use: "
+		                          : "failing, no list yet: ");
+		sbuf_html(b, s->error);
+		sbuf_puts(b, "</td></tr>");
+	}
+	sbuf_puts(b, "</tbody></table>");
+	if (c->sources_total > c->nsources)
+		sbuf_addf(b, "<p class=\"muted\">The first %zu of %zu sources.</p>", c->nsources,
+		          c->sources_total);
+	sbuf_puts(b, "</section>");
+}
+
 static void
 page_targets(const struct web_ctx *c, struct web_reply *r)
 {
@@ -1290,6 +1328,9 @@ page_targets(const struct web_ctx *c, struct web_reply *r)
 		}
 		sbuf_puts(&b, "</tbody></table></section>");
 	}
+
+	if (!f.service && c->nsources > 0)
+		sources_card(&b, c);
 
 	if (nf > 0) {
 		sbuf_puts(&b, "<section class=\"card\"><div class=\"cardhead\"><h2>Failing</h2>");
@@ -1412,9 +1453,9 @@ page_alerts(const struct web_ctx *c, struct web_reply *r)
 		    "<th>Last error</th></tr></thead><tbody>");
 		for (size_t i = 0; i < no; i++) {
 			sbuf_puts(&b, "<tr><td><span class=\"badge ");
-			sbuf_puts(&b, strcmp(o[i].state, "dropped") == 0
-			                  ? "alert-firing\">dropped"
-			                  : "alert-pending\">pending");
+			sbuf_puts(&b, strcmp(o[i].state, "pending") != 0 ? "alert-firing\">"
+			                                                 : "alert-pending\">");
+			sbuf_html(&b, o[i].state);
 			sbuf_puts(&b, "</span></td><td>");
 			sbuf_html(&b, o[i].webhook);
 			sbuf_puts(&b, "</td><td>");

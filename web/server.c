@@ -35,6 +35,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/secret.h"
+#include "base/xalloc.h"
 #include "detect/detector.h"
 #include "storage/query.h"
 #include "web/api.h"
@@ -111,6 +112,10 @@ struct web {
 	size_t slots;  /* at most this many lent at once */
 
 	_Atomic int64_t heartbeat_ms;
+	_Atomic int64_t refused_since_ms; /* the writer's writes refused since (wall), 0: taken */
+	pthread_mutex_t sources_lock;
+	struct targets_source_state *sources; /* web_set_sources()'s copy, under sources_lock */
+	size_t nsources, sources_total;
 	struct detector *_Atomic detector; /* borrowed, NULL: none reports here */
 	struct metrics *metrics;
 	struct api_cache *cache;
@@ -408,25 +413,51 @@ auth_ok(const struct web_conf *c, struct MHD_Connection *conn)
 	return false;
 }
 
-/* /healthz (web/health.h): the database usable, the collector loop's heartbeat within 3 intervals,
- * and the detector keeping its pace. */
+/* A copy of the sources' state for one request (caller frees *out). */
+static void
+sources_get(struct web *w, struct targets_source_state **out, size_t *n, size_t *total)
+{
+	pthread_mutex_lock(&w->sources_lock);
+	*out = NULL;
+	*n = w->nsources;
+	*total = w->sources_total;
+	if (*n > 0) {
+		*out = xcalloc(*n, sizeof(**out));
+		memcpy(*out, w->sources, *n * sizeof(**out));
+	}
+	pthread_mutex_unlock(&w->sources_lock);
+}
+
+/* /healthz (web/health.h): the database usable and taking the writer's writes, the collector loop's
+ * heartbeat within 3 intervals, and the detector keeping its pace. */
 static void
 healthz(struct web *w, const struct config *cfg, struct store *st, struct web_reply *r)
 {
 	char buf[200];
 	struct health_input in = {0};
 	struct detector *d = atomic_load(&w->detector);
+	struct targets_source_state *sources;
 	int64_t pace = 0;
 
+	int64_t now = clock_wall_ms(), refused = atomic_load(&w->refused_since_ms);
+
 	in.db_error = health_check_database(w->database, st, buf, sizeof(buf), &in.free_bytes);
-	in.heartbeat_age_ms = clock_wall_ms() - w->heartbeat_ms;
+	in.db_refused_ms = refused > 0 && now > refused ? now - refused : 0;
+	in.db_refused_limit_ms = health_database_limit_ms(cfg);
+	if (in.db_error == NULL)
+		in.db_error = health_check_writes(w->database, in.db_refused_ms,
+		                                  in.db_refused_limit_ms, buf, sizeof(buf));
+	in.heartbeat_age_ms = now - w->heartbeat_ms;
 	in.heartbeat_limit_ms = health_collector_limit_ms(cfg);
 	if (d) {
 		in.detector = true;
 		detector_lag(d, &in.detector_waiting_ms, &pace);
 	}
 	in.detector_limit_ms = health_detector_limit_ms(cfg, pace);
+	sources_get(w, &sources, &in.nsources, &in.sources_total);
+	in.sources = sources;
 	health_reply(&in, r);
+	free(sources);
 }
 
 /* Before the handler of a request for a ranking over a window other than the detector's ('q',
@@ -539,6 +570,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	struct recompute_entry *entry = NULL;
 	bool challenge = false, priority;
 	char *mkey = NULL;
+	struct targets_source_state *sources = NULL;
 	enum MHD_Result ret;
 	int64_t now = clock_wall_ms(), deadline;
 	uint64_t window = 0;
@@ -631,6 +663,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		    .arg_cls = conn,
 		};
 
+		if (strcmp(url, "/targets") == 0) {
+			sources_get(w, &sources, &ctx.nsources, &ctx.sources_total);
+			ctx.sources = sources;
+		}
 		if (strcmp(url, "/metrics") == 0)
 			metrics_handle(&ctx, w->metrics, &r);
 		else if (strncmp(url, "/api/v1/", 8) == 0)
@@ -654,6 +690,7 @@ out_send:
 	recompute_release(w->recompute, entry);
 	web_reply_release(&r);
 	free(mkey);
+	free(sources);
 	return ret;
 }
 
@@ -726,6 +763,8 @@ web_free(struct web *w)
 	recompute_free(w->recompute);
 	pthread_mutex_destroy(&w->conf_lock);
 	pthread_mutex_destroy(&w->pool_lock);
+	pthread_mutex_destroy(&w->sources_lock);
+	free(w->sources);
 	pthread_cond_destroy(&w->pool_free);
 	free(w->database);
 	free(w->listen);
@@ -755,6 +794,7 @@ web_start(const struct config *cfg)
 	}
 	pthread_mutex_init(&w->conf_lock, NULL);
 	pthread_mutex_init(&w->pool_lock, NULL);
+	pthread_mutex_init(&w->sources_lock, NULL);
 	pthread_cond_init(&w->pool_free, NULL);
 	w->heartbeat_ms = clock_wall_ms();
 	w->database = strdup(cfg->database);
@@ -843,6 +883,33 @@ web_heartbeat(struct web *w, int64_t now)
 {
 	if (w)
 		w->heartbeat_ms = now;
+}
+
+void
+web_set_sources(struct web *w, const struct targets_source_state *s, size_t n, size_t total)
+{
+	struct targets_source_state *copy = NULL, *old;
+
+	if (!w)
+		return;
+	if (n > 0) {
+		copy = xcalloc(n, sizeof(*copy));
+		memcpy(copy, s, n * sizeof(*copy));
+	}
+	pthread_mutex_lock(&w->sources_lock);
+	old = w->sources;
+	w->sources = copy;
+	w->nsources = n;
+	w->sources_total = total;
+	pthread_mutex_unlock(&w->sources_lock);
+	free(old);
+}
+
+void
+web_writes_refused(struct web *w, int64_t since_ms)
+{
+	if (w)
+		atomic_store(&w->refused_since_ms, since_ms);
 }
 
 void

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "base/config.h"
+#include "collector/targets.h"
 #include "detect/detector.h"
 
 struct web; /* opaque */
@@ -25,6 +26,13 @@ void web_reload(struct web *w, const struct config *cfg);
 /* The collector loop calls this on every iteration; /healthz answers 503 when it has not for 3
  * intervals. */
 void web_heartbeat(struct web *w, int64_t now_ms);
+/* The daemon's writer has had its writes refused since 'since_ms' (Unix ms; 0: they are taken
+ * again): /healthz answers 503 once that lasts longer than health_database_limit_ms(). Any thread.
+ */
+void web_writes_refused(struct web *w, int64_t since_ms);
+/* The state of the sources of targets (target files, http_sd, dns_sd): 'n' of 'total', copied.
+ * /healthz shows them without judging them, and so does the targets page. Any thread. */
+void web_set_sources(struct web *w, const struct targets_source_state *s, size_t n, size_t total);
 /* /healthz judges 'd' (borrowed; it must outlive the server, or be unset with NULL first) by
  * detector_lag(): 503 when a scrape round has waited for a stored ranking longer than three
  * intervals plus twice the detector's pace. NULL: the detector is not judged. */

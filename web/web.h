@@ -13,6 +13,7 @@
 
 #include "base/config.h"
 #include "base/sbuf.h"
+#include "collector/targets.h"
 #include "storage/store.h"
 
 /* Every reply body is capped: a page or an API answer larger than this is a bug or an abuse. */
@@ -57,6 +58,11 @@ struct web_ctx {
 	struct recompute_entry *recomputed;
 	const char *(*arg)(void *cls, const char *name); /* query argument or NULL */
 	void *arg_cls;
+	/* the sources of targets (files, http_sd, dns_sd) as the collector last reported them, set
+	 * for the pages that show them (/targets); borrowed */
+	const struct targets_source_state *sources;
+	size_t nsources;
+	size_t sources_total; /* there are this many; only the first nsources are here */
 };
 
 static inline const char *

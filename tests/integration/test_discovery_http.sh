@@ -4,8 +4,8 @@
 # auth: they are scraped and listed on /api/v1/targets from the start; a change of the served list is followed on
 # the next refresh; junk, an answer over the size cap, an HTTP error, a refused token, a dead server and a silent
 # one (its timeout) each keep the last good list, logged
-# once per change of error (naming the source), and the recovery is logged; a reload keeps the discovered
-# targets without a gap.
+# once per change of error (naming the source), and shown on /healthz (which stays 200) and the targets page;
+# the recovery is logged; a reload keeps the discovered targets without a gap.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 DB=$TEST_TMP/leakprofd.db
@@ -44,6 +44,13 @@ requests() {
 }
 requests_ge() {
 	[ "$(requests)" -ge "$1" ]
+}
+# /healthz names the sd source failing, with its last good list (1 target) in use, and the slow one too.
+sd_failing_shown() {
+	curl -s "http://$LISTEN/healthz" | jq -e --arg u "http://127.0.0.1:$sd_port/sd" '.discovery.ok == false and
+		(.discovery.sources[] | select(.name == $u) | .kind == "http_sd" and .targets == 1 and
+		.last_good_list_in_use and (.error | startswith("cannot fetch")) and .last_success != null) and
+		([.discovery.sources[] | select(.error != null)] | length) == 2' >/dev/null
 }
 
 printf 'secret-token\n' >"$TEST_TMP/want"
@@ -129,6 +136,11 @@ wait_for 10 logged "targets: $SRC: answering again (1 targets)"
 kill "$sd_pid"
 wait "$sd_pid" 2>/dev/null || true
 wait_for 15 logged "$SRC: cannot fetch: "
+# Its state on /healthz (still 200: its last good list is in use) and on the targets page.
+wait_for 10 sd_failing_shown
+assert_eq "healthz while a source fails" "$(curl -s -o /dev/null -w '%{http_code}' "http://$LISTEN/healthz")" 200
+curl -sf "http://$LISTEN/targets" | grep -q "failing, its last good list in use: cannot fetch" ||
+	fail "the targets page does not show the failing source"
 na=$(ok_scrapes "$A")
 wait_for 20 has_ok_scrapes "$A" $((na + 3))
 assert_eq "targets while the server is down" "$(active)" "alpha $A"

@@ -4,6 +4,7 @@
 # daemon, and the 200 that follows once the cause is gone:
 #   - the detector stalled: its rankings cannot be stored (a trigger refuses them, the way a damaged table
 #     would) while scrapes keep being stored, so the rounds wait for a ranking past three intervals plus its pace;
+#   - the database locked: another sqlite3 process holds its write lock (BEGIN EXCLUSIVE) past the bound;
 #   - the database unwritable: the database file made immutable (chattr +i, which stops root too), then its file
 #     system (a 40 MiB tmpfs) filled to the last byte;
 #   - the collector loop stalled: the daemon's log is a pipe nobody reads (a stalled journald), so the loop
@@ -17,9 +18,11 @@ for t in curl jq sqlite3 chattr mkfifo; do command -v $t >/dev/null || skip "$t 
 dir=$TEST_TMP/db
 mkdir -p "$dir"
 mounted=""
+locker=""
 cleanup() {
 	chattr -i "$dir/leakprofd.db" 2>/dev/null || true
-	touch "$TEST_TMP/drain" 2>/dev/null || true
+	touch "$TEST_TMP/drain" "$TEST_TMP/unlock" 2>/dev/null || true
+	[ -z "$locker" ] || sleep 1 # the locking sqlite3 sees the unlock and closes the database
 	cleanup_bg
 	[ -z "$mounted" ] || umount "$dir" 2>/dev/null || true
 }
@@ -76,6 +79,22 @@ grep -q "rankings refused" "$TEST_TMP/daemon.log" || fail "the refused ranking i
 sq "DROP TRIGGER refuse_rankings;"
 wait_for 30 healthy
 show "rankings stored again"
+
+echo "== the database locked: another process holds its write lock"
+# The lock outlasts the bound (10 s at a 1 s interval) by the ingest's busy timeout and a retry at most.
+bg sh -c 'u=$1/unlock; { echo "BEGIN EXCLUSIVE;"; while [ ! -e "$u" ]; do sleep 0.2; done; echo "COMMIT;"; } |
+	sqlite3 -batch -cmd ".timeout 10000" "$2"' sh "$TEST_TMP" "$DB"
+locker=$BG_PID
+wait_for 30 unhealthy database
+show "locked"
+jq -e --arg db "$DB" '.collector.ok and .database.writes_refused_ms > .database.limit_ms and
+	(.database.error | startswith("writes to database '"'"'" + $db + "'"'"' refused for"))' "$TEST_TMP/health" \
+	>/dev/null || fail "the error does not name the locked database: $(cat "$TEST_TMP/health")"
+touch "$TEST_TMP/unlock"
+wait "$locker" || fail "the locking sqlite3 failed"
+locker=""
+wait_for 30 healthy
+show "unlocked"
 
 echo "== the database unwritable: the file immutable"
 chattr +i "$DB"
