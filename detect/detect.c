@@ -49,11 +49,10 @@
 #include "collector/profile.h"
 #include "detect/detect.h"
 #include "detect/history.h"
+#include "detect/trend.h"
 #include "base/log.h"
 #include "storage/query.h"
 
-/* Theil-Sen and Kendall's tau use at most this many points per lifetime. */
-#define DETECT_MAX_POINTS 48
 /* Sparkline buckets over the window. */
 #define DETECT_SPARK_POINTS 30
 /* A ranking longer than this helps nobody. */
@@ -211,7 +210,6 @@ struct detect_ctx {
 	size_t nverdicts, capverdicts;
 	struct verdict *plateaus; /* its non-growing ones (capverdicts long) */
 	size_t nplateaus;
-	double *pairs; /* scratch for Theil-Sen */
 	int err;
 };
 
@@ -399,49 +397,19 @@ split_lifetimes(struct detect_ctx *c)
 
 /* ---- statistics of one lifetime ---- */
 
-/* Theil-Sen slope (median of pairwise slopes, per hour) and Kendall's tau-b on at most
- * DETECT_MAX_POINTS points, subsampled evenly so the cost per lifetime is bounded whatever the
- * window.
- *
- * Fit is Kendall's tau rather than R² of a line: leaks grow with traffic, which is not constant
- * over a day, so the rise is monotone but not linear; a rank correlation rewards "keeps going up"
- * without punishing a curve, and a single outlier scrape cannot dominate it the way it dominates
- * squared residuals. */
+/* Theil-Sen slope and Kendall's tau-b (detect/trend.h) of the segment's counts against time. */
 static void
-trend(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n, double *slope,
-      double *tau)
+trend(const struct pt *p, const uint64_t *v, size_t n, double *slope, double *tau)
 {
-	size_t idx[DETECT_MAX_POINTS];
-	size_t m = n < DETECT_MAX_POINTS ? n : DETECT_MAX_POINTS;
-	size_t np = 0;
-	long conc = 0, disc = 0, tied = 0, pairs = 0;
+	size_t idx[TREND_MAX_POINTS], m = trend_pick(n, idx);
+	int64_t t[TREND_MAX_POINTS];
+	double y[TREND_MAX_POINTS];
 
-	for (size_t i = 0; i < m; i++)
-		idx[i] = m > 1 ? i * (n - 1) / (m - 1) : 0;
 	for (size_t i = 0; i < m; i++) {
-		for (size_t j = i + 1; j < m; j++) {
-			double dv = (double)v[idx[j]] - (double)v[idx[i]];
-			double dt = (double)(p[idx[j]].ts - p[idx[i]].ts);
-
-			pairs++;
-			if (dv > 0)
-				conc++;
-			else if (dv < 0)
-				disc++;
-			else
-				tied++;
-			if (dt > 0)
-				c->pairs[np++] = dv / dt * 3600000.0;
-		}
+		t[i] = p[idx[i]].ts;
+		y[i] = (double)v[idx[i]];
 	}
-	*slope = 0;
-	if (np) {
-		qsort(c->pairs, np, sizeof(*c->pairs), cmp_double);
-		*slope = np % 2 ? c->pairs[np / 2] : (c->pairs[np / 2 - 1] + c->pairs[np / 2]) / 2;
-	}
-	/* Time has no ties, so tau-b = (C - D) / sqrt(pairs * (pairs - ties in count)). */
-	*tau =
-	    pairs > tied ? (double)(conc - disc) / sqrt((double)pairs * (double)(pairs - tied)) : 0;
+	trend_fit(t, y, m, slope, tau);
 }
 
 static void
@@ -502,7 +470,7 @@ life_judge(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n
 		ls->retained = (double)(ls->last - ls->first) / (double)(ls->peak - ls->first);
 	if (n < 2 || ls->ups == 0)
 		return;
-	trend(c, p, v, n, &ls->slope, &ls->tau);
+	trend(p, v, n, &ls->slope, &ls->tau);
 
 	/* Growth over at least min_scrapes scrapes: the up-steps must spread over that many scrapes
 	 * (a burst that arrives in one scrape is one step, however tall), and it must not have
@@ -515,7 +483,7 @@ life_judge(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n
 	size_t since_up = n - 1 - ls->last_up;
 	bool stalled = since_up > c->min_scrapes && since_up > 3 * (ls->last_up - ls->first_up + 1);
 	bool burst = fellback >= 2 && (double)fellback * 2 >= (double)(ls->last - ls->first);
-	double mono = (double)(ls->steps - ls->downs) / (double)ls->steps;
+	double mono = trend_mono(ls->steps, ls->downs);
 
 	ls->growing = ls->ups >= 2 && span >= (late ? 2 * c->min_scrapes : c->min_scrapes) &&
 	              (!late || ls->t1 - ls->t0 >= late_ms) && ls->last > ls->first &&
@@ -1311,7 +1279,6 @@ ctx_release(struct detect_ctx *c)
 	free(c->ser.count);
 	free(c->verdicts);
 	free(c->plateaus);
-	free(c->pairs);
 }
 
 int
@@ -1331,9 +1298,6 @@ detect_rank(struct store *st, const struct config *cfg, const char *service,
 		c.min_scrapes = 2;
 	c.min_count = cfg ? cfg->detector.min_count : 10;
 	c.interval_ms = (int64_t)(cfg && cfg->scrape_interval ? cfg->scrape_interval : 60) * 1000;
-	c.pairs = malloc(sizeof(*c.pairs) * DETECT_MAX_POINTS * DETECT_MAX_POINTS / 2);
-	if (!c.pairs)
-		goto out_nomem;
 	/* Recent is measured from the newest data: a ranking of a database whose daemon stopped
 	 * shows the instances live when it stopped. */
 	if (store_last_attempt(st, &c.ref) != 0) {
