@@ -10,7 +10,8 @@
  *   scrape without the location counting 0 (each instance added later dilutes the rows already
  *   there, so the mean stays exact whatever order the instances arrive in);
  * - rise: the count's change over the steps between consecutive count scrapes of one process
- *   lifetime (a restart is the detector's collapse of the goroutine total), summed over instances,
+ *   lifetime (a restart is where the ingest stored one, scrapes.restart: the one rule of
+ *   storage/lifetime.c, which the detector and the charts follow too), summed over instances,
  *   with the step time in rollup_hours.step_ms. A leak rises in every hour whatever the deploys do;
  *   a pool's rises cancel out. An hour's last step reaches the instance's first scrape of the next
  *   hour, so an hour is rolled up only once the next one is over too.
@@ -40,17 +41,13 @@
 #define HOUR_MS 3600000
 /* An hour is rolled up when the hour after it is over: its last step ends there. */
 #define ROLLUP_DELAY_MS HOUR_MS
-/* The detector's restart rule: the total collapses by more than half and by at least this. */
-#define RESTART_MIN_DROP 10
-/* Or a silence this many median intervals long ends with fewer goroutines. */
-#define RESTART_GAP_FACTOR 4
 
 /* One count scrape of the (target, hour) being rolled up; the last may be the next hour's first. */
 struct roll_scrape {
 	int64_t id;
 	int64_t ts;
-	int64_t total;
-	int weight; /* how its counts enter rise: +1 as a step's end, -1 as a step's start */
+	bool restart; /* a new process lifetime starts with it (scrapes.restart) */
+	int weight;   /* how its counts enter rise: +1 as a step's end, -1 as a step's start */
 };
 
 /* One sample of those scrapes. */
@@ -69,14 +66,6 @@ cmp_roll_sample(const void *a, const void *b)
 	return (x->location_id > y->location_id) - (x->location_id < y->location_id);
 }
 
-static int
-cmp_int64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* Append the count scrapes of 'target_id' in [from, to) to *v, at most 'limit' (0: all). 0, or
  * -1. */
 static int
@@ -85,7 +74,7 @@ roll_read_scrapes(struct store *st, int64_t target_id, int64_t from, int64_t to,
 {
 	sqlite3_stmt *stmt = store_prepare(
 	    st,
-	    "SELECT id, ts, coalesce(total_goroutines, 0) FROM scrapes WHERE target_id = ?1"
+	    "SELECT id, ts, restart IS NOT NULL FROM scrapes WHERE target_id = ?1"
 	    " AND ts >= ?2 AND ts < ?3 AND status = 'ok' AND detail = 0 ORDER BY ts, id LIMIT ?4");
 	int rc;
 
@@ -102,7 +91,7 @@ roll_read_scrapes(struct store *st, int64_t target_id, int64_t from, int64_t to,
 		}
 		(*v)[(*n)++] = (struct roll_scrape){.id = sqlite3_column_int64(stmt, 0),
 		                                    .ts = sqlite3_column_int64(stmt, 1),
-		                                    .total = sqlite3_column_int64(stmt, 2)};
+		                                    .restart = sqlite3_column_int(stmt, 2) != 0};
 	}
 	store_stmt_done(stmt);
 	if (rc != SQLITE_DONE) {
@@ -113,31 +102,19 @@ roll_read_scrapes(struct store *st, int64_t target_id, int64_t from, int64_t to,
 }
 
 /* Weigh the steps between consecutive scrapes of one lifetime: sc[0..nh) are the hour's, sc[nh]
- * (when n > nh) the next hour's first. Returns the time the counted steps cover, in ms. */
+ * (when n > nh) the next hour's first. A step into a scrape that starts a lifetime crosses a
+ * restart and is left out. Returns the time the counted steps cover, in ms. */
 static int64_t
 roll_weigh_steps(struct roll_scrape *sc, size_t nh, size_t n)
 {
-	int64_t *dts, step_ms = 0, med = 0;
-	size_t i;
+	int64_t step_ms = 0;
 
-	if (n >= 3) {
-		dts = xcalloc(n - 1, sizeof(*dts));
-		for (i = 1; i < n; i++)
-			dts[i - 1] = sc[i].ts - sc[i - 1].ts;
-		qsort(dts, n - 1, sizeof(*dts), cmp_int64);
-		med = dts[(n - 1) / 2];
-		free(dts);
-	}
-	for (i = 0; i < nh && i + 1 < n; i++) {
-		int64_t a = sc[i].total, b = sc[i + 1].total, dt = sc[i + 1].ts - sc[i].ts;
-		bool collapse = b * 2 < a && a - b >= RESTART_MIN_DROP;
-		bool gap = med > 0 && dt > RESTART_GAP_FACTOR * med && b < a;
-
-		if (collapse || gap)
+	for (size_t i = 0; i < nh && i + 1 < n; i++) {
+		if (sc[i + 1].restart)
 			continue;
 		sc[i].weight--;
 		sc[i + 1].weight++;
-		step_ms += dt;
+		step_ms += sc[i + 1].ts - sc[i].ts;
 	}
 	return step_ms;
 }

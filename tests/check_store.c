@@ -1849,6 +1849,43 @@ START_TEST(test_rollup_absent_and_rise)
 }
 END_TEST
 
+/* The rollups' rise follows the lifetimes the ingest stored (scrapes.restart), not a rule of its
+ * own: next to a pool of 2,000 a leak's fall at a restart barely moves the total, and only the new
+ * connection shows it (storage/lifetime.c); that fall is no step, so the hour's rise is what the
+ * leak added in its two lifetimes. */
+START_TEST(test_rollup_follows_stored_restarts)
+{
+	static const uint64_t leak[] = {0, 20, 40, 60, 80, 2, 20};
+	struct prof_location l[7][2];
+	struct profile p[7];
+	struct store *st = store_open(dbpath, 0);
+	int64_t t, now = T0 + 2 * HOUR + 30 * MIN;
+	int i, rc, calls = 0;
+
+	ck_assert_ptr_nonnull(st);
+	t = store_target_upsert(st, "s", NULL, "http://a");
+	for (i = 0; i < 7; i++) {
+		l[i][0] = loc("main.pool", "/p.go", 2, "chan receive", 2000, stack_b, 2);
+		l[i][1] = loc("main.L", "/l.go", 1, "chan send", leak[i], stack_a, 4);
+		p[i] = prof(l[i], leak[i] ? 2 : 1);
+		/* every 10 minutes; the restart at T0 + 50 min, the last in the next hour */
+		add_conn(st, t, T0 + i * 10 * MIN, &p[i],
+		         i == 5 ? LIFETIME_CONN_NEW : LIFETIME_CONN_REUSED, false);
+	}
+	ck_assert_str_eq(restarts(st, t), "first - - - - connection -");
+	while ((rc = store_retention_step(st, now, 48 * HOUR, 30 * 24 * HOUR, 1)) == 1)
+		ck_assert_int_lt(++calls, 20);
+	ck_assert_int_eq(rc, 0);
+	/* 0 -> 80, then 2 -> 20 into the next hour; the fall 80 -> 2 left out */
+	ck_assert_double_eq_tol(rollup_of(st, "main.L", T0).rise, 80 + 18, 1e-9);
+	/* the steps it covers: 4 of the first lifetime, 1 into the next hour */
+	ck_assert_int_eq(count_rows(st, "SELECT step_ms FROM rollup_hours WHERE hour = "
+	                                "1789999200000"),
+	                 50 * MIN);
+	store_free(st);
+}
+END_TEST
+
 /* A chart over 7 days with 2 days of raw samples shows 7 days: hourly rollup totals where the raw
  * samples are gone, raw ones after. Two instances hold day + 1 goroutines at L on day 'day'. */
 START_TEST(test_series_past_raw)
@@ -2378,6 +2415,7 @@ store_suite(void)
 	tcase_add_test(tc, test_retention_rollup);
 	tcase_add_test(tc, test_retention_forgets_locations);
 	tcase_add_test(tc, test_rollup_absent_and_rise);
+	tcase_add_test(tc, test_rollup_follows_stored_restarts);
 	tcase_add_test(tc, test_series_past_raw);
 	tcase_add_test(tc, test_retention_expires_targets);
 	tcase_add_test(tc, test_retention_expires_bounded);
