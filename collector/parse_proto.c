@@ -844,7 +844,7 @@ pass2(struct proto *P, struct agg *g, size_t vidx, enum profile_kind kind, uint6
 		}
 		if (value == 0)
 			continue;
-		n = sample_frames(&S, false, &found);
+		n = sample_frames(&S, true, &found);
 		if (n < 0)
 			goto out_free;
 		rec.frames = S.fr;
@@ -860,15 +860,6 @@ pass2(struct proto *P, struct agg *g, size_t vidx, enum profile_kind kind, uint6
 		if (added < 0) {
 			oom(P, off);
 			goto out_free;
-		}
-		if (added == 1) {
-			n = sample_frames(&S, true, &found);
-			if (n < 0)
-				goto out_free;
-			if (agg_set_stack(g, S.fr, (size_t)n) < 0) {
-				oom(P, off);
-				goto out_free;
-			}
 		}
 	}
 	if (got == 0)

@@ -354,11 +354,17 @@ profile_parse_debug2(const char *buf, size_t len, const struct profile_limits *l
 			max_goid = goid;
 		rec_pos = P.L.pos;
 		rec_line = P.L.lineno;
-		n = d2_frames(&P, false, &found, &any);
+		n = d2_frames(&P, true, &found, &any);
 		if (n < 0)
 			goto out_free;
 		if (n == 0 && P.L.pos == len && (len == 0 || buf[len - 1] != '\n' || !any))
 			break; /* a record cut off at the end of a truncated dump */
+		if (frames_have_nul(P.fr, (size_t)n)) {
+			perr(err, rec_pos, rec_line,
+			     "line %zu: NUL byte in a frame of the goroutine (byte %zu)",
+			     rec_line + 1, rec_pos);
+			goto out_free;
+		}
 		rec.frames = P.fr;
 		rec.nframes = (size_t)n;
 		rec.leaked = leaked ? 1 : 0;
@@ -369,26 +375,6 @@ profile_parse_debug2(const char *buf, size_t len, const struct profile_limits *l
 			goto out_free;
 		}
 		total++;
-		if (added == 1) {
-			struct lines saved = P.L;
-
-			P.L.pos = rec_pos;
-			P.L.lineno = rec_line;
-			n = d2_frames(&P, true, &found, &any);
-			if (n < 0)
-				goto out_free;
-			if (frames_have_nul(P.fr, (size_t)n)) {
-				perr(err, rec_pos, rec_line,
-				     "line %zu: NUL byte in a frame of the goroutine (byte %zu)",
-				     rec_line + 1, rec_pos);
-				goto out_free;
-			}
-			if (agg_set_stack(P.agg, P.fr, (size_t)n) < 0) {
-				text_nomem(&P, ln.off, rec_line);
-				goto out_free;
-			}
-			P.L = saved;
-		}
 	}
 	if (r < 0)
 		goto out_free;
@@ -530,11 +516,16 @@ profile_parse_debug1(const char *buf, size_t len, const struct profile_limits *l
 		}
 		rec_pos = P.L.pos;
 		rec_line = P.L.lineno;
-		n = d1_frames(&P, false, &found);
+		n = d1_frames(&P, true, &found);
 		if (n < 0)
 			goto out_free;
 		if (n == 0 && P.L.pos == len)
 			break; /* a group cut off at the end */
+		if (frames_have_nul(P.fr, (size_t)n)) {
+			perr(err, rec_pos, rec_line + 1, "line %zu: NUL byte in a frame (byte %zu)",
+			     rec_line + 1, rec_pos);
+			goto out_free;
+		}
 		sum += rec.count;
 		if (rec.count == 0)
 			continue;
@@ -545,26 +536,6 @@ profile_parse_debug1(const char *buf, size_t len, const struct profile_limits *l
 		if (added < 0) {
 			text_nomem(&P, ln.off, rec_line);
 			goto out_free;
-		}
-		if (added == 1) {
-			struct lines saved = P.L;
-
-			P.L.pos = rec_pos;
-			P.L.lineno = rec_line;
-			n = d1_frames(&P, true, &found);
-			if (n < 0)
-				goto out_free;
-			if (frames_have_nul(P.fr, (size_t)n)) {
-				perr(err, rec_pos, rec_line + 1,
-				     "line %zu: NUL byte in a frame (byte %zu)", rec_line + 1,
-				     rec_pos);
-				goto out_free;
-			}
-			if (agg_set_stack(P.agg, P.fr, (size_t)n) < 0) {
-				text_nomem(&P, ln.off, rec_line);
-				goto out_free;
-			}
-			P.L = saved;
 		}
 	}
 	if (r < 0)

@@ -3,9 +3,11 @@
  * contract.
  *
  * A parser feeds one record at a time (a goroutine, a debug=1 group, a proto sample) as frames
- * borrowed from its input; the aggregator classifies it, merges it into its (location, op) bucket,
- * and copies strings and the representative stack into the profile's arena only when a bucket is
- * new, so memory grows with the number of distinct locations, not with the number of goroutines. */
+ * borrowed from its input, the whole stack; the aggregator classifies it, merges it into its
+ * (location, op) bucket and that bucket's distinct stacks, and copies strings and a stack into the
+ * profile's arena only when the bucket keeps a stack it had not seen (at most PROFILE_LOC_STACKS
+ * at once), so memory grows with the number of distinct locations and stacks, not with the number
+ * of goroutines. */
 #ifndef PROFILE_INTERNAL_H
 #define PROFILE_INTERNAL_H
 
@@ -59,10 +61,8 @@ void agg_free(struct agg *g);
 
 /* How a record's op is known. */
 struct agg_record {
-	const struct raw_frame
-	    *frames; /* leaf first; at least up to the first non-internal frame, or all */
+	const struct raw_frame *frames; /* the whole stack, leaf first (up to PROFILE_MAX_FRAMES) */
 	size_t nframes;
-	bool complete;  /* frames holds the whole stack (else the caller can supply it later) */
 	const char *op; /* debug=2 header op (markers stripped), or NULL: infer from frames */
 	size_t oplen;
 	uint64_t count;
@@ -70,14 +70,10 @@ struct agg_record {
 	int32_t wait_minutes; /* -1: not shown */
 };
 
-/* Merge one record. Returns 1 when the (location, op) bucket is new and needs its representative
- * stack (call agg_set_stack() with the full stack before the next agg_add()), 0 when merged, -1 on
- * out-of-memory or over the budget. */
+/* Merge one record, its goroutines counted under its stack too (struct prof_location.stacks).
+ * Returns 1 when the (location, op) bucket is new, 0 when merged, -1 on out-of-memory or over the
+ * budget. */
 int agg_add(struct agg *g, const struct agg_record *r) __attribute__((warn_unused_result));
-/* The full stack (leaf first) of the bucket agg_add() just created; copied into the arena. 0, or
- * -1 as agg_add(). */
-int agg_set_stack(struct agg *g, const struct raw_frame *frames, size_t n)
-    __attribute__((warn_unused_result));
 
 /* Change the kind (a debug=2 dump with "(leaked)" tags is a goroutineleak dump). */
 void agg_set_kind(struct agg *g, enum profile_kind kind);
