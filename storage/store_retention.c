@@ -17,7 +17,8 @@
  *   hour, so an hour is rolled up only once the next one is over too.
  * Rollups past their own retention, delivered or dropped outbox rows and old rankings are deleted
  * too, and, once the rollups are caught up, locations and stacks that nothing refers to any more
- * (the ingest's caches are then forgotten).
+ * (a stack also once no scrape had it for as long as rollups are kept; the ingest's caches are
+ * then forgotten).
  *
  * Targets come and go (pods are replaced, instances rescheduled): a target out of the
  * configuration (inactive) and not scraped for longer than the rollups are kept expires, and is
@@ -344,8 +345,10 @@ retention_locations(struct store *st, int64_t cutoff, unsigned limit)
 	for (i = 0; i < n; i++) {
 		if (stack_ids[i] == 0)
 			continue;
-		stmt = store_prepare(st, "DELETE FROM stacks WHERE id = ?1 AND NOT EXISTS (SELECT "
-		                         "1 FROM locations WHERE stack_id = ?1)");
+		stmt = store_prepare(
+		    st, "DELETE FROM stacks WHERE id = ?1 AND last_seen = 0"
+		        " AND NOT EXISTS (SELECT 1 FROM locations WHERE stack_id = ?1)"
+		        " AND NOT EXISTS (SELECT 1 FROM suspects WHERE stack_id = ?1)");
 		if (stmt == NULL)
 			goto out_free;
 		sqlite3_bind_int64(stmt, 1, stack_ids[i]);
@@ -361,6 +364,26 @@ out_free:
 	free(stack_ids);
 	free(ids);
 	return ret;
+}
+
+/* Delete up to 'limit' stacks not seen in a scrape since 'cutoff' that nothing refers to any more
+ * (a location's representative, a kept ranking's suspect, a scrape's call sites). The number
+ * deleted, or -1. Stacks stored before stacks.last_seen (0) go with their location. */
+static int
+retention_stacks(struct store *st, int64_t cutoff, unsigned limit)
+{
+	int n = retention_delete(
+	    st,
+	    "DELETE FROM stacks WHERE id IN (SELECT k.id FROM stacks k"
+	    " WHERE k.last_seen > 0 AND k.last_seen < ?1"
+	    " AND NOT EXISTS (SELECT 1 FROM locations l WHERE l.stack_id = k.id)"
+	    " AND NOT EXISTS (SELECT 1 FROM suspects u WHERE u.stack_id = k.id)"
+	    " AND NOT EXISTS (SELECT 1 FROM sample_stacks x WHERE x.stack_id = k.id) LIMIT ?2)",
+	    cutoff, limit, "retention: deleting unused stacks");
+
+	if (n > 0)
+		store_ingest_forget(store_ingest_state(st)); /* the caches may name them */
+	return n;
 }
 
 /* Delete up to 'limit' inactive targets last scraped (never scraped: registered) before 'cutoff',
@@ -549,6 +572,11 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 		/* Rollups are caught up: locations last seen before the oldest kept rollup hour
 		 * have nothing left. */
 		n = retention_locations(st, rollup_cutoff - HOUR_MS, row_budget);
+		if (n < 0)
+			goto out_rollback;
+		if ((unsigned)n >= row_budget)
+			more = true;
+		n = retention_stacks(st, rollup_cutoff - HOUR_MS, row_budget);
 		if (n < 0)
 			goto out_rollback;
 		if ((unsigned)n >= row_budget)

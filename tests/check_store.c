@@ -255,12 +255,12 @@ START_TEST(test_newer_version_refused)
 	char errfile[400];
 
 	ck_assert_ptr_nonnull(st);
-	exec_ok(st, "PRAGMA user_version = 7");
+	exec_ok(st, "PRAGMA user_version = 99");
 	store_free(st);
 	snprintf(errfile, sizeof(errfile), "%s/err", tmpdir);
 	ck_assert_int_eq(run_captured(open_newer_child, errfile, false), 0);
 	ck_assert_ptr_nonnull(
-	    strstr(slurp(errfile), "schema version 7 is newer than this leakprofd supports"));
+	    strstr(slurp(errfile), "schema version 99 is newer than this leakprofd supports"));
 	ck_assert_ptr_nonnull(strstr(slurp(errfile), dbpath));
 	ck_assert_int_eq(run_captured(open_newer_ro_child, errfile, false), 0);
 	ck_assert_ptr_nonnull(strstr(slurp(errfile), "newer"));
@@ -449,12 +449,19 @@ START_TEST(test_interning)
 	store_location_release(&sl);
 	ck_assert_int_eq(store_location_get(st, 9999, &sl), 1);
 
-	/* Another stack at a known location: the location keeps its first stack, no unreferenced
-	 * stack is stored, and last_seen moves on. */
+	/* Another stack at a known location: the location keeps its first stack as its
+	 * representative, the new one is stored as the scrape's call site, and last_seen moves on.
+	 */
 	l1[0].stack = stack_c;
 	l1[0].nstack = 3;
 	add(st, a, T0 + 10 * MIN, &p1);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 2);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 3);
+	ck_assert_int_eq(count_rows(st,
+	                            "SELECT count(*) FROM sample_stacks x JOIN stacks k ON"
+	                            " k.id = x.stack_id WHERE x.scrape_id = (SELECT max(id) FROM"
+	                            " scrapes) AND k.frames LIKE '%main.otherCaller%'"
+	                            " AND x.count = 10"),
+	                 1);
 	ck_assert_int_eq(store_location_get(st, id, &sl), 0);
 	ck_assert_ptr_nonnull(strstr(sl.stack_json, "main.handler.func1"));
 	ck_assert_int_eq(sl.last_seen, T0 + 10 * MIN);
@@ -1130,6 +1137,12 @@ END_TEST
 
 /* A database from before lifetimes were stored gets the rule it was ranked with then: each
  * target's first scrape, and totals falling below half by at least 10. */
+/* What the call sites' migration adds, dropped to emulate a database from before it (the
+ * migrations after the version set run again). */
+#define DROP_CALL_SITES                                                                            \
+	"DROP TABLE sample_stacks; DROP INDEX stacks_last_seen; DROP INDEX suspects_stack;"        \
+	" ALTER TABLE stacks DROP COLUMN last_seen; ALTER TABLE suspects DROP COLUMN stack_id;"
+
 START_TEST(test_lifetime_migration)
 {
 	struct store *st = store_open(dbpath, 0);
@@ -1137,17 +1150,18 @@ START_TEST(test_lifetime_migration)
 	ck_assert_ptr_nonnull(st);
 	/* The database as it was before this migration, the newest: its column gone, the version
 	 * one lower. */
-	exec_ok(st, "ALTER TABLE scrapes DROP COLUMN restart; PRAGMA user_version = 5;"
-	            "INSERT INTO services (id, name) VALUES (1, 'svc');"
-	            "INSERT INTO targets (id, service_id, url, first_seen) VALUES"
-	            " (1, 1, 'http://a1', 0), (2, 1, 'http://a2', 0);"
-	            "INSERT INTO scrapes (target_id, ts, duration_ms, bytes, status, detail,"
-	            " total_goroutines) VALUES"
-	            " (1, 1000, 1, 1, 'ok', 0, 100), (2, 1000, 1, 1, 'ok', 0, 40),"
-	            " (1, 2000, 1, 1, 'ok', 0, 120), (1, 2500, 1, 1, 'ok', 1, 3),"
-	            " (1, 3000, 1, 1, 'connect refused', 0, NULL), (2, 2000, 1, 1, 'ok', 0, 15),"
-	            " (1, 4000, 1, 1, 'ok', 0, 59), (2, 3000, 1, 1, 'ok', 0, 30),"
-	            " (1, 5000, 1, 1, 'ok', 0, 70);");
+	exec_ok(st, DROP_CALL_SITES
+	        "ALTER TABLE scrapes DROP COLUMN restart; PRAGMA user_version = 5;"
+	        "INSERT INTO services (id, name) VALUES (1, 'svc');"
+	        "INSERT INTO targets (id, service_id, url, first_seen) VALUES"
+	        " (1, 1, 'http://a1', 0), (2, 1, 'http://a2', 0);"
+	        "INSERT INTO scrapes (target_id, ts, duration_ms, bytes, status, detail,"
+	        " total_goroutines) VALUES"
+	        " (1, 1000, 1, 1, 'ok', 0, 100), (2, 1000, 1, 1, 'ok', 0, 40),"
+	        " (1, 2000, 1, 1, 'ok', 0, 120), (1, 2500, 1, 1, 'ok', 1, 3),"
+	        " (1, 3000, 1, 1, 'connect refused', 0, NULL), (2, 2000, 1, 1, 'ok', 0, 15),"
+	        " (1, 4000, 1, 1, 'ok', 0, 59), (2, 3000, 1, 1, 'ok', 0, 30),"
+	        " (1, 5000, 1, 1, 'ok', 0, 70);");
 	store_free(st);
 	st = store_open(dbpath, 0);
 	ck_assert_ptr_nonnull(st);
