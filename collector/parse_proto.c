@@ -844,9 +844,11 @@ pass2(struct proto *P, struct agg *g, size_t vidx, enum profile_kind kind, uint6
 		}
 		if (value == 0)
 			continue;
-		n = sample_frames(&S, true, &found);
+		n = sample_frames(&S, false, &found);
 		if (n < 0)
 			goto out_free;
+		/* A sample's location ids name its stack. */
+		rec.stack_key = agg_hash(S.ids, S.nids * sizeof(*S.ids), 0x70) | 1;
 		rec.frames = S.fr;
 		rec.nframes = (size_t)n;
 		rec.count = (uint64_t)value;
@@ -860,6 +862,15 @@ pass2(struct proto *P, struct agg *g, size_t vidx, enum profile_kind kind, uint6
 		if (added < 0) {
 			oom(P, off);
 			goto out_free;
+		}
+		if (added == 1) {
+			n = sample_frames(&S, true, &found);
+			if (n < 0)
+				goto out_free;
+			if (agg_set_stack(g, S.fr, (size_t)n) < 0) {
+				oom(P, off);
+				goto out_free;
+			}
 		}
 	}
 	if (got == 0)

@@ -275,6 +275,12 @@ intern_str(struct intern *in, struct profile_arena *a, struct parse_budget *bud,
 
 /* ---- aggregator ---- */
 
+uint64_t
+agg_hash(const void *p, size_t n, uint64_t seed)
+{
+	return hash_bytes(p, n, seed);
+}
+
 /* A distinct stack of a bucket. */
 struct bstack {
 	uint64_t hash;
@@ -311,6 +317,8 @@ struct agg {
 	size_t mask;
 	struct wait_pair *waits;
 	size_t nwaits, capwaits;
+	size_t pending_bucket,
+	    pending_stack; /* the stack awaiting agg_set_stack(); SIZE_MAX: none */
 };
 
 struct agg *
@@ -325,6 +333,7 @@ agg_new(struct profile_arena *arena, struct parse_budget *b, enum profile_format
 	g->budget = b;
 	g->format = format;
 	g->kind = kind;
+	g->pending_bucket = SIZE_MAX;
 	g->mask = 1023;
 	g->slots = budget_calloc(b, g->mask + 1, sizeof(*g->slots));
 	if (g->slots == NULL) {
@@ -412,7 +421,8 @@ agg_copy_frames(struct agg *g, const struct raw_frame *frames, size_t n)
 }
 
 /* Count the record's goroutines under its stack among the bucket's distinct stacks (see
- * PROFILE_LOC_STACKS). 0, or -1 on out-of-memory or over the budget. */
+ * PROFILE_LOC_STACKS). 1 when the bucket keeps it as a new stack whose frames agg_set_stack() is
+ * to supply (r->stack_key set), else 0; -1 on out-of-memory or over the budget. */
 static int
 agg_add_stack(struct agg *g, struct bucket *b, const struct agg_record *r)
 {
@@ -420,12 +430,16 @@ agg_add_stack(struct agg *g, struct bucket *b, const struct agg_record *r)
 	uint64_t h = 0x51ac;
 	struct bstack *k = NULL;
 
-	for (size_t i = 0; i < n; i++) {
-		h = hash_bytes(r->frames[i].fn, r->frames[i].fnlen, h ^ r->frames[i].line);
-		h = hash_bytes(r->frames[i].file, r->frames[i].filelen, h);
+	if (r->stack_key != 0) {
+		h = hash_mix64(r->stack_key);
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			h = hash_bytes(r->frames[i].fn, r->frames[i].fnlen, h ^ r->frames[i].line);
+			h = hash_bytes(r->frames[i].file, r->frames[i].filelen, h);
+		}
 	}
 	for (uint32_t i = 0; i < b->nstacks; i++) {
-		if (b->stacks[i].hash == h && b->stacks[i].n == n) {
+		if (b->stacks[i].hash == h) {
 			b->stacks[i].count += r->count;
 			return 0;
 		}
@@ -439,8 +453,30 @@ agg_add_stack(struct agg *g, struct bucket *b, const struct agg_record *r)
 		if (r->count <= k->count)
 			return 0; /* counted in the location only */
 	}
-	*k = (struct bstack){.hash = h, .n = n, .count = r->count};
+	*k = (struct bstack){.hash = h, .count = r->count};
+	if (r->stack_key != 0) {
+		g->pending_bucket = (size_t)(b - g->b);
+		g->pending_stack = (size_t)(k - b->stacks);
+		return 1;
+	}
+	k->n = n;
 	k->frames = agg_copy_frames(g, r->frames, n);
+	return k->frames != NULL ? 0 : -1;
+}
+
+int
+agg_set_stack(struct agg *g, const struct raw_frame *frames, size_t n)
+{
+	struct bstack *k;
+
+	if (g->pending_bucket == SIZE_MAX)
+		return 0;
+	k = &g->b[g->pending_bucket].stacks[g->pending_stack];
+	g->pending_bucket = SIZE_MAX;
+	if (n > PROFILE_MAX_FRAMES)
+		n = PROFILE_MAX_FRAMES;
+	k->frames = agg_copy_frames(g, frames, n);
+	k->n = n;
 	return k->frames != NULL ? 0 : -1;
 }
 
@@ -452,7 +488,7 @@ agg_add(struct agg *g, const struct agg_record *r)
 	const char *op;
 	size_t oplen, i;
 	uint64_t h;
-	bool found, is_new = false;
+	bool found;
 	struct bucket *b;
 
 	i = classify_location(r->frames, r->nframes, &found);
@@ -510,7 +546,6 @@ agg_add(struct agg *g, const struct agg_record *r)
 		return -1;
 	g->slots[i] = (uint32_t)(g->nb + 1);
 	i = g->nb++;
-	is_new = true;
 	if (2 * g->nb > g->mask + 1 && agg_grow_slots(g) < 0)
 		return -1;
 	b = &g->b[i];
@@ -519,9 +554,7 @@ merge:
 	b->leaked += r->leaked;
 	if (r->wait_minutes >= 0 && agg_add_wait(g, (size_t)(b - g->b), r->wait_minutes) < 0)
 		return -1;
-	if (agg_add_stack(g, b, r) < 0)
-		return -1;
-	return is_new ? 1 : 0;
+	return agg_add_stack(g, b, r);
 }
 
 void
@@ -586,9 +619,10 @@ agg_finish(struct agg *g, struct profile *out, uint64_t total)
 				ps[j] = ps[j - 1];
 				j--;
 			}
-			ps[j] = (struct prof_stack){.frames = b->stacks[k].frames,
-			                            .nframes = b->stacks[k].n,
-			                            .count = b->stacks[k].count};
+			ps[j] = (struct prof_stack){
+			    .frames = b->stacks[k].frames ? b->stacks[k].frames : &none,
+			    .nframes = b->stacks[k].frames ? b->stacks[k].n : 0,
+			    .count = b->stacks[k].count};
 		}
 
 		*l = (struct prof_location){
