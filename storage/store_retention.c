@@ -366,9 +366,11 @@ out_free:
 	return ret;
 }
 
-/* Delete up to 'limit' stacks not seen in a scrape since 'cutoff' that nothing refers to any more
- * (a location's representative, a kept ranking's suspect, a scrape's call sites). The number
- * deleted, or -1. Stacks stored before stacks.last_seen (0) go with their location. */
+/* Delete up to 'limit' stacks not seen in a scrape since 'cutoff' that no location or kept
+ * ranking's suspect refers to. The caller passes a cutoff (retention.rollup and two hours ago)
+ * before which every scrape is deleted once retention is caught up, with its call sites
+ * (sample_stacks): last_seen lags a stack's latest scrape by at most 30 s. The number deleted, or
+ * -1. Stacks stored before stacks.last_seen (0) go with their location. */
 static int
 retention_stacks(struct store *st, int64_t cutoff, unsigned limit)
 {
@@ -377,8 +379,7 @@ retention_stacks(struct store *st, int64_t cutoff, unsigned limit)
 	    "DELETE FROM stacks WHERE id IN (SELECT k.id FROM stacks k"
 	    " WHERE k.last_seen > 0 AND k.last_seen < ?1"
 	    " AND NOT EXISTS (SELECT 1 FROM locations l WHERE l.stack_id = k.id)"
-	    " AND NOT EXISTS (SELECT 1 FROM suspects u WHERE u.stack_id = k.id)"
-	    " AND NOT EXISTS (SELECT 1 FROM sample_stacks x WHERE x.stack_id = k.id) LIMIT ?2)",
+	    " AND NOT EXISTS (SELECT 1 FROM suspects u WHERE u.stack_id = k.id) LIMIT ?2)",
 	    cutoff, limit, "retention: deleting unused stacks");
 
 	if (n > 0)
@@ -576,7 +577,7 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 			goto out_rollback;
 		if ((unsigned)n >= row_budget)
 			more = true;
-		n = retention_stacks(st, rollup_cutoff - HOUR_MS, row_budget);
+		n = retention_stacks(st, rollup_cutoff - 2 * HOUR_MS, row_budget);
 		if (n < 0)
 			goto out_rollback;
 		if ((unsigned)n >= row_budget)
