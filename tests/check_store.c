@@ -1966,13 +1966,19 @@ START_TEST(test_retention_forgets_locations)
 	    loc("main.C", "/c.go", 3, "chan send", 3, NULL, 0),
 	};
 	struct prof_location lnew[] = {loc("main.D", "/d.go", 4, "chan send", 4, stack_a, 4)};
-	struct profile pold = prof(lold, 3), pnew = prof(lnew, 1);
+	/* main.B is reached from two call sites; stack_b is no location's representative */
+	const struct prof_stack calls_b[] = {{.frames = stack_a, .nframes = 4, .count = 1},
+	                                     {.frames = stack_b, .nframes = 2, .count = 1}};
+	struct profile pold, pnew = prof(lnew, 1);
 	struct store *st = store_open(dbpath, 0);
 	int64_t t, now = T0 + 40 * 24 * HOUR, c_id;
 	char sql[200];
 	int rc, calls = 0;
 
 	ck_assert_ptr_nonnull(st);
+	lold[1].stacks = calls_b;
+	lold[1].nstacks = 2;
+	pold = prof(lold, 3);
 	t = store_target_upsert(st, "s", NULL, "http://x");
 	add(st, t, T0, &pold);
 	add(st, t, now - MIN, &pnew);
@@ -1982,7 +1988,9 @@ START_TEST(test_retention_forgets_locations)
 	         " VALUES (1, %lld, 'resolved', 0)",
 	         (long long)c_id);
 	exec_ok(st, sql);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 2);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 3);
+	/* main.C has no stack */
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM sample_stacks"), 1 + 2 + 1);
 
 	while ((rc = store_retention_step(st, now, 48 * HOUR, 30 * 24 * HOUR, 100)) == 1)
 		ck_assert_int_lt(++calls, 20);
@@ -1994,8 +2002,10 @@ START_TEST(test_retention_forgets_locations)
 	ck_assert_int_eq(
 	    count_rows(st, "SELECT count(*) FROM locations WHERE function IN ('main.C', 'main.D')"),
 	    2);
-	/* stack_c went with main.A; stack_a stays for main.D. */
+	/* stack_c went with main.A, stack_b (a call site unseen since) with its scrape; stack_a
+	 * stays for main.D. */
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 1);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM sample_stacks"), 1);
 	ck_assert_int_eq(
 	    count_rows(st, "SELECT count(*) FROM stacks WHERE frames LIKE '%main.handler.func1%'"),
 	    1);
@@ -2004,7 +2014,7 @@ START_TEST(test_retention_forgets_locations)
 	 * rows). */
 	add(st, t, now, &pold);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations"), 4);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 2);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 3);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
 	store_free(st);
 }
