@@ -154,8 +154,8 @@ enum d2_state {
 
 /* Parse one record's frame lines from L until its empty line or the end. With 'all', collect every
  * frame (up to PROFILE_MAX_FRAMES); else stop collecting after the first non-internal frame.
- * 'key' (may be NULL) gets a hash of the file lines of the stack's frames, their PC offsets
- * included, which tells its stack from others (never 0). Returns the number of frames collected,
+ * 'key' (may be NULL) gets a hash of the stack's frames (functions, and file lines with their PC
+ * offsets), which tells its stack from others (never 0). Returns the number of frames collected,
  * or -1 on a syntax error. '*found' tells whether a non-internal frame was collected. */
 static long
 d2_frames(struct text_parser *P, bool all, bool *found, bool *any_line, uint64_t *key)
@@ -224,6 +224,12 @@ d2_frames(struct text_parser *P, bool all, bool *found, bool *any_line, uint64_t
 			st = D2_FILE;
 		} else {
 			st = ancestors ? D2_SKIPFILE : D2_KEYFILE;
+		}
+		if (key != NULL && !ancestors) {
+			/* the function, without its arguments (they differ by goroutine) */
+			const char *p = memrchr(ln.s, '(', ln.n);
+
+			h = agg_hash(ln.s, p != NULL ? (size_t)(p - ln.s) : ln.n, h);
 		}
 	}
 	if (r < 0)

@@ -56,8 +56,9 @@ static const char migration_restart_sql[] =
 /* Call sites: a location reached from several callers (a shared helper) holds goroutines of each.
  * sample_stacks: per count scrape, the distinct stacks (stacks.id) behind each location whose op
  * may leak (at most PROFILE_LOC_STACKS per location and scrape, the largest by count), with their
- * counts; a scrape is one target's, so they are per service, and they go with their scrape.
- * stacks.last_seen: the latest scrape that had the stack (to within 30 s; 0: stored before this
+ * counts; a scrape is one target's, so they are per service, and they go with their scrape. A
+ * location whose goroutines all have its representative stack (locations.stack_id) stores none:
+ * its sample stands for that stack. stacks.last_seen: the latest scrape that had the stack (to within 30 s; 0: stored before this
  * migration, kept as long as a location refers to it); retention deletes a stack unseen for
  * retention.rollup (and two hours) that no location or suspect refers to: the scrapes that had
  * it, older than retention.raw, are gone by then, so sample_stacks needs no index by stack (its

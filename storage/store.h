@@ -175,9 +175,11 @@ struct store_stack_sample {
 	int64_t stack_id;
 	uint64_t count;
 };
-/* Walk the call sites stored for 'location_id' (sample_stacks) in the scrapes with an id of at
- * least 'min_scrape_id', by scrape id, whatever their service (the caller tells them apart by
- * scrape). A non-zero return from 'cb' stops the walk and is returned. -1 on error (logged). */
+/* Walk the call sites of 'location_id' in the scrapes with an id of at least 'min_scrape_id', by
+ * scrape id, whatever their service (the caller tells them apart by scrape): those stored
+ * (sample_stacks), and for a sample stored without any, its count under the location's
+ * representative stack. Detail scrapes' samples are among them. A non-zero return from 'cb' stops
+ * the walk and is returned. -1 on error (logged). */
 int store_each_stack_sample(struct store *st, int64_t location_id, int64_t min_scrape_id,
                             int (*cb)(const struct store_stack_sample *s, void *arg), void *arg);
 /* The frames of stack 'stack_id' as JSON array text into '*out' (caller owns; NULL when there is

@@ -110,6 +110,7 @@ struct store_ingest {
 	struct intern_table stacks;
 	struct life_table life;
 	int64_t *ids;           /* this scrape's location ids, in profile order */
+	int64_t *reps;          /* and their representative stacks' ids (0: none) */
 	struct life_recent now; /* this count scrape, among its target's recent ones once stored */
 	int64_t goid_marked;    /* an earlier count scrape this scrape's dump marked (0: none) */
 	struct life_loc *cur;   /* this count scrape's (location id, count), sorted by id */
@@ -224,6 +225,7 @@ store_ingest_free(struct store_ingest *ing)
 	intern_clear(&ing->stacks);
 	free(ing->life.slots);
 	free(ing->ids);
+	free(ing->reps);
 	free(ing->cur);
 	free(ing);
 }
@@ -712,10 +714,11 @@ out_seen:
 
 /* The distinct stacks behind the location of 'pl' in count scrape 'scrape_id' (its stack alone
  * for a profile that has no per-stack counts), stored when its op may leak: which caller of a
- * shared helper holds its goroutines. 0, or -1 on error. */
+ * shared helper holds its goroutines. A location whose goroutines all have its representative
+ * stack ('rep') stores none: its sample says it all. 0, or -1 on error. */
 static int
 store_sample_stacks(struct store *st, int64_t scrape_id, int64_t location_id,
-                    const struct prof_location *pl, int64_t ts, const char *what)
+                    const struct prof_location *pl, int64_t rep, int64_t ts, const char *what)
 {
 	const struct prof_stack one = {
 	    .frames = pl->stack, .nframes = pl->nstack, .count = pl->count};
@@ -736,6 +739,8 @@ store_sample_stacks(struct store *st, int64_t scrape_id, int64_t location_id,
 				return -1;
 			continue;
 		}
+		if (n == 1 && stack_id == rep && v[i].count == pl->count)
+			return 0;
 		stmt = store_prepare(
 		    st, "INSERT INTO sample_stacks (scrape_id, location_id, stack_id, count)"
 		        " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (scrape_id, location_id, stack_id)"
@@ -753,10 +758,11 @@ store_sample_stacks(struct store *st, int64_t scrape_id, int64_t location_id,
 	return 0;
 }
 
-/* The location's id, inserting it (and its stack) or refreshing its last_seen and stack when due.
- * -1 on error. */
+/* The location's id, inserting it (and its stack) or refreshing its last_seen and stack when due,
+ * with its representative stack's id in '*rep' (0: none). -1 on error. */
 static int64_t
-intern_location(struct store *st, const struct prof_location *pl, int64_t ts, const char *what)
+intern_location(struct store *st, const struct prof_location *pl, int64_t ts, int64_t *rep,
+                const char *what)
 {
 	struct store_ingest *ing = store_ingest_state(st);
 	const char *fn = clean_text(pl->loc.function, TEXT_CAP, ing->fn_buf);
@@ -816,6 +822,7 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, co
 		}
 		store_stmt_done(stmt);
 	}
+	*rep = e != NULL ? e->stack_id : 0;
 	if (e != NULL && ts < e->last_seen + SEEN_SLACK_MS && ts >= e->first_seen &&
 	    (e->stack_id > 0 || pl->nstack == 0))
 		return e->id;
@@ -844,6 +851,7 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, co
 		store_stmt_done(stmt);
 		if (stack_id > 0)
 			e->stack_id = stack_id;
+		*rep = e->stack_id;
 		if (ts > e->last_seen)
 			e->last_seen = ts;
 		if (ts < e->first_seen)
@@ -879,6 +887,7 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, co
 	e->stack_id = sqlite3_column_int64(stmt, 1);
 	e->first_seen = sqlite3_column_int64(stmt, 2);
 	e->last_seen = sqlite3_column_int64(stmt, 3);
+	*rep = e->stack_id;
 	store_stmt_done(stmt);
 	return e->id;
 }
@@ -917,13 +926,15 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	ing->ncur = 0;
 	if (p != NULL && p->nlocations > ing->capcur) {
 		free(ing->ids);
+		free(ing->reps);
 		free(ing->cur);
 		ing->capcur = p->nlocations;
 		ing->ids = xcalloc(ing->capcur, sizeof(*ing->ids));
+		ing->reps = xcalloc(ing->capcur, sizeof(*ing->reps));
 		ing->cur = xcalloc(ing->capcur, sizeof(*ing->cur));
 	}
 	for (i = 0; p != NULL && i < p->nlocations; i++) {
-		ing->ids[i] = intern_location(st, &p->locations[i], rec->ts, what);
+		ing->ids[i] = intern_location(st, &p->locations[i], rec->ts, &ing->reps[i], what);
 		if (ing->ids[i] < 0)
 			goto out_rollback;
 	}
@@ -1014,8 +1025,8 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 			goto out_rollback;
 		}
 		store_stmt_done(stmt);
-		if (count_scrape &&
-		    store_sample_stacks(st, scrape_id, ing->ids[i], pl, rec->ts, what) != 0)
+		if (count_scrape && store_sample_stacks(st, scrape_id, ing->ids[i], pl,
+		                                        ing->reps[i], rec->ts, what) != 0)
 			goto out_rollback;
 	}
 

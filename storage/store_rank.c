@@ -394,9 +394,17 @@ int
 store_each_stack_sample(struct store *st, int64_t location_id, int64_t min_scrape_id,
                         int (*cb)(const struct store_stack_sample *s, void *arg), void *arg)
 {
-	sqlite3_stmt *stmt =
-	    store_prepare(st, "SELECT scrape_id, stack_id, count FROM sample_stacks"
-	                      " WHERE location_id = ?1 AND scrape_id >= ?2 ORDER BY scrape_id");
+	/* A sample without call sites had all its goroutines under the location's representative
+	 * stack (the ingest stores none then). */
+	sqlite3_stmt *stmt = store_prepare(
+	    st, "SELECT scrape_id, stack_id, count FROM sample_stacks"
+	        " WHERE location_id = ?1 AND scrape_id >= ?2"
+	        " UNION ALL SELECT x.scrape_id, l.stack_id, x.count FROM samples x"
+	        " JOIN locations l ON l.id = x.location_id"
+	        " WHERE x.location_id = ?1 AND x.scrape_id >= ?2 AND x.count > 0"
+	        " AND l.stack_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sample_stacks y"
+	        " WHERE y.scrape_id = x.scrape_id AND y.location_id = ?1)"
+	        " ORDER BY 1");
 	int rc, ret = 0;
 
 	if (stmt == NULL)

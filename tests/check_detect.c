@@ -1057,6 +1057,28 @@ START_TEST(test_ignore_rules)
 }
 END_TEST
 
+/* Totals per stack of a location's call sites (test_call_sites). */
+struct stack_totals {
+	int64_t id[16];
+	uint64_t total[16];
+	size_t n;
+};
+
+static int
+add_stack_total(const struct store_stack_sample *x, void *arg)
+{
+	struct stack_totals *t = arg;
+	size_t i;
+
+	for (i = 0; i < t->n && t->id[i] != x->stack_id; i++)
+		;
+	ck_assert_uint_lt(i, 16);
+	if (i == t->n)
+		t->id[t->n++] = x->stack_id;
+	t->total[i] += x->count;
+	return 0;
+}
+
 /* A helper reached from several callers (here main.waitAll, as errgroup.(*Group).Wait is) is one
  * location: per service the ranking reads its call sites, says which caller grows and shows that
  * caller's stack, the service's own, and the ignore rules match every call site:
@@ -1094,6 +1116,8 @@ START_TEST(test_call_sites)
 	};
 	int64_t a, b, g, d;
 	const struct suspect *s;
+	struct stack_totals tot = {0};
+	bool beta_seen = false;
 	struct ranking r;
 
 	ck_assert_msg(cfg != NULL, "config: %s", errs.n ? errs.msgs[0] : "?");
@@ -1129,6 +1153,14 @@ START_TEST(test_call_sites)
 	ck_assert_str_eq(s->service, "delta");
 	ck_assert_ptr_nonnull(strstr(s->stack_json, "main.deltaLeak"));
 	ck_assert_msg(strstr(s->explanation, "grows through main.deltaLeak"), "%s", s->explanation);
+	/* Five call sites at this location (gamma's debug=2 dumps show the op, so theirs is
+	 * another); beta's, the location's representative stack, is stored as no call site of its
+	 * own (its samples stand for it): 30 goroutines in each of 12 scrapes. */
+	ck_assert_int_eq(store_each_stack_sample(st, s->location_id, 0, add_stack_total, &tot), 0);
+	ck_assert_uint_eq(tot.n, 5);
+	for (size_t i = 0; i < tot.n; i++)
+		beta_seen |= tot.total[i] == 30 * 12;
+	ck_assert(beta_seen);
 	ranking_release(&r);
 	config_unref(cfg);
 	db_free(st);
