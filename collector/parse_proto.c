@@ -891,6 +891,8 @@ pass2(struct proto *P, struct agg *g, size_t vidx, enum profile_kind kind, uint6
 		n = sample_frames(&S, false, &found);
 		if (n < 0)
 			goto out_free;
+		/* A sample's location ids name its stack. */
+		rec.stack_key = agg_hash(S.ids, S.nids * sizeof(*S.ids), 0x70) | 1;
 		rec.frames = S.fr;
 		rec.nframes = (size_t)n;
 		rec.count = (uint64_t)value;

@@ -189,19 +189,23 @@ enum d2_state {
 	D2_FRAME,    /* expecting a function line (or the record's end) */
 	D2_FILE,     /* expecting the file line of a stack frame */
 	D2_SKIPFILE, /* expecting the file line of a "created by" or ancestor frame */
+	D2_KEYFILE, /* expecting the file line of a stack frame not collected (it goes into the key)
+	             */
 };
 
 /* Parse one record's frame lines from L until its empty line or the end. With 'all', collect every
  * frame (up to PROFILE_MAX_FRAMES); else stop collecting after the first non-internal frame.
- * Returns the number of frames collected, or -1 on a syntax error. '*found' tells whether a
- * non-internal frame was collected. */
+ * 'key' (may be NULL) gets a hash of the stack's frames (functions, and file lines with their PC
+ * offsets), which tells its stack from others (never 0). Returns the number of frames collected,
+ * or -1 on a syntax error. '*found' tells whether a non-internal frame was collected. */
 static long
-d2_frames(struct text_parser *P, bool all, bool *found, bool *any_line)
+d2_frames(struct text_parser *P, bool all, bool *found, bool *any_line, uint64_t *key)
 {
 	struct line ln;
 	enum d2_state st = D2_FRAME;
 	bool ancestors = false, collect = true;
 	size_t n = 0;
+	uint64_t h = 0x6432;
 	int r;
 
 	*found = false;
@@ -211,6 +215,8 @@ d2_frames(struct text_parser *P, bool all, bool *found, bool *any_line)
 			break;
 		*any_line = true;
 		if (ln.s[0] == '\t') {
+			if (key != NULL && (st == D2_FILE || st == D2_KEYFILE))
+				h = agg_hash(ln.s, ln.n, h);
 			if (st == D2_FILE) {
 				if (collect) {
 					struct raw_frame *f = &P->fr[n];
@@ -258,11 +264,19 @@ d2_frames(struct text_parser *P, bool all, bool *found, bool *any_line)
 			P->fr[n] = (struct raw_frame){.fn = ln.s, .fnlen = (uint32_t)(p - ln.s)};
 			st = D2_FILE;
 		} else {
-			st = D2_SKIPFILE;
+			st = ancestors ? D2_SKIPFILE : D2_KEYFILE;
+		}
+		if (key != NULL && !ancestors) {
+			/* the function, without its arguments (they differ by goroutine) */
+			const char *p = memrchr(ln.s, '(', ln.n);
+
+			h = agg_hash(ln.s, p != NULL ? (size_t)(p - ln.s) : ln.n, h);
 		}
 	}
 	if (r < 0)
 		return -1;
+	if (key != NULL)
+		*key = h | 1;
 	if (all && n > 0 && !*found) {
 		bool f;
 
@@ -403,7 +417,7 @@ profile_parse_debug2(const char *buf, size_t len, const struct profile_limits *l
 			max_goid = goid;
 		rec_pos = P.L.pos;
 		rec_line = P.L.lineno;
-		n = d2_frames(&P, false, &found, &any);
+		n = d2_frames(&P, false, &found, &any, &rec.stack_key);
 		if (n < 0)
 			goto out_free;
 		if (n == 0 && P.L.pos == len && (len == 0 || buf[len - 1] != '\n' || !any))
@@ -423,7 +437,7 @@ profile_parse_debug2(const char *buf, size_t len, const struct profile_limits *l
 
 			P.L.pos = rec_pos;
 			P.L.lineno = rec_line;
-			n = d2_frames(&P, true, &found, &any);
+			n = d2_frames(&P, true, &found, &any, NULL);
 			if (n < 0)
 				goto out_free;
 			if (frames_have_nul(P.fr, (size_t)n)) {
@@ -592,6 +606,8 @@ profile_parse_debug1(const char *buf, size_t len, const struct profile_limits *l
 		if (n == 0 && P.L.pos == len)
 			break; /* a group cut off at the end */
 		text_labels(&P, lab.s, lab.n, &rec);
+		/* Go groups goroutines by their PCs: the list after '@' names the stack. */
+		rec.stack_key = agg_hash(at, ln.n - (size_t)(at - ln.s), 0x64) | 1;
 		sum += rec.count;
 		if (rec.count == 0)
 			continue;

@@ -276,6 +276,20 @@ intern_str(struct intern *in, struct profile_arena *a, struct parse_budget *bud,
 
 /* ---- aggregator ---- */
 
+uint64_t
+agg_hash(const void *p, size_t n, uint64_t seed)
+{
+	return hash_bytes(p, n, seed);
+}
+
+/* A distinct stack of a bucket. */
+struct bstack {
+	uint64_t hash;
+	struct frame *frames; /* in the arena */
+	size_t n;
+	uint64_t count;
+};
+
 struct bucket {
 	uint64_t hash;
 	const char *fn, *file, *op; /* interned (op may be a static string) */
@@ -283,8 +297,8 @@ struct bucket {
 	uint64_t count, leaked;
 	uint64_t nwait; /* goroutines that showed "N minutes" */
 	int32_t max_wait, min_wait;
-	struct frame *stack;
-	size_t nstack;
+	struct bstack stacks[PROFILE_LOC_STACKS]; /* the distinct stacks kept, in order seen */
+	uint32_t nstacks;
 	struct bucket_set *sets; /* PROFILE_MAX_LABEL_SETS slots once a labelled goroutine came */
 	uint32_t nsets;
 	uint64_t labels_other;
@@ -314,7 +328,8 @@ struct agg {
 	size_t mask;
 	struct wait_pair *waits;
 	size_t nwaits, capwaits;
-	size_t pending; /* bucket awaiting agg_set_stack(), or SIZE_MAX */
+	size_t pending_bucket,
+	    pending_stack; /* the stack awaiting agg_set_stack(); SIZE_MAX: none */
 };
 
 struct agg *
@@ -329,7 +344,7 @@ agg_new(struct profile_arena *arena, struct parse_budget *b, enum profile_format
 	g->budget = b;
 	g->format = format;
 	g->kind = kind;
-	g->pending = SIZE_MAX;
+	g->pending_bucket = SIZE_MAX;
 	g->mask = 1023;
 	g->slots = budget_calloc(b, g->mask + 1, sizeof(*g->slots));
 	if (g->slots == NULL) {
@@ -427,6 +442,88 @@ agg_add_labels(struct agg *g, struct bucket *b, const struct agg_record *r)
 	return 0;
 }
 
+/* The frames of a stack, copied into the arena. NULL on out-of-memory or over the budget. */
+static struct frame *
+agg_copy_frames(struct agg *g, const struct raw_frame *frames, size_t n)
+{
+	struct frame *stack = arena_alloc(g->arena, (n ? n : 1) * sizeof(*stack));
+
+	if (stack == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		stack[i] = (struct frame){
+		    .function =
+		        intern_str(&g->in, g->arena, g->budget, frames[i].fn, frames[i].fnlen),
+		    .file =
+		        intern_str(&g->in, g->arena, g->budget, frames[i].file, frames[i].filelen),
+		    .line = frames[i].line,
+		};
+		if (stack[i].function == NULL || stack[i].file == NULL)
+			return NULL;
+	}
+	return stack;
+}
+
+/* Count the record's goroutines under its stack among the bucket's distinct stacks (see
+ * PROFILE_LOC_STACKS). 1 when the bucket keeps it as a new stack whose frames agg_set_stack() is
+ * to supply (r->stack_key set), else 0; -1 on out-of-memory or over the budget. */
+static int
+agg_add_stack(struct agg *g, struct bucket *b, const struct agg_record *r)
+{
+	size_t n = r->nframes < PROFILE_MAX_FRAMES ? r->nframes : PROFILE_MAX_FRAMES;
+	uint64_t h = 0x51ac;
+	struct bstack *k = NULL;
+
+	if (r->stack_key != 0) {
+		h = hash_mix64(r->stack_key);
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			h = hash_bytes(r->frames[i].fn, r->frames[i].fnlen, h ^ r->frames[i].line);
+			h = hash_bytes(r->frames[i].file, r->frames[i].filelen, h);
+		}
+	}
+	for (uint32_t i = 0; i < b->nstacks; i++) {
+		if (b->stacks[i].hash == h) {
+			b->stacks[i].count += r->count;
+			return 0;
+		}
+	}
+	if (b->nstacks < PROFILE_LOC_STACKS) {
+		k = &b->stacks[b->nstacks++];
+	} else {
+		for (uint32_t i = 0; i < b->nstacks; i++)
+			if (k == NULL || b->stacks[i].count < k->count)
+				k = &b->stacks[i];
+		if (r->count <= k->count)
+			return 0; /* counted in the location only */
+	}
+	*k = (struct bstack){.hash = h, .count = r->count};
+	if (r->stack_key != 0) {
+		g->pending_bucket = (size_t)(b - g->b);
+		g->pending_stack = (size_t)(k - b->stacks);
+		return 1;
+	}
+	k->n = n;
+	k->frames = agg_copy_frames(g, r->frames, n);
+	return k->frames != NULL ? 0 : -1;
+}
+
+int
+agg_set_stack(struct agg *g, const struct raw_frame *frames, size_t n)
+{
+	struct bstack *k;
+
+	if (g->pending_bucket == SIZE_MAX)
+		return 0;
+	k = &g->b[g->pending_bucket].stacks[g->pending_stack];
+	g->pending_bucket = SIZE_MAX;
+	if (n > PROFILE_MAX_FRAMES)
+		n = PROFILE_MAX_FRAMES;
+	k->frames = agg_copy_frames(g, frames, n);
+	k->n = n;
+	return k->frames != NULL ? 0 : -1;
+}
+
 int
 agg_add(struct agg *g, const struct agg_record *r)
 {
@@ -435,7 +532,7 @@ agg_add(struct agg *g, const struct agg_record *r)
 	const char *op;
 	size_t oplen, i;
 	uint64_t h;
-	bool found, is_new = false;
+	bool found;
 	struct bucket *b;
 
 	i = classify_location(r->frames, r->nframes, &found);
@@ -492,12 +589,10 @@ agg_add(struct agg *g, const struct agg_record *r)
 	if (b->fn == NULL || b->file == NULL || b->op == NULL)
 		return -1;
 	g->slots[i] = (uint32_t)(g->nb + 1);
-	g->pending = g->nb;
-	g->nb++;
-	is_new = true;
+	i = g->nb++;
 	if (2 * g->nb > g->mask + 1 && agg_grow_slots(g) < 0)
 		return -1;
-	b = &g->b[g->pending];
+	b = &g->b[i];
 merge:
 	b->count += r->count;
 	b->leaked += r->leaked;
@@ -505,38 +600,7 @@ merge:
 		return -1;
 	if (r->labels != NULL && r->labelslen > 0 && agg_add_labels(g, b, r) < 0)
 		return -1;
-	return is_new ? 1 : 0;
-}
-
-int
-agg_set_stack(struct agg *g, const struct raw_frame *frames, size_t n)
-{
-	struct bucket *b;
-	struct frame *stack;
-
-	if (g->pending == SIZE_MAX)
-		return 0;
-	b = &g->b[g->pending];
-	g->pending = SIZE_MAX;
-	if (n > PROFILE_MAX_FRAMES)
-		n = PROFILE_MAX_FRAMES;
-	stack = arena_alloc(g->arena, (n ? n : 1) * sizeof(*stack));
-	if (stack == NULL)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		stack[i] = (struct frame){
-		    .function =
-		        intern_str(&g->in, g->arena, g->budget, frames[i].fn, frames[i].fnlen),
-		    .file =
-		        intern_str(&g->in, g->arena, g->budget, frames[i].file, frames[i].filelen),
-		    .line = frames[i].line,
-		};
-		if (stack[i].function == NULL || stack[i].file == NULL)
-			return -1;
-	}
-	b->stack = stack;
-	b->nstack = n;
-	return 0;
+	return agg_add_stack(g, b, r);
 }
 
 void
@@ -592,19 +656,30 @@ agg_finish(struct agg *g, struct profile *out, uint64_t total)
 	locs = arena_alloc(g->arena, (g->nb ? g->nb : 1) * sizeof(*locs));
 	if (locs == NULL)
 		return -1;
-	for (i = 0; i < g->nb; i++) {
-		if (g->b[i].stack == NULL) {
-			g->b[i].stack = arena_alloc(g->arena, sizeof(*g->b[i].stack));
-			if (g->b[i].stack == NULL)
-				return -1;
-			g->b[i].nstack = 0;
-		}
-	}
 	if (g->nwaits > 1)
 		qsort(g->waits, g->nwaits, sizeof(*g->waits), cmp_wait);
 	for (i = 0, w = 0; i < g->nb; i++) {
 		struct bucket *b = &g->b[i];
 		struct prof_location *l = &locs[i];
+		struct prof_stack *ps =
+		    arena_alloc(g->arena, (b->nstacks ? b->nstacks : 1) * sizeof(*ps));
+		static const struct frame none;
+
+		if (ps == NULL)
+			return -1;
+		/* most goroutines first; equal counts in the order seen */
+		for (uint32_t k = 0; k < b->nstacks; k++) {
+			uint32_t j = k;
+
+			while (j > 0 && ps[j - 1].count < b->stacks[k].count) {
+				ps[j] = ps[j - 1];
+				j--;
+			}
+			ps[j] = (struct prof_stack){
+			    .frames = b->stacks[k].frames ? b->stacks[k].frames : &none,
+			    .nframes = b->stacks[k].frames ? b->stacks[k].n : 0,
+			    .count = b->stacks[k].count};
+		}
 
 		*l = (struct prof_location){
 		    .loc = {.function = b->fn, .file = b->file, .line = b->line},
@@ -615,8 +690,10 @@ agg_finish(struct agg *g, struct profile *out, uint64_t total)
 		    .max_wait_minutes = -1,
 		    .min_wait_minutes = -1,
 		    .median_wait_minutes = -1,
-		    .stack = b->stack,
-		    .nstack = b->nstack,
+		    .stack = b->nstacks ? ps[0].frames : &none,
+		    .nstack = b->nstacks ? ps[0].nframes : 0,
+		    .stacks = ps,
+		    .nstacks = b->nstacks,
 		    .labels_other = b->labels_other,
 		};
 		if (b->nsets > 0) {

@@ -43,6 +43,20 @@ struct prof_labelset {
 	uint64_t count;
 };
 
+/* One of the distinct stacks that lead to a (location, op): a helper such as
+ * errgroup.(*Group).Wait is one location reached from many callers. */
+struct prof_stack {
+	const struct frame *frames; /* leaf first (runtime frames included) */
+	size_t nframes;
+	uint64_t count; /* goroutines with exactly this stack */
+};
+
+/* Distinct stacks kept per (location, op), the largest by count: a stack that is new once the
+ * location has this many replaces the smallest when it holds more goroutines (debug=0 and debug=1
+ * count each distinct stack at once; a debug=2 dump lists goroutines one by one, so there the
+ * first ones seen stay), else its goroutines are counted in the location only. */
+#define PROFILE_LOC_STACKS 8
+
 /* One (location, op) aggregate. */
 struct prof_location {
 	struct frame loc; /* the attributed frame (function, file, line) */
@@ -54,8 +68,8 @@ struct prof_location {
 	    max_wait_minutes; /* -1: unknown (format has no ages, or none blocked >= 1 minute) */
 	int32_t min_wait_minutes;    /* -1: unknown */
 	int32_t median_wait_minutes; /* -1: unknown */
-	const struct frame
-	    *stack; /* one representative full stack, leaf first (runtime frames included) */
+	const struct frame *stack;   /* one representative full stack, leaf first (runtime frames
+	                                included): the   largest of 'stacks' */
 	size_t nstack;
 	/* the label sets of its labelled goroutines, count descending then set; the first
 	 * PROFILE_MAX_LABEL_SETS distinct sets met are kept, the goroutines of any later one are
@@ -63,6 +77,10 @@ struct prof_location {
 	const struct prof_labelset *labels;
 	size_t nlabels;
 	uint64_t labels_other;
+	/* The distinct stacks (at most PROFILE_LOC_STACKS), most goroutines first; their counts
+	 * add up to at most 'count'. NULL and 0 when unknown: 'stack' then stands for all. */
+	const struct prof_stack *stacks;
+	size_t nstacks;
 };
 
 struct profile {

@@ -3,9 +3,11 @@
  * contract.
  *
  * A parser feeds one record at a time (a goroutine, a debug=1 group, a proto sample) as frames
- * borrowed from its input; the aggregator classifies it, merges it into its (location, op) bucket,
- * and copies strings and the representative stack into the profile's arena only when a bucket is
- * new, so memory grows with the number of distinct locations, not with the number of goroutines. */
+ * borrowed from its input, the whole stack; the aggregator classifies it, merges it into its
+ * (location, op) bucket and that bucket's distinct stacks, and copies strings and a stack into the
+ * profile's arena only when the bucket keeps a stack it had not seen (at most PROFILE_LOC_STACKS
+ * at once), so memory grows with the number of distinct locations and stacks, not with the number
+ * of goroutines. */
 #ifndef PROFILE_INTERNAL_H
 #define PROFILE_INTERNAL_H
 
@@ -59,10 +61,14 @@ void agg_free(struct agg *g);
 
 /* How a record's op is known. */
 struct agg_record {
-	const struct raw_frame
-	    *frames; /* leaf first; at least up to the first non-internal frame, or all */
+	/* leaf first: the whole stack (up to PROFILE_MAX_FRAMES), or with a stack_key at least up
+	 * to the first non-internal frame */
+	const struct raw_frame *frames;
 	size_t nframes;
-	bool complete;  /* frames holds the whole stack (else the caller can supply it later) */
+	/* Nonzero: what tells this stack from the others of the profile (a hash of its PCs or
+	 * location ids), so that its frames are read whole only when it is kept (agg_set_stack());
+	 * 0: the frames are whole, and hashed. */
+	uint64_t stack_key;
 	const char *op; /* debug=2 header op (markers stripped), or NULL: infer from frames */
 	size_t oplen;
 	uint64_t count;
@@ -72,14 +78,17 @@ struct agg_record {
 	size_t labelslen;
 };
 
-/* Merge one record. Returns 1 when the (location, op) bucket is new and needs its representative
- * stack (call agg_set_stack() with the full stack before the next agg_add()), 0 when merged, -1 on
- * out-of-memory or over the budget. */
+/* Merge one record, its goroutines counted under its stack too (struct prof_location.stacks).
+ * Returns 1 when the record has a stack_key and its stack is kept as a new one (call
+ * agg_set_stack() with the whole stack before the next agg_add()), else 0; -1 on out-of-memory or
+ * over the budget. */
 int agg_add(struct agg *g, const struct agg_record *r) __attribute__((warn_unused_result));
-/* The full stack (leaf first) of the bucket agg_add() just created; copied into the arena. 0, or
- * -1 as agg_add(). */
+/* The whole stack (leaf first) agg_add() asked for; copied into the arena. 0, or -1 as
+ * agg_add(). */
 int agg_set_stack(struct agg *g, const struct raw_frame *frames, size_t n)
     __attribute__((warn_unused_result));
+/* A 64-bit hash of 'n' bytes at 'p' from 'seed' (for stack keys). */
+uint64_t agg_hash(const void *p, size_t n, uint64_t seed);
 
 /* Change the kind (a debug=2 dump with "(leaked)" tags is a goroutineleak dump). */
 void agg_set_kind(struct agg *g, enum profile_kind kind);

@@ -49,11 +49,10 @@
 #include "collector/profile.h"
 #include "detect/detect.h"
 #include "detect/history.h"
+#include "detect/trend.h"
 #include "base/log.h"
 #include "storage/query.h"
 
-/* Theil-Sen and Kendall's tau use at most this many points per lifetime. */
-#define DETECT_MAX_POINTS 48
 /* Sparkline buckets over the window. */
 #define DETECT_SPARK_POINTS 30
 /* A ranking longer than this helps nobody. */
@@ -158,6 +157,12 @@ struct loc_acc {
 	bool orphan;  /* detail samples only: ages for the counted location at the same place */
 	bool dropped;
 	struct store_location loc; /* looked up after the walk, for candidates */
+	/* its call sites in this service (see call_sites()): the stack shown and what it says */
+	int64_t stack_id;   /* 0: none stored (the location's representative stands) */
+	char *stack_json;   /* owned */
+	bool calls_ignored; /* the ignore rules drop it on its call sites */
+	uint32_t ncalls;    /* distinct stacks seen in the service in the window */
+	bool call_grew;     /* the stack shown grew in live instances' current lifetimes */
 };
 
 /* The current (location, target) series being read. */
@@ -189,6 +194,20 @@ struct verdict {
 	uint32_t lives;
 };
 
+/* Where a scrape of the window is: its target and its index among the target's pts. */
+struct scrape_ref {
+	int64_t scrape_id;
+	uint32_t tgt;
+	uint32_t pt;
+};
+
+/* One (scrape, stack) count of the candidate whose call sites are read. */
+struct call_row {
+	int64_t stack_id;
+	uint32_t tgt, pt;
+	uint64_t count;
+};
+
 struct detect_ctx {
 	const struct config *cfg;
 	int64_t since, now;
@@ -211,7 +230,10 @@ struct detect_ctx {
 	size_t nverdicts, capverdicts;
 	struct verdict *plateaus; /* its non-growing ones (capverdicts long) */
 	size_t nplateaus;
-	double *pairs; /* scratch for Theil-Sen */
+	struct scrape_ref *refs; /* every pt by scrape id, for the call sites (built when needed) */
+	size_t nrefs;
+	struct call_row *rows; /* one candidate's call-site rows */
+	size_t nrows, caprows;
 	int err;
 };
 
@@ -399,49 +421,19 @@ split_lifetimes(struct detect_ctx *c)
 
 /* ---- statistics of one lifetime ---- */
 
-/* Theil-Sen slope (median of pairwise slopes, per hour) and Kendall's tau-b on at most
- * DETECT_MAX_POINTS points, subsampled evenly so the cost per lifetime is bounded whatever the
- * window.
- *
- * Fit is Kendall's tau rather than R² of a line: leaks grow with traffic, which is not constant
- * over a day, so the rise is monotone but not linear; a rank correlation rewards "keeps going up"
- * without punishing a curve, and a single outlier scrape cannot dominate it the way it dominates
- * squared residuals. */
+/* Theil-Sen slope and Kendall's tau-b (detect/trend.h) of the segment's counts against time. */
 static void
-trend(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n, double *slope,
-      double *tau)
+trend(const struct pt *p, const uint64_t *v, size_t n, double *slope, double *tau)
 {
-	size_t idx[DETECT_MAX_POINTS];
-	size_t m = n < DETECT_MAX_POINTS ? n : DETECT_MAX_POINTS;
-	size_t np = 0;
-	long conc = 0, disc = 0, tied = 0, pairs = 0;
+	size_t idx[TREND_MAX_POINTS], m = trend_pick(n, idx);
+	int64_t t[TREND_MAX_POINTS];
+	double y[TREND_MAX_POINTS];
 
-	for (size_t i = 0; i < m; i++)
-		idx[i] = m > 1 ? i * (n - 1) / (m - 1) : 0;
 	for (size_t i = 0; i < m; i++) {
-		for (size_t j = i + 1; j < m; j++) {
-			double dv = (double)v[idx[j]] - (double)v[idx[i]];
-			double dt = (double)(p[idx[j]].ts - p[idx[i]].ts);
-
-			pairs++;
-			if (dv > 0)
-				conc++;
-			else if (dv < 0)
-				disc++;
-			else
-				tied++;
-			if (dt > 0)
-				c->pairs[np++] = dv / dt * 3600000.0;
-		}
+		t[i] = p[idx[i]].ts;
+		y[i] = (double)v[idx[i]];
 	}
-	*slope = 0;
-	if (np) {
-		qsort(c->pairs, np, sizeof(*c->pairs), cmp_double);
-		*slope = np % 2 ? c->pairs[np / 2] : (c->pairs[np / 2 - 1] + c->pairs[np / 2]) / 2;
-	}
-	/* Time has no ties, so tau-b = (C - D) / sqrt(pairs * (pairs - ties in count)). */
-	*tau =
-	    pairs > tied ? (double)(conc - disc) / sqrt((double)pairs * (double)(pairs - tied)) : 0;
+	trend_fit(t, y, m, slope, tau);
 }
 
 static void
@@ -502,7 +494,7 @@ life_judge(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n
 		ls->retained = (double)(ls->last - ls->first) / (double)(ls->peak - ls->first);
 	if (n < 2 || ls->ups == 0)
 		return;
-	trend(c, p, v, n, &ls->slope, &ls->tau);
+	trend(p, v, n, &ls->slope, &ls->tau);
 
 	/* Growth over at least min_scrapes scrapes: the up-steps must spread over that many scrapes
 	 * (a burst that arrives in one scrape is one step, however tall), and it must not have
@@ -515,7 +507,7 @@ life_judge(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n
 	size_t since_up = n - 1 - ls->last_up;
 	bool stalled = since_up > c->min_scrapes && since_up > 3 * (ls->last_up - ls->first_up + 1);
 	bool burst = fellback >= 2 && (double)fellback * 2 >= (double)(ls->last - ls->first);
-	double mono = (double)(ls->steps - ls->downs) / (double)ls->steps;
+	double mono = trend_mono(ls->steps, ls->downs);
 
 	ls->growing = ls->ups >= 2 && span >= (late ? 2 * c->min_scrapes : c->min_scrapes) &&
 	              (!late || ls->t1 - ls->t0 >= late_ms) && ls->last > ls->first &&
@@ -1063,6 +1055,36 @@ fmt_duration(char *buf, size_t len, int64_t ms)
 		snprintf(buf, len, "%.0f d", s / 86400);
 }
 
+/* The frame that called the location in 'stack_json' (the one after its frame), or NULL. Caller
+ * owns. */
+static char *
+caller_of(const char *stack_json, const char *function, uint32_t line)
+{
+	json_t *root = json_loads(stack_json ? stack_json : "[]", 0, NULL), *fr;
+	char *out = NULL;
+	size_t i;
+
+	if (!json_is_array(root)) {
+		json_decref(root);
+		return NULL;
+	}
+	json_array_foreach(root, i, fr)
+	{
+		const char *f = json_string_value(json_object_get(fr, "function"));
+
+		if (f && strcmp(f, function) == 0 &&
+		    json_integer_value(json_object_get(fr, "line")) == (json_int_t)line) {
+			f = json_string_value(
+			    json_object_get(json_array_get(root, i + 1), "function"));
+			if (f && *f)
+				out = xstrdup(f);
+			break;
+		}
+	}
+	json_decref(root);
+	return out;
+}
+
 static char *
 explain(const struct loc_acc *a, const struct suspect *s)
 {
@@ -1071,7 +1093,7 @@ explain(const struct loc_acc *a, const struct suspect *s)
 	char from[32], to[32], rate[32], dur[32], cnt[32];
 	uint32_t total = instances_of(a);
 	size_t len;
-	char *text;
+	char *text, *caller;
 
 	if (a->confirmed) {
 		fmt_count(cnt, sizeof(cnt), a->leaked_max);
@@ -1100,6 +1122,12 @@ explain(const struct loc_acc *a, const struct suspect *s)
 	}
 	if (a->oldest_wait > 0)
 		sbuf_addf(&out, ", oldest blocked %d min", a->oldest_wait);
+	/* A location reached from several callers: which one this is. */
+	caller = a->ncalls > 1 ? caller_of(s->stack_json, s->function, s->line) : NULL;
+	if (caller != NULL)
+		sbuf_addf(&out, "; %s %s, 1 of %u call stacks here",
+		          a->call_grew ? "grows through" : "through", caller, a->ncalls);
+	free(caller);
 	text = sbuf_steal(&out, &len);
 	return text != NULL ? text : xstrdup("");
 }
@@ -1242,6 +1270,196 @@ merge_orphans(struct detect_ctx *c, struct store *st)
 	return 0;
 }
 
+/* ---- call sites ---- */
+
+static int
+cmp_scrape_ref(const void *x, const void *y)
+{
+	const struct scrape_ref *a = x, *b = y;
+
+	return (a->scrape_id > b->scrape_id) - (a->scrape_id < b->scrape_id);
+}
+
+static int
+cmp_call_row(const void *x, const void *y)
+{
+	const struct call_row *a = x, *b = y;
+
+	if (a->stack_id != b->stack_id)
+		return a->stack_id < b->stack_id ? -1 : 1;
+	if (a->tgt != b->tgt)
+		return a->tgt < b->tgt ? -1 : 1;
+	return (a->pt > b->pt) - (a->pt < b->pt);
+}
+
+static const struct scrape_ref *
+find_ref(const struct detect_ctx *c, int64_t scrape_id)
+{
+	size_t lo = 0, hi = c->nrefs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->refs[mid].scrape_id < scrape_id)
+			lo = mid + 1;
+		else if (c->refs[mid].scrape_id > scrape_id)
+			hi = mid;
+		else
+			return &c->refs[mid];
+	}
+	return NULL;
+}
+
+struct call_walk {
+	struct detect_ctx *c;
+	int64_t service_id;
+};
+
+static int
+on_call_row(const struct store_stack_sample *r, void *arg)
+{
+	struct call_walk *w = arg;
+	struct detect_ctx *c = w->c;
+	const struct scrape_ref *ref = find_ref(c, r->scrape_id);
+	void *p;
+
+	if (ref == NULL || c->tgts[ref->tgt].service_id != w->service_id)
+		return 0; /* another service's, or outside the window */
+	p = grow_array(c->rows, &c->caprows, c->nrows + 1, sizeof(*c->rows));
+	if (p == NULL)
+		return -1;
+	c->rows = p;
+	c->rows[c->nrows++] = (struct call_row){
+	    .stack_id = r->stack_id, .tgt = ref->tgt, .pt = ref->pt, .count = r->count};
+	return 0;
+}
+
+/* One distinct stack of a candidate in its service. */
+struct call_site {
+	int64_t stack_id;
+	int64_t rise;     /* over live instances' current lifetimes: latest - first (absent 0) */
+	uint64_t current; /* over live instances: their latest scrape's */
+	uint64_t total;   /* every count in the window */
+	char *json;
+	bool ignored;
+};
+
+/* Read the call sites of candidate 'a' in its service over the window (sample_stacks): which of
+ * its distinct stacks grew, whether the ignore rules drop it on them, and the stack it shows.
+ *
+ * A stack's rise is, summed over the service's live instances, its count at the instance's
+ * latest scrape minus its count at the first scrape of the instance's current lifetime (absent:
+ * 0): a leak's stack rises, a pool's or a jittering one's nets out near 0. A stack is ignored
+ * when an ignore rule matches the location with that stack (any_function: a frame of it). Then:
+ * - when the ignored stacks rose (their rise > 0), the location is dropped unless the other
+ *   stacks rose by more than a tenth of that: growth that comes (all but jitter) from ignored
+ *   callers is not a suspect; past that tenth it is one, shown with its own growing caller;
+ * - when no ignored stack rose, it is dropped only when every stack seen is ignored.
+ * The stack shown is the service's own: of the stacks not ignored (all when every one is), the
+ * one that rose most, then the one with the most goroutines now, then over the window.
+ * Without stored call sites (scrapes from before they were kept) the location's representative
+ * stack stands, and the rules are matched against it. 0, or -1 on a storage error. */
+static int
+call_sites(struct detect_ctx *c, struct store *st, struct loc_acc *a)
+{
+	struct call_walk w = {.c = c, .service_id = a->service_id};
+	struct call_site *cs = NULL, *best = NULL;
+	size_t ncs = 0, capcs = 0;
+	int64_t min_id = INT64_MAX, rise_ign = 0, rise_ok = 0;
+	bool all_ignored = true;
+	int ret = -1;
+
+	if (a->dropped || !profile_op_may_leak(a->loc.op))
+		return 0;
+	if (c->refs == NULL && c->npts > 0) {
+		c->refs = xcalloc(c->npts, sizeof(*c->refs));
+		for (size_t i = 0; i < c->ntgts; i++)
+			for (size_t j = 0; j < c->tgts[i].n; j++)
+				c->refs[c->nrefs++] = (struct scrape_ref){
+				    .scrape_id = c->pts[c->tgts[i].first + j].scrape_id,
+				    .tgt = (uint32_t)i,
+				    .pt = (uint32_t)j};
+		qsort(c->refs, c->nrefs, sizeof(*c->refs), cmp_scrape_ref);
+	}
+	for (size_t i = 0; i < c->ntgts; i++)
+		if (c->tgts[i].service_id == a->service_id && c->tgts[i].n > 0 &&
+		    c->pts[c->tgts[i].first].scrape_id < min_id)
+			min_id = c->pts[c->tgts[i].first].scrape_id;
+	if (min_id == INT64_MAX)
+		return 0;
+	c->nrows = 0;
+	if (store_each_stack_sample(st, a->location_id, min_id, on_call_row, &w) != 0)
+		return -1;
+	if (c->nrows == 0)
+		return 0;
+	if (c->nrows > 1)
+		qsort(c->rows, c->nrows, sizeof(*c->rows), cmp_call_row);
+
+	/* Per stack, then per instance within it. */
+	for (size_t i = 0, j; i < c->nrows; i = j) {
+		struct call_site *k;
+		void *p = grow_array(cs, &capcs, ncs + 1, sizeof(*cs));
+
+		if (p == NULL)
+			goto out_free;
+		cs = p;
+		k = &cs[ncs++];
+		*k = (struct call_site){.stack_id = c->rows[i].stack_id};
+		for (j = i; j < c->nrows && c->rows[j].stack_id == k->stack_id; j++) {
+			const struct call_row *r = &c->rows[j];
+			const struct tgt *t = &c->tgts[r->tgt];
+
+			k->total += r->count;
+			if (!t->live)
+				continue;
+			if (r->pt == t->cur)
+				k->rise -= (int64_t)r->count;
+			if (r->pt == t->n - 1) {
+				k->rise += (int64_t)r->count;
+				k->current += r->count;
+			}
+		}
+	}
+	for (size_t i = 0; i < ncs; i++) {
+		struct store_location l = a->loc;
+
+		if (store_stack_json(st, cs[i].stack_id, &cs[i].json) < 0)
+			goto out_free;
+		l.stack_json = cs[i].json;
+		cs[i].ignored = ignored(c->cfg, a->svc ? a->svc->name : "", &l);
+		all_ignored &= cs[i].ignored;
+		if (cs[i].ignored)
+			rise_ign += cs[i].rise > 0 ? cs[i].rise : 0;
+		else
+			rise_ok += cs[i].rise > 0 ? cs[i].rise : 0;
+	}
+	a->ncalls = (uint32_t)ncs;
+	a->calls_ignored = rise_ign > 0 ? rise_ok * 10 <= rise_ign : all_ignored;
+	for (size_t i = 0; i < ncs; i++) {
+		struct call_site *k = &cs[i];
+
+		if (k->json == NULL || (k->ignored && !all_ignored))
+			continue;
+		if (best == NULL || k->rise > best->rise ||
+		    (k->rise == best->rise &&
+		     (k->current > best->current ||
+		      (k->current == best->current && k->total > best->total))))
+			best = k;
+	}
+	if (best != NULL) {
+		a->stack_id = best->stack_id;
+		a->stack_json = best->json;
+		a->call_grew = best->rise > 0;
+		best->json = NULL;
+	}
+	ret = 0;
+out_free:
+	for (size_t i = 0; i < ncs; i++)
+		free(cs[i].json);
+	free(cs);
+	return ret;
+}
+
 static int
 build_suspect(struct detect_ctx *c, struct loc_acc *a, struct suspect *s, bool *keep)
 {
@@ -1249,9 +1467,15 @@ build_suspect(struct detect_ctx *c, struct loc_acc *a, struct suspect *s, bool *
 	double fit, mono, ret;
 
 	*keep = false;
-	if (a->dropped || !profile_op_may_leak(loc->op) ||
-	    ignored(c->cfg, a->svc ? a->svc->name : "", loc))
+	if (a->dropped || !profile_op_may_leak(loc->op))
 		return 0;
+	if (a->ncalls > 0 ? a->calls_ignored : ignored(c->cfg, a->svc ? a->svc->name : "", loc))
+		return 0;
+	if (a->stack_json != NULL) {
+		free(loc->stack_json);
+		loc->stack_json = a->stack_json;
+		a->stack_json = NULL;
+	}
 	loc_evidence(a, &fit, &mono, &ret);
 	memset(s, 0, sizeof(*s));
 	s->service_id = a->service_id;
@@ -1262,6 +1486,7 @@ build_suspect(struct detect_ctx *c, struct loc_acc *a, struct suspect *s, bool *
 	s->op = loc->op;
 	s->stack_json = loc->stack_json;
 	s->line = loc->line;
+	s->stack_id = a->stack_id;
 	s->first_seen = loc->first_seen;
 	loc->function = loc->file = loc->op = loc->stack_json = NULL;
 	s->score = fmin(1.0, fmax(0.0, detect_score(a, fit, mono, ret)));
@@ -1305,13 +1530,16 @@ ctx_release(struct detect_ctx *c)
 	free(c->svcs);
 	free(c->pts);
 	free(c->tgts);
-	for (size_t i = 0; i < c->ncands; i++)
+	for (size_t i = 0; i < c->ncands; i++) {
 		store_location_release(&c->cands[i].loc);
+		free(c->cands[i].stack_json);
+	}
 	free(c->cands);
+	free(c->refs);
+	free(c->rows);
 	free(c->ser.count);
 	free(c->verdicts);
 	free(c->plateaus);
-	free(c->pairs);
 }
 
 int
@@ -1331,9 +1559,6 @@ detect_rank(struct store *st, const struct config *cfg, const char *service,
 		c.min_scrapes = 2;
 	c.min_count = cfg ? cfg->detector.min_count : 10;
 	c.interval_ms = (int64_t)(cfg && cfg->scrape_interval ? cfg->scrape_interval : 60) * 1000;
-	c.pairs = malloc(sizeof(*c.pairs) * DETECT_MAX_POINTS * DETECT_MAX_POINTS / 2);
-	if (!c.pairs)
-		goto out_nomem;
 	/* Recent is measured from the newest data: a ranking of a database whose daemon stopped
 	 * shows the instances live when it stopped. */
 	if (store_last_attempt(st, &c.ref) != 0) {
@@ -1360,6 +1585,13 @@ detect_rank(struct store *st, const struct config *cfg, const char *service,
 	}
 	if (merge_orphans(&c, st) < 0)
 		goto out_release;
+	for (size_t i = 0; i < c.ncands; i++) {
+		if (call_sites(&c, st, &c.cands[i]) < 0) {
+			if (!query_interrupted(st))
+				log_err("detect: reading call sites: %s", store_errmsg(st));
+			goto out_release;
+		}
+	}
 	out->suspects = calloc(c.ncands ? c.ncands : 1, sizeof(*out->suspects));
 	if (!out->suspects)
 		goto out_nomem;

@@ -34,14 +34,13 @@
 #include "collector/profile.h"
 #include "detect/detect.h"
 #include "detect/history.h"
+#include "detect/trend.h"
 
 #define HOUR_MS 3600000
 /* Hours (since the sum's last minimum) a judgement needs. */
 #define HISTORY_MIN_HOURS 12
 /* Goroutines per instance the judged hours must add up to. */
 #define HISTORY_MIN_RISE 1.0
-/* Theil-Sen and Kendall's tau use at most this many points. */
-#define HISTORY_MAX_POINTS 48
 #define HISTORY_MIN_FIT 0.5
 #define HISTORY_MIN_MONO 0.6
 #define HISTORY_MIN_RETAINED 0.5
@@ -89,16 +88,7 @@ struct hist_ctx {
 	size_t cursor;
 	struct hist_cand *cands;
 	size_t ncands, capcands;
-	double pairs[HISTORY_MAX_POINTS * HISTORY_MAX_POINTS / 2];
 };
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 static int
 cmp_cand(const void *a, const void *b)
@@ -110,40 +100,19 @@ cmp_cand(const void *a, const void *b)
 	return (x->location_id > y->location_id) - (x->location_id < y->location_id);
 }
 
-/* Theil-Sen slope (per hour) and Kendall's tau-b of v against the hours, on at most
- * HISTORY_MAX_POINTS points spread evenly. */
+/* Theil-Sen slope (per hour) and Kendall's tau-b (detect/trend.h) of v against the hours. */
 static void
-hist_trend(struct hist_ctx *c, const struct hist_hour *h, const double *v, size_t n, double *slope,
-           double *tau)
+hist_trend(const struct hist_hour *h, const double *v, size_t n, double *slope, double *tau)
 {
-	size_t idx[HISTORY_MAX_POINTS], m = n < HISTORY_MAX_POINTS ? n : HISTORY_MAX_POINTS, np = 0;
-	long conc = 0, disc = 0, tied = 0, pairs = 0;
+	size_t idx[TREND_MAX_POINTS], m = trend_pick(n, idx);
+	int64_t t[TREND_MAX_POINTS];
+	double y[TREND_MAX_POINTS];
 
-	for (size_t i = 0; i < m; i++)
-		idx[i] = m > 1 ? i * (n - 1) / (m - 1) : 0;
 	for (size_t i = 0; i < m; i++) {
-		for (size_t j = i + 1; j < m; j++) {
-			double dv = v[idx[j]] - v[idx[i]];
-			double dt = (double)(h[idx[j]].hour - h[idx[i]].hour);
-
-			pairs++;
-			if (dv > 0)
-				conc++;
-			else if (dv < 0)
-				disc++;
-			else
-				tied++;
-			if (dt > 0)
-				c->pairs[np++] = dv / dt * HOUR_MS;
-		}
+		t[i] = h[idx[i]].hour;
+		y[i] = v[idx[i]];
 	}
-	*slope = 0;
-	if (np) {
-		qsort(c->pairs, np, sizeof(*c->pairs), cmp_double);
-		*slope = np % 2 ? c->pairs[np / 2] : (c->pairs[np / 2 - 1] + c->pairs[np / 2]) / 2;
-	}
-	*tau =
-	    pairs > tied ? (double)(conc - disc) / sqrt((double)pairs * (double)(pairs - tied)) : 0;
+	trend_fit(t, y, m, slope, tau);
 }
 
 /* Judge the location read so far; a grower becomes a candidate. */
@@ -211,8 +180,8 @@ hist_judge(struct hist_ctx *c)
 	if (g[last] - first < HISTORY_MIN_RISE || max < c->min_count)
 		return;
 	retained = (g[last] - first) / (peak - first);
-	mono = 1.0 - (double)downs / (double)(m - 1);
-	hist_trend(c, h + s0, g + s0, m, &slope, &tau);
+	mono = trend_mono(m - 1, downs);
+	hist_trend(h + s0, g + s0, m, &slope, &tau);
 	if (slope <= 0 || tau < HISTORY_MIN_FIT || mono < HISTORY_MIN_MONO ||
 	    (double)ups < HISTORY_MIN_UPS * (double)(m - 1) || retained < HISTORY_MIN_RETAINED)
 		return;

@@ -40,6 +40,9 @@ CREATE TABLE scrapes (
 CREATE INDEX scrapes_target_ts ON scrapes (target_id, ts);
 CREATE INDEX scrapes_ts ON scrapes (ts);
 
+-- Stacks are shared by every location and service that shows them. A later migration (store.c) adds
+-- last_seen, and sample_stacks: per count scrape, the distinct stacks behind each location (its call
+-- sites, per service), which the ranking shows and matches ignore rules against.
 CREATE TABLE stacks (
 	id     INTEGER PRIMARY KEY,
 	hash   INTEGER NOT NULL UNIQUE,                 -- 64-bit hash of the frames
@@ -52,7 +55,8 @@ CREATE TABLE locations (
 	file       TEXT NOT NULL,
 	line       INTEGER NOT NULL,
 	op         TEXT NOT NULL,
-	stack_id   INTEGER REFERENCES stacks(id),       -- a representative stack (the first seen)
+	stack_id   INTEGER REFERENCES stacks(id),       -- a representative stack (the first seen, of
+	                                                -- any service; a suspect shows its own)
 	first_seen INTEGER NOT NULL,
 	last_seen  INTEGER NOT NULL,
 	UNIQUE (function, file, line, op)

@@ -74,6 +74,31 @@ static const char migration_outbox_failed[] =
 	"ALTER TABLE outbox_failed RENAME TO outbox;"
 	"CREATE INDEX outbox_pending ON outbox (state, webhook, id);";
 
+/* Call sites: a location reached from several callers (a shared helper) holds goroutines of each.
+ * sample_stacks: per count scrape, the distinct stacks (stacks.id) behind each location whose op
+ * may leak (at most PROFILE_LOC_STACKS per location and scrape, the largest by count), with their
+ * counts; a scrape is one target's, so they are per service, and they go with their scrape. A
+ * location whose goroutines all have its representative stack (locations.stack_id) stores none:
+ * its sample stands for that stack. stacks.last_seen: the latest scrape that had the stack (to within 30 s; 0: stored before this
+ * migration, kept as long as a location refers to it); retention deletes a stack unseen for
+ * retention.rollup (and two hours) that no location or suspect refers to: the scrapes that had
+ * it, older than retention.raw, are gone by then, so sample_stacks needs no index by stack (its
+ * stack_id is a stacks.id, not declared a foreign key: a reader skips one it cannot find). suspects.stack_id (a stacks.id): the stack a ranking
+ * shows for its suspect, the one that grew in that service (NULL: the location's representative). */
+static const char migration_sample_stacks_sql[] =
+	"CREATE TABLE sample_stacks ("
+	" scrape_id INTEGER NOT NULL REFERENCES scrapes(id) ON DELETE CASCADE,"
+	" location_id INTEGER NOT NULL REFERENCES locations(id),"
+	" stack_id INTEGER NOT NULL,"
+	" count INTEGER NOT NULL,"
+	" PRIMARY KEY (scrape_id, location_id, stack_id)) WITHOUT ROWID;\n"
+	"CREATE INDEX sample_stacks_location ON sample_stacks (location_id, scrape_id);\n"
+
+	"ALTER TABLE stacks ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;\n"
+	"CREATE INDEX stacks_last_seen ON stacks (last_seen) WHERE last_seen > 0;\n"
+	"ALTER TABLE suspects ADD COLUMN stack_id INTEGER;\n"
+	"CREATE INDEX suspects_stack ON suspects (stack_id) WHERE stack_id IS NOT NULL;\n";
+
 /* Migrations, in order: entry i brings a database from user_version i to i + 1. Never edit a
  * released one. */
 static const char *const migrations[] = {
@@ -137,6 +162,7 @@ static const char *const migrations[] = {
 	" count INTEGER NOT NULL,"
 	" PRIMARY KEY (scrape_id, location_id, labelset_id)) WITHOUT ROWID;",
 	migration_outbox_failed,
+	migration_sample_stacks_sql,
 };
 /* clang-format on */
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

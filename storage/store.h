@@ -219,6 +219,24 @@ void store_labels_release(struct store_labels *l);
  * 'spec', which is modified). False when there is no '=' or the key is empty. */
 bool store_label_filter_parse(char *spec, const char **key, const char **value);
 
+/* One location's goroutines under one of its call sites' stacks in one count scrape. */
+struct store_stack_sample {
+	int64_t scrape_id;
+	int64_t stack_id;
+	uint64_t count;
+};
+/* Walk the call sites of 'location_id' in the scrapes with an id of at least 'min_scrape_id', by
+ * scrape id, whatever their service (the caller tells them apart by scrape): those stored
+ * (sample_stacks), and for a sample stored without any, its count under the location's
+ * representative stack. Detail scrapes' samples are among them. A non-zero return from 'cb' stops
+ * the walk and is returned. -1 on error (logged). */
+int store_each_stack_sample(struct store *st, int64_t location_id, int64_t min_scrape_id,
+                            int (*cb)(const struct store_stack_sample *s, void *arg), void *arg);
+/* The frames of stack 'stack_id' as JSON array text into '*out' (caller owns; NULL when there is
+ * no such stack). 0, or -1 on error (logged). */
+int store_stack_json(struct store *st, int64_t stack_id, char **out)
+    __attribute__((warn_unused_result));
+
 /* ---- The stored ranking (written by the detector, read by the web, alerts and `suspects`) ---- */
 
 struct suspect {
@@ -245,6 +263,7 @@ struct suspect {
 	char *explanation;
 	char *stack_json;     /* JSON array text */
 	char *sparkline_json; /* JSON array of numbers */
+	int64_t stack_id;     /* the stack shown, one of the service's own; 0: the location's */
 };
 
 struct ranking {

@@ -115,6 +115,7 @@ struct store_ingest {
 	struct intern_table stacks;
 	struct life_table life;
 	int64_t *ids;           /* this scrape's location ids, in profile order */
+	int64_t *reps;          /* and their representative stacks' ids (0: none) */
 	struct life_recent now; /* this count scrape, among its target's recent ones once stored */
 	int64_t goid_marked;    /* an earlier count scrape this scrape's dump marked (0: none) */
 	struct life_loc *cur;   /* this count scrape's (location id, count), sorted by id */
@@ -229,6 +230,7 @@ store_ingest_free(struct store_ingest *ing)
 	intern_clear(&ing->stacks);
 	free(ing->life.slots);
 	free(ing->ids);
+	free(ing->reps);
 	free(ing->cur);
 	free(ing);
 }
@@ -617,9 +619,11 @@ clean_text(const char *s, size_t cap, char *buf)
 
 /* ---- Ingest ---- */
 
-/* The stack's id, inserting it when new. 0 when the stack is empty, -1 on error. */
+/* The stack's id, inserting it when new, its last_seen brought to 'ts' when due. 0 when the stack
+ * is empty, -1 on error. */
 static int64_t
-intern_stack(struct store *st, const struct frame *stack, size_t nstack, const char *what)
+intern_stack(struct store *st, const struct frame *stack, size_t nstack, int64_t ts,
+             const char *what)
 {
 	struct store_ingest *ing = store_ingest_state(st);
 	struct intern *e;
@@ -627,7 +631,7 @@ intern_stack(struct store *st, const struct frame *stack, size_t nstack, const c
 	uint64_t h = HASH_FNV1A_INIT;
 	json_t *arr;
 	char *text;
-	int64_t id;
+	int64_t id, seen = 0;
 	char msg[256];
 	size_t i;
 
@@ -646,15 +650,16 @@ intern_stack(struct store *st, const struct frame *stack, size_t nstack, const c
 	h = hash_mix64(h);
 	e = intern_find(&ing->stacks, h, NULL, 0);
 	if (e != NULL)
-		return e->id;
+		goto out_seen;
 
-	stmt = store_prepare(st, "SELECT id FROM stacks WHERE hash = ?1");
+	stmt = store_prepare(st, "SELECT id, last_seen FROM stacks WHERE hash = ?1");
 	if (stmt == NULL)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, (int64_t)h);
 	switch (sqlite3_step(stmt)) {
 	case SQLITE_ROW:
 		id = sqlite3_column_int64(stmt, 0);
+		seen = sqlite3_column_int64(stmt, 1);
 		store_stmt_done(stmt);
 		goto out_cache;
 	case SQLITE_DONE:
@@ -690,28 +695,92 @@ intern_stack(struct store *st, const struct frame *stack, size_t nstack, const c
 		log_err("store: '%s': encoding a stack as JSON failed", store_path(st));
 		return -1;
 	}
-	stmt = store_prepare(st, "INSERT INTO stacks (hash, frames) VALUES (?1, ?2) RETURNING id");
+	stmt = store_prepare(
+	    st, "INSERT INTO stacks (hash, frames, last_seen) VALUES (?1, ?2, ?3) RETURNING id");
 	if (stmt == NULL) {
 		free(text);
 		return -1;
 	}
 	sqlite3_bind_int64(stmt, 1, (int64_t)h);
 	sqlite3_bind_text(stmt, 2, text, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, ts);
 	snprintf(msg, sizeof(msg), "%s: storing a stack", what);
 	id = store_step_id(st, stmt, msg);
 	free(text);
 	if (id < 0)
 		return -1;
+	seen = ts;
 out_cache:
 	e = intern_add(&ing->stacks, h, NULL, 0);
 	e->id = id;
-	return id;
+	e->last_seen = seen;
+out_seen:
+	/* last_seen tells retention the stack is in use: rewritten at most every SEEN_SLACK_MS. */
+	if (ts < e->last_seen + SEEN_SLACK_MS)
+		return e->id;
+	stmt = store_prepare(st, "UPDATE stacks SET last_seen = max(last_seen, ?2) WHERE id = ?1");
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, e->id);
+	sqlite3_bind_int64(stmt, 2, ts);
+	snprintf(msg, sizeof(msg), "%s: updating a stack", what);
+	if (store_step_write(st, stmt, msg) != 0)
+		return -1;
+	e->last_seen = ts;
+	return e->id;
 }
 
-/* The location's id, inserting it (and its stack) or refreshing its last_seen and stack when due.
- * -1 on error. */
+/* The distinct stacks behind the location of 'pl' in count scrape 'scrape_id' (its stack alone
+ * for a profile that has no per-stack counts), stored when its op may leak: which caller of a
+ * shared helper holds its goroutines. A location whose goroutines all have its representative
+ * stack ('rep') stores none: its sample says it all. 0, or -1 on error. */
+static int
+store_sample_stacks(struct store *st, int64_t scrape_id, int64_t location_id,
+                    const struct prof_location *pl, int64_t rep, int64_t ts, const char *what)
+{
+	const struct prof_stack one = {
+	    .frames = pl->stack, .nframes = pl->nstack, .count = pl->count};
+	const struct prof_stack *v = pl->nstacks ? pl->stacks : &one;
+	size_t n = pl->nstacks ? pl->nstacks : 1;
+	sqlite3_stmt *stmt;
+
+	if (!profile_op_may_leak(pl->op))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		int64_t stack_id;
+
+		if (v[i].count == 0)
+			continue;
+		stack_id = intern_stack(st, v[i].frames, v[i].nframes, ts, what);
+		if (stack_id <= 0) {
+			if (stack_id < 0)
+				return -1;
+			continue;
+		}
+		if (n == 1 && stack_id == rep && v[i].count == pl->count)
+			return 0;
+		stmt = store_prepare(
+		    st, "INSERT INTO sample_stacks (scrape_id, location_id, stack_id, count)"
+		        " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (scrape_id, location_id, stack_id)"
+		        " DO UPDATE SET count = count + excluded.count");
+		if (stmt == NULL)
+			return -1;
+		sqlite3_bind_int64(stmt, 1, scrape_id);
+		sqlite3_bind_int64(stmt, 2, location_id);
+		sqlite3_bind_int64(stmt, 3, stack_id);
+		sqlite3_bind_int64(stmt, 4,
+		                   v[i].count > INT64_MAX ? INT64_MAX : (int64_t)v[i].count);
+		if (store_step_write(st, stmt, what) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The location's id, inserting it (and its stack) or refreshing its last_seen and stack when due,
+ * with its representative stack's id in '*rep' (0: none). -1 on error. */
 static int64_t
-intern_location(struct store *st, const struct prof_location *pl, int64_t ts, const char *what)
+intern_location(struct store *st, const struct prof_location *pl, int64_t ts, int64_t *rep,
+                const char *what)
 {
 	struct store_ingest *ing = store_ingest_state(st);
 	const char *fn = clean_text(pl->loc.function, TEXT_CAP, ing->fn_buf);
@@ -771,12 +840,13 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, co
 		}
 		store_stmt_done(stmt);
 	}
+	*rep = e != NULL ? e->stack_id : 0;
 	if (e != NULL && ts < e->last_seen + SEEN_SLACK_MS && ts >= e->first_seen &&
 	    (e->stack_id > 0 || pl->nstack == 0))
 		return e->id;
 	stack_id = 0;
 	if (e == NULL || e->stack_id == 0) {
-		stack_id = intern_stack(st, pl->stack, pl->nstack, what);
+		stack_id = intern_stack(st, pl->stack, pl->nstack, ts, what);
 		if (stack_id < 0)
 			return -1;
 	}
@@ -799,6 +869,7 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, co
 		store_stmt_done(stmt);
 		if (stack_id > 0)
 			e->stack_id = stack_id;
+		*rep = e->stack_id;
 		if (ts > e->last_seen)
 			e->last_seen = ts;
 		if (ts < e->first_seen)
@@ -834,6 +905,7 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, co
 	e->stack_id = sqlite3_column_int64(stmt, 1);
 	e->first_seen = sqlite3_column_int64(stmt, 2);
 	e->last_seen = sqlite3_column_int64(stmt, 3);
+	*rep = e->stack_id;
 	store_stmt_done(stmt);
 	return e->id;
 }
@@ -891,13 +963,15 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	ing->ncur = 0;
 	if (p != NULL && p->nlocations > ing->capcur) {
 		free(ing->ids);
+		free(ing->reps);
 		free(ing->cur);
 		ing->capcur = p->nlocations;
 		ing->ids = xcalloc(ing->capcur, sizeof(*ing->ids));
+		ing->reps = xcalloc(ing->capcur, sizeof(*ing->reps));
 		ing->cur = xcalloc(ing->capcur, sizeof(*ing->cur));
 	}
 	for (i = 0; p != NULL && i < p->nlocations; i++) {
-		ing->ids[i] = intern_location(st, &p->locations[i], rec->ts, what);
+		ing->ids[i] = intern_location(st, &p->locations[i], rec->ts, &ing->reps[i], what);
 		if (ing->ids[i] < 0)
 			goto out_rollback;
 	}
@@ -991,6 +1065,11 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 				goto out_rollback;
 			}
 			sqlite3_reset(stmt);
+			if (count_scrape && store_sample_stacks(st, scrape_id, ing->ids[i], pl,
+			                                        ing->reps[i], rec->ts, what) != 0) {
+				store_stmt_done(stmt);
+				goto out_rollback;
+			}
 		}
 		store_stmt_done(stmt);
 	}

@@ -388,6 +388,69 @@ store_location_release(struct store_location *loc)
 	memset(loc, 0, sizeof(*loc));
 }
 
+/* ---- Call sites ---- */
+
+int
+store_each_stack_sample(struct store *st, int64_t location_id, int64_t min_scrape_id,
+                        int (*cb)(const struct store_stack_sample *s, void *arg), void *arg)
+{
+	/* A sample without call sites had all its goroutines under the location's representative
+	 * stack (the ingest stores none then). */
+	sqlite3_stmt *stmt = store_prepare(
+	    st, "SELECT scrape_id, stack_id, count FROM sample_stacks"
+	        " WHERE location_id = ?1 AND scrape_id >= ?2"
+	        " UNION ALL SELECT x.scrape_id, l.stack_id, x.count FROM samples x"
+	        " JOIN locations l ON l.id = x.location_id"
+	        " WHERE x.location_id = ?1 AND x.scrape_id >= ?2 AND x.count > 0"
+	        " AND l.stack_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sample_stacks y"
+	        " WHERE y.scrape_id = x.scrape_id AND y.location_id = ?1)"
+	        " ORDER BY 1");
+	int rc, ret = 0;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, location_id);
+	sqlite3_bind_int64(stmt, 2, min_scrape_id);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct store_stack_sample s = {
+		    .scrape_id = sqlite3_column_int64(stmt, 0),
+		    .stack_id = sqlite3_column_int64(stmt, 1),
+		    .count = (uint64_t)sqlite3_column_int64(stmt, 2),
+		};
+
+		ret = cb(&s, arg);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE) {
+		store_log_sqlite(st, "reading a location's call sites");
+		ret = -1;
+	}
+	store_stmt_done(stmt);
+	return ret;
+}
+
+int
+store_stack_json(struct store *st, int64_t stack_id, char **out)
+{
+	sqlite3_stmt *stmt = store_prepare(st, "SELECT frames FROM stacks WHERE id = ?1");
+	int rc;
+
+	*out = NULL;
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, stack_id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*out = store_column_strdup(stmt, 0, true);
+	store_stmt_done(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_log_sqlite(st, "reading a stack");
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- Rankings ---- */
 
 int
@@ -419,10 +482,11 @@ store_ranking_save(struct store *st, const struct ranking *r)
 		                         " current_count, max_instance_count, instances_growing, "
 		                         "instances_total, growth_per_hour,"
 		                         " monotonicity, fit, oldest_wait_minutes, "
-		                         "median_wait_minutes, first_seen, explanation, sparkline)"
+		                         "median_wait_minutes, first_seen, explanation, sparkline,"
+		                         " stack_id)"
 		                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
 		                         "?12, ?13, ?14, ?15, ?16, ?17,"
-		                         " coalesce(?18, '[]'))");
+		                         " coalesce(?18, '[]'), ?19)");
 		if (stmt == NULL)
 			goto out_rollback;
 		sqlite3_bind_int64(stmt, 1, ranking_id);
@@ -447,6 +511,8 @@ store_ranking_save(struct store *st, const struct ranking *r)
 		sqlite3_bind_text(stmt, 17, s->explanation ? s->explanation : "", -1,
 		                  SQLITE_STATIC);
 		sqlite3_bind_text(stmt, 18, s->sparkline_json, -1, SQLITE_STATIC);
+		if (s->stack_id > 0)
+			sqlite3_bind_int64(stmt, 19, s->stack_id);
 		if (store_step_write(st, stmt, "saving a suspect") != 0)
 			goto out_rollback;
 	}
@@ -503,10 +569,11 @@ store_ranking_load(struct store *st, const char *service, size_t limit, struct r
 	    "su.instances_total,"
 	    " su.growth_per_hour, su.monotonicity, su.fit, su.oldest_wait_minutes, "
 	    "su.median_wait_minutes,"
-	    " su.first_seen, su.explanation, coalesce(k.frames, '[]'), su.sparkline"
+	    " su.first_seen, su.explanation, coalesce(k.frames, '[]'), su.sparkline,"
+	    " coalesce(su.stack_id, 0)"
 	    " FROM suspects su JOIN services sv ON sv.id = su.service_id JOIN locations l ON l.id "
 	    "= su.location_id"
-	    " LEFT JOIN stacks k ON k.id = l.stack_id"
+	    " LEFT JOIN stacks k ON k.id = coalesce(su.stack_id, l.stack_id)"
 	    " WHERE su.ranking_id = ?1 AND (?2 IS NULL OR sv.name = ?2) ORDER BY su.rank LIMIT ?3";
 	sqlite3_stmt *stmt;
 	size_t cap = 0;
@@ -587,6 +654,7 @@ store_ranking_load(struct store *st, const char *service, size_t limit, struct r
 		s->explanation = store_column_strdup(stmt, 20, true);
 		s->stack_json = store_column_strdup(stmt, 21, true);
 		s->sparkline_json = store_column_strdup(stmt, 22, true);
+		s->stack_id = sqlite3_column_int64(stmt, 23);
 	}
 	if (rc != SQLITE_DONE) {
 		store_log_sqlite(st, "loading the ranking's suspects");

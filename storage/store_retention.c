@@ -10,13 +10,15 @@
  *   scrape without the location counting 0 (each instance added later dilutes the rows already
  *   there, so the mean stays exact whatever order the instances arrive in);
  * - rise: the count's change over the steps between consecutive count scrapes of one process
- *   lifetime (a restart is the detector's collapse of the goroutine total), summed over instances,
+ *   lifetime (a restart is where the ingest stored one, scrapes.restart: the one rule of
+ *   storage/lifetime.c, which the detector and the charts follow too), summed over instances,
  *   with the step time in rollup_hours.step_ms. A leak rises in every hour whatever the deploys do;
  *   a pool's rises cancel out. An hour's last step reaches the instance's first scrape of the next
  *   hour, so an hour is rolled up only once the next one is over too.
  * Rollups past their own retention, delivered or dropped outbox rows and old rankings are deleted
  * too, and, once the rollups are caught up, locations and stacks that nothing refers to any more
- * (the ingest's caches are then forgotten).
+ * (a stack also once no scrape had it for as long as rollups are kept; the ingest's caches are
+ * then forgotten).
  *
  * Targets come and go (pods are replaced, instances rescheduled): a target out of the
  * configuration (inactive) and not scraped for longer than the rollups are kept expires, and is
@@ -40,17 +42,13 @@
 #define HOUR_MS 3600000
 /* An hour is rolled up when the hour after it is over: its last step ends there. */
 #define ROLLUP_DELAY_MS HOUR_MS
-/* The detector's restart rule: the total collapses by more than half and by at least this. */
-#define RESTART_MIN_DROP 10
-/* Or a silence this many median intervals long ends with fewer goroutines. */
-#define RESTART_GAP_FACTOR 4
 
 /* One count scrape of the (target, hour) being rolled up; the last may be the next hour's first. */
 struct roll_scrape {
 	int64_t id;
 	int64_t ts;
-	int64_t total;
-	int weight; /* how its counts enter rise: +1 as a step's end, -1 as a step's start */
+	bool restart; /* a new process lifetime starts with it (scrapes.restart) */
+	int weight;   /* how its counts enter rise: +1 as a step's end, -1 as a step's start */
 };
 
 /* One sample of those scrapes. */
@@ -69,14 +67,6 @@ cmp_roll_sample(const void *a, const void *b)
 	return (x->location_id > y->location_id) - (x->location_id < y->location_id);
 }
 
-static int
-cmp_int64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* Append the count scrapes of 'target_id' in [from, to) to *v, at most 'limit' (0: all). 0, or
  * -1. */
 static int
@@ -85,7 +75,7 @@ roll_read_scrapes(struct store *st, int64_t target_id, int64_t from, int64_t to,
 {
 	sqlite3_stmt *stmt = store_prepare(
 	    st,
-	    "SELECT id, ts, coalesce(total_goroutines, 0) FROM scrapes WHERE target_id = ?1"
+	    "SELECT id, ts, restart IS NOT NULL FROM scrapes WHERE target_id = ?1"
 	    " AND ts >= ?2 AND ts < ?3 AND status = 'ok' AND detail = 0 ORDER BY ts, id LIMIT ?4");
 	int rc;
 
@@ -102,7 +92,7 @@ roll_read_scrapes(struct store *st, int64_t target_id, int64_t from, int64_t to,
 		}
 		(*v)[(*n)++] = (struct roll_scrape){.id = sqlite3_column_int64(stmt, 0),
 		                                    .ts = sqlite3_column_int64(stmt, 1),
-		                                    .total = sqlite3_column_int64(stmt, 2)};
+		                                    .restart = sqlite3_column_int(stmt, 2) != 0};
 	}
 	store_stmt_done(stmt);
 	if (rc != SQLITE_DONE) {
@@ -113,31 +103,19 @@ roll_read_scrapes(struct store *st, int64_t target_id, int64_t from, int64_t to,
 }
 
 /* Weigh the steps between consecutive scrapes of one lifetime: sc[0..nh) are the hour's, sc[nh]
- * (when n > nh) the next hour's first. Returns the time the counted steps cover, in ms. */
+ * (when n > nh) the next hour's first. A step into a scrape that starts a lifetime crosses a
+ * restart and is left out. Returns the time the counted steps cover, in ms. */
 static int64_t
 roll_weigh_steps(struct roll_scrape *sc, size_t nh, size_t n)
 {
-	int64_t *dts, step_ms = 0, med = 0;
-	size_t i;
+	int64_t step_ms = 0;
 
-	if (n >= 3) {
-		dts = xcalloc(n - 1, sizeof(*dts));
-		for (i = 1; i < n; i++)
-			dts[i - 1] = sc[i].ts - sc[i - 1].ts;
-		qsort(dts, n - 1, sizeof(*dts), cmp_int64);
-		med = dts[(n - 1) / 2];
-		free(dts);
-	}
-	for (i = 0; i < nh && i + 1 < n; i++) {
-		int64_t a = sc[i].total, b = sc[i + 1].total, dt = sc[i + 1].ts - sc[i].ts;
-		bool collapse = b * 2 < a && a - b >= RESTART_MIN_DROP;
-		bool gap = med > 0 && dt > RESTART_GAP_FACTOR * med && b < a;
-
-		if (collapse || gap)
+	for (size_t i = 0; i < nh && i + 1 < n; i++) {
+		if (sc[i + 1].restart)
 			continue;
 		sc[i].weight--;
 		sc[i + 1].weight++;
-		step_ms += dt;
+		step_ms += sc[i + 1].ts - sc[i].ts;
 	}
 	return step_ms;
 }
@@ -367,8 +345,10 @@ retention_locations(struct store *st, int64_t cutoff, unsigned limit)
 	for (i = 0; i < n; i++) {
 		if (stack_ids[i] == 0)
 			continue;
-		stmt = store_prepare(st, "DELETE FROM stacks WHERE id = ?1 AND NOT EXISTS (SELECT "
-		                         "1 FROM locations WHERE stack_id = ?1)");
+		stmt = store_prepare(
+		    st, "DELETE FROM stacks WHERE id = ?1 AND last_seen = 0"
+		        " AND NOT EXISTS (SELECT 1 FROM locations WHERE stack_id = ?1)"
+		        " AND NOT EXISTS (SELECT 1 FROM suspects WHERE stack_id = ?1)");
 		if (stmt == NULL)
 			goto out_free;
 		sqlite3_bind_int64(stmt, 1, stack_ids[i]);
@@ -384,6 +364,27 @@ out_free:
 	free(stack_ids);
 	free(ids);
 	return ret;
+}
+
+/* Delete up to 'limit' stacks not seen in a scrape since 'cutoff' that no location or kept
+ * ranking's suspect refers to. The caller passes a cutoff (retention.rollup and two hours ago)
+ * before which every scrape is deleted once retention is caught up, with its call sites
+ * (sample_stacks): last_seen lags a stack's latest scrape by at most 30 s. The number deleted, or
+ * -1. Stacks stored before stacks.last_seen (0) go with their location. */
+static int
+retention_stacks(struct store *st, int64_t cutoff, unsigned limit)
+{
+	int n = retention_delete(
+	    st,
+	    "DELETE FROM stacks WHERE id IN (SELECT k.id FROM stacks k"
+	    " WHERE k.last_seen > 0 AND k.last_seen < ?1"
+	    " AND NOT EXISTS (SELECT 1 FROM locations l WHERE l.stack_id = k.id)"
+	    " AND NOT EXISTS (SELECT 1 FROM suspects u WHERE u.stack_id = k.id) LIMIT ?2)",
+	    cutoff, limit, "retention: deleting unused stacks");
+
+	if (n > 0)
+		store_ingest_forget(store_ingest_state(st)); /* the caches may name them */
+	return n;
 }
 
 /* Delete up to 'limit' inactive targets last scraped (never scraped: registered) before 'cutoff',
@@ -578,6 +579,11 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 		/* Rollups are caught up: locations last seen before the oldest kept rollup hour
 		 * have nothing left. */
 		n = retention_locations(st, rollup_cutoff - HOUR_MS, row_budget);
+		if (n < 0)
+			goto out_rollback;
+		if ((unsigned)n >= row_budget)
+			more = true;
+		n = retention_stacks(st, rollup_cutoff - 2 * HOUR_MS, row_budget);
 		if (n < 0)
 			goto out_rollback;
 		if ((unsigned)n >= row_budget)

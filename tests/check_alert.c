@@ -918,14 +918,15 @@ END_TEST
 /* A database from before alerts kept their firing payload: its firing alerts take theirs from
  * the outbox when it is migrated. (The emulated old database is the current one without the
  * column, at version 2, the one before that migration: the later migrations run again too, so
- * what they add that cannot be added twice, scrapes.restart, is dropped as well.) */
+ * what they add that cannot be added twice, scrapes.restart and the call sites' tables and
+ * columns, is dropped as well.) */
 START_TEST(test_migration_keeps_firing_payload)
 {
 	struct world w;
 	struct alert_row row;
 	char db[160];
 	int64_t version;
-	char sql[640];
+	char sql[1024];
 
 	world_open(&w, false, "json", NULL);
 	snprintf(db, sizeof(db), "%s/leakprofd.db", w.dir);
@@ -933,7 +934,9 @@ START_TEST(test_migration_keeps_firing_payload)
 	ck_assert_int_ge(version, 3);
 	snprintf(sql, sizeof(sql),
 	         "ALTER TABLE alerts DROP COLUMN firing_payload; ALTER TABLE scrapes DROP COLUMN "
-	         "restart;"
+	         "restart; DROP TABLE sample_stacks; DROP INDEX stacks_last_seen;"
+	         " DROP INDEX suspects_stack; ALTER TABLE stacks DROP COLUMN last_seen;"
+	         " ALTER TABLE suspects DROP COLUMN stack_id;"
 	         " PRAGMA user_version = %" PRId64 ";"
 	         "INSERT INTO locations (id, function, file, line, op, first_seen, last_seen)"
 	         " VALUES (2, 'main.other', '/o.go', 7, 'select', 0, 0);"

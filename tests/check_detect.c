@@ -247,16 +247,20 @@ scrape_conn(struct store *st, int64_t tid, int64_t ts, const struct gen_loc *loc
 	ck_assert_msg(profile_parse(text, len, &p, &e) == 0, "parse: line %zu: %s", e.line, e.msg);
 	for (size_t i = 0; i < n; i++) {
 		/* Where IO wait and sleep are attributed is the parser's business; the op class is
-		 * what matters. */
+		 * what matters. Entries at one function (from several callers) add up. */
 		bool benign = locs[i].kind == G_IO || locs[i].kind == G_SLEEP;
 		bool found = locs[i].count == 0;
+		uint64_t want = 0;
 
+		for (size_t k = 0; k < n; k++)
+			if (k == i || (!benign && strcmp(locs[k].function, locs[i].function) == 0))
+				want += locs[k].count;
 		for (size_t j = 0; j < p.nlocations && !found; j++)
 			found = benign
 			            ? p.locations[j].count == locs[i].count &&
 			                  !profile_op_may_leak(p.locations[j].op)
 			            : strcmp(p.locations[j].loc.function, locs[i].function) == 0 &&
-			                  p.locations[j].count == locs[i].count;
+			                  p.locations[j].count == want;
 		ck_assert_msg(found, "the parser did not see %llu goroutines at %s",
 		              (unsigned long long)locs[i].count, locs[i].function);
 	}
@@ -1053,6 +1057,116 @@ START_TEST(test_ignore_rules)
 }
 END_TEST
 
+/* Totals per stack of a location's call sites (test_call_sites). */
+struct stack_totals {
+	int64_t id[16];
+	uint64_t total[16];
+	size_t n;
+};
+
+static int
+add_stack_total(const struct store_stack_sample *x, void *arg)
+{
+	struct stack_totals *t = arg;
+	size_t i;
+
+	for (i = 0; i < t->n && t->id[i] != x->stack_id; i++)
+		;
+	ck_assert_uint_lt(i, 16);
+	if (i == t->n)
+		t->id[t->n++] = x->stack_id;
+	t->total[i] += x->count;
+	return 0;
+}
+
+/* A helper reached from several callers (here main.waitAll, as errgroup.(*Group).Wait is) is one
+ * location: per service the ranking reads its call sites, says which caller grows and shows that
+ * caller's stack, the service's own, and the ignore rules match every call site:
+ * - alpha: one caller leaks, another holds a pool; beta, scraped first (so the location's first
+ *   stack is beta's), holds a flat pool from its own caller, which an any_function rule ignores:
+ *   alpha's leak still ranks, with its own stack, and beta's pool does not;
+ * - gamma: the growth comes only from an ignored caller (main.intentional), the other caller
+ *   jitters by one: not a suspect;
+ * - delta: an ignored caller and a leaking one both grow: a suspect, shown with the leaking one. */
+START_TEST(test_call_sites)
+{
+	static const char yaml[] = "detector:\n"
+	                           "  min_scrapes: 4\n"
+	                           "  min_count: 10\n"
+	                           "  ignore:\n"
+	                           "    - any_function: main.betaHandler\n"
+	                           "    - any_function: main.intentional\n";
+	struct config_errors errs = {0};
+	struct config *cfg = config_load_buffer("calls.yaml", yaml, sizeof(yaml) - 1, &errs);
+	struct store *st = db_new();
+	struct gen_loc la[] = {
+	    {"main.waitAll", "/src/lib/wait.go", 9, G_CHAN_RECV, "main.alphaLeaky", 0, 0, false},
+	    {"main.waitAll", "/src/lib/wait.go", 9, G_CHAN_RECV, "main.alphaPool", 40, 0, false},
+	};
+	struct gen_loc lb[] = {
+	    {"main.waitAll", "/src/lib/wait.go", 9, G_CHAN_RECV, "main.betaHandler", 30, 0, false},
+	};
+	struct gen_loc lg[] = {
+	    {"main.waitAll", "/src/lib/wait.go", 9, G_CHAN_RECV, "main.intentional", 0, 0, false},
+	    {"main.waitAll", "/src/lib/wait.go", 9, G_CHAN_RECV, "main.gammaPool", 0, 0, false},
+	};
+	struct gen_loc ld[] = {
+	    {"main.waitAll", "/src/lib/wait.go", 9, G_CHAN_RECV, "main.intentional", 0, 0, false},
+	    {"main.waitAll", "/src/lib/wait.go", 9, G_CHAN_RECV, "main.deltaLeak", 0, 0, false},
+	};
+	int64_t a, b, g, d;
+	const struct suspect *s;
+	struct stack_totals tot = {0};
+	bool beta_seen = false;
+	struct ranking r;
+
+	ck_assert_msg(cfg != NULL, "config: %s", errs.n ? errs.msgs[0] : "?");
+	config_errors_release(&errs);
+	b = target(st, "beta", "http://10.0.0.2:6060");
+	a = target(st, "alpha", "http://10.0.0.1:6060");
+	g = target(st, "gamma", "http://10.0.0.3:6060");
+	d = target(st, "delta", "http://10.0.0.4:6060");
+	for (int i = 0; i < 12; i++) {
+		la[0].count = 5 + 10 * (uint64_t)i;
+		lg[0].count = 5 + 10 * (uint64_t)i;
+		lg[1].count = 20 + (uint64_t)(i % 2);
+		ld[0].count = 5 + 10 * (uint64_t)i;
+		ld[1].count = 5 + 5 * (uint64_t)i;
+		scrape(st, b, T0 + i * MIN, lb, 1, FMT_D1, false);
+		scrape(st, a, T0 + i * MIN + 1000, la, 2, FMT_D1, false);
+		scrape(st, g, T0 + i * MIN + 2000, lg, 2, FMT_D2, false);
+		scrape(st, d, T0 + i * MIN + 3000, ld, 2, FMT_D1, false);
+	}
+	ck_assert_int_eq(detect_run(st, cfg, T0 + 12 * MIN), 0);
+	ck_assert_int_eq(store_ranking_load(st, NULL, 0, &r), 0);
+	ck_assert_int_eq(r.n, 2);
+	for (size_t i = 0; i < r.n; i++)
+		ck_assert_str_eq(r.suspects[i].function, "main.waitAll");
+	s = strcmp(r.suspects[0].service, "alpha") == 0 ? &r.suspects[0] : &r.suspects[1];
+	ck_assert_str_eq(s->service, "alpha");
+	ck_assert_int_gt(s->stack_id, 0);
+	ck_assert_ptr_nonnull(strstr(s->stack_json, "main.alphaLeaky"));
+	ck_assert_ptr_null(strstr(s->stack_json, "main.betaHandler"));
+	ck_assert_msg(strstr(s->explanation, "grows through main.alphaLeaky, 1 of 2 call stacks"),
+	              "%s", s->explanation);
+	s = s == &r.suspects[0] ? &r.suspects[1] : &r.suspects[0];
+	ck_assert_str_eq(s->service, "delta");
+	ck_assert_ptr_nonnull(strstr(s->stack_json, "main.deltaLeak"));
+	ck_assert_msg(strstr(s->explanation, "grows through main.deltaLeak"), "%s", s->explanation);
+	/* Five call sites at this location (gamma's debug=2 dumps show the op, so theirs is
+	 * another); beta's, the location's representative stack, is stored as no call site of its
+	 * own (its samples stand for it): 30 goroutines in each of 12 scrapes. */
+	ck_assert_int_eq(store_each_stack_sample(st, s->location_id, 0, add_stack_total, &tot), 0);
+	ck_assert_uint_eq(tot.n, 5);
+	for (size_t i = 0; i < tot.n; i++)
+		beta_seen |= tot.total[i] == 30 * 12;
+	ck_assert(beta_seen);
+	ranking_release(&r);
+	config_unref(cfg);
+	db_free(st);
+}
+END_TEST
+
 /* Only the window counts: growth long ago is out of a short window; minimums hold (min_scrapes,
  * min_count). */
 START_TEST(test_window_and_minimums)
@@ -1301,6 +1415,7 @@ detect_suite(void)
 	tcase_add_test(tc, test_bursts_remembered);
 	tcase_add_test(tc, test_confirmed_first);
 	tcase_add_test(tc, test_ignore_rules);
+	tcase_add_test(tc, test_call_sites);
 	tcase_add_test(tc, test_window_and_minimums);
 	tcase_add_test(tc, test_explanation_spread_ages);
 	tcase_add_test(tc, test_score_monotone);

@@ -1270,6 +1270,63 @@ START_TEST(test_debug2_extras)
 }
 END_TEST
 
+/* One location reached from several callers (a helper such as errgroup.(*Group).Wait) keeps each
+ * distinct stack with its own count, most goroutines first, in every text format; frame
+ * arguments and PC offsets do not make two stacks distinct. */
+START_TEST(test_location_stacks)
+{
+	static const char d2[] =
+	    "goroutine 7 [semacquire]:\n"
+	    "sync.runtime_Semacquire(0xc0000a0000?)\n\t/go/src/runtime/sema.go:62 +0x25\n"
+	    "sync.(*WaitGroup).Wait(0xc0000a0000?)\n\t/go/src/sync/waitgroup.go:116 +0x48\n"
+	    "main.wait(...)\n\t/src/w.go:5\n"
+	    "main.a(0x1)\n\t/src/a.go:10 +0x11\n\n"
+	    "goroutine 8 [semacquire]:\n"
+	    "sync.runtime_Semacquire(0xc0000a0040?)\n\t/go/src/runtime/sema.go:62 +0x25\n"
+	    "sync.(*WaitGroup).Wait(0xc0000a0040?)\n\t/go/src/sync/waitgroup.go:116 +0x48\n"
+	    "main.wait(...)\n\t/src/w.go:5\n"
+	    "main.b(0x2)\n\t/src/b.go:20 +0x11\n\n"
+	    "goroutine 9 [semacquire]:\n"
+	    "sync.runtime_Semacquire(0xc0000a0080?)\n\t/go/src/runtime/sema.go:62 +0x25\n"
+	    "sync.(*WaitGroup).Wait(0xc0000a0080?)\n\t/go/src/sync/waitgroup.go:116 +0x48\n"
+	    "main.wait(...)\n\t/src/w.go:5\n"
+	    "main.b(0x3)\n\t/src/b.go:20 +0x11\n\n";
+	static const char d1[] = "goroutine profile: total 5\n"
+	                         "1 @ 0x43 0x44 0x45\n"
+	                         "#\t0x45\tmain.wait+0x1\t/src/w.go:5\n"
+	                         "#\t0x46\tmain.a+0x1\t/src/a.go:10\n\n"
+	                         "4 @ 0x43 0x44 0x47\n"
+	                         "#\t0x45\tmain.wait+0x1\t/src/w.go:5\n"
+	                         "#\t0x48\tmain.b+0x1\t/src/b.go:20\n\n";
+	struct profile p;
+	const struct prof_location *l;
+
+	parse_ok(d2, sizeof(d2) - 1, &p);
+	l = find(&p, "main.wait", "sync.WaitGroup.Wait");
+	ck_assert_ptr_nonnull(l);
+	ck_assert_uint_eq(l->count, 3);
+	ck_assert_uint_eq(l->nstacks, 2);
+	ck_assert_uint_eq(l->stacks[0].count, 2);
+	ck_assert_str_eq(l->stacks[0].frames[3].function, "main.b");
+	ck_assert_uint_eq(l->stacks[1].count, 1);
+	ck_assert_str_eq(l->stacks[1].frames[3].function, "main.a");
+	/* the representative stack is the largest */
+	ck_assert_ptr_eq(l->stack, l->stacks[0].frames);
+	ck_assert_uint_eq(l->nstack, 4);
+	profile_release(&p);
+
+	parse_ok(d1, sizeof(d1) - 1, &p);
+	ck_assert_uint_eq(p.nlocations, 1);
+	l = &p.locations[0];
+	ck_assert_uint_eq(l->nstacks, 2);
+	ck_assert_uint_eq(l->stacks[0].count, 4);
+	ck_assert_str_eq(l->stacks[0].frames[1].function, "main.b");
+	ck_assert_uint_eq(l->stacks[1].count, 1);
+	ck_assert_str_eq(l->stacks[1].frames[1].function, "main.a");
+	profile_release(&p);
+}
+END_TEST
+
 START_TEST(test_crlf)
 {
 	static const char dump[] =
@@ -1522,6 +1579,7 @@ profile_suite(void)
 	tcase_add_test(tc, test_text_errors);
 	tcase_add_test(tc, test_labels_bounds);
 	tcase_add_test(tc, test_debug2_extras);
+	tcase_add_test(tc, test_location_stacks);
 	tcase_add_test(tc, test_crlf);
 	tcase_add_test(tc, test_huge_line);
 	tcase_add_test(tc, test_million_goroutines);

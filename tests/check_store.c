@@ -450,12 +450,19 @@ START_TEST(test_interning)
 	store_location_release(&sl);
 	ck_assert_int_eq(store_location_get(st, 9999, &sl), 1);
 
-	/* Another stack at a known location: the location keeps its first stack, no unreferenced
-	 * stack is stored, and last_seen moves on. */
+	/* Another stack at a known location: the location keeps its first stack as its
+	 * representative, the new one is stored as the scrape's call site, and last_seen moves on.
+	 */
 	l1[0].stack = stack_c;
 	l1[0].nstack = 3;
 	add(st, a, T0 + 10 * MIN, &p1);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 2);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 3);
+	ck_assert_int_eq(count_rows(st,
+	                            "SELECT count(*) FROM sample_stacks x JOIN stacks k ON"
+	                            " k.id = x.stack_id WHERE x.scrape_id = (SELECT max(id) FROM"
+	                            " scrapes) AND k.frames LIKE '%main.otherCaller%'"
+	                            " AND x.count = 10"),
+	                 1);
 	ck_assert_int_eq(store_location_get(st, id, &sl), 0);
 	ck_assert_ptr_nonnull(strstr(sl.stack_json, "main.handler.func1"));
 	ck_assert_int_eq(sl.last_seen, T0 + 10 * MIN);
@@ -1468,6 +1475,12 @@ END_TEST
 
 /* A database from before lifetimes were stored gets the rule it was ranked with then: each
  * target's first scrape, and totals falling below half by at least 10. */
+/* What the call sites' migration adds, dropped to emulate a database from before it (the
+ * migrations after the version set run again). */
+#define DROP_CALL_SITES                                                                            \
+	"DROP TABLE sample_stacks; DROP INDEX stacks_last_seen; DROP INDEX suspects_stack;"        \
+	" ALTER TABLE stacks DROP COLUMN last_seen; ALTER TABLE suspects DROP COLUMN stack_id;"
+
 START_TEST(test_lifetime_migration)
 {
 	struct store *st = store_open(dbpath, 0);
@@ -1475,17 +1488,18 @@ START_TEST(test_lifetime_migration)
 	ck_assert_ptr_nonnull(st);
 	/* The database as it was before this migration, the newest: its column gone, the version
 	 * one lower. */
-	exec_ok(st, "ALTER TABLE scrapes DROP COLUMN restart; PRAGMA user_version = 5;"
-	            "INSERT INTO services (id, name) VALUES (1, 'svc');"
-	            "INSERT INTO targets (id, service_id, url, first_seen) VALUES"
-	            " (1, 1, 'http://a1', 0), (2, 1, 'http://a2', 0);"
-	            "INSERT INTO scrapes (target_id, ts, duration_ms, bytes, status, detail,"
-	            " total_goroutines) VALUES"
-	            " (1, 1000, 1, 1, 'ok', 0, 100), (2, 1000, 1, 1, 'ok', 0, 40),"
-	            " (1, 2000, 1, 1, 'ok', 0, 120), (1, 2500, 1, 1, 'ok', 1, 3),"
-	            " (1, 3000, 1, 1, 'connect refused', 0, NULL), (2, 2000, 1, 1, 'ok', 0, 15),"
-	            " (1, 4000, 1, 1, 'ok', 0, 59), (2, 3000, 1, 1, 'ok', 0, 30),"
-	            " (1, 5000, 1, 1, 'ok', 0, 70);");
+	exec_ok(st, DROP_CALL_SITES
+	        "ALTER TABLE scrapes DROP COLUMN restart; PRAGMA user_version = 5;"
+	        "INSERT INTO services (id, name) VALUES (1, 'svc');"
+	        "INSERT INTO targets (id, service_id, url, first_seen) VALUES"
+	        " (1, 1, 'http://a1', 0), (2, 1, 'http://a2', 0);"
+	        "INSERT INTO scrapes (target_id, ts, duration_ms, bytes, status, detail,"
+	        " total_goroutines) VALUES"
+	        " (1, 1000, 1, 1, 'ok', 0, 100), (2, 1000, 1, 1, 'ok', 0, 40),"
+	        " (1, 2000, 1, 1, 'ok', 0, 120), (1, 2500, 1, 1, 'ok', 1, 3),"
+	        " (1, 3000, 1, 1, 'connect refused', 0, NULL), (2, 2000, 1, 1, 'ok', 0, 15),"
+	        " (1, 4000, 1, 1, 'ok', 0, 59), (2, 3000, 1, 1, 'ok', 0, 30),"
+	        " (1, 5000, 1, 1, 'ok', 0, 70);");
 	store_free(st);
 	st = store_open(dbpath, 0);
 	ck_assert_ptr_nonnull(st);
@@ -2252,6 +2266,43 @@ START_TEST(test_rollup_absent_and_rise)
 }
 END_TEST
 
+/* The rollups' rise follows the lifetimes the ingest stored (scrapes.restart), not a rule of its
+ * own: next to a pool of 2,000 a leak's fall at a restart barely moves the total, and only the new
+ * connection shows it (storage/lifetime.c); that fall is no step, so the hour's rise is what the
+ * leak added in its two lifetimes. */
+START_TEST(test_rollup_follows_stored_restarts)
+{
+	static const uint64_t leak[] = {0, 20, 40, 60, 80, 2, 20};
+	struct prof_location l[7][2];
+	struct profile p[7];
+	struct store *st = store_open(dbpath, 0);
+	int64_t t, now = T0 + 2 * HOUR + 30 * MIN;
+	int i, rc, calls = 0;
+
+	ck_assert_ptr_nonnull(st);
+	t = store_target_upsert(st, "s", NULL, "http://a");
+	for (i = 0; i < 7; i++) {
+		l[i][0] = loc("main.pool", "/p.go", 2, "chan receive", 2000, stack_b, 2);
+		l[i][1] = loc("main.L", "/l.go", 1, "chan send", leak[i], stack_a, 4);
+		p[i] = prof(l[i], leak[i] ? 2 : 1);
+		/* every 10 minutes; the restart at T0 + 50 min, the last in the next hour */
+		add_conn(st, t, T0 + i * 10 * MIN, &p[i],
+		         i == 5 ? LIFETIME_CONN_NEW : LIFETIME_CONN_REUSED, false);
+	}
+	ck_assert_str_eq(restarts(st, t), "first - - - - connection -");
+	while ((rc = store_retention_step(st, now, 48 * HOUR, 30 * 24 * HOUR, 1)) == 1)
+		ck_assert_int_lt(++calls, 20);
+	ck_assert_int_eq(rc, 0);
+	/* 0 -> 80, then 2 -> 20 into the next hour; the fall 80 -> 2 left out */
+	ck_assert_double_eq_tol(rollup_of(st, "main.L", T0).rise, 80 + 18, 1e-9);
+	/* the steps it covers: 4 of the first lifetime, 1 into the next hour */
+	ck_assert_int_eq(count_rows(st, "SELECT step_ms FROM rollup_hours WHERE hour = "
+	                                "1789999200000"),
+	                 50 * MIN);
+	store_free(st);
+}
+END_TEST
+
 /* A chart over 7 days with 2 days of raw samples shows 7 days: hourly rollup totals where the raw
  * samples are gone, raw ones after. Two instances hold day + 1 goroutines at L on day 'day'. */
 START_TEST(test_series_past_raw)
@@ -2318,13 +2369,19 @@ START_TEST(test_retention_forgets_locations)
 	    loc("main.C", "/c.go", 3, "chan send", 3, NULL, 0),
 	};
 	struct prof_location lnew[] = {loc("main.D", "/d.go", 4, "chan send", 4, stack_a, 4)};
-	struct profile pold = prof(lold, 3), pnew = prof(lnew, 1);
+	/* main.B is reached from two call sites; stack_b is no location's representative */
+	const struct prof_stack calls_b[] = {{.frames = stack_a, .nframes = 4, .count = 1},
+	                                     {.frames = stack_b, .nframes = 2, .count = 1}};
+	struct profile pold, pnew = prof(lnew, 1);
 	struct store *st = store_open(dbpath, 0);
 	int64_t t, now = T0 + 40 * 24 * HOUR, c_id;
 	char sql[200];
 	int rc, calls = 0;
 
 	ck_assert_ptr_nonnull(st);
+	lold[1].stacks = calls_b;
+	lold[1].nstacks = 2;
+	pold = prof(lold, 3);
 	t = store_target_upsert(st, "s", NULL, "http://x");
 	add(st, t, T0, &pold);
 	add(st, t, now - MIN, &pnew);
@@ -2334,7 +2391,9 @@ START_TEST(test_retention_forgets_locations)
 	         " VALUES (1, %lld, 'resolved', 0)",
 	         (long long)c_id);
 	exec_ok(st, sql);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 2);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 3);
+	/* main.B's two; main.A and main.D have only their representative stack, main.C none */
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM sample_stacks"), 2);
 
 	while ((rc = store_retention_step(st, now, 48 * HOUR, 30 * 24 * HOUR, 100)) == 1)
 		ck_assert_int_lt(++calls, 20);
@@ -2346,8 +2405,10 @@ START_TEST(test_retention_forgets_locations)
 	ck_assert_int_eq(
 	    count_rows(st, "SELECT count(*) FROM locations WHERE function IN ('main.C', 'main.D')"),
 	    2);
-	/* stack_c went with main.A; stack_a stays for main.D. */
+	/* stack_c went with main.A, stack_b (a call site unseen since) with its scrape; stack_a
+	 * stays for main.D. */
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 1);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM sample_stacks"), 0);
 	ck_assert_int_eq(
 	    count_rows(st, "SELECT count(*) FROM stacks WHERE frames LIKE '%main.handler.func1%'"),
 	    1);
@@ -2356,7 +2417,7 @@ START_TEST(test_retention_forgets_locations)
 	 * rows). */
 	add(st, t, now, &pold);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations"), 4);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 2);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 3);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
 	store_free(st);
 }
@@ -2785,6 +2846,7 @@ store_suite(void)
 	tcase_add_test(tc, test_retention_rollup);
 	tcase_add_test(tc, test_retention_forgets_locations);
 	tcase_add_test(tc, test_rollup_absent_and_rise);
+	tcase_add_test(tc, test_rollup_follows_stored_restarts);
 	tcase_add_test(tc, test_series_past_raw);
 	tcase_add_test(tc, test_retention_expires_targets);
 	tcase_add_test(tc, test_retention_expires_bounded);

@@ -2,7 +2,8 @@
  * buffer, parameter parsing, base64 and secret comparison, sparklines and count formatting; the
  * caches' keys, the sharing and bounding of recomputed rankings (real threads), /healthz's checks
  * and replies, the scrape counters of /metrics, and the paged target lists of the API and the
- * targets page and the bound on /metrics' per-target series (a real SQLite store). */
+ * targets page, the bound on /metrics' per-target series and the stack a suspect shows (a real
+ * SQLite store). */
 #include <check.h>
 #include <math.h>
 #include <pthread.h>
@@ -19,6 +20,7 @@
 #include "base/units.h"
 #include "detect/suspect_labels.h"
 #include "storage/query.h"
+#include "detect/detect.h"
 #include "storage/store.h"
 #include "storage/store_internal.h"
 #include "web/api.h"
@@ -1111,6 +1113,90 @@ api_get(struct web_ctx *c, const char *path, const char *const *args, unsigned *
 	return j;
 }
 
+/* One scrape of 'target' holding 'count' goroutines at main.waitAll, all of them from 'caller'. */
+static void
+web_call_site_scrape(struct store *st, int64_t target, int64_t ts, const char *caller,
+                     uint64_t count)
+{
+	const struct frame stack[] = {{"runtime.gopark", "/go/src/runtime/proc.go", 363},
+	                              {"main.waitAll", "/src/lib/wait.go", 9},
+	                              {caller, "/src/app/handler.go", 77}};
+	const struct prof_stack one = {.frames = stack, .nframes = 3, .count = count};
+	struct prof_location l = {.loc = {"main.waitAll", "/src/lib/wait.go", 9},
+	                          .op = "chan receive",
+	                          .op_class = OP_CLASS_CHAN,
+	                          .count = count,
+	                          .max_wait_minutes = -1,
+	                          .min_wait_minutes = -1,
+	                          .median_wait_minutes = -1,
+	                          .stack = stack,
+	                          .nstack = 3,
+	                          .stacks = &one,
+	                          .nstacks = 1};
+	struct profile p = {.format = PROFILE_FORMAT_PROTO,
+	                    .kind = PROFILE_KIND_GOROUTINE,
+	                    .locations = &l,
+	                    .nlocations = 1,
+	                    .total_goroutines = count + 5};
+	struct scrape_record rec = {.target_id = target, .ts = ts, .status = "ok", .profile = &p};
+
+	ck_assert_int_eq(store_add_scrape(st, &rec), 0);
+}
+
+/* A location shared by two services (a helper both call): the suspect's stack, on the location
+ * page of its service and in /api/v1/suspects, is its service's own call site, not the first stack
+ * stored for the location (the other service's, scraped first). */
+START_TEST(test_suspect_shows_own_stack)
+{
+	static const char *const svc[] = {"service", "a", NULL};
+	static const char *const none[] = {NULL};
+	const int64_t now = 1790000000000LL;
+	struct config *cfg = config_default();
+	struct web_ctx c = {.cfg = cfg, .arg = fake_arg, .arg_cls = (void *)svc, .now_ms = now};
+	struct web_reply r = {0};
+	char dir[256], path[300], *text;
+	unsigned status;
+	struct store *st;
+	int64_t a, b;
+	json_t *j, *stack;
+
+	ck_assert_ptr_nonnull(cfg);
+	testutil_mkdtemp(dir, sizeof(dir), "check_web");
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+	st = store_open(path, 0);
+	ck_assert_ptr_nonnull(st);
+	b = store_target_upsert(st, "b", NULL, "http://b");
+	a = store_target_upsert(st, "a", NULL, "http://a");
+	for (int i = 0; i < 12; i++) {
+		int64_t ts = now - (12 - i) * 60000;
+
+		web_call_site_scrape(st, b, ts, "main.bHandler", 30);
+		web_call_site_scrape(st, a, ts + 1000, "main.aHandler", 5 + 10 * (uint64_t)i);
+	}
+	ck_assert_int_eq(detect_run(st, cfg, now), 0);
+	c.st = st;
+	c.path = "/locations/1";
+	pages_handle(&c, &r);
+	ck_assert_uint_eq(r.status, 200);
+	ck_assert_ptr_nonnull(memmem(r.body, r.len, "main.aHandler", 13));
+	ck_assert_ptr_null(memmem(r.body, r.len, "main.bHandler", 13));
+	ck_assert_ptr_nonnull(memmem(r.body, r.len, "the call site ranked in a", 25));
+	web_reply_release(&r);
+	j = api_get(&c, "/api/v1/suspects", none, &status);
+	ck_assert_uint_eq(status, 200);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "suspects")), 1);
+	stack = json_object_get(json_array_get(json_object_get(j, "suspects"), 0), "stack");
+	text = json_dumps(stack, 0);
+	ck_assert_ptr_nonnull(strstr(text, "main.aHandler"));
+	ck_assert_ptr_null(strstr(text, "main.bHandler"));
+	free(text);
+	json_decref(j);
+	store_free(st);
+	config_unref(cfg);
+	testutil_rmtree(dir);
+}
+END_TEST
+
 /* /api/v1/targets: pages of ?limit= linked by "next" through ?after=, filtered by ?service=,
  * ?status= and ?inactive=; the fields of each target as before; bad parameters named. */
 START_TEST(test_api_targets_pages)
@@ -1577,6 +1663,7 @@ web_suite(void)
 	tcase_add_test(tc, test_window_past_retention);
 	tcase_add_test(tc, test_chart_past_raw);
 	tcase_add_test(tc, test_location_source_links);
+	tcase_add_test(tc, test_suspect_shows_own_stack);
 	tcase_add_test(tc, test_micro_cache);
 	tcase_add_test(tc, test_recompute_window);
 	tcase_add_test(tc, test_micro_key_ignores_unknown_arguments);

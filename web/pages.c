@@ -846,7 +846,12 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 		    (!service || strcmp(rk.suspects[k].service, service) == 0))
 			s = &rk.suspects[k];
 	}
-	stack = json_loads(loc.stack_json ? loc.stack_json : "[]", 0, NULL);
+	/* A suspect's stack is its service's own call site (the one that grows); the location's
+	 * stack is only the first seen, of any service. */
+	stack = json_loads(s && s->stack_json ? s->stack_json
+	                   : loc.stack_json   ? loc.stack_json
+	                                      : "[]",
+	                   0, NULL);
 	if (!json_is_array(stack)) {
 		json_decref(stack);
 		stack = json_array();
@@ -998,10 +1003,12 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	sbuf_puts(&b, "</section>");
 
 	/* Stack. */
-	sbuf_puts(
-	    &b,
-	    "<section class=\"card\"><h2>Stack <span class=\"muted\">(innermost first)</span></h2>"
-	    "<ol class=\"stack\">");
+	sbuf_puts(&b, "<section class=\"card\"><h2>Stack <span class=\"muted\">(innermost first");
+	if (s != NULL) {
+		sbuf_puts(&b, "; the call site ranked in ");
+		sbuf_html(&b, s->service);
+	}
+	sbuf_puts(&b, ")</span></h2><ol class=\"stack\">");
 	json_array_foreach(stack, i, f)
 	{
 		const char *fn = json_string_value(json_object_get(f, "function"));
