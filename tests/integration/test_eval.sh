@@ -54,8 +54,9 @@ jq -e '
 	and all(.suspects[];
 		(keys == (["confirmed", "current_count", "explanation", "file", "first_seen", "function",
 		    "growth_per_hour", "instances_growing", "instances_total", "line", "location_id",
-		    "max_instance_count", "monotonicity", "oldest_wait_minutes", "op", "rank", "score", "service",
-		    "stack"] | sort))
+		    "labels", "max_instance_count", "monotonicity", "oldest_wait_minutes", "op", "rank", "score",
+		    "service", "stack"] | sort))
+		and (.labels | type) == "array"
 		and (.service | type) == "string" and (.function | type) == "string" and (.file | startswith("/"))
 		and (.line | type) == "number" and .line > 0 and (.op | type) == "string"
 		and .score >= 0 and .score <= 1 and (.confirmed | type) == "boolean"
