@@ -685,13 +685,13 @@ query_alerts(struct store *st, int64_t now, int64_t resolved_within, struct quer
 
 	*out = NULL;
 	*n = 0;
-	if (prepare(
-	        st,
-	        "SELECT service_id, location_id, state, CASE state WHEN 'pending' THEN "
-	        "pending_since "
-	        "WHEN 'firing' THEN firing_since ELSE resolved_at END, last_notified FROM alerts "
-	        "WHERE state <> 'resolved' OR resolved_at >= ?1",
-	        &s) < 0)
+	if (prepare(st,
+	            "SELECT a.service_id, a.location_id, a.state, CASE a.state WHEN 'pending' THEN "
+	            "a.pending_since WHEN 'firing' THEN a.firing_since ELSE a.resolved_at END, "
+	            "a.last_notified, sv.name FROM alerts a LEFT JOIN services sv ON sv.id = "
+	            "a.service_id "
+	            "WHERE a.state <> 'resolved' OR a.resolved_at >= ?1",
+	            &s) < 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, now - resolved_within);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -713,6 +713,7 @@ query_alerts(struct store *st, int64_t now, int64_t resolved_within, struct quer
 		    .location_id = sqlite3_column_int64(s, 1),
 		    .since = sqlite3_column_int64(s, 3),
 		    .last_notified = sqlite3_column_int64(s, 4),
+		    .service = store_column_strdup(s, 5, false),
 		};
 		snprintf(q->state, sizeof(q->state), "%s", state ? (const char *)state : "");
 	}
@@ -724,9 +725,17 @@ query_alerts(struct store *st, int64_t now, int64_t resolved_within, struct quer
 
 out_fail:
 	store_stmt_done(s);
-	free(v);
+	query_alerts_free(v, *n);
 	*n = 0;
 	return -1;
+}
+
+void
+query_alerts_free(struct query_alert *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].service);
+	free(v);
 }
 
 void

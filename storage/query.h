@@ -169,11 +169,13 @@ struct query_alert {
 	char state[12];        /* "pending" | "firing" | "resolved" */
 	int64_t since;         /* ms: pending_since, firing_since or resolved_at by state */
 	int64_t last_notified; /* 0: never */
+	char *service;         /* its name, whether or not a target of it is still active */
 };
-/* Every alert not resolved for longer than 'resolved_within' ms before 'now'. 0, or -1. Caller
- * frees *out. */
+/* Every alert not resolved for longer than 'resolved_within' ms before 'now'. 0, or -1. Release
+ * with query_alerts_free(). */
 int query_alerts(struct store *st, int64_t now, int64_t resolved_within, struct query_alert **out,
                  size_t *n) __attribute__((warn_unused_result));
+void query_alerts_free(struct query_alert *v, size_t n);
 
 /* Undelivered, dropped or failed outbox rows, oldest first. */
 struct query_outbox {

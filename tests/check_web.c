@@ -1516,6 +1516,48 @@ page_get(struct web_ctx *c, const char *const *args, unsigned *status)
 	return body;
 }
 
+/* An alert outlives its service's place in the configuration (it resolves later, and the alerts
+ * page lists resolved ones for 7 days): the page names its service from the alert itself, escaped,
+ * not from the services that still have active targets. */
+START_TEST(test_alerts_page_names_removed_service)
+{
+	static const char *const none[] = {NULL};
+	struct config cfg = {.scrape_interval = 60, .detector = {.window = 3600}};
+	int64_t now = 1790000060000LL;
+	struct web_ctx c = {.cfg = &cfg, .now_ms = now, .arg = fake_arg, .arg_cls = (void *)none};
+	struct web_reply r = {0};
+	char dir[256], path[300], sql[512];
+	struct store *st;
+	int64_t t;
+
+	testutil_mkdtemp(dir, sizeof(dir), "check_web");
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+	st = store_open(path, 0);
+	ck_assert_ptr_nonnull(st);
+	t = store_target_upsert(st, "pay<ments>", NULL, "http://a:1");
+	ck_assert_int_gt(t, 0);
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO locations (id, function, file, line, op, first_seen, last_seen)"
+	         " VALUES (7, 'main.fetch', '/src/fetch.go', 42, 'chan send', 0, 0);"
+	         "INSERT INTO alerts (service_id, location_id, state, firing_since, resolved_at,"
+	         " updated) SELECT service_id, 7, 'resolved', %lld, %lld, %lld FROM targets"
+	         " WHERE id = %lld;",
+	         (long long)(now - 7200000), (long long)(now - 60000), (long long)(now - 60000),
+	         (long long)t);
+	ck_assert_int_eq(sqlite3_exec(store_db(st), sql, NULL, NULL, NULL), SQLITE_OK);
+	/* The service leaves the configuration: no active target of it remains. */
+	ck_assert_int_eq(store_targets_set_active(st, NULL, 0), 0);
+	c.st = st;
+	c.path = "/alerts";
+	pages_handle(&c, &r);
+	ck_assert_uint_eq(r.status, 200);
+	ck_assert_msg(strstr(r.body, "<td>pay&lt;ments&gt;</td>") != NULL, "page: %s", r.body);
+	web_reply_release(&r);
+	store_free(st);
+	testutil_rmtree(dir);
+}
+END_TEST
+
 /* The targets page: the failing ones first, then a page of all, linked to the next page with the
  * filters kept (escaped for the attribute); every name from the database escaped. */
 START_TEST(test_targets_page)
@@ -1680,6 +1722,7 @@ web_suite(void)
 	tcase_add_test(tc, test_api_targets_pages);
 	tcase_add_test(tc, test_micro_key_targets);
 	tcase_add_test(tc, test_targets_page);
+	tcase_add_test(tc, test_alerts_page_names_removed_service);
 	tcase_add_test(tc, test_labels_api_and_pages);
 	tcase_add_test(tc, test_label_values);
 	tcase_add_test(tc, test_metrics_per_target_bound);

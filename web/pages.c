@@ -593,7 +593,7 @@ page_suspects(const struct web_ctx *c, struct web_reply *r)
 	page_end(&b, c, "/api/v1/suspects");
 	api_ranking_release(&ar);
 	query_services_free(sv, nsv);
-	free(alerts);
+	query_alerts_free(alerts, nalerts);
 	web_reply_take(r, 200, "text/html; charset=utf-8", &b);
 }
 
@@ -1389,13 +1389,12 @@ page_alerts(const struct web_ctx *c, struct web_reply *r)
 {
 	struct query_alert *a = NULL;
 	struct query_outbox *o = NULL;
-	struct query_service *sv = NULL;
-	size_t na = 0, no = 0, nsv = 0;
+	size_t na = 0, no = 0;
 	struct sbuf b = {0};
 
 	if (query_alerts(c->st, c->now_ms, 7 * 86400 * 1000LL, &a, &na) < 0 ||
-	    query_outbox(c->st, 200, &o, &no) < 0 || query_services(c->st, &sv, &nsv) < 0) {
-		free(a);
+	    query_outbox(c->st, 200, &o, &no) < 0) {
+		query_alerts_free(a, na);
 		query_outbox_free(o, no);
 		page_error(c, r, 500, "Reading alerts failed (see the daemon log).");
 		return;
@@ -1417,14 +1416,10 @@ page_alerts(const struct web_ctx *c, struct web_reply *r)
 		    "notified</th>"
 		    "</tr></thead><tbody>");
 		for (size_t i = 0; i < na; i++) {
-			const char *svc = "?";
+			const char *svc = a[i].service != NULL ? a[i].service : "?";
 			struct store_location loc;
 			int rc = store_location_get(c->st, a[i].location_id, &loc);
 
-			for (size_t k = 0; k < nsv; k++) {
-				if (sv[k].id == a[i].service_id)
-					svc = sv[k].name;
-			}
 			sbuf_addf(&b, "<tr><td><span class=\"badge alert-%s\">%s</span></td><td>",
 			          a[i].state, a[i].state);
 			sbuf_html(&b, svc);
@@ -1484,9 +1479,8 @@ page_alerts(const struct web_ctx *c, struct web_reply *r)
 	}
 	sbuf_puts(&b, "</section>");
 	page_end(&b, c, NULL);
-	free(a);
+	query_alerts_free(a, na);
 	query_outbox_free(o, no);
-	query_services_free(sv, nsv);
 	web_reply_take(r, 200, "text/html; charset=utf-8", &b);
 }
 

@@ -936,7 +936,7 @@ alert_state(struct run *r, const struct leak *l, int64_t now, const char *want, 
 		for (size_t i = 0; i < n; i++)
 			if (v[i].location_id == l->location_id)
 				snprintf(state, len, "%s", v[i].state);
-		free(v);
+		query_alerts_free(v, n);
 		if (strcmp(state, want) == 0)
 			return;
 	}
