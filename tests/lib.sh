@@ -42,10 +42,14 @@ port_open() {
 	[ "$_rc" != 7 ]
 }
 
-# free_port: print a TCP port on 127.0.0.1 that nothing listens on now.
+# free_port: print a TCP port on 127.0.0.1 that nothing listens on now. It is taken below the kernel's
+# ephemeral range (ip_local_port_range), which the outgoing connections and port-0 listeners of tests running
+# side by side draw from: a port chosen here stays free for a process that binds it later, or binds it again.
 free_port() {
+	_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	[ "${_low:-0}" -gt 12000 ] 2>/dev/null || _low=32768
 	while :; do
-		p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000 ))
+		p=$(( 10000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % (_low - 10000) ))
 		if ! port_open "$p"; then
 			echo "$p"
 			return 0
