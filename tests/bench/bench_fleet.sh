@@ -220,11 +220,12 @@ for n in $all_sizes; do
 	[ $# -ge 5 ] || die "the daemon runs $# threads, not the 5 expected: $tids"
 	t_main=$1 t_ingest=$2
 	eval "t_det=\${$#}"
-	# Warm-up: the first round (99% of the targets scraped once).
+	# Warm-up: the first round (99% of the targets stored once), or three intervals when the writer drops
+	# scrapes (a fleet past what it stores never gets there; the rounds then measure that).
 	i=0
 	while [ "$(sq "$db" "SELECT count(DISTINCT target_id) FROM scrapes" 2>/dev/null || echo 0)" -lt $((n * 99 / 100)) ]; do
 		i=$((i + 1))
-		[ $i -lt $((interval * 4 + 120)) ] || { tail "$log" >&2; die "first round incomplete"; }
+		[ $i -lt $((interval * 3)) ] || break
 		kill -0 "$d" || { tail "$log" >&2; die "the daemon died"; }
 		sleep 1
 	done
