@@ -14,12 +14,24 @@
  * runs "the fixed build", restarted at the half (its leak goroutines gone, the leak counts back to
  * the start and flat), so alerts on them fire and then resolve, once per cycle.
  *
+ * With -leak-on-request the leaks stay flat at their start until GET /leak, which answers the
+ * wall-clock time in milliseconds from which they grow: by one step at once and one more every
+ * -leak-step seconds (the epoch / 6 by default, at least 1 s, so that consecutive scrapes an
+ * interval apart always see a rise, whatever the scheduler's jitter). A benchmark measures from
+ * that answer to the alert. -leak-targets N makes only targets 0..N-1 leak; the others keep their
+ * leak locations flat at the start value (by default every target leaks).
+ *
  * GET /stats answers JSON with the request count and the gaps between consecutive scrapes of the
  * same target (the scrape lag the daemon's scheduler achieves, seen from the targets); GET /reset
  * forgets the gaps seen so far.
  *
+ * A fleet of 50,000 targets needs no more than a few hundred connections (a scraper reuses its
+ * keep-alive connections to the one port), but the connection limit is 4,096 and the process
+ * raises its descriptor limit to the hard limit, so a client that opens many at once is served.
+ *
  * Usage: fleetsim -n TARGETS [-port P] [-portfile FILE] [-epoch SECONDS] [-cycle SECONDS]
- *                 [-variants V] [-dump N]
+ *                 [-variants V] [-leak-targets N] [-leak-on-request] [-leak-step SECONDS]
+ *                 [-dump N]
  *   -dump N   write target N's body to stdout and exit (to check it with `leakprofd parse -`). */
 #include <errno.h>
 #include <inttypes.h>
@@ -37,6 +49,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 
 #include <microhttpd.h>
 #include <zlib.h>
@@ -628,11 +641,17 @@ static unsigned ntargets;
 static unsigned nvariants = 64;
 static unsigned epoch_seconds = 60;
 static unsigned cycle_seconds; /* 0: leaks grow for ever */
+static unsigned leak_targets;  /* targets 0..leak_targets-1 leak */
+static bool leak_on_request;   /* flat until GET /leak */
+static unsigned leak_step_ms;  /* with leak_on_request: one more step this often */
+static int64_t leak_start_ms;  /* guarded by lock: mono ms of GET /leak, 0: not yet */
+static int64_t leak_wall_ms;   /* guarded by lock: the same in wall-clock ms */
 static struct timespec start_ts;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct buf *bodies; /* [nvariants], for bodies_epoch */
-static uint64_t bodies_epoch = UINT64_MAX;
+static struct buf *bodies;      /* [nvariants]: the leaking targets' bodies at bodies_key */
+static struct buf *flat_bodies; /* [nvariants]: the others', leak counts at their start */
+static uint64_t bodies_key = UINT64_MAX;
 static int64_t *last_req_ms; /* [ntargets], monotonic ms of the last request, -1: none */
 static uint64_t requests, gaps;
 static uint64_t gap_hist[GAP_BUCKETS];
@@ -657,35 +676,47 @@ current_epoch(void)
 }
 
 /* How many epochs the leaks have grown at 'epoch': all of them without -cycle; with it, the epochs
- * since the cycle began in its leaking half, and 0 (the fixed build) in the other half. */
+ * since the cycle began in its leaking half, and 0 (the fixed build) in the other half. With
+ * -leak-on-request: 0 until GET /leak, then its steps so far, the first at once. Called with 'lock'
+ * held. */
 static uint64_t
 leak_epochs(uint64_t epoch)
 {
 	uint64_t secs = epoch * epoch_seconds, pos;
 
+	if (leak_on_request)
+		return leak_start_ms ? 1 + (uint64_t)(mono_ms() - leak_start_ms) / leak_step_ms : 0;
 	if (cycle_seconds == 0)
 		return epoch;
 	pos = secs % cycle_seconds;
 	return pos < cycle_seconds / 2 ? pos / epoch_seconds : 0;
 }
 
-/* Called with 'lock' held. */
+/* Build the bodies of 'epoch' unless they are cached: they change with the epoch (the profile's
+ * time) and with the leaks' growth. Called with 'lock' held. */
 static void
 bodies_refresh(uint64_t epoch)
 {
 	struct stack stacks[MAX_STACKS];
 	struct timespec now;
+	uint64_t grown = leak_epochs(epoch);
+	uint64_t key = epoch << 32 | (grown & 0xffffffffu);
+	int64_t now_ns;
 
-	if (epoch == bodies_epoch)
+	if (key == bodies_key)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
+	now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	for (unsigned v = 0; v < nvariants; v++) {
-		size_t n = build_stacks(v, leak_epochs(epoch), stacks);
+		size_t n = build_stacks(v, grown, stacks);
 
-		encode_profile(stacks, n, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec,
-		               &bodies[v]);
+		encode_profile(stacks, n, now_ns, &bodies[v]);
+		if (leak_targets < ntargets) {
+			n = build_stacks(v, 0, stacks);
+			encode_profile(stacks, n, now_ns, &flat_bodies[v]);
+		}
 	}
-	bodies_epoch = epoch;
+	bodies_key = key;
 }
 
 static enum MHD_Result
@@ -723,7 +754,7 @@ serve_stats(struct MHD_Connection *c)
 	             ",\"gap_p50_ms\":%" PRIu64 ",\"gap_p99_ms\":%" PRIu64
 	             ",\"gap_max_ms\":%" PRId64 ",\"body_bytes\":%zu}\n",
 	             ntargets, requests, gaps, p50, p99, gap_max_ms,
-	             bodies_epoch != UINT64_MAX ? bodies[0].len : 0);
+	             bodies_key != UINT64_MAX ? bodies[0].len : 0);
 	pthread_mutex_unlock(&lock);
 	return answer(c, 200, "application/json", out, (size_t)n);
 }
@@ -741,7 +772,16 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	(void)version;
 	(void)upload_data;
 	(void)upload_size;
-	(void)con_cls;
+	/* Answer on the second call, once MHD has read the whole request: an answer queued on the
+	 * first one makes MHD close the connection after it ("Connection: close"), and a scraper
+	 * would open a connection per scrape (at 50,000 targets a minute, tens of thousands of
+	 * sockets in TIME-WAIT and ephemeral ports running short). */
+	if (*con_cls == NULL) {
+		static int seen;
+
+		*con_cls = &seen;
+		return MHD_YES;
+	}
 	if (strcmp(method, "GET") != 0)
 		return answer(c, 405, "text/plain", "GET only\n", 9);
 	if (strcmp(url, "/stats") == 0)
@@ -755,6 +795,26 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 		gap_max_ms = 0;
 		pthread_mutex_unlock(&lock);
 		return answer(c, 200, "text/plain", "reset\n", 6);
+	}
+	if (strcmp(url, "/leak") == 0) {
+		char out[64];
+		int n;
+
+		static const char no[] = "not started with -leak-on-request\n";
+
+		if (!leak_on_request)
+			return answer(c, 409, "text/plain", no, sizeof(no) - 1);
+		pthread_mutex_lock(&lock);
+		if (leak_start_ms == 0) { /* a second request answers when the first started them */
+			struct timespec now;
+
+			clock_gettime(CLOCK_REALTIME, &now);
+			leak_start_ms = mono_ms();
+			leak_wall_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+		}
+		n = snprintf(out, sizeof(out), "%lld\n", (long long)leak_wall_ms);
+		pthread_mutex_unlock(&lock);
+		return answer(c, 200, "text/plain", out, (size_t)n);
 	}
 	if (strncmp(url, "/t/", 3) != 0)
 		return answer(c, 404, "text/plain", "not found\n", 10);
@@ -779,7 +839,8 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				gap_max_ms = gap;
 		}
 		last_req_ms[t] = now;
-		b = &bodies[(t * 7919u) % nvariants];
+		b = t < leak_targets ? &bodies[(t * 7919u) % nvariants]
+		                     : &flat_bodies[(t * 7919u) % nvariants];
 		ret = answer(c, 200, "application/octet-stream", b->p, b->len);
 	}
 	pthread_mutex_unlock(&lock);
@@ -805,6 +866,7 @@ main(int argc, char **argv)
 	unsigned port = 0;
 	const char *portfile = NULL;
 	long dump = -1;
+	long leak_n = -1, leak_step = -1;
 	struct MHD_Daemon *d;
 	const union MHD_DaemonInfo *info;
 	sigset_t set;
@@ -814,9 +876,14 @@ main(int argc, char **argv)
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
+		if (strcmp(a, "-leak-on-request") == 0) {
+			leak_on_request = true;
+			continue;
+		}
 		if (v == NULL)
 			die("usage: fleetsim -n TARGETS [-port P] [-portfile F] [-epoch S] "
-			    "[-cycle S] [-variants V] [-dump N]");
+			    "[-cycle S] [-variants V] [-leak-targets N] [-leak-on-request] "
+			    "[-leak-step S] [-dump N]");
 		if (strcmp(a, "-n") == 0)
 			ntargets = (unsigned)parse_num(a, v, MAX_TARGETS);
 		else if (strcmp(a, "-port") == 0)
@@ -829,6 +896,10 @@ main(int argc, char **argv)
 			cycle_seconds = (unsigned)parse_num(a, v, 7 * 86400);
 		else if (strcmp(a, "-variants") == 0)
 			nvariants = (unsigned)parse_num(a, v, MAX_VARIANTS);
+		else if (strcmp(a, "-leak-targets") == 0)
+			leak_n = (long)parse_num(a, v, MAX_TARGETS);
+		else if (strcmp(a, "-leak-step") == 0)
+			leak_step = (long)parse_num(a, v, 86400);
 		else if (strcmp(a, "-dump") == 0)
 			dump = (long)parse_num(a, v, MAX_TARGETS);
 		else
@@ -839,9 +910,19 @@ main(int argc, char **argv)
 		die("-epoch and -variants must be > 0");
 	if (cycle_seconds != 0 && cycle_seconds < 2 * epoch_seconds)
 		die("-cycle must be at least two epochs");
+	if (leak_on_request && cycle_seconds != 0)
+		die("-leak-on-request and -cycle do not go together");
+	if (leak_step == 0)
+		die("-leak-step must be > 0");
+	leak_step_ms = leak_step > 0 ? (unsigned)leak_step * 1000 : epoch_seconds * 1000 / 6;
+	if (leak_step_ms < 1000)
+		leak_step_ms = 1000;
+	leak_targets =
+	    leak_n >= 0 && (unsigned long)leak_n < ntargets ? (unsigned)leak_n : ntargets;
 	clock_gettime(CLOCK_MONOTONIC, &start_ts);
 	bodies = calloc(nvariants, sizeof(*bodies));
-	if (bodies == NULL)
+	flat_bodies = calloc(nvariants, sizeof(*flat_bodies));
+	if (bodies == NULL || flat_bodies == NULL)
 		die("out of memory");
 	if (dump >= 0) {
 		struct buf *b;
@@ -863,6 +944,14 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	{
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	{
 		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 
@@ -892,9 +981,12 @@ main(int argc, char **argv)
 	}
 	sigwait(&set, &sig);
 	MHD_stop_daemon(d);
-	for (unsigned v = 0; v < nvariants; v++)
+	for (unsigned v = 0; v < nvariants; v++) {
 		free(bodies[v].p);
+		free(flat_bodies[v].p);
+	}
 	free(bodies);
+	free(flat_bodies);
 	free(last_req_ms);
 	return 0;
 }
