@@ -354,8 +354,8 @@ ingest_run(struct ingest *in, struct job *j)
 }
 
 /* The unit of work at the head of the queue, into in->batch: the head job alone, or the run of
- * finished scrapes that starts at the head, batch_max at most. Under mu once the thread runs (the
- * tail's next pointer moves under it). Returns how many. */
+ * finished scrapes or of registrations that starts at the head, batch_max at most. Under mu once
+ * the thread runs (the tail's next pointer moves under it). Returns how many. */
 static size_t
 ingest_gather(struct ingest *in)
 {
@@ -363,9 +363,10 @@ ingest_gather(struct ingest *in)
 	size_t n = 0;
 
 	in->batch[n++] = j;
-	if (j->kind != JOB_SCRAPE)
+	if (j->kind != JOB_SCRAPE && j->kind != JOB_REGISTER)
 		return 1;
-	for (j = j->next; j != NULL && j->kind == JOB_SCRAPE && n < in->batch_max; j = j->next)
+	for (j = j->next; j != NULL && j->kind == in->batch[0]->kind && n < in->batch_max;
+	     j = j->next)
 		in->batch[n++] = j;
 	return n;
 }
@@ -393,6 +394,19 @@ ingest_work(struct ingest *in, size_t n, size_t *done, uint64_t *stored)
 			return -1;
 		*done = 1;
 		*stored = in->batch[0]->stored;
+		return 0;
+	}
+	/* a run of registrations (a new target set: up to every target at start) goes in one
+	 * transaction, all or nothing */
+	if (in->batch[0]->kind == JOB_REGISTER) {
+		if (store_batch_begin(in->st) < 0)
+			return -1;
+		for (i = 0; i < n; i++)
+			if (ingest_run(in, in->batch[i]) < 0)
+				return -1; /* rolled back */
+		if (store_batch_commit(in->st) < 0)
+			return -1;
+		*done = n;
 		return 0;
 	}
 again:

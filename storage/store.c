@@ -736,8 +736,9 @@ store_target_upsert(struct store *st, const char *service, const char *labels_js
 	sqlite3_stmt *stmt;
 	int64_t service_id, target_id;
 	char what[256];
+	bool batch = store_batch_open(st);
 
-	if (store_begin(st) < 0)
+	if (!batch && store_begin(st) < 0)
 		return -1;
 	stmt = store_prepare(
 	    st, "INSERT INTO services (name, labels) VALUES (?1, coalesce(?2, '{}'))"
@@ -763,7 +764,7 @@ store_target_upsert(struct store *st, const char *service, const char *labels_js
 	target_id = store_step_id(st, stmt, what);
 	if (target_id < 0)
 		goto out_rollback;
-	if (store_commit(st) < 0)
+	if (!batch && store_commit(st) < 0)
 		return -1;
 	return target_id;
 

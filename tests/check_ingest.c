@@ -406,6 +406,32 @@ START_TEST(test_batches)
 }
 END_TEST
 
+/* A new target set (every target at start: 50,000 of them) registers in transactions of batch_max
+ * targets, not one each: the scrapes it schedules are not kept waiting behind thousands of
+ * commits. The order still holds: the scrape queued after them is stored, under its target. */
+START_TEST(test_registrations_batched)
+{
+	int64_t t0 = clock_wall_ms() - 60000;
+	int commits = 0;
+	struct ingest *in = open_ingest_batch(4, &commits);
+
+	for (int i = 1; i <= 10; i++) {
+		char url[64];
+
+		snprintf(url, sizeof(url), "http://10.0.0.%d:6060", i);
+		ingest_push_register(in, i, "api", url, "{}");
+	}
+	ck_assert(push(in, 7, "ok", t0));
+	ingest_run_queued(in);
+	/* 4 + 4 + 2 registrations, then the scrape */
+	ck_assert_int_eq(commits, 4);
+	assert_query("SELECT count(*) FROM targets", "10");
+	assert_query("SELECT t.url FROM scrapes s JOIN targets t ON t.id = s.target_id",
+	             "http://10.0.0.7:6060");
+	ingest_free(in);
+}
+END_TEST
+
 /* A scrape the database rejects (its target's row was deleted under the daemon: a foreign key) is
  * given up with an error naming its target; the rest of its batch is stored, and counted as
  * committed, the rejected ones not. */
@@ -628,6 +654,7 @@ ingest_suite(void)
 	tcase_add_test(tc, test_stop_deadline);
 	tcase_add_test(tc, test_stop_stores_queue);
 	tcase_add_test(tc, test_batches);
+	tcase_add_test(tc, test_registrations_batched);
 	tcase_add_test(tc, test_batch_rejected);
 	suite_add_tcase(s, tc);
 	/* each refusal waits out SQLite's busy timeout (5 s) first */
