@@ -51,6 +51,7 @@
 #include "detect/history.h"
 #include "detect/trend.h"
 #include "base/log.h"
+#include "storage/lifetime.h"
 #include "storage/query.h"
 
 /* Sparkline buckets over the window. */
@@ -562,6 +563,26 @@ after_growth_conclusive(const struct detect_ctx *c, double prev_slope, size_t n,
 	return n >= c->min_scrapes && expected >= DETECT_EXPECT_RISE && (double)rise * 2 < expected;
 }
 
+/* Where, in the scrapes [start, end) of one lifetime of a series, the location was reset by a
+ * restart the ingest could not see (the pools refilled at once, so the total did not collapse,
+ * and neither a connection nor goroutine ids told): the first scrape where it fell steeply
+ * (lifetime_fell_steeply()) after holding at least LIFETIME_FALL_MIN for
+ * LIFETIME_COLLAPSE_HELD scrapes in a row; 'end' when there is none. What a burst or a downstream
+ * outage piles up drains as steeply, but piled up for minutes, not for the process's life. */
+static size_t
+location_reset(const uint64_t *v, size_t start, size_t end)
+{
+	unsigned held = 0;
+
+	for (size_t i = start; i < end; i++) {
+		if (i > start && held >= LIFETIME_COLLAPSE_HELD &&
+		    lifetime_fell_steeply(v[i - 1], v[i]))
+			return i;
+		held = v[i] >= LIFETIME_FALL_MIN ? held + 1 : 0;
+	}
+	return end;
+}
+
 static void
 series_finish(struct detect_ctx *c)
 {
@@ -617,13 +638,16 @@ series_finish(struct detect_ctx *c)
 	}
 
 	/* Judge each lifetime; a lifetime too short to judge (the one that just started) gives no
-	 * evidence, nor does the current one while it cannot yet tell a fix from the leak. */
+	 * evidence, nor does the current one while it cannot yet tell a fix from the leak. A
+	 * location that falls to near 0 after holding for long was reset by a restart that nothing
+	 * else showed (location_reset()): judged apart, its fall is not a burst falling back. */
 	while (start < t->n) {
 		size_t end = start;
 		uint64_t runmax = 0;
 
 		while (end < t->n && p[end].life == p[start].life)
 			end++;
+		end = location_reset(v, start, end);
 		life_judge(c, p + start, v + start, end - start, &ls);
 		for (size_t i = start; i < end; i++) {
 			if (v[i] > runmax)

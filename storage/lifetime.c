@@ -35,10 +35,16 @@ static const char *const reason_names[] = {
 };
 #define NREASONS (sizeof(reason_names) / sizeof(reason_names[0]))
 
+bool
+lifetime_fell_steeply(uint64_t before, uint64_t after)
+{
+	return before >= LIFETIME_FALL_MIN && after * 5 <= before;
+}
+
 static bool
 steep(const struct lifetime_fall *f)
 {
-	return f->before >= LIFETIME_FALL_MIN && f->after * 5 <= f->before;
+	return lifetime_fell_steeply(f->before, f->after);
 }
 
 bool

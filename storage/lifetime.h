@@ -39,6 +39,10 @@ enum lifetime_conn {
 /* A location holding at least this many goroutines that falls to at most a fifth of it falls
  * steeply. */
 #define LIFETIME_FALL_MIN 10
+/* True when a location holding 'before' goroutines that holds 'after' in the next scrape fell
+ * steeply: from at least LIFETIME_FALL_MIN to at most a fifth. */
+bool lifetime_fell_steeply(uint64_t before, uint64_t after);
+
 /* This many locations falling steeply at once collapse together, when each had held at least
  * LIFETIME_FALL_MIN for LIFETIME_COLLAPSE_HELD scrapes: what a restart resets had accumulated, what
  * a downstream outage releases at once had piled up for minutes. */

@@ -614,6 +614,49 @@ START_TEST(test_restarts_slow_no_gap)
 }
 END_TEST
 
+/* Restarts nothing shows: six instances with a pool of 300 leak 3 goroutines a minute, on
+ * connections that are never kept alive and with no debug=2 dumps; two of them restart with no
+ * gap at minutes 60 and 70, where the leak falls from 180 and 210 to 0 and the total only from
+ * about 480 to 300. The leak's fall is the restart, not a burst falling back: it stays #1 at every
+ * ranking, through both. */
+START_TEST(test_restarts_unseen)
+{
+	struct store *st = db_new();
+	struct config *cfg = cfg_new(6 * 3600, 4, 10);
+	int64_t t[6];
+	struct gen_loc l[] = {
+	    {"main.leak", "/src/u/leak.go", 31, G_CHAN_SEND, NULL, 0, 0, false},
+	    {"main.poolWorker", "/src/u/pool.go", 17, G_CHAN_RECV, NULL, 300, 0, false},
+	};
+	struct ranking r;
+
+	for (int k = 0; k < 6; k++) {
+		char url[64];
+
+		snprintf(url, sizeof(url), "http://10.0.0.%d:6060", k + 1);
+		t[k] = target(st, "unseen", url);
+	}
+	for (int i = 0; i < 180; i++) {
+		for (int k = 0; k < 6; k++) {
+			int start = k == 0 ? 60 : k == 1 ? 70 : 0;
+			int age = i >= start ? i - start : i;
+
+			l[0].count = 3 * (uint64_t)age;
+			scrape_conn(st, t[k], T0 + i * MIN + k * 1000, l, 2, FMT_D1, false,
+			            LIFETIME_CONN_NEW);
+		}
+		if (i < 20 || i % 5 != 0)
+			continue;
+		rank(st, cfg, NULL, T0 + i * MIN + 10000, &r);
+		ck_assert_msg(rank_of(&r, "main.leak") == 1, "minute %d: the leak is not #1", i);
+		ck_assert_int_eq(rank_of(&r, "main.poolWorker"), 0);
+		ranking_release(&r);
+	}
+	config_unref(cfg);
+	db_free(st);
+}
+END_TEST
+
 /* A leaking instance is replaced by a fixed build on a new address (its target dropped from the
  * configuration): the suspect leaves the ranking at once, and the location page still shows the
  * replaced instance's history. */
@@ -1406,6 +1449,7 @@ detect_suite(void)
 	tcase_add_test(tc, test_restarts);
 	tcase_add_test(tc, test_restarts_fast_no_gap);
 	tcase_add_test(tc, test_restarts_slow_no_gap);
+	tcase_add_test(tc, test_restarts_unseen);
 	tcase_add_test(tc, test_replaced_instance_leaves);
 	tcase_add_test(tc, test_failing_instance_leaves);
 	tcase_add_test(tc, test_deploys_stand_in_and_fix);

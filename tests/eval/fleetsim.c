@@ -408,6 +408,28 @@ cmp_restart_seen(const void *a, const void *b)
 	return c ? c : (x->ts > y->ts) - (x->ts < y->ts);
 }
 
+/* FLEET_VERBOSE: a restart the ingest did not find, with the totals of the scrapes around it. */
+static void
+restart_missed(struct run *r, const struct restart_seen *m)
+{
+	static const char sql[] =
+	    "SELECT s.ts, s.total_goroutines FROM scrapes s JOIN targets t ON t.id = s.target_id"
+	    " WHERE t.url = ?1 AND s.ts BETWEEN ?2 - 180000 AND ?2 AND s.status = 'ok'"
+	    " AND s.detail = 0 ORDER BY s.ts";
+	sqlite3_stmt *stmt;
+
+	fprintf(stderr, "fleet: %s: a restart not seen: %s at %.2f h, totals", r->sc->name, m->url,
+	        (double)(m->ts - T0) / (double)HOUR_MS);
+	if (sqlite3_prepare_v2(store_db(r->st), sql, -1, &stmt, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(stmt, 1, m->url, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 2, m->ts);
+		while (sqlite3_step(stmt) == SQLITE_ROW)
+			fprintf(stderr, " %lld", (long long)sqlite3_column_int64(stmt, 1));
+		sqlite3_finalize(stmt);
+	}
+	fputc('\n', stderr);
+}
+
 /* The lifetimes the ingest stored against the restarts that happened: how many it found, and how
  * many it stored where no process had restarted (with FLEET_VERBOSE, each miss and each false
  * one). */
@@ -452,9 +474,7 @@ restarts_count(struct run *r)
 	sqlite3_finalize(stmt);
 	for (size_t i = 0; verbose && i < r->nrestarts; i++)
 		if (!r->restarts[i].found)
-			fprintf(stderr, "fleet: %s: a restart not seen: %s at %.2f h\n",
-			        r->sc->name, r->restarts[i].url,
-			        (double)(r->restarts[i].ts - T0) / (double)HOUR_MS);
+			restart_missed(r, &r->restarts[i]);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -869,8 +889,13 @@ checkpoint(struct run *r, int64_t now, char (*seen_false)[128], size_t *nseen_fa
 		for (size_t i = 0; i < rk.n && !ranked; i++)
 			ranked = leak_of(r, &rk.suspects[i]) == l;
 		r->res->due++;
-		if (!ranked)
+		if (!ranked) {
 			r->res->dropouts++;
+			if (getenv("FLEET_VERBOSE"))
+				fprintf(stderr, "fleet: %s: %s/%s not ranked at %.2f h\n",
+				        r->sc->name, r->sc->services[l->svc].name, l->function,
+				        (double)(now - T0) / (double)HOUR_MS);
+		}
 	}
 	ranking_release(&rk);
 	return 0;
