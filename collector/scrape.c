@@ -4,9 +4,10 @@
  * Targets live in a min-heap keyed by their next due time (monotonic ms); a target is out of the
  * heap while its one transfer is in flight, which is what keeps two scrapes of one target from
  * overlapping. Slots are laid on the wall clock (phase + k × interval) so a restarted daemon keeps
- * every target's place in the interval, and converted to monotonic time for waiting. Bodies are
- * fetched by fetch.c (capped, redirects followed hop by hop with the credentials kept home), parsed
- * in the loop thread, and freed as soon as the result is delivered. */
+ * every target's place in the interval, and converted to monotonic time for waiting; a few targets
+ * joining together start at once, off the grid, and join it one interval later at the earliest.
+ * Bodies are fetched by fetch.c (capped, redirects followed hop by hop with the credentials kept
+ * home), parsed in the loop thread, and freed as soon as the result is delivered. */
 #include "base/url.h"
 #include "base/clock.h"
 #include "base/hash.h"
