@@ -1230,6 +1230,43 @@ START_TEST(test_schedule_first_live)
 		ck_assert_uint_lt(llo, 600000);
 		ck_assert_uint_gt(lhi, 3000000);
 	}
+	/* a reload moving the leak profile of many: each asked at its place on the new URL's grid;
+	 * of a few: each asked after its next scrape */
+	{
+		static char leak_urls[100][80];
+
+		for (i = 0; i < 100; i++) {
+			snprintf(leak_urls[i], sizeof(leak_urls[i]), "%.63s?leak=2", urls[i]);
+			t[i].leak_url = leak_urls[i];
+		}
+		now = clock_wall_ms();
+		set_targets(sc, t, 100);
+		for (i = 0; i < 100; i++) {
+			struct scrape_health h;
+			uint64_t leak =
+			    scrape_first_delay_ms(t[i].service, leak_urls[i], 3600000, now, 100, 4);
+
+			scrape_get_health(sc, i, &h);
+			if (h.leak_next_in_ms > leak + 3600000 - 100)
+				leak += 3600000;
+			ck_assert_msg(h.leak_next_in_ms + 30 >= leak && h.leak_next_in_ms <= leak,
+			              "target %zu: leak fetch in %llu ms, its slot in %llu", i,
+			              (unsigned long long)h.leak_next_in_ms,
+			              (unsigned long long)leak);
+		}
+		for (i = 0; i < 3; i++)
+			t[i].leak_url = urls[i];
+		set_targets(sc, t, 100);
+		for (i = 0; i < 100; i++) {
+			struct scrape_health h;
+
+			scrape_get_health(sc, i, &h);
+			if (i < 3)
+				ck_assert_uint_eq(h.leak_next_in_ms, 0);
+			else
+				ck_assert_uint_gt(h.leak_next_in_ms, 0);
+		}
+	}
 	scrape_free(sc);
 	free(rs);
 }
