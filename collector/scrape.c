@@ -4,9 +4,10 @@
  * Targets live in a min-heap keyed by their next due time (monotonic ms); a target is out of the
  * heap while its one transfer is in flight, which is what keeps two scrapes of one target from
  * overlapping. Slots are laid on the wall clock (phase + k × interval) so a restarted daemon keeps
- * every target's place in the interval, and converted to monotonic time for waiting. Bodies are
- * fetched by fetch.c (capped, redirects followed hop by hop with the credentials kept home), parsed
- * in the loop thread, and freed as soon as the result is delivered. */
+ * every target's place in the interval, and converted to monotonic time for waiting; a few targets
+ * joining together start at once, off the grid, and join it one interval later at the earliest.
+ * Bodies are fetched by fetch.c (capped, redirects followed hop by hop with the credentials kept
+ * home), parsed in the loop thread, and freed as soon as the result is delivered. */
 #include "base/url.h"
 #include "base/clock.h"
 #include "base/hash.h"
@@ -187,20 +188,40 @@ heap_update(struct scraper *sc, struct target *t)
 
 /* --- schedule --------------------------------------------------------------------------------- */
 
-/* The first slot strictly after 'after' that lies on the target's grid phase + k × interval (wall
- * clock). */
+/* The first slot strictly after 'after' (wall clock) on the grid phase + k × interval of 'url'. */
 static int64_t
-slot_after(const struct target *t, int64_t after)
+grid_slot_after(const char *service, const char *url, uint64_t interval_ms, int64_t after)
 {
-	int64_t iv = (int64_t)t->cfg.t.interval_ms;
-	int64_t phase =
-	    (int64_t)scrape_phase_ms(t->cfg.t.service, t->cfg.t.url, t->cfg.t.interval_ms);
+	int64_t iv = (int64_t)interval_ms;
+	int64_t phase = (int64_t)scrape_phase_ms(service, url, interval_ms);
 	int64_t k;
 
 	if (after < phase)
 		return phase;
 	k = (after - phase) / iv + 1;
 	return phase + k * iv;
+}
+
+/* The same on the grid of the target's regular scrapes. */
+static int64_t
+slot_after(const struct target *t, int64_t after)
+{
+	return grid_slot_after(t->cfg.t.service, t->cfg.t.url, t->cfg.t.interval_ms, after);
+}
+
+unsigned
+scrape_start_at_once_max(unsigned max_concurrent)
+{
+	return max_concurrent < SCRAPE_START_AT_ONCE ? max_concurrent : SCRAPE_START_AT_ONCE;
+}
+
+uint64_t
+scrape_first_delay_ms(const char *service, const char *url, uint64_t interval_ms, int64_t now_wall,
+                      size_t nnew, unsigned max_concurrent)
+{
+	if (interval_ms == 0 || nnew <= scrape_start_at_once_max(max_concurrent))
+		return 0;
+	return (uint64_t)(grid_slot_after(service, url, interval_ms, now_wall) - now_wall);
 }
 
 /* Put 't' in the heap for its next regular scrape: the first slot at least 'gap' after its previous
@@ -223,6 +244,42 @@ schedule_regular(struct scraper *sc, struct target *t, uint64_t now_mono, int64_
 		slot = slot_after(t, now_wall);
 	t->slot_wall_ms = slot;
 	t->due_ms = now_mono + (uint64_t)(slot - now_wall) + jitter;
+	t->next = FETCH_REGULAR;
+	heap_push(sc, t);
+}
+
+/* When the first leak profile fetch of 't' is due (monotonic): 0, after its first ok regular
+ * scrape, when it joins 'at_once'; else once its slot on the grid of its own (phase + k ×
+ * leak_interval_ms) has come, so that a fleet's first leak fetches spread over that interval
+ * instead of doubling the first round. */
+static uint64_t
+leak_first_due(const struct target *t, uint64_t now_mono, int64_t now_wall, bool at_once)
+{
+	const struct scrape_target *c = &t->cfg.t;
+
+	if (at_once || !c->leak_url)
+		return 0;
+	return now_mono +
+	       (uint64_t)(grid_slot_after(c->service, c->leak_url, c->leak_interval_ms, now_wall) -
+	                  now_wall);
+}
+
+/* Put a target new to the scraper in the heap for its first regular scrape: at once when it joins
+ * 'at_once' (few targets joined together), else at the next slot of its grid, so that many new
+ * targets spread over their interval (scrape_first_delay_ms()). Either way the scrape after it
+ * comes at the first slot of the grid at least an interval later. */
+static void
+schedule_first(struct scraper *sc, struct target *t, uint64_t now_mono, int64_t now_wall,
+               bool at_once)
+{
+	t->leak_due_ms = leak_first_due(t, now_mono, now_wall, at_once);
+	if (!at_once) {
+		t->slot_wall_ms = 0;
+		schedule_regular(sc, t, now_mono, now_wall, 0);
+		return;
+	}
+	t->slot_wall_ms = now_wall;
+	t->due_ms = now_mono;
 	t->next = FETCH_REGULAR;
 	heap_push(sc, t);
 }
@@ -498,9 +555,10 @@ scrape_set_targets(struct scraper *sc, const struct scrape_target *targets, size
 	struct target **nt = NULL, **fresh = NULL, **heap = NULL, **old_sorted = NULL;
 	const struct scrape_target **spec_sorted = NULL;
 	struct target_cfg *cfgs = NULL;
-	size_t i, ncfg = 0, cap = n ? n : 1;
+	size_t i, ncfg = 0, cap = n ? n : 1, nnew = 0, nreleak = 0;
 	uint64_t now_mono = clock_mono_ms();
 	int64_t now_wall = clock_wall_ms();
+	bool at_once, releak_at_once;
 
 	if (err && errlen)
 		err[0] = '\0';
@@ -549,30 +607,35 @@ scrape_set_targets(struct scraper *sc, const struct scrape_target *targets, size
 		struct target *t = find_sorted(old_sorted, sc->ntargets, &targets[i]);
 
 		if (t) {
-			bool regrid = t->cfg.t.interval_ms != cfgs[i].t.interval_ms;
 			const char *ol = t->cfg.t.leak_url, *nl = cfgs[i].t.leak_url;
 
 			t->mark = true;
-			/* Another leak URL may be served where the old one was not: ask at once. A
-			 * new interval counts from the last leak fetch's start. */
-			if (!ol || !nl || strcmp(ol, nl) != 0) {
-				t->leak_due_ms = 0;
+			/* A new interval puts the target on a new grid (below). */
+			t->regrid = t->cfg.t.interval_ms != cfgs[i].t.interval_ms;
+			/* Another leak URL may be served where the old one was not: ask again, as
+			 * a new target would be asked (below). A new interval counts from the last
+			 * leak fetch's start; a first fetch still to come is placed again. */
+			t->releak = !ol || !nl || strcmp(ol, nl) != 0;
+			if (t->releak) {
 				t->leak_unserved = false;
-			} else if (!t->leak_unserved && t->leak_due_ms != 0) {
+				nreleak++;
+			} else if (!t->leak_unserved && t->leak_due_ms != 0 &&
+			           t->leak_scrapes > 0) {
 				t->leak_due_ms = t->leak_due_ms - t->cfg.t.leak_interval_ms +
 				                 cfgs[i].t.leak_interval_ms;
+			} else if (!t->leak_unserved && t->leak_due_ms != 0 &&
+			           t->cfg.t.leak_interval_ms != cfgs[i].t.leak_interval_ms) {
+				t->releak = true;
+				nreleak++;
 			}
 			target_cfg_release(&t->cfg);
 			t->cfg = cfgs[i];
 			free(fresh[i]);
-			/* A new interval puts the target on a new grid; an idle one is rescheduled
-			 * below. */
-			if (regrid)
-				t->slot_wall_ms = 0;
 		} else {
 			t = fresh[i];
 			t->cfg = cfgs[i];
 			t->heap_idx = IN_HEAP_NONE;
+			nnew++;
 		}
 		fresh[i] = NULL;
 		nt[i] = t;
@@ -588,15 +651,38 @@ scrape_set_targets(struct scraper *sc, const struct scrape_target *targets, size
 	free(sc->targets);
 	sc->targets = nt;
 	sc->ntargets = n;
+	/* Few new targets start at once; many spread over their interval at their phase, so that
+	 * no start-up, reload or discovery burst exceeds what the transfers and the writer behind
+	 * them take. The same for first leak fetches. */
+	at_once = nnew <= scrape_start_at_once_max(sc->opt.max_concurrent);
+	releak_at_once = nreleak <= scrape_start_at_once_max(sc->opt.max_concurrent);
 	for (i = 0; i < n; i++) {
 		struct target *t = nt[i];
 
-		if (t->xfer)
+		if (t->releak)
+			t->leak_due_ms = leak_first_due(t, now_mono, now_wall, releak_at_once);
+		t->releak = false;
+		if (t->heap_idx == IN_HEAP_NONE && !t->xfer) {
+			schedule_first(sc, t, now_mono, now_wall, at_once);
 			continue;
-		if (t->heap_idx != IN_HEAP_NONE && t->slot_wall_ms != 0)
+		}
+		if (!t->regrid)
 			continue;
+		t->regrid = false;
+		/* A transfer in flight, or a detail or leak fetch queued after it: slot_wall_ms is
+		 * the slot of the last regular scrape, and the next one is scheduled from it on the
+		 * new grid when they finish. */
+		if (t->xfer || t->next != FETCH_REGULAR)
+			continue;
+		/* Idle: from the slot of the last regular scrape, at least the new gap later (never
+		 * sooner than the new interval allows); never scraped: as a new target. */
 		heap_remove(sc, t);
-		schedule_regular(sc, t, now_mono, now_wall, 0);
+		t->slot_wall_ms = t->last_slot_wall_ms;
+		if (t->slot_wall_ms == 0)
+			schedule_regular(sc, t, now_mono, now_wall, 0);
+		else
+			schedule_regular(sc, t, now_mono, now_wall,
+			                 scrape_backoff_ms(t->cfg.t.interval_ms, t->failures));
 	}
 	/* Targets are scraped round-robin, so an LRU connection cache smaller than the fleet never
 	 * hits: keep a connection per target for small fleets, and for large ones only what is in
@@ -719,6 +805,8 @@ target_start(struct scraper *sc, struct target *t, uint64_t now_mono, int *deliv
 	/* The interval counts from the start of a leak fetch, whatever it answers. */
 	if (fetch == FETCH_LEAK)
 		t->leak_due_ms = now_mono + t->cfg.t.leak_interval_ms;
+	if (fetch == FETCH_REGULAR)
+		t->last_slot_wall_ms = t->slot_wall_ms;
 	x = transfer_new(&t->cfg, fetch, sc->user_agent);
 
 	if (x) {

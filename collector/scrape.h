@@ -7,7 +7,10 @@
  * the completion callback, all in the calling thread. Each target has its own schedule: a stable
  * per-target phase inside the interval (FNV-1a hash of service and URL, so a fleet is spread evenly
  * and restarts keep the spread) plus a small random jitter per scrape, so targets never start in
- * one herd. Failing targets back off exponentially (see scrape_backoff_ms()). A target never has
+ * one herd. A few targets joining together (a small fleet's start, a reload adding a handful) are
+ * scraped at once instead, and join their phase from the second scrape on (see
+ * scrape_first_delay_ms()). Failing targets back off exponentially (see scrape_backoff_ms()). A
+ * target never has
  * two transfers in flight: its debug=2 detail scrape and its leak profile fetch run after its
  * regular scrape finished, one after the other, before the next regular scrape.
  * Nothing here logs or includes daemon headers: a collector module reports through results and
@@ -62,7 +65,10 @@ struct scrape_target {
 	 * each fetch runs a garbage collection cycle in the target, so it has its own, longer
 	 * interval. It is fetched right after an ok regular scrape (and its detail scrape) once
 	 * leak_interval_ms has passed since the previous leak fetch started; the first one after
-	 * the first ok regular scrape. A target answering 404 is remembered as not serving it and
+	 * the first ok regular scrape when few targets join together, else after the first ok one
+	 * past its slot on a grid of leak_interval_ms (scrape_first_delay_ms() with leak_url and
+	 * leak_interval_ms), so that a large fleet's first leak fetches do not double its first
+	 * round. A target answering 404 is remembered as not serving it and
 	 * asked again only after leak_retry_ms. Served in 'format' (leak_url says the same debug
 	 * level as 'url'). */
 	const char *leak_url;      /* NULL: never */
@@ -152,9 +158,13 @@ void scrape_free(struct scraper *sc);
 
 /* Replace the target set. Targets that stay (same service and URL) keep their health, schedule and
  * any transfer in flight, and take the new settings from their next scrape on; new targets are
- * scheduled at their phase within the interval from now; removed targets' transfers are aborted
- * without a callback. Copies everything it keeps. 0, or -1 with a message in 'err' (e.g. a
- * duplicate or an invalid target), in which case the old set is unchanged. */
+ * scheduled as scrape_first_delay_ms() says (at once when few join, else at their phase); removed
+ * targets' transfers are aborted without a callback. A kept target whose interval changed moves to
+ * the grid of its new interval, its next regular scrape at least the new interval (backoff
+ * included) after the slot of its last one. A new target's first leak profile fetch follows the
+ * same rule on the grid of leak_interval_ms, as does a kept one's whose leak URL changed.
+ * Copies everything it keeps. 0, or -1 with a message in 'err' (e.g. a duplicate or an invalid
+ * target), in which case the old set is unchanged. */
 int scrape_set_targets(struct scraper *sc, const struct scrape_target *targets, size_t n, char *err,
                        size_t errlen) __attribute__((warn_unused_result));
 
@@ -192,6 +202,23 @@ uint64_t scrape_phase_ms(const char *service, const char *url, uint64_t interval
 uint64_t scrape_backoff_ms(uint64_t interval_ms, unsigned failures);
 /* The bound of the random jitter added to each start: interval / 20, at most 5 s. */
 uint64_t scrape_jitter_max_ms(uint64_t interval_ms);
+
+/* At most this many targets joining in one scrape_set_targets() start at once. */
+#define SCRAPE_START_AT_ONCE 64
+/* How many targets joining together start at once: max_concurrent (resolved, > 0), at most
+ * SCRAPE_START_AT_ONCE: as many as one round of transfers takes. */
+unsigned scrape_start_at_once_max(unsigned max_concurrent);
+/* How long a target new to the scraper waits for its first regular scrape (jitter aside) when
+ * 'nnew' targets join in the same scrape_set_targets() at wall-clock time 'now_wall' (ms since the
+ * epoch): 0 when nnew <= scrape_start_at_once_max(max_concurrent), so that a small fleet's first
+ * data comes at once; otherwise until the next slot of its grid scrape_phase_ms() + k ×
+ * interval_ms, more than 0 and at most interval_ms, so that a large fleet (a start, a reload, a
+ * discovery refresh bringing many targets) spreads evenly over one interval and a restart keeps
+ * each target's place. Either way the next scrape comes at the first slot of the grid at least
+ * interval_ms after it: never two scrapes of a target less than an interval apart (jitter aside).
+ */
+uint64_t scrape_first_delay_ms(const char *service, const char *url, uint64_t interval_ms,
+                               int64_t now_wall, size_t nnew, unsigned max_concurrent);
 
 /* Fetch one URL synchronously (its own multi loop, no schedule): for `leakprofd scrape`. 'res' is
  * filled as for the callback (res->service and res->url borrow from 't'), and the caller owns

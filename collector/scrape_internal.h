@@ -31,9 +31,10 @@ enum fetch {
 struct target {
 	struct target_cfg cfg;
 	/* schedule */
-	size_t heap_idx;      /* IN_HEAP_NONE while running */
-	uint64_t due_ms;      /* monotonic */
-	int64_t slot_wall_ms; /* the wall-clock slot of the next (or running) regular scrape */
+	size_t heap_idx;           /* IN_HEAP_NONE while running */
+	uint64_t due_ms;           /* monotonic */
+	int64_t slot_wall_ms;      /* the wall-clock slot of the next (or running) regular scrape */
+	int64_t last_slot_wall_ms; /* the slot of the last regular scrape started; 0: none */
 	enum fetch next;
 	struct transfer *xfer;
 	/* the leak profile */
@@ -52,7 +53,9 @@ struct target {
 	unsigned failures;
 	uint64_t scrapes;
 	uint64_t detail_scrapes;
-	bool mark; /* scrape_set_targets(): kept in the new set */
+	bool mark;   /* scrape_set_targets(): kept in the new set */
+	bool regrid; /* scrape_set_targets(): its interval changed */
+	bool releak; /* scrape_set_targets(): its first leak fetch is to be placed (again) */
 };
 
 struct transfer {

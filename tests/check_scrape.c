@@ -1082,6 +1082,246 @@ START_TEST(test_schedule_maths)
 }
 END_TEST
 
+/* A new target's first scrape: at once when few join together, else at the next slot of its grid,
+ * which is stable (across calls, and across restarts: the wall clock), inside the interval and
+ * spread evenly over it. */
+START_TEST(test_first_delay_rule)
+{
+	unsigned buckets[10] = {0};
+	char url[96];
+	int64_t now = 1796569415123; /* any wall-clock time */
+	uint64_t iv = 60000;
+	int i;
+
+	ck_assert_uint_eq(scrape_start_at_once_max(64), 64);
+	ck_assert_uint_eq(scrape_start_at_once_max(4), 4);
+	ck_assert_uint_eq(scrape_start_at_once_max(100000), SCRAPE_START_AT_ONCE);
+	/* small fleets: at once, whatever the phase */
+	for (i = 0; i < 200; i++) {
+		snprintf(url, sizeof(url), "http://10.2.0.%d:6060/debug/pprof/goroutine", i);
+		ck_assert_uint_eq(scrape_first_delay_ms("svc", url, iv, now, 1, 64), 0);
+		ck_assert_uint_eq(scrape_first_delay_ms("svc", url, iv, now, 64, 64), 0);
+		ck_assert_uint_eq(scrape_first_delay_ms("svc", url, iv, now, 4, 4), 0);
+		/* more than the bound: some wait, and none is at once by chance of the rule */
+		ck_assert_uint_gt(scrape_first_delay_ms("svc", url, iv, now, 5, 4), 0);
+	}
+	/* a large fleet: (0, interval], stable, at its phase, spread evenly */
+	for (i = 0; i < 5000; i++) {
+		uint64_t d;
+		int64_t phase;
+
+		snprintf(url, sizeof(url), "http://10.1.%d.%d:6060/debug/pprof/goroutine?debug=0",
+		         i / 200, i % 200);
+		d = scrape_first_delay_ms("svc", url, iv, now, 5000, 64);
+		ck_assert_uint_gt(d, 0);
+		ck_assert_uint_le(d, iv);
+		ck_assert_uint_eq(d, scrape_first_delay_ms("svc", url, iv, now, 5000, 64));
+		/* the same slot seen 25 s later: the grid stays, so does the place in it */
+		phase = (int64_t)scrape_phase_ms("svc", url, iv);
+		ck_assert_int_eq((now + (int64_t)d) % (int64_t)iv, phase);
+		if (d > 25000)
+			ck_assert_uint_eq(
+			    scrape_first_delay_ms("svc", url, iv, now + 25000, 5000, 64),
+			    d - 25000);
+		buckets[(d - 1) / 6000]++;
+	}
+	for (i = 0; i < 10; i++)
+		ck_assert_msg(buckets[i] > 400 && buckets[i] < 600, "bucket %d: %u of 5000", i,
+		              buckets[i]);
+	ck_assert_uint_eq(scrape_first_delay_ms("svc", "http://x/", 0, now, 5000, 64), 0);
+}
+END_TEST
+
+/* The rule in a live scraper: a few targets are scraped at once and their second scrape comes at
+ * least an interval later; many are placed at their phase, and so are their first leak fetches
+ * (on the grid of the leak interval) instead of coming right after the first regular scrape. */
+START_TEST(test_schedule_first_live)
+{
+	struct recs *rs = calloc(1, sizeof(*rs));
+	struct scraper *sc = new_scraper(rs, 4);
+	struct scrape_target t[100];
+	char urls[100][64];
+	uint64_t t0;
+	int64_t now;
+	size_t i;
+
+	for (i = 0; i < 100; i++) {
+		snprintf(urls[i], sizeof(urls[i]), "http://10.9.1.%zu:6060/debug/pprof/goroutine",
+		         i);
+		t[i] = target("first", "/ok");
+		t[i].url = urls[i];
+		t[i].leak_url = urls[i];
+		t[i].leak_interval_ms = 3600000;
+	}
+	/* four (max_concurrent) real targets at a 60 s interval: scraped at once */
+	for (i = 0; i < 4; i++) {
+		t[i].url = url_of("/ok");
+		t[i].leak_url = NULL;
+		t[i].leak_interval_ms = 0;
+		t[i].service = i == 0 ? "f0" : i == 1 ? "f1" : i == 2 ? "f2" : "f3";
+	}
+	t0 = (uint64_t)clock_mono_ms();
+	set_targets(sc, t, 4);
+	for (i = 0; i < 4; i++) {
+		struct scrape_health h;
+
+		scrape_get_health(sc, i, &h);
+		ck_assert_uint_eq(h.next_in_ms, 0);
+	}
+	run_until(sc, rs, 4, 3000);
+	ck_assert_int_eq(rs->n, 4);
+	ck_assert_uint_lt(rs->r[3].at_ms - t0, 2000);
+	for (i = 0; i < 4; i++) {
+		struct scrape_health h;
+
+		scrape_get_health(sc, i, &h);
+		ck_assert(h.scraped);
+		/* on its grid, at least an interval after the first scrape (in the last 2 s) */
+		ck_assert_uint_ge(h.next_in_ms, 60000 - 2000);
+		ck_assert_uint_le(h.next_in_ms, 2 * 60000 + scrape_jitter_max_ms(60000));
+	}
+	scrape_free(sc);
+
+	/* five, one more than max_concurrent: each at its phase, its first leak fetch at its leak
+	 * phase */
+	sc = new_scraper(rs, 4);
+	for (i = 0; i < 4; i++) {
+		t[i].url = urls[i];
+		t[i].leak_url = urls[i];
+		t[i].leak_interval_ms = 3600000;
+	}
+	now = clock_wall_ms();
+	set_targets(sc, t, 5);
+	for (i = 0; i < 5; i++) {
+		struct scrape_health h;
+		uint64_t want = scrape_first_delay_ms(t[i].service, urls[i], 60000, now, 5, 4);
+		uint64_t leak = scrape_first_delay_ms(t[i].service, urls[i], 3600000, now, 5, 4);
+
+		scrape_get_health(sc, i, &h);
+		/* the slot may have passed between 'now' and the schedule: then the next one */
+		if (h.next_in_ms > want + 60000 - 100)
+			want += 60000;
+		if (h.leak_next_in_ms > leak + 3600000 - 100)
+			leak += 3600000;
+		ck_assert_msg(h.next_in_ms + 30 >= want &&
+		                  h.next_in_ms <= want + scrape_jitter_max_ms(60000),
+		              "target %zu: first scrape in %llu ms, its slot in %llu", i,
+		              (unsigned long long)h.next_in_ms, (unsigned long long)want);
+		ck_assert_msg(h.leak_next_in_ms + 30 >= leak && h.leak_next_in_ms <= leak,
+		              "target %zu: first leak fetch in %llu ms, its slot in %llu", i,
+		              (unsigned long long)h.leak_next_in_ms, (unsigned long long)leak);
+	}
+	/* a hundred: spread over the interval, and so are their first leak fetches */
+	set_targets(sc, t, 100);
+	{
+		uint64_t lo = UINT64_MAX, hi = 0, llo = UINT64_MAX, lhi = 0;
+
+		for (i = 0; i < 100; i++) {
+			struct scrape_health h;
+
+			scrape_get_health(sc, i, &h);
+			lo = h.next_in_ms < lo ? h.next_in_ms : lo;
+			hi = h.next_in_ms > hi ? h.next_in_ms : hi;
+			llo = h.leak_next_in_ms < llo ? h.leak_next_in_ms : llo;
+			lhi = h.leak_next_in_ms > lhi ? h.leak_next_in_ms : lhi;
+		}
+		ck_assert_uint_lt(lo, 10000);
+		ck_assert_uint_gt(hi, 50000);
+		ck_assert_uint_lt(llo, 600000);
+		ck_assert_uint_gt(lhi, 3000000);
+	}
+	/* a reload moving the leak profile of many: each asked at its place on the new URL's grid;
+	 * of a few: each asked after its next scrape */
+	{
+		static char leak_urls[100][80];
+
+		for (i = 0; i < 100; i++) {
+			snprintf(leak_urls[i], sizeof(leak_urls[i]), "%.63s?leak=2", urls[i]);
+			t[i].leak_url = leak_urls[i];
+		}
+		now = clock_wall_ms();
+		set_targets(sc, t, 100);
+		for (i = 0; i < 100; i++) {
+			struct scrape_health h;
+			uint64_t leak =
+			    scrape_first_delay_ms(t[i].service, leak_urls[i], 3600000, now, 100, 4);
+
+			scrape_get_health(sc, i, &h);
+			if (h.leak_next_in_ms > leak + 3600000 - 100)
+				leak += 3600000;
+			ck_assert_msg(h.leak_next_in_ms + 30 >= leak && h.leak_next_in_ms <= leak,
+			              "target %zu: leak fetch in %llu ms, its slot in %llu", i,
+			              (unsigned long long)h.leak_next_in_ms,
+			              (unsigned long long)leak);
+		}
+		for (i = 0; i < 3; i++)
+			t[i].leak_url = urls[i];
+		set_targets(sc, t, 100);
+		for (i = 0; i < 100; i++) {
+			struct scrape_health h;
+
+			scrape_get_health(sc, i, &h);
+			if (i < 3)
+				ck_assert_uint_eq(h.leak_next_in_ms, 0);
+			else
+				ck_assert_uint_gt(h.leak_next_in_ms, 0);
+		}
+	}
+	scrape_free(sc);
+	free(rs);
+}
+END_TEST
+
+/* A reload that changes a target's interval moves it to the grid of the new interval, never less
+ * than the new interval after the slot of its last scrape: whether it was idle or in flight at the
+ * reload, and whether the interval grew or shrank. */
+START_TEST(test_regrid_keeps_the_gap)
+{
+	struct recs *rs = calloc(1, sizeof(*rs));
+	struct scraper *sc = new_scraper(rs, 4);
+	struct scrape_target t = target("rg", "/ok");
+	struct scrape_health h;
+	uint64_t t0;
+	char err[128];
+
+	t.interval_ms = 60000;
+	t0 = (uint64_t)clock_mono_ms();
+	set_targets(sc, &t, 1);
+	run_until(sc, rs, 1, 2000);
+	ck_assert_int_eq(rs->n, 1);
+	/* shorter: 20 s after the last slot at the earliest, not the next 20 s slot from now */
+	t.interval_ms = 20000;
+	set_targets(sc, &t, 1);
+	scrape_get_health(sc, 0, &h);
+	ck_assert_msg(h.next_in_ms + ((uint64_t)clock_mono_ms() - t0) + 5 >= 20000,
+	              "next scrape in %llu ms", (unsigned long long)h.next_in_ms);
+	ck_assert_uint_le(h.next_in_ms, 2 * 20000 + scrape_jitter_max_ms(20000));
+	/* longer: 90 s after the last slot at the earliest */
+	t.interval_ms = 90000;
+	set_targets(sc, &t, 1);
+	scrape_get_health(sc, 0, &h);
+	ck_assert_msg(h.next_in_ms + ((uint64_t)clock_mono_ms() - t0) + 5 >= 90000,
+	              "next scrape in %llu ms", (unsigned long long)h.next_in_ms);
+	ck_assert_uint_le(h.next_in_ms, 2 * 90000 + scrape_jitter_max_ms(90000));
+	/* in flight at the reload: the same once it finishes */
+	t.url = url_of("/slow?ms=300");
+	t.interval_ms = 60000;
+	t0 = (uint64_t)clock_mono_ms();
+	set_targets(sc, &t, 1); /* another URL: a new target, scraped at once */
+	ck_assert_int_ge(scrape_poll(sc, NULL, 0, 50, err, sizeof(err)), 0);
+	ck_assert_uint_eq(scrape_in_flight(sc), 1);
+	t.interval_ms = 20000;
+	set_targets(sc, &t, 1);
+	run_until(sc, rs, 2, 3000);
+	ck_assert_int_eq(rs->n, 2);
+	scrape_get_health(sc, 0, &h);
+	ck_assert_msg(h.next_in_ms + ((uint64_t)clock_mono_ms() - t0) + 5 >= 20000,
+	              "next scrape in %llu ms", (unsigned long long)h.next_in_ms);
+	scrape_free(sc);
+	free(rs);
+}
+END_TEST
+
 /* A live schedule: the first scrape lands within one interval, the next ones one interval apart. */
 START_TEST(test_schedule_live)
 {
@@ -1096,17 +1336,17 @@ START_TEST(test_schedule_live)
 	set_targets(sc, &t, 1);
 	scrape_get_health(sc, 0, &h);
 	ck_assert(!h.scraped);
-	ck_assert_uint_le(h.next_in_ms, 300 + scrape_jitter_max_ms(300));
+	ck_assert_uint_eq(h.next_in_ms, 0); /* one new target: at once */
 	run_until(sc, rs, 4, 3000);
 	ck_assert_int_eq(rs->n, 4);
-	ck_assert_uint_le(rs->r[0].at_ms - t0, 300 + 15 + 400);
+	ck_assert_uint_le(rs->r[0].at_ms - t0, 400);
 	for (i = 1; i < 4; i++) {
 		int64_t gap = due_gap(rs, i);
 
 		/* one interval, give or take the two starts' jitters (at most 15 ms each) and ms
-		 * rounding */
-		ck_assert_msg(gap >= 300 - 15 - 3 && gap <= 300 + 15 + 3, "gap %d: %lld ms", i,
-		              (long long)gap);
+		 * rounding; after the first, the first slot of its grid at least one interval on */
+		ck_assert_msg(gap >= 300 - 15 - 3 && gap <= (i == 1 ? 600 : 300) + 15 + 3,
+		              "gap %d: %lld ms", i, (long long)gap);
 		ck_assert_uint_lt(rs->r[i].lag_ms, 500);
 	}
 	scrape_get_health(sc, 0, &h);
@@ -1187,9 +1427,11 @@ START_TEST(test_backoff_live)
 	for (i = 1; i < 4; i++) {
 		int64_t gap = due_gap(rs, i);
 
-		ck_assert_msg(gap >= want[i - 1] - 10 - 3 && gap <= want[i - 1] + 10 + 3,
-		              "gap %d: %lld ms, want %lld", i, (long long)gap,
-		              (long long)want[i - 1]);
+		/* the first scrape at once, off the grid: the second at its first slot at least
+		 * one interval on */
+		ck_assert_msg(
+		    gap >= want[i - 1] - 10 - 3 && gap <= want[i - 1] + (i == 1 ? 200 : 0) + 10 + 3,
+		    "gap %d: %lld ms, want %lld", i, (long long)gap, (long long)want[i - 1]);
 	}
 	scrape_get_health(sc, 0, &h);
 	ck_assert(!h.up);
@@ -1515,6 +1757,9 @@ scrape_suite(void)
 	tcase_add_test(tc, test_concurrency_bound);
 	tcase_add_test(tc, test_slow_target_does_not_stall_others);
 	tcase_add_test(tc, test_schedule_maths);
+	tcase_add_test(tc, test_first_delay_rule);
+	tcase_add_test(tc, test_schedule_first_live);
+	tcase_add_test(tc, test_regrid_keeps_the_gap);
 	tcase_add_test(tc, test_schedule_live);
 	tcase_add_test(tc, test_schedule_jitter);
 	tcase_add_test(tc, test_backoff_live);
