@@ -583,6 +583,28 @@ location_reset(const uint64_t *v, size_t start, size_t end)
 	return end;
 }
 
+/* Whether the scrapes [cur, n) of one lifetime of a series end in a young pile-up: the
+ * location was absent for LIFETIME_COLLAPSE_HELD scrapes in a row of the lifetime, then held
+ * goroutines in every scrape since, fewer than LIFETIME_COLLAPSE_HELD of them. That is how a
+ * downstream outage starts, blocking the handlers of long-running processes at once, to release
+ * them minutes later, whatever the interval. A leak that begins mid-life counts once it has piled
+ * up for longer; the leak of a new process starts with it, with no absence before. */
+static bool
+pileup_young(const uint64_t *v, size_t cur, size_t n)
+{
+	size_t k = n, zeros = 0;
+
+	while (k > cur && v[k - 1] > 0)
+		k--;
+	if (k == n || n - k >= LIFETIME_COLLAPSE_HELD)
+		return false;
+	while (k > cur && v[k - 1] == 0 && zeros < LIFETIME_COLLAPSE_HELD) {
+		k--;
+		zeros++;
+	}
+	return zeros >= LIFETIME_COLLAPSE_HELD;
+}
+
 static void
 series_finish(struct detect_ctx *c)
 {
@@ -649,6 +671,8 @@ series_finish(struct detect_ctx *c)
 			end++;
 		end = location_reset(v, start, end);
 		life_judge(c, p + start, v + start, end - start, &ls);
+		if (ls.growing && pileup_young(v, start, end))
+			ls.growing = false; /* not yet, whatever life_judge() says */
 		for (size_t i = start; i < end; i++) {
 			if (v[i] > runmax)
 				runmax = v[i];

@@ -947,6 +947,51 @@ START_TEST(test_bursts_remembered)
 }
 END_TEST
 
+/* A downstream outage 22 minutes after a deploy blocks three handlers in every instance at
+ * once, for 12 minutes, 15 more a minute each, then releases them: no earlier outage in the
+ * window to remember, and the quiet before it is short, yet it is never a suspect. */
+START_TEST(test_outage_never)
+{
+	struct store *st = db_new();
+	struct config *cfg = cfg_new(6 * 3600, 4, 10);
+	int64_t t[3];
+	struct gen_loc l[] = {
+	    {"main.downstreamCall1", "/src/o/call.go", 11, G_CHAN_RECV, NULL, 0, 0, false},
+	    {"main.downstreamCall2", "/src/o/call.go", 22, G_CHAN_RECV, NULL, 0, 0, false},
+	    {"main.downstreamCall3", "/src/o/call.go", 33, G_IO, NULL, 0, 0, false},
+	    {"main.poolWorker", "/src/o/pool.go", 17, G_CHAN_RECV, NULL, 300, 0, false},
+	};
+	struct ranking r;
+
+	for (int k = 0; k < 3; k++) {
+		char url[64];
+
+		snprintf(url, sizeof(url), "http://10.0.0.%d:6060", k + 1);
+		t[k] = target(st, "outage", url);
+	}
+	for (int i = 0; i < 45; i++) {
+		for (int k = 0; k < 3; k++) {
+			int b = i - 22;
+
+			for (int j = 0; j < 3; j++)
+				l[j].count =
+				    b >= 0 && b < 12 ? (15 + 2 * (uint64_t)j) * (b + 1) : 0;
+			scrape_conn(st, t[k], T0 + i * MIN + k * 1000, l, 4, FMT_D1, false,
+			            i == 0 ? LIFETIME_CONN_NEW : LIFETIME_CONN_REUSED);
+		}
+		if (i < 20)
+			continue;
+		rank(st, cfg, NULL, T0 + i * MIN + 10000, &r);
+		ck_assert_msg(r.n == 0, "minute %d: %s is a suspect: %s", i,
+		              r.n ? r.suspects[0].function : "",
+		              r.n ? r.suspects[0].explanation : "");
+		ranking_release(&r);
+	}
+	config_unref(cfg);
+	db_free(st);
+}
+END_TEST
+
 /* A small deterministic generator (xorshift). */
 static uint64_t
 rnd(uint64_t *s)
@@ -1244,25 +1289,26 @@ START_TEST(test_window_and_minimums)
 	ck_assert_int_eq(rank_of(&r, "main.grewEarly"), 0);
 	ck_assert_int_gt(rank_of(&r, "main.late"), 0);
 	ranking_release(&r);
-	/* A rise after a quiet stretch has the shape of slow requests piling up: it counts once it
-	 * lasted 2 x min_scrapes scrapes and half as long as the quiet (the rise from the last 0,
-	 * at minute 29, must last 14.5 minutes). */
+	/* A rise after a quiet stretch has the shape of slow requests piling up, or of a
+	 * downstream outage: after 30 quiet scrapes it counts once it has been there for 20 (from
+	 * minute 30 on: at minute 49), which is longer than 2 x min_scrapes and than half the
+	 * quiet. */
 	cfg->detector.window = 6 * 3600;
-	rank(st, cfg, NULL, T0 + 43 * MIN, &r);
+	rank(st, cfg, NULL, T0 + 48 * MIN, &r);
 	ck_assert_int_eq(rank_of(&r, "main.late"), 0);
 	ranking_release(&r);
-	rank(st, cfg, NULL, T0 + 44 * MIN, &r);
+	rank(st, cfg, NULL, T0 + 49 * MIN, &r);
 	ck_assert_int_gt(rank_of(&r, "main.late"), 0);
 	ranking_release(&r);
-	/* min_scrapes 10: up-steps spread over twenty scrapes are enough, over eighteen not;
-	 * min_count 5 lets the small one in. */
+	/* min_scrapes 10: up-steps spread over eighteen scrapes are not enough; min_count 5 lets
+	 * the small one in. */
 	cfg->detector.min_scrapes = 10;
 	cfg->detector.min_count = 5;
 	rank(st, cfg, NULL, T0 + 46 * MIN, &r);
 	ck_assert_int_eq(rank_of(&r, "main.late"), 0);
 	ck_assert_int_gt(rank_of(&r, "main.small"), 0);
 	ranking_release(&r);
-	rank(st, cfg, NULL, T0 + 48 * MIN, &r);
+	rank(st, cfg, NULL, T0 + 49 * MIN, &r);
 	ck_assert_int_gt(rank_of(&r, "main.late"), 0);
 	ranking_release(&r);
 	config_unref(cfg);
@@ -1457,6 +1503,7 @@ detect_suite(void)
 	tcase_add_test(tc, test_noise_never);
 	tcase_add_test(tc, test_warm_up_never);
 	tcase_add_test(tc, test_bursts_remembered);
+	tcase_add_test(tc, test_outage_never);
 	tcase_add_test(tc, test_confirmed_first);
 	tcase_add_test(tc, test_ignore_rules);
 	tcase_add_test(tc, test_call_sites);
