@@ -27,7 +27,7 @@ struct call_row {
 };
 
 char *
-callsites_caller_of(const char *stack_json, const char *function, uint32_t line)
+detect_caller_of(const char *stack_json, const char *function, uint32_t line)
 {
 	json_t *root = json_loads(stack_json ? stack_json : "[]", 0, NULL), *fr;
 	char *out = NULL;

@@ -70,8 +70,4 @@ int callsites_judge(struct callsites *cs, struct store *st, int64_t service_id, 
 /* Free the buffers of 'cs' (not what it borrows). */
 void callsites_release(struct callsites *cs);
 
-/* The frame that called the location (function, line) in 'stack_json' (the one after its frame),
- * or NULL. Caller owns. */
-char *callsites_caller_of(const char *stack_json, const char *function, uint32_t line);
-
 #endif

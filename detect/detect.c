@@ -1052,7 +1052,7 @@ explain(const struct loc_acc *a, const struct suspect *s)
 	if (a->oldest_wait > 0)
 		sbuf_addf(&out, ", oldest blocked %d min", a->oldest_wait);
 	/* A location reached from several callers: which one this is. */
-	caller = a->calls.n > 1 ? callsites_caller_of(s->stack_json, s->function, s->line) : NULL;
+	caller = a->calls.n > 1 ? detect_caller_of(s->stack_json, s->function, s->line) : NULL;
 	if (caller != NULL)
 		sbuf_addf(&out, "; %s %s, 1 of %u call stacks here",
 		          a->calls.grew ? "grows through" : "through", caller, a->calls.n);
