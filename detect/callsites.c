@@ -115,42 +115,56 @@ on_call_row(const struct store_stack_sample *r, void *arg)
 	return 0;
 }
 
-/* One distinct stack of a candidate in its service. */
-struct call_site {
-	int64_t stack_id;
-	int64_t rise;     /* over live instances' current lifetimes: latest - first (absent 0) */
-	uint64_t current; /* over live instances: their latest scrape's */
-	uint64_t total;   /* every count in the window */
-	char *json;
-	bool ignored;
-};
+int
+callsites_rule(const struct config *cfg, const char *service, const struct store_location *loc,
+               struct callsites_stack *v, size_t n, bool *drop)
+{
+	int64_t rise_ign = 0, rise_ok = 0;
+	bool all_ignored = true;
+	int best = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		struct store_location l = *loc;
+
+		l.stack_json = v[i].json;
+		v[i].ignored = detect_ignored(cfg, service, &l);
+		all_ignored &= v[i].ignored;
+		if (v[i].ignored)
+			rise_ign += v[i].rise > 0 ? v[i].rise : 0;
+		else
+			rise_ok += v[i].rise > 0 ? v[i].rise : 0;
+	}
+	*drop = rise_ign > 0 ? rise_ok * 10 <= rise_ign : all_ignored;
+	for (size_t i = 0; i < n; i++) {
+		const struct callsites_stack *k = &v[i], *b = best >= 0 ? &v[best] : NULL;
+
+		if (k->json == NULL || (k->ignored && !all_ignored))
+			continue;
+		if (b == NULL || k->rise > b->rise ||
+		    (k->rise == b->rise && (k->current > b->current ||
+		                            (k->current == b->current && k->total > b->total))))
+			best = (int)i;
+	}
+	return best;
+}
 
 /* The call sites of a candidate in its service over the window (sample_stacks): which of its
- * distinct stacks grew, whether the ignore rules drop it on them, and the stack it shows.
- *
- * A stack's rise is, summed over the service's live instances, its count at the instance's
- * latest scrape minus its count at the first scrape of the instance's current lifetime (absent:
- * 0): a leak's stack rises, a pool's or a jittering one's nets out near 0. A stack is ignored
- * when an ignore rule matches the location with that stack (any_function: a frame of it). Then:
- * - when the ignored stacks rose (their rise > 0), the location is dropped unless the other
- *   stacks rose by more than a tenth of that: growth that comes (all but jitter) from ignored
- *   callers is not a suspect; past that tenth it is one, shown with its own growing caller;
- * - when no ignored stack rose, it is dropped only when every stack seen is ignored.
- * The stack shown is the service's own: of the stacks not ignored (all when every one is), the
- * one that rose most, then the one with the most goroutines now, then over the window.
- * Without stored call sites (scrapes from before they were kept) the location's representative
- * stack stands, and the rules are matched against it (by the caller). */
+ * distinct stacks grew, whether the ignore rules drop it on them (callsites_rule()), and the
+ * stack it shows. A stack's rise is, summed over the service's live instances, its count at the
+ * instance's latest scrape minus its count at the first scrape of the instance's current lifetime
+ * (absent: 0): a leak's stack rises, a pool's or a jittering one's nets out near 0. Without
+ * stored call sites (scrapes from before they were kept) the location's representative stack
+ * stands, and the rules are matched against it (by the caller). */
 int
 callsites_judge(struct callsites *c, struct store *st, int64_t service_id, const char *service,
                 int64_t location_id, const struct store_location *loc,
                 struct callsites_verdict *out)
 {
 	struct call_walk w = {.c = c, .service_id = service_id};
-	struct call_site *cs = NULL, *best = NULL;
+	struct callsites_stack *cs = NULL;
 	size_t ncs = 0, capcs = 0;
-	int64_t min_id = INT64_MAX, rise_ign = 0, rise_ok = 0;
-	bool all_ignored = true;
-	int ret = -1;
+	int64_t min_id = INT64_MAX;
+	int ret = -1, best;
 
 	memset(out, 0, sizeof(*out));
 	if (c->refs == NULL && c->npts > 0) {
@@ -179,14 +193,14 @@ callsites_judge(struct callsites *c, struct store *st, int64_t service_id, const
 
 	/* Per stack, then per instance within it. */
 	for (size_t i = 0, j; i < c->nrows; i = j) {
-		struct call_site *k;
+		struct callsites_stack *k;
 
 		if (ncs == capcs) {
 			capcs = capcs ? capcs * 2 : 8;
 			cs = xrealloc(cs, capcs * sizeof(*cs));
 		}
 		k = &cs[ncs++];
-		*k = (struct call_site){.stack_id = c->rows[i].stack_id};
+		*k = (struct callsites_stack){.stack_id = c->rows[i].stack_id};
 		for (j = i; j < c->nrows && c->rows[j].stack_id == k->stack_id; j++) {
 			const struct call_row *r = &c->rows[j];
 			const struct tgt *t = &c->tgts[r->tgt];
@@ -202,37 +216,16 @@ callsites_judge(struct callsites *c, struct store *st, int64_t service_id, const
 			}
 		}
 	}
-	for (size_t i = 0; i < ncs; i++) {
-		struct store_location l = *loc;
-
+	for (size_t i = 0; i < ncs; i++)
 		if (store_stack_json(st, cs[i].stack_id, &cs[i].json) < 0)
 			goto out_free;
-		l.stack_json = cs[i].json;
-		cs[i].ignored = detect_ignored(c->cfg, service, &l);
-		all_ignored &= cs[i].ignored;
-		if (cs[i].ignored)
-			rise_ign += cs[i].rise > 0 ? cs[i].rise : 0;
-		else
-			rise_ok += cs[i].rise > 0 ? cs[i].rise : 0;
-	}
 	out->n = (uint32_t)ncs;
-	out->ignored = rise_ign > 0 ? rise_ok * 10 <= rise_ign : all_ignored;
-	for (size_t i = 0; i < ncs; i++) {
-		struct call_site *k = &cs[i];
-
-		if (k->json == NULL || (k->ignored && !all_ignored))
-			continue;
-		if (best == NULL || k->rise > best->rise ||
-		    (k->rise == best->rise &&
-		     (k->current > best->current ||
-		      (k->current == best->current && k->total > best->total))))
-			best = k;
-	}
-	if (best != NULL) {
-		out->stack_id = best->stack_id;
-		out->stack_json = best->json;
-		out->grew = best->rise > 0;
-		best->json = NULL;
+	best = callsites_rule(c->cfg, service, loc, cs, ncs, &out->ignored);
+	if (best >= 0) {
+		out->stack_id = cs[best].stack_id;
+		out->stack_json = cs[best].json;
+		out->grew = cs[best].rise > 0;
+		cs[best].json = NULL;
 	}
 	ret = 0;
 out_free:

@@ -59,6 +59,29 @@ struct callsites_verdict {
 	bool grew;        /* the stack shown grew in live instances' current lifetimes */
 };
 
+/* One distinct stack of a location in one service, and what the ignore rules make of it. */
+struct callsites_stack {
+	int64_t stack_id;
+	int64_t rise;     /* how much it grew (see callsites.c and history.c for each window's) */
+	uint64_t current; /* goroutines it holds now (a tie-break) */
+	uint64_t total;   /* over the window (the next tie-break) */
+	char *json;       /* its frames (NULL: gone); owned by the caller */
+	bool ignored;     /* set by callsites_rule() */
+};
+
+/* The one rule for ignore rules over a location's call sites, whichever window they come from
+ * (the raw ranking's, the hourly rollups'). Each stack is ignored when a rule matches location
+ * 'loc' of 'service' with that stack (any_function: a frame of it). Then:
+ * - when the ignored stacks rose (their rise > 0), the location is dropped (*drop) unless the
+ *   other stacks rose by more than a tenth of that: growth that comes (all but jitter) from
+ *   ignored callers is not a suspect; past that tenth it is one, shown with its own caller;
+ * - when no ignored stack rose, it is dropped only when every stack seen is ignored.
+ * Returns the index of the stack to show: of the stacks not ignored (all when every one is),
+ * the one that rose most, then the one holding most now, then over the window; -1 when none
+ * (no stack with frames). */
+int callsites_rule(const struct config *cfg, const char *service, const struct store_location *loc,
+                   struct callsites_stack *v, size_t n, bool *drop);
+
 /* Judge the call sites of location 'loc' (id 'location_id') of service 'service_id' (named
  * 'service') over the window of 'cs' (see callsites.c). Fills '*out' (zeroed first; nothing
  * stored leaves it so). 0, or -1 on a storage error (not logged: the caller knows what it

@@ -2399,6 +2399,7 @@ START_TEST(test_retention_forgets_locations)
 		ck_assert_int_lt(++calls, 20);
 	ck_assert_int_eq(rc, 0);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rollups"), 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rollup_stacks"), 0);
 	ck_assert_int_eq(
 	    count_rows(st, "SELECT count(*) FROM locations WHERE function IN ('main.A', 'main.B')"),
 	    0);
