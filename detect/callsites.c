@@ -167,6 +167,23 @@ callsites_judge(struct callsites *c, struct store *st, int64_t service_id, const
 	int ret = -1, best;
 
 	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < c->ntgts; i++)
+		if (c->tgts[i].service_id == service_id && c->tgts[i].n > 0 &&
+		    c->pts[c->tgts[i].first].scrape_id < min_id)
+			min_id = c->pts[c->tgts[i].first].scrape_id;
+	if (min_id == INT64_MAX)
+		return 0;
+	/* No call site stored since: every sample of it stands for its representative stack, which
+	 * the caller judges as such. Reading them all (every service's) would cost as much again
+	 * as the walk over the window did for the location. */
+	switch (store_has_stack_samples(st, location_id, min_id)) {
+	case 0:
+		return 0;
+	case 1:
+		break;
+	default:
+		return -1;
+	}
 	if (c->refs == NULL && c->npts > 0) {
 		c->refs = xcalloc(c->npts, sizeof(*c->refs));
 		for (size_t i = 0; i < c->ntgts; i++)
@@ -177,12 +194,6 @@ callsites_judge(struct callsites *c, struct store *st, int64_t service_id, const
 				    .pt = (uint32_t)j};
 		qsort(c->refs, c->nrefs, sizeof(*c->refs), cmp_scrape_ref);
 	}
-	for (size_t i = 0; i < c->ntgts; i++)
-		if (c->tgts[i].service_id == service_id && c->tgts[i].n > 0 &&
-		    c->pts[c->tgts[i].first].scrape_id < min_id)
-			min_id = c->pts[c->tgts[i].first].scrape_id;
-	if (min_id == INT64_MAX)
-		return 0;
 	c->nrows = 0;
 	if (store_each_stack_sample(st, location_id, min_id, on_call_row, &w) != 0)
 		return -1;

@@ -431,6 +431,26 @@ store_each_stack_sample(struct store *st, int64_t location_id, int64_t min_scrap
 	return ret;
 }
 
+int
+store_has_stack_samples(struct store *st, int64_t location_id, int64_t min_scrape_id)
+{
+	sqlite3_stmt *stmt = store_prepare(st, "SELECT 1 FROM sample_stacks WHERE location_id = ?1"
+	                                       " AND scrape_id >= ?2 LIMIT 1");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, location_id);
+	sqlite3_bind_int64(stmt, 2, min_scrape_id);
+	rc = sqlite3_step(stmt);
+	store_stmt_done(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_log_sqlite(st, "reading a location's call sites");
+		return -1;
+	}
+	return rc == SQLITE_ROW ? 1 : 0;
+}
+
 /* One stack of a location in the rollups. */
 struct rollup_stack {
 	int64_t stack_id;
