@@ -47,6 +47,7 @@
 #include "base/sbuf.h"
 #include "base/xalloc.h"
 #include "collector/profile.h"
+#include "detect/callsites.h"
 #include "detect/detect.h"
 #include "detect/history.h"
 #include "detect/trend.h"
@@ -74,27 +75,6 @@
 #define DETECT_MIN_MONO 0.6
 /* Share of a lifetime's rise still there at its end. */
 #define DETECT_MIN_RETAINED 0.5
-
-/* One successful count scrape of a target, in the window. */
-struct pt {
-	int64_t scrape_id;
-	int64_t ts;
-	uint64_t total;
-	uint32_t life; /* process lifetime index within the target */
-	bool restart;  /* a new lifetime starts here (as stored) */
-};
-
-struct tgt {
-	int64_t target_id;
-	int64_t service_id;
-	size_t first; /* index of its first pt */
-	size_t n;
-	uint32_t nlives;
-	size_t cur;   /* index (from first) of its current lifetime's first pt */
-	bool active;  /* in the configuration or target files */
-	bool live;    /* active, and its latest success is recent */
-	bool prevgen; /* dead, and went away as the service's live instances came up */
-};
 
 struct svc {
 	int64_t service_id;
@@ -158,12 +138,8 @@ struct loc_acc {
 	bool orphan;  /* detail samples only: ages for the counted location at the same place */
 	bool dropped;
 	struct store_location loc; /* looked up after the walk, for candidates */
-	/* its call sites in this service (see call_sites()): the stack shown and what it says */
-	int64_t stack_id;   /* 0: none stored (the location's representative stands) */
-	char *stack_json;   /* owned */
-	bool calls_ignored; /* the ignore rules drop it on its call sites */
-	uint32_t ncalls;    /* distinct stacks seen in the service in the window */
-	bool call_grew;     /* the stack shown grew in live instances' current lifetimes */
+	/* its call sites in this service (callsites.h): the stack shown and what it says */
+	struct callsites_verdict calls;
 };
 
 /* The current (location, target) series being read. */
@@ -195,20 +171,6 @@ struct verdict {
 	uint32_t lives;
 };
 
-/* Where a scrape of the window is: its target and its index among the target's pts. */
-struct scrape_ref {
-	int64_t scrape_id;
-	uint32_t tgt;
-	uint32_t pt;
-};
-
-/* One (scrape, stack) count of the candidate whose call sites are read. */
-struct call_row {
-	int64_t stack_id;
-	uint32_t tgt, pt;
-	uint64_t count;
-};
-
 struct detect_ctx {
 	const struct config *cfg;
 	int64_t since, now;
@@ -231,10 +193,7 @@ struct detect_ctx {
 	size_t nverdicts, capverdicts;
 	struct verdict *plateaus; /* its non-growing ones (capverdicts long) */
 	size_t nplateaus;
-	struct scrape_ref *refs; /* every pt by scrape id, for the call sites (built when needed) */
-	size_t nrefs;
-	struct call_row *rows; /* one candidate's call-site rows */
-	size_t nrows, caprows;
+	struct callsites calls; /* the candidates' call sites */
 	int err;
 };
 
@@ -1103,36 +1062,6 @@ fmt_duration(char *buf, size_t len, int64_t ms)
 		snprintf(buf, len, "%.0f d", s / 86400);
 }
 
-/* The frame that called the location in 'stack_json' (the one after its frame), or NULL. Caller
- * owns. */
-static char *
-caller_of(const char *stack_json, const char *function, uint32_t line)
-{
-	json_t *root = json_loads(stack_json ? stack_json : "[]", 0, NULL), *fr;
-	char *out = NULL;
-	size_t i;
-
-	if (!json_is_array(root)) {
-		json_decref(root);
-		return NULL;
-	}
-	json_array_foreach(root, i, fr)
-	{
-		const char *f = json_string_value(json_object_get(fr, "function"));
-
-		if (f && strcmp(f, function) == 0 &&
-		    json_integer_value(json_object_get(fr, "line")) == (json_int_t)line) {
-			f = json_string_value(
-			    json_object_get(json_array_get(root, i + 1), "function"));
-			if (f && *f)
-				out = xstrdup(f);
-			break;
-		}
-	}
-	json_decref(root);
-	return out;
-}
-
 static char *
 explain(const struct loc_acc *a, const struct suspect *s)
 {
@@ -1171,10 +1100,10 @@ explain(const struct loc_acc *a, const struct suspect *s)
 	if (a->oldest_wait > 0)
 		sbuf_addf(&out, ", oldest blocked %d min", a->oldest_wait);
 	/* A location reached from several callers: which one this is. */
-	caller = a->ncalls > 1 ? caller_of(s->stack_json, s->function, s->line) : NULL;
+	caller = a->calls.n > 1 ? detect_caller_of(s->stack_json, s->function, s->line) : NULL;
 	if (caller != NULL)
 		sbuf_addf(&out, "; %s %s, 1 of %u call stacks here",
-		          a->call_grew ? "grows through" : "through", caller, a->ncalls);
+		          a->calls.grew ? "grows through" : "through", caller, a->calls.n);
 	free(caller);
 	text = sbuf_steal(&out, &len);
 	return text != NULL ? text : xstrdup("");
@@ -1318,196 +1247,6 @@ merge_orphans(struct detect_ctx *c, struct store *st)
 	return 0;
 }
 
-/* ---- call sites ---- */
-
-static int
-cmp_scrape_ref(const void *x, const void *y)
-{
-	const struct scrape_ref *a = x, *b = y;
-
-	return (a->scrape_id > b->scrape_id) - (a->scrape_id < b->scrape_id);
-}
-
-static int
-cmp_call_row(const void *x, const void *y)
-{
-	const struct call_row *a = x, *b = y;
-
-	if (a->stack_id != b->stack_id)
-		return a->stack_id < b->stack_id ? -1 : 1;
-	if (a->tgt != b->tgt)
-		return a->tgt < b->tgt ? -1 : 1;
-	return (a->pt > b->pt) - (a->pt < b->pt);
-}
-
-static const struct scrape_ref *
-find_ref(const struct detect_ctx *c, int64_t scrape_id)
-{
-	size_t lo = 0, hi = c->nrefs;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (c->refs[mid].scrape_id < scrape_id)
-			lo = mid + 1;
-		else if (c->refs[mid].scrape_id > scrape_id)
-			hi = mid;
-		else
-			return &c->refs[mid];
-	}
-	return NULL;
-}
-
-struct call_walk {
-	struct detect_ctx *c;
-	int64_t service_id;
-};
-
-static int
-on_call_row(const struct store_stack_sample *r, void *arg)
-{
-	struct call_walk *w = arg;
-	struct detect_ctx *c = w->c;
-	const struct scrape_ref *ref = find_ref(c, r->scrape_id);
-	void *p;
-
-	if (ref == NULL || c->tgts[ref->tgt].service_id != w->service_id)
-		return 0; /* another service's, or outside the window */
-	p = grow_array(c->rows, &c->caprows, c->nrows + 1, sizeof(*c->rows));
-	if (p == NULL)
-		return -1;
-	c->rows = p;
-	c->rows[c->nrows++] = (struct call_row){
-	    .stack_id = r->stack_id, .tgt = ref->tgt, .pt = ref->pt, .count = r->count};
-	return 0;
-}
-
-/* One distinct stack of a candidate in its service. */
-struct call_site {
-	int64_t stack_id;
-	int64_t rise;     /* over live instances' current lifetimes: latest - first (absent 0) */
-	uint64_t current; /* over live instances: their latest scrape's */
-	uint64_t total;   /* every count in the window */
-	char *json;
-	bool ignored;
-};
-
-/* Read the call sites of candidate 'a' in its service over the window (sample_stacks): which of
- * its distinct stacks grew, whether the ignore rules drop it on them, and the stack it shows.
- *
- * A stack's rise is, summed over the service's live instances, its count at the instance's
- * latest scrape minus its count at the first scrape of the instance's current lifetime (absent:
- * 0): a leak's stack rises, a pool's or a jittering one's nets out near 0. A stack is ignored
- * when an ignore rule matches the location with that stack (any_function: a frame of it). Then:
- * - when the ignored stacks rose (their rise > 0), the location is dropped unless the other
- *   stacks rose by more than a tenth of that: growth that comes (all but jitter) from ignored
- *   callers is not a suspect; past that tenth it is one, shown with its own growing caller;
- * - when no ignored stack rose, it is dropped only when every stack seen is ignored.
- * The stack shown is the service's own: of the stacks not ignored (all when every one is), the
- * one that rose most, then the one with the most goroutines now, then over the window.
- * Without stored call sites (scrapes from before they were kept) the location's representative
- * stack stands, and the rules are matched against it. 0, or -1 on a storage error. */
-static int
-call_sites(struct detect_ctx *c, struct store *st, struct loc_acc *a)
-{
-	struct call_walk w = {.c = c, .service_id = a->service_id};
-	struct call_site *cs = NULL, *best = NULL;
-	size_t ncs = 0, capcs = 0;
-	int64_t min_id = INT64_MAX, rise_ign = 0, rise_ok = 0;
-	bool all_ignored = true;
-	int ret = -1;
-
-	if (a->dropped || !profile_op_may_leak(a->loc.op))
-		return 0;
-	if (c->refs == NULL && c->npts > 0) {
-		c->refs = xcalloc(c->npts, sizeof(*c->refs));
-		for (size_t i = 0; i < c->ntgts; i++)
-			for (size_t j = 0; j < c->tgts[i].n; j++)
-				c->refs[c->nrefs++] = (struct scrape_ref){
-				    .scrape_id = c->pts[c->tgts[i].first + j].scrape_id,
-				    .tgt = (uint32_t)i,
-				    .pt = (uint32_t)j};
-		qsort(c->refs, c->nrefs, sizeof(*c->refs), cmp_scrape_ref);
-	}
-	for (size_t i = 0; i < c->ntgts; i++)
-		if (c->tgts[i].service_id == a->service_id && c->tgts[i].n > 0 &&
-		    c->pts[c->tgts[i].first].scrape_id < min_id)
-			min_id = c->pts[c->tgts[i].first].scrape_id;
-	if (min_id == INT64_MAX)
-		return 0;
-	c->nrows = 0;
-	if (store_each_stack_sample(st, a->location_id, min_id, on_call_row, &w) != 0)
-		return -1;
-	if (c->nrows == 0)
-		return 0;
-	if (c->nrows > 1)
-		qsort(c->rows, c->nrows, sizeof(*c->rows), cmp_call_row);
-
-	/* Per stack, then per instance within it. */
-	for (size_t i = 0, j; i < c->nrows; i = j) {
-		struct call_site *k;
-		void *p = grow_array(cs, &capcs, ncs + 1, sizeof(*cs));
-
-		if (p == NULL)
-			goto out_free;
-		cs = p;
-		k = &cs[ncs++];
-		*k = (struct call_site){.stack_id = c->rows[i].stack_id};
-		for (j = i; j < c->nrows && c->rows[j].stack_id == k->stack_id; j++) {
-			const struct call_row *r = &c->rows[j];
-			const struct tgt *t = &c->tgts[r->tgt];
-
-			k->total += r->count;
-			if (!t->live)
-				continue;
-			if (r->pt == t->cur)
-				k->rise -= (int64_t)r->count;
-			if (r->pt == t->n - 1) {
-				k->rise += (int64_t)r->count;
-				k->current += r->count;
-			}
-		}
-	}
-	for (size_t i = 0; i < ncs; i++) {
-		struct store_location l = a->loc;
-
-		if (store_stack_json(st, cs[i].stack_id, &cs[i].json) < 0)
-			goto out_free;
-		l.stack_json = cs[i].json;
-		cs[i].ignored = ignored(c->cfg, a->svc ? a->svc->name : "", &l);
-		all_ignored &= cs[i].ignored;
-		if (cs[i].ignored)
-			rise_ign += cs[i].rise > 0 ? cs[i].rise : 0;
-		else
-			rise_ok += cs[i].rise > 0 ? cs[i].rise : 0;
-	}
-	a->ncalls = (uint32_t)ncs;
-	a->calls_ignored = rise_ign > 0 ? rise_ok * 10 <= rise_ign : all_ignored;
-	for (size_t i = 0; i < ncs; i++) {
-		struct call_site *k = &cs[i];
-
-		if (k->json == NULL || (k->ignored && !all_ignored))
-			continue;
-		if (best == NULL || k->rise > best->rise ||
-		    (k->rise == best->rise &&
-		     (k->current > best->current ||
-		      (k->current == best->current && k->total > best->total))))
-			best = k;
-	}
-	if (best != NULL) {
-		a->stack_id = best->stack_id;
-		a->stack_json = best->json;
-		a->call_grew = best->rise > 0;
-		best->json = NULL;
-	}
-	ret = 0;
-out_free:
-	for (size_t i = 0; i < ncs; i++)
-		free(cs[i].json);
-	free(cs);
-	return ret;
-}
-
 static int
 build_suspect(struct detect_ctx *c, struct loc_acc *a, struct suspect *s, bool *keep)
 {
@@ -1517,12 +1256,12 @@ build_suspect(struct detect_ctx *c, struct loc_acc *a, struct suspect *s, bool *
 	*keep = false;
 	if (a->dropped || !profile_op_may_leak(loc->op))
 		return 0;
-	if (a->ncalls > 0 ? a->calls_ignored : ignored(c->cfg, a->svc ? a->svc->name : "", loc))
+	if (a->calls.n > 0 ? a->calls.ignored : ignored(c->cfg, a->svc ? a->svc->name : "", loc))
 		return 0;
-	if (a->stack_json != NULL) {
+	if (a->calls.stack_json != NULL) {
 		free(loc->stack_json);
-		loc->stack_json = a->stack_json;
-		a->stack_json = NULL;
+		loc->stack_json = a->calls.stack_json;
+		a->calls.stack_json = NULL;
 	}
 	loc_evidence(a, &fit, &mono, &ret);
 	memset(s, 0, sizeof(*s));
@@ -1534,7 +1273,7 @@ build_suspect(struct detect_ctx *c, struct loc_acc *a, struct suspect *s, bool *
 	s->op = loc->op;
 	s->stack_json = loc->stack_json;
 	s->line = loc->line;
-	s->stack_id = a->stack_id;
+	s->stack_id = a->calls.stack_id;
 	s->first_seen = loc->first_seen;
 	loc->function = loc->file = loc->op = loc->stack_json = NULL;
 	s->score = fmin(1.0, fmax(0.0, detect_score(a, fit, mono, ret)));
@@ -1580,11 +1319,10 @@ ctx_release(struct detect_ctx *c)
 	free(c->tgts);
 	for (size_t i = 0; i < c->ncands; i++) {
 		store_location_release(&c->cands[i].loc);
-		free(c->cands[i].stack_json);
+		free(c->cands[i].calls.stack_json);
 	}
 	free(c->cands);
-	free(c->refs);
-	free(c->rows);
+	callsites_release(&c->calls);
 	free(c->ser.count);
 	free(c->verdicts);
 	free(c->plateaus);
@@ -1633,8 +1371,15 @@ detect_rank(struct store *st, const struct config *cfg, const char *service,
 	}
 	if (merge_orphans(&c, st) < 0)
 		goto out_release;
+	c.calls = (struct callsites){
+	    .cfg = cfg, .pts = c.pts, .npts = c.npts, .tgts = c.tgts, .ntgts = c.ntgts};
 	for (size_t i = 0; i < c.ncands; i++) {
-		if (call_sites(&c, st, &c.cands[i]) < 0) {
+		struct loc_acc *a = &c.cands[i];
+
+		if (a->dropped || !profile_op_may_leak(a->loc.op))
+			continue;
+		if (callsites_judge(&c.calls, st, a->service_id, a->svc ? a->svc->name : "",
+		                    a->location_id, &a->loc, &a->calls) < 0) {
 			if (!query_interrupted(st))
 				log_err("detect: reading call sites: %s", store_errmsg(st));
 			goto out_release;

@@ -31,6 +31,11 @@ int detect_run(struct store *st, const struct config *cfg, int64_t now_ms)
 bool detect_ignored(const struct config *cfg, const char *service,
                     const struct store_location *loc);
 
+/* The frame that called the location (function, line) in the stack 'stack_json' (JSON frames,
+ * innermost first): the one after the location's own frame, which tells one call site of a shared
+ * helper from another. NULL when there is none. Caller owns. */
+char *detect_caller_of(const char *stack_json, const char *function, uint32_t line);
+
 /* One suspect in the pinned JSON schema of `leakprofd suspects --json` and GET /api/v1/suspects
  * ("rank", "location_id", "service", "function", "file", "line", "op", "score", "confirmed",
  * "current_count", "max_instance_count", "instances_growing", "instances_total", "growth_per_hour",

@@ -32,6 +32,7 @@
 #include "base/sbuf.h"
 #include "base/xalloc.h"
 #include "collector/profile.h"
+#include "detect/callsites.h"
 #include "detect/detect.h"
 #include "detect/history.h"
 #include "detect/trend.h"
@@ -75,6 +76,7 @@ struct hist_cand {
 
 struct hist_ctx {
 	const struct config *cfg;
+	int64_t since, until; /* the window */
 	uint64_t min_count;
 	int64_t service_id; /* 0: none yet */
 	char *service;
@@ -353,12 +355,75 @@ hist_spark_json(const struct hist_cand *k)
 	return sbuf_steal(&b, &len);
 }
 
+/* Collects a location's call sites in the rollups (store_each_rollup_stack()). */
+struct hist_calls {
+	struct callsites_stack *v;
+	size_t n, cap;
+};
+
+static int
+on_rollup_stack(int64_t stack_id, double rise, void *arg)
+{
+	struct hist_calls *h = arg;
+
+	if (h->n == h->cap) {
+		h->cap = h->cap ? h->cap * 2 : 8;
+		h->v = xrealloc(h->v, h->cap * sizeof(*h->v));
+	}
+	h->v[h->n++] = (struct callsites_stack){.stack_id = stack_id, .rise = llround(rise)};
+	return 0;
+}
+
+/* The ignore rules over the call sites of candidate 'k' (location 'loc') in the rollups of the
+ * window, as the raw ranking applies them (callsites_rule()): a stack's rise is its own over the
+ * hours, as rollups.rise is the location's. Sets *drop; on a suspect, swaps the stack shown into
+ * 'loc' and its id into *stack_id (0: the representative stands). 0, or -1 (logged). */
+static int
+hist_call_sites(struct hist_ctx *c, struct store *st, const struct hist_cand *k,
+                struct store_location *loc, int64_t *stack_id, bool *drop)
+{
+	struct hist_calls h = {0};
+	int best, ret = -1;
+
+	*stack_id = 0;
+	if (store_each_rollup_stack(st, k->service_id, k->location_id, c->since, c->until,
+	                            on_rollup_stack, &h) != 0) {
+		log_err("detect: call sites of location %lld in the rollups: %s",
+		        (long long)k->location_id, store_errmsg(st));
+		goto out_free;
+	}
+	if (h.n == 0) {
+		/* nothing stored: the location's representative stack stands */
+		*drop = detect_ignored(c->cfg, k->service, loc);
+		ret = 0;
+		goto out_free;
+	}
+	for (size_t i = 0; i < h.n; i++)
+		if (store_stack_json(st, h.v[i].stack_id, &h.v[i].json) < 0)
+			goto out_free;
+	best = callsites_rule(c->cfg, k->service, loc, h.v, h.n, drop);
+	if (best >= 0 && !*drop) {
+		free(loc->stack_json);
+		loc->stack_json = h.v[best].json;
+		h.v[best].json = NULL;
+		*stack_id = h.v[best].stack_id;
+	}
+	ret = 0;
+out_free:
+	for (size_t i = 0; i < h.n; i++)
+		free(h.v[i].json);
+	free(h.v);
+	return ret;
+}
+
 /* Fold one candidate into the ranking. 0, or -1 (logged). */
 static int
 hist_merge_one(struct hist_ctx *c, struct store *st, struct hist_cand *k, struct ranking *r)
 {
 	struct store_location loc;
 	struct suspect *s;
+	int64_t stack_id;
+	bool drop = false;
 	int rc;
 
 	for (size_t i = 0; i < r->n; i++) {
@@ -389,10 +454,15 @@ hist_merge_one(struct hist_ctx *c, struct store *st, struct hist_cand *k, struct
 	}
 	if (rc > 0)
 		return 0;
-	/* The detector's own rules: blocking ops that can leak, and the ignore list. */
-	if (!profile_op_may_leak(loc.op) || detect_ignored(c->cfg, k->service, &loc)) {
+	/* The detector's own rules: blocking ops that can leak, and the ignore list over the
+	 * location's call sites in the service. */
+	if (!profile_op_may_leak(loc.op)) {
 		store_location_release(&loc);
 		return 0;
+	}
+	if (hist_call_sites(c, st, k, &loc, &stack_id, &drop) < 0 || drop) {
+		store_location_release(&loc);
+		return drop ? 0 : -1;
 	}
 	r->suspects = xrealloc(r->suspects, (r->n + 1) * sizeof(*r->suspects));
 	s = &r->suspects[r->n];
@@ -405,6 +475,7 @@ hist_merge_one(struct hist_ctx *c, struct store *st, struct hist_cand *k, struct
 	    .line = loc.line,
 	    .op = loc.op,
 	    .stack_json = loc.stack_json != NULL ? loc.stack_json : xstrdup("[]"),
+	    .stack_id = stack_id,
 	    .score = fmin(1.0, k->score),
 	    .current_count = k->current,
 	    .max_instance_count = k->max_count,
@@ -442,6 +513,8 @@ history_merge(struct store *st, const struct config *cfg, const char *service,
 	            : now_ms - (int64_t)window_seconds * 1000;
 	c = xcalloc(1, sizeof(*c));
 	c->cfg = cfg;
+	c->since = since;
+	c->until = now_ms;
 	c->min_count = cfg != NULL ? cfg->detector.min_count : 10;
 	if (store_each_rollup(st, service, since, now_ms, on_hour, on_rollup, c) != 0) {
 		log_err("detect: reading rollups: %s", store_errmsg(st));

@@ -885,3 +885,269 @@ query_interrupted(struct store *st)
 	 * statement runs */
 	return sqlite3_errcode(store_db(st)) == SQLITE_INTERRUPT;
 }
+
+/* ---- Call sites ---- */
+
+/* Distinct stacks a call-site answer reads at most (it keeps QUERY_CALL_SITES_MAX of them). */
+#define CALL_SITES_SEEN_MAX 256
+
+/* One distinct stack being read: its value per bucket. */
+struct cs_acc {
+	int64_t stack_id;
+	uint64_t *v;
+	uint64_t first, last, peak;
+};
+
+/* One (stack, count) of the scrape an instance's bucket value comes from. */
+struct cs_pending {
+	int64_t stack_id;
+	uint64_t count;
+};
+
+struct cs_read {
+	struct cs_acc *acc;
+	size_t nacc;
+	size_t nb;
+	bool *has; /* nb: some instance had the location in the bucket */
+	struct cs_pending *pend;
+	size_t npend, cappend;
+};
+
+static int
+cmp_cs_acc(const void *x, const void *y)
+{
+	const struct cs_acc *a = x, *b = y;
+
+	if (a->last != b->last)
+		return a->last > b->last ? -1 : 1;
+	if (a->peak != b->peak)
+		return a->peak > b->peak ? -1 : 1;
+	return (a->stack_id > b->stack_id) - (a->stack_id < b->stack_id);
+}
+
+/* Add the pending scrape's counts to bucket 'b'. 0, or -1 on ENOMEM. */
+static int
+cs_flush(struct cs_read *r, size_t b)
+{
+	r->has[b] = true;
+	for (size_t i = 0; i < r->npend; i++) {
+		struct cs_acc *a = NULL;
+
+		for (size_t k = 0; k < r->nacc && a == NULL; k++)
+			if (r->acc[k].stack_id == r->pend[i].stack_id)
+				a = &r->acc[k];
+		if (a == NULL) {
+			if (r->nacc == CALL_SITES_SEEN_MAX)
+				continue;
+			a = &r->acc[r->nacc];
+			*a = (struct cs_acc){.stack_id = r->pend[i].stack_id,
+			                     .v = calloc(r->nb, sizeof(*a->v))};
+			if (a->v == NULL)
+				return -1;
+			r->nacc++;
+		}
+		a->v[b] += r->pend[i].count;
+	}
+	r->npend = 0;
+	return 0;
+}
+
+/* Read the rows of the window into per-stack buckets. 0, or -1. */
+static int
+cs_read_rows(struct store *st, struct cs_read *r, int64_t location_id, int64_t service_id,
+             int64_t from, int64_t to, int64_t step)
+{
+	sqlite3_stmt *s;
+	int64_t min_id, cur_tgt = 0, cur_scrape = 0;
+	size_t cur_b = SIZE_MAX;
+	int rc;
+
+	if (first_scrape_id(st, from, &min_id) < 0)
+		return -1;
+	if (prepare(st,
+	            "SELECT x.target_id, x.ts, x.id, ss.stack_id, ss.count FROM sample_stacks ss"
+	            " JOIN scrapes x ON x.id = ss.scrape_id JOIN targets t ON t.id = x.target_id"
+	            " WHERE ss.location_id = ?1 AND ss.scrape_id >= ?2 AND x.ts >= ?3"
+	            " AND x.ts < ?4 AND t.service_id = ?5"
+	            " UNION ALL SELECT x.target_id, x.ts, x.id, l.stack_id, s.count FROM samples s"
+	            " JOIN scrapes x ON x.id = s.scrape_id JOIN targets t ON t.id = x.target_id"
+	            " JOIN locations l ON l.id = s.location_id"
+	            " WHERE s.location_id = ?1 AND s.scrape_id >= ?2 AND x.ts >= ?3 AND x.ts < ?4"
+	            " AND t.service_id = ?5 AND x.detail = 0 AND s.count > 0"
+	            " AND l.stack_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sample_stacks y"
+	            " WHERE y.scrape_id = s.scrape_id AND y.location_id = ?1)"
+	            " ORDER BY 1, 2, 3",
+	            &s) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, location_id);
+	sqlite3_bind_int64(s, 2, min_id);
+	sqlite3_bind_int64(s, 3, from);
+	sqlite3_bind_int64(s, 4, to);
+	sqlite3_bind_int64(s, 5, service_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t tgt = sqlite3_column_int64(s, 0), ts = sqlite3_column_int64(s, 1);
+		int64_t scrape = sqlite3_column_int64(s, 2);
+		size_t b = (size_t)((ts - from) / step);
+
+		if (ts < from || b >= r->nb)
+			continue;
+		if (tgt != cur_tgt || b != cur_b) {
+			if (cur_b != SIZE_MAX && cs_flush(r, cur_b) < 0)
+				goto out_nomem;
+			cur_tgt = tgt;
+			cur_b = b;
+			cur_scrape = scrape;
+		} else if (scrape != cur_scrape) {
+			r->npend = 0; /* a later scrape of the instance in the bucket */
+			cur_scrape = scrape;
+		}
+		if (r->npend == r->cappend) {
+			size_t ncap = r->cappend ? r->cappend * 2 : 16;
+			struct cs_pending *np = realloc(r->pend, ncap * sizeof(*np));
+
+			if (np == NULL)
+				goto out_nomem;
+			r->pend = np;
+			r->cappend = ncap;
+		}
+		r->pend[r->npend++] =
+		    (struct cs_pending){.stack_id = sqlite3_column_int64(s, 3),
+		                        .count = (uint64_t)sqlite3_column_int64(s, 4)};
+	}
+	store_stmt_done(s);
+	if (rc != SQLITE_DONE)
+		return -1;
+	if (cur_b != SIZE_MAX && cs_flush(r, cur_b) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+out_nomem:
+	store_stmt_done(s);
+	errno = ENOMEM;
+	return -1;
+}
+
+/* Fill 'k' from 'a': its frames and its points. 1 when the stack is gone, 0, or -1. */
+static int
+cs_fill(struct store *st, const struct cs_read *r, const struct cs_acc *a, int64_t from,
+        int64_t step, struct query_call_site *k)
+{
+	sqlite3_stmt *s;
+	size_t n = 0;
+	int rc;
+
+	if (prepare(st, "SELECT frames FROM stacks WHERE id = ?1", &s) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, a->stack_id);
+	rc = sqlite3_step(s);
+	*k = (struct query_call_site){.stack_id = a->stack_id, .first = a->first, .last = a->last};
+	if (rc == SQLITE_ROW)
+		k->frames_json = col_dup(s, 0);
+	store_stmt_done(s);
+	if (rc == SQLITE_DONE)
+		return 1; /* deleted since: a reader skips a stack it cannot find */
+	if (rc != SQLITE_ROW || k->frames_json == NULL)
+		return -1;
+	for (size_t b = 0; b < r->nb; b++)
+		n += r->has[b];
+	k->ts = calloc(n ? n : 1, sizeof(*k->ts));
+	k->count = calloc(n ? n : 1, sizeof(*k->count));
+	if (k->ts == NULL || k->count == NULL)
+		return -1;
+	for (size_t b = 0; b < r->nb; b++) {
+		if (!r->has[b])
+			continue;
+		k->ts[k->npoints] = from + (int64_t)b * step;
+		k->count[k->npoints++] = a->v[b];
+	}
+	return 0;
+}
+
+int
+query_location_call_sites(struct store *st, int64_t location_id, int64_t service_id, int64_t from,
+                          int64_t to, int64_t step, int64_t keep_stack_id,
+                          struct query_call_sites *out)
+{
+	struct cs_read r = {0};
+	size_t fb = SIZE_MAX, lb = 0, nkeep;
+	int ret = -1;
+
+	*out = (struct query_call_sites){0};
+	if (to <= from)
+		return 0;
+	if (step < (to - from + QUERY_CALL_SITES_POINTS - 1) / QUERY_CALL_SITES_POINTS)
+		step = (to - from + QUERY_CALL_SITES_POINTS - 1) / QUERY_CALL_SITES_POINTS;
+	r.nb = (size_t)((to - from + step - 1) / step);
+	r.has = calloc(r.nb, sizeof(*r.has));
+	r.acc = calloc(CALL_SITES_SEEN_MAX, sizeof(*r.acc));
+	if (r.has == NULL || r.acc == NULL)
+		goto out_free;
+	if (cs_read_rows(st, &r, location_id, service_id, from, to, step) < 0)
+		goto out_free;
+	for (size_t b = 0; b < r.nb; b++) {
+		if (!r.has[b])
+			continue;
+		if (fb == SIZE_MAX)
+			fb = b;
+		lb = b;
+	}
+	for (size_t i = 0; i < r.nacc; i++) {
+		struct cs_acc *a = &r.acc[i];
+
+		a->first = a->v[fb];
+		a->last = a->v[lb];
+		for (size_t b = fb; b <= lb; b++)
+			if (a->v[b] > a->peak)
+				a->peak = a->v[b];
+	}
+	if (r.nacc > 1)
+		qsort(r.acc, r.nacc, sizeof(*r.acc), cmp_cs_acc);
+	nkeep = r.nacc < QUERY_CALL_SITES_MAX ? r.nacc : QUERY_CALL_SITES_MAX;
+	/* The stack the ranking named stays, in the last place kept when it is not among them. */
+	for (size_t i = nkeep; keep_stack_id != 0 && i < r.nacc; i++) {
+		if (r.acc[i].stack_id == keep_stack_id) {
+			struct cs_acc t = r.acc[nkeep - 1];
+
+			r.acc[nkeep - 1] = r.acc[i];
+			r.acc[i] = t;
+			break;
+		}
+	}
+	out->nstacks = r.nacc;
+	out->v = calloc(nkeep ? nkeep : 1, sizeof(*out->v));
+	if (out->v == NULL)
+		goto out_free;
+	for (size_t i = 0; i < nkeep; i++) {
+		int rc = cs_fill(st, &r, &r.acc[i], from, step, &out->v[out->n]);
+
+		if (rc < 0) {
+			out->n++; /* released with the rest */
+			goto out_free;
+		}
+		if (rc == 0)
+			out->n++;
+	}
+	ret = 0;
+out_free:
+	for (size_t i = 0; i < r.nacc; i++)
+		free(r.acc[i].v);
+	free(r.acc);
+	free(r.has);
+	free(r.pend);
+	if (ret < 0)
+		query_call_sites_release(out);
+	return ret;
+}
+
+void
+query_call_sites_release(struct query_call_sites *cs)
+{
+	for (size_t i = 0; cs->v != NULL && i < cs->n; i++) {
+		free(cs->v[i].frames_json);
+		free(cs->v[i].ts);
+		free(cs->v[i].count);
+	}
+	free(cs->v);
+	*cs = (struct query_call_sites){0};
+}

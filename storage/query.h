@@ -86,6 +86,38 @@ void query_instances_free(struct query_instance *v, size_t n);
 int query_location_ages(struct store *st, int64_t location_id, int64_t since, int32_t *max_wait,
                         int32_t *median_wait) __attribute__((warn_unused_result));
 
+/* A location's call sites in one service over a window: each distinct stack that led to it
+ * (sample_stacks; a sample stored without any stands for the location's representative stack),
+ * its count over time, summed over the service's instances. */
+#define QUERY_CALL_SITES_MAX 8     /* stacks in one answer */
+#define QUERY_CALL_SITES_POINTS 48 /* points in one stack's series */
+struct query_call_site {
+	int64_t stack_id;
+	char *frames_json; /* the stack's frames, innermost first (JSON array text) */
+	uint64_t first;    /* its count in the window's first point with the location, */
+	uint64_t last;     /* and in its last one */
+	size_t npoints;
+	int64_t *ts; /* npoints: each point's bucket start (ms) */
+	uint64_t
+	    *count; /* npoints: the sum over instances of each one's last scrape in the bucket */
+};
+struct query_call_sites {
+	struct query_call_site *v; /* the largest by their last count (then their peak) */
+	size_t n;
+	size_t nstacks; /* distinct stacks seen, kept or not */
+};
+/* The call sites of 'location_id' in service 'service_id' over [from, to), in buckets of 'step'
+ * ms (widened so that there are at most QUERY_CALL_SITES_POINTS), at most QUERY_CALL_SITES_MAX
+ * stacks: the largest, and 'keep_stack_id' (the one a ranking named; 0: none) whatever its
+ * size. An instance's bucket value is its count in its last count scrape in the bucket that had
+ * the location (a stack absent from that scrape: 0); points are the buckets where some instance
+ * had it. Reads the location's rows by index from the window's first scrape on. 0, or -1
+ * (message in store_errmsg, or ENOMEM). Caller releases with query_call_sites_release. */
+int query_location_call_sites(struct store *st, int64_t location_id, int64_t service_id,
+                              int64_t from, int64_t to, int64_t step, int64_t keep_stack_id,
+                              struct query_call_sites *out) __attribute__((warn_unused_result));
+void query_call_sites_release(struct query_call_sites *cs);
+
 /* 0 when a service named 'name' exists (*id set), 1 when not, -1 on error. */
 int query_service_id(struct store *st, const char *name, int64_t *id)
     __attribute__((warn_unused_result));

@@ -99,6 +99,26 @@ static const char migration_sample_stacks_sql[] =
 	"ALTER TABLE suspects ADD COLUMN stack_id INTEGER;\n"
 	"CREATE INDEX suspects_stack ON suspects (stack_id) WHERE stack_id IS NOT NULL;\n";
 
+/* Call sites past the raw samples: rollup_stacks holds, per (service, location, hour) rolled up,
+ * each distinct stack the location's goroutines had in that hour's count scrapes (sample_stacks;
+ * a scrape that stored none for the location counts under its representative stack) and its
+ * rise: its count's change over the same steps as rollups.rise, summed over instances. Only
+ * locations with call sites stored in the hour have rows; an hour without any stands for the
+ * representative stack alone. Ranking over the rollups matches the ignore rules against each
+ * stack as the raw ranking does (detect/callsites.h). Rows go with their hour's rollups
+ * (retention.rollup); stack_id is a stacks.id, not declared a foreign key (a reader skips one it
+ * cannot find; a stack unseen since outlives its rows by retention's two hours). IF NOT EXISTS: a
+ * test re-runs the migrations before this one. */
+static const char migration_rollup_stacks_sql[] =
+	"CREATE TABLE IF NOT EXISTS rollup_stacks ("
+	" service_id INTEGER NOT NULL,"
+	" location_id INTEGER NOT NULL,"
+	" hour INTEGER NOT NULL,"
+	" stack_id INTEGER NOT NULL,"
+	" rise REAL NOT NULL,"
+	" PRIMARY KEY (service_id, location_id, hour, stack_id)) WITHOUT ROWID;\n"
+	"CREATE INDEX IF NOT EXISTS rollup_stacks_hour ON rollup_stacks (hour);\n";
+
 /* Migrations, in order: entry i brings a database from user_version i to i + 1. Never edit a
  * released one. */
 static const char *const migrations[] = {
@@ -163,6 +183,7 @@ static const char *const migrations[] = {
 	" PRIMARY KEY (scrape_id, location_id, labelset_id)) WITHOUT ROWID;",
 	migration_outbox_failed,
 	migration_sample_stacks_sql,
+	migration_rollup_stacks_sql,
 };
 /* clang-format on */
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -232,6 +232,19 @@ struct store_stack_sample {
  * the walk and is returned. -1 on error (logged). */
 int store_each_stack_sample(struct store *st, int64_t location_id, int64_t min_scrape_id,
                             int (*cb)(const struct store_stack_sample *s, void *arg), void *arg);
+/* 1 when 'location_id' has a call site stored (sample_stacks) in a scrape with id >=
+ * 'min_scrape_id', 0 when none (each of its samples since stands for its representative stack),
+ * -1 on error (logged). One index probe. */
+int store_has_stack_samples(struct store *st, int64_t location_id, int64_t min_scrape_id);
+/* The call sites of 'location_id' in service 'service_id' over the rollup hours [since, until)
+ * (rollup_stacks): 'cb' once per stack seen with its rise summed over those hours. What the
+ * location's rollups rose beyond its stacks' rows (hours and instances without call sites stored,
+ * stacks past the ones kept per scrape) counts under its representative stack, which is seen
+ * when that is not 0 or when no stack row exists. A non-zero return from 'cb' stops the walk and
+ * is returned. -1 on error (logged). */
+int store_each_rollup_stack(struct store *st, int64_t service_id, int64_t location_id,
+                            int64_t since, int64_t until,
+                            int (*cb)(int64_t stack_id, double rise, void *arg), void *arg);
 /* The frames of stack 'stack_id' as JSON array text into '*out' (caller owns; NULL when there is
  * no such stack). 0, or -1 on error (logged). */
 int store_stack_json(struct store *st, int64_t stack_id, char **out)

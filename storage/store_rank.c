@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "base/log.h"
+#include "base/xalloc.h"
 #include "storage/store.h"
 #include "storage/store_internal.h"
 
@@ -427,6 +428,109 @@ store_each_stack_sample(struct store *st, int64_t location_id, int64_t min_scrap
 		ret = -1;
 	}
 	store_stmt_done(stmt);
+	return ret;
+}
+
+int
+store_has_stack_samples(struct store *st, int64_t location_id, int64_t min_scrape_id)
+{
+	sqlite3_stmt *stmt = store_prepare(st, "SELECT 1 FROM sample_stacks WHERE location_id = ?1"
+	                                       " AND scrape_id >= ?2 LIMIT 1");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, location_id);
+	sqlite3_bind_int64(stmt, 2, min_scrape_id);
+	rc = sqlite3_step(stmt);
+	store_stmt_done(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_log_sqlite(st, "reading a location's call sites");
+		return -1;
+	}
+	return rc == SQLITE_ROW ? 1 : 0;
+}
+
+/* One stack of a location in the rollups. */
+struct rollup_stack {
+	int64_t stack_id;
+	double rise;
+};
+
+int
+store_each_rollup_stack(struct store *st, int64_t service_id, int64_t location_id, int64_t since,
+                        int64_t until, int (*cb)(int64_t stack_id, double rise, void *arg),
+                        void *arg)
+{
+	struct rollup_stack *v = NULL;
+	size_t n = 0, cap = 0;
+	double total = 0, stacked = 0;
+	int64_t rep = 0;
+	sqlite3_stmt *stmt;
+	int rc, ret = -1;
+
+	stmt = store_prepare(
+	    st, "SELECT stack_id, sum(rise) FROM rollup_stacks WHERE service_id = ?1"
+	        " AND location_id = ?2 AND hour >= ?3 AND hour < ?4 GROUP BY stack_id");
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, service_id);
+	sqlite3_bind_int64(stmt, 2, location_id);
+	sqlite3_bind_int64(stmt, 3, since);
+	sqlite3_bind_int64(stmt, 4, until);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		v[n] = (struct rollup_stack){.stack_id = sqlite3_column_int64(stmt, 0),
+		                             .rise = sqlite3_column_double(stmt, 1)};
+		stacked += v[n++].rise;
+	}
+	store_stmt_done(stmt);
+	if (rc != SQLITE_DONE) {
+		store_log_sqlite(st, "reading a location's call sites in the rollups");
+		goto out_free;
+	}
+	stmt =
+	    store_prepare(st, "SELECT coalesce((SELECT sum(rise) FROM rollups WHERE service_id = ?1"
+	                      " AND location_id = ?2 AND hour >= ?3 AND hour < ?4), 0),"
+	                      " coalesce((SELECT stack_id FROM locations WHERE id = ?2), 0)");
+	if (stmt == NULL)
+		goto out_free;
+	sqlite3_bind_int64(stmt, 1, service_id);
+	sqlite3_bind_int64(stmt, 2, location_id);
+	sqlite3_bind_int64(stmt, 3, since);
+	sqlite3_bind_int64(stmt, 4, until);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		total = sqlite3_column_double(stmt, 0);
+		rep = sqlite3_column_int64(stmt, 1);
+	}
+	store_stmt_done(stmt);
+	if (rc != SQLITE_ROW) {
+		store_log_sqlite(st, "reading a location's rollups");
+		goto out_free;
+	}
+	if (rep != 0 && (total != stacked || n == 0)) {
+		size_t i;
+
+		for (i = 0; i < n && v[i].stack_id != rep; i++)
+			;
+		if (i == n) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				v = xrealloc(v, cap * sizeof(*v));
+			}
+			v[n++] = (struct rollup_stack){.stack_id = rep};
+		}
+		v[i].rise += total - stacked;
+	}
+	ret = 0;
+	for (size_t i = 0; i < n && ret == 0; i++)
+		ret = cb(v[i].stack_id, v[i].rise, arg);
+out_free:
+	free(v);
 	return ret;
 }
 

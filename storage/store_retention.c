@@ -15,6 +15,10 @@
  *   with the step time in rollup_hours.step_ms. A leak rises in every hour whatever the deploys do;
  *   a pool's rises cancel out. An hour's last step reaches the instance's first scrape of the next
  *   hour, so an hour is rolled up only once the next one is over too.
+ * - rollup_stacks: for the locations with call sites stored (sample_stacks) in the hour, each
+ *   stack's rise over the same steps (a scrape that stored none for such a location counts under
+ *   its representative stack), so that a ranking over the rollups judges call sites as the raw
+ *   ranking does.
  * Rollups past their own retention, delivered or dropped outbox rows and old rankings are deleted
  * too, and, once the rollups are caught up, locations and stacks that nothing refers to any more
  * (a stack also once no scrape had it for as long as rollups are kept; the ingest's caches are
@@ -57,6 +61,16 @@ struct roll_sample {
 	int64_t count;
 	int weight;
 	bool in_hour;
+	uint32_t scrape; /* index among the scrapes read */
+};
+
+/* One call site (sample_stacks row) of those scrapes. */
+struct roll_stack {
+	int64_t location_id;
+	int64_t stack_id;
+	int64_t count;
+	int weight;
+	uint32_t scrape;
 };
 
 static int
@@ -65,6 +79,169 @@ cmp_roll_sample(const void *a, const void *b)
 	const struct roll_sample *x = a, *y = b;
 
 	return (x->location_id > y->location_id) - (x->location_id < y->location_id);
+}
+
+static int
+cmp_roll_stack(const void *a, const void *b)
+{
+	const struct roll_stack *x = a, *y = b;
+
+	if (x->location_id != y->location_id)
+		return x->location_id < y->location_id ? -1 : 1;
+	if (x->stack_id != y->stack_id)
+		return x->stack_id < y->stack_id ? -1 : 1;
+	return (x->scrape > y->scrape) - (x->scrape < y->scrape);
+}
+
+static void
+roll_stack_add(struct roll_stack **v, size_t *n, size_t *cap, struct roll_stack r)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*v = xrealloc(*v, *cap * sizeof(**v));
+	}
+	(*v)[(*n)++] = r;
+}
+
+/* The index of the first row of 'location_id' in 'ys' (sorted by location), or 'n'. */
+static size_t
+roll_stack_first(const struct roll_stack *ys, size_t n, int64_t location_id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ys[mid].location_id < location_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && ys[lo].location_id == location_id ? lo : n;
+}
+
+/* Whether 'ys' (sorted by location) has a row of 'location_id' from scrape 'scrape'. */
+static bool
+roll_stack_has(const struct roll_stack *ys, size_t n, int64_t location_id, uint32_t scrape)
+{
+	for (size_t i = roll_stack_first(ys, n, location_id);
+	     i < n && ys[i].location_id == location_id; i++)
+		if (ys[i].scrape == scrape)
+			return true;
+	return false;
+}
+
+/* The call sites of the (target, hour) being rolled up: per location that had any in the hour's
+ * scrapes, each stack's rise over the same steps as the location's (a scrape that stored none
+ * for it counts under its representative stack), added to rollup_stacks. 'xs' are the scrapes'
+ * samples sorted by location. Cheap when no location has call sites: one lookup per scrape. 0,
+ * or -1. */
+static int
+roll_stacks(struct store *st, int64_t service_id, int64_t hour, const struct roll_scrape *sc,
+            size_t nsc, size_t nh, const struct roll_sample *xs, size_t nxs)
+{
+	struct roll_stack *ys = NULL;
+	size_t nys = 0, capys = 0, nrows, i, j;
+	sqlite3_stmt *stmt;
+	int rc, ret = -1;
+
+	stmt = store_prepare(
+	    st, "SELECT location_id, stack_id, count FROM sample_stacks WHERE scrape_id = ?1");
+	if (stmt == NULL)
+		return -1;
+	for (i = 0; i < nsc; i++) {
+		if (i >= nh && sc[i].weight == 0)
+			break;
+		sqlite3_bind_int64(stmt, 1, sc[i].id);
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+			roll_stack_add(
+			    &ys, &nys, &capys,
+			    (struct roll_stack){.location_id = sqlite3_column_int64(stmt, 0),
+			                        .stack_id = sqlite3_column_int64(stmt, 1),
+			                        .count = sqlite3_column_int64(stmt, 2),
+			                        .weight = sc[i].weight,
+			                        .scrape = (uint32_t)i});
+		sqlite3_reset(stmt);
+		if (rc != SQLITE_DONE) {
+			store_log_sqlite(st, "retention: reading call sites");
+			store_stmt_done(stmt);
+			goto out_free;
+		}
+	}
+	store_stmt_done(stmt);
+	if (nys == 0) {
+		ret = 0;
+		goto out_free;
+	}
+	qsort(ys, nys, sizeof(*ys), cmp_roll_stack);
+
+	/* The samples of those locations stored without call sites: their representative's. */
+	nrows = nys;
+	for (i = 0; i < nxs; i = j) {
+		int64_t rep = 0;
+		bool with_calls = roll_stack_first(ys, nrows, xs[i].location_id) < nrows;
+
+		for (j = i; j < nxs && xs[j].location_id == xs[i].location_id; j++)
+			;
+		for (size_t k = i; with_calls && k < j; k++) {
+			if (xs[k].count == 0 ||
+			    roll_stack_has(ys, nrows, xs[k].location_id, xs[k].scrape))
+				continue;
+			if (rep == 0) {
+				stmt = store_prepare(
+				    st,
+				    "SELECT coalesce(stack_id, 0) FROM locations WHERE id = ?1");
+				if (stmt == NULL)
+					goto out_free;
+				sqlite3_bind_int64(stmt, 1, xs[k].location_id);
+				rc = sqlite3_step(stmt);
+				rep = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+				store_stmt_done(stmt);
+				if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+					store_log_sqlite(st, "retention: reading a location");
+					goto out_free;
+				}
+				if (rep == 0)
+					rep = -1; /* none: nothing to count it under */
+			}
+			if (rep < 0)
+				break;
+			roll_stack_add(&ys, &nys, &capys,
+			               (struct roll_stack){.location_id = xs[k].location_id,
+			                                   .stack_id = rep,
+			                                   .count = xs[k].count,
+			                                   .weight = xs[k].weight,
+			                                   .scrape = xs[k].scrape});
+		}
+	}
+	if (nys > nrows)
+		qsort(ys, nys, sizeof(*ys), cmp_roll_stack);
+
+	for (i = 0; i < nys; i = j) {
+		int64_t rise = 0;
+
+		for (j = i; j < nys && ys[j].location_id == ys[i].location_id &&
+		            ys[j].stack_id == ys[i].stack_id;
+		     j++)
+			rise += ys[j].count * ys[j].weight;
+		stmt = store_prepare(
+		    st, "INSERT INTO rollup_stacks (service_id, location_id, hour, stack_id, rise)"
+		        " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (service_id, location_id, hour,"
+		        " stack_id) DO UPDATE SET rise = rise + excluded.rise");
+		if (stmt == NULL)
+			goto out_free;
+		sqlite3_bind_int64(stmt, 1, service_id);
+		sqlite3_bind_int64(stmt, 2, ys[i].location_id);
+		sqlite3_bind_int64(stmt, 3, hour);
+		sqlite3_bind_int64(stmt, 4, ys[i].stack_id);
+		sqlite3_bind_double(stmt, 5, (double)rise);
+		if (store_step_write(st, stmt, "retention: rolling up call sites") != 0)
+			goto out_free;
+	}
+	ret = 0;
+out_free:
+	free(ys);
+	return ret;
 }
 
 /* Append the count scrapes of 'target_id' in [from, to) to *v, at most 'limit' (0: all). 0, or
@@ -171,7 +348,8 @@ retention_target_hour(struct store *st, int64_t target_id, int64_t hour, unsigne
 			    (struct roll_sample){.location_id = sqlite3_column_int64(stmt, 0),
 			                         .count = sqlite3_column_int64(stmt, 1),
 			                         .weight = sc[i].weight,
-			                         .in_hour = i < nh};
+			                         .in_hour = i < nh,
+			                         .scrape = (uint32_t)i};
 		}
 		sqlite3_reset(stmt);
 		if (rc != SQLITE_DONE) {
@@ -258,6 +436,8 @@ retention_target_hour(struct store *st, int64_t target_id, int64_t hour, unsigne
 		if (store_step_write(st, stmt, "retention: rolling up samples") != 0)
 			goto out_free;
 	}
+	if (roll_stacks(st, service_id, hour, sc, nsc, nh, xs, nxs) < 0)
+		goto out_free;
 
 mark:
 	stmt = store_prepare(st, "UPDATE scrapes SET rolled = 1 WHERE target_id = ?1 AND ts >= ?2"
@@ -466,6 +646,7 @@ retention_services(struct store *st, unsigned limit)
 	        " WHERE NOT EXISTS (SELECT 1 FROM targets t WHERE t.service_id = s.id)"
 	        " AND NOT EXISTS (SELECT 1 FROM rollup_hours h WHERE h.service_id = s.id)"
 	        " AND NOT EXISTS (SELECT 1 FROM rollups r WHERE r.service_id = s.id)"
+	        " AND NOT EXISTS (SELECT 1 FROM rollup_stacks k WHERE k.service_id = s.id)"
 	        " AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.service_id = s.id)"
 	        " AND s.id NOT IN (SELECT service_id FROM suspects)"
 	        " AND s.id NOT IN (SELECT service_id FROM outbox) LIMIT ?1)");
@@ -566,6 +747,16 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 	    "DELETE FROM rollups WHERE (service_id, location_id, hour) IN"
 	    " (SELECT service_id, location_id, hour FROM rollups WHERE hour < ?1 LIMIT ?2)",
 	    rollup_cutoff, row_budget, "retention: deleting old rollups");
+	if (n < 0)
+		goto out_rollback;
+	if ((unsigned)n >= row_budget)
+		more = true;
+	n = retention_delete(
+	    st,
+	    "DELETE FROM rollup_stacks WHERE (service_id, location_id, hour, stack_id) IN"
+	    " (SELECT service_id, location_id, hour, stack_id FROM rollup_stacks WHERE hour < ?1"
+	    " LIMIT ?2)",
+	    rollup_cutoff, row_budget, "retention: deleting old call-site rollups");
 	if (n < 0)
 		goto out_rollback;
 	if ((unsigned)n >= row_budget)

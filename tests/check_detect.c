@@ -12,12 +12,14 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "collector/profile.h"
 #include "base/config.h"
 #include "detect/detect.h"
 #include "storage/query.h"
 #include "storage/store.h"
+#include "storage/store_internal.h"
 
 #define MIN 60000LL        /* ms */
 #define T0 1790000000000LL /* a fixed start time, ms */
@@ -489,6 +491,43 @@ START_TEST(test_slow_leak)
 	ck_assert_ptr_nonnull(
 	    strstr(r.suspects[0].explanation, "grew 1 → 30 in 29 min on 1/1 instance (+60/h"));
 	ranking_release(&r);
+	config_unref(cfg);
+	db_free(st);
+}
+END_TEST
+
+/* A suspect whose location has no call site stored (all its goroutines under its representative
+ * stack) is ranked without reading its samples a second time for call sites: that costs as much
+ * as the walk over the window did for the location, once per candidate. */
+START_TEST(test_call_sites_read_only_when_stored)
+{
+	struct store *st = db_new();
+	struct config *cfg = cfg_new(6 * 3600, 4, 10);
+	int64_t tid = target(st, "one", "http://10.0.0.1:6060");
+	struct gen_loc l = {"main.slowLeak", "/src/s/leak.go", 8, G_CHAN_SEND, NULL, 0, 0, false};
+	sqlite3_stmt *stmt = NULL;
+	struct ranking r;
+	int probes = 0;
+
+	for (int i = 0; i < 20; i++) {
+		l.count = 10 + (uint64_t)i;
+		scrape(st, tid, T0 + i * MIN, &l, 1, FMT_D1, false);
+	}
+	rank(st, cfg, NULL, T0 + 19 * MIN + 1000, &r);
+	ck_assert_int_eq(rank_of(&r, "main.slowLeak"), 1);
+	ranking_release(&r);
+	while ((stmt = sqlite3_next_stmt(store_db(st), stmt)) != NULL) {
+		const char *sql = sqlite3_sql(stmt);
+
+		if (strstr(sql, "FROM sample_stacks") == NULL)
+			continue;
+		if (strstr(sql, "UNION ALL") != NULL)
+			ck_assert_msg(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_RUN, 0) == 0,
+			              "call sites read: %s", sql);
+		else
+			probes += sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_RUN, 0);
+	}
+	ck_assert_int_eq(probes, 1);
 	config_unref(cfg);
 	db_free(st);
 }
@@ -1507,6 +1546,7 @@ detect_suite(void)
 	tcase_add_test(tc, test_confirmed_first);
 	tcase_add_test(tc, test_ignore_rules);
 	tcase_add_test(tc, test_call_sites);
+	tcase_add_test(tc, test_call_sites_read_only_when_stored);
 	tcase_add_test(tc, test_window_and_minimums);
 	tcase_add_test(tc, test_explanation_spread_ages);
 	tcase_add_test(tc, test_score_monotone);

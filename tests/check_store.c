@@ -2399,6 +2399,7 @@ START_TEST(test_retention_forgets_locations)
 		ck_assert_int_lt(++calls, 20);
 	ck_assert_int_eq(rc, 0);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rollups"), 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rollup_stacks"), 0);
 	ck_assert_int_eq(
 	    count_rows(st, "SELECT count(*) FROM locations WHERE function IN ('main.A', 'main.B')"),
 	    0);
@@ -2419,6 +2420,138 @@ START_TEST(test_retention_forgets_locations)
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations"), 4);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM stacks"), 3);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	store_free(st);
+}
+END_TEST
+
+/* ---- call sites over time ---- */
+
+/* A location reached from ten callers in one service (five per instance) and from another
+ * service's: query_location_call_sites() answers the service's own, at most
+ * QUERY_CALL_SITES_MAX, the largest now first (then by peak) and the asked-for one whatever its
+ * size; per bucket each instance's last scrape counts, a stack absent from it 0, and a sample
+ * stored without call sites counts under the location's representative stack. Its statement
+ * reads by index. */
+START_TEST(test_query_call_sites)
+{
+	static const char *const callers[] = {"main.caller0", "main.caller1", "main.caller2",
+	                                      "main.caller3", "main.caller4", "main.caller5",
+	                                      "main.caller6", "main.caller7", "main.caller8",
+	                                      "main.caller9", "main.otherSvc"};
+	struct frame frames[11][3];
+	struct prof_stack stacks[11];
+	struct store *st = store_open(dbpath, 0);
+	struct query_call_sites cs;
+	sqlite3_stmt *stmt = NULL;
+	int64_t t1, t2, t3, id3, loc_id, svc_id;
+	int checked = 0;
+
+	ck_assert_ptr_nonnull(st);
+	for (int k = 0; k < 11; k++) {
+		frames[k][0] =
+		    (struct frame){"runtime.gopark", "/usr/lib/go/src/runtime/proc.go", 363};
+		frames[k][1] = (struct frame){"main.leakSend", "/src/app/leak.go", 42};
+		frames[k][2] = (struct frame){callers[k], "/src/app/callers.go", (uint32_t)k + 1};
+		stacks[k] = (struct prof_stack){.frames = frames[k], .nframes = 3, .count = k};
+	}
+	t1 = store_target_upsert(st, "s", NULL, "http://1");
+	t2 = store_target_upsert(st, "s", NULL, "http://2");
+	t3 = store_target_upsert(st, "other", NULL, "http://3");
+	for (int i = 0; i < 12; i++) {
+		struct prof_location l =
+		    loc("main.leakSend", "/src/app/leak.go", 42, "chan send", 0, stack_a, 4);
+		struct prof_stack v[5];
+		struct profile p;
+		uint64_t sum = 0;
+		size_t n = 0;
+
+		/* t1: callers 0-4, caller0 growing; caller3 gone from the last scrape */
+		for (int k = 0; k < 5; k++) {
+			if (k == 3 && i == 11)
+				continue;
+			v[n] = stacks[k];
+			v[n].count = k == 0 ? 10 + (uint64_t)i : (uint64_t)k;
+			sum += v[n++].count;
+		}
+		l.stacks = v;
+		l.nstacks = n;
+		l.count = sum;
+		p = prof(&l, 1);
+		add(st, t1, T0 + i * MIN + 1000, &p);
+		/* t2: callers 5-9; its last scrape only the representative stack (none stored) */
+		n = 0;
+		sum = 0;
+		for (int k = 5; k < 10 && i < 11; k++) {
+			v[n] = stacks[k];
+			sum += v[n++].count;
+		}
+		l.stacks = n ? v : NULL;
+		l.nstacks = n;
+		l.count = n ? sum : 50;
+		p = prof(&l, 1);
+		add(st, t2, T0 + i * MIN + 2000, &p);
+		/* another service's caller, larger than any */
+		v[0] = stacks[10];
+		v[0].count = 1000;
+		l.stacks = v;
+		l.nstacks = 1;
+		l.count = 1000;
+		p = prof(&l, 1);
+		add(st, t3, T0 + i * MIN + 3000, &p);
+	}
+	loc_id = count_rows(st, "SELECT id FROM locations WHERE function = 'main.leakSend'");
+	svc_id = count_rows(st, "SELECT id FROM services WHERE name = 's'");
+	id3 = count_rows(st, "SELECT id FROM stacks WHERE frames LIKE '%main.caller3\"%'");
+	ck_assert_int_gt(id3, 0);
+
+	ck_assert_int_eq(
+	    query_location_call_sites(st, loc_id, svc_id, T0, T0 + 12 * MIN, 2 * MIN, id3, &cs), 0);
+	ck_assert_uint_eq(cs.nstacks, 11); /* ten callers and the representative */
+	ck_assert_uint_eq(cs.n, QUERY_CALL_SITES_MAX);
+	/* the representative: t2's last scrape */
+	ck_assert_ptr_nonnull(strstr(cs.v[0].frames_json, "main.handler.func1"));
+	ck_assert_uint_eq(cs.v[0].first, 0);
+	ck_assert_uint_eq(cs.v[0].last, 50);
+	/* caller0: each bucket's last scrape of t1 */
+	ck_assert_ptr_nonnull(strstr(cs.v[1].frames_json, "main.caller0\""));
+	ck_assert_uint_eq(cs.v[1].npoints, 6);
+	for (size_t b = 0; b < 6; b++) {
+		ck_assert_int_eq(cs.v[1].ts[b], T0 + (int64_t)b * 2 * MIN);
+		ck_assert_uint_eq(cs.v[1].count[b], 10 + 2 * b + 1);
+	}
+	ck_assert_uint_eq(cs.v[1].first, 11);
+	ck_assert_uint_eq(cs.v[1].last, 21);
+	ck_assert_ptr_nonnull(strstr(cs.v[2].frames_json, "main.caller4\""));
+	ck_assert_ptr_nonnull(strstr(cs.v[5].frames_json, "main.caller9\""));
+	ck_assert_uint_eq(cs.v[5].first, 9);
+	ck_assert_uint_eq(cs.v[5].last, 0);
+	/* caller3, asked for, in the last place; absent from t1's last scrape: 0 */
+	ck_assert_int_eq(cs.v[7].stack_id, id3);
+	ck_assert_uint_eq(cs.v[7].first, 3);
+	ck_assert_uint_eq(cs.v[7].last, 0);
+	for (size_t i = 0; i < cs.n; i++)
+		ck_assert_ptr_null(strstr(cs.v[i].frames_json, "main.otherSvc"));
+	query_call_sites_release(&cs);
+
+	/* A window of many scrape intervals: at most QUERY_CALL_SITES_POINTS points. */
+	ck_assert_int_eq(
+	    query_location_call_sites(st, loc_id, svc_id, T0, T0 + 12 * MIN, 1000, 0, &cs), 0);
+	ck_assert_uint_le(cs.v[0].npoints, QUERY_CALL_SITES_POINTS);
+	ck_assert_uint_ge(cs.v[0].npoints, 10);
+	query_call_sites_release(&cs);
+
+	while ((stmt = sqlite3_next_stmt(store_db(st), stmt)) != NULL) {
+		const char *sql = sqlite3_sql(stmt);
+
+		if (strstr(sql, "FROM sample_stacks ss") == NULL)
+			continue;
+		ck_assert_msg(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0) == 0,
+		              "full scan in: %s", sql);
+		ck_assert_msg(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_AUTOINDEX, 0) == 0,
+		              "automatic index in: %s", sql);
+		checked++;
+	}
+	ck_assert_int_eq(checked, 1);
 	store_free(st);
 }
 END_TEST
@@ -2845,6 +2978,7 @@ store_suite(void)
 	tcase_add_test(tc, test_query_targets_index);
 	tcase_add_test(tc, test_retention_rollup);
 	tcase_add_test(tc, test_retention_forgets_locations);
+	tcase_add_test(tc, test_query_call_sites);
 	tcase_add_test(tc, test_rollup_absent_and_rise);
 	tcase_add_test(tc, test_rollup_follows_stored_restarts);
 	tcase_add_test(tc, test_series_past_raw);

@@ -1197,6 +1197,140 @@ START_TEST(test_suspect_shows_own_stack)
 }
 END_TEST
 
+/* One scrape of 'target' with goroutines at main.waitAll from two callers: 'grow' of them from
+ * 'hostile' (a function name with markup in it) and 20 from main.steady. */
+static void
+web_two_callers_scrape(struct store *st, int64_t target, int64_t ts, const char *hostile,
+                       uint64_t grow)
+{
+	const struct frame a[] = {{"runtime.gopark", "/go/src/runtime/proc.go", 363},
+	                          {"main.waitAll", "/src/lib/wait.go", 9},
+	                          {hostile, "/src/app/handler.go", 77}};
+	const struct frame b[] = {{"runtime.gopark", "/go/src/runtime/proc.go", 363},
+	                          {"main.waitAll", "/src/lib/wait.go", 9},
+	                          {"main.steady", "/src/app/steady.go", 12}};
+	const struct prof_stack stacks[] = {{.frames = a, .nframes = 3, .count = grow},
+	                                    {.frames = b, .nframes = 3, .count = 20}};
+	struct prof_location l = {.loc = {"main.waitAll", "/src/lib/wait.go", 9},
+	                          .op = "chan receive",
+	                          .op_class = OP_CLASS_CHAN,
+	                          .count = grow + 20,
+	                          .max_wait_minutes = -1,
+	                          .min_wait_minutes = -1,
+	                          .median_wait_minutes = -1,
+	                          .stack = b,
+	                          .nstack = 3,
+	                          .stacks = stacks,
+	                          .nstacks = 2};
+	struct profile p = {.format = PROFILE_FORMAT_PROTO,
+	                    .kind = PROFILE_KIND_GOROUTINE,
+	                    .locations = &l,
+	                    .nlocations = 1,
+	                    .total_goroutines = grow + 25};
+	struct scrape_record rec = {.target_id = target, .ts = ts, .status = "ok", .profile = &p};
+
+	ck_assert_int_eq(store_add_scrape(st, &rec), 0);
+}
+
+/* The location page's "Call sites" card and /api/v1/locations/{id}'s call_sites: each stack of the
+ * service with its caller (escaped: function names are scraped), its count at the window's start
+ * and now, its series, and which one the ranking names as growing; and the API's source_url. */
+START_TEST(test_location_call_sites)
+{
+	static const char *const svc[] = {"service", "a", NULL};
+	static const char yaml[] =
+	    "services:\n"
+	    "  - name: a\n"
+	    "    targets: [\"http://a\"]\n"
+	    "    source:\n"
+	    "      url: \"https://git.example/a/blob/main/{path}#L{line}\"\n";
+	const char *hostile = "main.(*h).<img src=x onerror=alert(1)>";
+	const int64_t now = 1790000000000LL;
+	struct config_errors errs = {0};
+	struct config *cfg = config_load_buffer("t.yaml", yaml, strlen(yaml), &errs);
+	struct web_ctx c = {.arg = fake_arg, .arg_cls = (void *)svc, .now_ms = now};
+	struct web_reply r = {0};
+	char dir[256], path[300], want[128];
+	unsigned status;
+	struct store *st;
+	int64_t a, grow_id = 0;
+	json_t *j, *sites;
+	size_t i;
+	json_t *e;
+
+	ck_assert_msg(cfg != NULL, "config: %s", errs.n ? errs.msgs[0] : "?");
+	c.cfg = cfg;
+	testutil_mkdtemp(dir, sizeof(dir), "check_web");
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+	st = store_open(path, 0);
+	ck_assert_ptr_nonnull(st);
+	a = store_target_upsert(st, "a", NULL, "http://a");
+	for (int k = 0; k < 30; k++)
+		web_two_callers_scrape(st, a, now - (30 - k) * 60000, hostile,
+		                       5 + 10 * (uint64_t)k);
+	ck_assert_int_eq(detect_run(st, cfg, now), 0);
+	c.st = st;
+
+	j = api_get(&c, "/api/v1/locations/1", svc, &status);
+	ck_assert_uint_eq(status, 200);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "source_url")),
+	                 "https://git.example/a/blob/main/src/lib/wait.go#L9");
+	sites = json_object_get(j, "call_sites");
+	ck_assert_uint_eq(json_array_size(sites), 2);
+	json_array_foreach(sites, i, e)
+	{
+		const char *caller = json_string_value(json_object_get(e, "caller"));
+		json_int_t first = json_integer_value(json_object_get(e, "first"));
+		json_int_t last = json_integer_value(json_object_get(e, "last"));
+		json_t *series = json_object_get(e, "series");
+
+		ck_assert_ptr_nonnull(caller);
+		ck_assert_uint_ge(json_array_size(series), 3);
+		ck_assert_uint_le(json_array_size(series), QUERY_CALL_SITES_POINTS);
+		ck_assert_int_eq(json_integer_value(json_array_get(json_array_get(series, 0), 1)),
+		                 first);
+		ck_assert_int_eq(json_integer_value(json_array_get(
+		                     json_array_get(series, json_array_size(series) - 1), 1)),
+		                 last);
+		ck_assert_int_eq(json_integer_value(json_object_get(e, "growth")), last - first);
+		ck_assert_uint_eq(json_array_size(json_object_get(e, "frames")), 3);
+		if (i == 0) {
+			/* the largest now: the growing one, the one the ranking names */
+			ck_assert_str_eq(caller, hostile);
+			ck_assert_int_eq(last, 295);
+			ck_assert_int_gt(last - first, 200);
+			ck_assert(json_is_true(json_object_get(e, "ranked")));
+			grow_id = json_integer_value(json_object_get(e, "stack_id"));
+		} else {
+			ck_assert_str_eq(caller, "main.steady");
+			ck_assert_int_eq(first, 20);
+			ck_assert_int_eq(last, 20);
+			ck_assert(json_is_false(json_object_get(e, "ranked")));
+		}
+	}
+	json_decref(j);
+
+	c.path = "/locations/1";
+	c.arg_cls = (void *)svc;
+	pages_handle(&c, &r);
+	ck_assert_uint_eq(r.status, 200);
+	ck_assert_ptr_nonnull(memmem(r.body, r.len, "<h2>Call sites", 14));
+	ck_assert_ptr_null(memmem(r.body, r.len, "<img src=x", 10));
+	ck_assert_uint_eq(
+	    occurrences(r.body, r.len, "main.(*h).&lt;img src=x onerror=alert(1)&gt;</span>"),
+	    3); /* the card's caller and frame, and the suspect's stack */
+	snprintf(want, sizeof(want), "<tr class=\"ranked\" data-stack=\"%lld\">",
+	         (long long)grow_id);
+	ck_assert_ptr_nonnull(memmem(r.body, r.len, want, strlen(want)));
+	ck_assert_uint_eq(occurrences(r.body, r.len, "class=\"ranked\""), 1);
+	ck_assert_ptr_nonnull(memmem(r.body, r.len, "<span class=\"fn\">main.steady</span>", 35));
+	web_reply_release(&r);
+	store_free(st);
+	config_unref(cfg);
+	testutil_rmtree(dir);
+}
+END_TEST
+
 /* /api/v1/targets: pages of ?limit= linked by "next" through ?after=, filtered by ?service=,
  * ?status= and ?inactive=; the fields of each target as before; bad parameters named. */
 START_TEST(test_api_targets_pages)
@@ -1706,6 +1840,7 @@ web_suite(void)
 	tcase_add_test(tc, test_chart_past_raw);
 	tcase_add_test(tc, test_location_source_links);
 	tcase_add_test(tc, test_suspect_shows_own_stack);
+	tcase_add_test(tc, test_location_call_sites);
 	tcase_add_test(tc, test_micro_cache);
 	tcase_add_test(tc, test_recompute_window);
 	tcase_add_test(tc, test_micro_key_ignores_unknown_arguments);

@@ -11,6 +11,7 @@
 
 #include "detect/detect.h"
 #include "base/log.h"
+#include "base/srclink.h"
 #include "base/units.h"
 #include "base/xalloc.h"
 #include "storage/query.h"
@@ -405,17 +406,66 @@ parse_id(const char *p, int64_t *id, const char **rest)
 	return 0;
 }
 
+/* The call sites of a location in one service as JSON: each kept stack with the frame that calls
+ * the location in it, its frames, its count at the start of the window and now, and its series.
+ * New reference. */
+static json_t *
+call_sites_json(const struct store_location *loc, const struct query_call_sites *cs,
+                const struct suspect *s)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < cs->n; i++) {
+		const struct query_call_site *k = &cs->v[i];
+		char *caller = detect_caller_of(k->frames_json, loc->function, loc->line);
+		json_t *e = json_object(), *series = json_array();
+
+		json_object_set_new(e, "stack_id", json_integer(k->stack_id));
+		json_object_set_new(e, "caller", caller ? api_string(caller) : json_null());
+		json_object_set_new(e, "frames", api_parse_json(k->frames_json, json_array()));
+		json_object_set_new(e, "first", json_integer((json_int_t)k->first));
+		json_object_set_new(e, "last", json_integer((json_int_t)k->last));
+		json_object_set_new(e, "growth",
+		                    json_integer((json_int_t)k->last - (json_int_t)k->first));
+		json_object_set_new(e, "ranked", json_boolean(api_call_site_ranked(s, k)));
+		for (size_t p = 0; p < k->npoints; p++)
+			json_array_append_new(series, json_pack("[I,I]", (json_int_t)k->ts[p],
+			                                        (json_int_t)k->count[p]));
+		json_object_set_new(e, "series", series);
+		json_array_append_new(arr, e);
+		free(caller);
+	}
+	return arr;
+}
+
 static void
 api_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 {
+	const char *service = web_arg(c, "service");
 	struct store_location loc;
 	struct query_instance *inst = NULL;
 	size_t ninst = 0;
 	struct ranking rk = {0};
+	struct query_call_sites cs = {0};
+	const struct suspect *s = NULL;
+	struct api_source ps;
+	struct sbuf url = {.max = 16 * 1024};
+	uint64_t window = c->cfg->detector.window;
 	int32_t max_wait, median_wait;
+	char err[128];
 	json_t *o, *arr;
-	int rc = store_location_get(c->st, id, &loc);
+	int rc;
 
+	if (web_arg(c, "window") &&
+	    web_parse_duration(web_arg(c, "window"), API_MAX_WINDOW, &window) < 0) {
+		api_error(r, 400, "window: expected a duration like 30m, 6h or 2d, at most 30d");
+		return;
+	}
+	if (api_window_kept(c->cfg, window, err, sizeof(err)) < 0) {
+		api_error(r, 400, "%s", err);
+		return;
+	}
+	rc = store_location_get(c->st, id, &loc);
 	if (rc == 1) {
 		api_error(r, 404, "location %lld not found", (long long)id);
 		return;
@@ -434,6 +484,24 @@ api_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 		          (long long)id);
 		return;
 	}
+	/* The service the call sites are of: the one asked for, else the one it is ranked in, else
+	 * the first instance's (as the location page). */
+	for (size_t i = 0; i < rk.n && !s; i++) {
+		if (rk.suspects[i].location_id == id &&
+		    (!service || strcmp(rk.suspects[i].service, service) == 0))
+			s = &rk.suspects[i];
+	}
+	if (!service)
+		service = s ? s->service : ninst > 0 ? inst[0].service : NULL;
+	if (api_call_sites(c, id, service, window, s ? s->stack_id : 0, &cs) < 0) {
+		store_location_release(&loc);
+		query_instances_free(inst, ninst);
+		ranking_release(&rk);
+		api_error(r, 500,
+		          "reading the call sites of location %lld failed (see the daemon log)",
+		          (long long)id);
+		return;
+	}
 	o = json_object();
 	json_object_set_new(o, "id", json_integer(loc.id));
 	json_object_set_new(o, "function", api_string(loc.function));
@@ -447,6 +515,16 @@ api_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	json_object_set_new(o, "median_wait_minutes",
 	                    median_wait >= 0 ? json_integer(median_wait) : json_null());
 	json_object_set_new(o, "stack", api_parse_json(loc.stack_json, json_array()));
+	api_source_init(&ps, c, service);
+	json_object_set_new(o, "source_url",
+	                    api_source_url(&ps, loc.file, loc.line, &url) == 0 ? api_string(url.p)
+	                                                                       : json_null());
+	sbuf_release(&url);
+	api_source_release(&ps);
+	json_object_set_new(o, "call_sites_service", service ? api_string(service) : json_null());
+	json_object_set_new(o, "call_sites", call_sites_json(&loc, &cs, s));
+	json_object_set_new(o, "call_sites_seen", json_integer((json_int_t)cs.nstacks));
+	query_call_sites_release(&cs);
 	arr = json_array();
 	for (size_t i = 0; i < ninst; i++) {
 		json_t *e = json_object();
@@ -915,6 +993,86 @@ api_recent(const struct config *cfg, int64_t last_seen)
 	int64_t span = 10 * (int64_t)(cfg->scrape_interval ? cfg->scrape_interval : 60);
 
 	return last_seen - (span < 60 ? 60 : span) * 1000;
+}
+
+void
+api_source_init(struct api_source *ps, const struct web_ctx *c, const char *service)
+{
+	struct query_service *sv = NULL;
+	size_t nsv = 0;
+
+	*ps = (struct api_source){0};
+	for (size_t i = 0; service != NULL && i < c->cfg->nservices; i++) {
+		const struct config_service *cs = &c->cfg->services[i];
+
+		if (cs->source.url != NULL && strcmp(cs->name, service) == 0)
+			ps->src = &cs->source;
+	}
+	if (ps->src == NULL || ps->src->version_label == NULL ||
+	    query_services(c->st, &sv, &nsv) < 0)
+		return;
+	for (size_t i = 0; i < nsv && ps->version == NULL; i++) {
+		if (strcmp(sv[i].name, service) == 0)
+			ps->version = srclink_version(ps->src, sv[i].labels_json);
+	}
+	query_services_free(sv, nsv);
+}
+
+void
+api_source_release(struct api_source *ps)
+{
+	free(ps->version);
+	*ps = (struct api_source){0};
+}
+
+int
+api_source_url(const struct api_source *ps, const char *file, long long line, struct sbuf *url)
+{
+	if (ps->src == NULL || line <= 0 ||
+	    srclink_expand(ps->src, file, (unsigned long)line, ps->version, url) != 0 ||
+	    url->failed)
+		return -1;
+	return 0;
+}
+
+bool
+api_call_site_ranked(const struct suspect *s, const struct query_call_site *k)
+{
+	if (s == NULL)
+		return false;
+	if (s->stack_id != 0)
+		return k->stack_id == s->stack_id;
+	return s->stack_json != NULL && k->frames_json != NULL &&
+	       strcmp(s->stack_json, k->frames_json) == 0;
+}
+
+int
+api_call_sites(const struct web_ctx *c, int64_t location_id, const char *service, uint64_t window,
+               int64_t keep_stack_id, struct query_call_sites *out)
+{
+	int64_t interval = (int64_t)(c->cfg->scrape_interval ? c->cfg->scrape_interval : 60) * 1000;
+	int64_t service_id, step;
+	int rc;
+
+	*out = (struct query_call_sites){0};
+	if (service == NULL)
+		return 0;
+	rc = query_service_id(c->st, service, &service_id);
+	if (rc == 1)
+		return 0;
+	/* An instance's point is its last scrape in the bucket: two intervals per bucket at least,
+	 * so that each instance has one in each. */
+	step = (int64_t)window * 1000 / QUERY_CALL_SITES_POINTS;
+	if (step < 2 * interval)
+		step = 2 * interval;
+	if (rc < 0 || query_location_call_sites(c->st, location_id, service_id,
+	                                        c->now_ms - (int64_t)window * 1000, c->now_ms + 1,
+	                                        step, keep_stack_id, out) < 0) {
+		log_err("web: call sites of location %lld: %s", (long long)location_id,
+		        store_errmsg(c->st));
+		return -1;
+	}
+	return 0;
 }
 
 bool

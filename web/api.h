@@ -8,6 +8,8 @@
 
 #include <jansson.h>
 
+#include "base/config.h"
+#include "base/sbuf.h"
 #include "storage/query.h"
 #include "storage/store.h"
 #include "web/web.h"
@@ -103,6 +105,31 @@ void api_series_range(const struct config *cfg, uint64_t window, uint64_t *step,
 /* The start of "recently" for a location last seen at 'last_seen': ten scrape intervals (at least a
  * minute) before. */
 int64_t api_recent(const struct config *cfg, int64_t last_seen);
+
+/* Where a service's code lives (its `source` key) and the version it runs (its version_label target
+ * label, as stored with the service), for links from file:line to the code. */
+struct api_source {
+	const struct config_source *src; /* NULL: no links; borrowed from the configuration */
+	char *version;                   /* NULL: unknown; owned */
+};
+/* The source settings of 'service' (NULL: none). Release with api_source_release. */
+void api_source_init(struct api_source *ps, const struct web_ctx *c, const char *service);
+void api_source_release(struct api_source *ps);
+/* The link to 'file':'line' in the service's code into 'url' (base/srclink.h): 0, or -1 when
+ * the service has none (or it did not fit 'url''s cap). */
+int api_source_url(const struct api_source *ps, const char *file, long long line, struct sbuf *url);
+
+/* The call sites of location 'location_id' in 'service' over the 'window' seconds ending now,
+ * in about QUERY_CALL_SITES_POINTS points (never finer than two scrape intervals), keeping
+ * 'keep_stack_id' (the stack a ranking named; 0: none): query_location_call_sites(). An unknown
+ * service (or NULL) has none. 0, or -1 (logged). Caller releases with query_call_sites_release. */
+int api_call_sites(const struct web_ctx *c, int64_t location_id, const char *service,
+                   uint64_t window, int64_t keep_stack_id, struct query_call_sites *out)
+    __attribute__((warn_unused_result));
+
+/* True when 'k' is the stack suspect 's' (NULL: none) shows: the call site the detector found
+ * growing in its service. */
+bool api_call_site_ranked(const struct suspect *s, const struct query_call_site *k);
 
 /* A string as JSON, invalid UTF-8 replaced; never NULL unless out of memory. New reference. */
 json_t *api_string(const char *s);

@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/srclink.h"
 #include "base/units.h"
+#include "detect/detect.h"
 #include "detect/suspect_labels.h"
 #include "storage/query.h"
 #include "web/api.h"
@@ -599,51 +600,12 @@ page_suspects(const struct web_ctx *c, struct web_reply *r)
 
 /* ---- Location ---- */
 
-/* Where a service's code lives (its `source` key) and the version it runs (its version_label target
- * label, as stored with the service), for links from file:line to the code. */
-struct page_source {
-	const struct config_source *src; /* NULL: no links */
-	char *version;                   /* NULL: unknown */
-};
-
-static void
-page_source_init(struct page_source *ps, const struct web_ctx *c, const char *service)
-{
-	struct query_service *sv = NULL;
-	size_t nsv = 0;
-
-	*ps = (struct page_source){0};
-	for (size_t i = 0; service != NULL && i < c->cfg->nservices; i++) {
-		const struct config_service *cs = &c->cfg->services[i];
-
-		if (cs->source.url != NULL && strcmp(cs->name, service) == 0)
-			ps->src = &cs->source;
-	}
-	if (ps->src == NULL || ps->src->version_label == NULL ||
-	    query_services(c->st, &sv, &nsv) < 0)
-		return;
-	for (size_t i = 0; i < nsv && ps->version == NULL; i++) {
-		if (strcmp(sv[i].name, service) == 0)
-			ps->version = srclink_version(ps->src, sv[i].labels_json);
-	}
-	query_services_free(sv, nsv);
-}
-
-static void
-page_source_release(struct page_source *ps)
-{
-	free(ps->version);
-	*ps = (struct page_source){0};
-}
-
 /* "file:line", a link to the code where the service's source settings give one. */
 static void
-put_file_line(struct sbuf *b, const struct page_source *ps, const char *file, long long line)
+put_file_line(struct sbuf *b, const struct api_source *ps, const char *file, long long line)
 {
 	struct sbuf url = {.max = 16 * 1024};
-	bool linked = ps->src != NULL && line > 0 &&
-	              srclink_expand(ps->src, file, (unsigned long)line, ps->version, &url) == 0 &&
-	              !url.failed;
+	bool linked = line > 0 && api_source_url(ps, file, line, &url) == 0;
 
 	if (linked) {
 		sbuf_puts(b, "<a class=\"src\" rel=\"noreferrer\" href=\"");
@@ -660,7 +622,7 @@ put_file_line(struct sbuf *b, const struct page_source *ps, const char *file, lo
 /* The plain-text block for a bug report: location, evidence, stack. */
 static void
 issue_text(struct sbuf *t, const struct web_ctx *c, const struct store_location *loc,
-           const struct suspect *s, const json_t *stack, const struct page_source *ps)
+           const struct suspect *s, const json_t *stack, const struct api_source *ps)
 {
 	char iso[32];
 	size_t i;
@@ -788,14 +750,114 @@ labels_card(struct sbuf *b, const struct web_ctx *c, const struct suspect *s, in
 	store_labels_release(&lb);
 }
 
+/* The location's call sites in one service over the window: per kept stack the frame that calls
+ * the location (its frames when opened), its count at the window's start and now, the change,
+ * and a sparkline; the one the ranking names is marked as the one that grows. */
+static void
+call_sites_card(struct sbuf *b, const struct store_location *loc, const char *service,
+                const struct query_call_sites *cs, const struct suspect *s,
+                const struct api_source *ps)
+{
+	sbuf_puts(b, "<section class=\"card\" id=\"call-sites\"><h2>Call sites");
+	if (service != NULL) {
+		sbuf_puts(b, " <span class=\"muted\">in ");
+		sbuf_html(b, service);
+		sbuf_puts(b, "</span>");
+	}
+	sbuf_puts(b, "</h2>");
+	if (cs->n == 0) {
+		sbuf_puts(b, "<p class=\"muted\">No call sites of this location in the window.</p>"
+		             "</section>");
+		return;
+	}
+	if (cs->nstacks > cs->n)
+		sbuf_addf(b, "<p class=\"muted\">The %zu largest of %zu call stacks.</p>", cs->n,
+		          cs->nstacks);
+	sbuf_puts(b, "<table class=\"sortable compact callsites\"><thead><tr>"
+	             "<th data-sort=\"text\">Called from</th>"
+	             "<th data-sort=\"num\" class=\"num\">At start</th>"
+	             "<th data-sort=\"num\" class=\"num\">Now</th>"
+	             "<th data-sort=\"num\" class=\"num\">Change</th>"
+	             "<th>Over the window</th></tr></thead><tbody>");
+	for (size_t i = 0; i < cs->n; i++) {
+		const struct query_call_site *k = &cs->v[i];
+		char *caller = detect_caller_of(k->frames_json, loc->function, loc->line);
+		json_t *frames = json_loads(k->frames_json, 0, NULL), *f;
+		int64_t change = (int64_t)k->last - (int64_t)k->first;
+		bool ranked = api_call_site_ranked(s, k);
+		double v[QUERY_CALL_SITES_POINTS];
+		size_t nv =
+		    k->npoints < QUERY_CALL_SITES_POINTS ? k->npoints : QUERY_CALL_SITES_POINTS;
+		size_t j, from;
+
+		sbuf_addf(b, "<tr%s data-stack=\"%lld\"><td><details><summary><span class=\"fn\">",
+		          ranked ? " class=\"ranked\"" : "", (long long)k->stack_id);
+		sbuf_html(b, caller ? caller : "(no caller frame)");
+		sbuf_puts(b, "</span>");
+		if (ranked)
+			sbuf_puts(b, " <span class=\"badge\">grows: the ranked call site</span>");
+		sbuf_puts(b, "</summary><ol class=\"stack\">");
+		/* The path that leads to the location: the frames after its own (all of them when
+		 * it has none), innermost first. */
+		from = 0;
+		json_array_foreach(frames, j, f)
+		{
+			const char *fn = json_string_value(json_object_get(f, "function"));
+
+			if (fn && strcmp(fn, loc->function) == 0 &&
+			    json_integer_value(json_object_get(f, "line")) ==
+			        (json_int_t)loc->line) {
+				from = j + 1;
+				break;
+			}
+		}
+		json_array_foreach(frames, j, f)
+		{
+			const char *fn = json_string_value(json_object_get(f, "function"));
+			const char *file = json_string_value(json_object_get(f, "file"));
+			json_int_t line = json_integer_value(json_object_get(f, "line"));
+
+			if (j < from)
+				continue;
+			sbuf_puts(b, "<li><span class=\"fn\">");
+			sbuf_html(b, fn ? fn : "?");
+			sbuf_puts(b, "</span><span class=\"file\">");
+			put_file_line(b, file ? ps : &(struct api_source){0}, file ? file : "?",
+			              (long long)line);
+			sbuf_puts(b, "</span></li>");
+		}
+		json_decref(frames);
+		free(caller);
+		sbuf_addf(b, "</ol></details></td><td class=\"num\" data-v=\"%llu\">",
+		          (unsigned long long)k->first);
+		put_count(b, (double)k->first);
+		sbuf_addf(b, "</td><td class=\"num\" data-v=\"%llu\">",
+		          (unsigned long long)k->last);
+		put_count(b, (double)k->last);
+		sbuf_addf(b, "</td><td class=\"num\" data-v=\"%lld\">%s", (long long)change,
+		          change > 0   ? "+"
+		          : change < 0 ? "−"
+		                       : "");
+		put_count(b, (double)(change < 0 ? -change : change));
+		sbuf_puts(b, "</td><td>");
+		for (size_t p = 0; p < nv; p++)
+			v[p] = (double)k->count[p];
+		pages_sparkline(b, v, nv, 120, 24);
+		sbuf_puts(b, "</td></tr>");
+	}
+	sbuf_puts(b, "</tbody></table></section>");
+}
+
 static void
 page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 {
 	const char *service = web_arg(c, "service");
 	const char *wtext = web_arg(c, "window");
+	const char *cs_service;
 	struct store_location loc;
 	struct query_instance *inst = NULL;
 	struct query_series q = {0};
+	struct query_call_sites cs = {0};
 	struct ranking rk = {0};
 	const struct suspect *s = NULL;
 	struct sbuf b = {0}, t = {.max = 1u << 20};
@@ -804,7 +866,7 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	int32_t max_wait, median_wait;
 	size_t ninst = 0;
 	json_t *stack;
-	struct page_source ps;
+	struct api_source ps;
 	int64_t from, to, lookback;
 	size_t i;
 	json_t *f;
@@ -856,11 +918,17 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 		json_decref(stack);
 		stack = json_array();
 	}
-	page_source_init(&ps, c,
-	                 service     ? service
-	                 : s         ? s->service
-	                 : ninst > 0 ? inst[0].service
-	                             : NULL);
+	cs_service = service ? service : s ? s->service : ninst > 0 ? inst[0].service : NULL;
+	if (api_call_sites(c, id, cs_service, window, s ? s->stack_id : 0, &cs) < 0) {
+		json_decref(stack);
+		store_location_release(&loc);
+		query_instances_free(inst, ninst);
+		query_series_release(&q);
+		ranking_release(&rk);
+		page_error(c, r, 500, "Reading the location failed (see the daemon log).");
+		return;
+	}
+	api_source_init(&ps, c, cs_service);
 
 	page_begin(&b, loc.function, "suspects");
 	sbuf_puts(&b, "<p class=\"crumbs\"><a href=\"/");
@@ -968,6 +1036,8 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 		chart(&b, &q, c);
 	sbuf_puts(&b, "</section>");
 
+	call_sites_card(&b, &loc, cs_service, &cs, s, &ps);
+
 	/* Instances. */
 	sbuf_puts(&b, "<div class=\"cols\"><section class=\"card\"><h2>Instances now</h2>");
 	if (ninst == 0) {
@@ -1021,7 +1091,7 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 		                   : "<li><span class=\"fn\">");
 		sbuf_html(&b, fn ? fn : "?");
 		sbuf_puts(&b, "</span><span class=\"file\">");
-		put_file_line(&b, file ? &ps : &(struct page_source){0}, file ? file : "?",
+		put_file_line(&b, file ? &ps : &(struct api_source){0}, file ? file : "?",
 		              (long long)line);
 		sbuf_puts(&b, "</span></li>");
 	}
@@ -1049,10 +1119,11 @@ page_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 		page_end(&b, c, api);
 	}
 	json_decref(stack);
-	page_source_release(&ps);
+	api_source_release(&ps);
 	store_location_release(&loc);
 	query_instances_free(inst, ninst);
 	query_series_release(&q);
+	query_call_sites_release(&cs);
 	ranking_release(&rk);
 	web_reply_take(r, 200, "text/html; charset=utf-8", &b);
 }

@@ -11,7 +11,7 @@ out=$BUILD/bench
 mkdir -p "$out"
 inc=$BUILD/gen/storage/schema.sql.inc
 [ "$inc" -nt storage/schema.sql ] || make -s "$inc"
-srcs="tests/bench/bench_rank.c $(ls storage/*.c base/*.c) collector/profile.c collector/classify.c collector/parse_text.c collector/parse_labels.c collector/parse_proto.c"
+srcs="tests/bench/bench_rank.c $(ls storage/*.c base/*.c) collector/profile.c collector/classify.c collector/parse_text.c collector/parse_labels.c collector/parse_proto.c detect/history.c detect/trend.c detect/callsites.c"
 build() { # build OUT DETECT_C
 	# shellcheck disable=SC2086
 	cc -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -I. -I"$BUILD/gen" -o "$1" \
