@@ -613,6 +613,10 @@ apply_pragmas(struct store *st)
 	size_t i;
 
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	/* One bound for every connection of the process together: each page cache may grow to its
+	 * cache_size, but once SQLite's memory as a whole reaches STORE_HEAP_LIMIT they recycle
+	 * their own pages instead of taking more. */
+	sqlite3_soft_heap_limit64(STORE_HEAP_LIMIT);
 	if (store_readonly(st)) {
 		if (sqlite3_exec(st->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK)
 			goto out_error;
@@ -698,6 +702,14 @@ store_free(struct store *st)
 	store_ingest_free(st->ingest);
 	free(st->path);
 	free(st);
+}
+
+int64_t
+store_memory_used(int64_t *highwater)
+{
+	if (highwater != NULL)
+		*highwater = (int64_t)sqlite3_memory_highwater(0);
+	return (int64_t)sqlite3_memory_used();
 }
 
 int64_t

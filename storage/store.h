@@ -321,4 +321,14 @@ void target_health_free(struct target_health *h, size_t n);
 /* Database file size in bytes (page_count * page_size), -1 on error. */
 int64_t store_db_size(struct store *st);
 
+/* What SQLite may hold on the heap for every connection of the process together: past it each
+ * connection's page cache recycles its own pages instead of growing (a soft bound: the pages a
+ * statement has pinned, a sort's buffer, can pass it for a moment). Without it every connection's
+ * cache grows to its own cache_size (32 MiB for each read-write one) as the database grows. */
+#define STORE_HEAP_LIMIT (48LL << 20)
+
+/* Bytes SQLite holds on the heap for every connection of the process (page caches, statements,
+ * schemas), and the most it has held since the start in *highwater (may be NULL). */
+int64_t store_memory_used(int64_t *highwater);
+
 #endif

@@ -226,6 +226,34 @@ START_TEST(test_memory)
 }
 END_TEST
 
+/* SQLite's memory for every connection together stays near STORE_HEAP_LIMIT however many of them
+ * fill their page caches: the two connections here, each reading a table of 40 MB through a cache
+ * of 32 MiB, would hold twice that without the bound. */
+START_TEST(test_memory_bound)
+{
+	static const char fill[] =
+	    "CREATE TABLE big (x BLOB);"
+	    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40000)"
+	    " INSERT INTO big SELECT zeroblob(1000) FROM n";
+	static const char read_all[] = "SELECT count(*) FROM big WHERE length(x) = 1000";
+	struct store *a = store_open(dbpath, 0), *b;
+	int64_t peak, used;
+
+	ck_assert_ptr_nonnull(a);
+	exec_ok(a, fill);
+	b = store_open(dbpath, 0);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(count_rows(a, read_all), 40000);
+	ck_assert_int_eq(count_rows(b, read_all), 40000);
+	ck_assert_int_eq(count_rows(a, read_all), 40000);
+	used = store_memory_used(&peak);
+	ck_assert_int_gt(used, 8 << 20); /* the caches did fill */
+	ck_assert_int_le(peak, STORE_HEAP_LIMIT + (4 << 20));
+	store_free(b);
+	store_free(a);
+}
+END_TEST
+
 static void
 open_newer_child(void)
 {
@@ -2951,6 +2979,7 @@ store_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_open_migrates);
 	tcase_add_test(tc, test_memory);
+	tcase_add_test(tc, test_memory_bound);
 	tcase_add_test(tc, test_newer_version_refused);
 	tcase_add_test(tc, test_not_a_database);
 	tcase_add_test(tc, test_readonly);

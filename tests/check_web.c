@@ -959,6 +959,8 @@ START_TEST(test_metrics_count_from_start)
 	struct metrics *m = metrics_new();
 	struct web_reply r = {0};
 	struct web_ctx c = {.cfg = &cfg, .path = "/metrics"};
+	const char *sqlite_mem;
+	char want[96];
 
 	testutil_mkdtemp(dir, sizeof(dir), "check_web");
 	snprintf(path, sizeof(path), "%s/leakprofd.db", dir);
@@ -988,6 +990,14 @@ START_TEST(test_metrics_count_from_start)
 	    "\nleakprofd_scrapes_total{service=\"search \\\"x\\\"\",result=\"success\"} 1\n"));
 	ck_assert_ptr_nonnull(
 	    strstr(r.body, "\nleakprofd_scrape_duration_seconds_count{service=\"svc-1499\"} 2\n"));
+	/* SQLite's memory (the connection above holds its schema and statements) and its bound */
+	sqlite_mem = strstr(r.body, "\nleakprofd_sqlite_memory_bytes ");
+	ck_assert_ptr_nonnull(sqlite_mem);
+	ck_assert_int_gt(strtoll(sqlite_mem + strlen("\nleakprofd_sqlite_memory_bytes "), NULL, 10),
+	                 0);
+	snprintf(want, sizeof(want), "\nleakprofd_sqlite_memory_limit_bytes %lld\n",
+	         (long long)STORE_HEAP_LIMIT);
+	ck_assert_ptr_nonnull(strstr(r.body, want));
 	web_reply_release(&r);
 	metrics_free(m);
 	store_free(c.st);

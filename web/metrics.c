@@ -388,6 +388,13 @@ metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 	help(&b, "leakprofd_database_size_bytes", "gauge",
 	     "Size of the SQLite database (pages in use).");
 	sbuf_addf(&b, "leakprofd_database_size_bytes %lld\n", (long long)(size < 0 ? 0 : size));
+	help(&b, "leakprofd_sqlite_memory_bytes", "gauge",
+	     "Memory SQLite holds for every database connection of the daemon together (page "
+	     "caches, statements), held near leakprofd_sqlite_memory_limit_bytes.");
+	sbuf_addf(&b, "leakprofd_sqlite_memory_bytes %lld\n", (long long)store_memory_used(NULL));
+	help(&b, "leakprofd_sqlite_memory_limit_bytes", "gauge",
+	     "The memory past which SQLite's page caches recycle their pages instead of growing.");
+	sbuf_addf(&b, "leakprofd_sqlite_memory_limit_bytes %lld\n", (long long)STORE_HEAP_LIMIT);
 	if (c->recompute) {
 		uint64_t started, refused;
 

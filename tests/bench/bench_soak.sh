@@ -12,7 +12,8 @@
 #   - retention at work: the database starts with two hours of 1,000 other targets' scrapes from long enough
 #     ago (tests/bench/web_gendb.sh, moved back in time) that the raw retention (1 h) must roll them all up and
 #     delete them while the fleet is being stored.
-# Every 10 s it samples the daemon's RSS, its open file descriptors and the database size. It reports RSS at the
+# Every 10 s it samples the daemon's RSS (and its parts: heap, mapped files, shared memory), its open file
+# descriptors and the database size. It reports RSS at the
 # start (after a warm-up of a sixth of the run), the middle and the end, each the median of the samples of a
 # tenth of the run (single samples move by several MiB as SQLite and malloc take and give back memory around a
 # ranking; the target: flat within 10%) and the lowest and highest of each third after the warm-up (a leak
@@ -138,14 +139,17 @@ end=$((start + minutes * 60))
 warm=$((start + minutes * 10))
 mid=$((start + minutes * 30))
 samples=$out/samples.tsv
-echo "elapsed_s	rss_kib	hwm_kib	fds	db_bytes	wal_bytes" >"$samples"
+echo "elapsed_s	rss_kib	hwm_kib	fds	db_bytes	wal_bytes	anon_kib	file_kib	shmem_kib" >"$samples"
 sample() {   # one line of $samples; sets s_rss s_fds s_db
-	s_rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$d/status")
-	s_hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$d/status")
+	set -- $(awk '$1 ~ /^(VmRSS|VmHWM|RssAnon|RssFile|RssShmem):$/ { v[$1] = $2 }
+		END { print v["VmRSS:"], v["VmHWM:"], v["RssAnon:"], v["RssFile:"], v["RssShmem:"] }' \
+		"/proc/$d/status")
+	s_rss=$1 s_hwm=$2 s_anon=$3 s_file=$4 s_shmem=$5
 	s_fds=$(ls "/proc/$d/fd" | wc -l)
 	s_db=$(stat -c %s "$db")
 	s_wal=$(stat -c %s "$db-wal" 2>/dev/null || echo 0)
-	echo "$(( $(date +%s) - start ))	$s_rss	$s_hwm	$s_fds	$s_db	$s_wal" >>"$samples"
+	echo "$(( $(date +%s) - start ))	$s_rss	$s_hwm	$s_fds	$s_db	$s_wal	$s_anon	$s_file	$s_shmem" \
+		>>"$samples"
 }
 cpu0="" db1="" hups=0
 next_hup=$((start + 60))
@@ -166,15 +170,29 @@ while :; do
 	fi
 done
 hwm=$s_hwm
-# rss_median FROM TO: the median RSS (KiB) of the samples taken FROM to TO seconds into the run.
+# median COLUMN FROM TO: the median of a samples column (KiB) over the samples taken FROM to TO
+# seconds into the run; rss_median FROM TO: the same of the RSS.
+median() {
+	awk -v c="$1" -v a="$2" -v b="$3" 'NR > 1 && $1 >= a && $1 < b { print $c }' "$samples" |
+		sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 0 }'
+}
 rss_median() {
-	awk -v a="$1" -v b="$2" 'NR > 1 && $1 >= a && $1 < b { print $2 }' "$samples" | sort -n |
-		awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 0 }'
+	median 2 "$1" "$2"
 }
 tenth=$((minutes * 6))
 rss0=$(rss_median $((minutes * 10)) $((minutes * 10 + tenth)))
 rss1=$(rss_median $((minutes * 30 - tenth / 2)) $((minutes * 30 + tenth / 2)))
 rss2=$(rss_median $((minutes * 60 - tenth)) $((minutes * 60 + 60)))
+# What the RSS is made of, at the same three times: the heap (malloc, SQLite's page caches), pages
+# of files mapped (the binary, the libraries, the database through mmap) and shared memory (the
+# WAL index): a drift shows in the part that grows.
+parts=""
+for c in 7:heap 8:files 9:shared; do
+	col=${c%%:*}
+	parts="$parts${parts:+, }${c#*:} $(($(median "$col" $((minutes * 10)) $((minutes * 10 + tenth))) / 1024))"
+	parts="$parts/$(($(median "$col" $((minutes * 30 - tenth / 2)) $((minutes * 30 + tenth / 2))) / 1024))"
+	parts="$parts/$(($(median "$col" $((minutes * 60 - tenth)) $((minutes * 60 + 60))) / 1024))"
+done
 # range COLUMN FROM TO: the lowest and the highest value of a samples column FROM to TO seconds into the run.
 range() {
 	awk -v c="$1" -v a="$2" -v b="$3" 'NR > 1 && $1 >= a && $1 < b {
@@ -240,7 +258,7 @@ results=$out/soak-results.txt
 	echo "soak: $n targets every ${interval}s for $minutes min, leaks cycling every ${cycle}s, $hups SIGHUPs"
 	echo "  RSS                start $((rss0 / 1024)) MiB, middle $((rss1 / 1024)) MiB ($(pct "$rss0" "$rss1")%)," \
 	    "end $((rss2 / 1024)) MiB ($(pct "$rss0" "$rss2")%); peak $((hwm / 1024)) MiB (target: flat within 10%);" \
-	    "lowest-highest by third after the warm-up: $rss_thirds MiB"
+	    "lowest-highest by third after the warm-up: $rss_thirds MiB; at start/middle/end: $parts MiB"
 	echo "  file descriptors   $fds_a-$fds_a_hi open in the first half after the warm-up, $fds_b-$fds_b_hi in the second"
 	echo "  CPU                $cores cores on average after the warm-up (every thread: scraping, parsing," \
 	    "storing, ranking, alerting)"

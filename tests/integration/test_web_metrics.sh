@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/integration/test_web_metrics.sh: /metrics' scrape counters count from the daemon's start: scrapes made
 # before anyone asks for /metrics are all in the first answer (a healthy target and one refusing connections,
-# both results), and they keep growing afterwards.
+# both results), and they keep growing afterwards. It also shows SQLite's memory within its bound, and the debug
+# log says what the process holds.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 for t in curl sqlite3; do command -v $t >/dev/null || skip "$t is not installed"; done
@@ -50,6 +51,15 @@ echo "first /metrics: zoo $ok successes (at least $ok0 stored before), dead $bad
 [ "${bad:-0}" -ge "$failed0" ] || fail "the first /metrics counts $bad failed scrapes of dead, $failed0 were stored"
 [ "${count:-0}" -ge "$ok0" ] || fail "leakprofd_scrape_duration_seconds_count of zoo: $count"
 assert_eq "failures of zoo" "$(metric leakprofd_scrapes_total 'service="zoo",result="failure"')" 0
+# The daemon's own memory: SQLite's (its connections' caches and statements), within its bound, and
+# the debug line that says what the process holds.
+sqlite_mem=$(sed -n 's/^leakprofd_sqlite_memory_bytes \([0-9]*\)$/\1/p' "$TEST_TMP/metrics")
+sqlite_max=$(sed -n 's/^leakprofd_sqlite_memory_limit_bytes \([0-9]*\)$/\1/p' "$TEST_TMP/metrics")
+echo "SQLite holds ${sqlite_mem:-?} bytes (bound ${sqlite_max:-?})"
+[ "${sqlite_mem:-0}" -gt 0 ] && [ "$sqlite_mem" -le "${sqlite_max:-0}" ] ||
+	fail "leakprofd_sqlite_memory_bytes '$sqlite_mem', leakprofd_sqlite_memory_limit_bytes '$sqlite_max'"
+grep -q "daemon: memory: sqlite [0-9]* KiB .* the last trim took [0-9]* ms" "$TEST_TMP/daemon.log" ||
+	fail "no 'daemon: memory:' line in the debug log"
 sleep 2.5
 curl -sf -o "$TEST_TMP/metrics" "$base/metrics"
 [ "$(metric leakprofd_scrapes_total 'service="zoo",result="success"')" -gt "$ok" ] ||
