@@ -206,11 +206,24 @@ api_pick(const struct web_ctx *c, struct api_ranking *out, size_t limit, const c
 	return 200;
 }
 
+/* The `window` argument, when given, into *window (else left as it is): a duration of at most
+ * API_MAX_WINDOW within what is kept. 0, or -1 with the reason in err. */
+static int
+window_arg(const struct web_ctx *c, uint64_t *window, char *err, size_t errsz)
+{
+	const char *wtext = web_arg(c, "window");
+
+	if (wtext && web_parse_duration(wtext, API_MAX_WINDOW, window) < 0) {
+		snprintf(err, errsz, "window: expected a duration like 30m, 6h or 2d, at most 30d");
+		return -1;
+	}
+	return api_window_kept(c->cfg, *window, err, errsz);
+}
+
 unsigned
 api_load_ranking(const struct web_ctx *c, struct api_ranking *out, char *err, size_t errsz)
 {
 	const char *service = web_arg(c, "service");
-	const char *wtext = web_arg(c, "window");
 	const char *ltext = web_arg(c, "limit");
 	const char *label = web_arg(c, "label");
 	const char *lkey = NULL, *lvalue = NULL;
@@ -219,11 +232,7 @@ api_load_ranking(const struct web_ctx *c, struct api_ranking *out, char *err, si
 	int rc;
 
 	*out = (struct api_ranking){.rk = &out->own};
-	if (wtext && web_parse_duration(wtext, API_MAX_WINDOW, &window) < 0) {
-		snprintf(err, errsz, "window: expected a duration like 30m, 6h or 2d, at most 30d");
-		return 400;
-	}
-	if (api_window_kept(c->cfg, window, err, errsz) < 0)
+	if (window_arg(c, &window, err, errsz) < 0)
 		return 400;
 	if (ltext && (web_parse_uint(ltext, API_MAX_LIMIT, &limit) < 0 || limit == 0)) {
 		snprintf(err, errsz, "limit: expected an integer from 1 to %d", API_MAX_LIMIT);
@@ -456,12 +465,7 @@ api_location(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	json_t *o, *arr;
 	int rc;
 
-	if (web_arg(c, "window") &&
-	    web_parse_duration(web_arg(c, "window"), API_MAX_WINDOW, &window) < 0) {
-		api_error(r, 400, "window: expected a duration like 30m, 6h or 2d, at most 30d");
-		return;
-	}
-	if (api_window_kept(c->cfg, window, err, sizeof(err)) < 0) {
+	if (window_arg(c, &window, err, sizeof(err)) < 0) {
 		api_error(r, 400, "%s", err);
 		return;
 	}
@@ -571,12 +575,7 @@ api_series(const struct web_ctx *c, int64_t id, struct web_reply *r)
 	json_t *o, *arr;
 	int rc;
 
-	if (web_arg(c, "window") &&
-	    web_parse_duration(web_arg(c, "window"), API_MAX_WINDOW, &window) < 0) {
-		api_error(r, 400, "window: expected a duration like 30m, 6h or 2d, at most 30d");
-		return;
-	}
-	if (api_window_kept(c->cfg, window, err, sizeof(err)) < 0) {
+	if (window_arg(c, &window, err, sizeof(err)) < 0) {
 		api_error(r, 400, "%s", err);
 		return;
 	}
