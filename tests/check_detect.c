@@ -225,6 +225,18 @@ target(struct store *st, const char *service, const char *url)
 	return id;
 }
 
+/* n targets of 'service' at http://10.0.0.1:6060, .2, ... into t[]. */
+static void
+targets(struct store *st, const char *service, int64_t *t, int n)
+{
+	for (int k = 0; k < n; k++) {
+		char url[64];
+
+		snprintf(url, sizeof(url), "http://10.0.0.%d:6060", k + 1);
+		t[k] = target(st, service, url);
+	}
+}
+
 enum { FMT_D1, FMT_D2, FMT_LEAK1 };
 
 /* Store one successful scrape of 'tid' at 'ts' holding 'locs', over a connection that the
@@ -669,12 +681,7 @@ START_TEST(test_restarts_unseen)
 	};
 	struct ranking r;
 
-	for (int k = 0; k < 6; k++) {
-		char url[64];
-
-		snprintf(url, sizeof(url), "http://10.0.0.%d:6060", k + 1);
-		t[k] = target(st, "unseen", url);
-	}
+	targets(st, "unseen", t, 6);
 	for (int i = 0; i < 180; i++) {
 		for (int k = 0; k < 6; k++) {
 			int start = k == 0 ? 60 : k == 1 ? 70 : 0;
@@ -951,12 +958,7 @@ START_TEST(test_bursts_remembered)
 	};
 	struct ranking r;
 
-	for (int k = 0; k < 3; k++) {
-		char url[64];
-
-		snprintf(url, sizeof(url), "http://10.0.0.%d:6060", k + 1);
-		t[k] = target(st, "bursty", url);
-	}
+	targets(st, "bursty", t, 3);
 	ck_assert_int_eq(store_targets_set_active(st, t, 2), 0);
 	for (int i = 0; i < 130; i++) {
 		if (i == 100)
@@ -1002,12 +1004,7 @@ START_TEST(test_outage_never)
 	};
 	struct ranking r;
 
-	for (int k = 0; k < 3; k++) {
-		char url[64];
-
-		snprintf(url, sizeof(url), "http://10.0.0.%d:6060", k + 1);
-		t[k] = target(st, "outage", url);
-	}
+	targets(st, "outage", t, 3);
 	for (int i = 0; i < 45; i++) {
 		for (int k = 0; k < 3; k++) {
 			int b = i - 22;
@@ -1368,12 +1365,7 @@ START_TEST(test_explanation_spread_ages)
 	struct ranking r, saved;
 	const struct suspect *s;
 
-	for (int k = 0; k < 3; k++) {
-		char url[64];
-
-		snprintf(url, sizeof(url), "http://10.0.0.%d:6060", k + 1);
-		t[k] = target(st, "fan", url);
-	}
+	targets(st, "fan", t, 3);
 	for (int i = 0; i <= 360; i += 5) {
 		for (int k = 0; k < 3; k++) {
 			l.count = k == 2 ? 40 : 6 + (uint64_t)(24099.0 * i / 360);
@@ -1430,12 +1422,7 @@ START_TEST(test_score_monotone)
 	};
 	struct ranking r;
 
-	for (int k = 0; k < 3; k++) {
-		char url[64];
-
-		snprintf(url, sizeof(url), "http://10.0.0.%d:6060", k + 1);
-		t[k] = target(st, "mono", url);
-	}
+	targets(st, "mono", t, 3);
 	for (int i = 0; i < 20; i++) {
 		for (int k = 0; k < 3; k++) {
 			l[0].count = 10 + 10 * (uint64_t)i;
