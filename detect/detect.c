@@ -50,6 +50,7 @@
 #include "detect/callsites.h"
 #include "detect/detect.h"
 #include "detect/history.h"
+#include "detect/series.h"
 #include "detect/trend.h"
 #include "base/log.h"
 #include "storage/lifetime.h"
@@ -144,11 +145,10 @@ struct loc_acc {
 
 /* The current (location, target) series being read. */
 struct series {
-	struct tgt *t;   /* NULL: no target yet */
-	uint64_t *count; /* aligned with the target's pts; absent = 0 */
-	size_t cap;
-	size_t cursor; /* merge position in the target's pts */
-	bool any;      /* a non-zero count sample was seen */
+	struct tgt *t;    /* NULL: no target yet */
+	struct runs runs; /* over the target's pts; absent = 0 */
+	size_t cursor;    /* merge position in the target's pts */
+	bool any;         /* a non-zero count sample was seen */
 	uint64_t leaked;
 	int64_t detail_ts; /* latest detail sample */
 	int32_t detail_max, detail_median;
@@ -171,6 +171,12 @@ struct verdict {
 	uint32_t lives;
 };
 
+/* Where a target's scrapes fall in the sparkline's buckets (spark_maps()). */
+struct spark_map {
+	uint32_t end[DETECT_SPARK_POINTS]; /* its scrapes up to the bucket's end */
+	uint32_t on;                       /* bit b: bucket b holds its count */
+};
+
 struct detect_ctx {
 	const struct config *cfg;
 	int64_t since, now;
@@ -182,6 +188,9 @@ struct detect_ctx {
 	size_t npts, cappts;
 	struct tgt *tgts;
 	size_t ntgts, captgts;
+	struct spark_map *sparks; /* per target, aligned with tgts */
+	size_t *life_first;       /* per target: its lifetimes' ends in life_ends */
+	size_t *life_ends;        /* per lifetime of each target: the index after its last pt */
 	struct svc *svcs;
 	size_t nsvcs, capsvcs;
 	size_t last_svc;
@@ -305,17 +314,33 @@ on_scrape(const struct store_scrape *s, void *arg)
 	return 0;
 }
 
+static int
+life_end_add(struct detect_ctx *c, size_t *n, size_t *cap, size_t end)
+{
+	void *p = grow_array(c->life_ends, cap, *n + 1, sizeof(*c->life_ends));
+
+	if (!p)
+		return -1;
+	c->life_ends = p;
+	c->life_ends[(*n)++] = end;
+	return 0;
+}
+
 /* Split each target's scrapes into the process lifetimes the ingest stored, and tell the live
  * instances from the dead: live while in the configuration and succeeding recently, as of c->ref
  * (within DETECT_LIVE_INTERVALS of its usual interval: the median in the window, else the
  * configured one). Then per service: where its live instances' current lifetimes began and how
  * long they have lasted, and which dead instances are the generation they replaced (gone since the
  * earliest of them came up). */
-static void
+static int
 split_lifetimes(struct detect_ctx *c)
 {
 	double *dts = NULL;
-	size_t capdts = 0;
+	size_t capdts = 0, nends = 0, capends = 0;
+
+	c->life_first = calloc(c->ntgts ? c->ntgts : 1, sizeof(*c->life_first));
+	if (!c->life_first)
+		return -1;
 
 	for (size_t i = 0; i < c->nsvcs; i++)
 		c->svcs[i].gen_start = INT64_MAX;
@@ -344,13 +369,18 @@ split_lifetimes(struct detect_ctx *c)
 			}
 		}
 		t->cur = 0;
+		c->life_first[i] = nends;
 		for (size_t j = 0; j < t->n; j++) {
 			if (j > 0 && p[j].restart) {
+				if (life_end_add(c, &nends, &capends, j) < 0)
+					goto nomem;
 				life++;
 				t->cur = j;
 			}
 			p[j].life = life;
 		}
+		if (life_end_add(c, &nends, &capends, t->n) < 0)
+			goto nomem;
 		t->nlives = t->n ? life + 1 : 0;
 		t->live = t->active && t->n > 0 &&
 		          (double)(c->ref - p[t->n - 1].ts) <= med * (DETECT_LIVE_INTERVALS + 0.5);
@@ -377,84 +407,105 @@ split_lifetimes(struct detect_ctx *c)
 			s->prevgen++;
 	}
 	free(dts);
+	return 0;
+nomem:
+	free(dts);
+	return -1;
 }
 
 /* ---- statistics of one lifetime ---- */
 
-/* Theil-Sen slope and Kendall's tau-b (detect/trend.h) of the segment's counts against time. */
+/* Theil-Sen slope and Kendall's tau-b (detect/trend.h) of the counts of the scrapes [s0, end)
+ * against time. */
 static void
-trend(const struct pt *p, const uint64_t *v, size_t n, double *slope, double *tau)
+trend(const struct pt *p, const struct runs *v, size_t s0, size_t end, double *slope, double *tau)
 {
-	size_t idx[TREND_MAX_POINTS], m = trend_pick(n, idx);
+	size_t idx[TREND_MAX_POINTS], m = trend_pick(end - s0, idx);
+	struct runs_cursor rc = {.r = v->r, .n = v->n, .k = runs_find(v->r, v->n, s0)};
 	int64_t t[TREND_MAX_POINTS];
 	double y[TREND_MAX_POINTS];
 
 	for (size_t i = 0; i < m; i++) {
-		t[i] = p[idx[i]].ts;
-		y[i] = (double)v[idx[i]];
+		t[i] = p[s0 + idx[i]].ts;
+		y[i] = (double)runs_at(&rc, s0 + idx[i]);
 	}
 	trend_fit(t, y, m, slope, tau);
 }
 
+/* Judge the lifetime [start, end) of a series 'v' over the target's scrapes 'p'. */
 static void
-life_judge(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n,
+life_judge(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_t start, size_t end,
            struct life_stats *ls)
 {
-	size_t s0 = 0;
-	uint64_t runmax = 0, fellback = 0;
+	size_t s0 = start, from, to, k0 = runs_find(v->r, v->n, start), n;
+	uint64_t runmax = 0, fellback = 0, prev;
 	int64_t late_ms;
 
 	memset(ls, 0, sizeof(*ls));
-	ls->n = n;
-	if (n == 0)
+	ls->n = end - start;
+	if (end <= start)
 		return;
 	/* The segment judged is the stretch since the lifetime's last minimum: a leak that starts
 	 * mid-lifetime after a long flat stretch is judged on its rise, not drowned in the flat
 	 * pairs. What came before it only says whether this location already rose and fell back in
 	 * this lifetime (a burst does, a leak cannot). */
-	for (size_t i = 1; i < n; i++)
-		if (v[i] <= v[s0])
-			s0 = i;
-	for (size_t i = 0; i <= s0; i++) {
-		if (v[i] > runmax)
-			runmax = v[i];
-		if (runmax - v[i] > fellback)
-			fellback = runmax - v[i];
+	{
+		uint64_t low = v->r[k0].v;
+
+		for (size_t k = k0; k < v->n && runs_span(v->r, v->n, k, start, end, &from, &to);
+		     k++) {
+			if (v->r[k].v <= low) {
+				low = v->r[k].v;
+				s0 = to - 1;
+			}
+		}
 	}
-	late_ms = (p[s0].ts - p[0].ts) / 2;
+	for (size_t k = k0; k < v->n && runs_span(v->r, v->n, k, start, s0 + 1, &from, &to); k++) {
+		if (v->r[k].v > runmax)
+			runmax = v->r[k].v;
+		if (runmax - v->r[k].v > fellback)
+			fellback = runmax - v->r[k].v;
+	}
+	late_ms = (p[s0].ts - p[start].ts) / 2;
 	if (late_ms > DETECT_LATE_MS)
 		late_ms = DETECT_LATE_MS;
-	p += s0;
-	v += s0;
-	n -= s0;
+	n = end - s0;
 	/* A rise after a flat stretch (at least min_scrapes long, and longer than the rise so far)
 	 * has the shape of a burst as much as of a leak that started late: it must persist twice as
 	 * long before it counts, and for half the flat stretch (at most DETECT_LATE_MS): slow
 	 * requests pile up for minutes after a quiet hour, a leak keeps going. */
-	bool late = s0 >= c->min_scrapes && s0 >= n;
-	ls->first = v[0];
-	ls->last = v[n - 1];
-	ls->peak = v[0];
-	ls->t0 = p[0].ts;
-	ls->t1 = p[n - 1].ts;
-	for (size_t i = 1; i < n; i++) {
-		ls->steps++;
-		if (v[i] > v[i - 1]) {
-			if (!ls->ups)
-				ls->first_up = i;
-			ls->last_up = i;
-			ls->ups++;
-		} else if (v[i] < v[i - 1]) {
-			ls->downs++;
+	bool late = s0 - start >= c->min_scrapes && s0 - start >= n;
+	size_t ks = runs_find(v->r, v->n, s0);
+
+	ls->first = v->r[ks].v;
+	ls->peak = ls->first;
+	ls->t0 = p[s0].ts;
+	ls->t1 = p[end - 1].ts;
+	ls->steps = n - 1;
+	prev = ls->first;
+	for (size_t k = ks; k < v->n && runs_span(v->r, v->n, k, s0, end, &from, &to); k++) {
+		uint64_t x = v->r[k].v;
+
+		if (from > s0) {
+			if (x > prev) {
+				if (!ls->ups)
+					ls->first_up = from - s0;
+				ls->last_up = from - s0;
+				ls->ups++;
+			} else if (x < prev) {
+				ls->downs++;
+			}
 		}
-		if (v[i] > ls->peak)
-			ls->peak = v[i];
+		if (x > ls->peak)
+			ls->peak = x;
+		prev = x;
 	}
+	ls->last = prev;
 	if (ls->peak > ls->first && ls->last > ls->first)
 		ls->retained = (double)(ls->last - ls->first) / (double)(ls->peak - ls->first);
 	if (n < 2 || ls->ups == 0)
 		return;
-	trend(p, v, n, &ls->slope, &ls->tau);
+	trend(p, v, s0, end, &ls->slope, &ls->tau);
 
 	/* Growth over at least min_scrapes scrapes: the up-steps must spread over that many scrapes
 	 * (a burst that arrives in one scrape is one step, however tall), and it must not have
@@ -477,35 +528,54 @@ life_judge(struct detect_ctx *c, const struct pt *p, const uint64_t *v, size_t n
 
 /* ---- pass 2: samples, one (location, target) series at a time ---- */
 
+/* Where each target's scrapes fall in its service's sparkline buckets, once per ranking: each
+ * bucket holds the target's count at the end of the bucket (service total = sum over targets),
+ * carried over buckets without a scrape, but not past the target's last scrape (it went away).
+ * A series then adds its counts in DETECT_SPARK_POINTS steps, not one per scrape. */
+static int
+spark_maps(struct detect_ctx *c)
+{
+	c->sparks = calloc(c->ntgts ? c->ntgts : 1, sizeof(*c->sparks));
+	if (!c->sparks)
+		return -1;
+	for (size_t i = 0; i < c->ntgts; i++) {
+		const struct tgt *t = &c->tgts[i];
+		const struct pt *p = &c->pts[t->first];
+		const struct svc *s = find_svc(c, t->service_id);
+		struct spark_map *m = &c->sparks[i];
+		size_t j = 0;
+		int64_t width;
+
+		if (!s || s->last_ts <= s->first_ts)
+			continue;
+		width = (s->last_ts - s->first_ts) / DETECT_SPARK_POINTS + 1;
+		for (size_t b = 0; b < DETECT_SPARK_POINTS; b++) {
+			int64_t end =
+			    s->first_ts + (int64_t)((double)(s->last_ts - s->first_ts) *
+			                            (double)(b + 1) / DETECT_SPARK_POINTS);
+			bool any = false;
+
+			while (j < t->n && p[j].ts <= end) {
+				any = true;
+				j++;
+			}
+			m->end[b] = (uint32_t)j;
+			if (any || (j > 0 && (j < t->n || end - p[t->n - 1].ts <= width)))
+				m->on |= 1u << b;
+		}
+	}
+	return 0;
+}
+
 static void
 spark_add(struct detect_ctx *c, const struct tgt *t)
 {
-	const struct pt *p = &c->pts[t->first];
-	struct svc *s = c->cur.svc;
-	double last = 0;
-	size_t j = 0;
-	int64_t width;
+	const struct spark_map *m = &c->sparks[t - c->tgts];
+	struct runs_cursor rc = {.r = c->ser.runs.r, .n = c->ser.runs.n};
 
-	if (!s || s->last_ts <= s->first_ts)
-		return;
-	width = (s->last_ts - s->first_ts) / DETECT_SPARK_POINTS + 1;
-	/* Each bucket holds the target's count at the end of the bucket; service total = sum over
-	 * targets. */
-	for (size_t b = 0; b < DETECT_SPARK_POINTS; b++) {
-		int64_t end = s->first_ts + (int64_t)((double)(s->last_ts - s->first_ts) *
-		                                      (double)(b + 1) / DETECT_SPARK_POINTS);
-		bool any = false;
-
-		while (j < t->n && p[j].ts <= end) {
-			last = (double)c->ser.count[j];
-			any = true;
-			j++;
-		}
-		/* carried over buckets without a scrape, but not past the target's last scrape (it
-		 * went away) */
-		if (any || (j > 0 && (j < t->n || end - p[t->n - 1].ts <= width)))
-			c->cur.spark[b] += last;
-	}
+	for (size_t b = 0; b < DETECT_SPARK_POINTS; b++)
+		if (m->on & (1u << b))
+			c->cur.spark[b] += (double)runs_at(&rc, m->end[b] - 1);
 }
 
 /* Whether the lifetime just after a growing one (slope 'prev_slope' per hour) says anything yet:
@@ -529,15 +599,19 @@ after_growth_conclusive(const struct detect_ctx *c, double prev_slope, size_t n,
  * LIFETIME_COLLAPSE_HELD scrapes in a row; 'end' when there is none. What a burst or a downstream
  * outage piles up drains as steeply, but piled up for minutes, not for the process's life. */
 static size_t
-location_reset(const uint64_t *v, size_t start, size_t end)
+location_reset(const struct runs *v, size_t start, size_t end)
 {
-	unsigned held = 0;
+	size_t held = 0, from, to;
+	uint64_t prev = 0;
 
-	for (size_t i = start; i < end; i++) {
-		if (i > start && held >= LIFETIME_COLLAPSE_HELD &&
-		    lifetime_fell_steeply(v[i - 1], v[i]))
-			return i;
-		held = v[i] >= LIFETIME_FALL_MIN ? held + 1 : 0;
+	/* inside a run the count does not fall, so only where one run follows another */
+	for (size_t k = runs_find(v->r, v->n, start);
+	     k < v->n && runs_span(v->r, v->n, k, start, end, &from, &to); k++) {
+		if (from > start && held >= LIFETIME_COLLAPSE_HELD &&
+		    lifetime_fell_steeply(prev, v->r[k].v))
+			return from;
+		held = v->r[k].v >= LIFETIME_FALL_MIN ? held + (to - from) : 0;
+		prev = v->r[k].v;
 	}
 	return end;
 }
@@ -549,17 +623,29 @@ location_reset(const uint64_t *v, size_t start, size_t end)
  * them minutes later, whatever the interval. A leak that begins mid-life counts once it has piled
  * up for longer; the leak of a new process starts with it, with no absence before. */
 static bool
-pileup_young(const uint64_t *v, size_t cur, size_t n)
+pileup_young(const struct runs *v, size_t cur, size_t n)
 {
-	size_t k = n, zeros = 0;
+	size_t k = n, zeros = 0, from, to, r;
 
-	while (k > cur && v[k - 1] > 0)
-		k--;
+	if (n <= cur)
+		return false;
+	r = runs_find(v->r, v->n, n - 1);
+	/* back over the counts held since the last absence, then over the absence */
+	for (;; r--) {
+		if (!runs_span(v->r, v->n, r, cur, n, &from, &to) || v->r[r].v == 0)
+			break;
+		k = from;
+		if (r == 0)
+			break;
+	}
 	if (k == n || n - k >= LIFETIME_COLLAPSE_HELD)
 		return false;
-	while (k > cur && v[k - 1] == 0 && zeros < LIFETIME_COLLAPSE_HELD) {
-		k--;
-		zeros++;
+	for (;; r--) {
+		if (!runs_span(v->r, v->n, r, cur, k, &from, &to) || v->r[r].v != 0)
+			break;
+		zeros += to - from;
+		if (r == 0 || zeros >= LIFETIME_COLLAPSE_HELD)
+			break;
 	}
 	return zeros >= LIFETIME_COLLAPSE_HELD;
 }
@@ -571,9 +657,10 @@ series_finish(struct detect_ctx *c)
 	struct loc_acc *a = &c->cur;
 	struct verdict vd = {0};
 	const struct pt *p;
-	const uint64_t *v;
+	const struct runs *v = &c->ser.runs;
+	const size_t *life_end;
 	struct life_stats ls, latest_growing = {0};
-	size_t start = 0;
+	size_t start = 0, from, to;
 	double grow_w = 0, judged_w = 0, prev_slope = 0;
 	bool latest_judged_grows = false;
 	void *np;
@@ -584,16 +671,20 @@ series_finish(struct detect_ctx *c)
 	if (!c->ser.any && !c->ser.leaked && !c->ser.detail_ts)
 		return;
 	p = &c->pts[t->first];
-	v = c->ser.count;
+	life_end = &c->life_ends[c->life_first[t - c->tgts]];
+	if (runs_end(&c->ser.runs, t->n) < 0) {
+		c->err = -1;
+		return;
+	}
 	spark_add(c, t);
 	if (!t->live && !t->prevgen)
 		return; /* history only */
 	vd.live = t->live;
-	for (size_t i = 0; i < t->n; i++)
-		if (v[i] > vd.wmax)
-			vd.wmax = v[i];
+	for (size_t k = 0; k < v->n; k++)
+		if (v->r[k].v > vd.wmax)
+			vd.wmax = v->r[k].v;
 	if (t->live) {
-		uint64_t lo = UINT64_MAX;
+		uint64_t lo = UINT64_MAX, last = v->r[v->n - 1].v;
 
 		a->seen++;
 		if (c->ser.any)
@@ -603,19 +694,15 @@ series_finish(struct detect_ctx *c)
 			if (c->ser.leaked > a->leaked_max)
 				a->leaked_max = c->ser.leaked;
 		}
-		if (t->n) {
-			uint64_t cur = v[t->n - 1];
-
-			a->current_sum += cur;
-			if (p[t->n - 1].total &&
-			    (double)cur / (double)p[t->n - 1].total > a->max_share)
-				a->max_share = (double)cur / (double)p[t->n - 1].total;
-		}
-		for (size_t i = t->cur; i < t->n; i++)
-			if (v[i] < lo)
-				lo = v[i];
-		if (t->n && v[t->n - 1] - lo > a->live_rise)
-			a->live_rise = v[t->n - 1] - lo;
+		a->current_sum += last;
+		if (p[t->n - 1].total && (double)last / (double)p[t->n - 1].total > a->max_share)
+			a->max_share = (double)last / (double)p[t->n - 1].total;
+		for (size_t k = runs_find(v->r, v->n, t->cur);
+		     k < v->n && runs_span(v->r, v->n, k, t->cur, t->n, &from, &to); k++)
+			if (v->r[k].v < lo)
+				lo = v->r[k].v;
+		if (last - lo > a->live_rise)
+			a->live_rise = last - lo;
 	}
 
 	/* Judge each lifetime; a lifetime too short to judge (the one that just started) gives no
@@ -623,29 +710,26 @@ series_finish(struct detect_ctx *c)
 	 * location that falls to near 0 after holding for long was reset by a restart that nothing
 	 * else showed (location_reset()): judged apart, its fall is not a burst falling back. */
 	while (start < t->n) {
-		size_t end = start;
-		uint64_t runmax = 0;
+		size_t end = location_reset(v, start, life_end[p[start].life]);
+		size_t k0 = runs_find(v->r, v->n, start);
+		uint64_t runmax = 0, lo = UINT64_MAX, last = 0;
 
-		while (end < t->n && p[end].life == p[start].life)
-			end++;
-		end = location_reset(v, start, end);
-		life_judge(c, p + start, v + start, end - start, &ls);
+		life_judge(c, p, v, start, end, &ls);
 		if (ls.growing && pileup_young(v, start, end))
 			ls.growing = false; /* not yet, whatever life_judge() says */
-		for (size_t i = start; i < end; i++) {
-			if (v[i] > runmax)
-				runmax = v[i];
-			if (runmax - v[i] > vd.fellback)
-				vd.fellback = runmax - v[i];
+		for (size_t k = k0; k < v->n && runs_span(v->r, v->n, k, start, end, &from, &to);
+		     k++) {
+			if (v->r[k].v > runmax)
+				runmax = v->r[k].v;
+			if (runmax - v->r[k].v > vd.fellback)
+				vd.fellback = runmax - v->r[k].v;
+			if (v->r[k].v < lo)
+				lo = v->r[k].v;
+			last = v->r[k].v;
 		}
 		if (ls.n >= c->min_scrapes && end == t->n && latest_judged_grows && !ls.growing) {
-			uint64_t lo = v[start];
-
-			for (size_t i = start; i < end; i++)
-				if (v[i] < lo)
-					lo = v[i];
 			if (!after_growth_conclusive(c, prev_slope, ls.n,
-			                             p[end - 1].ts - p[start].ts, v[end - 1] - lo))
+			                             p[end - 1].ts - p[start].ts, last - lo))
 				ls.n = 0;
 		}
 		if (ls.n >= c->min_scrapes) {
@@ -931,15 +1015,7 @@ on_sample(const struct store_sample *s, void *arg)
 		t = find_tgt(c, s->target_id);
 		if (!t)
 			return 0; /* a target with no successful count scrape in the window */
-		if (t->n > ser->cap) {
-			uint64_t *n = realloc(ser->count, t->n * sizeof(*n));
-
-			if (!n)
-				return -1;
-			ser->count = n;
-			ser->cap = t->n;
-		}
-		memset(ser->count, 0, t->n * sizeof(*ser->count));
+		runs_clear(&ser->runs);
 		ser->t = t;
 		ser->cursor = 0;
 		ser->any = false;
@@ -971,7 +1047,8 @@ on_sample(const struct store_sample *s, void *arg)
 		ser->cursor = j;
 		for (; j < t->n && p[j].ts == s->ts; j++) {
 			if (p[j].scrape_id == s->scrape_id) {
-				ser->count[j] = s->count;
+				if (runs_set(&ser->runs, j, s->count) < 0)
+					return -1;
 				if (s->count)
 					ser->any = true;
 				break;
@@ -1323,7 +1400,10 @@ ctx_release(struct detect_ctx *c)
 	}
 	free(c->cands);
 	callsites_release(&c->calls);
-	free(c->ser.count);
+	runs_release(&c->ser.runs);
+	free(c->sparks);
+	free(c->life_first);
+	free(c->life_ends);
 	free(c->verdicts);
 	free(c->plateaus);
 }
@@ -1362,7 +1442,8 @@ detect_rank(struct store *st, const struct config *cfg, const char *service,
 	 * c.tgts NULL, which qsort must not be given even with a count of 0. */
 	if (c.ntgts > 1)
 		qsort(c.tgts, c.ntgts, sizeof(*c.tgts), cmp_tgt);
-	split_lifetimes(&c);
+	if (split_lifetimes(&c) < 0 || spark_maps(&c) < 0)
+		goto out_nomem;
 	if (store_each_sample(st, service, c.since, on_sample, &c) != 0 ||
 	    location_finish(&c) < 0) {
 		if (!query_interrupted(st))
