@@ -51,6 +51,7 @@
 #include "detect/detect.h"
 #include "detect/history.h"
 #include "detect/series.h"
+#include "detect/window.h"
 #include "detect/trend.h"
 #include "base/log.h"
 #include "storage/lifetime.h"
@@ -989,6 +990,71 @@ location_finish(struct detect_ctx *c)
 	return 0;
 }
 
+/* The (service, location) the next series belong to: the one before is finished when it
+ * changes. 0, or -1. */
+static int
+location_begin(struct detect_ctx *c, int64_t service_id, int64_t location_id)
+{
+	if (c->cur.valid && c->cur.location_id == location_id && c->cur.service_id == service_id)
+		return 0;
+	if (location_finish(c) < 0)
+		return -1;
+	memset(&c->cur, 0, sizeof(c->cur));
+	c->cur.valid = true;
+	c->cur.service_id = service_id;
+	c->cur.location_id = location_id;
+	c->cur.svc = find_svc(c, service_id);
+	c->cur.oldest_wait = -1;
+	c->cur.median_wait = -1;
+	return 0;
+}
+
+/* The next series is of 'target_id': the one before is finished. NULL when the target has no
+ * successful count scrape in the window. */
+static struct tgt *
+series_begin(struct detect_ctx *c, int64_t target_id)
+{
+	struct series *ser = &c->ser;
+	struct tgt *t;
+
+	series_finish(c);
+	t = find_tgt(c, target_id);
+	if (!t)
+		return NULL;
+	runs_clear(&ser->runs);
+	ser->t = t;
+	ser->cursor = 0;
+	ser->any = false;
+	ser->leaked = 0;
+	ser->detail_ts = 0;
+	ser->detail_max = -1;
+	ser->detail_median = -1;
+	return t;
+}
+
+/* A series the window (window.h) kept: the same as its samples read one by one. */
+static int
+on_series(const struct window_series *s, void *arg)
+{
+	struct detect_ctx *c = arg;
+	struct series *ser = &c->ser;
+	struct tgt *t;
+
+	if (location_begin(c, s->service_id, s->location_id) < 0)
+		return -1;
+	t = series_begin(c, s->target_id);
+	if (!t)
+		return 0;
+	if (runs_copy(&ser->runs, s->runs, s->nruns, t->n) < 0)
+		return -1;
+	ser->any = s->any;
+	ser->leaked = s->leaked;
+	ser->detail_ts = s->detail_ts;
+	ser->detail_max = s->detail_max;
+	ser->detail_median = s->detail_median;
+	return 0;
+}
+
 static int
 on_sample(const struct store_sample *s, void *arg)
 {
@@ -998,32 +1064,10 @@ on_sample(const struct store_sample *s, void *arg)
 
 	if (s->ts > c->now)
 		return 0;
-	if (!c->cur.valid || c->cur.location_id != s->location_id ||
-	    c->cur.service_id != s->service_id) {
-		if (location_finish(c) < 0)
-			return -1;
-		memset(&c->cur, 0, sizeof(c->cur));
-		c->cur.valid = true;
-		c->cur.service_id = s->service_id;
-		c->cur.location_id = s->location_id;
-		c->cur.svc = find_svc(c, s->service_id);
-		c->cur.oldest_wait = -1;
-		c->cur.median_wait = -1;
-	}
-	if (!ser->t || ser->t->target_id != s->target_id) {
-		series_finish(c);
-		t = find_tgt(c, s->target_id);
-		if (!t)
-			return 0; /* a target with no successful count scrape in the window */
-		runs_clear(&ser->runs);
-		ser->t = t;
-		ser->cursor = 0;
-		ser->any = false;
-		ser->leaked = 0;
-		ser->detail_ts = 0;
-		ser->detail_max = -1;
-		ser->detail_median = -1;
-	}
+	if (location_begin(c, s->service_id, s->location_id) < 0)
+		return -1;
+	if ((!ser->t || ser->t->target_id != s->target_id) && !series_begin(c, s->target_id))
+		return 0;
 	t = ser->t;
 	if (s->leaked > ser->leaked)
 		ser->leaked = s->leaked;
@@ -1408,9 +1452,10 @@ ctx_release(struct detect_ctx *c)
 	free(c->plateaus);
 }
 
-int
-detect_rank(struct store *st, const struct config *cfg, const char *service,
-            uint64_t window_seconds, int64_t now_ms, struct ranking *out)
+/* Rank from 'w' when given (all services), else from the store. */
+static int
+rank(struct store *st, const struct config *cfg, const char *service, struct window *w,
+     uint64_t window_seconds, int64_t now_ms, struct ranking *out)
 {
 	struct detect_ctx c = {.cfg = cfg, .now = now_ms};
 	int64_t t0 = clock_mono_ms();
@@ -1433,7 +1478,10 @@ detect_rank(struct store *st, const struct config *cfg, const char *service,
 	}
 	if (c.ref == 0 || c.ref > now_ms)
 		c.ref = now_ms;
-	if (store_each_scrape(st, service, c.since, on_scrape, &c) != 0) {
+	if (w && window_update(w, st, c.since, now_ms) != 0)
+		goto out_release;
+	if ((w ? window_each_scrape(w, on_scrape, &c)
+	       : store_each_scrape(st, service, c.since, on_scrape, &c)) != 0) {
 		if (!query_interrupted(st)) /* an interrupt is its interrupter's to report */
 			log_err("detect: reading scrapes: %s", store_errmsg(st));
 		goto out_release;
@@ -1444,7 +1492,8 @@ detect_rank(struct store *st, const struct config *cfg, const char *service,
 		qsort(c.tgts, c.ntgts, sizeof(*c.tgts), cmp_tgt);
 	if (split_lifetimes(&c) < 0 || spark_maps(&c) < 0)
 		goto out_nomem;
-	if (store_each_sample(st, service, c.since, on_sample, &c) != 0 ||
+	if ((w ? window_each_series(w, on_series, &c)
+	       : store_each_sample(st, service, c.since, on_sample, &c)) != 0 ||
 	    location_finish(&c) < 0) {
 		if (!query_interrupted(st))
 			log_err("detect: reading samples: %s", store_errmsg(st));
@@ -1505,13 +1554,30 @@ out_release:
 }
 
 int
-detect_run(struct store *st, const struct config *cfg, int64_t now_ms)
+detect_rank(struct store *st, const struct config *cfg, const char *service,
+            uint64_t window_seconds, int64_t now_ms, struct ranking *out)
+{
+	return rank(st, cfg, service, NULL, window_seconds, now_ms, out);
+}
+
+int
+detect_rank_window(struct store *st, const struct config *cfg, struct window *w,
+                   uint64_t window_seconds, int64_t now_ms, struct ranking *out)
+{
+	/* Past retention.raw the store no longer holds what the window would: read it. */
+	if (cfg && cfg->retention_raw && window_seconds > cfg->retention_raw)
+		w = NULL;
+	return rank(st, cfg, NULL, w, window_seconds, now_ms, out);
+}
+
+int
+detect_run(struct store *st, const struct config *cfg, struct window *w, int64_t now_ms)
 {
 	struct ranking r;
 	uint64_t window = cfg && cfg->detector.window ? cfg->detector.window : 6 * 3600;
 	int rc;
 
-	if (detect_rank(st, cfg, NULL, window, now_ms, &r) < 0)
+	if (detect_rank_window(st, cfg, w, window, now_ms, &r) < 0)
 		return -1;
 	rc = store_ranking_save(st, &r);
 	if (rc < 0)

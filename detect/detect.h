@@ -21,9 +21,19 @@ int detect_rank(struct store *st, const struct config *cfg, const char *service,
                 uint64_t window_seconds, int64_t now_ms, struct ranking *out)
     __attribute__((warn_unused_result));
 
-/* Rank every service over cfg->detector.window and store the result (store_ranking_save). The
- * daemon calls this after each scrape round. 0, or -1 (logged). */
-int detect_run(struct store *st, const struct config *cfg, int64_t now_ms)
+struct window;
+
+/* detect_rank() of every service from the window 'w' kept between rankings (detect/window.h),
+ * brought up to date first: the same ranking, reading only what was stored since the last one.
+ * Rankings from one window must come with non-decreasing now_ms. A window longer than
+ * retention.raw is read from the store. */
+int detect_rank_window(struct store *st, const struct config *cfg, struct window *w,
+                       uint64_t window_seconds, int64_t now_ms, struct ranking *out)
+    __attribute__((warn_unused_result));
+
+/* Rank every service over cfg->detector.window and store the result (store_ranking_save), from
+ * 'w' (NULL: from the store). The daemon calls this after each scrape round. 0, or -1 (logged). */
+int detect_run(struct store *st, const struct config *cfg, struct window *w, int64_t now_ms)
     __attribute__((warn_unused_result));
 
 /* True when cfg->detector.ignore keeps 'loc' of 'service' off the ranking (by attributed function,

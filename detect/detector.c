@@ -41,6 +41,7 @@
 #include "base/xalloc.h"
 #include "detect/detect.h"
 #include "detect/detector.h"
+#include "detect/window.h"
 #include "storage/query.h"
 #include "storage/store.h"
 
@@ -60,6 +61,7 @@ struct detector {
 	int64_t pace_ms;    /* guarded by mu: a ranking as long as the last one plus its rest */
 	struct config_slot cfg; /* the snapshot the next ranking uses */
 	struct store *st;       /* the thread's own connection */
+	struct window *win;     /* the window kept between rankings (window.h) */
 	struct alerter *alert;  /* borrowed */
 };
 
@@ -103,7 +105,7 @@ detector_main(void *arg)
 		cfg = config_slot_get(&d->cfg);
 		started = clock_mono_ms();
 		log_debug("detect: ranking started");
-		r = detect_run(d->st, cfg, clock_wall_ms());
+		r = detect_run(d->st, cfg, d->win, clock_wall_ms());
 		took = clock_mono_ms() - started;
 		config_unref(cfg);
 		if (atomic_load(&d->cancel)) {
@@ -149,6 +151,13 @@ detector_start(const struct config *cfg, struct alerter *alert)
 		free(d);
 		return NULL;
 	}
+	d->win = window_new();
+	if (d->win == NULL) {
+		log_err("detect: out of memory");
+		store_free(d->st);
+		free(d);
+		return NULL;
+	}
 	d->alert = alert;
 	atomic_init(&d->cancel, false);
 	query_set_interrupt(d->st, detector_interrupt, d);
@@ -170,6 +179,7 @@ detector_start(const struct config *cfg, struct alerter *alert)
 		pthread_mutex_destroy(&d->mu);
 		config_slot_release(&d->cfg);
 		store_free(d->st);
+		window_free(d->win);
 		free(d);
 		return NULL;
 	}
@@ -243,5 +253,6 @@ detector_stop(struct detector *d)
 	pthread_mutex_destroy(&d->mu);
 	config_slot_release(&d->cfg);
 	store_free(d->st);
+	window_free(d->win);
 	free(d);
 }

@@ -1,5 +1,6 @@
 /* detect/series.c: a series as runs of equal counts. See series.h. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "detect/series.h"
 
@@ -12,14 +13,14 @@ push(struct runs *s, size_t at, uint64_t v)
 		return -1;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 8;
-		struct run *r = realloc(s->r, cap * sizeof(*r));
+		struct count_run *r = realloc(s->r, cap * sizeof(*r));
 
 		if (!r)
 			return -1;
 		s->r = r;
 		s->cap = cap;
 	}
-	s->r[s->n++] = (struct run){.at = (uint32_t)at, .v = v};
+	s->r[s->n++] = (struct count_run){.at = (uint32_t)at, .v = v};
 	return 0;
 }
 
@@ -53,6 +54,23 @@ runs_end(struct runs *s, size_t n)
 	return 0;
 }
 
+int
+runs_copy(struct runs *s, const struct count_run *r, size_t n, size_t len)
+{
+	if (n > s->cap) {
+		struct count_run *p = realloc(s->r, n * sizeof(*p));
+
+		if (!p)
+			return -1;
+		s->r = p;
+		s->cap = n;
+	}
+	memcpy(s->r, r, n * sizeof(*r));
+	s->n = n;
+	s->next = len;
+	return 0;
+}
+
 void
 runs_release(struct runs *s)
 {
@@ -61,7 +79,7 @@ runs_release(struct runs *s)
 }
 
 size_t
-runs_find(const struct run *r, size_t n, size_t j)
+runs_find(const struct count_run *r, size_t n, size_t j)
 {
 	size_t lo = 0, hi = n;
 

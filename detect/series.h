@@ -10,13 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct run {
+struct count_run {
 	uint32_t at; /* the index of its first scrape in the instance's window */
 	uint64_t v;
 };
 
 struct runs {
-	struct run *r; /* ascending 'at', r[0].at == 0 once ended, no two neighbours equal */
+	struct count_run *r; /* ascending 'at', r[0].at == 0 once ended, no two neighbours equal */
 	size_t n, cap;
 	size_t next; /* the first scrape not yet given a count */
 };
@@ -28,14 +28,17 @@ void runs_clear(struct runs *s);
 int runs_set(struct runs *s, size_t j, uint64_t v) __attribute__((warn_unused_result));
 /* Every scrape before 'n' not given a count held 0. 0, or -1 out of memory. */
 int runs_end(struct runs *s, size_t n) __attribute__((warn_unused_result));
+/* Make 's' the runs 'r' of a whole series of 'len' scrapes. 0, or -1 out of memory. */
+int runs_copy(struct runs *s, const struct count_run *r, size_t n, size_t len)
+    __attribute__((warn_unused_result));
 void runs_release(struct runs *s);
 
 /* The index of the run holding scrape 'j' (r must start at 0). */
-size_t runs_find(const struct run *r, size_t n, size_t j);
+size_t runs_find(const struct count_run *r, size_t n, size_t j);
 
 /* A forward reader of the counts at ascending scrapes. */
 struct runs_cursor {
-	const struct run *r;
+	const struct count_run *r;
 	size_t n, k;
 };
 
@@ -50,7 +53,8 @@ runs_at(struct runs_cursor *c, size_t j)
 /* The scrapes [from, to) that run 'k' covers inside [a, b) (b at most the series' length); false
  * when none. */
 static inline bool
-runs_span(const struct run *r, size_t n, size_t k, size_t a, size_t b, size_t *from, size_t *to)
+runs_span(const struct count_run *r, size_t n, size_t k, size_t a, size_t b, size_t *from,
+          size_t *to)
 {
 	size_t end = k + 1 < n ? r[k + 1].at : b;
 

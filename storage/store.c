@@ -184,6 +184,14 @@ static const char *const migrations[] = {
 	migration_outbox_failed,
 	migration_sample_stacks_sql,
 	migration_rollup_stacks_sql,
+	/* Restarts placed on a scrape after it was stored (a goid restart, store_ingest.c), in the
+	 * order placed: the detector's window (detect/window.c) reads the ones newer than it holds
+	 * instead of its whole window again. Retention deletes a move with its scrape. IF NOT
+	 * EXISTS: a test re-runs the migrations before this one. */
+	"CREATE TABLE IF NOT EXISTS restart_moves ("
+	" seq INTEGER PRIMARY KEY,"
+	" scrape_id INTEGER NOT NULL REFERENCES scrapes(id) ON DELETE CASCADE);"
+	"CREATE INDEX IF NOT EXISTS restart_moves_scrape ON restart_moves (scrape_id);",
 };
 /* clang-format on */
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

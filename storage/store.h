@@ -135,6 +135,59 @@ int store_each_scrape(struct store *st, const char *service, int64_t since,
 /* Likewise every sample since 'since', ordered by service, location, target, ts. */
 int store_each_sample(struct store *st, const char *service, int64_t since,
                       int (*cb)(const struct store_sample *s, void *arg), void *arg);
+/* ---- Reading only what is new (the detector's window kept between rankings, detect/window.c) ----
+ *
+ * A scrape's id grows with each one stored, and a scrape is stored with its samples in one
+ * transaction, so "every scrape up to id N" is a complete set once N is read. The one later
+ * change to a stored scrape is a restart placed on it (a goid restart, store_ingest.c); each is
+ * also logged in restart_moves with a growing seq. */
+
+/* The newest scrape id and restart move stored (0: none). 0, or -1 (logged). */
+int store_window_marks(struct store *st, int64_t *scrape_id, int64_t *move_seq)
+    __attribute__((warn_unused_result));
+
+/* A target as the window holds it. */
+struct store_window_target {
+	int64_t target_id;
+	int64_t service_id;
+	const char *service; /* borrowed, valid during the callback */
+	const char *url;     /* borrowed */
+	bool active;
+};
+/* Every target, by id. A non-zero return from cb stops the walk and is returned; -1 on error. */
+int store_each_window_target(struct store *st,
+                             int (*cb)(const struct store_window_target *t, void *arg), void *arg);
+
+/* One successful scrape and one of its samples (has_sample false: a scrape with none). */
+struct store_window_row {
+	int64_t scrape_id;
+	int64_t target_id;
+	int64_t ts;
+	uint64_t total_goroutines;
+	bool detail;
+	bool restart;
+	bool has_sample;
+	int64_t location_id;
+	uint64_t count;
+	uint64_t leaked;
+	int32_t max_wait;    /* -1 unknown */
+	int32_t median_wait; /* -1 unknown */
+};
+/* Every successful scrape with ts >= 'since' and id <= 'upto' with its samples, by target, ts, id
+ * and location: all of a window. */
+int store_each_window_row(struct store *st, int64_t since, int64_t upto,
+                          int (*cb)(const struct store_window_row *r, void *arg), void *arg);
+/* Likewise the scrapes with 'after' < id <= 'upto' (and ts >= 'since'), by id and location: what
+ * was stored since. */
+int store_each_window_row_after(struct store *st, int64_t after, int64_t upto, int64_t since,
+                                int (*cb)(const struct store_window_row *r, void *arg), void *arg);
+/* The restarts placed on stored scrapes with 'after' < seq <= 'upto': cb gets the scrape, its
+ * target and whether it now starts a lifetime. */
+int store_each_restart_move(struct store *st, int64_t after, int64_t upto,
+                            int (*cb)(int64_t scrape_id, int64_t target_id, bool restart,
+                                      void *arg),
+                            void *arg);
+
 /* The start of the newest scrape attempt stored (successful or not) into *ts, 0 when none: how
  * fresh the data is. 0, or -1 (logged). */
 int store_last_attempt(struct store *st, int64_t *ts) __attribute__((warn_unused_result));

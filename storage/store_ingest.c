@@ -1115,6 +1115,12 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		sqlite3_bind_text(stmt, 2, lifetime_reason_name(LIFETIME_GOID), -1, SQLITE_STATIC);
 		if (store_step_write(st, stmt, what) != 0)
 			goto out_rollback;
+		stmt = store_prepare(st, "INSERT INTO restart_moves (scrape_id) VALUES (?1)");
+		if (stmt == NULL)
+			goto out_rollback;
+		sqlite3_bind_int64(stmt, 1, ing->goid_marked);
+		if (store_step_write(st, stmt, what) != 0)
+			goto out_rollback;
 	}
 	if (!batch && store_commit(st) < 0)
 		return -1;

@@ -775,3 +775,168 @@ out_rollback:
 	store_rollback(st);
 	return -1;
 }
+
+/* ---- Reading only what is new ---- */
+
+int
+store_window_marks(struct store *st, int64_t *scrape_id, int64_t *move_seq)
+{
+	sqlite3_stmt *stmt = store_prepare(st, "SELECT (SELECT ifnull(max(id), 0) FROM scrapes),"
+	                                       " (SELECT ifnull(max(seq), 0) FROM restart_moves)");
+
+	if (stmt == NULL)
+		return -1;
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		store_log_sqlite(st, "reading the newest scrape");
+		store_stmt_done(stmt);
+		return -1;
+	}
+	*scrape_id = sqlite3_column_int64(stmt, 0);
+	*move_seq = sqlite3_column_int64(stmt, 1);
+	store_stmt_done(stmt);
+	return 0;
+}
+
+int
+store_each_window_target(struct store *st,
+                         int (*cb)(const struct store_window_target *t, void *arg), void *arg)
+{
+	sqlite3_stmt *stmt =
+	    store_prepare(st, "SELECT t.id, t.service_id, sv.name, t.url, t.active"
+	                      " FROM targets t JOIN services sv ON sv.id = t.service_id"
+	                      " ORDER BY t.id");
+	int rc, ret = 0;
+
+	if (stmt == NULL)
+		return -1;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct store_window_target t = {
+		    .target_id = sqlite3_column_int64(stmt, 0),
+		    .service_id = sqlite3_column_int64(stmt, 1),
+		    .service = (const char *)sqlite3_column_text(stmt, 2),
+		    .url = (const char *)sqlite3_column_text(stmt, 3),
+		    .active = sqlite3_column_int(stmt, 4) != 0,
+		};
+
+		if (!t.service || !t.url)
+			continue;
+		ret = cb(&t, arg);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE) {
+		store_log_sqlite(st, "reading targets");
+		ret = -1;
+	}
+	store_stmt_done(stmt);
+	return ret;
+}
+
+/* The columns both window walks read, in this order. */
+#define WINDOW_ROW_COLUMNS                                                                         \
+	"s.id, s.target_id, s.ts, s.total_goroutines, s.detail, s.restart IS NOT NULL,"            \
+	" x.location_id, x.count, x.leaked, x.max_wait, x.median_wait"
+
+static int
+window_rows(struct store *st, sqlite3_stmt *stmt,
+            int (*cb)(const struct store_window_row *r, void *arg), void *arg)
+{
+	int rc, ret = 0;
+
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct store_window_row r = {
+		    .scrape_id = sqlite3_column_int64(stmt, 0),
+		    .target_id = sqlite3_column_int64(stmt, 1),
+		    .ts = sqlite3_column_int64(stmt, 2),
+		    .total_goroutines = (uint64_t)sqlite3_column_int64(stmt, 3),
+		    .detail = sqlite3_column_int(stmt, 4) != 0,
+		    .restart = sqlite3_column_int(stmt, 5) != 0,
+		    .has_sample = sqlite3_column_type(stmt, 6) != SQLITE_NULL,
+		    .location_id = sqlite3_column_int64(stmt, 6),
+		    .count = (uint64_t)sqlite3_column_int64(stmt, 7),
+		    .leaked = (uint64_t)sqlite3_column_int64(stmt, 8),
+		    .max_wait = sqlite3_column_type(stmt, 9) == SQLITE_NULL
+		                    ? -1
+		                    : sqlite3_column_int(stmt, 9),
+		    .median_wait = sqlite3_column_type(stmt, 10) == SQLITE_NULL
+		                       ? -1
+		                       : sqlite3_column_int(stmt, 10),
+		};
+
+		ret = cb(&r, arg);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE) {
+		store_log_sqlite(st, "reading the window");
+		ret = -1;
+	}
+	store_stmt_done(stmt);
+	return ret;
+}
+
+int
+store_each_window_row(struct store *st, int64_t since, int64_t upto,
+                      int (*cb)(const struct store_window_row *r, void *arg), void *arg)
+{
+	/* From each target into the (target_id, ts) index, then the samples' primary key: rows
+	 * come out in the wanted order without a sort, and no scrape outside the window is read. */
+	sqlite3_stmt *stmt = store_prepare(
+	    st, "SELECT " WINDOW_ROW_COLUMNS " FROM targets t CROSS JOIN scrapes s"
+	        " LEFT JOIN samples x ON x.scrape_id = s.id"
+	        " WHERE s.target_id = t.id AND s.ts >= ?1 AND s.id <= ?2 AND s.status = 'ok'"
+	        " ORDER BY t.id, s.ts, s.id, x.location_id");
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, since);
+	sqlite3_bind_int64(stmt, 2, upto);
+	return window_rows(st, stmt, cb, arg);
+}
+
+int
+store_each_window_row_after(struct store *st, int64_t after, int64_t upto, int64_t since,
+                            int (*cb)(const struct store_window_row *r, void *arg), void *arg)
+{
+	sqlite3_stmt *stmt =
+	    store_prepare(st, "SELECT " WINDOW_ROW_COLUMNS " FROM scrapes s"
+	                      " LEFT JOIN samples x ON x.scrape_id = s.id"
+	                      " WHERE s.id > ?1 AND s.id <= ?2 AND s.ts >= ?3 AND s.status = 'ok'"
+	                      " ORDER BY s.id, x.location_id");
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, after);
+	sqlite3_bind_int64(stmt, 2, upto);
+	sqlite3_bind_int64(stmt, 3, since);
+	return window_rows(st, stmt, cb, arg);
+}
+
+int
+store_each_restart_move(struct store *st, int64_t after, int64_t upto,
+                        int (*cb)(int64_t scrape_id, int64_t target_id, bool restart, void *arg),
+                        void *arg)
+{
+	sqlite3_stmt *stmt = store_prepare(
+	    st, "SELECT s.id, s.target_id, s.restart IS NOT NULL FROM restart_moves m"
+	        " CROSS JOIN scrapes s WHERE m.seq > ?1 AND m.seq <= ?2 AND s.id = m.scrape_id"
+	        " ORDER BY m.seq");
+	int rc, ret = 0;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, after);
+	sqlite3_bind_int64(stmt, 2, upto);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		ret = cb(sqlite3_column_int64(stmt, 0), sqlite3_column_int64(stmt, 1),
+		         sqlite3_column_int(stmt, 2) != 0, arg);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE) {
+		store_log_sqlite(st, "reading restart moves");
+		ret = -1;
+	}
+	store_stmt_done(stmt);
+	return ret;
+}

@@ -1445,7 +1445,7 @@ START_TEST(test_confirmed_flicker)
 		world_scrape(&w, tid, w.t0 + at, _i == 0 ? 100 : confirmed, false);
 		if (m % 5 == 0)
 			world_scrape(&w, tid, w.t0 + at + 2000, confirmed, true);
-		ck_assert_int_eq(detect_run(w.st, w.cfg, w.t0 + at + 3000), 0);
+		ck_assert_int_eq(detect_run(w.st, w.cfg, NULL, w.t0 + at + 3000), 0);
 		ck_assert_int_eq(store_ranking_load(w.st, NULL, 0, &r), 0);
 		if (m >= 0) {
 			ck_assert_msg(r.n == 1, "minute %d: %zu suspects", m, r.n);

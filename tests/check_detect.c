@@ -1261,7 +1261,7 @@ START_TEST(test_call_sites)
 		scrape(st, g, T0 + i * MIN + 2000, lg, 2, FMT_D2, false);
 		scrape(st, d, T0 + i * MIN + 3000, ld, 2, FMT_D1, false);
 	}
-	ck_assert_int_eq(detect_run(st, cfg, T0 + 12 * MIN), 0);
+	ck_assert_int_eq(detect_run(st, cfg, NULL, T0 + 12 * MIN), 0);
 	ck_assert_int_eq(store_ranking_load(st, NULL, 0, &r), 0);
 	ck_assert_int_eq(r.n, 2);
 	for (size_t i = 0; i < r.n; i++)
@@ -1397,7 +1397,7 @@ START_TEST(test_explanation_spread_ages)
 	}
 	ranking_release(&r);
 
-	ck_assert_int_eq(detect_run(st, cfg, T0 + 360 * MIN), 0);
+	ck_assert_int_eq(detect_run(st, cfg, NULL, T0 + 360 * MIN), 0);
 	ck_assert_int_eq(store_ranking_load(st, NULL, 0, &saved), 0);
 	ck_assert_int_eq(saved.n, 1);
 	ck_assert_str_eq(saved.suspects[0].function, "main.fanout");
@@ -1459,7 +1459,7 @@ START_TEST(test_empty_window)
 	rank(st, cfg, NULL, T0, &r);
 	ck_assert_uint_eq(r.n, 0);
 	ranking_release(&r);
-	ck_assert_int_eq(detect_run(st, cfg, T0), 0);
+	ck_assert_int_eq(detect_run(st, cfg, NULL, T0), 0);
 	tid = target(st, "empty", "http://10.0.0.2:6060");
 	for (int i = 0; i < 10; i++) {
 		locs[0].count = 10 + 10 * (uint64_t)i;
@@ -1477,7 +1477,7 @@ START_TEST(test_empty_window)
 	rank(st, cfg, NULL, T0 + 10 * MIN, &r);
 	ck_assert_int_gt(rank_of(&r, "main.grows"), 0);
 	ranking_release(&r);
-	ck_assert_int_eq(detect_run(st, cfg, T0 + 10 * MIN), 0);
+	ck_assert_int_eq(detect_run(st, cfg, NULL, T0 + 10 * MIN), 0);
 	config_unref(cfg);
 	db_free(st);
 }

@@ -50,13 +50,19 @@ START_TEST(test_fleet)
 	testutil_mkdtemp(dir, sizeof(dir), "check_fleet");
 	ck_assert_int_eq(fleet_run(sc, dir, fix, &r), 0);
 	testutil_rmtree(dir);
-	fprintf(
-	    stderr,
-	    "fleet: %-12s %u/%u leaks ranked, %u/%u due checkpoints missed, %u false suspects,"
-	    " #1 after %d scrapes, fix left after %d, alert %d, restarts %u/%u+%u, %.1f s CPU\n",
-	    sc->name, r.detected, r.leaks, r.dropouts, r.due, r.false_suspects, r.first_rank1,
-	    r.fix_rounds, r.alert, r.restarts_found, r.restarts, r.restarts_false, r.cpu_s);
+	fprintf(stderr,
+	        "fleet: %-12s %u/%u leaks ranked, %u/%u due checkpoints missed, %u false suspects,"
+	        " #1 after %d scrapes, fix left after %d, alert %d, restarts %u/%u+%u, window same "
+	        "at %u/%u,"
+	        " %.1f s CPU\n",
+	        sc->name, r.detected, r.leaks, r.dropouts, r.due, r.false_suspects, r.first_rank1,
+	        r.fix_rounds, r.alert, r.restarts_found, r.restarts, r.restarts_false,
+	        r.window_checks - r.window_mismatches, r.window_checks, r.cpu_s);
 	ck_assert_msg(r.false_suspects == 0, "%s: false suspects: %s", sc->name, r.false_names);
+	ck_assert_msg(r.window_checks > 0 && r.window_mismatches == 0,
+	              "%s: the ranking from the window kept between checkpoints differed from the "
+	              "store's at %u of %u checkpoints",
+	              sc->name, r.window_mismatches, r.window_checks);
 	ck_assert_msg(r.restarts_false == 0, "%s: %u lifetimes stored where no process restarted",
 	              sc->name, r.restarts_false);
 	ck_assert_msg(r.detected == r.leaks, "%s: %u of %u leaks never ranked", sc->name,

@@ -1183,7 +1183,7 @@ START_TEST(test_suspect_shows_own_stack)
 		web_call_site_scrape(st, b, ts, "main.bHandler", 30);
 		web_call_site_scrape(st, a, ts + 1000, "main.aHandler", 5 + 10 * (uint64_t)i);
 	}
-	ck_assert_int_eq(detect_run(st, cfg, now), 0);
+	ck_assert_int_eq(detect_run(st, cfg, NULL, now), 0);
 	c.st = st;
 	c.path = "/locations/1";
 	pages_handle(&c, &r);
@@ -1278,7 +1278,7 @@ START_TEST(test_location_call_sites)
 	for (int k = 0; k < 30; k++)
 		web_two_callers_scrape(st, a, now - (30 - k) * 60000, hostile,
 		                       5 + 10 * (uint64_t)k);
-	ck_assert_int_eq(detect_run(st, cfg, now), 0);
+	ck_assert_int_eq(detect_run(st, cfg, NULL, now), 0);
 	c.st = st;
 
 	j = api_get(&c, "/api/v1/locations/1", svc, &status);

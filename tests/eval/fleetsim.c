@@ -33,6 +33,7 @@
 #include "daemon/ingest.h"
 #include "detect/alert.h"
 #include "detect/detect.h"
+#include "detect/window.h"
 #include "storage/query.h"
 #include "storage/store.h"
 #include "storage/store_internal.h"
@@ -190,6 +191,7 @@ struct run {
 	struct sbuf text;
 	double rank_ms_sum;
 	unsigned nranks;
+	struct window *win; /* the detector's window kept between checkpoints */
 };
 
 static const char *const kind_fn[] = {
@@ -851,14 +853,57 @@ note_false(struct run *r, const struct suspect *s, int64_t now)
 		         (double)(now - T0) / (double)HOUR_MS);
 }
 
-/* A checkpoint: rank every service as the daemon does and hold the ranking against the truth. */
+/* Whether the rankings 'a' and 'b' list the same suspects, saying the same of each. */
+static bool
+same_ranking(const struct ranking *a, const struct ranking *b, const char *scenario, int64_t now)
+{
+	bool same = a->n == b->n;
+
+	for (size_t i = 0; same && i < a->n; i++) {
+		json_t *x = detect_suspect_json(&a->suspects[i]),
+		       *y = detect_suspect_json(&b->suspects[i]);
+
+		same = x && y && json_equal(x, y);
+		if (!same) {
+			char *tx = x ? json_dumps(x, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+			char *ty = y ? json_dumps(y, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+			fprintf(stderr,
+			        "fleet: %s: at %.2f h, suspect %zu differs:\n  store:  %s\n  "
+			        "window: %s\n",
+			        scenario, (double)(now - T0) / (double)HOUR_MS, i + 1,
+			        tx ? tx : "?", ty ? ty : "?");
+			free(tx);
+			free(ty);
+		}
+		json_decref(x);
+		json_decref(y);
+	}
+	if (a->n != b->n)
+		fprintf(stderr,
+		        "fleet: %s: at %.2f h, %zu suspects from the store, %zu from the window\n",
+		        scenario, (double)(now - T0) / (double)HOUR_MS, a->n, b->n);
+	return same;
+}
+
+/* A checkpoint: rank every service as the daemon does and hold the ranking against the truth,
+ * and the ranking from the window kept between checkpoints against the one read from the
+ * store. */
 static int
 checkpoint(struct run *r, int64_t now, char (*seen_false)[128], size_t *nseen_false)
 {
-	struct ranking rk;
+	struct ranking rk, wk;
 
 	if (rank(r, NULL, now, &rk) != 0)
 		return -1;
+	if (detect_rank_window(r->st, r->cfg, r->win, WINDOW_S, now, &wk) != 0) {
+		ranking_release(&rk);
+		return -1;
+	}
+	r->res->window_checks++;
+	if (!same_ranking(&rk, &wk, r->sc->name, now))
+		r->res->window_mismatches++;
+	ranking_release(&wk);
 	for (size_t i = 0; i < rk.n; i++) {
 		const struct suspect *s = &rk.suspects[i];
 		struct leak *l = leak_of(r, s);
@@ -948,7 +993,7 @@ alert_state(struct run *r, const struct leak *l, int64_t now, const char *want, 
 	int64_t deadline = clock_mono_ms() + 10000;
 
 	state[0] = '\0';
-	if (detect_run(r->st, r->cfg, now) != 0)
+	if (detect_run(r->st, r->cfg, NULL, now) != 0)
 		return;
 	while (clock_mono_ms() < deadline) {
 		struct query_alert *v = NULL;
@@ -1106,7 +1151,8 @@ fleet_run(const struct fleet_scenario *sc, const char *dir, bool alerts, struct 
 	opt.db_path = r->path;
 	r->in = ingest_new(w, &opt);
 	r->st = store_open(r->path, 0);
-	if (!r->st)
+	r->win = window_new();
+	if (!r->st || !r->win)
 		goto out_free;
 	if (alerts) {
 		r->alert = alert_start(r->cfg);
@@ -1135,6 +1181,7 @@ fleet_run(const struct fleet_scenario *sc, const char *dir, bool alerts, struct 
 out_free:
 	alert_stop(r->alert);
 	store_free(r->st);
+	window_free(r->win);
 	ingest_free(r->in);
 	for (size_t i = 0; i < FLEET_MAX_SERVICES; i++)
 		free(r->svcs[i].v);

@@ -96,6 +96,8 @@ struct fleet_result {
 	unsigned restarts_found; /* of which the ingest stored as starting a new lifetime */
 	unsigned restarts_false; /* lifetimes stored where the process had not restarted */
 	double rank_ms;          /* mean time of one checkpoint ranking */
+	unsigned window_checks;  /* checkpoints ranked from the window kept between them too */
+	unsigned window_mismatches; /* of which the two rankings differed */
 	double cpu_s;            /* CPU of the run */
 };
 

@@ -1,0 +1,844 @@
+/* detect/window.c: the detector's window kept in memory between rankings. See window.h.
+ *
+ * Per target: its successful count scrapes from the window's start on (pts[head..n), numbered
+ * from first_no, so that runs keep their numbers as the window moves), and its series sorted by
+ * location. A series' runs are numbered like the scrapes; a location absent from a count scrape
+ * held 0 there, which the end of each scrape writes into every series it did not name. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "detect/window.h"
+#include "storage/query.h"
+
+struct wpt {
+	int64_t scrape_id;
+	int64_t ts;
+	uint64_t total;
+	bool restart;
+};
+
+struct wleak {
+	int64_t ts;
+	uint64_t leaked;
+};
+
+struct wdetail {
+	int64_t ts, scrape_id;
+	int32_t max, median;
+};
+
+/* What few series have: leaked counts and detail ages. */
+struct wextra {
+	struct wleak *leaks;
+	size_t nleaks, capleaks;
+	struct wdetail *details;
+	size_t ndetails, capdetails;
+};
+
+struct wser {
+	int64_t location_id;
+	struct count_run *r; /* r[head..n) */
+	uint32_t n, cap, head;
+	uint32_t stamp; /* 1 + the number of the last count scrape that named it */
+	struct wextra *x;
+};
+
+struct wtgt {
+	int64_t target_id, service_id;
+	char *url;
+	bool active, listed;
+	struct wpt *pts; /* pts[head..n), pts[i] numbered first_no + i - head */
+	size_t n, cap, head;
+	uint32_t first_no;
+	struct wser *sers; /* by location_id */
+	size_t nsers, capsers;
+	/* for a walk: its scrapes in the window, [lo, hi) of pts, and its service's name */
+	size_t lo, hi;
+	const char *svc;
+};
+
+struct wsvc {
+	int64_t service_id;
+	char *name;
+};
+
+struct window {
+	bool valid;
+	int64_t since, now;
+	int64_t max_id, max_seq;
+	struct wtgt *tgts; /* by target_id */
+	size_t ntgts, captgts;
+	struct wsvc *svcs; /* by service_id */
+	size_t nsvcs, capsvcs;
+	/* the scrape being read */
+	int64_t cur_scrape;
+	struct wtgt *cur_t;
+	bool cur_count; /* a count scrape (else detail) */
+	uint32_t cur_no;
+	int64_t cur_ts;
+	size_t merge; /* next series of cur_t a sample may be */
+	bool reload;  /* a scrape older than one held: read the window again */
+	/* for a walk */
+	struct wtgt **order;
+	struct count_run *scratch;
+	size_t capscratch;
+	struct walk_ser *walk;
+	size_t capwalk;
+	uint64_t updates, reloads, rows;
+};
+
+struct walk_ser {
+	int64_t location_id;
+	size_t order; /* the target's place in the walk */
+	struct wtgt *t;
+	struct wser *s;
+};
+
+static void *
+grow(void *p, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap;
+	void *np;
+
+	if (need <= *cap)
+		return p;
+	ncap = *cap ? *cap * 2 : 4;
+	while (ncap < need)
+		ncap *= 2;
+	if (ncap > SIZE_MAX / elem)
+		return NULL;
+	np = realloc(p, ncap * elem);
+	if (np)
+		*cap = ncap;
+	return np;
+}
+
+static void
+ser_free(struct wser *s)
+{
+	free(s->r);
+	if (s->x) {
+		free(s->x->leaks);
+		free(s->x->details);
+		free(s->x);
+	}
+}
+
+static void
+tgt_free(struct wtgt *t)
+{
+	for (size_t i = 0; i < t->nsers; i++)
+		ser_free(&t->sers[i]);
+	free(t->sers);
+	free(t->pts);
+	free(t->url);
+}
+
+static void
+window_clear(struct window *w)
+{
+	for (size_t i = 0; i < w->ntgts; i++)
+		tgt_free(&w->tgts[i]);
+	w->ntgts = 0;
+	for (size_t i = 0; i < w->nsvcs; i++)
+		free(w->svcs[i].name);
+	w->nsvcs = 0;
+	w->valid = false;
+	w->max_id = w->max_seq = 0;
+	w->cur_scrape = 0;
+	w->cur_t = NULL;
+}
+
+struct window *
+window_new(void)
+{
+	return calloc(1, sizeof(struct window));
+}
+
+void
+window_free(struct window *w)
+{
+	if (!w)
+		return;
+	window_clear(w);
+	free(w->tgts);
+	free(w->svcs);
+	free(w->order);
+	free(w->scratch);
+	free(w->walk);
+	free(w);
+}
+
+static struct wtgt *
+find_tgt(struct window *w, int64_t id)
+{
+	size_t lo = 0, hi = w->ntgts;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (w->tgts[mid].target_id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < w->ntgts && w->tgts[lo].target_id == id ? &w->tgts[lo] : NULL;
+}
+
+static const char *
+svc_name(const struct window *w, int64_t id)
+{
+	size_t lo = 0, hi = w->nsvcs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (w->svcs[mid].service_id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < w->nsvcs && w->svcs[lo].service_id == id ? w->svcs[lo].name : "";
+}
+
+/* ---- the targets: every one stored, as listed at each update ---- */
+
+struct listing {
+	struct window *w;
+	struct wtgt *tgts; /* the new array, by id */
+	size_t n, cap;
+	struct wsvc *svcs;
+	size_t nsvcs, capsvcs;
+	size_t old; /* merge position in w->tgts */
+};
+
+static int
+on_target(const struct store_window_target *st, void *arg)
+{
+	struct listing *l = arg;
+	struct window *w = l->w;
+	struct wtgt *t;
+	void *p;
+
+	p = grow(l->tgts, &l->cap, l->n + 1, sizeof(*l->tgts));
+	if (!p)
+		return -1;
+	l->tgts = p;
+	t = &l->tgts[l->n];
+	/* both lists are by id: the held targets gone from the store are freed on the way */
+	while (l->old < w->ntgts && w->tgts[l->old].target_id < st->target_id)
+		tgt_free(&w->tgts[l->old++]);
+	if (l->old < w->ntgts && w->tgts[l->old].target_id == st->target_id) {
+		*t = w->tgts[l->old];
+		w->tgts[l->old++] = (struct wtgt){0};
+		if (strcmp(t->url, st->url) != 0) {
+			char *u = strdup(st->url);
+
+			if (!u) {
+				tgt_free(t);
+				return -1;
+			}
+			free(t->url);
+			t->url = u;
+		}
+	} else {
+		*t = (struct wtgt){.target_id = st->target_id};
+		t->url = strdup(st->url);
+		if (!t->url)
+			return -1;
+	}
+	l->n++;
+	t->service_id = st->service_id;
+	t->active = st->active;
+	if (l->nsvcs == 0 || l->svcs[l->nsvcs - 1].service_id != st->service_id) {
+		size_t i;
+
+		for (i = 0; i < l->nsvcs && l->svcs[i].service_id != st->service_id; i++)
+			;
+		if (i == l->nsvcs) {
+			p = grow(l->svcs, &l->capsvcs, l->nsvcs + 1, sizeof(*l->svcs));
+			if (!p)
+				return -1;
+			l->svcs = p;
+			l->svcs[l->nsvcs].service_id = st->service_id;
+			l->svcs[l->nsvcs].name = strdup(st->service);
+			if (!l->svcs[l->nsvcs].name)
+				return -1;
+			l->nsvcs++;
+		}
+	}
+	return 0;
+}
+
+static int
+cmp_svc(const void *a, const void *b)
+{
+	const struct wsvc *x = a, *y = b;
+
+	return (x->service_id > y->service_id) - (x->service_id < y->service_id);
+}
+
+static int
+list_targets(struct window *w, struct store *st)
+{
+	struct listing l = {.w = w};
+	int rc = store_each_window_target(st, on_target, &l);
+
+	while (l.old < w->ntgts)
+		tgt_free(&w->tgts[l.old++]);
+	free(w->tgts);
+	w->tgts = l.tgts;
+	w->ntgts = l.n;
+	w->captgts = l.cap;
+	for (size_t i = 0; i < w->nsvcs; i++)
+		free(w->svcs[i].name);
+	free(w->svcs);
+	if (l.nsvcs > 1)
+		qsort(l.svcs, l.nsvcs, sizeof(*l.svcs), cmp_svc);
+	w->svcs = l.svcs;
+	w->nsvcs = l.nsvcs;
+	w->capsvcs = l.capsvcs;
+	return rc;
+}
+
+/* ---- reading rows ---- */
+
+static int
+run_push(struct wser *s, uint32_t at, uint64_t v)
+{
+	void *p;
+	size_t cap = s->cap;
+
+	if (s->n > s->head && s->r[s->n - 1].v == v)
+		return 0;
+	if (s->n == s->cap && s->head > 0 && s->head * 2 >= s->n) {
+		memmove(s->r, s->r + s->head, (s->n - s->head) * sizeof(*s->r));
+		s->n -= s->head;
+		s->head = 0;
+	}
+	p = grow(s->r, &cap, (size_t)s->n + 1, sizeof(*s->r));
+	if (!p || cap > UINT32_MAX)
+		return -1;
+	s->r = p;
+	s->cap = (uint32_t)cap;
+	s->r[s->n++] = (struct count_run){.at = at, .v = v};
+	return 0;
+}
+
+/* The series of 'loc' in the target being read, made when new: samples come by location, so the
+ * search goes on from the last one. */
+static struct wser *
+series_of(struct window *w, int64_t loc)
+{
+	struct wtgt *t = w->cur_t;
+	struct wser *s;
+	void *p;
+
+	while (w->merge < t->nsers && t->sers[w->merge].location_id < loc)
+		w->merge++;
+	if (w->merge < t->nsers && t->sers[w->merge].location_id == loc)
+		return &t->sers[w->merge];
+	p = grow(t->sers, &t->capsers, t->nsers + 1, sizeof(*t->sers));
+	if (!p)
+		return NULL;
+	t->sers = p;
+	memmove(&t->sers[w->merge + 1], &t->sers[w->merge],
+	        (t->nsers - w->merge) * sizeof(*t->sers));
+	t->nsers++;
+	s = &t->sers[w->merge];
+	*s = (struct wser){.location_id = loc};
+	/* absent (0) until now */
+	if (run_push(s, 0, 0) < 0)
+		return NULL;
+	return s;
+}
+
+static struct wextra *
+extra_of(struct wser *s)
+{
+	if (!s->x)
+		s->x = calloc(1, sizeof(*s->x));
+	return s->x;
+}
+
+static int
+add_leak(struct wser *s, int64_t ts, uint64_t leaked)
+{
+	struct wextra *x = extra_of(s);
+	void *p;
+
+	if (!x)
+		return -1;
+	p = grow(x->leaks, &x->capleaks, x->nleaks + 1, sizeof(*x->leaks));
+	if (!p)
+		return -1;
+	x->leaks = p;
+	x->leaks[x->nleaks++] = (struct wleak){.ts = ts, .leaked = leaked};
+	return 0;
+}
+
+static bool
+detail_before(const struct wdetail *a, const struct wdetail *b)
+{
+	return a->ts < b->ts || (a->ts == b->ts && a->scrape_id < b->scrape_id);
+}
+
+static int
+add_detail(struct wser *s, const struct wdetail *d)
+{
+	struct wextra *x = extra_of(s);
+	size_t i;
+	void *p;
+
+	if (!x)
+		return -1;
+	p = grow(x->details, &x->capdetails, x->ndetails + 1, sizeof(*x->details));
+	if (!p)
+		return -1;
+	x->details = p;
+	/* by (ts, scrape id): the latest is the one that counts */
+	for (i = x->ndetails; i > 0 && detail_before(d, &x->details[i - 1]); i--)
+		x->details[i] = x->details[i - 1];
+	x->details[i] = *d;
+	x->ndetails++;
+	return 0;
+}
+
+/* The end of a count scrape: every series it did not name held 0 there. */
+static int
+scrape_end(struct window *w)
+{
+	struct wtgt *t = w->cur_t;
+
+	if (t && w->cur_count) {
+		for (size_t i = 0; i < t->nsers; i++) {
+			struct wser *s = &t->sers[i];
+
+			if (s->stamp != w->cur_no + 1 && run_push(s, w->cur_no, 0) < 0)
+				return -1;
+		}
+	}
+	w->cur_t = NULL;
+	return 0;
+}
+
+static int
+scrape_begin(struct window *w, const struct store_window_row *r)
+{
+	struct wtgt *t = find_tgt(w, r->target_id);
+	void *p;
+
+	w->cur_scrape = r->scrape_id;
+	w->cur_t = NULL;
+	w->merge = 0;
+	if (!t)
+		return 0; /* a target stored after the listing: its scrapes come next time */
+	w->cur_ts = r->ts;
+	w->cur_count = !r->detail;
+	if (r->detail) {
+		w->cur_t = t;
+		return 0;
+	}
+	if (t->n > t->head && r->ts < t->pts[t->n - 1].ts) {
+		w->reload = true;
+		return 1;
+	}
+	if (t->n == t->cap && t->head > 0 && t->head * 2 >= t->n) {
+		memmove(t->pts, t->pts + t->head, (t->n - t->head) * sizeof(*t->pts));
+		t->n -= t->head;
+		t->head = 0;
+	}
+	p = grow(t->pts, &t->cap, t->n + 1, sizeof(*t->pts));
+	if (!p)
+		return -1;
+	t->pts = p;
+	if (t->first_no + (t->n - t->head) >= UINT32_MAX)
+		return -1;
+	w->cur_no = t->first_no + (uint32_t)(t->n - t->head);
+	t->pts[t->n++] = (struct wpt){.scrape_id = r->scrape_id,
+	                              .ts = r->ts,
+	                              .total = r->total_goroutines,
+	                              .restart = r->restart};
+	w->cur_t = t;
+	return 0;
+}
+
+static int
+on_row(const struct store_window_row *r, void *arg)
+{
+	struct window *w = arg;
+	struct wser *s;
+	int rc;
+
+	w->rows++;
+	if (r->scrape_id != w->cur_scrape) {
+		if (scrape_end(w) < 0)
+			return -1;
+		rc = scrape_begin(w, r);
+		if (rc != 0)
+			return rc;
+	}
+	if (!w->cur_t || !r->has_sample)
+		return 0;
+	s = series_of(w, r->location_id);
+	if (!s)
+		return -1;
+	if (w->cur_count) {
+		if (run_push(s, w->cur_no, r->count) < 0)
+			return -1;
+		s->stamp = w->cur_no + 1;
+	}
+	if (r->leaked > 0 && add_leak(s, r->ts, r->leaked) < 0)
+		return -1;
+	if (!w->cur_count && r->max_wait >= 0) {
+		struct wdetail d = {.ts = r->ts,
+		                    .scrape_id = r->scrape_id,
+		                    .max = r->max_wait,
+		                    .median = r->median_wait};
+
+		if (add_detail(s, &d) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+on_move(int64_t scrape_id, int64_t target_id, bool restart, void *arg)
+{
+	struct window *w = arg;
+	struct wtgt *t = find_tgt(w, target_id);
+	size_t lo, hi;
+
+	if (!t)
+		return 0;
+	/* scrape ids grow with time within a target: a binary search by id */
+	lo = t->head;
+	hi = t->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->pts[mid].scrape_id < scrape_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < t->n && t->pts[lo].scrape_id == scrape_id)
+		t->pts[lo].restart = restart;
+	return 0;
+}
+
+/* ---- what left the window, and what can no longer count ---- */
+
+static void
+trim_series(struct wser *s, uint32_t first_no, int64_t since, int64_t now)
+{
+	struct wextra *x = s->x;
+
+	/* the run holding the window's first scrape stays */
+	while (s->n - s->head > 1 && s->r[s->head + 1].at <= first_no)
+		s->head++;
+	if (!x)
+		return;
+	/* leaked counts: those left, and those a later, larger one within 'now' outlasts */
+	{
+		size_t k = 0;
+
+		for (size_t i = 0; i < x->nleaks; i++) {
+			if (x->leaks[i].ts < since)
+				continue;
+			if (x->leaks[i].ts <= now)
+				while (k > 0 && x->leaks[k - 1].ts <= x->leaks[i].ts &&
+				       x->leaks[k - 1].leaked <= x->leaks[i].leaked)
+					k--;
+			x->leaks[k++] = x->leaks[i];
+		}
+		x->nleaks = k;
+	}
+	/* detail ages: those left, and all but the latest within 'now' */
+	{
+		size_t k = 0, keep = SIZE_MAX;
+
+		for (size_t i = 0; i < x->ndetails; i++)
+			if (x->details[i].ts >= since && x->details[i].ts <= now)
+				keep = i;
+		for (size_t i = 0; i < x->ndetails; i++)
+			if (x->details[i].ts >= since && (i == keep || x->details[i].ts > now))
+				x->details[k++] = x->details[i];
+		x->ndetails = k;
+	}
+}
+
+static void
+trim(struct window *w, int64_t since, int64_t now)
+{
+	for (size_t i = 0; i < w->ntgts; i++) {
+		struct wtgt *t = &w->tgts[i];
+		size_t k = t->head;
+
+		while (k < t->n && t->pts[k].ts < since)
+			k++;
+		t->first_no += (uint32_t)(k - t->head);
+		t->head = k;
+		if (t->head == t->n) {
+			t->n = t->head = 0;
+		}
+		for (size_t j = 0; j < t->nsers; j++)
+			trim_series(&t->sers[j], t->first_no, since, now);
+	}
+}
+
+int
+window_update(struct window *w, struct store *st, int64_t since, int64_t now)
+{
+	int64_t upto, seq;
+	int rc;
+
+	w->rows = 0;
+	if (w->valid && (since < w->since || now < w->now))
+		window_clear(w);
+	if (store_window_marks(st, &upto, &seq) < 0 || list_targets(w, st) != 0)
+		goto fail;
+	w->reload = false;
+	w->cur_scrape = 0;
+	w->cur_t = NULL;
+	if (!w->valid) {
+		w->reloads++;
+		rc = store_each_window_row(st, since, upto, on_row, w);
+	} else {
+		rc = store_each_window_row_after(st, w->max_id, upto, since, on_row, w);
+	}
+	if (rc == 0)
+		rc = scrape_end(w);
+	if (rc == 1 && w->reload) {
+		log_info(
+		    "detect: a scrape older than one already ranked: reading the window again");
+		window_clear(w);
+		return window_update(w, st, since, now);
+	}
+	if (rc != 0)
+		goto fail;
+	if (w->valid && store_each_restart_move(st, w->max_seq, seq, on_move, w) != 0)
+		goto fail;
+	w->valid = true;
+	w->max_id = upto;
+	w->max_seq = seq;
+	w->since = since;
+	w->now = now;
+	w->updates++;
+	trim(w, since, now);
+	return 0;
+fail:
+	if (!query_interrupted(st))
+		log_err("detect: reading the window: %s", store_errmsg(st));
+	window_clear(w);
+	return -1;
+}
+
+/* ---- walks ---- */
+
+static int
+cmp_order(const void *a, const void *b)
+{
+	const struct wtgt *x = *(struct wtgt *const *)a, *y = *(struct wtgt *const *)b;
+	int c = strcmp(x->svc, y->svc);
+
+	return c ? c : strcmp(x->url, y->url);
+}
+
+/* The targets with a scrape in the window, by service name and URL (the store's walks' order),
+ * with their scrapes in it: pts[lo, hi). */
+static size_t
+walk_order(struct window *w)
+{
+	size_t n = 0;
+	void *p = realloc(w->order, (w->ntgts ? w->ntgts : 1) * sizeof(*w->order));
+
+	if (!p)
+		return SIZE_MAX;
+	w->order = p;
+	for (size_t i = 0; i < w->ntgts; i++) {
+		struct wtgt *t = &w->tgts[i];
+		size_t lo = t->head, hi = t->n;
+
+		while (hi > lo && t->pts[hi - 1].ts > w->now)
+			hi--;
+		t->lo = lo;
+		t->hi = hi;
+		t->svc = svc_name(w, t->service_id);
+		if (hi > lo)
+			w->order[n++] = t;
+	}
+	if (n > 1)
+		qsort(w->order, n, sizeof(*w->order), cmp_order);
+	return n;
+}
+
+int
+window_each_scrape(struct window *w, int (*cb)(const struct store_scrape *s, void *arg), void *arg)
+{
+	size_t n = walk_order(w);
+
+	if (n == SIZE_MAX)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct wtgt *t = w->order[i];
+
+		for (size_t j = t->lo; j < t->hi; j++) {
+			const struct store_scrape s = {.scrape_id = t->pts[j].scrape_id,
+			                               .target_id = t->target_id,
+			                               .service_id = t->service_id,
+			                               .service = t->svc,
+			                               .target = t->url,
+			                               .ts = t->pts[j].ts,
+			                               .total_goroutines = t->pts[j].total,
+			                               .restart = t->pts[j].restart,
+			                               .target_active = t->active};
+			int rc = cb(&s, arg);
+
+			if (rc != 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static int
+cmp_walk(const void *a, const void *b)
+{
+	const struct walk_ser *x = a, *y = b;
+
+	if (x->location_id != y->location_id)
+		return x->location_id < y->location_id ? -1 : 1;
+	return (x->order > y->order) - (x->order < y->order);
+}
+
+/* One series cut to its target's scrapes in the window; false when it says nothing there. */
+static bool
+series_cut(struct window *w, const struct walk_ser *ws, struct window_series *out)
+{
+	const struct wtgt *t = ws->t;
+	const struct wser *s = ws->s;
+	uint32_t base = t->first_no + (uint32_t)(t->lo - t->head);
+	uint32_t len = (uint32_t)(t->hi - t->lo);
+	size_t lo = s->head, hi = s->n, m = 0;
+
+	/* the last run starting at or before the window's first scrape */
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->r[mid].at <= base)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	*out = (struct window_series){.service_id = t->service_id,
+	                              .location_id = s->location_id,
+	                              .target_id = t->target_id,
+	                              .detail_max = -1,
+	                              .detail_median = -1};
+	for (size_t k = lo; k < s->n && s->r[k].at < base + len; k++) {
+		uint32_t at = s->r[k].at > base ? s->r[k].at - base : 0;
+
+		w->scratch[m++] = (struct count_run){.at = at, .v = s->r[k].v};
+		if (s->r[k].v > 0)
+			out->any = true;
+	}
+	out->runs = w->scratch;
+	out->nruns = m;
+	if (s->x) {
+		for (size_t i = 0; i < s->x->nleaks; i++)
+			if (s->x->leaks[i].ts >= w->since && s->x->leaks[i].ts <= w->now &&
+			    s->x->leaks[i].leaked > out->leaked)
+				out->leaked = s->x->leaks[i].leaked;
+		for (size_t i = 0; i < s->x->ndetails; i++) {
+			const struct wdetail *d = &s->x->details[i];
+
+			if (d->ts >= w->since && d->ts <= w->now) {
+				out->detail_ts = d->ts;
+				out->detail_max = d->max;
+				out->detail_median = d->median;
+			}
+		}
+	}
+	return out->any || out->leaked || out->detail_ts;
+}
+
+int
+window_each_series(struct window *w, int (*cb)(const struct window_series *s, void *arg), void *arg)
+{
+	size_t n = walk_order(w), i = 0;
+
+	if (n == SIZE_MAX)
+		return -1;
+	while (i < n) {
+		int64_t svc = w->order[i]->service_id;
+		size_t nw = 0, maxruns = 1;
+		void *p;
+
+		/* one service at a time: its series by location, then target */
+		for (size_t j = i; j < n && w->order[j]->service_id == svc; j++) {
+			struct wtgt *t = w->order[j];
+
+			p = grow(w->walk, &w->capwalk, nw + t->nsers, sizeof(*w->walk));
+			if (!p)
+				return -1;
+			w->walk = p;
+			for (size_t k = 0; k < t->nsers; k++) {
+				w->walk[nw++] =
+				    (struct walk_ser){.location_id = t->sers[k].location_id,
+				                      .order = j,
+				                      .t = t,
+				                      .s = &t->sers[k]};
+				if (t->sers[k].n - t->sers[k].head > maxruns)
+					maxruns = t->sers[k].n - t->sers[k].head;
+			}
+			i = j + 1;
+		}
+		p = grow(w->scratch, &w->capscratch, maxruns, sizeof(*w->scratch));
+		if (!p)
+			return -1;
+		w->scratch = p;
+		if (nw > 1)
+			qsort(w->walk, nw, sizeof(*w->walk), cmp_walk);
+		for (size_t k = 0; k < nw; k++) {
+			struct window_series ws;
+			int rc;
+
+			if (!series_cut(w, &w->walk[k], &ws))
+				continue;
+			rc = cb(&ws, arg);
+			if (rc != 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+void
+window_stats(const struct window *w, struct window_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->targets = w->ntgts;
+	out->updates = w->updates;
+	out->reloads = w->reloads;
+	out->rows_read = w->rows;
+	out->bytes = w->captgts * sizeof(*w->tgts);
+	for (size_t i = 0; i < w->ntgts; i++) {
+		const struct wtgt *t = &w->tgts[i];
+
+		out->scrapes += t->n - t->head;
+		out->series += t->nsers;
+		out->bytes += t->cap * sizeof(*t->pts) + t->capsers * sizeof(*t->sers);
+		for (size_t j = 0; j < t->nsers; j++) {
+			const struct wser *s = &t->sers[j];
+
+			out->runs += s->n - s->head;
+			out->bytes += s->cap * sizeof(*s->r);
+			if (s->x)
+				out->bytes += sizeof(*s->x) +
+				              s->x->capleaks * sizeof(*s->x->leaks) +
+				              s->x->capdetails * sizeof(*s->x->details);
+		}
+	}
+}

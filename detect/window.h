@@ -1,0 +1,65 @@
+/* detect/window.h: the detector's window kept in memory between rankings.
+ *
+ * A ranking judges every (location, instance) series of its window. Reading the whole window from
+ * the store each time costs as much as the window holds; the window kept here reads only what was
+ * stored since the last ranking (scrapes by growing id, and the restarts placed on stored scrapes
+ * since, storage/store.h), drops what left the window, and hands the detector the same scrapes
+ * and the same series, as runs of equal counts (series.h), that the store would. A ranking from
+ * it equals one from the store (tests/check_detect.c and the simulated fleets compare both).
+ *
+ * It holds per target its successful count scrapes in the window, and per series its runs, the
+ * leaked counts that may still be the window's largest and the detail ages that may still be its
+ * latest. Rankings must come with a non-decreasing window start and end (the detector thread's
+ * do); anything else, a scrape of a target older than one already held, or an error, makes the
+ * next update read the whole window again. */
+#ifndef WINDOW_H
+#define WINDOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "detect/series.h"
+#include "storage/store.h"
+
+struct window;
+
+struct window *window_new(void);
+void window_free(struct window *w);
+
+/* Bring 'w' up to date with 'st' for a ranking of the scrapes with since <= ts <= now. 0, or -1
+ * (logged unless interrupted; 'w' then starts over at the next update). */
+int window_update(struct window *w, struct store *st, int64_t since, int64_t now)
+    __attribute__((warn_unused_result));
+
+/* The window as of the last update, walked as the store's walks are ordered: every successful
+ * count scrape by service name, target URL and time (store_each_scrape()), then per service
+ * every series by location and target URL. */
+struct window_series {
+	int64_t service_id;
+	int64_t location_id;
+	int64_t target_id;
+	const struct count_run
+	    *runs; /* over the target's scrapes as walked, the first one index 0 */
+	size_t nruns;
+	bool any;          /* some count above 0 */
+	uint64_t leaked;   /* the largest leaked count in the window */
+	int64_t detail_ts; /* the latest detail sample with ages (0: none) */
+	int32_t detail_max, detail_median;
+};
+
+int window_each_scrape(struct window *w, int (*cb)(const struct store_scrape *s, void *arg),
+                       void *arg);
+int window_each_series(struct window *w, int (*cb)(const struct window_series *s, void *arg),
+                       void *arg);
+
+/* What it holds, for /metrics and the benchmarks. */
+struct window_stats {
+	size_t targets, scrapes, series, runs;
+	size_t bytes; /* allocated for them, about */
+	uint64_t updates, reloads;
+	uint64_t rows_read; /* by the last update */
+};
+void window_stats(const struct window *w, struct window_stats *out);
+
+#endif
