@@ -123,6 +123,10 @@ $(BUILD)/check_leakprofd: $(TEST_OBJS) $(LIB_OBJS)
 $(BUILD)/fleet_eval: $(BUILD)/obj/tests/eval/fleet_eval.o $(BUILD)/obj/tests/eval/fleetsim.o $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# Ranking from the window kept between rankings against ranking from the store (tests/bench/bench_window.sh).
+$(BUILD)/bench_window: $(BUILD)/obj/tests/bench/bench_window.o $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 # The services are rebuilt when the toolchain that builds them changes (its path, its version or the experiment),
 # not only their sources. A toolchain that is missing or of another version stops the build here, saying which.
 # go_stamp DIR, GO, GOEXPERIMENT, VERSION PREFIX

@@ -635,6 +635,35 @@ fail:
 	return -1;
 }
 
+int
+window_feed_begin(struct window *w, struct store *st)
+{
+	w->cur_scrape = 0;
+	w->cur_t = NULL;
+	w->reload = false;
+	return list_targets(w, st) == 0 ? 0 : -1;
+}
+
+int
+window_feed_row(struct window *w, const struct store_window_row *r)
+{
+	return on_row(r, w) == 0 ? 0 : -1;
+}
+
+int
+window_feed_end(struct window *w, int64_t upto, int64_t seq, int64_t since, int64_t now)
+{
+	if (scrape_end(w) < 0)
+		return -1;
+	w->valid = true;
+	w->max_id = upto;
+	w->max_seq = seq;
+	w->since = since;
+	w->now = now;
+	trim(w, since, now);
+	return 0;
+}
+
 /* ---- walks ---- */
 
 static int

@@ -1,0 +1,517 @@
+/* tests/bench/bench_window.c: ranking from the window kept between rankings (detect/window.h)
+ * against ranking from the store, and what the window costs at 10,000 targets.
+ *
+ * The fleet: services of --per-service instances scraped every minute, each profile 50 locations:
+ * 40 that hold a steady count (pools, watchers), 5 that jitter by a goroutine or two at every
+ * scrape, 3 that come and go, 1 that leaks in every tenth service (and holds 2 elsewhere), 1 that
+ * holds 1; every instance restarts every 8 hours, at its own time.
+ *
+ * --compare: --targets instances with --hours of history written into a SQLite database (rows
+ * inserted directly, as the store holds them), then ranked over the last 6 h from the store and
+ * from a window read from the same database: first cold, then kept up to date over --repeat more
+ * rounds of real scrapes stored through the store API, each ranked both ways. The two rankings
+ * must be equal; the times are the best of each.
+ *
+ * --scale: --targets instances, the window's history fed to it directly (the store holds the
+ * targets and locations only: days of 500,000 series are more than a bench should write), then
+ * --repeat rounds of real scrapes stored through the store API, each ranked from the window over
+ * 6 h and over 24 h. Prints the best ranking time of each window, their ratio, and what the
+ * window holds. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "base/config.h"
+#include "base/log.h"
+#include "collector/profile.h"
+#include "detect/detect.h"
+#include "detect/window.h"
+#include "storage/lifetime.h"
+#include "storage/store.h"
+
+#define NLOC 50
+#define MIN_MS 60000LL
+#define HOUR_MS (60 * MIN_MS)
+#define T_START 1789999200000LL
+#define RESTART_MIN (8 * 60)
+
+static char fn[NLOC][32];
+static int64_t loc_id[NLOC];
+
+struct fleet {
+	long targets, per_service;
+	int64_t *ids;   /* target ids */
+	uint64_t *leak; /* per target: the leak's count */
+	uint64_t rng;
+};
+
+static uint64_t
+rng(struct fleet *f)
+{
+	uint64_t x = f->rng;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	f->rng = x;
+	return x;
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool
+restarts(long t, long m)
+{
+	return m > 0 && (m + t * 7) % RESTART_MIN == 0;
+}
+
+/* The count of location i in target t's scrape at minute m (0: absent). */
+static uint64_t
+count_of(struct fleet *f, long t, long m, int i)
+{
+	long svc = t / f->per_service;
+
+	if (i < 40)
+		return (uint64_t)(1 + (i * 7 + svc) % 20);
+	if (i < 45)
+		return (uint64_t)(20 + i) + rng(f) % 3;
+	if (i < 48)
+		return rng(f) % 10 ? 0 : 1 + rng(f) % 5;
+	if (i == 48) {
+		if (svc % 10)
+			return 2;
+		if (restarts(t, m))
+			f->leak[t] = 0;
+		return f->leak[t] += rng(f) % 3;
+	}
+	return 1;
+}
+
+static const struct frame stack[] = {
+    {"runtime.gopark", "/usr/local/go/src/runtime/proc.go", 435},
+    {"main.handler", "/src/app/handler.go", 17},
+};
+
+/* Store one round of real scrapes (minute m) through the store API. */
+static int
+store_round(struct store *st, struct fleet *f, long m)
+{
+	struct prof_location locs[NLOC];
+
+	for (long t = 0; t < f->targets; t++) {
+		struct profile p = {.format = PROFILE_FORMAT_PROTO,
+		                    .kind = PROFILE_KIND_GOROUTINE,
+		                    .locations = locs};
+		struct scrape_record rec = {
+		    .target_id = f->ids[t],
+		    .ts = T_START + m * MIN_MS + t % 50000,
+		    .duration_ms = 10,
+		    .bytes = 4000,
+		    .status = "ok",
+		    .connection = restarts(t, m) ? LIFETIME_CONN_NEW : LIFETIME_CONN_REUSED,
+		    .profile = &p,
+		};
+
+		for (int i = 0; i < NLOC; i++) {
+			uint64_t c = count_of(f, t, m, i);
+
+			if (c == 0)
+				continue;
+			locs[p.nlocations++] = (struct prof_location){
+			    .loc = {.function = fn[i],
+			            .file = "/src/app/app.go",
+			            .line = 10 + (uint32_t)i},
+			    .op = i < 45 ? "chan receive" : "chan send",
+			    .count = c,
+			    .max_wait_minutes = -1,
+			    .min_wait_minutes = -1,
+			    .median_wait_minutes = -1,
+			    .stack = stack,
+			    .nstack = 2,
+			};
+			p.total_goroutines += c;
+		}
+		if (store_add_scrape(st, &rec) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The targets, and the locations (through one real scrape, which is then deleted). */
+static int
+setup(struct store *st, sqlite3 *db, struct fleet *f)
+{
+	char svc[32], url[64];
+
+	for (int i = 0; i < NLOC; i++)
+		snprintf(fn[i], sizeof(fn[i]), "main.location%02d", i);
+	f->ids = calloc((size_t)f->targets, sizeof(*f->ids));
+	f->leak = calloc((size_t)f->targets, sizeof(*f->leak));
+	if (!f->ids || !f->leak)
+		return -1;
+	for (long t = 0; t < f->targets; t++) {
+		snprintf(svc, sizeof(svc), "service-%04ld", t / f->per_service);
+		snprintf(url, sizeof(url), "http://10.%ld.%ld.%ld:6060", t / 62500, t / 250 % 250,
+		         t % 250);
+		f->ids[t] = store_target_upsert(st, svc, NULL, url);
+		if (f->ids[t] <= 0)
+			return -1;
+	}
+	{
+		struct prof_location locs[NLOC];
+		struct profile p = {.format = PROFILE_FORMAT_PROTO,
+		                    .kind = PROFILE_KIND_GOROUTINE,
+		                    .locations = locs,
+		                    .nlocations = NLOC,
+		                    .total_goroutines = NLOC};
+		struct scrape_record rec = {.target_id = f->ids[0],
+		                            .ts = T_START - HOUR_MS,
+		                            .duration_ms = 10,
+		                            .bytes = 4000,
+		                            .status = "ok",
+		                            .profile = &p};
+
+		for (int i = 0; i < NLOC; i++)
+			locs[i] = (struct prof_location){
+			    .loc = {.function = fn[i],
+			            .file = "/src/app/app.go",
+			            .line = 10 + (uint32_t)i},
+			    .op = i < 45 ? "chan receive" : "chan send",
+			    .count = 1,
+			    .max_wait_minutes = -1,
+			    .min_wait_minutes = -1,
+			    .median_wait_minutes = -1,
+			    .stack = stack,
+			    .nstack = 2,
+			};
+		if (store_add_scrape(st, &rec) != 0)
+			return -1;
+	}
+	for (int i = 0; i < NLOC; i++) {
+		sqlite3_stmt *q;
+
+		if (sqlite3_prepare_v2(db, "SELECT id FROM locations WHERE function = ?1", -1, &q,
+		                       NULL) != SQLITE_OK)
+			return -1;
+		sqlite3_bind_text(q, 1, fn[i], -1, SQLITE_STATIC);
+		if (sqlite3_step(q) != SQLITE_ROW)
+			return -1;
+		loc_id[i] = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+	}
+	return sqlite3_exec(db,
+	                    "DELETE FROM samples; DELETE FROM label_samples;"
+	                    " DELETE FROM sample_stacks; DELETE FROM scrapes;",
+	                    NULL, NULL, NULL) == SQLITE_OK
+	           ? 0
+	           : -1;
+}
+
+/* The history [0, minutes) of every target as rows, by target then time, to 'row' (the scrape id
+ * of minute m of target t is 1 + m * targets + t: growing with time, as stored). */
+static int
+history(struct fleet *f, long minutes, int (*row)(const struct store_window_row *r, void *arg),
+        void *arg)
+{
+	for (long t = 0; t < f->targets; t++) {
+		for (long m = 0; m < minutes; m++) {
+			struct store_window_row r = {
+			    .scrape_id = 1 + m * f->targets + t,
+			    .target_id = f->ids[t],
+			    .ts = T_START + m * MIN_MS + t % 50000,
+			    .restart = restarts(t, m),
+			    .max_wait = -1,
+			    .median_wait = -1,
+			};
+			uint64_t c[NLOC];
+
+			for (int i = 0; i < NLOC; i++) {
+				c[i] = count_of(f, t, m, i);
+				r.total_goroutines += c[i];
+			}
+			for (int i = 0; i < NLOC; i++) {
+				if (c[i] == 0)
+					continue;
+				r.has_sample = true;
+				r.location_id = loc_id[i];
+				r.count = c[i];
+				if (row(&r, arg) != 0)
+					return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+struct inserter {
+	sqlite3_stmt *scrape, *sample;
+	int64_t last;
+};
+
+static int
+insert_row(const struct store_window_row *r, void *arg)
+{
+	struct inserter *in = arg;
+
+	if (r->scrape_id != in->last) {
+		sqlite3_reset(in->scrape);
+		sqlite3_bind_int64(in->scrape, 1, r->scrape_id);
+		sqlite3_bind_int64(in->scrape, 2, r->target_id);
+		sqlite3_bind_int64(in->scrape, 3, r->ts);
+		sqlite3_bind_int64(in->scrape, 4, (int64_t)r->total_goroutines);
+		if (r->restart)
+			sqlite3_bind_text(in->scrape, 5, "connection", -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(in->scrape, 5);
+		if (sqlite3_step(in->scrape) != SQLITE_DONE)
+			return -1;
+		in->last = r->scrape_id;
+	}
+	sqlite3_reset(in->sample);
+	sqlite3_bind_int64(in->sample, 1, r->scrape_id);
+	sqlite3_bind_int64(in->sample, 2, r->location_id);
+	sqlite3_bind_int64(in->sample, 3, (int64_t)r->count);
+	return sqlite3_step(in->sample) == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+feed_row(const struct store_window_row *r, void *arg)
+{
+	return window_feed_row(arg, r);
+}
+
+static bool
+same(const struct ranking *a, const struct ranking *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++) {
+		json_t *x = detect_suspect_json(&a->suspects[i]),
+		       *y = detect_suspect_json(&b->suspects[i]);
+		bool eq = x && y && json_equal(x, y);
+
+		json_decref(x);
+		json_decref(y);
+		if (!eq)
+			return false;
+	}
+	return true;
+}
+
+static long
+rss_mib(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss / 1024;
+}
+
+static int
+compare(struct store *st, sqlite3 *db, struct fleet *f, long hours, int repeat)
+{
+	struct config *cfg = config_default();
+	struct window *w = window_new();
+	struct inserter in = {.last = -1};
+	long m0 = hours * 60;
+	double t0, best_store = 1e9, best_window = 1e9, cold;
+	struct ranking a, b;
+	size_t suspects = 0;
+	int equal = 0;
+
+	if (!cfg || !w)
+		return 1;
+	t0 = now_s();
+	if (sqlite3_exec(db, "PRAGMA cache_size = -524288; BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(
+	        db,
+	        "INSERT INTO scrapes (id, target_id, ts, duration_ms, bytes, status,"
+	        " format, kind, detail, total_goroutines, restart, rolled)"
+	        " VALUES (?1, ?2, ?3, 10, 4000, 'ok', 'proto', 'goroutine', 0, ?4, ?5,"
+	        " 1)",
+	        -1, &in.scrape, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(
+	        db, "INSERT INTO samples (scrape_id, location_id, count) VALUES (?1, ?2, ?3)", -1,
+	        &in.sample, NULL) != SQLITE_OK ||
+	    history(f, m0, insert_row, &in) != 0 ||
+	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		fprintf(stderr, "bench_window: writing the history: %s\n", sqlite3_errmsg(db));
+		return 1;
+	}
+	sqlite3_finalize(in.scrape);
+	sqlite3_finalize(in.sample);
+	printf("history: %ld targets x %d locations x %ld h written in %.1f s\n", f->targets, NLOC,
+	       hours, now_s() - t0);
+	/* cold: the window reads all of it once */
+	t0 = now_s();
+	if (detect_rank_window(st, cfg, w, 6 * 3600, T_START + m0 * MIN_MS, &b) != 0)
+		return 1;
+	cold = now_s() - t0;
+	ranking_release(&b);
+	for (int k = 0; k < repeat; k++) {
+		int64_t now = T_START + (m0 + k + 1) * MIN_MS;
+
+		if (store_round(st, f, m0 + k) != 0)
+			return 1;
+		t0 = now_s();
+		if (detect_rank(st, cfg, NULL, 6 * 3600, now, &a) != 0)
+			return 1;
+		if (now_s() - t0 < best_store)
+			best_store = now_s() - t0;
+		t0 = now_s();
+		if (detect_rank_window(st, cfg, w, 6 * 3600, now, &b) != 0)
+			return 1;
+		if (now_s() - t0 < best_window)
+			best_window = now_s() - t0;
+		equal += same(&a, &b);
+		suspects = a.n;
+		ranking_release(&a);
+		ranking_release(&b);
+	}
+	printf(
+	    "ranking %ld targets x %d locations over 6 h (%zu suspects): from the store %.0f ms, "
+	    "from the window %.0f ms (%.3fx; the first, reading the whole window, %.0f ms); "
+	    "equal at %d of %d rounds\n",
+	    f->targets, NLOC, suspects, best_store * 1000, best_window * 1000,
+	    best_window / best_store, cold * 1000, equal, repeat);
+	window_free(w);
+	config_unref(cfg);
+	return equal == repeat ? 0 : 1;
+}
+
+static int
+scale(struct store *st, const char *path, struct fleet *f, int repeat)
+{
+	static const long windows_h[] = {6, 24};
+	struct config *cfg = config_default();
+	double best[2] = {1e9, 1e9};
+	struct window_stats ws[2];
+	long rss[2];
+
+	if (!cfg)
+		return 1;
+	cfg->retention_raw = 48 * 3600;
+	for (int k = 0; k < 2; k++) {
+		long h = windows_h[k], m0 = h * 60 + 60;
+		int64_t since = T_START + (m0 - h * 60) * MIN_MS;
+		struct window *w = window_new();
+		struct fleet g = *f;
+		double t0 = now_s();
+
+		g.leak = calloc((size_t)f->targets, sizeof(*g.leak));
+		if (!w || !g.leak)
+			return 1;
+		g.rng = 0x9e3779b97f4a7c15ull;
+		if (window_feed_begin(w, st) != 0 || history(&g, m0, feed_row, w) != 0 ||
+		    window_feed_end(w, 1 + m0 * f->targets, 0, since, T_START + m0 * MIN_MS) != 0)
+			return 1;
+		fprintf(stderr, "bench_window: %ld h fed in %.1f s\n", h, now_s() - t0);
+		/* the store's next scrape ids follow the history's */
+		{
+			struct ranking r;
+			char sql[300];
+			sqlite3 *db;
+
+			if (sqlite3_open(path, &db) != SQLITE_OK)
+				return 1;
+			snprintf(sql, sizeof(sql),
+			         "PRAGMA foreign_keys = ON; DELETE FROM scrapes; INSERT INTO "
+			         "scrapes (id,"
+			         " target_id, ts, duration_ms, bytes, status) VALUES (%lld, %lld, "
+			         "0, 0, 0,"
+			         " 'error')",
+			         (long long)(1 + m0 * f->targets), (long long)f->ids[0]);
+			if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+				return 1;
+			sqlite3_close(db);
+			for (int i = 0; i < repeat; i++) {
+				int64_t now = T_START + (m0 + i + 1) * MIN_MS;
+
+				if (store_round(st, &g, m0 + i) != 0)
+					return 1;
+				t0 = now_s();
+				if (detect_rank_window(st, cfg, w, (uint64_t)h * 3600, now, &r) !=
+				    0)
+					return 1;
+				if (now_s() - t0 < best[k])
+					best[k] = now_s() - t0;
+				ranking_release(&r);
+			}
+		}
+		window_stats(w, &ws[k]);
+		rss[k] = rss_mib();
+		window_free(w);
+		free(g.leak);
+	}
+	for (int k = 0; k < 2; k++)
+		printf(
+		    "window %2ld h: %zu targets, %zu series, %zu scrapes, %zu runs, %.0f MiB held;"
+		    " ranking %.0f ms (best of %d, each after a round of %ld scrapes); peak RSS %ld"
+		    " MiB\n",
+		    windows_h[k], ws[k].targets, ws[k].series, ws[k].scrapes, ws[k].runs,
+		    (double)ws[k].bytes / 1048576.0, best[k] * 1000, repeat, f->targets, rss[k]);
+	printf("ranking over 24 h / over 6 h: %.2fx\n", best[1] / best[0]);
+	config_unref(cfg);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = NULL;
+	struct fleet f = {.targets = 1000, .per_service = 20, .rng = 0x9e3779b97f4a7c15ull};
+	long hours = 7;
+	int repeat = 3, mode = 0, rc;
+	struct store *st;
+	sqlite3 *db;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--compare") == 0)
+			mode = 1;
+		else if (strcmp(argv[i], "--scale") == 0)
+			mode = 2;
+		else if (i + 1 < argc && strcmp(argv[i], "--db") == 0)
+			path = argv[++i];
+		else if (i + 1 < argc && strcmp(argv[i], "--targets") == 0)
+			f.targets = strtol(argv[++i], NULL, 10);
+		else if (i + 1 < argc && strcmp(argv[i], "--per-service") == 0)
+			f.per_service = strtol(argv[++i], NULL, 10);
+		else if (i + 1 < argc && strcmp(argv[i], "--hours") == 0)
+			hours = strtol(argv[++i], NULL, 10);
+		else if (i + 1 < argc && strcmp(argv[i], "--repeat") == 0)
+			repeat = (int)strtol(argv[++i], NULL, 10);
+		else
+			mode = -1;
+	}
+	if (mode <= 0 || !path || f.targets < 1 || f.per_service < 1 || hours < 7 || repeat < 1) {
+		fprintf(stderr, "usage: bench_window --db FILE (--compare | --scale) [--targets N]"
+		                " [--per-service N] [--hours H (at least 7)] [--repeat N]\n");
+		return 2;
+	}
+	log_set_level(LOG_LEVEL_WARNING);
+	st = store_open(path, 0);
+	if (!st || sqlite3_open(path, &db) != SQLITE_OK || setup(st, db, &f) != 0) {
+		fprintf(stderr, "bench_window: setting up '%s' failed: %s / %s\n", path,
+		        st ? store_errmsg(st) : "-", db ? sqlite3_errmsg(db) : "-");
+		return 1;
+	}
+	rc = mode == 1 ? compare(st, db, &f, hours, repeat) : scale(st, path, &f, repeat);
+	sqlite3_close(db);
+	store_free(st);
+	free(f.ids);
+	free(f.leak);
+	return rc;
+}
