@@ -142,9 +142,14 @@ struct config_detector {
 	/* pprof label sets kept per location and scrape, the most goroutines first (default 5, at
 	 * most CONFIG_MAX_LABEL_SETS; 0: labels are not stored) */
 	unsigned max_label_sets;
+	/* bytes the window kept between rankings may hold (detect/window.h), default
+	 * CONFIG_WINDOW_MEMORY_DEFAULT; past it, rankings read the store; 0: never keep one */
+	uint64_t window_memory;
 	struct config_ignore *ignore;
 	size_t nignore;
 };
+
+#define CONFIG_WINDOW_MEMORY_DEFAULT (512ULL << 20)
 
 /* detector.max_label_sets: its default and its maximum (the sets a parse keeps per location,
  * PROFILE_MAX_LABEL_SETS) */

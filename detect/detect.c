@@ -1478,8 +1478,16 @@ rank(struct store *st, const struct config *cfg, const char *service, struct win
 	}
 	if (c.ref == 0 || c.ref > now_ms)
 		c.ref = now_ms;
-	if (w && window_update(w, st, c.since, now_ms) != 0)
-		goto out_release;
+	if (w) {
+		int u =
+		    window_update(w, st, c.since, now_ms,
+		                  cfg ? cfg->detector.window_memory : CONFIG_WINDOW_MEMORY_DEFAULT);
+
+		if (u < 0)
+			goto out_release;
+		if (u > 0)
+			w = NULL; /* read from the store */
+	}
 	if ((w ? window_each_scrape(w, on_scrape, &c)
 	       : store_each_scrape(st, service, c.since, on_scrape, &c)) != 0) {
 		if (!query_interrupted(st)) /* an interrupt is its interrupter's to report */

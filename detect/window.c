@@ -4,6 +4,7 @@
  * from first_no, so that runs keep their numbers as the window moves), and its series sorted by
  * location. A series' runs are numbered like the scrapes; a location absent from a count scrape
  * held 0 there, which the end of each scrape writes into every series it did not name. */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,11 +12,19 @@
 #include "detect/window.h"
 #include "storage/query.h"
 
+/* Counts and totals are held in 32 bits: no Go process holds 4 billion goroutines, and a profile
+ * that says so (window_update() returns 1 while it is in the window) is ranked from the store. */
+#define WINDOW_COUNT_MAX UINT32_MAX
+
 struct wpt {
 	int64_t scrape_id;
 	int64_t ts;
-	uint64_t total;
+	uint32_t total;
 	bool restart;
+};
+
+struct wrun {
+	uint32_t at, v;
 };
 
 struct wleak {
@@ -38,7 +47,7 @@ struct wextra {
 
 struct wser {
 	int64_t location_id;
-	struct count_run *r; /* r[head..n) */
+	struct wrun *r; /* r[head..n) */
 	uint32_t n, cap, head;
 	uint32_t stamp; /* 1 + the number of the last count scrape that named it */
 	struct wextra *x;
@@ -77,8 +86,12 @@ struct window {
 	bool cur_count; /* a count scrape (else detail) */
 	uint32_t cur_no;
 	int64_t cur_ts;
-	size_t merge; /* next series of cur_t a sample may be */
-	bool reload;  /* a scrape older than one held: read the window again */
+	size_t merge;         /* next series of cur_t a sample may be */
+	bool reload;          /* a scrape older than one held: read the window again */
+	int64_t too_large_ts; /* the latest scrape with a count past WINDOW_COUNT_MAX, 0: none */
+	uint64_t limit;       /* bytes it may hold */
+	uint64_t bytes;       /* it holds, about (as of the last update) */
+	bool over;            /* it grew past 'limit' at that: rankings read the store */
 	/* for a walk */
 	struct wtgt **order;
 	struct count_run *scratch;
@@ -114,11 +127,26 @@ grow(void *p, size_t *cap, size_t need, size_t elem)
 	return np;
 }
 
-static void
-ser_free(struct wser *s)
+/* grow() for what the window holds, counted in w->bytes. */
+static void *
+held_grow(struct window *w, void *p, size_t *cap, size_t need, size_t elem)
 {
+	size_t before = *cap;
+	void *np = grow(p, cap, need, elem);
+
+	if (np)
+		w->bytes += (*cap - before) * elem;
+	return np;
+}
+
+static void
+ser_free(struct window *w, struct wser *s)
+{
+	w->bytes -= (size_t)s->cap * sizeof(*s->r);
 	free(s->r);
 	if (s->x) {
+		w->bytes -= sizeof(*s->x) + s->x->capleaks * sizeof(*s->x->leaks) +
+		            s->x->capdetails * sizeof(*s->x->details);
 		free(s->x->leaks);
 		free(s->x->details);
 		free(s->x);
@@ -126,10 +154,11 @@ ser_free(struct wser *s)
 }
 
 static void
-tgt_free(struct wtgt *t)
+tgt_free(struct window *w, struct wtgt *t)
 {
+	w->bytes -= t->capsers * sizeof(*t->sers) + t->cap * sizeof(*t->pts);
 	for (size_t i = 0; i < t->nsers; i++)
-		ser_free(&t->sers[i]);
+		ser_free(w, &t->sers[i]);
 	free(t->sers);
 	free(t->pts);
 	free(t->url);
@@ -139,8 +168,10 @@ static void
 window_clear(struct window *w)
 {
 	for (size_t i = 0; i < w->ntgts; i++)
-		tgt_free(&w->tgts[i]);
+		tgt_free(w, &w->tgts[i]);
 	w->ntgts = 0;
+	w->bytes = 0;
+	w->too_large_ts = 0;
 	for (size_t i = 0; i < w->nsvcs; i++)
 		free(w->svcs[i].name);
 	w->nsvcs = 0;
@@ -228,7 +259,7 @@ on_target(const struct store_window_target *st, void *arg)
 	t = &l->tgts[l->n];
 	/* both lists are by id: the held targets gone from the store are freed on the way */
 	while (l->old < w->ntgts && w->tgts[l->old].target_id < st->target_id)
-		tgt_free(&w->tgts[l->old++]);
+		tgt_free(w, &w->tgts[l->old++]);
 	if (l->old < w->ntgts && w->tgts[l->old].target_id == st->target_id) {
 		*t = w->tgts[l->old];
 		w->tgts[l->old++] = (struct wtgt){0};
@@ -236,7 +267,7 @@ on_target(const struct store_window_target *st, void *arg)
 			char *u = strdup(st->url);
 
 			if (!u) {
-				tgt_free(t);
+				tgt_free(w, t);
 				return -1;
 			}
 			free(t->url);
@@ -286,7 +317,7 @@ list_targets(struct window *w, struct store *st)
 	int rc = store_each_window_target(st, on_target, &l);
 
 	while (l.old < w->ntgts)
-		tgt_free(&w->tgts[l.old++]);
+		tgt_free(w, &w->tgts[l.old++]);
 	free(w->tgts);
 	w->tgts = l.tgts;
 	w->ntgts = l.n;
@@ -305,7 +336,7 @@ list_targets(struct window *w, struct store *st)
 /* ---- reading rows ---- */
 
 static int
-run_push(struct wser *s, uint32_t at, uint64_t v)
+run_push(struct window *w, struct wser *s, uint32_t at, uint32_t v)
 {
 	void *p;
 	size_t cap = s->cap;
@@ -317,12 +348,12 @@ run_push(struct wser *s, uint32_t at, uint64_t v)
 		s->n -= s->head;
 		s->head = 0;
 	}
-	p = grow(s->r, &cap, (size_t)s->n + 1, sizeof(*s->r));
+	p = held_grow(w, s->r, &cap, (size_t)s->n + 1, sizeof(*s->r));
 	if (!p || cap > UINT32_MAX)
 		return -1;
 	s->r = p;
 	s->cap = (uint32_t)cap;
-	s->r[s->n++] = (struct count_run){.at = at, .v = v};
+	s->r[s->n++] = (struct wrun){.at = at, .v = v};
 	return 0;
 }
 
@@ -339,7 +370,7 @@ series_of(struct window *w, int64_t loc)
 		w->merge++;
 	if (w->merge < t->nsers && t->sers[w->merge].location_id == loc)
 		return &t->sers[w->merge];
-	p = grow(t->sers, &t->capsers, t->nsers + 1, sizeof(*t->sers));
+	p = held_grow(w, t->sers, &t->capsers, t->nsers + 1, sizeof(*t->sers));
 	if (!p)
 		return NULL;
 	t->sers = p;
@@ -349,28 +380,31 @@ series_of(struct window *w, int64_t loc)
 	s = &t->sers[w->merge];
 	*s = (struct wser){.location_id = loc};
 	/* absent (0) until now */
-	if (run_push(s, 0, 0) < 0)
+	if (run_push(w, s, 0, 0) < 0)
 		return NULL;
 	return s;
 }
 
 static struct wextra *
-extra_of(struct wser *s)
+extra_of(struct window *w, struct wser *s)
 {
-	if (!s->x)
+	if (!s->x) {
 		s->x = calloc(1, sizeof(*s->x));
+		if (s->x)
+			w->bytes += sizeof(*s->x);
+	}
 	return s->x;
 }
 
 static int
-add_leak(struct wser *s, int64_t ts, uint64_t leaked)
+add_leak(struct window *w, struct wser *s, int64_t ts, uint64_t leaked)
 {
-	struct wextra *x = extra_of(s);
+	struct wextra *x = extra_of(w, s);
 	void *p;
 
 	if (!x)
 		return -1;
-	p = grow(x->leaks, &x->capleaks, x->nleaks + 1, sizeof(*x->leaks));
+	p = held_grow(w, x->leaks, &x->capleaks, x->nleaks + 1, sizeof(*x->leaks));
 	if (!p)
 		return -1;
 	x->leaks = p;
@@ -385,15 +419,15 @@ detail_before(const struct wdetail *a, const struct wdetail *b)
 }
 
 static int
-add_detail(struct wser *s, const struct wdetail *d)
+add_detail(struct window *w, struct wser *s, const struct wdetail *d)
 {
-	struct wextra *x = extra_of(s);
+	struct wextra *x = extra_of(w, s);
 	size_t i;
 	void *p;
 
 	if (!x)
 		return -1;
-	p = grow(x->details, &x->capdetails, x->ndetails + 1, sizeof(*x->details));
+	p = held_grow(w, x->details, &x->capdetails, x->ndetails + 1, sizeof(*x->details));
 	if (!p)
 		return -1;
 	x->details = p;
@@ -415,7 +449,7 @@ scrape_end(struct window *w)
 		for (size_t i = 0; i < t->nsers; i++) {
 			struct wser *s = &t->sers[i];
 
-			if (s->stamp != w->cur_no + 1 && run_push(s, w->cur_no, 0) < 0)
+			if (s->stamp != w->cur_no + 1 && run_push(w, s, w->cur_no, 0) < 0)
 				return -1;
 		}
 	}
@@ -444,12 +478,14 @@ scrape_begin(struct window *w, const struct store_window_row *r)
 		w->reload = true;
 		return 1;
 	}
+	if (r->total_goroutines > WINDOW_COUNT_MAX && r->ts > w->too_large_ts)
+		w->too_large_ts = r->ts;
 	if (t->n == t->cap && t->head > 0 && t->head * 2 >= t->n) {
 		memmove(t->pts, t->pts + t->head, (t->n - t->head) * sizeof(*t->pts));
 		t->n -= t->head;
 		t->head = 0;
 	}
-	p = grow(t->pts, &t->cap, t->n + 1, sizeof(*t->pts));
+	p = held_grow(w, t->pts, &t->cap, t->n + 1, sizeof(*t->pts));
 	if (!p)
 		return -1;
 	t->pts = p;
@@ -458,7 +494,9 @@ scrape_begin(struct window *w, const struct store_window_row *r)
 	w->cur_no = t->first_no + (uint32_t)(t->n - t->head);
 	t->pts[t->n++] = (struct wpt){.scrape_id = r->scrape_id,
 	                              .ts = r->ts,
-	                              .total = r->total_goroutines,
+	                              .total = (uint32_t)(r->total_goroutines > WINDOW_COUNT_MAX
+	                                                      ? WINDOW_COUNT_MAX
+	                                                      : r->total_goroutines),
 	                              .restart = r->restart};
 	w->cur_t = t;
 	return 0;
@@ -472,6 +510,8 @@ on_row(const struct store_window_row *r, void *arg)
 	int rc;
 
 	w->rows++;
+	if (w->bytes > w->limit)
+		return 2; /* past detector.window_memory: window_update() says so */
 	if (r->scrape_id != w->cur_scrape) {
 		if (scrape_end(w) < 0)
 			return -1;
@@ -485,11 +525,15 @@ on_row(const struct store_window_row *r, void *arg)
 	if (!s)
 		return -1;
 	if (w->cur_count) {
-		if (run_push(s, w->cur_no, r->count) < 0)
+		if (r->count > WINDOW_COUNT_MAX && r->ts > w->too_large_ts)
+			w->too_large_ts = r->ts;
+		if (run_push(
+		        w, s, w->cur_no,
+		        (uint32_t)(r->count > WINDOW_COUNT_MAX ? WINDOW_COUNT_MAX : r->count)) < 0)
 			return -1;
 		s->stamp = w->cur_no + 1;
 	}
-	if (r->leaked > 0 && add_leak(s, r->ts, r->leaked) < 0)
+	if (r->leaked > 0 && add_leak(w, s, r->ts, r->leaked) < 0)
 		return -1;
 	if (!w->cur_count && r->max_wait >= 0) {
 		struct wdetail d = {.ts = r->ts,
@@ -497,7 +541,7 @@ on_row(const struct store_window_row *r, void *arg)
 		                    .max = r->max_wait,
 		                    .median = r->median_wait};
 
-		if (add_detail(s, &d) < 0)
+		if (add_detail(w, s, &d) < 0)
 			return -1;
 	}
 	return 0;
@@ -589,12 +633,20 @@ trim(struct window *w, int64_t since, int64_t now)
 }
 
 int
-window_update(struct window *w, struct store *st, int64_t since, int64_t now)
+window_update(struct window *w, struct store *st, int64_t since, int64_t now, uint64_t limit)
 {
 	int64_t upto, seq;
 	int rc;
 
 	w->rows = 0;
+	if (limit != w->limit) {
+		w->limit = limit;
+		w->over = false;
+	}
+	if (w->over || limit == 0) {
+		window_clear(w);
+		return 1;
+	}
 	if (w->valid && (since < w->since || now < w->now))
 		window_clear(w);
 	if (store_window_marks(st, &upto, &seq) < 0 || list_targets(w, st) != 0)
@@ -614,7 +666,15 @@ window_update(struct window *w, struct store *st, int64_t since, int64_t now)
 		log_info(
 		    "detect: a scrape older than one already ranked: reading the window again");
 		window_clear(w);
-		return window_update(w, st, since, now);
+		return window_update(w, st, since, now, limit);
+	}
+	if (rc == 2 || (rc == 0 && w->bytes > limit)) {
+		log_warn("detect: the window kept between rankings would hold more than "
+		         "detector.window_memory (%" PRIu64 " bytes): rankings read the store",
+		         limit);
+		window_clear(w);
+		w->over = true;
+		return 1;
 	}
 	if (rc != 0)
 		goto fail;
@@ -627,7 +687,8 @@ window_update(struct window *w, struct store *st, int64_t since, int64_t now)
 	w->now = now;
 	w->updates++;
 	trim(w, since, now);
-	return 0;
+	/* a count it cannot hold, still in the window: this ranking reads the store */
+	return w->too_large_ts >= since ? 1 : 0;
 fail:
 	if (!query_interrupted(st))
 		log_err("detect: reading the window: %s", store_errmsg(st));

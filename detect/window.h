@@ -27,9 +27,12 @@ struct window;
 struct window *window_new(void);
 void window_free(struct window *w);
 
-/* Bring 'w' up to date with 'st' for a ranking of the scrapes with since <= ts <= now. 0, or -1
- * (logged unless interrupted; 'w' then starts over at the next update). */
-int window_update(struct window *w, struct store *st, int64_t since, int64_t now)
+/* Bring 'w' up to date with 'st' for a ranking of the scrapes with since <= ts <= now, holding at
+ * most 'limit' bytes (detector.window_memory). 0; 1 when this ranking must read the store instead
+ * (it would hold more than 'limit', which it does not try again until 'limit' changes, or a count
+ * past 32 bits is in the window); or -1 (logged unless interrupted; 'w' then starts over at the
+ * next update). */
+int window_update(struct window *w, struct store *st, int64_t since, int64_t now, uint64_t limit)
     __attribute__((warn_unused_result));
 
 /* The window as of the last update, walked as the store's walks are ordered: every successful

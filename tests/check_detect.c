@@ -1543,6 +1543,73 @@ END_TEST
 
 Suite *detect_suite(void);
 
+/* The window kept between rankings (detect/window.h) on what it does not hold the usual way: a
+ * target's scrape older than one it holds (it reads the window again), a target out of the
+ * configuration, a window grown longer, a count past 32 bits and a memory limit (both: the
+ * ranking reads the store). rank() holds every ranking against the store's. */
+START_TEST(test_window_edges)
+{
+	struct store *st = db_new();
+	struct config *cfg = cfg_new(3600, 4, 10);
+	int64_t t[3];
+	struct gen_loc l[2] = {
+	    {"main.grows", "/src/w/w.go", 5, G_CHAN_SEND, NULL, 0, 0, false},
+	    {"main.pool", "/src/w/p.go", 9, G_CHAN_RECV, NULL, 30, 0, false},
+	};
+	struct window_stats ws;
+	struct ranking r;
+
+	targets(st, "w", t, 3);
+	for (int i = 0; i < 40; i++) {
+		for (int k = 0; k < 3; k++) {
+			l[0].count = 10 + (uint64_t)(i * (k + 1));
+			scrape(st, t[k], T0 + i * MIN + k * 1000, l, 2, FMT_D1, false);
+		}
+		if (i % 10 == 9) {
+			rank(st, cfg, NULL, T0 + i * MIN + 5000, &r);
+			ck_assert_int_eq(rank_of(&r, "main.grows"), 1);
+			ranking_release(&r);
+		}
+	}
+	window_stats(test_window, &ws);
+	ck_assert_uint_eq(ws.targets, 3);
+	ck_assert_uint_eq(ws.reloads, 1);
+	/* a scrape of t[0] older than its latest: read again, still the same ranking */
+	l[0].count = 48;
+	scrape(st, t[0], T0 + 39 * MIN - 30000, l, 2, FMT_D1, false);
+	rank(st, cfg, NULL, T0 + 40 * MIN, &r);
+	ranking_release(&r);
+	window_stats(test_window, &ws);
+	ck_assert_uint_eq(ws.reloads, 2);
+	/* t[2] out of the configuration; a longer window (read again) */
+	ck_assert_int_eq(store_targets_set_active(st, t, 2), 0);
+	rank(st, cfg, NULL, T0 + 41 * MIN, &r);
+	ranking_release(&r);
+	cfg->detector.window = 7200;
+	rank(st, cfg, NULL, T0 + 42 * MIN, &r);
+	ranking_release(&r);
+	window_stats(test_window, &ws);
+	ck_assert_uint_eq(ws.reloads, 3);
+	/* a count no process holds: ranked from the store while it is in the window */
+	l[0].count = 10 + 43 * 2;
+	l[1].count = 5000000000ULL;
+	scrape(st, t[1], T0 + 43 * MIN, l, 2, FMT_D1, false);
+	rank(st, cfg, NULL, T0 + 43 * MIN + 5000, &r);
+	ck_assert_int_eq(rank_of(&r, "main.grows"), 1);
+	ranking_release(&r);
+	/* a memory limit it cannot keep within: the store, and nothing held */
+	cfg->detector.window_memory = 4096;
+	rank(st, cfg, NULL, T0 + 44 * MIN, &r);
+	ck_assert_int_eq(rank_of(&r, "main.grows"), 1);
+	ranking_release(&r);
+	window_stats(test_window, &ws);
+	ck_assert_uint_eq(ws.targets, 0);
+	ck_assert_uint_eq(ws.series, 0);
+	config_unref(cfg);
+	db_free(st);
+}
+END_TEST
+
 Suite *
 detect_suite(void)
 {
@@ -1575,6 +1642,7 @@ detect_suite(void)
 	tcase_add_test(tc, test_explanation_spread_ages);
 	tcase_add_test(tc, test_score_monotone);
 	tcase_add_test(tc, test_empty_window);
+	tcase_add_test(tc, test_window_edges);
 	suite_add_tcase(s, tc);
 	return s;
 }
