@@ -27,6 +27,9 @@ CFLAGS   ?= -g $(OPT)
 CFLAGS   += -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wwrite-strings -Wvla -Wformat=2 -fno-common -I. -I$(BUILD)/gen \
             -DLEAKPROFD_VERSION='"$(VERSION)"' -MMD -MP
+# Nothing of ours is exported from the executables: a shared library that calls a function of its own
+# name (libkrb5, under libpq, has a profile_release() too) must never reach one of ours instead.
+CFLAGS   += -fvisibility=hidden
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lresolv -lm -lpthread
 CHECK_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
