@@ -10,13 +10,13 @@
 #   make fixtures   capture tests/fixtures/go1.*/ again from tests/go/fixturegen built by every Go toolchain
 #   make install / uninstall / deb
 
-PKGS      = libcurl libmicrohttpd jansson sqlite3 yaml-0.1 zlib libcrypto libsystemd
+PKGS      = libcurl libmicrohttpd jansson sqlite3 yaml-0.1 zlib libcrypto libsystemd libpq
 TEST_PKGS = check
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
 
 # Debian packages: what the build needs, and what the tests need on top.
 DEB_BUILD = build-essential pkg-config libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev \
-            libyaml-dev zlib1g-dev libssl-dev libsystemd-dev golang-1.19-go curl ca-certificates
+            libyaml-dev zlib1g-dev libssl-dev libsystemd-dev libpq-dev golang-1.19-go curl ca-certificates
 DEB_TEST  = check sqlite3 jq chromium valgrind clang libclang-rt-14-dev mandoc man-db systemd dpkg-dev \
             fakeroot procps psmisc openssl clang-format dnsmasq-base
 
