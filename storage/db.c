@@ -61,6 +61,7 @@ db_close(struct db *db)
 {
 	if (db == NULL)
 		return;
+	db->closing = true;
 	while (db->nstmts > 0)
 		db_finalize(db->stmts[db->nstmts - 1]);
 	free(db->stmts);

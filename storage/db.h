@@ -70,10 +70,11 @@ int db_exec(struct db *db, const char *sql) __attribute__((warn_unused_result));
 
 /* The statement for 'sql' (one statement, '?N' parameters), prepared on first use and cached for
  * the connection's lifetime by its text: preparing the same text again returns the same statement,
- * reset and its bindings cleared. Borrowed: valid until db_finalize() or db_close(). Do not hold
- * one across a call that may prepare the same text (it would be reset). NULL on error
- * (db_errmsg(); for PostgreSQL a syntax error shows at the first db_step(), where the server
- * prepares it). */
+ * reset and its bindings cleared. The cache has no bound: a text built with varying content (an IN
+ * list of its own length) is to be finalized once used. Borrowed: valid until db_finalize() or
+ * db_close(). Do not hold one across a call that may prepare the same text (it would be reset).
+ * NULL on error (db_errmsg(); for PostgreSQL a syntax error shows at the first db_step(), where the
+ * server prepares it). */
 struct db_stmt *db_prepare(struct db *db, const char *sql);
 /* Drop 'stmt' from its connection's cache and free it (NULL does nothing). */
 void db_finalize(struct db_stmt *stmt);

@@ -84,6 +84,7 @@ struct db {
 	unsigned next_name;     /* the last statement name given */
 	bool in_tx;             /* PostgreSQL: in a transaction when the last command completed */
 	bool tx_lost;           /* PostgreSQL: the connection was lost inside a transaction */
+	bool closing;           /* in db_close(): statements go with the connection */
 	struct db_stmt *active; /* PostgreSQL: the statement streaming on the connection */
 	struct db_stmt **stmts; /* the cache */
 	size_t nstmts, capstmts;

@@ -502,8 +502,9 @@ dbpg_end(struct db_stmt *stmt)
 	drop_row(stmt);
 	if (stmt->run == DB_RUN_STREAMING && db->active == stmt) {
 		/* the rest of the rows are read and dropped: the server sends them all anyway,
-		 * and a cancel would abort the transaction around them */
-		while ((res = PQgetResult(db->pg)) != NULL) {
+		 * and a cancel would abort the transaction around them (closing: they go with the
+		 * connection) */
+		while (!db->closing && (res = PQgetResult(db->pg)) != NULL) {
 			if (PQresultStatus(res) == PGRES_TUPLES_OK ||
 			    PQresultStatus(res) == PGRES_COMMAND_OK)
 				note_changes(db, res);
@@ -538,8 +539,8 @@ dbpg_finalize(struct db_stmt *stmt)
 	dbpg_end(stmt);
 	/* a statement left prepared on the server is freed with its connection; one finalized
 	 * while the connection lives is deallocated there */
-	if (stmt->gen == db->gen && stmt->gen != 0 && PQstatus(db->pg) == CONNECTION_OK &&
-	    !db->tx_lost) {
+	if (stmt->gen == db->gen && stmt->gen != 0 && !db->closing &&
+	    PQstatus(db->pg) == CONNECTION_OK && !db->tx_lost) {
 		char sql[64];
 		PGresult *res;
 
