@@ -40,14 +40,25 @@
 
 /* ---- Errors and the connection ---- */
 
-/* Trailing newlines off libpq's messages. */
+/* libpq's message on one line: its line breaks (and the tabs after them) as one space each, none at
+ * the end. */
 static void
-trim(char *s)
+one_line(char *s)
 {
-	size_t n = strlen(s);
+	char *r = s, *w = s;
 
-	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
-		s[--n] = '\0';
+	while (*r != '\0') {
+		if (*r == '\n' || *r == '\r') {
+			r += strspn(r, "\r\n\t ");
+			if (*r != '\0' && w > s)
+				*w++ = ' ';
+			continue;
+		}
+		*w++ = *r++;
+	}
+	while (w > s && w[-1] == ' ')
+		w--;
+	*w = '\0';
 }
 
 /* What the last command left of the transaction: db->in_tx. */
@@ -84,16 +95,18 @@ save_error(struct db *db, const PGresult *res)
 	const char *primary = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	const char *detail = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
 	bool lost = check_lost(db);
-	char conn[512];
+	char conn[512], code[32];
 
 	snprintf(conn, sizeof(conn), "%s", PQerrorMessage(db->pg));
-	trim(conn);
-	if (primary != NULL && lost)
-		db_set_error(db, state, "connection to the server lost: %s (SQLSTATE %s)", primary,
-		             state != NULL ? state : "?");
-	else if (primary != NULL)
-		db_set_error(db, state, "%s%s%s (SQLSTATE %s)", primary, detail != NULL ? ": " : "",
-		             detail != NULL ? detail : "", state != NULL ? state : "?");
+	one_line(conn);
+	if (state != NULL)
+		snprintf(code, sizeof(code), " (SQLSTATE %s)", state);
+	else
+		code[0] = '\0';
+	if (primary != NULL)
+		db_set_error(db, state, "%s%s%s%s%s", lost ? "connection to the server lost: " : "",
+		             primary, detail != NULL && !lost ? ": " : "",
+		             detail != NULL && !lost ? detail : "", code);
 	else if (lost)
 		db_set_error(db, state, "connection to the server lost: %s",
 		             conn[0] != '\0' ? conn : "no connection");
@@ -159,7 +172,7 @@ dbpg_open(struct db *db, const char *target, char *err, size_t errlen)
 	}
 	if (PQstatus(db->pg) != CONNECTION_OK) {
 		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(db->pg));
-		trim(msg);
+		one_line(msg);
 		snprintf(err, errlen, "postgresql: %s", msg);
 		return -1;
 	}
@@ -192,7 +205,7 @@ dbpg_reconnect(struct db *db)
 		char msg[512];
 
 		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(db->pg));
-		trim(msg);
+		one_line(msg);
 		db_set_error(db, NULL, "connecting again: %s", msg);
 		return -1;
 	}

@@ -210,6 +210,8 @@ START_TEST(test_targets)
 	ck_assert_ptr_null(db);
 	ck_assert_msg(strstr(err, "postgresql: ") == err && strstr(err, "127.0.0.1") != NULL, "%s",
 	              err);
+	/* libpq's lines as one */
+	ck_assert_msg(strchr(err, '\n') == NULL && strchr(err, '\t') == NULL, "%s", err);
 }
 END_TEST
 
@@ -777,6 +779,7 @@ START_TEST(test_lost_connection)
 	ck_assert_int_eq(db_exec(db, "INSERT INTO l VALUES (1)"), -1);
 	ck_assert_msg(strstr(db_errmsg(db), "connection to the server lost") != NULL, "%s",
 	              db_errmsg(db));
+	ck_assert_msg(strchr(db_errmsg(db), '\n') == NULL, "%s", db_errmsg(db));
 	exec_ok(db, "INSERT INTO l VALUES (1)");
 	ck_assert_uint_eq(db_reconnects(db), 2);
 
