@@ -306,7 +306,15 @@ dbpg_rollback(struct db *db)
 		db->in_tx = false;
 		return 0;
 	}
-	return dbpg_exec(db, "ROLLBACK");
+	if (dbpg_exec(db, "ROLLBACK") == 0)
+		return 0;
+	if (PQstatus(db->pg) == CONNECTION_BAD) {
+		/* lost on the way: the server rolled back as it ended the connection */
+		db->tx_lost = false;
+		db->in_tx = false;
+		return 0;
+	}
+	return -1;
 }
 
 bool
@@ -361,8 +369,7 @@ dbpg_translate(struct db *db, const char *sql, int *nparams)
 			out = xrealloc(out, cap);
 		}
 		if (c == '\'' || c == '"') {
-			/* a literal or quoted identifier, its quote doubled inside; E'' has escapes
-			 */
+			/* a literal or a quoted identifier (E'': with escapes) */
 			bool esc = c == '\'' && p > sql && (p[-1] == 'E' || p[-1] == 'e') &&
 			           (p - 1 == sql || !ident_char(p[-2]));
 

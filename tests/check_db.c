@@ -819,9 +819,18 @@ START_TEST(test_lost_connection)
 	step_done(ins, db);
 	ck_assert_int_eq(query_int(db, "SELECT count(*) FROM l"), 2);
 
+	/* lost inside a transaction that nothing ran in since: the rollback is all it takes */
+	ck_assert_int_eq(db_begin(db), 0);
+	ck_assert_int_eq(db_bind_int64(ins, 1, 5), 0);
+	step_done(ins, db);
+	kill_backend(db);
+	ck_assert_msg(db_rollback(db) == 0, "%s", db_errmsg(db));
+	ck_assert(!db_in_transaction(db));
+	ck_assert_int_eq(query_int(db, "SELECT count(*) FROM l"), 2);
+
 	/* db_reconnect() on a live connection */
 	ck_assert_int_eq(db_reconnect(db), 0);
-	ck_assert_uint_eq(db_reconnects(db), 4);
+	ck_assert_uint_eq(db_reconnects(db), 5);
 	ck_assert_int_eq(query_int(db, "SELECT count(*) FROM l"), 2);
 	close_fresh(db);
 }
