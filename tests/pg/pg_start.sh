@@ -3,25 +3,29 @@
 # URI to STATE/uri (STATE is a directory the caller names, e.g. build/test-pg; STATE/dir names the server's
 # temporary data directory, for pg_stop.sh). Prints the URI.
 #
-# The server is Debian's postgresql package (PG_BIN, default /usr/lib/postgresql/15/bin), a fresh initdb
-# in a temporary directory, owned by an unprivileged user: initdb and the server refuse root, so as root
-# they run as the package's 'postgres' system user (or one created for the tests when there is none). It
-# listens on 127.0.0.1 only, on a free port, its unix socket in the data directory, with fsync off; the
-# superuser is 'leakprofd' (trust on 127.0.0.1) and the database 'leakprofd'; members of the role
-# 'leakprofd_password' sign in with a password (scram-sha-256), for the tests of password files. The cluster service of the
-# package (pg_ctlcluster) is neither needed nor touched. A server that an interrupted run left behind under
-# the same STATE is stopped and removed first.
+# The server is Debian's postgresql package (PG_BIN: /usr/lib/postgresql/15/bin, Debian 12's, or else
+# the newest /usr/lib/postgresql/*/bin), a fresh initdb in a temporary directory, owned by an unprivileged
+# user: initdb and the server refuse root, so as root they run as the package's 'postgres' system user (or
+# one created for the tests when there is none). It listens on 127.0.0.1 only, on a free port, its unix
+# socket in that directory, with fsync off; the superuser is 'leakprofd' (trust on 127.0.0.1) and the
+# database 'leakprofd'; members of the role 'leakprofd_password' sign in with a password (scram-sha-256),
+# for the tests of password files. The package's cluster service (pg_ctlcluster) is neither needed nor
+# touched. A server that an interrupted run left behind under the same STATE is stopped and removed first.
 set -eu
 [ $# = 1 ] || { echo "usage: tests/pg/pg_start.sh STATE" >&2; exit 2; }
 state=$1
 here=$(cd "$(dirname "$0")" && pwd)
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+if [ -z "${PG_BIN:-}" ]; then
+	PG_BIN=/usr/lib/postgresql/15/bin
+	[ -x "$PG_BIN/initdb" ] ||
+		PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+fi
 [ -x "$PG_BIN/initdb" ] || { echo "pg_start: no PostgreSQL server at '$PG_BIN' (install Debian's" \
 	"postgresql, or name its bin directory with PG_BIN=)" >&2; exit 1; }
 mkdir -p "$state"
 state=$(cd "$state" && pwd)
 [ -f "$state/dir" ] && sh "$here/pg_stop.sh" "$state"
-rm -f "$state/uri" "$state/dir"
+rm -f "$state/uri" "$state/dir" "$state/bin"
 
 # Who runs the server: the caller, or an unprivileged system user when the caller is root.
 if [ "$(id -u)" = 0 ]; then
@@ -44,6 +48,7 @@ else
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/leakprofd-pg.XXXXXX")
 fi
 echo "$dir" >"$state/dir"
+echo "$PG_BIN" >"$state/bin"
 chmod 700 "$dir"
 [ "$(id -u)" = 0 ] && chown "$owner" "$dir"
 cd "$dir"
