@@ -97,8 +97,8 @@ int db_bind_null(struct db_stmt *stmt, int i);
 enum db_step_result db_step(struct db_stmt *stmt);
 
 /* The current row's columns, from 0; valid after DB_ROW until the next step, reset or bind. NULL
- * reads as 0, 0.0 and NULL; a boolean as 1 or 0; text as a number as SQLite converts it (its
- * leading number, else 0). */
+ * reads as 0, 0.0 and NULL; a boolean as 1 or 0 (as text too: "1", "0"); text as a number as SQLite
+ * converts it (its leading number, else 0). */
 int db_column_count(struct db_stmt *stmt);
 bool db_column_is_null(struct db_stmt *stmt, int col);
 int64_t db_column_int64(struct db_stmt *stmt, int col);

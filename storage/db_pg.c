@@ -765,8 +765,6 @@ dbpg_step(struct db_stmt *stmt)
 	st = PQresultStatus(res);
 	if (res != NULL && st == PGRES_SINGLE_TUPLE) {
 		stmt->row = res;
-		stmt->nbytes = PQnfields(res);
-		stmt->bytes = xcalloc((size_t)stmt->nbytes + 1, sizeof(*stmt->bytes));
 		return DB_ROW;
 	}
 	if (res != NULL && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
@@ -819,10 +817,15 @@ hexval(unsigned char c)
 static struct db_bytes *
 bytea(struct db_stmt *stmt, int col)
 {
-	struct db_bytes *b = &stmt->bytes[col];
 	const char *s = PQgetvalue(stmt->row, 0, col);
 	size_t n = (size_t)PQgetlength(stmt->row, 0, col), i;
+	struct db_bytes *b;
 
+	if (stmt->bytes == NULL) {
+		stmt->nbytes = PQnfields(stmt->row);
+		stmt->bytes = xcalloc((size_t)stmt->nbytes, sizeof(*stmt->bytes));
+	}
+	b = &stmt->bytes[col];
 	if (b->done)
 		return b;
 	b->done = true;
@@ -913,6 +916,9 @@ dbpg_column_text(struct db_stmt *stmt, int col)
 		return NULL;
 	if (PQftype(stmt->row, col) == OID_BYTEA)
 		return (const char *)bytea(stmt, col)->p;
+	/* as SQLite, which has no booleans, writes them */
+	if (PQftype(stmt->row, col) == OID_BOOL)
+		return PQgetvalue(stmt->row, 0, col)[0] == 't' ? "1" : "0";
 	return PQgetvalue(stmt->row, 0, col);
 }
 
@@ -931,5 +937,7 @@ dbpg_column_bytes(struct db_stmt *stmt, int col)
 		return 0;
 	if (PQftype(stmt->row, col) == OID_BYTEA)
 		return bytea(stmt, col)->len;
+	if (PQftype(stmt->row, col) == OID_BOOL)
+		return 1;
 	return (size_t)PQgetlength(stmt->row, 0, col);
 }

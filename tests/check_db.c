@@ -407,6 +407,9 @@ START_TEST(test_booleans)
 	ck_assert_int_eq(db_column_int(stmt, 3), 0);
 	ck_assert(db_column_double(stmt, 0) == 1.0);
 	ck_assert(db_column_double(stmt, 1) == 0.0);
+	ck_assert_str_eq(db_column_text(stmt, 0), "1");
+	ck_assert_str_eq(db_column_text(stmt, 1), "0");
+	ck_assert_uint_eq(db_column_bytes(stmt, 1), 1);
 	ck_assert(db_column_is_null(stmt, 4));
 	ck_assert_int_eq(db_column_int64(stmt, 4), 0);
 	step_done(stmt, db);
