@@ -10,15 +10,15 @@
 #   make fixtures   capture tests/fixtures/go1.*/ again from tests/go/fixturegen built by every Go toolchain
 #   make install / uninstall / deb
 
-PKGS      = libcurl libmicrohttpd jansson sqlite3 yaml-0.1 zlib libcrypto libsystemd
+PKGS      = libcurl libmicrohttpd jansson sqlite3 yaml-0.1 zlib libcrypto libsystemd libpq
 TEST_PKGS = check
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
 
 # Debian packages: what the build needs, and what the tests need on top.
 DEB_BUILD = build-essential pkg-config libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev \
-            libyaml-dev zlib1g-dev libssl-dev libsystemd-dev golang-1.19-go curl ca-certificates
+            libyaml-dev zlib1g-dev libssl-dev libsystemd-dev libpq-dev golang-1.19-go curl ca-certificates
 DEB_TEST  = check sqlite3 jq chromium valgrind clang libclang-rt-14-dev mandoc man-db systemd dpkg-dev \
-            fakeroot procps psmisc openssl clang-format dnsmasq-base
+            fakeroot procps psmisc openssl clang-format dnsmasq-base postgresql
 
 CC       ?= cc
 WERROR   ?= -Werror
@@ -27,6 +27,9 @@ CFLAGS   ?= -g $(OPT)
 CFLAGS   += -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wwrite-strings -Wvla -Wformat=2 -fno-common -I. -I$(BUILD)/gen \
             -DLEAKPROFD_VERSION='"$(VERSION)"' -MMD -MP
+# Nothing of ours is exported from the executables: a shared library that calls a function of its own
+# name (libkrb5, under libpq, has a profile_release() too) must never reach one of ours instead.
+CFLAGS   += -fvisibility=hidden
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lresolv -lm -lpthread
 CHECK_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
@@ -218,11 +221,14 @@ lint:
 	clang-format --dry-run -Werror $(FORMAT_SRCS)
 	@echo "format: $(words $(FORMAT_SRCS)) C files match .clang-format"
 
-# Each suite in its own process, two at once (tests/run-unit.sh); the simulated fleets first.
+# Each suite in its own process, two at once (tests/run-unit.sh); the simulated fleets first. The suites
+# get a PostgreSQL server of their own (tests/pg/with_pg.sh: started before, stopped after, its URI in
+# LEAKPROFD_PG_URI); LEAKPROFD_PG=off runs them without one, LEAKPROFD_PG_URI=... against another.
 UNIT_JOBS ?= 2
+PG_STATES = $(abspath $(BUILD)/test-pg)
 unit: $(BUILD)/check_leakprofd
-	cd tests && UNIT_JOBS=$(UNIT_JOBS) sh run-unit.sh $(abspath $(BUILD)/check_leakprofd) \
-		$(abspath $(BUILD)/gen/check_suites.inc)
+	cd tests && sh pg/with_pg.sh $(PG_STATES) env UNIT_JOBS=$(UNIT_JOBS) sh run-unit.sh \
+		$(abspath $(BUILD)/check_leakprofd) $(abspath $(BUILD)/gen/check_suites.inc)
 
 # Integration tests run side by side (tests/run-suite.sh): they mostly wait for scrape intervals.
 SUITE_JOBS ?= 3
@@ -241,8 +247,9 @@ valgrind:
 	@echo "valgrind: it cannot run sanitized binaries: run 'make valgrind' without SANITIZE" >&2; exit 2
 else
 valgrind: $(BUILD)/check_leakprofd $(BUILD)/leakprofd go
-	cd tests && CK_FORK=no CK_EXCLUDE_TAGS=slow valgrind -q --error-exitcode=99 --leak-check=full \
-		--errors-for-leak-kinds=definite,indirect $(abspath $(BUILD)/check_leakprofd)
+	cd tests && sh pg/with_pg.sh $(PG_STATES) env CK_FORK=no CK_EXCLUDE_TAGS=slow valgrind -q \
+		--error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+		$(abspath $(BUILD)/check_leakprofd)
 	sh tests/valgrind-cli.sh
 	sh tests/valgrind-daemon.sh
 endif

@@ -1,0 +1,397 @@
+/* storage/db.c: one database connection behind one API (see db.h): the statement cache, the error
+ * message and what both drivers share. The drivers are db_sqlite.c and db_pg.c (db_driver.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/hash.h"
+#include "base/xalloc.h"
+#include "storage/db.h"
+#include "storage/db_driver.h"
+
+void
+db_set_error(struct db *db, const char *sqlstate, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(db->err, sizeof(db->err), fmt, ap);
+	va_end(ap);
+	snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", sqlstate != NULL ? sqlstate : "");
+}
+
+/* ---- Connections ---- */
+
+bool
+db_target_is_postgres(const char *target)
+{
+	if (target == NULL)
+		return false;
+	if (strncmp(target, "postgres://", 11) == 0 || strncmp(target, "postgresql://", 13) == 0)
+		return true;
+	return dbpg_is_target(target);
+}
+
+struct db *
+db_open(const char *target, char *err, size_t errlen)
+{
+	struct db *db;
+	int rc;
+
+	if (target == NULL || target[0] == '\0') {
+		snprintf(err, errlen, "no database named");
+		return NULL;
+	}
+	db = xcalloc(1, sizeof(*db));
+	db->kind = db_target_is_postgres(target) ? DB_POSTGRES : DB_SQLITE;
+	if (db->kind == DB_POSTGRES)
+		rc = dbpg_open(db, target, err, errlen);
+	else
+		rc = dblite_open(db, target, err, errlen);
+	if (rc < 0) {
+		db_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+void
+db_close(struct db *db)
+{
+	if (db == NULL)
+		return;
+	db->closing = true;
+	while (db->nstmts > 0)
+		db_finalize(db->stmts[db->nstmts - 1]);
+	free(db->stmts);
+	if (db->kind == DB_POSTGRES)
+		dbpg_close(db);
+	else
+		dblite_close(db);
+	free(db);
+}
+
+enum db_kind
+db_kind(const struct db *db)
+{
+	return db->kind;
+}
+
+const char *
+db_errmsg(const struct db *db)
+{
+	return db->err;
+}
+
+const char *
+db_sqlstate(const struct db *db)
+{
+	return db->sqlstate;
+}
+
+int64_t
+db_changes(const struct db *db)
+{
+	return db->kind == DB_POSTGRES ? db->changes : dblite_changes(db);
+}
+
+int
+db_reconnect(struct db *db)
+{
+	if (db->kind != DB_POSTGRES)
+		return 0;
+	return dbpg_reconnect(db);
+}
+
+unsigned
+db_reconnects(const struct db *db)
+{
+	return db->gen > 1 ? db->gen - 1 : 0;
+}
+
+sqlite3 *
+db_sqlite(struct db *db)
+{
+	return db->lite;
+}
+
+/* ---- Statements ---- */
+
+int
+db_exec(struct db *db, const char *sql)
+{
+	db->err[0] = '\0';
+	db->sqlstate[0] = '\0';
+	return db->kind == DB_POSTGRES ? dbpg_exec(db, sql) : dblite_exec(db, sql);
+}
+
+struct db_stmt *
+db_prepare(struct db *db, const char *sql)
+{
+	uint64_t hash = hash_fnv1a_str(HASH_FNV1A_INIT, sql);
+	struct db_stmt *stmt;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < db->nstmts; i++) {
+		stmt = db->stmts[i];
+		if (stmt->hash == hash && strcmp(stmt->sql, sql) == 0) {
+			db_reset(stmt);
+			return stmt;
+		}
+	}
+	db->err[0] = '\0';
+	db->sqlstate[0] = '\0';
+	stmt = xcalloc(1, sizeof(*stmt));
+	stmt->db = db;
+	stmt->sql = xstrdup(sql);
+	stmt->hash = hash;
+	rc = db->kind == DB_POSTGRES ? dbpg_prepare(stmt) : dblite_prepare(stmt);
+	if (rc < 0) {
+		free(stmt->sql);
+		free(stmt);
+		return NULL;
+	}
+	if (db->nstmts == db->capstmts) {
+		db->capstmts = db->capstmts ? db->capstmts * 2 : 32;
+		db->stmts = xrealloc(db->stmts, db->capstmts * sizeof(*db->stmts));
+	}
+	db->stmts[db->nstmts++] = stmt;
+	return stmt;
+}
+
+void
+db_finalize(struct db_stmt *stmt)
+{
+	struct db *db;
+	size_t i;
+
+	if (stmt == NULL)
+		return;
+	db = stmt->db;
+	for (i = 0; i < db->nstmts; i++) {
+		if (db->stmts[i] == stmt) {
+			db->stmts[i] = db->stmts[--db->nstmts];
+			break;
+		}
+	}
+	if (db->kind == DB_POSTGRES)
+		dbpg_finalize(stmt);
+	else
+		dblite_finalize(stmt);
+	free(stmt->sql);
+	free(stmt);
+}
+
+void
+db_reset(struct db_stmt *stmt)
+{
+	if (stmt == NULL)
+		return;
+	if (stmt->db->kind == DB_POSTGRES) {
+		dbpg_end(stmt);
+		dbpg_clear(stmt);
+	} else {
+		dblite_end(stmt);
+		dblite_clear(stmt);
+	}
+}
+
+static int
+bind(struct db_stmt *stmt, int i, const struct db_value *v)
+{
+	if (i < 1 || i > stmt->nparams) {
+		db_set_error(stmt->db, NULL, "binding parameter %d: the statement has %d", i,
+		             stmt->nparams);
+		return -1;
+	}
+	if (stmt->db->kind == DB_POSTGRES)
+		return dbpg_bind(stmt, i, v);
+	return dblite_bind(stmt, i, v);
+}
+
+int
+db_bind_int64(struct db_stmt *stmt, int i, int64_t v)
+{
+	return bind(stmt, i, &(struct db_value){.type = DB_TYPE_INT64, .i = v});
+}
+
+int
+db_bind_double(struct db_stmt *stmt, int i, double v)
+{
+	return bind(stmt, i, &(struct db_value){.type = DB_TYPE_DOUBLE, .d = v});
+}
+
+int
+db_bind_text(struct db_stmt *stmt, int i, const char *s)
+{
+	if (s == NULL)
+		return db_bind_null(stmt, i);
+	return bind(stmt, i, &(struct db_value){.type = DB_TYPE_TEXT, .p = s, .n = strlen(s)});
+}
+
+int
+db_bind_blob(struct db_stmt *stmt, int i, const void *p, size_t n)
+{
+	return bind(stmt, i, &(struct db_value){.type = DB_TYPE_BLOB, .p = n ? p : "", .n = n});
+}
+
+int
+db_bind_null(struct db_stmt *stmt, int i)
+{
+	return bind(stmt, i, &(struct db_value){.type = DB_TYPE_NULL});
+}
+
+enum db_step_result
+db_step(struct db_stmt *stmt)
+{
+	struct db *db = stmt->db;
+
+	db->err[0] = '\0';
+	db->sqlstate[0] = '\0';
+	return db->kind == DB_POSTGRES ? dbpg_step(stmt) : dblite_step(stmt);
+}
+
+/* ---- Columns ---- */
+
+int
+db_column_count(struct db_stmt *stmt)
+{
+	if (stmt->db->kind == DB_POSTGRES)
+		return dbpg_column_count(stmt);
+	return dblite_column_count(stmt);
+}
+
+/* A column index that the current row has; out of range reads as NULL, as in SQLite. */
+static bool
+column_ok(struct db_stmt *stmt, int col)
+{
+	return col >= 0 && col < db_column_count(stmt);
+}
+
+bool
+db_column_is_null(struct db_stmt *stmt, int col)
+{
+	if (!column_ok(stmt, col))
+		return true;
+	if (stmt->db->kind == DB_POSTGRES)
+		return dbpg_column_is_null(stmt, col);
+	return dblite_column_is_null(stmt, col);
+}
+
+int64_t
+db_column_int64(struct db_stmt *stmt, int col)
+{
+	if (!column_ok(stmt, col))
+		return 0;
+	if (stmt->db->kind == DB_POSTGRES)
+		return dbpg_column_int64(stmt, col);
+	return dblite_column_int64(stmt, col);
+}
+
+int
+db_column_int(struct db_stmt *stmt, int col)
+{
+	/* as sqlite3_column_int(): the low 32 bits */
+	return (int)(uint32_t)(uint64_t)db_column_int64(stmt, col);
+}
+
+double
+db_column_double(struct db_stmt *stmt, int col)
+{
+	if (!column_ok(stmt, col))
+		return 0.0;
+	if (stmt->db->kind == DB_POSTGRES)
+		return dbpg_column_double(stmt, col);
+	return dblite_column_double(stmt, col);
+}
+
+const char *
+db_column_text(struct db_stmt *stmt, int col)
+{
+	if (!column_ok(stmt, col))
+		return NULL;
+	if (stmt->db->kind == DB_POSTGRES)
+		return dbpg_column_text(stmt, col);
+	return dblite_column_text(stmt, col);
+}
+
+const void *
+db_column_blob(struct db_stmt *stmt, int col)
+{
+	if (!column_ok(stmt, col))
+		return NULL;
+	if (stmt->db->kind == DB_POSTGRES)
+		return dbpg_column_blob(stmt, col);
+	return dblite_column_blob(stmt, col);
+}
+
+size_t
+db_column_bytes(struct db_stmt *stmt, int col)
+{
+	if (!column_ok(stmt, col))
+		return 0;
+	if (stmt->db->kind == DB_POSTGRES)
+		return dbpg_column_bytes(stmt, col);
+	return dblite_column_bytes(stmt, col);
+}
+
+/* ---- Transactions ---- */
+
+/* Every statement's run ends: a statement still stepping would keep its read snapshot. */
+static void
+end_all(struct db *db)
+{
+	size_t i;
+
+	for (i = 0; i < db->nstmts; i++) {
+		if (db->kind == DB_POSTGRES)
+			dbpg_end(db->stmts[i]);
+		else
+			dblite_end(db->stmts[i]);
+	}
+}
+
+int
+db_begin(struct db *db)
+{
+	return db_exec(db, db->kind == DB_POSTGRES ? "BEGIN" : "BEGIN IMMEDIATE");
+}
+
+int
+db_begin_read(struct db *db)
+{
+	return db_exec(db, db->kind == DB_POSTGRES
+	                       ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+	                       : "BEGIN");
+}
+
+int
+db_commit(struct db *db)
+{
+	db->err[0] = '\0';
+	db->sqlstate[0] = '\0';
+	if (db->kind == DB_POSTGRES)
+		return dbpg_commit(db);
+	return dblite_exec(db, "COMMIT");
+}
+
+int
+db_rollback(struct db *db)
+{
+	end_all(db);
+	db->err[0] = '\0';
+	db->sqlstate[0] = '\0';
+	if (db->kind == DB_POSTGRES)
+		return dbpg_rollback(db);
+	if (!dblite_in_transaction(db))
+		return 0;
+	return dblite_exec(db, "ROLLBACK");
+}
+
+bool
+db_in_transaction(const struct db *db)
+{
+	return db->kind == DB_POSTGRES ? dbpg_in_transaction(db) : dblite_in_transaction(db);
+}
