@@ -697,8 +697,10 @@ fail:
 }
 
 int
-window_feed_begin(struct window *w, struct store *st)
+window_feed_begin(struct window *w, struct store *st, uint64_t limit)
 {
+	w->limit = limit;
+	w->over = false;
 	w->cur_scrape = 0;
 	w->cur_t = NULL;
 	w->reload = false;

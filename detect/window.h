@@ -57,11 +57,13 @@ int window_each_series(struct window *w, int (*cb)(const struct window_series *s
                        void *arg);
 
 /* Rows from elsewhere than the store, for benchmarks that cannot store days of a large fleet:
- * window_feed_begin() lists the targets from 'st' as an update does, window_feed_row() takes rows
+ * window_feed_begin() lists the targets from 'st' as an update does (to hold at most 'limit'
+ * bytes), window_feed_row() takes rows
  * as store_each_window_row() gives them (by target, or by growing scrape id), and
  * window_feed_end() makes 'w' as up to date as an update reading the store up to scrape 'upto'
  * and restart move 'seq' for a ranking of [since, now]. 0, or -1. */
-int window_feed_begin(struct window *w, struct store *st) __attribute__((warn_unused_result));
+int window_feed_begin(struct window *w, struct store *st, uint64_t limit)
+    __attribute__((warn_unused_result));
 int window_feed_row(struct window *w, const struct store_window_row *r)
     __attribute__((warn_unused_result));
 int window_feed_end(struct window *w, int64_t upto, int64_t seq, int64_t since, int64_t now)

@@ -96,6 +96,7 @@ check_defaults(const struct config *cfg)
 	ck_assert_uint_eq(cfg->detector.min_scrapes, 4);
 	ck_assert_uint_eq(cfg->detector.min_count, 10);
 	ck_assert_uint_eq(cfg->detector.max_label_sets, 5);
+	ck_assert_uint_eq(cfg->detector.window_memory, CONFIG_WINDOW_MEMORY_DEFAULT);
 	ck_assert_uint_eq(cfg->detector.nignore, 0);
 	ck_assert_ptr_null(cfg->web.bearer_token_file);
 	ck_assert_ptr_null(cfg->web.basic_auth.username);
@@ -864,6 +865,7 @@ START_TEST(test_example_config)
 	ck_assert_uint_eq(cfg->scrape_interval, 60);
 	ck_assert_uint_eq(cfg->max_body_bytes, 64u << 20);
 	ck_assert(cfg->alerting.min_score == 0.8);
+	ck_assert_uint_eq(cfg->detector.window_memory, 512u << 20);
 	config_unref(cfg);
 }
 END_TEST

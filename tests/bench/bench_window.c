@@ -3,8 +3,9 @@
  *
  * The fleet: services of --per-service instances scraped every minute, each profile 50 locations:
  * 40 that hold a steady count (pools, watchers), 5 that jitter by a goroutine or two at every
- * scrape, 3 that come and go, 1 that leaks in every tenth service (and holds 2 elsewhere), 1 that
- * holds 1; every instance restarts every 8 hours, at its own time.
+ * scrape (--jitter N: only N of them; the others hold), 3 that come and go, 1 that leaks in every
+ * tenth service (and holds 2 elsewhere), 1 that holds 1; every instance restarts every 8 hours, at
+ * its own time.
  *
  * --compare: --targets instances with --hours of history written into a SQLite database (rows
  * inserted directly, as the store holds them), then ranked over the last 6 h from the store and
@@ -46,6 +47,7 @@ static int64_t loc_id[NLOC];
 
 struct fleet {
 	long targets, per_service;
+	int jitter;     /* of the 5 locations that may jitter, how many do */
 	int64_t *ids;   /* target ids */
 	uint64_t *leak; /* per target: the leak's count */
 	uint64_t rng;
@@ -87,7 +89,7 @@ count_of(struct fleet *f, long t, long m, int i)
 	if (i < 40)
 		return (uint64_t)(1 + (i * 7 + svc) % 20);
 	if (i < 45)
-		return (uint64_t)(20 + i) + rng(f) % 3;
+		return (uint64_t)(20 + i) + (i - 40 < f->jitter ? rng(f) % 3 : 0);
 	if (i < 48)
 		return rng(f) % 10 ? 0 : 1 + rng(f) % 5;
 	if (i == 48) {
@@ -404,6 +406,7 @@ scale(struct store *st, const char *path, struct fleet *f, int repeat)
 	if (!cfg)
 		return 1;
 	cfg->retention_raw = 48 * 3600;
+	cfg->detector.window_memory = 16ULL << 30; /* measured, not bounded */
 	for (int k = 0; k < 2; k++) {
 		long h = windows_h[k], m0 = h * 60 + 60;
 		int64_t since = T_START + (m0 - h * 60) * MIN_MS;
@@ -415,7 +418,8 @@ scale(struct store *st, const char *path, struct fleet *f, int repeat)
 		if (!w || !g.leak)
 			return 1;
 		g.rng = 0x9e3779b97f4a7c15ull;
-		if (window_feed_begin(w, st) != 0 || history(&g, m0, feed_row, w) != 0 ||
+		if (window_feed_begin(w, st, cfg->detector.window_memory) != 0 ||
+		    history(&g, m0, feed_row, w) != 0 ||
 		    window_feed_end(w, 1 + m0 * f->targets, 0, since, T_START + m0 * MIN_MS) != 0)
 			return 1;
 		fprintf(stderr, "bench_window: %ld h fed in %.1f s\n", h, now_s() - t0);
@@ -472,7 +476,8 @@ int
 main(int argc, char **argv)
 {
 	const char *path = NULL;
-	struct fleet f = {.targets = 1000, .per_service = 20, .rng = 0x9e3779b97f4a7c15ull};
+	struct fleet f = {
+	    .targets = 1000, .per_service = 20, .jitter = 5, .rng = 0x9e3779b97f4a7c15ull};
 	long hours = 7;
 	int repeat = 3, mode = 0, rc;
 	struct store *st;
@@ -491,14 +496,18 @@ main(int argc, char **argv)
 			f.per_service = strtol(argv[++i], NULL, 10);
 		else if (i + 1 < argc && strcmp(argv[i], "--hours") == 0)
 			hours = strtol(argv[++i], NULL, 10);
+		else if (i + 1 < argc && strcmp(argv[i], "--jitter") == 0)
+			f.jitter = (int)strtol(argv[++i], NULL, 10);
 		else if (i + 1 < argc && strcmp(argv[i], "--repeat") == 0)
 			repeat = (int)strtol(argv[++i], NULL, 10);
 		else
 			mode = -1;
 	}
 	if (mode <= 0 || !path || f.targets < 1 || f.per_service < 1 || hours < 7 || repeat < 1) {
-		fprintf(stderr, "usage: bench_window --db FILE (--compare | --scale) [--targets N]"
-		                " [--per-service N] [--hours H (at least 7)] [--repeat N]\n");
+		fprintf(
+		    stderr,
+		    "usage: bench_window --db FILE (--compare | --scale) [--targets N]"
+		    " [--per-service N] [--hours H (at least 7)] [--jitter 0..5] [--repeat N]\n");
 		return 2;
 	}
 	log_set_level(LOG_LEVEL_WARNING);
