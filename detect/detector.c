@@ -10,9 +10,11 @@
  * ranking and a ranking never sees a configuration change under it; the mutex guards only the
  * kicked and stop flags and is never held across a ranking.
  *
- * Ranking a large fleet reads its whole window (minutes for 10,000 targets over 6 h), so after a
- * slow ranking the thread rests DETECT_PACE_FACTOR times as long as it took: the detector stays
- * under a fifth of a core, and a fleet ranked within DETECT_PACE_MIN_MS is ranked every round.
+ * The thread keeps the window in memory between rankings (window.h), so a ranking reads only what
+ * was stored since the last one; when the window would outgrow detector.window_memory, a ranking
+ * reads its whole window from the store (minutes for 10,000 targets over 6 h). After a slow
+ * ranking the thread rests DETECT_PACE_FACTOR times as long as it took: the detector stays under a
+ * fifth of a core, and a fleet ranked within DETECT_PACE_MIN_MS is ranked every round.
  *
  * A ranking cannot be cut short from inside detect_run(), so the thread's connection has a SQLite
  * progress handler that reads the cancel flag: detector_cancel() makes the statement running (a
