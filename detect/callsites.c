@@ -169,8 +169,8 @@ callsites_judge(struct callsites *c, struct store *st, int64_t service_id, const
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < c->ntgts; i++)
 		if (c->tgts[i].service_id == service_id && c->tgts[i].n > 0 &&
-		    c->pts[c->tgts[i].first].scrape_id < min_id)
-			min_id = c->pts[c->tgts[i].first].scrape_id;
+		    c->tgts[i].p[0].scrape_id < min_id)
+			min_id = c->tgts[i].p[0].scrape_id;
 	if (min_id == INT64_MAX)
 		return 0;
 	/* No call site stored since: every sample of it stands for its representative stack, which
@@ -188,10 +188,10 @@ callsites_judge(struct callsites *c, struct store *st, int64_t service_id, const
 		c->refs = xcalloc(c->npts, sizeof(*c->refs));
 		for (size_t i = 0; i < c->ntgts; i++)
 			for (size_t j = 0; j < c->tgts[i].n; j++)
-				c->refs[c->nrefs++] = (struct scrape_ref){
-				    .scrape_id = c->pts[c->tgts[i].first + j].scrape_id,
-				    .tgt = (uint32_t)i,
-				    .pt = (uint32_t)j};
+				c->refs[c->nrefs++] =
+				    (struct scrape_ref){.scrape_id = c->tgts[i].p[j].scrape_id,
+				                        .tgt = (uint32_t)i,
+				                        .pt = (uint32_t)j};
 		qsort(c->refs, c->nrefs, sizeof(*c->refs), cmp_scrape_ref);
 	}
 	c->nrows = 0;

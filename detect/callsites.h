@@ -18,16 +18,22 @@
 struct pt {
 	int64_t scrape_id;
 	int64_t ts;
-	uint64_t total;
-	uint32_t life; /* process lifetime index within the target */
-	bool restart;  /* a new lifetime starts here (as stored) */
+	uint32_t total; /* its goroutines (held in 32 bits: past them, UINT32_MAX) */
+	bool restart;   /* a new lifetime starts here (as stored) */
 };
 
 struct tgt {
 	int64_t target_id;
 	int64_t service_id;
-	size_t first; /* index of its first pt */
+	size_t first;       /* index of its first pt in the ranking's own array, when it has one */
+	const struct pt *p; /* its pts */
 	size_t n;
+	/* given by the window kept between rankings (detect/window.h), else found from p */
+	const uint32_t *restarts; /* the indexes (from 1) of the pts that start a lifetime */
+	size_t nrestarts;
+	bool has_restarts;
+	double med; /* its usual interval: the median between consecutive pts (ms) */
+	bool has_med;
 	uint32_t nlives;
 	size_t cur;   /* index (from first) of its current lifetime's first pt */
 	bool active;  /* in the configuration or target files */

@@ -298,10 +298,11 @@ on_scrape(const struct store_scrape *s, void *arg)
 	if (!p)
 		return -1;
 	c->pts = p;
-	c->pts[c->npts++] = (struct pt){.scrape_id = s->scrape_id,
-	                                .ts = s->ts,
-	                                .total = s->total_goroutines,
-	                                .restart = s->restart};
+	c->pts[c->npts++] = (struct pt){
+	    .scrape_id = s->scrape_id,
+	    .ts = s->ts,
+	    .total = s->total_goroutines > UINT32_MAX ? UINT32_MAX : (uint32_t)s->total_goroutines,
+	    .restart = s->restart};
 	t->n++;
 	t->active = s->target_active;
 	return 0;
@@ -356,6 +357,46 @@ life_end_add(struct detect_ctx *c, size_t *n, size_t *cap, size_t end)
 	return 0;
 }
 
+/* A target of the window kept between rankings (window.h), with its scrapes: what on_scrape()
+ * makes of them one by one, the scrapes borrowed from the window. */
+static int
+on_window_target(const struct window_target *wt, void *arg)
+{
+	struct detect_ctx *c = arg;
+	struct tgt *t;
+	void *p = grow_array(c->tgts, &c->captgts, c->ntgts + 1, sizeof(*c->tgts));
+
+	if (!p)
+		return -1;
+	c->tgts = p;
+	t = &c->tgts[c->ntgts++];
+	*t = (struct tgt){.target_id = wt->target_id,
+	                  .service_id = wt->service_id,
+	                  .p = wt->pts,
+	                  .n = wt->n,
+	                  .active = wt->active,
+	                  .restarts = wt->restarts,
+	                  .nrestarts = wt->nrestarts,
+	                  .has_restarts = true,
+	                  .med = wt->med,
+	                  .has_med = wt->has_med};
+	c->npts += wt->n;
+	if (!find_svc(c, wt->service_id)) {
+		p = grow_array(c->svcs, &c->capsvcs, c->nsvcs + 1, sizeof(*c->svcs));
+		if (!p)
+			return -1;
+		c->svcs = p;
+		c->svcs[c->nsvcs] = (struct svc){.service_id = wt->service_id,
+		                                 .name = strdup(wt->service),
+		                                 .first_ts = wt->pts[0].ts,
+		                                 .last_ts = wt->pts[0].ts};
+		if (!c->svcs[c->nsvcs].name)
+			return -1;
+		c->nsvcs++;
+	}
+	return 0;
+}
+
 /* Split each target's scrapes into the process lifetimes the ingest stored, and tell the live
  * instances from the dead: live while in the configuration and succeeding recently, as of c->ref
  * (within DETECT_LIVE_INTERVALS of its usual interval: the median in the window, else the
@@ -376,7 +417,7 @@ split_lifetimes(struct detect_ctx *c)
 		c->svcs[i].gen_start = INT64_MAX;
 	for (size_t i = 0; i < c->ntgts; i++) {
 		struct tgt *t = &c->tgts[i];
-		struct pt *p = &c->pts[t->first];
+		const struct pt *p = t->p;
 		struct svc *s = find_svc(c, t->service_id);
 		double med = (double)c->interval_ms;
 		uint32_t life = 0;
@@ -387,7 +428,9 @@ split_lifetimes(struct detect_ctx *c)
 			if (t->n && p[t->n - 1].ts > s->last_ts)
 				s->last_ts = p[t->n - 1].ts;
 		}
-		if (t->n >= 2) {
+		if (t->n >= 2 && t->has_med) {
+			med = t->med;
+		} else if (t->n >= 2) {
 			void *np = grow_array(dts, &capdts, t->n, sizeof(*dts));
 
 			if (np) {
@@ -399,14 +442,14 @@ split_lifetimes(struct detect_ctx *c)
 		}
 		t->cur = 0;
 		c->life_first[i] = nends;
-		for (size_t j = 0; j < t->n; j++) {
-			if (j > 0 && p[j].restart) {
+		for (size_t k = 0, j; k < (t->has_restarts ? t->nrestarts : t->n); k++) {
+			j = t->has_restarts ? t->restarts[k] : k;
+			if (j > 0 && j < t->n && (t->has_restarts || p[j].restart)) {
 				if (life_end_add(c, &nends, &capends, j) < 0)
 					goto nomem;
 				life++;
 				t->cur = j;
 			}
-			p[j].life = life;
 		}
 		if (life_end_add(c, &nends, &capends, t->n) < 0)
 			goto nomem;
@@ -429,9 +472,9 @@ split_lifetimes(struct detect_ctx *c)
 		struct tgt *t = &c->tgts[i];
 		struct svc *s = find_svc(c, t->service_id);
 
-		t->prevgen = s && !t->live && s->live > 0 && t->n > 0 &&
-		             c->pts[t->first + t->n - 1].ts >=
-		                 s->gen_start - DETECT_LIVE_INTERVALS * c->interval_ms;
+		t->prevgen =
+		    s && !t->live && s->live > 0 && t->n > 0 &&
+		    t->p[t->n - 1].ts >= s->gen_start - DETECT_LIVE_INTERVALS * c->interval_ms;
 		if (t->prevgen && t->n >= 2)
 			s->prevgen++;
 	}
@@ -569,7 +612,7 @@ spark_maps(struct detect_ctx *c)
 		return -1;
 	for (size_t i = 0; i < c->ntgts; i++) {
 		const struct tgt *t = &c->tgts[i];
-		const struct pt *p = &c->pts[t->first];
+		const struct pt *p = t->p;
 		const struct svc *s = find_svc(c, t->service_id);
 		struct spark_map *m = &c->sparks[i];
 		size_t j = 0;
@@ -582,12 +625,19 @@ spark_maps(struct detect_ctx *c)
 			int64_t end =
 			    s->first_ts + (int64_t)((double)(s->last_ts - s->first_ts) *
 			                            (double)(b + 1) / DETECT_SPARK_POINTS);
-			bool any = false;
+			size_t from = j, hi = t->n;
 
-			while (j < t->n && p[j].ts <= end) {
-				any = true;
-				j++;
+			/* the first scrape after the bucket's end */
+			while (j < hi) {
+				size_t mid = j + (hi - j) / 2;
+
+				if (p[mid].ts <= end)
+					j = mid + 1;
+				else
+					hi = mid;
 			}
+			bool any = j > from;
+
 			m->end[b] = (uint32_t)j;
 			if (any || (j > 0 && (j < t->n || end - p[t->n - 1].ts <= width)))
 				m->on |= 1u << b;
@@ -679,6 +729,23 @@ pileup_young(const struct runs *v, size_t cur, size_t n)
 	return zeros >= LIFETIME_COLLAPSE_HELD;
 }
 
+/* The end of the lifetime holding scrape 'j': the first of the 'n' lifetime ends past it. */
+static size_t
+life_end_after(const size_t *ends, size_t n, size_t j)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ends[mid] <= j)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return ends[lo];
+}
+
 static void
 series_finish(struct detect_ctx *c)
 {
@@ -699,7 +766,7 @@ series_finish(struct detect_ctx *c)
 	c->ser.t = NULL;
 	if (!c->ser.any && !c->ser.leaked && !c->ser.detail_ts)
 		return;
-	p = &c->pts[t->first];
+	p = t->p;
 	life_end = &c->life_ends[c->life_first[t - c->tgts]];
 	if (runs_end(&c->ser.runs, t->n) < 0) {
 		c->err = -1;
@@ -739,7 +806,7 @@ series_finish(struct detect_ctx *c)
 	 * location that falls to near 0 after holding for long was reset by a restart that nothing
 	 * else showed (location_reset()): judged apart, its fall is not a burst falling back. */
 	while (start < t->n) {
-		size_t end = location_reset(v, start, life_end[p[start].life]);
+		size_t end = location_reset(v, start, life_end_after(life_end, t->nlives, start));
 		size_t k0 = runs_find(v->r, v->n, start);
 		uint64_t runmax = 0, lo = UINT64_MAX, last = 0;
 
@@ -1111,7 +1178,7 @@ on_sample(const struct store_sample *s, void *arg)
 		return 0;
 	}
 	{
-		const struct pt *p = &c->pts[t->first];
+		const struct pt *p = t->p;
 		size_t j = ser->cursor;
 
 		while (j < t->n && p[j].ts < s->ts)
@@ -1516,7 +1583,7 @@ rank(struct store *st, const struct config *cfg, const char *service, struct win
 		if (u > 0)
 			w = NULL; /* read from the store */
 	}
-	if ((w ? window_each_scrape(w, on_scrape, &c)
+	if ((w ? window_each_target(w, on_window_target, &c)
 	       : store_each_scrape(st, service, c.since, on_scrape, &c)) != 0) {
 		if (!query_interrupted(st)) /* an interrupt is its interrupter's to report */
 			log_err("detect: reading scrapes: %s", store_errmsg(st));
@@ -1526,6 +1593,9 @@ rank(struct store *st, const struct config *cfg, const char *service, struct win
 	 * c.tgts NULL, which qsort must not be given even with a count of 0. */
 	if (c.ntgts > 1)
 		qsort(c.tgts, c.ntgts, sizeof(*c.tgts), cmp_tgt);
+	for (size_t i = 0; i < c.ntgts; i++)
+		if (!c.tgts[i].p)
+			c.tgts[i].p = c.pts + c.tgts[i].first;
 	if (split_lifetimes(&c) < 0 || spark_maps(&c) < 0)
 		goto out_nomem;
 	if ((w ? window_each_series(w, on_series, &c)

@@ -12,15 +12,17 @@
 #include "detect/window.h"
 #include "storage/query.h"
 
-/* Counts and totals are held in 32 bits: no Go process holds 4 billion goroutines, and a profile
- * that says so (window_update() returns 1 while it is in the window) is ranked from the store. */
+/* Counts are held in 32 bits: no Go process holds 4 billion goroutines, and a profile that says
+ * so (window_update() returns 1 while it is in the window) is ranked from the store. Totals are
+ * held in 32 bits by the detector itself (struct pt). */
 #define WINDOW_COUNT_MAX UINT32_MAX
 
-struct wpt {
-	int64_t scrape_id;
-	int64_t ts;
-	uint32_t total;
-	bool restart;
+/* The intervals between a target's consecutive scrapes held, as a sorted multiset: its usual
+ * interval (the median) without sorting its window at each ranking. Scrapes keep to a schedule,
+ * so few values recur. */
+struct wiv {
+	int64_t ms;
+	uint32_t n;
 };
 
 struct wrun {
@@ -57,9 +59,13 @@ struct wtgt {
 	int64_t target_id, service_id;
 	char *url;
 	bool active, listed;
-	struct wpt *pts; /* pts[head..n), pts[i] numbered first_no + i - head */
+	struct pt *pts; /* pts[head..n), pts[i] numbered first_no + i - head */
 	size_t n, cap, head;
 	uint32_t first_no;
+	uint32_t *rs; /* the numbers of the pts held that start a lifetime, ascending */
+	size_t nrs, caprs;
+	struct wiv *iv; /* the intervals between the pts held */
+	size_t niv, capiv;
 	struct wser *sers; /* by location_id */
 	size_t nsers, capsers;
 	/* for a walk: its scrapes in the window, [lo, hi) of pts, and its service's name */
@@ -96,6 +102,8 @@ struct window {
 	struct wtgt **order;
 	struct count_run *scratch;
 	size_t capscratch;
+	uint32_t *rel; /* the targets' lifetime starts, for the detector (window_each_target()) */
+	size_t caprel;
 	struct walk_ser *walk;
 	size_t capwalk;
 	uint64_t updates, reloads, rows;
@@ -156,7 +164,10 @@ ser_free(struct window *w, struct wser *s)
 static void
 tgt_free(struct window *w, struct wtgt *t)
 {
-	w->bytes -= t->capsers * sizeof(*t->sers) + t->cap * sizeof(*t->pts);
+	w->bytes -= t->capsers * sizeof(*t->sers) + t->cap * sizeof(*t->pts) +
+	            t->caprs * sizeof(*t->rs) + t->capiv * sizeof(*t->iv);
+	free(t->rs);
+	free(t->iv);
 	for (size_t i = 0; i < t->nsers; i++)
 		ser_free(w, &t->sers[i]);
 	free(t->sers);
@@ -197,6 +208,7 @@ window_free(struct window *w)
 	free(w->svcs);
 	free(w->order);
 	free(w->scratch);
+	free(w->rel);
 	free(w->walk);
 	free(w);
 }
@@ -439,6 +451,88 @@ add_detail(struct window *w, struct wser *s, const struct wdetail *d)
 	return 0;
 }
 
+/* Add (n = +1) or take (-1) an interval of 'ms' to or from t's multiset. 0, or -1. */
+static int
+iv_change(struct window *w, struct wtgt *t, int64_t ms, int n)
+{
+	size_t lo = 0, hi = t->niv;
+	void *p;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->iv[mid].ms < ms)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < t->niv && t->iv[lo].ms == ms) {
+		if (n > 0) {
+			t->iv[lo].n++;
+		} else if (--t->iv[lo].n == 0) {
+			memmove(&t->iv[lo], &t->iv[lo + 1], (t->niv - lo - 1) * sizeof(*t->iv));
+			t->niv--;
+		}
+		return 0;
+	}
+	if (n < 0)
+		return 0; /* not held: nothing to take */
+	p = held_grow(w, t->iv, &t->capiv, t->niv + 1, sizeof(*t->iv));
+	if (!p)
+		return -1;
+	t->iv = p;
+	memmove(&t->iv[lo + 1], &t->iv[lo], (t->niv - lo) * sizeof(*t->iv));
+	t->iv[lo] = (struct wiv){.ms = ms, .n = 1};
+	t->niv++;
+	return 0;
+}
+
+/* The k-th smallest (from 0) interval held. */
+static int64_t
+iv_kth(const struct wtgt *t, size_t k)
+{
+	for (size_t i = 0; i < t->niv; i++) {
+		if (k < t->iv[i].n)
+			return t->iv[i].ms;
+		k -= t->iv[i].n;
+	}
+	return 0;
+}
+
+/* Mark scrape number 'no' of t as starting a lifetime or not. 0, or -1. */
+static int
+rs_set(struct window *w, struct wtgt *t, uint32_t no, bool restart)
+{
+	size_t lo = 0, hi = t->nrs;
+	void *p;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->rs[mid] < no)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < t->nrs && t->rs[lo] == no) {
+		if (!restart) {
+			memmove(&t->rs[lo], &t->rs[lo + 1], (t->nrs - lo - 1) * sizeof(*t->rs));
+			t->nrs--;
+		}
+		return 0;
+	}
+	if (!restart)
+		return 0;
+	p = held_grow(w, t->rs, &t->caprs, t->nrs + 1, sizeof(*t->rs));
+	if (!p)
+		return -1;
+	t->rs = p;
+	memmove(&t->rs[lo + 1], &t->rs[lo], (t->nrs - lo) * sizeof(*t->rs));
+	t->rs[lo] = no;
+	t->nrs++;
+	return 0;
+}
+
 /* The end of a count scrape: every series it did not name held 0 there. */
 static int
 scrape_end(struct window *w)
@@ -478,8 +572,6 @@ scrape_begin(struct window *w, const struct store_window_row *r)
 		w->reload = true;
 		return 1;
 	}
-	if (r->total_goroutines > WINDOW_COUNT_MAX && r->ts > w->too_large_ts)
-		w->too_large_ts = r->ts;
 	if (t->n == t->cap && t->head > 0 && t->head * 2 >= t->n) {
 		memmove(t->pts, t->pts + t->head, (t->n - t->head) * sizeof(*t->pts));
 		t->n -= t->head;
@@ -492,12 +584,15 @@ scrape_begin(struct window *w, const struct store_window_row *r)
 	if (t->first_no + (t->n - t->head) >= UINT32_MAX)
 		return -1;
 	w->cur_no = t->first_no + (uint32_t)(t->n - t->head);
-	t->pts[t->n++] = (struct wpt){.scrape_id = r->scrape_id,
-	                              .ts = r->ts,
-	                              .total = (uint32_t)(r->total_goroutines > WINDOW_COUNT_MAX
-	                                                      ? WINDOW_COUNT_MAX
-	                                                      : r->total_goroutines),
-	                              .restart = r->restart};
+	if (t->n > t->head && iv_change(w, t, r->ts - t->pts[t->n - 1].ts, 1) < 0)
+		return -1;
+	if (r->restart && rs_set(w, t, w->cur_no, true) < 0)
+		return -1;
+	t->pts[t->n++] = (struct pt){
+	    .scrape_id = r->scrape_id,
+	    .ts = r->ts,
+	    .total = r->total_goroutines > UINT32_MAX ? UINT32_MAX : (uint32_t)r->total_goroutines,
+	    .restart = r->restart};
 	w->cur_t = t;
 	return 0;
 }
@@ -567,8 +662,10 @@ on_move(int64_t scrape_id, int64_t target_id, bool restart, void *arg)
 		else
 			hi = mid;
 	}
-	if (lo < t->n && t->pts[lo].scrape_id == scrape_id)
+	if (lo < t->n && t->pts[lo].scrape_id == scrape_id) {
 		t->pts[lo].restart = restart;
+		return rs_set(w, t, t->first_no + (uint32_t)(lo - t->head), restart);
+	}
 	return 0;
 }
 
@@ -620,9 +717,20 @@ trim(struct window *w, int64_t since, int64_t now)
 		struct wtgt *t = &w->tgts[i];
 		size_t k = t->head;
 
-		while (k < t->n && t->pts[k].ts < since)
+		while (k < t->n && t->pts[k].ts < since) {
+			if (k + 1 < t->n)
+				(void)iv_change(w, t, t->pts[k + 1].ts - t->pts[k].ts, -1);
 			k++;
+		}
 		t->first_no += (uint32_t)(k - t->head);
+		{
+			size_t d = 0;
+
+			while (d < t->nrs && t->rs[d] < t->first_no)
+				d++;
+			memmove(t->rs, t->rs + d, (t->nrs - d) * sizeof(*t->rs));
+			t->nrs -= d;
+		}
 		t->head = k;
 		if (t->head == t->n) {
 			t->n = t->head = 0;
@@ -767,30 +875,48 @@ walk_order(struct window *w)
 }
 
 int
-window_each_scrape(struct window *w, int (*cb)(const struct store_scrape *s, void *arg), void *arg)
+window_each_target(struct window *w, int (*cb)(const struct window_target *t, void *arg), void *arg)
 {
-	size_t n = walk_order(w);
+	size_t n = walk_order(w), total = 0, used = 0;
+	void *p;
 
 	if (n == SIZE_MAX)
 		return -1;
+	/* every target's lifetime starts in one buffer, kept until the next walk: the detector
+	 * reads them after the walk */
+	for (size_t i = 0; i < n; i++)
+		total += w->order[i]->nrs;
+	p = grow(w->rel, &w->caprel, total + 1, sizeof(*w->rel));
+	if (!p)
+		return -1;
+	w->rel = p;
 	for (size_t i = 0; i < n; i++) {
 		const struct wtgt *t = w->order[i];
+		size_t len = t->hi - t->lo;
+		struct window_target wt = {.target_id = t->target_id,
+		                           .service_id = t->service_id,
+		                           .service = t->svc,
+		                           .url = t->url,
+		                           .active = t->active,
+		                           .pts = &t->pts[t->lo],
+		                           .n = len,
+		                           .restarts = &w->rel[used]};
+		int rc;
 
-		for (size_t j = t->lo; j < t->hi; j++) {
-			const struct store_scrape s = {.scrape_id = t->pts[j].scrape_id,
-			                               .target_id = t->target_id,
-			                               .service_id = t->service_id,
-			                               .service = t->svc,
-			                               .target = t->url,
-			                               .ts = t->pts[j].ts,
-			                               .total_goroutines = t->pts[j].total,
-			                               .restart = t->pts[j].restart,
-			                               .target_active = t->active};
-			int rc = cb(&s, arg);
-
-			if (rc != 0)
-				return rc;
+		/* t->lo is t->head, numbered first_no */
+		for (size_t k = 0; k < t->nrs; k++)
+			if (t->rs[k] > t->first_no && t->rs[k] - t->first_no < len)
+				w->rel[used + wt.nrestarts++] = t->rs[k] - t->first_no;
+		used += wt.nrestarts;
+		/* the multiset holds the intervals of every scrape held: the window's, unless some
+		 * are newer than its end */
+		if (t->hi == t->n && len >= 2) {
+			wt.has_med = true;
+			wt.med = (double)iv_kth(t, (len - 1) / 2);
 		}
+		rc = cb(&wt, arg);
+		if (rc != 0)
+			return rc;
 	}
 	return 0;
 }

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "detect/callsites.h"
 #include "detect/series.h"
 #include "storage/store.h"
 
@@ -35,9 +36,24 @@ void window_free(struct window *w);
 int window_update(struct window *w, struct store *st, int64_t since, int64_t now, uint64_t limit)
     __attribute__((warn_unused_result));
 
-/* The window as of the last update, walked as the store's walks are ordered: every successful
- * count scrape by service name, target URL and time (store_each_scrape()), then per service
- * every series by location and target URL. */
+/* The window as of the last update, walked as the store's walks are ordered: every target with a
+ * successful count scrape in it, by service name and URL, with those scrapes (the detector's
+ * struct pt, callsites.h), where its lifetimes start and its usual interval; then per service
+ * every series by location and target URL. Both borrowed until the next update. */
+struct window_target {
+	int64_t target_id;
+	int64_t service_id;
+	const char *service;
+	const char *url;
+	bool active;
+	const struct pt *pts;
+	size_t n;
+	const uint32_t *restarts; /* the indexes (from 1) of the pts that start a lifetime */
+	size_t nrestarts;
+	double med;   /* the median interval between consecutive pts (ms) */
+	bool has_med; /* false: not known here (the detector finds it from pts) */
+};
+
 struct window_series {
 	int64_t service_id;
 	int64_t location_id;
@@ -51,7 +67,7 @@ struct window_series {
 	int32_t detail_max, detail_median;
 };
 
-int window_each_scrape(struct window *w, int (*cb)(const struct store_scrape *s, void *arg),
+int window_each_target(struct window *w, int (*cb)(const struct window_target *t, void *arg),
                        void *arg);
 int window_each_series(struct window *w, int (*cb)(const struct window_series *s, void *arg),
                        void *arg);
