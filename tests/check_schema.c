@@ -695,6 +695,16 @@ START_TEST(test_parity)
 		ck_assert_msg(query_int(pg, sql) == 1, "%s: not partitioned by range on %s",
 		              partition_keys[i].table, partition_keys[i].column);
 	}
+	/* and no other: each is in the list whose days leakprofd_create_day() creates */
+	ck_assert_int_eq(query_int(pg, "SELECT count(*) FROM pg_partitioned_table p JOIN pg_class c"
+	                               " ON c.oid = p.partrelid WHERE c.relnamespace ="
+	                               " current_schema()::regnamespace"),
+	                 NPARTITIONED);
+	ck_assert_int_eq(query_int(pg, "SELECT count(*) FROM pg_partitioned_table p JOIN pg_class c"
+	                               " ON c.oid = p.partrelid WHERE c.relnamespace ="
+	                               " current_schema()::regnamespace"
+	                               " AND c.relname = ANY (leakprofd_partitioned())"),
+	                 NPARTITIONED);
 	facts_free(&fl);
 	facts_free(&fp);
 	db_close(lite);
