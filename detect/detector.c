@@ -61,10 +61,11 @@ struct detector {
 	int64_t serving_ms; /* guarded by mu: the oldest kick the ranking in progress, or the last
 	                       failed one, answers (monotonic), 0: none */
 	int64_t pace_ms;    /* guarded by mu: a ranking as long as the last one plus its rest */
-	struct config_slot cfg; /* the snapshot the next ranking uses */
-	struct store *st;       /* the thread's own connection */
-	struct window *win;     /* the window kept between rankings (window.h) */
-	struct alerter *alert;  /* borrowed */
+	struct config_slot cfg;     /* the snapshot the next ranking uses */
+	struct store *st;           /* the thread's own connection */
+	struct window *win;         /* the window kept between rankings (window.h) */
+	struct window_stats wstats; /* guarded by mu: what it held after the last ranking */
+	struct alerter *alert;      /* borrowed */
 };
 
 /* How long a round may wait behind a ranking that takes 'took' ms and the rest after it. */
@@ -120,6 +121,14 @@ detector_main(void *arg)
 		}
 		if (r == 0)
 			alert_kick(d->alert);
+		{
+			struct window_stats ws;
+
+			window_stats(d->win, &ws);
+			pthread_mutex_lock(&d->mu);
+			d->wstats = ws;
+			pthread_mutex_unlock(&d->mu);
+		}
 
 		pthread_mutex_lock(&d->mu);
 		if (r == 0)
@@ -198,6 +207,17 @@ detector_kick(struct detector *d)
 	if (!d->kicked_ms)
 		d->kicked_ms = clock_mono_ms();
 	pthread_cond_signal(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+}
+
+void
+detector_window(struct detector *d, struct window_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (d == NULL)
+		return;
+	pthread_mutex_lock(&d->mu);
+	*out = d->wstats;
 	pthread_mutex_unlock(&d->mu);
 }
 

@@ -25,6 +25,10 @@ void detector_kick(struct detector *d);
  * *pace_ms how long a round may wait while the detector keeps its pace: a ranking as long as the
  * last one plus the rest after it (0 before any ranking is known). Thread-safe; NULL: both 0. */
 void detector_lag(struct detector *d, int64_t *waiting_ms, int64_t *pace_ms);
+/* What the window kept between rankings held after the last ranking (window_stats(); zeros
+ * before the first, or with no detector). */
+struct window_stats;
+void detector_window(struct detector *d, struct window_stats *out);
 /* Rank with 'cfg' from the next ranking on (a reference is taken; a ranking in progress finishes
  * with its own snapshot). Thread-safe; NULL: no-op. */
 void detector_reload(struct detector *d, const struct config *cfg);

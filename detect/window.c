@@ -1041,22 +1041,13 @@ window_stats(const struct window *w, struct window_stats *out)
 	out->updates = w->updates;
 	out->reloads = w->reloads;
 	out->rows_read = w->rows;
-	out->bytes = w->captgts * sizeof(*w->tgts);
+	out->bytes = w->bytes; /* what is held against the bound */
 	for (size_t i = 0; i < w->ntgts; i++) {
 		const struct wtgt *t = &w->tgts[i];
 
 		out->scrapes += t->n - t->head;
 		out->series += t->nsers;
-		out->bytes += t->cap * sizeof(*t->pts) + t->capsers * sizeof(*t->sers);
-		for (size_t j = 0; j < t->nsers; j++) {
-			const struct wser *s = &t->sers[j];
-
-			out->runs += s->n - s->head;
-			out->bytes += s->cap * sizeof(*s->r);
-			if (s->x)
-				out->bytes += sizeof(*s->x) +
-				              s->x->capleaks * sizeof(*s->x->leaks) +
-				              s->x->capdetails * sizeof(*s->x->details);
-		}
+		for (size_t j = 0; j < t->nsers; j++)
+			out->runs += t->sers[j].n - t->sers[j].head;
 	}
 }

@@ -10,6 +10,7 @@
 
 #include "base/hash.h"
 #include "base/log.h"
+#include "detect/window.h"
 #include "storage/alertstore.h"
 #include "storage/query.h"
 #include "web/metrics.h"
@@ -395,6 +396,35 @@ metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 	help(&b, "leakprofd_sqlite_memory_limit_bytes", "gauge",
 	     "The memory past which SQLite's page caches recycle their pages instead of growing.");
 	sbuf_addf(&b, "leakprofd_sqlite_memory_limit_bytes %lld\n", (long long)STORE_HEAP_LIMIT);
+	if (c->window) {
+		const struct window_stats *ws = c->window;
+
+		help(&b, "leakprofd_detector_window_bytes", "gauge",
+		     "Memory the detector's window kept between rankings holds, after the latest "
+		     "ranking (0: none kept, past leakprofd_detector_window_limit_bytes).");
+		sbuf_addf(&b, "leakprofd_detector_window_bytes %zu\n", ws->bytes);
+		help(&b, "leakprofd_detector_window_limit_bytes", "gauge",
+		     "detector.window_memory: past it, rankings read their whole window from the "
+		     "database.");
+		sbuf_addf(&b, "leakprofd_detector_window_limit_bytes %llu\n",
+		          (unsigned long long)(c->cfg ? c->cfg->detector.window_memory
+		                                      : CONFIG_WINDOW_MEMORY_DEFAULT));
+		help(&b, "leakprofd_detector_window_scrapes", "gauge",
+		     "Count scrapes the detector's window holds.");
+		sbuf_addf(&b, "leakprofd_detector_window_scrapes %zu\n", ws->scrapes);
+		help(&b, "leakprofd_detector_window_series", "gauge",
+		     "(location, instance) series the detector's window holds.");
+		sbuf_addf(&b, "leakprofd_detector_window_series %zu\n", ws->series);
+		help(&b, "leakprofd_detector_window_rows_read", "gauge",
+		     "Scrape and sample rows the latest ranking read from the database.");
+		sbuf_addf(&b, "leakprofd_detector_window_rows_read %llu\n",
+		          (unsigned long long)ws->rows_read);
+		help(&b, "leakprofd_detector_window_reads_total", "counter",
+		     "Rankings that read their whole window from the database into the kept window "
+		     "(the first, and after a longer window or a scrape older than one held).");
+		sbuf_addf(&b, "leakprofd_detector_window_reads_total %llu\n",
+		          (unsigned long long)ws->reloads);
+	}
 	if (c->recompute) {
 		uint64_t started, refused;
 

@@ -37,6 +37,7 @@
 #include "base/secret.h"
 #include "base/xalloc.h"
 #include "detect/detector.h"
+#include "detect/window.h"
 #include "storage/query.h"
 #include "web/api.h"
 #include "web/health.h"
@@ -667,14 +668,22 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 			sources_get(w, &sources, &ctx.nsources, &ctx.sources_total);
 			ctx.sources = sources;
 		}
-		if (strcmp(url, "/metrics") == 0)
+		if (strcmp(url, "/metrics") == 0) {
+			struct detector *d = atomic_load(&w->detector);
+			struct window_stats ws;
+
+			if (d) {
+				detector_window(d, &ws);
+				ctx.window = &ws;
+			}
 			metrics_handle(&ctx, w->metrics, &r);
-		else if (strncmp(url, "/api/v1/", 8) == 0)
+		} else if (strncmp(url, "/api/v1/", 8) == 0) {
 			api_handle(&ctx, &r);
-		else if (is_api(url))
+		} else if (is_api(url)) {
 			api_error(&r, 404, "not found: the API is under /api/v1/");
-		else
+		} else {
 			pages_handle(&ctx, &r);
+		}
 		if (mkey)
 			api_micro_put(w->cache, mkey, now, &r);
 	}

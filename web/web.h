@@ -63,6 +63,9 @@ struct web_ctx {
 	const struct targets_source_state *sources;
 	size_t nsources;
 	size_t sources_total; /* there are this many; only the first nsources are here */
+	/* what the detector's window kept between rankings holds, set for /metrics; NULL: no
+	 * detector */
+	const struct window_stats *window;
 };
 
 static inline const char *

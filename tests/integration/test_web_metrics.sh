@@ -1,8 +1,8 @@
 #!/bin/sh
 # tests/integration/test_web_metrics.sh: /metrics' scrape counters count from the daemon's start: scrapes made
 # before anyone asks for /metrics are all in the first answer (a healthy target and one refusing connections,
-# both results), and they keep growing afterwards. It also shows SQLite's memory within its bound, and the debug
-# log says what the process holds.
+# both results), and they keep growing afterwards. It also shows SQLite's memory within its bound and the
+# detector's window kept between rankings within its own, and the debug log says what the process holds.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 for t in curl sqlite3; do command -v $t >/dev/null || skip "$t is not installed"; done
@@ -60,6 +60,21 @@ echo "SQLite holds ${sqlite_mem:-?} bytes (bound ${sqlite_max:-?})"
 	fail "leakprofd_sqlite_memory_bytes '$sqlite_mem', leakprofd_sqlite_memory_limit_bytes '$sqlite_max'"
 grep -q "daemon: memory: sqlite [0-9]* KiB .* the last trim took [0-9]* ms" "$TEST_TMP/daemon.log" ||
 	fail "no 'daemon: memory:' line in the debug log"
+# The detector's window kept between rankings: what it holds after a ranking, within its bound.
+gauge() {
+	sed -n "s/^$1 \([0-9]*\)\$/\1/p" "$TEST_TMP/metrics"
+}
+window_ranked() {
+	curl -sf -o "$TEST_TMP/metrics" "$base/metrics" && [ "$(gauge leakprofd_detector_window_series)" -gt 0 ]
+}
+wait_for 30 window_ranked
+win=$(gauge leakprofd_detector_window_bytes)
+win_max=$(gauge leakprofd_detector_window_limit_bytes)
+echo "the detector's window: ${win:-?} bytes (bound ${win_max:-?}), $(gauge leakprofd_detector_window_series) series," \
+	"$(gauge leakprofd_detector_window_scrapes) scrapes, $(gauge leakprofd_detector_window_reads_total) whole reads"
+[ "${win:-0}" -gt 0 ] && [ "$win" -le "${win_max:-0}" ] && [ "$win_max" = 536870912 ] ||
+	fail "leakprofd_detector_window_bytes '$win', leakprofd_detector_window_limit_bytes '$win_max'"
+[ "$(gauge leakprofd_detector_window_reads_total)" -ge 1 ] || fail "leakprofd_detector_window_reads_total"
 sleep 2.5
 curl -sf -o "$TEST_TMP/metrics" "$base/metrics"
 [ "$(metric leakprofd_scrapes_total 'service="zoo",result="success"')" -gt "$ok" ] ||
