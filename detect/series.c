@@ -65,7 +65,8 @@ runs_copy(struct runs *s, const struct count_run *r, size_t n, size_t len)
 		s->r = p;
 		s->cap = n;
 	}
-	memcpy(s->r, r, n * sizeof(*r));
+	if (n)
+		memcpy(s->r, r, n * sizeof(*r));
 	s->n = n;
 	s->next = len;
 	return 0;

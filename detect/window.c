@@ -728,8 +728,10 @@ trim(struct window *w, int64_t since, int64_t now)
 
 			while (d < t->nrs && t->rs[d] < t->first_no)
 				d++;
-			memmove(t->rs, t->rs + d, (t->nrs - d) * sizeof(*t->rs));
-			t->nrs -= d;
+			if (d > 0) {
+				memmove(t->rs, t->rs + d, (t->nrs - d) * sizeof(*t->rs));
+				t->nrs -= d;
+			}
 		}
 		t->head = k;
 		if (t->head == t->n) {
