@@ -61,3 +61,25 @@ xstrndup(const char *s, size_t n)
 	p[n] = '\0';
 	return p;
 }
+
+void *
+array_grow(void *p, size_t *cap, size_t need, size_t elem, size_t first)
+{
+	size_t ncap;
+	void *np;
+
+	if (need <= *cap)
+		return p;
+	ncap = *cap ? *cap : first ? first : 1;
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2)
+			return NULL;
+		ncap *= 2;
+	}
+	if (ncap > SIZE_MAX / elem)
+		return NULL;
+	np = realloc(p, ncap * elem);
+	if (np)
+		*cap = ncap;
+	return np;
+}

@@ -17,4 +17,10 @@ char *xstrdup(const char *s) __attribute__((malloc));
 /* A copy of the first 'n' bytes of 's', NUL-terminated. */
 char *xstrndup(const char *s, size_t n) __attribute__((malloc, returns_nonnull));
 
+/* An array 'p' of '*cap' elements of 'elem' bytes, grown (doubling, from 'first') to hold at
+ * least 'need': the array, maybe moved, with *cap updated; or NULL, out of memory or past
+ * SIZE_MAX bytes, with 'p' and *cap untouched. For arrays whose size an input decides, which
+ * must fail rather than abort. */
+void *array_grow(void *p, size_t *cap, size_t need, size_t elem, size_t first);
+
 #endif

@@ -210,20 +210,7 @@ struct detect_ctx {
 static void *
 grow_array(void *p, size_t *cap, size_t need, size_t elem)
 {
-	size_t ncap;
-	void *np;
-
-	if (need <= *cap)
-		return p;
-	ncap = *cap ? *cap * 2 : 64;
-	while (ncap < need)
-		ncap *= 2;
-	if (ncap > SIZE_MAX / elem)
-		return NULL;
-	np = realloc(p, ncap * elem);
-	if (np)
-		*cap = ncap;
-	return np;
+	return array_grow(p, cap, need, elem, 64);
 }
 
 static int

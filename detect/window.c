@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/xalloc.h"
 #include "detect/window.h"
 #include "storage/query.h"
 
@@ -116,23 +117,11 @@ struct walk_ser {
 	struct wser *s;
 };
 
+/* Many of its arrays stay small (a series' runs): they start at 4. */
 static void *
 grow(void *p, size_t *cap, size_t need, size_t elem)
 {
-	size_t ncap;
-	void *np;
-
-	if (need <= *cap)
-		return p;
-	ncap = *cap ? *cap * 2 : 4;
-	while (ncap < need)
-		ncap *= 2;
-	if (ncap > SIZE_MAX / elem)
-		return NULL;
-	np = realloc(p, ncap * elem);
-	if (np)
-		*cap = ncap;
-	return np;
+	return array_grow(p, cap, need, elem, 4);
 }
 
 /* grow() for what the window holds, counted in w->bytes. */

@@ -22,27 +22,6 @@ enum { SQLITE = 0, POSTGRES = 1 };
 static char tmpdir[256];
 static char schema[64];
 
-static bool
-pg_off(void)
-{
-	const char *v = getenv("LEAKPROFD_PG");
-
-	return v != NULL && strcmp(v, "off") == 0;
-}
-
-static const char *
-pg_uri(void)
-{
-	const char *uri = getenv("LEAKPROFD_PG_URI");
-
-	if (uri == NULL || uri[0] == '\0')
-		ck_abort_msg(
-		    "LEAKPROFD_PG_URI is not set: run the suite through 'make unit' (or "
-		    "tests/pg/with_pg.sh), which starts a PostgreSQL server for it, or set "
-		    "LEAKPROFD_PG=off to leave PostgreSQL out");
-	return uri;
-}
-
 static void
 setup(void)
 {
@@ -61,7 +40,7 @@ static struct db *
 open_admin(void)
 {
 	char err[512];
-	struct db *db = db_open(pg_uri(), err, sizeof(err));
+	struct db *db = db_open(testutil_pg_uri(), err, sizeof(err));
 
 	ck_assert_msg(db != NULL, "%s", err);
 	return db;
@@ -96,14 +75,14 @@ open_fresh(int backend)
 	} else {
 		struct db *admin;
 
-		if (pg_off())
+		if (testutil_pg_off())
 			return NULL;
 		admin = open_admin();
 		snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s",
 		         schema, schema);
 		exec_ok(admin, sql);
 		db_close(admin);
-		pg_target(target, sizeof(target), pg_uri());
+		pg_target(target, sizeof(target), testutil_pg_uri());
 	}
 	db = db_open(target, err, sizeof(err));
 	ck_assert_msg(db != NULL, "%s", err);
@@ -121,7 +100,7 @@ open_again(struct db *db)
 	if (db_kind(db) == DB_SQLITE)
 		snprintf(target, sizeof(target), "%s/test.db", tmpdir);
 	else
-		pg_target(target, sizeof(target), pg_uri());
+		pg_target(target, sizeof(target), testutil_pg_uri());
 	other = db_open(target, err, sizeof(err));
 	ck_assert_msg(other != NULL, "%s", err);
 	return other;
@@ -770,7 +749,7 @@ START_TEST(test_lost_connection)
 	struct db_stmt *stmt, *ins;
 	int64_t pid;
 
-	if (pg_off())
+	if (testutil_pg_off())
 		return;
 	db = open_fresh(POSTGRES);
 	exec_ok(db, "CREATE TABLE l (k INTEGER PRIMARY KEY)");
@@ -847,9 +826,9 @@ START_TEST(test_passfile)
 	const char *host = NULL, *port = NULL;
 	struct db *admin, *db;
 
-	if (pg_off())
+	if (testutil_pg_off())
 		return;
-	uri = pg_uri();
+	uri = testutil_pg_uri();
 	opts = PQconninfoParse(uri, NULL);
 	ck_assert_ptr_nonnull(opts);
 	for (o = opts; o->keyword != NULL; o++) {
@@ -899,7 +878,7 @@ END_TEST
 static void
 say_pg_off(void)
 {
-	if (pg_off())
+	if (testutil_pg_off())
 		fprintf(stderr,
 		        "db: LEAKPROFD_PG=off: the PostgreSQL half of the suite is left out\n");
 }

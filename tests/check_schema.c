@@ -61,27 +61,6 @@ added_column(const char *table, const char *column)
 
 /* ---- Connections ---- */
 
-static bool
-pg_off(void)
-{
-	const char *v = getenv("LEAKPROFD_PG");
-
-	return v != NULL && strcmp(v, "off") == 0;
-}
-
-static const char *
-pg_uri(void)
-{
-	const char *uri = getenv("LEAKPROFD_PG_URI");
-
-	if (uri == NULL || uri[0] == '\0')
-		ck_abort_msg(
-		    "LEAKPROFD_PG_URI is not set: run the suite through 'make unit' (or "
-		    "tests/pg/with_pg.sh), which starts a PostgreSQL server for it, or set "
-		    "LEAKPROFD_PG=off to leave PostgreSQL out");
-	return uri;
-}
-
 static void
 setup(void)
 {
@@ -115,7 +94,7 @@ open_target(const char *target)
 static void
 reset_schema(bool create)
 {
-	struct db *admin = open_target(pg_uri());
+	struct db *admin = open_target(testutil_pg_uri());
 	char sql[256];
 
 	snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", schema);
@@ -135,9 +114,9 @@ open_pg(void)
 	char target[1024];
 	const char *uri;
 
-	if (pg_off())
+	if (testutil_pg_off())
 		return NULL;
-	uri = pg_uri();
+	uri = testutil_pg_uri();
 	reset_schema(true);
 	if (strncmp(uri, "postgres", 8) == 0)
 		snprintf(target, sizeof(target), "%s%coptions=-csearch_path%%3D%s", uri,
@@ -880,7 +859,7 @@ END_TEST
 static void
 say_pg_off(void)
 {
-	if (pg_off())
+	if (testutil_pg_off())
 		fprintf(stderr, "schema: LEAKPROFD_PG=off: the suite is left out\n");
 }
 

@@ -40,3 +40,24 @@ testutil_write(const char *dir, const char *name, const void *data, size_t len, 
 	if (path != NULL)
 		ck_assert_int_lt(snprintf(path, pathlen, "%s", full), (int)pathlen);
 }
+
+bool
+testutil_pg_off(void)
+{
+	const char *v = getenv("LEAKPROFD_PG");
+
+	return v != NULL && strcmp(v, "off") == 0;
+}
+
+const char *
+testutil_pg_uri(void)
+{
+	const char *uri = getenv("LEAKPROFD_PG_URI");
+
+	if (uri == NULL || uri[0] == '\0')
+		ck_abort_msg(
+		    "LEAKPROFD_PG_URI is not set: run the suite through 'make unit' (or "
+		    "tests/pg/with_pg.sh), which starts a PostgreSQL server for it, or set "
+		    "LEAKPROFD_PG=off to leave PostgreSQL out");
+	return uri;
+}

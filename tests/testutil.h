@@ -3,6 +3,7 @@
 #ifndef TESTUTIL_H
 #define TESTUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Make a fresh directory "/tmp/<name>.XXXXXX" into 'dir' (at least 64 bytes). */
@@ -12,5 +13,10 @@ void testutil_rmtree(const char *dir);
 /* Write 'len' bytes to dir/name through a rename (a new inode, as config management tools write files); the
  * path goes to 'path' when it is not NULL. */
 void testutil_write(const char *dir, const char *name, const void *data, size_t len, char *path, size_t pathlen);
+
+/* The PostgreSQL test server (tests/pg/with_pg.sh): whether LEAKPROFD_PG=off leaves it out, and its URI
+ * (LEAKPROFD_PG_URI; unset fails the test, saying how to run one). */
+bool testutil_pg_off(void);
+const char *testutil_pg_uri(void);
 
 #endif
