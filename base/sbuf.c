@@ -139,3 +139,15 @@ sbuf_release(struct sbuf *b)
 	free(b->p);
 	*b = (struct sbuf){.max = b->max};
 }
+
+int
+sbuf_hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

@@ -34,5 +34,7 @@ size_t sbuf_utf8_seq(const unsigned char *s);
 char *sbuf_steal(struct sbuf *b, size_t *len);
 /* Free the bytes; the buffer is empty again with the same cap. */
 void sbuf_release(struct sbuf *b);
+/* The value of the hexadecimal digit 'c' (either case), or -1. */
+int sbuf_hexval(unsigned char c);
 
 #endif

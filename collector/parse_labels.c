@@ -12,6 +12,7 @@
  * scratch per parse, no allocation. */
 #include <string.h>
 
+#include "base/sbuf.h"
 #include "collector/profile_internal.h"
 
 void
@@ -49,18 +50,6 @@ labels_add(struct label_scratch *ls, const char *k, size_t klen, const char *v, 
 }
 
 /* ---- the text forms ---- */
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Encode code point 'cp' (U+FFFD when not a scalar value) as UTF-8 into 'dst'; its length. */
 static size_t
@@ -165,7 +154,9 @@ token(const char *s, size_t n, size_t *i, char *out, size_t *outlen)
 
 				cp = 0;
 				for (size_t d = 0; d < digits; d++) {
-					int h = p + 1 + d < n ? hexval(s[p + 1 + d]) : -1;
+					int h = p + 1 + d < n
+					            ? sbuf_hexval((unsigned char)s[p + 1 + d])
+					            : -1;
 
 					if (h < 0)
 						return false;

@@ -25,6 +25,7 @@
 
 #include <libpq-fe.h>
 
+#include "base/sbuf.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "storage/db.h"
@@ -801,18 +802,6 @@ dbpg_column_is_null(struct db_stmt *stmt, int col)
 	return PQgetisnull(stmt->row, 0, col) != 0;
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A bytea column's bytes, decoded once per row (NUL-terminated). */
 static struct db_bytes *
 bytea(struct db_stmt *stmt, int col)
@@ -836,7 +825,8 @@ bytea(struct db_stmt *stmt, int col)
 			abort();
 		}
 		for (i = 2; i + 1 < n; i += 2) {
-			int hi = hexval((unsigned char)s[i]), lo = hexval((unsigned char)s[i + 1]);
+			int hi = sbuf_hexval((unsigned char)s[i]),
+			    lo = sbuf_hexval((unsigned char)s[i + 1]);
 
 			if (hi < 0 || lo < 0)
 				break;
