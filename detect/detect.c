@@ -146,10 +146,12 @@ struct loc_acc {
 
 /* The current (location, target) series being read. */
 struct series {
-	struct tgt *t;    /* NULL: no target yet */
-	struct runs runs; /* over the target's pts; absent = 0 */
-	size_t cursor;    /* merge position in the target's pts */
-	bool any;         /* a non-zero count sample was seen */
+	struct tgt *t;        /* NULL: no target yet */
+	struct runs runs;     /* over the target's pts, read from samples; absent = 0 */
+	struct runs view;     /* or borrowed from the window (window.h) */
+	const struct runs *v; /* which of the two */
+	size_t cursor;        /* merge position in the target's pts */
+	bool any;             /* a non-zero count sample was seen */
 	uint64_t leaked;
 	int64_t detail_ts; /* latest detail sample */
 	int32_t detail_max, detail_median;
@@ -480,7 +482,7 @@ static void
 trend(const struct pt *p, const struct runs *v, size_t s0, size_t end, double *slope, double *tau)
 {
 	size_t idx[TREND_MAX_POINTS], m = trend_pick(end - s0, idx);
-	struct runs_cursor rc = {.r = v->r, .n = v->n, .k = runs_find(v->r, v->n, s0)};
+	struct runs_cursor rc = {.v = v, .k = runs_find(v, s0)};
 	int64_t t[TREND_MAX_POINTS];
 	double y[TREND_MAX_POINTS];
 
@@ -496,7 +498,7 @@ static void
 life_judge(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_t start, size_t end,
            struct life_stats *ls)
 {
-	size_t s0 = start, from, to, k0 = runs_find(v->r, v->n, start), n;
+	size_t s0 = start, from, to, k0 = runs_find(v, start), n;
 	uint64_t runmax = 0, fellback = 0, prev;
 	int64_t late_ms;
 
@@ -511,15 +513,14 @@ life_judge(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_
 	{
 		uint64_t low = v->r[k0].v;
 
-		for (size_t k = k0; k < v->n && runs_span(v->r, v->n, k, start, end, &from, &to);
-		     k++) {
+		for (size_t k = k0; k < v->n && runs_span(v, k, start, end, &from, &to); k++) {
 			if (v->r[k].v <= low) {
 				low = v->r[k].v;
 				s0 = to - 1;
 			}
 		}
 	}
-	for (size_t k = k0; k < v->n && runs_span(v->r, v->n, k, start, s0 + 1, &from, &to); k++) {
+	for (size_t k = k0; k < v->n && runs_span(v, k, start, s0 + 1, &from, &to); k++) {
 		if (v->r[k].v > runmax)
 			runmax = v->r[k].v;
 		if (runmax - v->r[k].v > fellback)
@@ -534,7 +535,7 @@ life_judge(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_
 	 * long before it counts, and for half the flat stretch (at most DETECT_LATE_MS): slow
 	 * requests pile up for minutes after a quiet hour, a leak keeps going. */
 	bool late = s0 - start >= c->min_scrapes && s0 - start >= n;
-	size_t ks = runs_find(v->r, v->n, s0);
+	size_t ks = runs_find(v, s0);
 
 	ls->first = v->r[ks].v;
 	ls->peak = ls->first;
@@ -542,7 +543,7 @@ life_judge(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_
 	ls->t1 = p[end - 1].ts;
 	ls->steps = n - 1;
 	prev = ls->first;
-	for (size_t k = ks; k < v->n && runs_span(v->r, v->n, k, s0, end, &from, &to); k++) {
+	for (size_t k = ks; k < v->n && runs_span(v, k, s0, end, &from, &to); k++) {
 		uint64_t x = v->r[k].v;
 
 		if (from > s0) {
@@ -637,7 +638,7 @@ static void
 spark_add(struct detect_ctx *c, const struct tgt *t)
 {
 	const struct spark_map *m = &c->sparks[t - c->tgts];
-	struct runs_cursor rc = {.r = c->ser.runs.r, .n = c->ser.runs.n};
+	struct runs_cursor rc = {.v = c->ser.v};
 
 	for (size_t b = 0; b < DETECT_SPARK_POINTS; b++)
 		if (m->on & (1u << b))
@@ -671,8 +672,8 @@ location_reset(const struct runs *v, size_t start, size_t end)
 	uint64_t prev = 0;
 
 	/* inside a run the count does not fall, so only where one run follows another */
-	for (size_t k = runs_find(v->r, v->n, start);
-	     k < v->n && runs_span(v->r, v->n, k, start, end, &from, &to); k++) {
+	for (size_t k = runs_find(v, start); k < v->n && runs_span(v, k, start, end, &from, &to);
+	     k++) {
 		if (from > start && held >= LIFETIME_COLLAPSE_HELD &&
 		    lifetime_fell_steeply(prev, v->r[k].v))
 			return from;
@@ -695,10 +696,10 @@ pileup_young(const struct runs *v, size_t cur, size_t n)
 
 	if (n <= cur)
 		return false;
-	r = runs_find(v->r, v->n, n - 1);
+	r = runs_find(v, n - 1);
 	/* back over the counts held since the last absence, then over the absence */
 	for (;; r--) {
-		if (!runs_span(v->r, v->n, r, cur, n, &from, &to) || v->r[r].v == 0)
+		if (!runs_span(v, r, cur, n, &from, &to) || v->r[r].v == 0)
 			break;
 		k = from;
 		if (r == 0)
@@ -707,7 +708,7 @@ pileup_young(const struct runs *v, size_t cur, size_t n)
 	if (k == n || n - k >= LIFETIME_COLLAPSE_HELD)
 		return false;
 	for (;; r--) {
-		if (!runs_span(v->r, v->n, r, cur, k, &from, &to) || v->r[r].v != 0)
+		if (!runs_span(v, r, cur, k, &from, &to) || v->r[r].v != 0)
 			break;
 		zeros += to - from;
 		if (r == 0 || zeros >= LIFETIME_COLLAPSE_HELD)
@@ -740,7 +741,7 @@ series_finish(struct detect_ctx *c)
 	struct loc_acc *a = &c->cur;
 	struct verdict vd = {0};
 	const struct pt *p;
-	const struct runs *v = &c->ser.runs;
+	const struct runs *v = c->ser.v;
 	const size_t *life_end;
 	struct life_stats ls, latest_growing = {0};
 	size_t start = 0, from, to;
@@ -755,7 +756,7 @@ series_finish(struct detect_ctx *c)
 		return;
 	p = t->p;
 	life_end = &c->life_ends[c->life_first[t - c->tgts]];
-	if (runs_end(&c->ser.runs, t->n) < 0) {
+	if (v == &c->ser.runs && runs_end(&c->ser.runs, t->n) < 0) {
 		c->err = -1;
 		return;
 	}
@@ -780,8 +781,8 @@ series_finish(struct detect_ctx *c)
 		a->current_sum += last;
 		if (p[t->n - 1].total && (double)last / (double)p[t->n - 1].total > a->max_share)
 			a->max_share = (double)last / (double)p[t->n - 1].total;
-		for (size_t k = runs_find(v->r, v->n, t->cur);
-		     k < v->n && runs_span(v->r, v->n, k, t->cur, t->n, &from, &to); k++)
+		for (size_t k = runs_find(v, t->cur);
+		     k < v->n && runs_span(v, k, t->cur, t->n, &from, &to); k++)
 			if (v->r[k].v < lo)
 				lo = v->r[k].v;
 		if (last - lo > a->live_rise)
@@ -794,14 +795,13 @@ series_finish(struct detect_ctx *c)
 	 * else showed (location_reset()): judged apart, its fall is not a burst falling back. */
 	while (start < t->n) {
 		size_t end = location_reset(v, start, life_end_after(life_end, t->nlives, start));
-		size_t k0 = runs_find(v->r, v->n, start);
+		size_t k0 = runs_find(v, start);
 		uint64_t runmax = 0, lo = UINT64_MAX, last = 0;
 
 		life_judge(c, p, v, start, end, &ls);
 		if (ls.growing && pileup_young(v, start, end))
 			ls.growing = false; /* not yet, whatever life_judge() says */
-		for (size_t k = k0; k < v->n && runs_span(v->r, v->n, k, start, end, &from, &to);
-		     k++) {
+		for (size_t k = k0; k < v->n && runs_span(v, k, start, end, &from, &to); k++) {
 			if (v->r[k].v > runmax)
 				runmax = v->r[k].v;
 			if (runmax - v->r[k].v > vd.fellback)
@@ -1104,6 +1104,7 @@ series_begin(struct detect_ctx *c, int64_t target_id)
 	if (!t)
 		return NULL;
 	runs_clear(&ser->runs);
+	ser->v = &ser->runs;
 	ser->t = t;
 	ser->cursor = 0;
 	ser->any = false;
@@ -1127,8 +1128,8 @@ on_series(const struct window_series *s, void *arg)
 	t = series_begin(c, s->target_id);
 	if (!t)
 		return 0;
-	if (runs_copy(&ser->runs, s->runs, s->nruns, t->n) < 0)
-		return -1;
+	ser->view = runs_view(s->runs, s->nruns, s->base);
+	ser->v = &ser->view;
 	ser->any = s->any;
 	ser->leaked = s->leaked;
 	ser->detail_ts = s->detail_ts;

@@ -5,7 +5,7 @@
 #include "detect/series.h"
 
 static int
-push(struct runs *s, size_t at, uint64_t v)
+push(struct runs *s, size_t at, uint32_t v)
 {
 	if (s->n && s->r[s->n - 1].v == v)
 		return 0;
@@ -29,6 +29,7 @@ runs_clear(struct runs *s)
 {
 	s->n = 0;
 	s->next = 0;
+	s->base = 0;
 }
 
 int
@@ -38,7 +39,7 @@ runs_set(struct runs *s, size_t j, uint64_t v)
 		return 0; /* one count per scrape: the first given stands */
 	if (j > s->next && push(s, s->next, 0) < 0)
 		return -1;
-	if (push(s, j, v) < 0)
+	if (push(s, j, v > UINT32_MAX ? UINT32_MAX : (uint32_t)v) < 0)
 		return -1;
 	s->next = j + 1;
 	return 0;
@@ -54,24 +55,6 @@ runs_end(struct runs *s, size_t n)
 	return 0;
 }
 
-int
-runs_copy(struct runs *s, const struct count_run *r, size_t n, size_t len)
-{
-	if (n > s->cap) {
-		struct count_run *p = realloc(s->r, n * sizeof(*p));
-
-		if (!p)
-			return -1;
-		s->r = p;
-		s->cap = n;
-	}
-	if (n)
-		memcpy(s->r, r, n * sizeof(*r));
-	s->n = n;
-	s->next = len;
-	return 0;
-}
-
 void
 runs_release(struct runs *s)
 {
@@ -80,15 +63,15 @@ runs_release(struct runs *s)
 }
 
 size_t
-runs_find(const struct count_run *r, size_t n, size_t j)
+runs_find(const struct runs *v, size_t j)
 {
-	size_t lo = 0, hi = n;
+	size_t lo = 0, hi = v->n;
 
 	/* the last run starting at or before j */
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (r[mid].at <= j)
+		if (runs_start(v, mid) <= j)
 			lo = mid;
 		else
 			hi = mid;

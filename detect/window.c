@@ -13,21 +13,12 @@
 #include "detect/window.h"
 #include "storage/query.h"
 
-/* Counts are held in 32 bits: no Go process holds 4 billion goroutines, and a profile that says
- * so (window_update() returns 1 while it is in the window) is ranked from the store. Totals are
- * held in 32 bits by the detector itself (struct pt). */
-#define WINDOW_COUNT_MAX UINT32_MAX
-
 /* The intervals between a target's consecutive scrapes held, as a sorted multiset: its usual
  * interval (the median) without sorting its window at each ranking. Scrapes keep to a schedule,
  * so few values recur. */
 struct wiv {
 	int64_t ms;
 	uint32_t n;
-};
-
-struct wrun {
-	uint32_t at, v;
 };
 
 struct wleak {
@@ -50,7 +41,7 @@ struct wextra {
 
 struct wser {
 	int64_t location_id;
-	struct wrun *r; /* r[head..n) */
+	struct count_run *r; /* r[head..n) */
 	uint32_t n, cap, head;
 	uint32_t stamp; /* 1 + the number of the last count scrape that named it */
 	struct wextra *x;
@@ -93,16 +84,13 @@ struct window {
 	bool cur_count; /* a count scrape (else detail) */
 	uint32_t cur_no;
 	int64_t cur_ts;
-	size_t merge;         /* next series of cur_t a sample may be */
-	bool reload;          /* a scrape older than one held: read the window again */
-	int64_t too_large_ts; /* the latest scrape with a count past WINDOW_COUNT_MAX, 0: none */
-	uint64_t limit;       /* bytes it may hold */
-	uint64_t bytes;       /* it holds, about (as of the last update) */
-	bool over;            /* it grew past 'limit' at that: rankings read the store */
+	size_t merge;   /* next series of cur_t a sample may be */
+	bool reload;    /* a scrape older than one held: read the window again */
+	uint64_t limit; /* bytes it may hold */
+	uint64_t bytes; /* it holds, about (as of the last update) */
+	bool over;      /* it grew past 'limit' at that: rankings read the store */
 	/* for a walk */
 	struct wtgt **order;
-	struct count_run *scratch;
-	size_t capscratch;
 	uint32_t *rel; /* the targets' lifetime starts, for the detector (window_each_target()) */
 	size_t caprel;
 	struct walk_ser *walk;
@@ -171,7 +159,6 @@ window_clear(struct window *w)
 		tgt_free(w, &w->tgts[i]);
 	w->ntgts = 0;
 	w->bytes = 0;
-	w->too_large_ts = 0;
 	for (size_t i = 0; i < w->nsvcs; i++)
 		free(w->svcs[i].name);
 	w->nsvcs = 0;
@@ -196,7 +183,6 @@ window_free(struct window *w)
 	free(w->tgts);
 	free(w->svcs);
 	free(w->order);
-	free(w->scratch);
 	free(w->rel);
 	free(w->walk);
 	free(w);
@@ -354,7 +340,7 @@ run_push(struct window *w, struct wser *s, uint32_t at, uint32_t v)
 		return -1;
 	s->r = p;
 	s->cap = (uint32_t)cap;
-	s->r[s->n++] = (struct wrun){.at = at, .v = v};
+	s->r[s->n++] = (struct count_run){.at = at, .v = v};
 	return 0;
 }
 
@@ -609,11 +595,9 @@ on_row(const struct store_window_row *r, void *arg)
 	if (!s)
 		return -1;
 	if (w->cur_count) {
-		if (r->count > WINDOW_COUNT_MAX && r->ts > w->too_large_ts)
-			w->too_large_ts = r->ts;
-		if (run_push(
-		        w, s, w->cur_no,
-		        (uint32_t)(r->count > WINDOW_COUNT_MAX ? WINDOW_COUNT_MAX : r->count)) < 0)
+		/* held in 32 bits, as the detector holds counts (series.h) */
+		if (run_push(w, s, w->cur_no,
+		             r->count > UINT32_MAX ? UINT32_MAX : (uint32_t)r->count) < 0)
 			return -1;
 		s->stamp = w->cur_no + 1;
 	}
@@ -786,8 +770,7 @@ window_update(struct window *w, struct store *st, int64_t since, int64_t now, ui
 	w->now = now;
 	w->updates++;
 	trim(w, since, now);
-	/* a count it cannot hold, still in the window: this ranking reads the store */
-	return w->too_large_ts >= since ? 1 : 0;
+	return 0;
 fail:
 	if (!query_interrupted(st))
 		log_err("detect: reading the window: %s", store_errmsg(st));
@@ -922,7 +905,8 @@ cmp_walk(const void *a, const void *b)
 	return (x->order > y->order) - (x->order < y->order);
 }
 
-/* One series cut to its target's scrapes in the window; false when it says nothing there. */
+/* One series over its target's scrapes in the window (its runs borrowed); false when it says
+ * nothing there. */
 static bool
 series_cut(struct window *w, const struct walk_ser *ws, struct window_series *out)
 {
@@ -930,7 +914,7 @@ series_cut(struct window *w, const struct walk_ser *ws, struct window_series *ou
 	const struct wser *s = ws->s;
 	uint32_t base = t->first_no + (uint32_t)(t->lo - t->head);
 	uint32_t len = (uint32_t)(t->hi - t->lo);
-	size_t lo = s->head, hi = s->n, m = 0;
+	size_t lo = s->head, hi = s->n, k;
 
 	/* the last run starting at or before the window's first scrape */
 	while (hi - lo > 1) {
@@ -944,17 +928,14 @@ series_cut(struct window *w, const struct walk_ser *ws, struct window_series *ou
 	*out = (struct window_series){.service_id = t->service_id,
 	                              .location_id = s->location_id,
 	                              .target_id = t->target_id,
+	                              .runs = &s->r[lo],
+	                              .base = base,
 	                              .detail_max = -1,
 	                              .detail_median = -1};
-	for (size_t k = lo; k < s->n && s->r[k].at < base + len; k++) {
-		uint32_t at = s->r[k].at > base ? s->r[k].at - base : 0;
-
-		w->scratch[m++] = (struct count_run){.at = at, .v = s->r[k].v};
+	for (k = lo; k < s->n && s->r[k].at < base + len; k++)
 		if (s->r[k].v > 0)
 			out->any = true;
-	}
-	out->runs = w->scratch;
-	out->nruns = m;
+	out->nruns = k - lo;
 	if (s->x) {
 		for (size_t i = 0; i < s->x->nleaks; i++)
 			if (s->x->leaks[i].ts >= w->since && s->x->leaks[i].ts <= w->now &&
@@ -982,7 +963,7 @@ window_each_series(struct window *w, int (*cb)(const struct window_series *s, vo
 		return -1;
 	while (i < n) {
 		int64_t svc = w->order[i]->service_id;
-		size_t nw = 0, maxruns = 1;
+		size_t nw = 0;
 		void *p;
 
 		/* one service at a time: its series by location, then target */
@@ -999,15 +980,10 @@ window_each_series(struct window *w, int (*cb)(const struct window_series *s, vo
 				                      .order = j,
 				                      .t = t,
 				                      .s = &t->sers[k]};
-				if (t->sers[k].n - t->sers[k].head > maxruns)
-					maxruns = t->sers[k].n - t->sers[k].head;
 			}
 			i = j + 1;
 		}
-		p = grow(w->scratch, &w->capscratch, maxruns, sizeof(*w->scratch));
-		if (!p)
-			return -1;
-		w->scratch = p;
+
 		if (nw > 1)
 			qsort(w->walk, nw, sizeof(*w->walk), cmp_walk);
 		for (size_t k = 0; k < nw; k++) {

@@ -30,9 +30,8 @@ void window_free(struct window *w);
 
 /* Bring 'w' up to date with 'st' for a ranking of the scrapes with since <= ts <= now, holding at
  * most 'limit' bytes (detector.window_memory). 0; 1 when this ranking must read the store instead
- * (it would hold more than 'limit', which it does not try again until 'limit' changes, or a count
- * past 32 bits is in the window); or -1 (logged unless interrupted; 'w' then starts over at the
- * next update). */
+ * (it would hold more than 'limit', which it does not try again until 'limit' changes); or -1
+ * (logged unless interrupted; 'w' then starts over at the next update). */
 int window_update(struct window *w, struct store *st, int64_t since, int64_t now, uint64_t limit)
     __attribute__((warn_unused_result));
 
@@ -58,9 +57,11 @@ struct window_series {
 	int64_t service_id;
 	int64_t location_id;
 	int64_t target_id;
-	const struct count_run
-	    *runs; /* over the target's scrapes as walked, the first one index 0 */
+	/* its runs, borrowed, over the target's scrapes as walked: scrape j of them is base + j
+	 * (runs_view()) */
+	const struct count_run *runs;
 	size_t nruns;
+	uint32_t base;
 	bool any;          /* some count above 0 */
 	uint64_t leaked;   /* the largest leaked count in the window */
 	int64_t detail_ts; /* the latest detail sample with ages (0: none) */

@@ -1545,8 +1545,8 @@ Suite *detect_suite(void);
 
 /* The window kept between rankings (detect/window.h) on what it does not hold the usual way: a
  * target's scrape older than one it holds (it reads the window again), a target out of the
- * configuration, a window grown longer, a count past 32 bits and a memory limit (both: the
- * ranking reads the store). rank() holds every ranking against the store's. */
+ * configuration, a window grown longer, a count past 32 bits, and a memory limit (the ranking
+ * reads the store). rank() holds every ranking against the store's. */
 START_TEST(test_window_edges)
 {
 	struct store *st = db_new();
@@ -1590,7 +1590,7 @@ START_TEST(test_window_edges)
 	ranking_release(&r);
 	window_stats(test_window, &ws);
 	ck_assert_uint_eq(ws.reloads, 3);
-	/* a count no process holds: ranked from the store while it is in the window */
+	/* a count no process holds: held as UINT32_MAX both ways (detect/series.h) */
 	l[0].count = 10 + 43 * 2;
 	l[1].count = 5000000000ULL;
 	scrape(st, t[1], T0 + 43 * MIN, l, 2, FMT_D1, false);
