@@ -26,12 +26,20 @@ listen=$(free_listen)
 	done
 } >"$TEST_TMP/leakprofd.yaml"
 
+# scrapes_since ID N: at least N successful regular scrapes stored after scrape ID.
+scrapes_since() {
+	[ "$(sq "SELECT count(*) FROM scrapes WHERE id > $1 AND status = 'ok' AND detail = 0" 2>/dev/null ||
+		echo 0)" -ge "$2" ]
+}
+
 round=1
 while [ $round -le 3 ]; do
 	base=0
 	[ ! -f "$DB" ] || base=$(sq "SELECT coalesce(max(id), 0) FROM scrapes")
 	start_daemon --config "$TEST_TMP/leakprofd.yaml"
-	wait_for 30 has_ok_scrapes "http://127.0.0.1:$z_port" $((round * 12 + 12))
+	# This daemon's own scrapes (the rounds before may have stored as many), and its web server up.
+	wait_for 30 scrapes_since "$base" 12
+	wait_for 30 port_open "${listen##*:}"
 	# Let ingest run, then read what the daemon acknowledged and what is committed, and kill at once.
 	# In round 2 another connection holds the write lock meanwhile (as a backup or a sqlite3 shell would):
 	# finished scrapes queue up unacknowledged, and the kill loses them.
