@@ -78,17 +78,22 @@ struct window {
 	size_t ntgts, captgts;
 	struct wsvc *svcs; /* by service_id */
 	size_t nsvcs, capsvcs;
-	/* the scrape being read */
-	int64_t cur_scrape;
+	/* the scrape being applied */
 	struct wtgt *cur_t;
 	bool cur_count; /* a count scrape (else detail) */
 	uint32_t cur_no;
 	int64_t cur_ts;
-	size_t merge;   /* next series of cur_t a sample may be */
-	bool reload;    /* a scrape older than one held: read the window again */
-	uint64_t limit; /* bytes it may hold */
-	uint64_t bytes; /* it holds, about (as of the last update) */
-	bool over;      /* it grew past 'limit' at that: rankings read the store */
+	size_t merge; /* next series of cur_t a sample may be */
+	bool reload;  /* a scrape older than one held: read the window again */
+	/* the rows of the scrape being read, applied once all of it is read: what a failing read
+	 * leaves applied is whole scrapes */
+	struct store_window_row *pend;
+	size_t npend, cappend;
+	int64_t applied_id; /* the last scrape applied by this update, 0: none */
+	bool cb_failed;     /* the walk stopped on this side, not the store's */
+	uint64_t limit;     /* bytes it may hold */
+	uint64_t bytes;     /* it holds, about (as of the last update) */
+	bool over;          /* it grew past 'limit' at that: rankings read the store */
 	/* for a walk */
 	struct wtgt **order;
 	uint32_t *rel; /* the targets' lifetime starts, for the detector (window_each_target()) */
@@ -164,7 +169,7 @@ window_clear(struct window *w)
 	w->nsvcs = 0;
 	w->valid = false;
 	w->max_id = w->max_seq = 0;
-	w->cur_scrape = 0;
+	w->npend = 0;
 	w->cur_t = NULL;
 }
 
@@ -184,6 +189,7 @@ window_free(struct window *w)
 	free(w->svcs);
 	free(w->order);
 	free(w->rel);
+	free(w->pend);
 	free(w->walk);
 	free(w);
 }
@@ -532,7 +538,6 @@ scrape_begin(struct window *w, const struct store_window_row *r)
 	struct wtgt *t = find_tgt(w, r->target_id);
 	void *p;
 
-	w->cur_scrape = r->scrape_id;
 	w->cur_t = NULL;
 	w->merge = 0;
 	if (!t)
@@ -572,23 +577,12 @@ scrape_begin(struct window *w, const struct store_window_row *r)
 	return 0;
 }
 
+/* One sample row of the scrape being applied. */
 static int
-on_row(const struct store_window_row *r, void *arg)
+apply_sample(struct window *w, const struct store_window_row *r)
 {
-	struct window *w = arg;
 	struct wser *s;
-	int rc;
 
-	w->rows++;
-	if (w->bytes > w->limit)
-		return 2; /* past detector.window_memory: window_update() says so */
-	if (r->scrape_id != w->cur_scrape) {
-		if (scrape_end(w) < 0)
-			return -1;
-		rc = scrape_begin(w, r);
-		if (rc != 0)
-			return rc;
-	}
 	if (!w->cur_t || !r->has_sample)
 		return 0;
 	s = series_of(w, r->location_id);
@@ -613,6 +607,50 @@ on_row(const struct store_window_row *r, void *arg)
 			return -1;
 	}
 	return 0;
+}
+
+/* Apply the scrape whose rows were read. 0; 1 when it is older than one held (read the window
+ * again); -1 out of memory. */
+static int
+apply_pending(struct window *w)
+{
+	int rc;
+
+	if (w->npend == 0)
+		return 0;
+	rc = scrape_begin(w, &w->pend[0]);
+	for (size_t i = 0; rc == 0 && i < w->npend; i++)
+		rc = apply_sample(w, &w->pend[i]);
+	if (rc == 0 && scrape_end(w) < 0)
+		rc = -1;
+	if (rc == 0)
+		w->applied_id = w->pend[0].scrape_id;
+	w->npend = 0;
+	return rc;
+}
+
+static int
+on_row(const struct store_window_row *r, void *arg)
+{
+	struct window *w = arg;
+	int rc = 0;
+	void *p;
+
+	w->rows++;
+	if (w->bytes > w->limit)
+		rc = 2; /* past detector.window_memory: window_update() says so */
+	else if (w->npend && w->pend[0].scrape_id != r->scrape_id)
+		rc = apply_pending(w);
+	if (rc == 0) {
+		p = grow(w->pend, &w->cappend, w->npend + 1, sizeof(*w->pend));
+		if (!p)
+			rc = -1;
+		else
+			(w->pend = p)[w->npend++] = *r;
+	}
+	if (rc != 0)
+		w->cb_failed = true;
+	return rc;
 }
 
 static int
@@ -715,10 +753,22 @@ trim(struct window *w, int64_t since, int64_t now)
 	}
 }
 
+/* Ready to read rows. */
+static void
+read_begin(struct window *w)
+{
+	w->reload = false;
+	w->cb_failed = false;
+	w->npend = 0;
+	w->applied_id = 0;
+	w->cur_t = NULL;
+}
+
 int
 window_update(struct window *w, struct store *st, int64_t since, int64_t now, uint64_t limit)
 {
 	int64_t upto, seq;
+	bool was_valid;
 	int rc;
 
 	w->rows = 0;
@@ -732,11 +782,12 @@ window_update(struct window *w, struct store *st, int64_t since, int64_t now, ui
 	}
 	if (w->valid && (since < w->since || now < w->now))
 		window_clear(w);
-	if (store_window_marks(st, &upto, &seq) < 0 || list_targets(w, st) != 0)
+	was_valid = w->valid;
+	if (store_window_marks(st, &upto, &seq) < 0)
+		goto failed_read; /* nothing changed */
+	if (list_targets(w, st) != 0)
 		goto fail;
-	w->reload = false;
-	w->cur_scrape = 0;
-	w->cur_t = NULL;
+	read_begin(w);
 	if (!w->valid) {
 		w->reloads++;
 		rc = store_each_window_row(st, since, upto, on_row, w);
@@ -744,7 +795,7 @@ window_update(struct window *w, struct store *st, int64_t since, int64_t now, ui
 		rc = store_each_window_row_after(st, w->max_id, upto, since, on_row, w);
 	}
 	if (rc == 0)
-		rc = scrape_end(w);
+		rc = apply_pending(w);
 	if (rc == 1 && w->reload) {
 		log_info(
 		    "detect: a scrape older than one already ranked: reading the window again");
@@ -759,18 +810,32 @@ window_update(struct window *w, struct store *st, int64_t since, int64_t now, ui
 		w->over = true;
 		return 1;
 	}
-	if (rc != 0)
+	if (rc != 0 && (w->cb_failed || !was_valid))
 		goto fail;
-	if (w->valid && store_each_restart_move(st, w->max_seq, seq, on_move, w) != 0)
-		goto fail;
-	w->valid = true;
+	if (rc != 0) {
+		/* The store failed part-way through what is new: the scrapes applied are whole
+		 * (rows are applied a scrape at a time, by growing id), so the window holds what it
+		 * held up to the last of them, and the next update reads on from there. */
+		if (w->applied_id)
+			w->max_id = w->applied_id;
+		w->npend = 0;
+		goto failed_read;
+	}
 	w->max_id = upto;
+	w->valid = true;
+	/* a restart move not read now is read next time: max_seq moves only once it is */
+	if (was_valid && store_each_restart_move(st, w->max_seq, seq, on_move, w) != 0)
+		goto failed_read;
 	w->max_seq = seq;
 	w->since = since;
 	w->now = now;
 	w->updates++;
 	trim(w, since, now);
 	return 0;
+failed_read:
+	if (!query_interrupted(st))
+		log_err("detect: reading the window: %s", store_errmsg(st));
+	return -1;
 fail:
 	if (!query_interrupted(st))
 		log_err("detect: reading the window: %s", store_errmsg(st));
@@ -783,9 +848,7 @@ window_feed_begin(struct window *w, struct store *st, uint64_t limit)
 {
 	w->limit = limit;
 	w->over = false;
-	w->cur_scrape = 0;
-	w->cur_t = NULL;
-	w->reload = false;
+	read_begin(w);
 	return list_targets(w, st) == 0 ? 0 : -1;
 }
 
@@ -798,7 +861,7 @@ window_feed_row(struct window *w, const struct store_window_row *r)
 int
 window_feed_end(struct window *w, int64_t upto, int64_t seq, int64_t since, int64_t now)
 {
-	if (scrape_end(w) < 0)
+	if (apply_pending(w) != 0)
 		return -1;
 	w->valid = true;
 	w->max_id = upto;

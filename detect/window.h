@@ -10,8 +10,10 @@
  * It holds per target its successful count scrapes in the window, and per series its runs, the
  * leaked counts that may still be the window's largest and the detail ages that may still be its
  * latest. Rankings must come with a non-decreasing window start and end (the detector thread's
- * do); anything else, a scrape of a target older than one already held, or an error, makes the
- * next update read the whole window again. */
+ * do); anything else, a scrape of a target older than one already held, or running out of memory
+ * makes the next update read the whole window again. Rows are applied a whole scrape at a time: a
+ * read of what is new that fails part-way (an interrupt, a database error) keeps the scrapes
+ * applied, and the next update reads on from the last of them. */
 #ifndef WINDOW_H
 #define WINDOW_H
 
@@ -31,7 +33,7 @@ void window_free(struct window *w);
 /* Bring 'w' up to date with 'st' for a ranking of the scrapes with since <= ts <= now, holding at
  * most 'limit' bytes (detector.window_memory). 0; 1 when this ranking must read the store instead
  * (it would hold more than 'limit', which it does not try again until 'limit' changes); or -1
- * (logged unless interrupted; 'w' then starts over at the next update). */
+ * (logged unless interrupted; see above for what it keeps). */
 int window_update(struct window *w, struct store *st, int64_t since, int64_t now, uint64_t limit)
     __attribute__((warn_unused_result));
 

@@ -1610,6 +1610,74 @@ START_TEST(test_window_edges)
 }
 END_TEST
 
+static int interrupt_after; /* progress callbacks left before an interrupt; < 0: never */
+static int callbacks;
+
+static int
+count_or_interrupt(void *arg)
+{
+	(void)arg;
+	callbacks++;
+	return interrupt_after >= 0 && --interrupt_after < 0;
+}
+
+/* A read of what is new that fails part-way (here an interrupt near its end, as a stopping
+ * daemon's or a database error's) keeps the whole scrapes it applied: the next ranking reads on
+ * from them, not the whole window again, and ranks as the store does. */
+START_TEST(test_window_read_fails)
+{
+	struct store *st = db_new();
+	struct config *cfg = cfg_new(3600, 4, 10);
+	struct window *twin = window_new();
+	struct window_stats ws;
+	struct ranking r;
+	int64_t t[3];
+	struct gen_loc l[2] = {
+	    {"main.grows", "/src/w/w.go", 5, G_CHAN_SEND, NULL, 0, 0, false},
+	    {"main.pool", "/src/w/p.go", 9, G_CHAN_RECV, NULL, 30, 0, false},
+	};
+	int64_t now = T0;
+	int total;
+
+	ck_assert_ptr_nonnull(twin);
+	targets(st, "w", t, 3);
+	for (int i = 0; i < 60; i++) {
+		if (i == 20) {
+			/* both windows hold the first 20 rounds */
+			rank(st, cfg, NULL, now, &r);
+			ranking_release(&r);
+			ck_assert_int_eq(window_update(twin, st, now - 3600000, now, 1 << 30), 0);
+		}
+		for (int k = 0; k < 3; k++) {
+			l[0].count = 10 + (uint64_t)(i * (k + 1));
+			l[1].count = 30 + (uint64_t)(i % 3);
+			scrape(st, t[k], T0 + i * MIN + k * 1000, l, 2, FMT_D1, false);
+		}
+		now = T0 + i * MIN + 5000;
+	}
+	/* how many progress callbacks reading the 40 new rounds takes, on the twin */
+	interrupt_after = -1;
+	callbacks = 0;
+	sqlite3_progress_handler(store_db(st), 20, count_or_interrupt, NULL);
+	ck_assert_int_eq(window_update(twin, st, now - 3600000, now, 1 << 30), 0);
+	total = callbacks;
+	ck_assert_int_gt(total, 10);
+	/* the same read, interrupted near its end */
+	interrupt_after = total - 3;
+	ck_assert_int_eq(detect_rank_window(st, cfg, test_window, 3600, now, &r), -1);
+	ck_assert(query_interrupted(st));
+	sqlite3_progress_handler(store_db(st), 0, NULL, NULL);
+	rank(st, cfg, NULL, now, &r);
+	ck_assert_int_eq(rank_of(&r, "main.grows"), 1);
+	ranking_release(&r);
+	window_stats(test_window, &ws);
+	ck_assert_uint_eq(ws.reloads, 1);
+	window_free(twin);
+	config_unref(cfg);
+	db_free(st);
+}
+END_TEST
+
 Suite *
 detect_suite(void)
 {
@@ -1643,6 +1711,7 @@ detect_suite(void)
 	tcase_add_test(tc, test_score_monotone);
 	tcase_add_test(tc, test_empty_window);
 	tcase_add_test(tc, test_window_edges);
+	tcase_add_test(tc, test_window_read_fails);
 	suite_add_tcase(s, tc);
 	return s;
 }
