@@ -82,7 +82,6 @@ struct window {
 	struct wtgt *cur_t;
 	bool cur_count; /* a count scrape (else detail) */
 	uint32_t cur_no;
-	int64_t cur_ts;
 	size_t merge; /* next series of cur_t a sample may be */
 	bool reload;  /* a scrape older than one held: read the window again */
 	/* the rows of the scrape being read, applied once all of it is read: what a failing read
@@ -542,7 +541,6 @@ scrape_begin(struct window *w, const struct store_window_row *r)
 	w->merge = 0;
 	if (!t)
 		return 0; /* a target stored after the listing: its scrapes come next time */
-	w->cur_ts = r->ts;
 	w->cur_count = !r->detail;
 	if (r->detail) {
 		w->cur_t = t;
