@@ -193,35 +193,73 @@ window_free(struct window *w)
 	free(w);
 }
 
-static struct wtgt *
-find_tgt(struct window *w, int64_t id)
+/* The first of the 'n' elements of 'a' ('size' bytes each, ascending by key_of()) whose key is
+ * at least 'key'; n when none. The window's arrays are all searched so. */
+static size_t
+lower_bound(const void *a, size_t n, size_t size, int64_t key, int64_t (*key_of)(const void *))
 {
-	size_t lo = 0, hi = w->ntgts;
+	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (w->tgts[mid].target_id < id)
+		if (key_of((const char *)a + mid * size) < key)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+static int64_t
+tgt_key(const void *x)
+{
+	return ((const struct wtgt *)x)->target_id;
+}
+
+static int64_t
+svc_key(const void *x)
+{
+	return ((const struct wsvc *)x)->service_id;
+}
+
+static int64_t
+iv_key(const void *x)
+{
+	return ((const struct wiv *)x)->ms;
+}
+
+static int64_t
+rs_key(const void *x)
+{
+	return *(const uint32_t *)x;
+}
+
+static int64_t
+pt_key(const void *x)
+{
+	return ((const struct pt *)x)->scrape_id;
+}
+
+static int64_t
+run_key(const void *x)
+{
+	return ((const struct count_run *)x)->at;
+}
+
+static struct wtgt *
+find_tgt(struct window *w, int64_t id)
+{
+	size_t lo = lower_bound(w->tgts, w->ntgts, sizeof(*w->tgts), id, tgt_key);
+
 	return lo < w->ntgts && w->tgts[lo].target_id == id ? &w->tgts[lo] : NULL;
 }
 
 static const char *
 svc_name(const struct window *w, int64_t id)
 {
-	size_t lo = 0, hi = w->nsvcs;
+	size_t lo = lower_bound(w->svcs, w->nsvcs, sizeof(*w->svcs), id, svc_key);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (w->svcs[mid].service_id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	return lo < w->nsvcs && w->svcs[lo].service_id == id ? w->svcs[lo].name : "";
 }
 
@@ -435,17 +473,9 @@ add_detail(struct window *w, struct wser *s, const struct wdetail *d)
 static int
 iv_change(struct window *w, struct wtgt *t, int64_t ms, int n)
 {
-	size_t lo = 0, hi = t->niv;
+	size_t lo = lower_bound(t->iv, t->niv, sizeof(*t->iv), ms, iv_key);
 	void *p;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (t->iv[mid].ms < ms)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo < t->niv && t->iv[lo].ms == ms) {
 		if (n > 0) {
 			t->iv[lo].n++;
@@ -483,17 +513,9 @@ iv_kth(const struct wtgt *t, size_t k)
 static int
 rs_set(struct window *w, struct wtgt *t, uint32_t no, bool restart)
 {
-	size_t lo = 0, hi = t->nrs;
+	size_t lo = lower_bound(t->rs, t->nrs, sizeof(*t->rs), no, rs_key);
 	void *p;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (t->rs[mid] < no)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo < t->nrs && t->rs[lo] == no) {
 		if (!restart) {
 			memmove(&t->rs[lo], &t->rs[lo + 1], (t->nrs - lo - 1) * sizeof(*t->rs));
@@ -656,21 +678,13 @@ on_move(int64_t scrape_id, int64_t target_id, bool restart, void *arg)
 {
 	struct window *w = arg;
 	struct wtgt *t = find_tgt(w, target_id);
-	size_t lo, hi;
+	size_t lo;
 
 	if (!t)
 		return 0;
-	/* scrape ids grow with time within a target: a binary search by id */
-	lo = t->head;
-	hi = t->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (t->pts[mid].scrape_id < scrape_id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	/* scrape ids grow with time within a target */
+	lo = t->head +
+	     lower_bound(t->pts + t->head, t->n - t->head, sizeof(*t->pts), scrape_id, pt_key);
 	if (lo < t->n && t->pts[lo].scrape_id == scrape_id) {
 		t->pts[lo].restart = restart;
 		return rs_set(w, t, t->first_no + (uint32_t)(lo - t->head), restart);
@@ -975,17 +989,12 @@ series_cut(struct window *w, const struct walk_ser *ws, struct window_series *ou
 	const struct wser *s = ws->s;
 	uint32_t base = t->first_no + (uint32_t)(t->lo - t->head);
 	uint32_t len = (uint32_t)(t->hi - t->lo);
-	size_t lo = s->head, hi = s->n, k;
+	size_t lo, k;
 
-	/* the last run starting at or before the window's first scrape */
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (s->r[mid].at <= base)
-			lo = mid;
-		else
-			hi = mid;
-	}
+	/* the last run starting at or before the window's first scrape (the first one held does) */
+	lo = s->head +
+	     lower_bound(s->r + s->head, s->n - s->head, sizeof(*s->r), (int64_t)base + 1, run_key);
+	lo--;
 	*out = (struct window_series){.service_id = t->service_id,
 	                              .location_id = s->location_id,
 	                              .target_id = t->target_id,
