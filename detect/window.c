@@ -93,8 +93,9 @@ struct window {
 	uint64_t limit;     /* bytes it may hold */
 	uint64_t bytes;     /* it holds, about (as of the last update) */
 	bool over;          /* it grew past 'limit' at that: rankings read the store */
-	/* for a walk */
+	/* for the walks, as of the last update (walk_order()) */
 	struct wtgt **order;
+	size_t norder;
 	uint32_t *rel; /* the targets' lifetime starts, for the detector (window_each_target()) */
 	size_t caprel;
 	struct walk_ser *walk;
@@ -169,6 +170,7 @@ window_clear(struct window *w)
 	w->valid = false;
 	w->max_id = w->max_seq = 0;
 	w->npend = 0;
+	w->norder = 0;
 	w->cur_t = NULL;
 }
 
@@ -765,6 +767,8 @@ trim(struct window *w, int64_t since, int64_t now)
 	}
 }
 
+static int walk_order(struct window *w);
+
 /* Ready to read rows. */
 static void
 read_begin(struct window *w)
@@ -784,6 +788,7 @@ window_update(struct window *w, struct store *st, int64_t since, int64_t now, ui
 	int rc;
 
 	w->rows = 0;
+	w->norder = 0; /* the targets are listed again: walks wait for this update */
 	if (limit != w->limit) {
 		w->limit = limit;
 		w->over = false;
@@ -843,6 +848,8 @@ window_update(struct window *w, struct store *st, int64_t since, int64_t now, ui
 	w->now = now;
 	w->updates++;
 	trim(w, since, now);
+	if (walk_order(w) < 0)
+		goto fail;
 	return 0;
 failed_read:
 	if (!query_interrupted(st))
@@ -881,7 +888,7 @@ window_feed_end(struct window *w, int64_t upto, int64_t seq, int64_t since, int6
 	w->since = since;
 	w->now = now;
 	trim(w, since, now);
-	return 0;
+	return walk_order(w);
 }
 
 /* ---- walks ---- */
@@ -897,14 +904,15 @@ cmp_order(const void *a, const void *b)
 
 /* The targets with a scrape in the window, by service name and URL (the store's walks' order),
  * with their scrapes in it: pts[lo, hi). */
-static size_t
+static int
 walk_order(struct window *w)
 {
 	size_t n = 0;
 	void *p = realloc(w->order, (w->ntgts ? w->ntgts : 1) * sizeof(*w->order));
 
+	w->norder = 0;
 	if (!p)
-		return SIZE_MAX;
+		return -1;
 	w->order = p;
 	for (size_t i = 0; i < w->ntgts; i++) {
 		struct wtgt *t = &w->tgts[i];
@@ -920,17 +928,16 @@ walk_order(struct window *w)
 	}
 	if (n > 1)
 		qsort(w->order, n, sizeof(*w->order), cmp_order);
-	return n;
+	w->norder = n;
+	return 0;
 }
 
 int
 window_each_target(struct window *w, int (*cb)(const struct window_target *t, void *arg), void *arg)
 {
-	size_t n = walk_order(w), total = 0, used = 0;
+	size_t n = w->norder, total = 0, used = 0;
 	void *p;
 
-	if (n == SIZE_MAX)
-		return -1;
 	/* every target's lifetime starts in one buffer, kept until the next walk: the detector
 	 * reads them after the walk */
 	for (size_t i = 0; i < n; i++)
@@ -1027,10 +1034,8 @@ series_cut(struct window *w, const struct walk_ser *ws, struct window_series *ou
 int
 window_each_series(struct window *w, int (*cb)(const struct window_series *s, void *arg), void *arg)
 {
-	size_t n = walk_order(w), i = 0;
+	size_t n = w->norder, i = 0;
 
-	if (n == SIZE_MAX)
-		return -1;
 	while (i < n) {
 		int64_t svc = w->order[i]->service_id;
 		size_t nw = 0;
