@@ -46,12 +46,6 @@ open_admin(void)
 	return db;
 }
 
-static void
-exec_ok(struct db *db, const char *sql)
-{
-	ck_assert_msg(db_exec(db, sql) == 0, "'%s': %s", sql, db_errmsg(db));
-}
-
 /* 'uri' with the test's schema first in search_path. */
 static void
 pg_target(char *buf, size_t n, const char *uri)
@@ -80,7 +74,7 @@ open_fresh(int backend)
 		admin = open_admin();
 		snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s",
 		         schema, schema);
-		exec_ok(admin, sql);
+		testutil_db_exec(admin, sql);
 		db_close(admin);
 		pg_target(target, sizeof(target), testutil_pg_uri());
 	}
@@ -118,17 +112,8 @@ close_fresh(struct db *db)
 		return;
 	admin = open_admin();
 	snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", schema);
-	exec_ok(admin, sql);
+	testutil_db_exec(admin, sql);
 	db_close(admin);
-}
-
-static struct db_stmt *
-prepare_ok(struct db *db, const char *sql)
-{
-	struct db_stmt *stmt = db_prepare(db, sql);
-
-	ck_assert_msg(stmt != NULL, "preparing '%s': %s", sql, db_errmsg(db));
-	return stmt;
 }
 
 static void
@@ -151,7 +136,7 @@ step_done(struct db_stmt *stmt, struct db *db)
 static int64_t
 query_int(struct db *db, const char *sql)
 {
-	struct db_stmt *stmt = prepare_ok(db, sql);
+	struct db_stmt *stmt = testutil_db_prepare(db, sql);
 	int64_t v;
 
 	step_row(stmt, db);
@@ -204,8 +189,8 @@ START_TEST(test_placeholders)
 	if (db == NULL)
 		return;
 	/* ?1 twice; '?' in a literal, a quoted identifier and comments stays; a bare ? is ?3 */
-	stmt = prepare_ok(db, "SELECT ?1 + ?1 AS \"a?b\", 'x?y''?1' || ?2, -- what ?4 ?\n"
-	                      " /* ?5 */ ?, 'it''s ?'");
+	stmt = testutil_db_prepare(db, "SELECT ?1 + ?1 AS \"a?b\", 'x?y''?1' || ?2, -- what ?4 ?\n"
+	                               " /* ?5 */ ?, 'it''s ?'");
 	ck_assert_int_eq(db_bind_int64(stmt, 1, 21), 0);
 	ck_assert_int_eq(db_bind_text(stmt, 2, "!"), 0);
 	ck_assert_int_eq(db_bind_text(stmt, 3, "third"), 0);
@@ -221,7 +206,7 @@ START_TEST(test_placeholders)
 	step_done(stmt, db);
 
 	/* numbers out of order, and a gap */
-	stmt = prepare_ok(db, "SELECT ?3 || ?1, ?3");
+	stmt = testutil_db_prepare(db, "SELECT ?3 || ?1, ?3");
 	ck_assert_int_eq(db_bind_text(stmt, 1, "b"), 0);
 	ck_assert_int_eq(db_bind_text(stmt, 3, "a"), 0);
 	ck_assert_int_eq(db_bind_text(stmt, 2, "unused"), 0);
@@ -235,7 +220,7 @@ START_TEST(test_placeholders)
 
 	if (_i == POSTGRES) {
 		/* dollar quotes, E'' escapes and $N written directly */
-		stmt = prepare_ok(db, "SELECT $$a ?1 'b$$, $t$?$t$, E'\\'?', ?1 || $1");
+		stmt = testutil_db_prepare(db, "SELECT $$a ?1 'b$$, $t$?$t$, E'\\'?', ?1 || $1");
 		ck_assert_int_eq(db_bind_text(stmt, 1, "z"), 0);
 		step_row(stmt, db);
 		ck_assert_str_eq(db_column_text(stmt, 0), "a ?1 'b");
@@ -265,12 +250,12 @@ START_TEST(test_types)
 
 	if (db == NULL)
 		return;
-	exec_ok(db,
-	        _i == SQLITE
+	testutil_db_exec(
+	    db, _i == SQLITE
 	            ? "CREATE TABLE v (k INTEGER PRIMARY KEY, i INTEGER, d REAL, t TEXT, b BLOB)"
 	            : "CREATE TABLE v (k BIGINT PRIMARY KEY, i BIGINT, d DOUBLE PRECISION,"
 	              " t TEXT, b BYTEA)");
-	stmt = prepare_ok(db, "INSERT INTO v (k, i, d, t, b) VALUES (?1, ?2, ?3, ?4, ?5)");
+	stmt = testutil_db_prepare(db, "INSERT INTO v (k, i, d, t, b) VALUES (?1, ?2, ?3, ?4, ?5)");
 	ck_assert_int_eq(db_bind_int64(stmt, 1, 1), 0);
 	ck_assert_int_eq(db_bind_int64(stmt, 2, INT64_MAX), 0);
 	ck_assert_int_eq(db_bind_double(stmt, 3, 0.1), 0);
@@ -297,7 +282,7 @@ START_TEST(test_types)
 	ck_assert_int_eq(db_bind_int64(stmt, 2, -1), 0);
 	step_done(stmt, db);
 
-	stmt = prepare_ok(db, "SELECT i, d, t, b FROM v WHERE k >= ?1 ORDER BY k");
+	stmt = testutil_db_prepare(db, "SELECT i, d, t, b FROM v WHERE k >= ?1 ORDER BY k");
 	ck_assert_int_eq(db_bind_int64(stmt, 1, 1), 0);
 	step_row(stmt, db);
 	ck_assert_int_eq(db_column_int64(stmt, 0), INT64_MAX);
@@ -330,7 +315,7 @@ START_TEST(test_types)
 	step_done(stmt, db);
 
 	/* numbers as text, text as numbers; a column past the last reads as NULL */
-	stmt = prepare_ok(db, "SELECT CAST(?1 AS TEXT), '17', 2.5, '-3.75'");
+	stmt = testutil_db_prepare(db, "SELECT CAST(?1 AS TEXT), '17', 2.5, '-3.75'");
 	ck_assert_int_eq(db_bind_text(stmt, 1, "-9000000000"), 0);
 	step_row(stmt, db);
 	ck_assert_int_eq(db_column_int64(stmt, 0), -9000000000LL);
@@ -345,7 +330,7 @@ START_TEST(test_types)
 	db_reset(stmt);
 
 	/* one parameter bound with each type in turn (PostgreSQL prepares it again for each) */
-	stmt = prepare_ok(db, "SELECT ?1");
+	stmt = testutil_db_prepare(db, "SELECT ?1");
 	ck_assert_int_eq(db_bind_int64(stmt, 1, -7), 0);
 	step_row(stmt, db);
 	ck_assert_int_eq(db_column_int64(stmt, 0), -7);
@@ -377,7 +362,8 @@ START_TEST(test_booleans)
 
 	if (db == NULL)
 		return;
-	stmt = prepare_ok(db, "SELECT 1 = 1, 1 = 2, NULL IS NULL, ?1 > 5, CAST(NULL AS BOOLEAN)");
+	stmt = testutil_db_prepare(
+	    db, "SELECT 1 = 1, 1 = 2, NULL IS NULL, ?1 > 5, CAST(NULL AS BOOLEAN)");
 	ck_assert_int_eq(db_bind_int64(stmt, 1, 3), 0);
 	step_row(stmt, db);
 	ck_assert_int_eq(db_column_int64(stmt, 0), 1);
@@ -393,9 +379,9 @@ START_TEST(test_booleans)
 	ck_assert_int_eq(db_column_int64(stmt, 4), 0);
 	step_done(stmt, db);
 
-	exec_ok(db, "CREATE TABLE f (k INTEGER, on_ BOOLEAN NOT NULL)");
-	exec_ok(db, "INSERT INTO f VALUES (1, TRUE), (2, FALSE)");
-	stmt = prepare_ok(db, "SELECT on_, NOT on_ FROM f ORDER BY k");
+	testutil_db_exec(db, "CREATE TABLE f (k INTEGER, on_ BOOLEAN NOT NULL)");
+	testutil_db_exec(db, "INSERT INTO f VALUES (1, TRUE), (2, FALSE)");
+	stmt = testutil_db_prepare(db, "SELECT on_, NOT on_ FROM f ORDER BY k");
 	step_row(stmt, db);
 	ck_assert_int_eq(db_column_int64(stmt, 0), 1);
 	ck_assert_int_eq(db_column_int64(stmt, 1), 0);
@@ -416,7 +402,7 @@ START_TEST(test_transactions)
 
 	if (db == NULL)
 		return;
-	exec_ok(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)");
+	testutil_db_exec(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)");
 	other = open_again(db);
 	ck_assert(!db_in_transaction(db));
 	ck_assert_int_eq(db_rollback(db), 0); /* none open: nothing to do */
@@ -426,7 +412,7 @@ START_TEST(test_transactions)
 	/* a rollback discards */
 	ck_assert_int_eq(db_begin(db), 0);
 	ck_assert(db_in_transaction(db));
-	ins = prepare_ok(db, "INSERT INTO t (k, v) VALUES (?1, ?2)");
+	ins = testutil_db_prepare(db, "INSERT INTO t (k, v) VALUES (?1, ?2)");
 	ck_assert_int_eq(db_bind_int64(ins, 1, 1), 0);
 	ck_assert_int_eq(db_bind_text(ins, 2, "one"), 0);
 	step_done(ins, db);
@@ -437,7 +423,7 @@ START_TEST(test_transactions)
 
 	/* a commit keeps; the other connection sees it only then */
 	ck_assert_int_eq(db_begin(db), 0);
-	ins = prepare_ok(db, "INSERT INTO t (k, v) VALUES (?1, ?2)");
+	ins = testutil_db_prepare(db, "INSERT INTO t (k, v) VALUES (?1, ?2)");
 	ck_assert_int_eq(db_bind_int64(ins, 1, 2), 0);
 	ck_assert_int_eq(db_bind_text(ins, 2, "two"), 0);
 	step_done(ins, db);
@@ -476,17 +462,17 @@ START_TEST(test_changes)
 
 	if (db == NULL)
 		return;
-	exec_ok(db, "CREATE TABLE c (k INTEGER PRIMARY KEY, v INTEGER)");
-	exec_ok(db, "INSERT INTO c (k, v) VALUES (1, 10), (2, 20), (3, 30)");
+	testutil_db_exec(db, "CREATE TABLE c (k INTEGER PRIMARY KEY, v INTEGER)");
+	testutil_db_exec(db, "INSERT INTO c (k, v) VALUES (1, 10), (2, 20), (3, 30)");
 	ck_assert_int_eq(db_changes(db), 3);
-	stmt = prepare_ok(db, "UPDATE c SET v = v + 1 WHERE v >= ?1");
+	stmt = testutil_db_prepare(db, "UPDATE c SET v = v + 1 WHERE v >= ?1");
 	ck_assert_int_eq(db_bind_int64(stmt, 1, 20), 0);
 	step_done(stmt, db);
 	ck_assert_int_eq(db_changes(db), 2);
 	/* a SELECT changes nothing, nor the count */
 	ck_assert_int_eq(query_int(db, "SELECT count(*) FROM c"), 3);
 	ck_assert_int_eq(db_changes(db), 2);
-	stmt = prepare_ok(db, "DELETE FROM c WHERE k = ?1");
+	stmt = testutil_db_prepare(db, "DELETE FROM c WHERE k = ?1");
 	ck_assert_int_eq(db_bind_int64(stmt, 1, 1), 0);
 	step_done(stmt, db);
 	ck_assert_int_eq(db_changes(db), 1);
@@ -494,7 +480,7 @@ START_TEST(test_changes)
 	step_done(stmt, db);
 	ck_assert_int_eq(db_changes(db), 0);
 	/* RETURNING: the rows come back, and count once the statement completes */
-	stmt = prepare_ok(db, "UPDATE c SET v = 0 RETURNING k");
+	stmt = testutil_db_prepare(db, "UPDATE c SET v = 0 RETURNING k");
 	step_row(stmt, db);
 	step_row(stmt, db);
 	step_done(stmt, db);
@@ -513,19 +499,19 @@ START_TEST(test_cache)
 
 	if (db == NULL)
 		return;
-	a = prepare_ok(db, "SELECT ?1 + 1");
+	a = testutil_db_prepare(db, "SELECT ?1 + 1");
 	ck_assert_int_eq(db_bind_int64(a, 1, 41), 0);
 	step_row(a, db);
 	ck_assert_int_eq(db_column_int64(a, 0), 42);
 	/* the same text from another buffer: the same statement, reset, its bindings cleared */
 	snprintf(sql, sizeof(sql), "SELECT ?%d + 1", 1);
-	b = prepare_ok(db, sql);
+	b = testutil_db_prepare(db, sql);
 	ck_assert_ptr_eq(a, b);
 	step_row(b, db);
 	ck_assert(db_column_is_null(b, 0));
 	step_done(b, db);
 	/* another text is another statement */
-	b = prepare_ok(db, "SELECT ?1 + 2");
+	b = testutil_db_prepare(db, "SELECT ?1 + 2");
 	ck_assert_ptr_ne(a, b);
 	if (_i == POSTGRES) {
 		/* prepared once on the server, however many runs; finalized, gone from there */
@@ -546,7 +532,7 @@ START_TEST(test_cache)
 	} else {
 		db_finalize(b);
 	}
-	b = prepare_ok(db, "SELECT ?1 + 2");
+	b = testutil_db_prepare(db, "SELECT ?1 + 2");
 	ck_assert_int_eq(db_bind_int64(b, 1, 5), 0);
 	step_row(b, db);
 	ck_assert_int_eq(db_column_int64(b, 0), 7);
@@ -578,8 +564,8 @@ START_TEST(test_errors)
 	ck_assert_msg(strstr(db_errmsg(db), "syntax error") != NULL, "%s", db_errmsg(db));
 
 	/* a unique violation */
-	exec_ok(db, "CREATE TABLE u (k TEXT UNIQUE)");
-	stmt = prepare_ok(db, "INSERT INTO u (k) VALUES (?1)");
+	testutil_db_exec(db, "CREATE TABLE u (k TEXT UNIQUE)");
+	stmt = testutil_db_prepare(db, "INSERT INTO u (k) VALUES (?1)");
 	ck_assert_int_eq(db_bind_text(stmt, 1, "same"), 0);
 	step_done(stmt, db);
 	ck_assert_int_eq(db_bind_text(stmt, 1, "same"), 0);
@@ -600,7 +586,8 @@ START_TEST(test_errors)
 	if (_i == POSTGRES) {
 		int rows = 0;
 
-		stmt = prepare_ok(db, "SELECT 10 / (?1 - n) FROM generate_series(1, ?1) AS g(n)");
+		stmt = testutil_db_prepare(
+		    db, "SELECT 10 / (?1 - n) FROM generate_series(1, ?1) AS g(n)");
 		ck_assert_int_eq(db_bind_int64(stmt, 1, 50), 0);
 		while ((rc = db_step(stmt)) == DB_ROW)
 			rows++;
@@ -647,8 +634,9 @@ START_TEST(test_large_result)
 		other = open_again(db);
 	}
 	/* 200,000 rows of 200 bytes and more: 40 MB, more than any socket buffers */
-	stmt = prepare_ok(db, "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g"
-	                      " WHERE n < ?1) SELECT n, ?2 FROM g");
+	stmt =
+	    testutil_db_prepare(db, "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g"
+	                            " WHERE n < ?1) SELECT n, ?2 FROM g");
 	ck_assert_int_eq(db_bind_int64(stmt, 1, LARGE_ROWS), 0);
 	ck_assert_int_eq(db_bind_text(stmt, 2, pad), 0);
 	while ((rc = db_step(stmt)) == DB_ROW) {
@@ -658,8 +646,9 @@ START_TEST(test_large_result)
 		if (n == 10 && other != NULL) {
 			/* the server is still sending: the client holds the rows it read, not the
 			 * result (a whole result would have been read by the first step) */
-			struct db_stmt *q = prepare_ok(other, "SELECT state FROM pg_stat_activity"
-			                                      " WHERE pid = ?1");
+			struct db_stmt *q =
+			    testutil_db_prepare(other, "SELECT state FROM pg_stat_activity"
+			                               " WHERE pid = ?1");
 
 			ck_assert_int_eq(db_bind_int64(q, 1, pid), 0);
 			step_row(q, other);
@@ -684,11 +673,12 @@ START_TEST(test_interleaved)
 
 	if (db == NULL)
 		return;
-	exec_ok(db, "CREATE TABLE w (k INTEGER PRIMARY KEY, v INTEGER)");
-	exec_ok(db, "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 1000)"
-	            " INSERT INTO w SELECT n, 0 FROM g");
+	testutil_db_exec(db, "CREATE TABLE w (k INTEGER PRIMARY KEY, v INTEGER)");
+	testutil_db_exec(
+	    db, "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 1000)"
+	        " INSERT INTO w SELECT n, 0 FROM g");
 	/* a walk that writes as it goes, as the store's walks do */
-	outer = prepare_ok(db, "SELECT k FROM w WHERE k <= ?1 ORDER BY k");
+	outer = testutil_db_prepare(db, "SELECT k FROM w WHERE k <= ?1 ORDER BY k");
 	ck_assert_int_eq(db_bind_int64(outer, 1, 500), 0);
 	while ((rc = db_step(outer)) == DB_ROW) {
 		int64_t k = db_column_int64(outer, 0);
@@ -696,11 +686,11 @@ START_TEST(test_interleaved)
 		n++;
 		sum += k;
 		if (k % 100 == 0) {
-			inner = prepare_ok(db, "UPDATE w SET v = ?2 WHERE k = ?1 + 500");
+			inner = testutil_db_prepare(db, "UPDATE w SET v = ?2 WHERE k = ?1 + 500");
 			ck_assert_int_eq(db_bind_int64(inner, 1, k), 0);
 			ck_assert_int_eq(db_bind_int64(inner, 2, k), 0);
 			step_done(inner, db);
-			exec_ok(db, "UPDATE w SET v = v + 1 WHERE k = 999");
+			testutil_db_exec(db, "UPDATE w SET v = v + 1 WHERE k = 999");
 		}
 	}
 	ck_assert_msg(rc == DB_DONE, "%s", db_errmsg(db));
@@ -734,7 +724,7 @@ kill_backend(struct db *db)
 	int64_t pid = query_int(db, "SELECT pg_backend_pid()");
 	struct db *admin = open_admin();
 	struct db_stmt *stmt =
-	    prepare_ok(admin, "SELECT pg_terminate_backend(CAST(?1 AS INTEGER), 5000)");
+	    testutil_db_prepare(admin, "SELECT pg_terminate_backend(CAST(?1 AS INTEGER), 5000)");
 
 	ck_assert_int_eq(db_bind_int64(stmt, 1, pid), 0);
 	step_row(stmt, admin);
@@ -752,8 +742,8 @@ START_TEST(test_lost_connection)
 	if (testutil_pg_off())
 		return;
 	db = open_fresh(POSTGRES);
-	exec_ok(db, "CREATE TABLE l (k INTEGER PRIMARY KEY)");
-	stmt = prepare_ok(db, "SELECT ?1 + 1, pg_backend_pid()");
+	testutil_db_exec(db, "CREATE TABLE l (k INTEGER PRIMARY KEY)");
+	stmt = testutil_db_prepare(db, "SELECT ?1 + 1, pg_backend_pid()");
 	ck_assert_int_eq(db_bind_int64(stmt, 1, 1), 0);
 	step_row(stmt, db);
 	pid = db_column_int64(stmt, 1);
@@ -778,12 +768,12 @@ START_TEST(test_lost_connection)
 	ck_assert_msg(strstr(db_errmsg(db), "connection to the server lost") != NULL, "%s",
 	              db_errmsg(db));
 	ck_assert_msg(strchr(db_errmsg(db), '\n') == NULL, "%s", db_errmsg(db));
-	exec_ok(db, "INSERT INTO l VALUES (1)");
+	testutil_db_exec(db, "INSERT INTO l VALUES (1)");
 	ck_assert_uint_eq(db_reconnects(db), 2);
 
 	/* lost inside a transaction: nothing runs until the rollback */
 	ck_assert_int_eq(db_begin(db), 0);
-	ins = prepare_ok(db, "INSERT INTO l VALUES (?1)");
+	ins = testutil_db_prepare(db, "INSERT INTO l VALUES (?1)");
 	ck_assert_int_eq(db_bind_int64(ins, 1, 2), 0);
 	step_done(ins, db);
 	kill_backend(db);
@@ -844,7 +834,7 @@ START_TEST(test_passfile)
 	         "DROP ROLE IF EXISTS %s; CREATE ROLE %s LOGIN PASSWORD 'pw-%s'"
 	         " IN ROLE leakprofd_password",
 	         schema, schema, schema);
-	exec_ok(admin, sql);
+	testutil_db_exec(admin, sql);
 
 	/* the password from a file that libpq reads (mode 0600, as it requires) */
 	snprintf(line, sizeof(line), "%s:%s:leakprofd:%s:pw-%s\n", host, port, schema, schema);
@@ -869,7 +859,7 @@ START_TEST(test_passfile)
 	ck_assert_msg(strstr(err, "wrong-") == NULL, "%s", err);
 
 	snprintf(sql, sizeof(sql), "DROP ROLE %s", schema);
-	exec_ok(admin, sql);
+	testutil_db_exec(admin, sql);
 	db_close(admin);
 	PQconninfoFree(opts);
 }

@@ -74,12 +74,6 @@ teardown(void)
 	testutil_rmtree(tmpdir);
 }
 
-static void
-exec_ok(struct db *db, const char *sql)
-{
-	ck_assert_msg(db_exec(db, sql) == 0, "'%s': %s", sql, db_errmsg(db));
-}
-
 static struct db *
 open_target(const char *target)
 {
@@ -98,10 +92,10 @@ reset_schema(bool create)
 	char sql[256];
 
 	snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", schema);
-	exec_ok(admin, sql);
+	testutil_db_exec(admin, sql);
 	if (create) {
 		snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", schema);
-		exec_ok(admin, sql);
+		testutil_db_exec(admin, sql);
 	}
 	db_close(admin);
 }
@@ -160,15 +154,6 @@ open_sqlite_store(void)
 	return open_target(path);
 }
 
-static struct db_stmt *
-prepare_ok(struct db *db, const char *sql)
-{
-	struct db_stmt *stmt = db_prepare(db, sql);
-
-	ck_assert_msg(stmt != NULL, "preparing '%s': %s", sql, db_errmsg(db));
-	return stmt;
-}
-
 /* Step to the next row: false at the end; an error fails the test. */
 static bool
 next_row(struct db_stmt *stmt, struct db *db)
@@ -182,7 +167,7 @@ next_row(struct db_stmt *stmt, struct db *db)
 static int64_t
 query_int(struct db *db, const char *sql)
 {
-	struct db_stmt *stmt = prepare_ok(db, sql);
+	struct db_stmt *stmt = testutil_db_prepare(db, sql);
 	int64_t v;
 
 	ck_assert_msg(next_row(stmt, db), "'%s': no row", sql);
@@ -356,8 +341,8 @@ sqlite_table(struct db *db, const char *t, const char *sql, struct facts *f)
 	bool rowid = strstr(sql, "WITHOUT ROWID") == NULL;
 	const char *p;
 
-	stmt = prepare_ok(db, "SELECT name, type, \"notnull\", dflt_value, pk"
-	                      " FROM pragma_table_info(?1) ORDER BY cid");
+	stmt = testutil_db_prepare(db, "SELECT name, type, \"notnull\", dflt_value, pk"
+	                               " FROM pragma_table_info(?1) ORDER BY cid");
 	db_bind_text(stmt, 1, t);
 	while (next_row(stmt, db)) {
 		const char *name = db_column_text(stmt, 0), *type = db_column_text(stmt, 1);
@@ -379,7 +364,8 @@ sqlite_table(struct db *db, const char *t, const char *sql, struct facts *f)
 	if (rowid && npk == 1 && key[0] != '\0')
 		fact_add(f, "%s.%s: numbered (rowid, identity)", t, key);
 
-	stmt = prepare_ok(db, "SELECT name FROM pragma_table_info(?1) WHERE pk > 0 ORDER BY pk");
+	stmt = testutil_db_prepare(
+	    db, "SELECT name FROM pragma_table_info(?1) WHERE pk > 0 ORDER BY pk");
 	db_bind_text(stmt, 1, t);
 	while (next_row(stmt, db))
 		list_add(pk, sizeof(pk), db_column_text(stmt, 0));
@@ -387,9 +373,10 @@ sqlite_table(struct db *db, const char *t, const char *sql, struct facts *f)
 	if (pk[0] != '\0')
 		fact_add(f, "%s: primary key (%s)", t, pk);
 
-	stmt = prepare_ok(db, "SELECT l.name, l.\"unique\", l.origin, l.partial, s.sql"
-	                      " FROM pragma_index_list(?1) AS l LEFT JOIN sqlite_schema AS s"
-	                      " ON s.type = 'index' AND s.name = l.name WHERE l.origin <> 'pk'");
+	stmt = testutil_db_prepare(
+	    db, "SELECT l.name, l.\"unique\", l.origin, l.partial, s.sql"
+	        " FROM pragma_index_list(?1) AS l LEFT JOIN sqlite_schema AS s"
+	        " ON s.type = 'index' AND s.name = l.name WHERE l.origin <> 'pk'");
 	db_bind_text(stmt, 1, t);
 	while (next_row(stmt, db)) {
 		char *name = xstrdup(db_column_text(stmt, 0));
@@ -397,8 +384,9 @@ sqlite_table(struct db *db, const char *t, const char *sql, struct facts *f)
 		     constraint = db_column_text(stmt, 2)[0] == 'u';
 		const char *where =
 		    db_column_int(stmt, 3) ? strstr(db_column_text(stmt, 4), " WHERE ") : NULL;
-		struct db_stmt *cs = prepare_ok(db, "SELECT cid, name FROM pragma_index_info(?1)"
-		                                    " ORDER BY seqno");
+		struct db_stmt *cs =
+		    testutil_db_prepare(db, "SELECT cid, name FROM pragma_index_info(?1)"
+		                            " ORDER BY seqno");
 
 		cols[0] = '\0';
 		db_bind_text(cs, 1, name);
@@ -417,8 +405,8 @@ sqlite_table(struct db *db, const char *t, const char *sql, struct facts *f)
 	}
 	db_reset(stmt);
 
-	stmt = prepare_ok(db, "SELECT id, \"from\", \"table\", \"to\", on_delete"
-	                      " FROM pragma_foreign_key_list(?1) ORDER BY id, seq");
+	stmt = testutil_db_prepare(db, "SELECT id, \"from\", \"table\", \"to\", on_delete"
+	                               " FROM pragma_foreign_key_list(?1) ORDER BY id, seq");
 	db_bind_text(stmt, 1, t);
 	{
 		int64_t id = -1;
@@ -455,8 +443,8 @@ static void
 sqlite_facts(struct db *db, struct facts *f)
 {
 	struct db_stmt *stmt =
-	    prepare_ok(db, "SELECT name, sql FROM sqlite_schema WHERE type ="
-	                   " 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
+	    testutil_db_prepare(db, "SELECT name, sql FROM sqlite_schema WHERE type ="
+	                            " 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
 	char **names = NULL, **sqls = NULL;
 	size_t n = 0;
 
@@ -484,7 +472,7 @@ sqlite_facts(struct db *db, struct facts *f)
 static void
 pg_key_columns(struct db *db, const char *sql, const char *t, char *out, size_t n)
 {
-	struct db_stmt *stmt = prepare_ok(db, sql);
+	struct db_stmt *stmt = testutil_db_prepare(db, sql);
 	const char *pkey = partition_key(t);
 
 	out[0] = '\0';
@@ -501,10 +489,11 @@ pg_table(struct db *db, const char *t, struct facts *f)
 	struct db_stmt *stmt;
 	char order[2048] = "", def[256], cols[512], lit[1024], pred[512];
 
-	stmt = prepare_ok(db, "SELECT column_name, data_type, is_nullable = 'NO', column_default,"
-	                      " is_identity = 'YES' FROM information_schema.columns"
-	                      " WHERE table_schema = current_schema() AND table_name = ?1"
-	                      " ORDER BY ordinal_position");
+	stmt = testutil_db_prepare(
+	    db, "SELECT column_name, data_type, is_nullable = 'NO', column_default,"
+	        " is_identity = 'YES' FROM information_schema.columns"
+	        " WHERE table_schema = current_schema() AND table_name = ?1"
+	        " ORDER BY ordinal_position");
 	db_bind_text(stmt, 1, t);
 	while (next_row(stmt, db)) {
 		const char *name = db_column_text(stmt, 0);
@@ -530,15 +519,15 @@ pg_table(struct db *db, const char *t, struct facts *f)
 	if (cols[0] != '\0')
 		fact_add(f, "%s: primary key (%s)", t, cols);
 
-	stmt = prepare_ok(db,
-	                  "SELECT c.relname, i.indisunique, pg_get_expr(i.indpred, i.indrelid),"
-	                  " (SELECT string_agg(CASE WHEN i.indkey[k] = 0 THEN '<expression>'"
-	                  "   ELSE pg_get_indexdef(i.indexrelid, k + 1, true) END, ', ' ORDER BY k)"
-	                  "  FROM generate_series(0, i.indnkeyatts - 1) AS k),"
-	                  " EXISTS (SELECT 1 FROM pg_constraint WHERE conindid = i.indexrelid"
-	                  "  AND conrelid = i.indrelid AND contype = 'u')"
-	                  " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-	                  " WHERE i.indrelid = to_regclass(?1) AND NOT i.indisprimary");
+	stmt = testutil_db_prepare(
+	    db, "SELECT c.relname, i.indisunique, pg_get_expr(i.indpred, i.indrelid),"
+	        " (SELECT string_agg(CASE WHEN i.indkey[k] = 0 THEN '<expression>'"
+	        "   ELSE pg_get_indexdef(i.indexrelid, k + 1, true) END, ', ' ORDER BY k)"
+	        "  FROM generate_series(0, i.indnkeyatts - 1) AS k),"
+	        " EXISTS (SELECT 1 FROM pg_constraint WHERE conindid = i.indexrelid"
+	        "  AND conrelid = i.indrelid AND contype = 'u')"
+	        " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+	        " WHERE i.indrelid = to_regclass(?1) AND NOT i.indisprimary");
 	db_bind_text(stmt, 1, t);
 	while (next_row(stmt, db)) {
 		predicate(db_column_text(stmt, 2), pred, sizeof(pred));
@@ -552,7 +541,7 @@ pg_table(struct db *db, const char *t, struct facts *f)
 	db_reset(stmt);
 
 	/* Foreign keys, the partition key's pair left out. */
-	stmt = prepare_ok(
+	stmt = testutil_db_prepare(
 	    db, "SELECT c.oid, r.relname, c.confdeltype, a.attname, b.attname"
 	        " FROM pg_constraint c JOIN pg_class r ON r.oid = c.confrelid,"
 	        " unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(attnum, fnum, ord),"
@@ -589,8 +578,9 @@ pg_table(struct db *db, const char *t, struct facts *f)
 	}
 	db_reset(stmt);
 
-	stmt = prepare_ok(db, "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
-	                      " WHERE conrelid = to_regclass(?1) AND contype = 'c' ORDER BY oid");
+	stmt = testutil_db_prepare(
+	    db, "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+	        " WHERE conrelid = to_regclass(?1) AND contype = 'c' ORDER BY oid");
 	db_bind_text(stmt, 1, t);
 	while (next_row(stmt, db)) {
 		check_literals(strchr(db_column_text(stmt, 0), '('), lit, sizeof(lit));
@@ -602,7 +592,7 @@ pg_table(struct db *db, const char *t, struct facts *f)
 static void
 pg_facts(struct db *db, struct facts *f)
 {
-	struct db_stmt *stmt = prepare_ok(
+	struct db_stmt *stmt = testutil_db_prepare(
 	    db, "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace"
 	        " AND relkind IN ('r', 'p') AND NOT relispartition AND relname <> 'schema_version'"
 	        " ORDER BY relname");
@@ -699,13 +689,13 @@ START_TEST(test_migrate)
 	if (pg == NULL)
 		return;
 	/* another program's schema is left alone */
-	exec_ok(pg, "CREATE TABLE theirs (x int)");
+	testutil_db_exec(pg, "CREATE TABLE theirs (x int)");
 	ck_assert_int_eq(schema_pg_migrate(pg, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "not a leakprofd database") != NULL, "%s", err);
 	ck_assert_int_eq(query_int(pg, "SELECT count(*) FROM pg_tables"
 	                               " WHERE schemaname = current_schema()"),
 	                 1);
-	exec_ok(pg, "DROP TABLE theirs");
+	testutil_db_exec(pg, "DROP TABLE theirs");
 
 	/* created once; migrating again changes nothing */
 	ck_assert_msg(schema_pg_migrate(pg, err, sizeof(err)) == 0, "%s", err);
@@ -714,7 +704,7 @@ START_TEST(test_migrate)
 	ck_assert_int_eq(query_int(pg, "SELECT version FROM schema_version"), schema_pg_version());
 
 	/* a newer version than this build knows is refused */
-	exec_ok(pg, "UPDATE schema_version SET version = version + 1");
+	testutil_db_exec(pg, "UPDATE schema_version SET version = version + 1");
 	ck_assert_int_eq(schema_pg_migrate(pg, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "newer than this leakprofd supports") != NULL, "%s", err);
 	ck_assert(!db_in_transaction(pg));
@@ -737,15 +727,16 @@ add_scrape(struct db *db, int64_t ts, bool rolled)
 	    "INSERT INTO restart_moves (scrape_id, scrape_ts) VALUES (?1, ?2)",
 	};
 
-	stmt = prepare_ok(db, "INSERT INTO scrapes (target_id, ts, duration_ms, bytes, status,"
-	                      " rolled) VALUES (1, ?1, 10, 100, 'ok', ?2) RETURNING id");
+	stmt = testutil_db_prepare(db,
+	                           "INSERT INTO scrapes (target_id, ts, duration_ms, bytes, status,"
+	                           " rolled) VALUES (1, ?1, 10, 100, 'ok', ?2) RETURNING id");
 	db_bind_int64(stmt, 1, ts);
 	db_bind_int64(stmt, 2, rolled);
 	ck_assert(next_row(stmt, db));
 	id = db_column_int64(stmt, 0);
 	db_reset(stmt);
 	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++) {
-		stmt = prepare_ok(db, children[i]);
+		stmt = testutil_db_prepare(db, children[i]);
 		db_bind_int64(stmt, 1, id);
 		db_bind_int64(stmt, 2, ts);
 		ck_assert_msg(db_step(stmt) == DB_DONE, "%s: %s", children[i], db_errmsg(db));
@@ -798,11 +789,12 @@ START_TEST(test_partitions)
 
 	if (pg == NULL)
 		return;
-	exec_ok(pg, "INSERT INTO services (name) VALUES ('api');"
-	            "INSERT INTO targets (service_id, url, first_seen) VALUES (1, 'http://a', 0);"
-	            "INSERT INTO stacks (hash, frames) VALUES (1, '[]');"
-	            "INSERT INTO locations (function, file, line, op, stack_id, first_seen,"
-	            " last_seen) VALUES ('f', 'f.go', 1, 'chan receive', 1, 0, 0)");
+	testutil_db_exec(
+	    pg, "INSERT INTO services (name) VALUES ('api');"
+	        "INSERT INTO targets (service_id, url, first_seen) VALUES (1, 'http://a', 0);"
+	        "INSERT INTO stacks (hash, frames) VALUES (1, '[]');"
+	        "INSERT INTO locations (function, file, line, op, stack_id, first_seen,"
+	        " last_seen) VALUES ('f', 'f.go', 1, 'chan receive', 1, 0, 0)");
 
 	/* two days' partitions of each of the five tables, made once */
 	ck_assert_int_eq(create_days(pg, day + 1000, day + SCHEMA_PG_DAY_MS), 10);
@@ -846,7 +838,7 @@ START_TEST(test_partitions)
 	ck_assert_int_eq(rows_of(pg, kept), 5);
 
 	/* rows are still deleted one by one through the parent, the cascade with them */
-	exec_ok(pg, "DELETE FROM scrapes WHERE rolled = 0");
+	testutil_db_exec(pg, "DELETE FROM scrapes WHERE rolled = 0");
 	ck_assert_int_eq(rows_of(pg, kept), 0);
 	ck_assert_int_eq(rows_of(pg, other), 5);
 	ck_assert_int_eq(drop_days(pg, day + 3 * SCHEMA_PG_DAY_MS), 1);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage/db.h"
 #include "tests/testutil.h"
 
 void
@@ -60,4 +61,19 @@ testutil_pg_uri(void)
 		    "tests/pg/with_pg.sh), which starts a PostgreSQL server for it, or set "
 		    "LEAKPROFD_PG=off to leave PostgreSQL out");
 	return uri;
+}
+
+void
+testutil_db_exec(struct db *db, const char *sql)
+{
+	ck_assert_msg(db_exec(db, sql) == 0, "'%s': %s", sql, db_errmsg(db));
+}
+
+struct db_stmt *
+testutil_db_prepare(struct db *db, const char *sql)
+{
+	struct db_stmt *stmt = db_prepare(db, sql);
+
+	ck_assert_msg(stmt != NULL, "preparing '%s': %s", sql, db_errmsg(db));
+	return stmt;
 }

@@ -19,4 +19,10 @@ void testutil_write(const char *dir, const char *name, const void *data, size_t 
 bool testutil_pg_off(void);
 const char *testutil_pg_uri(void);
 
+/* storage/db.h: run 'sql' (no rows), or prepare it; a failure fails the test, naming the SQL. */
+struct db;
+struct db_stmt;
+void testutil_db_exec(struct db *db, const char *sql);
+struct db_stmt *testutil_db_prepare(struct db *db, const char *sql);
+
 #endif
