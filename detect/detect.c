@@ -146,12 +146,13 @@ struct loc_acc {
 
 /* The current (location, target) series being read. */
 struct series {
-	struct tgt *t;        /* NULL: no target yet */
-	struct runs runs;     /* over the target's pts, read from samples; absent = 0 */
-	struct runs view;     /* or borrowed from the window (window.h) */
-	const struct runs *v; /* which of the two */
-	size_t cursor;        /* merge position in the target's pts */
-	bool any;             /* a non-zero count sample was seen */
+	struct tgt *t;           /* NULL: no target yet */
+	struct runs runs;        /* over the target's pts, read from samples; absent = 0 */
+	struct runs view;        /* or borrowed from the window (window.h) */
+	const struct runs *v;    /* which of the two */
+	struct life_memos *memo; /* the window's memos of its lifetimes (NULL: none) */
+	size_t cursor;           /* merge position in the target's pts */
+	bool any;                /* a non-zero count sample was seen */
 	uint64_t leaked;
 	int64_t detail_ts; /* latest detail sample */
 	int32_t detail_max, detail_median;
@@ -493,38 +494,31 @@ trend(const struct pt *p, const struct runs *v, size_t s0, size_t end, double *s
 	trend_fit(t, y, m, slope, tau);
 }
 
-/* Judge the lifetime [start, end) of a series 'v' over the target's scrapes 'p'. */
+/* Judge the lifetime [start, end) of a series 'v' over the target's scrapes 'p'; 'all' is what
+ * the runs of the lifetime hold (runs_sum()). */
 static void
 life_judge(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_t start, size_t end,
-           struct life_stats *ls)
+           const struct runs_sum *all, struct life_stats *ls)
 {
-	size_t s0 = start, from, to, k0 = runs_find(v, start), n;
-	uint64_t runmax = 0, fellback = 0, prev;
+	size_t s0, from, to, ka = runs_find(v, start), kb, n;
+	uint64_t fellback = 0;
+	struct runs_sum pre, seg;
 	int64_t late_ms;
 
 	memset(ls, 0, sizeof(*ls));
 	ls->n = end - start;
 	if (end <= start)
 		return;
+	kb = runs_find(v, end - 1);
 	/* The segment judged is the stretch since the lifetime's last minimum: a leak that starts
 	 * mid-lifetime after a long flat stretch is judged on its rise, not drowned in the flat
 	 * pairs. What came before it only says whether this location already rose and fell back in
 	 * this lifetime (a burst does, a leak cannot). */
-	{
-		uint64_t low = v->r[k0].v;
-
-		for (size_t k = k0; k < v->n && runs_span(v, k, start, end, &from, &to); k++) {
-			if (v->r[k].v <= low) {
-				low = v->r[k].v;
-				s0 = to - 1;
-			}
-		}
-	}
-	for (size_t k = k0; k < v->n && runs_span(v, k, start, s0 + 1, &from, &to); k++) {
-		if (v->r[k].v > runmax)
-			runmax = v->r[k].v;
-		if (runmax - v->r[k].v > fellback)
-			fellback = runmax - v->r[k].v;
+	(void)runs_span(v, all->minlast, start, end, &from, &to);
+	s0 = to - 1;
+	if (all->minlast > ka) {
+		runs_sum(v, ka, all->minlast, &pre);
+		fellback = pre.drop;
 	}
 	late_ms = (p[s0].ts - p[start].ts) / 2;
 	if (late_ms > DETECT_LATE_MS)
@@ -535,32 +529,19 @@ life_judge(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_
 	 * long before it counts, and for half the flat stretch (at most DETECT_LATE_MS): slow
 	 * requests pile up for minutes after a quiet hour, a leak keeps going. */
 	bool late = s0 - start >= c->min_scrapes && s0 - start >= n;
-	size_t ks = runs_find(v, s0);
-
-	ls->first = v->r[ks].v;
-	ls->peak = ls->first;
+	runs_sum(v, all->minlast, kb, &seg);
+	ls->first = v->r[all->minlast].v;
+	ls->peak = seg.max;
 	ls->t0 = p[s0].ts;
 	ls->t1 = p[end - 1].ts;
 	ls->steps = n - 1;
-	prev = ls->first;
-	for (size_t k = ks; k < v->n && runs_span(v, k, s0, end, &from, &to); k++) {
-		uint64_t x = v->r[k].v;
-
-		if (from > s0) {
-			if (x > prev) {
-				if (!ls->ups)
-					ls->first_up = from - s0;
-				ls->last_up = from - s0;
-				ls->ups++;
-			} else if (x < prev) {
-				ls->downs++;
-			}
-		}
-		if (x > ls->peak)
-			ls->peak = x;
-		prev = x;
+	ls->ups = seg.ups;
+	ls->downs = seg.downs;
+	if (seg.ups) {
+		ls->first_up = runs_start(v, seg.first_up) - s0;
+		ls->last_up = runs_start(v, seg.last_up) - s0;
 	}
-	ls->last = prev;
+	ls->last = v->r[kb].v;
 	if (ls->peak > ls->first && ls->last > ls->first)
 		ls->retained = (double)(ls->last - ls->first) / (double)(ls->peak - ls->first);
 	if (n < 2 || ls->ups == 0)
@@ -659,30 +640,6 @@ after_growth_conclusive(const struct detect_ctx *c, double prev_slope, size_t n,
 	return n >= c->min_scrapes && expected >= DETECT_EXPECT_RISE && (double)rise * 2 < expected;
 }
 
-/* Where, in the scrapes [start, end) of one lifetime of a series, the location was reset by a
- * restart the ingest could not see (the pools refilled at once, so the total did not collapse,
- * and neither a connection nor goroutine ids told): the first scrape where it fell steeply
- * (lifetime_fell_steeply()) after holding at least LIFETIME_FALL_MIN for
- * LIFETIME_COLLAPSE_HELD scrapes in a row; 'end' when there is none. What a burst or a downstream
- * outage piles up drains as steeply, but piled up for minutes, not for the process's life. */
-static size_t
-location_reset(const struct runs *v, size_t start, size_t end)
-{
-	size_t held = 0, from, to;
-	uint64_t prev = 0;
-
-	/* inside a run the count does not fall, so only where one run follows another */
-	for (size_t k = runs_find(v, start); k < v->n && runs_span(v, k, start, end, &from, &to);
-	     k++) {
-		if (from > start && held >= LIFETIME_COLLAPSE_HELD &&
-		    lifetime_fell_steeply(prev, v->r[k].v))
-			return from;
-		held = v->r[k].v >= LIFETIME_FALL_MIN ? held + (to - from) : 0;
-		prev = v->r[k].v;
-	}
-	return end;
-}
-
 /* Whether the scrapes [cur, n) of one lifetime of a series end in a young pile-up: the
  * location was absent for LIFETIME_COLLAPSE_HELD scrapes in a row of the lifetime, then held
  * goroutines in every scrape since, fewer than LIFETIME_COLLAPSE_HELD of them. That is how a
@@ -702,10 +659,12 @@ pileup_young(const struct runs *v, size_t cur, size_t n)
 		if (!runs_span(v, r, cur, n, &from, &to) || v->r[r].v == 0)
 			break;
 		k = from;
+		if (n - k >= LIFETIME_COLLAPSE_HELD)
+			return false; /* held too long to be young: no need to look further back */
 		if (r == 0)
 			break;
 	}
-	if (k == n || n - k >= LIFETIME_COLLAPSE_HELD)
+	if (k == n)
 		return false;
 	for (;; r--) {
 		if (!runs_span(v, r, cur, k, &from, &to) || v->r[r].v != 0)
@@ -734,6 +693,34 @@ life_end_after(const size_t *ends, size_t n, size_t j)
 	return ends[lo];
 }
 
+/* What the lifetime [start, end) of series 'v' says: life_judge() and pileup_young(), and the
+ * lifetime's largest fall-back and least count. */
+static void
+life_eval(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_t start, size_t end,
+          struct life_memo *lm)
+{
+	struct runs_sum sum;
+	struct life_stats ls;
+
+	runs_sum(v, runs_find(v, start), runs_find(v, end - 1), &sum);
+	life_judge(c, p, v, start, end, &sum, &ls);
+	*lm = (struct life_memo){.start = v->base + (uint32_t)start,
+	                         .end = v->base + (uint32_t)end,
+	                         .min_scrapes = c->min_scrapes,
+	                         .steps = (uint32_t)ls.steps,
+	                         .downs = (uint32_t)ls.downs,
+	                         .first = (uint32_t)ls.first,
+	                         .last = (uint32_t)ls.last,
+	                         .drop = sum.drop,
+	                         .min = sum.min,
+	                         /* not yet, whatever life_judge() says */
+	                         .growing = ls.growing && !pileup_young(v, start, end),
+	                         .slope = ls.slope,
+	                         .tau = ls.tau,
+	                         .retained = ls.retained,
+	                         .grow_ms = ls.t1 - ls.t0};
+}
+
 static void
 series_finish(struct detect_ctx *c)
 {
@@ -743,8 +730,9 @@ series_finish(struct detect_ctx *c)
 	const struct pt *p;
 	const struct runs *v = c->ser.v;
 	const size_t *life_end;
-	struct life_stats ls, latest_growing = {0};
-	size_t start = 0, from, to;
+	struct life_memo latest_growing = {0};
+	struct runs_sum sum;
+	size_t start = 0;
 	double grow_w = 0, judged_w = 0, prev_slope = 0;
 	bool latest_judged_grows = false;
 	void *np;
@@ -764,11 +752,10 @@ series_finish(struct detect_ctx *c)
 	if (!t->live && !t->prevgen)
 		return; /* history only */
 	vd.live = t->live;
-	for (size_t k = 0; k < v->n; k++)
-		if (v->r[k].v > vd.wmax)
-			vd.wmax = v->r[k].v;
+	runs_sum(v, 0, v->n - 1, &sum);
+	vd.wmax = sum.max;
 	if (t->live) {
-		uint64_t lo = UINT64_MAX, last = v->r[v->n - 1].v;
+		uint64_t last = v->r[v->n - 1].v;
 
 		a->seen++;
 		if (c->ser.any)
@@ -781,63 +768,74 @@ series_finish(struct detect_ctx *c)
 		a->current_sum += last;
 		if (p[t->n - 1].total && (double)last / (double)p[t->n - 1].total > a->max_share)
 			a->max_share = (double)last / (double)p[t->n - 1].total;
-		for (size_t k = runs_find(v, t->cur);
-		     k < v->n && runs_span(v, k, t->cur, t->n, &from, &to); k++)
-			if (v->r[k].v < lo)
-				lo = v->r[k].v;
-		if (last - lo > a->live_rise)
-			a->live_rise = last - lo;
+		runs_sum(v, runs_find(v, t->cur), runs_find(v, t->n - 1), &sum);
+		if (last - sum.min > a->live_rise)
+			a->live_rise = last - sum.min;
 	}
 
 	/* Judge each lifetime; a lifetime too short to judge (the one that just started) gives no
 	 * evidence, nor does the current one while it cannot yet tell a fix from the leak. A
-	 * location that falls to near 0 after holding for long was reset by a restart that nothing
-	 * else showed (location_reset()): judged apart, its fall is not a burst falling back. */
+	 * location that falls to near 0 after holding for long (runs_reset()) was reset by a
+	 * restart that nothing else showed (the pools refilled at once, so the total did not
+	 * collapse, and neither a connection nor goroutine ids told): judged apart, its fall is not
+	 * a burst falling back. What a burst or a downstream outage piles up drains as steeply, but
+	 * piled up for minutes, not for the process's life. What a lifetime that ended says is kept
+	 * by the window (struct life_memo) and not judged again. */
 	while (start < t->n) {
-		size_t end = location_reset(v, start, life_end_after(life_end, t->nlives, start));
-		size_t k0 = runs_find(v, start);
-		uint64_t runmax = 0, lo = UINT64_MAX, last = 0;
+		size_t outer = life_end_after(life_end, t->nlives, start), end;
+		/* a lifetime that ended, whole inside the window (the first one may be cut) */
+		bool ended = c->ser.memo && start > 0 && outer < t->n;
+		const struct life_memo *kept =
+		    ended ? life_memos_find(c->ser.memo, v->base + (uint32_t)start,
+		                            v->base + (uint32_t)outer, c->min_scrapes)
+		          : NULL;
+		struct life_memo lm;
+		size_t n;
 
-		life_judge(c, p, v, start, end, &ls);
-		if (ls.growing && pileup_young(v, start, end))
-			ls.growing = false; /* not yet, whatever life_judge() says */
-		for (size_t k = k0; k < v->n && runs_span(v, k, start, end, &from, &to); k++) {
-			if (v->r[k].v > runmax)
-				runmax = v->r[k].v;
-			if (runmax - v->r[k].v > vd.fellback)
-				vd.fellback = runmax - v->r[k].v;
-			if (v->r[k].v < lo)
-				lo = v->r[k].v;
-			last = v->r[k].v;
+		if (kept) {
+			lm = *kept;
+			end = lm.end - v->base;
+		} else {
+			end = runs_reset(v, start, outer);
+			life_eval(c, p, v, start, end, &lm);
+			lm.outer = v->base + (uint32_t)outer;
+			if (ended && life_memos_put(c->ser.memo, &lm) < 0) {
+				c->err = -1;
+				return;
+			}
 		}
-		if (ls.n >= c->min_scrapes && end == t->n && latest_judged_grows && !ls.growing) {
-			if (!after_growth_conclusive(c, prev_slope, ls.n,
-			                             p[end - 1].ts - p[start].ts, last - lo))
-				ls.n = 0;
+		n = end - start;
+		if (lm.drop > vd.fellback)
+			vd.fellback = lm.drop;
+		if (n >= c->min_scrapes && end == t->n && latest_judged_grows && !lm.growing) {
+			if (!after_growth_conclusive(c, prev_slope, n, p[end - 1].ts - p[start].ts,
+			                             lm.last - lm.min))
+				n = 0;
 		}
-		if (ls.n >= c->min_scrapes) {
-			double lw = (double)(ls.n - 1);
-			double lm = ls.steps ? (double)(ls.steps - ls.downs) / (double)ls.steps : 1;
-			double lt = ls.tau > 0 ? ls.tau : 0;
+		if (n >= c->min_scrapes) {
+			double lw = (double)(n - 1);
+			double lmono =
+			    lm.steps ? (double)(lm.steps - lm.downs) / (double)lm.steps : 1;
+			double lt = lm.tau > 0 ? lm.tau : 0;
 
 			judged_w += lw;
 			vd.judged = true;
 			if (t->live) {
 				a->all_w += lw;
 				a->all_fit_w += lw * lt;
-				a->all_mono_w += lw * lm;
+				a->all_mono_w += lw * lmono;
 			}
-			latest_judged_grows = ls.growing;
-			if (ls.growing) {
+			latest_judged_grows = lm.growing;
+			if (lm.growing) {
 				grow_w += lw;
 				vd.w += lw;
 				vd.fit += lw * lt;
-				vd.mono += lw * lm;
-				vd.ret += lw * ls.retained;
-				vd.slope += lw * ls.slope;
-				latest_growing = ls;
+				vd.mono += lw * lmono;
+				vd.ret += lw * lm.retained;
+				vd.slope += lw * lm.slope;
+				latest_growing = lm;
 				vd.lives++;
-				prev_slope = ls.slope;
+				prev_slope = lm.slope;
 			}
 		}
 		start = end;
@@ -848,7 +846,7 @@ series_finish(struct detect_ctx *c)
 	vd.age_ms = t->n ? p[t->n - 1].ts - p[t->cur].ts : 0;
 	vd.from = latest_growing.first;
 	vd.to = latest_growing.last;
-	vd.grow_ms = latest_growing.t1 - latest_growing.t0;
+	vd.grow_ms = latest_growing.grow_ms;
 	if (c->nverdicts == c->capverdicts) {
 		size_t cap = c->capverdicts;
 
@@ -1105,6 +1103,7 @@ series_begin(struct detect_ctx *c, int64_t target_id)
 		return NULL;
 	runs_clear(&ser->runs);
 	ser->v = &ser->runs;
+	ser->memo = NULL;
 	ser->t = t;
 	ser->cursor = 0;
 	ser->any = false;
@@ -1128,8 +1127,9 @@ on_series(const struct window_series *s, void *arg)
 	t = series_begin(c, s->target_id);
 	if (!t)
 		return 0;
-	ser->view = runs_view(s->runs, s->nruns, s->base);
+	ser->view = runs_view(s->runs, s->nruns, s->base, s->blocks, s->off);
 	ser->v = &ser->view;
+	ser->memo = s->memo;
 	ser->any = s->any;
 	ser->leaked = s->leaked;
 	ser->detail_ts = s->detail_ts;

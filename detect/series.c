@@ -1,8 +1,97 @@
-/* detect/series.c: a series as runs of equal counts. See series.h. */
+/* detect/series.c: a series as runs of equal counts, and the block summaries that answer what a
+ * range of them holds. See series.h. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
 #include "detect/series.h"
+#include "storage/lifetime.h"
+
+/* ---- block summaries ---- */
+
+int
+runs_index_push(struct runs_index *ix, const struct count_run *r, size_t pos)
+{
+	size_t b = pos / RUNS_BLOCK, i = pos % RUNS_BLOCK;
+	uint32_t v = r[pos].v;
+	struct runs_block *blk;
+	bool reset = pos > 0 && ix->held && r[pos].at - ix->held_at >= LIFETIME_COLLAPSE_HELD &&
+	             lifetime_fell_steeply(r[pos - 1].v, v);
+
+	/* the stretch of runs holding at least LIFETIME_FALL_MIN that the next run falls from */
+	if (v < LIFETIME_FALL_MIN) {
+		ix->held = false;
+	} else if (!ix->held) {
+		ix->held = true;
+		ix->held_at = r[pos].at;
+	}
+	if (i == 0 && b == ix->nb) {
+		void *p = array_grow(ix->b, &ix->cap, ix->nb + 1, sizeof(*ix->b), 1);
+
+		if (!p)
+			return -1; /* the blocks no longer cover the array: runs_blocks() is NULL */
+		ix->b = p;
+		ix->b[ix->nb++] = (struct runs_block){.max = v, .min = v};
+	} else if (i == 0 || b + 1 != ix->nb) {
+		return 0; /* a block was lost before: so is the index */
+	} else {
+		blk = &ix->b[b];
+		if (v > blk->max)
+			blk->max = v;
+		if (blk->max - v > blk->drop)
+			blk->drop = blk->max - v;
+		if (v <= blk->min) {
+			blk->min = v;
+			blk->minlast = (uint8_t)i;
+		}
+	}
+	blk = &ix->b[b];
+	if (pos > 0 && v > r[pos - 1].v) {
+		if (!blk->ups)
+			blk->first_up = (uint8_t)i;
+		blk->last_up = (uint8_t)i;
+		blk->ups++;
+	} else if (pos > 0 && v < r[pos - 1].v) {
+		blk->downs++;
+	}
+	if (reset)
+		blk->resets |= (uint64_t)1 << i;
+	return 0;
+}
+
+void
+runs_index_drop(struct runs_index *ix, size_t blocks)
+{
+	if (blocks >= ix->nb) {
+		ix->nb = 0;
+		return;
+	}
+	memmove(ix->b, ix->b + blocks, (ix->nb - blocks) * sizeof(*ix->b));
+	ix->nb -= blocks;
+}
+
+void
+runs_index_clear(struct runs_index *ix)
+{
+	ix->nb = 0;
+	ix->held = false;
+	ix->held_at = 0;
+}
+
+void
+runs_index_release(struct runs_index *ix)
+{
+	free(ix->b);
+	*ix = (struct runs_index){0};
+}
+
+const struct runs_block *
+runs_blocks(const struct runs_index *ix, size_t n)
+{
+	return ix->nb == (n + RUNS_BLOCK - 1) / RUNS_BLOCK ? ix->b : NULL;
+}
+
+/* ---- a series' runs ---- */
 
 static int
 push(struct runs *s, size_t at, uint32_t v)
@@ -21,6 +110,9 @@ push(struct runs *s, size_t at, uint32_t v)
 		s->cap = cap;
 	}
 	s->r[s->n++] = (struct count_run){.at = (uint32_t)at, .v = v};
+	if (runs_index_push(&s->ix, s->r, s->n - 1) < 0)
+		return -1;
+	s->blocks = runs_blocks(&s->ix, s->n);
 	return 0;
 }
 
@@ -30,6 +122,9 @@ runs_clear(struct runs *s)
 	s->n = 0;
 	s->next = 0;
 	s->base = 0;
+	s->blocks = NULL;
+	s->off = 0;
+	runs_index_clear(&s->ix);
 }
 
 int
@@ -59,13 +154,14 @@ void
 runs_release(struct runs *s)
 {
 	free(s->r);
+	runs_index_release(&s->ix);
 	*s = (struct runs){0};
 }
 
 size_t
-runs_find(const struct runs *v, size_t j)
+runs_find_from(const struct runs *v, size_t k, size_t j)
 {
-	size_t lo = 0, hi = v->n;
+	size_t lo = k, hi = v->n;
 
 	/* the last run starting at or before j */
 	while (hi - lo > 1) {
@@ -77,4 +173,192 @@ runs_find(const struct runs *v, size_t j)
 			hi = mid;
 	}
 	return lo;
+}
+
+size_t
+runs_find(const struct runs *v, size_t j)
+{
+	return runs_find_from(v, 0, j);
+}
+
+/* ---- what a range of runs holds ---- */
+
+/* Run k (after k - 1, also in the range) joins 's'. */
+static void
+sum_run(const struct runs *v, size_t k, struct runs_sum *s)
+{
+	uint32_t x = v->r[k].v, prev = v->r[k - 1].v;
+
+	if (x > prev) {
+		if (!s->ups)
+			s->first_up = k;
+		s->last_up = k;
+		s->ups++;
+	} else if (x < prev) {
+		s->downs++;
+	}
+	if (s->max > x && s->max - x > s->drop)
+		s->drop = s->max - x;
+	if (x > s->max)
+		s->max = x;
+	if (x <= s->min) {
+		s->min = x;
+		s->minlast = k;
+	}
+}
+
+/* The block summarizing runs k.. (k after the range's first run) joins 's'. */
+static void
+sum_block(const struct runs_block *b, size_t k, struct runs_sum *s)
+{
+	if (b->ups) {
+		if (!s->ups)
+			s->first_up = k + b->first_up;
+		s->last_up = k + b->last_up;
+		s->ups += b->ups;
+	}
+	s->downs += b->downs;
+	if (b->drop > s->drop)
+		s->drop = b->drop;
+	if (s->max > b->min && s->max - b->min > s->drop)
+		s->drop = s->max - b->min;
+	if (b->max > s->max)
+		s->max = b->max;
+	if (b->min <= s->min) {
+		s->min = b->min;
+		s->minlast = k + b->minlast;
+	}
+}
+
+void
+runs_sum(const struct runs *v, size_t ka, size_t kb, struct runs_sum *out)
+{
+	size_t k = ka + 1;
+
+	*out = (struct runs_sum){.max = v->r[ka].v, .min = v->r[ka].v, .minlast = ka};
+	if (v->blocks) {
+		/* runs up to a block's start, the whole blocks, the runs after them */
+		while (k <= kb && (k + v->off) % RUNS_BLOCK)
+			sum_run(v, k++, out);
+		for (; k <= kb && kb - k + 1 >= RUNS_BLOCK; k += RUNS_BLOCK)
+			sum_block(&v->blocks[(k + v->off) / RUNS_BLOCK], k, out);
+	}
+	for (; k <= kb; k++)
+		sum_run(v, k, out);
+}
+
+/* runs_reset() run by run. */
+static size_t
+reset_scan(const struct runs *v, size_t start, size_t end)
+{
+	size_t held = 0, from, to;
+	uint64_t prev = 0;
+
+	/* inside a run the count does not fall, so only where one run follows another */
+	for (size_t k = runs_find(v, start); k < v->n && runs_span(v, k, start, end, &from, &to);
+	     k++) {
+		if (from > start && held >= LIFETIME_COLLAPSE_HELD &&
+		    lifetime_fell_steeply(prev, v->r[k].v))
+			return from;
+		held = v->r[k].v >= LIFETIME_FALL_MIN ? held + (to - from) : 0;
+		prev = v->r[k].v;
+	}
+	return end;
+}
+
+size_t
+runs_reset(const struct runs *v, size_t start, size_t end)
+{
+	size_t first = start + LIFETIME_COLLAPSE_HELD, k, kb;
+
+	if (!v->blocks)
+		return reset_scan(v, start, end);
+	/* A run marked in its block falls steeply after a stretch of LIFETIME_COLLAPSE_HELD
+	 * scrapes holding at least LIFETIME_FALL_MIN: inside [start, end) when the run starts at
+	 * least LIFETIME_COLLAPSE_HELD scrapes after 'start' (what held before it does not count).
+	 */
+	if (first >= end)
+		return end;
+	k = runs_find(v, first);
+	if (runs_start(v, k) < first)
+		k++;
+	kb = runs_find(v, end - 1);
+	while (k <= kb) {
+		size_t p = k + v->off, bit = p % RUNS_BLOCK;
+		uint64_t m = v->blocks[p / RUNS_BLOCK].resets >> bit;
+		size_t left = kb - k + 1;
+
+		if (left < RUNS_BLOCK - bit)
+			m &= ((uint64_t)1 << left) - 1;
+		if (m)
+			return runs_start(v, k + (size_t)__builtin_ctzll(m));
+		k += RUNS_BLOCK - bit;
+	}
+	return end;
+}
+
+/* ---- what the detector made of lifetimes that ended ---- */
+
+const struct life_memo *
+life_memos_find(const struct life_memos *ms, uint32_t start, uint32_t outer, uint32_t min_scrapes)
+{
+	for (uint32_t i = 0; i < ms->n; i++)
+		if (ms->m[i].start == start)
+			return ms->m[i].outer == outer && ms->m[i].min_scrapes == min_scrapes
+			           ? &ms->m[i]
+			           : NULL;
+	return NULL;
+}
+
+int
+life_memos_put(struct life_memos *ms, const struct life_memo *m)
+{
+	uint32_t i = 0;
+
+	while (i < ms->n && ms->m[i].start < m->start)
+		i++;
+	if (i < ms->n && ms->m[i].start == m->start) {
+		ms->m[i] = *m;
+		return 0;
+	}
+	if (ms->n == LIFE_MEMOS_MAX) {
+		if (i == 0)
+			return 0; /* older than every one kept */
+		memmove(ms->m, ms->m + 1, (i - 1) * sizeof(*ms->m));
+		ms->m[i - 1] = *m;
+		return 0;
+	}
+	if (ms->n == ms->cap) {
+		size_t cap = ms->cap;
+		void *p = array_grow(ms->m, &cap, ms->n + 1, sizeof(*ms->m), 2);
+
+		if (!p)
+			return -1;
+		ms->m = p;
+		ms->cap = (uint32_t)cap;
+	}
+	memmove(ms->m + i + 1, ms->m + i, (ms->n - i) * sizeof(*ms->m));
+	ms->m[i] = *m;
+	ms->n++;
+	return 0;
+}
+
+void
+life_memos_trim(struct life_memos *ms, uint32_t first)
+{
+	uint32_t d = 0;
+
+	while (d < ms->n && ms->m[d].start < first)
+		d++;
+	if (d == 0)
+		return;
+	memmove(ms->m, ms->m + d, (ms->n - d) * sizeof(*ms->m));
+	ms->n -= d;
+}
+
+void
+life_memos_release(struct life_memos *ms)
+{
+	free(ms->m);
+	*ms = (struct life_memos){0};
 }

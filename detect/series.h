@@ -1,8 +1,9 @@
 /* detect/series.h: one (location, instance) series as runs of equal counts over the instance's
- * count scrapes in a window. A run holds its count from its first scrape up to the next run's; a
- * location absent from a scrape had 0 there. Runs are what the detector judges (detect.c), built
- * from stored samples or kept up to date between rankings (window.c): a flat series is one run
- * whatever the window, so its cost does not grow with it. */
+ * count scrapes in a window, and what the detector made of its lifetimes. A run holds its count
+ * from its first scrape up to the next run's; a location absent from a scrape had 0 there. Runs are
+ * what the detector judges (detect.c), built from stored samples or kept up to date between
+ * rankings (window.c): a flat series is one run whatever the window, so its cost does not grow with
+ * it. */
 #ifndef SERIES_H
 #define SERIES_H
 
@@ -17,12 +18,54 @@ struct count_run {
 	uint32_t v;
 };
 
+/* Summaries of a run array by blocks of RUNS_BLOCK runs, kept as runs are appended, so that what
+ * the detector asks of a range of runs (its least and greatest count, its largest fall-back, its
+ * up- and down-steps, where it falls steeply after holding) costs the blocks the range covers,
+ * not its runs. Block b summarizes runs [b * RUNS_BLOCK, (b + 1) * RUNS_BLOCK) of the array; the
+ * steps of a block are those from the run before each of its runs (its first run's from the
+ * previous block's last). */
+#define RUNS_BLOCK 64
+
+struct runs_block {
+	uint64_t resets; /* bit i: run i falls steeply after a held count (runs_reset()) */
+	uint32_t max, min;
+	uint32_t drop;             /* the largest fall from a run to a later one */
+	uint8_t minlast;           /* the last run holding 'min' */
+	uint8_t ups, downs;        /* steps up and down */
+	uint8_t first_up, last_up; /* the first and the last run that stepped up (when ups) */
+};
+
+/* The blocks of one run array, and what appending needs to know of the runs before. */
+struct runs_index {
+	struct runs_block *b;
+	size_t nb, cap;
+	uint32_t
+	    held_at; /* where the current stretch of runs of at least LIFETIME_FALL_MIN began */
+	bool held;   /* the last run is in such a stretch */
+};
+
+/* The array 'r' had run r[pos] appended (r[pos - 1] before it, when pos > 0). 0, or -1 out of
+ * memory (the index is then dropped: ix->nb is 0). */
+int runs_index_push(struct runs_index *ix, const struct count_run *r, size_t pos)
+    __attribute__((warn_unused_result));
+/* The array's first 'blocks' blocks of runs were removed. */
+void runs_index_drop(struct runs_index *ix, size_t blocks);
+void runs_index_clear(struct runs_index *ix);
+void runs_index_release(struct runs_index *ix);
+/* The blocks, when they cover the array's 'n' runs; NULL when they do not (memory ran out). */
+const struct runs_block *runs_blocks(const struct runs_index *ix, size_t n);
+
 /* A series' runs, owned (built by runs_set()) or borrowed (runs_view()). */
 struct runs {
 	struct count_run *r; /* ascending 'at', r[0].at <= base, no two neighbours equal */
 	size_t n, cap;
 	size_t next;   /* the first scrape not yet given a count */
 	uint32_t base; /* what 'at' counts from: scrape j of the window is base + j */
+	/* the array's blocks (NULL: none, every question is answered run by run); r[0] is run 'off'
+	 * of the array they summarize */
+	const struct runs_block *blocks;
+	size_t off;
+	struct runs_index ix; /* owned runs: their blocks */
 };
 
 /* Start a series over again (keeps the buffer). */
@@ -33,11 +76,14 @@ int runs_set(struct runs *s, size_t j, uint64_t v) __attribute__((warn_unused_re
 /* Every scrape before 'n' not given a count held 0. 0, or -1 out of memory. */
 int runs_end(struct runs *s, size_t n) __attribute__((warn_unused_result));
 void runs_release(struct runs *s);
-/* The runs 'r' (n of them, the first holding scrape 'base') of a whole series, borrowed. */
+/* The runs 'r' (n of them, the first holding scrape 'base') of a whole series, borrowed; 'r' is
+ * run 'off' of an array whose blocks are 'blocks' (NULL: none). */
 static inline struct runs
-runs_view(const struct count_run *r, size_t n, uint32_t base)
+runs_view(const struct count_run *r, size_t n, uint32_t base, const struct runs_block *blocks,
+          size_t off)
 {
-	return (struct runs){.r = (struct count_run *)r, .n = n, .base = base};
+	return (struct runs){
+	    .r = (struct count_run *)r, .n = n, .base = base, .blocks = blocks, .off = off};
 }
 
 /* Where run 'k' starts in the window. */
@@ -56,11 +102,18 @@ struct runs_cursor {
 	size_t k;
 };
 
+/* The index of the run holding scrape 'j', among the runs from 'k' on (j at or past run k's
+ * start). */
+size_t runs_find_from(const struct runs *v, size_t k, size_t j);
+
 static inline uint32_t
 runs_at(struct runs_cursor *c, size_t j)
 {
-	while (c->k + 1 < c->v->n && runs_start(c->v, c->k + 1) <= j)
-		c->k++;
+	/* the next run or a search: what is read at far apart scrapes skips the runs between */
+	if (c->k + 1 < c->v->n && runs_start(c->v, c->k + 1) <= j)
+		c->k = c->k + 2 < c->v->n && runs_start(c->v, c->k + 2) <= j
+		           ? runs_find_from(c->v, c->k + 2, j)
+		           : c->k + 1;
 	return c->v->r[c->k].v;
 }
 
@@ -75,5 +128,57 @@ runs_span(const struct runs *v, size_t k, size_t a, size_t b, size_t *from, size
 	*to = end < b ? end : b;
 	return *from < *to;
 }
+
+/* What runs [ka, kb] of a series (ka <= kb < n) hold; the steps are those into runs ka + 1..kb. */
+struct runs_sum {
+	uint32_t max, min;
+	uint32_t drop;            /* the largest fall from a run to a later one */
+	size_t minlast;           /* the last run holding 'min' */
+	size_t ups, downs;        /* steps up and down */
+	size_t first_up, last_up; /* the first and the last run that stepped up (when ups) */
+};
+void runs_sum(const struct runs *v, size_t ka, size_t kb, struct runs_sum *out);
+
+/* Where, in the scrapes [start, end) (end at most the series' length), the first run starts that
+ * falls steeply (lifetime_fell_steeply()) after holding at least LIFETIME_FALL_MIN for
+ * LIFETIME_COLLAPSE_HELD scrapes in a row, all inside [start, end); 'end' when none does. */
+size_t runs_reset(const struct runs *v, size_t start, size_t end);
+
+/* What the detector made of one lifetime of a series (detect.c): its scrapes [start, end),
+ * numbered as the runs' 'at'. What a lifetime that ended says never changes (its counts and times
+ * do not), so the window keeps it between rankings, and a ranking judges only the lifetimes that
+ * are still going or that the window's start cuts, however many ended inside the window. */
+struct life_memo {
+	uint32_t start, end;
+	uint32_t outer;        /* where the lifetime ends: 'end', or later when a reset cut it */
+	uint32_t min_scrapes;  /* judged with (detector.min_scrapes) */
+	uint32_t steps, downs; /* of the segment judged (since the lifetime's last minimum) */
+	uint32_t first, last;  /* the segment's first and last count */
+	uint32_t drop, min;    /* the lifetime's largest fall-back and least count */
+	bool growing;
+	double slope, tau, retained;
+	int64_t grow_ms; /* the segment's length */
+};
+
+/* A series' memos, by ascending start. */
+struct life_memos {
+	struct life_memo *m;
+	uint32_t n, cap;
+	uint32_t counted; /* of 'cap', what its holder counted as held */
+};
+/* At most this many are kept: more lifetimes than this in one window are judged again. */
+#define LIFE_MEMOS_MAX 32
+
+/* The memo of the lifetime from 'start' to 'outer' judged with 'min_scrapes'; NULL when there is
+ * none. */
+const struct life_memo *life_memos_find(const struct life_memos *ms, uint32_t start, uint32_t outer,
+                                        uint32_t min_scrapes);
+/* Keep 'm' (replacing a memo with the same start; past LIFE_MEMOS_MAX, the oldest goes). 0, or -1
+ * out of memory. */
+int life_memos_put(struct life_memos *ms, const struct life_memo *m)
+    __attribute__((warn_unused_result));
+/* Forget the lifetimes starting before scrape 'first' (they left the window). */
+void life_memos_trim(struct life_memos *ms, uint32_t first);
+void life_memos_release(struct life_memos *ms);
 
 #endif

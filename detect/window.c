@@ -43,6 +43,8 @@ struct wser {
 	int64_t location_id;
 	struct count_run *r; /* r[head..n) */
 	uint32_t n, cap, head;
+	struct runs_index ix; /* r's blocks (r[0] starts the first) */
+	struct life_memos memo;
 	uint32_t stamp; /* 1 + the number of the last count scrape that named it */
 	struct wextra *x;
 };
@@ -132,8 +134,11 @@ held_grow(struct window *w, void *p, size_t *cap, size_t need, size_t elem)
 static void
 ser_free(struct window *w, struct wser *s)
 {
-	w->bytes -= (size_t)s->cap * sizeof(*s->r);
+	w->bytes -= (size_t)s->cap * sizeof(*s->r) + s->ix.cap * sizeof(*s->ix.b) +
+	            (size_t)s->memo.counted * sizeof(*s->memo.m);
 	free(s->r);
+	runs_index_release(&s->ix);
+	life_memos_release(&s->memo);
 	if (s->x) {
 		w->bytes -= sizeof(*s->x) + s->x->capleaks * sizeof(*s->x->leaks) +
 		            s->x->capdetails * sizeof(*s->x->details);
@@ -371,14 +376,16 @@ static int
 run_push(struct window *w, struct wser *s, uint32_t at, uint32_t v)
 {
 	void *p;
-	size_t cap = s->cap;
+	size_t cap = s->cap, bcap = s->ix.cap;
+	uint32_t drop = s->head / RUNS_BLOCK * RUNS_BLOCK; /* whole blocks, so they stay aligned */
 
 	if (s->n > s->head && s->r[s->n - 1].v == v)
 		return 0;
-	if (s->n == s->cap && s->head > 0 && s->head * 2 >= s->n) {
-		memmove(s->r, s->r + s->head, (s->n - s->head) * sizeof(*s->r));
-		s->n -= s->head;
-		s->head = 0;
+	if (s->n == s->cap && drop > 0 && s->head * 2 >= s->n) {
+		memmove(s->r, s->r + drop, (s->n - drop) * sizeof(*s->r));
+		runs_index_drop(&s->ix, drop / RUNS_BLOCK);
+		s->n -= drop;
+		s->head -= drop;
 	}
 	p = held_grow(w, s->r, &cap, (size_t)s->n + 1, sizeof(*s->r));
 	if (!p || cap > UINT32_MAX)
@@ -386,6 +393,9 @@ run_push(struct window *w, struct wser *s, uint32_t at, uint32_t v)
 	s->r = p;
 	s->cap = (uint32_t)cap;
 	s->r[s->n++] = (struct count_run){.at = at, .v = v};
+	if (runs_index_push(&s->ix, s->r, s->n - 1) < 0)
+		return -1;
+	w->bytes += (s->ix.cap - bcap) * sizeof(*s->ix.b);
 	return 0;
 }
 
@@ -697,13 +707,17 @@ on_move(int64_t scrape_id, int64_t target_id, bool restart, void *arg)
 /* ---- what left the window, and what can no longer count ---- */
 
 static void
-trim_series(struct wser *s, uint32_t first_no, int64_t since, int64_t now)
+trim_series(struct window *w, struct wser *s, uint32_t first_no, int64_t since, int64_t now)
 {
 	struct wextra *x = s->x;
 
 	/* the run holding the window's first scrape stays */
 	while (s->n - s->head > 1 && s->r[s->head + 1].at <= first_no)
 		s->head++;
+	/* the detector's memos, counted here as they grew since */
+	life_memos_trim(&s->memo, first_no);
+	w->bytes += (uint64_t)(s->memo.cap - s->memo.counted) * sizeof(*s->memo.m);
+	s->memo.counted = s->memo.cap;
 	if (!x)
 		return;
 	/* leaked counts: those left, and those a later, larger one within 'now' outlasts */
@@ -763,7 +777,7 @@ trim(struct window *w, int64_t since, int64_t now)
 			t->n = t->head = 0;
 		}
 		for (size_t j = 0; j < t->nsers; j++)
-			trim_series(&t->sers[j], t->first_no, since, now);
+			trim_series(w, &t->sers[j], t->first_no, since, now);
 	}
 }
 
@@ -1007,12 +1021,21 @@ series_cut(struct window *w, const struct walk_ser *ws, struct window_series *ou
 	                              .target_id = t->target_id,
 	                              .runs = &s->r[lo],
 	                              .base = base,
+	                              .blocks = runs_blocks(&s->ix, s->n),
+	                              .off = lo,
+	                              .memo = &ws->s->memo,
 	                              .detail_max = -1,
 	                              .detail_median = -1};
-	for (k = lo; k < s->n && s->r[k].at < base + len; k++)
-		if (s->r[k].v > 0)
-			out->any = true;
+	/* the runs starting before the window's end */
+	k = lo + lower_bound(s->r + lo, s->n - lo, sizeof(*s->r), (int64_t)base + len, run_key);
 	out->nruns = k - lo;
+	if (out->nruns) {
+		struct runs view = runs_view(out->runs, out->nruns, base, out->blocks, out->off);
+		struct runs_sum sum;
+
+		runs_sum(&view, 0, out->nruns - 1, &sum);
+		out->any = sum.max > 0;
+	}
 	if (s->x) {
 		for (size_t i = 0; i < s->x->nleaks; i++)
 			if (s->x->leaks[i].ts >= w->since && s->x->leaks[i].ts <= w->now &&

@@ -17,6 +17,7 @@
 #include "collector/profile.h"
 #include "base/config.h"
 #include "detect/detect.h"
+#include "detect/series.h"
 #include "detect/window.h"
 #include "storage/query.h"
 #include "storage/store.h"
@@ -1547,6 +1548,184 @@ Suite *detect_suite(void);
  * target's scrape older than one it holds (it reads the window again), a target out of the
  * configuration, a window grown longer, a count past 32 bits, and a memory limit (the ranking
  * reads the store). rank() holds every ranking against the store's. */
+/* ---- the runs' block summaries (detect/series.h) ---- */
+
+static uint64_t runs_rng = 88172645463325252ULL;
+
+static uint32_t
+runs_rand(uint32_t n)
+{
+	runs_rng ^= runs_rng << 13;
+	runs_rng ^= runs_rng >> 7;
+	runs_rng ^= runs_rng << 17;
+	return (uint32_t)(runs_rng % n);
+}
+
+/* A series' counts at 'len' scrapes: holds, steps, tall levels held for long and steep falls. */
+static void
+runs_random(uint32_t *c, size_t len)
+{
+	uint32_t v = runs_rand(40);
+
+	for (size_t j = 0; j < len; j++) {
+		switch (runs_rand(32)) {
+		case 0:
+			v = runs_rand(3); /* a steep fall, or a start */
+			break;
+		case 1:
+		case 2:
+			v = 10 + runs_rand(200);
+			break;
+		case 3:
+		case 4:
+		case 5:
+			v += runs_rand(5);
+			break;
+		case 6:
+		case 7:
+			v -= v > 3 ? runs_rand(3) : 0;
+			break;
+		default:
+			break; /* held */
+		}
+		c[j] = runs_rand(50) ? v : 0; /* absent now and then */
+	}
+}
+
+/* What a range says, with the blocks and run by run, and where a lifetime resets. */
+static void
+runs_compare(const struct runs *fast, size_t scrapes, unsigned *resets)
+{
+	struct runs slow = runs_view(fast->r, fast->n, fast->base, NULL, 0);
+
+	for (int q = 0; q < 40; q++) {
+		size_t ka = runs_rand((uint32_t)fast->n),
+		       kb = ka + runs_rand((uint32_t)(fast->n - ka));
+		size_t start = runs_rand((uint32_t)scrapes);
+		size_t end = start + 1 + runs_rand((uint32_t)(scrapes - start));
+		struct runs_sum a, b;
+		size_t ra, rb;
+
+		runs_sum(fast, ka, kb, &a);
+		runs_sum(&slow, ka, kb, &b);
+		ck_assert_uint_eq(a.max, b.max);
+		ck_assert_uint_eq(a.min, b.min);
+		ck_assert_uint_eq(a.drop, b.drop);
+		ck_assert_uint_eq(a.minlast, b.minlast);
+		ck_assert_uint_eq(a.ups, b.ups);
+		ck_assert_uint_eq(a.downs, b.downs);
+		ck_assert_uint_eq(a.first_up, b.first_up);
+		ck_assert_uint_eq(a.last_up, b.last_up);
+		ra = runs_reset(fast, start, end);
+		rb = runs_reset(&slow, start, end);
+		ck_assert_uint_eq(ra, rb);
+		*resets += ra != end;
+	}
+}
+
+START_TEST(test_runs_blocks)
+{
+	enum { LEN = 1500 };
+	uint32_t *c = malloc(LEN * sizeof(*c));
+	struct count_run *arr = malloc(LEN * sizeof(*arr));
+	unsigned resets = 0, views = 0;
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_nonnull(arr);
+	for (int round = 0; round < 150; round++) {
+		size_t len = 1 + runs_rand(LEN), n = 0, head = 0;
+		struct runs s = {0};
+		struct runs_index ix = {0};
+
+		runs_random(c, len);
+		/* owned, as the store's walk builds them */
+		for (size_t j = 0; j < len; j++)
+			ck_assert_int_eq(runs_set(&s, j, c[j]), 0);
+		ck_assert_int_eq(runs_end(&s, len), 0);
+		ck_assert_ptr_nonnull(s.blocks);
+		runs_compare(&s, len, &resets);
+		/* kept as the window keeps them: the first runs leave, whole blocks are dropped
+		 * from the array's front; views start at the window's first scrape */
+		for (size_t j = 0; j < len; j++) {
+			if (n > 0 && arr[n - 1].v == c[j])
+				continue;
+			arr[n] = (struct count_run){.at = (uint32_t)j, .v = c[j]};
+			ck_assert_int_eq(runs_index_push(&ix, arr, n), 0);
+			n++;
+			if (runs_rand(4) == 0 && head + 1 < n)
+				head += 1 + runs_rand((uint32_t)(n - head - 1));
+			if (runs_rand(8) == 0 && head >= RUNS_BLOCK) {
+				size_t drop = head / RUNS_BLOCK * RUNS_BLOCK;
+
+				memmove(arr, arr + drop, (n - drop) * sizeof(*arr));
+				runs_index_drop(&ix, drop / RUNS_BLOCK);
+				n -= drop;
+				head -= drop;
+			}
+			if (runs_rand(16) == 0) {
+				uint32_t base = arr[head].at;
+				struct runs v;
+
+				if (head + 1 < n)
+					base += runs_rand(arr[head + 1].at - arr[head].at);
+				v = runs_view(arr + head, n - head, base, runs_blocks(&ix, n),
+				              head);
+				ck_assert_ptr_nonnull(v.blocks);
+				runs_compare(&v, j + 1 - base, &resets);
+				views++;
+			}
+		}
+		runs_index_release(&ix);
+		runs_release(&s);
+	}
+	/* the data reached what is compared */
+	ck_assert_uint_gt(resets, 100);
+	ck_assert_uint_gt(views, 1000);
+	free(arr);
+	free(c);
+}
+END_TEST
+
+/* What the window keeps of lifetimes that ended: found by where they start and end, kept in
+ * order, forgotten as the window leaves them, bounded. */
+START_TEST(test_life_memos)
+{
+	struct life_memos ms = {0};
+	struct life_memo m = {.start = 100, .end = 150, .outer = 200, .min_scrapes = 10, .drop = 7};
+
+	ck_assert_int_eq(life_memos_put(&ms, &m), 0);
+	ck_assert_ptr_nonnull(life_memos_find(&ms, 100, 200, 10));
+	ck_assert_uint_eq(life_memos_find(&ms, 100, 200, 10)->drop, 7);
+	/* a restart placed later inside it, or another detector.min_scrapes: judged again */
+	ck_assert_ptr_null(life_memos_find(&ms, 100, 180, 10));
+	ck_assert_ptr_null(life_memos_find(&ms, 100, 200, 12));
+	ck_assert_ptr_null(life_memos_find(&ms, 150, 200, 10));
+	/* the same start again replaces it */
+	m.outer = 180;
+	m.drop = 3;
+	ck_assert_int_eq(life_memos_put(&ms, &m), 0);
+	ck_assert_uint_eq(ms.n, 1);
+	ck_assert_ptr_null(life_memos_find(&ms, 100, 200, 10));
+	ck_assert_uint_eq(life_memos_find(&ms, 100, 180, 10)->drop, 3);
+	/* in order of start, whatever order they come in; past the bound the oldest go */
+	for (uint32_t i = 0; i < 2 * LIFE_MEMOS_MAX; i++) {
+		uint32_t start = 1000 + (i * 37) % (2 * LIFE_MEMOS_MAX) * 10;
+
+		m = (struct life_memo){.start = start, .end = start + 10, .outer = start + 10};
+		ck_assert_int_eq(life_memos_put(&ms, &m), 0);
+	}
+	ck_assert_uint_eq(ms.n, LIFE_MEMOS_MAX);
+	for (uint32_t i = 1; i < ms.n; i++)
+		ck_assert_uint_lt(ms.m[i - 1].start, ms.m[i].start);
+	ck_assert_uint_eq(ms.m[ms.n - 1].start, 1000 + (2 * LIFE_MEMOS_MAX - 1) * 10);
+	/* the window moved past the first ten */
+	life_memos_trim(&ms, ms.m[10].start);
+	ck_assert_uint_eq(ms.n, LIFE_MEMOS_MAX - 10);
+	ck_assert_ptr_null(life_memos_find(&ms, 100, 180, 0));
+	life_memos_release(&ms);
+}
+END_TEST
+
 START_TEST(test_window_edges)
 {
 	struct store *st = db_new();
@@ -1686,6 +1865,8 @@ detect_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_fmt_rate);
+	tcase_add_test(tc, test_runs_blocks);
+	tcase_add_test(tc, test_life_memos);
 	tcase_add_test(tc, test_steady_leak_ranks_first_benign_never);
 	tcase_add_test(tc, test_flat_pool_never);
 	tcase_add_test(tc, test_burst_and_startup_never);
