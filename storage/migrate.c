@@ -8,6 +8,7 @@
  * key is one integer column (a rowid) has an identity column in PostgreSQL. The rows of a scrape
  * (samples, sample_stacks, label_samples, restart_moves) take their scrape's ts into scrape_ts,
  * PostgreSQL's partition key, from a join in the read. */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -88,6 +89,7 @@ struct table {
 
 struct migration {
 	const struct migrate_options *opts;
+	char *to; /* opts->to as messages name it: without a password */
 	struct db *src, *dst;
 	char *err;
 	size_t errlen;
@@ -122,7 +124,7 @@ fail_db(struct migration *m, struct db *db, const char *what, ...)
 	va_start(ap, what);
 	vsnprintf(buf, sizeof(buf), what, ap);
 	va_end(ap);
-	snprintf(m->err, m->errlen, "'%s': %s: %s", db == m->src ? m->opts->from : m->opts->to, buf,
+	snprintf(m->err, m->errlen, "'%s': %s: %s", db == m->src ? m->opts->from : m->to, buf,
 	         db_errmsg(db));
 	return -1;
 }
@@ -395,6 +397,67 @@ source_identity(struct migration *m)
 
 /* ---- The target ---- */
 
+/* The end of the value that starts at 'p' in a connection string: a quoted one ('...', with \'
+ * escapes) or up to a space, or, in a URI, up to '&'. */
+static const char *
+value_end(const char *p, bool uri)
+{
+	if (!uri && *p == '\'') {
+		for (p++; *p != '\0' && *p != '\''; p++)
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+		return *p == '\'' ? p + 1 : p;
+	}
+	return p + strcspn(p, uri ? "&#" : " \t");
+}
+
+/* 'target' with its passwords masked: a URI's user:password@ and every password= value. Caller
+ * owns. */
+static char *
+target_shown(const char *target)
+{
+	bool uri =
+	    strncmp(target, "postgres://", 11) == 0 || strncmp(target, "postgresql://", 13) == 0;
+	const char *p = target, *auth = uri ? strstr(target, "://") + 3 : NULL;
+	struct sbuf b = {0};
+
+	if (auth != NULL) {
+		const char *end = auth + strcspn(auth, "/?#"), *at = NULL, *colon;
+
+		for (const char *q = auth; q < end; q++)
+			if (*q == '@')
+				at = q;
+		colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+		if (colon != NULL) {
+			sbuf_add(&b, target, (size_t)(colon - target));
+			sbuf_puts(&b, ":***");
+			p = at;
+		}
+	}
+	while (*p != '\0') {
+		const char *kw = strstr(p, "password");
+		const char *eq;
+
+		if (kw == NULL)
+			break;
+		eq = kw + 8;
+		eq += strspn(eq, " \t");
+		if (*eq != '=' ||
+		    (kw > target && (isalnum((unsigned char)kw[-1]) || kw[-1] == '_'))) {
+			sbuf_add(&b, p, (size_t)(kw + 8 - p));
+			p = kw + 8;
+			continue;
+		}
+		eq++;
+		eq += uri ? 0 : strspn(eq, " \t");
+		sbuf_add(&b, p, (size_t)(eq - p));
+		sbuf_puts(&b, "***");
+		p = value_end(eq, uri);
+	}
+	sbuf_puts(&b, p);
+	return sbuf_text(&b);
+}
+
 /* Does any table of ours in the target hold a row? Its name into *table. 0, or -1 (m->err). */
 static int
 first_table_with_rows(struct migration *m, const char **table)
@@ -453,7 +516,7 @@ claim_target(struct migration *m, const char *source, const char *identity, bool
 			    m->err, m->errlen,
 			    "'%s': holds a copy of '%s' (%s), not of '%s' (%s): migrate into an "
 			    "empty database",
-			    m->opts->to, db_column_text(stmt, 0), db_column_text(stmt, 1), source,
+			    m->to, db_column_text(stmt, 0), db_column_text(stmt, 1), source,
 			    identity);
 		*finished = db_column_int(stmt, 2) != 0;
 		db_reset(stmt);
@@ -473,7 +536,7 @@ claim_target(struct migration *m, const char *source, const char *identity, bool
 		    m->err, m->errlen,
 		    "'%s': already holds leakprofd data (table '%s' has rows) that no migrate-db "
 		    "of '%s' wrote: migrate into an empty database",
-		    m->opts->to, busy, source);
+		    m->to, busy, source);
 		goto out_rollback;
 	}
 	stmt = db_prepare(m->dst, "INSERT INTO leakprofd_migration (source, identity, started)"
@@ -505,23 +568,22 @@ open_target(struct migration *m, bool *finished)
 
 	m->dst = db_open(m->opts->to, oerr, sizeof(oerr));
 	if (m->dst == NULL) {
-		snprintf(m->err, m->errlen, "'%s': cannot connect: %s", m->opts->to, oerr);
+		snprintf(m->err, m->errlen, "'%s': cannot connect: %s", m->to, oerr);
 		return -1;
 	}
 	if (db_kind(m->dst) != DB_POSTGRES) {
-		snprintf(m->err, m->errlen, "'%s': not a PostgreSQL URI", m->opts->to);
+		snprintf(m->err, m->errlen, "'%s': not a PostgreSQL URI", m->to);
 		return -1;
 	}
 	if (schema_pg_migrate(m->dst, oerr, sizeof(oerr)) < 0) {
-		snprintf(m->err, m->errlen, "'%s': %s", m->opts->to, oerr);
+		snprintf(m->err, m->errlen, "'%s': %s", m->to, oerr);
 		return -1;
 	}
 	if (query_ints(m->dst, "SELECT pg_try_advisory_lock(" MIGRATE_LOCK_KEY ")::int", NULL, 0,
 	               &locked, 1) < 0)
 		return fail_db(m, m->dst, "taking the migration lock");
 	if (!locked) {
-		snprintf(m->err, m->errlen, "'%s': another migrate-db is copying into it",
-		         m->opts->to);
+		snprintf(m->err, m->errlen, "'%s': another migrate-db is copying into it", m->to);
 		return -1;
 	}
 	identity = source_identity(m);
@@ -562,7 +624,7 @@ create_days(struct migration *m)
 		k = schema_pg_create_days(m->dst, days[i] * SCHEMA_PG_DAY_MS,
 		                          days[i] * SCHEMA_PG_DAY_MS, perr, sizeof(perr));
 		if (k < 0) {
-			snprintf(m->err, m->errlen, "'%s': %s", m->opts->to, perr);
+			snprintf(m->err, m->errlen, "'%s': %s", m->to, perr);
 			free(days);
 			return -1;
 		}
@@ -946,7 +1008,7 @@ verify(struct migration *m)
 			snprintf(m->err, m->errlen,
 			         "table '%s' differs: %" PRId64 " rows in '%s', %" PRId64
 			         " in '%s'",
-			         t->name, src[0], m->opts->from, dst[0], m->opts->to);
+			         t->name, src[0], m->opts->from, dst[0], m->to);
 		differs = 1;
 	}
 	return differs;
@@ -978,6 +1040,7 @@ migrate_run(const struct migrate_options *opts, char *err, size_t errlen)
 	int rc;
 
 	err[0] = '\0';
+	m.to = target_shown(opts->to);
 	m.batch = opts->batch == 0 ? MIGRATE_BATCH_DEFAULT : opts->batch;
 	if (m.batch > MIGRATE_BATCH_MAX)
 		m.batch = MIGRATE_BATCH_MAX;
@@ -985,8 +1048,8 @@ migrate_run(const struct migrate_options *opts, char *err, size_t errlen)
 	if (open_source(&m) < 0 || load_tables(&m) < 0 || open_target(&m, &finished) < 0)
 		goto out_close;
 	if (finished)
-		progress(&m, "'%s' already holds a verified copy of '%s': verifying again",
-		         opts->to, opts->from);
+		progress(&m, "'%s' already holds a verified copy of '%s': verifying again", m.to,
+		         opts->from);
 	if (create_days(&m) < 0)
 		goto out_close;
 	for (size_t i = 0; i < NTABLES; i++) {
@@ -1016,6 +1079,7 @@ out_close:
 		db_rollback(m.src);
 	db_close(m.src);
 	db_close(m.dst);
+	free(m.to);
 	for (size_t i = 0; i < NTABLES; i++) {
 		for (size_t c = 0; c < m.tables[i].ncols; c++)
 			free(m.tables[i].cols[c].name);

@@ -601,6 +601,35 @@ START_TEST(test_refuse_source)
 }
 END_TEST
 
+/* The target is named in messages without its password, in a URI or a key=value string. */
+START_TEST(test_password_hidden)
+{
+	static const struct {
+		const char *to, *shown;
+	} cases[] = {
+	    {"postgres://u:s3cr%40t@127.0.0.1:1/x?password=0ther&sslmode=disable",
+	     "'postgres://u:***@127.0.0.1:1/x?password=***&sslmode=disable'"},
+	    {"host=127.0.0.1 port=1 password = 'se cr\\'et' dbname=x",
+	     "'host=127.0.0.1 port=1 password = *** dbname=x'"},
+	    {"host=127.0.0.1 port=1 dbname=x password=s3cret",
+	     "'host=127.0.0.1 port=1 dbname=x password=***'"},
+	};
+	char err[1024];
+
+	build_source(srcpath, 3);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_eq(
+		    migrate_run(&(struct migrate_options){.from = srcpath, .to = cases[i].to}, err,
+		                sizeof(err)),
+		    MIGRATE_ERROR);
+		ck_assert_msg(strstr(err, cases[i].shown) != NULL, "%s", err);
+		ck_assert_msg(strstr(err, "s3cr") == NULL && strstr(err, "se cr") == NULL &&
+		                  strstr(err, "0ther") == NULL,
+		              "%s", err);
+	}
+}
+END_TEST
+
 Suite *
 migrate_suite(void)
 {
@@ -615,6 +644,7 @@ migrate_suite(void)
 	tcase_add_test(tc, test_refuse_foreign);
 	tcase_add_test(tc, test_refuse_newer_target);
 	tcase_add_test(tc, test_refuse_source);
+	tcase_add_test(tc, test_password_hidden);
 	suite_add_tcase(s, tc);
 	return s;
 }
