@@ -4,8 +4,8 @@
 # names it through tests/pg/with_pg.sh; without it the test starts a server of its own with tests/pg/pg_start.sh).
 # - Every table's row count and a few values are the same in both (read with sqlite3 and psql); the run says so
 #   on stderr, table by table; run again, it copies nothing and verifies again.
-# - A copy killed with SIGKILL part-way through a larger history goes on where it stopped when run again, and
-#   ends with every row once.
+# - A copy killed with SIGKILL part-way through a larger history, or whose server connection is ended, goes on
+#   where it stopped when run again, and ends with every row once.
 # - A target holding another file's copy, or a daemon's own rows, is refused (exit 1, the reason named); so is a
 #   missing file.
 . "$(dirname "$0")/../lib.sh"
@@ -124,27 +124,46 @@ SQL
 n=$(sqlite3 "$big" "SELECT count(*) FROM samples")
 echo "big: $n samples, $(sqlite3 "$big" "SELECT count(*) FROM scrapes") scrapes"
 [ "$n" -ge 10000 ] || fail "the larger history has only $n samples"
-to=$(newdb "migrate_$$_b")
-bg "$bin" migrate-db --from "$big" --to "$to" --batch 10 2>"$TEST_TMP/kill.err"
-pid=$BG_PID
-i=0
-until [ "$(pq "$to" "SELECT count(*) FROM samples" 2>/dev/null || echo 0)" -gt 0 ]; do
-	kill -0 "$pid" 2>/dev/null || { cat "$TEST_TMP/kill.err"; fail "migrate-db ended before it was killed"; }
-	i=$((i + 1))
-	[ $i -lt 600 ] || fail "no samples copied after 60 s"
-	sleep 0.1
-done
-kill -9 "$pid"
-wait "$pid" 2>/dev/null || true
-part=$(pq "$to" "SELECT count(*) FROM samples")
-echo "killed with $part of $n samples copied"
-[ "$part" -lt "$n" ] || fail "the copy had finished before the kill ($part of $n): make the history larger"
-"$bin" migrate-db --from "$big" --to "$to" --batch 10 2>"$TEST_TMP/resume.err" ||
-	{ cat "$TEST_TMP/resume.err"; fail "migrate-db after the kill: exit $?"; }
-grep "samples: .* rows copied" "$TEST_TMP/resume.err"
-copied=$(sed -n 's/^migrate-db: samples: \([0-9]*\) rows copied.*/\1/p' "$TEST_TMP/resume.err")
-assert_eq "samples copied after the kill" "$copied" $((n - part))
 DB=$big
-same_counts "$to" >/dev/null
-assert_eq "distinct samples" "$(pq "$to" "SELECT count(DISTINCT (scrape_id, location_id)) FROM samples")" "$n"
+
+# interrupt HOW NAME: copy $big into a new database NAME, interrupt the copy once samples are coming (HOW: kill, the
+# copy killed with SIGKILL; lose, its server connection ended by the server), then run it again to the end.
+interrupt() {
+	to=$(newdb "$2")
+	rc=0
+	bg "$bin" migrate-db --from "$big" --to "$to" --batch 10 2>"$TEST_TMP/$1.err"
+	pid=$BG_PID
+	i=0
+	until [ "$(pq "$to" "SELECT count(*) FROM samples" 2>/dev/null || echo 0)" -gt 0 ]; do
+		kill -0 "$pid" 2>/dev/null || { cat "$TEST_TMP/$1.err"; fail "$1: migrate-db ended before it was stopped"; }
+		i=$((i + 1))
+		[ $i -lt 600 ] || fail "$1: no samples copied after 60 s"
+		sleep 0.1
+	done
+	if [ "$1" = kill ]; then
+		kill -9 "$pid"
+	else
+		pq "$to" "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid()" >/dev/null
+	fi
+	wait "$pid" 2>/dev/null || rc=$?
+	part=$(pq "$to" "SELECT count(*) FROM samples")
+	echo "$1: exit $rc with $part of $n samples copied"
+	[ "$part" -lt "$n" ] || fail "$1: the copy had finished before ($part of $n): make the history larger"
+	if [ "$1" = lose ]; then
+		assert_eq "$1: exit" "$rc" 1
+		grep "leakprofd migrate-db: .*table '[a-z_]*'" "$TEST_TMP/$1.err" || { cat "$TEST_TMP/$1.err"; fail "$1: no reason"; }
+	fi
+	"$bin" migrate-db --from "$big" --to "$to" --batch 10 2>"$TEST_TMP/resume.err" ||
+		{ cat "$TEST_TMP/resume.err"; fail "$1: migrate-db run again: exit $?"; }
+	grep "samples: .* rows copied" "$TEST_TMP/resume.err"
+	copied=$(sed -n 's/^migrate-db: samples: \([0-9]*\) rows copied.*/\1/p' "$TEST_TMP/resume.err")
+	assert_eq "$1: samples copied by the second run" "$copied" $((n - part))
+	same_counts "$to" >/dev/null
+	assert_eq "$1: distinct samples" \
+		"$(pq "$to" "SELECT count(DISTINCT (scrape_id, location_id)) FROM samples")" "$n"
+}
+interrupt kill "migrate_$$_b"
+echo "== the server connection lost part-way, run again"
+interrupt lose "migrate_$$_c"
 echo "ok"
