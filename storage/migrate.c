@@ -959,7 +959,7 @@ copy_table(struct migration *m, const struct table *t)
 out_rollback:
 	db_rollback(m->dst);
 out_free:
-	values_clear(vals, (size_t)(nrows > 0 ? nrows : 0) * t->nvalues);
+	values_clear(vals, (size_t)m->batch * t->nvalues); /* a page read part-way too */
 	free(vals);
 	free(first);
 	free(after);
