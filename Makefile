@@ -230,10 +230,11 @@ unit: $(BUILD)/check_leakprofd
 	cd tests && sh pg/with_pg.sh $(PG_STATES) env UNIT_JOBS=$(UNIT_JOBS) sh run-unit.sh \
 		$(abspath $(BUILD)/check_leakprofd) $(abspath $(BUILD)/gen/check_suites.inc)
 
-# Integration tests run side by side (tests/run-suite.sh): they mostly wait for scrape intervals.
+# Integration tests run side by side (tests/run-suite.sh): they mostly wait for scrape intervals. They get a
+# PostgreSQL server as the unit suites do (test_migrate_db.sh copies into it; LEAKPROFD_PG=off skips that test).
 SUITE_JOBS ?= 3
 integration: $(BUILD)/leakprofd go
-	SUITE_JOBS=$(SUITE_JOBS) sh tests/run-suite.sh tests/integration
+	sh tests/pg/with_pg.sh $(PG_STATES) env SUITE_JOBS=$(SUITE_JOBS) sh tests/run-suite.sh tests/integration
 
 browser: $(BUILD)/leakprofd go
 	sh tests/run-suite.sh tests/browser

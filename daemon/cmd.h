@@ -16,5 +16,6 @@ int cmd_run(int argc, char **argv);          /* daemon/daemon.c */
 int cmd_check_config(int argc, char **argv); /* daemon/cmd_config.c */
 int cmd_suspects(int argc, char **argv);     /* daemon/cmd_suspects.c */
 int cmd_test_webhook(int argc, char **argv); /* daemon/cmd_webhook.c */
+int cmd_migrate_db(int argc, char **argv);   /* daemon/cmd_migrate.c */
 
 #endif

@@ -92,6 +92,21 @@ static const struct usage_command commands[] = {
         .help = "Send a sample notification to the webhook NAME of the configuration\n"
                 "(default " CMD_DEFAULT_CONFIG ").\n",
     },
+    {
+        .name = "migrate-db",
+        .run = cmd_migrate_db,
+        .synopsis = "--from FILE --to URI [--batch N]",
+        .summary = "copy a SQLite database into PostgreSQL",
+        .help = "\n"
+                "Copy the SQLite database FILE (read-only) into the PostgreSQL database URI\n"
+                "(postgres://... or key=value), keeping every id, then compare the row counts\n"
+                "of every table. Run it again after an interruption: it goes on where it\n"
+                "stopped. A database that holds other data is refused.\n"
+                "  --from FILE  the SQLite database (stop the daemon writing it first)\n"
+                "  --to URI     the PostgreSQL database\n"
+                "  --batch N    rows per INSERT (default 500)\n"
+                "Exit status: 0 copied and verified, 1 error or a table differs, 2 usage.\n",
+    },
 };
 
 const struct usage_command *

@@ -117,7 +117,7 @@ for key in $(sed -n 's/^ *#* *\([a-z_]*\):.*/\1/p' deploy/leakprofd.yaml | sort 
 	grep -qE "(^|[ .])Ic $key( |\$)" deploy/leakprofd.yaml.5 || fail "leakprofd.yaml(5) lacks key '$key'"
 done
 # leakprofd(8) names every subcommand of --help.
-for cmd in run parse scrape suspects check-config test-webhook; do
+for cmd in run parse scrape suspects check-config test-webhook migrate-db; do
 	grep -q "^\.Cm $cmd\$" deploy/leakprofd.8 || fail "leakprofd(8) lacks command $cmd"
 	"$bin" --help | grep -q "leakprofd $cmd" || fail "--help lacks $cmd"
 done

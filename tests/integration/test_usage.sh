@@ -13,7 +13,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$LEAKPROFD_BIN
 out=$TEST_TMP/out
 err=$TEST_TMP/err
-commands="run parse scrape suspects check-config test-webhook"
+commands="run parse scrape suspects check-config test-webhook migrate-db"
 [ -x "$bin" ] || fail "$bin is missing: run 'make'"
 
 # lk WANT ARGS...: run leakprofd ARGS, require the exit status WANT, keep stdout and stderr in $out and $err.
