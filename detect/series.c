@@ -9,8 +9,9 @@
 
 /* ---- block summaries ---- */
 
-int
-runs_index_push(struct runs_index *ix, const struct count_run *r, size_t pos)
+/* Run r[pos] joins its block, made when it is the block's first. */
+static int
+block_add(struct runs_index *ix, const struct count_run *r, size_t pos)
 {
 	size_t b = pos / RUNS_BLOCK, i = pos % RUNS_BLOCK;
 	uint32_t v = r[pos].v;
@@ -26,11 +27,13 @@ runs_index_push(struct runs_index *ix, const struct count_run *r, size_t pos)
 		ix->held_at = r[pos].at;
 	}
 	if (i == 0 && b == ix->nb) {
-		void *p = array_grow(ix->b, &ix->cap, ix->nb + 1, sizeof(*ix->b), 1);
+		size_t cap = ix->cap;
+		void *p = array_grow(ix->b, &cap, (size_t)ix->nb + 1, sizeof(*ix->b), 1);
 
 		if (!p)
 			return -1; /* the blocks no longer cover the array: runs_blocks() is NULL */
 		ix->b = p;
+		ix->cap = (uint32_t)cap;
 		ix->b[ix->nb++] = (struct runs_block){.max = v, .min = v};
 	} else if (i == 0 || b + 1 != ix->nb) {
 		return 0; /* a block was lost before: so is the index */
@@ -57,6 +60,24 @@ runs_index_push(struct runs_index *ix, const struct count_run *r, size_t pos)
 	if (reset)
 		blk->resets |= (uint64_t)1 << i;
 	return 0;
+}
+
+int
+runs_index_push(struct runs_index *ix, const struct count_run *r, size_t pos)
+{
+	/* Most series change seldom and stay short: their runs are read one by one, and their
+	 * blocks made once there are enough of them for one (from the array's start, which is the
+	 * series' own while it has no block to drop). */
+	if (ix->nb == 0 && pos + 1 < RUNS_BLOCK)
+		return 0;
+	if (ix->nb == 0 && pos + 1 == RUNS_BLOCK) {
+		ix->held = false;
+		for (size_t k = 0; k <= pos; k++)
+			if (block_add(ix, r, k) < 0)
+				return -1;
+		return 0;
+	}
+	return block_add(ix, r, pos);
 }
 
 void
@@ -335,7 +356,7 @@ life_memos_put(struct life_memos *ms, const struct life_memo *m)
 		if (!p)
 			return -1;
 		ms->m = p;
-		ms->cap = (uint32_t)cap;
+		ms->cap = (uint8_t)cap;
 	}
 	memmove(ms->m + i + 1, ms->m + i, (ms->n - i) * sizeof(*ms->m));
 	ms->m[i] = *m;
@@ -346,14 +367,14 @@ life_memos_put(struct life_memos *ms, const struct life_memo *m)
 void
 life_memos_trim(struct life_memos *ms, uint32_t first)
 {
-	uint32_t d = 0;
+	unsigned d = 0;
 
 	while (d < ms->n && ms->m[d].start < first)
 		d++;
 	if (d == 0)
 		return;
 	memmove(ms->m, ms->m + d, (ms->n - d) * sizeof(*ms->m));
-	ms->n -= d;
+	ms->n = (uint8_t)(ms->n - d);
 }
 
 void

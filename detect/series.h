@@ -38,10 +38,10 @@ struct runs_block {
 /* The blocks of one run array, and what appending needs to know of the runs before. */
 struct runs_index {
 	struct runs_block *b;
-	size_t nb, cap;
-	uint32_t
-	    held_at; /* where the current stretch of runs of at least LIFETIME_FALL_MIN began */
-	bool held;   /* the last run is in such a stretch */
+	uint32_t nb, cap;
+	/* where the current stretch of runs of at least LIFETIME_FALL_MIN began */
+	uint32_t held_at;
+	bool held; /* the last run is in such a stretch */
 };
 
 /* The array 'r' had run r[pos] appended (r[pos - 1] before it, when pos > 0). 0, or -1 out of
@@ -52,7 +52,8 @@ int runs_index_push(struct runs_index *ix, const struct count_run *r, size_t pos
 void runs_index_drop(struct runs_index *ix, size_t blocks);
 void runs_index_clear(struct runs_index *ix);
 void runs_index_release(struct runs_index *ix);
-/* The blocks, when they cover the array's 'n' runs; NULL when they do not (memory ran out). */
+/* The blocks, when they cover the array's 'n' runs; NULL when they do not (fewer runs than a
+ * block, or memory ran out). */
 const struct runs_block *runs_blocks(const struct runs_index *ix, size_t n);
 
 /* A series' runs, owned (built by runs_set()) or borrowed (runs_view()). */
@@ -163,8 +164,8 @@ struct life_memo {
 /* A series' memos, by ascending start. */
 struct life_memos {
 	struct life_memo *m;
-	uint32_t n, cap;
-	uint32_t counted; /* of 'cap', what its holder counted as held */
+	uint8_t n, cap;
+	uint8_t counted; /* of 'cap', what its holder counted as held */
 };
 /* At most this many are kept: more lifetimes than this in one window are judged again. */
 #define LIFE_MEMOS_MAX 32
