@@ -447,20 +447,9 @@ scale(struct store *st, const char *path, struct fleet *f, int repeat)
 				if (store_round(st, &g, m0 + i) != 0)
 					return 1;
 				t0 = now_s();
-				if (getenv("PROF_SPLIT")) {
-					if (window_update(w, st, now - h * 3600 * 1000LL, now,
-					                  cfg->detector.window_memory) != 0)
-						return 1;
-					fprintf(stderr, "update %ld h: %.0f ms\n", h,
-					        (now_s() - t0) * 1000);
-				}
-				double t1 = now_s();
 				if (detect_rank_window(st, cfg, w, (uint64_t)h * 3600, now, &r) !=
 				    0)
 					return 1;
-				if (getenv("PROF_SPLIT"))
-					fprintf(stderr, "rank %ld h: %.0f ms\n", h,
-					        (now_s() - t1) * 1000);
 				if (now_s() - t0 < best[k])
 					best[k] = now_s() - t0;
 				ranking_release(&r);
