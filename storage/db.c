@@ -19,6 +19,24 @@ db_set_error(struct db *db, const char *sqlstate, const char *fmt, ...)
 	vsnprintf(db->err, sizeof(db->err), fmt, ap);
 	va_end(ap);
 	snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", sqlstate != NULL ? sqlstate : "");
+	if (sqlstate == NULL)
+		db->failure = DB_FAIL_OTHER;
+	else if (strcmp(sqlstate, "57014") == 0)
+		db->failure = DB_FAIL_INTERRUPT;
+	else if (strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0 ||
+	         strncmp(sqlstate, "54", 2) == 0)
+		db->failure = DB_FAIL_DATA;
+	else
+		db->failure = DB_FAIL_OTHER;
+}
+
+/* Forget the last failure: a new command starts. */
+static void
+clear_error(struct db *db)
+{
+	db->err[0] = '\0';
+	db->sqlstate[0] = '\0';
+	db->failure = DB_FAIL_NONE;
 }
 
 /* ---- Connections ---- */
@@ -36,6 +54,12 @@ db_target_is_postgres(const char *target)
 struct db *
 db_open(const char *target, char *err, size_t errlen)
 {
+	return db_open_flags(target, 0, err, errlen);
+}
+
+struct db *
+db_open_flags(const char *target, unsigned flags, char *err, size_t errlen)
+{
 	struct db *db;
 	int rc;
 
@@ -44,6 +68,7 @@ db_open(const char *target, char *err, size_t errlen)
 		return NULL;
 	}
 	db = xcalloc(1, sizeof(*db));
+	db->flags = flags;
 	db->kind = db_target_is_postgres(target) ? DB_POSTGRES : DB_SQLITE;
 	if (db->kind == DB_POSTGRES)
 		rc = dbpg_open(db, target, err, errlen);
@@ -90,6 +115,12 @@ db_sqlstate(const struct db *db)
 	return db->sqlstate;
 }
 
+enum db_failure
+db_failure(const struct db *db)
+{
+	return db->failure;
+}
+
 int64_t
 db_changes(const struct db *db)
 {
@@ -121,8 +152,7 @@ db_sqlite(struct db *db)
 int
 db_exec(struct db *db, const char *sql)
 {
-	db->err[0] = '\0';
-	db->sqlstate[0] = '\0';
+	clear_error(db);
 	return db->kind == DB_POSTGRES ? dbpg_exec(db, sql) : dblite_exec(db, sql);
 }
 
@@ -141,8 +171,7 @@ db_prepare(struct db *db, const char *sql)
 			return stmt;
 		}
 	}
-	db->err[0] = '\0';
-	db->sqlstate[0] = '\0';
+	clear_error(db);
 	stmt = xcalloc(1, sizeof(*stmt));
 	stmt->db = db;
 	stmt->sql = xstrdup(sql);
@@ -232,6 +261,12 @@ db_bind_text(struct db_stmt *stmt, int i, const char *s)
 }
 
 int
+db_bind_text_n(struct db_stmt *stmt, int i, const char *s, size_t n)
+{
+	return bind(stmt, i, &(struct db_value){.type = DB_TYPE_TEXT, .p = n ? s : "", .n = n});
+}
+
+int
 db_bind_blob(struct db_stmt *stmt, int i, const void *p, size_t n)
 {
 	return bind(stmt, i, &(struct db_value){.type = DB_TYPE_BLOB, .p = n ? p : "", .n = n});
@@ -248,8 +283,7 @@ db_step(struct db_stmt *stmt)
 {
 	struct db *db = stmt->db;
 
-	db->err[0] = '\0';
-	db->sqlstate[0] = '\0';
+	clear_error(db);
 	return db->kind == DB_POSTGRES ? dbpg_step(stmt) : dblite_step(stmt);
 }
 
@@ -370,8 +404,7 @@ db_begin_read(struct db *db)
 int
 db_commit(struct db *db)
 {
-	db->err[0] = '\0';
-	db->sqlstate[0] = '\0';
+	clear_error(db);
 	if (db->kind == DB_POSTGRES)
 		return dbpg_commit(db);
 	return dblite_exec(db, "COMMIT");
@@ -381,8 +414,7 @@ int
 db_rollback(struct db *db)
 {
 	end_all(db);
-	db->err[0] = '\0';
-	db->sqlstate[0] = '\0';
+	clear_error(db);
 	if (db->kind == DB_POSTGRES)
 		return dbpg_rollback(db);
 	if (!dblite_in_transaction(db))

@@ -78,6 +78,7 @@ struct db_stmt {
 
 struct db {
 	enum db_kind kind;
+	unsigned flags; /* enum db_flags */
 	sqlite3 *lite;
 	PGconn *pg;
 	unsigned gen;           /* connections made, from 1 */
@@ -91,9 +92,11 @@ struct db {
 	int64_t changes; /* PostgreSQL: of the last INSERT, UPDATE or DELETE */
 	char err[1024];
 	char sqlstate[6];
+	enum db_failure failure;
 };
 
-/* Keep a message as db_errmsg() (and 'sqlstate', NULL for none, as db_sqlstate()). */
+/* Keep a message as db_errmsg() (and 'sqlstate', NULL for none, as db_sqlstate()); db_failure()
+ * follows from the SQLSTATE (DB_FAIL_OTHER without one: the SQLite driver sets its own after). */
 void db_set_error(struct db *db, const char *sqlstate, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -10,19 +10,46 @@
 
 #define BUSY_TIMEOUT_MS 5000
 
+/* db_failure() for SQLite's result code 'code'. */
+static enum db_failure
+failure_of(int code)
+{
+	switch (code & 0xff) {
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+	case SQLITE_TOOBIG:
+	case SQLITE_RANGE:
+		return DB_FAIL_DATA;
+	case SQLITE_INTERRUPT:
+		return DB_FAIL_INTERRUPT;
+	default:
+		return DB_FAIL_OTHER;
+	}
+}
+
+/* Keep 'msg' (NULL: the connection's own) and the kind of the connection's last failure. */
+static void
+save_error_msg(struct db *db, const char *msg)
+{
+	int code = sqlite3_extended_errcode(db->lite);
+
+	db_set_error(db, NULL, "%s", msg != NULL ? msg : sqlite3_errmsg(db->lite));
+	db->failure = code == SQLITE_OK ? DB_FAIL_OTHER : failure_of(code);
+}
+
 static void
 save_error(struct db *db)
 {
-	db_set_error(db, NULL, "%s", sqlite3_errmsg(db->lite));
+	save_error_msg(db, NULL);
 }
 
 int
 dblite_open(struct db *db, const char *target, char *err, size_t errlen)
 {
-	int rc = sqlite3_open_v2(target, &db->lite,
-	                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-	                             SQLITE_OPEN_URI,
-	                         NULL);
+	int mode = (db->flags & DB_READONLY) != 0 ? SQLITE_OPEN_READONLY
+	                                          : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	int rc =
+	    sqlite3_open_v2(target, &db->lite, mode | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, NULL);
 
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "'%s': %s", target,
@@ -48,7 +75,7 @@ dblite_exec(struct db *db, const char *sql)
 	char *msg = NULL;
 
 	if (sqlite3_exec(db->lite, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		db_set_error(db, NULL, "%s", msg != NULL ? msg : sqlite3_errmsg(db->lite));
+		save_error_msg(db, msg);
 		sqlite3_free(msg);
 		return -1;
 	}
