@@ -62,6 +62,7 @@ struct db_stmt {
 	uint64_t hash; /* of 'sql' */
 	int nparams;
 	sqlite3_stmt *lite;
+	bool lite_ran; /* SQLite: stepped since its last reset (a binding must reset it first) */
 	/* PostgreSQL */
 	char *pg_sql;   /* with $N placeholders */
 	char name[32];  /* the server's name of the prepared statement */
