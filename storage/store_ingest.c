@@ -30,7 +30,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "base/hash.h"
 #include "base/log.h"
@@ -989,7 +988,7 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 
 	stmt = store_prepare(st, "INSERT INTO scrapes (target_id, ts, duration_ms, bytes, status, "
 	                         "format, kind, detail, total_goroutines, restart)"
-	                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+	                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id");
 	if (stmt == NULL)
 		goto out_rollback;
 	db_bind_int64(stmt, 1, rec->target_id);
@@ -1007,13 +1006,9 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	db_bind_int64(stmt, 8, rec->detail ? 1 : 0);
 	if (reason != LIFETIME_SAME)
 		db_bind_text(stmt, 10, lifetime_reason_name((enum lifetime_reason)reason));
-	if (db_step(stmt) != DB_DONE) {
-		store_log_db(st, what);
-		store_stmt_done(stmt);
+	scrape_id = store_step_id(st, stmt, what);
+	if (scrape_id < 0)
 		goto out_rollback;
-	}
-	store_stmt_done(stmt);
-	scrape_id = sqlite3_last_insert_rowid(store_db(st));
 	ing->now.scrape_id = scrape_id;
 
 	/* one statement for every sample: each step rebinds all but the scrape's id */
