@@ -126,8 +126,15 @@ alertstore_update(struct store *st, const struct alert_row *row, const struct ou
 
 	if (store_begin(st) != 0)
 		return -1;
-	stmt = store_prepare(st, "INSERT OR REPLACE INTO alerts (" ALERT_COLUMNS ", updated) "
-	                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+	/* the whole row, new or replacing the old one: (service_id, location_id) is its only key */
+	stmt = store_prepare(
+	    st, "INSERT INTO alerts (" ALERT_COLUMNS ", updated) "
+	        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+	        " ON CONFLICT (service_id, location_id) DO UPDATE SET state = excluded.state,"
+	        " pending_since = excluded.pending_since, firing_since = excluded.firing_since,"
+	        " resolved_at = excluded.resolved_at, last_notified = excluded.last_notified,"
+	        " last_score = excluded.last_score, last_count = excluded.last_count,"
+	        " firing_payload = excluded.firing_payload, updated = excluded.updated");
 	if (stmt == NULL)
 		goto out_rollback;
 	db_bind_int64(stmt, 1, row->service_id);
@@ -148,9 +155,9 @@ alertstore_update(struct store *st, const struct alert_row *row, const struct ou
 		goto out_rollback;
 	for (size_t i = 0; i < nout; i++) {
 		stmt = store_prepare(
-		    st, "INSERT OR IGNORE INTO outbox (event_id, webhook, status, service_id, "
-		        "location_id, payload, created, next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, "
-		        "?6, ?7, ?7)");
+		    st, "INSERT INTO outbox (event_id, webhook, status, service_id, location_id,"
+		        " payload, created, next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)"
+		        " ON CONFLICT (event_id, webhook) DO NOTHING");
 		if (stmt == NULL)
 			goto out_rollback;
 		db_bind_text(stmt, 1, out[i].event_id);

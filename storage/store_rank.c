@@ -772,8 +772,8 @@ int
 store_window_marks(struct store *st, int64_t *scrape_id, int64_t *move_seq)
 {
 	struct db_stmt *stmt =
-	    store_prepare(st, "SELECT (SELECT ifnull(max(id), 0) FROM scrapes),"
-	                      " (SELECT ifnull(max(seq), 0) FROM restart_moves)");
+	    store_prepare(st, "SELECT (SELECT coalesce(max(id), 0) FROM scrapes),"
+	                      " (SELECT coalesce(max(seq), 0) FROM restart_moves)");
 
 	if (stmt == NULL)
 		return -1;
