@@ -390,15 +390,19 @@ end_all(struct db *db)
 int
 db_begin(struct db *db)
 {
-	return db_exec(db, db->kind == DB_POSTGRES ? "BEGIN" : "BEGIN IMMEDIATE");
+	if (db->kind == DB_POSTGRES)
+		return db_exec(db, "BEGIN");
+	clear_error(db);
+	return dblite_tx(db, DBLITE_BEGIN);
 }
 
 int
 db_begin_read(struct db *db)
 {
-	return db_exec(db, db->kind == DB_POSTGRES
-	                       ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
-	                       : "BEGIN");
+	if (db->kind == DB_POSTGRES)
+		return db_exec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+	clear_error(db);
+	return dblite_tx(db, DBLITE_BEGIN_READ);
 }
 
 int
@@ -407,7 +411,7 @@ db_commit(struct db *db)
 	clear_error(db);
 	if (db->kind == DB_POSTGRES)
 		return dbpg_commit(db);
-	return dblite_exec(db, "COMMIT");
+	return dblite_tx(db, DBLITE_COMMIT);
 }
 
 int
@@ -419,7 +423,7 @@ db_rollback(struct db *db)
 		return dbpg_rollback(db);
 	if (!dblite_in_transaction(db))
 		return 0;
-	return dblite_exec(db, "ROLLBACK");
+	return dblite_tx(db, DBLITE_ROLLBACK);
 }
 
 bool

@@ -77,10 +77,20 @@ struct db_stmt {
 	int nbytes;
 };
 
+/* SQLite: the statements that begin and end transactions (see dblite_tx()). */
+enum dblite_tx {
+	DBLITE_BEGIN,      /* BEGIN IMMEDIATE */
+	DBLITE_BEGIN_READ, /* BEGIN */
+	DBLITE_COMMIT,
+	DBLITE_ROLLBACK,
+	DBLITE_TX_N,
+};
+
 struct db {
 	enum db_kind kind;
 	unsigned flags; /* enum db_flags */
 	sqlite3 *lite;
+	sqlite3_stmt *lite_tx[DBLITE_TX_N]; /* prepared on first use */
 	PGconn *pg;
 	unsigned gen;           /* connections made, from 1 */
 	unsigned next_name;     /* the last statement name given */
@@ -105,6 +115,9 @@ void db_set_error(struct db *db, const char *sqlstate, const char *fmt, ...)
 int dblite_open(struct db *db, const char *target, char *err, size_t errlen);
 void dblite_close(struct db *db);
 int dblite_exec(struct db *db, const char *sql);
+/* Run 'tx' (a statement prepared once per connection: a transaction per unit of work would
+ * otherwise parse two statements each). 0, or -1 (db_errmsg()). */
+int dblite_tx(struct db *db, enum dblite_tx tx);
 int dblite_prepare(struct db_stmt *stmt);
 void dblite_finalize(struct db_stmt *stmt);
 void dblite_end(struct db_stmt *stmt);

@@ -64,6 +64,8 @@ dblite_open(struct db *db, const char *target, char *err, size_t errlen)
 void
 dblite_close(struct db *db)
 {
+	for (int i = 0; i < DBLITE_TX_N; i++)
+		sqlite3_finalize(db->lite_tx[i]);
 	/* every statement is finalized by now: close cannot fail on one left open */
 	sqlite3_close(db->lite);
 	db->lite = NULL;
@@ -80,6 +82,30 @@ dblite_exec(struct db *db, const char *sql)
 		return -1;
 	}
 	return 0;
+}
+
+int
+dblite_tx(struct db *db, enum dblite_tx tx)
+{
+	static const char *const sql[DBLITE_TX_N] = {
+	    [DBLITE_BEGIN] = "BEGIN IMMEDIATE",
+	    [DBLITE_BEGIN_READ] = "BEGIN",
+	    [DBLITE_COMMIT] = "COMMIT",
+	    [DBLITE_ROLLBACK] = "ROLLBACK",
+	};
+	sqlite3_stmt **stmt = &db->lite_tx[tx];
+	int rc;
+
+	if (*stmt == NULL && sqlite3_prepare_v3(db->lite, sql[tx], -1, SQLITE_PREPARE_PERSISTENT,
+	                                        stmt, NULL) != SQLITE_OK) {
+		save_error(db);
+		return -1;
+	}
+	rc = sqlite3_step(*stmt);
+	if (rc != SQLITE_DONE)
+		save_error(db);
+	sqlite3_reset(*stmt);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 int
