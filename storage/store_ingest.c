@@ -761,7 +761,7 @@ store_sample_stacks(struct store *st, int64_t scrape_id, int64_t location_id,
 		stmt = store_prepare(
 		    st, "INSERT INTO sample_stacks (scrape_id, location_id, stack_id, count)"
 		        " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (scrape_id, location_id, stack_id)"
-		        " DO UPDATE SET count = count + excluded.count");
+		        " DO UPDATE SET count = sample_stacks.count + excluded.count");
 		if (stmt == NULL)
 			return -1;
 		db_bind_int64(stmt, 1, scrape_id);
@@ -878,10 +878,10 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, in
 	stmt = store_prepare(
 	    st, "INSERT INTO locations (function, file, line, op, stack_id, first_seen, last_seen)"
 	        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"
-	        " ON CONFLICT (function, file, line, op) DO UPDATE SET last_seen = max(last_seen, "
-	        "excluded.last_seen),"
-	        " first_seen = min(first_seen, excluded.first_seen), stack_id = coalesce(stack_id, "
-	        "excluded.stack_id)"
+	        " ON CONFLICT (function, file, line, op) DO UPDATE SET"
+	        " last_seen = max(locations.last_seen, excluded.last_seen),"
+	        " first_seen = min(locations.first_seen, excluded.first_seen),"
+	        " stack_id = coalesce(locations.stack_id, excluded.stack_id)"
 	        " RETURNING id, stack_id, first_seen, last_seen");
 	if (stmt == NULL)
 		return -1;
@@ -1016,11 +1016,11 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		stmt = store_prepare(st, "INSERT INTO samples (scrape_id, location_id, count, "
 		                         "leaked, max_wait, min_wait, median_wait)"
 		                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-		                         " ON CONFLICT (scrape_id, location_id) DO UPDATE SET "
-		                         "count = count + excluded.count,"
-		                         " leaked = leaked + excluded.leaked, max_wait = "
-		                         "max(max_wait, excluded.max_wait),"
-		                         " min_wait = min(min_wait, excluded.min_wait)");
+		                         " ON CONFLICT (scrape_id, location_id) DO UPDATE SET"
+		                         " count = samples.count + excluded.count,"
+		                         " leaked = samples.leaked + excluded.leaked,"
+		                         " max_wait = max(samples.max_wait, excluded.max_wait),"
+		                         " min_wait = min(samples.min_wait, excluded.min_wait)");
 		if (stmt == NULL)
 			goto out_rollback;
 		db_bind_int64(stmt, 1, scrape_id);

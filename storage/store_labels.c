@@ -24,7 +24,7 @@ intern_set(struct store *st, const char *set, int64_t ts)
 
 	stmt = store_prepare(st, "INSERT INTO labelsets (labels, last_seen) VALUES (?1, ?2)"
 	                         " ON CONFLICT (labels) DO UPDATE SET last_seen ="
-	                         " max(last_seen, excluded.last_seen) RETURNING id");
+	                         " max(labelsets.last_seen, excluded.last_seen) RETURNING id");
 	if (stmt == NULL)
 		return -1;
 	db_bind_text(stmt, 1, set);
@@ -44,8 +44,8 @@ put_row(struct store *st, int64_t scrape_id, int64_t ts, int64_t location_id, co
 		return -1;
 	stmt = store_prepare(st, "INSERT INTO label_samples (scrape_id, location_id, labelset_id,"
 	                         " count) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (scrape_id,"
-	                         " location_id, labelset_id) DO UPDATE SET count = count +"
-	                         " excluded.count");
+	                         " location_id, labelset_id) DO UPDATE SET count ="
+	                         " label_samples.count + excluded.count");
 	if (stmt == NULL)
 		return -1;
 	db_bind_int64(stmt, 1, scrape_id);

@@ -224,7 +224,7 @@ roll_stacks(struct store *st, int64_t service_id, int64_t hour, const struct rol
 		stmt = store_prepare(
 		    st, "INSERT INTO rollup_stacks (service_id, location_id, hour, stack_id, rise)"
 		        " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (service_id, location_id, hour,"
-		        " stack_id) DO UPDATE SET rise = rise + excluded.rise");
+		        " stack_id) DO UPDATE SET rise = rollup_stacks.rise + excluded.rise");
 		if (stmt == NULL)
 			goto out_free;
 		db_bind_int64(stmt, 1, service_id);
@@ -377,7 +377,8 @@ retention_target_hour(struct store *st, int64_t target_id, int64_t hour, unsigne
 	stmt = store_prepare(
 	    st, "INSERT INTO rollup_hours (service_id, hour, instances, scrapes, step_ms)"
 	        " VALUES (?1, ?2, 1, ?3, ?4) ON CONFLICT (service_id, hour) DO UPDATE SET"
-	        " instances = instances + 1, scrapes = scrapes + ?3, step_ms = step_ms + ?4");
+	        " instances = rollup_hours.instances + 1, scrapes = rollup_hours.scrapes + ?3,"
+	        " step_ms = rollup_hours.step_ms + ?4");
 	if (stmt == NULL)
 		goto out_free;
 	db_bind_int64(stmt, 1, service_id);
@@ -416,9 +417,10 @@ retention_target_hour(struct store *st, int64_t target_id, int64_t hour, unsigne
 		        " instances, scrapes, rise) VALUES (?1, ?2, ?3, ?4, CAST(?5 AS REAL) / ?6, "
 		        "?7, ?6, ?8)"
 		        " ON CONFLICT (service_id, location_id, hour) DO UPDATE SET"
-		        " max_count = max(max_count, excluded.max_count),"
-		        " mean_count = mean_count + CAST(?5 AS REAL) / scrapes,"
-		        " instances = instances + excluded.instances, rise = rise + excluded.rise");
+		        " max_count = max(rollups.max_count, excluded.max_count),"
+		        " mean_count = rollups.mean_count + CAST(?5 AS REAL) / rollups.scrapes,"
+		        " instances = rollups.instances + excluded.instances,"
+		        " rise = rollups.rise + excluded.rise");
 		if (stmt == NULL)
 			goto out_free;
 		db_bind_int64(stmt, 1, service_id);
