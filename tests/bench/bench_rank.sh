@@ -13,7 +13,7 @@ for sql in schema schema_pg; do
 	inc=$BUILD/gen/storage/$sql.sql.inc
 	[ "$inc" -nt storage/$sql.sql ] || make -s "$inc"
 done
-srcs="tests/bench/bench_rank.c $(ls storage/*.c base/*.c) collector/profile.c collector/classify.c collector/parse_text.c collector/parse_labels.c collector/parse_proto.c detect/history.c detect/trend.c detect/callsites.c"
+srcs="tests/bench/bench_rank.c $(ls storage/*.c base/*.c) collector/profile.c collector/classify.c collector/parse_text.c collector/parse_labels.c collector/parse_proto.c detect/history.c detect/trend.c detect/callsites.c detect/window.c detect/series.c detect/suspect_labels.c"
 build() { # build OUT DETECT_C
 	# shellcheck disable=SC2086
 	cc -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -I. -I"$BUILD/gen" -o "$1" \
