@@ -297,11 +297,14 @@ db_column_count(struct db_stmt *stmt)
 	return dblite_column_count(stmt);
 }
 
-/* A column index that the current row has; out of range reads as NULL, as in SQLite. */
+/* A column index that the current row has; out of range reads as NULL, as in SQLite. Read for
+ * every column of every row: SQLite's count is the statement's own field. */
 static bool
 column_ok(struct db_stmt *stmt, int col)
 {
-	return col >= 0 && col < db_column_count(stmt);
+	int n = stmt->db->kind == DB_POSTGRES ? dbpg_column_count(stmt) : stmt->lite_ncols;
+
+	return col >= 0 && col < n;
 }
 
 bool

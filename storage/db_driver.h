@@ -62,7 +62,8 @@ struct db_stmt {
 	uint64_t hash; /* of 'sql' */
 	int nparams;
 	sqlite3_stmt *lite;
-	bool lite_ran; /* SQLite: stepped since its last reset (a binding must reset it first) */
+	bool lite_ran;  /* SQLite: stepped since its last reset (a binding must reset it first) */
+	int lite_ncols; /* SQLite: the current row's columns, 0 without a row */
 	/* PostgreSQL */
 	char *pg_sql;   /* with $N placeholders */
 	char name[32];  /* the server's name of the prepared statement */

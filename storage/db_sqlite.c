@@ -145,6 +145,7 @@ dblite_end(struct db_stmt *stmt)
 {
 	sqlite3_reset(stmt->lite);
 	stmt->lite_ran = false;
+	stmt->lite_ncols = 0;
 }
 
 void
@@ -193,6 +194,8 @@ dblite_step(struct db_stmt *stmt)
 
 	stmt->lite_ran = true;
 	rc = sqlite3_step(stmt->lite);
+	/* counted once per row: every column read checks its index against it */
+	stmt->lite_ncols = rc == SQLITE_ROW ? sqlite3_data_count(stmt->lite) : 0;
 	if (rc == SQLITE_ROW)
 		return DB_ROW;
 	if (rc == SQLITE_DONE)
@@ -204,7 +207,7 @@ dblite_step(struct db_stmt *stmt)
 int
 dblite_column_count(struct db_stmt *stmt)
 {
-	return sqlite3_data_count(stmt->lite);
+	return stmt->lite_ncols;
 }
 
 bool
