@@ -30,10 +30,10 @@ bool store_readonly(const struct store *st);
 /* A prepared statement for 'sql', compiled on first use and cached in 'st' for its lifetime. The
  * cache is keyed by the string's address: pass a string literal or a static const array, never a
  * built buffer (at most 128 statements per connection). The statement comes back reset with its
- * bindings cleared; after stepping it, call store_stmt_done() (or db_reset()) so that it
- * releases its read snapshot. Never finalize it. Do not hold one across a call that may prepare the
- * same SQL (a nested walk would reset it; so would one of the same text at another address, db.h
- * caching by text). Borrowed. NULL on error (logged: path, SQL's first words and the database's
+ * bindings cleared; after stepping it, call store_stmt_done() (or db_reset()) so that it releases
+ * its read snapshot. Never finalize it. Do not hold one across a call that may prepare the same SQL
+ * (a nested walk would reset it; so would the same text at another address: db.h caches by text).
+ * Borrowed. NULL on error (logged: path, SQL's first words and the database's
  * message; store_errmsg() has the message). */
 struct db_stmt *store_prepare(struct store *st, const char *sql);
 /* Step a write statement to completion and reset it: 0, or -1 logged as store_log_db(st, what). */
@@ -49,12 +49,12 @@ void store_bind_wait(struct db_stmt *stmt, int col, int32_t minutes);
 
 /* Transactions. store_begin() starts a write transaction (db_begin(): SQLite's BEGIN IMMEDIATE, a
  * writer taking the lock up front, so that busy_timeout applies there and never half-way through);
- * store_begin_read() a deferred one for
- * consistent multi-statement reads (end it with store_rollback() or store_commit()). store_commit()
- * commits (on failure it rolls back and returns -1); store_rollback() resets every cached
- * statement, rolls back, and is safe to call when no transaction is open. Nested calls are not
- * supported: the store's own API functions open their own transactions, so never call them between
- * store_begin() and store_commit(). 0, or -1 (logged). */
+ * store_begin_read() one for consistent multi-statement reads (db_begin_read(); end it with
+ * store_rollback() or store_commit()). store_commit() commits (on failure it rolls back and returns
+ * -1); store_rollback() resets every cached statement, rolls back, and is safe to call when no
+ * transaction is open. Nested calls are not supported: the store's own API functions open their
+ * own transactions, so never call them between store_begin() and store_commit(). 0, or -1
+ * (logged). */
 int store_begin(struct store *st) __attribute__((warn_unused_result));
 int store_begin_read(struct store *st) __attribute__((warn_unused_result));
 int store_commit(struct store *st) __attribute__((warn_unused_result));
