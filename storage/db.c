@@ -127,6 +127,16 @@ db_changes(const struct db *db)
 	return db->kind == DB_POSTGRES ? db->changes : dblite_changes(db);
 }
 
+int64_t
+db_last_insert_rowid(struct db *db)
+{
+	if (db->kind == DB_POSTGRES) {
+		db_set_error(db, NULL, "no last inserted rowid on PostgreSQL: use RETURNING");
+		return -1;
+	}
+	return dblite_last_insert_rowid(db);
+}
+
 int
 db_reconnect(struct db *db)
 {

@@ -140,6 +140,11 @@ size_t db_column_bytes(struct db_stmt *stmt, int col);
 
 /* Rows the last completed INSERT, UPDATE or DELETE changed (as sqlite3_changes()). */
 int64_t db_changes(const struct db *db);
+/* SQLite: the rowid of the last row inserted on the connection (as sqlite3_last_insert_rowid()).
+ * Cheaper there than INSERT ... RETURNING, which SQLite runs through a temporary table (a few
+ * microseconds per row). PostgreSQL has no such thing: -1, with db_errmsg() saying to use
+ * RETURNING. */
+int64_t db_last_insert_rowid(struct db *db);
 
 /* Transactions. db_begin() starts a write transaction (SQLite: BEGIN IMMEDIATE, so that a writer
  * waits for the lock up front); db_begin_read() one for consistent reads (SQLite: deferred;

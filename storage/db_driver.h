@@ -133,6 +133,7 @@ const char *dblite_column_text(struct db_stmt *stmt, int col);
 const void *dblite_column_blob(struct db_stmt *stmt, int col);
 size_t dblite_column_bytes(struct db_stmt *stmt, int col);
 int64_t dblite_changes(const struct db *db);
+int64_t dblite_last_insert_rowid(const struct db *db);
 bool dblite_in_transaction(const struct db *db);
 
 /* PostgreSQL (db_pg.c). */

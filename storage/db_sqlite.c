@@ -252,6 +252,12 @@ dblite_changes(const struct db *db)
 	return sqlite3_changes64(db->lite);
 }
 
+int64_t
+dblite_last_insert_rowid(const struct db *db)
+{
+	return sqlite3_last_insert_rowid(db->lite);
+}
+
 bool
 dblite_in_transaction(const struct db *db)
 {

@@ -501,6 +501,14 @@ START_TEST(test_changes)
 	step_row(stmt, db);
 	step_done(stmt, db);
 	ck_assert_int_eq(db_changes(db), 2);
+	/* the last inserted rowid: SQLite's; PostgreSQL refuses, naming RETURNING */
+	testutil_db_exec(db, "INSERT INTO c (k, v) VALUES (41, 1)");
+	if (_i == SQLITE) {
+		ck_assert_int_eq(db_last_insert_rowid(db), 41);
+	} else {
+		ck_assert_int_eq(db_last_insert_rowid(db), -1);
+		ck_assert_msg(strstr(db_errmsg(db), "RETURNING") != NULL, "%s", db_errmsg(db));
+	}
 	close_fresh(db);
 }
 END_TEST
