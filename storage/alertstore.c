@@ -8,31 +8,31 @@
 #include "storage/store_internal.h"
 
 static void
-bind_ms_or_null(sqlite3_stmt *stmt, int idx, int64_t ms)
+bind_ms_or_null(struct db_stmt *stmt, int idx, int64_t ms)
 {
 	if (ms > 0)
-		sqlite3_bind_int64(stmt, idx, ms);
+		db_bind_int64(stmt, idx, ms);
 	else
-		sqlite3_bind_null(stmt, idx);
+		db_bind_null(stmt, idx);
 }
 
 static void
-row_from_stmt(sqlite3_stmt *stmt, struct alert_row *out)
+row_from_stmt(struct db_stmt *stmt, struct alert_row *out)
 {
-	const unsigned char *state;
+	const char *state;
 
 	memset(out, 0, sizeof(*out));
-	out->service_id = sqlite3_column_int64(stmt, 0);
-	out->location_id = sqlite3_column_int64(stmt, 1);
-	state = sqlite3_column_text(stmt, 2);
+	out->service_id = db_column_int64(stmt, 0);
+	out->location_id = db_column_int64(stmt, 1);
+	state = db_column_text(stmt, 2);
 	if (state != NULL)
-		snprintf(out->state, sizeof(out->state), "%s", (const char *)state);
-	out->pending_since = sqlite3_column_int64(stmt, 3);
-	out->firing_since = sqlite3_column_int64(stmt, 4);
-	out->resolved_at = sqlite3_column_int64(stmt, 5);
-	out->last_notified = sqlite3_column_int64(stmt, 6);
-	out->last_score = sqlite3_column_double(stmt, 7);
-	out->last_count = sqlite3_column_int64(stmt, 8);
+		snprintf(out->state, sizeof(out->state), "%s", state);
+	out->pending_since = db_column_int64(stmt, 3);
+	out->firing_since = db_column_int64(stmt, 4);
+	out->resolved_at = db_column_int64(stmt, 5);
+	out->last_notified = db_column_int64(stmt, 6);
+	out->last_score = db_column_double(stmt, 7);
+	out->last_count = db_column_int64(stmt, 8);
 	out->firing_payload = store_column_strdup(stmt, 9, false);
 }
 
@@ -52,25 +52,25 @@ alert_row_release(struct alert_row *row)
 int
 alertstore_get(struct store *st, int64_t service_id, int64_t location_id, struct alert_row *out)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc;
 
 	stmt = store_prepare(st, "SELECT " ALERT_COLUMNS
 	                         " FROM alerts WHERE service_id = ?1 AND location_id = ?2");
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, service_id);
-	sqlite3_bind_int64(stmt, 2, location_id);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
+	db_bind_int64(stmt, 1, service_id);
+	db_bind_int64(stmt, 2, location_id);
+	rc = db_step(stmt);
+	if (rc == DB_ROW) {
 		row_from_stmt(stmt, out);
 		store_stmt_done(stmt);
 		return 0;
 	}
 	store_stmt_done(stmt);
-	if (rc == SQLITE_DONE)
+	if (rc == DB_DONE)
 		return 1;
-	store_log_sqlite(st, "reading alert state");
+	store_log_db(st, "reading alert state");
 	return -1;
 }
 
@@ -80,8 +80,8 @@ alertstore_each_active(struct store *st, int (*cb)(const struct alert_row *row, 
 {
 	struct alert_row *rows = NULL, *grown;
 	size_t n = 0, cap = 0;
-	sqlite3_stmt *stmt;
-	int rc = SQLITE_DONE, ret = 0;
+	struct db_stmt *stmt;
+	int rc = DB_DONE, ret = 0;
 
 	/* Collect first, then call back: the callback may write (and a statement must not stay open
 	 * meanwhile). */
@@ -90,7 +90,7 @@ alertstore_each_active(struct store *st, int (*cb)(const struct alert_row *row, 
 	                         "ORDER BY service_id, location_id");
 	if (stmt == NULL)
 		return -1;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
 			grown = realloc(rows, cap * sizeof(*rows));
@@ -104,8 +104,8 @@ alertstore_each_active(struct store *st, int (*cb)(const struct alert_row *row, 
 		row_from_stmt(stmt, &rows[n++]);
 	}
 	store_stmt_done(stmt);
-	if (rc != SQLITE_DONE) {
-		store_log_sqlite(st, "listing active alerts");
+	if (rc != DB_DONE) {
+		store_log_db(st, "listing active alerts");
 		ret = -1;
 		goto out_free;
 	}
@@ -122,44 +122,51 @@ int
 alertstore_update(struct store *st, const struct alert_row *row, const struct outbox_new *out,
                   size_t nout, int64_t now)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 
 	if (store_begin(st) != 0)
 		return -1;
-	stmt = store_prepare(st, "INSERT OR REPLACE INTO alerts (" ALERT_COLUMNS ", updated) "
-	                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+	/* the whole row, new or replacing the old one: (service_id, location_id) is its only key */
+	stmt = store_prepare(
+	    st, "INSERT INTO alerts (" ALERT_COLUMNS ", updated) "
+	        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+	        " ON CONFLICT (service_id, location_id) DO UPDATE SET state = excluded.state,"
+	        " pending_since = excluded.pending_since, firing_since = excluded.firing_since,"
+	        " resolved_at = excluded.resolved_at, last_notified = excluded.last_notified,"
+	        " last_score = excluded.last_score, last_count = excluded.last_count,"
+	        " firing_payload = excluded.firing_payload, updated = excluded.updated");
 	if (stmt == NULL)
 		goto out_rollback;
-	sqlite3_bind_int64(stmt, 1, row->service_id);
-	sqlite3_bind_int64(stmt, 2, row->location_id);
-	sqlite3_bind_text(stmt, 3, row->state, -1, SQLITE_STATIC);
+	db_bind_int64(stmt, 1, row->service_id);
+	db_bind_int64(stmt, 2, row->location_id);
+	db_bind_text(stmt, 3, row->state);
 	bind_ms_or_null(stmt, 4, row->pending_since);
 	bind_ms_or_null(stmt, 5, row->firing_since);
 	bind_ms_or_null(stmt, 6, row->resolved_at);
 	bind_ms_or_null(stmt, 7, row->last_notified);
-	sqlite3_bind_double(stmt, 8, row->last_score);
-	sqlite3_bind_int64(stmt, 9, row->last_count);
+	db_bind_double(stmt, 8, row->last_score);
+	db_bind_int64(stmt, 9, row->last_count);
 	if (row->firing_payload != NULL)
-		sqlite3_bind_text(stmt, 10, row->firing_payload, -1, SQLITE_STATIC);
+		db_bind_text(stmt, 10, row->firing_payload);
 	else
-		sqlite3_bind_null(stmt, 10);
-	sqlite3_bind_int64(stmt, 11, now);
+		db_bind_null(stmt, 10);
+	db_bind_int64(stmt, 11, now);
 	if (store_step_write(st, stmt, "writing alert state") != 0)
 		goto out_rollback;
 	for (size_t i = 0; i < nout; i++) {
 		stmt = store_prepare(
-		    st, "INSERT OR IGNORE INTO outbox (event_id, webhook, status, service_id, "
-		        "location_id, payload, created, next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, "
-		        "?6, ?7, ?7)");
+		    st, "INSERT INTO outbox (event_id, webhook, status, service_id, location_id,"
+		        " payload, created, next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)"
+		        " ON CONFLICT (event_id, webhook) DO NOTHING");
 		if (stmt == NULL)
 			goto out_rollback;
-		sqlite3_bind_text(stmt, 1, out[i].event_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 2, out[i].webhook, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 3, out[i].status, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 4, row->service_id);
-		sqlite3_bind_int64(stmt, 5, row->location_id);
-		sqlite3_bind_text(stmt, 6, out[i].payload, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 7, now);
+		db_bind_text(stmt, 1, out[i].event_id);
+		db_bind_text(stmt, 2, out[i].webhook);
+		db_bind_text(stmt, 3, out[i].status);
+		db_bind_int64(stmt, 4, row->service_id);
+		db_bind_int64(stmt, 5, row->location_id);
+		db_bind_text(stmt, 6, out[i].payload);
+		db_bind_int64(stmt, 7, now);
 		if (store_step_write(st, stmt, "queueing a notification") != 0)
 			goto out_rollback;
 	}
@@ -171,21 +178,21 @@ out_rollback:
 }
 
 /* Run one write statement with up to three parameters, ?1 and ?2 (integers) and ?3 (text or NULL);
- * binding a parameter the statement does not use is harmless (SQLITE_RANGE, ignored). */
+ * binding a parameter the statement does not use is harmless (db_bind_*() refuses it, ignored). */
 static int
 exec_write(struct store *st, const char *sql, const char *what, int64_t a, int64_t b,
            const char *text)
 {
-	sqlite3_stmt *stmt = store_prepare(st, sql);
+	struct db_stmt *stmt = store_prepare(st, sql);
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, a);
-	sqlite3_bind_int64(stmt, 2, b);
+	db_bind_int64(stmt, 1, a);
+	db_bind_int64(stmt, 2, b);
 	if (text != NULL)
-		sqlite3_bind_text(stmt, 3, text, -1, SQLITE_STATIC);
+		db_bind_text(stmt, 3, text);
 	else
-		sqlite3_bind_null(stmt, 3);
+		db_bind_null(stmt, 3);
 	return store_step_write(st, stmt, what);
 }
 
@@ -201,28 +208,28 @@ alertstore_delete(struct store *st, int64_t service_id, int64_t location_id)
 	"next_attempt, attempts, last_error, state, delivered_at"
 
 static void
-outbox_from_stmt(sqlite3_stmt *stmt, struct outbox_row *out)
+outbox_from_stmt(struct db_stmt *stmt, struct outbox_row *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->id = sqlite3_column_int64(stmt, 0);
+	out->id = db_column_int64(stmt, 0);
 	out->event_id = store_column_strdup(stmt, 1, true);
 	out->webhook = store_column_strdup(stmt, 2, true);
 	out->status = store_column_strdup(stmt, 3, true);
-	out->service_id = sqlite3_column_int64(stmt, 4);
-	out->location_id = sqlite3_column_int64(stmt, 5);
+	out->service_id = db_column_int64(stmt, 4);
+	out->location_id = db_column_int64(stmt, 5);
 	out->payload = store_column_strdup(stmt, 6, true);
-	out->created = sqlite3_column_int64(stmt, 7);
-	out->next_attempt = sqlite3_column_int64(stmt, 8);
-	out->attempts = sqlite3_column_int(stmt, 9);
+	out->created = db_column_int64(stmt, 7);
+	out->next_attempt = db_column_int64(stmt, 8);
+	out->attempts = db_column_int(stmt, 9);
 	out->last_error = store_column_strdup(stmt, 10, false);
 	out->state = store_column_strdup(stmt, 11, true);
-	out->delivered_at = sqlite3_column_int64(stmt, 12);
+	out->delivered_at = db_column_int64(stmt, 12);
 }
 
 int
 alertstore_outbox_head(struct store *st, const char *webhook, struct outbox_row *out)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc;
 
 	stmt = store_prepare(st, "SELECT " OUTBOX_COLUMNS
@@ -230,17 +237,17 @@ alertstore_outbox_head(struct store *st, const char *webhook, struct outbox_row 
 	                         "ORDER BY id LIMIT 1");
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_text(stmt, 1, webhook, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
+	db_bind_text(stmt, 1, webhook);
+	rc = db_step(stmt);
+	if (rc == DB_ROW) {
 		outbox_from_stmt(stmt, out);
 		store_stmt_done(stmt);
 		return 0;
 	}
 	store_stmt_done(stmt);
-	if (rc == SQLITE_DONE)
+	if (rc == DB_DONE)
 		return 1;
-	store_log_sqlite(st, "reading the outbox");
+	store_log_db(st, "reading the outbox");
 	return -1;
 }
 
@@ -287,19 +294,18 @@ int
 alertstore_outbox_failed(struct store *st, int (*cb)(const char *webhook, int64_t n, void *arg),
                          void *arg)
 {
-	sqlite3_stmt *stmt;
-	int rc = SQLITE_DONE, ret = 0;
+	struct db_stmt *stmt;
+	int rc = DB_DONE, ret = 0;
 
 	stmt = store_prepare(st, "SELECT webhook, count(*) FROM outbox WHERE state = 'failed' "
 	                         "GROUP BY webhook ORDER BY webhook");
 	if (stmt == NULL)
 		return -1;
-	while (ret == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
-		ret = cb((const char *)sqlite3_column_text(stmt, 0), sqlite3_column_int64(stmt, 1),
-		         arg);
+	while (ret == 0 && (rc = db_step(stmt)) == DB_ROW)
+		ret = cb(db_column_text(stmt, 0), db_column_int64(stmt, 1), arg);
 	store_stmt_done(stmt);
-	if (ret == 0 && rc != SQLITE_DONE) {
-		store_log_sqlite(st, "counting failed notifications");
+	if (ret == 0 && rc != DB_DONE) {
+		store_log_db(st, "counting failed notifications");
 		return -1;
 	}
 	return ret;
@@ -309,7 +315,7 @@ int
 alertstore_outbox_expire(struct store *st, int64_t cutoff,
                          void (*cb)(const struct outbox_row *row, void *arg), void *arg)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	struct outbox_row row;
 	int dropped = 0, rc;
 
@@ -319,13 +325,13 @@ alertstore_outbox_expire(struct store *st, int64_t cutoff,
 		                         "created < ?1 ORDER BY id LIMIT 1");
 		if (stmt == NULL)
 			return -1;
-		sqlite3_bind_int64(stmt, 1, cutoff);
-		rc = sqlite3_step(stmt);
-		if (rc != SQLITE_ROW) {
+		db_bind_int64(stmt, 1, cutoff);
+		rc = db_step(stmt);
+		if (rc != DB_ROW) {
 			store_stmt_done(stmt);
-			if (rc == SQLITE_DONE)
+			if (rc == DB_DONE)
 				return dropped;
-			store_log_sqlite(st, "expiring notifications");
+			store_log_db(st, "expiring notifications");
 			return -1;
 		}
 		outbox_from_stmt(stmt, &row);

@@ -19,6 +19,24 @@ db_set_error(struct db *db, const char *sqlstate, const char *fmt, ...)
 	vsnprintf(db->err, sizeof(db->err), fmt, ap);
 	va_end(ap);
 	snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", sqlstate != NULL ? sqlstate : "");
+	if (sqlstate == NULL)
+		db->failure = DB_FAIL_OTHER;
+	else if (strcmp(sqlstate, "57014") == 0)
+		db->failure = DB_FAIL_INTERRUPT;
+	else if (strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0 ||
+	         strncmp(sqlstate, "54", 2) == 0)
+		db->failure = DB_FAIL_DATA;
+	else
+		db->failure = DB_FAIL_OTHER;
+}
+
+/* Forget the last failure: a new command starts. */
+static void
+clear_error(struct db *db)
+{
+	db->err[0] = '\0';
+	db->sqlstate[0] = '\0';
+	db->failure = DB_FAIL_NONE;
 }
 
 /* ---- Connections ---- */
@@ -36,6 +54,12 @@ db_target_is_postgres(const char *target)
 struct db *
 db_open(const char *target, char *err, size_t errlen)
 {
+	return db_open_flags(target, 0, err, errlen);
+}
+
+struct db *
+db_open_flags(const char *target, unsigned flags, char *err, size_t errlen)
+{
 	struct db *db;
 	int rc;
 
@@ -44,6 +68,7 @@ db_open(const char *target, char *err, size_t errlen)
 		return NULL;
 	}
 	db = xcalloc(1, sizeof(*db));
+	db->flags = flags;
 	db->kind = db_target_is_postgres(target) ? DB_POSTGRES : DB_SQLITE;
 	if (db->kind == DB_POSTGRES)
 		rc = dbpg_open(db, target, err, errlen);
@@ -90,10 +115,26 @@ db_sqlstate(const struct db *db)
 	return db->sqlstate;
 }
 
+enum db_failure
+db_failure(const struct db *db)
+{
+	return db->failure;
+}
+
 int64_t
 db_changes(const struct db *db)
 {
 	return db->kind == DB_POSTGRES ? db->changes : dblite_changes(db);
+}
+
+int64_t
+db_last_insert_rowid(struct db *db)
+{
+	if (db->kind == DB_POSTGRES) {
+		db_set_error(db, NULL, "no last inserted rowid on PostgreSQL: use RETURNING");
+		return -1;
+	}
+	return dblite_last_insert_rowid(db);
 }
 
 int
@@ -121,8 +162,7 @@ db_sqlite(struct db *db)
 int
 db_exec(struct db *db, const char *sql)
 {
-	db->err[0] = '\0';
-	db->sqlstate[0] = '\0';
+	clear_error(db);
 	return db->kind == DB_POSTGRES ? dbpg_exec(db, sql) : dblite_exec(db, sql);
 }
 
@@ -141,8 +181,7 @@ db_prepare(struct db *db, const char *sql)
 			return stmt;
 		}
 	}
-	db->err[0] = '\0';
-	db->sqlstate[0] = '\0';
+	clear_error(db);
 	stmt = xcalloc(1, sizeof(*stmt));
 	stmt->db = db;
 	stmt->sql = xstrdup(sql);
@@ -232,6 +271,12 @@ db_bind_text(struct db_stmt *stmt, int i, const char *s)
 }
 
 int
+db_bind_text_n(struct db_stmt *stmt, int i, const char *s, size_t n)
+{
+	return bind(stmt, i, &(struct db_value){.type = DB_TYPE_TEXT, .p = n ? s : "", .n = n});
+}
+
+int
 db_bind_blob(struct db_stmt *stmt, int i, const void *p, size_t n)
 {
 	return bind(stmt, i, &(struct db_value){.type = DB_TYPE_BLOB, .p = n ? p : "", .n = n});
@@ -248,8 +293,7 @@ db_step(struct db_stmt *stmt)
 {
 	struct db *db = stmt->db;
 
-	db->err[0] = '\0';
-	db->sqlstate[0] = '\0';
+	clear_error(db);
 	return db->kind == DB_POSTGRES ? dbpg_step(stmt) : dblite_step(stmt);
 }
 
@@ -263,11 +307,14 @@ db_column_count(struct db_stmt *stmt)
 	return dblite_column_count(stmt);
 }
 
-/* A column index that the current row has; out of range reads as NULL, as in SQLite. */
+/* A column index that the current row has; out of range reads as NULL, as in SQLite. Read for
+ * every column of every row: SQLite's count is the statement's own field. */
 static bool
 column_ok(struct db_stmt *stmt, int col)
 {
-	return col >= 0 && col < db_column_count(stmt);
+	int n = stmt->db->kind == DB_POSTGRES ? dbpg_column_count(stmt) : stmt->lite_ncols;
+
+	return col >= 0 && col < n;
 }
 
 bool
@@ -356,38 +403,40 @@ end_all(struct db *db)
 int
 db_begin(struct db *db)
 {
-	return db_exec(db, db->kind == DB_POSTGRES ? "BEGIN" : "BEGIN IMMEDIATE");
+	if (db->kind == DB_POSTGRES)
+		return db_exec(db, "BEGIN");
+	clear_error(db);
+	return dblite_tx(db, DBLITE_BEGIN);
 }
 
 int
 db_begin_read(struct db *db)
 {
-	return db_exec(db, db->kind == DB_POSTGRES
-	                       ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
-	                       : "BEGIN");
+	if (db->kind == DB_POSTGRES)
+		return db_exec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+	clear_error(db);
+	return dblite_tx(db, DBLITE_BEGIN_READ);
 }
 
 int
 db_commit(struct db *db)
 {
-	db->err[0] = '\0';
-	db->sqlstate[0] = '\0';
+	clear_error(db);
 	if (db->kind == DB_POSTGRES)
 		return dbpg_commit(db);
-	return dblite_exec(db, "COMMIT");
+	return dblite_tx(db, DBLITE_COMMIT);
 }
 
 int
 db_rollback(struct db *db)
 {
 	end_all(db);
-	db->err[0] = '\0';
-	db->sqlstate[0] = '\0';
+	clear_error(db);
 	if (db->kind == DB_POSTGRES)
 		return dbpg_rollback(db);
 	if (!dblite_in_transaction(db))
 		return 0;
-	return dblite_exec(db, "ROLLBACK");
+	return dblite_tx(db, DBLITE_ROLLBACK);
 }
 
 bool

@@ -47,11 +47,22 @@ enum db_step_result {
  * 'dbname='). Anything else is a SQLite file path. */
 bool db_target_is_postgres(const char *target);
 
+/* How db_open_flags() opens. */
+enum db_flags {
+	/* Reads only. SQLite: the file opened read-only (it must exist). PostgreSQL: every
+	 * transaction of the session is READ ONLY (SET SESSION CHARACTERISTICS, again on each
+	 * reconnection), so that a write fails with SQLSTATE 25006. */
+	DB_READONLY = 1 << 0,
+};
+
 /* Connect to 'target' (see db_target_is_postgres()): a SQLite file, created when missing, or a
  * PostgreSQL server, the string passed to libpq as it is (its passfile and sslmode options, and
  * PGPASSFILE and the other PG* variables, apply). NULL on failure, with the reason in 'err'
  * (never holding a password). Caller owns: db_close(). */
 struct db *db_open(const char *target, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* db_open() with 'flags' (enum db_flags; 0 is db_open()). */
+struct db *db_open_flags(const char *target, unsigned flags, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 /* Finalize every statement and close; db_close(NULL) does nothing. */
 void db_close(struct db *db);
@@ -62,6 +73,20 @@ const char *db_errmsg(const struct db *db);
 /* The SQLSTATE of the last failure ("23505"), "" when there is none or the backend has none
  * (SQLite). Borrowed, as db_errmsg(). */
 const char *db_sqlstate(const struct db *db);
+
+/* What the last failure was, for a caller that acts on it (kept as long as db_errmsg()). */
+enum db_failure {
+	DB_FAIL_NONE,  /* none */
+	DB_FAIL_OTHER, /* the database's (full, locked, read-only, I/O, a lost connection) or a
+	                  misuse */
+	/* the data's: a constraint, a type mismatch, a value too big or out of range (SQLite's
+	 * CONSTRAINT, MISMATCH, TOOBIG and RANGE; PostgreSQL's SQLSTATE classes 22, 23 and 54) */
+	DB_FAIL_DATA,
+	/* stopped on purpose: SQLite's progress handler asked (INTERRUPT); PostgreSQL's statement
+	 * was cancelled (57014) */
+	DB_FAIL_INTERRUPT,
+};
+enum db_failure db_failure(const struct db *db);
 
 /* Run 'sql', statements that return no rows: for SQLite several separated by ';', for PostgreSQL
  * too when it has no parameters (it is sent as one simple query). No parameters. 0, or -1
@@ -88,6 +113,8 @@ int db_bind_int64(struct db_stmt *stmt, int i, int64_t v);
 int db_bind_double(struct db_stmt *stmt, int i, double v);
 /* 's' NULL binds NULL. */
 int db_bind_text(struct db_stmt *stmt, int i, const char *s);
+/* The 'n' bytes at 's' as text (no NUL needed after them; none among them). */
+int db_bind_text_n(struct db_stmt *stmt, int i, const char *s, size_t n);
 /* 'p' may be NULL when 'n' is 0 (an empty blob). */
 int db_bind_blob(struct db_stmt *stmt, int i, const void *p, size_t n);
 int db_bind_null(struct db_stmt *stmt, int i);
@@ -113,6 +140,11 @@ size_t db_column_bytes(struct db_stmt *stmt, int col);
 
 /* Rows the last completed INSERT, UPDATE or DELETE changed (as sqlite3_changes()). */
 int64_t db_changes(const struct db *db);
+/* SQLite: the rowid of the last row inserted on the connection (as sqlite3_last_insert_rowid()).
+ * Cheaper there than INSERT ... RETURNING, which SQLite runs through a temporary table (a few
+ * microseconds per row). PostgreSQL has no such thing: -1, with db_errmsg() saying to use
+ * RETURNING. */
+int64_t db_last_insert_rowid(struct db *db);
 
 /* Transactions. db_begin() starts a write transaction (SQLite: BEGIN IMMEDIATE, so that a writer
  * waits for the lock up front); db_begin_read() one for consistent reads (SQLite: deferred;

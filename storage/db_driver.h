@@ -62,6 +62,8 @@ struct db_stmt {
 	uint64_t hash; /* of 'sql' */
 	int nparams;
 	sqlite3_stmt *lite;
+	bool lite_ran;  /* SQLite: stepped since its last reset (a binding must reset it first) */
+	int lite_ncols; /* SQLite: the current row's columns, 0 without a row */
 	/* PostgreSQL */
 	char *pg_sql;   /* with $N placeholders */
 	char name[32];  /* the server's name of the prepared statement */
@@ -76,9 +78,20 @@ struct db_stmt {
 	int nbytes;
 };
 
+/* SQLite: the statements that begin and end transactions (see dblite_tx()). */
+enum dblite_tx {
+	DBLITE_BEGIN,      /* BEGIN IMMEDIATE */
+	DBLITE_BEGIN_READ, /* BEGIN */
+	DBLITE_COMMIT,
+	DBLITE_ROLLBACK,
+	DBLITE_TX_N,
+};
+
 struct db {
 	enum db_kind kind;
+	unsigned flags; /* enum db_flags */
 	sqlite3 *lite;
+	sqlite3_stmt *lite_tx[DBLITE_TX_N]; /* prepared on first use */
 	PGconn *pg;
 	unsigned gen;           /* connections made, from 1 */
 	unsigned next_name;     /* the last statement name given */
@@ -91,9 +104,11 @@ struct db {
 	int64_t changes; /* PostgreSQL: of the last INSERT, UPDATE or DELETE */
 	char err[1024];
 	char sqlstate[6];
+	enum db_failure failure;
 };
 
-/* Keep a message as db_errmsg() (and 'sqlstate', NULL for none, as db_sqlstate()). */
+/* Keep a message as db_errmsg() (and 'sqlstate', NULL for none, as db_sqlstate()); db_failure()
+ * follows from the SQLSTATE (DB_FAIL_OTHER without one: the SQLite driver sets its own after). */
 void db_set_error(struct db *db, const char *sqlstate, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -101,6 +116,9 @@ void db_set_error(struct db *db, const char *sqlstate, const char *fmt, ...)
 int dblite_open(struct db *db, const char *target, char *err, size_t errlen);
 void dblite_close(struct db *db);
 int dblite_exec(struct db *db, const char *sql);
+/* Run 'tx' (a statement prepared once per connection: a transaction per unit of work would
+ * otherwise parse two statements each). 0, or -1 (db_errmsg()). */
+int dblite_tx(struct db *db, enum dblite_tx tx);
 int dblite_prepare(struct db_stmt *stmt);
 void dblite_finalize(struct db_stmt *stmt);
 void dblite_end(struct db_stmt *stmt);
@@ -115,6 +133,7 @@ const char *dblite_column_text(struct db_stmt *stmt, int col);
 const void *dblite_column_blob(struct db_stmt *stmt, int col);
 size_t dblite_column_bytes(struct db_stmt *stmt, int col);
 int64_t dblite_changes(const struct db *db);
+int64_t dblite_last_insert_rowid(const struct db *db);
 bool dblite_in_transaction(const struct db *db);
 
 /* PostgreSQL (db_pg.c). */

@@ -158,6 +158,26 @@ dbpg_is_target(const char *target)
 	return found;
 }
 
+/* What a new connection is set up with: DB_READONLY's read-only transactions. 0, or -1 with the
+ * server's message in 'msg'. */
+static int
+session_setup(struct db *db, char *msg, size_t msglen)
+{
+	PGresult *res;
+	int rc = 0;
+
+	if ((db->flags & DB_READONLY) == 0)
+		return 0;
+	res = PQexec(db->pg, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		snprintf(msg, msglen, "making the session read-only: %s", PQerrorMessage(db->pg));
+		one_line(msg);
+		rc = -1;
+	}
+	PQclear(res);
+	return rc;
+}
+
 int
 dbpg_open(struct db *db, const char *target, char *err, size_t errlen)
 {
@@ -178,6 +198,10 @@ dbpg_open(struct db *db, const char *target, char *err, size_t errlen)
 		return -1;
 	}
 	PQsetNoticeReceiver(db->pg, notice, NULL);
+	if (session_setup(db, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "postgresql: %s", msg);
+		return -1;
+	}
 	db->gen = 1;
 	return 0;
 }
@@ -192,6 +216,8 @@ dbpg_close(struct db *db)
 int
 dbpg_reconnect(struct db *db)
 {
+	char msg[512];
+
 	/* a statement streaming on the old connection ends at its next step, with an error */
 	if (db->active != NULL) {
 		db->active->run = DB_RUN_BUFFERED;
@@ -203,10 +229,12 @@ dbpg_reconnect(struct db *db)
 	/* statements prepared on the old connection are prepared again */
 	db->gen++;
 	if (PQstatus(db->pg) != CONNECTION_OK) {
-		char msg[512];
-
 		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(db->pg));
 		one_line(msg);
+		db_set_error(db, NULL, "connecting again: %s", msg);
+		return -1;
+	}
+	if (session_setup(db, msg, sizeof(msg)) < 0) {
 		db_set_error(db, NULL, "connecting again: %s", msg);
 		return -1;
 	}

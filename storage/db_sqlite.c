@@ -10,19 +10,46 @@
 
 #define BUSY_TIMEOUT_MS 5000
 
+/* db_failure() for SQLite's result code 'code'. */
+static enum db_failure
+failure_of(int code)
+{
+	switch (code & 0xff) {
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+	case SQLITE_TOOBIG:
+	case SQLITE_RANGE:
+		return DB_FAIL_DATA;
+	case SQLITE_INTERRUPT:
+		return DB_FAIL_INTERRUPT;
+	default:
+		return DB_FAIL_OTHER;
+	}
+}
+
+/* Keep 'msg' (NULL: the connection's own) and the kind of the connection's last failure. */
+static void
+save_error_msg(struct db *db, const char *msg)
+{
+	int code = sqlite3_extended_errcode(db->lite);
+
+	db_set_error(db, NULL, "%s", msg != NULL ? msg : sqlite3_errmsg(db->lite));
+	db->failure = code == SQLITE_OK ? DB_FAIL_OTHER : failure_of(code);
+}
+
 static void
 save_error(struct db *db)
 {
-	db_set_error(db, NULL, "%s", sqlite3_errmsg(db->lite));
+	save_error_msg(db, NULL);
 }
 
 int
 dblite_open(struct db *db, const char *target, char *err, size_t errlen)
 {
-	int rc = sqlite3_open_v2(target, &db->lite,
-	                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-	                             SQLITE_OPEN_URI,
-	                         NULL);
+	int mode = (db->flags & DB_READONLY) != 0 ? SQLITE_OPEN_READONLY
+	                                          : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	int rc =
+	    sqlite3_open_v2(target, &db->lite, mode | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, NULL);
 
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "'%s': %s", target,
@@ -37,6 +64,8 @@ dblite_open(struct db *db, const char *target, char *err, size_t errlen)
 void
 dblite_close(struct db *db)
 {
+	for (int i = 0; i < DBLITE_TX_N; i++)
+		sqlite3_finalize(db->lite_tx[i]);
 	/* every statement is finalized by now: close cannot fail on one left open */
 	sqlite3_close(db->lite);
 	db->lite = NULL;
@@ -48,11 +77,35 @@ dblite_exec(struct db *db, const char *sql)
 	char *msg = NULL;
 
 	if (sqlite3_exec(db->lite, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		db_set_error(db, NULL, "%s", msg != NULL ? msg : sqlite3_errmsg(db->lite));
+		save_error_msg(db, msg);
 		sqlite3_free(msg);
 		return -1;
 	}
 	return 0;
+}
+
+int
+dblite_tx(struct db *db, enum dblite_tx tx)
+{
+	static const char *const sql[DBLITE_TX_N] = {
+	    [DBLITE_BEGIN] = "BEGIN IMMEDIATE",
+	    [DBLITE_BEGIN_READ] = "BEGIN",
+	    [DBLITE_COMMIT] = "COMMIT",
+	    [DBLITE_ROLLBACK] = "ROLLBACK",
+	};
+	sqlite3_stmt **stmt = &db->lite_tx[tx];
+	int rc;
+
+	if (*stmt == NULL && sqlite3_prepare_v3(db->lite, sql[tx], -1, SQLITE_PREPARE_PERSISTENT,
+	                                        stmt, NULL) != SQLITE_OK) {
+		save_error(db);
+		return -1;
+	}
+	rc = sqlite3_step(*stmt);
+	if (rc != SQLITE_DONE)
+		save_error(db);
+	sqlite3_reset(*stmt);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 int
@@ -91,6 +144,8 @@ void
 dblite_end(struct db_stmt *stmt)
 {
 	sqlite3_reset(stmt->lite);
+	stmt->lite_ran = false;
+	stmt->lite_ncols = 0;
 }
 
 void
@@ -104,8 +159,10 @@ dblite_bind(struct db_stmt *stmt, int i, const struct db_value *v)
 {
 	int rc = SQLITE_OK;
 
-	/* part-way through a run, or at its end: bindings change only on a reset statement */
-	sqlite3_reset(stmt->lite);
+	/* part-way through a run, or at its end: bindings change only on a reset statement (a reset
+	 * costs as much as a binding: only when it ran) */
+	if (stmt->lite_ran)
+		dblite_end(stmt);
 	switch (v->type) {
 	case DB_TYPE_NULL:
 		rc = sqlite3_bind_null(stmt->lite, i);
@@ -133,8 +190,12 @@ dblite_bind(struct db_stmt *stmt, int i, const struct db_value *v)
 enum db_step_result
 dblite_step(struct db_stmt *stmt)
 {
-	int rc = sqlite3_step(stmt->lite);
+	int rc;
 
+	stmt->lite_ran = true;
+	rc = sqlite3_step(stmt->lite);
+	/* counted once per row: every column read checks its index against it */
+	stmt->lite_ncols = rc == SQLITE_ROW ? sqlite3_data_count(stmt->lite) : 0;
 	if (rc == SQLITE_ROW)
 		return DB_ROW;
 	if (rc == SQLITE_DONE)
@@ -146,7 +207,7 @@ dblite_step(struct db_stmt *stmt)
 int
 dblite_column_count(struct db_stmt *stmt)
 {
-	return sqlite3_data_count(stmt->lite);
+	return stmt->lite_ncols;
 }
 
 bool
@@ -189,6 +250,12 @@ int64_t
 dblite_changes(const struct db *db)
 {
 	return sqlite3_changes64(db->lite);
+}
+
+int64_t
+dblite_last_insert_rowid(const struct db *db)
+{
+	return sqlite3_last_insert_rowid(db->lite);
 }
 
 bool

@@ -17,23 +17,23 @@
 #define QUERY_ID_SLACK_MS (2 * 60 * 1000)
 
 static char *
-col_dup(sqlite3_stmt *s, int i)
+col_dup(struct db_stmt *s, int i)
 {
-	const unsigned char *t = sqlite3_column_text(s, i);
+	const char *t = db_column_text(s, i);
 
-	return strdup(t ? (const char *)t : "");
+	return strdup(t ? t : "");
 }
 
 static char *
-col_dup_null(sqlite3_stmt *s, int i)
+col_dup_null(struct db_stmt *s, int i)
 {
-	const unsigned char *t = sqlite3_column_text(s, i);
+	const char *t = db_column_text(s, i);
 
-	return t ? strdup((const char *)t) : NULL;
+	return t ? strdup(t) : NULL;
 }
 
 static int
-prepare(struct store *st, const char *sql, sqlite3_stmt **out)
+prepare(struct store *st, const char *sql, struct db_stmt **out)
 {
 	/* Cached per connection by the store; logged there on error. */
 	*out = store_prepare(st, sql);
@@ -45,16 +45,16 @@ prepare(struct store *st, const char *sql, sqlite3_stmt **out)
 static int
 first_scrape_id(struct store *st, int64_t from, int64_t *id)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if (prepare(st, "SELECT id FROM scrapes WHERE ts >= ?1 ORDER BY ts LIMIT 1", &s) < 0)
 		return -1;
-	sqlite3_bind_int64(s, 1, from - QUERY_ID_SLACK_MS);
-	rc = sqlite3_step(s);
-	*id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : INT64_MAX;
+	db_bind_int64(s, 1, from - QUERY_ID_SLACK_MS);
+	rc = db_step(s);
+	*id = rc == DB_ROW ? db_column_int64(s, 0) : INT64_MAX;
 	store_stmt_done(s);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
 }
 
 void
@@ -94,16 +94,15 @@ series_add_restart(struct query_series *q, size_t *cap, int64_t target_id, int64
 
 /* Fill one instance's buckets from its scrapes in the range. */
 static int
-series_fill_instance(struct query_series *q, sqlite3_stmt *s, struct query_instance_series *in,
+series_fill_instance(struct query_series *q, struct db_stmt *s, struct query_instance_series *in,
                      size_t *rcap)
 {
 	int rc;
 
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		int64_t ts = sqlite3_column_int64(s, 0);
-		double count = (double)sqlite3_column_int64(s, 1);
-		enum lifetime_reason reason =
-		    lifetime_reason_parse((const char *)sqlite3_column_text(s, 2));
+	while ((rc = db_step(s)) == DB_ROW) {
+		int64_t ts = db_column_int64(s, 0);
+		double count = (double)db_column_int64(s, 1);
+		enum lifetime_reason reason = lifetime_reason_parse(db_column_text(s, 2));
 		size_t b;
 
 		if (ts < q->from)
@@ -120,7 +119,7 @@ series_fill_instance(struct query_series *q, sqlite3_stmt *s, struct query_insta
 		    series_add_restart(q, rcap, in->target_id, ts, reason) < 0)
 			return -1;
 	}
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_DONE ? 0 : -1;
 }
 
 #define QUERY_HOUR_MS 3600000
@@ -130,21 +129,21 @@ series_fill_instance(struct query_series *q, sqlite3_stmt *s, struct query_insta
 static int
 series_raw_start(struct store *st, int64_t to, int64_t *out)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if (prepare(st, "SELECT ts FROM scrapes ORDER BY ts LIMIT 1", &s) < 0)
 		return -1;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		int64_t ts = sqlite3_column_int64(s, 0);
+	rc = db_step(s);
+	if (rc == DB_ROW) {
+		int64_t ts = db_column_int64(s, 0);
 
 		*out = ts - ((ts % QUERY_HOUR_MS) + QUERY_HOUR_MS) % QUERY_HOUR_MS;
 	} else {
 		*out = to;
 	}
 	store_stmt_done(s);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
 }
 
 /* Fill 'hourly' (NaN-filled, nbuckets) for the buckets before q->hourly_until from the rollups:
@@ -155,7 +154,7 @@ static int
 series_fill_hourly(struct store *st, const struct query_series *q, int64_t location_id,
                    const char *service, double *hourly)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int64_t cur = INT64_MIN;
 	double sum = 0;
 	int rc;
@@ -168,26 +167,25 @@ series_fill_hourly(struct store *st, const struct query_series *q, int64_t locat
 	        " r.service_id = (SELECT id FROM services WHERE name = ?4)) ORDER BY r.hour",
 	        &s) < 0)
 		return -1;
-	sqlite3_bind_int64(s, 1, location_id);
-	sqlite3_bind_int64(s, 2, q->from - QUERY_HOUR_MS + 1);
-	sqlite3_bind_int64(s, 3, q->hourly_until);
+	db_bind_int64(s, 1, location_id);
+	db_bind_int64(s, 2, q->from - QUERY_HOUR_MS + 1);
+	db_bind_int64(s, 3, q->hourly_until);
 	if (service)
-		sqlite3_bind_text(s, 4, service, -1, SQLITE_TRANSIENT);
+		db_bind_text(s, 4, service);
 	else
-		sqlite3_bind_null(s, 4);
+		db_bind_null(s, 4);
 	for (;;) {
 		int64_t hour = INT64_MAX;
 		double v = 0;
 
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW) {
-			int64_t step_ms = sqlite3_column_int64(s, 2);
+		rc = db_step(s);
+		if (rc == DB_ROW) {
+			int64_t step_ms = db_column_int64(s, 2);
 
-			hour = sqlite3_column_int64(s, 0);
-			v = sqlite3_column_double(s, 1) *
-			    (step_ms > 0 ? (double)step_ms / QUERY_HOUR_MS
-			                 : (double)sqlite3_column_int64(s, 3));
-		} else if (rc != SQLITE_DONE) {
+			hour = db_column_int64(s, 0);
+			v = db_column_double(s, 1) * (step_ms > 0 ? (double)step_ms / QUERY_HOUR_MS
+			                                          : (double)db_column_int64(s, 3));
+		} else if (rc != DB_DONE) {
 			store_stmt_done(s);
 			return -1;
 		}
@@ -205,7 +203,7 @@ series_fill_hourly(struct store *st, const struct query_series *q, int64_t locat
 			}
 			sum = 0;
 		}
-		if (rc == SQLITE_DONE)
+		if (rc == DB_DONE)
 			break;
 		cur = hour;
 		sum += v;
@@ -218,7 +216,7 @@ int
 query_location_series(struct store *st, int64_t location_id, const char *service, int64_t from,
                       int64_t to, int64_t step, int64_t lookback, struct query_series *out)
 {
-	sqlite3_stmt *ts_stmt = NULL, *sc_stmt = NULL;
+	struct db_stmt *ts_stmt = NULL, *sc_stmt = NULL;
 	double *hourly = NULL;
 	size_t icap = 0, rcap = 0;
 	int64_t min_id;
@@ -250,14 +248,14 @@ query_location_series(struct store *st, int64_t location_id, const char *service
 	            "AND sc.ts >= ?2 AND sc.ts < ?3 AND sc.detail = 0) ORDER BY sv.name, t.url",
 	            &ts_stmt) < 0)
 		goto out_fail;
-	sqlite3_bind_int64(ts_stmt, 1, location_id);
-	sqlite3_bind_int64(ts_stmt, 2, from);
-	sqlite3_bind_int64(ts_stmt, 3, to);
+	db_bind_int64(ts_stmt, 1, location_id);
+	db_bind_int64(ts_stmt, 2, from);
+	db_bind_int64(ts_stmt, 3, to);
 	if (service)
-		sqlite3_bind_text(ts_stmt, 4, service, -1, SQLITE_TRANSIENT);
+		db_bind_text(ts_stmt, 4, service);
 	else
-		sqlite3_bind_null(ts_stmt, 4);
-	sqlite3_bind_int64(ts_stmt, 5, min_id);
+		db_bind_null(ts_stmt, 4);
+	db_bind_int64(ts_stmt, 5, min_id);
 	if (prepare(st,
 	            "SELECT sc.ts, COALESCE(sa.count, 0), sc.restart FROM scrapes sc "
 	            "LEFT JOIN samples sa ON sa.scrape_id = sc.id AND sa.location_id = ?1 "
@@ -267,7 +265,7 @@ query_location_series(struct store *st, int64_t location_id, const char *service
 	            &sc_stmt) < 0)
 		goto out_fail;
 
-	while ((rc = sqlite3_step(ts_stmt)) == SQLITE_ROW) {
+	while ((rc = db_step(ts_stmt)) == DB_ROW) {
 		struct query_instance_series *in;
 
 		if (out->ninst == QUERY_MAX_INSTANCES) {
@@ -284,7 +282,7 @@ query_location_series(struct store *st, int64_t location_id, const char *service
 			icap = ncap;
 		}
 		in = &out->inst[out->ninst];
-		*in = (struct query_instance_series){.target_id = sqlite3_column_int64(ts_stmt, 0)};
+		*in = (struct query_instance_series){.target_id = db_column_int64(ts_stmt, 0)};
 		out->ninst++;
 		in->service = col_dup(ts_stmt, 1);
 		in->target = col_dup(ts_stmt, 2);
@@ -293,15 +291,15 @@ query_location_series(struct store *st, int64_t location_id, const char *service
 			goto out_fail;
 		for (size_t b = 0; b < out->nbuckets; b++)
 			in->values[b] = NAN;
-		sqlite3_reset(sc_stmt);
-		sqlite3_bind_int64(sc_stmt, 1, location_id);
-		sqlite3_bind_int64(sc_stmt, 2, in->target_id);
-		sqlite3_bind_int64(sc_stmt, 3, from);
-		sqlite3_bind_int64(sc_stmt, 4, to);
+		db_reset(sc_stmt);
+		db_bind_int64(sc_stmt, 1, location_id);
+		db_bind_int64(sc_stmt, 2, in->target_id);
+		db_bind_int64(sc_stmt, 3, from);
+		db_bind_int64(sc_stmt, 4, to);
 		if (series_fill_instance(out, sc_stmt, in, &rcap) < 0)
 			goto out_fail;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		goto out_fail;
 	for (size_t b = 0; b < out->nbuckets; b++)
 		out->total[b] = NAN;
@@ -367,7 +365,7 @@ int
 query_location_instances(struct store *st, int64_t location_id, int64_t since,
                          struct query_instance **out, size_t *n)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	struct query_instance *v = NULL;
 	size_t cap = 0;
 	int64_t min_id;
@@ -391,10 +389,10 @@ query_location_instances(struct store *st, int64_t location_id, int64_t since,
 	            "ORDER BY sa.count DESC, sv.name, t.url LIMIT ?2",
 	            &s) < 0)
 		return -1;
-	sqlite3_bind_int64(s, 1, location_id);
-	sqlite3_bind_int(s, 2, QUERY_MAX_INSTANCES);
-	sqlite3_bind_int64(s, 3, min_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	db_bind_int64(s, 1, location_id);
+	db_bind_int64(s, 2, QUERY_MAX_INSTANCES);
+	db_bind_int64(s, 3, min_id);
+	while ((rc = db_step(s)) == DB_ROW) {
 		struct query_instance *q;
 
 		if (*n == cap) {
@@ -408,19 +406,18 @@ query_location_instances(struct store *st, int64_t location_id, int64_t since,
 		}
 		q = &v[(*n)++];
 		*q = (struct query_instance){
-		    .target_id = sqlite3_column_int64(s, 0),
+		    .target_id = db_column_int64(s, 0),
 		    .service = col_dup(s, 1),
 		    .target = col_dup(s, 2),
-		    .ts = sqlite3_column_int64(s, 3),
-		    .count = (uint64_t)sqlite3_column_int64(s, 4),
-		    .leaked = (uint64_t)sqlite3_column_int64(s, 5),
-		    .total_goroutines =
-		        sqlite3_column_type(s, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 6),
+		    .ts = db_column_int64(s, 3),
+		    .count = (uint64_t)db_column_int64(s, 4),
+		    .leaked = (uint64_t)db_column_int64(s, 5),
+		    .total_goroutines = db_column_is_null(s, 6) ? -1 : db_column_int64(s, 6),
 		};
 		if (!q->service || !q->target)
 			goto out_fail;
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		goto out_fail;
 	store_stmt_done(s);
 	*out = v;
@@ -437,7 +434,7 @@ int
 query_location_ages(struct store *st, int64_t location_id, int64_t since, int32_t *max_wait,
                     int32_t *median_wait)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int64_t min_id;
 	int rc;
 
@@ -453,17 +450,17 @@ query_location_ages(struct store *st, int64_t location_id, int64_t since, int32_
 	            "sa.scrape_id DESC LIMIT 1",
 	            &s) < 0)
 		return -1;
-	sqlite3_bind_int64(s, 1, location_id);
-	sqlite3_bind_int64(s, 2, min_id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		if (sqlite3_column_type(s, 0) != SQLITE_NULL)
-			*max_wait = sqlite3_column_int(s, 0);
-		if (sqlite3_column_type(s, 1) != SQLITE_NULL)
-			*median_wait = sqlite3_column_int(s, 1);
+	db_bind_int64(s, 1, location_id);
+	db_bind_int64(s, 2, min_id);
+	rc = db_step(s);
+	if (rc == DB_ROW) {
+		if (!db_column_is_null(s, 0))
+			*max_wait = db_column_int(s, 0);
+		if (!db_column_is_null(s, 1))
+			*median_wait = db_column_int(s, 1);
 	}
 	store_stmt_done(s);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
 }
 
 void
@@ -479,7 +476,7 @@ query_services_free(struct query_service *v, size_t n)
 int
 query_services(struct store *st, struct query_service **out, size_t *n)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	struct query_service *v = NULL;
 	size_t cap = 0;
 	int rc;
@@ -495,7 +492,7 @@ query_services(struct store *st, struct query_service **out, size_t *n)
 	            "WHERE t.service_id = sv.id AND t.active = 1 GROUP BY sv.id ORDER BY sv.name",
 	            &s) < 0)
 		return -1;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = db_step(s)) == DB_ROW) {
 		struct query_service *q;
 
 		if (*n == cap) {
@@ -509,19 +506,18 @@ query_services(struct store *st, struct query_service **out, size_t *n)
 		}
 		q = &v[(*n)++];
 		*q = (struct query_service){
-		    .id = sqlite3_column_int64(s, 0),
+		    .id = db_column_int64(s, 0),
 		    .name = col_dup(s, 1),
 		    .labels_json = col_dup(s, 2),
-		    .targets = (uint32_t)sqlite3_column_int64(s, 3),
-		    .targets_up = (uint32_t)sqlite3_column_int64(s, 4),
-		    .last_scrape = sqlite3_column_int64(s, 5),
-		    .goroutines =
-		        sqlite3_column_type(s, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 6),
+		    .targets = (uint32_t)db_column_int64(s, 3),
+		    .targets_up = (uint32_t)db_column_int64(s, 4),
+		    .last_scrape = db_column_int64(s, 5),
+		    .goroutines = db_column_is_null(s, 6) ? -1 : db_column_int64(s, 6),
 		};
 		if (!q->name || !q->labels_json)
 			goto out_fail;
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		goto out_fail;
 	store_stmt_done(s);
 	*out = v;
@@ -559,7 +555,7 @@ query_targets(struct store *st, const struct query_targets_filter *f, struct tar
               size_t *n, int64_t *next)
 {
 	const char *sql;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	struct target_health *v = NULL;
 	size_t cap = 0, limit = f->limit < 1 ? 1 : f->limit;
 	int64_t service_id = 0;
@@ -579,24 +575,24 @@ query_targets(struct store *st, const struct query_targets_filter *f, struct tar
 		sql = f->service ? targets_service_state_sql : targets_state_sql;
 	if (prepare(st, sql, &s) < 0)
 		return -1;
-	sqlite3_bind_int(s, 1, f->inactive ? 0 : 1);
-	sqlite3_bind_int64(s, 2, f->after);
+	db_bind_int64(s, 1, f->inactive ? 0 : 1);
+	db_bind_int64(s, 2, f->after);
 	/* One more than asked: whether a next page exists, without a page that turns out empty. */
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)limit + 1);
+	db_bind_int64(s, 3, (int64_t)limit + 1);
 	if (f->service)
-		sqlite3_bind_int64(s, 4, service_id);
-	sqlite3_bind_int(s, 5,
-	                 f->state == QUERY_TARGETS_UP     ? 1
-	                 : f->state == QUERY_TARGETS_DOWN ? 0
-	                                                  : -1);
+		db_bind_int64(s, 4, service_id);
+	db_bind_int64(s, 5,
+	              f->state == QUERY_TARGETS_UP     ? 1
+	              : f->state == QUERY_TARGETS_DOWN ? 0
+	                                               : -1);
 	if (f->state == QUERY_TARGETS_DOWN && f->status_prefix)
-		sqlite3_bind_text(s, 6, f->status_prefix, -1, SQLITE_TRANSIENT);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		db_bind_text(s, 6, f->status_prefix);
+	while ((rc = db_step(s)) == DB_ROW) {
 		struct target_health *e;
 
 		if (*n == limit) {
 			*next = v[*n - 1].target_id;
-			rc = SQLITE_DONE;
+			rc = DB_DONE;
 			break;
 		}
 		if (*n == cap) {
@@ -610,24 +606,22 @@ query_targets(struct store *st, const struct query_targets_filter *f, struct tar
 		}
 		e = &v[(*n)++];
 		*e = (struct target_health){
-		    .target_id = sqlite3_column_int64(s, 0),
+		    .target_id = db_column_int64(s, 0),
 		    .service = col_dup(s, 1),
 		    .url = col_dup(s, 2),
-		    .active = sqlite3_column_int(s, 3) != 0,
-		    .last_scrape = sqlite3_column_int64(s, 4),
-		    .last_success = sqlite3_column_int64(s, 5),
-		    .last_duration_ms = (uint32_t)sqlite3_column_int64(s, 6),
-		    .last_bytes = (uint64_t)sqlite3_column_int64(s, 7),
+		    .active = db_column_int(s, 3) != 0,
+		    .last_scrape = db_column_int64(s, 4),
+		    .last_success = db_column_int64(s, 5),
+		    .last_duration_ms = (uint32_t)db_column_int64(s, 6),
+		    .last_bytes = (uint64_t)db_column_int64(s, 7),
 		    .last_status = col_dup_null(s, 8),
-		    .last_goroutines =
-		        sqlite3_column_type(s, 9) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 9),
-		    .consecutive_failures = (uint32_t)sqlite3_column_int64(s, 10),
+		    .last_goroutines = db_column_is_null(s, 9) ? -1 : db_column_int64(s, 9),
+		    .consecutive_failures = (uint32_t)db_column_int64(s, 10),
 		};
-		if (!e->service || !e->url ||
-		    (!e->last_status && sqlite3_column_type(s, 8) != SQLITE_NULL))
+		if (!e->service || !e->url || (!e->last_status && !db_column_is_null(s, 8)))
 			goto out_fail;
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		goto out_fail;
 	store_stmt_done(s);
 	*out = v;
@@ -647,7 +641,7 @@ query_scrape_counts(struct store *st, int64_t after_id, int64_t *max_id,
                                uint64_t duration_ms_sum, void *arg),
                     void *arg)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	/* CROSS JOIN keeps scrapes as the outer loop, walked by id from after_id: the planner would
@@ -660,25 +654,24 @@ query_scrape_counts(struct store *st, int64_t after_id, int64_t *max_id,
 	            "WHERE sc.id > ?1 GROUP BY sv.name, sc.status = 'ok'",
 	            &s) < 0)
 		return -1;
-	sqlite3_bind_int64(s, 1, after_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(s, 4);
+	db_bind_int64(s, 1, after_id);
+	while ((rc = db_step(s)) == DB_ROW) {
+		int64_t id = db_column_int64(s, 4);
 
-		cb((const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1) != 0,
-		   (uint64_t)sqlite3_column_int64(s, 2), (uint64_t)sqlite3_column_double(s, 3),
-		   arg);
+		cb(db_column_text(s, 0), db_column_int(s, 1) != 0, (uint64_t)db_column_int64(s, 2),
+		   (uint64_t)db_column_double(s, 3), arg);
 		if (id > *max_id)
 			*max_id = id;
 	}
 	store_stmt_done(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_DONE ? 0 : -1;
 }
 
 int
 query_alerts(struct store *st, int64_t now, int64_t resolved_within, struct query_alert **out,
              size_t *n)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	struct query_alert *v = NULL;
 	size_t cap = 0;
 	int rc;
@@ -693,9 +686,9 @@ query_alerts(struct store *st, int64_t now, int64_t resolved_within, struct quer
 	            "WHERE a.state <> 'resolved' OR a.resolved_at >= ?1",
 	            &s) < 0)
 		return -1;
-	sqlite3_bind_int64(s, 1, now - resolved_within);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const unsigned char *state = sqlite3_column_text(s, 2);
+	db_bind_int64(s, 1, now - resolved_within);
+	while ((rc = db_step(s)) == DB_ROW) {
+		const char *state = db_column_text(s, 2);
 		struct query_alert *q;
 
 		if (*n == cap) {
@@ -709,15 +702,15 @@ query_alerts(struct store *st, int64_t now, int64_t resolved_within, struct quer
 		}
 		q = &v[(*n)++];
 		*q = (struct query_alert){
-		    .service_id = sqlite3_column_int64(s, 0),
-		    .location_id = sqlite3_column_int64(s, 1),
-		    .since = sqlite3_column_int64(s, 3),
-		    .last_notified = sqlite3_column_int64(s, 4),
+		    .service_id = db_column_int64(s, 0),
+		    .location_id = db_column_int64(s, 1),
+		    .since = db_column_int64(s, 3),
+		    .last_notified = db_column_int64(s, 4),
 		    .service = store_column_strdup(s, 5, false),
 		};
-		snprintf(q->state, sizeof(q->state), "%s", state ? (const char *)state : "");
+		snprintf(q->state, sizeof(q->state), "%s", state ? state : "");
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		goto out_fail;
 	store_stmt_done(s);
 	*out = v;
@@ -756,7 +749,7 @@ query_outbox_free(struct query_outbox *v, size_t n)
 int
 query_outbox(struct store *st, size_t limit, struct query_outbox **out, size_t *n)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	struct query_outbox *v = NULL;
 	size_t cap = 0;
 	int rc;
@@ -778,8 +771,8 @@ query_outbox(struct store *st, size_t limit, struct query_outbox **out, size_t *
 	            "WHERE o.state IN ('dropped', 'failed') ORDER BY o.id DESC LIMIT ?1)",
 	            &s) < 0)
 		return -1;
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)limit);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	db_bind_int64(s, 1, (int64_t)limit);
+	while ((rc = db_step(s)) == DB_ROW) {
 		struct query_outbox *q;
 
 		if (*n == cap) {
@@ -793,23 +786,23 @@ query_outbox(struct store *st, size_t limit, struct query_outbox **out, size_t *
 		}
 		q = &v[(*n)++];
 		*q = (struct query_outbox){
-		    .id = sqlite3_column_int64(s, 0),
+		    .id = db_column_int64(s, 0),
 		    .event_id = col_dup(s, 1),
 		    .webhook = col_dup(s, 2),
 		    .status = col_dup(s, 3),
 		    .service = col_dup(s, 4),
 		    .function = col_dup(s, 5),
 		    .state = col_dup(s, 6),
-		    .created = sqlite3_column_int64(s, 7),
-		    .attempts = (uint32_t)sqlite3_column_int64(s, 8),
-		    .next_attempt = sqlite3_column_int64(s, 9),
+		    .created = db_column_int64(s, 7),
+		    .attempts = (uint32_t)db_column_int64(s, 8),
+		    .next_attempt = db_column_int64(s, 9),
 		    .last_error = col_dup_null(s, 10),
 		};
 		if (!q->event_id || !q->webhook || !q->status || !q->service || !q->function ||
 		    !q->state)
 			goto out_fail;
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		goto out_fail;
 	store_stmt_done(s);
 	*out = v;
@@ -831,41 +824,39 @@ query_service_id(struct store *st, const char *name, int64_t *id)
 int
 query_last_scrape_id(struct store *st, int64_t *id)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if (prepare(st, "SELECT COALESCE(MAX(id), 0) FROM scrapes", &s) < 0)
 		return -1;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*id = sqlite3_column_int64(s, 0);
+	rc = db_step(s);
+	if (rc == DB_ROW)
+		*id = db_column_int64(s, 0);
 	store_stmt_done(s);
-	return rc == SQLITE_ROW ? 0 : -1;
+	return rc == DB_ROW ? 0 : -1;
 }
 
 int
 query_latest_ranking_id(struct store *st, int64_t *id)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if (prepare(st, "SELECT COALESCE(MAX(id), 0) FROM rankings", &s) < 0)
 		return -1;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*id = sqlite3_column_int64(s, 0);
+	rc = db_step(s);
+	if (rc == DB_ROW)
+		*id = db_column_int64(s, 0);
 	store_stmt_done(s);
-	return rc == SQLITE_ROW ? 0 : -1;
+	return rc == DB_ROW ? 0 : -1;
 }
 
 int
 query_reader_setup(struct store *st, int (*interrupt)(void *arg), void *arg)
 {
-	sqlite3 *db = store_db(st);
-
 	/* Reads through a shared memory map skip a read(2) and a copy per page: the web's
 	 * connections all scan the same hot index pages. */
-	if (sqlite3_exec(db, "PRAGMA mmap_size = 268435456", NULL, NULL, NULL) != SQLITE_OK)
+	if (db_exec(store_dbh(st), "PRAGMA mmap_size = 268435456") < 0)
 		return -1;
 	query_set_interrupt(st, interrupt, arg);
 	return 0;
@@ -881,9 +872,9 @@ query_set_interrupt(struct store *st, int (*interrupt)(void *arg), void *arg)
 bool
 query_interrupted(struct store *st)
 {
-	/* a failed step's code stays the connection's through sqlite3_reset() until the next
-	 * statement runs */
-	return sqlite3_errcode(store_db(st)) == SQLITE_INTERRUPT;
+	/* a failed step's kind stays the connection's through a reset until the next statement
+	 * runs */
+	return db_failure(store_dbh(st)) == DB_FAIL_INTERRUPT;
 }
 
 /* ---- Call sites ---- */
@@ -957,7 +948,7 @@ static int
 cs_read_rows(struct store *st, struct cs_read *r, int64_t location_id, int64_t service_id,
              int64_t from, int64_t to, int64_t step)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int64_t min_id, cur_tgt = 0, cur_scrape = 0;
 	size_t cur_b = SIZE_MAX;
 	int rc;
@@ -979,14 +970,14 @@ cs_read_rows(struct store *st, struct cs_read *r, int64_t location_id, int64_t s
 	            " ORDER BY 1, 2, 3",
 	            &s) < 0)
 		return -1;
-	sqlite3_bind_int64(s, 1, location_id);
-	sqlite3_bind_int64(s, 2, min_id);
-	sqlite3_bind_int64(s, 3, from);
-	sqlite3_bind_int64(s, 4, to);
-	sqlite3_bind_int64(s, 5, service_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		int64_t tgt = sqlite3_column_int64(s, 0), ts = sqlite3_column_int64(s, 1);
-		int64_t scrape = sqlite3_column_int64(s, 2);
+	db_bind_int64(s, 1, location_id);
+	db_bind_int64(s, 2, min_id);
+	db_bind_int64(s, 3, from);
+	db_bind_int64(s, 4, to);
+	db_bind_int64(s, 5, service_id);
+	while ((rc = db_step(s)) == DB_ROW) {
+		int64_t tgt = db_column_int64(s, 0), ts = db_column_int64(s, 1);
+		int64_t scrape = db_column_int64(s, 2);
 		size_t b = (size_t)((ts - from) / step);
 
 		if (ts < from || b >= r->nb)
@@ -1010,12 +1001,11 @@ cs_read_rows(struct store *st, struct cs_read *r, int64_t location_id, int64_t s
 			r->pend = np;
 			r->cappend = ncap;
 		}
-		r->pend[r->npend++] =
-		    (struct cs_pending){.stack_id = sqlite3_column_int64(s, 3),
-		                        .count = (uint64_t)sqlite3_column_int64(s, 4)};
+		r->pend[r->npend++] = (struct cs_pending){.stack_id = db_column_int64(s, 3),
+		                                          .count = (uint64_t)db_column_int64(s, 4)};
 	}
 	store_stmt_done(s);
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return -1;
 	if (cur_b != SIZE_MAX && cs_flush(r, cur_b) < 0) {
 		errno = ENOMEM;
@@ -1033,21 +1023,21 @@ static int
 cs_fill(struct store *st, const struct cs_read *r, const struct cs_acc *a, int64_t from,
         int64_t step, struct query_call_site *k)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	size_t n = 0;
 	int rc;
 
 	if (prepare(st, "SELECT frames FROM stacks WHERE id = ?1", &s) < 0)
 		return -1;
-	sqlite3_bind_int64(s, 1, a->stack_id);
-	rc = sqlite3_step(s);
+	db_bind_int64(s, 1, a->stack_id);
+	rc = db_step(s);
 	*k = (struct query_call_site){.stack_id = a->stack_id, .first = a->first, .last = a->last};
-	if (rc == SQLITE_ROW)
+	if (rc == DB_ROW)
 		k->frames_json = col_dup(s, 0);
 	store_stmt_done(s);
-	if (rc == SQLITE_DONE)
+	if (rc == DB_DONE)
 		return 1; /* deleted since: a reader skips a stack it cannot find */
-	if (rc != SQLITE_ROW || k->frames_json == NULL)
+	if (rc != DB_ROW || k->frames_json == NULL)
 		return -1;
 	for (size_t b = 0; b < r->nb; b++)
 		n += r->has[b];

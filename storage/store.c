@@ -1,12 +1,12 @@
 /* storage/store.c: the store's connection: open and migrate, statements, transactions. See store.h.
  *
- * One SQLite connection (WAL) per struct store. The schema is compiled in (storage/schema.sql is
- * migration 1) and migrated with PRAGMA user_version. Every statement is prepared once and cached
- * in the struct. This file also registers services and targets and reports their health. The rest
- * of the store lives beside it and shares the connection, the statement cache, transactions and
- * the error messages through store_internal.h: a scrape's ingest (store_ingest.c), the detector's
- * queries and the ranking (store_rank.c), retention (store_retention.c), the web's queries
- * (query.c) and the alert state (alertstore.c). */
+ * One database connection (storage/db.h: SQLite, WAL) per struct store. The schema is compiled in
+ * (storage/schema.sql is migration 1) and migrated with PRAGMA user_version. Every statement is
+ * prepared once and cached in the struct. This file also registers services and targets and reports
+ * their health. The rest of the store lives beside it and shares the connection, the statement
+ * cache, transactions and the error messages through store_internal.h: a scrape's ingest
+ * (store_ingest.c), the detector's queries and the ranking (store_rank.c), retention
+ * (store_retention.c), the web's queries (query.c) and the alert state (alertstore.c). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -197,15 +197,14 @@ static const char *const migrations[] = {
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 #define STMT_CACHE_MAX 128 /* distinct statements per connection */
-#define BUSY_TIMEOUT_MS 5000
 
 struct stmt_slot {
 	const char *sql;
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt; /* db_prepare()'s, finalized by db_close() */
 };
 
 struct store {
-	sqlite3 *db;
+	struct db *db;
 	bool in_write; /* inside store_begin(): a rollback drops the intern caches */
 	bool batch;    /* inside store_batch_begin() */
 	char *path;
@@ -221,15 +220,15 @@ struct store {
 static void
 save_error(struct store *st)
 {
-	snprintf(st->errbuf, sizeof(st->errbuf), "%s", sqlite3_errmsg(st->db));
+	snprintf(st->errbuf, sizeof(st->errbuf), "%s", db_errmsg(st->db));
 }
 
 void
-store_log_sqlite(struct store *st, const char *what)
+store_log_db(struct store *st, const char *what)
 {
 	save_error(st);
 	/* an interrupted statement was stopped on purpose (query_set_interrupt()) */
-	log_msg(sqlite3_errcode(st->db) == SQLITE_INTERRUPT ? LOG_LEVEL_INFO : LOG_LEVEL_ERR,
+	log_msg(db_failure(st->db) == DB_FAIL_INTERRUPT ? LOG_LEVEL_INFO : LOG_LEVEL_ERR,
 	        "store: '%s': %s: %s", st->path, what, st->errbuf);
 }
 
@@ -248,17 +247,23 @@ store_errmsg(struct store *st)
 {
 	if (st == NULL)
 		return "no store";
-	if (st->errbuf[0] != '\0')
+	if (st->errbuf[0] != '\0' || st->db == NULL)
 		return st->errbuf;
-	return sqlite3_errmsg(st->db);
+	return db_errmsg(st->db);
 }
 
 /* ---- Small accessors for the other storage files ---- */
 
+struct db *
+store_dbh(struct store *st)
+{
+	return st->db;
+}
+
 sqlite3 *
 store_db(struct store *st)
 {
-	return st->db;
+	return db_sqlite(st->db);
 }
 
 const char *
@@ -280,28 +285,27 @@ store_ingest_state(struct store *st)
 }
 
 char *
-store_column_strdup(sqlite3_stmt *stmt, int col, bool empty_for_null)
+store_column_strdup(struct db_stmt *stmt, int col, bool empty_for_null)
 {
-	const unsigned char *s = sqlite3_column_text(stmt, col);
+	const char *s = db_column_text(stmt, col);
 
 	if (s == NULL)
 		return empty_for_null ? xstrdup("") : NULL;
-	return xstrdup((const char *)s);
+	return xstrdup(s);
 }
 
 /* ---- Statement cache ---- */
 
-sqlite3_stmt *
+struct db_stmt *
 store_prepare(struct store *st, const char *sql)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	size_t i;
 
 	for (i = 0; i < st->nstmts; i++) {
 		if (st->stmts[i].sql == sql) {
 			stmt = st->stmts[i].stmt;
-			sqlite3_reset(stmt);
-			sqlite3_clear_bindings(stmt);
+			db_reset(stmt);
 			return stmt;
 		}
 	}
@@ -311,8 +315,8 @@ store_prepare(struct store *st, const char *sql)
 		log_err("store: '%s': %s", st->path, st->errbuf);
 		return NULL;
 	}
-	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) !=
-	    SQLITE_OK) {
+	stmt = db_prepare(st->db, sql);
+	if (stmt == NULL) {
 		save_error(st);
 		log_err("store: '%s': preparing '%.40s...': %s", st->path, sql, st->errbuf);
 		return NULL;
@@ -324,63 +328,42 @@ store_prepare(struct store *st, const char *sql)
 }
 
 void
-store_stmt_done(sqlite3_stmt *stmt)
+store_stmt_done(struct db_stmt *stmt)
 {
-	if (stmt == NULL)
-		return;
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
+	db_reset(stmt);
 }
 
 void
-store_bind_wait(sqlite3_stmt *stmt, int col, int32_t minutes)
+store_bind_wait(struct db_stmt *stmt, int col, int32_t minutes)
 {
 	if (minutes >= 0)
-		sqlite3_bind_int(stmt, col, minutes);
+		db_bind_int64(stmt, col, minutes);
 	else
-		sqlite3_bind_null(stmt, col);
+		db_bind_null(stmt, col);
 }
 
 /* ---- Transactions ---- */
 
-static int
-exec_simple(struct store *st, const char *sql, const char *what)
-{
-	sqlite3_stmt *stmt = store_prepare(st, sql);
-	int rc;
-
-	if (stmt == NULL)
-		return -1;
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		store_log_sqlite(st, what);
-		store_stmt_done(stmt);
-		return -1;
-	}
-	store_stmt_done(stmt);
-	return 0;
-}
-
 int
-store_step_write(struct store *st, sqlite3_stmt *stmt, const char *what)
+store_step_write(struct store *st, struct db_stmt *stmt, const char *what)
 {
-	int rc = sqlite3_step(stmt);
+	int rc = db_step(stmt);
 
-	if (rc != SQLITE_DONE)
-		store_log_sqlite(st, what);
+	if (rc != DB_DONE)
+		store_log_db(st, what);
 	store_stmt_done(stmt);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_DONE ? 0 : -1;
 }
 
 int64_t
-store_step_id(struct store *st, sqlite3_stmt *stmt, const char *what)
+store_step_id(struct store *st, struct db_stmt *stmt, const char *what)
 {
 	int64_t id = -1;
 
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		id = sqlite3_column_int64(stmt, 0);
+	if (db_step(stmt) == DB_ROW)
+		id = db_column_int64(stmt, 0);
 	else
-		store_log_sqlite(st, what);
+		store_log_db(st, what);
 	store_stmt_done(stmt);
 	return id;
 }
@@ -388,8 +371,10 @@ store_step_id(struct store *st, sqlite3_stmt *stmt, const char *what)
 int
 store_begin(struct store *st)
 {
-	if (exec_simple(st, "BEGIN IMMEDIATE", "starting a write transaction") < 0)
+	if (db_begin(st->db) < 0) {
+		store_log_db(st, "starting a write transaction");
 		return -1;
+	}
 	st->in_write = true;
 	return 0;
 }
@@ -397,13 +382,29 @@ store_begin(struct store *st)
 int
 store_begin_read(struct store *st)
 {
-	return exec_simple(st, "BEGIN", "starting a read transaction");
+	if (db_begin_read(st->db) < 0) {
+		store_log_db(st, "starting a read transaction");
+		return -1;
+	}
+	return 0;
+}
+
+/* Commit the open transaction: 0, or -1 logged as "<what>" (the transaction is left to the
+ * caller's rollback). */
+static int
+commit(struct store *st, const char *what)
+{
+	if (db_commit(st->db) < 0) {
+		store_log_db(st, what);
+		return -1;
+	}
+	return 0;
 }
 
 int
 store_commit(struct store *st)
 {
-	if (exec_simple(st, "COMMIT", "committing") < 0) {
+	if (commit(st, "committing") < 0) {
 		store_rollback(st);
 		return -1;
 	}
@@ -411,22 +412,16 @@ store_commit(struct store *st)
 	return 0;
 }
 
-static void
-reset_all(struct store *st)
-{
-	for (size_t i = 0; i < st->nstmts; i++)
-		sqlite3_reset(st->stmts[i].stmt);
-}
-
 void
 store_rollback(struct store *st)
 {
-	/* A statement still stepping would keep its read snapshot. */
-	reset_all(st);
-	if (!sqlite3_get_autocommit(st->db)) {
-		if (sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
-			log_err("store: '%s': rolling back: %s", st->path, sqlite3_errmsg(st->db));
-	}
+	/* A statement still stepping would keep its read snapshot (db_rollback() ends every run
+	 * too; with no transaction open it is not called, so that the last failure stays the
+	 * connection's, as query_interrupted() reads it). */
+	for (size_t i = 0; i < st->nstmts; i++)
+		db_reset(st->stmts[i].stmt);
+	if (db_in_transaction(st->db) && db_rollback(st->db) < 0)
+		log_err("store: '%s': rolling back: %s", st->path, db_errmsg(st->db));
 	/* Ids interned inside a rolled-back write transaction no longer exist. */
 	if (st->in_write) {
 		store_ingest_forget(st->ingest);
@@ -457,13 +452,12 @@ store_batch_begin(struct store *st)
 int
 store_batch_commit(struct store *st)
 {
-	if (!sqlite3_get_autocommit(st->db) &&
-	    exec_simple(st, "COMMIT", "committing a batch of scrapes") == 0) {
+	if (db_in_transaction(st->db) && commit(st, "committing a batch of scrapes") == 0) {
 		st->in_write = false;
 		st->batch = false;
 		return 0;
 	}
-	if (sqlite3_get_autocommit(st->db)) {
+	if (!db_in_transaction(st->db)) {
 		store_set_error(st, "the transaction was rolled back");
 		log_err("store: '%s': committing a batch of scrapes: %s", st->path, st->errbuf);
 	}
@@ -482,7 +476,7 @@ store_batch_rollback(struct store *st)
 static int
 migrate(struct store *st)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int version, v;
 	char pragma[64];
 
@@ -491,12 +485,12 @@ migrate(struct store *st)
 	stmt = store_prepare(st, "PRAGMA user_version");
 	if (stmt == NULL)
 		goto out_rollback;
-	if (sqlite3_step(stmt) != SQLITE_ROW) {
-		store_log_sqlite(st, "reading the schema version");
+	if (db_step(stmt) != DB_ROW) {
+		store_log_db(st, "reading the schema version");
 		store_stmt_done(stmt);
 		goto out_rollback;
 	}
-	version = sqlite3_column_int(stmt, 0);
+	version = db_column_int(stmt, 0);
 	store_stmt_done(stmt);
 	if (version > SCHEMA_VERSION) {
 		snprintf(st->errbuf, sizeof(st->errbuf),
@@ -511,12 +505,12 @@ migrate(struct store *st)
 		stmt = store_prepare(st, "SELECT count(*) FROM sqlite_schema");
 		if (stmt == NULL)
 			goto out_rollback;
-		if (sqlite3_step(stmt) != SQLITE_ROW) {
-			store_log_sqlite(st, "reading the schema");
+		if (db_step(stmt) != DB_ROW) {
+			store_log_db(st, "reading the schema");
 			store_stmt_done(stmt);
 			goto out_rollback;
 		}
-		if (sqlite3_column_int64(stmt, 0) > 0) {
+		if (db_column_int64(stmt, 0) > 0) {
 			store_stmt_done(stmt);
 			snprintf(st->errbuf, sizeof(st->errbuf),
 			         "not a leakprofd database (it has tables but no leakprofd schema "
@@ -527,14 +521,14 @@ migrate(struct store *st)
 		store_stmt_done(stmt);
 	}
 	for (v = version; v < SCHEMA_VERSION; v++) {
-		if (sqlite3_exec(st->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK) {
+		if (db_exec(st->db, migrations[v]) < 0) {
 			snprintf(pragma, sizeof(pragma), "applying schema migration %d", v + 1);
-			store_log_sqlite(st, pragma);
+			store_log_db(st, pragma);
 			goto out_rollback;
 		}
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
-		if (sqlite3_exec(st->db, pragma, NULL, NULL, NULL) != SQLITE_OK) {
-			store_log_sqlite(st, "setting the schema version");
+		if (db_exec(st->db, pragma) < 0) {
+			store_log_db(st, "setting the schema version");
 			goto out_rollback;
 		}
 	}
@@ -553,17 +547,17 @@ out_rollback:
 static int
 check_version_readonly(struct store *st)
 {
-	sqlite3_stmt *stmt = store_prepare(st, "PRAGMA user_version");
+	struct db_stmt *stmt = store_prepare(st, "PRAGMA user_version");
 	int version;
 
 	if (stmt == NULL)
 		return -1;
-	if (sqlite3_step(stmt) != SQLITE_ROW) {
-		store_log_sqlite(st, "reading the schema version");
+	if (db_step(stmt) != DB_ROW) {
+		store_log_db(st, "reading the schema version");
 		store_stmt_done(stmt);
 		return -1;
 	}
-	version = sqlite3_column_int(stmt, 0);
+	version = db_column_int(stmt, 0);
 	store_stmt_done(stmt);
 	if (version == SCHEMA_VERSION)
 		return 0;
@@ -620,26 +614,25 @@ apply_pragmas(struct store *st)
 	};
 	size_t i;
 
-	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
-	/* One bound for every connection of the process together: each page cache may grow to its
-	 * cache_size, but once SQLite's memory as a whole reaches STORE_HEAP_LIMIT they recycle
-	 * their own pages instead of taking more. */
+	/* db_open() set the busy timeout. One bound for every connection of the process together:
+	 * each page cache may grow to its cache_size, but once SQLite's memory as a whole reaches
+	 * STORE_HEAP_LIMIT they recycle their own pages instead of taking more. */
 	sqlite3_soft_heap_limit64(STORE_HEAP_LIMIT);
 	if (store_readonly(st)) {
-		if (sqlite3_exec(st->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK)
+		if (db_exec(st->db, "PRAGMA foreign_keys = ON") < 0)
 			goto out_error;
 		return 0;
 	}
 	/* SQLite quietly opens a write-protected file read-only; say so now rather than at the
 	 * first scrape. */
-	if (sqlite3_db_readonly(st->db, "main") == 1) {
+	if (sqlite3_db_readonly(db_sqlite(st->db), "main") == 1) {
 		snprintf(st->errbuf, sizeof(st->errbuf), "the database file is read-only (%s)",
 		         access(st->path, W_OK) != 0 ? strerror(errno) : "opened read-only");
 		log_err("store: '%s': cannot open for writing: %s", st->path, st->errbuf);
 		return -1;
 	}
 	for (i = 0; i < sizeof(rw_pragmas) / sizeof(rw_pragmas[0]); i++) {
-		if (sqlite3_exec(st->db, rw_pragmas[i], NULL, NULL, NULL) != SQLITE_OK)
+		if (db_exec(st->db, rw_pragmas[i]) < 0)
 			goto out_error;
 	}
 	return 0;
@@ -650,29 +643,38 @@ out_error:
 	return -1;
 }
 
+/* db_open()'s reason without the target it names first ("'<path>': "): the store's messages name
+ * the path once. */
+static const char *
+open_reason(const char *path, const char *err)
+{
+	size_t n = strlen(path);
+
+	if (err[0] == '\'' && strncmp(err + 1, path, n) == 0 && strncmp(err + 1 + n, "': ", 3) == 0)
+		return err + n + 4;
+	return err;
+}
+
 struct store *
 store_open(const char *path, unsigned flags)
 {
 	struct store *st;
-	int oflags, rc;
+	char err[512];
 
-	if ((flags & STORE_READONLY) != 0)
-		oflags = SQLITE_OPEN_READONLY;
-	else
-		oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-	oflags |= SQLITE_OPEN_NOMUTEX;
-
+	if (db_target_is_postgres(path)) {
+		/* its SQL (PRAGMAs, the schema's migrations) is SQLite's */
+		log_err("store: '%s': the store runs on a SQLite file, not on PostgreSQL", path);
+		return NULL;
+	}
 	st = xcalloc(1, sizeof(*st));
 	st->path = xstrdup(path);
 	st->flags = flags;
 	st->ingest = store_ingest_new();
-	rc = sqlite3_open_v2(path, &st->db, oflags, NULL);
-	if (rc != SQLITE_OK) {
-		log_open_error(path, st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc),
-		               store_readonly(st));
+	st->db = db_open_flags(path, store_readonly(st) ? DB_READONLY : 0, err, sizeof(err));
+	if (st->db == NULL) {
+		log_open_error(path, open_reason(path, err), store_readonly(st));
 		goto out_free;
 	}
-	sqlite3_extended_result_codes(st->db, 1);
 	if (apply_pragmas(st) < 0)
 		goto out_free;
 	if (store_readonly(st)) {
@@ -692,21 +694,15 @@ out_free:
 void
 store_free(struct store *st)
 {
-	size_t i;
-
 	if (st == NULL)
 		return;
-	for (i = 0; i < st->nstmts; i++)
-		sqlite3_finalize(st->stmts[i].stmt);
-	if (st->db != NULL) {
-		/* Fresh planner statistics for the web's queries; analysis_limit bounds the work on
-		 * a large database, so that a shutdown never waits for a full ANALYZE. */
-		if (!store_readonly(st))
-			sqlite3_exec(st->db, "PRAGMA analysis_limit = 1000; PRAGMA optimize", NULL,
-			             NULL, NULL);
-		if (sqlite3_close(st->db) != SQLITE_OK)
-			log_err("store: '%s': closing: %s", st->path, sqlite3_errmsg(st->db));
-	}
+	/* Fresh planner statistics for the web's queries; analysis_limit bounds the work on a large
+	 * database, so that a shutdown never waits for a full ANALYZE. */
+	if (st->db != NULL && !store_readonly(st) &&
+	    db_exec(st->db, "PRAGMA analysis_limit = 1000; PRAGMA optimize") < 0)
+		log_debug("store: '%s': optimizing: %s", st->path, db_errmsg(st->db));
+	/* finalizes the cached statements */
+	db_close(st->db);
 	store_ingest_free(st->ingest);
 	free(st->path);
 	free(st);
@@ -730,16 +726,16 @@ store_db_size(struct store *st)
 	int i;
 
 	for (i = 0; i < 2; i++) {
-		sqlite3_stmt *stmt = store_prepare(st, sqls[i]);
+		struct db_stmt *stmt = store_prepare(st, sqls[i]);
 
 		if (stmt == NULL)
 			return -1;
-		if (sqlite3_step(stmt) != SQLITE_ROW) {
-			store_log_sqlite(st, "reading the database size");
+		if (db_step(stmt) != DB_ROW) {
+			store_log_db(st, "reading the database size");
 			store_stmt_done(stmt);
 			return -1;
 		}
-		v[i] = sqlite3_column_int64(stmt, 0);
+		v[i] = db_column_int64(stmt, 0);
 		store_stmt_done(stmt);
 	}
 	return v[0] * v[1];
@@ -750,20 +746,20 @@ store_db_size(struct store *st)
 int
 store_service_id(struct store *st, const char *service, int64_t *id)
 {
-	sqlite3_stmt *stmt = store_prepare(st, "SELECT id FROM services WHERE name = ?1");
+	struct db_stmt *stmt = store_prepare(st, "SELECT id FROM services WHERE name = ?1");
 	int rc;
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_text(stmt, 1, service, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		*id = sqlite3_column_int64(stmt, 0);
+	db_bind_text(stmt, 1, service);
+	rc = db_step(stmt);
+	if (rc == DB_ROW) {
+		*id = db_column_int64(stmt, 0);
 		store_stmt_done(stmt);
 		return 0;
 	}
-	if (rc != SQLITE_DONE) {
-		store_log_sqlite(st, "looking up a service");
+	if (rc != DB_DONE) {
+		store_log_db(st, "looking up a service");
 		store_stmt_done(stmt);
 		return -1;
 	}
@@ -774,7 +770,7 @@ store_service_id(struct store *st, const char *service, int64_t *id)
 int64_t
 store_target_upsert(struct store *st, const char *service, const char *labels_json, const char *url)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int64_t service_id, target_id;
 	char what[256];
 	bool batch = store_batch_open(st);
@@ -786,8 +782,8 @@ store_target_upsert(struct store *st, const char *service, const char *labels_js
 	        " ON CONFLICT (name) DO UPDATE SET labels = excluded.labels RETURNING id");
 	if (stmt == NULL)
 		goto out_rollback;
-	sqlite3_bind_text(stmt, 1, service, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, labels_json, -1, SQLITE_STATIC);
+	db_bind_text(stmt, 1, service);
+	db_bind_text(stmt, 2, labels_json);
 	snprintf(what, sizeof(what), "registering service '%.100s'", service);
 	service_id = store_step_id(st, stmt, what);
 	if (service_id < 0)
@@ -798,9 +794,9 @@ store_target_upsert(struct store *st, const char *service, const char *labels_js
 	        " ON CONFLICT (service_id, url) DO UPDATE SET active = 1 RETURNING id");
 	if (stmt == NULL)
 		goto out_rollback;
-	sqlite3_bind_int64(stmt, 1, service_id);
-	sqlite3_bind_text(stmt, 2, url, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, clock_wall_ms());
+	db_bind_int64(stmt, 1, service_id);
+	db_bind_text(stmt, 2, url);
+	db_bind_int64(stmt, 3, clock_wall_ms());
 	snprintf(what, sizeof(what), "registering target '%.200s'", url);
 	target_id = store_step_id(st, stmt, what);
 	if (target_id < 0)
@@ -825,7 +821,7 @@ cmp_id(const void *a, const void *b)
 int
 store_targets_set_active(struct store *st, const int64_t *ids, size_t n)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int64_t *want, *off = NULL;
 	size_t i, noff = 0, capoff = 0;
 	int rc;
@@ -841,8 +837,8 @@ store_targets_set_active(struct store *st, const int64_t *ids, size_t n)
 	stmt = store_prepare(st, "SELECT id FROM targets WHERE active = 1");
 	if (stmt == NULL)
 		goto out_rollback;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(stmt, 0);
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		int64_t id = db_column_int64(stmt, 0);
 
 		if (bsearch(&id, want, n, sizeof(*want), cmp_id) != NULL)
 			continue;
@@ -853,15 +849,15 @@ store_targets_set_active(struct store *st, const int64_t *ids, size_t n)
 		off[noff++] = id;
 	}
 	store_stmt_done(stmt);
-	if (rc != SQLITE_DONE) {
-		store_log_sqlite(st, "listing active targets");
+	if (rc != DB_DONE) {
+		store_log_db(st, "listing active targets");
 		goto out_rollback;
 	}
 	for (i = 0; i < noff; i++) {
 		stmt = store_prepare(st, "UPDATE targets SET active = 0 WHERE id = ?1");
 		if (stmt == NULL)
 			goto out_rollback;
-		sqlite3_bind_int64(stmt, 1, off[i]);
+		db_bind_int64(stmt, 1, off[i]);
 		if (store_step_write(st, stmt, "deactivating a target") != 0)
 			goto out_rollback;
 	}
@@ -870,7 +866,7 @@ store_targets_set_active(struct store *st, const int64_t *ids, size_t n)
 		                     "UPDATE targets SET active = 1 WHERE id = ?1 AND active != 1");
 		if (stmt == NULL)
 			goto out_rollback;
-		sqlite3_bind_int64(stmt, 1, want[i]);
+		db_bind_int64(stmt, 1, want[i]);
 		if (store_step_write(st, stmt, "activating a target") != 0)
 			goto out_rollback;
 	}
@@ -891,7 +887,7 @@ out_free:
 int
 store_target_health(struct store *st, struct target_health **out, size_t *n)
 {
-	sqlite3_stmt *stmt = store_prepare(
+	struct db_stmt *stmt = store_prepare(
 	    st, "SELECT t.id, sv.name, t.url, t.active, t.last_scrape, t.last_success, "
 	        "t.last_duration_ms, t.last_bytes,"
 	        " t.last_status, t.last_goroutines, t.consecutive_failures"
@@ -905,7 +901,7 @@ store_target_health(struct store *st, struct target_health **out, size_t *n)
 	*n = 0;
 	if (stmt == NULL)
 		return -1;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		struct target_health *e;
 
 		if (count == cap) {
@@ -920,22 +916,20 @@ store_target_health(struct store *st, struct target_health **out, size_t *n)
 			h = grown;
 		}
 		e = &h[count++];
-		e->target_id = sqlite3_column_int64(stmt, 0);
+		e->target_id = db_column_int64(stmt, 0);
 		e->service = store_column_strdup(stmt, 1, true);
 		e->url = store_column_strdup(stmt, 2, true);
-		e->active = sqlite3_column_int(stmt, 3) != 0;
-		e->last_scrape = sqlite3_column_int64(stmt, 4);
-		e->last_success = sqlite3_column_int64(stmt, 5);
-		e->last_duration_ms = (uint32_t)sqlite3_column_int64(stmt, 6);
-		e->last_bytes = (uint64_t)sqlite3_column_int64(stmt, 7);
+		e->active = db_column_int(stmt, 3) != 0;
+		e->last_scrape = db_column_int64(stmt, 4);
+		e->last_success = db_column_int64(stmt, 5);
+		e->last_duration_ms = (uint32_t)db_column_int64(stmt, 6);
+		e->last_bytes = (uint64_t)db_column_int64(stmt, 7);
 		e->last_status = store_column_strdup(stmt, 8, false);
-		e->last_goroutines = sqlite3_column_type(stmt, 9) == SQLITE_NULL
-		                         ? -1
-		                         : sqlite3_column_int64(stmt, 9);
-		e->consecutive_failures = (uint32_t)sqlite3_column_int64(stmt, 10);
+		e->last_goroutines = db_column_is_null(stmt, 9) ? -1 : db_column_int64(stmt, 9);
+		e->consecutive_failures = (uint32_t)db_column_int64(stmt, 10);
 	}
-	if (rc != SQLITE_DONE) {
-		store_log_sqlite(st, "reading target health");
+	if (rc != DB_DONE) {
+		store_log_db(st, "reading target health");
 		store_stmt_done(stmt);
 		target_health_free(h, count);
 		return -1;

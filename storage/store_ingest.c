@@ -30,7 +30,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "base/hash.h"
 #include "base/log.h"
@@ -357,7 +356,7 @@ static int
 stored_previous(struct store *st, int64_t target_id, int64_t ts, int64_t *prev_ts, uint64_t *total,
                 const char *what)
 {
-	sqlite3_stmt *stmt = store_prepare(
+	struct db_stmt *stmt = store_prepare(
 	    st, "SELECT ts, coalesce(total_goroutines, 0) FROM scrapes WHERE target_id = ?1"
 	        " AND ts < ?2 AND status = 'ok' AND detail = 0 ORDER BY ts DESC LIMIT 1");
 	char msg[256];
@@ -365,21 +364,21 @@ stored_previous(struct store *st, int64_t target_id, int64_t ts, int64_t *prev_t
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, target_id);
-	sqlite3_bind_int64(stmt, 2, ts);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		*prev_ts = sqlite3_column_int64(stmt, 0);
-		*total = (uint64_t)sqlite3_column_int64(stmt, 1);
+	db_bind_int64(stmt, 1, target_id);
+	db_bind_int64(stmt, 2, ts);
+	rc = db_step(stmt);
+	if (rc == DB_ROW) {
+		*prev_ts = db_column_int64(stmt, 0);
+		*total = (uint64_t)db_column_int64(stmt, 1);
 		store_stmt_done(stmt);
 		return 0;
 	}
-	if (rc == SQLITE_DONE) {
+	if (rc == DB_DONE) {
 		store_stmt_done(stmt);
 		return 1;
 	}
 	snprintf(msg, sizeof(msg), "%s: reading the previous scrape", what);
-	store_log_sqlite(st, msg);
+	store_log_db(st, msg);
 	store_stmt_done(stmt);
 	return -1;
 }
@@ -627,7 +626,7 @@ intern_stack(struct store *st, const struct frame *stack, size_t nstack, int64_t
 {
 	struct store_ingest *ing = store_ingest_state(st);
 	struct intern *e;
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	uint64_t h = HASH_FNV1A_INIT;
 	json_t *arr;
 	char *text;
@@ -655,19 +654,19 @@ intern_stack(struct store *st, const struct frame *stack, size_t nstack, int64_t
 	stmt = store_prepare(st, "SELECT id, last_seen FROM stacks WHERE hash = ?1");
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, (int64_t)h);
-	switch (sqlite3_step(stmt)) {
-	case SQLITE_ROW:
-		id = sqlite3_column_int64(stmt, 0);
-		seen = sqlite3_column_int64(stmt, 1);
+	db_bind_int64(stmt, 1, (int64_t)h);
+	switch (db_step(stmt)) {
+	case DB_ROW:
+		id = db_column_int64(stmt, 0);
+		seen = db_column_int64(stmt, 1);
 		store_stmt_done(stmt);
 		goto out_cache;
-	case SQLITE_DONE:
+	case DB_DONE:
 		store_stmt_done(stmt);
 		break;
 	default:
 		snprintf(msg, sizeof(msg), "%s: looking up a stack", what);
-		store_log_sqlite(st, msg);
+		store_log_db(st, msg);
 		store_stmt_done(stmt);
 		return -1;
 	}
@@ -701,9 +700,9 @@ intern_stack(struct store *st, const struct frame *stack, size_t nstack, int64_t
 		free(text);
 		return -1;
 	}
-	sqlite3_bind_int64(stmt, 1, (int64_t)h);
-	sqlite3_bind_text(stmt, 2, text, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, ts);
+	db_bind_int64(stmt, 1, (int64_t)h);
+	db_bind_text(stmt, 2, text);
+	db_bind_int64(stmt, 3, ts);
 	snprintf(msg, sizeof(msg), "%s: storing a stack", what);
 	id = store_step_id(st, stmt, msg);
 	free(text);
@@ -721,8 +720,8 @@ out_seen:
 	stmt = store_prepare(st, "UPDATE stacks SET last_seen = max(last_seen, ?2) WHERE id = ?1");
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, e->id);
-	sqlite3_bind_int64(stmt, 2, ts);
+	db_bind_int64(stmt, 1, e->id);
+	db_bind_int64(stmt, 2, ts);
 	snprintf(msg, sizeof(msg), "%s: updating a stack", what);
 	if (store_step_write(st, stmt, msg) != 0)
 		return -1;
@@ -742,7 +741,7 @@ store_sample_stacks(struct store *st, int64_t scrape_id, int64_t location_id,
 	    .frames = pl->stack, .nframes = pl->nstack, .count = pl->count};
 	const struct prof_stack *v = pl->nstacks ? pl->stacks : &one;
 	size_t n = pl->nstacks ? pl->nstacks : 1;
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 
 	if (!profile_op_may_leak(pl->op))
 		return 0;
@@ -762,14 +761,13 @@ store_sample_stacks(struct store *st, int64_t scrape_id, int64_t location_id,
 		stmt = store_prepare(
 		    st, "INSERT INTO sample_stacks (scrape_id, location_id, stack_id, count)"
 		        " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (scrape_id, location_id, stack_id)"
-		        " DO UPDATE SET count = count + excluded.count");
+		        " DO UPDATE SET count = sample_stacks.count + excluded.count");
 		if (stmt == NULL)
 			return -1;
-		sqlite3_bind_int64(stmt, 1, scrape_id);
-		sqlite3_bind_int64(stmt, 2, location_id);
-		sqlite3_bind_int64(stmt, 3, stack_id);
-		sqlite3_bind_int64(stmt, 4,
-		                   v[i].count > INT64_MAX ? INT64_MAX : (int64_t)v[i].count);
+		db_bind_int64(stmt, 1, scrape_id);
+		db_bind_int64(stmt, 2, location_id);
+		db_bind_int64(stmt, 3, stack_id);
+		db_bind_int64(stmt, 4, v[i].count > INT64_MAX ? INT64_MAX : (int64_t)v[i].count);
 		if (store_step_write(st, stmt, what) != 0)
 			return -1;
 	}
@@ -789,7 +787,7 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, in
 	size_t fnlen = strlen(fn), filelen = strlen(file), oplen = strlen(op);
 	char key[TEXT_CAP * 2 + OP_CAP + 16];
 	struct intern *e;
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int64_t stack_id;
 	size_t keylen;
 	char msg[256];
@@ -818,23 +816,23 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, in
 		        " WHERE function = ?1 AND file = ?2 AND line = ?3 AND op = ?4");
 		if (stmt == NULL)
 			return -1;
-		sqlite3_bind_text(stmt, 1, fn, (int)fnlen, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 2, file, (int)filelen, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 3, pl->loc.line);
-		sqlite3_bind_text(stmt, 4, op, (int)oplen, SQLITE_STATIC);
-		switch (sqlite3_step(stmt)) {
-		case SQLITE_ROW:
+		db_bind_text_n(stmt, 1, fn, fnlen);
+		db_bind_text_n(stmt, 2, file, filelen);
+		db_bind_int64(stmt, 3, pl->loc.line);
+		db_bind_text_n(stmt, 4, op, oplen);
+		switch (db_step(stmt)) {
+		case DB_ROW:
 			e = intern_add(&ing->locs, h, key, keylen);
-			e->id = sqlite3_column_int64(stmt, 0);
-			e->stack_id = sqlite3_column_int64(stmt, 1);
-			e->first_seen = sqlite3_column_int64(stmt, 2);
-			e->last_seen = sqlite3_column_int64(stmt, 3);
+			e->id = db_column_int64(stmt, 0);
+			e->stack_id = db_column_int64(stmt, 1);
+			e->first_seen = db_column_int64(stmt, 2);
+			e->last_seen = db_column_int64(stmt, 3);
 			break;
-		case SQLITE_DONE:
+		case DB_DONE:
 			break;
 		default:
 			snprintf(msg, sizeof(msg), "%s: looking up a location", what);
-			store_log_sqlite(st, msg);
+			store_log_db(st, msg);
 			store_stmt_done(stmt);
 			return -1;
 		}
@@ -856,13 +854,13 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, in
 		                         " stack_id = coalesce(stack_id, ?3) WHERE id = ?1");
 		if (stmt == NULL)
 			return -1;
-		sqlite3_bind_int64(stmt, 1, e->id);
-		sqlite3_bind_int64(stmt, 2, ts);
+		db_bind_int64(stmt, 1, e->id);
+		db_bind_int64(stmt, 2, ts);
 		if (stack_id > 0)
-			sqlite3_bind_int64(stmt, 3, stack_id);
-		if (sqlite3_step(stmt) != SQLITE_DONE) {
+			db_bind_int64(stmt, 3, stack_id);
+		if (db_step(stmt) != DB_DONE) {
 			snprintf(msg, sizeof(msg), "%s: updating a location", what);
-			store_log_sqlite(st, msg);
+			store_log_db(st, msg);
 			store_stmt_done(stmt);
 			return -1;
 		}
@@ -880,51 +878,34 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, in
 	stmt = store_prepare(
 	    st, "INSERT INTO locations (function, file, line, op, stack_id, first_seen, last_seen)"
 	        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"
-	        " ON CONFLICT (function, file, line, op) DO UPDATE SET last_seen = max(last_seen, "
-	        "excluded.last_seen),"
-	        " first_seen = min(first_seen, excluded.first_seen), stack_id = coalesce(stack_id, "
-	        "excluded.stack_id)"
+	        " ON CONFLICT (function, file, line, op) DO UPDATE SET"
+	        " last_seen = max(locations.last_seen, excluded.last_seen),"
+	        " first_seen = min(locations.first_seen, excluded.first_seen),"
+	        " stack_id = coalesce(locations.stack_id, excluded.stack_id)"
 	        " RETURNING id, stack_id, first_seen, last_seen");
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_text(stmt, 1, fn, (int)fnlen, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, file, (int)filelen, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, pl->loc.line);
-	sqlite3_bind_text(stmt, 4, op, (int)oplen, SQLITE_STATIC);
+	db_bind_text_n(stmt, 1, fn, fnlen);
+	db_bind_text_n(stmt, 2, file, filelen);
+	db_bind_int64(stmt, 3, pl->loc.line);
+	db_bind_text_n(stmt, 4, op, oplen);
 	if (stack_id > 0)
-		sqlite3_bind_int64(stmt, 5, stack_id);
-	sqlite3_bind_int64(stmt, 6, ts);
-	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		db_bind_int64(stmt, 5, stack_id);
+	db_bind_int64(stmt, 6, ts);
+	if (db_step(stmt) != DB_ROW) {
 		snprintf(msg, sizeof(msg), "%s: storing a location", what);
-		store_log_sqlite(st, msg);
+		store_log_db(st, msg);
 		store_stmt_done(stmt);
 		return -1;
 	}
 	e = intern_add(&ing->locs, h, key, keylen);
-	e->id = sqlite3_column_int64(stmt, 0);
-	e->stack_id = sqlite3_column_int64(stmt, 1);
-	e->first_seen = sqlite3_column_int64(stmt, 2);
-	e->last_seen = sqlite3_column_int64(stmt, 3);
+	e->id = db_column_int64(stmt, 0);
+	e->stack_id = db_column_int64(stmt, 1);
+	e->first_seen = db_column_int64(stmt, 2);
+	e->last_seen = db_column_int64(stmt, 3);
 	*rep = e->stack_id;
 	store_stmt_done(stmt);
 	return e->id;
-}
-
-/* Whether the failure SQLite reports as 'code' belongs to the scrape (its data, its target) rather
- * than to the database (full, locked, read-only, an I/O error): the scrape is rejected, and
- * trying it again would fail again. */
-static bool
-rejects_scrape(int code)
-{
-	switch (code & 0xff) {
-	case SQLITE_CONSTRAINT:
-	case SQLITE_MISMATCH:
-	case SQLITE_TOOBIG:
-	case SQLITE_RANGE:
-		return true;
-	default:
-		return false;
-	}
 }
 
 int
@@ -933,7 +914,7 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	struct store_ingest *ing = store_ingest_state(st);
 	const struct profile *p;
 	const struct life_target *e;
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int64_t scrape_id;
 	const char *status;
 	bool ok, count_scrape, batch = store_batch_open(st), rejected = false;
@@ -1010,29 +991,26 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
 	if (stmt == NULL)
 		goto out_rollback;
-	sqlite3_bind_int64(stmt, 1, rec->target_id);
-	sqlite3_bind_int64(stmt, 2, rec->ts);
-	sqlite3_bind_int64(stmt, 3, rec->duration_ms);
-	sqlite3_bind_int64(stmt, 4, rec->bytes > INT64_MAX ? INT64_MAX : (int64_t)rec->bytes);
-	sqlite3_bind_text(stmt, 5, status, -1, SQLITE_STATIC);
+	db_bind_int64(stmt, 1, rec->target_id);
+	db_bind_int64(stmt, 2, rec->ts);
+	db_bind_int64(stmt, 3, rec->duration_ms);
+	db_bind_int64(stmt, 4, rec->bytes > INT64_MAX ? INT64_MAX : (int64_t)rec->bytes);
+	db_bind_text(stmt, 5, status);
 	if (p != NULL) {
-		sqlite3_bind_text(stmt, 6, format_name(p->format), -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 7, profile_kind_name(p->kind), -1, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 9,
-		                   p->total_goroutines > INT64_MAX ? INT64_MAX
-		                                                   : (int64_t)p->total_goroutines);
+		db_bind_text(stmt, 6, format_name(p->format));
+		db_bind_text(stmt, 7, profile_kind_name(p->kind));
+		db_bind_int64(stmt, 9,
+		              p->total_goroutines > INT64_MAX ? INT64_MAX
+		                                              : (int64_t)p->total_goroutines);
 	}
-	sqlite3_bind_int(stmt, 8, rec->detail ? 1 : 0);
+	db_bind_int64(stmt, 8, rec->detail ? 1 : 0);
 	if (reason != LIFETIME_SAME)
-		sqlite3_bind_text(stmt, 10, lifetime_reason_name((enum lifetime_reason)reason), -1,
-		                  SQLITE_STATIC);
-	if (sqlite3_step(stmt) != SQLITE_DONE) {
-		store_log_sqlite(st, what);
-		store_stmt_done(stmt);
+		db_bind_text(stmt, 10, lifetime_reason_name((enum lifetime_reason)reason));
+	/* not RETURNING id: on SQLite it costs a temporary table per scrape, about 1% of the
+	 * ingest's instructions */
+	if (store_step_write(st, stmt, what) != 0)
 		goto out_rollback;
-	}
-	store_stmt_done(stmt);
-	scrape_id = sqlite3_last_insert_rowid(store_db(st));
+	scrape_id = db_last_insert_rowid(store_dbh(st));
 	ing->now.scrape_id = scrape_id;
 
 	/* one statement for every sample: each step rebinds all but the scrape's id */
@@ -1040,31 +1018,31 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		stmt = store_prepare(st, "INSERT INTO samples (scrape_id, location_id, count, "
 		                         "leaked, max_wait, min_wait, median_wait)"
 		                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-		                         " ON CONFLICT (scrape_id, location_id) DO UPDATE SET "
-		                         "count = count + excluded.count,"
-		                         " leaked = leaked + excluded.leaked, max_wait = "
-		                         "max(max_wait, excluded.max_wait),"
-		                         " min_wait = min(min_wait, excluded.min_wait)");
+		                         " ON CONFLICT (scrape_id, location_id) DO UPDATE SET"
+		                         " count = samples.count + excluded.count,"
+		                         " leaked = samples.leaked + excluded.leaked,"
+		                         " max_wait = max(samples.max_wait, excluded.max_wait),"
+		                         " min_wait = min(samples.min_wait, excluded.min_wait)");
 		if (stmt == NULL)
 			goto out_rollback;
-		sqlite3_bind_int64(stmt, 1, scrape_id);
+		db_bind_int64(stmt, 1, scrape_id);
 		for (i = 0; i < p->nlocations; i++) {
 			const struct prof_location *pl = &p->locations[i];
 
-			sqlite3_bind_int64(stmt, 2, ing->ids[i]);
-			sqlite3_bind_int64(stmt, 3,
-			                   pl->count > INT64_MAX ? INT64_MAX : (int64_t)pl->count);
-			sqlite3_bind_int64(
-			    stmt, 4, pl->leaked > INT64_MAX ? INT64_MAX : (int64_t)pl->leaked);
+			db_bind_int64(stmt, 2, ing->ids[i]);
+			db_bind_int64(stmt, 3,
+			              pl->count > INT64_MAX ? INT64_MAX : (int64_t)pl->count);
+			db_bind_int64(stmt, 4,
+			              pl->leaked > INT64_MAX ? INT64_MAX : (int64_t)pl->leaked);
 			store_bind_wait(stmt, 5, pl->max_wait_minutes);
 			store_bind_wait(stmt, 6, pl->min_wait_minutes);
 			store_bind_wait(stmt, 7, pl->median_wait_minutes);
-			if (sqlite3_step(stmt) != SQLITE_DONE) {
-				store_log_sqlite(st, what);
+			if (db_step(stmt) != DB_DONE) {
+				store_log_db(st, what);
 				store_stmt_done(stmt);
 				goto out_rollback;
 			}
-			sqlite3_reset(stmt);
+			/* the next binding starts the next run, ?1 kept */
 			if (count_scrape && store_sample_stacks(st, scrape_id, ing->ids[i], pl,
 			                                        ing->reps[i], rec->ts, what) != 0) {
 				store_stmt_done(stmt);
@@ -1084,24 +1062,24 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	                         " WHERE id = ?1");
 	if (stmt == NULL)
 		goto out_rollback;
-	sqlite3_bind_int64(stmt, 1, rec->target_id);
-	sqlite3_bind_int64(stmt, 2, rec->ts);
-	sqlite3_bind_int64(stmt, 3, rec->duration_ms);
-	sqlite3_bind_int64(stmt, 4, rec->bytes > INT64_MAX ? INT64_MAX : (int64_t)rec->bytes);
-	sqlite3_bind_text(stmt, 5, status, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 6, rec->consecutive_failures);
-	sqlite3_bind_int(stmt, 7, ok ? 1 : 0);
+	db_bind_int64(stmt, 1, rec->target_id);
+	db_bind_int64(stmt, 2, rec->ts);
+	db_bind_int64(stmt, 3, rec->duration_ms);
+	db_bind_int64(stmt, 4, rec->bytes > INT64_MAX ? INT64_MAX : (int64_t)rec->bytes);
+	db_bind_text(stmt, 5, status);
+	db_bind_int64(stmt, 6, rec->consecutive_failures);
+	db_bind_int64(stmt, 7, ok ? 1 : 0);
 	if (p != NULL)
-		sqlite3_bind_int64(stmt, 8,
-		                   p->total_goroutines > INT64_MAX ? INT64_MAX
-		                                                   : (int64_t)p->total_goroutines);
-	if (sqlite3_step(stmt) != SQLITE_DONE) {
-		store_log_sqlite(st, what);
+		db_bind_int64(stmt, 8,
+		              p->total_goroutines > INT64_MAX ? INT64_MAX
+		                                              : (int64_t)p->total_goroutines);
+	if (db_step(stmt) != DB_DONE) {
+		store_log_db(st, what);
 		store_stmt_done(stmt);
 		goto out_rollback;
 	}
 	store_stmt_done(stmt);
-	if (sqlite3_changes(store_db(st)) != 1) {
+	if (db_changes(store_dbh(st)) != 1) {
 		store_set_error(st, "no target with id %" PRId64, rec->target_id);
 		log_err("store: '%s': %s: %s", store_path(st), what, store_errmsg(st));
 		rejected = true;
@@ -1111,14 +1089,14 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		stmt = store_prepare(st, "UPDATE scrapes SET restart = ?2 WHERE id = ?1");
 		if (stmt == NULL)
 			goto out_rollback;
-		sqlite3_bind_int64(stmt, 1, ing->goid_marked);
-		sqlite3_bind_text(stmt, 2, lifetime_reason_name(LIFETIME_GOID), -1, SQLITE_STATIC);
+		db_bind_int64(stmt, 1, ing->goid_marked);
+		db_bind_text(stmt, 2, lifetime_reason_name(LIFETIME_GOID));
 		if (store_step_write(st, stmt, what) != 0)
 			goto out_rollback;
 		stmt = store_prepare(st, "INSERT INTO restart_moves (scrape_id) VALUES (?1)");
 		if (stmt == NULL)
 			goto out_rollback;
-		sqlite3_bind_int64(stmt, 1, ing->goid_marked);
+		db_bind_int64(stmt, 1, ing->goid_marked);
 		if (store_step_write(st, stmt, what) != 0)
 			goto out_rollback;
 	}
@@ -1128,8 +1106,10 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	return 0;
 
 out_rollback:
-	/* read before the rollback sets its own */
-	rejected = rejected || rejects_scrape(sqlite3_extended_errcode(store_db(st)));
+	/* Read before the rollback sets its own. A failure that belongs to the scrape (its data)
+	 * rather than to the database (full, locked, read-only, an I/O error) rejects it: trying it
+	 * again would fail again. */
+	rejected = rejected || db_failure(store_dbh(st)) == DB_FAIL_DATA;
 	/* in a batch, the whole of it: part of this scrape would stay in it otherwise */
 	store_rollback(st);
 	return rejected ? 1 : -1;

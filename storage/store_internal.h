@@ -1,22 +1,24 @@
 /* storage/store_internal.h: what the other storage files (store_ingest.c, store_rank.c,
  * store_retention.c, query.c, alertstore.c) share with store.c, and store.c with the ingest.
  *
- * Not for use outside storage/. A struct store wraps one SQLite connection (one thread); these
- * helpers give other storage modules that connection, a cache of prepared statements keyed by their
- * SQL text, transactions and the house error message format, so that every storage file prepares
- * each statement once and names the database path and SQLite's message when something fails. */
+ * Not for use outside storage/. A struct store wraps one database connection (storage/db.h; one
+ * thread); these helpers give other storage modules that connection, a cache of prepared statements
+ * keyed by their SQL text, transactions and the house error message format, so that every storage
+ * file prepares each statement once and names the database path and the database's message when
+ * something fails. */
 #ifndef STORE_INTERNAL_H
 #define STORE_INTERNAL_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
-
+#include "storage/db.h"
 #include "storage/store.h"
 
 /* The connection. Borrowed: valid until store_free(). */
-sqlite3 *store_db(struct store *st);
+struct db *store_dbh(struct store *st);
+/* The SQLite connection underneath (db_sqlite()), for what only SQLite has. Borrowed. */
+struct sqlite3 *store_db(struct store *st);
 /* The database path as given to store_open(). Borrowed. */
 const char *store_path(const struct store *st);
 /* True when opened with STORE_READONLY. */
@@ -28,30 +30,31 @@ bool store_readonly(const struct store *st);
 /* A prepared statement for 'sql', compiled on first use and cached in 'st' for its lifetime. The
  * cache is keyed by the string's address: pass a string literal or a static const array, never a
  * built buffer (at most 128 statements per connection). The statement comes back reset with its
- * bindings cleared; after stepping it, call store_stmt_done() (or sqlite3_reset()) so that it
- * releases its read snapshot. Never finalize it. Do not hold one across a call that may prepare the
- * same SQL (a nested walk would reset it). Borrowed. NULL on error (logged: path, SQL's first words
- * and SQLite's message; store_errmsg() has the message). */
-sqlite3_stmt *store_prepare(struct store *st, const char *sql);
-/* Step a write statement to completion and reset it: 0, or -1 logged as store_log_sqlite(st, what).
- */
-int store_step_write(struct store *st, sqlite3_stmt *stmt, const char *what)
+ * bindings cleared; after stepping it, call store_stmt_done() (or db_reset()) so that it releases
+ * its read snapshot. Never finalize it. Do not hold one across a call that may prepare the same SQL
+ * (a nested walk would reset it; so would the same text at another address: db.h caches by text).
+ * Borrowed. NULL on error (logged: path, SQL's first words and the database's
+ * message; store_errmsg() has the message). */
+struct db_stmt *store_prepare(struct store *st, const char *sql);
+/* Step a write statement to completion and reset it: 0, or -1 logged as store_log_db(st, what). */
+int store_step_write(struct store *st, struct db_stmt *stmt, const char *what)
     __attribute__((warn_unused_result));
 /* Step a statement that returns one id row (RETURNING id) and reset it: the id, or -1 logged as
- * store_log_sqlite(st, what). */
-int64_t store_step_id(struct store *st, sqlite3_stmt *stmt, const char *what);
+ * store_log_db(st, what). */
+int64_t store_step_id(struct store *st, struct db_stmt *stmt, const char *what);
 /* Reset 'stmt' (NULL is fine) and clear its bindings. */
-void store_stmt_done(sqlite3_stmt *stmt);
+void store_stmt_done(struct db_stmt *stmt);
 /* Bind a wait in minutes to parameter 'col': NULL when unknown (negative). */
-void store_bind_wait(sqlite3_stmt *stmt, int col, int32_t minutes);
+void store_bind_wait(struct db_stmt *stmt, int col, int32_t minutes);
 
-/* Transactions. store_begin() starts BEGIN IMMEDIATE (a writer takes the lock up front, so that
- * busy_timeout applies there and never half-way through); store_begin_read() a deferred one for
- * consistent multi-statement reads (end it with store_rollback() or store_commit()). store_commit()
- * commits (on failure it rolls back and returns -1); store_rollback() resets every cached
- * statement, rolls back, and is safe to call when no transaction is open. Nested calls are not
- * supported: the store's own API functions open their own transactions, so never call them between
- * store_begin() and store_commit(). 0, or -1 (logged). */
+/* Transactions. store_begin() starts a write transaction (db_begin(): SQLite's BEGIN IMMEDIATE, a
+ * writer taking the lock up front, so that busy_timeout applies there and never half-way through);
+ * store_begin_read() one for consistent multi-statement reads (db_begin_read(); end it with
+ * store_rollback() or store_commit()). store_commit() commits (on failure it rolls back and returns
+ * -1); store_rollback() resets every cached statement, rolls back, and is safe to call when no
+ * transaction is open. Nested calls are not supported: the store's own API functions open their
+ * own transactions, so never call them between store_begin() and store_commit(). 0, or -1
+ * (logged). */
 int store_begin(struct store *st) __attribute__((warn_unused_result));
 int store_begin_read(struct store *st) __attribute__((warn_unused_result));
 int store_commit(struct store *st) __attribute__((warn_unused_result));
@@ -60,16 +63,17 @@ void store_rollback(struct store *st);
 /* Inside store_batch_begin(). */
 bool store_batch_open(const struct store *st);
 
-/* Log "store: '<path>': <what>: <sqlite message>" for the connection's last error (error level;
+/* Log "store: '<path>': <what>: <database message>" for the connection's last error (error level;
  * info for an interrupt, see query_set_interrupt()).
  * store_errmsg() keeps the message. */
-void store_log_sqlite(struct store *st, const char *what);
-/* Keep a failure of our own (not SQLite's) as the message store_errmsg() returns; logs nothing. */
+void store_log_db(struct store *st, const char *what);
+/* Keep a failure of our own (not the database's) as the message store_errmsg() returns; logs
+ * nothing. */
 void store_set_error(struct store *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A TEXT column as a new string (NULL column: NULL unless 'empty_for_null', then ""). Aborts on out
  * of memory. */
-char *store_column_strdup(sqlite3_stmt *stmt, int col, bool empty_for_null);
+char *store_column_strdup(struct db_stmt *stmt, int col, bool empty_for_null);
 
 /* Look up ids without creating anything: 0 found (*id set), 1 no such row, -1 error. */
 int store_service_id(struct store *st, const char *service, int64_t *id);

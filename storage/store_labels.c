@@ -20,15 +20,15 @@
 static int64_t
 intern_set(struct store *st, const char *set, int64_t ts)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 
 	stmt = store_prepare(st, "INSERT INTO labelsets (labels, last_seen) VALUES (?1, ?2)"
 	                         " ON CONFLICT (labels) DO UPDATE SET last_seen ="
-	                         " max(last_seen, excluded.last_seen) RETURNING id");
+	                         " max(labelsets.last_seen, excluded.last_seen) RETURNING id");
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_text(stmt, 1, set, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, ts);
+	db_bind_text(stmt, 1, set);
+	db_bind_int64(stmt, 2, ts);
 	return store_step_id(st, stmt, "storing a label set");
 }
 
@@ -37,21 +37,21 @@ static int
 put_row(struct store *st, int64_t scrape_id, int64_t ts, int64_t location_id, const char *set,
         uint64_t count)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int64_t set_id = set != NULL ? intern_set(st, set, ts) : 0;
 
 	if (set_id < 0)
 		return -1;
 	stmt = store_prepare(st, "INSERT INTO label_samples (scrape_id, location_id, labelset_id,"
 	                         " count) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (scrape_id,"
-	                         " location_id, labelset_id) DO UPDATE SET count = count +"
-	                         " excluded.count");
+	                         " location_id, labelset_id) DO UPDATE SET count ="
+	                         " label_samples.count + excluded.count");
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, scrape_id);
-	sqlite3_bind_int64(stmt, 2, location_id);
-	sqlite3_bind_int64(stmt, 3, set_id);
-	sqlite3_bind_int64(stmt, 4, count > INT64_MAX ? INT64_MAX : (int64_t)count);
+	db_bind_int64(stmt, 1, scrape_id);
+	db_bind_int64(stmt, 2, location_id);
+	db_bind_int64(stmt, 3, set_id);
+	db_bind_int64(stmt, 4, count > INT64_MAX ? INT64_MAX : (int64_t)count);
 	return store_step_write(st, stmt, "storing a label set");
 }
 
@@ -109,7 +109,7 @@ store_labels_top(struct store *st, int64_t service_id, int64_t location_id, int6
 	    "EXISTS"
 	    "  (SELECT 1 FROM json_each(ls.labels) j WHERE j.key = ?5 AND j.value = ?6) ELSE 0 END)"
 	    " GROUP BY l.labelset_id ORDER BY l.labelset_id = 0, cur DESC, fst DESC, ls.labels";
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	size_t cap = 0;
 	int rc;
 
@@ -117,17 +117,17 @@ store_labels_top(struct store *st, int64_t service_id, int64_t location_id, int6
 	stmt = store_prepare(st, sql);
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, service_id);
-	sqlite3_bind_int64(stmt, 2, since);
-	sqlite3_bind_int64(stmt, 3, until);
-	sqlite3_bind_int64(stmt, 4, location_id);
+	db_bind_int64(stmt, 1, service_id);
+	db_bind_int64(stmt, 2, since);
+	db_bind_int64(stmt, 3, until);
+	db_bind_int64(stmt, 4, location_id);
 	if (key != NULL) {
-		sqlite3_bind_text(stmt, 5, key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 6, value ? value : "", -1, SQLITE_STATIC);
+		db_bind_text(stmt, 5, key);
+		db_bind_text(stmt, 6, value ? value : "");
 	}
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const char *set = (const char *)sqlite3_column_text(stmt, 0);
-		int64_t cur = sqlite3_column_int64(stmt, 1), first = sqlite3_column_int64(stmt, 2);
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		const char *set = db_column_text(stmt, 0);
+		int64_t cur = db_column_int64(stmt, 1), first = db_column_int64(stmt, 2);
 
 		if (set == NULL || set[0] == '\0') {
 			out->other += cur > 0 ? (uint64_t)cur : 0;
@@ -150,8 +150,8 @@ store_labels_top(struct store *st, int64_t service_id, int64_t location_id, int6
 		    .first = first > 0 ? (uint64_t)first : 0,
 		};
 	}
-	if (rc != SQLITE_DONE) {
-		store_log_sqlite(st, "reading label sets");
+	if (rc != DB_DONE) {
+		store_log_db(st, "reading label sets");
 		store_stmt_done(stmt);
 		store_labels_release(out);
 		return -1;
@@ -187,15 +187,15 @@ store_label_filter_parse(char *spec, const char **key, const char **value)
 int
 store_labels_retention(struct store *st, int64_t cutoff, unsigned limit)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 
 	stmt = store_prepare(st, "DELETE FROM labelsets WHERE id IN (SELECT id FROM labelsets"
 	                         " WHERE last_seen < ?1 LIMIT ?2)");
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, cutoff);
-	sqlite3_bind_int64(stmt, 2, limit);
+	db_bind_int64(stmt, 1, cutoff);
+	db_bind_int64(stmt, 2, limit);
 	if (store_step_write(st, stmt, "retention: deleting old label sets") != 0)
 		return -1;
-	return sqlite3_changes(store_db(st));
+	return db_changes(store_dbh(st));
 }

@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "storage/store.h"
@@ -25,7 +23,7 @@
 static int
 service_names(struct store *st, char ***out, size_t *n)
 {
-	sqlite3_stmt *stmt = store_prepare(st, "SELECT name FROM services ORDER BY name");
+	struct db_stmt *stmt = store_prepare(st, "SELECT name FROM services ORDER BY name");
 	char **names = NULL;
 	size_t cap = 0, count = 0, i;
 	int rc;
@@ -34,7 +32,7 @@ service_names(struct store *st, char ***out, size_t *n)
 	*n = 0;
 	if (stmt == NULL)
 		return -1;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		if (count == cap) {
 			char **grown;
 
@@ -48,8 +46,8 @@ service_names(struct store *st, char ***out, size_t *n)
 		}
 		names[count++] = store_column_strdup(stmt, 0, true);
 	}
-	if (rc != SQLITE_DONE) {
-		store_log_sqlite(st, "listing services");
+	if (rc != DB_DONE) {
+		store_log_db(st, "listing services");
 		store_stmt_done(stmt);
 		for (i = 0; i < count; i++)
 			free(names[i]);
@@ -76,34 +74,34 @@ each_scrape_service(struct store *st, const char *service, int64_t since,
 	    " WHERE sv.name = ?1 AND t.service_id = sv.id AND s.target_id = t.id AND s.ts >= ?2"
 	    " AND s.status = 'ok' AND s.detail = 0"
 	    " ORDER BY t.url, s.ts";
-	sqlite3_stmt *stmt = store_prepare(st, sql);
+	struct db_stmt *stmt = store_prepare(st, sql);
 	int rc, ret = 0;
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_text(stmt, 1, service, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, since);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const char *kind = (const char *)sqlite3_column_text(stmt, 7);
+	db_bind_text(stmt, 1, service);
+	db_bind_int64(stmt, 2, since);
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		const char *kind = db_column_text(stmt, 7);
 		struct store_scrape s = {
-		    .scrape_id = sqlite3_column_int64(stmt, 0),
-		    .target_id = sqlite3_column_int64(stmt, 1),
-		    .service_id = sqlite3_column_int64(stmt, 2),
-		    .service = (const char *)sqlite3_column_text(stmt, 3),
-		    .target = (const char *)sqlite3_column_text(stmt, 4),
-		    .ts = sqlite3_column_int64(stmt, 5),
-		    .total_goroutines = (uint64_t)sqlite3_column_int64(stmt, 6),
+		    .scrape_id = db_column_int64(stmt, 0),
+		    .target_id = db_column_int64(stmt, 1),
+		    .service_id = db_column_int64(stmt, 2),
+		    .service = db_column_text(stmt, 3),
+		    .target = db_column_text(stmt, 4),
+		    .ts = db_column_int64(stmt, 5),
+		    .total_goroutines = (uint64_t)db_column_int64(stmt, 6),
 		    .goroutineleak = kind != NULL && strcmp(kind, "goroutineleak") == 0,
-		    .restart = sqlite3_column_int(stmt, 8) != 0,
-		    .target_active = sqlite3_column_int(stmt, 9) != 0,
+		    .restart = db_column_int(stmt, 8) != 0,
+		    .target_active = db_column_int(stmt, 9) != 0,
 		};
 
 		ret = cb(&s, arg);
 		if (ret != 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE) {
-		store_log_sqlite(st, "reading scrapes");
+	if (ret == 0 && rc != DB_DONE) {
+		store_log_db(st, "reading scrapes");
 		ret = -1;
 	}
 	store_stmt_done(stmt);
@@ -126,37 +124,33 @@ each_sample_service(struct store *st, const char *service, int64_t since,
 	    " WHERE sv.name = ?1 AND t.service_id = sv.id AND s.target_id = t.id AND s.ts >= ?2"
 	    " AND s.status = 'ok' AND x.scrape_id = s.id"
 	    " ORDER BY x.location_id, t.url, s.ts, s.id";
-	sqlite3_stmt *stmt = store_prepare(st, sql);
+	struct db_stmt *stmt = store_prepare(st, sql);
 	int rc, ret = 0;
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_text(stmt, 1, service, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, since);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	db_bind_text(stmt, 1, service);
+	db_bind_int64(stmt, 2, since);
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		struct store_sample s = {
-		    .scrape_id = sqlite3_column_int64(stmt, 0),
-		    .target_id = sqlite3_column_int64(stmt, 1),
-		    .service_id = sqlite3_column_int64(stmt, 2),
-		    .location_id = sqlite3_column_int64(stmt, 3),
-		    .ts = sqlite3_column_int64(stmt, 4),
-		    .detail = sqlite3_column_int(stmt, 5) != 0,
-		    .count = (uint64_t)sqlite3_column_int64(stmt, 6),
-		    .leaked = (uint64_t)sqlite3_column_int64(stmt, 7),
-		    .max_wait = sqlite3_column_type(stmt, 8) == SQLITE_NULL
-		                    ? -1
-		                    : sqlite3_column_int(stmt, 8),
-		    .median_wait = sqlite3_column_type(stmt, 9) == SQLITE_NULL
-		                       ? -1
-		                       : sqlite3_column_int(stmt, 9),
+		    .scrape_id = db_column_int64(stmt, 0),
+		    .target_id = db_column_int64(stmt, 1),
+		    .service_id = db_column_int64(stmt, 2),
+		    .location_id = db_column_int64(stmt, 3),
+		    .ts = db_column_int64(stmt, 4),
+		    .detail = db_column_int(stmt, 5) != 0,
+		    .count = (uint64_t)db_column_int64(stmt, 6),
+		    .leaked = (uint64_t)db_column_int64(stmt, 7),
+		    .max_wait = db_column_is_null(stmt, 8) ? -1 : db_column_int(stmt, 8),
+		    .median_wait = db_column_is_null(stmt, 9) ? -1 : db_column_int(stmt, 9),
 		};
 
 		ret = cb(&s, arg);
 		if (ret != 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE) {
-		store_log_sqlite(st, "reading samples");
+	if (ret == 0 && rc != DB_DONE) {
+		store_log_db(st, "reading samples");
 		ret = -1;
 	}
 	store_stmt_done(stmt);
@@ -241,30 +235,30 @@ each_rollup_service(struct store *st, const char *service, int64_t since, int64_
 	    " r.scrapes, r.rise FROM services sv CROSS JOIN rollups r"
 	    " WHERE sv.name = ?1 AND r.service_id = sv.id AND r.hour >= ?2 AND r.hour < ?3"
 	    " AND " SERVICE_ACTIVE " ORDER BY r.location_id, r.hour";
-	sqlite3_stmt *stmt = store_prepare(st, hours_sql);
+	struct db_stmt *stmt = store_prepare(st, hours_sql);
 	int rc, ret = 0;
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_text(stmt, 1, service, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, since);
-	sqlite3_bind_int64(stmt, 3, until);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	db_bind_text(stmt, 1, service);
+	db_bind_int64(stmt, 2, since);
+	db_bind_int64(stmt, 3, until);
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		struct store_rollup_hour h = {
-		    .service_id = sqlite3_column_int64(stmt, 0),
-		    .service = (const char *)sqlite3_column_text(stmt, 1),
-		    .hour = sqlite3_column_int64(stmt, 2),
-		    .instances = (uint32_t)sqlite3_column_int64(stmt, 3),
-		    .scrapes = (uint64_t)sqlite3_column_int64(stmt, 4),
-		    .step_ms = sqlite3_column_int64(stmt, 5),
+		    .service_id = db_column_int64(stmt, 0),
+		    .service = db_column_text(stmt, 1),
+		    .hour = db_column_int64(stmt, 2),
+		    .instances = (uint32_t)db_column_int64(stmt, 3),
+		    .scrapes = (uint64_t)db_column_int64(stmt, 4),
+		    .step_ms = db_column_int64(stmt, 5),
 		};
 
 		ret = hour_cb(&h, arg);
 		if (ret != 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE) {
-		store_log_sqlite(st, "reading rollup hours");
+	if (ret == 0 && rc != DB_DONE) {
+		store_log_db(st, "reading rollup hours");
 		ret = -1;
 	}
 	store_stmt_done(stmt);
@@ -274,27 +268,27 @@ each_rollup_service(struct store *st, const char *service, int64_t since, int64_
 	stmt = store_prepare(st, rows_sql);
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_text(stmt, 1, service, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, since);
-	sqlite3_bind_int64(stmt, 3, until);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	db_bind_text(stmt, 1, service);
+	db_bind_int64(stmt, 2, since);
+	db_bind_int64(stmt, 3, until);
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		struct store_rollup r = {
-		    .service_id = sqlite3_column_int64(stmt, 0),
-		    .location_id = sqlite3_column_int64(stmt, 1),
-		    .hour = sqlite3_column_int64(stmt, 2),
-		    .max_count = (uint64_t)sqlite3_column_int64(stmt, 3),
-		    .mean_count = sqlite3_column_double(stmt, 4),
-		    .instances = (uint32_t)sqlite3_column_int64(stmt, 5),
-		    .scrapes = (uint64_t)sqlite3_column_int64(stmt, 6),
-		    .rise = sqlite3_column_double(stmt, 7),
+		    .service_id = db_column_int64(stmt, 0),
+		    .location_id = db_column_int64(stmt, 1),
+		    .hour = db_column_int64(stmt, 2),
+		    .max_count = (uint64_t)db_column_int64(stmt, 3),
+		    .mean_count = db_column_double(stmt, 4),
+		    .instances = (uint32_t)db_column_int64(stmt, 5),
+		    .scrapes = (uint64_t)db_column_int64(stmt, 6),
+		    .rise = db_column_double(stmt, 7),
 		};
 
 		ret = row_cb(&r, arg);
 		if (ret != 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE) {
-		store_log_sqlite(st, "reading rollups");
+	if (ret == 0 && rc != DB_DONE) {
+		store_log_db(st, "reading rollups");
 		ret = -1;
 	}
 	store_stmt_done(stmt);
@@ -325,18 +319,18 @@ store_each_rollup(struct store *st, const char *service, int64_t since, int64_t 
 int
 store_last_attempt(struct store *st, int64_t *ts)
 {
-	sqlite3_stmt *stmt = store_prepare(st, "SELECT max(ts) FROM scrapes");
+	struct db_stmt *stmt = store_prepare(st, "SELECT max(ts) FROM scrapes");
 	int rc;
 
 	*ts = 0;
 	if (stmt == NULL)
 		return -1;
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		*ts = sqlite3_column_int64(stmt, 0);
+	rc = db_step(stmt);
+	if (rc == DB_ROW)
+		*ts = db_column_int64(stmt, 0);
 	store_stmt_done(stmt);
-	if (rc != SQLITE_ROW) {
-		store_log_sqlite(st, "reading the newest scrape");
+	if (rc != DB_ROW) {
+		store_log_db(st, "reading the newest scrape");
 		return -1;
 	}
 	return 0;
@@ -345,7 +339,7 @@ store_last_attempt(struct store *st, int64_t *ts)
 int
 store_location_get(struct store *st, int64_t id, struct store_location *out)
 {
-	sqlite3_stmt *stmt = store_prepare(
+	struct db_stmt *stmt = store_prepare(
 	    st, "SELECT l.function, l.file, l.line, l.op, coalesce(k.frames, '[]'), l.first_seen, "
 	        "l.last_seen"
 	        " FROM locations l LEFT JOIN stacks k ON k.id = l.stack_id WHERE l.id = ?1");
@@ -354,25 +348,25 @@ store_location_get(struct store *st, int64_t id, struct store_location *out)
 	memset(out, 0, sizeof(*out));
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, id);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_DONE) {
+	db_bind_int64(stmt, 1, id);
+	rc = db_step(stmt);
+	if (rc == DB_DONE) {
 		store_stmt_done(stmt);
 		return 1;
 	}
-	if (rc != SQLITE_ROW) {
-		store_log_sqlite(st, "reading a location");
+	if (rc != DB_ROW) {
+		store_log_db(st, "reading a location");
 		store_stmt_done(stmt);
 		return -1;
 	}
 	out->id = id;
 	out->function = store_column_strdup(stmt, 0, true);
 	out->file = store_column_strdup(stmt, 1, true);
-	out->line = (uint32_t)sqlite3_column_int64(stmt, 2);
+	out->line = (uint32_t)db_column_int64(stmt, 2);
 	out->op = store_column_strdup(stmt, 3, true);
 	out->stack_json = store_column_strdup(stmt, 4, true);
-	out->first_seen = sqlite3_column_int64(stmt, 5);
-	out->last_seen = sqlite3_column_int64(stmt, 6);
+	out->first_seen = db_column_int64(stmt, 5);
+	out->last_seen = db_column_int64(stmt, 6);
 	store_stmt_done(stmt);
 	return 0;
 }
@@ -397,7 +391,7 @@ store_each_stack_sample(struct store *st, int64_t location_id, int64_t min_scrap
 {
 	/* A sample without call sites had all its goroutines under the location's representative
 	 * stack (the ingest stores none then). */
-	sqlite3_stmt *stmt = store_prepare(
+	struct db_stmt *stmt = store_prepare(
 	    st, "SELECT scrape_id, stack_id, count FROM sample_stacks"
 	        " WHERE location_id = ?1 AND scrape_id >= ?2"
 	        " UNION ALL SELECT x.scrape_id, l.stack_id, x.count FROM samples x"
@@ -410,21 +404,21 @@ store_each_stack_sample(struct store *st, int64_t location_id, int64_t min_scrap
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, location_id);
-	sqlite3_bind_int64(stmt, 2, min_scrape_id);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	db_bind_int64(stmt, 1, location_id);
+	db_bind_int64(stmt, 2, min_scrape_id);
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		struct store_stack_sample s = {
-		    .scrape_id = sqlite3_column_int64(stmt, 0),
-		    .stack_id = sqlite3_column_int64(stmt, 1),
-		    .count = (uint64_t)sqlite3_column_int64(stmt, 2),
+		    .scrape_id = db_column_int64(stmt, 0),
+		    .stack_id = db_column_int64(stmt, 1),
+		    .count = (uint64_t)db_column_int64(stmt, 2),
 		};
 
 		ret = cb(&s, arg);
 		if (ret != 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE) {
-		store_log_sqlite(st, "reading a location's call sites");
+	if (ret == 0 && rc != DB_DONE) {
+		store_log_db(st, "reading a location's call sites");
 		ret = -1;
 	}
 	store_stmt_done(stmt);
@@ -434,21 +428,22 @@ store_each_stack_sample(struct store *st, int64_t location_id, int64_t min_scrap
 int
 store_has_stack_samples(struct store *st, int64_t location_id, int64_t min_scrape_id)
 {
-	sqlite3_stmt *stmt = store_prepare(st, "SELECT 1 FROM sample_stacks WHERE location_id = ?1"
-	                                       " AND scrape_id >= ?2 LIMIT 1");
+	struct db_stmt *stmt =
+	    store_prepare(st, "SELECT 1 FROM sample_stacks WHERE location_id = ?1"
+	                      " AND scrape_id >= ?2 LIMIT 1");
 	int rc;
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, location_id);
-	sqlite3_bind_int64(stmt, 2, min_scrape_id);
-	rc = sqlite3_step(stmt);
+	db_bind_int64(stmt, 1, location_id);
+	db_bind_int64(stmt, 2, min_scrape_id);
+	rc = db_step(stmt);
 	store_stmt_done(stmt);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		store_log_sqlite(st, "reading a location's call sites");
+	if (rc != DB_ROW && rc != DB_DONE) {
+		store_log_db(st, "reading a location's call sites");
 		return -1;
 	}
-	return rc == SQLITE_ROW ? 1 : 0;
+	return rc == DB_ROW ? 1 : 0;
 }
 
 /* One stack of a location in the rollups. */
@@ -466,7 +461,7 @@ store_each_rollup_stack(struct store *st, int64_t service_id, int64_t location_i
 	size_t n = 0, cap = 0;
 	double total = 0, stacked = 0;
 	int64_t rep = 0;
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc, ret = -1;
 
 	stmt = store_prepare(
@@ -474,22 +469,22 @@ store_each_rollup_stack(struct store *st, int64_t service_id, int64_t location_i
 	        " AND location_id = ?2 AND hour >= ?3 AND hour < ?4 GROUP BY stack_id");
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, service_id);
-	sqlite3_bind_int64(stmt, 2, location_id);
-	sqlite3_bind_int64(stmt, 3, since);
-	sqlite3_bind_int64(stmt, 4, until);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	db_bind_int64(stmt, 1, service_id);
+	db_bind_int64(stmt, 2, location_id);
+	db_bind_int64(stmt, 3, since);
+	db_bind_int64(stmt, 4, until);
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
 			v = xrealloc(v, cap * sizeof(*v));
 		}
-		v[n] = (struct rollup_stack){.stack_id = sqlite3_column_int64(stmt, 0),
-		                             .rise = sqlite3_column_double(stmt, 1)};
+		v[n] = (struct rollup_stack){.stack_id = db_column_int64(stmt, 0),
+		                             .rise = db_column_double(stmt, 1)};
 		stacked += v[n++].rise;
 	}
 	store_stmt_done(stmt);
-	if (rc != SQLITE_DONE) {
-		store_log_sqlite(st, "reading a location's call sites in the rollups");
+	if (rc != DB_DONE) {
+		store_log_db(st, "reading a location's call sites in the rollups");
 		goto out_free;
 	}
 	stmt =
@@ -498,18 +493,18 @@ store_each_rollup_stack(struct store *st, int64_t service_id, int64_t location_i
 	                      " coalesce((SELECT stack_id FROM locations WHERE id = ?2), 0)");
 	if (stmt == NULL)
 		goto out_free;
-	sqlite3_bind_int64(stmt, 1, service_id);
-	sqlite3_bind_int64(stmt, 2, location_id);
-	sqlite3_bind_int64(stmt, 3, since);
-	sqlite3_bind_int64(stmt, 4, until);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		total = sqlite3_column_double(stmt, 0);
-		rep = sqlite3_column_int64(stmt, 1);
+	db_bind_int64(stmt, 1, service_id);
+	db_bind_int64(stmt, 2, location_id);
+	db_bind_int64(stmt, 3, since);
+	db_bind_int64(stmt, 4, until);
+	rc = db_step(stmt);
+	if (rc == DB_ROW) {
+		total = db_column_double(stmt, 0);
+		rep = db_column_int64(stmt, 1);
 	}
 	store_stmt_done(stmt);
-	if (rc != SQLITE_ROW) {
-		store_log_sqlite(st, "reading a location's rollups");
+	if (rc != DB_ROW) {
+		store_log_db(st, "reading a location's rollups");
 		goto out_free;
 	}
 	if (rep != 0 && (total != stacked || n == 0)) {
@@ -537,19 +532,19 @@ out_free:
 int
 store_stack_json(struct store *st, int64_t stack_id, char **out)
 {
-	sqlite3_stmt *stmt = store_prepare(st, "SELECT frames FROM stacks WHERE id = ?1");
+	struct db_stmt *stmt = store_prepare(st, "SELECT frames FROM stacks WHERE id = ?1");
 	int rc;
 
 	*out = NULL;
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, stack_id);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
+	db_bind_int64(stmt, 1, stack_id);
+	rc = db_step(stmt);
+	if (rc == DB_ROW)
 		*out = store_column_strdup(stmt, 0, true);
 	store_stmt_done(stmt);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		store_log_sqlite(st, "reading a stack");
+	if (rc != DB_ROW && rc != DB_DONE) {
+		store_log_db(st, "reading a stack");
 		return -1;
 	}
 	return 0;
@@ -560,7 +555,7 @@ store_stack_json(struct store *st, int64_t stack_id, char **out)
 int
 store_ranking_save(struct store *st, const struct ranking *r)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int64_t ranking_id;
 	size_t i;
 
@@ -570,10 +565,10 @@ store_ranking_save(struct store *st, const struct ranking *r)
 	                         "VALUES (?1, ?2, ?3) RETURNING id");
 	if (stmt == NULL)
 		goto out_rollback;
-	sqlite3_bind_int64(stmt, 1, r->generated_at);
-	sqlite3_bind_int64(stmt, 2,
-	                   r->window_seconds > INT64_MAX ? INT64_MAX : (int64_t)r->window_seconds);
-	sqlite3_bind_int64(stmt, 3, r->duration_ms);
+	db_bind_int64(stmt, 1, r->generated_at);
+	db_bind_int64(stmt, 2,
+	              r->window_seconds > INT64_MAX ? INT64_MAX : (int64_t)r->window_seconds);
+	db_bind_int64(stmt, 3, r->duration_ms);
 	ranking_id = store_step_id(st, stmt, "saving a ranking");
 	if (ranking_id < 0)
 		goto out_rollback;
@@ -593,30 +588,29 @@ store_ranking_save(struct store *st, const struct ranking *r)
 		                         " coalesce(?18, '[]'), ?19)");
 		if (stmt == NULL)
 			goto out_rollback;
-		sqlite3_bind_int64(stmt, 1, ranking_id);
-		sqlite3_bind_int(stmt, 2, s->rank);
-		sqlite3_bind_int64(stmt, 3, s->service_id);
-		sqlite3_bind_int64(stmt, 4, s->location_id);
-		sqlite3_bind_double(stmt, 5, s->score);
-		sqlite3_bind_int(stmt, 6, s->confirmed ? 1 : 0);
-		sqlite3_bind_int64(
-		    stmt, 7, s->current_count > INT64_MAX ? INT64_MAX : (int64_t)s->current_count);
-		sqlite3_bind_int64(
-		    stmt, 8,
-		    s->max_instance_count > INT64_MAX ? INT64_MAX : (int64_t)s->max_instance_count);
-		sqlite3_bind_int64(stmt, 9, s->instances_growing);
-		sqlite3_bind_int64(stmt, 10, s->instances_total);
-		sqlite3_bind_double(stmt, 11, s->growth_per_hour);
-		sqlite3_bind_double(stmt, 12, s->monotonicity);
-		sqlite3_bind_double(stmt, 13, s->fit);
+		db_bind_int64(stmt, 1, ranking_id);
+		db_bind_int64(stmt, 2, s->rank);
+		db_bind_int64(stmt, 3, s->service_id);
+		db_bind_int64(stmt, 4, s->location_id);
+		db_bind_double(stmt, 5, s->score);
+		db_bind_int64(stmt, 6, s->confirmed ? 1 : 0);
+		db_bind_int64(stmt, 7,
+		              s->current_count > INT64_MAX ? INT64_MAX : (int64_t)s->current_count);
+		db_bind_int64(stmt, 8,
+		              s->max_instance_count > INT64_MAX ? INT64_MAX
+		                                                : (int64_t)s->max_instance_count);
+		db_bind_int64(stmt, 9, s->instances_growing);
+		db_bind_int64(stmt, 10, s->instances_total);
+		db_bind_double(stmt, 11, s->growth_per_hour);
+		db_bind_double(stmt, 12, s->monotonicity);
+		db_bind_double(stmt, 13, s->fit);
 		store_bind_wait(stmt, 14, s->oldest_wait_minutes);
 		store_bind_wait(stmt, 15, s->median_wait_minutes);
-		sqlite3_bind_int64(stmt, 16, s->first_seen);
-		sqlite3_bind_text(stmt, 17, s->explanation ? s->explanation : "", -1,
-		                  SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 18, s->sparkline_json, -1, SQLITE_STATIC);
+		db_bind_int64(stmt, 16, s->first_seen);
+		db_bind_text(stmt, 17, s->explanation ? s->explanation : "");
+		db_bind_text(stmt, 18, s->sparkline_json);
 		if (s->stack_id > 0)
-			sqlite3_bind_int64(stmt, 19, s->stack_id);
+			db_bind_int64(stmt, 19, s->stack_id);
 		if (store_step_write(st, stmt, "saving a suspect") != 0)
 			goto out_rollback;
 	}
@@ -624,8 +618,8 @@ store_ranking_save(struct store *st, const struct ranking *r)
 	stmt = store_prepare(st, "DELETE FROM rankings WHERE id <= ?1 - ?2");
 	if (stmt == NULL)
 		goto out_rollback;
-	sqlite3_bind_int64(stmt, 1, ranking_id);
-	sqlite3_bind_int(stmt, 2, STORE_RANKINGS_KEEP);
+	db_bind_int64(stmt, 1, ranking_id);
+	db_bind_int64(stmt, 2, STORE_RANKINGS_KEEP);
 	if (store_step_write(st, stmt, "pruning old rankings") != 0)
 		goto out_rollback;
 	return store_commit(st);
@@ -679,7 +673,7 @@ store_ranking_load(struct store *st, const char *service, size_t limit, struct r
 	    "= su.location_id"
 	    " LEFT JOIN stacks k ON k.id = coalesce(su.stack_id, l.stack_id)"
 	    " WHERE su.ranking_id = ?1 AND (?2 IS NULL OR sv.name = ?2) ORDER BY su.rank LIMIT ?3";
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	size_t cap = 0;
 	int64_t ranking_id;
 	int rc;
@@ -691,31 +685,31 @@ store_ranking_load(struct store *st, const char *service, size_t limit, struct r
 	                         "rankings ORDER BY id DESC LIMIT 1");
 	if (stmt == NULL)
 		goto out_rollback;
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_DONE) {
+	rc = db_step(stmt);
+	if (rc == DB_DONE) {
 		store_stmt_done(stmt);
 		store_rollback(st);
 		return 1;
 	}
-	if (rc != SQLITE_ROW) {
-		store_log_sqlite(st, "loading the ranking");
+	if (rc != DB_ROW) {
+		store_log_db(st, "loading the ranking");
 		store_stmt_done(stmt);
 		goto out_rollback;
 	}
-	ranking_id = sqlite3_column_int64(stmt, 0);
-	r->generated_at = sqlite3_column_int64(stmt, 1);
-	r->window_seconds = (uint64_t)sqlite3_column_int64(stmt, 2);
-	r->duration_ms = (uint32_t)sqlite3_column_int64(stmt, 3);
+	ranking_id = db_column_int64(stmt, 0);
+	r->generated_at = db_column_int64(stmt, 1);
+	r->window_seconds = (uint64_t)db_column_int64(stmt, 2);
+	r->duration_ms = (uint32_t)db_column_int64(stmt, 3);
 	store_stmt_done(stmt);
 
 	stmt = store_prepare(st, suspects_sql);
 	if (stmt == NULL)
 		goto out_rollback;
-	sqlite3_bind_int64(stmt, 1, ranking_id);
+	db_bind_int64(stmt, 1, ranking_id);
 	if (service != NULL)
-		sqlite3_bind_text(stmt, 2, service, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		db_bind_text(stmt, 2, service);
+	db_bind_int64(stmt, 3, limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit);
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		struct suspect *s;
 
 		if (r->n == cap) {
@@ -731,37 +725,33 @@ store_ranking_load(struct store *st, const char *service, size_t limit, struct r
 		}
 		s = &r->suspects[r->n++];
 		memset(s, 0, sizeof(*s));
-		s->rank = sqlite3_column_int(stmt, 0);
-		s->service_id = sqlite3_column_int64(stmt, 1);
-		s->location_id = sqlite3_column_int64(stmt, 2);
+		s->rank = db_column_int(stmt, 0);
+		s->service_id = db_column_int64(stmt, 1);
+		s->location_id = db_column_int64(stmt, 2);
 		s->service = store_column_strdup(stmt, 3, true);
 		s->function = store_column_strdup(stmt, 4, true);
 		s->file = store_column_strdup(stmt, 5, true);
-		s->line = (uint32_t)sqlite3_column_int64(stmt, 6);
+		s->line = (uint32_t)db_column_int64(stmt, 6);
 		s->op = store_column_strdup(stmt, 7, true);
-		s->score = sqlite3_column_double(stmt, 8);
-		s->confirmed = sqlite3_column_int(stmt, 9) != 0;
-		s->current_count = (uint64_t)sqlite3_column_int64(stmt, 10);
-		s->max_instance_count = (uint64_t)sqlite3_column_int64(stmt, 11);
-		s->instances_growing = (uint32_t)sqlite3_column_int64(stmt, 12);
-		s->instances_total = (uint32_t)sqlite3_column_int64(stmt, 13);
-		s->growth_per_hour = sqlite3_column_double(stmt, 14);
-		s->monotonicity = sqlite3_column_double(stmt, 15);
-		s->fit = sqlite3_column_double(stmt, 16);
-		s->oldest_wait_minutes = sqlite3_column_type(stmt, 17) == SQLITE_NULL
-		                             ? -1
-		                             : sqlite3_column_int(stmt, 17);
-		s->median_wait_minutes = sqlite3_column_type(stmt, 18) == SQLITE_NULL
-		                             ? -1
-		                             : sqlite3_column_int(stmt, 18);
-		s->first_seen = sqlite3_column_int64(stmt, 19);
+		s->score = db_column_double(stmt, 8);
+		s->confirmed = db_column_int(stmt, 9) != 0;
+		s->current_count = (uint64_t)db_column_int64(stmt, 10);
+		s->max_instance_count = (uint64_t)db_column_int64(stmt, 11);
+		s->instances_growing = (uint32_t)db_column_int64(stmt, 12);
+		s->instances_total = (uint32_t)db_column_int64(stmt, 13);
+		s->growth_per_hour = db_column_double(stmt, 14);
+		s->monotonicity = db_column_double(stmt, 15);
+		s->fit = db_column_double(stmt, 16);
+		s->oldest_wait_minutes = db_column_is_null(stmt, 17) ? -1 : db_column_int(stmt, 17);
+		s->median_wait_minutes = db_column_is_null(stmt, 18) ? -1 : db_column_int(stmt, 18);
+		s->first_seen = db_column_int64(stmt, 19);
 		s->explanation = store_column_strdup(stmt, 20, true);
 		s->stack_json = store_column_strdup(stmt, 21, true);
 		s->sparkline_json = store_column_strdup(stmt, 22, true);
-		s->stack_id = sqlite3_column_int64(stmt, 23);
+		s->stack_id = db_column_int64(stmt, 23);
 	}
-	if (rc != SQLITE_DONE) {
-		store_log_sqlite(st, "loading the ranking's suspects");
+	if (rc != DB_DONE) {
+		store_log_db(st, "loading the ranking's suspects");
 		store_stmt_done(stmt);
 		goto out_release;
 	}
@@ -781,18 +771,19 @@ out_rollback:
 int
 store_window_marks(struct store *st, int64_t *scrape_id, int64_t *move_seq)
 {
-	sqlite3_stmt *stmt = store_prepare(st, "SELECT (SELECT ifnull(max(id), 0) FROM scrapes),"
-	                                       " (SELECT ifnull(max(seq), 0) FROM restart_moves)");
+	struct db_stmt *stmt =
+	    store_prepare(st, "SELECT (SELECT coalesce(max(id), 0) FROM scrapes),"
+	                      " (SELECT coalesce(max(seq), 0) FROM restart_moves)");
 
 	if (stmt == NULL)
 		return -1;
-	if (sqlite3_step(stmt) != SQLITE_ROW) {
-		store_log_sqlite(st, "reading the newest scrape");
+	if (db_step(stmt) != DB_ROW) {
+		store_log_db(st, "reading the newest scrape");
 		store_stmt_done(stmt);
 		return -1;
 	}
-	*scrape_id = sqlite3_column_int64(stmt, 0);
-	*move_seq = sqlite3_column_int64(stmt, 1);
+	*scrape_id = db_column_int64(stmt, 0);
+	*move_seq = db_column_int64(stmt, 1);
 	store_stmt_done(stmt);
 	return 0;
 }
@@ -801,7 +792,7 @@ int
 store_each_window_target(struct store *st,
                          int (*cb)(const struct store_window_target *t, void *arg), void *arg)
 {
-	sqlite3_stmt *stmt =
+	struct db_stmt *stmt =
 	    store_prepare(st, "SELECT t.id, t.service_id, sv.name, t.url, t.active"
 	                      " FROM targets t JOIN services sv ON sv.id = t.service_id"
 	                      " ORDER BY t.id");
@@ -809,13 +800,13 @@ store_each_window_target(struct store *st,
 
 	if (stmt == NULL)
 		return -1;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		struct store_window_target t = {
-		    .target_id = sqlite3_column_int64(stmt, 0),
-		    .service_id = sqlite3_column_int64(stmt, 1),
-		    .service = (const char *)sqlite3_column_text(stmt, 2),
-		    .url = (const char *)sqlite3_column_text(stmt, 3),
-		    .active = sqlite3_column_int(stmt, 4) != 0,
+		    .target_id = db_column_int64(stmt, 0),
+		    .service_id = db_column_int64(stmt, 1),
+		    .service = db_column_text(stmt, 2),
+		    .url = db_column_text(stmt, 3),
+		    .active = db_column_int(stmt, 4) != 0,
 		};
 
 		if (!t.service || !t.url)
@@ -824,8 +815,8 @@ store_each_window_target(struct store *st,
 		if (ret != 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE) {
-		store_log_sqlite(st, "reading targets");
+	if (ret == 0 && rc != DB_DONE) {
+		store_log_db(st, "reading targets");
 		ret = -1;
 	}
 	store_stmt_done(stmt);
@@ -838,37 +829,33 @@ store_each_window_target(struct store *st,
 	" x.location_id, x.count, x.leaked, x.max_wait, x.median_wait"
 
 static int
-window_rows(struct store *st, sqlite3_stmt *stmt,
+window_rows(struct store *st, struct db_stmt *stmt,
             int (*cb)(const struct store_window_row *r, void *arg), void *arg)
 {
 	int rc, ret = 0;
 
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		struct store_window_row r = {
-		    .scrape_id = sqlite3_column_int64(stmt, 0),
-		    .target_id = sqlite3_column_int64(stmt, 1),
-		    .ts = sqlite3_column_int64(stmt, 2),
-		    .total_goroutines = (uint64_t)sqlite3_column_int64(stmt, 3),
-		    .detail = sqlite3_column_int(stmt, 4) != 0,
-		    .restart = sqlite3_column_int(stmt, 5) != 0,
-		    .has_sample = sqlite3_column_type(stmt, 6) != SQLITE_NULL,
-		    .location_id = sqlite3_column_int64(stmt, 6),
-		    .count = (uint64_t)sqlite3_column_int64(stmt, 7),
-		    .leaked = (uint64_t)sqlite3_column_int64(stmt, 8),
-		    .max_wait = sqlite3_column_type(stmt, 9) == SQLITE_NULL
-		                    ? -1
-		                    : sqlite3_column_int(stmt, 9),
-		    .median_wait = sqlite3_column_type(stmt, 10) == SQLITE_NULL
-		                       ? -1
-		                       : sqlite3_column_int(stmt, 10),
+		    .scrape_id = db_column_int64(stmt, 0),
+		    .target_id = db_column_int64(stmt, 1),
+		    .ts = db_column_int64(stmt, 2),
+		    .total_goroutines = (uint64_t)db_column_int64(stmt, 3),
+		    .detail = db_column_int(stmt, 4) != 0,
+		    .restart = db_column_int(stmt, 5) != 0,
+		    .has_sample = !db_column_is_null(stmt, 6),
+		    .location_id = db_column_int64(stmt, 6),
+		    .count = (uint64_t)db_column_int64(stmt, 7),
+		    .leaked = (uint64_t)db_column_int64(stmt, 8),
+		    .max_wait = db_column_is_null(stmt, 9) ? -1 : db_column_int(stmt, 9),
+		    .median_wait = db_column_is_null(stmt, 10) ? -1 : db_column_int(stmt, 10),
 		};
 
 		ret = cb(&r, arg);
 		if (ret != 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE) {
-		store_log_sqlite(st, "reading the window");
+	if (ret == 0 && rc != DB_DONE) {
+		store_log_db(st, "reading the window");
 		ret = -1;
 	}
 	store_stmt_done(stmt);
@@ -881,7 +868,7 @@ store_each_window_row(struct store *st, int64_t since, int64_t upto,
 {
 	/* From each target into the (target_id, ts) index, then the samples' primary key: rows
 	 * come out in the wanted order without a sort, and no scrape outside the window is read. */
-	sqlite3_stmt *stmt = store_prepare(
+	struct db_stmt *stmt = store_prepare(
 	    st, "SELECT " WINDOW_ROW_COLUMNS " FROM targets t CROSS JOIN scrapes s"
 	        " LEFT JOIN samples x ON x.scrape_id = s.id"
 	        " WHERE s.target_id = t.id AND s.ts >= ?1 AND s.id <= ?2 AND s.status = 'ok'"
@@ -889,8 +876,8 @@ store_each_window_row(struct store *st, int64_t since, int64_t upto,
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, since);
-	sqlite3_bind_int64(stmt, 2, upto);
+	db_bind_int64(stmt, 1, since);
+	db_bind_int64(stmt, 2, upto);
 	return window_rows(st, stmt, cb, arg);
 }
 
@@ -898,7 +885,7 @@ int
 store_each_window_row_after(struct store *st, int64_t after, int64_t upto, int64_t since,
                             int (*cb)(const struct store_window_row *r, void *arg), void *arg)
 {
-	sqlite3_stmt *stmt =
+	struct db_stmt *stmt =
 	    store_prepare(st, "SELECT " WINDOW_ROW_COLUMNS " FROM scrapes s"
 	                      " LEFT JOIN samples x ON x.scrape_id = s.id"
 	                      " WHERE s.id > ?1 AND s.id <= ?2 AND s.ts >= ?3 AND s.status = 'ok'"
@@ -906,9 +893,9 @@ store_each_window_row_after(struct store *st, int64_t after, int64_t upto, int64
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, after);
-	sqlite3_bind_int64(stmt, 2, upto);
-	sqlite3_bind_int64(stmt, 3, since);
+	db_bind_int64(stmt, 1, after);
+	db_bind_int64(stmt, 2, upto);
+	db_bind_int64(stmt, 3, since);
 	return window_rows(st, stmt, cb, arg);
 }
 
@@ -917,7 +904,7 @@ store_each_restart_move(struct store *st, int64_t after, int64_t upto,
                         int (*cb)(int64_t scrape_id, int64_t target_id, bool restart, void *arg),
                         void *arg)
 {
-	sqlite3_stmt *stmt = store_prepare(
+	struct db_stmt *stmt = store_prepare(
 	    st, "SELECT s.id, s.target_id, s.restart IS NOT NULL FROM restart_moves m"
 	        " CROSS JOIN scrapes s WHERE m.seq > ?1 AND m.seq <= ?2 AND s.id = m.scrape_id"
 	        " ORDER BY m.seq");
@@ -925,16 +912,16 @@ store_each_restart_move(struct store *st, int64_t after, int64_t upto,
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, after);
-	sqlite3_bind_int64(stmt, 2, upto);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		ret = cb(sqlite3_column_int64(stmt, 0), sqlite3_column_int64(stmt, 1),
-		         sqlite3_column_int(stmt, 2) != 0, arg);
+	db_bind_int64(stmt, 1, after);
+	db_bind_int64(stmt, 2, upto);
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		ret = cb(db_column_int64(stmt, 0), db_column_int64(stmt, 1),
+		         db_column_int(stmt, 2) != 0, arg);
 		if (ret != 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE) {
-		store_log_sqlite(st, "reading restart moves");
+	if (ret == 0 && rc != DB_DONE) {
+		store_log_db(st, "reading restart moves");
 		ret = -1;
 	}
 	store_stmt_done(stmt);

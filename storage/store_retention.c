@@ -37,8 +37,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "base/xalloc.h"
 #include "storage/store.h"
 #include "storage/store_internal.h"
@@ -142,7 +140,7 @@ roll_stacks(struct store *st, int64_t service_id, int64_t hour, const struct rol
 {
 	struct roll_stack *ys = NULL;
 	size_t nys = 0, capys = 0, nrows, i, j;
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc, ret = -1;
 
 	stmt = store_prepare(
@@ -152,18 +150,17 @@ roll_stacks(struct store *st, int64_t service_id, int64_t hour, const struct rol
 	for (i = 0; i < nsc; i++) {
 		if (i >= nh && sc[i].weight == 0)
 			break;
-		sqlite3_bind_int64(stmt, 1, sc[i].id);
-		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-			roll_stack_add(
-			    &ys, &nys, &capys,
-			    (struct roll_stack){.location_id = sqlite3_column_int64(stmt, 0),
-			                        .stack_id = sqlite3_column_int64(stmt, 1),
-			                        .count = sqlite3_column_int64(stmt, 2),
-			                        .weight = sc[i].weight,
-			                        .scrape = (uint32_t)i});
-		sqlite3_reset(stmt);
-		if (rc != SQLITE_DONE) {
-			store_log_sqlite(st, "retention: reading call sites");
+		db_bind_int64(stmt, 1, sc[i].id);
+		while ((rc = db_step(stmt)) == DB_ROW)
+			roll_stack_add(&ys, &nys, &capys,
+			               (struct roll_stack){.location_id = db_column_int64(stmt, 0),
+			                                   .stack_id = db_column_int64(stmt, 1),
+			                                   .count = db_column_int64(stmt, 2),
+			                                   .weight = sc[i].weight,
+			                                   .scrape = (uint32_t)i});
+		db_reset(stmt);
+		if (rc != DB_DONE) {
+			store_log_db(st, "retention: reading call sites");
 			store_stmt_done(stmt);
 			goto out_free;
 		}
@@ -193,12 +190,12 @@ roll_stacks(struct store *st, int64_t service_id, int64_t hour, const struct rol
 				    "SELECT coalesce(stack_id, 0) FROM locations WHERE id = ?1");
 				if (stmt == NULL)
 					goto out_free;
-				sqlite3_bind_int64(stmt, 1, xs[k].location_id);
-				rc = sqlite3_step(stmt);
-				rep = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+				db_bind_int64(stmt, 1, xs[k].location_id);
+				rc = db_step(stmt);
+				rep = rc == DB_ROW ? db_column_int64(stmt, 0) : 0;
 				store_stmt_done(stmt);
-				if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-					store_log_sqlite(st, "retention: reading a location");
+				if (rc != DB_ROW && rc != DB_DONE) {
+					store_log_db(st, "retention: reading a location");
 					goto out_free;
 				}
 				if (rep == 0)
@@ -227,14 +224,14 @@ roll_stacks(struct store *st, int64_t service_id, int64_t hour, const struct rol
 		stmt = store_prepare(
 		    st, "INSERT INTO rollup_stacks (service_id, location_id, hour, stack_id, rise)"
 		        " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (service_id, location_id, hour,"
-		        " stack_id) DO UPDATE SET rise = rise + excluded.rise");
+		        " stack_id) DO UPDATE SET rise = rollup_stacks.rise + excluded.rise");
 		if (stmt == NULL)
 			goto out_free;
-		sqlite3_bind_int64(stmt, 1, service_id);
-		sqlite3_bind_int64(stmt, 2, ys[i].location_id);
-		sqlite3_bind_int64(stmt, 3, hour);
-		sqlite3_bind_int64(stmt, 4, ys[i].stack_id);
-		sqlite3_bind_double(stmt, 5, (double)rise);
+		db_bind_int64(stmt, 1, service_id);
+		db_bind_int64(stmt, 2, ys[i].location_id);
+		db_bind_int64(stmt, 3, hour);
+		db_bind_int64(stmt, 4, ys[i].stack_id);
+		db_bind_double(stmt, 5, (double)rise);
 		if (store_step_write(st, stmt, "retention: rolling up call sites") != 0)
 			goto out_free;
 	}
@@ -250,7 +247,7 @@ static int
 roll_read_scrapes(struct store *st, int64_t target_id, int64_t from, int64_t to, int limit,
                   struct roll_scrape **v, size_t *n, size_t *cap)
 {
-	sqlite3_stmt *stmt = store_prepare(
+	struct db_stmt *stmt = store_prepare(
 	    st,
 	    "SELECT id, ts, restart IS NOT NULL FROM scrapes WHERE target_id = ?1"
 	    " AND ts >= ?2 AND ts < ?3 AND status = 'ok' AND detail = 0 ORDER BY ts, id LIMIT ?4");
@@ -258,22 +255,22 @@ roll_read_scrapes(struct store *st, int64_t target_id, int64_t from, int64_t to,
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, target_id);
-	sqlite3_bind_int64(stmt, 2, from);
-	sqlite3_bind_int64(stmt, 3, to);
-	sqlite3_bind_int(stmt, 4, limit > 0 ? limit : -1);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	db_bind_int64(stmt, 1, target_id);
+	db_bind_int64(stmt, 2, from);
+	db_bind_int64(stmt, 3, to);
+	db_bind_int64(stmt, 4, limit > 0 ? limit : -1);
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		if (*n == *cap) {
 			*cap = *cap ? *cap * 2 : 64;
 			*v = xrealloc(*v, *cap * sizeof(**v));
 		}
-		(*v)[(*n)++] = (struct roll_scrape){.id = sqlite3_column_int64(stmt, 0),
-		                                    .ts = sqlite3_column_int64(stmt, 1),
-		                                    .restart = sqlite3_column_int(stmt, 2) != 0};
+		(*v)[(*n)++] = (struct roll_scrape){.id = db_column_int64(stmt, 0),
+		                                    .ts = db_column_int64(stmt, 1),
+		                                    .restart = db_column_int(stmt, 2) != 0};
 	}
 	store_stmt_done(stmt);
-	if (rc != SQLITE_DONE) {
-		store_log_sqlite(st, "retention: reading scrapes");
+	if (rc != DB_DONE) {
+		store_log_db(st, "retention: reading scrapes");
 		return -1;
 	}
 	return 0;
@@ -305,19 +302,19 @@ retention_target_hour(struct store *st, int64_t target_id, int64_t hour, unsigne
 	struct roll_scrape *sc = NULL;
 	struct roll_sample *xs = NULL;
 	size_t nsc = 0, capsc = 0, nh, nxs = 0, capxs = 0, i, j;
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int64_t service_id, step_ms, prev_scrapes = 0;
 	int rc, ret = -1;
 
 	stmt = store_prepare(st, "SELECT service_id FROM targets WHERE id = ?1");
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, target_id);
-	rc = sqlite3_step(stmt);
-	service_id = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+	db_bind_int64(stmt, 1, target_id);
+	rc = db_step(stmt);
+	service_id = rc == DB_ROW ? db_column_int64(stmt, 0) : 0;
 	store_stmt_done(stmt);
-	if (rc != SQLITE_ROW) {
-		store_log_sqlite(st, "retention: reading a target");
+	if (rc != DB_ROW) {
+		store_log_db(st, "retention: reading a target");
 		return -1;
 	}
 
@@ -338,22 +335,21 @@ retention_target_hour(struct store *st, int64_t target_id, int64_t hour, unsigne
 	for (i = 0; i < nsc; i++) {
 		if (i >= nh && sc[i].weight == 0)
 			break;
-		sqlite3_bind_int64(stmt, 1, sc[i].id);
-		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		db_bind_int64(stmt, 1, sc[i].id);
+		while ((rc = db_step(stmt)) == DB_ROW) {
 			if (nxs == capxs) {
 				capxs = capxs ? capxs * 2 : 256;
 				xs = xrealloc(xs, capxs * sizeof(*xs));
 			}
-			xs[nxs++] =
-			    (struct roll_sample){.location_id = sqlite3_column_int64(stmt, 0),
-			                         .count = sqlite3_column_int64(stmt, 1),
-			                         .weight = sc[i].weight,
-			                         .in_hour = i < nh,
-			                         .scrape = (uint32_t)i};
+			xs[nxs++] = (struct roll_sample){.location_id = db_column_int64(stmt, 0),
+			                                 .count = db_column_int64(stmt, 1),
+			                                 .weight = sc[i].weight,
+			                                 .in_hour = i < nh,
+			                                 .scrape = (uint32_t)i};
 		}
-		sqlite3_reset(stmt);
-		if (rc != SQLITE_DONE) {
-			store_log_sqlite(st, "retention: reading samples");
+		db_reset(stmt);
+		if (rc != DB_DONE) {
+			store_log_db(st, "retention: reading samples");
 			store_stmt_done(stmt);
 			goto out_free;
 		}
@@ -368,26 +364,27 @@ retention_target_hour(struct store *st, int64_t target_id, int64_t hour, unsigne
 	    st, "SELECT scrapes FROM rollup_hours WHERE service_id = ?1 AND hour = ?2");
 	if (stmt == NULL)
 		goto out_free;
-	sqlite3_bind_int64(stmt, 1, service_id);
-	sqlite3_bind_int64(stmt, 2, hour);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		prev_scrapes = sqlite3_column_int64(stmt, 0);
+	db_bind_int64(stmt, 1, service_id);
+	db_bind_int64(stmt, 2, hour);
+	rc = db_step(stmt);
+	if (rc == DB_ROW)
+		prev_scrapes = db_column_int64(stmt, 0);
 	store_stmt_done(stmt);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		store_log_sqlite(st, "retention: reading the hour's scrapes");
+	if (rc != DB_ROW && rc != DB_DONE) {
+		store_log_db(st, "retention: reading the hour's scrapes");
 		goto out_free;
 	}
 	stmt = store_prepare(
 	    st, "INSERT INTO rollup_hours (service_id, hour, instances, scrapes, step_ms)"
 	        " VALUES (?1, ?2, 1, ?3, ?4) ON CONFLICT (service_id, hour) DO UPDATE SET"
-	        " instances = instances + 1, scrapes = scrapes + ?3, step_ms = step_ms + ?4");
+	        " instances = rollup_hours.instances + 1, scrapes = rollup_hours.scrapes + ?3,"
+	        " step_ms = rollup_hours.step_ms + ?4");
 	if (stmt == NULL)
 		goto out_free;
-	sqlite3_bind_int64(stmt, 1, service_id);
-	sqlite3_bind_int64(stmt, 2, hour);
-	sqlite3_bind_int64(stmt, 3, (int64_t)nh);
-	sqlite3_bind_int64(stmt, 4, step_ms);
+	db_bind_int64(stmt, 1, service_id);
+	db_bind_int64(stmt, 2, hour);
+	db_bind_int64(stmt, 3, (int64_t)nh);
+	db_bind_int64(stmt, 4, step_ms);
 	if (store_step_write(st, stmt, "retention: adding to the hour") != 0)
 		goto out_free;
 	stmt = store_prepare(
@@ -395,9 +392,9 @@ retention_target_hour(struct store *st, int64_t target_id, int64_t hour, unsigne
 	        " scrapes = scrapes + ?3 WHERE service_id = ?1 AND hour = ?2");
 	if (stmt == NULL)
 		goto out_free;
-	sqlite3_bind_int64(stmt, 1, service_id);
-	sqlite3_bind_int64(stmt, 2, hour);
-	sqlite3_bind_int64(stmt, 3, (int64_t)nh);
+	db_bind_int64(stmt, 1, service_id);
+	db_bind_int64(stmt, 2, hour);
+	db_bind_int64(stmt, 3, (int64_t)nh);
 	if (store_step_write(st, stmt, "retention: diluting the hour's means") != 0)
 		goto out_free;
 
@@ -420,19 +417,20 @@ retention_target_hour(struct store *st, int64_t target_id, int64_t hour, unsigne
 		        " instances, scrapes, rise) VALUES (?1, ?2, ?3, ?4, CAST(?5 AS REAL) / ?6, "
 		        "?7, ?6, ?8)"
 		        " ON CONFLICT (service_id, location_id, hour) DO UPDATE SET"
-		        " max_count = max(max_count, excluded.max_count),"
-		        " mean_count = mean_count + CAST(?5 AS REAL) / scrapes,"
-		        " instances = instances + excluded.instances, rise = rise + excluded.rise");
+		        " max_count = max(rollups.max_count, excluded.max_count),"
+		        " mean_count = rollups.mean_count + CAST(?5 AS REAL) / rollups.scrapes,"
+		        " instances = rollups.instances + excluded.instances,"
+		        " rise = rollups.rise + excluded.rise");
 		if (stmt == NULL)
 			goto out_free;
-		sqlite3_bind_int64(stmt, 1, service_id);
-		sqlite3_bind_int64(stmt, 2, xs[i].location_id);
-		sqlite3_bind_int64(stmt, 3, hour);
-		sqlite3_bind_int64(stmt, 4, max);
-		sqlite3_bind_int64(stmt, 5, sum);
-		sqlite3_bind_int64(stmt, 6, prev_scrapes + (int64_t)nh);
-		sqlite3_bind_int(stmt, 7, sum > 0 ? 1 : 0);
-		sqlite3_bind_double(stmt, 8, (double)rise);
+		db_bind_int64(stmt, 1, service_id);
+		db_bind_int64(stmt, 2, xs[i].location_id);
+		db_bind_int64(stmt, 3, hour);
+		db_bind_int64(stmt, 4, max);
+		db_bind_int64(stmt, 5, sum);
+		db_bind_int64(stmt, 6, prev_scrapes + (int64_t)nh);
+		db_bind_int64(stmt, 7, sum > 0 ? 1 : 0);
+		db_bind_double(stmt, 8, (double)rise);
 		if (store_step_write(st, stmt, "retention: rolling up samples") != 0)
 			goto out_free;
 	}
@@ -444,11 +442,11 @@ mark:
 	                         " AND ts < ?2 + 3600000 AND rolled = 0");
 	if (stmt == NULL)
 		goto out_free;
-	sqlite3_bind_int64(stmt, 1, target_id);
-	sqlite3_bind_int64(stmt, 2, hour);
+	db_bind_int64(stmt, 1, target_id);
+	db_bind_int64(stmt, 2, hour);
 	if (store_step_write(st, stmt, "retention: marking scrapes rolled up") != 0)
 		goto out_free;
-	*done += (unsigned)sqlite3_changes(store_db(st));
+	*done += (unsigned)db_changes(store_dbh(st));
 	ret = 0;
 out_free:
 	free(xs);
@@ -462,20 +460,20 @@ static int
 retention_delete(struct store *st, const char *sql, int64_t cutoff, unsigned limit,
                  const char *what)
 {
-	sqlite3_stmt *stmt = store_prepare(st, sql);
+	struct db_stmt *stmt = store_prepare(st, sql);
 	int n;
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, cutoff);
-	sqlite3_bind_int64(stmt, 2, limit);
-	if (sqlite3_step(stmt) != SQLITE_DONE) {
-		store_log_sqlite(st, what);
+	db_bind_int64(stmt, 1, cutoff);
+	db_bind_int64(stmt, 2, limit);
+	if (db_step(stmt) != DB_DONE) {
+		store_log_db(st, what);
 		store_stmt_done(stmt);
 		return -1;
 	}
 	store_stmt_done(stmt);
-	n = sqlite3_changes(store_db(st));
+	n = db_changes(store_dbh(st));
 	return n;
 }
 
@@ -485,9 +483,9 @@ static int
 retention_locations(struct store *st, int64_t cutoff, unsigned limit)
 {
 	int64_t *ids, *stack_ids;
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	size_t n = 0, i;
-	int rc = SQLITE_DONE, ret = -1;
+	int rc = DB_DONE, ret = -1;
 
 	ids = xcalloc(limit, sizeof(*ids));
 	stack_ids = xcalloc(limit, sizeof(*stack_ids));
@@ -500,15 +498,15 @@ retention_locations(struct store *st, int64_t cutoff, unsigned limit)
 	        " LIMIT ?2");
 	if (stmt == NULL)
 		goto out_free;
-	sqlite3_bind_int64(stmt, 1, cutoff);
-	sqlite3_bind_int64(stmt, 2, limit);
-	while (n < limit && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		ids[n] = sqlite3_column_int64(stmt, 0);
-		stack_ids[n] = sqlite3_column_int64(stmt, 1);
+	db_bind_int64(stmt, 1, cutoff);
+	db_bind_int64(stmt, 2, limit);
+	while (n < limit && (rc = db_step(stmt)) == DB_ROW) {
+		ids[n] = db_column_int64(stmt, 0);
+		stack_ids[n] = db_column_int64(stmt, 1);
 		n++;
 	}
-	if (n < limit && rc != SQLITE_DONE) {
-		store_log_sqlite(st, "retention: finding unused locations");
+	if (n < limit && rc != DB_DONE) {
+		store_log_db(st, "retention: finding unused locations");
 		store_stmt_done(stmt);
 		goto out_free;
 	}
@@ -518,7 +516,7 @@ retention_locations(struct store *st, int64_t cutoff, unsigned limit)
 		stmt = store_prepare(st, "DELETE FROM locations WHERE id = ?1");
 		if (stmt == NULL)
 			goto out_free;
-		sqlite3_bind_int64(stmt, 1, ids[i]);
+		db_bind_int64(stmt, 1, ids[i]);
 		if (store_step_write(st, stmt, "retention: deleting an unused location") != 0)
 			goto out_free;
 	}
@@ -531,7 +529,7 @@ retention_locations(struct store *st, int64_t cutoff, unsigned limit)
 		        " AND NOT EXISTS (SELECT 1 FROM suspects WHERE stack_id = ?1)");
 		if (stmt == NULL)
 			goto out_free;
-		sqlite3_bind_int64(stmt, 1, stack_ids[i]);
+		db_bind_int64(stmt, 1, stack_ids[i]);
 		if (store_step_write(st, stmt, "retention: deleting an unused stack") != 0)
 			goto out_free;
 	}
@@ -575,9 +573,9 @@ static int
 retention_targets(struct store *st, int64_t cutoff, unsigned limit, unsigned budget, bool *more)
 {
 	int64_t *ids;
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	size_t n = 0, i;
-	int rc = SQLITE_DONE, ret = -1, deleted = 0, k;
+	int rc = DB_DONE, ret = -1, deleted = 0, k;
 
 	ids = xcalloc(limit, sizeof(*ids));
 	stmt = store_prepare(st, "SELECT id FROM targets WHERE active = 0"
@@ -585,12 +583,12 @@ retention_targets(struct store *st, int64_t cutoff, unsigned limit, unsigned bud
 	                         " ORDER BY coalesce(last_scrape, first_seen) LIMIT ?2");
 	if (stmt == NULL)
 		goto out_free;
-	sqlite3_bind_int64(stmt, 1, cutoff);
-	sqlite3_bind_int64(stmt, 2, limit);
-	while (n < limit && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
-		ids[n++] = sqlite3_column_int64(stmt, 0);
-	if (n < limit && rc != SQLITE_DONE) {
-		store_log_sqlite(st, "retention: finding expired targets");
+	db_bind_int64(stmt, 1, cutoff);
+	db_bind_int64(stmt, 2, limit);
+	while (n < limit && (rc = db_step(stmt)) == DB_ROW)
+		ids[n++] = db_column_int64(stmt, 0);
+	if (n < limit && rc != DB_DONE) {
+		store_log_db(st, "retention: finding expired targets");
 		store_stmt_done(stmt);
 		goto out_free;
 	}
@@ -625,7 +623,7 @@ retention_targets(struct store *st, int64_t cutoff, unsigned limit, unsigned bud
 		stmt = store_prepare(st, "DELETE FROM targets WHERE id = ?1 AND active = 0");
 		if (stmt == NULL)
 			goto out_free;
-		sqlite3_bind_int64(stmt, 1, ids[i]);
+		db_bind_int64(stmt, 1, ids[i]);
 		if (store_step_write(st, stmt, "retention: deleting an expired target") != 0)
 			goto out_free;
 		deleted++;
@@ -641,7 +639,7 @@ out_free:
 static int
 retention_services(struct store *st, unsigned limit)
 {
-	sqlite3_stmt *stmt = store_prepare(
+	struct db_stmt *stmt = store_prepare(
 	    st, "DELETE FROM services WHERE id IN (SELECT s.id FROM services s"
 	        " WHERE NOT EXISTS (SELECT 1 FROM targets t WHERE t.service_id = s.id)"
 	        " AND NOT EXISTS (SELECT 1 FROM rollup_hours h WHERE h.service_id = s.id)"
@@ -653,10 +651,10 @@ retention_services(struct store *st, unsigned limit)
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, limit);
+	db_bind_int64(stmt, 1, limit);
 	if (store_step_write(st, stmt, "retention: deleting unused services") != 0)
 		return -1;
-	return sqlite3_changes(store_db(st));
+	return db_changes(store_dbh(st));
 }
 
 int
@@ -683,24 +681,24 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 	 * to an hour's rollup is then added exactly once, so instances and means stay exact across
 	 * batches. */
 	while (done < budget) {
-		sqlite3_stmt *stmt = store_prepare(st, oldest_sql);
+		struct db_stmt *stmt = store_prepare(st, oldest_sql);
 		int64_t target_id, ts, hour;
 		int rc;
 
 		if (stmt == NULL)
 			goto out_rollback;
-		rc = sqlite3_step(stmt);
-		if (rc == SQLITE_DONE) {
+		rc = db_step(stmt);
+		if (rc == DB_DONE) {
 			store_stmt_done(stmt);
 			break;
 		}
-		if (rc != SQLITE_ROW) {
-			store_log_sqlite(st, "retention: finding the oldest scrape");
+		if (rc != DB_ROW) {
+			store_log_db(st, "retention: finding the oldest scrape");
 			store_stmt_done(stmt);
 			goto out_rollback;
 		}
-		target_id = sqlite3_column_int64(stmt, 0);
-		ts = sqlite3_column_int64(stmt, 1);
+		target_id = db_column_int64(stmt, 0);
+		ts = db_column_int64(stmt, 1);
 		store_stmt_done(stmt);
 		hour = ts - ((ts % HOUR_MS) + HOUR_MS) % HOUR_MS;
 		if (hour + HOUR_MS + ROLLUP_DELAY_MS > now)

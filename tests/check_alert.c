@@ -12,6 +12,7 @@
 #include <microhttpd.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <sqlite3.h>
 
 #include "base/clock.h"
 #include "base/config.h"

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <libpq-fe.h>
+#include <sqlite3.h>
 
 #include "tests/testutil.h"
 #include "storage/db.h"
@@ -84,9 +85,9 @@ open_fresh(int backend)
 	return db;
 }
 
-/* A second connection to the same database. */
+/* A second connection to the same database, opened with 'flags' (enum db_flags). */
 static struct db *
-open_again(struct db *db)
+open_again_flags(struct db *db, unsigned flags)
 {
 	char target[1024], err[512];
 	struct db *other;
@@ -95,9 +96,15 @@ open_again(struct db *db)
 		snprintf(target, sizeof(target), "%s/test.db", tmpdir);
 	else
 		pg_target(target, sizeof(target), testutil_pg_uri());
-	other = db_open(target, err, sizeof(err));
+	other = db_open_flags(target, flags, err, sizeof(err));
 	ck_assert_msg(other != NULL, "%s", err);
 	return other;
+}
+
+static struct db *
+open_again(struct db *db)
+{
+	return open_again_flags(db, 0);
 }
 
 static void
@@ -344,6 +351,15 @@ START_TEST(test_types)
 	ck_assert_int_eq(db_bind_text(stmt, 1, "text"), 0);
 	step_row(stmt, db);
 	ck_assert_str_eq(db_column_text(stmt, 0), "text");
+	/* text given by length: the bytes before it only, as text */
+	ck_assert_int_eq(db_bind_text_n(stmt, 1, "textual", 4), 0);
+	step_row(stmt, db);
+	ck_assert_str_eq(db_column_text(stmt, 0), "text");
+	ck_assert_uint_eq(db_column_bytes(stmt, 0), 4);
+	ck_assert_int_eq(db_bind_text_n(stmt, 1, NULL, 0), 0);
+	step_row(stmt, db);
+	ck_assert_str_eq(db_column_text(stmt, 0), "");
+	ck_assert(!db_column_is_null(stmt, 0));
 	ck_assert_int_eq(db_bind_null(stmt, 1), 0);
 	step_row(stmt, db);
 	ck_assert(db_column_is_null(stmt, 0));
@@ -485,6 +501,14 @@ START_TEST(test_changes)
 	step_row(stmt, db);
 	step_done(stmt, db);
 	ck_assert_int_eq(db_changes(db), 2);
+	/* the last inserted rowid: SQLite's; PostgreSQL refuses, naming RETURNING */
+	testutil_db_exec(db, "INSERT INTO c (k, v) VALUES (41, 1)");
+	if (_i == SQLITE) {
+		ck_assert_int_eq(db_last_insert_rowid(db), 41);
+	} else {
+		ck_assert_int_eq(db_last_insert_rowid(db), -1);
+		ck_assert_msg(strstr(db_errmsg(db), "RETURNING") != NULL, "%s", db_errmsg(db));
+	}
 	close_fresh(db);
 }
 END_TEST
@@ -556,6 +580,7 @@ START_TEST(test_errors)
 	rc = stmt != NULL ? db_step(stmt) : DB_ERROR;
 	ck_assert_int_eq(rc, DB_ERROR);
 	ck_assert_msg(strstr(db_errmsg(db), "syntax error") != NULL, "%s", db_errmsg(db));
+	ck_assert_int_eq(db_failure(db), DB_FAIL_OTHER);
 	if (_i == POSTGRES) {
 		ck_assert_msg(strstr(db_errmsg(db), "SQLSTATE 42601") != NULL, "%s", db_errmsg(db));
 		ck_assert_str_eq(db_sqlstate(db), "42601");
@@ -571,6 +596,10 @@ START_TEST(test_errors)
 	ck_assert_int_eq(db_bind_text(stmt, 1, "same"), 0);
 	ck_assert_int_eq(db_step(stmt), DB_ERROR);
 	ck_assert_msg(strcasestr(db_errmsg(db), "unique") != NULL, "%s", db_errmsg(db));
+	/* the data's fault, kept through the reset */
+	ck_assert_int_eq(db_failure(db), DB_FAIL_DATA);
+	db_reset(stmt);
+	ck_assert_int_eq(db_failure(db), DB_FAIL_DATA);
 	if (_i == POSTGRES) {
 		ck_assert_str_eq(db_sqlstate(db), "23505");
 		ck_assert_msg(strstr(db_errmsg(db), "duplicate key") != NULL &&
@@ -582,6 +611,7 @@ START_TEST(test_errors)
 	step_done(stmt, db);
 	ck_assert_int_eq(query_int(db, "SELECT count(*) FROM u"), 2);
 	ck_assert_str_eq(db_errmsg(db), "");
+	ck_assert_int_eq(db_failure(db), DB_FAIL_NONE);
 	/* PostgreSQL: a failure after some rows were sent ends the run there; the next run works */
 	if (_i == POSTGRES) {
 		int rows = 0;
@@ -595,6 +625,7 @@ START_TEST(test_errors)
 		ck_assert_int_eq(rows, 49);
 		ck_assert_msg(strstr(db_errmsg(db), "division by zero (SQLSTATE 22012)") != NULL,
 		              "%s", db_errmsg(db));
+		ck_assert_int_eq(db_failure(db), DB_FAIL_DATA);
 		ck_assert_int_eq(query_int(db, "SELECT count(*) FROM u"), 2);
 		ck_assert_int_eq(db_bind_int64(stmt, 1, 0), 0);
 		step_done(stmt, db);
@@ -609,6 +640,74 @@ START_TEST(test_errors)
 	ck_assert_msg(strcasestr(db_errmsg(db), _i == SQLITE ? "more than one" : "multiple") !=
 	                  NULL,
 	              "%s", db_errmsg(db));
+	close_fresh(db);
+}
+END_TEST
+
+/* SQLite's progress handler: stop every statement. */
+static int
+stop_all(void *arg)
+{
+	(void)arg;
+	return 1;
+}
+
+/* A statement stopped on purpose says so: SQLite's progress handler, PostgreSQL's cancel (a
+ * statement timeout cancels as a cancel request does). */
+START_TEST(test_interrupt)
+{
+	struct db *db = open_fresh(_i);
+	struct db_stmt *stmt;
+
+	if (db == NULL)
+		return;
+	if (_i == SQLITE) {
+		sqlite3_progress_handler(db_sqlite(db), 1, stop_all, NULL);
+		stmt =
+		    testutil_db_prepare(db, "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + "
+		                            "1 FROM c WHERE n < 1000000) SELECT count(*) FROM c");
+	} else {
+		ck_assert_ptr_null(db_sqlite(db));
+		testutil_db_exec(db, "SET statement_timeout = 10");
+		stmt = testutil_db_prepare(db, "SELECT pg_sleep(5)");
+	}
+	ck_assert_int_eq(db_step(stmt), DB_ERROR);
+	ck_assert_msg(db_failure(db) == DB_FAIL_INTERRUPT, "%d: %s", db_failure(db), db_errmsg(db));
+	db_reset(stmt);
+	ck_assert_int_eq(db_failure(db), DB_FAIL_INTERRUPT);
+	close_fresh(db);
+}
+END_TEST
+
+/* DB_READONLY: reads work, writes fail; for PostgreSQL on a connection made again too. */
+START_TEST(test_readonly)
+{
+	struct db *db = open_fresh(_i), *ro;
+	struct db_stmt *stmt;
+	char path[512], err[512];
+
+	if (db == NULL)
+		return;
+	testutil_db_exec(db, "CREATE TABLE r (k INTEGER); INSERT INTO r VALUES (7)");
+	ro = open_again_flags(db, DB_READONLY);
+	ck_assert_int_eq(query_int(ro, "SELECT k FROM r"), 7);
+	ck_assert_int_eq(db_exec(ro, "INSERT INTO r VALUES (8)"), -1);
+	ck_assert_msg(strcasestr(db_errmsg(ro), "read") != NULL, "%s", db_errmsg(ro));
+	if (_i == POSTGRES) {
+		ck_assert_str_eq(db_sqlstate(ro), "25006");
+		ck_assert_int_eq(db_reconnect(ro), 0);
+		stmt = testutil_db_prepare(ro, "INSERT INTO r VALUES (?1)");
+		ck_assert_int_eq(db_bind_int64(stmt, 1, 9), 0);
+		ck_assert_int_eq(db_step(stmt), DB_ERROR);
+		ck_assert_str_eq(db_sqlstate(ro), "25006");
+	} else {
+		/* read-only never creates the file */
+		snprintf(path, sizeof(path), "%s/missing.db", tmpdir);
+		ck_assert_ptr_null(db_open_flags(path, DB_READONLY, err, sizeof(err)));
+		ck_assert_int_ne(access(path, F_OK), 0);
+	}
+	ck_assert_int_eq(query_int(db, "SELECT count(*) FROM r"), 1);
+	db_close(ro);
 	close_fresh(db);
 }
 END_TEST
@@ -890,6 +989,8 @@ db_suite(void)
 	tcase_add_loop_test(tc, test_changes, 0, 2);
 	tcase_add_loop_test(tc, test_cache, 0, 2);
 	tcase_add_loop_test(tc, test_errors, 0, 2);
+	tcase_add_loop_test(tc, test_interrupt, 0, 2);
+	tcase_add_loop_test(tc, test_readonly, 0, 2);
 	tcase_add_loop_test(tc, test_large_result, 0, 2);
 	tcase_add_loop_test(tc, test_interleaved, 0, 2);
 	tcase_add_test(tc, test_lost_connection);

@@ -2809,17 +2809,17 @@ START_TEST(test_statement_cache)
 {
 	static const char sql[] = "SELECT count(*) FROM targets";
 	struct store *st = store_open(dbpath, 0);
-	sqlite3_stmt *s1, *s2;
+	struct db_stmt *s1, *s2;
 
 	ck_assert_ptr_nonnull(st);
 	ck_assert_str_eq(store_path(st), dbpath);
 	ck_assert(!store_readonly(st));
 	s1 = store_prepare(st, sql);
 	ck_assert_ptr_nonnull(s1);
-	ck_assert_int_eq(sqlite3_step(s1), SQLITE_ROW);
+	ck_assert_int_eq(db_step(s1), DB_ROW);
 	s2 = store_prepare(st, sql);
 	ck_assert_ptr_eq(s1, s2);
-	ck_assert_int_eq(sqlite3_step(s2), SQLITE_ROW); /* reset by store_prepare */
+	ck_assert_int_eq(db_step(s2), DB_ROW); /* reset by store_prepare */
 	store_stmt_done(s2);
 	ck_assert_ptr_null(store_prepare(st, "SELECT nosuchcolumn FROM targets"));
 	ck_assert_ptr_nonnull(strstr(store_errmsg(st), "nosuchcolumn"));

@@ -15,9 +15,9 @@ inc=$BUILD/gen/storage/schema.sql.inc
 [ "$inc" -nt storage/schema.sql ] || make -s "$inc"
 cc -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -I. -I"$BUILD/gen" \
 	-DLEAKPROFD_VERSION='"bench"' -o "$out/bench_churn" tests/bench/bench_churn.c daemon/targetset.c \
-	storage/store*.c base/*.c collector/targets.c collector/discovery*.c \
+	storage/store*.c storage/db*.c base/*.c collector/targets.c collector/discovery*.c \
 	collector/profile.c collector/parse_text.c collector/parse_labels.c collector/parse_proto.c collector/classify.c \
-	$(pkg-config --cflags --libs libcurl jansson sqlite3 yaml-0.1 zlib) -lresolv -lpthread -lm
+	$(pkg-config --cflags --libs libcurl jansson sqlite3 yaml-0.1 zlib libpq) -lresolv -lpthread -lm
 # The database on tmpfs where there is one (BENCH_DIR overrides): what is measured is what stays bounded, not
 # the disk, which on a shared machine would only stretch the run.
 dir=${BENCH_DIR:-}

@@ -9,13 +9,15 @@ cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 out=$BUILD/bench
 mkdir -p "$out"
-inc=$BUILD/gen/storage/schema.sql.inc
-[ "$inc" -nt storage/schema.sql ] || make -s "$inc"
-srcs="tests/bench/bench_rank.c $(ls storage/*.c base/*.c) collector/profile.c collector/classify.c collector/parse_text.c collector/parse_labels.c collector/parse_proto.c detect/history.c detect/trend.c detect/callsites.c"
+for sql in schema schema_pg; do
+	inc=$BUILD/gen/storage/$sql.sql.inc
+	[ "$inc" -nt storage/$sql.sql ] || make -s "$inc"
+done
+srcs="tests/bench/bench_rank.c $(ls storage/*.c base/*.c) collector/profile.c collector/classify.c collector/parse_text.c collector/parse_labels.c collector/parse_proto.c detect/history.c detect/trend.c detect/callsites.c detect/window.c detect/series.c detect/suspect_labels.c"
 build() { # build OUT DETECT_C
 	# shellcheck disable=SC2086
 	cc -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -I. -I"$BUILD/gen" -o "$1" \
-		$srcs "$2" $(pkg-config --cflags --libs jansson sqlite3 yaml-0.1 libcrypto) -lz -lm -lpthread
+		$srcs "$2" $(pkg-config --cflags --libs jansson sqlite3 yaml-0.1 libcrypto libpq) -lz -lm -lpthread
 }
 build "$out/bench_rank" detect/detect.c
 db=$(mktemp -d "${TMPDIR:-/tmp}/leakprofd-bench-rank.XXXXXX")

@@ -12,10 +12,10 @@ mkdir -p "$out"
 inc=$BUILD/gen/storage/schema.sql.inc
 [ "$inc" -nt storage/schema.sql ] || make -s "$inc"
 cc -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -I. -I"$BUILD/gen" \
-	-o "$out/bench_store" tests/bench/bench_store.c storage/store*.c storage/lifetime.c \
-	base/log.c base/xalloc.c base/clock.c base/hash.c base/format.c \
+	-o "$out/bench_store" tests/bench/bench_store.c storage/store*.c storage/db*.c storage/lifetime.c \
+	base/log.c base/xalloc.c base/clock.c base/hash.c base/format.c base/sbuf.c \
 	collector/profile.c collector/parse_text.c collector/parse_labels.c collector/parse_proto.c collector/classify.c -lz \
-	$(pkg-config --cflags --libs jansson sqlite3) -lm
+	$(pkg-config --cflags --libs jansson sqlite3 libpq) -lm
 db=$(mktemp -d "${TMPDIR:-/tmp}/leakprofd-bench-store.XXXXXX")
 trap 'rm -rf "$db"' EXIT
 "$out/bench_store" --db "$db/bench.db" "$@"

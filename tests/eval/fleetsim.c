@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "base/clock.h"
 #include "base/config.h"
 #include "base/log.h"
