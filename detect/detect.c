@@ -298,43 +298,6 @@ on_scrape(const struct store_scrape *s, void *arg)
 	return 0;
 }
 
-/* The k-th smallest of a[0..n) (reordering a): what sorting and reading a[k] gives, in linear
- * time on average. Intervals are mostly equal, so the partition is three-way. */
-static double
-kth_smallest(double *a, size_t n, size_t k)
-{
-	size_t lo = 0, hi = n;
-
-	while (hi - lo > 1) {
-		double pivot = a[lo + (hi - lo) / 2];
-		size_t lt = lo, i = lo, gt = hi;
-
-		/* [lo, lt) < pivot, [lt, i) == pivot, [gt, hi) > pivot */
-		while (i < gt) {
-			if (a[i] < pivot) {
-				double x = a[i];
-
-				a[i++] = a[lt];
-				a[lt++] = x;
-			} else if (a[i] > pivot) {
-				double x = a[i];
-
-				a[i] = a[--gt];
-				a[gt] = x;
-			} else {
-				i++;
-			}
-		}
-		if (k < lt)
-			hi = lt;
-		else if (k >= gt)
-			lo = gt;
-		else
-			return pivot;
-	}
-	return a[lo];
-}
-
 static int
 life_end_add(struct detect_ctx *c, size_t *n, size_t *cap, size_t end)
 {
@@ -427,7 +390,7 @@ split_lifetimes(struct detect_ctx *c)
 				dts = np;
 				for (size_t j = 1; j < t->n; j++)
 					dts[j - 1] = (double)(p[j].ts - p[j - 1].ts);
-				med = kth_smallest(dts, t->n - 1, (t->n - 1) / 2);
+				med = trend_kth_smallest(dts, t->n - 1, (t->n - 1) / 2);
 			}
 		}
 		t->cur = 0;

@@ -1,17 +1,43 @@
 /* detect/trend.c: Theil-Sen, Kendall's tau-b and monotonicity. See trend.h. */
 #include <math.h>
-#include <stdlib.h>
 
 #include "detect/trend.h"
 
 #define HOUR_MS 3600000.0
 
-static int
-cmp_double(const void *a, const void *b)
+double
+trend_kth_smallest(double *a, size_t n, size_t k)
 {
-	double x = *(const double *)a, y = *(const double *)b;
+	size_t lo = 0, hi = n;
 
-	return (x > y) - (x < y);
+	while (hi - lo > 1) {
+		double pivot = a[lo + (hi - lo) / 2];
+		size_t lt = lo, i = lo, gt = hi;
+
+		/* [lo, lt) < pivot, [lt, i) == pivot, [gt, hi) > pivot */
+		while (i < gt) {
+			if (a[i] < pivot) {
+				double x = a[i];
+
+				a[i++] = a[lt];
+				a[lt++] = x;
+			} else if (a[i] > pivot) {
+				double x = a[i];
+
+				a[i] = a[--gt];
+				a[gt] = x;
+			} else {
+				i++;
+			}
+		}
+		if (k < lt)
+			hi = lt;
+		else if (k >= gt)
+			lo = gt;
+		else
+			return pivot;
+	}
+	return a[lo];
 }
 
 size_t
@@ -50,10 +76,12 @@ trend_fit(const int64_t *t, const double *v, size_t m, double *slope, double *ta
 		}
 	}
 	*slope = 0;
-	if (np) {
-		qsort(pairs_slope, np, sizeof(*pairs_slope), cmp_double);
-		*slope = np % 2 ? pairs_slope[np / 2]
-		                : (pairs_slope[np / 2 - 1] + pairs_slope[np / 2]) / 2;
+	if (np % 2) {
+		*slope = trend_kth_smallest(pairs_slope, np, np / 2);
+	} else if (np) {
+		double lo = trend_kth_smallest(pairs_slope, np, np / 2 - 1);
+
+		*slope = (lo + trend_kth_smallest(pairs_slope, np, np / 2)) / 2;
 	}
 	/* Time has no ties, so tau-b = (C - D) / sqrt(pairs * (pairs - ties in v)). */
 	*tau =

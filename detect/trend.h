@@ -26,6 +26,10 @@ size_t trend_pick(size_t n, size_t idx[TREND_MAX_POINTS]);
  * residuals. */
 void trend_fit(const int64_t *t, const double *v, size_t m, double *slope, double *tau);
 
+/* The k-th smallest of a[0..n) (k < n; 'a' is reordered): what sorting and reading a[k] gives, in
+ * linear time on average. Scrape intervals are mostly equal, so the partition is three-way. */
+double trend_kth_smallest(double *a, size_t n, size_t k);
+
 /* Monotonicity: the share of 'steps' steps that did not go down ('downs' of them did), in
  * [0, 1]; 0 when there is no step. */
 double trend_mono(size_t steps, size_t downs);

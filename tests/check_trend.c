@@ -4,6 +4,8 @@
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "detect/trend.h"
 
@@ -104,6 +106,41 @@ START_TEST(test_ties)
 }
 END_TEST
 
+static int
+cmp_double_asc(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The k-th smallest is what sorting gives, for every k, with ties (intervals repeat) and
+ * without. */
+START_TEST(test_kth_smallest)
+{
+	uint64_t rng = 0x2545f4914f6cdd1dULL;
+
+	for (int round = 0; round < 300; round++) {
+		double a[200], sorted[200], work[200];
+		size_t n = 1 + round % 200;
+		unsigned spread = round % 3 == 0 ? 4 : 1000000;
+
+		for (size_t i = 0; i < n; i++) {
+			rng ^= rng << 13;
+			rng ^= rng >> 7;
+			rng ^= rng << 17;
+			a[i] = (double)(rng % spread) - spread / 2.0;
+			sorted[i] = a[i];
+		}
+		qsort(sorted, n, sizeof(*sorted), cmp_double_asc);
+		for (size_t k = 0; k < n; k++) {
+			memcpy(work, a, n * sizeof(*a));
+			ck_assert(trend_kth_smallest(work, n, k) == sorted[k]);
+		}
+	}
+}
+END_TEST
+
 START_TEST(test_mono)
 {
 	ck_assert_double_eq(trend_mono(0, 0), 0);
@@ -126,6 +163,7 @@ trend_suite(void)
 	tcase_add_test(tc, test_outlier);
 	tcase_add_test(tc, test_ties);
 	tcase_add_test(tc, test_mono);
+	tcase_add_test(tc, test_kth_smallest);
 	suite_add_tcase(s, tc);
 	return s;
 }
