@@ -676,6 +676,7 @@ life_eval(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_t
 	                         .last = (uint32_t)ls.last,
 	                         .drop = sum.drop,
 	                         .min = sum.min,
+	                         .max = sum.max,
 	                         /* not yet, whatever life_judge() says */
 	                         .growing = ls.growing && !pileup_young(v, start, end),
 	                         .slope = ls.slope,
@@ -694,7 +695,7 @@ series_finish(struct detect_ctx *c)
 	const struct runs *v = c->ser.v;
 	const size_t *life_end;
 	struct life_memo latest_growing = {0};
-	struct runs_sum sum;
+	uint32_t live_lo = UINT32_MAX;
 	size_t start = 0;
 	double grow_w = 0, judged_w = 0, prev_slope = 0;
 	bool latest_judged_grows = false;
@@ -715,8 +716,6 @@ series_finish(struct detect_ctx *c)
 	if (!t->live && !t->prevgen)
 		return; /* history only */
 	vd.live = t->live;
-	runs_sum(v, 0, v->n - 1, &sum);
-	vd.wmax = sum.max;
 	if (t->live) {
 		uint64_t last = v->r[v->n - 1].v;
 
@@ -731,9 +730,6 @@ series_finish(struct detect_ctx *c)
 		a->current_sum += last;
 		if (p[t->n - 1].total && (double)last / (double)p[t->n - 1].total > a->max_share)
 			a->max_share = (double)last / (double)p[t->n - 1].total;
-		runs_sum(v, runs_find(v, t->cur), runs_find(v, t->n - 1), &sum);
-		if (last - sum.min > a->live_rise)
-			a->live_rise = last - sum.min;
 	}
 
 	/* Judge each lifetime; a lifetime too short to judge (the one that just started) gives no
@@ -770,6 +766,10 @@ series_finish(struct detect_ctx *c)
 		n = end - start;
 		if (lm.drop > vd.fellback)
 			vd.fellback = lm.drop;
+		if (lm.max > vd.wmax)
+			vd.wmax = lm.max;
+		if (start >= t->cur && lm.min < live_lo)
+			live_lo = lm.min; /* the current lifetime */
 		if (n >= c->min_scrapes && end == t->n && latest_judged_grows && !lm.growing) {
 			if (!after_growth_conclusive(c, prev_slope, n, p[end - 1].ts - p[start].ts,
 			                             lm.last - lm.min))
@@ -803,6 +803,8 @@ series_finish(struct detect_ctx *c)
 		}
 		start = end;
 	}
+	if (t->live && v->r[v->n - 1].v - live_lo > a->live_rise)
+		a->live_rise = v->r[v->n - 1].v - live_lo;
 	/* Growth must survive restarts: the latest judgeable lifetime grows, and so do most of the
 	 * judged ones. */
 	vd.growing = latest_judged_grows && grow_w * 2 >= judged_w && vd.w > 0;

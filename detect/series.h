@@ -151,11 +151,11 @@ size_t runs_reset(const struct runs *v, size_t start, size_t end);
  * are still going or that the window's start cuts, however many ended inside the window. */
 struct life_memo {
 	uint32_t start, end;
-	uint32_t outer;        /* where the lifetime ends: 'end', or later when a reset cut it */
-	uint32_t min_scrapes;  /* judged with (detector.min_scrapes) */
-	uint32_t steps, downs; /* of the segment judged (since the lifetime's last minimum) */
-	uint32_t first, last;  /* the segment's first and last count */
-	uint32_t drop, min;    /* the lifetime's largest fall-back and least count */
+	uint32_t outer;          /* where the lifetime ends: 'end', or later when a reset cut it */
+	uint32_t min_scrapes;    /* judged with (detector.min_scrapes) */
+	uint32_t steps, downs;   /* of the segment judged (since the lifetime's last minimum) */
+	uint32_t first, last;    /* the segment's first and last count */
+	uint32_t drop, min, max; /* the lifetime's largest fall-back, least and greatest count */
 	bool growing;
 	double slope, tau, retained;
 	int64_t grow_ms; /* the segment's length */
