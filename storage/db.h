@@ -47,6 +47,10 @@ enum db_step_result {
  * 'dbname='). Anything else is a SQLite file path. */
 bool db_target_is_postgres(const char *target);
 
+/* 'target' as messages may name it: a PostgreSQL target with its passwords masked (a URI's
+ * user:password@ and every password= value as ***), a SQLite path as it is. Caller owns. */
+char *db_target_shown(const char *target);
+
 /* How db_open_flags() opens. */
 enum db_flags {
 	/* Reads only. SQLite: the file opened read-only (it must exist). PostgreSQL: every

@@ -17,7 +17,8 @@
 
 /* The connection. Borrowed: valid until store_free(). */
 struct db *store_dbh(struct store *st);
-/* The SQLite connection underneath (db_sqlite()), for what only SQLite has. Borrowed. */
+/* The SQLite connection underneath (db_sqlite()), for what only SQLite has; NULL on PostgreSQL.
+ * Borrowed. */
 struct sqlite3 *store_db(struct store *st);
 /* The database path as given to store_open(). Borrowed. */
 const char *store_path(const struct store *st);

@@ -463,6 +463,7 @@ END_TEST
  * a restart of the daemon. */
 struct world {
 	char dir[64];
+	char db[1100]; /* the store: testutil_store_target() */
 	struct config *cfg;
 	struct store *st;  /* the detector's connection: stores rankings, reads the alert state */
 	sqlite3 *observer; /* open throughout: sees every commit of the others (data_version) */
@@ -479,7 +480,7 @@ static const char leak_function[] = "main.fetch.func1";
 static void
 world_open(struct world *w, bool restart, const char *format, const char *function)
 {
-	char url[128], yaml[2048], db[160];
+	char url[128], yaml[2048];
 	struct config_errors errs = {0};
 	sqlite3_stmt *stmt;
 	json_t *frames;
@@ -495,7 +496,7 @@ world_open(struct world *w, bool restart, const char *format, const char *functi
 	w->r->slack = strcmp(format, "slack") == 0;
 	w->r->accepted = json_array();
 	w->d = receiver_start(w->r, url, sizeof(url));
-	snprintf(db, sizeof(db), "%s/leakprofd.db", w->dir);
+	testutil_store_target(w->db, sizeof(w->db), w->dir, "leakprofd.db");
 	snprintf(yaml, sizeof(yaml),
 	         "database: %s\n"
 	         "retention: {raw: 48h, rollup: 30d}\n"
@@ -510,13 +511,13 @@ world_open(struct world *w, bool restart, const char *format, const char *functi
 	         "      url: %s\n"
 	         "      format: %s\n"
 	         "      timeout: 5s\n",
-	         db, url, format);
+	         w->db, url, format);
 	w->cfg = config_load_buffer("alert.yaml", yaml, strlen(yaml), &errs);
 	ck_assert_msg(w->cfg != NULL, "config: %s", errs.n ? errs.msgs[0] : "?");
 	config_errors_release(&errs);
-	w->st = store_open(db, 0);
+	w->st = store_open(w->db, 0);
 	ck_assert_ptr_nonnull(w->st);
-	ck_assert_int_eq(sqlite3_open(db, &w->observer), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_open(w->db, &w->observer), SQLITE_OK);
 	ck_assert_int_gt(store_target_upsert(w->st, "payments", NULL, "http://127.0.0.1:1"), 0);
 	ck_assert_int_eq(store_service_id(w->st, "payments", &w->sid), 0);
 	w->t0 = clock_wall_ms();
@@ -613,12 +614,9 @@ world_pass(struct world *w, int64_t at)
 	int64_t v;
 
 	if (w->restart || w->a == NULL) {
-		char db[160];
-
-		snprintf(db, sizeof(db), "%s/leakprofd.db", w->dir);
 		alert_free(w->a);
 		store_free(w->st);
-		w->st = store_open(db, 0);
+		w->st = store_open(w->db, 0);
 		ck_assert_ptr_nonnull(w->st);
 		w->a = alert_open(w->cfg);
 		ck_assert_ptr_nonnull(w->a);
@@ -925,12 +923,10 @@ START_TEST(test_migration_keeps_firing_payload)
 {
 	struct world w;
 	struct alert_row row;
-	char db[160];
 	int64_t version;
 	char sql[1024];
 
 	world_open(&w, false, "json", NULL);
-	snprintf(db, sizeof(db), "%s/leakprofd.db", w.dir);
 	version = world_count(&w, "PRAGMA user_version");
 	ck_assert_int_ge(version, 3);
 	snprintf(sql, sizeof(sql),
@@ -961,7 +957,7 @@ START_TEST(test_migration_keeps_firing_payload)
 	        NULL, NULL, NULL),
 	    SQLITE_OK);
 	store_free(w.st);
-	w.st = store_open(db, 0);
+	w.st = store_open(w.db, 0);
 	ck_assert_ptr_nonnull(w.st);
 	ck_assert_int_eq(world_count(&w, "PRAGMA user_version"), version);
 	ck_assert_int_eq(alertstore_get(w.st, w.sid, 1, &row), 0);
@@ -1200,11 +1196,10 @@ END_TEST
 static void
 world_services(struct world *w, const char *services)
 {
-	char yaml[4096], db[160];
+	char yaml[4096];
 	struct config_errors errs = {0};
 	const struct config_webhook *wh = &w->cfg->alerting.webhooks[0];
 
-	snprintf(db, sizeof(db), "%s/leakprofd.db", w->dir);
 	snprintf(yaml, sizeof(yaml),
 	         "database: %s\n"
 	         "retention: {raw: 48h, rollup: 30d}\n"
@@ -1217,7 +1212,7 @@ world_services(struct world *w, const char *services)
 	         "  max_age: 24h\n"
 	         "  webhooks:\n"
 	         "    - {name: hook, url: \"%s\", format: json, timeout: 5s}\n",
-	         db, services, wh->url);
+	         w->db, services, wh->url);
 	config_unref(w->cfg);
 	w->cfg = config_load_buffer("alert.yaml", yaml, strlen(yaml), &errs);
 	ck_assert_msg(w->cfg != NULL, "config: %s", errs.n ? errs.msgs[0] : "?");

@@ -22,6 +22,7 @@
 #include "storage/query.h"
 #include "storage/store.h"
 #include "storage/store_internal.h"
+#include "tests/testutil.h"
 
 #define MIN 60000LL        /* ms */
 #define T0 1790000000000LL /* a fixed start time, ms */
@@ -187,7 +188,7 @@ gen_debug2(const struct gen_loc *locs, size_t n, size_t *len)
 
 /* ---- the store ---- */
 
-static char db_path[64];
+static char db_dir[64], db_path[1100];
 /* Every ranking of all services is also made from a window kept between the rankings of a test
  * (detect/window.h), which must give the same: rank(). */
 static struct window *test_window;
@@ -196,16 +197,12 @@ static struct store *
 db_new(void)
 {
 	struct store *st;
-	int fd;
 
 	window_free(test_window);
 	test_window = window_new();
 	ck_assert_ptr_nonnull(test_window);
-	snprintf(db_path, sizeof(db_path), "/tmp/check_detect.XXXXXX");
-	fd = mkstemp(db_path);
-	ck_assert_int_ge(fd, 0);
-	close(fd);
-	unlink(db_path);
+	testutil_mkdtemp(db_dir, sizeof(db_dir), "check_detect");
+	testutil_store_target(db_path, sizeof(db_path), db_dir, "test.db");
 	st = store_open(db_path, 0);
 	ck_assert_ptr_nonnull(st);
 	return st;
@@ -214,16 +211,10 @@ db_new(void)
 static void
 db_free(struct store *st)
 {
-	char p[80];
-
 	store_free(st);
 	window_free(test_window);
 	test_window = NULL;
-	unlink(db_path);
-	snprintf(p, sizeof(p), "%s-wal", db_path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", db_path);
-	unlink(p);
+	testutil_rmtree(db_dir);
 }
 
 static int64_t

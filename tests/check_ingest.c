@@ -31,14 +31,14 @@
 #define FIXTURE "fixtures/go1.19/goroutine.debug2.txt"
 
 static char tmpdir[64];
-static char dbpath[128];
+static char dbpath[1100];
 static atomic_int marks;
 
 static void
 setup(void)
 {
 	testutil_mkdtemp(tmpdir, sizeof(tmpdir), "check_ingest");
-	snprintf(dbpath, sizeof(dbpath), "%s/test.db", tmpdir);
+	testutil_store_target(dbpath, sizeof(dbpath), tmpdir, "test.db");
 	atomic_store(&marks, 0);
 }
 

@@ -31,13 +31,13 @@
 #define T0 1789999200000LL /* a fixed time on an hour boundary (ms) */
 
 static char tmpdir[256];
-static char dbpath[300];
+static char dbpath[1100];
 
 static void
 setup(void)
 {
 	testutil_mkdtemp(tmpdir, sizeof(tmpdir), "check_store");
-	snprintf(dbpath, sizeof(dbpath), "%s/test.db", tmpdir);
+	testutil_store_target(dbpath, sizeof(dbpath), tmpdir, "test.db");
 }
 
 static void

@@ -306,7 +306,7 @@ START_TEST(test_chart_past_raw)
 
 	ck_assert_ptr_nonnull(cfg);
 	testutil_mkdtemp(dir, sizeof(dir), "check_web");
-	snprintf(path, sizeof(path), "%s/t.db", dir);
+	testutil_store_target(path, sizeof(path), dir, "t.db");
 	st = store_open(path, 0);
 	ck_assert_ptr_nonnull(st);
 	t = store_target_upsert(st, "app", NULL, "http://a");
@@ -396,7 +396,7 @@ START_TEST(test_location_source_links)
 
 	ck_assert_msg(cfg != NULL, "config: %s", errs.n ? errs.msgs[0] : "?");
 	testutil_mkdtemp(dir, sizeof(dir), "check_web");
-	snprintf(path, sizeof(path), "%s/t.db", dir);
+	testutil_store_target(path, sizeof(path), dir, "t.db");
 	st = store_open(path, 0);
 	ck_assert_ptr_nonnull(st);
 	t = store_target_upsert(st, "pay", "{\"service\":\"pay\",\"version\":\"v1.4.2\"}",
@@ -963,7 +963,7 @@ START_TEST(test_metrics_count_from_start)
 	char want[96];
 
 	testutil_mkdtemp(dir, sizeof(dir), "check_web");
-	snprintf(path, sizeof(path), "%s/leakprofd.db", dir);
+	testutil_store_target(path, sizeof(path), dir, "leakprofd.db");
 	c.st = store_open(path, 0);
 	ck_assert_ptr_nonnull(c.st);
 	ck_assert_ptr_nonnull(m);
@@ -1023,7 +1023,7 @@ START_TEST(test_metrics_failed_notifications)
 
 	ck_assert_msg(cfg != NULL, "config: %s", errs.n ? errs.msgs[0] : "?");
 	testutil_mkdtemp(dir, sizeof(dir), "check_web");
-	snprintf(path, sizeof(path), "%s/leakprofd.db", dir);
+	testutil_store_target(path, sizeof(path), dir, "leakprofd.db");
 	c.st = store_open(path, 0);
 	ck_assert_ptr_nonnull(c.st);
 	ck_assert_int_eq(
@@ -1080,7 +1080,7 @@ targets_db(const char *dir, size_t n, const bool *retire)
 	struct store *st;
 
 	ck_assert_uint_le(n, 256);
-	snprintf(path, sizeof(path), "%s/leakprofd.db", dir);
+	testutil_store_target(path, sizeof(path), dir, "leakprofd.db");
 	st = store_open(path, 0);
 	ck_assert_ptr_nonnull(st);
 	for (size_t i = 0; i < n; i++) {
@@ -1172,7 +1172,7 @@ START_TEST(test_suspect_shows_own_stack)
 
 	ck_assert_ptr_nonnull(cfg);
 	testutil_mkdtemp(dir, sizeof(dir), "check_web");
-	snprintf(path, sizeof(path), "%s/t.db", dir);
+	testutil_store_target(path, sizeof(path), dir, "t.db");
 	st = store_open(path, 0);
 	ck_assert_ptr_nonnull(st);
 	b = store_target_upsert(st, "b", NULL, "http://b");
@@ -1271,7 +1271,7 @@ START_TEST(test_location_call_sites)
 	ck_assert_msg(cfg != NULL, "config: %s", errs.n ? errs.msgs[0] : "?");
 	c.cfg = cfg;
 	testutil_mkdtemp(dir, sizeof(dir), "check_web");
-	snprintf(path, sizeof(path), "%s/t.db", dir);
+	testutil_store_target(path, sizeof(path), dir, "t.db");
 	st = store_open(path, 0);
 	ck_assert_ptr_nonnull(st);
 	a = store_target_upsert(st, "a", NULL, "http://a");
@@ -1568,7 +1568,7 @@ START_TEST(test_labels_api_and_pages)
 	int64_t t;
 
 	testutil_mkdtemp(dir, sizeof(dir), "check_web");
-	snprintf(path, sizeof(path), "%s/leakprofd.db", dir);
+	testutil_store_target(path, sizeof(path), dir, "leakprofd.db");
 	c.st = store_open(path, 0);
 	ck_assert_ptr_nonnull(c.st);
 	t = store_target_upsert(c.st, "<b>svc", NULL, "http://t1");
@@ -1675,7 +1675,7 @@ START_TEST(test_alerts_page_names_removed_service)
 	int64_t t;
 
 	testutil_mkdtemp(dir, sizeof(dir), "check_web");
-	snprintf(path, sizeof(path), "%s/t.db", dir);
+	testutil_store_target(path, sizeof(path), dir, "t.db");
 	st = store_open(path, 0);
 	ck_assert_ptr_nonnull(st);
 	t = store_target_upsert(st, "pay<ments>", NULL, "http://a:1");
