@@ -112,26 +112,24 @@ add(struct store *st, int64_t target, int64_t ts, const struct profile *p)
 	ck_assert_int_eq(store_add_scrape(st, &rec), 0);
 }
 
+/* The first column of the single row 'sql' answers, on the store's own connection (either
+ * database). */
 static int64_t
 count_rows(struct store *st, const char *sql)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt = testutil_db_prepare(store_dbh(st), sql);
 	int64_t n;
 
-	ck_assert_int_eq(sqlite3_prepare_v2(store_db(st), sql, -1, &stmt, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_step(stmt), SQLITE_ROW);
-	n = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
+	ck_assert_msg(db_step(stmt) == DB_ROW, "%s: %s", sql, db_errmsg(store_dbh(st)));
+	n = db_column_int64(stmt, 0);
+	db_finalize(stmt);
 	return n;
 }
 
 static void
 exec_ok(struct store *st, const char *sql)
 {
-	char *err = NULL;
-
-	ck_assert_msg(sqlite3_exec(store_db(st), sql, NULL, NULL, &err) == SQLITE_OK, "%s: %s", sql,
-	              err);
+	testutil_db_exec(store_dbh(st), sql);
 }
 
 /* Run 'fn' in a child with stderr captured to 'errfile'; returns its exit status. */
@@ -2769,6 +2767,103 @@ START_TEST(test_retention_expires_bounded)
 }
 END_TEST
 
+/* PostgreSQL: how many of the raw tables (scrapes and its four child tables) have their partition
+ * of 'day' (days since 1970) attached. */
+static int64_t
+pg_day_parts(struct store *st, int64_t day)
+{
+	char sql[400];
+
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(*) FROM unnest(leakprofd_partitioned()) AS p(t) JOIN pg_inherits i"
+	         " ON i.inhrelid = to_regclass(leakprofd_partition_name(p.t, %lld))"
+	         " AND i.inhparent = to_regclass(p.t)",
+	         (long long)day);
+	return count_rows(st, sql);
+}
+
+/* PostgreSQL: the rows of table 'tbl' that lie in its partition of 'day'. */
+static int64_t
+pg_day_rows(struct store *st, const char *tbl, int64_t day)
+{
+	char sql[300];
+
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(*) FROM %s x JOIN pg_class c ON c.oid = x.tableoid"
+	         " WHERE c.relname = leakprofd_partition_name('%s', %lld)",
+	         tbl, tbl, (long long)day);
+	return count_rows(st, sql);
+}
+
+/* PostgreSQL only: a scrape of a day without partitions makes them (also when they went since
+ * this connection made them: the insert fails, the day is made and the scrape stored again; in a
+ * batch, the batch is refused, to be stored again); retention makes today's and tomorrow's ahead
+ * and drops the days wholly past the raw retention once rolled up, keeping their rollups. */
+START_TEST(test_pg_day_partitions)
+{
+	struct prof_location l[] = {loc("main.L", "/l.go", 1, "chan send", 10, stack_a, 4)};
+	struct profile p = prof(l, 1);
+	struct store *st = store_open(dbpath, 0);
+	const int64_t day_ms = 24 * HOUR, day = T0 / day_ms, now = T0 + 4 * day_ms;
+	struct scrape_record rec = {
+	    .target_id = 0, .ts = T0 + 2 * HOUR, .status = "ok", .profile = &p};
+	int64_t t;
+	int rc, calls = 0;
+
+	ck_assert_ptr_nonnull(st);
+	t = store_target_upsert(st, "s", NULL, "http://a");
+	rec.target_id = t;
+	ck_assert_int_eq(pg_day_parts(st, day), 0);
+	add(st, t, T0, &p);
+	ck_assert_int_eq(pg_day_parts(st, day), 5);
+	ck_assert_int_eq(pg_day_rows(st, "scrapes", day), 1);
+	ck_assert_int_eq(pg_day_rows(st, "samples", day), 1);
+	ck_assert_int_eq(pg_day_rows(st, "sample_stacks", day), 0);
+
+	/* The day dropped behind the store's back: made again, the scrape stored all the same. */
+	exec_ok(st, "UPDATE scrapes SET rolled = 1");
+	ck_assert_int_eq(count_rows(st, "SELECT CASE WHEN leakprofd_drop_day(20717) THEN 1 END"),
+	                 1);
+	ck_assert_int_eq(pg_day_parts(st, day), 0);
+	add(st, t, T0 + HOUR, &p);
+	ck_assert_int_eq(pg_day_parts(st, day), 5);
+	ck_assert_int_eq(pg_day_rows(st, "samples", day), 1);
+
+	/* In a batch: refused (rolled back, try again later), the day made for the next try. */
+	exec_ok(st, "UPDATE scrapes SET rolled = 1");
+	ck_assert_int_eq(count_rows(st, "SELECT CASE WHEN leakprofd_drop_day(20717) THEN 1 END"),
+	                 1);
+	ck_assert_int_eq(store_batch_begin(st), 0);
+	ck_assert_int_eq(store_add_scrape(st, &rec), -1);
+	ck_assert_int_eq(pg_day_parts(st, day), 5);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 0);
+	ck_assert_int_eq(store_batch_begin(st), 0);
+	ck_assert_int_eq(store_add_scrape(st, &rec), 0);
+	ck_assert_int_eq(store_batch_commit(st), 0);
+	ck_assert_int_eq(pg_day_rows(st, "scrapes", day), 1);
+
+	/* Retention, raw kept 2 days: the first two days go whole, the fourth stays. */
+	add(st, t, T0 + day_ms, &p);
+	add(st, t, T0 + 3 * day_ms, &p);
+	ck_assert_int_eq(pg_day_parts(st, day + 1), 5);
+	while ((rc = store_retention_step(st, now, 2 * day_ms, 30 * day_ms, 1000)) == 1)
+		ck_assert_int_lt(++calls, 10);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(pg_day_parts(st, day), 0);
+	ck_assert_int_eq(pg_day_parts(st, day + 1), 0);
+	ck_assert_int_eq(pg_day_parts(st, day + 3), 5);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 1);
+	ck_assert_int_eq(pg_day_rows(st, "samples", day + 3), 1);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rollups WHERE hour = 1789999200000"
+	                                " + 2 * 3600000"),
+	                 1);
+	/* made ahead: the days of 'now' and the next */
+	ck_assert_int_eq(pg_day_parts(st, day + 4), 5);
+	ck_assert_int_eq(pg_day_parts(st, day + 5), 5);
+	store_free(st);
+}
+END_TEST
+
 /* The active set is written row by row only where it changes: an unchanged set writes nothing. */
 START_TEST(test_targets_set_active_changes_only)
 {
@@ -3017,6 +3112,8 @@ store_suite(void)
 	tcase_add_test(tc, test_statement_cache);
 	tcase_add_test(tc, test_query_services_active_only);
 	tcase_add_test(tc, test_real_profiles);
+	if (testutil_backend_pg())
+		tcase_add_test(tc, test_pg_day_partitions);
 	suite_add_tcase(s, tc);
 	return s;
 }
