@@ -142,6 +142,15 @@ assert_foreign_keys(struct store *st)
 		                 0);
 }
 
+/* What is left of the raw rows: 'by_hour' where retention deletes them an hour at a time once
+ * rolled up and past the raw retention (SQLite), 'by_day' where it drops them a day at a time once
+ * the whole day is (PostgreSQL: storage/schema_pg.sql). */
+static int64_t
+raw_left(int64_t by_hour, int64_t by_day)
+{
+	return testutil_backend_pg() ? by_day : by_hour;
+}
+
 /* With 'on', a sample of count 666 fails to insert, as a constraint would ("injected failure"),
  * until called again without it. */
 static void
@@ -2188,10 +2197,10 @@ START_TEST(test_retention_rollup)
 	/* The old rollup is gone (older than 30 d), raw rows of rolled hours are gone, the rest
 	 * kept. */
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rollups WHERE hour = 0"), 0);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 3);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), 3);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), raw_left(3, 12));
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), raw_left(3, 12));
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE ts < 1790006400000"),
-	                 0);
+	                 raw_left(0, 9));
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM outbox"), 1);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM outbox WHERE state = 'pending'"), 1);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rankings"), 50);
@@ -2201,6 +2210,14 @@ START_TEST(test_retention_rollup)
 	/* Nothing left to do; then ingest still works. */
 	ck_assert_int_eq(store_retention_step(st, now, raw, rollup, 100), 0);
 	add(st, a, now, &p5);
+	/* A day later the whole of T0's day is past the raw retention: every database has deleted
+	 * it. */
+	while ((rc = store_retention_step(st, now + 24 * HOUR, raw, rollup, 100)) == 1)
+		ck_assert_int_lt(++calls, 100);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 2);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE ts < 1790035200000"),
+	                 0);
 	store_free(st);
 }
 END_TEST
@@ -2309,8 +2326,10 @@ START_TEST(test_rollup_absent_and_rise)
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 11);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE rolled = 0"), 1);
 
-	/* Once past the raw retention, rolled-up hours go; the rollups stay as they were. */
-	while ((rc = store_retention_step(st, now + 48 * HOUR, 48 * HOUR, 30 * 24 * HOUR, 1)) == 1)
+	/* Once past the raw retention (PostgreSQL: the whole day), rolled-up hours go; the rollups
+	 * stay as they were. */
+	while ((rc = store_retention_step(st, now + raw_left(48, 72) * HOUR, 48 * HOUR,
+	                                  30 * 24 * HOUR, 1)) == 1)
 		ck_assert_int_lt(++calls, 40);
 	ck_assert_int_eq(rc, 0);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 0);
@@ -2765,12 +2784,14 @@ START_TEST(test_retention_expires_bounded)
 	 * expired targets deleted (never rolled up), no target of them gone yet, and at most 64
 	 * targets deleted. */
 	ck_assert_int_eq(store_retention_step(st, now, 48 * HOUR, 30 * 24 * HOUR, 2), 1);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE target_id = 1"), 8);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE target_id = 1"),
+	                 raw_left(8, 10));
 	ck_assert_int_eq(
 	    count_rows(st, "SELECT count(*) FROM scrapes WHERE target_id = 1 AND rolled = 0"), 8);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE target_id != 1"), 13);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE rolled = 1"), 0);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), 8 + 13);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE rolled = 1"),
+	                 raw_left(0, 2));
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), raw_left(8, 10) + 13);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM targets"), 206);
 
 	/* Once the scraped ones are gone, a budget of 1 deletes 64 targets never scraped. */
