@@ -101,7 +101,9 @@ struct db {
 	struct db_stmt *active; /* PostgreSQL: the statement streaming on the connection */
 	struct db_stmt **stmts; /* the cache */
 	size_t nstmts, capstmts;
-	int64_t changes; /* PostgreSQL: of the last INSERT, UPDATE or DELETE */
+	int64_t changes;             /* PostgreSQL: of the last INSERT, UPDATE or DELETE */
+	int (*interrupt)(void *arg); /* PostgreSQL: db_set_interrupt()'s */
+	void *interrupt_arg;
 	char err[1024];
 	char sqlstate[6];
 	enum db_failure failure;
@@ -135,6 +137,7 @@ size_t dblite_column_bytes(struct db_stmt *stmt, int col);
 int64_t dblite_changes(const struct db *db);
 int64_t dblite_last_insert_rowid(const struct db *db);
 bool dblite_in_transaction(const struct db *db);
+void dblite_set_interrupt(struct db *db, int (*interrupt)(void *arg), void *arg);
 
 /* PostgreSQL (db_pg.c). */
 int dbpg_open(struct db *db, const char *target, char *err, size_t errlen);

@@ -19,6 +19,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -780,6 +781,46 @@ next_result(struct db_stmt *stmt)
 	return PQgetResult(stmt->db->pg);
 }
 
+/* Ask the server to cancel the statement running on the connection: it ends with SQLSTATE 57014
+ * (one the server has finished already is not touched). */
+static void
+send_cancel(struct db *db)
+{
+	PGcancel *c = PQgetCancel(db->pg);
+	char msg[256];
+
+	if (c == NULL)
+		return;
+	if (!PQcancel(c, msg, sizeof(msg)))
+		log_debug("db: postgresql: cancelling a statement: %s", msg);
+	PQfreeCancel(c);
+}
+
+/* Before a step of the statement streaming on the connection: ask db->interrupt now, then every
+ * DB_INTERRUPT_MS until the server's next result is in. True when it asked to stop (the server
+ * was asked to cancel the statement). */
+static bool
+interrupted(struct db *db)
+{
+	if (db->interrupt == NULL)
+		return false;
+	for (;;) {
+		struct pollfd pfd = {.fd = PQsocket(db->pg), .events = POLLIN};
+		int rc;
+
+		if (db->interrupt(db->interrupt_arg) != 0) {
+			send_cancel(db);
+			return true;
+		}
+		if (!PQisBusy(db->pg) || pfd.fd < 0)
+			return false;
+		rc = poll(&pfd, 1, DB_INTERRUPT_MS);
+		/* a failure to read shows at PQgetResult() */
+		if ((rc < 0 && errno != EINTR) || (rc > 0 && !PQconsumeInput(db->pg)))
+			return false;
+	}
+}
+
 enum db_step_result
 dbpg_step(struct db_stmt *stmt)
 {
@@ -790,6 +831,13 @@ dbpg_step(struct db_stmt *stmt)
 	drop_row(stmt);
 	if (stmt->run == DB_RUN_IDLE && start_run(stmt) < 0)
 		return DB_ERROR;
+	if (stmt->run == DB_RUN_STREAMING && interrupted(db)) {
+		/* the rest of the run, cut short by the cancel, is read and dropped */
+		dbpg_end(stmt);
+		db_set_error(db, "57014", "interrupted: the statement was cancelled");
+		note_tx(db);
+		return DB_ERROR;
+	}
 	res = next_result(stmt);
 	st = PQresultStatus(res);
 	if (res != NULL && st == PGRES_SINGLE_TUPLE) {
