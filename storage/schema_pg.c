@@ -226,3 +226,9 @@ schema_pg_drop_days_before(struct db *db, int64_t before_ms, char *err, size_t e
 	free(days);
 	return done;
 }
+
+int64_t
+schema_pg_day(int64_t ms)
+{
+	return day_of(ms);
+}

@@ -44,4 +44,8 @@ int schema_pg_create_days(struct db *db, int64_t from_ms, int64_t to_ms, char *e
 int schema_pg_drop_days_before(struct db *db, int64_t before_ms, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* The day 'ms' (Unix ms) falls in, the number of its partitions (floor division: a time before
+ * 1970 is in a negative day). */
+int64_t schema_pg_day(int64_t ms);
+
 #endif
