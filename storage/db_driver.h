@@ -69,6 +69,9 @@ struct db_stmt {
 	char name[32];  /* the server's name of the prepared statement */
 	unsigned gen;   /* the connection it was prepared on (db->gen); 0: not prepared */
 	unsigned *oids; /* the parameter types it was prepared with */
+	/* which parameter numbers the text has: one it skips (SQLite allows it) is sent as a text
+	 * NULL, whatever is bound, for the server cannot type it */
+	bool *used;
 	struct db_param *params;
 	enum db_run run;
 	PGresult *row; /* the current row (single-row result) */
@@ -161,8 +164,10 @@ const void *dbpg_column_blob(struct db_stmt *stmt, int col);
 size_t dbpg_column_bytes(struct db_stmt *stmt, int col);
 bool dbpg_in_transaction(const struct db *db);
 bool dbpg_is_target(const char *target);
-/* 'sql' with '?N' as '$N' (see db.h); the highest parameter number in '*nparams'. A new string
- * (caller owns), or NULL when a parameter number is out of range (db_errmsg()). */
-char *dbpg_translate(struct db *db, const char *sql, int *nparams);
+/* 'sql' with '?N' as '$N' (see db.h); the highest parameter number in '*nparams', and when 'used'
+ * is not NULL, in '*used' a new array of '*nparams' flags saying which numbers the text has
+ * (caller owns; NULL for none). A new string (caller owns), or NULL when a parameter number is out
+ * of range (db_errmsg()). */
+char *dbpg_translate(struct db *db, const char *sql, int *nparams, bool **used);
 
 #endif

@@ -36,6 +36,7 @@
 #define OID_BOOL 16
 #define OID_BYTEA 17
 #define OID_INT8 20
+#define OID_TEXT 25
 #define OID_FLOAT8 701
 
 #define MAX_PARAMS 32766 /* SQLite's own limit, so that a text runs on both */
@@ -384,12 +385,13 @@ dollar_end(const char *s)
 }
 
 char *
-dbpg_translate(struct db *db, const char *sql, int *nparams)
+dbpg_translate(struct db *db, const char *sql, int *nparams, bool **used)
 {
-	size_t len = strlen(sql), cap = len * 2 + 16, o = 0;
+	size_t len = strlen(sql), cap = len * 2 + 16, o = 0, ucap = 0;
 	char *out = xmalloc(cap);
 	const char *p = sql, *q;
 	int maxn = 0;
+	bool *u = NULL;
 
 	while (*p != '\0') {
 		char c = *p;
@@ -446,18 +448,30 @@ dbpg_translate(struct db *db, const char *sql, int *nparams)
 					             "parameter '%.*s' out of range (1 to %d)",
 					             (int)(end - p), p, MAX_PARAMS);
 					free(out);
+					free(u);
 					return NULL;
 				}
 				q = end;
 			} else if (maxn == MAX_PARAMS) {
 				db_set_error(db, NULL, "more than %d parameters", MAX_PARAMS);
 				free(out);
+				free(u);
 				return NULL;
 			} else {
 				n = maxn + 1; /* a bare '?': the next number, as in SQLite */
 			}
 			if (n > maxn)
 				maxn = (int)n;
+			if ((size_t)n > ucap) {
+				size_t grown = ucap ? ucap : 8;
+
+				while (grown < (size_t)n)
+					grown *= 2;
+				u = xrealloc(u, grown * sizeof(*u));
+				memset(u + ucap, 0, (grown - ucap) * sizeof(*u));
+				ucap = grown;
+			}
+			u[n - 1] = true;
 			o += (size_t)snprintf(out + o, cap - o, "$%ld", n);
 			p = q;
 			continue;
@@ -477,6 +491,10 @@ dbpg_translate(struct db *db, const char *sql, int *nparams)
 	}
 	out[o] = '\0';
 	*nparams = maxn;
+	if (used != NULL)
+		*used = u;
+	else
+		free(u);
 	return out;
 }
 
@@ -487,7 +505,7 @@ dbpg_prepare(struct db_stmt *stmt)
 {
 	struct db *db = stmt->db;
 
-	stmt->pg_sql = dbpg_translate(db, stmt->sql, &stmt->nparams);
+	stmt->pg_sql = dbpg_translate(db, stmt->sql, &stmt->nparams, &stmt->used);
 	if (stmt->pg_sql == NULL)
 		return -1;
 	snprintf(stmt->name, sizeof(stmt->name), "leakprofd_%u", ++db->next_name);
@@ -605,6 +623,7 @@ dbpg_finalize(struct db_stmt *stmt)
 		free(stmt->params[i].buf);
 	free(stmt->params);
 	free(stmt->oids);
+	free(stmt->used);
 	free(stmt->queue);
 	free(stmt->pg_sql);
 }
@@ -685,9 +704,9 @@ server_prepare(struct db_stmt *stmt)
 	bool same = stmt->gen == db->gen;
 	int i;
 
-	/* a NULL fits any type; text was prepared untyped */
+	/* a NULL fits any type; text was prepared untyped; a number the text skips is text */
 	for (i = 0; same && i < stmt->nparams; i++) {
-		if (!stmt->params[i].null && stmt->params[i].oid != stmt->oids[i])
+		if (stmt->used[i] && !stmt->params[i].null && stmt->params[i].oid != stmt->oids[i])
 			same = false;
 	}
 	if (same)
@@ -708,7 +727,9 @@ server_prepare(struct db_stmt *stmt)
 		stmt->gen = 0;
 	}
 	for (i = 0; i < stmt->nparams; i++)
-		stmt->oids[i] = stmt->params[i].null ? 0 : stmt->params[i].oid;
+		stmt->oids[i] = !stmt->used[i]         ? OID_TEXT
+		                : stmt->params[i].null ? 0
+		                                       : stmt->params[i].oid;
 	res = PQprepare(db->pg, stmt->name, stmt->pg_sql, stmt->nparams, stmt->oids);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		save_error(db, res);
@@ -742,7 +763,7 @@ start_run(struct db_stmt *stmt)
 	for (i = 0; i < stmt->nparams; i++) {
 		const struct db_param *prm = &stmt->params[i];
 
-		values[i] = prm->null ? NULL : prm->buf;
+		values[i] = prm->null || !stmt->used[i] ? NULL : prm->buf;
 		lengths[i] = prm->len;
 		formats[i] = prm->format;
 	}
