@@ -217,6 +217,17 @@ db_reconnects(const struct db *db)
 	return db->gen > 1 ? db->gen - 1 : 0;
 }
 
+void
+db_set_interrupt(struct db *db, int (*interrupt)(void *arg), void *arg)
+{
+	if (db->kind == DB_SQLITE) {
+		dblite_set_interrupt(db, interrupt, arg);
+		return;
+	}
+	db->interrupt = interrupt;
+	db->interrupt_arg = arg;
+}
+
 sqlite3 *
 db_sqlite(struct db *db)
 {
