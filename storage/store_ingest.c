@@ -944,29 +944,79 @@ store_on_pg(struct store *st)
 	return db_kind(store_dbh(st)) == DB_POSTGRES;
 }
 
-/* PostgreSQL: make sure the partitions of the day of 'ts' exist, created when missing (in the open
- * transaction, if any), and remember the day so that its next scrapes do not ask again. 0, or -1
- * (logged). */
+/* PostgreSQL: whether the partitions of the day of 'ts' exist, made when missing if 'create'
+ * (outside any transaction: making one locks its parent table, and every reader of it, until the
+ * commit). A day found is remembered, so that its next scrapes do not ask again. 0 they exist, 1
+ * missing, -1 error (logged). */
 static int
-ensure_day(struct store *st, int64_t ts, const char *what)
+ensure_day(struct store *st, int64_t ts, bool create, const char *what)
 {
 	struct store_ingest *ing = store_ingest_state(st);
 	int64_t day = schema_pg_day(ts);
+	struct db_stmt *stmt;
 	char err[512];
+	int rc;
 
 	for (unsigned i = 0; i < ing->ndays; i++)
 		if (ing->days[i] == day)
 			return 0;
-	if (schema_pg_create_days(store_dbh(st), ts, ts, err, sizeof(err)) < 0) {
-		store_set_error(st, "%s", err);
-		log_err("store: '%s': %s: %s", store_path(st), what, err);
-		return -1;
+	if (create) {
+		if (schema_pg_create_days(store_dbh(st), ts, ts, err, sizeof(err)) < 0) {
+			store_set_error(st, "%s", err);
+			log_err("store: '%s': %s: %s", store_path(st), what, err);
+			return -1;
+		}
+	} else {
+		stmt = store_prepare(
+		    st, "SELECT bool_and(to_regclass(leakprofd_partition_name(p.t,"
+		        " ?1)) IS NOT NULL) FROM unnest(leakprofd_partitioned()) AS p(t)");
+		if (stmt == NULL)
+			return -1;
+		db_bind_int64(stmt, 1, day);
+		rc = db_step(stmt);
+		if (rc != DB_ROW) {
+			store_log_db(st, what);
+			store_stmt_done(stmt);
+			return -1;
+		}
+		rc = db_column_int(stmt, 0);
+		store_stmt_done(stmt);
+		if (rc == 0)
+			return 1;
 	}
 	if (ing->ndays == DAYS_KNOWN) {
 		memmove(ing->days, ing->days + 1, (DAYS_KNOWN - 1) * sizeof(*ing->days));
 		ing->ndays--;
 	}
 	ing->days[ing->ndays++] = day;
+	return 0;
+}
+
+/* PostgreSQL, in a batch: make the partitions of the day of 'ts', which are missing, between two
+ * transactions when the batch has written nothing yet (it is committed empty and begun again).
+ * 0 made, 1 not (the batch has written: the caller refuses it, to be made outside it), -1 error
+ * (logged; the batch may be closed). */
+static int
+batch_restart(struct store *st, int64_t ts, const char *what)
+{
+	struct db_stmt *stmt = store_prepare(st, "SELECT txid_current_if_assigned() IS NULL");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	rc = db_step(stmt);
+	if (rc != DB_ROW) {
+		store_log_db(st, what);
+		store_stmt_done(stmt);
+		return -1;
+	}
+	rc = db_column_int(stmt, 0);
+	store_stmt_done(stmt);
+	if (rc == 0)
+		return 1;
+	if (store_batch_commit(st) < 0 || ensure_day(st, ts, true, what) < 0 ||
+	    store_batch_begin(st) < 0)
+		return -1;
 	return 0;
 }
 
@@ -1012,6 +1062,7 @@ add_scrape(struct store *st, const struct scrape_record *rec, bool *no_partition
 	int64_t scrape_id;
 	const char *status;
 	bool ok, count_scrape, batch = store_batch_open(st), rejected = false, pg = store_on_pg(st);
+	bool missing_day = false;
 	int reason = LIFETIME_SAME;
 	unsigned held_falls = 0;
 	size_t i;
@@ -1030,6 +1081,23 @@ add_scrape(struct store *st, const struct scrape_record *rec, bool *no_partition
 	}
 	count_scrape = p != NULL && !rec->detail;
 	snprintf(what, sizeof(what), "recording a scrape of target %" PRId64, rec->target_id);
+	/* PostgreSQL: the day's partitions made before the transaction when it is the scrape's own;
+	 * in a batch, found, or made between two transactions (batch_restart()) */
+	if (pg && !batch && ensure_day(st, rec->ts, true, what) < 0)
+		return -1;
+	if (pg && batch) {
+		int rc = ensure_day(st, rec->ts, false, what);
+
+		if (rc > 0)
+			rc = batch_restart(st, rec->ts, what);
+		if (rc < 0)
+			goto out_rollback;
+		if (rc > 0) {
+			store_set_error(st, "no partitions for the day of %" PRId64, rec->ts);
+			missing_day = true;
+			goto out_rollback;
+		}
+	}
 	if (!batch && store_begin(st) < 0)
 		return -1;
 
@@ -1080,8 +1148,6 @@ add_scrape(struct store *st, const struct scrape_record *rec, bool *no_partition
 		place_goid_restart(ing, e, e->goid_ts, count_scrape, &reason);
 	ing->now.c.restart = reason != LIFETIME_SAME;
 
-	if (pg && ensure_day(st, rec->ts, what) < 0)
-		goto out_rollback;
 	stmt = store_prepare(st, pg ? scrape_pg : scrape_sqlite);
 	if (stmt == NULL)
 		goto out_rollback;
@@ -1208,7 +1274,8 @@ out_rollback:
 	 * rather than to the database (full, locked, read-only, an I/O error) rejects it: trying it
 	 * again would fail again. A row of a day without partitions (SQLSTATE 23514: no partition
 	 * of the table holds it; the raw tables have no CHECK constraint) is no such failure. */
-	*no_partition = !rejected && pg && strcmp(db_sqlstate(store_dbh(st)), "23514") == 0;
+	*no_partition =
+	    missing_day || (!rejected && pg && strcmp(db_sqlstate(store_dbh(st)), "23514") == 0);
 	rejected = !*no_partition && (rejected || db_failure(store_dbh(st)) == DB_FAIL_DATA);
 	/* in a batch, the whole of it: part of this scrape would stay in it otherwise */
 	store_rollback(st);
@@ -1228,7 +1295,7 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	 * made in a transaction rolled back): make them, outside any transaction now, and store the
 	 * scrape once more. A batch is rolled back whole: its caller stores it again later. */
 	snprintf(what, sizeof(what), "recording a scrape of target %" PRId64, rec->target_id);
-	if (ensure_day(st, rec->ts, what) < 0 || batch)
+	if (ensure_day(st, rec->ts, true, what) < 0 || batch)
 		return -1;
 	no_partition = false;
 	r = add_scrape(st, rec, &no_partition);

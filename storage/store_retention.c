@@ -757,6 +757,12 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 			goto out_rollback;
 	}
 	more = done >= budget;
+	/* PostgreSQL: the days past the raw retention go between the rollup (committed first: their
+	 * scrapes are then marked rolled up) and what follows from it, as the deletes below go on
+	 * SQLite; each day in a transaction of its own. */
+	if (pg &&
+	    (store_commit(st) < 0 || retention_drop_days(st, raw_hour) < 0 || store_begin(st) < 0))
+		return -1;
 
 	/* Rolled-up scrapes of the hours past the raw retention, oldest first. */
 	n = by_day
@@ -855,10 +861,6 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 	if (n < 0)
 		goto out_rollback;
 	if (store_commit(st) < 0)
-		return -1;
-	/* after the commit: the days' scrapes are marked rolled up, and each day goes in a
-	 * transaction of its own */
-	if (pg && retention_drop_days(st, raw_hour) < 0)
 		return -1;
 	return more ? 1 : 0;
 

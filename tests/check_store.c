@@ -113,6 +113,8 @@ add(struct store *st, int64_t target, int64_t ts, const struct profile *p)
 	ck_assert_int_eq(store_add_scrape(st, &rec), 0);
 }
 
+/* The first column of the single row 'sql' answers, on the store's own connection (either
+ * database). */
 static int64_t
 count_rows(struct store *st, const char *sql)
 {
@@ -125,35 +127,44 @@ exec_ok(struct store *st, const char *sql)
 	testutil_db_exec(store_dbh(st), sql);
 }
 
-/* Make the database refuse a sample of count 666 (a constraint's failure, as a real one would be),
- * or no longer. */
-static void
-inject_failure(struct store *st, bool on)
-{
-	if (!testutil_backend_pg())
-		exec_ok(
-		    st,
-		    on ? "CREATE TEMP TRIGGER inject BEFORE INSERT ON samples WHEN NEW.count = 666"
-		         " BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
-		       : "DROP TRIGGER inject");
-	else
-		exec_ok(st, on ? "CREATE FUNCTION inject() RETURNS trigger LANGUAGE plpgsql AS $$"
-		                 " BEGIN IF NEW.count = 666 THEN RAISE EXCEPTION 'injected failure'"
-		                 " USING ERRCODE = 'integrity_constraint_violation'; END IF; "
-		                 "RETURN NEW; END $$;"
-		                 " CREATE TRIGGER inject BEFORE INSERT ON samples FOR EACH ROW"
-		                 " EXECUTE FUNCTION inject()"
-		               : "DROP TRIGGER inject ON samples; DROP FUNCTION inject()");
-}
-
-/* No row refers to one that is gone. SQLite checks its foreign keys here; PostgreSQL enforces
- * them at every statement, so that no such row can be there to find. */
+/* No row refers to one that is not there: SQLite's foreign_key_check finds nothing (PostgreSQL
+ * checks every statement itself). */
 static void
 assert_foreign_keys(struct store *st)
 {
 	if (!testutil_backend_pg())
 		ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM pragma_foreign_key_check"),
 		                 0);
+}
+
+/* What is left of the raw rows: 'by_hour' where retention deletes them an hour at a time once
+ * rolled up and past the raw retention (SQLite), 'by_day' where it drops them a day at a time once
+ * the whole day is (PostgreSQL: storage/schema_pg.sql). */
+static int64_t
+raw_left(int64_t by_hour, int64_t by_day)
+{
+	return testutil_backend_pg() ? by_day : by_hour;
+}
+
+/* With 'on', a sample of count 666 fails to insert, as a constraint would ("injected failure"),
+ * until called again without it. */
+static void
+inject_failure(struct store *st, bool on)
+{
+	if (!testutil_backend_pg()) {
+		exec_ok(st, on ? "CREATE TEMP TRIGGER inject BEFORE INSERT ON samples"
+		                 " WHEN NEW.count = 666"
+		                 " BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+		               : "DROP TRIGGER inject");
+		return;
+	}
+	exec_ok(st, on ? "CREATE FUNCTION inject() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	                 " IF NEW.count = 666 THEN"
+	                 " RAISE EXCEPTION 'injected failure' USING ERRCODE = '23000';"
+	                 " END IF; RETURN NEW; END $$;"
+	                 " CREATE TRIGGER inject BEFORE INSERT ON samples"
+	                 " FOR EACH ROW EXECUTE FUNCTION inject()"
+	               : "DROP TRIGGER inject ON samples; DROP FUNCTION inject()");
 }
 
 /* Run 'fn' in a child with stderr captured to 'errfile'; returns its exit status. */
@@ -796,8 +807,10 @@ START_TEST(test_batch)
 		ck_assert_int_eq(store_batch_begin(st), 0);
 		ck_assert_int_eq(store_add_scrape(st, &good[0]), 0);
 		ck_assert_int_eq(store_add_scrape(st, &bad[k]), 1);
-		ck_assert_ptr_nonnull(strcasestr(
-		    store_errmsg(st), k == 0 ? "injected failure" : "foreign key constraint"));
+		ck_assert_ptr_nonnull(strstr(store_errmsg(st), k == 0 ? "injected failure"
+		                                               : testutil_backend_pg()
+		                                                   ? "foreign key constraint"
+		                                                   : "FOREIGN KEY constraint"));
 		/* rolled back: a new batch can start */
 		ck_assert_int_eq(count_rows(rd, "SELECT count(*) FROM scrapes"), 0);
 		ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM locations"), 0);
@@ -1361,7 +1374,7 @@ START_TEST(test_labels)
 		free((char *)manysets[i].set);
 
 	/* retention finds the old sets by their last_seen index, never by a scan (SQLite's plan) */
-	if (store_db(st) != NULL) {
+	if (!testutil_backend_pg()) {
 		sqlite3_stmt *q;
 		bool indexed = false;
 
@@ -1431,15 +1444,16 @@ restarts(struct store *st, int64_t target)
 	    store_dbh(st), "SELECT coalesce(restart, '-') FROM scrapes WHERE target_id = ?1"
 	                   " AND status = 'ok' AND detail = 0 ORDER BY ts");
 	size_t n = 0;
+	int rc;
 
-	db_bind_int64(stmt, 1, target);
 	out[0] = '\0';
-	while (db_step(stmt) == DB_ROW) {
-		n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%s", n > 0 ? " " : "",
+	db_bind_int64(stmt, 1, target);
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%s", n ? " " : "",
 		                      db_column_text(stmt, 0));
 		ck_assert_uint_lt(n, sizeof(out));
 	}
-	ck_assert_str_eq(db_errmsg(store_dbh(st)), "");
+	ck_assert_int_eq(rc, DB_DONE);
 	db_finalize(stmt);
 	return out;
 }
@@ -2261,10 +2275,10 @@ START_TEST(test_retention_rollup)
 	/* The old rollup is gone (older than 30 d), raw rows of rolled hours are gone, the rest
 	 * kept. */
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rollups WHERE hour = 0"), 0);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 3);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), 3);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), raw_left(3, 12));
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), raw_left(3, 12));
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE ts < 1790006400000"),
-	                 0);
+	                 raw_left(0, 9));
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM outbox"), 1);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM outbox WHERE state = 'pending'"), 1);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rankings"), 50);
@@ -2274,6 +2288,14 @@ START_TEST(test_retention_rollup)
 	/* Nothing left to do; then ingest still works. */
 	ck_assert_int_eq(store_retention_step(st, now, raw, rollup, 100), 0);
 	add(st, a, now, &p5);
+	/* A day later the whole of T0's day is past the raw retention: every database has deleted
+	 * it. */
+	while ((rc = store_retention_step(st, now + 24 * HOUR, raw, rollup, 100)) == 1)
+		ck_assert_int_lt(++calls, 100);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 2);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE ts < 1790035200000"),
+	                 0);
 	store_free(st);
 }
 END_TEST
@@ -2382,8 +2404,10 @@ START_TEST(test_rollup_absent_and_rise)
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 11);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE rolled = 0"), 1);
 
-	/* Once past the raw retention, rolled-up hours go; the rollups stay as they were. */
-	while ((rc = store_retention_step(st, now + 48 * HOUR, 48 * HOUR, 30 * 24 * HOUR, 1)) == 1)
+	/* Once past the raw retention (PostgreSQL: the whole day), rolled-up hours go; the rollups
+	 * stay as they were. */
+	while ((rc = store_retention_step(st, now + raw_left(48, 72) * HOUR, 48 * HOUR,
+	                                  30 * 24 * HOUR, 1)) == 1)
 		ck_assert_int_lt(++calls, 40);
 	ck_assert_int_eq(rc, 0);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 0);
@@ -2779,25 +2803,21 @@ START_TEST(test_retention_expires_targets)
 	                 3);
 	assert_foreign_keys(st);
 
-	/* SQLite's statement counters (PostgreSQL has none) */
-	if (store_db(st) != NULL)
-		while ((stmt = sqlite3_next_stmt(store_db(st), stmt)) != NULL) {
-			const char *text = sqlite3_sql(stmt);
+	/* SQLite's plans (the statements' counters) */
+	while (!testutil_backend_pg() && (stmt = sqlite3_next_stmt(store_db(st), stmt)) != NULL) {
+		const char *text = sqlite3_sql(stmt);
 
-			/* the statements deleting targets (listing the active ones reads them all)
-			 */
-			if (strstr(text, "coalesce(last_scrape") == NULL &&
-			    strstr(text, "WHERE target_id = ?1") == NULL)
-				continue;
-			ck_assert_msg(
-			    sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0) == 0,
-			    "full scan in: %s", text);
-			ck_assert_msg(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_AUTOINDEX, 0) ==
-			                  0,
-			              "automatic index in: %s", text);
-			checked++;
-		}
-	ck_assert_int_ge(checked, store_db(st) != NULL ? 2 : 0);
+		/* the statements deleting targets (listing the active ones reads them all) */
+		if (strstr(text, "coalesce(last_scrape") == NULL &&
+		    strstr(text, "WHERE target_id = ?1") == NULL)
+			continue;
+		ck_assert_msg(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0) == 0,
+		              "full scan in: %s", text);
+		ck_assert_msg(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_AUTOINDEX, 0) == 0,
+		              "automatic index in: %s", text);
+		checked++;
+	}
+	ck_assert(testutil_backend_pg() || checked >= 2);
 
 	/* Back in the configuration: registered anew, scraped, and left alone. */
 	a2 = store_target_upsert(st, "gone", NULL, "http://g");
@@ -2846,12 +2866,14 @@ START_TEST(test_retention_expires_bounded)
 	 * expired targets deleted (never rolled up), no target of them gone yet, and at most 64
 	 * targets deleted. */
 	ck_assert_int_eq(store_retention_step(st, now, 48 * HOUR, 30 * 24 * HOUR, 2), 1);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE target_id = 1"), 8);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE target_id = 1"),
+	                 raw_left(8, 10));
 	ck_assert_int_eq(
 	    count_rows(st, "SELECT count(*) FROM scrapes WHERE target_id = 1 AND rolled = 0"), 8);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE target_id != 1"), 13);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE rolled = 1"), 0);
-	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), 8 + 13);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes WHERE rolled = 1"),
+	                 raw_left(0, 2));
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), raw_left(8, 10) + 13);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM targets"), 206);
 
 	/* Once the scraped ones are gone, a budget of 1 deletes 64 targets never scraped. */
@@ -2874,6 +2896,103 @@ START_TEST(test_retention_expires_bounded)
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 0);
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), 0);
 	assert_foreign_keys(st);
+	store_free(st);
+}
+END_TEST
+
+/* PostgreSQL: how many of the raw tables (scrapes and its four child tables) have their partition
+ * of 'day' (days since 1970) attached. */
+static int64_t
+pg_day_parts(struct store *st, int64_t day)
+{
+	char sql[400];
+
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(*) FROM unnest(leakprofd_partitioned()) AS p(t) JOIN pg_inherits i"
+	         " ON i.inhrelid = to_regclass(leakprofd_partition_name(p.t, %lld))"
+	         " AND i.inhparent = to_regclass(p.t)",
+	         (long long)day);
+	return count_rows(st, sql);
+}
+
+/* PostgreSQL: the rows of table 'tbl' that lie in its partition of 'day'. */
+static int64_t
+pg_day_rows(struct store *st, const char *tbl, int64_t day)
+{
+	char sql[300];
+
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(*) FROM %s x JOIN pg_class c ON c.oid = x.tableoid"
+	         " WHERE c.relname = leakprofd_partition_name('%s', %lld)",
+	         tbl, tbl, (long long)day);
+	return count_rows(st, sql);
+}
+
+/* PostgreSQL only: a scrape of a day without partitions makes them (also when they went since
+ * this connection made them: the insert fails, the day is made and the scrape stored again; in a
+ * batch, the batch is refused, to be stored again); retention makes today's and tomorrow's ahead
+ * and drops the days wholly past the raw retention once rolled up, keeping their rollups. */
+START_TEST(test_pg_day_partitions)
+{
+	struct prof_location l[] = {loc("main.L", "/l.go", 1, "chan send", 10, stack_a, 4)};
+	struct profile p = prof(l, 1);
+	struct store *st = store_open(dbpath, 0);
+	const int64_t day_ms = 24 * HOUR, day = T0 / day_ms, now = T0 + 4 * day_ms;
+	struct scrape_record rec = {
+	    .target_id = 0, .ts = T0 + 2 * HOUR, .status = "ok", .profile = &p};
+	int64_t t;
+	int rc, calls = 0;
+
+	ck_assert_ptr_nonnull(st);
+	t = store_target_upsert(st, "s", NULL, "http://a");
+	rec.target_id = t;
+	ck_assert_int_eq(pg_day_parts(st, day), 0);
+	add(st, t, T0, &p);
+	ck_assert_int_eq(pg_day_parts(st, day), 5);
+	ck_assert_int_eq(pg_day_rows(st, "scrapes", day), 1);
+	ck_assert_int_eq(pg_day_rows(st, "samples", day), 1);
+	ck_assert_int_eq(pg_day_rows(st, "sample_stacks", day), 0);
+
+	/* The day dropped behind the store's back: made again, the scrape stored all the same. */
+	exec_ok(st, "UPDATE scrapes SET rolled = 1");
+	ck_assert_int_eq(count_rows(st, "SELECT CASE WHEN leakprofd_drop_day(20717) THEN 1 END"),
+	                 1);
+	ck_assert_int_eq(pg_day_parts(st, day), 0);
+	add(st, t, T0 + HOUR, &p);
+	ck_assert_int_eq(pg_day_parts(st, day), 5);
+	ck_assert_int_eq(pg_day_rows(st, "samples", day), 1);
+
+	/* In a batch: refused (rolled back, try again later), the day made for the next try. */
+	exec_ok(st, "UPDATE scrapes SET rolled = 1");
+	ck_assert_int_eq(count_rows(st, "SELECT CASE WHEN leakprofd_drop_day(20717) THEN 1 END"),
+	                 1);
+	ck_assert_int_eq(store_batch_begin(st), 0);
+	ck_assert_int_eq(store_add_scrape(st, &rec), -1);
+	ck_assert_int_eq(pg_day_parts(st, day), 5);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 0);
+	ck_assert_int_eq(store_batch_begin(st), 0);
+	ck_assert_int_eq(store_add_scrape(st, &rec), 0);
+	ck_assert_int_eq(store_batch_commit(st), 0);
+	ck_assert_int_eq(pg_day_rows(st, "scrapes", day), 1);
+
+	/* Retention, raw kept 2 days: the first two days go whole, the fourth stays. */
+	add(st, t, T0 + day_ms, &p);
+	add(st, t, T0 + 3 * day_ms, &p);
+	ck_assert_int_eq(pg_day_parts(st, day + 1), 5);
+	while ((rc = store_retention_step(st, now, 2 * day_ms, 30 * day_ms, 1000)) == 1)
+		ck_assert_int_lt(++calls, 10);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(pg_day_parts(st, day), 0);
+	ck_assert_int_eq(pg_day_parts(st, day + 1), 0);
+	ck_assert_int_eq(pg_day_parts(st, day + 3), 5);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 1);
+	ck_assert_int_eq(pg_day_rows(st, "samples", day + 3), 1);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM rollups WHERE hour = 1789999200000"
+	                                " + 2 * 3600000"),
+	                 1);
+	/* made ahead: the days of 'now' and the next */
+	ck_assert_int_eq(pg_day_parts(st, day + 4), 5);
+	ck_assert_int_eq(pg_day_parts(st, day + 5), 5);
 	store_free(st);
 }
 END_TEST
@@ -3000,12 +3119,11 @@ read_file(const char *path, size_t *len)
 static void
 check_stored(struct store *st, int64_t ts, const struct profile *p)
 {
-	struct db *db = store_dbh(st);
 	struct db_stmt *stmt = testutil_db_prepare(
-	    db,
-	    "SELECT count(x.count), coalesce(sum(x.count), 0), s.total_goroutines FROM scrapes s"
-	    " LEFT JOIN samples x ON x.scrape_id = s.id WHERE s.ts = ?1"
-	    " GROUP BY s.id, s.total_goroutines");
+	    store_dbh(st),
+	    "SELECT count(*), coalesce(sum(x.count), 0), s.total_goroutines FROM scrapes s"
+	    " LEFT JOIN samples x ON x.scrape_id = s.id WHERE s.ts = ?1 GROUP BY "
+	    "s.total_goroutines");
 	uint64_t sum = 0;
 	size_t i;
 
@@ -3019,7 +3137,7 @@ check_stored(struct store *st, int64_t ts, const struct profile *p)
 	db_finalize(stmt);
 
 	stmt = testutil_db_prepare(
-	    db,
+	    store_dbh(st),
 	    "SELECT x.count, x.leaked, l.id FROM scrapes s JOIN samples x ON x.scrape_id = s.id"
 	    " JOIN locations l ON l.id = x.location_id"
 	    " WHERE s.ts = ?1 AND l.function = ?2 AND l.file = ?3 AND l.line = ?4 AND l.op = ?5");
@@ -3152,6 +3270,8 @@ store_suite(void)
 	tcase_add_test(tc, test_statement_cache);
 	tcase_add_test(tc, test_query_services_active_only);
 	tcase_add_test(tc, test_real_profiles);
+	if (testutil_backend_pg())
+		tcase_add_test(tc, test_pg_day_partitions);
 	suite_add_tcase(s, tc);
 	return s;
 }
