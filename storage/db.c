@@ -477,11 +477,24 @@ end_all(struct db *db)
 	}
 }
 
+/* PostgreSQL: a BEGIN inside a transaction only warns, and the caller's COMMIT would then end the
+ * outer one: refused, as SQLite refuses it. */
+static int
+pg_begin(struct db *db, const char *sql)
+{
+	clear_error(db);
+	if (dbpg_in_transaction(db)) {
+		db_set_error(db, NULL, "cannot start a transaction within a transaction");
+		return -1;
+	}
+	return db_exec(db, sql);
+}
+
 int
 db_begin(struct db *db)
 {
 	if (db->kind == DB_POSTGRES)
-		return db_exec(db, "BEGIN");
+		return pg_begin(db, "BEGIN");
 	clear_error(db);
 	return dblite_tx(db, DBLITE_BEGIN);
 }
@@ -490,7 +503,7 @@ int
 db_begin_read(struct db *db)
 {
 	if (db->kind == DB_POSTGRES)
-		return db_exec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+		return pg_begin(db, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
 	clear_error(db);
 	return dblite_tx(db, DBLITE_BEGIN_READ);
 }

@@ -88,6 +88,15 @@ testutil_backend_pg(void)
 	return v != NULL && strcmp(v, "pg") == 0;
 }
 
+bool
+testutil_sqlite_only(const char *test, const char *why)
+{
+	if (!testutil_backend_pg())
+		return false;
+	fprintf(stderr, "%s: SQLite only, left out on PostgreSQL: %s\n", test, why);
+	return true;
+}
+
 /* Run 'sql' on the test server's own database (LEAKPROFD_PG_URI), as its superuser. */
 static void
 pg_admin_exec(const char *sql)
@@ -190,4 +199,17 @@ testutil_db_prepare(struct db *db, const char *sql)
 
 	ck_assert_msg(stmt != NULL, "preparing '%s': %s", sql, db_errmsg(db));
 	return stmt;
+}
+
+int64_t
+testutil_db_int(struct db *db, const char *sql)
+{
+	struct db_stmt *stmt = testutil_db_prepare(db, sql);
+	enum db_step_result rc = db_step(stmt);
+	int64_t v;
+
+	ck_assert_msg(rc == DB_ROW, "'%s': no row: %s", sql, db_errmsg(db));
+	v = db_column_int64(stmt, 0);
+	db_finalize(stmt);
+	return v;
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Make a fresh directory "/tmp/<name>.XXXXXX" into 'dir' (at least 64 bytes). */
 void testutil_mkdtemp(char *dir, size_t n, const char *name);
@@ -23,6 +24,9 @@ const char *testutil_pg_uri(void);
 /* The backend the store-backed suites run on: PostgreSQL when LEAKPROFD_TEST_BACKEND=pg, else
  * SQLite. */
 bool testutil_backend_pg(void);
+/* A test of what only SQLite has (its files, PRAGMAs, query plans, migrations): true on
+ * PostgreSQL, after saying on stderr that 'test' is left out and why, for the test to return. */
+bool testutil_sqlite_only(const char *test, const char *why);
 /* Where a test keeps its store: the SQLite file 'dir'/'name' or, on PostgreSQL
  * (testutil_backend_pg()), a fresh empty database of its own on the test server (CREATE DATABASE
  * through LEAKPROFD_PG_URI's), named by a URI. Into 'out' ('n' bytes). The database is dropped by
@@ -37,5 +41,7 @@ struct db;
 struct db_stmt;
 void testutil_db_exec(struct db *db, const char *sql);
 struct db_stmt *testutil_db_prepare(struct db *db, const char *sql);
+/* The first column of the one row 'sql' returns (no parameters), as an integer. */
+int64_t testutil_db_int(struct db *db, const char *sql);
 
 #endif
