@@ -1,11 +1,13 @@
 /* storage/db.c: one database connection behind one API (see db.h): the statement cache, the error
  * message and what both drivers share. The drivers are db_sqlite.c and db_pg.c (db_driver.h). */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/hash.h"
+#include "base/sbuf.h"
 #include "base/xalloc.h"
 #include "storage/db.h"
 #include "storage/db_driver.h"
@@ -49,6 +51,70 @@ db_target_is_postgres(const char *target)
 	if (strncmp(target, "postgres://", 11) == 0 || strncmp(target, "postgresql://", 13) == 0)
 		return true;
 	return dbpg_is_target(target);
+}
+
+/* The end of the value that starts at 'p' in a connection string: a quoted one ('...', with \'
+ * escapes) or up to a space, or, in a URI, up to '&'. */
+static const char *
+value_end(const char *p, bool uri)
+{
+	if (!uri && *p == '\'') {
+		for (p++; *p != '\0' && *p != '\''; p++)
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+		return *p == '\'' ? p + 1 : p;
+	}
+	return p + strcspn(p, uri ? "&#" : " \t");
+}
+
+char *
+db_target_shown(const char *target)
+{
+	bool uri =
+	    strncmp(target, "postgres://", 11) == 0 || strncmp(target, "postgresql://", 13) == 0;
+	const char *p = target, *auth = uri ? strstr(target, "://") + 3 : NULL;
+	struct sbuf b = {0};
+	size_t len;
+	char *s;
+
+	if (!db_target_is_postgres(target))
+		return xstrdup(target);
+	if (auth != NULL) {
+		const char *end = auth + strcspn(auth, "/?#"), *at = NULL, *colon;
+
+		for (const char *q = auth; q < end; q++)
+			if (*q == '@')
+				at = q;
+		colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+		if (colon != NULL) {
+			sbuf_add(&b, target, (size_t)(colon - target));
+			sbuf_puts(&b, ":***");
+			p = at;
+		}
+	}
+	while (*p != '\0') {
+		const char *kw = strstr(p, "password");
+		const char *eq;
+
+		if (kw == NULL)
+			break;
+		eq = kw + 8;
+		eq += strspn(eq, " \t");
+		if (*eq != '=' ||
+		    (kw > target && (isalnum((unsigned char)kw[-1]) || kw[-1] == '_'))) {
+			sbuf_add(&b, p, (size_t)(kw + 8 - p));
+			p = kw + 8;
+			continue;
+		}
+		eq++;
+		eq += uri ? 0 : strspn(eq, " \t");
+		sbuf_add(&b, p, (size_t)(eq - p));
+		sbuf_puts(&b, "***");
+		p = value_end(eq, uri);
+	}
+	sbuf_puts(&b, p);
+	s = sbuf_steal(&b, &len);
+	return s != NULL ? s : xstrdup("");
 }
 
 struct db *
@@ -149,6 +215,17 @@ unsigned
 db_reconnects(const struct db *db)
 {
 	return db->gen > 1 ? db->gen - 1 : 0;
+}
+
+void
+db_set_interrupt(struct db *db, int (*interrupt)(void *arg), void *arg)
+{
+	if (db->kind == DB_SQLITE) {
+		dblite_set_interrupt(db, interrupt, arg);
+		return;
+	}
+	db->interrupt = interrupt;
+	db->interrupt_arg = arg;
 }
 
 sqlite3 *
@@ -400,11 +477,24 @@ end_all(struct db *db)
 	}
 }
 
+/* PostgreSQL: a BEGIN inside a transaction only warns, and the caller's COMMIT would then end the
+ * outer one: refused, as SQLite refuses it. */
+static int
+pg_begin(struct db *db, const char *sql)
+{
+	clear_error(db);
+	if (dbpg_in_transaction(db)) {
+		db_set_error(db, NULL, "cannot start a transaction within a transaction");
+		return -1;
+	}
+	return db_exec(db, sql);
+}
+
 int
 db_begin(struct db *db)
 {
 	if (db->kind == DB_POSTGRES)
-		return db_exec(db, "BEGIN");
+		return pg_begin(db, "BEGIN");
 	clear_error(db);
 	return dblite_tx(db, DBLITE_BEGIN);
 }
@@ -413,7 +503,7 @@ int
 db_begin_read(struct db *db)
 {
 	if (db->kind == DB_POSTGRES)
-		return db_exec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+		return pg_begin(db, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
 	clear_error(db);
 	return dblite_tx(db, DBLITE_BEGIN_READ);
 }

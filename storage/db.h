@@ -47,6 +47,10 @@ enum db_step_result {
  * 'dbname='). Anything else is a SQLite file path. */
 bool db_target_is_postgres(const char *target);
 
+/* 'target' as messages may name it: a PostgreSQL target with its passwords masked (a URI's
+ * user:password@ and every password= value as ***), a SQLite path as it is. Caller owns. */
+char *db_target_shown(const char *target);
+
 /* How db_open_flags() opens. */
 enum db_flags {
 	/* Reads only. SQLite: the file opened read-only (it must exist). PostgreSQL: every
@@ -156,6 +160,15 @@ int db_commit(struct db *db) __attribute__((warn_unused_result));
 int db_rollback(struct db *db);
 /* True inside a transaction (PostgreSQL: as the connection last reported it). */
 bool db_in_transaction(const struct db *db);
+
+/* Call 'interrupt' (NULL: none) now and then while a statement of 'db' runs, on the thread using
+ * 'db': when it returns non-zero the statement stops and its step fails with DB_FAIL_INTERRUPT.
+ * SQLite: every 10,000 virtual machine steps (its progress handler: well under a millisecond).
+ * PostgreSQL: at each step, and every DB_INTERRUPT_MS while a step waits for the server; the
+ * server is then asked to cancel the statement (PQcancel), which also aborts the transaction
+ * around it (roll it back). 'arg' borrowed. */
+void db_set_interrupt(struct db *db, int (*interrupt)(void *arg), void *arg);
+#define DB_INTERRUPT_MS 10
 
 /* PostgreSQL: connect again now (an open transaction is lost); every statement is prepared again
  * when next run. SQLite: nothing to do. 0, or -1 (db_errmsg()). */

@@ -69,6 +69,9 @@ struct db_stmt {
 	char name[32];  /* the server's name of the prepared statement */
 	unsigned gen;   /* the connection it was prepared on (db->gen); 0: not prepared */
 	unsigned *oids; /* the parameter types it was prepared with */
+	/* which parameter numbers the text has: one it skips (SQLite allows it) is sent as a text
+	 * NULL, whatever is bound, for the server cannot type it */
+	bool *used;
 	struct db_param *params;
 	enum db_run run;
 	PGresult *row; /* the current row (single-row result) */
@@ -101,7 +104,9 @@ struct db {
 	struct db_stmt *active; /* PostgreSQL: the statement streaming on the connection */
 	struct db_stmt **stmts; /* the cache */
 	size_t nstmts, capstmts;
-	int64_t changes; /* PostgreSQL: of the last INSERT, UPDATE or DELETE */
+	int64_t changes;             /* PostgreSQL: of the last INSERT, UPDATE or DELETE */
+	int (*interrupt)(void *arg); /* PostgreSQL: db_set_interrupt()'s */
+	void *interrupt_arg;
 	char err[1024];
 	char sqlstate[6];
 	enum db_failure failure;
@@ -135,6 +140,7 @@ size_t dblite_column_bytes(struct db_stmt *stmt, int col);
 int64_t dblite_changes(const struct db *db);
 int64_t dblite_last_insert_rowid(const struct db *db);
 bool dblite_in_transaction(const struct db *db);
+void dblite_set_interrupt(struct db *db, int (*interrupt)(void *arg), void *arg);
 
 /* PostgreSQL (db_pg.c). */
 int dbpg_open(struct db *db, const char *target, char *err, size_t errlen);
@@ -158,8 +164,10 @@ const void *dbpg_column_blob(struct db_stmt *stmt, int col);
 size_t dbpg_column_bytes(struct db_stmt *stmt, int col);
 bool dbpg_in_transaction(const struct db *db);
 bool dbpg_is_target(const char *target);
-/* 'sql' with '?N' as '$N' (see db.h); the highest parameter number in '*nparams'. A new string
- * (caller owns), or NULL when a parameter number is out of range (db_errmsg()). */
-char *dbpg_translate(struct db *db, const char *sql, int *nparams);
+/* 'sql' with '?N' as '$N' (see db.h); the highest parameter number in '*nparams', and when 'used'
+ * is not NULL, in '*used' a new array of '*nparams' flags saying which numbers the text has
+ * (caller owns; NULL for none). A new string (caller owns), or NULL when a parameter number is out
+ * of range (db_errmsg()). */
+char *dbpg_translate(struct db *db, const char *sql, int *nparams, bool **used);
 
 #endif

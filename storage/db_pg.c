@@ -19,6 +19,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@
 #define OID_BOOL 16
 #define OID_BYTEA 17
 #define OID_INT8 20
+#define OID_TEXT 25
 #define OID_FLOAT8 701
 
 #define MAX_PARAMS 32766 /* SQLite's own limit, so that a text runs on both */
@@ -383,12 +385,13 @@ dollar_end(const char *s)
 }
 
 char *
-dbpg_translate(struct db *db, const char *sql, int *nparams)
+dbpg_translate(struct db *db, const char *sql, int *nparams, bool **used)
 {
-	size_t len = strlen(sql), cap = len * 2 + 16, o = 0;
+	size_t len = strlen(sql), cap = len * 2 + 16, o = 0, ucap = 0;
 	char *out = xmalloc(cap);
 	const char *p = sql, *q;
 	int maxn = 0;
+	bool *u = NULL;
 
 	while (*p != '\0') {
 		char c = *p;
@@ -445,18 +448,30 @@ dbpg_translate(struct db *db, const char *sql, int *nparams)
 					             "parameter '%.*s' out of range (1 to %d)",
 					             (int)(end - p), p, MAX_PARAMS);
 					free(out);
+					free(u);
 					return NULL;
 				}
 				q = end;
 			} else if (maxn == MAX_PARAMS) {
 				db_set_error(db, NULL, "more than %d parameters", MAX_PARAMS);
 				free(out);
+				free(u);
 				return NULL;
 			} else {
 				n = maxn + 1; /* a bare '?': the next number, as in SQLite */
 			}
 			if (n > maxn)
 				maxn = (int)n;
+			if ((size_t)n > ucap) {
+				size_t grown = ucap ? ucap : 8;
+
+				while (grown < (size_t)n)
+					grown *= 2;
+				u = xrealloc(u, grown * sizeof(*u));
+				memset(u + ucap, 0, (grown - ucap) * sizeof(*u));
+				ucap = grown;
+			}
+			u[n - 1] = true;
 			o += (size_t)snprintf(out + o, cap - o, "$%ld", n);
 			p = q;
 			continue;
@@ -476,6 +491,10 @@ dbpg_translate(struct db *db, const char *sql, int *nparams)
 	}
 	out[o] = '\0';
 	*nparams = maxn;
+	if (used != NULL)
+		*used = u;
+	else
+		free(u);
 	return out;
 }
 
@@ -486,7 +505,7 @@ dbpg_prepare(struct db_stmt *stmt)
 {
 	struct db *db = stmt->db;
 
-	stmt->pg_sql = dbpg_translate(db, stmt->sql, &stmt->nparams);
+	stmt->pg_sql = dbpg_translate(db, stmt->sql, &stmt->nparams, &stmt->used);
 	if (stmt->pg_sql == NULL)
 		return -1;
 	snprintf(stmt->name, sizeof(stmt->name), "leakprofd_%u", ++db->next_name);
@@ -604,6 +623,7 @@ dbpg_finalize(struct db_stmt *stmt)
 		free(stmt->params[i].buf);
 	free(stmt->params);
 	free(stmt->oids);
+	free(stmt->used);
 	free(stmt->queue);
 	free(stmt->pg_sql);
 }
@@ -684,9 +704,9 @@ server_prepare(struct db_stmt *stmt)
 	bool same = stmt->gen == db->gen;
 	int i;
 
-	/* a NULL fits any type; text was prepared untyped */
+	/* a NULL fits any type; text was prepared untyped; a number the text skips is text */
 	for (i = 0; same && i < stmt->nparams; i++) {
-		if (!stmt->params[i].null && stmt->params[i].oid != stmt->oids[i])
+		if (stmt->used[i] && !stmt->params[i].null && stmt->params[i].oid != stmt->oids[i])
 			same = false;
 	}
 	if (same)
@@ -707,7 +727,9 @@ server_prepare(struct db_stmt *stmt)
 		stmt->gen = 0;
 	}
 	for (i = 0; i < stmt->nparams; i++)
-		stmt->oids[i] = stmt->params[i].null ? 0 : stmt->params[i].oid;
+		stmt->oids[i] = !stmt->used[i]         ? OID_TEXT
+		                : stmt->params[i].null ? 0
+		                                       : stmt->params[i].oid;
 	res = PQprepare(db->pg, stmt->name, stmt->pg_sql, stmt->nparams, stmt->oids);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		save_error(db, res);
@@ -741,7 +763,7 @@ start_run(struct db_stmt *stmt)
 	for (i = 0; i < stmt->nparams; i++) {
 		const struct db_param *prm = &stmt->params[i];
 
-		values[i] = prm->null ? NULL : prm->buf;
+		values[i] = prm->null || !stmt->used[i] ? NULL : prm->buf;
 		lengths[i] = prm->len;
 		formats[i] = prm->format;
 	}
@@ -780,6 +802,46 @@ next_result(struct db_stmt *stmt)
 	return PQgetResult(stmt->db->pg);
 }
 
+/* Ask the server to cancel the statement running on the connection: it ends with SQLSTATE 57014
+ * (one the server has finished already is not touched). */
+static void
+send_cancel(struct db *db)
+{
+	PGcancel *c = PQgetCancel(db->pg);
+	char msg[256];
+
+	if (c == NULL)
+		return;
+	if (!PQcancel(c, msg, sizeof(msg)))
+		log_debug("db: postgresql: cancelling a statement: %s", msg);
+	PQfreeCancel(c);
+}
+
+/* Before a step of the statement streaming on the connection: ask db->interrupt now, then every
+ * DB_INTERRUPT_MS until the server's next result is in. True when it asked to stop (the server
+ * was asked to cancel the statement). */
+static bool
+interrupted(struct db *db)
+{
+	if (db->interrupt == NULL)
+		return false;
+	for (;;) {
+		struct pollfd pfd = {.fd = PQsocket(db->pg), .events = POLLIN};
+		int rc;
+
+		if (db->interrupt(db->interrupt_arg) != 0) {
+			send_cancel(db);
+			return true;
+		}
+		if (!PQisBusy(db->pg) || pfd.fd < 0)
+			return false;
+		rc = poll(&pfd, 1, DB_INTERRUPT_MS);
+		/* a failure to read shows at PQgetResult() */
+		if ((rc < 0 && errno != EINTR) || (rc > 0 && !PQconsumeInput(db->pg)))
+			return false;
+	}
+}
+
 enum db_step_result
 dbpg_step(struct db_stmt *stmt)
 {
@@ -790,6 +852,13 @@ dbpg_step(struct db_stmt *stmt)
 	drop_row(stmt);
 	if (stmt->run == DB_RUN_IDLE && start_run(stmt) < 0)
 		return DB_ERROR;
+	if (stmt->run == DB_RUN_STREAMING && interrupted(db)) {
+		/* the rest of the run, cut short by the cancel, is read and dropped */
+		dbpg_end(stmt);
+		db_set_error(db, "57014", "interrupted: the statement was cancelled");
+		note_tx(db);
+		return DB_ERROR;
+	}
 	res = next_result(stmt);
 	st = PQresultStatus(res);
 	if (res != NULL && st == PGRES_SINGLE_TUPLE) {

@@ -263,3 +263,10 @@ dblite_in_transaction(const struct db *db)
 {
 	return !sqlite3_get_autocommit(db->lite);
 }
+
+void
+dblite_set_interrupt(struct db *db, int (*interrupt)(void *arg), void *arg)
+{
+	/* 10,000 steps take well under a millisecond: an interrupt lands about that soon */
+	sqlite3_progress_handler(db->lite, 10000, interrupt, arg);
+}

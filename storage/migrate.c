@@ -8,7 +8,6 @@
  * key is one integer column (a rowid) has an identity column in PostgreSQL. The rows of a scrape
  * (samples, sample_stacks, label_samples, restart_moves) take their scrape's ts into scrape_ts,
  * PostgreSQL's partition key, from a join in the read. */
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -396,67 +395,6 @@ source_identity(struct migration *m)
 }
 
 /* ---- The target ---- */
-
-/* The end of the value that starts at 'p' in a connection string: a quoted one ('...', with \'
- * escapes) or up to a space, or, in a URI, up to '&'. */
-static const char *
-value_end(const char *p, bool uri)
-{
-	if (!uri && *p == '\'') {
-		for (p++; *p != '\0' && *p != '\''; p++)
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-		return *p == '\'' ? p + 1 : p;
-	}
-	return p + strcspn(p, uri ? "&#" : " \t");
-}
-
-/* 'target' with its passwords masked: a URI's user:password@ and every password= value. Caller
- * owns. */
-static char *
-target_shown(const char *target)
-{
-	bool uri =
-	    strncmp(target, "postgres://", 11) == 0 || strncmp(target, "postgresql://", 13) == 0;
-	const char *p = target, *auth = uri ? strstr(target, "://") + 3 : NULL;
-	struct sbuf b = {0};
-
-	if (auth != NULL) {
-		const char *end = auth + strcspn(auth, "/?#"), *at = NULL, *colon;
-
-		for (const char *q = auth; q < end; q++)
-			if (*q == '@')
-				at = q;
-		colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-		if (colon != NULL) {
-			sbuf_add(&b, target, (size_t)(colon - target));
-			sbuf_puts(&b, ":***");
-			p = at;
-		}
-	}
-	while (*p != '\0') {
-		const char *kw = strstr(p, "password");
-		const char *eq;
-
-		if (kw == NULL)
-			break;
-		eq = kw + 8;
-		eq += strspn(eq, " \t");
-		if (*eq != '=' ||
-		    (kw > target && (isalnum((unsigned char)kw[-1]) || kw[-1] == '_'))) {
-			sbuf_add(&b, p, (size_t)(kw + 8 - p));
-			p = kw + 8;
-			continue;
-		}
-		eq++;
-		eq += uri ? 0 : strspn(eq, " \t");
-		sbuf_add(&b, p, (size_t)(eq - p));
-		sbuf_puts(&b, "***");
-		p = value_end(eq, uri);
-	}
-	sbuf_puts(&b, p);
-	return sbuf_text(&b);
-}
 
 /* Does any table of ours in the target hold a row? Its name into *table. 0, or -1 (m->err). */
 static int
@@ -1040,7 +978,7 @@ migrate_run(const struct migrate_options *opts, char *err, size_t errlen)
 	int rc;
 
 	err[0] = '\0';
-	m.to = target_shown(opts->to);
+	m.to = db_target_shown(opts->to);
 	m.batch = opts->batch == 0 ? MIGRATE_BATCH_DEFAULT : opts->batch;
 	if (m.batch > MIGRATE_BATCH_MAX)
 		m.batch = MIGRATE_BATCH_MAX;

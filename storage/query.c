@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "storage/query.h"
 #include "storage/store_internal.h"
 
@@ -163,7 +161,8 @@ series_fill_hourly(struct store *st, const struct query_series *q, int64_t locat
 	        st,
 	        "SELECT r.hour, r.mean_count, coalesce(h.step_ms, 0), r.instances FROM rollups r"
 	        " LEFT JOIN rollup_hours h ON h.service_id = r.service_id AND h.hour = r.hour"
-	        " WHERE r.location_id = ?1 AND r.hour >= ?2 AND r.hour < ?3 AND (?4 IS NULL OR"
+	        " WHERE r.location_id = ?1 AND r.hour >= ?2 AND r.hour < ?3 AND (CAST(?4 AS TEXT) "
+	        "IS NULL OR"
 	        " r.service_id = (SELECT id FROM services WHERE name = ?4)) ORDER BY r.hour",
 	        &s) < 0)
 		return -1;
@@ -241,7 +240,8 @@ query_location_series(struct store *st, int64_t location_id, const char *service
 	if (prepare(st,
 	            "SELECT t.id, sv.name, t.url FROM targets t JOIN services sv ON sv.id = "
 	            "t.service_id "
-	            "WHERE (?4 IS NULL OR sv.name = ?4) AND t.id IN (SELECT DISTINCT sc.target_id "
+	            "WHERE (CAST(?4 AS TEXT) IS NULL OR sv.name = ?4) AND t.id IN (SELECT DISTINCT "
+	            "sc.target_id "
 	            "FROM samples sa "
 	            "JOIN scrapes sc ON sc.id = sa.scrape_id WHERE sa.location_id = ?1 AND "
 	            "sa.scrape_id >= ?5 "
@@ -473,6 +473,18 @@ query_services_free(struct query_service *v, size_t n)
 	free(v);
 }
 
+#define SERVICES_COLUMNS                                                                           \
+	"SELECT sv.id, sv.name, sv.labels, count(*),"                                              \
+	" SUM(CASE WHEN t.last_status = 'ok' THEN 1 ELSE 0 END), MAX(t.last_scrape),"              \
+	" SUM(t.last_goroutines) FROM services sv CROSS JOIN targets t"
+/* sv.name and sv.labels beside the aggregates: they follow from sv.id, the primary key (which
+ * PostgreSQL accepts as well) */
+#define SERVICES_WHERE                                                                             \
+	" WHERE t.service_id = sv.id AND t.active = 1 GROUP BY sv.id ORDER BY sv.name"
+static const char services_sql[] =
+    SERVICES_COLUMNS " INDEXED BY targets_service_active" SERVICES_WHERE;
+static const char services_pg_sql[] = SERVICES_COLUMNS SERVICES_WHERE;
+
 int
 query_services(struct store *st, struct query_service **out, size_t *n)
 {
@@ -484,12 +496,9 @@ query_services(struct store *st, struct query_service **out, size_t *n)
 	*out = NULL;
 	*n = 0;
 	/* Services first (CROSS JOIN keeps that order), each with its active targets through
-	 * targets_service_active: the targets ever seen and since retired are never read. */
-	if (prepare(st,
-	            "SELECT sv.id, sv.name, sv.labels, count(*), SUM(t.last_status = 'ok'), "
-	            "MAX(t.last_scrape), SUM(t.last_goroutines) "
-	            "FROM services sv CROSS JOIN targets t INDEXED BY targets_service_active "
-	            "WHERE t.service_id = sv.id AND t.active = 1 GROUP BY sv.id ORDER BY sv.name",
+	 * targets_service_active: the targets ever seen and since retired are never read.
+	 * PostgreSQL has no INDEXED BY: its planner picks that index for the join by itself. */
+	if (prepare(st, db_kind(store_dbh(st)) == DB_POSTGRES ? services_pg_sql : services_sql,
 	            &s) < 0)
 		return -1;
 	while ((rc = db_step(s)) == DB_ROW) {
@@ -538,17 +547,27 @@ out_fail:
 	"SELECT t.id, sv.name, t.url, t.active, t.last_scrape, t.last_success, "                   \
 	"t.last_duration_ms, t.last_bytes, t.last_status, t.last_goroutines, "                     \
 	"t.consecutive_failures FROM targets t JOIN services sv ON sv.id = t.service_id "
-#define TARGETS_PREFIX " AND (?6 IS NULL OR substr(t.last_status, 1, length(?6)) = ?6)"
+#define TARGETS_PREFIX                                                                             \
+	" AND (CAST(?6 AS TEXT) IS NULL OR substr(t.last_status, 1, length(?6)) = ?6)"
 #define TARGETS_ORDER " AND t.id > ?2 ORDER BY t.id LIMIT ?3"
 
 static const char targets_all_sql[] = TARGETS_COLUMNS "WHERE t.active = ?1" TARGETS_ORDER;
 static const char targets_service_sql[] =
     TARGETS_COLUMNS "WHERE t.service_id = ?4 AND t.active = ?1" TARGETS_ORDER;
-static const char targets_state_sql[] = TARGETS_COLUMNS
-    "WHERE t.active = ?1 AND ifnull(t.last_status = 'ok', -1) = ?5" TARGETS_PREFIX TARGETS_ORDER;
-static const char targets_service_state_sql[] =
-    TARGETS_COLUMNS "WHERE t.service_id = ?4 AND t.active = ?1 AND "
-                    "ifnull(t.last_status = 'ok', -1) = ?5" TARGETS_PREFIX TARGETS_ORDER;
+/* The state as the indexes hold it: SQLite's expression, and PostgreSQL's CASE (a boolean is no
+ * number there; storage/schema_pg.sql). */
+#define TARGETS_STATE_LITE "ifnull(t.last_status = 'ok', -1)"
+#define TARGETS_STATE_PG                                                                           \
+	"(CASE WHEN t.last_status IS NULL THEN -1 WHEN t.last_status = 'ok' THEN 1 ELSE 0 END)"
+#define TARGETS_STATE_SQL(state)                                                                   \
+	TARGETS_COLUMNS "WHERE t.active = ?1 AND " state " = ?5" TARGETS_PREFIX TARGETS_ORDER
+#define TARGETS_SERVICE_STATE_SQL(state)                                                           \
+	TARGETS_COLUMNS "WHERE t.service_id = ?4 AND t.active = ?1 AND " state                     \
+	                " = ?5" TARGETS_PREFIX TARGETS_ORDER
+static const char targets_state_sql[] = TARGETS_STATE_SQL(TARGETS_STATE_LITE);
+static const char targets_state_pg_sql[] = TARGETS_STATE_SQL(TARGETS_STATE_PG);
+static const char targets_service_state_sql[] = TARGETS_SERVICE_STATE_SQL(TARGETS_STATE_LITE);
+static const char targets_service_state_pg_sql[] = TARGETS_SERVICE_STATE_SQL(TARGETS_STATE_PG);
 
 int
 query_targets(struct store *st, const struct query_targets_filter *f, struct target_health **out,
@@ -571,6 +590,8 @@ query_targets(struct store *st, const struct query_targets_filter *f, struct tar
 	}
 	if (f->state == QUERY_TARGETS_ANY)
 		sql = f->service ? targets_service_sql : targets_all_sql;
+	else if (db_kind(store_dbh(st)) == DB_POSTGRES)
+		sql = f->service ? targets_service_state_pg_sql : targets_state_pg_sql;
 	else
 		sql = f->service ? targets_service_state_sql : targets_state_sql;
 	if (prepare(st, sql, &s) < 0)
@@ -647,7 +668,8 @@ query_scrape_counts(struct store *st, int64_t after_id, int64_t *max_id,
 	/* CROSS JOIN keeps scrapes as the outer loop, walked by id from after_id: the planner would
 	 * otherwise scan every scrape through the (target_id, ts) index. */
 	if (prepare(st,
-	            "SELECT sv.name, sc.status = 'ok', COUNT(*), TOTAL(sc.duration_ms), MAX(sc.id) "
+	            "SELECT sv.name, sc.status = 'ok', COUNT(*), COALESCE(SUM(sc.duration_ms), 0), "
+	            "MAX(sc.id) "
 	            "FROM scrapes sc "
 	            "CROSS JOIN targets t ON t.id = sc.target_id CROSS JOIN services sv ON sv.id = "
 	            "t.service_id "
@@ -756,20 +778,21 @@ query_outbox(struct store *st, size_t limit, struct query_outbox **out, size_t *
 
 	*out = NULL;
 	*n = 0;
-	if (prepare(st,
-	            "SELECT * FROM (SELECT o.id, o.event_id, o.webhook, o.status, sv.name, "
-	            "l.function, o.state, o.created, "
-	            "o.attempts, o.next_attempt, o.last_error FROM outbox o LEFT JOIN services sv "
-	            "ON sv.id = o.service_id "
-	            "LEFT JOIN locations l ON l.id = o.location_id WHERE o.state = 'pending' ORDER "
-	            "BY o.id LIMIT ?1) "
-	            "UNION ALL SELECT * FROM (SELECT o.id, o.event_id, o.webhook, o.status, "
-	            "sv.name, l.function, o.state, "
-	            "o.created, o.attempts, o.next_attempt, o.last_error FROM outbox o "
-	            "LEFT JOIN services sv ON sv.id = o.service_id LEFT JOIN locations l ON l.id = "
-	            "o.location_id "
-	            "WHERE o.state IN ('dropped', 'failed') ORDER BY o.id DESC LIMIT ?1)",
-	            &s) < 0)
+	if (prepare(
+	        st,
+	        "SELECT * FROM (SELECT o.id, o.event_id, o.webhook, o.status, sv.name, "
+	        "l.function, o.state, o.created, "
+	        "o.attempts, o.next_attempt, o.last_error FROM outbox o LEFT JOIN services sv "
+	        "ON sv.id = o.service_id "
+	        "LEFT JOIN locations l ON l.id = o.location_id WHERE o.state = 'pending' ORDER "
+	        "BY o.id LIMIT ?1) AS pending "
+	        "UNION ALL SELECT * FROM (SELECT o.id, o.event_id, o.webhook, o.status, "
+	        "sv.name, l.function, o.state, "
+	        "o.created, o.attempts, o.next_attempt, o.last_error FROM outbox o "
+	        "LEFT JOIN services sv ON sv.id = o.service_id LEFT JOIN locations l ON l.id = "
+	        "o.location_id "
+	        "WHERE o.state IN ('dropped', 'failed') ORDER BY o.id DESC LIMIT ?1) AS given_up",
+	        &s) < 0)
 		return -1;
 	db_bind_int64(s, 1, (int64_t)limit);
 	while ((rc = db_step(s)) == DB_ROW) {
@@ -855,8 +878,10 @@ int
 query_reader_setup(struct store *st, int (*interrupt)(void *arg), void *arg)
 {
 	/* Reads through a shared memory map skip a read(2) and a copy per page: the web's
-	 * connections all scan the same hot index pages. */
-	if (db_exec(store_dbh(st), "PRAGMA mmap_size = 268435456") < 0)
+	 * connections all scan the same hot index pages (SQLite's: a PostgreSQL server caches
+	 * pages for every connection itself). */
+	if (db_kind(store_dbh(st)) == DB_SQLITE &&
+	    db_exec(store_dbh(st), "PRAGMA mmap_size = 268435456") < 0)
 		return -1;
 	query_set_interrupt(st, interrupt, arg);
 	return 0;
@@ -865,8 +890,7 @@ query_reader_setup(struct store *st, int (*interrupt)(void *arg), void *arg)
 void
 query_set_interrupt(struct store *st, int (*interrupt)(void *arg), void *arg)
 {
-	/* 10,000 steps take well under a millisecond: an interrupt lands about that soon */
-	sqlite3_progress_handler(store_db(st), 10000, interrupt, arg);
+	db_set_interrupt(store_dbh(st), interrupt, arg);
 }
 
 bool

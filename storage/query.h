@@ -181,13 +181,14 @@ int query_last_scrape_id(struct store *st, int64_t *id) __attribute__((warn_unus
  * one. */
 int query_latest_ranking_id(struct store *st, int64_t *id) __attribute__((warn_unused_result));
 
-/* Prepare a read-only connection for serving: memory-mapped reads, and query_set_interrupt(st,
- * interrupt, arg) (request deadlines). 0, or -1. */
+/* Prepare a read-only connection for serving: memory-mapped reads (SQLite), and
+ * query_set_interrupt(st, interrupt, arg) (request deadlines). 0, or -1. */
 int query_reader_setup(struct store *st, int (*interrupt)(void *arg), void *arg)
     __attribute__((warn_unused_result));
 
-/* Call 'interrupt' (NULL: none) every few thousand virtual machine steps of 'st''s statements: a
- * non-zero return aborts the running statement, which fails like any other (a write rolls back)
+/* Call 'interrupt' (NULL: none) while 'st''s statements run (db_set_interrupt(): every few
+ * thousand SQLite steps, or each PostgreSQL step and every few ms it waits): a non-zero return
+ * aborts the running statement, which fails like any other (a write rolls back)
  * and is logged at info level only: whoever interrupts knows why (a request deadline, a daemon
  * stopping). 'arg' borrowed; 'interrupt' may run on the thread using 'st' only. */
 void query_set_interrupt(struct store *st, int (*interrupt)(void *arg), void *arg);

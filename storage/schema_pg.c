@@ -67,9 +67,8 @@ query_int(struct db *db, const char *sql, const int64_t *arg, int64_t *v)
 	return 0;
 }
 
-/* The database's version: 0 when it has no schema_version. 0, or -1 (err). */
-static int
-read_version(struct db *db, int64_t *version, char *err, size_t errlen)
+int
+schema_pg_read_version(struct db *db, int64_t *version, char *err, size_t errlen)
 {
 	int64_t has, tables;
 
@@ -113,7 +112,7 @@ schema_pg_migrate(struct db *db, char *err, size_t errlen)
 		fail(db, err, errlen, "locking the schema");
 		goto out_rollback;
 	}
-	if (read_version(db, &version, err, errlen) < 0)
+	if (schema_pg_read_version(db, &version, err, errlen) < 0)
 		goto out_rollback;
 	if (version > schema_pg_version()) {
 		snprintf(err, errlen,
@@ -226,4 +225,10 @@ schema_pg_drop_days_before(struct db *db, int64_t before_ms, char *err, size_t e
 	}
 	free(days);
 	return done;
+}
+
+int64_t
+schema_pg_day(int64_t ms)
+{
+	return day_of(ms);
 }

@@ -20,6 +20,12 @@
 /* The version schema_pg_migrate() brings a database to (the SQLite store's user_version). */
 int schema_pg_version(void);
 
+/* The version of the schema in the connection's current schema: 0 when it has no schema_version
+ * and no table; a schema with tables but no schema_version is refused (another program's). Writes
+ * nothing (a read-only connection may ask). 0, or -1 with the reason in 'err'. */
+int schema_pg_read_version(struct db *db, int64_t *version, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 /* Create the schema in the connection's current schema (the first of its search_path), or
  * migrate it to schema_pg_version(), in one transaction that holds an advisory lock (two daemons
  * starting at once migrate once). Refuses a schema that has tables but no schema_version (another
@@ -37,5 +43,9 @@ int schema_pg_create_days(struct db *db, int64_t from_ms, int64_t to_ms, char *e
  * with the reason in 'err'. Run outside a transaction: each day is dropped in one of its own. */
 int schema_pg_drop_days_before(struct db *db, int64_t before_ms, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+
+/* The day 'ms' (Unix ms) falls in, the number of its partitions (floor division: a time before
+ * 1970 is in a negative day). */
+int64_t schema_pg_day(int64_t ms);
 
 #endif

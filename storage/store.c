@@ -1,13 +1,15 @@
 /* storage/store.c: the store's connection: open and migrate, statements, transactions. See store.h.
  *
- * One database connection (storage/db.h: SQLite, WAL) per struct store. The schema is compiled in
- * (storage/schema.sql is migration 1) and migrated with PRAGMA user_version. Every statement is
- * prepared once and cached in the struct. This file also registers services and targets and reports
- * their health. The rest of the store lives beside it and shares the connection, the statement
- * cache, transactions and the error messages through store_internal.h: a scrape's ingest
+ * One database connection (storage/db.h: SQLite in WAL mode, or PostgreSQL) per struct store. The
+ * SQLite schema is compiled in (storage/schema.sql is migration 1) and migrated with PRAGMA
+ * user_version; PostgreSQL's is storage/schema_pg.c's, at the same version numbers. Every statement
+ * is prepared once and cached in the struct. This file also registers services and targets and
+ * reports their health. The rest of the store lives beside it and shares the connection, the
+ * statement cache, transactions and the error messages through store_internal.h: a scrape's ingest
  * (store_ingest.c), the detector's queries and the ranking (store_rank.c), retention
  * (store_retention.c), the web's queries (query.c) and the alert state (alertstore.c). */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "storage/schema_pg.h"
 #include "storage/store.h"
 #include "storage/store_internal.h"
 
@@ -263,7 +266,7 @@ store_dbh(struct store *st)
 sqlite3 *
 store_db(struct store *st)
 {
-	return db_sqlite(st->db);
+	return db_sqlite(st->db); /* NULL on PostgreSQL */
 }
 
 const char *
@@ -544,12 +547,43 @@ out_rollback:
 	return -1;
 }
 
+/* A read-only store opens a database at this build's version only: it cannot migrate one. 0, or -1
+ * (logged, naming what to do). */
+static int
+check_version(struct store *st, int64_t version)
+{
+	if (version == SCHEMA_VERSION)
+		return 0;
+	if (version == 0)
+		snprintf(st->errbuf, sizeof(st->errbuf), "not a leakprofd database (no schema)");
+	else if (version > SCHEMA_VERSION)
+		snprintf(st->errbuf, sizeof(st->errbuf),
+		         "database schema version %" PRId64
+		         " is newer than this leakprofd supports (%d): upgrade leakprofd",
+		         version, SCHEMA_VERSION);
+	else
+		snprintf(st->errbuf, sizeof(st->errbuf),
+		         "database schema version %" PRId64
+		         " is older than %d: run 'leakprofd run' once to migrate it",
+		         version, SCHEMA_VERSION);
+	log_err("store: '%s': %s", st->path, st->errbuf);
+	return -1;
+}
+
 static int
 check_version_readonly(struct store *st)
 {
-	struct db_stmt *stmt = store_prepare(st, "PRAGMA user_version");
-	int version;
+	struct db_stmt *stmt;
+	int64_t version;
 
+	if (db_kind(st->db) == DB_POSTGRES) {
+		if (schema_pg_read_version(st->db, &version, st->errbuf, sizeof(st->errbuf)) < 0) {
+			log_err("store: '%s': %s", st->path, st->errbuf);
+			return -1;
+		}
+		return check_version(st, version);
+	}
+	stmt = store_prepare(st, "PRAGMA user_version");
 	if (stmt == NULL)
 		return -1;
 	if (db_step(stmt) != DB_ROW) {
@@ -557,24 +591,21 @@ check_version_readonly(struct store *st)
 		store_stmt_done(stmt);
 		return -1;
 	}
-	version = db_column_int(stmt, 0);
+	version = db_column_int64(stmt, 0);
 	store_stmt_done(stmt);
-	if (version == SCHEMA_VERSION)
-		return 0;
-	if (version == 0)
-		snprintf(st->errbuf, sizeof(st->errbuf), "not a leakprofd database (no schema)");
-	else if (version > SCHEMA_VERSION)
-		snprintf(st->errbuf, sizeof(st->errbuf),
-		         "database schema version %d is newer than this leakprofd supports (%d): "
-		         "upgrade leakprofd",
-		         version, SCHEMA_VERSION);
-	else
-		snprintf(st->errbuf, sizeof(st->errbuf),
-		         "database schema version %d is older than %d: run 'leakprofd run' once to "
-		         "migrate it",
-		         version, SCHEMA_VERSION);
-	log_err("store: '%s': %s", st->path, st->errbuf);
-	return -1;
+	return check_version(st, version);
+}
+
+/* PostgreSQL: create or migrate the schema (schema_pg_migrate(): the same versions as SQLite's
+ * user_version, its own SQL). 0, or -1 (logged). */
+static int
+migrate_pg(struct store *st)
+{
+	if (schema_pg_migrate(st->db, st->errbuf, sizeof(st->errbuf)) < 0) {
+		log_err("store: '%s': %s", st->path, st->errbuf);
+		return -1;
+	}
+	return 0;
 }
 
 /* A hint for SQLite's terse "unable to open database file". */
@@ -660,27 +691,28 @@ store_open(const char *path, unsigned flags)
 {
 	struct store *st;
 	char err[512];
+	bool pg = db_target_is_postgres(path);
 
-	if (db_target_is_postgres(path)) {
-		/* its SQL (PRAGMAs, the schema's migrations) is SQLite's */
-		log_err("store: '%s': the store runs on a SQLite file, not on PostgreSQL", path);
-		return NULL;
-	}
 	st = xcalloc(1, sizeof(*st));
-	st->path = xstrdup(path);
+	/* messages name the target without its password */
+	st->path = db_target_shown(path);
 	st->flags = flags;
 	st->ingest = store_ingest_new();
 	st->db = db_open_flags(path, store_readonly(st) ? DB_READONLY : 0, err, sizeof(err));
 	if (st->db == NULL) {
-		log_open_error(path, open_reason(path, err), store_readonly(st));
+		if (pg)
+			log_err("store: '%s': cannot open: %s", st->path, err);
+		else
+			log_open_error(path, open_reason(path, err), store_readonly(st));
 		goto out_free;
 	}
-	if (apply_pragmas(st) < 0)
+	/* PostgreSQL has no PRAGMAs: the server keeps its own settings, caches and durability */
+	if (!pg && apply_pragmas(st) < 0)
 		goto out_free;
 	if (store_readonly(st)) {
 		if (check_version_readonly(st) < 0)
 			goto out_free;
-	} else if (migrate(st) < 0) {
+	} else if ((pg ? migrate_pg(st) : migrate(st)) < 0) {
 		goto out_free;
 	}
 	st->errbuf[0] = '\0';
@@ -697,8 +729,9 @@ store_free(struct store *st)
 	if (st == NULL)
 		return;
 	/* Fresh planner statistics for the web's queries; analysis_limit bounds the work on a large
-	 * database, so that a shutdown never waits for a full ANALYZE. */
-	if (st->db != NULL && !store_readonly(st) &&
+	 * database, so that a shutdown never waits for a full ANALYZE. PostgreSQL's autovacuum
+	 * keeps its own statistics. */
+	if (st->db != NULL && db_kind(st->db) == DB_SQLITE && !store_readonly(st) &&
 	    db_exec(st->db, "PRAGMA analysis_limit = 1000; PRAGMA optimize") < 0)
 		log_debug("store: '%s': optimizing: %s", st->path, db_errmsg(st->db));
 	/* finalizes the cached statements */
@@ -721,11 +754,17 @@ store_db_size(struct store *st)
 {
 	static const char page_count[] = "PRAGMA page_count";
 	static const char page_size[] = "PRAGMA page_size";
+	static const char pg_size[] = "SELECT pg_database_size(current_database()), 1";
 	const char *sqls[2] = {page_count, page_size};
 	int64_t v[2];
-	int i;
+	int i, n = 2;
 
-	for (i = 0; i < 2; i++) {
+	if (db_kind(st->db) == DB_POSTGRES) {
+		sqls[0] = pg_size;
+		n = 1;
+		v[1] = 1;
+	}
+	for (i = 0; i < n; i++) {
 		struct db_stmt *stmt = store_prepare(st, sqls[i]);
 
 		if (stmt == NULL)

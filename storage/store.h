@@ -1,6 +1,6 @@
-/* storage/store.h: blocked-goroutine counts over time, in SQLite (WAL).
+/* storage/store.h: blocked-goroutine counts over time, in SQLite (WAL) or PostgreSQL.
  *
- * One struct store per thread (SQLite connections are not shared). The daemon's collector thread
+ * One struct store per thread (database connections are not shared). The daemon's collector thread
  * owns the read-write store; the web server and the CLI open read-only ones. Times are Unix
  * milliseconds. Every statement is prepared with bound parameters. Storage knows the profile model
  * (collector/profile.h) and nothing above. */
@@ -20,13 +20,17 @@ enum store_flags {
 	STORE_READONLY = 1 << 0, /* open an existing database read-only (web, CLI queries) */
 };
 
-/* Open or create 'path' and migrate its schema (PRAGMA user_version). NULL on error (logged, naming
- * the path and SQLite's message: a read-only directory, a full disk, a file that is not a
- * database). Caller owns. */
+/* Open or create 'path' and migrate its schema (PRAGMA user_version). 'path' is a SQLite file, or a
+ * PostgreSQL database when db_target_is_postgres() says so (storage/db.h): its schema is created or
+ * migrated by schema_pg_migrate() to the same version, and STORE_READONLY makes the session's
+ * transactions read-only. A database whose schema is newer than this build's is refused. NULL on
+ * error (logged, naming the path, a PostgreSQL target without its password, and the database's
+ * message: a read-only directory, a full disk, a file that is not a database, a server that
+ * refuses the connection). Caller owns. */
 struct store *store_open(const char *path, unsigned flags);
 /* Close and free; store_free(NULL) does nothing. */
 void store_free(struct store *st);
-/* SQLite's last error message for this connection. Borrowed. */
+/* The database's last error message for this connection. Borrowed. */
 const char *store_errmsg(struct store *st);
 
 /* Register a service (with its labels as a JSON object text, or NULL) and its target URL; marks it
@@ -371,17 +375,20 @@ int store_target_health(struct store *st, struct target_health **out, size_t *n)
     __attribute__((warn_unused_result));
 void target_health_free(struct target_health *h, size_t n);
 
-/* Database file size in bytes (page_count * page_size), -1 on error. */
+/* Database size in bytes: SQLite's file (page_count * page_size), PostgreSQL's database
+ * (pg_database_size()). -1 on error. */
 int64_t store_db_size(struct store *st);
 
-/* What SQLite may hold on the heap for every connection of the process together: past it each
+/* What SQLite may hold on the heap for every SQLite connection of the process together (SQLite
+ * only: a PostgreSQL server bounds its own memory): past it each
  * connection's page cache recycles its own pages instead of growing (a soft bound: the pages a
  * statement has pinned, a sort's buffer, can pass it for a moment). Without it every connection's
  * cache grows to its own cache_size (32 MiB for each read-write one) as the database grows. */
 #define STORE_HEAP_LIMIT (48LL << 20)
 
 /* Bytes SQLite holds on the heap for every connection of the process (page caches, statements,
- * schemas), and the most it has held since the start in *highwater (may be NULL). */
+ * schemas), and the most it has held since the start in *highwater (may be NULL). SQLite only: a
+ * process whose stores are all on PostgreSQL reports 0. */
 int64_t store_memory_used(int64_t *highwater);
 
 #endif

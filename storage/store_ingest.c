@@ -9,7 +9,9 @@
  * scrape of an unchanged service costs one INSERT per location and no lookups; a rollback drops the
  * caches, which may hold ids from the rolled-back transaction. Scraped strings are untrusted: they
  * are cut at a fixed length and made valid UTF-8 before they reach the database, so every reader
- * can put them into JSON as they are.
+ * can put them into JSON as they are. On PostgreSQL each raw row carries its scrape's time
+ * (scrape_ts), the key of the day partitions it goes into; a scrape of a day this connection has
+ * not stored yet makes sure that day's partitions exist first.
  *
  * The same per-connection state remembers, per target, what its latest scrapes showed (the last
  * successful count scrape's time, total and largest locations with how long they held, the
@@ -35,6 +37,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "storage/lifetime.h"
+#include "storage/schema_pg.h"
 #include "storage/store.h"
 #include "storage/store_internal.h"
 
@@ -49,6 +52,7 @@
 #define LIFE_LOCS 32                /* largest locations remembered per target, for steep falls */
 #define LIFE_GAPS 3                 /* intervals between successes remembered (their median) */
 #define LIFE_RECENT 16 /* count scrapes remembered per target: a goid restart's place */
+#define DAYS_KNOWN 4   /* PostgreSQL: days whose partitions a connection knows exist */
 
 /* An interned location (or, with key NULL, a stack keyed by its hash alone). */
 struct intern {
@@ -117,8 +121,12 @@ struct store_ingest {
 	int64_t *reps;          /* and their representative stacks' ids (0: none) */
 	struct life_recent now; /* this count scrape, among its target's recent ones once stored */
 	int64_t goid_marked;    /* an earlier count scrape this scrape's dump marked (0: none) */
-	struct life_loc *cur;   /* this count scrape's (location id, count), sorted by id */
-	size_t ncur, capcur;    /* capcur: of both arrays */
+	int64_t goid_marked_ts; /* and its time */
+	/* PostgreSQL: the latest days whose partitions exist (made sure of on this connection) */
+	int64_t days[DAYS_KNOWN];
+	unsigned ndays;
+	struct life_loc *cur;      /* this count scrape's (location id, count), sorted by id */
+	size_t ncur, capcur;       /* capcur: of both arrays */
 	char fn_buf[TEXT_CAP + 1]; /* cleaned location strings */
 	char file_buf[TEXT_CAP + 1];
 	/* cleaned stack frame strings (jansson copies them at once) */
@@ -239,6 +247,8 @@ store_ingest_forget(struct store_ingest *ing)
 {
 	intern_clear(&ing->locs);
 	intern_clear(&ing->stacks);
+	/* partitions made in a transaction rolled back, or dropped by retention */
+	ing->ndays = 0;
 }
 
 void
@@ -460,8 +470,10 @@ place_goid_restart(struct store_ingest *ing, const struct life_target *e, int64_
 		return;
 	if (r[k] == &ing->now)
 		*reason = LIFETIME_GOID;
-	else
+	else {
 		ing->goid_marked = r[k]->scrape_id;
+		ing->goid_marked_ts = r[k]->ts;
+	}
 }
 
 /* After a committed scrape: remember what it showed of its target. */
@@ -717,7 +729,8 @@ out_seen:
 	/* last_seen tells retention the stack is in use: rewritten at most every SEEN_SLACK_MS. */
 	if (ts < e->last_seen + SEEN_SLACK_MS)
 		return e->id;
-	stmt = store_prepare(st, "UPDATE stacks SET last_seen = max(last_seen, ?2) WHERE id = ?1");
+	stmt = store_prepare(
+	    st, "UPDATE stacks SET last_seen = " STORE_SQL_MAX("last_seen", "?2") " WHERE id = ?1");
 	if (stmt == NULL)
 		return -1;
 	db_bind_int64(stmt, 1, e->id);
@@ -728,6 +741,16 @@ out_seen:
 	e->last_seen = ts;
 	return e->id;
 }
+
+/* A call site's row: on PostgreSQL with its scrape's time, the partition key (?5). */
+#define SAMPLE_STACK_UPSERT " DO UPDATE SET count = sample_stacks.count + excluded.count"
+static const char stacks_sqlite[] =
+    "INSERT INTO sample_stacks (scrape_id, location_id, stack_id, count) VALUES (?1, ?2, ?3, ?4)"
+    " ON CONFLICT (scrape_id, location_id, stack_id)" SAMPLE_STACK_UPSERT;
+static const char stacks_pg[] =
+    "INSERT INTO sample_stacks (scrape_id, location_id, stack_id, count, scrape_ts)"
+    " VALUES (?1, ?2, ?3, ?4, ?5)"
+    " ON CONFLICT (scrape_id, location_id, stack_id, scrape_ts)" SAMPLE_STACK_UPSERT;
 
 /* The distinct stacks behind the location of 'pl' in count scrape 'scrape_id' (its stack alone
  * for a profile that has no per-stack counts), stored when its op may leak: which caller of a
@@ -742,6 +765,7 @@ store_sample_stacks(struct store *st, int64_t scrape_id, int64_t location_id,
 	const struct prof_stack *v = pl->nstacks ? pl->stacks : &one;
 	size_t n = pl->nstacks ? pl->nstacks : 1;
 	struct db_stmt *stmt;
+	bool pg = store_on_pg(st);
 
 	if (!profile_op_may_leak(pl->op))
 		return 0;
@@ -758,12 +782,11 @@ store_sample_stacks(struct store *st, int64_t scrape_id, int64_t location_id,
 		}
 		if (n == 1 && stack_id == rep && v[i].count == pl->count)
 			return 0;
-		stmt = store_prepare(
-		    st, "INSERT INTO sample_stacks (scrape_id, location_id, stack_id, count)"
-		        " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (scrape_id, location_id, stack_id)"
-		        " DO UPDATE SET count = sample_stacks.count + excluded.count");
+		stmt = store_prepare(st, pg ? stacks_pg : stacks_sqlite);
 		if (stmt == NULL)
 			return -1;
+		if (pg)
+			db_bind_int64(stmt, 5, ts);
 		db_bind_int64(stmt, 1, scrape_id);
 		db_bind_int64(stmt, 2, location_id);
 		db_bind_int64(stmt, 3, stack_id);
@@ -773,6 +796,16 @@ store_sample_stacks(struct store *st, int64_t scrape_id, int64_t location_id,
 	}
 	return 0;
 }
+
+/* A known location seen again: the times widened, the stack set when it had none. */
+/* clang-format off */
+static const char location_touch_sql[] =
+    "UPDATE locations SET last_seen = " STORE_SQL_MAX("last_seen", "?2") ","
+    " first_seen = " STORE_SQL_MIN("first_seen", "?2") ","
+    " stack_id = coalesce(stack_id, ?3) WHERE id = ?1";
+#define LOCATION_LAST_SEEN STORE_SQL_MAX("locations.last_seen", "excluded.last_seen")
+#define LOCATION_FIRST_SEEN STORE_SQL_MIN("locations.first_seen", "excluded.first_seen")
+/* clang-format on */
 
 /* The location's id, inserting it (and its stack) or refreshing its last_seen and stack when due,
  * with its representative stack's id in '*rep' (0: none). -1 on error. */
@@ -849,9 +882,7 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, in
 			return -1;
 	}
 	if (e != NULL) {
-		stmt = store_prepare(st, "UPDATE locations SET last_seen = max(last_seen, ?2), "
-		                         "first_seen = min(first_seen, ?2),"
-		                         " stack_id = coalesce(stack_id, ?3) WHERE id = ?1");
+		stmt = store_prepare(st, location_touch_sql);
 		if (stmt == NULL)
 			return -1;
 		db_bind_int64(stmt, 1, e->id);
@@ -879,8 +910,7 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, in
 	    st, "INSERT INTO locations (function, file, line, op, stack_id, first_seen, last_seen)"
 	        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"
 	        " ON CONFLICT (function, file, line, op) DO UPDATE SET"
-	        " last_seen = max(locations.last_seen, excluded.last_seen),"
-	        " first_seen = min(locations.first_seen, excluded.first_seen),"
+	        " last_seen = " LOCATION_LAST_SEEN ", first_seen = " LOCATION_FIRST_SEEN ","
 	        " stack_id = coalesce(locations.stack_id, excluded.stack_id)"
 	        " RETURNING id, stack_id, first_seen, last_seen");
 	if (stmt == NULL)
@@ -908,8 +938,122 @@ intern_location(struct store *st, const struct prof_location *pl, int64_t ts, in
 	return e->id;
 }
 
-int
-store_add_scrape(struct store *st, const struct scrape_record *rec)
+bool
+store_on_pg(struct store *st)
+{
+	return db_kind(store_dbh(st)) == DB_POSTGRES;
+}
+
+/* PostgreSQL: whether the partitions of the day of 'ts' exist, made when missing if 'create'
+ * (outside any transaction: making one locks its parent table, and every reader of it, until the
+ * commit). A day found is remembered, so that its next scrapes do not ask again. 0 they exist, 1
+ * missing, -1 error (logged). */
+static int
+ensure_day(struct store *st, int64_t ts, bool create, const char *what)
+{
+	struct store_ingest *ing = store_ingest_state(st);
+	int64_t day = schema_pg_day(ts);
+	struct db_stmt *stmt;
+	char err[512];
+	int rc;
+
+	for (unsigned i = 0; i < ing->ndays; i++)
+		if (ing->days[i] == day)
+			return 0;
+	if (create) {
+		if (schema_pg_create_days(store_dbh(st), ts, ts, err, sizeof(err)) < 0) {
+			store_set_error(st, "%s", err);
+			log_err("store: '%s': %s: %s", store_path(st), what, err);
+			return -1;
+		}
+	} else {
+		stmt = store_prepare(
+		    st, "SELECT bool_and(to_regclass(leakprofd_partition_name(p.t,"
+		        " ?1)) IS NOT NULL) FROM unnest(leakprofd_partitioned()) AS p(t)");
+		if (stmt == NULL)
+			return -1;
+		db_bind_int64(stmt, 1, day);
+		rc = db_step(stmt);
+		if (rc != DB_ROW) {
+			store_log_db(st, what);
+			store_stmt_done(stmt);
+			return -1;
+		}
+		rc = db_column_int(stmt, 0);
+		store_stmt_done(stmt);
+		if (rc == 0)
+			return 1;
+	}
+	if (ing->ndays == DAYS_KNOWN) {
+		memmove(ing->days, ing->days + 1, (DAYS_KNOWN - 1) * sizeof(*ing->days));
+		ing->ndays--;
+	}
+	ing->days[ing->ndays++] = day;
+	return 0;
+}
+
+/* PostgreSQL, in a batch: make the partitions of the day of 'ts', which are missing, between two
+ * transactions when the batch has written nothing yet (it is committed empty and begun again).
+ * 0 made, 1 not (the batch has written: the caller refuses it, to be made outside it), -1 error
+ * (logged; the batch may be closed). */
+static int
+batch_restart(struct store *st, int64_t ts, const char *what)
+{
+	struct db_stmt *stmt = store_prepare(st, "SELECT txid_current_if_assigned() IS NULL");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	rc = db_step(stmt);
+	if (rc != DB_ROW) {
+		store_log_db(st, what);
+		store_stmt_done(stmt);
+		return -1;
+	}
+	rc = db_column_int(stmt, 0);
+	store_stmt_done(stmt);
+	if (rc == 0)
+		return 1;
+	if (store_batch_commit(st) < 0 || ensure_day(st, ts, true, what) < 0 ||
+	    store_batch_begin(st) < 0)
+		return -1;
+	return 0;
+}
+
+/* A scrape's row: on PostgreSQL its id from RETURNING; on SQLite from the connection, as RETURNING
+ * costs a temporary table per scrape there (about 1% of the ingest's instructions). */
+#define SCRAPE_INSERT                                                                              \
+	"INSERT INTO scrapes (target_id, ts, duration_ms, bytes, status, format, kind, detail,"    \
+	" total_goroutines, restart) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+static const char scrape_sqlite[] = SCRAPE_INSERT;
+static const char scrape_pg[] = SCRAPE_INSERT " RETURNING id";
+
+/* A sample's row: on PostgreSQL with its scrape's time, the partition key (?8). The waits keep
+ * SQLite's max(NULL, x): unknown stays unknown. */
+/* clang-format off */
+#define SAMPLE_UPSERT                                                                              \
+	" DO UPDATE SET count = samples.count + excluded.count,"                                   \
+	" leaked = samples.leaked + excluded.leaked,"                                              \
+	" max_wait = " STORE_SQL_MAX("samples.max_wait", "excluded.max_wait") ","                  \
+	" min_wait = " STORE_SQL_MIN("samples.min_wait", "excluded.min_wait")
+/* clang-format on */
+static const char sample_sqlite[] =
+    "INSERT INTO samples (scrape_id, location_id, count, leaked, max_wait, min_wait, median_wait)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (scrape_id, location_id)" SAMPLE_UPSERT;
+static const char sample_pg[] =
+    "INSERT INTO samples (scrape_id, location_id, count, leaked, max_wait, min_wait, median_wait,"
+    " scrape_ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    " ON CONFLICT (scrape_id, location_id, scrape_ts)" SAMPLE_UPSERT;
+
+/* A restart placed on an earlier scrape (?1), for the readers that follow them; on PostgreSQL with
+ * that scrape's time (?2). */
+static const char move_sqlite[] = "INSERT INTO restart_moves (scrape_id) VALUES (?1)";
+static const char move_pg[] = "INSERT INTO restart_moves (scrape_id, scrape_ts) VALUES (?1, ?2)";
+
+/* store_add_scrape(), once: sets *no_partition (the scrape rolled back, -1) when PostgreSQL had no
+ * partition for a row of it. */
+static int
+add_scrape(struct store *st, const struct scrape_record *rec, bool *no_partition)
 {
 	struct store_ingest *ing = store_ingest_state(st);
 	const struct profile *p;
@@ -917,7 +1061,8 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	struct db_stmt *stmt;
 	int64_t scrape_id;
 	const char *status;
-	bool ok, count_scrape, batch = store_batch_open(st), rejected = false;
+	bool ok, count_scrape, batch = store_batch_open(st), rejected = false, pg = store_on_pg(st);
+	bool missing_day = false;
 	int reason = LIFETIME_SAME;
 	unsigned held_falls = 0;
 	size_t i;
@@ -936,6 +1081,23 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	}
 	count_scrape = p != NULL && !rec->detail;
 	snprintf(what, sizeof(what), "recording a scrape of target %" PRId64, rec->target_id);
+	/* PostgreSQL: the day's partitions made before the transaction when it is the scrape's own;
+	 * in a batch, found, or made between two transactions (batch_restart()) */
+	if (pg && !batch && ensure_day(st, rec->ts, true, what) < 0)
+		return -1;
+	if (pg && batch) {
+		int rc = ensure_day(st, rec->ts, false, what);
+
+		if (rc > 0)
+			rc = batch_restart(st, rec->ts, what);
+		if (rc < 0)
+			goto out_rollback;
+		if (rc > 0) {
+			store_set_error(st, "no partitions for the day of %" PRId64, rec->ts);
+			missing_day = true;
+			goto out_rollback;
+		}
+	}
 	if (!batch && store_begin(st) < 0)
 		return -1;
 
@@ -986,9 +1148,7 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		place_goid_restart(ing, e, e->goid_ts, count_scrape, &reason);
 	ing->now.c.restart = reason != LIFETIME_SAME;
 
-	stmt = store_prepare(st, "INSERT INTO scrapes (target_id, ts, duration_ms, bytes, status, "
-	                         "format, kind, detail, total_goroutines, restart)"
-	                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+	stmt = store_prepare(st, pg ? scrape_pg : scrape_sqlite);
 	if (stmt == NULL)
 		goto out_rollback;
 	db_bind_int64(stmt, 1, rec->target_id);
@@ -1006,26 +1166,25 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	db_bind_int64(stmt, 8, rec->detail ? 1 : 0);
 	if (reason != LIFETIME_SAME)
 		db_bind_text(stmt, 10, lifetime_reason_name((enum lifetime_reason)reason));
-	/* not RETURNING id: on SQLite it costs a temporary table per scrape, about 1% of the
-	 * ingest's instructions */
-	if (store_step_write(st, stmt, what) != 0)
-		goto out_rollback;
-	scrape_id = db_last_insert_rowid(store_dbh(st));
+	if (pg) {
+		scrape_id = store_step_id(st, stmt, what);
+		if (scrape_id < 0)
+			goto out_rollback;
+	} else {
+		if (store_step_write(st, stmt, what) != 0)
+			goto out_rollback;
+		scrape_id = db_last_insert_rowid(store_dbh(st));
+	}
 	ing->now.scrape_id = scrape_id;
 
 	/* one statement for every sample: each step rebinds all but the scrape's id */
 	if (p != NULL && p->nlocations > 0) {
-		stmt = store_prepare(st, "INSERT INTO samples (scrape_id, location_id, count, "
-		                         "leaked, max_wait, min_wait, median_wait)"
-		                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-		                         " ON CONFLICT (scrape_id, location_id) DO UPDATE SET"
-		                         " count = samples.count + excluded.count,"
-		                         " leaked = samples.leaked + excluded.leaked,"
-		                         " max_wait = max(samples.max_wait, excluded.max_wait),"
-		                         " min_wait = min(samples.min_wait, excluded.min_wait)");
+		stmt = store_prepare(st, pg ? sample_pg : sample_sqlite);
 		if (stmt == NULL)
 			goto out_rollback;
 		db_bind_int64(stmt, 1, scrape_id);
+		if (pg)
+			db_bind_int64(stmt, 8, rec->ts);
 		for (i = 0; i < p->nlocations; i++) {
 			const struct prof_location *pl = &p->locations[i];
 
@@ -1042,7 +1201,7 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 				store_stmt_done(stmt);
 				goto out_rollback;
 			}
-			/* the next binding starts the next run, ?1 kept */
+			/* the next binding starts the next run, ?1 (and ?8) kept */
 			if (count_scrape && store_sample_stacks(st, scrape_id, ing->ids[i], pl,
 			                                        ing->reps[i], rec->ts, what) != 0) {
 				store_stmt_done(stmt);
@@ -1057,8 +1216,9 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 	stmt = store_prepare(st, "UPDATE targets SET last_scrape = ?2, last_duration_ms = ?3, "
 	                         "last_bytes = ?4, last_status = ?5,"
 	                         " consecutive_failures = ?6,"
-	                         " last_success = CASE WHEN ?7 THEN ?2 ELSE last_success END,"
-	                         " last_goroutines = CASE WHEN ?7 THEN ?8 ELSE last_goroutines END"
+	                         " last_success = CASE WHEN ?7 <> 0 THEN ?2 ELSE last_success END,"
+	                         " last_goroutines = CASE WHEN ?7 <> 0 THEN ?8"
+	                         " ELSE last_goroutines END"
 	                         " WHERE id = ?1");
 	if (stmt == NULL)
 		goto out_rollback;
@@ -1086,17 +1246,21 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 		goto out_rollback;
 	}
 	if (ing->goid_marked != 0) {
-		stmt = store_prepare(st, "UPDATE scrapes SET restart = ?2 WHERE id = ?1");
+		stmt =
+		    store_prepare(st, "UPDATE scrapes SET restart = ?2 WHERE id = ?1 AND ts = ?3");
 		if (stmt == NULL)
 			goto out_rollback;
 		db_bind_int64(stmt, 1, ing->goid_marked);
 		db_bind_text(stmt, 2, lifetime_reason_name(LIFETIME_GOID));
+		db_bind_int64(stmt, 3, ing->goid_marked_ts);
 		if (store_step_write(st, stmt, what) != 0)
 			goto out_rollback;
-		stmt = store_prepare(st, "INSERT INTO restart_moves (scrape_id) VALUES (?1)");
+		stmt = store_prepare(st, pg ? move_pg : move_sqlite);
 		if (stmt == NULL)
 			goto out_rollback;
 		db_bind_int64(stmt, 1, ing->goid_marked);
+		if (pg)
+			db_bind_int64(stmt, 2, ing->goid_marked_ts);
 		if (store_step_write(st, stmt, what) != 0)
 			goto out_rollback;
 	}
@@ -1108,9 +1272,32 @@ store_add_scrape(struct store *st, const struct scrape_record *rec)
 out_rollback:
 	/* Read before the rollback sets its own. A failure that belongs to the scrape (its data)
 	 * rather than to the database (full, locked, read-only, an I/O error) rejects it: trying it
-	 * again would fail again. */
-	rejected = rejected || db_failure(store_dbh(st)) == DB_FAIL_DATA;
+	 * again would fail again. A row of a day without partitions (SQLSTATE 23514: no partition
+	 * of the table holds it; the raw tables have no CHECK constraint) is no such failure. */
+	*no_partition =
+	    missing_day || (!rejected && pg && strcmp(db_sqlstate(store_dbh(st)), "23514") == 0);
+	rejected = !*no_partition && (rejected || db_failure(store_dbh(st)) == DB_FAIL_DATA);
 	/* in a batch, the whole of it: part of this scrape would stay in it otherwise */
 	store_rollback(st);
 	return rejected ? 1 : -1;
+}
+
+int
+store_add_scrape(struct store *st, const struct scrape_record *rec)
+{
+	bool batch = store_batch_open(st), no_partition = false;
+	char what[128];
+	int r = add_scrape(st, rec, &no_partition);
+
+	if (!no_partition)
+		return r;
+	/* Its day had no partitions after all (dropped since this connection made sure of them, or
+	 * made in a transaction rolled back): make them, outside any transaction now, and store the
+	 * scrape once more. A batch is rolled back whole: its caller stores it again later. */
+	snprintf(what, sizeof(what), "recording a scrape of target %" PRId64, rec->target_id);
+	if (ensure_day(st, rec->ts, true, what) < 0 || batch)
+		return -1;
+	no_partition = false;
+	r = add_scrape(st, rec, &no_partition);
+	return no_partition ? -1 : r;
 }

@@ -17,7 +17,8 @@
 
 /* The connection. Borrowed: valid until store_free(). */
 struct db *store_dbh(struct store *st);
-/* The SQLite connection underneath (db_sqlite()), for what only SQLite has. Borrowed. */
+/* The SQLite connection underneath (db_sqlite()), for what only SQLite has; NULL on PostgreSQL.
+ * Borrowed. */
 struct sqlite3 *store_db(struct store *st);
 /* The database path as given to store_open(). Borrowed. */
 const char *store_path(const struct store *st);
@@ -105,5 +106,26 @@ int store_labels_add(struct store *st, int64_t scrape_id, int64_t ts, const stru
 int store_labels_retention(struct store *st, int64_t cutoff, unsigned limit);
 #define STORE_LABEL_ROWS 2048
 #define STORE_LABEL_BYTES (64u << 10)
+
+/* SQLite's two-argument max(a, b) and min(a, b) as portable SQL text ('a' and 'b' string literals
+ * naming columns or parameters): NULL when either is NULL, else the larger (smaller) one. Not
+ * PostgreSQL's greatest() and least(), which ignore a NULL, nor a name SQLite lacks. */
+#define STORE_SQL_MAX(a, b)                                                                        \
+	"CASE WHEN " a " IS NULL OR " b " IS NULL THEN NULL WHEN " b " > " a " THEN " b " ELSE " a \
+	" END"
+#define STORE_SQL_MIN(a, b)                                                                        \
+	"CASE WHEN " a " IS NULL OR " b " IS NULL THEN NULL WHEN " b " < " a " THEN " b " ELSE " a \
+	" END"
+
+/* True when the store is on PostgreSQL: for the few statements written twice, side by side (the
+ * raw tables' scrape_ts there, SQLite's rowid here). */
+bool store_on_pg(struct store *st);
+
+/* PostgreSQL: create the day partitions of the raw tables from the day of 'now' to the next one
+ * that do not exist yet, so that no scrape waits for its day's: at open, and before each
+ * retention step (store_retention_step() calls it). Outside a transaction. Nothing on SQLite. 0, or
+ * -1 (logged). */
+int store_retention_partitions_ahead(struct store *st, int64_t now)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -9,11 +9,21 @@
  * targets send. Rows are deleted with their scrape, so their retention is the raw samples'; a set
  * unseen for as long goes too (store_labels_retention()). */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "base/xalloc.h"
 #include "storage/store_internal.h"
+
+/* clang-format off */
+static const char set_sql[] =
+    "INSERT INTO labelsets (labels, last_seen) VALUES (?1, ?2) ON CONFLICT (labels)"
+    " DO UPDATE SET last_seen = " STORE_SQL_MAX("labelsets.last_seen", "excluded.last_seen")
+    " RETURNING id";
+/* clang-format on */
 
 /* The id of set 'set' in labelsets (added when new), its last_seen brought to 'ts'; -1 on error
  * (logged). */
@@ -22,15 +32,23 @@ intern_set(struct store *st, const char *set, int64_t ts)
 {
 	struct db_stmt *stmt;
 
-	stmt = store_prepare(st, "INSERT INTO labelsets (labels, last_seen) VALUES (?1, ?2)"
-	                         " ON CONFLICT (labels) DO UPDATE SET last_seen ="
-	                         " max(labelsets.last_seen, excluded.last_seen) RETURNING id");
+	stmt = store_prepare(st, set_sql);
 	if (stmt == NULL)
 		return -1;
 	db_bind_text(stmt, 1, set);
 	db_bind_int64(stmt, 2, ts);
 	return store_step_id(st, stmt, "storing a label set");
 }
+
+/* A row of label_samples: on PostgreSQL with its scrape's time, the partition key (?5). */
+#define LABEL_UPSERT " DO UPDATE SET count = label_samples.count + excluded.count"
+static const char row_sqlite[] =
+    "INSERT INTO label_samples (scrape_id, location_id, labelset_id, count)"
+    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (scrape_id, location_id, labelset_id)" LABEL_UPSERT;
+static const char row_pg[] =
+    "INSERT INTO label_samples (scrape_id, location_id, labelset_id, count, scrape_ts)"
+    " VALUES (?1, ?2, ?3, ?4, ?5)"
+    " ON CONFLICT (scrape_id, location_id, labelset_id, scrape_ts)" LABEL_UPSERT;
 
 /* One row: 'set' (NULL: the sets not kept) with 'count' goroutines. */
 static int
@@ -39,15 +57,15 @@ put_row(struct store *st, int64_t scrape_id, int64_t ts, int64_t location_id, co
 {
 	struct db_stmt *stmt;
 	int64_t set_id = set != NULL ? intern_set(st, set, ts) : 0;
+	bool pg = store_on_pg(st);
 
 	if (set_id < 0)
 		return -1;
-	stmt = store_prepare(st, "INSERT INTO label_samples (scrape_id, location_id, labelset_id,"
-	                         " count) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (scrape_id,"
-	                         " location_id, labelset_id) DO UPDATE SET count ="
-	                         " label_samples.count + excluded.count");
+	stmt = store_prepare(st, pg ? row_pg : row_sqlite);
 	if (stmt == NULL)
 		return -1;
+	if (pg)
+		db_bind_int64(stmt, 5, ts);
 	db_bind_int64(stmt, 1, scrape_id);
 	db_bind_int64(stmt, 2, location_id);
 	db_bind_int64(stmt, 3, set_id);
@@ -83,6 +101,26 @@ store_labels_add(struct store *st, int64_t scrape_id, int64_t ts, const struct p
 	return 0;
 }
 
+/* Whether label set 'set' (NULL or "": the sets not kept) is a JSON object whose 'key' holds the
+ * string 'value': the filter of store_labels_top(). Read here, not in SQL, so that every database
+ * reads a set alike. */
+static bool
+set_has(const char *set, const char *key, const char *value)
+{
+	json_t *o, *v;
+	bool has;
+
+	if (set == NULL || set[0] == '\0')
+		return false;
+	o = json_loads(set, 0, NULL);
+	if (o == NULL)
+		return false;
+	v = json_object_get(o, key); /* NULL when 'o' is no object */
+	has = json_is_string(v) && strcmp(json_string_value(v), value) == 0;
+	json_decref(o);
+	return has;
+}
+
 int
 store_labels_top(struct store *st, int64_t service_id, int64_t location_id, int64_t since,
                  int64_t until, size_t limit, const char *key, const char *value,
@@ -90,8 +128,7 @@ store_labels_top(struct store *st, int64_t service_id, int64_t location_id, int6
 {
 	/* Each instance's first and last count scrape of the window, each found in the
 	 * (target_id, ts) index from the service's targets, then their rows of the location by the
-	 * label_samples key. The label filter reads a set only when it is a JSON object ('' holds
-	 * the sets not kept). */
+	 * label_samples key. The label filter is set_has(), on the rows (one per set). */
 	static const char sql[] =
 	    "SELECT coalesce(ls.labels, ''),"
 	    " sum(CASE WHEN l.scrape_id = p.last THEN l.count ELSE 0 END) AS cur,"
@@ -105,10 +142,8 @@ store_labels_top(struct store *st, int64_t service_id, int64_t location_id, int6
 	    " CROSS JOIN label_samples l LEFT JOIN labelsets ls ON ls.id = l.labelset_id"
 	    " WHERE l.scrape_id IN (p.first, p.last) AND l.location_id = ?4"
 	    " AND (l.labelset_id = 0 OR ls.id IS NOT NULL)"
-	    " AND (?5 IS NULL OR CASE WHEN ls.labels IS NOT NULL AND json_valid(ls.labels) THEN "
-	    "EXISTS"
-	    "  (SELECT 1 FROM json_each(ls.labels) j WHERE j.key = ?5 AND j.value = ?6) ELSE 0 END)"
-	    " GROUP BY l.labelset_id ORDER BY l.labelset_id = 0, cur DESC, fst DESC, ls.labels";
+	    " GROUP BY l.labelset_id, ls.labels"
+	    " ORDER BY l.labelset_id = 0, cur DESC, fst DESC, ls.labels";
 	struct db_stmt *stmt;
 	size_t cap = 0;
 	int rc;
@@ -121,14 +156,12 @@ store_labels_top(struct store *st, int64_t service_id, int64_t location_id, int6
 	db_bind_int64(stmt, 2, since);
 	db_bind_int64(stmt, 3, until);
 	db_bind_int64(stmt, 4, location_id);
-	if (key != NULL) {
-		db_bind_text(stmt, 5, key);
-		db_bind_text(stmt, 6, value ? value : "");
-	}
 	while ((rc = db_step(stmt)) == DB_ROW) {
 		const char *set = db_column_text(stmt, 0);
 		int64_t cur = db_column_int64(stmt, 1), first = db_column_int64(stmt, 2);
 
+		if (key != NULL && !set_has(set, key, value ? value : ""))
+			continue;
 		if (set == NULL || set[0] == '\0') {
 			out->other += cur > 0 ? (uint64_t)cur : 0;
 			out->other_first += first > 0 ? (uint64_t)first : 0;

@@ -672,7 +672,8 @@ store_ranking_load(struct store *st, const char *service, size_t limit, struct r
 	    " FROM suspects su JOIN services sv ON sv.id = su.service_id JOIN locations l ON l.id "
 	    "= su.location_id"
 	    " LEFT JOIN stacks k ON k.id = coalesce(su.stack_id, l.stack_id)"
-	    " WHERE su.ranking_id = ?1 AND (?2 IS NULL OR sv.name = ?2) ORDER BY su.rank LIMIT ?3";
+	    " WHERE su.ranking_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR sv.name = ?2)"
+	    " ORDER BY su.rank LIMIT ?3";
 	struct db_stmt *stmt;
 	size_t cap = 0;
 	int64_t ranking_id;
@@ -708,7 +709,8 @@ store_ranking_load(struct store *st, const char *service, size_t limit, struct r
 	db_bind_int64(stmt, 1, ranking_id);
 	if (service != NULL)
 		db_bind_text(stmt, 2, service);
-	db_bind_int64(stmt, 3, limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit);
+	/* no bound: the largest (PostgreSQL refuses SQLite's -1) */
+	db_bind_int64(stmt, 3, limit == 0 || limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
 	while ((rc = db_step(stmt)) == DB_ROW) {
 		struct suspect *s;
 

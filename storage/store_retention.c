@@ -24,6 +24,11 @@
  * (a stack also once no scrape had it for as long as rollups are kept; the ingest's caches are
  * then forgotten).
  *
+ * On PostgreSQL the raw tables are partitioned by day (storage/schema_pg.sql): a day's raw rows go
+ * as a few dropped tables once the whole day is past the raw retention and rolled up, rather than
+ * row by row (only a raw retention shorter than a day still deletes rows), and the partitions of
+ * today and tomorrow are made ahead at each step.
+ *
  * Targets come and go (pods are replaced, instances rescheduled): a target out of the
  * configuration (inactive) and not scraped for longer than the rollups are kept expires, and is
  * deleted with its scrapes and samples. Nothing of it is needed any more: the rollups that hold its
@@ -37,7 +42,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "base/xalloc.h"
+#include "storage/schema_pg.h"
 #include "storage/store.h"
 #include "storage/store_internal.h"
 
@@ -258,7 +265,7 @@ roll_read_scrapes(struct store *st, int64_t target_id, int64_t from, int64_t to,
 	db_bind_int64(stmt, 1, target_id);
 	db_bind_int64(stmt, 2, from);
 	db_bind_int64(stmt, 3, to);
-	db_bind_int64(stmt, 4, limit > 0 ? limit : -1);
+	db_bind_int64(stmt, 4, limit > 0 ? limit : INT64_MAX); /* not -1: PostgreSQL refuses it */
 	while ((rc = db_step(stmt)) == DB_ROW) {
 		if (*n == *cap) {
 			*cap = *cap ? *cap * 2 : 64;
@@ -293,6 +300,19 @@ roll_weigh_steps(struct roll_scrape *sc, size_t nh, size_t n)
 	}
 	return step_ms;
 }
+
+/* One location's sum, largest count and rise in one instance's hour, joined to its rollup row (the
+ * mean over the hour's scrapes so far, ?6). */
+/* clang-format off */
+static const char rollup_sql[] =
+    "INSERT INTO rollups (service_id, location_id, hour, max_count, mean_count, instances,"
+    " scrapes, rise) VALUES (?1, ?2, ?3, ?4, CAST(?5 AS DOUBLE PRECISION) / ?6, ?7, ?6, ?8)"
+    " ON CONFLICT (service_id, location_id, hour) DO UPDATE SET"
+    " max_count = " STORE_SQL_MAX("rollups.max_count", "excluded.max_count") ","
+    " mean_count = rollups.mean_count + CAST(?5 AS DOUBLE PRECISION) / rollups.scrapes,"
+    " instances = rollups.instances + excluded.instances,"
+    " rise = rollups.rise + excluded.rise";
+/* clang-format on */
 
 /* Roll up the count scrapes of one target in one hour (nothing to do without one) and mark every
  * scrape of it in the hour rolled up. Adds the number of scrapes marked to *done. */
@@ -412,15 +432,7 @@ retention_target_hour(struct store *st, int64_t target_id, int64_t hour, unsigne
 		}
 		if (sum == 0 && rise == 0)
 			continue;
-		stmt = store_prepare(
-		    st, "INSERT INTO rollups (service_id, location_id, hour, max_count, mean_count,"
-		        " instances, scrapes, rise) VALUES (?1, ?2, ?3, ?4, CAST(?5 AS REAL) / ?6, "
-		        "?7, ?6, ?8)"
-		        " ON CONFLICT (service_id, location_id, hour) DO UPDATE SET"
-		        " max_count = max(rollups.max_count, excluded.max_count),"
-		        " mean_count = rollups.mean_count + CAST(?5 AS REAL) / rollups.scrapes,"
-		        " instances = rollups.instances + excluded.instances,"
-		        " rise = rollups.rise + excluded.rise");
+		stmt = store_prepare(st, rollup_sql);
 		if (stmt == NULL)
 			goto out_free;
 		db_bind_int64(stmt, 1, service_id);
@@ -658,6 +670,40 @@ retention_services(struct store *st, unsigned limit)
 }
 
 int
+store_retention_partitions_ahead(struct store *st, int64_t now)
+{
+	char err[512];
+
+	if (!store_on_pg(st))
+		return 0;
+	if (schema_pg_create_days(store_dbh(st), now, now + SCHEMA_PG_DAY_MS, err, sizeof(err)) <
+	    0) {
+		store_set_error(st, "%s", err);
+		log_err("store: '%s': retention: %s", store_path(st), err);
+		return -1;
+	}
+	return 0;
+}
+
+/* PostgreSQL: drop the days of raw rows wholly before 'cutoff' whose scrapes are all rolled up,
+ * each in a transaction of its own. 0, or -1 (logged). */
+static int
+retention_drop_days(struct store *st, int64_t cutoff)
+{
+	char err[512];
+	int n = schema_pg_drop_days_before(store_dbh(st), cutoff, err, sizeof(err));
+
+	if (n < 0) {
+		store_set_error(st, "%s", err);
+		log_err("store: '%s': retention: %s", store_path(st), err);
+		return -1;
+	}
+	if (n > 0) /* the ingest's caches may name a day dropped */
+		store_ingest_forget(store_ingest_state(st));
+	return 0;
+}
+
+int
 store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t rollup_ms,
                      unsigned budget)
 {
@@ -667,13 +713,17 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 	/* Raw scrapes go by whole hours, once rolled up. */
 	int64_t raw_hour = raw_cutoff - ((raw_cutoff % HOUR_MS) + HOUR_MS) % HOUR_MS;
 	unsigned done = 0, row_budget;
-	bool more = false;
+	/* PostgreSQL drops the raw rows a day at a time, once the whole day is past the raw
+	 * retention (schema_pg.sql): row by row only when that is shorter than a day. */
+	bool more = false, pg = store_on_pg(st), by_day = pg && raw_ms >= SCHEMA_PG_DAY_MS;
 	int n;
 
 	if (budget == 0)
 		budget = 1;
 	/* Rows of the small tables per step, bounded whatever the caller asks. */
 	row_budget = budget > 1000 ? 64000 : budget * 64;
+	if (store_retention_partitions_ahead(st, now) < 0)
+		return -1;
 	if (store_begin(st) < 0)
 		return -1;
 
@@ -707,24 +757,35 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 			goto out_rollback;
 	}
 	more = done >= budget;
+	/* PostgreSQL: the days past the raw retention go between the rollup (committed first: their
+	 * scrapes are then marked rolled up) and what follows from it, as the deletes below go on
+	 * SQLite; each day in a transaction of its own. */
+	if (pg &&
+	    (store_commit(st) < 0 || retention_drop_days(st, raw_hour) < 0 || store_begin(st) < 0))
+		return -1;
 
 	/* Rolled-up scrapes of the hours past the raw retention, oldest first. */
-	n = retention_delete(st,
-	                     "DELETE FROM samples WHERE scrape_id IN (SELECT id FROM scrapes"
-	                     " WHERE ts < ?1 AND rolled = 1 ORDER BY ts LIMIT ?2)",
-	                     raw_hour, budget, "retention: deleting samples");
+	n = by_day
+	        ? 0
+	        : retention_delete(st,
+	                           "DELETE FROM samples WHERE scrape_id IN (SELECT id FROM scrapes"
+	                           " WHERE ts < ?1 AND rolled = 1 ORDER BY ts LIMIT ?2)",
+	                           raw_hour, budget, "retention: deleting samples");
 	if (n < 0)
 		goto out_rollback;
-	n = retention_delete(st,
-	                     "DELETE FROM scrapes WHERE id IN (SELECT id FROM scrapes"
-	                     " WHERE ts < ?1 AND rolled = 1 ORDER BY ts LIMIT ?2)",
-	                     raw_hour, budget, "retention: deleting scrapes");
+	n = by_day ? 0
+	           : retention_delete(st,
+	                              "DELETE FROM scrapes WHERE id IN (SELECT id FROM scrapes"
+	                              " WHERE ts < ?1 AND rolled = 1 ORDER BY ts LIMIT ?2)",
+	                              raw_hour, budget, "retention: deleting scrapes");
 	if (n < 0)
 		goto out_rollback;
 	if ((unsigned)n >= budget)
 		more = true;
-	/* pprof label sets no scrape stored since (store_labels.c) */
-	n = store_labels_retention(st, raw_hour, row_budget);
+	/* pprof label sets no scrape kept stored since (store_labels.c): kept from the start of
+	 * the oldest day kept when the raw rows go by the day */
+	n = store_labels_retention(
+	    st, by_day ? schema_pg_day(raw_hour) * SCHEMA_PG_DAY_MS : raw_hour, row_budget);
 	if (n < 0)
 		goto out_rollback;
 	if ((unsigned)n >= row_budget)

@@ -193,8 +193,7 @@ END_TEST
 
 START_TEST(test_outbox)
 {
-	char path[] = "/tmp/check_alert_XXXXXX";
-	int fd = mkstemp(path);
+	char dir[64], path[1100];
 	struct store *st;
 	struct alert_row row = {.service_id = 0}, got;
 	struct outbox_new out[2] = {
@@ -204,21 +203,16 @@ START_TEST(test_outbox)
 	struct outbox_row head;
 	int64_t sid;
 
-	ck_assert_int_ge(fd, 0);
-	close(fd);
-	unlink(path);
+	testutil_mkdtemp(dir, sizeof(dir), "check_alert");
+	testutil_store_target(path, sizeof(path), dir, "outbox.db");
 	st = store_open(path, 0);
 	ck_assert_ptr_nonnull(st);
 	/* alerts reference a service and a location. */
 	ck_assert_int_gt(store_target_upsert(st, "svc", NULL, "http://127.0.0.1:1"), 0);
 	ck_assert_int_eq(store_service_id(st, "svc", &sid), 0);
-	ck_assert_int_eq(
-	    sqlite3_exec(
-	        store_db(st),
-	        "INSERT INTO locations (id, function, file, line, op, "
-	        "first_seen, last_seen) VALUES (1, 'main.f', '/x.go', 3, 'chan send', 0, 0)",
-	        NULL, NULL, NULL),
-	    SQLITE_OK);
+	testutil_db_exec(store_dbh(st), "INSERT INTO locations (id, function, file, line, op,"
+	                                " first_seen, last_seen)"
+	                                " VALUES (1, 'main.f', '/x.go', 3, 'chan send', 0, 0)");
 	row.service_id = sid;
 	row.location_id = 1;
 	snprintf(row.state, sizeof(row.state), "firing");
@@ -276,7 +270,7 @@ START_TEST(test_outbox)
 	ck_assert_int_eq(alertstore_delete(st, sid, 1), 0);
 	ck_assert_int_eq(alertstore_get(st, sid, 1, &got), 1);
 	store_free(st);
-	unlink(path);
+	testutil_rmtree(dir);
 }
 END_TEST
 
@@ -463,9 +457,12 @@ END_TEST
  * a restart of the daemon. */
 struct world {
 	char dir[64];
+	char db[1100]; /* the store: testutil_store_target() */
 	struct config *cfg;
-	struct store *st;  /* the detector's connection: stores rankings, reads the alert state */
-	sqlite3 *observer; /* open throughout: sees every commit of the others (data_version) */
+	struct store *st; /* the detector's connection: stores rankings, reads the alert state */
+	/* SQLite: open throughout, sees every commit of the others (data_version); NULL on
+	 * PostgreSQL */
+	sqlite3 *observer;
 	struct alerter *a;
 	bool restart;
 	struct receiver *r;
@@ -479,9 +476,9 @@ static const char leak_function[] = "main.fetch.func1";
 static void
 world_open(struct world *w, bool restart, const char *format, const char *function)
 {
-	char url[128], yaml[2048], db[160];
+	char url[128], yaml[2048];
 	struct config_errors errs = {0};
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	json_t *frames;
 	char *frames_text;
 
@@ -495,7 +492,7 @@ world_open(struct world *w, bool restart, const char *format, const char *functi
 	w->r->slack = strcmp(format, "slack") == 0;
 	w->r->accepted = json_array();
 	w->d = receiver_start(w->r, url, sizeof(url));
-	snprintf(db, sizeof(db), "%s/leakprofd.db", w->dir);
+	testutil_store_target(w->db, sizeof(w->db), w->dir, "leakprofd.db");
 	snprintf(yaml, sizeof(yaml),
 	         "database: %s\n"
 	         "retention: {raw: 48h, rollup: 30d}\n"
@@ -510,13 +507,14 @@ world_open(struct world *w, bool restart, const char *format, const char *functi
 	         "      url: %s\n"
 	         "      format: %s\n"
 	         "      timeout: 5s\n",
-	         db, url, format);
+	         w->db, url, format);
 	w->cfg = config_load_buffer("alert.yaml", yaml, strlen(yaml), &errs);
 	ck_assert_msg(w->cfg != NULL, "config: %s", errs.n ? errs.msgs[0] : "?");
 	config_errors_release(&errs);
-	w->st = store_open(db, 0);
+	w->st = store_open(w->db, 0);
 	ck_assert_ptr_nonnull(w->st);
-	ck_assert_int_eq(sqlite3_open(db, &w->observer), SQLITE_OK);
+	if (!testutil_backend_pg())
+		ck_assert_int_eq(sqlite3_open(w->db, &w->observer), SQLITE_OK);
 	ck_assert_int_gt(store_target_upsert(w->st, "payments", NULL, "http://127.0.0.1:1"), 0);
 	ck_assert_int_eq(store_service_id(w->st, "payments", &w->sid), 0);
 	w->t0 = clock_wall_ms();
@@ -526,26 +524,25 @@ world_open(struct world *w, bool restart, const char *format, const char *functi
 	ck_assert_ptr_nonnull(frames);
 	frames_text = json_dumps(frames, JSON_COMPACT);
 	json_decref(frames);
-	ck_assert_int_eq(
-	    sqlite3_prepare_v2(store_db(w->st),
-	                       "INSERT INTO stacks (id, hash, frames) VALUES (1, 1, ?1)", -1, &stmt,
-	                       NULL),
-	    SQLITE_OK);
-	sqlite3_bind_text(stmt, 1, frames_text, -1, SQLITE_TRANSIENT);
-	ck_assert_int_eq(sqlite3_step(stmt), SQLITE_DONE);
-	sqlite3_finalize(stmt);
+	stmt = testutil_db_prepare(store_dbh(w->st),
+	                           "INSERT INTO stacks (id, hash, frames) VALUES (1, 1, ?1)");
+	db_bind_text(stmt, 1, frames_text);
+	ck_assert_int_eq(db_step(stmt), DB_DONE);
+	db_finalize(stmt);
 	free(frames_text);
-	ck_assert_int_eq(
-	    sqlite3_prepare_v2(store_db(w->st),
-	                       "INSERT INTO locations (id, function, file, line, op, stack_id, "
-	                       "first_seen, last_seen) VALUES (1, ?1, '/src/app/fetch.go', 42, "
-	                       "'chan send', 1, ?2, ?2)",
-	                       -1, &stmt, NULL),
-	    SQLITE_OK);
-	sqlite3_bind_text(stmt, 1, w->function, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, w->t0);
-	ck_assert_int_eq(sqlite3_step(stmt), SQLITE_DONE);
-	sqlite3_finalize(stmt);
+	stmt = testutil_db_prepare(store_dbh(w->st),
+	                           "INSERT INTO locations (id, function, file, line, op, stack_id, "
+	                           "first_seen, last_seen) VALUES (1, ?1, '/src/app/fetch.go', 42, "
+	                           "'chan send', 1, ?2, ?2)");
+	db_bind_text(stmt, 1, w->function);
+	db_bind_int64(stmt, 2, w->t0);
+	ck_assert_int_eq(db_step(stmt), DB_DONE);
+	db_finalize(stmt);
+	/* PostgreSQL's identity sequences past the ids given here, as the ingest takes its own */
+	if (testutil_backend_pg())
+		testutil_db_exec(store_dbh(w->st),
+		                 "SELECT setval(pg_get_serial_sequence('stacks', 'id'), 1),"
+		                 " setval(pg_get_serial_sequence('locations', 'id'), 1)");
 	w->loc = 1;
 }
 
@@ -590,13 +587,22 @@ world_rank(struct world *w, int64_t at, double score, uint64_t count, double gro
 	ck_assert_int_eq(store_ranking_save(w->st, &r), 0);
 }
 
-/* The observer's PRAGMA data_version: it changes whenever another connection commits. */
+/* A number that changes whenever the alerter commits a write: SQLite's observer's PRAGMA
+ * data_version (any other connection's commit); on PostgreSQL, what the rows of the alerter's
+ * tables hold of the transactions that wrote them (a row written has a new xmin) and their
+ * number (a row deleted). */
 static int64_t
 data_version(struct world *w)
 {
 	sqlite3_stmt *stmt;
 	int64_t v;
 
+	if (w->observer == NULL)
+		return testutil_db_int(
+		    store_dbh(w->st),
+		    "SELECT (SELECT coalesce(sum(CAST(CAST(xmin AS TEXT) AS BIGINT)), 0) + count(*)"
+		    " FROM alerts) + (SELECT coalesce(sum(CAST(CAST(xmin AS TEXT) AS BIGINT)), 0)"
+		    " + count(*) FROM outbox)");
 	ck_assert_int_eq(sqlite3_prepare_v2(w->observer, "PRAGMA data_version", -1, &stmt, NULL),
 	                 SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(stmt), SQLITE_ROW);
@@ -613,12 +619,9 @@ world_pass(struct world *w, int64_t at)
 	int64_t v;
 
 	if (w->restart || w->a == NULL) {
-		char db[160];
-
-		snprintf(db, sizeof(db), "%s/leakprofd.db", w->dir);
 		alert_free(w->a);
 		store_free(w->st);
-		w->st = store_open(db, 0);
+		w->st = store_open(w->db, 0);
 		ck_assert_ptr_nonnull(w->st);
 		w->a = alert_open(w->cfg);
 		ck_assert_ptr_nonnull(w->a);
@@ -677,14 +680,7 @@ last_delivered(struct world *w)
 static int64_t
 world_count(struct world *w, const char *sql)
 {
-	sqlite3_stmt *stmt;
-	int64_t v;
-
-	ck_assert_int_eq(sqlite3_prepare_v2(store_db(w->st), sql, -1, &stmt, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_step(stmt), SQLITE_ROW);
-	v = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
-	return v;
+	return testutil_db_int(store_dbh(w->st), sql);
 }
 
 /* A firing alert is re-notified every repeat_interval, not more often, with a new event id and
@@ -925,12 +921,13 @@ START_TEST(test_migration_keeps_firing_payload)
 {
 	struct world w;
 	struct alert_row row;
-	char db[160];
 	int64_t version;
 	char sql[1024];
 
+	if (testutil_sqlite_only("test_migration_keeps_firing_payload",
+	                         "SQLite's migrations (PostgreSQL's: check_schema)"))
+		return;
 	world_open(&w, false, "json", NULL);
-	snprintf(db, sizeof(db), "%s/leakprofd.db", w.dir);
 	version = world_count(&w, "PRAGMA user_version");
 	ck_assert_int_ge(version, 3);
 	snprintf(sql, sizeof(sql),
@@ -961,7 +958,7 @@ START_TEST(test_migration_keeps_firing_payload)
 	        NULL, NULL, NULL),
 	    SQLITE_OK);
 	store_free(w.st);
-	w.st = store_open(db, 0);
+	w.st = store_open(w.db, 0);
 	ck_assert_ptr_nonnull(w.st);
 	ck_assert_int_eq(world_count(&w, "PRAGMA user_version"), version);
 	ck_assert_int_eq(alertstore_get(w.st, w.sid, 1, &row), 0);
@@ -1003,9 +1000,9 @@ START_TEST(test_writes_only_changes)
 	for (int i = 1; i <= 30; i++)
 		writes += world_pass(&w, 10 * MIN_MS + i * 1000);
 	ck_assert_int_eq(writes, 0);
-	if (!w.restart) {
-		/* While another connection holds the write lock (retention, the ingest), a pass
-		 * with nothing to write neither waits for it nor fails. */
+	if (!w.restart && w.observer != NULL) {
+		/* While another connection holds SQLite's write lock (retention, the ingest), a
+		 * pass with nothing to write neither waits for it nor fails. */
 		int64_t t = clock_mono_ms();
 
 		ck_assert_int_eq(sqlite3_exec(w.observer, "BEGIN IMMEDIATE", NULL, NULL, NULL),
@@ -1200,11 +1197,10 @@ END_TEST
 static void
 world_services(struct world *w, const char *services)
 {
-	char yaml[4096], db[160];
+	char yaml[4096];
 	struct config_errors errs = {0};
 	const struct config_webhook *wh = &w->cfg->alerting.webhooks[0];
 
-	snprintf(db, sizeof(db), "%s/leakprofd.db", w->dir);
 	snprintf(yaml, sizeof(yaml),
 	         "database: %s\n"
 	         "retention: {raw: 48h, rollup: 30d}\n"
@@ -1217,7 +1213,7 @@ world_services(struct world *w, const char *services)
 	         "  max_age: 24h\n"
 	         "  webhooks:\n"
 	         "    - {name: hook, url: \"%s\", format: json, timeout: 5s}\n",
-	         db, services, wh->url);
+	         w->db, services, wh->url);
 	config_unref(w->cfg);
 	w->cfg = config_load_buffer("alert.yaml", yaml, strlen(yaml), &errs);
 	ck_assert_msg(w->cfg != NULL, "config: %s", errs.n ? errs.msgs[0] : "?");
@@ -1316,20 +1312,16 @@ static void
 world_outbox(struct world *w, char *state, size_t statelen, int *attempts, int64_t *next_attempt,
              char *error, size_t errorlen)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt = testutil_db_prepare(
+	    store_dbh(w->st), "SELECT state, attempts, next_attempt, coalesce(last_error, '')"
+	                      " FROM outbox ORDER BY id LIMIT 1");
 
-	ck_assert_int_eq(
-	    sqlite3_prepare_v2(store_db(w->st),
-	                       "SELECT state, attempts, next_attempt, "
-	                       "ifnull(last_error, '') FROM outbox ORDER BY id LIMIT 1",
-	                       -1, &stmt, NULL),
-	    SQLITE_OK);
-	ck_assert_int_eq(sqlite3_step(stmt), SQLITE_ROW);
-	snprintf(state, statelen, "%s", (const char *)sqlite3_column_text(stmt, 0));
-	*attempts = sqlite3_column_int(stmt, 1);
-	*next_attempt = sqlite3_column_int64(stmt, 2);
-	snprintf(error, errorlen, "%s", (const char *)sqlite3_column_text(stmt, 3));
-	sqlite3_finalize(stmt);
+	ck_assert_int_eq(db_step(stmt), DB_ROW);
+	snprintf(state, statelen, "%s", db_column_text(stmt, 0));
+	*attempts = db_column_int(stmt, 1);
+	*next_attempt = db_column_int64(stmt, 2);
+	snprintf(error, errorlen, "%s", db_column_text(stmt, 3));
+	db_finalize(stmt);
 }
 
 static int

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -644,37 +645,71 @@ START_TEST(test_errors)
 }
 END_TEST
 
-/* SQLite's progress handler: stop every statement. */
-static int
-stop_all(void *arg)
+/* db_set_interrupt()'s callback: stop once the time in 'arg' (CLOCK_MONOTONIC ms) has passed,
+ * counting the calls. */
+struct stop_at {
+	int64_t at_ms;
+	unsigned calls;
+};
+
+static int64_t
+mono_ms(void)
 {
-	(void)arg;
-	return 1;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A statement stopped on purpose says so: SQLite's progress handler, PostgreSQL's cancel (a
- * statement timeout cancels as a cancel request does). */
+static int
+stop_after(void *arg)
+{
+	struct stop_at *s = arg;
+
+	s->calls++;
+	return mono_ms() >= s->at_ms;
+}
+
+/* A statement stopped on purpose (db_set_interrupt()) stops soon and says so: SQLite's progress
+ * handler, PostgreSQL's cancel while the step waits for the server (a statement timeout cancels
+ * as a cancel request does). The connection serves the next statement. */
 START_TEST(test_interrupt)
 {
 	struct db *db = open_fresh(_i);
 	struct db_stmt *stmt;
+	struct stop_at stop;
+	int64_t t0;
 
 	if (db == NULL)
 		return;
-	if (_i == SQLITE) {
-		sqlite3_progress_handler(db_sqlite(db), 1, stop_all, NULL);
+	if (_i == SQLITE)
 		stmt =
 		    testutil_db_prepare(db, "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + "
-		                            "1 FROM c WHERE n < 1000000) SELECT count(*) FROM c");
-	} else {
-		ck_assert_ptr_null(db_sqlite(db));
-		testutil_db_exec(db, "SET statement_timeout = 10");
+		                            "1 FROM c WHERE n < 100000000) SELECT count(*) FROM c");
+	else
 		stmt = testutil_db_prepare(db, "SELECT pg_sleep(5)");
-	}
+	t0 = mono_ms();
+	stop = (struct stop_at){.at_ms = t0 + 100};
+	db_set_interrupt(db, stop_after, &stop);
 	ck_assert_int_eq(db_step(stmt), DB_ERROR);
 	ck_assert_msg(db_failure(db) == DB_FAIL_INTERRUPT, "%d: %s", db_failure(db), db_errmsg(db));
+	ck_assert_int_lt(mono_ms() - t0, 1500);
+	ck_assert_uint_gt(stop.calls, 1);
 	db_reset(stmt);
 	ck_assert_int_eq(db_failure(db), DB_FAIL_INTERRUPT);
+	db_set_interrupt(db, NULL, NULL);
+	stmt = testutil_db_prepare(db, "SELECT 7");
+	step_row(stmt, db);
+	ck_assert_int_eq(db_column_int(stmt, 0), 7);
+	db_reset(stmt);
+	if (_i == POSTGRES) {
+		testutil_db_exec(db, "SET statement_timeout = 10");
+		stmt = testutil_db_prepare(db, "SELECT pg_sleep(5)");
+		ck_assert_int_eq(db_step(stmt), DB_ERROR);
+		ck_assert_msg(db_failure(db) == DB_FAIL_INTERRUPT, "%d: %s", db_failure(db),
+		              db_errmsg(db));
+		db_reset(stmt);
+	}
 	close_fresh(db);
 }
 END_TEST

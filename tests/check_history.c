@@ -14,6 +14,7 @@
 #include "collector/profile.h"
 #include "detect/detect.h"
 #include "storage/store.h"
+#include "tests/testutil.h"
 
 #define MIN 60000LL
 #define HOUR 3600000LL
@@ -96,19 +97,15 @@ scrape(struct store *st, int64_t tid, int64_t ts, const struct hloc *locs, size_
 	free(text);
 }
 
-static char db_path[64];
+static char db_dir[64], db_path[1100];
 
 static struct store *
 db_new(void)
 {
 	struct store *st;
-	int fd;
 
-	snprintf(db_path, sizeof(db_path), "/tmp/check_history.XXXXXX");
-	fd = mkstemp(db_path);
-	ck_assert_int_ge(fd, 0);
-	close(fd);
-	unlink(db_path);
+	testutil_mkdtemp(db_dir, sizeof(db_dir), "check_history");
+	testutil_store_target(db_path, sizeof(db_path), db_dir, "test.db");
 	st = store_open(db_path, 0);
 	ck_assert_ptr_nonnull(st);
 	return st;
@@ -117,14 +114,8 @@ db_new(void)
 static void
 db_free(struct store *st)
 {
-	char p[80];
-
 	store_free(st);
-	unlink(db_path);
-	snprintf(p, sizeof(p), "%s-wal", db_path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", db_path);
-	unlink(p);
+	testutil_rmtree(db_dir);
 }
 
 static void

@@ -1,8 +1,8 @@
 #!/bin/sh
 # tests/run-unit.sh CHECK_BINARY SUITES_INC: run every unit-test suite the binary holds, each in its own
 # process (CK_RUN_SUITE), UNIT_JOBS at once (default 2), and print each suite's output whole when it ends.
-# Suites whose source says "suite: long" in its first lines start first. Run from tests/ (the suites read
-# fixtures relative to it). Exit status: 0 when every suite passed.
+# Suites whose source says "suite: long" in its first lines start first. UNIT_SUITES="a b" runs those only.
+# Run from tests/ (the suites read fixtures relative to it). Exit status: 0 when every suite passed.
 set -u
 if [ "${1:-}" = "--one" ]; then
 	bin=$2 name=$3 out=$4
@@ -15,7 +15,7 @@ fi
 bin=$1 inc=$2
 jobs=${UNIT_JOBS:-2}
 out=$(mktemp -d "${TMPDIR:-/tmp}/leakprofd-unit.XXXXXX")
-suites=$(sed -n 's/^SUITE(\(.*\))$/\1/p' "$inc")
+suites=${UNIT_SUITES:-$(sed -n 's/^SUITE(\(.*\))$/\1/p' "$inc")}
 long=$(for s in $suites; do head -n 15 "check_$s.c" 2>/dev/null | grep -q 'suite: long' && echo "$s"; done)
 short=$(for s in $suites; do echo "$long" | grep -qx "$s" || echo "$s"; done)
 # shellcheck disable=SC2086
@@ -27,5 +27,5 @@ for s in $suites; do
 done
 checks=$(cat "$out"/*.log | sed -n 's/^[0-9]*%: Checks: \([0-9]*\),.*/\1/p' | awk '{n += $1} END {print n + 0}')
 rm -rf "$out"
-echo "unit: $(echo $suites | wc -w) suites, $checks checks, $fail suites failed${failed:+:$failed}"
+echo "unit${LEAKPROFD_TEST_BACKEND:+ (stores on $LEAKPROFD_TEST_BACKEND)}: $(echo $suites | wc -w) suites, $checks checks, $fail suites failed${failed:+:$failed}"
 [ $fail = 0 ]
