@@ -782,8 +782,10 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 		goto out_rollback;
 	if ((unsigned)n >= budget)
 		more = true;
-	/* pprof label sets no scrape stored since (store_labels.c) */
-	n = store_labels_retention(st, raw_hour, row_budget);
+	/* pprof label sets no scrape kept stored since (store_labels.c): kept from the start of
+	 * the oldest day kept when the raw rows go by the day */
+	n = store_labels_retention(
+	    st, by_day ? schema_pg_day(raw_hour) * SCHEMA_PG_DAY_MS : raw_hour, row_budget);
 	if (n < 0)
 		goto out_rollback;
 	if ((unsigned)n >= row_budget)
