@@ -53,8 +53,9 @@ const char *health_check_writes(const char *path, int64_t refused_ms, int64_t li
                                 size_t n);
 
 /* Check the database at 'path': the file and its directory writable, HEALTH_MIN_FREE_BYTES free on
- * its file system (*free_bytes), and readable through 'st' (NULL: no connection could be opened).
- * NULL when usable, else the failure, written into 'buf'. */
+ * its file system (*free_bytes), and readable through 'st' (NULL: no connection could be opened);
+ * a PostgreSQL database (db_target_is_postgres()) only readable, its files being the server's
+ * (*free_bytes 0). NULL when usable, else the failure, written into 'buf'. */
 const char *health_check_database(const char *path, struct store *st, char *buf, size_t n,
                                   unsigned long long *free_bytes);
 

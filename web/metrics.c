@@ -387,11 +387,13 @@ metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 	}
 	size = store_db_size(c->st);
 	help(&b, "leakprofd_database_size_bytes", "gauge",
-	     "Size of the SQLite database (pages in use).");
+	     "Size of the database: the SQLite file's pages in use, or PostgreSQL's "
+	     "pg_database_size().");
 	sbuf_addf(&b, "leakprofd_database_size_bytes %lld\n", (long long)(size < 0 ? 0 : size));
-	help(&b, "leakprofd_sqlite_memory_bytes", "gauge",
-	     "Memory SQLite holds for every database connection of the daemon together (page "
-	     "caches, statements), held near leakprofd_sqlite_memory_limit_bytes.");
+	help(
+	    &b, "leakprofd_sqlite_memory_bytes", "gauge",
+	    "Memory SQLite holds for every database connection of the daemon together (page "
+	    "caches, statements), held near leakprofd_sqlite_memory_limit_bytes; 0 on PostgreSQL.");
 	sbuf_addf(&b, "leakprofd_sqlite_memory_bytes %lld\n", (long long)store_memory_used(NULL));
 	help(&b, "leakprofd_sqlite_memory_limit_bytes", "gauge",
 	     "The memory past which SQLite's page caches recycle their pages instead of growing.");
