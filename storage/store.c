@@ -597,7 +597,8 @@ check_version_readonly(struct store *st)
 }
 
 /* PostgreSQL: create or migrate the schema (schema_pg_migrate(): the same versions as SQLite's
- * user_version, its own SQL). 0, or -1 (logged). */
+ * user_version, its own SQL), and the raw tables' partitions of today and tomorrow, so that a
+ * batch crossing midnight before the first retention step finds its day. 0, or -1 (logged). */
 static int
 migrate_pg(struct store *st)
 {
@@ -605,7 +606,7 @@ migrate_pg(struct store *st)
 		log_err("store: '%s': %s", st->path, st->errbuf);
 		return -1;
 	}
-	return 0;
+	return store_retention_partitions_ahead(st, clock_wall_ms());
 }
 
 /* A hint for SQLite's terse "unable to open database file". */
