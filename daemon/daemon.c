@@ -32,6 +32,7 @@
 #include "daemon/ingest.h"
 #include "daemon/sdnotify.h"
 #include "daemon/targetset.h"
+#include "storage/db.h"
 #include "storage/store.h"
 #include "web/server.h"
 
@@ -648,7 +649,10 @@ cmd_run(int argc, char **argv)
 
 	st = store_open(cfg->database, 0);
 	if (st == NULL) {
-		log_err("daemon: cannot open database '%s' (see above): exiting", cfg->database);
+		char *shown = db_target_shown(cfg->database);
+
+		log_err("daemon: cannot open database '%s' (see above): exiting", shown);
+		free(shown);
 		goto out_free_sd;
 	}
 	d.in = ingest_new(st, &(struct ingest_options){
@@ -697,10 +701,15 @@ cmd_run(int argc, char **argv)
 	publish_sources(&d);
 	d.last_rank_ms = clock_mono_ms();
 
-	log_notice("daemon: leakprofd %s running: %zu targets every %llu s, database '%s', "
-	           "dashboard http://%s/",
-	           LEAKPROFD_VERSION, targetset_count(d.ts),
-	           (unsigned long long)cfg->scrape_interval, cfg->database, cfg->listen);
+	{
+		char *shown = db_target_shown(cfg->database);
+
+		log_notice("daemon: leakprofd %s running: %zu targets every %llu s, database '%s', "
+		           "dashboard http://%s/",
+		           LEAKPROFD_VERSION, targetset_count(d.ts),
+		           (unsigned long long)cfg->scrape_interval, shown, cfg->listen);
+		free(shown);
+	}
 	{
 		char status[128];
 

@@ -48,6 +48,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "daemon/ingest.h"
+#include "storage/db.h"
 
 #define RETENTION_BUDGET 20       /* scrapes rolled up per retention step, at least */
 #define RETENTION_BUDGET_MAX 2000 /* and at most */
@@ -605,7 +606,7 @@ ingest_new(struct store *st, const struct ingest_options *opt)
 	pthread_condattr_t ca;
 
 	in->st = st;
-	in->db_path = xstrdup(opt->db_path);
+	in->db_path = db_target_shown(opt->db_path); /* in messages: no password */
 	in->pending_max = opt->pending_max ? opt->pending_max : INGEST_PENDING_MAX;
 	in->pending_ms = opt->pending_ms ? opt->pending_ms : INGEST_PENDING_MS;
 	in->stop_ms = opt->stop_ms ? opt->stop_ms : INGEST_STOP_MS;

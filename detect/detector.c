@@ -44,6 +44,7 @@
 #include "detect/detect.h"
 #include "detect/detector.h"
 #include "detect/window.h"
+#include "storage/db.h"
 #include "storage/query.h"
 #include "storage/store.h"
 
@@ -158,7 +159,10 @@ detector_start(const struct config *cfg, struct alerter *alert)
 
 	d->st = store_open(cfg->database, 0);
 	if (d->st == NULL) {
-		log_err("detect: cannot open a second connection to database '%s'", cfg->database);
+		char *shown = db_target_shown(cfg->database);
+
+		log_err("detect: cannot open a second connection to database '%s'", shown);
+		free(shown);
 		free(d);
 		return NULL;
 	}

@@ -38,6 +38,7 @@
 #include "base/xalloc.h"
 #include "detect/detector.h"
 #include "detect/window.h"
+#include "storage/db.h"
 #include "storage/query.h"
 #include "web/api.h"
 #include "web/health.h"
@@ -96,6 +97,7 @@ struct web {
 	struct MHD_Daemon *mhd;
 	/* Fixed at start (restart keys). */
 	char *database;
+	char *database_shown; /* in messages: its password masked (db_target_shown()) */
 	char *listen;
 	char *tls_key;
 	char *tls_cert;
@@ -302,7 +304,7 @@ pool_get(struct web *w, int64_t deadline, bool priority)
 		if (!c->st)
 			goto out_free;
 		if (query_reader_setup(c->st, conn_progress, c) < 0) {
-			log_err("web: '%s': preparing a read connection: %s", w->database,
+			log_err("web: '%s': preparing a read connection: %s", w->database_shown,
 			        store_errmsg(c->st));
 			store_free(c->st);
 			goto out_free;
@@ -446,7 +448,7 @@ healthz(struct web *w, const struct config *cfg, struct store *st, struct web_re
 	in.db_refused_ms = refused > 0 && now > refused ? now - refused : 0;
 	in.db_refused_limit_ms = health_database_limit_ms(cfg);
 	if (in.db_error == NULL)
-		in.db_error = health_check_writes(w->database, in.db_refused_ms,
+		in.db_error = health_check_writes(w->database_shown, in.db_refused_ms,
 		                                  in.db_refused_limit_ms, buf, sizeof(buf));
 	in.heartbeat_age_ms = now - w->heartbeat_ms;
 	in.heartbeat_limit_ms = health_collector_limit_ms(cfg);
@@ -776,6 +778,7 @@ web_free(struct web *w)
 	free(w->sources);
 	pthread_cond_destroy(&w->pool_free);
 	free(w->database);
+	free(w->database_shown);
 	free(w->listen);
 	free(w->tls_key);
 	free(w->tls_cert);
@@ -807,6 +810,7 @@ web_start(const struct config *cfg)
 	pthread_cond_init(&w->pool_free, NULL);
 	w->heartbeat_ms = clock_wall_ms();
 	w->database = strdup(cfg->database);
+	w->database_shown = db_target_shown(cfg->database);
 	w->listen = strdup(cfg->listen);
 	w->request_timeout = cfg->web.request_timeout ? cfg->web.request_timeout : 30;
 	atomic_init(&w->stopping, false);
