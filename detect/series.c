@@ -179,12 +179,10 @@ runs_release(struct runs *s)
 	*s = (struct runs){0};
 }
 
-size_t
-runs_find_from(const struct runs *v, size_t k, size_t j)
+/* The last of the runs [lo, hi) starting at or before scrape j (run lo does). */
+static size_t
+find_between(const struct runs *v, size_t lo, size_t hi, size_t j)
 {
-	size_t lo = k, hi = v->n;
-
-	/* the last run starting at or before j */
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
 
@@ -197,9 +195,22 @@ runs_find_from(const struct runs *v, size_t k, size_t j)
 }
 
 size_t
+runs_find_from(const struct runs *v, size_t k, size_t j)
+{
+	size_t step = 1;
+
+	/* steps doubling from k until a run starts past j, then a search between the last two */
+	while (k + step < v->n && runs_start(v, k + step) <= j) {
+		k += step;
+		step *= 2;
+	}
+	return find_between(v, k, k + step < v->n ? k + step : v->n, j);
+}
+
+size_t
 runs_find(const struct runs *v, size_t j)
 {
-	return runs_find_from(v, 0, j);
+	return find_between(v, 0, v->n, j);
 }
 
 /* ---- what a range of runs holds ---- */

@@ -104,7 +104,7 @@ struct runs_cursor {
 };
 
 /* The index of the run holding scrape 'j', among the runs from 'k' on (j at or past run k's
- * start). */
+ * start), searched outwards from k: what lies near is found reading near. */
 size_t runs_find_from(const struct runs *v, size_t k, size_t j);
 
 static inline uint32_t
@@ -112,9 +112,7 @@ runs_at(struct runs_cursor *c, size_t j)
 {
 	/* the next run or a search: what is read at far apart scrapes skips the runs between */
 	if (c->k + 1 < c->v->n && runs_start(c->v, c->k + 1) <= j)
-		c->k = c->k + 2 < c->v->n && runs_start(c->v, c->k + 2) <= j
-		           ? runs_find_from(c->v, c->k + 2, j)
-		           : c->k + 1;
+		c->k = runs_find_from(c->v, c->k + 1, j);
 	return c->v->r[c->k].v;
 }
 

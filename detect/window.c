@@ -46,6 +46,9 @@ struct wser {
 	struct runs_index ix; /* r's blocks (r[0] starts the first) */
 	struct life_memos memo;
 	uint32_t stamp; /* 1 + the number of the last count scrape that named it */
+	/* where its latest run above 0 ended (the next run's 'at'): UINT32_MAX while it lasts, 0
+	 * when it never held more than 0 */
+	uint32_t nz_end;
 	struct wextra *x;
 };
 
@@ -392,6 +395,10 @@ run_push(struct window *w, struct wser *s, uint32_t at, uint32_t v)
 		return -1;
 	s->r = p;
 	s->cap = (uint32_t)cap;
+	if (v > 0)
+		s->nz_end = UINT32_MAX;
+	else if (s->nz_end == UINT32_MAX)
+		s->nz_end = at;
 	s->r[s->n++] = (struct count_run){.at = at, .v = v};
 	if (runs_index_push(&s->ix, s->r, s->n - 1) < 0)
 		return -1;
@@ -1012,10 +1019,15 @@ series_cut(struct window *w, const struct walk_ser *ws, struct window_series *ou
 	uint32_t len = (uint32_t)(t->hi - t->lo);
 	size_t lo, k;
 
-	/* the last run starting at or before the window's first scrape (the first one held does) */
-	lo = s->head +
-	     lower_bound(s->r + s->head, s->n - s->head, sizeof(*s->r), (int64_t)base + 1, run_key);
-	lo--;
+	/* the last run starting at or before the window's first scrape: mostly the first one held
+	 * (trim_series() keeps it so), else searched */
+	if (s->r[s->head].at <= base && (s->head + 1 == s->n || s->r[s->head + 1].at > base))
+		lo = s->head;
+	else
+		lo = s->head +
+		     lower_bound(s->r + s->head, s->n - s->head, sizeof(*s->r), (int64_t)base + 1,
+		                 run_key) -
+		     1;
 	*out = (struct window_series){.service_id = t->service_id,
 	                              .location_id = s->location_id,
 	                              .target_id = t->target_id,
@@ -1026,10 +1038,17 @@ series_cut(struct window *w, const struct walk_ser *ws, struct window_series *ou
 	                              .memo = &ws->s->memo,
 	                              .detail_max = -1,
 	                              .detail_median = -1};
-	/* the runs starting before the window's end */
-	k = lo + lower_bound(s->r + lo, s->n - lo, sizeof(*s->r), (int64_t)base + len, run_key);
+	/* the runs starting before the window's end: mostly every one held */
+	if (s->r[s->n - 1].at < base + len)
+		k = s->n;
+	else
+		k = lo +
+		    lower_bound(s->r + lo, s->n - lo, sizeof(*s->r), (int64_t)base + len, run_key);
 	out->nruns = k - lo;
-	if (out->nruns) {
+	if (k == s->n) {
+		/* the latest run above 0 reaches into the window (earlier ones end earlier) */
+		out->any = s->nz_end > base;
+	} else if (out->nruns) {
 		struct runs view = runs_view(out->runs, out->nruns, base, out->blocks, out->off);
 		struct runs_sum sum;
 
