@@ -955,7 +955,6 @@ ensure_day(struct store *st, int64_t ts, bool create, const char *what)
 	int64_t day = schema_pg_day(ts);
 	struct db_stmt *stmt;
 	char err[512];
-	int rc;
 
 	for (unsigned i = 0; i < ing->ndays; i++)
 		if (ing->days[i] == day)
@@ -973,16 +972,12 @@ ensure_day(struct store *st, int64_t ts, bool create, const char *what)
 		if (stmt == NULL)
 			return -1;
 		db_bind_int64(stmt, 1, day);
-		rc = db_step(stmt);
-		if (rc != DB_ROW) {
-			store_log_db(st, what);
-			store_stmt_done(stmt);
+		switch (store_step_id(st, stmt, what)) {
+		case -1:
 			return -1;
-		}
-		rc = db_column_int(stmt, 0);
-		store_stmt_done(stmt);
-		if (rc == 0)
+		case 0:
 			return 1;
+		}
 	}
 	if (ing->ndays == DAYS_KNOWN) {
 		memmove(ing->days, ing->days + 1, (DAYS_KNOWN - 1) * sizeof(*ing->days));
@@ -1000,19 +995,14 @@ static int
 batch_restart(struct store *st, int64_t ts, const char *what)
 {
 	struct db_stmt *stmt = store_prepare(st, "SELECT txid_current_if_assigned() IS NULL");
-	int rc;
+	int64_t none;
 
 	if (stmt == NULL)
 		return -1;
-	rc = db_step(stmt);
-	if (rc != DB_ROW) {
-		store_log_db(st, what);
-		store_stmt_done(stmt);
+	none = store_step_id(st, stmt, what);
+	if (none < 0)
 		return -1;
-	}
-	rc = db_column_int(stmt, 0);
-	store_stmt_done(stmt);
-	if (rc == 0)
+	if (none == 0)
 		return 1;
 	if (store_batch_commit(st) < 0 || ensure_day(st, ts, true, what) < 0 ||
 	    store_batch_begin(st) < 0)
