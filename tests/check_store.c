@@ -206,6 +206,34 @@ slurp(const char *path)
 
 /* ---- open and migrate ---- */
 
+/* SQLite's counters of the connection's cached statements whose text holds one of 'needles'
+ * (NULL-ended): none made a full scan or an automatic index. How many were checked; 0 on
+ * PostgreSQL, which keeps no such counters. */
+static int
+assert_indexed(struct store *st, const char *const *needles)
+{
+	sqlite3_stmt *stmt = NULL;
+	int checked = 0;
+
+	if (store_db(st) == NULL)
+		return 0;
+	while ((stmt = sqlite3_next_stmt(store_db(st), stmt)) != NULL) {
+		const char *sql = sqlite3_sql(stmt);
+		size_t i = 0;
+
+		while (needles[i] != NULL && strstr(sql, needles[i]) == NULL)
+			i++;
+		if (needles[i] == NULL)
+			continue;
+		ck_assert_msg(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0) == 0,
+		              "full scan in: %s", sql);
+		ck_assert_msg(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_AUTOINDEX, 0) == 0,
+		              "automatic index in: %s", sql);
+		checked++;
+	}
+	return checked;
+}
+
 START_TEST(test_open_migrates)
 {
 	struct store *st = store_open(dbpath, 0);
@@ -1167,7 +1195,6 @@ START_TEST(test_no_full_scans)
 	struct profile p = prof(l, 2);
 	struct store *st = store_open(dbpath, 0);
 	struct ranking r;
-	sqlite3_stmt *stmt = NULL;
 	int64_t t[3];
 	int i, j, checked = 0, rolled;
 
@@ -1222,21 +1249,8 @@ START_TEST(test_no_full_scans)
 	}
 
 	/* SQLite's statement counters (PostgreSQL has none) */
-	if (store_db(st) != NULL)
-		while ((stmt = sqlite3_next_stmt(store_db(st), stmt)) != NULL) {
-			const char *sql = sqlite3_sql(stmt);
-
-			if (strstr(sql, "scrapes") == NULL && strstr(sql, "samples") == NULL &&
-			    strstr(sql, "ORDER BY t.id LIMIT") == NULL)
-				continue;
-			ck_assert_msg(
-			    sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0) == 0,
-			    "full scan in: %s", sql);
-			ck_assert_msg(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_AUTOINDEX, 0) ==
-			                  0,
-			              "automatic index in: %s", sql);
-			checked++;
-		}
+	checked = assert_indexed(
+	    st, (const char *const[]){"scrapes", "samples", "ORDER BY t.id LIMIT", NULL});
 	ck_assert_int_ge(checked, store_db(st) != NULL ? 10 : 0);
 	store_free(st);
 }
@@ -2596,7 +2610,6 @@ START_TEST(test_query_call_sites)
 	struct prof_stack stacks[11];
 	struct store *st = store_open(dbpath, 0);
 	struct query_call_sites cs;
-	sqlite3_stmt *stmt = NULL;
 	int64_t t1, t2, t3, id3, loc_id, svc_id;
 	int checked = 0;
 
@@ -2695,20 +2708,7 @@ START_TEST(test_query_call_sites)
 	query_call_sites_release(&cs);
 
 	/* SQLite's statement counters (PostgreSQL has none) */
-	if (store_db(st) != NULL)
-		while ((stmt = sqlite3_next_stmt(store_db(st), stmt)) != NULL) {
-			const char *sql = sqlite3_sql(stmt);
-
-			if (strstr(sql, "FROM sample_stacks ss") == NULL)
-				continue;
-			ck_assert_msg(
-			    sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0) == 0,
-			    "full scan in: %s", sql);
-			ck_assert_msg(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_AUTOINDEX, 0) ==
-			                  0,
-			              "automatic index in: %s", sql);
-			checked++;
-		}
+	checked = assert_indexed(st, (const char *const[]){"FROM sample_stacks ss", NULL});
 	ck_assert_int_eq(checked, store_db(st) != NULL ? 1 : 0);
 	store_free(st);
 }
@@ -2740,7 +2740,6 @@ START_TEST(test_retention_expires_targets)
 	struct store *st = store_open(dbpath, 0);
 	int64_t now = T0 + 40 * 24 * HOUR, old = now - 35 * 24 * HOUR, a, b, c, n_old, n_new, g, h,
 	        q, a2, keep[3];
-	sqlite3_stmt *stmt = NULL;
 	char sql[512];
 	int checked = 0;
 
@@ -2805,20 +2804,10 @@ START_TEST(test_retention_expires_targets)
 	                 3);
 	assert_foreign_keys(st);
 
-	/* SQLite's plans (the statements' counters) */
-	while (!testutil_backend_pg() && (stmt = sqlite3_next_stmt(store_db(st), stmt)) != NULL) {
-		const char *text = sqlite3_sql(stmt);
-
-		/* the statements deleting targets (listing the active ones reads them all) */
-		if (strstr(text, "coalesce(last_scrape") == NULL &&
-		    strstr(text, "WHERE target_id = ?1") == NULL)
-			continue;
-		ck_assert_msg(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0) == 0,
-		              "full scan in: %s", text);
-		ck_assert_msg(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_AUTOINDEX, 0) == 0,
-		              "automatic index in: %s", text);
-		checked++;
-	}
+	/* SQLite's plans (the statements' counters): the statements deleting targets (listing the
+	 * active ones reads them all) */
+	checked = assert_indexed(
+	    st, (const char *const[]){"coalesce(last_scrape", "WHERE target_id = ?1", NULL});
 	ck_assert(testutil_backend_pg() || checked >= 2);
 
 	/* Back in the configuration: registered anew, scraped, and left alone. */
