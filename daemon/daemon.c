@@ -30,6 +30,7 @@
 #include "base/clock.h"
 #include "base/xalloc.h"
 #include "daemon/ingest.h"
+#include "daemon/membership.h"
 #include "daemon/sdnotify.h"
 #include "daemon/targetset.h"
 #include "storage/db.h"
@@ -67,6 +68,7 @@ struct daemon {
 	struct detector *det;
 	struct web *web;
 	struct alerter *alert;
+	struct membership *member; /* this daemon's shard claim on the database */
 	int sigfd;
 
 	bool new_data;        /* an ok scrape since the last ranking */
@@ -277,6 +279,14 @@ reload(struct daemon *d)
 		goto out_keep;
 	if (apply_log_level(d->opts, ncfg) != 0)
 		goto out_free_cfg;
+	/* 'ncfg' is still ours alone: the shard is the one this daemon claimed at start */
+	old = config_slot_get(&d->cfg);
+	if (old->shard_index != ncfg->shard_index || old->shard_count != ncfg->shard_count) {
+		log_warn("config: shard changed: takes effect after restart");
+		ncfg->shard_index = old->shard_index;
+		ncfg->shard_count = old->shard_count;
+	}
+	config_unref(old);
 	nsd = sd_open(ncfg, d->sd, false, &sd_failed);
 	if (sd_failed)
 		goto out_free_sd;
@@ -538,6 +548,8 @@ main_loop(struct daemon *d)
 		watch_writes(d);
 		update_status(d, now);
 		maybe_trim(d, now);
+		if (membership_lost(d->member))
+			return 1; /* logged: another daemon took the shard */
 	}
 }
 
@@ -647,6 +659,14 @@ cmd_run(int argc, char **argv)
 	if (sd_failed)
 		goto out_free_sd;
 
+	/* First the shard: a second daemon for it must not write a thing */
+	d.member = membership_start(cfg);
+	if (d.member == NULL) {
+		log_err("daemon: cannot run shard %u of %u (see above): exiting",
+		        cfg->shard_count > 1 ? cfg->shard_index : 0,
+		        cfg->shard_count > 1 ? cfg->shard_count : 1);
+		goto out_free_sd;
+	}
 	st = store_open(cfg->database, 0);
 	if (st == NULL) {
 		char *shown = db_target_shown(cfg->database);
@@ -655,6 +675,7 @@ cmd_run(int argc, char **argv)
 		free(shown);
 		goto out_free_sd;
 	}
+	store_set_shard(st, cfg->shard_index, cfg->shard_count, membership_owner(d.member));
 	d.in = ingest_new(st, &(struct ingest_options){
 	                          .db_path = cfg->database,
 	                          .retention_raw_ms = (int64_t)cfg->retention_raw * 1000,
@@ -687,7 +708,7 @@ cmd_run(int argc, char **argv)
 		        cfg->listen);
 		goto out_free_scraper;
 	}
-	d.alert = alert_start(cfg);
+	d.alert = alert_start(cfg, membership_owner(d.member));
 	if (d.alert == NULL) {
 		log_err("daemon: cannot start alerting (see above): exiting");
 		goto out_stop_web;
@@ -749,6 +770,8 @@ out_free_ingest:
 	ingest_free(d.in);
 out_free_sd:
 	targets_sd_free(d.sd);
+	/* last: the ingest's final commits moved the shard's marks under this claim */
+	membership_stop(d.member);
 out_release_cfg:
 	targetset_free(d.ts);
 	config_slot_release(&d.cfg);

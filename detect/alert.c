@@ -38,6 +38,7 @@
 #include "base/secret.h"
 #include "base/srclink.h"
 #include "base/xalloc.h"
+#include "collector/targets.h"
 #include "detect/alert.h"
 #include "detect/suspect_labels.h"
 #include "storage/alertstore.h"
@@ -816,7 +817,7 @@ deliver(struct alerter *a, int64_t now)
 			struct outbox_row row;
 			char err[512] = "", answer[ALERT_ANSWER_LOGGED + 1];
 			char quoted[4 * ALERT_ANSWER_LOGGED + 8];
-			int64_t retry_after_ms = 0;
+			int64_t retry_after_ms = 0, held;
 			long code = 0;
 			char *body;
 			int rc = alertstore_outbox_head(a->st, wh->name, &row);
@@ -826,6 +827,18 @@ deliver(struct alerter *a, int64_t now)
 			if (row.next_attempt > now) {
 				if (next_wake == 0 || row.next_attempt < next_wake)
 					next_wake = row.next_attempt;
+				outbox_row_release(&row);
+				break;
+			}
+			/* Of several daemons, one attempts it; the others wait for the outcome
+			 * (the webhook's order holds: nothing behind it goes first). The claim
+			 * outlasts the attempt's timeout with room to record its outcome. */
+			rc = alertstore_outbox_claim(a->st, row.id, now,
+			                             now + ((int64_t)wh->timeout * 2 + 30) * 1000,
+			                             &held);
+			if (rc != 0) {
+				if (rc > 0 && held > now && (next_wake == 0 || held < next_wake))
+					next_wake = held;
 				outbox_row_release(&row);
 				break;
 			}
@@ -977,6 +990,21 @@ find_suspect(const struct ranking *r, int64_t service_id, int64_t location_id)
 	return NULL;
 }
 
+/* Of several daemons on one database, each moves the alerts of the services whose name falls in
+ * its shard (the rule that shards services, whatever a service's shard_by), on the fleet's
+ * ranking: every alert has one daemon, and a service split by target is judged on all its parts.
+ * One daemon owns every alert. An alert whose service is gone (NULL) is shard 0's. */
+static bool
+alert_owns(struct alerter *a, const char *service)
+{
+	unsigned shard, shards;
+
+	store_shard(a->st, &shard, &shards);
+	if (shards <= 1)
+		return true;
+	return service != NULL ? targets_shard_keep(service, shard, shards) : shard == 0;
+}
+
 static void
 evaluate_suspect(struct alerter *a, const struct suspect *sus, int64_t now)
 {
@@ -1066,6 +1094,8 @@ evaluate_active(const struct alert_row *cur, void *arg)
 	char *payload = NULL;
 	bool gone;
 
+	if (!alert_owns(ctx->a, cur->service))
+		return 0;
 	if (sus != NULL && qualifies(s, sus))
 		return 0;
 	if (strcmp(row.state, "pending") == 0) {
@@ -1117,7 +1147,8 @@ evaluate(struct alerter *a, int64_t now)
 	if (rc != 0)
 		return; /* no ranking yet (1) or an error already logged (-1) */
 	for (size_t i = 0; i < r.n; i++)
-		evaluate_suspect(a, &r.suspects[i], now);
+		if (alert_owns(a, r.suspects[i].service))
+			evaluate_suspect(a, &r.suspects[i], now);
 	(void)alertstore_each_active(a->st, evaluate_active, &ctx);
 	ranking_release(&r);
 }
@@ -1173,7 +1204,7 @@ alert_main(void *arg)
 }
 
 struct alerter *
-alert_open(const struct config *cfg)
+alert_open(const struct config *cfg, const char *owner)
 {
 	struct alerter *a = calloc(1, sizeof(*a));
 
@@ -1186,6 +1217,7 @@ alert_open(const struct config *cfg)
 		free(a);
 		return NULL; /* logged by store_open */
 	}
+	store_set_shard(a->st, cfg->shard_index, cfg->shard_count, owner);
 	settings_init(&a->cur, config_ref(cfg));
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->cond, NULL);
@@ -1206,9 +1238,9 @@ alert_free(struct alerter *a)
 }
 
 struct alerter *
-alert_start(const struct config *cfg)
+alert_start(const struct config *cfg, const char *owner)
 {
-	struct alerter *a = alert_open(cfg);
+	struct alerter *a = alert_open(cfg, owner);
 	sigset_t all, old;
 	int rc;
 

@@ -15,8 +15,11 @@ struct alerter; /* opaque */
 
 /* Start the alerting thread for cfg->alerting on database cfg->database (read here only). The
  * thread takes a reference of its own to 'cfg'. With no webhooks configured it still tracks alert
- * state (the dashboard shows it). NULL on error (logged). */
-struct alerter *alert_start(const struct config *cfg);
+ * state (the dashboard shows it). Of several daemons on one database (cfg's shard.count > 1), it
+ * moves the alerts of its shard's services only, and claims each notification it delivers in the
+ * name of 'owner', the daemon's fleet id (storage/fleet.h; NULL: a daemon alone, no claims). NULL
+ * on error (logged). */
+struct alerter *alert_start(const struct config *cfg, const char *owner);
 /* Apply a reloaded config (rules, webhooks, external_url): takes a reference of its own to 'cfg'
  * and returns at once; the thread switches to it before its next pass (the pass in flight
  * finishes on its snapshot). */
@@ -32,7 +35,7 @@ void alert_stop(struct alerter *a);
 /* An alerter without a thread of its own: its own connection to cfg->database and a reference of
  * its own to 'cfg'. alert_reload() applies at the next pass. NULL on error (logged). Free with
  * alert_free(), or alert_stop(). */
-struct alerter *alert_open(const struct config *cfg);
+struct alerter *alert_open(const struct config *cfg, const char *owner);
 /* One pass, exactly what the thread does on each tick, at 'now' (Unix ms): move alerts along
  * the latest stored ranking, drop notifications older than alerting.max_age, deliver what is due
  * (blocking on the receivers). Returns when the next delivery retry is due (ms), or 0. */

@@ -1352,22 +1352,6 @@ spark_json(const struct loc_acc *a)
 	return text != NULL ? text : xstrdup("[]");
 }
 
-static int
-cmp_suspect(const void *x, const void *y)
-{
-	const struct suspect *a = x, *b = y;
-
-	if (a->confirmed != b->confirmed)
-		return a->confirmed ? -1 : 1;
-	if (a->score != b->score)
-		return a->score > b->score ? -1 : 1;
-	if (a->current_count != b->current_count)
-		return a->current_count > b->current_count ? -1 : 1;
-	if (a->service_id != b->service_id)
-		return a->service_id < b->service_id ? -1 : 1;
-	return (a->location_id > b->location_id) - (a->location_id < b->location_id);
-}
-
 /* Look up every candidate's location, then fold detail-only (orphan) entries into the counted
  * location at the same function, file and line of the same service. An orphan left over counts on
  * its own only when it holds proven leaks. 0, or -1 on a storage error (logged). */
@@ -1588,7 +1572,7 @@ rank(struct store *st, const struct config *cfg, const char *service, struct win
 	/* Windows longer than retention.raw: slow growth over days, from the hourly rollups. */
 	if (history_merge(st, cfg, service, window_seconds, now_ms, out) < 0)
 		goto out_ranking;
-	qsort(out->suspects, out->n, sizeof(*out->suspects), cmp_suspect);
+	qsort(out->suspects, out->n, sizeof(*out->suspects), suspect_cmp);
 	if (out->n > DETECT_MAX_SUSPECTS) {
 		for (size_t i = DETECT_MAX_SUSPECTS; i < out->n; i++)
 			suspect_release(&out->suspects[i]);

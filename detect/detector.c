@@ -166,6 +166,8 @@ detector_start(const struct config *cfg, struct alerter *alert)
 		free(d);
 		return NULL;
 	}
+	/* its shard's targets, its shard's rankings */
+	store_set_shard(d->st, cfg->shard_index, cfg->shard_count, NULL);
 	d->win = window_new();
 	if (d->win == NULL) {
 		log_err("detect: out of memory");

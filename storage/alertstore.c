@@ -34,11 +34,15 @@ row_from_stmt(struct db_stmt *stmt, struct alert_row *out)
 	out->last_score = db_column_double(stmt, 7);
 	out->last_count = db_column_int64(stmt, 8);
 	out->firing_payload = store_column_strdup(stmt, 9, false);
+	out->service = store_column_strdup(stmt, 10, false);
 }
 
 #define ALERT_COLUMNS                                                                              \
 	"service_id, location_id, state, pending_since, firing_since, resolved_at, "               \
 	"last_notified, last_score, last_count, firing_payload"
+/* ALERT_COLUMNS as read, with the service's name */
+#define ALERT_READ_COLUMNS                                                                         \
+	ALERT_COLUMNS ", (SELECT name FROM services WHERE id = alerts.service_id)"
 
 void
 alert_row_release(struct alert_row *row)
@@ -46,6 +50,7 @@ alert_row_release(struct alert_row *row)
 	if (row == NULL)
 		return;
 	free(row->firing_payload);
+	free(row->service);
 	memset(row, 0, sizeof(*row));
 }
 
@@ -55,7 +60,7 @@ alertstore_get(struct store *st, int64_t service_id, int64_t location_id, struct
 	struct db_stmt *stmt;
 	int rc;
 
-	stmt = store_prepare(st, "SELECT " ALERT_COLUMNS
+	stmt = store_prepare(st, "SELECT " ALERT_READ_COLUMNS
 	                         " FROM alerts WHERE service_id = ?1 AND location_id = ?2");
 	if (stmt == NULL)
 		return -1;
@@ -85,7 +90,7 @@ alertstore_each_active(struct store *st, int (*cb)(const struct alert_row *row, 
 
 	/* Collect first, then call back: the callback may write (and a statement must not stay open
 	 * meanwhile). */
-	stmt = store_prepare(st, "SELECT " ALERT_COLUMNS
+	stmt = store_prepare(st, "SELECT " ALERT_READ_COLUMNS
 	                         " FROM alerts WHERE state IN ('pending', 'firing') "
 	                         "ORDER BY service_id, location_id");
 	if (stmt == NULL)
@@ -251,34 +256,74 @@ alertstore_outbox_head(struct store *st, const char *webhook, struct outbox_row 
 	return -1;
 }
 
+/* An attempt's outcome ends its claim: the next attempt is any daemon's. */
+#define CLAIM_ENDS "claimed_by = NULL, claim_until = NULL"
+
+int
+alertstore_outbox_claim(struct store *st, int64_t id, int64_t now, int64_t until,
+                        int64_t *held_until)
+{
+	const char *owner = store_owner(st);
+	struct db_stmt *stmt;
+	int rc;
+
+	*held_until = 0;
+	if (owner == NULL)
+		return 0;
+	stmt = store_prepare(st, "UPDATE outbox SET claimed_by = ?3, claim_until = ?2"
+	                         " WHERE id = ?1 AND state = 'pending' AND (claimed_by IS NULL"
+	                         " OR claimed_by = ?3 OR claim_until < ?4)");
+	if (stmt == NULL)
+		return -1;
+	db_bind_int64(stmt, 1, id);
+	db_bind_int64(stmt, 2, until);
+	db_bind_text(stmt, 3, owner);
+	db_bind_int64(stmt, 4, now);
+	if (store_step_write(st, stmt, "claiming a notification") != 0)
+		return -1;
+	if (db_changes(store_dbh(st)) == 1)
+		return 0;
+	stmt = store_prepare(st, "SELECT coalesce(claim_until, 0) FROM outbox WHERE id = ?1");
+	if (stmt == NULL)
+		return -1;
+	db_bind_int64(stmt, 1, id);
+	rc = db_step(stmt);
+	if (rc == DB_ROW)
+		*held_until = db_column_int64(stmt, 0);
+	store_stmt_done(stmt);
+	if (rc != DB_ROW && rc != DB_DONE) {
+		store_log_db(st, "reading a notification's claim");
+		return -1;
+	}
+	return 1;
+}
+
 int
 alertstore_outbox_delivered(struct store *st, int64_t id, int64_t now)
 {
 	return exec_write(
 	    st,
 	    "UPDATE outbox SET state = 'delivered', delivered_at = ?2, attempts = attempts + 1, "
-	    "last_error = ?3 WHERE id = ?1",
+	    "last_error = ?3, " CLAIM_ENDS " WHERE id = ?1",
 	    "marking a notification delivered", id, now, NULL);
 }
 
 int
 alertstore_outbox_retry(struct store *st, int64_t id, int64_t next_attempt, const char *error)
 {
-	return exec_write(
-	    st,
-	    "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2, last_error = ?3 "
-	    "WHERE id = ?1",
-	    "scheduling a notification retry", id, next_attempt, error);
+	return exec_write(st,
+	                  "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2, "
+	                  "last_error = ?3, " CLAIM_ENDS " WHERE id = ?1",
+	                  "scheduling a notification retry", id, next_attempt, error);
 }
 
 int
 alertstore_outbox_drop(struct store *st, int64_t id, const char *error)
 {
-	return exec_write(
-	    st,
-	    "UPDATE outbox SET state = 'dropped', last_error = coalesce(?3, last_error) "
-	    "WHERE id = ?1",
-	    "dropping a notification", id, 0, error);
+	return exec_write(st,
+	                  "UPDATE outbox SET state = 'dropped', last_error = coalesce(?3, "
+	                  "last_error), " CLAIM_ENDS " WHERE id = ?1",
+	                  "dropping a notification", id, 0, error);
 }
 
 int
@@ -286,7 +331,7 @@ alertstore_outbox_fail(struct store *st, int64_t id, const char *error)
 {
 	return exec_write(st,
 	                  "UPDATE outbox SET state = 'failed', attempts = attempts + 1, "
-	                  "last_error = ?3 WHERE id = ?1",
+	                  "last_error = ?3, " CLAIM_ENDS " WHERE id = ?1",
 	                  "marking a notification failed", id, 0, error);
 }
 

@@ -32,6 +32,8 @@ struct alert_row {
 	 * notification is made from it, so it lives with the alert and not only in the outbox,
 	 * whose delivered rows retention deletes. */
 	char *firing_payload;
+	/* The service's name as read (alertstore_get(), alertstore_each_active()); not written. */
+	char *service;
 };
 
 /* A notification to queue. Strings borrowed. */
@@ -81,6 +83,16 @@ void alert_row_release(struct alert_row *row);
 /* The oldest pending notification of 'webhook': 0 found, 1 none, -1 error. Release with
  * outbox_row_release. */
 int alertstore_outbox_head(struct store *st, const char *webhook, struct outbox_row *out);
+/* Several daemons on one database deliver the one outbox: before an attempt, a daemon claims the
+ * notification (outbox.claimed_by, claim_until) for this connection's owner (store_set_shard())
+ * until 'until' (ms), at 'now', so that no other attempts it meanwhile; the attempt's outcome
+ * (delivered, retry, fail, drop) ends the claim. A claim past its 'until' (its daemon was killed
+ * or lost the database mid-attempt) is anyone's: a notification goes out at least once, and once
+ * unless a daemon dies between a receiver's answer and its record. 0 claimed (always, with no
+ * owner: one daemon alone); 1 not claimed: another daemon's claim holds it until *held_until (ms;
+ * 0: it is no longer pending); -1 error (logged). */
+int alertstore_outbox_claim(struct store *st, int64_t id, int64_t now, int64_t until,
+                            int64_t *held_until) __attribute__((warn_unused_result));
 int alertstore_outbox_delivered(struct store *st, int64_t id, int64_t now)
     __attribute__((warn_unused_result));
 /* A failed attempt: attempts + 1, the error, and when to try next. */

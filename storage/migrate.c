@@ -34,7 +34,7 @@ static const struct {
     {"rollups", false},      {"rollup_hours", false}, {"rollup_stacks", false},
     {"rankings", false},     {"suspects", false},     {"alerts", false},
     {"outbox", false},       {"labelsets", false},    {"label_samples", true},
-    {"sample_stacks", true}, {"restart_moves", true},
+    {"sample_stacks", true}, {"restart_moves", true}, {"daemons", false},
 };
 #define NTABLES (sizeof(table_list) / sizeof(table_list[0]))
 

@@ -28,6 +28,27 @@ struct pg_migration {
  * the partitions of the days that exist. */
 static const struct pg_migration migrations[] = {
     {.version = 11, .sql = schema_sql},
+    /* SQLite's migration_shards_sql (storage/store.c): several daemons on one database */
+    {.version = 12,
+     .sql = "ALTER TABLE targets ADD COLUMN shard BIGINT NOT NULL DEFAULT 0;"
+            "ALTER TABLE rankings ADD COLUMN shard BIGINT NOT NULL DEFAULT 0;"
+            "ALTER TABLE rankings ADD COLUMN shards BIGINT NOT NULL DEFAULT 1;"
+            "CREATE INDEX rankings_shard ON rankings (shards, shard, id);"
+            "ALTER TABLE outbox ADD COLUMN claimed_by TEXT;"
+            "ALTER TABLE outbox ADD COLUMN claim_until BIGINT;"
+            "CREATE TABLE daemons ("
+            " shard BIGINT NOT NULL PRIMARY KEY,"
+            " shards BIGINT NOT NULL,"
+            " owner TEXT NOT NULL,"
+            " host TEXT NOT NULL,"
+            " pid BIGINT NOT NULL,"
+            " listen TEXT NOT NULL,"
+            " version TEXT NOT NULL,"
+            " started BIGINT NOT NULL,"
+            " heartbeat BIGINT NOT NULL,"
+            " stopped BIGINT,"
+            " scrape_mark BIGINT NOT NULL DEFAULT 0,"
+            " move_mark BIGINT NOT NULL DEFAULT 0)"},
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 

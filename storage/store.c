@@ -122,6 +122,40 @@ static const char migration_rollup_stacks_sql[] =
 	" PRIMARY KEY (service_id, location_id, hour, stack_id)) WITHOUT ROWID;\n"
 	"CREATE INDEX IF NOT EXISTS rollup_stacks_hour ON rollup_stacks (hour);\n";
 
+/* Several daemons on one database (storage/fleet.h), each the daemon of one shard of shard.count:
+ * - daemons: one row per shard index, held by the daemon running it (owner: a random id of that
+ *   run) and kept by its heartbeat; a row whose heartbeat is older than the lease, or stopped, can
+ *   be taken. scrape_mark and move_mark are the newest scrape id and restart move its ingest has
+ *   committed: what the shard's detector reads up to (every scrape of the shard's targets up to
+ *   them is committed, which the newest id of the whole table does not say once several daemons
+ *   write). WITHOUT ROWID: the shard index is a key, not a number SQLite hands out.
+ * - targets.shard: the shard of the daemon that registered the target, which scrapes it; its
+ *   detector ranks only those. rankings.shard and shards: the shard that stored the ranking, of
+ *   how many; every daemon shows the newest ranking of each shard of its own count, merged.
+ * - outbox.claimed_by and claim_until: a daemon delivering a notification claims it (its owner
+ *   id, until when) so that another waits for the claim to end instead of delivering it twice.
+ * Rows from before it are shard 0 of 1, which is what the single daemon they came from was. */
+static const char migration_shards_sql[] =
+	"ALTER TABLE targets ADD COLUMN shard INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE rankings ADD COLUMN shard INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE rankings ADD COLUMN shards INTEGER NOT NULL DEFAULT 1;"
+	"CREATE INDEX rankings_shard ON rankings (shards, shard, id);"
+	"ALTER TABLE outbox ADD COLUMN claimed_by TEXT;"
+	"ALTER TABLE outbox ADD COLUMN claim_until INTEGER;"
+	"CREATE TABLE daemons ("
+	" shard INTEGER NOT NULL PRIMARY KEY,"
+	" shards INTEGER NOT NULL,"
+	" owner TEXT NOT NULL,"
+	" host TEXT NOT NULL,"
+	" pid INTEGER NOT NULL,"
+	" listen TEXT NOT NULL,"
+	" version TEXT NOT NULL,"
+	" started INTEGER NOT NULL,"
+	" heartbeat INTEGER NOT NULL,"
+	" stopped INTEGER,"
+	" scrape_mark INTEGER NOT NULL DEFAULT 0,"
+	" move_mark INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;";
+
 /* Migrations, in order: entry i brings a database from user_version i to i + 1. Never edit a
  * released one. */
 static const char *const migrations[] = {
@@ -195,6 +229,7 @@ static const char *const migrations[] = {
 	" seq INTEGER PRIMARY KEY,"
 	" scrape_id INTEGER NOT NULL REFERENCES scrapes(id) ON DELETE CASCADE);"
 	"CREATE INDEX IF NOT EXISTS restart_moves_scrape ON restart_moves (scrape_id);",
+	migration_shards_sql,
 };
 /* clang-format on */
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -215,6 +250,11 @@ struct store {
 	struct stmt_slot stmts[STMT_CACHE_MAX];
 	size_t nstmts;
 	struct store_ingest *ingest; /* owned */
+	unsigned shard, shards;      /* store_set_shard(); 0 of 1 until then */
+	bool walk_all;               /* store_set_fleet(): the walks read every shard */
+	char *owner;                 /* the daemon's fleet id; NULL: none */
+	int64_t mark_scrape;         /* the newest scrape and restart move written in the open */
+	int64_t mark_move;           /* write transaction, for the shard's marks; 0: none */
 	char errbuf[512];            /* the message of the last failure, kept across the rollback */
 };
 
@@ -392,16 +432,96 @@ store_begin_read(struct store *st)
 	return 0;
 }
 
+/* A shard's daemon moves its marks (daemons.scrape_mark, move_mark) with the transaction that
+ * wrote past them, so that they never name a scrape not committed. Only while it holds the shard:
+ * a daemon whose shard another took writes nothing more. 0, or -1 (logged). */
+static int
+write_marks(struct store *st)
+{
+	struct db_stmt *stmt;
+
+	if (st->owner == NULL || st->shards <= 1 || (st->mark_scrape == 0 && st->mark_move == 0))
+		return 0;
+	stmt = store_prepare(
+	    st, "UPDATE daemons SET scrape_mark = " STORE_SQL_MAX(
+	            "scrape_mark",
+	            "?1") ", move_mark = " STORE_SQL_MAX("move_mark",
+	                                                 "?2") " WHERE shard = ?3 AND owner = ?4");
+	if (stmt == NULL)
+		return -1;
+	db_bind_int64(stmt, 1, st->mark_scrape);
+	db_bind_int64(stmt, 2, st->mark_move);
+	db_bind_int64(stmt, 3, st->shard);
+	db_bind_text(stmt, 4, st->owner);
+	if (store_step_write(st, stmt, "moving the shard's marks") != 0)
+		return -1;
+	if (db_changes(st->db) != 1) {
+		store_set_error(st, "shard %u is no longer held by this daemon (another took it)",
+		                st->shard);
+		log_err("store: '%s': %s", st->path, st->errbuf);
+		return -1;
+	}
+	return 0;
+}
+
 /* Commit the open transaction: 0, or -1 logged as "<what>" (the transaction is left to the
  * caller's rollback). */
 static int
 commit(struct store *st, const char *what)
 {
+	if (write_marks(st) < 0)
+		return -1;
 	if (db_commit(st->db) < 0) {
 		store_log_db(st, what);
 		return -1;
 	}
+	st->mark_scrape = st->mark_move = 0;
 	return 0;
+}
+
+void
+store_set_shard(struct store *st, unsigned index, unsigned count, const char *owner)
+{
+	st->shard = count > 1 ? index : 0;
+	st->shards = count > 1 ? count : 1;
+	st->walk_all = false;
+	free(st->owner);
+	st->owner = owner != NULL ? xstrdup(owner) : NULL;
+}
+
+void
+store_set_fleet(struct store *st, unsigned count)
+{
+	store_set_shard(st, 0, count, NULL);
+	st->walk_all = true;
+}
+
+void
+store_shard(const struct store *st, unsigned *index, unsigned *count)
+{
+	*index = st->shard;
+	*count = st->shards;
+}
+
+const char *
+store_owner(const struct store *st)
+{
+	return st->owner;
+}
+
+int64_t
+store_walk_shard(const struct store *st)
+{
+	return st->shards > 1 && !st->walk_all ? (int64_t)st->shard : -1;
+}
+
+void
+store_mark_written(struct store *st, int64_t scrape_id, int64_t move_seq)
+{
+	if (scrape_id > st->mark_scrape)
+		st->mark_scrape = scrape_id;
+	if (move_seq > st->mark_move)
+		st->mark_move = move_seq;
 }
 
 int
@@ -425,6 +545,7 @@ store_rollback(struct store *st)
 		db_reset(st->stmts[i].stmt);
 	if (db_in_transaction(st->db) && db_rollback(st->db) < 0)
 		log_err("store: '%s': rolling back: %s", st->path, db_errmsg(st->db));
+	st->mark_scrape = st->mark_move = 0;
 	/* Ids interned inside a rolled-back write transaction no longer exist. */
 	if (st->in_write) {
 		store_ingest_forget(st->ingest);
@@ -695,6 +816,7 @@ store_open(const char *path, unsigned flags)
 	bool pg = db_target_is_postgres(path);
 
 	st = xcalloc(1, sizeof(*st));
+	st->shards = 1;
 	/* messages name the target without its password */
 	st->path = db_target_shown(path);
 	st->flags = flags;
@@ -738,6 +860,7 @@ store_free(struct store *st)
 	/* finalizes the cached statements */
 	db_close(st->db);
 	store_ingest_free(st->ingest);
+	free(st->owner);
 	free(st->path);
 	free(st);
 }
@@ -829,14 +952,18 @@ store_target_upsert(struct store *st, const char *service, const char *labels_js
 	if (service_id < 0)
 		goto out_rollback;
 
+	/* the shard registering a target scrapes it: a target moved by a new shard.count is the
+	 * new shard's from its first registration there */
 	stmt = store_prepare(
-	    st, "INSERT INTO targets (service_id, url, first_seen) VALUES (?1, ?2, ?3)"
-	        " ON CONFLICT (service_id, url) DO UPDATE SET active = 1 RETURNING id");
+	    st, "INSERT INTO targets (service_id, url, first_seen, shard) VALUES (?1, ?2, ?3, ?4)"
+	        " ON CONFLICT (service_id, url) DO UPDATE SET active = 1, shard = excluded.shard"
+	        " RETURNING id");
 	if (stmt == NULL)
 		goto out_rollback;
 	db_bind_int64(stmt, 1, service_id);
 	db_bind_text(stmt, 2, url);
 	db_bind_int64(stmt, 3, clock_wall_ms());
+	db_bind_int64(stmt, 4, st->shard);
 	snprintf(what, sizeof(what), "registering target '%.200s'", url);
 	target_id = store_step_id(st, stmt, what);
 	if (target_id < 0)
@@ -874,9 +1001,12 @@ store_targets_set_active(struct store *st, const int64_t *ids, size_t n)
 	qsort(want, n, sizeof(*want), cmp_id);
 	if (store_begin(st) < 0)
 		goto out_free;
-	stmt = store_prepare(st, "SELECT id FROM targets WHERE active = 1");
+	/* of several daemons, each (de)activates its own shard's targets only */
+	stmt = store_prepare(
+	    st, "SELECT id FROM targets t WHERE active = 1 AND " STORE_SQL_SHARD("?1"));
 	if (stmt == NULL)
 		goto out_rollback;
+	db_bind_int64(stmt, 1, store_walk_shard(st));
 	while ((rc = db_step(stmt)) == DB_ROW) {
 		int64_t id = db_column_int64(stmt, 0);
 

@@ -33,6 +33,28 @@ void store_free(struct store *st);
 /* The database's last error message for this connection. Borrowed. */
 const char *store_errmsg(struct store *st);
 
+/* ---- Shards: several daemons on one database (storage/fleet.h) ----
+ *
+ * A daemon runs shard 'index' of 'count' (config shard.index, shard.count) and tells each of its
+ * connections so. Then:
+ * - a target it registers is its shard's (targets.shard), and the active set it writes
+ *   (store_targets_set_active()) touches its shard's targets only;
+ * - with count > 1, the walks the detector ranks from (store_each_scrape(), store_each_sample(),
+ *   the window's) read the shard's targets only, up to the shard's marks (store_window_marks());
+ * - a ranking is stored as the shard's, and store_ranking_load() shows every shard's newest,
+ *   merged: the fleet;
+ * - with an 'owner' (the daemon's fleet id, storage/fleet.h; NULL: none), each write transaction
+ *   that stores scrapes moves the shard's marks, and fails once another daemon took the shard;
+ *   the outbox is claimed in its name (storage/alertstore.h).
+ * Every connection is shard 0 of 1 until told otherwise: one daemon, which owns everything. */
+void store_set_shard(struct store *st, unsigned index, unsigned count, const char *owner);
+/* A reader of the whole fleet of 'count' shards (the web): its rankings are every shard's, merged,
+ * and its walks read every target. */
+void store_set_fleet(struct store *st, unsigned count);
+void store_shard(const struct store *st, unsigned *index, unsigned *count);
+/* The owner given to store_set_shard(), NULL: none. Borrowed. */
+const char *store_owner(const struct store *st);
+
 /* Register a service (with its labels as a JSON object text, or NULL) and its target URL; marks it
  * active. Returns the target id (> 0), or -1 (logged). Idempotent. */
 int64_t store_target_upsert(struct store *st, const char *service, const char *labels_json,
@@ -344,14 +366,21 @@ struct ranking {
 	size_t n;
 };
 
-/* Replace the stored ranking with 'r' (one transaction; keeps a bounded history). 0, or -1. */
+/* Store 'r' as this connection's shard's newest ranking (one transaction; keeps a bounded history
+ * per shard). 0, or -1. */
 int store_ranking_save(struct store *st, const struct ranking *r)
     __attribute__((warn_unused_result));
 /* Load the latest ranking, optionally only 'service' (NULL: all) and at most 'limit' entries (0:
- * all), ranks as stored. 0 loaded (r->n may be 0), 1 no ranking stored yet, -1 error. Caller
- * releases with ranking_release. */
+ * all): the newest ranking of every shard of this connection's shard.count (store_set_shard()),
+ * which for one daemon is its own, ranks as stored. Of several shards, the suspects are merged in
+ * suspect_cmp() order and ranked again, each (service, location) once; generated_at is the oldest
+ * shard's, duration_ms the longest. 0 loaded (r->n may be 0), 1 no ranking stored yet, -1 error.
+ * Caller releases with ranking_release. */
 int store_ranking_load(struct store *st, const char *service, size_t limit, struct ranking *r);
 void ranking_release(struct ranking *r);
+/* The order of a ranking (qsort): confirmed leaks first, then by score, current count, service
+ * and location id, all descending but the ids. */
+int suspect_cmp(const void *a, const void *b);
 void suspect_release(struct suspect *s);
 
 /* ---- Target health (web, /metrics, STATUS=) ---- */

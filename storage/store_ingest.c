@@ -1038,7 +1038,8 @@ static const char sample_pg[] =
 /* A restart placed on an earlier scrape (?1), for the readers that follow them; on PostgreSQL with
  * that scrape's time (?2). */
 static const char move_sqlite[] = "INSERT INTO restart_moves (scrape_id) VALUES (?1)";
-static const char move_pg[] = "INSERT INTO restart_moves (scrape_id, scrape_ts) VALUES (?1, ?2)";
+static const char move_pg[] =
+    "INSERT INTO restart_moves (scrape_id, scrape_ts) VALUES (?1, ?2) RETURNING seq";
 
 /* store_add_scrape(), once: sets *no_partition (the scrape rolled back, -1) when PostgreSQL had no
  * partition for a row of it. */
@@ -1166,6 +1167,7 @@ add_scrape(struct store *st, const struct scrape_record *rec, bool *no_partition
 		scrape_id = db_last_insert_rowid(store_dbh(st));
 	}
 	ing->now.scrape_id = scrape_id;
+	store_mark_written(st, scrape_id, 0);
 
 	/* one statement for every sample: each step rebinds all but the scrape's id */
 	if (p != NULL && p->nlocations > 0) {
@@ -1249,10 +1251,19 @@ add_scrape(struct store *st, const struct scrape_record *rec, bool *no_partition
 		if (stmt == NULL)
 			goto out_rollback;
 		db_bind_int64(stmt, 1, ing->goid_marked);
-		if (pg)
+		if (pg) {
+			int64_t seq;
+
 			db_bind_int64(stmt, 2, ing->goid_marked_ts);
-		if (store_step_write(st, stmt, what) != 0)
-			goto out_rollback;
+			seq = store_step_id(st, stmt, what);
+			if (seq < 0)
+				goto out_rollback;
+			store_mark_written(st, 0, seq);
+		} else {
+			if (store_step_write(st, stmt, what) != 0)
+				goto out_rollback;
+			store_mark_written(st, 0, db_last_insert_rowid(store_dbh(st)));
+		}
 	}
 	if (!batch && store_commit(st) < 0)
 		return -1;

@@ -117,6 +117,15 @@ int store_labels_retention(struct store *st, int64_t cutoff, unsigned limit);
 	"CASE WHEN " a " IS NULL OR " b " IS NULL THEN NULL WHEN " b " < " a " THEN " b " ELSE " a \
 	" END"
 
+/* The shard whose targets the detector's walks read: the store's shard index when shard.count > 1,
+ * else -1 (every target). STORE_SQL_SHARD(p) is the condition on targets t for it bound as
+ * parameter 'p' (a string literal such as "?3"). */
+int64_t store_walk_shard(const struct store *st);
+#define STORE_SQL_SHARD(p) "(CAST(" p " AS BIGINT) < 0 OR t.shard = " p ")"
+/* The ingest wrote scrape 'scrape_id' and restart move 'move_seq' (0: none) in the open write
+ * transaction: its commit moves the shard's marks past them (store_set_shard()). */
+void store_mark_written(struct store *st, int64_t scrape_id, int64_t move_seq);
+
 /* True when the store is on PostgreSQL: for the few statements written twice, side by side (the
  * raw tables' scrape_ts there, SQLite's rowid here). */
 bool store_on_pg(struct store *st);

@@ -72,8 +72,8 @@ each_scrape_service(struct store *st, const char *service, int64_t since,
 	    "s.kind, s.restart IS NOT NULL, t.active"
 	    " FROM services sv CROSS JOIN targets t CROSS JOIN scrapes s"
 	    " WHERE sv.name = ?1 AND t.service_id = sv.id AND s.target_id = t.id AND s.ts >= ?2"
-	    " AND s.status = 'ok' AND s.detail = 0"
-	    " ORDER BY t.url, s.ts";
+	    " AND s.status = 'ok' AND s.detail = 0 AND " STORE_SQL_SHARD(
+	        "?3") " ORDER BY t.url, s.ts";
 	struct db_stmt *stmt = store_prepare(st, sql);
 	int rc, ret = 0;
 
@@ -81,6 +81,7 @@ each_scrape_service(struct store *st, const char *service, int64_t since,
 		return -1;
 	db_bind_text(stmt, 1, service);
 	db_bind_int64(stmt, 2, since);
+	db_bind_int64(stmt, 3, store_walk_shard(st));
 	while ((rc = db_step(stmt)) == DB_ROW) {
 		const char *kind = db_column_text(stmt, 7);
 		struct store_scrape s = {
@@ -122,8 +123,8 @@ each_sample_service(struct store *st, const char *service, int64_t since,
 	    " x.max_wait, x.median_wait"
 	    " FROM services sv CROSS JOIN targets t CROSS JOIN scrapes s CROSS JOIN samples x"
 	    " WHERE sv.name = ?1 AND t.service_id = sv.id AND s.target_id = t.id AND s.ts >= ?2"
-	    " AND s.status = 'ok' AND x.scrape_id = s.id"
-	    " ORDER BY x.location_id, t.url, s.ts, s.id";
+	    " AND s.status = 'ok' AND x.scrape_id = s.id AND " STORE_SQL_SHARD(
+	        "?3") " ORDER BY x.location_id, t.url, s.ts, s.id";
 	struct db_stmt *stmt = store_prepare(st, sql);
 	int rc, ret = 0;
 
@@ -131,6 +132,7 @@ each_sample_service(struct store *st, const char *service, int64_t since,
 		return -1;
 	db_bind_text(stmt, 1, service);
 	db_bind_int64(stmt, 2, since);
+	db_bind_int64(stmt, 3, store_walk_shard(st));
 	while ((rc = db_step(stmt)) == DB_ROW) {
 		struct store_sample s = {
 		    .scrape_id = db_column_int64(stmt, 0),
@@ -557,14 +559,18 @@ store_ranking_save(struct store *st, const struct ranking *r)
 {
 	struct db_stmt *stmt;
 	int64_t ranking_id;
+	unsigned shard, shards;
 	size_t i;
 
 	if (store_begin(st) < 0)
 		return -1;
-	stmt = store_prepare(st, "INSERT INTO rankings (generated_at, window_seconds, duration_ms) "
-	                         "VALUES (?1, ?2, ?3) RETURNING id");
+	stmt = store_prepare(st, "INSERT INTO rankings (generated_at, window_seconds, duration_ms, "
+	                         "shard, shards) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id");
 	if (stmt == NULL)
 		goto out_rollback;
+	store_shard(st, &shard, &shards);
+	db_bind_int64(stmt, 4, shard);
+	db_bind_int64(stmt, 5, shards);
 	db_bind_int64(stmt, 1, r->generated_at);
 	db_bind_int64(stmt, 2,
 	              r->window_seconds > INT64_MAX ? INT64_MAX : (int64_t)r->window_seconds);
@@ -615,11 +621,17 @@ store_ranking_save(struct store *st, const struct ranking *r)
 			goto out_rollback;
 	}
 
-	stmt = store_prepare(st, "DELETE FROM rankings WHERE id <= ?1 - ?2");
+	/* the shard's own older ones: the others' newest stay whatever this one stores */
+	stmt =
+	    store_prepare(st, "DELETE FROM rankings WHERE shards = ?3 AND shard = ?4 AND id <"
+	                      " (SELECT min(id) FROM (SELECT id FROM rankings WHERE shards = ?3"
+	                      " AND shard = ?4 AND id <= ?1 ORDER BY id DESC LIMIT ?2) AS kept)");
 	if (stmt == NULL)
 		goto out_rollback;
 	db_bind_int64(stmt, 1, ranking_id);
 	db_bind_int64(stmt, 2, STORE_RANKINGS_KEEP);
+	db_bind_int64(stmt, 3, shards);
+	db_bind_int64(stmt, 4, shard);
 	if (store_step_write(st, stmt, "pruning old rankings") != 0)
 		goto out_rollback;
 	return store_commit(st);
@@ -658,7 +670,26 @@ ranking_release(struct ranking *r)
 }
 
 int
-store_ranking_load(struct store *st, const char *service, size_t limit, struct ranking *r)
+suspect_cmp(const void *x, const void *y)
+{
+	const struct suspect *a = x, *b = y;
+
+	if (a->confirmed != b->confirmed)
+		return a->confirmed ? -1 : 1;
+	if (a->score != b->score)
+		return a->score > b->score ? -1 : 1;
+	if (a->current_count != b->current_count)
+		return a->current_count > b->current_count ? -1 : 1;
+	if (a->service_id != b->service_id)
+		return a->service_id < b->service_id ? -1 : 1;
+	return (a->location_id > b->location_id) - (a->location_id < b->location_id);
+}
+
+/* Append the suspects of ranking 'ranking_id' (of 'service' when not NULL, the first 'limit': 0
+ * all) to 'r'. 0, or -1 (logged). */
+static int
+load_suspects(struct store *st, int64_t ranking_id, const char *service, size_t limit,
+              struct ranking *r, size_t *cap)
 {
 	static const char suspects_sql[] =
 	    "SELECT su.rank, su.service_id, su.location_id, sv.name, l.function, l.file, l.line, "
@@ -674,38 +705,11 @@ store_ranking_load(struct store *st, const char *service, size_t limit, struct r
 	    " LEFT JOIN stacks k ON k.id = coalesce(su.stack_id, l.stack_id)"
 	    " WHERE su.ranking_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR sv.name = ?2)"
 	    " ORDER BY su.rank LIMIT ?3";
-	struct db_stmt *stmt;
-	size_t cap = 0;
-	int64_t ranking_id;
+	struct db_stmt *stmt = store_prepare(st, suspects_sql);
 	int rc;
 
-	memset(r, 0, sizeof(*r));
-	if (store_begin_read(st) < 0)
+	if (stmt == NULL)
 		return -1;
-	stmt = store_prepare(st, "SELECT id, generated_at, window_seconds, duration_ms FROM "
-	                         "rankings ORDER BY id DESC LIMIT 1");
-	if (stmt == NULL)
-		goto out_rollback;
-	rc = db_step(stmt);
-	if (rc == DB_DONE) {
-		store_stmt_done(stmt);
-		store_rollback(st);
-		return 1;
-	}
-	if (rc != DB_ROW) {
-		store_log_db(st, "loading the ranking");
-		store_stmt_done(stmt);
-		goto out_rollback;
-	}
-	ranking_id = db_column_int64(stmt, 0);
-	r->generated_at = db_column_int64(stmt, 1);
-	r->window_seconds = (uint64_t)db_column_int64(stmt, 2);
-	r->duration_ms = (uint32_t)db_column_int64(stmt, 3);
-	store_stmt_done(stmt);
-
-	stmt = store_prepare(st, suspects_sql);
-	if (stmt == NULL)
-		goto out_rollback;
 	db_bind_int64(stmt, 1, ranking_id);
 	if (service != NULL)
 		db_bind_text(stmt, 2, service);
@@ -714,16 +718,9 @@ store_ranking_load(struct store *st, const char *service, size_t limit, struct r
 	while ((rc = db_step(stmt)) == DB_ROW) {
 		struct suspect *s;
 
-		if (r->n == cap) {
-			struct suspect *grown;
-
-			cap = cap ? cap * 2 : 16;
-			grown = realloc(r->suspects, cap * sizeof(*grown));
-			if (grown == NULL) {
-				log_err("store: out of memory");
-				abort();
-			}
-			r->suspects = grown;
+		if (r->n == *cap) {
+			*cap = *cap ? *cap * 2 : 16;
+			r->suspects = xrealloc(r->suspects, *cap * sizeof(*r->suspects));
 		}
 		s = &r->suspects[r->n++];
 		memset(s, 0, sizeof(*s));
@@ -752,19 +749,105 @@ store_ranking_load(struct store *st, const char *service, size_t limit, struct r
 		s->sparkline_json = store_column_strdup(stmt, 22, true);
 		s->stack_id = db_column_int64(stmt, 23);
 	}
+	store_stmt_done(stmt);
 	if (rc != DB_DONE) {
 		store_log_db(st, "loading the ranking's suspects");
-		store_stmt_done(stmt);
-		goto out_release;
+		return -1;
+	}
+	return 0;
+}
+
+/* Rankings of several shards as one: by suspect_cmp(), a (service, location) once (the first: a
+ * service split over shards by target is ranked on each one's part), ranked again from 1, at most
+ * 'limit' (0: all). */
+static void
+merge_shards(struct ranking *r, size_t limit)
+{
+	size_t i, j, n = 0;
+
+	qsort(r->suspects, r->n, sizeof(*r->suspects), suspect_cmp);
+	for (i = 0; i < r->n; i++) {
+		struct suspect *s = &r->suspects[i];
+		bool seen = false;
+
+		for (j = 0; j < n && !seen; j++)
+			seen = r->suspects[j].service_id == s->service_id &&
+			       r->suspects[j].location_id == s->location_id;
+		if (seen || (limit > 0 && n == limit)) {
+			suspect_release(s);
+			continue;
+		}
+		if (n != i)
+			r->suspects[n] = *s;
+		r->suspects[n].rank = (int)(n + 1);
+		n++;
+	}
+	r->n = n;
+}
+
+int
+store_ranking_load(struct store *st, const char *service, size_t limit, struct ranking *r)
+{
+	/* The newest ranking of each shard of this daemon's shard.count (rankings of another count
+	 * are a layout no daemon runs any more). */
+	struct db_stmt *stmt;
+	int64_t *ids = NULL;
+	unsigned shard, shards;
+	size_t n = 0, capids = 0, cap = 0, i;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	store_shard(st, &shard, &shards);
+	if (store_begin_read(st) < 0)
+		return -1;
+	stmt = store_prepare(st, "SELECT r.id, r.generated_at, r.window_seconds, r.duration_ms"
+	                         " FROM rankings r WHERE r.shards = ?1 AND r.id = (SELECT max(id)"
+	                         " FROM rankings x WHERE x.shards = ?1 AND x.shard = r.shard)"
+	                         " ORDER BY r.shard");
+	if (stmt == NULL)
+		goto out_rollback;
+	db_bind_int64(stmt, 1, shards);
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		uint32_t duration = (uint32_t)db_column_int64(stmt, 3);
+		int64_t generated = db_column_int64(stmt, 1);
+
+		if (n == capids) {
+			capids = capids ? capids * 2 : 4;
+			ids = xrealloc(ids, capids * sizeof(*ids));
+		}
+		ids[n] = db_column_int64(stmt, 0);
+		/* the fleet's ranking is as old as its oldest part, and took as long as its longest
+		 */
+		if (n == 0 || generated < r->generated_at)
+			r->generated_at = generated;
+		if (duration > r->duration_ms)
+			r->duration_ms = duration;
+		r->window_seconds = (uint64_t)db_column_int64(stmt, 2);
+		n++;
 	}
 	store_stmt_done(stmt);
+	if (rc != DB_ROW && rc != DB_DONE) {
+		store_log_db(st, "loading the ranking");
+		goto out_rollback;
+	}
+	if (n == 0) {
+		store_rollback(st);
+		return 1;
+	}
+	for (i = 0; i < n; i++)
+		if (load_suspects(st, ids[i], service, limit, r, &cap) < 0)
+			goto out_release;
+	if (n > 1)
+		merge_shards(r, limit);
 	store_rollback(st);
+	free(ids);
 	return 0;
 
 out_release:
 	ranking_release(r);
 out_rollback:
 	store_rollback(st);
+	free(ids);
 	return -1;
 }
 
@@ -773,12 +856,21 @@ out_rollback:
 int
 store_window_marks(struct store *st, int64_t *scrape_id, int64_t *move_seq)
 {
+	/* One daemon writes alone, so the newest id is committed with everything before it; of
+	 * several, another daemon may commit a newer id before this one commits an older one: the
+	 * shard's own marks say how far its scrapes are committed. */
 	struct db_stmt *stmt =
-	    store_prepare(st, "SELECT (SELECT coalesce(max(id), 0) FROM scrapes),"
-	                      " (SELECT coalesce(max(seq), 0) FROM restart_moves)");
+	    store_walk_shard(st) < 0
+	        ? store_prepare(st, "SELECT (SELECT coalesce(max(id), 0) FROM scrapes),"
+	                            " (SELECT coalesce(max(seq), 0) FROM restart_moves)")
+	        : store_prepare(st,
+	                        "SELECT coalesce(max(scrape_mark), 0), coalesce(max(move_mark), 0)"
+	                        " FROM daemons WHERE shard = ?1");
 
 	if (stmt == NULL)
 		return -1;
+	if (store_walk_shard(st) >= 0)
+		db_bind_int64(stmt, 1, store_walk_shard(st));
 	if (db_step(stmt) != DB_ROW) {
 		store_log_db(st, "reading the newest scrape");
 		store_stmt_done(stmt);
@@ -797,11 +889,12 @@ store_each_window_target(struct store *st,
 	struct db_stmt *stmt =
 	    store_prepare(st, "SELECT t.id, t.service_id, sv.name, t.url, t.active"
 	                      " FROM targets t JOIN services sv ON sv.id = t.service_id"
-	                      " ORDER BY t.id");
+	                      " WHERE " STORE_SQL_SHARD("?1") " ORDER BY t.id");
 	int rc, ret = 0;
 
 	if (stmt == NULL)
 		return -1;
+	db_bind_int64(stmt, 1, store_walk_shard(st));
 	while ((rc = db_step(stmt)) == DB_ROW) {
 		struct store_window_target t = {
 		    .target_id = db_column_int64(stmt, 0),
@@ -874,12 +967,13 @@ store_each_window_row(struct store *st, int64_t since, int64_t upto,
 	    st, "SELECT " WINDOW_ROW_COLUMNS " FROM targets t CROSS JOIN scrapes s"
 	        " LEFT JOIN samples x ON x.scrape_id = s.id"
 	        " WHERE s.target_id = t.id AND s.ts >= ?1 AND s.id <= ?2 AND s.status = 'ok'"
-	        " ORDER BY t.id, s.ts, s.id, x.location_id");
+	        " AND " STORE_SQL_SHARD("?3") " ORDER BY t.id, s.ts, s.id, x.location_id");
 
 	if (stmt == NULL)
 		return -1;
 	db_bind_int64(stmt, 1, since);
 	db_bind_int64(stmt, 2, upto);
+	db_bind_int64(stmt, 3, store_walk_shard(st));
 	return window_rows(st, stmt, cb, arg);
 }
 
@@ -887,17 +981,28 @@ int
 store_each_window_row_after(struct store *st, int64_t after, int64_t upto, int64_t since,
                             int (*cb)(const struct store_window_row *r, void *arg), void *arg)
 {
+	/* of several daemons, the shard's targets' scrapes only: the one join more is left out of
+	 * one daemon's statement */
 	struct db_stmt *stmt =
-	    store_prepare(st, "SELECT " WINDOW_ROW_COLUMNS " FROM scrapes s"
-	                      " LEFT JOIN samples x ON x.scrape_id = s.id"
-	                      " WHERE s.id > ?1 AND s.id <= ?2 AND s.ts >= ?3 AND s.status = 'ok'"
-	                      " ORDER BY s.id, x.location_id");
+	    store_walk_shard(st) < 0
+	        ? store_prepare(st, "SELECT " WINDOW_ROW_COLUMNS " FROM scrapes s"
+	                            " LEFT JOIN samples x ON x.scrape_id = s.id"
+	                            " WHERE s.id > ?1 AND s.id <= ?2 AND s.ts >= ?3"
+	                            " AND s.status = 'ok' ORDER BY s.id, x.location_id")
+	        : store_prepare(st, "SELECT " WINDOW_ROW_COLUMNS " FROM scrapes s"
+	                            " JOIN targets t ON t.id = s.target_id"
+	                            " LEFT JOIN samples x ON x.scrape_id = s.id"
+	                            " WHERE s.id > ?1 AND s.id <= ?2 AND s.ts >= ?3"
+	                            " AND s.status = 'ok' AND t.shard = ?4"
+	                            " ORDER BY s.id, x.location_id");
 
 	if (stmt == NULL)
 		return -1;
 	db_bind_int64(stmt, 1, after);
 	db_bind_int64(stmt, 2, upto);
 	db_bind_int64(stmt, 3, since);
+	if (store_walk_shard(st) >= 0)
+		db_bind_int64(stmt, 4, store_walk_shard(st));
 	return window_rows(st, stmt, cb, arg);
 }
 

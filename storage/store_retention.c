@@ -703,6 +703,9 @@ retention_drop_days(struct store *st, int64_t cutoff)
 	return 0;
 }
 
+/* Any constant: the key of the advisory lock a retention step holds on PostgreSQL. */
+#define RETENTION_LOCK_KEY "7809847927456342019"
+
 int
 store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t rollup_ms,
                      unsigned budget)
@@ -726,6 +729,30 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 		return -1;
 	if (store_begin(st) < 0)
 		return -1;
+	/* Several daemons on one database take turns: two rolling up the same hour at once would
+	 * both add it. SQLite's write transaction is the turn already. */
+	if (pg) {
+		struct db_stmt *stmt =
+		    store_prepare(st, "SELECT CAST(pg_try_advisory_xact_lock(" RETENTION_LOCK_KEY
+		                      ") AS INTEGER)");
+		int rc;
+
+		if (stmt == NULL)
+			goto out_rollback;
+		rc = db_step(stmt);
+		if (rc != DB_ROW) {
+			store_log_db(st, "retention: taking its turn");
+			store_stmt_done(stmt);
+			goto out_rollback;
+		}
+		rc = db_column_int(stmt, 0);
+		store_stmt_done(stmt);
+		if (rc == 0) {
+			/* another daemon's turn: this one looks again at its next pass */
+			store_rollback(st);
+			return 0;
+		}
+	}
 
 	/* Whole hours only, one (target, hour) at a time, oldest first: an instance's contribution
 	 * to an hour's rollup is then added exactly once, so instances and means stay exact across
@@ -857,8 +884,9 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 
 	n = retention_delete(
 	    st,
-	    "DELETE FROM rankings WHERE id IN (SELECT id FROM rankings"
-	    " WHERE id < (SELECT id FROM rankings ORDER BY id DESC LIMIT 1 OFFSET ?1) LIMIT ?2)",
+	    "DELETE FROM rankings WHERE id IN (SELECT id FROM rankings r WHERE id < (SELECT x.id"
+	    " FROM rankings x WHERE x.shards = r.shards AND x.shard = r.shard"
+	    " ORDER BY x.id DESC LIMIT 1 OFFSET ?1) LIMIT ?2)",
 	    STORE_RANKINGS_KEEP - 1, row_budget, "retention: deleting old rankings");
 	if (n < 0)
 		goto out_rollback;

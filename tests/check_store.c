@@ -1624,7 +1624,8 @@ END_TEST
  * migrations after the version set run again). */
 #define DROP_CALL_SITES                                                                            \
 	"DROP TABLE sample_stacks; DROP INDEX stacks_last_seen; DROP INDEX suspects_stack;"        \
-	" ALTER TABLE stacks DROP COLUMN last_seen; ALTER TABLE suspects DROP COLUMN stack_id;"
+	" ALTER TABLE stacks DROP COLUMN last_seen; ALTER TABLE suspects DROP COLUMN "             \
+	"stack_id;" TESTUTIL_DROP_SHARDS
 
 START_TEST(test_lifetime_migration)
 {

@@ -44,4 +44,12 @@ struct db_stmt *testutil_db_prepare(struct db *db, const char *sql);
 /* The first column of the one row 'sql' returns (no parameters), as an integer. */
 int64_t testutil_db_int(struct db *db, const char *sql);
 
+
+/* SQL undoing SQLite's shards migration (storage/store.c, migration_shards_sql), for the tests
+ * that take a database back to an earlier version and migrate it again. */
+#define TESTUTIL_DROP_SHARDS                                                                       \
+	" DROP TABLE daemons; DROP INDEX rankings_shard; ALTER TABLE rankings DROP COLUMN shards;" \
+	" ALTER TABLE rankings DROP COLUMN shard; ALTER TABLE targets DROP COLUMN shard;"          \
+	" ALTER TABLE outbox DROP COLUMN claim_until; ALTER TABLE outbox DROP COLUMN claimed_by;"
+
 #endif

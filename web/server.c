@@ -98,6 +98,7 @@ struct web {
 	/* Fixed at start (restart keys). */
 	char *database;
 	char *database_shown; /* in messages: its password masked (db_target_shown()) */
+	unsigned shards;      /* shard.count: the fleet whose rankings a page shows */
 	char *listen;
 	char *tls_key;
 	char *tls_cert;
@@ -303,6 +304,7 @@ pool_get(struct web *w, int64_t deadline, bool priority)
 		c->st = store_open(w->database, STORE_READONLY);
 		if (!c->st)
 			goto out_free;
+		store_set_fleet(c->st, w->shards);
 		if (query_reader_setup(c->st, conn_progress, c) < 0) {
 			log_err("web: '%s': preparing a read connection: %s", w->database_shown,
 			        store_errmsg(c->st));
@@ -810,6 +812,7 @@ web_start(const struct config *cfg)
 	pthread_cond_init(&w->pool_free, NULL);
 	w->heartbeat_ms = clock_wall_ms();
 	w->database = strdup(cfg->database);
+	w->shards = cfg->shard_count;
 	w->database_shown = db_target_shown(cfg->database);
 	w->listen = strdup(cfg->listen);
 	w->request_timeout = cfg->web.request_timeout ? cfg->web.request_timeout : 30;

@@ -1157,7 +1157,7 @@ fleet_run(const struct fleet_scenario *sc, const char *dir, bool alerts, struct 
 	if (!r->st || !r->win)
 		goto out_free;
 	if (alerts) {
-		r->alert = alert_start(r->cfg);
+		r->alert = alert_start(r->cfg, NULL);
 		if (!r->alert)
 			goto out_free;
 	}

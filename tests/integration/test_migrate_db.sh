@@ -42,7 +42,7 @@ pq() {
 }
 
 tables="services targets scrapes stacks locations samples rollups rollup_hours rollup_stacks rankings suspects
-	alerts outbox labelsets label_samples sample_stacks restart_moves"
+	alerts outbox labelsets label_samples sample_stacks restart_moves daemons"
 
 # same_counts URI: every table has as many rows in $DB as at URI; prints them.
 same_counts() {
