@@ -11,7 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/config.h"
 #include "collector/profile.h"
+#include "collector/targets.h"
+#include "detect/alert.h"
 #include "storage/alertstore.h"
 #include "storage/fleet.h"
 #include "storage/store.h"
@@ -462,6 +465,79 @@ START_TEST(test_outbox_claimed_once)
 }
 END_TEST
 
+/* An alerter of shard 'index' of 2 on the test database, without webhooks. */
+static struct alerter *
+shard_alerter(unsigned index)
+{
+	struct config_errors errs = {0};
+	struct config *cfg;
+	struct alerter *a;
+	char yaml[1400];
+
+	snprintf(yaml, sizeof(yaml),
+	         "database: \"%s\"\nshard: {index: %u, count: 2}\n"
+	         "alerting: {min_score: 0.5, min_count: 20, for: 1m}\n",
+	         dbpath, index);
+	cfg = config_load_buffer("shards.yaml", yaml, strlen(yaml), &errs);
+	ck_assert_msg(cfg != NULL, "config: %s", errs.n ? errs.msgs[0] : "?");
+	config_errors_release(&errs);
+	a = alert_open(cfg, NULL);
+	ck_assert_ptr_nonnull(a);
+	config_unref(cfg);
+	return a;
+}
+
+START_TEST(test_alerts_by_shard)
+{
+	static const char *const names[] = {"alpha", "bravo", "charlie", "delta"};
+	struct store *sh[2] = {daemon_store(0, 2, NULL), daemon_store(1, 2, NULL)};
+	struct alerter *al[2] = {shard_alerter(0), shard_alerter(1)};
+	struct suspect s[2][4];
+	size_t n[2] = {0, 0};
+	int64_t loc;
+	int mine[2] = {0, 0};
+	char sql[200];
+
+	testutil_db_exec(store_dbh(sh[0]),
+	                 "INSERT INTO locations (function, file, line, op, first_seen, last_seen)"
+	                 " VALUES ('main.leak', '/l.go', 1, 'chan send', 0, 0)");
+	loc = testutil_db_int(store_dbh(sh[0]), "SELECT id FROM locations");
+	/* each shard ranks its own services */
+	for (size_t i = 0; i < 4; i++) {
+		unsigned k = targets_shard_of(names[i], 2);
+		char url[64];
+
+		snprintf(url, sizeof(url), "http://%s:1", names[i]);
+		ck_assert_int_gt(store_target_upsert(sh[k], names[i], NULL, url), 0);
+		snprintf(sql, sizeof(sql), "SELECT id FROM services WHERE name = '%s'", names[i]);
+		s[k][n[k]] = suspect(testutil_db_int(store_dbh(sh[0]), sql), loc, 0.9, false);
+		s[k][n[k]].current_count = s[k][n[k]].max_instance_count = 500;
+		n[k]++;
+		mine[k]++;
+	}
+	ck_assert_msg(mine[0] > 0 && mine[1] > 0, "the names fall in one shard");
+	save(sh[0], T0, s[0], n[0]);
+	save(sh[1], T0, s[1], n[1]);
+
+	/* shard 0's alerter starts the alerts of shard 0's services only, on the fleet's ranking */
+	(void)alert_pass(al[0], T0 + 1000);
+	ck_assert_int_eq(testutil_db_int(store_dbh(sh[0]), "SELECT count(*) FROM alerts"), mine[0]);
+	(void)alert_pass(al[1], T0 + 1000);
+	ck_assert_int_eq(testutil_db_int(store_dbh(sh[0]), "SELECT count(*) FROM alerts"), 4);
+	/* shard 1's services leave its ranking: shard 0 leaves their alerts alone, shard 1 ends
+	 * them */
+	save(sh[1], T0 + 2000, s[1], 0);
+	(void)alert_pass(al[0], T0 + 3000);
+	ck_assert_int_eq(testutil_db_int(store_dbh(sh[0]), "SELECT count(*) FROM alerts"), 4);
+	(void)alert_pass(al[1], T0 + 3000);
+	ck_assert_int_eq(testutil_db_int(store_dbh(sh[0]), "SELECT count(*) FROM alerts"), mine[0]);
+	alert_free(al[0]);
+	alert_free(al[1]);
+	store_free(sh[0]);
+	store_free(sh[1]);
+}
+END_TEST
+
 Suite *
 shards_suite(void)
 {
@@ -475,6 +551,7 @@ shards_suite(void)
 	tcase_add_test(tc, test_walks_and_marks);
 	tcase_add_test(tc, test_ranking_merged);
 	tcase_add_test(tc, test_outbox_claimed_once);
+	tcase_add_test(tc, test_alerts_by_shard);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -14,6 +14,7 @@
 #include "base/srclink.h"
 #include "base/units.h"
 #include "base/xalloc.h"
+#include "storage/fleet.h"
 #include "storage/query.h"
 #include "detect/suspect_labels.h"
 #include "web/api.h"
@@ -785,6 +786,42 @@ api_targets(const struct web_ctx *c, struct web_reply *r)
 	reply_json(r, o);
 }
 
+/* The daemons sharing the database: each shard's, live or not (storage/fleet.h). */
+static void
+api_daemons(const struct web_ctx *c, struct web_reply *r)
+{
+	struct fleet_daemon *d;
+	size_t n;
+	json_t *o, *arr;
+
+	if (fleet_list(c->st, c->now_ms, &d, &n) < 0) {
+		log_err("web: daemons: %s", store_errmsg(c->st));
+		api_error(r, 500, "reading the daemons failed (see the daemon log)");
+		return;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_object();
+
+		json_object_set_new(e, "shard", json_integer(d[i].shard));
+		json_object_set_new(e, "shards", json_integer(d[i].shards));
+		json_object_set_new(e, "host", api_string(d[i].host));
+		json_object_set_new(e, "pid", json_integer(d[i].pid));
+		json_object_set_new(e, "listen", api_string(d[i].listen));
+		json_object_set_new(e, "version", api_string(d[i].version));
+		json_object_set_new(e, "started", detect_time_json(d[i].started));
+		json_object_set_new(e, "heartbeat", detect_time_json(d[i].heartbeat));
+		json_object_set_new(e, "stopped",
+		                    d[i].stopped ? detect_time_json(d[i].stopped) : json_null());
+		json_object_set_new(e, "live", json_boolean(d[i].live));
+		json_array_append_new(arr, e);
+	}
+	fleet_list_free(d, n);
+	o = json_object();
+	json_object_set_new(o, "daemons", arr);
+	reply_json(r, o);
+}
+
 void
 api_handle(const struct web_ctx *c, struct web_reply *r)
 {
@@ -798,6 +835,8 @@ api_handle(const struct web_ctx *c, struct web_reply *r)
 		api_services(c, r);
 	} else if (strcmp(p, "targets") == 0) {
 		api_targets(c, r);
+	} else if (strcmp(p, "daemons") == 0) {
+		api_daemons(c, r);
 	} else if (strncmp(p, "locations/", 10) == 0) {
 		if (parse_id(p + 10, &id, &rest) < 0)
 			api_error(r, 404,
@@ -812,7 +851,8 @@ api_handle(const struct web_ctx *c, struct web_reply *r)
 	} else {
 		api_error(r, 404,
 		          "not found: see /api/v1/suspects, /api/v1/locations/{id}, "
-		          "/api/v1/locations/{id}/series, /api/v1/services, /api/v1/targets");
+		          "/api/v1/locations/{id}/series, /api/v1/services, /api/v1/targets, "
+		          "/api/v1/daemons");
 	}
 }
 

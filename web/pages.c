@@ -16,6 +16,7 @@
 #include "base/units.h"
 #include "detect/detect.h"
 #include "detect/suspect_labels.h"
+#include "storage/fleet.h"
 #include "storage/query.h"
 #include "web/api.h"
 #include "web/pages.h"
@@ -1309,6 +1310,48 @@ sources_card(struct sbuf *b, const struct web_ctx *c)
 	sbuf_puts(b, "</section>");
 }
 
+/* The daemons sharing the database, when there are several (storage/fleet.h): which shard each
+ * runs, from where, and whether it beats. A database of one daemon shows nothing. */
+static void
+daemons_card(struct sbuf *b, const struct web_ctx *c)
+{
+	struct fleet_daemon *d;
+	size_t n;
+
+	if (fleet_list(c->st, c->now_ms, &d, &n) < 0) {
+		log_err("web: daemons: %s", store_errmsg(c->st));
+		return;
+	}
+	if (n > 1 || (n == 1 && d[0].shards > 1)) {
+		sbuf_puts(b, "<section class=\"card\" id=\"daemons\"><h2>Daemons</h2>"
+		             "<table class=\"compact\"><thead><tr><th>Shard</th><th>Host</th>"
+		             "<th>Listen</th><th>Version</th><th>Started</th><th>Heartbeat</th>"
+		             "<th>State</th></tr></thead><tbody>");
+		for (size_t i = 0; i < n; i++) {
+			sbuf_addf(b, "<tr><td><span class=\"dot %s\"></span>%u of %u</td><td>",
+			          d[i].live ? "up" : "down", d[i].shard, d[i].shards);
+			sbuf_html(b, d[i].host);
+			sbuf_addf(b, " <span class=\"muted\">pid %lld</span></td><td><code>",
+			          (long long)d[i].pid);
+			sbuf_html(b, d[i].listen);
+			sbuf_puts(b, "</code></td><td>");
+			sbuf_html(b, d[i].version);
+			sbuf_puts(b, "</td><td>");
+			put_time(b, c->now_ms, d[i].started);
+			sbuf_puts(b, "</td><td>");
+			put_time(b, c->now_ms, d[i].heartbeat);
+			sbuf_puts(b, d[i].live ? "</td><td class=\"good\">running</td></tr>"
+			             : d[i].stopped != 0
+			                 ? "</td><td class=\"muted\">stopped</td></tr>"
+			                 : "</td><td class=\"err\">no heartbeat</td></tr>");
+		}
+		sbuf_puts(b, "</tbody></table><p class=\"muted\">Every daemon shows the whole "
+		             "fleet: each ranks its shard's services, and the suspects are every "
+		             "shard's newest ranking, merged.</p></section>");
+	}
+	fleet_list_free(d, n);
+}
+
 static void
 page_targets(const struct web_ctx *c, struct web_reply *r)
 {
@@ -1409,6 +1452,8 @@ page_targets(const struct web_ctx *c, struct web_reply *r)
 
 	if (!f.service && c->nsources > 0)
 		sources_card(&b, c);
+	if (!f.service && !f.inactive && f.after == 0)
+		daemons_card(&b, c);
 
 	if (nf > 0) {
 		sbuf_puts(&b, "<section class=\"card\"><div class=\"cardhead\"><h2>Failing</h2>");
