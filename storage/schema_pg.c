@@ -21,6 +21,9 @@ struct pg_migration {
 	const char *sql;
 };
 
+/* Any constant: the key of the advisory lock making and dropping day partitions take in turn. */
+#define DAYS_LOCK_KEY "7809847927456342020"
+
 /* In order, versions consecutive. The first creates the whole schema in an empty database, at the
  * version SQLite's migrations had reached when PostgreSQL came (SQLite's 11: restart_moves); each
  * later one applies to a database of the version before it. Never edit a released one. A
@@ -48,7 +51,56 @@ static const struct pg_migration migrations[] = {
             " heartbeat BIGINT NOT NULL,"
             " stopped BIGINT,"
             " scrape_mark BIGINT NOT NULL DEFAULT 0,"
-            " move_mark BIGINT NOT NULL DEFAULT 0)"},
+            " move_mark BIGINT NOT NULL DEFAULT 0);"
+            /* The raw tables' references to their scrape go (schema_pg.sql): each cost more
+             * than the rest of its row's insert, on a partitioned table. */
+            "ALTER TABLE samples DROP CONSTRAINT IF EXISTS samples_scrape_id_scrape_ts_fkey;"
+            "ALTER TABLE sample_stacks DROP CONSTRAINT IF EXISTS"
+            " sample_stacks_scrape_id_scrape_ts_fkey;"
+            "ALTER TABLE label_samples DROP CONSTRAINT IF EXISTS"
+            " label_samples_scrape_id_scrape_ts_fkey;"
+            "ALTER TABLE restart_moves DROP CONSTRAINT IF EXISTS"
+            " restart_moves_scrape_id_scrape_ts_fkey;"
+            /* Daemons sharing the database make and drop day partitions at once: each
+             * function takes its turn (a transaction-level advisory lock), or two CREATE
+             * TABLE IF NOT EXISTS of one day race and one fails. Otherwise as before. */
+            "CREATE OR REPLACE FUNCTION leakprofd_create_day(day BIGINT) RETURNS INTEGER"
+            " LANGUAGE plpgsql AS $$"
+            " DECLARE tbl TEXT; made INTEGER := 0;"
+            " BEGIN"
+            "  PERFORM pg_advisory_xact_lock(" DAYS_LOCK_KEY ");"
+            "  FOREACH tbl IN ARRAY leakprofd_partitioned() LOOP"
+            "   IF to_regclass(quote_ident(leakprofd_partition_name(tbl, day))) IS NULL THEN"
+            "    EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF %I"
+            " FOR VALUES FROM (%s) TO (%s)',"
+            "                   leakprofd_partition_name(tbl, day), tbl, day * 86400000,"
+            "                   (day + 1) * 86400000);"
+            "    made := made + 1;"
+            "   END IF;"
+            "  END LOOP;"
+            "  RETURN made;"
+            " END $$;"
+            "CREATE OR REPLACE FUNCTION leakprofd_drop_day(day BIGINT) RETURNS BOOLEAN"
+            " LANGUAGE plpgsql AS $$"
+            " DECLARE tbl TEXT; part TEXT; unrolled BOOLEAN;"
+            " BEGIN"
+            "  PERFORM pg_advisory_xact_lock(" DAYS_LOCK_KEY ");"
+            "  part := leakprofd_partition_name('scrapes', day);"
+            "  IF to_regclass(quote_ident(part)) IS NOT NULL THEN"
+            "   EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I WHERE rolled = 0)', part)"
+            "    INTO unrolled;"
+            "   IF unrolled THEN RETURN false; END IF;"
+            "  END IF;"
+            "  FOREACH tbl IN ARRAY leakprofd_partitioned() LOOP"
+            "   CONTINUE WHEN tbl = 'scrapes';"
+            "   EXECUTE format('DROP TABLE IF EXISTS %I', leakprofd_partition_name(tbl, day));"
+            "  END LOOP;"
+            "  IF to_regclass(quote_ident(part)) IS NOT NULL THEN"
+            "   EXECUTE format('ALTER TABLE scrapes DETACH PARTITION %I', part);"
+            "   EXECUTE format('DROP TABLE %I', part);"
+            "  END IF;"
+            "  RETURN true;"
+            " END $$"},
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 

@@ -35,6 +35,7 @@
 
 #include "base/hash.h"
 #include "base/log.h"
+#include "base/sbuf.h"
 #include "base/xalloc.h"
 #include "storage/lifetime.h"
 #include "storage/schema_pg.h"
@@ -113,6 +114,18 @@ struct life_table {
 	size_t n;
 };
 
+/* A sample as PostgreSQL's batch gathers it: its place in the profile keeps the first of two with
+ * one location first, as SQLite's upsert does. */
+struct pg_sample {
+	int64_t loc, count, leaked;
+	int32_t max_wait, min_wait, median_wait; /* -1: unknown */
+	size_t order;
+};
+
+struct pg_stack {
+	int64_t loc, stack, count;
+};
+
 struct store_ingest {
 	struct intern_table locs;
 	struct intern_table stacks;
@@ -134,6 +147,12 @@ struct store_ingest {
 	char frame_file_buf[TEXT_CAP + 1];
 	char op_buf[OP_CAP + 1];
 	char status_buf[STATUS_CAP + 1];
+	/* PostgreSQL: this scrape's samples and call sites, each written by one statement */
+	struct pg_sample *pgs;
+	size_t npgs, cappgs;
+	struct pg_stack *pgk;
+	size_t npgk, cappgk;
+	struct sbuf cols[6]; /* their columns as array text */
 };
 
 /* ---- Hashing and the intern caches ---- */
@@ -239,6 +258,10 @@ store_ingest_free(struct store_ingest *ing)
 	free(ing->ids);
 	free(ing->reps);
 	free(ing->cur);
+	free(ing->pgs);
+	free(ing->pgk);
+	for (size_t i = 0; i < sizeof(ing->cols) / sizeof(ing->cols[0]); i++)
+		sbuf_release(&ing->cols[i]);
 	free(ing);
 }
 
@@ -747,9 +770,12 @@ out_seen:
 static const char stacks_sqlite[] =
     "INSERT INTO sample_stacks (scrape_id, location_id, stack_id, count) VALUES (?1, ?2, ?3, ?4)"
     " ON CONFLICT (scrape_id, location_id, stack_id)" SAMPLE_STACK_UPSERT;
+/* PostgreSQL writes a scrape's call sites at once (pg_flush()): (?1 scrape, ?2 its ts) and the
+ * rows' columns as arrays, one after the other (unnest). */
 static const char stacks_pg[] =
     "INSERT INTO sample_stacks (scrape_id, location_id, stack_id, count, scrape_ts)"
-    " VALUES (?1, ?2, ?3, ?4, ?5)"
+    " SELECT ?1, u.l, u.k, u.c, ?2 FROM unnest(CAST(?3 AS BIGINT[]), CAST(?4 AS BIGINT[]),"
+    " CAST(?5 AS BIGINT[])) AS u (l, k, c)"
     " ON CONFLICT (scrape_id, location_id, stack_id, scrape_ts)" SAMPLE_STACK_UPSERT;
 
 /* The distinct stacks behind the location of 'pl' in count scrape 'scrape_id' (its stack alone
@@ -782,11 +808,22 @@ store_sample_stacks(struct store *st, int64_t scrape_id, int64_t location_id,
 		}
 		if (n == 1 && stack_id == rep && v[i].count == pl->count)
 			return 0;
-		stmt = store_prepare(st, pg ? stacks_pg : stacks_sqlite);
+		if (pg) {
+			struct store_ingest *ing = store_ingest_state(st);
+
+			if (ing->npgk == ing->cappgk) {
+				ing->cappgk = ing->cappgk ? ing->cappgk * 2 : 64;
+				ing->pgk = xrealloc(ing->pgk, ing->cappgk * sizeof(*ing->pgk));
+			}
+			ing->pgk[ing->npgk++] = (struct pg_stack){
+			    .loc = location_id,
+			    .stack = stack_id,
+			    .count = v[i].count > INT64_MAX ? INT64_MAX : (int64_t)v[i].count};
+			continue;
+		}
+		stmt = store_prepare(st, stacks_sqlite);
 		if (stmt == NULL)
 			return -1;
-		if (pg)
-			db_bind_int64(stmt, 5, ts);
 		db_bind_int64(stmt, 1, scrape_id);
 		db_bind_int64(stmt, 2, location_id);
 		db_bind_int64(stmt, 3, stack_id);
@@ -1030,10 +1067,164 @@ static const char scrape_pg[] = SCRAPE_INSERT " RETURNING id";
 static const char sample_sqlite[] =
     "INSERT INTO samples (scrape_id, location_id, count, leaked, max_wait, min_wait, median_wait)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (scrape_id, location_id)" SAMPLE_UPSERT;
+/* PostgreSQL writes a scrape's samples at once (pg_flush()): (?1 scrape, ?2 its ts) and the rows'
+ * columns as arrays. A statement per row cost a round trip and an executor start each, most of
+ * a scrape's time on both sides. */
 static const char sample_pg[] =
     "INSERT INTO samples (scrape_id, location_id, count, leaked, max_wait, min_wait, median_wait,"
-    " scrape_ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    " scrape_ts) SELECT ?1, u.l, u.c, u.k, u.mx, u.mn, u.md, ?2 FROM unnest(CAST(?3 AS BIGINT[]),"
+    " CAST(?4 AS BIGINT[]), CAST(?5 AS BIGINT[]), CAST(?6 AS BIGINT[]), CAST(?7 AS BIGINT[]),"
+    " CAST(?8 AS BIGINT[])) AS u (l, c, k, mx, mn, md)"
     " ON CONFLICT (scrape_id, location_id, scrape_ts)" SAMPLE_UPSERT;
+
+static int
+cmp_pg_sample(const void *a, const void *b)
+{
+	const struct pg_sample *x = a, *y = b;
+
+	if (x->loc != y->loc)
+		return x->loc < y->loc ? -1 : 1;
+	return (x->order > y->order) - (x->order < y->order);
+}
+
+static int
+cmp_pg_stack(const void *a, const void *b)
+{
+	const struct pg_stack *x = a, *y = b;
+
+	if (x->loc != y->loc)
+		return x->loc < y->loc ? -1 : 1;
+	return (x->stack > y->stack) - (x->stack < y->stack);
+}
+
+/* SQLite's max(a, b) and min(a, b) of two waits (-1: NULL, unknown) */
+static int32_t
+wait_max(int32_t a, int32_t b)
+{
+	return a < 0 || b < 0 ? -1 : a > b ? a : b;
+}
+
+static int32_t
+wait_min(int32_t a, int32_t b)
+{
+	return a < 0 || b < 0 ? -1 : a < b ? a : b;
+}
+
+/* Append 'v' (an unknown wait when 'null') to array text 'b'. */
+static void
+array_add(struct sbuf *b, int64_t v, bool null)
+{
+	sbuf_puts(b, b->len > 1 ? "," : "");
+	if (null)
+		sbuf_puts(b, "NULL");
+	else
+		sbuf_addf(b, "%" PRId64, v);
+}
+
+/* Write the samples and call sites gathered for scrape 'scrape_id' taken at 'ts' (PostgreSQL),
+ * rows of one key merged as the upserts of SQLite's statement-per-row merge them: counts added,
+ * waits by SQLite's max and min, the first median. 0, or -1 (logged). */
+static int
+pg_flush(struct store *st, struct store_ingest *ing, int64_t scrape_id, int64_t ts,
+         const char *what)
+{
+	struct sbuf *c = ing->cols;
+	struct db_stmt *stmt;
+	size_t i, n, k;
+
+	for (k = 0; k < 6; k++) {
+		c[k].len = 0;
+		c[k].failed = false;
+		sbuf_puts(&c[k], "{");
+	}
+	qsort(ing->pgs, ing->npgs, sizeof(*ing->pgs), cmp_pg_sample);
+	for (i = n = 0; i < ing->npgs; i++) {
+		struct pg_sample *x = &ing->pgs[i];
+
+		if (n > 0 && ing->pgs[n - 1].loc == x->loc) {
+			struct pg_sample *m = &ing->pgs[n - 1];
+
+			m->count =
+			    m->count > INT64_MAX - x->count ? INT64_MAX : m->count + x->count;
+			m->leaked =
+			    m->leaked > INT64_MAX - x->leaked ? INT64_MAX : m->leaked + x->leaked;
+			m->max_wait = wait_max(m->max_wait, x->max_wait);
+			m->min_wait = wait_min(m->min_wait, x->min_wait);
+			continue;
+		}
+		ing->pgs[n++] = *x;
+	}
+	for (i = 0; i < n; i++) {
+		const struct pg_sample *x = &ing->pgs[i];
+
+		array_add(&c[0], x->loc, false);
+		array_add(&c[1], x->count, false);
+		array_add(&c[2], x->leaked, false);
+		array_add(&c[3], x->max_wait, x->max_wait < 0);
+		array_add(&c[4], x->min_wait, x->min_wait < 0);
+		array_add(&c[5], x->median_wait, x->median_wait < 0);
+	}
+	for (k = 0; k < 6; k++)
+		sbuf_puts(&c[k], "}");
+	for (k = 0; k < 6; k++)
+		if (c[k].failed) {
+			store_set_error(st, "%s: out of memory", what);
+			return -1;
+		}
+	if (n > 0) {
+		stmt = store_prepare(st, sample_pg);
+		if (stmt == NULL)
+			return -1;
+		db_bind_int64(stmt, 1, scrape_id);
+		db_bind_int64(stmt, 2, ts);
+		for (k = 0; k < 6; k++)
+			db_bind_text_n(stmt, (int)k + 3, c[k].p, c[k].len);
+		if (store_step_write(st, stmt, what) != 0)
+			return -1;
+	}
+	ing->npgs = 0;
+
+	if (ing->npgk == 0)
+		return 0;
+	for (k = 0; k < 3; k++) {
+		c[k].len = 0;
+		sbuf_puts(&c[k], "{");
+	}
+	qsort(ing->pgk, ing->npgk, sizeof(*ing->pgk), cmp_pg_stack);
+	for (i = n = 0; i < ing->npgk; i++) {
+		struct pg_stack *x = &ing->pgk[i];
+
+		if (n > 0 && ing->pgk[n - 1].loc == x->loc && ing->pgk[n - 1].stack == x->stack) {
+			struct pg_stack *m = &ing->pgk[n - 1];
+
+			m->count =
+			    m->count > INT64_MAX - x->count ? INT64_MAX : m->count + x->count;
+			continue;
+		}
+		ing->pgk[n++] = *x;
+	}
+	for (i = 0; i < n; i++) {
+		array_add(&c[0], ing->pgk[i].loc, false);
+		array_add(&c[1], ing->pgk[i].stack, false);
+		array_add(&c[2], ing->pgk[i].count, false);
+	}
+	for (k = 0; k < 3; k++) {
+		sbuf_puts(&c[k], "}");
+		if (c[k].failed) {
+			store_set_error(st, "%s: out of memory", what);
+			return -1;
+		}
+	}
+	ing->npgk = 0;
+	stmt = store_prepare(st, stacks_pg);
+	if (stmt == NULL)
+		return -1;
+	db_bind_int64(stmt, 1, scrape_id);
+	db_bind_int64(stmt, 2, ts);
+	for (k = 0; k < 3; k++)
+		db_bind_text_n(stmt, (int)k + 3, c[k].p, c[k].len);
+	return store_step_write(st, stmt, what);
+}
 
 /* A restart placed on an earlier scrape (?1), for the readers that follow them; on PostgreSQL with
  * that scrape's time (?2). */
@@ -1169,14 +1360,38 @@ add_scrape(struct store *st, const struct scrape_record *rec, bool *no_partition
 	ing->now.scrape_id = scrape_id;
 	store_mark_written(st, scrape_id, 0);
 
-	/* one statement for every sample: each step rebinds all but the scrape's id */
-	if (p != NULL && p->nlocations > 0) {
-		stmt = store_prepare(st, pg ? sample_pg : sample_sqlite);
+	/* PostgreSQL: gathered, then written at once (pg_flush()) */
+	if (pg && p != NULL && p->nlocations > 0) {
+		ing->npgs = ing->npgk = 0;
+		if (ing->cappgs < p->nlocations) {
+			ing->cappgs = p->nlocations;
+			ing->pgs = xrealloc(ing->pgs, ing->cappgs * sizeof(*ing->pgs));
+		}
+		for (i = 0; i < p->nlocations; i++) {
+			const struct prof_location *pl = &p->locations[i];
+
+			ing->pgs[ing->npgs++] = (struct pg_sample){
+			    .loc = ing->ids[i],
+			    .count = pl->count > INT64_MAX ? INT64_MAX : (int64_t)pl->count,
+			    .leaked = pl->leaked > INT64_MAX ? INT64_MAX : (int64_t)pl->leaked,
+			    .max_wait = pl->max_wait_minutes < 0 ? -1 : pl->max_wait_minutes,
+			    .min_wait = pl->min_wait_minutes < 0 ? -1 : pl->min_wait_minutes,
+			    .median_wait =
+			        pl->median_wait_minutes < 0 ? -1 : pl->median_wait_minutes,
+			    .order = i};
+			if (count_scrape && store_sample_stacks(st, scrape_id, ing->ids[i], pl,
+			                                        ing->reps[i], rec->ts, what) != 0)
+				goto out_rollback;
+		}
+		if (pg_flush(st, ing, scrape_id, rec->ts, what) != 0)
+			goto out_rollback;
+	}
+	/* SQLite: one statement for every sample: each step rebinds all but the scrape's id */
+	if (!pg && p != NULL && p->nlocations > 0) {
+		stmt = store_prepare(st, sample_sqlite);
 		if (stmt == NULL)
 			goto out_rollback;
 		db_bind_int64(stmt, 1, scrape_id);
-		if (pg)
-			db_bind_int64(stmt, 8, rec->ts);
 		for (i = 0; i < p->nlocations; i++) {
 			const struct prof_location *pl = &p->locations[i];
 

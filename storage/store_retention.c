@@ -617,7 +617,23 @@ retention_targets(struct store *st, int64_t cutoff, unsigned limit, unsigned bud
 		        st,
 		        "DELETE FROM samples WHERE scrape_id IN (SELECT id FROM scrapes"
 		        " WHERE target_id = ?1 ORDER BY ts LIMIT ?2)",
-		        ids[i], budget, "retention: deleting an expired target's samples") < 0)
+		        ids[i], budget, "retention: deleting an expired target's samples") < 0 ||
+		    retention_delete(
+		        st,
+		        "DELETE FROM sample_stacks WHERE scrape_id IN (SELECT id FROM scrapes"
+		        " WHERE target_id = ?1 ORDER BY ts LIMIT ?2)",
+		        ids[i], budget, "retention: deleting an expired target's call sites") < 0 ||
+		    retention_delete(
+		        st,
+		        "DELETE FROM label_samples WHERE scrape_id IN (SELECT id FROM scrapes"
+		        " WHERE target_id = ?1 ORDER BY ts LIMIT ?2)",
+		        ids[i], budget, "retention: deleting an expired target's label sets") < 0 ||
+		    retention_delete(
+		        st,
+		        "DELETE FROM restart_moves WHERE scrape_id IN (SELECT id FROM scrapes"
+		        " WHERE target_id = ?1 ORDER BY ts LIMIT ?2)",
+		        ids[i], budget,
+		        "retention: deleting an expired target's restart moves") < 0)
 			goto out_free;
 		k = retention_delete(st,
 		                     "DELETE FROM scrapes WHERE id IN (SELECT id FROM scrapes"
@@ -798,6 +814,23 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 	                           "DELETE FROM samples WHERE scrape_id IN (SELECT id FROM scrapes"
 	                           " WHERE ts < ?1 AND rolled = 1 ORDER BY ts LIMIT ?2)",
 	                           raw_hour, budget, "retention: deleting samples");
+	/* a scrape's other rows before it: on PostgreSQL nothing else deletes them (schema_pg.sql)
+	 */
+	if (n >= 0 && !by_day)
+		n = retention_delete(st,
+		                     "DELETE FROM sample_stacks WHERE scrape_id IN (SELECT id FROM"
+		                     " scrapes WHERE ts < ?1 AND rolled = 1 ORDER BY ts LIMIT ?2)",
+		                     raw_hour, budget, "retention: deleting call sites");
+	if (n >= 0 && !by_day)
+		n = retention_delete(st,
+		                     "DELETE FROM label_samples WHERE scrape_id IN (SELECT id FROM"
+		                     " scrapes WHERE ts < ?1 AND rolled = 1 ORDER BY ts LIMIT ?2)",
+		                     raw_hour, budget, "retention: deleting label sets");
+	if (n >= 0 && !by_day)
+		n = retention_delete(st,
+		                     "DELETE FROM restart_moves WHERE scrape_id IN (SELECT id FROM"
+		                     " scrapes WHERE ts < ?1 AND rolled = 1 ORDER BY ts LIMIT ?2)",
+		                     raw_hour, budget, "retention: deleting restart moves");
 	if (n < 0)
 		goto out_rollback;
 	n = by_day ? 0

@@ -3163,6 +3163,65 @@ check_stored(struct store *st, int64_t ts, const struct profile *p)
 	db_finalize(stmt);
 }
 
+/* Two entries of one profile at one location (the store keys a location by function, file, line
+ * and op) make one sample: counts added, the waits by SQLite's max and min (an unknown one makes
+ * the result unknown), the first's median; their call sites one row per stack, counts added. Both
+ * databases store the same rows (PostgreSQL gathers a scrape's rows into one statement). */
+START_TEST(test_same_location_twice)
+{
+	struct store *st = store_open(dbpath, 0);
+	struct prof_location locs[3];
+	struct profile p;
+	int64_t tid;
+
+	ck_assert_ptr_nonnull(st);
+	tid = store_target_upsert(st, "svc", NULL, "http://a:1");
+	locs[0] = loc("main.leakSend", "/src/app/leak.go", 42, "chan send", 10, stack_a, 4);
+	locs[0].max_wait_minutes = 30;
+	locs[0].min_wait_minutes = 2;
+	locs[0].median_wait_minutes = 7;
+	locs[1] = loc("main.pool.worker", "/src/app/pool.go", 88, "chan receive", 3, stack_b, 2);
+	locs[2] = loc("main.leakSend", "/src/app/leak.go", 42, "chan send", 5, stack_c, 3);
+	locs[2].leaked = 4;
+	locs[2].max_wait_minutes = 50;
+	locs[2].min_wait_minutes = 1;
+	locs[2].median_wait_minutes = 9;
+	p = prof(locs, 3);
+	add(st, tid, T0, &p);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), 2);
+	ck_assert_int_eq(count_rows(st, "SELECT count FROM samples x JOIN locations l ON l.id ="
+	                                " x.location_id WHERE l.line = 42"),
+	                 15);
+	ck_assert_int_eq(count_rows(st,
+	                            "SELECT leaked * 1000000 + max_wait * 10000 + min_wait * 100"
+	                            " + median_wait FROM samples x JOIN locations l ON l.id ="
+	                            " x.location_id WHERE l.line = 42"),
+	                 4 * 1000000 + 50 * 10000 + 1 * 100 + 7);
+	/* the other caller's stack is a call site; the location's own stack needs none */
+	ck_assert_int_eq(count_rows(st,
+	                            "SELECT count(*) * 1000 + sum(k.count) FROM sample_stacks k"
+	                            " JOIN locations l ON l.id = k.location_id WHERE l.line = 42"),
+	                 1005);
+	/* an unknown wait makes the merged one unknown */
+	locs[2].max_wait_minutes = -1;
+	add(st, tid, T0 + 60000, &p);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples x JOIN scrapes s ON s.id ="
+	                                " x.scrape_id JOIN locations l ON l.id = x.location_id"
+	                                " WHERE l.line = 42 AND s.ts = 1789999260000"
+	                                " AND x.max_wait IS NULL AND x.min_wait = 1"),
+	                 1);
+	/* the same location with the same stack twice: one call-site row, counts added */
+	locs[2] = loc("main.leakSend", "/src/app/leak.go", 42, "chan send", 5, stack_c, 3);
+	locs[0] = loc("main.leakSend", "/src/app/leak.go", 42, "chan send", 6, stack_c, 3);
+	add(st, tid, T0 + 120000, &p);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) * 1000 + sum(k.count) FROM sample_stacks k"
+	                                " JOIN scrapes s ON s.id = k.scrape_id"
+	                                " WHERE s.ts = 1789999320000"),
+	                 1011);
+	store_free(st);
+}
+END_TEST
+
 START_TEST(test_real_profiles)
 {
 	static const char *const fixtures[] = {
@@ -3267,6 +3326,7 @@ store_suite(void)
 	tcase_add_test(tc, test_statement_cache);
 	tcase_add_test(tc, test_query_services_active_only);
 	tcase_add_test(tc, test_real_profiles);
+	tcase_add_test(tc, test_same_location_twice);
 	if (testutil_backend_pg())
 		tcase_add_test(tc, test_pg_day_partitions);
 	suite_add_tcase(s, tc);

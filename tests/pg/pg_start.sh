@@ -11,6 +11,8 @@
 # database 'leakprofd'; members of the role 'leakprofd_password' sign in with a password (scram-sha-256),
 # for the tests of password files. The package's cluster service (pg_ctlcluster) is neither needed nor
 # touched. A server that an interrupted run left behind under the same STATE is stopped and removed first.
+# PG_OPTS adds server settings after these ("-c name=value ..."; a later one wins), e.g. a benchmark's
+# durable, production-sized server.
 set -eu
 [ $# = 1 ] || { echo "usage: tests/pg/pg_start.sh STATE" >&2; exit 2; }
 state=$1
@@ -78,7 +80,7 @@ while :; do
 	if as_owner "$PG_BIN/pg_ctl" start --pgdata="$dir/data" --wait --timeout=30 --silent \
 		--log="$dir/server.log" -o "-c listen_addresses=127.0.0.1 -c port=$port \
 		-c unix_socket_directories=$dir -c fsync=off -c synchronous_commit=off \
-		-c full_page_writes=off -c max_connections=40 -c shared_buffers=16MB" >/dev/null 2>&1; then
+		-c full_page_writes=off -c max_connections=40 -c shared_buffers=16MB ${PG_OPTS:-}" >/dev/null 2>&1; then
 		break
 	fi
 	if [ $tries -ge 5 ]; then
