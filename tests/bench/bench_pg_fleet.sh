@@ -21,8 +21,11 @@
 # Each PostgreSQL figure is printed beside the SQLite one of the same run, with the ratio; the machine's load
 # average while measuring is printed too (it may be shared).
 #
-# Environment: LEAKPROFD_BIN, BENCH_PG_DAEMONS, BENCH_PG_TARGETS, BENCH_INTERVAL, BENCH_ROUNDS, BENCH_OUT (logs,
-# databases and the server's directory, default build/bench).
+# The server is durable as in production (fsync, synchronous_commit and full_page_writes on, which the tests'
+# server turns off), with 256 MB of shared buffers; BENCH_PG_OPTS replaces those settings.
+#
+# Environment: LEAKPROFD_BIN, BENCH_PG_DAEMONS, BENCH_PG_TARGETS, BENCH_INTERVAL, BENCH_ROUNDS, BENCH_PG_OPTS,
+# BENCH_OUT (logs, databases and the server's directory, default build/bench).
 set -eu
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -88,7 +91,10 @@ done
 port=$(cat "$out/fleetsim.port")
 sh "$root/tests/pg/pg_stop.sh" "$pgstate" 2>/dev/null || true
 rm -rf "$pgstate"
-uri=$(sh "$root/tests/pg/pg_start.sh" "$pgstate") || die "no PostgreSQL server started"
+# a server as run in production, not the tests' (fsync, synchronous_commit and full_page_writes on)
+uri=$(PG_OPTS=${BENCH_PG_OPTS:--c fsync=on -c synchronous_commit=on -c full_page_writes=on \
+	-c shared_buffers=256MB -c max_wal_size=2GB} sh "$root/tests/pg/pg_start.sh" "$pgstate") ||
+	die "no PostgreSQL server started"
 
 # config FILE DATABASE N SHARD COUNT: N targets (100 per service) on DATABASE as shard SHARD of COUNT
 config() {
