@@ -228,9 +228,7 @@ lint:
 # server (LEAKPROFD_TEST_BACKEND=pg, tests/testutil.h), unless LEAKPROFD_PG=off.
 UNIT_JOBS ?= 2
 PG_STATES = $(abspath $(BUILD)/test-pg)
-# (history passes on PostgreSQL too, but takes about 80 s there alone, past its timeout beside
-# another suite on two cores: run it by hand, LEAKPROFD_TEST_BACKEND=pg CK_RUN_SUITE=history)
-UNIT_PG_SUITES = store detect alert web ingest shards
+UNIT_PG_SUITES = store detect alert web ingest shards history
 UNIT_RUN = env UNIT_JOBS=$(UNIT_JOBS) sh run-unit.sh $(abspath $(BUILD)/check_leakprofd) \
 	$(abspath $(BUILD)/gen/check_suites.inc)
 unit: $(BUILD)/check_leakprofd

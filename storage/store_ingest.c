@@ -122,10 +122,6 @@ struct pg_sample {
 	size_t order;
 };
 
-struct pg_stack {
-	int64_t loc, stack, count;
-};
-
 struct store_ingest {
 	struct intern_table locs;
 	struct intern_table stacks;
@@ -150,7 +146,7 @@ struct store_ingest {
 	/* PostgreSQL: this scrape's samples and call sites, each written by one statement */
 	struct pg_sample *pgs;
 	size_t npgs, cappgs;
-	struct pg_stack *pgk;
+	struct store_pg_row *pgk; /* call sites: (location, stack, count) */
 	size_t npgk, cappgk;
 	struct sbuf cols[6]; /* their columns as array text */
 };
@@ -815,9 +811,9 @@ store_sample_stacks(struct store *st, int64_t scrape_id, int64_t location_id,
 				ing->cappgk = ing->cappgk ? ing->cappgk * 2 : 64;
 				ing->pgk = xrealloc(ing->pgk, ing->cappgk * sizeof(*ing->pgk));
 			}
-			ing->pgk[ing->npgk++] = (struct pg_stack){
-			    .loc = location_id,
-			    .stack = stack_id,
+			ing->pgk[ing->npgk++] = (struct store_pg_row){
+			    .a = location_id,
+			    .b = stack_id,
 			    .count = v[i].count > INT64_MAX ? INT64_MAX : (int64_t)v[i].count};
 			continue;
 		}
@@ -1088,13 +1084,13 @@ cmp_pg_sample(const void *a, const void *b)
 }
 
 static int
-cmp_pg_stack(const void *a, const void *b)
+cmp_pg_row(const void *a, const void *b)
 {
-	const struct pg_stack *x = a, *y = b;
+	const struct store_pg_row *x = a, *y = b;
 
-	if (x->loc != y->loc)
-		return x->loc < y->loc ? -1 : 1;
-	return (x->stack > y->stack) - (x->stack < y->stack);
+	if (x->a != y->a)
+		return x->a < y->a ? -1 : 1;
+	return (x->b > y->b) - (x->b < y->b);
 }
 
 /* SQLite's max(a, b) and min(a, b) of two waits (-1: NULL, unknown) */
@@ -1169,6 +1165,7 @@ pg_flush(struct store *st, struct store_ingest *ing, int64_t scrape_id, int64_t 
 	for (k = 0; k < 6; k++)
 		if (c[k].failed) {
 			store_set_error(st, "%s: out of memory", what);
+			log_err("store: '%s': %s", store_path(st), store_errmsg(st));
 			return -1;
 		}
 	if (n > 0) {
@@ -1183,40 +1180,54 @@ pg_flush(struct store *st, struct store_ingest *ing, int64_t scrape_id, int64_t 
 			return -1;
 	}
 	ing->npgs = 0;
+	n = ing->npgk;
+	ing->npgk = 0;
+	return store_pg_write_rows(st, stacks_pg, scrape_id, ts, ing->pgk, n, what);
+}
 
-	if (ing->npgk == 0)
+int
+store_pg_write_rows(struct store *st, const char *sql, int64_t scrape_id, int64_t ts,
+                    struct store_pg_row *rows, size_t nrows, const char *what)
+{
+	struct store_ingest *ing = store_ingest_state(st);
+	struct sbuf *c = ing->cols;
+	struct db_stmt *stmt;
+	size_t i, n, k;
+
+	if (nrows == 0)
 		return 0;
-	for (k = 0; k < 3; k++) {
-		c[k].len = 0;
-		sbuf_puts(&c[k], "{");
-	}
-	qsort(ing->pgk, ing->npgk, sizeof(*ing->pgk), cmp_pg_stack);
-	for (i = n = 0; i < ing->npgk; i++) {
-		struct pg_stack *x = &ing->pgk[i];
+	qsort(rows, nrows, sizeof(*rows), cmp_pg_row);
+	for (i = n = 0; i < nrows; i++) {
+		struct store_pg_row *x = &rows[i];
 
-		if (n > 0 && ing->pgk[n - 1].loc == x->loc && ing->pgk[n - 1].stack == x->stack) {
-			struct pg_stack *m = &ing->pgk[n - 1];
+		if (n > 0 && rows[n - 1].a == x->a && rows[n - 1].b == x->b) {
+			struct store_pg_row *m = &rows[n - 1];
 
 			m->count =
 			    m->count > INT64_MAX - x->count ? INT64_MAX : m->count + x->count;
 			continue;
 		}
-		ing->pgk[n++] = *x;
+		rows[n++] = *x;
+	}
+	for (k = 0; k < 3; k++) {
+		c[k].len = 0;
+		c[k].failed = false;
+		sbuf_puts(&c[k], "{");
 	}
 	for (i = 0; i < n; i++) {
-		array_add(&c[0], ing->pgk[i].loc, false);
-		array_add(&c[1], ing->pgk[i].stack, false);
-		array_add(&c[2], ing->pgk[i].count, false);
+		array_add(&c[0], rows[i].a, false);
+		array_add(&c[1], rows[i].b, false);
+		array_add(&c[2], rows[i].count, false);
 	}
 	for (k = 0; k < 3; k++) {
 		sbuf_puts(&c[k], "}");
 		if (c[k].failed) {
 			store_set_error(st, "%s: out of memory", what);
+			log_err("store: '%s': %s", store_path(st), store_errmsg(st));
 			return -1;
 		}
 	}
-	ing->npgk = 0;
-	stmt = store_prepare(st, stacks_pg);
+	stmt = store_prepare(st, sql);
 	if (stmt == NULL)
 		return -1;
 	db_bind_int64(stmt, 1, scrape_id);

@@ -126,6 +126,18 @@ int64_t store_walk_shard(const struct store *st);
  * transaction: its commit moves the shard's marks past them (store_set_shard()). */
 void store_mark_written(struct store *st, int64_t scrape_id, int64_t move_seq);
 
+/* PostgreSQL writes a scrape's rows of one raw table with one statement: 'sql' is an INSERT taking
+ * ?1 the scrape's id, ?2 its ts and ?3, ?4, ?5 the arrays of the rows' two key columns and count
+ * (SELECT ... FROM unnest(CAST(?3 AS BIGINT[]), ...)). Rows of one (a, b) are merged first by
+ * adding their counts, as SQLite's upserts of a row at a time merge them (a statement may not
+ * touch one row twice). Sorts 'rows'. 0, or -1 (logged). */
+struct store_pg_row {
+	int64_t a, b, count;
+};
+int store_pg_write_rows(struct store *st, const char *sql, int64_t scrape_id, int64_t ts,
+                        struct store_pg_row *rows, size_t n, const char *what)
+    __attribute__((warn_unused_result));
+
 /* True when the store is on PostgreSQL: for the few statements written twice, side by side (the
  * raw tables' scrape_ts there, SQLite's rowid here). */
 bool store_on_pg(struct store *st);

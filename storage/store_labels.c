@@ -45,27 +45,44 @@ intern_set(struct store *st, const char *set, int64_t ts)
 static const char row_sqlite[] =
     "INSERT INTO label_samples (scrape_id, location_id, labelset_id, count)"
     " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (scrape_id, location_id, labelset_id)" LABEL_UPSERT;
-static const char row_pg[] =
+/* PostgreSQL: a scrape's rows at once (store_pg_write_rows()) */
+static const char rows_pg[] =
     "INSERT INTO label_samples (scrape_id, location_id, labelset_id, count, scrape_ts)"
-    " VALUES (?1, ?2, ?3, ?4, ?5)"
+    " SELECT ?1, u.l, u.s, u.c, ?2 FROM unnest(CAST(?3 AS BIGINT[]), CAST(?4 AS BIGINT[]),"
+    " CAST(?5 AS BIGINT[])) AS u (l, s, c)"
     " ON CONFLICT (scrape_id, location_id, labelset_id, scrape_ts)" LABEL_UPSERT;
 
-/* One row: 'set' (NULL: the sets not kept) with 'count' goroutines. */
+/* The rows of one scrape PostgreSQL gathers (store_labels_add()). */
+struct pg_rows {
+	struct store_pg_row *v;
+	size_t n, cap;
+};
+
+/* One row: 'set' (NULL: the sets not kept) with 'count' goroutines; on PostgreSQL ('pg' not NULL)
+ * gathered into 'pg'. */
 static int
 put_row(struct store *st, int64_t scrape_id, int64_t ts, int64_t location_id, const char *set,
-        uint64_t count)
+        uint64_t count, struct pg_rows *pg)
 {
 	struct db_stmt *stmt;
 	int64_t set_id = set != NULL ? intern_set(st, set, ts) : 0;
-	bool pg = store_on_pg(st);
 
 	if (set_id < 0)
 		return -1;
-	stmt = store_prepare(st, pg ? row_pg : row_sqlite);
+	if (pg != NULL) {
+		if (pg->n == pg->cap) {
+			pg->cap = pg->cap ? pg->cap * 2 : 64;
+			pg->v = xrealloc(pg->v, pg->cap * sizeof(*pg->v));
+		}
+		pg->v[pg->n++] =
+		    (struct store_pg_row){.a = location_id,
+		                          .b = set_id,
+		                          .count = count > INT64_MAX ? INT64_MAX : (int64_t)count};
+		return 0;
+	}
+	stmt = store_prepare(st, row_sqlite);
 	if (stmt == NULL)
 		return -1;
-	if (pg)
-		db_bind_int64(stmt, 5, ts);
 	db_bind_int64(stmt, 1, scrape_id);
 	db_bind_int64(stmt, 2, location_id);
 	db_bind_int64(stmt, 3, set_id);
@@ -77,28 +94,34 @@ int
 store_labels_add(struct store *st, int64_t scrape_id, int64_t ts, const struct profile *p,
                  const int64_t *ids)
 {
+	struct pg_rows gathered = {0}, *pg = store_on_pg(st) ? &gathered : NULL;
 	size_t rows = 0, bytes = 0;
+	int rc = 0;
 
-	for (size_t i = 0; i < p->nlocations && rows < STORE_LABEL_ROWS; i++) {
+	for (size_t i = 0; i < p->nlocations && rows < STORE_LABEL_ROWS && rc == 0; i++) {
 		const struct prof_location *l = &p->locations[i];
 
 		if (l->op_class == OP_CLASS_BENIGN)
 			continue;
-		for (size_t k = 0; k < l->nlabels && rows < STORE_LABEL_ROWS; k++, rows++) {
+		for (size_t k = 0; k < l->nlabels && rows < STORE_LABEL_ROWS && rc == 0;
+		     k++, rows++) {
 			bytes += strlen(l->labels[k].set);
 			if (bytes > STORE_LABEL_BYTES)
-				return 0; /* the sets of the locations with fewer goroutines go */
-			if (put_row(st, scrape_id, ts, ids[i], l->labels[k].set,
-			            l->labels[k].count) < 0)
-				return -1;
+				goto out; /* the sets of the locations with fewer goroutines go */
+			rc = put_row(st, scrape_id, ts, ids[i], l->labels[k].set,
+			             l->labels[k].count, pg);
 		}
-		if (l->labels_other > 0 && rows < STORE_LABEL_ROWS) {
-			if (put_row(st, scrape_id, ts, ids[i], NULL, l->labels_other) < 0)
-				return -1;
+		if (rc == 0 && l->labels_other > 0 && rows < STORE_LABEL_ROWS) {
+			rc = put_row(st, scrape_id, ts, ids[i], NULL, l->labels_other, pg);
 			rows++;
 		}
 	}
-	return 0;
+out:
+	if (rc == 0 && pg != NULL)
+		rc = store_pg_write_rows(st, rows_pg, scrape_id, ts, pg->v, pg->n,
+		                         "storing label sets");
+	free(gathered.v);
+	return rc < 0 ? -1 : 0;
 }
 
 /* Whether label set 'set' (NULL or "": the sets not kept) is a JSON object whose 'key' holds the

@@ -3210,6 +3210,35 @@ START_TEST(test_same_location_twice)
 	                                " WHERE l.line = 42 AND s.ts = 1789999260000"
 	                                " AND x.max_wait IS NULL AND x.min_wait = 1"),
 	                 1);
+	/* one label set of one location twice: one row, counts added */
+	{
+		static const struct prof_labelset sets_a[] = {
+		    {.set = "{\"route\":\"/a\"}", .count = 4},
+		    {.set = "{\"route\":\"/b\"}", .count = 2}};
+		static const struct prof_labelset sets_c[] = {
+		    {.set = "{\"route\":\"/a\"}", .count = 3}};
+
+		locs[0].labels = sets_a;
+		locs[0].nlabels = 2;
+		locs[2].labels = sets_c;
+		locs[2].nlabels = 1;
+		locs[2].labels_other = 1;
+		add(st, tid, T0 + 90000, &p);
+		ck_assert_int_eq(
+		    count_rows(st, "SELECT count(*) * 1000 + sum(x.count) FROM label_samples x"
+		                   " JOIN scrapes s ON s.id = x.scrape_id"
+		                   " WHERE s.ts = 1789999290000"),
+		    3010);
+		ck_assert_int_eq(count_rows(st,
+		                            "SELECT x.count FROM label_samples x JOIN labelsets l"
+		                            " ON l.id = x.labelset_id JOIN scrapes s"
+		                            " ON s.id = x.scrape_id WHERE s.ts = 1789999290000"
+		                            " AND l.labels LIKE '%/a%'"),
+		                 7);
+		locs[0].labels = locs[2].labels = NULL;
+		locs[0].nlabels = locs[2].nlabels = 0;
+		locs[2].labels_other = 0;
+	}
 	/* the same location with the same stack twice: one call-site row, counts added */
 	locs[2] = loc("main.leakSend", "/src/app/leak.go", 42, "chan send", 5, stack_c, 3);
 	locs[0] = loc("main.leakSend", "/src/app/leak.go", 42, "chan send", 6, stack_c, 3);
