@@ -385,8 +385,9 @@ cmd_suspects(int argc, char **argv)
 		window = cfg->detector.window ? cfg->detector.window : 6 * 3600;
 	st = store_open(o.db ? o.db : o.config ? cfg->database : "./leakprofd.db", STORE_READONLY);
 	if (!st)
-		goto out_config;               /* store_open logged why */
-	store_set_fleet(st, cfg->shard_count); /* the whole fleet, as the dashboard shows it */
+		goto out_config; /* store_open logged why */
+	/* the whole fleet, as the dashboard shows it */
+	store_set_fleet(st, cfg->shard_index, cfg->shard_count);
 
 	if (!o.window && !o.have_at) {
 		lrc = store_ranking_load(st, NULL, 0, &r);

@@ -490,9 +490,9 @@ store_set_shard(struct store *st, unsigned index, unsigned count, const char *ow
 }
 
 void
-store_set_fleet(struct store *st, unsigned count)
+store_set_fleet(struct store *st, unsigned index, unsigned count)
 {
-	store_set_shard(st, 0, count, NULL);
+	store_set_shard(st, index, count, NULL);
 	st->walk_all = true;
 }
 

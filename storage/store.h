@@ -48,9 +48,10 @@ const char *store_errmsg(struct store *st);
  *   the outbox is claimed in its name (storage/alertstore.h).
  * Every connection is shard 0 of 1 until told otherwise: one daemon, which owns everything. */
 void store_set_shard(struct store *st, unsigned index, unsigned count, const char *owner);
-/* A reader of the whole fleet of 'count' shards (the web): its rankings are every shard's, merged,
- * and its walks read every target. */
-void store_set_fleet(struct store *st, unsigned count);
+/* A reader of the whole fleet of 'count' shards for the daemon of shard 'index' (the web): its
+ * rankings are every shard's, merged, and its walks read every target; store_ranking_load_own()
+ * reads its own shard's. */
+void store_set_fleet(struct store *st, unsigned index, unsigned count);
 void store_shard(const struct store *st, unsigned *index, unsigned *count);
 /* The owner given to store_set_shard(), NULL: none. Borrowed. */
 const char *store_owner(const struct store *st);
@@ -377,6 +378,9 @@ int store_ranking_save(struct store *st, const struct ranking *r)
  * shard's, duration_ms the longest. 0 loaded (r->n may be 0), 1 no ranking stored yet, -1 error.
  * Caller releases with ranking_release. */
 int store_ranking_load(struct store *st, const char *service, size_t limit, struct ranking *r);
+/* Likewise, but only the newest ranking of this connection's own shard (for one daemon: the same).
+ */
+int store_ranking_load_own(struct store *st, size_t limit, struct ranking *r);
 void ranking_release(struct ranking *r);
 /* The order of a ranking (qsort): confirmed leaks first, then by score, current count, service
  * and location id, all descending but the ids. */

@@ -785,11 +785,12 @@ merge_shards(struct ranking *r, size_t limit)
 	r->n = n;
 }
 
-int
-store_ranking_load(struct store *st, const char *service, size_t limit, struct ranking *r)
+/* store_ranking_load() and store_ranking_load_own() */
+static int
+ranking_load(struct store *st, const char *service, size_t limit, bool own, struct ranking *r)
 {
 	/* The newest ranking of each shard of this daemon's shard.count (rankings of another count
-	 * are a layout no daemon runs any more). */
+	 * are a layout no daemon runs any more), or of its own shard only. */
 	struct db_stmt *stmt;
 	int64_t *ids = NULL;
 	unsigned shard, shards;
@@ -803,10 +804,11 @@ store_ranking_load(struct store *st, const char *service, size_t limit, struct r
 	stmt = store_prepare(st, "SELECT r.id, r.generated_at, r.window_seconds, r.duration_ms"
 	                         " FROM rankings r WHERE r.shards = ?1 AND r.id = (SELECT max(id)"
 	                         " FROM rankings x WHERE x.shards = ?1 AND x.shard = r.shard)"
-	                         " ORDER BY r.shard");
+	                         " AND (CAST(?2 AS BIGINT) < 0 OR r.shard = ?2) ORDER BY r.shard");
 	if (stmt == NULL)
 		goto out_rollback;
 	db_bind_int64(stmt, 1, shards);
+	db_bind_int64(stmt, 2, own ? (int64_t)shard : -1);
 	while ((rc = db_step(stmt)) == DB_ROW) {
 		uint32_t duration = (uint32_t)db_column_int64(stmt, 3);
 		int64_t generated = db_column_int64(stmt, 1);
@@ -849,6 +851,18 @@ out_rollback:
 	store_rollback(st);
 	free(ids);
 	return -1;
+}
+
+int
+store_ranking_load(struct store *st, const char *service, size_t limit, struct ranking *r)
+{
+	return ranking_load(st, service, limit, false, r);
+}
+
+int
+store_ranking_load_own(struct store *st, size_t limit, struct ranking *r)
+{
+	return ranking_load(st, NULL, limit, true, r);
 }
 
 /* ---- Reading only what is new ---- */

@@ -258,7 +258,7 @@ START_TEST(test_walks_and_marks)
 	ck_assert_int_eq(rows.n, 2);
 	ck_assert_int_eq(rows.target, tb);
 	/* the fleet's reader walks both */
-	store_set_fleet(a, 2);
+	store_set_fleet(a, 0, 2);
 	rows = (struct rows){0};
 	ck_assert_int_eq(store_each_scrape(a, NULL, 0, count_scrape, &rows), 0);
 	ck_assert_int_eq(rows.n, 3);
@@ -338,7 +338,7 @@ START_TEST(test_ranking_merged)
 	struct ranking r;
 
 	ck_assert_ptr_nonnull(web);
-	store_set_fleet(web, 2);
+	store_set_fleet(web, 1, 2);
 	ck_assert_int_gt(store_target_upsert(a, "svc-a", NULL, "http://a:1"), 0);
 	ck_assert_int_gt(store_target_upsert(b, "svc-b", NULL, "http://b:1"), 0);
 	sa = testutil_db_int(store_dbh(a), "SELECT id FROM services WHERE name = 'svc-a'");
@@ -393,6 +393,13 @@ START_TEST(test_ranking_merged)
 	ck_assert_int_eq(store_ranking_load(web, "svc-a", 0, &r), 0);
 	ck_assert_uint_eq(r.n, 2);
 	ck_assert(r.suspects[0].score == 0.9);
+	ranking_release(&r);
+
+	/* a daemon's own part: shard 1's newest alone, as stored */
+	ck_assert_int_eq(store_ranking_load_own(web, 0, &r), 0);
+	ck_assert_uint_eq(r.n, 3);
+	ck_assert_int_eq(r.suspects[0].location_id, l3);
+	ck_assert_int_eq(r.generated_at, T0 + 500);
 	ranking_release(&r);
 
 	/* one shard's history is pruned without touching the other's newest */

@@ -10,6 +10,7 @@
 
 #include "base/hash.h"
 #include "base/log.h"
+#include "collector/targets.h"
 #include "detect/window.h"
 #include "storage/alertstore.h"
 #include "storage/query.h"
@@ -176,6 +177,16 @@ suspect_labels(struct sbuf *b, const struct suspect *s)
 
 #define METRICS_TARGETS_PAGE 500
 
+/* Whether 'service' is this daemon's to tell of: of several daemons sharing a database, the
+ * services whose name falls in its shard (targets_shard_of(); a service split with shard_by: target
+ * is told of whole by that one daemon). */
+static bool
+metrics_own(const struct web_ctx *c, const char *service)
+{
+	return c->cfg->shard_count <= 1 || service == NULL ||
+	       targets_shard_keep(service, c->cfg->shard_index, c->cfg->shard_count);
+}
+
 /* leakprofd_target_up and leakprofd_target_scrape_duration_seconds of the active targets, at
  * most 'max' of each, read a page at a time. 0, or -1. */
 static int
@@ -196,7 +207,10 @@ target_series(const struct web_ctx *c, struct sbuf *b, size_t max)
 			sbuf_release(&dur);
 			return -1;
 		}
-		for (size_t i = 0; i < n && seen < max; i++, seen++) {
+		for (size_t i = 0; i < n && seen < max; i++) {
+			if (!metrics_own(c, h[i].service))
+				continue;
+			seen++;
 			sbuf_puts(b, "leakprofd_target_up{service=\"");
 			sbuf_prom(b, h[i].service);
 			sbuf_puts(b, "\",target=\"");
@@ -279,7 +293,9 @@ metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 	int64_t size;
 	int rc;
 
-	rc = store_ranking_load(c->st, NULL, 0, &rk);
+	/* Of several daemons on one database, each tells of its own shard (its suspects, its
+	 * services), so that sums over every daemon's series count each once. */
+	rc = store_ranking_load_own(c->st, 0, &rk);
 	if (rc < 0 || query_services(c->st, &sv, &nsv) < 0) {
 		log_err("web: /metrics: %s", store_errmsg(c->st));
 		ranking_release(&rk);
@@ -353,6 +369,8 @@ metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 	help(&b, "leakprofd_targets", "gauge",
 	     "Active targets per service by the result of their last scrape.");
 	for (size_t i = 0; i < nsv; i++) {
+		if (!metrics_own(c, sv[i].name))
+			continue;
 		sbuf_puts(&b, "leakprofd_targets{service=\"");
 		sbuf_prom(&b, sv[i].name);
 		sbuf_addf(&b, "\",state=\"up\"} %u\n", sv[i].targets_up);
@@ -361,7 +379,8 @@ metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 		sbuf_addf(&b, "\",state=\"down\"} %u\n", sv[i].targets - sv[i].targets_up);
 	}
 	for (size_t i = 0; i < nsv; i++)
-		active += sv[i].targets;
+		if (metrics_own(c, sv[i].name))
+			active += sv[i].targets;
 	query_services_free(sv, nsv);
 	/* Per-target series only for a fleet small enough: past metrics.per_target_max active
 	 * targets they would outgrow what Prometheus should take from one exporter. */

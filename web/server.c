@@ -98,7 +98,8 @@ struct web {
 	/* Fixed at start (restart keys). */
 	char *database;
 	char *database_shown; /* in messages: its password masked (db_target_shown()) */
-	unsigned shards;      /* shard.count: the fleet whose rankings a page shows */
+	unsigned shard,
+	    shards; /* shard.index, .count: the fleet a page shows, this daemon's part */
 	char *listen;
 	char *tls_key;
 	char *tls_cert;
@@ -304,7 +305,7 @@ pool_get(struct web *w, int64_t deadline, bool priority)
 		c->st = store_open(w->database, STORE_READONLY);
 		if (!c->st)
 			goto out_free;
-		store_set_fleet(c->st, w->shards);
+		store_set_fleet(c->st, w->shard, w->shards);
 		if (query_reader_setup(c->st, conn_progress, c) < 0) {
 			log_err("web: '%s': preparing a read connection: %s", w->database_shown,
 			        store_errmsg(c->st));
@@ -812,6 +813,7 @@ web_start(const struct config *cfg)
 	pthread_cond_init(&w->pool_free, NULL);
 	w->heartbeat_ms = clock_wall_ms();
 	w->database = strdup(cfg->database);
+	w->shard = cfg->shard_index;
 	w->shards = cfg->shard_count;
 	w->database_shown = db_target_shown(cfg->database);
 	w->listen = strdup(cfg->listen);

@@ -130,6 +130,15 @@ assert_eq "targets on daemon b's API" "$(curl -fsS "http://$LB/api/v1/targets" |
 assert_eq "live daemons on daemon a's API" \
 	"$(curl -fsS "http://$LA/api/v1/daemons" | jq '[.daemons[] | select(.live)] | length')" 2
 curl -fsS "http://$LA/targets" | grep -q 'id="daemons"' || fail "the targets page shows no daemons"
+# /metrics: each daemon its own shard's services, so that sums over both count each once
+metric_services() {   # metric_services LISTEN: the services of its leakprofd_suspect_score series, sorted
+	curl -fsS "http://$1/metrics" | sed -n 's/^leakprofd_suspect_score{.*service="\([^"]*\)".*/\1/p' | sort -u
+}
+ma=$(metric_services "$LA")
+mb=$(metric_services "$LB")
+assert_eq "services of daemon a's /metrics" "$(echo $ma)" \
+	"$(echo $(pq "SELECT DISTINCT sv.name FROM targets t JOIN services sv ON sv.id = t.service_id WHERE t.shard = 0 ORDER BY 1"))"
+assert_eq "services of both /metrics" "$(printf '%s\n%s\n' "$ma" "$mb" | sort | tr '\n' ' ')" "alpha bravo charlie delta "
 
 echo "== every alert delivered once"
 count_firing() {
