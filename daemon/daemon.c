@@ -305,6 +305,8 @@ reload(struct daemon *d)
 	detector_reload(d->det, ncfg);
 	ingest_set_retention(d->in, (int64_t)ncfg->retention_raw * 1000,
 	                     (int64_t)ncfg->retention_rollup * 1000);
+	ingest_set_buffer(d->in, (size_t)ncfg->ingest.buffer_scrapes,
+	                  (int64_t)ncfg->ingest.buffer_duration * 1000);
 	config_slot_set(&d->cfg, ncfg);
 	log_notice("daemon: configuration '%s' loaded: %zu targets, every %llu s", ncfg->source,
 	           targetset_count(d->ts), (unsigned long long)ncfg->scrape_interval);
@@ -657,6 +659,8 @@ cmd_run(int argc, char **argv)
 	}
 	d.in = ingest_new(st, &(struct ingest_options){
 	                          .db_path = cfg->database,
+	                          .pending_max = (size_t)cfg->ingest.buffer_scrapes,
+	                          .pending_ms = (int64_t)cfg->ingest.buffer_duration * 1000,
 	                          .retention_raw_ms = (int64_t)cfg->retention_raw * 1000,
 	                          .retention_rollup_ms = (int64_t)cfg->retention_rollup * 1000,
 	                      });
