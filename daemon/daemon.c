@@ -77,7 +77,6 @@ struct daemon {
 	int64_t trim_ms;      /* monotonic: the last malloc_trim() */
 	int64_t trim_took_ms; /* how long it took */
 	int64_t memlog_ms;    /* monotonic: the last memory line in the log */
-	int64_t refused_ms;   /* wall: the ingest's writes refused since then, 0: taken */
 };
 
 static void
@@ -420,16 +419,17 @@ update_status(struct daemon *d, int64_t now)
 	sdnotify_status(buf);
 }
 
-/* Tell /healthz since when the database refuses the ingest's writes (a lock another process holds,
- * a read-only or full file system): it turns 503 once that lasts. */
+/* Tell /healthz, /metrics and the targets page since when the database refuses the ingest's writes
+ * (PostgreSQL down or unreachable, a lock another process holds, a read-only or full file system)
+ * and how many finished scrapes wait for it: /healthz turns 503 once that lasts. */
 static void
 watch_writes(struct daemon *d)
 {
-	if (!ingest_failing(d->in))
-		d->refused_ms = 0;
-	else if (d->refused_ms == 0)
-		d->refused_ms = clock_wall_ms();
-	web_writes_refused(d->web, d->refused_ms);
+	struct ingest_queue q;
+
+	ingest_queue_get(d->in, &q);
+	web_writes_refused(d->web, q.refused_since_ms);
+	web_set_queue(d->web, q.scrapes, q.max_scrapes, q.max_ms, q.dropped);
 }
 
 /* Give what the threads freed back to the system. glibc keeps freed memory in each thread's arena
