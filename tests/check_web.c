@@ -928,9 +928,9 @@ START_TEST(test_healthz_writes_refused)
 	why = health_check_writes("/var/lib/leakprofd/db", &refused, 1790000012500LL, 10000, buf,
 	                          sizeof(buf));
 	ck_assert_ptr_nonnull(why);
-	ck_assert_str_eq(why, "writes to database '/var/lib/leakprofd/db' refused since "
-	                      "2026-09-21T14:13:20Z (12 s; see the daemon's log): 37 finished "
-	                      "scrapes wait in memory, at most 4096 for 600 s; 2 dropped");
+	ck_assert_str_eq(why, "writes to database '/var/lib/leakprofd/db' refused for 12 s, since "
+	                      "2026-09-21T14:13:20Z (see the daemon's log): 37 finished scrapes "
+	                      "wait in memory, at most 4096 for 600 s; 2 dropped");
 }
 END_TEST
 
@@ -1809,8 +1809,8 @@ START_TEST(test_writes_refused_shown)
 	ck_assert_uint_eq(r.status, 200);
 	ck_assert_ptr_nonnull(strstr(r.body, "\nleakprofd_database_up 0\n"));
 	ck_assert_ptr_nonnull(strstr(r.body, "\nleakprofd_database_writes_refused 1\n"));
-	ck_assert_ptr_nonnull(strstr(
-	    r.body, "\nleakprofd_database_writes_refused_since_seconds 1790000000.000\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.body, "\nleakprofd_database_writes_refused_since_seconds 1790000000.000\n"));
 	ck_assert_ptr_nonnull(strstr(r.body, "\nleakprofd_scrapes_queued 37\n"));
 	ck_assert_ptr_nonnull(strstr(r.body, "\nleakprofd_scrapes_queued_max 4096\n"));
 	ck_assert_ptr_nonnull(strstr(r.body, "\nleakprofd_scrapes_dropped_total 2\n"));
@@ -1868,7 +1868,8 @@ START_TEST(test_writes_refused_shown)
 	json_decref(j);
 	hin.ingest = taken;
 	j = health_json(&hin, &status);
-	ck_assert(json_is_null(json_object_get(json_object_get(j, "database"), "writes_refused_since")));
+	ck_assert(
+	    json_is_null(json_object_get(json_object_get(j, "database"), "writes_refused_since")));
 	json_decref(j);
 	metrics_free(m);
 	config_unref(cfg);

@@ -45,12 +45,13 @@ health_check_writes(const char *path, const struct web_ingest *ing, int64_t now_
 	if (refused_ms <= 0 || refused_ms <= limit_ms)
 		return NULL;
 	web_fmt_time(since, when, sizeof(when));
-	snprintf(buf, n,
-	         "writes to database '%s' refused since %s (%lld s; see the daemon's log): %llu "
-	         "finished scrapes wait in memory, at most %llu for %lld s; %llu dropped",
-	         path, when, (long long)(refused_ms / 1000), (unsigned long long)ing->queued,
-	         (unsigned long long)ing->queued_max, (long long)(ing->queued_max_ms / 1000),
-	         (unsigned long long)ing->dropped);
+	snprintf(
+	    buf, n,
+	    "writes to database '%s' refused for %lld s, since %s (see the daemon's log): %llu "
+	    "finished scrapes wait in memory, at most %llu for %lld s; %llu dropped",
+	    path, (long long)(refused_ms / 1000), when, (unsigned long long)ing->queued,
+	    (unsigned long long)ing->queued_max, (long long)(ing->queued_max_ms / 1000),
+	    (unsigned long long)ing->dropped);
 	return buf;
 }
 

@@ -451,7 +451,7 @@ ingest_get(struct web *w, struct web_ingest *out)
 static void
 healthz(struct web *w, const struct config *cfg, struct store *st, struct web_reply *r)
 {
-	char buf[200];
+	char buf[512];
 	struct health_input in = {0};
 	struct detector *d = atomic_load(&w->detector);
 	struct targets_source_state *sources;
