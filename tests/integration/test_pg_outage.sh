@@ -50,21 +50,26 @@ pq() {
 # wal_writer_delay): the daemon's sessions ask for the default, durable commits, as a production server has.
 DAEMON_URI="$URI?options=-csynchronous_commit%3Don"
 
-# Four services on one Go program, every second: four scrapes a second.
+# Four services on one Go program, every second: four scrapes a second. write_config [INGEST]: with the
+# ingest block INGEST (none: the defaults).
 start_go z zoo -leak early_return=3,waitgroup=2 -benign pool -pool-size 200
 listen=$(free_listen)
 ntargets=4
-{
-	echo "listen: $listen"
-	echo "database: \"$DAEMON_URI\""
-	echo "scrape_interval: 1s"
-	echo "scrape_timeout: 1s"
-	echo "services:"
-	for i in 1 2 3 4; do
-		echo "  - {name: s$i, targets: [\"http://127.0.0.1:$z_port\"], detail_every: 0}"
-	done
-} >"$TEST_TMP/leakprofd.yaml"
-"$LEAKPROFD_BIN" check-config "$TEST_TMP/leakprofd.yaml"
+write_config() {
+	{
+		echo "listen: $listen"
+		echo "database: \"$DAEMON_URI\""
+		echo "scrape_interval: 1s"
+		echo "scrape_timeout: 1s"
+		echo "services:"
+		for i in 1 2 3 4; do
+			echo "  - {name: s$i, targets: [\"http://127.0.0.1:$z_port\"], detail_every: 0}"
+		done
+		[ -z "${1:-}" ] || echo "ingest: $1"
+	} >"$TEST_TMP/leakprofd.yaml"
+	"$LEAKPROFD_BIN" check-config "$TEST_TMP/leakprofd.yaml"
+}
+write_config "{buffer_scrapes: 100, buffer_duration: 20s}"
 
 # metric NAME: its value on the last /metrics read (read_metrics); a family's series summed.
 read_metrics() {
@@ -120,6 +125,26 @@ wait_for 30 has_rows $((3 * ntargets))
 wait_for 20 port_open "${listen##*:}"
 wait_for 20 caught_up
 check_all_stored "before"
+# The bound follows a reload: from 100 scrapes and 20 s (too small for the cut below) to the defaults.
+read_metrics
+assert_eq "buffer_scrapes at the start" "$(metric leakprofd_scrapes_queued_max)" 100
+write_config
+kill -HUP "$DAEMON_PID"
+queued_max_is() {
+	read_metrics && [ "$(metric leakprofd_scrapes_queued_max)" = "$1" ]
+}
+wait_for 10 queued_max_is 4096
+# The daemon's connections to the server probe after 15 s idle (storage/db_pg.c's defaults; libpq alone leaves
+# the kernel's 2 hours): a network cut is noticed within about 30 s.
+if command -v ss >/dev/null; then
+	pgport=${URI##*:}
+	pgport=${pgport%%/*}
+	ss -tnpo state established "( dport = :$pgport )" | grep "pid=$DAEMON_PID," >"$TEST_TMP/ss" || true
+	head -n 3 "$TEST_TMP/ss"
+	[ -s "$TEST_TMP/ss" ] || fail "ss shows no connection of the daemon to the server"
+	! grep -Ev 'timer:\(keepalive,([0-9]|1[0-5])(\.[0-9]+)?(ms|sec),' "$TEST_TMP/ss" ||
+		fail "a connection of the daemon to the server has no keepalive probe due within 15 s"
+fi
 
 rss_kib() {
 	awk '$1 == "VmRSS:" { print $2 }' "/proc/$DAEMON_PID/status"
