@@ -1615,6 +1615,20 @@ static const struct field metrics_fields[] = {
     {0},
 };
 
+static const struct field ingest_fields[] = {
+    {.key = "buffer_scrapes",
+     .type = F_U64,
+     .off = offsetof(struct config_ingest, buffer_scrapes),
+     .min = CONFIG_INGEST_BUFFER_SCRAPES_MIN,
+     .max = CONFIG_INGEST_BUFFER_SCRAPES_MAX},
+    {.key = "buffer_duration",
+     .type = F_DUR,
+     .off = offsetof(struct config_ingest, buffer_duration),
+     .min = CONFIG_INGEST_BUFFER_DURATION_MIN,
+     .max = CONFIG_INGEST_BUFFER_DURATION_MAX},
+    {0},
+};
+
 static const struct field alerting_fields[] = {
     {.key = "min_score", .type = F_SCORE, .off = offsetof(struct config_alerting, min_score)},
     {.key = "min_count", .type = F_U64, .off = offsetof(struct config_alerting, min_count)},
@@ -1675,6 +1689,7 @@ static const struct field config_fields[] = {
      .type = F_MAP,
      .off = offsetof(struct config, metrics),
      .sub = metrics_fields},
+    {.key = "ingest", .type = F_MAP, .off = offsetof(struct config, ingest), .sub = ingest_fields},
     {.key = "alerting",
      .type = F_MAP,
      .off = offsetof(struct config, alerting),
@@ -1708,6 +1723,8 @@ config_new(const char *source, const char *database)
 	                 .window_memory = CONFIG_WINDOW_MEMORY_DEFAULT},
 	    .web = {.max_connections = 64, .request_timeout = 30},
 	    .metrics = {.per_target_max = 1000},
+	    .ingest = {.buffer_scrapes = CONFIG_INGEST_BUFFER_SCRAPES_DEFAULT,
+	               .buffer_duration = CONFIG_INGEST_BUFFER_DURATION_DEFAULT},
 	    .alerting = {.min_score = 0.8,
 	                 .min_count = 100,
 	                 .for_duration = 600,

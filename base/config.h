@@ -172,6 +172,25 @@ struct config_metrics {
 	unsigned per_target_max;
 };
 
+/* How the daemon rides out a database that refuses writes (PostgreSQL restarting or unreachable, a
+ * full disk, a lock held): finished scrapes wait in memory, in order, while fewer than
+ * buffer_scrapes wait and the oldest waited less than buffer_duration; newer ones are dropped. The
+ * same bound is what a kill -9 of the daemon can lose (daemon/ingest.h). */
+struct config_ingest {
+	uint64_t buffer_scrapes;  /* default CONFIG_INGEST_BUFFER_SCRAPES_DEFAULT */
+	uint64_t buffer_duration; /* seconds, default CONFIG_INGEST_BUFFER_DURATION_DEFAULT */
+};
+
+/* ingest.buffer_scrapes and ingest.buffer_duration when unset: ten minutes of 400 scrapes a minute
+ * (400 targets at the default interval), about 256 MiB at 64 KiB per queued parsed profile. */
+#define CONFIG_INGEST_BUFFER_SCRAPES_DEFAULT 4096
+#define CONFIG_INGEST_BUFFER_DURATION_DEFAULT 600
+/* Their bounds: a buffer too short to outlast a PostgreSQL restart, or too large to fit memory. */
+#define CONFIG_INGEST_BUFFER_SCRAPES_MIN 16
+#define CONFIG_INGEST_BUFFER_SCRAPES_MAX 1000000
+#define CONFIG_INGEST_BUFFER_DURATION_MIN 10
+#define CONFIG_INGEST_BUFFER_DURATION_MAX 86400
+
 enum webhook_format {
 	WEBHOOK_FORMAT_JSON = 0,
 	WEBHOOK_FORMAT_SLACK,
@@ -234,6 +253,7 @@ struct config {
 	struct config_detector detector;
 	struct config_web web;
 	struct config_metrics metrics;
+	struct config_ingest ingest;
 	struct config_alerting alerting;
 };
 

@@ -79,7 +79,6 @@ struct daemon {
 	int64_t trim_ms;      /* monotonic: the last malloc_trim() */
 	int64_t trim_took_ms; /* how long it took */
 	int64_t memlog_ms;    /* monotonic: the last memory line in the log */
-	int64_t refused_ms;   /* wall: the ingest's writes refused since then, 0: taken */
 };
 
 static void
@@ -315,6 +314,8 @@ reload(struct daemon *d)
 	detector_reload(d->det, ncfg);
 	ingest_set_retention(d->in, (int64_t)ncfg->retention_raw * 1000,
 	                     (int64_t)ncfg->retention_rollup * 1000);
+	ingest_set_buffer(d->in, (size_t)ncfg->ingest.buffer_scrapes,
+	                  (int64_t)ncfg->ingest.buffer_duration * 1000);
 	config_slot_set(&d->cfg, ncfg);
 	log_notice("daemon: configuration '%s' loaded: %zu targets, every %llu s", ncfg->source,
 	           targetset_count(d->ts), (unsigned long long)ncfg->scrape_interval);
@@ -428,16 +429,17 @@ update_status(struct daemon *d, int64_t now)
 	sdnotify_status(buf);
 }
 
-/* Tell /healthz since when the database refuses the ingest's writes (a lock another process holds,
- * a read-only or full file system): it turns 503 once that lasts. */
+/* Tell /healthz, /metrics and the targets page since when the database refuses the ingest's writes
+ * (PostgreSQL down or unreachable, a lock another process holds, a read-only or full file system)
+ * and how many finished scrapes wait for it: /healthz turns 503 once that lasts. */
 static void
 watch_writes(struct daemon *d)
 {
-	if (!ingest_failing(d->in))
-		d->refused_ms = 0;
-	else if (d->refused_ms == 0)
-		d->refused_ms = clock_wall_ms();
-	web_writes_refused(d->web, d->refused_ms);
+	struct ingest_queue q;
+
+	ingest_queue_get(d->in, &q);
+	web_writes_refused(d->web, q.refused_since_ms);
+	web_set_queue(d->web, q.scrapes, q.max_scrapes, q.max_ms, q.dropped);
 }
 
 /* Give what the threads freed back to the system. glibc keeps freed memory in each thread's arena
@@ -678,6 +680,8 @@ cmd_run(int argc, char **argv)
 	store_set_shard(st, cfg->shard_index, cfg->shard_count, membership_owner(d.member));
 	d.in = ingest_new(st, &(struct ingest_options){
 	                          .db_path = cfg->database,
+	                          .pending_max = (size_t)cfg->ingest.buffer_scrapes,
+	                          .pending_ms = (int64_t)cfg->ingest.buffer_duration * 1000,
 	                          .retention_raw_ms = (int64_t)cfg->retention_raw * 1000,
 	                          .retention_rollup_ms = (int64_t)cfg->retention_rollup * 1000,
 	                      });

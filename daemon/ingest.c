@@ -24,8 +24,11 @@
  * A unit the database refuses stays at the head and is retried every retry_ms; nothing behind it
  * is tried meanwhile (that would store out of order). Finished scrapes queue up behind it, but
  * only while the head has waited less than pending_ms and fewer than pending_max wait; newer ones
- * are dropped (the first drop logged). The first refusal is logged with SQLite's message, and the
- * recovery with how many delayed scrapes were stored and how many were dropped.
+ * are dropped (the first drop logged, every one counted). The first refusal is logged with the
+ * database's message and its wall time kept (ingest_queue_get(): /healthz says since when), and
+ * the recovery with how many delayed scrapes were stored and how many were dropped. A lost
+ * PostgreSQL connection is such a refusal: each retry connects again (storage/db_pg.c), so a
+ * server restarted or reachable again is written to again without anyone's help.
  *
  * The queue lives in memory, so the bound is also what a kill -9 can lose: the scrapes queued,
  * the batch being written among them (a job leaves the queue only once its transaction has
@@ -106,6 +109,7 @@ struct ingest {
 	bool stop;
 	int64_t stop_by_ms;                /* monotonic: a stop gives up on the queue then */
 	atomic_bool failing;               /* the database refuses writes (for STATUS=) */
+	int64_t failing_since_ms;          /* Unix ms: when it started refusing; guarded by mu */
 	_Atomic int64_t raw_ms, rollup_ms; /* retention */
 	_Atomic uint64_t committed;        /* scrapes committed since the start */
 	size_t pending_max;
@@ -526,6 +530,7 @@ ingest_main(void *arg)
 			if (failing) {
 				/* nothing left to retry: the database took everything */
 				atomic_store(&in->failing, false);
+				in->failing_since_ms = 0;
 				continue;
 			}
 			pthread_mutex_unlock(&in->mu);
@@ -572,12 +577,14 @@ ingest_main(void *arg)
 				    in->db_path, stored_while_failing,
 				    in->dropped_all - dropped_before);
 				atomic_store(&in->failing, false);
+				in->failing_since_ms = 0;
 				in->dropped = 0; /* told here */
 				stored_while_failing = 0;
 			}
 			continue;
 		}
 		if (!failing) {
+			in->failing_since_ms = clock_wall_ms();
 			log_err(
 			    "daemon: cannot write to database '%s': %s; scraping goes on, finished "
 			    "scrapes wait in memory (at most %zu, for %" PRId64
@@ -607,8 +614,6 @@ ingest_new(struct store *st, const struct ingest_options *opt)
 
 	in->st = st;
 	in->db_path = db_target_shown(opt->db_path); /* in messages: no password */
-	in->pending_max = opt->pending_max ? opt->pending_max : INGEST_PENDING_MAX;
-	in->pending_ms = opt->pending_ms ? opt->pending_ms : INGEST_PENDING_MS;
 	in->stop_ms = opt->stop_ms ? opt->stop_ms : INGEST_STOP_MS;
 	in->retry_ms = opt->retry_ms ? opt->retry_ms : INGEST_RETRY_MS;
 	in->batch_max = opt->batch_max ? opt->batch_max : INGEST_BATCH_MAX;
@@ -619,6 +624,7 @@ ingest_new(struct store *st, const struct ingest_options *opt)
 	atomic_init(&in->raw_ms, opt->retention_raw_ms);
 	atomic_init(&in->rollup_ms, opt->retention_rollup_ms);
 	pthread_mutex_init(&in->mu, NULL);
+	ingest_set_buffer(in, opt->pending_max, opt->pending_ms);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&in->cv, &ca);
@@ -631,6 +637,15 @@ ingest_set_retention(struct ingest *in, int64_t raw_ms, int64_t rollup_ms)
 {
 	atomic_store(&in->raw_ms, raw_ms);
 	atomic_store(&in->rollup_ms, rollup_ms);
+}
+
+void
+ingest_set_buffer(struct ingest *in, size_t pending_max, int64_t pending_ms)
+{
+	pthread_mutex_lock(&in->mu);
+	in->pending_max = pending_max ? pending_max : INGEST_PENDING_MAX;
+	in->pending_ms = pending_ms ? pending_ms : INGEST_PENDING_MS;
+	pthread_mutex_unlock(&in->mu);
 }
 
 int
@@ -675,6 +690,20 @@ bool
 ingest_failing(struct ingest *in)
 {
 	return atomic_load(&in->failing);
+}
+
+void
+ingest_queue_get(struct ingest *in, struct ingest_queue *out)
+{
+	pthread_mutex_lock(&in->mu);
+	*out = (struct ingest_queue){
+	    .scrapes = in->nscrapes,
+	    .max_scrapes = in->pending_max,
+	    .max_ms = in->pending_ms,
+	    .dropped = in->dropped_all,
+	    .refused_since_ms = atomic_load(&in->failing) ? in->failing_since_ms : 0,
+	};
+	pthread_mutex_unlock(&in->mu);
 }
 
 void

@@ -12,19 +12,21 @@
  * (ingest_committed() counts them); from then on a kill -9 or a crash of the process cannot lose
  * it. What is not acknowledged is in memory only, and that is what a kill -9 loses: the scrapes
  * queued and the batch being written. The queue bounds it: it takes a scrape only while its oldest
- * job has waited less than pending_ms (a minute) and fewer than pending_max (2,048) scrapes wait,
- * the batch being written included; beyond, new scrapes are dropped (logged). So a kill -9 loses
- * at most pending_max scrapes, all finished after the oldest of them was queued, which was less
- * than pending_ms before the newest. A database taking writes keeps the queue far below either
- * bound: about one batch_ms of work plus what finishes meanwhile (ingest_stats_take() measures
- * it).
+ * job has waited less than pending_ms (ingest.buffer_duration, 10 minutes by default) and fewer
+ * than pending_max (ingest.buffer_scrapes, 4,096) scrapes wait, the batch being written included;
+ * beyond, new scrapes are dropped (logged, counted). So a kill -9 loses at most pending_max
+ * scrapes, all finished after the oldest of them was queued, which was less than pending_ms before
+ * the newest; and an outage of the database shorter than pending_ms, during which fewer than
+ * pending_max scrapes finish, loses none. A database taking writes keeps the queue far below
+ * either bound: about one batch_ms of work plus what finishes meanwhile (ingest_stats_take()
+ * measures it).
  *
  * Targets are named by the caller's ids (> 0; the daemon's registry ids, see targetset.h); the
  * thread maps each to its database id when it registers it.
  *
- * Threads: the ingest_push_*() functions, ingest_set_retention(), ingest_committed() and
- * ingest_failing() may be called from any thread; the rest from the one that owns the struct
- * ingest. */
+ * Threads: the ingest_push_*() functions, ingest_set_retention(), ingest_set_buffer(),
+ * ingest_committed(), ingest_failing() and ingest_queue_get() may be called from any thread; the
+ * rest from the one that owns the struct ingest. */
 #ifndef INGEST_H
 #define INGEST_H
 
@@ -32,16 +34,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/config.h"
 #include "collector/scrape.h"
 #include "storage/store.h"
 
 /* The defaults of struct ingest_options. */
-#define INGEST_PENDING_MAX 2048 /* finished scrapes waiting to be stored, at most */
-#define INGEST_PENDING_MS 60000 /* the oldest job waited less when a scrape is queued */
-#define INGEST_RETRY_MS 5000    /* a refused write is retried this often */
-#define INGEST_STOP_MS 3000     /* a stop stores what is queued for this long at most */
-#define INGEST_BATCH_MAX 256    /* finished scrapes stored in one transaction, at most */
-#define INGEST_BATCH_MS 250     /* and for this long at most (then committed) */
+/* finished scrapes waiting to be stored, at most */
+#define INGEST_PENDING_MAX CONFIG_INGEST_BUFFER_SCRAPES_DEFAULT
+/* the oldest job waited less when a scrape is queued */
+#define INGEST_PENDING_MS (CONFIG_INGEST_BUFFER_DURATION_DEFAULT * 1000)
+#define INGEST_RETRY_MS 5000 /* a refused write is retried this often */
+#define INGEST_STOP_MS 3000  /* a stop stores what is queued for this long at most */
+#define INGEST_BATCH_MAX 256 /* finished scrapes stored in one transaction, at most */
+#define INGEST_BATCH_MS 250  /* and for this long at most (then committed) */
 
 struct ingest; /* opaque */
 
@@ -66,6 +71,9 @@ struct ingest *ingest_new(struct store *st, const struct ingest_options *opt);
 
 /* Keep raw samples 'raw_ms' and hourly rollups 'rollup_ms' from the next retention step on. */
 void ingest_set_retention(struct ingest *in, int64_t raw_ms, int64_t rollup_ms);
+/* Bound the queue at 'pending_max' scrapes and 'pending_ms' (0: the defaults, as ingest_new()) from
+ * the next scrape pushed on: a reload. Scrapes already queued stay queued. */
+void ingest_set_buffer(struct ingest *in, size_t pending_max, int64_t pending_ms);
 
 /* Queue the registration of target 'id' (store_target_upsert()): later jobs of 'id' use the
  * database id it gets. A target's scrapes are stored only once it is registered. Strings copied. */
@@ -95,6 +103,17 @@ uint64_t ingest_committed(struct ingest *in);
 
 /* The database refuses writes now (for the daemon's STATUS=). */
 bool ingest_failing(struct ingest *in);
+
+/* The queue now, for /healthz, /metrics and the targets page. */
+struct ingest_queue {
+	size_t scrapes;           /* finished scrapes queued, the batch being written included */
+	size_t max_scrapes;       /* pending_max */
+	int64_t max_ms;           /* pending_ms */
+	uint64_t dropped;         /* scrapes dropped at the bound since ingest_new() */
+	int64_t refused_since_ms; /* Unix ms: the database refuses writes since; 0: it takes them */
+};
+/* Fill 'out'. Thread-safe. */
+void ingest_queue_get(struct ingest *in, struct ingest_queue *out);
 
 /* How far the writer trailed the collector since the previous call: what a kill -9 would have
  * lost at worst. */

@@ -13,7 +13,21 @@
  * A failure whose connection is gone (PQstatus CONNECTION_BAD) is reported as a lost connection;
  * the next run or exec connects again (PQreset) unless the connection was lost inside a
  * transaction: then everything fails until db_rollback(), so that the statements after the loss
- * cannot run, each committed alone, outside the transaction they belong to. */
+ * cannot run, each committed alone, outside the transaction they belong to. A connection the
+ * server ended while it was idle (a restart, pg_terminate_backend()) is noticed before the next
+ * command is sent, so that the command goes to a new connection instead of failing.
+ *
+ * Bounded waits. A connection string that does not say otherwise (nor PGCONNECT_TIMEOUT, nor a
+ * service file) gets connect_timeout 10 s, TCP keepalives after 15 s idle every 5 s (3 probes) and
+ * a tcp_user_timeout of 30 s, so that a server that stops answering (a network cut, a host gone)
+ * fails the statement waiting on it within about 30 s, not after the kernel's two hours of
+ * keepalive or fifteen minutes of retransmissions; and each session gets a lock_timeout of 5 s
+ * unless the server's configuration, the role, the database or the connection's options set one,
+ * so that a write queued behind another session's lock (a migration, a manual LOCK, a long
+ * transaction) fails with SQLSTATE 55P03, a refusal the writer retries, instead of holding the
+ * writer, and every reader queued behind it, for as long as the lock lasts. There is no
+ * statement_timeout: retention and migrations may legitimately run long, and a reader is
+ * cancelled by its own deadline (db_set_interrupt()). */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -160,14 +174,54 @@ dbpg_is_target(const char *target)
 	return found;
 }
 
-/* What a new connection is set up with: DB_READONLY's read-only transactions. 0, or -1 with the
- * server's message in 'msg'. */
+/* The lock_timeout a session gets when nothing else set one (see DESIGN). */
+#define LOCK_TIMEOUT "5s"
+
+/* The connection options a target leaves unset get these (see DESIGN). */
+static const struct {
+	const char *key, *value;
+} conn_defaults[] = {
+    {"connect_timeout", "10"},    {"keepalives", "1"},       {"keepalives_idle", "15"},
+    {"keepalives_interval", "5"}, {"keepalives_count", "3"}, {"tcp_user_timeout", "30000"},
+};
+#define NCONN_DEFAULTS (sizeof(conn_defaults) / sizeof(conn_defaults[0]))
+
+/* Whether conn_defaults[] may be given for 'target': not when it names a service (PGSERVICE or its
+ * service option), whose file may set them and is read only for what the parameters leave unset. */
+static bool
+conn_defaults_apply(const char *target)
+{
+	PQconninfoOption *opts, *o;
+	bool service = getenv("PGSERVICE") != NULL;
+
+	opts = PQconninfoParse(target, NULL);
+	for (o = opts; o != NULL && o->keyword != NULL; o++) {
+		if (strcmp(o->keyword, "service") == 0 && o->val != NULL)
+			service = true;
+	}
+	PQconninfoFree(opts);
+	return !service;
+}
+
+/* What a new connection is set up with: the lock_timeout nothing else set, and DB_READONLY's
+ * read-only transactions. 0, or -1 with the server's message in 'msg'. */
 static int
 session_setup(struct db *db, char *msg, size_t msglen)
 {
 	PGresult *res;
 	int rc = 0;
 
+	/* 'default' only: a value from postgresql.conf, ALTER ROLE/DATABASE ... SET, or the
+	 * connection's options (-c lock_timeout=...) stays */
+	res = PQexec(db->pg, "SELECT set_config(name, '" LOCK_TIMEOUT "', false) FROM pg_settings"
+	                     " WHERE name = 'lock_timeout' AND source = 'default'");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		snprintf(msg, msglen, "setting lock_timeout: %s", PQerrorMessage(db->pg));
+		one_line(msg);
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
 	if ((db->flags & DB_READONLY) == 0)
 		return 0;
 	res = PQexec(db->pg, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY");
@@ -184,10 +238,27 @@ int
 dbpg_open(struct db *db, const char *target, char *err, size_t errlen)
 {
 	/* the target's own options come after these, and win */
-	const char *const keys[] = {"client_encoding", "fallback_application_name", "dbname", NULL};
-	const char *const values[] = {"UTF8", "leakprofd", target, NULL};
+	const char *keys[3 + NCONN_DEFAULTS + 1], *values[3 + NCONN_DEFAULTS + 1];
+	size_t n = 0;
+	bool defaults = conn_defaults_apply(target);
 	char msg[512];
 
+	keys[n] = "client_encoding";
+	values[n++] = "UTF8";
+	keys[n] = "fallback_application_name";
+	values[n++] = "leakprofd";
+	for (size_t i = 0; i < NCONN_DEFAULTS && defaults; i++) {
+		/* an environment variable (PGCONNECT_TIMEOUT) would lose to a parameter */
+		if (strcmp(conn_defaults[i].key, "connect_timeout") == 0 &&
+		    getenv("PGCONNECT_TIMEOUT") != NULL)
+			continue;
+		keys[n] = conn_defaults[i].key;
+		values[n++] = conn_defaults[i].value;
+	}
+	keys[n] = "dbname";
+	values[n++] = target;
+	keys[n] = NULL;
+	values[n] = NULL;
 	db->pg = PQconnectdbParams(keys, values, 1);
 	if (db->pg == NULL) {
 		snprintf(err, errlen, "postgresql: out of memory");
@@ -249,6 +320,16 @@ static void detach(struct db *db);
 static int
 ready(struct db *db)
 {
+	struct pollfd pfd = {.fd = PQsocket(db->pg), .events = POLLIN};
+
+	/* Idle, nothing is due from the server: anything to read is its notice that it ended the
+	 * connection (a restart, an administrator), and reading it to the end marks the connection
+	 * lost, to be made again below rather than failing the command sent on it. */
+	if (PQstatus(db->pg) == CONNECTION_OK && db->active == NULL && !db->in_tx && pfd.fd >= 0) {
+		while (poll(&pfd, 1, 0) > 0 && PQconsumeInput(db->pg) &&
+		       PQstatus(db->pg) == CONNECTION_OK)
+			;
+	}
 	if (db->tx_lost) {
 		db_set_error(
 		    db, NULL,

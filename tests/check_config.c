@@ -88,6 +88,8 @@ check_defaults(const struct config *cfg)
 	ck_assert_uint_eq(cfg->max_concurrent_scrapes, 64);
 	ck_assert_uint_eq(cfg->retention_raw, 48 * 3600);
 	ck_assert_uint_eq(cfg->retention_rollup, 30 * 86400);
+	ck_assert_uint_eq(cfg->ingest.buffer_scrapes, 4096);
+	ck_assert_uint_eq(cfg->ingest.buffer_duration, 600);
 	ck_assert_uint_eq(cfg->nservices, 0);
 	ck_assert_uint_eq(cfg->ntarget_files, 0);
 	ck_assert_uint_eq(cfg->shard_index, 0);
@@ -915,6 +917,42 @@ names_key(const char *text, const char *key)
 	return strstr(text, want) != NULL;
 }
 
+/* ingest.buffer_scrapes and ingest.buffer_duration: read, bounded with errors naming the key and
+ * the range, and reloadable (no restart message). */
+START_TEST(test_ingest_buffer)
+{
+	struct config *cfg, *old;
+
+	cfg = expect_ok("ingest:\n  buffer_scrapes: 20000\n  buffer_duration: 30m\n");
+	ck_assert_uint_eq(cfg->ingest.buffer_scrapes, 20000);
+	ck_assert_uint_eq(cfg->ingest.buffer_duration, 1800);
+	old = expect_ok("scrape_interval: 60s\n");
+	ck_assert_str_eq(restart_changes(old, cfg), "");
+	config_unref(old);
+	config_unref(cfg);
+	cfg = expect_ok("ingest: {buffer_duration: 10s}\n");
+	ck_assert_uint_eq(cfg->ingest.buffer_scrapes, CONFIG_INGEST_BUFFER_SCRAPES_DEFAULT);
+	ck_assert_uint_eq(cfg->ingest.buffer_duration, 10);
+	config_unref(cfg);
+
+	expect_error("ingest:\n  buffer_scrapes: 8\n",
+	             "t.yaml:2: ingest.buffer_scrapes: 8 is out of range (16 to 1000000)");
+	expect_error("ingest:\n  buffer_scrapes: 1000001\n",
+	             "t.yaml:2: ingest.buffer_scrapes: 1000001 is out of range (16 to 1000000)");
+	expect_error("ingest:\n  buffer_scrapes: lots\n",
+	             "t.yaml:2: ingest.buffer_scrapes: invalid number 'lots' (expected a "
+	             "non-negative integer)");
+	expect_error("ingest:\n  buffer_duration: 5s\n",
+	             "t.yaml:2: ingest.buffer_duration: duration must be at least 10s");
+	expect_error("ingest:\n  buffer_duration: 2d\n",
+	             "t.yaml:2: ingest.buffer_duration: duration must be at most 86400s");
+	expect_error("ingest:\n  buffer_duration: soon\n",
+	             "t.yaml:2: ingest.buffer_duration: invalid duration 'soon' (use e.g. 30s, "
+	             "5m, 2h)");
+	expect_error("ingest:\n  buffer_bytes: 1\n", "t.yaml:2: ingest.buffer_bytes: unknown key");
+}
+END_TEST
+
 START_TEST(test_restart_changes)
 {
 	static const char *const keys[] = {"database",
@@ -1336,6 +1374,7 @@ config_suite(void)
 	tcase_add_test(tc, test_add_target);
 	tcase_add_test(tc, test_example_config);
 	tcase_add_test(tc, test_restart_changes);
+	tcase_add_test(tc, test_ingest_buffer);
 	tcase_add_test(tc, test_window_within_retention);
 	tcase_add_test(tc, test_shard_by);
 	tcase_add_test(tc, test_leak_profile_key);

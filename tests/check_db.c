@@ -888,25 +888,24 @@ START_TEST(test_lost_connection)
 	pid = db_column_int64(stmt, 1);
 	db_reset(stmt);
 
-	/* the statement fails, saying why; the next run connects again and prepares again */
+	/* ended while idle (a server restart, an administrator): noticed before the next run,
+	 * which goes to a new connection, the statement prepared again, instead of failing */
 	kill_backend(db);
 	ck_assert_int_eq(db_bind_int64(stmt, 1, 2), 0);
-	ck_assert_int_eq(db_step(stmt), DB_ERROR);
-	ck_assert_msg(strstr(db_errmsg(db), "connection to the server lost") != NULL, "%s",
-	              db_errmsg(db));
-	ck_assert_uint_eq(db_reconnects(db), 0);
 	step_row(stmt, db);
 	ck_assert_int_eq(db_column_int64(stmt, 0), 3);
 	ck_assert_int_ne(db_column_int64(stmt, 1), pid);
 	db_reset(stmt);
 	ck_assert_uint_eq(db_reconnects(db), 1);
 
-	/* db_exec as well */
-	kill_backend(db);
-	ck_assert_int_eq(db_exec(db, "INSERT INTO l VALUES (1)"), -1);
+	/* ended during a statement: it fails, saying why, on one line; the next command connects
+	 * again */
+	ck_assert_int_eq(db_exec(db, "SELECT pg_terminate_backend(pg_backend_pid())"), -1);
 	ck_assert_msg(strstr(db_errmsg(db), "connection to the server lost") != NULL, "%s",
 	              db_errmsg(db));
 	ck_assert_msg(strchr(db_errmsg(db), '\n') == NULL, "%s", db_errmsg(db));
+	ck_assert(db_failure(db) == DB_FAIL_OTHER); /* a refusal to retry, not the data's */
+	ck_assert_uint_eq(db_reconnects(db), 1);
 	testutil_db_exec(db, "INSERT INTO l VALUES (1)");
 	ck_assert_uint_eq(db_reconnects(db), 2);
 
@@ -943,6 +942,65 @@ START_TEST(test_lost_connection)
 	ck_assert_int_eq(db_reconnect(db), 0);
 	ck_assert_uint_eq(db_reconnects(db), 5);
 	ck_assert_int_eq(query_int(db, "SELECT count(*) FROM l"), 2);
+	close_fresh(db);
+}
+END_TEST
+
+/* The first column of the one row 'sql' answers, as text, into 'buf'. */
+static void
+query_str(struct db *db, const char *sql, char *buf, size_t n)
+{
+	struct db_stmt *stmt = testutil_db_prepare(db, sql);
+
+	step_row(stmt, db);
+	snprintf(buf, n, "%s", db_column_text(stmt, 0));
+	db_finalize(stmt);
+}
+
+/* Every session gets a lock_timeout unless something else set one, so that a write queued behind
+ * another session's lock fails, as a refusal to retry, instead of waiting for as long as the lock
+ * lasts. */
+START_TEST(test_lock_timeout)
+{
+	char target[1024], err[512], v[64];
+	struct db *db, *other, *own;
+	struct timespec t0, t1;
+	double secs;
+
+	if (testutil_pg_off())
+		return;
+	db = open_fresh(POSTGRES);
+	query_str(db, "SHOW lock_timeout", v, sizeof(v));
+	ck_assert_str_eq(v, "5s");
+	/* again on a new connection */
+	ck_assert_int_eq(db_reconnect(db), 0);
+	query_str(db, "SHOW lock_timeout", v, sizeof(v));
+	ck_assert_str_eq(v, "5s");
+
+	/* one the connection's options set stays */
+	snprintf(target, sizeof(target), "%s%coptions=-clock_timeout%%3D1500", testutil_pg_uri(),
+	         strchr(testutil_pg_uri(), '?') != NULL ? '&' : '?');
+	own = db_open(target, err, sizeof(err));
+	ck_assert_msg(own != NULL, "%s", err);
+	query_str(own, "SHOW lock_timeout", v, sizeof(v));
+	ck_assert_str_eq(v, "1500ms");
+	db_close(own);
+
+	/* a write behind another session's lock fails after it: 55P03, the database's failure */
+	testutil_db_exec(db, "CREATE TABLE l (k INTEGER PRIMARY KEY)");
+	other = open_again(db);
+	ck_assert_int_eq(db_begin(other), 0);
+	testutil_db_exec(other, "LOCK TABLE l IN ACCESS EXCLUSIVE MODE");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(db_exec(db, "INSERT INTO l VALUES (1)"), -1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	ck_assert_msg(secs >= 4.5 && secs < 10, "failed after %.1f s", secs);
+	ck_assert_str_eq(db_sqlstate(db), "55P03");
+	ck_assert(db_failure(db) == DB_FAIL_OTHER);
+	ck_assert_int_eq(db_rollback(other), 0);
+	testutil_db_exec(db, "INSERT INTO l VALUES (1)");
+	db_close(other);
 	close_fresh(db);
 }
 END_TEST
@@ -1035,6 +1093,7 @@ db_suite(void)
 	tcase_add_loop_test(tc, test_interleaved, 0, 2);
 	tcase_add_test(tc, test_lost_connection);
 	tcase_add_test(tc, test_passfile);
+	tcase_add_test(tc, test_lock_timeout);
 	suite_add_tcase(s, tc);
 	return s;
 }

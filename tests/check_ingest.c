@@ -516,7 +516,8 @@ END_TEST
 START_TEST(test_refused_then_retried)
 {
 	struct ingest *in;
-	int64_t t0 = clock_wall_ms() - 60000;
+	int64_t t0 = clock_wall_ms() - 60000, before;
+	struct ingest_queue q;
 	sqlite3 *lock;
 
 	if (testutil_sqlite_only("test_refused_then_retried",
@@ -525,6 +526,7 @@ START_TEST(test_refused_then_retried)
 	in = open_ingest(8, 100);
 	/* the schema exists (store_open made it); then the lock */
 	lock = lock_db();
+	before = clock_wall_ms();
 	ingest_push_register(in, 1, "api", "http://10.0.0.1:6060", "{}");
 	for (int i = 0; i < 5; i++) {
 		char status[16];
@@ -549,6 +551,13 @@ START_TEST(test_refused_then_retried)
 	ck_assert_int_eq(atomic_load(&marks), 0);
 	/* nothing acknowledged while refused */
 	ck_assert_uint_eq(ingest_committed(in), 0);
+	/* what /healthz and /metrics show: since when, how many wait, how many were dropped */
+	ingest_queue_get(in, &q);
+	ck_assert_int_ge(q.refused_since_ms, before);
+	ck_assert_int_le(q.refused_since_ms, clock_wall_ms());
+	ck_assert_uint_eq(q.scrapes, 8);
+	ck_assert_uint_eq(q.max_scrapes, 8);
+	ck_assert_uint_eq(q.dropped, 2);
 
 	/* the lock goes: everything waiting is stored, in order, and the mark runs after it */
 	unlock_db(lock);
@@ -556,12 +565,147 @@ START_TEST(test_refused_then_retried)
 	ck_assert(wait_failing(in, false, 5000));
 	assert_query(STATUSES, "s0,s1,s2,s3,s4,s5,ok,s7");
 	ck_assert_uint_eq(ingest_committed(in), 8);
+	ingest_queue_get(in, &q);
+	ck_assert_int_eq(q.refused_since_ms, 0);
+	ck_assert_uint_eq(q.scrapes, 0);
+	ck_assert_uint_eq(q.dropped, 2);
 
 	/* and the queue takes new scrapes again */
 	ck_assert(push(in, 1, "s10", t0 + 10));
 	ingest_push_mark(in, on_mark, NULL);
 	ck_assert(wait_marks(2, 10000));
 	assert_query(STATUSES, "s0,s1,s2,s3,s4,s5,ok,s7,s10");
+	ingest_free(in);
+}
+END_TEST
+
+/* The bound follows a reload (ingest_set_buffer()) from the next scrape on; ingest_queue_get()
+ * reports it with the scrapes waiting and those dropped. */
+START_TEST(test_buffer_reload)
+{
+	struct ingest *in = open_ingest(2, 0);
+	int64_t t0 = clock_wall_ms() - 60000;
+	struct ingest_queue q;
+
+	ingest_queue_get(in, &q);
+	ck_assert_uint_eq(q.max_scrapes, 2);
+	ck_assert_int_eq(q.max_ms, INGEST_PENDING_MS);
+	ck_assert_int_eq(q.refused_since_ms, 0);
+	/* not started: the queue's head waits as behind a refused write */
+	ingest_push_register(in, 1, "api", "http://10.0.0.1:6060", "{}");
+	ck_assert(push(in, 1, "s0", t0));
+	ck_assert(push(in, 1, "s1", t0 + 1));
+	ck_assert(!push(in, 1, "s2", t0 + 2));
+	/* a larger bound: taken again (past half of it, as dropping asks) */
+	ingest_set_buffer(in, 6, 0);
+	ck_assert(push(in, 1, "s3", t0 + 3));
+	ck_assert(push(in, 1, "s4", t0 + 4));
+	ingest_queue_get(in, &q);
+	ck_assert_uint_eq(q.scrapes, 4);
+	ck_assert_uint_eq(q.max_scrapes, 6);
+	ck_assert_uint_eq(q.dropped, 1);
+	/* a shorter duration: the head has waited longer already */
+	usleep(50 * 1000);
+	ingest_set_buffer(in, 6, 20);
+	ck_assert(!push(in, 1, "s5", t0 + 5));
+	/* 0: the defaults */
+	ingest_set_buffer(in, 0, 0);
+	ingest_queue_get(in, &q);
+	ck_assert_uint_eq(q.max_scrapes, INGEST_PENDING_MAX);
+	ck_assert_int_eq(q.max_ms, INGEST_PENDING_MS);
+	ck_assert_uint_eq(q.dropped, 2);
+	ingest_run_queued(in);
+	assert_query(STATUSES, "s0,s1,s3,s4");
+	ingest_free(in);
+}
+END_TEST
+
+/* PostgreSQL: a connection to the database, for a test's own statements. */
+static struct db *
+open_pg(void)
+{
+	char err[512];
+	struct db *db = db_open(dbpath, err, sizeof(err));
+
+	ck_assert_msg(db != NULL, "%s", err);
+	return db;
+}
+
+/* PostgreSQL: another session locks the targets table: the writer's statements fail once their
+ * lock_timeout (5 s, storage/db_pg.c) has passed, a refusal like SQLite's busy lock: the scrapes
+ * wait in memory, in order, and are stored once the lock goes. Without the lock_timeout the writer
+ * would hang behind the lock, never failing, nothing telling /healthz. */
+START_TEST(test_pg_lock_refused)
+{
+	struct ingest *in;
+	int64_t t0 = clock_wall_ms() - 60000;
+	struct ingest_queue q;
+	struct db *lock;
+
+	if (!testutil_backend_pg())
+		return;
+	in = open_ingest(0, 200);
+	ingest_push_register(in, 1, "api", "http://10.0.0.1:6060", "{}");
+	ck_assert(push(in, 1, "s0", t0));
+	ingest_run_queued(in);
+	lock = open_pg();
+	ck_assert_int_eq(db_begin(lock), 0);
+	testutil_db_exec(lock, "LOCK TABLE targets IN ACCESS EXCLUSIVE MODE");
+	ck_assert_int_eq(ingest_start(in), 0);
+	for (int i = 1; i < 5; i++) {
+		char status[16];
+
+		snprintf(status, sizeof(status), "s%d", i);
+		ck_assert(push(in, 1, status, t0 + i));
+	}
+	ck_assert(wait_failing(in, true, 15000));
+	ck_assert(push(in, 1, "ok", t0 + 5));
+	ingest_queue_get(in, &q);
+	ck_assert_int_gt(q.refused_since_ms, 0);
+	ck_assert_uint_eq(q.scrapes, 5);
+	ck_assert_uint_eq(ingest_committed(in), 1);
+
+	ck_assert_int_eq(db_rollback(lock), 0);
+	db_close(lock);
+	ingest_push_mark(in, on_mark, NULL);
+	ck_assert(wait_marks(1, 15000));
+	ck_assert(wait_failing(in, false, 5000));
+	assert_query(STATUSES, "s0,s1,s2,s3,s4,ok");
+	ck_assert_uint_eq(ingest_committed(in), 6);
+	ingest_free(in);
+}
+END_TEST
+
+/* PostgreSQL: the server ends the writer's connection while it is idle (a restart, an
+ * administrator): the next write goes to a new connection at once, without a refusal and its retry
+ * (30 s here). */
+START_TEST(test_pg_connection_ended)
+{
+	struct ingest *in;
+	int64_t t0 = clock_wall_ms() - 60000;
+	struct db *admin;
+
+	if (!testutil_backend_pg())
+		return;
+	in = open_ingest(0, 30000);
+	ingest_push_register(in, 1, "api", "http://10.0.0.1:6060", "{}");
+	ck_assert(push(in, 1, "s0", t0));
+	ingest_run_queued(in);
+	ck_assert_int_eq(ingest_start(in), 0);
+	/* the thread's first retention step (on an empty queue) done: it is idle for a minute */
+	ingest_push_mark(in, on_mark, NULL);
+	ck_assert(wait_marks(1, 5000));
+	usleep(500 * 1000);
+	admin = open_pg();
+	testutil_db_exec(admin, "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+	                        " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+	db_close(admin);
+	ck_assert(push(in, 1, "ok", t0 + 1));
+	ck_assert(push(in, 1, "s2", t0 + 2));
+	ingest_push_mark(in, on_mark, NULL);
+	ck_assert(wait_marks(2, 5000));
+	ck_assert(!ingest_failing(in));
+	assert_query(STATUSES, "s0,ok,s2");
 	ingest_free(in);
 }
 END_TEST
@@ -676,12 +820,15 @@ ingest_suite(void)
 	tcase_add_test(tc, test_batches);
 	tcase_add_test(tc, test_registrations_batched);
 	tcase_add_test(tc, test_batch_rejected);
+	tcase_add_test(tc, test_buffer_reload);
+	tcase_add_test(tc, test_pg_connection_ended);
 	suite_add_tcase(s, tc);
 	/* each refusal waits out SQLite's busy timeout (5 s) first */
 	tcase_add_checked_fixture(slow, setup, teardown);
 	tcase_set_timeout(slow, 60);
 	tcase_add_test(slow, test_refused_then_retried);
 	tcase_add_test(slow, test_stop_while_refused);
+	tcase_add_test(slow, test_pg_lock_refused);
 	suite_add_tcase(s, slow);
 	return s;
 }

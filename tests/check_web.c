@@ -901,8 +901,9 @@ START_TEST(test_healthz_sources)
 }
 END_TEST
 
-/* Writes refused (another process holding the write lock): fine within the bound, which follows
- * the scrape interval between 10 and 30 s, and past it a failure naming the database. */
+/* Writes refused (another process holding the write lock, PostgreSQL down): fine within the bound,
+ * which follows the scrape interval between 10 and 30 s, and past it a failure naming the
+ * database, since when, and the finished scrapes waiting in memory and dropped. */
 START_TEST(test_healthz_writes_refused)
 {
 	struct config fast = {.scrape_interval = 1}, mid = {.scrape_interval = 5},
@@ -913,14 +914,23 @@ START_TEST(test_healthz_writes_refused)
 	ck_assert_int_eq(health_database_limit_ms(&fast), 10000);
 	ck_assert_int_eq(health_database_limit_ms(&mid), 15000);
 	ck_assert_int_eq(health_database_limit_ms(&slow), 30000);
-	ck_assert_ptr_null(
-	    health_check_writes("/var/lib/leakprofd/db", 0, 10000, buf, sizeof(buf)));
-	ck_assert_ptr_null(
-	    health_check_writes("/var/lib/leakprofd/db", 10000, 10000, buf, sizeof(buf)));
-	why = health_check_writes("/var/lib/leakprofd/db", 12500, 10000, buf, sizeof(buf));
+	struct web_ingest taken = {.queued = 3, .queued_max = 4096, .queued_max_ms = 600000},
+	                  refused = {.refused_since_ms = 1790000000000LL,
+	                             .queued = 37,
+	                             .queued_max = 4096,
+	                             .queued_max_ms = 600000,
+	                             .dropped = 2};
+
+	ck_assert_ptr_null(health_check_writes("/var/lib/leakprofd/db", &taken, 1790000012500LL,
+	                                       10000, buf, sizeof(buf)));
+	ck_assert_ptr_null(health_check_writes("/var/lib/leakprofd/db", &refused, 1790000010000LL,
+	                                       10000, buf, sizeof(buf)));
+	why = health_check_writes("/var/lib/leakprofd/db", &refused, 1790000012500LL, 10000, buf,
+	                          sizeof(buf));
 	ck_assert_ptr_nonnull(why);
-	ck_assert_str_eq(why, "writes to database '/var/lib/leakprofd/db' refused for 12 s (locked "
-	                      "by another process? see the daemon's log)");
+	ck_assert_str_eq(why, "writes to database '/var/lib/leakprofd/db' refused for 12 s, since "
+	                      "2026-09-21T14:13:20Z (see the daemon's log): 37 finished scrapes "
+	                      "wait in memory, at most 4096 for 600 s; 2 dropped");
 }
 END_TEST
 
@@ -1768,6 +1778,104 @@ END_TEST
 
 /* /metrics has a series per target while metrics.per_target_max targets or fewer are active, and
  * past it per-service summaries only, saying so. */
+/* The database refusing the daemon's writes, as /metrics, the targets page and /healthz show it:
+ * since when, the scrapes waiting in memory and dropped; and when the database cannot be read at
+ * all (PostgreSQL down), /metrics still answers with the daemon's own figures and the targets page
+ * with the banner, not a bare error. */
+START_TEST(test_writes_refused_shown)
+{
+	struct config *cfg = config_default();
+	struct metrics *m = metrics_new();
+	struct web_ingest refused = {.refused_since_ms = 1790000000000LL,
+	                             .queued = 37,
+	                             .queued_max = 4096,
+	                             .queued_max_ms = 600000,
+	                             .dropped = 2},
+	                  taken = {.queued = 1, .queued_max = 4096, .queued_max_ms = 600000};
+	struct web_ctx c = {.cfg = cfg, .path = "/metrics", .now_ms = 1790000030000LL};
+	struct health_input hin = {.heartbeat_limit_ms = 30000, .ingest = refused};
+	struct web_reply r = {0};
+	unsigned status;
+	char dir[256];
+	json_t *j, *d;
+
+	ck_assert_ptr_nonnull(m);
+	metrics_count_scrape(m, "payments", true, 20);
+	metrics_set_stored(m, 5);
+
+	/* no database connection at all: the daemon's own figures, and database_up 0 */
+	c.ingest = &refused;
+	metrics_handle(&c, m, &r);
+	ck_assert_uint_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\nleakprofd_database_up 0\n"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\nleakprofd_database_writes_refused 1\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.body, "\nleakprofd_database_writes_refused_since_seconds 1790000000.000\n"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\nleakprofd_scrapes_queued 37\n"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\nleakprofd_scrapes_queued_max 4096\n"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\nleakprofd_scrapes_dropped_total 2\n"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\nleakprofd_scrapes_stored_total 5\n"));
+	ck_assert_ptr_nonnull(strstr(
+	    r.body, "\nleakprofd_scrapes_total{service=\"payments\",result=\"success\"} 1\n"));
+	ck_assert_ptr_null(strstr(r.body, "leakprofd_suspects "));
+	web_reply_release(&r);
+
+	c.path = "/targets";
+	pages_handle(&c, &r);
+	ck_assert_uint_eq(r.status, 503);
+	ck_assert_ptr_nonnull(strstr(r.body, "id=\"writes-refused\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "37 finished scrapes wait in memory"));
+	ck_assert_ptr_nonnull(strstr(r.body, "<b>2 dropped</b>"));
+	ck_assert_ptr_nonnull(strstr(r.body, "datetime=\"2026-09-21T14:13:20Z\""));
+	web_reply_release(&r);
+
+	/* a readable database: everything, the banner above the targets while refused */
+	testutil_mkdtemp(dir, sizeof(dir), "check_web");
+	c.st = targets_db(dir, 2, NULL);
+	c.path = "/metrics";
+	metrics_handle(&c, m, &r);
+	ck_assert_uint_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\nleakprofd_database_up 1\n"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\nleakprofd_suspects "));
+	ck_assert_ptr_nonnull(strstr(r.body, "\nleakprofd_scrapes_queued 37\n"));
+	web_reply_release(&r);
+	c.path = "/targets";
+	pages_handle(&c, &r);
+	ck_assert_uint_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "id=\"writes-refused\""));
+	web_reply_release(&r);
+	c.ingest = &taken;
+	pages_handle(&c, &r);
+	ck_assert_uint_eq(r.status, 200);
+	ck_assert_ptr_null(strstr(r.body, "writes-refused"));
+	web_reply_release(&r);
+	c.path = "/metrics";
+	metrics_handle(&c, m, &r);
+	ck_assert_ptr_nonnull(strstr(r.body, "\nleakprofd_database_writes_refused 0\n"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\nleakprofd_scrapes_queued 1\n"));
+	web_reply_release(&r);
+	store_free(c.st);
+	testutil_rmtree(dir);
+
+	/* /healthz: the same figures in "database" */
+	j = health_json(&hin, &status);
+	d = json_object_get(j, "database");
+	ck_assert_str_eq(json_string_value(json_object_get(d, "writes_refused_since")),
+	                 "2026-09-21T14:13:20Z");
+	ck_assert_int_eq(json_integer_value(json_object_get(d, "scrapes_queued")), 37);
+	ck_assert_int_eq(json_integer_value(json_object_get(d, "scrapes_queued_max")), 4096);
+	ck_assert_int_eq(json_integer_value(json_object_get(d, "scrapes_dropped")), 2);
+	json_decref(j);
+	hin.ingest = taken;
+	j = health_json(&hin, &status);
+	ck_assert(
+	    json_is_null(json_object_get(json_object_get(j, "database"), "writes_refused_since")));
+	json_decref(j);
+	metrics_free(m);
+	config_unref(cfg);
+}
+END_TEST
+
 START_TEST(test_metrics_per_target_bound)
 {
 	static const char yaml[] = "metrics:\n  per_target_max: 3\n";
@@ -1872,6 +1980,7 @@ web_suite(void)
 	tcase_add_test(tc, test_healthz_each_check);
 	tcase_add_test(tc, test_healthz_database_check);
 	tcase_add_test(tc, test_healthz_writes_refused);
+	tcase_add_test(tc, test_writes_refused_shown);
 	tcase_add_test(tc, test_healthz_sources);
 	tcase_add_test(tc, test_metrics_count_from_start);
 	tcase_add_test(tc, test_metrics_failed_notifications);

@@ -35,14 +35,23 @@ health_database_limit_ms(const struct config *cfg)
 }
 
 const char *
-health_check_writes(const char *path, int64_t refused_ms, int64_t limit_ms, char *buf, size_t n)
+health_check_writes(const char *path, const struct web_ingest *ing, int64_t now_ms,
+                    int64_t limit_ms, char *buf, size_t n)
 {
+	int64_t since = ing->refused_since_ms;
+	int64_t refused_ms = since > 0 && now_ms > since ? now_ms - since : 0;
+	char when[32];
+
 	if (refused_ms <= 0 || refused_ms <= limit_ms)
 		return NULL;
-	snprintf(buf, n,
-	         "writes to database '%s' refused for %lld s (locked by another process? see "
-	         "the daemon's log)",
-	         path, (long long)(refused_ms / 1000));
+	web_fmt_time(since, when, sizeof(when));
+	snprintf(
+	    buf, n,
+	    "writes to database '%s' refused for %lld s, since %s (see the daemon's log): %llu "
+	    "finished scrapes wait in memory, at most %llu for %lld s; %llu dropped",
+	    path, (long long)(refused_ms / 1000), when, (unsigned long long)ing->queued,
+	    (unsigned long long)ing->queued_max, (long long)(ing->queued_max_ms / 1000),
+	    (unsigned long long)ing->dropped);
 	return buf;
 }
 
@@ -128,10 +137,14 @@ health_reply(const struct health_input *in, struct web_reply *r)
 	bool detector_ok = !in->detector || in->detector_waiting_ms <= in->detector_limit_ms;
 	bool ok = db_ok && collector_ok && detector_ok;
 	json_t *o = json_pack(
-	    "{s:s, s:{s:b, s:I, s:I, s:I, s:o}, s:{s:b, s:I, s:I}, s:{s:b, s:I, s:I}}", "status",
-	    ok ? "ok" : "unhealthy", "database", "ok", db_ok, "free_bytes",
+	    "{s:s, s:{s:b, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:o}, s:{s:b, s:I, s:I}, "
+	    "s:{s:b, s:I, s:I}}",
+	    "status", ok ? "ok" : "unhealthy", "database", "ok", db_ok, "free_bytes",
 	    (json_int_t)in->free_bytes, "writes_refused_ms", (json_int_t)in->db_refused_ms,
-	    "limit_ms", (json_int_t)in->db_refused_limit_ms, "error",
+	    "writes_refused_since", time_json(in->ingest.refused_since_ms), "scrapes_queued",
+	    (json_int_t)in->ingest.queued, "scrapes_queued_max", (json_int_t)in->ingest.queued_max,
+	    "scrapes_dropped", (json_int_t)in->ingest.dropped, "limit_ms",
+	    (json_int_t)in->db_refused_limit_ms, "error",
 	    db_ok ? json_null() : api_string(in->db_error), "collector", "ok", collector_ok,
 	    "last_heartbeat_age_ms", (json_int_t)in->heartbeat_age_ms, "limit_ms",
 	    (json_int_t)in->heartbeat_limit_ms, "detector", "ok", detector_ok, "waiting_ms",

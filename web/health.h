@@ -22,6 +22,7 @@ struct health_input {
 	unsigned long long free_bytes; /* on the database's file system */
 	int64_t db_refused_ms;         /* how long the writer's writes have been refused, 0: none */
 	int64_t db_refused_limit_ms;
+	struct web_ingest ingest; /* since when, and the finished scrapes waiting meanwhile */
 	int64_t heartbeat_age_ms; /* since the collector loop last reported */
 	int64_t heartbeat_limit_ms;
 	bool detector;               /* a detector reports to this server (false: not judged) */
@@ -44,13 +45,16 @@ int64_t health_detector_limit_ms(const struct config *cfg, int64_t pace_ms);
 /* The database is unusable when the daemon's writer has had its writes refused (another process
  * holding the write lock, a read-only or full file system, a damaged file) for longer than three
  * scrape intervals, and never less than 10 s nor more than 30 s: a lock held for a backup or a
- * VACUUM of a few seconds is not a failure, while finished scrapes wait in memory for a minute at
- * most before they are dropped. */
+ * VACUUM of a few seconds is not a failure, while a PostgreSQL restart or a network cut is worth
+ * telling well before the finished scrapes waiting in memory reach ingest.buffer_scrapes or
+ * ingest.buffer_duration and are dropped. */
 int64_t health_database_limit_ms(const struct config *cfg);
-/* NULL when writes to the database at 'path' have been refused for 'refused_ms' (0: they succeed)
- * no longer than 'limit_ms', else the failure, naming the database, written into 'buf'. */
-const char *health_check_writes(const char *path, int64_t refused_ms, int64_t limit_ms, char *buf,
-                                size_t n);
+/* NULL when the writer's writes to the database at 'path' have been refused since
+ * ing->refused_since_ms (0: they succeed) no longer than 'limit_ms' at 'now_ms' (Unix ms), else the
+ * failure, naming the database, since when, and the scrapes waiting and dropped, written into
+ * 'buf'. */
+const char *health_check_writes(const char *path, const struct web_ingest *ing, int64_t now_ms,
+                                int64_t limit_ms, char *buf, size_t n);
 
 /* Check the database at 'path': the file and its directory writable, HEALTH_MIN_FREE_BYTES free on
  * its file system (*free_bytes), and readable through 'st' (NULL: no connection could be opened);

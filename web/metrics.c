@@ -282,63 +282,154 @@ failed_series(const struct web_ctx *c, struct sbuf *b)
 	return rc;
 }
 
-void
-metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
+/* The series read from the database (the ranking, target health, failed notifications, its size)
+ * into 'b', and the services it knows into *sv, *nsv (caller frees). 0, or -1 (logged): the
+ * database cannot be read, and 'b' holds part of them. */
+static int
+database_series(const struct web_ctx *c, struct sbuf *b, struct query_service **sv, size_t *nsv)
 {
-	struct sbuf b = {0};
 	struct ranking rk = {0};
-	struct query_service *sv = NULL;
-	size_t nsv = 0;
 	uint64_t active = 0;
 	int64_t size;
-	int rc;
 
+	if (!c->st)
+		return -1;
 	/* Of several daemons on one database, each tells of its own shard (its suspects, its
 	 * services), so that sums over every daemon's series count each once. */
-	rc = store_ranking_load_own(c->st, 0, &rk);
-	if (rc < 0 || query_services(c->st, &sv, &nsv) < 0) {
-		log_err("web: /metrics: %s", store_errmsg(c->st));
-		ranking_release(&rk);
-		web_reply_text(r, 500, "reading the database failed (see the daemon log)\n");
-		return;
-	}
-
-	help(&b, "leakprofd_blocked_goroutines", "gauge",
+	if (store_ranking_load_own(c->st, 0, &rk) < 0 || query_services(c->st, sv, nsv) < 0)
+		goto out_failed;
+	help(b, "leakprofd_blocked_goroutines", "gauge",
 	     "Goroutines blocked at a suspect location, summed over the service's instances "
 	     "(latest scrapes).");
 	for (size_t i = 0; i < rk.n; i++) {
-		sbuf_puts(&b, "leakprofd_blocked_goroutines");
-		suspect_labels(&b, &rk.suspects[i]);
-		sbuf_addf(&b, " %llu\n", (unsigned long long)rk.suspects[i].current_count);
+		sbuf_puts(b, "leakprofd_blocked_goroutines");
+		suspect_labels(b, &rk.suspects[i]);
+		sbuf_addf(b, " %llu\n", (unsigned long long)rk.suspects[i].current_count);
 	}
-	help(&b, "leakprofd_suspect_score", "gauge", "Leak score of a suspect location, 0 to 1.");
+	help(b, "leakprofd_suspect_score", "gauge", "Leak score of a suspect location, 0 to 1.");
 	for (size_t i = 0; i < rk.n; i++) {
-		sbuf_puts(&b, "leakprofd_suspect_score");
-		suspect_labels(&b, &rk.suspects[i]);
-		sbuf_addf(&b, " %.4f\n", rk.suspects[i].score);
+		sbuf_puts(b, "leakprofd_suspect_score");
+		suspect_labels(b, &rk.suspects[i]);
+		sbuf_addf(b, " %.4f\n", rk.suspects[i].score);
 	}
-	help(&b, "leakprofd_suspect_growth_per_hour", "gauge",
+	help(b, "leakprofd_suspect_growth_per_hour", "gauge",
 	     "Growth of a suspect location's blocked goroutines, per hour, over the ranking "
 	     "window.");
 	for (size_t i = 0; i < rk.n; i++) {
-		sbuf_puts(&b, "leakprofd_suspect_growth_per_hour");
-		suspect_labels(&b, &rk.suspects[i]);
-		sbuf_addf(&b, " %.3f\n", rk.suspects[i].growth_per_hour);
+		sbuf_puts(b, "leakprofd_suspect_growth_per_hour");
+		suspect_labels(b, &rk.suspects[i]);
+		sbuf_addf(b, " %.3f\n", rk.suspects[i].growth_per_hour);
 	}
-	help(&b, "leakprofd_suspects", "gauge", "Locations in the current ranking.");
-	sbuf_addf(&b, "leakprofd_suspects %zu\n", rk.n);
-	help(&b, "leakprofd_ranking_duration_seconds", "gauge",
+	help(b, "leakprofd_suspects", "gauge", "Locations in the current ranking.");
+	sbuf_addf(b, "leakprofd_suspects %zu\n", rk.n);
+	help(b, "leakprofd_ranking_duration_seconds", "gauge",
 	     "Time the detector took for the latest ranking.");
-	sbuf_addf(&b, "leakprofd_ranking_duration_seconds %.3f\n", rk.duration_ms / 1000.0);
-	help(&b, "leakprofd_ranking_timestamp_seconds", "gauge",
+	sbuf_addf(b, "leakprofd_ranking_duration_seconds %.3f\n", rk.duration_ms / 1000.0);
+	help(b, "leakprofd_ranking_timestamp_seconds", "gauge",
 	     "When the latest ranking was computed (0: never).");
-	sbuf_addf(&b, "leakprofd_ranking_timestamp_seconds %.3f\n", rk.generated_at / 1000.0);
+	sbuf_addf(b, "leakprofd_ranking_timestamp_seconds %.3f\n", rk.generated_at / 1000.0);
 	ranking_release(&rk);
+
+	help(b, "leakprofd_targets", "gauge",
+	     "Active targets per service by the result of their last scrape.");
+	for (size_t i = 0; i < *nsv; i++) {
+		if (!metrics_own(c, (*sv)[i].name))
+			continue;
+		sbuf_puts(b, "leakprofd_targets{service=\"");
+		sbuf_prom(b, (*sv)[i].name);
+		sbuf_addf(b, "\",state=\"up\"} %u\n", (*sv)[i].targets_up);
+		sbuf_puts(b, "leakprofd_targets{service=\"");
+		sbuf_prom(b, (*sv)[i].name);
+		sbuf_addf(b, "\",state=\"down\"} %u\n", (*sv)[i].targets - (*sv)[i].targets_up);
+	}
+	for (size_t i = 0; i < *nsv; i++)
+		if (metrics_own(c, (*sv)[i].name))
+			active += (*sv)[i].targets;
+	/* Per-target series only for a fleet small enough: past metrics.per_target_max active
+	 * targets they would outgrow what Prometheus should take from one exporter. */
+	help(b, "leakprofd_target_series_suppressed", "gauge",
+	     "1 when the per-target series (leakprofd_target_up, "
+	     "leakprofd_target_scrape_duration_seconds) are left out because more targets are "
+	     "active than metrics.per_target_max.");
+	sbuf_addf(b, "leakprofd_target_series_suppressed %d\n",
+	          active > c->cfg->metrics.per_target_max);
+	if (active <= c->cfg->metrics.per_target_max &&
+	    target_series(c, b, (size_t)c->cfg->metrics.per_target_max) < 0)
+		goto out_failed;
+	if (failed_series(c, b) != 0)
+		goto out_failed;
+	size = store_db_size(c->st);
+	if (size < 0)
+		goto out_failed;
+	help(b, "leakprofd_database_size_bytes", "gauge",
+	     "Size of the database: the SQLite file's pages in use, or PostgreSQL's "
+	     "pg_database_size().");
+	sbuf_addf(b, "leakprofd_database_size_bytes %lld\n", (long long)size);
+	return 0;
+
+out_failed:
+	log_err("web: /metrics: reading the database: %s", store_errmsg(c->st));
+	ranking_release(&rk);
+	return -1;
+}
+
+/* The daemon's writer (ingest): the database taking its writes, the scrapes waiting for it. */
+static void
+ingest_series(const struct web_ctx *c, struct sbuf *b)
+{
+	const struct web_ingest *in = c->ingest;
+
+	help(b, "leakprofd_database_writes_refused", "gauge",
+	     "1 while the database refuses the daemon's writes (PostgreSQL down or unreachable, "
+	     "a lock held, a full disk): finished scrapes wait in memory meanwhile.");
+	sbuf_addf(b, "leakprofd_database_writes_refused %d\n", in->refused_since_ms > 0);
+	help(b, "leakprofd_database_writes_refused_since_seconds", "gauge",
+	     "Since when the database refuses the daemon's writes, Unix time (0: it takes them).");
+	sbuf_addf(b, "leakprofd_database_writes_refused_since_seconds %.3f\n",
+	          in->refused_since_ms / 1000.0);
+	help(b, "leakprofd_scrapes_queued", "gauge",
+	     "Finished scrapes waiting in memory to be stored, the batch being written included: "
+	     "what a kill -9 would lose.");
+	sbuf_addf(b, "leakprofd_scrapes_queued %llu\n", (unsigned long long)in->queued);
+	help(b, "leakprofd_scrapes_queued_max", "gauge",
+	     "ingest.buffer_scrapes: past it, or once the oldest waited ingest.buffer_duration, "
+	     "new scrapes are dropped.");
+	sbuf_addf(b, "leakprofd_scrapes_queued_max %llu\n", (unsigned long long)in->queued_max);
+	help(b, "leakprofd_scrapes_dropped_total", "counter",
+	     "Finished scrapes dropped since the start because the queue was at its bound.");
+	sbuf_addf(b, "leakprofd_scrapes_dropped_total %llu\n", (unsigned long long)in->dropped);
+}
+
+void
+metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
+{
+	struct sbuf b = {0}, db = {0};
+	struct query_service *sv = NULL;
+	size_t nsv = 0;
+	bool db_ok;
+
+	/* What the database holds, when it can be read; the daemon's own figures in any case, so
+	 * that an outage of the database shows here too. */
+	db_ok = database_series(c, &db, &sv, &nsv) == 0;
+	if (!db_ok) {
+		sbuf_release(&db);
+		query_services_free(sv, nsv);
+		sv = NULL;
+		nsv = 0;
+	}
+	help(&b, "leakprofd_database_up", "gauge",
+	     "1 when this reply could read the database; 0: the series read from it (suspects, "
+	     "targets, notifications, its size) are left out, see the daemon's log.");
+	sbuf_addf(&b, "leakprofd_database_up %d\n", db_ok);
+	if (db.p)
+		sbuf_add(&b, db.p, db.len);
+	sbuf_release(&db);
 
 	/* Scrape counters, from the daemon's start. */
 	pthread_mutex_lock(&m->lock);
 	for (size_t i = 0; i < nsv; i++)
 		(void)counter(m, sv[i].name); /* every service has its series, even at 0 */
+	query_services_free(sv, nsv);
 	help(&b, "leakprofd_scrapes_total", "counter", "Scrape attempts per service and result.");
 	for (size_t i = 0; i < m->nsvc; i++) {
 		sbuf_puts(&b, "leakprofd_scrapes_total{service=\"");
@@ -365,50 +456,9 @@ metrics_handle(const struct web_ctx *c, struct metrics *m, struct web_reply *r)
 	     "(the others wait in the ingest queue).");
 	sbuf_addf(&b, "leakprofd_scrapes_stored_total %llu\n",
 	          (unsigned long long)atomic_load(&m->stored));
+	if (c->ingest)
+		ingest_series(c, &b);
 
-	help(&b, "leakprofd_targets", "gauge",
-	     "Active targets per service by the result of their last scrape.");
-	for (size_t i = 0; i < nsv; i++) {
-		if (!metrics_own(c, sv[i].name))
-			continue;
-		sbuf_puts(&b, "leakprofd_targets{service=\"");
-		sbuf_prom(&b, sv[i].name);
-		sbuf_addf(&b, "\",state=\"up\"} %u\n", sv[i].targets_up);
-		sbuf_puts(&b, "leakprofd_targets{service=\"");
-		sbuf_prom(&b, sv[i].name);
-		sbuf_addf(&b, "\",state=\"down\"} %u\n", sv[i].targets - sv[i].targets_up);
-	}
-	for (size_t i = 0; i < nsv; i++)
-		if (metrics_own(c, sv[i].name))
-			active += sv[i].targets;
-	query_services_free(sv, nsv);
-	/* Per-target series only for a fleet small enough: past metrics.per_target_max active
-	 * targets they would outgrow what Prometheus should take from one exporter. */
-	help(&b, "leakprofd_target_series_suppressed", "gauge",
-	     "1 when the per-target series (leakprofd_target_up, "
-	     "leakprofd_target_scrape_duration_seconds) are left out because more targets are "
-	     "active than metrics.per_target_max.");
-	sbuf_addf(&b, "leakprofd_target_series_suppressed %d\n",
-	          active > c->cfg->metrics.per_target_max);
-	if (active <= c->cfg->metrics.per_target_max &&
-	    target_series(c, &b, (size_t)c->cfg->metrics.per_target_max) < 0) {
-		log_err("web: /metrics: %s", store_errmsg(c->st));
-		sbuf_release(&b);
-		web_reply_text(r, 500, "reading the database failed (see the daemon log)\n");
-		return;
-	}
-
-	if (failed_series(c, &b) != 0) {
-		log_err("web: /metrics: %s", store_errmsg(c->st));
-		sbuf_release(&b);
-		web_reply_text(r, 500, "reading the database failed (see the daemon log)\n");
-		return;
-	}
-	size = store_db_size(c->st);
-	help(&b, "leakprofd_database_size_bytes", "gauge",
-	     "Size of the database: the SQLite file's pages in use, or PostgreSQL's "
-	     "pg_database_size().");
-	sbuf_addf(&b, "leakprofd_database_size_bytes %lld\n", (long long)(size < 0 ? 0 : size));
 	help(
 	    &b, "leakprofd_sqlite_memory_bytes", "gauge",
 	    "Memory SQLite holds for every database connection of the daemon together (page "

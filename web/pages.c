@@ -1352,6 +1352,43 @@ daemons_card(struct sbuf *b, const struct web_ctx *c)
 	fleet_list_free(d, n);
 }
 
+/* The database refusing the daemon's writes: since when, the finished scrapes waiting in memory,
+ * the bound past which they are dropped, and how many were. Nothing while it takes them. */
+static void
+ingest_banner(struct sbuf *b, const struct web_ctx *c)
+{
+	const struct web_ingest *in = c->ingest;
+
+	if (in == NULL || in->refused_since_ms <= 0)
+		return;
+	sbuf_puts(b, "<p class=\"error-box\" id=\"writes-refused\" role=\"alert\">The database "
+	             "refuses the daemon's writes since ");
+	put_time(b, c->now_ms, in->refused_since_ms);
+	sbuf_addf(b,
+	          ": scraping goes on, and %llu finished scrapes wait in memory to be stored once "
+	          "it takes writes again (at most %llu, for %lld s; newer ones are dropped",
+	          (unsigned long long)in->queued, (unsigned long long)in->queued_max,
+	          (long long)(in->queued_max_ms / 1000));
+	if (in->dropped > 0)
+		sbuf_addf(b, ": <b>%llu dropped</b>", (unsigned long long)in->dropped);
+	sbuf_puts(b, "). See the daemon's log.</p>");
+}
+
+/* The targets page when the database cannot be read: the daemon's own state, and why. */
+static void
+page_targets_unreadable(const struct web_ctx *c, struct web_reply *r)
+{
+	struct sbuf b = {0};
+
+	page_begin(&b, "Targets", "targets");
+	sbuf_puts(&b, "<div class=\"head\"><h1>Targets</h1></div>");
+	ingest_banner(&b, c);
+	sbuf_puts(&b, "<p class=\"error-box\">Reading target health failed: the database cannot be "
+	              "read now (see the daemon log).</p>");
+	page_end(&b, c, NULL);
+	web_reply_take(r, 503, "text/html; charset=utf-8", &b);
+}
+
 static void
 page_targets(const struct web_ctx *c, struct web_reply *r)
 {
@@ -1369,8 +1406,8 @@ page_targets(const struct web_ctx *c, struct web_reply *r)
 		page_error(c, r, 400, err);
 		return;
 	}
-	if (query_services(c->st, &sv, &nsv) < 0) {
-		page_error(c, r, 500, "Reading target health failed (see the daemon log).");
+	if (c->st == NULL || query_services(c->st, &sv, &nsv) < 0) {
+		page_targets_unreadable(c, r);
 		return;
 	}
 	rc = query_targets(c->st, &f, &h, &n, &next);
@@ -1418,6 +1455,7 @@ page_targets(const struct web_ctx *c, struct web_reply *r)
 		sbuf_puts(&b, "<span class=\"good\">all up</span>");
 	}
 	sbuf_puts(&b, "</p></div>");
+	ingest_banner(&b, c);
 	targets_form(&b, c, sv, nsv);
 
 	if (!f.service) {

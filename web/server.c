@@ -118,6 +118,8 @@ struct web {
 
 	_Atomic int64_t heartbeat_ms;
 	_Atomic int64_t refused_since_ms; /* the writer's writes refused since (wall), 0: taken */
+	_Atomic uint64_t queued, queued_max, dropped; /* web_set_queue() */
+	_Atomic int64_t queued_max_ms;
 	pthread_mutex_t sources_lock;
 	struct targets_source_state *sources; /* web_set_sources()'s copy, under sources_lock */
 	size_t nsources, sources_total;
@@ -434,24 +436,39 @@ sources_get(struct web *w, struct targets_source_state **out, size_t *n, size_t 
 	pthread_mutex_unlock(&w->sources_lock);
 }
 
+/* The writer's state as the daemon last reported it. */
+static void
+ingest_get(struct web *w, struct web_ingest *out)
+{
+	*out = (struct web_ingest){
+	    .refused_since_ms = atomic_load(&w->refused_since_ms),
+	    .queued = atomic_load(&w->queued),
+	    .queued_max = atomic_load(&w->queued_max),
+	    .queued_max_ms = atomic_load(&w->queued_max_ms),
+	    .dropped = atomic_load(&w->dropped),
+	};
+}
+
 /* /healthz (web/health.h): the database usable and taking the writer's writes, the collector loop's
  * heartbeat within 3 intervals, and the detector keeping its pace. */
 static void
 healthz(struct web *w, const struct config *cfg, struct store *st, struct web_reply *r)
 {
-	char buf[200];
+	char buf[512];
 	struct health_input in = {0};
 	struct detector *d = atomic_load(&w->detector);
 	struct targets_source_state *sources;
 	int64_t pace = 0;
 
-	int64_t now = clock_wall_ms(), refused = atomic_load(&w->refused_since_ms);
+	int64_t now = clock_wall_ms(), refused;
 
+	ingest_get(w, &in.ingest);
+	refused = in.ingest.refused_since_ms;
 	in.db_error = health_check_database(w->database, st, buf, sizeof(buf), &in.free_bytes);
 	in.db_refused_ms = refused > 0 && now > refused ? now - refused : 0;
 	in.db_refused_limit_ms = health_database_limit_ms(cfg);
 	if (in.db_error == NULL)
-		in.db_error = health_check_writes(w->database_shown, in.db_refused_ms,
+		in.db_error = health_check_writes(w->database_shown, &in.ingest, now,
 		                                  in.db_refused_limit_ms, buf, sizeof(buf));
 	in.heartbeat_age_ms = now - w->heartbeat_ms;
 	in.heartbeat_limit_ms = health_collector_limit_ms(cfg);
@@ -577,6 +594,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	bool challenge = false, priority;
 	char *mkey = NULL;
 	struct targets_source_state *sources = NULL;
+	struct web_ingest ingest;
+	bool own_state;
 	enum MHD_Result ret;
 	int64_t now = clock_wall_ms(), deadline;
 	uint64_t window = 0;
@@ -650,14 +669,18 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	priority = strcmp(url, "/api/v1/suspects") == 0 && !window;
 	if (!c)
 		c = pool_get(w, deadline, priority);
-	if (!c) {
+	/* /metrics and the targets page show the daemon's own state (its writer's, the database
+	 * refusing writes) even when the database cannot be read */
+	own_state = strcmp(url, "/metrics") == 0 || strcmp(url, "/targets") == 0;
+	if (!c && !own_state) {
 		reply_error(&r, url, 503,
 		            "busy, or the database is not available (see the daemon log)");
 		goto out_send;
 	}
+	ingest_get(w, &ingest);
 	{
 		struct web_ctx ctx = {
-		    .st = c->st,
+		    .st = c ? c->st : NULL,
 		    .cfg = conf->cfg,
 		    .now_ms = now,
 		    .base_url = conf->base_url,
@@ -667,6 +690,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		    .path = url,
 		    .arg = mhd_arg,
 		    .arg_cls = conn,
+		    .ingest = own_state ? &ingest : NULL,
 		};
 
 		if (strcmp(url, "/targets") == 0) {
@@ -693,7 +717,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 			api_micro_put(w->cache, mkey, now, &r);
 	}
 	/* A query stopped by the deadline leaves a 500 behind: say what happened. */
-	if (r.status == 500 && clock_wall_ms() > c->deadline_ms)
+	if (r.status == 500 && c && clock_wall_ms() > c->deadline_ms)
 		reply_error(&r, url, 503, "request timed out");
 
 out_send:
@@ -928,6 +952,17 @@ web_writes_refused(struct web *w, int64_t since_ms)
 {
 	if (w)
 		atomic_store(&w->refused_since_ms, since_ms);
+}
+
+void
+web_set_queue(struct web *w, uint64_t queued, uint64_t max, int64_t max_ms, uint64_t dropped)
+{
+	if (!w)
+		return;
+	atomic_store(&w->queued, queued);
+	atomic_store(&w->queued_max, max);
+	atomic_store(&w->queued_max_ms, max_ms);
+	atomic_store(&w->dropped, dropped);
 }
 
 void

@@ -30,6 +30,11 @@ void web_heartbeat(struct web *w, int64_t now_ms);
  * again): /healthz answers 503 once that lasts longer than health_database_limit_ms(). Any thread.
  */
 void web_writes_refused(struct web *w, int64_t since_ms);
+/* The daemon's writer: 'queued' finished scrapes wait in memory to be stored, of at most 'max'
+ * while the oldest waited less than 'max_ms'; 'dropped' were dropped at that bound since the start.
+ * /healthz, /metrics and the targets page show them beside web_writes_refused()'s time. Any
+ * thread. */
+void web_set_queue(struct web *w, uint64_t queued, uint64_t max, int64_t max_ms, uint64_t dropped);
 /* The state of the sources of targets (target files, http_sd, dns_sd): 'n' of 'total', copied.
  * /healthz shows them without judging them, and so does the targets page. Any thread. */
 void web_set_sources(struct web *w, const struct targets_source_state *s, size_t n, size_t total);

@@ -44,6 +44,16 @@ struct web_reply {
 	bool cacheable;
 };
 
+/* The daemon's writer as it last reported (web_writes_refused(), web_set_queue()): whether the
+ * database takes its writes, and the finished scrapes waiting in memory meanwhile. */
+struct web_ingest {
+	int64_t refused_since_ms; /* Unix ms: the database refuses writes since; 0: it takes them */
+	uint64_t queued;          /* finished scrapes waiting to be stored */
+	uint64_t queued_max;      /* the bound: ingest.buffer_scrapes (0: unknown) */
+	int64_t queued_max_ms;    /* and ingest.buffer_duration, in ms */
+	uint64_t dropped;         /* scrapes dropped at the bound since the start */
+};
+
 /* One request as the handlers see it. */
 struct web_ctx {
 	struct store *st;         /* read-only connection for this request, borrowed */
@@ -66,6 +76,8 @@ struct web_ctx {
 	/* what the detector's window kept between rankings holds, set for /metrics; NULL: no
 	 * detector */
 	const struct window_stats *window;
+	/* the daemon's writer, set for /metrics and the targets page; NULL: not known */
+	const struct web_ingest *ingest;
 };
 
 static inline const char *
