@@ -489,6 +489,34 @@ retention_delete(struct store *st, const char *sql, int64_t cutoff, unsigned lim
 	return n;
 }
 
+/* The rows of the scrapes 'sel' picks (?1, ?2: retention_delete()'s), from each raw table that
+ * holds a scrape's rows: deleted before their scrapes, as on PostgreSQL nothing else deletes them
+ * (schema_pg.sql); on SQLite the cascade would. */
+#define SCRAPE_ROWS_DELETE(table, sel)                                                             \
+	"DELETE FROM " table " WHERE scrape_id IN (SELECT id FROM scrapes WHERE " sel ")"
+#define SCRAPE_ROWS_DELETES(sel)                                                                   \
+	{                                                                                          \
+		SCRAPE_ROWS_DELETE("samples", sel), SCRAPE_ROWS_DELETE("sample_stacks", sel),      \
+		    SCRAPE_ROWS_DELETE("label_samples", sel),                                      \
+		    SCRAPE_ROWS_DELETE("restart_moves", sel)                                       \
+	}
+#define SCRAPE_ROWS_TABLES 4
+static const char *const expired_rows[SCRAPE_ROWS_TABLES] =
+    SCRAPE_ROWS_DELETES("target_id = ?1 ORDER BY ts LIMIT ?2");
+static const char *const rolled_rows[SCRAPE_ROWS_TABLES] =
+    SCRAPE_ROWS_DELETES("ts < ?1 AND rolled = 1 ORDER BY ts LIMIT ?2");
+
+/* Run the SCRAPE_ROWS_TABLES statements of 'sql' with 'a' and 'limit'. 0, or -1 (logged). */
+static int
+delete_scrape_rows(struct store *st, const char *const *sql, int64_t a, unsigned limit,
+                   const char *what)
+{
+	for (size_t i = 0; i < SCRAPE_ROWS_TABLES; i++)
+		if (retention_delete(st, sql[i], a, limit, what) < 0)
+			return -1;
+	return 0;
+}
+
 /* Forget up to 'limit' locations last seen before 'cutoff' that nothing refers to any more, then
  * their stacks when no other location shares them. The number of locations deleted, or -1. */
 static int
@@ -613,27 +641,8 @@ retention_targets(struct store *st, int64_t cutoff, unsigned limit, unsigned bud
 			*more = true;
 			break;
 		}
-		if (retention_delete(
-		        st,
-		        "DELETE FROM samples WHERE scrape_id IN (SELECT id FROM scrapes"
-		        " WHERE target_id = ?1 ORDER BY ts LIMIT ?2)",
-		        ids[i], budget, "retention: deleting an expired target's samples") < 0 ||
-		    retention_delete(
-		        st,
-		        "DELETE FROM sample_stacks WHERE scrape_id IN (SELECT id FROM scrapes"
-		        " WHERE target_id = ?1 ORDER BY ts LIMIT ?2)",
-		        ids[i], budget, "retention: deleting an expired target's call sites") < 0 ||
-		    retention_delete(
-		        st,
-		        "DELETE FROM label_samples WHERE scrape_id IN (SELECT id FROM scrapes"
-		        " WHERE target_id = ?1 ORDER BY ts LIMIT ?2)",
-		        ids[i], budget, "retention: deleting an expired target's label sets") < 0 ||
-		    retention_delete(
-		        st,
-		        "DELETE FROM restart_moves WHERE scrape_id IN (SELECT id FROM scrapes"
-		        " WHERE target_id = ?1 ORDER BY ts LIMIT ?2)",
-		        ids[i], budget,
-		        "retention: deleting an expired target's restart moves") < 0)
+		if (delete_scrape_rows(st, expired_rows, ids[i], budget,
+		                       "retention: deleting an expired target's scrapes' rows") < 0)
 			goto out_free;
 		k = retention_delete(st,
 		                     "DELETE FROM scrapes WHERE id IN (SELECT id FROM scrapes"
@@ -808,29 +817,9 @@ store_retention_step(struct store *st, int64_t now, int64_t raw_ms, int64_t roll
 		return -1;
 
 	/* Rolled-up scrapes of the hours past the raw retention, oldest first. */
-	n = by_day
-	        ? 0
-	        : retention_delete(st,
-	                           "DELETE FROM samples WHERE scrape_id IN (SELECT id FROM scrapes"
-	                           " WHERE ts < ?1 AND rolled = 1 ORDER BY ts LIMIT ?2)",
-	                           raw_hour, budget, "retention: deleting samples");
-	/* a scrape's other rows before it: on PostgreSQL nothing else deletes them (schema_pg.sql)
-	 */
-	if (n >= 0 && !by_day)
-		n = retention_delete(st,
-		                     "DELETE FROM sample_stacks WHERE scrape_id IN (SELECT id FROM"
-		                     " scrapes WHERE ts < ?1 AND rolled = 1 ORDER BY ts LIMIT ?2)",
-		                     raw_hour, budget, "retention: deleting call sites");
-	if (n >= 0 && !by_day)
-		n = retention_delete(st,
-		                     "DELETE FROM label_samples WHERE scrape_id IN (SELECT id FROM"
-		                     " scrapes WHERE ts < ?1 AND rolled = 1 ORDER BY ts LIMIT ?2)",
-		                     raw_hour, budget, "retention: deleting label sets");
-	if (n >= 0 && !by_day)
-		n = retention_delete(st,
-		                     "DELETE FROM restart_moves WHERE scrape_id IN (SELECT id FROM"
-		                     " scrapes WHERE ts < ?1 AND rolled = 1 ORDER BY ts LIMIT ?2)",
-		                     raw_hour, budget, "retention: deleting restart moves");
+	n = by_day ? 0
+	           : delete_scrape_rows(st, rolled_rows, raw_hour, budget,
+	                                "retention: deleting rolled-up scrapes' rows");
 	if (n < 0)
 		goto out_rollback;
 	n = by_day ? 0

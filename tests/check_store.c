@@ -127,14 +127,29 @@ exec_ok(struct store *st, const char *sql)
 	testutil_db_exec(store_dbh(st), sql);
 }
 
-/* No row refers to one that is not there: SQLite's foreign_key_check finds nothing (PostgreSQL
- * checks every statement itself). */
+/* No row refers to one that is not there: SQLite's foreign_key_check finds nothing. PostgreSQL
+ * checks every declared reference itself; a raw row's scrape is the store's to keep there
+ * (storage/schema_pg.sql), so each raw table is read for rows whose scrape is gone. */
 static void
 assert_foreign_keys(struct store *st)
 {
-	if (!testutil_backend_pg())
+	static const char *const raw[] = {"samples", "sample_stacks", "label_samples",
+	                                  "restart_moves"};
+	char sql[200];
+
+	if (!testutil_backend_pg()) {
 		ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM pragma_foreign_key_check"),
 		                 0);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
+		snprintf(sql, sizeof(sql),
+		         "SELECT count(*) FROM %s x WHERE NOT EXISTS (SELECT 1 FROM scrapes s"
+		         " WHERE s.id = x.scrape_id AND s.ts = x.scrape_ts)",
+		         raw[i]);
+		ck_assert_msg(count_rows(st, sql) == 0, "%s: rows of scrapes that are gone",
+		              raw[i]);
+	}
 }
 
 /* What is left of the raw rows: 'by_hour' where retention deletes them an hour at a time once
@@ -2728,6 +2743,45 @@ retention_done(struct store *st, int64_t now, unsigned budget)
 	ck_assert_int_eq(rc, 0);
 }
 
+/* A raw retention shorter than a day deletes scrapes row by row on both databases: each scrape's
+ * call sites and label sets go before it (no cascade on PostgreSQL: storage/schema_pg.sql), and no
+ * row is left whose scrape is gone. */
+START_TEST(test_retention_rows_of_a_scrape)
+{
+	static const struct prof_stack two[] = {{.frames = stack_a, .nframes = 4, .count = 6},
+	                                        {.frames = stack_c, .nframes = 3, .count = 4}};
+	static const struct prof_labelset sets[] = {{.set = "{\"route\":\"/a\"}", .count = 10}};
+	struct prof_location l[] = {loc("main.L", "/l.go", 1, "chan send", 10, stack_a, 4)};
+	struct store *st = store_open(dbpath, 0);
+	struct profile p;
+	int64_t t;
+	int rc, calls = 0;
+
+	ck_assert_ptr_nonnull(st);
+	l[0].stacks = two;
+	l[0].nstacks = 2;
+	l[0].labels = sets;
+	l[0].nlabels = 1;
+	p = prof(l, 1);
+	t = store_target_upsert(st, "s", NULL, "http://a");
+	for (int i = 0; i < 6; i++) /* three in the first hour, three in the fourth */
+		add(st, t, T0 + (i < 3 ? 0 : 3 * HOUR) + (i % 3) * 20 * MIN, &p);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM sample_stacks"), 12);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM label_samples"), 6);
+	/* raw kept 2 h: at T0 + 4 h the first hour's three scrapes go (rolled up), the others stay
+	 */
+	while ((rc = store_retention_step(st, T0 + 4 * HOUR, 2 * HOUR, 30 * 24 * HOUR, 100)) == 1)
+		ck_assert_int_lt(++calls, 100);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM scrapes"), 3);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM samples"), 3);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM sample_stacks"), 6);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM label_samples"), 3);
+	assert_foreign_keys(st);
+	store_free(st);
+}
+END_TEST
+
 /* Targets out of the configuration and unseen for longer than the rollups are kept leave with
  * their scrapes and samples; active targets, and inactive ones seen since, stay, and so do the
  * service's rollups. A service goes once nothing refers to it, and stays while an alert or an
@@ -2753,8 +2807,20 @@ START_TEST(test_retention_expires_targets)
 	g = store_target_upsert(st, "gone", NULL, "http://g");    /* its service goes too */
 	h = store_target_upsert(st, "alerted", NULL, "http://h"); /* its service has an alert */
 	q = store_target_upsert(st, "queued", NULL, "http://q");  /* and this one an outbox row */
+	/* a's scrapes have call sites and label sets too: rows that go with their scrape */
+	static const struct prof_stack two[] = {{.frames = stack_a, .nframes = 4, .count = 6},
+	                                        {.frames = stack_c, .nframes = 3, .count = 4}};
+	static const struct prof_labelset sets[] = {{.set = "{\"route\":\"/a\"}", .count = 10}};
+	struct prof_location la[] = {loc("main.L", "/l.go", 1, "chan send", 10, stack_a, 4)};
+	struct profile pa;
+
+	la[0].stacks = two;
+	la[0].nstacks = 2;
+	la[0].labels = sets;
+	la[0].nlabels = 1;
+	pa = prof(la, 1);
 	for (int i = 0; i < 3; i++) {
-		add(st, a, old + i * MIN, &p);
+		add(st, a, old + i * MIN, &pa);
 		add(st, c, old + i * MIN, &p);
 		add(st, g, old + i * MIN, &p);
 		add(st, h, old + i * MIN, &p);
@@ -2779,8 +2845,12 @@ START_TEST(test_retention_expires_targets)
 	keep[2] = n_old;
 	ck_assert_int_eq(store_targets_set_active(st, keep, 1), 0); /* c alone */
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM targets WHERE active = 0"), 7);
+	ck_assert_int_gt(count_rows(st, "SELECT count(*) FROM sample_stacks"), 0);
+	ck_assert_int_gt(count_rows(st, "SELECT count(*) FROM label_samples"), 0);
 
 	retention_done(st, now, 100);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM sample_stacks"), 0);
+	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM label_samples"), 0);
 	/* b (seen 10 h ago), c (active) and n-new (registered a day ago) stay. */
 	ck_assert_int_eq(count_rows(st, "SELECT count(*) FROM targets"), 3);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM targets WHERE id IN (%lld, %lld, %lld)",
@@ -3356,6 +3426,7 @@ store_suite(void)
 	tcase_add_test(tc, test_query_services_active_only);
 	tcase_add_test(tc, test_real_profiles);
 	tcase_add_test(tc, test_same_location_twice);
+	tcase_add_test(tc, test_retention_rows_of_a_scrape);
 	if (testutil_backend_pg())
 		tcase_add_test(tc, test_pg_day_partitions);
 	suite_add_tcase(s, tc);
