@@ -15,9 +15,10 @@
  *
  * --scale: a window over 6 h and one over 24 h, held at once, each over --targets instances in a
  * store of its own (the 24 h one's file is the --db path with ".24h" added): its history fed to
- * the window directly (the store holds the targets and locations only: days of 500,000 series are
- * more than a bench should write), then --repeat rounds of real scrapes stored through the store
- * API, each ranked from the window. The two windows' rounds alternate (6 h, 24 h, 6 h, ...), so
+ * the window directly (days of 500,000 series are more than a bench should write; the store holds
+ * the targets, the locations and the history's last minute, which the first round's lifetimes are
+ * judged against), then --repeat rounds of real scrapes stored through the store API, each ranked
+ * from the window. The two windows' rounds alternate (6 h, 24 h, 6 h, ...), so
  * other work on a shared machine falls on both alike, and each ranking follows a round of its
  * own. Prints each window's best and median ranking time, their ratios, and what the windows
  * hold. */
@@ -292,10 +293,50 @@ insert_row(const struct store_window_row *r, void *arg)
 	return sqlite3_step(in->sample) == SQLITE_DONE ? 0 : -1;
 }
 
+/* Prepare 'in' to write rows as the store holds them. 0, or -1. */
+static int
+inserter_prepare(sqlite3 *db, struct inserter *in)
+{
+	in->last = -1;
+	if (sqlite3_prepare_v2(db,
+	                       "INSERT INTO scrapes (id, target_id, ts, duration_ms, bytes, status,"
+	                       " format, kind, detail, total_goroutines, restart, rolled)"
+	                       " VALUES (?1, ?2, ?3, 10, 4000, 'ok', 'proto', 'goroutine', 0, ?4,"
+	                       " ?5, 1)",
+	                       -1, &in->scrape, NULL) != SQLITE_OK)
+		return -1;
+	return sqlite3_prepare_v2(
+	           db, "INSERT INTO samples (scrape_id, location_id, count) VALUES (?1, ?2, ?3)",
+	           -1, &in->sample, NULL) == SQLITE_OK
+	           ? 0
+	           : -1;
+}
+
+static void
+inserter_release(struct inserter *in)
+{
+	sqlite3_finalize(in->scrape);
+	sqlite3_finalize(in->sample);
+}
+
+/* A window fed its history, of which the scrapes from 'from' on are also written to the store:
+ * the store judges where a scrape starts a lifetime against the target's scrape before it, and
+ * without one it takes every target's first round for a start (every series' lifetime would end
+ * there, and the rankings would judge lifetimes of a few scrapes instead of hours). */
+struct feeder {
+	struct window *w;
+	struct inserter in;
+	int64_t from;
+};
+
 static int
 feed_row(const struct store_window_row *r, void *arg)
 {
-	return window_feed_row(arg, r);
+	struct feeder *fd = arg;
+
+	if (window_feed_row(fd->w, r) != 0)
+		return -1;
+	return r->scrape_id >= fd->from ? insert_row(r, &fd->in) : 0;
 }
 
 static bool
@@ -330,7 +371,7 @@ compare(struct store *st, sqlite3 *db, struct fleet *f, long hours, int repeat)
 {
 	struct config *cfg = config_default();
 	struct window *w = window_new();
-	struct inserter in = {.last = -1};
+	struct inserter in;
 	long m0 = hours * 60;
 	double t0, best_store = 1e9, best_window = 1e9, cold;
 	struct ranking a, b;
@@ -341,23 +382,12 @@ compare(struct store *st, sqlite3 *db, struct fleet *f, long hours, int repeat)
 		return 1;
 	t0 = now_s();
 	if (sqlite3_exec(db, "PRAGMA cache_size = -524288; BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(
-	        db,
-	        "INSERT INTO scrapes (id, target_id, ts, duration_ms, bytes, status,"
-	        " format, kind, detail, total_goroutines, restart, rolled)"
-	        " VALUES (?1, ?2, ?3, 10, 4000, 'ok', 'proto', 'goroutine', 0, ?4, ?5,"
-	        " 1)",
-	        -1, &in.scrape, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(
-	        db, "INSERT INTO samples (scrape_id, location_id, count) VALUES (?1, ?2, ?3)", -1,
-	        &in.sample, NULL) != SQLITE_OK ||
-	    history(f, m0, insert_row, &in) != 0 ||
+	    inserter_prepare(db, &in) != 0 || history(f, m0, insert_row, &in) != 0 ||
 	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		fprintf(stderr, "bench_window: writing the history: %s\n", sqlite3_errmsg(db));
 		return 1;
 	}
-	sqlite3_finalize(in.scrape);
-	sqlite3_finalize(in.sample);
+	inserter_release(&in);
 	printf("history: %ld targets x %d locations x %ld h written in %.1f s\n", f->targets, NLOC,
 	       hours, now_s() - t0);
 	/* cold: the window reads all of it once */
@@ -466,27 +496,41 @@ fleet_close(struct fleet *f, struct store *st, sqlite3 *db)
 	f->leak = NULL;
 }
 
-/* Feed 'x' its history and make the store's next scrape ids follow the history's. */
+/* Feed 'x' its history and store its last minute; the store's next scrape ids follow the
+ * history's. */
 static int
 scaled_feed(struct scaled *x, const struct config *cfg)
 {
-	int64_t since = T_START + (x->m0 - x->hours * 60) * MIN_MS;
+	int64_t since = T_START + (x->m0 - x->hours * 60) * MIN_MS, upto = 1 + x->m0 * x->g.targets;
+	struct feeder fd = {.from = 1 + (x->m0 - 1) * x->g.targets};
 	double t0 = now_s();
 	char sql[300];
+	int rc = -1;
 
-	x->w = window_new();
-	if (!x->w || window_feed_begin(x->w, x->st, cfg->detector.window_memory) != 0 ||
-	    history(&x->g, x->m0, feed_row, x->w) != 0 ||
-	    window_feed_end(x->w, 1 + x->m0 * x->g.targets, 0, since, T_START + x->m0 * MIN_MS) !=
-	        0)
+	x->w = fd.w = window_new();
+	if (!x->w || window_feed_begin(x->w, x->st, cfg->detector.window_memory) != 0)
 		return -1;
-	fprintf(stderr, "bench_window: %ld h fed in %.1f s\n", x->hours, now_s() - t0);
+	if (sqlite3_exec(x->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	if (inserter_prepare(x->db, &fd.in) != 0)
+		goto out_rollback;
+	if (history(&x->g, x->m0, feed_row, &fd) != 0 ||
+	    window_feed_end(x->w, upto, 0, since, T_START + x->m0 * MIN_MS) != 0)
+		goto out_release;
 	snprintf(sql, sizeof(sql),
-	         "PRAGMA foreign_keys = ON; DELETE FROM scrapes; INSERT INTO scrapes (id,"
-	         " target_id, ts, duration_ms, bytes, status) VALUES (%lld, %lld, 0, 0, 0,"
-	         " 'error')",
-	         (long long)(1 + x->m0 * x->g.targets), (long long)x->g.ids[0]);
-	return sqlite3_exec(x->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	         "INSERT INTO scrapes (id, target_id, ts, duration_ms, bytes, status) VALUES"
+	         " (%lld, %lld, 0, 0, 0, 'error'); COMMIT",
+	         (long long)upto, (long long)x->g.ids[0]);
+	rc = sqlite3_exec(x->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	fprintf(stderr, "bench_window: %ld h fed in %.1f s\n", x->hours, now_s() - t0);
+out_release:
+	inserter_release(&fd.in);
+out_rollback:
+	if (rc != 0) {
+		fprintf(stderr, "bench_window: %s\n", sqlite3_errmsg(x->db));
+		sqlite3_exec(x->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	return rc;
 }
 
 /* Round i of 'x': a round of scrapes stored, then the ranking, timed. */
