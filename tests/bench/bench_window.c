@@ -20,7 +20,8 @@
  * judged against), then --repeat rounds of real scrapes stored through the store API, each ranked
  * from the window. The two windows' rounds alternate (6 h, 24 h, 6 h, ...), so
  * other work on a shared machine falls on both alike, and each ranking follows a round of its
- * own. Prints each window's best and median ranking time, their ratios, and what the windows
+ * own. Prints each window's best and median ranking time, in wall clock and in CPU time (what
+ * other work on the machine does not add by taking the CPU), their ratios, and what the windows
  * hold. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -70,12 +71,18 @@ rng(struct fleet *f)
 }
 
 static double
-now_s(void)
+clock_s(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double
+now_s(void)
+{
+	return clock_s(CLOCK_MONOTONIC);
 }
 
 static bool
@@ -435,7 +442,7 @@ struct scaled {
 	struct fleet g;
 	struct window *w;
 	struct window_stats ws;
-	double *secs; /* per round, in round order */
+	double *secs, *cpu; /* per round, in round order: wall clock, and CPU time */
 };
 
 static int
@@ -539,14 +546,16 @@ scaled_round(struct scaled *x, const struct config *cfg, int i)
 {
 	int64_t now = T_START + (x->m0 + i + 1) * MIN_MS;
 	struct ranking r;
-	double t0;
+	double t0, c0;
 
 	if (store_round(x->st, &x->g, x->m0 + i) != 0)
 		return -1;
 	t0 = now_s();
+	c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
 	if (detect_rank_window(x->st, cfg, x->w, (uint64_t)x->hours * 3600, now, &r) != 0)
 		return -1;
 	x->secs[i] = now_s() - t0;
+	x->cpu[i] = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
 	ranking_release(&r);
 	return 0;
 }
@@ -556,7 +565,8 @@ scale(const char *path, const struct fleet *f, int repeat)
 {
 	struct scaled x[2] = {{.hours = 6}, {.hours = 24}};
 	struct config *cfg = config_default();
-	double best[2], median[2], load_start = load1();
+	double best[2] = {0}, median[2] = {0}, cbest[2] = {0}, cmedian[2] = {0};
+	double load_start = load1();
 	char path24[1100];
 	int rc = 1, k;
 
@@ -575,7 +585,9 @@ scale(const char *path, const struct fleet *f, int repeat)
 		x[k].g.ids = NULL;
 		x[k].g.leak = NULL;
 		x[k].secs = calloc((size_t)repeat, sizeof(*x[k].secs));
-		if (!x[k].secs || fleet_open(k ? path24 : path, &x[k].g, &x[k].st, &x[k].db) != 0)
+		x[k].cpu = calloc((size_t)repeat, sizeof(*x[k].cpu));
+		if (!x[k].secs || !x[k].cpu ||
+		    fleet_open(k ? path24 : path, &x[k].g, &x[k].st, &x[k].db) != 0)
 			goto out;
 	}
 	for (k = 0; k < 2; k++)
@@ -594,13 +606,14 @@ scale(const char *path, const struct fleet *f, int repeat)
 	for (k = 0; k < 2; k++) {
 		window_stats(x[k].w, &x[k].ws);
 		best_median(x[k].secs, repeat, &best[k], &median[k]);
+		best_median(x[k].cpu, repeat, &cbest[k], &cmedian[k]);
 		printf(
 		    "window %2ld h: %zu targets, %zu series, %zu scrapes, %zu runs, %.0f MiB held;"
-		    " ranking %.0f ms best, %.0f ms median (of %d, each after a round of %ld"
-		    " scrapes)\n",
+		    " ranking %.0f ms best, %.0f ms median, CPU %.0f ms best, %.0f ms median (of"
+		    " %d, each after a round of %ld scrapes)\n",
 		    x[k].hours, x[k].ws.targets, x[k].ws.series, x[k].ws.scrapes, x[k].ws.runs,
-		    (double)x[k].ws.bytes / 1048576.0, best[k] * 1000, median[k] * 1000, repeat,
-		    f->targets);
+		    (double)x[k].ws.bytes / 1048576.0, best[k] * 1000, median[k] * 1000,
+		    cbest[k] * 1000, cmedian[k] * 1000, repeat, f->targets);
 	}
 	printf("rankings in round order, 6 h / 24 h (ms):");
 	for (int i = 0; i < repeat; i++)
@@ -608,8 +621,10 @@ scale(const char *path, const struct fleet *f, int repeat)
 	printf("\nboth windows held at once, their rounds alternating; peak RSS %ld MiB;"
 	       " load average %.2f at the start, %.2f at the end\n",
 	       rss_mib(), load_start, load1());
-	printf("ranking over 24 h / over 6 h: %.2fx best, %.2fx median\n", best[1] / best[0],
-	       median[1] / median[0]);
+	printf("ranking over 24 h / over 6 h: %.2fx best, %.2fx median; CPU %.2fx best, %.2fx"
+	       " median\n",
+	       best[1] / best[0], median[1] / median[0], cbest[1] / cbest[0],
+	       cmedian[1] / cmedian[0]);
 	rc = 0;
 out:
 	for (k = 0; k < 2; k++) {
@@ -617,6 +632,7 @@ out:
 		if (x[k].st)
 			fleet_close(&x[k].g, x[k].st, x[k].db);
 		free(x[k].secs);
+		free(x[k].cpu);
 	}
 	config_unref(cfg);
 	return rc;
