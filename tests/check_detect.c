@@ -882,6 +882,64 @@ START_TEST(test_deploys_stand_in_and_fix)
 }
 END_TEST
 
+/* The replaced generation stands in until the new one's current lifetime, the one since its latest
+ * restart, has lasted long enough to show the leak at the rate it grew and rose less than half
+ * that: its rise is measured from the least count of that lifetime, not of the target's earlier
+ * ones. A single instance leaking one goroutine a minute, with a pool of 200, is replaced at
+ * minute 60 by a new build on a new address, which crashes during start-up (its pool filled,
+ * none of its 20 workers at the leak's line started yet) and is back a minute later with the 20
+ * workers there: the total collapsing from 200 to 20 is the restart.
+ * - A fixed build holds its 20: ranked while it is too young to tell (fewer than min_scrapes
+ *   scrapes, or under the 3 goroutines the leak would have added), gone from then on. Measured
+ *   from the crashed lifetime's 0 it would have risen 20, and the leak would stay 40 minutes more.
+ * - A build whose count rose 20 since its lifetime's least, in one step at minute 63 (too few
+ *   steps to be judged growing by itself): ranked until the leak would have added twice that, at
+ *   minute 102; from the crashed lifetime's 0 that would take until minute 142. */
+START_TEST(test_deploy_rise_since_current_lifetime)
+{
+	for (int rose = 0; rose < 2; rose++) {
+		struct store *st = db_new();
+		struct config *cfg = cfg_new(6 * 3600, 4, 10);
+		int64_t old = target(st, "crashy", "http://10.0.2.1:6060"), neu = 0;
+		struct gen_loc l[] = {
+		    {"main.leak", "/src/c/leak.go", 31, G_CHAN_SEND, NULL, 0, 0, false},
+		    {"main.poolWorker", "/src/c/pool.go", 17, G_CHAN_RECV, NULL, 200, 0, false},
+		};
+		struct ranking r;
+
+		for (int i = 0; i < 110; i++) {
+			int64_t tid = i < 60 ? old : neu;
+			/* the current lifetime starts at minute 61: at 64 it has 4 scrapes over 3
+			 * minutes, at 102 it is 41 minutes old */
+			int gone = rose ? 102 : 64;
+
+			if (i == 60) {
+				neu = target(st, "crashy", "http://10.0.2.2:6060");
+				ck_assert_int_eq(store_targets_set_active(st, &neu, 1), 0);
+				tid = neu;
+			}
+			l[0].count = i < 60 ? (uint64_t)i : i == 60 ? 0 : rose && i >= 63 ? 40 : 20;
+			l[1].count = i == 61 ? 0 : 200;
+			scrape(st, tid, T0 + i * MIN, l, 2, FMT_D1, false);
+			if (i < 20)
+				continue;
+			rank(st, cfg, NULL, T0 + i * MIN + 500, &r);
+			ck_assert_int_eq(rank_of(&r, "main.poolWorker"), 0);
+			if (i < gone)
+				ck_assert_msg(rank_of(&r, "main.leak") == 1, "%s, minute %d: lost",
+				              rose ? "risen" : "held", i);
+			else
+				ck_assert_msg(r.n == 0, "%s, minute %d: still a suspect: %s",
+				              rose ? "risen" : "held", i,
+				              r.n ? r.suspects[0].explanation : "");
+			ranking_release(&r);
+		}
+		config_unref(cfg);
+		db_free(st);
+	}
+}
+END_TEST
+
 /* The dashboard's restart markers are the lifetimes the detector ranks with: a restart next to a
  * pool (the total falls 8%) is marked, a burst draining 45% of the total is not. */
 START_TEST(test_restart_markers_are_lifetimes)
@@ -1881,6 +1939,7 @@ detect_suite(void)
 	tcase_add_test(tc, test_replaced_instance_leaves);
 	tcase_add_test(tc, test_failing_instance_leaves);
 	tcase_add_test(tc, test_deploys_stand_in_and_fix);
+	tcase_add_test(tc, test_deploy_rise_since_current_lifetime);
 	tcase_add_test(tc, test_restart_markers_are_lifetimes);
 	tcase_add_test(tc, test_noise_never);
 	tcase_add_test(tc, test_warm_up_never);

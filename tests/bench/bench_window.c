@@ -13,11 +13,17 @@
  * rounds of real scrapes stored through the store API, each ranked both ways. The two rankings
  * must be equal; the times are the best of each.
  *
- * --scale: --targets instances, the window's history fed to it directly (the store holds the
- * targets and locations only: days of 500,000 series are more than a bench should write), then
- * --repeat rounds of real scrapes stored through the store API, each ranked from the window over
- * 6 h and over 24 h. Prints the best ranking time of each window, their ratio, and what the
- * window holds. */
+ * --scale: a window over 6 h and one over 24 h, held at once, each over --targets instances in a
+ * store of its own (the 24 h one's file is the --db path with ".24h" added): its history fed to
+ * the window directly (days of 500,000 series are more than a bench should write; the store holds
+ * the targets, the locations and the history's last minute, which the first round's lifetimes are
+ * judged against), then rounds of real scrapes stored through the store API, each ranked from the
+ * window: a first one not counted (its ranking judges every lifetime that ended in the window,
+ * which the window keeps from then on, as a daemon's first ranking does), then --repeat more. The
+ * two windows' rounds alternate (6 h, 24 h, 6 h, ...), so other work on a shared machine falls on
+ * both alike, and each ranking follows a round of its own. Prints each window's best and median
+ * ranking time, in wall clock and in CPU time (without the time other work held the CPU), their
+ * ratios, and what the windows hold. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,13 +49,13 @@
 #define RESTART_MIN (8 * 60)
 
 static char fn[NLOC][32];
-static int64_t loc_id[NLOC];
 
 struct fleet {
 	long targets, per_service;
-	int jitter;     /* of the 5 locations that may jitter, how many do */
-	int64_t *ids;   /* target ids */
-	uint64_t *leak; /* per target: the leak's count */
+	int jitter;        /* of the 5 locations that may jitter, how many do */
+	int64_t *ids;      /* target ids */
+	int64_t loc[NLOC]; /* location ids */
+	uint64_t *leak;    /* per target: the leak's count */
 	uint64_t rng;
 };
 
@@ -66,12 +72,18 @@ rng(struct fleet *f)
 }
 
 static double
-now_s(void)
+clock_s(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double
+now_s(void)
+{
+	return clock_s(CLOCK_MONOTONIC);
 }
 
 static bool
@@ -211,7 +223,7 @@ setup(struct store *st, sqlite3 *db, struct fleet *f)
 		sqlite3_bind_text(q, 1, fn[i], -1, SQLITE_STATIC);
 		if (sqlite3_step(q) != SQLITE_ROW)
 			return -1;
-		loc_id[i] = sqlite3_column_int64(q, 0);
+		f->loc[i] = sqlite3_column_int64(q, 0);
 		sqlite3_finalize(q);
 	}
 	return sqlite3_exec(db,
@@ -248,7 +260,7 @@ history(struct fleet *f, long minutes, int (*row)(const struct store_window_row 
 				if (c[i] == 0)
 					continue;
 				r.has_sample = true;
-				r.location_id = loc_id[i];
+				r.location_id = f->loc[i];
 				r.count = c[i];
 				if (row(&r, arg) != 0)
 					return -1;
@@ -289,10 +301,50 @@ insert_row(const struct store_window_row *r, void *arg)
 	return sqlite3_step(in->sample) == SQLITE_DONE ? 0 : -1;
 }
 
+/* Prepare 'in' to write rows as the store holds them. 0, or -1. */
+static int
+inserter_prepare(sqlite3 *db, struct inserter *in)
+{
+	in->last = -1;
+	if (sqlite3_prepare_v2(db,
+	                       "INSERT INTO scrapes (id, target_id, ts, duration_ms, bytes, status,"
+	                       " format, kind, detail, total_goroutines, restart, rolled)"
+	                       " VALUES (?1, ?2, ?3, 10, 4000, 'ok', 'proto', 'goroutine', 0, ?4,"
+	                       " ?5, 1)",
+	                       -1, &in->scrape, NULL) != SQLITE_OK)
+		return -1;
+	return sqlite3_prepare_v2(
+	           db, "INSERT INTO samples (scrape_id, location_id, count) VALUES (?1, ?2, ?3)",
+	           -1, &in->sample, NULL) == SQLITE_OK
+	           ? 0
+	           : -1;
+}
+
+static void
+inserter_release(struct inserter *in)
+{
+	sqlite3_finalize(in->scrape);
+	sqlite3_finalize(in->sample);
+}
+
+/* A window fed its history, of which the scrapes from 'from' on are also written to the store:
+ * the store judges where a scrape starts a lifetime against the target's scrape before it, and
+ * without one it takes every target's first round for a start (every series' lifetime would end
+ * there, and the rankings would judge lifetimes of a few scrapes instead of hours). */
+struct feeder {
+	struct window *w;
+	struct inserter in;
+	int64_t from;
+};
+
 static int
 feed_row(const struct store_window_row *r, void *arg)
 {
-	return window_feed_row(arg, r);
+	struct feeder *fd = arg;
+
+	if (window_feed_row(fd->w, r) != 0)
+		return -1;
+	return r->scrape_id >= fd->from ? insert_row(r, &fd->in) : 0;
 }
 
 static bool
@@ -327,7 +379,7 @@ compare(struct store *st, sqlite3 *db, struct fleet *f, long hours, int repeat)
 {
 	struct config *cfg = config_default();
 	struct window *w = window_new();
-	struct inserter in = {.last = -1};
+	struct inserter in;
 	long m0 = hours * 60;
 	double t0, best_store = 1e9, best_window = 1e9, cold;
 	struct ranking a, b;
@@ -338,23 +390,12 @@ compare(struct store *st, sqlite3 *db, struct fleet *f, long hours, int repeat)
 		return 1;
 	t0 = now_s();
 	if (sqlite3_exec(db, "PRAGMA cache_size = -524288; BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(
-	        db,
-	        "INSERT INTO scrapes (id, target_id, ts, duration_ms, bytes, status,"
-	        " format, kind, detail, total_goroutines, restart, rolled)"
-	        " VALUES (?1, ?2, ?3, 10, 4000, 'ok', 'proto', 'goroutine', 0, ?4, ?5,"
-	        " 1)",
-	        -1, &in.scrape, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(
-	        db, "INSERT INTO samples (scrape_id, location_id, count) VALUES (?1, ?2, ?3)", -1,
-	        &in.sample, NULL) != SQLITE_OK ||
-	    history(f, m0, insert_row, &in) != 0 ||
+	    inserter_prepare(db, &in) != 0 || history(f, m0, insert_row, &in) != 0 ||
 	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		fprintf(stderr, "bench_window: writing the history: %s\n", sqlite3_errmsg(db));
 		return 1;
 	}
-	sqlite3_finalize(in.scrape);
-	sqlite3_finalize(in.sample);
+	inserter_release(&in);
 	printf("history: %ld targets x %d locations x %ld h written in %.1f s\n", f->targets, NLOC,
 	       hours, now_s() - t0);
 	/* cold: the window reads all of it once */
@@ -394,82 +435,219 @@ compare(struct store *st, sqlite3 *db, struct fleet *f, long hours, int repeat)
 	return equal == repeat ? 0 : 1;
 }
 
+/* One window of --scale, with the store and the fleet its rounds are stored to. */
+struct scaled {
+	long hours, m0; /* the window, and the minutes of history fed to it */
+	struct store *st;
+	sqlite3 *db;
+	struct fleet g;
+	struct window *w;
+	struct window_stats ws;
+	/* per round, in round order (0: the first, not counted): wall clock, and CPU time */
+	double *secs, *cpu;
+};
+
 static int
-scale(struct store *st, const char *path, struct fleet *f, int repeat)
+cmp_double(const void *a, const void *b)
 {
-	static const long windows_h[] = {6, 24};
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The best and the median of n times. */
+static void
+best_median(const double *secs, int n, double *best, double *median)
+{
+	double *s = malloc((size_t)n * sizeof(*s));
+
+	if (!s) {
+		*best = *median = secs[0];
+		return;
+	}
+	memcpy(s, secs, (size_t)n * sizeof(*s));
+	qsort(s, (size_t)n, sizeof(*s), cmp_double);
+	*best = s[0];
+	*median = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	free(s);
+}
+
+static double
+load1(void)
+{
+	double l[1];
+
+	return getloadavg(l, 1) == 1 ? l[0] : -1;
+}
+
+/* Open the store at 'path' with the fleet's targets and locations. 0, or -1 (said on stderr). */
+static int
+fleet_open(const char *path, struct fleet *f, struct store **st, sqlite3 **db)
+{
+	*db = NULL;
+	*st = store_open(path, 0);
+	if (!*st || sqlite3_open(path, db) != SQLITE_OK || setup(*st, *db, f) != 0) {
+		fprintf(stderr, "bench_window: setting up '%s' failed: %s / %s\n", path,
+		        *st ? store_errmsg(*st) : "-", *db ? sqlite3_errmsg(*db) : "-");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+fleet_close(struct fleet *f, struct store *st, sqlite3 *db)
+{
+	sqlite3_close(db);
+	store_free(st);
+	free(f->ids);
+	free(f->leak);
+	f->ids = NULL;
+	f->leak = NULL;
+}
+
+/* Feed 'x' its history and store its last minute; the store's next scrape ids follow the
+ * history's. */
+static int
+scaled_feed(struct scaled *x, const struct config *cfg)
+{
+	int64_t since = T_START + (x->m0 - x->hours * 60) * MIN_MS, upto = 1 + x->m0 * x->g.targets;
+	struct feeder fd = {.from = 1 + (x->m0 - 1) * x->g.targets};
+	double t0 = now_s();
+	char sql[300];
+	int rc = -1;
+
+	x->w = fd.w = window_new();
+	if (!x->w || window_feed_begin(x->w, x->st, cfg->detector.window_memory) != 0)
+		return -1;
+	if (sqlite3_exec(x->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	if (inserter_prepare(x->db, &fd.in) != 0)
+		goto out_rollback;
+	if (history(&x->g, x->m0, feed_row, &fd) != 0 ||
+	    window_feed_end(x->w, upto, 0, since, T_START + x->m0 * MIN_MS) != 0)
+		goto out_release;
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO scrapes (id, target_id, ts, duration_ms, bytes, status) VALUES"
+	         " (%lld, %lld, 0, 0, 0, 'error'); COMMIT",
+	         (long long)upto, (long long)x->g.ids[0]);
+	rc = sqlite3_exec(x->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	fprintf(stderr, "bench_window: %ld h fed in %.1f s\n", x->hours, now_s() - t0);
+out_release:
+	inserter_release(&fd.in);
+out_rollback:
+	if (rc != 0) {
+		fprintf(stderr, "bench_window: %s\n", sqlite3_errmsg(x->db));
+		sqlite3_exec(x->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	return rc;
+}
+
+/* Round i of 'x': a round of scrapes stored, then the ranking, timed. */
+static int
+scaled_round(struct scaled *x, const struct config *cfg, int i)
+{
+	int64_t now = T_START + (x->m0 + i + 1) * MIN_MS;
+	struct ranking r;
+	double t0, c0;
+
+	if (store_round(x->st, &x->g, x->m0 + i) != 0)
+		return -1;
+	t0 = now_s();
+	c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+	if (detect_rank_window(x->st, cfg, x->w, (uint64_t)x->hours * 3600, now, &r) != 0)
+		return -1;
+	x->secs[i] = now_s() - t0;
+	x->cpu[i] = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+	ranking_release(&r);
+	return 0;
+}
+
+static int
+scale(const char *path, const struct fleet *f, int repeat)
+{
+	struct scaled x[2] = {{.hours = 6}, {.hours = 24}};
 	struct config *cfg = config_default();
-	double best[2] = {1e9, 1e9};
-	struct window_stats ws[2];
-	long rss[2];
+	double best[2] = {0}, median[2] = {0}, cbest[2] = {0}, cmedian[2] = {0};
+	double load_start = load1();
+	char path24[1100];
+	int rc = 1, k;
 
 	if (!cfg)
 		return 1;
-	cfg->retention_raw = 48 * 3600;
-	cfg->detector.window_memory = 16ULL << 30; /* measured, not bounded */
-	for (int k = 0; k < 2; k++) {
-		long h = windows_h[k], m0 = h * 60 + 60;
-		int64_t since = T_START + (m0 - h * 60) * MIN_MS;
-		struct window *w = window_new();
-		struct fleet g = *f;
-		double t0 = now_s();
-
-		g.leak = calloc((size_t)f->targets, sizeof(*g.leak));
-		if (!w || !g.leak)
-			return 1;
-		g.rng = 0x9e3779b97f4a7c15ull;
-		if (window_feed_begin(w, st, cfg->detector.window_memory) != 0 ||
-		    history(&g, m0, feed_row, w) != 0 ||
-		    window_feed_end(w, 1 + m0 * f->targets, 0, since, T_START + m0 * MIN_MS) != 0)
-			return 1;
-		fprintf(stderr, "bench_window: %ld h fed in %.1f s\n", h, now_s() - t0);
-		/* the store's next scrape ids follow the history's */
-		{
-			struct ranking r;
-			char sql[300];
-			sqlite3 *db;
-
-			if (sqlite3_open(path, &db) != SQLITE_OK)
-				return 1;
-			snprintf(sql, sizeof(sql),
-			         "PRAGMA foreign_keys = ON; DELETE FROM scrapes; INSERT INTO "
-			         "scrapes (id,"
-			         " target_id, ts, duration_ms, bytes, status) VALUES (%lld, %lld, "
-			         "0, 0, 0,"
-			         " 'error')",
-			         (long long)(1 + m0 * f->targets), (long long)f->ids[0]);
-			if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
-				return 1;
-			sqlite3_close(db);
-			for (int i = 0; i < repeat; i++) {
-				int64_t now = T_START + (m0 + i + 1) * MIN_MS;
-
-				if (store_round(st, &g, m0 + i) != 0)
-					return 1;
-				t0 = now_s();
-				if (detect_rank_window(st, cfg, w, (uint64_t)h * 3600, now, &r) !=
-				    0)
-					return 1;
-				if (now_s() - t0 < best[k])
-					best[k] = now_s() - t0;
-				ranking_release(&r);
-			}
-		}
-		window_stats(w, &ws[k]);
-		rss[k] = rss_mib();
-		window_free(w);
-		free(g.leak);
+	cfg->retention_raw = 48 * 3600; /* else a 24 h window reads the store */
+	/* per window, measured, not bounded: both together stay under 2 GiB at 10,000 targets */
+	cfg->detector.window_memory = 16ULL << 30;
+	if (snprintf(path24, sizeof(path24), "%s.24h", path) >= (int)sizeof(path24)) {
+		fprintf(stderr, "bench_window: '%s': path too long\n", path);
+		goto out;
 	}
-	for (int k = 0; k < 2; k++)
+	for (k = 0; k < 2; k++) {
+		x[k].m0 = x[k].hours * 60 + 60;
+		x[k].g = *f;
+		x[k].g.ids = NULL;
+		x[k].g.leak = NULL;
+		x[k].secs = calloc((size_t)repeat + 1, sizeof(*x[k].secs));
+		x[k].cpu = calloc((size_t)repeat + 1, sizeof(*x[k].cpu));
+		if (!x[k].secs || !x[k].cpu ||
+		    fleet_open(k ? path24 : path, &x[k].g, &x[k].st, &x[k].db) != 0)
+			goto out;
+	}
+	for (k = 0; k < 2; k++)
+		if (scaled_feed(&x[k], cfg) != 0) {
+			fprintf(stderr, "bench_window: feeding the %ld h window failed\n",
+			        x[k].hours);
+			goto out;
+		}
+	for (int i = 0; i <= repeat; i++)
+		for (k = 0; k < 2; k++)
+			if (scaled_round(&x[k], cfg, i) != 0) {
+				fprintf(stderr, "bench_window: round %d over %ld h failed: %s\n", i,
+				        x[k].hours, store_errmsg(x[k].st));
+				goto out;
+			}
+	for (k = 0; k < 2; k++) {
+		window_stats(x[k].w, &x[k].ws);
+		best_median(x[k].secs + 1, repeat, &best[k], &median[k]);
+		best_median(x[k].cpu + 1, repeat, &cbest[k], &cmedian[k]);
 		printf(
 		    "window %2ld h: %zu targets, %zu series, %zu scrapes, %zu runs, %.0f MiB held;"
-		    " ranking %.0f ms (best of %d, each after a round of %ld scrapes); peak RSS %ld"
-		    " MiB\n",
-		    windows_h[k], ws[k].targets, ws[k].series, ws[k].scrapes, ws[k].runs,
-		    (double)ws[k].bytes / 1048576.0, best[k] * 1000, repeat, f->targets, rss[k]);
-	printf("ranking over 24 h / over 6 h: %.2fx\n", best[1] / best[0]);
+		    " ranking %.0f ms best, %.0f ms median, CPU %.0f ms best, %.0f ms median (of"
+		    " %d, each after a round of %ld scrapes)\n",
+		    x[k].hours, x[k].ws.targets, x[k].ws.series, x[k].ws.scrapes, x[k].ws.runs,
+		    (double)x[k].ws.bytes / 1048576.0, best[k] * 1000, median[k] * 1000,
+		    cbest[k] * 1000, cmedian[k] * 1000, repeat, f->targets);
+	}
+	printf("rankings in round order, 6 h / 24 h (ms): the first, judging every lifetime that"
+	       " ended in the window, %.0f/%.0f (not counted), then",
+	       x[0].secs[0] * 1000, x[1].secs[0] * 1000);
+	for (int i = 1; i <= repeat; i++)
+		printf(" %.0f/%.0f", x[0].secs[i] * 1000, x[1].secs[i] * 1000);
+	printf("\nboth windows held at once, their rounds alternating; peak RSS %ld MiB;"
+	       " load average %.2f at the start, %.2f at the end\n",
+	       rss_mib(), load_start, load1());
+	printf("ranking over 24 h / over 6 h: %.2fx best, %.2fx median; CPU %.2fx best, %.2fx"
+	       " median\n",
+	       best[1] / best[0], median[1] / median[0], cbest[1] / cbest[0],
+	       cmedian[1] / cmedian[0]);
+	rc = 0;
+out:
+	for (k = 0; k < 2; k++) {
+		window_free(x[k].w);
+		if (x[k].st)
+			fleet_close(&x[k].g, x[k].st, x[k].db);
+		free(x[k].secs);
+		free(x[k].cpu);
+	}
 	config_unref(cfg);
-	return 0;
+	return rc;
+}
+
+static int
+usage(FILE *to, int rc)
+{
+	fprintf(to, "usage: bench_window --db FILE (--compare | --scale) [--targets N]"
+	            " [--per-service N] [--hours H (at least 7)] [--jitter 0..5] [--repeat N]\n");
+	return rc;
 }
 
 int
@@ -488,6 +666,8 @@ main(int argc, char **argv)
 			mode = 1;
 		else if (strcmp(argv[i], "--scale") == 0)
 			mode = 2;
+		else if (strcmp(argv[i], "--help") == 0)
+			return usage(stdout, 0);
 		else if (i + 1 < argc && strcmp(argv[i], "--db") == 0)
 			path = argv[++i];
 		else if (i + 1 < argc && strcmp(argv[i], "--targets") == 0)
@@ -503,24 +683,14 @@ main(int argc, char **argv)
 		else
 			mode = -1;
 	}
-	if (mode <= 0 || !path || f.targets < 1 || f.per_service < 1 || hours < 7 || repeat < 1) {
-		fprintf(
-		    stderr,
-		    "usage: bench_window --db FILE (--compare | --scale) [--targets N]"
-		    " [--per-service N] [--hours H (at least 7)] [--jitter 0..5] [--repeat N]\n");
-		return 2;
-	}
+	if (mode <= 0 || !path || f.targets < 1 || f.per_service < 1 || hours < 7 || repeat < 1)
+		return usage(stderr, 2);
 	log_set_level(LOG_LEVEL_WARNING);
-	st = store_open(path, 0);
-	if (!st || sqlite3_open(path, &db) != SQLITE_OK || setup(st, db, &f) != 0) {
-		fprintf(stderr, "bench_window: setting up '%s' failed: %s / %s\n", path,
-		        st ? store_errmsg(st) : "-", db ? sqlite3_errmsg(db) : "-");
+	if (mode == 2)
+		return scale(path, &f, repeat);
+	if (fleet_open(path, &f, &st, &db) != 0)
 		return 1;
-	}
-	rc = mode == 1 ? compare(st, db, &f, hours, repeat) : scale(st, path, &f, repeat);
-	sqlite3_close(db);
-	store_free(st);
-	free(f.ids);
-	free(f.leak);
+	rc = compare(st, db, &f, hours, repeat);
+	fleet_close(&f, st, db);
 	return rc;
 }

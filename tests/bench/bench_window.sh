@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/bench/bench_window.sh: ranking from the window kept between rankings against ranking from the store on one
-# database, then what the window costs at 10,000 targets over 6 h and 24 h, with series that hold still apart
-# from leaks (--jitter 0) and with 5 locations per profile jittering at every scrape (see bench_window.c).
+# database, then what the window costs at 10,000 targets over 6 h and 24 h (both held at once, their rounds
+# alternating), with series that hold still apart from leaks (--jitter 0) and with 5 locations per profile
+# jittering at every scrape (see bench_window.c).
 # About 10 minutes. BENCH_WINDOW_COMPARE and BENCH_WINDOW_SCALE replace the options of either part, e.g.
 #   BENCH_WINDOW_COMPARE="--targets 100 --repeat 2" BENCH_WINDOW_SCALE="--targets 1000" sh tests/bench/bench_window.sh
 set -eu
