@@ -148,8 +148,10 @@ static const struct frame stack_a[] = {
     {"main.leakSend", "/src/app/leak.go", 42},
 };
 
-static void
-add(struct store *st, int64_t target, int64_t ts, uint64_t count)
+/* Store a scrape of 'target' at 'ts' with 'count' goroutines at one leaking location:
+ * store_add_scrape()'s answer. */
+static int
+add_scrape(struct store *st, int64_t target, int64_t ts, uint64_t count)
 {
 	struct prof_location l = {
 	    .loc = {.function = "main.leakSend", .file = "/src/app/leak.go", .line = 42},
@@ -174,7 +176,13 @@ add(struct store *st, int64_t target, int64_t ts, uint64_t count)
 	                            .status = "ok",
 	                            .profile = &p};
 
-	ck_assert_int_eq(store_add_scrape(st, &rec), 0);
+	return store_add_scrape(st, &rec);
+}
+
+static void
+add(struct store *st, int64_t target, int64_t ts, uint64_t count)
+{
+	ck_assert_int_eq(add_scrape(st, target, ts, count), 0);
 }
 
 static int
@@ -275,30 +283,8 @@ START_TEST(test_walks_and_marks)
 	                                                  .version = "test"},
 	                             T0 + 2 * FLEET_LEASE_MS, err, sizeof(err)),
 	                 0);
-	{
-		struct prof_location l = {.loc = {.function = "f", .file = "/f.go", .line = 1},
-		                          .op = "chan receive",
-		                          .op_class = OP_CLASS_CHAN,
-		                          .count = 1,
-		                          .max_wait_minutes = -1,
-		                          .min_wait_minutes = -1,
-		                          .median_wait_minutes = -1};
-		struct profile p = {.format = PROFILE_FORMAT_PROTO,
-		                    .kind = PROFILE_KIND_GOROUTINE,
-		                    .locations = &l,
-		                    .nlocations = 1,
-		                    .total_goroutines = 6};
-		struct scrape_record rec = {.target_id = ta,
-		                            .ts = T0 + 120000,
-		                            .duration_ms = 1,
-		                            .bytes = 1,
-		                            .status = "ok",
-		                            .profile = &p};
-
-		ck_assert_int_eq(store_add_scrape(a, &rec), -1);
-		ck_assert_msg(strstr(store_errmsg(a), "no longer held") != NULL, "%s",
-		              store_errmsg(a));
-	}
+	ck_assert_int_eq(add_scrape(a, ta, T0 + 120000, 11), -1);
+	ck_assert_msg(strstr(store_errmsg(a), "no longer held") != NULL, "%s", store_errmsg(a));
 	ck_assert_int_eq(testutil_db_int(store_dbh(a), "SELECT count(*) FROM scrapes"), 3);
 	store_free(a);
 	store_free(b);
