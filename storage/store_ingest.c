@@ -1106,7 +1106,27 @@ wait_min(int32_t a, int32_t b)
 	return a < 0 || b < 0 ? -1 : a < b ? a : b;
 }
 
-/* Append 'v' (an unknown wait when 'null') to array text 'b'. */
+/* Count 'a' plus 'b', saturated: a merged row's count. */
+static int64_t
+count_add(int64_t a, int64_t b)
+{
+	return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+/* A scrape's rows of one raw table go to PostgreSQL as 'k' columns of array text ("{1,2,NULL}")
+ * in c[0..k): start them empty, append a value to one, and write them with 'sql' (?1 the scrape's
+ * id, ?2 its ts, ?3 onwards the columns). */
+static void
+arrays_open(struct sbuf *c, size_t k)
+{
+	for (size_t i = 0; i < k; i++) {
+		c[i].len = 0;
+		c[i].failed = false;
+		sbuf_puts(&c[i], "{");
+	}
+}
+
+/* Append 'v' (NULL when 'null') to array text 'b'. */
 static void
 array_add(struct sbuf *b, int64_t v, bool null)
 {
@@ -1117,111 +1137,16 @@ array_add(struct sbuf *b, int64_t v, bool null)
 		sbuf_addf(b, "%" PRId64, v);
 }
 
-/* Write the samples and call sites gathered for scrape 'scrape_id' taken at 'ts' (PostgreSQL),
- * rows of one key merged as the upserts of SQLite's statement-per-row merge them: counts added,
- * waits by SQLite's max and min, the first median. 0, or -1 (logged). */
+/* 0, or -1 (logged). */
 static int
-pg_flush(struct store *st, struct store_ingest *ing, int64_t scrape_id, int64_t ts,
-         const char *what)
+arrays_write(struct store *st, const char *sql, int64_t scrape_id, int64_t ts, struct sbuf *c,
+             size_t k, const char *what)
 {
-	struct sbuf *c = ing->cols;
 	struct db_stmt *stmt;
-	size_t i, n, k;
 
-	for (k = 0; k < 6; k++) {
-		c[k].len = 0;
-		c[k].failed = false;
-		sbuf_puts(&c[k], "{");
-	}
-	qsort(ing->pgs, ing->npgs, sizeof(*ing->pgs), cmp_pg_sample);
-	for (i = n = 0; i < ing->npgs; i++) {
-		struct pg_sample *x = &ing->pgs[i];
-
-		if (n > 0 && ing->pgs[n - 1].loc == x->loc) {
-			struct pg_sample *m = &ing->pgs[n - 1];
-
-			m->count =
-			    m->count > INT64_MAX - x->count ? INT64_MAX : m->count + x->count;
-			m->leaked =
-			    m->leaked > INT64_MAX - x->leaked ? INT64_MAX : m->leaked + x->leaked;
-			m->max_wait = wait_max(m->max_wait, x->max_wait);
-			m->min_wait = wait_min(m->min_wait, x->min_wait);
-			continue;
-		}
-		ing->pgs[n++] = *x;
-	}
-	for (i = 0; i < n; i++) {
-		const struct pg_sample *x = &ing->pgs[i];
-
-		array_add(&c[0], x->loc, false);
-		array_add(&c[1], x->count, false);
-		array_add(&c[2], x->leaked, false);
-		array_add(&c[3], x->max_wait, x->max_wait < 0);
-		array_add(&c[4], x->min_wait, x->min_wait < 0);
-		array_add(&c[5], x->median_wait, x->median_wait < 0);
-	}
-	for (k = 0; k < 6; k++)
-		sbuf_puts(&c[k], "}");
-	for (k = 0; k < 6; k++)
-		if (c[k].failed) {
-			store_set_error(st, "%s: out of memory", what);
-			log_err("store: '%s': %s", store_path(st), store_errmsg(st));
-			return -1;
-		}
-	if (n > 0) {
-		stmt = store_prepare(st, sample_pg);
-		if (stmt == NULL)
-			return -1;
-		db_bind_int64(stmt, 1, scrape_id);
-		db_bind_int64(stmt, 2, ts);
-		for (k = 0; k < 6; k++)
-			db_bind_text_n(stmt, (int)k + 3, c[k].p, c[k].len);
-		if (store_step_write(st, stmt, what) != 0)
-			return -1;
-	}
-	ing->npgs = 0;
-	n = ing->npgk;
-	ing->npgk = 0;
-	return store_pg_write_rows(st, stacks_pg, scrape_id, ts, ing->pgk, n, what);
-}
-
-int
-store_pg_write_rows(struct store *st, const char *sql, int64_t scrape_id, int64_t ts,
-                    struct store_pg_row *rows, size_t nrows, const char *what)
-{
-	struct store_ingest *ing = store_ingest_state(st);
-	struct sbuf *c = ing->cols;
-	struct db_stmt *stmt;
-	size_t i, n, k;
-
-	if (nrows == 0)
-		return 0;
-	qsort(rows, nrows, sizeof(*rows), cmp_pg_row);
-	for (i = n = 0; i < nrows; i++) {
-		struct store_pg_row *x = &rows[i];
-
-		if (n > 0 && rows[n - 1].a == x->a && rows[n - 1].b == x->b) {
-			struct store_pg_row *m = &rows[n - 1];
-
-			m->count =
-			    m->count > INT64_MAX - x->count ? INT64_MAX : m->count + x->count;
-			continue;
-		}
-		rows[n++] = *x;
-	}
-	for (k = 0; k < 3; k++) {
-		c[k].len = 0;
-		c[k].failed = false;
-		sbuf_puts(&c[k], "{");
-	}
-	for (i = 0; i < n; i++) {
-		array_add(&c[0], rows[i].a, false);
-		array_add(&c[1], rows[i].b, false);
-		array_add(&c[2], rows[i].count, false);
-	}
-	for (k = 0; k < 3; k++) {
-		sbuf_puts(&c[k], "}");
-		if (c[k].failed) {
+	for (size_t i = 0; i < k; i++) {
+		sbuf_puts(&c[i], "}");
+		if (c[i].failed) {
 			store_set_error(st, "%s: out of memory", what);
 			log_err("store: '%s': %s", store_path(st), store_errmsg(st));
 			return -1;
@@ -1232,9 +1157,80 @@ store_pg_write_rows(struct store *st, const char *sql, int64_t scrape_id, int64_
 		return -1;
 	db_bind_int64(stmt, 1, scrape_id);
 	db_bind_int64(stmt, 2, ts);
-	for (k = 0; k < 3; k++)
-		db_bind_text_n(stmt, (int)k + 3, c[k].p, c[k].len);
+	for (size_t i = 0; i < k; i++)
+		db_bind_text_n(stmt, (int)i + 3, c[i].p, c[i].len);
 	return store_step_write(st, stmt, what);
+}
+
+/* Write the samples and call sites gathered for scrape 'scrape_id' taken at 'ts' (PostgreSQL),
+ * rows of one key merged as the upserts of SQLite's statement-per-row merge them: counts added,
+ * waits by SQLite's max and min, the first median. 0, or -1 (logged). */
+static int
+pg_flush(struct store *st, struct store_ingest *ing, int64_t scrape_id, int64_t ts,
+         const char *what)
+{
+	struct sbuf *c = ing->cols;
+	size_t i, n;
+
+	qsort(ing->pgs, ing->npgs, sizeof(*ing->pgs), cmp_pg_sample);
+	for (i = n = 0; i < ing->npgs; i++) {
+		struct pg_sample *x = &ing->pgs[i];
+
+		if (n > 0 && ing->pgs[n - 1].loc == x->loc) {
+			struct pg_sample *m = &ing->pgs[n - 1];
+
+			m->count = count_add(m->count, x->count);
+			m->leaked = count_add(m->leaked, x->leaked);
+			m->max_wait = wait_max(m->max_wait, x->max_wait);
+			m->min_wait = wait_min(m->min_wait, x->min_wait);
+			continue;
+		}
+		ing->pgs[n++] = *x;
+	}
+	ing->npgs = 0;
+	if (n > 0) {
+		arrays_open(c, 6);
+		for (i = 0; i < n; i++) {
+			const struct pg_sample *x = &ing->pgs[i];
+
+			array_add(&c[0], x->loc, false);
+			array_add(&c[1], x->count, false);
+			array_add(&c[2], x->leaked, false);
+			array_add(&c[3], x->max_wait, x->max_wait < 0);
+			array_add(&c[4], x->min_wait, x->min_wait < 0);
+			array_add(&c[5], x->median_wait, x->median_wait < 0);
+		}
+		if (arrays_write(st, sample_pg, scrape_id, ts, c, 6, what) != 0)
+			return -1;
+	}
+	n = ing->npgk;
+	ing->npgk = 0;
+	return store_pg_write_rows(st, stacks_pg, scrape_id, ts, ing->pgk, n, what);
+}
+
+int
+store_pg_write_rows(struct store *st, const char *sql, int64_t scrape_id, int64_t ts,
+                    struct store_pg_row *rows, size_t nrows, const char *what)
+{
+	struct sbuf *c = store_ingest_state(st)->cols;
+	size_t i, n;
+
+	if (nrows == 0)
+		return 0;
+	qsort(rows, nrows, sizeof(*rows), cmp_pg_row);
+	for (i = n = 0; i < nrows; i++) {
+		if (n > 0 && rows[n - 1].a == rows[i].a && rows[n - 1].b == rows[i].b)
+			rows[n - 1].count = count_add(rows[n - 1].count, rows[i].count);
+		else
+			rows[n++] = rows[i];
+	}
+	arrays_open(c, 3);
+	for (i = 0; i < n; i++) {
+		array_add(&c[0], rows[i].a, false);
+		array_add(&c[1], rows[i].b, false);
+		array_add(&c[2], rows[i].count, false);
+	}
+	return arrays_write(st, sql, scrape_id, ts, c, 3, what);
 }
 
 /* A restart placed on an earlier scrape (?1), for the readers that follow them; on PostgreSQL with
