@@ -1000,8 +1000,6 @@ alert_owns(struct alerter *a, const char *service)
 	unsigned shard, shards;
 
 	store_shard(a->st, &shard, &shards);
-	if (shards <= 1)
-		return true;
 	return service != NULL ? targets_shard_keep(service, shard, shards) : shard == 0;
 }
 

@@ -183,7 +183,7 @@ suspect_labels(struct sbuf *b, const struct suspect *s)
 static bool
 metrics_own(const struct web_ctx *c, const char *service)
 {
-	return c->cfg->shard_count <= 1 || service == NULL ||
+	return service == NULL ||
 	       targets_shard_keep(service, c->cfg->shard_index, c->cfg->shard_count);
 }
 
