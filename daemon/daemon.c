@@ -438,8 +438,11 @@ watch_writes(struct daemon *d)
 	struct ingest_queue q;
 
 	ingest_queue_get(d->in, &q);
-	web_writes_refused(d->web, q.refused_since_ms);
-	web_set_queue(d->web, q.scrapes, q.max_scrapes, q.max_ms, q.dropped);
+	web_set_ingest(d->web, &(struct web_ingest){.refused_since_ms = q.refused_since_ms,
+	                                            .queued = q.scrapes,
+	                                            .queued_max = q.max_scrapes,
+	                                            .queued_max_ms = q.max_ms,
+	                                            .dropped = q.dropped});
 }
 
 /* Give what the threads freed back to the system. glibc keeps freed memory in each thread's arena
@@ -664,9 +667,8 @@ cmd_run(int argc, char **argv)
 	/* First the shard: a second daemon for it must not write a thing */
 	d.member = membership_start(cfg);
 	if (d.member == NULL) {
-		log_err("daemon: cannot run shard %u of %u (see above): exiting",
-		        cfg->shard_count > 1 ? cfg->shard_index : 0,
-		        cfg->shard_count > 1 ? cfg->shard_count : 1);
+		log_err("daemon: cannot run shard %u of %u (see above): exiting", cfg->shard_index,
+		        cfg->shard_count);
 		goto out_free_sd;
 	}
 	st = store_open(cfg->database, 0);

@@ -89,8 +89,8 @@ membership_start(const struct config *cfg)
 		snprintf(m->host, sizeof(m->host), "unknown");
 	m->listen = xstrdup(cfg->listen);
 	m->self = (struct fleet_self){
-	    .shard = cfg->shard_count > 1 ? cfg->shard_index : 0,
-	    .shards = cfg->shard_count > 1 ? cfg->shard_count : 1,
+	    .shard = cfg->shard_index, /* less than shard_count, at least 1: config.c */
+	    .shards = cfg->shard_count,
 	    .owner = m->owner,
 	    .host = m->host,
 	    .pid = (int64_t)getpid(),

@@ -118,7 +118,7 @@ struct web {
 
 	_Atomic int64_t heartbeat_ms;
 	_Atomic int64_t refused_since_ms; /* the writer's writes refused since (wall), 0: taken */
-	_Atomic uint64_t queued, queued_max, dropped; /* web_set_queue() */
+	_Atomic uint64_t queued, queued_max, dropped; /* web_set_ingest() */
 	_Atomic int64_t queued_max_ms;
 	pthread_mutex_t sources_lock;
 	struct targets_source_state *sources; /* web_set_sources()'s copy, under sources_lock */
@@ -948,21 +948,15 @@ web_set_sources(struct web *w, const struct targets_source_state *s, size_t n, s
 }
 
 void
-web_writes_refused(struct web *w, int64_t since_ms)
-{
-	if (w)
-		atomic_store(&w->refused_since_ms, since_ms);
-}
-
-void
-web_set_queue(struct web *w, uint64_t queued, uint64_t max, int64_t max_ms, uint64_t dropped)
+web_set_ingest(struct web *w, const struct web_ingest *in)
 {
 	if (!w)
 		return;
-	atomic_store(&w->queued, queued);
-	atomic_store(&w->queued_max, max);
-	atomic_store(&w->queued_max_ms, max_ms);
-	atomic_store(&w->dropped, dropped);
+	atomic_store(&w->refused_since_ms, in->refused_since_ms);
+	atomic_store(&w->queued, in->queued);
+	atomic_store(&w->queued_max, in->queued_max);
+	atomic_store(&w->queued_max_ms, in->queued_max_ms);
+	atomic_store(&w->dropped, in->dropped);
 }
 
 void

@@ -26,15 +26,20 @@ void web_reload(struct web *w, const struct config *cfg);
 /* The collector loop calls this on every iteration; /healthz answers 503 when it has not for 3
  * intervals. */
 void web_heartbeat(struct web *w, int64_t now_ms);
-/* The daemon's writer has had its writes refused since 'since_ms' (Unix ms; 0: they are taken
- * again): /healthz answers 503 once that lasts longer than health_database_limit_ms(). Any thread.
- */
-void web_writes_refused(struct web *w, int64_t since_ms);
-/* The daemon's writer: 'queued' finished scrapes wait in memory to be stored, of at most 'max'
- * while the oldest waited less than 'max_ms'; 'dropped' were dropped at that bound since the start.
- * /healthz, /metrics and the targets page show them beside web_writes_refused()'s time. Any
- * thread. */
-void web_set_queue(struct web *w, uint64_t queued, uint64_t max, int64_t max_ms, uint64_t dropped);
+/* The daemon's writer as it last reported (web_set_ingest()): whether the
+ * database takes its writes, and the finished scrapes waiting in memory meanwhile. */
+struct web_ingest {
+	int64_t refused_since_ms; /* Unix ms: the database refuses writes since; 0: it takes them */
+	uint64_t queued;          /* finished scrapes waiting to be stored */
+	uint64_t queued_max;      /* the bound: ingest.buffer_scrapes (0: unknown) */
+	int64_t queued_max_ms;    /* and ingest.buffer_duration, in ms */
+	uint64_t dropped;         /* scrapes dropped at the bound since the start */
+};
+
+/* The daemon's writer as it is now (copied): since when the database refuses its writes (/healthz
+ * answers 503 once that lasts longer than health_database_limit_ms()) and the finished scrapes
+ * waiting in memory, which /healthz, /metrics and the targets page show. Any thread. */
+void web_set_ingest(struct web *w, const struct web_ingest *in);
 /* The state of the sources of targets (target files, http_sd, dns_sd): 'n' of 'total', copied.
  * /healthz shows them without judging them, and so does the targets page. Any thread. */
 void web_set_sources(struct web *w, const struct targets_source_state *s, size_t n, size_t total);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "base/config.h"
+#include "web/server.h"
 #include "base/sbuf.h"
 #include "collector/targets.h"
 #include "storage/store.h"
@@ -42,16 +43,6 @@ struct web_reply {
 	const char *allow;
 	unsigned retry_after;
 	bool cacheable;
-};
-
-/* The daemon's writer as it last reported (web_writes_refused(), web_set_queue()): whether the
- * database takes its writes, and the finished scrapes waiting in memory meanwhile. */
-struct web_ingest {
-	int64_t refused_since_ms; /* Unix ms: the database refuses writes since; 0: it takes them */
-	uint64_t queued;          /* finished scrapes waiting to be stored */
-	uint64_t queued_max;      /* the bound: ingest.buffer_scrapes (0: unknown) */
-	int64_t queued_max_ms;    /* and ingest.buffer_duration, in ms */
-	uint64_t dropped;         /* scrapes dropped at the bound since the start */
 };
 
 /* One request as the handlers see it. */
