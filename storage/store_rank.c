@@ -757,32 +757,48 @@ load_suspects(struct store *st, int64_t ranking_id, const char *service, size_t 
 	return 0;
 }
 
+/* By service and location, then in ranking order (suspect_cmp()). */
+static int
+cmp_suspect_key(const void *x, const void *y)
+{
+	const struct suspect *a = x, *b = y;
+
+	if (a->service_id != b->service_id)
+		return a->service_id < b->service_id ? -1 : 1;
+	if (a->location_id != b->location_id)
+		return a->location_id < b->location_id ? -1 : 1;
+	return suspect_cmp(a, b);
+}
+
 /* Rankings of several shards as one: by suspect_cmp(), a (service, location) once (the first: a
  * service split over shards by target is ranked on each one's part), ranked again from 1, at most
  * 'limit' (0: all). */
 static void
 merge_shards(struct ranking *r, size_t limit)
 {
-	size_t i, j, n = 0;
+	size_t i, n = 0;
 
-	qsort(r->suspects, r->n, sizeof(*r->suspects), suspect_cmp);
+	/* one entry per (service, location), the first in ranking order: by key, then once more in
+	 * ranking order, n log n however many shards and suspects (a page load does this) */
+	qsort(r->suspects, r->n, sizeof(*r->suspects), cmp_suspect_key);
 	for (i = 0; i < r->n; i++) {
-		struct suspect *s = &r->suspects[i];
-		bool seen = false;
-
-		for (j = 0; j < n && !seen; j++)
-			seen = r->suspects[j].service_id == s->service_id &&
-			       r->suspects[j].location_id == s->location_id;
-		if (seen || (limit > 0 && n == limit)) {
-			suspect_release(s);
+		if (n > 0 && r->suspects[n - 1].service_id == r->suspects[i].service_id &&
+		    r->suspects[n - 1].location_id == r->suspects[i].location_id) {
+			suspect_release(&r->suspects[i]);
 			continue;
 		}
 		if (n != i)
-			r->suspects[n] = *s;
-		r->suspects[n].rank = (int)(n + 1);
+			r->suspects[n] = r->suspects[i];
 		n++;
 	}
-	r->n = n;
+	qsort(r->suspects, n, sizeof(*r->suspects), suspect_cmp);
+	for (i = 0; i < n; i++) {
+		if (limit > 0 && i >= limit)
+			suspect_release(&r->suspects[i]);
+		else
+			r->suspects[i].rank = (int)(i + 1);
+	}
+	r->n = limit > 0 && n > limit ? limit : n;
 }
 
 /* store_ranking_load() and store_ranking_load_own() */
