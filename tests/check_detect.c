@@ -335,6 +335,10 @@ same_from_window(struct store *st, const struct config *cfg, int64_t now, const 
 
 		ck_assert_msg(json_equal(a, b), "suspect %zu differs:\nstore:  %s\nwindow: %s",
 		              i + 1, ta, tb);
+		ck_assert_msg(strcmp(r->suspects[i].sparkline_json, w.suspects[i].sparkline_json) ==
+		                  0,
+		              "suspect %zu's sparkline differs:\nstore:  %s\nwindow: %s", i + 1,
+		              r->suspects[i].sparkline_json, w.suspects[i].sparkline_json);
 		free(ta);
 		free(tb);
 		json_decref(a);

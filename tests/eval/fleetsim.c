@@ -865,16 +865,18 @@ same_ranking(const struct ranking *a, const struct ranking *b, const char *scena
 		json_t *x = detect_suspect_json(&a->suspects[i]),
 		       *y = detect_suspect_json(&b->suspects[i]);
 
-		same = x && y && json_equal(x, y);
+		same = x && y && json_equal(x, y) &&
+		       strcmp(a->suspects[i].sparkline_json, b->suspects[i].sparkline_json) == 0;
 		if (!same) {
 			char *tx = x ? json_dumps(x, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 			char *ty = y ? json_dumps(y, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 
 			fprintf(stderr,
-			        "fleet: %s: at %.2f h, suspect %zu differs:\n  store:  %s\n  "
-			        "window: %s\n",
+			        "fleet: %s: at %.2f h, suspect %zu differs:\n  store:  %s %s\n  "
+			        "window: %s %s\n",
 			        scenario, (double)(now - T0) / (double)HOUR_MS, i + 1,
-			        tx ? tx : "?", ty ? ty : "?");
+			        tx ? tx : "?", a->suspects[i].sparkline_json, ty ? ty : "?",
+			        b->suspects[i].sparkline_json);
 			free(tx);
 			free(ty);
 		}
