@@ -181,6 +181,12 @@ struct spark_map {
 	uint32_t on;                       /* bit b: bucket b holds its count */
 };
 
+/* A series whose counts the sparkline has still to add: its target, and its runs. */
+struct spark_src {
+	const struct tgt *t;
+	struct runs v;
+};
+
 struct detect_ctx {
 	const struct config *cfg;
 	int64_t since, now;
@@ -193,8 +199,12 @@ struct detect_ctx {
 	struct tgt *tgts;
 	size_t ntgts, captgts;
 	struct spark_map *sparks; /* per target, aligned with tgts */
-	size_t *life_first;       /* per target: its lifetimes' ends in life_ends */
-	size_t *life_ends;        /* per lifetime of each target: the index after its last pt */
+	/* the current location's series borrowed from the window, their sparkline counts added
+	 * only when it is a candidate (cand_add()): most locations are not */
+	struct spark_src *spark_srcs;
+	size_t nspark_srcs, capspark_srcs;
+	size_t *life_first; /* per target: its lifetimes' ends in life_ends */
+	size_t *life_ends;  /* per lifetime of each target: the index after its last pt */
 	struct svc *svcs;
 	size_t nsvcs, capsvcs;
 	size_t last_svc;
@@ -578,11 +588,12 @@ spark_maps(struct detect_ctx *c)
 	return 0;
 }
 
+/* Add the counts of series 'v' of target 't' to the current location's sparkline. */
 static void
-spark_add(struct detect_ctx *c, const struct tgt *t)
+spark_add(struct detect_ctx *c, const struct tgt *t, const struct runs *v)
 {
 	const struct spark_map *m = &c->sparks[t - c->tgts];
-	struct runs_cursor rc = {.v = c->ser.v};
+	struct runs_cursor rc = {.v = v};
 
 	for (size_t b = 0; b < DETECT_SPARK_POINTS; b++)
 		if (m->on & (1u << b))
@@ -712,7 +723,19 @@ series_finish(struct detect_ctx *c)
 		c->err = -1;
 		return;
 	}
-	spark_add(c, t);
+	if (v == &c->ser.view) {
+		/* borrowed from the window until the ranking ends: added if a candidate */
+		np = grow_array(c->spark_srcs, &c->capspark_srcs, c->nspark_srcs + 1,
+		                sizeof(*c->spark_srcs));
+		if (!np) {
+			c->err = -1;
+			return;
+		}
+		c->spark_srcs = np;
+		c->spark_srcs[c->nspark_srcs++] = (struct spark_src){.t = t, .v = *v};
+	} else {
+		spark_add(c, t, v);
+	}
 	if (!t->live && !t->prevgen)
 		return; /* history only */
 	vd.live = t->live;
@@ -989,12 +1012,27 @@ choose_evidence(const struct detect_ctx *c, struct loc_acc *a)
 		a->gone.max_instance_count = a->live.max_instance_count;
 }
 
+/* Keep the current location as a candidate, its sparkline complete. 0, or -1. */
+static int
+cand_add(struct detect_ctx *c)
+{
+	void *p = grow_array(c->cands, &c->capcands, c->ncands + 1, sizeof(*c->cands));
+
+	if (!p)
+		return -1;
+	c->cands = p;
+	for (size_t i = 0; i < c->nspark_srcs; i++)
+		spark_add(c, c->spark_srcs[i].t, &c->spark_srcs[i].v);
+	c->nspark_srcs = 0;
+	c->cands[c->ncands++] = c->cur;
+	return 0;
+}
+
 static int
 location_finish(struct detect_ctx *c)
 {
 	struct loc_acc *a = &c->cur;
 	double fit, mono, ret;
-	void *p;
 
 	series_finish(c);
 	if (c->err)
@@ -1012,12 +1050,7 @@ location_finish(struct detect_ctx *c)
 		if (a->oldest_wait < 0 && a->leaked_max == 0)
 			return 0;
 		a->orphan = true;
-		p = grow_array(c->cands, &c->capcands, c->ncands + 1, sizeof(*c->cands));
-		if (!p)
-			return -1;
-		c->cands = p;
-		c->cands[c->ncands++] = *a;
-		return 0;
+		return cand_add(c);
 	}
 	/* The minimums: growth (judged over min_scrapes) with min_count goroutines in a growing
 	 * instance, or min_count proven leaks. */
@@ -1027,12 +1060,7 @@ location_finish(struct detect_ctx *c)
 	loc_evidence(a, &fit, &mono, &ret);
 	if (detect_score(a, fit, mono, ret) < DETECT_MIN_SCORE)
 		return 0;
-	p = grow_array(c->cands, &c->capcands, c->ncands + 1, sizeof(*c->cands));
-	if (!p)
-		return -1;
-	c->cands = p;
-	c->cands[c->ncands++] = *a;
-	return 0;
+	return cand_add(c);
 }
 
 /* The (service, location) the next series belong to: the one before is finished when it
@@ -1045,6 +1073,7 @@ location_begin(struct detect_ctx *c, int64_t service_id, int64_t location_id)
 	if (location_finish(c) < 0)
 		return -1;
 	memset(&c->cur, 0, sizeof(c->cur));
+	c->nspark_srcs = 0;
 	c->cur.valid = true;
 	c->cur.service_id = service_id;
 	c->cur.location_id = location_id;
@@ -1478,6 +1507,7 @@ ctx_release(struct detect_ctx *c)
 	callsites_release(&c->calls);
 	runs_release(&c->ser.runs);
 	free(c->sparks);
+	free(c->spark_srcs);
 	free(c->life_first);
 	free(c->life_ends);
 	free(c->verdicts);
