@@ -210,7 +210,28 @@ runs_find_from(const struct runs *v, size_t k, size_t j)
 size_t
 runs_find(const struct runs *v, size_t j)
 {
-	return find_between(v, 0, v->n, j);
+	size_t last = v->n - 1, first, end, g, hi, step = 1;
+
+	/* mostly asked of a lifetime's first or last scrape, often the window's */
+	if (v->n < 2 || runs_start(v, 1) > j)
+		return 0;
+	end = runs_start(v, last);
+	if (end <= j)
+		return last;
+	/* Between runs 1 and 'last': where j would be if the runs were evenly spread, which those
+	 * of a count that moves (the ones with many runs) nearly are, then outwards from there. A
+	 * search from the middle would read as many places of the array as it has levels, and a
+	 * longer window's are longer. */
+	first = runs_start(v, 1);
+	g = 1 + (size_t)((double)(j - first) * (double)(last - 1) / (double)(end - first));
+	if (g >= last)
+		g = last - 1;
+	if (runs_start(v, g) <= j)
+		return runs_find_from(v, g, j);
+	/* run g starts past j: steps doubling back from it (run 1 starts at or before j) */
+	for (hi = g; hi - 1 > step && runs_start(v, hi - step) > j; step *= 2)
+		hi -= step;
+	return find_between(v, hi - 1 > step ? hi - step : 1, hi, j);
 }
 
 /* ---- what a range of runs holds ---- */
@@ -358,6 +379,7 @@ life_memos_put(struct life_memos *ms, const struct life_memo *m)
 			return 0; /* older than every one kept */
 		memmove(ms->m, ms->m + 1, (i - 1) * sizeof(*ms->m));
 		ms->m[i - 1] = *m;
+		ms->first = ms->m[0].start;
 		return 0;
 	}
 	if (ms->n == ms->cap) {
@@ -372,6 +394,7 @@ life_memos_put(struct life_memos *ms, const struct life_memo *m)
 	memmove(ms->m + i + 1, ms->m + i, (ms->n - i) * sizeof(*ms->m));
 	ms->m[i] = *m;
 	ms->n++;
+	ms->first = ms->m[0].start;
 	return 0;
 }
 
@@ -380,12 +403,16 @@ life_memos_trim(struct life_memos *ms, uint32_t first)
 {
 	unsigned d = 0;
 
+	if (ms->n == 0 || ms->first >= first)
+		return;
 	while (d < ms->n && ms->m[d].start < first)
 		d++;
 	if (d == 0)
 		return;
 	memmove(ms->m, ms->m + d, (ms->n - d) * sizeof(*ms->m));
 	ms->n = (uint8_t)(ms->n - d);
+	if (ms->n)
+		ms->first = ms->m[0].start;
 }
 
 void

@@ -162,6 +162,7 @@ struct life_memo {
 /* A series' memos, by ascending start. */
 struct life_memos {
 	struct life_memo *m;
+	uint32_t first; /* m[0].start, when n > 0: trimming reads the array only to drop some */
 	uint8_t n, cap;
 	uint8_t counted; /* of 'cap', what its holder counted as held */
 };

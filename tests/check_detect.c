@@ -1646,12 +1646,21 @@ runs_random(uint32_t *c, size_t len)
 	}
 }
 
-/* What a range says, with the blocks and run by run, and where a lifetime resets. */
+/* What a range says, with the blocks and run by run, where a lifetime resets, and which run
+ * holds a scrape. */
 static void
 runs_compare(const struct runs *fast, size_t scrapes, unsigned *resets)
 {
 	struct runs slow = runs_view(fast->r, fast->n, fast->base, NULL, 0);
 
+	for (int q = 0; q < 40; q++) {
+		size_t j = runs_rand((uint32_t)scrapes), k = 0;
+
+		while (k + 1 < fast->n && runs_start(fast, k + 1) <= j)
+			k++;
+		ck_assert_uint_eq(runs_find(fast, j), k);
+		ck_assert_uint_eq(runs_find_from(fast, runs_rand((uint32_t)k + 1), j), k);
+	}
 	for (int q = 0; q < 40; q++) {
 		size_t ka = runs_rand((uint32_t)fast->n),
 		       kb = ka + runs_rand((uint32_t)(fast->n - ka));
@@ -1780,6 +1789,18 @@ START_TEST(test_life_memos)
 	life_memos_trim(&ms, ms.m[10].start);
 	ck_assert_uint_eq(ms.n, LIFE_MEMOS_MAX - 10);
 	ck_assert_ptr_null(life_memos_find(&ms, 100, 180, 0));
+	life_memos_release(&ms);
+	/* one put before those already kept is the first the window leaves */
+	m = (struct life_memo){.start = 500, .end = 600, .outer = 600};
+	ck_assert_int_eq(life_memos_put(&ms, &m), 0);
+	m = (struct life_memo){.start = 300, .end = 400, .outer = 400};
+	ck_assert_int_eq(life_memos_put(&ms, &m), 0);
+	life_memos_trim(&ms, 350);
+	ck_assert_uint_eq(ms.n, 1);
+	ck_assert_ptr_null(life_memos_find(&ms, 300, 400, 0));
+	ck_assert_ptr_nonnull(life_memos_find(&ms, 500, 600, 0));
+	life_memos_trim(&ms, 600);
+	ck_assert_uint_eq(ms.n, 0);
 	life_memos_release(&ms);
 }
 END_TEST
