@@ -175,10 +175,11 @@ struct verdict {
 	uint32_t lives;
 };
 
-/* Where a target's scrapes fall in the sparkline's buckets (spark_maps()). */
+/* Where a target's scrapes fall in the sparkline's buckets (spark_map()). */
 struct spark_map {
 	uint32_t end[DETECT_SPARK_POINTS]; /* its scrapes up to the bucket's end */
 	uint32_t on;                       /* bit b: bucket b holds its count */
+	bool made;                         /* found (else the above are not yet) */
 };
 
 /* A series whose counts the sparkline has still to add: its target, and its runs. */
@@ -451,12 +452,13 @@ nomem:
 /* ---- statistics of one lifetime ---- */
 
 /* Theil-Sen slope and Kendall's tau-b (detect/trend.h) of the counts of the scrapes [s0, end)
- * against time. */
+ * against time; run k0 holds scrape s0. */
 static void
-trend(const struct pt *p, const struct runs *v, size_t s0, size_t end, double *slope, double *tau)
+trend(const struct pt *p, const struct runs *v, size_t s0, size_t k0, size_t end, double *slope,
+      double *tau)
 {
 	size_t idx[TREND_MAX_POINTS], m = trend_pick(end - s0, idx);
-	struct runs_cursor rc = {.v = v, .k = runs_find(v, s0)};
+	struct runs_cursor rc = {.v = v, .k = k0};
 	int64_t t[TREND_MAX_POINTS];
 	double y[TREND_MAX_POINTS];
 
@@ -467,13 +469,13 @@ trend(const struct pt *p, const struct runs *v, size_t s0, size_t end, double *s
 	trend_fit(t, y, m, slope, tau);
 }
 
-/* Judge the lifetime [start, end) of a series 'v' over the target's scrapes 'p'; 'all' is what
- * the runs of the lifetime hold (runs_sum()). */
+/* Judge the lifetime [start, end) of a series 'v' over the target's scrapes 'p', held by its runs
+ * [ka, kb]; 'all' is what those hold (runs_sum()). */
 static void
 life_judge(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_t start, size_t end,
-           const struct runs_sum *all, struct life_stats *ls)
+           size_t ka, size_t kb, const struct runs_sum *all, struct life_stats *ls)
 {
-	size_t s0, from, to, ka = runs_find(v, start), kb, n;
+	size_t s0, from, to, n;
 	uint64_t fellback = 0;
 	struct runs_sum pre, seg;
 	int64_t late_ms;
@@ -482,7 +484,6 @@ life_judge(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_
 	ls->n = end - start;
 	if (end <= start)
 		return;
-	kb = runs_find(v, end - 1);
 	/* The segment judged is the stretch since the lifetime's last minimum: a leak that starts
 	 * mid-lifetime after a long flat stretch is judged on its rise, not drowned in the flat
 	 * pairs. What came before it only says whether this location already rose and fell back in
@@ -519,7 +520,7 @@ life_judge(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_
 		ls->retained = (double)(ls->last - ls->first) / (double)(ls->peak - ls->first);
 	if (n < 2 || ls->ups == 0)
 		return;
-	trend(p, v, s0, end, &ls->slope, &ls->tau);
+	trend(p, v, s0, all->minlast, end, &ls->slope, &ls->tau);
 
 	/* Growth over at least min_scrapes scrapes: the up-steps must spread over that many scrapes
 	 * (a burst that arrives in one scrape is one step, however tall), and it must not have
@@ -542,57 +543,55 @@ life_judge(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_
 
 /* ---- pass 2: samples, one (location, target) series at a time ---- */
 
-/* Where each target's scrapes fall in its service's sparkline buckets, once per ranking: each
- * bucket holds the target's count at the end of the bucket (service total = sum over targets),
- * carried over buckets without a scrape, but not past the target's last scrape (it went away).
- * A series then adds its counts in DETECT_SPARK_POINTS steps, not one per scrape. */
-static int
-spark_maps(struct detect_ctx *c)
+/* Where target 't''s scrapes fall in its service's sparkline buckets, found once per ranking,
+ * when a sparkline first needs them: each bucket holds the target's count at the end of the
+ * bucket (service total = sum over targets), carried over buckets without a scrape, but not past
+ * the target's last scrape (it went away). A series then adds its counts in DETECT_SPARK_POINTS
+ * steps, not one per scrape. */
+static const struct spark_map *
+spark_map(struct detect_ctx *c, const struct tgt *t)
 {
-	c->sparks = calloc(c->ntgts ? c->ntgts : 1, sizeof(*c->sparks));
-	if (!c->sparks)
-		return -1;
-	for (size_t i = 0; i < c->ntgts; i++) {
-		const struct tgt *t = &c->tgts[i];
-		const struct pt *p = t->p;
-		const struct svc *s = find_svc(c, t->service_id);
-		struct spark_map *m = &c->sparks[i];
-		size_t j = 0;
-		int64_t width;
+	struct spark_map *m = &c->sparks[t - c->tgts];
+	const struct pt *p = t->p;
+	const struct svc *s;
+	size_t j = 0;
+	int64_t width;
 
-		if (!s || s->last_ts <= s->first_ts)
-			continue;
-		width = (s->last_ts - s->first_ts) / DETECT_SPARK_POINTS + 1;
-		for (size_t b = 0; b < DETECT_SPARK_POINTS; b++) {
-			int64_t end =
-			    s->first_ts + (int64_t)((double)(s->last_ts - s->first_ts) *
-			                            (double)(b + 1) / DETECT_SPARK_POINTS);
-			size_t from = j, hi = t->n;
+	if (m->made)
+		return m;
+	m->made = true;
+	s = find_svc(c, t->service_id);
+	if (!s || s->last_ts <= s->first_ts)
+		return m;
+	width = (s->last_ts - s->first_ts) / DETECT_SPARK_POINTS + 1;
+	for (size_t b = 0; b < DETECT_SPARK_POINTS; b++) {
+		int64_t end = s->first_ts + (int64_t)((double)(s->last_ts - s->first_ts) *
+		                                      (double)(b + 1) / DETECT_SPARK_POINTS);
+		size_t from = j, hi = t->n;
 
-			/* the first scrape after the bucket's end */
-			while (j < hi) {
-				size_t mid = j + (hi - j) / 2;
+		/* the first scrape after the bucket's end */
+		while (j < hi) {
+			size_t mid = j + (hi - j) / 2;
 
-				if (p[mid].ts <= end)
-					j = mid + 1;
-				else
-					hi = mid;
-			}
-			bool any = j > from;
-
-			m->end[b] = (uint32_t)j;
-			if (any || (j > 0 && (j < t->n || end - p[t->n - 1].ts <= width)))
-				m->on |= 1u << b;
+			if (p[mid].ts <= end)
+				j = mid + 1;
+			else
+				hi = mid;
 		}
+		bool any = j > from;
+
+		m->end[b] = (uint32_t)j;
+		if (any || (j > 0 && (j < t->n || end - p[t->n - 1].ts <= width)))
+			m->on |= 1u << b;
 	}
-	return 0;
+	return m;
 }
 
 /* Add the counts of series 'v' of target 't' to the current location's sparkline. */
 static void
 spark_add(struct detect_ctx *c, const struct tgt *t, const struct runs *v)
 {
-	const struct spark_map *m = &c->sparks[t - c->tgts];
+	const struct spark_map *m = spark_map(c, t);
 	struct runs_cursor rc = {.v = v};
 
 	for (size_t b = 0; b < DETECT_SPARK_POINTS; b++)
@@ -673,11 +672,12 @@ static void
 life_eval(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_t start, size_t end,
           struct life_memo *lm)
 {
+	size_t ka = runs_find(v, start), kb = runs_find(v, end - 1);
 	struct runs_sum sum;
 	struct life_stats ls;
 
-	runs_sum(v, runs_find(v, start), runs_find(v, end - 1), &sum);
-	life_judge(c, p, v, start, end, &sum, &ls);
+	runs_sum(v, ka, kb, &sum);
+	life_judge(c, p, v, start, end, ka, kb, &sum, &ls);
 	*lm = (struct life_memo){.start = v->base + (uint32_t)start,
 	                         .end = v->base + (uint32_t)end,
 	                         .min_scrapes = c->min_scrapes,
@@ -1563,7 +1563,8 @@ rank(struct store *st, const struct config *cfg, const char *service, struct win
 	for (size_t i = 0; i < c.ntgts; i++)
 		if (!c.tgts[i].p)
 			c.tgts[i].p = c.pts + c.tgts[i].first;
-	if (split_lifetimes(&c) < 0 || spark_maps(&c) < 0)
+	c.sparks = calloc(c.ntgts ? c.ntgts : 1, sizeof(*c.sparks));
+	if (!c.sparks || split_lifetimes(&c) < 0)
 		goto out_nomem;
 	if ((w ? window_each_series(w, on_series, &c)
 	       : store_each_sample(st, service, c.since, on_sample, &c)) != 0 ||
