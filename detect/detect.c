@@ -469,58 +469,70 @@ trend(const struct pt *p, const struct runs *v, size_t s0, size_t k0, size_t end
 	trend_fit(t, y, m, slope, tau);
 }
 
-/* Judge the lifetime [start, end) of a series 'v' over the target's scrapes 'p', held by its runs
- * [ka, kb]; 'all' is what those hold (runs_sum()). */
+/* What the segment [s0, end) of a lifetime says that does not depend on where the lifetime
+ * starts: a series' runs [k0, kb] hold it, k0 holding the lifetime's last minimum. */
+static void
+segment_sum(const struct pt *p, const struct runs *v, size_t s0, size_t end, size_t k0, size_t kb,
+            struct life_cut *sg)
+{
+	struct runs_sum seg;
+
+	runs_sum(v, k0, kb, &seg);
+	*sg = (struct life_cut){.ups = (uint32_t)seg.ups,
+	                        .downs = (uint32_t)seg.downs,
+	                        .peak = seg.max,
+	                        .drop = seg.drop};
+	if (seg.ups) {
+		sg->first_up = (uint32_t)(runs_start(v, seg.first_up) - s0);
+		sg->last_up = (uint32_t)(runs_start(v, seg.last_up) - s0);
+	}
+	if (end - s0 >= 2 && seg.ups)
+		trend(p, v, s0, k0, end, &sg->slope, &sg->tau);
+}
+
+/* Judge the lifetime [start, end) of a series 'v' over the target's scrapes 'p', whose last
+ * run is kb: the segment since its last minimum (run k0, which scrape s0 ends) says 'sg', and
+ * the largest fall-back before it is 'fellback'. */
 static void
 life_judge(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_t start, size_t end,
-           size_t ka, size_t kb, const struct runs_sum *all, struct life_stats *ls)
+           size_t s0, size_t k0, size_t kb, const struct life_cut *sg, uint64_t fellback,
+           struct life_stats *ls)
 {
-	size_t s0, from, to, n;
-	uint64_t fellback = 0;
-	struct runs_sum pre, seg;
+	size_t n = end - s0;
 	int64_t late_ms;
 
 	memset(ls, 0, sizeof(*ls));
 	ls->n = end - start;
-	if (end <= start)
-		return;
 	/* The segment judged is the stretch since the lifetime's last minimum: a leak that starts
 	 * mid-lifetime after a long flat stretch is judged on its rise, not drowned in the flat
 	 * pairs. What came before it only says whether this location already rose and fell back in
 	 * this lifetime (a burst does, a leak cannot). */
-	(void)runs_span(v, all->minlast, start, end, &from, &to);
-	s0 = to - 1;
-	if (all->minlast > ka) {
-		runs_sum(v, ka, all->minlast, &pre);
-		fellback = pre.drop;
-	}
 	late_ms = (p[s0].ts - p[start].ts) / 2;
 	if (late_ms > DETECT_LATE_MS)
 		late_ms = DETECT_LATE_MS;
-	n = end - s0;
 	/* A rise after a flat stretch (at least min_scrapes long, and longer than the rise so far)
 	 * has the shape of a burst as much as of a leak that started late: it must persist twice as
 	 * long before it counts, and for half the flat stretch (at most DETECT_LATE_MS): slow
 	 * requests pile up for minutes after a quiet hour, a leak keeps going. */
 	bool late = s0 - start >= c->min_scrapes && s0 - start >= n;
-	runs_sum(v, all->minlast, kb, &seg);
-	ls->first = v->r[all->minlast].v;
-	ls->peak = seg.max;
+	ls->first = v->r[k0].v;
+	ls->peak = sg->peak;
 	ls->t0 = p[s0].ts;
 	ls->t1 = p[end - 1].ts;
 	ls->steps = n - 1;
-	ls->ups = seg.ups;
-	ls->downs = seg.downs;
-	if (seg.ups) {
-		ls->first_up = runs_start(v, seg.first_up) - s0;
-		ls->last_up = runs_start(v, seg.last_up) - s0;
+	ls->ups = sg->ups;
+	ls->downs = sg->downs;
+	if (sg->ups) {
+		ls->first_up = sg->first_up;
+		ls->last_up = sg->last_up;
 	}
 	ls->last = v->r[kb].v;
 	if (ls->peak > ls->first && ls->last > ls->first)
 		ls->retained = (double)(ls->last - ls->first) / (double)(ls->peak - ls->first);
 	if (n < 2 || ls->ups == 0)
 		return;
-	trend(p, v, s0, all->minlast, end, &ls->slope, &ls->tau);
+	ls->slope = sg->slope;
+	ls->tau = sg->tau;
 
 	/* Growth over at least min_scrapes scrapes: the up-steps must spread over that many scrapes
 	 * (a burst that arrives in one scrape is one step, however tall), and it must not have
@@ -666,34 +678,74 @@ life_end_after(const size_t *ends, size_t n, size_t j)
 	return ends[lo];
 }
 
-/* What the lifetime [start, end) of series 'v' says: life_judge() and pileup_young(), and the
- * lifetime's largest fall-back and least count. */
-static void
-life_eval(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_t start, size_t end,
-          struct life_memo *lm)
-{
-	size_t ka = runs_find(v, start), kb = runs_find(v, end - 1);
-	struct runs_sum sum;
-	struct life_stats ls;
+/* A lifetime the window's start cuts is kept (struct life_cut) when its runs are at least this
+ * many: judging fewer costs less than keeping them. */
+#define LIFE_CUT_MIN_RUNS 8
 
-	runs_sum(v, ka, kb, &sum);
-	life_judge(c, p, v, start, end, ka, kb, &sum, &ls);
-	*lm = (struct life_memo){.start = v->base + (uint32_t)start,
-	                         .end = v->base + (uint32_t)end,
+/* What the lifetime [start, end) of series 'v' says: life_judge() and pileup_young(), and the
+ * lifetime's largest fall-back, least and greatest count. 'cut': what the window keeps of a
+ * lifetime its start cuts (NULL: none kept), used and kept up to date. -1 out of memory. */
+static int
+life_eval(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_t start, size_t end,
+          struct life_cut **cut, struct life_memo *lm)
+{
+	size_t ka = runs_find(v, start), kb = runs_find(v, end - 1), k0, s0, from, to;
+	uint32_t at = v->base + (uint32_t)start, ends = v->base + (uint32_t)end;
+	struct runs_sum all, pre;
+	struct life_cut seg, *sg = &seg;
+	struct life_stats ls;
+	uint64_t fellback = 0;
+
+	if (cut && *cut && (*cut)->end == ends && (*cut)->from <= at && at <= (*cut)->s0) {
+		/* the least count is where it was, and the segment since as it was */
+		sg = *cut;
+		s0 = sg->s0 - v->base;
+		k0 = runs_find(v, s0);
+		all = (struct runs_sum){.max = sg->peak, .min = v->r[k0].v, .drop = sg->drop};
+		if (k0 > ka) {
+			runs_sum(v, ka, k0, &pre);
+			if (pre.max > all.max)
+				all.max = pre.max;
+			if (pre.drop > all.drop)
+				all.drop = pre.drop;
+		}
+	} else {
+		runs_sum(v, ka, kb, &all);
+		k0 = all.minlast;
+		(void)runs_span(v, k0, start, end, &from, &to);
+		s0 = to - 1;
+		segment_sum(p, v, s0, end, k0, kb, &seg);
+		if (cut && kb - ka + 1 >= LIFE_CUT_MIN_RUNS) {
+			if (!*cut && !(*cut = malloc(sizeof(**cut))))
+				return -1;
+			**cut = seg;
+			(*cut)->from = at;
+			(*cut)->s0 = v->base + (uint32_t)s0;
+			(*cut)->end = ends;
+		}
+		if (k0 > ka)
+			runs_sum(v, ka, k0, &pre);
+	}
+	if (k0 > ka)
+		fellback = pre.drop;
+	life_judge(c, p, v, start, end, s0, k0, kb, sg, fellback, &ls);
+	*lm = (struct life_memo){.start = at,
+	                         .end = ends,
 	                         .min_scrapes = c->min_scrapes,
 	                         .steps = (uint32_t)ls.steps,
 	                         .downs = (uint32_t)ls.downs,
 	                         .first = (uint32_t)ls.first,
 	                         .last = (uint32_t)ls.last,
-	                         .drop = sum.drop,
-	                         .min = sum.min,
-	                         .max = sum.max,
+	                         .drop = all.drop,
+	                         .min = all.min,
+	                         .max = all.max,
 	                         /* not yet, whatever life_judge() says */
 	                         .growing = ls.growing && !pileup_young(v, start, end),
 	                         .slope = ls.slope,
 	                         .tau = ls.tau,
 	                         .retained = ls.retained,
 	                         .grow_ms = ls.t1 - ls.t0};
+	return 0;
 }
 
 static void
@@ -779,7 +831,13 @@ series_finish(struct detect_ctx *c)
 			end = lm.end - v->base;
 		} else {
 			end = runs_reset(v, start, outer);
-			life_eval(c, p, v, start, end, &lm);
+			if (life_eval(c, p, v, start, end,
+			              c->ser.memo && start == 0 && outer < t->n ? &c->ser.memo->cut
+			                                                        : NULL,
+			              &lm) < 0) {
+				c->err = -1;
+				return;
+			}
 			lm.outer = v->base + (uint32_t)outer;
 			if (ended && life_memos_put(c->ser.memo, &lm) < 0) {
 				c->err = -1;

@@ -419,5 +419,6 @@ void
 life_memos_release(struct life_memos *ms)
 {
 	free(ms->m);
+	free(ms->cut);
 	*ms = (struct life_memos){0};
 }

@@ -159,12 +159,26 @@ struct life_memo {
 	int64_t grow_ms; /* the segment's length */
 };
 
+/* What the detector made of the lifetime the window's start cuts (detect.c): it ended at 'end',
+ * the window then starting at 'from'. Its least count was last held at scrape 's0': while the
+ * window's start has not passed s0, the lifetime's least count stays there, and so does the
+ * segment judged since, however far the start moved, and this is what that segment says
+ * (struct life_stats). What the start changes (the stretch before s0) is read again. */
+struct life_cut {
+	uint32_t from, s0, end;
+	uint32_t ups, downs, first_up, last_up; /* first_up, last_up: from s0 */
+	uint32_t peak, drop;                    /* the segment's greatest count and largest fall */
+	double slope, tau;
+};
+
 /* A series' memos, by ascending start. */
 struct life_memos {
 	struct life_memo *m;
+	struct life_cut *cut; /* NULL: none yet */
 	uint32_t first; /* m[0].start, when n > 0: trimming reads the array only to drop some */
 	uint8_t n, cap;
-	uint8_t counted; /* of 'cap', what its holder counted as held */
+	uint8_t counted;  /* of 'cap', what its holder counted as held */
+	bool cut_counted; /* 'cut' too */
 };
 /* At most this many are kept: more lifetimes than this in one window are judged again. */
 #define LIFE_MEMOS_MAX 32

@@ -138,7 +138,8 @@ static void
 ser_free(struct window *w, struct wser *s)
 {
 	w->bytes -= (size_t)s->cap * sizeof(*s->r) + s->ix.cap * sizeof(*s->ix.b) +
-	            (size_t)s->memo.counted * sizeof(*s->memo.m);
+	            (size_t)s->memo.counted * sizeof(*s->memo.m) +
+	            (s->memo.cut_counted ? sizeof(*s->memo.cut) : 0);
 	free(s->r);
 	runs_index_release(&s->ix);
 	life_memos_release(&s->memo);
@@ -725,6 +726,10 @@ trim_series(struct window *w, struct wser *s, uint32_t first_no, int64_t since, 
 	life_memos_trim(&s->memo, first_no);
 	w->bytes += (uint64_t)(s->memo.cap - s->memo.counted) * sizeof(*s->memo.m);
 	s->memo.counted = s->memo.cap;
+	if (s->memo.cut && !s->memo.cut_counted) {
+		w->bytes += sizeof(*s->memo.cut);
+		s->memo.cut_counted = true;
+	}
 	if (!x)
 		return;
 	/* leaked counts: those left, and those a later, larger one within 'now' outlasts */

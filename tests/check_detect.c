@@ -944,6 +944,48 @@ START_TEST(test_deploy_rise_since_current_lifetime)
 }
 END_TEST
 
+/* The lifetime the window's start cuts, judged from what the window keeps of it as the start
+ * moves (detect.c, struct life_cut): the same as judged whole each time. Its greatest count
+ * lies before its last minimum, which the part kept does not hold. */
+START_TEST(test_window_cut_lifetime)
+{
+	struct store *st = db_new();
+	struct config *cfg = cfg_new(3600, 4, 10);
+	int64_t a = target(st, "cut", "http://10.0.3.1:6060");
+	struct gen_loc l[] = {
+	    {"main.leak", "/src/k/leak.go", 12, G_CHAN_SEND, NULL, 0, 0, false},
+	    {"main.poolWorker", "/src/k/pool.go", 40, G_CHAN_RECV, NULL, 200, 0, false},
+	};
+	struct ranking r;
+	int ranked = 0;
+
+	for (int i = 0; i < 130; i++) {
+		/* up to 68, down to 10 at minute 58, a restart at 60, then a leak from 1 */
+		l[0].count = i < 30   ? 10 + 2 * (uint64_t)i
+		             : i < 59 ? 68 - 2 * (uint64_t)(i - 29)
+		             : i < 60 ? 14
+		                      : 1 + (uint64_t)(i - 60);
+		l[1].count = i == 60 ? 0 : 200;
+		scrape(st, a, T0 + i * MIN, l, 2, FMT_D1, false);
+		if (i < 70)
+			continue;
+		/* the window's start moves from minute 10 past minute 58, one scrape a ranking */
+		rank(st, cfg, NULL, T0 + i * MIN + 500, &r);
+		/* ranked once the current lifetime outweighs the cut one; the greatest count is
+		 * then the cut one's at the window's first scrape (minute i - 59) */
+		if (i >= 89 && i <= 100) {
+			ck_assert_int_eq(rank_of(&r, "main.leak"), 1);
+			ck_assert_uint_eq(r.suspects[0].max_instance_count,
+			                  68 - 2 * (uint64_t)(i - 88));
+			ranked++;
+		}
+		ranking_release(&r);
+	}
+	ck_assert_int_eq(ranked, 12);
+	config_unref(cfg);
+	db_free(st);
+}
+END_TEST
 /* The dashboard's restart markers are the lifetimes the detector ranks with: a restart next to a
  * pool (the total falls 8%) is marked, a burst draining 45% of the total is not. */
 START_TEST(test_restart_markers_are_lifetimes)
@@ -1966,6 +2008,7 @@ detect_suite(void)
 	tcase_add_test(tc, test_deploys_stand_in_and_fix);
 	tcase_add_test(tc, test_deploy_rise_since_current_lifetime);
 	tcase_add_test(tc, test_restart_markers_are_lifetimes);
+	tcase_add_test(tc, test_window_cut_lifetime);
 	tcase_add_test(tc, test_noise_never);
 	tcase_add_test(tc, test_warm_up_never);
 	tcase_add_test(tc, test_bursts_remembered);
