@@ -355,7 +355,8 @@ same(const struct ranking *a, const struct ranking *b)
 	for (size_t i = 0; i < a->n; i++) {
 		json_t *x = detect_suspect_json(&a->suspects[i]),
 		       *y = detect_suspect_json(&b->suspects[i]);
-		bool eq = x && y && json_equal(x, y);
+		bool eq = x && y && json_equal(x, y) &&
+		          strcmp(a->suspects[i].sparkline_json, b->suspects[i].sparkline_json) == 0;
 
 		json_decref(x);
 		json_decref(y);
