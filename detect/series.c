@@ -407,8 +407,6 @@ life_memos_trim(struct life_memos *ms, uint32_t first)
 		return;
 	while (d < ms->n && ms->m[d].start < first)
 		d++;
-	if (d == 0)
-		return;
 	memmove(ms->m, ms->m + d, (ms->n - d) * sizeof(*ms->m));
 	ms->n = (uint8_t)(ms->n - d);
 	if (ms->n)
