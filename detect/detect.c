@@ -44,6 +44,7 @@
 #include <jansson.h>
 
 #include "base/clock.h"
+#include "base/hash.h"
 #include "base/sbuf.h"
 #include "base/xalloc.h"
 #include "collector/profile.h"
@@ -661,9 +662,9 @@ pileup_young(const struct runs *v, size_t cur, size_t n)
 	return zeros >= LIFETIME_COLLAPSE_HELD;
 }
 
-/* The end of the lifetime holding scrape 'j': the first of the 'n' lifetime ends past it. */
+/* Which of the 'n' lifetime ends is the first past scrape 'j': that of the lifetime holding it. */
 static size_t
-life_end_after(const size_t *ends, size_t n, size_t j)
+life_end_index(const size_t *ends, size_t n, size_t j)
 {
 	size_t lo = 0, hi = n;
 
@@ -675,8 +676,18 @@ life_end_after(const size_t *ends, size_t n, size_t j)
 		else
 			hi = mid;
 	}
-	return ends[lo];
+	return lo;
 }
+
+/* What the detector made of one lifetime of a series. */
+struct life_result {
+	uint32_t steps, downs;   /* of the segment judged (since the lifetime's last minimum) */
+	uint32_t first, last;    /* the segment's first and last count */
+	uint32_t drop, min, max; /* the lifetime's largest fall-back, least and greatest count */
+	bool growing;
+	double slope, tau, retained;
+	int64_t grow_ms; /* the segment's length */
+};
 
 /* A lifetime the window's start cuts is kept (struct life_cut) when its runs are at least this
  * many: judging fewer costs less than keeping them. */
@@ -687,7 +698,7 @@ life_end_after(const size_t *ends, size_t n, size_t j)
  * lifetime its start cuts (NULL: none kept), used and kept up to date. -1 out of memory. */
 static int
 life_eval(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_t start, size_t end,
-          struct life_cut **cut, struct life_memo *lm)
+          struct life_cut **cut, struct life_result *lr)
 {
 	size_t ka = runs_find(v, start), kb = runs_find(v, end - 1), k0, s0, from, to;
 	uint32_t at = v->base + (uint32_t)start, ends = v->base + (uint32_t)end;
@@ -729,22 +740,130 @@ life_eval(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_t
 	if (k0 > ka)
 		fellback = pre.drop;
 	life_judge(c, p, v, start, end, s0, k0, kb, sg, fellback, &ls);
-	*lm = (struct life_memo){.start = at,
-	                         .end = ends,
-	                         .min_scrapes = c->min_scrapes,
-	                         .steps = (uint32_t)ls.steps,
-	                         .downs = (uint32_t)ls.downs,
-	                         .first = (uint32_t)ls.first,
-	                         .last = (uint32_t)ls.last,
-	                         .drop = all.drop,
-	                         .min = all.min,
-	                         .max = all.max,
-	                         /* not yet, whatever life_judge() says */
-	                         .growing = ls.growing && !pileup_young(v, start, end),
-	                         .slope = ls.slope,
-	                         .tau = ls.tau,
-	                         .retained = ls.retained,
-	                         .grow_ms = ls.t1 - ls.t0};
+	*lr = (struct life_result){.steps = (uint32_t)ls.steps,
+	                           .downs = (uint32_t)ls.downs,
+	                           .first = (uint32_t)ls.first,
+	                           .last = (uint32_t)ls.last,
+	                           .drop = all.drop,
+	                           .min = all.min,
+	                           .max = all.max,
+	                           /* not yet, whatever life_judge() says */
+	                           .growing = ls.growing && !pileup_young(v, start, end),
+	                           .slope = ls.slope,
+	                           .tau = ls.tau,
+	                           .retained = ls.retained,
+	                           .grow_ms = ls.t1 - ls.t0};
+	return 0;
+}
+
+/* Lifetime 'lr', of 'n' scrapes, joins the sums 's' of the lifetimes before it in its series
+ * (n 0: it is not judged yet). */
+static void
+life_sums_add(const struct detect_ctx *c, struct life_sums *s, const struct life_result *lr,
+              size_t n)
+{
+	double lw, lmono, lt;
+
+	if (lr->drop > s->fellback)
+		s->fellback = lr->drop;
+	if (lr->max > s->wmax)
+		s->wmax = lr->max;
+	if (n < c->min_scrapes)
+		return;
+	lw = (double)(n - 1);
+	lmono = lr->steps ? (double)(lr->steps - lr->downs) / (double)lr->steps : 1;
+	lt = lr->tau > 0 ? lr->tau : 0;
+	s->judged_w += lw;
+	s->all_fit += lw * lt;
+	s->all_mono += lw * lmono;
+	s->judged = true;
+	s->grows = lr->growing;
+	if (!lr->growing)
+		return;
+	s->grow_w += lw;
+	s->fit += lw * lt;
+	s->mono += lw * lmono;
+	s->ret += lw * lr->retained;
+	s->slope += lw * lr->slope;
+	s->g_slope = lr->slope;
+	s->g_ms = lr->grow_ms;
+	s->g_first = lr->first;
+	s->g_last = lr->last;
+	s->lives++;
+}
+
+/* The sums 'g' of the lifetimes that follow those summed in 's' join them. */
+static void
+life_sums_merge(struct life_sums *s, const struct life_sums *g)
+{
+	s->judged_w += g->judged_w;
+	s->all_fit += g->all_fit;
+	s->all_mono += g->all_mono;
+	s->grow_w += g->grow_w;
+	s->fit += g->fit;
+	s->mono += g->mono;
+	s->ret += g->ret;
+	s->slope += g->slope;
+	if (g->fellback > s->fellback)
+		s->fellback = g->fellback;
+	if (g->wmax > s->wmax)
+		s->wmax = g->wmax;
+	if (g->judged) {
+		s->judged = true;
+		s->grows = g->grows;
+	}
+	if (g->lives) {
+		s->g_slope = g->g_slope;
+		s->g_ms = g->g_ms;
+		s->g_first = g->g_first;
+		s->g_last = g->g_last;
+		s->lives += g->lives;
+	}
+}
+
+/* Sum into 'g' the lifetimes of the current series that ended inside the window after its first
+ * one: they tile its scrapes [from, t->cur), t's lifetimes ending at 'life_end'. The window keeps
+ * the sum (struct life_fold): it is taken as kept while it starts at 'from' and was made with
+ * the same restarts and min_scrapes, and the lifetimes that ended since are added to it. The
+ * ranking from the store sums the same lifetimes apart and in the same order, so both add the
+ * same numbers the same way. -1 out of memory. */
+static int
+ended_sums(struct detect_ctx *c, const struct tgt *t, const size_t *life_end, size_t from,
+           struct life_sums *g)
+{
+	const struct runs *v = c->ser.v;
+	struct life_fold *f = c->ser.memo ? c->ser.memo->fold : NULL;
+	size_t i = life_end_index(life_end, t->nlives, from), start;
+	uint64_t h;
+
+	start = life_fold_resume(f, v->base, from, t->cur, c->min_scrapes, life_end + i,
+	                         t->nlives - i, &h);
+	*g = start > from ? f->s : (struct life_sums){0};
+	if (start == t->cur)
+		return 0; /* nothing ended since */
+	i = life_end_index(life_end, t->nlives, start);
+	while (start < t->cur) {
+		size_t outer = life_end[i], end = runs_reset(v, start, outer);
+		struct life_result lr;
+
+		if (life_eval(c, t->p, v, start, end, NULL, &lr) < 0)
+			return -1;
+		life_sums_add(c, g, &lr, end - start);
+		if (end == outer) {
+			h = life_fold_hash(h, v->base + (uint32_t)outer);
+			i++;
+		}
+		start = end;
+	}
+	if (!c->ser.memo)
+		return 0;
+	if (!f && !(f = c->ser.memo->fold = malloc(sizeof(*f))))
+		return -1;
+	*f = (struct life_fold){.from = v->base + (uint32_t)from,
+	                        .to = v->base + (uint32_t)t->cur,
+	                        .min_scrapes = c->min_scrapes,
+	                        .ends = h,
+	                        .s = *g};
 	return 0;
 }
 
@@ -757,11 +876,9 @@ series_finish(struct detect_ctx *c)
 	const struct pt *p;
 	const struct runs *v = c->ser.v;
 	const size_t *life_end;
-	struct life_memo latest_growing = {0};
+	struct life_sums sums = {0};
 	uint32_t live_lo = UINT32_MAX;
 	size_t start = 0;
-	double grow_w = 0, judged_w = 0, prev_slope = 0;
-	bool latest_judged_grows = false;
 	void *np;
 
 	if (!t)
@@ -813,86 +930,68 @@ series_finish(struct detect_ctx *c)
 	 * restart that nothing else showed (the pools refilled at once, so the total did not
 	 * collapse, and neither a connection nor goroutine ids told): judged apart, its fall is not
 	 * a burst falling back. What a burst or a downstream outage piles up drains as steeply, but
-	 * piled up for minutes, not for the process's life. What a lifetime that ended says is kept
-	 * by the window (struct life_memo) and not judged again. */
+	 * piled up for minutes, not for the process's life. The lifetimes that ended after the
+	 * first one are summed apart (ended_sums()): the window keeps their sum. */
 	while (start < t->n) {
-		size_t outer = life_end_after(life_end, t->nlives, start), end;
-		/* a lifetime that ended, whole inside the window (the first one may be cut) */
-		bool ended = c->ser.memo && start > 0 && outer < t->n;
-		const struct life_memo *kept =
-		    ended ? life_memos_find(c->ser.memo, v->base + (uint32_t)start,
-		                            v->base + (uint32_t)outer, c->min_scrapes)
-		          : NULL;
-		struct life_memo lm;
-		size_t n;
+		size_t outer, end, n;
+		struct life_result lr;
 
-		if (kept) {
-			lm = *kept;
-			end = lm.end - v->base;
-		} else {
-			end = runs_reset(v, start, outer);
-			if (life_eval(c, p, v, start, end,
-			              c->ser.memo && start == 0 && outer < t->n ? &c->ser.memo->cut
-			                                                        : NULL,
-			              &lm) < 0) {
+		if (start > 0 && start < t->cur) {
+			struct life_sums ended;
+
+			if (ended_sums(c, t, life_end, start, &ended) < 0) {
 				c->err = -1;
 				return;
 			}
-			lm.outer = v->base + (uint32_t)outer;
-			if (ended && life_memos_put(c->ser.memo, &lm) < 0) {
-				c->err = -1;
-				return;
-			}
+			life_sums_merge(&sums, &ended);
+			start = t->cur;
+			continue;
+		}
+		outer = life_end[life_end_index(life_end, t->nlives, start)];
+		end = runs_reset(v, start, outer);
+		/* the first lifetime, when it ended: the window keeps what its start does not
+		 * change */
+		if (life_eval(c, p, v, start, end,
+		              c->ser.memo && start == 0 && outer < t->n ? &c->ser.memo->cut : NULL,
+		              &lr) < 0) {
+			c->err = -1;
+			return;
 		}
 		n = end - start;
-		if (lm.drop > vd.fellback)
-			vd.fellback = lm.drop;
-		if (lm.max > vd.wmax)
-			vd.wmax = lm.max;
-		if (start >= t->cur && lm.min < live_lo)
-			live_lo = lm.min; /* the current lifetime */
-		if (n >= c->min_scrapes && end == t->n && latest_judged_grows && !lm.growing) {
-			if (!after_growth_conclusive(c, prev_slope, n, p[end - 1].ts - p[start].ts,
-			                             lm.last - lm.min))
-				n = 0;
-		}
-		if (n >= c->min_scrapes) {
-			double lw = (double)(n - 1);
-			double lmono =
-			    lm.steps ? (double)(lm.steps - lm.downs) / (double)lm.steps : 1;
-			double lt = lm.tau > 0 ? lm.tau : 0;
-
-			judged_w += lw;
-			vd.judged = true;
-			if (t->live) {
-				a->all_w += lw;
-				a->all_fit_w += lw * lt;
-				a->all_mono_w += lw * lmono;
-			}
-			latest_judged_grows = lm.growing;
-			if (lm.growing) {
-				grow_w += lw;
-				vd.w += lw;
-				vd.fit += lw * lt;
-				vd.mono += lw * lmono;
-				vd.ret += lw * lm.retained;
-				vd.slope += lw * lm.slope;
-				latest_growing = lm;
-				vd.lives++;
-				prev_slope = lm.slope;
-			}
-		}
+		if (start >= t->cur && lr.min < live_lo)
+			live_lo = lr.min; /* the current lifetime */
+		if (n >= c->min_scrapes && end == t->n && sums.grows && !lr.growing &&
+		    !after_growth_conclusive(c, sums.g_slope, n, p[end - 1].ts - p[start].ts,
+		                             lr.last - lr.min))
+			n = 0;
+		life_sums_add(c, &sums, &lr, n);
 		start = end;
+	}
+	vd.fellback = sums.fellback;
+	vd.wmax = sums.wmax;
+	vd.judged = sums.judged;
+	if (t->live) {
+		a->all_w += sums.judged_w;
+		a->all_fit_w += sums.all_fit;
+		a->all_mono_w += sums.all_mono;
+	}
+	if (sums.lives) {
+		vd.w = sums.grow_w;
+		vd.fit = sums.fit;
+		vd.mono = sums.mono;
+		vd.ret = sums.ret;
+		vd.slope = sums.slope;
+		vd.lives = sums.lives;
+		vd.from = sums.g_first;
+		vd.to = sums.g_last;
+		vd.grow_ms = sums.g_ms;
 	}
 	if (t->live && v->r[v->n - 1].v - live_lo > a->live_rise)
 		a->live_rise = v->r[v->n - 1].v - live_lo;
 	/* Growth must survive restarts: the latest judgeable lifetime grows, and so do most of the
 	 * judged ones. */
-	vd.growing = latest_judged_grows && grow_w * 2 >= judged_w && vd.w > 0;
+	vd.growing = sums.grows && sums.grow_w * 2 >= sums.judged_w && vd.w > 0;
 	vd.age_ms = t->n ? p[t->n - 1].ts - p[t->cur].ts : 0;
-	vd.from = latest_growing.first;
-	vd.to = latest_growing.last;
-	vd.grow_ms = latest_growing.grow_ms;
 	if (c->nverdicts == c->capverdicts) {
 		size_t cap = c->capverdicts;
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "base/xalloc.h"
 #include "detect/series.h"
 #include "storage/lifetime.h"
@@ -350,73 +351,40 @@ runs_reset(const struct runs *v, size_t start, size_t end)
 	return end;
 }
 
-/* ---- what the detector made of lifetimes that ended ---- */
+/* ---- what the window keeps for the detector ---- */
 
-const struct life_memo *
-life_memos_find(const struct life_memos *ms, uint32_t start, uint32_t outer, uint32_t min_scrapes)
+uint64_t
+life_fold_hash(uint64_t h, uint32_t end)
 {
-	for (uint32_t i = 0; i < ms->n; i++)
-		if (ms->m[i].start == start)
-			return ms->m[i].outer == outer && ms->m[i].min_scrapes == min_scrapes
-			           ? &ms->m[i]
-			           : NULL;
-	return NULL;
+	return hash_fnv1a(h, &end, sizeof(end));
 }
 
-int
-life_memos_put(struct life_memos *ms, const struct life_memo *m)
+size_t
+life_fold_resume(const struct life_fold *f, uint32_t base, size_t from, size_t to,
+                 unsigned min_scrapes, const size_t *ends, size_t n, uint64_t *h)
 {
-	uint32_t i = 0;
+	*h = HASH_FNV1A_INIT;
+	if (!f || f->from != base + from || f->min_scrapes != min_scrapes || f->to > base + to)
+		return from;
+	/* the restarts up to where the kept sum ends must be those it was made with */
+	for (size_t k = 0; k < n && ends[k] <= to; k++) {
+		uint32_t e = base + (uint32_t)ends[k];
 
-	while (i < ms->n && ms->m[i].start < m->start)
-		i++;
-	if (i < ms->n && ms->m[i].start == m->start) {
-		ms->m[i] = *m;
-		return 0;
+		*h = life_fold_hash(*h, e);
+		if (e < f->to)
+			continue;
+		if (e == f->to && *h == f->ends)
+			return ends[k];
+		break;
 	}
-	if (ms->n == LIFE_MEMOS_MAX) {
-		if (i == 0)
-			return 0; /* older than every one kept */
-		memmove(ms->m, ms->m + 1, (i - 1) * sizeof(*ms->m));
-		ms->m[i - 1] = *m;
-		ms->first = ms->m[0].start;
-		return 0;
-	}
-	if (ms->n == ms->cap) {
-		size_t cap = ms->cap;
-		void *p = array_grow(ms->m, &cap, ms->n + 1, sizeof(*ms->m), 2);
-
-		if (!p)
-			return -1;
-		ms->m = p;
-		ms->cap = (uint8_t)cap;
-	}
-	memmove(ms->m + i + 1, ms->m + i, (ms->n - i) * sizeof(*ms->m));
-	ms->m[i] = *m;
-	ms->n++;
-	ms->first = ms->m[0].start;
-	return 0;
-}
-
-void
-life_memos_trim(struct life_memos *ms, uint32_t first)
-{
-	unsigned d = 0;
-
-	if (ms->n == 0 || ms->first >= first)
-		return;
-	while (d < ms->n && ms->m[d].start < first)
-		d++;
-	memmove(ms->m, ms->m + d, (ms->n - d) * sizeof(*ms->m));
-	ms->n = (uint8_t)(ms->n - d);
-	if (ms->n)
-		ms->first = ms->m[0].start;
+	*h = HASH_FNV1A_INIT;
+	return from;
 }
 
 void
 life_memos_release(struct life_memos *ms)
 {
-	free(ms->m);
 	free(ms->cut);
+	free(ms->fold);
 	*ms = (struct life_memos){0};
 }

@@ -143,20 +143,30 @@ void runs_sum(const struct runs *v, size_t ka, size_t kb, struct runs_sum *out);
  * LIFETIME_COLLAPSE_HELD scrapes in a row, all inside [start, end); 'end' when none does. */
 size_t runs_reset(const struct runs *v, size_t start, size_t end);
 
-/* What the detector made of one lifetime of a series (detect.c): its scrapes [start, end),
- * numbered as the runs' 'at'. What a lifetime that ended says never changes (its counts and times
- * do not), so the window keeps it between rankings, and a ranking judges only the lifetimes that
- * are still going or that the window's start cuts, however many ended inside the window. */
-struct life_memo {
-	uint32_t start, end;
-	uint32_t outer;          /* where the lifetime ends: 'end', or later when a reset cut it */
-	uint32_t min_scrapes;    /* judged with (detector.min_scrapes) */
-	uint32_t steps, downs;   /* of the segment judged (since the lifetime's last minimum) */
-	uint32_t first, last;    /* the segment's first and last count */
-	uint32_t drop, min, max; /* the lifetime's largest fall-back, least and greatest count */
-	bool growing;
-	double slope, tau, retained;
-	int64_t grow_ms; /* the segment's length */
+/* What a stretch of a series' lifetimes adds to its verdict (detect.c), summed in their order.
+ * The lifetimes that ended inside the window after the first one are summed apart: what they say
+ * never changes (their counts and times do not), so the window keeps their sum between rankings
+ * (struct life_fold), and a ranking judges only the lifetimes still going or cut by the window's
+ * start, however many ended inside it. */
+struct life_sums {
+	double judged_w, all_fit, all_mono;   /* step-weighted, over the judged lifetimes */
+	double grow_w, fit, mono, ret, slope; /* the same over the growing ones */
+	double g_slope;                       /* the latest growing lifetime's slope, */
+	int64_t g_ms;                         /* its segment's length, */
+	uint32_t g_first, g_last;             /* and the segment's first and last count */
+	uint32_t fellback, wmax; /* the largest fall-back inside one lifetime, the greatest count */
+	uint32_t lives;          /* growing lifetimes */
+	bool judged;             /* one was judged */
+	bool grows;              /* the latest judged one grows */
+};
+
+/* The sum of the lifetimes tiling scrapes [from, to) of a series (numbered as the runs' 'at'),
+ * judged with 'min_scrapes': those the restarts in (from, to] end, hashed into 'ends', and the
+ * parts runs_reset() cut them into. */
+struct life_fold {
+	uint32_t from, to, min_scrapes;
+	uint64_t ends;
+	struct life_sums s;
 };
 
 /* What the detector made of the lifetime the window's start cuts (detect.c): it ended at 'end',
@@ -171,28 +181,24 @@ struct life_cut {
 	double slope, tau;
 };
 
-/* A series' memos, by ascending start. */
-struct life_memos {
-	struct life_memo *m;
-	struct life_cut *cut; /* NULL: none yet */
-	uint32_t first; /* m[0].start, when n > 0: trimming reads the array only to drop some */
-	uint8_t n, cap;
-	uint8_t counted;  /* of 'cap', what its holder counted as held */
-	bool cut_counted; /* 'cut' too */
-};
-/* At most this many are kept: more lifetimes than this in one window are judged again. */
-#define LIFE_MEMOS_MAX 32
+/* A restart at scrape 'end' (numbered as the runs' 'at') joins the hash 'h' of the restarts a
+ * sum was made with (h starts as HASH_FNV1A_INIT). */
+uint64_t life_fold_hash(uint64_t h, uint32_t end);
+/* Where the sum 'f' kept of a series' lifetimes goes on, when asked to sum those tiling its
+ * scrapes [from, to) (numbered from 'base' as the runs' 'at') with 'min_scrapes', their ends
+ * being 'ends' (n of them, ascending, the first past 'from'; to is one of them): at 'to' when it
+ * holds them all; at where it ends, when it holds the first ones and more ended since; at 'from'
+ * when it is of no use (none kept, or made from another start, with other restarts or another
+ * min_scrapes). *h: the hash of the restarts up to there. */
+size_t life_fold_resume(const struct life_fold *f, uint32_t base, size_t from, size_t to,
+                        unsigned min_scrapes, const size_t *ends, size_t n, uint64_t *h);
 
-/* The memo of the lifetime from 'start' to 'outer' judged with 'min_scrapes'; NULL when there is
- * none. */
-const struct life_memo *life_memos_find(const struct life_memos *ms, uint32_t start, uint32_t outer,
-                                        uint32_t min_scrapes);
-/* Keep 'm' (replacing a memo with the same start; past LIFE_MEMOS_MAX, the oldest goes). 0, or -1
- * out of memory. */
-int life_memos_put(struct life_memos *ms, const struct life_memo *m)
-    __attribute__((warn_unused_result));
-/* Forget the lifetimes starting before scrape 'first' (they left the window). */
-void life_memos_trim(struct life_memos *ms, uint32_t first);
+/* What the window keeps for the detector of one series (NULL: not yet). */
+struct life_memos {
+	struct life_cut *cut;
+	struct life_fold *fold;
+	bool cut_counted, fold_counted; /* counted as held by the window */
+};
 void life_memos_release(struct life_memos *ms);
 
 #endif

@@ -138,8 +138,8 @@ static void
 ser_free(struct window *w, struct wser *s)
 {
 	w->bytes -= (size_t)s->cap * sizeof(*s->r) + s->ix.cap * sizeof(*s->ix.b) +
-	            (size_t)s->memo.counted * sizeof(*s->memo.m) +
-	            (s->memo.cut_counted ? sizeof(*s->memo.cut) : 0);
+	            (s->memo.cut_counted ? sizeof(*s->memo.cut) : 0) +
+	            (s->memo.fold_counted ? sizeof(*s->memo.fold) : 0);
 	free(s->r);
 	runs_index_release(&s->ix);
 	life_memos_release(&s->memo);
@@ -722,13 +722,14 @@ trim_series(struct window *w, struct wser *s, uint32_t first_no, int64_t since, 
 	/* the run holding the window's first scrape stays */
 	while (s->n - s->head > 1 && s->r[s->head + 1].at <= first_no)
 		s->head++;
-	/* the detector's memos, counted here as they grew since */
-	life_memos_trim(&s->memo, first_no);
-	w->bytes += (uint64_t)(s->memo.cap - s->memo.counted) * sizeof(*s->memo.m);
-	s->memo.counted = s->memo.cap;
+	/* what the detector keeps here, counted as it was made since */
 	if (s->memo.cut && !s->memo.cut_counted) {
 		w->bytes += sizeof(*s->memo.cut);
 		s->memo.cut_counted = true;
+	}
+	if (s->memo.fold && !s->memo.fold_counted) {
+		w->bytes += sizeof(*s->memo.fold);
+		s->memo.fold_counted = true;
 	}
 	if (!x)
 		return;

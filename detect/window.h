@@ -67,7 +67,7 @@ struct window_series {
 	const struct runs_block
 	    *blocks; /* their blocks: runs[0] is run 'off' of them (NULL: none) */
 	size_t off;
-	struct life_memos *memo; /* what the detector made of its lifetimes that ended, kept here */
+	struct life_memos *memo; /* what the detector keeps here of its lifetimes that ended */
 	bool any;                /* some count above 0 */
 	uint64_t leaked;         /* the largest leaked count in the window */
 	int64_t detail_ts;       /* the latest detail sample with ages (0: none) */

@@ -16,6 +16,7 @@
 
 #include "collector/profile.h"
 #include "base/config.h"
+#include "base/hash.h"
 #include "detect/detect.h"
 #include "detect/series.h"
 #include "detect/window.h"
@@ -986,6 +987,46 @@ START_TEST(test_window_cut_lifetime)
 	db_free(st);
 }
 END_TEST
+/* The lifetimes that ended inside the window after its first one, summed apart and kept by the
+ * window (detect.c ended_sums(), struct life_fold): the same as judged whole at every ranking,
+ * as the window's start crosses them one after another, as more end, and as min_scrapes changes
+ * between rankings (lifetimes of 5 scrapes are judged at 4, not at 6). */
+START_TEST(test_window_ended_lifetimes)
+{
+	static const int lens[] = {13, 5, 11, 17, 5, 9, 14, 6};
+	struct store *st = db_new();
+	struct config *cfg[2] = {cfg_new(3600, 4, 10), cfg_new(3600, 6, 10)};
+	int64_t a = target(st, "ended", "http://10.0.3.2:6060");
+	struct gen_loc l[] = {
+	    {"main.leak", "/src/e/leak.go", 21, G_CHAN_SEND, NULL, 0, 0, false},
+	    {"main.poolWorker", "/src/e/pool.go", 8, G_CHAN_RECV, NULL, 200, 0, false},
+	};
+	struct ranking r;
+	int life = 0, age = 0, ranked = 0;
+
+	for (int i = 0; i < 200; i++, age++) {
+		if (age == lens[life % 8]) {
+			life++;
+			age = 0;
+		}
+		/* each lifetime leaks at its own rate, some unevenly, from where it started */
+		l[0].count = (uint64_t)(age * (2 + life % 3) + (life % 2 && age % 3 == 2 ? 3 : 0));
+		l[1].count = age == 0 && i > 0 ? 0 : 200;
+		scrape_conn(st, a, T0 + i * MIN, l, 2, FMT_D1, false,
+		            age == 0 && i > 0 ? LIFETIME_CONN_NEW : LIFETIME_CONN_REUSED);
+		if (i < 70)
+			continue;
+		rank(st, cfg[i % 2], NULL, T0 + i * MIN + 500, &r);
+		ranked += rank_of(&r, "main.leak") == 1;
+		ranking_release(&r);
+	}
+	ck_assert_int_gt(ranked, 60);
+	config_unref(cfg[0]);
+	config_unref(cfg[1]);
+	db_free(st);
+}
+END_TEST
+
 /* The dashboard's restart markers are the lifetimes the detector ranks with: a restart next to a
  * pool (the total falls 8%) is marked, a burst draining 45% of the total is not. */
 START_TEST(test_restart_markers_are_lifetimes)
@@ -1728,6 +1769,34 @@ runs_compare(const struct runs *fast, size_t scrapes, unsigned *resets)
 	}
 }
 
+/* Where a kept sum of lifetimes goes on (life_fold_resume()): scrapes numbered from 1000, the
+ * sum made of [10, 40) with min_scrapes 4, restarts at 20 and 40. */
+START_TEST(test_life_fold)
+{
+	struct life_fold f = {.from = 1010, .to = 1040, .min_scrapes = 4};
+	size_t ends[] = {20, 40, 55, 70}, moved[] = {22, 40, 55, 70}, more[] = {20, 30, 40, 70};
+	size_t shifted[] = {30, 50, 65, 80};
+	uint64_t h, want;
+
+	f.ends = life_fold_hash(life_fold_hash(HASH_FNV1A_INIT, 1020), 1040);
+	/* all of it, then its start and more that ended since */
+	ck_assert_uint_eq(life_fold_resume(&f, 1000, 10, 40, 4, ends, 4, &h), 40);
+	ck_assert_uint_eq(life_fold_resume(&f, 1000, 10, 55, 4, ends, 4, &h), 40);
+	ck_assert(h == f.ends);
+	/* the same scrapes numbered otherwise */
+	ck_assert_uint_eq(life_fold_resume(&f, 990, 20, 65, 4, shifted, 4, &h), 50);
+	/* of no use */
+	want = HASH_FNV1A_INIT;
+	ck_assert_uint_eq(life_fold_resume(NULL, 1000, 10, 55, 4, ends, 4, &h), 10);
+	ck_assert_uint_eq(life_fold_resume(&f, 1000, 12, 55, 4, ends, 4, &h), 12);
+	ck_assert_uint_eq(life_fold_resume(&f, 1000, 10, 55, 6, ends, 4, &h), 10);
+	ck_assert_uint_eq(life_fold_resume(&f, 1000, 10, 55, 4, moved, 4, &h), 10);
+	ck_assert_uint_eq(life_fold_resume(&f, 1000, 10, 70, 4, more, 4, &h), 10);
+	ck_assert_uint_eq(life_fold_resume(&f, 1000, 10, 30, 4, more, 4, &h), 10);
+	ck_assert(h == want);
+}
+END_TEST
+
 START_TEST(test_runs_blocks)
 {
 	enum { LEN = 1500 };
@@ -1797,56 +1866,6 @@ END_TEST
 
 /* What the window keeps of lifetimes that ended: found by where they start and end, kept in
  * order, forgotten as the window leaves them, bounded. */
-START_TEST(test_life_memos)
-{
-	struct life_memos ms = {0};
-	struct life_memo m = {.start = 100, .end = 150, .outer = 200, .min_scrapes = 10, .drop = 7};
-
-	ck_assert_int_eq(life_memos_put(&ms, &m), 0);
-	ck_assert_ptr_nonnull(life_memos_find(&ms, 100, 200, 10));
-	ck_assert_uint_eq(life_memos_find(&ms, 100, 200, 10)->drop, 7);
-	/* a restart placed later inside it, or another detector.min_scrapes: judged again */
-	ck_assert_ptr_null(life_memos_find(&ms, 100, 180, 10));
-	ck_assert_ptr_null(life_memos_find(&ms, 100, 200, 12));
-	ck_assert_ptr_null(life_memos_find(&ms, 150, 200, 10));
-	/* the same start again replaces it */
-	m.outer = 180;
-	m.drop = 3;
-	ck_assert_int_eq(life_memos_put(&ms, &m), 0);
-	ck_assert_uint_eq(ms.n, 1);
-	ck_assert_ptr_null(life_memos_find(&ms, 100, 200, 10));
-	ck_assert_uint_eq(life_memos_find(&ms, 100, 180, 10)->drop, 3);
-	/* in order of start, whatever order they come in; past the bound the oldest go */
-	for (uint32_t i = 0; i < 2 * LIFE_MEMOS_MAX; i++) {
-		uint32_t start = 1000 + (i * 37) % (2 * LIFE_MEMOS_MAX) * 10;
-
-		m = (struct life_memo){.start = start, .end = start + 10, .outer = start + 10};
-		ck_assert_int_eq(life_memos_put(&ms, &m), 0);
-	}
-	ck_assert_uint_eq(ms.n, LIFE_MEMOS_MAX);
-	for (uint32_t i = 1; i < ms.n; i++)
-		ck_assert_uint_lt(ms.m[i - 1].start, ms.m[i].start);
-	ck_assert_uint_eq(ms.m[ms.n - 1].start, 1000 + (2 * LIFE_MEMOS_MAX - 1) * 10);
-	/* the window moved past the first ten */
-	life_memos_trim(&ms, ms.m[10].start);
-	ck_assert_uint_eq(ms.n, LIFE_MEMOS_MAX - 10);
-	ck_assert_ptr_null(life_memos_find(&ms, 100, 180, 0));
-	life_memos_release(&ms);
-	/* one put before those already kept is the first the window leaves */
-	m = (struct life_memo){.start = 500, .end = 600, .outer = 600};
-	ck_assert_int_eq(life_memos_put(&ms, &m), 0);
-	m = (struct life_memo){.start = 300, .end = 400, .outer = 400};
-	ck_assert_int_eq(life_memos_put(&ms, &m), 0);
-	life_memos_trim(&ms, 350);
-	ck_assert_uint_eq(ms.n, 1);
-	ck_assert_ptr_null(life_memos_find(&ms, 300, 400, 0));
-	ck_assert_ptr_nonnull(life_memos_find(&ms, 500, 600, 0));
-	life_memos_trim(&ms, 600);
-	ck_assert_uint_eq(ms.n, 0);
-	life_memos_release(&ms);
-}
-END_TEST
-
 START_TEST(test_window_edges)
 {
 	struct store *st = db_new();
@@ -1994,7 +2013,7 @@ detect_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_fmt_rate);
 	tcase_add_test(tc, test_runs_blocks);
-	tcase_add_test(tc, test_life_memos);
+	tcase_add_test(tc, test_life_fold);
 	tcase_add_test(tc, test_steady_leak_ranks_first_benign_never);
 	tcase_add_test(tc, test_flat_pool_never);
 	tcase_add_test(tc, test_burst_and_startup_never);
@@ -2009,6 +2028,7 @@ detect_suite(void)
 	tcase_add_test(tc, test_deploy_rise_since_current_lifetime);
 	tcase_add_test(tc, test_restart_markers_are_lifetimes);
 	tcase_add_test(tc, test_window_cut_lifetime);
+	tcase_add_test(tc, test_window_ended_lifetimes);
 	tcase_add_test(tc, test_noise_never);
 	tcase_add_test(tc, test_warm_up_never);
 	tcase_add_test(tc, test_bursts_remembered);
