@@ -482,7 +482,8 @@ segment_sum(const struct pt *p, const struct runs *v, size_t s0, size_t end, siz
 	*sg = (struct life_cut){.ups = (uint32_t)seg.ups,
 	                        .downs = (uint32_t)seg.downs,
 	                        .peak = seg.max,
-	                        .drop = seg.drop};
+	                        .drop = seg.drop,
+	                        .t0 = p[s0].ts};
 	if (seg.ups) {
 		sg->first_up = (uint32_t)(runs_start(v, seg.first_up) - s0);
 		sg->last_up = (uint32_t)(runs_start(v, seg.last_up) - s0);
@@ -508,7 +509,7 @@ life_judge(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_
 	 * mid-lifetime after a long flat stretch is judged on its rise, not drowned in the flat
 	 * pairs. What came before it only says whether this location already rose and fell back in
 	 * this lifetime (a burst does, a leak cannot). */
-	late_ms = (p[s0].ts - p[start].ts) / 2;
+	late_ms = (sg->t0 - p[start].ts) / 2;
 	if (late_ms > DETECT_LATE_MS)
 		late_ms = DETECT_LATE_MS;
 	/* A rise after a flat stretch (at least min_scrapes long, and longer than the rise so far)
@@ -518,7 +519,7 @@ life_judge(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_
 	bool late = s0 - start >= c->min_scrapes && s0 - start >= n;
 	ls->first = v->r[k0].v;
 	ls->peak = sg->peak;
-	ls->t0 = p[s0].ts;
+	ls->t0 = sg->t0;
 	ls->t1 = p[end - 1].ts;
 	ls->steps = n - 1;
 	ls->ups = sg->ups;
@@ -693,6 +694,26 @@ struct life_result {
  * many: judging fewer costs less than keeping them. */
 #define LIFE_CUT_MIN_RUNS 8
 
+/* What runs [ka, k0] of a series hold (ka < k0: the stretch before a lifetime's last minimum):
+ * the runs since the start of k0's block are also kept in 'cut' (NULL: nothing kept), when the
+ * stretch holds more. */
+static void
+pre_sum(const struct runs *v, size_t ka, size_t k0, struct life_cut *cut, struct runs_sum *pre)
+{
+	size_t back = v->blocks ? (k0 + v->off) % RUNS_BLOCK : k0, kt = k0 - back;
+	struct runs_sum tail;
+
+	if (!cut || back >= k0 - ka) {
+		runs_sum(v, ka, k0, pre);
+		return;
+	}
+	runs_sum(v, kt, k0, &tail);
+	cut->tail_at = v->r[kt].at;
+	cut->tail_runs = (uint32_t)(k0 - kt + 1);
+	cut->tail = (struct runs_block){.max = tail.max, .min = tail.min, .drop = tail.drop};
+	runs_sum_tail(v, ka, kt, &cut->tail, pre);
+}
+
 /* What the lifetime [start, end) of series 'v' says: life_judge() and pileup_young(), and the
  * lifetime's largest fall-back, least and greatest count. 'cut': what the window keeps of a
  * lifetime its start cuts (NULL: none kept), used and kept up to date. -1 out of memory. */
@@ -714,7 +735,14 @@ life_eval(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_t
 		k0 = runs_find(v, s0);
 		all = (struct runs_sum){.max = sg->peak, .min = v->r[k0].v, .drop = sg->drop};
 		if (k0 > ka) {
-			runs_sum(v, ka, k0, &pre);
+			size_t kt = k0 + 1 - sg->tail_runs; /* k0 + 1 when none are kept */
+
+			/* read up to the runs kept, when the start has not reached them */
+			if (sg->tail_runs <= k0 && kt > ka && kt <= k0 &&
+			    v->r[kt].at == sg->tail_at)
+				runs_sum_tail(v, ka, kt, &sg->tail, &pre);
+			else
+				runs_sum(v, ka, k0, &pre);
 			if (pre.max > all.max)
 				all.max = pre.max;
 			if (pre.drop > all.drop)
@@ -733,9 +761,10 @@ life_eval(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_t
 			(*cut)->from = at;
 			(*cut)->s0 = v->base + (uint32_t)s0;
 			(*cut)->end = ends;
+			sg = *cut;
 		}
 		if (k0 > ka)
-			runs_sum(v, ka, k0, &pre);
+			pre_sum(v, ka, k0, sg != &seg ? sg : NULL, &pre);
 	}
 	if (k0 > ka)
 		fellback = pre.drop;

@@ -301,6 +301,16 @@ runs_sum(const struct runs *v, size_t ka, size_t kb, struct runs_sum *out)
 		sum_run(v, k, out);
 }
 
+void
+runs_sum_tail(const struct runs *v, size_t ka, size_t kt, const struct runs_block *tail,
+              struct runs_sum *out)
+{
+	struct runs_block b = {.max = tail->max, .min = tail->min, .drop = tail->drop};
+
+	runs_sum(v, ka, kt - 1, out);
+	sum_block(&b, kt, out);
+}
+
 /* runs_reset() run by run. */
 static size_t
 reset_scan(const struct runs *v, size_t start, size_t end)
@@ -356,7 +366,7 @@ runs_reset(const struct runs *v, size_t start, size_t end)
 uint64_t
 life_fold_hash(uint64_t h, uint32_t end)
 {
-	return hash_fnv1a(h, &end, sizeof(end));
+	return hash_mix64(h ^ end);
 }
 
 size_t

@@ -137,6 +137,10 @@ struct runs_sum {
 	size_t first_up, last_up; /* the first and the last run that stepped up (when ups) */
 };
 void runs_sum(const struct runs *v, size_t ka, size_t kb, struct runs_sum *out);
+/* The greatest and least count of runs [ka, kb] and their largest fall (the rest of 'out' is not
+ * set), when those of runs [kt, kb] (ka < kt <= kb) are 'tail'. */
+void runs_sum_tail(const struct runs *v, size_t ka, size_t kt, const struct runs_block *tail,
+                   struct runs_sum *out);
 
 /* Where, in the scrapes [start, end) (end at most the series' length), the first run starts that
  * falls steeply (lifetime_fell_steeply()) after holding at least LIFETIME_FALL_MIN for
@@ -178,7 +182,14 @@ struct life_cut {
 	uint32_t from, s0, end;
 	uint32_t ups, downs, first_up, last_up; /* first_up, last_up: from s0 */
 	uint32_t peak, drop;                    /* the segment's greatest count and largest fall */
+	int64_t t0;                             /* when scrape s0 was */
 	double slope, tau;
+	/* The runs before s0's since the start of its block of runs (struct runs_block), kept so
+	 * that the stretch before s0 is read only up to there: they are 'tail_runs' (0: none
+	 * kept), the first starting at scrape 'tail_at', and with s0's run they hold at most
+	 * 'tail.max', at least 'tail.min', and fall by at most 'tail.drop'. */
+	uint32_t tail_at, tail_runs;
+	struct runs_block tail;
 };
 
 /* A restart at scrape 'end' (numbered as the runs' 'at') joins the hash 'h' of the restarts a

@@ -987,6 +987,46 @@ START_TEST(test_window_cut_lifetime)
 	db_free(st);
 }
 END_TEST
+/* The same for a cut lifetime of more runs than a block (RUNS_BLOCK): its greatest count lies
+ * among the runs just before its last minimum, which the window keeps apart from the stretch
+ * it reads again (struct life_cut's tail). A count jittering every minute, a spike to 300 at
+ * minute 140, down to 80 (not steeply: the same lifetime) until the restart at 150, then a leak
+ * from 1. */
+START_TEST(test_window_cut_tail)
+{
+	struct store *st = db_new();
+	struct config *cfg = cfg_new(3 * 3600, 4, 10);
+	int64_t a = target(st, "tail", "http://10.0.3.3:6060");
+	struct gen_loc l[] = {
+	    {"main.leak", "/src/t/leak.go", 12, G_CHAN_SEND, NULL, 0, 0, false},
+	    {"main.poolWorker", "/src/t/pool.go", 40, G_CHAN_RECV, NULL, 200, 0, false},
+	};
+	struct ranking r;
+	int ranked = 0;
+
+	for (int i = 0; i < 320; i++) {
+		l[0].count = i < 140   ? 100 + (uint64_t)(i % 2)
+		             : i < 141 ? 300
+		             : i < 150 ? 80
+		                       : 1 + (uint64_t)(i - 150);
+		l[1].count = i == 150 ? 0 : 200;
+		scrape(st, a, T0 + i * MIN, l, 2, FMT_D1, false);
+		if (i < 190)
+			continue;
+		/* the window's start moves from minute 10 to 139, one scrape a ranking */
+		rank(st, cfg, NULL, T0 + i * MIN + 500, &r);
+		if (rank_of(&r, "main.leak") == 1) {
+			ck_assert_uint_eq(r.suspects[0].max_instance_count, 300);
+			ranked++;
+		}
+		ranking_release(&r);
+	}
+	ck_assert_int_gt(ranked, 40);
+	config_unref(cfg);
+	db_free(st);
+}
+END_TEST
+
 /* The lifetimes that ended inside the window after its first one, summed apart and kept by the
  * window (detect.c ended_sums(), struct life_fold): the same as judged whole at every ranking,
  * as the window's start crosses them one after another, as more end, and as min_scrapes changes
@@ -2028,6 +2068,7 @@ detect_suite(void)
 	tcase_add_test(tc, test_deploy_rise_since_current_lifetime);
 	tcase_add_test(tc, test_restart_markers_are_lifetimes);
 	tcase_add_test(tc, test_window_cut_lifetime);
+	tcase_add_test(tc, test_window_cut_tail);
 	tcase_add_test(tc, test_window_ended_lifetimes);
 	tcase_add_test(tc, test_noise_never);
 	tcase_add_test(tc, test_warm_up_never);
