@@ -896,6 +896,29 @@ ended_sums(struct detect_ctx *c, const struct tgt *t, const size_t *life_end, si
 	return 0;
 }
 
+/* The sums of every lifetime of the current series when it held one count 'x' over the whole
+ * window, as most series do (pools, watchers): what life_eval() says of each is then that it
+ * held x for its length, and nothing else (no step, no fall, no reset cutting it). Summed as
+ * series_finish() sums them: the first lifetime, the sum of those that ended after it, and the
+ * current one. */
+static void
+flat_sums(const struct detect_ctx *c, const struct tgt *t, const size_t *life_end, uint32_t x,
+          struct life_sums *s)
+{
+	const struct life_result lr = {.first = x, .last = x, .min = x, .max = x};
+	struct life_sums ended = {0};
+	size_t start = 0;
+
+	for (size_t i = 0; i < t->nlives; i++) {
+		bool in_ended = start > 0 && start < t->cur;
+
+		life_sums_add(c, in_ended ? &ended : s, &lr, life_end[i] - start);
+		start = life_end[i];
+		if (in_ended && start == t->cur)
+			life_sums_merge(s, &ended);
+	}
+}
+
 static void
 series_finish(struct detect_ctx *c)
 {
@@ -961,6 +984,11 @@ series_finish(struct detect_ctx *c)
 	 * a burst falling back. What a burst or a downstream outage piles up drains as steeply, but
 	 * piled up for minutes, not for the process's life. The lifetimes that ended after the
 	 * first one are summed apart (ended_sums()): the window keeps their sum. */
+	if (v->n == 1) {
+		flat_sums(c, t, life_end, v->r[0].v, &sums);
+		live_lo = v->r[0].v;
+		start = t->n;
+	}
 	while (start < t->n) {
 		size_t outer, end, n;
 		struct life_result lr;

@@ -945,6 +945,71 @@ START_TEST(test_deploy_rise_since_current_lifetime)
 }
 END_TEST
 
+/* Series that hold one count over the whole window (detect.c flat_sums()) are judged like any
+ * other: an instance holding 80 for three hours makes a younger one's rise to 60 a warm-up; one
+ * that came up holding 500 half an hour ago is younger than a rise to 60 beside it, which ranks,
+ * with 500 as the most in one instance. The same rise alone ranks. A leak fixed by a deploy
+ * whose instance holds 150 from its start ranks on the replaced instance's growth until the new
+ * one has lasted long enough to show it, then no more. */
+START_TEST(test_flat_instances)
+{
+	struct store *st = db_new();
+	struct config *cfg = cfg_new(6 * 3600, 4, 10);
+	int64_t old = target(st, "warm", "http://10.0.4.1:6060"), young = 0, lone = 0, rise = 0,
+	        big = 0, before = target(st, "fixed", "http://10.0.4.6:6060"), after = 0;
+	struct gen_loc w = {"main.warmLeak", "/src/f/warm.go", 5, G_CHAN_SEND, NULL, 80, 0, false};
+	struct gen_loc l = {"main.loneLeak", "/src/f/lone.go", 6, G_CHAN_SEND, NULL, 0, 0, false};
+	struct gen_loc p = {"main.peakLeak", "/src/f/peak.go", 7, G_CHAN_SEND, NULL, 0, 0, false};
+	struct gen_loc d = {"main.fixedLeak", "/src/f/fix.go", 8, G_CHAN_SEND, NULL, 0, 0, false};
+	struct ranking r;
+
+	for (int i = 0; i < 180; i++) {
+		int64_t ts = T0 + i * MIN;
+		uint64_t up = 1 + (uint64_t)(i - 120);
+
+		scrape(st, old, ts, &w, 1, FMT_D1, false);
+		/* the deploy at minute 100 */
+		if (i == 100)
+			after = target(st, "fixed", "http://10.0.4.7:6060");
+		d.count = i < 100 ? 2 * (uint64_t)i : 150;
+		scrape(st, i < 100 ? before : after, ts + 500, &d, 1, FMT_D1, false);
+		if (i == 102) {
+			rank(st, cfg, NULL, ts + 600, &r);
+			ck_assert_int_eq(rank_of(&r, "main.fixedLeak"), 1);
+			ranking_release(&r);
+		}
+		if (i == 120) {
+			young = target(st, "warm", "http://10.0.4.2:6060");
+			lone = target(st, "lone", "http://10.0.4.3:6060");
+			rise = target(st, "peak", "http://10.0.4.4:6060");
+		}
+		if (i == 150)
+			big = target(st, "peak", "http://10.0.4.5:6060");
+		if (i < 120)
+			continue;
+		w.count = up;
+		scrape(st, young, ts + 1000, &w, 1, FMT_D1, false);
+		w.count = 80;
+		l.count = up;
+		scrape(st, lone, ts + 2000, &l, 1, FMT_D1, false);
+		p.count = up;
+		scrape(st, rise, ts + 3000, &p, 1, FMT_D1, false);
+		if (i < 150)
+			continue;
+		p.count = 500;
+		scrape(st, big, ts + 4000, &p, 1, FMT_D1, false);
+	}
+	rank(st, cfg, NULL, T0 + 180 * MIN, &r);
+	ck_assert_int_eq(rank_of(&r, "main.warmLeak"), 0);
+	ck_assert_int_eq(rank_of(&r, "main.fixedLeak"), 0);
+	ck_assert_uint_eq(find(&r, "main.loneLeak")->max_instance_count, 60);
+	ck_assert_uint_eq(find(&r, "main.peakLeak")->max_instance_count, 500);
+	ranking_release(&r);
+	config_unref(cfg);
+	db_free(st);
+}
+END_TEST
+
 /* The lifetime the window's start cuts, judged from what the window keeps of it as the start
  * moves (detect.c, struct life_cut): the same as judged whole each time. Its greatest count
  * lies before its last minimum, which the part kept does not hold. */
@@ -2067,6 +2132,7 @@ detect_suite(void)
 	tcase_add_test(tc, test_deploys_stand_in_and_fix);
 	tcase_add_test(tc, test_deploy_rise_since_current_lifetime);
 	tcase_add_test(tc, test_restart_markers_are_lifetimes);
+	tcase_add_test(tc, test_flat_instances);
 	tcase_add_test(tc, test_window_cut_lifetime);
 	tcase_add_test(tc, test_window_cut_tail);
 	tcase_add_test(tc, test_window_ended_lifetimes);
