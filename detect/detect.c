@@ -710,8 +710,11 @@ pre_sum(const struct runs *v, size_t ka, size_t k0, struct life_cut *cut, struct
 	runs_sum(v, kt, k0, &tail);
 	cut->tail_at = v->r[kt].at;
 	cut->tail_runs = (uint32_t)(k0 - kt + 1);
-	cut->tail = (struct runs_block){.max = tail.max, .min = tail.min, .drop = tail.drop};
-	runs_sum_tail(v, ka, kt, &cut->tail, pre);
+	cut->tail_max = tail.max;
+	cut->tail_drop = tail.drop;
+	runs_sum_tail(v, ka, kt,
+	              &(struct runs_block){.max = tail.max, .min = tail.min, .drop = tail.drop},
+	              pre);
 }
 
 /* What the lifetime [start, end) of series 'v' says: life_judge() and pileup_young(), and the
@@ -740,7 +743,11 @@ life_eval(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_t
 			/* read up to the runs kept, when the start has not reached them */
 			if (sg->tail_runs <= k0 && kt > ka && kt <= k0 &&
 			    v->r[kt].at == sg->tail_at)
-				runs_sum_tail(v, ka, kt, &sg->tail, &pre);
+				runs_sum_tail(v, ka, kt,
+				              &(struct runs_block){.max = sg->tail_max,
+				                                   .min = v->r[k0].v,
+				                                   .drop = sg->tail_drop},
+				              &pre);
 			else
 				runs_sum(v, ka, k0, &pre);
 			if (pre.max > all.max)

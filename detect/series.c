@@ -305,10 +305,8 @@ void
 runs_sum_tail(const struct runs *v, size_t ka, size_t kt, const struct runs_block *tail,
               struct runs_sum *out)
 {
-	struct runs_block b = {.max = tail->max, .min = tail->min, .drop = tail->drop};
-
 	runs_sum(v, ka, kt - 1, out);
-	sum_block(&b, kt, out);
+	sum_block(tail, kt, out);
 }
 
 /* runs_reset() run by run. */

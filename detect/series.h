@@ -138,7 +138,8 @@ struct runs_sum {
 };
 void runs_sum(const struct runs *v, size_t ka, size_t kb, struct runs_sum *out);
 /* The greatest and least count of runs [ka, kb] and their largest fall (the rest of 'out' is not
- * set), when those of runs [kt, kb] (ka < kt <= kb) are 'tail'. */
+ * set), when those of runs [kt, kb] (ka < kt <= kb) are 'tail' (its max, min and drop; no step
+ * counted, 'minlast' from kt). */
 void runs_sum_tail(const struct runs *v, size_t ka, size_t kt, const struct runs_block *tail,
                    struct runs_sum *out);
 
@@ -185,11 +186,10 @@ struct life_cut {
 	int64_t t0;                             /* when scrape s0 was */
 	double slope, tau;
 	/* The runs before s0's since the start of its block of runs (struct runs_block), kept so
-	 * that the stretch before s0 is read only up to there: they are 'tail_runs' (0: none
-	 * kept), the first starting at scrape 'tail_at', and with s0's run they hold at most
-	 * 'tail.max', at least 'tail.min', and fall by at most 'tail.drop'. */
-	uint32_t tail_at, tail_runs;
-	struct runs_block tail;
+	 * that the stretch before s0 is read only up to there: with s0's run they are 'tail_runs'
+	 * (0: none kept), the first starting at scrape 'tail_at'; they hold at most 'tail_max' and
+	 * fall by at most 'tail_drop' (the least is s0's count, the lifetime's least). */
+	uint32_t tail_at, tail_runs, tail_max, tail_drop;
 };
 
 /* A restart at scrape 'end' (numbered as the runs' 'at') joins the hash 'h' of the restarts a
