@@ -481,9 +481,12 @@ segment_sum(const struct pt *p, const struct runs *v, size_t s0, size_t end, siz
 	runs_sum(v, k0, kb, &seg);
 	*sg = (struct life_cut){.ups = (uint32_t)seg.ups,
 	                        .downs = (uint32_t)seg.downs,
+	                        .first = v->r[k0].v,
+	                        .last = v->r[kb].v,
 	                        .peak = seg.max,
 	                        .drop = seg.drop,
-	                        .t0 = p[s0].ts};
+	                        .t0 = p[s0].ts,
+	                        .t1 = p[end - 1].ts};
 	if (seg.ups) {
 		sg->first_up = (uint32_t)(runs_start(v, seg.first_up) - s0);
 		sg->last_up = (uint32_t)(runs_start(v, seg.last_up) - s0);
@@ -492,13 +495,12 @@ segment_sum(const struct pt *p, const struct runs *v, size_t s0, size_t end, siz
 		trend(p, v, s0, k0, end, &sg->slope, &sg->tau);
 }
 
-/* Judge the lifetime [start, end) of a series 'v' over the target's scrapes 'p', whose last
- * run is kb: the segment since its last minimum (run k0, which scrape s0 ends) says 'sg', and
- * the largest fall-back before it is 'fellback'. */
+/* Judge the lifetime [start, end) of a series over the target's scrapes 'p': the segment since
+ * its last minimum (which scrape s0 ends) says 'sg', and the largest fall-back before it is
+ * 'fellback'. */
 static void
-life_judge(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_t start, size_t end,
-           size_t s0, size_t k0, size_t kb, const struct life_cut *sg, uint64_t fellback,
-           struct life_stats *ls)
+life_judge(struct detect_ctx *c, const struct pt *p, size_t start, size_t end, size_t s0,
+           const struct life_cut *sg, uint64_t fellback, struct life_stats *ls)
 {
 	size_t n = end - s0;
 	int64_t late_ms;
@@ -517,10 +519,10 @@ life_judge(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_
 	 * long before it counts, and for half the flat stretch (at most DETECT_LATE_MS): slow
 	 * requests pile up for minutes after a quiet hour, a leak keeps going. */
 	bool late = s0 - start >= c->min_scrapes && s0 - start >= n;
-	ls->first = v->r[k0].v;
+	ls->first = sg->first;
 	ls->peak = sg->peak;
 	ls->t0 = sg->t0;
-	ls->t1 = p[end - 1].ts;
+	ls->t1 = sg->t1;
 	ls->steps = n - 1;
 	ls->ups = sg->ups;
 	ls->downs = sg->downs;
@@ -528,7 +530,7 @@ life_judge(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_
 		ls->first_up = sg->first_up;
 		ls->last_up = sg->last_up;
 	}
-	ls->last = v->r[kb].v;
+	ls->last = sg->last;
 	if (ls->peak > ls->first && ls->last > ls->first)
 		ls->retained = (double)(ls->last - ls->first) / (double)(ls->peak - ls->first);
 	if (n < 2 || ls->ups == 0)
@@ -694,6 +696,20 @@ struct life_result {
  * many: judging fewer costs less than keeping them. */
 #define LIFE_CUT_MIN_RUNS 8
 
+/* Where the first lifetime of series 'v', ended by the restart at scrape 'outer', ends: where
+ * what the window kept of it ('cut', NULL: nothing) says, or runs_reset(). What a reset found then
+ * says holds while the window's start stays LIFETIME_COLLAPSE_HELD scrapes or more before it: no
+ * fall before it counted from an earlier start, and none counts from a later one. */
+static size_t
+cut_end(const struct runs *v, const struct life_cut *cut, size_t outer)
+{
+	if (cut && cut->outer == v->base + outer && cut->from <= v->base &&
+	    (cut->end == cut->outer ||
+	     (uint64_t)cut->end >= (uint64_t)v->base + LIFETIME_COLLAPSE_HELD))
+		return cut->end - v->base;
+	return runs_reset(v, 0, outer);
+}
+
 /* What runs [ka, k0] of a series hold (ka < k0: the stretch before a lifetime's last minimum):
  * the runs since the start of k0's block are also kept in 'cut' (NULL: nothing kept), when the
  * stretch holds more. */
@@ -722,9 +738,9 @@ pre_sum(const struct runs *v, size_t ka, size_t k0, struct life_cut *cut, struct
  * lifetime its start cuts (NULL: none kept), used and kept up to date. -1 out of memory. */
 static int
 life_eval(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_t start, size_t end,
-          struct life_cut **cut, struct life_result *lr)
+          size_t outer, struct life_cut **cut, struct life_result *lr)
 {
-	size_t ka = runs_find(v, start), kb = runs_find(v, end - 1), k0, s0, from, to;
+	size_t ka = runs_find(v, start), kb, k0, s0, from, to;
 	uint32_t at = v->base + (uint32_t)start, ends = v->base + (uint32_t)end;
 	struct runs_sum all, pre;
 	struct life_cut seg, *sg = &seg;
@@ -736,7 +752,7 @@ life_eval(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_t
 		sg = *cut;
 		s0 = sg->s0 - v->base;
 		k0 = runs_find(v, s0);
-		all = (struct runs_sum){.max = sg->peak, .min = v->r[k0].v, .drop = sg->drop};
+		all = (struct runs_sum){.max = sg->peak, .min = sg->first, .drop = sg->drop};
 		if (k0 > ka) {
 			size_t kt = k0 + 1 - sg->tail_runs; /* k0 + 1 when none are kept */
 
@@ -745,7 +761,7 @@ life_eval(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_t
 			    v->r[kt].at == sg->tail_at)
 				runs_sum_tail(v, ka, kt,
 				              &(struct runs_block){.max = sg->tail_max,
-				                                   .min = v->r[k0].v,
+				                                   .min = sg->first,
 				                                   .drop = sg->tail_drop},
 				              &pre);
 			else
@@ -756,6 +772,7 @@ life_eval(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_t
 				all.drop = pre.drop;
 		}
 	} else {
+		kb = runs_find(v, end - 1);
 		runs_sum(v, ka, kb, &all);
 		k0 = all.minlast;
 		(void)runs_span(v, k0, start, end, &from, &to);
@@ -768,6 +785,7 @@ life_eval(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_t
 			(*cut)->from = at;
 			(*cut)->s0 = v->base + (uint32_t)s0;
 			(*cut)->end = ends;
+			(*cut)->outer = v->base + (uint32_t)outer;
 			sg = *cut;
 		}
 		if (k0 > ka)
@@ -775,7 +793,7 @@ life_eval(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_t
 	}
 	if (k0 > ka)
 		fellback = pre.drop;
-	life_judge(c, p, v, start, end, s0, k0, kb, sg, fellback, &ls);
+	life_judge(c, p, start, end, s0, sg, fellback, &ls);
 	*lr = (struct life_result){.steps = (uint32_t)ls.steps,
 	                           .downs = (uint32_t)ls.downs,
 	                           .first = (uint32_t)ls.first,
@@ -882,7 +900,7 @@ ended_sums(struct detect_ctx *c, const struct tgt *t, const size_t *life_end, si
 		size_t outer = life_end[i], end = runs_reset(v, start, outer);
 		struct life_result lr;
 
-		if (life_eval(c, t->p, v, start, end, NULL, &lr) < 0)
+		if (life_eval(c, t->p, v, start, end, outer, NULL, &lr) < 0)
 			return -1;
 		life_sums_add(c, g, &lr, end - start);
 		if (end == outer) {
@@ -999,6 +1017,7 @@ series_finish(struct detect_ctx *c)
 	while (start < t->n) {
 		size_t outer, end, n;
 		struct life_result lr;
+		struct life_cut **cut;
 
 		if (start > 0 && start < t->cur) {
 			struct life_sums ended;
@@ -1012,12 +1031,11 @@ series_finish(struct detect_ctx *c)
 			continue;
 		}
 		outer = life_end[life_end_index(life_end, t->nlives, start)];
-		end = runs_reset(v, start, outer);
 		/* the first lifetime, when it ended: the window keeps what its start does not
 		 * change */
-		if (life_eval(c, p, v, start, end,
-		              c->ser.memo && start == 0 && outer < t->n ? &c->ser.memo->cut : NULL,
-		              &lr) < 0) {
+		cut = c->ser.memo && start == 0 && outer < t->n ? &c->ser.memo->cut : NULL;
+		end = cut ? cut_end(v, *cut, outer) : runs_reset(v, start, outer);
+		if (life_eval(c, p, v, start, end, outer, cut, &lr) < 0) {
 			c->err = -1;
 			return;
 		}

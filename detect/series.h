@@ -181,9 +181,12 @@ struct life_fold {
  * (struct life_stats). What the start changes (the stretch before s0) is read again. */
 struct life_cut {
 	uint32_t from, s0, end;
+	uint32_t
+	    outer; /* the restart that ended the lifetime: 'end', or later when a reset cut it */
 	uint32_t ups, downs, first_up, last_up; /* first_up, last_up: from s0 */
-	uint32_t peak, drop;                    /* the segment's greatest count and largest fall */
-	int64_t t0;                             /* when scrape s0 was */
+	uint32_t first, last, peak;             /* the segment's first, last and greatest count */
+	uint32_t drop;                          /* its largest fall */
+	int64_t t0, t1;                         /* when scrape s0 was, and the lifetime's last */
 	double slope, tau;
 	/* The runs before s0's since the start of its block of runs (struct runs_block), kept so
 	 * that the stretch before s0 is read only up to there: with s0's run they are 'tail_runs'

@@ -1092,6 +1092,39 @@ START_TEST(test_window_cut_tail)
 }
 END_TEST
 
+/* The end the window keeps of the lifetime its start cuts (detect.c cut_end()): a location that
+ * held 50 or 51 falls steeply to 5 at minute 100 with nothing else showing a restart (a reset,
+ * runs_reset()), rises to 44, and the process restarts at 140. While the window's start is at
+ * least LIFETIME_COLLAPSE_HELD scrapes before the fall, the fall ends a lifetime; from minute 81
+ * on it no longer can, and the rise after it is a burst's of the lifetime cut by the start. */
+START_TEST(test_window_cut_reset)
+{
+	struct store *st = db_new();
+	struct config *cfg = cfg_new(2 * 3600, 4, 10);
+	int64_t a = target(st, "reset", "http://10.0.3.4:6060");
+	struct gen_loc l[] = {
+	    {"main.leak", "/src/r/leak.go", 12, G_CHAN_SEND, NULL, 0, 0, false},
+	    {"main.poolWorker", "/src/r/pool.go", 40, G_CHAN_RECV, NULL, 200, 0, false},
+	};
+	struct ranking r;
+
+	for (int i = 0; i < 240; i++) {
+		l[0].count = i < 100   ? 50 + (uint64_t)(i % 2)
+		             : i < 140 ? 5 + (uint64_t)(i - 100)
+		                       : 1 + (uint64_t)(i - 140);
+		l[1].count = i == 140 ? 0 : 200;
+		scrape(st, a, T0 + i * MIN, l, 2, FMT_D1, false);
+		/* the window's start moves from minute 40 to 119, one scrape a ranking */
+		if (i >= 160) {
+			rank(st, cfg, NULL, T0 + i * MIN + 500, &r);
+			ranking_release(&r);
+		}
+	}
+	config_unref(cfg);
+	db_free(st);
+}
+END_TEST
+
 /* The lifetimes that ended inside the window after its first one, summed apart and kept by the
  * window (detect.c ended_sums(), struct life_fold): the same as judged whole at every ranking,
  * as the window's start crosses them one after another, as more end, and as min_scrapes changes
@@ -2135,6 +2168,7 @@ detect_suite(void)
 	tcase_add_test(tc, test_flat_instances);
 	tcase_add_test(tc, test_window_cut_lifetime);
 	tcase_add_test(tc, test_window_cut_tail);
+	tcase_add_test(tc, test_window_cut_reset);
 	tcase_add_test(tc, test_window_ended_lifetimes);
 	tcase_add_test(tc, test_noise_never);
 	tcase_add_test(tc, test_warm_up_never);
