@@ -18,6 +18,6 @@ for jitter in 0 5; do
 	echo "jitter $jitter:"
 	# shellcheck disable=SC2086
 	"$BUILD/bench_window" --db "$db/scale.db" --scale --jitter $jitter \
-		${BENCH_WINDOW_SCALE:---targets 10000 --per-service 50 --repeat 7}
+		${BENCH_WINDOW_SCALE:---targets 10000 --per-service 50 --repeat 9}
 	rm -f "$db"/scale.db*
 done
