@@ -44,7 +44,6 @@
 #include <jansson.h>
 
 #include "base/clock.h"
-#include "base/hash.h"
 #include "base/sbuf.h"
 #include "base/xalloc.h"
 #include "collector/profile.h"
