@@ -753,10 +753,10 @@ life_eval(struct detect_ctx *c, const struct pt *p, const struct runs *v, size_t
 		k0 = runs_find(v, s0);
 		all = (struct runs_sum){.max = sg->peak, .min = sg->first, .drop = sg->drop};
 		if (k0 > ka) {
-			size_t kt = k0 + 1 - sg->tail_runs; /* k0 + 1 when none are kept */
+			size_t kt = k0 + 1 - sg->tail_runs;
 
 			/* read up to the runs kept, when the start has not reached them */
-			if (sg->tail_runs <= k0 && kt > ka && kt <= k0 &&
+			if (sg->tail_runs > 0 && sg->tail_runs <= k0 && kt > ka &&
 			    v->r[kt].at == sg->tail_at)
 				runs_sum_tail(v, ka, kt,
 				              &(struct runs_block){.max = sg->tail_max,

@@ -181,8 +181,8 @@ struct life_fold {
  * (struct life_stats). What the start changes (the stretch before s0) is read again. */
 struct life_cut {
 	uint32_t from, s0, end;
-	uint32_t
-	    outer; /* the restart that ended the lifetime: 'end', or later when a reset cut it */
+	/* the restart that ended the lifetime: 'end', or later when a reset cut it */
+	uint32_t outer;
 	uint32_t ups, downs, first_up, last_up; /* first_up, last_up: from s0 */
 	uint32_t first, last, peak;             /* the segment's first, last and greatest count */
 	uint32_t drop;                          /* its largest fall */
